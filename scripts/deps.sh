@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages carelake needs to build, test and benchmark.
+# Idempotent and quiet when everything is already present.
+#   scripts/deps.sh          build + test dependencies
+set -eu
+
+PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
+libcmocka-dev libjansson-dev libfyaml-dev"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "carelake: installing Debian packages:$missing" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

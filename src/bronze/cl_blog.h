@@ -1,0 +1,132 @@
+/*
+ * The bronze log of one source: durable, append-only, group-committed.
+ *
+ * Any number of threads submit records. Records are gathered into commit
+ * batches; one flusher thread writes each batch to the current segment with
+ * one write and makes it durable with one fdatasync. A record is
+ * acknowledged (cl_blog_wait / cl_blog_append return, the notify callback
+ * fires) only after its batch is durable. Offsets are assigned at commit
+ * time, so a failed batch leaves no gap.
+ *
+ * Opening a log recovers it: a torn tail in the last segment (a frame cut
+ * short or failing its checksum with nothing valid after it) is truncated
+ * and the number of dropped bytes logged; a bad frame followed by valid
+ * ones is corruption, which is reported and never truncated away.
+ *
+ * Segments rotate by size, by age and at UTC midnight (each day its own
+ * dt=YYYY-MM-DD partition). A lock file keeps a second process from
+ * writing the same source.
+ */
+#ifndef CL_BLOG_H
+#define CL_BLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct cl_blog;
+
+/* Tuning; see cl_config.c for the user-facing keys and defaults. */
+struct cl_blog_options {
+	uint64_t segment_max_bytes;  /* rotate before a segment exceeds this */
+	int64_t segment_max_age_us;  /* rotate a segment older than this */
+	uint32_t commit_max_records; /* at most this many records per commit */
+	uint64_t commit_max_bytes;   /* at most this many bytes per commit */
+	int64_t commit_max_wait_us;  /* a commit may wait this long to fill */
+	uint64_t pending_max_bytes;  /* queued bytes before backpressure */
+	uint32_t record_max_bytes;   /* the largest record accepted */
+};
+
+/* Where a submitted record sits: its commit batch and index within it. */
+struct cl_blog_ticket {
+	uint64_t batch;
+	uint32_t index;
+};
+
+/* What the flusher reports after each commit (see cl_blog_set_notify). */
+struct cl_blog_commit {
+	uint64_t batch;        /* batch sequence number */
+	int rc;                /* CL_OK or the error every record in it got */
+	uint64_t first_offset; /* offset of its first record (when rc is 0) */
+	uint32_t count;        /* records in it */
+	uint64_t bytes;        /* framed bytes written */
+	int64_t queued_us;     /* monotonic time its first record arrived */
+	int64_t write_us;      /* duration of the write */
+	int64_t sync_us;       /* duration of the fdatasync */
+};
+
+/* Counters since open. */
+struct cl_blog_stats {
+	uint64_t records;         /* records made durable */
+	uint64_t bytes;           /* framed bytes made durable */
+	uint64_t commits;         /* successful commits */
+	uint64_t failed_commits;  /* commits that failed */
+	uint64_t segments_created;
+	uint64_t next_offset;     /* offset the next durable record will get */
+	uint64_t recovered_dropped_bytes; /* torn-tail bytes cut at open */
+	uint64_t corrupt_regions; /* bad regions kept in the last segment */
+};
+
+/* Submission flags. */
+#define CL_BLOG_NOWAIT 1 /* fail with CL_EBUSY instead of blocking */
+
+/* Fills o with the defaults. */
+void cl_blog_options_default(struct cl_blog_options *o);
+
+/*
+ * Opens (creating if needed) the log in source_dir, recovers it, and starts
+ * its flusher. source names the log in messages.
+ */
+int cl_blog_open(const char *source_dir, const char *source,
+		 const struct cl_blog_options *o, struct cl_blog **out);
+
+/* Commits everything submitted, stops the flusher, releases the lock.
+ * cl_blog_close(NULL) is a no-op. */
+void cl_blog_close(struct cl_blog *log);
+
+/*
+ * Queues one record without waiting for durability. With CL_BLOG_NOWAIT,
+ * returns CL_EBUSY when pending_max_bytes is reached; otherwise blocks
+ * until there is room. Returns CL_ETOOBIG for a record over the limit and
+ * CL_EFAILED once the log has stopped after an fdatasync failure.
+ */
+int cl_blog_submit(struct cl_blog *log, const void *data, size_t len,
+		   int flags, struct cl_blog_ticket *ticket);
+
+/* Queues n records contiguously; *last gets the last record's ticket. */
+int cl_blog_submitv(struct cl_blog *log, const struct iovec *recs, size_t n,
+		    int flags, struct cl_blog_ticket *first,
+		    struct cl_blog_ticket *last);
+
+/*
+ * Waits until the ticket's batch is committed. Returns its result; on
+ * success *offset (if not NULL) gets the record's offset.
+ */
+int cl_blog_wait(struct cl_blog *log, const struct cl_blog_ticket *ticket,
+		 uint64_t *offset);
+
+/* Submits one record and waits for it to be durable. */
+int cl_blog_append(struct cl_blog *log, const void *data, size_t len,
+		   uint64_t *offset);
+
+/*
+ * Submits n records and waits until all are durable; *first_offset gets
+ * the offset of the first. Fails if any of their batches failed.
+ */
+int cl_blog_appendv(struct cl_blog *log, const struct iovec *recs, size_t n,
+		    uint64_t *first_offset);
+
+/* Calls fn from the flusher thread after every commit. Set before use. */
+void cl_blog_set_notify(struct cl_blog *log,
+			void (*fn)(void *arg, const struct cl_blog_commit *c),
+			void *arg);
+
+/* The offset just past the last durable record: readers may read below it. */
+uint64_t cl_blog_durable_offset(struct cl_blog *log);
+
+void cl_blog_get_stats(struct cl_blog *log, struct cl_blog_stats *st);
+
+/* The source directory of the log. */
+const char *cl_blog_dir(const struct cl_blog *log);
+
+#endif

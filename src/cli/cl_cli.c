@@ -1,0 +1,101 @@
+/*
+ * Shared command-line plumbing. See cl_cli.h.
+ */
+#include "cl_cli.h"
+#include "core/cl_error.h"
+#include "core/cl_log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cl_command cl_commands[] = {
+	{ "demo", "write a synthetic ICU vitals stream into a fresh bronze log and show what was stored",
+	  cl_cmd_demo_usage, cl_cmd_demo },
+	{ "verify", "check bronze framing and checksums; report counts per source",
+	  cl_cmd_verify_usage, cl_cmd_verify },
+	{ "bronze", "bronze log tools: dump stored records as NDJSON, append records",
+	  cl_cmd_bronze_usage, cl_cmd_bronze },
+	{ "config", "print the effective settings, or every setting with its meaning",
+	  cl_cmd_config_usage, cl_cmd_config },
+	{ NULL, NULL, NULL, NULL },
+};
+
+void cl_cli_init(struct cl_cli *cli, const char *cmd)
+{
+	const char *env = getenv("CARELAKE_DATA");
+
+	memset(cli, 0, sizeof(*cli));
+	cli->cmd = cmd;
+	snprintf(cli->data_dir, sizeof(cli->data_dir), "%s",
+		 env && *env ? env : "./carelake-data");
+	cl_config_defaults(&cli->cfg);
+	env = getenv("CARELAKE_LOG");
+	if (env && cl_log_level_parse(env) >= 0)
+		cli->cfg.log_level = cl_log_level_parse(env);
+	cl_cli_apply(cli);
+}
+
+void cl_cli_apply(struct cl_cli *cli)
+{
+	cl_log_threshold = cli->cfg.log_level;
+}
+
+int cl_cli_error(const struct cl_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "carelake %s: ", cli->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CL_EXIT_USAGE;
+}
+
+int cl_cli_help(const char *usage)
+{
+	fputs(usage, stdout);
+	return CL_EXIT_OK;
+}
+
+int cl_cli_common_option(struct cl_cli *cli, int opt, const char *arg)
+{
+	int rc;
+
+	switch (opt) {
+	case CL_OPT_DATA:
+		if (!*arg || strlen(arg) >= sizeof(cli->data_dir)) {
+			cl_cli_error(cli, "--data needs a directory path");
+			return -1;
+		}
+		snprintf(cli->data_dir, sizeof(cli->data_dir), "%s", arg);
+		return 1;
+	case CL_OPT_CONFIG:
+		rc = cl_config_load_file(&cli->cfg, arg);
+		if (rc) {
+			cl_cli_error(cli, "%s", cl_error_detail());
+			return -1;
+		}
+		cl_cli_apply(cli);
+		return 1;
+	case CL_OPT_SET:
+		rc = cl_config_set_pair(&cli->cfg, arg);
+		if (rc) {
+			cl_cli_error(cli, "--set %s", cl_error_detail());
+			return -1;
+		}
+		cl_cli_apply(cli);
+		return 1;
+	case CL_OPT_LOG_LEVEL:
+		rc = cl_config_set(&cli->cfg, "log.level", arg);
+		if (rc) {
+			cl_cli_error(cli, "--log-level: %s", cl_error_detail());
+			return -1;
+		}
+		cl_cli_apply(cli);
+		return 1;
+	}
+	return 0;
+}

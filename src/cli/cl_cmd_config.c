@@ -1,0 +1,72 @@
+/*
+ * `carelake config`: prints the effective settings (defaults, then the
+ * --config file, then --set), or with --reference every setting with its
+ * type, bounds, default and meaning. Generated from the config table, so it
+ * is always complete.
+ */
+#include "cl_cli.h"
+#include "cl_plugin.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+const char cl_cmd_config_usage[] =
+	"usage: carelake config [--config FILE] [--set KEY=VALUE]... [--reference]\n\n"
+	"Prints the effective settings as KEY = VALUE lines. A settings file is\n"
+	"YAML, nested or with dotted keys, e.g.\n\n"
+	"  log:\n"
+	"    level: info\n"
+	"  bronze:\n"
+	"    commit_max_records: 4096\n"
+	"    commit_max_wait: 2ms\n\n"
+	"Sizes take B, KiB, MiB, GiB; durations us, ms, s, m, h, d. Unknown keys\n"
+	"and out-of-range values are errors that name the key and its bounds.\n\n"
+	"options:\n"
+	"  --reference       every setting with its type, bounds, default and meaning,\n"
+	"                    and the settings of each input plugin\n"
+	CL_CLI_COMMON_HELP;
+
+int cl_cmd_config(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CL_CLI_COMMON_OPTIONS,
+		{ "reference", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cl_cli cli;
+	int reference = 0, opt, rc;
+
+	cl_cli_init(&cli, "config");
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == CL_OPT_HELP)
+			return cl_cli_help(cl_cmd_config_usage);
+		rc = cl_cli_common_option(&cli, opt, optarg);
+		if (rc < 0)
+			return CL_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		if (opt == 'r')
+			reference = 1;
+		else
+			return cl_cli_error(&cli, "unknown option (see carelake config --help)");
+	}
+	if (optind < argc)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
+	cl_config_print(stdout, &cli.cfg, reference);
+	if (reference) {
+		for (size_t i = 0; cl_input_plugins[i]; i++) {
+			const struct cl_input_plugin *p = cl_input_plugins[i];
+			uint64_t settings[64] = { 0 };
+
+			if (p->config_size > sizeof(settings))
+				continue;
+			printf("\ninput plugin '%s': %s (bronze source '%s')\n", p->name,
+			       p->description, p->source);
+			cl_config_table_defaults(p->config_map, p->config_count, settings);
+			cl_config_table_print(stdout, p->config_map, p->config_count,
+					      settings, 1);
+		}
+	}
+	return CL_EXIT_OK;
+}

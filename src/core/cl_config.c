@@ -1,0 +1,474 @@
+/*
+ * The configuration table and its parsers. See cl_config.h.
+ *
+ * To add a setting: add a field to struct cl_config and one row to
+ * `table`. Parsing, bounds checks, defaults and the printed reference all
+ * come from that row.
+ */
+#include "cl_config.h"
+#include "cl_error.h"
+#include "cl_fs.h"
+#include "cl_log.h"
+#include "cl_mem.h"
+
+#include <ctype.h>
+#include <libfyaml.h>
+#include <stddef.h>
+#include <string.h>
+
+#define T_U32 CL_CFG_U32
+#define T_SIZE CL_CFG_SIZE
+#define T_SIZE32 CL_CFG_SIZE32
+#define T_DURATION CL_CFG_DURATION
+#define T_LEVEL CL_CFG_LEVEL
+#define cfg_entry cl_config_entry
+
+#define F(field) offsetof(struct cl_config, field)
+#define KiB 1024ll
+#define MiB (1024ll * 1024)
+#define GiB (1024ll * 1024 * 1024)
+#define SEC 1000000ll
+
+static const struct cfg_entry table[] = {
+	{ "log.level", T_LEVEL, "info", 0, 3, F(log_level),
+	  "least severe log level written: error, warn, info or debug" },
+	{ "bronze.segment_max_bytes", T_SIZE, "64MiB", 4 * KiB, 4 * GiB,
+	  F(bronze.segment_max_bytes),
+	  "a new segment file starts before one would grow past this" },
+	{ "bronze.segment_max_age", T_DURATION, "1h", SEC, 7 * 86400 * SEC,
+	  F(bronze.segment_max_age_us),
+	  "a new segment file starts when the current one is this old "
+	  "(and always at UTC midnight)" },
+	{ "bronze.commit_max_records", T_U32, "4096", 1, 1000000,
+	  F(bronze.commit_max_records),
+	  "most records made durable by one fdatasync (the group-commit batch)" },
+	{ "bronze.commit_max_bytes", T_SIZE, "4MiB", 4 * KiB, 256 * MiB,
+	  F(bronze.commit_max_bytes),
+	  "most framed bytes in one commit batch" },
+	{ "bronze.commit_max_wait", T_DURATION, "0", 0, SEC,
+	  F(bronze.commit_max_wait_us),
+	  "how long a commit may wait for its batch to fill; 0 commits as soon "
+	  "as the disk is free (records arriving meanwhile share the next sync)" },
+	{ "bronze.pending_max_bytes", T_SIZE, "64MiB", 64 * KiB, 16 * GiB,
+	  F(bronze.pending_max_bytes),
+	  "bytes accepted but not yet durable before producers are pushed "
+	  "back (HTTP 503 with Retry-After)" },
+	{ "bronze.record_max_bytes", T_SIZE32, "4MiB", 64, 64 * MiB,
+	  F(bronze.record_max_bytes),
+	  "largest single record accepted into bronze" },
+};
+
+#define NENTRIES (sizeof(table) / sizeof(table[0]))
+
+static const char *const levels[] = { "error", "warn", "info", "debug" };
+
+int cl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!*p)
+		return cl_error_set(CL_EINVAL, "empty number");
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return cl_error_set(CL_EINVAL, "'%.40s' is not a whole number", s);
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return cl_error_set(CL_ERANGE, "'%.40s' is too large", s);
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v < min || v > max)
+		return cl_error_set(CL_ERANGE, "%llu is outside %llu..%llu",
+				    (unsigned long long)v, (unsigned long long)min,
+				    (unsigned long long)max);
+	*out = v;
+	return CL_OK;
+}
+
+/* Splits "123abc" into the number and the unit suffix. */
+static int split_unit(const char *s, uint64_t *num, const char **unit)
+{
+	char digits[24];
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (n == 0 || n >= sizeof(digits))
+		return cl_error_set(CL_EINVAL, "'%.40s' does not start with a number", s);
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	*unit = s + n;
+	while (**unit == ' ')
+		(*unit)++;
+	return cl_parse_u64(digits, 0, UINT64_MAX, num);
+}
+
+static int scale(uint64_t num, uint64_t mul, uint64_t *out, const char *s)
+{
+	if (mul && num > UINT64_MAX / mul)
+		return cl_error_set(CL_ERANGE, "'%.40s' is too large", s);
+	*out = num * mul;
+	return CL_OK;
+}
+
+int cl_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	static const struct { const char *u; uint64_t mul; } units[] = {
+		{ "", 1 }, { "B", 1 }, { "KiB", 1ull << 10 }, { "MiB", 1ull << 20 },
+		{ "GiB", 1ull << 30 }, { "K", 1ull << 10 }, { "M", 1ull << 20 },
+		{ "G", 1ull << 30 }, { "KB", 1000 }, { "MB", 1000000 },
+		{ "GB", 1000000000 },
+	};
+	const char *unit;
+	uint64_t num, v = 0;
+	int rc = split_unit(s, &num, &unit);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(unit, units[i].u) != 0)
+			continue;
+		rc = scale(num, units[i].mul, &v, s);
+		if (rc)
+			return rc;
+		if (v < min || v > max)
+			return cl_error_set(CL_ERANGE, "%s is outside %llu..%llu bytes", s,
+					    (unsigned long long)min,
+					    (unsigned long long)max);
+		*out = v;
+		return CL_OK;
+	}
+	return cl_error_set(CL_EINVAL, "unknown size unit '%.10s' (use B, KiB, MiB, GiB)",
+			    unit);
+}
+
+int cl_parse_duration_us(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	static const struct { const char *u; uint64_t mul; } units[] = {
+		{ "us", 1 }, { "ms", 1000 }, { "s", 1000000 }, { "m", 60000000 },
+		{ "h", 3600000000ull }, { "d", 86400000000ull },
+	};
+	const char *unit;
+	uint64_t num, v = 0;
+	int rc = split_unit(s, &num, &unit);
+
+	if (rc)
+		return rc;
+	if (*unit == '\0' && num == 0) {
+		v = 0;
+	} else {
+		size_t i;
+
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strcmp(unit, units[i].u) == 0)
+				break;
+		if (i == sizeof(units) / sizeof(units[0]))
+			return cl_error_set(CL_EINVAL,
+					    "'%.40s' needs a unit: us, ms, s, m, h or d", s);
+		rc = scale(num, units[i].mul, &v, s);
+		if (rc)
+			return rc;
+	}
+	if (v > (uint64_t)INT64_MAX || (int64_t)v < min || (int64_t)v > max)
+		return cl_error_set(CL_ERANGE, "%s is outside the allowed range", s);
+	*out = (int64_t)v;
+	return CL_OK;
+}
+
+static const struct cfg_entry *find(const struct cfg_entry *t, size_t n,
+				    const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].key, key) == 0)
+			return &t[i];
+	return NULL;
+}
+
+static int apply(void *c, const struct cfg_entry *e, const char *value)
+{
+	char *field = (char *)c + e->off;
+	uint64_t u;
+	int64_t d;
+	int rc = CL_OK;
+
+	switch (e->type) {
+	case T_U32:
+		rc = cl_parse_u64(value, (uint64_t)e->min, (uint64_t)e->max, &u);
+		if (rc == CL_OK)
+			*(uint32_t *)field = (uint32_t)u;
+		break;
+	case T_SIZE:
+	case T_SIZE32:
+		rc = cl_parse_size(value, (uint64_t)e->min, (uint64_t)e->max, &u);
+		if (rc == CL_OK && e->type == T_SIZE32)
+			*(uint32_t *)field = (uint32_t)u;
+		else if (rc == CL_OK)
+			*(uint64_t *)field = u;
+		break;
+	case T_DURATION:
+		rc = cl_parse_duration_us(value, e->min, e->max, &d);
+		if (rc == CL_OK)
+			*(int64_t *)field = d;
+		break;
+	case T_LEVEL:
+		for (int i = 0; i < 4; i++)
+			if (strcmp(value, levels[i]) == 0) {
+				*(int *)field = i;
+				return CL_OK;
+			}
+		return cl_error_set(CL_EINVAL,
+				    "%s: '%.40s' is not one of error, warn, info, debug",
+				    e->key, value);
+	}
+	if (rc)
+		return cl_error_set(rc, "%s: %s", e->key, cl_error_detail());
+	return CL_OK;
+}
+
+void cl_config_table_defaults(const struct cl_config_entry *t, size_t n,
+			      void *base)
+{
+	for (size_t i = 0; i < n; i++)
+		if (apply(base, &t[i], t[i].def) != CL_OK)
+			cl_log_error("config", "event=bad_default key=%s", t[i].key);
+}
+
+int cl_config_table_set(const struct cl_config_entry *t, size_t n, void *base,
+			const char *key, const char *value)
+{
+	const struct cfg_entry *e = find(t, n, key);
+
+	if (!e)
+		return cl_error_set(CL_ENOENT, "unknown setting '%.80s'", key);
+	return apply(base, e, value);
+}
+
+void cl_config_defaults(struct cl_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	cl_blog_options_default(&c->bronze);
+	cl_config_table_defaults(table, NENTRIES, c);
+}
+
+int cl_config_set(struct cl_config *c, const char *key, const char *value)
+{
+	int rc = cl_config_table_set(table, NENTRIES, c, key, value);
+
+	if (rc == CL_ENOENT)
+		return cl_error_set(CL_ENOENT,
+				    "unknown setting '%.80s' (see `carelake config --help`)",
+				    key);
+	return rc;
+}
+
+int cl_config_set_pair(struct cl_config *c, const char *pair)
+{
+	const char *eq = strchr(pair, '=');
+	char key[128];
+
+	if (!eq || eq == pair || (size_t)(eq - pair) >= sizeof(key))
+		return cl_error_set(CL_EINVAL, "'%.80s' is not key=value", pair);
+	memcpy(key, pair, (size_t)(eq - pair));
+	key[eq - pair] = '\0';
+	return cl_config_set(c, key, eq + 1);
+}
+
+/* Applies the scalars under node, with `prefix` the dotted path so far. */
+static int walk(struct cl_config *c, struct fy_node *node, const char *prefix,
+		const char *name, int depth)
+{
+	void *iter = NULL;
+	struct fy_node_pair *pair;
+
+	if (depth > 8)
+		return cl_error_set(CL_EINVAL, "%s: settings nest too deep", name);
+	if (!fy_node_is_mapping(node))
+		return cl_error_set(CL_EINVAL, "%s: %s must be a mapping of settings",
+				    name, prefix[0] ? prefix : "the document");
+	while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
+		struct fy_node *k = fy_node_pair_key(pair);
+		struct fy_node *v = fy_node_pair_value(pair);
+		const char *ks;
+		size_t klen;
+		char path[256];
+		int rc;
+
+		if (!k || !fy_node_is_scalar(k))
+			return cl_error_set(CL_EINVAL, "%s: keys must be plain names", name);
+		ks = fy_node_get_scalar(k, &klen);
+		if (!ks || klen == 0 ||
+		    (size_t)snprintf(path, sizeof(path), "%s%s%.*s", prefix,
+				     prefix[0] ? "." : "", (int)klen, ks) >= sizeof(path))
+			return cl_error_set(CL_EINVAL, "%s: key too long", name);
+		if (v && fy_node_is_mapping(v)) {
+			rc = walk(c, v, path, name, depth + 1);
+		} else if (v && fy_node_is_scalar(v)) {
+			const char *vs;
+			size_t vlen;
+			char val[128];
+
+			vs = fy_node_get_scalar(v, &vlen);
+			if (!vs || vlen >= sizeof(val))
+				return cl_error_set(CL_EINVAL, "%s: value of %s is too long",
+						    name, path);
+			memcpy(val, vs, vlen);
+			val[vlen] = '\0';
+			rc = cl_config_set(c, path, val);
+			if (rc)
+				return cl_error_set(rc, "%s: %s", name, cl_error_detail());
+		} else {
+			return cl_error_set(CL_EINVAL, "%s: %s must be a value", name, path);
+		}
+		if (rc)
+			return rc;
+	}
+	return CL_OK;
+}
+
+int cl_config_load_yaml(struct cl_config *c, const char *text, size_t len,
+			const char *name)
+{
+	struct fy_diag_cfg dcfg;
+	struct fy_parse_cfg pcfg;
+	struct fy_document *doc;
+	struct fy_diag *diag;
+	struct fy_node *root;
+	int rc = CL_OK;
+
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.colorize = false;
+	diag = fy_diag_create(&dcfg);
+	if (!diag)
+		return cl_error_set(CL_ENOMEM, "no memory to parse %s", name);
+	fy_diag_set_collect_errors(diag, true);
+	memset(&pcfg, 0, sizeof(pcfg));
+	pcfg.flags = FYPCF_QUIET;
+	pcfg.diag = diag;
+	doc = fy_document_build_from_string(&pcfg, text, len);
+	if (!doc) {
+		void *it = NULL;
+		struct fy_diag_error *err = fy_diag_errors_iterate(diag, &it);
+
+		if (err)
+			rc = cl_error_set(CL_EPARSE, "%s:%d:%d: %s", name, err->line + 1,
+					  err->column + 1, err->msg ? err->msg : "invalid YAML");
+		else
+			rc = cl_error_set(CL_EPARSE, "%s: invalid YAML", name);
+		fy_diag_destroy(diag);
+		return rc;
+	}
+	root = fy_document_root(doc);
+	if (root)
+		rc = walk(c, root, "", name, 0);
+	fy_document_destroy(doc);
+	fy_diag_destroy(diag);
+	return rc;
+}
+
+int cl_config_load_file(struct cl_config *c, const char *path)
+{
+	char *text;
+	size_t len;
+	int rc = cl_fs_read_file(path, 1 << 20, &text, &len);
+
+	if (rc)
+		return cl_error_set(rc, "config file: %s", cl_error_detail());
+	rc = cl_config_load_yaml(c, text, len, path);
+	cl_free(text);
+	return rc;
+}
+
+static void format_value(const void *c, const struct cfg_entry *e,
+			 char *buf, size_t cap)
+{
+	const char *field = (const char *)c + e->off;
+
+	switch (e->type) {
+	case T_U32:
+		snprintf(buf, cap, "%u", *(const uint32_t *)field);
+		break;
+	case T_SIZE:
+	case T_SIZE32: {
+		uint64_t v = e->type == T_SIZE32 ? *(const uint32_t *)field
+						 : *(const uint64_t *)field;
+
+		if (v && v % (1ull << 30) == 0)
+			snprintf(buf, cap, "%lluGiB", (unsigned long long)(v >> 30));
+		else if (v && v % (1ull << 20) == 0)
+			snprintf(buf, cap, "%lluMiB", (unsigned long long)(v >> 20));
+		else if (v && v % 1024 == 0)
+			snprintf(buf, cap, "%lluKiB", (unsigned long long)(v >> 10));
+		else
+			snprintf(buf, cap, "%llu", (unsigned long long)v);
+		break;
+	}
+	case T_DURATION: {
+		int64_t v = *(const int64_t *)field;
+
+		if (v == 0)
+			snprintf(buf, cap, "0");
+		else if (v % (3600 * SEC) == 0)
+			snprintf(buf, cap, "%lldh", (long long)(v / (3600 * SEC)));
+		else if (v % SEC == 0)
+			snprintf(buf, cap, "%llds", (long long)(v / SEC));
+		else if (v % 1000 == 0)
+			snprintf(buf, cap, "%lldms", (long long)(v / 1000));
+		else
+			snprintf(buf, cap, "%lldus", (long long)v);
+		break;
+	}
+	case T_LEVEL:
+		snprintf(buf, cap, "%s", levels[*(const int *)field & 3]);
+		break;
+	}
+}
+
+void cl_config_print(FILE *out, const struct cl_config *c, int help)
+{
+	cl_config_table_print(out, table, NENTRIES, c, help);
+}
+
+void cl_config_table_print(FILE *out, const struct cl_config_entry *t,
+			   size_t n, const void *base, int help)
+{
+	static const char *const type_names[] = { "integer", "size", "size",
+						   "duration", "level" };
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_entry *e = &t[i];
+		char val[64];
+
+		format_value(base, e, val, sizeof(val));
+		if (!help) {
+			fprintf(out, "%s = %s\n", e->key, val);
+			continue;
+		}
+		fprintf(out, "%s = %s\n    %s\n    type %s, default %s", e->key, val,
+			e->desc, type_names[e->type], e->def);
+		if (e->type != T_LEVEL) {
+			/* scratch records wide enough for any field offset */
+			uint64_t lo[64], hi[64];
+			char a[64], b[64];
+
+			if (e->off + 8 > sizeof(lo))
+				continue;
+			memset(lo, 0, sizeof(lo));
+			memset(hi, 0, sizeof(hi));
+			/* print the bounds in the key's own units */
+			if (e->type == T_DURATION) {
+				*(int64_t *)((char *)lo + e->off) = e->min;
+				*(int64_t *)((char *)hi + e->off) = e->max;
+			} else if (e->type == T_U32 || e->type == T_SIZE32) {
+				*(uint32_t *)((char *)lo + e->off) = (uint32_t)e->min;
+				*(uint32_t *)((char *)hi + e->off) = (uint32_t)e->max;
+			} else {
+				*(uint64_t *)((char *)lo + e->off) = (uint64_t)e->min;
+				*(uint64_t *)((char *)hi + e->off) = (uint64_t)e->max;
+			}
+			format_value(lo, e, a, sizeof(a));
+			format_value(hi, e, b, sizeof(b));
+			fprintf(out, ", from %s to %s", a, b);
+		}
+		fprintf(out, "\n");
+	}
+}

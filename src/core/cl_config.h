@@ -1,0 +1,79 @@
+/*
+ * carelake's configuration: one declarative table drives parsing,
+ * validation, defaults and the printed reference (`carelake config`).
+ *
+ * Values come from the built-in defaults, then a YAML file (--config FILE),
+ * then `--set key=value` options, each checked against the key's type and
+ * bounds. Keys are dotted paths; in YAML they may be nested mappings
+ * (bronze: {commit_max_records: 512}) or written flat
+ * ("bronze.commit_max_records": 512). Sizes take B/KiB/MiB/GiB suffixes,
+ * durations us/ms/s/m/h/d.
+ */
+#ifndef CL_CONFIG_H
+#define CL_CONFIG_H
+
+#include "../bronze/cl_blog.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Value types of a config entry. */
+enum cl_config_type {
+	CL_CFG_U32,      /* uint32_t */
+	CL_CFG_SIZE,     /* uint64_t bytes, with B/KiB/MiB/GiB suffixes */
+	CL_CFG_SIZE32,   /* uint32_t bytes */
+	CL_CFG_DURATION, /* int64_t microseconds, with us/ms/s/m/h/d */
+	CL_CFG_LEVEL,    /* int log level from its name */
+};
+
+/* One row of a declarative config table. */
+struct cl_config_entry {
+	const char *key;          /* dotted name */
+	enum cl_config_type type;
+	const char *def;          /* default, as a user would write it */
+	int64_t min, max;         /* bounds in bytes / microseconds / units */
+	size_t off;               /* offset of the field in its struct */
+	const char *desc;         /* one sentence for the reference */
+};
+
+/* The table engine, shared by the global config and plugins' tables. */
+void cl_config_table_defaults(const struct cl_config_entry *t, size_t n,
+			      void *base);
+int cl_config_table_set(const struct cl_config_entry *t, size_t n, void *base,
+			const char *key, const char *value);
+void cl_config_table_print(FILE *out, const struct cl_config_entry *t,
+			   size_t n, const void *base, int help);
+
+/* The parsed configuration. */
+struct cl_config {
+	int log_level;                 /* log.level */
+	struct cl_blog_options bronze; /* bronze.* */
+};
+
+/* Fills c with the defaults from the table. */
+void cl_config_defaults(struct cl_config *c);
+
+/* Sets one key from its text form; CL_ENOENT for an unknown key,
+ * CL_EINVAL/CL_ERANGE with a detail naming the key and the bounds. */
+int cl_config_set(struct cl_config *c, const char *key, const char *value);
+
+/* Applies "key=value". */
+int cl_config_set_pair(struct cl_config *c, const char *pair);
+
+/* Applies a YAML document (text of len bytes; name is used in errors). */
+int cl_config_load_yaml(struct cl_config *c, const char *text, size_t len,
+			const char *name);
+
+/* Reads and applies a YAML file. */
+int cl_config_load_file(struct cl_config *c, const char *path);
+
+/* Prints every key with its current value; with `help`, its type, bounds,
+ * default and description too. */
+void cl_config_print(FILE *out, const struct cl_config *c, int help);
+
+/* Checked conversions used for config and for numbers from the network. */
+int cl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int cl_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int cl_parse_duration_us(const char *s, int64_t min, int64_t max, int64_t *out);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * Structured, level-checked logging.
+ *
+ * One line per event on stderr:
+ *   ts=2026-11-22T06:00:00.123Z level=info comp=bronze event=recovered ...
+ * The message part is key=value pairs written by the caller. Never pass
+ * patient data or secrets to these macros: log ids of sources, offsets,
+ * counts and error codes, not record contents.
+ */
+#ifndef CL_LOG_H
+#define CL_LOG_H
+
+enum cl_log_level {
+	CL_LOG_ERROR = 0,
+	CL_LOG_WARN = 1,
+	CL_LOG_INFO = 2,
+	CL_LOG_DEBUG = 3,
+};
+
+/* The current threshold; messages above it are not formatted at all. */
+extern int cl_log_threshold;
+
+/* Writes one line; use the macros below instead of calling it directly. */
+void cl_log_write(int level, const char *comp, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Parses "error", "warn", "info" or "debug"; returns -1 if unknown. */
+int cl_log_level_parse(const char *name);
+
+#define cl_log_at(level, comp, ...)                                   \
+	do {                                                          \
+		if ((level) <= cl_log_threshold)                      \
+			cl_log_write((level), (comp), __VA_ARGS__);   \
+	} while (0)
+
+#define cl_log_error(comp, ...) cl_log_at(CL_LOG_ERROR, comp, __VA_ARGS__)
+#define cl_log_warn(comp, ...) cl_log_at(CL_LOG_WARN, comp, __VA_ARGS__)
+#define cl_log_info(comp, ...) cl_log_at(CL_LOG_INFO, comp, __VA_ARGS__)
+#define cl_log_debug(comp, ...) cl_log_at(CL_LOG_DEBUG, comp, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * Clocks and time formatting.
+ *
+ * Wall time is microseconds since the Unix epoch (UTC); monotonic time is
+ * microseconds from an arbitrary start. Tests may install a fake wall clock
+ * so that time-driven behaviour (segment age, day partitions) is testable.
+ */
+#ifndef CL_TIME_H
+#define CL_TIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall-clock microseconds since 1970-01-01T00:00:00Z (or the fake clock). */
+int64_t cl_time_now_us(void);
+
+/* Monotonic microseconds, for measuring intervals. */
+int64_t cl_time_mono_us(void);
+
+/* Installs a fake wall clock for tests; NULL restores the real one. */
+void cl_time_set_fake(int64_t (*fn)(void));
+
+/*
+ * Formats us as RFC 3339 in UTC with `frac` fractional digits (0, 3 or 6),
+ * e.g. 2026-11-22T06:00:00.123Z. Returns the length written.
+ */
+size_t cl_time_format_rfc3339(int64_t us, char *buf, size_t cap, int frac);
+
+/* Formats the UTC calendar day of us as YYYY-MM-DD (buf needs 11 bytes). */
+void cl_time_format_day(int64_t us, char *buf);
+
+/* The UTC day number (days since the epoch) of us. */
+int64_t cl_time_day(int64_t us);
+
+#endif

@@ -1,0 +1,352 @@
+/*
+ * The carelake binary end to end: --version and every --help, `bronze
+ * append` then `bronze dump` (NDJSON parsed back), `verify` in text and
+ * JSON, corruption found by verify (exit 1), clear one-line errors with
+ * exit 2 for bad input, config files, and `demo`.
+ *
+ * Usage: test_cli /path/to/carelake
+ */
+#include "cl_test.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+static const char *bin;
+static char dir[256];
+
+struct result {
+	int status;
+	char *out;
+	char *err;
+};
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Runs bin with args (NULL-terminated), stdin from `in` (or /dev/null). */
+static struct result run(const char *in, ...)
+{
+	posix_spawn_file_actions_t fa;
+	char out_path[300], err_path[300];
+	const char *args[32];
+	struct result r;
+	va_list ap;
+	pid_t pid;
+	int n = 0;
+
+	args[n++] = bin;
+	va_start(ap, in);
+	while (n < 31 && (args[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	snprintf(out_path, sizeof(out_path), "%s/.out", dir);
+	snprintf(err_path, sizeof(err_path), "%s/.err", dir);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, in ? in : "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(posix_spawn(&pid, bin, &fa, NULL, (char **)args, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	assert_int_equal(waitpid(pid, &r.status, 0), pid);
+	assert_true(WIFEXITED(r.status));
+	r.status = WEXITSTATUS(r.status);
+	r.out = slurp(out_path);
+	r.err = slurp(err_path);
+	return r;
+}
+
+static void done(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+static void test_version_and_help(void **state)
+{
+	static const char *const cmds[] = { "demo", "verify", "bronze", "config" };
+	struct result r;
+
+	(void)state;
+	r = run(NULL, "--version", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "carelake 0."));
+	done(&r);
+	r = run(NULL, "--help", NULL);
+	assert_int_equal(r.status, 0);
+	for (size_t i = 0; i < 4; i++)
+		assert_non_null(strstr(r.out, cmds[i]));
+	done(&r);
+	for (size_t i = 0; i < 4; i++) {
+		r = run(NULL, cmds[i], "--help", NULL);
+		assert_int_equal(r.status, 0);
+		assert_non_null(strstr(r.out, "usage: carelake"));
+		assert_non_null(strstr(r.out, "--data DIR"));
+		done(&r);
+	}
+	r = run(NULL, "frobnicate", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "no command 'frobnicate'"));
+	done(&r);
+	r = run(NULL, NULL);
+	assert_int_equal(r.status, 2);
+	done(&r);
+}
+
+static void test_append_dump_verify(void **state)
+{
+	char data[300], input[300];
+	struct result r;
+	FILE *f;
+	int lines = 0;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/d1", dir);
+	snprintf(input, sizeof(input), "%s/events.ndjson", dir);
+	f = fopen(input, "w");
+	for (int i = 0; i < 250; i++)
+		fprintf(f, "{\"id\":\"e%d\",\"patient_id\":\"patient-%04d\",\"type\":\"heart_rate\",\"value\":%d}\n",
+			i, i % 7, 60 + i % 40);
+	fprintf(f, "\nnot json at all\n");
+	fclose(f);
+
+	r = run(input, "bronze", "append", "--data", data, "--source", "vitals", "-", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "appended 251 records to vitals, offsets 0..250"));
+	done(&r);
+
+	r = run(NULL, "bronze", "dump", "--data", data, NULL);
+	assert_int_equal(r.status, 0);
+	for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+		json_error_t err;
+		json_t *j = json_loads(line, 0, &err);
+
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(j, "source")), "vitals");
+		assert_int_equal(json_integer_value(json_object_get(j, "offset")), lines);
+		assert_non_null(json_object_get(j, "ingest_ts"));
+		if (lines < 250) {
+			char id[16];
+
+			snprintf(id, sizeof(id), "e%d", lines);
+			assert_string_equal(json_string_value(json_object_get(
+				json_object_get(j, "record"), "id")), id);
+		} else {
+			/* "not json at all", base64 */
+			assert_string_equal(json_string_value(json_object_get(j, "record_base64")),
+					    "bm90IGpzb24gYXQgYWxs");
+		}
+		json_decref(j);
+		lines++;
+	}
+	assert_int_equal(lines, 251);
+	done(&r);
+
+	r = run(NULL, "bronze", "dump", "--data", data, "--source", "vitals",
+		"--from", "200", "--limit", "3", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "\"offset\":200"));
+	assert_non_null(strstr(r.out, "\"offset\":202"));
+	assert_null(strstr(r.out, "\"offset\":203"));
+	done(&r);
+
+	r = run(NULL, "verify", "--data", data, "--json", NULL);
+	assert_int_equal(r.status, 0);
+	{
+		json_error_t err;
+		json_t *j = json_loads(r.out, 0, &err), *s;
+
+		assert_non_null(j);
+		assert_int_equal(json_integer_value(json_object_get(j, "bronze_records")), 251);
+		assert_int_equal(json_integer_value(json_object_get(j, "bronze_segments")), 1);
+		assert_true(json_integer_value(json_object_get(j, "bronze_bytes")) > 251 * 24);
+		assert_int_equal(json_integer_value(json_object_get(j, "corrupt_records")), 0);
+		assert_true(json_is_true(json_object_get(j, "ok")));
+		s = json_object_get(json_object_get(j, "sources"), "vitals");
+		assert_non_null(s);
+		assert_int_equal(json_integer_value(json_object_get(s, "bronze_records")), 251);
+		json_decref(j);
+	}
+	done(&r);
+
+	r = run(NULL, "verify", "--data", data, NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "vitals"));
+	assert_non_null(strstr(r.out, "OK"));
+	done(&r);
+}
+
+static void test_verify_finds_corruption(void **state)
+{
+	char data[300], input[300], cmd[800];
+	struct result r;
+	FILE *f;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/d2", dir);
+	snprintf(input, sizeof(input), "%s/small.ndjson", dir);
+	f = fopen(input, "w");
+	for (int i = 0; i < 40; i++)
+		fprintf(f, "{\"n\":%d,\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}\n", i);
+	fclose(f);
+	r = run(NULL, "bronze", "append", "--data", data, "--source", "s1", input, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	/* flip one byte in the middle of the segment */
+	snprintf(cmd, sizeof(cmd),
+		 "f=$(ls %s/bronze/s1/dt=*/*.seg) && printf 'Z' | dd of=$f bs=1 seek=700 conv=notrunc status=none",
+		 data);
+	assert_int_equal(system(cmd), 0);
+	r = run(NULL, "verify", "--data", data, "--json", NULL);
+	assert_int_equal(r.status, 1);
+	{
+		json_error_t err;
+		json_t *j = json_loads(r.out, 0, &err);
+
+		assert_non_null(j);
+		assert_int_equal(json_integer_value(json_object_get(j, "corrupt_records")), 1);
+		assert_int_equal(json_integer_value(json_object_get(j, "bronze_records")), 39);
+		assert_true(json_is_false(json_object_get(j, "ok")));
+		assert_true(json_array_size(json_object_get(j, "problems")) >= 1);
+		json_decref(j);
+	}
+	done(&r);
+	/* dump reports it on stderr, prints the rest, exits 1 */
+	r = run(NULL, "bronze", "dump", "--data", data, NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "corrupt data"));
+	assert_non_null(strstr(r.out, "\"offset\":39"));
+	done(&r);
+}
+
+static void test_errors(void **state)
+{
+	char data[300], cfg[300];
+	struct result r;
+	FILE *f;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/none", dir);
+	r = run(NULL, "verify", "--data", data, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "carelake verify: data directory"));
+	assert_non_null(strstr(r.err, "does not exist"));
+	done(&r);
+	r = run(NULL, "verify", "--bogus", NULL);
+	assert_int_equal(r.status, 2);
+	done(&r);
+	r = run(NULL, "bronze", "dump", "--data", dir, "--from", "-5", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--from"));
+	done(&r);
+	r = run(NULL, "bronze", "append", "--data", dir, "--source", "Bad/Name", "/dev/null", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "invalid"));
+	done(&r);
+	r = run(NULL, "bronze", "explode", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "unknown subcommand 'explode'"));
+	done(&r);
+	r = run(NULL, "config", "--set", "bronze.commit_max_records=0", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "bronze.commit_max_records"));
+	done(&r);
+	r = run(NULL, "config", "--set", "bronze.colour=red", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "unknown setting 'bronze.colour'"));
+	done(&r);
+
+	snprintf(cfg, sizeof(cfg), "%s/carelake.yaml", dir);
+	f = fopen(cfg, "w");
+	fprintf(f, "bronze:\n  commit_max_records: 128\n  commit_max_wait: 3ms\n");
+	fclose(f);
+	r = run(NULL, "config", "--config", cfg, "--set", "bronze.segment_max_bytes=8MiB", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "bronze.commit_max_records = 128"));
+	assert_non_null(strstr(r.out, "bronze.commit_max_wait = 3ms"));
+	assert_non_null(strstr(r.out, "bronze.segment_max_bytes = 8MiB"));
+	done(&r);
+	f = fopen(cfg, "w");
+	fprintf(f, "bronze:\n  commit_max_records: [\n");
+	fclose(f);
+	r = run(NULL, "config", "--config", cfg, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "carelake.yaml:"));
+	done(&r);
+	r = run(NULL, "config", "--reference", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "group-commit"));
+	assert_non_null(strstr(r.out, "input plugin 'synthetic'"));
+	done(&r);
+}
+
+static void test_demo(void **state)
+{
+	char data[300];
+	struct result r;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/demo", dir);
+	r = run(NULL, "demo", "--data", data, "--duration", "1", "--rate", "3000",
+		"--patients", "5", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "corrupt records: 0"));
+	assert_non_null(strstr(r.out, "\"patient_id\":\"patient-0001\""));
+	done(&r);
+	r = run(NULL, "verify", "--data", data, "--source", "vitals", "--json", NULL);
+	assert_int_equal(r.status, 0);
+	{
+		json_error_t err;
+		json_t *j = json_loads(r.out, 0, &err);
+
+		assert_non_null(j);
+		/* about 3000 events in one second */
+		assert_true(json_integer_value(json_object_get(j, "bronze_records")) > 1500);
+		json_decref(j);
+	}
+	done(&r);
+	r = run(NULL, "demo", "--rate", "0", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "rate"));
+	done(&r);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_version_and_help),
+		cmocka_unit_test(test_append_dump_verify),
+		cmocka_unit_test(test_verify_finds_corruption),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_demo),
+	};
+	int rc;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_cli /path/to/carelake\n");
+		return 2;
+	}
+	bin = argv[1];
+	cl_test_tmpdir(dir, sizeof(dir));
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	cl_test_rmtree(dir);
+	return rc;
+}

@@ -1,0 +1,125 @@
+/* The config table: defaults, checked conversions, YAML, errors. */
+#include "cl_test.h"
+#include "core/cl_config.h"
+#include "core/cl_error.h"
+
+static void test_defaults(void **state)
+{
+	struct cl_config c;
+
+	(void)state;
+	cl_config_defaults(&c);
+	assert_int_equal(c.bronze.commit_max_records, 4096);
+	assert_int_equal(c.bronze.segment_max_bytes, 64ull << 20);
+	assert_int_equal(c.bronze.segment_max_age_us, 3600ll * 1000000);
+	assert_int_equal(c.bronze.commit_max_wait_us, 0);
+	assert_int_equal(c.bronze.record_max_bytes, 4u << 20);
+	assert_int_equal(c.log_level, 2);
+}
+
+static void test_set_and_bounds(void **state)
+{
+	struct cl_config c;
+
+	(void)state;
+	cl_config_defaults(&c);
+	assert_int_equal(cl_config_set(&c, "bronze.segment_max_bytes", "8MiB"), CL_OK);
+	assert_int_equal(c.bronze.segment_max_bytes, 8ull << 20);
+	assert_int_equal(cl_config_set(&c, "bronze.commit_max_wait", "2ms"), CL_OK);
+	assert_int_equal(c.bronze.commit_max_wait_us, 2000);
+	assert_int_equal(cl_config_set_pair(&c, "bronze.commit_max_records=64"), CL_OK);
+	assert_int_equal(c.bronze.commit_max_records, 64);
+	assert_int_equal(cl_config_set(&c, "log.level", "debug"), CL_OK);
+	assert_int_equal(c.log_level, 3);
+
+	assert_int_equal(cl_config_set(&c, "bronze.commit_max_records", "0"), CL_ERANGE);
+	assert_non_null(strstr(cl_error_detail(), "bronze.commit_max_records"));
+	assert_non_null(strstr(cl_error_detail(), "1..1000000"));
+	assert_int_equal(cl_config_set(&c, "bronze.commit_max_records", "12x"), CL_EINVAL);
+	assert_int_equal(cl_config_set(&c, "bronze.commit_max_records",
+				       "99999999999999999999999"), CL_ERANGE);
+	assert_int_equal(cl_config_set(&c, "bronze.segment_max_bytes", "1KiB"), CL_ERANGE);
+	assert_int_equal(cl_config_set(&c, "bronze.segment_max_bytes", "5 parsecs"), CL_EINVAL);
+	assert_non_null(strstr(cl_error_detail(), "unit"));
+	assert_int_equal(cl_config_set(&c, "bronze.commit_max_wait", "5"), CL_EINVAL);
+	assert_int_equal(cl_config_set(&c, "bronze.commit_max_wait", "2s"), CL_ERANGE);
+	assert_int_equal(cl_config_set(&c, "log.level", "loud"), CL_EINVAL);
+	assert_int_equal(cl_config_set(&c, "bronze.nope", "1"), CL_ENOENT);
+	assert_non_null(strstr(cl_error_detail(), "bronze.nope"));
+	assert_int_equal(cl_config_set_pair(&c, "no-equals-sign"), CL_EINVAL);
+	/* failed sets leave the old values */
+	assert_int_equal(c.bronze.commit_max_records, 64);
+	assert_int_equal(c.bronze.segment_max_bytes, 8ull << 20);
+}
+
+static void test_yaml(void **state)
+{
+	struct cl_config c;
+	const char *nested = "log:\n  level: warn\nbronze:\n  commit_max_records: 512\n"
+			     "  segment_max_age: 10m\n";
+	const char *flat = "bronze.commit_max_bytes: 1MiB\n";
+
+	(void)state;
+	cl_config_defaults(&c);
+	assert_int_equal(cl_config_load_yaml(&c, nested, strlen(nested), "t.yaml"), CL_OK);
+	assert_int_equal(c.log_level, 1);
+	assert_int_equal(c.bronze.commit_max_records, 512);
+	assert_int_equal(c.bronze.segment_max_age_us, 600ll * 1000000);
+	assert_int_equal(cl_config_load_yaml(&c, flat, strlen(flat), "t.yaml"), CL_OK);
+	assert_int_equal(c.bronze.commit_max_bytes, 1u << 20);
+}
+
+static void test_yaml_errors(void **state)
+{
+	struct cl_config c;
+	const char *bad_syntax = "bronze:\n  commit_max_records: [1, 2\n";
+	const char *unknown = "bronze:\n  colour: blue\n";
+	const char *range = "bronze:\n  commit_max_records: 0\n";
+	const char *list = "- a\n- b\n";
+	const char *seq_value = "bronze:\n  commit_max_records: [1]\n";
+
+	(void)state;
+	cl_config_defaults(&c);
+	assert_int_equal(cl_config_load_yaml(&c, bad_syntax, strlen(bad_syntax), "a.yaml"),
+			 CL_EPARSE);
+	assert_non_null(strstr(cl_error_detail(), "a.yaml:"));
+	assert_int_equal(cl_config_load_yaml(&c, unknown, strlen(unknown), "b.yaml"), CL_ENOENT);
+	assert_non_null(strstr(cl_error_detail(), "bronze.colour"));
+	assert_int_equal(cl_config_load_yaml(&c, range, strlen(range), "c.yaml"), CL_ERANGE);
+	assert_non_null(strstr(cl_error_detail(), "c.yaml"));
+	assert_int_equal(cl_config_load_yaml(&c, list, strlen(list), "d.yaml"), CL_EINVAL);
+	assert_int_equal(cl_config_load_yaml(&c, seq_value, strlen(seq_value), "e.yaml"),
+			 CL_EINVAL);
+	assert_int_equal(cl_config_load_file(&c, "/nonexistent/carelake.yaml"), CL_ENOENT);
+	assert_non_null(strstr(cl_error_detail(), "/nonexistent/carelake.yaml"));
+}
+
+static void test_reference_lists_every_key(void **state)
+{
+	struct cl_config c;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	cl_config_defaults(&c);
+	cl_config_print(f, &c, 1);
+	fclose(f);
+	assert_non_null(strstr(buf, "bronze.commit_max_records = 4096"));
+	assert_non_null(strstr(buf, "bronze.segment_max_bytes = 64MiB"));
+	assert_non_null(strstr(buf, "from 4KiB to 4GiB"));
+	assert_non_null(strstr(buf, "log.level = info"));
+	free(buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_set_and_bounds),
+		cmocka_unit_test(test_yaml),
+		cmocka_unit_test(test_yaml_errors),
+		cmocka_unit_test(test_reference_lists_every_key),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
