@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
-libcmocka-dev libjansson-dev libfyaml-dev"
+libcmocka-dev libjansson-dev libyaml-dev"
 
 missing=""
 for p in $PKGS; do

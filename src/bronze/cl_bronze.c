@@ -135,9 +135,8 @@ int cl_bronze_sources(const char *data_dir, char (**names)[65], size_t *count)
 		char sub[PATH_MAX];
 
 		if (!cl_name_valid(de->d_name) ||
-		    strlen(path) + strlen(de->d_name) + 2 > sizeof(sub))
+		    (size_t)snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= sizeof(sub))
 			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
 		{
 			struct stat st;
 

@@ -231,7 +231,8 @@ int cl_segment_list(const char *source_dir, struct cl_segment_info **out,
 		cl_segment_list_free(list, n);
 		return rc;
 	}
-	qsort(list, n, sizeof(*list), cmp_seg);
+	if (n)
+		qsort(list, n, sizeof(*list), cmp_seg);
 	*out = list;
 	*count = n;
 	return CL_OK;

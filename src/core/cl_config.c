@@ -1,6 +1,10 @@
 /*
  * The configuration table and its parsers. See cl_config.h.
  *
+ * YAML is read with libyaml (the reference C implementation). libfyaml was
+ * the first choice; fuzz_config found it looping forever on invalid UTF-8
+ * in a directive and leaking on some quoted keys (Debian 0.7.12).
+ *
  * To add a setting: add a field to struct cl_config and one row to
  * `table`. Parsing, bounds checks, defaults and the printed reference all
  * come from that row.
@@ -10,9 +14,10 @@
 #include "cl_fs.h"
 #include "cl_log.h"
 #include "cl_mem.h"
+#include "cl_utf8.h"
 
 #include <ctype.h>
-#include <libfyaml.h>
+#include <yaml.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -272,51 +277,57 @@ int cl_config_set_pair(struct cl_config *c, const char *pair)
 	return cl_config_set(c, key, eq + 1);
 }
 
-/* Applies the scalars under node, with `prefix` the dotted path so far. */
-static int walk(struct cl_config *c, struct fy_node *node, const char *prefix,
-		const char *name, int depth)
-{
-	void *iter = NULL;
-	struct fy_node_pair *pair;
+/* A walk over a loaded YAML document. */
+struct walk_ctx {
+	struct cl_config *c;
+	yaml_document_t *doc;
+	const char *name;
+	unsigned visited;   /* bounds the work aliases could multiply */
+};
 
+/* Applies the scalars under node, with `prefix` the dotted path so far. */
+static int walk(struct walk_ctx *w, yaml_node_t *node, const char *prefix,
+		int depth)
+{
 	if (depth > 8)
-		return cl_error_set(CL_EINVAL, "%s: settings nest too deep", name);
-	if (!fy_node_is_mapping(node))
+		return cl_error_set(CL_EINVAL, "%s: settings nest too deep", w->name);
+	if (!node || node->type != YAML_MAPPING_NODE)
 		return cl_error_set(CL_EINVAL, "%s: %s must be a mapping of settings",
-				    name, prefix[0] ? prefix : "the document");
-	while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
-		struct fy_node *k = fy_node_pair_key(pair);
-		struct fy_node *v = fy_node_pair_value(pair);
-		const char *ks;
-		size_t klen;
+				    w->name, prefix[0] ? prefix : "the document");
+	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+	     pair < node->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(w->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(w->doc, pair->value);
 		char path[256];
 		int rc;
 
-		if (!k || !fy_node_is_scalar(k))
-			return cl_error_set(CL_EINVAL, "%s: keys must be plain names", name);
-		ks = fy_node_get_scalar(k, &klen);
-		if (!ks || klen == 0 ||
-		    (size_t)snprintf(path, sizeof(path), "%s%s%.*s", prefix,
-				     prefix[0] ? "." : "", (int)klen, ks) >= sizeof(path))
-			return cl_error_set(CL_EINVAL, "%s: key too long", name);
-		if (v && fy_node_is_mapping(v)) {
-			rc = walk(c, v, path, name, depth + 1);
-		} else if (v && fy_node_is_scalar(v)) {
-			const char *vs;
-			size_t vlen;
+		if (++w->visited > 1000)
+			return cl_error_set(CL_EINVAL, "%s: more than 1000 settings", w->name);
+		if (!k || k->type != YAML_SCALAR_NODE || k->data.scalar.length == 0 ||
+		    memchr(k->data.scalar.value, '\0', k->data.scalar.length))
+			return cl_error_set(CL_EINVAL, "%s: keys must be plain names", w->name);
+		if ((size_t)snprintf(path, sizeof(path), "%s%s%.*s", prefix,
+				     prefix[0] ? "." : "", (int)k->data.scalar.length,
+				     (const char *)k->data.scalar.value) >= sizeof(path))
+			return cl_error_set(CL_EINVAL, "%s: key too long", w->name);
+		if (v && v->type == YAML_MAPPING_NODE) {
+			rc = walk(w, v, path, depth + 1);
+		} else if (v && v->type == YAML_SCALAR_NODE) {
 			char val[128];
+			size_t vlen = v->data.scalar.length;
 
-			vs = fy_node_get_scalar(v, &vlen);
-			if (!vs || vlen >= sizeof(val))
+			if (vlen >= sizeof(val) || memchr(v->data.scalar.value, '\0', vlen))
 				return cl_error_set(CL_EINVAL, "%s: value of %s is too long",
-						    name, path);
-			memcpy(val, vs, vlen);
+						    w->name, path);
+			memcpy(val, v->data.scalar.value, vlen);
 			val[vlen] = '\0';
-			rc = cl_config_set(c, path, val);
+			rc = cl_config_set(w->c, path, val);
 			if (rc)
-				return cl_error_set(rc, "%s: %s", name, cl_error_detail());
+				return cl_error_set(rc, "%s:%zu: %s", w->name,
+						    v->start_mark.line + 1, cl_error_detail());
 		} else {
-			return cl_error_set(CL_EINVAL, "%s: %s must be a value", name, path);
+			return cl_error_set(CL_EINVAL, "%s: %s must be a value, not a list",
+					    w->name, path);
 		}
 		if (rc)
 			return rc;
@@ -327,41 +338,37 @@ static int walk(struct cl_config *c, struct fy_node *node, const char *prefix,
 int cl_config_load_yaml(struct cl_config *c, const char *text, size_t len,
 			const char *name)
 {
-	struct fy_diag_cfg dcfg;
-	struct fy_parse_cfg pcfg;
-	struct fy_document *doc;
-	struct fy_diag *diag;
-	struct fy_node *root;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	size_t bad;
 	int rc = CL_OK;
 
-	fy_diag_cfg_default(&dcfg);
-	dcfg.fp = NULL;
-	dcfg.colorize = false;
-	diag = fy_diag_create(&dcfg);
-	if (!diag)
+	/* YAML is Unicode text: reject anything else up front, with where. */
+	bad = cl_utf8_check(text, len);
+	if (bad < len)
+		return cl_error_set(CL_EPARSE, "%s: not valid UTF-8 at byte %zu", name, bad);
+	if (memchr(text, '\0', len))
+		return cl_error_set(CL_EPARSE, "%s: contains a NUL byte", name);
+	if (!yaml_parser_initialize(&parser))
 		return cl_error_set(CL_ENOMEM, "no memory to parse %s", name);
-	fy_diag_set_collect_errors(diag, true);
-	memset(&pcfg, 0, sizeof(pcfg));
-	pcfg.flags = FYPCF_QUIET;
-	pcfg.diag = diag;
-	doc = fy_document_build_from_string(&pcfg, text, len);
-	if (!doc) {
-		void *it = NULL;
-		struct fy_diag_error *err = fy_diag_errors_iterate(diag, &it);
-
-		if (err)
-			rc = cl_error_set(CL_EPARSE, "%s:%d:%d: %s", name, err->line + 1,
-					  err->column + 1, err->msg ? err->msg : "invalid YAML");
-		else
-			rc = cl_error_set(CL_EPARSE, "%s: invalid YAML", name);
-		fy_diag_destroy(diag);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = cl_error_set(CL_EPARSE, "%s:%zu:%zu: %s", name,
+				  parser.problem_mark.line + 1,
+				  parser.problem_mark.column + 1,
+				  parser.problem ? parser.problem : "invalid YAML");
+		yaml_parser_delete(&parser);
 		return rc;
 	}
-	root = fy_document_root(doc);
-	if (root)
-		rc = walk(c, root, "", name, 0);
-	fy_document_destroy(doc);
-	fy_diag_destroy(diag);
+	root = yaml_document_get_root_node(&doc);
+	if (root) { /* an empty document sets nothing */
+		struct walk_ctx w = { .c = c, .doc = &doc, .name = name };
+
+		rc = walk(&w, root, "", 0);
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
 	return rc;
 }
 

@@ -18,6 +18,7 @@ struct cl_fs_ops cl_fs = {
 	.pwrite = pwrite,
 	.fdatasync = fdatasync,
 	.ftruncate = ftruncate,
+	.fsync = fsync,
 };
 
 void cl_fs_reset(void)
@@ -26,6 +27,7 @@ void cl_fs_reset(void)
 	cl_fs.pwrite = pwrite;
 	cl_fs.fdatasync = fdatasync;
 	cl_fs.ftruncate = ftruncate;
+	cl_fs.fsync = fsync;
 }
 
 int cl_fs_write_all(int fd, const void *buf, size_t n, const char *what)
@@ -98,7 +100,7 @@ int cl_fs_sync_dir(const char *path)
 		return cl_error_set(cl_error_from_errno(errno),
 				    "cannot open directory '%s': %s", path,
 				    strerror(errno));
-	rc = fsync(fd) == 0 ? CL_OK
+	rc = cl_fs.fsync(fd) == 0 ? CL_OK
 			    : cl_error_set(CL_EIO, "fsync of directory '%s' failed: %s",
 					   path, strerror(errno));
 	close(fd);

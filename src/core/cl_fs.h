@@ -17,6 +17,7 @@ struct cl_fs_ops {
 	ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
 	int (*fdatasync)(int fd);                                /* fdatasync(2) */
 	int (*ftruncate)(int fd, off_t len);                     /* ftruncate(2) */
+	int (*fsync)(int fd);                                    /* fsync(2), dirs */
 };
 
 /* The active table; tests assign members and restore with cl_fs_reset(). */

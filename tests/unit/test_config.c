@@ -90,6 +90,9 @@ static void test_yaml_errors(void **state)
 	assert_int_equal(cl_config_load_yaml(&c, list, strlen(list), "d.yaml"), CL_EINVAL);
 	assert_int_equal(cl_config_load_yaml(&c, seq_value, strlen(seq_value), "e.yaml"),
 			 CL_EINVAL);
+	/* invalid UTF-8 is refused with its position (it hung libfyaml) */
+	assert_int_equal(cl_config_load_yaml(&c, "%\274i", 3, "f.yaml"), CL_EPARSE);
+	assert_non_null(strstr(cl_error_detail(), "not valid UTF-8 at byte 1"));
 	assert_int_equal(cl_config_load_file(&c, "/nonexistent/carelake.yaml"), CL_ENOENT);
 	assert_non_null(strstr(cl_error_detail(), "/nonexistent/carelake.yaml"));
 }
