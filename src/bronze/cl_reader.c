@@ -138,7 +138,7 @@ int cl_blog_reader_next(struct cl_blog_reader *r, struct cl_frame *f)
 {
 	for (;;) {
 		uint64_t skipped, bad, bad_off;
-		const char *path;
+		char path[4096];
 		int rc;
 
 		if (r->next >= r->end)
@@ -175,7 +175,8 @@ int cl_blog_reader_next(struct cl_blog_reader *r, struct cl_frame *f)
 
 		bad = cl_seg_scan_bad_pos(r->scan);
 		bad_off = cl_seg_scan_next_offset(r->scan);
-		path = r->segs[r->cur].path;
+		/* a copy: relist() below frees the list the path lives in */
+		snprintf(path, sizeof(path), "%s", r->segs[r->cur].path);
 		if (cl_seg_scan_resync(r->scan, &skipped)) {
 			uint64_t lost = cl_seg_scan_next_offset(r->scan) - bad_off;
 
@@ -201,20 +202,15 @@ int cl_blog_reader_next(struct cl_blog_reader *r, struct cl_frame *f)
 			return 0;
 		}
 		/* A sealed segment ends badly: data was lost. */
-		{
-			char where[512];
-
-			snprintf(where, sizeof(where), "%s", path);
-			rc = open_segment(r, r->cur + 1);
-			if (rc)
-				return rc;
-			if (r->segs[r->cur].base > r->next)
-				r->next = r->segs[r->cur].base;
-			return cl_error_set(CL_ECORRUPT,
-					    "sealed segment %s ends with %llu invalid bytes at byte %llu",
-					    where, (unsigned long long)skipped,
-					    (unsigned long long)bad);
-		}
+		rc = open_segment(r, r->cur + 1);
+		if (rc)
+			return rc;
+		if (r->segs[r->cur].base > r->next)
+			r->next = r->segs[r->cur].base;
+		return cl_error_set(CL_ECORRUPT,
+				    "sealed segment %s ends with %llu invalid bytes at byte %llu",
+				    path, (unsigned long long)skipped,
+				    (unsigned long long)bad);
 	}
 }
 

@@ -410,18 +410,12 @@ int cl_seg_scan_seek(struct cl_seg_scan *s, uint64_t target)
 {
 	struct cl_frame f;
 
+	/* frames carry consecutive offsets, so skip until the target's */
 	while (s->next_off < target) {
-		uint64_t at = s->pos;
 		int rc = cl_seg_scan_next(s, &f);
 
 		if (rc <= 0)
 			return rc;
-		if (f.offset >= target) {
-			/* resynced past the target: step back onto this frame */
-			s->pos = at;
-			s->next_off = f.offset;
-			break;
-		}
 	}
 	return 1;
 }

@@ -123,8 +123,8 @@ int cl_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 		{ "G", 1ull << 30 }, { "KB", 1000 }, { "MB", 1000000 },
 		{ "GB", 1000000000 },
 	};
-	const char *unit;
-	uint64_t num, v = 0;
+	const char *unit = "";
+	uint64_t num = 0, v = 0;
 	int rc = split_unit(s, &num, &unit);
 
 	if (rc)
@@ -152,8 +152,8 @@ int cl_parse_duration_us(const char *s, int64_t min, int64_t max, int64_t *out)
 		{ "us", 1 }, { "ms", 1000 }, { "s", 1000000 }, { "m", 60000000 },
 		{ "h", 3600000000ull }, { "d", 86400000000ull },
 	};
-	const char *unit;
-	uint64_t num, v = 0;
+	const char *unit = "";
+	uint64_t num = 0, v = 0;
 	int rc = split_unit(s, &num, &unit);
 
 	if (rc)
