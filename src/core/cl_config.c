@@ -57,7 +57,7 @@ static const struct cfg_entry table[] = {
 	{ "bronze.pending_max_bytes", T_SIZE, "64MiB", 64 * KiB, 16 * GiB,
 	  F(bronze.pending_max_bytes),
 	  "bytes accepted but not yet durable before producers are pushed "
-	  "back (HTTP 503 with Retry-After)" },
+	  "back: blocked, or told CL_EBUSY (retry later) if they cannot wait" },
 	{ "bronze.record_max_bytes", T_SIZE32, "4MiB", 64, 64 * MiB,
 	  F(bronze.record_max_bytes),
 	  "largest single record accepted into bronze" },
