@@ -1,0 +1,578 @@
+/*
+ * The zero-copy JSON parser. See cl_json.h.
+ *
+ * One pass, no recursion: an explicit stack of open containers (bounded by
+ * CL_JSON_MAX_DEPTH) records where each container's token is, so its size
+ * and `next` can be filled in when it closes.
+ */
+#include "cl_json.h"
+#include "../core/cl_error.h"
+#include "../core/cl_mem.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cl_json_doc_init(struct cl_json_doc *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->max_tokens = 1u << 22;
+}
+
+void cl_json_doc_free(struct cl_json_doc *d)
+{
+	cl_free(d->toks);
+	d->toks = NULL;
+	d->cap = d->count = 0;
+}
+
+const char *cl_json_type_name(int type)
+{
+	static const char *const names[] = { "null", "false", "true", "a number",
+					     "a string", "an array", "an object" };
+
+	return type >= 0 && type <= CL_JSON_OBJECT ? names[type] : "nothing";
+}
+
+static int fail(struct cl_json_doc *d, size_t pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct cl_json_doc *d, size_t pos, const char *fmt, ...)
+{
+	char what[120];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	d->err_pos = pos;
+	snprintf(d->err, sizeof(d->err), "at byte %zu: %s", pos, what);
+	return cl_error_set(CL_EPARSE, "invalid JSON %s", d->err);
+}
+
+static int push_tok(struct cl_json_doc *d, uint8_t type, size_t start)
+{
+	struct cl_json_tok *t;
+
+	if (d->count >= d->max_tokens)
+		return cl_error_set(CL_ETOOBIG, "JSON has more than %u values",
+				    d->max_tokens);
+	if (d->count == d->cap) {
+		uint32_t nc = d->cap ? d->cap * 2 : 256;
+		void *n;
+
+		n = cl_realloc(d->toks, (size_t)nc * sizeof(*d->toks));
+		if (!n)
+			return cl_error_set(CL_ENOMEM, "no memory to parse JSON");
+		d->toks = n;
+		d->cap = nc;
+	}
+	t = &d->toks[d->count];
+	t->type = type;
+	t->escaped = 0;
+	t->is_int = 0;
+	t->start = (uint32_t)start;
+	t->len = 0;
+	t->size = 0;
+	t->next = d->count + 1;
+	return (int)d->count++;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int hex4(const unsigned char *p)
+{
+	int v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(p[i]);
+
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+/*
+ * Scans a string starting after its opening quote at *pos; on success
+ * *pos is past the closing quote. Validates UTF-8 and escapes.
+ */
+static int scan_string(struct cl_json_doc *d, size_t *pos, struct cl_json_tok *t)
+{
+	const unsigned char *s = (const unsigned char *)d->src;
+	size_t i = *pos, n = d->len;
+
+	for (;;) {
+		unsigned char c;
+
+		/* fast path over plain ASCII */
+		while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+			i++;
+		if (i >= n)
+			return fail(d, *pos - 1, "string is not closed");
+		c = s[i];
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			return fail(d, i, "control character 0x%02x inside a string", c);
+		if (c == '\\') {
+			t->escaped = 1;
+			if (i + 1 >= n)
+				return fail(d, i, "string is not closed");
+			switch (s[i + 1]) {
+			case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+			case 'r': case 't':
+				i += 2;
+				continue;
+			case 'u': {
+				int u;
+
+				if (i + 6 > n || (u = hex4(s + i + 2)) < 0)
+					return fail(d, i, "\\u must be followed by 4 hex digits");
+				if (u == 0)
+					return fail(d, i, "\\u0000 is not allowed in a string");
+				if (u >= 0xDC00 && u <= 0xDFFF)
+					return fail(d, i, "lone low surrogate \\u%04X", (unsigned)u);
+				if (u >= 0xD800 && u <= 0xDBFF) {
+					int lo;
+
+					if (i + 12 > n || s[i + 6] != '\\' || s[i + 7] != 'u' ||
+					    (lo = hex4(s + i + 8)) < 0xDC00 || lo > 0xDFFF)
+						return fail(d, i, "high surrogate \\u%04X without its low half",
+							    (unsigned)u);
+					i += 12;
+					continue;
+				}
+				i += 6;
+				continue;
+			}
+			default:
+				return fail(d, i, "invalid escape '\\%c'",
+					    s[i + 1] >= 0x20 && s[i + 1] < 0x7f ? s[i + 1] : '?');
+			}
+		}
+		/* a multi-byte UTF-8 sequence */
+		{
+			size_t k;
+			unsigned char lo = 0x80, hi = 0xbf;
+
+			if (c >= 0xc2 && c <= 0xdf) {
+				k = 1;
+			} else if (c >= 0xe0 && c <= 0xef) {
+				k = 2;
+				if (c == 0xe0)
+					lo = 0xa0;
+				else if (c == 0xed)
+					hi = 0x9f;
+			} else if (c >= 0xf0 && c <= 0xf4) {
+				k = 3;
+				if (c == 0xf0)
+					lo = 0x90;
+				else if (c == 0xf4)
+					hi = 0x8f;
+			} else {
+				return fail(d, i, "invalid UTF-8 byte 0x%02x", c);
+			}
+			if (i + k >= n || s[i + 1] < lo || s[i + 1] > hi)
+				return fail(d, i, "invalid UTF-8 sequence");
+			for (size_t j = 2; j <= k; j++)
+				if (s[i + j] < 0x80 || s[i + j] > 0xbf)
+					return fail(d, i, "invalid UTF-8 sequence");
+			i += k + 1;
+		}
+	}
+	t->len = (uint32_t)(i - *pos);
+	*pos = i + 1;
+	return CL_OK;
+}
+
+static int scan_number(struct cl_json_doc *d, size_t *pos, struct cl_json_tok *t)
+{
+	const char *s = d->src;
+	size_t i = *pos, n = d->len, int_digits;
+	int is_int = 1;
+
+	if (i < n && s[i] == '-')
+		i++;
+	if (i >= n || s[i] < '0' || s[i] > '9')
+		return fail(d, *pos, "a number needs digits");
+	if (s[i] == '0') {
+		i++;
+		if (i < n && s[i] >= '0' && s[i] <= '9')
+			return fail(d, *pos, "numbers must not have leading zeros");
+	} else {
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	int_digits = i - *pos;
+	if (i < n && s[i] == '.') {
+		is_int = 0;
+		i++;
+		if (i >= n || s[i] < '0' || s[i] > '9')
+			return fail(d, i, "a digit must follow the decimal point");
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		is_int = 0;
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= n || s[i] < '0' || s[i] > '9')
+			return fail(d, i, "an exponent needs digits");
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	t->len = (uint32_t)(i - *pos);
+	t->is_int = (uint8_t)is_int;
+	/* values that cannot be represented are refused, as jansson does */
+	if (is_int && int_digits > 18) {
+		int64_t v;
+
+		if (cl_json_int64(d, (uint32_t)(t - d->toks), &v) != CL_OK)
+			return fail(d, *pos, "integer does not fit in 64 bits");
+	} else if (!is_int && (i - *pos - int_digits > 0) &&
+		   (memchr(s + *pos, 'e', i - *pos) || memchr(s + *pos, 'E', i - *pos) ||
+		    int_digits > 300)) {
+		double v;
+
+		if (cl_json_double(d, (uint32_t)(t - d->toks), &v) != CL_OK)
+			return fail(d, *pos, "number is too large");
+	}
+	*pos = i;
+	return CL_OK;
+}
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+		i++;
+	return i;
+}
+
+int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len)
+{
+	uint32_t stack[CL_JSON_MAX_DEPTH];
+	int depth = 0, rc;
+	size_t i;
+	/* what the grammar allows next */
+	enum { VALUE, KEY_OR_END, KEY, COLON, COMMA_OR_END, VALUE_OR_END, DONE } want = VALUE;
+
+	d->src = src;
+	d->len = len;
+	d->count = 0;
+	d->err[0] = '\0';
+	if (len > UINT32_MAX - 1)
+		return cl_error_set(CL_ETOOBIG, "JSON document larger than 4 GiB");
+	i = skip_ws(src, 0, len);
+	for (;;) {
+		char c;
+
+		if (i >= len) {
+			if (want == DONE)
+				return CL_OK;
+			return fail(d, i, len == 0 || (want == VALUE && depth == 0)
+						  ? "no JSON value" : "document ends early");
+		}
+		c = src[i];
+		if (want == DONE)
+			return fail(d, i, "unexpected '%c' after the JSON value",
+				    c >= 0x20 && c < 0x7f ? c : '?');
+		if (want == COLON) {
+			if (c != ':')
+				return fail(d, i, "expected ':' after an object key");
+			want = VALUE;
+			i = skip_ws(src, i + 1, len);
+			continue;
+		}
+		if (want == COMMA_OR_END) {
+			struct cl_json_tok *top = &d->toks[stack[depth - 1]];
+
+			if (c == ',') {
+				want = top->type == CL_JSON_OBJECT ? KEY : VALUE;
+				i = skip_ws(src, i + 1, len);
+				continue;
+			}
+			if ((c == '}' && top->type == CL_JSON_OBJECT) ||
+			    (c == ']' && top->type == CL_JSON_ARRAY))
+				goto close;
+			return fail(d, i, "expected ',' or '%c'",
+				    top->type == CL_JSON_OBJECT ? '}' : ']');
+		}
+		if ((want == KEY_OR_END && c == '}') || (want == VALUE_OR_END && c == ']'))
+			goto close;
+		if (want == KEY || want == KEY_OR_END) {
+			if (c != '"')
+				return fail(d, i, "expected an object key in double quotes");
+			rc = push_tok(d, CL_JSON_STRING, i + 1);
+			if (rc < 0)
+				return rc;
+			i++;
+			rc = scan_string(d, &i, &d->toks[rc]);
+			if (rc)
+				return rc;
+			d->toks[stack[depth - 1]].size++;
+			want = COLON;
+			i = skip_ws(src, i, len);
+			continue;
+		}
+		/* a value */
+		if (depth > 0 && d->toks[stack[depth - 1]].type == CL_JSON_ARRAY)
+			d->toks[stack[depth - 1]].size++;
+		switch (c) {
+		case '{':
+		case '[':
+			if (depth == CL_JSON_MAX_DEPTH)
+				return fail(d, i, "nested deeper than %d levels", CL_JSON_MAX_DEPTH);
+			rc = push_tok(d, c == '{' ? CL_JSON_OBJECT : CL_JSON_ARRAY, i);
+			if (rc < 0)
+				return rc;
+			stack[depth++] = (uint32_t)rc;
+			want = c == '{' ? KEY_OR_END : VALUE_OR_END;
+			i = skip_ws(src, i + 1, len);
+			continue;
+		case '"':
+			rc = push_tok(d, CL_JSON_STRING, i + 1);
+			if (rc < 0)
+				return rc;
+			i++;
+			rc = scan_string(d, &i, &d->toks[rc]);
+			if (rc)
+				return rc;
+			break;
+		case 't': case 'f': case 'n': {
+			static const char *const words[] = { "true", "false", "null" };
+			static const uint8_t types[] = { CL_JSON_TRUE, CL_JSON_FALSE, CL_JSON_NULL };
+			int w = c == 't' ? 0 : c == 'f' ? 1 : 2;
+			size_t wl = strlen(words[w]);
+
+			if (len - i < wl || memcmp(src + i, words[w], wl) != 0)
+				return fail(d, i, "unknown literal (expected %s)", words[w]);
+			rc = push_tok(d, types[w], i);
+			if (rc < 0)
+				return rc;
+			d->toks[rc].len = (uint32_t)wl;
+			i += wl;
+			break;
+		}
+		default:
+			if (c == '-' || (c >= '0' && c <= '9')) {
+				rc = push_tok(d, CL_JSON_NUMBER, i);
+				if (rc < 0)
+					return rc;
+				rc = scan_number(d, &i, &d->toks[rc]);
+				if (rc)
+					return rc;
+				break;
+			}
+			return fail(d, i, "unexpected '%c' where a value was expected",
+				    c >= 0x20 && c < 0x7f ? c : '?');
+		}
+		want = depth == 0 ? DONE : COMMA_OR_END;
+		i = skip_ws(src, i, len);
+		continue;
+close:
+		{
+			struct cl_json_tok *top = &d->toks[stack[--depth]];
+
+			top->len = (uint32_t)(i + 1 - top->start);
+			top->next = d->count;
+			want = depth == 0 ? DONE : COMMA_OR_END;
+			i = skip_ws(src, i + 1, len);
+		}
+	}
+}
+
+int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key)
+{
+	const struct cl_json_tok *o = &d->toks[obj];
+	uint32_t k = obj + 1;
+	int found = -1;
+
+	if (o->type != CL_JSON_OBJECT)
+		return -1;
+	for (uint32_t n = 0; n < o->size; n++) {
+		uint32_t v = k + 1;
+
+		if (cl_json_str_eq(d, k, key))
+			found = (int)v;
+		k = d->toks[v].next;
+	}
+	return found;
+}
+
+/* Decodes one escape at s (after the backslash); returns bytes consumed
+ * and writes up to 4 UTF-8 bytes to out, *outlen set. */
+static size_t unescape_one(const unsigned char *s, char *out, size_t *outlen)
+{
+	unsigned u;
+
+	switch (s[0]) {
+	case 'b': out[0] = '\b'; *outlen = 1; return 1;
+	case 'f': out[0] = '\f'; *outlen = 1; return 1;
+	case 'n': out[0] = '\n'; *outlen = 1; return 1;
+	case 'r': out[0] = '\r'; *outlen = 1; return 1;
+	case 't': out[0] = '\t'; *outlen = 1; return 1;
+	case 'u': break;
+	default: out[0] = (char)s[0]; *outlen = 1; return 1;
+	}
+	u = (unsigned)hex4(s + 1);
+	if (u >= 0xD800 && u <= 0xDBFF) {
+		unsigned lo = (unsigned)hex4(s + 7);
+
+		u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+		out[0] = (char)(0xf0 | u >> 18);
+		out[1] = (char)(0x80 | (u >> 12 & 0x3f));
+		out[2] = (char)(0x80 | (u >> 6 & 0x3f));
+		out[3] = (char)(0x80 | (u & 0x3f));
+		*outlen = 4;
+		return 11;
+	}
+	if (u < 0x80) {
+		out[0] = (char)u;
+		*outlen = 1;
+	} else if (u < 0x800) {
+		out[0] = (char)(0xc0 | u >> 6);
+		out[1] = (char)(0x80 | (u & 0x3f));
+		*outlen = 2;
+	} else {
+		out[0] = (char)(0xe0 | u >> 12);
+		out[1] = (char)(0x80 | (u >> 6 & 0x3f));
+		out[2] = (char)(0x80 | (u & 0x3f));
+		*outlen = 3;
+	}
+	return 5;
+}
+
+long cl_json_str(const struct cl_json_doc *d, uint32_t i, char *buf, size_t cap)
+{
+	const struct cl_json_tok *t = &d->toks[i];
+	const unsigned char *s = (const unsigned char *)d->src + t->start;
+	size_t o = 0;
+
+	if (t->type != CL_JSON_STRING || cap == 0)
+		return -1;
+	if (!t->escaped) {
+		if (t->len >= cap)
+			return -1;
+		memcpy(buf, s, t->len);
+		buf[t->len] = '\0';
+		return (long)t->len;
+	}
+	for (size_t k = 0; k < t->len;) {
+		char tmp[4];
+		size_t n = 1;
+
+		if (s[k] == '\\') {
+			k += 1 + unescape_one(s + k + 1, tmp, &n);
+		} else {
+			tmp[0] = (char)s[k++];
+		}
+		if (o + n >= cap)
+			return -1;
+		memcpy(buf + o, tmp, n);
+		o += n;
+	}
+	buf[o] = '\0';
+	return (long)o;
+}
+
+int cl_json_str_eq(const struct cl_json_doc *d, uint32_t i, const char *str)
+{
+	const struct cl_json_tok *t = &d->toks[i];
+	size_t n = strlen(str);
+
+	if (t->type != CL_JSON_STRING)
+		return 0;
+	if (!t->escaped)
+		return t->len == n && memcmp(d->src + t->start, str, n) == 0;
+	{
+		/* decode and compare as we go: no buffer, no length limit */
+		const unsigned char *s = (const unsigned char *)d->src + t->start;
+		size_t o = 0;
+
+		for (size_t k = 0; k < t->len;) {
+			char tmp[4];
+			size_t m = 1;
+
+			if (s[k] == '\\')
+				k += 1 + unescape_one(s + k + 1, tmp, &m);
+			else
+				tmp[0] = (char)s[k++];
+			if (o + m > n || memcmp(str + o, tmp, m) != 0)
+				return 0;
+			o += m;
+		}
+		return o == n;
+	}
+}
+
+int cl_json_double(const struct cl_json_doc *d, uint32_t i, double *out)
+{
+	const struct cl_json_tok *t = &d->toks[i];
+	char buf[400];
+	char *end;
+	double v;
+
+	if (t->type != CL_JSON_NUMBER)
+		return CL_EINVAL;
+	if (t->len >= sizeof(buf)) {
+		/* only absurdly long numbers: parse from a heap copy */
+		char *big = cl_malloc((size_t)t->len + 1);
+
+		if (!big)
+			return CL_ENOMEM;
+		memcpy(big, d->src + t->start, t->len);
+		big[t->len] = '\0';
+		errno = 0;
+		v = strtod(big, &end);
+		cl_free(big);
+	} else {
+		memcpy(buf, d->src + t->start, t->len);
+		buf[t->len] = '\0';
+		errno = 0;
+		v = strtod(buf, &end);
+	}
+	if (isinf(v))
+		return CL_ERANGE;
+	*out = v;
+	return CL_OK;
+}
+
+int cl_json_int64(const struct cl_json_doc *d, uint32_t i, int64_t *out)
+{
+	const struct cl_json_tok *t = &d->toks[i];
+	const char *s = d->src + t->start;
+	uint64_t v = 0, limit;
+	size_t k = 0;
+	int neg = 0;
+
+	if (t->type != CL_JSON_NUMBER || !t->is_int)
+		return CL_EINVAL;
+	if (s[0] == '-') {
+		neg = 1;
+		k = 1;
+	}
+	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; k < t->len; k++) {
+		uint64_t dgt = (uint64_t)(s[k] - '0');
+
+		if (v > (limit - dgt) / 10)
+			return CL_ERANGE;
+		v = v * 10 + dgt;
+	}
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return CL_OK;
+}

@@ -1,0 +1,87 @@
+/*
+ * carelake's zero-copy JSON parser for the hot path (device events, FHIR).
+ *
+ * It validates the whole input strictly (RFC 8259: UTF-8, escapes,
+ * surrogate pairs, number grammar, nesting depth) and produces a flat array
+ * of tokens that point into the input; nothing is copied or allocated per
+ * value. Strings are unescaped only when asked. jansson remains the library
+ * for general JSON (config, API objects); fuzz_json_diff checks that both
+ * accept and reject the same documents and read the same values.
+ *
+ * Token layout: a container token is followed by its children in order; an
+ * object's children alternate key (a string) and value. Every token's
+ * `next` is the index just past its whole subtree, so siblings are walked
+ * with i = toks[i].next.
+ */
+#ifndef CL_JSON_H
+#define CL_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cl_json_type {
+	CL_JSON_NULL,
+	CL_JSON_FALSE,
+	CL_JSON_TRUE,
+	CL_JSON_NUMBER,
+	CL_JSON_STRING,
+	CL_JSON_ARRAY,
+	CL_JSON_OBJECT,
+};
+
+struct cl_json_tok {
+	uint8_t type;      /* enum cl_json_type */
+	uint8_t escaped;   /* a string with backslash escapes */
+	uint8_t is_int;    /* a number without fraction or exponent */
+	uint32_t start;    /* first byte (strings: after the opening quote) */
+	uint32_t len;      /* bytes (strings: raw, without quotes) */
+	uint32_t size;     /* children: array elements or object pairs */
+	uint32_t next;     /* index just past this token's subtree */
+};
+
+/* A parsed document; reusable across parses (tokens are kept). */
+struct cl_json_doc {
+	const char *src;
+	size_t len;
+	struct cl_json_tok *toks;
+	uint32_t count, cap;
+	uint32_t max_tokens;  /* refuse documents with more (default 1<<22) */
+	char err[160];        /* what was wrong and where, after a failure */
+	size_t err_pos;       /* byte offset of the problem */
+};
+
+#define CL_JSON_MAX_DEPTH 64
+
+void cl_json_doc_init(struct cl_json_doc *d);
+void cl_json_doc_free(struct cl_json_doc *d);
+
+/*
+ * Parses exactly one JSON value (surrounding whitespace allowed) from
+ * src[0..len). Returns 0, CL_EPARSE with d->err set ("at byte 17: ..."),
+ * CL_ETOOBIG or CL_ENOMEM. Inputs over 4 GiB are refused.
+ */
+int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len);
+
+/* Index of the value of `key` in the object at index obj (the last one if
+ * the key repeats), or -1. */
+int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key);
+
+/* 1 if the string token at i equals s (escapes resolved). */
+int cl_json_str_eq(const struct cl_json_doc *d, uint32_t i, const char *s);
+
+/*
+ * Unescapes the string token at i into buf (NUL-terminated). Returns its
+ * length, or -1 if it does not fit in cap-1 bytes.
+ */
+long cl_json_str(const struct cl_json_doc *d, uint32_t i, char *buf, size_t cap);
+
+/* The number token at i as a double; CL_EINVAL if it is not a number. */
+int cl_json_double(const struct cl_json_doc *d, uint32_t i, double *out);
+
+/* The number token at i as an int64 (integers only); CL_EINVAL/CL_ERANGE. */
+int cl_json_int64(const struct cl_json_doc *d, uint32_t i, int64_t *out);
+
+/* A name for a type, for messages ("a string", "an object", ...). */
+const char *cl_json_type_name(int type);
+
+#endif

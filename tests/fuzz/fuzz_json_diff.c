@@ -1,0 +1,139 @@
+/*
+ * Differential fuzz target: carelake's zero-copy JSON parser against
+ * jansson. Both must accept and reject the same documents (beyond our
+ * nesting limit of 64, where jansson goes deeper, and NUL bytes, see
+ * below), and when both accept,
+ * every value must be the same: types, integers, doubles, strings after
+ * unescaping, array lengths, object members (the last of duplicate keys).
+ */
+#include "core/cl_error.h"
+#include "json/cl_json.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct cl_json_doc doc;
+static int inited;
+
+static void compare(uint32_t i, json_t *j)
+{
+	const struct cl_json_tok *t = &doc.toks[i];
+
+	switch (t->type) {
+	case CL_JSON_NULL:
+		if (!json_is_null(j))
+			abort();
+		break;
+	case CL_JSON_TRUE:
+		if (!json_is_true(j))
+			abort();
+		break;
+	case CL_JSON_FALSE:
+		if (!json_is_false(j))
+			abort();
+		break;
+	case CL_JSON_NUMBER:
+		if (t->is_int) {
+			int64_t v;
+
+			if (!json_is_integer(j) || cl_json_int64(&doc, i, &v) != CL_OK ||
+			    v != json_integer_value(j))
+				abort();
+		} else {
+			double v;
+
+			if (!json_is_real(j) || cl_json_double(&doc, i, &v) != CL_OK ||
+			    v != json_real_value(j))
+				abort();
+		}
+		break;
+	case CL_JSON_STRING: {
+		static char buf[1 << 16];
+		long n = cl_json_str(&doc, i, buf, sizeof(buf));
+
+		if (!json_is_string(j) || n < 0 || (size_t)n != json_string_length(j) ||
+		    memcmp(buf, json_string_value(j), (size_t)n) != 0)
+			abort();
+		break;
+	}
+	case CL_JSON_ARRAY: {
+		uint32_t e = i + 1;
+
+		if (!json_is_array(j) || json_array_size(j) != t->size)
+			abort();
+		for (size_t k = 0; k < t->size; k++) {
+			compare(e, json_array_get(j, k));
+			e = doc.toks[e].next;
+		}
+		break;
+	}
+	case CL_JSON_OBJECT: {
+		uint32_t k = i + 1;
+
+		if (!json_is_object(j))
+			abort();
+		for (uint32_t n = 0; n < t->size; n++) {
+			static char key[1 << 16];
+			long kl = cl_json_str(&doc, k, key, sizeof(key));
+			json_t *jv;
+			int v;
+
+			if (kl < 0)
+				abort();
+			jv = json_object_getn(j, key, (size_t)kl);
+			v = cl_json_get(&doc, i, key);
+			if (!jv || v < 0)
+				abort();
+			compare((uint32_t)v, jv);
+			k = doc.toks[k + 1].next;
+		}
+		break;
+	}
+	default:
+		abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	json_error_t err;
+	json_t *j;
+	int rc;
+
+	if (!inited) {
+		cl_json_doc_init(&doc);
+		inited = 1;
+	}
+	/* jansson's json_loadb treats a NUL byte as the end of input and so
+	 * accepts "1\0garbage"; we refuse NUL, as RFC 8259 does. Only compare
+	 * texts without one, and check that ours is refused. */
+	if (memchr(data, 0, size)) {
+		if (cl_json_parse(&doc, (const char *)data, size) == CL_OK) {
+			/* a NUL can only be inside nothing valid */
+			abort();
+		}
+		return 0;
+	}
+	rc = cl_json_parse(&doc, (const char *)data, size);
+	j = json_loadb((const char *)data, size, JSON_DECODE_ANY, &err);
+	if (rc == CL_EPARSE && strstr(doc.err, "deeper")) {
+		json_decref(j);
+		return 0; /* jansson allows 2048 levels; we stop at 64 */
+	}
+	if ((rc == CL_OK) != (j != NULL)) {
+		fprintf(stderr, "disagree: carelake %s, jansson %s\n",
+			rc == CL_OK ? "accepts" : doc.err, j ? "accepts" : err.text);
+		abort();
+	}
+	if (rc == CL_OK) {
+		if (doc.toks[0].next != doc.count)
+			abort();
+		compare(0, j);
+	} else if (doc.err[0] == '\0') {
+		abort(); /* every rejection says why */
+	}
+	json_decref(j);
+	return 0;
+}

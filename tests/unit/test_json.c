@@ -1,0 +1,191 @@
+/* The zero-copy JSON parser: structure, values, escapes, every error. */
+#include "cl_test.h"
+#include "core/cl_error.h"
+#include "json/cl_json.h"
+
+static struct cl_json_doc d;
+
+static int parse(const char *s)
+{
+	return cl_json_parse(&d, s, strlen(s));
+}
+
+static void test_structure(void **state)
+{
+	const char *s = " {\"a\": [1, 2.5, -3e2, true, false, null], \"b\": {\"c\": \"x\"}, \"d\": []} ";
+	int a, b, c;
+	double v;
+	int64_t iv;
+
+	(void)state;
+	assert_int_equal(parse(s), CL_OK);
+	assert_int_equal(d.toks[0].type, CL_JSON_OBJECT);
+	assert_int_equal(d.toks[0].size, 3);
+	assert_int_equal(d.toks[0].next, d.count);
+	a = cl_json_get(&d, 0, "a");
+	assert_true(a > 0);
+	assert_int_equal(d.toks[a].type, CL_JSON_ARRAY);
+	assert_int_equal(d.toks[a].size, 6);
+	/* walk the array's elements with next */
+	{
+		uint32_t e = (uint32_t)a + 1;
+		int types[6] = { CL_JSON_NUMBER, CL_JSON_NUMBER, CL_JSON_NUMBER,
+				 CL_JSON_TRUE, CL_JSON_FALSE, CL_JSON_NULL };
+
+		for (int k = 0; k < 6; k++) {
+			assert_int_equal(d.toks[e].type, types[k]);
+			e = d.toks[e].next;
+		}
+		assert_int_equal(e, d.toks[a].next);
+	}
+	assert_int_equal(cl_json_int64(&d, (uint32_t)a + 1, &iv), CL_OK);
+	assert_int_equal(iv, 1);
+	assert_int_equal(cl_json_double(&d, (uint32_t)a + 2, &v), CL_OK);
+	assert_true(v == 2.5);
+	assert_int_equal(cl_json_int64(&d, (uint32_t)a + 2, &iv), CL_EINVAL);
+	assert_int_equal(cl_json_double(&d, (uint32_t)a + 3, &v), CL_OK);
+	assert_true(v == -300.0);
+	b = cl_json_get(&d, 0, "b");
+	c = cl_json_get(&d, (uint32_t)b, "c");
+	assert_true(cl_json_str_eq(&d, (uint32_t)c, "x"));
+	assert_int_equal(cl_json_get(&d, 0, "zzz"), -1);
+	assert_int_equal(cl_json_get(&d, (uint32_t)a, "a"), -1); /* not an object */
+	assert_int_equal(d.toks[cl_json_get(&d, 0, "d")].size, 0);
+}
+
+static void test_strings_and_escapes(void **state)
+{
+	char buf[64];
+	int v;
+
+	(void)state;
+	assert_int_equal(parse("{\"k\\u0065y\": \"a\\n\\\"b\\\\ \\u00b0C \\ud83d\\ude00 \\/\"}"), CL_OK);
+	v = cl_json_get(&d, 0, "key"); /* escaped key */
+	assert_true(v > 0);
+	assert_true(d.toks[v].escaped);
+	assert_int_equal(cl_json_str(&d, (uint32_t)v, buf, sizeof(buf)), 16);
+	assert_string_equal(buf, "a\n\"b\\ \xc2\xb0" "C \xf0\x9f\x98\x80 /");
+	assert_int_equal(cl_json_str(&d, (uint32_t)v, buf, 5), -1); /* too small */
+	/* duplicate keys: the last wins, as in jansson */
+	assert_int_equal(parse("{\"a\":1,\"a\":2}"), CL_OK);
+	{
+		int64_t x;
+
+		assert_int_equal(cl_json_int64(&d, (uint32_t)cl_json_get(&d, 0, "a"), &x), CL_OK);
+		assert_int_equal(x, 2);
+	}
+	/* raw UTF-8 is fine */
+	assert_int_equal(parse("\"37 \xc2\xb0" "C\""), CL_OK);
+}
+
+static void test_scalars_and_limits(void **state)
+{
+	int64_t x;
+
+	(void)state;
+	assert_int_equal(parse("0"), CL_OK);
+	assert_int_equal(parse("-0"), CL_OK);
+	assert_int_equal(parse("  null  "), CL_OK);
+	assert_int_equal(parse("9223372036854775807"), CL_OK);
+	assert_int_equal(cl_json_int64(&d, 0, &x), CL_OK);
+	assert_true(x == INT64_MAX);
+	assert_int_equal(parse("-9223372036854775808"), CL_OK);
+	assert_int_equal(cl_json_int64(&d, 0, &x), CL_OK);
+	assert_true(x == INT64_MIN);
+	assert_int_equal(parse("9223372036854775808"), CL_EPARSE);
+	assert_non_null(strstr(d.err, "64 bits"));
+	assert_int_equal(parse("1e400"), CL_EPARSE);
+	assert_int_equal(parse("1e-400"), CL_OK); /* underflow to 0 is fine */
+	{
+		char deep[200];
+
+		memset(deep, '[', 65);
+		memset(deep + 65, ']', 65);
+		deep[130] = '\0';
+		assert_int_equal(parse(deep), CL_EPARSE);
+		assert_non_null(strstr(d.err, "deeper"));
+		deep[64] = ']';
+		deep[129] = '\0';
+		memmove(deep + 64, deep + 65, 64);
+		deep[128] = '\0';
+		assert_int_equal(parse(deep), CL_OK); /* 64 levels exactly */
+	}
+	d.max_tokens = 3;
+	assert_int_equal(parse("[1,2,3,4]"), CL_ETOOBIG);
+	d.max_tokens = 1u << 22;
+}
+
+static void test_errors(void **state)
+{
+	static const struct { const char *in; const char *msg; } cases[] = {
+		{ "", "no JSON value" },
+		{ "   ", "no JSON value" },
+		{ "{", "ends early" },
+		{ "[1,", "ends early" },
+		{ "{\"a\" 1}", "expected ':'" },
+		{ "{\"a\":1,}", "expected an object key" },
+		{ "{a:1}", "expected an object key" },
+		{ "[1 2]", "expected ',' or ']'" },
+		{ "{\"a\":1]", "expected ',' or '}'" },
+		{ "[1,]", "where a value was expected" },
+		{ "01", "leading zeros" },
+		{ "1.", "decimal point" },
+		{ "1e", "exponent" },
+		{ "-", "needs digits" },
+		{ "tru", "expected true" },
+		{ "nul", "expected null" },
+		{ "\"abc", "not closed" },
+		{ "\"a\tb\"", "control character" },
+		{ "\"\\x\"", "invalid escape" },
+		{ "\"\\u12\"", "4 hex digits" },
+		{ "\"\\u0000\"", "\\u0000" },
+		{ "\"\\udc00\"", "lone low surrogate" },
+		{ "\"\\ud800x\"", "without its low half" },
+		{ "\"\xff\"", "invalid UTF-8" },
+		{ "\"\xc0\xaf\"", "invalid UTF-8" },
+		{ "\"\xed\xa0\x80\"", "invalid UTF-8" },
+		{ "{} {}", "after the JSON value" },
+		{ "1 2", "after the JSON value" },
+		{ "NaN", "where a value was expected" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = parse(cases[i].in);
+
+		if (rc != CL_EPARSE || !strstr(d.err, cases[i].msg))
+			fail_msg("input %zu '%s': rc %d, err '%s', wanted '%s'", i,
+				 cases[i].in, rc, d.err, cases[i].msg);
+		assert_non_null(strstr(d.err, "at byte"));
+	}
+	/* the position points at the problem */
+	assert_int_equal(parse("{\"a\": 1, \"b\": tru}"), CL_EPARSE);
+	assert_int_equal(d.err_pos, 14);
+	/* a NUL byte inside the text is not JSON */
+	assert_int_equal(cl_json_parse(&d, "\"a\0b\"", 5), CL_EPARSE);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	cl_json_doc_init(&d);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	cl_json_doc_free(&d);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_structure),
+		cmocka_unit_test(test_strings_and_escapes),
+		cmocka_unit_test(test_scalars_and_limits),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
