@@ -42,6 +42,7 @@ bench: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build -j$(JOBS)
 	./build/bench/bench_bronze
+	./build/bench/bench_json
 
 install: build
 	cmake --install build --prefix $(PREFIX)

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
-libcmocka-dev libjansson-dev libyaml-dev"
+libcmocka-dev libjansson-dev libyaml-dev libjson-c-dev"
 
 missing=""
 for p in $PKGS; do

@@ -117,7 +117,24 @@ static int scan_string(struct cl_json_doc *d, size_t *pos, struct cl_json_tok *t
 	for (;;) {
 		unsigned char c;
 
-		/* fast path over plain ASCII */
+		/* fast path over plain ASCII, 8 bytes at a time: stop at a word
+		 * holding a quote, a backslash, a control byte or a non-ASCII
+		 * byte (SWAR "has zero byte" tests) */
+		while (i + 8 <= n) {
+			uint64_t w, q, b, lo;
+
+			memcpy(&w, s + i, 8);
+			q = w ^ 0x2222222222222222ull;
+			b = w ^ 0x5c5c5c5c5c5c5c5cull;
+			lo = w - 0x2020202020202020ull;
+			if (((q - 0x0101010101010101ull) & ~q) & 0x8080808080808080ull)
+				break;
+			if (((b - 0x0101010101010101ull) & ~b) & 0x8080808080808080ull)
+				break;
+			if ((lo | w) & 0x8080808080808080ull)
+				break; /* a byte < 0x20 (borrow) or >= 0x80 */
+			i += 8;
+		}
 		while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
 			i++;
 		if (i >= n)
@@ -395,9 +412,13 @@ close:
 	}
 }
 
+static int str_eq_n(const struct cl_json_doc *d, uint32_t i, const char *str,
+		    size_t n);
+
 int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key)
 {
 	const struct cl_json_tok *o = &d->toks[obj];
+	size_t klen = strlen(key);
 	uint32_t k = obj + 1;
 	int found = -1;
 
@@ -405,8 +426,11 @@ int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key)
 		return -1;
 	for (uint32_t n = 0; n < o->size; n++) {
 		uint32_t v = k + 1;
+		const struct cl_json_tok *kt = &d->toks[k];
 
-		if (cl_json_str_eq(d, k, key))
+		if (kt->escaped ? str_eq_n(d, k, key, klen)
+				: kt->len == klen &&
+					  memcmp(d->src + kt->start, key, klen) == 0)
 			found = (int)v;
 		k = d->toks[v].next;
 	}
@@ -491,8 +515,13 @@ long cl_json_str(const struct cl_json_doc *d, uint32_t i, char *buf, size_t cap)
 
 int cl_json_str_eq(const struct cl_json_doc *d, uint32_t i, const char *str)
 {
+	return str_eq_n(d, i, str, strlen(str));
+}
+
+static int str_eq_n(const struct cl_json_doc *d, uint32_t i, const char *str,
+		    size_t n)
+{
 	const struct cl_json_tok *t = &d->toks[i];
-	size_t n = strlen(str);
 
 	if (t->type != CL_JSON_STRING)
 		return 0;
@@ -519,6 +548,61 @@ int cl_json_str_eq(const struct cl_json_doc *d, uint32_t i, const char *str)
 	}
 }
 
+/*
+ * Clinger's fast path: a decimal with at most 15 significant digits and
+ * a power of ten up to 22 is an exact double divided or multiplied by an
+ * exact power of ten, so one IEEE operation rounds it correctly. Returns
+ * 0 when the number needs the general conversion.
+ */
+static int fast_double(const char *s, size_t len, double *out)
+{
+	static const double pow10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+					1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+					1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+	uint64_t m = 0;
+	int digits = 0, frac = 0, neg = 0, exp = 0, eneg = 0;
+	size_t k = 0;
+
+	if (s[0] == '-') {
+		neg = 1;
+		k++;
+	}
+	for (; k < len && s[k] >= '0' && s[k] <= '9'; k++) {
+		if (m || s[k] != '0')
+			digits++;
+		m = m * 10 + (uint64_t)(s[k] - '0');
+		if (digits > 15)
+			return 0;
+	}
+	if (k < len && s[k] == '.') {
+		for (k++; k < len && s[k] >= '0' && s[k] <= '9'; k++) {
+			if (m || s[k] != '0')
+				digits++;
+			m = m * 10 + (uint64_t)(s[k] - '0');
+			frac++;
+			if (digits > 15)
+				return 0;
+		}
+	}
+	if (k < len) { /* exponent */
+		k++;
+		if (s[k] == '+' || s[k] == '-')
+			eneg = s[k++] == '-';
+		for (; k < len; k++) {
+			exp = exp * 10 + (s[k] - '0');
+			if (exp > 400)
+				return 0;
+		}
+	}
+	exp = (eneg ? -exp : exp) - frac;
+	if (exp < -22 || exp > 22)
+		return 0;
+	*out = exp < 0 ? (double)m / pow10[-exp] : (double)m * pow10[exp];
+	if (neg)
+		*out = -*out;
+	return 1;
+}
+
 int cl_json_double(const struct cl_json_doc *d, uint32_t i, double *out)
 {
 	const struct cl_json_tok *t = &d->toks[i];
@@ -528,6 +612,8 @@ int cl_json_double(const struct cl_json_doc *d, uint32_t i, double *out)
 
 	if (t->type != CL_JSON_NUMBER)
 		return CL_EINVAL;
+	if (fast_double(d->src + t->start, t->len, out))
+		return CL_OK;
 	if (t->len >= sizeof(buf)) {
 		/* only absurdly long numbers: parse from a heap copy */
 		char *big = cl_malloc((size_t)t->len + 1);
