@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <math.h>
 
 static int cl_test_rm_entry(const char *path, const struct stat *st, int flag,
 			    struct FTW *ftw)

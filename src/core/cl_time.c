@@ -2,6 +2,7 @@
  * Clocks and RFC 3339 formatting. See cl_time.h.
  */
 #include "cl_time.h"
+#include "cl_error.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -91,4 +92,88 @@ int64_t cl_time_day(int64_t us)
 	if (us % 1000000 < 0)
 		sec -= 1;
 	return sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
+}
+
+static int digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int cl_time_parse_rfc3339(const char *s, size_t len, int64_t *us)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h, mi, sec, off = 0;
+	int64_t frac_us = 0, t;
+	size_t i = 19;
+
+	if (len < 20)
+		return cl_error_set(CL_EINVAL, "timestamp is not RFC 3339 (like 2026-11-22T06:00:00Z)");
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	h = digits(s + 11, 2);
+	mi = digits(s + 14, 2);
+	sec = digits(s + 17, 2);
+	if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || sec < 0 || s[4] != '-' ||
+	    s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
+		return cl_error_set(CL_EINVAL, "timestamp is not RFC 3339 (like 2026-11-22T06:00:00Z)");
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
+		return cl_error_set(CL_EINVAL, "timestamp has no such date");
+	if (h > 23 || mi > 59 || sec > 60)
+		return cl_error_set(CL_EINVAL, "timestamp has no such time of day");
+	if (sec == 60)
+		sec = 59; /* a leap second: the last representable instant */
+	if (s[i] == '.') {
+		int n = 0;
+		int64_t scale = 100000;
+
+		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, n++) {
+			if (n < 6) {
+				frac_us += (s[i] - '0') * scale;
+				scale /= 10;
+			}
+			if (n >= 9)
+				return cl_error_set(CL_EINVAL, "timestamp fraction has more than 9 digits");
+		}
+		if (n == 0)
+			return cl_error_set(CL_EINVAL, "timestamp has a '.' without digits");
+	}
+	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+		i++;
+	} else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+		int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
+
+		if (oh < 0 || om < 0 || oh > 23 || om > 59)
+			return cl_error_set(CL_EINVAL, "timestamp has a bad UTC offset");
+		off = (oh * 60 + om) * (s[i] == '+' ? 1 : -1);
+		i += 6;
+	} else {
+		return cl_error_set(CL_EINVAL, "timestamp needs a time zone: 'Z' or +hh:mm");
+	}
+	if (i != len)
+		return cl_error_set(CL_EINVAL, "timestamp has trailing characters");
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60;
+	*us = t * 1000000 + frac_us;
+	return CL_OK;
 }

@@ -29,6 +29,14 @@ size_t cl_time_format_rfc3339(int64_t us, char *buf, size_t cap, int frac);
 /* Formats the UTC calendar day of us as YYYY-MM-DD (buf needs 11 bytes). */
 void cl_time_format_day(int64_t us, char *buf);
 
+/*
+ * Parses an RFC 3339 date-time (2026-11-22T06:00:00Z, with optional
+ * fraction up to nanoseconds, 'Z' or a +hh:mm / -hh:mm offset; 't' and 'z'
+ * accepted) into microseconds since the epoch, UTC. Returns CL_EINVAL with
+ * a detail saying what is wrong.
+ */
+int cl_time_parse_rfc3339(const char *s, size_t len, int64_t *us);
+
 /* The UTC day number (days since the epoch) of us. */
 int64_t cl_time_day(int64_t us);
 

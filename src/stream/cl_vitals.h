@@ -1,0 +1,78 @@
+/*
+ * The vital signs carelake understands, and device events.
+ *
+ * One table describes each vital: its event type name, LOINC codes, the
+ * canonical unit values are stored in, the units accepted with their
+ * conversions, and the physically possible range (a heart rate of 5000 is
+ * a broken device or a typo, not a patient). cl_event_parse turns one JSON
+ * event object into a validated, unit-normalised struct cl_event or says
+ * exactly what is wrong with it.
+ */
+#ifndef CL_VITALS_H
+#define CL_VITALS_H
+
+#include "json/cl_json.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cl_vital {
+	CL_VITAL_HEART_RATE,
+	CL_VITAL_RESPIRATORY_RATE,
+	CL_VITAL_SPO2,
+	CL_VITAL_SYSTOLIC_BP,
+	CL_VITAL_DIASTOLIC_BP,
+	CL_VITAL_TEMPERATURE,
+	CL_VITAL_GLUCOSE,
+	CL_VITAL_CONSCIOUSNESS,    /* 0 alert, 1 new confusion/voice/pain/unresponsive */
+	CL_VITAL_SUPPLEMENTAL_O2,  /* 0 air, 1 oxygen */
+	CL_VITAL_COUNT,
+};
+
+#define CL_EVENT_ID_MAX 128
+
+/* A validated device event, value in the vital's canonical unit. */
+struct cl_event {
+	char id[CL_EVENT_ID_MAX + 1];        /* "" when the sender gave none */
+	char device_id[CL_EVENT_ID_MAX + 1];
+	char patient_id[CL_EVENT_ID_MAX + 1];
+	int64_t ts_us;                       /* event time, UTC */
+	enum cl_vital vital;
+	double value;
+};
+
+/* Limits applied while validating. */
+struct cl_event_limits {
+	int64_t max_future_us;  /* refuse timestamps further ahead than this */
+	int64_t min_ts_us;      /* refuse timestamps before this */
+};
+
+/* The event type name ("heart_rate"), canonical unit and primary LOINC. */
+const char *cl_vital_name(enum cl_vital v);
+const char *cl_vital_unit(enum cl_vital v);
+const char *cl_vital_loinc(enum cl_vital v);
+
+/* Looks a vital up by type name or LOINC code; -1 if unknown. */
+int cl_vital_by_name(const char *name, size_t len);
+int cl_vital_by_loinc(const char *code, size_t len);
+
+/*
+ * Converts value in `unit` to the vital's canonical unit and checks the
+ * physical range. Returns 0 or CL_EINVAL/CL_ERANGE with the detail set.
+ */
+int cl_vital_normalise(enum cl_vital v, double value, const char *unit,
+		       double *out);
+
+/*
+ * Parses the event object at token obj of d. `now_us` is the arrival time
+ * (for the future-timestamp check). Returns 0, or CL_EINVAL with the detail
+ * naming the field and the problem ("missing field 'patient_id'", "heart
+ * rate 5000 /min is outside 0..350").
+ */
+int cl_event_parse(const struct cl_json_doc *d, uint32_t obj, int64_t now_us,
+		   const struct cl_event_limits *lim, struct cl_event *ev);
+
+/* Default limits: 5 minutes into the future, nothing before 2000. */
+void cl_event_limits_default(struct cl_event_limits *lim);
+
+#endif
