@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
-libcmocka-dev libjansson-dev libyaml-dev libjson-c-dev"
+libcmocka-dev libjansson-dev libyaml-dev libjson-c-dev \
+libsodium-dev libmicrohttpd-dev"
 
 missing=""
 for p in $PKGS; do

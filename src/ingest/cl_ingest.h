@@ -1,0 +1,78 @@
+/*
+ * Device-event ingest: one request body (a JSON object, a JSON array of
+ * objects, or NDJSON) in; each event validated, normalised and checked for
+ * a repeated id; the accepted ones queued to the bronze log of source
+ * "vitals" exactly as they were sent. The caller waits for (or is told
+ * about) the commit of result->last before answering, so an answer always
+ * means durable. Used by the HTTP endpoint and the MQTT input alike.
+ */
+#ifndef CL_INGEST_H
+#define CL_INGEST_H
+
+#include "bronze/cl_blog.h"
+#include "ingest/cl_dedupe.h"
+#include "json/cl_json.h"
+#include "stream/cl_vitals.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct cl_ingest_options {
+	struct cl_event_limits limits;
+	uint32_t max_events;       /* most events in one body */
+	uint32_t max_rejections;   /* rejections listed (all are counted) */
+};
+
+/* Running totals, for /metrics. */
+struct cl_ingest_counters {
+	atomic_uint_fast64_t bodies, events, accepted, duplicates, rejected;
+	atomic_uint_fast64_t busy;  /* bodies refused because bronze was full */
+};
+
+struct cl_rejection {
+	uint32_t index;        /* position of the event in the body */
+	char error[200];
+};
+
+struct cl_ingest_result {
+	uint32_t events, accepted, duplicates, nrejected;
+	struct cl_rejection *rejected;   /* the first max_rejections */
+	uint32_t nlisted;
+	int queued;                      /* 1 if first/last are valid */
+	struct cl_blog_ticket first, last;
+	char *ids;                       /* accepted ids, NUL-separated */
+	size_t ids_len, ids_cap;
+	struct cl_json_doc doc;
+};
+
+struct cl_ingest;
+
+int cl_ingest_create(struct cl_blog *log, struct cl_dedupe *dedupe,
+		     const struct cl_ingest_options *o, struct cl_ingest **out);
+void cl_ingest_destroy(struct cl_ingest *ing);
+void cl_ingest_options_default(struct cl_ingest_options *o);
+
+void cl_ingest_result_init(struct cl_ingest_result *r);
+void cl_ingest_result_free(struct cl_ingest_result *r);
+
+/*
+ * Validates body and queues its accepted events. Returns 0 (see r for the
+ * counts; r->queued says whether anything must be waited for), CL_EPARSE
+ * when the body is not JSON at all, CL_ETOOBIG for more than max_events,
+ * or CL_EBUSY when bronze cannot take more now (nothing queued; the
+ * caller answers 503 and the client retries). flags: CL_BLOG_NOWAIT.
+ */
+int cl_ingest_body(struct cl_ingest *ing, const char *body, size_t len,
+		   int64_t now_us, int flags, struct cl_ingest_result *r);
+
+/* After the commit of r->last failed: forgets r's ids so a retry of the
+ * same events is not mistaken for a duplicate. */
+void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r);
+
+/* The running totals. */
+const struct cl_ingest_counters *cl_ingest_counters(const struct cl_ingest *ing);
+
+/* The bronze log events go to. */
+struct cl_blog *cl_ingest_log(struct cl_ingest *ing);
+
+#endif
