@@ -416,6 +416,9 @@ static void *flusher_main(void *arg)
 
 /* ---- submission ---- */
 
+/* Internal flag: room was already granted for the whole submission. */
+#define ADMITTED 0x100
+
 /* Appends one record to the filling batch; the caller holds mu. */
 static int enqueue(struct cl_blog *log, const void *data, size_t len,
 		   int flags, struct cl_blog_ticket *t)
@@ -425,6 +428,8 @@ static int enqueue(struct cl_blog *log, const void *data, size_t len,
 	uint32_t len32 = (uint32_t)len;
 
 	for (;;) {
+		if ((flags & ADMITTED) && !log->failed_rc && !log->closing)
+			break;
 		if (log->failed_rc)
 			return cl_error_set(log->failed_rc, "%s", log->failed_msg);
 		if (log->closing)
@@ -492,19 +497,33 @@ int cl_blog_submitv(struct cl_blog *log, const struct iovec *recs, size_t n,
 		    int flags, struct cl_blog_ticket *first,
 		    struct cl_blog_ticket *last)
 {
+	uint64_t total = 0;
 	int rc = CL_OK;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (recs[i].iov_len > log->o.record_max_bytes)
 			return cl_error_set(CL_ETOOBIG,
 					    "record %zu is %zu bytes; the limit is %u",
 					    i, recs[i].iov_len, log->o.record_max_bytes);
+		total += CL_FRAME_HEADER_SIZE + recs[i].iov_len;
+	}
 	pthread_mutex_lock(&log->mu);
+	if (flags & CL_BLOG_NOWAIT) {
+		/* all or nothing: never leave half a submission queued */
+		if (log->pending_bytes > 0 &&
+		    log->pending_bytes + total > log->o.pending_max_bytes) {
+			pthread_mutex_unlock(&log->mu);
+			return cl_error_set(CL_EBUSY,
+					    "bronze log '%s' has %llu bytes waiting for disk; retry later",
+					    log->source,
+					    (unsigned long long)log->pending_bytes);
+		}
+		flags |= ADMITTED;
+	}
 	for (size_t i = 0; i < n && rc == CL_OK; i++) {
 		struct cl_blog_ticket t;
 
-		rc = enqueue(log, recs[i].iov_base, recs[i].iov_len,
-			     i == 0 ? flags : flags & ~CL_BLOG_NOWAIT, &t);
+		rc = enqueue(log, recs[i].iov_base, recs[i].iov_len, flags, &t);
 		if (rc == CL_OK && i == 0 && first)
 			*first = t;
 		if (rc == CL_OK && last)
@@ -568,7 +587,7 @@ int cl_blog_append(struct cl_blog *log, const void *data, size_t len,
 int cl_blog_appendv(struct cl_blog *log, const struct iovec *recs, size_t n,
 		    uint64_t *first_offset)
 {
-	struct cl_blog_ticket first, last;
+	struct cl_blog_ticket first = { 0, 0 }, last = { 0, 0 };
 	uint64_t off = 0, ignored;
 	int rc;
 
@@ -587,6 +606,24 @@ int cl_blog_appendv(struct cl_blog *log, const struct iovec *recs, size_t n,
 	if (rc == CL_OK && first_offset)
 		*first_offset = off == UINT64_MAX ? UINT64_MAX : off + first.index;
 	return rc;
+}
+
+int cl_blog_poll_range(struct cl_blog *log, uint64_t first, uint64_t last,
+		       int *rc)
+{
+	uint64_t ignored;
+	int done;
+
+	pthread_mutex_lock(&log->mu);
+	done = log->done_seq > last;
+	*rc = CL_OK;
+	for (uint64_t s = first; done && s <= last && *rc == CL_OK; s++)
+		*rc = batch_result(log, s, &ignored);
+	if (done && *rc != CL_OK)
+		cl_error_set(*rc, "commit to bronze log '%s' failed: %s", log->source,
+			     log->last_err[0] ? log->last_err : cl_strerror(*rc));
+	pthread_mutex_unlock(&log->mu);
+	return done;
 }
 
 void cl_blog_set_notify(struct cl_blog *log,

@@ -93,7 +93,8 @@ void cl_blog_close(struct cl_blog *log);
 int cl_blog_submit(struct cl_blog *log, const void *data, size_t len,
 		   int flags, struct cl_blog_ticket *ticket);
 
-/* Queues n records contiguously; *last gets the last record's ticket. */
+/* Queues n records contiguously; *last gets the last record's ticket.
+ * With CL_BLOG_NOWAIT it is all or nothing: CL_EBUSY queues none. */
 int cl_blog_submitv(struct cl_blog *log, const struct iovec *recs, size_t n,
 		    int flags, struct cl_blog_ticket *first,
 		    struct cl_blog_ticket *last);
@@ -115,6 +116,13 @@ int cl_blog_append(struct cl_blog *log, const void *data, size_t len,
  */
 int cl_blog_appendv(struct cl_blog *log, const struct iovec *recs, size_t n,
 		    uint64_t *first_offset);
+
+/*
+ * Without waiting: 1 if every batch from first to last (inclusive) is
+ * committed, with *rc the first failure among them or 0; 0 if not yet.
+ */
+int cl_blog_poll_range(struct cl_blog *log, uint64_t first, uint64_t last,
+		       int *rc);
 
 /* Calls fn from the flusher thread after every commit. Set before use. */
 void cl_blog_set_notify(struct cl_blog *log,

@@ -13,6 +13,8 @@
 const struct cl_command cl_commands[] = {
 	{ "demo", "write a synthetic ICU vitals stream into a fresh bronze log and show what was stored",
 	  cl_cmd_demo_usage, cl_cmd_demo },
+	{ "serve", "run the platform: HTTP ingest of device events with durable acknowledgements",
+	  cl_cmd_serve_usage, cl_cmd_serve },
 	{ "verify", "check bronze framing and checksums; report counts per source",
 	  cl_cmd_verify_usage, cl_cmd_verify },
 	{ "bronze", "bronze log tools: dump stored records as NDJSON, append records",

@@ -85,10 +85,12 @@ int cl_cmd_verify(int argc, char **argv);
 int cl_cmd_bronze(int argc, char **argv);
 int cl_cmd_config(int argc, char **argv);
 int cl_cmd_demo(int argc, char **argv);
+int cl_cmd_serve(int argc, char **argv);
 
 extern const char cl_cmd_verify_usage[];
 extern const char cl_cmd_bronze_usage[];
 extern const char cl_cmd_config_usage[];
 extern const char cl_cmd_demo_usage[];
+extern const char cl_cmd_serve_usage[];
 
 #endif

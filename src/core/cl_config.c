@@ -26,6 +26,7 @@
 #define T_SIZE32 CL_CFG_SIZE32
 #define T_DURATION CL_CFG_DURATION
 #define T_LEVEL CL_CFG_LEVEL
+#define T_STRING CL_CFG_STRING
 #define cfg_entry cl_config_entry
 
 #define F(field) offsetof(struct cl_config, field)
@@ -61,6 +62,23 @@ static const struct cfg_entry table[] = {
 	{ "bronze.record_max_bytes", T_SIZE32, "4MiB", 64, 64 * MiB,
 	  F(bronze.record_max_bytes),
 	  "largest single record accepted into bronze" },
+	{ "http.listen", T_STRING, "127.0.0.1:8080", 0, 0, F(http.listen),
+	  "address and port `carelake serve` listens on (port 0: any free port)" },
+	{ "http.threads", T_U32, "2", 1, 64, F(http.threads),
+	  "HTTP worker threads (each runs its own event loop)" },
+	{ "http.max_body_bytes", T_SIZE, "16MiB", 1 * KiB, 1 * GiB, F(http.max_body_bytes),
+	  "largest request body; larger ones get 413" },
+	{ "http.connection_timeout", T_DURATION, "30s", SEC, 3600 * SEC,
+	  F(http.connection_timeout_us),
+	  "an idle or stalled connection is closed after this" },
+	{ "http.max_connections", T_U32, "1024", 1, 100000, F(http.max_connections),
+	  "most concurrent HTTP connections" },
+	{ "ingest.max_future", T_DURATION, "5m", 0, 86400 * SEC, F(ingest.max_future_us),
+	  "events timestamped further ahead of arrival than this are rejected" },
+	{ "ingest.max_events", T_U32, "100000", 1, 10000000, F(ingest.max_events),
+	  "most events in one request body" },
+	{ "ingest.dedupe_ids", T_U32, "1000000", 1000, 100000000, F(ingest.dedupe_ids),
+	  "how many recent event ids are remembered to answer retries as duplicates" },
 };
 
 #define NENTRIES (sizeof(table) / sizeof(table[0]))
@@ -214,6 +232,12 @@ static int apply(void *c, const struct cfg_entry *e, const char *value)
 		if (rc == CL_OK)
 			*(int64_t *)field = d;
 		break;
+	case T_STRING:
+		if (strlen(value) >= CL_CFG_STRING_MAX)
+			return cl_error_set(CL_ERANGE, "%s: value longer than %d bytes",
+					    e->key, CL_CFG_STRING_MAX - 1);
+		memcpy(field, value, strlen(value) + 1);
+		return CL_OK;
 	case T_LEVEL:
 		for (int i = 0; i < 4; i++)
 			if (strcmp(value, levels[i]) == 0) {
@@ -385,20 +409,14 @@ int cl_config_load_file(struct cl_config *c, const char *path)
 	return rc;
 }
 
-static void format_value(const void *c, const struct cfg_entry *e,
-			 char *buf, size_t cap)
+/* Formats a number of a key's type in the units a user would write. */
+static void format_number(enum cl_config_type type, int64_t sv, char *buf, size_t cap)
 {
-	const char *field = (const char *)c + e->off;
+	uint64_t v = (uint64_t)sv;
 
-	switch (e->type) {
-	case T_U32:
-		snprintf(buf, cap, "%u", *(const uint32_t *)field);
-		break;
+	switch (type) {
 	case T_SIZE:
-	case T_SIZE32: {
-		uint64_t v = e->type == T_SIZE32 ? *(const uint32_t *)field
-						 : *(const uint64_t *)field;
-
+	case T_SIZE32:
 		if (v && v % (1ull << 30) == 0)
 			snprintf(buf, cap, "%lluGiB", (unsigned long long)(v >> 30));
 		else if (v && v % (1ull << 20) == 0)
@@ -408,24 +426,49 @@ static void format_value(const void *c, const struct cfg_entry *e,
 		else
 			snprintf(buf, cap, "%llu", (unsigned long long)v);
 		break;
-	}
-	case T_DURATION: {
-		int64_t v = *(const int64_t *)field;
-
-		if (v == 0)
+	case T_DURATION:
+		if (sv == 0)
 			snprintf(buf, cap, "0");
-		else if (v % (3600 * SEC) == 0)
-			snprintf(buf, cap, "%lldh", (long long)(v / (3600 * SEC)));
-		else if (v % SEC == 0)
-			snprintf(buf, cap, "%llds", (long long)(v / SEC));
-		else if (v % 1000 == 0)
-			snprintf(buf, cap, "%lldms", (long long)(v / 1000));
+		else if (sv % (3600 * SEC) == 0)
+			snprintf(buf, cap, "%lldh", (long long)(sv / (3600 * SEC)));
+		else if (sv % (60 * SEC) == 0)
+			snprintf(buf, cap, "%lldm", (long long)(sv / (60 * SEC)));
+		else if (sv % SEC == 0)
+			snprintf(buf, cap, "%llds", (long long)(sv / SEC));
+		else if (sv % 1000 == 0)
+			snprintf(buf, cap, "%lldms", (long long)(sv / 1000));
 		else
-			snprintf(buf, cap, "%lldus", (long long)v);
+			snprintf(buf, cap, "%lldus", (long long)sv);
+		break;
+	default:
+		snprintf(buf, cap, "%lld", (long long)sv);
 		break;
 	}
+}
+
+static void format_value(const void *c, const struct cfg_entry *e,
+			 char *buf, size_t cap)
+{
+	const char *field = (const char *)c + e->off;
+
+	switch (e->type) {
+	case T_U32:
+		format_number(e->type, *(const uint32_t *)field, buf, cap);
+		break;
+	case T_SIZE32:
+		format_number(e->type, *(const uint32_t *)field, buf, cap);
+		break;
+	case T_SIZE:
+		format_number(e->type, (int64_t)*(const uint64_t *)field, buf, cap);
+		break;
+	case T_DURATION:
+		format_number(e->type, *(const int64_t *)field, buf, cap);
+		break;
 	case T_LEVEL:
 		snprintf(buf, cap, "%s", levels[*(const int *)field & 3]);
+		break;
+	case T_STRING:
+		snprintf(buf, cap, "%s", field);
 		break;
 	}
 }
@@ -439,7 +482,7 @@ void cl_config_table_print(FILE *out, const struct cl_config_entry *t,
 			   size_t n, const void *base, int help)
 {
 	static const char *const type_names[] = { "integer", "size", "size",
-						   "duration", "level" };
+						   "duration", "level", "string" };
 
 	for (size_t i = 0; i < n; i++) {
 		const struct cfg_entry *e = &t[i];
@@ -452,28 +495,11 @@ void cl_config_table_print(FILE *out, const struct cl_config_entry *t,
 		}
 		fprintf(out, "%s = %s\n    %s\n    type %s, default %s", e->key, val,
 			e->desc, type_names[e->type], e->def);
-		if (e->type != T_LEVEL) {
-			/* scratch records wide enough for any field offset */
-			uint64_t lo[64], hi[64];
+		if (e->type != T_LEVEL && e->type != T_STRING) {
 			char a[64], b[64];
 
-			if (e->off + 8 > sizeof(lo))
-				continue;
-			memset(lo, 0, sizeof(lo));
-			memset(hi, 0, sizeof(hi));
-			/* print the bounds in the key's own units */
-			if (e->type == T_DURATION) {
-				*(int64_t *)((char *)lo + e->off) = e->min;
-				*(int64_t *)((char *)hi + e->off) = e->max;
-			} else if (e->type == T_U32 || e->type == T_SIZE32) {
-				*(uint32_t *)((char *)lo + e->off) = (uint32_t)e->min;
-				*(uint32_t *)((char *)hi + e->off) = (uint32_t)e->max;
-			} else {
-				*(uint64_t *)((char *)lo + e->off) = (uint64_t)e->min;
-				*(uint64_t *)((char *)hi + e->off) = (uint64_t)e->max;
-			}
-			format_value(lo, e, a, sizeof(a));
-			format_value(hi, e, b, sizeof(b));
+			format_number(e->type, e->min, a, sizeof(a));
+			format_number(e->type, e->max, b, sizeof(b));
 			fprintf(out, ", from %s to %s", a, b);
 		}
 		fprintf(out, "\n");

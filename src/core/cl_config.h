@@ -13,6 +13,7 @@
 #define CL_CONFIG_H
 
 #include "../bronze/cl_blog.h"
+#include "../stream/cl_vitals.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +25,10 @@ enum cl_config_type {
 	CL_CFG_SIZE32,   /* uint32_t bytes */
 	CL_CFG_DURATION, /* int64_t microseconds, with us/ms/s/m/h/d */
 	CL_CFG_LEVEL,    /* int log level from its name */
+	CL_CFG_STRING,   /* char[CL_CFG_STRING_MAX] */
 };
+
+#define CL_CFG_STRING_MAX 256
 
 /* One row of a declarative config table. */
 struct cl_config_entry {
@@ -48,6 +52,18 @@ void cl_config_table_print(FILE *out, const struct cl_config_entry *t,
 struct cl_config {
 	int log_level;                 /* log.level */
 	struct cl_blog_options bronze; /* bronze.* */
+	struct {
+		char listen[CL_CFG_STRING_MAX]; /* http.listen */
+		uint32_t threads;               /* http.threads */
+		uint64_t max_body_bytes;        /* http.max_body_bytes */
+		int64_t connection_timeout_us;  /* http.connection_timeout */
+		uint32_t max_connections;       /* http.max_connections */
+	} http;
+	struct {
+		int64_t max_future_us;          /* ingest.max_future */
+		uint32_t max_events;            /* ingest.max_events */
+		uint32_t dedupe_ids;            /* ingest.dedupe_ids */
+	} ingest;
 };
 
 /* Fills c with the defaults from the table. */

@@ -1,0 +1,441 @@
+/*
+ * The HTTP API on libmicrohttpd. See DESIGN.md for the endpoints.
+ *
+ * Threads: MHD runs `http.threads` event loops (epoll). Bodies arrive in
+ * pieces and are gathered per request; a slow client only ever occupies
+ * its own connection. An ingest request is answered only once its events
+ * are durable: its connection is suspended after the events are queued,
+ * and the bronze flusher resumes it after the commit (cl_http_on_commit),
+ * so no HTTP thread ever blocks on the disk.
+ */
+#include "cl_server_int.h"
+#include "core/cl_error.h"
+#include "core/cl_log.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const int cl_http_codes[CL_HTTP_CODES] = { 200, 400, 401, 404, 405, 413, 415, 500, 503, 507 };
+
+enum route {
+	R_NONE,
+	R_HEALTHZ,
+	R_METRICS,
+	R_EVENTS,
+};
+
+enum state {
+	S_FIRST,     /* headers seen */
+	S_READING,   /* gathering the body */
+	S_WAITING,   /* suspended until the commit */
+	S_RESUMED,   /* the commit is done */
+	S_ANSWERED,  /* a response is queued */
+};
+
+struct cl_http_req {
+	enum route route;
+	enum state state;
+	char *body;
+	size_t len, cap;
+	struct MHD_Connection *conn;
+	struct cl_ingest_result res;
+	int64_t t0_us;
+	struct cl_http_req *next_waiter;
+};
+
+static void count_code(struct cl_server *s, int code)
+{
+	int i = 0;
+
+	while (i < CL_HTTP_CODES && cl_http_codes[i] != code)
+		i++;
+	atomic_fetch_add(&s->http_codes[i], 1);
+}
+
+static enum MHD_Result respond(struct cl_server *s, struct cl_http_req *r,
+			       struct MHD_Connection *c, int code, const char *ctype,
+			       char *body, size_t len, const char *extra_h, const char *extra_v)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (extra_h)
+		MHD_add_response_header(resp, extra_h, extra_v);
+	ret = MHD_queue_response(c, (unsigned int)code, resp);
+	MHD_destroy_response(resp);
+	count_code(s, code);
+	if (r)
+		r->state = S_ANSWERED;
+	return ret;
+}
+
+/* {"error": kind, "detail": detail} with the given status. */
+static enum MHD_Result respond_error(struct cl_server *s, struct cl_http_req *r,
+				     struct MHD_Connection *c, int code, const char *kind,
+				     const char *detail, const char *extra_h,
+				     const char *extra_v)
+{
+	json_t *j = json_pack("{s:s,s:s}", "error", kind, "detail", detail);
+	char *text = json_dumps(j, JSON_COMPACT);
+	char *body;
+	size_t n;
+
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	n = strlen(text);
+	body = malloc(n + 2);
+	if (!body) {
+		free(text);
+		return MHD_NO;
+	}
+	memcpy(body, text, n);
+	body[n] = '\n';
+	free(text);
+	return respond(s, r, c, code, "application/json", body, n + 1, extra_h, extra_v);
+}
+
+static enum route route_of(const char *url, const char **allow)
+{
+	if (strcmp(url, "/healthz") == 0) {
+		*allow = "GET";
+		return R_HEALTHZ;
+	}
+	if (strcmp(url, "/metrics") == 0) {
+		*allow = "GET";
+		return R_METRICS;
+	}
+	if (strcmp(url, "/api/v1/events") == 0) {
+		*allow = "POST";
+		return R_EVENTS;
+	}
+	*allow = NULL;
+	return R_NONE;
+}
+
+static enum MHD_Result answer_events(struct cl_server *s, struct cl_http_req *r,
+				     struct MHD_Connection *c, int commit_rc)
+{
+	json_t *j, *rej;
+	char *text;
+
+	if (commit_rc != CL_OK) {
+		/* nothing of this request can be called durable: forget the ids
+		 * so the client's retry is stored, not called a duplicate */
+		cl_ingest_forget(s->ingest, &r->res);
+		return respond_error(s, r, c, commit_rc == CL_ENOSPC ? 507 : 503,
+				     "not_stored", cl_error_detail(), "Retry-After", "5");
+	}
+	rej = json_array();
+	for (uint32_t i = 0; i < r->res.nlisted; i++)
+		json_array_append_new(rej, json_pack("{s:i,s:s}", "index",
+						     (int)r->res.rejected[i].index, "error",
+						     r->res.rejected[i].error));
+	j = json_pack("{s:i,s:i,s:o}", "accepted", (int)r->res.accepted, "duplicates",
+		      (int)r->res.duplicates, "rejected", rej);
+	if (r->res.nrejected > r->res.nlisted)
+		json_object_set_new(j, "rejected_count", json_integer(r->res.nrejected));
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	return respond(s, r, c, 200, "application/json", text, strlen(text), NULL, NULL);
+}
+
+/* The whole body of POST /api/v1/events is here: validate and queue. */
+static enum MHD_Result start_events(struct cl_server *s, struct cl_http_req *r,
+				    struct MHD_Connection *c)
+{
+	int rc, done, commit_rc = CL_OK;
+
+	rc = cl_ingest_body(s->ingest, r->body ? r->body : "", r->len, cl_time_now_us(),
+			    CL_BLOG_NOWAIT, &r->res);
+	if (rc == CL_EPARSE)
+		return respond_error(s, r, c, 400, "bad_request", cl_error_detail(), NULL, NULL);
+	if (rc == CL_ETOOBIG)
+		return respond_error(s, r, c, 413, "too_many_events", cl_error_detail(), NULL, NULL);
+	if (rc == CL_EBUSY)
+		return respond_error(s, r, c, 503, "busy",
+				     "the bronze log cannot keep up right now; retry after the delay",
+				     "Retry-After", "1");
+	if (rc != CL_OK)
+		return respond_error(s, r, c, rc == CL_ENOSPC ? 507 : 500, "not_stored",
+				     cl_error_detail(), "Retry-After", "5");
+	if (!r->res.queued)
+		return answer_events(s, r, c, CL_OK);
+	/* answer now if the commit already happened, else wait for it */
+	pthread_mutex_lock(&s->wait_mu);
+	done = cl_blog_poll_range(s->vitals, r->res.first.batch, r->res.last.batch, &commit_rc);
+	if (!done) {
+		r->conn = c;
+		r->state = S_WAITING;
+		r->next_waiter = s->waiters;
+		s->waiters = r;
+		MHD_suspend_connection(c);
+	}
+	pthread_mutex_unlock(&s->wait_mu);
+	if (done)
+		return answer_events(s, r, c, commit_rc);
+	return MHD_YES;
+}
+
+void cl_http_on_commit(struct cl_server *s, uint64_t batch)
+{
+	struct cl_http_req **pp;
+
+	pthread_mutex_lock(&s->wait_mu);
+	for (pp = &s->waiters; *pp;) {
+		struct cl_http_req *r = *pp;
+
+		if (r->res.last.batch <= batch) {
+			*pp = r->next_waiter;
+			r->state = S_RESUMED;
+			MHD_resume_connection(r->conn);
+		} else {
+			pp = &r->next_waiter;
+		}
+	}
+	pthread_mutex_unlock(&s->wait_mu);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version,
+			       const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct cl_server *s = cls;
+	struct cl_http_req *r = *con_cls;
+	const char *allow;
+
+	(void)version;
+	if (!r) {
+		const char *auth, *clen;
+		struct cl_principal who;
+		char msg[300];
+
+		r = cl_calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		cl_ingest_result_init(&r->res);
+		r->t0_us = cl_time_mono_us();
+		*con_cls = r;
+		r->route = route_of(url, &allow);
+		if (r->route == R_NONE) {
+			snprintf(msg, sizeof(msg), "no endpoint %s %.200s", method, url);
+			return respond_error(s, r, c, 404, "not_found", msg, NULL, NULL);
+		}
+		if (strcmp(method, allow) != 0) {
+			snprintf(msg, sizeof(msg), "%.200s takes %s, not %s", url, allow, method);
+			return respond_error(s, r, c, 405, "method_not_allowed", msg, "Allow", allow);
+		}
+		if (r->route != R_HEALTHZ && r->route != R_METRICS) {
+			auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							   MHD_HTTP_HEADER_AUTHORIZATION);
+			if (cl_auth_check(s->auth, auth, &who) != CL_OK)
+				return respond_error(s, r, c, 401, "unauthorized", cl_error_detail(),
+						     MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+						     "Bearer realm=\"carelake\"");
+		}
+		clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						   MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (clen) {
+			uint64_t n;
+
+			if (cl_parse_u64(clen, 0, UINT64_MAX, &n) != CL_OK)
+				return respond_error(s, r, c, 400, "bad_request",
+						     "Content-Length is not a number", NULL, NULL);
+			if (n > s->cfg.http.max_body_bytes) {
+				snprintf(msg, sizeof(msg), "the body is %llu bytes; the limit is %llu",
+					 (unsigned long long)n,
+					 (unsigned long long)s->cfg.http.max_body_bytes);
+				return respond_error(s, r, c, 413, "payload_too_large", msg, NULL, NULL);
+			}
+		}
+		r->state = S_READING;
+		return MHD_YES;
+	}
+	if (r->state == S_ANSWERED) {
+		*upload_size = 0; /* discard the rest of a rejected body */
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (r->len + *upload_size > s->cfg.http.max_body_bytes) {
+			char msg[200];
+
+			*upload_size = 0;
+			snprintf(msg, sizeof(msg), "the body is larger than the limit of %llu bytes",
+				 (unsigned long long)s->cfg.http.max_body_bytes);
+			return respond_error(s, r, c, 413, "payload_too_large", msg, NULL, NULL);
+		}
+		if (r->len + *upload_size > r->cap) {
+			size_t nc = r->cap ? r->cap : 16384;
+			char *nb;
+
+			while (nc < r->len + *upload_size)
+				nc *= 2;
+			nb = cl_realloc(r->body, nc);
+			if (!nb)
+				return respond_error(s, r, c, 503, "busy", "out of memory; retry later",
+						     "Retry-After", "1");
+			r->body = nb;
+			r->cap = nc;
+		}
+		memcpy(r->body + r->len, upload, *upload_size);
+		r->len += *upload_size;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	/* the request is complete */
+	switch (r->route) {
+	case R_HEALTHZ: {
+		char *body = malloc(64);
+		int n;
+
+		if (!body)
+			return MHD_NO;
+		n = snprintf(body, 64, "{\"status\":\"ok\"}\n");
+		return respond(s, r, c, 200, "application/json", body, (size_t)n, NULL, NULL);
+	}
+	case R_METRICS: {
+		size_t n;
+		char *text = cl_metrics_render(s, &n);
+		char *body = text ? malloc(n) : NULL;
+
+		if (!body) {
+			cl_free(text);
+			return MHD_NO;
+		}
+		memcpy(body, text, n);
+		cl_free(text);
+		return respond(s, r, c, 200, "text/plain; version=0.0.4", body, n, NULL, NULL);
+	}
+	case R_EVENTS:
+		if (r->state == S_RESUMED) {
+			int rc = CL_OK;
+
+			cl_blog_poll_range(s->vitals, r->res.first.batch, r->res.last.batch, &rc);
+			return answer_events(s, r, c, rc);
+		}
+		if (r->state == S_WAITING)
+			return MHD_YES;
+		return start_events(s, r, c);
+	default:
+		return MHD_NO;
+	}
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode why)
+{
+	struct cl_http_req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)why;
+	if (!r)
+		return;
+	cl_ingest_result_free(&r->res);
+	cl_free(r->body);
+	cl_free(r);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[300];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (msg[i] == '"')
+			msg[i] = '\'';
+	cl_log_warn("http", "event=mhd msg=\"%s\"", msg);
+}
+
+/* Splits "host:port" and resolves an IPv4 address. */
+static int parse_listen(const char *spec, struct sockaddr_in *sa)
+{
+	const char *colon = strrchr(spec, ':');
+	char host[64];
+	uint64_t port;
+
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host))
+		return cl_error_set(CL_EINVAL, "http.listen '%s' is not HOST:PORT", spec);
+	memcpy(host, spec, (size_t)(colon - spec));
+	host[colon - spec] = '\0';
+	if (cl_parse_u64(colon + 1, 0, 65535, &port) != CL_OK)
+		return cl_error_set(CL_EINVAL, "http.listen '%s': port must be 0..65535", spec);
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return cl_error_set(CL_EINVAL, "http.listen '%s': '%s' is not an IPv4 address",
+				    spec, host);
+	return CL_OK;
+}
+
+int cl_http_start(struct cl_server *s)
+{
+	struct sockaddr_in sa;
+	const union MHD_DaemonInfo *info;
+	int rc = parse_listen(s->cfg.http.listen, &sa);
+
+	if (rc)
+		return rc;
+	s->mhd = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+		ntohs(sa.sin_port), NULL, NULL, handler, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.http.threads,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)(s->cfg.http.connection_timeout_us / 1000000),
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.http.max_connections,
+		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+		MHD_OPTION_END);
+	if (!s->mhd)
+		return cl_error_set(CL_EIO, "cannot listen on %s (is the port in use?)",
+				    s->cfg.http.listen);
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : ntohs(sa.sin_port);
+	return CL_OK;
+}
+
+void cl_http_stop(struct cl_server *s)
+{
+	if (!s->mhd)
+		return;
+	/* stop taking new connections, let waiting requests get answered */
+	MHD_quiesce_daemon(s->mhd);
+	for (int i = 0; i < 500; i++) {
+		int empty;
+
+		pthread_mutex_lock(&s->wait_mu);
+		empty = s->waiters == NULL;
+		pthread_mutex_unlock(&s->wait_mu);
+		if (empty)
+			break;
+		usleep(10000);
+	}
+	MHD_stop_daemon(s->mhd);
+	s->mhd = NULL;
+}

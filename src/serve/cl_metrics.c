@@ -1,0 +1,116 @@
+/*
+ * GET /metrics: Prometheus text exposition format 0.0.4.
+ */
+#include "cl_server_int.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct out {
+	char *buf;
+	size_t len, cap;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = o->cap - o->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->buf ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (o->buf && (size_t)n < room) {
+			o->len += (size_t)n;
+			return;
+		}
+		{
+			size_t nc = o->cap ? o->cap * 2 : 8192;
+			char *nb;
+
+			while (nc < o->len + (size_t)n + 1)
+				nc *= 2;
+			nb = cl_realloc(o->buf, nc);
+			if (!nb)
+				return;
+			o->buf = nb;
+			o->cap = nc;
+		}
+	}
+}
+
+static void counter(struct out *o, const char *name, const char *help, uint64_t v)
+{
+	put(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+	    (unsigned long long)v);
+}
+
+char *cl_metrics_render(struct cl_server *s, size_t *len)
+{
+	const struct cl_ingest_counters *ic = cl_ingest_counters(s->ingest);
+	struct cl_blog_stats bs;
+	struct out o = { 0 };
+	uint64_t cum = 0;
+
+	cl_blog_get_stats(s->vitals, &bs);
+	counter(&o, "carelake_events_received_total",
+		"Device events received over HTTP (accepted, duplicate or rejected).",
+		atomic_load(&ic->events));
+	counter(&o, "carelake_events_accepted_total", "Device events stored in bronze.",
+		atomic_load(&ic->accepted));
+	counter(&o, "carelake_events_rejected_total", "Device events rejected as invalid.",
+		atomic_load(&ic->rejected));
+	counter(&o, "carelake_events_duplicate_total",
+		"Device events answered as duplicates of an earlier id.",
+		atomic_load(&ic->duplicates));
+	counter(&o, "carelake_ingest_busy_total",
+		"Request bodies refused with 503 because bronze could not keep up.",
+		atomic_load(&ic->busy));
+	put(&o, "# HELP carelake_http_responses_total HTTP responses by status code.\n"
+		"# TYPE carelake_http_responses_total counter\n");
+	for (int i = 0; i <= CL_HTTP_CODES; i++) {
+		uint64_t v = atomic_load(&s->http_codes[i]);
+
+		if (i < CL_HTTP_CODES)
+			put(&o, "carelake_http_responses_total{code=\"%d\"} %llu\n",
+			    cl_http_codes[i], (unsigned long long)v);
+		else if (v)
+			put(&o, "carelake_http_responses_total{code=\"other\"} %llu\n",
+			    (unsigned long long)v);
+	}
+	put(&o, "# HELP carelake_bronze_records_total Records made durable in bronze since start.\n"
+		"# TYPE carelake_bronze_records_total counter\n"
+		"carelake_bronze_records_total{source=\"vitals\"} %llu\n",
+	    (unsigned long long)bs.records);
+	put(&o, "# HELP carelake_bronze_next_offset Offset the next bronze record will get.\n"
+		"# TYPE carelake_bronze_next_offset gauge\n"
+		"carelake_bronze_next_offset{source=\"vitals\"} %llu\n",
+	    (unsigned long long)bs.next_offset);
+	put(&o, "# HELP carelake_bronze_commit_seconds Time to write and fdatasync one commit batch.\n"
+		"# TYPE carelake_bronze_commit_seconds histogram\n");
+	for (int b = 0; b < CL_COMMIT_BUCKETS; b++) {
+		cum += atomic_load(&s->commit_buckets[b]);
+		put(&o, "carelake_bronze_commit_seconds_bucket{le=\"%g\"} %llu\n",
+		    cl_commit_bucket_le[b], (unsigned long long)cum);
+	}
+	cum += atomic_load(&s->commit_buckets[CL_COMMIT_BUCKETS]);
+	put(&o, "carelake_bronze_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
+		"carelake_bronze_commit_seconds_sum %.6f\n"
+		"carelake_bronze_commit_seconds_count %llu\n",
+	    (unsigned long long)cum, (double)atomic_load(&s->commit_sum_us) / 1e6,
+	    (unsigned long long)atomic_load(&s->commit_count));
+	put(&o, "# HELP carelake_uptime_seconds Seconds since this server started.\n"
+		"# TYPE carelake_uptime_seconds gauge\ncarelake_uptime_seconds %.0f\n",
+	    (double)(cl_time_now_us() - s->started_us) / 1e6);
+	*len = o.len;
+	return o.buf;
+}

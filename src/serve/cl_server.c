@@ -1,0 +1,151 @@
+/*
+ * Starting and stopping the platform. See cl_server.h.
+ */
+#include "cl_server_int.h"
+#include "bronze/cl_reader.h"
+#include "core/cl_error.h"
+#include "core/cl_fs.h"
+#include "core/cl_log.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const double cl_commit_bucket_le[CL_COMMIT_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+	0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+};
+
+static void on_commit(void *arg, const struct cl_blog_commit *c)
+{
+	struct cl_server *s = arg;
+	double sec = (double)(c->write_us + c->sync_us) / 1e6;
+	int b = 0;
+
+	while (b < CL_COMMIT_BUCKETS && sec > cl_commit_bucket_le[b])
+		b++;
+	atomic_fetch_add(&s->commit_buckets[b], 1);
+	atomic_fetch_add(&s->commit_count, 1);
+	atomic_fetch_add(&s->commit_sum_us, (uint64_t)(c->write_us + c->sync_us));
+	cl_http_on_commit(s, c->batch);
+}
+
+/*
+ * Remembers the ids of the newest stored events, so a client retrying
+ * after a restart is still answered "duplicate".
+ */
+static int rebuild_dedupe(struct cl_server *s)
+{
+	struct cl_blog_reader *r;
+	struct cl_json_doc doc;
+	struct cl_frame f;
+	char dir[PATH_MAX], id[CL_EVENT_ID_MAX + 1];
+	uint64_t end = cl_blog_durable_offset(s->vitals), from, n = 0;
+	int rc;
+
+	from = end > s->cfg.ingest.dedupe_ids ? end - s->cfg.ingest.dedupe_ids : 0;
+	cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, "vitals");
+	rc = cl_blog_reader_open(dir, from, end, s->cfg.bronze.record_max_bytes, &r);
+	if (rc)
+		return rc;
+	cl_json_doc_init(&doc);
+	while ((rc = cl_blog_reader_next(r, &f)) != 0) {
+		int i;
+
+		if (rc < 0) {
+			if (rc == CL_ECORRUPT)
+				continue;
+			break;
+		}
+		if (cl_json_parse(&doc, (const char *)f.data, f.len) != CL_OK)
+			continue;
+		i = cl_json_get(&doc, 0, "id");
+		if (i >= 0 && cl_json_str(&doc, (uint32_t)i, id, sizeof(id)) > 0) {
+			cl_dedupe_insert(s->dedupe, id, strlen(id));
+			n++;
+		}
+	}
+	cl_json_doc_free(&doc);
+	cl_blog_reader_close(r);
+	cl_log_info("serve", "event=dedupe_rebuilt ids=%llu from_offset=%llu",
+		    (unsigned long long)n, (unsigned long long)from);
+	return rc < 0 ? rc : CL_OK;
+}
+
+int cl_server_start(const struct cl_config *cfg, const char *data_dir,
+		    struct cl_server **out)
+{
+	struct cl_ingest_options io;
+	struct cl_server *s;
+	int rc;
+
+	*out = NULL;
+	s = cl_calloc(1, sizeof(*s));
+	if (!s)
+		return cl_error_set(CL_ENOMEM, "no memory for the server");
+	s->cfg = *cfg;
+	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
+	s->started_us = cl_time_now_us();
+	pthread_mutex_init(&s->wait_mu, NULL);
+
+	rc = cl_fs_mkdirs(data_dir);
+	if (rc == CL_OK)
+		rc = cl_auth_open(data_dir, &s->auth, &s->created_token);
+	if (rc == CL_OK)
+		rc = cl_bronze_open(data_dir, &cfg->bronze, &s->bronze);
+	if (rc == CL_OK)
+		rc = cl_bronze_log(s->bronze, "vitals", &s->vitals);
+	if (rc == CL_OK)
+		rc = cl_dedupe_create(cfg->ingest.dedupe_ids, &s->dedupe);
+	if (rc == CL_OK)
+		rc = rebuild_dedupe(s);
+	if (rc == CL_OK) {
+		cl_ingest_options_default(&io);
+		io.limits.max_future_us = cfg->ingest.max_future_us;
+		io.max_events = cfg->ingest.max_events;
+		rc = cl_ingest_create(s->vitals, s->dedupe, &io, &s->ingest);
+	}
+	if (rc == CL_OK) {
+		cl_blog_set_notify(s->vitals, on_commit, s);
+		rc = cl_http_start(s);
+	}
+	if (rc) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
+		cl_server_stop(s);
+		return cl_error_set(rc, "%s", msg);
+	}
+	cl_log_info("serve", "event=started port=%u", s->port);
+	*out = s;
+	return CL_OK;
+}
+
+void cl_server_stop(struct cl_server *s)
+{
+	if (!s)
+		return;
+	cl_http_stop(s);
+	cl_bronze_close(s->bronze); /* commits what was accepted */
+	cl_ingest_destroy(s->ingest);
+	cl_dedupe_destroy(s->dedupe);
+	cl_auth_close(s->auth);
+	pthread_mutex_destroy(&s->wait_mu);
+	cl_free(s);
+}
+
+uint16_t cl_server_port(const struct cl_server *s)
+{
+	return s->port;
+}
+
+int cl_server_created_token(const struct cl_server *s)
+{
+	return s->created_token;
+}
+
+const char *cl_server_token_path(const struct cl_server *s)
+{
+	return cl_auth_admin_token_path(s->auth);
+}

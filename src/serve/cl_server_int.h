@@ -1,0 +1,63 @@
+/*
+ * Internals shared by the files of src/serve/ (not a public interface).
+ */
+#ifndef CL_SERVER_INT_H
+#define CL_SERVER_INT_H
+
+#include "cl_auth.h"
+#include "cl_server.h"
+#include "bronze/cl_bronze.h"
+#include "ingest/cl_dedupe.h"
+#include "ingest/cl_ingest.h"
+
+#include <limits.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define CL_COMMIT_BUCKETS 13
+
+/* HTTP status codes counted for /metrics. */
+#define CL_HTTP_CODES 10
+extern const int cl_http_codes[CL_HTTP_CODES];
+
+struct cl_http_req;
+
+struct cl_server {
+	struct cl_config cfg;
+	char data_dir[PATH_MAX];
+	int64_t started_us;
+
+	struct cl_bronze *bronze;
+	struct cl_blog *vitals;
+	struct cl_auth *auth;
+	int created_token;
+	struct cl_dedupe *dedupe;
+	struct cl_ingest *ingest;
+
+	struct MHD_Daemon *mhd;
+	uint16_t port;
+	pthread_mutex_t wait_mu;          /* guards waiters and stopping */
+	struct cl_http_req *waiters;      /* suspended until their commit */
+	int stopping;
+
+	/* metrics */
+	atomic_uint_fast64_t commit_buckets[CL_COMMIT_BUCKETS + 1];
+	atomic_uint_fast64_t commit_count;
+	atomic_uint_fast64_t commit_sum_us;
+	atomic_uint_fast64_t http_codes[CL_HTTP_CODES + 1];
+};
+
+extern const double cl_commit_bucket_le[CL_COMMIT_BUCKETS];
+
+/* Starts and stops the HTTP daemon (cl_http.c). */
+int cl_http_start(struct cl_server *s);
+void cl_http_stop(struct cl_server *s);
+
+/* Resumes requests waiting for commits up to batch (from the flusher). */
+void cl_http_on_commit(struct cl_server *s, uint64_t batch);
+
+/* Writes the Prometheus text of /metrics into a cl_malloc'd buffer. */
+char *cl_metrics_render(struct cl_server *s, size_t *len);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * Helpers for runtime tests that drive `carelake serve` over HTTP: start
+ * the binary on a free loopback port, read its token, send requests with
+ * libcurl, stop it gently or with SIGKILL.
+ */
+#ifndef SERVE_HELPERS_H
+#define SERVE_HELPERS_H
+
+#include "cl_test.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+struct server {
+	pid_t pid;
+	int port;
+	char token[128];
+	char url[64];
+	char out_path[400];
+};
+
+/* Starts `bin serve --data dir --listen 127.0.0.1:0 [extra...]`. */
+static inline void server_start(struct server *s, const char *bin, const char *dir,
+			 const char *const *extra)
+{
+	const char *args[40];
+	int n = 0;
+	char line[512];
+	FILE *f;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->out_path, sizeof(s->out_path), "%s.serve.out", dir);
+	args[n++] = bin;
+	args[n++] = "serve";
+	args[n++] = "--data";
+	args[n++] = dir;
+	args[n++] = "--listen";
+	args[n++] = "127.0.0.1:0";
+	args[n++] = "--log-level";
+	args[n++] = "warn";
+	for (int i = 0; extra && extra[i] && n < 38; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		int fd = open(s->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(bin, (char **)args);
+		_exit(127);
+	}
+	for (int tries = 0; tries < 500 && !s->port; tries++) {
+		usleep(10000);
+		f = fopen(s->out_path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char *p = strstr(line, "listening on http://127.0.0.1:");
+
+			if (p)
+				s->port = atoi(p + strlen("listening on http://127.0.0.1:"));
+		}
+		fclose(f);
+	}
+	if (!s->port) {
+		char *log = NULL;
+		size_t cap = 0;
+
+		f = fopen(s->out_path, "r");
+		if (f && getdelim(&log, &cap, '\0', f) > 0)
+			fprintf(stderr, "serve output:\n%s\n", log);
+		free(log);
+		if (f)
+			fclose(f);
+		fail_msg("carelake serve did not start");
+	}
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d", s->port);
+	{
+		char path[400];
+
+		snprintf(path, sizeof(path), "%s/admin.token", dir);
+		f = fopen(path, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(s->token, sizeof(s->token), f));
+		s->token[strcspn(s->token, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+/* SIGTERM and wait; returns the exit status. */
+static inline int server_stop(struct server *s)
+{
+	int st;
+
+	kill(s->pid, SIGTERM);
+	assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static inline void server_kill(struct server *s)
+{
+	int st;
+
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, &st, 0);
+}
+
+struct reply {
+	long code;
+	char *body;
+	size_t len;
+	char retry_after[32];
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reply *r = arg;
+
+	r->body = realloc(r->body, r->len + sz * n + 1);
+	memcpy(r->body + r->len, p, sz * n);
+	r->len += sz * n;
+	r->body[r->len] = '\0';
+	return sz * n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *arg)
+{
+	struct reply *r = arg;
+
+	if (strncasecmp(p, "Retry-After:", 12) == 0)
+		snprintf(r->retry_after, sizeof(r->retry_after), "%.*s",
+			 (int)strcspn(p + 12, "\r\n"), p + 12);
+	return sz * n;
+}
+
+/* Sends a request; token NULL for none; body NULL for GET. */
+static inline struct reply http(const struct server *s, const char *method, const char *path,
+			 const char *token, const char *body, size_t len)
+{
+	struct curl_slist *h = NULL;
+	struct reply r = { 0 };
+	char url[256], auth[200];
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+
+	snprintf(url, sizeof(url), "%s%s", s->url, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
+	else
+		r.code = -1;
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (!r.body)
+		r.body = calloc(1, 1);
+	return r;
+}
+
+static inline struct reply post(const struct server *s, const char *body)
+{
+	return http(s, "POST", "/api/v1/events", s->token, body, strlen(body));
+}
+
+#endif

@@ -1,0 +1,333 @@
+/*
+ * `carelake serve` over HTTP: tokens, every documented answer to good and
+ * bad input (and the server keeps serving), durable acknowledgement,
+ * duplicates across a restart, 413 and 503 with Retry-After.
+ *
+ * Usage: test_serve /path/to/carelake
+ */
+#include "serve_helpers.h"
+#include "bronze/cl_reader.h"
+#include "core/cl_time.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+static const char *bin;
+static char dir[256];
+
+static char *event(const char *id, const char *type, double value, const char *unit)
+{
+	static char buf[512];
+	char ts[40];
+
+	cl_time_format_rfc3339(cl_time_now_us() - 1000000, ts, sizeof(ts), 3);
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":\"%s\",\"device_id\":\"monitor-1\",\"patient_id\":\"patient-0001\","
+		 "\"ts\":\"%s\",\"type\":\"%s\",\"value\":%g,\"unit\":\"%s\"}",
+		 id, ts, type, value, unit);
+	return buf;
+}
+
+static json_t *json_of(const struct reply *r)
+{
+	json_error_t err;
+	json_t *j = json_loads(r->body, 0, &err);
+
+	if (!j)
+		fail_msg("response is not JSON: %s", r->body);
+	return j;
+}
+
+static void test_auth_and_basics(void **state)
+{
+	struct server s;
+	struct reply r;
+	struct stat st;
+	char data[300], path[400];
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/basics", dir);
+	server_start(&s, bin, data, NULL);
+	snprintf(path, sizeof(path), "%s/admin.token", data);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(strncmp(s.token, "clk_", 4), 0);
+
+	r = http(&s, "GET", "/healthz", NULL, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"ok\""));
+	free(r.body);
+	r = http(&s, "GET", "/metrics", NULL, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "# TYPE carelake_bronze_commit_seconds histogram"));
+	free(r.body);
+
+	r = http(&s, "POST", "/api/v1/events", NULL, "{}", 2);
+	assert_int_equal(r.code, 401);
+	assert_non_null(strstr(r.body, "\"error\":\"unauthorized\""));
+	free(r.body);
+	r = http(&s, "POST", "/api/v1/events", "clk_0000", "{}", 2);
+	assert_int_equal(r.code, 401);
+	assert_non_null(strstr(r.body, "not valid"));
+	assert_null(strstr(r.body, "clk_0000")); /* never echo a token */
+	free(r.body);
+	r = http(&s, "GET", "/nowhere", s.token, NULL, 0);
+	assert_int_equal(r.code, 404);
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/events", s.token, NULL, 0);
+	assert_int_equal(r.code, 405);
+	free(r.body);
+	assert_int_equal(server_stop(&s), 0);
+	/* the token never reaches the logs */
+	{
+		FILE *f = fopen(s.out_path, "r");
+		char *all = NULL;
+		size_t cap = 0;
+
+		assert_non_null(f);
+		if (getdelim(&all, &cap, '\0', f) < 0) {
+			free(all);
+			all = strdup("");
+		}
+		fclose(f);
+		assert_null(strstr(all, s.token));
+		assert_non_null(strstr(all, "admin.token"));
+		free(all);
+	}
+	/* a restart keeps the same token */
+	{
+		struct server s2;
+
+		server_start(&s2, bin, data, NULL);
+		assert_string_equal(s2.token, s.token);
+		r = post(&s2, event("after-restart", "heart_rate", 70, "/min"));
+		assert_int_equal(r.code, 200);
+		free(r.body);
+		server_stop(&s2);
+	}
+}
+
+static void test_events_and_errors(void **state)
+{
+	static const struct { const char *body; const char *error; } bad[] = {
+		{ "{\"device_id\":\"m\",\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"heart_rate\",\"value\":70,\"unit\":\"/min\"}",
+		  "missing field 'patient_id'" },
+		{ "{\"device_id\":\"m\",\"patient_id\":\"p\",\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"blood_type\",\"value\":1}",
+		  "unknown vital type 'blood_type'" },
+		{ "{\"device_id\":\"m\",\"patient_id\":\"p\",\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"heart_rate\",\"value\":5000,\"unit\":\"/min\"}",
+		  "outside the possible range" },
+		{ "{\"device_id\":\"m\",\"patient_id\":\"p\",\"ts\":\"2099-01-01T00:00:00Z\",\"type\":\"heart_rate\",\"value\":70,\"unit\":\"/min\"}",
+		  "in the future" },
+	};
+	const char *const extra[] = { "--set", "http.max_body_bytes=64KiB", NULL };
+	struct server s;
+	struct reply r;
+	json_t *j;
+	char data[300], body[4096];
+	size_t n = 0;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/events", dir);
+	server_start(&s, bin, data, extra);
+
+	/* one event */
+	r = post(&s, event("e1", "heart_rate", 72, "/min"));
+	assert_int_equal(r.code, 200);
+	j = json_of(&r);
+	assert_int_equal(json_integer_value(json_object_get(j, "accepted")), 1);
+	assert_int_equal(json_integer_value(json_object_get(j, "duplicates")), 0);
+	assert_int_equal(json_array_size(json_object_get(j, "rejected")), 0);
+	json_decref(j);
+	free(r.body);
+	/* the same id again: a duplicate, not stored twice */
+	r = post(&s, event("e1", "heart_rate", 72, "/min"));
+	j = json_of(&r);
+	assert_int_equal(json_integer_value(json_object_get(j, "accepted")), 0);
+	assert_int_equal(json_integer_value(json_object_get(j, "duplicates")), 1);
+	json_decref(j);
+	free(r.body);
+
+	/* an array: good ones accepted, each bad one rejected with its reason */
+	n += (size_t)snprintf(body + n, sizeof(body) - n, "[%s", event("e2", "spo2", 97, "%"));
+	for (size_t i = 0; i < 4; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, ",%s", bad[i].body);
+	n += (size_t)snprintf(body + n, sizeof(body) - n, ",%s]", event("e3", "temperature", 98.6, "[degF]"));
+	r = post(&s, body);
+	assert_int_equal(r.code, 200);
+	j = json_of(&r);
+	assert_int_equal(json_integer_value(json_object_get(j, "accepted")), 2);
+	{
+		json_t *rej = json_object_get(j, "rejected");
+
+		assert_int_equal(json_array_size(rej), 4);
+		for (size_t i = 0; i < 4; i++) {
+			json_t *x = json_array_get(rej, i);
+
+			assert_int_equal(json_integer_value(json_object_get(x, "index")), (int)i + 1);
+			if (!strstr(json_string_value(json_object_get(x, "error")), bad[i].error))
+				fail_msg("rejection %zu: '%s', wanted '%s'", i,
+					 json_string_value(json_object_get(x, "error")), bad[i].error);
+		}
+	}
+	json_decref(j);
+	free(r.body);
+
+	/* NDJSON */
+	n = (size_t)snprintf(body, sizeof(body), "%s\n", event("e4", "respiratory_rate", 16, "/min"));
+	n += (size_t)snprintf(body + n, sizeof(body) - n, "%s\n", event("e5", "systolic_bp", 16, "kPa"));
+	r = post(&s, body);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"accepted\":2"));
+	free(r.body);
+
+	/* bodies that are not events at all */
+	r = post(&s, "this is not json");
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "\"error\":\"bad_request\""));
+	assert_non_null(strstr(r.body, "not JSON"));
+	free(r.body);
+	r = post(&s, "");
+	assert_int_equal(r.code, 400);
+	free(r.body);
+	{
+		char *big = malloc(70000);
+
+		memset(big, ' ', 70000);
+		big[0] = '[';
+		big[69999] = ']';
+		r = http(&s, "POST", "/api/v1/events", s.token, big, 70000);
+		assert_int_equal(r.code, 413);
+		assert_non_null(strstr(r.body, "payload_too_large"));
+		free(r.body);
+		free(big);
+	}
+	/* still serving after all that */
+	r = http(&s, "GET", "/healthz", NULL, NULL, 0);
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	r = post(&s, event("e6", "glucose", 5.5, "mmol/L"));
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"accepted\":1"));
+	free(r.body);
+	r = http(&s, "GET", "/metrics", NULL, NULL, 0);
+	assert_non_null(strstr(r.body, "carelake_events_accepted_total 6"));
+	assert_non_null(strstr(r.body, "carelake_events_rejected_total 4"));
+	assert_non_null(strstr(r.body, "carelake_events_duplicate_total 1"));
+	assert_non_null(strstr(r.body, "carelake_http_responses_total{code=\"413\"} 1"));
+	free(r.body);
+	assert_int_equal(server_stop(&s), 0);
+
+	/* exactly the accepted events are in bronze, as sent */
+	{
+		struct cl_blog_reader *rd;
+		struct cl_frame f;
+		char src[400];
+		const char *ids[] = { "e1", "e2", "e3", "e4", "e5", "e6" };
+		int k = 0;
+
+		snprintf(src, sizeof(src), "%s/bronze/vitals", data);
+		assert_int_equal(cl_blog_reader_open(src, 0, UINT64_MAX, 1 << 20, &rd), 0);
+		while (cl_blog_reader_next(rd, &f) == 1) {
+			char want[32];
+
+			assert_true(k < 6);
+			snprintf(want, sizeof(want), "\"id\":\"%s\"", ids[k++]);
+			assert_non_null(memmem(f.data, f.len, want, strlen(want)));
+		}
+		cl_blog_reader_close(rd);
+		assert_int_equal(k, 6);
+	}
+	/* after a restart the ids are still remembered */
+	server_start(&s, bin, data, extra);
+	r = post(&s, event("e4", "respiratory_rate", 16, "/min"));
+	assert_non_null(strstr(r.body, "\"duplicates\":1"));
+	free(r.body);
+	server_stop(&s);
+}
+
+struct slow_post {
+	const struct server *s;
+	const char *body;
+	struct reply r;
+};
+
+static void *slow_post_main(void *arg)
+{
+	struct slow_post *p = arg;
+
+	p->r = post(p->s, p->body);
+	return NULL;
+}
+
+static void test_backpressure_503(void **state)
+{
+	/* commits wait up to 1 s to fill and at most 64 KiB may wait: the
+	 * first body (over 64 KiB alone) fills the queue, and the next
+	 * request arrives while it is still pending */
+	const char *const extra[] = { "--set", "bronze.pending_max_bytes=64KiB",
+				      "--set", "bronze.commit_max_wait=1s",
+				      "--set", "bronze.commit_max_records=1000000",
+				      "--set", "bronze.commit_max_bytes=256MiB", NULL };
+	struct slow_post first;
+	struct server s;
+	struct reply r;
+	pthread_t th;
+	char data[300], *body;
+	size_t n = 0;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/busy", dir);
+	server_start(&s, bin, data, extra);
+	body = malloc(500 * 260);
+	body[n++] = '[';
+	for (int i = 0; i < 500; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "b%d", i);
+		n += (size_t)sprintf(body + n, "%s%s", i ? "," : "", event(id, "heart_rate", 70, "/min"));
+	}
+	body[n++] = ']';
+	body[n] = '\0';
+	first = (struct slow_post){ &s, body, { 0 } };
+	pthread_create(&th, NULL, slow_post_main, &first);
+	usleep(300000);
+	r = post(&s, event("late", "heart_rate", 70, "/min"));
+	assert_int_equal(r.code, 503);
+	assert_non_null(strstr(r.body, "\"error\":\"busy\""));
+	assert_string_equal(r.retry_after, " 1");
+	free(r.body);
+	pthread_join(th, NULL);
+	assert_int_equal(first.r.code, 200);
+	assert_non_null(strstr(first.r.body, "\"accepted\":500"));
+	free(first.r.body);
+	/* once the commit is done, the same event goes in */
+	r = post(&s, event("late", "heart_rate", 70, "/min"));
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"accepted\":1"));
+	free(r.body);
+	free(body);
+	server_stop(&s);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_auth_and_basics),
+		cmocka_unit_test(test_events_and_errors),
+		cmocka_unit_test(test_backpressure_503),
+	};
+	int rc;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_serve /path/to/carelake\n");
+		return 2;
+	}
+	bin = argv[1];
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	cl_test_tmpdir(dir, sizeof(dir));
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	cl_test_rmtree(dir);
+	curl_global_cleanup();
+	return rc;
+}
