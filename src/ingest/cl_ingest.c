@@ -9,6 +9,9 @@
 #include "cl_ingest.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
+#include "fhir/cl_fhir_obs.h"
+
+#include <sodium.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +68,7 @@ void cl_ingest_result_init(struct cl_ingest_result *r)
 
 void cl_ingest_result_free(struct cl_ingest_result *r)
 {
+	cl_free(r->items);
 	cl_free(r->rejected);
 	cl_free(r->ids);
 	cl_json_doc_free(&r->doc);
@@ -258,4 +262,217 @@ int cl_ingest_body(struct cl_ingest *ing, const char *body, size_t len,
 	atomic_fetch_add(&ing->c.duplicates, r->duplicates);
 	atomic_fetch_add(&ing->c.rejected, r->nrejected);
 	return CL_OK;
+}
+
+/* ---- FHIR ---- */
+
+static struct cl_item *new_item(struct cl_ingest_result *r)
+{
+	struct cl_item *it;
+
+	if (r->nitems % 64 == 0) {
+		void *n = cl_realloc(r->items, (r->nitems + 64) * sizeof(*r->items));
+
+		if (!n)
+			return NULL;
+		r->items = n;
+	}
+	it = &r->items[r->nitems++];
+	memset(it, 0, sizeof(*it));
+	return it;
+}
+
+/* Validates the Observation at token i; on success *key is its
+ * idempotency key. */
+static int fhir_one(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t i,
+		    int64_t now_us, struct cl_item *it, char *key, size_t cap)
+{
+	const struct cl_json_tok *t = &r->doc.toks[i];
+	struct cl_fhir_obs obs;
+	const char *issue;
+
+	r->events++;
+	if (cl_fhir_obs_parse(&r->doc, i, now_us, ing->o.limits.max_future_us, &obs,
+			      &issue) != CL_OK) {
+		it->status = CL_ITEM_REJECTED;
+		it->issue = issue;
+		snprintf(it->error, sizeof(it->error), "%s", cl_error_detail());
+		return CL_EINVAL;
+	}
+	snprintf(it->id, sizeof(it->id), "%s", obs.id);
+	it->nvalues = (uint8_t)obs.nvalues;
+	if (obs.id[0]) {
+		snprintf(key, cap, "Observation/%s", obs.id);
+	} else {
+		unsigned char h[16];
+		char hex[33];
+
+		crypto_generichash(h, sizeof(h), (const unsigned char *)r->doc.src + t->start,
+				   t->len, NULL, 0);
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		snprintf(key, cap, "Observation#%s", hex);
+	}
+	return CL_OK;
+}
+
+int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
+		   int64_t now_us, int flags, int bundle, struct cl_ingest_result *r)
+{
+	struct slices sl = { 0 };
+	uint32_t *accept_tok = NULL;   /* token of each Observation to store */
+	char (*keys)[120] = NULL;
+	struct cl_item **acc_items = NULL;
+	uint32_t nacc = 0, cap = 0;
+	int transaction = 0, rc = CL_OK;
+
+	atomic_fetch_add(&ing->c.bodies, 1);
+	if (cl_json_parse(&r->doc, body, len) != CL_OK)
+		return cl_error_set(CL_EPARSE, "the body is not JSON: %s", r->doc.err);
+	if (!bundle) {
+		struct cl_item *it = new_item(r);
+		char key[120];
+
+		if (!it)
+			return cl_error_set(CL_ENOMEM, "no memory");
+		if (fhir_one(ing, r, 0, now_us, it, key, sizeof(key)) != CL_OK) {
+			r->nrejected = 1;
+			return CL_OK;
+		}
+		accept_tok = cl_malloc(sizeof(*accept_tok));
+		keys = cl_malloc(sizeof(*keys));
+		acc_items = cl_malloc(sizeof(*acc_items));
+		if (!accept_tok || !keys || !acc_items) {
+			rc = cl_error_set(CL_ENOMEM, "no memory");
+			goto out;
+		}
+		accept_tok[0] = 0;
+		snprintf(keys[0], sizeof(keys[0]), "%s", key);
+		acc_items[0] = it;
+		nacc = 1;
+	} else {
+		char type[32];
+		int e, rt = cl_json_get(&r->doc, 0, "resourceType"), ty;
+		uint32_t k, ent;
+
+		if (r->doc.toks[0].type != CL_JSON_OBJECT || rt < 0 ||
+		    !cl_json_str_eq(&r->doc, (uint32_t)rt, "Bundle"))
+			return cl_error_set(CL_EPARSE, "the body must be a FHIR Bundle resource");
+		ty = cl_json_get(&r->doc, 0, "type");
+		if (ty < 0 || cl_json_str(&r->doc, (uint32_t)ty, type, sizeof(type)) < 0 ||
+		    (strcmp(type, "transaction") && strcmp(type, "batch") &&
+		     strcmp(type, "collection")))
+			return cl_error_set(CL_EPARSE,
+					    "Bundle.type must be transaction, batch or collection");
+		transaction = strcmp(type, "transaction") == 0;
+		e = cl_json_get(&r->doc, 0, "entry");
+		if (e < 0 || r->doc.toks[e].type != CL_JSON_ARRAY)
+			return cl_error_set(CL_EPARSE, "Bundle.entry is required");
+		if (r->doc.toks[e].size > ing->o.max_events)
+			return cl_error_set(CL_ETOOBIG, "more than %u entries in one Bundle",
+					    ing->o.max_events);
+		cap = r->doc.toks[e].size ? r->doc.toks[e].size : 1;
+		accept_tok = cl_malloc(cap * sizeof(*accept_tok));
+		keys = cl_malloc(cap * sizeof(*keys));
+		acc_items = cl_malloc(cap * sizeof(*acc_items));
+		if (!accept_tok || !keys || !acc_items) {
+			rc = cl_error_set(CL_ENOMEM, "no memory");
+			goto out;
+		}
+		for (k = 0, ent = (uint32_t)e + 1; k < r->doc.toks[e].size;
+		     k++, ent = r->doc.toks[ent].next) {
+			struct cl_item *it = new_item(r);
+			int res = r->doc.toks[ent].type == CL_JSON_OBJECT
+					  ? cl_json_get(&r->doc, ent, "resource") : -1;
+			int req = r->doc.toks[ent].type == CL_JSON_OBJECT
+					  ? cl_json_get(&r->doc, ent, "request") : -1;
+
+			if (!it) {
+				rc = cl_error_set(CL_ENOMEM, "no memory");
+				goto out;
+			}
+			if (req >= 0) {
+				int m = cl_json_get(&r->doc, (uint32_t)req, "method");
+
+				if (m < 0 || !(cl_json_str_eq(&r->doc, (uint32_t)m, "POST") ||
+					       cl_json_str_eq(&r->doc, (uint32_t)m, "PUT"))) {
+					r->events++;
+					it->status = CL_ITEM_REJECTED;
+					it->issue = "not-supported";
+					snprintf(it->error, sizeof(it->error),
+						 "entry %u: only POST or PUT of an Observation is supported here", k);
+					r->nrejected++;
+					continue;
+				}
+			}
+			if (res < 0) {
+				r->events++;
+				it->status = CL_ITEM_REJECTED;
+				it->issue = CL_FHIR_ISSUE_REQUIRED;
+				snprintf(it->error, sizeof(it->error), "entry %u has no resource", k);
+				r->nrejected++;
+				continue;
+			}
+			if (fhir_one(ing, r, (uint32_t)res, now_us, it, keys[nacc],
+				     sizeof(keys[0])) != CL_OK) {
+				char tmp[sizeof(it->error) + 32];
+
+				if (snprintf(tmp, sizeof(tmp), "entry %u: %s", k, it->error) < 0)
+					tmp[0] = '\0';
+				memcpy(it->error, tmp, sizeof(it->error) - 1);
+				it->error[sizeof(it->error) - 1] = '\0';
+				r->nrejected++;
+				continue;
+			}
+			accept_tok[nacc] = (uint32_t)res;
+			acc_items[nacc++] = it;
+		}
+		if (transaction && r->nrejected > 0) {
+			/* all or nothing */
+			r->transaction_failed = 1;
+			goto out;
+		}
+	}
+	for (uint32_t a = 0; a < nacc; a++) {
+		const struct cl_json_tok *t = &r->doc.toks[accept_tok[a]];
+
+		if (!cl_dedupe_insert(ing->dedupe, keys[a], strlen(keys[a]))) {
+			acc_items[a]->status = CL_ITEM_DUPLICATE;
+			r->duplicates++;
+			continue;
+		}
+		if (remember_id(r, keys[a]) != CL_OK ||
+		    add_slice(&sl, r->doc.src + t->start, t->len) != CL_OK) {
+			cl_dedupe_remove(ing->dedupe, keys[a], strlen(keys[a]));
+			rc = cl_error_set(CL_ENOMEM, "no memory");
+			goto out;
+		}
+		acc_items[a]->status = CL_ITEM_ACCEPTED;
+		r->accepted++;
+	}
+	if (sl.n > 0) {
+		rc = cl_blog_submitv(ing->log, sl.v, sl.n, flags, &r->first, &r->last);
+		if (rc == CL_OK)
+			r->queued = 1;
+		else if (rc == CL_EBUSY)
+			atomic_fetch_add(&ing->c.busy, 1);
+	}
+out:
+	if (rc != CL_OK) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
+		cl_ingest_forget(ing, r);
+		r->accepted = 0;
+		rc = cl_error_set(rc, "%s", msg);
+	} else {
+		atomic_fetch_add(&ing->c.events, r->events);
+		atomic_fetch_add(&ing->c.accepted, r->accepted);
+		atomic_fetch_add(&ing->c.duplicates, r->duplicates);
+		atomic_fetch_add(&ing->c.rejected, r->nrejected);
+	}
+	cl_free(sl.v);
+	cl_free(accept_tok);
+	cl_free(keys);
+	cl_free(acc_items);
+	return rc;
 }

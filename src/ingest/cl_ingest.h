@@ -34,8 +34,22 @@ struct cl_rejection {
 	char error[200];
 };
 
+/* What happened to one item (FHIR ingest keeps one per entry). */
+enum cl_item_status { CL_ITEM_ACCEPTED, CL_ITEM_DUPLICATE, CL_ITEM_REJECTED, CL_ITEM_SKIPPED };
+
+struct cl_item {
+	uint8_t status;          /* enum cl_item_status */
+	uint8_t nvalues;         /* vital values found (FHIR) */
+	char id[65];             /* Observation id, if any */
+	const char *issue;       /* OperationOutcome code when rejected */
+	char error[200];
+};
+
 struct cl_ingest_result {
 	uint32_t events, accepted, duplicates, nrejected;
+	struct cl_item *items;           /* FHIR: one per entry */
+	uint32_t nitems;
+	int transaction_failed;          /* FHIR transaction: nothing stored */
 	struct cl_rejection *rejected;   /* the first max_rejections */
 	uint32_t nlisted;
 	int queued;                      /* 1 if first/last are valid */
@@ -64,6 +78,17 @@ void cl_ingest_result_free(struct cl_ingest_result *r);
  */
 int cl_ingest_body(struct cl_ingest *ing, const char *body, size_t len,
 		   int64_t now_us, int flags, struct cl_ingest_result *r);
+
+/*
+ * FHIR ingest into this ingest's log (source "fhir"): an Observation
+ * (bundle = 0) or a Bundle of type transaction, batch or collection whose
+ * entries are Observations (bundle = 1). Each Observation is stored raw,
+ * as sent; its id (or a hash of its bytes) makes retries idempotent. A
+ * transaction with any invalid entry stores nothing (transaction_failed).
+ * Returns like cl_ingest_body; r->items says what became of each entry.
+ */
+int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
+		   int64_t now_us, int flags, int bundle, struct cl_ingest_result *r);
 
 /* After the commit of r->last failed: forgets r's ids so a retry of the
  * same events is not mistaken for a duplicate. */

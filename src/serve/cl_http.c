@@ -28,7 +28,15 @@ enum route {
 	R_HEALTHZ,
 	R_METRICS,
 	R_EVENTS,
+	R_FHIR_META,    /* GET /fhir/metadata */
+	R_FHIR_OBS,     /* POST /fhir/Observation */
+	R_FHIR_BUNDLE,  /* POST /fhir */
 };
+
+static int is_fhir(enum route r)
+{
+	return r >= R_FHIR_META;
+}
 
 enum state {
 	S_FIRST,     /* headers seen */
@@ -45,6 +53,7 @@ struct cl_http_req {
 	size_t len, cap;
 	struct MHD_Connection *conn;
 	struct cl_ingest_result res;
+	struct cl_blog *log;            /* where its records were queued */
 	int64_t t0_us;
 	struct cl_http_req *next_waiter;
 };
@@ -82,13 +91,38 @@ static enum MHD_Result respond(struct cl_server *s, struct cl_http_req *r,
 	return ret;
 }
 
-/* {"error": kind, "detail": detail} with the given status. */
+/* The OperationOutcome issue code for an error kind. */
+static const char *fhir_issue(const char *kind)
+{
+	static const struct { const char *kind, *code; } map[] = {
+		{ "unauthorized", "login" }, { "not_found", "not-found" },
+		{ "method_not_allowed", "not-supported" }, { "bad_request", "invalid" },
+		{ "payload_too_large", "too-costly" }, { "too_many_events", "too-costly" },
+		{ "busy", "transient" }, { "not_stored", "exception" },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].kind, kind) == 0)
+			return map[i].code;
+	return "processing";
+}
+
+static json_t *outcome(const char *severity, const char *code, const char *diag)
+{
+	return json_pack("{s:s,s:[{s:s,s:s,s:s}]}", "resourceType", "OperationOutcome",
+			 "issue", "severity", severity, "code", code, "diagnostics", diag);
+}
+
+/* {"error": kind, "detail": detail} with the given status; an
+ * OperationOutcome on the FHIR endpoints. */
 static enum MHD_Result respond_error(struct cl_server *s, struct cl_http_req *r,
 				     struct MHD_Connection *c, int code, const char *kind,
 				     const char *detail, const char *extra_h,
 				     const char *extra_v)
 {
-	json_t *j = json_pack("{s:s,s:s}", "error", kind, "detail", detail);
+	int fhir = r && is_fhir(r->route);
+	json_t *j = fhir ? outcome("error", fhir_issue(kind), detail)
+			 : json_pack("{s:s,s:s}", "error", kind, "detail", detail);
 	char *text = json_dumps(j, JSON_COMPACT);
 	char *body;
 	size_t n;
@@ -105,7 +139,20 @@ static enum MHD_Result respond_error(struct cl_server *s, struct cl_http_req *r,
 	memcpy(body, text, n);
 	body[n] = '\n';
 	free(text);
-	return respond(s, r, c, code, "application/json", body, n + 1, extra_h, extra_v);
+	return respond(s, r, c, code, fhir ? "application/fhir+json" : "application/json",
+		       body, n + 1, extra_h, extra_v);
+}
+
+static enum MHD_Result respond_json(struct cl_server *s, struct cl_http_req *r,
+				    struct MHD_Connection *c, int code, json_t *j,
+				    const char *ctype, const char *extra_h, const char *extra_v)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	if (!text)
+		return MHD_NO;
+	return respond(s, r, c, code, ctype, text, strlen(text), extra_h, extra_v);
 }
 
 static enum route route_of(const char *url, const char **allow)
@@ -122,6 +169,18 @@ static enum route route_of(const char *url, const char **allow)
 		*allow = "POST";
 		return R_EVENTS;
 	}
+	if (strcmp(url, "/fhir/metadata") == 0) {
+		*allow = "GET";
+		return R_FHIR_META;
+	}
+	if (strcmp(url, "/fhir/Observation") == 0) {
+		*allow = "POST";
+		return R_FHIR_OBS;
+	}
+	if (strcmp(url, "/fhir") == 0 || strcmp(url, "/fhir/") == 0) {
+		*allow = "POST";
+		return R_FHIR_BUNDLE;
+	}
 	*allow = NULL;
 	return R_NONE;
 }
@@ -135,7 +194,7 @@ static enum MHD_Result answer_events(struct cl_server *s, struct cl_http_req *r,
 	if (commit_rc != CL_OK) {
 		/* nothing of this request can be called durable: forget the ids
 		 * so the client's retry is stored, not called a duplicate */
-		cl_ingest_forget(s->ingest, &r->res);
+		cl_ingest_forget(r->log == s->fhir ? s->fhir_ingest : s->ingest, &r->res);
 		return respond_error(s, r, c, commit_rc == CL_ENOSPC ? 507 : 503,
 				     "not_stored", cl_error_detail(), "Retry-After", "5");
 	}
@@ -155,14 +214,103 @@ static enum MHD_Result answer_events(struct cl_server *s, struct cl_http_req *r,
 	return respond(s, r, c, 200, "application/json", text, strlen(text), NULL, NULL);
 }
 
-/* The whole body of POST /api/v1/events is here: validate and queue. */
-static enum MHD_Result start_events(struct cl_server *s, struct cl_http_req *r,
+static const char *item_status(const struct cl_item *it)
+{
+	switch (it->status) {
+	case CL_ITEM_ACCEPTED: return "201 Created";
+	case CL_ITEM_DUPLICATE: return "200 OK";
+	default: return "400 Bad Request";
+	}
+}
+
+/* FHIR answers: the Observation (201, or 200 for a repeat) or a
+ * batch/transaction-response Bundle. */
+static enum MHD_Result answer_fhir(struct cl_server *s, struct cl_http_req *r,
+				   struct MHD_Connection *c, int commit_rc)
+{
+	char loc[128];
+	json_t *b, *entries;
+
+	if (commit_rc != CL_OK)
+		return answer_events(s, r, c, commit_rc);
+	if (r->route == R_FHIR_OBS) {
+		const struct cl_item *it = &r->res.items[0];
+
+		if (it->status == CL_ITEM_REJECTED)
+			return respond_json(s, r, c, 400, outcome("error", it->issue, it->error),
+					    "application/fhir+json", NULL, NULL);
+		snprintf(loc, sizeof(loc), "Observation/%s", it->id[0] ? it->id : "");
+		/* the resource as stored: byte for byte what was sent */
+		{
+			char *body = malloc(r->len ? r->len : 1);
+
+			if (!body)
+				return MHD_NO;
+			memcpy(body, r->body, r->len);
+			return respond(s, r, c, it->status == CL_ITEM_ACCEPTED ? 201 : 200,
+				       "application/fhir+json", body, r->len,
+				       it->id[0] ? "Location" : NULL, loc);
+		}
+	}
+	if (r->res.transaction_failed) {
+		json_t *o = json_pack("{s:s,s:[]}", "resourceType", "OperationOutcome", "issue");
+		json_t *issues = json_object_get(o, "issue");
+
+		for (uint32_t i = 0; i < r->res.nitems; i++)
+			if (r->res.items[i].status == CL_ITEM_REJECTED)
+				json_array_append_new(issues, json_pack("{s:s,s:s,s:s}", "severity", "error",
+									"code", r->res.items[i].issue,
+									"diagnostics", r->res.items[i].error));
+		return respond_json(s, r, c, 400, o, "application/fhir+json", NULL, NULL);
+	}
+	entries = json_array();
+	for (uint32_t i = 0; i < r->res.nitems; i++) {
+		const struct cl_item *it = &r->res.items[i];
+		json_t *resp = json_pack("{s:s}", "status", item_status(it));
+
+		if (it->status == CL_ITEM_REJECTED) {
+			json_object_set_new(resp, "outcome", outcome("error", it->issue, it->error));
+		} else if (it->id[0]) {
+			snprintf(loc, sizeof(loc), "Observation/%s", it->id);
+			json_object_set_new(resp, "location", json_string(loc));
+		}
+		json_array_append_new(entries, json_pack("{s:o}", "response", resp));
+	}
+	b = json_pack("{s:s,s:s,s:o}", "resourceType", "Bundle", "type",
+		      r->res.transaction_failed ? "transaction-response" : "batch-response",
+		      "entry", entries);
+	{
+		int t = cl_json_get(&r->res.doc, 0, "type");
+
+		if (t >= 0 && cl_json_str_eq(&r->res.doc, (uint32_t)t, "transaction"))
+			json_object_set_new(b, "type", json_string("transaction-response"));
+	}
+	return respond_json(s, r, c, 200, b, "application/fhir+json", NULL, NULL);
+}
+
+static enum MHD_Result answer(struct cl_server *s, struct cl_http_req *r,
+			      struct MHD_Connection *c, int commit_rc)
+{
+	return is_fhir(r->route) ? answer_fhir(s, r, c, commit_rc)
+				 : answer_events(s, r, c, commit_rc);
+}
+
+/* The whole body of an ingest request is here: validate and queue. */
+static enum MHD_Result start_ingest(struct cl_server *s, struct cl_http_req *r,
 				    struct MHD_Connection *c)
 {
 	int rc, done, commit_rc = CL_OK;
 
-	rc = cl_ingest_body(s->ingest, r->body ? r->body : "", r->len, cl_time_now_us(),
-			    CL_BLOG_NOWAIT, &r->res);
+	if (r->route == R_EVENTS) {
+		r->log = s->vitals;
+		rc = cl_ingest_body(s->ingest, r->body ? r->body : "", r->len, cl_time_now_us(),
+				    CL_BLOG_NOWAIT, &r->res);
+	} else {
+		r->log = s->fhir;
+		rc = cl_ingest_fhir(s->fhir_ingest, r->body ? r->body : "", r->len,
+				    cl_time_now_us(), CL_BLOG_NOWAIT, r->route == R_FHIR_BUNDLE,
+				    &r->res);
+	}
 	if (rc == CL_EPARSE)
 		return respond_error(s, r, c, 400, "bad_request", cl_error_detail(), NULL, NULL);
 	if (rc == CL_ETOOBIG)
@@ -175,10 +323,10 @@ static enum MHD_Result start_events(struct cl_server *s, struct cl_http_req *r,
 		return respond_error(s, r, c, rc == CL_ENOSPC ? 507 : 500, "not_stored",
 				     cl_error_detail(), "Retry-After", "5");
 	if (!r->res.queued)
-		return answer_events(s, r, c, CL_OK);
+		return answer(s, r, c, CL_OK);
 	/* answer now if the commit already happened, else wait for it */
 	pthread_mutex_lock(&s->wait_mu);
-	done = cl_blog_poll_range(s->vitals, r->res.first.batch, r->res.last.batch, &commit_rc);
+	done = cl_blog_poll_range(r->log, r->res.first.batch, r->res.last.batch, &commit_rc);
 	if (!done) {
 		r->conn = c;
 		r->state = S_WAITING;
@@ -188,11 +336,11 @@ static enum MHD_Result start_events(struct cl_server *s, struct cl_http_req *r,
 	}
 	pthread_mutex_unlock(&s->wait_mu);
 	if (done)
-		return answer_events(s, r, c, commit_rc);
+		return answer(s, r, c, commit_rc);
 	return MHD_YES;
 }
 
-void cl_http_on_commit(struct cl_server *s, uint64_t batch)
+void cl_http_on_commit(struct cl_server *s, struct cl_blog *log, uint64_t batch)
 {
 	struct cl_http_req **pp;
 
@@ -200,7 +348,7 @@ void cl_http_on_commit(struct cl_server *s, uint64_t batch)
 	for (pp = &s->waiters; *pp;) {
 		struct cl_http_req *r = *pp;
 
-		if (r->res.last.batch <= batch) {
+		if (r->log == log && r->res.last.batch <= batch) {
 			*pp = r->next_waiter;
 			r->state = S_RESUMED;
 			MHD_resume_connection(r->conn);
@@ -240,7 +388,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			snprintf(msg, sizeof(msg), "%.200s takes %s, not %s", url, allow, method);
 			return respond_error(s, r, c, 405, "method_not_allowed", msg, "Allow", allow);
 		}
-		if (r->route != R_HEALTHZ && r->route != R_METRICS) {
+		if (r->route != R_HEALTHZ && r->route != R_METRICS && r->route != R_FHIR_META) {
 			auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							   MHD_HTTP_HEADER_AUTHORIZATION);
 			if (cl_auth_check(s->auth, auth, &who) != CL_OK)
@@ -321,16 +469,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		cl_free(text);
 		return respond(s, r, c, 200, "text/plain; version=0.0.4", body, n, NULL, NULL);
 	}
+	case R_FHIR_META:
+		return respond_json(s, r, c, 200, json_pack(
+			"{s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:[{s:s,s:[{s:s,s:[{s:s}]}]}]}",
+			"resourceType", "CapabilityStatement", "status", "active",
+			"kind", "instance", "fhirVersion", "4.0.1", "format", "json",
+			"software", "name", "carelake", "version", CARELAKE_VERSION,
+			"rest", "mode", "server", "resource", "type", "Observation",
+			"interaction", "code", "create"), "application/fhir+json", NULL, NULL);
 	case R_EVENTS:
+	case R_FHIR_OBS:
+	case R_FHIR_BUNDLE:
 		if (r->state == S_RESUMED) {
 			int rc = CL_OK;
 
-			cl_blog_poll_range(s->vitals, r->res.first.batch, r->res.last.batch, &rc);
-			return answer_events(s, r, c, rc);
+			cl_blog_poll_range(r->log, r->res.first.batch, r->res.last.batch, &rc);
+			return answer(s, r, c, rc);
 		}
 		if (r->state == S_WAITING)
 			return MHD_YES;
-		return start_events(s, r, c);
+		return start_ingest(s, r, c);
 	default:
 		return MHD_NO;
 	}

@@ -9,6 +9,7 @@
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,9 +18,8 @@ const double cl_commit_bucket_le[CL_COMMIT_BUCKETS] = {
 	0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 };
 
-static void on_commit(void *arg, const struct cl_blog_commit *c)
+static void count_commit(struct cl_server *s, const struct cl_blog_commit *c)
 {
-	struct cl_server *s = arg;
 	double sec = (double)(c->write_us + c->sync_us) / 1e6;
 	int b = 0;
 
@@ -28,24 +28,41 @@ static void on_commit(void *arg, const struct cl_blog_commit *c)
 	atomic_fetch_add(&s->commit_buckets[b], 1);
 	atomic_fetch_add(&s->commit_count, 1);
 	atomic_fetch_add(&s->commit_sum_us, (uint64_t)(c->write_us + c->sync_us));
-	cl_http_on_commit(s, c->batch);
+}
+
+static void on_commit_vitals(void *arg, const struct cl_blog_commit *c)
+{
+	struct cl_server *s = arg;
+
+	count_commit(s, c);
+	cl_http_on_commit(s, s->vitals, c->batch);
+}
+
+static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
+{
+	struct cl_server *s = arg;
+
+	count_commit(s, c);
+	cl_http_on_commit(s, s->fhir, c->batch);
 }
 
 /*
- * Remembers the ids of the newest stored events, so a client retrying
+ * Remembers the idempotency keys of the newest stored records of a source
+ * (event ids; for FHIR, Observation ids or hashes), so a client retrying
  * after a restart is still answered "duplicate".
  */
-static int rebuild_dedupe(struct cl_server *s)
+static int rebuild_dedupe(struct cl_server *s, struct cl_blog *log, const char *source,
+			  struct cl_dedupe *dd, size_t keep, int fhir)
 {
 	struct cl_blog_reader *r;
 	struct cl_json_doc doc;
 	struct cl_frame f;
-	char dir[PATH_MAX], id[CL_EVENT_ID_MAX + 1];
-	uint64_t end = cl_blog_durable_offset(s->vitals), from, n = 0;
+	char dir[PATH_MAX], id[CL_EVENT_ID_MAX + 1], key[160];
+	uint64_t end = cl_blog_durable_offset(log), from, n = 0;
 	int rc;
 
-	from = end > s->cfg.ingest.dedupe_ids ? end - s->cfg.ingest.dedupe_ids : 0;
-	cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, "vitals");
+	from = end > keep ? end - keep : 0;
+	cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, source);
 	rc = cl_blog_reader_open(dir, from, end, s->cfg.bronze.record_max_bytes, &r);
 	if (rc)
 		return rc;
@@ -62,13 +79,23 @@ static int rebuild_dedupe(struct cl_server *s)
 			continue;
 		i = cl_json_get(&doc, 0, "id");
 		if (i >= 0 && cl_json_str(&doc, (uint32_t)i, id, sizeof(id)) > 0) {
-			cl_dedupe_insert(s->dedupe, id, strlen(id));
-			n++;
+			snprintf(key, sizeof(key), "%s%s", fhir ? "Observation/" : "", id);
+		} else if (fhir) {
+			unsigned char h[16];
+			char hex[33];
+
+			crypto_generichash(h, sizeof(h), f.data, f.len, NULL, 0);
+			sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+			snprintf(key, sizeof(key), "Observation#%s", hex);
+		} else {
+			continue;
 		}
+		cl_dedupe_insert(dd, key, strlen(key));
+		n++;
 	}
 	cl_json_doc_free(&doc);
 	cl_blog_reader_close(r);
-	cl_log_info("serve", "event=dedupe_rebuilt ids=%llu from_offset=%llu",
+	cl_log_info("serve", "event=dedupe_rebuilt source=%s ids=%llu from_offset=%llu", source,
 		    (unsigned long long)n, (unsigned long long)from);
 	return rc < 0 ? rc : CL_OK;
 }
@@ -99,15 +126,25 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 	if (rc == CL_OK)
 		rc = cl_dedupe_create(cfg->ingest.dedupe_ids, &s->dedupe);
 	if (rc == CL_OK)
-		rc = rebuild_dedupe(s);
+		rc = rebuild_dedupe(s, s->vitals, "vitals", s->dedupe, cfg->ingest.dedupe_ids, 0);
 	if (rc == CL_OK) {
 		cl_ingest_options_default(&io);
 		io.limits.max_future_us = cfg->ingest.max_future_us;
 		io.max_events = cfg->ingest.max_events;
 		rc = cl_ingest_create(s->vitals, s->dedupe, &io, &s->ingest);
 	}
+	if (rc == CL_OK)
+		rc = cl_bronze_log(s->bronze, "fhir", &s->fhir);
+	if (rc == CL_OK)
+		rc = cl_dedupe_create(cfg->ingest.dedupe_ids / 4 + 1000, &s->fhir_dedupe);
+	if (rc == CL_OK)
+		rc = rebuild_dedupe(s, s->fhir, "fhir", s->fhir_dedupe,
+				    cfg->ingest.dedupe_ids / 4 + 1000, 1);
+	if (rc == CL_OK)
+		rc = cl_ingest_create(s->fhir, s->fhir_dedupe, &io, &s->fhir_ingest);
 	if (rc == CL_OK) {
-		cl_blog_set_notify(s->vitals, on_commit, s);
+		cl_blog_set_notify(s->vitals, on_commit_vitals, s);
+		cl_blog_set_notify(s->fhir, on_commit_fhir, s);
 		rc = cl_http_start(s);
 	}
 	if (rc) {
@@ -130,6 +167,8 @@ void cl_server_stop(struct cl_server *s)
 	cl_bronze_close(s->bronze); /* commits what was accepted */
 	cl_ingest_destroy(s->ingest);
 	cl_dedupe_destroy(s->dedupe);
+	cl_ingest_destroy(s->fhir_ingest);
+	cl_dedupe_destroy(s->fhir_dedupe);
 	cl_auth_close(s->auth);
 	pthread_mutex_destroy(&s->wait_mu);
 	cl_free(s);

@@ -34,6 +34,9 @@ struct cl_server {
 	int created_token;
 	struct cl_dedupe *dedupe;
 	struct cl_ingest *ingest;
+	struct cl_blog *fhir;             /* bronze source "fhir" */
+	struct cl_dedupe *fhir_dedupe;
+	struct cl_ingest *fhir_ingest;
 
 	struct MHD_Daemon *mhd;
 	uint16_t port;
@@ -54,8 +57,9 @@ extern const double cl_commit_bucket_le[CL_COMMIT_BUCKETS];
 int cl_http_start(struct cl_server *s);
 void cl_http_stop(struct cl_server *s);
 
-/* Resumes requests waiting for commits up to batch (from the flusher). */
-void cl_http_on_commit(struct cl_server *s, uint64_t batch);
+/* Resumes requests waiting for commits of log up to batch (called from
+ * that log's flusher). */
+void cl_http_on_commit(struct cl_server *s, struct cl_blog *log, uint64_t batch);
 
 /* Writes the Prometheus text of /metrics into a cl_malloc'd buffer. */
 char *cl_metrics_render(struct cl_server *s, size_t *len);

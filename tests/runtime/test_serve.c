@@ -14,7 +14,25 @@
 #include <sys/stat.h>
 
 static const char *bin;
+static const char *shared;
 static char dir[256];
+
+static char *read_shared(const char *rel)
+{
+	char path[512];
+	FILE *f;
+	char *buf = NULL;
+	size_t cap = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", shared, rel);
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	if (getdelim(&buf, &cap, '\0', f) < 0)
+		fail_msg("cannot read %s", path);
+	fclose(f);
+	return buf;
+}
 
 static char *event(const char *id, const char *type, double value, const char *unit)
 {
@@ -310,20 +328,135 @@ static void test_backpressure_503(void **state)
 	server_stop(&s);
 }
 
+static void test_fhir(void **state)
+{
+	static const char *const examples[] = { "Observation-blood-pressure", "Observation-heart-rate",
+						"Observation-body-temperature",
+						"Observation-respiratory-rate", "Observation-bmi" };
+	struct server s;
+	struct reply r;
+	char data[300], rel[200];
+	json_t *j;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/fhir", dir);
+	server_start(&s, bin, data, NULL);
+	r = http(&s, "GET", "/fhir/metadata", NULL, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"fhirVersion\":\"4.0.1\""));
+	free(r.body);
+	for (size_t i = 0; i < 5; i++) {
+		char *body;
+
+		snprintf(rel, sizeof(rel), "fhir-r4-examples/%s.json", examples[i]);
+		body = read_shared(rel);
+		r = http(&s, "POST", "/fhir/Observation", s.token, body, strlen(body));
+		assert_int_equal(r.code, 201);
+		assert_non_null(strstr(r.body, "\"resourceType\": \"Observation\""));
+		free(r.body);
+		/* again: already stored, 200 */
+		r = http(&s, "POST", "/fhir/Observation", s.token, body, strlen(body));
+		assert_int_equal(r.code, 200);
+		free(r.body);
+		free(body);
+	}
+	/* not an Observation: OperationOutcome */
+	{
+		char *body = read_shared("fhir-r4-examples/Patient-example.json");
+
+		r = http(&s, "POST", "/fhir/Observation", s.token, body, strlen(body));
+		assert_int_equal(r.code, 400);
+		j = json_of(&r);
+		assert_string_equal(json_string_value(json_object_get(j, "resourceType")),
+				    "OperationOutcome");
+		assert_non_null(strstr(r.body, "got resourceType 'Patient'"));
+		json_decref(j);
+		free(r.body);
+		free(body);
+	}
+	/* a batch: each entry answered on its own */
+	{
+		const char *batch =
+			"{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+			"{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"b1\",\"status\":\"final\","
+			"\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"59408-5\"}]},"
+			"\"subject\":{\"reference\":\"Patient/p1\"},\"effectiveDateTime\":\"2026-11-21T10:00:00Z\","
+			"\"valueQuantity\":{\"value\":97,\"code\":\"%\"}},\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}},"
+			"{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"p1\"},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+			"{\"request\":{\"method\":\"DELETE\",\"url\":\"Observation/b1\"}}]}";
+
+		r = http(&s, "POST", "/fhir", s.token, batch, strlen(batch));
+		assert_int_equal(r.code, 200);
+		j = json_of(&r);
+		assert_string_equal(json_string_value(json_object_get(j, "type")), "batch-response");
+		{
+			json_t *e = json_object_get(j, "entry");
+
+			assert_int_equal(json_array_size(e), 3);
+			assert_string_equal(json_string_value(json_object_get(json_object_get(
+						    json_array_get(e, 0), "response"), "status")), "201 Created");
+			assert_string_equal(json_string_value(json_object_get(json_object_get(
+						    json_array_get(e, 1), "response"), "status")),
+					    "400 Bad Request");
+			assert_string_equal(json_string_value(json_object_get(json_object_get(
+						    json_array_get(e, 2), "response"), "status")),
+					    "400 Bad Request");
+		}
+		json_decref(j);
+		free(r.body);
+	}
+	/* a transaction with a bad entry stores nothing */
+	{
+		char *body = read_shared("fhir-r4-examples/Bundle-bundle-transaction.json");
+
+		r = http(&s, "POST", "/fhir", s.token, body, strlen(body));
+		assert_int_equal(r.code, 400);
+		assert_non_null(strstr(r.body, "OperationOutcome"));
+		assert_non_null(strstr(r.body, "entry 0"));
+		free(r.body);
+		free(body);
+	}
+	r = http(&s, "POST", "/fhir/Observation", NULL, "{}", 2);
+	assert_int_equal(r.code, 401);
+	assert_non_null(strstr(r.body, "\"code\":\"login\""));
+	free(r.body);
+	r = http(&s, "POST", "/fhir/Observation", s.token, "{nope", 5);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "OperationOutcome"));
+	free(r.body);
+	assert_int_equal(server_stop(&s), 0);
+	/* bronze holds the 5 examples and the batch's Observation, raw */
+	{
+		struct cl_blog_reader *rd;
+		struct cl_frame f;
+		char src[400];
+		int n = 0;
+
+		snprintf(src, sizeof(src), "%s/bronze/fhir", data);
+		assert_int_equal(cl_blog_reader_open(src, 0, UINT64_MAX, 1 << 20, &rd), 0);
+		while (cl_blog_reader_next(rd, &f) == 1)
+			n++;
+		cl_blog_reader_close(rd);
+		assert_int_equal(n, 6);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_auth_and_basics),
 		cmocka_unit_test(test_events_and_errors),
 		cmocka_unit_test(test_backpressure_503),
+		cmocka_unit_test(test_fhir),
 	};
 	int rc;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test_serve /path/to/carelake\n");
+	if (argc < 3) {
+		fprintf(stderr, "usage: test_serve /path/to/carelake /path/to/shared/data\n");
 		return 2;
 	}
 	bin = argv[1];
+	shared = argv[2];
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	cl_test_tmpdir(dir, sizeof(dir));
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
