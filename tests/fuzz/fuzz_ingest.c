@@ -1,0 +1,101 @@
+/*
+ * Fuzz target: request bodies as the HTTP endpoints receive them. The
+ * first byte picks the endpoint (device events, one FHIR Observation, a
+ * FHIR Bundle); the rest is the body. It runs the real ingest path into a
+ * real bronze log (fdatasync off) and checks the accounting invariants:
+ * every event is accepted, a duplicate or rejected, exactly once; what is
+ * accepted is queued and committed; every rejection says why.
+ */
+#include "bronze/cl_blog.h"
+#include "core/cl_error.h"
+#include "core/cl_fs.h"
+#include "core/cl_log.h"
+#include "core/cl_time.h"
+#include "ingest/cl_dedupe.h"
+#include "ingest/cl_ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct cl_blog *blog;
+static struct cl_dedupe *dd;
+static struct cl_ingest *ing;
+static char dir[256];
+
+static int no_sync(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+static void cleanup(void)
+{
+	char cmd[300];
+
+	cl_blog_close(blog);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct cl_blog_options bo;
+	struct cl_ingest_options io;
+
+	(void)argc;
+	(void)argv;
+	cl_log_threshold = -1;
+	cl_fs.fdatasync = no_sync;
+	cl_fs.fsync = no_sync;
+	snprintf(dir, sizeof(dir), "%s/carelake-fuzz-ingest-%d",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp", (int)getpid());
+	cl_blog_options_default(&bo);
+	bo.segment_max_bytes = 1 << 20;
+	if (cl_blog_open(dir, "vitals", &bo, &blog) || cl_dedupe_create(10000, &dd))
+		abort();
+	cl_ingest_options_default(&io);
+	io.max_events = 1000;
+	if (cl_ingest_create(blog, dd, &io, &ing))
+		abort();
+	atexit(cleanup);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct cl_ingest_result r;
+	int mode, rc;
+
+	if (size < 1)
+		return 0;
+	mode = data[0] % 3;
+	cl_ingest_result_init(&r);
+	if (mode == 0)
+		rc = cl_ingest_body(ing, (const char *)data + 1, size - 1,
+				    cl_time_now_us(), 0, &r);
+	else
+		rc = cl_ingest_fhir(ing, (const char *)data + 1, size - 1,
+				    cl_time_now_us(), 0, mode == 2, &r);
+	if (rc == CL_OK) {
+		if (r.accepted + r.duplicates + r.nrejected != r.events)
+			abort();
+		if ((r.accepted > 0) != (r.queued != 0))
+			abort();
+		if (r.queued && cl_blog_wait(blog, &r.last, NULL) != CL_OK)
+			abort();
+		for (uint32_t i = 0; i < r.nlisted; i++)
+			if (r.rejected[i].error[0] == '\0')
+				abort();
+		for (uint32_t i = 0; i < r.nitems; i++)
+			if (r.items[i].status == CL_ITEM_REJECTED &&
+			    (r.items[i].error[0] == '\0' || !r.items[i].issue))
+				abort();
+	} else if (cl_error_detail()[0] == '\0' || r.queued) {
+		abort();
+	}
+	cl_ingest_result_free(&r);
+	return 0;
+}
