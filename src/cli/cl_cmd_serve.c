@@ -15,14 +15,19 @@
 #include <string.h>
 
 const char cl_cmd_serve_usage[] =
-	"usage: carelake serve [--data DIR] [--listen HOST:PORT] [--config FILE]\n\n"
-	"Runs the platform: device-event ingest over HTTP with durable\n"
-	"acknowledgements, into the bronze log of the data directory.\n\n"
+	"usage: carelake serve [--data DIR] [--listen HOST:PORT] [--mqtt HOST:PORT]\n"
+	"                      [--config FILE]\n\n"
+	"Runs the platform: device-event and FHIR Observation ingest over HTTP and\n"
+	"MQTT with durable acknowledgements, into the bronze log of the data\n"
+	"directory.\n\n"
 	"On first start it creates an admin API token, keeps only its hash, and\n"
 	"writes the token to DIR/admin.token (mode 0600). Every endpoint except\n"
 	"GET /healthz and GET /metrics needs 'Authorization: Bearer <token>'.\n\n"
 	"endpoints:\n"
 	"  POST /api/v1/events   a JSON event, an array of events, or NDJSON\n"
+	"  POST /fhir/Observation  a FHIR R4 Observation (OperationOutcome on error)\n"
+	"  POST /fhir            a FHIR Bundle (batch, transaction, collection) of Observations\n"
+	"  GET  /fhir/metadata   the CapabilityStatement\n"
 	"  GET  /healthz         liveness\n"
 	"  GET  /metrics         Prometheus metrics\n\n"
 	"Prints 'listening on http://HOST:PORT' once ready (port 0 picks a free\n"
@@ -30,6 +35,9 @@ const char cl_cmd_serve_usage[] =
 	"options:\n"
 	"  --listen HOST:PORT  address to serve on (default 127.0.0.1:8080;\n"
 	"                      same as --set http.listen=...)\n"
+	"  --mqtt HOST:PORT    also take events from this MQTT broker, topic\n"
+	"                      devices/+/messages/events, QoS 1 acknowledged once\n"
+	"                      durable (same as --set mqtt.broker=...)\n"
 	CL_CLI_COMMON_HELP;
 
 int cl_cmd_serve(int argc, char **argv)
@@ -37,6 +45,7 @@ int cl_cmd_serve(int argc, char **argv)
 	static const struct option opts[] = {
 		CL_CLI_COMMON_OPTIONS,
 		{ "listen", required_argument, NULL, 'l' },
+		{ "mqtt", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cl_server *srv;
@@ -57,6 +66,9 @@ int cl_cmd_serve(int argc, char **argv)
 		if (opt == 'l') {
 			if (cl_config_set(&cli.cfg, "http.listen", optarg))
 				return cl_cli_error(&cli, "--listen: %s", cl_error_detail());
+		} else if (opt == 'm') {
+			if (cl_config_set(&cli.cfg, "mqtt.broker", optarg))
+				return cl_cli_error(&cli, "--mqtt: %s", cl_error_detail());
 		} else {
 			return cl_cli_error(&cli, "unknown option (see carelake serve --help)");
 		}

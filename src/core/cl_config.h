@@ -60,6 +60,13 @@ struct cl_config {
 		uint32_t max_connections;       /* http.max_connections */
 	} http;
 	struct {
+		char broker[CL_CFG_STRING_MAX];    /* mqtt.broker, "" = off */
+		char topic[CL_CFG_STRING_MAX];     /* mqtt.topic */
+		char client_id[CL_CFG_STRING_MAX]; /* mqtt.client_id */
+		int64_t keepalive_us;              /* mqtt.keepalive */
+		uint32_t qos;                      /* mqtt.qos */
+	} mqtt;
+	struct {
 		int64_t max_future_us;          /* ingest.max_future */
 		uint32_t max_events;            /* ingest.max_events */
 		uint32_t dedupe_ids;            /* ingest.dedupe_ids */

@@ -108,6 +108,22 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 		"carelake_bronze_commit_seconds_count %llu\n",
 	    (unsigned long long)cum, (double)atomic_load(&s->commit_sum_us) / 1e6,
 	    (unsigned long long)atomic_load(&s->commit_count));
+	if (s->mqtt) {
+		const struct cl_mqtt_counters *mc = cl_mqtt_in_counters(s->mqtt);
+
+		counter(&o, "carelake_mqtt_messages_total", "MQTT messages received.",
+			atomic_load(&mc->messages));
+		counter(&o, "carelake_mqtt_acks_total",
+			"MQTT QoS 1 messages acknowledged after their events were durable.",
+			atomic_load(&mc->acked));
+		counter(&o, "carelake_mqtt_bad_payloads_total",
+			"MQTT messages whose payload held no JSON events.", atomic_load(&mc->bad));
+		counter(&o, "carelake_mqtt_reconnects_total", "MQTT reconnections.",
+			atomic_load(&mc->reconnects));
+		put(&o, "# HELP carelake_mqtt_connected 1 while connected to the broker.\n"
+			"# TYPE carelake_mqtt_connected gauge\ncarelake_mqtt_connected %d\n",
+		    atomic_load(&mc->connected));
+	}
 	put(&o, "# HELP carelake_uptime_seconds Seconds since this server started.\n"
 		"# TYPE carelake_uptime_seconds gauge\ncarelake_uptime_seconds %.0f\n",
 	    (double)(cl_time_now_us() - s->started_us) / 1e6);

@@ -36,6 +36,7 @@ static void on_commit_vitals(void *arg, const struct cl_blog_commit *c)
 
 	count_commit(s, c);
 	cl_http_on_commit(s, s->vitals, c->batch);
+	cl_mqtt_in_on_commit(s->mqtt, c->batch);
 }
 
 static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
@@ -147,6 +148,18 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		cl_blog_set_notify(s->fhir, on_commit_fhir, s);
 		rc = cl_http_start(s);
 	}
+	if (rc == CL_OK && cfg->mqtt.broker[0]) {
+		struct cl_mqtt_options mo;
+
+		memset(&mo, 0, sizeof(mo));
+		rc = cl_mqtt_parse_broker(cfg->mqtt.broker, &mo);
+		snprintf(mo.topic, sizeof(mo.topic), "%s", cfg->mqtt.topic);
+		snprintf(mo.client_id, sizeof(mo.client_id), "%s", cfg->mqtt.client_id);
+		mo.keepalive_s = (uint16_t)(cfg->mqtt.keepalive_us / 1000000);
+		mo.qos = (int)cfg->mqtt.qos;
+		if (rc == CL_OK)
+			rc = cl_mqtt_in_start(&mo, s->ingest, &s->mqtt);
+	}
 	if (rc) {
 		char msg[600];
 
@@ -164,6 +177,8 @@ void cl_server_stop(struct cl_server *s)
 	if (!s)
 		return;
 	cl_http_stop(s);
+	cl_mqtt_in_stop(s->mqtt);
+	s->mqtt = NULL;
 	cl_bronze_close(s->bronze); /* commits what was accepted */
 	cl_ingest_destroy(s->ingest);
 	cl_dedupe_destroy(s->dedupe);

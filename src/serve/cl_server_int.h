@@ -9,6 +9,7 @@
 #include "bronze/cl_bronze.h"
 #include "ingest/cl_dedupe.h"
 #include "ingest/cl_ingest.h"
+#include "plugins/in_mqtt/cl_in_mqtt.h"
 
 #include <limits.h>
 #include <microhttpd.h>
@@ -37,6 +38,7 @@ struct cl_server {
 	struct cl_blog *fhir;             /* bronze source "fhir" */
 	struct cl_dedupe *fhir_dedupe;
 	struct cl_ingest *fhir_ingest;
+	struct cl_mqtt_in *mqtt;          /* NULL without mqtt.broker */
 
 	struct MHD_Daemon *mhd;
 	uint16_t port;

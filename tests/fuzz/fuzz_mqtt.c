@@ -1,0 +1,43 @@
+/*
+ * Fuzz target: the MQTT packet decoder, fed a byte stream as a broker
+ * would send it. Every packet it returns must lie inside the input, with
+ * its topic and payload inside the packet; a malformed stream must be
+ * refused with a reason, never read past the end.
+ */
+#include "core/cl_error.h"
+#include "plugins/in_mqtt/cl_mqtt_proto.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t used = 0;
+
+	while (used < size) {
+		struct cl_mqtt_packet p;
+		long n = cl_mqtt_decode(data + used, size - used, &p);
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (cl_error_detail()[0] == '\0')
+				abort();
+			break;
+		}
+		if ((size_t)n > size - used)
+			abort();
+		if (p.type == CL_MQTT_PUBLISH) {
+			const uint8_t *end = data + used + (size_t)n;
+
+			if (p.topic < data + used || p.topic + p.topic_len > end ||
+			    p.payload < p.topic || p.payload + p.payload_len != end)
+				abort();
+			(void)cl_mqtt_topic_matches("devices/+/messages/events", p.topic, p.topic_len);
+			(void)cl_mqtt_topic_matches("#", p.topic, p.topic_len);
+		}
+		used += (size_t)n;
+	}
+	return 0;
+}
