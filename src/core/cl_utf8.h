@@ -11,4 +11,8 @@
  * whole buffer is valid UTF-8. */
 size_t cl_utf8_check(const char *s, size_t len);
 
+/* The length (2-4) of the valid multi-byte sequence starting at s (with
+ * avail bytes available), or 0 if it is not one. */
+size_t cl_utf8_seq(const unsigned char *s, size_t avail);
+
 #endif

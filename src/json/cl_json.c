@@ -8,6 +8,7 @@
 #include "cl_json.h"
 #include "../core/cl_error.h"
 #include "../core/cl_mem.h"
+#include "../core/cl_utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -182,32 +183,13 @@ static int scan_string(struct cl_json_doc *d, size_t *pos, struct cl_json_tok *t
 		}
 		/* a multi-byte UTF-8 sequence */
 		{
-			size_t k;
-			unsigned char lo = 0x80, hi = 0xbf;
+			size_t k = cl_utf8_seq(s + i, n - i);
 
-			if (c >= 0xc2 && c <= 0xdf) {
-				k = 1;
-			} else if (c >= 0xe0 && c <= 0xef) {
-				k = 2;
-				if (c == 0xe0)
-					lo = 0xa0;
-				else if (c == 0xed)
-					hi = 0x9f;
-			} else if (c >= 0xf0 && c <= 0xf4) {
-				k = 3;
-				if (c == 0xf0)
-					lo = 0x90;
-				else if (c == 0xf4)
-					hi = 0x8f;
-			} else {
-				return fail(d, i, "invalid UTF-8 byte 0x%02x", c);
-			}
-			if (i + k >= n || s[i + 1] < lo || s[i + 1] > hi)
-				return fail(d, i, "invalid UTF-8 sequence");
-			for (size_t j = 2; j <= k; j++)
-				if (s[i + j] < 0x80 || s[i + j] > 0xbf)
-					return fail(d, i, "invalid UTF-8 sequence");
-			i += k + 1;
+			if (k == 0)
+				return c < 0xc2 || c > 0xf4
+					       ? fail(d, i, "invalid UTF-8 byte 0x%02x", c)
+					       : fail(d, i, "invalid UTF-8 sequence");
+			i += k;
 		}
 	}
 	t->len = (uint32_t)(i - *pos);

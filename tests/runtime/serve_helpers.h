@@ -8,6 +8,8 @@
 
 #include "cl_test.h"
 
+#include "core/cl_time.h"
+
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -181,6 +183,21 @@ static inline struct reply http(const struct server *s, const char *method, cons
 static inline struct reply post(const struct server *s, const char *body)
 {
 	return http(s, "POST", "/api/v1/events", s->token, body, strlen(body));
+}
+
+/* A device event stamped a little in the past (a static buffer). */
+static inline const char *test_event(const char *id, const char *device, const char *patient,
+				     const char *type, double value, const char *unit)
+{
+	static char buf[512];
+	char ts[40];
+
+	cl_time_format_rfc3339(cl_time_now_us() - 1000000, ts, sizeof(ts), 3);
+	snprintf(buf, sizeof(buf),
+		 "{\"id\":\"%s\",\"device_id\":\"%s\",\"patient_id\":\"%s\","
+		 "\"ts\":\"%s\",\"type\":\"%s\",\"value\":%g,\"unit\":\"%s\"}",
+		 id, device, patient, ts, type, value, unit);
+	return buf;
 }
 
 #endif

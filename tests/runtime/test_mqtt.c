@@ -142,15 +142,12 @@ static void pub_send(struct pub *p, const char *topic, const char *payload, int 
 
 static const char *event_json(int n)
 {
-	static char buf[300];
-	char ts[40];
+	char id[32], dev[32], pat[32];
 
-	cl_time_format_rfc3339(cl_time_now_us() - 1000, ts, sizeof(ts), 3);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":\"mq-%d\",\"device_id\":\"monitor-%d\",\"patient_id\":\"patient-%04d\","
-		 "\"ts\":\"%s\",\"type\":\"spo2\",\"value\":%d,\"unit\":\"%%\"}",
-		 n, n % 7, n % 20, ts, 90 + n % 10);
-	return buf;
+	snprintf(id, sizeof(id), "mq-%d", n);
+	snprintf(dev, sizeof(dev), "monitor-%d", n % 7);
+	snprintf(pat, sizeof(pat), "patient-%04d", n % 20);
+	return test_event(id, dev, pat, "spo2", 90 + n % 10, "%");
 }
 
 /* Reads a counter from /metrics (-1 if absent). */

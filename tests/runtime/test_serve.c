@@ -34,17 +34,9 @@ static char *read_shared(const char *rel)
 	return buf;
 }
 
-static char *event(const char *id, const char *type, double value, const char *unit)
+static const char *event(const char *id, const char *type, double value, const char *unit)
 {
-	static char buf[512];
-	char ts[40];
-
-	cl_time_format_rfc3339(cl_time_now_us() - 1000000, ts, sizeof(ts), 3);
-	snprintf(buf, sizeof(buf),
-		 "{\"id\":\"%s\",\"device_id\":\"monitor-1\",\"patient_id\":\"patient-0001\","
-		 "\"ts\":\"%s\",\"type\":\"%s\",\"value\":%g,\"unit\":\"%s\"}",
-		 id, ts, type, value, unit);
-	return buf;
+	return test_event(id, "monitor-1", "patient-0001", type, value, unit);
 }
 
 static json_t *json_of(const struct reply *r)
