@@ -1,0 +1,77 @@
+/*
+ * Event-time windows over keyed streams of values (a key is a patient and
+ * a vital), closed by a watermark.
+ *
+ *   tumbling  [k*size, (k+1)*size)                 fixed, back to back
+ *   hopping   length size, starting every hop      overlapping
+ *   sliding   (t - size, t] at each event time t   one per distinct event time
+ *   session   events no more than gap apart        ends gap after its last event
+ *
+ * The caller moves the watermark (cl_window_advance): a window closes, and
+ * is emitted with its aggregate, once the watermark reaches its end. With
+ * the watermark kept at "latest event time minus the allowed lateness",
+ * events arriving out of order by less than the lateness give exactly the
+ * results sorted input would. An event whose windows have all closed is
+ * late: it is counted and left out (it stays in bronze).
+ */
+#ifndef CL_WINDOW_H
+#define CL_WINDOW_H
+
+#include "cl_agg.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cl_window_kind {
+	CL_WIN_TUMBLING,
+	CL_WIN_HOPPING,
+	CL_WIN_SLIDING,
+	CL_WIN_SESSION,
+};
+
+struct cl_window_spec {
+	char name[32];              /* "1m", "1h", ... */
+	enum cl_window_kind kind;
+	int64_t size_us;            /* tumbling, hopping, sliding */
+	int64_t hop_us;             /* hopping */
+	int64_t gap_us;             /* session */
+};
+
+/* A closed window, handed to the emit callback. */
+struct cl_window_out {
+	const struct cl_window_spec *spec;
+	const void *key;
+	size_t key_len;
+	int64_t start_us, end_us;
+	const struct cl_agg *agg;
+};
+
+typedef void (*cl_window_emit_fn)(void *arg, const struct cl_window_out *w);
+
+struct cl_window_op;
+
+/* Checks a spec: sizes positive, hop dividing nothing in particular but
+ * 0 < hop <= size. */
+int cl_window_spec_check(const struct cl_window_spec *s);
+
+int cl_window_op_create(const struct cl_window_spec *spec, cl_window_emit_fn emit,
+			void *arg, struct cl_window_op **out);
+void cl_window_op_destroy(struct cl_window_op *op);
+
+/*
+ * Adds a value at event time ts for key; resolution is the value's
+ * quantum for percentiles. Returns 0, 1 if the event was late (counted,
+ * not added), or CL_ENOMEM.
+ */
+int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
+		  int64_t ts_us, double value, double resolution);
+
+/* Moves the watermark to w (never backwards) and emits every window whose
+ * end is at or before it. */
+void cl_window_advance(struct cl_window_op *op, int64_t w_us);
+
+/* Counters: windows open now, events counted late so far. */
+uint64_t cl_window_open(const struct cl_window_op *op);
+uint64_t cl_window_late(const struct cl_window_op *op);
+
+#endif
