@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
 libcmocka-dev libjansson-dev libyaml-dev libjson-c-dev \
-libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev mosquitto"
+libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev mosquitto libsqlite3-dev"
 
 missing=""
 for p in $PKGS; do

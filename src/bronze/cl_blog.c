@@ -74,6 +74,7 @@ struct cl_blog {
 
 	void (*notify)(void *, const struct cl_blog_commit *);
 	void *notify_arg;
+	int in_notify;                      /* the flusher is calling notify */
 
 	/* flusher-owned segment state */
 	int seg_fd;
@@ -405,9 +406,15 @@ static void *flusher_main(void *arg)
 		pthread_cond_broadcast(&log->cv_done);
 		pthread_cond_broadcast(&log->cv_space);
 		if (log->notify) {
+			void (*fn)(void *, const struct cl_blog_commit *) = log->notify;
+			void *fn_arg = log->notify_arg;
+
+			log->in_notify = 1;
 			pthread_mutex_unlock(&log->mu);
-			log->notify(log->notify_arg, &c);
+			fn(fn_arg, &c);
 			pthread_mutex_lock(&log->mu);
+			log->in_notify = 0;
+			pthread_cond_broadcast(&log->cv_done);
 		}
 	}
 	pthread_mutex_unlock(&log->mu);
@@ -631,6 +638,10 @@ void cl_blog_set_notify(struct cl_blog *log,
 			void *arg)
 {
 	pthread_mutex_lock(&log->mu);
+	/* never swap it under a call in progress: the old target may be
+	 * about to go away */
+	while (log->in_notify)
+		pthread_cond_wait(&log->cv_done, &log->mu);
 	log->notify = fn;
 	log->notify_arg = arg;
 	pthread_mutex_unlock(&log->mu);

@@ -124,7 +124,9 @@ int cl_blog_appendv(struct cl_blog *log, const struct iovec *recs, size_t n,
 int cl_blog_poll_range(struct cl_blog *log, uint64_t first, uint64_t last,
 		       int *rc);
 
-/* Calls fn from the flusher thread after every commit. Set before use. */
+/* Calls fn from the flusher thread after every commit. Setting another
+ * (or NULL) waits for a call in progress to return, so the old target may
+ * be freed afterwards. Never call it from inside fn. */
 void cl_blog_set_notify(struct cl_blog *log,
 			void (*fn)(void *arg, const struct cl_blog_commit *c),
 			void *arg);

@@ -67,6 +67,12 @@ struct cl_config {
 		uint32_t qos;                      /* mqtt.qos */
 	} mqtt;
 	struct {
+		char windows[CL_CFG_STRING_MAX];   /* stream.windows */
+		int64_t lateness_us;               /* stream.lateness */
+		int64_t idle_flush_us;             /* stream.idle_flush */
+		uint32_t batch_records;            /* stream.batch_records */
+	} stream;
+	struct {
 		int64_t max_future_us;          /* ingest.max_future */
 		uint32_t max_events;            /* ingest.max_events */
 		uint32_t dedupe_ids;            /* ingest.dedupe_ids */

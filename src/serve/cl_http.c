@@ -13,6 +13,7 @@
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "store/cl_store.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -28,6 +29,7 @@ enum route {
 	R_HEALTHZ,
 	R_METRICS,
 	R_EVENTS,
+	R_VITALS,       /* GET /api/v1/patients/{id}/vitals */
 	R_FHIR_META,    /* GET /fhir/metadata */
 	R_FHIR_OBS,     /* POST /fhir/Observation */
 	R_FHIR_BUNDLE,  /* POST /fhir */
@@ -168,6 +170,14 @@ static enum route route_of(const char *url, const char **allow)
 	if (strcmp(url, "/api/v1/events") == 0) {
 		*allow = "POST";
 		return R_EVENTS;
+	}
+	if (strncmp(url, "/api/v1/patients/", 17) == 0) {
+		const char *id = url + 17, *slash = strchr(id, '/');
+
+		if (slash && slash > id && strcmp(slash, "/vitals") == 0) {
+			*allow = "GET";
+			return R_VITALS;
+		}
 	}
 	if (strcmp(url, "/fhir/metadata") == 0) {
 		*allow = "GET";
@@ -359,6 +369,86 @@ void cl_http_on_commit(struct cl_server *s, struct cl_blog *log, uint64_t batch)
 	pthread_mutex_unlock(&s->wait_mu);
 }
 
+/* Reads a time query argument: RFC 3339, or absent (default). */
+static int time_arg(struct MHD_Connection *c, const char *name, int64_t def, int64_t *out)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+
+	if (!v || !*v) {
+		*out = def;
+		return CL_OK;
+	}
+	if (cl_time_parse_rfc3339(v, strlen(v), out) != CL_OK)
+		return cl_error_set(CL_EINVAL, "'%s' must be an RFC 3339 time: %s", name,
+				    cl_error_detail());
+	return CL_OK;
+}
+
+/* GET /api/v1/patients/{id}/vitals?from=&to=&resolution=raw|1m|1h&limit= */
+static enum MHD_Result answer_vitals(struct cl_server *s, struct cl_http_req *r,
+				     struct MHD_Connection *c, const char *url)
+{
+	const char *id = url + 17, *res, *lim;
+	char patient[CL_EVENT_ID_MAX + 1], *rows = NULL, *news2 = NULL;
+	int64_t now = cl_time_now_us(), from, to;
+	struct cl_store *st;
+	uint64_t limit = 10000;
+	size_t idlen = (size_t)(strchr(id, '/') - id);
+	json_t *j;
+	int rc;
+
+	if (idlen == 0 || idlen > CL_EVENT_ID_MAX)
+		return respond_error(s, r, c, 400, "bad_request", "the patient id is empty or too long",
+				     NULL, NULL);
+	memcpy(patient, id, idlen);
+	patient[idlen] = '\0';
+	res = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "resolution");
+	if (!res || !*res)
+		res = "raw";
+	lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	if (time_arg(c, "from", now - 3600ll * 1000000, &from) != CL_OK ||
+	    time_arg(c, "to", now + 300ll * 1000000, &to) != CL_OK ||
+	    (lim && cl_parse_u64(lim, 1, 100000, &limit) != CL_OK))
+		return respond_error(s, r, c, 400, "bad_request", cl_error_detail(), NULL, NULL);
+	if (strcmp(res, "raw") != 0) {
+		int known = 0;
+
+		for (const char *w = s->cfg.stream.windows; w && *w;) {
+			const char *eq = strchr(w, '='), *comma = strchr(w, ',');
+
+			while (*w == ' ')
+				w++;
+			if (eq && (size_t)(eq - w) == strlen(res) && strncmp(w, res, strlen(res)) == 0)
+				known = 1;
+			w = comma ? comma + 1 : NULL;
+		}
+		if (!known) {
+			char msg[400];
+
+			snprintf(msg, sizeof(msg), "resolution must be raw or a window of stream.windows (%s)",
+				 s->cfg.stream.windows);
+			return respond_error(s, r, c, 400, "bad_request", msg, NULL, NULL);
+		}
+	}
+	rc = cl_store_open(s->data_dir, &st);
+	if (rc == CL_OK) {
+		rc = cl_store_vitals_json(st, patient, from, to, res, (int)limit, &rows);
+		if (rc == CL_OK)
+			rc = cl_store_news2_json(st, patient, &news2);
+		cl_store_close(st);
+	}
+	if (rc != CL_OK) {
+		free(rows);
+		return respond_error(s, r, c, 500, "store", cl_error_detail(), NULL, NULL);
+	}
+	j = json_pack("{s:s,s:s,s:o,s:o}", "patient_id", patient, "resolution", res, "vitals",
+		      json_loads(rows, 0, NULL),
+		      "news2", news2 ? json_loads(news2, 0, NULL) : json_null());
+	free(rows);
+	free(news2);
+	return respond_json(s, r, c, 200, j, "application/json", NULL, NULL);
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version,
 			       const char *upload, size_t *upload_size, void **con_cls)
@@ -469,6 +559,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		cl_free(text);
 		return respond(s, r, c, 200, "text/plain; version=0.0.4", body, n, NULL, NULL);
 	}
+	case R_VITALS:
+		return answer_vitals(s, r, c, url);
 	case R_FHIR_META:
 		return respond_json(s, r, c, 200, json_pack(
 			"{s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:[{s:s,s:[{s:s,s:[{s:s}]}]}]}",

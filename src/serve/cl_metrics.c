@@ -108,6 +108,24 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 		"carelake_bronze_commit_seconds_count %llu\n",
 	    (unsigned long long)cum, (double)atomic_load(&s->commit_sum_us) / 1e6,
 	    (unsigned long long)atomic_load(&s->commit_count));
+	if (s->stream) {
+		const struct cl_stream_counters *sc = cl_stream_counters(s->stream);
+		uint64_t processed = atomic_load(&sc->processed);
+
+		counter(&o, "carelake_stream_events_total", "Vital values applied by the stream processor.",
+			atomic_load(&sc->events));
+		counter(&o, "carelake_stream_late_events_total",
+			"Events that arrived after their windows closed (kept in bronze, not in windows).",
+			atomic_load(&sc->late));
+		counter(&o, "carelake_stream_rollups_total", "Closed windows written.",
+			atomic_load(&sc->rollups));
+		put(&o, "# HELP carelake_stream_lag_records Durable records not yet processed.\n"
+			"# TYPE carelake_stream_lag_records gauge\ncarelake_stream_lag_records %llu\n"
+			"# HELP carelake_stream_windows_open Windows open now.\n"
+			"# TYPE carelake_stream_windows_open gauge\ncarelake_stream_windows_open %llu\n",
+		    (unsigned long long)(bs.next_offset > processed ? bs.next_offset - processed : 0),
+		    (unsigned long long)atomic_load(&sc->windows_open));
+	}
 	if (s->mqtt) {
 		const struct cl_mqtt_counters *mc = cl_mqtt_in_counters(s->mqtt);
 

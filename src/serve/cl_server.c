@@ -37,6 +37,7 @@ static void on_commit_vitals(void *arg, const struct cl_blog_commit *c)
 	count_commit(s, c);
 	cl_http_on_commit(s, s->vitals, c->batch);
 	cl_mqtt_in_on_commit(s->mqtt, c->batch);
+	cl_stream_poke(s->stream);
 }
 
 static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
@@ -144,6 +145,18 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 	if (rc == CL_OK)
 		rc = cl_ingest_create(s->fhir, s->fhir_dedupe, &io, &s->fhir_ingest);
 	if (rc == CL_OK) {
+		struct cl_stream_options so;
+
+		cl_stream_options_default(&so);
+		so.lateness_us = cfg->stream.lateness_us;
+		so.idle_flush_us = cfg->stream.idle_flush_us;
+		so.batch_records = cfg->stream.batch_records;
+		so.record_max_bytes = cfg->bronze.record_max_bytes;
+		rc = cl_stream_parse_windows(cfg->stream.windows, &so);
+		if (rc == CL_OK)
+			rc = cl_stream_start(data_dir, s->vitals, &so, &s->stream);
+	}
+	if (rc == CL_OK) {
 		cl_blog_set_notify(s->vitals, on_commit_vitals, s);
 		cl_blog_set_notify(s->fhir, on_commit_fhir, s);
 		rc = cl_http_start(s);
@@ -177,8 +190,13 @@ void cl_server_stop(struct cl_server *s)
 	if (!s)
 		return;
 	cl_http_stop(s);
+	/* no more commit callbacks into what is about to stop */
+	if (s->vitals)
+		cl_blog_set_notify(s->vitals, NULL, NULL);
+	if (s->fhir)
+		cl_blog_set_notify(s->fhir, NULL, NULL);
 	cl_mqtt_in_stop(s->mqtt);
-	s->mqtt = NULL;
+	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */
 	cl_ingest_destroy(s->ingest);
 	cl_dedupe_destroy(s->dedupe);

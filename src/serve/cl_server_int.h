@@ -10,6 +10,7 @@
 #include "ingest/cl_dedupe.h"
 #include "ingest/cl_ingest.h"
 #include "plugins/in_mqtt/cl_in_mqtt.h"
+#include "stream/cl_stream.h"
 
 #include <limits.h>
 #include <microhttpd.h>
@@ -39,6 +40,7 @@ struct cl_server {
 	struct cl_dedupe *fhir_dedupe;
 	struct cl_ingest *fhir_ingest;
 	struct cl_mqtt_in *mqtt;          /* NULL without mqtt.broker */
+	struct cl_stream *stream;
 
 	struct MHD_Daemon *mhd;
 	uint16_t port;

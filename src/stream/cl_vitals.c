@@ -55,6 +55,11 @@ const char *cl_vital_name(enum cl_vital v) { return vitals[v].name; }
 const char *cl_vital_unit(enum cl_vital v) { return vitals[v].unit; }
 const char *cl_vital_loinc(enum cl_vital v) { return vitals[v].loinc[0] ? vitals[v].loinc[0] : ""; }
 
+double cl_vital_resolution(enum cl_vital v)
+{
+	return v == CL_VITAL_TEMPERATURE ? 0.1 : 1.0;
+}
+
 int cl_vital_by_name(const char *name, size_t len)
 {
 	for (int v = 0; v < CL_VITAL_COUNT; v++)

@@ -52,6 +52,10 @@ const char *cl_vital_name(enum cl_vital v);
 const char *cl_vital_unit(enum cl_vital v);
 const char *cl_vital_loinc(enum cl_vital v);
 
+/* The step values are reported in (for percentiles): 1 for rates and
+ * pressures, 0.1 for temperature. */
+double cl_vital_resolution(enum cl_vital v);
+
 /* Looks a vital up by type name or LOINC code; -1 if unknown. */
 int cl_vital_by_name(const char *name, size_t len);
 int cl_vital_by_loinc(const char *code, size_t len);

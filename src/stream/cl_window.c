@@ -16,12 +16,14 @@
 
 struct win {
 	int64_t start, end;     /* session: first and last event time */
+	uint64_t min_off;       /* smallest offset of its values */
 	struct cl_agg agg;
 };
 
 struct point {
 	int64_t ts;
 	double v;
+	uint64_t off;
 };
 
 struct key_state {
@@ -40,6 +42,8 @@ struct cl_window_op {
 	struct cl_map *keys;
 	int64_t watermark;
 	uint64_t open, late;
+	int replaying;
+	uint64_t cur_off;        /* offset of the value being added */
 };
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -137,9 +141,20 @@ static struct win *window_at(struct cl_window_op *op, struct key_state *k,
 	k->nw++;
 	k->w[i].start = start;
 	k->w[i].end = end;
+	k->w[i].min_off = UINT64_MAX;
 	cl_agg_init(&k->w[i].agg, k->resolution);
 	op->open++;
 	return &k->w[i];
+}
+
+/* Adds v to window w, remembering the offset it came from. */
+static int win_add(struct cl_window_op *op, struct win *w, double v)
+{
+	if (!w || cl_agg_add(&w->agg, v) != CL_OK)
+		return CL_ENOMEM;
+	if (op->cur_off < w->min_off)
+		w->min_off = op->cur_off;
+	return CL_OK;
 }
 
 static int add_session(struct cl_window_op *op, struct key_state *k, int64_t ts, double v)
@@ -157,6 +172,8 @@ static int add_session(struct cl_window_op *op, struct key_state *k, int64_t ts,
 		}
 		if (cl_agg_merge(&k->w[first].agg, &k->w[i].agg) != CL_OK)
 			return CL_ENOMEM;
+		if (k->w[i].min_off < k->w[first].min_off)
+			k->w[first].min_off = k->w[i].min_off;
 		if (k->w[i].end > k->w[first].end)
 			k->w[first].end = k->w[i].end;
 		cl_agg_free(&k->w[i].agg);
@@ -166,18 +183,15 @@ static int add_session(struct cl_window_op *op, struct key_state *k, int64_t ts,
 		i--;
 	}
 	if (first == UINT32_MAX) {
-		struct win *w;
-
 		if (ts + gap <= op->watermark)
 			return 1; /* its session would already be over: late */
-		w = window_at(op, k, ts, ts);
-		return w && cl_agg_add(&w->agg, v) == CL_OK ? CL_OK : CL_ENOMEM;
+		return win_add(op, window_at(op, k, ts, ts), v);
 	}
 	if (ts < k->w[first].start)
 		k->w[first].start = ts;
 	if (ts > k->w[first].end)
 		k->w[first].end = ts;
-	return cl_agg_add(&k->w[first].agg, v) == CL_OK ? CL_OK : CL_ENOMEM;
+	return win_add(op, &k->w[first], v);
 }
 
 static int add_sliding(struct cl_window_op *op, struct key_state *k, int64_t ts, double v)
@@ -200,12 +214,13 @@ static int add_sliding(struct cl_window_op *op, struct key_state *k, int64_t ts,
 	memmove(k->p + i + 1, k->p + i, (k->np - i) * sizeof(*k->p));
 	k->p[i].ts = ts;
 	k->p[i].v = v;
+	k->p[i].off = op->cur_off;
 	k->np++;
 	return CL_OK;
 }
 
 int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
-		  int64_t ts, double value, double resolution)
+		  int64_t ts, double value, double resolution, uint64_t offset)
 {
 	void **slot = cl_map_slot(op->keys, key, key_len, 1);
 	struct key_state *k;
@@ -213,6 +228,7 @@ int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
 
 	if (!slot)
 		return CL_ENOMEM;
+	op->cur_off = offset;
 	k = *slot;
 	if (!k) {
 		k = cl_calloc(1, sizeof(*k));
@@ -230,7 +246,7 @@ int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
 		if (s + op->spec.size_us <= op->watermark)
 			break;
 		w = window_at(op, k, s, s + op->spec.size_us);
-		if (!w || cl_agg_add(&w->agg, value) != CL_OK)
+		if (win_add(op, w, value) != CL_OK)
 			return CL_ENOMEM;
 		accepted = 1;
 		break;
@@ -244,7 +260,7 @@ int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
 			if (s + op->spec.size_us <= op->watermark)
 				continue; /* that one has closed */
 			w = window_at(op, k, s, s + op->spec.size_us);
-			if (!w || cl_agg_add(&w->agg, value) != CL_OK)
+			if (win_add(op, w, value) != CL_OK)
 				return CL_ENOMEM;
 			accepted = 1;
 		}
@@ -264,10 +280,39 @@ int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
 		break;
 	}
 	if (!accepted) {
-		op->late++;
+		if (!op->replaying)
+			op->late++;
 		return 1;
 	}
 	return CL_OK;
+}
+
+static void min_off_of(void *arg, const void *key, size_t len, void **value)
+{
+	uint64_t *m = arg;
+	struct key_state *k = *value;
+
+	(void)key;
+	(void)len;
+	for (uint32_t i = 0; i < k->nw; i++)
+		if (k->w[i].min_off < *m)
+			*m = k->w[i].min_off;
+	for (uint32_t i = 0; i < k->np; i++)
+		if (k->p[i].off < *m)
+			*m = k->p[i].off;
+}
+
+uint64_t cl_window_min_offset(struct cl_window_op *op)
+{
+	uint64_t m = UINT64_MAX;
+
+	cl_map_foreach(op->keys, min_off_of, &m);
+	return m;
+}
+
+void cl_window_set_replay(struct cl_window_op *op, int replaying)
+{
+	op->replaying = replaying;
 }
 
 struct advance_ctx {

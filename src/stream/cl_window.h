@@ -60,11 +60,19 @@ void cl_window_op_destroy(struct cl_window_op *op);
 
 /*
  * Adds a value at event time ts for key; resolution is the value's
- * quantum for percentiles. Returns 0, 1 if the event was late (counted,
- * not added), or CL_ENOMEM.
+ * quantum for percentiles; offset is where the value came from (its
+ * bronze offset), see cl_window_min_offset. Returns 0, 1 if the event was
+ * late (counted, not added), or CL_ENOMEM.
  */
 int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
-		  int64_t ts_us, double value, double resolution);
+		  int64_t ts_us, double value, double resolution, uint64_t offset);
+
+/* The smallest offset of any value held in an open window (UINT64_MAX if
+ * none): replaying from there rebuilds every open window after a restart. */
+uint64_t cl_window_min_offset(struct cl_window_op *op);
+
+/* Stops counting late events (while replaying what was counted before). */
+void cl_window_set_replay(struct cl_window_op *op, int replaying);
 
 /* Moves the watermark to w (never backwards) and emits every window whose
  * end is at or before it. */

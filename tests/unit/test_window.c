@@ -44,7 +44,7 @@ static struct cl_window_op *make(enum cl_window_kind kind, int64_t size, int64_t
 
 static void add(struct cl_window_op *op, const char *key, int64_t ts, double v)
 {
-	assert_int_equal(cl_window_add(op, key, strlen(key), ts, v, 1.0), 0);
+	assert_int_equal(cl_window_add(op, key, strlen(key), ts, v, 1.0, 0), 0);
 }
 
 static const struct got *find(const char *key, int64_t start)
@@ -117,11 +117,13 @@ static void test_tumbling(void **state)
 	assert_int_equal(find("p1", 0)->end, 60 * S);
 	assert_int_equal(find("p2", 0)->s.count, 1);
 	/* a late event for the closed minute is counted and left out */
-	assert_int_equal(cl_window_add(op, "p1", 2, 10 * S, 55, 1), 1);
+	assert_int_equal(cl_window_add(op, "p1", 2, 10 * S, 55, 1, 0), 1);
 	assert_int_equal(cl_window_late(op), 1);
+	assert_int_equal(cl_window_min_offset(op), 0); /* p1's minute 1 came from 0 */
 	cl_window_advance(op, 120 * S);
 	assert_int_equal(ngot, 3);
 	assert_true(find("p1", 60 * S)->s.max == 90);
+	assert_true(cl_window_min_offset(op) == UINT64_MAX);
 	assert_int_equal(cl_window_open(op), 0);
 	cl_window_op_destroy(op);
 }
@@ -158,7 +160,7 @@ static void test_sliding(void **state)
 	assert_int_equal(find("k", 5 * S - 10 * S)->s.count, 3);
 	assert_int_equal(find("k", 12 * S - 10 * S)->s.count, 3); /* 5, 6, 12 */
 	assert_true(find("k", 2 * S)->s.min == 5);
-	assert_int_equal(cl_window_add(op, "k", 1, 50 * S, 1, 1), 1); /* behind the watermark */
+	assert_int_equal(cl_window_add(op, "k", 1, 50 * S, 1, 1, 0), 1); /* behind the watermark */
 	cl_window_op_destroy(op);
 }
 
@@ -181,7 +183,7 @@ static void test_session(void **state)
 	cl_window_advance(op, 25 * S);
 	assert_int_equal(ngot, 2);
 	assert_int_equal(find("k", 20 * S)->s.count, 1);
-	assert_int_equal(cl_window_add(op, "k", 1, 1 * S, 1, 1), 1); /* late */
+	assert_int_equal(cl_window_add(op, "k", 1, 1 * S, 1, 1, 0), 1); /* late */
 	cl_window_op_destroy(op);
 }
 
@@ -243,7 +245,7 @@ static void test_out_of_order_equals_sorted(void **state)
 				char key[8];
 
 				snprintf(key, sizeof(key), "k%d", (int)(e % 3));
-				if (cl_window_add(op, key, 2, ts[e], val[e], 1.0) != 0)
+				if (cl_window_add(op, key, 2, ts[e], val[e], 1.0, (uint64_t)e) != 0)
 					fail_msg("kind %d pass %d: event %lld at %lld late (max %lld)", kind, pass,
 						 (long long)e, (long long)ts[e], (long long)max_ts);
 				if (ts[e] > max_ts)

@@ -1,0 +1,319 @@
+/*
+ * The serving store on SQLite. See cl_store.h.
+ */
+#include "cl_store.h"
+#include "core/cl_error.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+enum {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CKPT_GET, Q_CKPT_SET, Q_VITAL, Q_ROLLUP, Q_NEWS2,
+	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_COUNT,
+};
+
+static const char *const sql[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_CKPT_GET] = "SELECT processed, replay_from FROM stream_checkpoint WHERE consumer = ?1",
+	[Q_CKPT_SET] = "INSERT INTO stream_checkpoint(consumer, processed, replay_from, updated_us)"
+		       " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(consumer) DO UPDATE SET"
+		       " processed = ?2, replay_from = ?3, updated_us = ?4",
+	[Q_VITAL] = "INSERT OR IGNORE INTO vital_event(source, bronze_offset, patient_id, device_id,"
+		    " vital, ts_us, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_ROLLUP] = "INSERT OR IGNORE INTO vital_rollup(patient_id, vital, window, start_us, end_us,"
+		     " count, min, max, mean, stddev, p50, p90, p99)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[Q_NEWS2] = "INSERT INTO news2(patient_id, ts_us, score, risk, resp, spo2, o2, sbp, pulse,"
+		    " consc, temp, present) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+		    " ON CONFLICT(patient_id) DO UPDATE SET ts_us = ?2, score = ?3, risk = ?4,"
+		    " resp = ?5, spo2 = ?6, o2 = ?7, sbp = ?8, pulse = ?9, consc = ?10, temp = ?11,"
+		    " present = ?12",
+	[Q_RAW] = "SELECT ts_us, vital, value, device_id FROM vital_event WHERE patient_id = ?1"
+		  " AND ts_us >= ?2 AND ts_us < ?3 ORDER BY ts_us, vital LIMIT ?4",
+	[Q_ROLLUPS] = "SELECT start_us, end_us, vital, count, min, max, mean, stddev, p50, p90, p99"
+		      " FROM vital_rollup WHERE patient_id = ?1 AND window = ?5 AND start_us >= ?2"
+		      " AND start_us < ?3 ORDER BY start_us, vital LIMIT ?4",
+	[Q_NEWS2_GET] = "SELECT ts_us, score, risk, resp, spo2, o2, sbp, pulse, consc, temp, present"
+			" FROM news2 WHERE patient_id = ?1",
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode = WAL;"
+	"PRAGMA synchronous = NORMAL;"
+	"CREATE TABLE IF NOT EXISTS stream_checkpoint(consumer TEXT PRIMARY KEY,"
+	" processed INTEGER NOT NULL, replay_from INTEGER NOT NULL, updated_us INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS vital_event(source TEXT NOT NULL, bronze_offset INTEGER NOT NULL,"
+	" patient_id TEXT NOT NULL, device_id TEXT NOT NULL, vital TEXT NOT NULL,"
+	" ts_us INTEGER NOT NULL, value REAL NOT NULL,"
+	" PRIMARY KEY(source, bronze_offset, vital)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS vital_event_patient ON vital_event(patient_id, ts_us);"
+	"CREATE TABLE IF NOT EXISTS vital_rollup(patient_id TEXT NOT NULL, vital TEXT NOT NULL,"
+	" window TEXT NOT NULL, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL,"
+	" count INTEGER NOT NULL, min REAL, max REAL, mean REAL, stddev REAL,"
+	" p50 REAL, p90 REAL, p99 REAL,"
+	" PRIMARY KEY(patient_id, window, start_us, vital)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS news2(patient_id TEXT PRIMARY KEY, ts_us INTEGER NOT NULL,"
+	" score INTEGER NOT NULL, risk TEXT NOT NULL, resp INTEGER, spo2 INTEGER, o2 INTEGER,"
+	" sbp INTEGER, pulse INTEGER, consc INTEGER, temp INTEGER, present INTEGER NOT NULL);";
+
+struct cl_store {
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+};
+
+static int db_error(struct cl_store *s, const char *what)
+{
+	return cl_error_set(CL_EIO, "carelake.db: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+int cl_store_open(const char *data_dir, struct cl_store **out)
+{
+	char path[PATH_MAX];
+	struct cl_store *s = cl_calloc(1, sizeof(*s));
+	char *err = NULL;
+
+	if (!s)
+		return cl_error_set(CL_ENOMEM, "no memory for the store");
+	snprintf(path, sizeof(path), "%s/carelake.db", data_dir);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				  SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		int rc = cl_error_set(CL_EIO, "cannot open %s: %s", path,
+				      s->db ? sqlite3_errmsg(s->db) : "out of memory");
+
+		cl_store_close(s);
+		return rc;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+		int rc = cl_error_set(CL_EIO, "carelake.db schema: %s", err ? err : "?");
+
+		sqlite3_free(err);
+		cl_store_close(s);
+		return rc;
+	}
+	for (int i = 0; i < Q_COUNT; i++)
+		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
+				       NULL) != SQLITE_OK) {
+			int rc = db_error(s, "prepare");
+
+			cl_store_close(s);
+			return rc;
+		}
+	*out = s;
+	return CL_OK;
+}
+
+void cl_store_close(struct cl_store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->q[i]);
+	sqlite3_close(s->db);
+	cl_free(s);
+}
+
+static int run(struct cl_store *s, int q, const char *what)
+{
+	int rc = sqlite3_step(s->q[q]);
+
+	sqlite3_reset(s->q[q]);
+	sqlite3_clear_bindings(s->q[q]);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CL_OK : db_error(s, what);
+}
+
+int cl_store_begin(struct cl_store *s) { return run(s, Q_BEGIN, "begin"); }
+int cl_store_commit(struct cl_store *s) { return run(s, Q_COMMIT, "commit"); }
+void cl_store_rollback(struct cl_store *s) { run(s, Q_ROLLBACK, "rollback"); }
+
+int cl_store_checkpoint_get(struct cl_store *s, const char *consumer,
+			    uint64_t *processed, uint64_t *replay_from)
+{
+	sqlite3_stmt *q = s->q[Q_CKPT_GET];
+	int rc;
+
+	sqlite3_bind_text(q, 1, consumer, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*processed = (uint64_t)sqlite3_column_int64(q, 0);
+		*replay_from = (uint64_t)sqlite3_column_int64(q, 1);
+	}
+	sqlite3_reset(q);
+	if (rc == SQLITE_ROW)
+		return CL_OK;
+	if (rc == SQLITE_DONE)
+		return CL_ENOENT;
+	return db_error(s, "read checkpoint");
+}
+
+int cl_store_checkpoint_set(struct cl_store *s, const char *consumer,
+			    uint64_t processed, uint64_t replay_from)
+{
+	sqlite3_stmt *q = s->q[Q_CKPT_SET];
+
+	sqlite3_bind_text(q, 1, consumer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)processed);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)replay_from);
+	sqlite3_bind_int64(q, 4, cl_time_now_us());
+	return run(s, Q_CKPT_SET, "write checkpoint");
+}
+
+int cl_store_put_vital(struct cl_store *s, const char *source, uint64_t offset,
+		       const char *patient, const char *device, const char *vital,
+		       int64_t ts_us, double value)
+{
+	sqlite3_stmt *q = s->q[Q_VITAL];
+
+	sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)offset);
+	sqlite3_bind_text(q, 3, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, device, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, vital, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, ts_us);
+	sqlite3_bind_double(q, 7, value);
+	return run(s, Q_VITAL, "store a vital");
+}
+
+int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vital,
+			const char *window, int64_t start_us, int64_t end_us,
+			const struct cl_agg_summary *a)
+{
+	sqlite3_stmt *q = s->q[Q_ROLLUP];
+
+	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, vital, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, window, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, start_us);
+	sqlite3_bind_int64(q, 5, end_us);
+	sqlite3_bind_int64(q, 6, (sqlite3_int64)a->count);
+	sqlite3_bind_double(q, 7, a->min);
+	sqlite3_bind_double(q, 8, a->max);
+	sqlite3_bind_double(q, 9, a->mean);
+	sqlite3_bind_double(q, 10, a->stddev);
+	sqlite3_bind_double(q, 11, a->p50);
+	sqlite3_bind_double(q, 12, a->p90);
+	sqlite3_bind_double(q, 13, a->p99);
+	return run(s, Q_ROLLUP, "store a rollup");
+}
+
+int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
+		       int score, const char *risk, const int scores[7], int present)
+{
+	sqlite3_stmt *q = s->q[Q_NEWS2];
+
+	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, ts_us);
+	sqlite3_bind_int(q, 3, score);
+	sqlite3_bind_text(q, 4, risk, -1, SQLITE_STATIC);
+	for (int i = 0; i < 7; i++) {
+		if (scores[i] < 0)
+			sqlite3_bind_null(q, 5 + i);
+		else
+			sqlite3_bind_int(q, 5 + i, scores[i]);
+	}
+	sqlite3_bind_int(q, 12, present);
+	return run(s, Q_NEWS2, "store NEWS2");
+}
+
+static void iso(json_t *o, const char *key, int64_t us)
+{
+	char buf[40];
+
+	cl_time_format_rfc3339(us, buf, sizeof(buf), 3);
+	json_object_set_new(o, key, json_string(buf));
+}
+
+static json_t *num(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_us,
+			 int64_t to_us, const char *window, int limit, char **out)
+{
+	int raw = !window || !*window || strcmp(window, "raw") == 0;
+	sqlite3_stmt *q = s->q[raw ? Q_RAW : Q_ROLLUPS];
+	json_t *arr = json_array();
+	int rc;
+
+	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, from_us);
+	sqlite3_bind_int64(q, 3, to_us);
+	sqlite3_bind_int(q, 4, limit);
+	if (!raw)
+		sqlite3_bind_text(q, 5, window, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		if (raw) {
+			iso(o, "ts", sqlite3_column_int64(q, 0));
+			json_object_set_new(o, "type", json_string((const char *)sqlite3_column_text(q, 1)));
+			json_object_set_new(o, "value", num(sqlite3_column_double(q, 2)));
+			json_object_set_new(o, "device_id",
+					    json_string((const char *)sqlite3_column_text(q, 3)));
+		} else {
+			iso(o, "start", sqlite3_column_int64(q, 0));
+			iso(o, "end", sqlite3_column_int64(q, 1));
+			json_object_set_new(o, "type", json_string((const char *)sqlite3_column_text(q, 2)));
+			json_object_set_new(o, "count", json_integer(sqlite3_column_int64(q, 3)));
+			json_object_set_new(o, "min", num(sqlite3_column_double(q, 4)));
+			json_object_set_new(o, "max", num(sqlite3_column_double(q, 5)));
+			json_object_set_new(o, "mean", num(sqlite3_column_double(q, 6)));
+			json_object_set_new(o, "stddev", num(sqlite3_column_double(q, 7)));
+			json_object_set_new(o, "p50", num(sqlite3_column_double(q, 8)));
+			json_object_set_new(o, "p90", num(sqlite3_column_double(q, 9)));
+			json_object_set_new(o, "p99", num(sqlite3_column_double(q, 10)));
+		}
+		json_array_append_new(arr, o);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_error(s, "read vitals");
+	}
+	*out = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return *out ? CL_OK : CL_ENOMEM;
+}
+
+int cl_store_news2_json(struct cl_store *s, const char *patient, char **out)
+{
+	static const char *const names[] = { "respiration", "spo2", "supplemental_o2",
+					     "systolic_bp", "pulse", "consciousness",
+					     "temperature" };
+	sqlite3_stmt *q = s->q[Q_NEWS2_GET];
+	int rc;
+
+	*out = NULL;
+	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		json_t *o = json_object(), *p = json_object();
+
+		iso(o, "ts", sqlite3_column_int64(q, 0));
+		json_object_set_new(o, "score", json_integer(sqlite3_column_int(q, 1)));
+		json_object_set_new(o, "risk", json_string((const char *)sqlite3_column_text(q, 2)));
+		for (int i = 0; i < 7; i++)
+			json_object_set_new(p, names[i], sqlite3_column_type(q, 3 + i) == SQLITE_NULL
+							   ? json_null()
+							   : json_integer(sqlite3_column_int(q, 3 + i)));
+		json_object_set_new(o, "parameters", p);
+		json_object_set_new(o, "parameters_present", json_integer(sqlite3_column_int(q, 10)));
+		*out = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, "read NEWS2");
+	return CL_OK;
+}

@@ -1,0 +1,57 @@
+/*
+ * The serving store: carelake.db, SQLite in WAL mode, beside the bronze
+ * log in the data directory. It holds what the API serves fast — vital
+ * events by patient and time, rolled-up windows, each patient's latest
+ * values and NEWS2 — and the stream processor's checkpoints, written in
+ * the same transaction as the rows they account for. Everything in it can
+ * be rebuilt from bronze.
+ *
+ * One writer (the stream processor) and any number of readers, each on
+ * its own connection (cl_store_open per thread).
+ */
+#ifndef CL_STORE_H
+#define CL_STORE_H
+
+#include "stream/cl_agg.h"
+
+#include <stdint.h>
+
+struct cl_store;
+
+int cl_store_open(const char *data_dir, struct cl_store **out);
+void cl_store_close(struct cl_store *s);
+
+int cl_store_begin(struct cl_store *s);
+int cl_store_commit(struct cl_store *s);
+void cl_store_rollback(struct cl_store *s);
+
+/* A consumer's checkpoint: records below `processed` are applied; replay
+ * from `replay_from` rebuilds the state of windows still open. */
+int cl_store_checkpoint_get(struct cl_store *s, const char *consumer,
+			    uint64_t *processed, uint64_t *replay_from);
+int cl_store_checkpoint_set(struct cl_store *s, const char *consumer,
+			    uint64_t processed, uint64_t replay_from);
+
+/* One vital value (ignored if that offset of that source is stored). */
+int cl_store_put_vital(struct cl_store *s, const char *source, uint64_t offset,
+		       const char *patient, const char *device, const char *vital,
+		       int64_t ts_us, double value);
+
+/* A closed window (ignored if already stored: replays are idempotent). */
+int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vital,
+			const char *window, int64_t start_us, int64_t end_us,
+			const struct cl_agg_summary *a);
+
+/* The patient's NEWS2 now, from the latest value of each parameter. */
+int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
+		       int score, const char *risk, const int scores[7], int present);
+
+/* Rows for GET /api/v1/patients/{id}/vitals, as a JSON array string
+ * (cl_malloc'd): raw events, or rollups of `window` ("1m", "1h"). */
+int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_us,
+			 int64_t to_us, const char *window, int limit, char **json);
+
+/* The patient's latest NEWS2 as a JSON object string, or NULL if none. */
+int cl_store_news2_json(struct cl_store *s, const char *patient, char **json);
+
+#endif

@@ -1,0 +1,483 @@
+/*
+ * The stream processor. See cl_stream.h.
+ *
+ * One thread: wait for a poke (or 50 ms), read up to batch_records
+ * durable records past the checkpoint, apply them, move the watermark,
+ * write closed windows and NEWS2 updates, and commit them together with
+ * the checkpoint.
+ */
+#include "cl_stream.h"
+#include "bronze/cl_bronze.h"
+#include "bronze/cl_reader.h"
+#include "core/cl_config.h"
+#include "core/cl_error.h"
+#include "core/cl_log.h"
+#include "core/cl_map.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+#include "store/cl_store.h"
+#include "stream/cl_news2.h"
+#include "stream/cl_vitals.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CONSUMER "stream"
+
+/* What the processor knows of one patient. */
+struct patient {
+	double value[CL_NEWS2_PARAMS];
+	int64_t ts[CL_NEWS2_PARAMS];
+	uint8_t have[CL_NEWS2_PARAMS];
+	int dirty;               /* NEWS2 to be written this batch */
+	int64_t last_ts;
+	struct patient *next_dirty;
+	char id[CL_EVENT_ID_MAX + 1];
+};
+
+struct cl_stream {
+	struct cl_stream_options o;
+	char data_dir[PATH_MAX];
+	struct cl_blog *log;
+	struct cl_store *store;
+	struct cl_window_op *win[CL_STREAM_MAX_WINDOWS];
+	struct cl_map *patients;
+	struct patient *dirty;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int poked, stop, started;
+	int store_failed;
+	uint64_t processed;      /* checkpoint: applied below this */
+	int64_t max_ts;          /* latest event time seen */
+	int64_t last_event_mono; /* when an event last arrived */
+	struct cl_stream_counters c;
+};
+
+void cl_stream_options_default(struct cl_stream_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->lateness_us = 30ll * 1000000;
+	o->idle_flush_us = 5ll * 1000000;
+	o->batch_records = 20000;
+	o->record_max_bytes = 4u << 20;
+	o->nwindows = 2;
+	o->windows[0] = (struct cl_window_spec){ .name = "1m", .kind = CL_WIN_TUMBLING,
+						 .size_us = 60ll * 1000000 };
+	o->windows[1] = (struct cl_window_spec){ .name = "1h", .kind = CL_WIN_TUMBLING,
+						 .size_us = 3600ll * 1000000 };
+}
+
+int cl_stream_parse_windows(const char *text, struct cl_stream_options *o)
+{
+	char buf[1024], *save = NULL;
+
+	if (strlen(text) >= sizeof(buf))
+		return cl_error_set(CL_EINVAL, "stream.windows is too long");
+	snprintf(buf, sizeof(buf), "%s", text);
+	o->nwindows = 0;
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		struct cl_window_spec w;
+		char *eq, *kind, *a, *b;
+		int64_t x = 0, y = 0;
+		int rc;
+
+		while (*item == ' ')
+			item++;
+		memset(&w, 0, sizeof(w));
+		eq = strchr(item, '=');
+		if (!eq || eq == item || (size_t)(eq - item) >= sizeof(w.name))
+			return cl_error_set(CL_EINVAL,
+					    "stream.windows: '%.60s' is not NAME=KIND:SIZE[/HOP]", item);
+		memcpy(w.name, item, (size_t)(eq - item));
+		kind = eq + 1;
+		a = strchr(kind, ':');
+		if (!a)
+			return cl_error_set(CL_EINVAL, "stream.windows: '%s' needs KIND:SIZE", w.name);
+		*a++ = '\0';
+		b = strchr(a, '/');
+		if (b)
+			*b++ = '\0';
+		rc = cl_parse_duration_us(a, 1, 30ll * 86400 * 1000000, &x);
+		if (rc == CL_OK && b)
+			rc = cl_parse_duration_us(b, 1, 30ll * 86400 * 1000000, &y);
+		if (rc)
+			return cl_error_set(rc, "stream.windows: '%s': %s", w.name, cl_error_detail());
+		if (strcmp(kind, "tumbling") == 0) {
+			w.kind = CL_WIN_TUMBLING;
+			w.size_us = x;
+		} else if (strcmp(kind, "hopping") == 0 && b) {
+			w.kind = CL_WIN_HOPPING;
+			w.size_us = x;
+			w.hop_us = y;
+		} else if (strcmp(kind, "sliding") == 0) {
+			w.kind = CL_WIN_SLIDING;
+			w.size_us = x;
+		} else if (strcmp(kind, "session") == 0) {
+			w.kind = CL_WIN_SESSION;
+			w.gap_us = x;
+		} else {
+			return cl_error_set(CL_EINVAL,
+					    "stream.windows: '%s': kind must be tumbling:SIZE, "
+					    "hopping:SIZE/HOP, sliding:SIZE or session:GAP", w.name);
+		}
+		rc = cl_window_spec_check(&w);
+		if (rc)
+			return rc;
+		if (o->nwindows == CL_STREAM_MAX_WINDOWS)
+			return cl_error_set(CL_EINVAL, "stream.windows: at most %d windows",
+					    CL_STREAM_MAX_WINDOWS);
+		o->windows[o->nwindows++] = w;
+	}
+	if (o->nwindows == 0)
+		return cl_error_set(CL_EINVAL, "stream.windows: declare at least one window");
+	return CL_OK;
+}
+
+/* Window keys: the patient id, a NUL, the vital's number. */
+static size_t make_key(char *buf, const char *patient, enum cl_vital v)
+{
+	size_t n = strlen(patient);
+
+	memcpy(buf, patient, n);
+	buf[n] = '\0';
+	buf[n + 1] = (char)v;
+	return n + 2;
+}
+
+static void on_window(void *arg, const struct cl_window_out *w)
+{
+	struct cl_stream *s = arg;
+	const char *patient = w->key;
+	enum cl_vital v = (enum cl_vital)((const char *)w->key)[w->key_len - 1];
+	struct cl_agg_summary sum;
+
+	cl_agg_summarise(w->agg, &sum);
+	if (cl_store_put_rollup(s->store, patient, cl_vital_name(v), w->spec->name,
+				w->start_us, w->end_us, &sum) != CL_OK)
+		s->store_failed = 1;
+	else
+		atomic_fetch_add(&s->c.rollups, 1);
+}
+
+static struct patient *patient_of(struct cl_stream *s, const char *id)
+{
+	void **slot = cl_map_slot(s->patients, id, strlen(id), 1);
+	struct patient *p;
+
+	if (!slot)
+		return NULL;
+	if (!*slot) {
+		p = cl_calloc(1, sizeof(*p));
+		if (!p)
+			return NULL;
+		snprintf(p->id, sizeof(p->id), "%s", id);
+		*slot = p;
+	}
+	return *slot;
+}
+
+/* Applies one stored record. Invalid ones are counted (they were
+ * validated at ingest, so only an older version's data could be). */
+static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_frame *f)
+{
+	struct cl_event_limits lim = { .max_future_us = INT64_MAX / 4, .min_ts_us = INT64_MIN / 4 };
+	struct cl_event ev;
+	struct patient *p;
+	char key[CL_EVENT_ID_MAX + 4];
+	size_t klen;
+	int np;
+
+	if (cl_json_parse(doc, (const char *)f->data, f->len) != CL_OK ||
+	    cl_event_parse(doc, 0, f->ts_us, &lim, &ev) != CL_OK) {
+		atomic_fetch_add(&s->c.invalid, 1);
+		return CL_OK;
+	}
+	atomic_fetch_add(&s->c.events, 1);
+	if (cl_store_put_vital(s->store, "vitals", f->offset, ev.patient_id, ev.device_id,
+			       cl_vital_name(ev.vital), ev.ts_us, ev.value) != CL_OK)
+		return CL_EIO;
+	klen = make_key(key, ev.patient_id, ev.vital);
+	for (int i = 0; i < s->o.nwindows; i++) {
+		int rc = cl_window_add(s->win[i], key, klen, ev.ts_us, ev.value,
+				       cl_vital_resolution(ev.vital), f->offset);
+
+		if (rc < 0)
+			return rc;
+	}
+	if (ev.ts_us > s->max_ts)
+		s->max_ts = ev.ts_us;
+	s->last_event_mono = cl_time_mono_us();
+	np = cl_news2_param_of(ev.vital);
+	if (np < 0)
+		return CL_OK;
+	p = patient_of(s, ev.patient_id);
+	if (!p)
+		return CL_ENOMEM;
+	/* the latest value of each parameter, by event time */
+	if (!p->have[np] || ev.ts_us >= p->ts[np]) {
+		p->value[np] = ev.value;
+		p->ts[np] = ev.ts_us;
+		p->have[np] = 1;
+		if (ev.ts_us > p->last_ts)
+			p->last_ts = ev.ts_us;
+		if (!p->dirty) {
+			p->dirty = 1;
+			p->next_dirty = s->dirty;
+			s->dirty = p;
+		}
+	}
+	return CL_OK;
+}
+
+static int write_news2(struct cl_stream *s)
+{
+	while (s->dirty) {
+		struct patient *p = s->dirty;
+		struct cl_news2 n;
+
+		s->dirty = p->next_dirty;
+		p->dirty = 0;
+		cl_news2_compute(p->value, p->have, &n);
+		if (cl_store_put_news2(s->store, p->id, p->last_ts, n.total,
+				       cl_news2_risk_name(n.risk), n.scores, n.present) != CL_OK)
+			return CL_EIO;
+	}
+	return CL_OK;
+}
+
+static void advance(struct cl_stream *s, int caught_up, int replaying)
+{
+	int64_t w = s->max_ts == INT64_MIN ? INT64_MIN : s->max_ts - s->o.lateness_us;
+	uint64_t open = 0;
+
+	/* quiet stream: let wall-clock time close windows (not while
+	 * replaying old records, which would all look late) */
+	if (caught_up && !replaying &&
+	    cl_time_mono_us() - s->last_event_mono >= s->o.idle_flush_us) {
+		int64_t wall = cl_time_now_us() - s->o.lateness_us;
+
+		if (wall > w)
+			w = wall;
+	}
+	for (int i = 0; i < s->o.nwindows; i++) {
+		if (w != INT64_MIN)
+			cl_window_advance(s->win[i], w);
+		open += cl_window_open(s->win[i]);
+	}
+	atomic_store(&s->c.windows_open, open);
+}
+
+/* One batch: read, apply, advance, commit with the checkpoint. Returns the
+ * records read, or < 0. */
+static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_doc *doc,
+		 uint64_t replay_upto)
+{
+	uint64_t durable = cl_blog_durable_offset(s->log), min_off = UINT64_MAX;
+	struct cl_frame f;
+	long n = 0;
+	int rc = CL_OK, replaying;
+
+	cl_blog_reader_set_end(r, durable);
+	rc = cl_store_begin(s->store);
+	if (rc)
+		return rc;
+	replaying = cl_blog_reader_position(r) < replay_upto;
+	for (int i = 0; i < s->o.nwindows; i++)
+		cl_window_set_replay(s->win[i], replaying);
+	while ((uint32_t)n < s->o.batch_records) {
+		int got = cl_blog_reader_next(r, &f);
+
+		if (got == 0)
+			break;
+		if (got == CL_ECORRUPT) {
+			cl_log_error("stream", "event=corrupt_bronze detail=\"%s\"", cl_error_detail());
+			continue;
+		}
+		if (got < 0) {
+			rc = got;
+			break;
+		}
+		if (f.offset >= replay_upto && replaying) {
+			replaying = 0;
+			for (int i = 0; i < s->o.nwindows; i++)
+				cl_window_set_replay(s->win[i], 0);
+		}
+		rc = apply(s, doc, &f);
+		if (rc)
+			break;
+		n++;
+	}
+	if (rc == CL_OK) {
+		int caught_up = cl_blog_reader_position(r) >= durable;
+
+		advance(s, caught_up, replaying);
+		rc = s->store_failed ? CL_EIO : write_news2(s);
+	}
+	if (rc == CL_OK) {
+		uint64_t pos = cl_blog_reader_position(r);
+
+		for (int i = 0; i < s->o.nwindows; i++) {
+			uint64_t m = cl_window_min_offset(s->win[i]);
+
+			if (m < min_off)
+				min_off = m;
+		}
+		if (pos > s->processed)
+			s->processed = pos;
+		rc = cl_store_checkpoint_set(s->store, CONSUMER, s->processed,
+					     min_off < s->processed ? min_off : s->processed);
+	}
+	if (rc == CL_OK)
+		rc = cl_store_commit(s->store);
+	if (rc != CL_OK) {
+		cl_store_rollback(s->store);
+		return rc;
+	}
+	uint64_t late = 0;
+
+	for (int i = 0; i < s->o.nwindows; i++)
+		late += cl_window_late(s->win[i]);
+	atomic_store(&s->c.late, late);
+	atomic_store(&s->c.processed, s->processed);
+	return n;
+}
+
+static void *stream_main(void *arg)
+{
+	struct cl_stream *s = arg;
+	struct cl_blog_reader *r = NULL;
+	struct cl_json_doc doc;
+	char dir[PATH_MAX];
+	uint64_t replay_from = 0;
+	int rc;
+
+	cl_json_doc_init(&doc);
+	rc = cl_store_checkpoint_get(s->store, CONSUMER, &s->processed, &replay_from);
+	if (rc == CL_ENOENT) {
+		s->processed = replay_from = 0;
+		rc = CL_OK;
+	}
+	if (rc == CL_OK)
+		rc = cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, "vitals");
+	if (rc == CL_OK)
+		rc = cl_blog_reader_open(dir, replay_from, cl_blog_durable_offset(s->log),
+					 s->o.record_max_bytes, &r);
+	if (rc != CL_OK) {
+		cl_log_error("stream", "event=cannot_start detail=\"%s\"", cl_error_detail());
+		cl_json_doc_free(&doc);
+		return NULL;
+	}
+	cl_log_info("stream", "event=started processed=%llu replay_from=%llu",
+		    (unsigned long long)s->processed, (unsigned long long)replay_from);
+	{
+		uint64_t replay_upto = s->processed;
+
+		for (;;) {
+			long n = step(s, r, &doc, replay_upto);
+			int stop;
+
+			if (n < 0) {
+				cl_log_error("stream", "event=step_failed detail=\"%s\"", cl_error_detail());
+				s->store_failed = 0;
+			}
+			pthread_mutex_lock(&s->mu);
+			stop = s->stop;
+			if (!stop && n < (long)s->o.batch_records && !s->poked) {
+				struct timespec ts;
+
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_nsec += 50 * 1000000;
+				if (ts.tv_nsec >= 1000000000) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000;
+				}
+				pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+			}
+			s->poked = 0;
+			stop = s->stop;
+			pthread_mutex_unlock(&s->mu);
+			if (stop && n <= 0)
+				break;
+		}
+	}
+	cl_blog_reader_close(r);
+	cl_json_doc_free(&doc);
+	return NULL;
+}
+
+static void free_patient(void *p)
+{
+	cl_free(p);
+}
+
+int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
+		    const struct cl_stream_options *o, struct cl_stream **out)
+{
+	struct cl_stream *s = cl_calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return cl_error_set(CL_ENOMEM, "no memory for the stream processor");
+	s->o = *o;
+	s->log = vitals;
+	s->max_ts = INT64_MIN;
+	s->last_event_mono = cl_time_mono_us(); /* quiet is measured from start */
+	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	rc = cl_store_open(data_dir, &s->store);
+	if (rc == CL_OK)
+		rc = cl_map_create(&s->patients);
+	for (int i = 0; rc == CL_OK && i < o->nwindows; i++)
+		rc = cl_window_op_create(&o->windows[i], on_window, s, &s->win[i]);
+	if (rc == CL_OK && pthread_create(&s->thread, NULL, stream_main, s) != 0)
+		rc = cl_error_set(CL_ENOMEM, "cannot start the stream thread");
+	if (rc) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
+		cl_stream_stop(s);
+		return cl_error_set(rc, "%s", msg);
+	}
+	s->started = 1;
+	*out = s;
+	return CL_OK;
+}
+
+void cl_stream_poke(struct cl_stream *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->poked = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void cl_stream_stop(struct cl_stream *s)
+{
+	if (!s)
+		return;
+	if (s->started) {
+		pthread_mutex_lock(&s->mu);
+		s->stop = 1;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->thread, NULL);
+	}
+	for (int i = 0; i < s->o.nwindows; i++)
+		cl_window_op_destroy(s->win[i]);
+	cl_map_destroy(s->patients, free_patient);
+	cl_store_close(s->store);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	cl_free(s);
+}
+
+const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s)
+{
+	return &s->c;
+}

@@ -1,0 +1,70 @@
+/*
+ * The stream processor: follows the bronze log of device events from its
+ * checkpoint and keeps the serving store current — every vital value by
+ * patient and time, rolled-up windows (1-minute and 1-hour tumbling by
+ * default, plus any declared), and each patient's NEWS2 from the latest
+ * value of each parameter.
+ *
+ * Exactly once: rows and the checkpoint are written in one SQLite
+ * transaction; the checkpoint also records where to replay from to
+ * rebuild the windows still open, and every row is keyed so a replay
+ * writes nothing twice. A restart, or a SIGKILL, neither loses nor double
+ * counts an event.
+ *
+ * Watermark: the latest event time seen minus `stream.lateness`; once the
+ * stream has been quiet for `stream.idle_flush`, wall-clock time minus the
+ * lateness, so windows close when devices go silent.
+ */
+#ifndef CL_STREAM_H
+#define CL_STREAM_H
+
+#include "bronze/cl_blog.h"
+#include "stream/cl_window.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define CL_STREAM_MAX_WINDOWS 8
+
+struct cl_stream_options {
+	int64_t lateness_us;
+	int64_t idle_flush_us;
+	uint32_t batch_records;        /* records per transaction */
+	struct cl_window_spec windows[CL_STREAM_MAX_WINDOWS];
+	int nwindows;
+	uint32_t record_max_bytes;
+};
+
+struct cl_stream_counters {
+	atomic_uint_fast64_t events;      /* vital values processed */
+	atomic_uint_fast64_t invalid;     /* records that are not valid events */
+	atomic_uint_fast64_t processed;   /* bronze offset processed up to */
+	atomic_uint_fast64_t windows_open;
+	atomic_uint_fast64_t late;
+	atomic_uint_fast64_t rollups;     /* windows written */
+};
+
+struct cl_stream;
+
+/*
+ * Parses a window list: NAME=KIND:SIZE[/HOP] separated by commas, KIND
+ * one of tumbling, hopping (SIZE/HOP), sliding, session (SIZE is the gap):
+ * "1m=tumbling:1m, 1h=tumbling:1h, 10m-hop=hopping:10m/1m".
+ */
+int cl_stream_parse_windows(const char *text, struct cl_stream_options *o);
+
+/* Defaults: lateness 30 s, idle flush 5 s, windows 1m and 1h tumbling. */
+void cl_stream_options_default(struct cl_stream_options *o);
+
+int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
+		    const struct cl_stream_options *o, struct cl_stream **out);
+
+/* New records are durable (called from the bronze flusher; cheap). */
+void cl_stream_poke(struct cl_stream *s);
+
+/* Processes what is durable, writes a last checkpoint, stops. */
+void cl_stream_stop(struct cl_stream *s);
+
+const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * Stream processing end to end through `carelake serve`: events over
+ * HTTP, 1-minute rollups and NEWS2 read back from
+ * GET /api/v1/patients/{id}/vitals, a late event counted, and a SIGKILL
+ * and restart after which no window counts an event twice.
+ *
+ * Usage: test_stream /path/to/carelake
+ */
+#include "serve_helpers.h"
+
+#include <jansson.h>
+
+static const char *bin;
+static char dir[256];
+
+/* Events for patient p1: heart rate every 10 s through minutes M-4..M-2. */
+static char *history(int64_t minute0)
+{
+	size_t cap = 64 * 1024, n = 0;
+	char *b = malloc(cap);
+
+	b[n++] = '[';
+	for (int m = 0; m < 3; m++)
+		for (int s = 0; s < 60; s += 10) {
+			char id[32], ts[40];
+			int64_t t = minute0 + (int64_t)m * 60000000 + (int64_t)s * 1000000;
+
+			snprintf(id, sizeof(id), "h%d-%d", m, s);
+			cl_time_format_rfc3339(t, ts, sizeof(ts), 0);
+			n += (size_t)snprintf(b + n, cap - n,
+					      "%s{\"id\":\"%s\",\"device_id\":\"m1\",\"patient_id\":\"p1\","
+					      "\"ts\":\"%s\",\"type\":\"heart_rate\",\"value\":%d,\"unit\":\"/min\"}",
+					      n > 1 ? "," : "", id, ts, 60 + m * 10 + s / 10);
+		}
+	snprintf(b + n, cap - n, "]");
+	return b;
+}
+
+static json_t *vitals(const struct server *s, const char *query)
+{
+	char path[256];
+	struct reply r;
+	json_error_t err;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/api/v1/patients/p1/vitals?%s", query);
+	r = http(s, "GET", path, s->token, NULL, 0);
+	if (r.code != 200)
+		fail_msg("GET %s: %ld %s", path, r.code, r.body);
+	j = json_loads(r.body, 0, &err);
+	free(r.body);
+	assert_non_null(j);
+	return j;
+}
+
+/* Waits until the 1-minute heart-rate rollups number `want`. */
+static json_t *rollups(const struct server *s, int want)
+{
+	for (int i = 0; i < 300; i++) {
+		json_t *j = vitals(s, "resolution=1m&from=2000-01-01T00:00:00Z");
+		json_t *v = json_object_get(j, "vitals");
+		int hr = 0;
+
+		for (size_t k = 0; k < json_array_size(v); k++)
+			if (strcmp(json_string_value(json_object_get(json_array_get(v, k), "type")),
+				   "heart_rate") == 0)
+				hr++;
+		if (hr >= want)
+			return j;
+		json_decref(j);
+		usleep(20000);
+	}
+	fail_msg("the rollups never appeared");
+	return NULL;
+}
+
+static void check_rollups(json_t *j, int64_t minute0)
+{
+	json_t *v = json_object_get(j, "vitals");
+	int seen = 0;
+
+	for (size_t k = 0; k < json_array_size(v); k++) {
+		json_t *w = json_array_get(v, k);
+		int64_t start;
+		int m;
+
+		if (strcmp(json_string_value(json_object_get(w, "type")), "heart_rate") != 0)
+			continue;
+		assert_int_equal(cl_time_parse_rfc3339(json_string_value(json_object_get(w, "start")),
+						       strlen(json_string_value(json_object_get(w, "start"))),
+						       &start), 0);
+		m = (int)((start - minute0) / 60000000);
+		if (m < 0 || m > 2)
+			continue;
+		/* six readings: 60+10m .. 65+10m */
+		assert_int_equal(json_integer_value(json_object_get(w, "count")), 6);
+		assert_true(json_real_value(json_object_get(w, "min")) == 60 + 10 * m);
+		assert_true(json_real_value(json_object_get(w, "max")) == 65 + 10 * m);
+		assert_true(fabs(json_real_value(json_object_get(w, "mean")) - (62.5 + 10 * m)) < 1e-9);
+		assert_true(json_real_value(json_object_get(w, "p50")) == 62 + 10 * m);
+		seen |= 1 << m;
+	}
+	assert_int_equal(seen, 7);
+}
+
+static void test_rollups_news2_restart(void **state)
+{
+	const char *extra[] = { "--set", "stream.idle_flush=1h", NULL };
+	int64_t now = cl_time_now_us(), minute0 = (now / 60000000 - 4) * 60000000;
+	char data[300], *body, ts[40];
+	struct server s;
+	struct reply r;
+	json_t *j;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/stream", dir);
+	server_start(&s, bin, data, extra);
+	body = history(minute0);
+	r = post(&s, body);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"accepted\":18"));
+	free(r.body);
+	/* NEWS2 parameters, and an event now that moves the watermark past
+	 * the three minutes */
+	{
+		char nb[2048];
+
+		cl_time_format_rfc3339(now, ts, sizeof(ts), 3);
+		snprintf(nb, sizeof(nb),
+			 "[{\"id\":\"n1\",\"device_id\":\"m1\",\"patient_id\":\"p1\",\"ts\":\"%s\",\"type\":\"respiratory_rate\",\"value\":26,\"unit\":\"/min\"},"
+			 "{\"id\":\"n2\",\"device_id\":\"m1\",\"patient_id\":\"p1\",\"ts\":\"%s\",\"type\":\"spo2\",\"value\":0.9,\"unit\":\"1\"},"
+			 "{\"id\":\"n3\",\"device_id\":\"m1\",\"patient_id\":\"p1\",\"ts\":\"%s\",\"type\":\"supplemental_o2\",\"value\":1},"
+			 "{\"id\":\"n4\",\"device_id\":\"m1\",\"patient_id\":\"p1\",\"ts\":\"%s\",\"type\":\"systolic_bp\",\"value\":95,\"unit\":\"mm[Hg]\"},"
+			 "{\"id\":\"n5\",\"device_id\":\"m1\",\"patient_id\":\"p1\",\"ts\":\"%s\",\"type\":\"temperature\",\"value\":101.3,\"unit\":\"[degF]\"},"
+			 "{\"id\":\"n6\",\"device_id\":\"m1\",\"patient_id\":\"p1\",\"ts\":\"%s\",\"type\":\"consciousness\",\"value\":0}]",
+			 ts, ts, ts, ts, ts, ts);
+		r = post(&s, nb);
+		assert_non_null(strstr(r.body, "\"accepted\":6"));
+		free(r.body);
+	}
+	j = rollups(&s, 3);
+	check_rollups(j, minute0);
+	{
+		/* RR 26: 3, SpO2 90: 3, oxygen: 2, SBP 95: 2, pulse 85: 0,
+		 * alert: 0, 38.5 C: 1 -> 11, high */
+		json_t *n = json_object_get(j, "news2");
+
+		assert_int_equal(json_integer_value(json_object_get(n, "score")), 11);
+		assert_string_equal(json_string_value(json_object_get(n, "risk")), "high");
+		assert_int_equal(json_integer_value(json_object_get(n, "parameters_present")), 7);
+	}
+	json_decref(j);
+	/* raw history */
+	j = vitals(&s, "from=2000-01-01T00:00:00Z&limit=3");
+	assert_int_equal(json_array_size(json_object_get(j, "vitals")), 3);
+	json_decref(j);
+	/* an event behind the watermark is late: stored, counted, not rolled up */
+	{
+		char one[400];
+
+		cl_time_format_rfc3339(minute0 + 5000000, ts, sizeof(ts), 0);
+		snprintf(one, sizeof(one), "{\"id\":\"late1\",\"device_id\":\"m1\",\"patient_id\":\"p1\","
+			 "\"ts\":\"%s\",\"type\":\"heart_rate\",\"value\":99,\"unit\":\"/min\"}", ts);
+		r = post(&s, one);
+		assert_non_null(strstr(r.body, "\"accepted\":1"));
+		free(r.body);
+		long late = 0;
+
+		/* late for its closed minute; the hour may still be open */
+		for (int i = 0; i < 200 && late < 1; i++) {
+			struct reply m = http(&s, "GET", "/metrics", NULL, NULL, 0);
+			const char *p = strstr(m.body, "\ncarelake_stream_late_events_total ");
+
+			if (p)
+				late = atol(p + strlen("\ncarelake_stream_late_events_total "));
+			free(m.body);
+			usleep(20000);
+		}
+		assert_true(late >= 1);
+		j = rollups(&s, 3);
+		check_rollups(j, minute0); /* still six readings in that minute */
+		json_decref(j);
+	}
+	/* SIGKILL, restart, the same events again: nothing counted twice */
+	server_kill(&s);
+	server_start(&s, bin, data, extra);
+	r = post(&s, body);
+	assert_non_null(strstr(r.body, "\"duplicates\":18"));
+	free(r.body);
+	usleep(300000);
+	j = rollups(&s, 3);
+	check_rollups(j, minute0);
+	json_decref(j);
+	r = http(&s, "GET", "/api/v1/patients/p1/vitals?resolution=5m", s.token, NULL, 0);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "resolution must be raw or a window"));
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/patients/p1/vitals?from=yesterday", s.token, NULL, 0);
+	assert_int_equal(r.code, 400);
+	free(r.body);
+	assert_int_equal(server_stop(&s), 0);
+	free(body);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rollups_news2_restart),
+	};
+	int rc;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_stream /path/to/carelake\n");
+		return 2;
+	}
+	bin = argv[1];
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	cl_test_tmpdir(dir, sizeof(dir));
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	cl_test_rmtree(dir);
+	curl_global_cleanup();
+	return rc;
+}
