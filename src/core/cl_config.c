@@ -15,6 +15,7 @@
 #include "cl_log.h"
 #include "cl_mem.h"
 #include "cl_utf8.h"
+#include "stream/cl_rules.h"
 
 #include <ctype.h>
 #include <yaml.h>
@@ -297,9 +298,37 @@ void cl_config_defaults(struct cl_config *c)
 	cl_config_table_defaults(table, NENTRIES, c);
 }
 
+/* alerts.<rule>.<field>: checked against the rule table now, applied
+ * when the stream processor starts. */
+static int set_alert(struct cl_config *c, const char *key, const char *value)
+{
+	struct cl_rule rules[CL_RULES_MAX];
+	int n = cl_rules_default(rules, CL_RULES_MAX);
+	int rc = cl_rules_set(rules, n, key, value);
+
+	if (rc == CL_ENOENT)
+		return cl_error_set(CL_ENOENT,
+				    "unknown setting '%.80s' (alerts.<rule>.raise|clear|suppress|enabled; "
+				    "see `carelake config --reference`)", key);
+	if (rc)
+		return rc;
+	if (c->nalert_set == (int)(sizeof(c->alert_set) / sizeof(c->alert_set[0])) ||
+	    strlen(key) >= sizeof(c->alert_set[0].key) ||
+	    strlen(value) >= sizeof(c->alert_set[0].value))
+		return cl_error_set(CL_ERANGE, "too many or too long alerts.* settings");
+	snprintf(c->alert_set[c->nalert_set].key, sizeof(c->alert_set[0].key), "%s", key);
+	snprintf(c->alert_set[c->nalert_set].value, sizeof(c->alert_set[0].value), "%s", value);
+	c->nalert_set++;
+	return CL_OK;
+}
+
 int cl_config_set(struct cl_config *c, const char *key, const char *value)
 {
-	int rc = cl_config_table_set(table, NENTRIES, c, key, value);
+	int rc;
+
+	if (strncmp(key, "alerts.", 7) == 0)
+		return set_alert(c, key, value);
+	rc = cl_config_table_set(table, NENTRIES, c, key, value);
 
 	if (rc == CL_ENOENT)
 		return cl_error_set(CL_ENOENT,
@@ -494,7 +523,28 @@ static void format_value(const void *c, const struct cfg_entry *e,
 
 void cl_config_print(FILE *out, const struct cl_config *c, int help)
 {
+	struct cl_rule rules[CL_RULES_MAX];
+	int n = cl_rules_default(rules, CL_RULES_MAX);
+
 	cl_config_table_print(out, table, NENTRIES, c, help);
+	for (int i = 0; i < c->nalert_set; i++)
+		cl_rules_set(rules, n, c->alert_set[i].key, c->alert_set[i].value);
+	for (int i = 0; i < n; i++) {
+		const struct cl_rule *r = &rules[i];
+
+		if (r->what == CL_WHAT_SILENCE)
+			fprintf(out, "alerts.%s = %s: silent %s %gs, clears when it sends, severity %s\n",
+				r->name, r->enabled ? "on" : "off", cl_rule_op_name(r->raise_op),
+				r->raise, r->severity);
+		else
+			fprintf(out, "alerts.%s = %s: raise %s %g, clear %s %g, severity %s, "
+				"suppress %llds\n", r->name, r->enabled ? "on" : "off",
+				cl_rule_op_name(r->raise_op), r->raise, cl_rule_op_name(r->clear_op),
+				r->clear, r->severity, (long long)(r->suppress_us / 1000000));
+		if (help)
+			fprintf(out, "    %s; tune with alerts.%s.raise, .clear, .suppress, .enabled\n",
+				r->description, r->name);
+	}
 }
 
 void cl_config_table_print(FILE *out, const struct cl_config_entry *t,

@@ -73,6 +73,11 @@ struct cl_config {
 		uint32_t batch_records;            /* stream.batch_records */
 	} stream;
 	struct {
+		char key[96];
+		char value[64];
+	} alert_set[32];                       /* alerts.<rule>.<field> overrides */
+	int nalert_set;
+	struct {
 		int64_t max_future_us;          /* ingest.max_future */
 		uint32_t max_events;            /* ingest.max_events */
 		uint32_t dedupe_ids;            /* ingest.dedupe_ids */

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-const int cl_http_codes[CL_HTTP_CODES] = { 200, 400, 401, 404, 405, 413, 415, 500, 503, 507 };
+const int cl_http_codes[CL_HTTP_CODES] = { 200, 400, 401, 404, 405, 409, 413, 500, 503, 507 };
 
 enum route {
 	R_NONE,
@@ -30,6 +30,8 @@ enum route {
 	R_METRICS,
 	R_EVENTS,
 	R_VITALS,       /* GET /api/v1/patients/{id}/vitals */
+	R_ALERTS,       /* GET /api/v1/alerts */
+	R_ALERT_ACK,    /* POST /api/v1/alerts/{id}/ack */
 	R_FHIR_META,    /* GET /fhir/metadata */
 	R_FHIR_OBS,     /* POST /fhir/Observation */
 	R_FHIR_BUNDLE,  /* POST /fhir */
@@ -56,6 +58,7 @@ struct cl_http_req {
 	struct MHD_Connection *conn;
 	struct cl_ingest_result res;
 	struct cl_blog *log;            /* where its records were queued */
+	struct cl_principal who;        /* the token's bearer */
 	int64_t t0_us;
 	struct cl_http_req *next_waiter;
 };
@@ -177,6 +180,18 @@ static enum route route_of(const char *url, const char **allow)
 		if (slash && slash > id && strcmp(slash, "/vitals") == 0) {
 			*allow = "GET";
 			return R_VITALS;
+		}
+	}
+	if (strcmp(url, "/api/v1/alerts") == 0) {
+		*allow = "GET";
+		return R_ALERTS;
+	}
+	if (strncmp(url, "/api/v1/alerts/", 15) == 0) {
+		const char *slash = strchr(url + 15, '/');
+
+		if (slash && slash > url + 15 && strcmp(slash, "/ack") == 0) {
+			*allow = "POST";
+			return R_ALERT_ACK;
 		}
 	}
 	if (strcmp(url, "/fhir/metadata") == 0) {
@@ -449,6 +464,92 @@ static enum MHD_Result answer_vitals(struct cl_server *s, struct cl_http_req *r,
 	return respond_json(s, r, c, 200, j, "application/json", NULL, NULL);
 }
 
+/* GET /api/v1/alerts?since=&patient=&open=true|false&limit= */
+static enum MHD_Result answer_alerts(struct cl_server *s, struct cl_http_req *r,
+				     struct MHD_Connection *c)
+{
+	const char *patient = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "patient");
+	const char *open = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "open");
+	const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+	struct cl_store *st;
+	uint64_t limit = 1000;
+	int64_t since;
+	char *rows = NULL;
+	int rc;
+
+	if (time_arg(c, "since", INT64_MIN / 2, &since) != CL_OK ||
+	    (lim && cl_parse_u64(lim, 1, 100000, &limit) != CL_OK))
+		return respond_error(s, r, c, 400, "bad_request", cl_error_detail(), NULL, NULL);
+	if (open && strcmp(open, "true") && strcmp(open, "false"))
+		return respond_error(s, r, c, 400, "bad_request", "'open' must be true or false",
+				     NULL, NULL);
+	rc = cl_store_open(s->data_dir, &st);
+	if (rc == CL_OK) {
+		rc = cl_store_alerts_json(st, since, patient && *patient ? patient : NULL,
+					  open && strcmp(open, "true") == 0, 0, (int)limit, &rows);
+		cl_store_close(st);
+	}
+	if (rc != CL_OK)
+		return respond_error(s, r, c, 500, "store", cl_error_detail(), NULL, NULL);
+	{
+		json_t *j = json_pack("{s:o}", "alerts", json_loads(rows, 0, NULL));
+
+		free(rows);
+		return respond_json(s, r, c, 200, j, "application/json", NULL, NULL);
+	}
+}
+
+/* POST /api/v1/alerts/{id}/ack */
+static enum MHD_Result answer_ack(struct cl_server *s, struct cl_http_req *r,
+				  struct MHD_Connection *c, const char *url,
+				  const struct cl_principal *who)
+{
+	char idtext[24], *rows = NULL;
+	const char *id0 = url + 15;
+	size_t n = (size_t)(strchr(id0, '/') - id0);
+	struct cl_store *st;
+	uint64_t id;
+	int rc, changed = 0;
+
+	if (n >= sizeof(idtext))
+		return respond_error(s, r, c, 404, "not_found", "no such alert", NULL, NULL);
+	memcpy(idtext, id0, n);
+	idtext[n] = '\0';
+	if (cl_parse_u64(idtext, 1, INT64_MAX, &id) != CL_OK)
+		return respond_error(s, r, c, 404, "not_found", "no such alert", NULL, NULL);
+	rc = cl_store_open(s->data_dir, &st);
+	if (rc == CL_OK) {
+		rc = cl_store_alert_ack(st, (int64_t)id, who->name, &changed);
+		if (rc == CL_OK)
+			rc = cl_store_alerts_json(st, INT64_MIN / 2, NULL, 0, (int64_t)id, 1, &rows);
+		cl_store_close(st);
+	}
+	if (rc != CL_OK) {
+		free(rows);
+		return respond_error(s, r, c, 500, "store", cl_error_detail(), NULL, NULL);
+	}
+	{
+		json_t *arr = json_loads(rows, 0, NULL);
+
+		free(rows);
+		if (json_array_size(arr) == 0) {
+			json_decref(arr);
+			return respond_error(s, r, c, 404, "not_found", "no such alert", NULL, NULL);
+		}
+		if (!changed) {
+			json_decref(arr);
+			return respond_error(s, r, c, 409, "already_acknowledged",
+					     "this alert was acknowledged before", NULL, NULL);
+		}
+		{
+			json_t *a = json_incref(json_array_get(arr, 0));
+
+			json_decref(arr);
+			return respond_json(s, r, c, 200, a, "application/json", NULL, NULL);
+		}
+	}
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version,
 			       const char *upload, size_t *upload_size, void **con_cls)
@@ -460,7 +561,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	(void)version;
 	if (!r) {
 		const char *auth, *clen;
-		struct cl_principal who;
 		char msg[300];
 
 		r = cl_calloc(1, sizeof(*r));
@@ -481,7 +581,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		if (r->route != R_HEALTHZ && r->route != R_METRICS && r->route != R_FHIR_META) {
 			auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							   MHD_HTTP_HEADER_AUTHORIZATION);
-			if (cl_auth_check(s->auth, auth, &who) != CL_OK)
+			if (cl_auth_check(s->auth, auth, &r->who) != CL_OK)
 				return respond_error(s, r, c, 401, "unauthorized", cl_error_detail(),
 						     MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 						     "Bearer realm=\"carelake\"");
@@ -561,6 +661,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	}
 	case R_VITALS:
 		return answer_vitals(s, r, c, url);
+	case R_ALERTS:
+		return answer_alerts(s, r, c);
+	case R_ALERT_ACK:
+		return answer_ack(s, r, c, url, &r->who);
 	case R_FHIR_META:
 		return respond_json(s, r, c, 200, json_pack(
 			"{s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:[{s:s,s:[{s:s,s:[{s:s}]}]}]}",

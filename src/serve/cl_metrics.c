@@ -125,6 +125,17 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 			"# TYPE carelake_stream_windows_open gauge\ncarelake_stream_windows_open %llu\n",
 		    (unsigned long long)(bs.next_offset > processed ? bs.next_offset - processed : 0),
 		    (unsigned long long)atomic_load(&sc->windows_open));
+		put(&o, "# HELP carelake_alerts_raised_total Alerts raised, by rule.\n"
+			"# TYPE carelake_alerts_raised_total counter\n");
+		for (int i = 0; i < s->stream_opts.nrules; i++)
+			put(&o, "carelake_alerts_raised_total{rule=\"%s\"} %llu\n",
+			    s->stream_opts.rules[i].name,
+			    (unsigned long long)atomic_load(&sc->raised[i]));
+		put(&o, "# HELP carelake_alerts_open Alerts open now, by rule.\n"
+			"# TYPE carelake_alerts_open gauge\n");
+		for (int i = 0; i < s->stream_opts.nrules; i++)
+			put(&o, "carelake_alerts_open{rule=\"%s\"} %lld\n", s->stream_opts.rules[i].name,
+			    (long long)atomic_load(&sc->open[i]));
 	}
 	if (s->mqtt) {
 		const struct cl_mqtt_counters *mc = cl_mqtt_in_counters(s->mqtt);

@@ -153,8 +153,13 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		so.batch_records = cfg->stream.batch_records;
 		so.record_max_bytes = cfg->bronze.record_max_bytes;
 		rc = cl_stream_parse_windows(cfg->stream.windows, &so);
-		if (rc == CL_OK)
+		for (int i = 0; rc == CL_OK && i < cfg->nalert_set; i++)
+			rc = cl_rules_set(so.rules, so.nrules, cfg->alert_set[i].key,
+					  cfg->alert_set[i].value);
+		if (rc == CL_OK) {
+			s->stream_opts = so;
 			rc = cl_stream_start(data_dir, s->vitals, &so, &s->stream);
+		}
 	}
 	if (rc == CL_OK) {
 		cl_blog_set_notify(s->vitals, on_commit_vitals, s);

@@ -41,6 +41,7 @@ struct cl_server {
 	struct cl_ingest *fhir_ingest;
 	struct cl_mqtt_in *mqtt;          /* NULL without mqtt.broker */
 	struct cl_stream *stream;
+	struct cl_stream_options stream_opts;
 
 	struct MHD_Daemon *mhd;
 	uint16_t port;

@@ -15,7 +15,8 @@
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CKPT_GET, Q_CKPT_SET, Q_VITAL, Q_ROLLUP, Q_NEWS2,
-	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_COUNT,
+	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_ALERT_OPEN, Q_ALERT_CLOSE, Q_ALERTS_OPEN, Q_ALERT_ACK,
+	Q_COUNT,
 };
 
 static const char *const sql[Q_COUNT] = {
@@ -43,6 +44,11 @@ static const char *const sql[Q_COUNT] = {
 		      " AND start_us < ?3 ORDER BY start_us, vital LIMIT ?4",
 	[Q_NEWS2_GET] = "SELECT ts_us, score, risk, resp, spo2, o2, sbp, pulse, consc, temp, present"
 			" FROM news2 WHERE patient_id = ?1",
+	[Q_ALERT_OPEN] = "INSERT INTO alert(rule, patient_id, device_id, severity, opened_us, value,"
+			 " message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_ALERT_CLOSE] = "UPDATE alert SET closed_us = ?2 WHERE id = ?1 AND closed_us IS NULL",
+	[Q_ALERTS_OPEN] = "SELECT id, rule, patient_id, device_id FROM alert WHERE closed_us IS NULL",
+	[Q_ALERT_ACK] = "UPDATE alert SET acked_us = ?2, acked_by = ?3 WHERE id = ?1 AND acked_us IS NULL",
 };
 
 static const char schema[] =
@@ -62,7 +68,13 @@ static const char schema[] =
 	" PRIMARY KEY(patient_id, window, start_us, vital)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS news2(patient_id TEXT PRIMARY KEY, ts_us INTEGER NOT NULL,"
 	" score INTEGER NOT NULL, risk TEXT NOT NULL, resp INTEGER, spo2 INTEGER, o2 INTEGER,"
-	" sbp INTEGER, pulse INTEGER, consc INTEGER, temp INTEGER, present INTEGER NOT NULL);";
+	" sbp INTEGER, pulse INTEGER, consc INTEGER, temp INTEGER, present INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS alert(id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL,"
+	" patient_id TEXT NOT NULL, device_id TEXT NOT NULL, severity TEXT NOT NULL,"
+	" opened_us INTEGER NOT NULL, closed_us INTEGER, acked_us INTEGER, acked_by TEXT,"
+	" value REAL, message TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS alert_opened ON alert(opened_us);"
+	"CREATE INDEX IF NOT EXISTS alert_patient ON alert(patient_id, opened_us);";
 
 struct cl_store {
 	sqlite3 *db;
@@ -316,4 +328,117 @@ int cl_store_news2_json(struct cl_store *s, const char *patient, char **out)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_error(s, "read NEWS2");
 	return CL_OK;
+}
+
+int cl_store_alert_open(struct cl_store *s, const char *rule, const char *patient,
+			const char *device, const char *severity, int64_t ts_us, double value,
+			const char *message, int64_t *id)
+{
+	sqlite3_stmt *q = s->q[Q_ALERT_OPEN];
+	int rc;
+
+	sqlite3_bind_text(q, 1, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, device, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, severity, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, ts_us);
+	sqlite3_bind_double(q, 6, value);
+	sqlite3_bind_text(q, 7, message, -1, SQLITE_STATIC);
+	rc = run(s, Q_ALERT_OPEN, "open an alert");
+	if (rc == CL_OK)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+int cl_store_alert_close(struct cl_store *s, int64_t id, int64_t ts_us)
+{
+	sqlite3_bind_int64(s->q[Q_ALERT_CLOSE], 1, id);
+	sqlite3_bind_int64(s->q[Q_ALERT_CLOSE], 2, ts_us);
+	return run(s, Q_ALERT_CLOSE, "close an alert");
+}
+
+int cl_store_alerts_open_each(struct cl_store *s,
+			      void (*fn)(void *arg, int64_t id, const char *rule,
+					 const char *patient, const char *device),
+			      void *arg)
+{
+	sqlite3_stmt *q = s->q[Q_ALERTS_OPEN];
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		fn(arg, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
+		   (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3));
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? CL_OK : db_error(s, "read open alerts");
+}
+
+int cl_store_alert_ack(struct cl_store *s, int64_t id, const char *by, int *changed)
+{
+	int rc;
+
+	sqlite3_bind_int64(s->q[Q_ALERT_ACK], 1, id);
+	sqlite3_bind_int64(s->q[Q_ALERT_ACK], 2, cl_time_now_us());
+	sqlite3_bind_text(s->q[Q_ALERT_ACK], 3, by, -1, SQLITE_STATIC);
+	rc = run(s, Q_ALERT_ACK, "acknowledge an alert");
+	*changed = sqlite3_changes(s->db);
+	return rc;
+}
+
+static json_t *alert_row(sqlite3_stmt *q)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(q, 0)));
+	json_object_set_new(o, "rule", json_string((const char *)sqlite3_column_text(q, 1)));
+	json_object_set_new(o, "patient_id", json_string((const char *)sqlite3_column_text(q, 2)));
+	json_object_set_new(o, "device_id", json_string((const char *)sqlite3_column_text(q, 3)));
+	json_object_set_new(o, "severity", json_string((const char *)sqlite3_column_text(q, 4)));
+	iso(o, "opened", sqlite3_column_int64(q, 5));
+	if (sqlite3_column_type(q, 6) == SQLITE_NULL)
+		json_object_set_new(o, "closed", json_null());
+	else
+		iso(o, "closed", sqlite3_column_int64(q, 6));
+	if (sqlite3_column_type(q, 7) == SQLITE_NULL)
+		json_object_set_new(o, "acknowledged", json_null());
+	else
+		iso(o, "acknowledged", sqlite3_column_int64(q, 7));
+	json_object_set_new(o, "value", num(sqlite3_column_double(q, 8)));
+	json_object_set_new(o, "message", json_string((const char *)sqlite3_column_text(q, 9)));
+	json_object_set_new(o, "open", json_boolean(sqlite3_column_type(q, 6) == SQLITE_NULL));
+	return o;
+}
+
+int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patient,
+			 int open_only, int64_t id, int limit, char **out)
+{
+	static const char base[] =
+		"SELECT id, rule, patient_id, device_id, severity, opened_us, closed_us, acked_us,"
+		" value, message FROM alert WHERE opened_us >= ?1"
+		" AND (?2 IS NULL OR patient_id = ?2) AND (?3 = 0 OR closed_us IS NULL)"
+		" AND (?4 = 0 OR id = ?4) ORDER BY id DESC LIMIT ?5";
+	sqlite3_stmt *q;
+	json_t *arr;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, base, -1, &q, NULL) != SQLITE_OK)
+		return db_error(s, "prepare alerts");
+	sqlite3_bind_int64(q, 1, since_us);
+	if (patient)
+		sqlite3_bind_text(q, 2, patient, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 2);
+	sqlite3_bind_int(q, 3, open_only);
+	sqlite3_bind_int64(q, 4, id);
+	sqlite3_bind_int(q, 5, limit);
+	arr = json_array();
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(arr, alert_row(q));
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_error(s, "read alerts");
+	}
+	*out = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return *out ? CL_OK : CL_ENOMEM;
 }

@@ -54,4 +54,20 @@ int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_u
 /* The patient's latest NEWS2 as a JSON object string, or NULL if none. */
 int cl_store_news2_json(struct cl_store *s, const char *patient, char **json);
 
+/* Alerts: open (returns its id), close, acknowledge, list. */
+int cl_store_alert_open(struct cl_store *s, const char *rule, const char *patient,
+			const char *device, const char *severity, int64_t ts_us, double value,
+			const char *message, int64_t *id);
+int cl_store_alert_close(struct cl_store *s, int64_t id, int64_t ts_us);
+int cl_store_alert_ack(struct cl_store *s, int64_t id, const char *by, int *changed);
+int cl_store_alerts_open_each(struct cl_store *s,
+			      void (*fn)(void *arg, int64_t id, const char *rule,
+					 const char *patient, const char *device),
+			      void *arg);
+
+/* Alerts as a JSON array, newest first: opened at or after since, of one
+ * patient (or all: NULL), only open ones, or only id (0: any). */
+int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patient,
+			 int open_only, int64_t id, int limit, char **json);
+
 #endif

@@ -20,11 +20,18 @@
 #include "stream/cl_vitals.h"
 
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #define CONSUMER "stream"
+
+/* A patient's own recent level of one vital (exponentially weighted). */
+struct baseline {
+	double mean, var;
+	uint32_t n;
+};
 
 /* What the processor knows of one patient. */
 struct patient {
@@ -35,7 +42,23 @@ struct patient {
 	int64_t last_ts;
 	struct patient *next_dirty;
 	char id[CL_EVENT_ID_MAX + 1];
+	char device[CL_EVENT_ID_MAX + 1];   /* the last device it was seen on */
+	int64_t alert[CL_RULES_MAX];         /* open alert id per rule, or 0 */
+	int64_t closed_at[CL_RULES_MAX];     /* when it last cleared */
+	struct baseline base[CL_VITAL_COUNT];
 };
+
+/* What the processor knows of one device (for silence). */
+struct device {
+	char id[CL_EVENT_ID_MAX + 1];
+	char patient[CL_EVENT_ID_MAX + 1];
+	int64_t last_wall_us;    /* arrival of its latest record */
+	int64_t alert;
+	int64_t closed_at;
+};
+
+#define BASELINE_MIN_SAMPLES 20
+#define BASELINE_ALPHA 0.1
 
 struct cl_stream {
 	struct cl_stream_options o;
@@ -44,7 +67,9 @@ struct cl_stream {
 	struct cl_store *store;
 	struct cl_window_op *win[CL_STREAM_MAX_WINDOWS];
 	struct cl_map *patients;
+	struct cl_map *devices;
 	struct patient *dirty;
+	int replaying;           /* the record being applied was seen before */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -68,6 +93,7 @@ void cl_stream_options_default(struct cl_stream_options *o)
 						 .size_us = 60ll * 1000000 };
 	o->windows[1] = (struct cl_window_spec){ .name = "1h", .kind = CL_WIN_TUMBLING,
 						 .size_us = 3600ll * 1000000 };
+	o->nrules = cl_rules_default(o->rules, CL_RULES_MAX);
 }
 
 int cl_stream_parse_windows(const char *text, struct cl_stream_options *o)
@@ -179,6 +205,131 @@ static struct patient *patient_of(struct cl_stream *s, const char *id)
 	return *slot;
 }
 
+/* Raises or clears rule ri for patient p given the watched value. */
+static int evaluate(struct cl_stream *s, struct patient *p, int ri, double value, int64_t ts,
+		    const char *device)
+{
+	const struct cl_rule *r = &s->o.rules[ri];
+	char msg[160];
+
+	if (!r->enabled || s->replaying)
+		return CL_OK;
+	if (p->alert[ri]) {
+		if (!cl_rule_test(r->clear_op, value, r->clear))
+			return CL_OK;
+		if (cl_store_alert_close(s->store, p->alert[ri], ts) != CL_OK)
+			return CL_EIO;
+		p->alert[ri] = 0;
+		p->closed_at[ri] = ts;
+		atomic_fetch_sub(&s->c.open[ri], 1);
+		return CL_OK;
+	}
+	if (!cl_rule_test(r->raise_op, value, r->raise))
+		return CL_OK;
+	if (p->closed_at[ri] && ts - p->closed_at[ri] < r->suppress_us)
+		return CL_OK; /* suppressed: it only just cleared */
+	snprintf(msg, sizeof(msg), "%s (%g %s %g)", r->description, value,
+		 cl_rule_op_name(r->raise_op), r->raise);
+	if (cl_store_alert_open(s->store, r->name, p->id, device, r->severity, ts, value, msg,
+				&p->alert[ri]) != CL_OK)
+		return CL_EIO;
+	atomic_fetch_add(&s->c.raised[ri], 1);
+	atomic_fetch_add(&s->c.open[ri], 1);
+	return CL_OK;
+}
+
+/* Value and deviation rules for one event; updates the baseline. */
+static int evaluate_event(struct cl_stream *s, struct patient *p, const struct cl_event *ev)
+{
+	struct baseline *b = &p->base[ev->vital];
+	double sd = sqrt(b->var), z = 0;
+	int rc = CL_OK;
+
+	if (sd < cl_vital_resolution(ev->vital))
+		sd = cl_vital_resolution(ev->vital); /* no spike from one step */
+	if (b->n >= BASELINE_MIN_SAMPLES)
+		z = fabs(ev->value - b->mean) / sd;
+	for (int i = 0; i < s->o.nrules && rc == CL_OK; i++) {
+		const struct cl_rule *r = &s->o.rules[i];
+
+		if (r->what == CL_WHAT_VITAL && r->vital == ev->vital)
+			rc = evaluate(s, p, i, ev->value, ev->ts_us, ev->device_id);
+		else if (r->what == CL_WHAT_DEVIATION && r->vital == ev->vital &&
+			 b->n >= BASELINE_MIN_SAMPLES)
+			rc = evaluate(s, p, i, z, ev->ts_us, ev->device_id);
+	}
+	/* then fold the value into the baseline */
+	if (b->n == 0) {
+		b->mean = ev->value;
+		b->var = 0;
+	} else {
+		double d = ev->value - b->mean;
+
+		b->mean += BASELINE_ALPHA * d;
+		b->var = (1 - BASELINE_ALPHA) * (b->var + BASELINE_ALPHA * d * d);
+	}
+	b->n++;
+	return rc;
+}
+
+static struct device *device_of(struct cl_stream *s, const char *id)
+{
+	void **slot = cl_map_slot(s->devices, id, strlen(id), 1);
+
+	if (!slot)
+		return NULL;
+	if (!*slot) {
+		struct device *d = cl_calloc(1, sizeof(*d));
+
+		if (!d)
+			return NULL;
+		snprintf(d->id, sizeof(d->id), "%s", id);
+		*slot = d;
+	}
+	return *slot;
+}
+
+static int silence_rule(const struct cl_stream *s)
+{
+	for (int i = 0; i < s->o.nrules; i++)
+		if (s->o.rules[i].what == CL_WHAT_SILENCE && s->o.rules[i].enabled)
+			return i;
+	return -1;
+}
+
+struct silence_ctx {
+	struct cl_stream *s;
+	int ri;
+	int64_t now;
+	int rc;
+};
+
+static void check_silence(void *arg, const void *key, size_t len, void **value)
+{
+	struct silence_ctx *c = arg;
+	struct device *d = *value;
+	const struct cl_rule *r = &c->s->o.rules[c->ri];
+	double quiet = (double)(c->now - d->last_wall_us) / 1e6;
+	char msg[160];
+
+	(void)key;
+	(void)len;
+	/* a device quiet for more than an hour is gone, not silent */
+	if (c->rc != CL_OK || d->alert || quiet > 3600 ||
+	    !cl_rule_test(r->raise_op, quiet, r->raise))
+		return;
+	if (d->closed_at && c->now - d->closed_at < r->suppress_us)
+		return;
+	snprintf(msg, sizeof(msg), "%s (%.0f s)", r->description, quiet);
+	if (cl_store_alert_open(c->s->store, r->name, d->patient, d->id, r->severity, c->now,
+				quiet, msg, &d->alert) != CL_OK) {
+		c->rc = CL_EIO;
+		return;
+	}
+	atomic_fetch_add(&c->s->c.raised[c->ri], 1);
+	atomic_fetch_add(&c->s->c.open[c->ri], 1);
+}
+
 /* Applies one stored record. Invalid ones are counted (they were
  * validated at ingest, so only an older version's data could be). */
 static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_frame *f)
@@ -199,6 +350,23 @@ static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_f
 	if (cl_store_put_vital(s->store, "vitals", f->offset, ev.patient_id, ev.device_id,
 			       cl_vital_name(ev.vital), ev.ts_us, ev.value) != CL_OK)
 		return CL_EIO;
+	/* the device spoke: a silence alert for it clears */
+	{
+		struct device *d = device_of(s, ev.device_id);
+		int ri = silence_rule(s);
+
+		if (!d)
+			return CL_ENOMEM;
+		d->last_wall_us = f->ts_us;
+		snprintf(d->patient, sizeof(d->patient), "%s", ev.patient_id);
+		if (d->alert && ri >= 0 && !s->replaying) {
+			if (cl_store_alert_close(s->store, d->alert, f->ts_us) != CL_OK)
+				return CL_EIO;
+			d->alert = 0;
+			d->closed_at = f->ts_us;
+			atomic_fetch_sub(&s->c.open[ri], 1);
+		}
+	}
 	klen = make_key(key, ev.patient_id, ev.vital);
 	for (int i = 0; i < s->o.nwindows; i++) {
 		int rc = cl_window_add(s->win[i], key, klen, ev.ts_us, ev.value,
@@ -210,12 +378,15 @@ static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_f
 	if (ev.ts_us > s->max_ts)
 		s->max_ts = ev.ts_us;
 	s->last_event_mono = cl_time_mono_us();
-	np = cl_news2_param_of(ev.vital);
-	if (np < 0)
-		return CL_OK;
 	p = patient_of(s, ev.patient_id);
 	if (!p)
 		return CL_ENOMEM;
+	snprintf(p->device, sizeof(p->device), "%s", ev.device_id);
+	if (evaluate_event(s, p, &ev) != CL_OK)
+		return CL_EIO;
+	np = cl_news2_param_of(ev.vital);
+	if (np < 0)
+		return CL_OK;
 	/* the latest value of each parameter, by event time */
 	if (!p->have[np] || ev.ts_us >= p->ts[np]) {
 		p->value[np] = ev.value;
@@ -244,6 +415,17 @@ static int write_news2(struct cl_stream *s)
 		if (cl_store_put_news2(s->store, p->id, p->last_ts, n.total,
 				       cl_news2_risk_name(n.risk), n.scores, n.present) != CL_OK)
 			return CL_EIO;
+		for (int i = 0; i < s->o.nrules; i++) {
+			const struct cl_rule *r = &s->o.rules[i];
+			int rc = CL_OK;
+
+			if (r->what == CL_WHAT_NEWS2)
+				rc = evaluate(s, p, i, n.total, p->last_ts, p->device);
+			else if (r->what == CL_WHAT_NEWS2_MAX)
+				rc = evaluate(s, p, i, n.max_single, p->last_ts, p->device);
+			if (rc)
+				return rc;
+		}
 	}
 	return CL_OK;
 }
@@ -305,6 +487,7 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 			for (int i = 0; i < s->o.nwindows; i++)
 				cl_window_set_replay(s->win[i], 0);
 		}
+		s->replaying = replaying;
 		rc = apply(s, doc, &f);
 		if (rc)
 			break;
@@ -314,7 +497,14 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 		int caught_up = cl_blog_reader_position(r) >= durable;
 
 		advance(s, caught_up, replaying);
+		s->replaying = replaying;
 		rc = s->store_failed ? CL_EIO : write_news2(s);
+		if (rc == CL_OK && caught_up && !replaying && silence_rule(s) >= 0) {
+			struct silence_ctx c = { s, silence_rule(s), cl_time_now_us(), CL_OK };
+
+			cl_map_foreach(s->devices, check_silence, &c);
+			rc = c.rc;
+		}
 	}
 	if (rc == CL_OK) {
 		uint64_t pos = cl_blog_reader_position(r);
@@ -345,6 +535,33 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 	return n;
 }
 
+/* An alert left open by the previous run: hold it open here too. */
+static void load_open_alert(void *arg, int64_t id, const char *rule, const char *patient,
+			    const char *device)
+{
+	struct cl_stream *s = arg;
+
+	for (int i = 0; i < s->o.nrules; i++) {
+		if (strcmp(s->o.rules[i].name, rule) != 0)
+			continue;
+		if (s->o.rules[i].what == CL_WHAT_SILENCE) {
+			struct device *d = device_of(s, device);
+
+			if (d) {
+				d->alert = id;
+				snprintf(d->patient, sizeof(d->patient), "%s", patient);
+				d->last_wall_us = cl_time_now_us();
+			}
+		} else {
+			struct patient *p = patient_of(s, patient);
+
+			if (p)
+				p->alert[i] = id;
+		}
+		atomic_fetch_add(&s->c.open[i], 1);
+	}
+}
+
 static void *stream_main(void *arg)
 {
 	struct cl_stream *s = arg;
@@ -370,6 +587,8 @@ static void *stream_main(void *arg)
 		cl_json_doc_free(&doc);
 		return NULL;
 	}
+	if (cl_store_alerts_open_each(s->store, load_open_alert, s) != CL_OK)
+		cl_log_error("stream", "event=cannot_load_alerts detail=\"%s\"", cl_error_detail());
 	cl_log_info("stream", "event=started processed=%llu replay_from=%llu",
 		    (unsigned long long)s->processed, (unsigned long long)replay_from);
 	{
@@ -431,6 +650,8 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
 	rc = cl_store_open(data_dir, &s->store);
 	if (rc == CL_OK)
 		rc = cl_map_create(&s->patients);
+	if (rc == CL_OK)
+		rc = cl_map_create(&s->devices);
 	for (int i = 0; rc == CL_OK && i < o->nwindows; i++)
 		rc = cl_window_op_create(&o->windows[i], on_window, s, &s->win[i]);
 	if (rc == CL_OK && pthread_create(&s->thread, NULL, stream_main, s) != 0)
@@ -471,6 +692,7 @@ void cl_stream_stop(struct cl_stream *s)
 	for (int i = 0; i < s->o.nwindows; i++)
 		cl_window_op_destroy(s->win[i]);
 	cl_map_destroy(s->patients, free_patient);
+	cl_map_destroy(s->devices, free_patient);
 	cl_store_close(s->store);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);

@@ -11,6 +11,11 @@
  * writes nothing twice. A restart, or a SIGKILL, neither loses nor double
  * counts an event.
  *
+ * Alerts: the rules of cl_rules.h are evaluated on every value, every
+ * NEWS2 change and, for device silence, on wall-clock time; an alert is a
+ * row of the serving store, opened and closed in the same transactions.
+ * Replayed records rebuild baselines but raise nothing.
+ *
  * Watermark: the latest event time seen minus `stream.lateness`; once the
  * stream has been quiet for `stream.idle_flush`, wall-clock time minus the
  * lateness, so windows close when devices go silent.
@@ -19,6 +24,7 @@
 #define CL_STREAM_H
 
 #include "bronze/cl_blog.h"
+#include "stream/cl_rules.h"
 #include "stream/cl_window.h"
 
 #include <stdatomic.h>
@@ -33,6 +39,8 @@ struct cl_stream_options {
 	struct cl_window_spec windows[CL_STREAM_MAX_WINDOWS];
 	int nwindows;
 	uint32_t record_max_bytes;
+	struct cl_rule rules[CL_RULES_MAX];
+	int nrules;
 };
 
 struct cl_stream_counters {
@@ -42,6 +50,8 @@ struct cl_stream_counters {
 	atomic_uint_fast64_t windows_open;
 	atomic_uint_fast64_t late;
 	atomic_uint_fast64_t rollups;     /* windows written */
+	atomic_uint_fast64_t raised[CL_RULES_MAX];   /* alerts raised, by rule */
+	atomic_int_fast64_t open[CL_RULES_MAX];      /* alerts open now, by rule */
 };
 
 struct cl_stream;

@@ -202,10 +202,160 @@ static void test_rollups_news2_restart(void **state)
 	free(body);
 }
 
+static void post_one(const struct server *s, const char *id, const char *device,
+		     const char *patient, const char *type, double value, const char *unit)
+{
+	struct reply r = post(s, test_event(id, device, patient, type, value, unit));
+
+	if (r.code != 200 || !strstr(r.body, "\"accepted\":1"))
+		fail_msg("posting %s: %ld %s", id, r.code, r.body);
+	free(r.body);
+}
+
+/* Alerts of a patient (all, or open only), after the stream caught up. */
+static json_t *alerts(const struct server *s, const char *patient, int open_only)
+{
+	char path[200];
+	struct reply r;
+	json_error_t err;
+	json_t *j;
+
+	usleep(150000); /* the stream processor is poked on commit; give it a moment */
+	snprintf(path, sizeof(path), "/api/v1/alerts?patient=%s%s", patient,
+		 open_only ? "&open=true" : "");
+	r = http(s, "GET", path, s->token, NULL, 0);
+	assert_int_equal(r.code, 200);
+	j = json_loads(r.body, 0, &err);
+	free(r.body);
+	assert_non_null(j);
+	return j;
+}
+
+static int count_rule(json_t *j, const char *rule)
+{
+	json_t *a = json_object_get(j, "alerts");
+	int n = 0;
+
+	for (size_t i = 0; i < json_array_size(a); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(a, i), "rule")), rule) == 0)
+			n++;
+	return n;
+}
+
+static void test_alerts(void **state)
+{
+	const char *extra[] = { "--set", "alerts.device_silent.raise=1",
+				"--set", "alerts.spo2_low.suppress=1h", NULL };
+	char data[300], path[100], id[32];
+	struct server s;
+	struct reply r;
+	json_t *j;
+	int64_t alert_id;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/alerts", dir);
+	server_start(&s, bin, data, extra);
+
+	/* SpO2 below 90 opens one alert; readings between the thresholds keep
+	 * it open without a second one; 92 or more clears it */
+	post_one(&s, "a1", "m2", "p2", "spo2", 88, "%");
+	j = alerts(&s, "p2", 1);
+	assert_int_equal(count_rule(j, "spo2_low"), 1);
+	/* SpO2 88 also scores 3 in NEWS2: that is its own rule */
+	assert_int_equal(count_rule(j, "news2_single_3"), 1);
+	{
+		json_t *all = json_object_get(j, "alerts"), *a = NULL;
+
+		for (size_t i = 0; i < json_array_size(all); i++)
+			if (strcmp(json_string_value(json_object_get(json_array_get(all, i), "rule")),
+				   "spo2_low") == 0)
+				a = json_array_get(all, i);
+		assert_non_null(a);
+		assert_string_equal(json_string_value(json_object_get(a, "severity")), "critical");
+		assert_true(json_real_value(json_object_get(a, "value")) == 88);
+		alert_id = json_integer_value(json_object_get(a, "id"));
+	}
+	json_decref(j);
+	post_one(&s, "a2", "m2", "p2", "spo2", 89, "%");
+	post_one(&s, "a3", "m2", "p2", "spo2", 91, "%");
+	j = alerts(&s, "p2", 0);
+	assert_int_equal(count_rule(j, "spo2_low"), 1);
+	json_decref(j);
+	post_one(&s, "a4", "m2", "p2", "spo2", 93, "%");
+	j = alerts(&s, "p2", 1);
+	assert_int_equal(count_rule(j, "spo2_low"), 0);
+	json_decref(j);
+	/* falling again within the suppression window raises nothing */
+	post_one(&s, "a5", "m2", "p2", "spo2", 85, "%");
+	j = alerts(&s, "p2", 0);
+	assert_int_equal(count_rule(j, "spo2_low"), 1);
+	json_decref(j);
+
+	/* acknowledge: once, then 409; unknown ids 404 */
+	snprintf(path, sizeof(path), "/api/v1/alerts/%lld/ack", (long long)alert_id);
+	r = http(&s, "POST", path, s.token, "", 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"acknowledged\":\"20"));
+	free(r.body);
+	r = http(&s, "POST", path, s.token, "", 0);
+	assert_int_equal(r.code, 409);
+	free(r.body);
+	r = http(&s, "POST", "/api/v1/alerts/999999/ack", s.token, "", 0);
+	assert_int_equal(r.code, 404);
+	free(r.body);
+
+	/* tachycardia, and a spike against the patient's own baseline */
+	for (int i = 0; i < 25; i++) {
+		snprintf(id, sizeof(id), "b%d", i);
+		post_one(&s, id, "m3", "p3", "heart_rate", 70 + i % 3, "/min");
+	}
+	j = alerts(&s, "p3", 1);
+	assert_int_equal(json_array_size(json_object_get(j, "alerts")), 0);
+	json_decref(j);
+	post_one(&s, "b-spike", "m3", "p3", "heart_rate", 105, "/min");
+	j = alerts(&s, "p3", 1);
+	assert_int_equal(count_rule(j, "heart_rate_deviation"), 1);
+	assert_int_equal(count_rule(j, "tachycardia"), 0);
+	json_decref(j);
+	post_one(&s, "b-tachy", "m3", "p3", "heart_rate", 140, "/min");
+	j = alerts(&s, "p3", 1);
+	assert_int_equal(count_rule(j, "tachycardia"), 1);
+	json_decref(j);
+
+	/* a device that goes quiet; it clears when it sends again */
+	post_one(&s, "c1", "m4", "p4", "respiratory_rate", 16, "/min");
+	usleep(1600000);
+	j = alerts(&s, "p4", 1);
+	assert_int_equal(count_rule(j, "device_silent"), 1);
+	json_decref(j);
+	post_one(&s, "c2", "m4", "p4", "respiratory_rate", 16, "/min");
+	j = alerts(&s, "p4", 1);
+	assert_int_equal(count_rule(j, "device_silent"), 0);
+	json_decref(j);
+
+	r = http(&s, "GET", "/metrics", NULL, NULL, 0);
+	assert_non_null(strstr(r.body, "carelake_alerts_raised_total{rule=\"spo2_low\"} 1"));
+	assert_non_null(strstr(r.body, "carelake_alerts_raised_total{rule=\"tachycardia\"} 1"));
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/alerts?open=maybe", s.token, NULL, 0);
+	assert_int_equal(r.code, 400);
+	free(r.body);
+
+	/* open alerts survive a restart: still one, not two */
+	assert_int_equal(server_stop(&s), 0);
+	server_start(&s, bin, data, extra);
+	post_one(&s, "b-tachy2", "m3", "p3", "heart_rate", 145, "/min");
+	j = alerts(&s, "p3", 0);
+	assert_int_equal(count_rule(j, "tachycardia"), 1);
+	json_decref(j);
+	assert_int_equal(server_stop(&s), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rollups_news2_restart),
+		cmocka_unit_test(test_alerts),
 	};
 	int rc;
 
