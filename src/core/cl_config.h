@@ -73,6 +73,12 @@ struct cl_config {
 		uint32_t batch_records;            /* stream.batch_records */
 	} stream;
 	struct {
+		char url[CL_CFG_STRING_MAX];    /* webhook.url, "" = off */
+		uint32_t attempts;              /* webhook.attempts */
+		int64_t backoff_us;             /* webhook.backoff */
+		int64_t timeout_us;             /* webhook.timeout */
+	} webhook;
+	struct {
 		char key[96];
 		char value[64];
 	} alert_set[32];                       /* alerts.<rule>.<field> overrides */

@@ -32,6 +32,7 @@ enum route {
 	R_VITALS,       /* GET /api/v1/patients/{id}/vitals */
 	R_ALERTS,       /* GET /api/v1/alerts */
 	R_ALERT_ACK,    /* POST /api/v1/alerts/{id}/ack */
+	R_STREAM,       /* GET /api/v1/stream (SSE) */
 	R_FHIR_META,    /* GET /fhir/metadata */
 	R_FHIR_OBS,     /* POST /fhir/Observation */
 	R_FHIR_BUNDLE,  /* POST /fhir */
@@ -181,6 +182,10 @@ static enum route route_of(const char *url, const char **allow)
 			*allow = "GET";
 			return R_VITALS;
 		}
+	}
+	if (strcmp(url, "/api/v1/stream") == 0) {
+		*allow = "GET";
+		return R_STREAM;
 	}
 	if (strcmp(url, "/api/v1/alerts") == 0) {
 		*allow = "GET";
@@ -663,6 +668,24 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return answer_vitals(s, r, c, url);
 	case R_ALERTS:
 		return answer_alerts(s, r, c);
+	case R_STREAM: {
+		const char *patient = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "patient");
+		const char *vit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "vitals");
+		struct MHD_Response *resp;
+		enum MHD_Result ret;
+
+		if (vit && strcmp(vit, "true") && strcmp(vit, "false"))
+			return respond_error(s, r, c, 400, "bad_request", "'vitals' must be true or false",
+					     NULL, NULL);
+		resp = cl_sse_subscribe(s->sse, c, patient, !vit || strcmp(vit, "true") == 0);
+		if (!resp)
+			return MHD_NO;
+		ret = MHD_queue_response(c, 200, resp);
+		MHD_destroy_response(resp);
+		count_code(s, 200);
+		r->state = S_ANSWERED;
+		return ret;
+	}
 	case R_ALERT_ACK:
 		return answer_ack(s, r, c, url, &r->who);
 	case R_FHIR_META:
@@ -778,8 +801,11 @@ void cl_http_stop(struct cl_server *s)
 {
 	if (!s->mhd)
 		return;
-	/* stop taking new connections, let waiting requests get answered */
+	/* stop taking new connections, end live streams, let waiting
+	 * requests get answered */
 	MHD_quiesce_daemon(s->mhd);
+	if (s->sse)
+		cl_sse_close_all(s->sse);
 	for (int i = 0; i < 500; i++) {
 		int empty;
 

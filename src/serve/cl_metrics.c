@@ -137,6 +137,23 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 			put(&o, "carelake_alerts_open{rule=\"%s\"} %lld\n", s->stream_opts.rules[i].name,
 			    (long long)atomic_load(&sc->open[i]));
 	}
+	if (s->sse)
+		put(&o, "# HELP carelake_stream_clients Live stream (SSE) clients connected.\n"
+			"# TYPE carelake_stream_clients gauge\ncarelake_stream_clients %llu\n"
+			"# HELP carelake_stream_dropped_total Vital events a slow live-stream client missed.\n"
+			"# TYPE carelake_stream_dropped_total counter\ncarelake_stream_dropped_total %llu\n",
+		    (unsigned long long)cl_sse_clients(s->sse), (unsigned long long)cl_sse_dropped(s->sse));
+	if (s->webhook) {
+		struct cl_webhook_stats ws;
+
+		cl_webhook_stats(s->webhook, &ws);
+		counter(&o, "carelake_webhook_delivered_total", "Alerts delivered to the webhook.",
+			ws.delivered);
+		counter(&o, "carelake_webhook_retries_total", "Webhook retries.", ws.retries);
+		counter(&o, "carelake_webhook_dead_lettered_total",
+			"Alerts written to the dead-letter file after the last attempt.",
+			ws.dead_lettered);
+	}
 	if (s->mqtt) {
 		const struct cl_mqtt_counters *mc = cl_mqtt_in_counters(s->mqtt);
 

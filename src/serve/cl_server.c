@@ -48,6 +48,42 @@ static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
 	cl_http_on_commit(s, s->fhir, c->batch);
 }
 
+static void live_alert(void *arg, const char *json, size_t len, const char *patient)
+{
+	struct cl_server *s = arg;
+
+	cl_sse_publish(s->sse, "alert", json, len, patient);
+	cl_webhook_send(s->webhook, json, len);
+}
+
+static void live_vital(void *arg, const char *json, size_t len, const char *patient)
+{
+	struct cl_server *s = arg;
+
+	cl_sse_publish(s->sse, "vital", json, len, patient);
+}
+
+static int live_wants_vitals(void *arg)
+{
+	struct cl_server *s = arg;
+
+	return cl_sse_wants_vitals(s->sse);
+}
+
+/* Once a second: SSE keep-alives every 15 s. */
+static void *ticker_main(void *arg)
+{
+	struct cl_server *s = arg;
+	int n = 0;
+
+	while (!atomic_load(&s->ticker_stop)) {
+		usleep(200000);
+		if (++n % 75 == 0)
+			cl_sse_keepalive(s->sse);
+	}
+	return NULL;
+}
+
 /*
  * Remembers the idempotency keys of the newest stored records of a source
  * (event ids; for FHIR, Observation ids or hashes), so a client retrying
@@ -156,6 +192,18 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		for (int i = 0; rc == CL_OK && i < cfg->nalert_set; i++)
 			rc = cl_rules_set(so.rules, so.nrules, cfg->alert_set[i].key,
 					  cfg->alert_set[i].value);
+		if (rc == CL_OK && cfg->webhook.url[0])
+			rc = cl_webhook_start(cfg->webhook.url, (int)cfg->webhook.attempts,
+					      cfg->webhook.backoff_us, cfg->webhook.timeout_us,
+					      data_dir, &s->webhook);
+		if (rc == CL_OK && cl_sse_create(1u << 20, &s->sse) != 0)
+			rc = cl_error_set(CL_ENOMEM, "no memory for the live stream");
+		so.on_alert = live_alert;
+		so.on_vital = live_vital;
+		so.want_vitals = live_wants_vitals;
+		so.hook_arg = s;
+		if (rc == CL_OK && pthread_create(&s->ticker, NULL, ticker_main, s) == 0)
+			s->ticker_started = 1;
 		if (rc == CL_OK) {
 			s->stream_opts = so;
 			rc = cl_stream_start(data_dir, s->vitals, &so, &s->stream);
@@ -203,6 +251,12 @@ void cl_server_stop(struct cl_server *s)
 	cl_mqtt_in_stop(s->mqtt);
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */
+	cl_webhook_stop(s->webhook); /* delivers or dead-letters the queue */
+	if (s->ticker_started) {
+		atomic_store(&s->ticker_stop, 1);
+		pthread_join(s->ticker, NULL);
+	}
+	cl_sse_destroy(s->sse);
 	cl_ingest_destroy(s->ingest);
 	cl_dedupe_destroy(s->dedupe);
 	cl_ingest_destroy(s->fhir_ingest);

@@ -11,6 +11,8 @@
 #include "ingest/cl_ingest.h"
 #include "plugins/in_mqtt/cl_in_mqtt.h"
 #include "stream/cl_stream.h"
+#include "cl_sse.h"
+#include "cl_webhook.h"
 
 #include <limits.h>
 #include <microhttpd.h>
@@ -42,6 +44,11 @@ struct cl_server {
 	struct cl_mqtt_in *mqtt;          /* NULL without mqtt.broker */
 	struct cl_stream *stream;
 	struct cl_stream_options stream_opts;
+	struct cl_sse *sse;
+	struct cl_webhook *webhook;       /* NULL without webhook.url */
+	pthread_t ticker;
+	int ticker_started;
+	atomic_int ticker_stop;
 
 	struct MHD_Daemon *mhd;
 	uint16_t port;

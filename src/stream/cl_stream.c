@@ -19,6 +19,7 @@
 #include "stream/cl_news2.h"
 #include "stream/cl_vitals.h"
 
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -70,6 +71,7 @@ struct cl_stream {
 	struct cl_map *devices;
 	struct patient *dirty;
 	int replaying;           /* the record being applied was seen before */
+	json_t *notes;           /* alerts to publish once committed */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -205,6 +207,46 @@ static struct patient *patient_of(struct cl_stream *s, const char *id)
 	return *slot;
 }
 
+/* Queues an alert change for the live outputs (sent after commit). */
+static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
+		       const char *patient, const char *device, const char *state,
+		       int64_t ts, double value, const char *message)
+{
+	char when[40];
+	json_t *o;
+
+	if (!s->o.on_alert)
+		return;
+	cl_time_format_rfc3339(ts, when, sizeof(when), 3);
+	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:s}", "id", (json_int_t)id, "rule",
+		      r->name, "severity", r->severity, "patient_id", patient, "device_id",
+		      device, "state", state, "time", when, "value", value, "message",
+		      message ? message : r->description);
+	if (!s->notes)
+		s->notes = json_array();
+	json_array_append_new(s->notes, o);
+}
+
+static void publish_notes(struct cl_stream *s)
+{
+	size_t i;
+	json_t *o;
+
+	if (!s->notes)
+		return;
+	json_array_foreach(s->notes, i, o) {
+		char *text = json_dumps(o, JSON_COMPACT);
+
+		if (text) {
+			s->o.on_alert(s->o.hook_arg, text, strlen(text),
+				      json_string_value(json_object_get(o, "patient_id")));
+			free(text);
+		}
+	}
+	json_decref(s->notes);
+	s->notes = NULL;
+}
+
 /* Raises or clears rule ri for patient p given the watched value. */
 static int evaluate(struct cl_stream *s, struct patient *p, int ri, double value, int64_t ts,
 		    const char *device)
@@ -219,6 +261,7 @@ static int evaluate(struct cl_stream *s, struct patient *p, int ri, double value
 			return CL_OK;
 		if (cl_store_alert_close(s->store, p->alert[ri], ts) != CL_OK)
 			return CL_EIO;
+		note_alert(s, p->alert[ri], r, p->id, device, "closed", ts, value, NULL);
 		p->alert[ri] = 0;
 		p->closed_at[ri] = ts;
 		atomic_fetch_sub(&s->c.open[ri], 1);
@@ -233,6 +276,7 @@ static int evaluate(struct cl_stream *s, struct patient *p, int ri, double value
 	if (cl_store_alert_open(s->store, r->name, p->id, device, r->severity, ts, value, msg,
 				&p->alert[ri]) != CL_OK)
 		return CL_EIO;
+	note_alert(s, p->alert[ri], r, p->id, device, "open", ts, value, msg);
 	atomic_fetch_add(&s->c.raised[ri], 1);
 	atomic_fetch_add(&s->c.open[ri], 1);
 	return CL_OK;
@@ -326,6 +370,7 @@ static void check_silence(void *arg, const void *key, size_t len, void **value)
 		c->rc = CL_EIO;
 		return;
 	}
+	note_alert(c->s, d->alert, r, d->patient, d->id, "open", c->now, quiet, msg);
 	atomic_fetch_add(&c->s->c.raised[c->ri], 1);
 	atomic_fetch_add(&c->s->c.open[c->ri], 1);
 }
@@ -362,10 +407,28 @@ static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_f
 		if (d->alert && ri >= 0 && !s->replaying) {
 			if (cl_store_alert_close(s->store, d->alert, f->ts_us) != CL_OK)
 				return CL_EIO;
+			note_alert(s, d->alert, &s->o.rules[ri], ev.patient_id, ev.device_id, "closed",
+				   f->ts_us, 0, NULL);
 			d->alert = 0;
 			d->closed_at = f->ts_us;
 			atomic_fetch_sub(&s->c.open[ri], 1);
 		}
+	}
+	if (!s->replaying && s->o.on_vital && s->o.want_vitals(s->o.hook_arg)) {
+		char json[512], when[40];
+		int n;
+
+		cl_time_format_rfc3339(ev.ts_us, when, sizeof(when), 3);
+		/* ids may hold any character: let jansson escape them */
+		{
+			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:f,s:s}", "patient_id", ev.patient_id,
+					      "device_id", ev.device_id, "type", cl_vital_name(ev.vital),
+					      "ts", when, "value", ev.value, "unit", cl_vital_unit(ev.vital));
+			n = o ? (int)json_dumpb(o, json, sizeof(json), JSON_COMPACT) : 0;
+			json_decref(o);
+		}
+		if (n > 0 && (size_t)n < sizeof(json))
+			s->o.on_vital(s->o.hook_arg, json, (size_t)n, ev.patient_id);
 	}
 	klen = make_key(key, ev.patient_id, ev.vital);
 	for (int i = 0; i < s->o.nwindows; i++) {
@@ -524,8 +587,11 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 		rc = cl_store_commit(s->store);
 	if (rc != CL_OK) {
 		cl_store_rollback(s->store);
+		json_decref(s->notes); /* those alerts did not happen */
+		s->notes = NULL;
 		return rc;
 	}
+	publish_notes(s);
 	uint64_t late = 0;
 
 	for (int i = 0; i < s->o.nwindows; i++)

@@ -41,6 +41,13 @@ struct cl_stream_options {
 	uint32_t record_max_bytes;
 	struct cl_rule rules[CL_RULES_MAX];
 	int nrules;
+	/* Live outputs (optional): every alert opened or closed, once its row
+	 * is committed, and every vital value applied (only while
+	 * want_vitals says someone listens). JSON objects, one per call. */
+	void (*on_alert)(void *arg, const char *json, size_t len, const char *patient);
+	void (*on_vital)(void *arg, const char *json, size_t len, const char *patient);
+	int (*want_vitals)(void *arg);
+	void *hook_arg;
 };
 
 struct cl_stream_counters {

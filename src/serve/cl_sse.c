@@ -1,0 +1,240 @@
+/*
+ * Server-sent events. See cl_sse.h.
+ */
+#include "cl_sse.h"
+#include "core/cl_mem.h"
+#include "stream/cl_vitals.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+struct client {
+	struct cl_sse *owner;
+	struct MHD_Connection *conn;
+	char patient[CL_EVENT_ID_MAX + 1]; /* "" = every patient */
+	int vitals;
+	char *buf;
+	size_t len, off, cap;
+	int suspended;
+	int closing;
+	int told_dropped;
+	struct client *next;
+};
+
+struct cl_sse {
+	pthread_mutex_t mu;
+	struct client *clients;
+	size_t max_buffer;
+	atomic_int vitals_listeners;
+	atomic_uint_fast64_t nclients, dropped;
+};
+
+int cl_sse_create(size_t max_buffer, struct cl_sse **out)
+{
+	struct cl_sse *s = cl_calloc(1, sizeof(*s));
+
+	if (!s)
+		return -1;
+	pthread_mutex_init(&s->mu, NULL);
+	s->max_buffer = max_buffer;
+	*out = s;
+	return 0;
+}
+
+void cl_sse_destroy(struct cl_sse *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->mu);
+	cl_free(s);
+}
+
+/* Appends to a client's buffer; 0 if it would overflow. Caller holds mu. */
+static int append(struct client *c, const char *data, size_t n, size_t max)
+{
+	if (c->off > 0 && c->off == c->len)
+		c->off = c->len = 0;
+	if (c->len - c->off + n > max)
+		return 0;
+	if (c->len + n > c->cap) {
+		size_t nc = c->cap ? c->cap : 4096;
+		char *nb;
+
+		if (c->off > 0) {
+			memmove(c->buf, c->buf + c->off, c->len - c->off);
+			c->len -= c->off;
+			c->off = 0;
+		}
+		while (nc < c->len + n)
+			nc *= 2;
+		if (nc > c->cap) {
+			nb = cl_realloc(c->buf, nc);
+			if (!nb)
+				return 0;
+			c->buf = nb;
+			c->cap = nc;
+		}
+	}
+	memcpy(c->buf + c->len, data, n);
+	c->len += n;
+	return 1;
+}
+
+static void wake(struct client *c)
+{
+	if (c->suspended) {
+		c->suspended = 0;
+		MHD_resume_connection(c->conn);
+	}
+}
+
+static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct client *c = cls;
+	struct cl_sse *s = c->owner;
+	size_t n;
+
+	(void)pos;
+	pthread_mutex_lock(&s->mu);
+	if (c->len > c->off) {
+		n = c->len - c->off;
+		if (n > max)
+			n = max;
+		memcpy(buf, c->buf + c->off, n);
+		c->off += n;
+		pthread_mutex_unlock(&s->mu);
+		return (ssize_t)n;
+	}
+	if (c->closing) {
+		pthread_mutex_unlock(&s->mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	/* nothing to send: park the connection until the next publish */
+	c->suspended = 1;
+	MHD_suspend_connection(c->conn);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+static void release(void *cls)
+{
+	struct client *c = cls;
+	struct cl_sse *s = c->owner;
+	struct client **pp;
+
+	pthread_mutex_lock(&s->mu);
+	for (pp = &s->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	if (c->vitals)
+		atomic_fetch_sub(&s->vitals_listeners, 1);
+	atomic_fetch_sub(&s->nclients, 1);
+	pthread_mutex_unlock(&s->mu);
+	cl_free(c->buf);
+	cl_free(c);
+}
+
+struct MHD_Response *cl_sse_subscribe(struct cl_sse *s, struct MHD_Connection *conn,
+				      const char *patient, int vitals)
+{
+	struct client *c = cl_calloc(1, sizeof(*c));
+	struct MHD_Response *r;
+	static const char hello[] = ": carelake live stream\nretry: 2000\n\n";
+
+	if (!c)
+		return NULL;
+	c->owner = s;
+	c->conn = conn;
+	c->vitals = vitals;
+	snprintf(c->patient, sizeof(c->patient), "%s", patient ? patient : "");
+	append(c, hello, sizeof(hello) - 1, s->max_buffer);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, c, release);
+	if (!r) {
+		cl_free(c->buf);
+		cl_free(c);
+		return NULL;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	pthread_mutex_lock(&s->mu);
+	c->next = s->clients;
+	s->clients = c;
+	if (vitals)
+		atomic_fetch_add(&s->vitals_listeners, 1);
+	atomic_fetch_add(&s->nclients, 1);
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+void cl_sse_publish(struct cl_sse *s, const char *event, const char *json, size_t len,
+		    const char *patient)
+{
+	char head[64];
+	int alert = strcmp(event, "alert") == 0;
+	int hl = snprintf(head, sizeof(head), "event: %s\ndata: ", event);
+
+	pthread_mutex_lock(&s->mu);
+	for (struct client *c = s->clients; c; c = c->next) {
+		size_t room;
+
+		if (c->closing || (!alert && !c->vitals) ||
+		    (c->patient[0] && patient && strcmp(c->patient, patient) != 0))
+			continue;
+		room = alert ? s->max_buffer * 4 : s->max_buffer; /* alerts get headroom */
+		if (!append(c, head, (size_t)hl, room) || !append(c, json, len, room) ||
+		    !append(c, "\n\n", 2, room)) {
+			atomic_fetch_add(&s->dropped, 1);
+			if (!c->told_dropped) {
+				static const char d[] = "event: dropped\ndata: {\"reason\":\"client too slow\"}\n\n";
+
+				c->told_dropped = append(c, d, sizeof(d) - 1, s->max_buffer * 4);
+			}
+			if (alert)
+				c->closing = 1; /* cannot lose an alert: end, the client reconnects */
+		} else {
+			c->told_dropped = 0;
+		}
+		wake(c);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+int cl_sse_wants_vitals(struct cl_sse *s)
+{
+	return atomic_load(&s->vitals_listeners) > 0;
+}
+
+void cl_sse_keepalive(struct cl_sse *s)
+{
+	pthread_mutex_lock(&s->mu);
+	for (struct client *c = s->clients; c; c = c->next) {
+		append(c, ": keepalive\n\n", 13, s->max_buffer * 4);
+		wake(c);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+void cl_sse_close_all(struct cl_sse *s)
+{
+	pthread_mutex_lock(&s->mu);
+	for (struct client *c = s->clients; c; c = c->next) {
+		c->closing = 1;
+		wake(c);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+uint64_t cl_sse_clients(struct cl_sse *s)
+{
+	return atomic_load(&s->nclients);
+}
+
+uint64_t cl_sse_dropped(struct cl_sse *s)
+{
+	return atomic_load(&s->dropped);
+}

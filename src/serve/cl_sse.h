@@ -1,0 +1,45 @@
+/*
+ * GET /api/v1/stream: server-sent events (text/event-stream) of live
+ * `vital` and `alert` events, optionally for one patient (?patient=) or
+ * alerts only (?vitals=false).
+ *
+ * Each client has its own bounded buffer. A connection with nothing to
+ * send is suspended (no thread, no busy loop) and resumed by the next
+ * publish; a client too slow to drain its buffer loses vital events
+ * (counted, and told with a `dropped` event) but never alerts, and never
+ * slows the publisher or anyone else.
+ */
+#ifndef CL_SSE_H
+#define CL_SSE_H
+
+#include <microhttpd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cl_sse;
+
+int cl_sse_create(size_t max_buffer, struct cl_sse **out);
+void cl_sse_destroy(struct cl_sse *s);
+
+/* Creates the streaming response for a new client. */
+struct MHD_Response *cl_sse_subscribe(struct cl_sse *s, struct MHD_Connection *c,
+				      const char *patient, int vitals);
+
+/* Publishes one event to matching clients; `alert` events are never
+ * dropped. patient may be NULL (goes to every client). */
+void cl_sse_publish(struct cl_sse *s, const char *event, const char *json, size_t len,
+		    const char *patient);
+
+/* 1 if anyone listens for vitals (so publishers can skip the work). */
+int cl_sse_wants_vitals(struct cl_sse *s);
+
+/* Sends a comment to every client (keeps proxies from closing them). */
+void cl_sse_keepalive(struct cl_sse *s);
+
+/* Ends every stream (at shutdown). */
+void cl_sse_close_all(struct cl_sse *s);
+
+uint64_t cl_sse_clients(struct cl_sse *s);
+uint64_t cl_sse_dropped(struct cl_sse *s);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * Alert webhooks. See cl_webhook.h.
+ */
+#include "cl_webhook.h"
+#include "core/cl_error.h"
+#include "core/cl_fs.h"
+#include "core/cl_log.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+struct item {
+	char *json;
+	size_t len;
+	struct item *next;
+};
+
+struct cl_webhook {
+	char url[1024];
+	int attempts;
+	int64_t backoff_us, timeout_us;
+	char dead_path[PATH_MAX];
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct item *head, *tail;
+	int stop;
+	struct cl_webhook_stats st;
+};
+
+static size_t discard(char *p, size_t sz, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return sz * n;
+}
+
+/* One POST; 0 on a 2xx answer, else CL_EIO with the reason. */
+static int post_once(struct cl_webhook *w, CURL *c, const struct item *it)
+{
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	long code = 0;
+	CURLcode rc;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, w->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, it->json);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)it->len);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(w->timeout_us / 1000));
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK)
+		return cl_error_set(CL_EIO, "%s", curl_easy_strerror(rc));
+	if (code < 200 || code > 299)
+		return cl_error_set(CL_EIO, "the receiver answered HTTP %ld", code);
+	return CL_OK;
+}
+
+static void dead_letter(struct cl_webhook *w, const struct item *it, int attempts)
+{
+	json_t *line = json_pack("{s:s,s:s,s:i,s:o}", "error", cl_error_detail(), "url", w->url,
+				 "attempts", attempts, "alert",
+				 json_loadb(it->json, it->len, 0, NULL));
+	char *text = json_dumps(line, JSON_COMPACT);
+	char dir[PATH_MAX], *slash;
+	int fd;
+
+	json_decref(line);
+	snprintf(dir, sizeof(dir), "%s", w->dead_path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	cl_fs_mkdirs(dir);
+	fd = open(w->dead_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0 || !text ||
+	    cl_fs_write_all(fd, text, strlen(text), w->dead_path) != CL_OK ||
+	    cl_fs_write_all(fd, "\n", 1, w->dead_path) != CL_OK ||
+	    cl_fs_datasync(fd, w->dead_path) != CL_OK)
+		cl_log_error("webhook", "event=dead_letter_failed path=%s", w->dead_path);
+	else
+		cl_log_warn("webhook", "event=dead_lettered attempts=%d", attempts);
+	if (fd >= 0)
+		close(fd);
+	free(text);
+}
+
+static void *webhook_main(void *arg)
+{
+	struct cl_webhook *w = arg;
+	CURL *c = curl_easy_init();
+
+	for (;;) {
+		struct item *it;
+		int rc = CL_EIO, tries = 0;
+
+		pthread_mutex_lock(&w->mu);
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		it = w->head;
+		if (!it) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		w->head = it->next;
+		if (!w->head)
+			w->tail = NULL;
+		w->st.queued--;
+		pthread_mutex_unlock(&w->mu);
+
+		for (int64_t wait = w->backoff_us; tries < w->attempts; wait *= 2) {
+			tries++;
+			rc = c ? post_once(w, c, it) : cl_error_set(CL_ENOMEM, "no curl handle");
+			if (rc == CL_OK || tries == w->attempts)
+				break;
+			pthread_mutex_lock(&w->mu);
+			w->st.retries++;
+			pthread_mutex_unlock(&w->mu);
+			usleep((useconds_t)(wait > 10000000 ? 10000000 : wait));
+		}
+		pthread_mutex_lock(&w->mu);
+		if (rc == CL_OK)
+			w->st.delivered++;
+		else
+			w->st.dead_lettered++;
+		pthread_mutex_unlock(&w->mu);
+		if (rc != CL_OK)
+			dead_letter(w, it, tries);
+		cl_free(it->json);
+		cl_free(it);
+	}
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t timeout_us,
+		     const char *data_dir, struct cl_webhook **out)
+{
+	struct cl_webhook *w = cl_calloc(1, sizeof(*w));
+
+	if (!w)
+		return cl_error_set(CL_ENOMEM, "no memory for webhooks");
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		cl_free(w);
+		return cl_error_set(CL_EINVAL, "webhook.url must start with http:// or https://");
+	}
+	snprintf(w->url, sizeof(w->url), "%s", url);
+	snprintf(w->dead_path, sizeof(w->dead_path), "%s/alerts/webhook-dead-letter.ndjson", data_dir);
+	w->attempts = attempts > 0 ? attempts : 1;
+	w->backoff_us = backoff_us > 0 ? backoff_us : 1000;
+	w->timeout_us = timeout_us > 0 ? timeout_us : 5000000;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (pthread_create(&w->thread, NULL, webhook_main, w) != 0) {
+		cl_free(w);
+		return cl_error_set(CL_ENOMEM, "cannot start the webhook thread");
+	}
+	*out = w;
+	return CL_OK;
+}
+
+void cl_webhook_send(struct cl_webhook *w, const char *json, size_t len)
+{
+	struct item *it;
+
+	if (!w)
+		return;
+	it = cl_calloc(1, sizeof(*it));
+	if (!it || !(it->json = cl_malloc(len + 1))) {
+		cl_free(it);
+		cl_log_error("webhook", "event=out_of_memory");
+		return;
+	}
+	memcpy(it->json, json, len);
+	it->json[len] = '\0';
+	it->len = len;
+	pthread_mutex_lock(&w->mu);
+	if (w->tail)
+		w->tail->next = it;
+	else
+		w->head = it;
+	w->tail = it;
+	w->st.queued++;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void cl_webhook_stop(struct cl_webhook *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	cl_free(w);
+}
+
+void cl_webhook_stats(struct cl_webhook *w, struct cl_webhook_stats *st)
+{
+	pthread_mutex_lock(&w->mu);
+	*st = w->st;
+	pthread_mutex_unlock(&w->mu);
+}

@@ -1,0 +1,32 @@
+/*
+ * Alert webhooks: every alert opened or closed is POSTed as JSON to
+ * `webhook.url` (libcurl), retried with exponential backoff up to
+ * `webhook.attempts` times; what still fails is appended, with the reason,
+ * to <data>/alerts/webhook-dead-letter.ndjson (fsynced), so it is never
+ * lost silently. Delivery runs on its own thread: a slow receiver never
+ * delays the stream processor.
+ */
+#ifndef CL_WEBHOOK_H
+#define CL_WEBHOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cl_webhook;
+
+struct cl_webhook_stats {
+	uint64_t delivered, retries, dead_lettered, queued;
+};
+
+int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t timeout_us,
+		     const char *data_dir, struct cl_webhook **out);
+
+/* Queues one alert (copied). */
+void cl_webhook_send(struct cl_webhook *w, const char *json, size_t len);
+
+/* Delivers or dead-letters what is queued, then stops. NULL: no-op. */
+void cl_webhook_stop(struct cl_webhook *w);
+
+void cl_webhook_stats(struct cl_webhook *w, struct cl_webhook_stats *st);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * Live outputs of `carelake serve`: the server-sent-event stream carries
+ * vitals and alerts as they happen; alerts go to a webhook, retried after
+ * a failure, and to the dead-letter file when the receiver is gone; the
+ * server stops cleanly with a live client connected.
+ *
+ * Usage: test_live /path/to/carelake
+ */
+#include "serve_helpers.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+static const char *bin;
+static char dir[256];
+
+/* ---- a webhook receiver: 500 to the first request, 200 after ---- */
+
+struct receiver {
+	int fd, port;
+	atomic_int requests;
+	char bodies[8192];
+	pthread_mutex_t mu;
+	pthread_t th;
+};
+
+static void *receiver_main(void *arg)
+{
+	struct receiver *rv = arg;
+
+	for (;;) {
+		char buf[16384];
+		size_t have = 0;
+		int c = accept(rv->fd, NULL, NULL), n;
+		char *body;
+		long clen;
+
+		if (c < 0)
+			return NULL;
+		for (;;) {
+			ssize_t r = read(c, buf + have, sizeof(buf) - 1 - have);
+
+			if (r <= 0)
+				break;
+			have += (size_t)r;
+			buf[have] = '\0';
+			body = strstr(buf, "\r\n\r\n");
+			if (body) {
+				char *cl = strcasestr(buf, "Content-Length:");
+
+				clen = cl ? atol(cl + 15) : 0;
+				if ((long)(have - (size_t)(body + 4 - buf)) >= clen)
+					break;
+			}
+		}
+		body = strstr(buf, "\r\n\r\n");
+		pthread_mutex_lock(&rv->mu);
+		if (body && strlen(rv->bodies) + strlen(body + 4) + 2 < sizeof(rv->bodies)) {
+			strcat(rv->bodies, body + 4);
+			strcat(rv->bodies, "\n");
+		}
+		pthread_mutex_unlock(&rv->mu);
+		n = atomic_fetch_add(&rv->requests, 1);
+		dprintf(c, "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			n == 0 ? "500 Internal Server Error" : "200 OK");
+		close(c);
+	}
+}
+
+static void receiver_start(struct receiver *rv)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+
+	memset(rv, 0, sizeof(*rv));
+	pthread_mutex_init(&rv->mu, NULL);
+	rv->fd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(bind(rv->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(rv->fd, 16), 0);
+	getsockname(rv->fd, (struct sockaddr *)&sa, &len);
+	rv->port = ntohs(sa.sin_port);
+	pthread_create(&rv->th, NULL, receiver_main, rv);
+}
+
+/* ---- an SSE client ---- */
+
+struct sse_client {
+	const struct server *srv;
+	char buf[65536];
+	size_t len;
+	atomic_int stop;
+	pthread_mutex_t mu;
+	pthread_t th;
+};
+
+static size_t on_sse(char *p, size_t sz, size_t n, void *arg)
+{
+	struct sse_client *c = arg;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->len + sz * n < sizeof(c->buf) - 1) {
+		memcpy(c->buf + c->len, p, sz * n);
+		c->len += sz * n;
+		c->buf[c->len] = '\0';
+	}
+	pthread_mutex_unlock(&c->mu);
+	return sz * n;
+}
+
+static int sse_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c2, curl_off_t d)
+{
+	struct sse_client *c = arg;
+
+	(void)a;
+	(void)b;
+	(void)c2;
+	(void)d;
+	return atomic_load(&c->stop);
+}
+
+static void *sse_main(void *arg)
+{
+	struct sse_client *c = arg;
+	char url[128], auth[200];
+	struct curl_slist *h;
+	CURL *e = curl_easy_init();
+
+	snprintf(url, sizeof(url), "%s/api/v1/stream", c->srv->url);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->srv->token);
+	h = curl_slist_append(NULL, auth);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_sse);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, sse_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, c);
+	curl_easy_perform(e);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(e);
+	return NULL;
+}
+
+static int sse_has(struct sse_client *c, const char *what)
+{
+	int found;
+
+	pthread_mutex_lock(&c->mu);
+	found = strstr(c->buf, what) != NULL;
+	pthread_mutex_unlock(&c->mu);
+	return found;
+}
+
+static void wait_for(int (*cond)(void *), void *arg, const char *what)
+{
+	for (int i = 0; i < 500; i++) {
+		if (cond(arg))
+			return;
+		usleep(10000);
+	}
+	fail_msg("timed out waiting for %s", what);
+}
+
+static struct sse_client *g_sse;
+static const char *g_want;
+
+static int sse_cond(void *arg)
+{
+	(void)arg;
+	return sse_has(g_sse, g_want);
+}
+
+static int two_requests(void *arg)
+{
+	return atomic_load(&((struct receiver *)arg)->requests) >= 2;
+}
+
+static void test_sse_and_webhook(void **state)
+{
+	struct receiver rv;
+	struct sse_client sse = { 0 };
+	struct server s;
+	char data[300], hook[128];
+	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", NULL };
+	struct reply r;
+
+	(void)state;
+	receiver_start(&rv);
+	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", rv.port);
+	snprintf(data, sizeof(data), "%s/live", dir);
+	server_start(&s, bin, data, extra);
+	sse.srv = &s;
+	pthread_mutex_init(&sse.mu, NULL);
+	pthread_create(&sse.th, NULL, sse_main, &sse);
+	g_sse = &sse;
+	g_want = "live stream";
+	wait_for(sse_cond, NULL, "the stream to open");
+
+	r = post(&s, test_event("x1", "m1", "p1", "spo2", 85, "%"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	g_want = "event: vital";
+	wait_for(sse_cond, NULL, "a vital on the stream");
+	g_want = "\"rule\":\"spo2_low\"";
+	wait_for(sse_cond, NULL, "the alert on the stream");
+	assert_true(sse_has(&sse, "event: alert"));
+	assert_true(sse_has(&sse, "\"state\":\"open\""));
+
+	/* the webhook: 500 first, then delivered on the retry */
+	wait_for(two_requests, &rv, "the webhook retry");
+	pthread_mutex_lock(&rv.mu);
+	assert_non_null(strstr(rv.bodies, "\"rule\":\"spo2_low\""));
+	pthread_mutex_unlock(&rv.mu);
+	usleep(200000);
+	r = http(&s, "GET", "/metrics", NULL, NULL, 0);
+	assert_non_null(strstr(r.body, "carelake_webhook_retries_total "));
+	assert_null(strstr(r.body, "carelake_webhook_retries_total 0\n"));
+	assert_non_null(strstr(r.body, "carelake_stream_clients 1"));
+	free(r.body);
+
+	/* stops cleanly with the live client still connected */
+	assert_int_equal(server_stop(&s), 0);
+	atomic_store(&sse.stop, 1);
+	pthread_join(sse.th, NULL);
+	shutdown(rv.fd, SHUT_RDWR);
+	close(rv.fd);
+	pthread_join(rv.th, NULL);
+}
+
+static int dead_letter_written(void *arg)
+{
+	return access((const char *)arg, R_OK) == 0;
+}
+
+static void test_dead_letter(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	char data[300], hook[128], path[400];
+	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=10ms",
+				"--set", "webhook.attempts=3", NULL };
+	struct server s;
+	struct reply r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	(void)state;
+	/* a port with nobody listening */
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", port);
+	snprintf(data, sizeof(data), "%s/dead", dir);
+	snprintf(path, sizeof(path), "%s/alerts/webhook-dead-letter.ndjson", data);
+	server_start(&s, bin, data, extra);
+	r = post(&s, test_event("y1", "m1", "p9", "heart_rate", 150, "/min"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	wait_for(dead_letter_written, path, "the dead-letter file");
+	usleep(100000);
+	{
+		FILE *f = fopen(path, "r");
+		char line[4096];
+
+		assert_non_null(f);
+		assert_non_null(fgets(line, sizeof(line), f));
+		fclose(f);
+		assert_non_null(strstr(line, "\"attempts\":3"));
+		assert_non_null(strstr(line, "\"rule\":\"tachycardia\""));
+		assert_non_null(strstr(line, "\"error\":"));
+	}
+	assert_int_equal(server_stop(&s), 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sse_and_webhook),
+		cmocka_unit_test(test_dead_letter),
+	};
+	int rc;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_live /path/to/carelake\n");
+		return 2;
+	}
+	bin = argv[1];
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	cl_test_tmpdir(dir, sizeof(dir));
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	cl_test_rmtree(dir);
+	curl_global_cleanup();
+	return rc;
+}
