@@ -93,6 +93,8 @@ static const struct cfg_entry table[] = {
 	  "after this long without events, wall-clock time closes windows" },
 	{ "stream.batch_records", T_U32, "20000", 1, 10000000, F(stream.batch_records),
 	  "bronze records applied per serving-store transaction" },
+	{ "stream.reference", T_STRING, "", 0, 0, F(stream.reference),
+	  "JSON file of patient id -> {ward, bed, attending}; alerts and live vitals carry them" },
 	{ "webhook.url", T_STRING, "", 0, 0, F(webhook.url),
 	  "POST every alert opened or closed to this URL as JSON; empty: no webhook" },
 	{ "webhook.attempts", T_U32, "3", 1, 100, F(webhook.attempts),

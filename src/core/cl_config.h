@@ -71,6 +71,7 @@ struct cl_config {
 		int64_t lateness_us;               /* stream.lateness */
 		int64_t idle_flush_us;             /* stream.idle_flush */
 		uint32_t batch_records;            /* stream.batch_records */
+		char reference[CL_CFG_STRING_MAX]; /* stream.reference */
 	} stream;
 	struct {
 		char url[CL_CFG_STRING_MAX];    /* webhook.url, "" = off */

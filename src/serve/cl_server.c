@@ -188,6 +188,7 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		so.idle_flush_us = cfg->stream.idle_flush_us;
 		so.batch_records = cfg->stream.batch_records;
 		so.record_max_bytes = cfg->bronze.record_max_bytes;
+		snprintf(so.reference_path, sizeof(so.reference_path), "%s", cfg->stream.reference);
 		rc = cl_stream_parse_windows(cfg->stream.windows, &so);
 		for (int i = 0; rc == CL_OK && i < cfg->nalert_set; i++)
 			rc = cl_rules_set(so.rules, so.nrules, cfg->alert_set[i].key,

@@ -49,6 +49,11 @@ struct patient {
 	struct baseline base[CL_VITAL_COUNT];
 };
 
+/* Where a patient is and who looks after them (reference data). */
+struct reference {
+	char ward[64], bed[32], attending[CL_EVENT_ID_MAX + 1];
+};
+
 /* What the processor knows of one device (for silence). */
 struct device {
 	char id[CL_EVENT_ID_MAX + 1];
@@ -69,6 +74,7 @@ struct cl_stream {
 	struct cl_window_op *win[CL_STREAM_MAX_WINDOWS];
 	struct cl_map *patients;
 	struct cl_map *devices;
+	struct cl_map *refs;     /* patient id -> struct reference */
 	struct patient *dirty;
 	int replaying;           /* the record being applied was seen before */
 	json_t *notes;           /* alerts to publish once committed */
@@ -207,6 +213,65 @@ static struct patient *patient_of(struct cl_stream *s, const char *id)
 	return *slot;
 }
 
+/* Adds ward, bed and attending from the reference data. */
+static void enrich(struct cl_stream *s, json_t *o, const char *patient)
+{
+	void **slot = s->refs ? cl_map_slot(s->refs, patient, strlen(patient), 0) : NULL;
+	const struct reference *ref = slot ? *slot : NULL;
+
+	if (!ref)
+		return;
+	if (ref->ward[0])
+		json_object_set_new(o, "ward", json_string(ref->ward));
+	if (ref->bed[0])
+		json_object_set_new(o, "bed", json_string(ref->bed));
+	if (ref->attending[0])
+		json_object_set_new(o, "attending", json_string(ref->attending));
+}
+
+/* Loads the reference file (see cl_stream_options.reference_path). */
+static int load_reference(struct cl_stream *s, const char *path)
+{
+	json_error_t err;
+	json_t *root = json_load_file(path, 0, &err), *v;
+	const char *id;
+
+	if (!root)
+		return cl_error_set(CL_EPARSE, "reference file %s:%d: %s", path, err.line, err.text);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return cl_error_set(CL_EPARSE, "reference file %s: must be an object of patient ids",
+				    path);
+	}
+	json_object_foreach(root, id, v) {
+		struct reference *ref;
+		void **slot;
+
+		if (!json_is_object(v)) {
+			json_decref(root);
+			return cl_error_set(CL_EPARSE, "reference file %s: the entry of a patient is "
+					    "not an object", path);
+		}
+		slot = cl_map_slot(s->refs, id, strlen(id), 1);
+		ref = slot ? cl_calloc(1, sizeof(*ref)) : NULL;
+		if (!ref) {
+			json_decref(root);
+			return cl_error_set(CL_ENOMEM, "no memory for reference data");
+		}
+		cl_free(*slot);
+		*slot = ref;
+		snprintf(ref->ward, sizeof(ref->ward), "%s",
+			 json_string_value(json_object_get(v, "ward")) ?: "");
+		snprintf(ref->bed, sizeof(ref->bed), "%s",
+			 json_string_value(json_object_get(v, "bed")) ?: "");
+		snprintf(ref->attending, sizeof(ref->attending), "%s",
+			 json_string_value(json_object_get(v, "attending")) ?: "");
+	}
+	cl_log_info("stream", "event=reference_loaded patients=%zu", cl_map_count(s->refs));
+	json_decref(root);
+	return CL_OK;
+}
+
 /* Queues an alert change for the live outputs (sent after commit). */
 static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 		       const char *patient, const char *device, const char *state,
@@ -222,6 +287,7 @@ static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 		      r->name, "severity", r->severity, "patient_id", patient, "device_id",
 		      device, "state", state, "time", when, "value", value, "message",
 		      message ? message : r->description);
+	enrich(s, o, patient);
 	if (!s->notes)
 		s->notes = json_array();
 	json_array_append_new(s->notes, o);
@@ -424,6 +490,8 @@ static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_f
 			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:f,s:s}", "patient_id", ev.patient_id,
 					      "device_id", ev.device_id, "type", cl_vital_name(ev.vital),
 					      "ts", when, "value", ev.value, "unit", cl_vital_unit(ev.vital));
+
+			enrich(s, o, ev.patient_id);
 			n = o ? (int)json_dumpb(o, json, sizeof(json), JSON_COMPACT) : 0;
 			json_decref(o);
 		}
@@ -718,6 +786,10 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
 		rc = cl_map_create(&s->patients);
 	if (rc == CL_OK)
 		rc = cl_map_create(&s->devices);
+	if (rc == CL_OK)
+		rc = cl_map_create(&s->refs);
+	if (rc == CL_OK && o->reference_path[0])
+		rc = load_reference(s, o->reference_path);
 	for (int i = 0; rc == CL_OK && i < o->nwindows; i++)
 		rc = cl_window_op_create(&o->windows[i], on_window, s, &s->win[i]);
 	if (rc == CL_OK && pthread_create(&s->thread, NULL, stream_main, s) != 0)
@@ -759,6 +831,7 @@ void cl_stream_stop(struct cl_stream *s)
 		cl_window_op_destroy(s->win[i]);
 	cl_map_destroy(s->patients, free_patient);
 	cl_map_destroy(s->devices, free_patient);
+	cl_map_destroy(s->refs, free_patient);
 	cl_store_close(s->store);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);

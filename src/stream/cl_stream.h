@@ -48,6 +48,9 @@ struct cl_stream_options {
 	void (*on_vital)(void *arg, const char *json, size_t len, const char *patient);
 	int (*want_vitals)(void *arg);
 	void *hook_arg;
+	/* Reference data: a JSON object of patient id -> {"ward", "bed",
+	 * "attending"}; alerts and live vitals carry them. "" for none. */
+	char reference_path[4096];
 };
 
 struct cl_stream_counters {

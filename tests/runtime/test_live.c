@@ -184,11 +184,18 @@ static void test_sse_and_webhook(void **state)
 	struct receiver rv;
 	struct sse_client sse = { 0 };
 	struct server s;
-	char data[300], hook[128];
-	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", NULL };
+	char data[300], hook[128], ref[400], refset[420];
+	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", "--set", refset, NULL };
 	struct reply r;
+	FILE *f;
 
 	(void)state;
+	/* reference data: where p1 lies and who looks after them */
+	snprintf(ref, sizeof(ref), "%s/reference.json", dir);
+	f = fopen(ref, "w");
+	fprintf(f, "{\"p1\": {\"ward\": \"ICU-A\", \"bed\": \"A-03\", \"attending\": \"practitioner-0007\"}}");
+	fclose(f);
+	snprintf(refset, sizeof(refset), "stream.reference=%s", ref);
 	receiver_start(&rv);
 	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", rv.port);
 	snprintf(data, sizeof(data), "%s/live", dir);
@@ -209,11 +216,15 @@ static void test_sse_and_webhook(void **state)
 	wait_for(sse_cond, NULL, "the alert on the stream");
 	assert_true(sse_has(&sse, "event: alert"));
 	assert_true(sse_has(&sse, "\"state\":\"open\""));
+	assert_true(sse_has(&sse, "\"ward\":\"ICU-A\""));
+	assert_true(sse_has(&sse, "\"bed\":\"A-03\""));
+	assert_true(sse_has(&sse, "\"attending\":\"practitioner-0007\""));
 
 	/* the webhook: 500 first, then delivered on the retry */
 	wait_for(two_requests, &rv, "the webhook retry");
 	pthread_mutex_lock(&rv.mu);
 	assert_non_null(strstr(rv.bodies, "\"rule\":\"spo2_low\""));
+	assert_non_null(strstr(rv.bodies, "\"ward\":\"ICU-A\""));
 	pthread_mutex_unlock(&rv.mu);
 	usleep(200000);
 	r = http(&s, "GET", "/metrics", NULL, NULL, 0);
@@ -277,11 +288,52 @@ static void test_dead_letter(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+static void test_bad_reference_refused(void **state)
+{
+	char data[300], ref[400], set[420], *out = NULL;
+	size_t cap = 0;
+	int status;
+	pid_t pid;
+	FILE *f;
+
+	(void)state;
+	snprintf(ref, sizeof(ref), "%s/bad-reference.json", dir);
+	f = fopen(ref, "w");
+	fprintf(f, "{\"p1\": [1, 2]}");
+	fclose(f);
+	snprintf(set, sizeof(set), "stream.reference=%s", ref);
+	snprintf(data, sizeof(data), "%s/badref", dir);
+	{
+		int fds[2];
+
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		if (pid == 0) {
+			dup2(fds[1], 2);
+			dup2(fds[1], 1);
+			execl(bin, bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--set", set,
+			      (char *)NULL);
+			_exit(127);
+		}
+		close(fds[1]);
+		f = fdopen(fds[0], "r");
+		if (getdelim(&out, &cap, '\0', f) < 0)
+			out = strdup("");
+		fclose(f);
+	}
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+	assert_non_null(strstr(out, "reference file"));
+	assert_non_null(strstr(out, "not an object"));
+	free(out);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sse_and_webhook),
 		cmocka_unit_test(test_dead_letter),
+		cmocka_unit_test(test_bad_reference_refused),
 	};
 	int rc;
 
