@@ -15,6 +15,8 @@ const struct cl_command cl_commands[] = {
 	  cl_cmd_demo_usage, cl_cmd_demo },
 	{ "serve", "run the platform: HTTP ingest of device events with durable acknowledgements",
 	  cl_cmd_serve_usage, cl_cmd_serve },
+	{ "simulate", "synthetic ICU device streams with injected episodes and a ground-truth file",
+	  cl_cmd_simulate_usage, cl_cmd_simulate },
 	{ "verify", "check bronze framing and checksums; report counts per source",
 	  cl_cmd_verify_usage, cl_cmd_verify },
 	{ "bronze", "bronze log tools: dump stored records as NDJSON, append records",

@@ -86,11 +86,13 @@ int cl_cmd_bronze(int argc, char **argv);
 int cl_cmd_config(int argc, char **argv);
 int cl_cmd_demo(int argc, char **argv);
 int cl_cmd_serve(int argc, char **argv);
+int cl_cmd_simulate(int argc, char **argv);
 
 extern const char cl_cmd_verify_usage[];
 extern const char cl_cmd_bronze_usage[];
 extern const char cl_cmd_config_usage[];
 extern const char cl_cmd_demo_usage[];
 extern const char cl_cmd_serve_usage[];
+extern const char cl_cmd_simulate_usage[];
 
 #endif

@@ -37,6 +37,8 @@ struct cl_rule {
 	const char *severity;       /* warning, urgent, critical, emergency */
 	int64_t suppress_us;
 	int enabled;
+	double min_delta;           /* deviation: also at least this far from the
+				     * baseline, in the vital's unit */
 };
 
 #define CL_RULES_MAX 16

@@ -366,7 +366,11 @@ static int evaluate_event(struct cl_stream *s, struct patient *p, const struct c
 			rc = evaluate(s, p, i, ev->value, ev->ts_us, ev->device_id);
 		else if (r->what == CL_WHAT_DEVIATION && r->vital == ev->vital &&
 			 b->n >= BASELINE_MIN_SAMPLES)
-			rc = evaluate(s, p, i, z, ev->ts_us, ev->device_id);
+			/* a spike or dip is far in both senses: in the patient's
+			 * own spread, and in absolute terms */
+			rc = evaluate(s, p, i,
+				      fabs(ev->value - b->mean) >= r->min_delta ? z : 0,
+				      ev->ts_us, ev->device_id);
 	}
 	/* then fold the value into the baseline */
 	if (b->n == 0) {

@@ -312,7 +312,7 @@ static void test_alerts(void **state)
 	j = alerts(&s, "p3", 1);
 	assert_int_equal(json_array_size(json_object_get(j, "alerts")), 0);
 	json_decref(j);
-	post_one(&s, "b-spike", "m3", "p3", "heart_rate", 105, "/min");
+	post_one(&s, "b-spike", "m3", "p3", "heart_rate", 105, "/min"); /* +34 */
 	j = alerts(&s, "p3", 1);
 	assert_int_equal(count_rule(j, "heart_rate_deviation"), 1);
 	assert_int_equal(count_rule(j, "tachycardia"), 0);

@@ -1,0 +1,36 @@
+/*
+ * Where simulated events go: a carelake server over HTTP (NDJSON batches,
+ * retrying 503s and lost connections as the server asks), an MQTT broker
+ * (QoS 1), or a file. Used by `carelake simulate` and `carelake demo`.
+ */
+#ifndef CL_SIM_TARGET_H
+#define CL_SIM_TARGET_H
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct cl_sim_target {
+	int kind;           /* 0 file, 1 http, 2 mqtt */
+	FILE *file;
+	CURL *curl;
+	struct curl_slist *headers;
+	char url[512];
+	int sock;
+	uint16_t next_id;
+	int inflight;
+	uint64_t requests, retries, failures;
+	volatile sig_atomic_t *stop;   /* set to give up retrying */
+};
+
+/* spec: http(s)://HOST:PORT[/path], mqtt://HOST:PORT, a file or "-". */
+int cl_sim_target_open(struct cl_sim_target *t, const char *spec, const char *token);
+
+/* Sends NDJSON: HTTP in requests of at most batch lines, MQTT one message
+ * per line, a file as it is. */
+int cl_sim_target_send(struct cl_sim_target *t, char *buf, size_t len, uint32_t batch);
+
+void cl_sim_target_close(struct cl_sim_target *t);
+
+#endif
