@@ -1,21 +1,26 @@
 /*
  * `carelake demo`: the main job on the embedded default. Creates a fresh
- * data directory, streams synthetic ICU vitals from the in_synthetic
- * plugin into its bronze log with durable group commits, shows progress
- * each second, then verifies the log and prints what it stored.
+ * data directory, starts the platform (as `carelake serve` does) on
+ * 127.0.0.1:8080 (or a free port if that is taken), streams simulated ICU
+ * vitals into it over HTTP (as `carelake simulate` does), and shows a live
+ * summary each second — events per second, alerts open, the patients with
+ * the highest NEWS2 — with the URL and the token to explore it. Ctrl-C
+ * stops it cleanly.
  */
 #include "cl_cli.h"
-#include "cl_plugin.h"
-#include "bronze/cl_bronze.h"
-#include "bronze/cl_reader.h"
 #include "core/cl_error.h"
-#include "core/cl_mem.h"
+#include "core/cl_log.h"
 #include "core/cl_time.h"
+#include "serve/cl_server.h"
+#include "sim/cl_sim.h"
+#include "sim/cl_sim_target.h"
+#include "store/cl_store.h"
 
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +28,21 @@
 
 const char cl_cmd_demo_usage[] =
 	"usage: carelake demo [--data DIR] [--patients N] [--rate EVENTS_PER_S]\n"
-	"                     [--duration SECONDS] [--seed K]\n\n"
-	"Streams synthetic bedside-monitor vitals (heart rate, respiratory rate,\n"
-	"SpO2, blood pressure, temperature) for N patients into the bronze log of\n"
-	"a fresh data directory, each record acknowledged only once durable,\n"
-	"prints progress every second, then verifies the log and shows the first\n"
-	"records stored. Ctrl-C stops early and still prints the summary.\n\n"
+	"                     [--duration SECONDS] [--seed K] [--listen HOST:PORT]\n\n"
+	"Runs the platform on a fresh data directory and streams simulated ICU\n"
+	"vitals into it: N patients on bedside monitors, with injected episodes\n"
+	"(desaturation, tachycardia, hypertensive crisis, deterioration, device\n"
+	"dropouts). Every second it prints events/s, the alerts open and the\n"
+	"patients with the highest NEWS2, and it prints the URL and API token so you\n"
+	"can query it meanwhile (curl -H 'Authorization: Bearer TOKEN' URL/api/v1/alerts).\n"
+	"Runs until Ctrl-C, or for --duration seconds.\n\n"
 	"options:\n"
-	"  --patients N      simulated patients (default 16)\n"
-	"  --rate R          events per second (default 2000)\n"
-	"  --duration S      seconds to run (default 5)\n"
-	"  --seed K          random seed (default 1)\n"
-	"  --data DIR        where to write (default: a new directory under /tmp)\n"
+	"  --patients N       simulated patients (default 24)\n"
+	"  --rate R           events per second (default 600)\n"
+	"  --duration S       stop after S seconds (default: run until Ctrl-C)\n"
+	"  --seed K           random seed (default 1)\n"
+	"  --listen H:P       where to serve (default 127.0.0.1:8080, else a free port)\n"
+	"  --data DIR         where to keep the data (default: a new directory under /tmp)\n"
 	CL_CLI_COMMON_HELP;
 
 static volatile sig_atomic_t stop;
@@ -45,38 +53,57 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* Commit latencies gathered from the flusher's notify callback. */
-struct latencies {
-	pthread_mutex_t mu;
-	int64_t *us;
-	size_t n, cap;
-	uint64_t failed;
+struct feeder {
+	struct cl_sim_options so;
+	char url[128];
+	char token[128];
+	atomic_uint_fast64_t sent;
+	int rc;
+	char err[300];
 };
 
-static void on_commit(void *arg, const struct cl_blog_commit *c)
+/* The simulator, posting to the demo's own server. */
+static void *feeder_main(void *arg)
 {
-	struct latencies *l = arg;
+	struct feeder *f = arg;
+	struct cl_sim_target t;
+	struct cl_sim *sim;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
 
-	pthread_mutex_lock(&l->mu);
-	if (c->rc != 0)
-		l->failed++;
-	else if (l->n < l->cap)
-		l->us[l->n++] = c->write_us + c->sync_us;
-	pthread_mutex_unlock(&l->mu);
+	f->rc = cl_sim_target_open(&t, f->url, f->token);
+	if (f->rc == CL_OK) {
+		t.stop = &stop;
+		f->rc = cl_sim_create(&f->so, cl_time_now_us(), &sim);
+		while (f->rc == CL_OK && !stop) {
+			long n;
+
+			len = 0;
+			n = cl_sim_events(sim, cl_time_now_us(), &buf, &len, &cap);
+			if (n < 0)
+				f->rc = cl_error_set(CL_ENOMEM, "out of memory");
+			else if (len)
+				f->rc = cl_sim_target_send(&t, buf, len, 1000);
+			if (f->rc == CL_OK)
+				atomic_fetch_add(&f->sent, (uint64_t)n);
+			usleep(10000);
+		}
+		if (f->rc == CL_OK || sim)
+			cl_sim_destroy(sim);
+		cl_sim_target_close(&t);
+	}
+	if (f->rc)
+		snprintf(f->err, sizeof(f->err), "%s", cl_error_detail());
+	free(buf);
+	return NULL;
 }
 
-static int cmp_i64(const void *a, const void *b)
+static void print_top(void *arg, const char *patient, int score, const char *risk)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	int *first = arg;
 
-	return x < y ? -1 : x > y;
-}
-
-static int emit(void *arg, const void *rec, size_t len)
-{
-	struct cl_blog_ticket t;
-
-	return cl_blog_submit(arg, rec, len, CL_BLOG_NOWAIT, &t);
+	printf("%s%s %d (%s)", *first ? "  top NEWS2: " : ", ", patient, score, risk);
+	*first = 0;
 }
 
 int cl_cmd_demo(int argc, char **argv)
@@ -87,26 +114,27 @@ int cl_cmd_demo(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "seed", required_argument, NULL, 'k' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct cl_input_plugin *plug = cl_input_plugin_find("synthetic");
-	uint64_t settings[64] = { 0 }, duration = 5, last_records = 0;
-	struct latencies lat = { .mu = PTHREAD_MUTEX_INITIALIZER };
-	struct cl_bronze_report rep;
-	struct cl_blog_stats st;
-	struct cl_bronze *b = NULL;
-	struct cl_blog *log = NULL;
-	void *state = NULL;
+	struct feeder f = { .rc = 0 };
+	struct cl_server *srv = NULL;
+	struct cl_store *st = NULL;
 	struct cl_cli cli;
-	int data_given = 0, opt, rc;
-	int64_t t0, next_tick;
+	pthread_t th;
+	char path[PATH_MAX];
+	uint64_t duration = 0, u, last = 0;
+	int data_given = 0, listen_given = 0, opt, rc;
+	int64_t t0;
+	FILE *tf;
 
 	cl_cli_init(&cli, "demo");
-	cl_config_table_defaults(plug->config_map, plug->config_count, settings);
+	cl_sim_options_default(&f.so);
+	f.so.patients = 24;
+	f.so.rate = 600;
+	f.so.episode_rate = 20; /* the demo should show a few alerts */
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		const char *key = NULL;
-
 		if (opt == CL_OPT_HELP)
 			return cl_cli_help(cl_cmd_demo_usage);
 		if (opt == CL_OPT_DATA)
@@ -117,19 +145,32 @@ int cl_cmd_demo(int argc, char **argv)
 		if (rc > 0)
 			continue;
 		switch (opt) {
-		case 'p': key = "patients"; break;
-		case 'r': key = "rate"; break;
-		case 'k': key = "seed"; break;
+		case 'p':
+			if (cl_parse_u64(optarg, 1, 100000, &u))
+				return cl_cli_error(&cli, "--patients: %s", cl_error_detail());
+			f.so.patients = (uint32_t)u;
+			break;
+		case 'r':
+			if (cl_parse_u64(optarg, 1, 10000000, &u))
+				return cl_cli_error(&cli, "--rate: %s", cl_error_detail());
+			f.so.rate = (double)u;
+			break;
 		case 'd':
-			if (cl_parse_u64(optarg, 1, 86400, &duration))
+			if (cl_parse_u64(optarg, 1, 864000, &duration))
 				return cl_cli_error(&cli, "--duration: %s", cl_error_detail());
-			continue;
+			break;
+		case 'k':
+			if (cl_parse_u64(optarg, 0, UINT64_MAX - 1, &f.so.seed))
+				return cl_cli_error(&cli, "--seed: %s", cl_error_detail());
+			break;
+		case 'l':
+			if (cl_config_set(&cli.cfg, "http.listen", optarg))
+				return cl_cli_error(&cli, "--listen: %s", cl_error_detail());
+			listen_given = 1;
+			break;
 		default:
 			return cl_cli_error(&cli, "unknown option (see carelake demo --help)");
 		}
-		if (cl_config_table_set(plug->config_map, plug->config_count, settings,
-					key, optarg))
-			return cl_cli_error(&cli, "--%s: %s", key, cl_error_detail());
 	}
 	if (optind < argc)
 		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
@@ -140,102 +181,68 @@ int cl_cmd_demo(int argc, char **argv)
 			return cl_cli_error(&cli, "cannot create a temporary data directory");
 		snprintf(cli.data_dir, sizeof(cli.data_dir), "%s", tmpl);
 	}
-
-	lat.cap = 1 << 20;
-	lat.us = cl_malloc(lat.cap * sizeof(*lat.us));
-	if (!lat.us)
-		return cl_cli_error(&cli, "out of memory");
-	rc = cl_bronze_open(cli.data_dir, &cli.cfg.bronze, &b);
-	if (rc == CL_OK)
-		rc = cl_bronze_log(b, plug->source, &log);
-	if (rc == CL_OK) {
-		cl_blog_set_notify(log, on_commit, &lat);
-		rc = plug->cb_init(&state, settings);
+	if (cli.cfg.log_level == CL_LOG_INFO)
+		cl_log_threshold = CL_LOG_WARN; /* the summary is the output here */
+	signal(SIGPIPE, SIG_IGN);
+	rc = cl_server_start(&cli.cfg, cli.data_dir, &srv);
+	if (rc && !listen_given) {
+		cl_config_set(&cli.cfg, "http.listen", "127.0.0.1:0");
+		rc = cl_server_start(&cli.cfg, cli.data_dir, &srv);
 	}
-	if (rc) {
-		char msg[600];
-
-		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
-		cl_bronze_close(b);
-		cl_free(lat.us);
-		return cl_cli_error(&cli, "%s", msg);
+	if (rc)
+		return cl_cli_error(&cli, "%s", cl_error_detail());
+	snprintf(f.url, sizeof(f.url), "http://127.0.0.1:%u", cl_server_port(srv));
+	tf = fopen(cl_server_token_path(srv), "r");
+	if (!tf || !fgets(f.token, sizeof(f.token), tf)) {
+		if (tf)
+			fclose(tf);
+		cl_server_stop(srv);
+		return cl_cli_error(&cli, "cannot read the admin token");
 	}
+	fclose(tf);
+	f.token[strcspn(f.token, "\r\n")] = '\0';
+	printf("carelake demo: %u simulated ICU patients, %.0f events/s\n", f.so.patients, f.so.rate);
+	printf("  data    %s\n  API     %s   (GET /api/v1/alerts, /api/v1/patients/patient-0001/vitals,\n"
+	       "          /api/v1/stream, /metrics)\n  token   %s\n", cli.data_dir, f.url, f.token);
+	if (!duration)
+		printf("  Ctrl-C stops it\n");
+	fflush(stdout);
 
-	printf("carelake demo: streaming synthetic ICU vitals into %s/bronze/%s\n",
-	       cli.data_dir, plug->source);
-	printf("plugin %s (%s), settings:\n", plug->name, plug->description);
-	cl_config_table_print(stdout, plug->config_map, plug->config_count, settings, 0);
-	printf("running for %llus; Ctrl-C stops early\n", (unsigned long long)duration);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	pthread_create(&th, NULL, feeder_main, &f);
+	cl_store_open(cli.data_dir, &st);
 	t0 = cl_time_mono_us();
-	next_tick = t0 + 1000000;
-	while (!stop && cl_time_mono_us() - t0 < (int64_t)duration * 1000000) {
-		rc = plug->cb_collect(state, cl_time_now_us(), emit, log);
-		if (rc < 0)
+	for (int64_t tick = 1; !stop; tick++) {
+		long open = 0;
+		int first = 1;
+		uint64_t sent;
+
+		while (!stop && cl_time_mono_us() - t0 < tick * 1000000)
+			usleep(20000);
+		sent = atomic_load(&f.sent);
+		if (st)
+			cl_store_open_alerts(st, &open);
+		printf("t=%3llds  %6llu events/s  %5llu total  alerts open %ld",
+		       (long long)tick, (unsigned long long)(sent - last), (unsigned long long)sent, open);
+		if (st)
+			cl_store_top_news2(st, 3, print_top, &first);
+		printf("\n");
+		fflush(stdout);
+		last = sent;
+		if (f.rc || (duration && (uint64_t)tick >= duration))
 			break;
-		rc = 0;
-		if (cl_time_mono_us() >= next_tick) {
-			cl_blog_get_stats(log, &st);
-			printf("  t=%2llds  durable records %9llu  (+%llu/s)  commits %7llu\n",
-			       (long long)((next_tick - t0) / 1000000),
-			       (unsigned long long)st.records,
-			       (unsigned long long)(st.records - last_records),
-			       (unsigned long long)st.commits);
-			fflush(stdout);
-			last_records = st.records;
-			next_tick += 1000000;
-		}
-		usleep(5000);
 	}
+	stop = 1;
+	pthread_join(th, NULL);
+	cl_store_close(st);
+	cl_server_stop(srv);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	plug->cb_exit(state);
-	if (rc < 0) {
-		char msg[600];
-
-		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
-		cl_bronze_close(b);
-		cl_free(lat.us);
-		return cl_cli_error(&cli, "stream stopped: %s", msg);
-	}
-	cl_blog_get_stats(log, &st);
-	cl_bronze_close(b); /* commits everything still queued */
-
-	rc = cl_bronze_verify(cli.data_dir, NULL, cli.cfg.bronze.record_max_bytes, &rep);
-	if (rc) {
-		cl_free(lat.us);
-		return cl_cli_error(&cli, "verify: %s", cl_error_detail());
-	}
-	qsort(lat.us, lat.n, sizeof(*lat.us), cmp_i64);
-	printf("\nstored: %llu records in %llu segment(s), %llu bytes; corrupt records: %llu\n",
-	       (unsigned long long)rep.total.records,
-	       (unsigned long long)rep.total.segments,
-	       (unsigned long long)rep.total.bytes,
-	       (unsigned long long)rep.total.corrupt_records);
-	if (lat.n)
-		printf("commits: %zu, %.1f records per fdatasync, commit latency p50 %.2f ms, p99 %.2f ms\n",
-		       lat.n, (double)rep.total.records / (double)lat.n,
-		       (double)lat.us[lat.n / 2] / 1000.0,
-		       (double)lat.us[(size_t)((double)lat.n * 0.99)] / 1000.0);
-	printf("first records:\n");
-	{
-		char dir[PATH_MAX];
-		struct cl_blog_reader *r;
-		struct cl_frame f;
-
-		cl_bronze_source_dir(dir, sizeof(dir), cli.data_dir, plug->source);
-		if (cl_blog_reader_open(dir, 0, 3, cli.cfg.bronze.record_max_bytes, &r) == CL_OK) {
-			while (cl_blog_reader_next(r, &f) == 1)
-				cl_cli_print_record(plug->source, &f);
-			cl_blog_reader_close(r);
-		}
-	}
-	printf("\nlook further:\n  carelake verify --data %s\n"
-	       "  carelake bronze dump --data %s --source %s --from 100 --limit 5\n",
-	       cli.data_dir, cli.data_dir, plug->source);
-	rc = rep.total.corrupt_records || lat.failed ? CL_EXIT_FAIL : CL_EXIT_OK;
-	cl_bronze_report_free(&rep);
-	cl_free(lat.us);
-	return rc;
+	if (f.rc)
+		return cl_cli_error(&cli, "the simulator stopped: %s", f.err);
+	snprintf(path, sizeof(path), "%s", cli.data_dir);
+	printf("\nstopped; everything is in %s\n  carelake verify --data %s\n"
+	       "  carelake bronze dump --data %s --source vitals --limit 5\n", path, path, path);
+	return CL_EXIT_OK;
 }

@@ -44,7 +44,8 @@ const char cl_cmd_simulate_usage[] =
 	"  --duplicates SHARE share of events sent twice (default 0.01)\n"
 	"  --batch N          HTTP: at most N events per request (default 1000;\n"
 	"                     1 sends every event on its own)\n"
-	"  --truth FILE       ground truth of the injected episodes\n";
+	"  --truth FILE       ground truth of the injected episodes\n"
+	CL_CLI_COMMON_HELP;
 
 static volatile sig_atomic_t stop;
 

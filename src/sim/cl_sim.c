@@ -104,12 +104,16 @@ static void schedule(struct cl_sim *s, struct patient *p, int64_t t)
 {
 	double mean_gap_s = 3600.0 / (s->o.episode_rate > 0 ? s->o.episode_rate : 1e-9);
 	int64_t gap = (int64_t)(-log(uniform(&s->rng) + 1e-12) * mean_gap_s * 1e6);
+
 	int k = (int)(uniform(&s->rng) * E_KINDS);
 	int64_t len = (ek[k].min_s + (int64_t)(uniform(&s->rng) * (double)(ek[k].max_s - ek[k].min_s))) *
 		      1000000;
 
-	/* at least 3 minutes of normal between episodes, so alerts clear */
-	p->ep_start = t + 180ll * 1000000 + gap;
+	/* a stretch of normal between episodes, so alerts clear: 3 minutes,
+	 * or less when episodes are asked for more often than that */
+	double quiet_s = mean_gap_s < 180 ? mean_gap_s : 180;
+
+	p->ep_start = t + (int64_t)(quiet_s * 1e6) + gap;
 	p->ep_end = p->ep_start + len;
 	p->ep_kind = k;
 	p->ep_reported = 0;
@@ -135,7 +139,11 @@ int cl_sim_create(const struct cl_sim_options *o, int64_t start_us, struct cl_si
 	for (uint32_t i = 0; i < o->patients; i++) {
 		for (int v = 0; v < NV; v++)
 			s->p[i].base[v] = vk[v].lo + (vk[v].hi - vk[v].lo) * uniform(&s->rng);
-		schedule(s, &s->p[i], start_us - 150ll * 1000000);
+		/* the first episode comes after one random gap, without the
+		 * quiet stretch that follows an episode */
+		double gap_s = 3600.0 / (o->episode_rate > 0 ? o->episode_rate : 1e-9);
+
+		schedule(s, &s->p[i], start_us - (int64_t)((gap_s < 180 ? gap_s : 180) * 1e6));
 	}
 	*out = s;
 	return CL_OK;

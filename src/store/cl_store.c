@@ -442,3 +442,35 @@ int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patie
 	json_decref(arr);
 	return *out ? CL_OK : CL_ENOMEM;
 }
+
+int cl_store_open_alerts(struct cl_store *s, long *count)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM alert WHERE closed_us IS NULL", -1, &q,
+			       NULL) != SQLITE_OK)
+		return db_error(s, "count alerts");
+	rc = sqlite3_step(q);
+	*count = rc == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : 0;
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? CL_OK : db_error(s, "count alerts");
+}
+
+int cl_store_top_news2(struct cl_store *s, int n,
+		       void (*fn)(void *arg, const char *patient, int score, const char *risk),
+		       void *arg)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT patient_id, score, risk FROM news2"
+			       " ORDER BY score DESC, patient_id LIMIT ?1", -1, &q, NULL) != SQLITE_OK)
+		return db_error(s, "top NEWS2");
+	sqlite3_bind_int(q, 1, n);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(q, 0), sqlite3_column_int(q, 1),
+		   (const char *)sqlite3_column_text(q, 2));
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? CL_OK : db_error(s, "top NEWS2");
+}

@@ -65,6 +65,12 @@ int cl_store_alerts_open_each(struct cl_store *s,
 					 const char *patient, const char *device),
 			      void *arg);
 
+/* For the demo's summary: alerts open now, and the n highest NEWS2. */
+int cl_store_open_alerts(struct cl_store *s, long *count);
+int cl_store_top_news2(struct cl_store *s, int n,
+		       void (*fn)(void *arg, const char *patient, int score, const char *risk),
+		       void *arg);
+
 /* Alerts as a JSON array, newest first: opened at or after since, of one
  * patient (or all: NULL), only open ones, or only id (0: any). */
 int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patient,
