@@ -43,6 +43,7 @@ bench: deps
 	@cmake --build build -j$(JOBS)
 	./build/bench/bench_bronze
 	./build/bench/bench_json
+	./build/bench/bench_serve ./build/carelake
 
 install: build
 	cmake --install build --prefix $(PREFIX)
