@@ -38,12 +38,14 @@ test-sanitize:
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j$(JOBS)
 
-bench: deps
+bench:
+	@scripts/deps.sh bench
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build -j$(JOBS)
 	./build/bench/bench_bronze
 	./build/bench/bench_json
 	./build/bench/bench_serve ./build/carelake
+	bench/bench_http.sh ./build/carelake
 
 install: build
 	cmake --install build --prefix $(PREFIX)

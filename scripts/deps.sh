@@ -2,11 +2,16 @@
 # Installs the Debian packages carelake needs to build, test and benchmark.
 # Idempotent and quiet when everything is already present.
 #   scripts/deps.sh          build + test dependencies
+#   scripts/deps.sh bench    also what the benchmarks compare against
 set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
 libcmocka-dev libjansson-dev libyaml-dev libjson-c-dev \
 libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev mosquitto libsqlite3-dev"
+
+if [ "${1:-}" = bench ]; then
+	PKGS="$PKGS nginx-light wrk python3"
+fi
 
 missing=""
 for p in $PKGS; do
