@@ -15,6 +15,36 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+/* Every runtime test file has these: the binary under test, the folder
+ * of shared test material (if given), and a scratch directory. */
+static const char *bin;
+static const char *shared __attribute__((unused));
+static char dir[256];
+
+/*
+ * main() of a runtime test: `test /path/to/carelake [/path/to/shared/data]`.
+ * Sets up libcurl and a scratch directory, runs the tests, cleans up.
+ */
+#define SERVE_TEST_MAIN(tests)                                                   \
+	int main(int argc, char **argv)                                          \
+	{                                                                        \
+		int rc_;                                                         \
+									 \
+		if (argc < 2) {                                                  \
+			fprintf(stderr, "usage: %s /path/to/carelake [shared-data]\n", \
+				argv[0]);                                        \
+			return 2;                                                \
+		}                                                                \
+		bin = argv[1];                                                   \
+		shared = argc > 2 ? argv[2] : NULL;                              \
+		curl_global_init(CURL_GLOBAL_DEFAULT);                           \
+		cl_test_tmpdir(dir, sizeof(dir));                                \
+		rc_ = cmocka_run_group_tests(tests, NULL, NULL);                 \
+		cl_test_rmtree(dir);                                             \
+		curl_global_cleanup();                                           \
+		return rc_;                                                      \
+	}
+
 struct server {
 	pid_t pid;
 	int port;
@@ -24,7 +54,7 @@ struct server {
 };
 
 /* Starts `bin serve --data dir --listen 127.0.0.1:0 [extra...]`. */
-static inline void server_start(struct server *s, const char *bin, const char *dir,
+static inline void server_start(struct server *s, const char *exe, const char *data_dir,
 			 const char *const *extra)
 {
 	const char *args[40];
@@ -33,11 +63,11 @@ static inline void server_start(struct server *s, const char *bin, const char *d
 	FILE *f;
 
 	memset(s, 0, sizeof(*s));
-	snprintf(s->out_path, sizeof(s->out_path), "%s.serve.out", dir);
-	args[n++] = bin;
+	snprintf(s->out_path, sizeof(s->out_path), "%s.serve.out", data_dir);
+	args[n++] = exe;
 	args[n++] = "serve";
 	args[n++] = "--data";
-	args[n++] = dir;
+	args[n++] = data_dir;
 	args[n++] = "--listen";
 	args[n++] = "127.0.0.1:0";
 	args[n++] = "--log-level";
@@ -52,7 +82,7 @@ static inline void server_start(struct server *s, const char *bin, const char *d
 
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execv(bin, (char **)args);
+		execv(exe, (char **)args);
 		_exit(127);
 	}
 	for (int tries = 0; tries < 500 && !s->port; tries++) {
@@ -84,7 +114,7 @@ static inline void server_start(struct server *s, const char *bin, const char *d
 	{
 		char path[400];
 
-		snprintf(path, sizeof(path), "%s/admin.token", dir);
+		snprintf(path, sizeof(path), "%s/admin.token", data_dir);
 		f = fopen(path, "r");
 		assert_non_null(f);
 		assert_non_null(fgets(s->token, sizeof(s->token), f));
@@ -145,7 +175,7 @@ static inline struct reply http(const struct server *s, const char *method, cons
 {
 	struct curl_slist *h = NULL;
 	struct reply r = { 0 };
-	char url[256], auth[200];
+	char url[512], auth[200];
 	CURL *c = curl_easy_init();
 	CURLcode rc;
 
@@ -189,7 +219,7 @@ static inline struct reply post(const struct server *s, const char *body)
 static inline const char *test_event(const char *id, const char *device, const char *patient,
 				     const char *type, double value, const char *unit)
 {
-	static char buf[512];
+	static char buf[1024];
 	char ts[40];
 
 	cl_time_format_rfc3339(cl_time_now_us() - 1000000, ts, sizeof(ts), 3);

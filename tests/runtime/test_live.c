@@ -14,8 +14,6 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 
-static const char *bin;
-static char dir[256];
 
 /* ---- a webhook receiver: 500 to the first request, 200 after ---- */
 
@@ -328,24 +326,10 @@ static void test_bad_reference_refused(void **state)
 	free(out);
 }
 
-int main(int argc, char **argv)
-{
-	const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sse_and_webhook),
 		cmocka_unit_test(test_dead_letter),
 		cmocka_unit_test(test_bad_reference_refused),
-	};
-	int rc;
+};
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test_live /path/to/carelake\n");
-		return 2;
-	}
-	bin = argv[1];
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	cl_test_tmpdir(dir, sizeof(dir));
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	cl_test_rmtree(dir);
-	curl_global_cleanup();
-	return rc;
-}
+SERVE_TEST_MAIN(tests)

@@ -19,8 +19,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-static const char *bin;
-static char dir[256];
 static pid_t broker_pid;
 static int broker_port;
 

@@ -13,9 +13,6 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
-static const char *bin;
-static const char *shared;
-static char dir[256];
 
 static char *read_shared(const char *rel)
 {
@@ -433,26 +430,11 @@ static void test_fhir(void **state)
 	}
 }
 
-int main(int argc, char **argv)
-{
-	const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_auth_and_basics),
 		cmocka_unit_test(test_events_and_errors),
 		cmocka_unit_test(test_backpressure_503),
 		cmocka_unit_test(test_fhir),
-	};
-	int rc;
+};
 
-	if (argc < 3) {
-		fprintf(stderr, "usage: test_serve /path/to/carelake /path/to/shared/data\n");
-		return 2;
-	}
-	bin = argv[1];
-	shared = argv[2];
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	cl_test_tmpdir(dir, sizeof(dir));
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	cl_test_rmtree(dir);
-	curl_global_cleanup();
-	return rc;
-}
+SERVE_TEST_MAIN(tests)

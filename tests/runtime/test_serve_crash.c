@@ -21,8 +21,6 @@
 #define BATCH 50
 #define MAX_SEQ 200000
 
-static const char *bin;
-static char dir[256];
 static int rounds = 4;
 static struct server srv;
 static uint8_t acked[CLIENTS][MAX_SEQ];

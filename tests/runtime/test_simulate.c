@@ -15,8 +15,6 @@
 
 #include <jansson.h>
 
-static const char *bin;
-static char dir[256];
 
 static int run_sim(const char *const *args)
 {
@@ -144,23 +142,9 @@ static void test_http_target(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
-int main(int argc, char **argv)
-{
-	const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_file_target),
 		cmocka_unit_test(test_http_target),
-	};
-	int rc;
+};
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test_simulate /path/to/carelake\n");
-		return 2;
-	}
-	bin = argv[1];
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	cl_test_tmpdir(dir, sizeof(dir));
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	cl_test_rmtree(dir);
-	curl_global_cleanup();
-	return rc;
-}
+SERVE_TEST_MAIN(tests)

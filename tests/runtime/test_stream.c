@@ -10,8 +10,6 @@
 
 #include <jansson.h>
 
-static const char *bin;
-static char dir[256];
 
 /* Events for patient p1: heart rate every 10 s through minutes M-4..M-2. */
 static char *history(int64_t minute0)
@@ -351,23 +349,9 @@ static void test_alerts(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
-int main(int argc, char **argv)
-{
-	const struct CMUnitTest tests[] = {
+static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rollups_news2_restart),
 		cmocka_unit_test(test_alerts),
-	};
-	int rc;
+};
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test_stream /path/to/carelake\n");
-		return 2;
-	}
-	bin = argv[1];
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	cl_test_tmpdir(dir, sizeof(dir));
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	cl_test_rmtree(dir);
-	curl_global_cleanup();
-	return rc;
-}
+SERVE_TEST_MAIN(tests)
