@@ -10,12 +10,17 @@
  *             [p99 < 5 ms]
  *   memory    resident memory of the server after events from 10,000
  *             patients [< 200 MB]
+ *   detect    `carelake simulate` with injected episodes against the
+ *             server; alerts compared with the ground-truth file
+ *             [recall >= 0.99, precision >= 0.95]
  *
  * usage: bench_serve /path/to/carelake [--dir DIR] [--seconds S]
+ *                    [--detect-seconds S]
  */
 #include "core/cl_time.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -417,6 +422,150 @@ static void bench_memory(void)
 	server_stop(&s);
 }
 
+/* ---- detection ---- */
+
+struct fetched {
+	char *buf;
+	size_t len;
+};
+
+static size_t grow(char *p, size_t sz, size_t n, void *arg)
+{
+	struct fetched *f = arg;
+
+	f->buf = realloc(f->buf, f->len + sz * n + 1);
+	memcpy(f->buf + f->len, p, sz * n);
+	f->len += sz * n;
+	f->buf[f->len] = '\0';
+	return sz * n;
+}
+
+static double detect_seconds = 120;
+
+static void bench_detect(void)
+{
+	char truth[500], url[200], tokfile[500], dur[32], auth[200];
+	struct fetched f = { 0 };
+	struct curl_slist *h;
+	struct server s;
+	json_t *alerts, *a;
+	FILE *tf;
+	char line[1024];
+	int episodes = 0, found = 0, relevant = 0, matched = 0, st;
+	char unmatched[512] = "";
+	size_t i;
+	pid_t pid;
+	CURL *c;
+	static struct ep {
+		char patient[32], rules[160];
+		int64_t start, end;
+		int hit, judged;
+	} eps[4096];
+	int nall = 0;
+
+	server_start(&s, "detect");
+	snprintf(truth, sizeof(truth), "%s/truth.ndjson", s.dir);
+	snprintf(tokfile, sizeof(tokfile), "%s/admin.token", s.dir);
+	snprintf(dur, sizeof(dur), "%.0f", detect_seconds);
+	pid = fork();
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(126);
+		execl(bin, bin, "simulate", "--target", s.url, "--token-file", tokfile, "--patients",
+		      "200", "--rate", "2400", "--duration", dur, "--episodes", "40", "--truth", truth,
+		      "--seed", "11", (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	usleep(1500000);
+	/* the truth */
+	tf = fopen(truth, "r");
+	while (tf && fgets(line, sizeof(line), tf) && nall < 4096) {
+		json_t *e = json_loads(line, 0, NULL);
+		const char *a1 = json_string_value(json_object_get(e, "start"));
+		const char *a2 = json_string_value(json_object_get(e, "end"));
+		struct ep *x = &eps[nall];
+
+		snprintf(x->patient, sizeof(x->patient), "%s",
+			 json_string_value(json_object_get(e, "patient_id")));
+		snprintf(x->rules, sizeof(x->rules), "%s",
+			 json_string_value(json_object_get(e, "expected_rules")));
+		cl_time_parse_rfc3339(a1, strlen(a1), &x->start);
+		cl_time_parse_rfc3339(a2, strlen(a2), &x->end);
+		x->hit = 0;
+		json_decref(e);
+		/* recall is judged on episodes that had time to show before
+		 * the end; alerts are matched against all of them */
+		x->judged = x->start < cl_time_now_us() - 45000000; /* silence needs 30 s */
+		episodes += x->judged;
+		nall++;
+	}
+	if (tf)
+		fclose(tf);
+	/* the alerts */
+	c = curl_easy_init();
+	snprintf(url, sizeof(url), "%s/api/v1/alerts?limit=100000", s.url);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s.token);
+	h = curl_slist_append(NULL, auth);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+	curl_easy_perform(c);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	alerts = json_object_get(json_loads(f.buf ? f.buf : "{}", 0, NULL), "alerts");
+	json_array_foreach(alerts, i, a) {
+		const char *rule = json_string_value(json_object_get(a, "rule"));
+		const char *pat = json_string_value(json_object_get(a, "patient_id"));
+		const char *op = json_string_value(json_object_get(a, "opened"));
+		int64_t t;
+		int hit = 0;
+
+		/* deviation rules are a signal of their own, not an episode's */
+		if (!rule || strstr(rule, "deviation"))
+			continue;
+		cl_time_parse_rfc3339(op, strlen(op), &t);
+		relevant++;
+		for (int k = 0; k < nall; k++) {
+			char want[170];
+
+			snprintf(want, sizeof(want), ",%s,", eps[k].rules);
+			if (strcmp(eps[k].patient, pat) != 0 || t < eps[k].start - 1000000 ||
+			    t > eps[k].end + 60000000)
+				continue;
+			{
+				char r2[80];
+
+				snprintf(r2, sizeof(r2), ",%s,", rule);
+				if (!strstr(want, r2))
+					continue;
+			}
+			hit = 1;
+			eps[k].hit = 1;
+		}
+		matched += hit;
+		if (!hit) {
+			char *u = strstr(unmatched, rule);
+
+			if (!u && strlen(unmatched) + strlen(rule) + 2 < sizeof(unmatched)) {
+				strcat(unmatched, " ");
+				strcat(unmatched, rule);
+			}
+		}
+	}
+	for (int k = 0; k < nall; k++)
+		found += eps[k].judged && eps[k].hit;
+	printf("detect   %d episodes injected: recall %.3f (%d found); %d alerts of their rules: "
+	       "precision %.3f   target recall >= 0.99, precision >= 0.95\n", episodes,
+	       episodes ? (double)found / episodes : 0, found, relevant,
+	       relevant ? (double)matched / relevant : 0);
+	if (unmatched[0])
+		printf("         rules of the unmatched alerts:%s\n", unmatched);
+	free(f.buf);
+	server_stop(&s);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -429,6 +578,8 @@ int main(int argc, char **argv)
 			snprintf(base, sizeof(base), "%s", argv[i + 1]);
 		else if (strcmp(argv[i], "--seconds") == 0)
 			seconds = atof(argv[i + 1]);
+		else if (strcmp(argv[i], "--detect-seconds") == 0)
+			detect_seconds = atof(argv[i + 1]);
 	}
 	mkdir(base, 0750);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -436,5 +587,6 @@ int main(int argc, char **argv)
 	bench_ingest();
 	bench_latency();
 	bench_memory();
+	bench_detect();
 	return 0;
 }

@@ -40,7 +40,7 @@ static const struct {
 	[E_TACHY] = { "tachycardia", "tachycardia,news2_single_3", 60, 150 },
 	[E_BRADY] = { "bradycardia", "bradycardia,news2_single_3", 60, 120 },
 	[E_HYPER] = { "hypertensive_crisis", "hypertensive_crisis_systolic,hypertensive_crisis_diastolic", 60, 150 },
-	[E_SEPSIS] = { "deterioration", "news2_emergency,news2_urgent", 120, 240 },
+	[E_SEPSIS] = { "deterioration", "news2_emergency,news2_urgent,news2_single_3", 120, 240 },
 	[E_DROPOUT] = { "device_dropout", "device_silent", 45, 75 },
 };
 
