@@ -10,6 +10,11 @@
  *             [p99 < 5 ms]
  *   memory    resident memory of the server after events from 10,000
  *             patients [< 200 MB]
+ *   mqtt      messages published to mosquitto as fast as it takes them,
+ *             QoS 0 and QoS 1, with carelake subscribed: the rate carelake
+ *             stores them at, and its backlog at the end, beside the same
+ *             publisher's rate with a bare counting subscriber (the broker's
+ *             own maximum on this machine) [keeps up: no growing backlog]
  *   detect    `carelake simulate` with injected episodes against the
  *             server; alerts compared with the ground-truth file
  *             [recall >= 0.99, precision >= 0.95]
@@ -57,7 +62,7 @@ static void server_start(struct server *s, const char *name)
 			_exit(126);
 		execl(bin, bin, "serve", "--data", s->dir, "--listen", "127.0.0.1:0", "--log-level",
 		      "warn", "--set", "http.threads=2", "--set", getenv("BENCH_SET") ?: "log.level=warn",
-		      (char *)NULL);
+		      "--set", getenv("BENCH_SET2") ?: "log.level=warn", (char *)NULL);
 		_exit(127);
 	}
 	s->url[0] = '\0';
@@ -103,6 +108,22 @@ static long rss_kb(pid_t pid)
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+struct growbuf {
+	char *buf;
+	size_t len;
+};
+
+static size_t sink_grow(char *p, size_t sz, size_t n, void *arg)
+{
+	struct growbuf *f = arg;
+
+	f->buf = realloc(f->buf, f->len + sz * n + 1);
+	memcpy(f->buf + f->len, p, sz * n);
+	f->len += sz * n;
+	f->buf[f->len] = '\0';
+	return sz * n;
 }
 
 static size_t sink(char *p, size_t sz, size_t n, void *arg)
@@ -422,6 +443,270 @@ static void bench_memory(void)
 	server_stop(&s);
 }
 
+/* ---- MQTT ---- */
+
+#include "plugins/in_mqtt/cl_mqtt_proto.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+static int tcp_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int mqtt_session(int port, const char *id, int clean)
+{
+	uint8_t pkt[256];
+	long n;
+	int fd = tcp_connect(port);
+
+	if (fd < 0)
+		return -1;
+	n = cl_mqtt_connect(pkt, sizeof(pkt), id, 60, clean);
+	if (write(fd, pkt, (size_t)n) != n || read(fd, pkt, 4) != 4 || pkt[3] != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A bare subscriber that only counts messages (QoS 1 acked at once). */
+struct counter {
+	int port, qos;
+	atomic_long got;
+	atomic_int stop;
+};
+
+static void *counter_main(void *arg)
+{
+	struct counter *c = arg;
+	static uint8_t buf[1 << 20];
+	size_t have = 0;
+	uint8_t pkt[128];
+	int fd = mqtt_session(c->port, "bench-counter", 1);
+	long n = cl_mqtt_subscribe(pkt, sizeof(pkt), 1, "devices/+/messages/events", c->qos);
+	struct timeval tv = { 0, 200000 };
+
+	if (fd < 0 || write(fd, pkt, (size_t)n) != n)
+		return NULL;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (!atomic_load(&c->stop)) {
+		ssize_t r = read(fd, buf + have, sizeof(buf) - have);
+		size_t used = 0;
+
+		if (r <= 0)
+			continue;
+		have += (size_t)r;
+		for (;;) {
+			struct cl_mqtt_packet p;
+			long m = cl_mqtt_decode(buf + used, have - used, &p);
+
+			if (m <= 0)
+				break;
+			if (p.type == CL_MQTT_PUBLISH) {
+				atomic_fetch_add(&c->got, 1);
+				if (p.qos) {
+					uint8_t ack[4];
+
+					cl_mqtt_puback(ack, sizeof(ack), p.packet_id);
+					if (write(fd, ack, 4) != 4)
+						break;
+				}
+			}
+			used += (size_t)m;
+		}
+		memmove(buf, buf + used, have - used);
+		have -= used;
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Publishes for `secs` as fast as the broker takes it; returns messages. */
+static long publish_flood(int port, int qos, double secs)
+{
+	static uint8_t out[1 << 16], in[4096];
+	int fd = mqtt_session(port, "bench-publisher", 1);
+	int64_t end = cl_time_mono_us() + (int64_t)(secs * 1e6);
+	long sent = 0, acked = 0;
+	uint16_t id = 0;
+	size_t have = 0;
+	char ev[300], ts[40];
+
+	if (fd < 0)
+		return -1;
+	cl_time_format_rfc3339(cl_time_now_us(), ts, sizeof(ts), 3);
+	while (cl_time_mono_us() < end) {
+		size_t o = 0;
+
+		/* a window of 100 in flight for QoS 1 */
+		while (o + 400 < sizeof(out) && (qos == 0 || sent - acked < 100)) {
+			int n = snprintf(ev, sizeof(ev),
+					 "{\"id\":\"mq%d-%ld\",\"device_id\":\"m%ld\",\"patient_id\":\"p%ld\","
+					 "\"ts\":\"%s\",\"type\":\"heart_rate\",\"value\":72,\"unit\":\"/min\"}",
+					 qos, sent, sent % 1000, sent % 1000, ts);
+			long m;
+
+			id = (uint16_t)(id % 65535 + 1);
+			m = cl_mqtt_publish(out + o, sizeof(out) - o, "devices/m1/messages/events", ev,
+					    (size_t)n, qos, id);
+			o += (size_t)m;
+			sent++;
+		}
+		if (o && write(fd, out, o) != (ssize_t)o)
+			break;
+		if (qos) {
+			ssize_t r = read(fd, in + have, sizeof(in) - have);
+			size_t used = 0;
+
+			if (r <= 0)
+				break;
+			have += (size_t)r;
+			for (;;) {
+				struct cl_mqtt_packet p;
+				long m = cl_mqtt_decode(in + used, have - used, &p);
+
+				if (m <= 0)
+					break;
+				acked += p.type == CL_MQTT_PUBACK;
+				used += (size_t)m;
+			}
+			memmove(in, in + used, have - used);
+			have -= used;
+		}
+	}
+	/* QoS 1: the broker has a message once it acknowledged it */
+	for (int64_t until = cl_time_mono_us() + 3000000; qos && acked < sent &&
+							   cl_time_mono_us() < until;) {
+		ssize_t r = read(fd, in + have, sizeof(in) - have);
+		size_t used = 0;
+
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		for (;;) {
+			struct cl_mqtt_packet p;
+			long m = cl_mqtt_decode(in + used, have - used, &p);
+
+			if (m <= 0)
+				break;
+			acked += p.type == CL_MQTT_PUBACK;
+			used += (size_t)m;
+		}
+		memmove(in, in + used, have - used);
+		have -= used;
+	}
+	close(fd);
+	return sent;
+}
+
+static long metric_of(const struct server *s, const char *name)
+{
+	struct growbuf f = { 0 };
+	char url[128], key[128], *p;
+	long v = -1;
+	CURL *c = curl_easy_init();
+
+	snprintf(url, sizeof(url), "%s/metrics", s->url);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_grow);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+	curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = f.buf ? strstr(f.buf, key) : NULL;
+	if (p)
+		v = atol(p + strlen(key));
+	free(f.buf);
+	return v;
+}
+
+static void bench_mqtt(void)
+{
+	char conf[500], set[64], cmd[600];
+	int port = 0;
+	pid_t broker;
+	FILE *f;
+
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		socklen_t len = sizeof(sa);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+		bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+		getsockname(fd, (struct sockaddr *)&sa, &len);
+		port = ntohs(sa.sin_port);
+		close(fd);
+	}
+	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", base);
+	f = fopen(conf, "w");
+	fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+		   "max_queued_messages 1000000\nmax_inflight_messages 1000\nlog_dest none\n", port);
+	fclose(f);
+	fflush(stdout);
+	broker = fork();
+	if (broker == 0) {
+		execl("/usr/sbin/mosquitto", "mosquitto", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	usleep(300000);
+	for (int qos = 0; qos <= 1; qos++) {
+		struct counter c = { .port = port, .qos = qos };
+		struct server s;
+		pthread_t th;
+		long sent, got, backlog;
+		double base_rate, rate;
+
+		/* the broker's own maximum: a bare subscriber */
+		pthread_create(&th, NULL, counter_main, &c);
+		usleep(200000);
+		sent = publish_flood(port, qos, seconds);
+		usleep(500000);
+		atomic_store(&c.stop, 1);
+		pthread_join(th, NULL);
+		base_rate = (double)atomic_load(&c.got) / seconds;
+
+		/* carelake subscribed, storing durably */
+		snprintf(set, sizeof(set), "mqtt.broker=127.0.0.1:%d", port);
+		setenv("BENCH_SET", set, 1);
+		setenv("BENCH_SET2", qos ? "mqtt.client_id=bench-q1" : "mqtt.client_id=bench-q0", 1);
+		server_start(&s, qos ? "mqtt1" : "mqtt0");
+		unsetenv("BENCH_SET");
+		unsetenv("BENCH_SET2");
+		for (int i = 0; i < 100 && metric_of(&s, "carelake_mqtt_connected") != 1; i++)
+			usleep(20000);
+		{
+			long m0 = metric_of(&s, "carelake_mqtt_messages_total");
+
+			sent = publish_flood(port, qos, seconds);
+			got = metric_of(&s, "carelake_mqtt_messages_total") - m0;
+			rate = (double)got / seconds;
+			usleep(2000000);
+			backlog = sent - (metric_of(&s, "carelake_mqtt_messages_total") - m0);
+		}
+		printf("mqtt     QoS %d: carelake took %.0f msg/s while publishing (%ld of %ld), "
+		       "bare subscriber %.0f msg/s: %.2fx; backlog 2 s after: %ld\n", qos, rate, got,
+		       sent, base_rate, base_rate > 0 ? rate / base_rate : 0, backlog);
+		server_stop(&s);
+	}
+	kill(broker, SIGTERM);
+	waitpid(broker, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -f '%s'", conf);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", conf);
+}
+
 /* ---- detection ---- */
 
 struct fetched {
@@ -587,6 +872,7 @@ int main(int argc, char **argv)
 	bench_ingest();
 	bench_latency();
 	bench_memory();
+	bench_mqtt();
 	bench_detect();
 	return 0;
 }
