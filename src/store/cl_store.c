@@ -474,3 +474,16 @@ int cl_store_top_news2(struct cl_store *s, int n,
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? CL_OK : db_error(s, "top NEWS2");
 }
+
+int cl_store_set_writer(struct cl_store *s)
+{
+	return sqlite3_exec(s->db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL) == SQLITE_OK
+		       ? CL_OK : db_error(s, "wal_autocheckpoint");
+}
+
+int cl_store_wal_checkpoint(struct cl_store *s)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CL_OK : db_error(s, "WAL checkpoint");
+}

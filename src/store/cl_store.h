@@ -21,6 +21,11 @@ struct cl_store;
 int cl_store_open(const char *data_dir, struct cl_store **out);
 void cl_store_close(struct cl_store *s);
 
+/* The writer's connection: no automatic WAL checkpoints inside commits;
+ * call cl_store_wal_checkpoint when convenient. */
+int cl_store_set_writer(struct cl_store *s);
+int cl_store_wal_checkpoint(struct cl_store *s);
+
 int cl_store_begin(struct cl_store *s);
 int cl_store_commit(struct cl_store *s);
 void cl_store_rollback(struct cl_store *s);

@@ -86,6 +86,12 @@ struct cl_stream {
 	uint64_t processed;      /* checkpoint: applied below this */
 	int64_t max_ts;          /* latest event time seen */
 	int64_t last_event_mono; /* when an event last arrived */
+	int64_t last_scan_mono;  /* when open windows were last walked */
+	int64_t last_silence_mono; /* when devices were last checked for silence */
+	pthread_t wal_thread;    /* folds the WAL into the database, off this path */
+	pthread_cond_t wal_cv;   /* its own: pokes must wake the processor */
+	int wal_started;
+	uint64_t replay_from;    /* smallest offset in an open window, as last walked */
 	struct cl_stream_counters c;
 };
 
@@ -634,7 +640,9 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 		advance(s, caught_up, replaying);
 		s->replaying = replaying;
 		rc = s->store_failed ? CL_EIO : write_news2(s);
-		if (rc == CL_OK && caught_up && !replaying && silence_rule(s) >= 0) {
+		if (rc == CL_OK && caught_up && !replaying && silence_rule(s) >= 0 &&
+		    cl_time_mono_us() - s->last_silence_mono >= 250000) {
+			s->last_silence_mono = cl_time_mono_us();
 			struct silence_ctx c = { s, silence_rule(s), cl_time_now_us(), CL_OK };
 
 			cl_map_foreach(s->devices, check_silence, &c);
@@ -644,12 +652,22 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 	if (rc == CL_OK) {
 		uint64_t pos = cl_blog_reader_position(r);
 
-		for (int i = 0; i < s->o.nwindows; i++) {
-			uint64_t m = cl_window_min_offset(s->win[i]);
+		/* walking every open window is costly: once a second is enough.
+		 * Taking the position into the minimum too makes it a value that
+		 * only grows (windows opened later hold later offsets), so an
+		 * older value replays a little more than needed, never less. */
+		if (cl_time_mono_us() - s->last_scan_mono >= 1000000) {
+			min_off = pos;
+			for (int i = 0; i < s->o.nwindows; i++) {
+				uint64_t m = cl_window_min_offset(s->win[i]);
 
-			if (m < min_off)
-				min_off = m;
+				if (m < min_off)
+					min_off = m;
+			}
+			s->replay_from = min_off;
+			s->last_scan_mono = cl_time_mono_us();
 		}
+		min_off = s->replay_from;
 		if (pos > s->processed)
 			s->processed = pos;
 		rc = cl_store_checkpoint_set(s->store, CONSUMER, s->processed,
@@ -765,6 +783,32 @@ static void *stream_main(void *arg)
 	return NULL;
 }
 
+/* Checkpoints the serving store's WAL once a second on its own
+ * connection, so no commit an alert waits for ever does it. */
+static void *wal_main(void *arg)
+{
+	struct cl_stream *s = arg;
+	struct cl_store *st;
+	int stop = 0;
+
+	if (cl_store_open(s->data_dir, &st) != CL_OK)
+		return NULL;
+	while (!stop) {
+		struct timespec ts;
+
+		pthread_mutex_lock(&s->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (!s->stop)
+			pthread_cond_timedwait(&s->wal_cv, &s->mu, &ts);
+		stop = s->stop;
+		pthread_mutex_unlock(&s->mu);
+		cl_store_wal_checkpoint(st);
+	}
+	cl_store_close(st);
+	return NULL;
+}
+
 static void free_patient(void *p)
 {
 	cl_free(p);
@@ -785,7 +829,10 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->wal_cv, NULL);
 	rc = cl_store_open(data_dir, &s->store);
+	if (rc == CL_OK)
+		rc = cl_store_set_writer(s->store);
 	if (rc == CL_OK)
 		rc = cl_map_create(&s->patients);
 	if (rc == CL_OK)
@@ -798,6 +845,8 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
 		rc = cl_window_op_create(&o->windows[i], on_window, s, &s->win[i]);
 	if (rc == CL_OK && pthread_create(&s->thread, NULL, stream_main, s) != 0)
 		rc = cl_error_set(CL_ENOMEM, "cannot start the stream thread");
+	if (rc == CL_OK && pthread_create(&s->wal_thread, NULL, wal_main, s) == 0)
+		s->wal_started = 1;
 	if (rc) {
 		char msg[512];
 
@@ -827,10 +876,13 @@ void cl_stream_stop(struct cl_stream *s)
 	if (s->started) {
 		pthread_mutex_lock(&s->mu);
 		s->stop = 1;
-		pthread_cond_signal(&s->cv);
+		pthread_cond_broadcast(&s->cv);
+		pthread_cond_broadcast(&s->wal_cv);
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->thread, NULL);
 	}
+	if (s->wal_started)
+		pthread_join(s->wal_thread, NULL);
 	for (int i = 0; i < s->o.nwindows; i++)
 		cl_window_op_destroy(s->win[i]);
 	cl_map_destroy(s->patients, free_patient);
@@ -839,6 +891,7 @@ void cl_stream_stop(struct cl_stream *s)
 	cl_store_close(s->store);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->wal_cv);
 	cl_free(s);
 }
 

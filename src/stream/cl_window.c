@@ -396,6 +396,18 @@ void cl_window_advance(struct cl_window_op *op, int64_t w)
 
 	if (w <= op->watermark)
 		return;
+	/* tumbling and hopping windows end on a grid (k * hop + size): if
+	 * the watermark crossed no grid line, nothing can close; skip the
+	 * walk over every key */
+	if (op->spec.kind == CL_WIN_TUMBLING || op->spec.kind == CL_WIN_HOPPING) {
+		int64_t g = op->spec.kind == CL_WIN_TUMBLING ? op->spec.size_us : op->spec.hop_us;
+
+		if (op->watermark != INT64_MIN &&
+		    floor_div(w - op->spec.size_us, g) == floor_div(op->watermark - op->spec.size_us, g)) {
+			op->watermark = w;
+			return;
+		}
+	}
 	op->watermark = w;
 	cl_map_foreach(op->keys, emit_closed, &c);
 }
