@@ -532,6 +532,30 @@ static void *counter_main(void *arg)
 	return NULL;
 }
 
+/* Reads what the broker sent; returns the PUBACKs in it, -1 if it closed. */
+static long read_pubacks(int fd, uint8_t *in, size_t cap, size_t *have)
+{
+	ssize_t r = read(fd, in + *have, cap - *have);
+	size_t used = 0;
+	long acks = 0;
+
+	if (r <= 0)
+		return -1;
+	*have += (size_t)r;
+	for (;;) {
+		struct cl_mqtt_packet p;
+		long m = cl_mqtt_decode(in + used, *have - used, &p);
+
+		if (m <= 0)
+			break;
+		acks += p.type == CL_MQTT_PUBACK;
+		used += (size_t)m;
+	}
+	memmove(in, in + used, *have - used);
+	*have -= used;
+	return acks;
+}
+
 /* Publishes for `secs` as fast as the broker takes it; returns messages. */
 static long publish_flood(int port, int qos, double secs)
 {
@@ -566,45 +590,21 @@ static long publish_flood(int port, int qos, double secs)
 		if (o && write(fd, out, o) != (ssize_t)o)
 			break;
 		if (qos) {
-			ssize_t r = read(fd, in + have, sizeof(in) - have);
-			size_t used = 0;
+			long n = read_pubacks(fd, in, sizeof(in), &have);
 
-			if (r <= 0)
+			if (n < 0)
 				break;
-			have += (size_t)r;
-			for (;;) {
-				struct cl_mqtt_packet p;
-				long m = cl_mqtt_decode(in + used, have - used, &p);
-
-				if (m <= 0)
-					break;
-				acked += p.type == CL_MQTT_PUBACK;
-				used += (size_t)m;
-			}
-			memmove(in, in + used, have - used);
-			have -= used;
+			acked += n;
 		}
 	}
 	/* QoS 1: the broker has a message once it acknowledged it */
 	for (int64_t until = cl_time_mono_us() + 3000000; qos && acked < sent &&
 							   cl_time_mono_us() < until;) {
-		ssize_t r = read(fd, in + have, sizeof(in) - have);
-		size_t used = 0;
+		long n = read_pubacks(fd, in, sizeof(in), &have);
 
-		if (r <= 0)
+		if (n < 0)
 			break;
-		have += (size_t)r;
-		for (;;) {
-			struct cl_mqtt_packet p;
-			long m = cl_mqtt_decode(in + used, have - used, &p);
-
-			if (m <= 0)
-				break;
-			acked += p.type == CL_MQTT_PUBACK;
-			used += (size_t)m;
-		}
-		memmove(in, in + used, have - used);
-		have -= used;
+		acked += n;
 	}
 	close(fd);
 	return sent;

@@ -53,7 +53,7 @@ struct cl_mqtt_in {
 
 int cl_mqtt_parse_broker(const char *spec, struct cl_mqtt_options *o)
 {
-	const char *colon = strrchr(spec, ':');
+	const char *colon;
 	uint64_t port;
 
 	if (strncmp(spec, "mqtt://", 7) == 0)

@@ -67,7 +67,7 @@ static void *feeder_main(void *arg)
 {
 	struct feeder *f = arg;
 	struct cl_sim_target t;
-	struct cl_sim *sim;
+	struct cl_sim *sim = NULL;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 
@@ -88,8 +88,7 @@ static void *feeder_main(void *arg)
 				atomic_fetch_add(&f->sent, (uint64_t)n);
 			usleep(10000);
 		}
-		if (f->rc == CL_OK || sim)
-			cl_sim_destroy(sim);
+		cl_sim_destroy(sim);
 		cl_sim_target_close(&t);
 	}
 	if (f->rc)

@@ -282,6 +282,20 @@ static struct cl_item *new_item(struct cl_ingest_result *r)
 	return it;
 }
 
+void cl_ingest_fhir_key(const char *id, const void *raw, size_t len, char *buf, size_t cap)
+{
+	unsigned char h[16];
+	char hex[33];
+
+	if (id && id[0]) {
+		snprintf(buf, cap, "Observation/%s", id);
+		return;
+	}
+	crypto_generichash(h, sizeof(h), raw, len, NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(buf, cap, "Observation#%s", hex);
+}
+
 /* Validates the Observation at token i; on success *key is its
  * idempotency key. */
 static int fhir_one(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t i,
@@ -301,17 +315,7 @@ static int fhir_one(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t 
 	}
 	snprintf(it->id, sizeof(it->id), "%s", obs.id);
 	it->nvalues = (uint8_t)obs.nvalues;
-	if (obs.id[0]) {
-		snprintf(key, cap, "Observation/%s", obs.id);
-	} else {
-		unsigned char h[16];
-		char hex[33];
-
-		crypto_generichash(h, sizeof(h), (const unsigned char *)r->doc.src + t->start,
-				   t->len, NULL, 0);
-		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-		snprintf(key, cap, "Observation#%s", hex);
-	}
+	cl_ingest_fhir_key(obs.id, r->doc.src + t->start, t->len, key, cap);
 	return CL_OK;
 }
 

@@ -90,6 +90,10 @@ int cl_ingest_body(struct cl_ingest *ing, const char *body, size_t len,
 int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 		   int64_t now_us, int flags, int bundle, struct cl_ingest_result *r);
 
+/* The idempotency key of a stored Observation: "Observation/<id>", or
+ * for one without an id a hash of its bytes ("Observation#<hex>"). */
+void cl_ingest_fhir_key(const char *id, const void *raw, size_t len, char *buf, size_t cap);
+
 /* After the commit of r->last failed: forgets r's ids so a retry of the
  * same events is not mistaken for a duplicate. */
 void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r);

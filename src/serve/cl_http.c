@@ -433,15 +433,8 @@ static enum MHD_Result answer_vitals(struct cl_server *s, struct cl_http_req *r,
 	if (strcmp(res, "raw") != 0) {
 		int known = 0;
 
-		for (const char *w = s->cfg.stream.windows; w && *w;) {
-			const char *eq = strchr(w, '='), *comma = strchr(w, ',');
-
-			while (*w == ' ')
-				w++;
-			if (eq && (size_t)(eq - w) == strlen(res) && strncmp(w, res, strlen(res)) == 0)
-				known = 1;
-			w = comma ? comma + 1 : NULL;
-		}
+		for (int i = 0; i < s->stream_opts.nwindows; i++)
+			known |= strcmp(s->stream_opts.windows[i].name, res) == 0;
 		if (!known) {
 			char msg[400];
 

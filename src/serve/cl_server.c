@@ -9,7 +9,6 @@
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,18 +115,14 @@ static int rebuild_dedupe(struct cl_server *s, struct cl_blog *log, const char *
 		if (cl_json_parse(&doc, (const char *)f.data, f.len) != CL_OK)
 			continue;
 		i = cl_json_get(&doc, 0, "id");
-		if (i >= 0 && cl_json_str(&doc, (uint32_t)i, id, sizeof(id)) > 0) {
-			snprintf(key, sizeof(key), "%s%s", fhir ? "Observation/" : "", id);
-		} else if (fhir) {
-			unsigned char h[16];
-			char hex[33];
-
-			crypto_generichash(h, sizeof(h), f.data, f.len, NULL, 0);
-			sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-			snprintf(key, sizeof(key), "Observation#%s", hex);
-		} else {
+		if (i < 0 || cl_json_str(&doc, (uint32_t)i, id, sizeof(id)) <= 0)
+			id[0] = '\0';
+		if (fhir)
+			cl_ingest_fhir_key(id, f.data, f.len, key, sizeof(key));
+		else if (id[0])
+			snprintf(key, sizeof(key), "%s", id);
+		else
 			continue;
-		}
 		cl_dedupe_insert(dd, key, strlen(key));
 		n++;
 	}

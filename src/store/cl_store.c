@@ -86,7 +86,7 @@ static int db_error(struct cl_store *s, const char *what)
 	return cl_error_set(CL_EIO, "carelake.db: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-int cl_store_open(const char *data_dir, struct cl_store **out)
+static int open_store(const char *data_dir, int create, struct cl_store **out)
 {
 	char path[PATH_MAX];
 	struct cl_store *s = cl_calloc(1, sizeof(*s));
@@ -104,7 +104,7 @@ int cl_store_open(const char *data_dir, struct cl_store **out)
 		return rc;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	if (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+	if (create && sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
 		int rc = cl_error_set(CL_EIO, "carelake.db schema: %s", err ? err : "?");
 
 		sqlite3_free(err);
@@ -121,6 +121,16 @@ int cl_store_open(const char *data_dir, struct cl_store **out)
 		}
 	*out = s;
 	return CL_OK;
+}
+
+int cl_store_create(const char *data_dir, struct cl_store **out)
+{
+	return open_store(data_dir, 1, out);
+}
+
+int cl_store_open(const char *data_dir, struct cl_store **out)
+{
+	return open_store(data_dir, 0, out);
 }
 
 void cl_store_close(struct cl_store *s)

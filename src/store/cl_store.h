@@ -18,6 +18,10 @@
 
 struct cl_store;
 
+/* Opens carelake.db, creating it and its tables if needed (the writer). */
+int cl_store_create(const char *data_dir, struct cl_store **out);
+
+/* Opens an existing carelake.db (readers: no schema work per open). */
 int cl_store_open(const char *data_dir, struct cl_store **out);
 void cl_store_close(struct cl_store *s);
 

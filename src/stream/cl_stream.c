@@ -830,7 +830,7 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->wal_cv, NULL);
-	rc = cl_store_open(data_dir, &s->store);
+	rc = cl_store_create(data_dir, &s->store);
 	if (rc == CL_OK)
 		rc = cl_store_set_writer(s->store);
 	if (rc == CL_OK)
