@@ -641,6 +641,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 		if (!body)
 			return MHD_NO;
+		if (s->stream && atomic_load(&cl_stream_counters(s->stream)->stopped)) {
+			n = snprintf(body, 64, "{\"status\":\"degraded\",\"stream\":\"stopped\"}\n");
+			return respond(s, r, c, 503, "application/json", body, (size_t)n, NULL, NULL);
+		}
 		n = snprintf(body, 64, "{\"status\":\"ok\"}\n");
 		return respond(s, r, c, 200, "application/json", body, (size_t)n, NULL, NULL);
 	}

@@ -2,6 +2,7 @@
  * GET /metrics: Prometheus text exposition format 0.0.4.
  */
 #include "cl_server_int.h"
+#include "stream/cl_sink.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 
@@ -136,6 +137,35 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 		for (int i = 0; i < s->stream_opts.nrules; i++)
 			put(&o, "carelake_alerts_open{rule=\"%s\"} %lld\n", s->stream_opts.rules[i].name,
 			    (long long)atomic_load(&sc->open[i]));
+		put(&o, "# HELP carelake_stream_up 1 while the stream processor runs; 0 after it "
+			"stopped on an error.\n# TYPE carelake_stream_up gauge\ncarelake_stream_up %d\n",
+		    !atomic_load(&sc->stopped));
+		{
+			struct cl_sink_stats ks;
+
+			cl_stream_store_stats(s->stream, &ks);
+			cum = 0;
+			put(&o, "# HELP carelake_store_commit_seconds Time to commit one batch of the "
+				"stream's output to the serving store.\n"
+				"# TYPE carelake_store_commit_seconds histogram\n");
+			for (int b = 0; b < 12; b++) {
+				cum += ks.commit_us[b];
+				if (b < 11)
+					put(&o, "carelake_store_commit_seconds_bucket{le=\"%g\"} %llu\n",
+					    0.00025 * (double)(1u << b), (unsigned long long)cum);
+			}
+			put(&o, "carelake_store_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
+				"carelake_store_commit_seconds_sum %.6f\n"
+				"carelake_store_commit_seconds_count %llu\n",
+			    (unsigned long long)cum, (double)ks.commit_us_sum / 1e6,
+			    (unsigned long long)ks.commits);
+			counter(&o, "carelake_store_commit_failures_total",
+				"Serving-store commits that failed and were retried.", ks.failures);
+			put(&o, "# HELP carelake_store_pending_bytes Stream output waiting to be "
+				"committed.\n# TYPE carelake_store_pending_bytes gauge\n"
+				"carelake_store_pending_bytes %llu\n",
+			    (unsigned long long)ks.pending_bytes);
+		}
 	}
 	if (s->sse)
 		put(&o, "# HELP carelake_stream_clients Live stream (SSE) clients connected.\n"

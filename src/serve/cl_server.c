@@ -52,7 +52,13 @@ static void live_alert(void *arg, const char *json, size_t len, const char *pati
 	struct cl_server *s = arg;
 
 	cl_sse_publish(s->sse, "alert", json, len, patient);
-	cl_webhook_send(s->webhook, json, len);
+}
+
+static void outbox_written(void *arg)
+{
+	struct cl_server *s = arg;
+
+	cl_webhook_poke(__atomic_load_n(&s->webhook, __ATOMIC_ACQUIRE));
 }
 
 static void live_vital(void *arg, const char *json, size_t len, const char *patient)
@@ -188,21 +194,28 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		for (int i = 0; rc == CL_OK && i < cfg->nalert_set; i++)
 			rc = cl_rules_set(so.rules, so.nrules, cfg->alert_set[i].key,
 					  cfg->alert_set[i].value);
-		if (rc == CL_OK && cfg->webhook.url[0])
-			rc = cl_webhook_start(cfg->webhook.url, (int)cfg->webhook.attempts,
-					      cfg->webhook.backoff_us, cfg->webhook.timeout_us,
-					      data_dir, &s->webhook);
 		if (rc == CL_OK && cl_sse_create(1u << 20, &s->sse) != 0)
 			rc = cl_error_set(CL_ENOMEM, "no memory for the live stream");
 		so.on_alert = live_alert;
 		so.on_vital = live_vital;
 		so.want_vitals = live_wants_vitals;
+		so.outbox = cfg->webhook.url[0] != '\0';
+		so.on_outbox = outbox_written;
 		so.hook_arg = s;
 		if (rc == CL_OK && pthread_create(&s->ticker, NULL, ticker_main, s) == 0)
 			s->ticker_started = 1;
 		if (rc == CL_OK) {
 			s->stream_opts = so;
 			rc = cl_stream_start(data_dir, s->vitals, &so, &s->stream);
+		}
+		/* after the stream, which creates the outbox it reads */
+		if (rc == CL_OK && cfg->webhook.url[0]) {
+			struct cl_webhook *w = NULL;
+
+			rc = cl_webhook_start(cfg->webhook.url, (int)cfg->webhook.attempts,
+					      cfg->webhook.backoff_us, cfg->webhook.timeout_us,
+					      data_dir, &w);
+			__atomic_store_n(&s->webhook, w, __ATOMIC_RELEASE);
 		}
 	}
 	if (rc == CL_OK) {
@@ -247,7 +260,7 @@ void cl_server_stop(struct cl_server *s)
 	cl_mqtt_in_stop(s->mqtt);
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */
-	cl_webhook_stop(s->webhook); /* delivers or dead-letters the queue */
+	cl_webhook_stop(s->webhook); /* what it cannot deliver stays in the outbox */
 	if (s->ticker_started) {
 		atomic_store(&s->ticker_stop, 1);
 		pthread_join(s->ticker, NULL);

@@ -7,6 +7,7 @@
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "store/cl_store.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -20,19 +21,18 @@
 struct item {
 	char *json;
 	size_t len;
-	struct item *next;
 };
 
 struct cl_webhook {
 	char url[1024];
+	char data_dir[PATH_MAX];
 	int attempts;
 	int64_t backoff_us, timeout_us;
 	char dead_path[PATH_MAX];
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct item *head, *tail;
-	int stop;
+	int poked, stop;
 	struct cl_webhook_stats st;
 };
 
@@ -97,38 +97,101 @@ static void dead_letter(struct cl_webhook *w, const struct item *it, int attempt
 	free(text);
 }
 
+/* Waits up to `us` for a poke or stop; returns stop. */
+static int pause_for(struct cl_webhook *w, int64_t us)
+{
+	struct timespec ts;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += us / 1000000;
+	ts.tv_nsec += (us % 1000000) * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (!w->poked && !w->stop)
+		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+	w->poked = 0;
+	stop = w->stop;
+	pthread_mutex_unlock(&w->mu);
+	return stop;
+}
+
+static int stopping(struct cl_webhook *w)
+{
+	int stop;
+
+	pthread_mutex_lock(&w->mu);
+	stop = w->stop;
+	pthread_mutex_unlock(&w->mu);
+	return stop;
+}
+
+/* Delivers one alert with retries and backoff. CL_OK: delivered;
+ * CL_EIO: every attempt failed; CL_ECLOSED: stopping, left queued. */
+static int deliver(struct cl_webhook *w, CURL *c, const struct item *it, int *tries)
+{
+	int64_t wait = w->backoff_us;
+	int rc;
+
+	for (*tries = 1;; (*tries)++, wait *= 2) {
+		rc = c ? post_once(w, c, it) : cl_error_set(CL_ENOMEM, "no curl handle");
+		if (rc == CL_OK || *tries >= w->attempts)
+			return rc;
+		pthread_mutex_lock(&w->mu);
+		w->st.retries++;
+		pthread_mutex_unlock(&w->mu);
+		if (pause_for(w, wait > 10000000 ? 10000000 : wait))
+			return CL_ECLOSED; /* stays in the outbox for the next start */
+	}
+}
+
+/* Reads the outbox in order; an entry leaves it once delivered or
+ * dead-lettered, so a kill at any moment loses nothing (an alert may at
+ * worst be delivered twice). */
 static void *webhook_main(void *arg)
 {
 	struct cl_webhook *w = arg;
 	CURL *c = curl_easy_init();
+	struct cl_store *st = NULL;
+	int64_t last = 0;
 
-	for (;;) {
-		struct item *it;
-		int rc = CL_EIO, tries = 0;
-
-		pthread_mutex_lock(&w->mu);
-		while (!w->head && !w->stop)
-			pthread_cond_wait(&w->cv, &w->mu);
-		it = w->head;
-		if (!it) {
-			pthread_mutex_unlock(&w->mu);
-			break;
+	while (!st) {
+		if (cl_store_open(w->data_dir, &st) != CL_OK) {
+			st = NULL;
+			if (pause_for(w, 200000))
+				goto out;
 		}
-		w->head = it->next;
-		if (!w->head)
-			w->tail = NULL;
-		w->st.queued--;
-		pthread_mutex_unlock(&w->mu);
+	}
+	for (;;) {
+		struct item it;
+		int64_t seq, queued = 0;
+		int rc = cl_store_outbox_next(st, last, &seq, &it.json), tries = 0;
 
-		for (int64_t wait = w->backoff_us; tries < w->attempts; wait *= 2) {
-			tries++;
-			rc = c ? post_once(w, c, it) : cl_error_set(CL_ENOMEM, "no curl handle");
-			if (rc == CL_OK || tries == w->attempts)
-				break;
+		if (cl_store_outbox_count(st, &queued) == CL_OK) {
 			pthread_mutex_lock(&w->mu);
-			w->st.retries++;
+			w->st.queued = (uint64_t)queued;
 			pthread_mutex_unlock(&w->mu);
-			usleep((useconds_t)(wait > 10000000 ? 10000000 : wait));
+		}
+		if (rc == CL_ENOENT) {
+			if (pause_for(w, 1000000))
+				break;
+			continue;
+		}
+		if (rc != CL_OK) {
+			cl_log_error("webhook", "event=outbox_unreadable detail=\"%s\"",
+				     cl_error_detail());
+			if (pause_for(w, 1000000))
+				break;
+			continue;
+		}
+		it.len = strlen(it.json);
+		rc = deliver(w, c, &it, &tries);
+		if (rc == CL_ECLOSED) {
+			cl_free(it.json);
+			break;
 		}
 		pthread_mutex_lock(&w->mu);
 		if (rc == CL_OK)
@@ -137,10 +200,18 @@ static void *webhook_main(void *arg)
 			w->st.dead_lettered++;
 		pthread_mutex_unlock(&w->mu);
 		if (rc != CL_OK)
-			dead_letter(w, it, tries);
-		cl_free(it->json);
-		cl_free(it);
+			dead_letter(w, &it, tries);
+		cl_free(it.json);
+		if (cl_store_outbox_delete(st, seq) != CL_OK)
+			cl_log_error("webhook", "event=outbox_not_updated detail=\"%s\"",
+				     cl_error_detail());
+		last = seq;
+		/* at stop: what is already there still goes out, while it can */
+		if (rc != CL_OK && stopping(w))
+			break;
 	}
+out:
+	cl_store_close(st);
 	curl_easy_cleanup(c);
 	return NULL;
 }
@@ -157,6 +228,7 @@ int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t 
 		return cl_error_set(CL_EINVAL, "webhook.url must start with http:// or https://");
 	}
 	snprintf(w->url, sizeof(w->url), "%s", url);
+	snprintf(w->data_dir, sizeof(w->data_dir), "%s", data_dir);
 	snprintf(w->dead_path, sizeof(w->dead_path), "%s/alerts/webhook-dead-letter.ndjson", data_dir);
 	w->attempts = attempts > 0 ? attempts : 1;
 	w->backoff_us = backoff_us > 0 ? backoff_us : 1000;
@@ -172,28 +244,12 @@ int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t 
 	return CL_OK;
 }
 
-void cl_webhook_send(struct cl_webhook *w, const char *json, size_t len)
+void cl_webhook_poke(struct cl_webhook *w)
 {
-	struct item *it;
-
 	if (!w)
 		return;
-	it = cl_calloc(1, sizeof(*it));
-	if (!it || !(it->json = cl_malloc(len + 1))) {
-		cl_free(it);
-		cl_log_error("webhook", "event=out_of_memory");
-		return;
-	}
-	memcpy(it->json, json, len);
-	it->json[len] = '\0';
-	it->len = len;
 	pthread_mutex_lock(&w->mu);
-	if (w->tail)
-		w->tail->next = it;
-	else
-		w->head = it;
-	w->tail = it;
-	w->st.queued++;
+	w->poked = 1;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }

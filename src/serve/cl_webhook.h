@@ -21,10 +21,11 @@ struct cl_webhook_stats {
 int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t timeout_us,
 		     const char *data_dir, struct cl_webhook **out);
 
-/* Queues one alert (copied). */
-void cl_webhook_send(struct cl_webhook *w, const char *json, size_t len);
+/* New entries are in the outbox (cheap; NULL: no-op). */
+void cl_webhook_poke(struct cl_webhook *w);
 
-/* Delivers or dead-letters what is queued, then stops. NULL: no-op. */
+/* Delivers what is in the outbox while the receiver answers, then stops;
+ * the rest waits in the outbox for the next start. NULL: no-op. */
 void cl_webhook_stop(struct cl_webhook *w);
 
 void cl_webhook_stats(struct cl_webhook *w, struct cl_webhook_stats *st);

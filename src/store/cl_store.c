@@ -16,6 +16,7 @@
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CKPT_GET, Q_CKPT_SET, Q_VITAL, Q_ROLLUP, Q_NEWS2,
 	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_ALERT_OPEN, Q_ALERT_CLOSE, Q_ALERTS_OPEN, Q_ALERT_ACK,
+	Q_ALERT_MAX, Q_OUTBOX_PUT, Q_OUTBOX_GET, Q_OUTBOX_DEL, Q_OUTBOX_COUNT,
 	Q_COUNT,
 };
 
@@ -44,11 +45,16 @@ static const char *const sql[Q_COUNT] = {
 		      " AND start_us < ?3 ORDER BY start_us, vital LIMIT ?4",
 	[Q_NEWS2_GET] = "SELECT ts_us, score, risk, resp, spo2, o2, sbp, pulse, consc, temp, present"
 			" FROM news2 WHERE patient_id = ?1",
-	[Q_ALERT_OPEN] = "INSERT INTO alert(rule, patient_id, device_id, severity, opened_us, value,"
-			 " message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_ALERT_OPEN] = "INSERT OR IGNORE INTO alert(id, rule, patient_id, device_id, severity,"
+			 " opened_us, value, message) VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_ALERT_CLOSE] = "UPDATE alert SET closed_us = ?2 WHERE id = ?1 AND closed_us IS NULL",
 	[Q_ALERTS_OPEN] = "SELECT id, rule, patient_id, device_id FROM alert WHERE closed_us IS NULL",
 	[Q_ALERT_ACK] = "UPDATE alert SET acked_us = ?2, acked_by = ?3 WHERE id = ?1 AND acked_us IS NULL",
+	[Q_ALERT_MAX] = "SELECT coalesce(max(id), 0) FROM alert",
+	[Q_OUTBOX_PUT] = "INSERT INTO alert_outbox(json) VALUES (?1)",
+	[Q_OUTBOX_GET] = "SELECT seq, json FROM alert_outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	[Q_OUTBOX_DEL] = "DELETE FROM alert_outbox WHERE seq = ?1",
+	[Q_OUTBOX_COUNT] = "SELECT count(*) FROM alert_outbox",
 };
 
 static const char schema[] =
@@ -74,7 +80,9 @@ static const char schema[] =
 	" opened_us INTEGER NOT NULL, closed_us INTEGER, acked_us INTEGER, acked_by TEXT,"
 	" value REAL, message TEXT NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS alert_opened ON alert(opened_us);"
-	"CREATE INDEX IF NOT EXISTS alert_patient ON alert(patient_id, opened_us);";
+	"CREATE INDEX IF NOT EXISTS alert_patient ON alert(patient_id, opened_us);"
+	"CREATE TABLE IF NOT EXISTS alert_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" json TEXT NOT NULL);";
 
 struct cl_store {
 	sqlite3 *db;
@@ -340,12 +348,11 @@ int cl_store_news2_json(struct cl_store *s, const char *patient, char **out)
 	return CL_OK;
 }
 
-int cl_store_alert_open(struct cl_store *s, const char *rule, const char *patient,
+int cl_store_alert_open(struct cl_store *s, int64_t id, const char *rule, const char *patient,
 			const char *device, const char *severity, int64_t ts_us, double value,
-			const char *message, int64_t *id)
+			const char *message)
 {
 	sqlite3_stmt *q = s->q[Q_ALERT_OPEN];
-	int rc;
 
 	sqlite3_bind_text(q, 1, rule, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, patient, -1, SQLITE_STATIC);
@@ -354,10 +361,71 @@ int cl_store_alert_open(struct cl_store *s, const char *rule, const char *patien
 	sqlite3_bind_int64(q, 5, ts_us);
 	sqlite3_bind_double(q, 6, value);
 	sqlite3_bind_text(q, 7, message, -1, SQLITE_STATIC);
-	rc = run(s, Q_ALERT_OPEN, "open an alert");
-	if (rc == CL_OK)
-		*id = sqlite3_last_insert_rowid(s->db);
-	return rc;
+	sqlite3_bind_int64(q, 8, id);
+	return run(s, Q_ALERT_OPEN, "open an alert");
+}
+
+/* One integer from a one-row query. */
+static int scalar(struct cl_store *s, int qi, const char *what, int64_t *out)
+{
+	sqlite3_stmt *q = s->q[qi];
+	int rc = sqlite3_step(q);
+
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? CL_OK : db_error(s, what);
+}
+
+int cl_store_alert_max_id(struct cl_store *s, int64_t *id)
+{
+	return scalar(s, Q_ALERT_MAX, "read alert ids", id);
+}
+
+int cl_store_outbox_put(struct cl_store *s, const char *json, size_t len)
+{
+	sqlite3_bind_text(s->q[Q_OUTBOX_PUT], 1, json, (int)len, SQLITE_STATIC);
+	return run(s, Q_OUTBOX_PUT, "queue an alert for the webhook");
+}
+
+int cl_store_outbox_next(struct cl_store *s, int64_t after, int64_t *seq, char **json)
+{
+	sqlite3_stmt *q = s->q[Q_OUTBOX_GET];
+	int rc;
+
+	*json = NULL;
+	sqlite3_bind_int64(q, 1, after);
+	sqlite3_bind_int(q, 2, 1);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(q, 1);
+		size_t n = (size_t)sqlite3_column_bytes(q, 1);
+
+		*seq = sqlite3_column_int64(q, 0);
+		*json = cl_malloc(n + 1);
+		if (*json) {
+			memcpy(*json, t, n);
+			(*json)[n] = '\0';
+		}
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc == SQLITE_DONE)
+		return CL_ENOENT;
+	if (rc != SQLITE_ROW)
+		return db_error(s, "read the webhook outbox");
+	return *json ? CL_OK : cl_error_set(CL_ENOMEM, "no memory for an outbox entry");
+}
+
+int cl_store_outbox_delete(struct cl_store *s, int64_t seq)
+{
+	sqlite3_bind_int64(s->q[Q_OUTBOX_DEL], 1, seq);
+	return run(s, Q_OUTBOX_DEL, "remove a delivered alert from the outbox");
+}
+
+int cl_store_outbox_count(struct cl_store *s, int64_t *n)
+{
+	return scalar(s, Q_OUTBOX_COUNT, "count the webhook outbox", n);
 }
 
 int cl_store_alert_close(struct cl_store *s, int64_t id, int64_t ts_us)

@@ -14,6 +14,7 @@
 
 #include "stream/cl_agg.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct cl_store;
@@ -63,16 +64,26 @@ int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_u
 /* The patient's latest NEWS2 as a JSON object string, or NULL if none. */
 int cl_store_news2_json(struct cl_store *s, const char *patient, char **json);
 
-/* Alerts: open (returns its id), close, acknowledge, list. */
-int cl_store_alert_open(struct cl_store *s, const char *rule, const char *patient,
+/* Alerts: open (ids are chosen by the writer, above cl_store_alert_max_id;
+ * an id already stored is left alone), close, acknowledge, list. */
+int cl_store_alert_max_id(struct cl_store *s, int64_t *id);
+int cl_store_alert_open(struct cl_store *s, int64_t id, const char *rule, const char *patient,
 			const char *device, const char *severity, int64_t ts_us, double value,
-			const char *message, int64_t *id);
+			const char *message);
 int cl_store_alert_close(struct cl_store *s, int64_t id, int64_t ts_us);
 int cl_store_alert_ack(struct cl_store *s, int64_t id, const char *by, int *changed);
 int cl_store_alerts_open_each(struct cl_store *s,
 			      void (*fn)(void *arg, int64_t id, const char *rule,
 					 const char *patient, const char *device),
 			      void *arg);
+
+/* The webhook outbox: alert changes written in the same transaction as
+ * the alert rows, removed once delivered or dead-lettered. next gives the
+ * first entry after seq `after` (cl_malloc'd JSON), CL_ENOENT if none. */
+int cl_store_outbox_put(struct cl_store *s, const char *json, size_t len);
+int cl_store_outbox_next(struct cl_store *s, int64_t after, int64_t *seq, char **json);
+int cl_store_outbox_delete(struct cl_store *s, int64_t seq);
+int cl_store_outbox_count(struct cl_store *s, int64_t *n);
 
 /* For the demo's summary: alerts open now, and the n highest NEWS2. */
 int cl_store_open_alerts(struct cl_store *s, long *count);

@@ -2,9 +2,11 @@
  * The stream processor. See cl_stream.h.
  *
  * One thread: wait for a poke (or 50 ms), read up to batch_records
- * durable records past the checkpoint, apply them, move the watermark,
- * write closed windows and NEWS2 updates, and commit them together with
- * the checkpoint.
+ * durable records past the checkpoint, apply them in memory, move the
+ * watermark, evaluate the rules, and publish alerts at once. What is to be
+ * stored (vitals, closed windows, NEWS2, alerts, the checkpoint) goes to
+ * the sink, whose own thread commits it, so SQLite never stands between
+ * an event and its alert.
  */
 #include "cl_stream.h"
 #include "bronze/cl_bronze.h"
@@ -16,6 +18,7 @@
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "store/cl_store.h"
+#include "stream/cl_sink.h"
 #include "stream/cl_news2.h"
 #include "stream/cl_vitals.h"
 
@@ -70,7 +73,8 @@ struct cl_stream {
 	struct cl_stream_options o;
 	char data_dir[PATH_MAX];
 	struct cl_blog *log;
-	struct cl_store *store;
+	struct cl_sink *sink;
+	int64_t last_alert_id;   /* alert ids are chosen here, in order */
 	struct cl_window_op *win[CL_STREAM_MAX_WINDOWS];
 	struct cl_map *patients;
 	struct cl_map *devices;
@@ -82,7 +86,8 @@ struct cl_stream {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int poked, stop, started;
-	int store_failed;
+	int store_failed;        /* an operation could not be queued */
+	int failed;              /* the processor stopped on an error */
 	uint64_t processed;      /* checkpoint: applied below this */
 	int64_t max_ts;          /* latest event time seen */
 	int64_t last_event_mono; /* when an event last arrived */
@@ -195,8 +200,8 @@ static void on_window(void *arg, const struct cl_window_out *w)
 	struct cl_agg_summary sum;
 
 	cl_agg_summarise(w->agg, &sum);
-	if (cl_store_put_rollup(s->store, patient, cl_vital_name(v), w->spec->name,
-				w->start_us, w->end_us, &sum) != CL_OK)
+	if (cl_sink_rollup(s->sink, patient, cl_vital_name(v), w->spec->name, w->start_us,
+			   w->end_us, &sum) != CL_OK)
 		s->store_failed = 1;
 	else
 		atomic_fetch_add(&s->c.rollups, 1);
@@ -278,7 +283,8 @@ static int load_reference(struct cl_stream *s, const char *path)
 	return CL_OK;
 }
 
-/* Queues an alert change for the live outputs (sent after commit). */
+/* Queues an alert change for the live outputs and the webhook outbox
+ * (at the end of the batch). */
 static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 		       const char *patient, const char *device, const char *state,
 		       int64_t ts, double value, const char *message)
@@ -286,7 +292,7 @@ static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 	char when[40];
 	json_t *o;
 
-	if (!s->o.on_alert)
+	if (!s->o.on_alert && !s->o.outbox)
 		return;
 	cl_time_format_rfc3339(ts, when, sizeof(when), 3);
 	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:s}", "id", (json_int_t)id, "rule",
@@ -299,6 +305,30 @@ static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 	json_array_append_new(s->notes, o);
 }
 
+/* The batch's alert changes: into the webhook outbox (committed with the
+ * alerts themselves), then, once the batch is handed to the sink, out to
+ * live listeners. Before the commit: an alert is never held up by the
+ * store, and after a crash it is raised again on replay (with the same
+ * id), never lost. */
+static int outbox_notes(struct cl_stream *s)
+{
+	size_t i;
+	json_t *o;
+
+	if (!s->notes || !s->o.outbox)
+		return CL_OK;
+	json_array_foreach(s->notes, i, o) {
+		char *text = json_dumps(o, JSON_COMPACT);
+		int rc = text ? cl_sink_outbox(s->sink, text, strlen(text))
+			      : cl_error_set(CL_ENOMEM, "no memory for an alert");
+
+		free(text);
+		if (rc)
+			return rc;
+	}
+	return CL_OK;
+}
+
 static void publish_notes(struct cl_stream *s)
 {
 	size_t i;
@@ -307,7 +337,7 @@ static void publish_notes(struct cl_stream *s)
 	if (!s->notes)
 		return;
 	json_array_foreach(s->notes, i, o) {
-		char *text = json_dumps(o, JSON_COMPACT);
+		char *text = s->o.on_alert ? json_dumps(o, JSON_COMPACT) : NULL;
 
 		if (text) {
 			s->o.on_alert(s->o.hook_arg, text, strlen(text),
@@ -331,8 +361,8 @@ static int evaluate(struct cl_stream *s, struct patient *p, int ri, double value
 	if (p->alert[ri]) {
 		if (!cl_rule_test(r->clear_op, value, r->clear))
 			return CL_OK;
-		if (cl_store_alert_close(s->store, p->alert[ri], ts) != CL_OK)
-			return CL_EIO;
+		if (cl_sink_alert_close(s->sink, p->alert[ri], ts) != CL_OK)
+			return CL_ENOMEM;
 		note_alert(s, p->alert[ri], r, p->id, device, "closed", ts, value, NULL);
 		p->alert[ri] = 0;
 		p->closed_at[ri] = ts;
@@ -345,9 +375,10 @@ static int evaluate(struct cl_stream *s, struct patient *p, int ri, double value
 		return CL_OK; /* suppressed: it only just cleared */
 	snprintf(msg, sizeof(msg), "%s (%g %s %g)", r->description, value,
 		 cl_rule_op_name(r->raise_op), r->raise);
-	if (cl_store_alert_open(s->store, r->name, p->id, device, r->severity, ts, value, msg,
-				&p->alert[ri]) != CL_OK)
-		return CL_EIO;
+	if (cl_sink_alert_open(s->sink, s->last_alert_id + 1, r->name, p->id, device,
+			       r->severity, ts, value, msg) != CL_OK)
+		return CL_ENOMEM;
+	p->alert[ri] = ++s->last_alert_id;
 	note_alert(s, p->alert[ri], r, p->id, device, "open", ts, value, msg);
 	atomic_fetch_add(&s->c.raised[ri], 1);
 	atomic_fetch_add(&s->c.open[ri], 1);
@@ -441,11 +472,12 @@ static void check_silence(void *arg, const void *key, size_t len, void **value)
 	if (d->closed_at && c->now - d->closed_at < r->suppress_us)
 		return;
 	snprintf(msg, sizeof(msg), "%s (%.0f s)", r->description, quiet);
-	if (cl_store_alert_open(c->s->store, r->name, d->patient, d->id, r->severity, c->now,
-				quiet, msg, &d->alert) != CL_OK) {
-		c->rc = CL_EIO;
+	if (cl_sink_alert_open(c->s->sink, c->s->last_alert_id + 1, r->name, d->patient, d->id,
+			       r->severity, c->now, quiet, msg) != CL_OK) {
+		c->rc = CL_ENOMEM;
 		return;
 	}
+	d->alert = ++c->s->last_alert_id;
 	note_alert(c->s, d->alert, r, d->patient, d->id, "open", c->now, quiet, msg);
 	atomic_fetch_add(&c->s->c.raised[c->ri], 1);
 	atomic_fetch_add(&c->s->c.open[c->ri], 1);
@@ -468,9 +500,9 @@ static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_f
 		return CL_OK;
 	}
 	atomic_fetch_add(&s->c.events, 1);
-	if (cl_store_put_vital(s->store, "vitals", f->offset, ev.patient_id, ev.device_id,
-			       cl_vital_name(ev.vital), ev.ts_us, ev.value) != CL_OK)
-		return CL_EIO;
+	if (cl_sink_vital(s->sink, "vitals", f->offset, ev.patient_id, ev.device_id,
+			  cl_vital_name(ev.vital), ev.ts_us, ev.value) != CL_OK)
+		return CL_ENOMEM;
 	/* the device spoke: a silence alert for it clears */
 	{
 		struct device *d = device_of(s, ev.device_id);
@@ -481,8 +513,8 @@ static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_f
 		d->last_wall_us = f->ts_us;
 		snprintf(d->patient, sizeof(d->patient), "%s", ev.patient_id);
 		if (d->alert && ri >= 0 && !s->replaying) {
-			if (cl_store_alert_close(s->store, d->alert, f->ts_us) != CL_OK)
-				return CL_EIO;
+			if (cl_sink_alert_close(s->sink, d->alert, f->ts_us) != CL_OK)
+				return CL_ENOMEM;
 			note_alert(s, d->alert, &s->o.rules[ri], ev.patient_id, ev.device_id, "closed",
 				   f->ts_us, 0, NULL);
 			d->alert = 0;
@@ -524,7 +556,7 @@ static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_f
 		return CL_ENOMEM;
 	snprintf(p->device, sizeof(p->device), "%s", ev.device_id);
 	if (evaluate_event(s, p, &ev) != CL_OK)
-		return CL_EIO;
+		return CL_ENOMEM;
 	np = cl_news2_param_of(ev.vital);
 	if (np < 0)
 		return CL_OK;
@@ -553,9 +585,9 @@ static int write_news2(struct cl_stream *s)
 		s->dirty = p->next_dirty;
 		p->dirty = 0;
 		cl_news2_compute(p->value, p->have, &n);
-		if (cl_store_put_news2(s->store, p->id, p->last_ts, n.total,
-				       cl_news2_risk_name(n.risk), n.scores, n.present) != CL_OK)
-			return CL_EIO;
+		if (cl_sink_news2(s->sink, p->id, p->last_ts, n.total, cl_news2_risk_name(n.risk),
+				  n.scores, n.present) != CL_OK)
+			return CL_ENOMEM;
 		for (int i = 0; i < s->o.nrules; i++) {
 			const struct cl_rule *r = &s->o.rules[i];
 			int rc = CL_OK;
@@ -593,8 +625,10 @@ static void advance(struct cl_stream *s, int caught_up, int replaying)
 	atomic_store(&s->c.windows_open, open);
 }
 
-/* One batch: read, apply, advance, commit with the checkpoint. Returns the
- * records read, or < 0. */
+/* One batch: read, apply, advance, hand to the sink with the checkpoint.
+ * Returns the records read, or < 0: then the in-memory state is ahead of
+ * what will be stored, and the processor must stop (a restart replays
+ * from the last checkpoint). */
 static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_doc *doc,
 		 uint64_t replay_upto)
 {
@@ -604,9 +638,6 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 	int rc = CL_OK, replaying;
 
 	cl_blog_reader_set_end(r, durable);
-	rc = cl_store_begin(s->store);
-	if (rc)
-		return rc;
 	replaying = cl_blog_reader_position(r) < replay_upto;
 	for (int i = 0; i < s->o.nwindows; i++)
 		cl_window_set_replay(s->win[i], replaying);
@@ -639,7 +670,7 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 
 		advance(s, caught_up, replaying);
 		s->replaying = replaying;
-		rc = s->store_failed ? CL_EIO : write_news2(s);
+		rc = s->store_failed ? CL_ENOMEM : write_news2(s);
 		if (rc == CL_OK && caught_up && !replaying && silence_rule(s) >= 0 &&
 		    cl_time_mono_us() - s->last_silence_mono >= 250000) {
 			s->last_silence_mono = cl_time_mono_us();
@@ -670,14 +701,15 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 		min_off = s->replay_from;
 		if (pos > s->processed)
 			s->processed = pos;
-		rc = cl_store_checkpoint_set(s->store, CONSUMER, s->processed,
-					     min_off < s->processed ? min_off : s->processed);
+		rc = cl_sink_checkpoint(s->sink, CONSUMER, s->processed,
+					min_off < s->processed ? min_off : s->processed);
 	}
 	if (rc == CL_OK)
-		rc = cl_store_commit(s->store);
+		rc = outbox_notes(s);
+	if (rc == CL_OK)
+		rc = cl_sink_flush(s->sink);
 	if (rc != CL_OK) {
-		cl_store_rollback(s->store);
-		json_decref(s->notes); /* those alerts did not happen */
+		json_decref(s->notes);
 		s->notes = NULL;
 		return rc;
 	}
@@ -727,12 +759,22 @@ static void *stream_main(void *arg)
 	uint64_t replay_from = 0;
 	int rc;
 
+	struct cl_store *st = NULL;
+
 	cl_json_doc_init(&doc);
-	rc = cl_store_checkpoint_get(s->store, CONSUMER, &s->processed, &replay_from);
+	/* what the last run committed, read on a connection of our own */
+	rc = cl_store_open(s->data_dir, &st);
+	if (rc == CL_OK)
+		rc = cl_store_checkpoint_get(st, CONSUMER, &s->processed, &replay_from);
 	if (rc == CL_ENOENT) {
 		s->processed = replay_from = 0;
 		rc = CL_OK;
 	}
+	if (rc == CL_OK)
+		rc = cl_store_alert_max_id(st, &s->last_alert_id);
+	if (rc == CL_OK && cl_store_alerts_open_each(st, load_open_alert, s) != CL_OK)
+		cl_log_error("stream", "event=cannot_load_alerts detail=\"%s\"", cl_error_detail());
+	cl_store_close(st);
 	if (rc == CL_OK)
 		rc = cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, "vitals");
 	if (rc == CL_OK)
@@ -741,10 +783,10 @@ static void *stream_main(void *arg)
 	if (rc != CL_OK) {
 		cl_log_error("stream", "event=cannot_start detail=\"%s\"", cl_error_detail());
 		cl_json_doc_free(&doc);
+		s->failed = 1;
+		atomic_store(&s->c.stopped, 1);
 		return NULL;
 	}
-	if (cl_store_alerts_open_each(s->store, load_open_alert, s) != CL_OK)
-		cl_log_error("stream", "event=cannot_load_alerts detail=\"%s\"", cl_error_detail());
 	cl_log_info("stream", "event=started processed=%llu replay_from=%llu",
 		    (unsigned long long)s->processed, (unsigned long long)replay_from);
 	{
@@ -755,8 +797,12 @@ static void *stream_main(void *arg)
 			int stop;
 
 			if (n < 0) {
-				cl_log_error("stream", "event=step_failed detail=\"%s\"", cl_error_detail());
-				s->store_failed = 0;
+				cl_log_error("stream", "event=stopped detail=\"%s\" "
+					     "remedy=\"restart: processing resumes from the last "
+					     "checkpoint\"", cl_error_detail());
+				s->failed = 1;
+				atomic_store(&s->c.stopped, 1);
+				break;
 			}
 			pthread_mutex_lock(&s->mu);
 			stop = s->stop;
@@ -830,9 +876,15 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->wal_cv, NULL);
-	rc = cl_store_create(data_dir, &s->store);
-	if (rc == CL_OK)
-		rc = cl_store_set_writer(s->store);
+	{
+		struct cl_store *st;
+
+		rc = cl_store_create(data_dir, &st);
+		if (rc == CL_OK && (rc = cl_store_set_writer(st)) != CL_OK)
+			cl_store_close(st);
+		if (rc == CL_OK)
+			rc = cl_sink_start(st, 0, o->on_outbox, o->hook_arg, &s->sink);
+	}
 	if (rc == CL_OK)
 		rc = cl_map_create(&s->patients);
 	if (rc == CL_OK)
@@ -881,6 +933,7 @@ void cl_stream_stop(struct cl_stream *s)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->thread, NULL);
 	}
+	cl_sink_stop(s->sink); /* writes all that was handed over */
 	if (s->wal_started)
 		pthread_join(s->wal_thread, NULL);
 	for (int i = 0; i < s->o.nwindows; i++)
@@ -888,7 +941,6 @@ void cl_stream_stop(struct cl_stream *s)
 	cl_map_destroy(s->patients, free_patient);
 	cl_map_destroy(s->devices, free_patient);
 	cl_map_destroy(s->refs, free_patient);
-	cl_store_close(s->store);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->wal_cv);
@@ -898,4 +950,9 @@ void cl_stream_stop(struct cl_stream *s)
 const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s)
 {
 	return &s->c;
+}
+
+void cl_stream_store_stats(struct cl_stream *s, struct cl_sink_stats *st)
+{
+	cl_sink_stats(s->sink, st);
 }

@@ -41,12 +41,18 @@ struct cl_stream_options {
 	uint32_t record_max_bytes;
 	struct cl_rule rules[CL_RULES_MAX];
 	int nrules;
-	/* Live outputs (optional): every alert opened or closed, once its row
-	 * is committed, and every vital value applied (only while
-	 * want_vitals says someone listens). JSON objects, one per call. */
+	/* Live outputs (optional): every alert opened or closed, as soon as
+	 * its batch is decided (its row is committed a moment later), and
+	 * every vital value applied (only while want_vitals says someone
+	 * listens). JSON objects, one per call. */
 	void (*on_alert)(void *arg, const char *json, size_t len, const char *patient);
 	void (*on_vital)(void *arg, const char *json, size_t len, const char *patient);
 	int (*want_vitals)(void *arg);
+	/* outbox: also write each alert change to the store's webhook outbox
+	 * (with the alert, in one transaction); on_outbox runs after each
+	 * commit that did. */
+	int outbox;
+	void (*on_outbox)(void *arg);
 	void *hook_arg;
 	/* Reference data: a JSON object of patient id -> {"ward", "bed",
 	 * "attending"}; alerts and live vitals carry them. "" for none. */
@@ -62,6 +68,7 @@ struct cl_stream_counters {
 	atomic_uint_fast64_t rollups;     /* windows written */
 	atomic_uint_fast64_t raised[CL_RULES_MAX];   /* alerts raised, by rule */
 	atomic_int_fast64_t open[CL_RULES_MAX];      /* alerts open now, by rule */
+	atomic_int stopped;               /* 1: stopped on an error (see the log) */
 };
 
 struct cl_stream;
@@ -86,5 +93,9 @@ void cl_stream_poke(struct cl_stream *s);
 void cl_stream_stop(struct cl_stream *s);
 
 const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s);
+
+/* The serving store's writer: commits, failures, their durations. */
+struct cl_sink_stats;
+void cl_stream_store_stats(struct cl_stream *s, struct cl_sink_stats *st);
 
 #endif

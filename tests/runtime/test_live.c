@@ -68,14 +68,17 @@ static void *receiver_main(void *arg)
 	}
 }
 
-static void receiver_start(struct receiver *rv)
+/* On `port`, or a free one if 0. */
+static void receiver_start(struct receiver *rv, int port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int one = 1;
 	socklen_t len = sizeof(sa);
 
 	memset(rv, 0, sizeof(*rv));
 	pthread_mutex_init(&rv->mu, NULL);
 	rv->fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(rv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	assert_int_equal(bind(rv->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(rv->fd, 16), 0);
@@ -194,7 +197,7 @@ static void test_sse_and_webhook(void **state)
 	fprintf(f, "{\"p1\": {\"ward\": \"ICU-A\", \"bed\": \"A-03\", \"attending\": \"practitioner-0007\"}}");
 	fclose(f);
 	snprintf(refset, sizeof(refset), "stream.reference=%s", ref);
-	receiver_start(&rv);
+	receiver_start(&rv, 0);
 	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", rv.port);
 	snprintf(data, sizeof(data), "%s/live", dir);
 	server_start(&s, bin, data, extra);
@@ -286,6 +289,67 @@ static void test_dead_letter(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+static int alert_listed(void *arg)
+{
+	const struct server *s = arg;
+	struct reply r = http(s, "GET", "/api/v1/alerts", s->token, NULL, 0);
+	int found = r.body && strstr(r.body, "\"rule\":\"tachycardia\"") != NULL;
+
+	free(r.body);
+	return found;
+}
+
+static int one_delivered(void *arg)
+{
+	return atomic_load(&((struct receiver *)arg)->requests) >= 2;
+}
+
+/* Alerts wait in the outbox, in the store: SIGKILL while the receiver is
+ * down loses none; the next start delivers them. */
+static void test_webhook_outbox_survives_kill(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	char data[300], hook[128], path[400];
+	const char *slow[] = { "--set", hook, "--set", "webhook.backoff=30s",
+			       "--set", "webhook.attempts=3", NULL };
+	const char *fast[] = { "--set", hook, "--set", "webhook.backoff=20ms", NULL };
+	struct receiver rv;
+	struct server s;
+	struct reply r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	(void)state;
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	port = ntohs(sa.sin_port);
+	close(fd); /* nobody listens there yet */
+	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", port);
+	snprintf(data, sizeof(data), "%s/outbox", dir);
+	snprintf(path, sizeof(path), "%s/alerts/webhook-dead-letter.ndjson", data);
+	server_start(&s, bin, data, slow);
+	r = post(&s, test_event("z1", "m7", "p7", "heart_rate", 155, "/min"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	wait_for(alert_listed, &s, "the alert in the store");
+	usleep(300000); /* the first attempt fails; the next is 30 s away */
+	server_kill(&s);
+
+	receiver_start(&rv, port);
+	server_start(&s, bin, data, fast);
+	wait_for(one_delivered, &rv, "the alert delivered after the restart");
+	pthread_mutex_lock(&rv.mu);
+	assert_non_null(strstr(rv.bodies, "\"rule\":\"tachycardia\""));
+	assert_non_null(strstr(rv.bodies, "\"patient_id\":\"p7\""));
+	pthread_mutex_unlock(&rv.mu);
+	assert_int_equal(access(path, F_OK), -1); /* delivered, not dead-lettered */
+	assert_int_equal(server_stop(&s), 0);
+	shutdown(rv.fd, SHUT_RDWR);
+	close(rv.fd);
+	pthread_join(rv.th, NULL);
+}
+
 static void test_bad_reference_refused(void **state)
 {
 	char data[300], ref[400], set[420], *out = NULL;
@@ -329,6 +393,7 @@ static void test_bad_reference_refused(void **state)
 static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sse_and_webhook),
 		cmocka_unit_test(test_dead_letter),
+		cmocka_unit_test(test_webhook_outbox_survives_kill),
 		cmocka_unit_test(test_bad_reference_refused),
 };
 

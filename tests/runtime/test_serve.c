@@ -222,6 +222,9 @@ static void test_events_and_errors(void **state)
 	assert_non_null(strstr(r.body, "carelake_events_rejected_total 4"));
 	assert_non_null(strstr(r.body, "carelake_events_duplicate_total 1"));
 	assert_non_null(strstr(r.body, "carelake_http_responses_total{code=\"413\"} 1"));
+	assert_non_null(strstr(r.body, "carelake_stream_up 1\n"));
+	assert_non_null(strstr(r.body, "carelake_store_commit_seconds_count "));
+	assert_non_null(strstr(r.body, "carelake_store_commit_failures_total 0\n"));
 	free(r.body);
 	assert_int_equal(server_stop(&s), 0);
 

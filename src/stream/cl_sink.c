@@ -1,0 +1,435 @@
+/*
+ * The serving-store writer. See cl_sink.h.
+ *
+ * Operations are fixed-size headers with the copied strings after them,
+ * packed into buffers of at least 1 MiB; a flush appends the current
+ * buffer to the writer's queue.
+ */
+#include "cl_sink.h"
+#include "core/cl_error.h"
+#include "core/cl_log.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+#include "store/cl_store.h"
+
+#include <pthread.h>
+#include <string.h>
+
+enum { OP_VITAL, OP_ROLLUP, OP_NEWS2, OP_ALERT_OPEN, OP_ALERT_CLOSE, OP_OUTBOX, OP_CHECKPOINT };
+
+struct op {
+	uint32_t size;           /* the whole operation, a multiple of 8 */
+	uint32_t type;
+	const char *name[3];     /* static names, by type */
+	int64_t a, b;            /* times; the alert id */
+	uint64_t off, off2;
+	double v;
+	int32_t n, present;
+	uint32_t slen[3];        /* the copied strings that follow, NUL-ended */
+	union {
+		struct cl_agg_summary sum;
+		int scores[7];
+	} u;
+	char s[];
+};
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	struct buf *next;
+};
+
+struct cl_sink {
+	struct cl_store *store;
+	size_t max_pending;
+	void (*on_commit)(void *arg);
+	void *arg;
+	struct buf *cur;         /* the processor's */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work, space;
+	struct buf *head, *tail; /* handed over, not yet committed */
+	size_t pending;
+	int stop;
+	struct cl_sink_stats st;
+};
+
+#define BUF_MIN (1u << 20)
+
+/* Room for one operation with strings of the given lengths. */
+static struct op *op_new(struct cl_sink *k, uint32_t type, const char *s0, const char *s1,
+			 const char *s2, size_t l2)
+{
+	size_t l0 = s0 ? strlen(s0) : 0, l1 = s1 ? strlen(s1) : 0;
+	size_t need = (sizeof(struct op) + l0 + l1 + l2 + 3 + 7) & ~(size_t)7;
+	struct buf *b = k->cur;
+	struct op *o;
+	char *p;
+
+	if (!b) {
+		b = cl_calloc(1, sizeof(*b));
+		if (!b)
+			return NULL;
+		k->cur = b;
+	}
+	if (b->len + need > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : BUF_MIN;
+		char *np;
+
+		while (cap < b->len + need)
+			cap *= 2;
+		np = cl_realloc(b->p, cap);
+		if (!np)
+			return NULL;
+		b->p = np;
+		b->cap = cap;
+	}
+	o = (struct op *)(b->p + b->len);
+	memset(o, 0, sizeof(*o));
+	o->size = (uint32_t)need;
+	o->type = type;
+	o->slen[0] = (uint32_t)l0;
+	o->slen[1] = (uint32_t)l1;
+	o->slen[2] = (uint32_t)l2;
+	p = o->s;
+	memcpy(p, s0 ? s0 : "", l0 + (s0 ? 1 : 0));
+	p[l0] = '\0';
+	p += l0 + 1;
+	memcpy(p, s1 ? s1 : "", l1);
+	p[l1] = '\0';
+	p += l1 + 1;
+	if (s2)
+		memcpy(p, s2, l2);
+	p[l2] = '\0';
+	b->len += need;
+	return o;
+}
+
+static const char *str(const struct op *o, int i)
+{
+	const char *p = o->s;
+
+	for (int j = 0; j < i; j++)
+		p += o->slen[j] + 1;
+	return p;
+}
+
+#define NOMEM() cl_error_set(CL_ENOMEM, "no memory for the serving store's queue")
+
+int cl_sink_vital(struct cl_sink *k, const char *source, uint64_t offset, const char *patient,
+		  const char *device, const char *vital, int64_t ts_us, double value)
+{
+	struct op *o = op_new(k, OP_VITAL, patient, device, NULL, 0);
+
+	if (!o)
+		return NOMEM();
+	o->name[0] = source;
+	o->name[1] = vital;
+	o->off = offset;
+	o->a = ts_us;
+	o->v = value;
+	return CL_OK;
+}
+
+int cl_sink_rollup(struct cl_sink *k, const char *patient, const char *vital, const char *window,
+		   int64_t start_us, int64_t end_us, const struct cl_agg_summary *a)
+{
+	struct op *o = op_new(k, OP_ROLLUP, patient, NULL, NULL, 0);
+
+	if (!o)
+		return NOMEM();
+	o->name[0] = vital;
+	o->name[1] = window;
+	o->a = start_us;
+	o->b = end_us;
+	o->u.sum = *a;
+	return CL_OK;
+}
+
+int cl_sink_news2(struct cl_sink *k, const char *patient, int64_t ts_us, int score,
+		  const char *risk, const int scores[7], int present)
+{
+	struct op *o = op_new(k, OP_NEWS2, patient, NULL, NULL, 0);
+
+	if (!o)
+		return NOMEM();
+	o->name[0] = risk;
+	o->a = ts_us;
+	o->n = score;
+	o->present = present;
+	memcpy(o->u.scores, scores, sizeof(o->u.scores));
+	return CL_OK;
+}
+
+int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const char *patient,
+		       const char *device, const char *severity, int64_t ts_us, double value,
+		       const char *message)
+{
+	struct op *o = op_new(k, OP_ALERT_OPEN, patient, device, message, strlen(message));
+
+	if (!o)
+		return NOMEM();
+	o->name[0] = rule;
+	o->name[1] = severity;
+	o->b = id;
+	o->a = ts_us;
+	o->v = value;
+	return CL_OK;
+}
+
+int cl_sink_alert_close(struct cl_sink *k, int64_t id, int64_t ts_us)
+{
+	struct op *o = op_new(k, OP_ALERT_CLOSE, NULL, NULL, NULL, 0);
+
+	if (!o)
+		return NOMEM();
+	o->b = id;
+	o->a = ts_us;
+	return CL_OK;
+}
+
+int cl_sink_outbox(struct cl_sink *k, const char *json, size_t len)
+{
+	struct op *o = op_new(k, OP_OUTBOX, NULL, NULL, json, len);
+
+	return o ? CL_OK : NOMEM();
+}
+
+int cl_sink_checkpoint(struct cl_sink *k, const char *consumer, uint64_t processed,
+		       uint64_t replay_from)
+{
+	struct op *o = op_new(k, OP_CHECKPOINT, NULL, NULL, NULL, 0);
+
+	if (!o)
+		return NOMEM();
+	o->name[0] = consumer;
+	o->off = processed;
+	o->off2 = replay_from;
+	return CL_OK;
+}
+
+static int apply_op(struct cl_store *st, const struct op *o)
+{
+	switch (o->type) {
+	case OP_VITAL:
+		return cl_store_put_vital(st, o->name[0], o->off, str(o, 0), str(o, 1), o->name[1],
+					  o->a, o->v);
+	case OP_ROLLUP:
+		return cl_store_put_rollup(st, str(o, 0), o->name[0], o->name[1], o->a, o->b,
+					   &o->u.sum);
+	case OP_NEWS2:
+		return cl_store_put_news2(st, str(o, 0), o->a, o->n, o->name[0], o->u.scores,
+					  o->present);
+	case OP_ALERT_OPEN:
+		return cl_store_alert_open(st, o->b, o->name[0], str(o, 0), str(o, 1), o->name[1],
+					   o->a, o->v, str(o, 2));
+	case OP_ALERT_CLOSE:
+		return cl_store_alert_close(st, o->b, o->a);
+	case OP_OUTBOX:
+		return cl_store_outbox_put(st, str(o, 2), o->slen[2]);
+	case OP_CHECKPOINT:
+		return cl_store_checkpoint_set(st, o->name[0], o->off, o->off2);
+	}
+	return cl_error_set(CL_EINVAL, "unknown store operation %u", o->type);
+}
+
+/* Writes the buffers from `first` to `last` in one transaction. */
+static int write_all(struct cl_sink *k, struct buf *first, struct buf *last, int *outbox)
+{
+	int rc = cl_store_begin(k->store);
+
+	*outbox = 0;
+	for (struct buf *b = first; rc == CL_OK; b = b->next) {
+		for (size_t at = 0; rc == CL_OK && at < b->len;) {
+			const struct op *o = (const struct op *)(b->p + at);
+
+			*outbox |= o->type == OP_OUTBOX;
+			rc = apply_op(k->store, o);
+			at += o->size;
+		}
+		if (b == last)
+			break;
+	}
+	if (rc == CL_OK)
+		rc = cl_store_commit(k->store);
+	if (rc != CL_OK)
+		cl_store_rollback(k->store);
+	return rc;
+}
+
+static void free_buf(struct buf *b)
+{
+	if (b)
+		cl_free(b->p);
+	cl_free(b);
+}
+
+static void *sink_main(void *arg)
+{
+	struct cl_sink *k = arg;
+	int64_t backoff = 0;
+
+	for (;;) {
+		struct buf *first, *last;
+		size_t bytes = 0;
+		int64_t t0;
+		int rc, outbox;
+
+		pthread_mutex_lock(&k->mu);
+		while (!k->head && !k->stop)
+			pthread_cond_wait(&k->work, &k->mu);
+		if (!k->head) {
+			pthread_mutex_unlock(&k->mu);
+			break;
+		}
+		first = k->head;
+		last = k->tail;
+		pthread_mutex_unlock(&k->mu);
+		for (struct buf *b = first;; b = b->next) {
+			bytes += b->len;
+			if (b == last)
+				break;
+		}
+		t0 = cl_time_mono_us();
+		rc = write_all(k, first, last, &outbox);
+		t0 = cl_time_mono_us() - t0;
+		pthread_mutex_lock(&k->mu);
+		if (rc == CL_OK) {
+			int i = 0;
+
+			k->head = last->next;
+			if (!k->head)
+				k->tail = NULL;
+			last->next = NULL;
+			k->pending -= bytes;
+			k->st.commits++;
+			k->st.commit_us_sum += (uint64_t)t0;
+			while (i < 11 && t0 > (250 << i))
+				i++;
+			k->st.commit_us[i]++;
+			pthread_cond_broadcast(&k->space);
+		} else {
+			k->st.failures++;
+		}
+		pthread_mutex_unlock(&k->mu);
+		if (rc == CL_OK) {
+			while (first) {
+				struct buf *next = first->next;
+
+				free_buf(first);
+				first = next;
+			}
+			if (backoff)
+				cl_log_info("store", "event=writes_resumed");
+			backoff = 0;
+			if (outbox && k->on_commit)
+				k->on_commit(k->arg);
+			continue;
+		}
+		/* the same operations again, after a pause: bronze keeps the
+		 * records and the checkpoint has not moved, so nothing is lost
+		 * even if this never succeeds */
+		backoff = backoff ? (backoff * 2 > 5000000 ? 5000000 : backoff * 2) : 100000;
+		cl_log_error("store", "event=commit_failed retry_in_ms=%lld detail=\"%s\"",
+			     (long long)(backoff / 1000), cl_error_detail());
+		pthread_mutex_lock(&k->mu);
+		if (k->stop && k->st.failures > 3) {
+			pthread_mutex_unlock(&k->mu);
+			cl_log_error("store", "event=gave_up_at_stop detail=\"replayed from bronze at "
+				     "the next start\"");
+			break;
+		}
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += backoff / 1000000;
+			ts.tv_nsec += (backoff % 1000000) * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&k->work, &k->mu, &ts);
+		}
+		pthread_mutex_unlock(&k->mu);
+	}
+	return NULL;
+}
+
+int cl_sink_start(struct cl_store *store, size_t max_pending, void (*on_commit)(void *arg),
+		  void *arg, struct cl_sink **out)
+{
+	struct cl_sink *k = cl_calloc(1, sizeof(*k));
+
+	if (!k) {
+		cl_store_close(store);
+		return NOMEM();
+	}
+	k->store = store;
+	k->max_pending = max_pending ? max_pending : 64u << 20;
+	k->on_commit = on_commit;
+	k->arg = arg;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->work, NULL);
+	pthread_cond_init(&k->space, NULL);
+	if (pthread_create(&k->thread, NULL, sink_main, k) != 0) {
+		cl_store_close(store);
+		cl_free(k);
+		return cl_error_set(CL_ENOMEM, "cannot start the serving store's writer");
+	}
+	*out = k;
+	return CL_OK;
+}
+
+int cl_sink_flush(struct cl_sink *k)
+{
+	struct buf *b = k->cur;
+
+	if (!b || b->len == 0)
+		return CL_OK;
+	k->cur = NULL;
+	pthread_mutex_lock(&k->mu);
+	while (k->pending > k->max_pending && !k->stop)
+		pthread_cond_wait(&k->space, &k->mu);
+	if (k->tail)
+		k->tail->next = b;
+	else
+		k->head = b;
+	k->tail = b;
+	k->pending += b->len;
+	pthread_cond_signal(&k->work);
+	pthread_mutex_unlock(&k->mu);
+	return CL_OK;
+}
+
+void cl_sink_stop(struct cl_sink *k)
+{
+	if (!k)
+		return;
+	cl_sink_flush(k);
+	pthread_mutex_lock(&k->mu);
+	k->stop = 1;
+	pthread_cond_broadcast(&k->work);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->thread, NULL);
+	while (k->head) {
+		struct buf *next = k->head->next;
+
+		free_buf(k->head);
+		k->head = next;
+	}
+	free_buf(k->cur);
+	cl_store_close(k->store);
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->work);
+	pthread_cond_destroy(&k->space);
+	cl_free(k);
+}
+
+void cl_sink_stats(struct cl_sink *k, struct cl_sink_stats *st)
+{
+	pthread_mutex_lock(&k->mu);
+	*st = k->st;
+	st->pending_bytes = k->pending;
+	pthread_mutex_unlock(&k->mu);
+}

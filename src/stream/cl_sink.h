@@ -1,0 +1,66 @@
+/*
+ * The stream processor's way into the serving store: it records what is
+ * to be written (vitals, closed windows, NEWS2, alert changes, the webhook
+ * outbox, its checkpoint) as operations in a buffer, hands the buffer over
+ * at the end of each batch, and goes on. A writer thread applies the
+ * buffers in order, as many as are waiting in one transaction, so the
+ * checkpoint is always committed together with the rows it accounts for.
+ *
+ * The processor never waits for SQLite, except when more than
+ * `max_pending` bytes wait to be written (backpressure). A failed commit
+ * is rolled back and retried with the same operations; nothing is dropped.
+ *
+ * Only the processor thread records operations and calls cl_sink_flush.
+ * Patient and device ids, messages and outbox JSON are copied; the other
+ * strings (source, vital, window, rule, severity, risk, consumer) are
+ * names from static tables or the caller's options and must outlive the
+ * sink.
+ */
+#ifndef CL_SINK_H
+#define CL_SINK_H
+
+#include "stream/cl_agg.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cl_store;
+struct cl_sink;
+
+struct cl_sink_stats {
+	uint64_t commits, failures;
+	uint64_t pending_bytes;
+	uint64_t commit_us[12];     /* commits by duration: <= 0.25 ms << i */
+	uint64_t commit_us_sum;
+};
+
+/* Takes the store (the writer's connection) and closes it on stop.
+ * on_commit (optional) runs on the writer thread after each commit that
+ * wrote to the webhook outbox. */
+int cl_sink_start(struct cl_store *store, size_t max_pending,
+		  void (*on_commit)(void *arg), void *arg, struct cl_sink **out);
+
+/* Writes what was handed over, then stops. NULL: no-op. */
+void cl_sink_stop(struct cl_sink *k);
+
+int cl_sink_vital(struct cl_sink *k, const char *source, uint64_t offset, const char *patient,
+		  const char *device, const char *vital, int64_t ts_us, double value);
+int cl_sink_rollup(struct cl_sink *k, const char *patient, const char *vital, const char *window,
+		   int64_t start_us, int64_t end_us, const struct cl_agg_summary *a);
+int cl_sink_news2(struct cl_sink *k, const char *patient, int64_t ts_us, int score,
+		  const char *risk, const int scores[7], int present);
+int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const char *patient,
+		       const char *device, const char *severity, int64_t ts_us, double value,
+		       const char *message);
+int cl_sink_alert_close(struct cl_sink *k, int64_t id, int64_t ts_us);
+int cl_sink_outbox(struct cl_sink *k, const char *json, size_t len);
+int cl_sink_checkpoint(struct cl_sink *k, const char *consumer, uint64_t processed,
+		       uint64_t replay_from);
+
+/* Hands the operations recorded so far to the writer (waits while too
+ * much is pending). */
+int cl_sink_flush(struct cl_sink *k);
+
+void cl_sink_stats(struct cl_sink *k, struct cl_sink_stats *st);
+
+#endif
