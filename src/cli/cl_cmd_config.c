@@ -5,6 +5,8 @@
  * is always complete.
  */
 #include "cl_cli.h"
+#include "core/cl_error.h"
+#include "stream/cl_rules.h"
 #include "cl_plugin.h"
 
 #include <getopt.h>
@@ -53,6 +55,13 @@ int cl_cmd_config(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
+	{
+		struct cl_rule rules[CL_RULES_MAX];
+		int n;
+
+		if (cl_config_rules(&cli.cfg, rules, &n, 1) != CL_OK)
+			return cl_cli_error(&cli, "%s", cl_error_detail());
+	}
 	cl_config_print(stdout, &cli.cfg, reference);
 	if (reference) {
 		for (size_t i = 0; cl_input_plugins[i]; i++) {

@@ -308,18 +308,33 @@ void cl_config_defaults(struct cl_config *c)
 	cl_config_table_defaults(table, NENTRIES, c);
 }
 
-/* alerts.<rule>.<field>: checked against the rule table now, applied
- * when the stream processor starts. */
+int cl_config_rules(const struct cl_config *c, struct cl_rule *rules, int *n, int check)
+{
+	*n = cl_rules_default(rules, CL_RULES_MAX);
+	for (int i = 0; i < c->nalert_set; i++) {
+		int rc = cl_rules_set(rules, n, CL_RULES_MAX, c->alert_set[i].key,
+				      c->alert_set[i].value);
+
+		if (rc)
+			return rc;
+	}
+	return check ? cl_rules_check(rules, *n) : CL_OK;
+}
+
+/* alerts.<rule>.<field>: checked against the rules as configured so far
+ * now, applied when the stream processor starts. */
 static int set_alert(struct cl_config *c, const char *key, const char *value)
 {
 	struct cl_rule rules[CL_RULES_MAX];
-	int n = cl_rules_default(rules, CL_RULES_MAX);
-	int rc = cl_rules_set(rules, n, key, value);
+	int n, rc = cl_config_rules(c, rules, &n, 0);
 
+	if (rc == CL_OK)
+		rc = cl_rules_set(rules, &n, CL_RULES_MAX, key, value);
 	if (rc == CL_ENOENT)
 		return cl_error_set(CL_ENOENT,
-				    "unknown setting '%.80s' (alerts.<rule>.raise|clear|suppress|enabled; "
-				    "see `carelake config --reference`)", key);
+				    "unknown setting '%.80s' (alerts.<rule>.what|raise|clear|severity|"
+				    "suppress|enabled|description|min_delta; see `carelake config "
+				    "--reference`)", key);
 	if (rc)
 		return rc;
 	if (c->nalert_set == (int)(sizeof(c->alert_set) / sizeof(c->alert_set[0])) ||
@@ -534,27 +549,34 @@ static void format_value(const void *c, const struct cfg_entry *e,
 void cl_config_print(FILE *out, const struct cl_config *c, int help)
 {
 	struct cl_rule rules[CL_RULES_MAX];
-	int n = cl_rules_default(rules, CL_RULES_MAX);
+	int n;
 
 	cl_config_table_print(out, table, NENTRIES, c, help);
-	for (int i = 0; i < c->nalert_set; i++)
-		cl_rules_set(rules, n, c->alert_set[i].key, c->alert_set[i].value);
+	if (cl_config_rules(c, rules, &n, 1) != CL_OK)
+		fprintf(out, "# alerts: %s\n", cl_error_detail());
 	for (int i = 0; i < n; i++) {
 		const struct cl_rule *r = &rules[i];
+		char what[64];
 
+		cl_rule_what_text(r, what, sizeof(what));
 		if (r->what == CL_WHAT_SILENCE)
 			fprintf(out, "alerts.%s = %s: silent %s %gs, clears when it sends, severity %s\n",
 				r->name, r->enabled ? "on" : "off", cl_rule_op_name(r->raise_op),
 				r->raise, r->severity);
 		else
-			fprintf(out, "alerts.%s = %s: raise %s %g, clear %s %g, severity %s, "
-				"suppress %llds\n", r->name, r->enabled ? "on" : "off",
+			fprintf(out, "alerts.%s = %s: %s, raise %s %g, clear %s %g, severity %s, "
+				"suppress %llds\n", r->name, r->enabled ? "on" : "off", what,
 				cl_rule_op_name(r->raise_op), r->raise, cl_rule_op_name(r->clear_op),
 				r->clear, r->severity, (long long)(r->suppress_us / 1000000));
 		if (help)
-			fprintf(out, "    %s; tune with alerts.%s.raise, .clear, .suppress, .enabled\n",
-				r->description, r->name);
+			fprintf(out, "    %s%s\n", r->description,
+				r->declared ? " (declared in config)" : "");
 	}
+	if (help)
+		fprintf(out, "    tune any rule with alerts.<rule>.raise, .clear, .severity, .suppress,\n"
+			"    .enabled, .description (and .min_delta for deviations); declare a new one\n"
+			"    with alerts.<name>.what (vital:<type>, deviation:<type>, news2,\n"
+			"    news2_max, silence) and .raise ('> 120'; .clear defaults to its opposite)\n");
 }
 
 void cl_config_table_print(FILE *out, const struct cl_config_entry *t,

@@ -108,6 +108,11 @@ int cl_config_load_yaml(struct cl_config *c, const char *text, size_t len,
 /* Reads and applies a YAML file. */
 int cl_config_load_file(struct cl_config *c, const char *path);
 
+/* The alert rules: the built-in ones with every alerts.* setting applied
+ * (new rules declared); with `check`, complete and consistent. */
+struct cl_rule;
+int cl_config_rules(const struct cl_config *c, struct cl_rule *rules, int *n, int check);
+
 /* Prints every key with its current value; with `help`, its type, bounds,
  * default and description too. */
 void cl_config_print(FILE *out, const struct cl_config *c, int help);

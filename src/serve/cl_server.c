@@ -191,9 +191,8 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		so.record_max_bytes = cfg->bronze.record_max_bytes;
 		snprintf(so.reference_path, sizeof(so.reference_path), "%s", cfg->stream.reference);
 		rc = cl_stream_parse_windows(cfg->stream.windows, &so);
-		for (int i = 0; rc == CL_OK && i < cfg->nalert_set; i++)
-			rc = cl_rules_set(so.rules, so.nrules, cfg->alert_set[i].key,
-					  cfg->alert_set[i].value);
+		if (rc == CL_OK)
+			rc = cl_config_rules(cfg, so.rules, &so.nrules, 1);
 		if (rc == CL_OK && cl_sse_create(1u << 20, &s->sse) != 0)
 			rc = cl_error_set(CL_ENOMEM, "no memory for the live stream");
 		so.on_alert = live_alert;

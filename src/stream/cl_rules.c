@@ -5,6 +5,8 @@
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 
+#include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,31 +15,31 @@
 
 static const struct cl_rule defaults[] = {
 	{ "news2_emergency", "NEWS2 of 7 or more: emergency response",
-	  CL_WHAT_NEWS2, 0, CL_OP_GE, 7, CL_OP_LE, 5, "emergency", 300 * SEC, 1, 0 },
+	  CL_WHAT_NEWS2, 0, CL_OP_GE, 7, CL_OP_LE, 5, "emergency", 300 * SEC, 1, 0, 0, 0, 0 },
 	{ "news2_urgent", "NEWS2 of 5 or more: urgent response",
-	  CL_WHAT_NEWS2, 0, CL_OP_GE, 5, CL_OP_LE, 3, "urgent", 300 * SEC, 1, 0 },
+	  CL_WHAT_NEWS2, 0, CL_OP_GE, 5, CL_OP_LE, 3, "urgent", 300 * SEC, 1, 0, 0, 0, 0 },
 	{ "news2_single_3", "a single NEWS2 parameter scoring 3: urgent ward-based response",
-	  CL_WHAT_NEWS2_MAX, 0, CL_OP_GE, 3, CL_OP_LE, 2, "urgent", 300 * SEC, 1, 0 },
+	  CL_WHAT_NEWS2_MAX, 0, CL_OP_GE, 3, CL_OP_LE, 2, "urgent", 300 * SEC, 1, 0, 0, 0, 0 },
 	{ "hypertensive_crisis_systolic", "systolic blood pressure above 180 mmHg",
-	  CL_WHAT_VITAL, CL_VITAL_SYSTOLIC_BP, CL_OP_GT, 180, CL_OP_LT, 170, "critical", 300 * SEC, 1, 0 },
+	  CL_WHAT_VITAL, CL_VITAL_SYSTOLIC_BP, CL_OP_GT, 180, CL_OP_LT, 170, "critical", 300 * SEC, 1, 0, 0, 0, 0 },
 	{ "hypertensive_crisis_diastolic", "diastolic blood pressure above 120 mmHg",
-	  CL_WHAT_VITAL, CL_VITAL_DIASTOLIC_BP, CL_OP_GT, 120, CL_OP_LT, 110, "critical", 300 * SEC, 1, 0 },
+	  CL_WHAT_VITAL, CL_VITAL_DIASTOLIC_BP, CL_OP_GT, 120, CL_OP_LT, 110, "critical", 300 * SEC, 1, 0, 0, 0, 0 },
 	{ "spo2_low", "SpO2 below 90%",
-	  CL_WHAT_VITAL, CL_VITAL_SPO2, CL_OP_LT, 90, CL_OP_GE, 92, "critical", 120 * SEC, 1, 0 },
+	  CL_WHAT_VITAL, CL_VITAL_SPO2, CL_OP_LT, 90, CL_OP_GE, 92, "critical", 120 * SEC, 1, 0, 0, 0, 0 },
 	{ "tachycardia", "heart rate above 130 /min",
-	  CL_WHAT_VITAL, CL_VITAL_HEART_RATE, CL_OP_GT, 130, CL_OP_LE, 125, "urgent", 120 * SEC, 1, 0 },
+	  CL_WHAT_VITAL, CL_VITAL_HEART_RATE, CL_OP_GT, 130, CL_OP_LE, 125, "urgent", 120 * SEC, 1, 0, 0, 0, 0 },
 	{ "bradycardia", "heart rate below 40 /min",
-	  CL_WHAT_VITAL, CL_VITAL_HEART_RATE, CL_OP_LT, 40, CL_OP_GE, 45, "urgent", 120 * SEC, 1, 0 },
+	  CL_WHAT_VITAL, CL_VITAL_HEART_RATE, CL_OP_LT, 40, CL_OP_GE, 45, "urgent", 120 * SEC, 1, 0, 0, 0, 0 },
 	{ "heart_rate_deviation",
 	  "heart rate 4 standard deviations and 20 /min from the patient's own baseline",
-	  CL_WHAT_DEVIATION, CL_VITAL_HEART_RATE, CL_OP_GT, 4, CL_OP_LT, 2, "warning", 300 * SEC, 1, 20 },
+	  CL_WHAT_DEVIATION, CL_VITAL_HEART_RATE, CL_OP_GT, 4, CL_OP_LT, 2, "warning", 300 * SEC, 1, 20, 0, 0, 0 },
 	{ "spo2_deviation", "SpO2 4 standard deviations and 4 % from the patient's own baseline",
-	  CL_WHAT_DEVIATION, CL_VITAL_SPO2, CL_OP_GT, 4, CL_OP_LT, 2, "warning", 300 * SEC, 1, 4 },
+	  CL_WHAT_DEVIATION, CL_VITAL_SPO2, CL_OP_GT, 4, CL_OP_LT, 2, "warning", 300 * SEC, 1, 4, 0, 0, 0 },
 	{ "respiratory_rate_deviation",
 	  "respiratory rate 4 standard deviations and 8 /min from the patient's own baseline",
-	  CL_WHAT_DEVIATION, CL_VITAL_RESPIRATORY_RATE, CL_OP_GT, 4, CL_OP_LT, 2, "warning", 300 * SEC, 1, 8 },
+	  CL_WHAT_DEVIATION, CL_VITAL_RESPIRATORY_RATE, CL_OP_GT, 4, CL_OP_LT, 2, "warning", 300 * SEC, 1, 8, 0, 0, 0 },
 	{ "device_silent", "a device has sent nothing for 30 s",
-	  CL_WHAT_SILENCE, 0, CL_OP_GT, 30, CL_OP_LE, 0, "warning", 0, 1, 0 },
+	  CL_WHAT_SILENCE, 0, CL_OP_GT, 30, CL_OP_LE, 0, "warning", 0, 1, 0, 0, 0, 0 },
 };
 
 int cl_rules_default(struct cl_rule *out, int cap)
@@ -68,49 +70,248 @@ const char *cl_rule_op_name(enum cl_rule_op op)
 	return names[op];
 }
 
-int cl_rules_set(struct cl_rule *rules, int n, const char *key, const char *value)
+/* "[op] number": the operator is optional when `op` already has one. */
+static int parse_condition(const char *name, const char *field, const char *value,
+			   enum cl_rule_op *op, double *v, int need_op)
 {
+	static const struct { const char *text; enum cl_rule_op op; } ops[] = {
+		{ ">=", CL_OP_GE }, { "<=", CL_OP_LE }, { ">", CL_OP_GT }, { "<", CL_OP_LT },
+	};
+	const char *p = value;
+	int have_op = 0;
+	char *end;
+
+	while (*p == ' ')
+		p++;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		size_t l = strlen(ops[i].text);
+
+		if (strncmp(p, ops[i].text, l) == 0) {
+			*op = ops[i].op;
+			have_op = 1;
+			p += l;
+			break;
+		}
+	}
+	if (!have_op && need_op)
+		return cl_error_set(CL_EINVAL, "alerts.%s.%s: a new rule needs an operator and a "
+				    "number, such as '> 120' (got '%.40s')", name, field, value);
+	while (*p == ' ')
+		p++;
+	*v = strtod(p, &end);
+	while (end != p && *end == ' ')
+		end++;
+	if (end == p || *end || !isfinite(*v))
+		return cl_error_set(CL_EINVAL, "alerts.%s.%s must be [>|>=|<|<=] NUMBER (got "
+				    "'%.40s')", name, field, value);
+	return CL_OK;
+}
+
+static int parse_what(struct cl_rule *r, const char *value)
+{
+	static const struct { const char *text; enum cl_rule_what what; int vital; } kinds[] = {
+		{ "vital:", CL_WHAT_VITAL, 1 }, { "deviation:", CL_WHAT_DEVIATION, 1 },
+		{ "news2", CL_WHAT_NEWS2, 0 }, { "news2_max", CL_WHAT_NEWS2_MAX, 0 },
+		{ "silence", CL_WHAT_SILENCE, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t l = strlen(kinds[i].text);
+		int v;
+
+		if (!kinds[i].vital) {
+			if (strcmp(value, kinds[i].text) != 0)
+				continue;
+			r->what = kinds[i].what;
+			return CL_OK;
+		}
+		if (strncmp(value, kinds[i].text, l) != 0)
+			continue;
+		v = cl_vital_by_name(value + l, strlen(value + l));
+		if (v < 0)
+			return cl_error_set(CL_EINVAL, "alerts.%s.what: unknown vital '%.40s'", r->name,
+					    value + l);
+		r->what = kinds[i].what;
+		r->vital = (enum cl_vital)v;
+		return CL_OK;
+	}
+	return cl_error_set(CL_EINVAL, "alerts.%s.what must be vital:<type>, deviation:<type>, "
+			    "news2, news2_max or silence (got '%.40s')", r->name, value);
+}
+
+void cl_rule_what_text(const struct cl_rule *r, char *buf, size_t cap)
+{
+	switch (r->what) {
+	case CL_WHAT_VITAL:
+		snprintf(buf, cap, "vital:%s", cl_vital_name(r->vital));
+		break;
+	case CL_WHAT_DEVIATION:
+		snprintf(buf, cap, "deviation:%s", cl_vital_name(r->vital));
+		break;
+	case CL_WHAT_NEWS2:
+		snprintf(buf, cap, "news2");
+		break;
+	case CL_WHAT_NEWS2_MAX:
+		snprintf(buf, cap, "news2_max");
+		break;
+	case CL_WHAT_SILENCE:
+		snprintf(buf, cap, "silence");
+		break;
+	default:
+		snprintf(buf, cap, "unset");
+	}
+}
+
+int cl_rules_set(struct cl_rule *rules, int *n, int cap, const char *key, const char *value)
+{
+	static const char *const fields[] = { "what", "raise", "clear", "severity", "suppress",
+					      "enabled", "description", "min_delta" };
+	static const char *const severities[] = { "warning", "urgent", "critical", "emergency" };
 	const char *field;
-	char name[64];
+	struct cl_rule *r = NULL;
+	char name[48];
 	size_t nl;
+	int known = 0;
 
 	if (strncmp(key, "alerts.", 7) != 0)
 		return CL_ENOENT;
 	key += 7;
 	field = strchr(key, '.');
-	if (!field || (nl = (size_t)(field - key)) >= sizeof(name))
+	if (!field)
 		return CL_ENOENT;
+	nl = (size_t)(field - key);
+	field++;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		known |= strcmp(field, fields[i]) == 0;
+	if (!known)
+		return CL_ENOENT;
+	if (nl == 0 || nl >= sizeof(name))
+		return cl_error_set(CL_EINVAL, "alert rule names are 1 to %zu characters",
+				    sizeof(name) - 1);
 	memcpy(name, key, nl);
 	name[nl] = '\0';
-	field++;
-	for (int i = 0; i < n; i++) {
-		struct cl_rule *r = &rules[i];
-		char *end;
-		double v;
+	for (size_t i = 0; i < nl; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
+			return cl_error_set(CL_EINVAL, "alert rule name '%s': letters, digits, _ and - "
+					    "only", name);
+	for (int i = 0; i < *n; i++)
+		if (strcmp(rules[i].name, name) == 0)
+			r = &rules[i];
+	if (!r) {
+		if (*n >= cap)
+			return cl_error_set(CL_ERANGE, "at most %d alert rules", cap);
+		r = &rules[(*n)++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		snprintf(r->severity, sizeof(r->severity), "warning");
+		r->what = CL_WHAT_UNSET;
+		r->declared = 1;
+		r->suppress_us = 300 * SEC;
+		r->enabled = 1;
+	}
+	if (strcmp(field, "what") == 0)
+		return parse_what(r, value);
+	if (strcmp(field, "raise") == 0) {
+		int rc = parse_condition(name, field, value, &r->raise_op, &r->raise,
+					 r->declared && !r->has_raise_op);
 
-		if (strcmp(r->name, name) != 0)
-			continue;
-		if (strcmp(field, "enabled") == 0) {
-			if (strcmp(value, "true") && strcmp(value, "false"))
-				return cl_error_set(CL_EINVAL, "alerts.%s.enabled must be true or false", name);
-			r->enabled = value[0] == 't';
-			return CL_OK;
-		}
-		if (strcmp(field, "suppress") == 0)
-			return cl_parse_duration_us(value, 0, 86400 * SEC, &r->suppress_us) == CL_OK
-				       ? CL_OK
-				       : cl_error_set(CL_EINVAL, "alerts.%s.suppress: %s", name,
-						      cl_error_detail());
-		if (strcmp(field, "raise") && strcmp(field, "clear"))
-			return CL_ENOENT;
-		v = strtod(value, &end);
-		if (end == value || *end)
-			return cl_error_set(CL_EINVAL, "alerts.%s.%s must be a number", name, field);
-		if (field[0] == 'r')
-			r->raise = v;
-		else
-			r->clear = v;
+		if (rc == CL_OK && strpbrk(value, "<>"))
+			r->has_raise_op = 1;
+		return rc;
+	}
+	if (strcmp(field, "clear") == 0) {
+		int rc = parse_condition(name, field, value, &r->clear_op, &r->clear,
+					 r->declared && !r->has_clear);
+
+		if (rc == CL_OK)
+			r->has_clear = 1;
+		return rc;
+	}
+	if (strcmp(field, "severity") == 0) {
+		for (size_t i = 0; i < sizeof(severities) / sizeof(severities[0]); i++)
+			if (strcmp(value, severities[i]) == 0) {
+				snprintf(r->severity, sizeof(r->severity), "%s", value);
+				return CL_OK;
+			}
+		return cl_error_set(CL_EINVAL, "alerts.%s.severity must be warning, urgent, critical "
+				    "or emergency", name);
+	}
+	if (strcmp(field, "enabled") == 0) {
+		if (strcmp(value, "true") && strcmp(value, "false"))
+			return cl_error_set(CL_EINVAL, "alerts.%s.enabled must be true or false", name);
+		r->enabled = value[0] == 't';
 		return CL_OK;
 	}
-	return CL_ENOENT;
+	if (strcmp(field, "suppress") == 0)
+		return cl_parse_duration_us(value, 0, 86400 * SEC, &r->suppress_us) == CL_OK
+			       ? CL_OK
+			       : cl_error_set(CL_EINVAL, "alerts.%s.suppress: %s", name,
+					      cl_error_detail());
+	if (strcmp(field, "description") == 0) {
+		if (strlen(value) >= sizeof(r->description))
+			return cl_error_set(CL_EINVAL, "alerts.%s.description: at most %zu characters",
+					    name, sizeof(r->description) - 1);
+		snprintf(r->description, sizeof(r->description), "%s", value);
+		return CL_OK;
+	}
+	{
+		char *end;
+		double v = strtod(value, &end);
+
+		if (end == value || *end || !(v >= 0))
+			return cl_error_set(CL_EINVAL, "alerts.%s.min_delta must be a number >= 0",
+					    name);
+		r->min_delta = v;
+		return CL_OK;
+	}
+}
+
+static enum cl_rule_op opposite(enum cl_rule_op op)
+{
+	switch (op) {
+	case CL_OP_GT: return CL_OP_LE;
+	case CL_OP_GE: return CL_OP_LT;
+	case CL_OP_LT: return CL_OP_GE;
+	case CL_OP_LE: return CL_OP_GT;
+	}
+	return CL_OP_LE;
+}
+
+int cl_rules_check(struct cl_rule *rules, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct cl_rule *r = &rules[i];
+
+		if (r->what == CL_WHAT_UNSET)
+			return cl_error_set(CL_EINVAL, "alerts.%s: a new rule needs .what (vital:<type>, "
+					    "deviation:<type>, news2, news2_max or silence)", r->name);
+		if (!r->description[0]) {
+			char what[64];
+
+			cl_rule_what_text(r, what, sizeof(what));
+			snprintf(r->description, sizeof(r->description), "%s %s %g", what,
+				 cl_rule_op_name(r->raise_op), r->raise);
+		}
+		if (r->declared && !r->has_raise_op)
+			return cl_error_set(CL_EINVAL, "alerts.%s: a new rule needs .raise, such as "
+					    "'> 120'", r->name);
+		if (r->declared && !r->has_clear) {
+			r->clear_op = opposite(r->raise_op);
+			r->clear = r->raise;
+		}
+		/* a value just past the raise threshold must not also meet the
+		 * clear condition, or an alert would open and close at once */
+		if (r->what != CL_WHAT_SILENCE) {
+			double eps = 1e-9 * (fabs(r->raise) > 1 ? fabs(r->raise) : 1);
+			double v = r->raise_op == CL_OP_GT ? r->raise + eps
+				   : r->raise_op == CL_OP_LT ? r->raise - eps : r->raise;
+
+			if (cl_rule_test(r->clear_op, v, r->clear))
+				return cl_error_set(CL_EINVAL, "alerts.%s: the clear condition (%s %g) "
+						    "holds where the raise one (%s %g) does",
+						    r->name, cl_rule_op_name(r->clear_op), r->clear,
+						    cl_rule_op_name(r->raise_op), r->raise);
+		}
+	}
+	return CL_OK;
 }

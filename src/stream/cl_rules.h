@@ -5,17 +5,21 @@
  * alert per patient and rule: a condition that persists raises nothing new
  * until it has cleared.
  *
- * Every threshold can be tuned in config: alerts.<rule>.raise, .clear,
- * .suppress, .enabled (see `carelake config --reference`).
+ * Every field of a built-in rule can be tuned in config, and new rules
+ * declared the same way (alerts.<rule>.what, .raise, .clear, .severity,
+ * .suppress, .enabled, .description, .min_delta; see
+ * `carelake config --reference`).
  */
 #ifndef CL_RULES_H
 #define CL_RULES_H
 
 #include "stream/cl_vitals.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum cl_rule_what {
+	CL_WHAT_UNSET = -1,  /* a rule declared in config without .what yet */
 	CL_WHAT_VITAL,       /* the value of one vital */
 	CL_WHAT_NEWS2,       /* the patient's NEWS2 total */
 	CL_WHAT_NEWS2_MAX,   /* the highest single NEWS2 parameter score */
@@ -26,28 +30,41 @@ enum cl_rule_what {
 enum cl_rule_op { CL_OP_GT, CL_OP_GE, CL_OP_LT, CL_OP_LE };
 
 struct cl_rule {
-	const char *name;
-	const char *description;
+	char name[48];
+	char description[160];
 	enum cl_rule_what what;
 	enum cl_vital vital;        /* CL_WHAT_VITAL, CL_WHAT_DEVIATION */
 	enum cl_rule_op raise_op;
 	double raise;
 	enum cl_rule_op clear_op;
 	double clear;
-	const char *severity;       /* warning, urgent, critical, emergency */
+	char severity[16];          /* warning, urgent, critical, emergency */
 	int64_t suppress_us;
 	int enabled;
 	double min_delta;           /* deviation: also at least this far from the
 				     * baseline, in the vital's unit */
+	uint8_t declared;           /* declared in config, not built in */
+	uint8_t has_raise_op, has_clear;
 };
 
-#define CL_RULES_MAX 16
+#define CL_RULES_MAX 32
 
 /* The built-in rules (copied so config can change them). */
 int cl_rules_default(struct cl_rule *out, int cap);
 
-/* Applies "alerts.<rule>.<field>" settings; CL_ENOENT if not a rule key. */
-int cl_rules_set(struct cl_rule *rules, int n, const char *key, const char *value);
+/* Applies one "alerts.<rule>.<field>" setting to the n rules, declaring a
+ * new rule (n grows, up to cap) for a name not seen before. CL_ENOENT if
+ * the key is not an alert setting; CL_EINVAL with the reason for a bad
+ * value. */
+int cl_rules_set(struct cl_rule *rules, int *n, int cap, const char *key, const char *value);
+
+/* After all settings: every declared rule must say what it watches and
+ * when it is raised; a missing clear condition becomes the raise
+ * condition's opposite (no hysteresis). */
+int cl_rules_check(struct cl_rule *rules, int n);
+
+/* "vital:heart_rate", "news2", ... for a rule. */
+void cl_rule_what_text(const struct cl_rule *r, char *buf, size_t cap);
 
 /* 1 if value meets the condition. */
 int cl_rule_test(enum cl_rule_op op, double value, double threshold);

@@ -349,9 +349,56 @@ static void test_alerts(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+/* A rule declared in config, not built in: what it watches, when it is
+ * raised, when it clears, how severe. */
+static void test_declared_rule(void **state)
+{
+	const char *extra[] = { "--set", "alerts.fever.what=vital:temperature",
+				"--set", "alerts.fever.raise=>= 38.5",
+				"--set", "alerts.fever.clear=< 38",
+				"--set", "alerts.fever.severity=urgent",
+				"--set", "alerts.fever.description=fever of 38.5 C or more", NULL };
+	char data[300];
+	struct server s;
+	json_t *j, *a;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/declared", dir);
+	server_start(&s, bin, data, extra);
+	post_one(&s, "f1", "t1", "p5", "temperature", 37.2, "Cel");
+	j = alerts(&s, "p5", 0);
+	assert_int_equal(count_rule(j, "fever"), 0);
+	json_decref(j);
+	post_one(&s, "f2", "t1", "p5", "temperature", 102.2, "[degF]"); /* 39 C */
+	j = alerts(&s, "p5", 1);
+	assert_int_equal(count_rule(j, "fever"), 1);
+	a = json_array_get(json_object_get(j, "alerts"), 0);
+	assert_string_equal(json_string_value(json_object_get(a, "severity")), "urgent");
+	assert_non_null(strstr(json_string_value(json_object_get(a, "message")),
+			       "fever of 38.5 C or more"));
+	json_decref(j);
+	/* between the thresholds: still the one alert */
+	post_one(&s, "f3", "t1", "p5", "temperature", 38.2, "Cel");
+	j = alerts(&s, "p5", 1);
+	assert_int_equal(count_rule(j, "fever"), 1);
+	json_decref(j);
+	post_one(&s, "f4", "t1", "p5", "temperature", 37.4, "Cel");
+	j = alerts(&s, "p5", 1);
+	assert_int_equal(count_rule(j, "fever"), 0);
+	json_decref(j);
+	{
+		struct reply r = http(&s, "GET", "/metrics", NULL, NULL, 0);
+
+		assert_non_null(strstr(r.body, "carelake_alerts_raised_total{rule=\"fever\"} 1"));
+		free(r.body);
+	}
+	assert_int_equal(server_stop(&s), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rollups_news2_restart),
 		cmocka_unit_test(test_alerts),
+		cmocka_unit_test(test_declared_rule),
 };
 
 SERVE_TEST_MAIN(tests)

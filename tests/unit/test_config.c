@@ -2,6 +2,9 @@
 #include "cl_test.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
+#include "stream/cl_rules.h"
+
+#include <string.h>
 
 static void test_defaults(void **state)
 {
@@ -115,6 +118,68 @@ static void test_reference_lists_every_key(void **state)
 	free(buf);
 }
 
+/* Alert rules: built-in ones tuned, new ones declared, bad ones refused
+ * with the reason. */
+static void test_alert_rules(void **state)
+{
+	struct cl_config c;
+	struct cl_rule rules[CL_RULES_MAX];
+	int n;
+
+	(void)state;
+	cl_config_defaults(&c);
+	assert_int_equal(cl_config_set(&c, "alerts.tachycardia.raise", "140"), 0);
+	assert_int_equal(cl_config_set(&c, "alerts.tachycardia.severity", "critical"), 0);
+	assert_int_equal(cl_config_set(&c, "alerts.hypoglycaemia.what", "vital:glucose"), 0);
+	assert_int_equal(cl_config_set(&c, "alerts.hypoglycaemia.raise", "< 4"), 0);
+	assert_int_equal(cl_config_set(&c, "alerts.hypoglycaemia.clear", ">= 4.5"), 0);
+	assert_int_equal(cl_config_set(&c, "alerts.news2_high.what", "news2"), 0);
+	assert_int_equal(cl_config_set(&c, "alerts.news2_high.raise", ">= 9"), 0);
+	assert_int_equal(cl_config_rules(&c, rules, &n, 1), 0);
+	for (int i = 0; i < n; i++) {
+		const struct cl_rule *r = &rules[i];
+
+		if (strcmp(r->name, "tachycardia") == 0) {
+			assert_true(r->raise == 140 && r->raise_op == CL_OP_GT);
+			assert_string_equal(r->severity, "critical");
+			assert_false(r->declared);
+		} else if (strcmp(r->name, "hypoglycaemia") == 0) {
+			assert_int_equal(r->what, CL_WHAT_VITAL);
+			assert_int_equal(r->vital, CL_VITAL_GLUCOSE);
+			assert_true(r->raise_op == CL_OP_LT && r->raise == 4);
+			assert_true(r->clear_op == CL_OP_GE && r->clear == 4.5);
+			assert_string_equal(r->severity, "warning");
+		} else if (strcmp(r->name, "news2_high") == 0) {
+			/* no clear given: the opposite of raise */
+			assert_true(r->clear_op == CL_OP_LT && r->clear == 9);
+			assert_non_null(strstr(r->description, "news2 >= 9"));
+		}
+	}
+	assert_int_equal(n, 12 + 2);
+
+	/* refused, each with its reason */
+	assert_int_equal(cl_config_set(&c, "alerts.x.raise", "120"), CL_EINVAL);
+	assert_non_null(strstr(cl_error_detail(), "needs an operator"));
+	assert_int_equal(cl_config_set(&c, "alerts.y.what", "vital:pulse"), CL_EINVAL);
+	assert_non_null(strstr(cl_error_detail(), "unknown vital 'pulse'"));
+	assert_int_equal(cl_config_set(&c, "alerts.y.what", "anything"), CL_EINVAL);
+	assert_int_equal(cl_config_set(&c, "alerts.tachycardia.severity", "meh"), CL_EINVAL);
+	assert_int_equal(cl_config_set(&c, "alerts.tachycardia.colour", "red"), CL_ENOENT);
+	assert_int_equal(cl_config_set(&c, "alerts.bad name.what", "news2"), CL_EINVAL);
+	assert_int_equal(cl_config_set(&c, "alerts.tachycardia.raise", "> abc"), CL_EINVAL);
+	/* declared without .what: refused when the rules are put together */
+	assert_int_equal(cl_config_set(&c, "alerts.half.raise", "> 3"), 0);
+	assert_int_equal(cl_config_rules(&c, rules, &n, 1), CL_EINVAL);
+	assert_non_null(strstr(cl_error_detail(), "alerts.half: a new rule needs .what"));
+	/* a clear condition that holds where the raise one does */
+	cl_config_defaults(&c);
+	assert_int_equal(cl_config_set(&c, "alerts.flap.what", "vital:spo2"), 0);
+	assert_int_equal(cl_config_set(&c, "alerts.flap.raise", "< 90"), 0);
+	assert_int_equal(cl_config_set(&c, "alerts.flap.clear", "< 95"), 0);
+	assert_int_equal(cl_config_rules(&c, rules, &n, 1), CL_EINVAL);
+	assert_non_null(strstr(cl_error_detail(), "holds where the raise"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_yaml),
 		cmocka_unit_test(test_yaml_errors),
 		cmocka_unit_test(test_reference_lists_every_key),
+		cmocka_unit_test(test_alert_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
