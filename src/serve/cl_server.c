@@ -45,6 +45,7 @@ static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
 
 	count_commit(s, c);
 	cl_http_on_commit(s, s->fhir, c->batch);
+	cl_stream_poke(s->stream);
 }
 
 static void live_alert(void *arg, const char *json, size_t len, const char *patient)
@@ -205,7 +206,7 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 			s->ticker_started = 1;
 		if (rc == CL_OK) {
 			s->stream_opts = so;
-			rc = cl_stream_start(data_dir, s->vitals, &so, &s->stream);
+			rc = cl_stream_start(data_dir, s->vitals, s->fhir, &so, &s->stream);
 		}
 		/* after the stream, which creates the outbox it reads */
 		if (rc == CL_OK && cfg->webhook.url[0]) {

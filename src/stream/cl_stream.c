@@ -17,6 +17,7 @@
 #include "core/cl_map.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "fhir/cl_fhir_obs.h"
 #include "store/cl_store.h"
 #include "stream/cl_sink.h"
 #include "stream/cl_news2.h"
@@ -29,7 +30,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CONSUMER "stream"
+/* The logs the processor follows, and its checkpoint in each. */
+#define NSOURCES CL_WINDOW_SOURCES
+static const char *const source_names[NSOURCES] = { "vitals", "fhir" };
+static const char *const consumers[NSOURCES] = { "stream", "stream.fhir" };
 
 /* A patient's own recent level of one vital (exponentially weighted). */
 struct baseline {
@@ -72,7 +76,7 @@ struct device {
 struct cl_stream {
 	struct cl_stream_options o;
 	char data_dir[PATH_MAX];
-	struct cl_blog *log;
+	struct cl_blog *log[NSOURCES];   /* fhir may be NULL */
 	struct cl_sink *sink;
 	int64_t last_alert_id;   /* alert ids are chosen here, in order */
 	struct cl_window_op *win[CL_STREAM_MAX_WINDOWS];
@@ -88,7 +92,7 @@ struct cl_stream {
 	int poked, stop, started;
 	int store_failed;        /* an operation could not be queued */
 	int failed;              /* the processor stopped on an error */
-	uint64_t processed;      /* checkpoint: applied below this */
+	uint64_t processed[NSOURCES];   /* checkpoints: applied below these */
 	int64_t max_ts;          /* latest event time seen */
 	int64_t last_event_mono; /* when an event last arrived */
 	int64_t last_scan_mono;  /* when open windows were last walked */
@@ -96,7 +100,7 @@ struct cl_stream {
 	pthread_t wal_thread;    /* folds the WAL into the database, off this path */
 	pthread_cond_t wal_cv;   /* its own: pokes must wake the processor */
 	int wal_started;
-	uint64_t replay_from;    /* smallest offset in an open window, as last walked */
+	uint64_t replay_from[NSOURCES]; /* smallest offsets in open windows, as last walked */
 	struct cl_stream_counters c;
 };
 
@@ -483,39 +487,33 @@ static void check_silence(void *arg, const void *key, size_t len, void **value)
 	atomic_fetch_add(&c->s->c.open[c->ri], 1);
 }
 
-/* Applies one stored record. Invalid ones are counted (they were
- * validated at ingest, so only an older version's data could be). */
-static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_frame *f)
+/* Applies one vital value of the record f of log src. */
+static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
+		       const struct cl_event *e)
 {
-	struct cl_event_limits lim = { .max_future_us = INT64_MAX / 4, .min_ts_us = INT64_MIN / 4 };
-	struct cl_event ev;
 	struct patient *p;
 	char key[CL_EVENT_ID_MAX + 4];
 	size_t klen;
 	int np;
 
-	if (cl_json_parse(doc, (const char *)f->data, f->len) != CL_OK ||
-	    cl_event_parse(doc, 0, f->ts_us, &lim, &ev) != CL_OK) {
-		atomic_fetch_add(&s->c.invalid, 1);
-		return CL_OK;
-	}
 	atomic_fetch_add(&s->c.events, 1);
-	if (cl_sink_vital(s->sink, "vitals", f->offset, ev.patient_id, ev.device_id,
-			  cl_vital_name(ev.vital), ev.ts_us, ev.value) != CL_OK)
+	if (cl_sink_vital(s->sink, source_names[src], f->offset, e->patient_id, e->device_id,
+			  cl_vital_name(e->vital), e->ts_us, e->value) != CL_OK)
 		return CL_ENOMEM;
-	/* the device spoke: a silence alert for it clears */
-	{
-		struct device *d = device_of(s, ev.device_id);
+	/* the device spoke: a silence alert for it clears (a record
+	 * that names no device has none to watch) */
+	if (e->device_id[0]) {
+		struct device *d = device_of(s, e->device_id);
 		int ri = silence_rule(s);
 
 		if (!d)
 			return CL_ENOMEM;
 		d->last_wall_us = f->ts_us;
-		snprintf(d->patient, sizeof(d->patient), "%s", ev.patient_id);
+		snprintf(d->patient, sizeof(d->patient), "%s", e->patient_id);
 		if (d->alert && ri >= 0 && !s->replaying) {
 			if (cl_sink_alert_close(s->sink, d->alert, f->ts_us) != CL_OK)
 				return CL_ENOMEM;
-			note_alert(s, d->alert, &s->o.rules[ri], ev.patient_id, ev.device_id, "closed",
+			note_alert(s, d->alert, &s->o.rules[ri], e->patient_id, e->device_id, "closed",
 				   f->ts_us, 0, NULL);
 			d->alert = 0;
 			d->closed_at = f->ts_us;
@@ -526,53 +524,98 @@ static int apply(struct cl_stream *s, struct cl_json_doc *doc, const struct cl_f
 		char json[512], when[40];
 		int n;
 
-		cl_time_format_rfc3339(ev.ts_us, when, sizeof(when), 3);
+		cl_time_format_rfc3339(e->ts_us, when, sizeof(when), 3);
 		/* ids may hold any character: let jansson escape them */
 		{
-			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:f,s:s}", "patient_id", ev.patient_id,
-					      "device_id", ev.device_id, "type", cl_vital_name(ev.vital),
-					      "ts", when, "value", ev.value, "unit", cl_vital_unit(ev.vital));
+			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:f,s:s}", "patient_id", e->patient_id,
+					      "device_id", e->device_id, "type", cl_vital_name(e->vital),
+					      "ts", when, "value", e->value, "unit", cl_vital_unit(e->vital));
 
-			enrich(s, o, ev.patient_id);
+			enrich(s, o, e->patient_id);
 			n = o ? (int)json_dumpb(o, json, sizeof(json), JSON_COMPACT) : 0;
 			json_decref(o);
 		}
 		if (n > 0 && (size_t)n < sizeof(json))
-			s->o.on_vital(s->o.hook_arg, json, (size_t)n, ev.patient_id);
+			s->o.on_vital(s->o.hook_arg, json, (size_t)n, e->patient_id);
 	}
-	klen = make_key(key, ev.patient_id, ev.vital);
+	klen = make_key(key, e->patient_id, e->vital);
 	for (int i = 0; i < s->o.nwindows; i++) {
-		int rc = cl_window_add(s->win[i], key, klen, ev.ts_us, ev.value,
-				       cl_vital_resolution(ev.vital), f->offset);
+		int rc = cl_window_add(s->win[i], key, klen, e->ts_us, e->value,
+				       cl_vital_resolution(e->vital),
+				       f->offset | (src ? CL_WINDOW_SOURCE_BIT : 0));
 
 		if (rc < 0)
 			return rc;
 	}
-	if (ev.ts_us > s->max_ts)
-		s->max_ts = ev.ts_us;
+	if (e->ts_us > s->max_ts)
+		s->max_ts = e->ts_us;
 	s->last_event_mono = cl_time_mono_us();
-	p = patient_of(s, ev.patient_id);
+	p = patient_of(s, e->patient_id);
 	if (!p)
 		return CL_ENOMEM;
-	snprintf(p->device, sizeof(p->device), "%s", ev.device_id);
-	if (evaluate_event(s, p, &ev) != CL_OK)
+	snprintf(p->device, sizeof(p->device), "%s", e->device_id);
+	if (evaluate_event(s, p, e) != CL_OK)
 		return CL_ENOMEM;
-	np = cl_news2_param_of(ev.vital);
+	np = cl_news2_param_of(e->vital);
 	if (np < 0)
 		return CL_OK;
 	/* the latest value of each parameter, by event time */
-	if (!p->have[np] || ev.ts_us >= p->ts[np]) {
-		p->value[np] = ev.value;
-		p->ts[np] = ev.ts_us;
+	if (!p->have[np] || e->ts_us >= p->ts[np]) {
+		p->value[np] = e->value;
+		p->ts[np] = e->ts_us;
 		p->have[np] = 1;
-		if (ev.ts_us > p->last_ts)
-			p->last_ts = ev.ts_us;
+		if (e->ts_us > p->last_ts)
+			p->last_ts = e->ts_us;
 		if (!p->dirty) {
 			p->dirty = 1;
 			p->next_dirty = s->dirty;
 			s->dirty = p;
 		}
 	}
+	return CL_OK;
+}
+
+/* Applies one stored record: a device event (vitals) or a FHIR
+ * Observation with any number of vital values (fhir). Invalid ones are
+ * counted (they were validated at ingest, so only an older version's data
+ * could be). */
+static int apply(struct cl_stream *s, int src, struct cl_json_doc *doc, const struct cl_frame *f)
+{
+	struct cl_event ev;
+
+	if (cl_json_parse(doc, (const char *)f->data, f->len) != CL_OK)
+		goto invalid;
+	if (src == 0) {
+		struct cl_event_limits lim = { .max_future_us = INT64_MAX / 4,
+					       .min_ts_us = INT64_MIN / 4 };
+
+		if (cl_event_parse(doc, 0, f->ts_us, &lim, &ev) != CL_OK)
+			goto invalid;
+		return apply_value(s, src, f, &ev);
+	}
+	{
+		struct cl_fhir_obs obs;
+		const char *issue;
+
+		if (cl_fhir_obs_parse(doc, 0, f->ts_us, INT64_MAX / 4, &obs, &issue) != CL_OK)
+			goto invalid;
+		memset(&ev, 0, sizeof(ev));
+		snprintf(ev.patient_id, sizeof(ev.patient_id), "%s", obs.patient_id);
+		snprintf(ev.device_id, sizeof(ev.device_id), "%s", obs.device_id);
+		ev.ts_us = obs.ts_us;
+		for (int i = 0; i < obs.nvalues; i++) {
+			int rc;
+
+			ev.vital = obs.values[i].vital;
+			ev.value = obs.values[i].value;
+			rc = apply_value(s, src, f, &ev);
+			if (rc)
+				return rc;
+		}
+		return CL_OK;
+	}
+invalid:
+	atomic_fetch_add(&s->c.invalid, 1);
 	return CL_OK;
 }
 
@@ -625,49 +668,71 @@ static void advance(struct cl_stream *s, int caught_up, int replaying)
 	atomic_store(&s->c.windows_open, open);
 }
 
-/* One batch: read, apply, advance, hand to the sink with the checkpoint.
- * Returns the records read, or < 0: then the in-memory state is ahead of
- * what will be stored, and the processor must stop (a restart replays
- * from the last checkpoint). */
-static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_doc *doc,
-		 uint64_t replay_upto)
+/* Reads and applies up to batch_records durable records of log src. */
+static long read_source(struct cl_stream *s, int src, struct cl_blog_reader *r,
+			struct cl_json_doc *doc, uint64_t replay_upto, uint64_t durable,
+			int *replaying)
 {
-	uint64_t durable = cl_blog_durable_offset(s->log), min_off = UINT64_MAX;
 	struct cl_frame f;
 	long n = 0;
-	int rc = CL_OK, replaying;
 
 	cl_blog_reader_set_end(r, durable);
-	replaying = cl_blog_reader_position(r) < replay_upto;
+	*replaying = cl_blog_reader_position(r) < replay_upto;
 	for (int i = 0; i < s->o.nwindows; i++)
-		cl_window_set_replay(s->win[i], replaying);
+		cl_window_set_replay(s->win[i], *replaying);
 	while ((uint32_t)n < s->o.batch_records) {
-		int got = cl_blog_reader_next(r, &f);
+		int got = cl_blog_reader_next(r, &f), rc;
 
 		if (got == 0)
 			break;
 		if (got == CL_ECORRUPT) {
-			cl_log_error("stream", "event=corrupt_bronze detail=\"%s\"", cl_error_detail());
+			cl_log_error("stream", "event=corrupt_bronze source=%s detail=\"%s\"",
+				     source_names[src], cl_error_detail());
 			continue;
 		}
-		if (got < 0) {
-			rc = got;
-			break;
-		}
-		if (f.offset >= replay_upto && replaying) {
-			replaying = 0;
+		if (got < 0)
+			return got;
+		if (f.offset >= replay_upto && *replaying) {
+			*replaying = 0;
 			for (int i = 0; i < s->o.nwindows; i++)
 				cl_window_set_replay(s->win[i], 0);
 		}
-		s->replaying = replaying;
-		rc = apply(s, doc, &f);
+		s->replaying = *replaying;
+		rc = apply(s, src, doc, &f);
 		if (rc)
-			break;
+			return rc;
 		n++;
 	}
-	if (rc == CL_OK) {
-		int caught_up = cl_blog_reader_position(r) >= durable;
+	return n;
+}
 
+/* One batch: read each log, apply, advance, hand to the sink with the
+ * checkpoints. Returns the records read, or < 0: then the in-memory state
+ * is ahead of what will be stored, and the processor must stop (a
+ * restart replays from the last checkpoints). */
+static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
+		 struct cl_json_doc *doc, const uint64_t replay_upto[NSOURCES])
+{
+	uint64_t durable[NSOURCES] = { 0 };
+	long n = 0;
+	int rc = CL_OK, replaying = 0, caught_up = 1;
+
+	for (int src = 0; src < NSOURCES && rc == CL_OK; src++) {
+		int rp = 0;
+		long got;
+
+		if (!r[src])
+			continue;
+		durable[src] = cl_blog_durable_offset(s->log[src]);
+		got = read_source(s, src, r[src], doc, replay_upto[src], durable[src], &rp);
+		if (got < 0)
+			rc = (int)got;
+		else
+			n += got;
+		replaying |= rp;
+		caught_up &= cl_blog_reader_position(r[src]) >= durable[src];
+	}
+	if (rc == CL_OK) {
 		advance(s, caught_up, replaying);
 		s->replaying = replaying;
 		rc = s->store_failed ? CL_ENOMEM : write_news2(s);
@@ -680,29 +745,38 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 			rc = c.rc;
 		}
 	}
-	if (rc == CL_OK) {
-		uint64_t pos = cl_blog_reader_position(r);
+	/* walking every open window is costly: once a second is enough.
+	 * Taking the position into the minimum too makes it a value that
+	 * only grows (windows opened later hold later offsets), so an older
+	 * value replays a little more than needed, never less. */
+	if (rc == CL_OK && cl_time_mono_us() - s->last_scan_mono >= 1000000) {
+		for (int src = 0; src < NSOURCES; src++) {
+			uint64_t min_off;
 
-		/* walking every open window is costly: once a second is enough.
-		 * Taking the position into the minimum too makes it a value that
-		 * only grows (windows opened later hold later offsets), so an
-		 * older value replays a little more than needed, never less. */
-		if (cl_time_mono_us() - s->last_scan_mono >= 1000000) {
-			min_off = pos;
+			if (!r[src])
+				continue;
+			min_off = cl_blog_reader_position(r[src]);
 			for (int i = 0; i < s->o.nwindows; i++) {
-				uint64_t m = cl_window_min_offset(s->win[i]);
+				uint64_t m = cl_window_min_offset(s->win[i], src);
 
 				if (m < min_off)
 					min_off = m;
 			}
-			s->replay_from = min_off;
-			s->last_scan_mono = cl_time_mono_us();
+			s->replay_from[src] = min_off;
 		}
-		min_off = s->replay_from;
-		if (pos > s->processed)
-			s->processed = pos;
-		rc = cl_sink_checkpoint(s->sink, CONSUMER, s->processed,
-					min_off < s->processed ? min_off : s->processed);
+		s->last_scan_mono = cl_time_mono_us();
+	}
+	for (int src = 0; src < NSOURCES && rc == CL_OK; src++) {
+		uint64_t pos;
+
+		if (!r[src])
+			continue;
+		pos = cl_blog_reader_position(r[src]);
+		if (pos > s->processed[src])
+			s->processed[src] = pos;
+		rc = cl_sink_checkpoint(s->sink, consumers[src], s->processed[src],
+					s->replay_from[src] < s->processed[src] ? s->replay_from[src]
+										: s->processed[src]);
 	}
 	if (rc == CL_OK)
 		rc = outbox_notes(s);
@@ -719,7 +793,7 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r, struct cl_json_d
 	for (int i = 0; i < s->o.nwindows; i++)
 		late += cl_window_late(s->win[i]);
 	atomic_store(&s->c.late, late);
-	atomic_store(&s->c.processed, s->processed);
+	atomic_store(&s->c.processed, s->processed[0]);
 	return n;
 }
 
@@ -753,78 +827,83 @@ static void load_open_alert(void *arg, int64_t id, const char *rule, const char 
 static void *stream_main(void *arg)
 {
 	struct cl_stream *s = arg;
-	struct cl_blog_reader *r = NULL;
+	struct cl_blog_reader *r[NSOURCES] = { NULL };
 	struct cl_json_doc doc;
-	char dir[PATH_MAX];
-	uint64_t replay_from = 0;
-	int rc;
-
+	uint64_t replay_upto[NSOURCES] = { 0 };
 	struct cl_store *st = NULL;
+	int rc;
 
 	cl_json_doc_init(&doc);
 	/* what the last run committed, read on a connection of our own */
 	rc = cl_store_open(s->data_dir, &st);
-	if (rc == CL_OK)
-		rc = cl_store_checkpoint_get(st, CONSUMER, &s->processed, &replay_from);
-	if (rc == CL_ENOENT) {
-		s->processed = replay_from = 0;
-		rc = CL_OK;
+	for (int src = 0; rc == CL_OK && src < NSOURCES; src++) {
+		rc = cl_store_checkpoint_get(st, consumers[src], &s->processed[src],
+					     &s->replay_from[src]);
+		if (rc == CL_ENOENT) {
+			s->processed[src] = s->replay_from[src] = 0;
+			rc = CL_OK;
+		}
 	}
 	if (rc == CL_OK)
 		rc = cl_store_alert_max_id(st, &s->last_alert_id);
 	if (rc == CL_OK && cl_store_alerts_open_each(st, load_open_alert, s) != CL_OK)
 		cl_log_error("stream", "event=cannot_load_alerts detail=\"%s\"", cl_error_detail());
 	cl_store_close(st);
-	if (rc == CL_OK)
-		rc = cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, "vitals");
-	if (rc == CL_OK)
-		rc = cl_blog_reader_open(dir, replay_from, cl_blog_durable_offset(s->log),
-					 s->o.record_max_bytes, &r);
+	for (int src = 0; rc == CL_OK && src < NSOURCES; src++) {
+		char dir[PATH_MAX];
+
+		if (!s->log[src])
+			continue;
+		rc = cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, source_names[src]);
+		if (rc == CL_OK)
+			rc = cl_blog_reader_open(dir, s->replay_from[src],
+						 cl_blog_durable_offset(s->log[src]),
+						 s->o.record_max_bytes, &r[src]);
+		replay_upto[src] = s->processed[src];
+		cl_log_info("stream", "event=started source=%s processed=%llu replay_from=%llu",
+			    source_names[src], (unsigned long long)s->processed[src],
+			    (unsigned long long)s->replay_from[src]);
+	}
 	if (rc != CL_OK) {
 		cl_log_error("stream", "event=cannot_start detail=\"%s\"", cl_error_detail());
-		cl_json_doc_free(&doc);
 		s->failed = 1;
 		atomic_store(&s->c.stopped, 1);
-		return NULL;
+		goto out;
 	}
-	cl_log_info("stream", "event=started processed=%llu replay_from=%llu",
-		    (unsigned long long)s->processed, (unsigned long long)replay_from);
-	{
-		uint64_t replay_upto = s->processed;
+	for (;;) {
+		long n = step(s, r, &doc, replay_upto);
+		int stop;
 
-		for (;;) {
-			long n = step(s, r, &doc, replay_upto);
-			int stop;
-
-			if (n < 0) {
-				cl_log_error("stream", "event=stopped detail=\"%s\" "
-					     "remedy=\"restart: processing resumes from the last "
-					     "checkpoint\"", cl_error_detail());
-				s->failed = 1;
-				atomic_store(&s->c.stopped, 1);
-				break;
-			}
-			pthread_mutex_lock(&s->mu);
-			stop = s->stop;
-			if (!stop && n < (long)s->o.batch_records && !s->poked) {
-				struct timespec ts;
-
-				clock_gettime(CLOCK_REALTIME, &ts);
-				ts.tv_nsec += 50 * 1000000;
-				if (ts.tv_nsec >= 1000000000) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000;
-				}
-				pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-			}
-			s->poked = 0;
-			stop = s->stop;
-			pthread_mutex_unlock(&s->mu);
-			if (stop && n <= 0)
-				break;
+		if (n < 0) {
+			cl_log_error("stream", "event=stopped detail=\"%s\" "
+				     "remedy=\"restart: processing resumes from the last "
+				     "checkpoint\"", cl_error_detail());
+			s->failed = 1;
+			atomic_store(&s->c.stopped, 1);
+			break;
 		}
+		pthread_mutex_lock(&s->mu);
+		stop = s->stop;
+		if (!stop && n < (long)s->o.batch_records && !s->poked) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		}
+		s->poked = 0;
+		stop = s->stop;
+		pthread_mutex_unlock(&s->mu);
+		if (stop && n <= 0)
+			break;
 	}
-	cl_blog_reader_close(r);
+out:
+	for (int src = 0; src < NSOURCES; src++)
+		cl_blog_reader_close(r[src]);
 	cl_json_doc_free(&doc);
 	return NULL;
 }
@@ -860,7 +939,7 @@ static void free_patient(void *p)
 	cl_free(p);
 }
 
-int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
+int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog *fhir,
 		    const struct cl_stream_options *o, struct cl_stream **out)
 {
 	struct cl_stream *s = cl_calloc(1, sizeof(*s));
@@ -869,7 +948,8 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
 	if (!s)
 		return cl_error_set(CL_ENOMEM, "no memory for the stream processor");
 	s->o = *o;
-	s->log = vitals;
+	s->log[0] = vitals;
+	s->log[1] = fhir;
 	s->max_ts = INT64_MIN;
 	s->last_event_mono = cl_time_mono_us(); /* quiet is measured from start */
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);

@@ -83,7 +83,9 @@ int cl_stream_parse_windows(const char *text, struct cl_stream_options *o);
 /* Defaults: lateness 30 s, idle flush 5 s, windows 1m and 1h tumbling. */
 void cl_stream_options_default(struct cl_stream_options *o);
 
-int cl_stream_start(const char *data_dir, struct cl_blog *vitals,
+/* Follows the vitals log (device events) and, if not NULL, the fhir log
+ * (Observations: each vital value they carry is applied like an event). */
+int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog *fhir,
 		    const struct cl_stream_options *o, struct cl_stream **out);
 
 /* New records are durable (called from the bronze flusher; cheap). */

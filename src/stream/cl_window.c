@@ -16,7 +16,7 @@
 
 struct win {
 	int64_t start, end;     /* session: first and last event time */
-	uint64_t min_off;       /* smallest offset of its values */
+	uint64_t min_off[CL_WINDOW_SOURCES]; /* smallest offset of its values, by source */
 	struct cl_agg agg;
 };
 
@@ -141,7 +141,8 @@ static struct win *window_at(struct cl_window_op *op, struct key_state *k,
 	k->nw++;
 	k->w[i].start = start;
 	k->w[i].end = end;
-	k->w[i].min_off = UINT64_MAX;
+	for (int src = 0; src < CL_WINDOW_SOURCES; src++)
+		k->w[i].min_off[src] = UINT64_MAX;
 	cl_agg_init(&k->w[i].agg, k->resolution);
 	op->open++;
 	return &k->w[i];
@@ -152,8 +153,13 @@ static int win_add(struct cl_window_op *op, struct win *w, double v)
 {
 	if (!w || cl_agg_add(&w->agg, v) != CL_OK)
 		return CL_ENOMEM;
-	if (op->cur_off < w->min_off)
-		w->min_off = op->cur_off;
+	{
+		int src = op->cur_off & CL_WINDOW_SOURCE_BIT ? 1 : 0;
+		uint64_t off = op->cur_off & ~CL_WINDOW_SOURCE_BIT;
+
+		if (off < w->min_off[src])
+			w->min_off[src] = off;
+	}
 	return CL_OK;
 }
 
@@ -172,8 +178,9 @@ static int add_session(struct cl_window_op *op, struct key_state *k, int64_t ts,
 		}
 		if (cl_agg_merge(&k->w[first].agg, &k->w[i].agg) != CL_OK)
 			return CL_ENOMEM;
-		if (k->w[i].min_off < k->w[first].min_off)
-			k->w[first].min_off = k->w[i].min_off;
+		for (int src = 0; src < CL_WINDOW_SOURCES; src++)
+			if (k->w[i].min_off[src] < k->w[first].min_off[src])
+				k->w[first].min_off[src] = k->w[i].min_off[src];
 		if (k->w[i].end > k->w[first].end)
 			k->w[first].end = k->w[i].end;
 		cl_agg_free(&k->w[i].agg);
@@ -287,27 +294,35 @@ int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
 	return CL_OK;
 }
 
+struct min_ctx {
+	uint64_t m;
+	int src;
+};
+
 static void min_off_of(void *arg, const void *key, size_t len, void **value)
 {
-	uint64_t *m = arg;
+	struct min_ctx *c = arg;
 	struct key_state *k = *value;
 
 	(void)key;
 	(void)len;
 	for (uint32_t i = 0; i < k->nw; i++)
-		if (k->w[i].min_off < *m)
-			*m = k->w[i].min_off;
-	for (uint32_t i = 0; i < k->np; i++)
-		if (k->p[i].off < *m)
-			*m = k->p[i].off;
+		if (k->w[i].min_off[c->src] < c->m)
+			c->m = k->w[i].min_off[c->src];
+	for (uint32_t i = 0; i < k->np; i++) {
+		uint64_t off = k->p[i].off & ~CL_WINDOW_SOURCE_BIT;
+
+		if ((k->p[i].off & CL_WINDOW_SOURCE_BIT ? 1 : 0) == c->src && off < c->m)
+			c->m = off;
+	}
 }
 
-uint64_t cl_window_min_offset(struct cl_window_op *op)
+uint64_t cl_window_min_offset(struct cl_window_op *op, int src)
 {
-	uint64_t m = UINT64_MAX;
+	struct min_ctx c = { UINT64_MAX, src };
 
-	cl_map_foreach(op->keys, min_off_of, &m);
-	return m;
+	cl_map_foreach(op->keys, min_off_of, &c);
+	return c.m;
 }
 
 void cl_window_set_replay(struct cl_window_op *op, int replaying)

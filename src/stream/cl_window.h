@@ -58,18 +58,24 @@ int cl_window_op_create(const struct cl_window_spec *spec, cl_window_emit_fn emi
 			void *arg, struct cl_window_op **out);
 void cl_window_op_destroy(struct cl_window_op *op);
 
+/* Values come from up to two bronze logs: an offset with
+ * CL_WINDOW_SOURCE_BIT set is one of the second log's. */
+#define CL_WINDOW_SOURCES 2
+#define CL_WINDOW_SOURCE_BIT (1ull << 63)
+
 /*
  * Adds a value at event time ts for key; resolution is the value's
  * quantum for percentiles; offset is where the value came from (its
- * bronze offset), see cl_window_min_offset. Returns 0, 1 if the event was
+ * bronze offset, tagged with its source), see cl_window_min_offset. Returns 0, 1 if the event was
  * late (counted, not added), or CL_ENOMEM.
  */
 int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
 		  int64_t ts_us, double value, double resolution, uint64_t offset);
 
-/* The smallest offset of any value held in an open window (UINT64_MAX if
- * none): replaying from there rebuilds every open window after a restart. */
-uint64_t cl_window_min_offset(struct cl_window_op *op);
+/* The smallest offset of source src (0 or 1) of any value held in an open
+ * window (UINT64_MAX if none): replaying that log from there rebuilds
+ * every open window after a restart. */
+uint64_t cl_window_min_offset(struct cl_window_op *op, int src);
 
 /* Stops counting late events (while replaying what was counted before). */
 void cl_window_set_replay(struct cl_window_op *op, int replaying);

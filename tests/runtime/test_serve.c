@@ -416,8 +416,70 @@ static void test_fhir(void **state)
 	assert_int_equal(r.code, 400);
 	assert_non_null(strstr(r.body, "OperationOutcome"));
 	free(r.body);
+
+	/* the stream processor applies the Observations' values like device
+	 * events: the examples' patient has vitals and a NEWS2 */
+	usleep(300000);
+	r = http(&s, "GET", "/api/v1/patients/example/vitals?from=1990-01-01T00:00:00Z"
+			    "&to=2030-01-01T00:00:00Z&resolution=raw", s.token, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"systolic_bp\""));   /* the panel's components */
+	assert_non_null(strstr(r.body, "\"diastolic_bp\""));
+	assert_non_null(strstr(r.body, "\"heart_rate\""));
+	assert_non_null(strstr(r.body, "\"respiratory_rate\""));
+	assert_non_null(strstr(r.body, "\"temperature\""));
+	assert_non_null(strstr(r.body, "\"news2\":{"));
+	{
+		char *fhir_rows = strdup(r.body);
+
+		free(r.body);
+		/* an Observation now raises an alert like an event would */
+		{
+			char obs[700], ts[40];
+
+			cl_time_format_rfc3339(cl_time_now_us(), ts, sizeof(ts), 0);
+			snprintf(obs, sizeof(obs),
+				 "{\"resourceType\":\"Observation\",\"id\":\"o-spo2\",\"status\":\"final\","
+				 "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"59408-5\"}]},"
+				 "\"subject\":{\"reference\":\"Patient/fhir-p\"},\"effectiveDateTime\":\"%s\","
+				 "\"valueQuantity\":{\"value\":0.85,\"unit\":\"1\"}}", ts);
+			r = http(&s, "POST", "/fhir/Observation", s.token, obs, strlen(obs));
+			assert_int_equal(r.code, 201);
+			free(r.body);
+		}
+		usleep(300000);
+		r = http(&s, "GET", "/api/v1/alerts?patient=fhir-p", s.token, NULL, 0);
+		assert_non_null(strstr(r.body, "\"rule\":\"spo2_low\""));
+		free(r.body);
+		/* a restart applies nothing twice */
+		assert_int_equal(server_stop(&s), 0);
+		server_start(&s, bin, data, NULL);
+		usleep(300000);
+		r = http(&s, "GET", "/api/v1/patients/example/vitals?from=1990-01-01T00:00:00Z"
+				    "&to=2030-01-01T00:00:00Z&resolution=raw", s.token, NULL, 0);
+		{
+			/* the same rows (NEWS2 is computed at the same instant) */
+			char *a = strstr(fhir_rows, "\"vitals\""), *b = strstr(r.body, "\"vitals\"");
+			char *ae = strstr(fhir_rows, "\"news2\""), *be = strstr(r.body, "\"news2\"");
+
+			assert_non_null(a);
+			assert_non_null(b);
+			assert_int_equal(ae - a, be - b);
+			assert_memory_equal(a, b, (size_t)(ae - a));
+		}
+		free(r.body);
+		free(fhir_rows);
+		r = http(&s, "GET", "/api/v1/alerts?patient=fhir-p", s.token, NULL, 0);
+		assert_non_null(strstr(r.body, "\"rule\":\"spo2_low\""));
+		{
+			char *second = strstr(r.body, "\"rule\":\"spo2_low\"");
+
+			assert_null(strstr(second + 1, "\"rule\":\"spo2_low\""));
+		}
+		free(r.body);
+	}
 	assert_int_equal(server_stop(&s), 0);
-	/* bronze holds the 5 examples and the batch's Observation, raw */
+	/* bronze holds the 5 examples, the batch's Observation and o-spo2, raw */
 	{
 		struct cl_blog_reader *rd;
 		struct cl_frame f;
@@ -429,7 +491,7 @@ static void test_fhir(void **state)
 		while (cl_blog_reader_next(rd, &f) == 1)
 			n++;
 		cl_blog_reader_close(rd);
-		assert_int_equal(n, 6);
+		assert_int_equal(n, 7);
 	}
 }
 

@@ -119,11 +119,19 @@ static void test_tumbling(void **state)
 	/* a late event for the closed minute is counted and left out */
 	assert_int_equal(cl_window_add(op, "p1", 2, 10 * S, 55, 1, 0), 1);
 	assert_int_equal(cl_window_late(op), 1);
-	assert_int_equal(cl_window_min_offset(op), 0); /* p1's minute 1 came from 0 */
+	assert_int_equal(cl_window_min_offset(op, 0), 0); /* p1's minute 1 came from 0 */
+	assert_true(cl_window_min_offset(op, 1) == UINT64_MAX);
+	/* a value from the second log: its offsets are kept apart */
+	assert_int_equal(cl_window_add(op, "p2", 2, 130 * S, 101, 1, CL_WINDOW_SOURCE_BIT | 7), 0);
+	assert_int_equal(cl_window_min_offset(op, 1), 7);
+	assert_int_equal(cl_window_min_offset(op, 0), 0);
 	cl_window_advance(op, 120 * S);
 	assert_int_equal(ngot, 3);
 	assert_true(find("p1", 60 * S)->s.max == 90);
-	assert_true(cl_window_min_offset(op) == UINT64_MAX);
+	assert_true(cl_window_min_offset(op, 0) == UINT64_MAX);
+	assert_int_equal(cl_window_min_offset(op, 1), 7);
+	cl_window_advance(op, 180 * S);
+	assert_true(cl_window_min_offset(op, 1) == UINT64_MAX);
 	assert_int_equal(cl_window_open(op), 0);
 	cl_window_op_destroy(op);
 }
