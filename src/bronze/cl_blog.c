@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -35,6 +36,8 @@ struct batch {
 	uint32_t count;
 	uint64_t seq;
 	int64_t first_us;   /* monotonic arrival of the first record */
+	struct cl_blog_commit c;  /* once written: what the commit reports */
+	char err[256];      /* why it failed (the detail is per thread) */
 	struct batch *next;
 };
 
@@ -56,6 +59,15 @@ struct cl_blog {
 	pthread_cond_t cv_space;  /* submitters: pending bytes dropped */
 	pthread_t flusher;
 	int flusher_started;
+	/* The flusher writes batches; the syncer makes them durable, one
+	 * fdatasync for all written meanwhile, so a slow fdatasync never
+	 * holds up the next write (nor readers of written records). */
+	pthread_t syncer;
+	int syncer_started;
+	pthread_cond_t cv_sync;             /* syncer: written batches or closing */
+	struct batch *syncq, *syncq_tail;   /* written, awaiting fdatasync */
+	int syncing;                        /* an fdatasync is under way */
+	int sync_closing;
 
 	struct batch *filling;              /* the batch records go into, or
 					     * NULL until the next record */
@@ -74,12 +86,16 @@ struct cl_blog {
 
 	void (*notify)(void *, const struct cl_blog_commit *);
 	void *notify_arg;
-	int in_notify;                      /* the flusher is calling notify */
+	void (*on_written)(void *);
+	void *on_written_arg;
+	_Atomic uint64_t written_offset;    /* past the last record written, not yet
+					     * necessarily durable */
+	int in_notify;                      /* notify or on_written calls under way */
 
 	/* flusher-owned segment state */
 	int seg_fd;
 	uint64_t seg_base;
-	uint64_t seg_size;     /* durable bytes in the segment */
+	uint64_t seg_size;     /* bytes written to the segment */
 	uint64_t seg_records;  /* records in the segment */
 	int64_t seg_created_us;
 	int64_t seg_day;
@@ -211,9 +227,31 @@ static int need_rotation(const struct cl_blog *log, uint64_t add, int64_t now_us
 	return now_us - log->seg_created_us >= log->o.segment_max_age_us;
 }
 
-/* Writes a batch durably. Runs on the flusher thread without `mu`. */
-static int commit_batch(struct cl_blog *log, struct batch *b,
-			struct cl_blog_commit *c)
+/* The batch is written (in the page cache), its fdatasync to come: tell
+ * whoever reads ahead of durability. */
+static void announce_written(struct cl_blog *log, uint64_t upto)
+{
+	void (*fn)(void *);
+	void *arg;
+
+	atomic_store(&log->written_offset, upto);
+	pthread_mutex_lock(&log->mu);
+	fn = log->on_written;
+	arg = log->on_written_arg;
+	if (fn)
+		log->in_notify++;
+	pthread_mutex_unlock(&log->mu);
+	if (!fn)
+		return;
+	fn(arg);
+	pthread_mutex_lock(&log->mu);
+	log->in_notify--;
+	pthread_cond_broadcast(&log->cv_done);
+	pthread_mutex_unlock(&log->mu);
+}
+
+static int write_batch(struct cl_blog *log, struct batch *b,
+		       struct cl_blog_commit *c)
 {
 	int64_t now_us = cl_time_now_us();
 	int64_t t0, t1;
@@ -221,6 +259,15 @@ static int commit_batch(struct cl_blog *log, struct batch *b,
 	int rc;
 
 	if (need_rotation(log, b->len, now_us)) {
+		/* the old segment's batches must be durable before its fd
+		 * closes: let the syncer finish them */
+		pthread_mutex_lock(&log->mu);
+		while (log->syncq || log->syncing)
+			pthread_cond_wait(&log->cv_done, &log->mu);
+		rc = log->failed_rc;
+		pthread_mutex_unlock(&log->mu);
+		if (rc)
+			return cl_error_set(rc, "%s", log->failed_msg);
 		rc = seg_create(log, now_us);
 		if (rc)
 			return rc;
@@ -240,7 +287,7 @@ static int commit_batch(struct cl_blog *log, struct batch *b,
 	c->write_us = t1 - t0;
 	if (rc != CL_OK) {
 		/* Cut whatever part of the batch reached the file, so the next
-		 * batch follows the last durable frame. */
+		 * batch follows the last written frame. */
 		if (cl_fs.ftruncate(log->seg_fd, (off_t)log->seg_size) != 0) {
 			pthread_mutex_lock(&log->mu);
 			log->failed_rc = CL_EFAILED;
@@ -252,23 +299,11 @@ static int commit_batch(struct cl_blog *log, struct batch *b,
 		}
 		return rc;
 	}
-	rc = cl_fs_datasync(log->seg_fd, log->seg_path);
-	c->sync_us = cl_time_mono_us() - t1;
-	if (rc != CL_OK) {
-		/* After a failed fdatasync the kernel may have dropped the
-		 * dirty pages: nothing more can be trusted until reopened. */
-		pthread_mutex_lock(&log->mu);
-		log->failed_rc = CL_EFAILED;
-		snprintf(log->failed_msg, sizeof(log->failed_msg),
-			 "bronze log '%s' stopped after an fdatasync failure; "
-			 "restart to recover", log->source);
-		pthread_mutex_unlock(&log->mu);
-		return rc;
-	}
 	c->first_offset = log->next_offset;
 	log->seg_size += b->len;
 	log->seg_records += b->count;
 	log->next_offset += b->count;
+	announce_written(log, log->next_offset);
 	return CL_OK;
 }
 
@@ -328,13 +363,118 @@ static int filling_ready(const struct cl_blog *log)
 	return cl_time_mono_us() - b->first_us >= log->o.commit_max_wait_us;
 }
 
+/* Reports batch b as done, in order; the caller holds mu (dropped
+ * around the notify call). */
+static void complete(struct cl_blog *log, struct batch *b)
+{
+	struct cl_blog_commit c = b->c;
+
+	log->results[b->seq % RESULTS] = (struct result){
+		.seq = b->seq, .rc = c.rc, .first_offset = c.first_offset };
+	log->done_seq = b->seq + 1;
+	log->pending_bytes -= b->len;
+	if (c.rc != CL_OK)
+		snprintf(log->last_err, sizeof(log->last_err), "%s", b->err);
+	if (c.rc == CL_OK) {
+		log->durable_offset = c.first_offset + b->count;
+		log->stats.records += b->count;
+		log->stats.bytes += b->len;
+		log->stats.commits++;
+		log->stats.next_offset = log->durable_offset;
+	} else {
+		log->stats.failed_commits++;
+	}
+	b->next = log->spare;
+	log->spare = b;
+	pthread_cond_broadcast(&log->cv_done);
+	pthread_cond_broadcast(&log->cv_space);
+	if (log->notify) {
+		void (*fn)(void *, const struct cl_blog_commit *) = log->notify;
+		void *fn_arg = log->notify_arg;
+
+		log->in_notify++;
+		pthread_mutex_unlock(&log->mu);
+		fn(fn_arg, &c);
+		pthread_mutex_lock(&log->mu);
+		log->in_notify--;
+		pthread_cond_broadcast(&log->cv_done);
+	}
+}
+
+/* One fdatasync for every batch written so far, then their completion,
+ * in order. The caller holds mu. */
+static void sync_round(struct cl_blog *log)
+{
+	struct batch *list = log->syncq, *b;
+	int need = 0, rc = CL_OK;
+	int64_t t0, dt = 0;
+
+	log->syncq = log->syncq_tail = NULL;
+	log->syncing = 1;
+	for (b = list; b; b = b->next)
+		need |= b->c.rc == CL_OK;
+	pthread_mutex_unlock(&log->mu);
+	if (need) {
+		t0 = cl_time_mono_us();
+		rc = cl_fs_datasync(log->seg_fd, log->seg_path);
+		dt = cl_time_mono_us() - t0;
+	}
+	pthread_mutex_lock(&log->mu);
+	if (rc != CL_OK) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "%s", cl_error_detail());
+		/* After a failed fdatasync the kernel may have dropped the
+		 * dirty pages: nothing more can be trusted until reopened. */
+		log->failed_rc = CL_EFAILED;
+		snprintf(log->failed_msg, sizeof(log->failed_msg),
+			 "bronze log '%s' stopped after an fdatasync failure; "
+			 "restart to recover", log->source);
+		cl_log_error("bronze", "event=commit_failed source=%s rc=%s detail=\"%s\"",
+			     log->source, cl_strerror(rc), why);
+		for (b = list; b; b = b->next)
+			if (b->c.rc == CL_OK) {
+				b->c.rc = rc;
+				snprintf(b->err, sizeof(b->err), "%s", why);
+			}
+	}
+	while ((b = list)) {
+		list = b->next;
+		b->c.sync_us = dt;
+		complete(log, b);
+	}
+	log->syncing = 0;
+	pthread_cond_broadcast(&log->cv_done);
+}
+
+static void *syncer_main(void *arg)
+{
+	struct cl_blog *log = arg;
+
+	pthread_setname_np(pthread_self(), "cl-sync");
+	pthread_mutex_lock(&log->mu);
+	for (;;) {
+		while (!log->syncq && !log->sync_closing)
+			pthread_cond_wait(&log->cv_sync, &log->mu);
+		if (!log->syncq)
+			break;
+		sync_round(log);
+	}
+	pthread_mutex_unlock(&log->mu);
+	return NULL;
+}
+
 static void *flusher_main(void *arg)
 {
 	struct cl_blog *log = arg;
 
+	pthread_setname_np(pthread_self(), "cl-flush");
+	if (pthread_create(&log->syncer, NULL, syncer_main, log) == 0)
+		log->syncer_started = 1;
+	else
+		cl_log_warn("bronze", "event=no_syncer_thread detail=\"syncing inline\"");
 	pthread_mutex_lock(&log->mu);
 	for (;;) {
-		struct cl_blog_commit c;
 		struct batch *b;
 		int failed;
 
@@ -368,56 +508,43 @@ static void *flusher_main(void *arg)
 		failed = log->failed_rc;
 		pthread_mutex_unlock(&log->mu);
 
-		memset(&c, 0, sizeof(c));
-		c.batch = b->seq;
-		c.count = b->count;
-		c.bytes = b->len;
-		c.queued_us = b->first_us;
+		memset(&b->c, 0, sizeof(b->c));
+		b->err[0] = '\0';
+		b->c.batch = b->seq;
+		b->c.count = b->count;
+		b->c.bytes = b->len;
+		b->c.queued_us = b->first_us;
 		if (failed) {
-			c.rc = cl_error_set(failed, "%s", log->failed_msg);
+			b->c.rc = cl_error_set(failed, "%s", log->failed_msg);
 		} else {
-			c.rc = commit_batch(log, b, &c);
-			if (c.rc != CL_OK)
+			b->c.rc = write_batch(log, b, &b->c);
+			if (b->c.rc != CL_OK)
 				cl_log_error("bronze",
 					     "event=commit_failed source=%s records=%u rc=%s detail=\"%s\"",
-					     log->source, b->count, cl_strerror(c.rc),
+					     log->source, b->count, cl_strerror(b->c.rc),
 					     cl_error_detail());
 		}
+		if (b->c.rc != CL_OK)
+			snprintf(b->err, sizeof(b->err), "%s", cl_error_detail());
 
+		/* to the syncer, in order, failed or not */
 		pthread_mutex_lock(&log->mu);
-		log->results[b->seq % RESULTS] = (struct result){
-			.seq = b->seq, .rc = c.rc, .first_offset = c.first_offset };
-		log->done_seq = b->seq + 1;
-		log->pending_bytes -= b->len;
-		if (c.rc != CL_OK)
-			snprintf(log->last_err, sizeof(log->last_err), "%s",
-				 cl_error_detail());
-		if (c.rc == CL_OK) {
-			log->durable_offset = c.first_offset + b->count;
-			log->stats.records += b->count;
-			log->stats.bytes += b->len;
-			log->stats.commits++;
-			log->stats.next_offset = log->durable_offset;
-		} else {
-			log->stats.failed_commits++;
-		}
-		b->next = log->spare;
-		log->spare = b;
-		pthread_cond_broadcast(&log->cv_done);
-		pthread_cond_broadcast(&log->cv_space);
-		if (log->notify) {
-			void (*fn)(void *, const struct cl_blog_commit *) = log->notify;
-			void *fn_arg = log->notify_arg;
-
-			log->in_notify = 1;
-			pthread_mutex_unlock(&log->mu);
-			fn(fn_arg, &c);
-			pthread_mutex_lock(&log->mu);
-			log->in_notify = 0;
-			pthread_cond_broadcast(&log->cv_done);
-		}
+		b->next = NULL;
+		if (log->syncq_tail)
+			log->syncq_tail->next = b;
+		else
+			log->syncq = b;
+		log->syncq_tail = b;
+		if (log->syncer_started)
+			pthread_cond_signal(&log->cv_sync);
+		else
+			sync_round(log);
 	}
+	log->sync_closing = 1;
+	pthread_cond_signal(&log->cv_sync);
 	pthread_mutex_unlock(&log->mu);
+	if (log->syncer_started)
+		pthread_join(log->syncer, NULL);
 	return NULL;
 }
 
@@ -647,6 +774,21 @@ void cl_blog_set_notify(struct cl_blog *log,
 	pthread_mutex_unlock(&log->mu);
 }
 
+void cl_blog_set_written_notify(struct cl_blog *log, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&log->mu);
+	while (log->in_notify)
+		pthread_cond_wait(&log->cv_done, &log->mu);
+	log->on_written = fn;
+	log->on_written_arg = arg;
+	pthread_mutex_unlock(&log->mu);
+}
+
+uint64_t cl_blog_written_offset(struct cl_blog *log)
+{
+	return atomic_load(&log->written_offset);
+}
+
 uint64_t cl_blog_durable_offset(struct cl_blog *log)
 {
 	uint64_t v;
@@ -808,6 +950,7 @@ static int recover(struct cl_blog *log)
 		rc = recover_last(log, &segs[n - 1]);
 	cl_segment_list_free(segs, n);
 	log->durable_offset = log->next_offset;
+	atomic_store(&log->written_offset, log->next_offset);
 	log->stats.next_offset = log->next_offset;
 	return rc;
 }
@@ -835,6 +978,7 @@ int cl_blog_open(const char *source_dir, const char *source,
 	pthread_cond_init(&log->cv_work, NULL);
 	pthread_cond_init(&log->cv_done, NULL);
 	pthread_cond_init(&log->cv_space, NULL);
+	pthread_cond_init(&log->cv_sync, NULL);
 	if (!log->dir || !log->source) {
 		cl_blog_close(log);
 		return cl_error_set(CL_ENOMEM, "no memory to open a bronze log");
@@ -905,6 +1049,7 @@ void cl_blog_close(struct cl_blog *log)
 	pthread_cond_destroy(&log->cv_work);
 	pthread_cond_destroy(&log->cv_done);
 	pthread_cond_destroy(&log->cv_space);
+	pthread_cond_destroy(&log->cv_sync);
 	cl_free(log->dir);
 	cl_free(log->source);
 	cl_free(log);

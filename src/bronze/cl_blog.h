@@ -134,6 +134,18 @@ void cl_blog_set_notify(struct cl_blog *log,
 /* The offset just past the last durable record: readers may read below it. */
 uint64_t cl_blog_durable_offset(struct cl_blog *log);
 
+/* The offset just past the last record written to the file, its fdatasync
+ * possibly still under way: readers that act before durability (the
+ * stream processor, to raise alerts sooner) may read below it. If that
+ * fdatasync fails the log stops, and what was written may be gone after
+ * the restart, so whatever such a reader stores must wait for
+ * cl_blog_durable_offset. */
+uint64_t cl_blog_written_offset(struct cl_blog *log);
+
+/* Calls fn from the flusher thread once a batch is written, before its
+ * fdatasync; replaced and cleared like cl_blog_set_notify. */
+void cl_blog_set_written_notify(struct cl_blog *log, void (*fn)(void *arg), void *arg);
+
 void cl_blog_get_stats(struct cl_blog *log, struct cl_blog_stats *st);
 
 /* The source directory of the log. */

@@ -72,6 +72,8 @@ static const struct cfg_entry table[] = {
 	{ "http.connection_timeout", T_DURATION, "30s", SEC, 3600 * SEC,
 	  F(http.connection_timeout_us),
 	  "an idle or stalled connection is closed after this" },
+	{ "http.connection_memory", T_SIZE, "16KiB", 4 * KiB, 1 * MiB, F(http.connection_memory),
+	  "memory per HTTP connection for its request line, headers and read buffer" },
 	{ "http.max_connections", T_U32, "1024", 1, 100000, F(http.max_connections),
 	  "most concurrent HTTP connections" },
 	{ "mqtt.broker", T_STRING, "", 0, 0, F(mqtt.broker),

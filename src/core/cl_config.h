@@ -58,6 +58,7 @@ struct cl_config {
 		uint64_t max_body_bytes;        /* http.max_body_bytes */
 		int64_t connection_timeout_us;  /* http.connection_timeout */
 		uint32_t max_connections;       /* http.max_connections */
+		uint64_t connection_memory;     /* http.connection_memory */
 	} http;
 	struct {
 		char broker[CL_CFG_STRING_MAX];    /* mqtt.broker, "" = off */

@@ -36,6 +36,13 @@ static void on_commit_vitals(void *arg, const struct cl_blog_commit *c)
 	count_commit(s, c);
 	cl_http_on_commit(s, s->vitals, c->batch);
 	cl_mqtt_in_on_commit(s->mqtt, c->batch);
+	cl_stream_durable(s->stream);
+}
+
+static void on_written(void *arg)
+{
+	struct cl_server *s = arg;
+
 	cl_stream_poke(s->stream);
 }
 
@@ -45,7 +52,7 @@ static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
 
 	count_commit(s, c);
 	cl_http_on_commit(s, s->fhir, c->batch);
-	cl_stream_poke(s->stream);
+	cl_stream_durable(s->stream);
 }
 
 static void live_alert(void *arg, const char *json, size_t len, const char *patient)
@@ -221,6 +228,8 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 	if (rc == CL_OK) {
 		cl_blog_set_notify(s->vitals, on_commit_vitals, s);
 		cl_blog_set_notify(s->fhir, on_commit_fhir, s);
+		cl_blog_set_written_notify(s->vitals, on_written, s);
+		cl_blog_set_written_notify(s->fhir, on_written, s);
 		rc = cl_http_start(s);
 	}
 	if (rc == CL_OK && cfg->mqtt.broker[0]) {
@@ -253,10 +262,14 @@ void cl_server_stop(struct cl_server *s)
 		return;
 	cl_http_stop(s);
 	/* no more commit callbacks into what is about to stop */
-	if (s->vitals)
+	if (s->vitals) {
 		cl_blog_set_notify(s->vitals, NULL, NULL);
-	if (s->fhir)
+		cl_blog_set_written_notify(s->vitals, NULL, NULL);
+	}
+	if (s->fhir) {
 		cl_blog_set_notify(s->fhir, NULL, NULL);
+		cl_blog_set_written_notify(s->fhir, NULL, NULL);
+	}
 	cl_mqtt_in_stop(s->mqtt);
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */

@@ -157,6 +157,7 @@ static void *webhook_main(void *arg)
 	CURL *c = curl_easy_init();
 	struct cl_store *st = NULL;
 	int64_t last = 0;
+	pthread_setname_np(pthread_self(), "cl-webhook");
 
 	while (!st) {
 		if (cl_store_open(w->data_dir, &st) != CL_OK) {

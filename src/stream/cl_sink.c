@@ -10,6 +10,7 @@
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "bronze/cl_blog.h"
 #include "store/cl_store.h"
 
 #include <pthread.h>
@@ -36,11 +37,14 @@ struct op {
 struct buf {
 	char *p;
 	size_t len, cap;
+	uint64_t need[CL_SINK_LOGS]; /* durable offsets its rows depend on */
+	int64_t handed_us;
 	struct buf *next;
 };
 
 struct cl_sink {
 	struct cl_store *store;
+	struct cl_blog *logs[CL_SINK_LOGS];
 	size_t max_pending;
 	void (*on_commit)(void *arg);
 	void *arg;
@@ -264,10 +268,44 @@ static void free_buf(struct buf *b)
 	cl_free(b);
 }
 
+static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t us)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += us / 1000000;
+	ts.tv_nsec += (us % 1000000) * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(cv, mu, &ts);
+}
+
+/* The last buffer from first to last whose records are all durable, or
+ * NULL if the first's are not yet. */
+static struct buf *durable_prefix(struct cl_sink *k, struct buf *first, struct buf *last)
+{
+	uint64_t durable[CL_SINK_LOGS];
+	struct buf *ok = NULL;
+
+	for (int i = 0; i < CL_SINK_LOGS; i++)
+		durable[i] = k->logs[i] ? cl_blog_durable_offset(k->logs[i]) : UINT64_MAX;
+	for (struct buf *b = first;; b = b->next) {
+		for (int i = 0; i < CL_SINK_LOGS; i++)
+			if (b->need[i] > durable[i])
+				return ok;
+		ok = b;
+		if (b == last)
+			return ok;
+	}
+}
+
 static void *sink_main(void *arg)
 {
 	struct cl_sink *k = arg;
 	int64_t backoff = 0;
+	pthread_setname_np(pthread_self(), "cl-store");
 
 	for (;;) {
 		struct buf *first, *last;
@@ -283,7 +321,22 @@ static void *sink_main(void *arg)
 			break;
 		}
 		first = k->head;
-		last = k->tail;
+		last = durable_prefix(k, first, k->tail);
+		if (!last) {
+			/* rows whose records are written but not yet durable: wait
+			 * for the fdatasync (poked on each commit; 1 ms at most) */
+			int64_t waited = cl_time_mono_us() - first->handed_us;
+
+			if (k->stop && waited > 10000000) {
+				pthread_mutex_unlock(&k->mu);
+				cl_log_error("store", "event=gave_up_at_stop detail=\"records never became "
+					     "durable; replayed from bronze at the next start\"");
+				break;
+			}
+			timed_wait(&k->work, &k->mu, 1000);
+			pthread_mutex_unlock(&k->mu);
+			continue;
+		}
 		pthread_mutex_unlock(&k->mu);
 		for (struct buf *b = first;; b = b->next) {
 			bytes += b->len;
@@ -339,25 +392,14 @@ static void *sink_main(void *arg)
 				     "the next start\"");
 			break;
 		}
-		{
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += backoff / 1000000;
-			ts.tv_nsec += (backoff % 1000000) * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&k->work, &k->mu, &ts);
-		}
+		timed_wait(&k->work, &k->mu, backoff);
 		pthread_mutex_unlock(&k->mu);
 	}
 	return NULL;
 }
 
-int cl_sink_start(struct cl_store *store, size_t max_pending, void (*on_commit)(void *arg),
-		  void *arg, struct cl_sink **out)
+int cl_sink_start(struct cl_store *store, struct cl_blog *const logs[CL_SINK_LOGS],
+		  size_t max_pending, void (*on_commit)(void *arg), void *arg, struct cl_sink **out)
 {
 	struct cl_sink *k = cl_calloc(1, sizeof(*k));
 
@@ -366,6 +408,8 @@ int cl_sink_start(struct cl_store *store, size_t max_pending, void (*on_commit)(
 		return NOMEM();
 	}
 	k->store = store;
+	for (int i = 0; i < CL_SINK_LOGS; i++)
+		k->logs[i] = logs[i];
 	k->max_pending = max_pending ? max_pending : 64u << 20;
 	k->on_commit = on_commit;
 	k->arg = arg;
@@ -381,13 +425,16 @@ int cl_sink_start(struct cl_store *store, size_t max_pending, void (*on_commit)(
 	return CL_OK;
 }
 
-int cl_sink_flush(struct cl_sink *k)
+int cl_sink_flush(struct cl_sink *k, const uint64_t need[CL_SINK_LOGS])
 {
 	struct buf *b = k->cur;
 
 	if (!b || b->len == 0)
 		return CL_OK;
 	k->cur = NULL;
+	for (int i = 0; i < CL_SINK_LOGS; i++)
+		b->need[i] = need[i];
+	b->handed_us = cl_time_mono_us();
 	pthread_mutex_lock(&k->mu);
 	while (k->pending > k->max_pending && !k->stop)
 		pthread_cond_wait(&k->space, &k->mu);
@@ -402,11 +449,19 @@ int cl_sink_flush(struct cl_sink *k)
 	return CL_OK;
 }
 
+void cl_sink_poke(struct cl_sink *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->mu);
+	pthread_cond_signal(&k->work);
+	pthread_mutex_unlock(&k->mu);
+}
+
 void cl_sink_stop(struct cl_sink *k)
 {
 	if (!k)
 		return;
-	cl_sink_flush(k);
 	pthread_mutex_lock(&k->mu);
 	k->stop = 1;
 	pthread_cond_broadcast(&k->work);

@@ -24,8 +24,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cl_blog;
 struct cl_store;
 struct cl_sink;
+
+#define CL_SINK_LOGS 2
 
 struct cl_sink_stats {
 	uint64_t commits, failures;
@@ -35,10 +38,16 @@ struct cl_sink_stats {
 };
 
 /* Takes the store (the writer's connection) and closes it on stop.
- * on_commit (optional) runs on the writer thread after each commit that
- * wrote to the webhook outbox. */
-int cl_sink_start(struct cl_store *store, size_t max_pending,
-		  void (*on_commit)(void *arg), void *arg, struct cl_sink **out);
+ * logs: the bronze logs the rows come from (NULL for none); a buffer is
+ * committed only once each log is durable up to what it was flushed with
+ * (the processor reads ahead of durability). on_commit (optional) runs on
+ * the writer thread after each commit that wrote to the webhook outbox. */
+int cl_sink_start(struct cl_store *store, struct cl_blog *const logs[CL_SINK_LOGS],
+		  size_t max_pending, void (*on_commit)(void *arg), void *arg,
+		  struct cl_sink **out);
+
+/* A log became more durable (cheap). */
+void cl_sink_poke(struct cl_sink *k);
 
 /* Writes what was handed over, then stops. NULL: no-op. */
 void cl_sink_stop(struct cl_sink *k);
@@ -58,8 +67,8 @@ int cl_sink_checkpoint(struct cl_sink *k, const char *consumer, uint64_t process
 		       uint64_t replay_from);
 
 /* Hands the operations recorded so far to the writer (waits while too
- * much is pending). */
-int cl_sink_flush(struct cl_sink *k);
+ * much is pending); they come from records below need[i] of log i. */
+int cl_sink_flush(struct cl_sink *k, const uint64_t need[CL_SINK_LOGS]);
 
 void cl_sink_stats(struct cl_sink *k, struct cl_sink_stats *st);
 

@@ -713,7 +713,7 @@ static long read_source(struct cl_stream *s, int src, struct cl_blog_reader *r,
 static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 		 struct cl_json_doc *doc, const uint64_t replay_upto[NSOURCES])
 {
-	uint64_t durable[NSOURCES] = { 0 };
+	uint64_t durable[NSOURCES] = { 0 }, need[NSOURCES] = { 0 };
 	long n = 0;
 	int rc = CL_OK, replaying = 0, caught_up = 1;
 
@@ -723,7 +723,9 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 
 		if (!r[src])
 			continue;
-		durable[src] = cl_blog_durable_offset(s->log[src]);
+		/* ahead of durability: alerts need not wait for the fdatasync;
+		 * the sink holds the rows until the records are durable */
+		durable[src] = cl_blog_written_offset(s->log[src]);
 		got = read_source(s, src, r[src], doc, replay_upto[src], durable[src], &rp);
 		if (got < 0)
 			rc = (int)got;
@@ -780,8 +782,10 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 	}
 	if (rc == CL_OK)
 		rc = outbox_notes(s);
+	for (int src = 0; src < NSOURCES; src++)
+		need[src] = r[src] ? cl_blog_reader_position(r[src]) : 0;
 	if (rc == CL_OK)
-		rc = cl_sink_flush(s->sink);
+		rc = cl_sink_flush(s->sink, need);
 	if (rc != CL_OK) {
 		json_decref(s->notes);
 		s->notes = NULL;
@@ -832,6 +836,7 @@ static void *stream_main(void *arg)
 	uint64_t replay_upto[NSOURCES] = { 0 };
 	struct cl_store *st = NULL;
 	int rc;
+	pthread_setname_np(pthread_self(), "cl-stream");
 
 	cl_json_doc_init(&doc);
 	/* what the last run committed, read on a connection of our own */
@@ -857,7 +862,7 @@ static void *stream_main(void *arg)
 		rc = cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, source_names[src]);
 		if (rc == CL_OK)
 			rc = cl_blog_reader_open(dir, s->replay_from[src],
-						 cl_blog_durable_offset(s->log[src]),
+						 cl_blog_written_offset(s->log[src]),
 						 s->o.record_max_bytes, &r[src]);
 		replay_upto[src] = s->processed[src];
 		cl_log_info("stream", "event=started source=%s processed=%llu replay_from=%llu",
@@ -915,6 +920,7 @@ static void *wal_main(void *arg)
 	struct cl_stream *s = arg;
 	struct cl_store *st;
 	int stop = 0;
+	pthread_setname_np(pthread_self(), "cl-wal");
 
 	if (cl_store_open(s->data_dir, &st) != CL_OK)
 		return NULL;
@@ -963,7 +969,7 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 		if (rc == CL_OK && (rc = cl_store_set_writer(st)) != CL_OK)
 			cl_store_close(st);
 		if (rc == CL_OK)
-			rc = cl_sink_start(st, 0, o->on_outbox, o->hook_arg, &s->sink);
+			rc = cl_sink_start(st, s->log, 0, o->on_outbox, o->hook_arg, &s->sink);
 	}
 	if (rc == CL_OK)
 		rc = cl_map_create(&s->patients);
@@ -989,6 +995,12 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 	s->started = 1;
 	*out = s;
 	return CL_OK;
+}
+
+void cl_stream_durable(struct cl_stream *s)
+{
+	if (s)
+		cl_sink_poke(s->sink);
 }
 
 void cl_stream_poke(struct cl_stream *s)

@@ -88,8 +88,12 @@ void cl_stream_options_default(struct cl_stream_options *o);
 int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog *fhir,
 		    const struct cl_stream_options *o, struct cl_stream **out);
 
-/* New records are durable (called from the bronze flusher; cheap). */
+/* New records are written (called from the bronze flusher; cheap): the
+ * processor reads them at once, ahead of their fdatasync. */
 void cl_stream_poke(struct cl_stream *s);
+
+/* New records are durable: rows that depend on them may be committed. */
+void cl_stream_durable(struct cl_stream *s);
 
 /* Processes what is durable, writes a last checkpoint, stops. */
 void cl_stream_stop(struct cl_stream *s);
