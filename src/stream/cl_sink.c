@@ -327,7 +327,7 @@ static void *sink_main(void *arg)
 			 * for the fdatasync (poked on each commit; 1 ms at most) */
 			int64_t waited = cl_time_mono_us() - first->handed_us;
 
-			if (k->stop && waited > 10000000) {
+			if (k->stop && waited > 2000000) {
 				pthread_mutex_unlock(&k->mu);
 				cl_log_error("store", "event=gave_up_at_stop detail=\"records never became "
 					     "durable; replayed from bronze at the next start\"");
