@@ -270,7 +270,7 @@ static void bench_ingest(void)
 
 /* ---- latency ---- */
 
-#define PROBES 300
+#define PROBES 1000
 
 struct latency {
 	const struct server *s;
@@ -430,7 +430,7 @@ static void bench_latency(void)
 			 "\"ts\":\"%s\",\"type\":\"spo2\",\"value\":80,\"unit\":\"%%\"}", k, k, k, ts);
 		l.sent[k] = cl_time_mono_us();
 		poster_send(&p, body, strlen(body));
-		usleep(20000);
+		usleep(10000);
 	}
 	usleep(300000);
 	atomic_store(&bg.stop, 1);

@@ -14,6 +14,9 @@
 #include "store/cl_store.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 
 enum { OP_VITAL, OP_ROLLUP, OP_NEWS2, OP_ALERT_OPEN, OP_ALERT_CLOSE, OP_OUTBOX, OP_CHECKPOINT };
@@ -306,6 +309,8 @@ static void *sink_main(void *arg)
 	struct cl_sink *k = arg;
 	int64_t backoff = 0;
 	pthread_setname_np(pthread_self(), "cl-store");
+	/* behind the alert path: storing can wait a moment, alerts cannot */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 
 	for (;;) {
 		struct buf *first, *last;

@@ -27,6 +27,9 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,7 +88,7 @@ struct cl_stream {
 	struct cl_map *refs;     /* patient id -> struct reference */
 	struct patient *dirty;
 	int replaying;           /* the record being applied was seen before */
-	json_t *notes;           /* alerts to publish once committed */
+	json_t *notes;           /* alert changes for the webhook outbox */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -287,8 +290,11 @@ static int load_reference(struct cl_stream *s, const char *path)
 	return CL_OK;
 }
 
-/* Queues an alert change for the live outputs and the webhook outbox
- * (at the end of the batch). */
+/* An alert change: out to live listeners at once (not at the end of the
+ * batch: an alert waits for nothing), and kept for the webhook outbox,
+ * which is written with the batch. After a crash an alert already
+ * published is raised again on replay, with the same id: seen twice,
+ * never lost. */
 static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 		       const char *patient, const char *device, const char *state,
 		       int64_t ts, double value, const char *message)
@@ -303,54 +309,45 @@ static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 		      r->name, "severity", r->severity, "patient_id", patient, "device_id",
 		      device, "state", state, "time", when, "value", value, "message",
 		      message ? message : r->description);
+	if (!o)
+		return;
 	enrich(s, o, patient);
+	if (s->o.on_alert) {
+		char *text = json_dumps(o, JSON_COMPACT);
+
+		if (text)
+			s->o.on_alert(s->o.hook_arg, text, strlen(text), patient);
+		free(text);
+	}
+	if (!s->o.outbox) {
+		json_decref(o);
+		return;
+	}
 	if (!s->notes)
 		s->notes = json_array();
 	json_array_append_new(s->notes, o);
 }
 
-/* The batch's alert changes: into the webhook outbox (committed with the
- * alerts themselves), then, once the batch is handed to the sink, out to
- * live listeners. Before the commit: an alert is never held up by the
- * store, and after a crash it is raised again on replay (with the same
- * id), never lost. */
+/* The batch's alert changes into the webhook outbox, in the same
+ * transaction as the alert rows. */
 static int outbox_notes(struct cl_stream *s)
 {
 	size_t i;
 	json_t *o;
+	int rc = CL_OK;
 
-	if (!s->notes || !s->o.outbox)
-		return CL_OK;
 	json_array_foreach(s->notes, i, o) {
 		char *text = json_dumps(o, JSON_COMPACT);
-		int rc = text ? cl_sink_outbox(s->sink, text, strlen(text))
-			      : cl_error_set(CL_ENOMEM, "no memory for an alert");
 
+		rc = text ? cl_sink_outbox(s->sink, text, strlen(text))
+			  : cl_error_set(CL_ENOMEM, "no memory for an alert");
 		free(text);
 		if (rc)
-			return rc;
-	}
-	return CL_OK;
-}
-
-static void publish_notes(struct cl_stream *s)
-{
-	size_t i;
-	json_t *o;
-
-	if (!s->notes)
-		return;
-	json_array_foreach(s->notes, i, o) {
-		char *text = s->o.on_alert ? json_dumps(o, JSON_COMPACT) : NULL;
-
-		if (text) {
-			s->o.on_alert(s->o.hook_arg, text, strlen(text),
-				      json_string_value(json_object_get(o, "patient_id")));
-			free(text);
-		}
+			break;
 	}
 	json_decref(s->notes);
 	s->notes = NULL;
+	return rc;
 }
 
 /* Raises or clears rule ri for patient p given the watched value. */
@@ -786,12 +783,10 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 		need[src] = r[src] ? cl_blog_reader_position(r[src]) : 0;
 	if (rc == CL_OK)
 		rc = cl_sink_flush(s->sink, need);
-	if (rc != CL_OK) {
-		json_decref(s->notes);
-		s->notes = NULL;
+	json_decref(s->notes); /* left by a failure before the outbox */
+	s->notes = NULL;
+	if (rc != CL_OK)
 		return rc;
-	}
-	publish_notes(s);
 	uint64_t late = 0;
 
 	for (int i = 0; i < s->o.nwindows; i++)
@@ -921,6 +916,8 @@ static void *wal_main(void *arg)
 	struct cl_store *st;
 	int stop = 0;
 	pthread_setname_np(pthread_self(), "cl-wal");
+	/* behind the alert path: storing can wait a moment, alerts cannot */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
 
 	if (cl_store_open(s->data_dir, &st) != CL_OK)
 		return NULL;

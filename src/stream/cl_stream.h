@@ -41,8 +41,8 @@ struct cl_stream_options {
 	uint32_t record_max_bytes;
 	struct cl_rule rules[CL_RULES_MAX];
 	int nrules;
-	/* Live outputs (optional): every alert opened or closed, as soon as
-	 * its batch is decided (its row is committed a moment later), and
+	/* Live outputs (optional): every alert opened or closed, the moment
+	 * it is decided (its row is committed once its record is durable), and
 	 * every vital value applied (only while want_vitals says someone
 	 * listens). JSON objects, one per call. */
 	void (*on_alert)(void *arg, const char *json, size_t len, const char *patient);
