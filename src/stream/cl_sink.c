@@ -62,6 +62,7 @@ struct cl_sink {
 };
 
 #define BUF_MIN (1u << 20)
+#define COMMIT_INTERVAL_US 20000
 
 /* Room for one operation with strings of the given lengths. */
 static struct op *op_new(struct cl_sink *k, uint32_t type, const char *s0, const char *s1,
@@ -326,6 +327,16 @@ static void *sink_main(void *arg)
 			break;
 		}
 		first = k->head;
+		/* gather: one transaction per commit interval rather than one
+		 * per batch, so hot pages (indexes, NEWS2 rows, checkpoints)
+		 * go to the WAL once, not once per batch */
+		if (!k->stop && k->pending < k->max_pending / 4 &&
+		    cl_time_mono_us() - first->handed_us < COMMIT_INTERVAL_US) {
+			timed_wait(&k->work, &k->mu,
+				   COMMIT_INTERVAL_US - (cl_time_mono_us() - first->handed_us));
+			pthread_mutex_unlock(&k->mu);
+			continue;
+		}
 		last = durable_prefix(k, first, k->tail);
 		if (!last) {
 			/* rows whose records are written but not yet durable: wait
