@@ -11,10 +11,16 @@
 #include <string.h>
 
 const struct cl_command cl_commands[] = {
-	{ "demo", "write a synthetic ICU vitals stream into a fresh bronze log and show what was stored",
+	{ "demo", "run the platform on a fresh data directory with simulated ICU patients",
 	  cl_cmd_demo_usage, cl_cmd_demo },
-	{ "serve", "run the platform: HTTP ingest of device events with durable acknowledgements",
+	{ "serve", "run the platform: ingest, stream processing, alerts, API",
 	  cl_cmd_serve_usage, cl_cmd_serve },
+	{ "ingest", "load FHIR and CSV files into bronze and the silver tables",
+	  cl_cmd_ingest_usage, cl_cmd_ingest },
+	{ "refine", "refine bronze into silver; --rebuild rebuilds it from bronze",
+	  cl_cmd_refine_usage, cl_cmd_refine },
+	{ "query", "read-only SQL over the silver and serving tables",
+	  cl_cmd_query_usage, cl_cmd_query },
 	{ "simulate", "synthetic ICU device streams with injected episodes and a ground-truth file",
 	  cl_cmd_simulate_usage, cl_cmd_simulate },
 	{ "verify", "check bronze framing and checksums; report counts per source",

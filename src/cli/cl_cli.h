@@ -87,6 +87,9 @@ int cl_cmd_config(int argc, char **argv);
 int cl_cmd_demo(int argc, char **argv);
 int cl_cmd_serve(int argc, char **argv);
 int cl_cmd_simulate(int argc, char **argv);
+int cl_cmd_ingest(int argc, char **argv);
+int cl_cmd_refine(int argc, char **argv);
+int cl_cmd_query(int argc, char **argv);
 
 extern const char cl_cmd_verify_usage[];
 extern const char cl_cmd_bronze_usage[];
@@ -94,5 +97,8 @@ extern const char cl_cmd_config_usage[];
 extern const char cl_cmd_demo_usage[];
 extern const char cl_cmd_serve_usage[];
 extern const char cl_cmd_simulate_usage[];
+extern const char cl_cmd_ingest_usage[];
+extern const char cl_cmd_refine_usage[];
+extern const char cl_cmd_query_usage[];
 
 #endif

@@ -1,0 +1,608 @@
+/*
+ * Batch loads. See cl_batch.h.
+ */
+#include "cl_batch.h"
+#include "batch/cl_csv_map.h"
+#include "batch/cl_fhir_res.h"
+#include "core/cl_error.h"
+#include "core/cl_fs.h"
+#include "core/cl_log.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FILE_MAX ((size_t)1 << 30)   /* 1 GiB per file */
+
+static const char schema[] =
+	"PRAGMA journal_mode = WAL;"
+	"PRAGMA synchronous = NORMAL;"
+	"CREATE TABLE IF NOT EXISTS bronze_file(hash TEXT PRIMARY KEY, source TEXT NOT NULL,"
+	" path TEXT NOT NULL, name TEXT NOT NULL, bytes INTEGER NOT NULL, format TEXT NOT NULL,"
+	" run_id INTEGER NOT NULL, ingested_us INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS pipeline_run(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" pipeline TEXT NOT NULL, trigger TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
+	" start_us INTEGER NOT NULL, end_us INTEGER, state TEXT NOT NULL,"
+	" files INTEGER, records INTEGER, accepted INTEGER, duplicates INTEGER,"
+	" quarantined INTEGER, warnings INTEGER, error TEXT);";
+
+struct cl_batch {
+	char data_dir[PATH_MAX];
+	sqlite3 *db;
+	struct cl_silver *silver;
+};
+
+static int db_fail(sqlite3 *db, const char *what)
+{
+	return cl_error_set(CL_EIO, "carelake.db: %s: %s", what, sqlite3_errmsg(db));
+}
+
+int cl_batch_open(const char *data_dir, struct cl_batch **out)
+{
+	struct cl_batch *b = cl_calloc(1, sizeof(*b));
+	char path[PATH_MAX + 16];
+	int rc;
+
+	if (!b)
+		return cl_error_set(CL_ENOMEM, "no memory");
+	snprintf(b->data_dir, sizeof(b->data_dir), "%s", data_dir);
+	rc = cl_fs_mkdirs(data_dir);
+	snprintf(path, sizeof(path), "%s/carelake.db", data_dir);
+	if (rc == CL_OK && sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					   SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		rc = cl_error_set(CL_EIO, "cannot open %s: %s", path,
+				  b->db ? sqlite3_errmsg(b->db) : "out of memory");
+	if (rc == CL_OK) {
+		sqlite3_busy_timeout(b->db, 10000);
+		if (sqlite3_exec(b->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+			rc = db_fail(b->db, "schema");
+	}
+	if (rc == CL_OK)
+		rc = cl_silver_open(b->db, &b->silver);
+	if (rc) {
+		cl_batch_close(b);
+		return rc;
+	}
+	*out = b;
+	return CL_OK;
+}
+
+void cl_batch_close(struct cl_batch *b)
+{
+	if (!b)
+		return;
+	cl_silver_close(b->silver);
+	sqlite3_close(b->db);
+	cl_free(b);
+}
+
+/* ---- runs ---- */
+
+static int64_t run_start(struct cl_batch *b, const char *pipeline, const char *trigger)
+{
+	sqlite3_stmt *q;
+	int64_t id = 0;
+
+	if (sqlite3_prepare_v2(b->db, "INSERT INTO pipeline_run(pipeline, trigger, start_us, state)"
+			       " VALUES (?1, ?2, ?3, 'InProgress')", -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(q, 1, pipeline, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, trigger, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, cl_time_now_us());
+	if (sqlite3_step(q) == SQLITE_DONE)
+		id = sqlite3_last_insert_rowid(b->db);
+	sqlite3_finalize(q);
+	return id;
+}
+
+static void run_end(struct cl_batch *b, const struct cl_batch_summary *s)
+{
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(b->db, "UPDATE pipeline_run SET end_us = ?2, state = ?3, files = ?4,"
+			       " records = ?5, accepted = ?6, duplicates = ?7, quarantined = ?8,"
+			       " warnings = ?9, error = ?10 WHERE id = ?1", -1, &q, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(q, 1, s->run_id);
+	sqlite3_bind_int64(q, 2, cl_time_now_us());
+	sqlite3_bind_text(q, 3, s->failed ? "Failed" : "Succeeded", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)s->files);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)s->c.records);
+	sqlite3_bind_int64(q, 6, (sqlite3_int64)s->c.accepted);
+	sqlite3_bind_int64(q, 7, (sqlite3_int64)s->c.duplicates);
+	sqlite3_bind_int64(q, 8, (sqlite3_int64)s->c.quarantined);
+	sqlite3_bind_int64(q, 9, (sqlite3_int64)s->c.warnings);
+	if (s->error[0])
+		sqlite3_bind_text(q, 10, s->error, -1, SQLITE_STATIC);
+	sqlite3_step(q);
+	sqlite3_finalize(q);
+}
+
+/* ---- one file ---- */
+
+static void hash_hex(const char *data, size_t len, char hex[65])
+{
+	unsigned char h[32];
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)data, len, NULL, 0);
+	sodium_bin2hex(hex, 65, h, sizeof(h));
+}
+
+/* What the content is: "fhir", or a CSV mapping's name. */
+static int detect(const char *data, size_t len, const char *name, char *format, size_t cap,
+		  const struct cl_csv_mapping **map)
+{
+	*map = NULL;
+	if (cl_fhir_sniff(data, len)) {
+		snprintf(format, cap, "fhir");
+		return CL_OK;
+	}
+	*map = cl_csv_map_find(data, len);
+	if (*map) {
+		snprintf(format, cap, "%s", cl_csv_map_name(*map));
+		return CL_OK;
+	}
+	return cl_error_set(CL_EINVAL, "%s: not recognised: expected FHIR R4 JSON or NDJSON (a "
+			    "resource, a Bundle, one resource per line) or a known CSV header (%s)",
+			    name, cl_error_detail());
+}
+
+/* Parses data into silver (the caller holds a transaction). */
+static int refine_data(struct cl_batch *b, const char *data, size_t len, const char *format,
+		       struct cl_silver_counts *c)
+{
+	const struct cl_csv_mapping *map;
+	char f[64];
+	int rc;
+
+	if (strcmp(format, "fhir") == 0)
+		return cl_fhir_load(b->silver, data, len, c);
+	rc = detect(data, len, "file", f, sizeof(f), &map);
+	if (rc == CL_OK && (!map || strcmp(f, format) != 0))
+		rc = cl_error_set(CL_EINVAL, "the file no longer matches its format %s", format);
+	return rc ? rc : cl_csv_load(b->silver, map, data, len, c);
+}
+
+static void base_name(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	size_t o = 0;
+
+	for (const char *p = slash ? slash + 1 : path; *p && o + 1 < cap; p++)
+		out[o++] = (*p == '/' || *p == '\\' || (unsigned char)*p < 32) ? '_' : *p;
+	out[o] = '\0';
+	if (!o)
+		snprintf(out, cap, "file");
+}
+
+static int already_loaded(struct cl_batch *b, const char *hash)
+{
+	sqlite3_stmt *q;
+	int found = 0;
+
+	if (sqlite3_prepare_v2(b->db, "SELECT 1 FROM bronze_file WHERE hash = ?1", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+	found = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	return found;
+}
+
+/* Appends the file's line to bronze/<source>/_files.ndjson, durably. */
+static int manifest_append(const char *src_dir, json_t *line)
+{
+	char path[PATH_MAX * 2 + 32], *text = json_dumps(line, JSON_COMPACT);
+	int fd, rc;
+
+	if (!text)
+		return cl_error_set(CL_ENOMEM, "no memory");
+	snprintf(path, sizeof(path), "%s/_files.ndjson", src_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		free(text);
+		return cl_error_set(cl_error_from_errno(errno), "cannot open %s: %s", path,
+				    strerror(errno));
+	}
+	rc = cl_fs_write_all(fd, text, strlen(text), path);
+	if (rc == CL_OK)
+		rc = cl_fs_write_all(fd, "\n", 1, path);
+	if (rc == CL_OK)
+		rc = cl_fs_datasync(fd, path);
+	close(fd);
+	free(text);
+	return rc;
+}
+
+static int register_file(struct cl_batch *b, const char *hash, const char *source,
+			 const char *rel, const char *name, size_t bytes, const char *format,
+			 int64_t run_id, int64_t at)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(b->db, "INSERT OR IGNORE INTO bronze_file(hash, source, path, name,"
+			       " bytes, format, run_id, ingested_us) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_fail(b->db, "register a file");
+	sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, rel, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)bytes);
+	sqlite3_bind_text(q, 6, format, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 7, run_id);
+	sqlite3_bind_int64(q, 8, at);
+	rc = sqlite3_step(q) == SQLITE_DONE ? CL_OK : db_fail(b->db, "register a file");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int exec(struct cl_batch *b, const char *sql)
+{
+	return sqlite3_exec(b->db, sql, NULL, NULL, NULL) == SQLITE_OK ? CL_OK
+								     : db_fail(b->db, sql);
+}
+
+static int ingest_file(struct cl_batch *b, const char *source_opt, const char *path,
+		       struct cl_batch_summary *sum)
+{
+	char *data = NULL, hash[65], format[64], name[200], source[64], rel[PATH_MAX + 400],
+	     dir[PATH_MAX * 2], day[11], stored[PATH_MAX * 3];
+	const struct cl_csv_mapping *map;
+	size_t len = 0;
+	int64_t now = cl_time_now_us();
+	int rc;
+
+	rc = cl_fs_read_file(path, FILE_MAX, &data, &len);
+	if (rc)
+		return cl_error_set(rc, "%s: %s", path, cl_error_detail());
+	hash_hex(data, len, hash);
+	if (already_loaded(b, hash)) {
+		sum->unchanged++;
+		cl_free(data);
+		return CL_OK;
+	}
+	base_name(path, name, sizeof(name));
+	rc = detect(data, len, path, format, sizeof(format), &map);
+	if (rc) {
+		cl_free(data);
+		return rc;
+	}
+	snprintf(source, sizeof(source), "%s",
+		 source_opt ? source_opt : strcmp(format, "fhir") == 0 ? "fhir-files"
+								       : "synthea-csv");
+	/* the original, unchanged, named by its content */
+	cl_time_format_day(now, day);
+	snprintf(rel, sizeof(rel), "bronze/%s/dt=%s/%.16s-%s", source, day, hash, name);
+	snprintf(dir, sizeof(dir), "%s/bronze/%s/dt=%s", b->data_dir, source, day);
+	snprintf(stored, sizeof(stored), "%s/%s", b->data_dir, rel);
+	rc = cl_fs_mkdirs(dir);
+	if (rc == CL_OK)
+		rc = cl_fs_write_atomic(stored, data, len, 0440);
+	if (rc == CL_OK) {
+		json_t *line = json_pack("{s:s,s:s,s:s,s:I,s:s,s:I,s:I}", "hash", hash, "name", name,
+					 "path", rel, "bytes", (json_int_t)len, "format", format,
+					 "run_id", (json_int_t)sum->run_id, "ingested_us",
+					 (json_int_t)now);
+		char sdir[PATH_MAX + 128];
+
+		snprintf(sdir, sizeof(sdir), "%s/bronze/%s", b->data_dir, source);
+		rc = line ? manifest_append(sdir, line) : cl_error_set(CL_ENOMEM, "no memory");
+		json_decref(line);
+	}
+	/* registration and silver rows: one transaction */
+	if (rc == CL_OK)
+		rc = exec(b, "BEGIN IMMEDIATE");
+	if (rc == CL_OK) {
+		cl_silver_lineage(b->silver, source, hash, sum->run_id, &sum->c);
+		rc = register_file(b, hash, source, rel, name, len, format, sum->run_id, now);
+		if (rc == CL_OK)
+			rc = refine_data(b, data, len, format, &sum->c);
+		if (rc == CL_OK)
+			rc = exec(b, "COMMIT");
+		if (rc != CL_OK) {
+			char msg[400];
+
+			snprintf(msg, sizeof(msg), "%s", cl_error_detail());
+			exec(b, "ROLLBACK");
+			rc = cl_error_set(rc, "%s: %s", path, msg);
+		}
+	}
+	if (rc == CL_OK)
+		sum->loaded++;
+	cl_free(data);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Files of a directory, recursively, in name order (hidden ones skipped). */
+static int list_dir(const char *dir, char ***files, size_t *n, size_t *cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **mine = NULL;
+	size_t nm = 0, cm = 0;
+	int rc = CL_OK;
+
+	if (!d)
+		return cl_error_set(cl_error_from_errno(errno), "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		char *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (nm == cm) {
+			char **nl = cl_realloc(mine, (cm ? cm * 2 : 16) * sizeof(*mine));
+
+			if (!nl) {
+				rc = cl_error_set(CL_ENOMEM, "no memory");
+				break;
+			}
+			mine = nl;
+			cm = cm ? cm * 2 : 16;
+		}
+		p = cl_malloc(strlen(dir) + strlen(de->d_name) + 2);
+		if (!p) {
+			rc = cl_error_set(CL_ENOMEM, "no memory");
+			break;
+		}
+		sprintf(p, "%s/%s", dir, de->d_name);
+		mine[nm++] = p;
+	}
+	closedir(d);
+	if (nm)
+		qsort(mine, nm, sizeof(*mine), cmp_str);
+	for (size_t i = 0; i < nm; i++) {
+		if (rc == CL_OK && cl_fs_is_dir(mine[i])) {
+			rc = list_dir(mine[i], files, n, cap);
+			cl_free(mine[i]);
+			continue;
+		}
+		if (rc == CL_OK && *n == *cap) {
+			char **nl = cl_realloc(*files, (*cap ? *cap * 2 : 16) * sizeof(**files));
+
+			if (!nl)
+				rc = cl_error_set(CL_ENOMEM, "no memory");
+			else {
+				*files = nl;
+				*cap = *cap ? *cap * 2 : 16;
+			}
+		}
+		if (rc == CL_OK)
+			(*files)[(*n)++] = mine[i];
+		else
+			cl_free(mine[i]);
+	}
+	cl_free(mine);
+	return rc;
+}
+
+static void note_error(struct cl_batch_summary *sum, int *first_rc, int rc)
+{
+	sum->failed++;
+	if (!*first_rc) {
+		*first_rc = rc;
+		snprintf(sum->error, sizeof(sum->error), "%s", cl_error_detail());
+	}
+	cl_log_error("batch", "event=file_failed detail=\"%s\"", cl_error_detail());
+}
+
+int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, int n,
+		    const char *trigger,
+		    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *name),
+		    void *arg, struct cl_batch_summary *sum)
+{
+	char **files = NULL;
+	size_t nf = 0, cap = 0;
+	int first_rc = CL_OK, rc = CL_OK;
+
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; rc == CL_OK && i < n; i++) {
+		if (cl_fs_is_dir(paths[i])) {
+			rc = list_dir(paths[i], &files, &nf, &cap);
+		} else {
+			if (nf == cap) {
+				char **nl = cl_realloc(files, (cap ? cap * 2 : 16) * sizeof(*files));
+
+				if (!nl) {
+					rc = cl_error_set(CL_ENOMEM, "no memory");
+					break;
+				}
+				files = nl;
+				cap = cap ? cap * 2 : 16;
+			}
+			files[nf] = cl_malloc(strlen(paths[i]) + 1);
+			if (!files[nf]) {
+				rc = cl_error_set(CL_ENOMEM, "no memory");
+				break;
+			}
+			strcpy(files[nf++], paths[i]);
+		}
+	}
+	if (rc == CL_OK) {
+		sum->run_id = run_start(b, source ? source : "ingest", trigger);
+		if (!sum->run_id)
+			rc = db_fail(b->db, "record the run");
+	}
+	for (size_t i = 0; rc == CL_OK && i < nf; i++) {
+		int frc = ingest_file(b, source, files[i], sum);
+
+		sum->files++;
+		if (frc)
+			note_error(sum, &first_rc, frc);
+		if (progress)
+			progress(arg, i + 1, nf, files[i]);
+	}
+	if (rc == CL_OK && cl_silver_check_references(b->silver, sum->run_id) != CL_OK)
+		note_error(sum, &first_rc, CL_EIO);
+	if (rc == CL_OK)
+		run_end(b, sum);
+	for (size_t i = 0; i < nf; i++)
+		cl_free(files[i]);
+	cl_free(files);
+	if (rc)
+		return rc;
+	if (first_rc)
+		return cl_error_set(first_rc, "%s", sum->error);
+	return CL_OK;
+}
+
+/* ---- refine ---- */
+
+struct listed {
+	json_t *line;
+	char source[64];
+};
+
+static int cmp_listed(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+	json_int_t tx = json_integer_value(json_object_get(x->line, "ingested_us"));
+	json_int_t ty = json_integer_value(json_object_get(y->line, "ingested_us"));
+
+	return tx < ty ? -1 : tx > ty;
+}
+
+int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *sum)
+{
+	char bronze[PATH_MAX + 16];
+	struct listed *list = NULL;
+	size_t n = 0, cap = 0;
+	int first_rc = CL_OK, rc = CL_OK;
+	DIR *d;
+	struct dirent *de;
+
+	memset(sum, 0, sizeof(*sum));
+	sum->run_id = run_start(b, rebuild ? "refine-rebuild" : "refine", "manual");
+	if (!sum->run_id)
+		return db_fail(b->db, "record the run");
+	if (!rebuild) {
+		/* each file is refined in the transaction that registers it:
+		 * there is nothing pending */
+		run_end(b, sum);
+		return CL_OK;
+	}
+	/* every file bronze lists, in ingest order */
+	snprintf(bronze, sizeof(bronze), "%s/bronze", b->data_dir);
+	d = opendir(bronze);
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX * 2];
+		FILE *f;
+		char *line = NULL;
+		size_t lcap = 0;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/_files.ndjson", bronze, de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (getline(&line, &lcap, f) > 0) {
+			json_t *j = json_loads(line, 0, NULL);
+
+			if (!j)
+				continue; /* a torn last line: that file never registered */
+			if (n == cap) {
+				struct listed *nl = cl_realloc(list, (cap ? cap * 2 : 64) * sizeof(*list));
+
+				if (!nl) {
+					json_decref(j);
+					rc = cl_error_set(CL_ENOMEM, "no memory");
+					break;
+				}
+				list = nl;
+				cap = cap ? cap * 2 : 64;
+			}
+			list[n].line = j;
+			snprintf(list[n].source, sizeof(list[n].source), "%.63s", de->d_name);
+			n++;
+		}
+		free(line);
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	if (n)
+		qsort(list, n, sizeof(*list), cmp_listed);
+	if (rc == CL_OK)
+		rc = exec(b, "BEGIN IMMEDIATE");
+	if (rc == CL_OK)
+		rc = cl_silver_clear(b->silver);
+	if (rc == CL_OK)
+		rc = exec(b, "DELETE FROM bronze_file");
+	for (size_t i = 0; rc == CL_OK && i < n; i++) {
+		json_t *j = list[i].line;
+		const char *hash = json_string_value(json_object_get(j, "hash"));
+		const char *rel = json_string_value(json_object_get(j, "path"));
+		const char *format = json_string_value(json_object_get(j, "format"));
+		const char *name = json_string_value(json_object_get(j, "name"));
+		char path[PATH_MAX * 2], check[65], *data = NULL;
+		size_t len = 0;
+		int frc;
+
+		sum->files++;
+		if (!hash || !rel || !format || !name) {
+			note_error(sum, &first_rc, cl_error_set(CL_ECORRUPT, "bronze/%s/_files.ndjson: "
+								"an entry without hash, path, "
+								"name or format", list[i].source));
+			continue;
+		}
+		if (already_loaded(b, hash)) {
+			sum->unchanged++;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", b->data_dir, rel);
+		frc = cl_fs_read_file(path, FILE_MAX, &data, &len);
+		if (frc == CL_OK) {
+			hash_hex(data, len, check);
+			if (strcmp(check, hash) != 0)
+				frc = cl_error_set(CL_ECORRUPT, "%s: its content no longer matches its "
+							       "hash", rel);
+		}
+		if (frc == CL_OK) {
+			cl_silver_lineage(b->silver, list[i].source, hash, sum->run_id, &sum->c);
+			frc = register_file(b, hash, list[i].source, rel, name, len, format,
+					    sum->run_id,
+					    json_integer_value(json_object_get(j, "ingested_us")));
+			if (frc == CL_OK)
+				frc = refine_data(b, data, len, format, &sum->c);
+		}
+		cl_free(data);
+		if (frc == CL_OK) {
+			sum->loaded++;
+		} else if (frc == CL_EIO) {
+			rc = frc; /* the store itself failed: stop */
+		} else {
+			note_error(sum, &first_rc, frc);
+		}
+	}
+	if (rc == CL_OK)
+		rc = cl_silver_check_references(b->silver, sum->run_id);
+	if (rc == CL_OK)
+		rc = exec(b, "COMMIT");
+	else
+		exec(b, "ROLLBACK");
+	for (size_t i = 0; i < n; i++)
+		json_decref(list[i].line);
+	cl_free(list);
+	run_end(b, sum);
+	if (rc)
+		return rc;
+	return first_rc ? cl_error_set(first_rc, "%s", sum->error) : CL_OK;
+}

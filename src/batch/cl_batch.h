@@ -1,0 +1,50 @@
+/*
+ * Batch loads: files (FHIR JSON and NDJSON, CSV) into bronze, unchanged,
+ * and from there into silver.
+ *
+ * A file is stored as it came under bronze/<source>/dt=<day>/, named by its
+ * content hash, and listed in bronze/<source>/_files.ndjson (hash, name,
+ * size, format, run) — the bronze record of it, from which every silver
+ * table can be rebuilt. The same content loaded again is a no-op. Each
+ * file's silver rows are written in one transaction with its registration
+ * in carelake.db, so a crash leaves a file either loaded or not at all.
+ * Every run is recorded in pipeline_run.
+ */
+#ifndef CL_BATCH_H
+#define CL_BATCH_H
+
+#include "batch/cl_silver.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cl_batch;
+
+struct cl_batch_summary {
+	int64_t run_id;
+	uint64_t files;          /* files looked at */
+	uint64_t loaded;         /* files stored and refined */
+	uint64_t unchanged;      /* already loaded (same content): no-op */
+	uint64_t failed;         /* files that could not be loaded */
+	struct cl_silver_counts c;
+	char error[512];         /* the first failure, naming the file */
+};
+
+int cl_batch_open(const char *data_dir, struct cl_batch **out);
+void cl_batch_close(struct cl_batch *b);
+
+/* Loads files (directories: every file in them, in name order). source:
+ * the bronze source name, or NULL to name it by format ("fhir-files",
+ * "synthea-csv"). progress (optional) is called after each file. Returns
+ * CL_OK if every file loaded or was unchanged; otherwise the first error
+ * (the others still load). */
+int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, int n,
+		    const char *trigger,
+		    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *name),
+		    void *arg, struct cl_batch_summary *sum);
+
+/* Refines bronze into silver: with rebuild, empties silver and reloads
+ * every file listed in bronze, in the order it was ingested. */
+int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *sum);
+
+#endif

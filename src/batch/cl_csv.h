@@ -1,0 +1,47 @@
+/*
+ * RFC 4180 CSV: fields separated by a delimiter (',' by default; ';', tab
+ * or '|' too), records by CRLF or LF, fields optionally quoted with '"'
+ * (a quoted field may hold delimiters, newlines and doubled quotes). A
+ * UTF-8 byte-order mark before the first field is skipped.
+ *
+ * The parser reads a whole buffer in place: unquoted fields point into
+ * it; quoted ones are unescaped into the parser's scratch space. Errors
+ * name the line (1-based, counting the newlines inside quoted fields) and
+ * what was wrong: a quote inside an unquoted field, text after a closing
+ * quote, an unterminated quoted field.
+ */
+#ifndef CL_CSV_H
+#define CL_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cl_csv_field {
+	const char *p;
+	size_t len;
+};
+
+struct cl_csv {
+	const char *src;
+	size_t len, pos;
+	char delim;
+	uint64_t line;           /* line of the record last read (1-based) */
+	uint64_t next_line;
+	struct cl_csv_field *f;  /* the record's fields */
+	uint32_t nf, capf;
+	char *scratch;           /* unescaped quoted fields */
+	size_t scratch_len, scratch_cap;
+	uint32_t max_fields;     /* refuse records with more (default 4096) */
+	char err[160];
+};
+
+/* delim 0: guess from the first line (',', ';', tab or '|'). */
+void cl_csv_init(struct cl_csv *c, const char *src, size_t len, char delim);
+void cl_csv_free(struct cl_csv *c);
+
+/* Reads the next record into c->f / c->nf. Returns 1, 0 at the end, or
+ * CL_EPARSE with c->err saying what and where (the next call resumes on
+ * the following line). Blank lines are skipped. */
+int cl_csv_next(struct cl_csv *c);
+
+#endif

@@ -1,0 +1,290 @@
+/*
+ * CSV mappings. See cl_csv_map.h.
+ */
+#include "cl_csv_map.h"
+#include "batch/cl_csv.h"
+#include "core/cl_error.h"
+#include "core/cl_time.h"
+#include "stream/cl_vitals.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum kind {
+	K_TEXT,     /* as it is */
+	K_TIME,     /* RFC 3339, normalised to UTC; a date alone kept */
+	K_GENDER,   /* M/F -> male/female */
+	K_VALUE,    /* a number into `value`, else text into `value_text` */
+	K_KEY,      /* a stable id hashed from the columns named in `from` */
+};
+
+struct field {
+	const char *col;      /* silver column */
+	const char *from;     /* CSV column (K_KEY: columns joined by '+') */
+	enum kind kind;
+};
+
+struct cl_csv_mapping {
+	const char *name;
+	const char *table;
+	const char *signature;   /* CSV columns that identify the file, by '+' */
+	struct field f[20];
+};
+
+static const struct cl_csv_mapping mappings[] = {
+	{ "synthea-patients", "patient", "Id+BIRTHDATE+FIRST+LAST+GENDER",
+	  { { "id", "Id", K_TEXT }, { "birth_date", "BIRTHDATE", K_TIME },
+	    { "death_date", "DEATHDATE", K_TIME }, { "given", "FIRST", K_TEXT },
+	    { "family", "LAST", K_TEXT }, { "marital_status", "MARITAL", K_TEXT },
+	    { "race", "RACE", K_TEXT }, { "ethnicity", "ETHNICITY", K_TEXT },
+	    { "gender", "GENDER", K_GENDER }, { "city", "CITY", K_TEXT },
+	    { "state", "STATE", K_TEXT }, { "postal_code", "ZIP", K_TEXT } } },
+	{ "synthea-providers", "practitioner", "Id+ORGANIZATION+NAME+SPECIALITY",
+	  { { "id", "Id", K_TEXT }, { "organization_id", "ORGANIZATION", K_TEXT },
+	    { "name", "NAME", K_TEXT }, { "gender", "GENDER", K_GENDER },
+	    { "specialty", "SPECIALITY", K_TEXT }, { "city", "CITY", K_TEXT },
+	    { "state", "STATE", K_TEXT } } },
+	{ "synthea-organizations", "organization", "Id+NAME+ADDRESS+CITY+REVENUE",
+	  { { "id", "Id", K_TEXT }, { "name", "NAME", K_TEXT }, { "city", "CITY", K_TEXT },
+	    { "state", "STATE", K_TEXT }, { "postal_code", "ZIP", K_TEXT } } },
+	{ "synthea-encounters", "encounter", "Id+START+STOP+PATIENT+ENCOUNTERCLASS",
+	  { { "id", "Id", K_TEXT }, { "start_ts", "START", K_TIME }, { "end_ts", "STOP", K_TIME },
+	    { "patient_id", "PATIENT", K_TEXT }, { "organization_id", "ORGANIZATION", K_TEXT },
+	    { "practitioner_id", "PROVIDER", K_TEXT }, { "class", "ENCOUNTERCLASS", K_TEXT },
+	    { "code", "CODE", K_TEXT }, { "display", "DESCRIPTION", K_TEXT },
+	    { "reason_code", "REASONCODE", K_TEXT },
+	    { "reason_display", "REASONDESCRIPTION", K_TEXT } } },
+	{ "synthea-conditions", "condition", "START+STOP+PATIENT+ENCOUNTER+CODE+DESCRIPTION",
+	  { { "id", "PATIENT+ENCOUNTER+CODE+START", K_KEY }, { "onset_ts", "START", K_TIME },
+	    { "abatement_ts", "STOP", K_TIME }, { "patient_id", "PATIENT", K_TEXT },
+	    { "encounter_id", "ENCOUNTER", K_TEXT }, { "code", "CODE", K_TEXT },
+	    { "display", "DESCRIPTION", K_TEXT } } },
+	{ "synthea-observations", "observation", "DATE+PATIENT+ENCOUNTER+CODE+VALUE+UNITS",
+	  { { "id", "PATIENT+ENCOUNTER+CODE+DATE", K_KEY },
+	    { "resource_id", "PATIENT+ENCOUNTER+CODE+DATE", K_KEY },
+	    { "effective_ts", "DATE", K_TIME }, { "patient_id", "PATIENT", K_TEXT },
+	    { "encounter_id", "ENCOUNTER", K_TEXT }, { "category", "CATEGORY", K_TEXT },
+	    { "code", "CODE", K_TEXT }, { "display", "DESCRIPTION", K_TEXT },
+	    { "unit", "UNITS", K_TEXT }, { "value", "VALUE", K_VALUE } } },
+	{ "synthea-medications", "medication_request",
+	  "START+PATIENT+ENCOUNTER+CODE+DESCRIPTION+DISPENSES",
+	  { { "id", "PATIENT+ENCOUNTER+CODE+START", K_KEY }, { "authored_ts", "START", K_TIME },
+	    { "patient_id", "PATIENT", K_TEXT }, { "encounter_id", "ENCOUNTER", K_TEXT },
+	    { "code", "CODE", K_TEXT }, { "display", "DESCRIPTION", K_TEXT } } },
+	{ "synthea-procedures", "procedure", "START+PATIENT+ENCOUNTER+CODE+DESCRIPTION+BASE_COST",
+	  { { "id", "PATIENT+ENCOUNTER+CODE+START", K_KEY },
+	    { "performed_start", "START", K_TIME }, { "performed_end", "STOP", K_TIME },
+	    { "patient_id", "PATIENT", K_TEXT }, { "encounter_id", "ENCOUNTER", K_TEXT },
+	    { "code", "CODE", K_TEXT }, { "display", "DESCRIPTION", K_TEXT } } },
+};
+
+#define NMAPPINGS (sizeof(mappings) / sizeof(mappings[0]))
+
+const char *cl_csv_map_name(const struct cl_csv_mapping *m)
+{
+	return m->name;
+}
+
+static int header_index(const struct cl_csv *c, const char *name, size_t n)
+{
+	for (uint32_t i = 0; i < c->nf; i++)
+		if (c->f[i].len == n && strncasecmp(c->f[i].p, name, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* 1 if every column of the '+' list is in the header. */
+static int has_all(const struct cl_csv *c, const char *list)
+{
+	while (*list) {
+		size_t n = strcspn(list, "+");
+
+		if (header_index(c, list, n) < 0)
+			return 0;
+		list += n;
+		if (*list == '+')
+			list++;
+	}
+	return 1;
+}
+
+const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len)
+{
+	struct cl_csv c;
+	const struct cl_csv_mapping *found = NULL;
+
+	cl_csv_init(&c, src, len, 0);
+	if (cl_csv_next(&c) == 1)
+		for (size_t i = 0; i < NMAPPINGS && !found; i++)
+			if (has_all(&c, mappings[i].signature))
+				found = &mappings[i];
+	cl_csv_free(&c);
+	if (!found)
+		cl_error_set(CL_ENOENT, "a CSV header carelake does not know (expected the Synthea "
+			     "export's patients, providers, organizations, encounters, conditions, "
+			     "observations, medications or procedures, or a mapping in config)");
+	return found;
+}
+
+static int put_field(struct cl_row *r, const struct field *fd, const struct cl_csv *hdr,
+		     const struct cl_csv *rec, char *why, size_t cap)
+{
+	const char *p;
+	size_t n;
+	int i;
+
+	if (fd->kind == K_KEY) {
+		crypto_generichash_state h;
+		unsigned char out[16];
+		char hex[33];
+		const char *list = fd->from;
+
+		crypto_generichash_init(&h, NULL, 0, sizeof(out));
+		while (*list) {
+			size_t ln = strcspn(list, "+");
+			int k = header_index(hdr, list, ln);
+
+			if (k >= 0) {
+				crypto_generichash_update(&h, (const unsigned char *)rec->f[k].p,
+							  rec->f[k].len);
+				crypto_generichash_update(&h, (const unsigned char *)"\x1f", 1);
+			}
+			list += ln;
+			if (*list == '+')
+				list++;
+		}
+		crypto_generichash_final(&h, out, sizeof(out));
+		sodium_bin2hex(hex, sizeof(hex), out, sizeof(out));
+		return cl_row_text(r, fd->col, hex, 32);
+	}
+	i = header_index(hdr, fd->from, strlen(fd->from));
+	if (i < 0 || rec->f[i].len == 0)
+		return CL_OK; /* absent or empty: NULL */
+	p = rec->f[i].p;
+	n = rec->f[i].len;
+	switch (fd->kind) {
+	case K_TIME: {
+		int64_t us;
+		char out[40];
+
+		if (n > 10 && cl_time_parse_rfc3339(p, n, &us) == CL_OK) {
+			cl_time_format_rfc3339(us, out, sizeof(out), 0);
+			return cl_row_text(r, fd->col, out, strlen(out));
+		}
+		if (n == 10 && p[4] == '-' && p[7] == '-')
+			return cl_row_text(r, fd->col, p, n);
+		snprintf(why, cap, "%s: '%.*s' is not a date or an RFC 3339 time", fd->from,
+			 (int)(n > 40 ? 40 : n), p);
+		return CL_EINVAL;
+	}
+	case K_GENDER:
+		if (n == 1 && (*p == 'M' || *p == 'm'))
+			return cl_row_text(r, fd->col, "male", 4);
+		if (n == 1 && (*p == 'F' || *p == 'f'))
+			return cl_row_text(r, fd->col, "female", 6);
+		return cl_row_text(r, fd->col, p, n);
+	case K_VALUE: {
+		char num[64], *end;
+		double v;
+
+		if (n < sizeof(num)) {
+			memcpy(num, p, n);
+			num[n] = '\0';
+			v = strtod(num, &end);
+			if (end != num && *end == '\0')
+				return cl_row_real(r, fd->col, v);
+		}
+		return cl_row_text(r, "value_text", p, n);
+	}
+	default:
+		return cl_row_text(r, fd->col, p, n);
+	}
+}
+
+/* Vitals in carelake's units, as device events are. */
+static int normalise_vital(struct cl_row *r, char *why, size_t cap)
+{
+	const struct cl_val *code = cl_row_get(r, "code"), *val = cl_row_get(r, "value"),
+			    *unit = cl_row_get(r, "unit");
+	char u[64] = "";
+	double canon;
+	int v;
+
+	if (!code || !val)
+		return CL_OK;
+	v = cl_vital_by_loinc(code->s, code->n);
+	if (v < 0)
+		return CL_OK;
+	if (unit)
+		snprintf(u, sizeof(u), "%.*s", (int)unit->n, unit->s);
+	if (cl_vital_normalise((enum cl_vital)v, val->d, u, &canon) != CL_OK) {
+		snprintf(why, cap, "%s", cl_error_detail());
+		return CL_EINVAL;
+	}
+	cl_row_real(r, "value", canon);
+	return cl_row_text(r, "unit", cl_vital_unit((enum cl_vital)v),
+			   strlen(cl_vital_unit((enum cl_vital)v)));
+}
+
+int cl_csv_load(struct cl_silver *s, const struct cl_csv_mapping *m, const char *src,
+		size_t len, struct cl_silver_counts *c)
+{
+	const struct cl_table *t = cl_silver_table(m->table);
+	struct cl_csv hdr, rec;
+	int rc;
+
+	cl_csv_init(&hdr, src, len, 0);
+	rc = cl_csv_next(&hdr);
+	if (rc != 1) {
+		cl_csv_free(&hdr);
+		return rc < 0 ? rc : cl_error_set(CL_EPARSE, "the file is empty");
+	}
+	cl_csv_init(&rec, src, len, hdr.delim);
+	rc = cl_csv_next(&rec); /* the header again */
+	while (rc == 1) {
+		struct cl_row r;
+		char record[48], why[240] = "";
+
+		rc = cl_csv_next(&rec);
+		if (rc == CL_EPARSE) {
+			/* a malformed record: quarantined, reading resumes on
+			 * the next line */
+			c->records++;
+			rc = cl_silver_quarantine(s, t->name, NULL, rec.err, NULL, 0);
+			rc = rc ? rc : 1;
+			continue;
+		}
+		if (rc != 1)
+			break;
+		snprintf(record, sizeof(record), "line %llu", (unsigned long long)rec.line);
+		if (rec.nf != hdr.nf) {
+			snprintf(why, sizeof(why), "line %llu has %u fields; the header has %u",
+				 (unsigned long long)rec.line, rec.nf, hdr.nf);
+			c->records++;
+			rc = cl_silver_quarantine(s, t->name, record, why, rec.f[0].p,
+						  rec.f[0].len);
+			rc = rc ? rc : 1;
+			continue;
+		}
+		cl_row_init(&r, t, record);
+		for (size_t k = 0; k < sizeof(m->f) / sizeof(m->f[0]) && m->f[k].col && !why[0]; k++)
+			put_field(&r, &m->f[k], &hdr, &rec, why, sizeof(why));
+		if (!why[0] && strcmp(t->name, "observation") == 0) {
+			cl_row_text(&r, "source", "csv", 3);
+			normalise_vital(&r, why, sizeof(why));
+		}
+		if (why[0]) {
+			c->records++;
+			rc = cl_silver_quarantine(s, t->name, record, why, rec.f[0].p, rec.f[0].len);
+		} else {
+			rc = cl_silver_put(s, &r);
+		}
+		rc = rc ? rc : 1;
+	}
+	cl_csv_free(&hdr);
+	cl_csv_free(&rec);
+	return rc < 0 ? rc : CL_OK;
+}

@@ -1,0 +1,473 @@
+/*
+ * Silver tables. See cl_silver.h.
+ */
+#include "cl_silver.h"
+#include "core/cl_error.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#define T CL_COL_TEXT
+#define R CL_COL_REAL
+#define I CL_COL_INT
+
+static const struct cl_column patient_cols[] = {
+	{ "id", T, 1, NULL }, { "family", T, 0, NULL }, { "given", T, 0, NULL },
+	{ "name", T, 0, NULL }, { "gender", T, 0, NULL }, { "birth_date", T, 0, NULL },
+	{ "death_date", T, 0, NULL }, { "marital_status", T, 0, NULL }, { "race", T, 0, NULL },
+	{ "ethnicity", T, 0, NULL }, { "city", T, 0, NULL }, { "state", T, 0, NULL },
+	{ "postal_code", T, 0, NULL }, { "country", T, 0, NULL },
+	{ "organization_id", T, 0, NULL },
+};
+static const struct cl_column practitioner_cols[] = {
+	{ "id", T, 1, NULL }, { "family", T, 0, NULL }, { "given", T, 0, NULL },
+	{ "name", T, 0, NULL }, { "gender", T, 0, NULL }, { "specialty", T, 0, NULL },
+	{ "organization_id", T, 0, NULL }, { "city", T, 0, NULL }, { "state", T, 0, NULL },
+};
+static const struct cl_column organization_cols[] = {
+	{ "id", T, 1, NULL }, { "name", T, 0, NULL }, { "city", T, 0, NULL },
+	{ "state", T, 0, NULL }, { "postal_code", T, 0, NULL },
+};
+static const struct cl_column encounter_cols[] = {
+	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
+	{ "practitioner_id", T, 0, "practitioner" }, { "organization_id", T, 0, NULL },
+	{ "status", T, 0, NULL }, { "class", T, 0, NULL }, { "code", T, 0, NULL },
+	{ "display", T, 0, NULL }, { "start_ts", T, 0, NULL }, { "end_ts", T, 0, NULL },
+	{ "reason_code", T, 0, NULL }, { "reason_display", T, 0, NULL }, { "ward", T, 0, NULL },
+};
+static const struct cl_column observation_cols[] = {
+	{ "id", T, 1, NULL }, { "resource_id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
+	{ "encounter_id", T, 0, "encounter" }, { "code", T, 1, NULL }, { "display", T, 0, NULL },
+	{ "category", T, 0, NULL }, { "value", R, 0, NULL }, { "value_text", T, 0, NULL },
+	{ "unit", T, 0, NULL }, { "effective_ts", T, 0, NULL }, { "device_id", T, 0, NULL },
+	{ "status", T, 0, NULL }, { "source", T, 0, NULL },
+};
+static const struct cl_column condition_cols[] = {
+	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
+	{ "encounter_id", T, 0, "encounter" }, { "code", T, 0, NULL }, { "display", T, 0, NULL },
+	{ "clinical_status", T, 0, NULL }, { "onset_ts", T, 0, NULL },
+	{ "abatement_ts", T, 0, NULL },
+};
+static const struct cl_column medication_request_cols[] = {
+	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
+	{ "encounter_id", T, 0, "encounter" }, { "code", T, 0, NULL }, { "display", T, 0, NULL },
+	{ "status", T, 0, NULL }, { "intent", T, 0, NULL }, { "authored_ts", T, 0, NULL },
+};
+static const struct cl_column procedure_cols[] = {
+	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
+	{ "encounter_id", T, 0, "encounter" }, { "code", T, 0, NULL }, { "display", T, 0, NULL },
+	{ "status", T, 0, NULL }, { "performed_start", T, 0, NULL },
+	{ "performed_end", T, 0, NULL },
+};
+
+#define N(a) (int)(sizeof(a) / sizeof(a[0]))
+
+const struct cl_table cl_silver_tables[] = {
+	{ "patient", "one row per patient", patient_cols, N(patient_cols), "" },
+	{ "practitioner", "one row per practitioner (FHIR Practitioner, Synthea providers)",
+	  practitioner_cols, N(practitioner_cols), "" },
+	{ "organization", "hospitals and clinics", organization_cols, N(organization_cols), "" },
+	{ "encounter", "visits and admissions; child of patient", encounter_cols,
+	  N(encounter_cols),
+	  "CREATE INDEX IF NOT EXISTS encounter_patient ON encounter(patient_id, start_ts);" },
+	{ "observation", "one row per measured value (a panel's components are rows of their own)",
+	  observation_cols, N(observation_cols),
+	  "CREATE INDEX IF NOT EXISTS observation_patient ON observation(patient_id, effective_ts);"
+	  "CREATE INDEX IF NOT EXISTS observation_resource ON observation(resource_id);" },
+	{ "condition", "diagnoses; child of patient and encounter", condition_cols,
+	  N(condition_cols),
+	  "CREATE INDEX IF NOT EXISTS condition_patient ON condition(patient_id);" },
+	{ "medication_request", "prescriptions", medication_request_cols,
+	  N(medication_request_cols),
+	  "CREATE INDEX IF NOT EXISTS medication_request_patient ON medication_request(patient_id);" },
+	{ "procedure", "procedures performed", procedure_cols, N(procedure_cols),
+	  "CREATE INDEX IF NOT EXISTS procedure_patient ON procedure(patient_id);" },
+	{ NULL, NULL, NULL, 0, NULL },
+};
+
+#define NTABLES 8
+
+static const char lineage_cols[] =
+	"_source TEXT NOT NULL, _bronze_file TEXT NOT NULL, _run_id INTEGER NOT NULL,"
+	" _record TEXT, _hash TEXT NOT NULL, _loaded_us INTEGER NOT NULL";
+
+static const char extra_schema[] =
+	"CREATE TABLE IF NOT EXISTS quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" table_name TEXT, source TEXT NOT NULL, bronze_file TEXT NOT NULL, run_id INTEGER NOT NULL,"
+	" record TEXT, reason TEXT NOT NULL, raw TEXT, at_us INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS quarantine_run ON quarantine(run_id);"
+	"CREATE TABLE IF NOT EXISTS quality_warning(run_id INTEGER NOT NULL, table_name TEXT NOT NULL,"
+	" row_id TEXT NOT NULL, reason TEXT NOT NULL);";
+
+struct stmts {
+	sqlite3_stmt *get, *put, *del;
+};
+
+struct cl_silver {
+	sqlite3 *db;
+	struct stmts st[NTABLES];
+	sqlite3_stmt *quarantine;
+	const char *source, *file;
+	int64_t run_id;
+	struct cl_silver_counts *c;
+};
+
+const struct cl_table *cl_silver_table(const char *name)
+{
+	for (const struct cl_table *t = cl_silver_tables; t->name; t++)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+static int table_index(const struct cl_table *t)
+{
+	return (int)(t - cl_silver_tables);
+}
+
+static int db_fail(sqlite3 *db, const char *what)
+{
+	return cl_error_set(CL_EIO, "carelake.db: %s: %s", what, sqlite3_errmsg(db));
+}
+
+/* ---- rows ---- */
+
+void cl_row_init(struct cl_row *r, const struct cl_table *t, const char *record)
+{
+	r->t = t;
+	memset(r->v, 0, sizeof(r->v));
+	r->used = 0;
+	r->record = record;
+}
+
+static int col_index(const struct cl_table *t, const char *col)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, col) == 0)
+			return i;
+	return -1;
+}
+
+int cl_row_text(struct cl_row *r, const char *col, const char *s, size_t n)
+{
+	int i = col_index(r->t, col);
+
+	if (i < 0)
+		return cl_error_set(CL_ENOENT, "%s has no column %s", r->t->name, col);
+	if (!s)
+		return CL_OK;
+	if (r->used + n + 1 > sizeof(r->buf))
+		n = sizeof(r->buf) - r->used - 1; /* a field beyond 8 KiB is cut */
+	memcpy(r->buf + r->used, s, n);
+	r->buf[r->used + n] = '\0';
+	r->v[i].set = 1;
+	r->v[i].s = r->buf + r->used;
+	r->v[i].n = n;
+	r->used += n + 1;
+	return CL_OK;
+}
+
+int cl_row_real(struct cl_row *r, const char *col, double d)
+{
+	int i = col_index(r->t, col);
+
+	if (i < 0)
+		return cl_error_set(CL_ENOENT, "%s has no column %s", r->t->name, col);
+	r->v[i].set = 1;
+	r->v[i].d = d;
+	return CL_OK;
+}
+
+int cl_row_int(struct cl_row *r, const char *col, int64_t v)
+{
+	int i = col_index(r->t, col);
+
+	if (i < 0)
+		return cl_error_set(CL_ENOENT, "%s has no column %s", r->t->name, col);
+	r->v[i].set = 1;
+	r->v[i].i = v;
+	return CL_OK;
+}
+
+const struct cl_val *cl_row_get(const struct cl_row *r, const char *col)
+{
+	int i = col_index(r->t, col);
+
+	return i >= 0 && r->v[i].set ? &r->v[i] : NULL;
+}
+
+/* ---- the store ---- */
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+		return db_fail(db, "prepare");
+	return CL_OK;
+}
+
+static int create_table(struct cl_silver *s, const struct cl_table *t, struct stmts *st)
+{
+	char sql[4096], cols[2048] = "", vals[1024] = "", upd[2048] = "";
+	size_t c = 0, v = 0, u = 0;
+	static const char *const lin[] = { "_source", "_bronze_file", "_run_id", "_record",
+					   "_hash", "_loaded_us" };
+	int n = 0, rc;
+
+	c += (size_t)snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS %s(", t->name);
+	for (int i = 0; i < t->ncols; i++)
+		c += (size_t)snprintf(sql + c, sizeof(sql) - c, "%s %s%s, ", t->cols[i].name,
+				      t->cols[i].type == CL_COL_REAL ? "REAL"
+				      : t->cols[i].type == CL_COL_INT ? "INTEGER" : "TEXT",
+				      i == 0 ? " PRIMARY KEY" : "");
+	snprintf(sql + c, sizeof(sql) - c, "%s);%s", lineage_cols, t->indexes);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(s->db, t->name);
+	c = 0;
+	for (int i = 0; i < t->ncols + 6; i++, n++) {
+		const char *name = i < t->ncols ? t->cols[i].name : lin[i - t->ncols];
+
+		c += (size_t)snprintf(cols + c, sizeof(cols) - c, "%s%s", i ? "," : "", name);
+		v += (size_t)snprintf(vals + v, sizeof(vals) - v, "%s?%d", i ? "," : "", i + 1);
+		if (i > 0)
+			u += (size_t)snprintf(upd + u, sizeof(upd) - u, "%s%s=excluded.%s",
+					      i > 1 ? "," : "", name, name);
+	}
+	snprintf(sql, sizeof(sql), "INSERT INTO %s(%s) VALUES (%s) ON CONFLICT(id) DO UPDATE SET %s",
+		 t->name, cols, vals, upd);
+	rc = prepare(s->db, sql, &st->put);
+	snprintf(sql, sizeof(sql), "SELECT _hash FROM %s WHERE id = ?1", t->name);
+	if (rc == CL_OK)
+		rc = prepare(s->db, sql, &st->get);
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?1", t->name);
+	if (rc == CL_OK)
+		rc = prepare(s->db, sql, &st->del);
+	return rc;
+}
+
+int cl_silver_open(sqlite3 *db, struct cl_silver **out)
+{
+	struct cl_silver *s = cl_calloc(1, sizeof(*s));
+	int rc = CL_OK;
+
+	if (!s)
+		return cl_error_set(CL_ENOMEM, "no memory for silver");
+	s->db = db;
+	if (sqlite3_exec(db, extra_schema, NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(db, "quarantine");
+	for (int i = 0; rc == CL_OK && cl_silver_tables[i].name; i++)
+		rc = create_table(s, &cl_silver_tables[i], &s->st[i]);
+	if (rc == CL_OK)
+		rc = prepare(db, "INSERT INTO quarantine(table_name, source, bronze_file, run_id,"
+			     " record, reason, raw, at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			     &s->quarantine);
+	if (rc) {
+		cl_silver_close(s);
+		return rc;
+	}
+	*out = s;
+	return CL_OK;
+}
+
+void cl_silver_close(struct cl_silver *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < NTABLES; i++) {
+		sqlite3_finalize(s->st[i].get);
+		sqlite3_finalize(s->st[i].put);
+		sqlite3_finalize(s->st[i].del);
+	}
+	sqlite3_finalize(s->quarantine);
+	cl_free(s);
+}
+
+void cl_silver_lineage(struct cl_silver *s, const char *source, const char *file_hash,
+		       int64_t run_id, struct cl_silver_counts *counts)
+{
+	s->source = source;
+	s->file = file_hash;
+	s->run_id = run_id;
+	s->c = counts;
+}
+
+static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CL_OK : db_fail(db, what);
+}
+
+int cl_silver_quarantine(struct cl_silver *s, const char *table, const char *record,
+			 const char *reason, const char *raw, size_t raw_len)
+{
+	sqlite3_stmt *q = s->quarantine;
+
+	if (table)
+		sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, s->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, s->file, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, s->run_id);
+	if (record)
+		sqlite3_bind_text(q, 5, record, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, reason, -1, SQLITE_TRANSIENT);
+	if (raw)
+		sqlite3_bind_text(q, 7, raw, (int)(raw_len > 65536 ? 65536 : raw_len),
+				  SQLITE_STATIC);
+	sqlite3_bind_int64(q, 8, cl_time_now_us());
+	if (s->c)
+		s->c->quarantined++;
+	return step_done(s->db, q, "quarantine");
+}
+
+/* A short fingerprint of the row's values, to tell a duplicate from a
+ * correction. */
+static void row_hash(const struct cl_row *r, char hex[33])
+{
+	crypto_generichash_state h;
+	unsigned char out[16];
+
+	crypto_generichash_init(&h, NULL, 0, sizeof(out));
+	for (int i = 0; i < r->t->ncols; i++) {
+		const struct cl_val *v = &r->v[i];
+		unsigned char tag = v->set ? (unsigned char)(1 + r->t->cols[i].type) : 0;
+
+		crypto_generichash_update(&h, &tag, 1);
+		if (!v->set)
+			continue;
+		if (r->t->cols[i].type == CL_COL_TEXT) {
+			uint64_t n = v->n;
+
+			crypto_generichash_update(&h, (const unsigned char *)&n, sizeof(n));
+			crypto_generichash_update(&h, (const unsigned char *)v->s, v->n);
+		} else if (r->t->cols[i].type == CL_COL_REAL) {
+			crypto_generichash_update(&h, (const unsigned char *)&v->d, sizeof(v->d));
+		} else {
+			crypto_generichash_update(&h, (const unsigned char *)&v->i, sizeof(v->i));
+		}
+	}
+	crypto_generichash_final(&h, out, sizeof(out));
+	sodium_bin2hex(hex, 33, out, sizeof(out));
+}
+
+int cl_silver_put(struct cl_silver *s, struct cl_row *r)
+{
+	const struct cl_table *t = r->t;
+	struct stmts *st = &s->st[table_index(t)];
+	char hex[33];
+	int existed = 0, same = 0, rc;
+
+	if (s->c)
+		s->c->records++;
+	for (int i = 0; i < t->ncols; i++) {
+		if (t->cols[i].required && (!r->v[i].set || (t->cols[i].type == CL_COL_TEXT &&
+							     r->v[i].n == 0))) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "%s.%s is required", t->name, t->cols[i].name);
+			return cl_silver_quarantine(s, t->name, r->record, why,
+						    r->v[0].set ? r->v[0].s : NULL,
+						    r->v[0].set ? r->v[0].n : 0);
+		}
+	}
+	row_hash(r, hex);
+	sqlite3_bind_text(st->get, 1, r->v[0].s, (int)r->v[0].n, SQLITE_STATIC);
+	rc = sqlite3_step(st->get);
+	if (rc == SQLITE_ROW) {
+		existed = 1;
+		same = strcmp((const char *)sqlite3_column_text(st->get, 0), hex) == 0;
+	}
+	sqlite3_reset(st->get);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_fail(s->db, "read silver");
+	if (same) {
+		if (s->c)
+			s->c->duplicates++;
+		return CL_OK;
+	}
+	for (int i = 0; i < t->ncols; i++) {
+		const struct cl_val *v = &r->v[i];
+
+		if (!v->set)
+			continue;
+		if (t->cols[i].type == CL_COL_TEXT)
+			sqlite3_bind_text(st->put, i + 1, v->s, (int)v->n, SQLITE_STATIC);
+		else if (t->cols[i].type == CL_COL_REAL)
+			sqlite3_bind_double(st->put, i + 1, v->d);
+		else
+			sqlite3_bind_int64(st->put, i + 1, v->i);
+	}
+	sqlite3_bind_text(st->put, t->ncols + 1, s->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->put, t->ncols + 2, s->file, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st->put, t->ncols + 3, s->run_id);
+	if (r->record)
+		sqlite3_bind_text(st->put, t->ncols + 4, r->record, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->put, t->ncols + 5, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st->put, t->ncols + 6, cl_time_now_us());
+	rc = step_done(s->db, st->put, "write silver");
+	if (rc == CL_OK && s->c) {
+		s->c->accepted++;
+		s->c->updated += existed;
+		s->c->by_table[table_index(t)]++;
+	}
+	return rc;
+}
+
+int cl_silver_delete(struct cl_silver *s, const char *table, const char *id)
+{
+	const struct cl_table *t = cl_silver_table(table);
+	struct stmts *st;
+	int rc;
+
+	if (!t)
+		return CL_ENOENT;
+	st = &s->st[table_index(t)];
+	sqlite3_bind_text(st->del, 1, id, -1, SQLITE_STATIC);
+	rc = step_done(s->db, st->del, "delete from silver");
+	if (rc == CL_OK && s->c && sqlite3_changes(s->db) > 0)
+		s->c->deleted++;
+	return rc;
+}
+
+int cl_silver_clear(struct cl_silver *s)
+{
+	char sql[128];
+
+	for (const struct cl_table *t = cl_silver_tables; t->name; t++) {
+		snprintf(sql, sizeof(sql), "DELETE FROM %s", t->name);
+		if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return db_fail(s->db, "clear silver");
+	}
+	if (sqlite3_exec(s->db, "DELETE FROM quarantine; DELETE FROM quality_warning", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return db_fail(s->db, "clear quarantine");
+	return CL_OK;
+}
+
+int cl_silver_check_references(struct cl_silver *s, int64_t run_id)
+{
+	for (const struct cl_table *t = cl_silver_tables; t->name; t++) {
+		for (int i = 0; i < t->ncols; i++) {
+			const char *ref = t->cols[i].references;
+			char sql[512];
+
+			if (!ref)
+				continue;
+			snprintf(sql, sizeof(sql),
+				 "INSERT INTO quality_warning(run_id, table_name, row_id, reason)"
+				 " SELECT %lld, '%s', id, '%s ' || %s || ' does not exist' FROM %s"
+				 " WHERE _run_id = %lld AND %s IS NOT NULL AND %s NOT IN (SELECT id FROM %s)",
+				 (long long)run_id, t->name, ref, t->cols[i].name, t->name,
+				 (long long)run_id, t->cols[i].name, t->cols[i].name, ref);
+			if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+				return db_fail(s->db, "check references");
+			if (s->c)
+				s->c->warnings += (uint64_t)sqlite3_changes(s->db);
+		}
+	}
+	return CL_OK;
+}

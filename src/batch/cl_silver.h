@@ -1,0 +1,103 @@
+/*
+ * Silver: the clean, deduplicated tables in carelake.db, each row keyed by
+ * its business key (`id`) and carrying its lineage: the source, the bronze
+ * file (content hash) and the run that produced it, and where in the file
+ * it came from. Rows are upserted: a record seen again unchanged is a
+ * duplicate and changes nothing; a changed one (a correction) replaces the
+ * old row. Records that fail an expectation go to `quarantine` with the
+ * reason, and the bronze file keeps them as they came.
+ */
+#ifndef CL_SILVER_H
+#define CL_SILVER_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum cl_col_type { CL_COL_TEXT, CL_COL_REAL, CL_COL_INT };
+
+struct cl_column {
+	const char *name;
+	enum cl_col_type type;
+	int required;            /* a row without it is quarantined */
+	const char *references;  /* "patient": the id must exist there (warned) */
+};
+
+#define CL_SILVER_MAX_COLS 24
+
+struct cl_table {
+	const char *name;
+	const char *doc;
+	const struct cl_column *cols;   /* cols[0] is the key, "id" */
+	int ncols;
+	const char *indexes;            /* extra CREATE INDEX statements */
+};
+
+/* The silver tables, NULL-name terminated. */
+extern const struct cl_table cl_silver_tables[];
+const struct cl_table *cl_silver_table(const char *name);
+
+/* One value of a row: NULL unless set. */
+struct cl_val {
+	uint8_t set;
+	const char *s;   /* text (not necessarily NUL-terminated) */
+	size_t n;
+	double d;
+	int64_t i;
+};
+
+struct cl_row {
+	const struct cl_table *t;
+	struct cl_val v[CL_SILVER_MAX_COLS];
+	char buf[8192];   /* text copied in by cl_row_set_text */
+	size_t used;
+	const char *record;   /* where in the file: "entry 3", "line 17" */
+};
+
+void cl_row_init(struct cl_row *r, const struct cl_table *t, const char *record);
+/* Sets column `col` (by name); text is copied. CL_ENOENT: no such column. */
+int cl_row_text(struct cl_row *r, const char *col, const char *s, size_t n);
+int cl_row_real(struct cl_row *r, const char *col, double d);
+int cl_row_int(struct cl_row *r, const char *col, int64_t i);
+const struct cl_val *cl_row_get(const struct cl_row *r, const char *col);
+
+/* Counts of one load or refine. */
+struct cl_silver_counts {
+	uint64_t records;        /* rows offered */
+	uint64_t accepted;       /* inserted or changed */
+	uint64_t updated;        /* of which replaced an older version */
+	uint64_t duplicates;     /* unchanged */
+	uint64_t quarantined;
+	uint64_t deleted;        /* removed by a FHIR DELETE */
+	uint64_t warnings;       /* kept, with a warning (dangling references) */
+	uint64_t other;          /* records kept in bronze only (other FHIR types) */
+	uint64_t by_table[32];   /* accepted, by cl_silver_tables index */
+};
+
+struct cl_silver;
+
+/* On an open carelake.db connection: creates the tables if needed. */
+int cl_silver_open(sqlite3 *db, struct cl_silver **out);
+void cl_silver_close(struct cl_silver *s);
+
+/* The lineage of the rows that follow. */
+void cl_silver_lineage(struct cl_silver *s, const char *source, const char *file_hash,
+		       int64_t run_id, struct cl_silver_counts *counts);
+
+/* Validates and upserts a row, or quarantines it with the reason. */
+int cl_silver_put(struct cl_silver *s, struct cl_row *r);
+
+/* Quarantines a record that never became a row (it could not be parsed). */
+int cl_silver_quarantine(struct cl_silver *s, const char *table, const char *record,
+			 const char *reason, const char *raw, size_t raw_len);
+
+/* Deletes a row (a FHIR DELETE). */
+int cl_silver_delete(struct cl_silver *s, const char *table, const char *id);
+
+/* Empties every silver table and the quarantine (refine --rebuild). */
+int cl_silver_clear(struct cl_silver *s);
+
+/* Warns about rows of this run that reference ids that do not exist. */
+int cl_silver_check_references(struct cl_silver *s, int64_t run_id);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * `carelake ingest` and `carelake refine`: batch files into bronze and
+ * silver. See docs/commands/ingest.md.
+ */
+#include "cl_cli.h"
+#include "batch/cl_batch.h"
+#include "core/cl_error.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+const char cl_cmd_ingest_usage[] =
+	"usage: carelake ingest [--data DIR] [--source NAME] [--json] PATH...\n\n"
+	"Loads files into bronze, unchanged, and refines them into the silver\n"
+	"tables of carelake.db. A PATH may be a directory (every file in it).\n"
+	"Recognised by content: FHIR R4 JSON (a resource or a Bundle) and NDJSON\n"
+	"(one resource per line), and the Synthea CSV export (patients, providers,\n"
+	"organizations, encounters, conditions, observations, medications,\n"
+	"procedures). A file already loaded (same content) is skipped. Records\n"
+	"that fail validation go to the quarantine table with the reason.\n\n"
+	"Prints files, records, accepted, duplicates, quarantined and rows by\n"
+	"table; a progress bar on a terminal.\n\n"
+	"exit status: 0 all loaded, 1 a file could not be loaded (named), 2 could\n"
+	"not run\n\n"
+	"options:\n"
+	"  --source NAME     the bronze source (default: fhir-files or synthea-csv)\n"
+	"  --json            print the summary as one JSON object\n"
+	CL_CLI_COMMON_HELP;
+
+const char cl_cmd_refine_usage[] =
+	"usage: carelake refine [--data DIR] [--rebuild] [--json]\n\n"
+	"Refines bronze into silver. Files are refined as they are ingested, so\n"
+	"there is nothing pending unless --rebuild: then every silver table and\n"
+	"the quarantine are emptied and rebuilt from the files bronze lists, in the\n"
+	"order they were ingested. A rebuild gives the same tables.\n\n"
+	"options:\n"
+	"  --rebuild         rebuild silver from bronze\n"
+	"  --json            print the summary as one JSON object\n"
+	CL_CLI_COMMON_HELP;
+
+static void progress(void *arg, uint64_t done, uint64_t total, const char *name)
+{
+	int width = 30, fill = total ? (int)(done * (uint64_t)width / total) : width;
+	const char *slash = strrchr(name, '/');
+
+	(void)arg;
+	fprintf(stderr, "\r[%.*s%*s] %llu/%llu %-40.40s", fill,
+		"##############################", width - fill, "", (unsigned long long)done,
+		(unsigned long long)total, slash ? slash + 1 : name);
+	if (done == total)
+		fputc('\n', stderr);
+}
+
+static void print_summary(const struct cl_batch_summary *s, int json)
+{
+	if (json) {
+		json_t *t = json_object();
+
+		for (int i = 0; cl_silver_tables[i].name; i++)
+			if (s->c.by_table[i])
+				json_object_set_new(t, cl_silver_tables[i].name,
+						    json_integer((json_int_t)s->c.by_table[i]));
+		json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
+				      "run_id", (json_int_t)s->run_id, "files",
+				      (json_int_t)s->files, "loaded", (json_int_t)s->loaded,
+				      "unchanged", (json_int_t)s->unchanged, "failed",
+				      (json_int_t)s->failed, "records", (json_int_t)s->c.records,
+				      "accepted", (json_int_t)s->c.accepted, "duplicates",
+				      (json_int_t)s->c.duplicates, "quarantined",
+				      (json_int_t)s->c.quarantined, "warnings",
+				      (json_int_t)s->c.warnings, "other_resources",
+				      (json_int_t)s->c.other, "tables", t);
+
+		if (s->error[0])
+			json_object_set_new(o, "error", json_string(s->error));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(o);
+		return;
+	}
+	printf("run %lld: files %llu (loaded %llu, unchanged %llu, failed %llu)\n",
+	       (long long)s->run_id, (unsigned long long)s->files, (unsigned long long)s->loaded,
+	       (unsigned long long)s->unchanged, (unsigned long long)s->failed);
+	printf("records %llu: accepted %llu (of which corrections %llu), duplicates %llu, "
+	       "quarantined %llu, deleted %llu; %llu references to missing rows; %llu other "
+	       "resources kept in bronze only\n",
+	       (unsigned long long)s->c.records, (unsigned long long)s->c.accepted,
+	       (unsigned long long)s->c.updated, (unsigned long long)s->c.duplicates,
+	       (unsigned long long)s->c.quarantined, (unsigned long long)s->c.deleted,
+	       (unsigned long long)s->c.warnings, (unsigned long long)s->c.other);
+	for (int i = 0; cl_silver_tables[i].name; i++)
+		if (s->c.by_table[i])
+			printf("  %-20s %llu\n", cl_silver_tables[i].name,
+			       (unsigned long long)s->c.by_table[i]);
+}
+
+static int run(int argc, char **argv, int refine)
+{
+	static const struct option opts[] = {
+		CL_CLI_COMMON_OPTIONS,
+		{ "source", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "rebuild", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cl_batch_summary sum;
+	struct cl_batch *b;
+	const char *source = NULL;
+	struct cl_cli cli;
+	int json = 0, rebuild = 0, opt, rc;
+
+	cl_cli_init(&cli, refine ? "refine" : "ingest");
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == CL_OPT_HELP)
+			return cl_cli_help(refine ? cl_cmd_refine_usage : cl_cmd_ingest_usage);
+		rc = cl_cli_common_option(&cli, opt, optarg);
+		if (rc < 0)
+			return CL_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		if (opt == 's' && !refine)
+			source = optarg;
+		else if (opt == 'j')
+			json = 1;
+		else if (opt == 'r' && refine)
+			rebuild = 1;
+		else
+			return cl_cli_error(&cli, "unknown option (see carelake %s --help)", cli.cmd);
+	}
+	if (source && (!*source || strchr(source, '/') || source[0] == '.' || strlen(source) > 60))
+		return cl_cli_error(&cli, "--source: a name of letters, digits, '-' and '_'");
+	if (refine && optind < argc)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
+	if (!refine && optind >= argc)
+		return cl_cli_error(&cli, "name the files or directories to load (see --help)");
+	for (int i = optind; !refine && i < argc; i++)
+		if (access(argv[i], R_OK) != 0)
+			return cl_cli_error(&cli, "%s: cannot read it", argv[i]);
+	rc = cl_batch_open(cli.data_dir, &b);
+	if (rc)
+		return cl_cli_error(&cli, "%s", cl_error_detail());
+	if (refine)
+		rc = cl_batch_refine(b, rebuild, &sum);
+	else
+		rc = cl_batch_ingest(b, source, argv + optind, argc - optind, "manual",
+				     isatty(2) && !json ? progress : NULL, NULL, &sum);
+	cl_batch_close(b);
+	if (rc && !sum.run_id)
+		return cl_cli_error(&cli, "%s", cl_error_detail());
+	print_summary(&sum, json);
+	if (rc) {
+		cl_cli_error(&cli, "%s", sum.error[0] ? sum.error : cl_error_detail());
+		return CL_EXIT_FAIL;
+	}
+	return CL_EXIT_OK;
+}
+
+int cl_cmd_ingest(int argc, char **argv)
+{
+	return run(argc, argv, 0);
+}
+
+int cl_cmd_refine(int argc, char **argv)
+{
+	return run(argc, argv, 1);
+}
