@@ -74,6 +74,8 @@ static void print_summary(const struct cl_batch_summary *s, int json)
 				      (json_int_t)s->c.warnings, "other_resources",
 				      (json_int_t)s->c.other, "tables", t);
 
+		json_object_set_new(o, "corrections", json_integer((json_int_t)s->c.updated));
+		json_object_set_new(o, "deleted", json_integer((json_int_t)s->c.deleted));
 		if (s->error[0])
 			json_object_set_new(o, "error", json_string(s->error));
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

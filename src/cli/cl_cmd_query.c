@@ -29,7 +29,8 @@ const char cl_cmd_query_usage[] =
 static int authorize(void *arg, int action, const char *a, const char *b, const char *c,
 		     const char *d)
 {
-	(void)arg;
+	int *denied = arg;
+
 	(void)a;
 	(void)b;
 	(void)c;
@@ -41,6 +42,7 @@ static int authorize(void *arg, int action, const char *a, const char *b, const 
 	case SQLITE_RECURSIVE:
 		return SQLITE_OK;
 	default:
+		*denied = 1;
 		return SQLITE_DENY;
 	}
 }
@@ -183,7 +185,7 @@ int cl_cmd_query(int argc, char **argv)
 	struct cl_cli cli;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	int opt, rc;
+	int opt, rc, denied = 0;
 
 	cl_cli_init(&cli, "query");
 	optind = 1;
@@ -212,10 +214,10 @@ int cl_cmd_query(int argc, char **argv)
 		return rc;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	sqlite3_set_authorizer(db, authorize, NULL);
+	sqlite3_set_authorizer(db, authorize, &denied);
 	rc = sqlite3_prepare_v2(db, argv[optind], -1, &st, &tail);
 	if (rc != SQLITE_OK || !st) {
-		const char *msg = rc == SQLITE_AUTH ? "only reading is allowed: the statement would "
+		const char *msg = rc == SQLITE_AUTH || denied ? "only reading is allowed: the statement would "
 						      "write, attach or change a setting"
 						    : sqlite3_errmsg(db);
 

@@ -1,0 +1,339 @@
+/*
+ * Batch loads end to end, through the carelake binary:
+ * - data-driven cases (tests/data/batch/<case>/): each case's input files
+ *   beside case.json, which says what the load must report, the rows a
+ *   query must then return, what must be quarantined and why;
+ * - the shared third-party material: all of synthea-fhir, synthea-csv and
+ *   fhir-r4-examples with the right counts per table and no quarantine;
+ * - loading the same files again changes nothing; refine --rebuild gives
+ *   the same tables; query refuses anything that writes.
+ *
+ * Usage: test_batch /path/to/carelake CASES_DIR SHARED_DATA_DIR
+ */
+#include "cl_test.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <string.h>
+
+static const char *bin, *cases, *shared;
+static char dir[256];
+
+#include "cli_helpers.h"
+
+static json_t *parse(const char *text)
+{
+	json_error_t err;
+	json_t *j = json_loads(text, 0, &err);
+
+	if (!j)
+		fail_msg("not JSON (%s): %.400s", err.text, text);
+	return j;
+}
+
+static json_t *query(const char *data, const char *sql)
+{
+	struct result r = run(NULL, "query", "--data", data, "--format", "json", sql, NULL);
+	json_t *j;
+
+	if (r.status != 0)
+		fail_msg("query failed: %s: %s", sql, r.err);
+	j = parse(r.out);
+	done(&r);
+	return j;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void run_case(const char *name)
+{
+	char cdir[600], data[600], path[900], *files[16];
+	const char *args[32];
+	int nfiles = 0, na = 0;
+	json_t *c, *sum, *want, *got;
+	struct result r;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(cdir, sizeof(cdir), "%s/%s", cases, name);
+	snprintf(path, sizeof(path), "%s/case.json", cdir);
+	{
+		char *text = slurp(path);
+
+		c = parse(text);
+		free(text);
+	}
+	d = opendir(cdir);
+	assert_non_null(d);
+	while ((de = readdir(d)) && nfiles < 16) {
+		if (de->d_name[0] == '.' || strcmp(de->d_name, "case.json") == 0)
+			continue;
+		files[nfiles] = malloc(strlen(cdir) + strlen(de->d_name) + 2);
+		sprintf(files[nfiles++], "%s/%s", cdir, de->d_name);
+	}
+	closedir(d);
+	qsort(files, (size_t)nfiles, sizeof(files[0]), cmp_name);
+	snprintf(data, sizeof(data), "%s/case-%s", dir, name);
+	args[na++] = "ingest";
+	args[na++] = "--data";
+	args[na++] = data;
+	args[na++] = "--json";
+	for (int i = 0; i < nfiles; i++)
+		args[na++] = files[i];
+	args[na] = NULL;
+	r = run(NULL, args[0], args[1], args[2], args[3], na > 4 ? args[4] : NULL,
+		na > 5 ? args[5] : NULL, na > 6 ? args[6] : NULL, NULL);
+	if (r.status != (int)json_integer_value(json_object_get(c, "exit")))
+		fail_msg("case %s: exit %d, want %lld: %s", name, r.status,
+			 json_integer_value(json_object_get(c, "exit")), r.err);
+	{
+		size_t i;
+		json_t *s;
+
+		json_array_foreach(json_object_get(c, "stderr_has"), i, s)
+			if (!strstr(r.err, json_string_value(s)))
+				fail_msg("case %s: stderr lacks '%s': %s", name, json_string_value(s),
+					 r.err);
+	}
+	sum = parse(r.out);
+	{
+		const char *key;
+		json_t *v;
+
+		json_object_foreach(json_object_get(c, "summary"), key, v)
+			if (json_integer_value(json_object_get(sum, key)) != json_integer_value(v))
+				fail_msg("case %s: %s is %lld, want %lld (%s)", name, key,
+					 json_integer_value(json_object_get(sum, key)),
+					 json_integer_value(v), r.out);
+	}
+	done(&r);
+	want = json_object_get(c, "rows");
+	got = query(data, json_string_value(json_object_get(c, "query")));
+	if (!json_equal(want, got)) {
+		char *a = json_dumps(want, JSON_COMPACT), *b = json_dumps(got, JSON_COMPACT);
+
+		fail_msg("case %s: rows\n  want %s\n  got  %s", name, a, b);
+	}
+	json_decref(got);
+	got = query(data, "SELECT record, reason FROM quarantine ORDER BY id");
+	{
+		json_t *q = json_object_get(c, "quarantine"), *e;
+		size_t i;
+
+		if (json_array_size(got) != json_array_size(q))
+			fail_msg("case %s: %zu quarantined, want %zu", name, json_array_size(got),
+				 json_array_size(q));
+		json_array_foreach(q, i, e) {
+			json_t *row = json_array_get(got, i);
+			const char *rec = json_string_value(json_object_get(row, "record"));
+
+			if (!rec || strcmp(rec, json_string_value(json_object_get(e, "record"))) ||
+			    !strstr(json_string_value(json_object_get(row, "reason")),
+				    json_string_value(json_object_get(e, "reason_has"))))
+				fail_msg("case %s: quarantine %zu is %s / %s", name, i, rec,
+					 json_string_value(json_object_get(row, "reason")));
+		}
+	}
+	json_decref(got);
+	json_decref(sum);
+	json_decref(c);
+	for (int i = 0; i < nfiles; i++)
+		free(files[i]);
+}
+
+static void test_cases(void **state)
+{
+	DIR *d = opendir(cases);
+	struct dirent *de;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		run_case(de->d_name);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 10);
+}
+
+/* Every silver row, less what differs by run: a fingerprint of the tables. */
+static char *tables_digest(const char *data)
+{
+	static const char *const tables[] = { "patient", "practitioner", "organization",
+					      "encounter", "observation", "condition",
+					      "medication_request", "procedure" };
+	json_t *all = json_object();
+	char *out;
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char sql[300];
+
+		snprintf(sql, sizeof(sql), "SELECT id, _hash, _source, _bronze_file, _record FROM %s "
+			 "ORDER BY id", tables[i]);
+		json_object_set_new(all, tables[i], query(data, sql));
+	}
+	json_object_set_new(all, "quarantine",
+			    query(data, "SELECT table_name, bronze_file, record, reason FROM "
+					"quarantine ORDER BY bronze_file, record"));
+	out = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(all);
+	return out;
+}
+
+static long count(const char *data, const char *sql)
+{
+	json_t *j = query(data, sql);
+	long n = (long)json_integer_value(json_object_get(json_array_get(j, 0), "n"));
+
+	json_decref(j);
+	return n;
+}
+
+static void test_shared_material(void **state)
+{
+	static const struct {
+		const char *table;
+		long rows;
+	} want[] = {
+		/* synthea-csv + synthea-fhir (4 patients) + fhir-r4-examples */
+		{ "patient", 27 + 4 + 1 + 5 },       /* the transaction example holds 5 */
+		{ "practitioner", 166 + 4 + 1 },
+		{ "organization", 63 + 3 - 1 },     /* 4 in the FHIR, one of them twice;
+						      * the CSV and FHIR share one id */
+		{ "encounter", 604 + 22 + 1 },
+		{ "observation", 990 + 165 + 7 },   /* FHIR: one row per value or component */
+		{ "condition", 438 + 8 + 1 },
+		{ "medication_request", 4 + 1 },
+		{ "procedure", 5 },
+	};
+	char data[400], fhir[600], csv[600], ex[600], *before, *after;
+	struct result r;
+	json_t *sum;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/shared", dir);
+	snprintf(fhir, sizeof(fhir), "%s/synthea-fhir", shared);
+	snprintf(csv, sizeof(csv), "%s/synthea-csv", shared);
+	snprintf(ex, sizeof(ex), "%s/fhir-r4-examples", shared);
+	r = run(NULL, "ingest", "--data", data, "--json", fhir, csv, ex, NULL);
+	if (r.status != 0)
+		fail_msg("ingest: %s", r.err);
+	sum = parse(r.out);
+	assert_int_equal(json_integer_value(json_object_get(sum, "files")), 4 + 6 + 12);
+	assert_int_equal(json_integer_value(json_object_get(sum, "quarantined")), 0);
+	/* Claims, EOBs, immunizations, reports, a care plan; a Medication and
+	 * a Parameters among the examples: counted, kept in bronze */
+	assert_int_equal(json_integer_value(json_object_get(sum, "other_resources")), 77 + 2);
+	/* the searchset example's MedicationRequest names Patient/347 */
+	assert_int_equal(json_integer_value(json_object_get(sum, "warnings")), 1);
+	json_decref(sum);
+	done(&r);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char sql[200];
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) AS n FROM %s", want[i].table);
+		if (count(data, sql) != want[i].rows)
+			fail_msg("%s has %ld rows, want %ld", want[i].table, count(data, sql),
+				 want[i].rows);
+	}
+	/* urn:uuid references came out as the ids they name */
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM encounter WHERE patient_id NOT IN "
+				     "(SELECT id FROM patient)"), 0);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation WHERE _source = "
+				     "'fhir-files' AND encounter_id IS NOT NULL AND encounter_id NOT IN "
+				     "(SELECT id FROM encounter)"), 0);
+	/* lineage: every row knows its bronze file, and the file is there */
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation WHERE _bronze_file NOT "
+				     "IN (SELECT hash FROM bronze_file)"), 0);
+
+	/* the same files again: nothing changes */
+	before = tables_digest(data);
+	r = run(NULL, "ingest", "--data", data, "--json", fhir, csv, ex, NULL);
+	assert_int_equal(r.status, 0);
+	sum = parse(r.out);
+	assert_int_equal(json_integer_value(json_object_get(sum, "unchanged")), 22);
+	assert_int_equal(json_integer_value(json_object_get(sum, "accepted")), 0);
+	json_decref(sum);
+	done(&r);
+	after = tables_digest(data);
+	assert_string_equal(before, after);
+	free(after);
+
+	/* rebuilt from bronze: the same tables */
+	r = run(NULL, "refine", "--data", data, "--rebuild", "--json", NULL);
+	if (r.status != 0)
+		fail_msg("refine --rebuild: %s", r.err);
+	sum = parse(r.out);
+	assert_int_equal(json_integer_value(json_object_get(sum, "loaded")), 22);
+	json_decref(sum);
+	done(&r);
+	after = tables_digest(data);
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+}
+
+static void test_query_is_read_only(void **state)
+{
+	static const char *const refused[] = {
+		"DELETE FROM patient", "UPDATE patient SET gender = 'x'",
+		"INSERT INTO patient(id) VALUES ('y')", "DROP TABLE patient",
+		"CREATE TABLE t(x)", "ATTACH '/tmp/x.db' AS x", "PRAGMA journal_mode = DELETE",
+		"SELECT 1; DELETE FROM patient",
+	};
+	char data[400], src[600];
+	struct result r;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/ro", dir);
+	snprintf(src, sizeof(src), "%s/fhir-r4-examples/Patient-example.json", shared);
+	r = run(NULL, "ingest", "--data", data, src, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		r = run(NULL, "query", "--data", data, refused[i], NULL);
+		if (r.status != 2 || (!strstr(r.err, "only reading is allowed") &&
+				      !strstr(r.err, "one statement at a time")))
+			fail_msg("'%s' was not refused: %d %s", refused[i], r.status, r.err);
+		done(&r);
+	}
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM patient"), 1);
+	r = run(NULL, "query", "--data", data, "--format", "csv",
+		"SELECT id, name FROM patient", NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "id,name\nexample,Peter James Chalmers\n");
+	done(&r);
+	r = run(NULL, "query", "--data", data, "SELECT nope FROM patient", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "no such column: nope"));
+	done(&r);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_shared_material),
+		cmocka_unit_test(test_query_is_read_only),
+	};
+	int rc;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: test_batch CARELAKE CASES_DIR SHARED_DATA\n");
+		return 2;
+	}
+	bin = argv[1];
+	cases = argv[2];
+	shared = argv[3];
+	cl_test_tmpdir(dir, sizeof(dir));
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (rc == 0)
+		cl_test_rmtree(dir);
+	return rc;
+}
