@@ -44,6 +44,7 @@ bench:
 	@cmake --build build -j$(JOBS)
 	./build/bench/bench_bronze
 	./build/bench/bench_json
+	./build/bench/bench_batch
 	./build/bench/bench_serve ./build/carelake
 	bench/bench_http.sh ./build/carelake
 

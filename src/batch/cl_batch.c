@@ -28,6 +28,10 @@
 static const char schema[] =
 	"PRAGMA journal_mode = WAL;"
 	"PRAGMA synchronous = NORMAL;"
+	/* a load touches index pages all over: keep them in memory rather
+	 * than rereading them from the OS for every row */
+	"PRAGMA cache_size = -262144;"
+	"PRAGMA temp_store = MEMORY;"
 	"CREATE TABLE IF NOT EXISTS bronze_file(hash TEXT PRIMARY KEY, source TEXT NOT NULL,"
 	" path TEXT NOT NULL, name TEXT NOT NULL, bytes INTEGER NOT NULL, format TEXT NOT NULL,"
 	" run_id INTEGER NOT NULL, ingested_us INTEGER NOT NULL);"

@@ -430,8 +430,7 @@ static int resource(struct ctx *x, int o, const char *id_hint)
 	str(x->d, o, "resourceType", type, sizeof(type));
 	if (!type[0])
 		return cl_silver_quarantine(x->s, NULL, x->record, "resourceType is missing",
-					    x->d->src + x->d->toks[o].start - 1,
-					    x->d->toks[o].len + 2);
+					    x->d->src + x->d->toks[o].start, x->d->toks[o].len);
 	str(x->d, o, "id", id, sizeof(id));
 	if (!id[0] && id_hint)
 		snprintf(id, sizeof(id), "%s", id_hint);

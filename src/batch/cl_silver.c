@@ -92,7 +92,8 @@ const struct cl_table cl_silver_tables[] = {
 
 static const char lineage_cols[] =
 	"_source TEXT NOT NULL, _bronze_file TEXT NOT NULL, _run_id INTEGER NOT NULL,"
-	" _record TEXT, _hash TEXT NOT NULL, _loaded_us INTEGER NOT NULL";
+	" _record TEXT, _hash TEXT NOT NULL, _loaded_us INTEGER NOT NULL,"
+	" _version INTEGER NOT NULL DEFAULT 1";
 
 static const char extra_schema[] =
 	"CREATE TABLE IF NOT EXISTS quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -103,7 +104,7 @@ static const char extra_schema[] =
 	" row_id TEXT NOT NULL, reason TEXT NOT NULL);";
 
 struct stmts {
-	sqlite3_stmt *get, *put, *del;
+	sqlite3_stmt *put, *del;
 };
 
 struct cl_silver {
@@ -235,12 +236,12 @@ static int create_table(struct cl_silver *s, const struct cl_table *t, struct st
 			u += (size_t)snprintf(upd + u, sizeof(upd) - u, "%s%s=excluded.%s",
 					      i > 1 ? "," : "", name, name);
 	}
-	snprintf(sql, sizeof(sql), "INSERT INTO %s(%s) VALUES (%s) ON CONFLICT(id) DO UPDATE SET %s",
+	/* one statement: a new row (version 1), a correction (the version
+	 * grows), or a duplicate (no change, no row returned) */
+	snprintf(sql, sizeof(sql), "INSERT INTO %s(%s) VALUES (%s) ON CONFLICT(id) DO UPDATE SET %s,"
+		 " _version = _version + 1 WHERE _hash IS NOT excluded._hash RETURNING _version",
 		 t->name, cols, vals, upd);
 	rc = prepare(s->db, sql, &st->put);
-	snprintf(sql, sizeof(sql), "SELECT _hash FROM %s WHERE id = ?1", t->name);
-	if (rc == CL_OK)
-		rc = prepare(s->db, sql, &st->get);
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?1", t->name);
 	if (rc == CL_OK)
 		rc = prepare(s->db, sql, &st->del);
@@ -276,7 +277,6 @@ void cl_silver_close(struct cl_silver *s)
 	if (!s)
 		return;
 	for (int i = 0; i < NTABLES; i++) {
-		sqlite3_finalize(s->st[i].get);
 		sqlite3_finalize(s->st[i].put);
 		sqlite3_finalize(s->st[i].del);
 	}
@@ -359,7 +359,7 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 	const struct cl_table *t = r->t;
 	struct stmts *st = &s->st[table_index(t)];
 	char hex[33];
-	int existed = 0, same = 0, rc;
+	int rc;
 
 	if (s->c)
 		s->c->records++;
@@ -375,20 +375,6 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 		}
 	}
 	row_hash(r, hex);
-	sqlite3_bind_text(st->get, 1, r->v[0].s, (int)r->v[0].n, SQLITE_STATIC);
-	rc = sqlite3_step(st->get);
-	if (rc == SQLITE_ROW) {
-		existed = 1;
-		same = strcmp((const char *)sqlite3_column_text(st->get, 0), hex) == 0;
-	}
-	sqlite3_reset(st->get);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(s->db, "read silver");
-	if (same) {
-		if (s->c)
-			s->c->duplicates++;
-		return CL_OK;
-	}
 	for (int i = 0; i < t->ncols; i++) {
 		const struct cl_val *v = &r->v[i];
 
@@ -408,13 +394,22 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 		sqlite3_bind_text(st->put, t->ncols + 4, r->record, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->put, t->ncols + 5, hex, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st->put, t->ncols + 6, cl_time_now_us());
-	rc = step_done(s->db, st->put, "write silver");
-	if (rc == CL_OK && s->c) {
-		s->c->accepted++;
-		s->c->updated += existed;
-		s->c->by_table[table_index(t)]++;
+	rc = sqlite3_step(st->put);
+	if (rc == SQLITE_ROW) {
+		int64_t version = sqlite3_column_int64(st->put, 0);
+
+		if (s->c) {
+			s->c->accepted++;
+			s->c->updated += version > 1;
+			s->c->by_table[table_index(t)]++;
+		}
+		rc = sqlite3_step(st->put);
+	} else if (rc == SQLITE_DONE && s->c) {
+		s->c->duplicates++;
 	}
-	return rc;
+	sqlite3_reset(st->put);
+	sqlite3_clear_bindings(st->put);
+	return rc == SQLITE_DONE ? CL_OK : db_fail(s->db, "write silver");
 }
 
 int cl_silver_delete(struct cl_silver *s, const char *table, const char *id)

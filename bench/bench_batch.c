@@ -1,0 +1,130 @@
+/*
+ * Batch loads into silver, single-threaded (so the rate is per core):
+ * - FHIR NDJSON: Patients, Encounters and vital-sign Observations (a
+ *   blood-pressure panel among them), target 50,000 resources/s;
+ * - CSV: the Synthea observations layout, target 500,000 rows/s;
+ * each file generated here, loaded with `carelake ingest`'s code into a
+ * fresh data directory, fsyncs and SQLite commits included.
+ *
+ * usage: bench_batch [--dir DIR] [--resources N] [--rows N]
+ */
+#include "batch/cl_batch.h"
+#include "core/cl_fs.h"
+#include "core/cl_log.h"
+#include "core/cl_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char base[512] = "build/bench-data/batch";
+
+static void fresh(const char *path)
+{
+	char cmd[700];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s'", path, path);
+	if (system(cmd) != 0)
+		exit(1);
+}
+
+static void gen_fhir(const char *path, long n)
+{
+	FILE *f = fopen(path, "w");
+	long patients = n / 50 + 1;
+
+	for (long i = 0; i < n; i++) {
+		long p = i % patients;
+
+		if (i < patients)
+			fprintf(f, "{\"resourceType\":\"Patient\",\"id\":\"p%ld\",\"gender\":\"%s\","
+				"\"birthDate\":\"19%02ld-0%ld-1%ld\",\"name\":[{\"family\":\"Doe%ld\","
+				"\"given\":[\"Sam\"]}]}\n", p, p % 2 ? "male" : "female", p % 100,
+				p % 9 + 1, p % 9, p);
+		else if (i % 25 == 0)
+			fprintf(f, "{\"resourceType\":\"Encounter\",\"id\":\"e%ld\",\"status\":\"finished\","
+				"\"class\":{\"code\":\"IMP\"},\"subject\":{\"reference\":\"Patient/p%ld\"},"
+				"\"period\":{\"start\":\"2026-11-%02ldT08:00:00Z\",\"end\":\"2026-11-%02ldT"
+				"18:00:00Z\"}}\n", i, p, i % 28 + 1, i % 28 + 1);
+		else if (i % 5 == 0)
+			fprintf(f, "{\"resourceType\":\"Observation\",\"id\":\"o%ld\",\"status\":\"final\","
+				"\"category\":[{\"coding\":[{\"code\":\"vital-signs\"}]}],\"code\":{\"coding\":"
+				"[{\"system\":\"http://loinc.org\",\"code\":\"85354-9\"}]},\"subject\":"
+				"{\"reference\":\"Patient/p%ld\"},\"effectiveDateTime\":\"2026-11-20T10:%02ld:"
+				"%02ldZ\",\"component\":[{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
+				"\"code\":\"8480-6\"}]},\"valueQuantity\":{\"value\":%ld,\"code\":\"mm[Hg]\"}},"
+				"{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8462-4\"}]},"
+				"\"valueQuantity\":{\"value\":%ld,\"code\":\"mm[Hg]\"}}]}\n", i, p, i % 60,
+				i % 60, 100 + i % 60, 60 + i % 30);
+		else
+			fprintf(f, "{\"resourceType\":\"Observation\",\"id\":\"o%ld\",\"status\":\"final\","
+				"\"category\":[{\"coding\":[{\"code\":\"vital-signs\"}]}],\"code\":{\"coding\":"
+				"[{\"system\":\"http://loinc.org\",\"code\":\"8867-4\",\"display\":\"Heart rate\"}"
+				"]},\"subject\":{\"reference\":\"Patient/p%ld\"},\"effectiveDateTime\":"
+				"\"2026-11-20T10:%02ld:%02ldZ\",\"valueQuantity\":{\"value\":%ld,\"unit\":"
+				"\"beats/minute\",\"code\":\"/min\"}}\n", i, p, i % 60, i % 60, 50 + i % 80);
+	}
+	fclose(f);
+}
+
+static void gen_csv(const char *path, long n)
+{
+	FILE *f = fopen(path, "w");
+
+	fprintf(f, "DATE,PATIENT,ENCOUNTER,CATEGORY,CODE,DESCRIPTION,VALUE,UNITS,TYPE\n");
+	for (long i = 0; i < n; i++)
+		fprintf(f, "2026-11-%02ldT%02ld:%02ld:%02ldZ,%08lx-aaaa-bbbb-cccc-%012lx,"
+			"%08lx-eeee-ffff-0000-%012lx,vital-signs,8867-4,Heart rate,%ld,/min,numeric\n",
+			i % 28 + 1, i % 24, i % 60, (i / 60) % 60, i % 2000, i % 2000, i / 10, i / 10,
+			50 + i % 80);
+	fclose(f);
+}
+
+static void load(const char *what, const char *file, long n, double target)
+{
+	char data[700];
+	struct cl_batch *b;
+	struct cl_batch_summary sum;
+	char *paths[1] = { (char *)file };
+	int64_t t0, t1;
+
+	snprintf(data, sizeof(data), "%s/data-%s", base, what);
+	fresh(data);
+	if (cl_batch_open(data, &b) != 0)
+		exit(1);
+	t0 = cl_time_mono_us();
+	if (cl_batch_ingest(b, NULL, paths, 1, "bench", NULL, NULL, &sum) != 0) {
+		fprintf(stderr, "bench_batch: %s\n", sum.error);
+		exit(1);
+	}
+	t1 = cl_time_mono_us();
+	cl_batch_close(b);
+	printf("%-6s %9ld %s in %.2f s: %9.0f /s into silver (%llu rows accepted)   target >= %.0f\n",
+	       what, n, strcmp(what, "fhir") ? "rows     " : "resources", (double)(t1 - t0) / 1e6,
+	       (double)n / ((double)(t1 - t0) / 1e6), (unsigned long long)sum.c.accepted, target);
+}
+
+int main(int argc, char **argv)
+{
+	long resources = 200000, rows = 1000000;
+	char fhir[700], csv[700];
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--dir") == 0)
+			snprintf(base, sizeof(base), "%s", argv[i + 1]);
+		else if (strcmp(argv[i], "--resources") == 0)
+			resources = atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--rows") == 0)
+			rows = atol(argv[i + 1]);
+	}
+	cl_log_threshold = 0;
+	fresh(base);
+	snprintf(fhir, sizeof(fhir), "%s/bulk.ndjson", base);
+	snprintf(csv, sizeof(csv), "%s/observations.csv", base);
+	gen_fhir(fhir, resources);
+	gen_csv(csv, rows);
+	printf("batch loads into silver, one thread (files generated here)\n");
+	load("fhir", fhir, resources, 50000);
+	load("csv", csv, rows, 500000);
+	return 0;
+}
