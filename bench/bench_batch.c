@@ -13,6 +13,8 @@
 #include "core/cl_log.h"
 #include "core/cl_time.h"
 
+#include <sqlite3.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,61 @@ static void load(const char *what, const char *file, long n, double target)
 	       (double)n / ((double)(t1 - t0) / 1e6), (unsigned long long)sum.c.accepted, target);
 }
 
+/* The ceiling: SQLite alone inserting rows of the same shape (random
+ * keys, the patient index), one prepared INSERT, one transaction, no
+ * parsing, no checks, no upsert. */
+static double sqlite_ceiling(long n)
+{
+	char path[700], id[40], p[48], e[40], ts[32], rec[32];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t t0;
+
+	snprintf(path, sizeof(path), "%s/ceiling.db", base);
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+		     "PRAGMA cache_size=-262144;"
+		     "CREATE TABLE o(id TEXT PRIMARY KEY, patient_id TEXT, encounter_id TEXT,"
+		     " code TEXT, display TEXT, value REAL, unit TEXT, effective_ts TEXT, src TEXT,"
+		     " file TEXT, run INTEGER, rec TEXT, h TEXT, ts INTEGER);"
+		     "CREATE INDEX op ON o(patient_id, effective_ts)", NULL, NULL, NULL);
+	sqlite3_prepare_v2(db, "INSERT INTO o VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+			   -1, &st, NULL);
+	t0 = cl_time_mono_us();
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	for (long i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "%016lx%016lx",
+			 (unsigned long)(i * 2654435761u) ^ 0x9e3779b97f4a7c15ul,
+			 (unsigned long)i * 11400714819323198485ul);
+		snprintf(p, sizeof(p), "%08lx-aaaa-bbbb-cccc-%012lx", i % 2000, i % 2000);
+		snprintf(e, sizeof(e), "%08lx-eeee", i / 10);
+		snprintf(ts, sizeof(ts), "2026-11-%02ldT%02ld:%02ld:00Z", i % 28 + 1, i % 24, i % 60);
+		snprintf(rec, sizeof(rec), "line %ld", i);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, p, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, e, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, "8867-4", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, "Heart rate", -1, SQLITE_STATIC);
+		sqlite3_bind_double(st, 6, 72);
+		sqlite3_bind_text(st, 7, "/min", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, ts, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 9, "synthea-csv", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 10, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+				  "abcdef", -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 11, 1);
+		sqlite3_bind_text(st, 12, rec, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 13, "0123456789abcdef0123456789abcdef", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 14, i);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	t0 = cl_time_mono_us() - t0;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return (double)n / ((double)t0 / 1e6);
+}
+
 int main(int argc, char **argv)
 {
 	long resources = 200000, rows = 1000000;
@@ -126,5 +183,7 @@ int main(int argc, char **argv)
 	printf("batch loads into silver, one thread (files generated here)\n");
 	load("fhir", fhir, resources, 50000);
 	load("csv", csv, rows, 500000);
+	printf("baseline, same run: SQLite alone inserting %ld rows of that shape: %.0f rows/s\n", rows,
+	       sqlite_ceiling(rows));
 	return 0;
 }

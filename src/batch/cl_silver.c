@@ -75,8 +75,7 @@ const struct cl_table cl_silver_tables[] = {
 	  "CREATE INDEX IF NOT EXISTS encounter_patient ON encounter(patient_id, start_ts);" },
 	{ "observation", "one row per measured value (a panel's components are rows of their own)",
 	  observation_cols, N(observation_cols),
-	  "CREATE INDEX IF NOT EXISTS observation_patient ON observation(patient_id, effective_ts);"
-	  "CREATE INDEX IF NOT EXISTS observation_resource ON observation(resource_id);" },
+	  "CREATE INDEX IF NOT EXISTS observation_patient ON observation(patient_id, effective_ts);" },
 	{ "condition", "diagnoses; child of patient and encounter", condition_cols,
 	  N(condition_cols),
 	  "CREATE INDEX IF NOT EXISTS condition_patient ON condition(patient_id);" },
