@@ -4,6 +4,10 @@
 #include "cl_batch.h"
 #include "batch/cl_csv_map.h"
 #include "batch/cl_fhir_res.h"
+#include "bronze/cl_bronze.h"
+#include "bronze/cl_reader.h"
+#include "json/cl_json.h"
+#include "stream/cl_vitals.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -39,7 +43,9 @@ static const char schema[] =
 	" pipeline TEXT NOT NULL, trigger TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 1,"
 	" start_us INTEGER NOT NULL, end_us INTEGER, state TEXT NOT NULL,"
 	" files INTEGER, records INTEGER, accepted INTEGER, duplicates INTEGER,"
-	" quarantined INTEGER, warnings INTEGER, error TEXT);";
+	" quarantined INTEGER, warnings INTEGER, error TEXT);"
+	"CREATE TABLE IF NOT EXISTS refine_checkpoint(source TEXT PRIMARY KEY,"
+	" next_offset INTEGER NOT NULL);";
 
 struct cl_batch {
 	char data_dir[PATH_MAX];
@@ -467,6 +473,133 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 	return CL_OK;
 }
 
+/* ---- refine: the bronze logs ---- */
+
+static uint64_t log_checkpoint(struct cl_batch *b, const char *source)
+{
+	sqlite3_stmt *q;
+	uint64_t off = 0;
+
+	if (sqlite3_prepare_v2(b->db, "SELECT next_offset FROM refine_checkpoint WHERE source = ?1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		off = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return off;
+}
+
+static int set_log_checkpoint(struct cl_batch *b, const char *source, uint64_t off)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(b->db, "INSERT INTO refine_checkpoint(source, next_offset)"
+			       " VALUES (?1, ?2) ON CONFLICT(source) DO UPDATE SET next_offset = ?2",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_fail(b->db, "refine checkpoint");
+	sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)off);
+	rc = sqlite3_step(q) == SQLITE_DONE ? CL_OK : db_fail(b->db, "refine checkpoint");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* A device event as an observation row (the stream validated it at
+ * ingest; one that no longer parses is quarantined). */
+static int vital_row(struct cl_batch *b, struct cl_json_doc *doc, const struct cl_frame *f,
+		     const char *record, struct cl_silver_counts *c)
+{
+	struct cl_event_limits lim = { .max_future_us = INT64_MAX / 4, .min_ts_us = INT64_MIN / 4 };
+	struct cl_event ev;
+	struct cl_row r;
+	char id[80], when[40];
+
+	if (cl_json_parse(doc, (const char *)f->data, f->len) != CL_OK ||
+	    cl_event_parse(doc, 0, f->ts_us, &lim, &ev) != CL_OK) {
+		char why[240];
+
+		c->records++;
+		snprintf(why, sizeof(why), "not a valid device event: %s", cl_error_detail());
+		return cl_silver_quarantine(b->silver, "observation", record, why,
+					    (const char *)f->data, f->len);
+	}
+	cl_row_init(&r, cl_silver_table("observation"), record);
+	snprintf(id, sizeof(id), "vitals:%llu", (unsigned long long)f->offset);
+	cl_row_text(&r, "id", id, strlen(id));
+	if (ev.id[0])
+		cl_row_text(&r, "resource_id", ev.id, strlen(ev.id));
+	else
+		cl_row_text(&r, "resource_id", id, strlen(id));
+	cl_row_text(&r, "patient_id", ev.patient_id, strlen(ev.patient_id));
+	cl_row_text(&r, "device_id", ev.device_id, strlen(ev.device_id));
+	cl_row_text(&r, "code", cl_vital_loinc(ev.vital), strlen(cl_vital_loinc(ev.vital)));
+	cl_row_text(&r, "display", cl_vital_name(ev.vital), strlen(cl_vital_name(ev.vital)));
+	cl_row_text(&r, "category", "vital-signs", 11);
+	cl_row_real(&r, "value", ev.value);
+	cl_row_text(&r, "unit", cl_vital_unit(ev.vital), strlen(cl_vital_unit(ev.vital)));
+	cl_time_format_rfc3339(ev.ts_us, when, sizeof(when), 3);
+	cl_row_text(&r, "effective_ts", when, strlen(when));
+	cl_row_text(&r, "source", "device", 6);
+	return cl_silver_put(b->silver, &r);
+}
+
+/* Refines the records of one bronze log past its checkpoint: device
+ * events (vitals) or FHIR resources (fhir), in transactions of 10,000
+ * records with the checkpoint. Lineage: the log and the offset. */
+static int refine_log(struct cl_batch *b, const char *source, struct cl_batch_summary *sum)
+{
+	struct cl_blog_reader *r = NULL;
+	struct cl_json_doc doc;
+	struct cl_frame f;
+	char dir[PATH_MAX], lineage[80];
+	uint64_t from = log_checkpoint(b, source);
+	int rc, got = 1;
+
+	if (cl_bronze_source_dir(dir, sizeof(dir), b->data_dir, source) != CL_OK ||
+	    !cl_fs_is_dir(dir))
+		return CL_OK;
+	rc = cl_blog_reader_open(dir, from, UINT64_MAX, 16u << 20, &r);
+	if (rc)
+		return rc;
+	cl_json_doc_init(&doc);
+	snprintf(lineage, sizeof(lineage), "log:%s", source);
+	while (rc == CL_OK && got == 1) {
+		uint32_t n = 0;
+
+		rc = exec(b, "BEGIN IMMEDIATE");
+		cl_silver_lineage(b->silver, source, lineage, sum->run_id, &sum->c);
+		while (rc == CL_OK && n < 10000 && (got = cl_blog_reader_next(r, &f)) == 1) {
+			char record[48];
+
+			snprintf(record, sizeof(record), "offset %llu", (unsigned long long)f.offset);
+			if (strcmp(source, "vitals") == 0)
+				rc = vital_row(b, &doc, &f, record, &sum->c);
+			else
+				rc = cl_fhir_load_record(b->silver, (const char *)f.data, f.len, record,
+							 &sum->c);
+			n++;
+		}
+		if (got < 0 && got != CL_ECORRUPT)
+			rc = got;
+		if (rc == CL_OK)
+			rc = set_log_checkpoint(b, source, cl_blog_reader_position(r));
+		if (rc == CL_OK)
+			rc = exec(b, "COMMIT");
+		else
+			exec(b, "ROLLBACK");
+		if (got == CL_ECORRUPT) {
+			cl_log_error("batch", "event=corrupt_bronze source=%s detail=\"%s\"", source,
+				     cl_error_detail());
+			got = 1; /* the reader skips it; carelake verify reports it */
+		}
+	}
+	cl_blog_reader_close(r);
+	cl_json_doc_free(&doc);
+	return rc;
+}
+
 /* ---- refine ---- */
 
 struct listed {
@@ -497,10 +630,19 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 	if (!sum->run_id)
 		return db_fail(b->db, "record the run");
 	if (!rebuild) {
-		/* each file is refined in the transaction that registers it:
-		 * there is nothing pending */
+		/* files are refined in the transaction that registers them; the
+		 * logs (device events, FHIR posts) from their checkpoints */
+		rc = refine_log(b, "vitals", sum);
+		if (rc == CL_OK)
+			rc = refine_log(b, "fhir", sum);
+		if (rc == CL_OK)
+			rc = cl_silver_check_references(b->silver, sum->run_id);
+		if (rc) {
+			sum->failed++;
+			snprintf(sum->error, sizeof(sum->error), "%s", cl_error_detail());
+		}
 		run_end(b, sum);
-		return CL_OK;
+		return rc;
 	}
 	/* every file bronze lists, in ingest order */
 	snprintf(bronze, sizeof(bronze), "%s/bronze", b->data_dir);
@@ -549,7 +691,7 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 	if (rc == CL_OK)
 		rc = cl_silver_clear(b->silver);
 	if (rc == CL_OK)
-		rc = exec(b, "DELETE FROM bronze_file");
+		rc = exec(b, "DELETE FROM bronze_file; DELETE FROM refine_checkpoint");
 	for (size_t i = 0; rc == CL_OK && i < n; i++) {
 		json_t *j = list[i].line;
 		const char *hash = json_string_value(json_object_get(j, "hash"));
@@ -597,11 +739,16 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 		}
 	}
 	if (rc == CL_OK)
-		rc = cl_silver_check_references(b->silver, sum->run_id);
-	if (rc == CL_OK)
 		rc = exec(b, "COMMIT");
 	else
 		exec(b, "ROLLBACK");
+	/* then the logs, from the start */
+	if (rc == CL_OK)
+		rc = refine_log(b, "vitals", sum);
+	if (rc == CL_OK)
+		rc = refine_log(b, "fhir", sum);
+	if (rc == CL_OK)
+		rc = cl_silver_check_references(b->silver, sum->run_id);
 	for (size_t i = 0; i < n; i++)
 		json_decref(list[i].line);
 	cl_free(list);

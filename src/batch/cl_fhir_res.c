@@ -620,3 +620,24 @@ int cl_fhir_load(struct cl_silver *s, const char *src, size_t len, struct cl_sil
 		return rc;
 	}
 }
+
+int cl_fhir_load_record(struct cl_silver *s, const char *src, size_t len, const char *record,
+			struct cl_silver_counts *c)
+{
+	struct cl_json_doc doc;
+	struct ctx x = { .s = s, .c = c, .d = &doc };
+	int rc;
+
+	cl_json_doc_init(&doc);
+	snprintf(x.record, sizeof(x.record), "%s", record);
+	if (cl_json_parse(&doc, src, len) != CL_OK) {
+		char why[240];
+
+		snprintf(why, sizeof(why), "not JSON: %s", doc.err);
+		rc = cl_silver_quarantine(s, NULL, record, why, src, len);
+	} else {
+		rc = document(&x);
+	}
+	cl_json_doc_free(&doc);
+	return rc;
+}

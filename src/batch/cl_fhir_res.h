@@ -25,4 +25,9 @@ int cl_fhir_sniff(const char *src, size_t len);
 int cl_fhir_load(struct cl_silver *s, const char *src, size_t len,
 		 struct cl_silver_counts *c);
 
+/* One stored record of a bronze log (record names it, e.g. "offset 17"):
+ * a FHIR resource or Bundle, as `POST /fhir` stored it. */
+int cl_fhir_load_record(struct cl_silver *s, const char *src, size_t len, const char *record,
+			struct cl_silver_counts *c);
+
 #endif

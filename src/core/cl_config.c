@@ -105,6 +105,8 @@ static const struct cfg_entry table[] = {
 	  "wait before the first retry; doubles each time" },
 	{ "webhook.timeout", T_DURATION, "5s", 1000, 600 * SEC, F(webhook.timeout_us),
 	  "longest a webhook request may take" },
+	{ "refine.interval", T_DURATION, "10s", 0, 86400 * SEC, F(refine.interval_us),
+	  "serve refines new device events and FHIR posts into silver this often; 0: never" },
 	{ "ingest.max_future", T_DURATION, "5m", 0, 86400 * SEC, F(ingest.max_future_us),
 	  "events timestamped further ahead of arrival than this are rejected" },
 	{ "ingest.max_events", T_U32, "100000", 1, 10000000, F(ingest.max_events),

@@ -81,6 +81,9 @@ struct cl_config {
 		int64_t timeout_us;             /* webhook.timeout */
 	} webhook;
 	struct {
+		int64_t interval_us;            /* refine.interval, 0 = off */
+	} refine;
+	struct {
 		char key[96];
 		char value[64];
 	} alert_set[32];                       /* alerts.<rule>.<field> overrides */

@@ -2,6 +2,7 @@
  * Starting and stopping the platform. See cl_server.h.
  */
 #include "cl_server_int.h"
+#include "batch/cl_batch.h"
 #include "bronze/cl_reader.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
@@ -11,6 +12,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 const double cl_commit_bucket_le[CL_COMMIT_BUCKETS] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -94,6 +98,56 @@ static void *ticker_main(void *arg)
 		if (++n % 75 == 0)
 			cl_sse_keepalive(s->sse);
 	}
+	return NULL;
+}
+
+/* Every refine.interval: new device events and FHIR posts into silver, at
+ * a lower priority than ingest and alerts. */
+static void *refiner_main(void *arg)
+{
+	struct cl_server *s = arg;
+	struct cl_batch *b = NULL;
+
+	pthread_setname_np(pthread_self(), "cl-refine");
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	for (;;) {
+		struct timespec ts;
+		int stop;
+
+		pthread_mutex_lock(&s->refine_mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += s->cfg.refine.interval_us / 1000000;
+		ts.tv_nsec += (s->cfg.refine.interval_us % 1000000) * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (!atomic_load(&s->ticker_stop))
+			pthread_cond_timedwait(&s->refine_cv, &s->refine_mu, &ts);
+		stop = atomic_load(&s->ticker_stop);
+		pthread_mutex_unlock(&s->refine_mu);
+		if (stop)
+			break;
+		if (!b && cl_batch_open(s->data_dir, &b) != CL_OK) {
+			cl_log_error("refine", "event=cannot_open detail=\"%s\"", cl_error_detail());
+			b = NULL;
+			continue;
+		}
+		{
+			struct cl_batch_summary sum;
+
+			if (cl_batch_refine(b, 0, &sum) != CL_OK)
+				cl_log_error("refine", "event=failed run=%lld detail=\"%s\"",
+					     (long long)sum.run_id, sum.error);
+			else if (sum.c.records)
+				cl_log_info("refine", "event=refined run=%lld records=%llu accepted=%llu "
+					    "quarantined=%llu", (long long)sum.run_id,
+					    (unsigned long long)sum.c.records,
+					    (unsigned long long)sum.c.accepted,
+					    (unsigned long long)sum.c.quarantined);
+		}
+	}
+	cl_batch_close(b);
 	return NULL;
 }
 
@@ -215,6 +269,11 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 			s->stream_opts = so;
 			rc = cl_stream_start(data_dir, s->vitals, s->fhir, &so, &s->stream);
 		}
+		pthread_mutex_init(&s->refine_mu, NULL);
+		pthread_cond_init(&s->refine_cv, NULL);
+		if (rc == CL_OK && cfg->refine.interval_us > 0 &&
+		    pthread_create(&s->refiner, NULL, refiner_main, s) == 0)
+			s->refiner_started = 1;
 		/* after the stream, which creates the outbox it reads */
 		if (rc == CL_OK && cfg->webhook.url[0]) {
 			struct cl_webhook *w = NULL;
@@ -274,9 +333,14 @@ void cl_server_stop(struct cl_server *s)
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */
 	cl_webhook_stop(s->webhook); /* what it cannot deliver stays in the outbox */
-	if (s->ticker_started) {
-		atomic_store(&s->ticker_stop, 1);
+	atomic_store(&s->ticker_stop, 1);
+	if (s->ticker_started)
 		pthread_join(s->ticker, NULL);
+	if (s->refiner_started) {
+		pthread_mutex_lock(&s->refine_mu);
+		pthread_cond_signal(&s->refine_cv);
+		pthread_mutex_unlock(&s->refine_mu);
+		pthread_join(s->refiner, NULL);
 	}
 	cl_sse_destroy(s->sse);
 	cl_ingest_destroy(s->ingest);

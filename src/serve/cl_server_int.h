@@ -49,6 +49,10 @@ struct cl_server {
 	pthread_t ticker;
 	int ticker_started;
 	atomic_int ticker_stop;
+	pthread_t refiner;                /* refine.interval: logs into silver */
+	int refiner_started;
+	pthread_mutex_t refine_mu;
+	pthread_cond_t refine_cv;
 
 	struct MHD_Daemon *mhd;
 	uint16_t port;

@@ -315,12 +315,100 @@ static void test_query_is_read_only(void **state)
 	done(&r);
 }
 
+/* Device events and FHIR posts, from their bronze logs, land in
+ * observation too, each row knowing its log and offset; a second refine
+ * adds nothing; a rebuild gives the same rows. */
+static void test_logs_into_silver(void **state)
+{
+	char data[400], events[400], fhir[400], *before, *after;
+	struct result r;
+	json_t *rows, *sum;
+	FILE *f;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/logs", dir);
+	snprintf(events, sizeof(events), "%s/events.ndjson", dir);
+	snprintf(fhir, sizeof(fhir), "%s/fhir.ndjson", dir);
+	f = fopen(events, "w");
+	fprintf(f, "{\"id\":\"e1\",\"device_id\":\"m1\",\"patient_id\":\"p1\","
+		   "\"ts\":\"2026-11-20T10:00:00Z\",\"type\":\"heart_rate\",\"value\":72,"
+		   "\"unit\":\"/min\"}\n"
+		   "{\"device_id\":\"m1\",\"patient_id\":\"p1\",\"ts\":\"2026-11-20T10:00:05Z\","
+		   "\"code\":\"8310-5\",\"value\":99.5,\"unit\":\"[degF]\"}\n"
+		   "{\"device_id\":\"m1\",\"patient_id\":\"p1\",\"type\":\"heart_rate\"}\n");
+	fclose(f);
+	f = fopen(fhir, "w");
+	fprintf(f, "{\"resourceType\":\"Observation\",\"id\":\"f1\",\"status\":\"final\","
+		   "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"59408-5\"}]},"
+		   "\"subject\":{\"reference\":\"Patient/p1\"},\"effectiveDateTime\":"
+		   "\"2026-11-20T10:01:00Z\",\"valueQuantity\":{\"value\":0.95,\"unit\":\"1\"}}\n");
+	fclose(f);
+	r = run(events, "bronze", "append", "--data", data, "--source", "vitals", NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	r = run(fhir, "bronze", "append", "--data", data, "--source", "fhir", NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+
+	r = run(NULL, "refine", "--data", data, "--json", NULL);
+	if (r.status != 0)
+		fail_msg("refine: %s", r.err);
+	sum = parse(r.out);
+	assert_int_equal(json_integer_value(json_object_get(sum, "accepted")), 3);
+	/* the third event lacks its value and time: quarantined, with why */
+	assert_int_equal(json_integer_value(json_object_get(sum, "quarantined")), 1);
+	json_decref(sum);
+	done(&r);
+	rows = query(data, "SELECT id, resource_id, patient_id, device_id, code, round(value, 2) AS"
+			   " value, unit, effective_ts, source, _source, _bronze_file, _record FROM"
+			   " observation ORDER BY id");
+	{
+		json_t *want = parse(
+			"[{\"id\":\"f1\",\"resource_id\":\"f1\",\"patient_id\":\"p1\","
+			"\"device_id\":null,\"code\":\"59408-5\",\"value\":95.0,\"unit\":\"%\","
+			"\"effective_ts\":\"2026-11-20T10:01:00Z\",\"source\":\"fhir\",\"_source\":"
+			"\"fhir\",\"_bronze_file\":\"log:fhir\",\"_record\":\"offset 0\"},"
+			"{\"id\":\"vitals:0\",\"resource_id\":\"e1\",\"patient_id\":\"p1\","
+			"\"device_id\":\"m1\",\"code\":\"8867-4\",\"value\":72.0,\"unit\":\"/min\","
+			"\"effective_ts\":\"2026-11-20T10:00:00.000Z\",\"source\":\"device\","
+			"\"_source\":\"vitals\",\"_bronze_file\":\"log:vitals\",\"_record\":\"offset 0\"},"
+			"{\"id\":\"vitals:1\",\"resource_id\":\"vitals:1\",\"patient_id\":\"p1\","
+			"\"device_id\":\"m1\",\"code\":\"8310-5\",\"value\":37.5,\"unit\":\"Cel\","
+			"\"effective_ts\":\"2026-11-20T10:00:05.000Z\",\"source\":\"device\","
+			"\"_source\":\"vitals\",\"_bronze_file\":\"log:vitals\",\"_record\":\"offset 1\"}]");
+
+		if (!json_equal(want, rows)) {
+			char *a = json_dumps(rows, JSON_COMPACT);
+
+			fail_msg("device and FHIR-post observations: %s", a);
+		}
+		json_decref(want);
+	}
+	json_decref(rows);
+	before = tables_digest(data);
+	/* nothing new: nothing refined */
+	r = run(NULL, "refine", "--data", data, "--json", NULL);
+	assert_int_equal(r.status, 0);
+	sum = parse(r.out);
+	assert_int_equal(json_integer_value(json_object_get(sum, "records")), 0);
+	json_decref(sum);
+	done(&r);
+	r = run(NULL, "refine", "--data", data, "--rebuild", NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	after = tables_digest(data);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_shared_material),
 		cmocka_unit_test(test_query_is_read_only),
+		cmocka_unit_test(test_logs_into_silver),
 	};
 	int rc;
 

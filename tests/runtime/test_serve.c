@@ -495,11 +495,55 @@ static void test_fhir(void **state)
 	}
 }
 
+static long silver_rows(const char *data, const char *where)
+{
+	char cmd[1200], line[64] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' query --data '%s' --format csv "
+		 "\"SELECT count(*) FROM observation WHERE %s\" 2>/dev/null", bin, data, where);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(line, sizeof(line), p) || !fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	pclose(p);
+	return line[0] ? atol(line) : -1;
+}
+
+/* serve refines what arrives into silver on its own, every refine.interval */
+static void test_refined_into_silver(void **state)
+{
+	const char *extra[] = { "--set", "refine.interval=100ms", NULL };
+	struct server s;
+	struct reply r;
+	char data[300];
+	long n = -1;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/refined", dir);
+	server_start(&s, bin, data, extra);
+	r = post(&s, test_event("s1", "m1", "px", "heart_rate", 88, "/min"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	r = post(&s, test_event("s2", "m1", "px", "spo2", 0.97, "1"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	for (int i = 0; i < 100 && n != 2; i++) {
+		usleep(50000);
+		n = silver_rows(data, "patient_id = 'px' AND source = 'device'");
+	}
+	assert_int_equal(n, 2);
+	assert_int_equal(silver_rows(data, "patient_id = 'px' AND code = '59408-5' AND value = 97"), 1);
+	assert_int_equal(server_stop(&s), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_auth_and_basics),
 		cmocka_unit_test(test_events_and_errors),
 		cmocka_unit_test(test_backpressure_503),
 		cmocka_unit_test(test_fhir),
+		cmocka_unit_test(test_refined_into_silver),
 };
 
 SERVE_TEST_MAIN(tests)
