@@ -291,8 +291,10 @@ static int ingest_file(struct cl_batch *b, const char *source_opt, const char *p
 		return rc;
 	}
 	snprintf(source, sizeof(source), "%s",
-		 source_opt ? source_opt : strcmp(format, "fhir") == 0 ? "fhir-files"
-								       : "synthea-csv");
+		 source_opt                              ? source_opt
+		 : strcmp(format, "fhir") == 0           ? "fhir-files"
+		 : strncmp(format, "synthea-", 8) == 0   ? "synthea-csv"
+							 : "hospital-files");
 	/* the original, unchanged, named by its content */
 	cl_time_format_day(now, day);
 	snprintf(rel, sizeof(rel), "bronze/%s/dt=%s/%.16s-%s", source, day, hash, name);

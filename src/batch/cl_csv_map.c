@@ -19,6 +19,9 @@ enum kind {
 	K_GENDER,   /* M/F -> male/female */
 	K_VALUE,    /* a number into `value`, else text into `value_text` */
 	K_KEY,      /* a stable id hashed from the columns named in `from` */
+	K_NUMBER,   /* a number; anything else is refused */
+	K_INT,      /* a whole number; anything else is refused */
+	K_CHANNEL,  /* call, email, sms or online (case and synonyms folded) */
 };
 
 struct field {
@@ -31,7 +34,7 @@ struct cl_csv_mapping {
 	const char *name;
 	const char *table;
 	const char *signature;   /* CSV columns that identify the file, by '+' */
-	struct field f[20];
+	struct field f[12];
 };
 
 static const struct cl_csv_mapping mappings[] = {
@@ -74,6 +77,34 @@ static const struct cl_csv_mapping mappings[] = {
 	  { { "id", "PATIENT+ENCOUNTER+CODE+START", K_KEY }, { "authored_ts", "START", K_TIME },
 	    { "patient_id", "PATIENT", K_TEXT }, { "encounter_id", "ENCOUNTER", K_TEXT },
 	    { "code", "CODE", K_TEXT }, { "display", "DESCRIPTION", K_TEXT } } },
+	/* carelake's own files (what `carelake generate` writes) */
+	{ "carelake-staff", "staff", "staff_id+name+role+ward",
+	  { { "id", "staff_id", K_TEXT }, { "name", "name", K_TEXT }, { "role", "role", K_TEXT },
+	    { "ward", "ward", K_TEXT }, { "practitioner_id", "practitioner_id", K_TEXT },
+	    { "fte", "fte", K_NUMBER }, { "start_date", "start_date", K_TIME } } },
+	{ "carelake-shifts", "shift", "shift_id+ward+start+end+required_staff",
+	  { { "id", "shift_id", K_TEXT }, { "staff_id", "staff_id", K_TEXT },
+	    { "ward", "ward", K_TEXT }, { "role", "role", K_TEXT }, { "start_ts", "start", K_TIME },
+	    { "end_ts", "end", K_TIME }, { "required_staff", "required_staff", K_INT } } },
+	{ "carelake-bookings", "booking", "booking_id+patient_id+channel+appointment+status",
+	  { { "id", "booking_id", K_TEXT }, { "patient_id", "patient_id", K_TEXT },
+	    { "practitioner_id", "practitioner_id", K_TEXT }, { "clinic", "clinic", K_TEXT },
+	    { "channel", "channel", K_CHANNEL }, { "booked_ts", "booked", K_TIME },
+	    { "appointment_ts", "appointment", K_TIME }, { "status", "status", K_TEXT } } },
+	{ "carelake-communications", "communication", "message_id+channel+direction+ts",
+	  { { "id", "message_id", K_TEXT }, { "patient_id", "patient_id", K_TEXT },
+	    { "staff_id", "staff_id", K_TEXT }, { "channel", "channel", K_CHANNEL },
+	    { "direction", "direction", K_TEXT }, { "ts", "ts", K_TIME },
+	    { "duration_s", "duration_s", K_NUMBER }, { "topic", "topic", K_TEXT } } },
+	{ "carelake-surveys", "survey_response", "response_id+question+score",
+	  { { "id", "response_id", K_TEXT }, { "patient_id", "patient_id", K_TEXT },
+	    { "encounter_id", "encounter_id", K_TEXT }, { "ts", "ts", K_TIME },
+	    { "channel", "channel", K_CHANNEL }, { "question", "question", K_TEXT },
+	    { "score", "score", K_NUMBER }, { "comment", "comment", K_TEXT } } },
+	{ "carelake-devices", "device", "device_id+type+ward+bed",
+	  { { "id", "device_id", K_TEXT }, { "type", "type", K_TEXT }, { "ward", "ward", K_TEXT },
+	    { "bed", "bed", K_TEXT }, { "patient_id", "patient_id", K_TEXT },
+	    { "status", "status", K_TEXT } } },
 	{ "synthea-procedures", "procedure", "START+PATIENT+ENCOUNTER+CODE+DESCRIPTION+BASE_COST",
 	  { { "id", "PATIENT+ENCOUNTER+CODE+START", K_KEY },
 	    { "performed_start", "START", K_TIME }, { "performed_end", "STOP", K_TIME },
@@ -125,7 +156,8 @@ const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len)
 	if (!found)
 		cl_error_set(CL_ENOENT, "a CSV header carelake does not know (expected the Synthea "
 			     "export's patients, providers, organizations, encounters, conditions, "
-			     "observations, medications or procedures, or a mapping in config)");
+			     "observations, medications or procedures, or carelake's staff, shifts, "
+			     "bookings, communications, surveys or devices)");
 	return found;
 }
 
@@ -178,6 +210,38 @@ static int put_field(struct cl_row *r, const struct field *fd, const struct cl_c
 			return cl_row_text(r, fd->col, p, n);
 		snprintf(why, cap, "%s: '%.*s' is not a date or an RFC 3339 time", fd->from,
 			 (int)(n > 40 ? 40 : n), p);
+		return CL_EINVAL;
+	}
+	case K_NUMBER:
+	case K_INT: {
+		char num[64], *end;
+		double v;
+
+		if (n < sizeof(num)) {
+			memcpy(num, p, n);
+			num[n] = '\0';
+			v = strtod(num, &end);
+			if (end != num && *end == '\0' && (fd->kind == K_NUMBER || v == (double)(int64_t)v))
+				return fd->kind == K_NUMBER ? cl_row_real(r, fd->col, v)
+							    : cl_row_int(r, fd->col, (int64_t)v);
+		}
+		snprintf(why, cap, "%s: '%.*s' is not %s", fd->from, (int)(n > 40 ? 40 : n), p,
+			 fd->kind == K_NUMBER ? "a number" : "a whole number");
+		return CL_EINVAL;
+	}
+	case K_CHANNEL: {
+		static const char *const ch[][2] = {
+			{ "call", "call" }, { "phone", "call" }, { "telephone", "call" },
+			{ "email", "email" }, { "e-mail", "email" }, { "sms", "sms" },
+			{ "text", "sms" }, { "online", "online" }, { "web", "online" },
+			{ "portal", "online" }, { "app", "online" },
+		};
+
+		for (size_t k = 0; k < sizeof(ch) / sizeof(ch[0]); k++)
+			if (strlen(ch[k][0]) == n && strncasecmp(p, ch[k][0], n) == 0)
+				return cl_row_text(r, fd->col, ch[k][1], strlen(ch[k][1]));
+		snprintf(why, cap, "%s: '%.*s' is not a channel (call, email, sms or online)",
+			 fd->from, (int)(n > 40 ? 40 : n), p);
 		return CL_EINVAL;
 	}
 	case K_GENDER:

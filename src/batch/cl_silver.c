@@ -63,6 +63,37 @@ static const struct cl_column procedure_cols[] = {
 	{ "performed_end", T, 0, NULL },
 };
 
+static const struct cl_column staff_cols[] = {
+	{ "id", T, 1, NULL }, { "name", T, 0, NULL }, { "role", T, 1, NULL },
+	{ "ward", T, 0, NULL }, { "practitioner_id", T, 0, "practitioner" },
+	{ "fte", R, 0, NULL }, { "start_date", T, 0, NULL },
+};
+static const struct cl_column shift_cols[] = {
+	{ "id", T, 1, NULL }, { "staff_id", T, 0, "staff" }, { "ward", T, 1, NULL },
+	{ "role", T, 0, NULL }, { "start_ts", T, 1, NULL }, { "end_ts", T, 1, NULL },
+	{ "required_staff", I, 0, NULL },
+};
+static const struct cl_column booking_cols[] = {
+	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
+	{ "practitioner_id", T, 0, "practitioner" }, { "clinic", T, 0, NULL },
+	{ "channel", T, 0, NULL }, { "booked_ts", T, 0, NULL }, { "appointment_ts", T, 1, NULL },
+	{ "status", T, 1, NULL },
+};
+static const struct cl_column communication_cols[] = {
+	{ "id", T, 1, NULL }, { "patient_id", T, 0, "patient" }, { "staff_id", T, 0, "staff" },
+	{ "channel", T, 1, NULL }, { "direction", T, 0, NULL }, { "ts", T, 1, NULL },
+	{ "duration_s", R, 0, NULL }, { "topic", T, 0, NULL },
+};
+static const struct cl_column survey_response_cols[] = {
+	{ "id", T, 1, NULL }, { "patient_id", T, 0, "patient" },
+	{ "encounter_id", T, 0, "encounter" }, { "ts", T, 1, NULL }, { "channel", T, 0, NULL },
+	{ "question", T, 1, NULL }, { "score", R, 0, NULL }, { "comment", T, 0, NULL },
+};
+static const struct cl_column device_cols[] = {
+	{ "id", T, 1, NULL }, { "type", T, 0, NULL }, { "ward", T, 0, NULL },
+	{ "bed", T, 0, NULL }, { "patient_id", T, 0, "patient" }, { "status", T, 0, NULL },
+};
+
 #define N(a) (int)(sizeof(a) / sizeof(a[0]))
 
 const struct cl_table cl_silver_tables[] = {
@@ -84,10 +115,20 @@ const struct cl_table cl_silver_tables[] = {
 	  "CREATE INDEX IF NOT EXISTS medication_request_patient ON medication_request(patient_id);" },
 	{ "procedure", "procedures performed", procedure_cols, N(procedure_cols),
 	  "CREATE INDEX IF NOT EXISTS procedure_patient ON procedure(patient_id);" },
+	{ "staff", "the staff roster; child of practitioner", staff_cols, N(staff_cols), "" },
+	{ "shift", "shifts worked and the staff each needs", shift_cols, N(shift_cols),
+	  "CREATE INDEX IF NOT EXISTS shift_ward ON shift(ward, start_ts);" },
+	{ "booking", "appointments and how they were booked", booking_cols, N(booking_cols),
+	  "CREATE INDEX IF NOT EXISTS booking_patient ON booking(patient_id);" },
+	{ "communication", "calls, emails, SMS and online messages", communication_cols,
+	  N(communication_cols), "" },
+	{ "survey_response", "patient survey answers", survey_response_cols,
+	  N(survey_response_cols), "" },
+	{ "device", "bedside monitors and wearables", device_cols, N(device_cols), "" },
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
-#define NTABLES 8
+#define NTABLES 14
 
 static const char lineage_cols[] =
 	"_source TEXT NOT NULL, _bronze_file TEXT NOT NULL, _run_id INTEGER NOT NULL,"
