@@ -4,6 +4,8 @@
 #include "cl_batch.h"
 #include "batch/cl_csv_map.h"
 #include "batch/cl_fhir_res.h"
+#include "batch/cl_gold.h"
+#include "store/cl_store.h"
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"
 #include "json/cl_json.h"
@@ -51,6 +53,7 @@ struct cl_batch {
 	char data_dir[PATH_MAX];
 	sqlite3 *db;
 	struct cl_silver *silver;
+	int64_t gold_mono;       /* when gold was last refreshed */
 };
 
 static int db_fail(sqlite3 *db, const char *what)
@@ -68,6 +71,13 @@ int cl_batch_open(const char *data_dir, struct cl_batch **out)
 		return cl_error_set(CL_ENOMEM, "no memory");
 	snprintf(b->data_dir, sizeof(b->data_dir), "%s", data_dir);
 	rc = cl_fs_mkdirs(data_dir);
+	if (rc == CL_OK) {
+		/* the serving tables (alerts feed gold), as the stream makes them */
+		struct cl_store *st;
+
+		rc = cl_store_create(data_dir, &st);
+		cl_store_close(st);
+	}
 	snprintf(path, sizeof(path), "%s/carelake.db", data_dir);
 	if (rc == CL_OK && sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					   SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
@@ -80,6 +90,8 @@ int cl_batch_open(const char *data_dir, struct cl_batch **out)
 	}
 	if (rc == CL_OK)
 		rc = cl_silver_open(b->db, &b->silver);
+	if (rc == CL_OK)
+		rc = cl_gold_create(b->db);
 	if (rc) {
 		cl_batch_close(b);
 		return rc;
@@ -164,7 +176,7 @@ static int detect(const char *data, size_t len, const char *name, char *format, 
 		return CL_OK;
 	}
 	return cl_error_set(CL_EINVAL, "%s: not recognised: expected FHIR R4 JSON or NDJSON (a "
-			    "resource, a Bundle, one resource per line) or a known CSV header (%s)",
+			    "resource, a Bundle, one resource per line) or a CSV file; found %s",
 			    name, cl_error_detail());
 }
 
@@ -405,6 +417,27 @@ static int list_dir(const char *dir, char ***files, size_t *n, size_t *cap)
 	return rc;
 }
 
+/* Gold from silver: after anything changed, and at least once a minute
+ * (alerts come and go without a load). */
+static int refresh_gold(struct cl_batch *b, const struct cl_batch_summary *sum, int force)
+{
+	int rc;
+
+	if (!force && sum->c.records == 0 && sum->c.deleted == 0 &&
+	    cl_time_mono_us() - b->gold_mono < 60000000 && b->gold_mono)
+		return CL_OK;
+	rc = exec(b, "BEGIN IMMEDIATE");
+	if (rc == CL_OK)
+		rc = cl_gold_refresh(b->db);
+	if (rc == CL_OK)
+		rc = exec(b, "COMMIT");
+	else
+		exec(b, "ROLLBACK");
+	if (rc == CL_OK)
+		b->gold_mono = cl_time_mono_us();
+	return rc;
+}
+
 static void note_error(struct cl_batch_summary *sum, int *first_rc, int rc)
 {
 	sum->failed++;
@@ -462,6 +495,8 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 			progress(arg, i + 1, nf, files[i]);
 	}
 	if (rc == CL_OK && cl_silver_check_references(b->silver, sum->run_id) != CL_OK)
+		note_error(sum, &first_rc, CL_EIO);
+	if (rc == CL_OK && refresh_gold(b, sum, 0) != CL_OK)
 		note_error(sum, &first_rc, CL_EIO);
 	if (rc == CL_OK)
 		run_end(b, sum);
@@ -639,6 +674,8 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 			rc = refine_log(b, "fhir", sum);
 		if (rc == CL_OK)
 			rc = cl_silver_check_references(b->silver, sum->run_id);
+		if (rc == CL_OK)
+			rc = refresh_gold(b, sum, 0);
 		if (rc) {
 			sum->failed++;
 			snprintf(sum->error, sizeof(sum->error), "%s", cl_error_detail());
@@ -751,6 +788,8 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 		rc = refine_log(b, "fhir", sum);
 	if (rc == CL_OK)
 		rc = cl_silver_check_references(b->silver, sum->run_id);
+	if (rc == CL_OK)
+		rc = refresh_gold(b, sum, 1);
 	for (size_t i = 0; i < n; i++)
 		json_decref(list[i].line);
 	cl_free(list);

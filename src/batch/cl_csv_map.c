@@ -154,10 +154,10 @@ const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len)
 				found = &mappings[i];
 	cl_csv_free(&c);
 	if (!found)
-		cl_error_set(CL_ENOENT, "a CSV header carelake does not know (expected the Synthea "
-			     "export's patients, providers, organizations, encounters, conditions, "
-			     "observations, medications or procedures, or carelake's staff, shifts, "
-			     "bookings, communications, surveys or devices)");
+		cl_error_set(CL_ENOENT, "no known CSV header (the Synthea export's patients, "
+			     "providers, organizations, encounters, conditions, observations, "
+			     "medications or procedures; carelake's staff, shifts, bookings, "
+			     "communications, surveys or devices)");
 	return found;
 }
 

@@ -1,0 +1,27 @@
+/*
+ * Gold: KPI tables computed from silver (and the stream's alerts), each a
+ * pure function of them, refreshed at the end of every load and refine.
+ * The tables and how each is computed: docs/gold.md.
+ */
+#ifndef CL_GOLD_H
+#define CL_GOLD_H
+
+#include <sqlite3.h>
+
+struct cl_gold_table {
+	const char *name;
+	const char *doc;
+	const char *create;    /* the table */
+	const char *refresh;   /* recomputes its rows */
+};
+
+extern const struct cl_gold_table cl_gold_tables[];
+
+/* Creates the gold tables if needed (the serving tables, alert among
+ * them, must exist: cl_store_create). */
+int cl_gold_create(sqlite3 *db);
+
+/* Recomputes every gold table (the caller holds a transaction). */
+int cl_gold_refresh(sqlite3 *db);
+
+#endif
