@@ -95,7 +95,7 @@ static void load(const char *what, const char *file, long n, double target)
 	if (cl_batch_open(data, &b) != 0)
 		exit(1);
 	t0 = cl_time_mono_us();
-	if (cl_batch_ingest(b, NULL, paths, 1, "bench", NULL, NULL, &sum) != 0) {
+	if (cl_batch_ingest(b, NULL, paths, 1, NULL, NULL, NULL, &sum) != 0) {
 		fprintf(stderr, "bench_batch: %s\n", sum.error);
 		exit(1);
 	}

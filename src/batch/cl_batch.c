@@ -111,17 +111,20 @@ void cl_batch_close(struct cl_batch *b)
 
 /* ---- runs ---- */
 
-static int64_t run_start(struct cl_batch *b, const char *pipeline, const char *trigger)
+static int64_t run_start(struct cl_batch *b, const char *pipeline, const char *trigger,
+			 int attempt)
 {
 	sqlite3_stmt *q;
 	int64_t id = 0;
 
-	if (sqlite3_prepare_v2(b->db, "INSERT INTO pipeline_run(pipeline, trigger, start_us, state)"
-			       " VALUES (?1, ?2, ?3, 'InProgress')", -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(b->db, "INSERT INTO pipeline_run(pipeline, trigger, start_us, state,"
+			       " attempts) VALUES (?1, ?2, ?3, 'InProgress', ?4)", -1, &q, NULL) !=
+	    SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(q, 1, pipeline, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, trigger, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, cl_time_now_us());
+	sqlite3_bind_int(q, 4, attempt > 0 ? attempt : 1);
 	if (sqlite3_step(q) == SQLITE_DONE)
 		id = sqlite3_last_insert_rowid(b->db);
 	sqlite3_finalize(q);
@@ -449,7 +452,7 @@ static void note_error(struct cl_batch_summary *sum, int *first_rc, int rc)
 }
 
 int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, int n,
-		    const char *trigger,
+		    const struct cl_batch_run *run,
 		    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *name),
 		    void *arg, struct cl_batch_summary *sum)
 {
@@ -481,7 +484,9 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 		}
 	}
 	if (rc == CL_OK) {
-		sum->run_id = run_start(b, source ? source : "ingest", trigger);
+		sum->run_id = run_start(b, run && run->pipeline ? run->pipeline : "ingest",
+					run && run->trigger ? run->trigger : "manual",
+					run ? run->attempt : 1);
 		if (!sum->run_id)
 			rc = db_fail(b->db, "record the run");
 	}
@@ -663,7 +668,7 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 	struct dirent *de;
 
 	memset(sum, 0, sizeof(*sum));
-	sum->run_id = run_start(b, rebuild ? "refine-rebuild" : "refine", "manual");
+	sum->run_id = run_start(b, rebuild ? "refine-rebuild" : "refine", "manual", 1);
 	if (!sum->run_id)
 		return db_fail(b->db, "record the run");
 	if (!rebuild) {

@@ -38,8 +38,15 @@ void cl_batch_close(struct cl_batch *b);
  * "synthea-csv"). progress (optional) is called after each file. Returns
  * CL_OK if every file loaded or was unchanged; otherwise the first error
  * (the others still load). */
+/* What a run is recorded as in pipeline_run. */
+struct cl_batch_run {
+	const char *pipeline;   /* NULL: "ingest" */
+	const char *trigger;    /* "manual", "interval", "watch", ... */
+	int attempt;            /* 1 for the first */
+};
+
 int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, int n,
-		    const char *trigger,
+		    const struct cl_batch_run *run,
 		    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *name),
 		    void *arg, struct cl_batch_summary *sum);
 

@@ -7,6 +7,7 @@
 #include "cl_cli.h"
 #include "core/cl_error.h"
 #include "stream/cl_rules.h"
+#include "batch/cl_pipeline.h"
 #include "cl_plugin.h"
 
 #include <getopt.h>
@@ -59,7 +60,10 @@ int cl_cmd_config(int argc, char **argv)
 		struct cl_rule rules[CL_RULES_MAX];
 		int n;
 
-		if (cl_config_rules(&cli.cfg, rules, &n, 1) != CL_OK)
+		struct cl_pipeline p[CL_PIPELINES_MAX];
+
+		if (cl_config_rules(&cli.cfg, rules, &n, 1) != CL_OK ||
+		    cl_config_pipelines(&cli.cfg, p, &n, 1) != CL_OK)
 			return cl_cli_error(&cli, "%s", cl_error_detail());
 	}
 	cl_config_print(stdout, &cli.cfg, reference);

@@ -148,7 +148,7 @@ static int run(int argc, char **argv, int refine)
 	if (refine)
 		rc = cl_batch_refine(b, rebuild, &sum);
 	else
-		rc = cl_batch_ingest(b, source, argv + optind, argc - optind, "manual",
+		rc = cl_batch_ingest(b, source, argv + optind, argc - optind, NULL,
 				     isatty(2) && !json ? progress : NULL, NULL, &sum);
 	cl_batch_close(b);
 	if (rc && !sum.run_id)

@@ -16,6 +16,7 @@
 #include "cl_mem.h"
 #include "cl_utf8.h"
 #include "stream/cl_rules.h"
+#include "batch/cl_pipeline.h"
 
 #include <ctype.h>
 #include <yaml.h>
@@ -351,12 +352,51 @@ static int set_alert(struct cl_config *c, const char *key, const char *value)
 	return CL_OK;
 }
 
+int cl_config_pipelines(const struct cl_config *c, struct cl_pipeline *p, int *n, int check)
+{
+	*n = 0;
+	for (int i = 0; i < c->npipeline_set; i++) {
+		int rc = cl_pipeline_set(p, n, CL_PIPELINES_MAX, c->pipeline_set[i].key,
+					 c->pipeline_set[i].value);
+
+		if (rc)
+			return rc;
+	}
+	return check ? cl_pipelines_check(p, *n) : CL_OK;
+}
+
+/* pipelines.<name>.<field>: checked now, run by serve. */
+static int set_pipeline(struct cl_config *c, const char *key, const char *value)
+{
+	struct cl_pipeline p[CL_PIPELINES_MAX];
+	int n, rc = cl_config_pipelines(c, p, &n, 0);
+
+	if (rc == CL_OK)
+		rc = cl_pipeline_set(p, &n, CL_PIPELINES_MAX, key, value);
+	if (rc == CL_ENOENT)
+		return cl_error_set(CL_ENOENT, "unknown setting '%.80s' (pipelines.<name>.path|trigger|"
+				    "attempts|backoff|source)", key);
+	if (rc)
+		return rc;
+	if (c->npipeline_set == (int)(sizeof(c->pipeline_set) / sizeof(c->pipeline_set[0])) ||
+	    strlen(key) >= sizeof(c->pipeline_set[0].key) ||
+	    strlen(value) >= sizeof(c->pipeline_set[0].value))
+		return cl_error_set(CL_ERANGE, "too many or too long pipelines.* settings");
+	snprintf(c->pipeline_set[c->npipeline_set].key, sizeof(c->pipeline_set[0].key), "%s", key);
+	snprintf(c->pipeline_set[c->npipeline_set].value, sizeof(c->pipeline_set[0].value), "%s",
+		 value);
+	c->npipeline_set++;
+	return CL_OK;
+}
+
 int cl_config_set(struct cl_config *c, const char *key, const char *value)
 {
 	int rc;
 
 	if (strncmp(key, "alerts.", 7) == 0)
 		return set_alert(c, key, value);
+	if (strncmp(key, "pipelines.", 10) == 0)
+		return set_pipeline(c, key, value);
 	rc = cl_config_table_set(table, NENTRIES, c, key, value);
 
 	if (rc == CL_ENOENT)
@@ -575,6 +615,25 @@ void cl_config_print(FILE *out, const struct cl_config *c, int help)
 		if (help)
 			fprintf(out, "    %s%s\n", r->description,
 				r->declared ? " (declared in config)" : "");
+	}
+	{
+		struct cl_pipeline p[CL_PIPELINES_MAX];
+		int np;
+
+		if (cl_config_pipelines(c, p, &np, 1) != CL_OK)
+			fprintf(out, "# pipelines: %s\n", cl_error_detail());
+		for (int i = 0; i < np; i++) {
+			char trig[32];
+
+			cl_pipeline_trigger_text(&p[i], trig, sizeof(trig));
+			fprintf(out, "pipelines.%s = %s, %s, source %s, %u attempts, backoff %llds\n",
+				p[i].name, p[i].path, trig, p[i].source, p[i].attempts,
+				(long long)(p[i].backoff_us / 1000000));
+		}
+		if (help)
+			fprintf(out, "    declare a pipeline with pipelines.<name>.path (a file, directory "
+				"or glob),\n    .trigger (every DURATION, hourly, daily HH:MM, watch), "
+				".attempts, .backoff, .source\n");
 	}
 	if (help)
 		fprintf(out, "    tune any rule with alerts.<rule>.raise, .clear, .severity, .suppress,\n"

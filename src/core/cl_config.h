@@ -85,9 +85,14 @@ struct cl_config {
 	} refine;
 	struct {
 		char key[96];
-		char value[64];
-	} alert_set[32];                       /* alerts.<rule>.<field> overrides */
+		char value[256];
+	} alert_set[128];                      /* alerts.<rule>.<field> overrides */
 	int nalert_set;
+	struct {
+		char key[96];
+		char value[1024];
+	} pipeline_set[64];                    /* pipelines.<name>.<field> */
+	int npipeline_set;
 	struct {
 		int64_t max_future_us;          /* ingest.max_future */
 		uint32_t max_events;            /* ingest.max_events */
@@ -116,6 +121,11 @@ int cl_config_load_file(struct cl_config *c, const char *path);
  * (new rules declared); with `check`, complete and consistent. */
 struct cl_rule;
 int cl_config_rules(const struct cl_config *c, struct cl_rule *rules, int *n, int check);
+
+/* The pipelines declared with pipelines.<name>.<field>; with `check`,
+ * complete (each has a path). */
+struct cl_pipeline;
+int cl_config_pipelines(const struct cl_config *c, struct cl_pipeline *p, int *n, int check);
 
 /* Prints every key with its current value; with `help`, its type, bounds,
  * default and description too. */

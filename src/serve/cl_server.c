@@ -3,6 +3,7 @@
  */
 #include "cl_server_int.h"
 #include "batch/cl_batch.h"
+#include "batch/cl_pipeline.h"
 #include "bronze/cl_reader.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
@@ -99,6 +100,18 @@ static void *ticker_main(void *arg)
 			cl_sse_keepalive(s->sse);
 	}
 	return NULL;
+}
+
+/* A pipeline gave up on a file: an alert like any other. */
+static void pipeline_failed(void *arg, const char *pipeline, const char *file, const char *reason)
+{
+	struct cl_server *s = arg;
+	const char *base = strrchr(file, '/');
+	char msg[400];
+
+	snprintf(msg, sizeof(msg), "pipeline %s: %s failed every attempt and went to the dead-letter "
+		 "folder: %s", pipeline, base ? base + 1 : file, reason);
+	cl_stream_raise(s->stream, "pipeline_failed", "urgent", pipeline, msg);
 }
 
 /* Every refine.interval: new device events and FHIR posts into silver, at
@@ -274,6 +287,15 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		if (rc == CL_OK && cfg->refine.interval_us > 0 &&
 		    pthread_create(&s->refiner, NULL, refiner_main, s) == 0)
 			s->refiner_started = 1;
+		if (rc == CL_OK && cfg->npipeline_set) {
+			struct cl_pipeline p[CL_PIPELINES_MAX];
+			int np;
+
+			rc = cl_config_pipelines(cfg, p, &np, 1);
+			if (rc == CL_OK)
+				rc = cl_pipeline_runner_start(data_dir, p, np, pipeline_failed, s,
+							      &s->pipelines);
+		}
 		/* after the stream, which creates the outbox it reads */
 		if (rc == CL_OK && cfg->webhook.url[0]) {
 			struct cl_webhook *w = NULL;
@@ -330,6 +352,7 @@ void cl_server_stop(struct cl_server *s)
 		cl_blog_set_written_notify(s->fhir, NULL, NULL);
 	}
 	cl_mqtt_in_stop(s->mqtt);
+	cl_pipeline_runner_stop(s->pipelines); /* before the stream its alerts go to */
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */
 	cl_webhook_stop(s->webhook); /* what it cannot deliver stays in the outbox */

@@ -49,6 +49,7 @@ struct cl_server {
 	pthread_t ticker;
 	int ticker_started;
 	atomic_int ticker_stop;
+	struct cl_pipeline_runner *pipelines; /* NULL without pipelines.* */
 	pthread_t refiner;                /* refine.interval: logs into silver */
 	int refiner_started;
 	pthread_mutex_t refine_mu;

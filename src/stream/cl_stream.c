@@ -89,6 +89,7 @@ struct cl_stream {
 	struct patient *dirty;
 	int replaying;           /* the record being applied was seen before */
 	json_t *notes;           /* alert changes for the webhook outbox */
+	struct ext_alert *ext;   /* raised from outside, not yet applied (mu) */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -187,6 +188,16 @@ int cl_stream_parse_windows(const char *text, struct cl_stream_options *o)
 		return cl_error_set(CL_EINVAL, "stream.windows: declare at least one window");
 	return CL_OK;
 }
+
+/* An alert from outside the stream (a pipeline that failed), raised by
+ * the processor thread, which owns alert ids and the store writer. */
+struct ext_alert {
+	struct cl_rule rule;
+	const char *name, *severity;   /* static: the sink keeps the pointers */
+	char subject[CL_EVENT_ID_MAX + 1];
+	char message[400];
+	struct ext_alert *next;
+};
 
 /* Window keys: the patient id, a NUL, the vital's number. */
 static size_t make_key(char *buf, const char *patient, enum cl_vital v)
@@ -713,6 +724,27 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 	uint64_t durable[NSOURCES] = { 0 }, need[NSOURCES] = { 0 };
 	long n = 0;
 	int rc = CL_OK, replaying = 0, caught_up = 1;
+	struct ext_alert *ext;
+
+	pthread_mutex_lock(&s->mu);
+	ext = s->ext;
+	s->ext = NULL;
+	pthread_mutex_unlock(&s->mu);
+	while (ext) {
+		struct ext_alert *next = ext->next;
+		int64_t now = cl_time_now_us();
+
+		if (rc == CL_OK)
+			rc = cl_sink_alert_open(s->sink, s->last_alert_id + 1, ext->name, "",
+						ext->subject, ext->severity, now, 0, ext->message);
+		if (rc == CL_OK) {
+			s->last_alert_id++;
+			note_alert(s, s->last_alert_id, &ext->rule, "", ext->subject, "open", now, 0,
+				   ext->message);
+		}
+		cl_free(ext);
+		ext = next;
+	}
 
 	for (int src = 0; src < NSOURCES && rc == CL_OK; src++) {
 		int rp = 0;
@@ -994,6 +1026,51 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 	return CL_OK;
 }
 
+/* The names an outside alert may carry: static, as the sink needs. */
+static const char *const ext_rules[] = { "pipeline_failed" };
+static const char *const severities[] = { "warning", "urgent", "critical", "emergency" };
+
+static const char *intern(const char *v, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v, list[i]) == 0)
+			return list[i];
+	return NULL;
+}
+
+void cl_stream_raise(struct cl_stream *s, const char *rule, const char *severity,
+		     const char *subject, const char *message)
+{
+	const char *r = intern(rule, ext_rules, sizeof(ext_rules) / sizeof(ext_rules[0]));
+	const char *sev = intern(severity, severities, sizeof(severities) / sizeof(severities[0]));
+	struct ext_alert *e;
+
+	if (!s)
+		return;
+	if (!r || !sev) {
+		cl_log_error("stream", "event=alert_refused rule=%s severity=%s", rule, severity);
+		return;
+	}
+	e = cl_calloc(1, sizeof(*e));
+	if (!e) {
+		cl_log_error("stream", "event=alert_lost rule=%s detail=\"out of memory\"", rule);
+		return;
+	}
+	e->name = r;
+	e->severity = sev;
+	snprintf(e->rule.name, sizeof(e->rule.name), "%s", rule);
+	snprintf(e->rule.severity, sizeof(e->rule.severity), "%s", severity);
+	snprintf(e->rule.description, sizeof(e->rule.description), "%s", message);
+	snprintf(e->subject, sizeof(e->subject), "%s", subject);
+	snprintf(e->message, sizeof(e->message), "%s", message);
+	pthread_mutex_lock(&s->mu);
+	e->next = s->ext;
+	s->ext = e;
+	s->poked = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
 void cl_stream_durable(struct cl_stream *s)
 {
 	if (s)
@@ -1025,6 +1102,12 @@ void cl_stream_stop(struct cl_stream *s)
 	cl_sink_stop(s->sink); /* writes all that was handed over */
 	if (s->wal_started)
 		pthread_join(s->wal_thread, NULL);
+	while (s->ext) {
+		struct ext_alert *next = s->ext->next;
+
+		cl_free(s->ext);
+		s->ext = next;
+	}
 	for (int i = 0; i < s->o.nwindows; i++)
 		cl_window_op_destroy(s->win[i]);
 	cl_map_destroy(s->patients, free_patient);

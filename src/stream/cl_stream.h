@@ -92,6 +92,13 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
  * processor reads them at once, ahead of their fdatasync. */
 void cl_stream_poke(struct cl_stream *s);
 
+/* Raises an alert that did not come from the vitals (a pipeline that
+ * failed): stored, published and sent to the webhook like the others.
+ * subject goes where a device id would. rule: "pipeline_failed";
+ * severity: warning, urgent, critical or emergency. Thread-safe. */
+void cl_stream_raise(struct cl_stream *s, const char *rule, const char *severity,
+		     const char *subject, const char *message);
+
 /* New records are durable: rows that depend on them may be committed. */
 void cl_stream_durable(struct cl_stream *s);
 

@@ -45,6 +45,24 @@ static char dir[256];
 		return rc_;                                                      \
 	}
 
+/* One number from read-only SQL over the data directory (`carelake
+ * query`), or -1. */
+static inline long query_long(const char *data, const char *sql)
+{
+	char cmd[2400], line[64] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "'%s' query --data '%s' --format csv \"%s\" 2>/dev/null", bin,
+		 data, sql);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(line, sizeof(line), p) || !fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	pclose(p);
+	return line[0] ? atol(line) : -1;
+}
+
 struct server {
 	pid_t pid;
 	int port;

@@ -497,18 +497,10 @@ static void test_fhir(void **state)
 
 static long silver_rows(const char *data, const char *where)
 {
-	char cmd[1200], line[64] = "";
-	FILE *p;
+	char sql[600];
 
-	snprintf(cmd, sizeof(cmd), "'%s' query --data '%s' --format csv "
-		 "\"SELECT count(*) FROM observation WHERE %s\" 2>/dev/null", bin, data, where);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (!fgets(line, sizeof(line), p) || !fgets(line, sizeof(line), p))
-		line[0] = '\0';
-	pclose(p);
-	return line[0] ? atol(line) : -1;
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM observation WHERE %s", where);
+	return query_long(data, sql);
 }
 
 /* serve refines what arrives into silver on its own, every refine.interval */

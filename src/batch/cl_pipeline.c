@@ -1,0 +1,394 @@
+/*
+ * Pipelines. See cl_pipeline.h.
+ */
+#include "cl_pipeline.h"
+#include "batch/cl_batch.h"
+#include "core/cl_config.h"
+#include "core/cl_error.h"
+#include "core/cl_fs.h"
+#include "core/cl_log.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SEC 1000000ll
+
+static int parse_trigger(struct cl_pipeline *p, const char *v)
+{
+	int hh, mm;
+	char extra;
+
+	if (strcmp(v, "hourly") == 0) {
+		p->trigger = CL_TRIGGER_HOURLY;
+		return CL_OK;
+	}
+	if (strcmp(v, "watch") == 0) {
+		p->trigger = CL_TRIGGER_WATCH;
+		return CL_OK;
+	}
+	if (strncmp(v, "every ", 6) == 0) {
+		p->trigger = CL_TRIGGER_INTERVAL;
+		if (cl_parse_duration_us(v + 6, SEC, 30ll * 86400 * SEC, &p->interval_us) != CL_OK)
+			return cl_error_set(CL_EINVAL, "pipelines.%s.trigger: %s", p->name,
+					    cl_error_detail());
+		return CL_OK;
+	}
+	if (sscanf(v, "daily %d:%d%c", &hh, &mm, &extra) == 2 && hh >= 0 && hh < 24 && mm >= 0 &&
+	    mm < 60) {
+		p->trigger = CL_TRIGGER_DAILY;
+		p->daily_minute = hh * 60 + mm;
+		return CL_OK;
+	}
+	return cl_error_set(CL_EINVAL, "pipelines.%s.trigger must be 'every DURATION' (every 5m), "
+			    "'hourly', 'daily HH:MM' (UTC) or 'watch' (got '%.40s')", p->name, v);
+}
+
+int cl_pipeline_set(struct cl_pipeline *ps, int *n, int cap, const char *key, const char *value)
+{
+	static const char *const fields[] = { "path", "trigger", "attempts", "backoff", "source" };
+	struct cl_pipeline *p = NULL;
+	const char *field;
+	char name[48];
+	size_t nl;
+	int known = 0;
+
+	if (strncmp(key, "pipelines.", 10) != 0)
+		return CL_ENOENT;
+	key += 10;
+	field = strchr(key, '.');
+	if (!field)
+		return CL_ENOENT;
+	nl = (size_t)(field - key);
+	field++;
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		known |= strcmp(field, fields[i]) == 0;
+	if (!known)
+		return CL_ENOENT;
+	if (nl == 0 || nl >= sizeof(name))
+		return cl_error_set(CL_EINVAL, "pipeline names are 1 to %zu characters",
+				    sizeof(name) - 1);
+	memcpy(name, key, nl);
+	name[nl] = '\0';
+	for (size_t i = 0; i < nl; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
+			return cl_error_set(CL_EINVAL, "pipeline name '%s': letters, digits, _ and - only",
+					    name);
+	for (int i = 0; i < *n; i++)
+		if (strcmp(ps[i].name, name) == 0)
+			p = &ps[i];
+	if (!p) {
+		if (*n >= cap)
+			return cl_error_set(CL_ERANGE, "at most %d pipelines", cap);
+		p = &ps[(*n)++];
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s", name);
+		snprintf(p->source, sizeof(p->source), "%s", name);
+		p->trigger = CL_TRIGGER_INTERVAL;
+		p->interval_us = 60 * SEC;
+		p->attempts = 3;
+		p->backoff_us = SEC;
+	}
+	if (strcmp(field, "path") == 0) {
+		if (!*value || strlen(value) >= sizeof(p->path))
+			return cl_error_set(CL_EINVAL, "pipelines.%s.path: a file, directory or glob "
+					    "of at most %zu characters", name, sizeof(p->path) - 1);
+		snprintf(p->path, sizeof(p->path), "%s", value);
+		return CL_OK;
+	}
+	if (strcmp(field, "trigger") == 0)
+		return parse_trigger(p, value);
+	if (strcmp(field, "source") == 0) {
+		if (!*value || strlen(value) >= sizeof(p->source) || strchr(value, '/') ||
+		    value[0] == '.')
+			return cl_error_set(CL_EINVAL, "pipelines.%s.source: a name, no '/'", name);
+		snprintf(p->source, sizeof(p->source), "%s", value);
+		return CL_OK;
+	}
+	if (strcmp(field, "backoff") == 0)
+		return cl_parse_duration_us(value, 0, 3600 * SEC, &p->backoff_us) == CL_OK
+			       ? CL_OK
+			       : cl_error_set(CL_EINVAL, "pipelines.%s.backoff: %s", name,
+					      cl_error_detail());
+	{
+		char *end;
+		long v = strtol(value, &end, 10);
+
+		if (end == value || *end || v < 1 || v > 20)
+			return cl_error_set(CL_EINVAL, "pipelines.%s.attempts must be 1 to 20", name);
+		p->attempts = (uint32_t)v;
+		return CL_OK;
+	}
+}
+
+int cl_pipelines_check(const struct cl_pipeline *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!p[i].path[0])
+			return cl_error_set(CL_EINVAL, "pipelines.%s: a pipeline needs .path", p[i].name);
+	return CL_OK;
+}
+
+void cl_pipeline_trigger_text(const struct cl_pipeline *p, char *buf, size_t cap)
+{
+	switch (p->trigger) {
+	case CL_TRIGGER_HOURLY:
+		snprintf(buf, cap, "hourly");
+		break;
+	case CL_TRIGGER_DAILY:
+		snprintf(buf, cap, "daily %02d:%02d", p->daily_minute / 60, p->daily_minute % 60);
+		break;
+	case CL_TRIGGER_WATCH:
+		snprintf(buf, cap, "watch");
+		break;
+	default:
+		snprintf(buf, cap, "every %llds", (long long)(p->interval_us / SEC));
+	}
+}
+
+/* ---- running ---- */
+
+/* Moves a file that failed for good to dead-letter/<pipeline>/, with
+ * the reason beside it. */
+static void dead_letter(const char *data_dir, const struct cl_pipeline *p, const char *file,
+			const char *reason, int attempts)
+{
+	char dir[PATH_MAX], to[PATH_MAX * 2], why[PATH_MAX * 2 + 16], text[1400];
+	const char *base = strrchr(file, '/');
+
+	base = base ? base + 1 : file;
+	snprintf(dir, sizeof(dir), "%s/dead-letter/%s", data_dir, p->name);
+	if (cl_fs_mkdirs(dir) != CL_OK)
+		return;
+	snprintf(to, sizeof(to), "%s/%s", dir, base);
+	if (rename(file, to) != 0) {
+		/* another file system: copy, then remove */
+		char *data = NULL;
+		size_t len = 0;
+
+		if (cl_fs_read_file(file, (size_t)1 << 30, &data, &len) != CL_OK ||
+		    cl_fs_write_atomic(to, data, len, 0640) != CL_OK || unlink(file) != 0)
+			cl_log_error("pipeline", "event=dead_letter_failed pipeline=%s file=\"%s\"",
+				     p->name, base);
+		cl_free(data);
+	}
+	snprintf(why, sizeof(why), "%s.reason", to);
+	snprintf(text, sizeof(text), "pipeline: %s\nfile: %s\nattempts: %d\nreason: %s\n", p->name,
+		 file, attempts, reason);
+	cl_fs_write_atomic(why, text, strlen(text), 0640);
+}
+
+static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_pipeline *p,
+		     const char *file, const char *trigger, cl_pipeline_failed_fn on_failed,
+		     void *arg, int (*stopping)(void *), void *stop_arg)
+{
+	int64_t wait = p->backoff_us;
+	char reason[512] = "";
+
+	for (uint32_t attempt = 1; attempt <= p->attempts; attempt++) {
+		struct cl_batch_run run = { p->name, trigger, (int)attempt };
+		struct cl_batch_summary sum;
+		char *paths[1] = { (char *)file };
+
+		if (cl_batch_ingest(b, p->source, paths, 1, &run, NULL, NULL, &sum) == CL_OK)
+			return CL_OK;
+		snprintf(reason, sizeof(reason), "%s", sum.error[0] ? sum.error : cl_error_detail());
+		cl_log_warn("pipeline", "event=attempt_failed pipeline=%s attempt=%u of=%u "
+			    "detail=\"%s\"", p->name, attempt, p->attempts, reason);
+		if (attempt == p->attempts)
+			break;
+		for (int64_t slept = 0; slept < wait; slept += 50000) {
+			if (stopping && stopping(stop_arg))
+				return CL_ECLOSED; /* the next start tries again */
+			usleep(50000);
+		}
+		wait *= 2;
+	}
+	dead_letter(data_dir, p, file, reason, (int)p->attempts);
+	if (on_failed)
+		on_failed(arg, p->name, file, reason);
+	return cl_error_set(CL_EIO, "%s", reason);
+}
+
+static int run_pipeline(struct cl_batch *b, const char *data_dir, const struct cl_pipeline *p,
+			const char *trigger, cl_pipeline_failed_fn on_failed, void *arg,
+			int (*stopping)(void *), void *stop_arg)
+{
+	glob_t g;
+	char pattern[sizeof(p->path) + 4];
+	int rc = CL_OK;
+
+	/* a directory stands for the files in it */
+	snprintf(pattern, sizeof(pattern), "%s%s", p->path, cl_fs_is_dir(p->path) ? "/*" : "");
+	memset(&g, 0, sizeof(g));
+	if (glob(pattern, 0, NULL, &g) != 0) {
+		globfree(&g);
+		return CL_OK; /* nothing there yet */
+	}
+	for (size_t i = 0; i < g.gl_pathc && !(stopping && stopping(stop_arg)); i++) {
+		struct stat st;
+		int frc;
+
+		if (stat(g.gl_pathv[i], &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		frc = load_file(b, data_dir, p, g.gl_pathv[i], trigger, on_failed, arg, stopping,
+				stop_arg);
+		if (frc && !rc)
+			rc = frc;
+	}
+	globfree(&g);
+	return rc;
+}
+
+int cl_pipeline_run_once(const char *data_dir, const struct cl_pipeline *p, const char *trigger,
+			 cl_pipeline_failed_fn on_failed, void *arg)
+{
+	struct cl_batch *b;
+	int rc = cl_batch_open(data_dir, &b);
+
+	if (rc)
+		return rc;
+	rc = run_pipeline(b, data_dir, p, trigger, on_failed, arg, NULL, NULL);
+	cl_batch_close(b);
+	return rc;
+}
+
+struct cl_pipeline_runner {
+	char data_dir[PATH_MAX];
+	struct cl_pipeline p[CL_PIPELINES_MAX];
+	int64_t next_us[CL_PIPELINES_MAX];
+	int n;
+	cl_pipeline_failed_fn on_failed;
+	void *arg;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+};
+
+static int runner_stopping(void *arg)
+{
+	struct cl_pipeline_runner *r = arg;
+	int stop;
+
+	pthread_mutex_lock(&r->mu);
+	stop = r->stop;
+	pthread_mutex_unlock(&r->mu);
+	return stop;
+}
+
+/* When the pipeline is next due, after `now`. */
+static int64_t next_due(const struct cl_pipeline *p, int64_t now)
+{
+	int64_t day = 86400 * SEC, t;
+
+	switch (p->trigger) {
+	case CL_TRIGGER_HOURLY:
+		return (now / (3600 * SEC) + 1) * 3600 * SEC;
+	case CL_TRIGGER_DAILY:
+		t = (now / day) * day + (int64_t)p->daily_minute * 60 * SEC;
+		return t > now ? t : t + day;
+	case CL_TRIGGER_WATCH:
+		return now + SEC; /* look for new files every second */
+	default:
+		return now + p->interval_us;
+	}
+}
+
+static void *runner_main(void *arg)
+{
+	struct cl_pipeline_runner *r = arg;
+	struct cl_batch *b = NULL;
+	int64_t now = cl_time_now_us();
+
+	pthread_setname_np(pthread_self(), "cl-pipelines");
+	/* interval and watch pipelines look at once; the others at their time */
+	for (int i = 0; i < r->n; i++)
+		r->next_us[i] = r->p[i].trigger == CL_TRIGGER_INTERVAL ||
+					r->p[i].trigger == CL_TRIGGER_WATCH
+				? now
+				: next_due(&r->p[i], now);
+	while (!runner_stopping(r)) {
+		now = cl_time_now_us();
+		for (int i = 0; i < r->n && !runner_stopping(r); i++) {
+			char trigger[32];
+
+			if (now < r->next_us[i])
+				continue;
+			r->next_us[i] = next_due(&r->p[i], now);
+			if (!b && cl_batch_open(r->data_dir, &b) != CL_OK) {
+				cl_log_error("pipeline", "event=cannot_open detail=\"%s\"",
+					     cl_error_detail());
+				b = NULL;
+				continue;
+			}
+			cl_pipeline_trigger_text(&r->p[i], trigger, sizeof(trigger));
+			run_pipeline(b, r->data_dir, &r->p[i], trigger, r->on_failed, r->arg,
+				     runner_stopping, r);
+		}
+		pthread_mutex_lock(&r->mu);
+		if (!r->stop) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 250 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+		}
+		pthread_mutex_unlock(&r->mu);
+	}
+	cl_batch_close(b);
+	return NULL;
+}
+
+int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, int n,
+			     cl_pipeline_failed_fn on_failed, void *arg,
+			     struct cl_pipeline_runner **out)
+{
+	struct cl_pipeline_runner *r;
+
+	if (n > CL_PIPELINES_MAX)
+		return cl_error_set(CL_ERANGE, "at most %d pipelines", CL_PIPELINES_MAX);
+	r = cl_calloc(1, sizeof(*r));
+	if (!r)
+		return cl_error_set(CL_ENOMEM, "no memory for pipelines");
+	snprintf(r->data_dir, sizeof(r->data_dir), "%s", data_dir);
+	memcpy(r->p, p, (size_t)n * sizeof(*p));
+	r->n = n;
+	r->on_failed = on_failed;
+	r->arg = arg;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
+		cl_free(r);
+		return cl_error_set(CL_ENOMEM, "cannot start the pipeline thread");
+	}
+	*out = r;
+	return CL_OK;
+}
+
+void cl_pipeline_runner_stop(struct cl_pipeline_runner *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thread, NULL);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	cl_free(r);
+}

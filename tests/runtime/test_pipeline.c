@@ -1,0 +1,173 @@
+/*
+ * Pipelines run by `carelake serve`: a watched folder; a file that fails
+ * once, twice, then every attempt (retries with backoff, each attempt a
+ * run, then the dead-letter folder with the reason and an alert); a good
+ * file loads; a loaded file is not loaded again.
+ *
+ * Usage: test_pipeline /path/to/carelake
+ */
+#include "serve_helpers.h"
+
+#include <sys/stat.h>
+
+static const char good[] = "{\"resourceType\":\"Patient\",\"id\":\"pl-%d\",\"gender\":\"female\"}";
+static const char broken[] = "{\"resourceType\":\"Patient\",\"id\":";
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static long failed_attempts(const char *data, const char *pipeline)
+{
+	char sql[300];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pipeline_run WHERE pipeline = '%s' AND "
+		 "state = 'Failed'", pipeline);
+	return query_long(data, sql);
+}
+
+/* Waits until `sql` counts `want`. */
+static void wait_count(const char *data, const char *sql, long want, const char *what)
+{
+	long n = -1;
+
+	for (int i = 0; i < 200 && n != want; i++) {
+		n = query_long(data, sql);
+		if (n != want)
+			usleep(50000);
+	}
+	if (n != want)
+		fail_msg("%s: %ld, want %ld", what, n, want);
+}
+
+/* A file broken at first and repaired after `failures` failed attempts
+ * loads on the next one; with 3 failures it goes to the dead letters. */
+static void run_case(int failures)
+{
+	char data[300], drop[300], file[400], set_path[400], dead[500], reason[520], name[32];
+	const char *extra[] = { "--set", set_path, "--set", "pipelines.drop.trigger=watch",
+				"--set", "pipelines.drop.backoff=1s", "--set",
+				"pipelines.drop.attempts=3", NULL };
+	struct server s;
+	char text[200];
+
+	snprintf(data, sizeof(data), "%s/data-%d", dir, failures);
+	snprintf(drop, sizeof(drop), "%s/drop-%d", dir, failures);
+	mkdir(drop, 0750);
+	snprintf(name, sizeof(name), "patient-%d.json", failures);
+	snprintf(file, sizeof(file), "%s/%s", drop, name);
+	snprintf(set_path, sizeof(set_path), "pipelines.drop.path=%s", drop);
+	write_file(file, broken);
+	server_start(&s, bin, data, extra);
+	for (int k = 1; k <= failures && k < 3; k++) {
+		long n = -1;
+
+		for (int i = 0; i < 200 && n < k; i++) {
+			n = failed_attempts(data, "drop");
+			if (n < k)
+				usleep(20000);
+		}
+		assert_int_equal(n, k);
+	}
+	if (failures < 3) {
+		/* repaired before the next attempt */
+		snprintf(text, sizeof(text), good, failures);
+		write_file(file, text);
+		wait_count(data, "SELECT count(*) FROM patient", 1, "the repaired file's patient");
+		assert_int_equal(failed_attempts(data, "drop"), failures);
+		assert_int_equal(query_long(data, "SELECT max(attempts) FROM pipeline_run WHERE "
+					    "pipeline = 'drop' AND state = 'Succeeded'"), failures + 1);
+		assert_int_equal(access(file, F_OK), 0); /* stays where it was */
+	} else {
+		snprintf(dead, sizeof(dead), "%s/dead-letter/drop/%s", data, name);
+		snprintf(reason, sizeof(reason), "%s.reason", dead);
+		for (int i = 0; i < 300 && access(reason, F_OK) != 0; i++)
+			usleep(20000);
+		assert_int_equal(access(dead, F_OK), 0);
+		assert_int_equal(access(file, F_OK), -1);
+		{
+			FILE *f = fopen(reason, "r");
+			char buf[2048] = "";
+
+			assert_non_null(f);
+			assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+			fclose(f);
+			assert_non_null(strstr(buf, "attempts: 3"));
+			assert_non_null(strstr(buf, "not valid JSON"));
+		}
+		assert_int_equal(failed_attempts(data, "drop"), 3);
+		/* the alert, as any other */
+		wait_count(data, "SELECT count(*) FROM alert WHERE rule = 'pipeline_failed' AND "
+				 "device_id = 'drop' AND message LIKE '%dead-letter%'", 1,
+			   "the pipeline_failed alert");
+		{
+			struct reply r = http(&s, "GET", "/api/v1/alerts", s.token, NULL, 0);
+
+			assert_non_null(strstr(r.body, "\"rule\":\"pipeline_failed\""));
+			free(r.body);
+		}
+		assert_int_equal(query_long(data, "SELECT count(*) FROM patient"), 0);
+	}
+	assert_int_equal(server_stop(&s), 0);
+}
+
+static void test_fails_once(void **state)
+{
+	(void)state;
+	run_case(1);
+}
+
+static void test_fails_twice(void **state)
+{
+	(void)state;
+	run_case(2);
+}
+
+static void test_fails_three_times(void **state)
+{
+	(void)state;
+	run_case(3);
+}
+
+/* Interval trigger, several files, one already loaded: loads the new. */
+static void test_interval_and_unchanged(void **state)
+{
+	char data[300], drop[300], set_path[400], f1[400], f2[400], text[200];
+	const char *extra[] = { "--set", set_path, "--set", "pipelines.nightly.trigger=every 1s",
+				"--set", "pipelines.nightly.source=rosters", NULL };
+	struct server s;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/data-interval", dir);
+	snprintf(drop, sizeof(drop), "%s/drop-interval", dir);
+	mkdir(drop, 0750);
+	snprintf(set_path, sizeof(set_path), "pipelines.nightly.path=%s/*.json", drop);
+	snprintf(f1, sizeof(f1), "%s/a.json", drop);
+	snprintf(f2, sizeof(f2), "%s/b.json", drop);
+	snprintf(text, sizeof(text), good, 101);
+	write_file(f1, text);
+	server_start(&s, bin, data, extra);
+	wait_count(data, "SELECT count(*) FROM patient", 1, "the first file");
+	snprintf(text, sizeof(text), good, 102);
+	write_file(f2, text);
+	wait_count(data, "SELECT count(*) FROM patient", 2, "the second file");
+	assert_int_equal(query_long(data, "SELECT count(*) FROM bronze_file WHERE source = "
+				    "'rosters'"), 2);
+	assert_int_equal(query_long(data, "SELECT count(*) FROM pipeline_run WHERE pipeline = "
+				    "'nightly' AND trigger = 'every 1s' AND state = 'Failed'"), 0);
+	assert_int_equal(server_stop(&s), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_fails_once),
+	cmocka_unit_test(test_fails_twice),
+	cmocka_unit_test(test_fails_three_times),
+	cmocka_unit_test(test_interval_and_unchanged),
+};
+
+SERVE_TEST_MAIN(tests)
