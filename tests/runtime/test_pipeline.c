@@ -112,6 +112,21 @@ static void run_case(int failures)
 			free(r.body);
 		}
 		assert_int_equal(query_long(data, "SELECT count(*) FROM patient"), 0);
+		/* status shows it */
+		{
+			char cmd[1200], out[8192] = "";
+			FILE *f;
+
+			snprintf(cmd, sizeof(cmd), "'%s' status --data '%s' --set '%s' --json", bin, data,
+				 set_path);
+			f = popen(cmd, "r");
+			assert_non_null(f);
+			assert_true(fread(out, 1, sizeof(out) - 1, f) > 0);
+			assert_int_equal(pclose(f), 0);
+			assert_non_null(strstr(out, "\"dead_letters\": 1"));
+			assert_non_null(strstr(out, "\"state\": \"Failed\""));
+			assert_non_null(strstr(out, "\"trigger\": \"watch\""));
+		}
 	}
 	assert_int_equal(server_stop(&s), 0);
 }
