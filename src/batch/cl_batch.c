@@ -5,6 +5,7 @@
 #include "batch/cl_csv_map.h"
 #include "batch/cl_fhir_res.h"
 #include "batch/cl_gold.h"
+#include "batch/cl_xlsx.h"
 #include "store/cl_store.h"
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"
@@ -54,7 +55,13 @@ struct cl_batch {
 	sqlite3 *db;
 	struct cl_silver *silver;
 	int64_t gold_mono;       /* when gold was last refreshed */
+	char sheet[128];         /* XLSX: the sheet to read ("": the first) */
 };
+
+void cl_batch_set_sheet(struct cl_batch *b, const char *sheet)
+{
+	snprintf(b->sheet, sizeof(b->sheet), "%s", sheet ? sheet : "");
+}
 
 static int db_fail(sqlite3 *db, const char *what)
 {
@@ -169,6 +176,10 @@ static int detect(const char *data, size_t len, const char *name, char *format, 
 		  const struct cl_csv_mapping **map)
 {
 	*map = NULL;
+	if (cl_xlsx_sniff(data, len)) {
+		snprintf(format, cap, "xlsx");
+		return CL_OK;
+	}
 	if (cl_fhir_sniff(data, len)) {
 		snprintf(format, cap, "fhir");
 		return CL_OK;
@@ -179,11 +190,12 @@ static int detect(const char *data, size_t len, const char *name, char *format, 
 		return CL_OK;
 	}
 	return cl_error_set(CL_EINVAL, "%s: not recognised: expected FHIR R4 JSON or NDJSON (a "
-			    "resource, a Bundle, one resource per line) or a CSV file; found %s",
-			    name, cl_error_detail());
+			    "resource, a Bundle, one resource per line), an XLSX workbook or a CSV "
+			    "file; found %s", name, cl_error_detail());
 }
 
-/* Parses data into silver (the caller holds a transaction). */
+/* Parses data into silver (the caller holds a transaction). format is
+ * "fhir", a CSV mapping's name, or "xlsx[:SHEET]". */
 static int refine_data(struct cl_batch *b, const char *data, size_t len, const char *format,
 		       struct cl_silver_counts *c)
 {
@@ -193,6 +205,18 @@ static int refine_data(struct cl_batch *b, const char *data, size_t len, const c
 
 	if (strcmp(format, "fhir") == 0)
 		return cl_fhir_load(b->silver, data, len, c);
+	if (strncmp(format, "xlsx", 4) == 0) {
+		char *csv = NULL;
+		size_t clen = 0;
+
+		rc = cl_xlsx_to_csv(data, len, format[4] == ':' ? format + 5 : NULL, &csv, &clen);
+		if (rc == CL_OK && !(map = cl_csv_map_find(csv, clen)))
+			rc = cl_error_set(CL_EINVAL, "the sheet's first row is %s", cl_error_detail());
+		if (rc == CL_OK)
+			rc = cl_csv_load(b->silver, map, csv, clen, c);
+		cl_free(csv);
+		return rc;
+	}
 	rc = detect(data, len, "file", f, sizeof(f), &map);
 	if (rc == CL_OK && (!map || strcmp(f, format) != 0))
 		rc = cl_error_set(CL_EINVAL, "the file no longer matches its format %s", format);
@@ -305,10 +329,13 @@ static int ingest_file(struct cl_batch *b, const char *source_opt, const char *p
 		cl_free(data);
 		return rc;
 	}
+	if (strcmp(format, "xlsx") == 0 && b->sheet[0])
+		snprintf(format, sizeof(format), "xlsx:%.58s", b->sheet);
 	snprintf(source, sizeof(source), "%s",
 		 source_opt                              ? source_opt
 		 : strcmp(format, "fhir") == 0           ? "fhir-files"
 		 : strncmp(format, "synthea-", 8) == 0   ? "synthea-csv"
+		 : strncmp(format, "xlsx", 4) == 0       ? "spreadsheets"
 							 : "hospital-files");
 	/* the original, unchanged, named by its content */
 	cl_time_format_day(now, day);

@@ -50,6 +50,9 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 		    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *name),
 		    void *arg, struct cl_batch_summary *sum);
 
+/* XLSX files loaded from now on: read this sheet (NULL or "": the first). */
+void cl_batch_set_sheet(struct cl_batch *b, const char *sheet);
+
 /* Refines bronze into silver: with rebuild, empties silver and reloads
  * every file listed in bronze, in the order it was ingested. */
 int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *sum);

@@ -78,6 +78,12 @@ static const struct cl_csv_mapping mappings[] = {
 	    { "patient_id", "PATIENT", K_TEXT }, { "encounter_id", "ENCOUNTER", K_TEXT },
 	    { "code", "CODE", K_TEXT }, { "display", "DESCRIPTION", K_TEXT } } },
 	/* carelake's own files (what `carelake generate` writes) */
+	{ "carelake-patients", "patient", "patient_id+family+given+gender+birth_date",
+	  { { "id", "patient_id", K_TEXT }, { "family", "family", K_TEXT },
+	    { "given", "given", K_TEXT }, { "gender", "gender", K_GENDER },
+	    { "birth_date", "birth_date", K_TIME }, { "marital_status", "marital_status", K_TEXT },
+	    { "city", "city", K_TEXT }, { "postal_code", "postal_code", K_TEXT },
+	    { "country", "country", K_TEXT } } },
 	{ "carelake-staff", "staff", "staff_id+name+role+ward",
 	  { { "id", "staff_id", K_TEXT }, { "name", "name", K_TEXT }, { "role", "role", K_TEXT },
 	    { "ward", "ward", K_TEXT }, { "practitioner_id", "practitioner_id", K_TEXT },
@@ -156,7 +162,7 @@ const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len)
 	if (!found)
 		cl_error_set(CL_ENOENT, "no known CSV header (the Synthea export's patients, "
 			     "providers, organizations, encounters, conditions, observations, "
-			     "medications or procedures; carelake's staff, shifts, bookings, "
+			     "medications or procedures; carelake's patients, staff, shifts, bookings, "
 			     "communications, surveys or devices)");
 	return found;
 }

@@ -13,20 +13,24 @@
 #include <unistd.h>
 
 const char cl_cmd_ingest_usage[] =
-	"usage: carelake ingest [--data DIR] [--source NAME] [--json] PATH...\n\n"
+	"usage: carelake ingest [--data DIR] [--source NAME] [--sheet NAME] [--json] PATH...\n\n"
 	"Loads files into bronze, unchanged, and refines them into the silver\n"
 	"tables of carelake.db. A PATH may be a directory (every file in it).\n"
 	"Recognised by content: FHIR R4 JSON (a resource or a Bundle) and NDJSON\n"
-	"(one resource per line), and the Synthea CSV export (patients, providers,\n"
+	"(one resource per line), the Synthea CSV export (patients, providers,\n"
 	"organizations, encounters, conditions, observations, medications,\n"
-	"procedures). A file already loaded (same content) is skipped. Records\n"
+	"procedures), carelake's own CSV files (patients, staff, shifts, bookings,\n"
+	"communications, surveys, devices) and XLSX workbooks whose sheet has one\n"
+	"of those headers. A file already loaded (same content) is skipped. Records\n"
 	"that fail validation go to the quarantine table with the reason.\n\n"
 	"Prints files, records, accepted, duplicates, quarantined and rows by\n"
 	"table; a progress bar on a terminal.\n\n"
 	"exit status: 0 all loaded, 1 a file could not be loaded (named), 2 could\n"
 	"not run\n\n"
 	"options:\n"
-	"  --source NAME     the bronze source (default: fhir-files or synthea-csv)\n"
+	"  --source NAME     the bronze source (default: fhir-files, synthea-csv,\n"
+	"                    hospital-files or spreadsheets, by format)\n"
+	"  --sheet NAME      XLSX: the sheet to read (default the first)\n"
 	"  --json            print the summary as one JSON object\n"
 	CL_CLI_COMMON_HELP;
 
@@ -106,11 +110,12 @@ static int run(int argc, char **argv, int refine)
 		{ "source", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "rebuild", no_argument, NULL, 'r' },
+		{ "sheet", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cl_batch_summary sum;
 	struct cl_batch *b;
-	const char *source = NULL;
+	const char *source = NULL, *sheet = NULL;
 	struct cl_cli cli;
 	int json = 0, rebuild = 0, opt, rc;
 
@@ -130,6 +135,8 @@ static int run(int argc, char **argv, int refine)
 			json = 1;
 		else if (opt == 'r' && refine)
 			rebuild = 1;
+		else if (opt == 'S' && !refine)
+			sheet = optarg;
 		else
 			return cl_cli_error(&cli, "unknown option (see carelake %s --help)", cli.cmd);
 	}
@@ -145,6 +152,7 @@ static int run(int argc, char **argv, int refine)
 	rc = cl_batch_open(cli.data_dir, &b);
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
+	cl_batch_set_sheet(b, sheet);
 	if (refine)
 		rc = cl_batch_refine(b, rebuild, &sum);
 	else

@@ -1,7 +1,8 @@
 /*
  * Fuzz target: files as `carelake ingest` reads them. The first byte picks
  * the path: 0 the CSV parser alone, 1 CSV through the mapping its header
- * selects into silver, 2 FHIR JSON or NDJSON into silver. Silver is an
+ * selects into silver, 2 FHIR JSON or NDJSON into silver, 3 an XLSX
+ * workbook's first sheet through its mapping into silver. Silver is an
  * in-memory SQLite database, rolled back after each input. Invariants:
  * every CSV field lies inside the input or the parser's scratch space;
  * rows accepted or duplicated never exceed the rows offered.
@@ -10,6 +11,8 @@
 #include "batch/cl_csv_map.h"
 #include "batch/cl_fhir_res.h"
 #include "batch/cl_silver.h"
+#include "batch/cl_xlsx.h"
+#include "core/cl_mem.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 
@@ -44,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	len = size - 1;
 	memset(&c, 0, sizeof(c));
-	if (data[0] % 3 == 0) {
+	if (data[0] % 4 == 0) {
 		struct cl_csv csv;
 		int rc, records = 0;
 
@@ -72,11 +75,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	cl_silver_lineage(silver, "fuzz", "0000", 1, &c);
-	if (data[0] % 3 == 1) {
+	if (data[0] % 4 == 1) {
 		const struct cl_csv_mapping *m = cl_csv_map_find(src, len);
 
 		if (m)
 			cl_csv_load(silver, m, src, len, &c);
+	} else if (data[0] % 4 == 3) {
+		char *csv = NULL;
+		size_t clen = 0;
+
+		if (cl_xlsx_to_csv(src, len, NULL, &csv, &clen) == 0) {
+			const struct cl_csv_mapping *m = cl_csv_map_find(csv, clen);
+
+			if (strlen(csv) != clen)
+				abort();
+			if (m)
+				cl_csv_load(silver, m, csv, clen, &c);
+		}
+		cl_free(csv);
 	} else {
 		cl_fhir_load(silver, src, len, &c);
 	}

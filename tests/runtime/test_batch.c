@@ -81,11 +81,20 @@ static void run_case(const char *name)
 	args[na++] = "--data";
 	args[na++] = data;
 	args[na++] = "--json";
+	{
+		size_t i;
+		json_t *a;
+
+		json_array_foreach(json_object_get(c, "args"), i, a)
+			args[na++] = json_string_value(a);
+	}
 	for (int i = 0; i < nfiles; i++)
 		args[na++] = files[i];
 	args[na] = NULL;
+	assert_true(na <= 9);
 	r = run(NULL, args[0], args[1], args[2], args[3], na > 4 ? args[4] : NULL,
-		na > 5 ? args[5] : NULL, na > 6 ? args[6] : NULL, NULL);
+		na > 5 ? args[5] : NULL, na > 6 ? args[6] : NULL, na > 7 ? args[7] : NULL,
+		na > 8 ? args[8] : NULL, NULL);
 	if (r.status != (int)json_integer_value(json_object_get(c, "exit")))
 		fail_msg("case %s: exit %d, want %lld: %s", name, r.status,
 			 json_integer_value(json_object_get(c, "exit")), r.err);
