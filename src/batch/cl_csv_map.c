@@ -274,6 +274,19 @@ static int put_field(struct cl_row *r, const struct field *fd, const struct cl_c
 	}
 }
 
+/* The whole name from its parts, as FHIR names are read. */
+static void full_name(struct cl_row *r)
+{
+	const struct cl_val *g = cl_row_get(r, "given"), *f = cl_row_get(r, "family");
+	char name[600];
+
+	if (cl_row_get(r, "name") || (!g && !f))
+		return;
+	snprintf(name, sizeof(name), "%.*s%s%.*s", g ? (int)g->n : 0, g ? g->s : "",
+		 g && f ? " " : "", f ? (int)f->n : 0, f ? f->s : "");
+	cl_row_text(r, "name", name, strlen(name));
+}
+
 /* Vitals in carelake's units, as device events are. */
 static int normalise_vital(struct cl_row *r, char *why, size_t cap)
 {
@@ -346,6 +359,9 @@ int cl_csv_load(struct cl_silver *s, const struct cl_csv_mapping *m, const char 
 			cl_row_text(&r, "source", "csv", 3);
 			normalise_vital(&r, why, sizeof(why));
 		}
+		if (!why[0] && (strcmp(t->name, "patient") == 0 ||
+				strcmp(t->name, "practitioner") == 0))
+			full_name(&r);
 		if (why[0]) {
 			c->records++;
 			rc = cl_silver_quarantine(s, t->name, record, why, rec.f[0].p, rec.f[0].len);

@@ -15,6 +15,8 @@ const struct cl_command cl_commands[] = {
 	  cl_cmd_demo_usage, cl_cmd_demo },
 	{ "serve", "run the platform: ingest, stream processing, alerts, API",
 	  cl_cmd_serve_usage, cl_cmd_serve },
+	{ "generate", "write a synthetic hospital in every batch format",
+	  cl_cmd_generate_usage, cl_cmd_generate },
 	{ "ingest", "load FHIR and CSV files into bronze and the silver tables",
 	  cl_cmd_ingest_usage, cl_cmd_ingest },
 	{ "refine", "refine bronze into silver; --rebuild rebuilds it from bronze",

@@ -411,6 +411,62 @@ static void test_logs_into_silver(void **state)
 	free(after);
 }
 
+/* carelake generate: a hospital in every format that loads with no
+ * quarantine, whose counts match what it says it wrote, the same for the
+ * same seed, with the simulator's patient and device ids. */
+static void test_generate(void **state)
+{
+	char out1[400], out2[400], data[400], cmd[1400];
+	struct result r;
+	long patients, encounters, shifts;
+	json_t *sum;
+
+	(void)state;
+	snprintf(out1, sizeof(out1), "%s/gen1", dir);
+	snprintf(out2, sizeof(out2), "%s/gen2", dir);
+	snprintf(data, sizeof(data), "%s/gen-data", dir);
+	r = run(NULL, "generate", "--out", out1, "--patients", "30", "--seed", "3", NULL);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(sscanf(strstr(r.out, ": ") + 2, "%ld patients", &patients), 1);
+	assert_int_equal(patients, 30);
+	assert_int_equal(sscanf(strstr(r.out, "practitioners, ") + 15, "%ld encounters", &encounters),
+			 1);
+	assert_int_equal(sscanf(strstr(r.out, "staff, ") + 7, "%ld shifts", &shifts), 1);
+	done(&r);
+	r = run(NULL, "generate", "--out", out2, "--patients", "30", "--seed", "3", NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	snprintf(cmd, sizeof(cmd), "diff -r '%s' '%s' > /dev/null", out1, out2);
+	assert_int_equal(system(cmd), 0); /* the same seed, the same hospital */
+
+	r = run(NULL, "ingest", "--data", data, "--json", out1, NULL);
+	if (r.status != 0)
+		fail_msg("ingest of the generated hospital: %s", r.err);
+	sum = parse(r.out);
+	assert_int_equal(json_integer_value(json_object_get(sum, "files")), 8);
+	assert_int_equal(json_integer_value(json_object_get(sum, "quarantined")), 0);
+	assert_int_equal(json_integer_value(json_object_get(sum, "warnings")), 0);
+	/* the spreadsheet holds the same patients as the FHIR file, field for field */
+	assert_int_equal(json_integer_value(json_object_get(sum, "duplicates")), 30);
+	json_decref(sum);
+	done(&r);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM patient"), 30);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM encounter"), encounters);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM shift"), shifts);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM device WHERE id = 'monitor-0001' AND "
+				     "patient_id = 'patient-0001'"), 1);
+	assert_true(count(data, "SELECT count(*) AS n FROM gold_admissions_daily") > 0);
+	assert_true(count(data, "SELECT count(*) AS n FROM gold_staffing WHERE coverage > 0") > 0);
+	assert_true(count(data, "SELECT count(*) AS n FROM gold_bookings_daily") > 0);
+	assert_true(count(data, "SELECT count(*) AS n FROM gold_survey_monthly") > 0);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM booking WHERE channel NOT IN "
+				     "('call', 'email', 'sms', 'online')"), 0);
+	r = run(NULL, "generate", "--patients", "3", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--out DIR is required"));
+	done(&r);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +474,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shared_material),
 		cmocka_unit_test(test_query_is_read_only),
 		cmocka_unit_test(test_logs_into_silver),
+		cmocka_unit_test(test_generate),
 	};
 	int rc;
 
