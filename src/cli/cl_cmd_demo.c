@@ -8,6 +8,8 @@
  * stops it cleanly.
  */
 #include "cl_cli.h"
+#include "batch/cl_batch.h"
+#include "batch/cl_generate.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "core/cl_time.h"
@@ -29,8 +31,10 @@
 const char cl_cmd_demo_usage[] =
 	"usage: carelake demo [--data DIR] [--patients N] [--rate EVENTS_PER_S]\n"
 	"                     [--duration SECONDS] [--seed K] [--listen HOST:PORT]\n\n"
-	"Runs the platform on a fresh data directory and streams simulated ICU\n"
-	"vitals into it: N patients on bedside monitors, with injected episodes\n"
+	"Runs the platform on a fresh data directory: generates a synthetic\n"
+	"hospital of N patients (carelake generate) and loads it into silver and\n"
+	"gold, then streams simulated ICU vitals of the same patients into it:\n"
+	"bedside monitors, with injected episodes\n"
 	"(desaturation, tachycardia, hypertensive crisis, deterioration, device\n"
 	"dropouts). Every second it prints events/s, the alerts open and the\n"
 	"patients with the highest NEWS2, and it prints the URL and API token so you\n"
@@ -182,6 +186,28 @@ int cl_cmd_demo(int argc, char **argv)
 	}
 	if (cli.cfg.log_level == CL_LOG_INFO)
 		cl_log_threshold = CL_LOG_WARN; /* the summary is the output here */
+	/* the hospital around the ICU: its records, loaded into silver and gold */
+	{
+		char hosp[sizeof(cli.data_dir) + 16], *paths[1] = { hosp };
+		struct cl_generate_counts gc;
+		struct cl_batch_summary sum;
+		struct cl_batch *b;
+
+		snprintf(hosp, sizeof(hosp), "%s/hospital", cli.data_dir);
+		rc = cl_generate(hosp, (int)f.so.patients, f.so.seed, &gc);
+		if (rc == CL_OK)
+			rc = cl_batch_open(cli.data_dir, &b);
+		if (rc == CL_OK) {
+			rc = cl_batch_ingest(b, NULL, paths, 1, NULL, NULL, NULL, &sum);
+			cl_batch_close(b);
+		}
+		if (rc)
+			return cl_cli_error(&cli, "the synthetic hospital: %s", cl_error_detail());
+		printf("carelake demo: a synthetic hospital of %ld patients, %ld encounters, %ld staff "
+		       "loaded into silver and gold (%llu rows; carelake query --data %s 'SELECT * FROM "
+		       "gold_admissions_daily')\n", gc.patients, gc.encounters, gc.staff,
+		       (unsigned long long)sum.c.accepted, cli.data_dir);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	rc = cl_server_start(&cli.cfg, cli.data_dir, &srv);
 	if (rc && !listen_given) {
