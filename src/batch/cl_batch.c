@@ -58,6 +58,11 @@ struct cl_batch {
 	char sheet[128];         /* XLSX: the sheet to read ("": the first) */
 };
 
+int cl_batch_expect(struct cl_batch *b, const struct cl_expectation *e, int n)
+{
+	return cl_silver_expect(b->silver, e, n);
+}
+
 void cl_batch_set_sheet(struct cl_batch *b, const char *sheet)
 {
 	snprintf(b->sheet, sizeof(b->sheet), "%s", sheet ? sheet : "");

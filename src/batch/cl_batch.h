@@ -50,6 +50,9 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 		    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *name),
 		    void *arg, struct cl_batch_summary *sum);
 
+/* Rows loaded from now on are checked against these expectations. */
+int cl_batch_expect(struct cl_batch *b, const struct cl_expectation *e, int n);
+
 /* XLSX files loaded from now on: read this sheet (NULL or "": the first). */
 void cl_batch_set_sheet(struct cl_batch *b, const char *sheet);
 

@@ -3,6 +3,7 @@
  */
 #include "cl_pipeline.h"
 #include "batch/cl_batch.h"
+#include "batch/cl_silver.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
@@ -249,21 +250,10 @@ static int run_pipeline(struct cl_batch *b, const char *data_dir, const struct c
 	return rc;
 }
 
-int cl_pipeline_run_once(const char *data_dir, const struct cl_pipeline *p, const char *trigger,
-			 cl_pipeline_failed_fn on_failed, void *arg)
-{
-	struct cl_batch *b;
-	int rc = cl_batch_open(data_dir, &b);
-
-	if (rc)
-		return rc;
-	rc = run_pipeline(b, data_dir, p, trigger, on_failed, arg, NULL, NULL);
-	cl_batch_close(b);
-	return rc;
-}
-
 struct cl_pipeline_runner {
 	char data_dir[PATH_MAX];
+	struct cl_expectation e[CL_EXPECTATIONS_MAX];
+	int ne;
 	struct cl_pipeline p[CL_PIPELINES_MAX];
 	int64_t next_us[CL_PIPELINES_MAX];
 	int n;
@@ -325,7 +315,9 @@ static void *runner_main(void *arg)
 			if (now < r->next_us[i])
 				continue;
 			r->next_us[i] = next_due(&r->p[i], now);
-			if (!b && cl_batch_open(r->data_dir, &b) != CL_OK) {
+			if (!b && (cl_batch_open(r->data_dir, &b) != CL_OK ||
+				   cl_batch_expect(b, r->e, r->ne) != CL_OK)) {
+				cl_batch_close(b);
 				cl_log_error("pipeline", "event=cannot_open detail=\"%s\"",
 					     cl_error_detail());
 				b = NULL;
@@ -354,11 +346,14 @@ static void *runner_main(void *arg)
 }
 
 int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, int n,
+			     const struct cl_expectation *e, int ne,
 			     cl_pipeline_failed_fn on_failed, void *arg,
 			     struct cl_pipeline_runner **out)
 {
 	struct cl_pipeline_runner *r;
 
+	if (ne > CL_EXPECTATIONS_MAX)
+		return cl_error_set(CL_ERANGE, "at most %d expectations", CL_EXPECTATIONS_MAX);
 	if (n > CL_PIPELINES_MAX)
 		return cl_error_set(CL_ERANGE, "at most %d pipelines", CL_PIPELINES_MAX);
 	r = cl_calloc(1, sizeof(*r));
@@ -366,6 +361,9 @@ int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, 
 		return cl_error_set(CL_ENOMEM, "no memory for pipelines");
 	snprintf(r->data_dir, sizeof(r->data_dir), "%s", data_dir);
 	memcpy(r->p, p, (size_t)n * sizeof(*p));
+	if (ne)
+		memcpy(r->e, e, (size_t)ne * sizeof(*e));
+	r->ne = ne;
 	r->n = n;
 	r->on_failed = on_failed;
 	r->arg = arg;

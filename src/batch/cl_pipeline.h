@@ -54,13 +54,13 @@ typedef void (*cl_pipeline_failed_fn)(void *arg, const char *pipeline, const cha
 				      const char *reason);
 
 /* Starts a thread that runs the pipelines when their triggers say. */
+struct cl_expectation;
 int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, int n,
+			     const struct cl_expectation *e, int ne,
 			     cl_pipeline_failed_fn on_failed, void *arg,
 			     struct cl_pipeline_runner **out);
 void cl_pipeline_runner_stop(struct cl_pipeline_runner *r);
 
-/* Runs one pipeline now, every file its path names, with its retries. */
-int cl_pipeline_run_once(const char *data_dir, const struct cl_pipeline *p,
-			 const char *trigger, cl_pipeline_failed_fn on_failed, void *arg);
+
 
 #endif

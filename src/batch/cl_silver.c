@@ -147,8 +147,17 @@ struct stmts {
 	sqlite3_stmt *put, *del;
 };
 
+struct expect {
+	struct cl_expectation e;
+	const struct cl_table *t;
+	sqlite3_stmt *st;
+};
+
 struct cl_silver {
 	sqlite3 *db;
+	struct expect exp[CL_EXPECTATIONS_MAX];
+	int nexp;
+	sqlite3_stmt *warn;
 	struct stmts st[NTABLES];
 	sqlite3_stmt *quarantine;
 	const char *source, *file;
@@ -301,6 +310,9 @@ int cl_silver_open(sqlite3 *db, struct cl_silver **out)
 	for (int i = 0; rc == CL_OK && cl_silver_tables[i].name; i++)
 		rc = create_table(s, &cl_silver_tables[i], &s->st[i]);
 	if (rc == CL_OK)
+		rc = prepare(db, "INSERT INTO quality_warning(run_id, table_name, row_id, reason)"
+			     " VALUES (?1, ?2, ?3, ?4)", &s->warn);
+	if (rc == CL_OK)
 		rc = prepare(db, "INSERT INTO quarantine(table_name, source, bronze_file, run_id,"
 			     " record, reason, raw, at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 			     &s->quarantine);
@@ -321,6 +333,9 @@ void cl_silver_close(struct cl_silver *s)
 		sqlite3_finalize(s->st[i].del);
 	}
 	sqlite3_finalize(s->quarantine);
+	sqlite3_finalize(s->warn);
+	for (int i = 0; i < s->nexp; i++)
+		sqlite3_finalize(s->exp[i].st);
 	cl_free(s);
 }
 
@@ -394,6 +409,147 @@ static void row_hash(const struct cl_row *r, char hex[33])
 	sodium_bin2hex(hex, 33, out, sizeof(out));
 }
 
+/* Binds the row's values to parameters 1..ncols. */
+static void bind_row(sqlite3_stmt *st, const struct cl_row *r)
+{
+	const struct cl_table *t = r->t;
+
+	for (int i = 0; i < t->ncols; i++) {
+		const struct cl_val *v = &r->v[i];
+
+		if (!v->set)
+			sqlite3_bind_null(st, i + 1);
+		else if (t->cols[i].type == CL_COL_TEXT)
+			sqlite3_bind_text(st, i + 1, v->s, (int)v->n, SQLITE_STATIC);
+		else if (t->cols[i].type == CL_COL_REAL)
+			sqlite3_bind_double(st, i + 1, v->d);
+		else
+			sqlite3_bind_int64(st, i + 1, v->i);
+	}
+}
+
+/* ---- expectations ---- */
+
+const char *cl_expect_action_name(enum cl_expect_action a)
+{
+	static const char *const names[] = { "warn", "drop", "quarantine", "fail" };
+
+	return names[a];
+}
+
+int cl_expectation_set(struct cl_expectation *es, int *n, int cap, const char *key,
+		       const char *value)
+{
+	char table[32], name[48];
+	const char *p = key + 7, *dot, *field;
+	struct cl_expectation *e = NULL;
+
+	if (strncmp(key, "expect.", 7) != 0 || !(dot = strchr(p, '.')) ||
+	    !(field = strchr(dot + 1, '.')))
+		return CL_ENOENT;
+	field++;
+	if (strcmp(field, "check") && strcmp(field, "action"))
+		return CL_ENOENT;
+	if ((size_t)(dot - p) >= sizeof(table) || (size_t)(field - 1 - (dot + 1)) >= sizeof(name) ||
+	    field - 1 == dot + 1)
+		return cl_error_set(CL_EINVAL, "expect.<table>.<name>: a table and a name of at most "
+				    "47 characters");
+	memcpy(table, p, (size_t)(dot - p));
+	table[dot - p] = '\0';
+	memcpy(name, dot + 1, (size_t)(field - 1 - (dot + 1)));
+	name[field - 1 - (dot + 1)] = '\0';
+	if (!cl_silver_table(table))
+		return cl_error_set(CL_EINVAL, "expect.%s: there is no silver table '%s'", table,
+				    table);
+	for (int i = 0; i < *n; i++)
+		if (strcmp(es[i].table, table) == 0 && strcmp(es[i].name, name) == 0)
+			e = &es[i];
+	if (!e) {
+		if (*n >= cap)
+			return cl_error_set(CL_ERANGE, "at most %d expectations", cap);
+		e = &es[(*n)++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->table, sizeof(e->table), "%s", table);
+		snprintf(e->name, sizeof(e->name), "%s", name);
+		e->action = CL_EXPECT_QUARANTINE;
+	}
+	if (strcmp(field, "check") == 0) {
+		if (!*value || strlen(value) >= sizeof(e->check) || strchr(value, ';'))
+			return cl_error_set(CL_EINVAL, "expect.%s.%s.check: one SQL condition over "
+					    "the row's columns, at most %zu characters", table, name,
+					    sizeof(e->check) - 1);
+		snprintf(e->check, sizeof(e->check), "%s", value);
+		return CL_OK;
+	}
+	for (int a = CL_EXPECT_WARN; a <= CL_EXPECT_FAIL; a++)
+		if (strcmp(value, cl_expect_action_name((enum cl_expect_action)a)) == 0) {
+			e->action = (enum cl_expect_action)a;
+			return CL_OK;
+		}
+	return cl_error_set(CL_EINVAL, "expect.%s.%s.action must be warn, drop, quarantine or fail",
+			    table, name);
+}
+
+int cl_expectations_check(const struct cl_expectation *e, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!e[i].check[0])
+			return cl_error_set(CL_EINVAL, "expect.%s.%s: an expectation needs .check",
+					    e[i].table, e[i].name);
+	return CL_OK;
+}
+
+int cl_silver_expect(struct cl_silver *s, const struct cl_expectation *e, int n)
+{
+	if (n > CL_EXPECTATIONS_MAX)
+		return cl_error_set(CL_ERANGE, "at most %d expectations", CL_EXPECTATIONS_MAX);
+	for (int i = 0; i < s->nexp; i++)
+		sqlite3_finalize(s->exp[i].st);
+	s->nexp = 0;
+	for (int i = 0; i < n; i++) {
+		struct expect *x = &s->exp[s->nexp];
+		char sql[4096];
+		size_t o;
+
+		x->e = e[i];
+		x->t = cl_silver_table(e[i].table);
+		if (!x->t)
+			return cl_error_set(CL_EINVAL, "expect.%s: no such table", e[i].table);
+		/* the condition over one row, its columns bound by name */
+		o = (size_t)snprintf(sql, sizeof(sql), "SELECT coalesce((%s), 0) FROM (SELECT",
+				     e[i].check);
+		for (int c = 0; c < x->t->ncols && o < sizeof(sql); c++)
+			o += (size_t)snprintf(sql + o, sizeof(sql) - o, "%s ?%d AS %s", c ? "," : "",
+					      c + 1, x->t->cols[c].name);
+		if (o < sizeof(sql))
+			snprintf(sql + o, sizeof(sql) - o, ")");
+		if (sqlite3_prepare_v2(s->db, sql, -1, &x->st, NULL) != SQLITE_OK)
+			return cl_error_set(CL_EINVAL, "expect.%s.%s.check: %s", e[i].table, e[i].name,
+					    sqlite3_errmsg(s->db));
+		s->nexp++;
+	}
+	return CL_OK;
+}
+
+/* The first expectation of the row's table it fails, or NULL. */
+static const struct expect *failed_expectation(struct cl_silver *s, const struct cl_row *r,
+					       const struct expect *from)
+{
+	for (const struct expect *x = from ? from + 1 : s->exp; x < s->exp + s->nexp; x++) {
+		int ok;
+
+		if (x->t != r->t)
+			continue;
+		bind_row(x->st, r);
+		ok = sqlite3_step(x->st) == SQLITE_ROW && sqlite3_column_int(x->st, 0) != 0;
+		sqlite3_reset(x->st);
+		sqlite3_clear_bindings(x->st);
+		if (!ok)
+			return x;
+	}
+	return NULL;
+}
+
 int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 {
 	const struct cl_table *t = r->t;
@@ -414,19 +570,37 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 						    r->v[0].set ? r->v[0].n : 0);
 		}
 	}
-	row_hash(r, hex);
-	for (int i = 0; i < t->ncols; i++) {
-		const struct cl_val *v = &r->v[i];
+	/* expectations declared in config: each failure as its action says */
+	for (const struct expect *x = failed_expectation(s, r, NULL); x;
+	     x = failed_expectation(s, r, x)) {
+		char why[700];
 
-		if (!v->set)
-			continue;
-		if (t->cols[i].type == CL_COL_TEXT)
-			sqlite3_bind_text(st->put, i + 1, v->s, (int)v->n, SQLITE_STATIC);
-		else if (t->cols[i].type == CL_COL_REAL)
-			sqlite3_bind_double(st->put, i + 1, v->d);
-		else
-			sqlite3_bind_int64(st->put, i + 1, v->i);
+		snprintf(why, sizeof(why), "expectation %s failed: %s", x->e.name, x->e.check);
+		switch (x->e.action) {
+		case CL_EXPECT_FAIL:
+			return cl_error_set(CL_EINVAL, "%s %.*s (%s): %s", t->name, (int)r->v[0].n,
+					    r->v[0].s, r->record ? r->record : "?", why);
+		case CL_EXPECT_QUARANTINE:
+			return cl_silver_quarantine(s, t->name, r->record, why, r->v[0].s, r->v[0].n);
+		case CL_EXPECT_DROP:
+			if (s->c)
+				s->c->dropped++;
+			return CL_OK;
+		case CL_EXPECT_WARN:
+			sqlite3_bind_int64(s->warn, 1, s->run_id);
+			sqlite3_bind_text(s->warn, 2, t->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s->warn, 3, r->v[0].s, (int)r->v[0].n, SQLITE_STATIC);
+			sqlite3_bind_text(s->warn, 4, why, -1, SQLITE_TRANSIENT);
+			rc = step_done(s->db, s->warn, "warn");
+			if (rc)
+				return rc;
+			if (s->c)
+				s->c->warnings++;
+			break;
+		}
 	}
+	row_hash(r, hex);
+	bind_row(st->put, r);
 	sqlite3_bind_text(st->put, t->ncols + 1, s->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->put, t->ncols + 2, s->file, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st->put, t->ncols + 3, s->run_id);

@@ -61,6 +61,26 @@ int cl_row_real(struct cl_row *r, const char *col, double d);
 int cl_row_int(struct cl_row *r, const char *col, int64_t i);
 const struct cl_val *cl_row_get(const struct cl_row *r, const char *col);
 
+/* An expectation declared in config: a SQL condition over a row's columns
+ * (`value BETWEEN 20 AND 300`), and what to do with a row that fails it. */
+enum cl_expect_action { CL_EXPECT_WARN, CL_EXPECT_DROP, CL_EXPECT_QUARANTINE, CL_EXPECT_FAIL };
+
+struct cl_expectation {
+	char table[32];
+	char name[48];
+	char check[512];
+	enum cl_expect_action action;
+};
+
+#define CL_EXPECTATIONS_MAX 32
+
+/* Applies one "expect.<table>.<name>.check|action" setting. CL_ENOENT: not
+ * an expectation key. */
+int cl_expectation_set(struct cl_expectation *e, int *n, int cap, const char *key,
+		       const char *value);
+int cl_expectations_check(const struct cl_expectation *e, int n);
+const char *cl_expect_action_name(enum cl_expect_action a);
+
 /* Counts of one load or refine. */
 struct cl_silver_counts {
 	uint64_t records;        /* rows offered */
@@ -71,6 +91,7 @@ struct cl_silver_counts {
 	uint64_t deleted;        /* removed by a FHIR DELETE */
 	uint64_t warnings;       /* kept, with a warning (dangling references) */
 	uint64_t other;          /* records kept in bronze only (other FHIR types) */
+	uint64_t dropped;        /* rows an expectation dropped */
 	uint64_t by_table[32];   /* accepted, by cl_silver_tables index */
 };
 
@@ -84,7 +105,12 @@ void cl_silver_close(struct cl_silver *s);
 void cl_silver_lineage(struct cl_silver *s, const char *source, const char *file_hash,
 		       int64_t run_id, struct cl_silver_counts *counts);
 
-/* Validates and upserts a row, or quarantines it with the reason. */
+/* Declares the expectations rows are checked against (prepared once;
+ * a check that SQLite cannot compile fails here, naming it). */
+int cl_silver_expect(struct cl_silver *s, const struct cl_expectation *e, int n);
+
+/* Validates and upserts a row, or quarantines it with the reason. An
+ * expectation whose action is fail returns CL_EINVAL with the reason. */
 int cl_silver_put(struct cl_silver *s, struct cl_row *r);
 
 /* Quarantines a record that never became a row (it could not be parsed). */

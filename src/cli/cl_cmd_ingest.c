@@ -80,6 +80,7 @@ static void print_summary(const struct cl_batch_summary *s, int json)
 
 		json_object_set_new(o, "corrections", json_integer((json_int_t)s->c.updated));
 		json_object_set_new(o, "deleted", json_integer((json_int_t)s->c.deleted));
+		json_object_set_new(o, "dropped", json_integer((json_int_t)s->c.dropped));
 		if (s->error[0])
 			json_object_set_new(o, "error", json_string(s->error));
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -153,6 +154,18 @@ static int run(int argc, char **argv, int refine)
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	cl_batch_set_sheet(b, sheet);
+	{
+		struct cl_expectation e[CL_EXPECTATIONS_MAX];
+		int ne;
+
+		rc = cl_config_expectations(&cli.cfg, e, &ne, 1);
+		if (rc == CL_OK)
+			rc = cl_batch_expect(b, e, ne);
+		if (rc) {
+			cl_batch_close(b);
+			return cl_cli_error(&cli, "%s", cl_error_detail());
+		}
+	}
 	if (refine)
 		rc = cl_batch_refine(b, rebuild, &sum);
 	else

@@ -17,6 +17,7 @@
 #include "cl_utf8.h"
 #include "stream/cl_rules.h"
 #include "batch/cl_pipeline.h"
+#include "batch/cl_silver.h"
 
 #include <ctype.h>
 #include <yaml.h>
@@ -389,10 +390,49 @@ static int set_pipeline(struct cl_config *c, const char *key, const char *value)
 	return CL_OK;
 }
 
+int cl_config_expectations(const struct cl_config *c, struct cl_expectation *e, int *n,
+			   int check)
+{
+	*n = 0;
+	for (int i = 0; i < c->nexpect_set; i++) {
+		int rc = cl_expectation_set(e, n, CL_EXPECTATIONS_MAX, c->expect_set[i].key,
+					    c->expect_set[i].value);
+
+		if (rc)
+			return rc;
+	}
+	return check ? cl_expectations_check(e, *n) : CL_OK;
+}
+
+/* expect.<table>.<name>.check|action: checked now, applied by loads. */
+static int set_expect(struct cl_config *c, const char *key, const char *value)
+{
+	struct cl_expectation e[CL_EXPECTATIONS_MAX];
+	int n, rc = cl_config_expectations(c, e, &n, 0);
+
+	if (rc == CL_OK)
+		rc = cl_expectation_set(e, &n, CL_EXPECTATIONS_MAX, key, value);
+	if (rc == CL_ENOENT)
+		return cl_error_set(CL_ENOENT, "unknown setting '%.80s' (expect.<table>.<name>.check|"
+				    "action)", key);
+	if (rc)
+		return rc;
+	if (c->nexpect_set == (int)(sizeof(c->expect_set) / sizeof(c->expect_set[0])) ||
+	    strlen(key) >= sizeof(c->expect_set[0].key) ||
+	    strlen(value) >= sizeof(c->expect_set[0].value))
+		return cl_error_set(CL_ERANGE, "too many or too long expect.* settings");
+	snprintf(c->expect_set[c->nexpect_set].key, sizeof(c->expect_set[0].key), "%s", key);
+	snprintf(c->expect_set[c->nexpect_set].value, sizeof(c->expect_set[0].value), "%s", value);
+	c->nexpect_set++;
+	return CL_OK;
+}
+
 int cl_config_set(struct cl_config *c, const char *key, const char *value)
 {
 	int rc;
 
+	if (strncmp(key, "expect.", 7) == 0)
+		return set_expect(c, key, value);
 	if (strncmp(key, "alerts.", 7) == 0)
 		return set_alert(c, key, value);
 	if (strncmp(key, "pipelines.", 10) == 0)
@@ -629,6 +669,20 @@ void cl_config_print(FILE *out, const struct cl_config *c, int help)
 			fprintf(out, "pipelines.%s = %s, %s, source %s, %u attempts, backoff %llds\n",
 				p[i].name, p[i].path, trig, p[i].source, p[i].attempts,
 				(long long)(p[i].backoff_us / 1000000));
+		}
+		{
+			struct cl_expectation e[CL_EXPECTATIONS_MAX];
+			int ne;
+
+			if (cl_config_expectations(c, e, &ne, 1) != CL_OK)
+				fprintf(out, "# expectations: %s\n", cl_error_detail());
+			for (int i = 0; i < ne; i++)
+				fprintf(out, "expect.%s.%s = %s (%s)\n", e[i].table, e[i].name, e[i].check,
+					cl_expect_action_name(e[i].action));
+			if (help)
+				fprintf(out, "    declare an expectation with expect.<table>.<name>.check (a "
+					"SQL condition over\n    the row's columns) and .action (warn, "
+					"drop, quarantine, fail)\n");
 		}
 		if (help)
 			fprintf(out, "    declare a pipeline with pipelines.<name>.path (a file, directory "

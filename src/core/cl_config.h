@@ -94,6 +94,11 @@ struct cl_config {
 	} pipeline_set[64];                    /* pipelines.<name>.<field> */
 	int npipeline_set;
 	struct {
+		char key[128];
+		char value[512];
+	} expect_set[64];                      /* expect.<table>.<name>.check|action */
+	int nexpect_set;
+	struct {
 		int64_t max_future_us;          /* ingest.max_future */
 		uint32_t max_events;            /* ingest.max_events */
 		uint32_t dedupe_ids;            /* ingest.dedupe_ids */
@@ -126,6 +131,12 @@ int cl_config_rules(const struct cl_config *c, struct cl_rule *rules, int *n, in
  * complete (each has a path). */
 struct cl_pipeline;
 int cl_config_pipelines(const struct cl_config *c, struct cl_pipeline *p, int *n, int check);
+
+/* The expectations declared with expect.<table>.<name>.check|action;
+ * with `check`, complete (each has a check) and naming real tables. */
+struct cl_expectation;
+int cl_config_expectations(const struct cl_config *c, struct cl_expectation *e, int *n,
+			   int check);
 
 /* Prints every key with its current value; with `help`, its type, bounds,
  * default and description too. */

@@ -141,10 +141,19 @@ static void *refiner_main(void *arg)
 		pthread_mutex_unlock(&s->refine_mu);
 		if (stop)
 			break;
-		if (!b && cl_batch_open(s->data_dir, &b) != CL_OK) {
-			cl_log_error("refine", "event=cannot_open detail=\"%s\"", cl_error_detail());
-			b = NULL;
-			continue;
+		if (!b) {
+			struct cl_expectation e[CL_EXPECTATIONS_MAX];
+			int ne;
+
+			if (cl_batch_open(s->data_dir, &b) != CL_OK ||
+			    cl_config_expectations(&s->cfg, e, &ne, 1) != CL_OK ||
+			    cl_batch_expect(b, e, ne) != CL_OK) {
+				cl_log_error("refine", "event=cannot_open detail=\"%s\"",
+					     cl_error_detail());
+				cl_batch_close(b);
+				b = NULL;
+				continue;
+			}
 		}
 		{
 			struct cl_batch_summary sum;
@@ -291,9 +300,14 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 			struct cl_pipeline p[CL_PIPELINES_MAX];
 			int np;
 
+			struct cl_expectation e[CL_EXPECTATIONS_MAX];
+			int ne = 0;
+
 			rc = cl_config_pipelines(cfg, p, &np, 1);
 			if (rc == CL_OK)
-				rc = cl_pipeline_runner_start(data_dir, p, np, pipeline_failed, s,
+				rc = cl_config_expectations(cfg, e, &ne, 1);
+			if (rc == CL_OK)
+				rc = cl_pipeline_runner_start(data_dir, p, np, e, ne, pipeline_failed, s,
 							      &s->pipelines);
 		}
 		/* after the stream, which creates the outbox it reads */

@@ -91,10 +91,10 @@ static void run_case(const char *name)
 	for (int i = 0; i < nfiles; i++)
 		args[na++] = files[i];
 	args[na] = NULL;
-	assert_true(na <= 9);
+	assert_true(na <= 11);
 	r = run(NULL, args[0], args[1], args[2], args[3], na > 4 ? args[4] : NULL,
 		na > 5 ? args[5] : NULL, na > 6 ? args[6] : NULL, na > 7 ? args[7] : NULL,
-		na > 8 ? args[8] : NULL, NULL);
+		na > 8 ? args[8] : NULL, na > 9 ? args[9] : NULL, na > 10 ? args[10] : NULL, NULL);
 	if (r.status != (int)json_integer_value(json_object_get(c, "exit")))
 		fail_msg("case %s: exit %d, want %lld: %s", name, r.status,
 			 json_integer_value(json_object_get(c, "exit")), r.err);
@@ -467,6 +467,39 @@ static void test_generate(void **state)
 	done(&r);
 }
 
+/* Expectations that cannot work are refused before anything loads. */
+static void test_bad_expectations(void **state)
+{
+	char data[400], src[600];
+	struct result r;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/bad-expect", dir);
+	snprintf(src, sizeof(src), "%s/fhir-r4-examples/Patient-example.json", shared);
+	r = run(NULL, "ingest", "--data", data, "--set", "expect.patient.broken.check=gender IN (",
+		src, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "expect.patient.broken.check:"));
+	done(&r);
+	r = run(NULL, "ingest", "--data", data, "--set", "expect.patients.x.check=1", src, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "there is no silver table 'patients'"));
+	done(&r);
+	r = run(NULL, "ingest", "--data", data, "--set", "expect.patient.x.action=shrug", src, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "must be warn, drop, quarantine or fail"));
+	done(&r);
+	r = run(NULL, "ingest", "--data", data, "--set", "expect.patient.x.action=warn", src, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "expect.patient.x: an expectation needs .check"));
+	done(&r);
+	r = run(NULL, "ingest", "--data", data, "--set", "expect.patient.x.check=nosuchcolumn > 1",
+		src, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "no such column: nosuchcolumn"));
+	done(&r);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +508,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_query_is_read_only),
 		cmocka_unit_test(test_logs_into_silver),
 		cmocka_unit_test(test_generate),
+		cmocka_unit_test(test_bad_expectations),
 	};
 	int rc;
 
