@@ -452,23 +452,31 @@ static int list_dir(const char *dir, char ***files, size_t *n, size_t *cap)
 	return rc;
 }
 
-/* Gold from silver: after anything changed, and at least once a minute
- * (alerts come and go without a load). */
+/* Gold from silver: the gold tables whose inputs this run changed, and
+ * all of them at least once a minute (alerts come and go without a load)
+ * or when forced (a rebuild). */
 static int refresh_gold(struct cl_batch *b, const struct cl_batch_summary *sum, int force)
 {
-	int rc;
+	const char *changed[40];
+	int n = 0, rc, all = force || sum->c.deleted > 0 || !b->gold_mono ||
+			     cl_time_mono_us() - b->gold_mono >= 60000000;
 
-	if (!force && sum->c.records == 0 && sum->c.deleted == 0 &&
-	    cl_time_mono_us() - b->gold_mono < 60000000 && b->gold_mono)
+	for (int i = 0; cl_silver_tables[i].name && n < 38; i++)
+		if (sum->c.by_table[i])
+			changed[n++] = cl_silver_tables[i].name;
+	if (sum->c.quarantined || sum->c.warnings)
+		changed[n++] = "quarantine";
+	changed[n] = NULL;
+	if (!all && n == 0)
 		return CL_OK;
 	rc = exec(b, "BEGIN IMMEDIATE");
 	if (rc == CL_OK)
-		rc = cl_gold_refresh(b->db);
+		rc = cl_gold_refresh(b->db, all ? NULL : changed);
 	if (rc == CL_OK)
 		rc = exec(b, "COMMIT");
 	else
 		exec(b, "ROLLBACK");
-	if (rc == CL_OK)
+	if (rc == CL_OK && all)
 		b->gold_mono = cl_time_mono_us();
 	return rc;
 }

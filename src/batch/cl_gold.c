@@ -5,6 +5,7 @@
 #include "core/cl_error.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* Inpatient stays: FHIR class IMP/ACUTE/EMER and Synthea's inpatient and
  * emergency; a stay without a ward counts under "unassigned", and every
@@ -19,7 +20,7 @@
 	" AND start_ts IS NOT NULL))"
 
 const struct cl_gold_table cl_gold_tables[] = {
-	{ "gold_admissions_daily",
+	{ "gold_admissions_daily", "encounter",
 	  "admissions, discharges, occupied beds, mean length of stay and 30-day "
 	  "readmissions per day and ward (and 'all')",
 	  "CREATE TABLE IF NOT EXISTS gold_admissions_daily(day TEXT NOT NULL, ward TEXT NOT NULL,"
@@ -43,7 +44,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  " SELECT day, ward, admissions, discharges, occupied, los, readm,"
 	  "  CASE WHEN discharges > 0 THEN 1.0 * readm / discharges END FROM daily"
 	  " WHERE admissions > 0 OR discharges > 0 OR occupied > 0;" },
-	{ "gold_alerts_daily",
+	{ "gold_alerts_daily", "alert,device,encounter",
 	  "alerts per day, ward, rule and severity, how many were acknowledged and the "
 	  "median minutes to acknowledge",
 	  "CREATE TABLE IF NOT EXISTS gold_alerts_daily(day TEXT NOT NULL, ward TEXT NOT NULL,"
@@ -57,7 +58,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "   ORDER BY e.start_ts DESC LIMIT 1), 'unassigned') AS ward,"
 	  " a.rule, a.severity, count(*), count(a.acked_us),"
 	  " avg((a.acked_us - a.opened_us) / 60e6) FROM alert a GROUP BY 1, 2, 3, 4;" },
-	{ "gold_staffing",
+	{ "gold_staffing", "shift,encounter",
 	  "per ward, shift start and role: staff on shift against staff required, and "
 	  "patients in beds per nurse",
 	  "CREATE TABLE IF NOT EXISTS gold_staffing(ward TEXT NOT NULL, shift_start TEXT NOT NULL,"
@@ -77,7 +78,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  WHERE e.ward = shift.ward AND e.start_ts <= shift.start_ts AND (e.end_ts IS NULL OR"
 	  "  e.end_ts > shift.start_ts)) / count(DISTINCT staff_id) END"
 	  " FROM shift GROUP BY ward, start_ts, coalesce(role, 'any');" },
-	{ "gold_bookings_daily",
+	{ "gold_bookings_daily", "booking",
 	  "appointments per day and booking channel: attended, no-shows, cancelled and "
 	  "the no-show rate",
 	  "CREATE TABLE IF NOT EXISTS gold_bookings_daily(day TEXT NOT NULL, channel TEXT NOT NULL,"
@@ -90,7 +91,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  " 1.0 * sum(status IN ('no_show', 'no-show', 'noshow')) /"
 	  "  nullif(sum(status IN ('attended', 'no_show', 'no-show', 'noshow')), 0)"
 	  " FROM booking GROUP BY 1, 2;" },
-	{ "gold_communications_daily",
+	{ "gold_communications_daily", "communication",
 	  "messages per day, channel and direction, with their total duration",
 	  "CREATE TABLE IF NOT EXISTS gold_communications_daily(day TEXT NOT NULL,"
 	  " channel TEXT NOT NULL, direction TEXT NOT NULL, messages INTEGER NOT NULL,"
@@ -99,7 +100,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "INSERT INTO gold_communications_daily SELECT substr(ts, 1, 10), channel,"
 	  " coalesce(direction, 'unknown'), count(*), sum(duration_s) FROM communication"
 	  " GROUP BY 1, 2, 3;" },
-	{ "gold_survey_monthly",
+	{ "gold_survey_monthly", "survey_response",
 	  "survey answers per month and question: responses, mean score and the share "
 	  "satisfied (4 or 5 of 5)",
 	  "CREATE TABLE IF NOT EXISTS gold_survey_monthly(month TEXT NOT NULL,"
@@ -109,7 +110,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "INSERT INTO gold_survey_monthly SELECT substr(ts, 1, 7), question, count(*),"
 	  " avg(score), 1.0 * sum(score >= 4) / nullif(count(score), 0) FROM survey_response"
 	  " GROUP BY 1, 2;" },
-	{ "gold_data_quality",
+	{ "gold_data_quality", "*",
 	  "per source: files, rows kept in silver, records quarantined, references to "
 	  "missing rows, and the quarantine rate",
 	  "CREATE TABLE IF NOT EXISTS gold_data_quality(source TEXT PRIMARY KEY,"
@@ -147,7 +148,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  1.0 * coalesce(q.n, 0) / nullif(coalesce((SELECT sum(n) FROM r WHERE r.source ="
 	  "  src.source), 0) + coalesce(q.n, 0), 0)"
 	  " FROM src LEFT JOIN q ON q.source = src.source LEFT JOIN w ON w.source = src.source;" },
-	{ NULL, NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 int cl_gold_create(sqlite3 *db)
@@ -158,10 +159,25 @@ int cl_gold_create(sqlite3 *db)
 	return CL_OK;
 }
 
-int cl_gold_refresh(sqlite3 *db)
+/* 1 if the gold table is computed from a table in changed[]. */
+static int affected(const struct cl_gold_table *t, const char *const *changed)
+{
+	if (!changed || strcmp(t->inputs, "*") == 0)
+		return 1;
+	for (; *changed; changed++) {
+		size_t n = strlen(*changed);
+
+		for (const char *p = t->inputs; (p = strstr(p, *changed)); p += n)
+			if ((p == t->inputs || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+				return 1;
+	}
+	return 0;
+}
+
+int cl_gold_refresh(sqlite3 *db, const char *const *changed)
 {
 	for (const struct cl_gold_table *t = cl_gold_tables; t->name; t++)
-		if (sqlite3_exec(db, t->refresh, NULL, NULL, NULL) != SQLITE_OK)
+		if (affected(t, changed) && sqlite3_exec(db, t->refresh, NULL, NULL, NULL) != SQLITE_OK)
 			return cl_error_set(CL_EIO, "carelake.db: refreshing %s: %s", t->name,
 					    sqlite3_errmsg(db));
 	return CL_OK;

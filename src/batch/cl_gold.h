@@ -10,6 +10,7 @@
 
 struct cl_gold_table {
 	const char *name;
+	const char *inputs;    /* the tables it is computed from, by ','; "*": all */
 	const char *doc;
 	const char *create;    /* the table */
 	const char *refresh;   /* recomputes its rows */
@@ -21,7 +22,9 @@ extern const struct cl_gold_table cl_gold_tables[];
  * them, must exist: cl_store_create). */
 int cl_gold_create(sqlite3 *db);
 
-/* Recomputes every gold table (the caller holds a transaction). */
-int cl_gold_refresh(sqlite3 *db);
+/* Recomputes the gold tables computed from any table changed[] names
+ * (a NULL-terminated list; NULL: every gold table). The caller holds a
+ * transaction. */
+int cl_gold_refresh(sqlite3 *db, const char *const *changed);
 
 #endif
