@@ -21,6 +21,8 @@ struct cl_bronze_counts {
 				   * per corrupt region or bad header) */
 	uint64_t torn_tail_bytes; /* invalid bytes at the end of the newest
 				   * segment: cut at the next open */
+	uint64_t files;           /* original files kept (batch loads) */
+	uint64_t corrupt_files;   /* of those, missing or not matching their hash */
 	uint64_t first_offset;    /* lowest offset present */
 	uint64_t next_offset;     /* one past the highest offset present */
 };

@@ -14,8 +14,9 @@
 const char cl_cmd_verify_usage[] =
 	"usage: carelake verify [--data DIR] [--source NAME] [--json]\n\n"
 	"Reads every segment of the bronze log and checks each frame's length,\n"
-	"CRC-32C and offset. Prints bronze_records, bronze_segments,\n"
-	"bronze_bytes and corrupt_records, in total and per source. Bytes at the\n"
+	"CRC-32C and offset, and every original file a batch load kept against\n"
+	"its content hash. Prints bronze_records, bronze_segments, bronze_bytes,\n"
+	"corrupt_records, files and corrupt_files, in total and per source. Bytes at the\n"
 	"end of a source's newest segment that are not a whole valid frame are\n"
 	"reported as torn_tail_bytes: a commit in progress, or a crash's torn\n"
 	"write that the next open truncates; they were never acknowledged.\n"
@@ -28,12 +29,14 @@ const char cl_cmd_verify_usage[] =
 
 static json_t *counts_json(const struct cl_bronze_counts *c)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			 "bronze_records", (json_int_t)c->records,
 			 "bronze_segments", (json_int_t)c->segments,
 			 "bronze_bytes", (json_int_t)c->bytes,
 			 "corrupt_records", (json_int_t)c->corrupt_records,
 			 "torn_tail_bytes", (json_int_t)c->torn_tail_bytes,
+			 "files", (json_int_t)c->files,
+			 "corrupt_files", (json_int_t)c->corrupt_files,
 			 "first_offset", (json_int_t)c->first_offset,
 			 "next_offset", (json_int_t)c->next_offset);
 }
@@ -50,7 +53,8 @@ static void print_json(const struct cl_bronze_report *rep)
 		json_object_set_new(sources, rep->names[i], counts_json(&rep->sources[i]));
 	for (size_t i = 0; i < rep->nproblems; i++)
 		json_array_append_new(problems, json_string(rep->problems[i]));
-	json_object_set_new(root, "ok", json_boolean(rep->total.corrupt_records == 0));
+	json_object_set_new(root, "ok", json_boolean(rep->total.corrupt_records == 0 &&
+						     rep->total.corrupt_files == 0));
 	json_object_set_new(root, "sources", sources);
 	json_object_set_new(root, "problems", problems);
 	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -60,26 +64,29 @@ static void print_json(const struct cl_bronze_report *rep)
 
 static void print_text(const struct cl_bronze_report *rep)
 {
-	printf("%-24s %12s %9s %14s %9s %10s\n", "source", "records", "segments",
-	       "bytes", "corrupt", "torn_tail");
+	printf("%-24s %12s %9s %14s %9s %10s %7s %13s\n", "source", "records", "segments",
+	       "bytes", "corrupt", "torn_tail", "files", "corrupt_files");
 	for (size_t i = 0; i < rep->nsources; i++) {
 		const struct cl_bronze_counts *c = &rep->sources[i];
 
-		printf("%-24s %12llu %9llu %14llu %9llu %10llu\n", rep->names[i],
+		printf("%-24s %12llu %9llu %14llu %9llu %10llu %7llu %13llu\n", rep->names[i],
 		       (unsigned long long)c->records, (unsigned long long)c->segments,
 		       (unsigned long long)c->bytes,
 		       (unsigned long long)c->corrupt_records,
-		       (unsigned long long)c->torn_tail_bytes);
+		       (unsigned long long)c->torn_tail_bytes, (unsigned long long)c->files,
+		       (unsigned long long)c->corrupt_files);
 	}
-	printf("%-24s %12llu %9llu %14llu %9llu %10llu\n", "total",
+	printf("%-24s %12llu %9llu %14llu %9llu %10llu %7llu %13llu\n", "total",
 	       (unsigned long long)rep->total.records,
 	       (unsigned long long)rep->total.segments,
 	       (unsigned long long)rep->total.bytes,
 	       (unsigned long long)rep->total.corrupt_records,
-	       (unsigned long long)rep->total.torn_tail_bytes);
+	       (unsigned long long)rep->total.torn_tail_bytes,
+	       (unsigned long long)rep->total.files,
+	       (unsigned long long)rep->total.corrupt_files);
 	for (size_t i = 0; i < rep->nproblems; i++)
 		printf("problem: %s\n", rep->problems[i]);
-	printf("%s\n", rep->total.corrupt_records ? "CORRUPT" : "OK");
+	printf("%s\n", rep->total.corrupt_records || rep->total.corrupt_files ? "CORRUPT" : "OK");
 }
 
 int cl_cmd_verify(int argc, char **argv)
@@ -123,7 +130,7 @@ int cl_cmd_verify(int argc, char **argv)
 		print_json(&rep);
 	else
 		print_text(&rep);
-	rc = rep.total.corrupt_records ? CL_EXIT_FAIL : CL_EXIT_OK;
+	rc = rep.total.corrupt_records || rep.total.corrupt_files ? CL_EXIT_FAIL : CL_EXIT_OK;
 	cl_bronze_report_free(&rep);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include "cl_test.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -500,6 +501,48 @@ static void test_bad_expectations(void **state)
 	done(&r);
 }
 
+/* verify checks the original files bronze keeps against their hashes;
+ * a rebuild refuses a file that changed. */
+static void test_verify_files(void **state)
+{
+	char data[400], src[600], stored[900];
+	struct result r;
+	json_t *j;
+	FILE *f;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/verify-files", dir);
+	snprintf(src, sizeof(src), "%s/fhir-r4-examples/Patient-example.json", shared);
+	r = run(NULL, "ingest", "--data", data, src, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	r = run(NULL, "verify", "--data", data, "--json", NULL);
+	assert_int_equal(r.status, 0);
+	j = parse(r.out);
+	assert_int_equal(json_integer_value(json_object_get(j, "files")), 1);
+	assert_int_equal(json_integer_value(json_object_get(j, "corrupt_files")), 0);
+	json_decref(j);
+	done(&r);
+	j = query(data, "SELECT path FROM bronze_file");
+	snprintf(stored, sizeof(stored), "%s/%s", data,
+		 json_string_value(json_object_get(json_array_get(j, 0), "path")));
+	json_decref(j);
+	chmod(stored, 0640);
+	f = fopen(stored, "a");
+	assert_non_null(f);
+	fputs(" ", f);
+	fclose(f);
+	r = run(NULL, "verify", "--data", data, NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.out, "no longer matches its hash"));
+	assert_non_null(strstr(r.out, "CORRUPT"));
+	done(&r);
+	r = run(NULL, "refine", "--data", data, "--rebuild", NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "no longer matches its hash"));
+	done(&r);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +552,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_logs_into_silver),
 		cmocka_unit_test(test_generate),
 		cmocka_unit_test(test_bad_expectations),
+		cmocka_unit_test(test_verify_files),
 	};
 	int rc;
 
