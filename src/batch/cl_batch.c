@@ -390,65 +390,64 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A growing list of paths. */
+struct paths {
+	char **v;
+	size_t n, cap;
+};
+
+/* Appends dir/name (or dir alone when name is NULL), copied. */
+static int push_path(struct paths *ps, const char *dir, const char *name)
+{
+	char *p;
+
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 16;
+		char **nv = cl_realloc(ps->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return cl_error_set(CL_ENOMEM, "no memory");
+		ps->v = nv;
+		ps->cap = cap;
+	}
+	p = cl_malloc(strlen(dir) + (name ? strlen(name) + 1 : 0) + 1);
+	if (!p)
+		return cl_error_set(CL_ENOMEM, "no memory");
+	if (name)
+		sprintf(p, "%s/%s", dir, name);
+	else
+		strcpy(p, dir);
+	ps->v[ps->n++] = p;
+	return CL_OK;
+}
+
+static void free_paths(struct paths *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		cl_free(ps->v[i]);
+	cl_free(ps->v);
+}
+
 /* Files of a directory, recursively, in name order (hidden ones skipped). */
-static int list_dir(const char *dir, char ***files, size_t *n, size_t *cap)
+static int list_dir(const char *dir, struct paths *out)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	char **mine = NULL;
-	size_t nm = 0, cm = 0;
+	struct paths mine = { 0 };
 	int rc = CL_OK;
 
 	if (!d)
 		return cl_error_set(cl_error_from_errno(errno), "%s: %s", dir, strerror(errno));
-	while ((de = readdir(d))) {
-		char *p;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if (nm == cm) {
-			char **nl = cl_realloc(mine, (cm ? cm * 2 : 16) * sizeof(*mine));
-
-			if (!nl) {
-				rc = cl_error_set(CL_ENOMEM, "no memory");
-				break;
-			}
-			mine = nl;
-			cm = cm ? cm * 2 : 16;
-		}
-		p = cl_malloc(strlen(dir) + strlen(de->d_name) + 2);
-		if (!p) {
-			rc = cl_error_set(CL_ENOMEM, "no memory");
-			break;
-		}
-		sprintf(p, "%s/%s", dir, de->d_name);
-		mine[nm++] = p;
-	}
+	while (rc == CL_OK && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			rc = push_path(&mine, dir, de->d_name);
 	closedir(d);
-	if (nm)
-		qsort(mine, nm, sizeof(*mine), cmp_str);
-	for (size_t i = 0; i < nm; i++) {
-		if (rc == CL_OK && cl_fs_is_dir(mine[i])) {
-			rc = list_dir(mine[i], files, n, cap);
-			cl_free(mine[i]);
-			continue;
-		}
-		if (rc == CL_OK && *n == *cap) {
-			char **nl = cl_realloc(*files, (*cap ? *cap * 2 : 16) * sizeof(**files));
-
-			if (!nl)
-				rc = cl_error_set(CL_ENOMEM, "no memory");
-			else {
-				*files = nl;
-				*cap = *cap ? *cap * 2 : 16;
-			}
-		}
-		if (rc == CL_OK)
-			(*files)[(*n)++] = mine[i];
-		else
-			cl_free(mine[i]);
-	}
-	cl_free(mine);
+	if (mine.n)
+		qsort(mine.v, mine.n, sizeof(*mine.v), cmp_str);
+	for (size_t i = 0; rc == CL_OK && i < mine.n; i++)
+		rc = cl_fs_is_dir(mine.v[i]) ? list_dir(mine.v[i], out)
+					     : push_path(out, mine.v[i], NULL);
+	free_paths(&mine);
 	return rc;
 }
 
@@ -496,33 +495,13 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 		    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *name),
 		    void *arg, struct cl_batch_summary *sum)
 {
-	char **files = NULL;
-	size_t nf = 0, cap = 0;
+	struct paths files = { 0 };
 	int first_rc = CL_OK, rc = CL_OK;
 
 	memset(sum, 0, sizeof(*sum));
-	for (int i = 0; rc == CL_OK && i < n; i++) {
-		if (cl_fs_is_dir(paths[i])) {
-			rc = list_dir(paths[i], &files, &nf, &cap);
-		} else {
-			if (nf == cap) {
-				char **nl = cl_realloc(files, (cap ? cap * 2 : 16) * sizeof(*files));
-
-				if (!nl) {
-					rc = cl_error_set(CL_ENOMEM, "no memory");
-					break;
-				}
-				files = nl;
-				cap = cap ? cap * 2 : 16;
-			}
-			files[nf] = cl_malloc(strlen(paths[i]) + 1);
-			if (!files[nf]) {
-				rc = cl_error_set(CL_ENOMEM, "no memory");
-				break;
-			}
-			strcpy(files[nf++], paths[i]);
-		}
-	}
+	for (int i = 0; rc == CL_OK && i < n; i++)
+		rc = cl_fs_is_dir(paths[i]) ? list_dir(paths[i], &files)
+					    : push_path(&files, paths[i], NULL);
 	if (rc == CL_OK) {
 		sum->run_id = run_start(b, run && run->pipeline ? run->pipeline : "ingest",
 					run && run->trigger ? run->trigger : "manual",
@@ -530,14 +509,14 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 		if (!sum->run_id)
 			rc = db_fail(b->db, "record the run");
 	}
-	for (size_t i = 0; rc == CL_OK && i < nf; i++) {
-		int frc = ingest_file(b, source, files[i], sum);
+	for (size_t i = 0; rc == CL_OK && i < files.n; i++) {
+		int frc = ingest_file(b, source, files.v[i], sum);
 
 		sum->files++;
 		if (frc)
 			note_error(sum, &first_rc, frc);
 		if (progress)
-			progress(arg, i + 1, nf, files[i]);
+			progress(arg, i + 1, files.n, files.v[i]);
 	}
 	if (rc == CL_OK && cl_silver_check_references(b->silver, sum->run_id) != CL_OK)
 		note_error(sum, &first_rc, CL_EIO);
@@ -545,9 +524,7 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 		note_error(sum, &first_rc, CL_EIO);
 	if (rc == CL_OK)
 		run_end(b, sum);
-	for (size_t i = 0; i < nf; i++)
-		cl_free(files[i]);
-	cl_free(files);
+	free_paths(&files);
 	if (rc)
 		return rc;
 	if (first_rc)

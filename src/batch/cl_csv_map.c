@@ -7,6 +7,7 @@
 #include "core/cl_time.h"
 #include "stream/cl_vitals.h"
 
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,19 @@ const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len)
 	return found;
 }
 
+/* 1 if the n bytes at p are a whole number or a decimal, into *v. */
+static int number(const char *p, size_t n, double *v)
+{
+	char num[64], *end;
+
+	if (n == 0 || n >= sizeof(num))
+		return 0;
+	memcpy(num, p, n);
+	num[n] = '\0';
+	*v = strtod(num, &end);
+	return end != num && *end == '\0' && isfinite(*v);
+}
+
 static int put_field(struct cl_row *r, const struct field *fd, const struct cl_csv *hdr,
 		     const struct cl_csv *rec, char *why, size_t cap)
 {
@@ -220,17 +234,11 @@ static int put_field(struct cl_row *r, const struct field *fd, const struct cl_c
 	}
 	case K_NUMBER:
 	case K_INT: {
-		char num[64], *end;
 		double v;
 
-		if (n < sizeof(num)) {
-			memcpy(num, p, n);
-			num[n] = '\0';
-			v = strtod(num, &end);
-			if (end != num && *end == '\0' && (fd->kind == K_NUMBER || v == (double)(int64_t)v))
-				return fd->kind == K_NUMBER ? cl_row_real(r, fd->col, v)
-							    : cl_row_int(r, fd->col, (int64_t)v);
-		}
+		if (number(p, n, &v) && (fd->kind == K_NUMBER || v == (double)(int64_t)v))
+			return fd->kind == K_NUMBER ? cl_row_real(r, fd->col, v)
+						    : cl_row_int(r, fd->col, (int64_t)v);
 		snprintf(why, cap, "%s: '%.*s' is not %s", fd->from, (int)(n > 40 ? 40 : n), p,
 			 fd->kind == K_NUMBER ? "a number" : "a whole number");
 		return CL_EINVAL;
@@ -257,16 +265,10 @@ static int put_field(struct cl_row *r, const struct field *fd, const struct cl_c
 			return cl_row_text(r, fd->col, "female", 6);
 		return cl_row_text(r, fd->col, p, n);
 	case K_VALUE: {
-		char num[64], *end;
 		double v;
 
-		if (n < sizeof(num)) {
-			memcpy(num, p, n);
-			num[n] = '\0';
-			v = strtod(num, &end);
-			if (end != num && *end == '\0')
-				return cl_row_real(r, fd->col, v);
-		}
+		if (number(p, n, &v))
+			return cl_row_real(r, fd->col, v);
 		return cl_row_text(r, "value_text", p, n);
 	}
 	default:

@@ -56,34 +56,16 @@ static int parse_trigger(struct cl_pipeline *p, const char *v)
 
 int cl_pipeline_set(struct cl_pipeline *ps, int *n, int cap, const char *key, const char *value)
 {
-	static const char *const fields[] = { "path", "trigger", "attempts", "backoff", "source" };
+	static const char *const fields[] = { "path", "trigger", "attempts", "backoff", "source",
+					      NULL };
 	struct cl_pipeline *p = NULL;
 	const char *field;
 	char name[48];
-	size_t nl;
-	int known = 0;
+	int rc = cl_config_named_key(key, "pipelines.", fields, "pipeline", name, sizeof(name),
+				     &field);
 
-	if (strncmp(key, "pipelines.", 10) != 0)
-		return CL_ENOENT;
-	key += 10;
-	field = strchr(key, '.');
-	if (!field)
-		return CL_ENOENT;
-	nl = (size_t)(field - key);
-	field++;
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		known |= strcmp(field, fields[i]) == 0;
-	if (!known)
-		return CL_ENOENT;
-	if (nl == 0 || nl >= sizeof(name))
-		return cl_error_set(CL_EINVAL, "pipeline names are 1 to %zu characters",
-				    sizeof(name) - 1);
-	memcpy(name, key, nl);
-	name[nl] = '\0';
-	for (size_t i = 0; i < nl; i++)
-		if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
-			return cl_error_set(CL_EINVAL, "pipeline name '%s': letters, digits, _ and - only",
-					    name);
+	if (rc)
+		return rc;
 	for (int i = 0; i < *n; i++)
 		if (strcmp(ps[i].name, name) == 0)
 			p = &ps[i];
@@ -331,12 +313,7 @@ static void *runner_main(void *arg)
 		if (!r->stop) {
 			struct timespec ts;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 250 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			cl_time_deadline(&ts, 250000);
 			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
 		}
 		pthread_mutex_unlock(&r->mu);

@@ -3,6 +3,7 @@
  */
 #include "cl_cli.h"
 #include "core/cl_error.h"
+#include "store/cl_sql_json.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -86,29 +87,8 @@ static int print_rows(sqlite3_stmt *st, const char *format)
 		width[i] = strlen(sqlite3_column_name(st, i));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (arr) {
-			json_t *o = json_object();
+			json_t *o = cl_sql_row_json(st);
 
-			for (int i = 0; i < ncol; i++) {
-				json_t *v;
-
-				switch (sqlite3_column_type(st, i)) {
-				case SQLITE_INTEGER:
-					v = json_integer(sqlite3_column_int64(st, i));
-					break;
-				case SQLITE_FLOAT:
-					v = json_real(sqlite3_column_double(st, i));
-					break;
-				case SQLITE_NULL:
-					v = json_null();
-					break;
-				default:
-					v = json_stringn((const char *)sqlite3_column_text(st, i),
-							 (size_t)sqlite3_column_bytes(st, i));
-					if (!v) /* not UTF-8 (a blob): as hex */
-						v = json_string("<binary>");
-				}
-				json_object_set_new(o, sqlite3_column_name(st, i), v);
-			}
 			json_array_append_new(arr, o);
 			continue;
 		}

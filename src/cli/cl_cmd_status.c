@@ -7,6 +7,7 @@
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"
 #include "core/cl_error.h"
+#include "store/cl_sql_json.h"
 #include "core/cl_fs.h"
 #include "core/cl_time.h"
 
@@ -39,26 +40,8 @@ static json_t *rows(sqlite3 *db, const char *sql, const char *bind)
 	if (bind)
 		sqlite3_bind_text(st, 1, bind, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		json_t *o = json_object();
+		json_t *o = cl_sql_row_json(st);
 
-		for (int i = 0; i < sqlite3_column_count(st); i++) {
-			json_t *v;
-
-			switch (sqlite3_column_type(st, i)) {
-			case SQLITE_INTEGER:
-				v = json_integer(sqlite3_column_int64(st, i));
-				break;
-			case SQLITE_FLOAT:
-				v = json_real(sqlite3_column_double(st, i));
-				break;
-			case SQLITE_NULL:
-				v = json_null();
-				break;
-			default:
-				v = json_string((const char *)sqlite3_column_text(st, i));
-			}
-			json_object_set_new(o, sqlite3_column_name(st, i), v ? v : json_null());
-		}
 		json_array_append_new(arr, o);
 	}
 	sqlite3_finalize(st);

@@ -314,6 +314,32 @@ void cl_config_defaults(struct cl_config *c)
 	cl_config_table_defaults(table, NENTRIES, c);
 }
 
+int cl_config_named_key(const char *key, const char *prefix, const char *const *fields,
+			const char *what, char *name, size_t cap, const char **field)
+{
+	size_t pl = strlen(prefix), nl;
+	const char *dot;
+	int known = 0;
+
+	if (strncmp(key, prefix, pl) != 0 || !(dot = strchr(key + pl, '.')))
+		return CL_ENOENT;
+	for (size_t i = 0; fields[i]; i++)
+		known |= strcmp(dot + 1, fields[i]) == 0;
+	if (!known)
+		return CL_ENOENT;
+	nl = (size_t)(dot - (key + pl));
+	if (nl == 0 || nl >= cap)
+		return cl_error_set(CL_EINVAL, "%s names are 1 to %zu characters", what, cap - 1);
+	memcpy(name, key + pl, nl);
+	name[nl] = '\0';
+	for (size_t i = 0; i < nl; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
+			return cl_error_set(CL_EINVAL, "%s name '%s': letters, digits, _ and - only",
+					    what, name);
+	*field = dot + 1;
+	return CL_OK;
+}
+
 int cl_config_rules(const struct cl_config *c, struct cl_rule *rules, int *n, int check)
 {
 	*n = cl_rules_default(rules, CL_RULES_MAX);

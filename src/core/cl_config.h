@@ -147,4 +147,14 @@ int cl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int cl_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int cl_parse_duration_us(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/*
+ * Splits "<prefix><name>.<field>" (alerts.fever.raise, pipelines.drop.path)
+ * when field is one of fields[] (NULL-terminated): name into name[cap],
+ * *field pointing into key. CL_ENOENT if the key is not of that form;
+ * CL_EINVAL if the name is empty, too long, or not letters, digits, '_'
+ * and '-' (what says what is named, for the message).
+ */
+int cl_config_named_key(const char *key, const char *prefix, const char *const *fields,
+			const char *what, char *name, size_t cap, const char **field);
+
 #endif

@@ -17,6 +17,10 @@ int64_t cl_time_now_us(void);
 /* Monotonic microseconds, for measuring intervals. */
 int64_t cl_time_mono_us(void);
 
+/* The CLOCK_REALTIME deadline `us` from now, for pthread_cond_timedwait. */
+struct timespec;
+void cl_time_deadline(struct timespec *ts, int64_t us);
+
 /* Installs a fake wall clock for tests; NULL restores the real one. */
 void cl_time_set_fake(int64_t (*fn)(void));
 

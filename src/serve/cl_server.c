@@ -128,13 +128,7 @@ static void *refiner_main(void *arg)
 		int stop;
 
 		pthread_mutex_lock(&s->refine_mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += s->cfg.refine.interval_us / 1000000;
-		ts.tv_nsec += (s->cfg.refine.interval_us % 1000000) * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		cl_time_deadline(&ts, s->cfg.refine.interval_us);
 		if (!atomic_load(&s->ticker_stop))
 			pthread_cond_timedwait(&s->refine_cv, &s->refine_mu, &ts);
 		stop = atomic_load(&s->ticker_stop);

@@ -103,13 +103,7 @@ static int pause_for(struct cl_webhook *w, int64_t us)
 	struct timespec ts;
 	int stop;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += us / 1000000;
-	ts.tv_nsec += (us % 1000000) * 1000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	cl_time_deadline(&ts, us);
 	pthread_mutex_lock(&w->mu);
 	if (!w->poked && !w->stop)
 		pthread_cond_timedwait(&w->cv, &w->mu, &ts);

@@ -165,35 +165,16 @@ void cl_rule_what_text(const struct cl_rule *r, char *buf, size_t cap)
 int cl_rules_set(struct cl_rule *rules, int *n, int cap, const char *key, const char *value)
 {
 	static const char *const fields[] = { "what", "raise", "clear", "severity", "suppress",
-					      "enabled", "description", "min_delta" };
+					      "enabled", "description", "min_delta", NULL };
 	static const char *const severities[] = { "warning", "urgent", "critical", "emergency" };
 	const char *field;
 	struct cl_rule *r = NULL;
 	char name[48];
-	size_t nl;
-	int known = 0;
+	int rc = cl_config_named_key(key, "alerts.", fields, "alert rule", name, sizeof(name),
+				     &field);
 
-	if (strncmp(key, "alerts.", 7) != 0)
-		return CL_ENOENT;
-	key += 7;
-	field = strchr(key, '.');
-	if (!field)
-		return CL_ENOENT;
-	nl = (size_t)(field - key);
-	field++;
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		known |= strcmp(field, fields[i]) == 0;
-	if (!known)
-		return CL_ENOENT;
-	if (nl == 0 || nl >= sizeof(name))
-		return cl_error_set(CL_EINVAL, "alert rule names are 1 to %zu characters",
-				    sizeof(name) - 1);
-	memcpy(name, key, nl);
-	name[nl] = '\0';
-	for (size_t i = 0; i < nl; i++)
-		if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
-			return cl_error_set(CL_EINVAL, "alert rule name '%s': letters, digits, _ and - "
-					    "only", name);
+	if (rc)
+		return rc;
 	for (int i = 0; i < *n; i++)
 		if (strcmp(rules[i].name, name) == 0)
 			r = &rules[i];
@@ -212,16 +193,16 @@ int cl_rules_set(struct cl_rule *rules, int *n, int cap, const char *key, const 
 	if (strcmp(field, "what") == 0)
 		return parse_what(r, value);
 	if (strcmp(field, "raise") == 0) {
-		int rc = parse_condition(name, field, value, &r->raise_op, &r->raise,
-					 r->declared && !r->has_raise_op);
+		rc = parse_condition(name, field, value, &r->raise_op, &r->raise,
+				     r->declared && !r->has_raise_op);
 
 		if (rc == CL_OK && strpbrk(value, "<>"))
 			r->has_raise_op = 1;
 		return rc;
 	}
 	if (strcmp(field, "clear") == 0) {
-		int rc = parse_condition(name, field, value, &r->clear_op, &r->clear,
-					 r->declared && !r->has_clear);
+		rc = parse_condition(name, field, value, &r->clear_op, &r->clear,
+				     r->declared && !r->has_clear);
 
 		if (rc == CL_OK)
 			r->has_clear = 1;

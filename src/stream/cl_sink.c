@@ -276,13 +276,7 @@ static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t us)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += us / 1000000;
-	ts.tv_nsec += (us % 1000000) * 1000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	cl_time_deadline(&ts, us);
 	pthread_cond_timedwait(cv, mu, &ts);
 }
 

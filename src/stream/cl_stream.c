@@ -919,12 +919,7 @@ static void *stream_main(void *arg)
 		if (!stop && n < (long)s->o.batch_records && !s->poked) {
 			struct timespec ts;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			cl_time_deadline(&ts, 50000);
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		}
 		s->poked = 0;
