@@ -343,9 +343,9 @@ int cl_config_named_key(const char *key, const char *prefix, const char *const *
 int cl_config_rules(const struct cl_config *c, struct cl_rule *rules, int *n, int check)
 {
 	*n = cl_rules_default(rules, CL_RULES_MAX);
-	for (int i = 0; i < c->nalert_set; i++) {
-		int rc = cl_rules_set(rules, n, CL_RULES_MAX, c->alert_set[i].key,
-				      c->alert_set[i].value);
+	for (int i = 0; i < c->nnamed; i++) {
+		int rc = strncmp(c->named[i].key, "alerts.", 7) ? CL_OK
+			 : cl_rules_set(rules, n, CL_RULES_MAX, c->named[i].key, c->named[i].value);
 
 		if (rc)
 			return rc;
@@ -353,38 +353,13 @@ int cl_config_rules(const struct cl_config *c, struct cl_rule *rules, int *n, in
 	return check ? cl_rules_check(rules, *n) : CL_OK;
 }
 
-/* alerts.<rule>.<field>: checked against the rules as configured so far
- * now, applied when the stream processor starts. */
-static int set_alert(struct cl_config *c, const char *key, const char *value)
-{
-	struct cl_rule rules[CL_RULES_MAX];
-	int n, rc = cl_config_rules(c, rules, &n, 0);
-
-	if (rc == CL_OK)
-		rc = cl_rules_set(rules, &n, CL_RULES_MAX, key, value);
-	if (rc == CL_ENOENT)
-		return cl_error_set(CL_ENOENT,
-				    "unknown setting '%.80s' (alerts.<rule>.what|raise|clear|severity|"
-				    "suppress|enabled|description|min_delta; see `carelake config "
-				    "--reference`)", key);
-	if (rc)
-		return rc;
-	if (c->nalert_set == (int)(sizeof(c->alert_set) / sizeof(c->alert_set[0])) ||
-	    strlen(key) >= sizeof(c->alert_set[0].key) ||
-	    strlen(value) >= sizeof(c->alert_set[0].value))
-		return cl_error_set(CL_ERANGE, "too many or too long alerts.* settings");
-	snprintf(c->alert_set[c->nalert_set].key, sizeof(c->alert_set[0].key), "%s", key);
-	snprintf(c->alert_set[c->nalert_set].value, sizeof(c->alert_set[0].value), "%s", value);
-	c->nalert_set++;
-	return CL_OK;
-}
-
 int cl_config_pipelines(const struct cl_config *c, struct cl_pipeline *p, int *n, int check)
 {
 	*n = 0;
-	for (int i = 0; i < c->npipeline_set; i++) {
-		int rc = cl_pipeline_set(p, n, CL_PIPELINES_MAX, c->pipeline_set[i].key,
-					 c->pipeline_set[i].value);
+	for (int i = 0; i < c->nnamed; i++) {
+		int rc = strncmp(c->named[i].key, "pipelines.", 10) ? CL_OK
+			 : cl_pipeline_set(p, n, CL_PIPELINES_MAX, c->named[i].key,
+					   c->named[i].value);
 
 		if (rc)
 			return rc;
@@ -392,37 +367,14 @@ int cl_config_pipelines(const struct cl_config *c, struct cl_pipeline *p, int *n
 	return check ? cl_pipelines_check(p, *n) : CL_OK;
 }
 
-/* pipelines.<name>.<field>: checked now, run by serve. */
-static int set_pipeline(struct cl_config *c, const char *key, const char *value)
-{
-	struct cl_pipeline p[CL_PIPELINES_MAX];
-	int n, rc = cl_config_pipelines(c, p, &n, 0);
-
-	if (rc == CL_OK)
-		rc = cl_pipeline_set(p, &n, CL_PIPELINES_MAX, key, value);
-	if (rc == CL_ENOENT)
-		return cl_error_set(CL_ENOENT, "unknown setting '%.80s' (pipelines.<name>.path|trigger|"
-				    "attempts|backoff|source)", key);
-	if (rc)
-		return rc;
-	if (c->npipeline_set == (int)(sizeof(c->pipeline_set) / sizeof(c->pipeline_set[0])) ||
-	    strlen(key) >= sizeof(c->pipeline_set[0].key) ||
-	    strlen(value) >= sizeof(c->pipeline_set[0].value))
-		return cl_error_set(CL_ERANGE, "too many or too long pipelines.* settings");
-	snprintf(c->pipeline_set[c->npipeline_set].key, sizeof(c->pipeline_set[0].key), "%s", key);
-	snprintf(c->pipeline_set[c->npipeline_set].value, sizeof(c->pipeline_set[0].value), "%s",
-		 value);
-	c->npipeline_set++;
-	return CL_OK;
-}
-
 int cl_config_expectations(const struct cl_config *c, struct cl_expectation *e, int *n,
 			   int check)
 {
 	*n = 0;
-	for (int i = 0; i < c->nexpect_set; i++) {
-		int rc = cl_expectation_set(e, n, CL_EXPECTATIONS_MAX, c->expect_set[i].key,
-					    c->expect_set[i].value);
+	for (int i = 0; i < c->nnamed; i++) {
+		int rc = strncmp(c->named[i].key, "expect.", 7) ? CL_OK
+			 : cl_expectation_set(e, n, CL_EXPECTATIONS_MAX, c->named[i].key,
+					      c->named[i].value);
 
 		if (rc)
 			return rc;
@@ -430,26 +382,48 @@ int cl_config_expectations(const struct cl_config *c, struct cl_expectation *e, 
 	return check ? cl_expectations_check(e, *n) : CL_OK;
 }
 
-/* expect.<table>.<name>.check|action: checked now, applied by loads. */
-static int set_expect(struct cl_config *c, const char *key, const char *value)
+/*
+ * alerts.*, pipelines.* and expect.* settings: checked now against what is
+ * configured so far (the full check, that each is complete, comes when
+ * they are used), kept in order.
+ */
+static int set_named(struct cl_config *c, const char *key, const char *value)
 {
+	struct cl_rule rules[CL_RULES_MAX];
+	struct cl_pipeline p[CL_PIPELINES_MAX];
 	struct cl_expectation e[CL_EXPECTATIONS_MAX];
-	int n, rc = cl_config_expectations(c, e, &n, 0);
+	const char *forms;
+	int n, rc;
 
-	if (rc == CL_OK)
-		rc = cl_expectation_set(e, &n, CL_EXPECTATIONS_MAX, key, value);
+	if (strncmp(key, "alerts.", 7) == 0) {
+		forms = "alerts.<rule>.what|raise|clear|severity|suppress|enabled|description|"
+			"min_delta";
+		rc = cl_config_rules(c, rules, &n, 0);
+		if (rc == CL_OK)
+			rc = cl_rules_set(rules, &n, CL_RULES_MAX, key, value);
+	} else if (strncmp(key, "pipelines.", 10) == 0) {
+		forms = "pipelines.<name>.path|trigger|attempts|backoff|source";
+		rc = cl_config_pipelines(c, p, &n, 0);
+		if (rc == CL_OK)
+			rc = cl_pipeline_set(p, &n, CL_PIPELINES_MAX, key, value);
+	} else {
+		forms = "expect.<table>.<name>.check|action";
+		rc = cl_config_expectations(c, e, &n, 0);
+		if (rc == CL_OK)
+			rc = cl_expectation_set(e, &n, CL_EXPECTATIONS_MAX, key, value);
+	}
 	if (rc == CL_ENOENT)
-		return cl_error_set(CL_ENOENT, "unknown setting '%.80s' (expect.<table>.<name>.check|"
-				    "action)", key);
+		return cl_error_set(CL_ENOENT, "unknown setting '%.80s' (%s; see `carelake config "
+				    "--reference`)", key, forms);
 	if (rc)
 		return rc;
-	if (c->nexpect_set == (int)(sizeof(c->expect_set) / sizeof(c->expect_set[0])) ||
-	    strlen(key) >= sizeof(c->expect_set[0].key) ||
-	    strlen(value) >= sizeof(c->expect_set[0].value))
-		return cl_error_set(CL_ERANGE, "too many or too long expect.* settings");
-	snprintf(c->expect_set[c->nexpect_set].key, sizeof(c->expect_set[0].key), "%s", key);
-	snprintf(c->expect_set[c->nexpect_set].value, sizeof(c->expect_set[0].value), "%s", value);
-	c->nexpect_set++;
+	if (c->nnamed == (int)(sizeof(c->named) / sizeof(c->named[0])) ||
+	    strlen(key) >= sizeof(c->named[0].key) || strlen(value) >= sizeof(c->named[0].value))
+		return cl_error_set(CL_ERANGE, "too many or too long alerts.*, pipelines.* and "
+				    "expect.* settings");
+	snprintf(c->named[c->nnamed].key, sizeof(c->named[0].key), "%s", key);
+	snprintf(c->named[c->nnamed].value, sizeof(c->named[0].value), "%s", value);
+	c->nnamed++;
 	return CL_OK;
 }
 
@@ -457,12 +431,9 @@ int cl_config_set(struct cl_config *c, const char *key, const char *value)
 {
 	int rc;
 
-	if (strncmp(key, "expect.", 7) == 0)
-		return set_expect(c, key, value);
-	if (strncmp(key, "alerts.", 7) == 0)
-		return set_alert(c, key, value);
-	if (strncmp(key, "pipelines.", 10) == 0)
-		return set_pipeline(c, key, value);
+	if (strncmp(key, "alerts.", 7) == 0 || strncmp(key, "pipelines.", 10) == 0 ||
+	    strncmp(key, "expect.", 7) == 0)
+		return set_named(c, key, value);
 	rc = cl_config_table_set(table, NENTRIES, c, key, value);
 
 	if (rc == CL_ENOENT)

@@ -84,20 +84,12 @@ struct cl_config {
 		int64_t interval_us;            /* refine.interval, 0 = off */
 	} refine;
 	struct {
-		char key[96];
-		char value[256];
-	} alert_set[128];                      /* alerts.<rule>.<field> overrides */
-	int nalert_set;
-	struct {
-		char key[96];
-		char value[1024];
-	} pipeline_set[64];                    /* pipelines.<name>.<field> */
-	int npipeline_set;
-	struct {
 		char key[128];
-		char value[512];
-	} expect_set[64];                      /* expect.<table>.<name>.check|action */
-	int nexpect_set;
+		char value[1024];
+	} named[256];     /* alerts.<rule>.*, pipelines.<name>.*, expect.<table>.<name>.*,
+			   * in the order given; read through cl_config_rules,
+			   * cl_config_pipelines and cl_config_expectations */
+	int nnamed;
 	struct {
 		int64_t max_future_us;          /* ingest.max_future */
 		uint32_t max_events;            /* ingest.max_events */

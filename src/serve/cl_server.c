@@ -290,17 +290,15 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		if (rc == CL_OK && cfg->refine.interval_us > 0 &&
 		    pthread_create(&s->refiner, NULL, refiner_main, s) == 0)
 			s->refiner_started = 1;
-		if (rc == CL_OK && cfg->npipeline_set) {
+		if (rc == CL_OK) {
 			struct cl_pipeline p[CL_PIPELINES_MAX];
-			int np;
-
 			struct cl_expectation e[CL_EXPECTATIONS_MAX];
-			int ne = 0;
+			int np = 0, ne = 0;
 
 			rc = cl_config_pipelines(cfg, p, &np, 1);
 			if (rc == CL_OK)
 				rc = cl_config_expectations(cfg, e, &ne, 1);
-			if (rc == CL_OK)
+			if (rc == CL_OK && np)
 				rc = cl_pipeline_runner_start(data_dir, p, np, e, ne, pipeline_failed, s,
 							      &s->pipelines);
 		}
