@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -122,7 +123,14 @@ static void *refiner_main(void *arg)
 	struct cl_batch *b = NULL;
 
 	pthread_setname_np(pthread_self(), "cl-refine");
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	/* only when the CPUs have nothing else to do: ingest, alerts and the
+	 * serving store come first; `carelake status` shows how far behind */
+	{
+		struct sched_param sp = { 0 };
+
+		if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
+			setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	}
 	for (;;) {
 		struct timespec ts;
 		int stop;
