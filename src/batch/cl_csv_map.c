@@ -35,7 +35,7 @@ struct cl_csv_mapping {
 	const char *name;
 	const char *table;
 	const char *signature;   /* CSV columns that identify the file, by '+' */
-	struct field f[12];
+	struct field f[CL_CSV_DECL_FIELDS];
 };
 
 static const struct cl_csv_mapping mappings[] = {
@@ -121,6 +121,164 @@ static const struct cl_csv_mapping mappings[] = {
 
 #define NMAPPINGS (sizeof(mappings) / sizeof(mappings[0]))
 
+/* Mappings declared in config, with their strings. */
+struct user_mapping {
+	struct cl_csv_mapping m;
+	struct cl_csv_map_decl d;
+};
+
+static struct user_mapping users[CL_CSV_DECLS_MAX];
+static int nusers;
+
+static const char *const kind_names[] = { "text", "time", "gender", "value", "key", "number",
+					  "int", "channel" };
+
+int cl_csv_map_decl_set(struct cl_csv_map_decl *ds, int *n, int cap, const char *key,
+			const char *value)
+{
+	const char *p = key + 9, *dot, *field;
+	struct cl_csv_map_decl *d = NULL;
+	char name[48];
+
+	if (strncmp(key, "mappings.", 9) != 0 || !(dot = strchr(p, '.')))
+		return CL_ENOENT;
+	field = dot + 1;
+	if (strcmp(field, "table") && strcmp(field, "signature") && strncmp(field, "columns.", 8))
+		return CL_ENOENT;
+	if (dot == p || (size_t)(dot - p) >= sizeof(name))
+		return cl_error_set(CL_EINVAL, "mapping names are 1 to 47 characters");
+	memcpy(name, p, (size_t)(dot - p));
+	name[dot - p] = '\0';
+	for (size_t i = 0; i < NMAPPINGS; i++)
+		if (strcmp(mappings[i].name, name) == 0)
+			return cl_error_set(CL_EINVAL, "mappings.%s: a built-in mapping has that name",
+					    name);
+	for (int i = 0; i < *n; i++)
+		if (strcmp(ds[i].name, name) == 0)
+			d = &ds[i];
+	if (!d) {
+		if (*n >= cap)
+			return cl_error_set(CL_ERANGE, "at most %d mappings", cap);
+		d = &ds[(*n)++];
+		memset(d, 0, sizeof(*d));
+		snprintf(d->name, sizeof(d->name), "%s", name);
+	}
+	if (strcmp(field, "table") == 0) {
+		if (!cl_silver_table(value))
+			return cl_error_set(CL_EINVAL, "mappings.%s.table: there is no silver table '%.40s'",
+					    name, value);
+		snprintf(d->table, sizeof(d->table), "%s", value);
+		return CL_OK;
+	}
+	if (strcmp(field, "signature") == 0) {
+		if (!*value || strlen(value) >= sizeof(d->signature))
+			return cl_error_set(CL_EINVAL, "mappings.%s.signature: CSV columns joined by '+'",
+					    name);
+		snprintf(d->signature, sizeof(d->signature), "%s", value);
+		return CL_OK;
+	}
+	{
+		const char *col = field + 8, *as = strstr(value, " as ");
+		int kind = K_TEXT, k = -1;
+
+		if (!*col || strlen(col) >= sizeof(d->f[0].col))
+			return cl_error_set(CL_EINVAL, "mappings.%s.columns: a silver column name", name);
+		if (as) {
+			kind = -1;
+			for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+				if (strcmp(as + 4, kind_names[i]) == 0)
+					kind = (int)i;
+			if (kind < 0)
+				return cl_error_set(CL_EINVAL, "mappings.%s.columns.%s: '%s' is not a kind "
+						    "(text, time, gender, number, int, channel, value, "
+						    "key)", name, col, as + 4);
+		}
+		if (value == as || !*value || (size_t)(as ? as - value : (long)strlen(value)) >=
+						      sizeof(d->f[0].from))
+			return cl_error_set(CL_EINVAL, "mappings.%s.columns.%s: a CSV column", name,
+					    col);
+		for (int i = 0; i < d->nf; i++)
+			if (strcmp(d->f[i].col, col) == 0)
+				k = i;
+		if (k < 0) {
+			if (d->nf == CL_CSV_DECL_FIELDS)
+				return cl_error_set(CL_ERANGE, "mappings.%s: at most %d columns", name,
+						    CL_CSV_DECL_FIELDS);
+			k = d->nf++;
+		}
+		snprintf(d->f[k].col, sizeof(d->f[k].col), "%s", col);
+		snprintf(d->f[k].from, sizeof(d->f[k].from), "%.*s",
+			 (int)(as ? as - value : (long)strlen(value)), value);
+		d->f[k].kind = kind;
+		return CL_OK;
+	}
+}
+
+int cl_csv_map_decls_check(const struct cl_csv_map_decl *ds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const struct cl_csv_map_decl *d = &ds[i];
+		const struct cl_table *t = cl_silver_table(d->table);
+
+		if (!t)
+			return cl_error_set(CL_EINVAL, "mappings.%s: a mapping needs .table", d->name);
+		for (int c = 0; c < t->ncols; c++) {
+			int mapped = 0;
+
+			for (int k = 0; k < d->nf; k++)
+				mapped |= strcmp(d->f[k].col, t->cols[c].name) == 0;
+			if (t->cols[c].required && !mapped)
+				return cl_error_set(CL_EINVAL, "mappings.%s: %s.%s is required; map it with "
+						    "mappings.%s.columns.%s", d->name, t->name,
+						    t->cols[c].name, d->name, t->cols[c].name);
+		}
+		for (int k = 0; k < d->nf; k++) {
+			int known = 0;
+
+			for (int c = 0; c < t->ncols; c++)
+				known |= strcmp(d->f[k].col, t->cols[c].name) == 0;
+			if (!known && !(strcmp(d->f[k].col, "value_text") == 0 &&
+					strcmp(t->name, "observation") == 0))
+				return cl_error_set(CL_EINVAL, "mappings.%s.columns.%s: %s has no such "
+						    "column", d->name, d->f[k].col, t->name);
+		}
+	}
+	return CL_OK;
+}
+
+int cl_csv_map_register(const struct cl_csv_map_decl *ds, int n)
+{
+	int rc = cl_csv_map_decls_check(ds, n);
+
+	if (rc)
+		return rc;
+	if (n > CL_CSV_DECLS_MAX)
+		return cl_error_set(CL_ERANGE, "at most %d mappings", CL_CSV_DECLS_MAX);
+	nusers = 0;
+	for (int i = 0; i < n; i++) {
+		struct user_mapping *u = &users[nusers++];
+		size_t o = 0;
+
+		u->d = ds[i];
+		memset(&u->m, 0, sizeof(u->m));
+		u->m.name = u->d.name;
+		u->m.table = u->d.table;
+		for (int k = 0; k < u->d.nf && k < (int)(sizeof(u->m.f) / sizeof(u->m.f[0])); k++) {
+			u->m.f[k].col = u->d.f[k].col;
+			u->m.f[k].from = u->d.f[k].from;
+			u->m.f[k].kind = (enum kind)u->d.f[k].kind;
+		}
+		if (!u->d.signature[0]) {
+			/* every CSV column it reads */
+			for (int k = 0; k < u->d.nf; k++)
+				o += (size_t)snprintf(u->d.signature + o, sizeof(u->d.signature) - o,
+						      "%s%s", o ? "+" : "", u->d.f[k].from);
+		}
+		u->m.signature = u->d.signature;
+	}
+	return CL_OK;
+}
+
 const char *cl_csv_map_name(const struct cl_csv_mapping *m)
 {
 	return m->name;
@@ -155,16 +313,20 @@ const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len)
 	const struct cl_csv_mapping *found = NULL;
 
 	cl_csv_init(&c, src, len, 0);
-	if (cl_csv_next(&c) == 1)
+	if (cl_csv_next(&c) == 1) {
+		for (int i = 0; i < nusers && !found; i++)
+			if (has_all(&c, users[i].m.signature))
+				found = &users[i].m;
 		for (size_t i = 0; i < NMAPPINGS && !found; i++)
 			if (has_all(&c, mappings[i].signature))
 				found = &mappings[i];
+	}
 	cl_csv_free(&c);
 	if (!found)
 		cl_error_set(CL_ENOENT, "no known CSV header (the Synthea export's patients, "
 			     "providers, organizations, encounters, conditions, observations, "
 			     "medications or procedures; carelake's patients, staff, shifts, bookings, "
-			     "communications, surveys or devices)");
+			     "communications, surveys or devices; or one declared in mappings.*)");
 	return found;
 }
 

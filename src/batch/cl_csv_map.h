@@ -15,6 +15,50 @@
 
 struct cl_csv_mapping;
 
+/*
+ * A mapping declared in config, for files of your own:
+ *
+ *   mappings:
+ *     census:
+ *       table: encounter
+ *       signature: EncounterID+MRN       # CSV columns that identify the file
+ *       columns:                         # silver column: CSV column [as KIND]
+ *         id: EncounterID
+ *         patient_id: MRN
+ *         start_ts: Admitted as time
+ *         ward: Unit
+ *
+ * KIND: text (default), time, gender, number, int, channel, value, or
+ * key (a stable id hashed from several columns: "A+B as key"). Without a
+ * signature, every CSV column the mapping reads identifies the file.
+ * Declared mappings are tried before the built-in ones.
+ */
+#define CL_CSV_DECL_FIELDS 16
+
+struct cl_csv_map_decl {
+	char name[48];
+	char table[32];
+	char signature[512];
+	int nf;
+	struct {
+		char col[40];
+		char from[200];
+		int kind;
+	} f[CL_CSV_DECL_FIELDS];
+};
+
+#define CL_CSV_DECLS_MAX 16
+
+/* Applies one "mappings.<name>.table|signature|columns.<col>" setting.
+ * CL_ENOENT: not a mapping key. */
+int cl_csv_map_decl_set(struct cl_csv_map_decl *d, int *n, int cap, const char *key,
+			const char *value);
+/* Each declared mapping names a table, maps its id and its required columns. */
+int cl_csv_map_decls_check(const struct cl_csv_map_decl *d, int n);
+/* Makes the declared mappings the ones in use (process-wide; call before
+ * loading, from one thread). */
+int cl_csv_map_register(const struct cl_csv_map_decl *d, int n);
+
 /* The mapping whose columns the header has, or NULL (with the detail
  * naming what was expected). */
 const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len);

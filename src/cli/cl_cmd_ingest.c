@@ -4,6 +4,7 @@
  */
 #include "cl_cli.h"
 #include "batch/cl_batch.h"
+#include "batch/cl_csv_map.h"
 #include "core/cl_error.h"
 
 #include <getopt.h>
@@ -156,11 +157,16 @@ static int run(int argc, char **argv, int refine)
 	cl_batch_set_sheet(b, sheet);
 	{
 		struct cl_expectation e[CL_EXPECTATIONS_MAX];
-		int ne;
+		struct cl_csv_map_decl m[CL_CSV_DECLS_MAX];
+		int ne, nm;
 
 		rc = cl_config_expectations(&cli.cfg, e, &ne, 1);
 		if (rc == CL_OK)
 			rc = cl_batch_expect(b, e, ne);
+		if (rc == CL_OK)
+			rc = cl_config_mappings(&cli.cfg, m, &nm, 1);
+		if (rc == CL_OK)
+			rc = cl_csv_map_register(m, nm);
 		if (rc) {
 			cl_batch_close(b);
 			return cl_cli_error(&cli, "%s", cl_error_detail());

@@ -18,6 +18,7 @@
 #include "stream/cl_rules.h"
 #include "batch/cl_pipeline.h"
 #include "batch/cl_silver.h"
+#include "batch/cl_csv_map.h"
 
 #include <ctype.h>
 #include <yaml.h>
@@ -382,8 +383,22 @@ int cl_config_expectations(const struct cl_config *c, struct cl_expectation *e, 
 	return check ? cl_expectations_check(e, *n) : CL_OK;
 }
 
+int cl_config_mappings(const struct cl_config *c, struct cl_csv_map_decl *d, int *n, int check)
+{
+	*n = 0;
+	for (int i = 0; i < c->nnamed; i++) {
+		int rc = strncmp(c->named[i].key, "mappings.", 9) ? CL_OK
+			 : cl_csv_map_decl_set(d, n, CL_CSV_DECLS_MAX, c->named[i].key,
+					       c->named[i].value);
+
+		if (rc)
+			return rc;
+	}
+	return check ? cl_csv_map_decls_check(d, *n) : CL_OK;
+}
+
 /*
- * alerts.*, pipelines.* and expect.* settings: checked now against what is
+ * alerts.*, pipelines.*, expect.* and mappings.* settings: checked now against what is
  * configured so far (the full check, that each is complete, comes when
  * they are used), kept in order.
  */
@@ -392,6 +407,7 @@ static int set_named(struct cl_config *c, const char *key, const char *value)
 	struct cl_rule rules[CL_RULES_MAX];
 	struct cl_pipeline p[CL_PIPELINES_MAX];
 	struct cl_expectation e[CL_EXPECTATIONS_MAX];
+	struct cl_csv_map_decl m[CL_CSV_DECLS_MAX];
 	const char *forms;
 	int n, rc;
 
@@ -406,6 +422,11 @@ static int set_named(struct cl_config *c, const char *key, const char *value)
 		rc = cl_config_pipelines(c, p, &n, 0);
 		if (rc == CL_OK)
 			rc = cl_pipeline_set(p, &n, CL_PIPELINES_MAX, key, value);
+	} else if (strncmp(key, "mappings.", 9) == 0) {
+		forms = "mappings.<name>.table|signature|columns.<silver column>";
+		rc = cl_config_mappings(c, m, &n, 0);
+		if (rc == CL_OK)
+			rc = cl_csv_map_decl_set(m, &n, CL_CSV_DECLS_MAX, key, value);
 	} else {
 		forms = "expect.<table>.<name>.check|action";
 		rc = cl_config_expectations(c, e, &n, 0);
@@ -432,7 +453,7 @@ int cl_config_set(struct cl_config *c, const char *key, const char *value)
 	int rc;
 
 	if (strncmp(key, "alerts.", 7) == 0 || strncmp(key, "pipelines.", 10) == 0 ||
-	    strncmp(key, "expect.", 7) == 0)
+	    strncmp(key, "expect.", 7) == 0 || strncmp(key, "mappings.", 9) == 0)
 		return set_named(c, key, value);
 	rc = cl_config_table_set(table, NENTRIES, c, key, value);
 
@@ -676,6 +697,24 @@ void cl_config_print(FILE *out, const struct cl_config *c, int help)
 			for (int i = 0; i < ne; i++)
 				fprintf(out, "expect.%s.%s = %s (%s)\n", e[i].table, e[i].name, e[i].check,
 					cl_expect_action_name(e[i].action));
+			{
+				struct cl_csv_map_decl m[CL_CSV_DECLS_MAX];
+				int nm;
+
+				if (cl_config_mappings(c, m, &nm, 1) != CL_OK)
+					fprintf(out, "# mappings: %s\n", cl_error_detail());
+				for (int i = 0; i < nm; i++) {
+					fprintf(out, "mappings.%s = %s from", m[i].name, m[i].table);
+					for (int k = 0; k < m[i].nf; k++)
+						fprintf(out, "%s %s <- %s", k ? "," : "", m[i].f[k].col,
+							m[i].f[k].from);
+					fputc('\n', out);
+				}
+				if (help)
+					fprintf(out, "    declare a CSV mapping with mappings.<name>.table, "
+						".signature and\n    .columns.<silver column> = '<CSV column> "
+						"[as text|time|gender|number|int|channel|value|key]'\n");
+			}
 			if (help)
 				fprintf(out, "    declare an expectation with expect.<table>.<name>.check (a "
 					"SQL condition over\n    the row's columns) and .action (warn, "

@@ -87,6 +87,7 @@ struct cl_config {
 		char key[128];
 		char value[1024];
 	} named[256];     /* alerts.<rule>.*, pipelines.<name>.*, expect.<table>.<name>.*,
+			   * mappings.<name>.*,
 			   * in the order given; read through cl_config_rules,
 			   * cl_config_pipelines and cl_config_expectations */
 	int nnamed;
@@ -129,6 +130,11 @@ int cl_config_pipelines(const struct cl_config *c, struct cl_pipeline *p, int *n
 struct cl_expectation;
 int cl_config_expectations(const struct cl_config *c, struct cl_expectation *e, int *n,
 			   int check);
+
+/* The CSV mappings declared with mappings.<name>.*; with `check`, each
+ * complete. */
+struct cl_csv_map_decl;
+int cl_config_mappings(const struct cl_config *c, struct cl_csv_map_decl *d, int *n, int check);
 
 /* Prints every key with its current value; with `help`, its type, bounds,
  * default and description too. */

@@ -3,6 +3,7 @@
  */
 #include "cl_server_int.h"
 #include "batch/cl_batch.h"
+#include "batch/cl_csv_map.h"
 #include "batch/cl_pipeline.h"
 #include "bronze/cl_reader.h"
 #include "core/cl_error.h"
@@ -303,9 +304,16 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 			struct cl_expectation e[CL_EXPECTATIONS_MAX];
 			int np = 0, ne = 0;
 
+			struct cl_csv_map_decl m[CL_CSV_DECLS_MAX];
+			int nm = 0;
+
 			rc = cl_config_pipelines(cfg, p, &np, 1);
 			if (rc == CL_OK)
 				rc = cl_config_expectations(cfg, e, &ne, 1);
+			if (rc == CL_OK)
+				rc = cl_config_mappings(cfg, m, &nm, 1);
+			if (rc == CL_OK)
+				rc = cl_csv_map_register(m, nm);
 			if (rc == CL_OK && np)
 				rc = cl_pipeline_runner_start(data_dir, p, np, e, ne, pipeline_failed, s,
 							      &s->pipelines);

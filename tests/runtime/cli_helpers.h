@@ -39,21 +39,20 @@ static inline char *slurp(const char *path)
 }
 
 /* Runs bin with args (NULL-terminated), stdin from `in` (or /dev/null). */
-static inline struct result run(const char *in, ...)
+/* Runs bin with args[] (NULL-terminated, without the binary's name),
+ * stdin from `in` (or /dev/null). */
+static inline struct result run_argv(const char *in, const char *const *argv)
 {
 	posix_spawn_file_actions_t fa;
 	char out_path[300], err_path[300];
-	const char *args[32];
+	const char *args[64];
 	struct result r;
-	va_list ap;
 	pid_t pid;
 	int n = 0;
 
 	args[n++] = bin;
-	va_start(ap, in);
-	while (n < 31 && (args[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
+	while (n < 63 && argv[n - 1])
+		args[n] = argv[n - 1], n++;
 	args[n] = NULL;
 	snprintf(out_path, sizeof(out_path), "%s/.out", dir);
 	snprintf(err_path, sizeof(err_path), "%s/.err", dir);
@@ -69,6 +68,21 @@ static inline struct result run(const char *in, ...)
 	r.out = slurp(out_path);
 	r.err = slurp(err_path);
 	return r;
+}
+
+/* Runs bin with the arguments that follow (NULL-terminated). */
+static inline struct result run(const char *in, ...)
+{
+	const char *args[32];
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, in);
+	while (n < 31 && (args[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	args[n] = NULL;
+	return run_argv(in, args);
 }
 
 static inline void done(struct result *r)

@@ -52,7 +52,7 @@ static int cmp_name(const void *a, const void *b)
 static void run_case(const char *name)
 {
 	char cdir[600], data[600], path[900], *files[16];
-	const char *args[32];
+	const char *args[40];
 	int nfiles = 0, na = 0;
 	json_t *c, *sum, *want, *got;
 	struct result r;
@@ -92,10 +92,8 @@ static void run_case(const char *name)
 	for (int i = 0; i < nfiles; i++)
 		args[na++] = files[i];
 	args[na] = NULL;
-	assert_true(na <= 11);
-	r = run(NULL, args[0], args[1], args[2], args[3], na > 4 ? args[4] : NULL,
-		na > 5 ? args[5] : NULL, na > 6 ? args[6] : NULL, na > 7 ? args[7] : NULL,
-		na > 8 ? args[8] : NULL, na > 9 ? args[9] : NULL, na > 10 ? args[10] : NULL, NULL);
+	assert_true(na < 40);
+	r = run_argv(NULL, args);
 	if (r.status != (int)json_integer_value(json_object_get(c, "exit")))
 		fail_msg("case %s: exit %d, want %lld: %s", name, r.status,
 			 json_integer_value(json_object_get(c, "exit")), r.err);
@@ -498,6 +496,22 @@ static void test_bad_expectations(void **state)
 		src, NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "no such column: nosuchcolumn"));
+	done(&r);
+	/* mappings: a required column left out, a kind that does not exist */
+	r = run(NULL, "ingest", "--data", data, "--set", "mappings.m.table=encounter", "--set",
+		"mappings.m.columns.id=X", src, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "encounter.patient_id is required"));
+	done(&r);
+	r = run(NULL, "ingest", "--data", data, "--set", "mappings.m.columns.id=X as colour", src,
+		NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "'colour' is not a kind"));
+	done(&r);
+	r = run(NULL, "ingest", "--data", data, "--set", "mappings.synthea-patients.table=patient",
+		src, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "a built-in mapping has that name"));
 	done(&r);
 }
 
