@@ -56,7 +56,13 @@ struct cl_batch {
 	struct cl_silver *silver;
 	int64_t gold_mono;       /* when gold was last refreshed */
 	char sheet[128];         /* XLSX: the sheet to read ("": the first) */
+	char mapping[48];        /* CSV: the mapping to read through ("": by header) */
 };
+
+void cl_batch_set_mapping(struct cl_batch *b, const char *mapping)
+{
+	snprintf(b->mapping, sizeof(b->mapping), "%s", mapping ? mapping : "");
+}
 
 int cl_batch_expect(struct cl_batch *b, const struct cl_expectation *e, int n)
 {
@@ -123,12 +129,42 @@ void cl_batch_close(struct cl_batch *b)
 
 /* ---- runs ---- */
 
-static int64_t run_start(struct cl_batch *b, const char *pipeline, const char *trigger,
-			 int attempt)
+int64_t cl_batch_queue(struct cl_batch *b, const char *pipeline, const char *trigger)
 {
 	sqlite3_stmt *q;
 	int64_t id = 0;
 
+	if (sqlite3_prepare_v2(b->db, "INSERT INTO pipeline_run(pipeline, trigger, start_us, state,"
+			       " attempts) VALUES (?1, ?2, ?3, 'Queued', 0)", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(q, 1, pipeline, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, trigger, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, cl_time_now_us());
+	if (sqlite3_step(q) == SQLITE_DONE)
+		id = sqlite3_last_insert_rowid(b->db);
+	sqlite3_finalize(q);
+	return id;
+}
+
+/* A run starts: a new row, or a queued one taken up (its next attempt). */
+static int64_t run_start(struct cl_batch *b, const char *pipeline, const char *trigger,
+			 int attempt, int64_t queued)
+{
+	sqlite3_stmt *q;
+	int64_t id = 0;
+
+	if (queued) {
+		if (sqlite3_prepare_v2(b->db, "UPDATE pipeline_run SET state = 'InProgress',"
+				       " attempts = ?2 WHERE id = ?1", -1, &q, NULL) != SQLITE_OK)
+			return 0;
+		sqlite3_bind_int64(q, 1, queued);
+		sqlite3_bind_int(q, 2, attempt > 0 ? attempt : 1);
+		if (sqlite3_step(q) == SQLITE_DONE && sqlite3_changes(b->db) == 1)
+			id = queued;
+		sqlite3_finalize(q);
+		return id;
+	}
 	if (sqlite3_prepare_v2(b->db, "INSERT INTO pipeline_run(pipeline, trigger, start_us, state,"
 			       " attempts) VALUES (?1, ?2, ?3, 'InProgress', ?4)", -1, &q, NULL) !=
 	    SQLITE_OK)
@@ -143,7 +179,8 @@ static int64_t run_start(struct cl_batch *b, const char *pipeline, const char *t
 	return id;
 }
 
-static void run_end(struct cl_batch *b, const struct cl_batch_summary *s)
+/* A run ends: Succeeded, Failed, or Queued again when a retry follows. */
+static void run_end(struct cl_batch *b, const struct cl_batch_summary *s, int retry_follows)
 {
 	sqlite3_stmt *q;
 
@@ -153,7 +190,8 @@ static void run_end(struct cl_batch *b, const struct cl_batch_summary *s)
 		return;
 	sqlite3_bind_int64(q, 1, s->run_id);
 	sqlite3_bind_int64(q, 2, cl_time_now_us());
-	sqlite3_bind_text(q, 3, s->failed ? "Failed" : "Succeeded", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, !s->failed ? "Succeeded" : retry_follows ? "Queued" : "Failed", -1,
+			  SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)s->files);
 	sqlite3_bind_int64(q, 5, (sqlite3_int64)s->c.records);
 	sqlite3_bind_int64(q, 6, (sqlite3_int64)s->c.accepted);
@@ -205,7 +243,6 @@ static int refine_data(struct cl_batch *b, const char *data, size_t len, const c
 		       struct cl_silver_counts *c)
 {
 	const struct cl_csv_mapping *map;
-	char f[64];
 	int rc;
 
 	if (strcmp(format, "fhir") == 0)
@@ -222,9 +259,9 @@ static int refine_data(struct cl_batch *b, const char *data, size_t len, const c
 		cl_free(csv);
 		return rc;
 	}
-	rc = detect(data, len, "file", f, sizeof(f), &map);
-	if (rc == CL_OK && (!map || strcmp(f, format) != 0))
-		rc = cl_error_set(CL_EINVAL, "the file no longer matches its format %s", format);
+	map = cl_csv_map_by_name(format);
+	rc = map ? CL_OK : cl_error_set(CL_EINVAL, "no mapping '%s' is configured (declare "
+					"mappings.%s)", format, format);
 	return rc ? rc : cl_csv_load(b->silver, map, data, len, c);
 }
 
@@ -329,7 +366,15 @@ static int ingest_file(struct cl_batch *b, const char *source_opt, const char *p
 		return CL_OK;
 	}
 	base_name(path, name, sizeof(name));
-	rc = detect(data, len, path, format, sizeof(format), &map);
+	if (b->mapping[0] && !cl_xlsx_sniff(data, len) && !cl_fhir_sniff(data, len)) {
+		/* a CSV file read through the mapping the pipeline names */
+		map = cl_csv_map_by_name(b->mapping);
+		rc = map ? CL_OK : cl_error_set(CL_EINVAL, "%s: there is no mapping '%s'", path,
+						 b->mapping);
+		snprintf(format, sizeof(format), "%s", b->mapping);
+	} else {
+		rc = detect(data, len, path, format, sizeof(format), &map);
+	}
 	if (rc) {
 		cl_free(data);
 		return rc;
@@ -505,7 +550,7 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 	if (rc == CL_OK) {
 		sum->run_id = run_start(b, run && run->pipeline ? run->pipeline : "ingest",
 					run && run->trigger ? run->trigger : "manual",
-					run ? run->attempt : 1);
+					run ? run->attempt : 1, run ? run->run_id : 0);
 		if (!sum->run_id)
 			rc = db_fail(b->db, "record the run");
 	}
@@ -523,7 +568,7 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 	if (rc == CL_OK && refresh_gold(b, sum, 0) != CL_OK)
 		note_error(sum, &first_rc, CL_EIO);
 	if (rc == CL_OK)
-		run_end(b, sum);
+		run_end(b, sum, run && run->retry_follows);
 	free_paths(&files);
 	if (rc)
 		return rc;
@@ -685,7 +730,7 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 	struct dirent *de;
 
 	memset(sum, 0, sizeof(*sum));
-	sum->run_id = run_start(b, rebuild ? "refine-rebuild" : "refine", "manual", 1);
+	sum->run_id = run_start(b, rebuild ? "refine-rebuild" : "refine", "manual", 1, 0);
 	if (!sum->run_id)
 		return db_fail(b->db, "record the run");
 	if (!rebuild) {
@@ -702,7 +747,7 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 			sum->failed++;
 			snprintf(sum->error, sizeof(sum->error), "%s", cl_error_detail());
 		}
-		run_end(b, sum);
+		run_end(b, sum, 0);
 		return rc;
 	}
 	/* every file bronze lists, in ingest order */
@@ -815,7 +860,7 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 	for (size_t i = 0; i < n; i++)
 		json_decref(list[i].line);
 	cl_free(list);
-	run_end(b, sum);
+	run_end(b, sum, 0);
 	if (rc)
 		return rc;
 	return first_rc ? cl_error_set(first_rc, "%s", sum->error) : CL_OK;

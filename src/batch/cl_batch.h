@@ -43,7 +43,12 @@ struct cl_batch_run {
 	const char *pipeline;   /* NULL: "ingest" */
 	const char *trigger;    /* "manual", "interval", "watch", ... */
 	int attempt;            /* 1 for the first */
+	int64_t run_id;         /* a run queued with cl_batch_queue, or 0: a new one */
+	int retry_follows;      /* a failure goes back to Queued, not Failed */
 };
+
+/* Records a run about to happen (state Queued); its id, or 0. */
+int64_t cl_batch_queue(struct cl_batch *b, const char *pipeline, const char *trigger);
 
 int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, int n,
 		    const struct cl_batch_run *run,
@@ -55,6 +60,10 @@ int cl_batch_expect(struct cl_batch *b, const struct cl_expectation *e, int n);
 
 /* XLSX files loaded from now on: read this sheet (NULL or "": the first). */
 void cl_batch_set_sheet(struct cl_batch *b, const char *sheet);
+
+/* CSV files loaded from now on: read through this mapping, whatever their
+ * header (NULL or "": recognise them by it). */
+void cl_batch_set_mapping(struct cl_batch *b, const char *mapping);
 
 /* Refines bronze into silver: with rebuild, empties silver and reloads
  * every file listed in bronze, in the order it was ingested. */

@@ -284,6 +284,17 @@ const char *cl_csv_map_name(const struct cl_csv_mapping *m)
 	return m->name;
 }
 
+const struct cl_csv_mapping *cl_csv_map_by_name(const char *name)
+{
+	for (int i = 0; i < nusers; i++)
+		if (strcmp(users[i].m.name, name) == 0)
+			return &users[i].m;
+	for (size_t i = 0; i < NMAPPINGS; i++)
+		if (strcmp(mappings[i].name, name) == 0)
+			return &mappings[i];
+	return NULL;
+}
+
 static int header_index(const struct cl_csv *c, const char *name, size_t n)
 {
 	for (uint32_t i = 0; i < c->nf; i++)

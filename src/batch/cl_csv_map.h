@@ -64,6 +64,9 @@ int cl_csv_map_register(const struct cl_csv_map_decl *d, int n);
 const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len);
 const char *cl_csv_map_name(const struct cl_csv_mapping *m);
 
+/* The mapping of that name (declared or built in), or NULL. */
+const struct cl_csv_mapping *cl_csv_map_by_name(const char *name);
+
 /* Loads the file's records through the mapping. A record with a different
  * number of fields than the header, or whose values fail, is quarantined
  * with its line; a file that is not CSV fails with the line. */

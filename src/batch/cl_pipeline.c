@@ -57,7 +57,7 @@ static int parse_trigger(struct cl_pipeline *p, const char *v)
 int cl_pipeline_set(struct cl_pipeline *ps, int *n, int cap, const char *key, const char *value)
 {
 	static const char *const fields[] = { "path", "trigger", "attempts", "backoff", "source",
-					      NULL };
+					      "sheet", "mapping", NULL };
 	struct cl_pipeline *p = NULL;
 	const char *field;
 	char name[48];
@@ -95,6 +95,16 @@ int cl_pipeline_set(struct cl_pipeline *ps, int *n, int cap, const char *key, co
 		    value[0] == '.')
 			return cl_error_set(CL_EINVAL, "pipelines.%s.source: a name, no '/'", name);
 		snprintf(p->source, sizeof(p->source), "%s", value);
+		return CL_OK;
+	}
+	if (strcmp(field, "sheet") == 0 || strcmp(field, "mapping") == 0) {
+		char *dst = field[0] == 's' ? p->sheet : p->mapping;
+		size_t room = field[0] == 's' ? sizeof(p->sheet) : sizeof(p->mapping);
+
+		if (!*value || strlen(value) >= room)
+			return cl_error_set(CL_EINVAL, "pipelines.%s.%s: a name of at most %zu characters",
+					    name, field, room - 1);
+		snprintf(dst, room, "%s", value);
 		return CL_OK;
 	}
 	if (strcmp(field, "backoff") == 0)
@@ -174,11 +184,14 @@ static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_p
 		     const char *file, const char *trigger, cl_pipeline_failed_fn on_failed,
 		     void *arg, int (*stopping)(void *), void *stop_arg)
 {
-	int64_t wait = p->backoff_us;
+	int64_t wait = p->backoff_us, queued = cl_batch_queue(b, p->name, trigger);
 	char reason[512] = "";
 
+	cl_batch_set_sheet(b, p->sheet);
+	cl_batch_set_mapping(b, p->mapping);
 	for (uint32_t attempt = 1; attempt <= p->attempts; attempt++) {
-		struct cl_batch_run run = { p->name, trigger, (int)attempt };
+		struct cl_batch_run run = { p->name, trigger, (int)attempt, queued,
+					    attempt < p->attempts };
 		struct cl_batch_summary sum;
 		char *paths[1] = { (char *)file };
 

@@ -10,9 +10,13 @@
  *       attempts: 3                 # default 3
  *       backoff: 2s                 # first retry after this, doubling
  *       source: hospital-files      # the bronze source; default the name
+ *       mapping: census             # CSV: read through this mapping (default:
+ *                                   # recognise each file by its header)
+ *       sheet: Patients             # XLSX: this sheet (default the first)
  *
- * A file already loaded (same content) is skipped. Each attempt is a run
- * in pipeline_run. After the last failed attempt the file moves to
+ * A file already loaded (same content) is skipped. Each file is a run in
+ * pipeline_run: Queued, then InProgress for each attempt (Queued again
+ * between attempts), then Succeeded or Failed. After the last failed attempt the file moves to
  * <data>/dead-letter/<pipeline>/ with a .reason file beside it, and the
  * failure is reported (an alert, from serve).
  */
@@ -28,6 +32,8 @@ struct cl_pipeline {
 	char name[48];
 	char path[1024];
 	char source[64];
+	char sheet[64];          /* XLSX: the sheet ("": the first) */
+	char mapping[48];        /* CSV: the mapping ("": by header) */
 	enum cl_trigger trigger;
 	int64_t interval_us;     /* CL_TRIGGER_INTERVAL */
 	int daily_minute;        /* CL_TRIGGER_DAILY: minutes after 00:00 UTC */

@@ -49,7 +49,7 @@ static char dir[256];
  * query`), or -1. */
 static inline long query_long(const char *data, const char *sql)
 {
-	char cmd[2400], line[64] = "";
+	char cmd[2400], line[4096] = "";
 	FILE *p;
 
 	snprintf(cmd, sizeof(cmd), "'%s' query --data '%s' --format csv \"%s\" 2>/dev/null", bin,

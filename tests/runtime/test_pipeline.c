@@ -4,9 +4,11 @@
  * run, then the dead-letter folder with the reason and an alert); a good
  * file loads; a loaded file is not loaded again.
  *
- * Usage: test_pipeline /path/to/carelake
+ * Usage: test_pipeline /path/to/carelake CASES_DIR
  */
 #include "serve_helpers.h"
+
+#define cases shared /* the second argument: tests/data/batch */
 
 #include <sys/stat.h>
 
@@ -22,12 +24,14 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* Attempts at the pipeline's file that failed so far: its one run counts
+ * its attempts; the one in progress or that succeeded has not failed. */
 static long failed_attempts(const char *data, const char *pipeline)
 {
-	char sql[300];
+	char sql[400];
 
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pipeline_run WHERE pipeline = '%s' AND "
-		 "state = 'Failed'", pipeline);
+	snprintf(sql, sizeof(sql), "SELECT CASE WHEN state IN ('Queued', 'Failed') THEN attempts "
+		 "ELSE attempts - 1 END FROM pipeline_run WHERE pipeline = '%s'", pipeline);
 	return query_long(data, sql);
 }
 
@@ -73,6 +77,10 @@ static void run_case(int failures)
 				usleep(20000);
 		}
 		assert_int_equal(n, k);
+		/* between attempts the run waits, queued, with the error */
+		assert_int_equal(query_long(data, "SELECT count(*) FROM pipeline_run WHERE pipeline = "
+					    "'drop' AND state = 'Queued' AND error LIKE '%not valid JSON%'"),
+				 1);
 	}
 	if (failures < 3) {
 		/* repaired before the next attempt */
@@ -80,8 +88,10 @@ static void run_case(int failures)
 		write_file(file, text);
 		wait_count(data, "SELECT count(*) FROM patient", 1, "the repaired file's patient");
 		assert_int_equal(failed_attempts(data, "drop"), failures);
-		assert_int_equal(query_long(data, "SELECT max(attempts) FROM pipeline_run WHERE "
+		assert_int_equal(query_long(data, "SELECT attempts FROM pipeline_run WHERE "
 					    "pipeline = 'drop' AND state = 'Succeeded'"), failures + 1);
+		assert_int_equal(query_long(data, "SELECT count(*) FROM pipeline_run WHERE "
+					    "pipeline = 'drop'"), 1);
 		assert_int_equal(access(file, F_OK), 0); /* stays where it was */
 	} else {
 		snprintf(dead, sizeof(dead), "%s/dead-letter/drop/%s", data, name);
@@ -101,6 +111,8 @@ static void run_case(int failures)
 			assert_non_null(strstr(buf, "not valid JSON"));
 		}
 		assert_int_equal(failed_attempts(data, "drop"), 3);
+		assert_int_equal(query_long(data, "SELECT count(*) FROM pipeline_run WHERE "
+					    "pipeline = 'drop' AND state = 'Failed' AND attempts = 3"), 1);
 		/* the alert, as any other */
 		wait_count(data, "SELECT count(*) FROM alert WHERE rule = 'pipeline_failed' AND "
 				 "device_id = 'drop' AND message LIKE '%dead-letter%'", 1,
@@ -178,11 +190,47 @@ static void test_interval_and_unchanged(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+/* A pipeline reads the sheet it names: Notes has no known header, so the
+ * workbook goes to the dead letters with that reason. */
+static void test_sheet(void **state)
+{
+	char data[300], drop[300], set_path[400], src[600], dst[400], cmd[1200], reason[500];
+	const char *extra[] = { "--set", set_path, "--set", "pipelines.book.trigger=watch",
+				"--set", "pipelines.book.sheet=Notes", "--set",
+				"pipelines.book.attempts=1", NULL };
+	struct server s;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/data-sheet", dir);
+	snprintf(drop, sizeof(drop), "%s/drop-sheet", dir);
+	mkdir(drop, 0750);
+	snprintf(set_path, sizeof(set_path), "pipelines.book.path=%s", drop);
+	snprintf(src, sizeof(src), "%s/xlsx-patients/patients.xlsx", cases);
+	snprintf(dst, sizeof(dst), "%s/patients.xlsx", drop);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, dst);
+	assert_int_equal(system(cmd), 0);
+	server_start(&s, bin, data, extra);
+	snprintf(reason, sizeof(reason), "%s/dead-letter/book/patients.xlsx.reason", data);
+	for (int i = 0; i < 300 && access(reason, F_OK) != 0; i++)
+		usleep(20000);
+	{
+		FILE *f = fopen(reason, "r");
+		char buf[2048] = "";
+
+		assert_non_null(f);
+		assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+		fclose(f);
+		assert_non_null(strstr(buf, "the sheet's first row is no known CSV header"));
+	}
+	assert_int_equal(server_stop(&s), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fails_once),
 	cmocka_unit_test(test_fails_twice),
 	cmocka_unit_test(test_fails_three_times),
 	cmocka_unit_test(test_interval_and_unchanged),
+	cmocka_unit_test(test_sheet),
 };
 
 SERVE_TEST_MAIN(tests)
