@@ -8,6 +8,7 @@
 #include "cl_sink.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
+#include "core/cl_map.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "bronze/cl_blog.h"
@@ -242,22 +243,53 @@ static int apply_op(struct cl_store *st, const struct op *o)
 }
 
 /* Writes the buffers from `first` to `last` in one transaction. */
+/* Writes the buffers from `first` to `last` in one transaction. A
+ * patient's NEWS2 is an upsert of its latest state: of several in one
+ * transaction only the last is written (the others would be overwritten
+ * before anyone could read them). */
 static int write_all(struct cl_sink *k, struct buf *first, struct buf *last, int *outbox)
 {
+	struct cl_map *latest = NULL;
 	int rc = cl_store_begin(k->store);
 
 	*outbox = 0;
+	if (rc == CL_OK && cl_map_create(&latest) != CL_OK)
+		latest = NULL; /* no memory: write them all, as correct, only slower */
+	for (struct buf *b = first; rc == CL_OK && latest; b = b->next) {
+		for (size_t at = 0; at < b->len;) {
+			const struct op *o = (const struct op *)(b->p + at);
+
+			if (o->type == OP_NEWS2) {
+				void **slot = cl_map_slot(latest, o->s, o->slen[0], 1);
+
+				if (slot)
+					*slot = (void *)o;
+			}
+			at += o->size;
+		}
+		if (b == last)
+			break;
+	}
 	for (struct buf *b = first; rc == CL_OK; b = b->next) {
 		for (size_t at = 0; rc == CL_OK && at < b->len;) {
 			const struct op *o = (const struct op *)(b->p + at);
 
 			*outbox |= o->type == OP_OUTBOX;
+			if (o->type == OP_NEWS2 && latest) {
+				void **slot = cl_map_slot(latest, o->s, o->slen[0], 0);
+
+				if (slot && *slot != o) {
+					at += o->size; /* a later one follows */
+					continue;
+				}
+			}
 			rc = apply_op(k->store, o);
 			at += o->size;
 		}
 		if (b == last)
 			break;
 	}
+	cl_map_destroy(latest, NULL);
 	if (rc == CL_OK)
 		rc = cl_store_commit(k->store);
 	if (rc != CL_OK)
