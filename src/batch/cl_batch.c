@@ -64,6 +64,11 @@ void cl_batch_set_mapping(struct cl_batch *b, const char *mapping)
 	snprintf(b->mapping, sizeof(b->mapping), "%s", mapping ? mapping : "");
 }
 
+int cl_batch_set_references(struct cl_batch *b, const char *action)
+{
+	return cl_silver_set_references(b->silver, action);
+}
+
 int cl_batch_expect(struct cl_batch *b, const struct cl_expectation *e, int n)
 {
 	return cl_silver_expect(b->silver, e, n);

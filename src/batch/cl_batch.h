@@ -58,6 +58,9 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 /* Rows loaded from now on are checked against these expectations. */
 int cl_batch_expect(struct cl_batch *b, const struct cl_expectation *e, int n);
 
+/* Rows whose references name no row: warn, drop or quarantine. */
+int cl_batch_set_references(struct cl_batch *b, const char *action);
+
 /* XLSX files loaded from now on: read this sheet (NULL or "": the first). */
 void cl_batch_set_sheet(struct cl_batch *b, const char *sheet);
 

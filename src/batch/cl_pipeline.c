@@ -249,6 +249,7 @@ struct cl_pipeline_runner {
 	char data_dir[PATH_MAX];
 	struct cl_expectation e[CL_EXPECTATIONS_MAX];
 	int ne;
+	char references[16];
 	struct cl_pipeline p[CL_PIPELINES_MAX];
 	int64_t next_us[CL_PIPELINES_MAX];
 	int n;
@@ -311,7 +312,8 @@ static void *runner_main(void *arg)
 				continue;
 			r->next_us[i] = next_due(&r->p[i], now);
 			if (!b && (cl_batch_open(r->data_dir, &b) != CL_OK ||
-				   cl_batch_expect(b, r->e, r->ne) != CL_OK)) {
+				   cl_batch_expect(b, r->e, r->ne) != CL_OK ||
+				   cl_batch_set_references(b, r->references) != CL_OK)) {
 				cl_batch_close(b);
 				cl_log_error("pipeline", "event=cannot_open detail=\"%s\"",
 					     cl_error_detail());
@@ -336,7 +338,7 @@ static void *runner_main(void *arg)
 }
 
 int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, int n,
-			     const struct cl_expectation *e, int ne,
+			     const struct cl_expectation *e, int ne, const char *references,
 			     cl_pipeline_failed_fn on_failed, void *arg,
 			     struct cl_pipeline_runner **out)
 {
@@ -354,6 +356,7 @@ int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, 
 	if (ne)
 		memcpy(r->e, e, (size_t)ne * sizeof(*e));
 	r->ne = ne;
+	snprintf(r->references, sizeof(r->references), "%s", references ? references : "warn");
 	r->n = n;
 	r->on_failed = on_failed;
 	r->arg = arg;

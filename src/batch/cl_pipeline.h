@@ -62,7 +62,7 @@ typedef void (*cl_pipeline_failed_fn)(void *arg, const char *pipeline, const cha
 /* Starts a thread that runs the pipelines when their triggers say. */
 struct cl_expectation;
 int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, int n,
-			     const struct cl_expectation *e, int ne,
+			     const struct cl_expectation *e, int ne, const char *references,
 			     cl_pipeline_failed_fn on_failed, void *arg,
 			     struct cl_pipeline_runner **out);
 void cl_pipeline_runner_stop(struct cl_pipeline_runner *r);

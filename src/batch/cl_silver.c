@@ -157,6 +157,7 @@ struct cl_silver {
 	sqlite3 *db;
 	struct expect exp[CL_EXPECTATIONS_MAX];
 	int nexp;
+	enum cl_expect_action ref_action;   /* rows whose references name no row */
 	sqlite3_stmt *warn;
 	struct stmts st[NTABLES];
 	sqlite3_stmt *quarantine;
@@ -657,25 +658,75 @@ int cl_silver_clear(struct cl_silver *s)
 	return CL_OK;
 }
 
+int cl_silver_set_references(struct cl_silver *s, const char *action)
+{
+	if (!action || !*action || strcmp(action, "warn") == 0)
+		s->ref_action = CL_EXPECT_WARN;
+	else if (strcmp(action, "drop") == 0)
+		s->ref_action = CL_EXPECT_DROP;
+	else if (strcmp(action, "quarantine") == 0)
+		s->ref_action = CL_EXPECT_QUARANTINE;
+	else
+		return cl_error_set(CL_EINVAL, "refine.references must be warn, drop or quarantine "
+				    "(got '%.40s')", action);
+	return CL_OK;
+}
+
+/* Rows of this run whose reference names no row: warned about, or
+ * quarantined or dropped — parents first, so that the children of a row
+ * taken out are taken out too. */
 int cl_silver_check_references(struct cl_silver *s, int64_t run_id)
 {
 	for (const struct cl_table *t = cl_silver_tables; t->name; t++) {
 		for (int i = 0; i < t->ncols; i++) {
-			const char *ref = t->cols[i].references;
-			char sql[512];
+			const char *ref = t->cols[i].references, *col = t->cols[i].name;
+			char where[400], sql[1200];
+			uint64_t n;
 
 			if (!ref)
 				continue;
-			snprintf(sql, sizeof(sql),
-				 "INSERT INTO quality_warning(run_id, table_name, row_id, reason)"
-				 " SELECT %lld, '%s', id, '%s ' || %s || ' does not exist' FROM %s"
-				 " WHERE _run_id = %lld AND %s IS NOT NULL AND %s NOT IN (SELECT id FROM %s)",
-				 (long long)run_id, t->name, ref, t->cols[i].name, t->name,
-				 (long long)run_id, t->cols[i].name, t->cols[i].name, ref);
-			if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			snprintf(where, sizeof(where), "_run_id = %lld AND %s IS NOT NULL AND %s NOT IN "
+				 "(SELECT id FROM %s)", (long long)run_id, col, col, ref);
+			if (s->ref_action == CL_EXPECT_WARN)
+				snprintf(sql, sizeof(sql), "INSERT INTO quality_warning(run_id, table_name,"
+					 " row_id, reason) SELECT %lld, '%s', id, '%s ' || %s || ' does not"
+					 " exist' FROM %s WHERE %s", (long long)run_id, t->name, ref, col,
+					 t->name, where);
+			else if (s->ref_action == CL_EXPECT_QUARANTINE)
+				snprintf(sql, sizeof(sql), "INSERT INTO quarantine(table_name, source,"
+					 " bronze_file, run_id, record, reason, raw, at_us) SELECT '%s',"
+					 " _source, _bronze_file, %lld, _record, '%s ' || %s || ' does not"
+					 " exist', id, %lld FROM %s WHERE %s", t->name, (long long)run_id, ref,
+					 col, (long long)cl_time_now_us(), t->name, where);
+			else
+				sql[0] = '\0';
+			if (sql[0] && sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 				return db_fail(s->db, "check references");
-			if (s->c)
-				s->c->warnings += (uint64_t)sqlite3_changes(s->db);
+			n = sql[0] ? (uint64_t)sqlite3_changes(s->db) : 0;
+			if (s->ref_action != CL_EXPECT_WARN) {
+				snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s", t->name, where);
+				if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+					return db_fail(s->db, "check references");
+				n = (uint64_t)sqlite3_changes(s->db);
+			}
+			if (!s->c || !n)
+				continue;
+			switch (s->ref_action) {
+			case CL_EXPECT_WARN:
+				s->c->warnings += n;
+				break;
+			case CL_EXPECT_QUARANTINE:
+				s->c->quarantined += n;
+				break;
+			default:
+				s->c->dropped += n;
+			}
+			if (s->ref_action != CL_EXPECT_WARN) {
+				/* they were counted as accepted when they went in */
+				s->c->accepted -= n < s->c->accepted ? n : s->c->accepted;
+				s->c->by_table[table_index(t)] -= n < s->c->by_table[table_index(t)]
+									 ? n : s->c->by_table[table_index(t)];
+			}
 		}
 	}
 	return CL_OK;

@@ -123,7 +123,12 @@ int cl_silver_delete(struct cl_silver *s, const char *table, const char *id);
 /* Empties every silver table and the quarantine (refine --rebuild). */
 int cl_silver_clear(struct cl_silver *s);
 
-/* Warns about rows of this run that reference ids that do not exist. */
+/* What becomes of rows whose references name no row: "warn" (kept,
+ * listed in quality_warning; the default), "drop" or "quarantine". */
+int cl_silver_set_references(struct cl_silver *s, const char *action);
+
+/* Applies that to the rows of this run (at its end, so the order of the
+ * files in a run does not matter). */
 int cl_silver_check_references(struct cl_silver *s, int64_t run_id);
 
 #endif

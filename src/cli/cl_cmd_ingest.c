@@ -167,6 +167,8 @@ static int run(int argc, char **argv, int refine)
 			rc = cl_config_mappings(&cli.cfg, m, &nm, 1);
 		if (rc == CL_OK)
 			rc = cl_csv_map_register(m, nm);
+		if (rc == CL_OK)
+			rc = cl_batch_set_references(b, cli.cfg.refine.references);
 		if (rc) {
 			cl_batch_close(b);
 			return cl_cli_error(&cli, "%s", cl_error_detail());

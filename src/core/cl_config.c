@@ -110,6 +110,9 @@ static const struct cfg_entry table[] = {
 	  "longest a webhook request may take" },
 	{ "refine.interval", T_DURATION, "10s", 0, 86400 * SEC, F(refine.interval_us),
 	  "serve refines new device events and FHIR posts into silver this often; 0: never" },
+	{ "refine.references", T_STRING, "warn", 0, 0, F(refine.references),
+	  "rows whose patient, encounter, practitioner or staff id names no row: warn (kept and "
+	  "listed), drop or quarantine" },
 	{ "ingest.max_future", T_DURATION, "5m", 0, 86400 * SEC, F(ingest.max_future_us),
 	  "events timestamped further ahead of arrival than this are rejected" },
 	{ "ingest.max_events", T_U32, "100000", 1, 10000000, F(ingest.max_events),
@@ -455,6 +458,10 @@ int cl_config_set(struct cl_config *c, const char *key, const char *value)
 	if (strncmp(key, "alerts.", 7) == 0 || strncmp(key, "pipelines.", 10) == 0 ||
 	    strncmp(key, "expect.", 7) == 0 || strncmp(key, "mappings.", 9) == 0)
 		return set_named(c, key, value);
+	if (strcmp(key, "refine.references") == 0 && strcmp(value, "warn") &&
+	    strcmp(value, "drop") && strcmp(value, "quarantine"))
+		return cl_error_set(CL_EINVAL, "refine.references must be warn, drop or quarantine "
+				    "(got '%.40s')", value);
 	rc = cl_config_table_set(table, NENTRIES, c, key, value);
 
 	if (rc == CL_ENOENT)

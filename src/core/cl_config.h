@@ -82,6 +82,7 @@ struct cl_config {
 	} webhook;
 	struct {
 		int64_t interval_us;            /* refine.interval, 0 = off */
+		char references[CL_CFG_STRING_MAX]; /* refine.references */
 	} refine;
 	struct {
 		char key[128];

@@ -150,7 +150,8 @@ static void *refiner_main(void *arg)
 
 			if (cl_batch_open(s->data_dir, &b) != CL_OK ||
 			    cl_config_expectations(&s->cfg, e, &ne, 1) != CL_OK ||
-			    cl_batch_expect(b, e, ne) != CL_OK) {
+			    cl_batch_expect(b, e, ne) != CL_OK ||
+			    cl_batch_set_references(b, s->cfg.refine.references) != CL_OK) {
 				cl_log_error("refine", "event=cannot_open detail=\"%s\"",
 					     cl_error_detail());
 				cl_batch_close(b);
@@ -315,8 +316,9 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 			if (rc == CL_OK)
 				rc = cl_csv_map_register(m, nm);
 			if (rc == CL_OK && np)
-				rc = cl_pipeline_runner_start(data_dir, p, np, e, ne, pipeline_failed, s,
-							      &s->pipelines);
+				rc = cl_pipeline_runner_start(data_dir, p, np, e, ne,
+							      cfg->refine.references, pipeline_failed,
+							      s, &s->pipelines);
 		}
 		/* after the stream, which creates the outbox it reads */
 		if (rc == CL_OK && cfg->webhook.url[0]) {
