@@ -97,7 +97,7 @@ static const struct cfg_entry table[] = {
 	{ "stream.idle_flush", T_DURATION, "5s", 0, 3600 * SEC, F(stream.idle_flush_us),
 	  "after this long without events, wall-clock time closes windows" },
 	{ "stream.batch_records", T_U32, "20000", 1, 10000000, F(stream.batch_records),
-	  "bronze records applied per serving-store transaction" },
+	  "most bronze records the stream processor applies per step (per log)" },
 	{ "stream.reference", T_STRING, "", 0, 0, F(stream.reference),
 	  "JSON file of patient id -> {ward, bed, attending}; alerts and live vitals carry them" },
 	{ "webhook.url", T_STRING, "", 0, 0, F(webhook.url),
