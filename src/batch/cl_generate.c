@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zip.h>
 
 #define DAY (86400ll * 1000000)
@@ -95,20 +96,25 @@ static void xput(struct xbuf *b, const char *fmt, ...)
 	}
 }
 
-static int add_part(zip_t *z, const char *name, struct xbuf *b)
+/* Adds a part dated `when` (seconds), so the same content gives the same
+ * bytes whenever it is written. */
+static int add_part(zip_t *z, const char *name, struct xbuf *b, time_t when)
 {
 	zip_source_t *s = zip_source_buffer(z, b->p, b->len, 1);
+	zip_int64_t i;
 
 	b->p = NULL; /* libzip frees it; the next part starts afresh */
 	b->len = b->cap = 0;
-	if (!s || zip_file_add(z, name, s, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8) < 0) {
+	if (!s || (i = zip_file_add(z, name, s, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8)) < 0) {
 		zip_source_free(s);
 		return cl_error_set(CL_EIO, "cannot add %s: %s", name, zip_strerror(z));
 	}
+	if (zip_file_set_mtime(z, (zip_uint64_t)i, when, 0) < 0)
+		return cl_error_set(CL_EIO, "cannot date %s: %s", name, zip_strerror(z));
 	return CL_OK;
 }
 
-static int write_xlsx(const char *path, const struct patient *p, int n)
+static int write_xlsx(const char *path, const struct patient *p, int n, time_t when)
 {
 	static const char *const head[] = { "patient_id", "family", "given", "gender",
 					    "birth_date", "marital_status", "city", "country" };
@@ -129,19 +135,19 @@ static int write_xlsx(const char *path, const struct patient *p, int n)
 		 "vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/><Override PartName="
 		 "\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument."
 		 "spreadsheetml.styles+xml\"/></Types>");
-	rc = add_part(z, "[Content_Types].xml", &b);
+	rc = add_part(z, "[Content_Types].xml", &b, when);
 	xput(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns="
 		 "\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1"
 		 "\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
 		 "officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>");
 	if (rc == CL_OK)
-		rc = add_part(z, "_rels/.rels", &b);
+		rc = add_part(z, "_rels/.rels", &b, when);
 	xput(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<workbook xmlns=\"http"
 		 "://schemas.openxmlformats.org/spreadsheetml/2006/main\" xmlns:r=\"http://schemas."
 		 "openxmlformats.org/officeDocument/2006/relationships\"><sheets><sheet name=\"Patients"
 		 "\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>");
 	if (rc == CL_OK)
-		rc = add_part(z, "xl/workbook.xml", &b);
+		rc = add_part(z, "xl/workbook.xml", &b, when);
 	xput(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns="
 		 "\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1"
 		 "\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"
@@ -149,12 +155,12 @@ static int write_xlsx(const char *path, const struct patient *p, int n)
 		 "openxmlformats.org/officeDocument/2006/relationships/styles\" Target=\"styles.xml\"/>"
 		 "</Relationships>");
 	if (rc == CL_OK)
-		rc = add_part(z, "xl/_rels/workbook.xml.rels", &b);
+		rc = add_part(z, "xl/_rels/workbook.xml.rels", &b, when);
 	xput(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<styleSheet xmlns=\""
 		 "http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><cellXfs count=\"2\"><xf "
 		 "numFmtId=\"0\"/><xf numFmtId=\"14\" applyNumberFormat=\"1\"/></cellXfs></styleSheet>");
 	if (rc == CL_OK)
-		rc = add_part(z, "xl/styles.xml", &b);
+		rc = add_part(z, "xl/styles.xml", &b, when);
 	xput(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet xmlns=\""
 		 "http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData><row r=\"1\">");
 	for (int c = 0; c < 8; c++)
@@ -181,7 +187,7 @@ static int write_xlsx(const char *path, const struct patient *p, int n)
 	}
 	xput(&b, "</sheetData></worksheet>");
 	if (rc == CL_OK)
-		rc = add_part(z, "xl/worksheets/sheet1.xml", &b);
+		rc = add_part(z, "xl/worksheets/sheet1.xml", &b, when);
 	free(b.p);
 	if (rc == CL_OK && zip_close(z) != 0)
 		rc = cl_error_set(CL_EIO, "cannot write %s: %s", path, zip_strerror(z));
@@ -196,6 +202,8 @@ int cl_generate(const char *out_dir, int n, uint64_t seed, struct cl_generate_co
 {
 	struct rng r = { seed * 0x2545f4914f6cdd1dull + 1 };
 	char dir[PATH_MAX], path[PATH_MAX + 32], a[40], b[40];
+	/* everything counts back from today's midnight (UTC), never from the
+	 * clock's second, so a seed gives the same hospital all day long */
 	int64_t today = cl_time_now_us() / DAY * DAY;
 	int npr = n / 10 > 4 ? n / 10 : 4, nnurse = n / 4 + 8;
 	struct patient *p = cl_calloc((size_t)n, sizeof(*p));
@@ -267,7 +275,7 @@ int cl_generate(const char *out_dir, int n, uint64_t seed, struct cl_generate_co
 			/* an admission; some still in bed, some back within 30 days */
 			int64_t start = today - pick(&r, 80) * DAY - pick(&r, 24) * HOUR;
 			int64_t end = start + (1 + pick(&r, 9)) * DAY + pick(&r, 24) * HOUR;
-			int in_bed = end > cl_time_now_us();
+			int in_bed = end > today;
 
 			ts(start, a);
 			ts(end, b);
@@ -284,7 +292,7 @@ int cl_generate(const char *out_dir, int n, uint64_t seed, struct cl_generate_co
 			if (!in_bed && uniform(&r) < 0.25) {
 				int64_t back = end + (2 + pick(&r, 25)) * DAY;
 
-				if (back < cl_time_now_us() - DAY) {
+				if (back < today - DAY) {
 					ts(back, a);
 					ts(back + 2 * DAY, b);
 					fprintf(f, "{\"resourceType\":\"Encounter\",\"id\":\"enc-%s-a2\","
@@ -353,7 +361,7 @@ int cl_generate(const char *out_dir, int n, uint64_t seed, struct cl_generate_co
 		for (int k = 0; k < 2; k++, c->bookings++) {
 			int64_t appt = today + (pick(&r, 120) - 90) * DAY + (9 + pick(&r, 8)) * HOUR;
 			double u = uniform(&r);
-			const char *status = appt > cl_time_now_us() ? "booked"
+			const char *status = appt > today ? "booked"
 					     : u < 0.8 ? "attended" : u < 0.92 ? "no_show" : "cancelled";
 
 			ts(appt - (1 + pick(&r, 30)) * DAY, a);
@@ -388,7 +396,7 @@ int cl_generate(const char *out_dir, int n, uint64_t seed, struct cl_generate_co
 	fclose(f);
 
 	snprintf(path, sizeof(path), "%s/patients.xlsx", out_dir);
-	rc = write_xlsx(path, p, n);
+	rc = write_xlsx(path, p, n, (time_t)(today / 1000000));
 	cl_free(p);
 	return rc;
 }
