@@ -354,9 +354,11 @@ static int number(const char *p, size_t n, double *v)
 	return end != num && *end == '\0' && isfinite(*v);
 }
 
-static int put_field(struct cl_row *r, const struct field *fd, const struct cl_csv *hdr,
+/* Field `at` of the mapping's fields f into the row. */
+static int put_field(struct cl_row *r, const struct field *f, size_t at, const struct cl_csv *hdr,
 		     const struct cl_csv *rec, char *why, size_t cap)
 {
+	const struct field *fd = &f[at];
 	const char *p;
 	size_t n;
 	int i;
@@ -367,6 +369,14 @@ static int put_field(struct cl_row *r, const struct field *fd, const struct cl_c
 		char hex[33];
 		const char *list = fd->from;
 
+		/* the same key for another column of this row: hashed once */
+		for (size_t j = 0; j < at; j++) {
+			const struct cl_val *v;
+
+			if (f[j].kind == K_KEY && strcmp(f[j].from, fd->from) == 0 &&
+			    (v = cl_row_get(r, f[j].col)))
+				return cl_row_text(r, fd->col, v->s, v->n);
+		}
 		crypto_generichash_init(&h, NULL, 0, sizeof(out));
 		while (*list) {
 			size_t ln = strcspn(list, "+");
@@ -529,7 +539,7 @@ int cl_csv_load(struct cl_silver *s, const struct cl_csv_mapping *m, const char 
 		}
 		cl_row_init(&r, t, record);
 		for (size_t k = 0; k < sizeof(m->f) / sizeof(m->f[0]) && m->f[k].col && !why[0]; k++)
-			put_field(&r, &m->f[k], &hdr, &rec, why, sizeof(why));
+			put_field(&r, m->f, k, &hdr, &rec, why, sizeof(why));
 		if (!why[0] && strcmp(t->name, "observation") == 0) {
 			cl_row_text(&r, "source", "csv", 3);
 			normalise_vital(&r, why, sizeof(why));

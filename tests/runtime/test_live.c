@@ -87,6 +87,21 @@ static void receiver_start(struct receiver *rv, int port)
 	pthread_create(&rv->th, NULL, receiver_main, rv);
 }
 
+/* A loopback port nobody listens on (for now). */
+static int unused_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
 /* ---- an SSE client ---- */
 
 struct sse_client {
@@ -250,22 +265,14 @@ static int dead_letter_written(void *arg)
 
 static void test_dead_letter(void **state)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
 	char data[300], hook[128], path[400];
 	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=10ms",
 				"--set", "webhook.attempts=3", NULL };
 	struct server s;
 	struct reply r;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	int port = unused_port();
 
 	(void)state;
-	/* a port with nobody listening */
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	port = ntohs(sa.sin_port);
-	close(fd);
 	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", port);
 	snprintf(data, sizeof(data), "%s/dead", dir);
 	snprintf(path, sizeof(path), "%s/alerts/webhook-dead-letter.ndjson", data);
@@ -308,8 +315,6 @@ static int one_delivered(void *arg)
  * down loses none; the next start delivers them. */
 static void test_webhook_outbox_survives_kill(void **state)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
 	char data[300], hook[128], path[400];
 	const char *slow[] = { "--set", hook, "--set", "webhook.backoff=30s",
 			       "--set", "webhook.attempts=3", NULL };
@@ -317,14 +322,9 @@ static void test_webhook_outbox_survives_kill(void **state)
 	struct receiver rv;
 	struct server s;
 	struct reply r;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	int port = unused_port(); /* nobody listens there yet */
 
 	(void)state;
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	getsockname(fd, (struct sockaddr *)&sa, &len);
-	port = ntohs(sa.sin_port);
-	close(fd); /* nobody listens there yet */
 	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", port);
 	snprintf(data, sizeof(data), "%s/outbox", dir);
 	snprintf(path, sizeof(path), "%s/alerts/webhook-dead-letter.ndjson", data);
