@@ -7,7 +7,8 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
 libcmocka-dev libjansson-dev libyaml-dev libjson-c-dev \
-libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev mosquitto libsqlite3-dev libzip-dev libxml2-dev"
+libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev mosquitto libsqlite3-dev libzip-dev libxml2-dev \
+libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev nodejs"
 
 if [ "${1:-}" = bench ]; then
 	PKGS="$PKGS nginx-light wrk python3"
@@ -19,14 +20,22 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
-
-echo "carelake: installing Debian packages:$missing" >&2
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-	SUDO="sudo"
+if [ -n "$missing" ]; then
+	echo "carelake: installing Debian packages:$missing" >&2
+	SUDO=""
+	if [ "$(id -u)" != 0 ]; then
+		SUDO="sudo"
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq >/dev/null
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# DuckDB from npm: the independent reader the tests check carelake's
+# Parquet files and Delta tables against, and the benchmarks' baseline.
+here=$(dirname "$0")/..
+if [ ! -d "$here/tests/duckdb/node_modules/@duckdb/node-api" ]; then
+	echo "carelake: installing DuckDB for the tests (npm ci in tests/duckdb)" >&2
+	npm ci --prefix "$here/tests/duckdb" --no-audit --no-fund --loglevel=error >/dev/null
+fi

@@ -6,6 +6,7 @@
 #include "batch/cl_fhir_res.h"
 #include "batch/cl_gold.h"
 #include "batch/cl_xlsx.h"
+#include "lake/cl_parquet.h"
 #include "store/cl_store.h"
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"
@@ -57,7 +58,17 @@ struct cl_batch {
 	int64_t gold_mono;       /* when gold was last refreshed */
 	char sheet[128];         /* XLSX: the sheet to read ("": the first) */
 	char mapping[48];        /* CSV: the mapping to read through ("": by header) */
+	struct cl_lake_opts lake; /* the Delta copy of silver and gold */
+	struct cl_lake_tracker *lake_notes; /* what changed, for it */
+	int64_t lake_interval_us; /* sync it at most this often (0: after every run) */
+	int64_t lake_mono;       /* when it was last synced */
 };
+
+void cl_batch_set_lake(struct cl_batch *b, const struct cl_lake_opts *o, int64_t interval_us)
+{
+	b->lake = *o;
+	b->lake_interval_us = interval_us;
+}
 
 void cl_batch_set_mapping(struct cl_batch *b, const char *mapping)
 {
@@ -115,6 +126,10 @@ int cl_batch_open(const char *data_dir, struct cl_batch **out)
 		rc = cl_silver_open(b->db, &b->silver);
 	if (rc == CL_OK)
 		rc = cl_gold_create(b->db);
+	if (rc == CL_OK)
+		rc = cl_lake_track(b->db, &b->lake_notes);
+	b->lake = (struct cl_lake_opts){ .enabled = 1, .codec = CL_PQ_CODEC_ZSTD, .zstd_level = 3,
+					 .row_group_rows = 1u << 20, .checkpoint_interval = 10 };
 	if (rc) {
 		cl_batch_close(b);
 		return rc;
@@ -128,6 +143,7 @@ void cl_batch_close(struct cl_batch *b)
 	if (!b)
 		return;
 	cl_silver_close(b->silver);
+	cl_lake_untrack(b->lake_notes);
 	sqlite3_close(b->db);
 	cl_free(b);
 }
@@ -345,10 +361,30 @@ static int register_file(struct cl_batch *b, const char *hash, const char *sourc
 	return rc;
 }
 
+/* Runs SQL; a COMMIT first writes down which lake partitions the
+ * transaction changed, so the notes commit with the changes. */
 static int exec(struct cl_batch *b, const char *sql)
 {
+	if (strcmp(sql, "COMMIT") == 0) {
+		int rc = cl_lake_flush(b->lake_notes);
+		if (rc)
+			return rc;
+	}
 	return sqlite3_exec(b->db, sql, NULL, NULL, NULL) == SQLITE_OK ? CL_OK
 								     : db_fail(b->db, sql);
+}
+
+/* The reference checks in one transaction, like every other change. */
+static int check_references(struct cl_batch *b, int64_t run_id)
+{
+	int rc = exec(b, "BEGIN IMMEDIATE");
+	if (rc == CL_OK)
+		rc = cl_silver_check_references(b->silver, run_id);
+	if (rc == CL_OK)
+		rc = exec(b, "COMMIT");
+	else
+		exec(b, "ROLLBACK");
+	return rc;
 }
 
 static int ingest_file(struct cl_batch *b, const char *source_opt, const char *path,
@@ -530,6 +566,20 @@ static int refresh_gold(struct cl_batch *b, const struct cl_batch_summary *sum, 
 	return rc;
 }
 
+/* The Delta copy of every table this run changed. A failure is reported
+ * in the summary but fails nothing: the store holds the rows and the
+ * change notes stay, so the next sync catches up. */
+static void sync_lake(struct cl_batch *b, struct cl_batch_summary *sum)
+{
+	int64_t now = cl_time_mono_us();
+
+	if (!b->lake.enabled || (b->lake_mono && now - b->lake_mono < b->lake_interval_us))
+		return;
+	b->lake_mono = now;
+	if (cl_lake_sync(b->db, b->data_dir, &b->lake, &sum->lake) != CL_OK)
+		snprintf(sum->lake_error, sizeof(sum->lake_error), "%s", cl_error_detail());
+}
+
 static void note_error(struct cl_batch_summary *sum, int *first_rc, int rc)
 {
 	sum->failed++;
@@ -568,10 +618,12 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 		if (progress)
 			progress(arg, i + 1, files.n, files.v[i]);
 	}
-	if (rc == CL_OK && cl_silver_check_references(b->silver, sum->run_id) != CL_OK)
+	if (rc == CL_OK && check_references(b, sum->run_id) != CL_OK)
 		note_error(sum, &first_rc, CL_EIO);
 	if (rc == CL_OK && refresh_gold(b, sum, 0) != CL_OK)
 		note_error(sum, &first_rc, CL_EIO);
+	if (rc == CL_OK)
+		sync_lake(b, sum);
 	if (rc == CL_OK)
 		run_end(b, sum, run && run->retry_follows);
 	free_paths(&files);
@@ -745,9 +797,11 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 		if (rc == CL_OK)
 			rc = refine_log(b, "fhir", sum);
 		if (rc == CL_OK)
-			rc = cl_silver_check_references(b->silver, sum->run_id);
+			rc = check_references(b, sum->run_id);
 		if (rc == CL_OK)
 			rc = refresh_gold(b, sum, 0);
+		if (rc == CL_OK)
+			sync_lake(b, sum);
 		if (rc) {
 			sum->failed++;
 			snprintf(sum->error, sizeof(sum->error), "%s", cl_error_detail());
@@ -859,9 +913,13 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 	if (rc == CL_OK)
 		rc = refine_log(b, "fhir", sum);
 	if (rc == CL_OK)
-		rc = cl_silver_check_references(b->silver, sum->run_id);
+		rc = check_references(b, sum->run_id);
 	if (rc == CL_OK)
 		rc = refresh_gold(b, sum, 1);
+	if (rc == CL_OK) {
+		b->lake_mono = 0;
+		sync_lake(b, sum);
+	}
 	for (size_t i = 0; i < n; i++)
 		json_decref(list[i].line);
 	cl_free(list);

@@ -14,6 +14,7 @@
 #define CL_BATCH_H
 
 #include "batch/cl_silver.h"
+#include "lake/cl_lake.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,8 @@ struct cl_batch_summary {
 	uint64_t failed;         /* files that could not be loaded */
 	struct cl_silver_counts c;
 	char error[512];         /* the first failure, naming the file */
+	struct cl_lake_summary lake; /* what the Delta copy took in */
+	char lake_error[512];    /* why it could not ("": it did) */
 };
 
 int cl_batch_open(const char *data_dir, struct cl_batch **out);
@@ -54,6 +57,10 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
 		    const struct cl_batch_run *run,
 		    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *name),
 		    void *arg, struct cl_batch_summary *sum);
+
+/* How (and how often: at most every interval_us) the Delta copy of the
+ * tables is brought up to date after a run. */
+void cl_batch_set_lake(struct cl_batch *b, const struct cl_lake_opts *o, int64_t interval_us);
 
 /* Rows loaded from now on are checked against these expectations. */
 int cl_batch_expect(struct cl_batch *b, const struct cl_expectation *e, int n);

@@ -250,6 +250,8 @@ struct cl_pipeline_runner {
 	struct cl_expectation e[CL_EXPECTATIONS_MAX];
 	int ne;
 	char references[16];
+	struct cl_lake_opts lake;
+	int64_t lake_interval_us;
 	struct cl_pipeline p[CL_PIPELINES_MAX];
 	int64_t next_us[CL_PIPELINES_MAX];
 	int n;
@@ -320,6 +322,7 @@ static void *runner_main(void *arg)
 				b = NULL;
 				continue;
 			}
+			cl_batch_set_lake(b, &r->lake, r->lake_interval_us);
 			cl_pipeline_trigger_text(&r->p[i], trigger, sizeof(trigger));
 			run_pipeline(b, r->data_dir, &r->p[i], trigger, r->on_failed, r->arg,
 				     runner_stopping, r);
@@ -339,6 +342,7 @@ static void *runner_main(void *arg)
 
 int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, int n,
 			     const struct cl_expectation *e, int ne, const char *references,
+			     const struct cl_lake_opts *lake, int64_t lake_interval_us,
 			     cl_pipeline_failed_fn on_failed, void *arg,
 			     struct cl_pipeline_runner **out)
 {
@@ -357,6 +361,8 @@ int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, 
 		memcpy(r->e, e, (size_t)ne * sizeof(*e));
 	r->ne = ne;
 	snprintf(r->references, sizeof(r->references), "%s", references ? references : "warn");
+	r->lake = *lake;
+	r->lake_interval_us = lake_interval_us;
 	r->n = n;
 	r->on_failed = on_failed;
 	r->arg = arg;

@@ -53,6 +53,7 @@ int cl_pipelines_check(const struct cl_pipeline *p, int n);
 void cl_pipeline_trigger_text(const struct cl_pipeline *p, char *buf, size_t cap);
 
 struct cl_pipeline_runner;
+struct cl_lake_opts;
 
 /* Called after the last failed attempt at a file (from the runner's
  * thread); `reason` says why. */
@@ -63,6 +64,7 @@ typedef void (*cl_pipeline_failed_fn)(void *arg, const char *pipeline, const cha
 struct cl_expectation;
 int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, int n,
 			     const struct cl_expectation *e, int ne, const char *references,
+			     const struct cl_lake_opts *lake, int64_t lake_interval_us,
 			     cl_pipeline_failed_fn on_failed, void *arg,
 			     struct cl_pipeline_runner **out);
 void cl_pipeline_runner_stop(struct cl_pipeline_runner *r);

@@ -90,6 +90,7 @@ int cl_cmd_simulate(int argc, char **argv);
 int cl_cmd_ingest(int argc, char **argv);
 int cl_cmd_refine(int argc, char **argv);
 int cl_cmd_query(int argc, char **argv);
+int cl_cmd_export(int argc, char **argv);
 int cl_cmd_status(int argc, char **argv);
 int cl_cmd_generate(int argc, char **argv);
 
@@ -102,6 +103,7 @@ extern const char cl_cmd_simulate_usage[];
 extern const char cl_cmd_ingest_usage[];
 extern const char cl_cmd_refine_usage[];
 extern const char cl_cmd_query_usage[];
+extern const char cl_cmd_export_usage[];
 extern const char cl_cmd_status_usage[];
 extern const char cl_cmd_generate_usage[];
 

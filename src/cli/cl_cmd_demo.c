@@ -198,6 +198,10 @@ int cl_cmd_demo(int argc, char **argv)
 		if (rc == CL_OK)
 			rc = cl_batch_open(cli.data_dir, &b);
 		if (rc == CL_OK) {
+			struct cl_lake_opts lake;
+
+			cl_lake_opts_from_config(&lake, &cli.cfg);
+			cl_batch_set_lake(b, &lake, 0);
 			rc = cl_batch_ingest(b, NULL, paths, 1, NULL, NULL, NULL, &sum);
 			cl_batch_close(b);
 		}

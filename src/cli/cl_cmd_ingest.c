@@ -84,6 +84,12 @@ static void print_summary(const struct cl_batch_summary *s, int json)
 		json_object_set_new(o, "dropped", json_integer((json_int_t)s->c.dropped));
 		if (s->error[0])
 			json_object_set_new(o, "error", json_string(s->error));
+		json_t *lake = json_pack("{s:i,s:i,s:I,s:I}", "tables", s->lake.tables, "partitions",
+					 s->lake.partitions, "rows", (json_int_t)s->lake.rows,
+					 "bytes", (json_int_t)s->lake.bytes);
+		if (lake && s->lake_error[0])
+			json_object_set_new(lake, "error", json_string(s->lake_error));
+		json_object_set_new(o, "lake", lake);
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 		json_decref(o);
@@ -103,6 +109,14 @@ static void print_summary(const struct cl_batch_summary *s, int json)
 		if (s->c.by_table[i])
 			printf("  %-20s %llu\n", cl_silver_tables[i].name,
 			       (unsigned long long)s->c.by_table[i]);
+	if (s->lake.tables)
+		printf("lake: %d Delta table%s updated (%d partition%s rewritten, %lld rows, "
+		       "%lld bytes of Parquet)\n", s->lake.tables, s->lake.tables == 1 ? "" : "s",
+		       s->lake.partitions, s->lake.partitions == 1 ? "" : "s",
+		       (long long)s->lake.rows, (long long)s->lake.bytes);
+	if (s->lake_error[0])
+		fprintf(stderr, "carelake: warning: the Delta tables are behind: %s (the rows are "
+			"in carelake.db; the next ingest or refine catches up)\n", s->lake_error);
 }
 
 static int run(int argc, char **argv, int refine)
@@ -169,6 +183,12 @@ static int run(int argc, char **argv, int refine)
 			rc = cl_csv_map_register(m, nm);
 		if (rc == CL_OK)
 			rc = cl_batch_set_references(b, cli.cfg.refine.references);
+		if (rc == CL_OK) {
+			struct cl_lake_opts lake;
+
+			cl_lake_opts_from_config(&lake, &cli.cfg);
+			cl_batch_set_lake(b, &lake, 0);
+		}
 		if (rc) {
 			cl_batch_close(b);
 			return cl_cli_error(&cli, "%s", cl_error_detail());

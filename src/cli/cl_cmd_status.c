@@ -24,7 +24,8 @@ const char cl_cmd_status_usage[] =
 	"Shows the pipelines declared in config with their last run, the latest\n"
 	"runs of every load, how many records of each bronze log the stream\n"
 	"processor and the refiner have still to apply (lag), the files in bronze\n"
-	"and the records in quarantine, by source. Safe beside `carelake serve`.\n\n"
+	"and the records in quarantine, by source; and which tables' Delta copies\n"
+	"under silver/ and gold/ are behind carelake.db. Safe beside `carelake serve`.\n\n"
 	"options:\n"
 	"  --json            print it as one JSON object\n"
 	CL_CLI_COMMON_HELP;
@@ -197,6 +198,9 @@ int cl_cmd_status(int argc, char **argv)
 				 " ORDER BY s.source", NULL));
 	json_object_set_new(out, "quarantined",
 			    json_integer(one(db, "SELECT count(*) FROM quarantine", NULL, 0)));
+	json_object_set_new(out, "lake",
+			    rows(db, "SELECT table_name, count(*) AS partitions FROM lake_dirty"
+				 " GROUP BY table_name ORDER BY table_name", NULL));
 	sqlite3_close(db);
 	if (json) {
 		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -247,6 +251,14 @@ int cl_cmd_status(int argc, char **argv)
 			       json_integer_value(json_object_get(v, "records")),
 			       json_integer_value(json_object_get(v, "stream_lag")),
 			       json_integer_value(json_object_get(v, "refine_lag")));
+		printf("lake (partitions changed in carelake.db, not yet in the Delta tables):\n");
+		if (!json_array_size(json_object_get(out, "lake")))
+			printf("  none: every Delta table under silver/ and gold/ is up to date\n");
+		json_array_foreach(json_object_get(out, "lake"), i, v)
+			printf("  %-20s %lld partition%s\n",
+			       json_string_value(json_object_get(v, "table_name")),
+			       json_integer_value(json_object_get(v, "partitions")),
+			       json_integer_value(json_object_get(v, "partitions")) == 1 ? "" : "s");
 		printf("sources:\n");
 		json_array_foreach(json_object_get(out, "sources"), i, v)
 			printf("  %-16s %lld files, %lld quarantined\n",

@@ -6,6 +6,7 @@
 #include "cl_cli.h"
 #include "bronze/cl_bronze.h"
 #include "core/cl_error.h"
+#include "lake/cl_lake.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -15,7 +16,9 @@ const char cl_cmd_verify_usage[] =
 	"usage: carelake verify [--data DIR] [--source NAME] [--json]\n\n"
 	"Reads every segment of the bronze log and checks each frame's length,\n"
 	"CRC-32C and offset, and every original file a batch load kept against\n"
-	"its content hash. Prints bronze_records, bronze_segments, bronze_bytes,\n"
+	"its content hash, and every Delta table under silver/ and gold/: its log\n"
+	"loads, and each active file exists, has the size the log says, opens as\n"
+	"Parquet and holds the rows its statistics say. Prints bronze_records, bronze_segments, bronze_bytes,\n"
 	"corrupt_records, files and corrupt_files, in total and per source. Bytes at the\n"
 	"end of a source's newest segment that are not a whole valid frame are\n"
 	"reported as torn_tail_bytes: a commit in progress, or a crash's torn\n"
@@ -41,7 +44,7 @@ static json_t *counts_json(const struct cl_bronze_counts *c)
 			 "next_offset", (json_int_t)c->next_offset);
 }
 
-static void print_json(const struct cl_bronze_report *rep)
+static void print_json(const struct cl_bronze_report *rep, const struct cl_lake_check *lake)
 {
 	json_t *root = counts_json(&rep->total);
 	json_t *sources = json_object();
@@ -53,8 +56,15 @@ static void print_json(const struct cl_bronze_report *rep)
 		json_object_set_new(sources, rep->names[i], counts_json(&rep->sources[i]));
 	for (size_t i = 0; i < rep->nproblems; i++)
 		json_array_append_new(problems, json_string(rep->problems[i]));
+	for (int i = 0; i < lake->nproblems && i < 32; i++)
+		json_array_append_new(problems, json_string(lake->problems[i]));
+	json_object_set_new(root, "lake_tables", json_integer(lake->tables));
+	json_object_set_new(root, "lake_files", json_integer(lake->files));
+	json_object_set_new(root, "lake_rows", json_integer(lake->rows));
+	json_object_set_new(root, "lake_problems", json_integer(lake->nproblems));
 	json_object_set_new(root, "ok", json_boolean(rep->total.corrupt_records == 0 &&
-						     rep->total.corrupt_files == 0));
+						     rep->total.corrupt_files == 0 &&
+						     lake->nproblems == 0));
 	json_object_set_new(root, "sources", sources);
 	json_object_set_new(root, "problems", problems);
 	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -62,7 +72,7 @@ static void print_json(const struct cl_bronze_report *rep)
 	json_decref(root);
 }
 
-static void print_text(const struct cl_bronze_report *rep)
+static void print_text(const struct cl_bronze_report *rep, const struct cl_lake_check *lake)
 {
 	printf("%-24s %12s %9s %14s %9s %10s %7s %13s\n", "source", "records", "segments",
 	       "bytes", "corrupt", "torn_tail", "files", "corrupt_files");
@@ -84,9 +94,16 @@ static void print_text(const struct cl_bronze_report *rep)
 	       (unsigned long long)rep->total.torn_tail_bytes,
 	       (unsigned long long)rep->total.files,
 	       (unsigned long long)rep->total.corrupt_files);
+	printf("lake: %d Delta tables, %lld active files, %lld rows\n", lake->tables,
+	       (long long)lake->files, (long long)lake->rows);
 	for (size_t i = 0; i < rep->nproblems; i++)
 		printf("problem: %s\n", rep->problems[i]);
-	printf("%s\n", rep->total.corrupt_records || rep->total.corrupt_files ? "CORRUPT" : "OK");
+	for (int i = 0; i < lake->nproblems && i < 32; i++)
+		printf("problem: %s\n", lake->problems[i]);
+	if (lake->nproblems > 32)
+		printf("(and %d more problems in the Delta tables)\n", lake->nproblems - 32);
+	printf("%s\n", rep->total.corrupt_records || rep->total.corrupt_files || lake->nproblems
+			       ? "CORRUPT" : "OK");
 }
 
 int cl_cmd_verify(int argc, char **argv)
@@ -126,11 +143,15 @@ int cl_cmd_verify(int argc, char **argv)
 		cl_bronze_report_free(&rep);
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	}
+	struct cl_lake_check lake;
+
+	cl_lake_verify(cli.data_dir, &lake);
 	if (json)
-		print_json(&rep);
+		print_json(&rep, &lake);
 	else
-		print_text(&rep);
-	rc = rep.total.corrupt_records || rep.total.corrupt_files ? CL_EXIT_FAIL : CL_EXIT_OK;
+		print_text(&rep, &lake);
+	rc = rep.total.corrupt_records || rep.total.corrupt_files || lake.nproblems ? CL_EXIT_FAIL
+										   : CL_EXIT_OK;
 	cl_bronze_report_free(&rep);
 	return rc;
 }

@@ -113,6 +113,24 @@ static const struct cfg_entry table[] = {
 	{ "refine.references", T_STRING, "warn", 0, 0, F(refine.references),
 	  "rows whose patient, encounter, practitioner or staff id names no row: warn (kept and "
 	  "listed), drop or quarantine" },
+	{ "lake.enabled", T_U32, "1", 0, 1, F(lake.enabled),
+	  "1: keep every silver and gold table also as a Delta Lake table under silver/ and "
+	  "gold/; 0: only in carelake.db" },
+	{ "lake.codec", T_STRING, "zstd", 0, 0, F(lake.codec),
+	  "compression of the Parquet files carelake writes: zstd, snappy or none" },
+	{ "lake.zstd_level", T_U32, "3", 1, 19, F(lake.zstd_level),
+	  "zstd level for Parquet pages (higher: smaller and slower)" },
+	{ "lake.row_group_rows", T_U32, "1048576", 1024, 67108864, F(lake.row_group_rows),
+	  "rows per Parquet row group" },
+	{ "lake.target_file_size", T_SIZE, "128MiB", 1 * MiB, 16 * GiB, F(lake.target_file_bytes),
+	  "optimize compacts files smaller than this into files of about this size" },
+	{ "lake.checkpoint_interval", T_U32, "10", 1, 100000, F(lake.checkpoint_interval),
+	  "write a Parquet checkpoint of a Delta table's log every this many commits" },
+	{ "lake.interval", T_DURATION, "30s", 0, 86400 * SEC, F(lake.interval_us),
+	  "serve brings the Delta tables up to date at most this often (ingest and refine "
+	  "do it at once)" },
+	{ "lake.retention", T_DURATION, "7d", 0, 3650 * 86400 * SEC, F(lake.retention_us),
+	  "vacuum deletes files removed from a Delta table longer ago than this" },
 	{ "ingest.max_future", T_DURATION, "5m", 0, 86400 * SEC, F(ingest.max_future_us),
 	  "events timestamped further ahead of arrival than this are rejected" },
 	{ "ingest.max_events", T_U32, "100000", 1, 10000000, F(ingest.max_events),
@@ -458,6 +476,10 @@ int cl_config_set(struct cl_config *c, const char *key, const char *value)
 	if (strncmp(key, "alerts.", 7) == 0 || strncmp(key, "pipelines.", 10) == 0 ||
 	    strncmp(key, "expect.", 7) == 0 || strncmp(key, "mappings.", 9) == 0)
 		return set_named(c, key, value);
+	if (strcmp(key, "lake.codec") == 0 && strcmp(value, "zstd") && strcmp(value, "snappy") &&
+	    strcmp(value, "none"))
+		return cl_error_set(CL_EINVAL, "lake.codec must be zstd, snappy or none (got '%.40s')",
+				    value);
 	if (strcmp(key, "refine.references") == 0 && strcmp(value, "warn") &&
 	    strcmp(value, "drop") && strcmp(value, "quarantine"))
 		return cl_error_set(CL_EINVAL, "refine.references must be warn, drop or quarantine "

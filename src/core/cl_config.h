@@ -85,6 +85,16 @@ struct cl_config {
 		char references[CL_CFG_STRING_MAX]; /* refine.references */
 	} refine;
 	struct {
+		uint32_t enabled;               /* lake.enabled: 1 or 0 */
+		char codec[CL_CFG_STRING_MAX];  /* lake.codec: zstd, snappy or none */
+		uint32_t zstd_level;            /* lake.zstd_level */
+		uint32_t row_group_rows;        /* lake.row_group_rows */
+		uint64_t target_file_bytes;     /* lake.target_file_size */
+		uint32_t checkpoint_interval;   /* lake.checkpoint_interval */
+		int64_t retention_us;           /* lake.retention */
+		int64_t interval_us;            /* lake.interval */
+	} lake;
+	struct {
 		char key[128];
 		char value[1024];
 	} named[256];     /* alerts.<rule>.*, pipelines.<name>.*, expect.<table>.<name>.*,

@@ -28,6 +28,7 @@ const char *cl_strerror(int rc)
 	case CL_EPARSE: return "parse error";
 	case CL_ERANGE: return "out of range";
 	case CL_EEXIST: return "already exists";
+	case CL_ENOTSUP: return "not supported";
 	}
 	return "unknown error";
 }

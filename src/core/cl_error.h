@@ -26,6 +26,7 @@ enum {
 	CL_EPARSE = -12,   /* input could not be parsed */
 	CL_ERANGE = -13,   /* a number is outside its allowed bounds */
 	CL_EEXIST = -14,   /* something that must not exist already does */
+	CL_ENOTSUP = -15,  /* the input uses a feature carelake does not support */
 };
 
 /* Returns a short, static description of an error code. */

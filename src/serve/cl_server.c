@@ -158,6 +158,10 @@ static void *refiner_main(void *arg)
 				b = NULL;
 				continue;
 			}
+			struct cl_lake_opts lake;
+
+			cl_lake_opts_from_config(&lake, &s->cfg);
+			cl_batch_set_lake(b, &lake, s->cfg.lake.interval_us);
 		}
 		{
 			struct cl_batch_summary sum;
@@ -315,10 +319,15 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 				rc = cl_config_mappings(cfg, m, &nm, 1);
 			if (rc == CL_OK)
 				rc = cl_csv_map_register(m, nm);
-			if (rc == CL_OK && np)
+			if (rc == CL_OK && np) {
+				struct cl_lake_opts lake;
+
+				cl_lake_opts_from_config(&lake, cfg);
 				rc = cl_pipeline_runner_start(data_dir, p, np, e, ne,
-							      cfg->refine.references, pipeline_failed,
+							      cfg->refine.references, &lake,
+							      cfg->lake.interval_us, pipeline_failed,
 							      s, &s->pipelines);
+			}
 		}
 		/* after the stream, which creates the outbox it reads */
 		if (rc == CL_OK && cfg->webhook.url[0]) {

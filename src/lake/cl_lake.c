@@ -1,0 +1,405 @@
+/*
+ * cl_lake.c — silver and gold tables as Delta Lake tables (see cl_lake.h
+ * and docs/lake.md): which tables, and bringing their Delta copies up to
+ * date from the notes cl_lake_track.c keeps.
+ *
+ * observation is partitioned by `effective_date`, the UTC day of
+ * effective_ts (lake_day(), the same rule the notes use); rows without a
+ * readable effective_ts go to the null partition, as Spark would put them.
+ * The other tables are small and rewritten whole when they change.
+ */
+#include "lake/cl_lake.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "batch/cl_gold.h"
+#include "batch/cl_silver.h"
+#include "core/cl_error.h"
+#include "core/cl_fs.h"
+#include "core/cl_log.h"
+#include "core/cl_mem.h"
+#include "lake/cl_delta.h"
+#include "lake/cl_lake_cols.h"
+#include "lake/cl_parquet.h"
+
+#define NULL_PART "__HIVE_DEFAULT_PARTITION__"
+#define PART_NAME "effective_date"
+
+void cl_lake_opts_from_config(struct cl_lake_opts *o, const struct cl_config *cfg)
+{
+	o->enabled = cfg->lake.enabled != 0;
+	o->codec = strcmp(cfg->lake.codec, "snappy") == 0 ? CL_PQ_CODEC_SNAPPY
+		 : strcmp(cfg->lake.codec, "none") == 0 ? CL_PQ_CODEC_NONE
+		 : CL_PQ_CODEC_ZSTD;
+	o->zstd_level = (int)cfg->lake.zstd_level;
+	o->row_group_rows = cfg->lake.row_group_rows;
+	o->checkpoint_interval = (int)cfg->lake.checkpoint_interval;
+}
+
+int cl_lake_table(int i, char *name, size_t ncap, char *dir, size_t dcap, const char **part_src)
+{
+	static const char *const extra[] = { "quarantine", "quality_warning" };
+	int nsilver = 0;
+	const char *n = NULL, *kind = "silver", *leaf;
+
+	while (cl_silver_tables[nsilver].name)
+		nsilver++;
+	if (i < nsilver) {
+		n = cl_silver_tables[i].name;
+	} else if (i - nsilver < 2) {
+		n = extra[i - nsilver];
+	} else {
+		for (int g = 0; cl_gold_tables[g].name; g++)
+			if (g == i - nsilver - 2)
+				n = cl_gold_tables[g].name;
+		kind = "gold";
+	}
+	if (!n)
+		return 0;
+	leaf = strncmp(n, "gold_", 5) == 0 ? n + 5 : n;
+	snprintf(name, ncap, "%s", n);
+	if (dir)
+		snprintf(dir, dcap, "%s/%s", kind, leaf);
+	if (part_src)
+		*part_src = strcmp(n, "observation") == 0 ? "effective_ts" : NULL;
+	return 1;
+}
+
+int cl_lake_resolve(const char *name, char *table, size_t tcap, char *dir, size_t dcap)
+{
+	char n[64], d[96];
+	const char *bare = name;
+	int want_gold = strncmp(name, "gold.", 5) == 0, want_silver = strncmp(name, "silver.", 7) == 0;
+
+	if (want_gold || want_silver)
+		bare = strchr(name, '.') + 1;
+	for (int i = 0; cl_lake_table(i, n, sizeof(n), d, sizeof(d), NULL); i++) {
+		int gold = strncmp(d, "gold/", 5) == 0;
+		if ((want_gold && !gold) || (want_silver && gold))
+			continue;
+		if (strcmp(bare, n) == 0 || strcmp(bare, strchr(d, '/') + 1) == 0) {
+			snprintf(table, tcap, "%s", n);
+			if (dir)
+				snprintf(dir, dcap, "%s", d);
+			return 0;
+		}
+	}
+	return cl_error_set(CL_ENOENT, "no table '%.80s' (silver: patient, encounter, "
+			    "observation, ...; gold: admissions_daily, ...; see docs/lake.md)", name);
+}
+
+int64_t cl_lake_pending(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM lake_dirty", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return cl_error_set(CL_EIO, "lake: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+/* ---- sync ------------------------------------------------------------- */
+
+/* One table being synced. */
+struct sync {
+	sqlite3 *db;
+	char name[64];             /* SQLite table */
+	char dir[96];              /* under the data directory */
+	char tdir[PATH_MAX];       /* the Delta table */
+	const char *part_src;      /* partitioned by the day of this column, or NULL */
+	struct cl_lake_cols c;
+	const struct cl_lake_opts *o;
+	struct cl_delta_txn *txn;
+	const struct cl_delta_snapshot *snap;
+	int all;                   /* rewrite everything (new table, new schema) */
+	struct cl_lake_summary *sum;
+};
+
+/* Whether the Delta table's schema is the one the columns give. */
+static int schema_matches(const struct sync *s)
+{
+	size_t want = (size_t)s->c.n + (s->part_src ? 1 : 0);
+	if (s->snap->nfields != want)
+		return 0;
+	for (int i = 0; i < s->c.n; i++)
+		if (strcmp(s->snap->fields[i].name, s->c.name[i]) ||
+		    strcmp(s->snap->fields[i].type, cl_delta_type_of(cl_lake_pq_type(s->c.kind[i]))))
+			return 0;
+	return 1;
+}
+
+/* Claims the table's notes: the ones this sync will clear once committed.
+ * Notes made from now on stay unclaimed, for the next sync. */
+static int claim(struct sync *s)
+{
+	sqlite3_stmt *st;
+	int rc = exec(s->db, "BEGIN IMMEDIATE");
+	if (rc)
+		return rc;
+	if (sqlite3_prepare_v2(s->db, "UPDATE OR IGNORE lake_dirty SET claimed = 1 WHERE "
+			       "table_name = ?1 AND claimed = 0", -1, &st, NULL) != SQLITE_OK) {
+		exec(s->db, "ROLLBACK");
+		return cl_error_set(CL_EIO, "lake: %s", sqlite3_errmsg(s->db));
+	}
+	sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : cl_error_set(CL_EIO, "lake: %s",
+								sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	if (rc) {
+		exec(s->db, "ROLLBACK");
+		return rc;
+	}
+	return exec(s->db, "COMMIT");
+}
+
+/* The claimed partitions, in a JSON array (empty: nothing to do). */
+static int claimed(struct sync *s, json_t *parts)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT part FROM lake_dirty WHERE table_name = ?1 AND "
+			       "claimed = 1 ORDER BY part", -1, &st, NULL) != SQLITE_OK)
+		return cl_error_set(CL_EIO, "lake: %s", sqlite3_errmsg(s->db));
+	sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(parts, json_string((const char *)sqlite3_column_text(st, 0)));
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Ends the file being written and adds it to the transaction. */
+static int finish_file(struct sync *s, struct cl_lake_file *f, const char *rel, const char *part)
+{
+	struct cl_pq_file_stats stats;
+	const char *names[CL_LAKE_MAX_COLS];
+	enum cl_pq_type types[CL_LAKE_MAX_COLS];
+	int64_t rows = f->rows;
+
+	s->sum->unconverted += f->unconverted;
+	int rc = cl_lake_file_close(f, &stats);
+	if (rc)
+		return rc;
+	for (int i = 0; i < s->c.n; i++) {
+		names[i] = s->c.name[i];
+		types[i] = cl_lake_pq_type(s->c.kind[i]);
+	}
+	char *js = cl_delta_stats_json(&stats, names, types);
+	const char *pv[1] = { part && part[0] ? part : NULL };
+	rc = js ? cl_delta_txn_add(s->txn, rel, s->part_src ? pv : NULL, stats.bytes, js, true)
+		: CL_ENOMEM;
+	s->sum->rows += rows;
+	s->sum->bytes += stats.bytes;
+	cl_free(js);
+	cl_pq_file_stats_free(&stats);
+	return rc;
+}
+
+/* Writes the rows of the partitions to rewrite — every row when `all`,
+ * else those in claimed partitions — one file per partition, from one
+ * scan in partition order. */
+static int write_rows(struct sync *s)
+{
+	char sql[4096], path[PATH_MAX + 300], rel[256], file[128], part[16] = "";
+	sqlite3_stmt *st;
+	struct cl_lake_file f = { 0 };
+	int rc = 0, step, open = 0;
+
+	cl_lake_select(&s->c, s->name, sql, sizeof(sql));
+	if (s->part_src) {
+		/* the partition rides along as an extra column after the table's */
+		char *from = strstr(sql, " FROM ");
+		char tail[256];
+		snprintf(tail, sizeof(tail), ", lake_day(\"%s\") AS _part%s", s->part_src, from);
+		snprintf(from, sizeof(sql) - (size_t)(from - sql), "%s", tail);
+		if (!s->all)
+			snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql),
+				 " WHERE _part IN (SELECT part FROM lake_dirty WHERE table_name = '%s'"
+				 " AND claimed = 1)", s->name);
+		snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), " ORDER BY _part, \"%s\"",
+			 s->part_src);
+	}
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return cl_error_set(CL_EIO, "lake: reading %s: %s", s->name, sqlite3_errmsg(s->db));
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *p = s->part_src ? (const char *)sqlite3_column_text(st, s->c.n) : "";
+		p = p ? p : "";
+		if (open && strcmp(p, part) != 0) {
+			rc = finish_file(s, &f, rel, part);
+			open = 0;
+			s->sum->partitions++;
+		}
+		if (rc == 0 && !open) {
+			char sub[64] = "";
+			snprintf(part, sizeof(part), "%s", p);
+			if (s->part_src)
+				snprintf(sub, sizeof(sub), "%s=%s/", PART_NAME, p[0] ? p : NULL_PART);
+			cl_lake_file_name(file, sizeof(file), s->o->codec);
+			snprintf(rel, sizeof(rel), "%s%s", sub, file);
+			snprintf(path, sizeof(path), "%s/%s", s->tdir, sub);
+			rc = cl_fs_mkdirs(path);
+			snprintf(path, sizeof(path), "%s/%s", s->tdir, rel);
+			if (rc == 0)
+				rc = cl_lake_file_open(&f, path, &s->c, s->o);
+			open = rc == 0;
+		}
+		if (rc == 0)
+			rc = cl_lake_file_row(&f, st);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = cl_error_set(CL_EIO, "lake: reading %s: %s", s->name, sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	if (rc == 0 && open) {
+		rc = finish_file(s, &f, rel, part);
+		s->sum->partitions++;
+		open = 0;
+	}
+	if (open)
+		cl_lake_file_abort(&f);
+	return rc;
+}
+
+/* Drops, from the transaction, the files of every partition rewritten. */
+static int remove_files(struct sync *s, json_t *parts)
+{
+	for (size_t i = 0; s->snap && i < s->snap->nfiles; i++) {
+		const struct cl_delta_file *f = &s->snap->files[i];
+		int hit = s->all || !s->part_src;
+		size_t k;
+		json_t *p;
+		json_array_foreach(parts, k, p) {
+			const char *pv = f->part_values ? f->part_values[0] : NULL;
+			if (!hit && strcmp(pv ? pv : "", json_string_value(p)) == 0)
+				hit = 1;
+		}
+		if (hit) {
+			int rc = cl_delta_txn_remove(s->txn, f->path, true);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int set_schema(struct sync *s)
+{
+	struct cl_delta_field f[CL_LAKE_MAX_COLS + 1];
+	const char *pc[1] = { PART_NAME };
+
+	for (int i = 0; i < s->c.n; i++)
+		f[i] = (struct cl_delta_field){ s->c.name[i],
+						(char *)cl_delta_type_of(cl_lake_pq_type(s->c.kind[i])),
+						true };
+	if (s->part_src)
+		f[s->c.n] = (struct cl_delta_field){ PART_NAME, "date", true };
+	return cl_delta_txn_set_schema(s->txn, f, (size_t)s->c.n + (s->part_src ? 1 : 0),
+				       s->part_src ? pc : NULL, s->part_src ? 1 : 0,
+				       strchr(s->dir, '/') + 1);
+}
+
+/* Brings one table's Delta copy up to date. */
+static int sync_table(struct sync *s)
+{
+	json_t *parts = json_array();
+	int rc, reading = 0;
+
+	if (!parts)
+		return CL_ENOMEM;
+	rc = claim(s);
+	if (rc == 0)
+		rc = cl_delta_txn_begin(&s->txn, s->tdir);
+	if (rc == 0)
+		cl_delta_txn_checkpoint_every(s->txn, s->o->checkpoint_interval);
+	/* one read transaction: every partition from the same state */
+	if (rc == 0 && (rc = exec(s->db, "BEGIN")) == 0)
+		reading = 1;
+	if (rc == 0)
+		rc = cl_lake_read_columns(s->db, s->name, &s->c);
+	if (rc == 0) {
+		s->snap = cl_delta_txn_snapshot(s->txn);
+		s->all = !s->snap || !schema_matches(s);
+		rc = claimed(s, parts);
+	}
+	if (rc == 0 && !s->all && json_array_size(parts) == 0)
+		goto out; /* nothing changed */
+	if (rc == 0 && s->all)
+		rc = set_schema(s);
+	if (rc == 0)
+		rc = remove_files(s, parts);
+	if (rc == 0)
+		rc = write_rows(s);
+	exec(s->db, "COMMIT"); /* ends the read */
+	reading = 0;
+	if (rc == 0) {
+		json_t *params = json_pack("{s:s, s:s}", "mode", "Overwrite", "partitionBy",
+					   s->part_src ? "[\"" PART_NAME "\"]" : "[]");
+		int64_t version;
+		rc = params ? cl_delta_txn_commit(s->txn, "WRITE", params, &version) : CL_ENOMEM;
+		s->txn = NULL;
+		json_decref(params);
+		if (rc == 0)
+			s->sum->tables++;
+	}
+	/* committed: the claimed notes are done with */
+	if (rc == 0) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(s->db, "DELETE FROM lake_dirty WHERE table_name = ?1 AND "
+				       "claimed = 1", -1, &st, NULL) != SQLITE_OK)
+			rc = cl_error_set(CL_EIO, "lake: %s", sqlite3_errmsg(s->db));
+		else {
+			sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = cl_error_set(CL_EIO, "lake: %s", sqlite3_errmsg(s->db));
+			sqlite3_finalize(st);
+		}
+	}
+out:
+	if (reading)
+		exec(s->db, "COMMIT");
+	cl_delta_txn_free(s->txn);
+	s->txn = NULL;
+	json_decref(parts);
+	return rc;
+}
+
+int cl_lake_sync(sqlite3 *db, const char *data_dir, const struct cl_lake_opts *o,
+		 struct cl_lake_summary *sum)
+{
+	int first = 0, rc;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!o->enabled)
+		return 0;
+	if ((rc = cl_lake_functions(db)))
+		return rc;
+	for (int i = 0;; i++) {
+		struct sync s = { .db = db, .o = o, .sum = sum };
+		if (!cl_lake_table(i, s.name, sizeof(s.name), s.dir, sizeof(s.dir), &s.part_src))
+			break;
+		snprintf(s.tdir, sizeof(s.tdir), "%s/%s", data_dir, s.dir);
+		rc = sync_table(&s);
+		if (rc) {
+			cl_log_error("lake", "event=sync_failed table=%s detail=\"%s\"", s.name,
+				     cl_error_detail());
+			if (!first)
+				first = cl_error_set(rc, "%s: %s", s.dir, cl_error_detail());
+		}
+	}
+	if (sum->unconverted)
+		cl_log_warn("lake", "event=unconverted values=%lld (null in the Delta copy; "
+			    "text that is not a timestamp, or a number that is not one)",
+			    (long long)sum->unconverted);
+	return first;
+}

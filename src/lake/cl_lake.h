@@ -1,0 +1,107 @@
+/*
+ * cl_lake.h — the open copy of carelake's tables: every silver and gold
+ * table of the serving store (carelake.db) kept as a Delta Lake table under
+ * `<data>/silver/<table>/` and `<data>/gold/<table>/`, and single-file
+ * exports of a table for the ML team.
+ *
+ * Changes are tracked inside SQLite: the connection that writes silver
+ * and gold notes, in the same transaction as the change, which table and
+ * partition (observation: the UTC day of effective_ts) changed
+ * (cl_lake_track, cl_lake_flush). A sync claims the notes, rewrites exactly
+ * those partitions as new Parquet files from one consistent read, and
+ * commits the swap (remove the old files, add the new) to the Delta log;
+ * only then are the claimed notes cleared. A crash in between leaves them,
+ * so the next sync does the same work again; a change made during a sync
+ * leaves a new note. The Delta tables converge on the store and never
+ * lose a change.
+ */
+#ifndef CL_LAKE_H
+#define CL_LAKE_H
+
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include "core/cl_config.h"
+
+/* How the lake is written (from lake.* in the configuration). */
+struct cl_lake_opts {
+	int enabled;                 /* 0: no Delta copy */
+	int codec;                   /* CL_PQ_CODEC_* */
+	int zstd_level;
+	uint32_t row_group_rows;
+	int checkpoint_interval;     /* a Delta checkpoint every this many commits */
+};
+
+/* What one sync did. */
+struct cl_lake_summary {
+	int tables;                  /* Delta tables committed to */
+	int partitions;              /* partitions rewritten */
+	int64_t rows;                /* rows written */
+	int64_t bytes;               /* Parquet bytes written */
+	int64_t unconverted;         /* values that did not fit their column type (now null) */
+};
+
+/* The options from a loaded configuration. */
+void cl_lake_opts_from_config(struct cl_lake_opts *o, const struct cl_config *cfg);
+
+/* The i-th table of the lake (silver tables, quarantine, quality_warning,
+ * then gold): its SQLite name, its directory under the data directory
+ * ("silver/observation"), and the column whose UTC day partitions it
+ * (NULL: not partitioned). Returns 0 past the last. */
+int cl_lake_table(int i, char *name, size_t ncap, char *dir, size_t dcap, const char **part_src);
+
+struct cl_lake_tracker;
+
+/* Starts noting the changes made through `db` to the lake's tables
+ * (creates lake_dirty, registers lake_day()). */
+int cl_lake_track(sqlite3 *db, struct cl_lake_tracker **out);
+/* Writes the changes noted since the last flush into lake_dirty. Call it
+ * inside the transaction that made them, just before COMMIT. */
+int cl_lake_flush(struct cl_lake_tracker *t);
+/* Stops noting. NULL is a no-op. */
+void cl_lake_untrack(struct cl_lake_tracker *t);
+
+/* Registers lake_day(ts) on `db`: the partition day of a timestamp. */
+int cl_lake_functions(sqlite3 *db);
+/* The UTC day (YYYY-MM-DD) of an instant as silver keeps it, or "" with
+ * -1 when it is none. */
+int cl_lake_day(const char *s, size_t n, char out[11]);
+/* An instant from text: RFC 3339, or a date of a year, month or day (a
+ * FHIR dateTime may be just YYYY, YYYY-MM or YYYY-MM-DD: its start, UTC). */
+int cl_lake_parse_instant(const char *s, size_t n, int64_t *us);
+
+/* Brings every Delta table whose SQLite table changed (or which does not
+ * exist yet) up to date. Runs its own short transactions. */
+int cl_lake_sync(sqlite3 *db, const char *data_dir, const struct cl_lake_opts *o,
+		 struct cl_lake_summary *sum);
+
+/* Partitions noted as changed but not yet in the Delta tables. */
+int64_t cl_lake_pending(sqlite3 *db);
+
+/* The SQLite table behind a name as users write it: "observation",
+ * "silver.observation", "gold.admissions_daily", "admissions_daily" or
+ * "gold_admissions_daily". Writes the SQLite name and the Delta table's
+ * directory under the data directory ("silver/observation"). */
+int cl_lake_resolve(const char *name, char *table, size_t tcap, char *dir, size_t dcap);
+
+/* Writes table `table` (a name cl_lake_resolve() accepts) as one file:
+ * "parquet" (zstd), "csv" (RFC 4180 with a header) or "ndjson". */
+int cl_lake_export(sqlite3 *db, const char *table, const char *format, const char *out_path,
+		   int64_t *rows);
+
+/* What checking the Delta tables found. */
+struct cl_lake_check {
+	int tables;                  /* Delta tables under silver/ and gold/ */
+	int64_t files;               /* active data files */
+	int64_t rows;                /* rows in them (from their footers) */
+	int nproblems;               /* problems found (the first 32 kept) */
+	char problems[32][320];
+};
+
+/* Loads every Delta table under the data directory's silver/ and gold/
+ * at its latest version and checks each active file: it exists, has the
+ * size its log entry says, opens as Parquet, and holds the rows its
+ * statistics say. Returns 0 when it could look (problems or not). */
+int cl_lake_verify(const char *data_dir, struct cl_lake_check *out);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * cl_lake_export.c — a lake table as one file (Parquet, CSV, NDJSON), and
+ * the check of every Delta table that `carelake verify` runs (see
+ * cl_lake.h).
+ */
+#include "lake/cl_lake.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "core/cl_error.h"
+#include "lake/cl_delta.h"
+#include "lake/cl_lake_cols.h"
+#include "lake/cl_parquet.h"
+
+/* ---- verify ----------------------------------------------------------- */
+
+static void problem(struct cl_lake_check *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void problem(struct cl_lake_check *c, const char *fmt, ...)
+{
+	va_list ap;
+	if (c->nproblems < 32) {
+		va_start(ap, fmt);
+		vsnprintf(c->problems[c->nproblems], sizeof(c->problems[0]), fmt, ap);
+		va_end(ap);
+	}
+	c->nproblems++;
+}
+
+/* Checks one Delta table's latest version and its files. */
+static void verify_table(const char *tdir, const char *rel, struct cl_lake_check *c)
+{
+	struct cl_delta_snapshot *s;
+	char path[PATH_MAX + 512];
+
+	if (cl_delta_snapshot_load(tdir, CL_DELTA_LATEST, CL_DELTA_NO_TIME, &s) != CL_OK) {
+		problem(c, "%s: %s", rel, cl_error_detail());
+		return;
+	}
+	c->tables++;
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct cl_delta_file *f = &s->files[i];
+		struct cl_pq_file *pq;
+		struct stat st;
+
+		c->files++;
+		snprintf(path, sizeof(path), "%s/%s", tdir, f->path);
+		if (stat(path, &st) != 0) {
+			problem(c, "%s: version %lld lists %s, which is missing", rel,
+				(long long)s->version, f->path);
+			continue;
+		}
+		if (f->size >= 0 && st.st_size != f->size) {
+			problem(c, "%s: %s has %lld bytes, its log entry says %lld", rel, f->path,
+				(long long)st.st_size, (long long)f->size);
+			continue;
+		}
+		if (cl_pq_open(&pq, path) != CL_OK) {
+			problem(c, "%s: %s: %s", rel, f->path, cl_error_detail());
+			continue;
+		}
+		int64_t rows = cl_pq_num_rows(pq);
+		cl_pq_close(pq);
+		c->rows += rows;
+		if (f->num_records >= 0 && rows != f->num_records)
+			problem(c, "%s: %s holds %lld rows, its statistics say %lld", rel, f->path,
+				(long long)rows, (long long)f->num_records);
+	}
+	cl_delta_snapshot_free(s);
+}
+
+int cl_lake_verify(const char *data_dir, struct cl_lake_check *out)
+{
+	static const char *const kinds[] = { "silver", "gold" };
+
+	memset(out, 0, sizeof(*out));
+	for (int k = 0; k < 2; k++) {
+		char base[PATH_MAX], tdir[PATH_MAX + 300], log[PATH_MAX + 320], rel[300];
+		struct dirent **names;
+		int n;
+
+		snprintf(base, sizeof(base), "%s/%s", data_dir, kinds[k]);
+		n = scandir(base, &names, NULL, alphasort);
+		for (int i = 0; i < n; i++) {
+			const char *nm = names[i]->d_name;
+			struct stat st;
+
+			snprintf(tdir, sizeof(tdir), "%s/%s", base, nm);
+			snprintf(log, sizeof(log), "%s/_delta_log", tdir);
+			snprintf(rel, sizeof(rel), "%s/%s", kinds[k], nm);
+			if (nm[0] != '.' && stat(log, &st) == 0 && S_ISDIR(st.st_mode))
+				verify_table(tdir, rel, out);
+			free(names[i]);
+		}
+		if (n >= 0)
+			free(names);
+	}
+	return 0;
+}
+
+
+/* One value as JSON for NDJSON export. */
+static json_t *json_value(enum cl_lake_kind k, sqlite3_stmt *st, int col)
+{
+	int t = sqlite3_column_type(st, col);
+	if (t == SQLITE_NULL)
+		return json_null();
+	if (k == CL_LAKE_LONG && t == SQLITE_INTEGER)
+		return json_integer(sqlite3_column_int64(st, col));
+	if ((k == CL_LAKE_LONG || k == CL_LAKE_DOUBLE) && (t == SQLITE_INTEGER || t == SQLITE_FLOAT))
+		return json_real(sqlite3_column_double(st, col));
+	const char *s = (const char *)sqlite3_column_text(st, col);
+	return json_stringn(s ? s : "", (size_t)sqlite3_column_bytes(st, col));
+}
+
+/* One CSV field, quoted when it must be (RFC 4180). */
+static void csv_field(FILE *f, const char *s, size_t n)
+{
+	if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) &&
+	    !memchr(s, '\r', n)) {
+		fwrite(s, 1, n, f);
+		return;
+	}
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"')
+			fputc('"', f);
+		fputc(s[i], f);
+	}
+	fputc('"', f);
+}
+
+int cl_lake_export(sqlite3 *db, const char *table, const char *format, const char *out_path,
+		   int64_t *rows)
+{
+	struct cl_lake_cols c;
+	char sql[4096], tmp[PATH_MAX], name[64];
+	sqlite3_stmt *st;
+	int rc;
+
+	*rows = 0;
+	if (strcmp(format, "parquet") && strcmp(format, "csv") && strcmp(format, "ndjson"))
+		return cl_error_set(CL_EINVAL, "unknown format '%.20s' (parquet, csv or ndjson)",
+				    format);
+	if ((rc = cl_lake_resolve(table, name, sizeof(name), NULL, 0)))
+		return rc;
+	if ((rc = cl_lake_read_columns(db, name, &c)))
+		return rc;
+	cl_lake_select(&c, name, sql, sizeof(sql));
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return cl_error_set(CL_EIO, "reading %s: %s", name, sqlite3_errmsg(db));
+	/* written beside the target and renamed: never a half file at out_path */
+	snprintf(tmp, sizeof(tmp), "%s.tmp-%u", out_path, randombytes_random());
+	if (strcmp(format, "parquet") == 0) {
+		/* an empty table is still a file, with its schema */
+		struct cl_lake_opts o = { 1, CL_PQ_CODEC_ZSTD, 3, 1u << 20, 10 };
+		struct cl_lake_file lf;
+		int step;
+		rc = cl_lake_file_open(&lf, tmp, &c, &o);
+		while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+			rc = cl_lake_file_row(&lf, st);
+		if (rc == 0 && step != SQLITE_DONE)
+			rc = cl_error_set(CL_EIO, "reading the table: %s", sqlite3_errmsg(db));
+		if (rc == 0) {
+			*rows = lf.rows;
+			rc = cl_lake_file_close(&lf, NULL);
+		} else {
+			cl_lake_file_abort(&lf);
+		}
+	} else {
+		FILE *f = fopen(tmp, "w");
+		int step;
+		if (!f) {
+			sqlite3_finalize(st);
+			return cl_error_set(cl_error_from_errno(errno), "cannot write %s: %s", tmp,
+					    strerror(errno));
+		}
+		if (strcmp(format, "csv") == 0) {
+			for (int i = 0; i < c.n; i++) {
+				if (i)
+					fputc(',', f);
+				csv_field(f, c.name[i], strlen(c.name[i]));
+			}
+			fputs("\r\n", f);
+		}
+		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			if (format[0] == 'c') {
+				for (int i = 0; i < c.n; i++) {
+					const char *s = (const char *)sqlite3_column_text(st, i);
+					if (i)
+						fputc(',', f);
+					if (s)
+						csv_field(f, s, (size_t)sqlite3_column_bytes(st, i));
+				}
+				fputs("\r\n", f);
+			} else {
+				json_t *o = json_object();
+				for (int i = 0; o && i < c.n; i++)
+					json_object_set_new(o, c.name[i], json_value(c.kind[i], st, i));
+				if (!o || json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0)
+					rc = CL_ENOMEM;
+				json_decref(o);
+				fputc('\n', f);
+			}
+			(*rows)++;
+		}
+		if (step != SQLITE_DONE && rc == 0)
+			rc = cl_error_set(CL_EIO, "reading %s: %s", name, sqlite3_errmsg(db));
+		if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+			rc = rc ? rc : cl_error_set(CL_EIO, "writing %s: %s", tmp, strerror(errno));
+		fclose(f);
+	}
+	sqlite3_finalize(st);
+	if (rc == 0 && rename(tmp, out_path) != 0)
+		rc = cl_error_set(cl_error_from_errno(errno), "cannot write %s: %s", out_path,
+				  strerror(errno));
+	if (rc)
+		unlink(tmp);
+	return rc;
+}

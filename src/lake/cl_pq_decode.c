@@ -1,0 +1,752 @@
+/*
+ * cl_pq_decode.c — reading one column chunk of an open Parquet file into
+ * a column vector (see cl_parquet.h, cl_pq_file.h).
+ *
+ * Pages: an optional dictionary page, then data pages — v1 (levels and
+ * values compressed together, each level run behind a 4-byte length) or
+ * v2 (levels uncompressed in front of the values, lengths in the header).
+ * Values are decoded into the slots of the entries whose definition level
+ * is the leaf's maximum. Encodings: PLAIN, PLAIN_DICTIONARY /
+ * RLE_DICTIONARY, RLE (levels, booleans), DELTA_BINARY_PACKED,
+ * DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT. Every
+ * length read from the file is checked against the bytes left first.
+ */
+#include "lake/cl_parquet.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/cl_error.h"
+#include "core/cl_mem.h"
+#include "lake/cl_pq_file.h"
+#include "lake/cl_pq_format.h"
+#include "lake/cl_thrift.h"
+
+#define MAX_PAGE (1u << 30)
+#define MAX_ENTRIES (1 << 28)  /* entries of one column chunk */
+
+/* A bounded input. */
+struct in {
+	const uint8_t *p, *end;
+};
+
+static int left(const struct in *b, size_t n)
+{
+	return (size_t)(b->end - b->p) >= n;
+}
+
+static int uleb(struct in *b, uint64_t *v)
+{
+	*v = 0;
+	for (int s = 0; s < 64; s += 7) {
+		if (b->p >= b->end)
+			return -1;
+		uint8_t c = *b->p++;
+		*v |= (uint64_t)(c & 0x7f) << s;
+		if (!(c & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* ---- RLE / bit-packed hybrid ------------------------------------------ */
+
+/* Decodes `n` values of `width` bits (<= 32) into out[]. */
+static int rle_decode(struct in *b, unsigned width, uint32_t *out, size_t n)
+{
+	size_t got = 0, bytes = (width + 7) / 8;
+	if (width > 32)
+		return -1;
+	while (got < n) {
+		uint64_t h;
+		if (uleb(b, &h) != 0)
+			return -1;
+		if (h & 1) {
+			uint64_t groups = h >> 1;
+			if (groups == 0 || groups > (uint64_t)(b->end - b->p) ||
+			    !left(b, (size_t)groups * width))
+				return -1;
+			uint64_t acc = 0;
+			unsigned bits = 0;
+			const uint8_t *p = b->p;
+			size_t total = (size_t)groups * 8;
+			uint32_t mask = width == 32 ? 0xffffffffu : (1u << width) - 1;
+			for (size_t i = 0; i < total; i++) {
+				while (bits < width) {
+					acc |= (uint64_t)*p++ << bits;
+					bits += 8;
+				}
+				if (got < n)
+					out[got++] = (uint32_t)(acc & mask);
+				acc >>= width;
+				bits -= width;
+			}
+			b->p += (size_t)groups * width;
+		} else {
+			uint64_t run = h >> 1;
+			uint32_t v = 0;
+			if (!left(b, bytes))
+				return -1;
+			for (size_t k = 0; k < bytes; k++)
+				v |= (uint32_t)b->p[k] << (8 * k);
+			b->p += bytes;
+			if (run > n - got)
+				run = n - got;
+			for (uint64_t k = 0; k < run; k++)
+				out[got++] = v;
+			if (run == 0 && (h >> 1) == 0)
+				return -1; /* a zero-length run never ends */
+		}
+	}
+	return 0;
+}
+
+/* ---- DELTA_BINARY_PACKED ----------------------------------------------- */
+
+/* Decodes up to `n` integers; sets *count to how many the page holds. */
+static int delta_decode(struct in *b, int64_t *out, size_t n, size_t *count)
+{
+	uint64_t block, mini, total, first;
+	if (uleb(b, &block) || uleb(b, &mini) || uleb(b, &total) || uleb(b, &first))
+		return -1;
+	if (block == 0 || mini == 0 || block % 128 || block / mini % 32 || mini > block ||
+	    total > (1u << 30))
+		return -1;
+	uint64_t per_mini = block / mini;
+	int64_t v = (int64_t)(first >> 1) ^ -(int64_t)(first & 1);
+	size_t got = 0;
+	*count = (size_t)total;
+	if (total > 0 && got < n)
+		out[got] = v;
+	got++;
+	while (got < total) {
+		uint64_t zmin;
+		if (uleb(b, &zmin) || !left(b, (size_t)mini))
+			return -1;
+		int64_t min_delta = (int64_t)(zmin >> 1) ^ -(int64_t)(zmin & 1);
+		const uint8_t *widths = b->p;
+		b->p += mini;
+		for (uint64_t m = 0; m < mini && got < total; m++) {
+			unsigned w = widths[m];
+			if (w > 64)
+				return -1;
+			size_t bytes = (size_t)(per_mini * w / 8);
+			if (!left(b, bytes))
+				return -1;
+			const uint8_t *p = b->p;
+			unsigned __int128 acc = 0;
+			unsigned bits = 0;
+			for (uint64_t i = 0; i < per_mini; i++) {
+				uint64_t d = 0;
+				if (w) {
+					while (bits < w) {
+						acc |= (unsigned __int128)*p++ << bits;
+						bits += 8;
+					}
+					d = w == 64 ? (uint64_t)acc : (uint64_t)acc & ((1ull << w) - 1);
+					acc >>= w;
+					bits -= w;
+				}
+				if (got < total) {
+					v = (int64_t)((uint64_t)v + (uint64_t)min_delta + d);
+					if (got < n)
+						out[got] = v;
+					got++;
+				}
+			}
+			b->p += bytes;
+		}
+	}
+	return 0;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+/* A column being read: its leaf, output and dictionary. */
+struct reader {
+	const struct cl_pq_file *f;
+	const struct cl_pq_leaf *leaf;
+	const struct cl_pq_rnode *node;
+	struct cl_pq_vec *out;
+	struct cl_pq_vec dict;     /* decoded dictionary values */
+	int have_dict;
+	uint32_t *idx;             /* scratch: indices / levels */
+	size_t idx_cap;
+	int64_t *ints;             /* scratch: delta-decoded integers */
+	size_t ints_cap;
+	uint8_t *page;             /* scratch: decompressed page */
+	size_t page_cap;
+};
+
+static int grow_u32(uint32_t **p, size_t *cap, size_t n)
+{
+	if (*cap >= n)
+		return 0;
+	uint32_t *x = cl_realloc(*p, (n ? n : 1) * sizeof(*x));
+	if (!x)
+		return CL_ENOMEM;
+	*p = x;
+	*cap = n;
+	return 0;
+}
+
+static int corrupt(const struct reader *r, const char *what)
+{
+	return cl_error_set(CL_ECORRUPT, "column '%s': %s", r->leaf->name, what);
+}
+
+/* Converts a physical value at p to the leaf's type and pushes it. */
+static void push_plain(struct reader *r, struct cl_pq_vec *v, const uint8_t *p, size_t len)
+{
+	const struct cl_pq_rnode *n = r->node;
+	int32_t i32;
+	int64_t i64;
+	switch (n->physical) {
+	case CL_PQF_INT32:
+		memcpy(&i32, p, 4);
+		if (r->leaf->type == CL_PQ_INT64)
+			cl_pq_vec_push_i64(v, (int64_t)(uint32_t)i32);
+		else
+			cl_pq_vec_push_i32(v, i32);
+		break;
+	case CL_PQF_INT64:
+		memcpy(&i64, p, 8);
+		if (r->leaf->type == CL_PQ_TIMESTAMP) {
+			int unit = n->ts_unit ? n->ts_unit
+				 : n->converted == CL_PQF_CT_TIMESTAMP_MILLIS ? 1 : 2;
+			if (unit == 1)
+				i64 = (int64_t)((uint64_t)i64 * 1000);
+			else if (unit == 3)
+				i64 = i64 >= 0 ? i64 / 1000 : -((-i64 + 999) / 1000);
+		}
+		cl_pq_vec_push_i64(v, i64);
+		break;
+	case CL_PQF_INT96: {
+		uint64_t nanos;
+		uint32_t jd;
+		memcpy(&nanos, p, 8);
+		memcpy(&jd, p + 8, 4);
+		cl_pq_vec_push_i64(v, ((int64_t)jd - 2440588) * 86400000000LL +
+				      (int64_t)(nanos / 1000));
+		break;
+	}
+	case CL_PQF_FLOAT: {
+		float x;
+		memcpy(&x, p, 4);
+		cl_pq_vec_push_f32(v, x);
+		break;
+	}
+	case CL_PQF_DOUBLE: {
+		double x;
+		memcpy(&x, p, 8);
+		cl_pq_vec_push_f64(v, x);
+		break;
+	}
+	default:
+		cl_pq_vec_push_str(v, (const char *)p, len);
+	}
+}
+
+static size_t fixed_size(const struct cl_pq_rnode *n)
+{
+	switch (n->physical) {
+	case CL_PQF_INT32:
+	case CL_PQF_FLOAT: return 4;
+	case CL_PQF_INT64:
+	case CL_PQF_DOUBLE: return 8;
+	case CL_PQF_INT96: return 12;
+	case CL_PQF_FIXED_LEN_BYTE_ARRAY: return (size_t)n->type_length;
+	default: return 0;
+	}
+}
+
+/* Decodes `n` PLAIN values into `v`. */
+static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
+{
+	const struct cl_pq_rnode *nd = r->node;
+	if (nd->physical == CL_PQF_BOOLEAN) {
+		if (!left(b, (n + 7) / 8))
+			return corrupt(r, "fewer boolean values than entries");
+		for (size_t i = 0; i < n; i++)
+			cl_pq_vec_push_bool(v, (b->p[i / 8] >> (i % 8)) & 1);
+		b->p += (n + 7) / 8;
+		return v->err;
+	}
+	size_t sz = fixed_size(nd);
+	if (sz) {
+		if (n > (size_t)(b->end - b->p) / sz)
+			return corrupt(r, "fewer values than entries");
+		for (size_t i = 0; i < n; i++, b->p += sz)
+			push_plain(r, v, b->p, sz);
+		return v->err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t len;
+		if (!left(b, 4))
+			return corrupt(r, "a string value runs past its page");
+		memcpy(&len, b->p, 4);
+		b->p += 4;
+		if (!left(b, len))
+			return corrupt(r, "a string value runs past its page");
+		cl_pq_vec_push_str(v, (const char *)b->p, len);
+		b->p += len;
+	}
+	return v->err;
+}
+
+/* Copies dictionary entry k to `v`. */
+static void push_dict(struct reader *r, struct cl_pq_vec *v, uint32_t k)
+{
+	struct cl_pq_vec *d = &r->dict;
+	switch (d->type) {
+	case CL_PQ_BOOL: cl_pq_vec_push_bool(v, d->v.b[k]); break;
+	case CL_PQ_INT32:
+	case CL_PQ_DATE: cl_pq_vec_push_i32(v, d->v.i32[k]); break;
+	case CL_PQ_INT64:
+	case CL_PQ_TIMESTAMP: cl_pq_vec_push_i64(v, d->v.i64[k]); break;
+	case CL_PQ_FLOAT: cl_pq_vec_push_f32(v, d->v.f32[k]); break;
+	case CL_PQ_DOUBLE: cl_pq_vec_push_f64(v, d->v.f64[k]); break;
+	default: {
+		size_t len;
+		const char *s = cl_pq_vec_str(d, k, &len);
+		cl_pq_vec_push_str(v, s, len);
+	}
+	}
+}
+
+/* Decodes the `n` values of a data page in `enc` into `tmp`. */
+static int values(struct reader *r, struct in *b, int enc, struct cl_pq_vec *tmp, size_t n)
+{
+	int phys = r->node->physical;
+	int rc;
+	switch (enc) {
+	case CL_PQF_PLAIN:
+		return plain(r, b, tmp, n);
+	case CL_PQF_PLAIN_DICTIONARY:
+	case CL_PQF_RLE_DICTIONARY: {
+		if (!r->have_dict)
+			return corrupt(r, "dictionary-encoded values without a dictionary page");
+		if (n == 0)
+			return 0;
+		if (!left(b, 1))
+			return corrupt(r, "a dictionary page without its bit width");
+		unsigned w = *b->p++;
+		if ((rc = grow_u32(&r->idx, &r->idx_cap, n)))
+			return rc;
+		if (rle_decode(b, w, r->idx, n) != 0)
+			return corrupt(r, "dictionary indices are corrupt");
+		for (size_t i = 0; i < n; i++) {
+			if (r->idx[i] >= r->dict.n)
+				return corrupt(r, "a dictionary index is past the dictionary");
+			push_dict(r, tmp, r->idx[i]);
+		}
+		return tmp->err;
+	}
+	case CL_PQF_RLE: {
+		if (phys != CL_PQF_BOOLEAN)
+			break;
+		uint32_t len;
+		if (!left(b, 4))
+			return corrupt(r, "RLE booleans without their length");
+		memcpy(&len, b->p, 4);
+		b->p += 4;
+		if (!left(b, len))
+			return corrupt(r, "RLE booleans run past their page");
+		struct in sub = { b->p, b->p + len };
+		if ((rc = grow_u32(&r->idx, &r->idx_cap, n)))
+			return rc;
+		if (rle_decode(&sub, 1, r->idx, n) != 0)
+			return corrupt(r, "RLE booleans are corrupt");
+		for (size_t i = 0; i < n; i++)
+			cl_pq_vec_push_bool(tmp, r->idx[i] != 0);
+		b->p += len;
+		return tmp->err;
+	}
+	case CL_PQF_DELTA_BINARY_PACKED: {
+		if (phys != CL_PQF_INT32 && phys != CL_PQF_INT64)
+			break;
+		size_t count;
+		if (r->ints_cap < n) {
+			int64_t *x = cl_realloc(r->ints, (n ? n : 1) * sizeof(*x));
+			if (!x)
+				return CL_ENOMEM;
+			r->ints = x;
+			r->ints_cap = n;
+		}
+		if (delta_decode(b, r->ints, n, &count) != 0 || count < n)
+			return corrupt(r, "DELTA_BINARY_PACKED values are corrupt");
+		for (size_t i = 0; i < n; i++) {
+			uint8_t raw[8];
+			if (phys == CL_PQF_INT32) {
+				int32_t x = (int32_t)r->ints[i];
+				memcpy(raw, &x, 4);
+			} else {
+				memcpy(raw, &r->ints[i], 8);
+			}
+			push_plain(r, tmp, raw, 0);
+		}
+		return tmp->err;
+	}
+	case CL_PQF_DELTA_LENGTH_BYTE_ARRAY:
+	case CL_PQF_DELTA_BYTE_ARRAY: {
+		if (phys != CL_PQF_BYTE_ARRAY && phys != CL_PQF_FIXED_LEN_BYTE_ARRAY)
+			break;
+		size_t count;
+		int64_t *prefix = NULL;
+		if (r->ints_cap < 2 * n + 2) {
+			int64_t *x = cl_realloc(r->ints, (2 * n + 2) * sizeof(*x));
+			if (!x)
+				return CL_ENOMEM;
+			r->ints = x;
+			r->ints_cap = 2 * n + 2;
+		}
+		if (enc == CL_PQF_DELTA_BYTE_ARRAY) {
+			prefix = r->ints + n + 1;
+			if (delta_decode(b, prefix, n, &count) != 0 || count < n)
+				return corrupt(r, "DELTA_BYTE_ARRAY prefixes are corrupt");
+		}
+		if (delta_decode(b, r->ints, n, &count) != 0 || count < n)
+			return corrupt(r, "string lengths are corrupt");
+		size_t prev_off = 0, prev_len = 0;
+		for (size_t i = 0; i < n; i++) {
+			int64_t len = r->ints[i], pre = prefix ? prefix[i] : 0;
+			if (len < 0 || pre < 0 || (size_t)pre > prev_len || !left(b, (size_t)len))
+				return corrupt(r, "a string value runs past its page");
+			if (pre) {
+				/* the previous value's prefix, then this suffix */
+				size_t at = tmp->data_len;
+				char buf[256], *s = (size_t)(pre + len) <= sizeof(buf) ? buf
+										: cl_malloc((size_t)(pre + len));
+				if (!s)
+					return CL_ENOMEM;
+				memcpy(s, tmp->data + prev_off, (size_t)pre);
+				memcpy(s + pre, b->p, (size_t)len);
+				cl_pq_vec_push_str(tmp, s, (size_t)(pre + len));
+				if (s != buf)
+					cl_free(s);
+				prev_off = at;
+			} else {
+				prev_off = tmp->data_len;
+				cl_pq_vec_push_str(tmp, (const char *)b->p, (size_t)len);
+			}
+			prev_len = (size_t)(pre + len);
+			b->p += len;
+			if (tmp->err)
+				return tmp->err;
+		}
+		return 0;
+	}
+	case CL_PQF_BYTE_STREAM_SPLIT: {
+		size_t k = fixed_size(r->node);
+		if (!k || k > 16 || phys == CL_PQF_INT96)
+			break;
+		if (n > (size_t)(b->end - b->p) / k)
+			return corrupt(r, "fewer BYTE_STREAM_SPLIT values than entries");
+		for (size_t i = 0; i < n; i++) {
+			uint8_t raw[16];
+			for (size_t j = 0; j < k; j++)
+				raw[j] = b->p[j * n + i];
+			push_plain(r, tmp, raw, k);
+		}
+		b->p += n * k;
+		return tmp->err;
+	}
+	}
+	return cl_error_set(CL_ENOTSUP, "column '%s' uses encoding %d for its values, which "
+			    "carelake does not read", r->leaf->name, enc);
+}
+
+/* ---- pages ------------------------------------------------------------- */
+
+struct page_header {
+	int type;
+	int32_t usize, csize;
+	int32_t num_values;
+	int encoding;
+	int def_enc, rep_enc;
+	int32_t def_len, rep_len;   /* v2 */
+	int compressed;             /* v2: values compressed (default yes) */
+};
+
+static int read_header(struct in *b, struct page_header *h)
+{
+	struct cl_tr t;
+	int16_t id, id2;
+	enum cl_thrift_type ty, ty2;
+	memset(h, 0, sizeof(*h));
+	h->type = -1;
+	h->compressed = 1;
+	cl_tr_init(&t, b->p, (size_t)(b->end - b->p));
+	cl_tr_struct_begin(&t);
+	while (cl_tr_field(&t, &id, &ty)) {
+		if (id == 1 && ty == CL_TT_I32)
+			h->type = cl_tr_i32(&t);
+		else if (id == 2 && ty == CL_TT_I32)
+			h->usize = cl_tr_i32(&t);
+		else if (id == 3 && ty == CL_TT_I32)
+			h->csize = cl_tr_i32(&t);
+		else if ((id == 5 || id == 7 || id == 8) && ty == CL_TT_STRUCT) {
+			cl_tr_struct_begin(&t);
+			while (cl_tr_field(&t, &id2, &ty2)) {
+				if (id2 == 1 && ty2 == CL_TT_I32)
+					h->num_values = cl_tr_i32(&t);
+				else if (id == 8 && id2 == 4 && ty2 == CL_TT_I32)
+					h->encoding = cl_tr_i32(&t);
+				else if (id != 8 && id2 == 2 && ty2 == CL_TT_I32)
+					h->encoding = cl_tr_i32(&t);
+				else if (id == 5 && id2 == 3 && ty2 == CL_TT_I32)
+					h->def_enc = cl_tr_i32(&t);
+				else if (id == 5 && id2 == 4 && ty2 == CL_TT_I32)
+					h->rep_enc = cl_tr_i32(&t);
+				else if (id == 8 && id2 == 5 && ty2 == CL_TT_I32)
+					h->def_len = cl_tr_i32(&t);
+				else if (id == 8 && id2 == 6 && ty2 == CL_TT_I32)
+					h->rep_len = cl_tr_i32(&t);
+				else if (id == 8 && id2 == 7)
+					h->compressed = ty2 == CL_TT_TRUE;
+				else
+					cl_tr_skip(&t, ty2);
+			}
+			cl_tr_struct_end(&t);
+		} else {
+			cl_tr_skip(&t, ty);
+		}
+	}
+	if (t.err || h->usize < 0 || h->csize < 0 || h->num_values < 0 ||
+	    (uint32_t)h->usize > MAX_PAGE || !left(b, (size_t)(t.p - b->p) + (size_t)h->csize))
+		return -1;
+	b->p = t.p;
+	return 0;
+}
+
+/* Decompresses `n` bytes at p into the reader's page buffer. */
+static int inflate_page(struct reader *r, int codec, const uint8_t *p, size_t n, size_t usize,
+			const uint8_t **out)
+{
+	if (codec == CL_PQF_UNCOMPRESSED) {
+		if (n != usize)
+			return corrupt(r, "an uncompressed page whose sizes differ");
+		*out = p;
+		return 0;
+	}
+	if (r->page_cap < usize + 1) {
+		uint8_t *x = cl_realloc(r->page, usize + 1);
+		if (!x)
+			return CL_ENOMEM;
+		r->page = x;
+		r->page_cap = usize + 1;
+	}
+	int rc = cl_pq_decompress(codec, p, n, r->page, usize);
+	if (rc)
+		return cl_error_set(rc, "column '%s': %s", r->leaf->name, cl_error_detail());
+	*out = r->page;
+	return 0;
+}
+
+/* Reads levels of `n` entries (a level of width for `max`). */
+static int levels(struct reader *r, struct in *b, int max, uint8_t *out, size_t n)
+{
+	int rc = grow_u32(&r->idx, &r->idx_cap, n);
+	if (rc)
+		return rc;
+	unsigned w = 0;
+	for (int m = max; m; m >>= 1)
+		w++;
+	if (rle_decode(b, w, r->idx, n) != 0)
+		return corrupt(r, "levels are corrupt");
+	for (size_t i = 0; i < n; i++) {
+		if (r->idx[i] > (uint32_t)max)
+			return corrupt(r, "a level above the column's maximum");
+		out[i] = (uint8_t)r->idx[i];
+	}
+	return 0;
+}
+
+int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq_vec *out)
+{
+	struct reader r = { 0 };
+	int rc = 0;
+	uint8_t *defs = NULL, *reps = NULL;
+	struct cl_pq_vec tmp;
+
+	if (rg >= f->nrg || leaf >= f->nleaves)
+		return cl_error_set(CL_EINVAL, "no row group %zu / column %zu", rg, leaf);
+	r.f = f;
+	r.leaf = &f->leaves[leaf];
+	r.node = &f->rn[f->leaf_node[leaf]];
+	cl_pq_vec_init(out, r.leaf->type);
+	if (r.node->why)
+		return cl_error_set(CL_ENOTSUP, "column '%s' is %s, which carelake does not read",
+				    r.leaf->name, r.node->why);
+	const struct cl_pq_rchunk *c = &f->chunks[rg * f->nleaves + leaf];
+	if (c->external)
+		return cl_error_set(CL_ENOTSUP, "column '%s' is kept in another file", r.leaf->name);
+	if (c->codec != CL_PQF_UNCOMPRESSED && c->codec != CL_PQF_SNAPPY &&
+	    c->codec != CL_PQF_GZIP && c->codec != CL_PQF_ZSTD && c->codec != CL_PQF_LZ4_RAW)
+		return cl_error_set(CL_ENOTSUP, "column '%s' is compressed with %s, which carelake "
+				    "does not read", r.leaf->name, cl_pq_codec_name(c->codec));
+	if (c->num_values > MAX_ENTRIES)
+		return cl_error_set(CL_ETOOBIG, "column '%s': %lld entries in one chunk; carelake "
+				    "reads at most %d", r.leaf->name, (long long)c->num_values,
+				    MAX_ENTRIES);
+	if (r.leaf->max_rep == 0 && c->num_values != cl_pq_row_group_rows(f, rg))
+		return corrupt(&r, "a flat column with a value count other than its row count");
+	cl_pq_vec_init(&r.dict, r.leaf->type);
+	cl_pq_vec_init(&tmp, r.leaf->type);
+	int nested = r.leaf->max_rep > 0 || r.leaf->max_def > 1;
+	struct in b = { f->base + c->start, f->base + c->start + c->len };
+	int64_t seen = 0;
+	size_t cap = 0;
+	while (rc == 0 && seen < c->num_values && b.p < b.end) {
+		struct page_header h;
+		if (read_header(&b, &h) != 0) {
+			rc = corrupt(&r, "a page header is corrupt");
+			break;
+		}
+		const uint8_t *body = b.p;
+		b.p += h.csize;
+		if (h.type == CL_PQF_DICTIONARY_PAGE) {
+			const uint8_t *d;
+			if (r.have_dict) {
+				rc = corrupt(&r, "two dictionary pages");
+				break;
+			}
+			if ((uint64_t)h.num_values > (uint64_t)h.usize + 1) {
+				rc = corrupt(&r, "a dictionary with more values than bytes");
+				break;
+			}
+			if ((rc = inflate_page(&r, c->codec, body, (size_t)h.csize, (size_t)h.usize, &d)))
+				break;
+			struct in db = { d, d + h.usize };
+			rc = plain(&r, &db, &r.dict, (size_t)h.num_values);
+			r.have_dict = 1;
+			continue;
+		}
+		if (h.type != CL_PQF_DATA_PAGE && h.type != CL_PQF_DATA_PAGE_V2)
+			continue; /* index pages and the like */
+		size_t n = (size_t)h.num_values;
+		if ((int64_t)n > c->num_values - seen) {
+			rc = corrupt(&r, "more entries in its pages than in its chunk");
+			break;
+		}
+		if (seen + (int64_t)n > (int64_t)cap) {
+			size_t want = (size_t)seen + n;
+			if (want < cap * 2)
+				want = cap * 2 < (size_t)c->num_values ? cap * 2 : (size_t)c->num_values;
+			uint8_t *nd = cl_realloc(defs, want + 1), *nr = nd ? cl_realloc(reps, want + 1) : NULL;
+			if (nd)
+				defs = nd;
+			if (nr)
+				reps = nr;
+			if (!nd || !nr) {
+				rc = CL_ENOMEM;
+				break;
+			}
+			cap = want;
+		}
+		uint8_t *dl = defs + seen, *rl = reps + seen;
+		struct in vb;
+		const uint8_t *page;
+		if (h.type == CL_PQF_DATA_PAGE) {
+			if ((rc = inflate_page(&r, c->codec, body, (size_t)h.csize, (size_t)h.usize,
+					       &page)))
+				break;
+			struct in pb = { page, page + h.usize };
+			for (int pass = 0; rc == 0 && pass < 2; pass++) {
+				int max = pass == 0 ? r.leaf->max_rep : r.leaf->max_def;
+				uint8_t *lv = pass == 0 ? rl : dl;
+				if (max == 0) {
+					memset(lv, pass == 0 ? 0 : 0, n);
+					continue;
+				}
+				if ((pass == 0 ? h.rep_enc : h.def_enc) != CL_PQF_RLE) {
+					rc = cl_error_set(CL_ENOTSUP, "column '%s' uses BIT_PACKED levels, "
+							  "which carelake does not read", r.leaf->name);
+					break;
+				}
+				uint32_t len;
+				if (!left(&pb, 4)) {
+					rc = corrupt(&r, "levels without their length");
+					break;
+				}
+				memcpy(&len, pb.p, 4);
+				pb.p += 4;
+				if (!left(&pb, len)) {
+					rc = corrupt(&r, "levels run past their page");
+					break;
+				}
+				struct in lb = { pb.p, pb.p + len };
+				rc = levels(&r, &lb, max, lv, n);
+				pb.p += len;
+			}
+			vb = pb;
+		} else {
+			if (h.def_len < 0 || h.rep_len < 0 ||
+			    (int64_t)h.def_len + h.rep_len > h.csize ||
+			    (int64_t)h.def_len + h.rep_len > h.usize) {
+				rc = corrupt(&r, "v2 page level lengths exceed the page");
+				break;
+			}
+			struct in lb = { body, body + h.rep_len };
+			if (r.leaf->max_rep)
+				rc = levels(&r, &lb, r.leaf->max_rep, rl, n);
+			else
+				memset(rl, 0, n);
+			lb = (struct in){ body + h.rep_len, body + h.rep_len + h.def_len };
+			if (rc == 0 && r.leaf->max_def)
+				rc = levels(&r, &lb, r.leaf->max_def, dl, n);
+			else if (rc == 0)
+				memset(dl, 0, n);
+			if (rc)
+				break;
+			size_t lev = (size_t)h.rep_len + (size_t)h.def_len;
+			if (h.compressed) {
+				rc = inflate_page(&r, c->codec, body + lev, (size_t)h.csize - lev,
+						  (size_t)h.usize - lev, &page);
+			} else {
+				page = body + lev;
+				if (h.csize != h.usize)
+					rc = corrupt(&r, "an uncompressed v2 page whose sizes differ");
+			}
+			vb = (struct in){ page, page + (h.usize - (int32_t)lev) };
+		}
+		if (rc)
+			break;
+		size_t ndef = 0;
+		for (size_t i = 0; i < n; i++)
+			ndef += dl[i] == r.leaf->max_def;
+		cl_pq_vec_clear(&tmp);
+		if ((rc = values(&r, &vb, h.encoding, &tmp, ndef)))
+			break;
+		/* spread the values over the entries that have one */
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (dl[i] != r.leaf->max_def) {
+				cl_pq_vec_push_null(out);
+			} else {
+				struct reader rr = r;
+				rr.dict = tmp;
+				push_dict(&rr, out, (uint32_t)k++);
+			}
+			if (nested)
+				cl_pq_vec_set_levels(out, dl[i], rl[i]);
+		}
+		if (out->err) {
+			rc = out->err;
+			break;
+		}
+		seen += (int64_t)n;
+	}
+	if (rc == 0 && seen != c->num_values)
+		rc = corrupt(&r, "its pages hold fewer entries than its chunk says");
+	cl_pq_vec_free(&tmp);
+	cl_pq_vec_free(&r.dict);
+	cl_free(r.idx);
+	cl_free(r.ints);
+	cl_free(r.page);
+	cl_free(defs);
+	cl_free(reps);
+	if (rc)
+		cl_pq_vec_free(out);
+	return rc;
+}
