@@ -25,6 +25,8 @@ const struct cl_command cl_commands[] = {
 	  cl_cmd_query_usage, cl_cmd_query },
 	{ "export", "one silver or gold table as one Parquet, CSV or NDJSON file",
 	  cl_cmd_export_usage, cl_cmd_export },
+	{ "table", "the rows of any Delta table at a version or time; its commits",
+	  cl_cmd_table_usage, cl_cmd_table },
 	{ "status", "pipelines and their runs, lag, quarantine",
 	  cl_cmd_status_usage, cl_cmd_status },
 	{ "simulate", "synthetic ICU device streams with injected episodes and a ground-truth file",

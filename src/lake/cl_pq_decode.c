@@ -63,25 +63,29 @@ static int rle_decode(struct in *b, unsigned width, uint32_t *out, size_t n)
 			return -1;
 		if (h & 1) {
 			uint64_t groups = h >> 1;
-			if (groups == 0 || groups > (uint64_t)(b->end - b->p) ||
-			    !left(b, (size_t)groups * width))
+			if (groups == 0 || groups > (uint64_t)(b->end - b->p) + 1)
+				return -1;
+			/* some writers cut a last run short of its padding: only the
+			 * values still wanted must be there */
+			size_t total = (size_t)groups * 8, take = total < n - got ? total : n - got;
+			size_t need = (take * width + 7) / 8, have = (size_t)(b->end - b->p);
+			if (need > have)
 				return -1;
 			uint64_t acc = 0;
 			unsigned bits = 0;
 			const uint8_t *p = b->p;
-			size_t total = (size_t)groups * 8;
 			uint32_t mask = width == 32 ? 0xffffffffu : (1u << width) - 1;
-			for (size_t i = 0; i < total; i++) {
+			for (size_t i = 0; i < take; i++) {
 				while (bits < width) {
 					acc |= (uint64_t)*p++ << bits;
 					bits += 8;
 				}
-				if (got < n)
-					out[got++] = (uint32_t)(acc & mask);
+				out[got++] = (uint32_t)(acc & mask);
 				acc >>= width;
 				bits -= width;
 			}
-			b->p += (size_t)groups * width;
+			size_t run_bytes = (size_t)groups * width;
+			b->p += run_bytes < have ? run_bytes : have;
 		} else {
 			uint64_t run = h >> 1;
 			uint32_t v = 0;
