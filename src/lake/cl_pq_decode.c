@@ -227,11 +227,16 @@ static void push_plain(struct reader *r, struct cl_pq_vec *v, const uint8_t *p, 
 		break;
 	case CL_PQF_INT96: {
 		uint64_t nanos;
-		uint32_t jd;
+		int32_t jd;
 		memcpy(&nanos, p, 8);
 		memcpy(&jd, p + 8, 4);
-		cl_pq_vec_push_i64(v, ((int64_t)jd - 2440588) * 86400000000LL +
-				      (int64_t)(nanos / 1000));
+		/* a day no microsecond count can hold (the format allows any) is
+		 * no instant at all: null, rather than a wrapped-around one */
+		int64_t days = (int64_t)jd - 2440588; /* the Julian day of 1970-01-01 */
+		if (days < -106751991 || days > 106751990 || nanos >= 86400000000000ull)
+			cl_pq_vec_push_null(v);
+		else
+			cl_pq_vec_push_i64(v, days * 86400000000LL + (int64_t)(nanos / 1000));
 		break;
 	}
 	case CL_PQF_FLOAT: {
@@ -302,6 +307,10 @@ static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
 static void push_dict(struct reader *r, struct cl_pq_vec *v, uint32_t k)
 {
 	struct cl_pq_vec *d = &r->dict;
+	if (!d->valid[k]) {
+		cl_pq_vec_push_null(v); /* a value with no meaning (an INT96 overflow) */
+		return;
+	}
 	switch (d->type) {
 	case CL_PQ_BOOL: cl_pq_vec_push_bool(v, d->v.b[k]); break;
 	case CL_PQ_INT32:
