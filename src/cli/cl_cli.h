@@ -92,6 +92,8 @@ int cl_cmd_refine(int argc, char **argv);
 int cl_cmd_query(int argc, char **argv);
 int cl_cmd_export(int argc, char **argv);
 int cl_cmd_table(int argc, char **argv);
+int cl_cmd_optimize(int argc, char **argv);
+int cl_cmd_vacuum(int argc, char **argv);
 int cl_cmd_status(int argc, char **argv);
 int cl_cmd_generate(int argc, char **argv);
 
@@ -106,6 +108,8 @@ extern const char cl_cmd_refine_usage[];
 extern const char cl_cmd_query_usage[];
 extern const char cl_cmd_export_usage[];
 extern const char cl_cmd_table_usage[];
+extern const char cl_cmd_optimize_usage[];
+extern const char cl_cmd_vacuum_usage[];
 extern const char cl_cmd_status_usage[];
 extern const char cl_cmd_generate_usage[];
 

@@ -19,6 +19,7 @@
 #define CL_LAKE_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sqlite3.h>
 
 #include "core/cl_config.h"
@@ -88,6 +89,27 @@ int cl_lake_resolve(const char *name, char *table, size_t tcap, char *dir, size_
  * "parquet" (zstd), "csv" (RFC 4180 with a header) or "ndjson". */
 int cl_lake_export(sqlite3 *db, const char *table, const char *format, const char *out_path,
 		   int64_t *rows);
+
+/* What optimize or vacuum did. */
+struct cl_lake_maint {
+	int tables;                  /* tables committed to (optimize) or swept (vacuum) */
+	int64_t files_added;         /* compacted files written */
+	int64_t files_removed;       /* files taken out of the table, or deleted */
+	int64_t bytes_removed;
+	int64_t rows;                /* rows rewritten */
+};
+
+/* Compacts, in the Delta table at `tdir`, every partition's files smaller
+ * than target_bytes into one file (when there are two or more), in one
+ * commit (OPTIMIZE, dataChange false). Partitions whose files differ in
+ * columns, or hold lists or maps, are left as they are. */
+int cl_lake_optimize_table(const char *tdir, uint64_t target_bytes, struct cl_lake_maint *sum);
+/* Deletes the files under `tdir` that its latest version does not hold
+ * and that left the table (or, never in it, were written) more than
+ * retention_us ago; with dry_run only counts them. Each is listed on
+ * `list` when given. */
+int cl_lake_vacuum_table(const char *tdir, int64_t retention_us, int dry_run,
+			 struct cl_lake_maint *sum, FILE *list);
 
 /* What checking the Delta tables found. */
 struct cl_lake_check {

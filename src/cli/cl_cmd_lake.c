@@ -1,0 +1,138 @@
+/*
+ * `carelake optimize` and `carelake vacuum`: compaction and clean-up of the
+ * Delta tables under the data directory (or of any Delta table by path).
+ */
+#include "cl_cli.h"
+#include "core/cl_error.h"
+#include "lake/cl_lake.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char cl_cmd_optimize_usage[] =
+	"usage: carelake optimize [--data DIR] [--table NAME | PATH]\n\n"
+	"Compacts the Delta tables under <data>/silver and <data>/gold (one with\n"
+	"--table, or the Delta table at PATH): in every partition, the files smaller\n"
+	"than lake.target_file_size (128 MiB) are rewritten as one, in one commit\n"
+	"that changes no data (operation OPTIMIZE). Readers at older versions still\n"
+	"find the old files until `carelake vacuum` deletes them.\n\n"
+	"options:\n"
+	"  --table NAME      one table (observation, gold.admissions_daily, ...)\n"
+	CL_CLI_COMMON_HELP;
+
+const char cl_cmd_vacuum_usage[] =
+	"usage: carelake vacuum [--data DIR] [--table NAME | PATH] [--retention DURATION]\n"
+	"                       [--dry-run]\n\n"
+	"Deletes the data files of the Delta tables under <data>/silver and\n"
+	"<data>/gold (one with --table, or the Delta table at PATH) that their\n"
+	"latest version no longer holds and that left it longer ago than the\n"
+	"retention (lake.retention, 7 days), and files no commit ever held (a\n"
+	"crashed write) written longer ago than that. Time travel to versions\n"
+	"within the retention keeps working; older versions lose their files.\n"
+	"The _delta_log is never touched.\n\n"
+	"options:\n"
+	"  --table NAME      one table\n"
+	"  --retention D     keep removed files this long (e.g. 168h, 30m, 0s)\n"
+	"  --dry-run         list what would be deleted, delete nothing\n"
+	CL_CLI_COMMON_HELP;
+
+/* Runs optimize (vacuum = 0) or vacuum on the chosen tables. */
+static int run(int argc, char **argv, int vacuum)
+{
+	enum { OPT_TABLE = CL_OPT_FIRST_OWN, OPT_RETENTION, OPT_DRY };
+	static const struct option opts[] = {
+		CL_CLI_COMMON_OPTIONS,
+		{ "table", required_argument, NULL, OPT_TABLE },
+		{ "retention", required_argument, NULL, OPT_RETENTION },
+		{ "dry-run", no_argument, NULL, OPT_DRY },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cl_cli cli;
+	struct cl_lake_maint sum = { 0 };
+	const char *table = NULL;
+	int64_t retention = -1;
+	int opt, rc, dry = 0, failed = 0;
+
+	cl_cli_init(&cli, vacuum ? "vacuum" : "optimize");
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == CL_OPT_HELP)
+			return cl_cli_help(vacuum ? cl_cmd_vacuum_usage : cl_cmd_optimize_usage);
+		rc = cl_cli_common_option(&cli, opt, optarg);
+		if (rc < 0)
+			return CL_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		if (opt == OPT_TABLE)
+			table = optarg;
+		else if (opt == OPT_RETENTION && vacuum) {
+			if (cl_parse_duration_us(optarg, 0, 3650LL * 86400 * 1000000, &retention) != CL_OK)
+				return cl_cli_error(&cli, "--retention takes a duration such as 168h, "
+						    "30m or 0s");
+		} else if (opt == OPT_DRY && vacuum)
+			dry = 1;
+		else
+			return cl_cli_error(&cli, "unknown option (see carelake %s --help)", cli.cmd);
+	}
+	cl_cli_apply(&cli);
+	if (optind + 1 < argc || (optind < argc && table))
+		return cl_cli_error(&cli, "give --table NAME or one PATH (see --help)");
+	if (retention < 0)
+		retention = cli.cfg.lake.retention_us;
+
+	/* the tables: PATH, --table, or every lake table with a log */
+	static char dirs[64][PATH_MAX + 200];
+	int n = 0;
+	if (optind < argc) {
+		snprintf(dirs[n++], sizeof(dirs[0]), "%s", argv[optind]);
+	} else {
+		char name[64], rel[128], one[64] = "", onedir[128] = "";
+		if (table && cl_lake_resolve(table, one, sizeof(one), onedir, sizeof(onedir)) != CL_OK)
+			return cl_cli_error(&cli, "%s", cl_error_detail());
+		for (int i = 0; n < 64 && cl_lake_table(i, name, sizeof(name), rel, sizeof(rel), NULL);
+		     i++) {
+			char log[PATH_MAX + 200];
+			struct stat st;
+			if (table && strcmp(rel, onedir) != 0)
+				continue;
+			snprintf(dirs[n], sizeof(dirs[0]), "%s/%s", cli.data_dir, rel);
+			snprintf(log, sizeof(log), "%s/_delta_log", dirs[n]);
+			if (stat(log, &st) == 0)
+				n++;
+		}
+		if (n == 0)
+			return cl_cli_error(&cli, "no Delta tables under %s (load something first: "
+					    "carelake ingest)", cli.data_dir);
+	}
+	for (int i = 0; i < n; i++) {
+		rc = vacuum ? cl_lake_vacuum_table(dirs[i], retention, dry, &sum, dry ? stdout : NULL)
+			    : cl_lake_optimize_table(dirs[i], cli.cfg.lake.target_file_bytes, &sum);
+		if (rc) {
+			fprintf(stderr, "carelake %s: %s: %s\n", cli.cmd, dirs[i], cl_error_detail());
+			failed = 1;
+		}
+	}
+	if (vacuum)
+		printf("%s %lld file%s (%lld bytes) in %d table%s\n", dry ? "would delete" : "deleted",
+		       (long long)sum.files_removed, sum.files_removed == 1 ? "" : "s",
+		       (long long)sum.bytes_removed, sum.tables, sum.tables == 1 ? "" : "s");
+	else
+		printf("compacted %lld file%s into %lld (%lld rows) in %d table%s\n",
+		       (long long)sum.files_removed, sum.files_removed == 1 ? "" : "s",
+		       (long long)sum.files_added, (long long)sum.rows, sum.tables,
+		       sum.tables == 1 ? "" : "s");
+	return failed ? CL_EXIT_FAIL : CL_EXIT_OK;
+}
+
+int cl_cmd_optimize(int argc, char **argv)
+{
+	return run(argc, argv, 0);
+}
+
+int cl_cmd_vacuum(int argc, char **argv)
+{
+	return run(argc, argv, 1);
+}
