@@ -93,7 +93,11 @@ int cl_delta_txn_begin(struct cl_delta_txn **out, const char *path)
 		return CL_ENOMEM;
 	}
 	snprintf(log, sizeof(log), "%s/_delta_log", path);
-	if (cl_fs_is_dir(log)) {
+	struct cl_delta_listing l;
+	/* a log with no commit yet (its first writer died before committing)
+	 * is a new table */
+	if (cl_fs_is_dir(log) && cl_delta_list(path, &l) == CL_OK) {
+		cl_delta_listing_free(&l);
 		rc = cl_delta_snapshot_load(path, CL_DELTA_LATEST, CL_DELTA_NO_TIME, &t->snap);
 		if (rc) {
 			cl_delta_txn_free(t);

@@ -93,7 +93,7 @@ void cl_pq_vec_set_levels(struct cl_pq_vec *v, uint8_t def, uint8_t rep);
 static inline const char *cl_pq_vec_str(const struct cl_pq_vec *v, size_t i, size_t *len)
 {
 	*len = v->off[i + 1] - v->off[i];
-	return v->data + v->off[i];
+	return v->data ? v->data + v->off[i] : "";
 }
 
 /* ---- schema ------------------------------------------------------------ */

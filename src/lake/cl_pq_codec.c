@@ -4,12 +4,14 @@
  *
  * Decompression is told the exact uncompressed size from the page header
  * and insists on it, so a lying header is reported as corruption instead
- * of reading or writing past a buffer. The zstd contexts are per thread and
- * reused: creating one per page costs more than compressing a small page.
+ * of reading or writing past a buffer. The zstd contexts are per thread,
+ * reused (creating one per page costs more than compressing a small page)
+ * and freed when the thread ends.
  */
 #include "lake/cl_parquet.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 #include <lz4.h>
 #include <snappy-c.h>
@@ -20,8 +22,38 @@
 #include "core/cl_mem.h"
 #include "lake/cl_pq_format.h"
 
-static _Thread_local ZSTD_CCtx *zcctx;
-static _Thread_local ZSTD_DCtx *zdctx;
+/* A thread's zstd contexts, freed when the thread ends. */
+struct zctx {
+	ZSTD_CCtx *c;
+	ZSTD_DCtx *d;
+};
+
+static pthread_key_t zkey;
+static pthread_once_t zonce = PTHREAD_ONCE_INIT;
+
+static void zfree(void *p)
+{
+	struct zctx *z = p;
+	ZSTD_freeCCtx(z->c);
+	ZSTD_freeDCtx(z->d);
+	cl_free(z);
+}
+
+static void zinit(void)
+{
+	pthread_key_create(&zkey, zfree);
+}
+
+static struct zctx *zctx(void)
+{
+	pthread_once(&zonce, zinit);
+	struct zctx *z = pthread_getspecific(zkey);
+	if (!z && (z = cl_calloc(1, sizeof(*z))) && pthread_setspecific(zkey, z) != 0) {
+		cl_free(z);
+		z = NULL;
+	}
+	return z;
+}
 
 const char *cl_pq_codec_name(int codec)
 {
@@ -59,9 +91,10 @@ int cl_pq_compress(int codec, int level, const void *src, size_t n,
 		size_t bound = ZSTD_compressBound(n);
 		if ((rc = reserve(dst, cap, bound)))
 			return rc;
-		if (!zcctx && !(zcctx = ZSTD_createCCtx()))
+		struct zctx *z = zctx();
+		if (!z || (!z->c && !(z->c = ZSTD_createCCtx())))
 			return CL_ENOMEM;
-		size_t r = ZSTD_compressCCtx(zcctx, *dst, *cap, src, n, level ? level : 1);
+		size_t r = ZSTD_compressCCtx(z->c, *dst, *cap, src, n, level ? level : 1);
 		if (ZSTD_isError(r))
 			return cl_error_set(CL_EIO, "zstd: %s", ZSTD_getErrorName(r));
 		*out_len = r;
@@ -117,9 +150,10 @@ int cl_pq_decompress(int codec, const void *src, size_t n, void *dst, size_t dst
 			memcpy(dst, src, n);
 		return 0;
 	case CL_PQF_ZSTD: {
-		if (!zdctx && !(zdctx = ZSTD_createDCtx()))
+		struct zctx *z = zctx();
+		if (!z || (!z->d && !(z->d = ZSTD_createDCtx())))
 			return CL_ENOMEM;
-		size_t r = ZSTD_decompressDCtx(zdctx, dst, dst_len, src, n);
+		size_t r = ZSTD_decompressDCtx(z->d, dst, dst_len, src, n);
 		if (ZSTD_isError(r) || r != dst_len)
 			return cl_error_set(CL_ECORRUPT, "zstd page does not decompress to its %zu bytes", dst_len);
 		return 0;

@@ -642,7 +642,7 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 			rc = corrupt(&r, "more entries in its pages than in its chunk");
 			break;
 		}
-		if (seen + (int64_t)n > (int64_t)cap) {
+		if (!defs || seen + (int64_t)n > (int64_t)cap) {
 			size_t want = (size_t)seen + n;
 			if (want < cap * 2)
 				want = cap * 2 < (size_t)c->num_values ? cap * 2 : (size_t)c->num_values;

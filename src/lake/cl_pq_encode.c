@@ -501,7 +501,8 @@ static int plain_values(struct cl_pq_buf *b, const struct cl_pq_vec *v, size_t f
 			continue;
 		uint32_t len = v->off[i + 1] - v->off[i];
 		memcpy(o, &len, 4);
-		memcpy(o + 4, v->data + v->off[i], len);
+		if (len)
+			memcpy(o + 4, v->data + v->off[i], len);
 		o += 4 + len;
 	}
 	b->len = (size_t)(o - b->p);

@@ -109,6 +109,7 @@ static json_t *duck_objects(json_t *res)
 					json_array_get(row, c));
 		json_array_append_new(out, o);
 	}
+	json_decref(res);
 	return out;
 }
 
