@@ -94,7 +94,7 @@ static int run(int argc, char **argv, int vacuum)
 			return cl_cli_error(&cli, "%s", cl_error_detail());
 		for (int i = 0; n < 64 && cl_lake_table(i, name, sizeof(name), rel, sizeof(rel), NULL);
 		     i++) {
-			char log[PATH_MAX + 200];
+			char log[PATH_MAX + 220];
 			struct stat st;
 			if (table && strcmp(rel, onedir) != 0)
 				continue;

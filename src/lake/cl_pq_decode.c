@@ -471,6 +471,17 @@ static int values(struct reader *r, struct in *b, int enc, struct cl_pq_vec *tmp
 
 /* ---- pages ------------------------------------------------------------- */
 
+int64_t cl_pq_max_entries(const struct cl_pq_file *f)
+{
+	/* levels and dictionaries compress well, but not beyond reason: a
+	 * kilobyte of file holding more than a million entries is a lie, and
+	 * believing it would cost memory and time without end */
+	int64_t cap = (int64_t)f->size * 1024;
+	if (cap < (1 << 20))
+		cap = 1 << 20;
+	return cap < MAX_ENTRIES ? cap : MAX_ENTRIES;
+}
+
 struct page_header {
 	int type;
 	int32_t usize, csize;
@@ -598,10 +609,11 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 	    c->codec != CL_PQF_GZIP && c->codec != CL_PQF_ZSTD && c->codec != CL_PQF_LZ4_RAW)
 		return cl_error_set(CL_ENOTSUP, "column '%s' is compressed with %s, which carelake "
 				    "does not read", r.leaf->name, cl_pq_codec_name(c->codec));
-	if (c->num_values > MAX_ENTRIES)
-		return cl_error_set(CL_ETOOBIG, "column '%s': %lld entries in one chunk; carelake "
-				    "reads at most %d", r.leaf->name, (long long)c->num_values,
-				    MAX_ENTRIES);
+	if (c->num_values > cl_pq_max_entries(f))
+		return cl_error_set(CL_ETOOBIG, "column '%s': %lld entries in one chunk of a file of "
+				    "%zu bytes; carelake reads at most %lld", r.leaf->name,
+				    (long long)c->num_values, f->size,
+				    (long long)cl_pq_max_entries(f));
 	if (r.leaf->max_rep == 0 && c->num_values != cl_pq_row_group_rows(f, rg))
 		return corrupt(&r, "a flat column with a value count other than its row count");
 	cl_pq_vec_init(&r.dict, r.leaf->type);

@@ -54,4 +54,7 @@ struct cl_pq_file {
 	char *created_by;
 };
 
+/* The most entries one column chunk of this file may claim. */
+int64_t cl_pq_max_entries(const struct cl_pq_file *f);
+
 #endif

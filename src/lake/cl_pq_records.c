@@ -66,20 +66,26 @@ static json_t *leaf_json(const struct cl_pq_vec *v, size_t i)
 /* The array held at `key` of object `o` (created if absent). */
 static json_t *array_at(json_t *o, const char *key)
 {
+	if (!json_is_object(o))
+		return NULL; /* levels that contradict the schema */
 	json_t *a = json_object_get(o, key);
 	if (!json_is_array(a)) {
 		a = json_array();
-		json_object_set_new(o, key, a);
+		if (json_object_set_new(o, key, a) != 0)
+			return NULL;
 	}
 	return a;
 }
 
 static json_t *object_at(json_t *o, const char *key)
 {
+	if (!json_is_object(o))
+		return NULL;
 	json_t *x = json_object_get(o, key);
 	if (!json_is_object(x)) {
 		x = json_object();
-		json_object_set_new(o, key, x);
+		if (json_object_set_new(o, key, x) != 0)
+			return NULL;
 	}
 	return x;
 }
@@ -98,6 +104,8 @@ static void place(const struct cl_pq_file *f, const int *path, int depth, json_t
 		if (n->repetition == CL_PQF_REPEATED) {
 			json_t *a = arr ? arr : array_at(container, n->name);
 			arr = NULL;
+			if (!a)
+				return;
 			if (d < n->def)
 				return; /* no elements: the array stays empty */
 			if (r < n->rep)
@@ -107,14 +115,19 @@ static void place(const struct cl_pq_file *f, const int *path, int depth, json_t
 			if (idx[j] < 0)
 				idx[j] = 0;
 			while ((int64_t)json_array_size(a) <= idx[j])
-				json_array_append_new(a, leaf ? json_null() : json_object());
+				if (json_array_append_new(a, leaf ? json_null() : json_object()) != 0)
+					return;
 			if (leaf) {
 				json_array_set_new(a, (size_t)idx[j], leaf_json(v, i));
 				return;
 			}
 			container = json_array_get(a, (size_t)idx[j]);
+			if (!json_is_object(container))
+				return;
 			continue;
 		}
+		if (!json_is_object(container))
+			return;
 		if (d < n->def) {
 			/* not defined here: null, unless a sibling leaf filled it */
 			if (arr)
@@ -132,10 +145,12 @@ static void place(const struct cl_pq_file *f, const int *path, int depth, json_t
 		if (arr)
 			return; /* a LIST/MAP group must hold a repeated group */
 		if (is_list(n) || is_map(n)) {
-			arr = array_at(container, n->name);
+			if (!(arr = array_at(container, n->name)))
+				return;
 			continue;
 		}
-		container = object_at(container, n->name);
+		if (!(container = object_at(container, n->name)))
+			return;
 	}
 }
 
@@ -222,6 +237,9 @@ int cl_pq_read_records(struct cl_pq_file *f, size_t rg, json_t *rows)
 	}
 	if (rg >= f->nrg)
 		rc = cl_error_set(CL_EINVAL, "no row group %zu", rg);
+	else if (nrows > cl_pq_max_entries(f))
+		rc = cl_error_set(CL_ETOOBIG, "row group %zu claims %lld rows in a file of %zu bytes",
+				  rg, (long long)nrows, f->size);
 	for (size_t l = 0; rc == 0 && l < nl; l++)
 		rc = cl_pq_read_column(f, rg, l, &v[l]);
 	json_t **objs = NULL;
