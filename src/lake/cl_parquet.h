@@ -77,6 +77,9 @@ void cl_pq_vec_init(struct cl_pq_vec *v, enum cl_pq_type type);
 void cl_pq_vec_clear(struct cl_pq_vec *v);
 /* Frees what `v` holds. */
 void cl_pq_vec_free(struct cl_pq_vec *v);
+/* Makes room for `n` more entries of fixed-size values; returns 0 or
+ * the vector's error. Fills of many values at once use it. */
+int cl_pq_vec_reserve(struct cl_pq_vec *v, size_t n);
 /* Appends one entry to a flat column. */
 void cl_pq_vec_push_null(struct cl_pq_vec *v);
 void cl_pq_vec_push_bool(struct cl_pq_vec *v, bool x);

@@ -285,6 +285,22 @@ static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
 	if (sz) {
 		if (n > (size_t)(b->end - b->p) / sz)
 			return corrupt(r, "fewer values than entries");
+		/* values stored as they are kept: copied in one go */
+		int same = (nd->physical == CL_PQF_INT64 && (r->leaf->type == CL_PQ_INT64 ||
+			    (r->leaf->type == CL_PQ_TIMESTAMP && nd->ts_unit != 1 && nd->ts_unit != 3 &&
+			     nd->converted != CL_PQF_CT_TIMESTAMP_MILLIS))) ||
+			   nd->physical == CL_PQF_DOUBLE || nd->physical == CL_PQF_FLOAT ||
+			   (nd->physical == CL_PQF_INT32 && r->leaf->type != CL_PQ_INT64);
+		if (same && !v->def) {
+			int rc = cl_pq_vec_reserve(v, n);
+			if (rc)
+				return rc;
+			memcpy((uint8_t *)v->v.raw + v->n * sz, b->p, n * sz);
+			memset(v->valid + v->n, 1, n);
+			v->n += n;
+			b->p += n * sz;
+			return 0;
+		}
 		for (size_t i = 0; i < n; i++, b->p += sz)
 			push_plain(r, v, b->p, sz);
 		return v->err;
@@ -740,6 +756,13 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 		size_t ndef = 0;
 		for (size_t i = 0; i < n; i++)
 			ndef += dl[i] == r.leaf->max_def;
+		if (ndef == n && !nested) {
+			/* every entry has a value: straight into the output */
+			if ((rc = values(&r, &vb, h.encoding, out, n)))
+				break;
+			seen += (int64_t)n;
+			continue;
+		}
 		cl_pq_vec_clear(&tmp);
 		if ((rc = values(&r, &vb, h.encoding, &tmp, ndef)))
 			break;

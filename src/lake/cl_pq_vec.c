@@ -116,6 +116,19 @@ nomem:
 	return false;
 }
 
+int cl_pq_vec_reserve(struct cl_pq_vec *v, size_t n)
+{
+	while (!v->err && v->cap - v->n < n) {
+		size_t keep = v->n;
+		v->n = v->cap; /* grow() doubles when full */
+		int ok = grow(v);
+		v->n = keep;
+		if (!ok)
+			break;
+	}
+	return v->err;
+}
+
 void cl_pq_vec_push_null(struct cl_pq_vec *v)
 {
 	if (!grow(v))
