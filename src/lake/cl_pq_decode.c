@@ -291,6 +291,8 @@ static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
 			     nd->converted != CL_PQF_CT_TIMESTAMP_MILLIS))) ||
 			   nd->physical == CL_PQF_DOUBLE || nd->physical == CL_PQF_FLOAT ||
 			   (nd->physical == CL_PQF_INT32 && r->leaf->type != CL_PQ_INT64);
+		if (n == 0)
+			return 0;
 		if (same && !v->def) {
 			int rc = cl_pq_vec_reserve(v, n);
 			if (rc)
@@ -749,7 +751,8 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 				if (h.csize != h.usize)
 					rc = corrupt(&r, "an uncompressed v2 page whose sizes differ");
 			}
-			vb = (struct in){ page, page + (h.usize - (int32_t)lev) };
+			if (rc == 0)
+				vb = (struct in){ page, page + (h.usize - (int32_t)lev) };
 		}
 		if (rc)
 			break;

@@ -495,6 +495,43 @@ static void test_export(void **state)
 	done(&r);
 }
 
+/* verify checks the Delta tables too: all well, then a file gone. */
+static void test_verify(void **state)
+{
+	char data[300], p[600];
+	(void)state;
+	snprintf(data, sizeof(data), "%s/verify", dir);
+	fresh(data);
+	snprintf(p, sizeof(p), "%s/fhir-r4-examples", shared);
+	ingest(data, p);
+	struct result r = run(NULL, "verify", "--data", data, "--json", NULL);
+	assert_int_equal(r.status, 0);
+	json_t *j = json_loads(r.out, 0, NULL);
+	assert_true(json_integer_value(json_object_get(j, "lake_tables")) >= 23);
+	assert_int_equal(json_integer_value(json_object_get(j, "lake_problems")), 0);
+	assert_true(json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	done(&r);
+	/* take away one file the patient table's log lists */
+	char tdir[600], file[1300];
+	snprintf(tdir, sizeof(tdir), "%s/silver/patient", data);
+	json_t *files = active_files(tdir);
+	const char *path;
+	json_t *pv;
+	json_object_foreach(files, path, pv) {
+		snprintf(file, sizeof(file), "%s/%s", tdir, path);
+		break;
+	}
+	json_decref(files);
+	assert_int_equal(unlink(file), 0);
+	r = run(NULL, "verify", "--data", data, NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.out, "silver/patient: version"));
+	assert_non_null(strstr(r.out, "which is missing"));
+	assert_non_null(strstr(r.out, "CORRUPT"));
+	done(&r);
+}
+
 /* Every file a log lists exists and DuckDB reads it. */
 static void logs_consistent(const char *data)
 {
@@ -584,6 +621,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shared_material),
 		cmocka_unit_test(test_changes_and_rebuild),
 		cmocka_unit_test(test_export),
+		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_kill_during_loads),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
