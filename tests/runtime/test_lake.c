@@ -273,6 +273,16 @@ static size_t check_table(sqlite3 *db, const char *data, const char *table, cons
 	free(drows);
 	check_partitions(tdir, files);
 	json_decref(files);
+	/* and carelake's own reader of the Delta table finds as many */
+	struct result r = run(NULL, "table", "show", tdir, "--format", "json", NULL);
+	if (r.status != 0)
+		fail_msg("table show %s: %s", tdir, r.err);
+	json_t *shown = json_loads(r.out, 0, NULL);
+	if (json_array_size(shown) != ns)
+		fail_msg("%s: carelake's reader finds %zu rows, SQLite has %zu", table,
+			 json_array_size(shown), ns);
+	json_decref(shown);
+	done(&r);
 	return ns;
 }
 
