@@ -64,6 +64,11 @@ struct cl_batch {
 	int64_t lake_mono;       /* when it was last synced */
 };
 
+sqlite3 *cl_batch_db(struct cl_batch *b)
+{
+	return b->db;
+}
+
 void cl_batch_set_lake(struct cl_batch *b, const struct cl_lake_opts *o, int64_t interval_us)
 {
 	b->lake = *o;

@@ -62,6 +62,9 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
  * tables is brought up to date after a run. */
 void cl_batch_set_lake(struct cl_batch *b, const struct cl_lake_opts *o, int64_t interval_us);
 
+/* The batch's connection to carelake.db (for the lake sync's own use). */
+sqlite3 *cl_batch_db(struct cl_batch *b);
+
 /* Rows loaded from now on are checked against these expectations. */
 int cl_batch_expect(struct cl_batch *b, const struct cl_expectation *e, int n);
 
