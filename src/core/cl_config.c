@@ -129,6 +129,9 @@ static const struct cfg_entry table[] = {
 	{ "lake.interval", T_DURATION, "30s", 0, 86400 * SEC, F(lake.interval_us),
 	  "serve brings the Delta tables up to date at most this often (ingest and refine "
 	  "do it at once)" },
+	{ "lake.maintenance_interval", T_DURATION, "1h", 0, 30 * 86400 * SEC, F(lake.maintenance_us),
+	  "serve compacts (optimize) and cleans up (vacuum, after lake.retention) every Delta "
+	  "table this often; 0: never" },
 	{ "lake.retention", T_DURATION, "7d", 0, 3650 * 86400 * SEC, F(lake.retention_us),
 	  "vacuum deletes files removed from a Delta table longer ago than this" },
 	{ "ingest.max_future", T_DURATION, "5m", 0, 86400 * SEC, F(ingest.max_future_us),

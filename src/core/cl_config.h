@@ -93,6 +93,7 @@ struct cl_config {
 		uint32_t checkpoint_interval;   /* lake.checkpoint_interval */
 		int64_t retention_us;           /* lake.retention */
 		int64_t interval_us;            /* lake.interval */
+		int64_t maintenance_us;         /* lake.maintenance_interval */
 	} lake;
 	struct {
 		char key[128];

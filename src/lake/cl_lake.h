@@ -111,6 +111,12 @@ int cl_lake_optimize_table(const char *tdir, uint64_t target_bytes, struct cl_la
 int cl_lake_vacuum_table(const char *tdir, int64_t retention_us, int dry_run,
 			 struct cl_lake_maint *sum, FILE *list);
 
+/* Optimize, then vacuum, every Delta table under the data directory, as
+ * serve does in the background. Errors of one table are logged and the
+ * others still done; returns the first. */
+int cl_lake_maintain(const char *data_dir, uint64_t target_bytes, int64_t retention_us,
+		     struct cl_lake_maint *sum);
+
 /* What checking the Delta tables found. */
 struct cl_lake_check {
 	int tables;                  /* Delta tables under silver/ and gold/ */

@@ -19,6 +19,7 @@
 
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
+#include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "lake/cl_delta.h"
@@ -297,4 +298,30 @@ int cl_lake_vacuum_table(const char *tdir, int64_t retention_us, int dry_run,
 	json_decref(gone);
 	cl_delta_snapshot_free(s);
 	return rc;
+}
+
+int cl_lake_maintain(const char *data_dir, uint64_t target_bytes, int64_t retention_us,
+		     struct cl_lake_maint *sum)
+{
+	char name[64], rel[128], tdir[PATH_MAX + 200], log[PATH_MAX + 220];
+	int first = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; cl_lake_table(i, name, sizeof(name), rel, sizeof(rel), NULL); i++) {
+		struct stat st;
+		snprintf(tdir, sizeof(tdir), "%s/%s", data_dir, rel);
+		snprintf(log, sizeof(log), "%s/_delta_log", tdir);
+		if (stat(log, &st) != 0)
+			continue;
+		int rc = cl_lake_optimize_table(tdir, target_bytes, sum);
+		if (rc == 0)
+			rc = cl_lake_vacuum_table(tdir, retention_us, 0, sum, NULL);
+		if (rc) {
+			cl_log_error("lake", "event=maintenance_failed table=%s detail=\"%s\"", rel,
+				     cl_error_detail());
+			if (!first)
+				first = rc;
+		}
+	}
+	return first;
 }

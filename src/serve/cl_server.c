@@ -123,6 +123,8 @@ static void *refiner_main(void *arg)
 	struct cl_server *s = arg;
 	struct cl_batch *b = NULL;
 
+	int64_t maint_mono = 0;
+
 	pthread_setname_np(pthread_self(), "cl-refine");
 	/* only when the CPUs have nothing else to do: ingest, alerts and the
 	 * serving store come first; `carelake status` shows how far behind */
@@ -162,6 +164,19 @@ static void *refiner_main(void *arg)
 
 			cl_lake_opts_from_config(&lake, &s->cfg);
 			cl_batch_set_lake(b, &lake, s->cfg.lake.interval_us);
+		}
+		/* the Delta tables' compaction and clean-up, now and then */
+		if (s->cfg.lake.enabled && s->cfg.lake.maintenance_us > 0 &&
+		    (!maint_mono || cl_time_mono_us() - maint_mono >= s->cfg.lake.maintenance_us)) {
+			struct cl_lake_maint m;
+
+			maint_mono = cl_time_mono_us();
+			if (cl_lake_maintain(s->data_dir, s->cfg.lake.target_file_bytes,
+					     s->cfg.lake.retention_us, &m) == CL_OK &&
+			    (m.files_removed || m.files_added))
+				cl_log_info("lake", "event=maintained compacted=%lld removed=%lld bytes=%lld",
+					    (long long)m.files_added, (long long)m.files_removed,
+					    (long long)m.bytes_removed);
 		}
 		{
 			struct cl_batch_summary sum;

@@ -225,12 +225,70 @@ static void test_sheet(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+/* A shell command's first line of output. */
+static void first_line(const char *cmd, char *line, size_t cap)
+{
+	FILE *p = popen(cmd, "r");
+	line[0] = 0;
+	if (p && !fgets(line, (int)cap, p))
+		line[0] = 0;
+	if (p)
+		pclose(p);
+}
+
+/* serve keeps the Delta tables in step with what pipelines load, and
+ * vacuums the files they no longer hold once past the retention. */
+static void test_lake_in_background(void **state)
+{
+	char data[300], drop[300], file[400], set_path[400], text[200], tdir[400], cmd[1200];
+	char line[256];
+	const char *extra[] = { "--set", set_path, "--set", "pipelines.drop.trigger=watch",
+				"--set", "lake.interval=0s", "--set", "lake.maintenance_interval=1s",
+				"--set", "lake.retention=1s", NULL };
+	struct server s;
+	(void)state;
+	snprintf(data, sizeof(data), "%s/data-lake", dir);
+	snprintf(drop, sizeof(drop), "%s/drop-lake", dir);
+	mkdir(drop, 0750);
+	snprintf(set_path, sizeof(set_path), "pipelines.drop.path=%s", drop);
+	snprintf(tdir, sizeof(tdir), "%s/silver/patient", data);
+	server_start(&s, bin, data, extra);
+	snprintf(file, sizeof(file), "%s/a.json", drop);
+	snprintf(text, sizeof(text), good, 101);
+	write_file(file, text);
+	wait_count(data, "SELECT count(*) FROM patient", 1, "the first patient");
+	snprintf(file, sizeof(file), "%s/b.json", drop);
+	snprintf(text, sizeof(text), good, 102);
+	write_file(file, text);
+	wait_count(data, "SELECT count(*) FROM patient", 2, "the second patient");
+	/* the table was rewritten with both; the replaced file is deleted by
+	 * the background vacuum a second or two later */
+	snprintf(cmd, sizeof(cmd), "'%s' table show '%s' --format csv | grep -c pl-10", bin, tdir);
+	for (int i = 0; i < 150; i++) {
+		first_line(cmd, line, sizeof(line));
+		if (atoi(line) == 2)
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(atoi(line), 2);
+	snprintf(cmd, sizeof(cmd), "find '%s' -name '*.parquet' | wc -l", tdir);
+	for (int i = 0; i < 150; i++) {
+		first_line(cmd, line, sizeof(line));
+		if (atoi(line) == 1)
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(atoi(line), 1);
+	assert_int_equal(server_stop(&s), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fails_once),
 	cmocka_unit_test(test_fails_twice),
 	cmocka_unit_test(test_fails_three_times),
 	cmocka_unit_test(test_interval_and_unchanged),
 	cmocka_unit_test(test_sheet),
+	cmocka_unit_test(test_lake_in_background),
 };
 
 SERVE_TEST_MAIN(tests)
