@@ -542,6 +542,53 @@ static void test_verify(void **state)
 	done(&r);
 }
 
+/* After ten commits a table gets a Parquet checkpoint; DuckDB reads it as
+ * the log's state: the same files as replaying the JSON. */
+static void test_checkpoint_read_by_duckdb(void **state)
+{
+	char data[300], p[600], text[300], sql[1400], tdir[600];
+	(void)state;
+	snprintf(data, sizeof(data), "%s/checkpoint", dir);
+	fresh(data);
+	for (int i = 0; i < 12; i++) {
+		snprintf(p, sizeof(p), "%s/patient-%d.json", dir, i);
+		FILE *f = fopen(p, "w");
+		assert_non_null(f);
+		snprintf(text, sizeof(text), "{\"resourceType\":\"Patient\",\"id\":\"cp-%d\","
+			 "\"gender\":\"female\"}\n", i);
+		fputs(text, f);
+		fclose(f);
+		ingest(data, p);
+	}
+	snprintf(tdir, sizeof(tdir), "%s/silver/patient", data);
+	snprintf(p, sizeof(p), "%s/_delta_log/00000000000000000010.checkpoint.parquet", tdir);
+	assert_int_equal(access(p, F_OK), 0);
+	snprintf(sql, sizeof(sql), "SELECT add.path AS path, add.size AS size FROM read_parquet("
+		 "'%s') WHERE add IS NOT NULL", p);
+	json_t *res = duckdb(sql), *rows = json_object_get(res, "rows");
+	/* version 10's active files, replayed here from the JSON commits */
+	char cut[600], cmd[2000];
+	snprintf(cut, sizeof(cut), "%s/cut-checkpoint", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/_delta_log' && cp '%s'/_delta_log/000000000000000000[0-1][0-9].json "
+		 "'%s/_delta_log/' && rm -f '%s/_delta_log/00000000000000000011.json'", cut, tdir, cut, cut);
+	assert_int_equal(system(cmd), 0);
+	json_t *files = active_files(cut);
+	assert_non_null(files);
+	assert_int_equal(json_array_size(rows), json_object_size(files));
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+		if (!json_object_get(files, json_string_value(json_array_get(row, 0))))
+			fail_msg("the checkpoint lists %s, the JSON log does not",
+				 json_string_value(json_array_get(row, 0)));
+	json_decref(files);
+	json_decref(res);
+	struct result r = run(NULL, "table", "show", tdir, "--format", "csv", NULL);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "cp-11"));
+	done(&r);
+}
+
 /* Every file a log lists exists and DuckDB reads it. */
 static void logs_consistent(const char *data)
 {
@@ -632,6 +679,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_changes_and_rebuild),
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_checkpoint_read_by_duckdb),
 		cmocka_unit_test(test_kill_during_loads),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
