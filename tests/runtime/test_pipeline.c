@@ -40,7 +40,7 @@ static void wait_count(const char *data, const char *sql, long want, const char 
 {
 	long n = -1;
 
-	for (int i = 0; i < 200 && n != want; i++) {
+	for (int i = 0; i < 400 && n != want; i++) {
 		n = query_long(data, sql);
 		if (n != want)
 			usleep(50000);
@@ -55,7 +55,7 @@ static void run_case(int failures)
 {
 	char data[300], drop[300], file[400], set_path[400], dead[500], reason[520], name[32];
 	const char *extra[] = { "--set", set_path, "--set", "pipelines.drop.trigger=watch",
-				"--set", "pipelines.drop.backoff=1s", "--set",
+				"--set", "pipelines.drop.backoff=3s", "--set",
 				"pipelines.drop.attempts=3", NULL };
 	struct server s;
 	char text[200];
@@ -71,7 +71,7 @@ static void run_case(int failures)
 	for (int k = 1; k <= failures && k < 3; k++) {
 		long n = -1;
 
-		for (int i = 0; i < 200 && n < k; i++) {
+		for (int i = 0; i < 1000 && n < k; i++) {
 			n = failed_attempts(data, "drop");
 			if (n < k)
 				usleep(20000);
@@ -96,7 +96,7 @@ static void run_case(int failures)
 	} else {
 		snprintf(dead, sizeof(dead), "%s/dead-letter/drop/%s", data, name);
 		snprintf(reason, sizeof(reason), "%s.reason", dead);
-		for (int i = 0; i < 300 && access(reason, F_OK) != 0; i++)
+		for (int i = 0; i < 1500 && access(reason, F_OK) != 0; i++)
 			usleep(20000);
 		assert_int_equal(access(dead, F_OK), 0);
 		assert_int_equal(access(file, F_OK), -1);
@@ -211,7 +211,7 @@ static void test_sheet(void **state)
 	assert_int_equal(system(cmd), 0);
 	server_start(&s, bin, data, extra);
 	snprintf(reason, sizeof(reason), "%s/dead-letter/book/patients.xlsx.reason", data);
-	for (int i = 0; i < 300 && access(reason, F_OK) != 0; i++)
+	for (int i = 0; i < 1500 && access(reason, F_OK) != 0; i++)
 		usleep(20000);
 	{
 		FILE *f = fopen(reason, "r");
