@@ -14,6 +14,7 @@
 #define CL_CSV_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 struct cl_csv_field {
@@ -43,5 +44,9 @@ void cl_csv_free(struct cl_csv *c);
  * CL_EPARSE with c->err saying what and where (the next call resumes on
  * the following line). Blank lines are skipped. */
 int cl_csv_next(struct cl_csv *c);
+
+/* Writes one field of n bytes to f, quoted (quotes doubled) when it holds
+ * a comma, a quote or a line break (RFC 4180); NULL writes nothing. */
+void cl_csv_write_field(FILE *f, const char *s, size_t n);
 
 #endif

@@ -5,6 +5,8 @@
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 
+#include <limits.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,5 +121,22 @@ int cl_cli_common_option(struct cl_cli *cli, int opt, const char *arg)
 		cl_cli_apply(cli);
 		return 1;
 	}
+	return 0;
+}
+
+int cl_cli_open_store(const struct cl_cli *cli, int busy_ms, struct sqlite3 **db)
+{
+	char path[PATH_MAX + 16];
+
+	*db = NULL;
+	snprintf(path, sizeof(path), "%s/carelake.db", cli->data_dir);
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		int rc = cl_cli_error(cli, "cannot open %s: %s (load something first: carelake "
+				      "ingest)", path, *db ? sqlite3_errmsg(*db) : "out of memory");
+		sqlite3_close(*db);
+		*db = NULL;
+		return rc;
+	}
+	sqlite3_busy_timeout(*db, busy_ms);
 	return 0;
 }

@@ -51,6 +51,11 @@ int cl_cli_error(const struct cl_cli *cli, const char *fmt, ...)
 /* Prints usage text of a command to stdout and returns CL_EXIT_OK. */
 int cl_cli_help(const char *usage);
 
+struct sqlite3;
+/* Opens <data>/carelake.db read-only, waiting up to busy_ms for a writer.
+ * Returns 0, or prints why it cannot and returns CL_EXIT_USAGE. */
+int cl_cli_open_store(const struct cl_cli *cli, int busy_ms, struct sqlite3 **db);
+
 /* Long option ids shared by all commands (above any short option). */
 enum {
 	CL_OPT_DATA = 1000,

@@ -39,7 +39,7 @@ int cl_cmd_export(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *table = NULL, *format = "parquet", *out = NULL;
-	char path[PATH_MAX + 16], name[64];
+	char name[64];
 	struct cl_cli cli;
 	sqlite3 *db = NULL;
 	int64_t rows = 0;
@@ -73,14 +73,8 @@ int cl_cmd_export(int argc, char **argv)
 		return cl_cli_error(&cli, "--format must be parquet, csv or ndjson");
 	if (cl_lake_resolve(table, name, sizeof(name), NULL, 0) != CL_OK)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
-	snprintf(path, sizeof(path), "%s/carelake.db", cli.data_dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rc = cl_cli_error(&cli, "cannot open %s: %s (load something first: carelake ingest)",
-				  path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
+	if ((rc = cl_cli_open_store(&cli, 10000, &db)))
 		return rc;
-	}
-	sqlite3_busy_timeout(db, 10000);
 	rc = cl_lake_export(db, table, format, out, &rows);
 	sqlite3_close(db);
 	if (rc != CL_OK) {

@@ -2,6 +2,7 @@
  * `carelake query`: read-only SQL over the tables of carelake.db.
  */
 #include "cl_cli.h"
+#include "batch/cl_csv.h"
 #include "core/cl_error.h"
 #include "store/cl_sql_json.h"
 
@@ -48,23 +49,6 @@ static int authorize(void *arg, int action, const char *a, const char *b, const 
 	}
 }
 
-static void csv_field(const char *s)
-{
-	if (!s)
-		return;
-	if (strpbrk(s, ",\"\r\n")) {
-		putchar('"');
-		for (; *s; s++) {
-			if (*s == '"')
-				putchar('"');
-			putchar(*s);
-		}
-		putchar('"');
-	} else {
-		fputs(s, stdout);
-	}
-}
-
 static int print_rows(sqlite3_stmt *st, const char *format)
 {
 	int ncol = sqlite3_column_count(st), rc;
@@ -79,7 +63,8 @@ static int print_rows(sqlite3_stmt *st, const char *format)
 		for (int i = 0; i < ncol; i++) {
 			if (i)
 				putchar(',');
-			csv_field(sqlite3_column_name(st, i));
+			cl_csv_write_field(stdout, sqlite3_column_name(st, i),
+					   strlen(sqlite3_column_name(st, i)));
 		}
 		putchar('\n');
 	}
@@ -96,7 +81,8 @@ static int print_rows(sqlite3_stmt *st, const char *format)
 			for (int i = 0; i < ncol; i++) {
 				if (i)
 					putchar(',');
-				csv_field((const char *)sqlite3_column_text(st, i));
+				cl_csv_write_field(stdout, (const char *)sqlite3_column_text(st, i),
+						   (size_t)sqlite3_column_bytes(st, i));
 			}
 			putchar('\n');
 			continue;
@@ -161,7 +147,6 @@ int cl_cmd_query(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *format = "table", *tail;
-	char path[PATH_MAX + 16];
 	struct cl_cli cli;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -186,14 +171,8 @@ int cl_cmd_query(int argc, char **argv)
 		return cl_cli_error(&cli, "--format must be table, csv or json");
 	if (optind != argc - 1)
 		return cl_cli_error(&cli, "give one SQL statement, quoted (see --help)");
-	snprintf(path, sizeof(path), "%s/carelake.db", cli.data_dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		rc = cl_cli_error(&cli, "cannot open %s: %s (load something first: carelake ingest)",
-				  path, db ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_close(db);
+	if ((rc = cl_cli_open_store(&cli, 5000, &db)))
 		return rc;
-	}
-	sqlite3_busy_timeout(db, 5000);
 	sqlite3_set_authorizer(db, authorize, &denied);
 	rc = sqlite3_prepare_v2(db, argv[optind], -1, &st, &tail);
 	if (rc != SQLITE_OK || !st) {

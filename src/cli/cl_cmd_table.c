@@ -4,10 +4,9 @@
  * commits. A single Parquet file can be shown the same way.
  */
 #include "cl_cli.h"
+#include "batch/cl_csv.h"
 #include "core/cl_error.h"
-#include "core/cl_mem.h"
 #include "core/cl_time.h"
-#include "core/cl_utf8.h"
 #include "lake/cl_delta.h"
 #include "lake/cl_parquet.h"
 
@@ -49,21 +48,6 @@ struct out {
 	json_t *rows;            /* json and table formats collect rows */
 };
 
-static void csv_cell(const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, stdout);
-		return;
-	}
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"')
-			putchar('"');
-		putchar(*s);
-	}
-	putchar('"');
-}
-
 /* A double in the fewest digits that read back the same. */
 static void fmt_double(double d, char *buf, size_t cap)
 {
@@ -74,10 +58,20 @@ static void fmt_double(double d, char *buf, size_t cap)
 	}
 }
 
+/* A date (days) or timestamp (microseconds) as its text. */
+static json_t *time_json(enum cl_pq_type t, int64_t x)
+{
+	char buf[64];
+	if (t == CL_PQ_DATE)
+		cl_time_format_day(x * 86400000000LL, buf);
+	else
+		cl_time_format_rfc3339(x, buf, sizeof(buf), x % 1000000 ? 6 : 0);
+	return json_string(buf);
+}
+
 /* Cell i of a vector as JSON. */
 static json_t *cell(const struct cl_pq_vec *v, size_t i)
 {
-	char buf[64];
 	if (!v || !v->valid[i])
 		return json_null();
 	switch (v->type) {
@@ -86,27 +80,16 @@ static json_t *cell(const struct cl_pq_vec *v, size_t i)
 	case CL_PQ_INT64: return json_integer(v->v.i64[i]);
 	case CL_PQ_FLOAT: return json_real(v->v.f32[i]);
 	case CL_PQ_DOUBLE: return json_real(v->v.f64[i]);
-	case CL_PQ_DATE:
-		cl_time_format_day((int64_t)v->v.i32[i] * 86400000000LL, buf);
-		return json_string(buf);
-	case CL_PQ_TIMESTAMP: {
-		int64_t us = v->v.i64[i];
-		cl_time_format_rfc3339(us, buf, sizeof(buf), us % 1000000 ? 6 : 0);
-		return json_string(buf);
-	}
+	case CL_PQ_DATE: return time_json(v->type, v->v.i32[i]);
+	case CL_PQ_TIMESTAMP: return time_json(v->type, v->v.i64[i]);
 	default: {
 		size_t len;
 		const char *s = cl_pq_vec_str(v, i, &len);
-		/* binary that is text (old writers leave strings unannotated)
-		 * shows as text, as other engines show it */
-		if (v->type == CL_PQ_STRING || cl_utf8_check(s, len) == len)
+		/* binary that is text shows as text, as other engines show it */
+		if (v->type == CL_PQ_STRING)
 			return json_stringn(s, len);
-		char *hex = cl_malloc(2 * len + 1);
-		for (size_t k = 0; hex && k < len; k++)
-			snprintf(hex + 2 * k, 3, "%02x", (unsigned char)s[k]);
-		json_t *j = hex ? json_stringn(hex, 2 * len) : json_null();
-		cl_free(hex);
-		return j;
+		json_t *j = cl_pq_bytes_json(s, len);
+		return j ? j : json_null();
 	}
 	}
 }
@@ -140,7 +123,7 @@ static int emit(struct out *o, json_t *row)
 			char *s = cell_text(json_array_get(row, i));
 			if (i)
 				putchar(',');
-			csv_cell(s ? s : "");
+			cl_csv_write_field(stdout, s, s ? strlen(s) : 0);
 			free(s);
 		}
 		fputs("\r\n", stdout);
@@ -202,19 +185,11 @@ static void finish(struct out *o)
 /* A top-level value of an assembled record, times and dates formatted. */
 static json_t *record_cell(json_t *rec, const char *name, enum cl_pq_type t)
 {
-	char buf[64];
 	json_t *x = json_object_get(rec, name);
 	if (!x)
 		return json_null();
-	if (t == CL_PQ_TIMESTAMP && json_is_integer(x)) {
-		int64_t us = json_integer_value(x);
-		cl_time_format_rfc3339(us, buf, sizeof(buf), us % 1000000 ? 6 : 0);
-		return json_string(buf);
-	}
-	if (t == CL_PQ_DATE && json_is_integer(x)) {
-		cl_time_format_day(json_integer_value(x) * 86400000000LL, buf);
-		return json_string(buf);
-	}
+	if ((t == CL_PQ_TIMESTAMP || t == CL_PQ_DATE) && json_is_integer(x))
+		return time_json(t, json_integer_value(x));
 	return json_incref(x);
 }
 
@@ -334,7 +309,7 @@ static int show(struct cl_cli *cli, const char *path, int64_t version, int64_t t
 			for (size_t i = 0; i < o->ncols; i++) {
 				if (i)
 					putchar(',');
-				csv_cell(o->names[i]);
+				cl_csv_write_field(stdout, o->names[i], strlen(o->names[i]));
 			}
 			fputs("\r\n", stdout);
 		}
@@ -490,7 +465,7 @@ int cl_cmd_table(int argc, char **argv)
 			for (size_t i = 0; i < s->nfields; i++) {
 				if (i)
 					putchar(',');
-				csv_cell(s->fields[i].name);
+				cl_csv_write_field(stdout, s->fields[i].name, strlen(s->fields[i].name));
 			}
 			fputs("\r\n", stdout);
 			cl_delta_snapshot_free(s);

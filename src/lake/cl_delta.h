@@ -112,6 +112,10 @@ enum cl_pq_type cl_delta_pq_type(const char *delta_type); /* CL_PQ_NONE if unkno
 char *cl_delta_stats_json(const struct cl_pq_file_stats *st, const char *const *names,
                           const enum cl_pq_type *types);
 
+/* A random (version 4) UUID in its 36-character text form, as Delta's
+ * table ids, commit ids and data file names use. */
+void cl_delta_uuid(char out[37]);
+
 /* ---- writing ----------------------------------------------------------- */
 
 struct cl_delta_txn;

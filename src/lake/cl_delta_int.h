@@ -21,7 +21,6 @@ struct cl_delta_state {
 	int64_t version;
 	int64_t timestamp_ms;
 	size_t nadd, nremove;    /* actions seen */
-	int64_t rows_added;      /* numRecords over the adds seen, -1: none known */
 };
 
 /* The versions in a table's _delta_log, ascending. */

@@ -69,7 +69,6 @@ void cl_delta_state_init(struct cl_delta_state *s)
 	s->files = json_object();
 	s->tombstones = json_object();
 	s->version = -1;
-	s->rows_added = -1;
 }
 
 void cl_delta_state_free(struct cl_delta_state *s)
@@ -127,13 +126,6 @@ static int apply(struct cl_delta_state *s, json_t *a, const char *where)
 				json_object_set(s->files, dec, v);
 				json_object_del(s->tombstones, dec);
 				s->nadd++;
-				json_t *sj = json_loads(json_string_value(json_object_get(v, "stats")) ?: "",
-							0, NULL);
-				json_t *nr = json_object_get(sj, "numRecords");
-				if (json_is_integer(nr))
-					s->rows_added = (s->rows_added < 0 ? 0 : s->rows_added) +
-							json_integer_value(nr);
-				json_decref(sj);
 			} else {
 				s->nremove++;
 				json_object_del(s->files, dec);
@@ -605,9 +597,7 @@ int cl_delta_history(const char *path, struct cl_delta_commit **out, size_t *n)
 	}
 	for (size_t i = 0; i < l.ncommits && rc == 0; i++) {
 		struct cl_delta_state st;
-		cl_delta_state_init(&st);
-		json_decref(st.files);
-		st.files = json_object(); /* only this commit's adds count */
+		cl_delta_state_init(&st); /* this commit alone */
 		rc = cl_delta_read_commit(path, l.commits[i], &st);
 		if (rc == 0) {
 			c[i].version = l.commits[i];
@@ -616,7 +606,18 @@ int cl_delta_history(const char *path, struct cl_delta_commit **out, size_t *n)
 			c[i].operation = dup_str(json_object_get(st.commit_info, "operation"));
 			c[i].nadd = st.nadd;
 			c[i].nremove = st.nremove;
-			c[i].rows_added = st.rows_added;
+			c[i].rows_added = -1; /* numRecords over this commit's adds, if known */
+			const char *k;
+			json_t *a;
+			json_object_foreach(st.files, k, a) {
+				json_t *sj = json_loads(json_string_value(json_object_get(a, "stats")) ?: "",
+							0, NULL);
+				json_t *nr = json_object_get(sj, "numRecords");
+				if (json_is_integer(nr))
+					c[i].rows_added = (c[i].rows_added < 0 ? 0 : c[i].rows_added) +
+							  json_integer_value(nr);
+				json_decref(sj);
+			}
 			(*n)++;
 		}
 		cl_delta_state_free(&st);

@@ -43,7 +43,7 @@ struct cl_delta_txn {
 	int checkpoint_every;
 };
 
-static void uuid4(char out[37])
+void cl_delta_uuid(char out[37])
 {
 	unsigned char r[16];
 	randombytes_buf(r, sizeof(r));
@@ -148,7 +148,7 @@ int cl_delta_txn_set_schema(struct cl_delta_txn *t, const struct cl_delta_field 
 	if (t->snap && t->snap->table_id)
 		snprintf(id, sizeof(id), "%s", t->snap->table_id);
 	else
-		uuid4(id);
+		cl_delta_uuid(id);
 	json_decref(t->metadata);
 	t->metadata = json_pack("{s:{s:s, s:s?, s:{s:s, s:{}}, s:s, s:o, s:{}, s:I}}", "metaData",
 				"id", id, "name", name, "format", "provider", "parquet", "options",
@@ -235,7 +235,7 @@ static char *commit_text(struct cl_delta_txn *t, const char *operation, json_t *
 			free(s);
 		}
 	}
-	uuid4(id);
+	cl_delta_uuid(id);
 	json_t *ci = json_pack("{s:{s:I, s:s, s:o, s:b, s:s, s:s}}", "commitInfo", "timestamp",
 			       (json_int_t)(cl_time_now_us() / 1000), "operation", operation,
 			       "operationParameters", op, "isBlindAppend",

@@ -217,13 +217,12 @@ static int write_rows(struct sync *s)
 	struct cl_lake_file f = { 0 };
 	int rc = 0, step, open = 0;
 
-	cl_lake_select(&s->c, s->name, sql, sizeof(sql));
+	/* the partition rides along as an extra column after the table's */
+	char part_col[128];
+	snprintf(part_col, sizeof(part_col), "lake_day(\"%s\") AS _part",
+		 s->part_src ? s->part_src : "");
+	cl_lake_select(&s->c, s->part_src ? part_col : NULL, s->name, sql, sizeof(sql));
 	if (s->part_src) {
-		/* the partition rides along as an extra column after the table's */
-		char *from = strstr(sql, " FROM ");
-		char tail[256];
-		snprintf(tail, sizeof(tail), ", lake_day(\"%s\") AS _part%s", s->part_src, from);
-		snprintf(from, sizeof(sql) - (size_t)(from - sql), "%s", tail);
 		if (!s->all)
 			snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql),
 				 " WHERE _part IN (SELECT part FROM lake_dirty WHERE table_name = '%s'"

@@ -13,10 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "core/cl_error.h"
 #include "core/cl_time.h"
+#include "lake/cl_delta.h"
 #include "lake/cl_pq_format.h"
 
 static int ends_with(const char *s, const char *suffix)
@@ -71,11 +70,14 @@ enum cl_pq_type cl_lake_pq_type(enum cl_lake_kind k)
 	}
 }
 
-void cl_lake_select(const struct cl_lake_cols *c, const char *table, char *sql, size_t cap)
+void cl_lake_select(const struct cl_lake_cols *c, const char *extra, const char *table,
+		    char *sql, size_t cap)
 {
 	size_t len = (size_t)snprintf(sql, cap, "SELECT ");
 	for (int i = 0; i < c->n && len < cap; i++)
 		len += (size_t)snprintf(sql + len, cap - len, "%s\"%s\"", i ? ", " : "", c->name[i]);
+	if (extra && len < cap)
+		len += (size_t)snprintf(sql + len, cap - len, ", %s", extra);
 	if (len < cap)
 		snprintf(sql + len, cap - len, " FROM %s", table);
 }
@@ -153,14 +155,9 @@ static void push_value(struct cl_pq_vec *v, enum cl_lake_kind k, sqlite3_stmt *s
 
 void cl_lake_file_name(char *buf, size_t cap, int codec)
 {
-	unsigned char r[16];
-	randombytes_buf(r, sizeof(r));
-	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	snprintf(buf, cap,
-		 "part-00000-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x"
-		 "-c000.%sparquet", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-		 r[10], r[11], r[12], r[13], r[14], r[15],
+	char id[37];
+	cl_delta_uuid(id);
+	snprintf(buf, cap, "part-00000-%s-c000.%sparquet", id,
 		 codec == CL_PQ_CODEC_ZSTD ? "zstd." : codec == CL_PQ_CODEC_SNAPPY ? "snappy." : "");
 }
 

@@ -29,8 +29,10 @@ struct cl_lake_cols {
 int cl_lake_read_columns(sqlite3 *db, const char *table, struct cl_lake_cols *c);
 /* The Parquet type of a kind. */
 enum cl_pq_type cl_lake_pq_type(enum cl_lake_kind k);
-/* "SELECT "a", "b", ... FROM table" into sql. */
-void cl_lake_select(const struct cl_lake_cols *c, const char *table, char *sql, size_t cap);
+/* "SELECT "a", "b", ...[, extra] FROM table" into sql; `extra` (or NULL)
+ * is one more result column after the table's. */
+void cl_lake_select(const struct cl_lake_cols *c, const char *extra, const char *table,
+		    char *sql, size_t cap);
 /* A new data file name, part-00000-<uuid>-c000.<codec>.parquet. */
 void cl_lake_file_name(char *buf, size_t cap, int codec);
 

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "batch/cl_csv.h"
 #include "core/cl_error.h"
 #include "lake/cl_delta.h"
 #include "lake/cl_lake_cols.h"
@@ -125,23 +126,6 @@ static json_t *json_value(enum cl_lake_kind k, sqlite3_stmt *st, int col)
 	return json_stringn(s ? s : "", (size_t)sqlite3_column_bytes(st, col));
 }
 
-/* One CSV field, quoted when it must be (RFC 4180). */
-static void csv_field(FILE *f, const char *s, size_t n)
-{
-	if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\n', n) &&
-	    !memchr(s, '\r', n)) {
-		fwrite(s, 1, n, f);
-		return;
-	}
-	fputc('"', f);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"')
-			fputc('"', f);
-		fputc(s[i], f);
-	}
-	fputc('"', f);
-}
-
 int cl_lake_export(sqlite3 *db, const char *table, const char *format, const char *out_path,
 		   int64_t *rows)
 {
@@ -158,7 +142,7 @@ int cl_lake_export(sqlite3 *db, const char *table, const char *format, const cha
 		return rc;
 	if ((rc = cl_lake_read_columns(db, name, &c)))
 		return rc;
-	cl_lake_select(&c, name, sql, sizeof(sql));
+	cl_lake_select(&c, NULL, name, sql, sizeof(sql));
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return cl_error_set(CL_EIO, "reading %s: %s", name, sqlite3_errmsg(db));
 	/* written beside the target and renamed: never a half file at out_path */
@@ -191,7 +175,7 @@ int cl_lake_export(sqlite3 *db, const char *table, const char *format, const cha
 			for (int i = 0; i < c.n; i++) {
 				if (i)
 					fputc(',', f);
-				csv_field(f, c.name[i], strlen(c.name[i]));
+				cl_csv_write_field(f, c.name[i], strlen(c.name[i]));
 			}
 			fputs("\r\n", f);
 		}
@@ -202,7 +186,7 @@ int cl_lake_export(sqlite3 *db, const char *table, const char *format, const cha
 					if (i)
 						fputc(',', f);
 					if (s)
-						csv_field(f, s, (size_t)sqlite3_column_bytes(st, i));
+						cl_csv_write_field(f, s, (size_t)sqlite3_column_bytes(st, i));
 				}
 				fputs("\r\n", f);
 			} else {

@@ -27,29 +27,6 @@
 #include "lake/cl_parquet.h"
 #include "lake/cl_pq_format.h"
 
-/* Appends entry i of `src` to `dst` (same type). */
-static void copy_value(struct cl_pq_vec *dst, const struct cl_pq_vec *src, size_t i)
-{
-	if (!src->valid[i]) {
-		cl_pq_vec_push_null(dst);
-		return;
-	}
-	switch (src->type) {
-	case CL_PQ_BOOL: cl_pq_vec_push_bool(dst, src->v.b[i]); break;
-	case CL_PQ_INT32:
-	case CL_PQ_DATE: cl_pq_vec_push_i32(dst, src->v.i32[i]); break;
-	case CL_PQ_INT64:
-	case CL_PQ_TIMESTAMP: cl_pq_vec_push_i64(dst, src->v.i64[i]); break;
-	case CL_PQ_FLOAT: cl_pq_vec_push_f32(dst, src->v.f32[i]); break;
-	case CL_PQ_DOUBLE: cl_pq_vec_push_f64(dst, src->v.f64[i]); break;
-	default: {
-		size_t len;
-		const char *s = cl_pq_vec_str(src, i, &len);
-		cl_pq_vec_push_str(dst, s, len);
-	}
-	}
-}
-
 /* The partition key of a file: its partition values joined. */
 static void part_key(const struct cl_delta_snapshot *s, const struct cl_delta_file *f, char *buf,
 		     size_t cap)
@@ -128,7 +105,7 @@ static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, cons
 			int64_t nr = cl_pq_row_group_rows(f, rg);
 			for (int64_t r = 0; rc == 0 && r < nr; r++) {
 				for (size_t c = 0; c < ncols; c++)
-					copy_value(cl_pq_writer_col(w, c), &v[c], (size_t)r);
+					cl_pq_vec_push_from(cl_pq_writer_col(w, c), &v[c], (size_t)r);
 				rc = cl_pq_writer_rows(w, 1);
 				(*rows)++;
 			}

@@ -42,8 +42,9 @@ enum cl_pq_type {
 	                     INT96 and milli/nanosecond timestamps to this */
 };
 
-/* The name of a type, for messages and for `table show` headers. */
-const char *cl_pq_type_name(enum cl_pq_type t);
+/* Bytes of one value of a fixed-size type (a boolean: 1); 0 for strings
+ * and binary, which keep offsets instead. */
+size_t cl_pq_type_size(enum cl_pq_type t);
 
 /* ---- column vectors ---------------------------------------------------- */
 
@@ -88,6 +89,8 @@ void cl_pq_vec_push_i64(struct cl_pq_vec *v, int64_t x);  /* INT64, TIMESTAMP */
 void cl_pq_vec_push_f32(struct cl_pq_vec *v, float x);
 void cl_pq_vec_push_f64(struct cl_pq_vec *v, double x);
 void cl_pq_vec_push_str(struct cl_pq_vec *v, const char *s, size_t n); /* STRING, BINARY */
+/* Appends entry i of `src` (a null stays null) to `dst`, of the same type. */
+void cl_pq_vec_push_from(struct cl_pq_vec *dst, const struct cl_pq_vec *src, size_t i);
 /* Nested columns: after each push, gives the entry just pushed its
  * definition and repetition levels (a value has the leaf's max_def; a null
  * or an empty list has the level at which it stops being defined). */
@@ -220,6 +223,10 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
  * null), appended to the array `rows`. Timestamps become integers of
  * microseconds; binary becomes a string when it is valid UTF-8. */
 int cl_pq_read_records(struct cl_pq_file *f, size_t rg, json_t *rows);
+
+/* Bytes as a JSON string: the text when it is valid UTF-8 (old writers
+ * leave strings unannotated), else lowercase hex. */
+json_t *cl_pq_bytes_json(const char *s, size_t len);
 
 /* ---- codecs (cl_pq_codec.c) ------------------------------------------- */
 

@@ -321,30 +321,6 @@ static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
 	return v->err;
 }
 
-/* Copies dictionary entry k to `v`. */
-static void push_dict(struct reader *r, struct cl_pq_vec *v, uint32_t k)
-{
-	struct cl_pq_vec *d = &r->dict;
-	if (!d->valid[k]) {
-		cl_pq_vec_push_null(v); /* a value with no meaning (an INT96 overflow) */
-		return;
-	}
-	switch (d->type) {
-	case CL_PQ_BOOL: cl_pq_vec_push_bool(v, d->v.b[k]); break;
-	case CL_PQ_INT32:
-	case CL_PQ_DATE: cl_pq_vec_push_i32(v, d->v.i32[k]); break;
-	case CL_PQ_INT64:
-	case CL_PQ_TIMESTAMP: cl_pq_vec_push_i64(v, d->v.i64[k]); break;
-	case CL_PQ_FLOAT: cl_pq_vec_push_f32(v, d->v.f32[k]); break;
-	case CL_PQ_DOUBLE: cl_pq_vec_push_f64(v, d->v.f64[k]); break;
-	default: {
-		size_t len;
-		const char *s = cl_pq_vec_str(d, k, &len);
-		cl_pq_vec_push_str(v, s, len);
-	}
-	}
-}
-
 /* Decodes the `n` values of a data page in `enc` into `tmp`. */
 static int values(struct reader *r, struct in *b, int enc, struct cl_pq_vec *tmp, size_t n)
 {
@@ -369,7 +345,7 @@ static int values(struct reader *r, struct in *b, int enc, struct cl_pq_vec *tmp
 		for (size_t i = 0; i < n; i++) {
 			if (r->idx[i] >= r->dict.n)
 				return corrupt(r, "a dictionary index is past the dictionary");
-			push_dict(r, tmp, r->idx[i]);
+			cl_pq_vec_push_from(tmp, &r->dict, r->idx[i]);
 		}
 		return tmp->err;
 	}
@@ -775,9 +751,7 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 			if (dl[i] != r.leaf->max_def) {
 				cl_pq_vec_push_null(out);
 			} else {
-				struct reader rr = r;
-				rr.dict = tmp;
-				push_dict(&rr, out, (uint32_t)k++);
+				cl_pq_vec_push_from(out, &tmp, k++);
 			}
 			if (nested)
 				cl_pq_vec_set_levels(out, dl[i], rl[i]);

@@ -189,17 +189,10 @@ static int rle_constant(struct cl_pq_buf *b, uint32_t value, size_t n, unsigned 
 
 /* ---- values ----------------------------------------------------------- */
 
+/* Bytes of a fixed-size value; 0 for booleans (bit-packed) and strings. */
 static size_t value_bytes(enum cl_pq_type t)
 {
-	switch (t) {
-	case CL_PQ_INT32:
-	case CL_PQ_DATE:
-	case CL_PQ_FLOAT: return 4;
-	case CL_PQ_INT64:
-	case CL_PQ_TIMESTAMP:
-	case CL_PQ_DOUBLE: return 8;
-	default: return 0;
-	}
+	return t == CL_PQ_BOOL ? 0 : cl_pq_type_size(t);
 }
 
 /* The first 8 bytes of a string, big-endian, so that comparing two keys

@@ -49,18 +49,23 @@ static json_t *leaf_json(const struct cl_pq_vec *v, size_t i)
 	default: {
 		size_t len;
 		const char *s = cl_pq_vec_str(v, i, &len);
-		if (cl_utf8_check(s, len) == len)
-			return json_stringn(s, len);
-		char *hex = cl_malloc(2 * len + 1);
-		if (!hex)
-			return NULL;
-		for (size_t k = 0; k < len; k++)
-			snprintf(hex + 2 * k, 3, "%02x", (unsigned char)s[k]);
-		json_t *j = json_string(hex);
-		cl_free(hex);
-		return j;
+		return cl_pq_bytes_json(s, len);
 	}
 	}
+}
+
+json_t *cl_pq_bytes_json(const char *s, size_t len)
+{
+	if (cl_utf8_check(s, len) == len)
+		return json_stringn(s, len);
+	char *hex = cl_malloc(2 * len + 1);
+	if (!hex)
+		return NULL;
+	for (size_t k = 0; k < len; k++)
+		snprintf(hex + 2 * k, 3, "%02x", (unsigned char)s[k]);
+	json_t *j = json_stringn(hex, 2 * len);
+	cl_free(hex);
+	return j;
 }
 
 /* The array held at `key` of object `o` (created if absent). */
@@ -154,6 +159,17 @@ static void place(const struct cl_pq_file *f, const int *path, int depth, json_t
 	}
 }
 
+/* One past the last node of node i's subtree (nodes are depth first). */
+static int subtree_end(const struct cl_pq_file *f, int i)
+{
+	int end = i + 1, pending = f->rn[i].nchildren;
+	while (pending > 0 && end < (int)f->nnodes) {
+		pending += f->rn[end].nchildren - 1;
+		end++;
+	}
+	return end;
+}
+
 /* Turns LIST groups' elements into plain values and MAP groups into
  * objects, below node `i` whose JSON value is x. */
 static json_t *shape(const struct cl_pq_file *f, int i, json_t *x);
@@ -166,13 +182,7 @@ static json_t *shape_children(const struct cl_pq_file *f, int i, json_t *obj)
 		json_t *v = json_object_get(obj, f->rn[c].name);
 		if (v)
 			json_object_set_new(obj, f->rn[c].name, shape(f, c, json_incref(v)));
-		/* skip c's subtree */
-		int end = c + 1, pending = f->rn[c].nchildren;
-		while (pending > 0 && end < (int)f->nnodes) {
-			pending += f->rn[end].nchildren - 1;
-			end++;
-		}
-		c = end;
+		c = subtree_end(f, c);
 	}
 	return obj;
 }
@@ -287,19 +297,7 @@ int cl_pq_read_records(struct cl_pq_file *f, size_t rg, json_t *rows)
 	}
 	/* the final shapes of lists and maps */
 	for (int64_t row = 0; rc == 0 && row < nrows; row++) {
-		json_t *o = objs[row];
-		int top = 1;
-		for (int k = 0; k < f->rn[0].nchildren && top < (int)f->nnodes; k++) {
-			json_t *x = json_object_get(o, f->rn[top].name);
-			if (x)
-				json_object_set_new(o, f->rn[top].name, shape(f, top, json_incref(x)));
-			int end = top + 1, pending = f->rn[top].nchildren;
-			while (pending > 0 && end < (int)f->nnodes) {
-				pending += f->rn[end].nchildren - 1;
-				end++;
-			}
-			top = end;
-		}
+		json_t *o = shape_children(f, 0, objs[row]); /* the root's children */
 		json_array_append_new(rows, o);
 		objs[row] = NULL;
 	}

@@ -13,24 +13,7 @@
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 
-const char *cl_pq_type_name(enum cl_pq_type t)
-{
-	switch (t) {
-	case CL_PQ_NONE: return "group";
-	case CL_PQ_BOOL: return "boolean";
-	case CL_PQ_INT32: return "int";
-	case CL_PQ_INT64: return "bigint";
-	case CL_PQ_FLOAT: return "float";
-	case CL_PQ_DOUBLE: return "double";
-	case CL_PQ_STRING: return "string";
-	case CL_PQ_BINARY: return "binary";
-	case CL_PQ_DATE: return "date";
-	case CL_PQ_TIMESTAMP: return "timestamp";
-	}
-	return "unknown";
-}
-
-static size_t value_size(enum cl_pq_type t)
+size_t cl_pq_type_size(enum cl_pq_type t)
 {
 	switch (t) {
 	case CL_PQ_BOOL: return 1;
@@ -73,19 +56,21 @@ void cl_pq_vec_free(struct cl_pq_vec *v)
 	cl_pq_vec_init(v, t);
 }
 
-/* Makes room for one more entry. */
-static bool grow(struct cl_pq_vec *v)
+/* Makes room for `extra` more entries, doubling. */
+static bool ensure(struct cl_pq_vec *v, size_t extra)
 {
 	if (v->err)
 		return false;
-	if (v->n < v->cap)
+	if (v->cap - v->n >= extra)
 		return true;
 	size_t cap = v->cap ? v->cap * 2 : 1024;
+	while (cap - v->n < extra)
+		cap *= 2;
 	uint8_t *valid = cl_realloc(v->valid, cap);
 	if (!valid)
 		goto nomem;
 	v->valid = valid;
-	size_t vs = value_size(v->type);
+	size_t vs = cl_pq_type_size(v->type);
 	if (vs) {
 		void *raw = cl_realloc(v->v.raw, cap * vs);
 		if (!raw)
@@ -116,16 +101,14 @@ nomem:
 	return false;
 }
 
+static bool grow(struct cl_pq_vec *v)
+{
+	return ensure(v, 1);
+}
+
 int cl_pq_vec_reserve(struct cl_pq_vec *v, size_t n)
 {
-	while (!v->err && v->cap - v->n < n) {
-		size_t keep = v->n;
-		v->n = v->cap; /* grow() doubles when full */
-		int ok = grow(v);
-		v->n = keep;
-		if (!ok)
-			break;
-	}
+	ensure(v, n);
 	return v->err;
 }
 
@@ -177,6 +160,28 @@ void cl_pq_vec_push_str(struct cl_pq_vec *v, const char *s, size_t n)
 	v->data_len += n;
 	v->off[v->n + 1] = (uint32_t)v->data_len;
 	v->valid[v->n++] = 1;
+}
+
+void cl_pq_vec_push_from(struct cl_pq_vec *dst, const struct cl_pq_vec *src, size_t i)
+{
+	if (!src->valid[i]) {
+		cl_pq_vec_push_null(dst);
+		return;
+	}
+	switch (src->type) {
+	case CL_PQ_BOOL: cl_pq_vec_push_bool(dst, src->v.b[i]); break;
+	case CL_PQ_INT32:
+	case CL_PQ_DATE: cl_pq_vec_push_i32(dst, src->v.i32[i]); break;
+	case CL_PQ_INT64:
+	case CL_PQ_TIMESTAMP: cl_pq_vec_push_i64(dst, src->v.i64[i]); break;
+	case CL_PQ_FLOAT: cl_pq_vec_push_f32(dst, src->v.f32[i]); break;
+	case CL_PQ_DOUBLE: cl_pq_vec_push_f64(dst, src->v.f64[i]); break;
+	default: {
+		size_t len;
+		const char *str = cl_pq_vec_str(src, i, &len);
+		cl_pq_vec_push_str(dst, str, len);
+	}
+	}
 }
 
 void cl_pq_vec_set_levels(struct cl_pq_vec *v, uint8_t def, uint8_t rep)
