@@ -45,14 +45,22 @@ done
 url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$work/serve.out")
 token=$(cat "$work/data/admin.token")
 
-# every request a new event id, so carelake stores each one
+# every request a new event id, so carelake stores each one: ids carry the
+# run and wrk's thread (each thread runs its own copy of the script, with
+# the same counter and the same random numbers)
 cat > "$work/post.lua" <<'LUA'
+local threads = 0
+function setup(thread)
+	threads = threads + 1
+	thread:set("tid", threads)
+end
 local n = 0
+local nonce = os.getenv("NONCE") or "0"
 request = function()
 	n = n + 1
-	local body = string.format('{"id":"w%d-%d","device_id":"m1","patient_id":"p%d",' ..
+	local body = string.format('{"id":"w%s-%d-%d","device_id":"m1","patient_id":"p%d",' ..
 		'"ts":"%s","type":"heart_rate","value":72,"unit":"/min"}',
-		math.random(1, 1000000000), n, n % 1000, os.date("!%Y-%m-%dT%H:%M:%SZ"))
+		nonce, tid, n, n % 1000, os.date("!%Y-%m-%dT%H:%M:%SZ"))
 	return wrk.format("POST", "/api/v1/events", {
 		["Authorization"] = "Bearer " .. os.getenv("TOKEN"),
 		["Content-Type"] = "application/json" }, body)
@@ -60,7 +68,7 @@ end
 LUA
 
 run() {
-	TOKEN=$token wrk -t2 -c64 -d"${secs}s" -s "$work/post.lua" "$1" 2>&1 |
+	NONCE=$(date +%s%N) TOKEN=$token wrk -t2 -c64 -d"${secs}s" -s "$work/post.lua" "$1" 2>&1 |
 		awk '/Requests\/sec/ {print $2} /Non-2xx/ {print "non2xx " $NF > "/dev/stderr"}'
 }
 sleep 0.3
@@ -69,4 +77,7 @@ c_rps=$(run "$url")
 echo "single-event POSTs, wrk -t2 -c64 ${secs}s on this machine:"
 echo "  nginx (static answer)       $n_rps requests/s"
 echo "  carelake (durable, stored)  $c_rps requests/s"
+curl -s "$url/metrics" | awk '/^carelake_events_accepted_total/ {a=$2}
+	/^carelake_events_duplicate_total/ {d=$2}
+	END {printf "  carelake stored %d events, %d answered as duplicates\n", a, d}'
 awk -v c="$c_rps" -v n="$n_rps" 'BEGIN { printf "  ratio carelake/nginx        %.2fx   target >= 0.80x\n", c / n }'
