@@ -63,7 +63,8 @@ struct cl_sink {
 };
 
 #define BUF_MIN (1u << 20)
-#define COMMIT_INTERVAL_US 20000
+#define COMMIT_INTERVAL_US 20000     /* when the store keeps up easily */
+#define COMMIT_INTERVAL_MAX_US 250000 /* under load, at most this stale */
 
 /* Room for one operation with strings of the given lengths. */
 static struct op *op_new(struct cl_sink *k, uint32_t type, const char *s0, const char *s1,
@@ -334,7 +335,7 @@ static struct buf *durable_prefix(struct cl_sink *k, struct buf *first, struct b
 static void *sink_main(void *arg)
 {
 	struct cl_sink *k = arg;
-	int64_t backoff = 0;
+	int64_t backoff = 0, interval = COMMIT_INTERVAL_US;
 	pthread_setname_np(pthread_self(), "cl-store");
 	/* behind the alert path: storing can wait a moment, alerts cannot */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
@@ -355,11 +356,13 @@ static void *sink_main(void *arg)
 		first = k->head;
 		/* gather: one transaction per commit interval rather than one
 		 * per batch, so hot pages (indexes, NEWS2 rows, checkpoints)
-		 * go to the WAL once, not once per batch */
+		 * go to the WAL once, not once per batch. The interval grows
+		 * with the time commits take: a busy store writes each page
+		 * once for more rows, instead of falling behind */
 		if (!k->stop && k->pending < k->max_pending / 4 &&
-		    cl_time_mono_us() - first->handed_us < COMMIT_INTERVAL_US) {
+		    cl_time_mono_us() - first->handed_us < interval) {
 			timed_wait(&k->work, &k->mu,
-				   COMMIT_INTERVAL_US - (cl_time_mono_us() - first->handed_us));
+				   interval - (cl_time_mono_us() - first->handed_us));
 			pthread_mutex_unlock(&k->mu);
 			continue;
 		}
@@ -402,6 +405,11 @@ static void *sink_main(void *arg)
 			while (i < 11 && t0 > (250 << i))
 				i++;
 			k->st.commit_us[i]++;
+			interval = 2 * t0;
+			if (interval < COMMIT_INTERVAL_US)
+				interval = COMMIT_INTERVAL_US;
+			if (interval > COMMIT_INTERVAL_MAX_US)
+				interval = COMMIT_INTERVAL_MAX_US;
 			pthread_cond_broadcast(&k->space);
 		} else {
 			k->st.failures++;
