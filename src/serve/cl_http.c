@@ -1,6 +1,10 @@
 /*
  * The HTTP API on libmicrohttpd. See DESIGN.md for the endpoints.
  *
+ * The fast path (cl_http_fast.c) accepts every connection and serves whole
+ * ingest requests itself through the same handlers (cl_http_fast_*, and
+ * respond() writing to its connection); everything else it hands to MHD.
+ *
  * Threads: MHD runs `http.threads` event loops (epoll). Bodies arrive in
  * pieces and are gathered per request; a slow client only ever occupies
  * its own connection. An ingest request is answered only once its events
@@ -62,6 +66,7 @@ struct cl_http_req {
 	struct cl_principal who;        /* the token's bearer */
 	int64_t t0_us;
 	struct cl_http_req *next_waiter;
+	struct cl_fconn *fast;          /* on the fast path: its connection */
 };
 
 static void count_code(struct cl_server *s, int code)
@@ -80,6 +85,13 @@ static enum MHD_Result respond(struct cl_server *s, struct cl_http_req *r,
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	if (r && r->fast) {
+		cl_fast_reply(r->fast, code, ctype, body, len, extra_h, extra_v);
+		free(body);
+		count_code(s, code);
+		r->state = S_ANSWERED;
+		return MHD_YES;
+	}
 	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(body);
@@ -228,6 +240,17 @@ static enum MHD_Result answer_events(struct cl_server *s, struct cl_http_req *r,
 		return respond_error(s, r, c, commit_rc == CL_ENOSPC ? 507 : 503,
 				     "not_stored", cl_error_detail(), "Retry-After", "5");
 	}
+	if (r->res.nlisted == 0 && r->res.nrejected == 0) {
+		/* the common answer, without building it as a tree */
+		char *body = malloc(80);
+		int n;
+
+		if (!body)
+			return MHD_NO;
+		n = snprintf(body, 80, "{\"accepted\":%u,\"duplicates\":%u,\"rejected\":[]}",
+			     (unsigned)r->res.accepted, (unsigned)r->res.duplicates);
+		return respond(s, r, c, 200, "application/json", body, (size_t)n, NULL, NULL);
+	}
 	rej = json_array();
 	for (uint32_t i = 0; i < r->res.nlisted; i++)
 		json_array_append_new(rej, json_pack("{s:i,s:s}", "index",
@@ -325,11 +348,13 @@ static enum MHD_Result answer(struct cl_server *s, struct cl_http_req *r,
 				 : answer_events(s, r, c, commit_rc);
 }
 
-/* The whole body of an ingest request is here: validate and queue. */
-static enum MHD_Result start_ingest(struct cl_server *s, struct cl_http_req *r,
-				    struct MHD_Connection *c)
+/* The whole body of an ingest request is here: validates and queues it.
+ * Returns 1 when its events wait for their commit; otherwise the request
+ * is answered, with *ret. */
+static int queue_ingest(struct cl_server *s, struct cl_http_req *r, struct MHD_Connection *c,
+			enum MHD_Result *ret)
 {
-	int rc, done, commit_rc = CL_OK;
+	int rc;
 
 	if (r->route == R_EVENTS) {
 		r->log = s->vitals;
@@ -342,18 +367,31 @@ static enum MHD_Result start_ingest(struct cl_server *s, struct cl_http_req *r,
 				    &r->res);
 	}
 	if (rc == CL_EPARSE)
-		return respond_error(s, r, c, 400, "bad_request", cl_error_detail(), NULL, NULL);
-	if (rc == CL_ETOOBIG)
-		return respond_error(s, r, c, 413, "too_many_events", cl_error_detail(), NULL, NULL);
-	if (rc == CL_EBUSY)
-		return respond_error(s, r, c, 503, "busy",
+		*ret = respond_error(s, r, c, 400, "bad_request", cl_error_detail(), NULL, NULL);
+	else if (rc == CL_ETOOBIG)
+		*ret = respond_error(s, r, c, 413, "too_many_events", cl_error_detail(), NULL, NULL);
+	else if (rc == CL_EBUSY)
+		*ret = respond_error(s, r, c, 503, "busy",
 				     "the bronze log cannot keep up right now; retry after the delay",
 				     "Retry-After", "1");
-	if (rc != CL_OK)
-		return respond_error(s, r, c, rc == CL_ENOSPC ? 507 : 500, "not_stored",
+	else if (rc != CL_OK)
+		*ret = respond_error(s, r, c, rc == CL_ENOSPC ? 507 : 500, "not_stored",
 				     cl_error_detail(), "Retry-After", "5");
-	if (!r->res.queued)
-		return answer(s, r, c, CL_OK);
+	else if (!r->res.queued)
+		*ret = answer(s, r, c, CL_OK);
+	else
+		return 1;
+	return 0;
+}
+
+static enum MHD_Result start_ingest(struct cl_server *s, struct cl_http_req *r,
+				    struct MHD_Connection *c)
+{
+	enum MHD_Result ret;
+	int done, commit_rc = CL_OK;
+
+	if (!queue_ingest(s, r, c, &ret))
+		return ret;
 	/* answer now if the commit already happened, else wait for it */
 	pthread_mutex_lock(&s->wait_mu);
 	done = cl_blog_poll_range(r->log, r->res.first.batch, r->res.last.batch, &commit_rc);
@@ -386,7 +424,100 @@ void cl_http_on_commit(struct cl_server *s, struct cl_blog *log, uint64_t batch)
 			pp = &r->next_waiter;
 		}
 	}
+	if (s->fast)
+		cl_fast_notify(s->fast);
 	pthread_mutex_unlock(&s->wait_mu);
+}
+
+/*
+ * The fast path's side (cl_http_fast.c): ingest requests it has read
+ * whole from a connection of its own, answered through cl_fast_reply.
+ */
+
+static enum route route_n(const char *path, size_t n, const char **allow)
+{
+	char url[32];
+
+	if (n >= sizeof(url))
+		return R_NONE;
+	memcpy(url, path, n);
+	url[n] = '\0';
+	return route_of(url, allow);
+}
+
+int cl_http_fast_route(const char *path, size_t n)
+{
+	const char *allow;
+	enum route r = route_n(path, n, &allow);
+
+	return r == R_EVENTS || r == R_FHIR_OBS || r == R_FHIR_BUNDLE;
+}
+
+struct cl_http_req *cl_http_fast_new(struct cl_fconn *c)
+{
+	struct cl_http_req *r = cl_calloc(1, sizeof(*r));
+
+	if (r) {
+		cl_ingest_result_init(&r->res);
+		r->fast = c;
+	}
+	return r;
+}
+
+void cl_http_fast_free(struct cl_http_req *r)
+{
+	if (!r)
+		return;
+	cl_ingest_result_free(&r->res);
+	cl_free(r->body);
+	cl_free(r);
+}
+
+int cl_http_fast_serve(struct cl_server *s, struct cl_http_req *r, const char *path, size_t n,
+		       const char *auth, const char *body, size_t len)
+{
+	const char *allow;
+	enum MHD_Result ret;
+
+	cl_ingest_result_free(&r->res);
+	cl_ingest_result_init(&r->res);
+	r->route = route_n(path, n, &allow);
+	r->state = S_READING;
+	r->log = NULL;
+	r->t0_us = cl_time_mono_us();
+	if (cl_auth_check(s->auth, auth, &r->who) != CL_OK) {
+		respond_error(s, r, NULL, 401, "unauthorized", cl_error_detail(),
+			      MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"carelake\"");
+		return 0;
+	}
+	if (len > r->cap) {
+		char *nb = cl_realloc(r->body, len);
+
+		if (!nb) {
+			respond_error(s, r, NULL, 503, "busy", "out of memory; retry later",
+				      "Retry-After", "1");
+			return 0;
+		}
+		r->body = nb;
+		r->cap = len;
+	}
+	if (len)
+		memcpy(r->body, body, len);
+	r->len = len;
+	if (!queue_ingest(s, r, NULL, &ret))
+		return 0;
+	r->state = S_WAITING;
+	return 1;
+}
+
+int cl_http_fast_poll(struct cl_server *s, struct cl_http_req *r)
+{
+	int rc = CL_OK;
+
+	if (!cl_blog_poll_range(r->log, r->res.first.batch, r->res.last.batch, &rc))
+		return 0;
+	answer(s, r, NULL, rc);
+	return 1;
 }
 
 /* Reads a time query argument: RFC 3339, or absent (default). */
@@ -769,54 +900,75 @@ static int parse_listen(const char *spec, struct sockaddr_in *sa)
 int cl_http_start(struct cl_server *s)
 {
 	struct sockaddr_in sa;
-	const union MHD_DaemonInfo *info;
 	int rc = parse_listen(s->cfg.http.listen, &sa);
 
 	if (rc)
 		return rc;
+	/* MHD listens on nothing of its own: the fast path accepts every
+	 * connection and hands it over for anything but a whole ingest
+	 * request (cl_http_fast.c) */
 	s->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-		ntohs(sa.sin_port), NULL, NULL, handler, s,
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+		MHD_USE_NO_LISTEN_SOCKET,
+		0, NULL, NULL, handler, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.http.threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned int)(s->cfg.http.connection_timeout_us / 1000000),
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.http.max_connections,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 		/* MHD clears a connection's pool for every request: what it
 		 * does not need (headers, a read buffer; bodies come to us in
 		 * pieces) is time spent zeroing */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->cfg.http.connection_memory,
 		MHD_OPTION_END);
 	if (!s->mhd)
-		return cl_error_set(CL_EIO, "cannot listen on %s (is the port in use?)",
-				    s->cfg.http.listen);
-	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info ? info->port : ntohs(sa.sin_port);
+		return cl_error_set(CL_EIO, "cannot start the HTTP daemon");
+	{
+		struct cl_fast *f;
+
+		rc = cl_fast_start(s, &sa, &f);
+		if (rc) {
+			MHD_stop_daemon(s->mhd);
+			s->mhd = NULL;
+			return cl_error_set(CL_EIO, "cannot listen on %s: %s (is the port in use?)",
+					    s->cfg.http.listen, cl_error_detail());
+		}
+		pthread_mutex_lock(&s->wait_mu);
+		s->fast = f;
+		pthread_mutex_unlock(&s->wait_mu);
+		s->port = cl_fast_port(f);
+	}
 	return CL_OK;
 }
 
 void cl_http_stop(struct cl_server *s)
 {
+	struct cl_fast *f;
+
 	if (!s->mhd)
 		return;
 	/* stop taking new connections, end live streams, let waiting
 	 * requests get answered */
-	MHD_quiesce_daemon(s->mhd);
+	if (s->fast)
+		cl_fast_quiesce(s->fast);
 	if (s->sse)
 		cl_sse_close_all(s->sse);
 	for (int i = 0; i < 500; i++) {
 		int empty;
 
 		pthread_mutex_lock(&s->wait_mu);
-		empty = s->waiters == NULL;
+		empty = s->waiters == NULL && (!s->fast || cl_fast_waiting(s->fast) == 0);
 		pthread_mutex_unlock(&s->wait_mu);
 		if (empty)
 			break;
 		usleep(10000);
 	}
+	pthread_mutex_lock(&s->wait_mu);
+	f = s->fast;
+	s->fast = NULL;
+	pthread_mutex_unlock(&s->wait_mu);
+	cl_fast_stop(f);
 	MHD_stop_daemon(s->mhd);
 	s->mhd = NULL;
 }

@@ -15,6 +15,7 @@
 #include "cl_webhook.h"
 
 #include <limits.h>
+#include <netinet/in.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,6 +27,8 @@
 extern const int cl_http_codes[CL_HTTP_CODES];
 
 struct cl_http_req;
+struct cl_fast;
+struct cl_fconn;
 
 struct cl_server {
 	struct cl_config cfg;
@@ -56,6 +59,7 @@ struct cl_server {
 	pthread_cond_t refine_cv;
 
 	struct MHD_Daemon *mhd;
+	struct cl_fast *fast;             /* owns the listening socket */
 	uint16_t port;
 	pthread_mutex_t wait_mu;          /* guards waiters and stopping */
 	struct cl_http_req *waiters;      /* suspended until their commit */
@@ -77,6 +81,31 @@ void cl_http_stop(struct cl_server *s);
 /* Resumes requests waiting for commits of log up to batch (called from
  * that log's flusher). */
 void cl_http_on_commit(struct cl_server *s, struct cl_blog *log, uint64_t batch);
+
+/*
+ * The fast path (cl_http_fast.c) owns the listening socket. A request it
+ * finds whole in the socket, to an ingest endpoint, with nothing unusual
+ * in its head, it reads and answers on its own event loops; a connection
+ * that shows anything else is handed, its bytes unread, to MHD.
+ */
+int cl_fast_start(struct cl_server *s, const struct sockaddr_in *sa, struct cl_fast **out);
+uint16_t cl_fast_port(const struct cl_fast *f);
+void cl_fast_quiesce(struct cl_fast *f);       /* takes no new connections */
+int cl_fast_waiting(struct cl_fast *f);        /* requests waiting for commits */
+void cl_fast_stop(struct cl_fast *f);
+void cl_fast_notify(struct cl_fast *f);        /* a commit happened */
+void cl_fast_reply(struct cl_fconn *c, int code, const char *ctype, const char *body,
+		   size_t len, const char *extra_h, const char *extra_v);
+
+/* cl_http.c's side of the fast path. cl_http_fast_serve returns 1 when the
+ * request waits for its commit, then cl_http_fast_poll answers it once
+ * the commit is done (returns 1). */
+int cl_http_fast_route(const char *path, size_t n);
+struct cl_http_req *cl_http_fast_new(struct cl_fconn *c);
+void cl_http_fast_free(struct cl_http_req *r);
+int cl_http_fast_serve(struct cl_server *s, struct cl_http_req *r, const char *path, size_t n,
+		       const char *auth, const char *body, size_t len);
+int cl_http_fast_poll(struct cl_server *s, struct cl_http_req *r);
 
 /* Writes the Prometheus text of /metrics into a cl_malloc'd buffer. */
 char *cl_metrics_render(struct cl_server *s, size_t *len);

@@ -1,0 +1,323 @@
+/*
+ * The HTTP layer on raw sockets: keep-alive and pipelined ingest requests
+ * on the fast path, connections handed to MHD mid-stream (another
+ * endpoint behind events, a body still arriving, chunked bodies,
+ * malformed heads), answers and errors on both, Connection: close, a
+ * client that leaves before its answer, and the idle timeout.
+ */
+#include "serve_helpers.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+static int dial(const struct server *s)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		assert_true(w > 0);
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void send_req(int fd, const char *req)
+{
+	send_all(fd, req, strlen(req));
+}
+
+/* One response: status, the whole head, the body. */
+struct resp {
+	int code;
+	char head[2048];
+	char body[4096];
+};
+
+/* Bytes already read past the last response, per connection. */
+struct conn {
+	int fd;
+	char buf[16384];
+	size_t len;
+};
+
+static int fill(struct conn *c, int ms)
+{
+	struct pollfd p = { c->fd, POLLIN, 0 };
+	ssize_t n;
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	if (n <= 0)
+		return 0;
+	c->len += (size_t)n;
+	return 1;
+}
+
+/* Reads one response (Content-Length framed); 0 when the server closed
+ * first, -1 on a timeout. */
+static int read_resp(struct conn *c, struct resp *r)
+{
+	for (;;) {
+		char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+
+		if (end) {
+			size_t head = (size_t)(end - c->buf) + 4, blen = 0;
+			char *cl;
+
+			assert_true(head < sizeof(r->head));
+			memcpy(r->head, c->buf, head);
+			r->head[head] = '\0';
+			cl = strcasestr(r->head, "\r\nContent-Length:");
+			assert_non_null(cl);
+			blen = (size_t)atol(cl + 17);
+			assert_true(blen < sizeof(r->body));
+			while (c->len < head + blen) {
+				int f = fill(c, 5000);
+
+				if (f <= 0)
+					return f;
+			}
+			memcpy(r->body, c->buf + head, blen);
+			r->body[blen] = '\0';
+			r->code = atoi(r->head + 9);
+			memmove(c->buf, c->buf + head + blen, c->len - head - blen);
+			c->len -= head + blen;
+			return 1;
+		}
+		int f = fill(c, 5000);
+
+		if (f <= 0)
+			return f;
+	}
+}
+
+static char *request(const struct server *s, const char *path, const char *token,
+		     const char *extra, const char *body)
+{
+	static char buf[8192];
+
+	snprintf(buf, sizeof(buf),
+		 "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+		 "Content-Type: application/json\r\n%sContent-Length: %zu\r\n\r\n%s",
+		 path, token ? token : s->token, extra ? extra : "", strlen(body), body);
+	return buf;
+}
+
+static const char *ev(const char *id)
+{
+	return test_event(id, "m1", "raw", "heart_rate", 72, "/min");
+}
+
+static void expect(struct conn *c, int code, const char *in_body)
+{
+	struct resp r;
+
+	assert_int_equal(read_resp(c, &r), 1);
+	if (r.code != code || !strstr(r.body, in_body))
+		fail_msg("wanted %d with %s, got %d: %s%s", code, in_body, r.code, r.head, r.body);
+}
+
+static void test_keepalive_and_pipelining(void **state)
+{
+	struct server s;
+	char data[300], two[8192];
+	struct conn c = { 0 };
+	struct resp r;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/keep", dir);
+	server_start(&s, bin, data, NULL);
+	c.fd = dial(&s);
+	/* one after the other on one connection */
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "k%d", i);
+		send_req(c.fd, request(&s, "/api/v1/events", NULL, NULL, ev(id)));
+		assert_int_equal(read_resp(&c, &r), 1);
+		assert_int_equal(r.code, 200);
+		assert_string_equal(r.body, "{\"accepted\":1,\"duplicates\":0,\"rejected\":[]}");
+		assert_non_null(strstr(r.head, "Content-Type: application/json\r\n"));
+		assert_non_null(strstr(r.head, "Date: "));
+	}
+	/* two events and a /healthz in one write: the third goes to MHD,
+	 * its bytes unread, and every answer comes back in order */
+	snprintf(two, sizeof(two), "%s", request(&s, "/api/v1/events", NULL, NULL, ev("p1")));
+	strcat(two, request(&s, "/api/v1/events", NULL, NULL, ev("k0")));
+	strcat(two, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+	send_all(c.fd, two, strlen(two));
+	expect(&c, 200, "\"accepted\":1,");
+	expect(&c, 200, "\"duplicates\":1,");
+	expect(&c, 200, "\"status\":\"ok\"");
+	/* the connection is MHD's now and still serves events */
+	send_req(c.fd, request(&s, "/api/v1/events", NULL, NULL, ev("p2")));
+	expect(&c, 200, "\"accepted\":1,");
+	close(c.fd);
+	/* five distinct events reached the serving store, each once */
+	assert_int_equal(server_stop(&s), 0);
+	assert_int_equal(query_long(data, "SELECT count(*) FROM vital_event WHERE patient_id = 'raw'"),
+			 5);
+}
+
+static void test_handoffs_and_errors(void **state)
+{
+	struct server s;
+	char data[300], *req;
+	struct conn c = { 0 };
+	struct resp r;
+	size_t n;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/errors", dir);
+	server_start(&s, bin, data, NULL);
+
+	/* a wrong token on the fast path: 401, and the connection goes on */
+	c.fd = dial(&s);
+	req = request(&s, "/api/v1/events", "not-the-token", NULL, ev("a1"));
+	send_req(c.fd, req);
+	assert_int_equal(read_resp(&c, &r), 1);
+	assert_int_equal(r.code, 401);
+	assert_non_null(strstr(r.body, "\"error\":\"unauthorized\""));
+	assert_non_null(strstr(r.head, "WWW-Authenticate: Bearer realm=\"carelake\""));
+	req = request(&s, "/api/v1/events", NULL, NULL, "{\"id\":");
+	send_req(c.fd, req);
+	expect(&c, 400, "\"error\":\"bad_request\"");
+	req = request(&s, "/api/v1/events", NULL, NULL, ev("a1"));
+	send_req(c.fd, req);
+	expect(&c, 200, "\"accepted\":1,");
+	close(c.fd);
+
+	/* the head now, the body later: MHD gathers it */
+	c = (struct conn){ 0 };
+	c.fd = dial(&s);
+	req = request(&s, "/api/v1/events", NULL, NULL, ev("a2"));
+	n = strlen(req);
+	send_all(c.fd, req, n - 20);
+	usleep(200000);
+	send_all(c.fd, req + n - 20, 20);
+	expect(&c, 200, "\"accepted\":1,");
+	close(c.fd);
+
+	/* a chunked body */
+	c = (struct conn){ 0 };
+	c.fd = dial(&s);
+	{
+		char buf[4096];
+		const char *body = ev("a3");
+
+		snprintf(buf, sizeof(buf),
+			 "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n%zx\r\n%s\r\n0\r\n\r\n",
+			 s.token, strlen(body), body);
+		send_all(c.fd, buf, strlen(buf));
+	}
+	expect(&c, 200, "\"accepted\":1,");
+	close(c.fd);
+
+	/* a head line without a colon: MHD's 400 */
+	c = (struct conn){ 0 };
+	c.fd = dial(&s);
+	req = request(&s, "/api/v1/events", NULL, "Broken header line\r\n", ev("a4"));
+	send_req(c.fd, req);
+	assert_int_equal(read_resp(&c, &r), 1);
+	assert_int_equal(r.code, 400);
+	close(c.fd);
+
+	/* Connection: close is answered, then the server closes */
+	c = (struct conn){ 0 };
+	c.fd = dial(&s);
+	req = request(&s, "/api/v1/events", NULL, "Connection: close\r\n", ev("a5"));
+	send_req(c.fd, req);
+	assert_int_equal(read_resp(&c, &r), 1);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.head, "Connection: close\r\n"));
+	assert_int_equal(fill(&c, 5000), 0);
+	close(c.fd);
+
+	/* a FHIR Observation on the fast path: 201 and where it is */
+	c = (struct conn){ 0 };
+	c.fd = dial(&s);
+	req = request(&s, "/fhir/Observation", NULL, NULL,
+		      "{\"resourceType\":\"Observation\",\"id\":\"hr-raw\",\"status\":\"final\","
+		      "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8867-4\"}]},"
+		      "\"subject\":{\"reference\":\"Patient/raw\"},"
+		      "\"effectiveDateTime\":\"2026-11-20T10:00:00Z\","
+		      "\"valueQuantity\":{\"value\":80,\"unit\":\"/min\"}}");
+	send_req(c.fd, req);
+	assert_int_equal(read_resp(&c, &r), 1);
+	assert_int_equal(r.code, 201);
+	assert_non_null(strstr(r.head, "Location: Observation/hr-raw\r\n"));
+	assert_non_null(strstr(r.head, "Content-Type: application/fhir+json\r\n"));
+	assert_non_null(strstr(r.body, "\"id\":\"hr-raw\""));
+	close(c.fd);
+
+	/* a client that leaves before its answer: its event is kept */
+	c = (struct conn){ 0 };
+	c.fd = dial(&s);
+	req = request(&s, "/api/v1/events", NULL, NULL, ev("a6"));
+	send_req(c.fd, req);
+	close(c.fd);
+	usleep(200000);
+	c = (struct conn){ 0 };
+	c.fd = dial(&s);
+	req = request(&s, "/api/v1/events", NULL, NULL, ev("a6"));
+	send_req(c.fd, req);
+	expect(&c, 200, "\"duplicates\":1,");
+	close(c.fd);
+
+	/* everything accepted above is stored, once */
+	{
+		struct reply q = http(&s, "GET", "/metrics", NULL, NULL, 0);
+
+		assert_non_null(strstr(q.body, "carelake_events_accepted_total 5\n"));
+		assert_non_null(strstr(q.body, "carelake_http_responses_total{code=\"401\"} 1\n"));
+		free(q.body);
+	}
+	assert_int_equal(server_stop(&s), 0);
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct server s;
+	char data[300], *req;
+	const char *extra[] = { "--set", "http.connection_timeout=1s", NULL };
+	struct conn c = { 0 };
+	int64_t t0;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/idle", dir);
+	server_start(&s, bin, data, extra);
+	c.fd = dial(&s);
+	req = request(&s, "/api/v1/events", NULL, NULL, ev("i1"));
+	send_req(c.fd, req);
+	expect(&c, 200, "\"accepted\":1,");
+	/* then silence: the server closes within a few seconds */
+	t0 = cl_time_mono_us();
+	while (fill(&c, 500) != 0)
+		assert_true(cl_time_mono_us() - t0 < 6000000);
+	assert_true(cl_time_mono_us() - t0 >= 900000);
+	close(c.fd);
+	assert_int_equal(server_stop(&s), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_keepalive_and_pipelining),
+	cmocka_unit_test(test_handoffs_and_errors),
+	cmocka_unit_test(test_idle_timeout),
+};
+
+SERVE_TEST_MAIN(tests)
