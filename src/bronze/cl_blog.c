@@ -613,7 +613,8 @@ static int enqueue(struct cl_blog *log, const void *data, size_t len,
 	}
 	if (b->count == 0) {
 		b->first_us = cl_time_mono_us();
-		pthread_cond_signal(&log->cv_work);
+		if (!(flags & CL_BLOG_LAZY))
+			pthread_cond_signal(&log->cv_work);
 	}
 	/* The header is written at commit; stash the length for it now. */
 	memcpy(b->buf + b->len, &len32, 4);
@@ -687,6 +688,14 @@ static int batch_result(struct cl_blog *log, uint64_t seq, uint64_t *first)
 	}
 	*first = r->first_offset;
 	return r->rc;
+}
+
+void cl_blog_kick(struct cl_blog *log)
+{
+	pthread_mutex_lock(&log->mu);
+	if (log->filling && log->filling->count)
+		pthread_cond_signal(&log->cv_work);
+	pthread_mutex_unlock(&log->mu);
 }
 
 int cl_blog_wait(struct cl_blog *log, const struct cl_blog_ticket *t,

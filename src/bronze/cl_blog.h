@@ -69,6 +69,8 @@ struct cl_blog_stats {
 
 /* Submission flags. */
 #define CL_BLOG_NOWAIT 1 /* fail with CL_EBUSY instead of blocking */
+#define CL_BLOG_LAZY 2   /* do not wake the flusher: the caller will call
+			  * cl_blog_kick once it has queued what it has */
 
 /* Fills o with the defaults. */
 void cl_blog_options_default(struct cl_blog_options *o);
@@ -98,6 +100,9 @@ int cl_blog_submit(struct cl_blog *log, const void *data, size_t len,
 int cl_blog_submitv(struct cl_blog *log, const struct iovec *recs, size_t n,
 		    int flags, struct cl_blog_ticket *first,
 		    struct cl_blog_ticket *last);
+
+/* Wakes the flusher for records queued with CL_BLOG_LAZY. */
+void cl_blog_kick(struct cl_blog *log);
 
 /*
  * Waits until the ticket's batch is committed. Returns its result; on

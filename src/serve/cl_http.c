@@ -354,17 +354,17 @@ static enum MHD_Result answer(struct cl_server *s, struct cl_http_req *r,
 static int queue_ingest(struct cl_server *s, struct cl_http_req *r, struct MHD_Connection *c,
 			enum MHD_Result *ret)
 {
-	int rc;
+	/* the fast path wakes the flusher once per round of its loop */
+	int rc, flags = CL_BLOG_NOWAIT | (r->fast ? CL_BLOG_LAZY : 0);
 
 	if (r->route == R_EVENTS) {
 		r->log = s->vitals;
 		rc = cl_ingest_body(s->ingest, r->body ? r->body : "", r->len, cl_time_now_us(),
-				    CL_BLOG_NOWAIT, &r->res);
+				    flags, &r->res);
 	} else {
 		r->log = s->fhir;
 		rc = cl_ingest_fhir(s->fhir_ingest, r->body ? r->body : "", r->len,
-				    cl_time_now_us(), CL_BLOG_NOWAIT, r->route == R_FHIR_BUNDLE,
-				    &r->res);
+				    cl_time_now_us(), flags, r->route == R_FHIR_BUNDLE, &r->res);
 	}
 	if (rc == CL_EPARSE)
 		*ret = respond_error(s, r, c, 400, "bad_request", cl_error_detail(), NULL, NULL);

@@ -71,6 +71,7 @@ struct cl_fworker {
 	int started;
 	int ep, evfd;
 	atomic_int nwaiting;
+	int queued;                    /* records queued lazily this round */
 	struct cl_fconn *conns, *waiting;
 	struct cl_fconn *gone;         /* to free once this round's events are done */
 	int64_t last_sweep_us;
@@ -289,8 +290,10 @@ static void serve_input(struct cl_fconn *c)
 		if ((size_t)n > total)
 			c->readable = 1;
 		if (cl_http_fast_serve(s, c->req, q.path, q.path_len, q.has_auth ? q.auth : NULL,
-				       w->buf + q.head_len, q.body_len))
+				       w->buf + q.head_len, q.body_len)) {
+			w->queued = 1;
 			park(c);
+		}
 		if (c->state != FC_IDLE) {
 			settle(c);
 			return;
@@ -441,6 +444,13 @@ static void *loop(void *arg)
 						c->readable = 1;
 				}
 			}
+		}
+		if (w->queued) {
+			/* one wake of each flusher for the round's requests */
+			w->queued = 0;
+			cl_blog_kick(w->f->s->vitals);
+			if (w->f->s->fhir)
+				cl_blog_kick(w->f->s->fhir);
 		}
 		now = cl_time_mono_us();
 		if (now - w->last_sweep_us >= 1000000)
