@@ -141,7 +141,7 @@ static const char extra_schema[] =
 	" record TEXT, reason TEXT NOT NULL, raw TEXT, at_us INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS quarantine_run ON quarantine(run_id);"
 	"CREATE TABLE IF NOT EXISTS quality_warning(run_id INTEGER NOT NULL, table_name TEXT NOT NULL,"
-	" row_id TEXT NOT NULL, reason TEXT NOT NULL);";
+	" row_id TEXT NOT NULL, reason TEXT NOT NULL, source TEXT);";
 
 struct stmts {
 	sqlite3_stmt *put, *del;
@@ -287,15 +287,40 @@ static int create_table(struct cl_silver *s, const struct cl_table *t, struct st
 					      i > 1 ? "," : "", name, name);
 	}
 	/* one statement: a new row (version 1), a correction (the version
-	 * grows), or a duplicate (no change, no row returned) */
+	 * grows), or a duplicate (no change). Told apart by the changes and
+	 * the last rowid inserted (cl_silver_put), not by RETURNING, which
+	 * costs SQLite a temporary table per row */
 	snprintf(sql, sizeof(sql), "INSERT INTO %s(%s) VALUES (%s) ON CONFLICT(id) DO UPDATE SET %s,"
-		 " _version = _version + 1 WHERE _hash IS NOT excluded._hash RETURNING _version",
+		 " _version = _version + 1 WHERE _hash IS NOT excluded._hash",
 		 t->name, cols, vals, upd);
 	rc = prepare(s->db, sql, &st->put);
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?1", t->name);
 	if (rc == CL_OK)
 		rc = prepare(s->db, sql, &st->del);
 	return rc;
+}
+
+/* quality_warning rows of a store made before they named their source get
+ * it from their row, once. */
+static int add_warning_source(sqlite3 *db)
+{
+	char sql[4096];
+	size_t n;
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(db, "SELECT source FROM quality_warning", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_finalize(q);
+		return CL_OK;
+	}
+	n = (size_t)snprintf(sql, sizeof(sql), "ALTER TABLE quality_warning ADD COLUMN source TEXT;"
+			     "UPDATE quality_warning SET source = CASE table_name");
+	for (const struct cl_table *t = cl_silver_tables; t->name; t++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, " WHEN '%s' THEN (SELECT _source FROM"
+				      " %s WHERE id = row_id)", t->name, t->name);
+	snprintf(sql + n, sizeof(sql) - n, " END");
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, "quality_warning");
+	return CL_OK;
 }
 
 int cl_silver_open(sqlite3 *db, struct cl_silver **out)
@@ -311,8 +336,10 @@ int cl_silver_open(sqlite3 *db, struct cl_silver **out)
 	for (int i = 0; rc == CL_OK && cl_silver_tables[i].name; i++)
 		rc = create_table(s, &cl_silver_tables[i], &s->st[i]);
 	if (rc == CL_OK)
-		rc = prepare(db, "INSERT INTO quality_warning(run_id, table_name, row_id, reason)"
-			     " VALUES (?1, ?2, ?3, ?4)", &s->warn);
+		rc = add_warning_source(db);
+	if (rc == CL_OK)
+		rc = prepare(db, "INSERT INTO quality_warning(run_id, table_name, row_id, reason, source)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5)", &s->warn);
 	if (rc == CL_OK)
 		rc = prepare(db, "INSERT INTO quarantine(table_name, source, bronze_file, run_id,"
 			     " record, reason, raw, at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -592,6 +619,7 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 			sqlite3_bind_text(s->warn, 2, t->name, -1, SQLITE_STATIC);
 			sqlite3_bind_text(s->warn, 3, r->v[0].s, (int)r->v[0].n, SQLITE_STATIC);
 			sqlite3_bind_text(s->warn, 4, why, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(s->warn, 5, s->source, -1, SQLITE_STATIC);
 			rc = step_done(s->db, s->warn, "warn");
 			if (rc)
 				return rc;
@@ -609,18 +637,17 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 		sqlite3_bind_text(st->put, t->ncols + 4, r->record, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->put, t->ncols + 5, hex, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st->put, t->ncols + 6, cl_time_now_us());
+	/* a new row sets the last rowid (never 0); an update leaves it */
+	sqlite3_set_last_insert_rowid(s->db, 0);
 	rc = sqlite3_step(st->put);
-	if (rc == SQLITE_ROW) {
-		int64_t version = sqlite3_column_int64(st->put, 0);
-
-		if (s->c) {
+	if (rc == SQLITE_DONE && s->c) {
+		if (sqlite3_changes(s->db) == 0) {
+			s->c->duplicates++;
+		} else {
 			s->c->accepted++;
-			s->c->updated += version > 1;
+			s->c->updated += sqlite3_last_insert_rowid(s->db) == 0;
 			s->c->by_table[table_index(t)]++;
 		}
-		rc = sqlite3_step(st->put);
-	} else if (rc == SQLITE_DONE && s->c) {
-		s->c->duplicates++;
 	}
 	sqlite3_reset(st->put);
 	sqlite3_clear_bindings(st->put);
@@ -689,9 +716,9 @@ int cl_silver_check_references(struct cl_silver *s, int64_t run_id)
 				 "(SELECT id FROM %s)", (long long)run_id, col, col, ref);
 			if (s->ref_action == CL_EXPECT_WARN)
 				snprintf(sql, sizeof(sql), "INSERT INTO quality_warning(run_id, table_name,"
-					 " row_id, reason) SELECT %lld, '%s', id, '%s ' || %s || ' does not"
-					 " exist' FROM %s WHERE %s", (long long)run_id, t->name, ref, col,
-					 t->name, where);
+					 " row_id, reason, source) SELECT %lld, '%s', id, '%s ' || %s || ' does"
+					 " not exist', _source FROM %s WHERE %s", (long long)run_id, t->name,
+					 ref, col, t->name, where);
 			else if (s->ref_action == CL_EXPECT_QUARANTINE)
 				snprintf(sql, sizeof(sql), "INSERT INTO quarantine(table_name, source,"
 					 " bronze_file, run_id, record, reason, raw, at_us) SELECT '%s',"

@@ -13,6 +13,7 @@
 #include "cl_test.h"
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <jansson.h>
 #include <string.h>
@@ -559,6 +560,40 @@ static void test_verify_files(void **state)
 	done(&r);
 }
 
+/* A store from before quality_warning named its source: the next load
+ * fills it in from the rows, and gold_data_quality counts them again. */
+static void test_warning_source_added(void **state)
+{
+	char data[400], src[600], db[500];
+	struct result r;
+	sqlite3 *h;
+	json_t *j;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/old-warnings", dir);
+	snprintf(src, sizeof(src), "%s/ref-drop/input.json", cases);
+	r = run(NULL, "ingest", "--data", data, src, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	snprintf(db, sizeof(db), "%s/carelake.db", data);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "ALTER TABLE quality_warning DROP COLUMN source;"
+				      "UPDATE gold_data_quality SET warnings = 0", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	snprintf(src, sizeof(src), "%s/expect-warn/patients.csv", cases);
+	r = run(NULL, "ingest", "--data", data, src, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	j = query(data, "SELECT table_name, source FROM quality_warning ORDER BY 1");
+	assert_int_equal(json_array_size(j), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "source")),
+			    "fhir-files");
+	json_decref(j);
+	assert_int_equal(count(data, "SELECT warnings AS n FROM gold_data_quality WHERE source = "
+				     "'fhir-files'"), 1);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,6 +604,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_generate),
 		cmocka_unit_test(test_bad_expectations),
 		cmocka_unit_test(test_verify_files),
+		cmocka_unit_test(test_warning_source_added),
 	};
 	int rc;
 
