@@ -251,7 +251,7 @@ static int apply_op(struct cl_store *st, const struct op *o)
 static int write_all(struct cl_sink *k, struct buf *first, struct buf *last, int *outbox)
 {
 	struct cl_map *latest = NULL;
-	int rc = cl_store_begin(k->store);
+	int rc = cl_store_begin(k->store), begun = rc == CL_OK;
 
 	*outbox = 0;
 	if (rc == CL_OK && cl_map_create(&latest) != CL_OK)
@@ -293,7 +293,9 @@ static int write_all(struct cl_sink *k, struct buf *first, struct buf *last, int
 	cl_map_destroy(latest, NULL);
 	if (rc == CL_OK)
 		rc = cl_store_commit(k->store);
-	if (rc != CL_OK)
+	/* a BEGIN that failed (the database busy past its timeout) left
+	 * nothing to roll back: its error is the one to report */
+	if (rc != CL_OK && begun)
 		cl_store_rollback(k->store);
 	return rc;
 }
