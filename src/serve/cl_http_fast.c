@@ -86,6 +86,7 @@ struct cl_fast {
 	uint16_t port;
 	atomic_int stop;
 	atomic_int nconns;
+	atomic_uint_fast64_t handoffs;
 	uint32_t nworkers;
 	struct cl_fworker *w;
 };
@@ -134,6 +135,7 @@ static void conn_close(struct cl_fconn *c)
 static void hand_off(struct cl_fconn *c)
 {
 	unlink_conn(c);
+	atomic_fetch_add(&c->w->f->handoffs, 1);
 	/* MHD closes the socket itself if it cannot take it */
 	if (MHD_add_connection(c->w->f->s->mhd, c->fd, (struct sockaddr *)&c->peer,
 			       sizeof(c->peer)) != MHD_YES)
@@ -537,6 +539,12 @@ void cl_fast_quiesce(struct cl_fast *f)
 			epoll_ctl(f->w[i].ep, EPOLL_CTL_DEL, f->lfd, NULL);
 	close(f->lfd);
 	f->lfd = -1;
+}
+
+void cl_fast_stats(struct cl_fast *f, uint64_t *conns, uint64_t *handoffs)
+{
+	*conns = (uint64_t)atomic_load(&f->nconns);
+	*handoffs = atomic_load(&f->handoffs);
 }
 
 int cl_fast_waiting(struct cl_fast *f)

@@ -88,6 +88,20 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 			put(&o, "carelake_http_responses_total{code=\"other\"} %llu\n",
 			    (unsigned long long)v);
 	}
+	{
+		uint64_t conns = 0, handoffs = 0;
+
+		pthread_mutex_lock(&s->wait_mu);
+		if (s->fast)
+			cl_fast_stats(s->fast, &conns, &handoffs);
+		pthread_mutex_unlock(&s->wait_mu);
+		put(&o, "# HELP carelake_http_fast_connections Connections open on carelake's own "
+			"HTTP loops.\n# TYPE carelake_http_fast_connections gauge\n"
+			"carelake_http_fast_connections %llu\n", (unsigned long long)conns);
+		counter(&o, "carelake_http_handoffs_total",
+			"Connections handed to libmicrohttpd (another endpoint, a body still "
+			"arriving, an unusual head).", handoffs);
+	}
 	put(&o, "# HELP carelake_bronze_records_total Records made durable in bronze since start.\n"
 		"# TYPE carelake_bronze_records_total counter\n"
 		"carelake_bronze_records_total{source=\"vitals\"} %llu\n",

@@ -285,6 +285,14 @@ static void test_handoffs_and_errors(void **state)
 
 		assert_non_null(strstr(q.body, "carelake_events_accepted_total 5\n"));
 		assert_non_null(strstr(q.body, "carelake_http_responses_total{code=\"401\"} 1\n"));
+		/* the split body, the chunked body, the broken head and this
+		 * GET went to MHD */
+		{
+			const char *h = strstr(q.body, "\ncarelake_http_handoffs_total ");
+
+			assert_non_null(h);
+			assert_int_equal(atol(h + 30), 4);
+		}
 		free(q.body);
 	}
 	assert_int_equal(server_stop(&s), 0);
