@@ -74,7 +74,10 @@ struct cl_blog {
 	uint64_t next_seq;                  /* sequence of the next batch */
 	struct batch *sealed, *sealed_tail; /* full batches, oldest first */
 	struct batch *spare;                /* recycled batches */
-	uint64_t done_seq;                  /* batches below this are done */
+	_Atomic uint64_t done_seq;          /* batches below this are done */
+	_Atomic uint64_t failed_below;      /* 1 + the latest failed batch, or 0:
+					     * with done_seq, lets a poll see a
+					     * success without the mutex */
 	uint64_t pending_bytes;
 	struct result results[RESULTS];
 	char last_err[256];                 /* detail of the latest failed commit */
@@ -371,7 +374,9 @@ static void complete(struct cl_blog *log, struct batch *b)
 
 	log->results[b->seq % RESULTS] = (struct result){
 		.seq = b->seq, .rc = c.rc, .first_offset = c.first_offset };
-	log->done_seq = b->seq + 1;
+	if (c.rc != CL_OK)
+		atomic_store(&log->failed_below, b->seq + 1);
+	atomic_store(&log->done_seq, b->seq + 1);
 	log->pending_bytes -= b->len;
 	if (c.rc != CL_OK)
 		snprintf(log->last_err, sizeof(log->last_err), "%s", b->err);
@@ -757,6 +762,14 @@ int cl_blog_poll_range(struct cl_blog *log, uint64_t first, uint64_t last,
 	uint64_t ignored;
 	int done;
 
+	/* the common answers without the mutex: not yet, or done with no
+	 * failure since first */
+	if (atomic_load(&log->done_seq) <= last)
+		return 0;
+	if (atomic_load(&log->failed_below) <= first) {
+		*rc = CL_OK;
+		return 1;
+	}
 	pthread_mutex_lock(&log->mu);
 	done = log->done_seq > last;
 	*rc = CL_OK;

@@ -236,17 +236,13 @@ static void settle(struct cl_fconn *c)
 		serve_input(c);
 }
 
+/* Parks a request whose records are queued. It was counted in nwaiting
+ * before they were, so the commit that makes them durable finds the
+ * count and wakes this loop (cl_fast_notify). */
 static void park(struct cl_fconn *c)
 {
 	struct cl_fworker *w = c->w;
 
-	/* counted before the look at the log, so a commit in between
-	 * either shows in the poll or finds the count and wakes us */
-	atomic_fetch_add(&w->nwaiting, 1);
-	if (cl_http_fast_poll(w->f->s, c->req)) {
-		atomic_fetch_sub(&w->nwaiting, 1);
-		return;
-	}
 	c->state = FC_WAITING;
 	c->next_wait = w->waiting;
 	w->waiting = c;
@@ -291,10 +287,13 @@ static void serve_input(struct cl_fconn *c)
 		 * when more arrive */
 		if ((size_t)n > total)
 			c->readable = 1;
+		atomic_fetch_add(&w->nwaiting, 1);
 		if (cl_http_fast_serve(s, c->req, q.path, q.path_len, q.has_auth ? q.auth : NULL,
 				       w->buf + q.head_len, q.body_len)) {
 			w->queued = 1;
 			park(c);
+		} else {
+			atomic_fetch_sub(&w->nwaiting, 1);
 		}
 		if (c->state != FC_IDLE) {
 			settle(c);
