@@ -546,7 +546,7 @@ static void test_verify(void **state)
  * the log's state: the same files as replaying the JSON. */
 static void test_checkpoint_read_by_duckdb(void **state)
 {
-	char data[300], p[600], text[300], sql[1400], tdir[600];
+	char data[300], p[800], text[300], sql[1600], tdir[400];
 	(void)state;
 	snprintf(data, sizeof(data), "%s/checkpoint", dir);
 	fresh(data);
@@ -567,7 +567,7 @@ static void test_checkpoint_read_by_duckdb(void **state)
 		 "'%s') WHERE add IS NOT NULL", p);
 	json_t *res = duckdb(sql), *rows = json_object_get(res, "rows");
 	/* version 10's active files, replayed here from the JSON commits */
-	char cut[600], cmd[2000];
+	char cut[400], cmd[2400];
 	snprintf(cut, sizeof(cut), "%s/cut-checkpoint", dir);
 	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/_delta_log' && cp '%s'/_delta_log/000000000000000000[0-1][0-9].json "
 		 "'%s/_delta_log/' && rm -f '%s/_delta_log/00000000000000000011.json'", cut, tdir, cut, cut);
