@@ -106,7 +106,9 @@ const struct cl_table cl_silver_tables[] = {
 	  "CREATE INDEX IF NOT EXISTS encounter_patient ON encounter(patient_id, start_ts);" },
 	{ "observation", "one row per measured value (a panel's components are rows of their own)",
 	  observation_cols, N(observation_cols),
-	  "CREATE INDEX IF NOT EXISTS observation_patient ON observation(patient_id, effective_ts);" },
+	  "CREATE INDEX IF NOT EXISTS observation_patient ON observation(patient_id, effective_ts);"
+	  /* the lake's sync finds a day's rows by it (cl_lake.c, day_ranges) */
+	  "CREATE INDEX IF NOT EXISTS observation_time ON observation(effective_ts);" },
 	{ "condition", "diagnoses; child of patient and encounter", condition_cols,
 	  N(condition_cols),
 	  "CREATE INDEX IF NOT EXISTS condition_patient ON condition(patient_id);" },
@@ -273,7 +275,16 @@ static int create_table(struct cl_silver *s, const struct cl_table *t, struct st
 				      t->cols[i].type == CL_COL_REAL ? "REAL"
 				      : t->cols[i].type == CL_COL_INT ? "INTEGER" : "TEXT",
 				      i == 0 ? " PRIMARY KEY" : "");
-	snprintf(sql + c, sizeof(sql) - c, "%s);%s", lineage_cols, t->indexes);
+	c += (size_t)snprintf(sql + c, sizeof(sql) - c, "%s);%s", lineage_cols, t->indexes);
+	/* the reference checks look at one run's rows: found by this index
+	 * rather than by reading the whole table after every load. Run ids
+	 * only grow, so its entries go in at the right edge, cheaply */
+	for (int i = 0; i < t->ncols; i++)
+		if (t->cols[i].references) {
+			snprintf(sql + c, sizeof(sql) - c, "CREATE INDEX IF NOT EXISTS %s_run ON"
+				 " %s(_run_id);", t->name, t->name);
+			break;
+		}
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return db_fail(s->db, t->name);
 	c = 0;

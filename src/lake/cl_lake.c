@@ -22,6 +22,7 @@
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
+#include "core/cl_time.h"
 #include "lake/cl_delta.h"
 #include "lake/cl_lake_cols.h"
 #include "lake/cl_parquet.h"
@@ -207,12 +208,56 @@ static int finish_file(struct sync *s, struct cl_lake_file *f, const char *rel, 
 	return rc;
 }
 
+/*
+ * For a sync of some days: a range on the day column's text around each
+ * dirty day, from the day before to the day after (a UTC offset moves the
+ * written date by less than a day; "2026" and "2026-03" sort inside their
+ * day's range too). With the index on that column (observation_time) the
+ * rows are found without reading the whole table. Writes nothing when a
+ * dirty partition has no day, or so many are dirty that a scan is as good.
+ */
+static int day_ranges(struct sync *s, char *out, size_t cap)
+{
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int count = 0, ok = 1, step;
+
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(s->db, "SELECT part FROM lake_dirty WHERE table_name = ?1 AND"
+			       " claimed = 1", -1, &st, NULL) != SQLITE_OK)
+		return cl_error_set(CL_EIO, "lake: %s", sqlite3_errmsg(s->db));
+	sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
+	while (ok && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *day = (const char *)sqlite3_column_text(st, 0);
+		char ts[32], lo[16], hi[16];
+		int64_t us;
+
+		snprintf(ts, sizeof(ts), "%.10sT00:00:00Z", day ? day : "");
+		if (!day || strlen(day) != 10 || ++count > 64 ||
+		    cl_time_parse_rfc3339(ts, strlen(ts), &us) != CL_OK) {
+			ok = 0;
+			break;
+		}
+		cl_time_format_day(us - 86400 * INT64_C(1000000), lo);
+		cl_time_format_day(us + 2 * 86400 * INT64_C(1000000), hi);
+		n += (size_t)snprintf(out + n, n < cap ? cap - n : 0,
+				      "%s(\"%s\" >= '%s' AND \"%s\" < '%s')", count > 1 ? " OR " : "",
+				      s->part_src, lo, s->part_src, hi);
+		if (n >= cap)
+			ok = 0;
+	}
+	sqlite3_finalize(st);
+	if (!ok || count == 0)
+		out[0] = '\0';
+	return CL_OK;
+}
+
 /* Writes the rows of the partitions to rewrite — every row when `all`,
  * else those in claimed partitions — one file per partition, from one
  * scan in partition order. */
 static int write_rows(struct sync *s)
 {
-	char sql[4096], path[PATH_MAX + 300], rel[256], file[128], part[16] = "";
+	char sql[12288], ranges[8192], path[PATH_MAX + 300], rel[256], file[128], part[16] = "";
 	sqlite3_stmt *st;
 	struct cl_lake_file f = { 0 };
 	int rc = 0, step, open = 0;
@@ -223,10 +268,13 @@ static int write_rows(struct sync *s)
 		 s->part_src ? s->part_src : "");
 	cl_lake_select(&s->c, s->part_src ? part_col : NULL, s->name, sql, sizeof(sql));
 	if (s->part_src) {
+		if (!s->all && (rc = day_ranges(s, ranges, sizeof(ranges))) != 0)
+			return rc;
 		if (!s->all)
 			snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql),
-				 " WHERE _part IN (SELECT part FROM lake_dirty WHERE table_name = '%s'"
-				 " AND claimed = 1)", s->name);
+				 " WHERE %s%s%s_part IN (SELECT part FROM lake_dirty WHERE table_name ="
+				 " '%s' AND claimed = 1)", ranges[0] ? "(" : "", ranges,
+				 ranges[0] ? ") AND " : "", s->name);
 		snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), " ORDER BY _part, \"%s\"",
 			 s->part_src);
 	}
