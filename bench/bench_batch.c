@@ -162,12 +162,24 @@ static void load(const char *what, const char *file, char **parents, int nparent
 	       (long long)ls.rows, (double)(t2 - t1) / 1e6, (double)n / ((double)(t2 - t0) / 1e6));
 }
 
+/* Row i of the baselines' shape: a random id, one of 2,000 patients, an
+ * encounter per 10 rows, a time in November, the record. */
+static void shape_row(long i, char id[40], char p[48], char e[48], char ts[32], char rec[32])
+{
+	snprintf(id, 40, "%016lx%016lx", (unsigned long)(i * 2654435761u) ^ 0x9e3779b97f4a7c15ul,
+		 (unsigned long)i * 11400714819323198485ul);
+	snprintf(p, 48, "%08lx-aaaa-bbbb-cccc-%012lx", i % 2000, i % 2000);
+	snprintf(e, 48, "%08lx-eeee-ffff-0000-%012lx", i / 10, i / 10);
+	snprintf(ts, 32, "2026-11-%02ldT%02ld:%02ld:00Z", i % 28 + 1, i % 24, i % 60);
+	snprintf(rec, 32, "line %ld", i);
+}
+
 /* The ceiling: SQLite alone inserting rows of the same shape (random
  * keys, the patient index), one prepared INSERT, one transaction, no
  * parsing, no checks, no upsert. */
 static double sqlite_ceiling(long n)
 {
-	char path[700], id[40], p[48], e[40], ts[32], rec[32];
+	char path[700], id[40], p[48], e[48], ts[32], rec[32];
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int64_t t0;
@@ -185,13 +197,7 @@ static double sqlite_ceiling(long n)
 	t0 = cl_time_mono_us();
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	for (long i = 0; i < n; i++) {
-		snprintf(id, sizeof(id), "%016lx%016lx",
-			 (unsigned long)(i * 2654435761u) ^ 0x9e3779b97f4a7c15ul,
-			 (unsigned long)i * 11400714819323198485ul);
-		snprintf(p, sizeof(p), "%08lx-aaaa-bbbb-cccc-%012lx", i % 2000, i % 2000);
-		snprintf(e, sizeof(e), "%08lx-eeee", i / 10);
-		snprintf(ts, sizeof(ts), "2026-11-%02ldT%02ld:%02ld:00Z", i % 28 + 1, i % 24, i % 60);
-		snprintf(rec, sizeof(rec), "line %ld", i);
+		shape_row(i, id, p, e, ts, rec);
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, p, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, e, -1, SQLITE_STATIC);
@@ -257,13 +263,7 @@ static double sqlite_upsert(long n)
 	t0 = cl_time_mono_us();
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	for (long i = 0; i < n; i++) {
-		snprintf(id, sizeof(id), "%016lx%016lx",
-			 (unsigned long)(i * 2654435761u) ^ 0x9e3779b97f4a7c15ul,
-			 (unsigned long)i * 11400714819323198485ul);
-		snprintf(p, sizeof(p), "%08lx-aaaa-bbbb-cccc-%012lx", i % 2000, i % 2000);
-		snprintf(e, sizeof(e), "%08lx-eeee-ffff-0000-%012lx", i / 10, i / 10);
-		snprintf(ts, sizeof(ts), "2026-11-%02ldT%02ld:%02ld:00Z", i % 28 + 1, i % 24, i % 60);
-		snprintf(rec, sizeof(rec), "line %ld", i);
+		shape_row(i, id, p, e, ts, rec);
 		snprintf(h, sizeof(h), "%016lx%016lx", (unsigned long)i * 7, (unsigned long)i * 13);
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
