@@ -213,6 +213,11 @@ void cl_fast_reply(struct cl_fconn *c, int code, const char *ctype, const char *
 		     code, reason, ctype, extra_h ? extra_h : "", extra_h ? ": " : "",
 		     extra_h ? extra_v : "", extra_h ? "\r\n" : "", len, c->w->date,
 		     c->close_after ? "Connection: close\r\n" : "");
+	if (n < 0 || (size_t)n + len > c->out_cap) {
+		c->dead = 1;
+		c->state = FC_IDLE;
+		return;
+	}
 	memcpy(c->out + n, body, len);
 	c->out_len = (size_t)n + len;
 	c->out_off = 0;
@@ -431,6 +436,10 @@ static void *loop(void *arg)
 					continue;
 				if ((e & (EPOLLHUP | EPOLLERR)) && c->state != FC_IDLE)
 					c->dead = 1;
+				if (c->dead && c->state == FC_SENDING) {
+					conn_close(c); /* its answer can no longer go out */
+					continue;
+				}
 				if ((e & EPOLLOUT) && c->state == FC_SENDING) {
 					flush_out(c);
 					if (c->state != FC_SENDING) {
