@@ -229,12 +229,11 @@ static int day_ranges(struct sync *s, char *out, size_t cap)
 	sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
 	while (ok && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *day = (const char *)sqlite3_column_text(st, 0);
-		char ts[32], lo[16], hi[16];
+		char lo[16], hi[16];
 		int64_t us;
 
-		snprintf(ts, sizeof(ts), "%.10sT00:00:00Z", day ? day : "");
 		if (!day || strlen(day) != 10 || ++count > 64 ||
-		    cl_time_parse_rfc3339(ts, strlen(ts), &us) != CL_OK) {
+		    cl_lake_parse_instant(day, 10, &us) != 0) {
 			ok = 0;
 			break;
 		}

@@ -64,7 +64,6 @@ struct cl_http_req {
 	struct cl_ingest_result res;
 	struct cl_blog *log;            /* where its records were queued */
 	struct cl_principal who;        /* the token's bearer */
-	int64_t t0_us;
 	struct cl_http_req *next_waiter;
 	struct cl_fconn *fast;          /* on the fast path: its connection */
 };
@@ -171,6 +170,44 @@ static enum MHD_Result respond_json(struct cl_server *s, struct cl_http_req *r,
 	if (!text)
 		return MHD_NO;
 	return respond(s, r, c, code, ctype, text, strlen(text), extra_h, extra_v);
+}
+
+/* Checks the bearer token; a missing or wrong one is answered 401.
+ * Returns 1 when the request may go on, else 0 with *ret. */
+static int authorised(struct cl_server *s, struct cl_http_req *r, struct MHD_Connection *c,
+		      const char *auth, enum MHD_Result *ret)
+{
+	if (cl_auth_check(s->auth, auth, &r->who) == CL_OK)
+		return 1;
+	*ret = respond_error(s, r, c, 401, "unauthorized", cl_error_detail(),
+			     MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"carelake\"");
+	return 0;
+}
+
+/* Appends n bytes to the request's body; no memory for them is answered
+ * 503. Returns 1 when they are in, else 0 with *ret. */
+static int body_append(struct cl_server *s, struct cl_http_req *r, struct MHD_Connection *c,
+		       const char *p, size_t n, enum MHD_Result *ret)
+{
+	if (r->len + n > r->cap) {
+		size_t nc = r->cap ? r->cap : 16384;
+		char *nb;
+
+		while (nc < r->len + n)
+			nc *= 2;
+		nb = cl_realloc(r->body, nc);
+		if (!nb) {
+			*ret = respond_error(s, r, c, 503, "busy", "out of memory; retry later",
+					     "Retry-After", "1");
+			return 0;
+		}
+		r->body = nb;
+		r->cap = nc;
+	}
+	if (n)
+		memcpy(r->body + r->len, p, n);
+	r->len += n;
+	return 1;
 }
 
 static enum route route_of(const char *url, const char **allow)
@@ -484,27 +521,9 @@ int cl_http_fast_serve(struct cl_server *s, struct cl_http_req *r, const char *p
 	r->route = route_n(path, n, &allow);
 	r->state = S_READING;
 	r->log = NULL;
-	r->t0_us = cl_time_mono_us();
-	if (cl_auth_check(s->auth, auth, &r->who) != CL_OK) {
-		respond_error(s, r, NULL, 401, "unauthorized", cl_error_detail(),
-			      MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"carelake\"");
-		return 0;
-	}
-	if (len > r->cap) {
-		char *nb = cl_realloc(r->body, len);
-
-		if (!nb) {
-			respond_error(s, r, NULL, 503, "busy", "out of memory; retry later",
-				      "Retry-After", "1");
-			return 0;
-		}
-		r->body = nb;
-		r->cap = len;
-	}
-	if (len)
-		memcpy(r->body, body, len);
-	r->len = len;
-	if (!queue_ingest(s, r, NULL, &ret))
+	r->len = 0;
+	if (!authorised(s, r, NULL, auth, &ret) || !body_append(s, r, NULL, body, len, &ret) ||
+	    !queue_ingest(s, r, NULL, &ret))
 		return 0;
 	r->state = S_WAITING;
 	return 1;
@@ -696,8 +715,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		if (!r)
 			return MHD_NO;
 		cl_ingest_result_init(&r->res);
-		r->t0_us = cl_time_mono_us();
-		*con_cls = r;
+			*con_cls = r;
 		r->route = route_of(url, &allow);
 		if (r->route == R_NONE) {
 			snprintf(msg, sizeof(msg), "no endpoint %s %.200s", method, url);
@@ -708,12 +726,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			return respond_error(s, r, c, 405, "method_not_allowed", msg, "Allow", allow);
 		}
 		if (r->route != R_HEALTHZ && r->route != R_METRICS && r->route != R_FHIR_META) {
+			enum MHD_Result ret;
+
 			auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							   MHD_HTTP_HEADER_AUTHORIZATION);
-			if (cl_auth_check(s->auth, auth, &r->who) != CL_OK)
-				return respond_error(s, r, c, 401, "unauthorized", cl_error_detail(),
-						     MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-						     "Bearer realm=\"carelake\"");
+			if (!authorised(s, r, c, auth, &ret))
+				return ret;
 		}
 		clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						   MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -746,23 +764,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 				 (unsigned long long)s->cfg.http.max_body_bytes);
 			return respond_error(s, r, c, 413, "payload_too_large", msg, NULL, NULL);
 		}
-		if (r->len + *upload_size > r->cap) {
-			size_t nc = r->cap ? r->cap : 16384;
-			char *nb;
+		enum MHD_Result ret = MHD_YES;
 
-			while (nc < r->len + *upload_size)
-				nc *= 2;
-			nb = cl_realloc(r->body, nc);
-			if (!nb)
-				return respond_error(s, r, c, 503, "busy", "out of memory; retry later",
-						     "Retry-After", "1");
-			r->body = nb;
-			r->cap = nc;
-		}
-		memcpy(r->body + r->len, upload, *upload_size);
-		r->len += *upload_size;
+		body_append(s, r, c, upload, *upload_size, &ret);
 		*upload_size = 0;
-		return MHD_YES;
+		return ret;
 	}
 	/* the request is complete */
 	switch (r->route) {

@@ -17,6 +17,12 @@ static int token_in(const char *v, size_t n, const char *tok)
 	return 0;
 }
 
+/* Whether the header name p[0..n) is name, in any case. */
+static int named(const char *p, size_t n, const char *name)
+{
+	return n == strlen(name) && strncasecmp(p, name, n) == 0;
+}
+
 int cl_http_head_parse(const char *b, size_t n, uint64_t max_body, struct cl_http_head *q)
 {
 	const char *end = memmem(b, n, "\r\n\r\n", 4), *p, *eol, *sp;
@@ -61,7 +67,7 @@ int cl_http_head_parse(const char *b, size_t n, uint64_t max_body, struct cl_htt
 			;
 		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
 			;
-		if (nl == 14 && strncasecmp(p, "Content-Length", 14) == 0) {
+		if (named(p, nl, "Content-Length")) {
 			if (have_len || ve == v || ve - v > 18)
 				return -1;
 			for (const char *d = v; d < ve; d++) {
@@ -70,14 +76,13 @@ int cl_http_head_parse(const char *b, size_t n, uint64_t max_body, struct cl_htt
 				clen = clen * 10 + (uint64_t)(*d - '0');
 			}
 			have_len = 1;
-		} else if ((nl == 17 && strncasecmp(p, "Transfer-Encoding", 17) == 0) ||
-			   (nl == 6 && strncasecmp(p, "Expect", 6) == 0) ||
-			   (nl == 7 && strncasecmp(p, "Upgrade", 7) == 0)) {
+		} else if (named(p, nl, "Transfer-Encoding") || named(p, nl, "Expect") ||
+			   named(p, nl, "Upgrade")) {
 			return -1;
-		} else if (nl == 10 && strncasecmp(p, "Connection", 10) == 0) {
+		} else if (named(p, nl, "Connection")) {
 			if (token_in(v, (size_t)(ve - v), "close"))
 				q->close = 1;
-		} else if (nl == 13 && strncasecmp(p, "Authorization", 13) == 0) {
+		} else if (named(p, nl, "Authorization")) {
 			if (q->has_auth || (size_t)(ve - v) >= CL_HTTP_AUTH_MAX)
 				return -1;
 			memcpy(q->auth, v, (size_t)(ve - v));
