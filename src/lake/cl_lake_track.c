@@ -11,6 +11,13 @@
  * notes are exactly as durable as the changes, and cost a hash lookup per
  * row instead of a trigger.
  *
+ * The same hook keeps `source_rows`, the rows each source has in each
+ * silver table, the quarantine and the warnings (gold_data_quality reads
+ * it rather than counting those tables after every load): an insert
+ * counts one for the new row's source, a delete one less for the old
+ * row's, an update that changes the source moves one. The counts are summed in memory and added to the
+ * table by the same flush; a rollback forgets them.
+ *
  * `lake_day(ts)` is the same day function in SQL, so that a sync selects
  * the rows of a partition by the very rule that noted it.
  */
@@ -35,13 +42,23 @@ struct mark {
 	char part[11];        /* YYYY-MM-DD, or "" */
 };
 
+/* Rows a source gained (or lost) in a table since the last flush. */
+struct count {
+	uint8_t table;
+	char source[64];
+	int64_t delta;
+};
+
 struct cl_lake_tracker {
 	sqlite3 *db;
 	int ntables;
 	char names[MAX_TABLES][64];  /* the lake's SQLite tables */
 	int part_col[MAX_TABLES];    /* column whose day partitions it, or -1 */
+	int source_col[MAX_TABLES];  /* its _source column (a silver table), or -1 */
 	struct mark *set;            /* open addressing; table 0xff: empty */
 	size_t cap, n;
+	struct count *counts;        /* since the last flush */
+	int ncounts, counts_cap;
 	int err;
 };
 
@@ -49,6 +66,10 @@ static const char notes_schema[] =
 	"CREATE TABLE IF NOT EXISTS lake_dirty(table_name TEXT NOT NULL, part TEXT NOT NULL,"
 	" claimed INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(table_name, part, claimed))"
 	" WITHOUT ROWID;";
+
+static const char counts_schema[] =
+	"CREATE TABLE source_rows(table_name TEXT NOT NULL, source TEXT NOT NULL,"
+	" rows INTEGER NOT NULL, PRIMARY KEY(table_name, source)) WITHOUT ROWID;";
 
 int cl_lake_day(const char *s, size_t n, char out[11])
 {
@@ -140,6 +161,67 @@ static void note_row(struct cl_lake_tracker *t, sqlite3 *db, int table, int old)
 	note(t, table, day);
 }
 
+/* The source of the old or new row of the change being made (NULL if
+ * none), as a pointer into SQLite's value and its length. */
+static const char *row_source(sqlite3 *db, int col, int old, int *len)
+{
+	sqlite3_value *v = NULL;
+	int rc = old ? sqlite3_preupdate_old(db, col, &v) : sqlite3_preupdate_new(db, col, &v);
+	const char *s = rc == SQLITE_OK && v ? (const char *)sqlite3_value_text(v) : NULL;
+
+	*len = s ? sqlite3_value_bytes(v) : 0;
+	return s;
+}
+
+static void count(struct cl_lake_tracker *t, int table, const char *src, int len, int64_t d)
+{
+	struct count *c = NULL;
+
+	if (len >= (int)sizeof(c->source))
+		len = (int)sizeof(c->source) - 1;
+	for (int i = t->ncounts - 1; i >= 0 && !c; i--)
+		if (t->counts[i].table == table && strncmp(t->counts[i].source, src, (size_t)len) == 0 &&
+		    t->counts[i].source[len] == '\0')
+			c = &t->counts[i];
+	if (!c) {
+		if (t->ncounts == t->counts_cap) {
+			int cap = t->counts_cap ? t->counts_cap * 2 : 16;
+			struct count *m = cl_realloc(t->counts, (size_t)cap * sizeof(*m));
+
+			if (!m) {
+				t->err = CL_ENOMEM;
+				return;
+			}
+			t->counts = m;
+			t->counts_cap = cap;
+		}
+		c = &t->counts[t->ncounts++];
+		c->table = (uint8_t)table;
+		memcpy(c->source, src, (size_t)len);
+		c->source[len] = '\0';
+		c->delta = 0;
+	}
+	c->delta += d;
+}
+
+static void count_row(struct cl_lake_tracker *t, sqlite3 *db, int table, int op)
+{
+	int col = t->source_col[table], on = 0, nn = 0;
+	const char *o = NULL, *n = NULL;
+
+	/* o, n: NULL for a row with no source (or no old or new row) */
+	if (op != SQLITE_INSERT)
+		o = row_source(db, col, 1, &on);
+	if (op != SQLITE_DELETE)
+		n = row_source(db, col, 0, &nn);
+	if (o && n && on == nn && memcmp(o, n, (size_t)on) == 0)
+		return; /* an update within the source */
+	if (o)
+		count(t, table, o, on, -1);
+	if (n)
+		count(t, table, n, nn, 1);
+}
+
 static void preupdate(void *arg, sqlite3 *db, int op, const char *zdb, const char *zname,
 		      sqlite3_int64 k1, sqlite3_int64 k2)
 {
@@ -155,14 +237,84 @@ static void preupdate(void *arg, sqlite3 *db, int op, const char *zdb, const cha
 			note_row(t, db, i, 1);
 		if (op != SQLITE_DELETE)
 			note_row(t, db, i, 0);
+		if (t->source_col[i] >= 0)
+			count_row(t, db, i, op);
 		return;
 	}
+}
+
+/* A rollback undoes the rows: their counts go too. The partitions noted
+ * stay, as a sync of an unchanged partition rewrites it unchanged. */
+static void rollback(void *arg)
+{
+	struct cl_lake_tracker *t = arg;
+
+	t->ncounts = 0;
+}
+
+/* The column of `table` named `name`, or -1. */
+static int column(sqlite3 *db, const char *table, const char *name)
+{
+	char sql[200];
+	sqlite3_stmt *st;
+	int col = -1;
+
+	snprintf(sql, sizeof(sql), "SELECT cid FROM pragma_table_info('%s') WHERE name = '%s'",
+		 table, name);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		col = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return col;
+}
+
+/* The column naming a table's source: `_source` in silver, `source` in
+ * the quarantine and the warnings; NULL for the others. */
+static const char *source_name(const char *table)
+{
+	if (strcmp(table, "quarantine") == 0 || strcmp(table, "quality_warning") == 0)
+		return "source";
+	return strncmp(table, "gold_", 5) == 0 ? NULL : "_source";
+}
+
+/* source_rows, made and counted from the rows the first time (a new
+ * store, or one from before it), under the write lock so that two
+ * processes opening the store at once make it once. */
+static int counts_create(struct cl_lake_tracker *t)
+{
+	char sql[4096];
+	size_t n;
+	int first = 1;
+
+	if (column(t->db, "source_rows", "rows") >= 0)
+		return 0;
+	if (sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return cl_error_set(CL_EIO, "source_rows: %s", sqlite3_errmsg(t->db));
+	if (column(t->db, "source_rows", "rows") >= 0)
+		return sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0
+			: cl_error_set(CL_EIO, "source_rows: %s", sqlite3_errmsg(t->db));
+	n = (size_t)snprintf(sql, sizeof(sql), "%s", counts_schema);
+	for (int i = 0; i < t->ntables; i++) {
+		if (t->source_col[i] < 0)
+			continue;
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s SELECT '%s', %s, count(*) FROM %s"
+				      " WHERE %s IS NOT NULL GROUP BY 2", first ? " INSERT INTO"
+				      " source_rows" : " UNION ALL", t->names[i], source_name(t->names[i]),
+				      t->names[i], source_name(t->names[i]));
+		first = 0;
+	}
+	snprintf(sql + n, sizeof(sql) - n, "; COMMIT;");
+	if (sqlite3_exec(t->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		int rc = cl_error_set(CL_EIO, "source_rows: %s", sqlite3_errmsg(t->db));
+
+		sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	return 0;
 }
 
 int cl_lake_track(sqlite3 *db, struct cl_lake_tracker **out)
 {
 	struct cl_lake_tracker *t = cl_calloc(1, sizeof(*t));
-	char sql[160];
 	int rc;
 
 	*out = NULL;
@@ -179,23 +331,58 @@ int cl_lake_track(sqlite3 *db, struct cl_lake_tracker **out)
 	}
 	for (int i = 0; t->ntables < MAX_TABLES; i++) {
 		const char *part_src;
-		if (!cl_lake_table(i, t->names[t->ntables], sizeof(t->names[0]), NULL, 0, &part_src))
+		char *name = t->names[t->ntables];
+		if (!cl_lake_table(i, name, sizeof(t->names[0]), NULL, 0, &part_src))
 			break;
-		t->part_col[t->ntables] = -1;
-		if (part_src) {
-			sqlite3_stmt *st;
-			snprintf(sql, sizeof(sql), "SELECT cid FROM pragma_table_info('%s') WHERE name = '%s'",
-				 t->names[t->ntables], part_src);
-			if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-			    sqlite3_step(st) == SQLITE_ROW)
-				t->part_col[t->ntables] = sqlite3_column_int(st, 0);
-			sqlite3_finalize(st);
-		}
+		t->part_col[t->ntables] = part_src ? column(db, name, part_src) : -1;
+		t->source_col[t->ntables] = source_name(name) ? column(db, name, source_name(name)) : -1;
 		t->ntables++;
 	}
+	if ((rc = counts_create(t))) {
+		cl_free(t);
+		return rc;
+	}
 	sqlite3_preupdate_hook(db, preupdate, t);
+	sqlite3_rollback_hook(db, rollback, t);
 	*out = t;
 	return 0;
+}
+
+/* Adds the counts to source_rows; a source left with no rows in a table
+ * leaves it. */
+static int counts_flush(struct cl_lake_tracker *t)
+{
+	sqlite3_stmt *st = NULL, *gone = NULL;
+	int rc = 0;
+
+	if (t->ncounts == 0)
+		return 0;
+	if (sqlite3_prepare_v2(t->db, "INSERT INTO source_rows(table_name, source, rows) VALUES"
+			       " (?1, ?2, ?3) ON CONFLICT DO UPDATE SET rows = rows + excluded.rows",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(t->db, "DELETE FROM source_rows WHERE table_name = ?1 AND source = ?2"
+			       " AND rows <= 0", -1, &gone, NULL) != SQLITE_OK)
+		rc = cl_error_set(CL_EIO, "source_rows: %s", sqlite3_errmsg(t->db));
+	for (int i = 0; rc == 0 && i < t->ncounts; i++) {
+		const struct count *c = &t->counts[i];
+
+		if (c->delta == 0)
+			continue;
+		sqlite3_bind_text(st, 1, t->names[c->table], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, c->source, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, c->delta);
+		sqlite3_bind_text(gone, 1, t->names[c->table], -1, SQLITE_STATIC);
+		sqlite3_bind_text(gone, 2, c->source, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE || sqlite3_step(gone) != SQLITE_DONE)
+			rc = cl_error_set(CL_EIO, "source_rows: %s", sqlite3_errmsg(t->db));
+		sqlite3_reset(st);
+		sqlite3_reset(gone);
+	}
+	sqlite3_finalize(st);
+	sqlite3_finalize(gone);
+	if (rc == 0)
+		t->ncounts = 0;
+	return rc;
 }
 
 int cl_lake_flush(struct cl_lake_tracker *t)
@@ -203,10 +390,12 @@ int cl_lake_flush(struct cl_lake_tracker *t)
 	sqlite3_stmt *st;
 	int rc = 0;
 
-	if (!t || t->n == 0)
-		return t ? t->err : 0;
+	if (!t)
+		return 0;
 	if (t->err)
 		return cl_error_set(t->err, "noting lake changes: out of memory");
+	if ((rc = counts_flush(t)) || t->n == 0)
+		return rc;
 	if (sqlite3_prepare_v2(t->db, "INSERT OR IGNORE INTO lake_dirty(table_name, part, claimed)"
 			       " VALUES (?1, ?2, 0)", -1, &st, NULL) != SQLITE_OK)
 		return cl_error_set(CL_EIO, "noting lake changes: %s", sqlite3_errmsg(t->db));
@@ -230,6 +419,8 @@ void cl_lake_untrack(struct cl_lake_tracker *t)
 	if (!t)
 		return;
 	sqlite3_preupdate_hook(t->db, NULL, NULL);
+	sqlite3_rollback_hook(t->db, NULL, NULL);
 	cl_free(t->set);
+	cl_free(t->counts);
 	cl_free(t);
 }

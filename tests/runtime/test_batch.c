@@ -51,6 +51,39 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* source_rows, kept change by change, must equal the rows counted now:
+ * every silver table's rows by _source, the quarantine's and the
+ * warnings' by source. */
+static void check_source_rows(const char *data)
+{
+	static const char *const tables[] = { "patient", "practitioner", "organization",
+					      "encounter", "observation", "condition",
+					      "medication_request", "procedure", "staff", "shift",
+					      "booking", "communication", "survey_response",
+					      "device" };
+	char sql[4096];
+	size_t n = 0;
+	json_t *want, *got;
+
+	n += (size_t)snprintf(sql + n, sizeof(sql) - n, "SELECT t AS table_name, s AS source, c AS rows"
+			      " FROM (SELECT 'quarantine' AS t, source AS s, count(*) AS c FROM"
+			      " quarantine GROUP BY 2 UNION ALL SELECT 'quality_warning', source,"
+			      " count(*) FROM quality_warning WHERE source IS NOT NULL GROUP BY 2");
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, " UNION ALL SELECT '%s', _source,"
+				      " count(*) FROM %s GROUP BY 2", tables[i], tables[i]);
+	snprintf(sql + n, sizeof(sql) - n, ") ORDER BY 1, 2");
+	want = query(data, sql);
+	got = query(data, "SELECT table_name, source, rows FROM source_rows ORDER BY 1, 2");
+	if (!json_equal(want, got)) {
+		char *a = json_dumps(want, JSON_COMPACT), *b = json_dumps(got, JSON_COMPACT);
+
+		fail_msg("%s: source_rows\n  counted %s\n  kept    %s", data, a, b);
+	}
+	json_decref(want);
+	json_decref(got);
+}
+
 static void run_case(const char *name)
 {
 	char cdir[600], data[600], path[900], *files[16];
@@ -148,6 +181,7 @@ static void run_case(const char *name)
 		}
 	}
 	json_decref(got);
+	check_source_rows(data);
 	json_decref(sum);
 	json_decref(c);
 	for (int i = 0; i < nfiles; i++)
@@ -261,6 +295,7 @@ static void test_shared_material(void **state)
 	/* lineage: every row knows its bronze file, and the file is there */
 	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation WHERE _bronze_file NOT "
 				     "IN (SELECT hash FROM bronze_file)"), 0);
+	check_source_rows(data);
 
 	/* the same files again: nothing changes */
 	before = tables_digest(data);
@@ -285,6 +320,7 @@ static void test_shared_material(void **state)
 	done(&r);
 	after = tables_digest(data);
 	assert_string_equal(before, after);
+	check_source_rows(data);
 	free(after);
 	free(before);
 }
@@ -594,6 +630,64 @@ static void test_warning_source_added(void **state)
 				     "'fhir-files'"), 1);
 }
 
+/* The rows per source gold_data_quality reads are kept change by change:
+ * a file that fails after some of its rows went in (rolled back) counts
+ * nothing, a correction from another source moves its row, a rebuild
+ * ends where it began, and a store from before the counts gets them
+ * from its rows. */
+static void test_source_rows(void **state)
+{
+	char data[400], bad[600], good[600], other[700], db[500];
+	struct result r;
+	sqlite3 *h;
+	FILE *f;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/source-rows", dir);
+	snprintf(bad, sizeof(bad), "%s/expect-fail/patients.csv", cases);
+	snprintf(good, sizeof(good), "%s/csv-duplicate/patients.csv", cases);
+	/* the fail expectation stops the first file at its second row, after
+	 * its first went in; the second file (all have birth dates) loads */
+	r = run(NULL, "ingest", "--data", data, "--source", "ward-a", "--set",
+		"expect.patient.has_birth_date.check=birth_date IS NOT NULL", "--set",
+		"expect.patient.has_birth_date.action=fail", bad, good, NULL);
+	assert_int_equal(r.status, 1);
+	done(&r);
+	assert_int_equal(count(data, "SELECT rows AS n FROM source_rows WHERE table_name ="
+				     " 'patient' AND source = 'ward-a'"), 2);
+	check_source_rows(data);
+	/* d2 corrected by another source: ward-a keeps d1, ward-b has d2 */
+	snprintf(other, sizeof(other), "%s/d2.csv", dir);
+	f = fopen(other, "w");
+	assert_non_null(f);
+	fputs("Id,BIRTHDATE,FIRST,LAST,GENDER\nd2,1981-05-05,Di,Rowe,F\n", f);
+	fclose(f);
+	r = run(NULL, "ingest", "--data", data, "--source", "ward-b", other, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	assert_int_equal(count(data, "SELECT rows AS n FROM source_rows WHERE table_name ="
+				     " 'patient' AND source = 'ward-a'"), 1);
+	assert_int_equal(count(data, "SELECT rows AS n FROM gold_data_quality WHERE source ="
+				     " 'ward-b'"), 1);
+	check_source_rows(data);
+	/* without the expectation, the rebuild loads the first file too */
+	r = run(NULL, "refine", "--data", data, "--rebuild", NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	check_source_rows(data);
+	/* a store from before source_rows */
+	snprintf(db, sizeof(db), "%s/carelake.db", data);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DROP TABLE source_rows", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	r = run(NULL, "refine", "--data", data, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	assert_int_equal(count(data, "SELECT sum(rows) AS n FROM source_rows WHERE table_name ="
+				     " 'patient'"), 4);
+	check_source_rows(data);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +699,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_bad_expectations),
 		cmocka_unit_test(test_verify_files),
 		cmocka_unit_test(test_warning_source_added),
+		cmocka_unit_test(test_source_rows),
 	};
 	int rc;
 
