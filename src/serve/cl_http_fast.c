@@ -87,6 +87,9 @@ struct cl_fast {
 	atomic_int stop;
 	atomic_int nconns;
 	atomic_uint_fast64_t handoffs;
+	atomic_uint_fast64_t refused;     /* connections over http.max_connections */
+	atomic_int_fast64_t refused_logged_us;
+	atomic_uint_fast64_t refused_logged; /* refused at the last log line */
 	uint32_t nworkers;
 	struct cl_fworker *w;
 };
@@ -338,6 +341,21 @@ static void answer_waiting(struct cl_fworker *w)
 	}
 }
 
+/* A connection closed at once, over http.max_connections: counted, and
+ * said in the log at most every 10 seconds with how many since. */
+static void refuse(struct cl_fast *f)
+{
+	uint64_t n = atomic_fetch_add(&f->refused, 1) + 1;
+	int64_t now = cl_time_mono_us(), last = atomic_load(&f->refused_logged_us);
+
+	if ((last && now - last < 10000000) ||
+	    !atomic_compare_exchange_strong(&f->refused_logged_us, &last, now))
+		return;
+	cl_log_warn("http", "event=connections_refused limit=%u refused=%llu detail=\"http.max_connections"
+		    " reached: new connections are closed at once\"", f->s->cfg.http.max_connections,
+		    (unsigned long long)(n - atomic_exchange(&f->refused_logged, n)));
+}
+
 static void accept_all(struct cl_fworker *w)
 {
 	struct cl_fast *f = w->f;
@@ -359,6 +377,7 @@ static void accept_all(struct cl_fworker *w)
 		}
 		if ((uint32_t)atomic_load(&f->nconns) >= f->s->cfg.http.max_connections) {
 			close(fd);
+			refuse(f);
 			continue;
 		}
 		c = cl_calloc(1, sizeof(*c));
@@ -549,10 +568,11 @@ void cl_fast_quiesce(struct cl_fast *f)
 	f->lfd = -1;
 }
 
-void cl_fast_stats(struct cl_fast *f, uint64_t *conns, uint64_t *handoffs)
+void cl_fast_stats(struct cl_fast *f, uint64_t *conns, uint64_t *handoffs, uint64_t *refused)
 {
 	*conns = (uint64_t)atomic_load(&f->nconns);
 	*handoffs = atomic_load(&f->handoffs);
+	*refused = atomic_load(&f->refused);
 }
 
 int cl_fast_waiting(struct cl_fast *f)

@@ -89,11 +89,11 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 			    (unsigned long long)v);
 	}
 	{
-		uint64_t conns = 0, handoffs = 0;
+		uint64_t conns = 0, handoffs = 0, refused = 0;
 
 		pthread_mutex_lock(&s->wait_mu);
 		if (s->fast)
-			cl_fast_stats(s->fast, &conns, &handoffs);
+			cl_fast_stats(s->fast, &conns, &handoffs, &refused);
 		pthread_mutex_unlock(&s->wait_mu);
 		put(&o, "# HELP carelake_http_fast_connections Connections open on carelake's own "
 			"HTTP loops.\n# TYPE carelake_http_fast_connections gauge\n"
@@ -101,6 +101,9 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 		counter(&o, "carelake_http_handoffs_total",
 			"Connections handed to libmicrohttpd (another endpoint, a body still "
 			"arriving, an unusual head).", handoffs);
+		counter(&o, "carelake_http_connections_refused_total",
+			"Connections closed at once because http.max_connections were open.",
+			refused);
 	}
 	put(&o, "# HELP carelake_bronze_records_total Records made durable in bronze since start.\n"
 		"# TYPE carelake_bronze_records_total counter\n"

@@ -92,7 +92,7 @@ int cl_fast_start(struct cl_server *s, const struct sockaddr_in *sa, struct cl_f
 uint16_t cl_fast_port(const struct cl_fast *f);
 void cl_fast_quiesce(struct cl_fast *f);       /* takes no new connections */
 int cl_fast_waiting(struct cl_fast *f);        /* requests waiting for commits */
-void cl_fast_stats(struct cl_fast *f, uint64_t *conns, uint64_t *handoffs);
+void cl_fast_stats(struct cl_fast *f, uint64_t *conns, uint64_t *handoffs, uint64_t *refused);
 void cl_fast_stop(struct cl_fast *f);
 void cl_fast_notify(struct cl_fast *f);        /* a commit happened */
 void cl_fast_reply(struct cl_fconn *c, int code, const char *ctype, const char *body,

@@ -6,6 +6,8 @@
  * client that leaves before its answer, and the idle timeout.
  */
 #include "serve_helpers.h"
+#include "core/cl_fs.h"
+#include "core/cl_mem.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -322,10 +324,58 @@ static void test_idle_timeout(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+/* Over http.max_connections a new connection is closed at once, counted,
+ * and said once in the log; those open go on being served. */
+static void test_connection_limit(void **state)
+{
+	struct server s;
+	char data[300], *req, *log;
+	size_t len;
+	const char *extra[] = { "--set", "http.max_connections=2", NULL };
+	struct conn a = { 0 }, b = { 0 }, c = { 0 };
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/limit", dir);
+	server_start(&s, bin, data, extra);
+	a.fd = dial(&s);
+	b.fd = dial(&s);
+	req = request(&s, "/api/v1/events", NULL, NULL, ev("l1"));
+	send_req(a.fd, req);
+	expect(&a, 200, "\"accepted\":1,");
+	req = request(&s, "/api/v1/events", NULL, NULL, ev("l2"));
+	send_req(b.fd, req);
+	expect(&b, 200, "\"accepted\":1,");
+	for (int i = 0; i < 3; i++) {
+		c = (struct conn){ 0 };
+		c.fd = dial(&s);
+		assert_int_equal(fill(&c, 3000), 0); /* closed, nothing said */
+		close(c.fd);
+	}
+	req = request(&s, "/api/v1/events", NULL, NULL, ev("l3"));
+	send_req(a.fd, req);
+	expect(&a, 200, "\"accepted\":1,");
+	close(b.fd);
+	usleep(200000);
+	{
+		struct reply q = http(&s, "GET", "/metrics", NULL, NULL, 0);
+
+		assert_int_equal(q.code, 200);
+		assert_non_null(strstr(q.body, "\ncarelake_http_connections_refused_total 3\n"));
+		free(q.body);
+	}
+	close(a.fd);
+	assert_int_equal(server_stop(&s), 0);
+	assert_int_equal(cl_fs_read_file(s.out_path, 1 << 20, &log, &len), 0);
+	assert_non_null(strstr(log, "event=connections_refused limit=2 refused=1 "));
+	assert_null(strstr(log, "refused=2"));
+	cl_free(log);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_keepalive_and_pipelining),
 	cmocka_unit_test(test_handoffs_and_errors),
 	cmocka_unit_test(test_idle_timeout),
+	cmocka_unit_test(test_connection_limit),
 };
 
 SERVE_TEST_MAIN(tests)
