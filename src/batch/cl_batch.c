@@ -366,17 +366,25 @@ static int register_file(struct cl_batch *b, const char *hash, const char *sourc
 	return rc;
 }
 
-/* Runs SQL; a COMMIT first writes down which lake partitions the
- * transaction changed, so the notes commit with the changes. */
+/* Runs SQL; a COMMIT first builds again the indexes a bulk load dropped
+ * and writes down which lake partitions the transaction changed, so the
+ * notes commit with the changes. */
 static int exec(struct cl_batch *b, const char *sql)
 {
+	int end = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0, rc = CL_OK;
+
 	if (strcmp(sql, "COMMIT") == 0) {
-		int rc = cl_lake_flush(b->lake_notes);
+		rc = cl_silver_before_commit(b->silver);
+		if (rc == CL_OK)
+			rc = cl_lake_flush(b->lake_notes);
 		if (rc)
-			return rc;
+			return rc; /* the caller rolls back */
 	}
-	return sqlite3_exec(b->db, sql, NULL, NULL, NULL) == SQLITE_OK ? CL_OK
-								     : db_fail(b->db, sql);
+	if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(b->db, sql);
+	if (end && (rc == CL_OK || strcmp(sql, "ROLLBACK") == 0))
+		cl_silver_txn_end(b->silver);
+	return rc;
 }
 
 /* The reference checks in one transaction, like every other change. */

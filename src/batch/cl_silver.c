@@ -155,8 +155,17 @@ struct expect {
 	sqlite3_stmt *st;
 };
 
+/* A table's bulk-load state in the open transaction (cl_silver.h). */
+struct bulk {
+	int64_t inserted;  /* new rows this transaction */
+	int64_t before;    /* rows it held before (-1: not asked yet) */
+	char *indexes;     /* the CREATE INDEX statements of the indexes dropped */
+	int declined;      /* no index to drop, or a table too large */
+};
+
 struct cl_silver {
 	sqlite3 *db;
+	struct bulk bulk[NTABLES];
 	struct expect exp[CL_EXPECTATIONS_MAX];
 	int nexp;
 	enum cl_expect_action ref_action;   /* rows whose references name no row */
@@ -342,6 +351,7 @@ int cl_silver_open(sqlite3 *db, struct cl_silver **out)
 	if (!s)
 		return cl_error_set(CL_ENOMEM, "no memory for silver");
 	s->db = db;
+	cl_silver_txn_end(s);
 	if (sqlite3_exec(db, extra_schema, NULL, NULL, NULL) != SQLITE_OK)
 		rc = db_fail(db, "quarantine");
 	for (int i = 0; rc == CL_OK && cl_silver_tables[i].name; i++)
@@ -375,6 +385,7 @@ void cl_silver_close(struct cl_silver *s)
 	sqlite3_finalize(s->warn);
 	for (int i = 0; i < s->nexp; i++)
 		sqlite3_finalize(s->exp[i].st);
+	cl_silver_txn_end(s);
 	cl_free(s);
 }
 
@@ -589,6 +600,101 @@ static const struct expect *failed_expectation(struct cl_silver *s, const struct
 	return NULL;
 }
 
+/* ---- bulk loads (cl_silver.h) ---- */
+
+/* Drops t's secondary indexes, keeping what makes them again. */
+static int drop_indexes(struct cl_silver *s, const struct cl_table *t, struct bulk *k)
+{
+	sqlite3_stmt *q;
+	char *names = NULL, *sqls = NULL;
+	size_t nn = 0, ns = 0;
+	int rc = CL_OK;
+
+	/* the key's own index has no SQL: it stays */
+	if (sqlite3_prepare_v2(s->db, "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+			       " AND tbl_name = ?1 AND sql IS NOT NULL", -1, &q, NULL) != SQLITE_OK)
+		return db_fail(s->db, "bulk load");
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
+	while (rc == CL_OK && sqlite3_step(q) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		const char *sql = (const char *)sqlite3_column_text(q, 1);
+		size_t ln = strlen(name), ls = strlen(sql);
+		char *n2 = cl_realloc(names, nn + ln + 40), *s2 = n2 ? cl_realloc(sqls, ns + ls + 2)
+								 : NULL;
+
+		if (n2)
+			names = n2;
+		if (!n2 || !s2) {
+			rc = cl_error_set(CL_ENOMEM, "no memory for a bulk load");
+			break;
+		}
+		sqls = s2;
+		nn += (size_t)sprintf(names + nn, "DROP INDEX \"%s\";", name);
+		ns += (size_t)sprintf(sqls + ns, "%s;", sql);
+	}
+	sqlite3_finalize(q);
+	if (rc == CL_OK && !names) {
+		k->declined = 1;
+	} else if (rc == CL_OK) {
+		if (sqlite3_exec(s->db, names, NULL, NULL, NULL) != SQLITE_OK) {
+			rc = db_fail(s->db, "bulk load");
+		} else {
+			k->indexes = sqls;
+			sqls = NULL;
+			if (s->c)
+				s->c->bulk++;
+		}
+	}
+	cl_free(names);
+	cl_free(sqls);
+	return rc;
+}
+
+/* A new row in t: past the bulk threshold, its indexes go until commit. */
+static int bulk_row(struct cl_silver *s, const struct cl_table *t)
+{
+	struct bulk *k = &s->bulk[table_index(t)];
+	sqlite3_stmt *q;
+
+	if (++k->inserted < CL_SILVER_BULK_ROWS || k->indexes || k->declined)
+		return CL_OK;
+	if (k->before < 0) {
+		/* what it held at the last commit: source_rows has it */
+		if (sqlite3_prepare_v2(s->db, "SELECT coalesce(sum(rows), 0) FROM source_rows WHERE"
+				       " table_name = ?1", -1, &q, NULL) != SQLITE_OK)
+			return db_fail(s->db, "bulk load");
+		sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
+		k->before = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+		sqlite3_finalize(q);
+	}
+	if (k->inserted < k->before)
+		return CL_OK;
+	return drop_indexes(s, t, k);
+}
+
+int cl_silver_before_commit(struct cl_silver *s)
+{
+	for (int i = 0; i < NTABLES; i++) {
+		struct bulk *k = &s->bulk[i];
+
+		if (!k->indexes)
+			continue;
+		if (sqlite3_exec(s->db, k->indexes, NULL, NULL, NULL) != SQLITE_OK)
+			return db_fail(s->db, "bulk load: building the indexes again");
+		cl_free(k->indexes);
+		k->indexes = NULL;
+	}
+	return CL_OK;
+}
+
+void cl_silver_txn_end(struct cl_silver *s)
+{
+	for (int i = 0; i < NTABLES; i++) {
+		cl_free(s->bulk[i].indexes);
+		s->bulk[i] = (struct bulk){ .before = -1 };
+	}
+}
+
 int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 {
 	const struct cl_table *t = r->t;
@@ -662,7 +768,11 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 	}
 	sqlite3_reset(st->put);
 	sqlite3_clear_bindings(st->put);
-	return rc == SQLITE_DONE ? CL_OK : db_fail(s->db, "write silver");
+	if (rc != SQLITE_DONE)
+		return db_fail(s->db, "write silver");
+	if (sqlite3_last_insert_rowid(s->db) != 0)
+		return bulk_row(s, t);
+	return CL_OK;
 }
 
 int cl_silver_delete(struct cl_silver *s, const char *table, const char *id)

@@ -92,6 +92,7 @@ struct cl_silver_counts {
 	uint64_t warnings;       /* kept, with a warning (dangling references) */
 	uint64_t other;          /* records kept in bronze only (other FHIR types) */
 	uint64_t dropped;        /* rows an expectation dropped */
+	uint64_t bulk;           /* tables loaded in bulk (indexes built at commit) */
 	uint64_t by_table[32];   /* accepted, by cl_silver_tables index */
 };
 
@@ -130,5 +131,21 @@ int cl_silver_set_references(struct cl_silver *s, const char *action);
 /* Applies that to the rows of this run (at its end, so the order of the
  * files in a run does not matter). */
 int cl_silver_check_references(struct cl_silver *s, int64_t run_id);
+
+/* Bulk loads. Once a transaction has put CL_SILVER_BULK_ROWS new rows
+ * into a table, and at least as many as the table held before it, the
+ * table's secondary indexes are dropped for the rest of the transaction
+ * (its key stays, so upserts still find their rows), and built again,
+ * each by one sort, when it commits: far cheaper than keeping them row by
+ * row when a load is most of the table. Readers see the indexes
+ * throughout (WAL: they read the last commit); a rollback brings them
+ * back with the rows.
+ *
+ * cl_silver_before_commit builds the indexes again; call it inside the
+ * transaction, just before COMMIT. cl_silver_txn_end forgets the
+ * transaction's counts; call it after COMMIT or ROLLBACK. */
+#define CL_SILVER_BULK_ROWS 50000
+int cl_silver_before_commit(struct cl_silver *s);
+void cl_silver_txn_end(struct cl_silver *s);
 
 #endif

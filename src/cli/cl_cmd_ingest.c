@@ -82,6 +82,7 @@ static void print_summary(const struct cl_batch_summary *s, int json)
 		json_object_set_new(o, "corrections", json_integer((json_int_t)s->c.updated));
 		json_object_set_new(o, "deleted", json_integer((json_int_t)s->c.deleted));
 		json_object_set_new(o, "dropped", json_integer((json_int_t)s->c.dropped));
+		json_object_set_new(o, "bulk_loads", json_integer((json_int_t)s->c.bulk));
 		if (s->error[0])
 			json_object_set_new(o, "error", json_string(s->error));
 		json_t *lake = json_pack("{s:i,s:i,s:I,s:I}", "tables", s->lake.tables, "partitions",
@@ -109,6 +110,9 @@ static void print_summary(const struct cl_batch_summary *s, int json)
 		if (s->c.by_table[i])
 			printf("  %-20s %llu\n", cl_silver_tables[i].name,
 			       (unsigned long long)s->c.by_table[i]);
+	if (s->c.bulk)
+		printf("bulk: %llu load%s into a table of fewer rows, its indexes built once at "
+		       "commit\n", (unsigned long long)s->c.bulk, s->c.bulk == 1 ? "" : "s");
 	if (s->lake.tables)
 		printf("lake: %d Delta table%s updated (%d partition%s rewritten, %lld rows, "
 		       "%lld bytes of Parquet)\n", s->lake.tables, s->lake.tables == 1 ? "" : "s",

@@ -688,6 +688,114 @@ static void test_source_rows(void **state)
 	check_source_rows(data);
 }
 
+/* n Synthea observation rows, from the i-th on; the last with `last_value`
+ * when it is not 0. */
+static void write_observations(const char *path, long from, long n, int last_value)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs("DATE,PATIENT,ENCOUNTER,CATEGORY,CODE,DESCRIPTION,VALUE,UNITS,TYPE\n", f);
+	for (long i = from; i < from + n; i++)
+		fprintf(f, "2026-11-%02ldT%02ld:%02ld:%02ldZ,p%ld,,vital-signs,8867-4,Heart rate,%d,"
+			"/min,numeric\n", i % 28 + 1, i / 3600 % 24, i / 60 % 60, i % 60, i % 50,
+			i == from + n - 1 && last_value ? last_value : (int)(50 + i % 80));
+	fclose(f);
+}
+
+static long json_long(const char *out, const char *key)
+{
+	json_t *j = parse(out);
+	long v = (long)json_integer_value(json_object_get(j, key));
+
+	json_decref(j);
+	return v;
+}
+
+/* observation's own indexes, by name, and SQLite's word on the store. */
+static void check_indexes(const char *data)
+{
+	json_t *j = query(data, "SELECT group_concat(name) AS names FROM (SELECT name FROM"
+				" sqlite_master WHERE type = 'index' AND tbl_name = 'observation'"
+				" AND sql IS NOT NULL ORDER BY name)");
+
+	assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "names")),
+			    "observation_patient,observation_run,observation_time");
+	json_decref(j);
+	{
+		char db[500];
+		sqlite3 *h;
+		sqlite3_stmt *q;
+
+		snprintf(db, sizeof(db), "%s/carelake.db", data);
+		assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &q, NULL),
+				 SQLITE_OK);
+		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+		sqlite3_finalize(q);
+		sqlite3_close(h);
+	}
+}
+
+/* A load of more new rows than a table held, past CL_SILVER_BULK_ROWS,
+ * builds the table's indexes once at commit: the same rows, the same
+ * indexes, an intact store; a load that fails part way leaves the
+ * indexes as they were; a smaller load, or one into a larger table, goes
+ * row by row. */
+static void test_bulk_load(void **state)
+{
+	char data[400], a[500], b[500], c[500], d[500];
+	struct result r;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/bulk", dir);
+	snprintf(a, sizeof(a), "%s/bulk-a.csv", dir);
+	snprintf(b, sizeof(b), "%s/bulk-b.csv", dir);
+	snprintf(c, sizeof(c), "%s/bulk-c.csv", dir);
+	snprintf(d, sizeof(d), "%s/bulk-d.csv", dir);
+	write_observations(a, 0, 60000, 0);
+	write_observations(b, 100000, 70000, 200);
+	write_observations(c, 200000, 10, 0);
+	write_observations(d, 300000, 60000, 0);
+
+	r = run(NULL, "ingest", "--data", data, "--json", a, NULL);
+	if (r.status != 0)
+		fail_msg("ingest: %s", r.err);
+	assert_int_equal(json_long(r.out, "accepted"), 60000);
+	assert_int_equal(json_long(r.out, "bulk_loads"), 1);
+	done(&r);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation"), 60000);
+	/* the index answers as the table does */
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation INDEXED BY"
+				     " observation_patient WHERE patient_id = 'p7'"), 1200);
+	check_indexes(data);
+	check_source_rows(data);
+
+	/* b fails at its last row, after its indexes went: all of it rolled
+	 * back; c, in the same run, loads after it, row by row */
+	r = run(NULL, "ingest", "--data", data, "--json", "--set",
+		"expect.observation.plausible.check=value < 150", "--set",
+		"expect.observation.plausible.action=fail", b, c, NULL);
+	assert_int_equal(r.status, 1);
+	assert_int_equal(json_long(r.out, "bulk_loads"), 1);
+	assert_int_equal(json_long(r.out, "loaded"), 1);
+	done(&r);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation"), 60010);
+	check_indexes(data);
+	check_source_rows(data);
+
+	/* 60,000 rows into a table of 60,010: row by row too */
+	r = run(NULL, "ingest", "--data", data, "--json", d, NULL);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(json_long(r.out, "accepted"), 60000);
+	assert_int_equal(json_long(r.out, "bulk_loads"), 0);
+	done(&r);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation"), 120010);
+	check_indexes(data);
+	check_source_rows(data);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -700,6 +808,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_verify_files),
 		cmocka_unit_test(test_warning_source_added),
 		cmocka_unit_test(test_source_rows),
+		cmocka_unit_test(test_bulk_load),
 	};
 	int rc;
 
