@@ -371,9 +371,10 @@ static int register_file(struct cl_batch *b, const char *hash, const char *sourc
  * notes commit with the changes. */
 static int exec(struct cl_batch *b, const char *sql)
 {
-	int end = strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0, rc = CL_OK;
+	int commit = strcmp(sql, "COMMIT") == 0, rollback = strcmp(sql, "ROLLBACK") == 0;
+	int rc = CL_OK;
 
-	if (strcmp(sql, "COMMIT") == 0) {
+	if (commit) {
 		rc = cl_silver_before_commit(b->silver);
 		if (rc == CL_OK)
 			rc = cl_lake_flush(b->lake_notes);
@@ -382,7 +383,7 @@ static int exec(struct cl_batch *b, const char *sql)
 	}
 	if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		rc = db_fail(b->db, sql);
-	if (end && (rc == CL_OK || strcmp(sql, "ROLLBACK") == 0))
+	if (rollback || (commit && rc == CL_OK))
 		cl_silver_txn_end(b->silver);
 	return rc;
 }

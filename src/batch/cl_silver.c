@@ -160,7 +160,7 @@ struct bulk {
 	int64_t inserted;  /* new rows this transaction */
 	int64_t before;    /* rows it held before (-1: not asked yet) */
 	char *indexes;     /* the CREATE INDEX statements of the indexes dropped */
-	int declined;      /* no index to drop, or a table too large */
+	int declined;      /* it has no index to drop */
 };
 
 struct cl_silver {
@@ -700,7 +700,7 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 	const struct cl_table *t = r->t;
 	struct stmts *st = &s->st[table_index(t)];
 	char hex[33];
-	int rc;
+	int rc, fresh;
 
 	if (s->c)
 		s->c->records++;
@@ -757,12 +757,13 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 	/* a new row sets the last rowid (never 0); an update leaves it */
 	sqlite3_set_last_insert_rowid(s->db, 0);
 	rc = sqlite3_step(st->put);
+	fresh = sqlite3_last_insert_rowid(s->db) != 0;
 	if (rc == SQLITE_DONE && s->c) {
 		if (sqlite3_changes(s->db) == 0) {
 			s->c->duplicates++;
 		} else {
 			s->c->accepted++;
-			s->c->updated += sqlite3_last_insert_rowid(s->db) == 0;
+			s->c->updated += !fresh;
 			s->c->by_table[table_index(t)]++;
 		}
 	}
@@ -770,9 +771,7 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 	sqlite3_clear_bindings(st->put);
 	if (rc != SQLITE_DONE)
 		return db_fail(s->db, "write silver");
-	if (sqlite3_last_insert_rowid(s->db) != 0)
-		return bulk_row(s, t);
-	return CL_OK;
+	return fresh ? bulk_row(s, t) : CL_OK;
 }
 
 int cl_silver_delete(struct cl_silver *s, const char *table, const char *id)

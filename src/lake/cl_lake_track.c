@@ -15,8 +15,9 @@
  * silver table, the quarantine and the warnings (gold_data_quality reads
  * it rather than counting those tables after every load): an insert
  * counts one for the new row's source, a delete one less for the old
- * row's, an update that changes the source moves one. The counts are summed in memory and added to the
- * table by the same flush; a rollback forgets them.
+ * row's, an update that changes the source moves one. The counts are
+ * summed in memory and added to the table by the same flush; a rollback
+ * forgets them.
  *
  * `lake_day(ts)` is the same day function in SQL, so that a sync selects
  * the rows of a partition by the very rule that noted it.
@@ -54,7 +55,7 @@ struct cl_lake_tracker {
 	int ntables;
 	char names[MAX_TABLES][64];  /* the lake's SQLite tables */
 	int part_col[MAX_TABLES];    /* column whose day partitions it, or -1 */
-	int source_col[MAX_TABLES];  /* its _source column (a silver table), or -1 */
+	int source_col[MAX_TABLES];  /* its source column (source_name), or -1 */
 	struct mark *set;            /* open addressing; table 0xff: empty */
 	size_t cap, n;
 	struct count *counts;        /* since the last flush */
@@ -268,12 +269,12 @@ static int column(sqlite3 *db, const char *table, const char *name)
 }
 
 /* The column naming a table's source: `_source` in silver, `source` in
- * the quarantine and the warnings; NULL for the others. */
+ * the quarantine and the warnings (gold tables have neither). */
 static const char *source_name(const char *table)
 {
 	if (strcmp(table, "quarantine") == 0 || strcmp(table, "quality_warning") == 0)
 		return "source";
-	return strncmp(table, "gold_", 5) == 0 ? NULL : "_source";
+	return "_source";
 }
 
 /* source_rows, made and counted from the rows the first time (a new
@@ -335,7 +336,7 @@ int cl_lake_track(sqlite3 *db, struct cl_lake_tracker **out)
 		if (!cl_lake_table(i, name, sizeof(t->names[0]), NULL, 0, &part_src))
 			break;
 		t->part_col[t->ntables] = part_src ? column(db, name, part_src) : -1;
-		t->source_col[t->ntables] = source_name(name) ? column(db, name, source_name(name)) : -1;
+		t->source_col[t->ntables] = column(db, name, source_name(name));
 		t->ntables++;
 	}
 	if ((rc = counts_create(t))) {
