@@ -8,6 +8,7 @@
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
+#include "core/cl_map.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 
@@ -180,9 +181,42 @@ static void dead_letter(const char *data_dir, const struct cl_pipeline *p, const
 	cl_fs_write_atomic(why, text, strlen(text), 0640);
 }
 
+/* What stat says of a file: changed content changes it (a rewrite moves
+ * the times, a replacement the inode). */
+struct file_sig {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+static struct file_sig sig_of(const struct stat *st)
+{
+	struct file_sig f;
+
+	memset(&f, 0, sizeof(f));
+	f.dev = st->st_dev;
+	f.ino = st->st_ino;
+	f.size = st->st_size;
+	f.mtime = st->st_mtim;
+	f.ctime = st->st_ctim;
+	return f;
+}
+
+static int sig_same(const struct file_sig *a, const struct file_sig *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* Loads one file, retrying; *loaded gets the file's signature as it was
+ * just before the attempt that read it (a change during the read then
+ * shows as a change at the next look: loaded again, never missed). */
 static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_pipeline *p,
-		     const char *file, const char *trigger, cl_pipeline_failed_fn on_failed,
-		     void *arg, int (*stopping)(void *), void *stop_arg)
+		     const char *file, const char *trigger, struct file_sig *loaded,
+		     cl_pipeline_failed_fn on_failed, void *arg, int (*stopping)(void *),
+		     void *stop_arg)
 {
 	int64_t wait = p->backoff_us, queued = cl_batch_queue(b, p->name, trigger);
 	char reason[512] = "";
@@ -194,7 +228,10 @@ static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_p
 					    attempt < p->attempts };
 		struct cl_batch_summary sum;
 		char *paths[1] = { (char *)file };
+		struct stat st;
 
+		if (stat(file, &st) == 0)
+			*loaded = sig_of(&st);
 		if (cl_batch_ingest(b, p->source, paths, 1, &run, NULL, NULL, &sum) == CL_OK)
 			return CL_OK;
 		snprintf(reason, sizeof(reason), "%s", sum.error[0] ? sum.error : cl_error_detail());
@@ -215,12 +252,20 @@ static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_p
 	return cl_error_set(CL_EIO, "%s", reason);
 }
 
+/*
+ * One look at a pipeline's files. `seen` (watch pipelines; NULL for the
+ * others) maps each file loaded by an earlier look to its stat signature:
+ * a file unchanged since is passed over, with no run, so files left in a
+ * watched folder do not make a run every second. The map is replaced by
+ * the files of this look that are loaded, so files gone are forgotten.
+ */
 static int run_pipeline(struct cl_batch *b, const char *data_dir, const struct cl_pipeline *p,
-			const char *trigger, cl_pipeline_failed_fn on_failed, void *arg,
-			int (*stopping)(void *), void *stop_arg)
+			const char *trigger, struct cl_map **seen, cl_pipeline_failed_fn on_failed,
+			void *arg, int (*stopping)(void *), void *stop_arg)
 {
 	glob_t g;
 	char pattern[sizeof(p->path) + 4];
+	struct cl_map *now = NULL;
 	int rc = CL_OK;
 
 	/* a directory stands for the files in it */
@@ -230,18 +275,52 @@ static int run_pipeline(struct cl_batch *b, const char *data_dir, const struct c
 		globfree(&g);
 		return CL_OK; /* nothing there yet */
 	}
+	if (seen && cl_map_create(&now) != CL_OK)
+		now = NULL; /* no memory: this look loads every file, as correct */
 	for (size_t i = 0; i < g.gl_pathc && !(stopping && stopping(stop_arg)); i++) {
+		const char *path = g.gl_pathv[i];
+		struct file_sig sig, *was = NULL;
 		struct stat st;
+		void **slot;
 		int frc;
 
-		if (stat(g.gl_pathv[i], &st) != 0 || !S_ISREG(st.st_mode))
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		frc = load_file(b, data_dir, p, g.gl_pathv[i], trigger, on_failed, arg, stopping,
+		sig = sig_of(&st);
+		if (now && *seen) {
+			slot = cl_map_slot(*seen, path, strlen(path), 0);
+			was = slot ? *slot : NULL;
+		}
+		if (was && sig_same(was, &sig)) {
+			cl_map_remove(*seen, path, strlen(path));
+			slot = cl_map_slot(now, path, strlen(path), 1);
+			if (slot)
+				*slot = was;
+			else
+				cl_free(was);
+			continue;
+		}
+		frc = load_file(b, data_dir, p, path, trigger, &sig, on_failed, arg, stopping,
 				stop_arg);
+		if (frc == CL_OK && now) {
+			struct file_sig *keep = cl_malloc(sizeof(*keep));
+
+			slot = keep ? cl_map_slot(now, path, strlen(path), 1) : NULL;
+			if (slot) {
+				*keep = sig;
+				*slot = keep;
+			} else {
+				cl_free(keep);
+			}
+		}
 		if (frc && !rc)
 			rc = frc;
 	}
 	globfree(&g);
+	if (now) {
+		cl_map_destroy(*seen, cl_free);
+		*seen = now;
+	}
 	return rc;
 }
 
@@ -254,6 +333,7 @@ struct cl_pipeline_runner {
 	int64_t lake_interval_us;
 	struct cl_pipeline p[CL_PIPELINES_MAX];
 	int64_t next_us[CL_PIPELINES_MAX];
+	struct cl_map *seen[CL_PIPELINES_MAX]; /* watch pipelines: files loaded */
 	int n;
 	cl_pipeline_failed_fn on_failed;
 	void *arg;
@@ -324,8 +404,9 @@ static void *runner_main(void *arg)
 			}
 			cl_batch_set_lake(b, &r->lake, r->lake_interval_us);
 			cl_pipeline_trigger_text(&r->p[i], trigger, sizeof(trigger));
-			run_pipeline(b, r->data_dir, &r->p[i], trigger, r->on_failed, r->arg,
-				     runner_stopping, r);
+			run_pipeline(b, r->data_dir, &r->p[i], trigger,
+				     r->p[i].trigger == CL_TRIGGER_WATCH ? &r->seen[i] : NULL,
+				     r->on_failed, r->arg, runner_stopping, r);
 		}
 		pthread_mutex_lock(&r->mu);
 		if (!r->stop) {
@@ -385,6 +466,8 @@ void cl_pipeline_runner_stop(struct cl_pipeline_runner *r)
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 	pthread_join(r->thread, NULL);
+	for (int i = 0; i < r->n; i++)
+		cl_map_destroy(r->seen[i], cl_free);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	cl_free(r);
