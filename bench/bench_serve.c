@@ -18,11 +18,18 @@
  *   detect    `carelake simulate` with injected episodes against the
  *             server; alerts compared with the ground-truth file
  *             [recall >= 0.99, precision >= 0.95]
+ *   store     no server: the serving store alone taking vital_event rows
+ *             made before the clock starts, through the statement the
+ *             stream's writer uses, in the transactions it makes and with
+ *             its WAL checkpoints: the least CPU a stored event costs,
+ *             beside which the single-event POST budget of bench_http.sh
+ *             is read
  *
  * usage: bench_serve /path/to/carelake [--dir DIR] [--seconds S] [--only NAME]
  *                    [--detect-seconds S]
  */
 #include "core/cl_time.h"
+#include "store/cl_store.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -33,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -895,9 +903,70 @@ static void bench_detect(void)
 	server_stop(&s);
 }
 
+/* ---- store ---- */
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * The serving store's floor: what one vital_event row costs SQLite with
+ * nothing else running. Rows as the single-event POST benchmark makes them
+ * (1,000 patients, one vital each), 2,000 to a transaction (what the
+ * writer gathers in one of its commit intervals at ~40,000 events/s), a
+ * passive WAL checkpoint every 50,000 rows (the checkpointer runs once a
+ * second); CPU from getrusage, so the checkpoints' share is in.
+ */
+static void bench_store(void)
+{
+	enum { ROWS = 300000, TXN = 2000, CKPT = 50000, PATIENTS = 1000 };
+	static const char *const vitals[] = { "heart_rate", "respiratory_rate", "spo2",
+					      "systolic_bp", "temperature" };
+	char dir[400], cmd[900], (*pid)[16] = malloc(PATIENTS * sizeof(*pid));
+	struct cl_store *st;
+	int64_t t0, ts = cl_time_now_us();
+	double c0, cpu;
+
+	snprintf(dir, sizeof(dir), "%s/store", base);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s'", dir, dir);
+	if (!pid || system(cmd) != 0 || cl_store_create(dir, &st) != 0 ||
+	    cl_store_set_writer(st) != 0) {
+		fprintf(stderr, "bench_serve: cannot create a store in %s\n", dir);
+		exit(2);
+	}
+	for (int i = 0; i < PATIENTS; i++)
+		snprintf(pid[i], sizeof(pid[i]), "p%d", i);
+	t0 = cl_time_mono_us();
+	c0 = cpu_seconds();
+	for (long i = 0; i < ROWS; i++) {
+		if (i % TXN == 0 && cl_store_begin(st) != 0)
+			exit(2);
+		if (cl_store_put_vital(st, "device", (uint64_t)i, pid[i % PATIENTS], "m1",
+				       vitals[i / PATIENTS % 5], ts + i * 25, 72) != 0)
+			exit(2);
+		if (i % TXN == TXN - 1 && cl_store_commit(st) != 0)
+			exit(2);
+		if (i % CKPT == CKPT - 1)
+			cl_store_wal_checkpoint(st);
+	}
+	cpu = cpu_seconds() - c0;
+	t0 = cl_time_mono_us() - t0;
+	cl_store_close(st);
+	free(pid);
+	printf("store    the serving store alone, %d vital_event rows made beforehand, %d to a"
+	       " transaction, checkpointed every %d: %.0f rows/s, %.1f us CPU a row (the floor of"
+	       " a stored event's cost beside its HTTP answer)\n",
+	       ROWS, TXN, CKPT, ROWS / (t0 / 1e6), cpu * 1e6 / ROWS);
+}
+
 int main(int argc, char **argv)
 {
-	const char *only = NULL; /* one of ingest, latency, memory, mqtt, detect */
+	const char *only = NULL; /* one of ingest, latency, memory, mqtt, detect, store */
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_serve /path/to/carelake [--dir DIR] [--seconds S]\n");
@@ -923,6 +992,7 @@ int main(int argc, char **argv)
 	RUN(memory);
 	RUN(mqtt);
 	RUN(detect);
+	RUN(store);
 #undef RUN
 	return 0;
 }

@@ -243,7 +243,6 @@ static int apply_op(struct cl_store *st, const struct op *o)
 	return cl_error_set(CL_EINVAL, "unknown store operation %u", o->type);
 }
 
-/* Writes the buffers from `first` to `last` in one transaction. */
 /* Writes the buffers from `first` to `last` in one transaction. A
  * patient's NEWS2 is an upsert of its latest state: of several in one
  * transaction only the last is written (the others would be overwritten
