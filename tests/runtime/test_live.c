@@ -355,7 +355,7 @@ static void test_bad_reference_refused(void **state)
 	char data[300], ref[400], set[420], *out = NULL;
 	size_t cap = 0;
 	int status;
-	pid_t pid;
+	pid_t pid, parent;
 	FILE *f;
 
 	(void)state;
@@ -369,8 +369,10 @@ static void test_bad_reference_refused(void **state)
 		int fds[2];
 
 		assert_int_equal(pipe(fds), 0);
+		parent = getpid();
 		pid = fork();
 		if (pid == 0) {
+			cl_test_die_with_parent(parent);
 			dup2(fds[1], 2);
 			dup2(fds[1], 1);
 			execl(bin, bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--set", set,
