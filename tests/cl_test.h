@@ -36,7 +36,6 @@ static inline void cl_test_rmtree(const char *dir)
 	nftw(dir, cl_test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Creates a fresh temporary directory into buf (at least 64 bytes). */
 /* In a child just forked to exec a server or broker: it is killed when
  * the test process ends, so a failed assertion (which skips the test's own
  * stop) never leaves it running. */
@@ -47,6 +46,7 @@ static inline void cl_test_die_with_parent(pid_t parent)
 		_exit(126);
 }
 
+/* Creates a fresh temporary directory into buf (at least 64 bytes). */
 static inline void cl_test_tmpdir(char *buf, size_t cap)
 {
 	const char *base = getenv("TMPDIR");

@@ -76,6 +76,7 @@ static inline void server_start(struct server *s, const char *exe, const char *d
 			 const char *const *extra)
 {
 	const char *args[40];
+	pid_t parent = getpid();
 	int n = 0;
 	char line[512];
 	FILE *f;
@@ -93,15 +94,12 @@ static inline void server_start(struct server *s, const char *exe, const char *d
 	for (int i = 0; extra && extra[i] && n < 38; i++)
 		args[n++] = extra[i];
 	args[n] = NULL;
-	pid_t parent = getpid();
-
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
 		int fd = open(s->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 		cl_test_die_with_parent(parent);
-
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execv(exe, (char **)args);

@@ -39,6 +39,7 @@ static int free_port(void)
 static void broker_start(void)
 {
 	char conf[300], log[300];
+	pid_t parent = getpid();
 	FILE *f;
 
 	broker_port = free_port();
@@ -49,14 +50,11 @@ static void broker_start(void)
 		   "max_queued_messages 100000\nmax_inflight_messages 100\n"
 		   "log_dest stderr\n", broker_port);
 	fclose(f);
-	pid_t parent = getpid();
-
 	broker_pid = fork();
 	if (broker_pid == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 		cl_test_die_with_parent(parent);
-
 		dup2(fd, 2);
 		execl("/usr/sbin/mosquitto", "mosquitto", "-c", conf, (char *)NULL);
 		_exit(127);
