@@ -12,8 +12,10 @@
  *              fill (commit_max_records = B; at most 2 batches in flight)
  * Printed: records/s, MB/s of record payload, commit latency p50/p99
  * (write + fdatasync of one batch) and, for appendv and pipelined, the ack
- * latency p99 a caller waits from submit to durable; and the ratio of
- * records/s to raw.
+ * latency p99 a caller waits from submit to durable; for raw, the CPU time
+ * (user + system, from getrusage) one write + fdatasync costs the thread
+ * making it, which divided by the records of a commit is the least CPU a
+ * durable record can cost on this disk; and the ratio of records/s to raw.
  *
  * usage: bench_bronze [--dir DIR] [--seconds S] [--batches 1,64,512,4096]
  */
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +102,7 @@ static void make_record(char *buf, uint64_t i)
 
 struct result {
 	double rps, mbps, p50, p99, ack99;
+	double cpu_us; /* raw: CPU a commit, in the committing thread */
 };
 
 static void print_row(int b, const char *mode, const struct result *r,
@@ -110,10 +114,23 @@ static void print_row(int b, const char *mode, const struct result *r,
 		printf(" %10.3f", r->ack99);
 	else
 		printf(" %10s", "-");
+	if (r->cpu_us > 0)
+		printf(" %10.1f", r->cpu_us);
+	else
+		printf(" %10s", "-");
 	if (raw_rps > 0)
 		printf("   %5.2fx", r->rps / raw_rps);
 	printf("\n");
 	fflush(stdout);
+}
+
+static double thread_cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static struct result run_raw(const char *dir, int b, double seconds)
@@ -121,9 +138,10 @@ static struct result run_raw(const char *dir, int b, double seconds)
 	struct samples lat = { .mu = PTHREAD_MUTEX_INITIALIZER };
 	char path[512];
 	char *buf = malloc((size_t)b * REC);
-	uint64_t recs = 0;
+	uint64_t recs = 0, commits = 0;
 	int64_t t0, end;
 	struct result r;
+	double c0;
 	int fd;
 
 	for (int i = 0; i < b; i++)
@@ -135,10 +153,12 @@ static struct result run_raw(const char *dir, int b, double seconds)
 		exit(2);
 	}
 	t0 = cl_time_mono_us();
+	c0 = thread_cpu_us();
 	end = t0 + (int64_t)(seconds * 1e6);
 	while (cl_time_mono_us() < end) {
 		int64_t s = cl_time_mono_us();
 
+		commits++;
 		if (write(fd, buf, (size_t)b * REC) != (ssize_t)((size_t)b * REC) ||
 		    fdatasync(fd) != 0) {
 			perror("raw write");
@@ -147,6 +167,7 @@ static struct result run_raw(const char *dir, int b, double seconds)
 		sample(&lat, cl_time_mono_us() - s);
 		recs += (uint64_t)b;
 	}
+	r.cpu_us = (thread_cpu_us() - c0) / (double)commits;
 	r.rps = (double)recs / ((double)(cl_time_mono_us() - t0) / 1e6);
 	r.mbps = r.rps * REC / 1e6;
 	r.p50 = pct(&lat, 0.50);
@@ -194,7 +215,7 @@ static struct result run_appendv(const char *dir, int b, double seconds)
 	struct iovec *v = calloc((size_t)b, sizeof(*v));
 	uint64_t recs = 0, first;
 	int64_t t0, end;
-	struct result r;
+	struct result r = { 0 };
 
 	cl_blog_set_notify(log, on_commit, &commit);
 	for (int i = 0; i < b; i++) {
@@ -254,7 +275,7 @@ static struct result run_pipelined(const char *dir, int b, double seconds)
 	char rec[REC + 1];
 	uint64_t recs = 0;
 	int64_t t0, end;
-	struct result r;
+	struct result r = { 0 };
 
 	cl_blog_set_notify(log, on_commit_ack, &t);
 	make_record(rec, 1);
@@ -306,9 +327,9 @@ int main(int argc, char **argv)
 	mkdir(dir, 0750);
 	printf("bronze durable append benchmark: %d-byte records, %.1f s per run, data in %s\n",
 	       REC, seconds, base);
-	printf("%6s  %-10s %12s %9s %10s %10s %10s   %s\n", "batch", "mode", "records/s",
-	       "MB/s", "commit p50", "commit p99", "ack p99", "vs raw");
-	printf("%6s  %-10s %12s %9s %10s %10s %10s\n", "", "", "", "", "ms", "ms", "ms");
+	printf("%6s  %-10s %12s %9s %10s %10s %10s %10s   %s\n", "batch", "mode", "records/s",
+	       "MB/s", "commit p50", "commit p99", "ack p99", "CPU/commit", "vs raw");
+	printf("%6s  %-10s %12s %9s %10s %10s %10s %10s\n", "", "", "", "", "ms", "ms", "ms", "us");
 	snprintf(list, sizeof(list), "%s", batches);
 	for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
 		int b = atoi(tok);
