@@ -90,10 +90,11 @@ run() {
 	local out
 	out=$( { TIMEFORMAT='%U %S'; time NONCE=$(date +%s%N) TOKEN=$token \
 		wrk -t2 -c64 -d"${secs}s" -s "$work/post.lua" "$1" 2>&1; } 2>&1)
-	echo "$out" | awk '/Non-2xx/ {print "non2xx " $NF > "/dev/stderr"}'
-	echo "$out" | awk '/ requests in / {print $1}' > "$work/$2.n"
-	echo "$out" | awk 'NF == 2 && $1 ~ /^[0-9.]+$/ {print $1 + $2}' > "$work/$2.wrk"
-	echo "$out" | awk '/Requests\/sec/ {print $2}'
+	echo "$out" | awk -v n="$work/$2.n" -v cpu="$work/$2.wrk" '
+		/Non-2xx/ { print "non2xx " $NF > "/dev/stderr" }
+		/ requests in / { print $1 > n }
+		NF == 2 && $1 ~ /^[0-9.]+$/ { print $1 + $2 > cpu }
+		/Requests\/sec/ { print $2 }'
 }
 sleep 0.3
 ngx_pids="$ngx $(pgrep -P "$ngx" | tr '\n' ' ')"

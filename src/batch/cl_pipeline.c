@@ -252,6 +252,18 @@ static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_p
 	return cl_error_set(CL_EIO, "%s", reason);
 }
 
+/* Keeps sig (from cl_malloc; the map owns it, or it is freed) as what
+ * path was when loaded. */
+static void remember(struct cl_map *loaded, const char *path, struct file_sig *sig)
+{
+	void **slot = cl_map_slot(loaded, path, strlen(path), 1);
+
+	if (slot)
+		*slot = sig;
+	else
+		cl_free(sig);
+}
+
 /*
  * One look at a pipeline's files. `seen` (watch pipelines; NULL for the
  * others) maps each file loaded by an earlier look to its stat signature:
@@ -279,39 +291,28 @@ static int run_pipeline(struct cl_batch *b, const char *data_dir, const struct c
 		now = NULL; /* no memory: this look loads every file, as correct */
 	for (size_t i = 0; i < g.gl_pathc && !(stopping && stopping(stop_arg)); i++) {
 		const char *path = g.gl_pathv[i];
-		struct file_sig sig, *was = NULL;
+		struct file_sig sig, *was = NULL, *keep;
 		struct stat st;
-		void **slot;
 		int frc;
 
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
 		sig = sig_of(&st);
 		if (now && *seen) {
-			slot = cl_map_slot(*seen, path, strlen(path), 0);
+			void **slot = cl_map_slot(*seen, path, strlen(path), 0);
+
 			was = slot ? *slot : NULL;
 		}
 		if (was && sig_same(was, &sig)) {
 			cl_map_remove(*seen, path, strlen(path));
-			slot = cl_map_slot(now, path, strlen(path), 1);
-			if (slot)
-				*slot = was;
-			else
-				cl_free(was);
+			remember(now, path, was);
 			continue;
 		}
 		frc = load_file(b, data_dir, p, path, trigger, &sig, on_failed, arg, stopping,
 				stop_arg);
-		if (frc == CL_OK && now) {
-			struct file_sig *keep = cl_malloc(sizeof(*keep));
-
-			slot = keep ? cl_map_slot(now, path, strlen(path), 1) : NULL;
-			if (slot) {
-				*keep = sig;
-				*slot = keep;
-			} else {
-				cl_free(keep);
-			}
+		if (frc == CL_OK && now && (keep = cl_malloc(sizeof(*keep)))) {
+			*keep = sig;
+			remember(now, path, keep);
 		}
 		if (frc && !rc)
 			rc = frc;
