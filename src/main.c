@@ -45,8 +45,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (const struct cl_command *c = cl_commands; c->name; c++)
-		if (strcmp(c->name, argv[1]) == 0)
-			return c->run(argc - 1, argv + 1);
+		if (strcmp(c->name, argv[1]) == 0) {
+			int rc = c->run(argc - 1, argv + 1);
+
+			cl_cli_finish();
+			return rc;
+		}
 	fprintf(stderr, "carelake: no command '%s' (see carelake --help)\n", argv[1]);
 	return 2;
 }

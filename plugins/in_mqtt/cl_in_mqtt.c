@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -405,4 +406,32 @@ void cl_mqtt_in_stop(struct cl_mqtt_in *m)
 const struct cl_mqtt_counters *cl_mqtt_in_counters(const struct cl_mqtt_in *m)
 {
 	return &m->c;
+}
+
+#define SEC 1000000ll
+#define F(field) offsetof(struct cl_mqtt_settings, field)
+
+static const struct cl_config_entry mqtt_entries[] = {
+	{ "broker", CL_CFG_STRING, "", 0, 0, F(broker),
+	  "HOST:PORT of an MQTT broker to take device events from; empty: no MQTT", NULL },
+	{ "topic", CL_CFG_STRING, "devices/+/messages/events", 0, 0, F(topic),
+	  "topic filter subscribed to (the IoT-hub device-to-cloud convention)", NULL },
+	{ "client_id", CL_CFG_STRING, "carelake", 0, 0, F(client_id),
+	  "MQTT client id; the broker keeps this session's unacknowledged messages", NULL },
+	{ "keepalive", CL_CFG_DURATION, "30s", SEC, 3600 * SEC, F(keepalive_us),
+	  "MQTT keep-alive interval", NULL },
+	{ "qos", CL_CFG_U32, "1", 0, 1, F(qos),
+	  "subscription QoS: 1 acknowledges each message once its events are durable", NULL },
+};
+
+const struct cl_config_section cl_mqtt_section = {
+	.name = "mqtt",
+	.entries = mqtt_entries,
+	.nentries = sizeof(mqtt_entries) / sizeof(mqtt_entries[0]),
+	.size = sizeof(struct cl_mqtt_settings),
+};
+
+const struct cl_mqtt_settings *cl_mqtt_settings(const struct cl_config *c)
+{
+	return cl_config_get(c, &cl_mqtt_section);
 }

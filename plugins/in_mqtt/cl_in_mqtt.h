@@ -38,6 +38,18 @@ struct cl_mqtt_counters {
 
 struct cl_mqtt_in;
 
+/* The mqtt.* settings. */
+struct cl_mqtt_settings {
+	char broker[CL_CFG_STRING_MAX];    /* mqtt.broker, "" = off */
+	char topic[CL_CFG_STRING_MAX];     /* mqtt.topic */
+	char client_id[CL_CFG_STRING_MAX]; /* mqtt.client_id */
+	int64_t keepalive_us;              /* mqtt.keepalive */
+	uint32_t qos;                      /* mqtt.qos */
+};
+
+extern const struct cl_config_section cl_mqtt_section;
+const struct cl_mqtt_settings *cl_mqtt_settings(const struct cl_config *c);
+
 /* Parses "HOST:PORT" into o. */
 int cl_mqtt_parse_broker(const char *spec, struct cl_mqtt_options *o);
 

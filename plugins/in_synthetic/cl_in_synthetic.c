@@ -20,11 +20,11 @@ struct settings {
 
 static const struct cl_config_entry config_map[] = {
 	{ "patients", CL_CFG_U32, "16", 1, 100000, offsetof(struct settings, patients),
-	  "number of simulated patients, ids patient-0001..." },
+	  "number of simulated patients, ids patient-0001...", NULL },
 	{ "rate", CL_CFG_U32, "2000", 1, 10000000, offsetof(struct settings, rate),
-	  "events per second across all patients" },
+	  "events per second across all patients", NULL },
 	{ "seed", CL_CFG_U32, "1", 0, UINT32_MAX, offsetof(struct settings, seed),
-	  "random seed; the same seed gives the same stream" },
+	  "random seed; the same seed gives the same stream", NULL },
 };
 
 struct state {

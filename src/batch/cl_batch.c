@@ -11,7 +11,7 @@
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"
 #include "json/cl_json.h"
-#include "stream/cl_vitals.h"
+#include "ingest/cl_event.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"

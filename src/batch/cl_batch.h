@@ -14,6 +14,7 @@
 #define CL_BATCH_H
 
 #include "batch/cl_silver.h"
+#include "core/cl_config.h"
 #include "lake/cl_lake.h"
 
 #include <stddef.h>
@@ -81,5 +82,23 @@ void cl_batch_set_mapping(struct cl_batch *b, const char *mapping);
 /* Refines bronze into silver: with rebuild, empties silver and reloads
  * every file listed in bronze, in the order it was ingested. */
 int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *sum);
+
+/* The refine.* settings (cl_batch_config.c). */
+struct cl_refine_settings {
+	int64_t interval_us;                  /* refine.interval, 0 = off */
+	char references[CL_CFG_STRING_MAX];   /* refine.references */
+};
+
+extern const struct cl_config_section cl_refine_section;
+const struct cl_refine_settings *cl_refine_settings(const struct cl_config *c);
+
+/* Configures b from c: its expectations (expect.*), refine.references,
+ * and the lake's options (lake.*), syncing the lake at most every
+ * lake_interval_us (0: after every run). */
+int cl_batch_configure(struct cl_batch *b, const struct cl_config *c, int64_t lake_interval_us);
+
+/* Makes c's declared CSV mappings (mappings.*) the ones in use
+ * (process-wide; call before loading, from one thread). */
+int cl_batch_register_mappings(const struct cl_config *c);
 
 #endif

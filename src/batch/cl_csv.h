@@ -45,8 +45,4 @@ void cl_csv_free(struct cl_csv *c);
  * the following line). Blank lines are skipped. */
 int cl_csv_next(struct cl_csv *c);
 
-/* Writes one field of n bytes to f, quoted (quotes doubled) when it holds
- * a comma, a quote or a line break (RFC 4180); NULL writes nothing. */
-void cl_csv_write_field(FILE *f, const char *s, size_t n);
-
 #endif

@@ -3,9 +3,10 @@
  */
 #include "cl_csv_map.h"
 #include "batch/cl_csv.h"
+#include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
-#include "stream/cl_vitals.h"
+#include "model/cl_vitals.h"
 
 #include <math.h>
 #include <sodium.h>
@@ -559,3 +560,44 @@ int cl_csv_load(struct cl_silver *s, const struct cl_csv_mapping *m, const char 
 	cl_csv_free(&rec);
 	return rc < 0 ? rc : CL_OK;
 }
+
+/* The mappings.* list section's functions. */
+static int mappings_set(void *items, int *n, int max, const char *key, const char *value)
+{
+	return cl_csv_map_decl_set(items, n, max, key, value);
+}
+
+static int mappings_check(void *items, int n)
+{
+	return cl_csv_map_decls_check(items, n);
+}
+
+static void mappings_print(FILE *out, const void *items, int n, int help)
+{
+	const struct cl_csv_map_decl *m = items;
+
+	for (int i = 0; i < n; i++) {
+		fprintf(out, "mappings.%s = %s from", m[i].name, m[i].table);
+		for (int k = 0; k < m[i].nf; k++)
+			fprintf(out, "%s %s <- %s", k ? "," : "", m[i].f[k].col, m[i].f[k].from);
+		fputc('\n', out);
+	}
+	if (help)
+		fprintf(out, "    declare a CSV mapping with mappings.<name>.table, .signature and\n"
+			"    .columns.<silver column> = '<CSV column> "
+			"[as text|time|gender|number|int|channel|value|key]'\n");
+}
+
+static const struct cl_config_list mappings_list = {
+	.forms = "mappings.<name>.table|signature|columns.<silver column>",
+	.item_size = sizeof(struct cl_csv_map_decl),
+	.max = CL_CSV_DECLS_MAX,
+	.set = mappings_set,
+	.check = mappings_check,
+	.print = mappings_print,
+};
+
+const struct cl_config_section cl_mappings_section = {
+	.name = "mappings",
+	.list = &mappings_list,
+};

@@ -55,6 +55,10 @@ int cl_csv_map_decl_set(struct cl_csv_map_decl *d, int *n, int cap, const char *
 			const char *value);
 /* Each declared mapping names a table, maps its id and its required columns. */
 int cl_csv_map_decls_check(const struct cl_csv_map_decl *d, int n);
+
+/* The mappings.* settings: a list of struct cl_csv_map_decl (CL_CSV_DECLS_MAX). */
+struct cl_config_section;
+extern const struct cl_config_section cl_mappings_section;
 /* Makes the declared mappings the ones in use (process-wide; call before
  * loading, from one thread). */
 int cl_csv_map_register(const struct cl_csv_map_decl *d, int n);

@@ -7,7 +7,7 @@
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "json/cl_json.h"
-#include "stream/cl_vitals.h"
+#include "model/cl_vitals.h"
 
 #include <stdio.h>
 #include <stdlib.h>

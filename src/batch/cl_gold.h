@@ -6,17 +6,9 @@
 #ifndef CL_GOLD_H
 #define CL_GOLD_H
 
+#include "model/cl_tables.h"
+
 #include <sqlite3.h>
-
-struct cl_gold_table {
-	const char *name;
-	const char *inputs;    /* the tables it is computed from, by ','; "*": all */
-	const char *doc;
-	const char *create;    /* the table */
-	const char *refresh;   /* recomputes its rows */
-};
-
-extern const struct cl_gold_table cl_gold_tables[];
 
 /* Creates the gold tables if needed (the serving tables, alert among
  * them, must exist: cl_store_create). */

@@ -327,11 +327,7 @@ static int run_pipeline(struct cl_batch *b, const char *data_dir, const struct c
 
 struct cl_pipeline_runner {
 	char data_dir[PATH_MAX];
-	struct cl_expectation e[CL_EXPECTATIONS_MAX];
-	int ne;
-	char references[16];
-	struct cl_lake_opts lake;
-	int64_t lake_interval_us;
+	struct cl_config cfg;            /* expectations, references, lake: its own copy */
 	struct cl_pipeline p[CL_PIPELINES_MAX];
 	int64_t next_us[CL_PIPELINES_MAX];
 	struct cl_map *seen[CL_PIPELINES_MAX]; /* watch pipelines: files loaded */
@@ -395,15 +391,14 @@ static void *runner_main(void *arg)
 				continue;
 			r->next_us[i] = next_due(&r->p[i], now);
 			if (!b && (cl_batch_open(r->data_dir, &b) != CL_OK ||
-				   cl_batch_expect(b, r->e, r->ne) != CL_OK ||
-				   cl_batch_set_references(b, r->references) != CL_OK)) {
+				   cl_batch_configure(b, &r->cfg,
+						      cl_lake_settings(&r->cfg)->interval_us) != CL_OK)) {
 				cl_batch_close(b);
 				cl_log_error("pipeline", "event=cannot_open detail=\"%s\"",
 					     cl_error_detail());
 				b = NULL;
 				continue;
 			}
-			cl_batch_set_lake(b, &r->lake, r->lake_interval_us);
 			cl_pipeline_trigger_text(&r->p[i], trigger, sizeof(trigger));
 			run_pipeline(b, r->data_dir, &r->p[i], trigger,
 				     r->p[i].trigger == CL_TRIGGER_WATCH ? &r->seen[i] : NULL,
@@ -422,35 +417,35 @@ static void *runner_main(void *arg)
 	return NULL;
 }
 
-int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, int n,
-			     const struct cl_expectation *e, int ne, const char *references,
-			     const struct cl_lake_opts *lake, int64_t lake_interval_us,
+int cl_pipeline_runner_start(const char *data_dir, const struct cl_config *cfg,
 			     cl_pipeline_failed_fn on_failed, void *arg,
 			     struct cl_pipeline_runner **out)
 {
 	struct cl_pipeline_runner *r;
+	int rc;
 
-	if (ne > CL_EXPECTATIONS_MAX)
-		return cl_error_set(CL_ERANGE, "at most %d expectations", CL_EXPECTATIONS_MAX);
-	if (n > CL_PIPELINES_MAX)
-		return cl_error_set(CL_ERANGE, "at most %d pipelines", CL_PIPELINES_MAX);
+	*out = NULL;
 	r = cl_calloc(1, sizeof(*r));
 	if (!r)
 		return cl_error_set(CL_ENOMEM, "no memory for pipelines");
+	rc = cl_config_list(cfg, &cl_pipelines_section, r->p, &r->n, 1);
+	if (rc == CL_OK && r->n == 0) {
+		cl_free(r);  /* nothing to run */
+		return CL_OK;
+	}
+	if (rc == CL_OK)
+		rc = cl_config_copy(&r->cfg, cfg);
+	if (rc) {
+		cl_free(r);
+		return rc;
+	}
 	snprintf(r->data_dir, sizeof(r->data_dir), "%s", data_dir);
-	memcpy(r->p, p, (size_t)n * sizeof(*p));
-	if (ne)
-		memcpy(r->e, e, (size_t)ne * sizeof(*e));
-	r->ne = ne;
-	snprintf(r->references, sizeof(r->references), "%s", references ? references : "warn");
-	r->lake = *lake;
-	r->lake_interval_us = lake_interval_us;
-	r->n = n;
 	r->on_failed = on_failed;
 	r->arg = arg;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
+		cl_config_free(&r->cfg);
 		cl_free(r);
 		return cl_error_set(CL_ENOMEM, "cannot start the pipeline thread");
 	}
@@ -469,7 +464,51 @@ void cl_pipeline_runner_stop(struct cl_pipeline_runner *r)
 	pthread_join(r->thread, NULL);
 	for (int i = 0; i < r->n; i++)
 		cl_map_destroy(r->seen[i], cl_free);
+	cl_config_free(&r->cfg);
 	pthread_mutex_destroy(&r->mu);
 	pthread_cond_destroy(&r->cv);
 	cl_free(r);
 }
+
+/* The pipelines.* list section's functions. */
+static int pipelines_set(void *items, int *n, int max, const char *key, const char *value)
+{
+	return cl_pipeline_set(items, n, max, key, value);
+}
+
+static int pipelines_check(void *items, int n)
+{
+	return cl_pipelines_check(items, n);
+}
+
+static void pipelines_print(FILE *out, const void *items, int n, int help)
+{
+	const struct cl_pipeline *p = items;
+
+	for (int i = 0; i < n; i++) {
+		char trig[32];
+
+		cl_pipeline_trigger_text(&p[i], trig, sizeof(trig));
+		fprintf(out, "pipelines.%s = %s, %s, source %s, %u attempts, backoff %llds\n",
+			p[i].name, p[i].path, trig, p[i].source, p[i].attempts,
+			(long long)(p[i].backoff_us / 1000000));
+	}
+	if (help)
+		fprintf(out, "    declare a pipeline with pipelines.<name>.path (a file, directory "
+			"or glob),\n    .trigger (every DURATION, hourly, daily HH:MM, watch), "
+			".attempts, .backoff, .source\n");
+}
+
+static const struct cl_config_list pipelines_list = {
+	.forms = "pipelines.<name>.path|trigger|attempts|backoff|source",
+	.item_size = sizeof(struct cl_pipeline),
+	.max = CL_PIPELINES_MAX,
+	.set = pipelines_set,
+	.check = pipelines_check,
+	.print = pipelines_print,
+};
+
+const struct cl_config_section cl_pipelines_section = {
+	.name = "pipelines",
+	.list = &pipelines_list,
+};

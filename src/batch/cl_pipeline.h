@@ -52,6 +52,10 @@ int cl_pipelines_check(const struct cl_pipeline *p, int n);
 
 void cl_pipeline_trigger_text(const struct cl_pipeline *p, char *buf, size_t cap);
 
+/* The pipelines.* settings: a list of struct cl_pipeline (CL_PIPELINES_MAX). */
+struct cl_config_section;
+extern const struct cl_config_section cl_pipelines_section;
+
 struct cl_pipeline_runner;
 struct cl_lake_opts;
 
@@ -60,11 +64,11 @@ struct cl_lake_opts;
 typedef void (*cl_pipeline_failed_fn)(void *arg, const char *pipeline, const char *file,
 				      const char *reason);
 
-/* Starts a thread that runs the pipelines when their triggers say. */
-struct cl_expectation;
-int cl_pipeline_runner_start(const char *data_dir, const struct cl_pipeline *p, int n,
-			     const struct cl_expectation *e, int ne, const char *references,
-			     const struct cl_lake_opts *lake, int64_t lake_interval_us,
+/* Starts a thread that runs cfg's pipelines (pipelines.*) when their
+ * triggers say, loading with cfg's expectations, references and lake
+ * settings. *out is NULL when cfg declares no pipeline. */
+struct cl_config;
+int cl_pipeline_runner_start(const char *data_dir, const struct cl_config *cfg,
 			     cl_pipeline_failed_fn on_failed, void *arg,
 			     struct cl_pipeline_runner **out);
 void cl_pipeline_runner_stop(struct cl_pipeline_runner *r);

@@ -2,6 +2,7 @@
  * Silver tables. See cl_silver.h.
  */
 #include "cl_silver.h"
+#include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
@@ -10,140 +11,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define T CL_COL_TEXT
-#define R CL_COL_REAL
-#define I CL_COL_INT
-
-static const struct cl_column patient_cols[] = {
-	{ "id", T, 1, NULL }, { "family", T, 0, NULL }, { "given", T, 0, NULL },
-	{ "name", T, 0, NULL }, { "gender", T, 0, NULL }, { "birth_date", T, 0, NULL },
-	{ "death_date", T, 0, NULL }, { "marital_status", T, 0, NULL }, { "race", T, 0, NULL },
-	{ "ethnicity", T, 0, NULL }, { "city", T, 0, NULL }, { "state", T, 0, NULL },
-	{ "postal_code", T, 0, NULL }, { "country", T, 0, NULL },
-	{ "organization_id", T, 0, NULL },
-};
-static const struct cl_column practitioner_cols[] = {
-	{ "id", T, 1, NULL }, { "family", T, 0, NULL }, { "given", T, 0, NULL },
-	{ "name", T, 0, NULL }, { "gender", T, 0, NULL }, { "specialty", T, 0, NULL },
-	{ "organization_id", T, 0, NULL }, { "city", T, 0, NULL }, { "state", T, 0, NULL },
-};
-static const struct cl_column organization_cols[] = {
-	{ "id", T, 1, NULL }, { "name", T, 0, NULL }, { "city", T, 0, NULL },
-	{ "state", T, 0, NULL }, { "postal_code", T, 0, NULL },
-};
-static const struct cl_column encounter_cols[] = {
-	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
-	{ "practitioner_id", T, 0, "practitioner" }, { "organization_id", T, 0, NULL },
-	{ "status", T, 0, NULL }, { "class", T, 0, NULL }, { "code", T, 0, NULL },
-	{ "display", T, 0, NULL }, { "start_ts", T, 0, NULL }, { "end_ts", T, 0, NULL },
-	{ "reason_code", T, 0, NULL }, { "reason_display", T, 0, NULL }, { "ward", T, 0, NULL },
-};
-static const struct cl_column observation_cols[] = {
-	{ "id", T, 1, NULL }, { "resource_id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
-	{ "encounter_id", T, 0, "encounter" }, { "code", T, 1, NULL }, { "display", T, 0, NULL },
-	{ "category", T, 0, NULL }, { "value", R, 0, NULL }, { "value_text", T, 0, NULL },
-	{ "unit", T, 0, NULL }, { "effective_ts", T, 0, NULL }, { "device_id", T, 0, NULL },
-	{ "status", T, 0, NULL }, { "source", T, 0, NULL },
-};
-static const struct cl_column condition_cols[] = {
-	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
-	{ "encounter_id", T, 0, "encounter" }, { "code", T, 0, NULL }, { "display", T, 0, NULL },
-	{ "clinical_status", T, 0, NULL }, { "onset_ts", T, 0, NULL },
-	{ "abatement_ts", T, 0, NULL },
-};
-static const struct cl_column medication_request_cols[] = {
-	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
-	{ "encounter_id", T, 0, "encounter" }, { "code", T, 0, NULL }, { "display", T, 0, NULL },
-	{ "status", T, 0, NULL }, { "intent", T, 0, NULL }, { "authored_ts", T, 0, NULL },
-};
-static const struct cl_column procedure_cols[] = {
-	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
-	{ "encounter_id", T, 0, "encounter" }, { "code", T, 0, NULL }, { "display", T, 0, NULL },
-	{ "status", T, 0, NULL }, { "performed_start", T, 0, NULL },
-	{ "performed_end", T, 0, NULL },
-};
-
-static const struct cl_column staff_cols[] = {
-	{ "id", T, 1, NULL }, { "name", T, 0, NULL }, { "role", T, 1, NULL },
-	{ "ward", T, 0, NULL }, { "practitioner_id", T, 0, "practitioner" },
-	{ "fte", R, 0, NULL }, { "start_date", T, 0, NULL },
-};
-static const struct cl_column shift_cols[] = {
-	{ "id", T, 1, NULL }, { "staff_id", T, 0, "staff" }, { "ward", T, 1, NULL },
-	{ "role", T, 0, NULL }, { "start_ts", T, 1, NULL }, { "end_ts", T, 1, NULL },
-	{ "required_staff", I, 0, NULL },
-};
-static const struct cl_column booking_cols[] = {
-	{ "id", T, 1, NULL }, { "patient_id", T, 1, "patient" },
-	{ "practitioner_id", T, 0, "practitioner" }, { "clinic", T, 0, NULL },
-	{ "channel", T, 0, NULL }, { "booked_ts", T, 0, NULL }, { "appointment_ts", T, 1, NULL },
-	{ "status", T, 1, NULL },
-};
-static const struct cl_column communication_cols[] = {
-	{ "id", T, 1, NULL }, { "patient_id", T, 0, "patient" }, { "staff_id", T, 0, "staff" },
-	{ "channel", T, 1, NULL }, { "direction", T, 0, NULL }, { "ts", T, 1, NULL },
-	{ "duration_s", R, 0, NULL }, { "topic", T, 0, NULL },
-};
-static const struct cl_column survey_response_cols[] = {
-	{ "id", T, 1, NULL }, { "patient_id", T, 0, "patient" },
-	{ "encounter_id", T, 0, "encounter" }, { "ts", T, 1, NULL }, { "channel", T, 0, NULL },
-	{ "question", T, 1, NULL }, { "score", R, 0, NULL }, { "comment", T, 0, NULL },
-};
-static const struct cl_column device_cols[] = {
-	{ "id", T, 1, NULL }, { "type", T, 0, NULL }, { "ward", T, 0, NULL },
-	{ "bed", T, 0, NULL }, { "patient_id", T, 0, "patient" }, { "status", T, 0, NULL },
-};
-
-#define N(a) (int)(sizeof(a) / sizeof(a[0]))
-
-const struct cl_table cl_silver_tables[] = {
-	{ "patient", "one row per patient", patient_cols, N(patient_cols), "" },
-	{ "practitioner", "one row per practitioner (FHIR Practitioner, Synthea providers)",
-	  practitioner_cols, N(practitioner_cols), "" },
-	{ "organization", "hospitals and clinics", organization_cols, N(organization_cols), "" },
-	{ "encounter", "visits and admissions; child of patient", encounter_cols,
-	  N(encounter_cols),
-	  "CREATE INDEX IF NOT EXISTS encounter_patient ON encounter(patient_id, start_ts);" },
-	{ "observation", "one row per measured value (a panel's components are rows of their own)",
-	  observation_cols, N(observation_cols),
-	  "CREATE INDEX IF NOT EXISTS observation_patient ON observation(patient_id, effective_ts);"
-	  /* the lake's sync finds a day's rows by it (cl_lake.c, day_ranges) */
-	  "CREATE INDEX IF NOT EXISTS observation_time ON observation(effective_ts);" },
-	{ "condition", "diagnoses; child of patient and encounter", condition_cols,
-	  N(condition_cols),
-	  "CREATE INDEX IF NOT EXISTS condition_patient ON condition(patient_id);" },
-	{ "medication_request", "prescriptions", medication_request_cols,
-	  N(medication_request_cols),
-	  "CREATE INDEX IF NOT EXISTS medication_request_patient ON medication_request(patient_id);" },
-	{ "procedure", "procedures performed", procedure_cols, N(procedure_cols),
-	  "CREATE INDEX IF NOT EXISTS procedure_patient ON procedure(patient_id);" },
-	{ "staff", "the staff roster; child of practitioner", staff_cols, N(staff_cols), "" },
-	{ "shift", "shifts worked and the staff each needs", shift_cols, N(shift_cols),
-	  "CREATE INDEX IF NOT EXISTS shift_ward ON shift(ward, start_ts);" },
-	{ "booking", "appointments and how they were booked", booking_cols, N(booking_cols),
-	  "CREATE INDEX IF NOT EXISTS booking_patient ON booking(patient_id);" },
-	{ "communication", "calls, emails, SMS and online messages", communication_cols,
-	  N(communication_cols), "" },
-	{ "survey_response", "patient survey answers", survey_response_cols,
-	  N(survey_response_cols), "" },
-	{ "device", "bedside monitors and wearables", device_cols, N(device_cols), "" },
-	{ NULL, NULL, NULL, 0, NULL },
-};
-
-#define NTABLES 14
+#define NTABLES CL_SILVER_TABLES
 
 static const char lineage_cols[] =
 	"_source TEXT NOT NULL, _bronze_file TEXT NOT NULL, _run_id INTEGER NOT NULL,"
 	" _record TEXT, _hash TEXT NOT NULL, _loaded_us INTEGER NOT NULL,"
 	" _version INTEGER NOT NULL DEFAULT 1";
-
-static const char extra_schema[] =
-	"CREATE TABLE IF NOT EXISTS quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" table_name TEXT, source TEXT NOT NULL, bronze_file TEXT NOT NULL, run_id INTEGER NOT NULL,"
-	" record TEXT, reason TEXT NOT NULL, raw TEXT, at_us INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS quarantine_run ON quarantine(run_id);"
-	"CREATE TABLE IF NOT EXISTS quality_warning(run_id INTEGER NOT NULL, table_name TEXT NOT NULL,"
-	" row_id TEXT NOT NULL, reason TEXT NOT NULL, source TEXT);";
 
 struct stmts {
 	sqlite3_stmt *put, *del;
@@ -176,14 +49,6 @@ struct cl_silver {
 	int64_t run_id;
 	struct cl_silver_counts *c;
 };
-
-const struct cl_table *cl_silver_table(const char *name)
-{
-	for (const struct cl_table *t = cl_silver_tables; t->name; t++)
-		if (strcmp(t->name, name) == 0)
-			return t;
-	return NULL;
-}
 
 static int table_index(const struct cl_table *t)
 {
@@ -352,8 +217,9 @@ int cl_silver_open(sqlite3 *db, struct cl_silver **out)
 		return cl_error_set(CL_ENOMEM, "no memory for silver");
 	s->db = db;
 	cl_silver_txn_end(s);
-	if (sqlite3_exec(db, extra_schema, NULL, NULL, NULL) != SQLITE_OK)
-		rc = db_fail(db, "quarantine");
+	for (const struct cl_aux_table *t = cl_silver_aux_tables; rc == CL_OK && t->name; t++)
+		if (sqlite3_exec(db, t->create, NULL, NULL, NULL) != SQLITE_OK)
+			rc = db_fail(db, t->name);
 	for (int i = 0; rc == CL_OK && cl_silver_tables[i].name; i++)
 		rc = create_table(s, &cl_silver_tables[i], &s->st[i]);
 	if (rc == CL_OK)
@@ -878,3 +744,41 @@ int cl_silver_check_references(struct cl_silver *s, int64_t run_id)
 	}
 	return CL_OK;
 }
+
+/* The expect.* list section's functions. */
+static int expect_set(void *items, int *n, int max, const char *key, const char *value)
+{
+	return cl_expectation_set(items, n, max, key, value);
+}
+
+static int expect_check(void *items, int n)
+{
+	return cl_expectations_check(items, n);
+}
+
+static void expect_print(FILE *out, const void *items, int n, int help)
+{
+	const struct cl_expectation *e = items;
+
+	for (int i = 0; i < n; i++)
+		fprintf(out, "expect.%s.%s = %s (%s)\n", e[i].table, e[i].name, e[i].check,
+			cl_expect_action_name(e[i].action));
+	if (help)
+		fprintf(out, "    declare an expectation with expect.<table>.<name>.check (a "
+			"SQL condition over\n    the row's columns) and .action (warn, "
+			"drop, quarantine, fail)\n");
+}
+
+static const struct cl_config_list expect_list = {
+	.forms = "expect.<table>.<name>.check|action",
+	.item_size = sizeof(struct cl_expectation),
+	.max = CL_EXPECTATIONS_MAX,
+	.set = expect_set,
+	.check = expect_check,
+	.print = expect_print,
+};
+
+const struct cl_config_section cl_expect_section = {
+	.name = "expect",
+	.list = &expect_list,
+};

@@ -10,32 +10,11 @@
 #ifndef CL_SILVER_H
 #define CL_SILVER_H
 
+#include "model/cl_tables.h"
+
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
-
-enum cl_col_type { CL_COL_TEXT, CL_COL_REAL, CL_COL_INT };
-
-struct cl_column {
-	const char *name;
-	enum cl_col_type type;
-	int required;            /* a row without it is quarantined */
-	const char *references;  /* "patient": the id must exist there (warned) */
-};
-
-#define CL_SILVER_MAX_COLS 24
-
-struct cl_table {
-	const char *name;
-	const char *doc;
-	const struct cl_column *cols;   /* cols[0] is the key, "id" */
-	int ncols;
-	const char *indexes;            /* extra CREATE INDEX statements */
-};
-
-/* The silver tables, NULL-name terminated. */
-extern const struct cl_table cl_silver_tables[];
-const struct cl_table *cl_silver_table(const char *name);
 
 /* One value of a row: NULL unless set. */
 struct cl_val {
@@ -80,6 +59,10 @@ int cl_expectation_set(struct cl_expectation *e, int *n, int cap, const char *ke
 		       const char *value);
 int cl_expectations_check(const struct cl_expectation *e, int n);
 const char *cl_expect_action_name(enum cl_expect_action a);
+
+/* The expect.* settings: a list of struct cl_expectation (CL_EXPECTATIONS_MAX). */
+struct cl_config_section;
+extern const struct cl_config_section cl_expect_section;
 
 /* Counts of one load or refine. */
 struct cl_silver_counts {

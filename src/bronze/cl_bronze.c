@@ -5,6 +5,7 @@
 #include "cl_bronze.h"
 #include "cl_checkpoint.h"
 #include "cl_segment.h"
+#include "../core/cl_config.h"
 #include "../core/cl_error.h"
 #include "../core/cl_fs.h"
 #include "../core/cl_mem.h"
@@ -14,6 +15,7 @@
 #include <sodium.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -386,4 +388,48 @@ void cl_bronze_report_free(struct cl_bronze_report *rep)
 	cl_free(rep->names);
 	cl_free(rep->sources);
 	memset(rep, 0, sizeof(*rep));
+}
+
+#define KiB 1024ll
+#define MiB (1024ll * 1024)
+#define GiB (1024ll * 1024 * 1024)
+#define SEC 1000000ll
+#define F(field) offsetof(struct cl_blog_options, field)
+
+static const struct cl_config_entry bronze_entries[] = {
+	{ "segment_max_bytes", CL_CFG_SIZE, "64MiB", 4 * KiB, 4 * GiB, F(segment_max_bytes),
+	  "a new segment file starts before one would grow past this", NULL },
+	{ "segment_max_age", CL_CFG_DURATION, "1h", SEC, 7 * 86400 * SEC, F(segment_max_age_us),
+	  "a new segment file starts when the current one is this old "
+	  "(and always at UTC midnight)", NULL },
+	{ "commit_max_records", CL_CFG_U32, "4096", 1, 1000000, F(commit_max_records),
+	  "most records made durable by one fdatasync (the group-commit batch)", NULL },
+	{ "commit_max_bytes", CL_CFG_SIZE, "4MiB", 4 * KiB, 256 * MiB, F(commit_max_bytes),
+	  "most framed bytes in one commit batch", NULL },
+	{ "commit_max_wait", CL_CFG_DURATION, "0", 0, SEC, F(commit_max_wait_us),
+	  "how long a commit may wait for its batch to fill; 0 commits as soon "
+	  "as the disk is free (records arriving meanwhile share the next sync)", NULL },
+	{ "pending_max_bytes", CL_CFG_SIZE, "64MiB", 64 * KiB, 16 * GiB, F(pending_max_bytes),
+	  "bytes accepted but not yet durable before producers are pushed "
+	  "back: blocked, or told CL_EBUSY (retry later) if they cannot wait", NULL },
+	{ "record_max_bytes", CL_CFG_SIZE32, "4MiB", 64, 64 * MiB, F(record_max_bytes),
+	  "largest single record accepted into bronze", NULL },
+};
+
+static void bronze_init(void *settings)
+{
+	cl_blog_options_default(settings);
+}
+
+const struct cl_config_section cl_bronze_section = {
+	.name = "bronze",
+	.entries = bronze_entries,
+	.nentries = sizeof(bronze_entries) / sizeof(bronze_entries[0]),
+	.size = sizeof(struct cl_blog_options),
+	.init = bronze_init,
+};
+
+const struct cl_blog_options *cl_bronze_settings(const struct cl_config *c)
+{
+	return cl_config_get(c, &cl_bronze_section);
 }

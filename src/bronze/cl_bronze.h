@@ -44,6 +44,12 @@ void cl_bronze_close(struct cl_bronze *b);
 /* The log of a source, opened (and recovered) on first use. */
 int cl_bronze_log(struct cl_bronze *b, const char *source, struct cl_blog **out);
 
+/* The bronze.* settings: a struct cl_blog_options (cl_bronze_settings). */
+struct cl_config;
+struct cl_config_section;
+extern const struct cl_config_section cl_bronze_section;
+const struct cl_blog_options *cl_bronze_settings(const struct cl_config *c);
+
 /* Lists the source names in a data directory (sorted). */
 int cl_bronze_sources(const char *data_dir, char (**names)[65], size_t *n);
 

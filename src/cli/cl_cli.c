@@ -46,6 +46,9 @@ const struct cl_command cl_commands[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
+/* The configuration of the command this process runs. */
+static struct cl_config process_cfg;
+
 void cl_cli_init(struct cl_cli *cli, const char *cmd)
 {
 	const char *env = getenv("CARELAKE_DATA");
@@ -54,16 +57,26 @@ void cl_cli_init(struct cl_cli *cli, const char *cmd)
 	cli->cmd = cmd;
 	snprintf(cli->data_dir, sizeof(cli->data_dir), "%s",
 		 env && *env ? env : "./carelake-data");
-	cl_config_defaults(&cli->cfg);
+	cl_config_free(&process_cfg);
+	if (cl_config_init(&process_cfg) != CL_OK) {
+		fprintf(stderr, "carelake %s: out of memory\n", cmd);
+		exit(CL_EXIT_USAGE);
+	}
+	cli->cfg = &process_cfg;
 	env = getenv("CARELAKE_LOG");
 	if (env && cl_log_level_parse(env) >= 0)
-		cli->cfg.log_level = cl_log_level_parse(env);
+		cl_config_set(cli->cfg, "log.level", env);
 	cl_cli_apply(cli);
 }
 
 void cl_cli_apply(struct cl_cli *cli)
 {
-	cl_log_threshold = cli->cfg.log_level;
+	cl_log_configure(cli->cfg);
+}
+
+void cl_cli_finish(void)
+{
+	cl_config_free(&process_cfg);
 }
 
 int cl_cli_error(const struct cl_cli *cli, const char *fmt, ...)
@@ -97,7 +110,7 @@ int cl_cli_common_option(struct cl_cli *cli, int opt, const char *arg)
 		snprintf(cli->data_dir, sizeof(cli->data_dir), "%s", arg);
 		return 1;
 	case CL_OPT_CONFIG:
-		rc = cl_config_load_file(&cli->cfg, arg);
+		rc = cl_config_load_file(cli->cfg, arg);
 		if (rc) {
 			cl_cli_error(cli, "%s", cl_error_detail());
 			return -1;
@@ -105,7 +118,7 @@ int cl_cli_common_option(struct cl_cli *cli, int opt, const char *arg)
 		cl_cli_apply(cli);
 		return 1;
 	case CL_OPT_SET:
-		rc = cl_config_set_pair(&cli->cfg, arg);
+		rc = cl_config_set_pair(cli->cfg, arg);
 		if (rc) {
 			cl_cli_error(cli, "--set %s", cl_error_detail());
 			return -1;
@@ -113,7 +126,7 @@ int cl_cli_common_option(struct cl_cli *cli, int opt, const char *arg)
 		cl_cli_apply(cli);
 		return 1;
 	case CL_OPT_LOG_LEVEL:
-		rc = cl_config_set(&cli->cfg, "log.level", arg);
+		rc = cl_config_set(cli->cfg, "log.level", arg);
 		if (rc) {
 			cl_cli_error(cli, "--log-level: %s", cl_error_detail());
 			return -1;

@@ -18,7 +18,8 @@
 struct cl_cli {
 	const char *cmd;        /* command name, for messages */
 	char data_dir[4096];    /* --data, $CARELAKE_DATA or ./carelake-data */
-	struct cl_config cfg;   /* defaults < --config file < --set */
+	struct cl_config *cfg;  /* defaults < --config file < --set (the process's one,
+				 * freed by cl_cli_finish) */
 };
 
 /* A subcommand. */
@@ -43,6 +44,9 @@ void cl_cli_init(struct cl_cli *cli, const char *cmd);
 
 /* Applies the log level from the config. */
 void cl_cli_apply(struct cl_cli *cli);
+
+/* Frees the process's configuration (main, after the command returns). */
+void cl_cli_finish(void);
 
 /* Prints "carelake <cmd>: <message>" to stderr; returns CL_EXIT_USAGE. */
 int cl_cli_error(const struct cl_cli *cli, const char *fmt, ...)

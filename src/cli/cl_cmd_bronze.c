@@ -95,7 +95,7 @@ static int dump_source(struct cl_cli *cli, const char *source, uint64_t from,
 	rc = cl_bronze_source_dir(dir, sizeof(dir), cli->data_dir, source);
 	if (rc)
 		return rc;
-	rc = cl_blog_reader_open(dir, from, UINT64_MAX, cli->cfg.bronze.record_max_bytes, &r);
+	rc = cl_blog_reader_open(dir, from, UINT64_MAX, cl_bronze_settings(cli->cfg)->record_max_bytes, &r);
 	if (rc)
 		return rc;
 	while (n < limit) {
@@ -166,7 +166,7 @@ static int do_append(struct cl_cli *cli, const char *source, const char *file)
 		if (!in)
 			return cl_cli_error(cli, "cannot open '%s': %s", file, strerror(errno));
 	}
-	rc = cl_bronze_open(cli->data_dir, &cli->cfg.bronze, &b);
+	rc = cl_bronze_open(cli->data_dir, cl_bronze_settings(cli->cfg), &b);
 	if (rc == CL_OK)
 		rc = cl_bronze_log(b, source, &log);
 	while (rc == CL_OK && (len = getline(&line, &cap, in)) >= 0) {

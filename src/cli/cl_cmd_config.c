@@ -58,15 +58,14 @@ int cl_cmd_config(int argc, char **argv)
 		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
 	{
 		struct cl_rule rules[CL_RULES_MAX];
+		struct cl_pipeline p[CL_PIPELINES_MAX];
 		int n;
 
-		struct cl_pipeline p[CL_PIPELINES_MAX];
-
-		if (cl_config_rules(&cli.cfg, rules, &n, 1) != CL_OK ||
-		    cl_config_pipelines(&cli.cfg, p, &n, 1) != CL_OK)
+		if (cl_config_list(cli.cfg, &cl_rules_section, rules, &n, 1) != CL_OK ||
+		    cl_config_list(cli.cfg, &cl_pipelines_section, p, &n, 1) != CL_OK)
 			return cl_cli_error(&cli, "%s", cl_error_detail());
 	}
-	cl_config_print(stdout, &cli.cfg, reference);
+	cl_config_print(stdout, cli.cfg, reference);
 	if (reference) {
 		for (size_t i = 0; cl_input_plugins[i]; i++) {
 			const struct cl_input_plugin *p = cl_input_plugins[i];
@@ -77,7 +76,7 @@ int cl_cmd_config(int argc, char **argv)
 			printf("\ninput plugin '%s': %s (bronze source '%s')\n", p->name,
 			       p->description, p->source);
 			cl_config_table_defaults(p->config_map, p->config_count, settings);
-			cl_config_table_print(stdout, p->config_map, p->config_count,
+			cl_config_table_print(stdout, "", p->config_map, p->config_count,
 					      settings, 1);
 		}
 	}

@@ -167,7 +167,7 @@ int cl_cmd_demo(int argc, char **argv)
 				return cl_cli_error(&cli, "--seed: %s", cl_error_detail());
 			break;
 		case 'l':
-			if (cl_config_set(&cli.cfg, "http.listen", optarg))
+			if (cl_config_set(cli.cfg, "http.listen", optarg))
 				return cl_cli_error(&cli, "--listen: %s", cl_error_detail());
 			listen_given = 1;
 			break;
@@ -184,7 +184,7 @@ int cl_cmd_demo(int argc, char **argv)
 			return cl_cli_error(&cli, "cannot create a temporary data directory");
 		snprintf(cli.data_dir, sizeof(cli.data_dir), "%s", tmpl);
 	}
-	if (cli.cfg.log_level == CL_LOG_INFO)
+	if (cl_log_threshold == CL_LOG_INFO)
 		cl_log_threshold = CL_LOG_WARN; /* the summary is the output here */
 	/* the hospital around the ICU: its records, loaded into silver and gold */
 	{
@@ -200,7 +200,7 @@ int cl_cmd_demo(int argc, char **argv)
 		if (rc == CL_OK) {
 			struct cl_lake_opts lake;
 
-			cl_lake_opts_from_config(&lake, &cli.cfg);
+			cl_lake_opts_from_config(&lake, cli.cfg);
 			cl_batch_set_lake(b, &lake, 0);
 			rc = cl_batch_ingest(b, NULL, paths, 1, NULL, NULL, NULL, &sum);
 			cl_batch_close(b);
@@ -213,10 +213,10 @@ int cl_cmd_demo(int argc, char **argv)
 		       (unsigned long long)sum.c.accepted, cli.data_dir);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	rc = cl_server_start(&cli.cfg, cli.data_dir, &srv);
+	rc = cl_server_start(cli.cfg, cli.data_dir, &srv);
 	if (rc && !listen_given) {
-		cl_config_set(&cli.cfg, "http.listen", "127.0.0.1:0");
-		rc = cl_server_start(&cli.cfg, cli.data_dir, &srv);
+		cl_config_set(cli.cfg, "http.listen", "127.0.0.1:0");
+		rc = cl_server_start(cli.cfg, cli.data_dir, &srv);
 	}
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());

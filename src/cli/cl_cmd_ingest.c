@@ -173,30 +173,12 @@ static int run(int argc, char **argv, int refine)
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	cl_batch_set_sheet(b, sheet);
-	{
-		struct cl_expectation e[CL_EXPECTATIONS_MAX];
-		struct cl_csv_map_decl m[CL_CSV_DECLS_MAX];
-		int ne, nm;
-
-		rc = cl_config_expectations(&cli.cfg, e, &ne, 1);
-		if (rc == CL_OK)
-			rc = cl_batch_expect(b, e, ne);
-		if (rc == CL_OK)
-			rc = cl_config_mappings(&cli.cfg, m, &nm, 1);
-		if (rc == CL_OK)
-			rc = cl_csv_map_register(m, nm);
-		if (rc == CL_OK)
-			rc = cl_batch_set_references(b, cli.cfg.refine.references);
-		if (rc == CL_OK) {
-			struct cl_lake_opts lake;
-
-			cl_lake_opts_from_config(&lake, &cli.cfg);
-			cl_batch_set_lake(b, &lake, 0);
-		}
-		if (rc) {
-			cl_batch_close(b);
-			return cl_cli_error(&cli, "%s", cl_error_detail());
-		}
+	rc = cl_batch_configure(b, cli.cfg, 0);
+	if (rc == CL_OK)
+		rc = cl_batch_register_mappings(cli.cfg);
+	if (rc) {
+		cl_batch_close(b);
+		return cl_cli_error(&cli, "%s", cl_error_detail());
 	}
 	if (refine)
 		rc = cl_batch_refine(b, rebuild, &sum);

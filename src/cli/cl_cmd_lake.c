@@ -81,7 +81,7 @@ static int run(int argc, char **argv, int vacuum)
 	if (optind + 1 < argc || (optind < argc && table))
 		return cl_cli_error(&cli, "give --table NAME or one PATH (see --help)");
 	if (retention < 0)
-		retention = cli.cfg.lake.retention_us;
+		retention = cl_lake_settings(cli.cfg)->retention_us;
 
 	/* the tables: PATH, --table, or every lake table with a log */
 	static char dirs[64][PATH_MAX + 200];
@@ -109,7 +109,7 @@ static int run(int argc, char **argv, int vacuum)
 	}
 	for (int i = 0; i < n; i++) {
 		rc = vacuum ? cl_lake_vacuum_table(dirs[i], retention, dry, &sum, dry ? stdout : NULL)
-			    : cl_lake_optimize_table(dirs[i], cli.cfg.lake.target_file_bytes, &sum);
+			    : cl_lake_optimize_table(dirs[i], cl_lake_settings(cli.cfg)->target_file_bytes, &sum);
 		if (rc) {
 			fprintf(stderr, "carelake %s: %s: %s\n", cli.cmd, dirs[i], cl_error_detail());
 			failed = 1;

@@ -2,7 +2,7 @@
  * `carelake query`: read-only SQL over the tables of carelake.db.
  */
 #include "cl_cli.h"
-#include "batch/cl_csv.h"
+#include "core/cl_csv_write.h"
 #include "core/cl_error.h"
 #include "store/cl_sql_json.h"
 

@@ -6,6 +6,7 @@
  */
 #include "cl_cli.h"
 #include "core/cl_error.h"
+#include "serve/cl_http_config.h"
 #include "serve/cl_server.h"
 
 #include <getopt.h>
@@ -64,10 +65,10 @@ int cl_cmd_serve(int argc, char **argv)
 		if (rc > 0)
 			continue;
 		if (opt == 'l') {
-			if (cl_config_set(&cli.cfg, "http.listen", optarg))
+			if (cl_config_set(cli.cfg, "http.listen", optarg))
 				return cl_cli_error(&cli, "--listen: %s", cl_error_detail());
 		} else if (opt == 'm') {
-			if (cl_config_set(&cli.cfg, "mqtt.broker", optarg))
+			if (cl_config_set(cli.cfg, "mqtt.broker", optarg))
 				return cl_cli_error(&cli, "--mqtt: %s", cl_error_detail());
 		} else {
 			return cl_cli_error(&cli, "unknown option (see carelake serve --help)");
@@ -84,7 +85,7 @@ int cl_cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = cl_server_start(&cli.cfg, cli.data_dir, &srv);
+	rc = cl_server_start(cli.cfg, cli.data_dir, &srv);
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	if (cl_server_created_token(srv))
@@ -94,11 +95,11 @@ int cl_cmd_serve(int argc, char **argv)
 		printf("carelake serve: the admin API token is in %s\n", cl_server_token_path(srv));
 	{
 		char host[64];
-		const char *colon = strrchr(cli.cfg.http.listen, ':');
-		size_t n = colon ? (size_t)(colon - cli.cfg.http.listen) : 0;
+		const char *colon = strrchr(cl_http_settings(cli.cfg)->listen, ':');
+		size_t n = colon ? (size_t)(colon - cl_http_settings(cli.cfg)->listen) : 0;
 
 		snprintf(host, sizeof(host), "%.*s", (int)(n < sizeof(host) ? n : 0),
-			 cli.cfg.http.listen);
+			 cl_http_settings(cli.cfg)->listen);
 		printf("carelake serve: data in %s\n", cli.data_dir);
 		printf("carelake serve: listening on http://%s:%u\n", host, cl_server_port(srv));
 	}

@@ -136,7 +136,7 @@ int cl_cmd_status(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
-	if (cl_config_pipelines(&cli.cfg, p, &np, 1) != CL_OK)
+	if (cl_config_list(cli.cfg, &cl_pipelines_section, p, &np, 1) != CL_OK)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	snprintf(path, sizeof(path), "%s/carelake.db", cli.data_dir);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {

@@ -4,7 +4,7 @@
  * commits. A single Parquet file can be shown the same way.
  */
 #include "cl_cli.h"
-#include "batch/cl_csv.h"
+#include "core/cl_csv_write.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "lake/cl_delta.h"

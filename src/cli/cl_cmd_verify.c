@@ -138,7 +138,7 @@ int cl_cmd_verify(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
-	rc = cl_bronze_verify(cli.data_dir, source, cli.cfg.bronze.record_max_bytes, &rep);
+	rc = cl_bronze_verify(cli.data_dir, source, cl_bronze_settings(cli.cfg)->record_max_bytes, &rep);
 	if (rc) {
 		cl_bronze_report_free(&rep);
 		return cl_cli_error(&cli, "%s", cl_error_detail());

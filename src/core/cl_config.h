@@ -1,9 +1,17 @@
 /*
- * carelake's configuration: one declarative table drives parsing,
- * validation, defaults and the printed reference (`carelake config`).
+ * carelake's configuration: settings sections that modules own and
+ * register, and one engine that parses, validates, defaults and documents
+ * them all (`carelake config --reference`).
  *
- * Values come from the built-in defaults, then a YAML file (--config FILE),
- * then `--set key=value` options, each checked against the key's type and
+ * A module declares its section once (after nginx's ngx_command_t and
+ * Redis's config table): a name ("http"), a table of its keys — type,
+ * default, bounds, description, and where the value lives in the module's
+ * own settings struct — or, for sections of named items (alerts.<rule>.*,
+ * pipelines.<name>.*), the functions that build its list. The sections in
+ * use are listed once, in src/modules.c; this engine knows none of them.
+ *
+ * Values come from the defaults, then a YAML file (--config FILE), then
+ * `--set key=value` options, each checked against the key's type and
  * bounds. Keys are dotted paths; in YAML they may be nested mappings
  * (bronze: {commit_max_records: 512}) or written flat
  * ("bronze.commit_max_records": 512). Sizes take B/KiB/MiB/GiB suffixes,
@@ -12,9 +20,7 @@
 #ifndef CL_CONFIG_H
 #define CL_CONFIG_H
 
-#include "../bronze/cl_blog.h"
-#include "../stream/cl_vitals.h"
-
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -26,92 +32,83 @@ enum cl_config_type {
 	CL_CFG_DURATION, /* int64_t microseconds, with us/ms/s/m/h/d */
 	CL_CFG_LEVEL,    /* int log level from its name */
 	CL_CFG_STRING,   /* char[CL_CFG_STRING_MAX] */
+	CL_CFG_CHOICE,   /* char[CL_CFG_STRING_MAX], one of `choices` */
 };
 
 #define CL_CFG_STRING_MAX 256
 
 /* One row of a declarative config table. */
 struct cl_config_entry {
-	const char *key;          /* dotted name */
+	const char *key;          /* name within its section ("listen") */
 	enum cl_config_type type;
 	const char *def;          /* default, as a user would write it */
 	int64_t min, max;         /* bounds in bytes / microseconds / units */
 	size_t off;               /* offset of the field in its struct */
 	const char *desc;         /* one sentence for the reference */
+	const char *choices;      /* CL_CFG_CHOICE: "zstd|snappy|none" */
 };
 
-/* The table engine, shared by the global config and plugins' tables. */
-void cl_config_table_defaults(const struct cl_config_entry *t, size_t n,
-			      void *base);
-int cl_config_table_set(const struct cl_config_entry *t, size_t n, void *base,
-			const char *key, const char *value);
-void cl_config_table_print(FILE *out, const struct cl_config_entry *t,
-			   size_t n, const void *base, int help);
+/*
+ * A section of named items, each set by keys "<section>.<name>.<field>"
+ * (alerts.fever.raise). The engine keeps these settings as text, in the
+ * order given, and builds the list through the owner's functions whenever
+ * it is asked for (cl_config_list), so a bad key is refused when it is set,
+ * naming what is wrong.
+ */
+struct cl_config_list {
+	const char *forms;        /* the key forms, for messages */
+	size_t item_size;         /* bytes of one item */
+	int max;                  /* most items */
+	/* Fills the built-in items and returns how many (NULL: none). */
+	int (*init)(void *items, int max);
+	/* Applies one key to the n items (a new name adds one, up to max);
+	 * CL_ENOENT: not a key of this section; CL_EINVAL with the reason. */
+	int (*set)(void *items, int *n, int max, const char *key, const char *value);
+	/* After every key: each item complete and consistent. */
+	int (*check)(void *items, int n);
+	/* Prints the items as "key = summary" lines; with help, how to
+	 * declare one. */
+	void (*print)(FILE *out, const void *items, int n, int help);
+};
 
-/* The parsed configuration. */
+/* A settings section a module owns. */
+struct cl_config_section {
+	const char *name;                     /* its keys are <name>.<key> */
+	const struct cl_config_entry *entries;  /* scalar keys, or NULL */
+	size_t nentries;
+	size_t size;                          /* bytes of its settings struct */
+	/* Optional: sets fields the table does not (before its defaults). */
+	void (*init)(void *settings);
+	const struct cl_config_list *list;    /* a section of named items */
+};
+
+/* The sections in use, NULL-terminated (defined in src/modules.c). */
+extern const struct cl_config_section *const cl_config_sections[];
+
+#define CL_CONFIG_SECTIONS_MAX 32
+
+struct cl_config_named;
+
+/* The parsed configuration: each section's settings, and the named
+ * items' keys as given. Made by cl_config_init, freed by cl_config_free;
+ * copied only with cl_config_copy. */
 struct cl_config {
-	int log_level;                 /* log.level */
-	struct cl_blog_options bronze; /* bronze.* */
-	struct {
-		char listen[CL_CFG_STRING_MAX]; /* http.listen */
-		uint32_t threads;               /* http.threads */
-		uint64_t max_body_bytes;        /* http.max_body_bytes */
-		int64_t connection_timeout_us;  /* http.connection_timeout */
-		uint32_t max_connections;       /* http.max_connections */
-		uint64_t connection_memory;     /* http.connection_memory */
-	} http;
-	struct {
-		char broker[CL_CFG_STRING_MAX];    /* mqtt.broker, "" = off */
-		char topic[CL_CFG_STRING_MAX];     /* mqtt.topic */
-		char client_id[CL_CFG_STRING_MAX]; /* mqtt.client_id */
-		int64_t keepalive_us;              /* mqtt.keepalive */
-		uint32_t qos;                      /* mqtt.qos */
-	} mqtt;
-	struct {
-		char windows[CL_CFG_STRING_MAX];   /* stream.windows */
-		int64_t lateness_us;               /* stream.lateness */
-		int64_t idle_flush_us;             /* stream.idle_flush */
-		uint32_t batch_records;            /* stream.batch_records */
-		char reference[CL_CFG_STRING_MAX]; /* stream.reference */
-	} stream;
-	struct {
-		char url[CL_CFG_STRING_MAX];    /* webhook.url, "" = off */
-		uint32_t attempts;              /* webhook.attempts */
-		int64_t backoff_us;             /* webhook.backoff */
-		int64_t timeout_us;             /* webhook.timeout */
-	} webhook;
-	struct {
-		int64_t interval_us;            /* refine.interval, 0 = off */
-		char references[CL_CFG_STRING_MAX]; /* refine.references */
-	} refine;
-	struct {
-		uint32_t enabled;               /* lake.enabled: 1 or 0 */
-		char codec[CL_CFG_STRING_MAX];  /* lake.codec: zstd, snappy or none */
-		uint32_t zstd_level;            /* lake.zstd_level */
-		uint32_t row_group_rows;        /* lake.row_group_rows */
-		uint64_t target_file_bytes;     /* lake.target_file_size */
-		uint32_t checkpoint_interval;   /* lake.checkpoint_interval */
-		int64_t retention_us;           /* lake.retention */
-		int64_t interval_us;            /* lake.interval */
-		int64_t maintenance_us;         /* lake.maintenance_interval */
-	} lake;
-	struct {
-		char key[128];
-		char value[1024];
-	} named[256];     /* alerts.<rule>.*, pipelines.<name>.*, expect.<table>.<name>.*,
-			   * mappings.<name>.*,
-			   * in the order given; read through cl_config_rules,
-			   * cl_config_pipelines and cl_config_expectations */
-	int nnamed;
-	struct {
-		int64_t max_future_us;          /* ingest.max_future */
-		uint32_t max_events;            /* ingest.max_events */
-		uint32_t dedupe_ids;            /* ingest.dedupe_ids */
-	} ingest;
+	void *settings[CL_CONFIG_SECTIONS_MAX];  /* by index in cl_config_sections */
+	struct cl_config_named *named;
+	int nnamed, named_cap;
 };
 
-/* Fills c with the defaults from the table. */
-void cl_config_defaults(struct cl_config *c);
+/* Fills c with every section's defaults. CL_ENOMEM, or 0. */
+int cl_config_init(struct cl_config *c);
+
+/* Frees what c holds; c may be zeroed or freed before. */
+void cl_config_free(struct cl_config *c);
+
+/* dst becomes an independent copy of src (dst is not freed first). */
+int cl_config_copy(struct cl_config *dst, const struct cl_config *src);
+
+/* A section's settings struct (the section must be registered). */
+const void *cl_config_get(const struct cl_config *c, const struct cl_config_section *sec);
 
 /* Sets one key from its text form; CL_ENOENT for an unknown key,
  * CL_EINVAL/CL_ERANGE with a detail naming the key and the bounds. */
@@ -127,30 +124,22 @@ int cl_config_load_yaml(struct cl_config *c, const char *text, size_t len,
 /* Reads and applies a YAML file. */
 int cl_config_load_file(struct cl_config *c, const char *path);
 
-/* The alert rules: the built-in ones with every alerts.* setting applied
- * (new rules declared); with `check`, complete and consistent. */
-struct cl_rule;
-int cl_config_rules(const struct cl_config *c, struct cl_rule *rules, int *n, int check);
-
-/* The pipelines declared with pipelines.<name>.<field>; with `check`,
- * complete (each has a path). */
-struct cl_pipeline;
-int cl_config_pipelines(const struct cl_config *c, struct cl_pipeline *p, int *n, int check);
-
-/* The expectations declared with expect.<table>.<name>.check|action;
- * with `check`, complete (each has a check) and naming real tables. */
-struct cl_expectation;
-int cl_config_expectations(const struct cl_config *c, struct cl_expectation *e, int *n,
-			   int check);
-
-/* The CSV mappings declared with mappings.<name>.*; with `check`, each
- * complete. */
-struct cl_csv_map_decl;
-int cl_config_mappings(const struct cl_config *c, struct cl_csv_map_decl *d, int *n, int check);
+/* Builds a list section's items (the built-in ones with every key of the
+ * section applied, in order) into items[sec->list->max]; with `check`,
+ * each complete. */
+int cl_config_list(const struct cl_config *c, const struct cl_config_section *sec,
+		   void *items, int *n, int check);
 
 /* Prints every key with its current value; with `help`, its type, bounds,
  * default and description too. */
 void cl_config_print(FILE *out, const struct cl_config *c, int help);
+
+/* The table engine, also for tables that are not registered sections. */
+void cl_config_table_defaults(const struct cl_config_entry *t, size_t n, void *base);
+int cl_config_table_set(const struct cl_config_entry *t, size_t n, void *base,
+			const char *key, const char *value);
+void cl_config_table_print(FILE *out, const char *prefix, const struct cl_config_entry *t,
+			   size_t n, const void *base, int help);
 
 /* Checked conversions used for config and for numbers from the network. */
 int cl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);

@@ -2,9 +2,11 @@
  * Structured logging to stderr. See cl_log.h.
  */
 #include "cl_log.h"
+#include "cl_config.h"
 #include "cl_time.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,4 +46,23 @@ int cl_log_level_parse(const char *name)
 		if (strcmp(name, level_names[i]) == 0)
 			return i;
 	return -1;
+}
+
+static const struct cl_config_entry log_entries[] = {
+	{ "level", CL_CFG_LEVEL, "info", 0, 3, offsetof(struct cl_log_settings, level),
+	  "least severe log level written: error, warn, info or debug", NULL },
+};
+
+const struct cl_config_section cl_log_section = {
+	.name = "log",
+	.entries = log_entries,
+	.nentries = sizeof(log_entries) / sizeof(log_entries[0]),
+	.size = sizeof(struct cl_log_settings),
+};
+
+void cl_log_configure(const struct cl_config *c)
+{
+	const struct cl_log_settings *ls = cl_config_get(c, &cl_log_section);
+
+	cl_log_threshold = ls->level;
 }

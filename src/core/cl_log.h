@@ -27,6 +27,18 @@ void cl_log_write(int level, const char *comp, const char *fmt, ...)
 /* Parses "error", "warn", "info" or "debug"; returns -1 if unknown. */
 int cl_log_level_parse(const char *name);
 
+/* The log.* settings: log.level. */
+struct cl_log_settings {
+	int level;
+};
+
+struct cl_config;
+struct cl_config_section;
+extern const struct cl_config_section cl_log_section;
+
+/* Sets the threshold from c's log.level. */
+void cl_log_configure(const struct cl_config *c);
+
 #define cl_log_at(level, comp, ...)                                   \
 	do {                                                          \
 		if ((level) <= cl_log_threshold)                      \

@@ -13,7 +13,7 @@
 #define CL_FHIR_OBS_H
 
 #include "json/cl_json.h"
-#include "stream/cl_vitals.h"
+#include "model/cl_vitals.h"
 
 #define CL_FHIR_OBS_MAX_VALUES 8
 

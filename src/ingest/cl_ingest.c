@@ -7,12 +7,14 @@
  * is then one rejection, not a failed body).
  */
 #include "cl_ingest.h"
+#include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 #include "fhir/cl_fhir_obs.h"
 
 #include <sodium.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -479,4 +481,37 @@ out:
 	cl_free(keys);
 	cl_free(acc_items);
 	return rc;
+}
+
+#define SEC 1000000ll
+#define F(field) offsetof(struct cl_ingest_settings, field)
+
+static const struct cl_config_entry ingest_entries[] = {
+	{ "max_future", CL_CFG_DURATION, "5m", 0, 86400 * SEC, F(max_future_us),
+	  "events timestamped further ahead of arrival than this are rejected", NULL },
+	{ "max_events", CL_CFG_U32, "100000", 1, 10000000, F(max_events),
+	  "most events in one request body", NULL },
+	{ "dedupe_ids", CL_CFG_U32, "1000000", 1000, 100000000, F(dedupe_ids),
+	  "how many recent event ids are remembered to answer retries as duplicates", NULL },
+};
+
+const struct cl_config_section cl_ingest_section = {
+	.name = "ingest",
+	.entries = ingest_entries,
+	.nentries = sizeof(ingest_entries) / sizeof(ingest_entries[0]),
+	.size = sizeof(struct cl_ingest_settings),
+};
+
+const struct cl_ingest_settings *cl_ingest_settings(const struct cl_config *c)
+{
+	return cl_config_get(c, &cl_ingest_section);
+}
+
+void cl_ingest_options_from_config(struct cl_ingest_options *o, const struct cl_config *c)
+{
+	const struct cl_ingest_settings *is = cl_ingest_settings(c);
+
+	cl_ingest_options_default(o);
+	o->limits.max_future_us = is->max_future_us;
+	o->max_events = is->max_events;
 }

@@ -10,9 +10,10 @@
 #define CL_INGEST_H
 
 #include "bronze/cl_blog.h"
+#include "core/cl_config.h"
 #include "ingest/cl_dedupe.h"
 #include "json/cl_json.h"
-#include "stream/cl_vitals.h"
+#include "ingest/cl_event.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -60,6 +61,19 @@ struct cl_ingest_result {
 };
 
 struct cl_ingest;
+
+/* The ingest.* settings: what every input's records are checked against. */
+struct cl_ingest_settings {
+	int64_t max_future_us;          /* ingest.max_future */
+	uint32_t max_events;            /* ingest.max_events */
+	uint32_t dedupe_ids;            /* ingest.dedupe_ids */
+};
+
+extern const struct cl_config_section cl_ingest_section;
+const struct cl_ingest_settings *cl_ingest_settings(const struct cl_config *c);
+
+/* The options c's ingest.* settings give. */
+void cl_ingest_options_from_config(struct cl_ingest_options *o, const struct cl_config *c);
 
 int cl_ingest_create(struct cl_blog *log, struct cl_dedupe *dedupe,
 		     const struct cl_ingest_options *o, struct cl_ingest **out);

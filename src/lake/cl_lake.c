@@ -11,13 +11,12 @@
 #include "lake/cl_lake.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "batch/cl_gold.h"
-#include "batch/cl_silver.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -26,36 +25,80 @@
 #include "lake/cl_delta.h"
 #include "lake/cl_lake_cols.h"
 #include "lake/cl_parquet.h"
+#include "model/cl_tables.h"
 
 #define NULL_PART "__HIVE_DEFAULT_PARTITION__"
 #define PART_NAME "effective_date"
 
+#define MiB (1024ll * 1024)
+#define GiB (1024ll * 1024 * 1024)
+#define SEC 1000000ll
+#define F(field) offsetof(struct cl_lake_settings, field)
+
+static const struct cl_config_entry lake_entries[] = {
+	{ "enabled", CL_CFG_U32, "1", 0, 1, F(enabled),
+	  "1: keep every silver and gold table also as a Delta Lake table under silver/ and "
+	  "gold/; 0: only in carelake.db", NULL },
+	{ "codec", CL_CFG_CHOICE, "zstd", 0, 0, F(codec),
+	  "compression of the Parquet files carelake writes: zstd, snappy or none",
+	  "zstd|snappy|none" },
+	{ "zstd_level", CL_CFG_U32, "3", 1, 19, F(zstd_level),
+	  "zstd level for Parquet pages (higher: smaller and slower)", NULL },
+	{ "row_group_rows", CL_CFG_U32, "1048576", 1024, 67108864, F(row_group_rows),
+	  "rows per Parquet row group", NULL },
+	{ "target_file_size", CL_CFG_SIZE, "128MiB", 1 * MiB, 16 * GiB, F(target_file_bytes),
+	  "optimize compacts files smaller than this into files of about this size", NULL },
+	{ "checkpoint_interval", CL_CFG_U32, "10", 1, 100000, F(checkpoint_interval),
+	  "write a Parquet checkpoint of a Delta table's log every this many commits", NULL },
+	{ "interval", CL_CFG_DURATION, "30s", 0, 86400 * SEC, F(interval_us),
+	  "serve brings the Delta tables up to date at most this often (ingest and refine "
+	  "do it at once)", NULL },
+	{ "maintenance_interval", CL_CFG_DURATION, "1h", 0, 30 * 86400 * SEC, F(maintenance_us),
+	  "serve compacts (optimize) and cleans up (vacuum, after lake.retention) every Delta "
+	  "table this often; 0: never", NULL },
+	{ "retention", CL_CFG_DURATION, "7d", 0, 3650 * 86400 * SEC, F(retention_us),
+	  "vacuum deletes files removed from a Delta table longer ago than this", NULL },
+};
+
+const struct cl_config_section cl_lake_section = {
+	.name = "lake",
+	.entries = lake_entries,
+	.nentries = sizeof(lake_entries) / sizeof(lake_entries[0]),
+	.size = sizeof(struct cl_lake_settings),
+};
+
+const struct cl_lake_settings *cl_lake_settings(const struct cl_config *c)
+{
+	return cl_config_get(c, &cl_lake_section);
+}
+
 void cl_lake_opts_from_config(struct cl_lake_opts *o, const struct cl_config *cfg)
 {
-	o->enabled = cfg->lake.enabled != 0;
-	o->codec = strcmp(cfg->lake.codec, "snappy") == 0 ? CL_PQ_CODEC_SNAPPY
-		 : strcmp(cfg->lake.codec, "none") == 0 ? CL_PQ_CODEC_NONE
+	const struct cl_lake_settings *ls = cl_lake_settings(cfg);
+
+	o->enabled = ls->enabled != 0;
+	o->codec = strcmp(ls->codec, "snappy") == 0 ? CL_PQ_CODEC_SNAPPY
+		 : strcmp(ls->codec, "none") == 0 ? CL_PQ_CODEC_NONE
 		 : CL_PQ_CODEC_ZSTD;
-	o->zstd_level = (int)cfg->lake.zstd_level;
-	o->row_group_rows = cfg->lake.row_group_rows;
-	o->checkpoint_interval = (int)cfg->lake.checkpoint_interval;
+	o->zstd_level = (int)ls->zstd_level;
+	o->row_group_rows = ls->row_group_rows;
+	o->checkpoint_interval = (int)ls->checkpoint_interval;
 }
 
 int cl_lake_table(int i, char *name, size_t ncap, char *dir, size_t dcap, const char **part_src)
 {
-	static const char *const extra[] = { "quarantine", "quality_warning" };
-	int nsilver = 0;
+	int naux = 0;
 	const char *n = NULL, *kind = "silver", *leaf;
 
-	while (cl_silver_tables[nsilver].name)
-		nsilver++;
-	if (i < nsilver) {
+	while (cl_silver_aux_tables[naux].name)
+		naux++;
+	if (i < CL_SILVER_TABLES) {
 		n = cl_silver_tables[i].name;
-	} else if (i - nsilver < 2) {
-		n = extra[i - nsilver];
+	} else if (i - CL_SILVER_TABLES < naux) {
+		n = cl_silver_aux_tables[i - CL_SILVER_TABLES].name;
 	} else {
 		for (int g = 0; cl_gold_tables[g].name; g++)
-			if (g == i - nsilver - 2)
+			if (g == i - CL_SILVER_TABLES - naux)
 				n = cl_gold_tables[g].name;
 		kind = "gold";
 	}

@@ -42,6 +42,22 @@ struct cl_lake_summary {
 	int64_t unconverted;         /* values that did not fit their column type (now null) */
 };
 
+/* The lake.* settings. */
+struct cl_lake_settings {
+	uint32_t enabled;               /* lake.enabled: 1 or 0 */
+	char codec[CL_CFG_STRING_MAX];  /* lake.codec: zstd, snappy or none */
+	uint32_t zstd_level;            /* lake.zstd_level */
+	uint32_t row_group_rows;        /* lake.row_group_rows */
+	uint64_t target_file_bytes;     /* lake.target_file_size */
+	uint32_t checkpoint_interval;   /* lake.checkpoint_interval */
+	int64_t retention_us;           /* lake.retention */
+	int64_t interval_us;            /* lake.interval */
+	int64_t maintenance_us;         /* lake.maintenance_interval */
+};
+
+extern const struct cl_config_section cl_lake_section;
+const struct cl_lake_settings *cl_lake_settings(const struct cl_config *c);
+
 /* The options from a loaded configuration. */
 void cl_lake_opts_from_config(struct cl_lake_opts *o, const struct cl_config *cfg);
 

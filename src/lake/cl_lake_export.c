@@ -18,7 +18,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "batch/cl_csv.h"
+#include "core/cl_csv_write.h"
 #include "core/cl_error.h"
 #include "lake/cl_delta.h"
 #include "lake/cl_lake_cols.h"

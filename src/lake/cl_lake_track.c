@@ -34,6 +34,7 @@
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "model/cl_tables.h"
 
 #define MAX_TABLES 40
 
@@ -272,7 +273,7 @@ static int column(sqlite3 *db, const char *table, const char *name)
  * the quarantine and the warnings (gold tables have neither). */
 static const char *source_name(const char *table)
 {
-	if (strcmp(table, "quarantine") == 0 || strcmp(table, "quality_warning") == 0)
+	if (cl_silver_is_aux(table))
 		return "source";
 	return "_source";
 }

@@ -589,7 +589,7 @@ static enum MHD_Result answer_vitals(struct cl_server *s, struct cl_http_req *r,
 			char msg[400];
 
 			snprintf(msg, sizeof(msg), "resolution must be raw or a window of stream.windows (%s)",
-				 s->cfg.stream.windows);
+				 cl_stream_settings(&s->cfg)->windows);
 			return respond_error(s, r, c, 400, "bad_request", msg, NULL, NULL);
 		}
 	}
@@ -741,10 +741,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			if (cl_parse_u64(clen, 0, UINT64_MAX, &n) != CL_OK)
 				return respond_error(s, r, c, 400, "bad_request",
 						     "Content-Length is not a number", NULL, NULL);
-			if (n > s->cfg.http.max_body_bytes) {
+			if (n > s->http->max_body_bytes) {
 				snprintf(msg, sizeof(msg), "the body is %llu bytes; the limit is %llu",
 					 (unsigned long long)n,
-					 (unsigned long long)s->cfg.http.max_body_bytes);
+					 (unsigned long long)s->http->max_body_bytes);
 				return respond_error(s, r, c, 413, "payload_too_large", msg, NULL, NULL);
 			}
 		}
@@ -756,12 +756,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (r->len + *upload_size > s->cfg.http.max_body_bytes) {
+		if (r->len + *upload_size > s->http->max_body_bytes) {
 			char msg[200];
 
 			*upload_size = 0;
 			snprintf(msg, sizeof(msg), "the body is larger than the limit of %llu bytes",
-				 (unsigned long long)s->cfg.http.max_body_bytes);
+				 (unsigned long long)s->http->max_body_bytes);
 			return respond_error(s, r, c, 413, "payload_too_large", msg, NULL, NULL);
 		}
 		enum MHD_Result ret = MHD_YES;
@@ -906,7 +906,7 @@ static int parse_listen(const char *spec, struct sockaddr_in *sa)
 int cl_http_start(struct cl_server *s)
 {
 	struct sockaddr_in sa;
-	int rc = parse_listen(s->cfg.http.listen, &sa);
+	int rc = parse_listen(s->http->listen, &sa);
 
 	if (rc)
 		return rc;
@@ -918,15 +918,15 @@ int cl_http_start(struct cl_server *s)
 		MHD_USE_NO_LISTEN_SOCKET,
 		0, NULL, NULL, handler, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.http.threads,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->http->threads,
 		MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)(s->cfg.http.connection_timeout_us / 1000000),
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.http.max_connections,
+		(unsigned int)(s->http->connection_timeout_us / 1000000),
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->http->max_connections,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 		/* MHD clears a connection's pool for every request: what it
 		 * does not need (headers, a read buffer; bodies come to us in
 		 * pieces) is time spent zeroing */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->cfg.http.connection_memory,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->http->connection_memory,
 		MHD_OPTION_END);
 	if (!s->mhd)
 		return cl_error_set(CL_EIO, "cannot start the HTTP daemon");
@@ -938,7 +938,7 @@ int cl_http_start(struct cl_server *s)
 			MHD_stop_daemon(s->mhd);
 			s->mhd = NULL;
 			return cl_error_set(CL_EIO, "cannot listen on %s: %s (is the port in use?)",
-					    s->cfg.http.listen, cl_error_detail());
+					    s->http->listen, cl_error_detail());
 		}
 		pthread_mutex_lock(&s->wait_mu);
 		s->fast = f;

@@ -275,7 +275,7 @@ static void serve_input(struct cl_fconn *c)
 			conn_close(c);
 			return;
 		}
-		if (cl_http_head_parse(w->buf, (size_t)n, s->cfg.http.max_body_bytes, &q) != 0 ||
+		if (cl_http_head_parse(w->buf, (size_t)n, s->http->max_body_bytes, &q) != 0 ||
 		    !cl_http_fast_route(q.path, q.path_len)) {
 			hand_off(c);
 			return;
@@ -352,7 +352,7 @@ static void refuse(struct cl_fast *f)
 	    !atomic_compare_exchange_strong(&f->refused_logged_us, &last, now))
 		return;
 	cl_log_warn("http", "event=connections_refused limit=%u refused=%llu detail=\"http.max_connections"
-		    " reached: new connections are closed at once\"", f->s->cfg.http.max_connections,
+		    " reached: new connections are closed at once\"", f->s->http->max_connections,
 		    (unsigned long long)(n - atomic_exchange(&f->refused_logged, n)));
 }
 
@@ -375,7 +375,7 @@ static void accept_all(struct cl_fworker *w)
 				cl_log_warn("http", "event=accept_failed detail=\"out of file descriptors\"");
 			return;
 		}
-		if ((uint32_t)atomic_load(&f->nconns) >= f->s->cfg.http.max_connections) {
+		if ((uint32_t)atomic_load(&f->nconns) >= f->s->http->max_connections) {
 			close(fd);
 			refuse(f);
 			continue;
@@ -413,7 +413,7 @@ static void accept_all(struct cl_fworker *w)
 /* Closes connections idle (or not reading their answer) too long. */
 static void sweep(struct cl_fworker *w, int64_t now)
 {
-	int64_t limit = w->f->s->cfg.http.connection_timeout_us;
+	int64_t limit = w->f->s->http->connection_timeout_us;
 	struct cl_fconn *c = w->conns, *next;
 
 	w->last_sweep_us = now;
@@ -520,7 +520,7 @@ int cl_fast_start(struct cl_server *s, const struct sockaddr_in *sa, struct cl_f
 	f->s = s;
 	f->lfd = -1;
 	rc = listen_on(sa, &f->lfd, &f->port);
-	f->nworkers = s->cfg.http.threads ? s->cfg.http.threads : 1;
+	f->nworkers = s->http->threads ? s->http->threads : 1;
 	f->w = rc ? NULL : cl_calloc(f->nworkers, sizeof(*f->w));
 	if (!rc && !f->w)
 		rc = cl_error_set(CL_ENOMEM, "out of memory");

@@ -121,8 +121,9 @@ static void pipeline_failed(void *arg, const char *pipeline, const char *file, c
 static void *refiner_main(void *arg)
 {
 	struct cl_server *s = arg;
+	const struct cl_lake_settings *lake = cl_lake_settings(&s->cfg);
+	int64_t interval_us = cl_refine_settings(&s->cfg)->interval_us;
 	struct cl_batch *b = NULL;
-
 	int64_t maint_mono = 0;
 
 	pthread_setname_np(pthread_self(), "cl-refine");
@@ -139,40 +140,28 @@ static void *refiner_main(void *arg)
 		int stop;
 
 		pthread_mutex_lock(&s->refine_mu);
-		cl_time_deadline(&ts, s->cfg.refine.interval_us);
+		cl_time_deadline(&ts, interval_us);
 		if (!atomic_load(&s->ticker_stop))
 			pthread_cond_timedwait(&s->refine_cv, &s->refine_mu, &ts);
 		stop = atomic_load(&s->ticker_stop);
 		pthread_mutex_unlock(&s->refine_mu);
 		if (stop)
 			break;
-		if (!b) {
-			struct cl_expectation e[CL_EXPECTATIONS_MAX];
-			int ne;
-
-			if (cl_batch_open(s->data_dir, &b) != CL_OK ||
-			    cl_config_expectations(&s->cfg, e, &ne, 1) != CL_OK ||
-			    cl_batch_expect(b, e, ne) != CL_OK ||
-			    cl_batch_set_references(b, s->cfg.refine.references) != CL_OK) {
-				cl_log_error("refine", "event=cannot_open detail=\"%s\"",
-					     cl_error_detail());
-				cl_batch_close(b);
-				b = NULL;
-				continue;
-			}
-			struct cl_lake_opts lake;
-
-			cl_lake_opts_from_config(&lake, &s->cfg);
-			cl_batch_set_lake(b, &lake, s->cfg.lake.interval_us);
+		if (!b && (cl_batch_open(s->data_dir, &b) != CL_OK ||
+			   cl_batch_configure(b, &s->cfg, lake->interval_us) != CL_OK)) {
+			cl_log_error("refine", "event=cannot_open detail=\"%s\"", cl_error_detail());
+			cl_batch_close(b);
+			b = NULL;
+			continue;
 		}
 		/* the Delta tables' compaction and clean-up, now and then */
-		if (s->cfg.lake.enabled && s->cfg.lake.maintenance_us > 0 &&
-		    (!maint_mono || cl_time_mono_us() - maint_mono >= s->cfg.lake.maintenance_us)) {
+		if (lake->enabled && lake->maintenance_us > 0 &&
+		    (!maint_mono || cl_time_mono_us() - maint_mono >= lake->maintenance_us)) {
 			struct cl_lake_maint m;
 
 			maint_mono = cl_time_mono_us();
-			if (cl_lake_maintain(s->data_dir, s->cfg.lake.target_file_bytes,
-					     s->cfg.lake.retention_us, &m) == CL_OK &&
+			if (cl_lake_maintain(s->data_dir, lake->target_file_bytes, lake->retention_us,
+					     &m) == CL_OK &&
 			    (m.files_removed || m.files_added))
 				cl_log_info("lake", "event=maintained compacted=%lld removed=%lld bytes=%lld",
 					    (long long)m.files_added, (long long)m.files_removed,
@@ -213,7 +202,7 @@ static int rebuild_dedupe(struct cl_server *s, struct cl_blog *log, const char *
 
 	from = end > keep ? end - keep : 0;
 	cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, source);
-	rc = cl_blog_reader_open(dir, from, end, s->cfg.bronze.record_max_bytes, &r);
+	rc = cl_blog_reader_open(dir, from, end, cl_bronze_settings(&s->cfg)->record_max_bytes, &r);
 	if (rc)
 		return rc;
 	cl_json_doc_init(&doc);
@@ -246,9 +235,12 @@ static int rebuild_dedupe(struct cl_server *s, struct cl_blog *log, const char *
 	return rc < 0 ? rc : CL_OK;
 }
 
-int cl_server_start(const struct cl_config *cfg, const char *data_dir,
+int cl_server_start(const struct cl_config *given, const char *data_dir,
 		    struct cl_server **out)
 {
+	const struct cl_config *cfg;
+	const struct cl_ingest_settings *is;
+	const struct cl_mqtt_settings *ms;
 	struct cl_ingest_options io;
 	struct cl_server *s;
 	int rc;
@@ -257,7 +249,15 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 	s = cl_calloc(1, sizeof(*s));
 	if (!s)
 		return cl_error_set(CL_ENOMEM, "no memory for the server");
-	s->cfg = *cfg;
+	rc = cl_config_copy(&s->cfg, given);
+	if (rc) {
+		cl_free(s);
+		return rc;
+	}
+	cfg = &s->cfg;
+	s->http = cl_http_settings(cfg);
+	is = cl_ingest_settings(cfg);
+	ms = cl_mqtt_settings(cfg);
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
 	s->started_us = cl_time_now_us();
 	pthread_mutex_init(&s->wait_mu, NULL);
@@ -266,46 +266,36 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 	if (rc == CL_OK)
 		rc = cl_auth_open(data_dir, &s->auth, &s->created_token);
 	if (rc == CL_OK)
-		rc = cl_bronze_open(data_dir, &cfg->bronze, &s->bronze);
+		rc = cl_bronze_open(data_dir, cl_bronze_settings(cfg), &s->bronze);
 	if (rc == CL_OK)
 		rc = cl_bronze_log(s->bronze, "vitals", &s->vitals);
 	if (rc == CL_OK)
-		rc = cl_dedupe_create(cfg->ingest.dedupe_ids, &s->dedupe);
+		rc = cl_dedupe_create(is->dedupe_ids, &s->dedupe);
 	if (rc == CL_OK)
-		rc = rebuild_dedupe(s, s->vitals, "vitals", s->dedupe, cfg->ingest.dedupe_ids, 0);
+		rc = rebuild_dedupe(s, s->vitals, "vitals", s->dedupe, is->dedupe_ids, 0);
 	if (rc == CL_OK) {
-		cl_ingest_options_default(&io);
-		io.limits.max_future_us = cfg->ingest.max_future_us;
-		io.max_events = cfg->ingest.max_events;
+		cl_ingest_options_from_config(&io, cfg);
 		rc = cl_ingest_create(s->vitals, s->dedupe, &io, &s->ingest);
 	}
 	if (rc == CL_OK)
 		rc = cl_bronze_log(s->bronze, "fhir", &s->fhir);
 	if (rc == CL_OK)
-		rc = cl_dedupe_create(cfg->ingest.dedupe_ids / 4 + 1000, &s->fhir_dedupe);
+		rc = cl_dedupe_create(is->dedupe_ids / 4 + 1000, &s->fhir_dedupe);
 	if (rc == CL_OK)
-		rc = rebuild_dedupe(s, s->fhir, "fhir", s->fhir_dedupe,
-				    cfg->ingest.dedupe_ids / 4 + 1000, 1);
+		rc = rebuild_dedupe(s, s->fhir, "fhir", s->fhir_dedupe, is->dedupe_ids / 4 + 1000, 1);
 	if (rc == CL_OK)
 		rc = cl_ingest_create(s->fhir, s->fhir_dedupe, &io, &s->fhir_ingest);
 	if (rc == CL_OK) {
+		const struct cl_webhook_settings *ws = cl_webhook_settings(cfg);
 		struct cl_stream_options so;
 
-		cl_stream_options_default(&so);
-		so.lateness_us = cfg->stream.lateness_us;
-		so.idle_flush_us = cfg->stream.idle_flush_us;
-		so.batch_records = cfg->stream.batch_records;
-		so.record_max_bytes = cfg->bronze.record_max_bytes;
-		snprintf(so.reference_path, sizeof(so.reference_path), "%s", cfg->stream.reference);
-		rc = cl_stream_parse_windows(cfg->stream.windows, &so);
-		if (rc == CL_OK)
-			rc = cl_config_rules(cfg, so.rules, &so.nrules, 1);
+		rc = cl_stream_options_from_config(&so, cfg);
 		if (rc == CL_OK && cl_sse_create(1u << 20, &s->sse) != 0)
 			rc = cl_error_set(CL_ENOMEM, "no memory for the live stream");
 		so.on_alert = live_alert;
 		so.on_vital = live_vital;
 		so.want_vitals = live_wants_vitals;
-		so.outbox = cfg->webhook.url[0] != '\0';
+		so.outbox = ws->url[0] != '\0';
 		so.on_outbox = outbox_written;
 		so.hook_arg = s;
 		if (rc == CL_OK && pthread_create(&s->ticker, NULL, ticker_main, s) == 0)
@@ -316,40 +306,18 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		}
 		pthread_mutex_init(&s->refine_mu, NULL);
 		pthread_cond_init(&s->refine_cv, NULL);
-		if (rc == CL_OK && cfg->refine.interval_us > 0 &&
+		if (rc == CL_OK && cl_refine_settings(cfg)->interval_us > 0 &&
 		    pthread_create(&s->refiner, NULL, refiner_main, s) == 0)
 			s->refiner_started = 1;
-		if (rc == CL_OK) {
-			struct cl_pipeline p[CL_PIPELINES_MAX];
-			struct cl_expectation e[CL_EXPECTATIONS_MAX];
-			int np = 0, ne = 0;
-
-			struct cl_csv_map_decl m[CL_CSV_DECLS_MAX];
-			int nm = 0;
-
-			rc = cl_config_pipelines(cfg, p, &np, 1);
-			if (rc == CL_OK)
-				rc = cl_config_expectations(cfg, e, &ne, 1);
-			if (rc == CL_OK)
-				rc = cl_config_mappings(cfg, m, &nm, 1);
-			if (rc == CL_OK)
-				rc = cl_csv_map_register(m, nm);
-			if (rc == CL_OK && np) {
-				struct cl_lake_opts lake;
-
-				cl_lake_opts_from_config(&lake, cfg);
-				rc = cl_pipeline_runner_start(data_dir, p, np, e, ne,
-							      cfg->refine.references, &lake,
-							      cfg->lake.interval_us, pipeline_failed,
-							      s, &s->pipelines);
-			}
-		}
+		if (rc == CL_OK)
+			rc = cl_batch_register_mappings(cfg);
+		if (rc == CL_OK)
+			rc = cl_pipeline_runner_start(data_dir, cfg, pipeline_failed, s, &s->pipelines);
 		/* after the stream, which creates the outbox it reads */
-		if (rc == CL_OK && cfg->webhook.url[0]) {
+		if (rc == CL_OK && ws->url[0]) {
 			struct cl_webhook *w = NULL;
 
-			rc = cl_webhook_start(cfg->webhook.url, (int)cfg->webhook.attempts,
-					      cfg->webhook.backoff_us, cfg->webhook.timeout_us,
+			rc = cl_webhook_start(ws->url, (int)ws->attempts, ws->backoff_us, ws->timeout_us,
 					      data_dir, &w);
 			__atomic_store_n(&s->webhook, w, __ATOMIC_RELEASE);
 		}
@@ -361,15 +329,15 @@ int cl_server_start(const struct cl_config *cfg, const char *data_dir,
 		cl_blog_set_written_notify(s->fhir, on_written, s);
 		rc = cl_http_start(s);
 	}
-	if (rc == CL_OK && cfg->mqtt.broker[0]) {
+	if (rc == CL_OK && ms->broker[0]) {
 		struct cl_mqtt_options mo;
 
 		memset(&mo, 0, sizeof(mo));
-		rc = cl_mqtt_parse_broker(cfg->mqtt.broker, &mo);
-		snprintf(mo.topic, sizeof(mo.topic), "%s", cfg->mqtt.topic);
-		snprintf(mo.client_id, sizeof(mo.client_id), "%s", cfg->mqtt.client_id);
-		mo.keepalive_s = (uint16_t)(cfg->mqtt.keepalive_us / 1000000);
-		mo.qos = (int)cfg->mqtt.qos;
+		rc = cl_mqtt_parse_broker(ms->broker, &mo);
+		snprintf(mo.topic, sizeof(mo.topic), "%s", ms->topic);
+		snprintf(mo.client_id, sizeof(mo.client_id), "%s", ms->client_id);
+		mo.keepalive_s = (uint16_t)(ms->keepalive_us / 1000000);
+		mo.qos = (int)ms->qos;
 		if (rc == CL_OK)
 			rc = cl_mqtt_in_start(&mo, s->ingest, &s->mqtt);
 	}
@@ -419,6 +387,7 @@ void cl_server_stop(struct cl_server *s)
 	cl_ingest_destroy(s->fhir_ingest);
 	cl_dedupe_destroy(s->fhir_dedupe);
 	cl_auth_close(s->auth);
+	cl_config_free(&s->cfg);
 	pthread_mutex_destroy(&s->wait_mu);
 	cl_free(s);
 }

@@ -5,6 +5,7 @@
 #define CL_SERVER_INT_H
 
 #include "cl_auth.h"
+#include "cl_http_config.h"
 #include "cl_server.h"
 #include "bronze/cl_bronze.h"
 #include "ingest/cl_dedupe.h"
@@ -31,7 +32,8 @@ struct cl_fast;
 struct cl_fconn;
 
 struct cl_server {
-	struct cl_config cfg;
+	struct cl_config cfg;             /* the server's own copy */
+	const struct cl_http_settings *http;  /* its http.* */
 	char data_dir[PATH_MAX];
 	int64_t started_us;
 

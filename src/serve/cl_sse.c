@@ -3,7 +3,7 @@
  */
 #include "cl_sse.h"
 #include "core/cl_mem.h"
-#include "stream/cl_vitals.h"
+#include "model/cl_vitals.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -268,4 +269,30 @@ void cl_webhook_stats(struct cl_webhook *w, struct cl_webhook_stats *st)
 	pthread_mutex_lock(&w->mu);
 	*st = w->st;
 	pthread_mutex_unlock(&w->mu);
+}
+
+#define SEC 1000000ll
+#define F(field) offsetof(struct cl_webhook_settings, field)
+
+static const struct cl_config_entry webhook_entries[] = {
+	{ "url", CL_CFG_STRING, "", 0, 0, F(url),
+	  "POST every alert opened or closed to this URL as JSON; empty: no webhook", NULL },
+	{ "attempts", CL_CFG_U32, "3", 1, 100, F(attempts),
+	  "tries per alert before it goes to the dead-letter file", NULL },
+	{ "backoff", CL_CFG_DURATION, "1s", 1000, 600 * SEC, F(backoff_us),
+	  "wait before the first retry; doubles each time", NULL },
+	{ "timeout", CL_CFG_DURATION, "5s", 1000, 600 * SEC, F(timeout_us),
+	  "longest a webhook request may take", NULL },
+};
+
+const struct cl_config_section cl_webhook_section = {
+	.name = "webhook",
+	.entries = webhook_entries,
+	.nentries = sizeof(webhook_entries) / sizeof(webhook_entries[0]),
+	.size = sizeof(struct cl_webhook_settings),
+};
+
+const struct cl_webhook_settings *cl_webhook_settings(const struct cl_config *c)
+{
+	return cl_config_get(c, &cl_webhook_section);
 }

@@ -9,10 +9,23 @@
 #ifndef CL_WEBHOOK_H
 #define CL_WEBHOOK_H
 
+#include "core/cl_config.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 struct cl_webhook;
+
+/* The webhook.* settings. */
+struct cl_webhook_settings {
+	char url[CL_CFG_STRING_MAX];     /* webhook.url, "" = off */
+	uint32_t attempts;              /* webhook.attempts */
+	int64_t backoff_us;             /* webhook.backoff */
+	int64_t timeout_us;             /* webhook.timeout */
+};
+
+extern const struct cl_config_section cl_webhook_section;
+const struct cl_webhook_settings *cl_webhook_settings(const struct cl_config *c);
 
 struct cl_webhook_stats {
 	uint64_t delivered, retries, dead_lettered, queued;

@@ -12,7 +12,7 @@
 #ifndef CL_STORE_H
 #define CL_STORE_H
 
-#include "stream/cl_agg.h"
+#include "model/cl_rollup.h"
 
 #include <stddef.h>
 #include <stdint.h>

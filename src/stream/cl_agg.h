@@ -11,6 +11,8 @@
 #ifndef CL_AGG_H
 #define CL_AGG_H
 
+#include "model/cl_rollup.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,12 +30,6 @@ struct cl_agg {
 	uint32_t nb, cap;
 };
 
-/* What a closed window reports. */
-struct cl_agg_summary {
-	uint64_t count;
-	double min, max, mean, stddev;  /* stddev: sample (n-1), 0 for one value */
-	double p50, p90, p99;
-};
 
 void cl_agg_init(struct cl_agg *a, double resolution);
 void cl_agg_free(struct cl_agg *a);

@@ -19,7 +19,7 @@
 #ifndef CL_NEWS2_H
 #define CL_NEWS2_H
 
-#include "cl_vitals.h"
+#include "model/cl_vitals.h"
 
 enum cl_news2_param {
 	CL_NEWS2_RESP,

@@ -296,3 +296,63 @@ int cl_rules_check(struct cl_rule *rules, int n)
 	}
 	return CL_OK;
 }
+
+/* The alerts.* list section's functions. */
+static int rules_init(void *items, int max)
+{
+	return cl_rules_default(items, max);
+}
+
+static int rules_set(void *items, int *n, int max, const char *key, const char *value)
+{
+	return cl_rules_set(items, n, max, key, value);
+}
+
+static int rules_check(void *items, int n)
+{
+	return cl_rules_check(items, n);
+}
+
+static void rules_print(FILE *out, const void *items, int n, int help)
+{
+	const struct cl_rule *rules = items;
+
+	for (int i = 0; i < n; i++) {
+		const struct cl_rule *r = &rules[i];
+		char what[64];
+
+		cl_rule_what_text(r, what, sizeof(what));
+		if (r->what == CL_WHAT_SILENCE)
+			fprintf(out, "alerts.%s = %s: silent %s %gs, clears when it sends, severity %s\n",
+				r->name, r->enabled ? "on" : "off", cl_rule_op_name(r->raise_op),
+				r->raise, r->severity);
+		else
+			fprintf(out, "alerts.%s = %s: %s, raise %s %g, clear %s %g, severity %s, "
+				"suppress %llds\n", r->name, r->enabled ? "on" : "off", what,
+				cl_rule_op_name(r->raise_op), r->raise, cl_rule_op_name(r->clear_op),
+				r->clear, r->severity, (long long)(r->suppress_us / 1000000));
+		if (help)
+			fprintf(out, "    %s%s\n", r->description,
+				r->declared ? " (declared in config)" : "");
+	}
+	if (help)
+		fprintf(out, "    tune any rule with alerts.<rule>.raise, .clear, .severity, .suppress,\n"
+			"    .enabled, .description (and .min_delta for deviations); declare a new one\n"
+			"    with alerts.<name>.what (vital:<type>, deviation:<type>, news2,\n"
+			"    news2_max, silence) and .raise ('> 120'; .clear defaults to its opposite)\n");
+}
+
+static const struct cl_config_list rules_list = {
+	.forms = "alerts.<rule>.what|raise|clear|severity|suppress|enabled|description|min_delta",
+	.item_size = sizeof(struct cl_rule),
+	.max = CL_RULES_MAX,
+	.init = rules_init,
+	.set = rules_set,
+	.check = rules_check,
+	.print = rules_print,
+};
+
+const struct cl_config_section cl_rules_section = {
+	.name = "alerts",
+	.list = &rules_list,
+};

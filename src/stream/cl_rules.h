@@ -13,7 +13,7 @@
 #ifndef CL_RULES_H
 #define CL_RULES_H
 
-#include "stream/cl_vitals.h"
+#include "model/cl_vitals.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -70,5 +70,10 @@ void cl_rule_what_text(const struct cl_rule *r, char *buf, size_t cap);
 int cl_rule_test(enum cl_rule_op op, double value, double threshold);
 
 const char *cl_rule_op_name(enum cl_rule_op op);
+
+/* The alerts.* settings: a list of struct cl_rule (CL_RULES_MAX), the
+ * built-in rules with every alerts.<rule>.<field> key applied. */
+struct cl_config_section;
+extern const struct cl_config_section cl_rules_section;
 
 #endif

@@ -21,7 +21,7 @@
 #include "store/cl_store.h"
 #include "stream/cl_sink.h"
 #include "stream/cl_news2.h"
-#include "stream/cl_vitals.h"
+#include "ingest/cl_event.h"
 
 #include <jansson.h>
 #include <limits.h>

@@ -24,6 +24,7 @@
 #define CL_STREAM_H
 
 #include "bronze/cl_blog.h"
+#include "core/cl_config.h"
 #include "stream/cl_rules.h"
 #include "stream/cl_window.h"
 
@@ -82,6 +83,23 @@ int cl_stream_parse_windows(const char *text, struct cl_stream_options *o);
 
 /* Defaults: lateness 30 s, idle flush 5 s, windows 1m and 1h tumbling. */
 void cl_stream_options_default(struct cl_stream_options *o);
+
+/* The stream.* settings (cl_stream_config.c). */
+struct cl_stream_settings {
+	char windows[CL_CFG_STRING_MAX];   /* stream.windows */
+	int64_t lateness_us;               /* stream.lateness */
+	int64_t idle_flush_us;             /* stream.idle_flush */
+	uint32_t batch_records;            /* stream.batch_records */
+	char reference[CL_CFG_STRING_MAX]; /* stream.reference */
+};
+
+extern const struct cl_config_section cl_stream_section;
+const struct cl_stream_settings *cl_stream_settings(const struct cl_config *c);
+
+/* The options a configuration gives: its stream.* settings, its alert
+ * rules (checked), bronze.record_max_bytes; the live hooks are left
+ * unset. 0, or the error naming the setting. */
+int cl_stream_options_from_config(struct cl_stream_options *o, const struct cl_config *c);
 
 /* Follows the vitals log (device events) and, if not NULL, the fhir log
  * (Observations: each vital value they carry is applied like an event). */

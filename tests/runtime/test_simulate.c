@@ -11,7 +11,7 @@
 
 #include "core/cl_error.h"
 #include "json/cl_json.h"
-#include "stream/cl_vitals.h"
+#include "ingest/cl_event.h"
 
 #include <jansson.h>
 

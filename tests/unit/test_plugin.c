@@ -5,7 +5,7 @@
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "json/cl_json.h"
-#include "stream/cl_vitals.h"
+#include "ingest/cl_event.h"
 
 struct sink {
 	int n, busy_after;

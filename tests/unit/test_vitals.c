@@ -2,7 +2,7 @@
 #include "cl_test.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
-#include "stream/cl_vitals.h"
+#include "ingest/cl_event.h"
 
 #define NOW (1795305600ll * 1000000) /* 2026-11-22T00:00:00Z */
 

@@ -1,17 +1,15 @@
 /*
- * The vital signs carelake understands, and device events.
+ * The vital signs carelake understands: the domain catalog every layer
+ * above shares (device events, FHIR Observations, CSV mappings, the stream,
+ * alert rules).
  *
  * One table describes each vital: its event type name, LOINC codes, the
  * canonical unit values are stored in, the units accepted with their
  * conversions, and the physically possible range (a heart rate of 5000 is
- * a broken device or a typo, not a patient). cl_event_parse turns one JSON
- * event object into a validated, unit-normalised struct cl_event or says
- * exactly what is wrong with it.
+ * a broken device or a typo, not a patient).
  */
 #ifndef CL_VITALS_H
 #define CL_VITALS_H
-
-#include "json/cl_json.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +29,7 @@ enum cl_vital {
 
 #define CL_EVENT_ID_MAX 128
 
-/* A validated device event, value in the vital's canonical unit. */
+/* A device reading, validated, its value in the vital's canonical unit. */
 struct cl_event {
 	char id[CL_EVENT_ID_MAX + 1];        /* "" when the sender gave none */
 	char device_id[CL_EVENT_ID_MAX + 1];
@@ -39,12 +37,6 @@ struct cl_event {
 	int64_t ts_us;                       /* event time, UTC */
 	enum cl_vital vital;
 	double value;
-};
-
-/* Limits applied while validating. */
-struct cl_event_limits {
-	int64_t max_future_us;  /* refuse timestamps further ahead than this */
-	int64_t min_ts_us;      /* refuse timestamps before this */
 };
 
 /* The event type name ("heart_rate"), canonical unit and primary LOINC. */
@@ -66,17 +58,5 @@ int cl_vital_by_loinc(const char *code, size_t len);
  */
 int cl_vital_normalise(enum cl_vital v, double value, const char *unit,
 		       double *out);
-
-/*
- * Parses the event object at token obj of d. `now_us` is the arrival time
- * (for the future-timestamp check). Returns 0, or CL_EINVAL with the detail
- * naming the field and the problem ("missing field 'patient_id'", "heart
- * rate 5000 /min is outside 0..350").
- */
-int cl_event_parse(const struct cl_json_doc *d, uint32_t obj, int64_t now_us,
-		   const struct cl_event_limits *lim, struct cl_event *ev);
-
-/* Default limits: 5 minutes into the future, nothing before 2000. */
-void cl_event_limits_default(struct cl_event_limits *lim);
 
 #endif

@@ -1,0 +1,70 @@
+/*
+ * The catalog of carelake's tables: what silver and gold hold, column by
+ * column, and how each gold table is computed. Data, not code: the batch
+ * layer writes these tables, the lake mirrors them as Delta tables, the
+ * serving layer reads them, and all of them find a table here.
+ *
+ * Silver: the clean, deduplicated tables (one row per business key, with
+ * lineage columns the batch layer adds), and beside them silver's own
+ * record of what it refused (quarantine) or kept with a warning
+ * (quality_warning). Gold: KPI tables computed from silver (and the
+ * stream's alerts), each a pure function of them (docs/gold.md).
+ */
+#ifndef CL_TABLES_H
+#define CL_TABLES_H
+
+enum cl_col_type { CL_COL_TEXT, CL_COL_REAL, CL_COL_INT };
+
+struct cl_column {
+	const char *name;
+	enum cl_col_type type;
+	int required;            /* a row without it is quarantined */
+	const char *references;  /* "patient": the id must exist there (warned) */
+};
+
+#define CL_SILVER_MAX_COLS 24
+
+struct cl_table {
+	const char *name;
+	const char *doc;
+	const struct cl_column *cols;   /* cols[0] is the key, "id" */
+	int ncols;
+	const char *indexes;            /* extra CREATE INDEX statements */
+};
+
+/* The silver tables, NULL-name terminated (CL_SILVER_TABLES of them). */
+#define CL_SILVER_TABLES 14
+extern const struct cl_table cl_silver_tables[];
+
+/* The silver table of that name, or NULL. */
+const struct cl_table *cl_silver_table(const char *name);
+
+/* Silver's record of refused rows and warnings. */
+struct cl_aux_table {
+	const char *name;      /* "quarantine", "quality_warning" */
+	const char *doc;
+	const char *create;    /* its CREATE TABLE (and index) statements */
+};
+
+/* The auxiliary silver tables, NULL-name terminated. */
+extern const struct cl_aux_table cl_silver_aux_tables[];
+
+/* 1 if name is one of them. */
+int cl_silver_is_aux(const char *name);
+
+
+/* A gold table: its name ("gold_admissions_daily"), what it is computed
+ * from, and the SQL that creates and recomputes it. */
+struct cl_gold_table {
+	const char *name;
+	const char *inputs;    /* the tables it is computed from, by ','; "*": all */
+	const char *doc;
+	const char *create;    /* the table */
+	const char *refresh;   /* recomputes its rows */
+};
+
+/* The gold tables, NULL-name terminated. */
+extern const struct cl_gold_table cl_gold_tables[];
+
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * The modules' registry: the settings section of each module, in the order
+ * `carelake config --reference` lists them. Adding a module's settings
+ * touches its own files and one line here.
+ */
+#include "core/cl_config.h"
+#include "core/cl_log.h"
+#include "batch/cl_batch.h"
+#include "batch/cl_csv_map.h"
+#include "batch/cl_pipeline.h"
+#include "batch/cl_silver.h"
+#include "bronze/cl_bronze.h"
+#include "ingest/cl_ingest.h"
+#include "lake/cl_lake.h"
+#include "plugins/in_mqtt/cl_in_mqtt.h"
+#include "serve/cl_http_config.h"
+#include "serve/cl_webhook.h"
+#include "stream/cl_rules.h"
+#include "stream/cl_stream.h"
+
+const struct cl_config_section *const cl_config_sections[] = {
+	&cl_log_section,
+	&cl_bronze_section,
+	&cl_http_section,
+	&cl_mqtt_section,
+	&cl_stream_section,
+	&cl_webhook_section,
+	&cl_refine_section,
+	&cl_lake_section,
+	&cl_ingest_section,
+	&cl_rules_section,
+	&cl_pipelines_section,
+	&cl_expect_section,
+	&cl_mappings_section,
+	NULL,
+};

@@ -1,0 +1,59 @@
+/*
+ * The stream.* settings section, and the stream processor's options made
+ * from a configuration (its settings, the alert rules, the bronze record
+ * limit). See cl_stream.h.
+ */
+#include "cl_stream.h"
+#include "bronze/cl_bronze.h"
+#include "core/cl_config.h"
+#include "core/cl_error.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define SEC 1000000ll
+#define F(field) offsetof(struct cl_stream_settings, field)
+
+static const struct cl_config_entry stream_entries[] = {
+	{ "windows", CL_CFG_STRING, "1m=tumbling:1m,1h=tumbling:1h", 0, 0, F(windows),
+	  "rollup windows per patient and vital: NAME=KIND:SIZE[/HOP], KIND tumbling, "
+	  "hopping (SIZE/HOP), sliding or session (SIZE is the gap)", NULL },
+	{ "lateness", CL_CFG_DURATION, "30s", 0, 86400 * SEC, F(lateness_us),
+	  "how far behind the latest event time an event may arrive and still count", NULL },
+	{ "idle_flush", CL_CFG_DURATION, "5s", 0, 3600 * SEC, F(idle_flush_us),
+	  "after this long without events, wall-clock time closes windows", NULL },
+	{ "batch_records", CL_CFG_U32, "20000", 1, 10000000, F(batch_records),
+	  "most bronze records the stream processor applies per step (per log)", NULL },
+	{ "reference", CL_CFG_STRING, "", 0, 0, F(reference),
+	  "JSON file of patient id -> {ward, bed, attending}; alerts and live vitals carry them",
+	  NULL },
+};
+
+const struct cl_config_section cl_stream_section = {
+	.name = "stream",
+	.entries = stream_entries,
+	.nentries = sizeof(stream_entries) / sizeof(stream_entries[0]),
+	.size = sizeof(struct cl_stream_settings),
+};
+
+const struct cl_stream_settings *cl_stream_settings(const struct cl_config *c)
+{
+	return cl_config_get(c, &cl_stream_section);
+}
+
+int cl_stream_options_from_config(struct cl_stream_options *o, const struct cl_config *c)
+{
+	const struct cl_stream_settings *ss = cl_stream_settings(c);
+	int rc;
+
+	cl_stream_options_default(o);
+	o->lateness_us = ss->lateness_us;
+	o->idle_flush_us = ss->idle_flush_us;
+	o->batch_records = ss->batch_records;
+	o->record_max_bytes = cl_bronze_settings(c)->record_max_bytes;
+	snprintf(o->reference_path, sizeof(o->reference_path), "%s", ss->reference);
+	rc = cl_stream_parse_windows(ss->windows, o);
+	if (rc == CL_OK)
+		rc = cl_config_list(c, &cl_rules_section, o->rules, &o->nrules, 1);
+	return rc;
+}
