@@ -1,7 +1,8 @@
 /*
  * The modules' registry: the settings section of each module, in the order
- * `carelake config --reference` lists them. Adding a module's settings
- * touches its own files and one line here.
+ * `carelake config --reference` lists them, and the input plugins. Adding
+ * a module's settings, or an input, touches its own files and one line
+ * here.
  */
 #include "core/cl_config.h"
 #include "core/cl_log.h"
@@ -12,7 +13,9 @@
 #include "bronze/cl_bronze.h"
 #include "ingest/cl_ingest.h"
 #include "lake/cl_lake.h"
+#include "plugins/in_http/cl_in_http.h"
 #include "plugins/in_mqtt/cl_in_mqtt.h"
+#include "plugins/in_synthetic/cl_in_synthetic.h"
 #include "serve/cl_http_config.h"
 #include "serve/cl_webhook.h"
 #include "stream/cl_rules.h"
@@ -32,5 +35,14 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_pipelines_section,
 	&cl_expect_section,
 	&cl_mappings_section,
+	&cl_in_synthetic_section,
+	NULL,
+};
+
+const struct cl_input_plugin *const cl_input_plugins[] = {
+	&cl_in_events,
+	&cl_in_fhir,
+	&cl_in_mqtt,
+	&cl_in_synthetic,
 	NULL,
 };

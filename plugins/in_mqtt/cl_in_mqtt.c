@@ -11,6 +11,7 @@
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
+#include "core/cl_prom.h"
 #include "core/cl_time.h"
 
 #include <arpa/inet.h>
@@ -408,6 +409,23 @@ const struct cl_mqtt_counters *cl_mqtt_in_counters(const struct cl_mqtt_in *m)
 	return &m->c;
 }
 
+void cl_mqtt_in_metrics(const struct cl_mqtt_in *m, struct cl_prom *p)
+{
+	const struct cl_mqtt_counters *mc = cl_mqtt_in_counters(m);
+
+	cl_prom_counter(p, "carelake_mqtt_messages_total", "MQTT messages received.",
+			atomic_load(&mc->messages));
+	cl_prom_counter(p, "carelake_mqtt_acks_total",
+			"MQTT QoS 1 messages acknowledged after their events were durable.",
+			atomic_load(&mc->acked));
+	cl_prom_counter(p, "carelake_mqtt_bad_payloads_total",
+			"MQTT messages whose payload held no JSON events.", atomic_load(&mc->bad));
+	cl_prom_counter(p, "carelake_mqtt_reconnects_total", "MQTT reconnections.",
+			atomic_load(&mc->reconnects));
+	cl_prom_gauge(p, "carelake_mqtt_connected", "1 while connected to the broker.",
+		      atomic_load(&mc->connected));
+}
+
 #define SEC 1000000ll
 #define F(field) offsetof(struct cl_mqtt_settings, field)
 
@@ -422,6 +440,65 @@ static const struct cl_config_entry mqtt_entries[] = {
 	  "MQTT keep-alive interval", NULL },
 	{ "qos", CL_CFG_U32, "1", 0, 1, F(qos),
 	  "subscription QoS: 1 acknowledges each message once its events are durable", NULL },
+};
+
+/* The input plugin: off without mqtt.broker. */
+static int mqtt_init(struct cl_input *in, void **state)
+{
+	const struct cl_mqtt_settings *ms = cl_mqtt_settings(in->cfg);
+
+	(void)state;
+	if (!ms->broker[0])
+		return cl_error_set(CL_ENOENT, "mqtt.broker is empty");
+	return CL_OK;
+}
+
+static int mqtt_start(struct cl_input *in)
+{
+	const struct cl_mqtt_settings *ms = cl_mqtt_settings(in->cfg);
+	struct cl_mqtt_options mo;
+	struct cl_mqtt_in *m = NULL;
+	int rc;
+
+	memset(&mo, 0, sizeof(mo));
+	rc = cl_mqtt_parse_broker(ms->broker, &mo);
+	snprintf(mo.topic, sizeof(mo.topic), "%s", ms->topic);
+	snprintf(mo.client_id, sizeof(mo.client_id), "%s", ms->client_id);
+	mo.keepalive_s = (uint16_t)(ms->keepalive_us / 1000000);
+	mo.qos = (int)ms->qos;
+	if (rc == CL_OK)
+		rc = cl_mqtt_in_start(&mo, in->ingest, &m);
+	in->state = m;
+	return rc;
+}
+
+static void mqtt_on_commit(struct cl_input *in, uint64_t batch)
+{
+	cl_mqtt_in_on_commit(in->state, batch);
+}
+
+static void mqtt_metrics(struct cl_input *in, struct cl_prom *p)
+{
+	if (in->state)
+		cl_mqtt_in_metrics(in->state, p);
+}
+
+static void mqtt_exit(struct cl_input *in)
+{
+	cl_mqtt_in_stop(in->state);
+}
+
+const struct cl_input_plugin cl_in_mqtt = {
+	.name = "mqtt",
+	.description = "device events from an MQTT broker (devices/+/messages/events), "
+		       "acknowledged once durable",
+	.kind = CL_INPUT_EVENTS,
+	.settings = &cl_mqtt_section,
+	.cb_init = mqtt_init,
+	.cb_start = mqtt_start,
+	.cb_on_commit = mqtt_on_commit,
+	.cb_metrics = mqtt_metrics,
+	.cb_exit = mqtt_exit,
 };
 
 const struct cl_config_section cl_mqtt_section = {

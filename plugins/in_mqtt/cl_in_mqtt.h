@@ -14,7 +14,7 @@
 #define CL_IN_MQTT_H
 
 #include "core/cl_config.h"
-#include "ingest/cl_ingest.h"
+#include "ingest/cl_input.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -48,6 +48,9 @@ struct cl_mqtt_settings {
 };
 
 extern const struct cl_config_section cl_mqtt_section;
+
+/* The input plugin (ingest.inputs names it "mqtt"). */
+extern const struct cl_input_plugin cl_in_mqtt;
 const struct cl_mqtt_settings *cl_mqtt_settings(const struct cl_config *c);
 
 /* Parses "HOST:PORT" into o. */
@@ -65,5 +68,10 @@ void cl_mqtt_in_on_commit(struct cl_mqtt_in *m, uint64_t batch);
 void cl_mqtt_in_stop(struct cl_mqtt_in *m);
 
 const struct cl_mqtt_counters *cl_mqtt_in_counters(const struct cl_mqtt_in *m);
+
+/* Renders the subscriber's messages, acknowledgements and connection for
+ * /metrics. */
+struct cl_prom;
+void cl_mqtt_in_metrics(const struct cl_mqtt_in *m, struct cl_prom *p);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * in_synthetic: the vital-signs simulator (src/sim/cl_sim.h) as an input
  * plugin, emitting its device events — with injected episodes, late and
- * duplicate deliveries — straight into a bronze source, without HTTP. All
- * data is synthetic.
+ * duplicate deliveries — straight into bronze through its ingest, without
+ * HTTP, every 100 ms (`ingest.inputs=events,fhir,synthetic`). All data is
+ * synthetic.
  */
 #include "cl_in_synthetic.h"
 #include "core/cl_error.h"
@@ -18,7 +19,7 @@ struct settings {
 	uint32_t seed;      /* random seed */
 };
 
-static const struct cl_config_entry config_map[] = {
+static const struct cl_config_entry entries[] = {
 	{ "patients", CL_CFG_U32, "16", 1, 100000, offsetof(struct settings, patients),
 	  "number of simulated patients, ids patient-0001...", NULL },
 	{ "rate", CL_CFG_U32, "2000", 1, 10000000, offsetof(struct settings, rate),
@@ -35,9 +36,9 @@ struct state {
 	size_t pending;       /* bytes of buf not yet emitted (backpressure) */
 };
 
-static int syn_init(void **out, const void *settings)
+static int syn_init(struct cl_input *in, void **out)
 {
-	const struct settings *set = settings;
+	const struct settings *set = cl_config_get(in->cfg, &cl_in_synthetic_section);
 	struct state *st = cl_calloc(1, sizeof(*st));
 
 	if (!st)
@@ -81,9 +82,9 @@ static int syn_collect(void *state, int64_t now_us, cl_emit_fn emit, void *arg)
 	return count;
 }
 
-static void syn_exit(void *state)
+static void syn_exit(struct cl_input *in)
 {
-	struct state *st = state;
+	struct state *st = in->state;
 
 	if (!st)
 		return;
@@ -92,14 +93,20 @@ static void syn_exit(void *state)
 	cl_free(st);
 }
 
+const struct cl_config_section cl_in_synthetic_section = {
+	.name = "synthetic",
+	.entries = entries,
+	.nentries = sizeof(entries) / sizeof(entries[0]),
+	.size = sizeof(struct settings),
+};
+
 const struct cl_input_plugin cl_in_synthetic = {
 	.name = "synthetic",
-	.description = "the vital-signs simulator, straight into bronze",
-	.source = "vitals",
-	.config_map = config_map,
-	.config_count = sizeof(config_map) / sizeof(config_map[0]),
-	.config_size = sizeof(struct settings),
+	.description = "the vital-signs simulator, straight into bronze (no HTTP)",
+	.kind = CL_INPUT_EVENTS,
+	.settings = &cl_in_synthetic_section,
 	.cb_init = syn_init,
 	.cb_collect = syn_collect,
+	.interval_us = 100000,
 	.cb_exit = syn_exit,
 };

@@ -14,6 +14,7 @@
 #include "../core/cl_fs.h"
 #include "../core/cl_log.h"
 #include "../core/cl_mem.h"
+#include "../core/cl_prom.h"
 #include "../core/cl_time.h"
 
 #include <errno.h>
@@ -81,6 +82,8 @@ struct cl_blog {
 	uint64_t pending_bytes;
 	struct result results[RESULTS];
 	char last_err[256];                 /* detail of the latest failed commit */
+	int last_failed_rc;                 /* its code while no commit has succeeded
+					     * since; CL_OK otherwise (under mu) */
 	int failed_rc;                      /* sticky after fdatasync failure */
 	char failed_msg[256];
 	int closing;
@@ -380,12 +383,22 @@ static void complete(struct cl_blog *log, struct batch *b)
 	log->pending_bytes -= b->len;
 	if (c.rc != CL_OK)
 		snprintf(log->last_err, sizeof(log->last_err), "%s", b->err);
+	log->last_failed_rc = c.rc;
 	if (c.rc == CL_OK) {
 		log->durable_offset = c.first_offset + b->count;
 		log->stats.records += b->count;
 		log->stats.bytes += b->len;
 		log->stats.commits++;
 		log->stats.next_offset = log->durable_offset;
+		{
+			double sec = (double)(c.write_us + c.sync_us) / 1e6;
+			int k = 0;
+
+			while (k < CL_BLOG_COMMIT_BUCKETS && sec > cl_blog_commit_le[k])
+				k++;
+			log->stats.commit_buckets[k]++;
+			log->stats.commit_us_sum += (uint64_t)(c.write_us + c.sync_us);
+		}
 	} else {
 		log->stats.failed_commits++;
 	}
@@ -821,6 +834,24 @@ uint64_t cl_blog_durable_offset(struct cl_blog *log)
 	return v;
 }
 
+const double cl_blog_commit_le[CL_BLOG_COMMIT_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+	0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+};
+
+int cl_blog_health(struct cl_blog *log, char *why, size_t cap)
+{
+	int rc = CL_OK;
+
+	pthread_mutex_lock(&log->mu);
+	if (log->last_failed_rc != CL_OK) {
+		rc = log->last_failed_rc;
+		snprintf(why, cap, "%s", log->last_err[0] ? log->last_err : cl_strerror(rc));
+	}
+	pthread_mutex_unlock(&log->mu);
+	return rc;
+}
+
 void cl_blog_get_stats(struct cl_blog *log, struct cl_blog_stats *st)
 {
 	pthread_mutex_lock(&log->mu);
@@ -1075,4 +1106,36 @@ void cl_blog_close(struct cl_blog *log)
 	cl_free(log->dir);
 	cl_free(log->source);
 	cl_free(log);
+}
+
+void cl_blog_metrics(struct cl_blog *const *logs, const char *const *sources, int n,
+		     struct cl_prom *p)
+{
+	struct cl_blog_stats st;
+
+	cl_prom_head(p, "carelake_bronze_records_total", "counter",
+		     "Records made durable in bronze since start.");
+	for (int i = 0; i < n; i++) {
+		cl_blog_get_stats(logs[i], &st);
+		cl_prom_put(p, "carelake_bronze_records_total{source=\"%s\"} %llu\n", sources[i],
+			    (unsigned long long)st.records);
+	}
+	cl_prom_head(p, "carelake_bronze_next_offset", "gauge",
+		     "Offset the next bronze record will get.");
+	for (int i = 0; i < n; i++) {
+		cl_blog_get_stats(logs[i], &st);
+		cl_prom_put(p, "carelake_bronze_next_offset{source=\"%s\"} %llu\n", sources[i],
+			    (unsigned long long)st.next_offset);
+	}
+	cl_prom_head(p, "carelake_bronze_commit_seconds", "histogram",
+		     "Time to write and fdatasync one commit batch.");
+	for (int i = 0; i < n; i++) {
+		char labels[96];
+
+		cl_blog_get_stats(logs[i], &st);
+		snprintf(labels, sizeof(labels), "source=\"%s\"", sources[i]);
+		cl_prom_histogram_samples(p, "carelake_bronze_commit_seconds", labels,
+					  cl_blog_commit_le, st.commit_buckets, CL_BLOG_COMMIT_BUCKETS,
+					  (double)st.commit_us_sum / 1e6, st.commits);
+	}
 }

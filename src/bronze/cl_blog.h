@@ -56,6 +56,10 @@ struct cl_blog_commit {
 };
 
 /* Counters since open. */
+/* Upper bounds, in seconds, of the commit-time histogram's buckets. */
+#define CL_BLOG_COMMIT_BUCKETS 13
+extern const double cl_blog_commit_le[CL_BLOG_COMMIT_BUCKETS];
+
 struct cl_blog_stats {
 	uint64_t records;         /* records made durable */
 	uint64_t bytes;           /* framed bytes made durable */
@@ -65,6 +69,10 @@ struct cl_blog_stats {
 	uint64_t next_offset;     /* offset the next durable record will get */
 	uint64_t recovered_dropped_bytes; /* torn-tail bytes cut at open */
 	uint64_t corrupt_regions; /* bad regions kept in the last segment */
+	/* time to write and fdatasync each successful commit: counts by
+	 * bucket of cl_blog_commit_le (the last: above them all), and the sum */
+	uint64_t commit_buckets[CL_BLOG_COMMIT_BUCKETS + 1];
+	uint64_t commit_us_sum;
 };
 
 /* Submission flags. */
@@ -153,7 +161,18 @@ void cl_blog_set_written_notify(struct cl_blog *log, void (*fn)(void *arg), void
 
 void cl_blog_get_stats(struct cl_blog *log, struct cl_blog_stats *st);
 
+/* 0 while commits succeed; after a commit failed and none has succeeded
+ * since (a full disk, an I/O error), CL_EIO or CL_ENOSPC with why[cap]
+ * saying what failed. */
+int cl_blog_health(struct cl_blog *log, char *why, size_t cap);
+
 /* The source directory of the log. */
 const char *cl_blog_dir(const struct cl_blog *log);
+
+/* Renders the logs' part of /metrics (records, next offset, commit
+ * times), each labelled source="<sources[i]>". */
+struct cl_prom;
+void cl_blog_metrics(struct cl_blog *const *logs, const char *const *sources, int n,
+		     struct cl_prom *p);
 
 #endif

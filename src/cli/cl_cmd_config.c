@@ -8,7 +8,7 @@
 #include "core/cl_error.h"
 #include "stream/cl_rules.h"
 #include "batch/cl_pipeline.h"
-#include "cl_plugin.h"
+#include "ingest/cl_input.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -67,17 +67,14 @@ int cl_cmd_config(int argc, char **argv)
 	}
 	cl_config_print(stdout, cli.cfg, reference);
 	if (reference) {
+		printf("\n# the inputs; ingest.inputs names those serve starts\n");
 		for (size_t i = 0; cl_input_plugins[i]; i++) {
 			const struct cl_input_plugin *p = cl_input_plugins[i];
-			uint64_t settings[64] = { 0 };
 
-			if (p->config_size > sizeof(settings))
-				continue;
-			printf("\ninput plugin '%s': %s (bronze source '%s')\n", p->name,
-			       p->description, p->source);
-			cl_config_table_defaults(p->config_map, p->config_count, settings);
-			cl_config_table_print(stdout, "", p->config_map, p->config_count,
-					      settings, 1);
+			printf("input plugin '%s': %s\n    bronze source '%s'%s%s%s\n", p->name,
+			       p->description, cl_input_kind_source(p->kind),
+			       p->settings ? ", settings " : "", p->settings ? p->settings->name : "",
+			       p->settings ? ".*" : "");
 		}
 	}
 	return CL_EXIT_OK;

@@ -116,6 +116,9 @@ static int remember_id(struct cl_ingest_result *r, const char *id)
 
 void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r)
 {
+	/* they were counted as accepted when queued: they were not stored */
+	atomic_fetch_sub(&ing->c.accepted, r->accepted);
+	atomic_fetch_add(&ing->c.not_stored, r->accepted);
 	for (size_t i = 0; i < r->ids_len;) {
 		size_t n = strlen(r->ids + i);
 
@@ -493,6 +496,9 @@ static const struct cl_config_entry ingest_entries[] = {
 	  "most events in one request body", NULL },
 	{ "dedupe_ids", CL_CFG_U32, "1000000", 1000, 100000000, F(dedupe_ids),
 	  "how many recent event ids are remembered to answer retries as duplicates", NULL },
+	{ "inputs", CL_CFG_STRING, "events,fhir,mqtt", 0, 0, F(inputs),
+	  "the inputs serve starts, by name: events and fhir (over HTTP), mqtt (when "
+	  "mqtt.broker is set), synthetic (simulated vitals, no HTTP)", NULL },
 };
 
 const struct cl_config_section cl_ingest_section = {

@@ -28,6 +28,7 @@ struct cl_ingest_options {
 struct cl_ingest_counters {
 	atomic_uint_fast64_t bodies, events, accepted, duplicates, rejected;
 	atomic_uint_fast64_t busy;  /* bodies refused because bronze was full */
+	atomic_uint_fast64_t not_stored; /* accepted, then their commit failed */
 };
 
 struct cl_rejection {
@@ -67,6 +68,7 @@ struct cl_ingest_settings {
 	int64_t max_future_us;          /* ingest.max_future */
 	uint32_t max_events;            /* ingest.max_events */
 	uint32_t dedupe_ids;            /* ingest.dedupe_ids */
+	char inputs[CL_CFG_STRING_MAX]; /* ingest.inputs */
 };
 
 extern const struct cl_config_section cl_ingest_section;

@@ -26,7 +26,16 @@ static const struct cl_config_entry http_entries[] = {
 	  NULL },
 	{ "max_connections", CL_CFG_U32, "1024", 1, 100000, F(max_connections),
 	  "most concurrent HTTP connections (carelake's loops and libmicrohttpd each hold at "
-	  "most this many)", NULL },
+	  "most this many); at the limit a new connection takes the place of the one idle "
+	  "longest", NULL },
+	{ "max_connections_per_client", CL_CFG_U32, "128", 1, 100000,
+	  F(max_connections_per_client),
+	  "most concurrent connections from one client address; more are closed at once", NULL },
+	{ "header_timeout", CL_CFG_DURATION, "10s", 100000, 3600 * SEC, F(header_timeout_us),
+	  "a connection that has not sent a whole request head this long after it opened (or "
+	  "after its head began) is closed", NULL },
+	{ "max_header_bytes", CL_CFG_SIZE, "16KiB", 1 * KiB, 64 * KiB, F(max_header_bytes),
+	  "largest request head (request line and headers); larger ones get 431", NULL },
 };
 
 const struct cl_config_section cl_http_section = {

@@ -16,6 +16,9 @@ struct cl_http_settings {
 	int64_t connection_timeout_us;   /* http.connection_timeout */
 	uint32_t max_connections;        /* http.max_connections */
 	uint64_t connection_memory;      /* http.connection_memory */
+	uint32_t max_connections_per_client; /* http.max_connections_per_client */
+	int64_t header_timeout_us;       /* http.header_timeout */
+	uint64_t max_header_bytes;       /* http.max_header_bytes */
 };
 
 extern const struct cl_config_section cl_http_section;

@@ -1,34 +1,49 @@
 /*
- * The fast path of the HTTP API: single ingest requests on keep-alive
- * connections, the way bedside devices post, with no per-request thread
- * handoffs.
+ * carelake's own HTTP loops: they own the listening socket, read the head
+ * of every request first, serve whole plain ingest requests themselves —
+ * the way bedside devices post, with no per-request thread handoffs — and
+ * hand everything else to libmicrohttpd (cl_http_mhd.c), bytes unread.
  *
- * It owns the listening socket and runs `http.threads` epoll loops. On a
- * connection with bytes to read it peeks at them: a complete request
- * (head and body within one peek) to POST /api/v1/events, /fhir/Observation
- * or /fhir, HTTP/1.1, with a Content-Length and nothing unusual in its head
- * (no chunking, no Expect, no folded or malformed lines), it reads and
- * serves itself. Anything else (other endpoints, bodies still arriving,
- * streams, errors of form) it hands to MHD, bytes unread, and the
- * connection is MHD's from then on: every rule of the API is MHD's
- * except for requests this file can read whole.
+ * `http.threads` epoll loops share the socket. On a connection with bytes
+ * to read a loop peeks at them (cl_http_head.h):
+ *  - a head still incomplete waits for more, at most http.header_timeout;
+ *  - a head too large is answered 431, a malformed or ambiguous one 400
+ *    (two Content-Lengths, chunking beside one), and the connection closed:
+ *    no other part of carelake ever sees such a head;
+ *  - a plain POST to a fast route (cl_route.h) with its body all in the
+ *    socket is read and served here, through the route table like any
+ *    request;
+ *  - anything else (other endpoints, bodies still arriving, chunking,
+ *    streams) goes to libmicrohttpd with its bytes unread, while it holds
+ *    fewer than http.max_connections (else 503 here).
+ *
+ * Bounds (after nginx's limit_conn and client_header_timeout): at most
+ * http.max_connections_per_client connections from one address; at
+ * http.max_connections, a new connection takes the place of the one idle
+ * longest rather than being refused; idle connections close after
+ * http.connection_timeout, and ones that have not sent a whole head after
+ * http.header_timeout.
  *
  * A request waits for its commit parked on its loop, no thread blocked;
  * the bronze flusher's notification (cl_fast_notify) wakes the loops that
  * have parked requests through an eventfd, and each answers what is now
- * durable. Connections idle longer than http.connection_timeout close.
+ * durable.
  */
 #include "cl_http_head.h"
+#include "cl_route.h"
 #include "cl_server_int.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
+#include "core/cl_prom.h"
 #include "core/cl_time.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <microhttpd.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
@@ -38,13 +53,19 @@
 #include <unistd.h>
 
 #define PEEK_MAX 65536     /* requests larger than this go to MHD */
+#define KICK_MAX 4         /* logs one loop round may kick */
+#define CLIENTS_SLOTS 4096 /* the per-address count table */
 
 enum fstate {
-	FC_IDLE,      /* between requests */
+	FC_IDLE,      /* between requests (or none yet) */
 	FC_BUSY,      /* a request read, not yet answered */
 	FC_WAITING,   /* parked until its commit */
 	FC_SENDING,   /* the answer partly written */
+	FC_READING,   /* its head read, its body arriving */
+	FC_LINGER,    /* closing: reading and dropping what the client still sends */
 };
+
+#define LINGER_US 2000000  /* the longest a closing connection is read */
 
 struct cl_fworker;
 
@@ -54,13 +75,24 @@ struct cl_fconn {
 	enum fstate state;
 	int readable;        /* input arrived while not idle */
 	int dead;            /* the peer is gone or the socket failed */
-	int close_after;     /* Connection: close */
+	int close_after;     /* Connection: close, or an error answered */
 	int gone;            /* closed or handed off, freed after this round */
 	int64_t last_us;     /* last activity, for the idle timeout */
+	int64_t head_us;     /* when an incomplete head was first seen (0: none) */
+	int served;          /* requests answered on it */
+	int peer_closed;     /* the peer shut its side (EPOLLRDHUP) */
+	int unread;          /* input may follow that will not be read */
+	int in_serve;        /* serve_input is running for it (no recursion) */
+	int64_t linger_until_us;
+	size_t body_len;     /* of the body read into in[head.head_len..] */
+	struct cl_http_chunked chunked;
 	struct sockaddr_in peer;
 	char *out;
 	size_t out_len, out_off, out_cap;
-	struct cl_http_req *req;
+	char *in;            /* the request being served: head and body */
+	size_t in_cap;
+	struct cl_http_head head;
+	struct cl_req req;
 	struct cl_fconn *prev, *next;  /* the loop's connections */
 	struct cl_fconn *next_wait;    /* the loop's parked requests */
 };
@@ -71,7 +103,8 @@ struct cl_fworker {
 	int started;
 	int ep, evfd;
 	atomic_int nwaiting;
-	int queued;                    /* records queued lazily this round */
+	struct cl_blog *kick[KICK_MAX];   /* logs queued to lazily this round */
+	int nkick;
 	struct cl_fconn *conns, *waiting;
 	struct cl_fconn *gone;         /* to free once this round's events are done */
 	int64_t last_sweep_us;
@@ -80,22 +113,185 @@ struct cl_fworker {
 	char buf[PEEK_MAX];
 };
 
+/* Connections open per client address (open addressing, under mu). */
+struct client_slot {
+	uint32_t addr;
+	uint32_t n;
+};
+
 struct cl_fast {
 	struct cl_server *s;
 	int lfd;
 	uint16_t port;
 	atomic_int stop;
+	atomic_int quiescing;
 	atomic_int nconns;
 	atomic_uint_fast64_t handoffs;
-	atomic_uint_fast64_t refused;     /* connections over http.max_connections */
+	atomic_uint_fast64_t refused;     /* over http.max_connections_per_client */
+	atomic_uint_fast64_t evicted;     /* idle ones closed for a new one */
+	atomic_uint_fast64_t timeouts;    /* closed for an idle or unfinished head */
+	atomic_uint_fast64_t refused_heads; /* 400 and 431 for malformed heads */
 	atomic_int_fast64_t refused_logged_us;
 	atomic_uint_fast64_t refused_logged; /* refused at the last log line */
+	pthread_mutex_t clients_mu;
+	struct client_slot clients[CLIENTS_SLOTS];
 	uint32_t nworkers;
 	struct cl_fworker *w;
 };
 
 /* epoll tags for the two fds that are not connections */
 static char tag_listen, tag_wake;
+
+/* ---- per-client counts ---- */
+
+static struct client_slot *client_slot(struct cl_fast *f, uint32_t addr, int create)
+{
+	uint32_t h = (addr * 2654435761u) % CLIENTS_SLOTS;
+
+	for (uint32_t i = 0; i < CLIENTS_SLOTS; i++) {
+		struct client_slot *cs = &f->clients[(h + i) % CLIENTS_SLOTS];
+
+		if (cs->n && cs->addr == addr)
+			return cs;
+		if (!cs->n && create) {
+			cs->addr = addr;
+			return cs;
+		}
+	}
+	return NULL;
+}
+
+/* Counts a new connection from addr; 0 if that address has its most. */
+static int client_enter(struct cl_fast *f, uint32_t addr)
+{
+	uint32_t limit = f->s->http->max_connections_per_client;
+	struct client_slot *cs;
+	int ok = 0;
+
+	pthread_mutex_lock(&f->clients_mu);
+	cs = client_slot(f, addr, 0);
+	if (!cs)
+		cs = client_slot(f, addr, 1);
+	if (cs && cs->n < limit) {
+		cs->n++;
+		ok = 1;
+	}
+	pthread_mutex_unlock(&f->clients_mu);
+	return ok;
+}
+
+static void client_leave(struct cl_fast *f, uint32_t addr)
+{
+	struct client_slot *cs;
+
+	pthread_mutex_lock(&f->clients_mu);
+	cs = client_slot(f, addr, 0);
+	if (cs && cs->n > 0 && --cs->n == 0) {
+		/* keep the probe chains whole: re-place the slots after it */
+		uint32_t at = (uint32_t)(cs - f->clients);
+
+		for (uint32_t i = 1; i < CLIENTS_SLOTS; i++) {
+			struct client_slot *next = &f->clients[(at + i) % CLIENTS_SLOTS], tmp;
+
+			if (!next->n)
+				break;
+			tmp = *next;
+			next->n = 0;
+			*client_slot(f, tmp.addr, 1) = tmp;
+		}
+	}
+	pthread_mutex_unlock(&f->clients_mu);
+}
+
+/* ---- the transport's side of a request ---- */
+
+/* The value of a header of the request being served (those the head
+ * parser keeps), NUL-ended. */
+static const char *fast_header(void *conn, const char *name)
+{
+	struct cl_fconn *c = conn;
+
+	if (strcasecmp(name, "Authorization") == 0)
+		return c->head.has_auth ? c->head.auth : NULL;
+	if (strcasecmp(name, "Content-Type") == 0)
+		return c->head.has_ctype ? c->head.ctype : NULL;
+	return NULL;
+}
+
+static const char *fast_query(void *conn, const char *name)
+{
+	(void)conn;
+	(void)name;
+	return NULL; /* fast requests have no query */
+}
+
+static void refresh_date(struct cl_fworker *w)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now == w->date_sec)
+		return;
+	w->date_sec = now;
+	gmtime_r(&now, &tm);
+	strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static void flush_out(struct cl_fconn *c);
+
+static int fast_reply(void *conn, int code, const char *ctype, char *body, size_t len,
+		      const char *extra_h, const char *extra_v)
+{
+	struct cl_fconn *c = conn;
+	const char *reason = MHD_get_reason_phrase_for((unsigned int)code);
+	size_t need = len + 256 + strlen(ctype) + (extra_h ? strlen(extra_h) + strlen(extra_v) : 0);
+	int n;
+
+	if (code >= 400 && !c->req.route)
+		c->close_after = 1; /* refused before any route: do not read on */
+	if (need > c->out_cap) {
+		char *nb = cl_realloc(c->out, need);
+
+		if (!nb) {
+			free(body);
+			c->dead = 1;
+			c->state = FC_IDLE;
+			return CL_ENOMEM;
+		}
+		c->out = nb;
+		c->out_cap = need;
+	}
+	refresh_date(c->w);
+	n = snprintf(c->out, c->out_cap,
+		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+		     "%s%s%s%sContent-Length: %zu\r\nDate: %s\r\n%s\r\n",
+		     code, reason, ctype, extra_h ? extra_h : "", extra_h ? ": " : "",
+		     extra_h ? extra_v : "", extra_h ? "\r\n" : "", len, c->w->date,
+		     c->close_after ? "Connection: close\r\n" : "");
+	if (n < 0 || (size_t)n + len > c->out_cap) {
+		free(body);
+		c->dead = 1;
+		c->state = FC_IDLE;
+		return CL_EIO;
+	}
+	memcpy(c->out + n, body, len);
+	free(body);
+	c->out_len = (size_t)n + len;
+	c->out_off = 0;
+	c->served++;
+	flush_out(c);
+	return CL_OK;
+}
+
+static const struct cl_transport fast_transport = {
+	.name = "fast",
+	.query = fast_query,
+	.header = fast_header,
+	.reply = fast_reply,
+	.stream = NULL,
+};
+
+/* ---- connections ---- */
 
 /* Takes c off the loop. Its memory lives until the end of the round: an
  * event already fetched may still name it. */
@@ -111,6 +307,7 @@ static void unlink_conn(struct cl_fconn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	atomic_fetch_sub(&w->f->nconns, 1);
+	client_leave(w->f, c->peer.sin_addr.s_addr);
 	c->gone = 1;
 	c->next = w->gone;
 	w->gone = c;
@@ -122,7 +319,8 @@ static void free_gone(struct cl_fworker *w)
 		struct cl_fconn *c = w->gone;
 
 		w->gone = c->next;
-		cl_http_fast_free(c->req);
+		cl_req_free(&c->req);
+		cl_free(c->in);
 		cl_free(c->out);
 		cl_free(c);
 	}
@@ -134,27 +332,40 @@ static void conn_close(struct cl_fconn *c)
 	close(c->fd);
 }
 
-/* Gives the connection, its unread bytes with it, to MHD. */
-static void hand_off(struct cl_fconn *c)
+/* Reads and drops n bytes the loop peeked at. */
+static void drain(struct cl_fconn *c, size_t n)
 {
-	unlink_conn(c);
-	atomic_fetch_add(&c->w->f->handoffs, 1);
-	/* MHD closes the socket itself if it cannot take it */
-	if (MHD_add_connection(c->w->f->s->mhd, c->fd, (struct sockaddr *)&c->peer,
-			       sizeof(c->peer)) != MHD_YES)
-		cl_log_warn("http", "event=handoff_failed errno=%d", errno);
+	char *sink = c->w->buf;
+
+	while (n > 0) {
+		ssize_t got = recv(c->fd, sink, n < PEEK_MAX ? n : PEEK_MAX, 0);
+
+		if (got <= 0)
+			return;
+		n -= (size_t)got;
+	}
 }
 
-static void refresh_date(struct cl_fworker *w)
+/* Gives the connection, its unread bytes with it, to MHD (returns 0); or,
+ * when MHD holds as many as it may, answers 503 to be closed after
+ * (returns 1). */
+static int hand_off(struct cl_fconn *c)
 {
-	time_t now = time(NULL);
-	struct tm tm;
+	struct cl_fast *f = c->w->f;
+	struct cl_server *s = f->s;
 
-	if (now == w->date_sec)
-		return;
-	w->date_sec = now;
-	gmtime_r(&now, &tm);
-	strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (cl_mhd_connections(s->mhd) >= s->http->max_connections) {
+		cl_req_reset(&c->req);
+		c->close_after = 1;
+		cl_reply_error(&c->req, 503, "busy", "the server holds as many connections as it may; "
+			       "retry later", "Retry-After", "1");
+		return 1;
+	}
+	unlink_conn(c);
+	atomic_fetch_add(&f->handoffs, 1);
+	if (cl_mhd_add(s->mhd, c->fd, &c->peer) != CL_OK)
+		cl_log_warn("http", "event=handoff_failed errno=%d", errno);
+	return 0;
 }
 
 /* Writes what is left of the answer; the connection goes idle when it is
@@ -191,56 +402,61 @@ static void flush_out(struct cl_fconn *c)
 	c->last_us = cl_time_mono_us();
 }
 
-void cl_fast_reply(struct cl_fconn *c, int code, const char *ctype, const char *body,
-		   size_t len, const char *extra_h, const char *extra_v)
+/*
+ * Closes a connection whose client may still be sending (a refused head
+ * or body): our side is shut, and what arrives is read and dropped until
+ * the client closes or LINGER_US passes, so that the answer is not lost
+ * to a reset (nginx's lingering close).
+ */
+static void linger(struct cl_fconn *c)
 {
-	const char *reason = MHD_get_reason_phrase_for((unsigned int)code);
-	size_t need = len + 256 + strlen(ctype) + (extra_h ? strlen(extra_h) + strlen(extra_v) : 0);
-	int n;
+	char *sink = c->w->buf;
 
-	if (need > c->out_cap) {
-		char *nb = cl_realloc(c->out, need);
-
-		if (!nb) {
-			c->dead = 1;
-			c->state = FC_IDLE;
-			return;
-		}
-		c->out = nb;
-		c->out_cap = need;
+	if (c->state != FC_LINGER) {
+		c->state = FC_LINGER;
+		c->linger_until_us = cl_time_mono_us() + LINGER_US;
+		shutdown(c->fd, SHUT_WR);
 	}
-	refresh_date(c->w);
-	n = snprintf(c->out, c->out_cap,
-		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
-		     "%s%s%s%sContent-Length: %zu\r\nDate: %s\r\n%s\r\n",
-		     code, reason, ctype, extra_h ? extra_h : "", extra_h ? ": " : "",
-		     extra_h ? extra_v : "", extra_h ? "\r\n" : "", len, c->w->date,
-		     c->close_after ? "Connection: close\r\n" : "");
-	if (n < 0 || (size_t)n + len > c->out_cap) {
-		c->dead = 1;
-		c->state = FC_IDLE;
+	for (;;) {
+		ssize_t n = recv(c->fd, sink, PEEK_MAX, 0);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_close(c); /* the client is done */
 		return;
 	}
-	memcpy(c->out + n, body, len);
-	c->out_len = (size_t)n + len;
-	c->out_off = 0;
-	flush_out(c);
 }
 
 static void serve_input(struct cl_fconn *c);
 
-/* After an answer: close, read on, or leave the connection be. */
+/* After an answer: close (lingering if the client may still send), read
+ * on, or leave the connection be. */
 static void settle(struct cl_fconn *c)
 {
-	if (c->state == FC_BUSY)
-		c->dead = 1; /* no answer could be made */
-	if (c->state == FC_WAITING || c->state == FC_SENDING)
+	if (c->state == FC_BUSY || c->state == FC_READING) {
+		if (c->req.answered)
+			c->state = FC_IDLE;
+		else
+			c->dead = 1; /* no answer could be made */
+	}
+	if (c->state == FC_WAITING || c->state == FC_SENDING || c->state == FC_LINGER)
 		return;
-	if (c->dead || c->close_after) {
+	if (c->dead) {
 		conn_close(c);
 		return;
 	}
-	if (c->readable)
+	if (c->close_after) {
+		if (c->unread)
+			linger(c);
+		else
+			conn_close(c);
+		return;
+	}
+	if (c->readable && !c->in_serve)
 		serve_input(c);
 }
 
@@ -250,21 +466,243 @@ static void settle(struct cl_fconn *c)
 static void park(struct cl_fconn *c)
 {
 	struct cl_fworker *w = c->w;
+	int i;
 
 	c->state = FC_WAITING;
 	c->next_wait = w->waiting;
 	w->waiting = c;
+	for (i = 0; i < w->nkick && w->kick[i] != c->req.wait_log; i++)
+		;
+	if (i == w->nkick) {
+		if (w->nkick < KICK_MAX)
+			w->kick[w->nkick++] = c->req.wait_log;
+		else
+			cl_blog_kick(c->req.wait_log);
+	}
 }
+
+/* Makes room for need bytes of c->in. */
+static int in_reserve(struct cl_fconn *c, size_t need)
+{
+	if (need <= c->in_cap)
+		return CL_OK;
+	{
+		size_t nc = c->in_cap ? c->in_cap : 4096;
+		char *nb;
+
+		while (nc < need)
+			nc *= 2;
+		nb = cl_realloc(c->in, nc);
+		if (!nb)
+			return CL_ENOMEM;
+		c->in = nb;
+		c->in_cap = nc;
+	}
+	return CL_OK;
+}
+
+/* Answers a head refused before any route (400, 431); the connection is
+ * closed after, lingering. */
+static void refuse_head(struct cl_fconn *c, int code, const char *kind, const char *detail)
+{
+	atomic_fetch_add(&c->w->f->refused_heads, 1);
+	cl_req_reset(&c->req);
+	c->close_after = 1;
+	c->unread = 1;
+	cl_reply_error(&c->req, code, kind, detail, NULL, NULL);
+}
+
+/* The request's body is all in c->in: its handler runs; it is answered,
+ * or parked until its records are durable. */
+static void run(struct cl_fconn *c)
+{
+	struct cl_fworker *w = c->w;
+	int rc;
+
+	c->state = FC_BUSY;
+	c->req.body = c->in + c->head.head_len;
+	c->req.body_len = c->body_len;
+	atomic_fetch_add(&w->nwaiting, 1);
+	rc = cl_route_run(&c->req);
+	if (rc == CL_REQ_WAIT) {
+		park(c);
+		return;
+	}
+	atomic_fetch_sub(&w->nwaiting, 1);
+	if (!c->req.answered)
+		c->dead = 1;
+}
+
+/* The body is over http.max_body_bytes: 413, and the connection is
+ * closed after, lingering. */
+static void body_too_large(struct cl_fconn *c)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "the body is larger than the limit of %llu bytes "
+		 "(http.max_body_bytes)", (unsigned long long)c->w->f->s->http->max_body_bytes);
+	c->close_after = 1;
+	c->unread = 1;
+	cl_reply_error(&c->req, 413, "payload_too_large", msg, NULL, NULL);
+}
+
+/*
+ * Reads what has arrived of the body of the request in c (Content-Length
+ * or chunked) into c->in. Returns 1 once the body is whole, 0 to wait
+ * for more, -1 when the request was answered (413, 400) or the
+ * connection is gone.
+ */
+static int read_body(struct cl_fconn *c)
+{
+	struct cl_fworker *w = c->w;
+	uint64_t max = w->f->s->http->max_body_bytes;
+	size_t base = c->head.head_len;
+
+	for (;;) {
+		ssize_t n;
+
+		if (!c->head.chunked) {
+			size_t want = (size_t)c->head.content_length - c->body_len;
+
+			if (want == 0)
+				return 1;
+			n = recv(c->fd, c->in + base + c->body_len, want, 0);
+			if (n > 0) {
+				c->body_len += (size_t)n;
+				continue;
+			}
+		} else {
+			size_t used = 0;
+			int rc;
+
+			n = recv(c->fd, w->buf, sizeof(w->buf), MSG_PEEK);
+			if (n > 0) {
+				rc = in_reserve(c, base + c->body_len + (size_t)n);
+				if (rc == CL_OK)
+					rc = cl_http_chunked_decode(&c->chunked, w->buf, (size_t)n, c->in + base,
+								    (size_t)max, &c->body_len, &used);
+				else
+					rc = CL_HEAD_TOO_LARGE;
+				drain(c, used);
+				if (rc == CL_HEAD_OK)
+					return 1;
+				if (rc == CL_HEAD_TOO_LARGE) {
+					body_too_large(c);
+					return -1;
+				}
+				if (rc == CL_HEAD_BAD) {
+					c->close_after = 1;
+					c->unread = 1;
+					cl_reply_error(&c->req, 400, "bad_request",
+						       "the chunked body is malformed", NULL, NULL);
+					return -1;
+				}
+				continue;
+			}
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		c->dead = 1; /* the client left mid-body */
+		return -1;
+	}
+}
+
+static void read_on(struct cl_fconn *c);
+
+/* Starts a request whose head is parsed (c->head) and whose route is
+ * ours: checks its route and rule, takes the head off the socket, and
+ * reads its body, now or as it comes. */
+static void begin(struct cl_fconn *c, size_t peeked)
+{
+	struct cl_http_head *q = &c->head;
+	uint64_t max = c->w->f->s->http->max_body_bytes;
+	size_t method_at = (size_t)(q->method - c->w->buf), path_at = (size_t)(q->path - c->w->buf);
+	size_t whole = q->head_len + (q->chunked ? 0 : (size_t)q->content_length);
+	/* a whole plain request (the common case) is taken in one read */
+	size_t take = q->has_length && q->content_length <= max && whole <= peeked ? whole
+										: q->head_len;
+	int rc;
+
+	/* the head (and the body, when it is all there) into c->in: the
+	 * head's slices then point there */
+	rc = in_reserve(c, q->has_length && q->content_length <= max ? whole : q->head_len);
+	if (rc == CL_OK && recv(c->fd, c->in, take, 0) != (ssize_t)take)
+		rc = CL_EIO;
+	if (rc != CL_OK) {
+		conn_close(c);
+		return;
+	}
+	q->method = c->in + method_at;
+	q->path = c->in + path_at;
+	c->close_after = q->close;
+	c->unread = 0;
+	c->body_len = take - q->head_len;
+	memset(&c->chunked, 0, sizeof(c->chunked));
+	cl_req_reset(&c->req);
+	c->req.lazy = 1;
+	c->state = FC_READING;
+	rc = cl_route_begin(&c->req, "POST", q->path, q->path_len);
+	if (rc != 1) {
+		/* refused before its body: 401, 404, 415; a body not yet all
+		 * read will not be: the connection closes after */
+		if (q->chunked || c->body_len < q->content_length) {
+			c->close_after = 1;
+			c->unread = 1;
+		}
+		settle(c);
+		return;
+	}
+	if (q->has_length && q->content_length > max) {
+		body_too_large(c);
+		settle(c);
+		return;
+	}
+	if (q->expect_continue) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) < 0)
+			c->dead = 1;
+	}
+	read_on(c);
+}
+
+/* Reads more of the body of the request being read; runs it once whole. */
+static void read_on(struct cl_fconn *c)
+{
+	int rc = c->dead ? -1 : read_body(c);
+
+	if (rc == 0) {
+		c->last_us = cl_time_mono_us();
+		return;
+	}
+	if (rc == 1)
+		run(c);
+	settle(c);
+}
+
+static void serve_requests(struct cl_fconn *c);
 
 /* Reads and serves the requests waiting in the socket. */
 static void serve_input(struct cl_fconn *c)
 {
+	c->in_serve = 1;
+	serve_requests(c);
+	if (!c->gone)
+		c->in_serve = 0;
+}
+
+static void serve_requests(struct cl_fconn *c)
+{
 	struct cl_fworker *w = c->w;
 	struct cl_server *s = w->f->s;
+	size_t max_head = s->http->max_header_bytes;
 
-	while (c->state == FC_IDLE) {
-		struct cl_http_head q;
+	while (c->state == FC_IDLE && !c->gone) {
+		struct cl_http_head *q = &c->head;
 		ssize_t n = recv(c->fd, w->buf, sizeof(w->buf), MSG_PEEK);
+		int rc;
 
 		c->readable = 0;
 		if (n < 0 && errno == EINTR)
@@ -275,43 +713,44 @@ static void serve_input(struct cl_fconn *c)
 			conn_close(c);
 			return;
 		}
-		if (cl_http_head_parse(w->buf, (size_t)n, s->http->max_body_bytes, &q) != 0 ||
-		    !cl_http_fast_route(q.path, q.path_len)) {
-			hand_off(c);
-			return;
-		}
-		/* take exactly this request off the socket */
-		size_t total = q.head_len + q.body_len;
-
-		if (recv(c->fd, w->buf, total, 0) != (ssize_t)total) {
-			conn_close(c);
-			return;
-		}
-		c->close_after = q.close;
 		c->last_us = cl_time_mono_us();
-		c->state = FC_BUSY;
-		/* more bytes behind this request were in the peek: read on
-		 * once it is answered; otherwise the edge-triggered loop says
-		 * when more arrive */
-		if ((size_t)n > total)
-			c->readable = 1;
-		atomic_fetch_add(&w->nwaiting, 1);
-		if (cl_http_fast_serve(s, c->req, q.path, q.path_len, q.has_auth ? q.auth : NULL,
-				       w->buf + q.head_len, q.body_len)) {
-			w->queued = 1;
-			park(c);
-		} else {
-			atomic_fetch_sub(&w->nwaiting, 1);
+		rc = cl_http_head_parse(w->buf, (size_t)n, max_head, q);
+		if (rc == CL_HEAD_PARTIAL) {
+			/* the rest of the head has yet to come (edge-triggered: the
+			 * loop says when); the sweep ends it at header_timeout. A
+			 * peer that has closed will send no more. */
+			if (!c->head_us)
+				c->head_us = c->last_us;
+			if (c->peer_closed)
+				conn_close(c);
+			return;
 		}
-		if (c->state != FC_IDLE) {
+		c->head_us = 0;
+		if (rc == CL_HEAD_TOO_LARGE || rc == CL_HEAD_BAD) {
+			char msg[160];
+
+			if (rc == CL_HEAD_TOO_LARGE)
+				snprintf(msg, sizeof(msg), "the request head is larger than "
+					 "http.max_header_bytes (%zu bytes)", max_head);
+			else
+				snprintf(msg, sizeof(msg), "%s", q->error);
+			refuse_head(c, rc == CL_HEAD_TOO_LARGE ? 431 : 400,
+				    rc == CL_HEAD_TOO_LARGE ? "header_too_large" : "bad_request", msg);
 			settle(c);
 			return;
 		}
-		if (c->dead || c->close_after) {
-			conn_close(c);
+		if (!cl_http_head_ours(q) || !cl_route_is_fast(q->path, q->path_len)) {
+			if (hand_off(c))
+				settle(c);
 			return;
 		}
-		if (!c->readable)
+		/* more bytes behind this request in the peek: read on once it is
+		 * answered; otherwise the edge-triggered loop says when more
+		 * arrive */
+		if (q->has_length && (size_t)n > q->head_len + q->content_length)
+			c->readable = 1;
+		begin(c, (size_t)n);
+		if (c->gone || c->state != FC_IDLE || !c->readable)
 			return;
 	}
 }
@@ -323,10 +762,13 @@ static void answer_waiting(struct cl_fworker *w)
 
 	while (*pp) {
 		struct cl_fconn *c = *pp;
+		int rc;
 
-		if (cl_http_fast_poll(w->f->s, c->req)) {
+		if (cl_req_ready(&c->req, &rc)) {
 			*pp = c->next_wait;
 			atomic_fetch_sub(&w->nwaiting, 1);
+			c->state = FC_BUSY;
+			cl_route_finish(&c->req, rc);
 			c->next_wait = done;
 			done = c;
 		} else {
@@ -341,26 +783,45 @@ static void answer_waiting(struct cl_fworker *w)
 	}
 }
 
-/* A connection closed at once, over http.max_connections: counted, and
- * said in the log at most every 10 seconds with how many since. */
-static void refuse(struct cl_fast *f)
+/* A connection closed at once: counted, and said in the log at most
+ * every 10 seconds with how many since. */
+static void refuse(struct cl_fast *f, int fd, const char *setting, uint32_t limit)
 {
 	uint64_t n = atomic_fetch_add(&f->refused, 1) + 1;
 	int64_t now = cl_time_mono_us(), last = atomic_load(&f->refused_logged_us);
 
+	close(fd);
 	if ((last && now - last < 10000000) ||
 	    !atomic_compare_exchange_strong(&f->refused_logged_us, &last, now))
 		return;
-	cl_log_warn("http", "event=connections_refused limit=%u refused=%llu detail=\"http.max_connections"
-		    " reached: new connections are closed at once\"", f->s->http->max_connections,
-		    (unsigned long long)(n - atomic_exchange(&f->refused_logged, n)));
+	cl_log_warn("http", "event=connections_refused limit=%u refused=%llu detail=\"http.%s "
+		    "reached: new connections are closed at once\"", limit,
+		    (unsigned long long)(n - atomic_exchange(&f->refused_logged, n)), setting);
+}
+
+/* Closes the connection of this loop that has waited longest for its
+ * first request (one that never sent a whole head); 0 if none has. Ones
+ * that have been served keep their place. */
+static int evict_idle(struct cl_fworker *w)
+{
+	struct cl_fconn *oldest = NULL;
+
+	for (struct cl_fconn *c = w->conns; c; c = c->next)
+		if (c->state == FC_IDLE && !c->served && (!oldest || c->last_us < oldest->last_us))
+			oldest = c;
+	if (!oldest)
+		return 0;
+	atomic_fetch_add(&w->f->evicted, 1);
+	conn_close(oldest);
+	return 1;
 }
 
 static void accept_all(struct cl_fworker *w)
 {
 	struct cl_fast *f = w->f;
+	uint32_t max = f->s->http->max_connections;
 
-	for (;;) {
+	while (!atomic_load(&f->quiescing)) {
 		struct sockaddr_in peer;
 		socklen_t plen = sizeof(peer);
 		int one = 1, fd = accept4(f->lfd, (struct sockaddr *)&peer, &plen,
@@ -375,17 +836,21 @@ static void accept_all(struct cl_fworker *w)
 				cl_log_warn("http", "event=accept_failed detail=\"out of file descriptors\"");
 			return;
 		}
-		if ((uint32_t)atomic_load(&f->nconns) >= f->s->http->max_connections) {
-			close(fd);
-			refuse(f);
+		if (!client_enter(f, peer.sin_addr.s_addr)) {
+			refuse(f, fd, "max_connections_per_client",
+			       f->s->http->max_connections_per_client);
+			continue;
+		}
+		/* full: the new connection takes the place of one that never
+		 * sent a request */
+		if ((uint32_t)atomic_load(&f->nconns) >= max && !evict_idle(w)) {
+			client_leave(f, peer.sin_addr.s_addr);
+			refuse(f, fd, "max_connections", max);
 			continue;
 		}
 		c = cl_calloc(1, sizeof(*c));
-		if (c)
-			c->req = cl_http_fast_new(c);
-		if (!c || !c->req) {
-			if (c)
-				cl_free(c);
+		if (!c) {
+			client_leave(f, peer.sin_addr.s_addr);
 			close(fd);
 			continue;
 		}
@@ -394,10 +859,12 @@ static void accept_all(struct cl_fworker *w)
 		c->w = w;
 		c->peer = peer;
 		c->last_us = cl_time_mono_us();
+		c->head_us = c->last_us;   /* its first head is due from now */
+		cl_req_init(&c->req, f->s, &fast_transport, c);
 		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 		ev.data.ptr = c;
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			cl_http_fast_free(c->req);
+			client_leave(f, peer.sin_addr.s_addr);
 			cl_free(c);
 			close(fd);
 			continue;
@@ -410,19 +877,29 @@ static void accept_all(struct cl_fworker *w)
 	}
 }
 
-/* Closes connections idle (or not reading their answer) too long. */
+/* Closes connections idle (or not reading their answer) too long, and
+ * ones whose head has not come whole within the header timeout. */
 static void sweep(struct cl_fworker *w, int64_t now)
 {
-	int64_t limit = w->f->s->http->connection_timeout_us;
+	int64_t idle = w->f->s->http->connection_timeout_us;
+	int64_t head = w->f->s->http->header_timeout_us;
 	struct cl_fconn *c = w->conns, *next;
 
 	w->last_sweep_us = now;
-	if (limit <= 0)
-		return;
 	for (; c; c = next) {
 		next = c->next;
-		if ((c->state == FC_IDLE || c->state == FC_SENDING) && now - c->last_us > limit)
+		if (c->state == FC_LINGER) {
+			if (now > c->linger_until_us)
+				conn_close(c);
+			continue;
+		}
+		if (c->state != FC_IDLE && c->state != FC_SENDING && c->state != FC_READING)
+			continue;
+		if ((c->state == FC_IDLE && c->head_us && now - c->head_us > head) ||
+		    now - c->last_us > idle) {
+			atomic_fetch_add(&w->f->timeouts, 1);
 			conn_close(c);
+		}
 	}
 }
 
@@ -466,23 +943,26 @@ static void *loop(void *arg)
 						continue;
 					}
 				}
+				if (e & (EPOLLRDHUP | EPOLLHUP))
+					c->peer_closed = 1;
 				if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 					if (c->state == FC_IDLE)
 						serve_input(c);
+					else if (c->state == FC_READING)
+						read_on(c);
+					else if (c->state == FC_LINGER)
+						linger(c);
 					else
 						c->readable = 1;
 				}
 			}
 		}
-		if (w->queued) {
-			/* one wake of each flusher for the round's requests */
-			w->queued = 0;
-			cl_blog_kick(w->f->s->vitals);
-			if (w->f->s->fhir)
-				cl_blog_kick(w->f->s->fhir);
-		}
+		/* one wake of each flusher for the round's requests */
+		for (int i = 0; i < w->nkick; i++)
+			cl_blog_kick(w->kick[i]);
+		w->nkick = 0;
 		now = cl_time_mono_us();
-		if (now - w->last_sweep_us >= 1000000)
+		if (now - w->last_sweep_us >= 250000)
 			sweep(w, now);
 		free_gone(w);
 	}
@@ -519,6 +999,7 @@ int cl_fast_start(struct cl_server *s, const struct sockaddr_in *sa, struct cl_f
 		return cl_error_set(CL_ENOMEM, "out of memory");
 	f->s = s;
 	f->lfd = -1;
+	pthread_mutex_init(&f->clients_mu, NULL);
 	rc = listen_on(sa, &f->lfd, &f->port);
 	f->nworkers = s->http->threads ? s->http->threads : 1;
 	f->w = rc ? NULL : cl_calloc(f->nworkers, sizeof(*f->w));
@@ -557,22 +1038,41 @@ uint16_t cl_fast_port(const struct cl_fast *f)
 	return f->port;
 }
 
+/*
+ * Takes no new connections. The listening descriptor stays open (the
+ * loops may be in accept4 on it) until cl_fast_stop has joined them:
+ * closing it here would let another open reuse its number under them.
+ */
 void cl_fast_quiesce(struct cl_fast *f)
 {
-	if (f->lfd < 0)
+	if (atomic_exchange(&f->quiescing, 1) || f->lfd < 0)
 		return;
 	for (uint32_t i = 0; f->w && i < f->nworkers; i++)
 		if (f->w[i].ep > 0)
 			epoll_ctl(f->w[i].ep, EPOLL_CTL_DEL, f->lfd, NULL);
-	close(f->lfd);
-	f->lfd = -1;
+	shutdown(f->lfd, SHUT_RDWR);
 }
 
-void cl_fast_stats(struct cl_fast *f, uint64_t *conns, uint64_t *handoffs, uint64_t *refused)
+void cl_fast_metrics(struct cl_fast *f, struct cl_prom *p)
 {
-	*conns = (uint64_t)atomic_load(&f->nconns);
-	*handoffs = atomic_load(&f->handoffs);
-	*refused = atomic_load(&f->refused);
+	cl_prom_gauge(p, "carelake_http_fast_connections",
+		      "Connections open on carelake's own HTTP loops.",
+		      (double)atomic_load(&f->nconns));
+	cl_prom_counter(p, "carelake_http_handoffs_total",
+			"Connections handed to libmicrohttpd (another endpoint, a body still "
+			"arriving, an unusual head).", atomic_load(&f->handoffs));
+	cl_prom_counter(p, "carelake_http_connections_refused_total",
+			"Connections closed at once: their client had http.max_connections_per_client "
+			"open, or every connection was busy.", atomic_load(&f->refused));
+	cl_prom_counter(p, "carelake_http_connections_evicted_total",
+			"Idle connections closed to make room for a new one at http.max_connections.",
+			atomic_load(&f->evicted));
+	cl_prom_counter(p, "carelake_http_timeouts_total",
+			"Connections closed idle past http.connection_timeout, or without a whole "
+			"request head after http.header_timeout.", atomic_load(&f->timeouts));
+	cl_prom_counter(p, "carelake_http_bad_heads_total",
+			"Requests refused for their head alone (400 malformed or ambiguous, 431 too "
+			"large).", atomic_load(&f->refused_heads));
 }
 
 int cl_fast_waiting(struct cl_fast *f)
@@ -611,6 +1111,11 @@ void cl_fast_stop(struct cl_fast *f)
 				cl_log_warn("http", "event=wake_failed errno=%d", errno);
 			pthread_join(w->th, NULL);
 		}
+	}
+	/* every loop has stopped: now the descriptors may go */
+	for (uint32_t i = 0; f->w && i < f->nworkers; i++) {
+		struct cl_fworker *w = &f->w[i];
+
 		while (w->conns)
 			conn_close(w->conns);
 		free_gone(w);
@@ -619,6 +1124,9 @@ void cl_fast_stop(struct cl_fast *f)
 		if (w->evfd > 0)
 			close(w->evfd);
 	}
+	if (f->lfd >= 0)
+		close(f->lfd);
+	pthread_mutex_destroy(&f->clients_mu);
 	cl_free(f->w);
 	cl_free(f);
 }

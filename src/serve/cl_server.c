@@ -1,49 +1,53 @@
 /*
  * Starting and stopping the platform. See cl_server.h.
+ *
+ * The order matters and is the same both ways: the bronze store and the
+ * inputs' logs first, then the stream processor that follows them, the
+ * batch side (pipelines, the refiner), the webhook that reads the
+ * stream's outbox, the HTTP transports, and last the inputs' own threads
+ * (MQTT); a stop takes them down in reverse, so that nothing is handed
+ * to a part already gone and every accepted record is committed.
  */
 #include "cl_server_int.h"
 #include "batch/cl_batch.h"
-#include "batch/cl_csv_map.h"
 #include "batch/cl_pipeline.h"
-#include "bronze/cl_reader.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "core/cl_worker.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-const double cl_commit_bucket_le[CL_COMMIT_BUCKETS] = {
-	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-	0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-};
-
-static void count_commit(struct cl_server *s, const struct cl_blog_commit *c)
+/* A bronze log committed: the requests waiting for it, the inputs on it
+ * (MQTT acknowledges), the stream (its rows may be stored now). */
+static void on_commit(void *arg, const struct cl_blog_commit *c, struct cl_blog *log)
 {
-	double sec = (double)(c->write_us + c->sync_us) / 1e6;
-	int b = 0;
+	struct cl_server *s = arg;
 
-	while (b < CL_COMMIT_BUCKETS && sec > cl_commit_bucket_le[b])
-		b++;
-	atomic_fetch_add(&s->commit_buckets[b], 1);
-	atomic_fetch_add(&s->commit_count, 1);
-	atomic_fetch_add(&s->commit_sum_us, (uint64_t)(c->write_us + c->sync_us));
+	cl_http_on_commit(s, log, c->batch);
+	cl_inputs_on_commit(s->inputs, log, c->batch);
+	cl_stream_durable(s->stream);
 }
 
 static void on_commit_vitals(void *arg, const struct cl_blog_commit *c)
 {
 	struct cl_server *s = arg;
 
-	count_commit(s, c);
-	cl_http_on_commit(s, s->vitals, c->batch);
-	cl_mqtt_in_on_commit(s->mqtt, c->batch);
-	cl_stream_durable(s->stream);
+	on_commit(arg, c, s->vitals);
+}
+
+static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
+{
+	struct cl_server *s = arg;
+
+	on_commit(arg, c, s->fhir);
 }
 
 static void on_written(void *arg)
@@ -51,15 +55,6 @@ static void on_written(void *arg)
 	struct cl_server *s = arg;
 
 	cl_stream_poke(s->stream);
-}
-
-static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
-{
-	struct cl_server *s = arg;
-
-	count_commit(s, c);
-	cl_http_on_commit(s, s->fhir, c->batch);
-	cl_stream_durable(s->stream);
 }
 
 static void live_alert(void *arg, const char *json, size_t len, const char *patient)
@@ -90,18 +85,13 @@ static int live_wants_vitals(void *arg)
 	return cl_sse_wants_vitals(s->sse);
 }
 
-/* Once a second: SSE keep-alives every 15 s. */
-static void *ticker_main(void *arg)
+/* SSE keep-alives every 15 s. */
+static void ticker_main(struct cl_worker *w, void *arg)
 {
 	struct cl_server *s = arg;
-	int n = 0;
 
-	while (!atomic_load(&s->ticker_stop)) {
-		usleep(200000);
-		if (++n % 75 == 0)
-			cl_sse_keepalive(s->sse);
-	}
-	return NULL;
+	while (!cl_worker_wait(w, 15000000))
+		cl_sse_keepalive(s->sse);
 }
 
 /* A pipeline gave up on a file: an alert like any other. */
@@ -116,17 +106,31 @@ static void pipeline_failed(void *arg, const char *pipeline, const char *file, c
 	cl_stream_raise(s->stream, "pipeline_failed", "urgent", pipeline, msg);
 }
 
+/* The Delta tables' compaction and clean-up, every lake.maintenance_interval. */
+static void maintain_lake(struct cl_server *s, int64_t *last_mono)
+{
+	const struct cl_lake_settings *lake = cl_lake_settings(&s->cfg);
+	struct cl_lake_maint m;
+
+	if (!lake->enabled || lake->maintenance_us <= 0 ||
+	    (*last_mono && cl_time_mono_us() - *last_mono < lake->maintenance_us))
+		return;
+	*last_mono = cl_time_mono_us();
+	if (cl_lake_maintain(s->data_dir, lake->target_file_bytes, lake->retention_us, &m) == CL_OK &&
+	    (m.files_removed || m.files_added))
+		cl_log_info("lake", "event=maintained compacted=%lld removed=%lld bytes=%lld",
+			    (long long)m.files_added, (long long)m.files_removed,
+			    (long long)m.bytes_removed);
+}
+
 /* Every refine.interval: new device events and FHIR posts into silver, at
  * a lower priority than ingest and alerts. */
-static void *refiner_main(void *arg)
+static void refiner_main(struct cl_worker *w, void *arg)
 {
 	struct cl_server *s = arg;
-	const struct cl_lake_settings *lake = cl_lake_settings(&s->cfg);
-	int64_t interval_us = cl_refine_settings(&s->cfg)->interval_us;
+	int64_t interval_us = cl_refine_settings(&s->cfg)->interval_us, maint_mono = 0;
 	struct cl_batch *b = NULL;
-	int64_t maint_mono = 0;
 
-	pthread_setname_np(pthread_self(), "cl-refine");
 	/* only when the CPUs have nothing else to do: ingest, alerts and the
 	 * serving store come first; `carelake status` shows how far behind */
 	{
@@ -135,113 +139,77 @@ static void *refiner_main(void *arg)
 		if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
 			setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	}
-	for (;;) {
-		struct timespec ts;
-		int stop;
+	while (!cl_worker_wait(w, interval_us)) {
+		struct cl_batch_summary sum;
 
-		pthread_mutex_lock(&s->refine_mu);
-		cl_time_deadline(&ts, interval_us);
-		if (!atomic_load(&s->ticker_stop))
-			pthread_cond_timedwait(&s->refine_cv, &s->refine_mu, &ts);
-		stop = atomic_load(&s->ticker_stop);
-		pthread_mutex_unlock(&s->refine_mu);
-		if (stop)
-			break;
 		if (!b && (cl_batch_open(s->data_dir, &b) != CL_OK ||
-			   cl_batch_configure(b, &s->cfg, lake->interval_us) != CL_OK)) {
+			   cl_batch_configure(b, &s->cfg, cl_lake_settings(&s->cfg)->interval_us) !=
+				   CL_OK)) {
 			cl_log_error("refine", "event=cannot_open detail=\"%s\"", cl_error_detail());
 			cl_batch_close(b);
 			b = NULL;
 			continue;
 		}
-		/* the Delta tables' compaction and clean-up, now and then */
-		if (lake->enabled && lake->maintenance_us > 0 &&
-		    (!maint_mono || cl_time_mono_us() - maint_mono >= lake->maintenance_us)) {
-			struct cl_lake_maint m;
-
-			maint_mono = cl_time_mono_us();
-			if (cl_lake_maintain(s->data_dir, lake->target_file_bytes, lake->retention_us,
-					     &m) == CL_OK &&
-			    (m.files_removed || m.files_added))
-				cl_log_info("lake", "event=maintained compacted=%lld removed=%lld bytes=%lld",
-					    (long long)m.files_added, (long long)m.files_removed,
-					    (long long)m.bytes_removed);
-		}
-		{
-			struct cl_batch_summary sum;
-
-			if (cl_batch_refine(b, 0, &sum) != CL_OK)
-				cl_log_error("refine", "event=failed run=%lld detail=\"%s\"",
-					     (long long)sum.run_id, sum.error);
-			else if (sum.c.records)
-				cl_log_info("refine", "event=refined run=%lld records=%llu accepted=%llu "
-					    "quarantined=%llu", (long long)sum.run_id,
-					    (unsigned long long)sum.c.records,
-					    (unsigned long long)sum.c.accepted,
-					    (unsigned long long)sum.c.quarantined);
-		}
+		maintain_lake(s, &maint_mono);
+		if (cl_batch_refine(b, 0, &sum) != CL_OK)
+			cl_log_error("refine", "event=failed run=%lld detail=\"%s\"", (long long)sum.run_id,
+				     sum.error);
+		else if (sum.c.records)
+			cl_log_info("refine", "event=refined run=%lld records=%llu accepted=%llu "
+				    "quarantined=%llu", (long long)sum.run_id,
+				    (unsigned long long)sum.c.records, (unsigned long long)sum.c.accepted,
+				    (unsigned long long)sum.c.quarantined);
 	}
 	cl_batch_close(b);
-	return NULL;
 }
 
-/*
- * Remembers the idempotency keys of the newest stored records of a source
- * (event ids; for FHIR, Observation ids or hashes), so a client retrying
- * after a restart is still answered "duplicate".
- */
-static int rebuild_dedupe(struct cl_server *s, struct cl_blog *log, const char *source,
-			  struct cl_dedupe *dd, size_t keep, int fhir)
+/* The stream processor, following the inputs' logs, publishing live. */
+static int start_stream(struct cl_server *s)
 {
-	struct cl_blog_reader *r;
-	struct cl_json_doc doc;
-	struct cl_frame f;
-	char dir[PATH_MAX], id[CL_EVENT_ID_MAX + 1], key[160];
-	uint64_t end = cl_blog_durable_offset(log), from, n = 0;
-	int rc;
+	struct cl_stream_options so;
+	int rc = cl_stream_options_from_config(&so, &s->cfg);
 
-	from = end > keep ? end - keep : 0;
-	cl_bronze_source_dir(dir, sizeof(dir), s->data_dir, source);
-	rc = cl_blog_reader_open(dir, from, end, cl_bronze_settings(&s->cfg)->record_max_bytes, &r);
+	if (rc == CL_OK && cl_sse_create(1u << 20, &s->sse) != 0)
+		rc = cl_error_set(CL_ENOMEM, "no memory for the live stream");
 	if (rc)
 		return rc;
-	cl_json_doc_init(&doc);
-	while ((rc = cl_blog_reader_next(r, &f)) != 0) {
-		int i;
+	so.on_alert = live_alert;
+	so.on_vital = live_vital;
+	so.want_vitals = live_wants_vitals;
+	so.outbox = cl_webhook_settings(&s->cfg)->url[0] != '\0';
+	so.on_outbox = outbox_written;
+	so.hook_arg = s;
+	s->stream_opts = so;
+	rc = cl_worker_start("cl-ticker", ticker_main, s, &s->ticker);
+	if (rc == CL_OK)
+		rc = cl_stream_start(s->data_dir, s->vitals, s->fhir, &so, &s->stream);
+	return rc;
+}
 
-		if (rc < 0) {
-			if (rc == CL_ECORRUPT)
-				continue;
-			break;
-		}
-		if (cl_json_parse(&doc, (const char *)f.data, f.len) != CL_OK)
-			continue;
-		i = cl_json_get(&doc, 0, "id");
-		if (i < 0 || cl_json_str(&doc, (uint32_t)i, id, sizeof(id)) <= 0)
-			id[0] = '\0';
-		if (fhir)
-			cl_ingest_fhir_key(id, f.data, f.len, key, sizeof(key));
-		else if (id[0])
-			snprintf(key, sizeof(key), "%s", id);
-		else
-			continue;
-		cl_dedupe_insert(dd, key, strlen(key));
-		n++;
+/* Pipelines, the refiner, and the webhook (after the stream, which
+ * creates the outbox it reads). */
+static int start_batch(struct cl_server *s)
+{
+	const struct cl_webhook_settings *ws = cl_webhook_settings(&s->cfg);
+	int rc = cl_batch_register_mappings(&s->cfg);
+
+	if (rc == CL_OK && cl_refine_settings(&s->cfg)->interval_us > 0)
+		rc = cl_worker_start("cl-refine", refiner_main, s, &s->refiner);
+	if (rc == CL_OK)
+		rc = cl_pipeline_runner_start(s->data_dir, &s->cfg, pipeline_failed, s, &s->pipelines);
+	if (rc == CL_OK && ws->url[0]) {
+		struct cl_webhook *w = NULL;
+
+		rc = cl_webhook_start(ws->url, (int)ws->attempts, ws->backoff_us, ws->timeout_us,
+				      s->data_dir, &w);
+		__atomic_store_n(&s->webhook, w, __ATOMIC_RELEASE);
 	}
-	cl_json_doc_free(&doc);
-	cl_blog_reader_close(r);
-	cl_log_info("serve", "event=dedupe_rebuilt source=%s ids=%llu from_offset=%llu", source,
-		    (unsigned long long)n, (unsigned long long)from);
-	return rc < 0 ? rc : CL_OK;
+	return rc;
 }
 
 int cl_server_start(const struct cl_config *given, const char *data_dir,
 		    struct cl_server **out)
 {
-	const struct cl_config *cfg;
-	const struct cl_ingest_settings *is;
-	const struct cl_mqtt_settings *ms;
-	struct cl_ingest_options io;
 	struct cl_server *s;
 	int rc;
 
@@ -254,74 +222,27 @@ int cl_server_start(const struct cl_config *given, const char *data_dir,
 		cl_free(s);
 		return rc;
 	}
-	cfg = &s->cfg;
-	s->http = cl_http_settings(cfg);
-	is = cl_ingest_settings(cfg);
-	ms = cl_mqtt_settings(cfg);
+	s->http = cl_http_settings(&s->cfg);
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
 	s->started_us = cl_time_now_us();
-	pthread_mutex_init(&s->wait_mu, NULL);
+	pthread_mutex_init(&s->http_mu, NULL);
 
 	rc = cl_fs_mkdirs(data_dir);
 	if (rc == CL_OK)
 		rc = cl_auth_open(data_dir, &s->auth, &s->created_token);
 	if (rc == CL_OK)
-		rc = cl_bronze_open(data_dir, cl_bronze_settings(cfg), &s->bronze);
+		rc = cl_bronze_open(data_dir, cl_bronze_settings(&s->cfg), &s->bronze);
 	if (rc == CL_OK)
-		rc = cl_bronze_log(s->bronze, "vitals", &s->vitals);
-	if (rc == CL_OK)
-		rc = cl_dedupe_create(is->dedupe_ids, &s->dedupe);
-	if (rc == CL_OK)
-		rc = rebuild_dedupe(s, s->vitals, "vitals", s->dedupe, is->dedupe_ids, 0);
+		rc = cl_inputs_open(&s->cfg, data_dir, s->bronze, &s->inputs);
 	if (rc == CL_OK) {
-		cl_ingest_options_from_config(&io, cfg);
-		rc = cl_ingest_create(s->vitals, s->dedupe, &io, &s->ingest);
+		s->vitals = cl_inputs_log(s->inputs, CL_INPUT_EVENTS);
+		s->fhir = cl_inputs_log(s->inputs, CL_INPUT_FHIR);
+		s->events_in = cl_inputs_find(s->inputs, "events");
+		s->fhir_in = cl_inputs_find(s->inputs, "fhir");
+		rc = start_stream(s);
 	}
 	if (rc == CL_OK)
-		rc = cl_bronze_log(s->bronze, "fhir", &s->fhir);
-	if (rc == CL_OK)
-		rc = cl_dedupe_create(is->dedupe_ids / 4 + 1000, &s->fhir_dedupe);
-	if (rc == CL_OK)
-		rc = rebuild_dedupe(s, s->fhir, "fhir", s->fhir_dedupe, is->dedupe_ids / 4 + 1000, 1);
-	if (rc == CL_OK)
-		rc = cl_ingest_create(s->fhir, s->fhir_dedupe, &io, &s->fhir_ingest);
-	if (rc == CL_OK) {
-		const struct cl_webhook_settings *ws = cl_webhook_settings(cfg);
-		struct cl_stream_options so;
-
-		rc = cl_stream_options_from_config(&so, cfg);
-		if (rc == CL_OK && cl_sse_create(1u << 20, &s->sse) != 0)
-			rc = cl_error_set(CL_ENOMEM, "no memory for the live stream");
-		so.on_alert = live_alert;
-		so.on_vital = live_vital;
-		so.want_vitals = live_wants_vitals;
-		so.outbox = ws->url[0] != '\0';
-		so.on_outbox = outbox_written;
-		so.hook_arg = s;
-		if (rc == CL_OK && pthread_create(&s->ticker, NULL, ticker_main, s) == 0)
-			s->ticker_started = 1;
-		if (rc == CL_OK) {
-			s->stream_opts = so;
-			rc = cl_stream_start(data_dir, s->vitals, s->fhir, &so, &s->stream);
-		}
-		pthread_mutex_init(&s->refine_mu, NULL);
-		pthread_cond_init(&s->refine_cv, NULL);
-		if (rc == CL_OK && cl_refine_settings(cfg)->interval_us > 0 &&
-		    pthread_create(&s->refiner, NULL, refiner_main, s) == 0)
-			s->refiner_started = 1;
-		if (rc == CL_OK)
-			rc = cl_batch_register_mappings(cfg);
-		if (rc == CL_OK)
-			rc = cl_pipeline_runner_start(data_dir, cfg, pipeline_failed, s, &s->pipelines);
-		/* after the stream, which creates the outbox it reads */
-		if (rc == CL_OK && ws->url[0]) {
-			struct cl_webhook *w = NULL;
-
-			rc = cl_webhook_start(ws->url, (int)ws->attempts, ws->backoff_us, ws->timeout_us,
-					      data_dir, &w);
-			__atomic_store_n(&s->webhook, w, __ATOMIC_RELEASE);
-		}
-	}
+		rc = start_batch(s);
 	if (rc == CL_OK) {
 		cl_blog_set_notify(s->vitals, on_commit_vitals, s);
 		cl_blog_set_notify(s->fhir, on_commit_fhir, s);
@@ -329,18 +250,8 @@ int cl_server_start(const struct cl_config *given, const char *data_dir,
 		cl_blog_set_written_notify(s->fhir, on_written, s);
 		rc = cl_http_start(s);
 	}
-	if (rc == CL_OK && ms->broker[0]) {
-		struct cl_mqtt_options mo;
-
-		memset(&mo, 0, sizeof(mo));
-		rc = cl_mqtt_parse_broker(ms->broker, &mo);
-		snprintf(mo.topic, sizeof(mo.topic), "%s", ms->topic);
-		snprintf(mo.client_id, sizeof(mo.client_id), "%s", ms->client_id);
-		mo.keepalive_s = (uint16_t)(ms->keepalive_us / 1000000);
-		mo.qos = (int)ms->qos;
-		if (rc == CL_OK)
-			rc = cl_mqtt_in_start(&mo, s->ingest, &s->mqtt);
-	}
+	if (rc == CL_OK)
+		rc = cl_inputs_run(s->inputs);
 	if (rc) {
 		char msg[600];
 
@@ -357,7 +268,7 @@ void cl_server_stop(struct cl_server *s)
 {
 	if (!s)
 		return;
-	cl_http_stop(s);
+	cl_http_stop(s);            /* requests in flight answered */
 	/* no more commit callbacks into what is about to stop */
 	if (s->vitals) {
 		cl_blog_set_notify(s->vitals, NULL, NULL);
@@ -367,28 +278,18 @@ void cl_server_stop(struct cl_server *s)
 		cl_blog_set_notify(s->fhir, NULL, NULL);
 		cl_blog_set_written_notify(s->fhir, NULL, NULL);
 	}
-	cl_mqtt_in_stop(s->mqtt);
+	cl_inputs_stop(s->inputs);  /* nothing more comes in (MQTT disconnects) */
 	cl_pipeline_runner_stop(s->pipelines); /* before the stream its alerts go to */
+	cl_worker_stop(s->refiner);
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */
 	cl_webhook_stop(s->webhook); /* what it cannot deliver stays in the outbox */
-	atomic_store(&s->ticker_stop, 1);
-	if (s->ticker_started)
-		pthread_join(s->ticker, NULL);
-	if (s->refiner_started) {
-		pthread_mutex_lock(&s->refine_mu);
-		pthread_cond_signal(&s->refine_cv);
-		pthread_mutex_unlock(&s->refine_mu);
-		pthread_join(s->refiner, NULL);
-	}
+	cl_worker_stop(s->ticker);
 	cl_sse_destroy(s->sse);
-	cl_ingest_destroy(s->ingest);
-	cl_dedupe_destroy(s->dedupe);
-	cl_ingest_destroy(s->fhir_ingest);
-	cl_dedupe_destroy(s->fhir_dedupe);
+	cl_inputs_destroy(s->inputs);
 	cl_auth_close(s->auth);
 	cl_config_free(&s->cfg);
-	pthread_mutex_destroy(&s->wait_mu);
+	pthread_mutex_destroy(&s->http_mu);
 	cl_free(s);
 }
 

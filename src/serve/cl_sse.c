@@ -2,7 +2,9 @@
  * Server-sent events. See cl_sse.h.
  */
 #include "cl_sse.h"
+#include "core/cl_error.h"
 #include "core/cl_mem.h"
+#include "core/cl_prom.h"
 #include "model/cl_vitals.h"
 
 #include <pthread.h>
@@ -12,7 +14,7 @@
 
 struct client {
 	struct cl_sse *owner;
-	struct MHD_Connection *conn;
+	struct cl_req_stream src;    /* what the transport reads; its wait and wake */
 	char patient[CL_EVENT_ID_MAX + 1]; /* "" = every patient */
 	int vitals;
 	char *buf;
@@ -86,17 +88,16 @@ static void wake(struct client *c)
 {
 	if (c->suspended) {
 		c->suspended = 0;
-		MHD_resume_connection(c->conn);
+		c->src.wake(c->src.handle);
 	}
 }
 
-static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t reader(void *cls, char *buf, size_t max)
 {
 	struct client *c = cls;
 	struct cl_sse *s = c->owner;
 	size_t n;
 
-	(void)pos;
 	pthread_mutex_lock(&s->mu);
 	if (c->len > c->off) {
 		n = c->len - c->off;
@@ -109,11 +110,11 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 	}
 	if (c->closing) {
 		pthread_mutex_unlock(&s->mu);
-		return MHD_CONTENT_READER_END_OF_STREAM;
+		return -1;
 	}
 	/* nothing to send: park the connection until the next publish */
 	c->suspended = 1;
-	MHD_suspend_connection(c->conn);
+	c->src.wait(c->src.handle);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
 }
@@ -138,29 +139,22 @@ static void release(void *cls)
 	cl_free(c);
 }
 
-struct MHD_Response *cl_sse_subscribe(struct cl_sse *s, struct MHD_Connection *conn,
-				      const char *patient, int vitals)
+int cl_sse_subscribe(struct cl_sse *s, const char *patient, int vitals,
+		     struct cl_req_stream **src)
 {
 	struct client *c = cl_calloc(1, sizeof(*c));
-	struct MHD_Response *r;
 	static const char hello[] = ": carelake live stream\nretry: 2000\n\n";
 
 	if (!c)
-		return NULL;
+		return CL_ENOMEM;
 	c->owner = s;
-	c->conn = conn;
 	c->vitals = vitals;
 	snprintf(c->patient, sizeof(c->patient), "%s", patient ? patient : "");
 	append(c, hello, sizeof(hello) - 1, s->max_buffer);
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, c, release);
-	if (!r) {
-		cl_free(c->buf);
-		cl_free(c);
-		return NULL;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	c->src.read = reader;
+	c->src.release = release;
+	c->src.arg = c;
+	*src = &c->src;
 	pthread_mutex_lock(&s->mu);
 	c->next = s->clients;
 	s->clients = c;
@@ -168,7 +162,7 @@ struct MHD_Response *cl_sse_subscribe(struct cl_sse *s, struct MHD_Connection *c
 		atomic_fetch_add(&s->vitals_listeners, 1);
 	atomic_fetch_add(&s->nclients, 1);
 	pthread_mutex_unlock(&s->mu);
-	return r;
+	return CL_OK;
 }
 
 void cl_sse_publish(struct cl_sse *s, const char *event, const char *json, size_t len,
@@ -237,4 +231,12 @@ uint64_t cl_sse_clients(struct cl_sse *s)
 uint64_t cl_sse_dropped(struct cl_sse *s)
 {
 	return atomic_load(&s->dropped);
+}
+
+void cl_sse_metrics(struct cl_sse *s, struct cl_prom *p)
+{
+	cl_prom_gauge(p, "carelake_stream_clients", "Live stream (SSE) clients connected.",
+		      (double)cl_sse_clients(s));
+	cl_prom_counter(p, "carelake_stream_dropped_total",
+			"Vital events a slow live-stream client missed.", cl_sse_dropped(s));
 }

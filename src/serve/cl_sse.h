@@ -12,7 +12,8 @@
 #ifndef CL_SSE_H
 #define CL_SSE_H
 
-#include <microhttpd.h>
+#include "cl_req.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,9 +22,10 @@ struct cl_sse;
 int cl_sse_create(size_t max_buffer, struct cl_sse **out);
 void cl_sse_destroy(struct cl_sse *s);
 
-/* Creates the streaming response for a new client. */
-struct MHD_Response *cl_sse_subscribe(struct cl_sse *s, struct MHD_Connection *c,
-				      const char *patient, int vitals);
+/* A new client: *src is its stream, for cl_reply_stream (the transport
+ * releases it when the client is gone). CL_ENOMEM, or 0. */
+int cl_sse_subscribe(struct cl_sse *s, const char *patient, int vitals,
+		     struct cl_req_stream **src);
 
 /* Publishes one event to matching clients; `alert` events are never
  * dropped. patient may be NULL (goes to every client). */
@@ -41,5 +43,9 @@ void cl_sse_close_all(struct cl_sse *s);
 
 uint64_t cl_sse_clients(struct cl_sse *s);
 uint64_t cl_sse_dropped(struct cl_sse *s);
+
+/* Renders the live stream's clients and drops for /metrics. */
+struct cl_prom;
+void cl_sse_metrics(struct cl_sse *s, struct cl_prom *p);
 
 #endif

@@ -6,6 +6,7 @@
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
+#include "core/cl_prom.h"
 #include "core/cl_time.h"
 #include "store/cl_store.h"
 
@@ -269,6 +270,19 @@ void cl_webhook_stats(struct cl_webhook *w, struct cl_webhook_stats *st)
 	pthread_mutex_lock(&w->mu);
 	*st = w->st;
 	pthread_mutex_unlock(&w->mu);
+}
+
+void cl_webhook_metrics(struct cl_webhook *w, struct cl_prom *p)
+{
+	struct cl_webhook_stats ws;
+
+	cl_webhook_stats(w, &ws);
+	cl_prom_counter(p, "carelake_webhook_delivered_total", "Alerts delivered to the webhook.",
+			ws.delivered);
+	cl_prom_counter(p, "carelake_webhook_retries_total", "Webhook retries.", ws.retries);
+	cl_prom_counter(p, "carelake_webhook_dead_lettered_total",
+			"Alerts written to the dead-letter file after the last attempt.",
+			ws.dead_lettered);
 }
 
 #define SEC 1000000ll

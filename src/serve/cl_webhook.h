@@ -43,4 +43,8 @@ void cl_webhook_stop(struct cl_webhook *w);
 
 void cl_webhook_stats(struct cl_webhook *w, struct cl_webhook_stats *st);
 
+/* Renders the webhook's deliveries for /metrics. */
+struct cl_prom;
+void cl_webhook_metrics(struct cl_webhook *w, struct cl_prom *p);
+
 #endif

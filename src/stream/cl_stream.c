@@ -16,6 +16,7 @@
 #include "core/cl_log.h"
 #include "core/cl_map.h"
 #include "core/cl_mem.h"
+#include "core/cl_prom.h"
 #include "core/cl_time.h"
 #include "fhir/cl_fhir_obs.h"
 #include "store/cl_store.h"
@@ -1122,4 +1123,45 @@ const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s)
 void cl_stream_store_stats(struct cl_stream *s, struct cl_sink_stats *st)
 {
 	cl_sink_stats(s->sink, st);
+}
+
+void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
+{
+	static const double store_le[11] = { 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008,
+					      0.016, 0.032, 0.064, 0.128, 0.256 };
+	const struct cl_stream_counters *sc = &s->c;
+	uint64_t processed = atomic_load(&sc->processed);
+	uint64_t next = cl_blog_durable_offset(s->log[0]);
+	struct cl_sink_stats ks;
+
+	cl_prom_counter(p, "carelake_stream_events_total",
+			"Vital values applied by the stream processor.", atomic_load(&sc->events));
+	cl_prom_counter(p, "carelake_stream_late_events_total",
+			"Events that arrived after their windows closed (kept in bronze, not in "
+			"windows).", atomic_load(&sc->late));
+	cl_prom_counter(p, "carelake_stream_rollups_total", "Closed windows written.",
+			atomic_load(&sc->rollups));
+	cl_prom_gauge(p, "carelake_stream_lag_records", "Durable records not yet processed.",
+		      (double)(next > processed ? next - processed : 0));
+	cl_prom_gauge(p, "carelake_stream_windows_open", "Windows open now.",
+		      (double)atomic_load(&sc->windows_open));
+	cl_prom_head(p, "carelake_alerts_raised_total", "counter", "Alerts raised, by rule.");
+	for (int i = 0; i < s->o.nrules; i++)
+		cl_prom_put(p, "carelake_alerts_raised_total{rule=\"%s\"} %llu\n", s->o.rules[i].name,
+			    (unsigned long long)atomic_load(&sc->raised[i]));
+	cl_prom_head(p, "carelake_alerts_open", "gauge", "Alerts open now, by rule.");
+	for (int i = 0; i < s->o.nrules; i++)
+		cl_prom_put(p, "carelake_alerts_open{rule=\"%s\"} %lld\n", s->o.rules[i].name,
+			    (long long)atomic_load(&sc->open[i]));
+	cl_prom_gauge(p, "carelake_stream_up",
+		      "1 while the stream processor runs; 0 after it stopped on an error.",
+		      !atomic_load(&sc->stopped));
+	cl_sink_stats(s->sink, &ks);
+	cl_prom_histogram(p, "carelake_store_commit_seconds",
+			  "Time to commit one batch of the stream's output to the serving store.",
+			  NULL, store_le, ks.commit_us, 11, (double)ks.commit_us_sum / 1e6, ks.commits);
+	cl_prom_counter(p, "carelake_store_commit_failures_total",
+			"Serving-store commits that failed and were retried.", ks.failures);
+	cl_prom_gauge(p, "carelake_store_pending_bytes",
+		      "Stream output waiting to be committed.", (double)ks.pending_bytes);
 }

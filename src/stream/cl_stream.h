@@ -129,4 +129,9 @@ const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s);
 struct cl_sink_stats;
 void cl_stream_store_stats(struct cl_stream *s, struct cl_sink_stats *st);
 
+/* Renders the stream's part of /metrics: values applied, late events,
+ * windows, lag, alerts by rule, and the serving-store writer's commits. */
+struct cl_prom;
+void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p);
+
 #endif

@@ -94,6 +94,9 @@ static inline void server_start(struct server *s, const char *exe, const char *d
 	for (int i = 0; extra && extra[i] && n < 38; i++)
 		args[n++] = extra[i];
 	args[n] = NULL;
+	/* gone before the child starts: a slow child must not leave the
+	 * previous run's "listening on" line for the loop below to find */
+	unlink(s->out_path);
 	s->pid = fork();
 	assert_true(s->pid >= 0);
 	if (s->pid == 0) {
@@ -219,10 +222,12 @@ static inline struct reply http(const struct server *s, const char *method, cons
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	}
 	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
-	else
+	} else {
 		r.code = -1;
+		fprintf(stderr, "http %s %s: %s\n", method, path, curl_easy_strerror(rc));
+	}
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	if (!r.body)

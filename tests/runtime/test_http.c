@@ -6,118 +6,9 @@
  * client that leaves before its answer, and the idle timeout.
  */
 #include "serve_helpers.h"
+#include "raw_http.h"
 #include "core/cl_fs.h"
 #include "core/cl_mem.h"
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-
-static int dial(const struct server *s)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		assert_true(w > 0);
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static void send_req(int fd, const char *req)
-{
-	send_all(fd, req, strlen(req));
-}
-
-/* One response: status, the whole head, the body. */
-struct resp {
-	int code;
-	char head[2048];
-	char body[4096];
-};
-
-/* Bytes already read past the last response, per connection. */
-struct conn {
-	int fd;
-	char buf[16384];
-	size_t len;
-};
-
-static int fill(struct conn *c, int ms)
-{
-	struct pollfd p = { c->fd, POLLIN, 0 };
-	ssize_t n;
-
-	if (poll(&p, 1, ms) != 1)
-		return -1;
-	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-	if (n <= 0)
-		return 0;
-	c->len += (size_t)n;
-	return 1;
-}
-
-/* Reads one response (Content-Length framed); 0 when the server closed
- * first, -1 on a timeout. */
-static int read_resp(struct conn *c, struct resp *r)
-{
-	for (;;) {
-		char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-
-		if (end) {
-			size_t head = (size_t)(end - c->buf) + 4, blen = 0;
-			char *cl;
-
-			assert_true(head < sizeof(r->head));
-			memcpy(r->head, c->buf, head);
-			r->head[head] = '\0';
-			cl = strcasestr(r->head, "\r\nContent-Length:");
-			assert_non_null(cl);
-			blen = (size_t)atol(cl + 17);
-			assert_true(blen < sizeof(r->body));
-			while (c->len < head + blen) {
-				int f = fill(c, 5000);
-
-				if (f <= 0)
-					return f;
-			}
-			memcpy(r->body, c->buf + head, blen);
-			r->body[blen] = '\0';
-			r->code = atoi(r->head + 9);
-			memmove(c->buf, c->buf + head + blen, c->len - head - blen);
-			c->len -= head + blen;
-			return 1;
-		}
-		int f = fill(c, 5000);
-
-		if (f <= 0)
-			return f;
-	}
-}
-
-static char *request(const struct server *s, const char *path, const char *token,
-		     const char *extra, const char *body)
-{
-	static char buf[8192];
-
-	snprintf(buf, sizeof(buf),
-		 "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
-		 "Content-Type: application/json\r\n%sContent-Length: %zu\r\n\r\n%s",
-		 path, token ? token : s->token, extra ? extra : "", strlen(body), body);
-	return buf;
-}
 
 static const char *ev(const char *id)
 {
@@ -203,7 +94,7 @@ static void test_handoffs_and_errors(void **state)
 	expect(&c, 200, "\"accepted\":1,");
 	close(c.fd);
 
-	/* the head now, the body later: MHD gathers it */
+	/* the head now, the body later: gathered as it comes */
 	c = (struct conn){ 0 };
 	c.fd = dial(&s);
 	req = request(&s, "/api/v1/events", NULL, NULL, ev("a2"));
@@ -230,7 +121,8 @@ static void test_handoffs_and_errors(void **state)
 	expect(&c, 200, "\"accepted\":1,");
 	close(c.fd);
 
-	/* a head line without a colon: MHD's 400 */
+	/* a head line without a colon: 400 from carelake's loops (a malformed
+	 * head never reaches libmicrohttpd) */
 	c = (struct conn){ 0 };
 	c.fd = dial(&s);
 	req = request(&s, "/api/v1/events", NULL, "Broken header line\r\n", ev("a4"));
@@ -287,13 +179,14 @@ static void test_handoffs_and_errors(void **state)
 
 		assert_non_null(strstr(q.body, "carelake_events_accepted_total 5\n"));
 		assert_non_null(strstr(q.body, "carelake_http_responses_total{code=\"401\"} 1\n"));
-		/* the split body, the chunked body, the broken head and this
-		 * GET went to MHD */
+		/* only this GET went to MHD: carelake's loops read the split
+		 * body and the chunked one themselves, and refused the broken
+		 * head before anything else saw it */
 		{
 			const char *h = strstr(q.body, "\ncarelake_http_handoffs_total ");
 
 			assert_non_null(h);
-			assert_int_equal(atol(h + 30), 4);
+			assert_int_equal(atol(h + 30), 1);
 		}
 		free(q.body);
 	}

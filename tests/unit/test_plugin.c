@@ -1,7 +1,7 @@
 /* The input plugin interface, driven through in_synthetic as the core
  * would drive any plugin: settings from its table, init, collect, exit. */
 #include "cl_test.h"
-#include "cl_plugin.h"
+#include "ingest/cl_input.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "json/cl_json.h"
@@ -30,20 +30,23 @@ static int emit(void *arg, const void *rec, size_t len)
 static void test_synthetic_plugin(void **state)
 {
 	const struct cl_input_plugin *p = cl_input_plugin_find("synthetic");
-	uint64_t settings[8] = { 0 };
 	struct sink s = { .busy_after = -1 };
 	int64_t t0 = cl_time_now_us();
+	struct cl_config cfg;
+	struct cl_input in = { 0 };
 	void *st;
 
 	(void)state;
 	assert_non_null(p);
 	assert_null(cl_input_plugin_find("nope"));
-	cl_config_table_defaults(p->config_map, p->config_count, settings);
-	assert_int_equal(cl_config_table_set(p->config_map, p->config_count, settings, "patients", "4"), 0);
-	assert_int_equal(cl_config_table_set(p->config_map, p->config_count, settings, "rate", "2400"), 0);
-	assert_int_equal(cl_config_table_set(p->config_map, p->config_count, settings, "rate", "0"),
-			 CL_ERANGE);
-	assert_int_equal(p->cb_init(&st, settings), 0);
+	assert_int_equal(cl_config_init(&cfg), 0);
+	assert_int_equal(cl_config_set(&cfg, "synthetic.patients", "4"), 0);
+	assert_int_equal(cl_config_set(&cfg, "synthetic.rate", "2400"), 0);
+	assert_int_equal(cl_config_set(&cfg, "synthetic.rate", "0"), CL_ERANGE);
+	in.p = p;
+	in.cfg = &cfg;
+	assert_int_equal(p->cb_init(&in, &st), 0);
+	in.state = st;
 	cl_json_doc_init(&s.d);
 	/* a second of events, about 2400 of them, every one a valid event */
 	assert_true(p->cb_collect(st, t0, emit, &s) >= 0);
@@ -54,8 +57,9 @@ static void test_synthetic_plugin(void **state)
 	assert_int_equal(p->cb_collect(st, t0 + 2000000, emit, &s), 10);
 	s.busy_after = -1;
 	assert_true(p->cb_collect(st, t0 + 2000000, emit, &s) > 1000);
-	p->cb_exit(st);
+	p->cb_exit(&in);
 	cl_json_doc_free(&s.d);
+	cl_config_free(&cfg);
 }
 
 int main(void)

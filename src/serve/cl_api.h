@@ -1,0 +1,56 @@
+/*
+ * The endpoints' handlers, one file per API (cl_api_<name>.c); the route
+ * table (cl_routes.c) is where they are bound to methods, paths and rules.
+ */
+#ifndef CL_API_H
+#define CL_API_H
+
+#include "cl_req.h"
+
+/* POST /api/v1/events (cl_api_events.c) */
+int cl_api_events_post(struct cl_req *r);
+int cl_api_events_finish(struct cl_req *r, int commit_rc);
+
+/* POST /fhir/Observation, POST /fhir, GET /fhir/metadata (cl_api_fhir.c) */
+int cl_api_fhir_observation(struct cl_req *r);
+int cl_api_fhir_bundle(struct cl_req *r);
+int cl_api_fhir_finish(struct cl_req *r, int commit_rc);
+int cl_api_fhir_metadata(struct cl_req *r);
+
+/* GET /api/v1/alerts, POST /api/v1/alerts/{id}/ack (cl_api_alerts.c) */
+int cl_api_alerts_get(struct cl_req *r);
+int cl_api_alert_ack(struct cl_req *r);
+
+/* GET /api/v1/patients/{id}/vitals (cl_api_vitals.c) */
+int cl_api_vitals_get(struct cl_req *r);
+
+/* GET /api/v1/stream (cl_api_stream.c) */
+int cl_api_stream_get(struct cl_req *r);
+
+/* Reads a time query argument: RFC 3339, or absent (def). 0, or
+ * CL_EINVAL with the detail naming it. */
+int cl_api_time_arg(const struct cl_req *r, const char *name, int64_t def, int64_t *out);
+
+/* GET /healthz, GET /metrics (cl_api_ops.c) */
+int cl_api_healthz(struct cl_req *r);
+int cl_api_metrics(struct cl_req *r);
+
+/*
+ * Ingest, shared by the events and FHIR endpoints (cl_api_events.c): the
+ * request's scratch (its cl_ingest_result), and the answers every ingest
+ * request may get before its own (400, 413, 503, 507).
+ */
+struct cl_ingest_result;
+struct cl_ingest;
+struct cl_ingest_result *cl_api_ingest_scratch(struct cl_req *r);
+/* After cl_ingest_body/cl_ingest_fhir returned rc into res: answers the
+ * errors (CL_REQ_DONE), says to wait (CL_REQ_WAIT), or returns
+ * CL_API_ANSWER when nothing was queued and the caller answers now. */
+#define CL_API_ANSWER 2
+int cl_api_ingest_queued(struct cl_req *r, struct cl_ingest *ing, struct cl_ingest_result *res,
+			 int rc);
+/* A commit that failed: nothing of the request is durable. */
+int cl_api_ingest_not_stored(struct cl_req *r, struct cl_ingest *ing,
+			     struct cl_ingest_result *res, int commit_rc);
+
+#endif

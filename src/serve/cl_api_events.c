@@ -1,0 +1,122 @@
+/*
+ * POST /api/v1/events: device vitals as a JSON object, array or NDJSON,
+ * answered only once the accepted events are durable, with the events
+ * rejected listed by index. And what every ingest endpoint shares: the
+ * request's scratch and the answers to what may go wrong before a commit.
+ */
+#include "cl_api.h"
+#include "cl_server_int.h"
+#include "core/cl_error.h"
+#include "core/cl_mem.h"
+#include "core/cl_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The owner tag of an ingest request's scratch. */
+static const char ingest_owner;
+
+static void scratch_free(void *p)
+{
+	struct cl_ingest_result *res = p;
+
+	cl_ingest_result_free(res);
+	cl_free(res);
+}
+
+struct cl_ingest_result *cl_api_ingest_scratch(struct cl_req *r)
+{
+	struct cl_ingest_result *res = cl_req_scratch(r, &ingest_owner, sizeof(*res), scratch_free);
+
+	if (!res)
+		return NULL;
+	/* a connection's next request reuses the memory, not the content */
+	cl_ingest_result_free(res);
+	cl_ingest_result_init(res);
+	return res;
+}
+
+int cl_api_ingest_not_stored(struct cl_req *r, struct cl_ingest *ing,
+			     struct cl_ingest_result *res, int commit_rc)
+{
+	/* nothing of this request can be called durable: forget the ids so
+	 * the client's retry is stored, not called a duplicate */
+	cl_ingest_forget(ing, res);
+	return cl_reply_error(r, commit_rc == CL_ENOSPC ? 507 : 503, "not_stored", cl_error_detail(),
+			      "Retry-After", "5");
+}
+
+int cl_api_ingest_queued(struct cl_req *r, struct cl_ingest *ing, struct cl_ingest_result *res,
+			 int rc)
+{
+	if (rc == CL_EPARSE)
+		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);
+	if (rc == CL_ETOOBIG)
+		return cl_reply_error(r, 413, "too_many_events", cl_error_detail(), NULL, NULL);
+	if (rc == CL_EBUSY)
+		return cl_reply_error(r, 503, "busy",
+				      "the bronze log cannot keep up right now; retry after the delay",
+				      "Retry-After", "1");
+	if (rc != CL_OK)
+		return cl_reply_error(r, rc == CL_ENOSPC ? 507 : 500, "not_stored", cl_error_detail(),
+				      "Retry-After", "5");
+	if (!res->queued)
+		return CL_API_ANSWER;
+	return cl_req_wait(r, cl_ingest_log(ing), res->first.batch, res->last.batch);
+}
+
+/* {"accepted": n, "duplicates": n, "rejected": [{"index", "error"}]} */
+static int answer(struct cl_req *r, const struct cl_ingest_result *res)
+{
+	json_t *j, *rej;
+
+	if (res->nlisted == 0 && res->nrejected == 0) {
+		/* the common answer, without building it as a tree */
+		char *body = malloc(80);
+		int n;
+
+		if (!body)
+			return CL_ENOMEM;
+		n = snprintf(body, 80, "{\"accepted\":%u,\"duplicates\":%u,\"rejected\":[]}",
+			     (unsigned)res->accepted, (unsigned)res->duplicates);
+		return cl_reply(r, 200, "application/json", body, (size_t)n, NULL, NULL);
+	}
+	rej = json_array();
+	for (uint32_t i = 0; i < res->nlisted; i++)
+		json_array_append_new(rej, json_pack("{s:i,s:s}", "index", (int)res->rejected[i].index,
+						     "error", res->rejected[i].error));
+	j = json_pack("{s:i,s:i,s:o}", "accepted", (int)res->accepted, "duplicates",
+		      (int)res->duplicates, "rejected", rej);
+	if (res->nrejected > res->nlisted)
+		json_object_set_new(j, "rejected_count", json_integer(res->nrejected));
+	return cl_reply_json(r, 200, j);
+}
+
+int cl_api_events_post(struct cl_req *r)
+{
+	struct cl_ingest_result *res;
+	struct cl_ingest *ing;
+	int rc;
+
+	if (!r->s->events_in)
+		return cl_reply_error(r, 404, "not_found", "the events input is off (ingest.inputs)",
+				      NULL, NULL);
+	ing = r->s->events_in->ingest;
+	res = cl_api_ingest_scratch(r);
+	if (!res)
+		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");
+	rc = cl_ingest_body(ing, r->body, r->body_len, cl_time_now_us(),
+			    CL_BLOG_NOWAIT | (r->lazy ? CL_BLOG_LAZY : 0), res);
+	rc = cl_api_ingest_queued(r, ing, res, rc);
+	return rc == CL_API_ANSWER ? answer(r, res) : rc;
+}
+
+int cl_api_events_finish(struct cl_req *r, int commit_rc)
+{
+	struct cl_ingest_result *res = r->state;
+
+	if (commit_rc != CL_OK)
+		return cl_api_ingest_not_stored(r, r->s->events_in->ingest, res, commit_rc);
+	return answer(r, res);
+}

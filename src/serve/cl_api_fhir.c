@@ -1,0 +1,140 @@
+/*
+ * The FHIR R4 endpoints: POST /fhir/Observation (one Observation, stored
+ * as sent), POST /fhir (a batch, transaction or collection Bundle of
+ * Observations), answered once durable; GET /fhir/metadata, the
+ * CapabilityStatement. Errors are OperationOutcomes (the routes are
+ * marked FHIR in cl_routes.c).
+ */
+#include "cl_api.h"
+#include "cl_route.h"
+#include "cl_server_int.h"
+#include "core/cl_error.h"
+#include "core/cl_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *item_status(const struct cl_item *it)
+{
+	switch (it->status) {
+	case CL_ITEM_ACCEPTED: return "201 Created";
+	case CL_ITEM_DUPLICATE: return "200 OK";
+	default: return "400 Bad Request";
+	}
+}
+
+/* One Observation: itself as stored (201, or 200 for a repeat). */
+static int answer_observation(struct cl_req *r, const struct cl_ingest_result *res)
+{
+	const struct cl_item *it = &res->items[0];
+	char loc[128];
+	char *body;
+
+	if (it->status == CL_ITEM_REJECTED)
+		return cl_reply_json(r, 400, cl_fhir_outcome("error", it->issue, it->error));
+	snprintf(loc, sizeof(loc), "Observation/%s", it->id);
+	/* the resource as stored: byte for byte what was sent */
+	body = malloc(r->body_len ? r->body_len : 1);
+	if (!body)
+		return CL_ENOMEM;
+	memcpy(body, r->body, r->body_len);
+	return cl_reply(r, it->status == CL_ITEM_ACCEPTED ? 201 : 200, "application/fhir+json",
+			body, r->body_len, it->id[0] ? "Location" : NULL, loc);
+}
+
+/* A Bundle: a batch/transaction-response with an entry per entry, or for
+ * a transaction that failed the OperationOutcome of every refused entry. */
+static int answer_bundle(struct cl_req *r, const struct cl_ingest_result *res)
+{
+	char loc[128];
+	json_t *b, *entries;
+	int t;
+
+	if (res->transaction_failed) {
+		json_t *o = json_pack("{s:s,s:[]}", "resourceType", "OperationOutcome", "issue");
+		json_t *issues = json_object_get(o, "issue");
+
+		for (uint32_t i = 0; i < res->nitems; i++)
+			if (res->items[i].status == CL_ITEM_REJECTED)
+				json_array_append_new(issues, json_pack("{s:s,s:s,s:s}", "severity",
+									"error", "code", res->items[i].issue,
+									"diagnostics", res->items[i].error));
+		return cl_reply_json(r, 400, o);
+	}
+	entries = json_array();
+	for (uint32_t i = 0; i < res->nitems; i++) {
+		const struct cl_item *it = &res->items[i];
+		json_t *resp = json_pack("{s:s}", "status", item_status(it));
+
+		if (it->status == CL_ITEM_REJECTED) {
+			json_object_set_new(resp, "outcome", cl_fhir_outcome("error", it->issue, it->error));
+		} else if (it->id[0]) {
+			snprintf(loc, sizeof(loc), "Observation/%s", it->id);
+			json_object_set_new(resp, "location", json_string(loc));
+		}
+		json_array_append_new(entries, json_pack("{s:o}", "response", resp));
+	}
+	t = cl_json_get(&res->doc, 0, "type");
+	b = json_pack("{s:s,s:s,s:o}", "resourceType", "Bundle", "type",
+		      t >= 0 && cl_json_str_eq(&res->doc, (uint32_t)t, "transaction")
+			      ? "transaction-response"
+			      : "batch-response",
+		      "entry", entries);
+	return cl_reply_json(r, 200, b);
+}
+
+static int answer(struct cl_req *r, const struct cl_ingest_result *res)
+{
+	return r->route->handler == cl_api_fhir_observation ? answer_observation(r, res)
+							     : answer_bundle(r, res);
+}
+
+static int post(struct cl_req *r, int bundle)
+{
+	struct cl_ingest_result *res;
+	struct cl_ingest *ing;
+	int rc;
+
+	if (!r->s->fhir_in)
+		return cl_reply_error(r, 404, "not_found", "the fhir input is off (ingest.inputs)",
+				      NULL, NULL);
+	ing = r->s->fhir_in->ingest;
+	res = cl_api_ingest_scratch(r);
+	if (!res)
+		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");
+	rc = cl_ingest_fhir(ing, r->body, r->body_len, cl_time_now_us(),
+			    CL_BLOG_NOWAIT | (r->lazy ? CL_BLOG_LAZY : 0), bundle, res);
+	rc = cl_api_ingest_queued(r, ing, res, rc);
+	return rc == CL_API_ANSWER ? answer(r, res) : rc;
+}
+
+int cl_api_fhir_observation(struct cl_req *r)
+{
+	return post(r, 0);
+}
+
+int cl_api_fhir_bundle(struct cl_req *r)
+{
+	return post(r, 1);
+}
+
+int cl_api_fhir_finish(struct cl_req *r, int commit_rc)
+{
+	struct cl_ingest_result *res = r->state;
+
+	if (commit_rc != CL_OK)
+		return cl_api_ingest_not_stored(r, r->s->fhir_in->ingest, res, commit_rc);
+	return answer(r, res);
+}
+
+int cl_api_fhir_metadata(struct cl_req *r)
+{
+	return cl_reply_json(r, 200, json_pack(
+		"{s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:[{s:s,s:[{s:s,s:[{s:s}]}]}]}",
+		"resourceType", "CapabilityStatement", "status", "active",
+		"kind", "instance", "fhirVersion", "4.0.1", "format", "json",
+		"software", "name", "carelake", "version", CARELAKE_VERSION,
+		"rest", "mode", "server", "resource", "type", "Observation",
+		"interaction", "code", "create"));
+}

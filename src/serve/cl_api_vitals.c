@@ -1,0 +1,66 @@
+/*
+ * GET /api/v1/patients/{id}/vitals?from=&to=&resolution=raw|<window>&limit=:
+ * a patient's vital values, raw or rolled up by one of stream.windows,
+ * and their NEWS2 now.
+ */
+#include "cl_api.h"
+#include "cl_server_int.h"
+#include "core/cl_error.h"
+#include "core/cl_time.h"
+#include "store/cl_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cl_api_vitals_get(struct cl_req *r)
+{
+	const char *patient = r->param[0], *res, *lim;
+	char *rows = NULL, *news2 = NULL;
+	int64_t now = cl_time_now_us(), from, to;
+	struct cl_store *st;
+	uint64_t limit = 10000;
+	json_t *j;
+	int rc;
+
+	if (strlen(patient) > CL_EVENT_ID_MAX)
+		return cl_reply_error(r, 400, "bad_request", "the patient id is too long", NULL, NULL);
+	res = cl_req_query(r, "resolution");
+	if (!res || !*res)
+		res = "raw";
+	lim = cl_req_query(r, "limit");
+	if (cl_api_time_arg(r, "from", now - 3600ll * 1000000, &from) != CL_OK ||
+	    cl_api_time_arg(r, "to", now + 300ll * 1000000, &to) != CL_OK ||
+	    (lim && cl_parse_u64(lim, 1, 100000, &limit) != CL_OK))
+		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);
+	if (strcmp(res, "raw") != 0) {
+		int known = 0;
+
+		for (int i = 0; i < r->s->stream_opts.nwindows; i++)
+			known |= strcmp(r->s->stream_opts.windows[i].name, res) == 0;
+		if (!known) {
+			char msg[400];
+
+			snprintf(msg, sizeof(msg), "resolution must be raw or a window of stream.windows (%s)",
+				 cl_stream_settings(&r->s->cfg)->windows);
+			return cl_reply_error(r, 400, "bad_request", msg, NULL, NULL);
+		}
+	}
+	rc = cl_store_open(r->s->data_dir, &st);
+	if (rc == CL_OK) {
+		rc = cl_store_vitals_json(st, patient, from, to, res, (int)limit, &rows);
+		if (rc == CL_OK)
+			rc = cl_store_news2_json(st, patient, &news2);
+		cl_store_close(st);
+	}
+	if (rc != CL_OK) {
+		free(rows);
+		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
+	}
+	j = json_pack("{s:s,s:s,s:o,s:o}", "patient_id", patient, "resolution", res, "vitals",
+		      json_loads(rows, 0, NULL),
+		      "news2", news2 ? json_loads(news2, 0, NULL) : json_null());
+	free(rows);
+	free(news2);
+	return cl_reply_json(r, 200, j);
+}

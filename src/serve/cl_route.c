@@ -1,0 +1,219 @@
+/*
+ * Route matching and the steps every request takes before and after its
+ * handler. See cl_route.h.
+ */
+#include "cl_route.h"
+#include "cl_server_int.h"
+#include "core/cl_error.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const method_names[] = { "GET", "POST" };
+
+static enum cl_method method_of(const char *m)
+{
+	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+		return CL_GET;
+	if (strcmp(m, "POST") == 0)
+		return CL_POST;
+	return CL_METHOD_OTHER;
+}
+
+/* The value of a hex digit, or -1. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes one path segment into out[cap]; -1 if malformed, too
+ * long, or it decodes to a slash, NUL or control byte. */
+static int decode_segment(const char *p, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return -1;
+			hi = hexval(p[i + 1]);
+			lo = hexval(p[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = (unsigned char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f || c == '/')
+			return -1;
+		if (o + 1 >= cap)
+			return -1;
+		out[o++] = (char)c;
+	}
+	if (o == 0)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}
+
+/* Matches path against pattern; fills params (NULL: only says whether).
+ * 1 on a match. */
+static int match(const char *pattern, const char *path, size_t len,
+		 char (*param)[CL_REQ_PARAM_MAX])
+{
+	const char *p = pattern, *q = path, *end = path + len;
+	int np = 0;
+
+	while (*p && q <= end) {
+		if (*p == '{') {
+			const char *close = strchr(p, '}'), *seg = q;
+
+			while (q < end && *q != '/')
+				q++;
+			if (!close || q == seg || np >= CL_REQ_PARAMS)
+				return 0;
+			if (param && decode_segment(seg, (size_t)(q - seg), param[np],
+						    CL_REQ_PARAM_MAX) != 0)
+				return 0;
+			np++;
+			p = close + 1;
+			continue;
+		}
+		if (q == end || *p != *q)
+			return 0;
+		p++;
+		q++;
+	}
+	return *p == '\0' && q == end;
+}
+
+int cl_routes_check(void)
+{
+	for (const struct cl_route *rt = cl_routes; rt->pattern; rt++) {
+		if (rt->rule.access == CL_ACCESS_UNSET || !rt->rule.action)
+			return cl_error_set(CL_EINVAL, "route %s %s has no authorization rule",
+					    method_names[rt->method], rt->pattern);
+		if (!rt->handler || (rt->pattern[0] != '/'))
+			return cl_error_set(CL_EINVAL, "route %s %s has no handler or a bad pattern",
+					    method_names[rt->method], rt->pattern);
+		if ((rt->flags & CL_ROUTE_BODY) && !rt->accept)
+			return cl_error_set(CL_EINVAL, "route %s %s takes a body of no type",
+					    method_names[rt->method], rt->pattern);
+	}
+	return CL_OK;
+}
+
+int cl_route_find(enum cl_method method, const char *path, size_t len, struct cl_req *r,
+		  const struct cl_route **out, char *allow, size_t cap)
+{
+	size_t used = 0;
+	int seen = 0;
+
+	for (const struct cl_route *rt = cl_routes; rt->pattern; rt++) {
+		if (!match(rt->pattern, path, len, NULL))
+			continue;
+		if (rt->method == method && match(rt->pattern, path, len, r->param)) {
+			*out = rt;
+			return CL_OK;
+		}
+		if (allow && used < cap) {
+			int n = snprintf(allow + used, cap - used, "%s%s", seen ? ", " : "",
+					 method_names[rt->method]);
+
+			used += n > 0 ? (size_t)n : 0;
+		}
+		seen = 1;
+	}
+	return seen ? CL_EINVAL : CL_ENOENT;
+}
+
+int cl_route_is_fast(const char *path, size_t len)
+{
+	for (const struct cl_route *rt = cl_routes; rt->pattern; rt++)
+		if ((rt->flags & CL_ROUTE_FAST) && rt->method == CL_POST &&
+		    match(rt->pattern, path, len, NULL))
+			return 1;
+	return 0;
+}
+
+/* 1 if the Content-Type value names one of the '|'-separated types
+ * (parameters such as charset ignored, case-insensitive). */
+static int accepted_type(const char *accept, const char *ctype)
+{
+	size_t n = strcspn(ctype, ";");
+
+	while (n > 0 && (ctype[n - 1] == ' ' || ctype[n - 1] == '\t'))
+		n--;
+	for (const char *a = accept; a && *a;) {
+		size_t len = strcspn(a, "|");
+
+		if (len == n && strncasecmp(a, ctype, n) == 0)
+			return 1;
+		a += len + (a[len] == '|');
+	}
+	return 0;
+}
+
+int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_t len)
+{
+	char allow[64], msg[400];
+	const struct cl_route *rt = NULL;
+	int rc;
+
+	r->method = method_of(method);
+	r->path = path;
+	rc = cl_route_find(r->method, path, len, r, &rt, allow, sizeof(allow));
+	if (rc == CL_ENOENT) {
+		snprintf(msg, sizeof(msg), "no endpoint %.16s %.*s", method,
+			 (int)(len > 200 ? 200 : len), path);
+		return cl_reply_error(r, 404, "not_found", msg, NULL, NULL);
+	}
+	if (rc == CL_EINVAL) {
+		snprintf(msg, sizeof(msg), "%.*s takes %s, not %.16s", (int)(len > 200 ? 200 : len),
+			 path, allow, method);
+		return cl_reply_error(r, 405, "method_not_allowed", msg, "Allow", allow);
+	}
+	r->route = rt;
+	if (rt->rule.access == CL_ACCESS_TOKEN &&
+	    cl_auth_check(r->s->auth, cl_req_header(r, "Authorization"), &r->who) != CL_OK)
+		return cl_reply_error(r, 401, "unauthorized", cl_error_detail(), "WWW-Authenticate",
+				      "Bearer realm=\"carelake\"");
+	if (rt->flags & CL_ROUTE_BODY) {
+		const char *ct = cl_req_header(r, "Content-Type");
+
+		/* no Content-Type: taken as the route's first type (curl -d sends
+		 * a form type; devices often send none) */
+		if (ct && *ct && !accepted_type(rt->accept, ct)) {
+			char types[128];
+
+			snprintf(types, sizeof(types), "%s", rt->accept);
+			for (char *p = types; *p; p++)
+				if (*p == '|')
+					*p = ',';
+			snprintf(msg, sizeof(msg), "%.*s takes a body of type %s, not '%.60s'",
+				 (int)(len > 100 ? 100 : len), path, types, ct);
+			return cl_reply_error(r, 415, "unsupported_media_type", msg, NULL, NULL);
+		}
+	}
+	return 1;
+}
+
+int cl_route_run(struct cl_req *r)
+{
+	return r->route->handler(r);
+}
+
+int cl_route_finish(struct cl_req *r, int commit_rc)
+{
+	return r->route->finish(r, commit_rc);
+}

@@ -1,0 +1,76 @@
+/*
+ * The route table: every HTTP endpoint is one row — method, path pattern,
+ * handler, the rule that says who may call it — declared once, in
+ * cl_routes.c. The server refuses to start with a row that has no rule.
+ * Both transports find a request's route here, check its rule and
+ * Content-Type here, and call its handler (cl_route_begin, cl_route_run,
+ * cl_route_finish), so no endpoint knows which transport carried it.
+ */
+#ifndef CL_ROUTE_H
+#define CL_ROUTE_H
+
+#include "cl_req.h"
+
+/* Who may call a route. The access issue narrows `token` by role. */
+enum cl_access {
+	CL_ACCESS_UNSET = 0,  /* no rule: refused at start */
+	CL_ACCESS_PUBLIC,     /* anyone (liveness, metrics, the FHIR capability statement) */
+	CL_ACCESS_TOKEN,      /* any valid API token */
+};
+
+struct cl_route_rule {
+	enum cl_access access;
+	const char *action;   /* what the route does, for the audit trail and errors:
+			       * "ingest", "read", "search", "acknowledge", ... */
+};
+
+/* Route flags. */
+#define CL_ROUTE_FHIR 1   /* errors are OperationOutcomes */
+#define CL_ROUTE_FAST 2   /* carelake's own loops may serve it (whole plain POSTs) */
+#define CL_ROUTE_BODY 4   /* takes a request body */
+
+struct cl_route {
+	enum cl_method method;
+	const char *pattern;          /* "/api/v1/patients/{id}/vitals"; {x} is one segment */
+	int (*handler)(struct cl_req *r);   /* CL_REQ_DONE or CL_REQ_WAIT */
+	int (*finish)(struct cl_req *r, int commit_rc);  /* after CL_REQ_WAIT */
+	struct cl_route_rule rule;
+	unsigned flags;
+	const char *accept;           /* body Content-Types, by '|' (type only, no params) */
+};
+
+/* The routes, NULL-pattern terminated (cl_routes.c). */
+extern const struct cl_route cl_routes[];
+
+/* Every route has a rule, a handler and a well-formed pattern; a route
+ * that waits has a finish. 0, or CL_EINVAL naming the route. */
+int cl_routes_check(void);
+
+/*
+ * Finds the route of method and path (without query), filling r->param.
+ * 0 and *out; CL_ENOENT when no route has the path; CL_EINVAL when routes
+ * have it but not for this method (*allow: "GET, POST", in a static
+ * buffer of the caller, cap bytes).
+ */
+int cl_route_find(enum cl_method method, const char *path, size_t len, struct cl_req *r,
+		  const struct cl_route **out, char *allow, size_t cap);
+
+/*
+ * The start of a request, once its head is in: finds its route, checks
+ * its rule against the Authorization header and the Content-Type of its
+ * body. Returns 1 when the request may go on (read its body, then
+ * cl_route_run), else CL_REQ_DONE with the error answered (404, 405, 401,
+ * 415) or a negative code.
+ */
+int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_t len);
+
+/* Calls the route's handler on the whole request. */
+int cl_route_run(struct cl_req *r);
+
+/* Calls the route's finish once what it waited for is done. */
+int cl_route_finish(struct cl_req *r, int commit_rc);
+
+/* 1 if the route may be served by carelake's own loops. */
+int cl_route_is_fast(const char *path, size_t len);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * The route table: every HTTP endpoint carelake serves, one row each, with
+ * the rule that says who may call it (cl_route.h). A new endpoint is a
+ * handler in its API's file (cl_api_<name>.c) and one row here.
+ */
+#include "cl_api.h"
+#include "cl_route.h"
+
+#include <stddef.h>
+
+#define JSON_BODY "application/json|application/x-ndjson|application/ndjson"
+#define FHIR_BODY "application/fhir+json|application/json|application/json+fhir"
+
+const struct cl_route cl_routes[] = {
+	{ CL_GET, "/healthz", cl_api_healthz, NULL,
+	  { CL_ACCESS_PUBLIC, "liveness" }, 0, NULL },
+	{ CL_GET, "/metrics", cl_api_metrics, NULL,
+	  { CL_ACCESS_PUBLIC, "metrics" }, 0, NULL },
+	{ CL_POST, "/api/v1/events", cl_api_events_post, cl_api_events_finish,
+	  { CL_ACCESS_TOKEN, "ingest" }, CL_ROUTE_FAST | CL_ROUTE_BODY, JSON_BODY },
+	{ CL_GET, "/api/v1/patients/{id}/vitals", cl_api_vitals_get, NULL,
+	  { CL_ACCESS_TOKEN, "read" }, 0, NULL },
+	{ CL_GET, "/api/v1/alerts", cl_api_alerts_get, NULL,
+	  { CL_ACCESS_TOKEN, "search" }, 0, NULL },
+	{ CL_POST, "/api/v1/alerts/{id}/ack", cl_api_alert_ack, NULL,
+	  { CL_ACCESS_TOKEN, "acknowledge" }, 0, NULL },
+	{ CL_GET, "/api/v1/stream", cl_api_stream_get, NULL,
+	  { CL_ACCESS_TOKEN, "read" }, 0, NULL },
+	{ CL_GET, "/fhir/metadata", cl_api_fhir_metadata, NULL,
+	  { CL_ACCESS_PUBLIC, "capabilities" }, CL_ROUTE_FHIR, NULL },
+	{ CL_POST, "/fhir/Observation", cl_api_fhir_observation, cl_api_fhir_finish,
+	  { CL_ACCESS_TOKEN, "ingest" }, CL_ROUTE_FHIR | CL_ROUTE_FAST | CL_ROUTE_BODY, FHIR_BODY },
+	{ CL_POST, "/fhir", cl_api_fhir_bundle, cl_api_fhir_finish,
+	  { CL_ACCESS_TOKEN, "ingest" }, CL_ROUTE_FHIR | CL_ROUTE_FAST | CL_ROUTE_BODY, FHIR_BODY },
+	{ CL_POST, "/fhir/", cl_api_fhir_bundle, cl_api_fhir_finish,
+	  { CL_ACCESS_TOKEN, "ingest" }, CL_ROUTE_FHIR | CL_ROUTE_FAST | CL_ROUTE_BODY, FHIR_BODY },
+	{ 0, NULL, NULL, NULL, { 0, NULL }, 0, NULL },
+};
