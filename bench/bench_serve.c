@@ -497,7 +497,7 @@ static void bench_memory(void)
 
 /* ---- MQTT ---- */
 
-#include "plugins/in_mqtt/cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_proto.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -6,7 +6,7 @@
  * until their events are durable, then get their PUBACK, oldest first.
  */
 #include "cl_in_mqtt.h"
-#include "cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_proto.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"

@@ -4,7 +4,7 @@
 #include "cl_sim_target.h"
 #include "core/cl_error.h"
 #include "plugins/in_mqtt/cl_in_mqtt.h"
-#include "plugins/in_mqtt/cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_proto.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -5,7 +5,7 @@
  * refused with a reason, never read past the end.
  */
 #include "core/cl_error.h"
-#include "plugins/in_mqtt/cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_proto.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 #include "bronze/cl_reader.h"
 #include "core/cl_time.h"
 #include "json/cl_json.h"
-#include "plugins/in_mqtt/cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_proto.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,7 +1,7 @@
 /* MQTT 3.1.1 encoding and decoding, byte for byte, and every refusal. */
 #include "cl_test.h"
 #include "core/cl_error.h"
-#include "plugins/in_mqtt/cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_proto.h"
 
 static void test_encode(void **state)
 {
