@@ -12,7 +12,7 @@
 #include "bronze/cl_bronze.h"
 #include "ingest/cl_ingest.h"
 #include "lake/cl_lake.h"
-#include "plugins/in_mqtt/cl_in_mqtt.h"
+#include "mqtt/cl_mqtt_config.h"
 #include "serve/cl_http_config.h"
 #include "serve/cl_webhook.h"
 #include "stream/cl_rules.h"

@@ -211,6 +211,9 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 			atomic_load(&mc->acked));
 		counter(&o, "carelake_mqtt_bad_payloads_total",
 			"MQTT messages whose payload held no JSON events.", atomic_load(&mc->bad));
+		counter(&o, "carelake_mqtt_wrong_device_total",
+			"MQTT events rejected because their device_id is not the device their topic "
+			"names.", atomic_load(&mc->wrong_device));
 		counter(&o, "carelake_mqtt_reconnects_total", "MQTT reconnections.",
 			atomic_load(&mc->reconnects));
 		put(&o, "# HELP carelake_mqtt_connected 1 while connected to the broker.\n"

@@ -332,14 +332,10 @@ int cl_server_start(const struct cl_config *given, const char *data_dir,
 	if (rc == CL_OK && ms->broker[0]) {
 		struct cl_mqtt_options mo;
 
-		memset(&mo, 0, sizeof(mo));
-		rc = cl_mqtt_parse_broker(ms->broker, &mo);
-		snprintf(mo.topic, sizeof(mo.topic), "%s", ms->topic);
-		snprintf(mo.client_id, sizeof(mo.client_id), "%s", ms->client_id);
-		mo.keepalive_s = (uint16_t)(ms->keepalive_us / 1000000);
-		mo.qos = (int)ms->qos;
+		rc = cl_mqtt_in_options(cfg, data_dir, &mo);
 		if (rc == CL_OK)
 			rc = cl_mqtt_in_start(&mo, s->ingest, &s->mqtt);
+		cl_mqtt_conn_options_clear(&mo.conn); /* the password */
 	}
 	if (rc) {
 		char msg[600];
