@@ -497,7 +497,7 @@ static void bench_memory(void)
 
 /* ---- MQTT ---- */
 
-#include "plugins/in_mqtt/cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_proto.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -518,13 +518,14 @@ static int tcp_connect(int port)
 
 static int mqtt_session(int port, const char *id, int clean)
 {
+	struct cl_mqtt_connect_fields f = { .client_id = id, .keepalive_s = 60, .clean_session = clean };
 	uint8_t pkt[256];
 	long n;
 	int fd = tcp_connect(port);
 
 	if (fd < 0)
 		return -1;
-	n = cl_mqtt_connect(pkt, sizeof(pkt), id, 60, clean);
+	n = cl_mqtt_connect(pkt, sizeof(pkt), &f);
 	if (write(fd, pkt, (size_t)n) != n || read(fd, pkt, 4) != 4 || pkt[3] != 0) {
 		close(fd);
 		return -1;
@@ -617,7 +618,7 @@ static long publish_flood(int port, int qos, double secs)
 	long sent = 0, acked = 0;
 	uint16_t id = 0;
 	size_t have = 0;
-	char ev[300], ts[40];
+	char ev[300], ts[40], topic[64];
 
 	if (fd < 0)
 		return -1;
@@ -634,8 +635,9 @@ static long publish_flood(int port, int qos, double secs)
 			long m;
 
 			id = (uint16_t)(id % 65535 + 1);
-			m = cl_mqtt_publish(out + o, sizeof(out) - o, "devices/m1/messages/events", ev,
-					    (size_t)n, qos, id);
+			/* each device on its own topic, as carelake checks */
+			snprintf(topic, sizeof(topic), "devices/m%ld/messages/events", sent % 1000);
+			m = cl_mqtt_publish(out + o, sizeof(out) - o, topic, ev, (size_t)n, qos, id);
 			o += (size_t)m;
 			sent++;
 		}

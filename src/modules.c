@@ -13,6 +13,7 @@
 #include "bronze/cl_bronze.h"
 #include "ingest/cl_ingest.h"
 #include "lake/cl_lake.h"
+#include "mqtt/cl_mqtt_config.h"
 #include "plugins/in_http/cl_in_http.h"
 #include "plugins/in_mqtt/cl_in_mqtt.h"
 #include "plugins/in_synthetic/cl_in_synthetic.h"

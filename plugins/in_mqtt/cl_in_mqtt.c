@@ -1,31 +1,32 @@
 /*
  * in_mqtt: the subscriber. See cl_in_mqtt.h.
  *
- * One thread owns the socket. It polls the socket and an eventfd that the
- * bronze flusher pokes after each commit; QoS 1 messages wait in a FIFO
+ * One thread owns the connection. It polls the socket and an eventfd that
+ * the bronze flusher pokes after each commit; QoS 1 messages wait in a FIFO
  * until their events are durable, then get their PUBACK, oldest first.
  */
 #include "cl_in_mqtt.h"
-#include "cl_mqtt_proto.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
+#include "core/cl_fs.h"
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_prom.h"
 #include "core/cl_time.h"
+#include "mqtt/cl_mqtt_config.h"
 
-#include <arpa/inet.h>
+#include <sodium.h>
+
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
+
+#define CONNECT_TIMEOUT_MS 5000
+#define CLIENT_ID_FILE "mqtt_client_id"
 
 /* A QoS 1 message waiting for its PUBACK. */
 struct pending_ack {
@@ -38,52 +39,83 @@ struct pending_ack {
 
 struct cl_mqtt_in {
 	struct cl_mqtt_options o;
+	unsigned device_level;    /* the topic level naming the device */
 	struct cl_ingest *ing;
 	struct cl_blog *log;
 	pthread_t thread;
 	int started;
 	atomic_int stop;
 	int wake_fd;              /* eventfd: a commit happened or stop */
-	int sock;
-	uint8_t *in;              /* receive buffer */
-	size_t in_len, in_cap;
+	struct cl_mqtt_conn *conn;
 	struct pending_ack *q;    /* FIFO ring of QoS 1 messages */
 	size_t q_head, q_len, q_cap;
-	int64_t last_sent_us;
 	struct cl_mqtt_counters c;
 };
 
-int cl_mqtt_parse_broker(const char *spec, struct cl_mqtt_options *o)
+/* The client id this data directory keeps, made on first use. */
+static int kept_client_id(const char *data_dir, char *out, size_t cap)
 {
-	const char *colon;
-	uint64_t port;
+	char path[4200], made[64];
+	unsigned char r[7];
+	char hex[2 * sizeof(r) + 1];
+	char *buf;
+	size_t len;
+	int rc;
 
-	if (strncmp(spec, "mqtt://", 7) == 0)
-		spec += 7;
-	colon = strrchr(spec, ':');
-	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(o->host))
-		return cl_error_set(CL_EINVAL, "MQTT broker '%s' is not HOST:PORT", spec);
-	if (cl_parse_u64(colon + 1, 1, 65535, &port) != CL_OK)
-		return cl_error_set(CL_EINVAL, "MQTT broker '%s': port must be 1..65535", spec);
-	memcpy(o->host, spec, (size_t)(colon - spec));
-	o->host[colon - spec] = '\0';
-	o->port = (uint16_t)port;
+	snprintf(path, sizeof(path), "%s/%s", data_dir, CLIENT_ID_FILE);
+	rc = cl_fs_read_file(path, 256, &buf, &len);
+	if (rc == CL_OK) {
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+			buf[--len] = '\0';
+		for (size_t i = 0; i < len && rc == CL_OK; i++)
+			if (buf[i] <= ' ' || buf[i] > '~')
+				rc = CL_EINVAL;
+		if (rc || len == 0 || len >= cap)
+			rc = cl_error_set(CL_EINVAL, "'%s' holds no client id: remove it and carelake "
+					  "makes a new one (the broker's session under the old id is lost)",
+					  path);
+		else
+			memcpy(out, buf, len + 1);
+		cl_free(buf);
+		return rc;
+	}
+	if (rc != CL_ENOENT)
+		return rc;
+	if (sodium_init() < 0)
+		return cl_error_set(CL_EIO, "libsodium did not start");
+	randombytes_buf(r, sizeof(r));
+	sodium_bin2hex(hex, sizeof(hex), r, sizeof(r));
+	snprintf(made, sizeof(made), "carelake-%s\n", hex);
+	rc = cl_fs_write_atomic(path, made, strlen(made), 0600);
+	if (rc)
+		return rc;
+	made[strlen(made) - 1] = '\0';
+	snprintf(out, cap, "%s", made);
+	cl_log_info("mqtt", "event=client_id_made client_id=%s file=%s", out, CLIENT_ID_FILE);
 	return CL_OK;
 }
 
-static int send_all(struct cl_mqtt_in *m, const uint8_t *buf, size_t n)
+int cl_mqtt_in_options(const struct cl_config *cfg, const char *data_dir,
+		       struct cl_mqtt_options *o)
 {
-	while (n > 0) {
-		ssize_t w = send(m->sock, buf, n, MSG_NOSIGNAL);
+	const struct cl_mqtt_settings *ms = cl_mqtt_settings(cfg);
+	int rc = cl_mqtt_filter_device_level(ms->topic);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return cl_error_set(CL_EIO, "MQTT send failed: %s", strerror(errno));
-		buf += w;
-		n -= (size_t)w;
+	memset(o, 0, sizeof(*o));
+	if (rc < 0)
+		return cl_error_set(rc, "mqtt.topic: %s", cl_error_detail());
+	rc = cl_mqtt_conn_options_from_config(cfg, ms->broker, &o->conn);
+	if (rc == CL_OK && ms->client_id[0])
+		snprintf(o->conn.client_id, sizeof(o->conn.client_id), "%s", ms->client_id);
+	else if (rc == CL_OK)
+		rc = kept_client_id(data_dir, o->conn.client_id, sizeof(o->conn.client_id));
+	if (rc) {
+		cl_mqtt_conn_options_clear(&o->conn);
+		return rc;
 	}
-	m->last_sent_us = cl_time_mono_us();
+	o->conn.clean_session = 0;
+	snprintf(o->topic, sizeof(o->topic), "%s", ms->topic);
+	o->qos = (int)ms->qos;
 	return CL_OK;
 }
 
@@ -138,7 +170,7 @@ static int flush_acks(struct cl_mqtt_in *m)
 			return cl_error_set(rc, "events of an MQTT message could not be stored");
 		}
 		cl_mqtt_puback(pkt, sizeof(pkt), a->packet_id);
-		if (send_all(m, pkt, 4) != CL_OK)
+		if (cl_mqtt_conn_send(m->conn, pkt, 4) != CL_OK)
 			return CL_EIO;
 		atomic_fetch_add(&m->c.acked, 1);
 		cl_free(a->ids);
@@ -148,31 +180,60 @@ static int flush_acks(struct cl_mqtt_in *m)
 	return CL_OK;
 }
 
+/* A device id from a topic, fit for a log line: at most 64 characters,
+ * any but letters, digits and . _ : - shown as '?'. */
+static void loggable(const uint8_t *s, size_t n, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; i < n && i + 1 < cap && i < 64; i++) {
+		uint8_t ch = s[i];
+
+		out[i] = (char)(((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				 (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == ':' ||
+				 ch == '-') ? ch : '?');
+	}
+	out[i] = '\0';
+}
+
 static int on_publish(struct cl_mqtt_in *m, const struct cl_mqtt_packet *p)
 {
 	struct cl_ingest_result r;
 	struct pending_ack a = { .packet_id = p->packet_id };
+	const uint8_t *dev = NULL;
+	size_t dev_len = 0;
 	int rc;
 
 	atomic_fetch_add(&m->c.messages, 1);
-	if (!cl_mqtt_topic_matches(m->o.topic, p->topic, p->topic_len)) {
+	if (!cl_mqtt_topic_matches(m->o.topic, p->topic, p->topic_len) ||
+	    !cl_mqtt_topic_level(p->topic, p->topic_len, m->device_level, &dev, &dev_len)) {
 		/* not ours (a broader subscription of the session): ack, skip */
 		return p->qos ? queue_push(m, &a) : CL_OK;
 	}
 	cl_ingest_result_init(&r);
 	/* blocking submit: if bronze is full we stop reading the socket, and
 	 * TCP pushes back on the broker */
-	rc = cl_ingest_body(m->ing, (const char *)p->payload, p->payload_len,
-			    cl_time_now_us(), 0, &r);
+	rc = cl_ingest_device_body(m->ing, (const char *)dev, dev_len, (const char *)p->payload,
+				   p->payload_len, cl_time_now_us(), 0, &r);
 	if (rc == CL_EPARSE || rc == CL_ETOOBIG) {
 		atomic_fetch_add(&m->c.bad, 1);
 		cl_log_warn("mqtt", "event=bad_payload bytes=%zu reason=\"%s\"", p->payload_len,
 			    rc == CL_ETOOBIG ? "too many events" : "not JSON events");
 		rc = CL_OK; /* nothing in it can be stored: acknowledge it */
-	} else if (rc == CL_OK && r.nrejected) {
-		cl_log_warn("mqtt", "event=events_rejected count=%u first_reason=\"%s\"",
-			    r.nrejected, r.nlisted ? r.rejected[0].error : "");
+	} else if (rc == CL_OK && r.wrong_device) {
+		char d[65];
+
+		/* final: acknowledged with the rest, never stored */
+		atomic_fetch_add(&m->c.wrong_device, r.wrong_device);
+		loggable(dev, dev_len, d, sizeof(d));
+		cl_log_warn("mqtt", "event=wrong_device topic_device=\"%s\" rejected=%u stored=%u "
+			    "reason=\"device_id is not the device of the topic\"", d, r.wrong_device,
+			    r.accepted);
 	}
+	/* counts only: a reason may quote the value refused (a patient's
+	 * reading), which never goes to the log */
+	if (rc == CL_OK && r.nrejected > r.wrong_device)
+		cl_log_warn("mqtt", "event=events_rejected count=%u", r.nrejected - r.wrong_device);
 	if (rc != CL_OK) {
 		cl_ingest_result_free(&r);
 		return rc;
@@ -192,63 +253,12 @@ static int on_publish(struct cl_mqtt_in *m, const struct cl_mqtt_packet *p)
 	return rc;
 }
 
-static int connect_broker(struct cl_mqtt_in *m)
+/* Handles every complete packet read; CL_EIO when the link must go. */
+static int handle_packets(struct cl_mqtt_in *m)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(m->o.port) };
-	struct timeval tv = { .tv_sec = 5 };
-	uint8_t pkt[512];
-	long n;
-	int one = 1;
-
-	if (strcmp(m->o.host, "localhost") == 0)
-		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	else if (inet_pton(AF_INET, m->o.host, &sa.sin_addr) != 1)
-		return cl_error_set(CL_EINVAL, "MQTT broker host '%s' is not an IPv4 address",
-				    m->o.host);
-	m->sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (m->sock < 0)
-		return cl_error_set(CL_EIO, "socket: %s", strerror(errno));
-	setsockopt(m->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(m->sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(m->sock, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		return cl_error_set(CL_EIO, "cannot connect to MQTT broker %s:%u: %s", m->o.host,
-				    m->o.port, strerror(errno));
-	n = cl_mqtt_connect(pkt, sizeof(pkt), m->o.client_id, m->o.keepalive_s, 0);
-	if (n < 0 || send_all(m, pkt, (size_t)n) != CL_OK)
-		return CL_EIO;
-	n = cl_mqtt_subscribe(pkt, sizeof(pkt), 1, m->o.topic, m->o.qos);
-	if (n < 0 || send_all(m, pkt, (size_t)n) != CL_OK)
-		return CL_EIO;
-	m->in_len = 0;
-	return CL_OK;
-}
-
-/* Reads and handles what the broker sent; CL_EIO when the link is gone. */
-static int read_packets(struct cl_mqtt_in *m)
-{
-	ssize_t r;
-	size_t used = 0;
-
-	if (m->in_cap - m->in_len < 65536) {
-		size_t nc = m->in_cap ? m->in_cap * 2 : 262144;
-		uint8_t *nb = cl_realloc(m->in, nc);
-
-		if (!nb)
-			return cl_error_set(CL_ENOMEM, "no memory for MQTT input");
-		m->in = nb;
-		m->in_cap = nc;
-	}
-	r = recv(m->sock, m->in + m->in_len, m->in_cap - m->in_len, 0);
-	if (r == 0)
-		return cl_error_set(CL_EIO, "the MQTT broker closed the connection");
-	if (r < 0)
-		return errno == EINTR || errno == EAGAIN
-			       ? CL_OK
-			       : cl_error_set(CL_EIO, "MQTT receive failed: %s", strerror(errno));
-	m->in_len += (size_t)r;
 	for (;;) {
 		struct cl_mqtt_packet p;
-		long n = cl_mqtt_decode(m->in + used, m->in_len - used, &p);
+		long n = cl_mqtt_conn_next(m->conn, &p);
 		int rc = CL_OK;
 
 		if (n == 0)
@@ -256,19 +266,11 @@ static int read_packets(struct cl_mqtt_in *m)
 		if (n < 0)
 			return cl_error_set(CL_EIO, "protocol error from the broker: %s",
 					    cl_error_detail());
-		used += (size_t)n;
 		switch (p.type) {
-		case CL_MQTT_CONNACK:
-			if (p.connack_code != 0)
-				return cl_error_set(CL_EIO, "the MQTT broker refused the connection (code %d)",
-						    p.connack_code);
-			atomic_store(&m->c.connected, 1);
-			cl_log_info("mqtt", "event=connected broker=%s:%u session_present=%d",
-				    m->o.host, m->o.port, p.session_present);
-			break;
 		case CL_MQTT_SUBACK:
 			if (p.suback_qos == 0x80)
-				return cl_error_set(CL_EIO, "the MQTT broker refused the subscription to %s",
+				return cl_error_set(CL_EINVAL, "the MQTT broker refused the subscription "
+						    "to %s (is carelake's user allowed to read it?)",
 						    m->o.topic);
 			break;
 		case CL_MQTT_PUBLISH:
@@ -280,66 +282,87 @@ static int read_packets(struct cl_mqtt_in *m)
 		if (rc)
 			return rc;
 	}
-	memmove(m->in, m->in + used, m->in_len - used);
-	m->in_len -= used;
 	return flush_acks(m);
+}
+
+/* Connects, subscribes, and handles what came with the CONNACK. */
+static int session_start(struct cl_mqtt_in *m)
+{
+	uint8_t pkt[CL_CFG_STRING_MAX + 16];
+	int present = 0, rc;
+	long n;
+
+	rc = cl_mqtt_conn_connect(m->conn, CONNECT_TIMEOUT_MS, &present);
+	if (rc)
+		return rc;
+	atomic_store(&m->c.connected, 1);
+	cl_log_info("mqtt", "event=connected broker=%s tls=%d session_present=%d",
+		    cl_mqtt_conn_peer(m->conn), m->o.conn.tls, present);
+	n = cl_mqtt_subscribe(pkt, sizeof(pkt), 1, m->o.topic, m->o.qos);
+	if (n < 0)
+		return cl_error_set(CL_EINVAL, "mqtt.topic is too long");
+	rc = cl_mqtt_conn_send(m->conn, pkt, (size_t)n);
+	return rc ? rc : handle_packets(m);
 }
 
 static void *mqtt_main(void *arg)
 {
 	struct cl_mqtt_in *m = arg;
 	int64_t backoff_ms = 100;
+	int64_t keepalive_us = (int64_t)m->o.conn.keepalive_s * 1000000;
 
 	while (!atomic_load(&m->stop)) {
-		int rc = connect_broker(m);
+		int rc = session_start(m);
+		char why[600];
 
 		while (rc == CL_OK && !atomic_load(&m->stop)) {
-			struct pollfd pf[2] = { { m->sock, POLLIN, 0 }, { m->wake_fd, POLLIN, 0 } };
-			int timeout = m->o.keepalive_s * 500;
+			struct pollfd pf[2] = { { cl_mqtt_conn_fd(m->conn), POLLIN, 0 },
+						{ m->wake_fd, POLLIN, 0 } };
+			int buffered = cl_mqtt_conn_buffered(m->conn);
+			int timeout = buffered ? 0 : keepalive_us ? (int)(keepalive_us / 2000) : 1000;
 
-			if (poll(pf, 2, timeout > 0 ? timeout : 1000) < 0 && errno != EINTR) {
-				rc = CL_EIO;
+			if (poll(pf, 2, timeout) < 0 && errno != EINTR) {
+				rc = cl_error_set(CL_EIO, "poll: %s", strerror(errno));
 				break;
 			}
 			if (pf[1].revents & POLLIN) {
 				uint64_t v;
 
 				if (read(m->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-					rc = CL_EIO;
+					rc = cl_error_set(CL_EIO, "eventfd: %s", strerror(errno));
 				if (rc == CL_OK)
 					rc = flush_acks(m);
 			}
-			if (rc == CL_OK && (pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
-				rc = read_packets(m);
-			if (rc == CL_OK && m->o.keepalive_s &&
-			    cl_time_mono_us() - m->last_sent_us > (int64_t)m->o.keepalive_s * 500000) {
+			if (rc == CL_OK && (buffered || (pf[0].revents & (POLLIN | POLLHUP | POLLERR)))) {
+				rc = cl_mqtt_conn_read(m->conn);
+				if (rc == CL_OK)
+					rc = handle_packets(m);
+			}
+			if (rc == CL_OK && keepalive_us &&
+			    cl_mqtt_conn_idle_us(m->conn) > keepalive_us / 2) {
 				uint8_t pkt[2];
 
 				cl_mqtt_pingreq(pkt, sizeof(pkt));
-				rc = send_all(m, pkt, 2);
+				rc = cl_mqtt_conn_send(m->conn, pkt, 2);
 			}
 			if (rc == CL_OK)
 				backoff_ms = 100;
 		}
-		if (m->sock >= 0) {
-			if (atomic_load(&m->stop)) {
-				uint8_t pkt[2];
-
-				/* answer what is durable, then say goodbye */
-				flush_acks(m);
-				cl_mqtt_disconnect(pkt, sizeof(pkt));
-				send_all(m, pkt, 2);
-			}
-			close(m->sock);
-			m->sock = -1;
-		}
+		snprintf(why, sizeof(why), "%s", cl_error_detail());
+		if (atomic_load(&m->stop) && cl_mqtt_conn_fd(m->conn) >= 0)
+			flush_acks(m); /* answer what is durable, then say goodbye */
+		cl_mqtt_conn_close(m->conn, atomic_load(&m->stop));
 		/* unacknowledged messages come again with the next session */
 		queue_clear(m);
 		atomic_store(&m->c.connected, 0);
 		if (atomic_load(&m->stop))
 			break;
-		cl_log_warn("mqtt", "event=disconnected broker=%s:%u reason=\"%s\" retry_ms=%lld",
-			    m->o.host, m->o.port, cl_error_detail(), (long long)backoff_ms);
+		if (rc == CL_EINVAL)
+			cl_log_error("mqtt", "event=refused reason=\"%s\" retry_ms=%lld", why,
+				     (long long)backoff_ms);
+		else
+			cl_log_warn("mqtt", "event=disconnected broker=%s reason=\"%s\" retry_ms=%lld",
+				    cl_mqtt_conn_peer(m->conn), why, (long long)backoff_ms);
 		atomic_fetch_add(&m->c.reconnects, 1);
 		{
 			struct pollfd pf = { m->wake_fd, POLLIN, 0 };
@@ -354,23 +377,33 @@ static void *mqtt_main(void *arg)
 int cl_mqtt_in_start(const struct cl_mqtt_options *o, struct cl_ingest *ing,
 		     struct cl_mqtt_in **out)
 {
-	struct cl_mqtt_in *m = cl_calloc(1, sizeof(*m));
+	struct cl_mqtt_in *m;
+	int level = cl_mqtt_filter_device_level(o->topic);
+	int rc;
 
+	if (level < 0)
+		return cl_error_set(level, "mqtt.topic: %s", cl_error_detail());
+	m = cl_calloc(1, sizeof(*m));
 	if (!m)
 		return cl_error_set(CL_ENOMEM, "no memory for MQTT");
 	m->o = *o;
+	m->device_level = (unsigned)level;
 	m->ing = ing;
 	m->log = cl_ingest_log(ing);
-	m->sock = -1;
-	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (m->wake_fd < 0) {
-		cl_free(m);
-		return cl_error_set(CL_EIO, "eventfd: %s", strerror(errno));
+	m->wake_fd = -1;
+	rc = cl_mqtt_conn_create(&o->conn, &m->conn);
+	/* the connection keeps the password; this copy need not */
+	sodium_memzero(m->o.conn.password, sizeof(m->o.conn.password));
+	if (rc == CL_OK) {
+		m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (m->wake_fd < 0)
+			rc = cl_error_set(CL_EIO, "eventfd: %s", strerror(errno));
 	}
-	if (pthread_create(&m->thread, NULL, mqtt_main, m) != 0) {
-		close(m->wake_fd);
-		cl_free(m);
-		return cl_error_set(CL_ENOMEM, "cannot start the MQTT thread");
+	if (rc == CL_OK && pthread_create(&m->thread, NULL, mqtt_main, m) != 0)
+		rc = cl_error_set(CL_ENOMEM, "cannot start the MQTT thread");
+	if (rc) {
+		cl_mqtt_in_stop(m);
+		return rc;
 	}
 	m->started = 1;
 	*out = m;
@@ -393,14 +426,16 @@ void cl_mqtt_in_stop(struct cl_mqtt_in *m)
 	if (!m)
 		return;
 	atomic_store(&m->stop, 1);
-	if (write(m->wake_fd, &one, sizeof(one)) < 0)
+	if (m->wake_fd >= 0 && write(m->wake_fd, &one, sizeof(one)) < 0)
 		cl_log_warn("mqtt", "event=wake_failed");
 	if (m->started)
 		pthread_join(m->thread, NULL);
 	queue_clear(m);
 	cl_free(m->q);
-	cl_free(m->in);
-	close(m->wake_fd);
+	cl_mqtt_conn_destroy(m->conn);
+	if (m->wake_fd >= 0)
+		close(m->wake_fd);
+	cl_mqtt_conn_options_clear(&m->o.conn);
 	cl_free(m);
 }
 
@@ -420,27 +455,14 @@ void cl_mqtt_in_metrics(const struct cl_mqtt_in *m, struct cl_prom *p)
 			atomic_load(&mc->acked));
 	cl_prom_counter(p, "carelake_mqtt_bad_payloads_total",
 			"MQTT messages whose payload held no JSON events.", atomic_load(&mc->bad));
+	cl_prom_counter(p, "carelake_mqtt_wrong_device_total",
+			"MQTT events rejected because their device_id is not the device their topic "
+			"names.", atomic_load(&mc->wrong_device));
 	cl_prom_counter(p, "carelake_mqtt_reconnects_total", "MQTT reconnections.",
 			atomic_load(&mc->reconnects));
 	cl_prom_gauge(p, "carelake_mqtt_connected", "1 while connected to the broker.",
 		      atomic_load(&mc->connected));
 }
-
-#define SEC 1000000ll
-#define F(field) offsetof(struct cl_mqtt_settings, field)
-
-static const struct cl_config_entry mqtt_entries[] = {
-	{ "broker", CL_CFG_STRING, "", 0, 0, F(broker),
-	  "HOST:PORT of an MQTT broker to take device events from; empty: no MQTT", NULL },
-	{ "topic", CL_CFG_STRING, "devices/+/messages/events", 0, 0, F(topic),
-	  "topic filter subscribed to (the IoT-hub device-to-cloud convention)", NULL },
-	{ "client_id", CL_CFG_STRING, "carelake", 0, 0, F(client_id),
-	  "MQTT client id; the broker keeps this session's unacknowledged messages", NULL },
-	{ "keepalive", CL_CFG_DURATION, "30s", SEC, 3600 * SEC, F(keepalive_us),
-	  "MQTT keep-alive interval", NULL },
-	{ "qos", CL_CFG_U32, "1", 0, 1, F(qos),
-	  "subscription QoS: 1 acknowledges each message once its events are durable", NULL },
-};
 
 /* The input plugin: off without mqtt.broker. */
 static int mqtt_init(struct cl_input *in, void **state)
@@ -455,19 +477,13 @@ static int mqtt_init(struct cl_input *in, void **state)
 
 static int mqtt_start(struct cl_input *in)
 {
-	const struct cl_mqtt_settings *ms = cl_mqtt_settings(in->cfg);
 	struct cl_mqtt_options mo;
 	struct cl_mqtt_in *m = NULL;
-	int rc;
+	int rc = cl_mqtt_in_options(in->cfg, in->data_dir, &mo);
 
-	memset(&mo, 0, sizeof(mo));
-	rc = cl_mqtt_parse_broker(ms->broker, &mo);
-	snprintf(mo.topic, sizeof(mo.topic), "%s", ms->topic);
-	snprintf(mo.client_id, sizeof(mo.client_id), "%s", ms->client_id);
-	mo.keepalive_s = (uint16_t)(ms->keepalive_us / 1000000);
-	mo.qos = (int)ms->qos;
 	if (rc == CL_OK)
 		rc = cl_mqtt_in_start(&mo, in->ingest, &m);
+	cl_mqtt_conn_options_clear(&mo.conn); /* the password */
 	in->state = m;
 	return rc;
 }
@@ -501,14 +517,3 @@ const struct cl_input_plugin cl_in_mqtt = {
 	.cb_exit = mqtt_exit,
 };
 
-const struct cl_config_section cl_mqtt_section = {
-	.name = "mqtt",
-	.entries = mqtt_entries,
-	.nentries = sizeof(mqtt_entries) / sizeof(mqtt_entries[0]),
-	.size = sizeof(struct cl_mqtt_settings),
-};
-
-const struct cl_mqtt_settings *cl_mqtt_settings(const struct cl_config *c)
-{
-	return cl_config_get(c, &cl_mqtt_section);
-}

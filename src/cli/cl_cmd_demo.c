@@ -75,7 +75,7 @@ static void *feeder_main(void *arg)
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 
-	f->rc = cl_sim_target_open(&t, f->url, f->token);
+	f->rc = cl_sim_target_open(&t, f->url, f->token, NULL);
 	if (f->rc == CL_OK) {
 		t.stop = &stop;
 		f->rc = cl_sim_create(&f->so, cl_time_now_us(), &sim);

@@ -38,7 +38,8 @@ const char cl_cmd_serve_usage[] =
 	"                      same as --set http.listen=...)\n"
 	"  --mqtt HOST:PORT    also take events from this MQTT broker, topic\n"
 	"                      devices/+/messages/events, QoS 1 acknowledged once\n"
-	"                      durable (same as --set mqtt.broker=...)\n"
+	"                      durable (same as --set mqtt.broker=...; mqtts://HOST\n"
+	"                      for TLS; user name, password: docs/mqtt.md)\n"
 	CL_CLI_COMMON_HELP;
 
 int cl_cmd_serve(int argc, char **argv)

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 const char cl_cmd_simulate_usage[] =
-	"usage: carelake simulate --target URL|mqtt://HOST:PORT|FILE [--token T | --token-file F]\n"
+	"usage: carelake simulate --target URL|mqtt[s]://HOST[:PORT]|FILE [--token T | --token-file F]\n"
 	"                         [--patients N] [--rate EVENTS_PER_S] [--duration S] [--seed K]\n"
 	"                         [--truth FILE] [--episodes PER_PATIENT_HOUR] [--late SHARE]\n"
 	"                         [--duplicates SHARE] [--batch N]\n\n"
@@ -31,7 +31,9 @@ const char cl_cmd_simulate_usage[] =
 	"targets:\n"
 	"  http://HOST:PORT   POST NDJSON batches to /api/v1/events (retries 503 and\n"
 	"                     failed connections, honouring Retry-After)\n"
-	"  mqtt://HOST:PORT   publish to devices/<device>/messages/events, QoS 1\n"
+	"  mqtt://HOST:PORT   publish to devices/<device>/messages/events, QoS 1, with\n"
+	"                     the mqtt.* settings' user name, password and TLS (mqtts://\n"
+	"                     is TLS; see docs/mqtt.md)\n"
 	"  FILE or -          write NDJSON\n\n"
 	"options:\n"
 	"  --token T          API token (or --token-file DATA/admin.token)\n"
@@ -165,10 +167,10 @@ int cl_cmd_simulate(int argc, char **argv)
 		}
 	}
 	if (!target_spec)
-		return cl_cli_error(&cli, "--target is required (a URL, mqtt://HOST:PORT or a file)");
+		return cl_cli_error(&cli, "--target is required (a URL, mqtt[s]://HOST[:PORT] or a file)");
 	if (optind < argc)
 		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
-	rc = cl_sim_target_open(&t, target_spec, token);
+	rc = cl_sim_target_open(&t, target_spec, token, cli.cfg);
 	t.stop = &stop;
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());

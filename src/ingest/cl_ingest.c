@@ -128,10 +128,13 @@ void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r)
 	r->ids_len = 0;
 }
 
-/* A growing list of the raw slices to store. */
+/* A growing list of the raw slices to store, and the device every event
+ * must come from (NULL: any). */
 struct slices {
 	struct iovec *v;
 	size_t n, cap;
+	const char *device;
+	size_t device_len;
 };
 
 static int add_slice(struct slices *s, const char *p, size_t len)
@@ -166,6 +169,12 @@ static int one_event(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t
 		reject(ing, r, index, cl_error_detail());
 		return CL_OK;
 	}
+	if (out->device && (strlen(ev.device_id) != out->device_len ||
+			    memcmp(ev.device_id, out->device, out->device_len) != 0)) {
+		r->wrong_device++;
+		reject(ing, r, index, "device_id is not the device this message was sent as");
+		return CL_OK;
+	}
 	if (ev.id[0]) {
 		if (!cl_dedupe_insert(ing->dedupe, ev.id, strlen(ev.id))) {
 			r->duplicates++;
@@ -192,7 +201,14 @@ static size_t skip_ws(const char *s, size_t i, size_t n)
 int cl_ingest_body(struct cl_ingest *ing, const char *body, size_t len,
 		   int64_t now_us, int flags, struct cl_ingest_result *r)
 {
-	struct slices sl = { 0 };
+	return cl_ingest_device_body(ing, NULL, 0, body, len, now_us, flags, r);
+}
+
+int cl_ingest_device_body(struct cl_ingest *ing, const char *device, size_t device_len,
+			  const char *body, size_t len, int64_t now_us, int flags,
+			  struct cl_ingest_result *r)
+{
+	struct slices sl = { .device = device, .device_len = device_len };
 	size_t start = skip_ws(body, 0, len);
 	int rc = CL_OK;
 

@@ -49,6 +49,7 @@ struct cl_item {
 
 struct cl_ingest_result {
 	uint32_t events, accepted, duplicates, nrejected;
+	uint32_t wrong_device;           /* of nrejected: another device's events */
 	struct cl_item *items;           /* FHIR: one per entry */
 	uint32_t nitems;
 	int transaction_failed;          /* FHIR transaction: nothing stored */
@@ -94,6 +95,17 @@ void cl_ingest_result_free(struct cl_ingest_result *r);
  */
 int cl_ingest_body(struct cl_ingest *ing, const char *body, size_t len,
 		   int64_t now_us, int flags, struct cl_ingest_result *r);
+
+/*
+ * As cl_ingest_body, for a transport that vouches for the device sending
+ * (the device level of an MQTT topic): an event whose device_id is not
+ * `device` (device_len bytes) is rejected, counted in r->wrong_device as
+ * well as r->nrejected, and never stored; the body's other events are
+ * taken as usual. device NULL checks nothing.
+ */
+int cl_ingest_device_body(struct cl_ingest *ing, const char *device, size_t device_len,
+			  const char *body, size_t len, int64_t now_us, int flags,
+			  struct cl_ingest_result *r);
 
 /*
  * FHIR ingest into this ingest's log (source "fhir"): an Observation

@@ -45,6 +45,7 @@ struct cl_input {
 	struct cl_blog *log;             /* that source's log */
 	struct cl_ingest *ingest;        /* its validation, counters, idempotency */
 	const struct cl_config *cfg;     /* the server's configuration */
+	const char *data_dir;            /* the data directory */
 	void *state;                     /* the plugin's */
 	struct cl_worker *collector;     /* polled inputs: the thread calling cb_collect */
 };

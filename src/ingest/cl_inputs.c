@@ -116,7 +116,8 @@ static int open_source(struct cl_inputs *set, enum cl_input_kind kind, const str
 
 /* Adds the input `name`; a plugin whose init says it is not configured
  * is left out. */
-static int add_input(struct cl_inputs *set, const char *name, const struct cl_config *cfg)
+static int add_input(struct cl_inputs *set, const char *name, const struct cl_config *cfg,
+		     const char *data_dir)
 {
 	const struct cl_input_plugin *p = cl_input_plugin_find(name);
 	struct cl_ingest_options io;
@@ -134,6 +135,7 @@ static int add_input(struct cl_inputs *set, const char *name, const struct cl_co
 	memset(in, 0, sizeof(*in));
 	in->p = p;
 	in->cfg = cfg;
+	in->data_dir = data_dir;
 	in->source = cl_input_kind_source(p->kind);
 	in->log = set->src[p->kind].log;
 	cl_ingest_options_from_config(&io, cfg);
@@ -168,7 +170,7 @@ int cl_inputs_open(const struct cl_config *cfg, const char *data_dir, struct cl_
 	snprintf(list, sizeof(list), "%s", cl_ingest_settings(cfg)->inputs);
 	for (char *tok = strtok_r(list, ", ", &save); rc == CL_OK && tok;
 	     tok = strtok_r(NULL, ", ", &save))
-		rc = add_input(set, tok, cfg);
+		rc = add_input(set, tok, cfg, data_dir);
 	if (rc) {
 		cl_inputs_destroy(set);
 		return rc;

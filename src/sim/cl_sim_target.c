@@ -3,16 +3,13 @@
  */
 #include "cl_sim_target.h"
 #include "core/cl_error.h"
-#include "plugins/in_mqtt/cl_in_mqtt.h"
-#include "plugins/in_mqtt/cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_conn.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#define MQTT_ACK_TIMEOUT_MS 30000
 
 static size_t ignore(char *p, size_t sz, size_t n, void *arg)
 {
@@ -59,28 +56,22 @@ static int http_send(struct cl_sim_target *t, const char *body, size_t len)
 
 static int mqtt_wait_acks(struct cl_sim_target *t, int keep)
 {
-	uint8_t buf[4096];
-	size_t have = 0;
-
 	while (t->inflight > keep) {
-		ssize_t r = read(t->sock, buf + have, sizeof(buf) - have);
-		size_t used = 0;
+		struct cl_mqtt_packet p;
+		int rc = cl_mqtt_conn_wait(t->mqtt, MQTT_ACK_TIMEOUT_MS);
+		long n;
 
-		if (r <= 0)
-			return cl_error_set(CL_EIO, "the MQTT broker closed the connection");
-		have += (size_t)r;
-		for (;;) {
-			struct cl_mqtt_packet p;
-			long n = cl_mqtt_decode(buf + used, have - used, &p);
-
-			if (n <= 0)
-				break;
+		if (rc == 0)
+			return cl_error_set(CL_EIO, "no PUBACK from the MQTT broker in %d s",
+					    MQTT_ACK_TIMEOUT_MS / 1000);
+		if (rc < 0)
+			return rc;
+		while ((n = cl_mqtt_conn_next(t->mqtt, &p)) > 0)
 			if (p.type == CL_MQTT_PUBACK)
 				t->inflight--;
-			used += (size_t)n;
-		}
-		memmove(buf, buf + used, have - used);
-		have -= used;
+		if (n < 0)
+			return cl_error_set(CL_EIO, "protocol error from the MQTT broker: %s",
+					    cl_error_detail());
 	}
 	return CL_OK;
 }
@@ -99,17 +90,52 @@ static int mqtt_send(struct cl_sim_target *t, const char *line, size_t len)
 		 (int)(strchr(d, '"') - d), d);
 	t->next_id = (uint16_t)(t->next_id % 65535 + 1);
 	n = cl_mqtt_publish(pkt, sizeof(pkt), topic, line, len, 1, t->next_id);
-	if (n < 0 || write(t->sock, pkt, (size_t)n) != n)
-		return cl_error_set(CL_EIO, "MQTT publish failed");
+	if (n < 0)
+		return cl_error_set(CL_EINVAL, "an event of %zu bytes does not fit one MQTT message",
+				    len);
+	if (cl_mqtt_conn_send(t->mqtt, pkt, (size_t)n) != CL_OK)
+		return CL_EIO;
 	t->requests++;
 	t->inflight++;
 	return mqtt_wait_acks(t, 100);
 }
 
-int cl_sim_target_open(struct cl_sim_target *t, const char *spec, const char *token)
+/* Connects to the broker with the mqtt.* settings of cfg (or the
+ * defaults), a clean session and a client id of its own. */
+static int mqtt_open(struct cl_sim_target *t, const char *spec, const struct cl_config *cfg)
+{
+	struct cl_config defaults = { 0 };
+	struct cl_mqtt_conn_options o;
+	int present, rc = CL_OK;
+
+	if (!cfg) {
+		rc = cl_config_init(&defaults);
+		cfg = &defaults;
+	}
+	if (rc == CL_OK)
+		rc = cl_mqtt_conn_options_from_config(cfg, spec, &o);
+	cl_config_free(&defaults);
+	if (rc)
+		return rc;
+	snprintf(o.client_id, sizeof(o.client_id), "carelake-simulate-%ld", (long)getpid());
+	o.clean_session = 1;
+	o.keepalive_s = 60;
+	t->kind = 2;
+	rc = cl_mqtt_conn_create(&o, &t->mqtt);
+	cl_mqtt_conn_options_clear(&o);
+	if (rc == CL_OK)
+		rc = cl_mqtt_conn_connect(t->mqtt, 10000, &present);
+	if (rc) {
+		cl_mqtt_conn_destroy(t->mqtt);
+		t->mqtt = NULL;
+	}
+	return rc;
+}
+
+int cl_sim_target_open(struct cl_sim_target *t, const char *spec, const char *token,
+		       const struct cl_config *cfg)
 {
 	memset(t, 0, sizeof(*t));
-	t->sock = -1;
 	if (strncmp(spec, "http://", 7) == 0 || strncmp(spec, "https://", 8) == 0) {
 		char auth[300];
 		const char *path = strchr(spec + 8, '/');
@@ -132,28 +158,8 @@ int cl_sim_target_open(struct cl_sim_target *t, const char *spec, const char *to
 		curl_easy_setopt(t->curl, CURLOPT_TCP_NODELAY, 1L);
 		return CL_OK;
 	}
-	if (strncmp(spec, "mqtt://", 7) == 0) {
-		struct cl_mqtt_options mo;
-		struct sockaddr_in sa = { .sin_family = AF_INET };
-		uint8_t pkt[256];
-		long n;
-		int rc = cl_mqtt_parse_broker(spec, &mo);
-
-		if (rc)
-			return rc;
-		t->kind = 2;
-		sa.sin_port = htons(mo.port);
-		if (inet_pton(AF_INET, strcmp(mo.host, "localhost") ? mo.host : "127.0.0.1",
-			      &sa.sin_addr) != 1)
-			return cl_error_set(CL_EINVAL, "MQTT host must be an IPv4 address");
-		t->sock = socket(AF_INET, SOCK_STREAM, 0);
-		if (connect(t->sock, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-			return cl_error_set(CL_EIO, "cannot connect to %s", spec);
-		n = cl_mqtt_connect(pkt, sizeof(pkt), "carelake-simulate", 60, 1);
-		if (write(t->sock, pkt, (size_t)n) != n || read(t->sock, pkt, 4) != 4 || pkt[3] != 0)
-			return cl_error_set(CL_EIO, "the MQTT broker refused the connection");
-		return CL_OK;
-	}
+	if (strncmp(spec, "mqtt://", 7) == 0 || strncmp(spec, "mqtts://", 8) == 0)
+		return mqtt_open(t, spec, cfg);
 	t->kind = 0;
 	t->file = strcmp(spec, "-") == 0 ? stdout : fopen(spec, "w");
 	if (!t->file)
@@ -167,8 +173,9 @@ void cl_sim_target_close(struct cl_sim_target *t)
 		curl_slist_free_all(t->headers);
 		curl_easy_cleanup(t->curl);
 	} else if (t->kind == 2) {
-		mqtt_wait_acks(t, 0);
-		close(t->sock);
+		if (t->mqtt && mqtt_wait_acks(t, 0) == CL_OK)
+			cl_mqtt_conn_close(t->mqtt, 1);
+		cl_mqtt_conn_destroy(t->mqtt);
 	} else if (t->file && t->file != stdout) {
 		fclose(t->file);
 	} else if (t->file) {

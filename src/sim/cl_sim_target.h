@@ -1,10 +1,14 @@
 /*
  * Where simulated events go: a carelake server over HTTP (NDJSON batches,
  * retrying 503s and lost connections as the server asks), an MQTT broker
- * (QoS 1), or a file. Used by `carelake simulate` and `carelake demo`.
+ * (QoS 1, with the mqtt.* settings' TLS, user name and password: the
+ * simulator is the test client of carelake's own MQTT input), or a file.
+ * Used by `carelake simulate` and `carelake demo`.
  */
 #ifndef CL_SIM_TARGET_H
 #define CL_SIM_TARGET_H
+
+#include "core/cl_config.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -17,15 +21,17 @@ struct cl_sim_target {
 	CURL *curl;
 	struct curl_slist *headers;
 	char url[512];
-	int sock;
+	struct cl_mqtt_conn *mqtt;
 	uint16_t next_id;
 	int inflight;
 	uint64_t requests, retries, failures;
 	volatile sig_atomic_t *stop;   /* set to give up retrying */
 };
 
-/* spec: http(s)://HOST:PORT[/path], mqtt://HOST:PORT, a file or "-". */
-int cl_sim_target_open(struct cl_sim_target *t, const char *spec, const char *token);
+/* spec: http(s)://HOST:PORT[/path], mqtt[s]://HOST[:PORT], a file or "-".
+ * cfg gives the mqtt.* settings for an MQTT broker (NULL: the defaults). */
+int cl_sim_target_open(struct cl_sim_target *t, const char *spec, const char *token,
+		       const struct cl_config *cfg);
 
 /* Sends NDJSON: HTTP in requests of at most batch lines, MQTT one message
  * per line, a file as it is. */

@@ -2,10 +2,12 @@
  * Fuzz target: the MQTT packet decoder, fed a byte stream as a broker
  * would send it. Every packet it returns must lie inside the input, with
  * its topic and payload inside the packet; a malformed stream must be
- * refused with a reason, never read past the end.
+ * refused with a reason, never read past the end. The level of a PUBLISH
+ * topic that names the device (the subscriber checks events against it)
+ * must lie inside the topic and hold no '/'.
  */
 #include "core/cl_error.h"
-#include "plugins/in_mqtt/cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_proto.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			(void)cl_mqtt_topic_matches("devices/+/messages/events", p.topic, p.topic_len);
 			(void)cl_mqtt_topic_matches("#", p.topic, p.topic_len);
+			for (unsigned level = 0; level < 4; level++) {
+				const uint8_t *seg;
+				size_t seg_len;
+
+				if (!cl_mqtt_topic_level(p.topic, p.topic_len, level, &seg, &seg_len))
+					break;
+				if (seg < p.topic || seg + seg_len > p.topic + p.topic_len ||
+				    memchr(seg, '/', seg_len))
+					abort();
+			}
 		}
 		used += (size_t)n;
 	}

@@ -165,6 +165,50 @@ static void test_duplicates_and_forget(void **state)
 	assert_int_equal(atomic_load(&cl_ingest_counters(ing)->duplicates), 2);
 }
 
+/* A body sent as device m1 (an MQTT topic names it): another device's
+ * event is rejected and its id left free; m1's events are taken. */
+static void test_device(void **state)
+{
+	static const char other[] =
+		"{\"id\":\"w2\",\"device_id\":\"m12\",\"patient_id\":\"p1\","
+		"\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"spo2\",\"value\":90,\"unit\":\"%\"}";
+	const char *body = EV("w1", "spo2", "97", "%") "\n" EV("w3", "spo2", "96", "%") "\n";
+	char ndjson[1024];
+	struct cl_ingest_result r;
+
+	(void)state;
+	snprintf(ndjson, sizeof(ndjson), "%s\n%s", EV("w1", "spo2", "97", "%"), other);
+	snprintf(ndjson + strlen(ndjson), sizeof(ndjson) - strlen(ndjson), "\n%s",
+		 EV("w3", "spo2", "96", "%"));
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_device_body(ing, "m1", 2, ndjson, strlen(ndjson), now(), 0, &r),
+			 CL_OK);
+	assert_int_equal(r.events, 3);
+	assert_int_equal(r.accepted, 2);
+	assert_int_equal(r.nrejected, 1);
+	assert_int_equal(r.wrong_device, 1);
+	assert_int_equal(r.rejected[0].index, 1);
+	assert_non_null(strstr(r.rejected[0].error, "not the device"));
+	assert_int_equal(cl_blog_wait(blog, &r.last, NULL), CL_OK);
+	cl_ingest_result_free(&r);
+	/* "m1" is no prefix match for "m12", nor "m" for "m1" */
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_device_body(ing, "m", 1, body, strlen(body), now(), 0, &r), CL_OK);
+	assert_int_equal(r.wrong_device, 2);
+	assert_int_equal(r.accepted, 0);
+	assert_int_equal(r.duplicates, 0);
+	assert_int_equal(r.queued, 0);
+	cl_ingest_result_free(&r);
+	/* the rejected id was never taken: from its own device it is stored */
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_device_body(ing, "m12", 3, other, strlen(other), now(), 0, &r),
+			 CL_OK);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.wrong_device, 0);
+	assert_int_equal(cl_blog_wait(blog, &r.last, NULL), CL_OK);
+	cl_ingest_result_free(&r);
+}
+
 static void test_dedupe_eviction(void **state)
 {
 	struct cl_dedupe *d;
@@ -207,6 +251,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_json_and_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_and_forget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device, setup, teardown),
 		cmocka_unit_test(test_dedupe_eviction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* MQTT 3.1.1 encoding and decoding, byte for byte, and every refusal. */
 #include "cl_test.h"
 #include "core/cl_error.h"
-#include "plugins/in_mqtt/cl_mqtt_proto.h"
+#include "mqtt/cl_mqtt_proto.h"
 
 static void test_encode(void **state)
 {
@@ -10,15 +10,83 @@ static void test_encode(void **state)
 					   0, 2, 'c', 'l' };
 	static const uint8_t sub[] = { 0x82, 0x08, 0, 1, 0, 3, 'a', '/', '+', 1 };
 
+	struct cl_mqtt_connect_fields f = { .client_id = "cl", .keepalive_s = 30 };
+
 	(void)state;
-	assert_int_equal(cl_mqtt_connect(b, sizeof(b), "cl", 30, 0), sizeof(connect));
+	assert_int_equal(cl_mqtt_connect(b, sizeof(b), &f), sizeof(connect));
 	assert_memory_equal(b, connect, sizeof(connect));
 	assert_int_equal(cl_mqtt_subscribe(b, sizeof(b), 1, "a/+", 1), sizeof(sub));
 	assert_memory_equal(b, sub, sizeof(sub));
 	assert_int_equal(cl_mqtt_puback(b, sizeof(b), 0x1234), 4);
 	assert_memory_equal(b, "\x40\x02\x12\x34", 4);
 	assert_int_equal(cl_mqtt_pingreq(b, sizeof(b)), 2);
-	assert_int_equal(cl_mqtt_connect(b, 8, "client", 30, 0), -1); /* does not fit */
+	f.client_id = "client";
+	assert_int_equal(cl_mqtt_connect(b, 8, &f), -1); /* does not fit */
+}
+
+/* CONNECT with a user name and a password (MQTT 3.1.1, 3.1.2.8-9 and 3.1.3.4-5):
+ * flags 0x80 | 0x40, both after the client id, each with its length. */
+static void test_encode_credentials(void **state)
+{
+	static const uint8_t want[] = { 0x10, 0x1b, 0, 4, 'M', 'Q', 'T', 'T', 4, 0xc2, 0, 30,
+					0, 2, 'c', 'l', 0, 3, 'd', 'e', 'v', 0, 6, 's', '3', '\0',
+					'c', '\n', 't' };
+	struct cl_mqtt_connect_fields f = {
+		.client_id = "cl", .username = "dev", .password = "s3\0c\nt", .password_len = 6,
+		.keepalive_s = 30, .clean_session = 1,
+	};
+	uint8_t b[64];
+
+	(void)state;
+	assert_int_equal(cl_mqtt_connect(b, sizeof(b), &f), sizeof(want));
+	assert_memory_equal(b, want, sizeof(want));
+	/* a user name alone sets only its flag */
+	f.password = NULL;
+	assert_int_equal(cl_mqtt_connect(b, sizeof(b), &f), sizeof(want) - 8);
+	assert_int_equal(b[1], 0x1b - 8);
+	assert_int_equal(b[9], 0x82);
+	/* a password without a user name is not MQTT 3.1.1 */
+	f.password = "x";
+	f.password_len = 1;
+	f.username = NULL;
+	assert_int_equal(cl_mqtt_connect(b, sizeof(b), &f), -1);
+}
+
+/* The device level of a filter, and a topic's levels. */
+static void test_device_level(void **state)
+{
+	static const struct { const char *filter; int level; const char *msg; } cases[] = {
+		{ "devices/+/messages/events", 1, NULL },
+		{ "+/vitals", 0, NULL },
+		{ "ward/3/+", 2, NULL },
+		{ "devices/+/#", 1, NULL },
+		{ "devices/monitor-1/messages/events", CL_EINVAL, "no '+' level" },
+		{ "devices/#", CL_EINVAL, "no '+' level" },
+		{ "+/+/events", CL_EINVAL, "more than one '+'" },
+		{ "devices/dev+/events", CL_EINVAL, "whole level" },
+		{ "devices/+/#/x", CL_EINVAL, "'#' must be the last" },
+		{ "", CL_EINVAL, "empty" },
+	};
+	const uint8_t *seg;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = cl_mqtt_filter_device_level(cases[i].filter);
+
+		if (got != cases[i].level || (cases[i].msg && !strstr(cl_error_detail(), cases[i].msg)))
+			fail_msg("'%s': %d '%s'", cases[i].filter, got, cl_error_detail());
+	}
+	assert_int_equal(cl_mqtt_topic_level((const uint8_t *)"devices/m-1/messages/events", 27, 1,
+					     &seg, &len), 1);
+	assert_int_equal(len, 3);
+	assert_memory_equal(seg, "m-1", 3);
+	assert_int_equal(cl_mqtt_topic_level((const uint8_t *)"a//b", 4, 1, &seg, &len), 1);
+	assert_int_equal(len, 0);
+	assert_int_equal(cl_mqtt_topic_level((const uint8_t *)"a/b", 3, 0, &seg, &len), 1);
+	assert_int_equal(len, 1);
+	assert_int_equal(seg[0], 'a');
+	assert_int_equal(cl_mqtt_topic_level((const uint8_t *)"a/b", 3, 2, &seg, &len), 0);
 }
 
 static void test_decode_publish_roundtrip(void **state)
@@ -81,6 +149,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode),
+		cmocka_unit_test(test_encode_credentials),
+		cmocka_unit_test(test_device_level),
 		cmocka_unit_test(test_decode_publish_roundtrip),
 		cmocka_unit_test(test_refusals),
 	};

@@ -1,8 +1,11 @@
 /*
- * The subset of MQTT 3.1.1 (OASIS standard) a subscribing client needs:
- * encoding CONNECT, SUBSCRIBE, PUBACK, PINGREQ and DISCONNECT, and a
- * strict, incremental decoder for what a broker sends (CONNACK, SUBACK,
- * PUBLISH, PINGRESP, and PUBACK/UNSUBACK which are tolerated).
+ * The subset of MQTT 3.1.1 (OASIS standard) carelake's clients need:
+ * encoding CONNECT (with a user name and password), SUBSCRIBE, PUBLISH,
+ * PUBACK, PINGREQ and DISCONNECT; a strict, incremental decoder for what a
+ * broker sends (CONNACK, SUBACK, PUBLISH, PINGRESP, and PUBACK/UNSUBACK
+ * which are tolerated); and topic filters: matching, and finding the level
+ * of a topic that names the device. Pure functions over buffers: the
+ * connection (TCP, TLS, CONNACK) is cl_mqtt_conn.h.
  *
  * Hand-written because the one C client library in Debian, libmosquitto,
  * sends PUBACK for a QoS 1 message before handing it to the application,
@@ -51,10 +54,19 @@ struct cl_mqtt_packet {
  */
 long cl_mqtt_decode(const uint8_t *buf, size_t len, struct cl_mqtt_packet *p);
 
+/* What a CONNECT says. */
+struct cl_mqtt_connect_fields {
+	const char *client_id;
+	const char *username;   /* NULL: none */
+	const void *password;   /* NULL: none; MQTT 3.1.1 needs a username with it */
+	size_t password_len;
+	uint16_t keepalive_s;
+	int clean_session;
+};
+
 /* Encoders: write into out (cap bytes); return the length, or -1 if it
- * does not fit. */
-long cl_mqtt_connect(uint8_t *out, size_t cap, const char *client_id,
-		     uint16_t keepalive_s, int clean_session);
+ * does not fit (or, for CONNECT, a password comes without a username). */
+long cl_mqtt_connect(uint8_t *out, size_t cap, const struct cl_mqtt_connect_fields *f);
 long cl_mqtt_subscribe(uint8_t *out, size_t cap, uint16_t packet_id,
 		       const char *filter, int qos);
 long cl_mqtt_puback(uint8_t *out, size_t cap, uint16_t packet_id);
@@ -66,5 +78,19 @@ long cl_mqtt_publish(uint8_t *out, size_t cap, const char *topic, const void *pa
 
 /* 1 if topic matches the subscription filter (+ and # wildcards). */
 int cl_mqtt_topic_matches(const char *filter, const uint8_t *topic, size_t len);
+
+/*
+ * The level (0 for the first) of the one '+' wildcard of a topic filter:
+ * the level that names the device in every topic the filter matches
+ * ("devices/+/messages/events" gives 1). CL_EINVAL, with the detail
+ * saying why, for a filter with no '+', with more than one, or that is no
+ * valid filter ('+' or '#' sharing a level, '#' not last).
+ */
+int cl_mqtt_filter_device_level(const char *filter);
+
+/* Level `level` of a topic name: 1 with *seg and *seg_len set (the slice
+ * lies inside topic and holds no '/'), 0 if the topic has fewer levels. */
+int cl_mqtt_topic_level(const uint8_t *topic, size_t len, unsigned level,
+			const uint8_t **seg, size_t *seg_len);
 
 #endif

@@ -30,23 +30,38 @@ static void put16(uint8_t *p, size_t v)
 	p[1] = (uint8_t)v;
 }
 
-long cl_mqtt_connect(uint8_t *out, size_t cap, const char *client_id,
-		     uint16_t keepalive_s, int clean_session)
+/* A length-prefixed string or binary field; returns the next byte. */
+static uint8_t *put_field(uint8_t *p, const void *v, size_t n)
 {
-	size_t idl = strlen(client_id), rem = 10 + 2 + idl;
+	put16(p, n);
+	memcpy(p + 2, v, n);
+	return p + 2 + n;
+}
+
+long cl_mqtt_connect(uint8_t *out, size_t cap, const struct cl_mqtt_connect_fields *f)
+{
+	size_t idl = strlen(f->client_id);
+	size_t ul = f->username ? strlen(f->username) : 0;
+	size_t pl = f->password ? f->password_len : 0;
+	size_t rem = 10 + 2 + idl + (f->username ? 2 + ul : 0) + (f->password ? 2 + pl : 0);
 	long h = header(out, cap, CL_MQTT_CONNECT, 0, rem);
 	uint8_t *p;
 
-	if (h < 0 || idl > 65535 || (size_t)h + rem > cap)
+	if (h < 0 || idl > 65535 || ul > 65535 || pl > 65535 || (size_t)h + rem > cap ||
+	    (f->password && !f->username))
 		return -1;
 	p = out + h;
 	put16(p, 4);
 	memcpy(p + 2, "MQTT", 4);
-	p[6] = 4;                                /* protocol level 3.1.1 */
-	p[7] = clean_session ? 0x02 : 0x00;      /* no will, no credentials */
-	put16(p + 8, keepalive_s);
-	put16(p + 10, idl);
-	memcpy(p + 12, client_id, idl);
+	p[6] = 4;                                        /* protocol level 3.1.1 */
+	p[7] = (uint8_t)((f->username ? 0x80 : 0) | (f->password ? 0x40 : 0) |
+			 (f->clean_session ? 0x02 : 0));  /* no will */
+	put16(p + 8, f->keepalive_s);
+	p = put_field(p + 10, f->client_id, idl);
+	if (f->username)
+		p = put_field(p, f->username, ul);
+	if (f->password)
+		put_field(p, f->password, pl);
 	return h + (long)rem;
 }
 
@@ -224,4 +239,58 @@ int cl_mqtt_topic_matches(const char *filter, const uint8_t *topic, size_t len)
 		}
 	}
 	return i == len;
+}
+
+int cl_mqtt_filter_device_level(const char *filter)
+{
+	int level = 0, found = -1;
+
+	if (!filter[0])
+		return cl_error_set(CL_EINVAL, "the topic filter is empty");
+	for (const char *p = filter;; p++) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if ((memchr(p, '+', n) || memchr(p, '#', n)) && n != 1)
+			return cl_error_set(CL_EINVAL, "topic filter '%s': a wildcard must be a whole level",
+					    filter);
+		if (*p == '#' && end)
+			return cl_error_set(CL_EINVAL, "topic filter '%s': '#' must be the last level",
+					    filter);
+		if (*p == '+' && n == 1) {
+			if (found >= 0)
+				return cl_error_set(CL_EINVAL, "topic filter '%s' has more than one '+' "
+						    "level: only one may name the device", filter);
+			found = level;
+		}
+		if (!end)
+			break;
+		p = end;
+		level++;
+	}
+	if (found < 0)
+		return cl_error_set(CL_EINVAL, "topic filter '%s' has no '+' level to name the device "
+				    "(as in devices/+/messages/events)", filter);
+	return found;
+}
+
+int cl_mqtt_topic_level(const uint8_t *topic, size_t len, unsigned level,
+			const uint8_t **seg, size_t *seg_len)
+{
+	size_t i = 0;
+
+	for (unsigned l = 0; l < level; l++) {
+		const uint8_t *slash = memchr(topic + i, '/', len - i);
+
+		if (!slash)
+			return 0;
+		i = (size_t)(slash - topic) + 1;
+	}
+	{
+		const uint8_t *slash = memchr(topic + i, '/', len - i);
+
+		*seg = topic + i;
+		*seg_len = slash ? (size_t)(slash - topic) - i : len - i;
+	}
+	return 1;
 }
