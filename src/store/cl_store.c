@@ -91,7 +91,10 @@ struct cl_store {
 
 static int db_error(struct cl_store *s, const char *what)
 {
-	return cl_error_set(CL_EIO, "carelake.db: %s: %s", what, sqlite3_errmsg(s->db));
+	int code = sqlite3_errcode(s->db);
+
+	return cl_error_set(code == SQLITE_FULL ? CL_ENOSPC : code == SQLITE_BUSY ? CL_EBUSY : CL_EIO,
+			    "carelake.db: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
 static int open_store(const char *data_dir, int create, struct cl_store **out)
@@ -162,7 +165,16 @@ static int run(struct cl_store *s, int q, const char *what)
 
 int cl_store_begin(struct cl_store *s) { return run(s, Q_BEGIN, "begin"); }
 int cl_store_commit(struct cl_store *s) { return run(s, Q_COMMIT, "commit"); }
-void cl_store_rollback(struct cl_store *s) { run(s, Q_ROLLBACK, "rollback"); }
+void cl_store_rollback(struct cl_store *s)
+{
+	/* SQLite rolls back by itself on some errors (a full disk, out of
+	 * memory): then there is nothing to roll back, and the error that
+	 * caused it is the one to keep */
+	if (sqlite3_get_autocommit(s->db))
+		return;
+	sqlite3_step(s->q[Q_ROLLBACK]);
+	sqlite3_reset(s->q[Q_ROLLBACK]);
+}
 
 int cl_store_checkpoint_get(struct cl_store *s, const char *consumer,
 			    uint64_t *processed, uint64_t *replay_from)

@@ -33,6 +33,8 @@ int cl_store_wal_checkpoint(struct cl_store *s);
 
 int cl_store_begin(struct cl_store *s);
 int cl_store_commit(struct cl_store *s);
+/* Ends the open transaction, if one is open, keeping the error detail of
+ * what failed. */
 void cl_store_rollback(struct cl_store *s);
 
 /* A consumer's checkpoint: records below `processed` are applied; replay

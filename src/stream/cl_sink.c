@@ -336,7 +336,8 @@ static struct buf *durable_prefix(struct cl_sink *k, struct buf *first, struct b
 static void *sink_main(void *arg)
 {
 	struct cl_sink *k = arg;
-	int64_t backoff = 0, interval = COMMIT_INTERVAL_US;
+	int64_t backoff = 0, interval = COMMIT_INTERVAL_US, logged_mono = 0;
+	uint64_t failed_in_row = 0;
 	pthread_setname_np(pthread_self(), "cl-store");
 	/* behind the alert path: storing can wait a moment, alerts cannot */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
@@ -424,8 +425,10 @@ static void *sink_main(void *arg)
 				first = next;
 			}
 			if (backoff)
-				cl_log_info("store", "event=writes_resumed");
+				cl_log_info("store", "event=writes_resumed failed_attempts=%llu",
+					    (unsigned long long)failed_in_row);
 			backoff = 0;
+			failed_in_row = 0;
 			if (outbox && k->on_commit)
 				k->on_commit(k->arg);
 			continue;
@@ -434,8 +437,13 @@ static void *sink_main(void *arg)
 		 * records and the checkpoint has not moved, so nothing is lost
 		 * even if this never succeeds */
 		backoff = backoff ? (backoff * 2 > 5000000 ? 5000000 : backoff * 2) : 100000;
-		cl_log_error("store", "event=commit_failed retry_in_ms=%lld detail=\"%s\"",
-			     (long long)(backoff / 1000), cl_error_detail());
+		/* the first failure, then at most one line a minute while it lasts */
+		if (failed_in_row++ == 0 || cl_time_mono_us() - logged_mono >= 60000000) {
+			logged_mono = cl_time_mono_us();
+			cl_log_error("store", "event=commit_failed attempts=%llu retry_in_ms=%lld "
+				     "detail=\"%s\"", (unsigned long long)failed_in_row,
+				     (long long)(backoff / 1000), cl_error_detail());
+		}
 		pthread_mutex_lock(&k->mu);
 		if (k->stop && k->st.failures > 3) {
 			pthread_mutex_unlock(&k->mu);
@@ -443,7 +451,13 @@ static void *sink_main(void *arg)
 				     "the next start\"");
 			break;
 		}
-		timed_wait(&k->work, &k->mu, backoff);
+		/* the whole backoff: new work arriving does not cut it short */
+		{
+			int64_t until = cl_time_mono_us() + backoff;
+
+			while (!k->stop && cl_time_mono_us() < until)
+				timed_wait(&k->work, &k->mu, until - cl_time_mono_us());
+		}
 		pthread_mutex_unlock(&k->mu);
 	}
 	return NULL;
