@@ -68,7 +68,7 @@ struct server {
 	int port;
 	char token[128];
 	char url[64];
-	char out_path[400];
+	char out_path[512];
 };
 
 /* Starts `bin serve --data dir --listen 127.0.0.1:0 [extra...]`. */

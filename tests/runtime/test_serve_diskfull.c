@@ -14,7 +14,7 @@
 #include <errno.h>
 #include <sys/mount.h>
 
-static char mnt[200];
+static char mnt[280];
 static int mounted;
 
 static int setup(void **state)
@@ -72,7 +72,7 @@ static long metric(struct server *s, const char *name)
 static void test_disk_fills_up(void **state)
 {
 	struct server s;
-	char data[260], filler[260], *log;
+	char data[300], filler[300], *log;
 	int stored = 0, i, fd;
 	size_t len;
 	struct reply r;
