@@ -200,6 +200,20 @@ static void test_errors(void **state)
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "unknown subcommand 'explode'"));
 	done(&r);
+	/* generate where one of its files cannot be written: said, not ignored */
+	{
+		char out[400], blocker[420];
+
+		snprintf(out, sizeof(out), "%s/gen-blocked", dir);
+		snprintf(blocker, sizeof(blocker), "%s/staff.csv", out);
+		assert_int_equal(mkdir(out, 0700), 0);
+		assert_int_equal(mkdir(blocker, 0700), 0);
+		r = run(NULL, "generate", "--out", out, "--patients", "8", NULL);
+		assert_int_not_equal(r.status, 0);
+		assert_non_null(strstr(r.err, "cannot write"));
+		assert_non_null(strstr(r.err, "staff.csv"));
+		done(&r);
+	}
 	r = run(NULL, "config", "--set", "bronze.commit_max_records=0", NULL);
 	assert_int_equal(r.status, 2);
 	assert_non_null(strstr(r.err, "bronze.commit_max_records"));
