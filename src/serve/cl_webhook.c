@@ -8,6 +8,7 @@
 #include "core/cl_mem.h"
 #include "core/cl_prom.h"
 #include "core/cl_time.h"
+#include "core/cl_worker.h"
 #include "store/cl_store.h"
 
 #include <curl/curl.h>
@@ -31,10 +32,8 @@ struct cl_webhook {
 	int attempts;
 	int64_t backoff_us, timeout_us;
 	char dead_path[PATH_MAX];
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int poked, stop;
+	struct cl_worker *worker;
+	pthread_mutex_t mu;              /* guards st */
 	struct cl_webhook_stats st;
 };
 
@@ -99,35 +98,10 @@ static void dead_letter(struct cl_webhook *w, const struct item *it, int attempt
 	free(text);
 }
 
-/* Waits up to `us` for a poke or stop; returns stop. */
-static int pause_for(struct cl_webhook *w, int64_t us)
-{
-	struct timespec ts;
-	int stop;
-
-	cl_time_deadline(&ts, us);
-	pthread_mutex_lock(&w->mu);
-	if (!w->poked && !w->stop)
-		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-	w->poked = 0;
-	stop = w->stop;
-	pthread_mutex_unlock(&w->mu);
-	return stop;
-}
-
-static int stopping(struct cl_webhook *w)
-{
-	int stop;
-
-	pthread_mutex_lock(&w->mu);
-	stop = w->stop;
-	pthread_mutex_unlock(&w->mu);
-	return stop;
-}
-
 /* Delivers one alert with retries and backoff. CL_OK: delivered;
  * CL_EIO: every attempt failed; CL_ECLOSED: stopping, left queued. */
-static int deliver(struct cl_webhook *w, CURL *c, const struct item *it, int *tries)
+static int deliver(struct cl_webhook *w, struct cl_worker *wk, CURL *c, const struct item *it,
+		   int *tries)
 {
 	int64_t wait = w->backoff_us;
 	int rc;
@@ -139,7 +113,7 @@ static int deliver(struct cl_webhook *w, CURL *c, const struct item *it, int *tr
 		pthread_mutex_lock(&w->mu);
 		w->st.retries++;
 		pthread_mutex_unlock(&w->mu);
-		if (pause_for(w, wait > 10000000 ? 10000000 : wait))
+		if (cl_worker_wait(wk, wait > 10000000 ? 10000000 : wait))
 			return CL_ECLOSED; /* stays in the outbox for the next start */
 	}
 }
@@ -147,18 +121,17 @@ static int deliver(struct cl_webhook *w, CURL *c, const struct item *it, int *tr
 /* Reads the outbox in order; an entry leaves it once delivered or
  * dead-lettered, so a kill at any moment loses nothing (an alert may at
  * worst be delivered twice). */
-static void *webhook_main(void *arg)
+static void webhook_main(struct cl_worker *wk, void *arg)
 {
 	struct cl_webhook *w = arg;
 	CURL *c = curl_easy_init();
 	struct cl_store *st = NULL;
 	int64_t last = 0;
-	pthread_setname_np(pthread_self(), "cl-webhook");
 
 	while (!st) {
 		if (cl_store_open(w->data_dir, &st) != CL_OK) {
 			st = NULL;
-			if (pause_for(w, 200000))
+			if (cl_worker_wait(wk, 200000))
 				goto out;
 		}
 	}
@@ -173,19 +146,19 @@ static void *webhook_main(void *arg)
 			pthread_mutex_unlock(&w->mu);
 		}
 		if (rc == CL_ENOENT) {
-			if (pause_for(w, 1000000))
+			if (cl_worker_wait(wk, 1000000))
 				break;
 			continue;
 		}
 		if (rc != CL_OK) {
 			cl_log_error("webhook", "event=outbox_unreadable detail=\"%s\"",
 				     cl_error_detail());
-			if (pause_for(w, 1000000))
+			if (cl_worker_wait(wk, 1000000))
 				break;
 			continue;
 		}
 		it.len = strlen(it.json);
-		rc = deliver(w, c, &it, &tries);
+		rc = deliver(w, wk, c, &it, &tries);
 		if (rc == CL_ECLOSED) {
 			cl_free(it.json);
 			break;
@@ -204,19 +177,19 @@ static void *webhook_main(void *arg)
 				     cl_error_detail());
 		last = seq;
 		/* at stop: what is already there still goes out, while it can */
-		if (rc != CL_OK && stopping(w))
+		if (rc != CL_OK && cl_worker_stopping(wk))
 			break;
 	}
 out:
 	cl_store_close(st);
 	curl_easy_cleanup(c);
-	return NULL;
 }
 
 int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t timeout_us,
 		     const char *data_dir, struct cl_webhook **out)
 {
 	struct cl_webhook *w = cl_calloc(1, sizeof(*w));
+	int rc;
 
 	if (!w)
 		return cl_error_set(CL_ENOMEM, "no memory for webhooks");
@@ -231,11 +204,12 @@ int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t 
 	w->backoff_us = backoff_us > 0 ? backoff_us : 1000;
 	w->timeout_us = timeout_us > 0 ? timeout_us : 5000000;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (pthread_create(&w->thread, NULL, webhook_main, w) != 0) {
+	rc = cl_worker_start("cl-webhook", webhook_main, w, &w->worker);
+	if (rc) {
+		pthread_mutex_destroy(&w->mu);
 		cl_free(w);
-		return cl_error_set(CL_ENOMEM, "cannot start the webhook thread");
+		return rc;
 	}
 	*out = w;
 	return CL_OK;
@@ -243,25 +217,16 @@ int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t 
 
 void cl_webhook_poke(struct cl_webhook *w)
 {
-	if (!w)
-		return;
-	pthread_mutex_lock(&w->mu);
-	w->poked = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	if (w)
+		cl_worker_poke(w->worker);
 }
 
 void cl_webhook_stop(struct cl_webhook *w)
 {
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
+	cl_worker_stop(w->worker);
 	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
 	cl_free(w);
 }
 
