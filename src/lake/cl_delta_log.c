@@ -253,6 +253,8 @@ int cl_delta_list(const char *path, struct cl_delta_listing *out)
 	if (!d)
 		return cl_error_set(CL_ENOENT, "no Delta table at %s (no _delta_log directory)", path);
 	while (rc == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue; /* a writer's temporary file */
 		int64_t v = version_of(de->d_name, ".json");
 		if (v >= 0) {
 			rc = push_version(&out->commits, &out->ncommits, &ccap, v);
