@@ -286,6 +286,8 @@ int cl_delta_read_checkpoint(const char *path, int64_t v, struct cl_delta_state 
 
 	snprintf(file, sizeof(file), "%s/_delta_log/%020lld.checkpoint.parquet", path,
 		 (long long)v);
+	if ((rc = cl_delta_state_root(s, path)))
+		return rc;
 	if ((rc = cl_pq_open(&f, file)))
 		return cl_error_set(rc, "%s: %s", file, cl_error_detail());
 	for (size_t rg = 0; rc == 0 && rg < cl_pq_num_row_groups(f); rg++) {
