@@ -4,6 +4,7 @@
  */
 #include "cl_cli.h"
 #include "core/cl_error.h"
+#include "core/cl_fs.h"
 #include "lake/cl_lake.h"
 
 #include <getopt.h>
@@ -20,12 +21,13 @@ const char cl_cmd_export_usage[] =
 	"or admissions_daily). The rows are those of the Delta table at\n"
 	"<data>/silver/<table> or <data>/gold/<table> after the last refine, with the\n"
 	"same column types: timestamps as UTC instants, numbers as numbers. The file\n"
-	"appears whole or not at all.\n\n"
+	"appears whole or not at all, readable by its owner only (mode 0600).\n\n"
 	"options:\n"
 	"  --table NAME      the table\n"
 	"  --format F        parquet (default; zstd-compressed), csv (RFC 4180, with a\n"
 	"                    header) or ndjson (one JSON object per row)\n"
-	"  --out FILE        where to write it (replaced if it exists)\n"
+	"  --out FILE        where to write it: a new file, or a regular file, which is\n"
+	"                    replaced (never a link, FIFO, device or directory)\n"
 	CL_CLI_COMMON_HELP;
 
 int cl_cmd_export(int argc, char **argv)
@@ -73,6 +75,8 @@ int cl_cmd_export(int argc, char **argv)
 		return cl_cli_error(&cli, "--format must be parquet, csv or ndjson");
 	if (cl_lake_resolve(table, name, sizeof(name), NULL, 0) != CL_OK)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
+	if (cl_fs_check_replaceable(out) != CL_OK)
+		return cl_cli_error(&cli, "--out: %s", cl_error_detail());
 	if ((rc = cl_cli_open_store(&cli, 10000, &db)))
 		return rc;
 	rc = cl_lake_export(db, table, format, out, &rows);

@@ -13,12 +13,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* open(2) takes its mode as a variadic argument; the table's does not. */
+static int sys_open(const char *path, int flags, mode_t mode)
+{
+	return open(path, flags, mode);
+}
+
 struct cl_fs_ops cl_fs = {
 	.write = write,
 	.pwrite = pwrite,
 	.fdatasync = fdatasync,
 	.ftruncate = ftruncate,
 	.fsync = fsync,
+	.open = sys_open,
+	.rename = rename,
+	.link = link,
+	.unlink = unlink,
 };
 
 void cl_fs_reset(void)
@@ -28,6 +38,10 @@ void cl_fs_reset(void)
 	cl_fs.fdatasync = fdatasync;
 	cl_fs.ftruncate = ftruncate;
 	cl_fs.fsync = fsync;
+	cl_fs.open = sys_open;
+	cl_fs.rename = rename;
+	cl_fs.link = link;
+	cl_fs.unlink = unlink;
 }
 
 int cl_fs_write_all(int fd, const void *buf, size_t n, const char *what)
@@ -93,7 +107,7 @@ int cl_fs_mkdirs(const char *path)
 
 int cl_fs_sync_dir(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = cl_fs.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 	int rc;
 
 	if (fd < 0)
@@ -109,14 +123,13 @@ int cl_fs_sync_dir(const char *path)
 
 int cl_fs_read_file(const char *path, size_t max, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	char *buf;
 	size_t got = 0;
+	int fd, rc;
 
-	if (fd < 0)
-		return cl_error_set(cl_error_from_errno(errno), "cannot open '%s': %s",
-				    path, strerror(errno));
+	if ((rc = cl_fs_open(path, O_RDONLY, 0, &fd)) != CL_OK)
+		return rc;
 	if (fstat(fd, &st) != 0 || (size_t)st.st_size > max) {
 		close(fd);
 		return cl_error_set(CL_ETOOBIG, "'%s' is larger than %zu bytes",
@@ -147,13 +160,12 @@ int cl_fs_read_file(const char *path, size_t max, char **out, size_t *len)
 int cl_fs_write_atomic(const char *path, const void *buf, size_t n, int mode)
 {
 	char tmp[PATH_MAX];
-	char dir[PATH_MAX];
-	char *slash;
 	int fd, rc;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return cl_error_set(CL_EINVAL, "path too long: '%s'", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	fd = cl_fs.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			(mode_t)mode);
 	if (fd < 0)
 		return cl_error_set(cl_error_from_errno(errno),
 				    "cannot create '%s': %s", tmp, strerror(errno));
@@ -161,21 +173,13 @@ int cl_fs_write_atomic(const char *path, const void *buf, size_t n, int mode)
 	if (rc == CL_OK)
 		rc = cl_fs_datasync(fd, tmp);
 	close(fd);
-	if (rc == CL_OK && rename(tmp, path) != 0)
-		rc = cl_error_set(cl_error_from_errno(errno),
-				  "cannot rename '%s' to '%s': %s", tmp, path,
-				  strerror(errno));
+	if (rc == CL_OK)
+		rc = cl_fs_rename(tmp, path);
 	if (rc != CL_OK) {
-		unlink(tmp);
+		cl_fs.unlink(tmp);
 		return rc;
 	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	return cl_fs_sync_dir(dir[0] ? dir : "/");
+	return cl_fs_sync_parent(path);
 }
 
 int cl_fs_is_dir(const char *path)
@@ -209,5 +213,121 @@ int cl_fs_pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
 		n -= (size_t)w;
 		off += (uint64_t)w;
 	}
+	return CL_OK;
+}
+
+int cl_fs_open(const char *path, int flags, int mode, int *fd)
+{
+	*fd = cl_fs.open(path, flags | O_CLOEXEC, (mode_t)mode);
+	if (*fd >= 0)
+		return CL_OK;
+	return cl_error_set(cl_error_from_errno(errno), "cannot %s '%s': %s",
+			    flags & O_CREAT ? "create" : "open", path, strerror(errno));
+}
+
+int cl_fs_create(const char *path, int mode, int *fd)
+{
+	return cl_fs_open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode, fd);
+}
+
+int cl_fs_rename(const char *from, const char *to)
+{
+	if (cl_fs.rename(from, to) == 0)
+		return CL_OK;
+	return cl_error_set(cl_error_from_errno(errno), "cannot rename '%s' to '%s': %s",
+			    from, to, strerror(errno));
+}
+
+int cl_fs_link(const char *from, const char *to)
+{
+	if (cl_fs.link(from, to) == 0)
+		return CL_OK;
+	return cl_error_set(cl_error_from_errno(errno), "cannot link '%s' to '%s': %s",
+			    to, from, strerror(errno));
+}
+
+int cl_fs_unlink(const char *path)
+{
+	if (cl_fs.unlink(path) == 0 || errno == ENOENT)
+		return CL_OK;
+	return cl_error_set(cl_error_from_errno(errno), "cannot delete '%s': %s", path,
+			    strerror(errno));
+}
+
+int cl_fs_sync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return cl_error_set(CL_EINVAL, "path too long: '%s'", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return cl_fs_sync_dir(".");
+	if (slash == dir)
+		return cl_fs_sync_dir("/");
+	*slash = '\0';
+	return cl_fs_sync_dir(dir);
+}
+
+int cl_fs_check_replaceable(const char *path)
+{
+	struct stat st;
+	const char *what;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return CL_OK;
+		return cl_error_set(cl_error_from_errno(errno), "cannot look at '%s': %s", path,
+				    strerror(errno));
+	}
+	if (S_ISREG(st.st_mode))
+		return CL_OK;
+	what = S_ISLNK(st.st_mode) ? "a symbolic link"
+	     : S_ISDIR(st.st_mode) ? "a directory"
+	     : S_ISFIFO(st.st_mode) ? "a FIFO"
+	     : S_ISCHR(st.st_mode) ? "a character device"
+	     : S_ISBLK(st.st_mode) ? "a block device"
+	     : S_ISSOCK(st.st_mode) ? "a socket" : "not a regular file";
+	return cl_error_set(CL_EINVAL, "'%s' is %s; give the path of a new or regular file",
+			    path, what);
+}
+
+/* The stream's writes: all of it through cl_fs, or the error kept. */
+static ssize_t stream_write(void *cookie, const char *buf, size_t n)
+{
+	struct cl_fs_stream *s = cookie;
+
+	if (s->rc == CL_OK)
+		s->rc = cl_fs_write_all(s->fd, buf, n, s->what);
+	if (s->rc != CL_OK) {
+		errno = EIO;
+		return -1;
+	}
+	return (ssize_t)n;
+}
+
+int cl_fs_stream_open(struct cl_fs_stream *s, int fd, const char *what)
+{
+	cookie_io_functions_t io = { .write = stream_write };
+
+	s->fd = fd;
+	s->rc = CL_OK;
+	s->what = what;
+	s->f = fopencookie(s, "w", io);
+	if (!s->f)
+		return cl_error_set(CL_ENOMEM, "no memory for a stream to %s", what);
+	return CL_OK;
+}
+
+int cl_fs_stream_close(struct cl_fs_stream *s)
+{
+	int flushed = s->f ? fclose(s->f) : 0;
+
+	s->f = NULL;
+	if (s->rc != CL_OK)
+		return s->rc;
+	if (flushed != 0)
+		return cl_error_set(CL_EIO, "writing %s failed", s->what);
 	return CL_OK;
 }

@@ -138,8 +138,13 @@ int cl_delta_txn_add(struct cl_delta_txn *t, const char *rel_path,
 int cl_delta_txn_remove(struct cl_delta_txn *t, const char *rel_path, bool data_change);
 /* Commits: `operation` ("WRITE", "OPTIMIZE", ...) and its parameters
  * (an object, borrowed) go to commitInfo. Retries on lost races as
- * described above; writes a checkpoint after every 10th version. Sets
- * *version. The transaction is freed whatever the result. */
+ * described above; writes a checkpoint after every 10th version (a failed
+ * checkpoint is logged; the commit stands). Sets *version to the version
+ * the commit took, or -1 when it took none: the files it adds are then in
+ * no version. A commit can take its version and still fail, when the
+ * log directory's fsync after the link fails; the version is then whole,
+ * but may not survive a crash. The transaction is freed whatever the
+ * result. */
 int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *params,
                         int64_t *version);
 /* Writes a checkpoint after every n-th version this commit creates

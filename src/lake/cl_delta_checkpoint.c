@@ -227,7 +227,7 @@ int cl_delta_checkpoint(const char *path, int64_t version)
 		 (long long)version);
 	snprintf(tmp, sizeof(tmp), "%s/_delta_log/.%020lld.checkpoint.parquet.tmp", path,
 		 (long long)version);
-	unlink(tmp);
+	cl_fs.unlink(tmp); /* left by a writer that died */
 	struct cl_pq_write_opts o = { .codec = CL_PQ_CODEC_SNAPPY, .threads = 1 };
 	rc = cl_pq_writer_open_nested(&s.w, tmp, nodes, NNODES, &o);
 	int64_t actions = 0;
@@ -262,8 +262,8 @@ int cl_delta_checkpoint(const char *path, int64_t version)
 	}
 	cl_delta_state_free(&st);
 	/* the checkpoint appears whole, then the pointer to it */
-	if (rc == 0 && rename(tmp, file) != 0)
-		rc = cl_error_set(CL_EIO, "%s: cannot rename the checkpoint into place", file);
+	if (rc == 0)
+		rc = cl_fs_rename(tmp, file);
 	if (rc == 0) {
 		struct stat sb;
 		char text[160];
@@ -274,7 +274,7 @@ int cl_delta_checkpoint(const char *path, int64_t version)
 		rc = cl_fs_write_atomic(last, text, (size_t)n, 0644);
 	}
 	if (rc)
-		unlink(tmp);
+		cl_fs.unlink(tmp);
 	return rc;
 }
 
@@ -286,6 +286,8 @@ int cl_delta_read_checkpoint(const char *path, int64_t v, struct cl_delta_state 
 
 	snprintf(file, sizeof(file), "%s/_delta_log/%020lld.checkpoint.parquet", path,
 		 (long long)v);
+	if ((rc = cl_delta_state_root(s, path)))
+		return rc;
 	if ((rc = cl_pq_open(&f, file)))
 		return cl_error_set(rc, "%s: %s", file, cl_error_detail());
 	for (size_t rg = 0; rc == 0 && rg < cl_pq_num_row_groups(f); rg++) {

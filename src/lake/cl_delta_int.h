@@ -21,6 +21,8 @@ struct cl_delta_state {
 	int64_t version;
 	int64_t timestamp_ms;
 	size_t nadd, nremove;    /* actions seen */
+	char *root;              /* the table directory, resolved (realpath), or
+	                            NULL: then no absolute path is accepted */
 };
 
 /* The versions in a table's _delta_log, ascending. */
@@ -34,7 +36,15 @@ struct cl_delta_listing {
 
 void cl_delta_state_init(struct cl_delta_state *s);
 void cl_delta_state_free(struct cl_delta_state *s);
-/* Applies the actions of one commit file's text (`name` for messages). */
+/* Sets the table directory absolute paths in the log are checked against
+ * (once; later calls keep the first). */
+int cl_delta_state_root(struct cl_delta_state *s, const char *path);
+/* Applies the actions of one commit file's text (`name` for messages).
+ * Every path an action names (add, remove, cdc, sidecar, deletion
+ * vectors) must stay inside the table: relative without a `..` segment
+ * (also when percent-encoded), or an absolute path or file: URI under
+ * s->root, kept relative to it. Anything else is refused naming the path:
+ * CL_ECORRUPT, or CL_ENOTSUP for a URI of another storage. */
 int cl_delta_replay_json(struct cl_delta_state *s, const char *buf, size_t len, const char *name);
 /* Applies checkpoint rows (one object per action). */
 int cl_delta_replay_rows(struct cl_delta_state *s, json_t *rows, const char *name);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "core/cl_error.h"
@@ -73,6 +74,7 @@ void cl_delta_state_init(struct cl_delta_state *s)
 
 void cl_delta_state_free(struct cl_delta_state *s)
 {
+	cl_free(s->root);
 	json_decref(s->files);
 	json_decref(s->tombstones);
 	json_decref(s->protocol);
@@ -81,18 +83,35 @@ void cl_delta_state_free(struct cl_delta_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Decodes %XX escapes of a Delta path into `out`. */
+int cl_delta_state_root(struct cl_delta_state *s, const char *path)
+{
+	char buf[PATH_MAX];
+
+	if (s->root || !realpath(path, buf))
+		return 0; /* kept, or none: absolute paths are then refused */
+	s->root = cl_strdup(buf);
+	return s->root ? 0 : CL_ENOMEM;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	     : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes the %XX escapes of a Delta path into `out`. A '%' not followed
+ * by two hex digits, or an escaped NUL, is no URI path: -1. */
 static int url_decode(const char *in, char *out, size_t cap)
 {
 	size_t n = 0;
 	for (const char *p = in; *p; p++) {
 		char c = *p;
-		if (c == '%' && p[1] && p[2]) {
-			char hex[3] = { p[1], p[2], 0 }, *end;
-			long v = strtol(hex, &end, 16);
-			if (*end || v <= 0)
+		if (c == '%') {
+			int hi = hex_digit(p[1]), lo = hi < 0 ? -1 : hex_digit(p[2]);
+			if (lo < 0 || (hi | lo) == 0)
 				return -1;
-			c = (char)v;
+			c = (char)(hi * 16 + lo);
 			p += 2;
 		}
 		if (n + 1 >= cap)
@@ -103,11 +122,199 @@ static int url_decode(const char *in, char *out, size_t cap)
 	return 0;
 }
 
+/* A path as it may be shown in a message and a log line: control
+ * characters, quotes and backslashes as \xNN, at most ~160 bytes. */
+static const char *shown(const char *in, char *buf, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	const unsigned char *p = (const unsigned char *)in;
+	for (; *p && n + 8 < cap && n < 160; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\' || *p == '\'') {
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[*p >> 4];
+			buf[n++] = hex[*p & 15];
+		} else {
+			buf[n++] = (char)*p;
+		}
+	}
+	if (*p && n + 4 <= cap) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+/* The length of the URI scheme `p` starts with ("s3" of "s3://..."), or 0. */
+static size_t scheme_len(const char *p)
+{
+	size_t i = 1;
+	if (!((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')))
+		return 0;
+	while ((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+	       (p[i] >= '0' && p[i] <= '9') || p[i] == '+' || p[i] == '-' || p[i] == '.')
+		i++;
+	return p[i] == ':' ? i : 0;
+}
+
+/* Whether a decoded path has a `..` segment. */
+static int climbs(const char *p)
+{
+	for (;;) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return 1;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+#define INSIDE_RULE "a Delta path must be relative to the table directory, or an " \
+		    "absolute path or file: URI inside it"
+
+/*
+ * Turns the path `raw` of an action (what: "add path", ...) into `out`,
+ * decoded and relative to the table directory, or refuses it naming it:
+ * a URI of another storage (s3:, abfss:, http:, a file: URI of another
+ * host), a `..` segment (also written %2e%2e), an absolute path outside
+ * s->root, or the table directory itself.
+ */
+static int table_path(const struct cl_delta_state *s, const char *raw, char *out, size_t cap,
+		      const char *what, const char *where)
+{
+	char sh[200];
+	const char *p = raw;
+	size_t sl = scheme_len(raw);
+
+	if (sl) {
+		if (sl != 4 || strncasecmp(raw, "file", 4) != 0)
+			return cl_error_set(CL_ENOTSUP, "%s: %s '%s' is a URI of another storage; "
+					    "carelake reads only files inside the table directory",
+					    where, what, shown(raw, sh, sizeof(sh)));
+		p = raw + 5;
+		if (p[0] == '/' && p[1] == '/') { /* file://host/path: this host only */
+			const char *host = p + 2, *slash = strchr(host, '/');
+			size_t hl = slash ? (size_t)(slash - host) : strlen(host);
+			if (!slash || (hl != 0 && (hl != 9 || strncasecmp(host, "localhost", 9) != 0)))
+				return cl_error_set(CL_ENOTSUP, "%s: %s '%s' names a file of another "
+						    "host; carelake reads only files inside the table "
+						    "directory", where, what, shown(raw, sh, sizeof(sh)));
+			p = slash;
+		}
+		if (p[0] != '/')
+			return cl_error_set(CL_ECORRUPT, "%s: %s '%s' is a file: URI without an "
+					    "absolute path", where, what, shown(raw, sh, sizeof(sh)));
+	}
+	if (url_decode(p, out, cap) != 0)
+		return cl_error_set(CL_ECORRUPT, "%s: %s '%s' is not a valid URI path", where, what,
+				    shown(raw, sh, sizeof(sh)));
+	if (climbs(out))
+		return cl_error_set(CL_ECORRUPT, "%s: %s '%s' leaves the table directory ('..'); "
+				    INSIDE_RULE, where, what, shown(raw, sh, sizeof(sh)));
+	if (out[0] == '/') {
+		size_t rl = s->root ? strlen(s->root) : 0;
+		if (rl == 0 || strncmp(out, s->root, rl) != 0 || out[rl] != '/')
+			return cl_error_set(CL_ECORRUPT, "%s: %s '%s' is an absolute path outside the "
+					    "table directory; " INSIDE_RULE, where, what,
+					    shown(raw, sh, sizeof(sh)));
+		while (out[rl] == '/')
+			rl++;
+		memmove(out, out + rl, strlen(out + rl) + 1);
+	}
+	if (!out[0])
+		return cl_error_set(CL_ECORRUPT, "%s: %s '%s' names no file inside the table "
+				    "directory", where, what, shown(raw, sh, sizeof(sh)));
+	return 0;
+}
+
+/*
+ * A deletion vector's file must be inside the table too: storage type 'p'
+ * is a path (checked as any), 'u' a random prefix (a relative directory)
+ * before a 20-character id, 'i' inline, with no file.
+ */
+static int check_dv(const struct cl_delta_state *s, json_t *dv, const char *key,
+		    const char *where)
+{
+	char what[40], dec[4096], sh[200];
+	if (!dv || json_is_null(dv))
+		return 0;
+	const char *type = json_string_value(json_object_get(dv, "storageType"));
+	const char *p = json_string_value(json_object_get(dv, "pathOrInlineDv"));
+	if (!json_is_object(dv) || !type || !p)
+		return cl_error_set(CL_ECORRUPT, "%s: %s deletionVector without a storageType and "
+				    "pathOrInlineDv", where, key);
+	snprintf(what, sizeof(what), "%s deletion vector", key);
+	if (strcmp(type, "i") == 0)
+		return 0;
+	if (strcmp(type, "p") == 0)
+		return table_path(s, p, dec, sizeof(dec), what, where);
+	if (strcmp(type, "u") != 0)
+		return cl_error_set(CL_ECORRUPT, "%s: %s has the unknown storageType '%s'", where,
+				    what, shown(type, sh, sizeof(sh)));
+	size_t n = strlen(p);
+	if (n < 20)
+		return cl_error_set(CL_ECORRUPT, "%s: %s id '%s' is shorter than 20 characters",
+				    where, what, shown(p, sh, sizeof(sh)));
+	if (n == 20)
+		return 0;
+	if (n - 20 >= sizeof(dec) || p[0] == '/')
+		return cl_error_set(CL_ECORRUPT, "%s: %s prefix of '%s' leaves the table "
+				    "directory", where, what, shown(p, sh, sizeof(sh)));
+	memcpy(dec, p, n - 20);
+	dec[n - 20] = 0;
+	if (climbs(dec))
+		return cl_error_set(CL_ECORRUPT, "%s: %s prefix of '%s' leaves the table "
+				    "directory ('..')", where, what, shown(p, sh, sizeof(sh)));
+	return 0;
+}
+
+/* Whether `v` is absent, null, or of the JSON type `want` tells. */
+static int absent_or(json_t *v, int (*want)(const json_t *))
+{
+	return !v || json_is_null(v) || want(v);
+}
+
+static int is_integer(const json_t *v) { return json_is_integer(v); }
+static int is_string(const json_t *v) { return json_is_string(v); }
+static int is_boolean(const json_t *v) { return json_is_boolean(v); }
+static int is_array(const json_t *v) { return json_is_array(v); }
+
+/* An add or remove action's fields carelake reads, each of its type. */
+static int check_file_action(json_t *v, const char *key, const char *where)
+{
+	json_t *pv = json_object_get(v, "partitionValues"), *x;
+	const char *k;
+	if (!absent_or(json_object_get(v, "size"), is_integer) ||
+	    json_integer_value(json_object_get(v, "size")) < 0)
+		return cl_error_set(CL_ECORRUPT, "%s: %s size is not a non-negative integer", where,
+				    key);
+	if (!absent_or(json_object_get(v, "modificationTime"), is_integer) ||
+	    !absent_or(json_object_get(v, "deletionTimestamp"), is_integer))
+		return cl_error_set(CL_ECORRUPT, "%s: %s time is not an integer", where, key);
+	if (!absent_or(json_object_get(v, "stats"), is_string))
+		return cl_error_set(CL_ECORRUPT, "%s: %s stats is not a JSON string", where, key);
+	if (!absent_or(json_object_get(v, "dataChange"), is_boolean))
+		return cl_error_set(CL_ECORRUPT, "%s: %s dataChange is not a boolean", where, key);
+	if (pv && !json_is_null(pv) && !json_is_object(pv))
+		return cl_error_set(CL_ECORRUPT, "%s: %s partitionValues is not an object", where,
+				    key);
+	json_object_foreach(pv, k, x)
+		if (!json_is_string(x) && !json_is_null(x))
+			return cl_error_set(CL_ECORRUPT, "%s: %s partition value of '%.64s' is not a "
+					    "string or null", where, key, k);
+	return 0;
+}
+
 /* Applies one action object. `where` names it for messages. */
 static int apply(struct cl_delta_state *s, json_t *a, const char *where)
 {
 	const char *key;
 	json_t *v;
+	int rc;
 
 	if (!json_is_object(a))
 		return cl_error_set(CL_ECORRUPT, "%s: an action must be a JSON object", where);
@@ -116,12 +323,14 @@ static int apply(struct cl_delta_state *s, json_t *a, const char *where)
 			continue; /* a checkpoint row's other, empty action columns */
 		if (strcmp(key, "add") == 0 || strcmp(key, "remove") == 0) {
 			const char *path = json_string_value(json_object_get(v, "path"));
-			char dec[4096];
+			char dec[4096], what[16];
 			if (!json_is_object(v) || !path || !*path)
 				return cl_error_set(CL_ECORRUPT, "%s: %s without a path", where, key);
-			if (url_decode(path, dec, sizeof(dec)) != 0)
-				return cl_error_set(CL_ECORRUPT, "%s: %s path '%.200s' is not a valid "
-						    "URI path", where, key, path);
+			snprintf(what, sizeof(what), "%s path", key);
+			if ((rc = table_path(s, path, dec, sizeof(dec), what, where)) ||
+			    (rc = check_file_action(v, key, where)) ||
+			    (rc = check_dv(s, json_object_get(v, "deletionVector"), key, where)))
+				return rc;
 			if (key[0] == 'a') {
 				json_object_set(s->files, dec, v);
 				json_object_del(s->tombstones, dec);
@@ -131,24 +340,54 @@ static int apply(struct cl_delta_state *s, json_t *a, const char *where)
 				json_object_del(s->files, dec);
 				json_object_set(s->tombstones, dec, v);
 			}
+		} else if (strcmp(key, "cdc") == 0 || strcmp(key, "sidecar") == 0) {
+			/* files carelake does not read, but their paths are checked */
+			const char *path = json_string_value(json_object_get(v, "path"));
+			char dec[4096], what[16];
+			if (!path || !*path)
+				return cl_error_set(CL_ECORRUPT, "%s: %s without a path", where, key);
+			snprintf(what, sizeof(what), "%s path", key);
+			if ((rc = table_path(s, path, dec, sizeof(dec), what, where)))
+				return rc;
+			/* a checkpoint whose files are listed in sidecars would read
+			 * as a table without them */
+			if (key[0] == 's')
+				return cl_error_set(CL_ENOTSUP, "%s: a v2 checkpoint with sidecar files, "
+						    "which carelake does not read", where);
 		} else if (strcmp(key, "metaData") == 0) {
 			if (!json_is_object(v) || !json_is_string(json_object_get(v, "schemaString")))
 				return cl_error_set(CL_ECORRUPT, "%s: metaData without a schemaString",
 						    where);
+			size_t i;
+			json_t *c, *pcs = json_object_get(v, "partitionColumns");
+			if (!absent_or(pcs, is_array))
+				return cl_error_set(CL_ECORRUPT, "%s: metaData partitionColumns is not "
+						    "an array", where);
+			json_array_foreach(pcs, i, c)
+				if (!json_is_string(c))
+					return cl_error_set(CL_ECORRUPT, "%s: metaData partitionColumns "
+							    "holds a %s, not a column name", where,
+							    json_is_object(c) ? "JSON object"
+									      : "non-string");
 			json_decref(s->metadata);
 			s->metadata = json_incref(v);
 		} else if (strcmp(key, "protocol") == 0) {
 			if (!json_is_object(v) || !json_is_integer(json_object_get(v, "minReaderVersion")))
 				return cl_error_set(CL_ECORRUPT, "%s: protocol without minReaderVersion",
 						    where);
+			if (!absent_or(json_object_get(v, "minWriterVersion"), is_integer) ||
+			    !absent_or(json_object_get(v, "readerFeatures"), is_array) ||
+			    !absent_or(json_object_get(v, "writerFeatures"), is_array))
+				return cl_error_set(CL_ECORRUPT, "%s: protocol with a field of the wrong "
+						    "type", where);
 			json_decref(s->protocol);
 			s->protocol = json_incref(v);
 		} else if (strcmp(key, "commitInfo") == 0) {
 			json_decref(s->commit_info);
 			s->commit_info = json_incref(v);
 		}
-		/* txn, cdc, domainMetadata, checkpointMetadata, sidecar: nothing to
-		 * do for a reader of the table's rows */
+		/* txn, domainMetadata, checkpointMetadata: nothing to do for a
+		 * reader of the table's rows */
 	}
 	return 0;
 }
@@ -168,7 +407,7 @@ int cl_delta_replay_json(struct cl_delta_state *s, const char *buf, size_t len, 
 		line++;
 		snprintf(where, sizeof(where), "%s line %zu", name, line);
 		if (n > 0 && !(n == 1 && p[0] == '\r')) {
-			json_t *a = json_loadb(p, n, JSON_REJECT_DUPLICATES, &err);
+			json_t *a = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 			if (!a)
 				return cl_error_set(CL_ECORRUPT, "%s: not JSON (%s)", where, err.text);
 			int rc = apply(s, a, where);
@@ -253,6 +492,8 @@ int cl_delta_list(const char *path, struct cl_delta_listing *out)
 	if (!d)
 		return cl_error_set(CL_ENOENT, "no Delta table at %s (no _delta_log directory)", path);
 	while (rc == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue; /* a writer's temporary file */
 		int64_t v = version_of(de->d_name, ".json");
 		if (v >= 0) {
 			rc = push_version(&out->commits, &out->ncommits, &ccap, v);
@@ -302,7 +543,9 @@ int cl_delta_read_commit(const char *path, int64_t v, struct cl_delta_state *s)
 
 	snprintf(name, sizeof(name), "%020lld.json", (long long)v);
 	snprintf(file, sizeof(file), "%s/_delta_log/%s", path, name);
-	int rc = cl_fs_read_file(file, LOG_MAX_BYTES, &buf, &len);
+	int rc = cl_delta_state_root(s, path);
+	if (rc == 0)
+		rc = cl_fs_read_file(file, LOG_MAX_BYTES, &buf, &len);
 	if (rc)
 		return cl_error_set(rc, "%s: %s", file, cl_error_detail());
 	rc = cl_delta_replay_json(s, buf, len, file);
@@ -314,7 +557,9 @@ int cl_delta_read_commit(const char *path, int64_t v, struct cl_delta_state *s)
 static int64_t commit_time(const char *path, int64_t v, json_t *commit_info)
 {
 	json_t *t = commit_info ? json_object_get(commit_info, "timestamp") : NULL;
-	if (json_is_integer(t))
+	/* a time within years 0001-9999 (ms), else the file's */
+	if (json_is_integer(t) && json_integer_value(t) >= -62135596800000LL &&
+	    json_integer_value(t) <= 253402300799999LL)
 		return json_integer_value(t);
 	char file[PATH_MAX];
 	struct stat st;
@@ -357,13 +602,22 @@ static int build(const char *path, struct cl_delta_state *st, struct cl_delta_sn
 	}
 	s->version = st->version;
 	s->timestamp_ms = st->timestamp_ms;
-	s->min_reader_version = (int)json_integer_value(json_object_get(p, "minReaderVersion"));
-	s->min_writer_version = (int)json_integer_value(json_object_get(p, "minWriterVersion"));
-	if (s->min_reader_version > 3) {
+	/* compared before they are narrowed: 2^32 + 1 is not version 1 */
+	json_int_t rv = json_integer_value(json_object_get(p, "minReaderVersion"));
+	json_int_t wv = json_integer_value(json_object_get(p, "minWriterVersion"));
+	if (rv < 1 || wv < 0 || wv > INT_MAX) {
 		cl_delta_snapshot_free(s);
-		return cl_error_set(CL_ENOTSUP, "%s needs a Delta reader of version %d; carelake "
-				    "reads up to 3", path, s->min_reader_version);
+		return cl_error_set(CL_ECORRUPT, "%s: protocol minReaderVersion %lld or "
+				    "minWriterVersion %lld is out of range", path, (long long)rv,
+				    (long long)wv);
 	}
+	if (rv > 3) {
+		cl_delta_snapshot_free(s);
+		return cl_error_set(CL_ENOTSUP, "%s needs a Delta reader of version %lld; carelake "
+				    "reads up to 3", path, (long long)rv);
+	}
+	s->min_reader_version = (int)rv;
+	s->min_writer_version = (int)wv;
 	size_t i;
 	json_t *f;
 	json_array_foreach(json_object_get(p, "readerFeatures"), i, f)
@@ -437,7 +691,7 @@ static int build(const char *path, struct cl_delta_state *st, struct cl_delta_sn
 		if (df->stats) {
 			json_t *sj = json_loads(df->stats, 0, NULL);
 			json_t *nr = json_object_get(sj, "numRecords");
-			if (json_is_integer(nr))
+			if (json_is_integer(nr) && json_integer_value(nr) >= 0)
 				df->num_records = json_integer_value(nr);
 			json_decref(sj);
 		}
@@ -607,17 +861,23 @@ int cl_delta_history(const char *path, struct cl_delta_commit **out, size_t *n)
 			c[i].nadd = st.nadd;
 			c[i].nremove = st.nremove;
 			c[i].rows_added = -1; /* numRecords over this commit's adds, if known */
+			int unknown = 0; /* a count that is no count, or a sum past int64 */
 			const char *k;
 			json_t *a;
 			json_object_foreach(st.files, k, a) {
 				json_t *sj = json_loads(json_string_value(json_object_get(a, "stats")) ?: "",
 							0, NULL);
 				json_t *nr = json_object_get(sj, "numRecords");
-				if (json_is_integer(nr))
-					c[i].rows_added = (c[i].rows_added < 0 ? 0 : c[i].rows_added) +
-							  json_integer_value(nr);
+				int64_t sum = c[i].rows_added < 0 ? 0 : c[i].rows_added;
+				if (json_is_integer(nr) && json_integer_value(nr) >= 0 &&
+				    json_integer_value(nr) <= INT64_MAX - sum)
+					c[i].rows_added = sum + json_integer_value(nr);
+				else if (nr)
+					unknown = 1;
 				json_decref(sj);
 			}
+			if (unknown)
+				c[i].rows_added = -1;
 			(*n)++;
 		}
 		cl_delta_state_free(&st);

@@ -26,6 +26,7 @@
 
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
+#include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 
@@ -314,9 +315,11 @@ int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *p
 			int64_t *version)
 {
 	char log[PATH_MAX + 16], tmp[PATH_MAX + 64], final[PATH_MAX + 64];
-	int rc = 0, fd;
+	int rc = 0, fd, linked = 0;
 	char *text = NULL;
+	int64_t v = t->read_version + 1;
 
+	*version = -1;
 	if (!t->snap && !t->metadata) {
 		cl_delta_txn_free(t);
 		return cl_error_set(CL_EINVAL, "%s: a new Delta table needs a schema", t->path);
@@ -331,22 +334,21 @@ int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *p
 	}
 	/* the whole commit, durable, under a name no reader looks at */
 	snprintf(tmp, sizeof(tmp), "%s/.%u.json.tmp", log, randombytes_random());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = cl_error_set(cl_error_from_errno(errno), "%s: %s", tmp, strerror(errno));
+	if ((rc = cl_fs_create(tmp, 0644, &fd)))
 		goto out;
-	}
 	rc = cl_fs_write_all(fd, text, strlen(text), tmp);
 	if (rc == 0)
 		rc = cl_fs_datasync(fd, tmp);
 	close(fd);
-	int64_t v = t->read_version + 1;
 	for (int attempt = 0; rc == 0; attempt++) {
 		snprintf(final, sizeof(final), "%s/%020lld.json", log, (long long)v);
-		if (link(tmp, final) == 0)
+		int lrc = cl_fs_link(tmp, final);
+		if (lrc == 0) {
+			linked = 1;
 			break;
-		if (errno != EEXIST) {
-			rc = cl_error_set(cl_error_from_errno(errno), "%s: %s", final, strerror(errno));
+		}
+		if (lrc != CL_EEXIST) {
+			rc = lrc;
 			break;
 		}
 		if (attempt >= MAX_ATTEMPTS) {
@@ -365,16 +367,18 @@ int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *p
 		t->read_version = latest;
 		v = latest + 1;
 	}
-	unlink(tmp);
-	if (rc == 0)
-		rc = cl_fs_sync_dir(log);
-	if (rc == 0) {
+	cl_fs.unlink(tmp);
+	if (linked) {
+		/* the version is taken, whole; a failure from here on does not
+		 * take it back (another writer may already build on it) */
 		*version = v;
-		if (t->checkpoint_every > 0 && v > 0 && v % t->checkpoint_every == 0 &&
-		    cl_delta_checkpoint(t->path, v) != CL_OK) {
-			/* the commit stands; a checkpoint only saves readers work */
-			rc = 0;
-		}
+		rc = cl_fs_sync_dir(log);
+	}
+	if (rc == 0 && t->checkpoint_every > 0 && v > 0 && v % t->checkpoint_every == 0 &&
+	    cl_delta_checkpoint(t->path, v) != CL_OK) {
+		/* the commit stands; a checkpoint only saves readers work */
+		cl_log_warn("lake", "event=checkpoint_failed table=%s version=%lld detail=\"%s\"",
+			    t->path, (long long)v, cl_error_detail());
 	}
 out:
 	cl_free(text);

@@ -171,6 +171,7 @@ struct sync {
 	const struct cl_delta_snapshot *snap;
 	int all;                   /* rewrite everything (new table, new schema) */
 	struct cl_lake_summary *sum;
+	json_t *written;           /* paths of the data files this sync created */
 };
 
 /* Whether the Delta table's schema is the one the columns give. */
@@ -341,8 +342,10 @@ static int write_rows(struct sync *s)
 			rc = cl_fs_mkdirs(path);
 			snprintf(path, sizeof(path), "%s/%s", s->tdir, rel);
 			if (rc == 0)
-				rc = cl_lake_file_open(&f, path, &s->c, s->o);
+				rc = cl_lake_file_open(&f, path, 0644, &s->c, s->o);
 			open = rc == 0;
+			if (rc == 0 && json_array_append_new(s->written, json_string(path)) != 0)
+				rc = CL_ENOMEM;
 		}
 		if (rc == 0)
 			rc = cl_lake_file_row(&f, st);
@@ -398,14 +401,30 @@ static int set_schema(struct sync *s)
 				       strchr(s->dir, '/') + 1);
 }
 
+/* Deletes the data files a sync wrote for a commit that took no version:
+ * no version names them, so no reader ever sees them. */
+static void drop_written(struct sync *s)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(s->written, i, p)
+		cl_fs.unlink(json_string_value(p));
+}
+
 /* Brings one table's Delta copy up to date. */
 static int sync_table(struct sync *s)
 {
 	json_t *parts = json_array();
+	int64_t version = -1;
 	int rc, reading = 0;
 
-	if (!parts)
+	s->written = json_array();
+	if (!parts || !s->written) {
+		json_decref(parts);
+		json_decref(s->written);
 		return CL_ENOMEM;
+	}
 	rc = claim(s);
 	if (rc == 0)
 		rc = cl_delta_txn_begin(&s->txn, s->tdir);
@@ -429,14 +448,17 @@ static int sync_table(struct sync *s)
 		rc = remove_files(s, parts);
 	if (rc == 0)
 		rc = write_rows(s);
-	exec(s->db, "COMMIT"); /* ends the read */
+	if (reading)
+		exec(s->db, "COMMIT"); /* ends the read; a failure before it keeps its detail */
 	reading = 0;
 	if (rc == 0) {
 		json_t *params = json_pack("{s:s, s:s}", "mode", "Overwrite", "partitionBy",
 					   s->part_src ? "[\"" PART_NAME "\"]" : "[]");
-		int64_t version;
-		rc = params ? cl_delta_txn_commit(s->txn, "WRITE", params, &version) : CL_ENOMEM;
-		s->txn = NULL;
+		rc = CL_ENOMEM;
+		if (params) {
+			rc = cl_delta_txn_commit(s->txn, "WRITE", params, &version);
+			s->txn = NULL; /* freed by the commit */
+		}
 		json_decref(params);
 		if (rc == 0)
 			s->sum->tables++;
@@ -457,9 +479,13 @@ static int sync_table(struct sync *s)
 out:
 	if (reading)
 		exec(s->db, "COMMIT");
+	if (rc && version < 0)
+		drop_written(s);
 	cl_delta_txn_free(s->txn);
 	s->txn = NULL;
 	json_decref(parts);
+	json_decref(s->written);
+	s->written = NULL;
 	return rc;
 }
 

@@ -102,7 +102,11 @@ int64_t cl_lake_pending(sqlite3 *db);
 int cl_lake_resolve(const char *name, char *table, size_t tcap, char *dir, size_t dcap);
 
 /* Writes table `table` (a name cl_lake_resolve() accepts) as one file:
- * "parquet" (zstd), "csv" (RFC 4180 with a header) or "ndjson". */
+ * "parquet" (zstd), "csv" (RFC 4180 with a header) or "ndjson". The file
+ * is written beside out_path with mode 0600, synced, and renamed over it:
+ * it appears whole or not at all. out_path must be new or a regular file
+ * (cl_fs_check_replaceable); a link, FIFO, device or directory is
+ * CL_EINVAL and left alone. */
 int cl_lake_export(sqlite3 *db, const char *table, const char *format, const char *out_path,
 		   int64_t *rows);
 

@@ -161,12 +161,12 @@ void cl_lake_file_name(char *buf, size_t cap, int codec)
 		 codec == CL_PQ_CODEC_ZSTD ? "zstd." : codec == CL_PQ_CODEC_SNAPPY ? "snappy." : "");
 }
 
-int cl_lake_file_open(struct cl_lake_file *f, const char *path, const struct cl_lake_cols *c,
-		      const struct cl_lake_opts *o)
+int cl_lake_file_open(struct cl_lake_file *f, const char *path, int mode,
+		      const struct cl_lake_cols *c, const struct cl_lake_opts *o)
 {
 	struct cl_pq_node nodes[CL_LAKE_MAX_COLS];
 	struct cl_pq_write_opts wo = { .codec = (enum cl_pq_codec)o->codec, .level = o->zstd_level,
-				       .row_group_rows = o->row_group_rows };
+				       .row_group_rows = o->row_group_rows, .mode = mode };
 	const char *kv[] = { "writer", "carelake " CARELAKE_VERSION };
 
 	memset(f, 0, sizeof(*f));

@@ -44,9 +44,9 @@ struct cl_lake_file {
 	int64_t unconverted;       /* values that did not fit their column: null */
 };
 
-/* Creates `path` for rows of columns `c`. */
-int cl_lake_file_open(struct cl_lake_file *f, const char *path, const struct cl_lake_cols *c,
-		      const struct cl_lake_opts *o);
+/* Creates `path`, new, with permissions `mode`, for rows of columns `c`. */
+int cl_lake_file_open(struct cl_lake_file *f, const char *path, int mode,
+		      const struct cl_lake_cols *c, const struct cl_lake_opts *o);
 /* Appends the current row of `st` (its first c->n result columns). */
 int cl_lake_file_row(struct cl_lake_file *f, sqlite3_stmt *st);
 /* Finishes the file; fills `stats` (free with cl_pq_file_stats_free). */

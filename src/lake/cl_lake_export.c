@@ -1,7 +1,8 @@
 /*
  * cl_lake_export.c — a lake table as one file (Parquet, CSV, NDJSON), and
  * the check of every Delta table that `carelake verify` runs (see
- * cl_lake.h).
+ * cl_lake.h). Exports write through cl_fs (its faults injectable in
+ * tests): a temporary file beside the target, mode 0600, renamed over it.
  */
 #include "lake/cl_lake.h"
 
@@ -20,6 +21,7 @@
 
 #include "core/cl_csv_write.h"
 #include "core/cl_error.h"
+#include "core/cl_fs.h"
 #include "lake/cl_delta.h"
 #include "lake/cl_lake_cols.h"
 #include "lake/cl_parquet.h"
@@ -126,6 +128,49 @@ static json_t *json_value(enum cl_lake_kind k, sqlite3_stmt *st, int col)
 	return json_stringn(s ? s : "", (size_t)sqlite3_column_bytes(st, col));
 }
 
+/* Writes the rows of `st` as CSV or NDJSON to `f`. */
+static int write_text(FILE *f, const char *format, const struct cl_lake_cols *c, sqlite3 *db,
+		      sqlite3_stmt *st, int64_t *rows)
+{
+	int step = SQLITE_DONE;
+
+	if (strcmp(format, "csv") == 0) {
+		for (int i = 0; i < c->n; i++) {
+			if (i)
+				fputc(',', f);
+			cl_csv_write_field(f, c->name[i], strlen(c->name[i]));
+		}
+		fputs("\r\n", f);
+	}
+	while (!ferror(f) && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (format[0] == 'c') {
+			for (int i = 0; i < c->n; i++) {
+				const char *s = (const char *)sqlite3_column_text(st, i);
+				if (i)
+					fputc(',', f);
+				if (s)
+					cl_csv_write_field(f, s, (size_t)sqlite3_column_bytes(st, i));
+			}
+			fputs("\r\n", f);
+		} else {
+			json_t *o = json_object();
+			for (int i = 0; o && i < c->n; i++)
+				json_object_set_new(o, c->name[i], json_value(c->kind[i], st, i));
+			int bad = !o || json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0;
+			json_decref(o);
+			if (bad && !ferror(f))
+				return cl_error_set(CL_ENOMEM, "no memory to write a row as JSON");
+			fputc('\n', f);
+		}
+		(*rows)++;
+	}
+	if (ferror(f))
+		return 0; /* the stream's own error, said when it closes */
+	if (step != SQLITE_DONE)
+		return cl_error_set(CL_EIO, "reading the table: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
 int cl_lake_export(sqlite3 *db, const char *table, const char *format, const char *out_path,
 		   int64_t *rows)
 {
@@ -140,77 +185,63 @@ int cl_lake_export(sqlite3 *db, const char *table, const char *format, const cha
 				    format);
 	if ((rc = cl_lake_resolve(table, name, sizeof(name), NULL, 0)))
 		return rc;
+	/* never through a link, and never a device or FIFO replaced */
+	if ((rc = cl_fs_check_replaceable(out_path)))
+		return rc;
 	if ((rc = cl_lake_read_columns(db, name, &c)))
 		return rc;
 	cl_lake_select(&c, NULL, name, sql, sizeof(sql));
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return cl_error_set(CL_EIO, "reading %s: %s", name, sqlite3_errmsg(db));
-	/* written beside the target and renamed: never a half file at out_path */
-	snprintf(tmp, sizeof(tmp), "%s.tmp-%u", out_path, randombytes_random());
+	/* written beside the target (same file system), readable by its owner
+	 * only, and renamed over it: never a half file at out_path */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%u", out_path, randombytes_random()) >=
+	    sizeof(tmp)) {
+		sqlite3_finalize(st);
+		return cl_error_set(CL_EINVAL, "path too long: '%.200s'", out_path);
+	}
 	if (strcmp(format, "parquet") == 0) {
 		/* an empty table is still a file, with its schema */
 		struct cl_lake_opts o = { 1, CL_PQ_CODEC_ZSTD, 3, 1u << 20, 10 };
 		struct cl_lake_file lf;
-		int step;
-		rc = cl_lake_file_open(&lf, tmp, &c, &o);
+		int step = SQLITE_DONE;
+		rc = cl_lake_file_open(&lf, tmp, 0600, &c, &o);
 		while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
 			rc = cl_lake_file_row(&lf, st);
 		if (rc == 0 && step != SQLITE_DONE)
 			rc = cl_error_set(CL_EIO, "reading the table: %s", sqlite3_errmsg(db));
 		if (rc == 0) {
 			*rows = lf.rows;
-			rc = cl_lake_file_close(&lf, NULL);
-		} else {
+			rc = cl_lake_file_close(&lf, NULL); /* synced; removed if it fails */
+		} else if (lf.w) {
 			cl_lake_file_abort(&lf);
 		}
 	} else {
-		FILE *f = fopen(tmp, "w");
-		int step;
-		if (!f) {
+		struct cl_fs_stream out;
+		int fd;
+		if ((rc = cl_fs_create(tmp, 0600, &fd))) {
 			sqlite3_finalize(st);
-			return cl_error_set(cl_error_from_errno(errno), "cannot write %s: %s", tmp,
-					    strerror(errno));
+			return rc;
 		}
-		if (strcmp(format, "csv") == 0) {
-			for (int i = 0; i < c.n; i++) {
-				if (i)
-					fputc(',', f);
-				cl_csv_write_field(f, c.name[i], strlen(c.name[i]));
-			}
-			fputs("\r\n", f);
+		rc = cl_fs_stream_open(&out, fd, tmp);
+		if (rc == 0) {
+			rc = write_text(out.f, format, &c, db, st, rows);
+			int wrc = cl_fs_stream_close(&out);
+			rc = rc ? rc : wrc;
 		}
-		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-			if (format[0] == 'c') {
-				for (int i = 0; i < c.n; i++) {
-					const char *s = (const char *)sqlite3_column_text(st, i);
-					if (i)
-						fputc(',', f);
-					if (s)
-						cl_csv_write_field(f, s, (size_t)sqlite3_column_bytes(st, i));
-				}
-				fputs("\r\n", f);
-			} else {
-				json_t *o = json_object();
-				for (int i = 0; o && i < c.n; i++)
-					json_object_set_new(o, c.name[i], json_value(c.kind[i], st, i));
-				if (!o || json_dumpf(o, f, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0)
-					rc = CL_ENOMEM;
-				json_decref(o);
-				fputc('\n', f);
-			}
-			(*rows)++;
-		}
-		if (step != SQLITE_DONE && rc == 0)
-			rc = cl_error_set(CL_EIO, "reading %s: %s", name, sqlite3_errmsg(db));
-		if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-			rc = rc ? rc : cl_error_set(CL_EIO, "writing %s: %s", tmp, strerror(errno));
-		fclose(f);
+		if (rc == 0)
+			rc = cl_fs_datasync(fd, tmp);
+		close(fd);
 	}
 	sqlite3_finalize(st);
-	if (rc == 0 && rename(tmp, out_path) != 0)
-		rc = cl_error_set(cl_error_from_errno(errno), "cannot write %s: %s", out_path,
-				  strerror(errno));
-	if (rc)
-		unlink(tmp);
-	return rc;
+	/* looked at again just before: what is there now is what is replaced */
+	if (rc == 0)
+		rc = cl_fs_check_replaceable(out_path);
+	if (rc == 0)
+		rc = cl_fs_rename(tmp, out_path);
+	if (rc) {
+		cl_fs.unlink(tmp);
+		return rc;
+	}
+	return cl_fs_sync_parent(out_path);
 }

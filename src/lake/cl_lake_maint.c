@@ -141,8 +141,10 @@ int cl_lake_optimize_table(const char *tdir, uint64_t target_bytes, struct cl_la
 	}
 	size_t *idx = cl_calloc(s->nfiles + 1, sizeof(*idx));
 	char *done = cl_calloc(s->nfiles + 1, 1);
+	json_t *written = json_array(); /* the compacted files, until committed */
+	int64_t version = -1;
 	int changed = 0;
-	if (!idx || !done)
+	if (!idx || !done || !written)
 		rc = CL_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < s->nfiles; i++) {
 		char key[1024], k2[1024];
@@ -176,6 +178,12 @@ int cl_lake_optimize_table(const char *tdir, uint64_t target_bytes, struct cl_la
 			rc = 0; /* left as they are */
 			continue;
 		}
+		if (rc == 0) {
+			char path[PATH_MAX + 700];
+			snprintf(path, sizeof(path), "%s/%s", tdir, rel);
+			if (json_array_append_new(written, json_string(path)) != 0)
+				rc = CL_ENOMEM;
+		}
 		if (rc == 0)
 			rc = cl_delta_txn_add(t, rel, (const char *const *)s->files[idx[0]].part_values,
 					      bytes, stats, false);
@@ -195,13 +203,20 @@ int cl_lake_optimize_table(const char *tdir, uint64_t target_bytes, struct cl_la
 	cl_free(done);
 	if (rc == 0 && changed) {
 		json_t *params = json_pack("{s:s}", "predicate", "[]");
-		int64_t version;
 		rc = cl_delta_txn_commit(t, "OPTIMIZE", params, &version);
 		json_decref(params);
 		t = NULL;
 		if (rc == 0)
 			sum->tables++;
 	}
+	if (rc && version < 0) {
+		/* in no version: nobody reads them */
+		size_t i;
+		json_t *p;
+		json_array_foreach(written, i, p)
+			cl_fs.unlink(json_string_value(p));
+	}
+	json_decref(written);
 	cl_delta_txn_free(t);
 	return rc;
 }
@@ -247,8 +262,8 @@ static int sweep(const char *tdir, const char *rel, const struct cl_delta_snapsh
 		sum->bytes_removed += st.st_size;
 		if (list)
 			fprintf(list, "%s\n", path);
-		if (!dry_run && unlink(path) != 0)
-			rc = cl_error_set(CL_EIO, "cannot delete %s: %s", path, strerror(errno));
+		if (!dry_run)
+			rc = cl_fs_unlink(path);
 	}
 	closedir(d);
 	return rc;

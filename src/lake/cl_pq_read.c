@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/cl_error.h"
+#include "core/cl_fs.h"
 #include "core/cl_mem.h"
 #include "lake/cl_pq_file.h"
 #include "lake/cl_pq_format.h"
@@ -423,10 +424,10 @@ int cl_pq_open_mem(struct cl_pq_file **out, const void *buf, size_t len)
 int cl_pq_open(struct cl_pq_file **out, const char *path)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd, rc;
 	*out = NULL;
-	if (fd < 0)
-		return cl_error_set(cl_error_from_errno(errno), "%s: %s", path, strerror(errno));
+	if ((rc = cl_fs_open(path, O_RDONLY, 0, &fd)))
+		return rc;
 	if (fstat(fd, &st) != 0 || st.st_size < 12) {
 		close(fd);
 		return cl_error_set(CL_ECORRUPT, "%s: too short to be a Parquet file", path);
@@ -435,7 +436,7 @@ int cl_pq_open(struct cl_pq_file **out, const char *path)
 	close(fd);
 	if (p == MAP_FAILED)
 		return cl_error_set(CL_EIO, "%s: cannot map it: %s", path, strerror(errno));
-	int rc = cl_pq_open_mem(out, p, (size_t)st.st_size);
+	rc = cl_pq_open_mem(out, p, (size_t)st.st_size);
 	if (rc) {
 		munmap(p, (size_t)st.st_size);
 		return cl_error_set(rc, "%s: %s", path, cl_error_detail());

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/cl_error.h"
+#include "core/cl_fs.h"
 #include "core/cl_mem.h"
 #include "lake/cl_pq_encode.h"
 #include "lake/cl_pq_format.h"
@@ -97,22 +98,13 @@ struct cl_pq_writer {
 	int err;
 };
 
+/* Every write goes through cl_fs, where tests inject faults. */
 static int write_all(struct cl_pq_writer *w, const void *p, size_t n)
 {
-	const uint8_t *s = p;
-	while (n) {
-		ssize_t k = write(w->fd, s, n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return cl_error_set(cl_error_from_errno(errno), "writing %s: %s", w->path,
-					    strerror(errno));
-		}
-		s += k;
-		n -= (size_t)k;
-		w->offset += k;
-	}
-	return 0;
+	int rc = cl_fs_write_all(w->fd, p, n, w->path);
+	if (rc == 0)
+		w->offset += (int64_t)n;
+	return rc;
 }
 
 /* ---- schema ----------------------------------------------------------- */
@@ -262,12 +254,8 @@ static int writer_open(struct cl_pq_writer **out, const char *path, const struct
 			rc = cl_error_set(CL_EINVAL, "Parquet schema nests too deep");
 			goto fail;
 		}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
-		rc = cl_error_set(cl_error_from_errno(errno), "cannot create %s: %s", path,
-				  strerror(errno));
+	if ((rc = cl_fs_create(path, opts && opts->mode ? opts->mode : 0644, &w->fd)))
 		goto fail;
-	}
 	if ((rc = write_all(w, CL_PQF_MAGIC, 4)))
 		goto fail;
 	*out = w;
@@ -682,7 +670,7 @@ void cl_pq_writer_abort(struct cl_pq_writer *w)
 		return;
 	if (w->fd >= 0) {
 		close(w->fd);
-		unlink(w->path);
+		cl_fs.unlink(w->path);
 	}
 	writer_free(w);
 }
@@ -696,13 +684,16 @@ int cl_pq_writer_close(struct cl_pq_writer *w, struct cl_pq_file_stats *stats)
 		rc = flush_row_group(w);
 	if (!rc)
 		rc = write_footer(w);
-	if (!rc && fdatasync(w->fd) != 0)
-		rc = cl_error_set(cl_error_from_errno(errno), "syncing %s: %s", w->path,
-				  strerror(errno));
-	if (!rc && close(w->fd) != 0)
-		rc = cl_error_set(CL_EIO, "closing %s: %s", w->path, strerror(errno));
-	else if (!rc)
-		w->fd = -1;
+	if (!rc)
+		rc = cl_fs_datasync(w->fd, w->path);
+	if (!rc) {
+		int fd = w->fd;
+		w->fd = -1; /* closed whatever close says */
+		if (close(fd) != 0) {
+			rc = cl_error_set(CL_EIO, "closing %s: %s", w->path, strerror(errno));
+			cl_fs.unlink(w->path);
+		}
+	}
 	if (rc) {
 		cl_pq_writer_abort(w);
 		return rc;
