@@ -170,8 +170,8 @@ static int on_publish(struct cl_mqtt_in *m, const struct cl_mqtt_packet *p)
 			    rc == CL_ETOOBIG ? "too many events" : "not JSON events");
 		rc = CL_OK; /* nothing in it can be stored: acknowledge it */
 	} else if (rc == CL_OK && r.nrejected) {
-		cl_log_warn("mqtt", "event=events_rejected count=%u first_reason=\"%s\"",
-			    r.nrejected, r.nlisted ? r.rejected[0].error : "");
+		cl_log_warn("mqtt", "event=events_rejected count=%u first_reason=%s",
+			    r.nrejected, CL_LOG_Q(r.nlisted ? r.rejected[0].error : ""));
 	}
 	if (rc != CL_OK) {
 		cl_ingest_result_free(&r);
@@ -338,8 +338,8 @@ static void *mqtt_main(void *arg)
 		atomic_store(&m->c.connected, 0);
 		if (atomic_load(&m->stop))
 			break;
-		cl_log_warn("mqtt", "event=disconnected broker=%s:%u reason=\"%s\" retry_ms=%lld",
-			    m->o.host, m->o.port, cl_error_detail(), (long long)backoff_ms);
+		cl_log_warn("mqtt", "event=disconnected broker=%s:%u reason=%s retry_ms=%lld",
+			    m->o.host, m->o.port, CL_LOG_Q(cl_error_detail()), (long long)backoff_ms);
 		atomic_fetch_add(&m->c.reconnects, 1);
 		{
 			struct pollfd pf = { m->wake_fd, POLLIN, 0 };

@@ -601,7 +601,7 @@ static void note_error(struct cl_batch_summary *sum, int *first_rc, int rc)
 		*first_rc = rc;
 		snprintf(sum->error, sizeof(sum->error), "%s", cl_error_detail());
 	}
-	cl_log_error("batch", "event=file_failed detail=\"%s\"", cl_error_detail());
+	cl_log_error("batch", "event=file_failed detail=%s", CL_LOG_Q(cl_error_detail()));
 }
 
 int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, int n,
@@ -765,8 +765,8 @@ static int refine_log(struct cl_batch *b, const char *source, struct cl_batch_su
 		else
 			exec(b, "ROLLBACK");
 		if (got == CL_ECORRUPT) {
-			cl_log_error("batch", "event=corrupt_bronze source=%s detail=\"%s\"", source,
-				     cl_error_detail());
+			cl_log_error("batch", "event=corrupt_bronze source=%s detail=%s", CL_LOG_Q(source),
+				     CL_LOG_Q(cl_error_detail()));
 			got = 1; /* the reader skips it; carelake verify reports it */
 		}
 	}

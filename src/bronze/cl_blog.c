@@ -448,8 +448,8 @@ static void sync_round(struct cl_blog *log)
 		snprintf(log->failed_msg, sizeof(log->failed_msg),
 			 "bronze log '%s' stopped after an fdatasync failure; "
 			 "restart to recover", log->source);
-		cl_log_error("bronze", "event=commit_failed source=%s rc=%s detail=\"%s\"",
-			     log->source, cl_strerror(rc), why);
+		cl_log_error("bronze", "event=commit_failed source=%s rc=%s detail=%s",
+			     log->source, cl_strerror(rc), CL_LOG_Q(why));
 		for (b = list; b; b = b->next)
 			if (b->c.rc == CL_OK) {
 				b->c.rc = rc;
@@ -538,9 +538,9 @@ static void *flusher_main(void *arg)
 			b->c.rc = write_batch(log, b, &b->c);
 			if (b->c.rc != CL_OK)
 				cl_log_error("bronze",
-					     "event=commit_failed source=%s records=%u rc=%s detail=\"%s\"",
+					     "event=commit_failed source=%s records=%u rc=%s detail=%s",
 					     log->source, b->count, cl_strerror(b->c.rc),
-					     cl_error_detail());
+					     CL_LOG_Q(cl_error_detail()));
 		}
 		if (b->c.rc != CL_OK)
 			snprintf(b->err, sizeof(b->err), "%s", cl_error_detail());

@@ -480,8 +480,8 @@ int cl_lake_sync(sqlite3 *db, const char *data_dir, const struct cl_lake_opts *o
 		snprintf(s.tdir, sizeof(s.tdir), "%s/%s", data_dir, s.dir);
 		rc = sync_table(&s);
 		if (rc) {
-			cl_log_error("lake", "event=sync_failed table=%s detail=\"%s\"", s.name,
-				     cl_error_detail());
+			cl_log_error("lake", "event=sync_failed table=%s detail=%s", CL_LOG_Q(s.name),
+				     CL_LOG_Q(cl_error_detail()));
 			if (!first)
 				first = cl_error_set(rc, "%s: %s", s.dir, cl_error_detail());
 		}

@@ -91,7 +91,7 @@ static void dead_letter(struct cl_webhook *w, const struct item *it, int attempt
 	    cl_fs_write_all(fd, text, strlen(text), w->dead_path) != CL_OK ||
 	    cl_fs_write_all(fd, "\n", 1, w->dead_path) != CL_OK ||
 	    cl_fs_datasync(fd, w->dead_path) != CL_OK)
-		cl_log_error("webhook", "event=dead_letter_failed path=%s", w->dead_path);
+		cl_log_error("webhook", "event=dead_letter_failed path=%s", CL_LOG_Q(w->dead_path));
 	else
 		cl_log_warn("webhook", "event=dead_lettered attempts=%d", attempts);
 	if (fd >= 0)
@@ -178,8 +178,8 @@ static void *webhook_main(void *arg)
 			continue;
 		}
 		if (rc != CL_OK) {
-			cl_log_error("webhook", "event=outbox_unreadable detail=\"%s\"",
-				     cl_error_detail());
+			cl_log_error("webhook", "event=outbox_unreadable detail=%s",
+				     CL_LOG_Q(cl_error_detail()));
 			if (pause_for(w, 1000000))
 				break;
 			continue;
@@ -200,8 +200,8 @@ static void *webhook_main(void *arg)
 			dead_letter(w, &it, tries);
 		cl_free(it.json);
 		if (cl_store_outbox_delete(st, seq) != CL_OK)
-			cl_log_error("webhook", "event=outbox_not_updated detail=\"%s\"",
-				     cl_error_detail());
+			cl_log_error("webhook", "event=outbox_not_updated detail=%s",
+				     CL_LOG_Q(cl_error_detail()));
 		last = seq;
 		/* at stop: what is already there still goes out, while it can */
 		if (rc != CL_OK && stopping(w))

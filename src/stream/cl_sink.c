@@ -434,8 +434,8 @@ static void *sink_main(void *arg)
 		 * records and the checkpoint has not moved, so nothing is lost
 		 * even if this never succeeds */
 		backoff = backoff ? (backoff * 2 > 5000000 ? 5000000 : backoff * 2) : 100000;
-		cl_log_error("store", "event=commit_failed retry_in_ms=%lld detail=\"%s\"",
-			     (long long)(backoff / 1000), cl_error_detail());
+		cl_log_error("store", "event=commit_failed retry_in_ms=%lld detail=%s",
+			     (long long)(backoff / 1000), CL_LOG_Q(cl_error_detail()));
 		pthread_mutex_lock(&k->mu);
 		if (k->stop && k->st.failures > 3) {
 			pthread_mutex_unlock(&k->mu);
