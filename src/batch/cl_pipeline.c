@@ -164,13 +164,16 @@ static void dead_letter(const char *data_dir, const struct cl_pipeline *p, const
 	    sizeof(dir) || cl_fs_mkdirs(dir) != CL_OK)
 		return;
 	snprintf(to, sizeof(to), "%s/%s", dir, base);
-	if (rename(file, to) != 0) {
+	/* moved in, it is the data directory's, private like the rest */
+	if (rename(file, to) == 0) {
+		chmod(to, 0600);
+	} else {
 		/* another file system: copy, then remove */
 		char *data = NULL;
 		size_t len = 0;
 
 		if (cl_fs_read_file(file, (size_t)1 << 30, &data, &len) != CL_OK ||
-		    cl_fs_write_atomic(to, data, len, 0640) != CL_OK || unlink(file) != 0)
+		    cl_fs_write_atomic(to, data, len, 0600) != CL_OK || unlink(file) != 0)
 			cl_log_error("pipeline", "event=dead_letter_failed pipeline=%s file=%s",
 				     p->name, CL_LOG_Q(base));
 		cl_free(data);
@@ -178,7 +181,7 @@ static void dead_letter(const char *data_dir, const struct cl_pipeline *p, const
 	snprintf(why, sizeof(why), "%s.reason", to);
 	snprintf(text, sizeof(text), "pipeline: %s\nfile: %s\nattempts: %d\nreason: %s\n", p->name,
 		 file, attempts, reason);
-	cl_fs_write_atomic(why, text, strlen(text), 0640);
+	cl_fs_write_atomic(why, text, strlen(text), 0600);
 }
 
 /* What stat says of a file: changed content changes it (a rewrite moves

@@ -192,7 +192,7 @@ static int seg_create(struct cl_blog *log, int64_t now_us)
 			     log->next_offset);
 	if (rc)
 		return rc;
-	fd = open(log->seg_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	fd = open(log->seg_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cl_error_set(cl_error_from_errno(errno),
 				    "cannot create segment '%s': %s", log->seg_path,
@@ -1042,7 +1042,7 @@ int cl_blog_open(const char *source_dir, const char *source,
 		return rc;
 	}
 	snprintf(lock_path, sizeof(lock_path), "%s/.lock", source_dir);
-	log->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	log->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (log->lock_fd < 0) {
 		rc = cl_error_set(cl_error_from_errno(errno), "cannot open '%s': %s",
 				  lock_path, strerror(errno));

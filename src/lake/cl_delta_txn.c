@@ -331,7 +331,7 @@ int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *p
 	}
 	/* the whole commit, durable, under a name no reader looks at */
 	snprintf(tmp, sizeof(tmp), "%s/.%u.json.tmp", log, randombytes_random());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = cl_error_set(cl_error_from_errno(errno), "%s: %s", tmp, strerror(errno));
 		goto out;

@@ -262,7 +262,7 @@ static int writer_open(struct cl_pq_writer **out, const char *path, const struct
 			rc = cl_error_set(CL_EINVAL, "Parquet schema nests too deep");
 			goto fail;
 		}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
 		rc = cl_error_set(cl_error_from_errno(errno), "cannot create %s: %s", path,
 				  strerror(errno));

@@ -86,7 +86,7 @@ static void dead_letter(struct cl_webhook *w, const struct item *it, int attempt
 	if (slash)
 		*slash = '\0';
 	cl_fs_mkdirs(dir);
-	fd = open(w->dead_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	fd = open(w->dead_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0 || !text ||
 	    cl_fs_write_all(fd, text, strlen(text), w->dead_path) != CL_OK ||
 	    cl_fs_write_all(fd, "\n", 1, w->dead_path) != CL_OK ||
