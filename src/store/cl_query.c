@@ -463,8 +463,9 @@ int cl_query_step(struct cl_query *q)
 		return 0;
 	if (rc != SQLITE_ROW)
 		return sql_error(q, rc);
-	if (++q->rows > q->lim.max_rows)
+	if (q->rows == q->lim.max_rows)
 		return limit_error(q, LIMIT_ROWS);
+	q->rows++;
 	q->bytes += row_bytes(q->st);
 	if (q->bytes > q->lim.memory_max)
 		return limit_error(q, LIMIT_MEMORY);
