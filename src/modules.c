@@ -19,6 +19,7 @@
 #include "plugins/in_synthetic/cl_in_synthetic.h"
 #include "serve/cl_http_config.h"
 #include "serve/cl_webhook.h"
+#include "store/cl_query.h"
 #include "stream/cl_rules.h"
 #include "stream/cl_stream.h"
 
@@ -32,6 +33,7 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_refine_section,
 	&cl_lake_section,
 	&cl_ingest_section,
+	&cl_query_section,
 	&cl_rules_section,
 	&cl_pipelines_section,
 	&cl_expect_section,

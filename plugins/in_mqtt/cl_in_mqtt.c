@@ -358,11 +358,11 @@ static void *mqtt_main(void *arg)
 		if (atomic_load(&m->stop))
 			break;
 		if (rc == CL_EINVAL)
-			cl_log_error("mqtt", "event=refused reason=\"%s\" retry_ms=%lld", why,
+			cl_log_error("mqtt", "event=refused reason=%s retry_ms=%lld", CL_LOG_Q(why),
 				     (long long)backoff_ms);
 		else
-			cl_log_warn("mqtt", "event=disconnected broker=%s reason=\"%s\" retry_ms=%lld",
-				    cl_mqtt_conn_peer(m->conn), why, (long long)backoff_ms);
+			cl_log_warn("mqtt", "event=disconnected broker=%s reason=%s retry_ms=%lld",
+				    cl_mqtt_conn_peer(m->conn), CL_LOG_Q(why), (long long)backoff_ms);
 		atomic_fetch_add(&m->c.reconnects, 1);
 		{
 			struct pollfd pf = { m->wake_fd, POLLIN, 0 };

@@ -326,7 +326,7 @@ static int manifest_append(const char *src_dir, json_t *line)
 	if (!text)
 		return cl_error_set(CL_ENOMEM, "no memory");
 	snprintf(path, sizeof(path), "%s/_files.ndjson", src_dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		free(text);
 		return cl_error_set(cl_error_from_errno(errno), "cannot open %s: %s", path,
@@ -449,7 +449,7 @@ static int ingest_file(struct cl_batch *b, const char *source_opt, const char *p
 	snprintf(stored, sizeof(stored), "%s/%s", b->data_dir, rel);
 	rc = cl_fs_mkdirs(dir);
 	if (rc == CL_OK)
-		rc = cl_fs_write_atomic(stored, data, len, 0440);
+		rc = cl_fs_write_atomic(stored, data, len, 0400);
 	if (rc == CL_OK) {
 		json_t *line = json_pack("{s:s,s:s,s:s,s:I,s:s,s:I,s:I}", "hash", hash, "name", name,
 					 "path", rel, "bytes", (json_int_t)len, "format", format,
@@ -601,7 +601,7 @@ static void note_error(struct cl_batch_summary *sum, int *first_rc, int rc)
 		*first_rc = rc;
 		snprintf(sum->error, sizeof(sum->error), "%s", cl_error_detail());
 	}
-	cl_log_error("batch", "event=file_failed detail=\"%s\"", cl_error_detail());
+	cl_log_error("batch", "event=file_failed detail=%s", CL_LOG_Q(cl_error_detail()));
 }
 
 int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, int n,
@@ -765,8 +765,8 @@ static int refine_log(struct cl_batch *b, const char *source, struct cl_batch_su
 		else
 			exec(b, "ROLLBACK");
 		if (got == CL_ECORRUPT) {
-			cl_log_error("batch", "event=corrupt_bronze source=%s detail=\"%s\"", source,
-				     cl_error_detail());
+			cl_log_error("batch", "event=corrupt_bronze source=%s detail=%s", CL_LOG_Q(source),
+				     CL_LOG_Q(cl_error_detail()));
 			got = 1; /* the reader skips it; carelake verify reports it */
 		}
 	}

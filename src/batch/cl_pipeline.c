@@ -160,25 +160,28 @@ static void dead_letter(const char *data_dir, const struct cl_pipeline *p, const
 	const char *base = strrchr(file, '/');
 
 	base = base ? base + 1 : file;
-	snprintf(dir, sizeof(dir), "%s/dead-letter/%s", data_dir, p->name);
-	if (cl_fs_mkdirs(dir) != CL_OK)
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/dead-letter/%s", data_dir, p->name) >=
+	    sizeof(dir) || cl_fs_mkdirs(dir) != CL_OK)
 		return;
 	snprintf(to, sizeof(to), "%s/%s", dir, base);
-	if (rename(file, to) != 0) {
+	/* moved in, it is the data directory's, private like the rest */
+	if (rename(file, to) == 0) {
+		chmod(to, 0600);
+	} else {
 		/* another file system: copy, then remove */
 		char *data = NULL;
 		size_t len = 0;
 
 		if (cl_fs_read_file(file, (size_t)1 << 30, &data, &len) != CL_OK ||
-		    cl_fs_write_atomic(to, data, len, 0640) != CL_OK || unlink(file) != 0)
-			cl_log_error("pipeline", "event=dead_letter_failed pipeline=%s file=\"%s\"",
-				     p->name, base);
+		    cl_fs_write_atomic(to, data, len, 0600) != CL_OK || unlink(file) != 0)
+			cl_log_error("pipeline", "event=dead_letter_failed pipeline=%s file=%s",
+				     p->name, CL_LOG_Q(base));
 		cl_free(data);
 	}
 	snprintf(why, sizeof(why), "%s.reason", to);
 	snprintf(text, sizeof(text), "pipeline: %s\nfile: %s\nattempts: %d\nreason: %s\n", p->name,
 		 file, attempts, reason);
-	cl_fs_write_atomic(why, text, strlen(text), 0640);
+	cl_fs_write_atomic(why, text, strlen(text), 0600);
 }
 
 /* What stat says of a file: changed content changes it (a rewrite moves
@@ -236,7 +239,7 @@ static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_p
 			return CL_OK;
 		snprintf(reason, sizeof(reason), "%s", sum.error[0] ? sum.error : cl_error_detail());
 		cl_log_warn("pipeline", "event=attempt_failed pipeline=%s attempt=%u of=%u "
-			    "detail=\"%s\"", p->name, attempt, p->attempts, reason);
+			    "detail=%s", p->name, attempt, p->attempts, CL_LOG_Q(reason));
 		if (attempt == p->attempts)
 			break;
 		for (int64_t slept = 0; slept < wait; slept += 50000) {
@@ -394,8 +397,8 @@ static void *runner_main(void *arg)
 				   cl_batch_configure(b, &r->cfg,
 						      cl_lake_settings(&r->cfg)->interval_us) != CL_OK)) {
 				cl_batch_close(b);
-				cl_log_error("pipeline", "event=cannot_open detail=\"%s\"",
-					     cl_error_detail());
+				cl_log_error("pipeline", "event=cannot_open detail=%s",
+					     CL_LOG_Q(cl_error_detail()));
 				b = NULL;
 				continue;
 			}

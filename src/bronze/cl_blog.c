@@ -192,7 +192,7 @@ static int seg_create(struct cl_blog *log, int64_t now_us)
 			     log->next_offset);
 	if (rc)
 		return rc;
-	fd = open(log->seg_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	fd = open(log->seg_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cl_error_set(cl_error_from_errno(errno),
 				    "cannot create segment '%s': %s", log->seg_path,
@@ -448,8 +448,8 @@ static void sync_round(struct cl_blog *log)
 		snprintf(log->failed_msg, sizeof(log->failed_msg),
 			 "bronze log '%s' stopped after an fdatasync failure; "
 			 "restart to recover", log->source);
-		cl_log_error("bronze", "event=commit_failed source=%s rc=%s detail=\"%s\"",
-			     log->source, cl_strerror(rc), why);
+		cl_log_error("bronze", "event=commit_failed source=%s rc=%s detail=%s",
+			     log->source, cl_strerror(rc), CL_LOG_Q(why));
 		for (b = list; b; b = b->next)
 			if (b->c.rc == CL_OK) {
 				b->c.rc = rc;
@@ -538,9 +538,9 @@ static void *flusher_main(void *arg)
 			b->c.rc = write_batch(log, b, &b->c);
 			if (b->c.rc != CL_OK)
 				cl_log_error("bronze",
-					     "event=commit_failed source=%s records=%u rc=%s detail=\"%s\"",
+					     "event=commit_failed source=%s records=%u rc=%s detail=%s",
 					     log->source, b->count, cl_strerror(b->c.rc),
-					     cl_error_detail());
+					     CL_LOG_Q(cl_error_detail()));
 		}
 		if (b->c.rc != CL_OK)
 			snprintf(b->err, sizeof(b->err), "%s", cl_error_detail());
@@ -1042,7 +1042,7 @@ int cl_blog_open(const char *source_dir, const char *source,
 		return rc;
 	}
 	snprintf(lock_path, sizeof(lock_path), "%s/.lock", source_dir);
-	log->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	log->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (log->lock_fd < 0) {
 		rc = cl_error_set(cl_error_from_errno(errno), "cannot open '%s': %s",
 				  lock_path, strerror(errno));

@@ -141,5 +141,5 @@ int cl_checkpoint_store(const char *source_dir, const char *consumer,
 		     (unsigned long long)offset);
 	n += snprintf(line + n, sizeof(line) - (size_t)n, " crc32c=%08x\n",
 		      cl_crc32c(0, line, (size_t)n));
-	return cl_fs_write_atomic(path, line, (size_t)n, 0640);
+	return cl_fs_write_atomic(path, line, (size_t)n, 0600);
 }

@@ -81,13 +81,17 @@ void cl_cli_finish(void)
 
 int cl_cli_error(const struct cl_cli *cli, const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 
-	fprintf(stderr, "carelake %s: ", cli->cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* one line, whatever a file name in it holds (as cl_log_write) */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "carelake %s: %s\n", cli->cmd, msg);
 	return CL_EXIT_USAGE;
 }
 

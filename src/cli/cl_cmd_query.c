@@ -1,18 +1,19 @@
 /*
- * `carelake query`: read-only SQL over the tables of carelake.db.
+ * `carelake query`: read-only SQL over the tables of carelake.db, through
+ * store/cl_query (the rules of what may run, and its limits: query.*),
+ * printed as an aligned table, CSV or JSON.
  */
 #include "cl_cli.h"
 #include "core/cl_csv_write.h"
 #include "core/cl_error.h"
+#include "core/cl_mem.h"
+#include "store/cl_query.h"
 #include "store/cl_sql_json.h"
 
-#include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 const char cl_cmd_query_usage[] =
@@ -21,121 +22,137 @@ const char cl_cmd_query_usage[] =
 	"(patient, practitioner, organization, encounter, observation, condition,\n"
 	"medication_request, procedure, quarantine, ...), the serving tables\n"
 	"(vital_event, vital_rollup, news2, alert) and the records of loads\n"
-	"(bronze_file, pipeline_run). Anything that would write, attach a database\n"
-	"or change a setting is refused.\n\n"
+	"(bronze_file, pipeline_run); json_each, json_tree and the schema pragmas\n"
+	"(pragma_table_info('patient'), ...) too. Anything that would write, attach\n"
+	"a database or change a setting is refused. A query is stopped once it has\n"
+	"run for query.timeout (30s), needs more than query.memory_max (256MiB) or\n"
+	"returns more than query.max_rows (100000) rows: --set query.timeout=5m.\n\n"
 	"options:\n"
 	"  --format F        table (default), csv or json (an array of objects)\n"
 	CL_CLI_COMMON_HELP;
 
-/* Reading only: tables, functions, and nothing else. */
-static int authorize(void *arg, int action, const char *a, const char *b, const char *c,
-		     const char *d)
-{
-	int *denied = arg;
+/* Each value of a row kept as text, for the aligned table. */
+struct table {
+	char **cells;    /* nrows * ncol */
+	size_t *width;   /* ncol */
+	size_t nrows, cap;
+	int ncol;
+};
 
-	(void)a;
-	(void)b;
-	(void)c;
-	(void)d;
-	switch (action) {
-	case SQLITE_SELECT:
-	case SQLITE_READ:
-	case SQLITE_FUNCTION:
-	case SQLITE_RECURSIVE:
-		return SQLITE_OK;
-	default:
-		*denied = 1;
-		return SQLITE_DENY;
+static int table_add(struct table *t, sqlite3_stmt *st)
+{
+	if (t->ncol == 0) {
+		t->nrows++;
+		return CL_OK;
 	}
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		char **nc = cl_realloc(t->cells, cap * (size_t)t->ncol * sizeof(*nc));
+
+		if (!nc)
+			return cl_error_set(CL_ENOMEM, "no memory for the rows");
+		t->cells = nc;
+		t->cap = cap;
+	}
+	for (int i = 0; i < t->ncol; i++) {
+		const char *v = (const char *)sqlite3_column_text(st, i);
+		char *c = cl_strdup(v ? v : "NULL");
+
+		t->cells[t->nrows * (size_t)t->ncol + (size_t)i] = c;
+		if (!c) {
+			for (int k = 0; k < i; k++)
+				cl_free(t->cells[t->nrows * (size_t)t->ncol + (size_t)k]);
+			return cl_error_set(CL_ENOMEM, "no memory for the rows");
+		}
+		if (strlen(c) > t->width[i])
+			t->width[i] = strlen(c);
+	}
+	t->nrows++;
+	return CL_OK;
 }
 
-static int print_rows(sqlite3_stmt *st, const char *format)
+static void table_print(const struct table *t, sqlite3_stmt *st)
 {
-	int ncol = sqlite3_column_count(st), rc;
-	char ***rows = NULL;
-	size_t nrows = 0, cap = 0;
-	size_t *width = calloc((size_t)ncol + 1, sizeof(*width));
-	json_t *arr = strcmp(format, "json") == 0 ? json_array() : NULL;
+	for (int i = 0; i < t->ncol; i++)
+		printf("%s%-*s", i ? "  " : "", (int)t->width[i], sqlite3_column_name(st, i));
+	putchar('\n');
+	for (int i = 0; i < t->ncol; i++) {
+		printf("%s", i ? "  " : "");
+		for (size_t k = 0; k < t->width[i]; k++)
+			putchar('-');
+	}
+	putchar('\n');
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (int i = 0; i < t->ncol; i++)
+			printf("%s%-*s", i ? "  " : "", (int)t->width[i],
+			       t->cells[r * (size_t)t->ncol + (size_t)i]);
+		putchar('\n');
+	}
+	printf("(%zu row%s)\n", t->nrows, t->nrows == 1 ? "" : "s");
+}
 
-	if (!width)
-		return SQLITE_NOMEM;
-	if (strcmp(format, "csv") == 0) {
-		for (int i = 0; i < ncol; i++) {
-			if (i)
-				putchar(',');
+static void table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->nrows * (size_t)t->ncol; i++)
+		cl_free(t->cells[i]);
+	cl_free(t->cells);
+	cl_free(t->width);
+}
+
+static void csv_row(sqlite3_stmt *st, int header)
+{
+	for (int i = 0; i < sqlite3_column_count(st); i++) {
+		if (i)
+			putchar(',');
+		if (header)
 			cl_csv_write_field(stdout, sqlite3_column_name(st, i),
 					   strlen(sqlite3_column_name(st, i)));
-		}
-		putchar('\n');
+		else
+			cl_csv_write_field(stdout, (const char *)sqlite3_column_text(st, i),
+					   (size_t)sqlite3_column_bytes(st, i));
 	}
-	for (int i = 0; i < ncol; i++)
-		width[i] = strlen(sqlite3_column_name(st, i));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (arr) {
-			json_t *o = cl_sql_row_json(st);
+	putchar('\n');
+}
 
-			json_array_append_new(arr, o);
-			continue;
-		}
-		if (strcmp(format, "csv") == 0) {
-			for (int i = 0; i < ncol; i++) {
-				if (i)
-					putchar(',');
-				cl_csv_write_field(stdout, (const char *)sqlite3_column_text(st, i),
-						   (size_t)sqlite3_column_bytes(st, i));
-			}
-			putchar('\n');
-			continue;
-		}
-		if (nrows == cap) {
-			char ***nr = realloc(rows, (cap ? cap * 2 : 64) * sizeof(*rows));
+/* Runs the statement and prints its rows. CSV is written as rows come;
+ * a table and JSON are printed once every row is in, so a statement
+ * stopped by a limit prints nothing but the error. */
+static int print_rows(struct cl_query *q, sqlite3_stmt *st, const char *format)
+{
+	struct table t = { .ncol = sqlite3_column_count(st) };
+	json_t *arr = NULL;
+	int csv = strcmp(format, "csv") == 0, rc;
 
-			if (!nr) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			rows = nr;
-			cap = cap ? cap * 2 : 64;
-		}
-		rows[nrows] = calloc((size_t)ncol, sizeof(char *));
-		for (int i = 0; rows[nrows] && i < ncol; i++) {
-			const char *t = (const char *)sqlite3_column_text(st, i);
-
-			rows[nrows][i] = strdup(t ? t : "NULL");
-			if (rows[nrows][i] && strlen(rows[nrows][i]) > width[i])
-				width[i] = strlen(rows[nrows][i]);
-		}
-		nrows++;
+	if (strcmp(format, "json") == 0) {
+		if (!(arr = json_array()))
+			return cl_error_set(CL_ENOMEM, "no memory for the rows");
+	} else if (!csv) {
+		t.width = cl_calloc((size_t)t.ncol + 1, sizeof(*t.width));
+		if (!t.width)
+			return cl_error_set(CL_ENOMEM, "no memory for the rows");
+		for (int i = 0; i < t.ncol; i++)
+			t.width[i] = strlen(sqlite3_column_name(st, i));
 	}
-	if (arr) {
+	if (csv)
+		csv_row(st, 1);
+	while ((rc = cl_query_step(q)) > 0) {
+		if (csv)
+			csv_row(st, 0);
+		else if (arr && json_array_append_new(arr, cl_sql_row_json(st)) != 0)
+			rc = cl_error_set(CL_ENOMEM, "no memory for the rows");
+		else if (!arr)
+			rc = table_add(&t, st);
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0 && arr) {
 		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
-		json_decref(arr);
-	} else if (strcmp(format, "table") == 0) {
-		for (int i = 0; i < ncol; i++)
-			printf("%s%-*s", i ? "  " : "", (int)width[i], sqlite3_column_name(st, i));
-		putchar('\n');
-		for (int i = 0; i < ncol; i++) {
-			printf("%s", i ? "  " : "");
-			for (size_t k = 0; k < width[i]; k++)
-				putchar('-');
-		}
-		putchar('\n');
-		for (size_t r = 0; r < nrows; r++) {
-			for (int i = 0; i < ncol; i++)
-				printf("%s%-*s", i ? "  " : "", (int)width[i],
-				       rows[r] && rows[r][i] ? rows[r][i] : "");
-			putchar('\n');
-		}
-		printf("(%zu row%s)\n", nrows, nrows == 1 ? "" : "s");
+	} else if (rc == 0 && !csv) {
+		table_print(&t, st);
 	}
-	for (size_t r = 0; r < nrows; r++) {
-		for (int i = 0; rows[r] && i < ncol; i++)
-			free(rows[r][i]);
-		free(rows[r]);
-	}
-	free(rows);
-	free(width);
+	json_decref(arr);
+	table_free(&t);
 	return rc;
 }
 
@@ -146,11 +163,12 @@ int cl_cmd_query(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *format = "table", *tail;
+	const char *format = "table";
+	struct cl_query_limits lim;
+	struct cl_query *q;
 	struct cl_cli cli;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int opt, rc, denied = 0;
+	sqlite3_stmt *st;
+	int opt, rc;
 
 	cl_cli_init(&cli, "query");
 	optind = 1;
@@ -171,39 +189,19 @@ int cl_cmd_query(int argc, char **argv)
 		return cl_cli_error(&cli, "--format must be table, csv or json");
 	if (optind != argc - 1)
 		return cl_cli_error(&cli, "give one SQL statement, quoted (see --help)");
-	if ((rc = cl_cli_open_store(&cli, 5000, &db)))
-		return rc;
-	sqlite3_set_authorizer(db, authorize, &denied);
-	rc = sqlite3_prepare_v2(db, argv[optind], -1, &st, &tail);
-	if (rc != SQLITE_OK || !st) {
-		const char *msg = rc == SQLITE_AUTH || denied ? "only reading is allowed: the statement would "
-						      "write, attach or change a setting"
-						    : sqlite3_errmsg(db);
-
-		rc = cl_cli_error(&cli, "%s", st || rc != SQLITE_OK ? msg : "no statement given");
-		sqlite3_finalize(st);
-		sqlite3_close(db);
-		return rc;
-	}
-	while (tail && (isspace((unsigned char)*tail) || *tail == ';'))
-		tail++;
-	if (tail && *tail) {
-		sqlite3_finalize(st);
-		sqlite3_close(db);
-		return cl_cli_error(&cli, "one statement at a time (more follows: '%.40s')", tail);
-	}
-	if (!sqlite3_stmt_readonly(st)) {
-		sqlite3_finalize(st);
-		sqlite3_close(db);
-		return cl_cli_error(&cli, "only reading is allowed: the statement would write");
-	}
-	rc = print_rows(st, format);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		rc = cl_cli_error(&cli, "%s", sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return rc;
-	}
-	sqlite3_close(db);
-	return CL_EXIT_OK;
+	lim = *cl_query_settings(cli.cfg);
+	lim.own_process = 1; /* this process runs nothing else */
+	rc = cl_query_open(cli.data_dir, &lim, &q);
+	if (rc == CL_ENOENT)
+		return cl_cli_error(&cli, "%s (load something first: carelake ingest)",
+				    cl_error_detail());
+	if (rc)
+		return cl_cli_error(&cli, "%s", cl_error_detail());
+	rc = cl_query_prepare(q, argv[optind], &st);
+	if (rc == CL_OK)
+		rc = print_rows(q, st, format);
+	if (rc < 0)
+		cl_cli_error(&cli, "%s", cl_error_detail());
+	cl_query_close(q);
+	return rc < 0 ? CL_EXIT_USAGE : CL_EXIT_OK;
 }

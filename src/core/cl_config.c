@@ -574,6 +574,13 @@ int cl_config_load_file(struct cl_config *c, const char *path)
 	return rc;
 }
 
+static void format_number(enum cl_config_type type, int64_t sv, char *buf, size_t cap);
+
+void cl_config_format(enum cl_config_type type, int64_t v, char *buf, size_t cap)
+{
+	format_number(type, v, buf, cap);
+}
+
 /* Formats a number of a key's type in the units a user would write. */
 static void format_number(enum cl_config_type type, int64_t sv, char *buf, size_t cap)
 {

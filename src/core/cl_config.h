@@ -141,6 +141,10 @@ int cl_config_table_set(const struct cl_config_entry *t, size_t n, void *base,
 void cl_config_table_print(FILE *out, const char *prefix, const struct cl_config_entry *t,
 			   size_t n, const void *base, int help);
 
+/* Writes v, a value of the given type (a size, a duration, a count), in
+ * the units a user would write it: 256MiB, 30s, 100000. */
+void cl_config_format(enum cl_config_type type, int64_t v, char *buf, size_t cap);
+
 /* Checked conversions used for config and for numbers from the network. */
 int cl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int cl_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);

@@ -93,7 +93,7 @@ int cl_fs_mkdirs(const char *path)
 		if (buf[i] != '/' && buf[i] != '\0')
 			continue;
 		buf[i] = '\0';
-		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
 			return cl_error_set(cl_error_from_errno(errno),
 					    "cannot create directory '%s': %s",
 					    buf, strerror(errno));

@@ -42,7 +42,8 @@ int cl_fs_write_all(int fd, const void *buf, size_t n, const char *what);
 /* fdatasync with EINTR retry; 0 or a CL_E* code with detail. */
 int cl_fs_datasync(int fd, const char *what);
 
-/* Creates a directory and its parents (mode 0750 for new ones). */
+/* Creates a directory and its parents (mode 0700 for new ones: what
+ * carelake keeps is for its own user alone). */
 int cl_fs_mkdirs(const char *path);
 
 /* Opens a directory and fsyncs it, making new entries in it durable. */

@@ -31,13 +31,60 @@ void cl_log_write(int level, const char *comp, const char *fmt, ...)
 		vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 		va_end(ap);
 	}
-	/* One write per line, so lines from several threads never interleave. */
+	/* A control byte a caller let through cannot start a line of its own. */
 	n = strlen(line);
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	/* One write per line, so lines from several threads never interleave. */
 	if (n + 1 < sizeof(line)) {
 		line[n++] = '\n';
 		line[n] = '\0';
 	}
 	fputs(line, stderr);
+}
+
+const char *cl_log_quote(char *buf, size_t cap, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	buf[n++] = '"';
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[4];
+		size_t len = 0;
+
+		if (c == '"' || c == '\\')
+			esc[len++] = '\\', esc[len++] = (char)c;
+		else if (c == '\n')
+			esc[len++] = '\\', esc[len++] = 'n';
+		else if (c == '\r')
+			esc[len++] = '\\', esc[len++] = 'r';
+		else if (c == '\t')
+			esc[len++] = '\\', esc[len++] = 't';
+		else if (c < 0x20 || c == 0x7f)
+			esc[len++] = '\\', esc[len++] = 'x', esc[len++] = hex[c >> 4],
+			esc[len++] = hex[c & 15];
+		else
+			esc[len++] = (char)c;
+		/* room for this, and for ..." and the NUL should the next not fit */
+		if (n + len + 5 > cap) {
+			/* not inside a UTF-8 sequence: back to its first byte */
+			while (n > 1 && ((unsigned char)buf[n - 1] & 0xc0) == 0x80)
+				n--;
+			if (n > 1 && (unsigned char)buf[n - 1] >= 0xc0)
+				n--;
+			memcpy(buf + n, "...", 3);
+			n += 3;
+			break;
+		}
+		memcpy(buf + n, esc, len);
+		n += len;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return buf;
 }
 
 int cl_log_level_parse(const char *name)

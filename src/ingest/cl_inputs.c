@@ -143,7 +143,7 @@ static int add_input(struct cl_inputs *set, const char *name, const struct cl_co
 	if (rc == CL_OK && p->cb_init)
 		rc = p->cb_init(in, &in->state);
 	if (rc == CL_ENOENT) {
-		cl_log_info("ingest", "event=input_off input=%s detail=\"%s\"", name, cl_error_detail());
+		cl_log_info("ingest", "event=input_off input=%s detail=%s", name, CL_LOG_Q(cl_error_detail()));
 		cl_ingest_destroy(in->ingest);
 		return CL_OK;
 	}
@@ -200,8 +200,8 @@ static void collect_main(struct cl_worker *w, void *arg)
 
 	while (!cl_worker_wait(w, in->p->interval_us))
 		if (in->p->cb_collect(in->state, cl_time_now_us(), emit, in) < 0)
-			cl_log_warn("ingest", "event=collect_failed input=%s detail=\"%s\"", in->p->name,
-				    cl_error_detail());
+			cl_log_warn("ingest", "event=collect_failed input=%s detail=%s", in->p->name,
+				    CL_LOG_Q(cl_error_detail()));
 }
 
 int cl_inputs_run(struct cl_inputs *set)

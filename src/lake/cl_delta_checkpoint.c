@@ -271,7 +271,7 @@ int cl_delta_checkpoint(const char *path, int64_t version)
 				 "\"sizeInBytes\":%lld}\n", (long long)version, (long long)actions,
 				 stat(file, &sb) == 0 ? (long long)sb.st_size : 0LL);
 		snprintf(last, sizeof(last), "%s/_delta_log/_last_checkpoint", path);
-		rc = cl_fs_write_atomic(last, text, (size_t)n, 0644);
+		rc = cl_fs_write_atomic(last, text, (size_t)n, 0600);
 	}
 	if (rc)
 		cl_fs.unlink(tmp);

@@ -334,7 +334,7 @@ int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *p
 	}
 	/* the whole commit, durable, under a name no reader looks at */
 	snprintf(tmp, sizeof(tmp), "%s/.%u.json.tmp", log, randombytes_random());
-	if ((rc = cl_fs_create(tmp, 0644, &fd)))
+	if ((rc = cl_fs_create(tmp, 0600, &fd)))
 		goto out;
 	rc = cl_fs_write_all(fd, text, strlen(text), tmp);
 	if (rc == 0)

@@ -342,7 +342,7 @@ static int write_rows(struct sync *s)
 			rc = cl_fs_mkdirs(path);
 			snprintf(path, sizeof(path), "%s/%s", s->tdir, rel);
 			if (rc == 0)
-				rc = cl_lake_file_open(&f, path, 0644, &s->c, s->o);
+				rc = cl_lake_file_open(&f, path, 0600, &s->c, s->o);
 			open = rc == 0;
 			if (rc == 0 && json_array_append_new(s->written, json_string(path)) != 0)
 				rc = CL_ENOMEM;
@@ -506,8 +506,8 @@ int cl_lake_sync(sqlite3 *db, const char *data_dir, const struct cl_lake_opts *o
 		snprintf(s.tdir, sizeof(s.tdir), "%s/%s", data_dir, s.dir);
 		rc = sync_table(&s);
 		if (rc) {
-			cl_log_error("lake", "event=sync_failed table=%s detail=\"%s\"", s.name,
-				     cl_error_detail());
+			cl_log_error("lake", "event=sync_failed table=%s detail=%s", CL_LOG_Q(s.name),
+				     CL_LOG_Q(cl_error_detail()));
 			if (!first)
 				first = cl_error_set(rc, "%s: %s", s.dir, cl_error_detail());
 		}

@@ -309,8 +309,8 @@ int cl_lake_maintain(const char *data_dir, uint64_t target_bytes, int64_t retent
 		if (rc == 0)
 			rc = cl_lake_vacuum_table(tdir, retention_us, 0, sum, NULL);
 		if (rc) {
-			cl_log_error("lake", "event=maintenance_failed table=%s detail=\"%s\"", rel,
-				     cl_error_detail());
+			cl_log_error("lake", "event=maintenance_failed table=%s detail=%s", CL_LOG_Q(rel),
+				     CL_LOG_Q(cl_error_detail()));
 			if (!first)
 				first = rc;
 		}

@@ -143,7 +143,7 @@ struct cl_pq_write_opts {
 	const char *const *kv;    /* key-value metadata: key, value, key, value... */
 	size_t nkv;               /* number of pairs */
 	const char *created_by;   /* default "carelake <version>" */
-	int mode;                 /* permissions of the new file; default 0644 */
+	int mode;                 /* permissions of the new file; default 0600 */
 };
 
 /* Statistics of one leaf over the whole file, for Delta `add.stats`. */

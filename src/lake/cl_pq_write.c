@@ -254,7 +254,7 @@ static int writer_open(struct cl_pq_writer **out, const char *path, const struct
 			rc = cl_error_set(CL_EINVAL, "Parquet schema nests too deep");
 			goto fail;
 		}
-	if ((rc = cl_fs_create(path, opts && opts->mode ? opts->mode : 0644, &w->fd)))
+	if ((rc = cl_fs_create(path, opts && opts->mode ? opts->mode : 0600, &w->fd)))
 		goto fail;
 	if ((rc = write_all(w, CL_PQF_MAGIC, 4)))
 		goto fail;

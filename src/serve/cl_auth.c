@@ -48,11 +48,14 @@ static int load(struct cl_auth *a, const char *path)
 		char name[65], role[33], hex[TOKEN_HEX + 1];
 		struct entry *ne;
 		size_t bin_len;
+		int end = -1;
 
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
-		if (sscanf(line, "v1 %64s %32s %64s", name, role, hex) != 3 ||
-		    strlen(hex) != TOKEN_HEX) {
+		/* nothing may follow the hash: a field longer than its width
+		 * would otherwise be cut and the rest taken for the next one */
+		if (sscanf(line, "v1 %64s %32s %64s %n", name, role, hex, &end) != 3 || end < 0 ||
+		    line[end] != '\0' || strlen(hex) != TOKEN_HEX) {
 			cl_free(text);
 			return cl_error_set(CL_ECORRUPT, "%s: a line is not 'v1 NAME ROLE HASH'", path);
 		}

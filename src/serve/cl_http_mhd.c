@@ -351,7 +351,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	for (size_t i = 0; i < n; i++)
 		if (msg[i] == '"' || (unsigned char)msg[i] < 0x20)
 			msg[i] = '\'';
-	cl_log_warn("http", "event=mhd msg=\"%s\"", msg);
+	cl_log_warn("http", "event=mhd msg=%s", CL_LOG_Q(msg));
 }
 
 int cl_mhd_start(struct cl_server *s, struct cl_mhd **out)

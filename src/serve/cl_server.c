@@ -145,15 +145,15 @@ static void refiner_main(struct cl_worker *w, void *arg)
 		if (!b && (cl_batch_open(s->data_dir, &b) != CL_OK ||
 			   cl_batch_configure(b, &s->cfg, cl_lake_settings(&s->cfg)->interval_us) !=
 				   CL_OK)) {
-			cl_log_error("refine", "event=cannot_open detail=\"%s\"", cl_error_detail());
+			cl_log_error("refine", "event=cannot_open detail=%s", CL_LOG_Q(cl_error_detail()));
 			cl_batch_close(b);
 			b = NULL;
 			continue;
 		}
 		maintain_lake(s, &maint_mono);
 		if (cl_batch_refine(b, 0, &sum) != CL_OK)
-			cl_log_error("refine", "event=failed run=%lld detail=\"%s\"", (long long)sum.run_id,
-				     sum.error);
+			cl_log_error("refine", "event=failed run=%lld detail=%s", (long long)sum.run_id,
+				     CL_LOG_Q(sum.error));
 		else if (sum.c.records)
 			cl_log_info("refine", "event=refined run=%lld records=%llu accepted=%llu "
 				    "quarantined=%llu", (long long)sum.run_id,

@@ -85,12 +85,12 @@ static void dead_letter(struct cl_webhook *w, const struct item *it, int attempt
 	if (slash)
 		*slash = '\0';
 	cl_fs_mkdirs(dir);
-	fd = open(w->dead_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	fd = open(w->dead_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0 || !text ||
 	    cl_fs_write_all(fd, text, strlen(text), w->dead_path) != CL_OK ||
 	    cl_fs_write_all(fd, "\n", 1, w->dead_path) != CL_OK ||
 	    cl_fs_datasync(fd, w->dead_path) != CL_OK)
-		cl_log_error("webhook", "event=dead_letter_failed path=%s", w->dead_path);
+		cl_log_error("webhook", "event=dead_letter_failed path=%s", CL_LOG_Q(w->dead_path));
 	else
 		cl_log_warn("webhook", "event=dead_lettered attempts=%d", attempts);
 	if (fd >= 0)
@@ -151,8 +151,8 @@ static void webhook_main(struct cl_worker *wk, void *arg)
 			continue;
 		}
 		if (rc != CL_OK) {
-			cl_log_error("webhook", "event=outbox_unreadable detail=\"%s\"",
-				     cl_error_detail());
+			cl_log_error("webhook", "event=outbox_unreadable detail=%s",
+				     CL_LOG_Q(cl_error_detail()));
 			if (cl_worker_wait(wk, 1000000))
 				break;
 			continue;
@@ -173,8 +173,8 @@ static void webhook_main(struct cl_worker *wk, void *arg)
 			dead_letter(w, &it, tries);
 		cl_free(it.json);
 		if (cl_store_outbox_delete(st, seq) != CL_OK)
-			cl_log_error("webhook", "event=outbox_not_updated detail=\"%s\"",
-				     cl_error_detail());
+			cl_log_error("webhook", "event=outbox_not_updated detail=%s",
+				     CL_LOG_Q(cl_error_detail()));
 		last = seq;
 		/* at stop: what is already there still goes out, while it can */
 		if (rc != CL_OK && cl_worker_stopping(wk))

@@ -6,12 +6,15 @@
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CKPT_GET, Q_CKPT_SET, Q_VITAL, Q_ROLLUP, Q_NEWS2,
@@ -97,6 +100,20 @@ static int db_error(struct cl_store *s, const char *what)
 			    "carelake.db: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
+/* SQLite would create carelake.db with mode 0644, and it gives -wal and
+ * -shm the mode of the database: made here first, 0600, the three are
+ * the owner's alone. An existing file keeps the mode it has. */
+static int create_private(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return cl_error_set(cl_error_from_errno(errno), "cannot create %s: %s", path,
+				    strerror(errno));
+	close(fd);
+	return CL_OK;
+}
+
 static int open_store(const char *data_dir, int create, struct cl_store **out)
 {
 	char path[PATH_MAX];
@@ -106,6 +123,14 @@ static int open_store(const char *data_dir, int create, struct cl_store **out)
 	if (!s)
 		return cl_error_set(CL_ENOMEM, "no memory for the store");
 	snprintf(path, sizeof(path), "%s/carelake.db", data_dir);
+	if (create) {
+		int rc = create_private(path);
+
+		if (rc) {
+			cl_free(s);
+			return rc;
+		}
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				  SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		int rc = cl_error_set(CL_EIO, "cannot open %s: %s", path,

@@ -441,8 +441,8 @@ static void *sink_main(void *arg)
 		if (failed_in_row++ == 0 || cl_time_mono_us() - logged_mono >= 60000000) {
 			logged_mono = cl_time_mono_us();
 			cl_log_error("store", "event=commit_failed attempts=%llu retry_in_ms=%lld "
-				     "detail=\"%s\"", (unsigned long long)failed_in_row,
-				     (long long)(backoff / 1000), cl_error_detail());
+				     "detail=%s", (unsigned long long)failed_in_row,
+				     (long long)(backoff / 1000), CL_LOG_Q(cl_error_detail()));
 		}
 		pthread_mutex_lock(&k->mu);
 		if (k->stop && k->st.failures > 3) {

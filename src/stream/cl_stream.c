@@ -695,8 +695,8 @@ static long read_source(struct cl_stream *s, int src, struct cl_blog_reader *r,
 		if (got == 0)
 			break;
 		if (got == CL_ECORRUPT) {
-			cl_log_error("stream", "event=corrupt_bronze source=%s detail=\"%s\"",
-				     source_names[src], cl_error_detail());
+			cl_log_error("stream", "event=corrupt_bronze source=%s detail=%s",
+				     source_names[src], CL_LOG_Q(cl_error_detail()));
 			continue;
 		}
 		if (got < 0)
@@ -880,7 +880,8 @@ static void *stream_main(void *arg)
 	if (rc == CL_OK)
 		rc = cl_store_alert_max_id(st, &s->last_alert_id);
 	if (rc == CL_OK && cl_store_alerts_open_each(st, load_open_alert, s) != CL_OK)
-		cl_log_error("stream", "event=cannot_load_alerts detail=\"%s\"", cl_error_detail());
+		cl_log_error("stream", "event=cannot_load_alerts detail=%s",
+			     CL_LOG_Q(cl_error_detail()));
 	cl_store_close(st);
 	for (int src = 0; rc == CL_OK && src < NSOURCES; src++) {
 		char dir[PATH_MAX];
@@ -898,7 +899,7 @@ static void *stream_main(void *arg)
 			    (unsigned long long)s->replay_from[src]);
 	}
 	if (rc != CL_OK) {
-		cl_log_error("stream", "event=cannot_start detail=\"%s\"", cl_error_detail());
+		cl_log_error("stream", "event=cannot_start detail=%s", CL_LOG_Q(cl_error_detail()));
 		s->failed = 1;
 		atomic_store(&s->c.stopped, 1);
 		goto out;
@@ -908,9 +909,9 @@ static void *stream_main(void *arg)
 		int stop;
 
 		if (n < 0) {
-			cl_log_error("stream", "event=stopped detail=\"%s\" "
+			cl_log_error("stream", "event=stopped detail=%s "
 				     "remedy=\"restart: processing resumes from the last "
-				     "checkpoint\"", cl_error_detail());
+				     "checkpoint\"", CL_LOG_Q(cl_error_detail()));
 			s->failed = 1;
 			atomic_store(&s->c.stopped, 1);
 			break;
@@ -1044,12 +1045,14 @@ void cl_stream_raise(struct cl_stream *s, const char *rule, const char *severity
 	if (!s)
 		return;
 	if (!r || !sev) {
-		cl_log_error("stream", "event=alert_refused rule=%s severity=%s", rule, severity);
+		cl_log_error("stream", "event=alert_refused rule=%s severity=%s", CL_LOG_Q(rule),
+			     CL_LOG_Q(severity));
 		return;
 	}
 	e = cl_calloc(1, sizeof(*e));
 	if (!e) {
-		cl_log_error("stream", "event=alert_lost rule=%s detail=\"out of memory\"", rule);
+		cl_log_error("stream", "event=alert_lost rule=%s detail=\"out of memory\"",
+			     CL_LOG_Q(rule));
 		return;
 	}
 	e->name = r;

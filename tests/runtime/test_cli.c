@@ -2,7 +2,8 @@
  * The carelake binary end to end: --version and every --help, `bronze
  * append` then `bronze dump` (NDJSON parsed back), `verify` in text and
  * JSON, corruption found by verify (exit 1), clear one-line errors with
- * exit 2 for bad input, config files, and `demo`.
+ * exit 2 for bad input, config files, a file name that tries to forge a
+ * log line, and `demo`.
  *
  * Usage: test_cli /path/to/carelake
  */
@@ -247,6 +248,46 @@ static void test_errors(void **state)
 	done(&r);
 }
 
+/* A file name that holds a newline and a whole log line after it: each
+ * event stays one line, the name in it escaped, and no line on stderr is
+ * the forged one. */
+static void test_file_name_cannot_forge_a_log_line(void **state)
+{
+	static const char forged[] = "ts=2020-01-01T00:00:00.000Z level=error comp=bronze "
+				     "event=forged";
+	char data[300], name[600];
+	struct result r;
+	int lines = 0, events = 0;
+	FILE *f;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/forge", dir);
+	snprintf(name, sizeof(name), "%s/a\n%s\r x=.csv", dir, forged);
+	f = fopen(name, "w");
+	assert_non_null(f);
+	fputs("no,header,carelake,knows\n1,2,3,4\n", f);
+	fclose(f);
+	r = run(NULL, "ingest", "--data", data, name, NULL);
+	assert_int_equal(r.status, 1);
+	for (char *line = strtok(r.err, "\n"); line; line = strtok(NULL, "\n")) {
+		lines++;
+		if (strncmp(line, "ts=", 3) == 0) {
+			assert_int_not_equal(strncmp(line, forged, 13), 0); /* not the forged one */
+			assert_null(strchr(line, '\r'));
+			if (strstr(line, " event=file_failed ")) {
+				events++;
+				assert_non_null(strstr(line, "/a\\nts=2020-01-01T00:00:00.000Z level="
+							     "error comp=bronze event=forged\\r x=.csv:"));
+			}
+		} else if (strncmp(line, "carelake ingest: ", 17) != 0) {
+			fail_msg("a line on stderr is neither an event nor the error: %s", line);
+		}
+	}
+	assert_int_equal(events, 1);
+	assert_int_equal(lines, 2);
+	done(&r);
+}
+
 static void test_demo(void **state)
 {
 	char data[300];
@@ -288,6 +329,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_append_dump_verify),
 		cmocka_unit_test(test_verify_finds_corruption),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_file_name_cannot_forge_a_log_line),
 		cmocka_unit_test(test_demo),
 	};
 	int rc;

@@ -1,0 +1,1 @@
+SELECT id, rule, group_concat(message) FROM alert GROUP BY rule ORDER BY 1

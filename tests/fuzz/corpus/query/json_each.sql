@@ -1,0 +1,1 @@
+SELECT key, value FROM json_each('[1,2]')
