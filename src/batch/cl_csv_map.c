@@ -4,6 +4,7 @@
 #include "cl_csv_map.h"
 #include "batch/cl_csv.h"
 #include "core/cl_error.h"
+#include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "stream/cl_vitals.h"
 
@@ -460,16 +461,31 @@ static int put_field(struct cl_row *r, const struct field *f, size_t at, const s
 }
 
 /* The whole name from its parts, as FHIR names are read. */
-static void full_name(struct cl_row *r)
+static int full_name(struct cl_row *r)
 {
 	const struct cl_val *g = cl_row_get(r, "given"), *f = cl_row_get(r, "family");
-	char name[600];
+	size_t gn = g ? g->n : 0, fn = f ? f->n : 0, n = 0;
+	char *name;
+	int rc;
 
 	if (cl_row_get(r, "name") || (!g && !f))
-		return;
-	snprintf(name, sizeof(name), "%.*s%s%.*s", g ? (int)g->n : 0, g ? g->s : "",
-		 g && f ? " " : "", f ? (int)f->n : 0, f ? f->s : "");
-	cl_row_text(r, "name", name, strlen(name));
+		return CL_OK;
+	name = cl_malloc(gn + fn + 2);
+	if (!name)
+		return cl_error_set(CL_ENOMEM, "no memory for a name of %zu bytes", gn + fn + 1);
+	if (g) {
+		memcpy(name, g->s, gn);
+		n = gn;
+	}
+	if (g && f)
+		name[n++] = ' ';
+	if (f) {
+		memcpy(name + n, f->s, fn);
+		n += fn;
+	}
+	rc = cl_row_text(r, "name", name, n);
+	cl_free(name);
+	return rc;
 }
 
 /* Vitals in carelake's units, as device events are. */
@@ -538,16 +554,26 @@ int cl_csv_load(struct cl_silver *s, const struct cl_csv_mapping *m, const char 
 			continue;
 		}
 		cl_row_init(&r, t, record);
-		for (size_t k = 0; k < sizeof(m->f) / sizeof(m->f[0]) && m->f[k].col && !why[0]; k++)
-			put_field(&r, m->f, k, &hdr, &rec, why, sizeof(why));
-		if (!why[0] && strcmp(t->name, "observation") == 0) {
+		/* a value the row cannot take fails it (why), a text over the
+		 * limit is remembered by the row and quarantined when it is put;
+		 * out of memory fails the file */
+		rc = CL_OK;
+		for (size_t k = 0; k < sizeof(m->f) / sizeof(m->f[0]) && m->f[k].col && !why[0] &&
+				   rc != CL_ENOMEM; k++)
+			rc = put_field(&r, m->f, k, &hdr, &rec, why, sizeof(why));
+		if (rc != CL_ENOMEM && !why[0] && strcmp(t->name, "observation") == 0) {
 			cl_row_text(&r, "source", "csv", 3);
-			normalise_vital(&r, why, sizeof(why));
+			rc = normalise_vital(&r, why, sizeof(why));
 		}
-		if (!why[0] && (strcmp(t->name, "patient") == 0 ||
-				strcmp(t->name, "practitioner") == 0))
-			full_name(&r);
+		if (rc != CL_ENOMEM && !why[0] && (strcmp(t->name, "patient") == 0 ||
+						   strcmp(t->name, "practitioner") == 0))
+			rc = full_name(&r);
+		if (rc == CL_ENOMEM) {
+			cl_row_release(&r);
+			break;
+		}
 		if (why[0]) {
+			cl_row_release(&r);
 			c->records++;
 			rc = cl_silver_quarantine(s, t->name, record, why, rec.f[0].p, rec.f[0].len);
 		} else {

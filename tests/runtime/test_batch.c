@@ -2,7 +2,12 @@
  * Batch loads end to end, through the carelake binary:
  * - data-driven cases (tests/data/batch/<case>/): each case's input files
  *   beside case.json, which says what the load must report, the rows a
- *   query must then return, what must be quarantined and why;
+ *   query must then return, what must be quarantined and why. Inputs too
+ *   large to keep in the tree are made from case.json's "generate": file
+ *   name -> {"text": PIECES} or {"xlsx": {"rows": PIECES, "shared":
+ *   PIECES}} (a workbook around the sheet's <row> elements and the shared
+ *   strings' <si> elements), PIECES being strings and {"repeat": "abc",
+ *   "times": N} joined in order;
  * - the shared third-party material: all of synthea-fhir, synthea-csv and
  *   fhir-r4-examples with the right counts per table and no quarantine;
  * - loading the same files again changes nothing; refine --rebuild gives
@@ -23,6 +28,7 @@ static const char *bin, *cases, *shared;
 static char dir[256];
 
 #include "cli_helpers.h"
+#include "cl_test_xlsx.h"
 
 static json_t *parse(const char *text)
 {
@@ -44,6 +50,68 @@ static json_t *query(const char *data, const char *sql)
 	j = parse(r.out);
 	done(&r);
 	return j;
+}
+
+/* PIECES (see the top) joined, malloc'd and NUL-terminated; NULL for
+ * NULL. */
+static char *pieces(const json_t *p, size_t *len)
+{
+	size_t n = 0, i;
+	const json_t *e;
+	char *out;
+
+	if (!p)
+		return NULL;
+	json_array_foreach(p, i, e)
+		n += json_is_string(e) ? json_string_length(e)
+				       : strlen(json_string_value(json_object_get(e, "repeat"))) *
+						 (size_t)json_integer_value(json_object_get(e, "times"));
+	out = malloc(n + 1);
+	assert_non_null(out);
+	n = 0;
+	json_array_foreach(p, i, e) {
+		if (json_is_string(e)) {
+			memcpy(out + n, json_string_value(e), json_string_length(e));
+			n += json_string_length(e);
+			continue;
+		}
+		for (json_int_t k = 0; k < json_integer_value(json_object_get(e, "times")); k++) {
+			const char *r = json_string_value(json_object_get(e, "repeat"));
+
+			memcpy(out + n, r, strlen(r));
+			n += strlen(r);
+		}
+	}
+	out[n] = '\0';
+	if (len)
+		*len = n;
+	return out;
+}
+
+/* Makes the file `spec` describes (see the top) at path. */
+static void generate(const char *path, const json_t *spec)
+{
+	const json_t *x = json_object_get(spec, "xlsx");
+	char *data;
+	size_t len;
+	FILE *f;
+
+	if (x) {
+		char *rows = pieces(json_object_get(x, "rows"), NULL);
+		char *sst = pieces(json_object_get(x, "shared"), NULL);
+
+		data = cl_test_xlsx(rows, sst, NULL, 0, &len);
+		assert_non_null(data);
+		free(rows);
+		free(sst);
+	} else {
+		data = pieces(json_object_get(spec, "text"), &len);
+	}
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	free(data);
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -111,6 +179,21 @@ static void run_case(const char *name)
 		sprintf(files[nfiles++], "%s/%s", cdir, de->d_name);
 	}
 	closedir(d);
+	{
+		const char *fname;
+		json_t *spec;
+		char gdir[700];
+
+		snprintf(gdir, sizeof(gdir), "%s/made-%s", dir, name);
+		json_object_foreach(json_object_get(c, "generate"), fname, spec) {
+			if (nfiles == 16)
+				break;
+			mkdir(gdir, 0700);
+			files[nfiles] = malloc(strlen(gdir) + strlen(fname) + 2);
+			sprintf(files[nfiles], "%s/%s", gdir, fname);
+			generate(files[nfiles++], spec);
+		}
+	}
 	qsort(files, (size_t)nfiles, sizeof(files[0]), cmp_name);
 	snprintf(data, sizeof(data), "%s/case-%s", dir, name);
 	args[na++] = "ingest";
