@@ -669,7 +669,7 @@ static int drop_indexes(struct cl_silver *s, const struct cl_table *t, struct bu
 		const char *name = (const char *)sqlite3_column_text(q, 0);
 		const char *sql = (const char *)sqlite3_column_text(q, 1);
 		size_t ln = strlen(name), ls = strlen(sql);
-		char *n2 = cl_realloc(names, nn + ln + 40), *s2 = n2 ? cl_realloc(sqls, ns + ls + 2)
+		char *n2 = cl_realloc(names, nn + ln + 40), *s2 = n2 ? cl_realloc(sqls, ns + ls + 20)
 								 : NULL;
 
 		if (n2)
@@ -680,7 +680,12 @@ static int drop_indexes(struct cl_silver *s, const struct cl_table *t, struct bu
 		}
 		sqls = s2;
 		nn += (size_t)sprintf(names + nn, "DROP INDEX \"%s\";", name);
-		ns += (size_t)sprintf(sqls + ns, "%s;", sql);
+		/* built again IF NOT EXISTS: a ROLLBACK TO a savepoint before
+		 * the drop (refine --rebuild undoing a file) brings it back */
+		if (strncmp(sql, "CREATE INDEX ", 13) == 0)
+			ns += (size_t)sprintf(sqls + ns, "CREATE INDEX IF NOT EXISTS %s;", sql + 13);
+		else
+			ns += (size_t)sprintf(sqls + ns, "%s;", sql);
 	}
 	sqlite3_finalize(q);
 	if (rc == CL_OK && !names) {

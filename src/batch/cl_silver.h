@@ -131,8 +131,10 @@ void cl_silver_lineage(struct cl_silver *s, const char *source, const char *file
  * a check that SQLite cannot compile fails here, naming it). */
 int cl_silver_expect(struct cl_silver *s, const struct cl_expectation *e, int n);
 
-/* Validates and upserts a row, or quarantines it with the reason. An
- * expectation whose action is fail returns CL_EINVAL with the reason. */
+/* Validates and upserts a row, or quarantines it with the reason (a
+ * required column missing, a text over CL_ROW_TEXT_MAX, an expectation
+ * failed). An expectation whose action is fail returns CL_EINVAL with the
+ * reason. The row is released (cl_row_release) whatever the outcome. */
 int cl_silver_put(struct cl_silver *s, struct cl_row *r);
 
 /* Quarantines a record that never became a row (it could not be parsed). */
@@ -162,8 +164,9 @@ int cl_silver_check_references(struct cl_silver *s, int64_t run_id);
  * throughout (WAL: they read the last commit); a rollback brings them
  * back with the rows.
  *
- * cl_silver_before_commit builds the indexes again; call it inside the
- * transaction, just before COMMIT. cl_silver_txn_end forgets the
+ * cl_silver_before_commit builds the indexes again (those not already
+ * there: a ROLLBACK TO a savepoint older than the drop brings them back);
+ * call it inside the transaction, just before COMMIT. cl_silver_txn_end forgets the
  * transaction's counts; call it after COMMIT or ROLLBACK. */
 #define CL_SILVER_BULK_ROWS 50000
 int cl_silver_before_commit(struct cl_silver *s);
