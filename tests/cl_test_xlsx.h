@@ -27,6 +27,7 @@ static inline char *cl_test_zip(const struct cl_test_part *parts, int n, size_t 
 	char *out = NULL;
 	zip_int64_t size;
 
+	*len = 0;
 	zip_error_init(&err);
 	src = zip_source_buffer_create(NULL, 0, 0, &err);
 	if (!src)
