@@ -595,6 +595,8 @@ static int normalise_vital(struct cl_row *r, char *why, size_t cap)
 	v = cl_vital_by_loinc(code->s, code->n);
 	if (v < 0)
 		return CL_OK;
+	/* a unit of 64 bytes or more is no unit carelake knows: cut, it is
+	 * refused as such */
 	if (unit)
 		snprintf(u, sizeof(u), "%.*s", (int)unit->n, unit->s);
 	if (cl_vital_normalise((enum cl_vital)v, val->d, u, &canon) != CL_OK) {

@@ -197,10 +197,10 @@ static int db_fail(sqlite3 *db, const char *what)
 
 /* ---- rows ---- */
 
-/* A text kept outside a row's buffer; the row chains them. */
+/* A text kept outside a row's buffer (cl_row_text). */
 struct cl_row_spill {
-	struct cl_row_spill *next;
-	char text[];
+	struct cl_row_spill *next;  /* the row's text kept before this one, or NULL */
+	char text[];                /* the text, NUL-terminated */
 };
 
 void cl_row_init(struct cl_row *r, const struct cl_table *t, const char *record)
@@ -225,10 +225,7 @@ void cl_row_release(struct cl_row *r)
 		cl_free(r->spill);
 		r->spill = next;
 	}
-	memset(r->v, 0, sizeof(r->v));
-	r->used = 0;
 	r->too_long = -1;
-	r->too_long_n = 0;
 	r->error = 0;
 }
 
@@ -750,7 +747,7 @@ void cl_silver_txn_end(struct cl_silver *s)
 	}
 }
 
-/* cl_silver_put, but for releasing the row. */
+/* What cl_silver_put does before it releases the row. */
 static int put_row(struct cl_silver *s, struct cl_row *r)
 {
 	const struct cl_table *t = r->t;

@@ -73,10 +73,10 @@ void cl_row_init(struct cl_row *r, const struct cl_table *t, const char *record)
  * remembers the column, and cl_silver_put quarantines it. CL_ENOENT: no
  * such column; CL_ENOMEM (remembered too: cl_silver_put returns it). */
 int cl_row_text(struct cl_row *r, const char *col, const char *s, size_t n);
-/* Frees the text cl_row_text kept outside the row's buffer; the row is
- * empty after. cl_silver_put does it; a row given up without being put
- * must be released. NULL or a row with nothing outside its buffer: a
- * no-op. */
+/* Frees the text cl_row_text kept outside the row's buffer: the row's
+ * values are not to be read after, and cl_row_init makes it ready again.
+ * cl_silver_put does it; a row given up without being put must be
+ * released. NULL or a row with nothing outside its buffer: a no-op. */
 void cl_row_release(struct cl_row *r);
 int cl_row_real(struct cl_row *r, const char *col, double d);
 int cl_row_int(struct cl_row *r, const char *col, int64_t i);
