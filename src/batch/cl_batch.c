@@ -15,6 +15,7 @@
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
+#include "core/cl_map.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 
@@ -791,9 +792,78 @@ static int cmp_listed(const void *a, const void *b)
 	return tx < ty ? -1 : tx > ty;
 }
 
+/* Loads one file bronze lists into the rebuild's transaction, inside a
+ * savepoint: a file that fails (its bronze copy unreadable or changed,
+ * its content not what its format says, an expectation that fails it)
+ * leaves nothing behind (rows, quarantine, counts), and the rebuild goes
+ * on to the next; the error names the file. *stop: the store itself
+ * failed (a savepoint or the change notes could not be written). */
+static int rebuild_file(struct cl_batch *b, const struct listed *l, struct cl_batch_summary *sum,
+			int *stop)
+{
+	const char *hash = json_string_value(json_object_get(l->line, "hash"));
+	const char *rel = json_string_value(json_object_get(l->line, "path"));
+	const char *format = json_string_value(json_object_get(l->line, "format"));
+	const char *name = json_string_value(json_object_get(l->line, "name"));
+	struct cl_silver_counts before = sum->c;
+	char path[PATH_MAX * 2], check[65], msg[400], *data = NULL;
+	size_t len = 0;
+	int frc, rc;
+
+	if (!hash || !rel || !format || !name)
+		return cl_error_set(CL_ECORRUPT, "bronze/%s/_files.ndjson: an entry without hash, "
+				    "path, name or format", l->source);
+	snprintf(path, sizeof(path), "%s/%s", b->data_dir, rel);
+	frc = cl_fs_read_file(path, FILE_MAX, &data, &len);
+	if (frc == CL_OK) {
+		hash_hex(data, len, check);
+		if (strcmp(check, hash) != 0)
+			frc = cl_error_set(CL_ECORRUPT, "%s: its content no longer matches its hash",
+					   rel);
+	}
+	if (frc) {
+		cl_free(data);
+		return frc;
+	}
+	/* the changes before this file are noted first, so that undoing
+	 * the file undoes its notes alone */
+	rc = cl_lake_flush(b->lake_notes);
+	if (rc == CL_OK)
+		rc = exec(b, "SAVEPOINT rebuild_file");
+	if (rc) {
+		cl_free(data);
+		*stop = 1;
+		return rc;
+	}
+	cl_silver_lineage(b->silver, l->source, hash, sum->run_id, &sum->c);
+	frc = register_file(b, hash, l->source, rel, name, len, format, sum->run_id,
+			    json_integer_value(json_object_get(l->line, "ingested_us")));
+	if (frc == CL_OK)
+		frc = refine_data(b, data, len, format, &sum->c);
+	cl_free(data);
+	if (frc)
+		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
+	/* the file's notes into the savepoint, undone with it if it failed */
+	rc = cl_lake_flush(b->lake_notes);
+	if (rc == CL_OK && frc)
+		rc = exec(b, "ROLLBACK TO rebuild_file");
+	if (rc == CL_OK)
+		rc = exec(b, "RELEASE rebuild_file");
+	if (rc) {
+		*stop = 1;
+		return rc;
+	}
+	if (frc) {
+		sum->c = before;
+		return cl_error_set(frc, "%s: %s", rel, msg);
+	}
+	return CL_OK;
+}
+
 int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *sum)
 {
 	char bronze[PATH_MAX + 16];
+	struct cl_map *tried = NULL;   /* rebuild: hashes of the files that failed */
 	struct listed *list = NULL;
 	size_t n = 0, cap = 0;
 	int first_rc = CL_OK, rc = CL_OK;
@@ -871,52 +941,31 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 		rc = cl_silver_clear(b->silver);
 	if (rc == CL_OK)
 		rc = exec(b, "DELETE FROM bronze_file; DELETE FROM refine_checkpoint");
+	if (rc == CL_OK)
+		rc = cl_map_create(&tried);
 	for (size_t i = 0; rc == CL_OK && i < n; i++) {
-		json_t *j = list[i].line;
-		const char *hash = json_string_value(json_object_get(j, "hash"));
-		const char *rel = json_string_value(json_object_get(j, "path"));
-		const char *format = json_string_value(json_object_get(j, "format"));
-		const char *name = json_string_value(json_object_get(j, "name"));
-		char path[PATH_MAX * 2], check[65], *data = NULL;
-		size_t len = 0;
-		int frc;
+		const char *hash = json_string_value(json_object_get(list[i].line, "hash"));
+		int frc, stop = 0;
 
 		sum->files++;
-		if (!hash || !rel || !format || !name) {
-			note_error(sum, &first_rc, cl_error_set(CL_ECORRUPT, "bronze/%s/_files.ndjson: "
-								"an entry without hash, path, "
-								"name or format", list[i].source));
-			continue;
-		}
-		if (already_loaded(b, hash)) {
+		/* the same content listed again (each attempt at a file that
+		 * failed lists it): loaded or tried once */
+		if (hash && (already_loaded(b, hash) || cl_map_slot(tried, hash, strlen(hash), 0))) {
 			sum->unchanged++;
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/%s", b->data_dir, rel);
-		frc = cl_fs_read_file(path, FILE_MAX, &data, &len);
-		if (frc == CL_OK) {
-			hash_hex(data, len, check);
-			if (strcmp(check, hash) != 0)
-				frc = cl_error_set(CL_ECORRUPT, "%s: its content no longer matches its "
-							       "hash", rel);
-		}
-		if (frc == CL_OK) {
-			cl_silver_lineage(b->silver, list[i].source, hash, sum->run_id, &sum->c);
-			frc = register_file(b, hash, list[i].source, rel, name, len, format,
-					    sum->run_id,
-					    json_integer_value(json_object_get(j, "ingested_us")));
-			if (frc == CL_OK)
-				frc = refine_data(b, data, len, format, &sum->c);
-		}
-		cl_free(data);
+		frc = rebuild_file(b, &list[i], sum, &stop);
 		if (frc == CL_OK) {
 			sum->loaded++;
-		} else if (frc == CL_EIO) {
-			rc = frc; /* the store itself failed: stop */
-		} else {
-			note_error(sum, &first_rc, frc);
+			continue;
 		}
+		note_error(sum, &first_rc, frc);
+		if (hash && !cl_map_slot(tried, hash, strlen(hash), 1))
+			rc = cl_error_set(CL_ENOMEM, "no memory");
+		if (stop)
+			rc = frc; /* the store itself failed */
 	}
+	cl_map_destroy(tried, NULL);
 	if (rc == CL_OK)
 		rc = exec(b, "COMMIT");
 	else

@@ -4,6 +4,7 @@
 #include "cl_csv.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
+#include "core/cl_utf8.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -47,24 +48,39 @@ void cl_csv_free(struct cl_csv *c)
 	c->scratch = NULL;
 }
 
-/* Reports what is wrong, and resumes after the line it is on (or at the
- * end, for a quote never closed). */
+/* 1 if a line ends at src[i]: LF, or CR not followed by LF (a CRLF
+ * ends at its LF). */
+static int line_end(const char *src, size_t i, size_t n)
+{
+	return src[i] == '\n' || (src[i] == '\r' && (i + 1 == n || src[i + 1] != '\n'));
+}
+
+/* Reports what is wrong, on the line c->next_line, and resumes after the
+ * first line end at or after `at` (the end, if there is none). */
 static int fail(struct cl_csv *c, const char *what, size_t at)
 {
-	const char *nl = at < c->len ? memchr(c->src + at, '\n', c->len - at) : NULL;
+	size_t i = at;
 
 	snprintf(c->err, sizeof(c->err), "line %llu: %s", (unsigned long long)c->next_line, what);
-	c->pos = nl ? (size_t)(nl - c->src) + 1 : c->len;
-	if (nl)
+	while (i < c->len && !line_end(c->src, i, c->len))
+		i++;
+	if (i < c->len) {
 		c->next_line++;
+		i++;
+	}
+	c->pos = i;
 	return cl_error_set(CL_EPARSE, "%s", c->err);
 }
 
-static int push(struct cl_csv *c, const char *p, size_t len)
+/* Appends a field; more than max_fields fails the record (at: where). */
+static int push(struct cl_csv *c, const char *p, size_t len, size_t at)
 {
-	if (c->nf == c->max_fields)
-		return cl_error_set(CL_ETOOBIG, "line %llu: more than %u fields",
-				    (unsigned long long)c->next_line, c->max_fields);
+	if (c->nf == c->max_fields) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "more than %u fields", c->max_fields);
+		return fail(c, what, at);
+	}
 	if (c->nf == c->capf) {
 		uint32_t cap = c->capf ? c->capf * 2 : 32;
 		struct cl_csv_field *nf = cl_realloc(c->f, cap * sizeof(*nf));
@@ -103,6 +119,28 @@ static int scratch_reserve(struct cl_csv *c, size_t n)
 	return CL_OK;
 }
 
+/* The record just read is text: no NUL byte, valid UTF-8. Otherwise
+ * CL_EPARSE naming the field (reading has already moved past it). */
+static int check_text(struct cl_csv *c)
+{
+	for (uint32_t k = 0; k < c->nf; k++) {
+		const char *p = c->f[k].p;
+		size_t n = c->f[k].len, bad;
+
+		if (memchr(p, '\0', n))
+			snprintf(c->err, sizeof(c->err), "line %llu: field %u holds a NUL byte (is the "
+				 "file UTF-16? save it as UTF-8)", (unsigned long long)c->line, k + 1);
+		else if ((bad = cl_utf8_check(p, n)) < n)
+			snprintf(c->err, sizeof(c->err), "line %llu: field %u is not UTF-8 (byte 0x%02X "
+				 "at its byte %zu; save the file as UTF-8)", (unsigned long long)c->line,
+				 k + 1, (unsigned char)p[bad], bad + 1);
+		else
+			continue;
+		return cl_error_set(CL_EPARSE, "%s", c->err);
+	}
+	return CL_OK;
+}
+
 int cl_csv_next(struct cl_csv *c)
 {
 	const char *s = c->src;
@@ -113,7 +151,7 @@ int cl_csv_next(struct cl_csv *c)
 	c->scratch_len = 0;
 	/* blank lines are not records */
 	while (i < n && (s[i] == '\n' || s[i] == '\r')) {
-		if (s[i] == '\n')
+		if (line_end(s, i, n))
 			c->next_line++;
 		i++;
 	}
@@ -124,7 +162,8 @@ int cl_csv_next(struct cl_csv *c)
 	c->line = c->next_line;
 	for (;;) {
 		if (i < n && s[i] == '"') {
-			size_t start;
+			size_t start, quote = i;
+			uint64_t quote_line = c->next_line;
 
 			i++;
 			rc = scratch_reserve(c, 0);
@@ -135,12 +174,16 @@ int cl_csv_next(struct cl_csv *c)
 				size_t j = i;
 
 				while (j < n && s[j] != '"') {
-					if (s[j] == '\n')
+					if (line_end(s, j, n))
 						c->next_line++;
 					j++;
 				}
-				if (j >= n)
-					return fail(c, "a quoted field is not closed", n);
+				if (j >= n) {
+					/* most likely a stray quote: the lines after
+					 * the one it opened on are read again */
+					c->next_line = quote_line;
+					return fail(c, "a quoted field is not closed", quote);
+				}
 				rc = scratch_reserve(c, j - i + 1);
 				if (rc)
 					return rc;
@@ -154,7 +197,7 @@ int cl_csv_next(struct cl_csv *c)
 				}
 				break;
 			}
-			rc = push(c, c->scratch + start, c->scratch_len - start);
+			rc = push(c, c->scratch + start, c->scratch_len - start, i);
 			if (rc)
 				return rc;
 			if (i < n && s[i] != c->delim && s[i] != '\n' && s[i] != '\r')
@@ -168,7 +211,7 @@ int cl_csv_next(struct cl_csv *c)
 					return fail(c, "a quote inside an unquoted field", j);
 				j++;
 			}
-			rc = push(c, s + i, j - i);
+			rc = push(c, s + i, j - i, j);
 			if (rc)
 				return rc;
 			i = j;
@@ -177,21 +220,22 @@ int cl_csv_next(struct cl_csv *c)
 			i++;
 			if (i >= n || s[i] == '\n' || s[i] == '\r') {
 				/* a trailing delimiter: one more, empty field */
-				rc = push(c, s + i, 0);
+				rc = push(c, s + i, 0, i);
 				if (rc)
 					return rc;
 			} else {
 				continue;
 			}
 		}
-		/* end of record */
-		if (i < n && s[i] == '\r')
-			i++;
-		if (i < n && s[i] == '\n') {
+		/* end of record: CRLF, LF or CR */
+		if (i < n) {
+			if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
+				i++;
 			i++;
 			c->next_line++;
 		}
 		c->pos = i;
-		return 1;
+		rc = check_text(c);
+		return rc ? rc : 1;
 	}
 }

@@ -1,14 +1,18 @@
 /*
  * RFC 4180 CSV: fields separated by a delimiter (',' by default; ';', tab
- * or '|' too), records by CRLF or LF, fields optionally quoted with '"'
- * (a quoted field may hold delimiters, newlines and doubled quotes). A
- * UTF-8 byte-order mark before the first field is skipped.
+ * or '|' too), records by CRLF, LF or CR alone, fields optionally quoted
+ * with '"' (a quoted field may hold delimiters, line breaks and doubled
+ * quotes). A UTF-8 byte-order mark before the first field is skipped.
+ * Fields are text: a record with a NUL byte or bytes that are not UTF-8
+ * in a field is refused, naming the field.
  *
  * The parser reads a whole buffer in place: unquoted fields point into
  * it; quoted ones are unescaped into the parser's scratch space. Errors
- * name the line (1-based, counting the newlines inside quoted fields) and
- * what was wrong: a quote inside an unquoted field, text after a closing
- * quote, an unterminated quoted field.
+ * name the line (1-based, counting the line breaks inside quoted fields)
+ * and what was wrong: a quote inside an unquoted field, text after a
+ * closing quote, a quoted field never closed, too many fields, a NUL byte,
+ * not UTF-8. Reading resumes on the next line; after a quote never closed,
+ * on the line after the one it opened on (it was most likely stray).
  */
 #ifndef CL_CSV_H
 #define CL_CSV_H
@@ -32,7 +36,7 @@ struct cl_csv {
 	uint32_t nf, capf;
 	char *scratch;           /* unescaped quoted fields */
 	size_t scratch_len, scratch_cap;
-	uint32_t max_fields;     /* refuse records with more (default 4096) */
+	uint32_t max_fields;     /* refuse records with more (CL_EPARSE; default 4096) */
 	char err[160];
 };
 
@@ -40,9 +44,9 @@ struct cl_csv {
 void cl_csv_init(struct cl_csv *c, const char *src, size_t len, char delim);
 void cl_csv_free(struct cl_csv *c);
 
-/* Reads the next record into c->f / c->nf. Returns 1, 0 at the end, or
+/* Reads the next record into c->f / c->nf. Returns 1, 0 at the end,
  * CL_EPARSE with c->err saying what and where (the next call resumes on
- * the following line). Blank lines are skipped. */
+ * the following line, as above), or CL_ENOMEM. Blank lines are skipped. */
 int cl_csv_next(struct cl_csv *c);
 
 #endif

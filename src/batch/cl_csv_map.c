@@ -5,6 +5,7 @@
 #include "batch/cl_csv.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
+#include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "model/cl_vitals.h"
 
@@ -342,17 +343,98 @@ const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len)
 	return found;
 }
 
-/* 1 if the n bytes at p are a whole number or a decimal, into *v. */
+/* 1 if the n bytes at p are a decimal number (an optional sign, digits
+ * with an optional fraction, an optional exponent: what a spreadsheet or
+ * a database writes), into *v. Not hexadecimal, "inf", "nan", spaces or a
+ * value past the range of a double. */
 static int number(const char *p, size_t n, double *v)
 {
-	char num[64], *end;
+	char num[128], *copy = num, *end;
+	size_t i = 0, digits = 0;
+	int ok;
 
-	if (n == 0 || n >= sizeof(num))
+	if (i < n && (p[i] == '-' || p[i] == '+'))
+		i++;
+	for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+		digits++;
+	if (i < n && p[i] == '.')
+		for (i++; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			digits++;
+	if (!digits)
 		return 0;
-	memcpy(num, p, n);
-	num[n] = '\0';
-	*v = strtod(num, &end);
-	return end != num && *end == '\0' && isfinite(*v);
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		size_t e = ++i;
+
+		if (i < n && (p[i] == '-' || p[i] == '+'))
+			e = ++i;
+		for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			;
+		if (i == e)
+			return 0;
+	}
+	if (i != n)
+		return 0;
+	if (n >= sizeof(num) && !(copy = cl_malloc(n + 1)))
+		return 0;
+	memcpy(copy, p, n);
+	copy[n] = '\0';
+	*v = strtod(copy, &end);
+	ok = end == copy + n && isfinite(*v);
+	if (copy != num)
+		cl_free(copy);
+	return ok;
+}
+
+/* 1 if the n bytes at p are a calendar date, YYYY-MM-DD. */
+static int is_date(const char *p, size_t n)
+{
+	char t[21];
+	int64_t us;
+
+	if (n != 10)
+		return 0;
+	memcpy(t, p, 10);
+	memcpy(t + 10, "T00:00:00Z", 11);
+	return cl_time_parse_rfc3339(t, 20, &us) == CL_OK;
+}
+
+/* 1 if the n bytes at p are a whole number written as one (an optional
+ * sign and digits) that an int64 holds, into *v: exactly, where a double
+ * would round past 2^53. */
+static int whole_number(const char *p, size_t n, int64_t *v)
+{
+	size_t i = n && (p[0] == '-' || p[0] == '+');
+	uint64_t m = 0, max = (uint64_t)INT64_MAX + (n && p[0] == '-');
+
+	if (i == n)
+		return 0;
+	for (; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9' || m > (max - (uint64_t)(p[i] - '0')) / 10)
+			return 0;
+		m = m * 10 + (uint64_t)(p[i] - '0');
+	}
+	*v = p[0] == '-' ? (int64_t)(0 - m) : (int64_t)m;
+	return 1;
+}
+
+/* How much of a value a reason quotes: up to 40 bytes, cut where a
+ * UTF-8 character starts. */
+static int shown(const char *p, size_t n)
+{
+	size_t k = n > 40 ? 40 : n;
+
+	if (k < n)
+		while (k > 0 && ((unsigned char)p[k] & 0xc0) == 0x80)
+			k--;
+	return (int)k;
+}
+
+static int has_column(const struct cl_table *t, const char *col)
+{
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, col) == 0)
+			return 1;
+	return 0;
 }
 
 /* Field `at` of the mapping's fields f into the row. */
@@ -410,20 +492,27 @@ static int put_field(struct cl_row *r, const struct field *f, size_t at, const s
 			cl_time_format_rfc3339(us, out, sizeof(out), 0);
 			return cl_row_text(r, fd->col, out, strlen(out));
 		}
-		if (n == 10 && p[4] == '-' && p[7] == '-')
+		if (is_date(p, n))
 			return cl_row_text(r, fd->col, p, n);
 		snprintf(why, cap, "%s: '%.*s' is not a date or an RFC 3339 time", fd->from,
-			 (int)(n > 40 ? 40 : n), p);
+			 shown(p, n), p);
 		return CL_EINVAL;
 	}
 	case K_NUMBER:
 	case K_INT: {
 		double v;
+		int64_t i64;
 
-		if (number(p, n, &v) && (fd->kind == K_NUMBER || v == (double)(int64_t)v))
+		if (fd->kind == K_INT && whole_number(p, n, &i64))
+			return cl_row_int(r, fd->col, i64);
+		/* 3.0 or 1e3 too: a double that is whole, inside int64 (2^63
+		 * is not) */
+		if (number(p, n, &v) && (fd->kind == K_NUMBER ||
+					 (v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+					  v == floor(v))))
 			return fd->kind == K_NUMBER ? cl_row_real(r, fd->col, v)
 						    : cl_row_int(r, fd->col, (int64_t)v);
-		snprintf(why, cap, "%s: '%.*s' is not %s", fd->from, (int)(n > 40 ? 40 : n), p,
+		snprintf(why, cap, "%s: '%.*s' is not %s", fd->from, shown(p, n), p,
 			 fd->kind == K_NUMBER ? "a number" : "a whole number");
 		return CL_EINVAL;
 	}
@@ -439,7 +528,7 @@ static int put_field(struct cl_row *r, const struct field *f, size_t at, const s
 			if (strlen(ch[k][0]) == n && strncasecmp(p, ch[k][0], n) == 0)
 				return cl_row_text(r, fd->col, ch[k][1], strlen(ch[k][1]));
 		snprintf(why, cap, "%s: '%.*s' is not a channel (call, email, sms or online)",
-			 fd->from, (int)(n > 40 ? 40 : n), p);
+			 fd->from, shown(p, n), p);
 		return CL_EINVAL;
 	}
 	case K_GENDER:
@@ -453,6 +542,11 @@ static int put_field(struct cl_row *r, const struct field *f, size_t at, const s
 
 		if (number(p, n, &v))
 			return cl_row_real(r, fd->col, v);
+		if (!has_column(r->t, "value_text")) {
+			snprintf(why, cap, "%s: '%.*s' is not a number", fd->from,
+				 shown(p, n), p);
+			return CL_EINVAL;
+		}
 		return cl_row_text(r, "value_text", p, n);
 	}
 	default:
@@ -461,16 +555,31 @@ static int put_field(struct cl_row *r, const struct field *f, size_t at, const s
 }
 
 /* The whole name from its parts, as FHIR names are read. */
-static void full_name(struct cl_row *r)
+static int full_name(struct cl_row *r)
 {
 	const struct cl_val *g = cl_row_get(r, "given"), *f = cl_row_get(r, "family");
-	char name[600];
+	size_t gn = g ? g->n : 0, fn = f ? f->n : 0, n = 0;
+	char *name;
+	int rc;
 
 	if (cl_row_get(r, "name") || (!g && !f))
-		return;
-	snprintf(name, sizeof(name), "%.*s%s%.*s", g ? (int)g->n : 0, g ? g->s : "",
-		 g && f ? " " : "", f ? (int)f->n : 0, f ? f->s : "");
-	cl_row_text(r, "name", name, strlen(name));
+		return CL_OK;
+	name = cl_malloc(gn + fn + 2);
+	if (!name)
+		return cl_error_set(CL_ENOMEM, "no memory for a name of %zu bytes", gn + fn + 1);
+	if (g) {
+		memcpy(name, g->s, gn);
+		n = gn;
+	}
+	if (g && f)
+		name[n++] = ' ';
+	if (f) {
+		memcpy(name + n, f->s, fn);
+		n += fn;
+	}
+	rc = cl_row_text(r, "name", name, n);
+	cl_free(name);
+	return rc;
 }
 
 /* Vitals in carelake's units, as device events are. */
@@ -487,6 +596,8 @@ static int normalise_vital(struct cl_row *r, char *why, size_t cap)
 	v = cl_vital_by_loinc(code->s, code->n);
 	if (v < 0)
 		return CL_OK;
+	/* a unit of 64 bytes or more is no unit carelake knows: cut, it is
+	 * refused as such */
 	if (unit)
 		snprintf(u, sizeof(u), "%.*s", (int)unit->n, unit->s);
 	if (cl_vital_normalise((enum cl_vital)v, val->d, u, &canon) != CL_OK) {
@@ -539,16 +650,26 @@ int cl_csv_load(struct cl_silver *s, const struct cl_csv_mapping *m, const char 
 			continue;
 		}
 		cl_row_init(&r, t, record);
-		for (size_t k = 0; k < sizeof(m->f) / sizeof(m->f[0]) && m->f[k].col && !why[0]; k++)
-			put_field(&r, m->f, k, &hdr, &rec, why, sizeof(why));
-		if (!why[0] && strcmp(t->name, "observation") == 0) {
+		/* a value the row cannot take fails it (why), a text over the
+		 * limit is remembered by the row and quarantined when it is put;
+		 * out of memory fails the file */
+		rc = CL_OK;
+		for (size_t k = 0; k < sizeof(m->f) / sizeof(m->f[0]) && m->f[k].col && !why[0] &&
+				   rc != CL_ENOMEM; k++)
+			rc = put_field(&r, m->f, k, &hdr, &rec, why, sizeof(why));
+		if (rc != CL_ENOMEM && !why[0] && strcmp(t->name, "observation") == 0) {
 			cl_row_text(&r, "source", "csv", 3);
-			normalise_vital(&r, why, sizeof(why));
+			rc = normalise_vital(&r, why, sizeof(why));
 		}
-		if (!why[0] && (strcmp(t->name, "patient") == 0 ||
-				strcmp(t->name, "practitioner") == 0))
-			full_name(&r);
+		if (rc != CL_ENOMEM && !why[0] && (strcmp(t->name, "patient") == 0 ||
+						   strcmp(t->name, "practitioner") == 0))
+			rc = full_name(&r);
+		if (rc == CL_ENOMEM) {
+			cl_row_release(&r);
+			break;
+		}
 		if (why[0]) {
+			cl_row_release(&r);
 			c->records++;
 			rc = cl_silver_quarantine(s, t->name, record, why, rec.f[0].p, rec.f[0].len);
 		} else {

@@ -213,13 +213,70 @@ static int sig_same(const struct file_sig *a, const struct file_sig *b)
 	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
+/*
+ * Files that stopped the process. Before a file is loaded, a note
+ * <data>/dead-letter/<pipeline>/.loading-<name> says which file and how
+ * many loads of it have begun without ending; the note goes when the load
+ * ends, whatever its outcome. A note found when the file is loaded again
+ * means the process stopped during the load before (killed, or a crash on
+ * that file): the count goes on, and once `attempts` loads have stopped
+ * so, the file goes to the dead letters instead of being loaded again, so
+ * that a file carelake cannot survive does not stop serve at every start.
+ */
+static void loading_note_path(char *out, size_t cap, const char *data_dir,
+			      const struct cl_pipeline *p, const char *file)
+{
+	const char *base = strrchr(file, '/');
+
+	snprintf(out, cap, "%s/dead-letter/%s/.loading-%s", data_dir, p->name,
+		 base ? base + 1 : file);
+}
+
+/* Loads of file begun and never ended, as its note says (0: none, or a
+ * note of another file of the same name). */
+static int loads_stopped(const char *note, const char *file)
+{
+	char *text = NULL, *nl;
+	size_t len = 0;
+	long n = 0;
+
+	if (cl_fs_read_file(note, 1 << 16, &text, &len) != CL_OK)
+		return 0;
+	nl = memchr(text, '\n', len);
+	if (nl && (size_t)(nl - text) == strlen(file) && memcmp(text, file, strlen(file)) == 0) {
+		char *end;
+
+		n = strtol(nl + 1, &end, 10);
+		if (end == nl + 1 || n < 0 || n > 1000)
+			n = 0;
+	}
+	cl_free(text);
+	return (int)n;
+}
+
+/* Writes the note: n loads of file begun (durably, before the load). */
+static int loading_note(const char *data_dir, const struct cl_pipeline *p, const char *note,
+			const char *file, int n)
+{
+	char dir[PATH_MAX], text[PATH_MAX + 32];
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/dead-letter/%s", data_dir, p->name);
+	rc = cl_fs_mkdirs(dir);
+	if (rc == CL_OK) {
+		snprintf(text, sizeof(text), "%s\n%d\n", file, n);
+		rc = cl_fs_write_atomic(note, text, strlen(text), 0640);
+	}
+	return rc;
+}
+
 /* Loads one file, retrying; *loaded gets the file's signature as it was
  * just before the attempt that read it (a change during the read then
  * shows as a change at the next look: loaded again, never missed). */
-static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_pipeline *p,
-		     const char *file, const char *trigger, struct file_sig *loaded,
-		     cl_pipeline_failed_fn on_failed, void *arg, int (*stopping)(void *),
-		     void *stop_arg)
+static int load_attempts(struct cl_batch *b, const char *data_dir, const struct cl_pipeline *p,
+			 const char *file, const char *trigger, struct file_sig *loaded,
+			 cl_pipeline_failed_fn on_failed, void *arg, int (*stopping)(void *),
+			 void *stop_arg)
 {
 	int64_t wait = p->backoff_us, queued = cl_batch_queue(b, p->name, trigger);
 	char reason[512] = "";
@@ -253,6 +310,40 @@ static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_p
 	if (on_failed)
 		on_failed(arg, p->name, file, reason);
 	return cl_error_set(CL_EIO, "%s", reason);
+}
+
+/* load_attempts, within the note of a load begun (above). */
+static int load_file(struct cl_batch *b, const char *data_dir, const struct cl_pipeline *p,
+		     const char *file, const char *trigger, struct file_sig *loaded,
+		     cl_pipeline_failed_fn on_failed, void *arg, int (*stopping)(void *),
+		     void *stop_arg)
+{
+	char note[PATH_MAX * 2 + 64];
+	int stopped, rc;
+
+	loading_note_path(note, sizeof(note), data_dir, p, file);
+	stopped = loads_stopped(note, file);
+	if (stopped >= (int)p->attempts) {
+		char reason[300];
+
+		snprintf(reason, sizeof(reason), "carelake stopped during each of the last %d loads "
+			 "of this file (killed, or a crash on it): set aside so that it cannot stop "
+			 "carelake again; the log says more", stopped);
+		cl_log_error("pipeline", "event=file_stopped_carelake pipeline=%s loads=%d", p->name,
+			     stopped);
+		unlink(note);
+		dead_letter(data_dir, p, file, reason, stopped);
+		if (on_failed)
+			on_failed(arg, p->name, file, reason);
+		return cl_error_set(CL_EIO, "%s", reason);
+	}
+	if (loading_note(data_dir, p, note, file, stopped + 1) != CL_OK)
+		cl_log_warn("pipeline", "event=loading_note_failed pipeline=%s detail=\"%s\"",
+			    p->name, cl_error_detail());
+	rc = load_attempts(b, data_dir, p, file, trigger, loaded, on_failed, arg, stopping,
+			   stop_arg);
+	unlink(note);
+	return rc;
 }
 
 /* Keeps sig (from cl_malloc; the map owns it, or it is freed) as what

@@ -18,7 +18,9 @@
  * pipeline_run: Queued, then InProgress for each attempt (Queued again
  * between attempts), then Succeeded or Failed. After the last failed attempt the file moves to
  * <data>/dead-letter/<pipeline>/ with a .reason file beside it, and the
- * failure is reported (an alert, from serve).
+ * failure is reported (an alert, from serve). So does a file during whose
+ * load the process stopped `attempts` times (killed, or a crash on it): a
+ * note made before each load and removed after it counts them.
  */
 #ifndef CL_PIPELINE_H
 #define CL_PIPELINE_H

@@ -62,12 +62,36 @@ static int db_fail(sqlite3 *db, const char *what)
 
 /* ---- rows ---- */
 
+/* A text kept outside a row's buffer (cl_row_text). */
+struct cl_row_spill {
+	struct cl_row_spill *next;  /* the row's text kept before this one, or NULL */
+	char text[];                /* the text, NUL-terminated */
+};
+
 void cl_row_init(struct cl_row *r, const struct cl_table *t, const char *record)
 {
 	r->t = t;
 	memset(r->v, 0, sizeof(r->v));
 	r->used = 0;
+	r->spill = NULL;
+	r->too_long = -1;
+	r->too_long_n = 0;
+	r->error = 0;
 	r->record = record;
+}
+
+void cl_row_release(struct cl_row *r)
+{
+	if (!r)
+		return;
+	while (r->spill) {
+		struct cl_row_spill *next = r->spill->next;
+
+		cl_free(r->spill);
+		r->spill = next;
+	}
+	r->too_long = -1;
+	r->error = 0;
 }
 
 static int col_index(const struct cl_table *t, const char *col)
@@ -81,19 +105,42 @@ static int col_index(const struct cl_table *t, const char *col)
 int cl_row_text(struct cl_row *r, const char *col, const char *s, size_t n)
 {
 	int i = col_index(r->t, col);
+	char *to;
 
 	if (i < 0)
 		return cl_error_set(CL_ENOENT, "%s has no column %s", r->t->name, col);
 	if (!s)
 		return CL_OK;
-	if (r->used + n + 1 > sizeof(r->buf))
-		n = sizeof(r->buf) - r->used - 1; /* a field beyond 8 KiB is cut */
-	memcpy(r->buf + r->used, s, n);
-	r->buf[r->used + n] = '\0';
+	if (n > CL_ROW_TEXT_MAX) {
+		/* not kept: the row goes to quarantine (cl_silver_put) */
+		r->v[i].set = 0;
+		if (r->too_long < 0) {
+			r->too_long = i;
+			r->too_long_n = n;
+		}
+		return cl_error_set(CL_ETOOBIG, "%s.%s: %zu bytes, more than %zu", r->t->name, col,
+				    n, CL_ROW_TEXT_MAX);
+	}
+	if (n < sizeof(r->buf) - r->used) {
+		to = r->buf + r->used;
+		r->used += n + 1;
+	} else {
+		/* the buffer is full: this text gets memory of its own */
+		struct cl_row_spill *sp = cl_malloc(sizeof(*sp) + n + 1);
+
+		if (!sp) {
+			r->error = CL_ENOMEM;
+			return cl_error_set(CL_ENOMEM, "no memory for a value of %zu bytes", n);
+		}
+		sp->next = r->spill;
+		r->spill = sp;
+		to = sp->text;
+	}
+	memcpy(to, s, n);
+	to[n] = '\0';
 	r->v[i].set = 1;
-	r->v[i].s = r->buf + r->used;
+	r->v[i].s = to;
 	r->v[i].n = n;
-	r->used += n + 1;
 	return CL_OK;
 }
 
@@ -485,7 +532,7 @@ static int drop_indexes(struct cl_silver *s, const struct cl_table *t, struct bu
 		const char *name = (const char *)sqlite3_column_text(q, 0);
 		const char *sql = (const char *)sqlite3_column_text(q, 1);
 		size_t ln = strlen(name), ls = strlen(sql);
-		char *n2 = cl_realloc(names, nn + ln + 40), *s2 = n2 ? cl_realloc(sqls, ns + ls + 2)
+		char *n2 = cl_realloc(names, nn + ln + 40), *s2 = n2 ? cl_realloc(sqls, ns + ls + 20)
 								 : NULL;
 
 		if (n2)
@@ -496,7 +543,12 @@ static int drop_indexes(struct cl_silver *s, const struct cl_table *t, struct bu
 		}
 		sqls = s2;
 		nn += (size_t)sprintf(names + nn, "DROP INDEX \"%s\";", name);
-		ns += (size_t)sprintf(sqls + ns, "%s;", sql);
+		/* built again IF NOT EXISTS: a ROLLBACK TO a savepoint before
+		 * the drop (refine --rebuild undoing a file) brings it back */
+		if (strncmp(sql, "CREATE INDEX ", 13) == 0)
+			ns += (size_t)sprintf(sqls + ns, "CREATE INDEX IF NOT EXISTS %s;", sql + 13);
+		else
+			ns += (size_t)sprintf(sqls + ns, "%s;", sql);
 	}
 	sqlite3_finalize(q);
 	if (rc == CL_OK && !names) {
@@ -561,15 +613,29 @@ void cl_silver_txn_end(struct cl_silver *s)
 	}
 }
 
-int cl_silver_put(struct cl_silver *s, struct cl_row *r)
+/* What cl_silver_put does before it releases the row. */
+static int put_row(struct cl_silver *s, struct cl_row *r)
 {
 	const struct cl_table *t = r->t;
 	struct stmts *st = &s->st[table_index(t)];
 	char hex[33];
 	int rc, fresh;
 
+	if (r->error)
+		return cl_error_set(r->error, "%s %s: a value could not be kept: %s", t->name,
+				    r->record ? r->record : "?", cl_strerror(r->error));
 	if (s->c)
 		s->c->records++;
+	if (r->too_long >= 0) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "%s.%s is %zu bytes long; a value may be at most %zu "
+			 "bytes (1 MiB)", t->name, t->cols[r->too_long].name, r->too_long_n,
+			 CL_ROW_TEXT_MAX);
+		return cl_silver_quarantine(s, t->name, r->record, why,
+					    r->v[0].set ? r->v[0].s : NULL,
+					    r->v[0].set ? r->v[0].n : 0);
+	}
 	for (int i = 0; i < t->ncols; i++) {
 		if (t->cols[i].required && (!r->v[i].set || (t->cols[i].type == CL_COL_TEXT &&
 							     r->v[i].n == 0))) {
@@ -638,6 +704,14 @@ int cl_silver_put(struct cl_silver *s, struct cl_row *r)
 	if (rc != SQLITE_DONE)
 		return db_fail(s->db, "write silver");
 	return fresh ? bulk_row(s, t) : CL_OK;
+}
+
+int cl_silver_put(struct cl_silver *s, struct cl_row *r)
+{
+	int rc = put_row(s, r);
+
+	cl_row_release(r);
+	return rc;
 }
 
 int cl_silver_delete(struct cl_silver *s, const char *table, const char *id)

@@ -25,17 +25,38 @@ struct cl_val {
 	int64_t i;
 };
 
+/* The longest text value a row takes: 1 MiB. A row given a longer one is
+ * quarantined by cl_silver_put, the reason naming the column and this
+ * limit (docs/commands/ingest.md). */
+#define CL_ROW_TEXT_MAX ((size_t)1 << 20)
+
+/* A text that did not fit a row's own buffer (cl_row_text). */
+struct cl_row_spill;
+
 struct cl_row {
 	const struct cl_table *t;
 	struct cl_val v[CL_SILVER_MAX_COLS];
-	char buf[8192];   /* text copied in by cl_row_set_text */
+	char buf[8192];   /* text copied in by cl_row_text, while it fits */
 	size_t used;
+	struct cl_row_spill *spill;  /* texts that did not fit buf (cl_row_release) */
+	int too_long;     /* the first column given text over CL_ROW_TEXT_MAX, or -1 */
+	size_t too_long_n;           /* that text's length */
+	int error;        /* a text that could not be kept (CL_ENOMEM), or 0 */
 	const char *record;   /* where in the file: "entry 3", "line 17" */
 };
 
 void cl_row_init(struct cl_row *r, const struct cl_table *t, const char *record);
-/* Sets column `col` (by name); text is copied. CL_ENOENT: no such column. */
+/* Sets column `col` (by name); text is copied, into the row's buffer or,
+ * when that is full, into memory of its own that cl_row_release frees.
+ * Text longer than CL_ROW_TEXT_MAX is not kept (CL_ETOOBIG): the row
+ * remembers the column, and cl_silver_put quarantines it. CL_ENOENT: no
+ * such column; CL_ENOMEM (remembered too: cl_silver_put returns it). */
 int cl_row_text(struct cl_row *r, const char *col, const char *s, size_t n);
+/* Frees the text cl_row_text kept outside the row's buffer: the row's
+ * values are not to be read after, and cl_row_init makes it ready again.
+ * cl_silver_put does it; a row given up without being put must be
+ * released. NULL or a row with nothing outside its buffer: a no-op. */
+void cl_row_release(struct cl_row *r);
 int cl_row_real(struct cl_row *r, const char *col, double d);
 int cl_row_int(struct cl_row *r, const char *col, int64_t i);
 const struct cl_val *cl_row_get(const struct cl_row *r, const char *col);
@@ -93,8 +114,10 @@ void cl_silver_lineage(struct cl_silver *s, const char *source, const char *file
  * a check that SQLite cannot compile fails here, naming it). */
 int cl_silver_expect(struct cl_silver *s, const struct cl_expectation *e, int n);
 
-/* Validates and upserts a row, or quarantines it with the reason. An
- * expectation whose action is fail returns CL_EINVAL with the reason. */
+/* Validates and upserts a row, or quarantines it with the reason (a
+ * required column missing, a text over CL_ROW_TEXT_MAX, an expectation
+ * failed). An expectation whose action is fail returns CL_EINVAL with the
+ * reason. The row is released (cl_row_release) whatever the outcome. */
 int cl_silver_put(struct cl_silver *s, struct cl_row *r);
 
 /* Quarantines a record that never became a row (it could not be parsed). */
@@ -124,8 +147,9 @@ int cl_silver_check_references(struct cl_silver *s, int64_t run_id);
  * throughout (WAL: they read the last commit); a rollback brings them
  * back with the rows.
  *
- * cl_silver_before_commit builds the indexes again; call it inside the
- * transaction, just before COMMIT. cl_silver_txn_end forgets the
+ * cl_silver_before_commit builds the indexes again (those not already
+ * there: a ROLLBACK TO a savepoint older than the drop brings them back);
+ * call it inside the transaction, just before COMMIT. cl_silver_txn_end forgets the
  * transaction's counts; call it after COMMIT or ROLLBACK. */
 #define CL_SILVER_BULK_ROWS 50000
 int cl_silver_before_commit(struct cl_silver *s);

@@ -7,6 +7,7 @@
 #include "core/cl_time.h"
 
 #include <libxml/xmlreader.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <zip.h>
 
 #define PART_MAX ((zip_uint64_t)256 << 20)   /* refuse parts that inflate past this */
+#define CSV_MAX ((size_t)256 << 20)          /* and sheets whose text grows past this */
 
 struct buf {
 	char *p;
@@ -100,11 +102,39 @@ static int part(zip_t *z, const char *name, struct buf *out, int required)
 	return CL_OK;
 }
 
-static xmlTextReaderPtr reader(const struct buf *b, const char *name)
+/* A streaming reader over a part. A document type declaration is
+ * refused: Office Open XML has none, and it is where entities are
+ * declared, which could expand without bound ("billion laughs") or name
+ * other files (external entities). */
+static int open_reader(const struct buf *b, const char *part, xmlTextReaderPtr *out)
 {
-	return xmlReaderForMemory(b->p, (int)b->len, name, NULL,
-				  XML_PARSE_NONET | XML_PARSE_NOERROR |
-					  XML_PARSE_NOWARNING | XML_PARSE_COMPACT);
+	static const char *const refused[][2] = { { "<!DOCTYPE", "a document type" },
+						  { "<!ENTITY", "an entity" } };
+
+	*out = NULL;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (memmem(b->p, b->len, refused[i][0], strlen(refused[i][0])))
+			return cl_error_set(CL_EPARSE, "%s holds %s declaration (%s): refused, as "
+					    "entities could expand without bound or read other "
+					    "files", part, refused[i][1], refused[i][0]);
+	*out = xmlReaderForMemory(b->p, (int)b->len, part, NULL,
+				  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+					  XML_PARSE_COMPACT);
+	if (!*out)
+		return cl_error_set(CL_EPARSE, "%s is not XML", part);
+	return CL_OK;
+}
+
+/* The next node (1), the end (0), or -1: the part is not well-formed, or
+ * declares a document type after all (in an encoding the check in
+ * open_reader does not read). */
+static int next_node(xmlTextReaderPtr r)
+{
+	int ret = xmlTextReaderRead(r);
+
+	if (ret == 1 && xmlTextReaderNodeType(r) == XML_READER_TYPE_DOCUMENT_TYPE)
+		return -1;
+	return ret;
 }
 
 static int is(xmlTextReaderPtr r, const char *local)
@@ -119,134 +149,185 @@ static char *attr(xmlTextReaderPtr r, const char *name)
 	return (char *)xmlTextReaderGetAttribute(r, (const xmlChar *)name);
 }
 
+/* A whole number of at most `max` in the NUL-terminated text v (an XML
+ * attribute or value); -1 if it is none. */
+static long whole(const char *v, long max)
+{
+	long n = 0;
+
+	if (!v || !*v)
+		return -1;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9' || n > (max - (*v - '0')) / 10)
+			return -1;
+		n = n * 10 + (*v - '0');
+	}
+	return n;
+}
+
 /* ---- shared strings ---- */
 
+/* Every shared string's text in one buffer, each NUL-terminated, found by
+ * its offset (a part is at most PART_MAX bytes, so 32 bits hold one). */
 struct strings {
-	char **s;
+	struct buf text;
+	uint32_t *at;
 	size_t n, cap;
 };
 
 static void strings_free(struct strings *ss)
 {
-	for (size_t i = 0; i < ss->n; i++)
-		cl_free(ss->s[i]);
-	cl_free(ss->s);
+	cl_free(ss->text.p);
+	cl_free(ss->at);
+}
+
+/* The text of an <si> (its <t>, or the <t> of each run <r>; not the
+ * phonetic reading <rPh> some languages add) or of an inline <is>. */
+struct run_text {
+	int in_t, in_rph;
+};
+
+/* Follows one node of an <si> or <is>: 1 if it is text to keep. */
+static int run_node(xmlTextReaderPtr r, int type, struct run_text *rt)
+{
+	if (type == XML_READER_TYPE_ELEMENT && is(r, "rPh") && !xmlTextReaderIsEmptyElement(r))
+		rt->in_rph = 1;
+	else if (type == XML_READER_TYPE_END_ELEMENT && is(r, "rPh"))
+		rt->in_rph = 0;
+	else if (type == XML_READER_TYPE_ELEMENT && is(r, "t") && !rt->in_rph)
+		rt->in_t = !xmlTextReaderIsEmptyElement(r);
+	else if (type == XML_READER_TYPE_END_ELEMENT && is(r, "t"))
+		rt->in_t = 0;
+	else if ((type == XML_READER_TYPE_TEXT || type == XML_READER_TYPE_SIGNIFICANT_WHITESPACE ||
+		  type == XML_READER_TYPE_CDATA) && rt->in_t)
+		return 1;
+	return 0;
 }
 
 static int read_strings(const struct buf *xml, struct strings *ss)
 {
-	xmlTextReaderPtr r = reader(xml, "sharedStrings.xml");
-	struct buf cur = { 0 };
-	int in_si = 0, in_t = 0, rc = CL_OK, ret;
+	xmlTextReaderPtr r;
+	struct run_text rt = { 0 };
+	int in_si = 0, rc = open_reader(xml, "xl/sharedStrings.xml", &r), ret = 0;
 
-	if (!r)
-		return cl_error_set(CL_EPARSE, "xl/sharedStrings.xml is not XML");
-	while (rc == CL_OK && (ret = xmlTextReaderRead(r)) == 1) {
-		int type = xmlTextReaderNodeType(r);
+	while (rc == CL_OK && (ret = next_node(r)) == 1) {
+		int type = xmlTextReaderNodeType(r), end_si;
 
-		if (type == XML_READER_TYPE_ELEMENT && is(r, "si") && !xmlTextReaderIsEmptyElement(r)) {
-			in_si = 1;
-			cur.len = 0;
-			if (put(&cur, "", 0))
-				rc = CL_ENOMEM;
-		} else if (type == XML_READER_TYPE_ELEMENT && is(r, "si")) {
-			cur.len = 0;
-			in_si = 0;
-			goto add;
-		} else if (type == XML_READER_TYPE_ELEMENT && is(r, "t") && in_si &&
-			   !xmlTextReaderIsEmptyElement(r)) {
-			in_t = 1;
-		} else if (type == XML_READER_TYPE_END_ELEMENT && is(r, "t")) {
-			in_t = 0;
-		} else if ((type == XML_READER_TYPE_TEXT || type == XML_READER_TYPE_SIGNIFICANT_WHITESPACE) &&
-			   in_t) {
-			const char *v = (const char *)xmlTextReaderConstValue(r);
-
-			if (v && put(&cur, v, strlen(v)))
-				rc = CL_ENOMEM;
-		} else if (type == XML_READER_TYPE_END_ELEMENT && is(r, "si")) {
-			in_si = 0;
-add:
+		end_si = (type == XML_READER_TYPE_END_ELEMENT && is(r, "si")) ||
+			 (type == XML_READER_TYPE_ELEMENT && is(r, "si") &&
+			  xmlTextReaderIsEmptyElement(r));
+		if (type == XML_READER_TYPE_ELEMENT && is(r, "si")) {
+			/* a new string starts where the text is now */
 			if (ss->n == ss->cap) {
 				size_t cap = ss->cap ? ss->cap * 2 : 256;
-				char **np = cl_realloc(ss->s, cap * sizeof(*np));
+				uint32_t *np = cl_realloc(ss->at, cap * sizeof(*np));
 
 				if (!np) {
-					rc = cl_error_set(CL_ENOMEM, "no memory");
+					rc = cl_error_set(CL_ENOMEM, "no memory for shared strings");
 					break;
 				}
-				ss->s = np;
+				ss->at = np;
 				ss->cap = cap;
 			}
-			ss->s[ss->n] = cl_malloc(cur.len + 1);
-			if (!ss->s[ss->n]) {
-				rc = cl_error_set(CL_ENOMEM, "no memory");
-				break;
-			}
-			memcpy(ss->s[ss->n], cur.p ? cur.p : "", cur.len);
-			ss->s[ss->n][cur.len] = '\0';
-			ss->n++;
+			ss->at[ss->n++] = (uint32_t)ss->text.len;
+			in_si = 1;
+			rt = (struct run_text){ 0 };
+		} else if (in_si && run_node(r, type, &rt)) {
+			const char *v = (const char *)xmlTextReaderConstValue(r);
+
+			if (v && put(&ss->text, v, strlen(v)))
+				rc = CL_ENOMEM;
+		}
+		if (rc == CL_OK && in_si && end_si) {
+			in_si = 0;
+			if (put(&ss->text, "", 1)) /* its NUL */
+				rc = CL_ENOMEM;
 		}
 	}
 	if (rc == CL_OK && ret < 0)
 		rc = cl_error_set(CL_EPARSE, "xl/sharedStrings.xml is not well-formed XML");
 	xmlFreeTextReader(r);
-	cl_free(cur.p);
 	return rc;
 }
 
-/* ---- styles: which cell styles are dates ---- */
+/* ---- styles: which cell styles are dates and times ---- */
+
+enum fmt { FMT_NUMBER, FMT_DATE, FMT_TIME };
 
 struct styles {
-	unsigned char *is_date;   /* by cellXfs index */
+	unsigned char *kind;      /* enum fmt by cellXfs index */
 	size_t n;
-	int custom_date[512];     /* numFmtId < 512 declared as a date format */
+	struct custom {           /* numFmt declared: the formats that are dates or times */
+		long id;
+		enum fmt kind;
+	} *custom;
+	size_t ncustom;
 };
 
-static int format_is_date(const char *code)
+/* A number format's kind: a date (with or without a time of day), a time
+ * or duration alone, or a plain number. 'm' alone is month or minute: it
+ * decides nothing. */
+static enum fmt format_kind(const char *code)
 {
-	int in_quote = 0;
+	int in_quote = 0, date = 0, time = 0;
 
 	for (const char *p = code; *p; p++) {
 		if (*p == '"')
 			in_quote = !in_quote;
-		else if (*p == '[') { /* [Red], [h]: skip colours, keep elapsed hours */
+		else if (in_quote)
+			continue;
+		else if (*p == '[') { /* [Red], [$-409]: skip; [h], [mm], [ss]: elapsed time */
 			const char *e = strchr(p, ']');
 
-			if (e && (p[1] == 'h' || p[1] == 'H' || p[1] == 'm' || p[1] == 's'))
-				return 1;
 			if (!e)
 				break;
+			if (strchr("hHmMsS", p[1]))
+				time = 1;
 			p = e;
 		} else if (*p == '\\' && p[1])
 			p++;
-		else if (!in_quote && strchr("dDyYhHsS", *p))
-			return 1;
+		else if (strchr("dDyY", *p))
+			date = 1;
+		else if (strchr("hHsS", *p))
+			time = 1;
 	}
-	return 0;
+	return date ? FMT_DATE : time ? FMT_TIME : FMT_NUMBER;
 }
 
-static int builtin_date(int id)
+/* The built-in formats (ECMA-376 18.8.30) that are dates or times. */
+static enum fmt builtin_kind(long id)
 {
-	return (id >= 14 && id <= 22) || (id >= 45 && id <= 47);
+	if ((id >= 14 && id <= 17) || id == 22)
+		return FMT_DATE;
+	if ((id >= 18 && id <= 21) || (id >= 45 && id <= 47))
+		return FMT_TIME;
+	return FMT_NUMBER;
 }
 
 static int read_styles(const struct buf *xml, struct styles *st)
 {
-	xmlTextReaderPtr r = reader(xml, "styles.xml");
-	int in_xfs = 0, ret, rc = CL_OK;
+	xmlTextReaderPtr r;
+	int in_xfs = 0, ret = 0, rc = open_reader(xml, "xl/styles.xml", &r);
 
-	if (!r)
-		return cl_error_set(CL_EPARSE, "xl/styles.xml is not XML");
-	while (rc == CL_OK && (ret = xmlTextReaderRead(r)) == 1) {
+	while (rc == CL_OK && (ret = next_node(r)) == 1) {
 		int type = xmlTextReaderNodeType(r);
 
 		if (type == XML_READER_TYPE_ELEMENT && is(r, "numFmt")) {
 			char *id = attr(r, "numFmtId"), *code = attr(r, "formatCode");
-			int i = id ? atoi(id) : -1;
+			long i = whole(id, 1L << 30);
+			enum fmt k = code ? format_kind(code) : FMT_NUMBER;
 
-			if (i >= 0 && i < 512 && code)
-				st->custom_date[i] = format_is_date(code);
+			if (i >= 0 && k != FMT_NUMBER) {
+				struct custom *nc = cl_realloc(st->custom,
+							       (st->ncustom + 1) * sizeof(*nc));
+
+				if (nc) {
+					st->custom = nc;
+					st->custom[st->ncustom++] = (struct custom){ i, k };
+				} else {
+					rc = cl_error_set(CL_ENOMEM, "no memory for styles");
+				}
+			}
 			xmlFree(id);
 			xmlFree(code);
 		} else if (type == XML_READER_TYPE_ELEMENT && is(r, "cellXfs")) {
@@ -255,17 +336,23 @@ static int read_styles(const struct buf *xml, struct styles *st)
 			in_xfs = 0;
 		} else if (type == XML_READER_TYPE_ELEMENT && is(r, "xf") && in_xfs) {
 			char *id = attr(r, "numFmtId");
-			int i = id ? atoi(id) : 0;
-			unsigned char *np = cl_realloc(st->is_date, st->n + 1);
+			long i = id ? whole(id, 1L << 30) : 0;
+			enum fmt k = builtin_kind(i);
+			unsigned char *np = cl_realloc(st->kind, st->n + 1);
 
 			xmlFree(id);
 			if (!np) {
-				rc = cl_error_set(CL_ENOMEM, "no memory");
+				rc = cl_error_set(CL_ENOMEM, "no memory for styles");
 				break;
 			}
-			st->is_date = np;
-			st->is_date[st->n++] = (unsigned char)(builtin_date(i) ||
-							       (i >= 0 && i < 512 && st->custom_date[i]));
+			/* a custom format declared later than its use still counts */
+			for (size_t c = st->ncustom; c-- > 0;)
+				if (st->custom[c].id == i) {
+					k = st->custom[c].kind;
+					break;
+				}
+			st->kind = np;
+			st->kind[st->n++] = (unsigned char)k;
 		}
 	}
 	if (rc == CL_OK && ret < 0)
@@ -282,12 +369,12 @@ static int find_sheet(zip_t *z, const char *want, char *target, size_t cap, int 
 	xmlTextReaderPtr r = NULL;
 	char rid[128] = "", names[512] = "";
 	size_t nl = 0;
-	int rc = part(z, "xl/workbook.xml", &wb, 1), ret;
+	int rc = part(z, "xl/workbook.xml", &wb, 1), ret = 0;
 
 	*date1904 = 0;
-	if (rc == CL_OK && !(r = reader(&wb, "workbook.xml")))
-		rc = cl_error_set(CL_EPARSE, "xl/workbook.xml is not XML");
-	while (rc == CL_OK && (ret = xmlTextReaderRead(r)) == 1) {
+	if (rc == CL_OK)
+		rc = open_reader(&wb, "xl/workbook.xml", &r);
+	while (rc == CL_OK && (ret = next_node(r)) == 1) {
 		if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT)
 			continue;
 		if (is(r, "workbookPr")) {
@@ -311,20 +398,21 @@ static int find_sheet(zip_t *z, const char *want, char *target, size_t cap, int 
 			xmlFree(id);
 		}
 	}
-	if (rc == CL_OK) {
-		xmlFreeTextReader(r);
-		if (!rid[0])
-			rc = want && *want ? cl_error_set(CL_ENOENT, "no sheet '%s' (the workbook has %s)",
-							  want, nl ? names : "none")
-					   : cl_error_set(CL_EPARSE, "the workbook has no sheets");
-	}
+	if (rc == CL_OK && ret < 0)
+		rc = cl_error_set(CL_EPARSE, "xl/workbook.xml is not well-formed XML");
+	xmlFreeTextReader(r);
+	r = NULL;
+	if (rc == CL_OK && !rid[0])
+		rc = want && *want ? cl_error_set(CL_ENOENT, "no sheet '%s' (the workbook has %s)",
+						  want, nl ? names : "none")
+				   : cl_error_set(CL_EPARSE, "the workbook has no sheets");
 	if (rc == CL_OK)
 		rc = part(z, "xl/_rels/workbook.xml.rels", &rels, 1);
-	if (rc == CL_OK && !(r = reader(&rels, "workbook.xml.rels")))
-		rc = cl_error_set(CL_EPARSE, "xl/_rels/workbook.xml.rels is not XML");
+	if (rc == CL_OK)
+		rc = open_reader(&rels, "xl/_rels/workbook.xml.rels", &r);
 	if (rc == CL_OK) {
 		target[0] = '\0';
-		while ((ret = xmlTextReaderRead(r)) == 1) {
+		while ((ret = next_node(r)) == 1) {
 			char *id, *t;
 
 			if (xmlTextReaderNodeType(r) != XML_READER_TYPE_ELEMENT || !is(r, "Relationship"))
@@ -342,7 +430,9 @@ static int find_sheet(zip_t *z, const char *want, char *target, size_t cap, int 
 			xmlFree(t);
 		}
 		xmlFreeTextReader(r);
-		if (!target[0])
+		if (ret < 0)
+			rc = cl_error_set(CL_EPARSE, "xl/_rels/workbook.xml.rels is not well-formed XML");
+		else if (!target[0])
 			rc = cl_error_set(CL_EPARSE, "the workbook's relationships do not say where "
 					  "the sheet is");
 	}
@@ -353,96 +443,157 @@ static int find_sheet(zip_t *z, const char *want, char *target, size_t cap, int 
 
 /* ---- the sheet ---- */
 
-/* "BC12" -> column 54 (0-based: 'A' is 0); -1 if not a reference. */
+/* "BC12" -> column 54 (0-based: 'A' is 0); -1 if it is not a cell
+ * reference (letters, then a row number). */
 static long column_of(const char *ref)
 {
 	long c = 0;
 	int n = 0;
 
-	for (; *ref >= 'A' && *ref <= 'Z' && n < 4; ref++, n++)
+	for (; *ref >= 'A' && *ref <= 'Z'; ref++, n++) {
+		if (n == 3)
+			return -1; /* past XFD, the last column */
 		c = c * 26 + (*ref - 'A' + 1);
-	return n ? c - 1 : -1;
+	}
+	if (!n || whole(ref, 1L << 24) < 1)
+		return -1;
+	return c - 1;
 }
 
-static int csv_field(struct buf *out, const char *v)
+/* Appends n bytes of text as one CSV field (RFC 4180 quoting), or
+ * CL_ETOOBIG if the sheet's text would grow past CSV_MAX. */
+static int csv_field(struct buf *out, const char *v, size_t n)
 {
-	if (!strpbrk(v, ",\"\r\n"))
-		return put(out, v, strlen(v));
+	const char *p = v, *q;
+
+	if (out->len > CSV_MAX || n > CSV_MAX - out->len)
+		return cl_error_set(CL_ETOOBIG, "the sheet's text grows past %zu bytes", CSV_MAX);
+	if (!memchr(v, ',', n) && !memchr(v, '"', n) && !memchr(v, '\r', n) && !memchr(v, '\n', n))
+		return put(out, v, n);
 	if (put(out, "\"", 1))
 		return CL_ENOMEM;
-	for (const char *p = v; *p; p++)
-		if ((*p == '"' && put(out, "\"\"", 2)) || (*p != '"' && put(out, p, 1)))
+	/* each quote doubled */
+	while ((q = memchr(p, '"', n - (size_t)(p - v)))) {
+		if (put(out, p, (size_t)(q - p) + 1) || put(out, "\"", 1))
 			return CL_ENOMEM;
+		p = q + 1;
+	}
+	if (put(out, p, n - (size_t)(p - v)))
+		return CL_ENOMEM;
 	return put(out, "\"", 1);
 }
 
-/* A cell's text as the CSV field. */
-static void cell_text(const char *type, const char *style, const char *v, const struct strings *ss,
-		      const struct styles *st, int date1904, char *out, size_t cap)
-{
-	out[0] = '\0';
-	if (!v)
-		return;
-	if (type && strcmp(type, "s") == 0) {
-		long i = strtol(v, NULL, 10);
+/* What a cell holds, gathered from its element and its children. */
+struct cell {
+	char ref[16];       /* "B7" (for messages; "" if it had none) */
+	long col;
+	char *type, *style; /* t and s attributes (xmlFree) */
+	struct buf v;       /* the text of <v>, or of an inline string's <is> */
+};
 
-		if (i >= 0 && (size_t)i < ss->n)
-			snprintf(out, cap, "%s", ss->s[i]);
-		return;
+/* A serial number in a date or time format, as text: a date (1900 or
+ * 1904 system), a date and time, or a time of day (a duration past a
+ * day for [h] formats). 0 if the number is outside what Excel shows. */
+static int serial_text(double d, enum fmt kind, int date1904, char *out, size_t cap)
+{
+	if (!isfinite(d) || d < 0 || d >= 2958466)
+		return 0;
+	if (kind == FMT_TIME) {
+		long long secs = llround(d * 86400.0);
+
+		snprintf(out, cap, "%02lld:%02lld:%02lld", secs / 3600, secs / 60 % 60, secs % 60);
+		return 1;
 	}
-	if (type && strcmp(type, "b") == 0) {
-		snprintf(out, cap, "%s", strcmp(v, "1") == 0 ? "true" : "false");
-		return;
+	{
+		/* serial days since 1899-12-30 (1904-01-01 in a 1904 workbook);
+		 * the 1900 system counts a 29 February 1900 that never was, so
+		 * its days before 1 March 1900 are one off */
+		double days = d - (date1904 ? -1462 : 0) - 25569 + (!date1904 && d < 61 ? 1 : 0);
+		int64_t us = (int64_t)llround(days * 86400.0) * 1000000;
+
+		if (d == floor(d)) {
+			char day[11];
+
+			cl_time_format_day(us, day);
+			snprintf(out, cap, "%s", day);
+		} else {
+			cl_time_format_rfc3339(us, out, cap, 0);
+		}
 	}
-	if ((!type || strcmp(type, "n") == 0) && style) {
-		long si = strtol(style, NULL, 10);
+	return 1;
+}
+
+/* The cell's text as its CSV field. */
+static int cell_field(const struct cell *c, const struct strings *ss, const struct styles *st,
+		      int date1904, struct buf *out)
+{
+	const char *v = c->v.p ? c->v.p : "";
+	const char *type = c->type;
+	char text[64];
+
+	if (!c->v.len)
+		return CL_OK; /* an empty cell, whatever its type */
+	if (type && strcmp(type, "s") == 0) {
+		long i = whole(v, LONG_MAX);
+
+		if (i < 0 || (size_t)i >= ss->n)
+			return cl_error_set(CL_EPARSE, "cell %s: shared string '%.20s' does not exist "
+					    "(the workbook has %zu)", c->ref[0] ? c->ref : "?", v,
+					    ss->n);
+		return csv_field(out, ss->text.p + ss->at[i], strlen(ss->text.p + ss->at[i]));
+	}
+	if (type && strcmp(type, "b") == 0 && (strcmp(v, "1") == 0 || strcmp(v, "0") == 0))
+		return csv_field(out, v[0] == '1' ? "true" : "false", v[0] == '1' ? 4 : 5);
+	if ((!type || strcmp(type, "n") == 0) && c->style) {
+		long si = whole(c->style, LONG_MAX);
 		char *end;
 		double d = strtod(v, &end);
 
-		if (*end == '\0' && si >= 0 && (size_t)si < st->n && st->is_date[si] && isfinite(d) &&
-		    d >= 0 && d < 2958466) {
-			/* serial days since 1899-12-30 (1904-01-01 in a 1904 workbook) */
-			double days = d - (date1904 ? -1462 : 0) - 25569;
-			int64_t us = (int64_t)llround(days * 86400.0) * 1000000;
-
-			if (d == floor(d)) {
-				char day[11];
-
-				cl_time_format_day(us, day);
-				snprintf(out, cap, "%s", day);
-			} else {
-				cl_time_format_rfc3339(us, out, cap, 0);
-			}
-			return;
-		}
+		if (*end == '\0' && si >= 0 && (size_t)si < st->n && st->kind[si] != FMT_NUMBER &&
+		    serial_text(d, (enum fmt)st->kind[si], date1904, text, sizeof(text)))
+			return csv_field(out, text, strlen(text));
 	}
-	snprintf(out, cap, "%s", v);
+	/* numbers, inline strings, formula results (str), errors (#N/A) */
+	return csv_field(out, v, c->v.len);
+}
+
+static void cell_reset(struct cell *c)
+{
+	xmlFree(c->type);
+	xmlFree(c->style);
+	c->type = c->style = NULL;
+	c->ref[0] = '\0';
+	c->v.len = 0;
 }
 
 static int read_sheet(const struct buf *xml, const struct strings *ss, const struct styles *st,
 		      int date1904, struct buf *out)
 {
-	xmlTextReaderPtr r = reader(xml, "sheet.xml");
-	long col = 0, next_col = 0, width = -1, rows = 0;
-	char *type = NULL, *style = NULL, *value = NULL;
-	int in_v = 0, in_is_t = 0, in_row = 0, rc = CL_OK, ret;
-	struct buf inl = { 0 };
+	xmlTextReaderPtr r;
+	long next_col = 0, width = -1, rows = 0;
+	size_t row_start = 0;
+	int in_v = 0, in_is = 0, in_row = 0, row_has_text = 0, ret = 0;
+	int rc = open_reader(xml, "the sheet", &r);
+	struct cell c = { .col = 0 };
+	struct run_text rt = { 0 };
 
-	if (!r)
-		return cl_error_set(CL_EPARSE, "the sheet is not XML");
-	while (rc == CL_OK && (ret = xmlTextReaderRead(r)) == 1) {
+	while (rc == CL_OK && (ret = next_node(r)) == 1) {
 		int type_ = xmlTextReaderNodeType(r);
 
 		if (type_ == XML_READER_TYPE_ELEMENT && is(r, "row")) {
 			in_row = 1;
 			next_col = 0;
+			row_has_text = 0;
+			row_start = out->len;
 			if (xmlTextReaderIsEmptyElement(r))
 				goto end_row;
 		} else if (type_ == XML_READER_TYPE_END_ELEMENT && is(r, "row")) {
 end_row:
 			/* the header fixes the width; later rows are padded to
-			 * it; an empty row is no record */
-			if (next_col > 0) {
+			 * it; a row with no text in any cell is no record */
+			if (!row_has_text) {
+				out->len = row_start;
+			} else {
 				if (rows == 0)
 					width = next_col;
 				for (; next_col < width; next_col++)
@@ -456,67 +607,83 @@ end_row:
 		} else if (type_ == XML_READER_TYPE_ELEMENT && is(r, "c") && in_row) {
 			char *ref = attr(r, "r");
 
-			col = ref ? column_of(ref) : next_col;
+			cell_reset(&c);
+			if (ref) {
+				snprintf(c.ref, sizeof(c.ref), "%s", ref);
+				c.col = column_of(ref);
+			} else {
+				c.col = next_col;
+			}
 			xmlFree(ref);
-			if (col < next_col || col > 16383) {
-				rc = cl_error_set(CL_EPARSE, "a cell out of order in row %ld", rows + 1);
+			if (c.col < 0) {
+				rc = cl_error_set(CL_EPARSE, "row %ld: '%s' is not a cell reference "
+						  "(like B7)", rows + 1, c.ref);
 				break;
 			}
-			xmlFree(type);
-			xmlFree(style);
-			cl_free(value);
-			type = attr(r, "t");
-			style = attr(r, "s");
-			value = NULL;
-			inl.len = 0;
+			if (c.col < next_col) {
+				rc = cl_error_set(CL_EPARSE, "row %ld: cell %s comes after a cell to its "
+						  "right (cells must be in column order)", rows + 1,
+						  c.ref);
+				break;
+			}
+			if (c.col > 16383) {
+				rc = cl_error_set(CL_EPARSE, "row %ld: cell %s is past column XFD, the "
+						  "last", rows + 1, c.ref);
+				break;
+			}
+			c.type = attr(r, "t");
+			c.style = attr(r, "s");
+			in_v = in_is = 0;
 			if (xmlTextReaderIsEmptyElement(r))
 				goto end_cell;
 		} else if (type_ == XML_READER_TYPE_ELEMENT && is(r, "v")) {
 			in_v = !xmlTextReaderIsEmptyElement(r);
 		} else if (type_ == XML_READER_TYPE_END_ELEMENT && is(r, "v")) {
 			in_v = 0;
-		} else if (type_ == XML_READER_TYPE_ELEMENT && is(r, "t")) {
-			in_is_t = !xmlTextReaderIsEmptyElement(r);
-		} else if (type_ == XML_READER_TYPE_END_ELEMENT && is(r, "t")) {
-			in_is_t = 0;
-		} else if ((type_ == XML_READER_TYPE_TEXT ||
-			    type_ == XML_READER_TYPE_SIGNIFICANT_WHITESPACE) && (in_v || in_is_t)) {
-			const char *v = (const char *)xmlTextReaderConstValue(r);
-
-			if (v && put(&inl, v, strlen(v)))
-				rc = CL_ENOMEM;
-		} else if (type_ == XML_READER_TYPE_END_ELEMENT && is(r, "c")) {
-			char text[8192];
-
+		} else if (type_ == XML_READER_TYPE_ELEMENT && is(r, "is")) {
+			in_is = !xmlTextReaderIsEmptyElement(r);
+			rt = (struct run_text){ 0 };
+		} else if (type_ == XML_READER_TYPE_END_ELEMENT && is(r, "is")) {
+			in_is = 0;
+		} else if (type_ == XML_READER_TYPE_END_ELEMENT && is(r, "c") && in_row) {
 end_cell:
-			/* empty cells before this one */
-			for (; next_col < col; next_col++)
-				if (put(out, ",", 1))
-					rc = CL_ENOMEM;
+			/* the delimiter after the field before, and one per empty
+			 * cell between (a first cell in column C: two) */
 			if (next_col > 0 && put(out, ",", 1))
 				rc = CL_ENOMEM;
-			if (inl.len) {
-				value = cl_malloc(inl.len + 1);
-				if (value) {
-					memcpy(value, inl.p, inl.len);
-					value[inl.len] = '\0';
-				}
+			for (; next_col < c.col; next_col++)
+				if (put(out, ",", 1))
+					rc = CL_ENOMEM;
+			if (rc == CL_OK && put(&c.v, "", 0))
+				rc = CL_ENOMEM; /* NUL-terminated, even when empty */
+			if (rc == CL_OK) {
+				size_t before = out->len;
+
+				rc = cell_field(&c, ss, st, date1904, out);
+				row_has_text |= out->len > before;
 			}
-			if (type && strcmp(type, "inlineStr") == 0)
-				snprintf(text, sizeof(text), "%s", value ? value : "");
-			else
-				cell_text(type, style, value, ss, st, date1904, text, sizeof(text));
-			if (csv_field(out, text))
+			if (rc == CL_OK && out->len > CSV_MAX)
+				rc = cl_error_set(CL_ETOOBIG, "the sheet's text grows past %zu bytes",
+						  CSV_MAX);
+			next_col = c.col + 1;
+			in_v = in_is = 0;
+		} else if (in_v && (type_ == XML_READER_TYPE_TEXT || type_ == XML_READER_TYPE_CDATA ||
+				    type_ == XML_READER_TYPE_SIGNIFICANT_WHITESPACE)) {
+			const char *v = (const char *)xmlTextReaderConstValue(r);
+
+			if (v && put(&c.v, v, strlen(v)))
 				rc = CL_ENOMEM;
-			next_col = col + 1;
+		} else if (in_is && run_node(r, type_, &rt)) {
+			const char *v = (const char *)xmlTextReaderConstValue(r);
+
+			if (v && put(&c.v, v, strlen(v)))
+				rc = CL_ENOMEM;
 		}
 	}
 	if (rc == CL_OK && ret < 0)
 		rc = cl_error_set(CL_EPARSE, "the sheet is not well-formed XML");
-	xmlFree(type);
-	xmlFree(style);
-	cl_free(value);
-	cl_free(inl.p);
+	cell_reset(&c);
+	cl_free(c.v.p);
 	xmlFreeTextReader(r);
 	return rc;
 }
@@ -564,10 +731,13 @@ int cl_xlsx_to_csv(const char *data, size_t len, const char *sheet, char **csv, 
 		rc = part(z, target, &x, 1);
 	if (rc == CL_OK)
 		rc = read_sheet(&x, &ss, &st, date1904, &out);
+	if (rc == CL_OK && !out.p && put(&out, "", 0))
+		rc = CL_ENOMEM; /* a sheet with no text: "", not NULL */
 	zip_close(z);
 	cl_free(x.p);
 	strings_free(&ss);
-	cl_free(st.is_date);
+	cl_free(st.kind);
+	cl_free(st.custom);
 	if (rc) {
 		cl_free(out.p);
 		return rc;

@@ -2,13 +2,19 @@
  * Batch loads end to end, through the carelake binary:
  * - data-driven cases (tests/data/batch/<case>/): each case's input files
  *   beside case.json, which says what the load must report, the rows a
- *   query must then return, what must be quarantined and why;
+ *   query must then return, what must be quarantined and why. Inputs too
+ *   large to keep in the tree are made from case.json's "generate": file
+ *   name -> {"text": PIECES} or {"xlsx": {"rows": PIECES, "shared":
+ *   PIECES}} (a workbook around the sheet's <row> elements and the shared
+ *   strings' <si> elements), PIECES being strings and {"repeat": "abc",
+ *   "times": N} joined in order;
  * - the shared third-party material: all of synthea-fhir, synthea-csv and
  *   fhir-r4-examples with the right counts per table and no quarantine;
  * - loading the same files again changes nothing; refine --rebuild gives
  *   the same tables; query refuses anything that writes.
  *
- * Usage: test_batch /path/to/carelake CASES_DIR SHARED_DATA_DIR
+ * Usage: test_batch /path/to/carelake CASES_DIR SHARED_DATA_DIR [rebuild]
+ * (rebuild: the rebuild test alone, a ctest of its own)
  */
 #include "cl_test.h"
 
@@ -23,6 +29,8 @@ static const char *bin, *cases, *shared;
 static char dir[256];
 
 #include "cli_helpers.h"
+#include "cl_test_xlsx.h"
+#include "batch/cl_silver.h"
 
 static json_t *parse(const char *text)
 {
@@ -44,6 +52,68 @@ static json_t *query(const char *data, const char *sql)
 	j = parse(r.out);
 	done(&r);
 	return j;
+}
+
+/* PIECES (see the top) joined, malloc'd and NUL-terminated; NULL for
+ * NULL. */
+static char *pieces(const json_t *p, size_t *len)
+{
+	size_t n = 0, i;
+	const json_t *e;
+	char *out;
+
+	if (!p)
+		return NULL;
+	json_array_foreach(p, i, e)
+		n += json_is_string(e) ? json_string_length(e)
+				       : strlen(json_string_value(json_object_get(e, "repeat"))) *
+						 (size_t)json_integer_value(json_object_get(e, "times"));
+	out = malloc(n + 1);
+	assert_non_null(out);
+	n = 0;
+	json_array_foreach(p, i, e) {
+		if (json_is_string(e)) {
+			memcpy(out + n, json_string_value(e), json_string_length(e));
+			n += json_string_length(e);
+			continue;
+		}
+		for (json_int_t k = 0; k < json_integer_value(json_object_get(e, "times")); k++) {
+			const char *r = json_string_value(json_object_get(e, "repeat"));
+
+			memcpy(out + n, r, strlen(r));
+			n += strlen(r);
+		}
+	}
+	out[n] = '\0';
+	if (len)
+		*len = n;
+	return out;
+}
+
+/* Makes the file `spec` describes (see the top) at path. */
+static void generate(const char *path, const json_t *spec)
+{
+	const json_t *x = json_object_get(spec, "xlsx");
+	char *data;
+	size_t len;
+	FILE *f;
+
+	if (x) {
+		char *rows = pieces(json_object_get(x, "rows"), NULL);
+		char *sst = pieces(json_object_get(x, "shared"), NULL);
+
+		data = cl_test_xlsx(rows, sst, NULL, 0, &len);
+		assert_non_null(data);
+		free(rows);
+		free(sst);
+	} else {
+		data = pieces(json_object_get(spec, "text"), &len);
+	}
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	free(data);
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -111,6 +181,21 @@ static void run_case(const char *name)
 		sprintf(files[nfiles++], "%s/%s", cdir, de->d_name);
 	}
 	closedir(d);
+	{
+		const char *fname;
+		json_t *spec;
+		char gdir[700];
+
+		snprintf(gdir, sizeof(gdir), "%s/made-%s", dir, name);
+		json_object_foreach(json_object_get(c, "generate"), fname, spec) {
+			if (nfiles == 16)
+				break;
+			mkdir(gdir, 0700);
+			files[nfiles] = malloc(strlen(gdir) + strlen(fname) + 2);
+			sprintf(files[nfiles], "%s/%s", gdir, fname);
+			generate(files[nfiles++], spec);
+		}
+	}
 	qsort(files, (size_t)nfiles, sizeof(files[0]), cmp_name);
 	snprintf(data, sizeof(data), "%s/case-%s", dir, name);
 	args[na++] = "ingest";
@@ -796,6 +881,118 @@ static void test_bulk_load(void **state)
 	check_source_rows(data);
 }
 
+/* j as compact text (malloc'd); j is released. */
+static char *json_text(json_t *j)
+{
+	char *t = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	return t;
+}
+
+/* refine --rebuild goes on past a file in bronze that fails and reports
+ * it: the file leaves nothing (rows, quarantine, counts; the indexes a
+ * bulk load of it dropped are back), the files after it load, a file
+ * listed twice (each failed attempt at it lists it) is tried once. The
+ * long values of csv-long-values, in bronze, rebuild as they loaded. */
+static void test_rebuild_past_failures(void **state)
+{
+	static const char long_sql[] = "SELECT id, _hash, length(comment) AS n FROM survey_response"
+				       " ORDER BY id";
+	char data[400], big[500], small[500], longer[600], *long_values;
+	const char *fail_big[] = { "--set", "expect.observation.plausible.check=value < 150", "--set",
+				   "expect.observation.plausible.action=fail" };
+	struct result r;
+	json_t *sum;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/rebuild-failures", dir);
+	snprintf(big, sizeof(big), "%s/rebuild-big.csv", dir);
+	snprintf(small, sizeof(small), "%s/rebuild-small.csv", dir);
+	snprintf(longer, sizeof(longer), "%s/comments.csv", dir);
+	{
+		char spec[700], *text;
+		json_t *c;
+
+		snprintf(spec, sizeof(spec), "%s/csv-long-values/case.json", cases);
+		text = slurp(spec);
+		c = parse(text);
+		free(text);
+		generate(longer, json_object_get(json_object_get(c, "generate"), "comments.csv"));
+		json_decref(c);
+	}
+	/* the big file: before its last row (whose value, 200, fails the
+	 * rebuild's expectation) as many rows as make a bulk load */
+	write_observations(big, 500000, CL_SILVER_BULK_ROWS + 1, 200);
+	write_observations(small, 600000, 10, 0);
+	/* the long values (csv-long-values' file) and the big file load; the
+	 * small one fails twice on an expectation, so bronze lists it twice
+	 * but it never registered: as a crash would leave a file */
+	r = run(NULL, "ingest", "--data", data, "--json", longer, big, NULL);
+	if (r.status != 0)
+		fail_msg("ingest: %s", r.err);
+	assert_int_equal(json_long(r.out, "bulk_loads"), 1);
+	done(&r);
+	for (int i = 0; i < 2; i++) {
+		r = run(NULL, "ingest", "--data", data, "--set",
+			"expect.observation.none.check=value IS NULL", "--set",
+			"expect.observation.none.action=fail", small, NULL);
+		assert_int_equal(r.status, 1);
+		done(&r);
+	}
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation"),
+			 CL_SILVER_BULK_ROWS + 1);
+	long_values = json_text(query(data, long_sql));
+
+	/* the big file fails at its last row, after its indexes went */
+	r = run_argv(NULL, (const char *[]){ "refine", "--data", data, "--rebuild", "--json",
+					     fail_big[0], fail_big[1], fail_big[2], fail_big[3],
+					     NULL });
+	assert_int_equal(r.status, 1);
+	sum = parse(r.out);
+	assert_int_equal(json_integer_value(json_object_get(sum, "files")), 4);
+	assert_int_equal(json_integer_value(json_object_get(sum, "failed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(sum, "loaded")), 2);
+	assert_int_equal(json_integer_value(json_object_get(sum, "unchanged")), 1);
+	/* the counts are of what stayed: the long values and the small file
+	 * (the big file's bulk load, undone, is not counted either) */
+	assert_int_equal(json_integer_value(json_object_get(sum, "bulk_loads")), 0);
+	assert_int_equal(json_integer_value(json_object_get(sum, "accepted")), 4 + 10);
+	assert_non_null(strstr(json_string_value(json_object_get(sum, "error")),
+			       "rebuild-big.csv: "));
+	assert_non_null(strstr(json_string_value(json_object_get(sum, "error")),
+			       "expectation plausible failed"));
+	json_decref(sum);
+	assert_non_null(strstr(r.err, "rebuild-big.csv"));
+	done(&r);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation"), 10);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM survey_response"), 4);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM bronze_file"), 2);
+	check_indexes(data);
+	check_source_rows(data);
+
+	/* and rebuilt with nothing failing: every file, the long values as
+	 * they loaded */
+	r = run(NULL, "refine", "--data", data, "--rebuild", "--json", NULL);
+	if (r.status != 0)
+		fail_msg("refine --rebuild: %s", r.err);
+	assert_int_equal(json_long(r.out, "loaded"), 3);
+	done(&r);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation"),
+			 CL_SILVER_BULK_ROWS + 1 + 10);
+	{
+		char *now = json_text(query(data, long_sql));
+
+		assert_string_equal(long_values, now);
+		free(now);
+	}
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM quarantine WHERE reason LIKE"
+				     " '%a value may be at most 1048576 bytes (1 MiB)'"), 2);
+	check_indexes(data);
+	check_source_rows(data);
+	free(long_values);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -810,17 +1007,22 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_source_rows),
 		cmocka_unit_test(test_bulk_load),
 	};
+	/* a second process (a ctest of its own): two more bulk loads */
+	const struct CMUnitTest rebuild[] = {
+		cmocka_unit_test(test_rebuild_past_failures),
+	};
 	int rc;
 
-	if (argc < 4) {
-		fprintf(stderr, "usage: test_batch CARELAKE CASES_DIR SHARED_DATA\n");
+	if (argc < 4 || (argc > 4 && strcmp(argv[4], "rebuild") != 0)) {
+		fprintf(stderr, "usage: test_batch CARELAKE CASES_DIR SHARED_DATA [rebuild]\n");
 		return 2;
 	}
 	bin = argv[1];
 	cases = argv[2];
 	shared = argv[3];
 	cl_test_tmpdir(dir, sizeof(dir));
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	rc = argc > 4 ? cmocka_run_group_tests(rebuild, NULL, NULL)
+		      : cmocka_run_group_tests(tests, NULL, NULL);
 	if (rc == 0)
 		cl_test_rmtree(dir);
 	return rc;

@@ -2,11 +2,16 @@
  * Pipelines run by `carelake serve`: a watched folder; a file that fails
  * once, twice, then every attempt (retries with backoff, each attempt a
  * run, then the dead-letter folder with the reason and an alert); a good
- * file loads; a loaded file is not loaded again.
+ * file loads; a loaded file is not loaded again. Files with values of
+ * 64 KiB to past 1 MiB, in CSV and XLSX, load (or quarantine the row)
+ * with serve answering throughout, a hostile workbook is dead-lettered,
+ * and a file during whose loads serve stopped `attempts` times is
+ * dead-lettered at the next start instead of loaded again.
  *
  * Usage: test_pipeline /path/to/carelake CASES_DIR
  */
 #include "serve_helpers.h"
+#include "cl_test_xlsx.h"
 
 #define cases shared /* the second argument: tests/data/batch */
 
@@ -294,6 +299,206 @@ static void test_lake_in_background(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+/* Writes n bytes of `c` after head and before tail into path. */
+static void write_long(const char *path, const char *head, char c, size_t n, const char *tail)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(head, f);
+	for (size_t i = 0; i < n; i++)
+		fputc(c, f);
+	fputs(tail, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void write_bytes(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A watched folder meets values of 64 KiB, 1 MiB and past it, in CSV and
+ * XLSX (a value over 8 KiB killed serve by SIGSEGV, and again at every
+ * start), and a workbook declaring an entity: serve answers throughout,
+ * the long values load whole, the row past 1 MiB is quarantined, the
+ * workbook goes to the dead letters with why, and a file dropped after
+ * them all loads. */
+static void test_long_values(void **state)
+{
+	static const char header[] = "response_id,patient_id,ts,channel,question,score,comment\n";
+	static const char inline_header[] =
+		"<row><c t=\"inlineStr\"><is><t>response_id</t></is></c><c t=\"inlineStr\"><is><t>"
+		"patient_id</t></is></c><c t=\"inlineStr\"><is><t>ts</t></is></c><c t=\"inlineStr\">"
+		"<is><t>channel</t></is></c><c t=\"inlineStr\"><is><t>question</t></is></c>"
+		"<c t=\"inlineStr\"><is><t>score</t></is></c><c t=\"inlineStr\"><is><t>comment</t>"
+		"</is></c></row><row><c t=\"inlineStr\"><is><t>x1m</t></is></c><c t=\"inlineStr\">"
+		"<is><t>p1</t></is></c><c t=\"inlineStr\"><is><t>2026-11-20T10:00:00Z</t></is></c>"
+		"<c t=\"inlineStr\"><is><t>sms</t></is></c><c t=\"inlineStr\"><is><t>overall</t></is>"
+		"</c><c><v>5</v></c><c t=\"inlineStr\"><is><t>";
+	const struct cl_test_part hostile[] = {
+		{ "xl/workbook.xml", "<workbook xmlns:r=\"" CL_TEST_XLSX_REL "\"><sheets>"
+		  "<sheet name=\"S\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>", 0 },
+		{ "xl/_rels/workbook.xml.rels", "<Relationships><Relationship Id=\"rId1\" "
+		  "Target=\"worksheets/sheet1.xml\"/></Relationships>", 0 },
+		{ "xl/worksheets/sheet1.xml", "<worksheet><sheetData><row><c t=\"s\"><v>0</v></c>"
+		  "</row></sheetData></worksheet>", 0 },
+		{ "xl/sharedStrings.xml", "<!DOCTYPE sst [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
+		  "<sst><si><t>&x;</t></si></sst>", 0 },
+	};
+	char data[300], drop[300], set_path[400], path[500], reason[600];
+	const char *extra[] = { "--set", set_path, "--set", "pipelines.long.trigger=watch",
+				"--set", "pipelines.long.attempts=1", NULL };
+	size_t len, big = 1u << 20, n;
+	struct server s;
+	char *xlsx, *rows;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/data-long", dir);
+	snprintf(drop, sizeof(drop), "%s/drop-long", dir);
+	mkdir(drop, 0750);
+	snprintf(set_path, sizeof(set_path), "pipelines.long.path=%s", drop);
+	/* 64 KiB quoted, with a column after it (what crashed); 1 MiB;
+	 * 1 MiB + 1 */
+	snprintf(path, sizeof(path), "%s/a-64k.csv", drop);
+	write_long(path, "response_id,patient_id,ts,channel,question,score,comment\n"
+			 "c64k,p1,2026-11-20T10:00:00Z,sms,\"", 'q', 65536, "\",4,c\n");
+	snprintf(path, sizeof(path), "%s/b-1m.csv", drop);
+	write_long(path, "response_id,patient_id,ts,channel,question,score,comment\n"
+			 "c1m,p1,2026-11-20T10:00:00Z,sms,overall,4,", 'm', big, "\n");
+	snprintf(path, sizeof(path), "%s/c-past.csv", drop);
+	write_long(path, "response_id,patient_id,ts,channel,question,score,comment\n"
+			 "cpast,p1,2026-11-20T10:00:00Z,sms,overall,4,", 'p', big + 1, "\n");
+	/* a workbook of a 1 MiB inline string */
+	n = strlen(inline_header);
+	rows = malloc(n + big + 100);
+	memcpy(rows, inline_header, n);
+	memset(rows + n, 'w', big);
+	strcpy(rows + n + big, "</t></is></c></row>");
+	xlsx = cl_test_xlsx(rows, NULL, NULL, 0, &len);
+	assert_non_null(xlsx);
+	snprintf(path, sizeof(path), "%s/d-1m.xlsx", drop);
+	write_bytes(path, xlsx, len);
+	free(xlsx);
+	free(rows);
+	/* a workbook whose shared strings declare an external entity */
+	xlsx = cl_test_zip(hostile, 4, &len);
+	assert_non_null(xlsx);
+	snprintf(path, sizeof(path), "%s/e-hostile.xlsx", drop);
+	write_bytes(path, xlsx, len);
+	free(xlsx);
+
+	server_start(&s, bin, data, extra);
+	wait_count(data, "SELECT count(*) FROM survey_response", 3, "the long values");
+	snprintf(reason, sizeof(reason), "%s/dead-letter/long/e-hostile.xlsx.reason", data);
+	for (int i = 0; i < 1500 && access(reason, F_OK) != 0; i++)
+		usleep(20000);
+	{
+		struct reply r = http(&s, "GET", "/healthz", NULL, NULL, 0);
+
+		assert_int_equal(r.code, 200);
+		free(r.body);
+	}
+	assert_int_equal(query_long(data, "SELECT sum(length(comment)) FROM survey_response"),
+			 1 + 2 * (long)big);
+	assert_int_equal(query_long(data, "SELECT length(question) FROM survey_response WHERE id = "
+				    "'c64k'"), 65536);
+	assert_int_equal(query_long(data, "SELECT count(*) FROM quarantine WHERE reason = "
+				    "'survey_response.comment is 1048577 bytes long; a value may be "
+				    "at most 1048576 bytes (1 MiB)'"), 1);
+	{
+		FILE *f = fopen(reason, "r");
+		char buf[2048] = "";
+
+		assert_non_null(f);
+		assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+		fclose(f);
+		assert_non_null(strstr(buf, "xl/sharedStrings.xml holds a document type declaration"));
+	}
+	/* serve goes on: a file dropped now loads */
+	snprintf(path, sizeof(path), "%s/f-after.csv", drop);
+	write_long(path, header, 'a', 0, "after,p1,2026-11-20T10:00:00Z,sms,overall,3,fine\n");
+	wait_count(data, "SELECT count(*) FROM survey_response", 4, "the file dropped after");
+	assert_int_equal(query_long(data, "SELECT count(*) FROM pipeline_run WHERE pipeline = "
+				    "'long' AND state = 'Failed'"), 1);
+	assert_int_equal(server_stop(&s), 0);
+}
+
+/* Writes the note a load of file begun and never ended leaves, with n
+ * such loads. */
+static void write_note(const char *data, const char *pipeline, const char *file, int n)
+{
+	char path[600];
+	const char *base = strrchr(file, '/') + 1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/dead-letter", data);
+	mkdir(path, 0750);
+	snprintf(path, sizeof(path), "%s/dead-letter/%s", data, pipeline);
+	mkdir(path, 0750);
+	snprintf(path, sizeof(path), "%s/dead-letter/%s/.loading-%s", data, pipeline, base);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n%d\n", file, n);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* serve stopped during three loads of a file (as it did at every start
+ * on a value over 8 KiB, with three attempts): this start dead-letters it
+ * with why and raises the alert; a file whose loads stopped fewer times
+ * loads; no note is left. */
+static void test_stopped_while_loading(void **state)
+{
+	char data[300], drop[300], set_path[400], poison[500], fine[500], note[600], dead[600];
+	const char *extra[] = { "--set", set_path, "--set", "pipelines.drop.trigger=watch",
+				"--set", "pipelines.drop.attempts=3", NULL };
+	char text[200];
+	struct server s;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/data-stopped", dir);
+	snprintf(drop, sizeof(drop), "%s/drop-stopped", dir);
+	mkdir(drop, 0750);
+	mkdir(data, 0750);
+	snprintf(set_path, sizeof(set_path), "pipelines.drop.path=%s", drop);
+	snprintf(poison, sizeof(poison), "%s/poison.json", drop);
+	snprintf(fine, sizeof(fine), "%s/fine.json", drop);
+	snprintf(text, sizeof(text), good, 201);
+	write_file(poison, text);
+	snprintf(text, sizeof(text), good, 202);
+	write_file(fine, text);
+	write_note(data, "drop", poison, 3);
+	write_note(data, "drop", fine, 2);
+
+	server_start(&s, bin, data, extra);
+	wait_count(data, "SELECT count(*) FROM patient", 1, "the file that loads");
+	snprintf(dead, sizeof(dead), "%s/dead-letter/drop/poison.json.reason", data);
+	for (int i = 0; i < 1500 && access(dead, F_OK) != 0; i++)
+		usleep(20000);
+	{
+		char buf[2048] = "";
+		FILE *f = fopen(dead, "r");
+
+		assert_non_null(f);
+		assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+		fclose(f);
+		assert_non_null(strstr(buf, "carelake stopped during each of the last 3 loads of this "
+					    "file"));
+	}
+	assert_int_equal(access(poison, F_OK), -1);
+	assert_int_equal(query_long(data, "SELECT count(*) FROM patient WHERE id = 'pl-202'"), 1);
+	wait_count(data, "SELECT count(*) FROM alert WHERE rule = 'pipeline_failed' AND message LIKE "
+			 "'%carelake stopped during%'", 1, "the pipeline_failed alert");
+	snprintf(note, sizeof(note), "%s/dead-letter/drop/.loading-fine.json", data);
+	assert_int_equal(access(note, F_OK), -1);
+	snprintf(note, sizeof(note), "%s/dead-letter/drop/.loading-poison.json", data);
+	assert_int_equal(access(note, F_OK), -1);
+	assert_int_equal(server_stop(&s), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_fails_once),
 	cmocka_unit_test(test_fails_twice),
@@ -301,6 +506,8 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_interval_and_unchanged),
 	cmocka_unit_test(test_sheet),
 	cmocka_unit_test(test_lake_in_background),
+	cmocka_unit_test(test_long_values),
+	cmocka_unit_test(test_stopped_while_loading),
 };
 
 SERVE_TEST_MAIN(tests)
