@@ -325,7 +325,8 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 	struct slices sl = { 0 };
 	uint32_t *accept_tok = NULL;   /* token of each Observation to store */
 	char (*keys)[120] = NULL;
-	struct cl_item **acc_items = NULL;
+	/* the item of each: an index, since new_item() moves r->items */
+	uint32_t *acc_items = NULL;
 	uint32_t nacc = 0, cap = 0;
 	int transaction = 0, rc = CL_OK;
 
@@ -351,7 +352,7 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 		}
 		accept_tok[0] = 0;
 		snprintf(keys[0], sizeof(keys[0]), "%s", key);
-		acc_items[0] = it;
+		acc_items[0] = 0;
 		nacc = 1;
 	} else {
 		char type[32];
@@ -428,7 +429,7 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 				continue;
 			}
 			accept_tok[nacc] = (uint32_t)res;
-			acc_items[nacc++] = it;
+			acc_items[nacc++] = (uint32_t)(it - r->items);
 		}
 		if (transaction && r->nrejected > 0) {
 			/* all or nothing */
@@ -438,9 +439,10 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 	}
 	for (uint32_t a = 0; a < nacc; a++) {
 		const struct cl_json_tok *t = &r->doc.toks[accept_tok[a]];
+		struct cl_item *it = &r->items[acc_items[a]];
 
 		if (!cl_dedupe_insert(ing->dedupe, keys[a], strlen(keys[a]))) {
-			acc_items[a]->status = CL_ITEM_DUPLICATE;
+			it->status = CL_ITEM_DUPLICATE;
 			r->duplicates++;
 			continue;
 		}
@@ -450,7 +452,7 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 			rc = cl_error_set(CL_ENOMEM, "no memory");
 			goto out;
 		}
-		acc_items[a]->status = CL_ITEM_ACCEPTED;
+		it->status = CL_ITEM_ACCEPTED;
 		r->accepted++;
 	}
 	if (sl.n > 0) {

@@ -495,6 +495,96 @@ static void test_fhir(void **state)
 	}
 }
 
+/* A batch Bundle of n heart-rate Observations with ids <prefix><k>. */
+static char *fhir_batch(const char *prefix, int n)
+{
+	size_t cap = 64 + (size_t)n * 512, len;
+	char *b = malloc(cap);
+
+	assert_non_null(b);
+	len = (size_t)snprintf(b, cap, "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[");
+	for (int k = 0; k < n; k++)
+		len += (size_t)snprintf(b + len, cap - len,
+					"%s{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"%s%d\","
+					"\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"
+					"\"http://loinc.org\",\"code\":\"8867-4\"}]},"
+					"\"subject\":{\"reference\":\"Patient/big-p\"},"
+					"\"effectiveDateTime\":\"2026-11-21T10:%02d:%02dZ\","
+					"\"valueQuantity\":{\"value\":%d,\"code\":\"/min\"}},"
+					"\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}",
+					k ? "," : "", prefix, k, k / 60 % 60, k % 60, 60 + k % 40);
+	snprintf(b + len, cap - len, "]}");
+	return b;
+}
+
+/* Bundles of more than 64 entries, each posted twice: every entry is
+ * answered in its place (201, then 200 as already stored), and the
+ * server lives on (it used to free the answers' items from under itself
+ * every 64 entries). */
+static void test_fhir_large_bundles(void **state)
+{
+	static const int sizes[] = { 65, 300 };
+	struct server s;
+	struct reply r;
+	char data[300];
+	long stored = 0;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/fhir-large", dir);
+	server_start(&s, bin, data, NULL);
+	for (size_t i = 0; i < 2; i++) {
+		char prefix[16];
+		char *b;
+
+		snprintf(prefix, sizeof(prefix), "big%d-", sizes[i]);
+		b = fhir_batch(prefix, sizes[i]);
+		for (int round = 0; round < 2; round++) {
+			json_t *j, *e;
+
+			r = http(&s, "POST", "/fhir", s.token, b, strlen(b));
+			if (r.code != 200)
+				fail_msg("%d entries, round %d: %ld %s", sizes[i], round, r.code, r.body);
+			j = json_of(&r);
+			assert_string_equal(json_string_value(json_object_get(j, "type")),
+					    "batch-response");
+			e = json_object_get(j, "entry");
+			assert_int_equal(json_array_size(e), (size_t)sizes[i]);
+			for (int k = 0; k < sizes[i]; k++) {
+				json_t *resp = json_object_get(json_array_get(e, (size_t)k), "response");
+				char loc[64];
+
+				snprintf(loc, sizeof(loc), "Observation/%s%d", prefix, k);
+				assert_string_equal(json_string_value(json_object_get(resp, "status")),
+						    round == 0 ? "201 Created" : "200 OK");
+				assert_string_equal(json_string_value(json_object_get(resp, "location")),
+						    loc);
+			}
+			json_decref(j);
+			free(r.body);
+			r = http(&s, "GET", "/healthz", NULL, NULL, 0);
+			assert_int_equal(r.code, 200);
+			free(r.body);
+		}
+		stored += sizes[i];
+		free(b);
+	}
+	assert_int_equal(server_stop(&s), 0);
+	/* each Observation stored once */
+	{
+		struct cl_blog_reader *rd;
+		struct cl_frame f;
+		char src[400];
+		long n = 0;
+
+		snprintf(src, sizeof(src), "%s/bronze/fhir", data);
+		assert_int_equal(cl_blog_reader_open(src, 0, UINT64_MAX, 1 << 20, &rd), 0);
+		while (cl_blog_reader_next(rd, &f) == 1)
+			n++;
+		cl_blog_reader_close(rd);
+		assert_int_equal(n, stored);
+	}
+}
+
 static long silver_rows(const char *data, const char *where)
 {
 	char sql[600];
@@ -535,6 +625,7 @@ static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_and_errors),
 		cmocka_unit_test(test_backpressure_503),
 		cmocka_unit_test(test_fhir),
+		cmocka_unit_test(test_fhir_large_bundles),
 		cmocka_unit_test(test_refined_into_silver),
 };
 

@@ -40,6 +40,24 @@ static int setup(void **state)
 	return 0;
 }
 
+/* FHIR ingest, with room for Bundles of hundreds of entries. */
+static int setup_fhir(void **state)
+{
+	struct cl_blog_options bo;
+	struct cl_ingest_options io;
+
+	(void)state;
+	cl_log_threshold = CL_LOG_ERROR;
+	cl_test_tmpdir(dir, sizeof(dir));
+	cl_blog_options_default(&bo);
+	assert_int_equal(cl_blog_open(dir, "fhir", &bo, &blog), CL_OK);
+	assert_int_equal(cl_dedupe_create(10000, &dd), CL_OK);
+	cl_ingest_options_default(&io);
+	io.max_events = 1000;
+	assert_int_equal(cl_ingest_create(blog, dd, &io, &ing), CL_OK);
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -165,6 +183,146 @@ static void test_duplicates_and_forget(void **state)
 	assert_int_equal(atomic_load(&cl_ingest_counters(ing)->duplicates), 2);
 }
 
+/* A heart-rate Observation with the given id, as a Bundle entry's
+ * resource; no subject when bad (so it is rejected). */
+static size_t obs_entry(char *buf, size_t cap, const char *id, int bad)
+{
+	return (size_t)snprintf(buf, cap,
+				"{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"%s\","
+				"\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"
+				"\"http://loinc.org\",\"code\":\"8867-4\"}]},%s"
+				"\"effectiveDateTime\":\"2026-11-22T06:00:00Z\","
+				"\"valueQuantity\":{\"value\":72,\"unit\":\"/min\",\"code\":\"/min\"}},"
+				"\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}",
+				id, bad ? "" : "\"subject\":{\"reference\":\"Patient/p1\"},");
+}
+
+/* A Bundle of n such entries with ids <prefix><k>; entry `bad` (or none
+ * if it is n or more) lacks its subject. Free it. */
+static char *bundle_of(const char *type, const char *prefix, uint32_t n, uint32_t bad)
+{
+	size_t cap = 128 + (size_t)n * 512, len;
+	char *b = malloc(cap);
+
+	assert_non_null(b);
+	len = (size_t)snprintf(b, cap, "{\"resourceType\":\"Bundle\",\"type\":\"%s\",\"entry\":[",
+			       type);
+	for (uint32_t k = 0; k < n; k++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "%s%u", prefix, k);
+		if (k)
+			b[len++] = ',';
+		len += obs_entry(b + len, cap - len, id, k == bad);
+	}
+	snprintf(b + len, cap - len, "]}");
+	return b;
+}
+
+static int run_fhir(const char *body, int bundle, struct cl_ingest_result *r)
+{
+	int rc;
+
+	cl_ingest_result_init(r);
+	rc = cl_ingest_fhir(ing, body, strlen(body), now(), 0, bundle, r);
+	if (rc == CL_OK && r->queued)
+		assert_int_equal(cl_blog_wait(blog, &r->last, NULL), CL_OK);
+	return rc;
+}
+
+/* Every entry's item says what became of it: status, and the id of the
+ * Observation it stored. */
+static void check_items(const struct cl_ingest_result *r, const char *prefix, uint32_t n,
+			uint32_t bad, int status)
+{
+	assert_int_equal(r->nitems, n);
+	for (uint32_t k = 0; k < n; k++) {
+		char id[32];
+
+		if (k == bad) {
+			assert_int_equal(r->items[k].status, CL_ITEM_REJECTED);
+			snprintf(id, sizeof(id), "entry %u:", k);
+			assert_non_null(strstr(r->items[k].error, id));
+			assert_non_null(strstr(r->items[k].error, "subject is required"));
+			continue;
+		}
+		snprintf(id, sizeof(id), "%s%u", prefix, k);
+		if (r->items[k].status != status || strcmp(r->items[k].id, id) != 0)
+			fail_msg("entry %u: status %d id '%s', wanted %d '%s'", k, r->items[k].status,
+				 r->items[k].id, status, id);
+	}
+}
+
+/* Bundles of more than 64 entries (items are reallocated every 64): each
+ * entry's answer lands on its own item, first as stored, then as a
+ * duplicate; batches store their good entries, transactions all or
+ * nothing. */
+static void test_fhir_large_bundles(void **state)
+{
+	static const uint32_t sizes[] = { 65, 200 };
+	struct cl_ingest_result r;
+	uint64_t stored = 0;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		uint32_t n = sizes[i];
+		char prefix[16];
+		char *b;
+
+		/* a batch, all good, twice */
+		snprintf(prefix, sizeof(prefix), "b%u-", n);
+		b = bundle_of("batch", prefix, n, UINT32_MAX);
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.accepted, n);
+		check_items(&r, prefix, n, UINT32_MAX, CL_ITEM_ACCEPTED);
+		cl_ingest_result_free(&r);
+		stored += n;
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.accepted, 0);
+		assert_int_equal(r.duplicates, n);
+		assert_int_equal(r.queued, 0);
+		check_items(&r, prefix, n, UINT32_MAX, CL_ITEM_DUPLICATE);
+		cl_ingest_result_free(&r);
+		free(b);
+
+		/* a batch with a bad entry past the first 64: the rest stored */
+		snprintf(prefix, sizeof(prefix), "c%u-", n);
+		b = bundle_of("batch", prefix, n, n - 2);
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.accepted, n - 1);
+		assert_int_equal(r.nrejected, 1);
+		check_items(&r, prefix, n, n - 2, CL_ITEM_ACCEPTED);
+		cl_ingest_result_free(&r);
+		stored += n - 1;
+		free(b);
+
+		/* a transaction with a bad entry: nothing stored; then without
+		 * it: all stored; then again: all duplicates */
+		snprintf(prefix, sizeof(prefix), "t%u-", n);
+		b = bundle_of("transaction", prefix, n, n - 1);
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.transaction_failed, 1);
+		assert_int_equal(r.accepted, 0);
+		assert_int_equal(r.queued, 0);
+		assert_int_equal(r.items[n - 1].status, CL_ITEM_REJECTED);
+		cl_ingest_result_free(&r);
+		free(b);
+		b = bundle_of("transaction", prefix, n, UINT32_MAX);
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.transaction_failed, 0);
+		assert_int_equal(r.accepted, n);
+		check_items(&r, prefix, n, UINT32_MAX, CL_ITEM_ACCEPTED);
+		cl_ingest_result_free(&r);
+		stored += n;
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.duplicates, n);
+		check_items(&r, prefix, n, UINT32_MAX, CL_ITEM_DUPLICATE);
+		cl_ingest_result_free(&r);
+		free(b);
+	}
+	assert_int_equal(cl_blog_durable_offset(blog), stored);
+}
+
 static void test_dedupe_eviction(void **state)
 {
 	struct cl_dedupe *d;
@@ -207,6 +365,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_json_and_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_and_forget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fhir_large_bundles, setup_fhir, teardown),
 		cmocka_unit_test(test_dedupe_eviction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
