@@ -4,6 +4,12 @@
  * One pass, no recursion: an explicit stack of open containers (bounded by
  * CL_JSON_MAX_DEPTH) records where each container's token is, so its size
  * and `next` can be filled in when it closes.
+ *
+ * When an object closes, its keys are checked for repeats: an object of up
+ * to SMALL_OBJECT keys (a device event has 7) compares each key with the
+ * earlier ones, length and first and last bytes first; a larger one sorts
+ * its keys' hashes, so a document of one huge object costs n log n, not
+ * n squared.
  */
 #include "cl_json.h"
 #include "../core/cl_error.h"
@@ -26,8 +32,11 @@ void cl_json_doc_init(struct cl_json_doc *d)
 void cl_json_doc_free(struct cl_json_doc *d)
 {
 	cl_free(d->toks);
+	cl_free(d->scratch);
 	d->toks = NULL;
+	d->scratch = NULL;
 	d->cap = d->count = 0;
+	d->scratch_cap = 0;
 }
 
 const char *cl_json_type_name(int type)
@@ -75,6 +84,7 @@ static int push_tok(struct cl_json_doc *d, uint8_t type, size_t start)
 	t->type = type;
 	t->escaped = 0;
 	t->is_int = 0;
+	t->dup = 0;
 	t->start = (uint32_t)start;
 	t->len = 0;
 	t->size = 0;
@@ -261,6 +271,167 @@ static size_t skip_ws(const char *s, size_t i, size_t n)
 	return i;
 }
 
+static size_t unescape_one(const unsigned char *s, char *out, size_t *outlen);
+
+/* A string token's bytes with its escapes resolved, one at a time. */
+struct strdec {
+	const unsigned char *s;
+	size_t k, len;   /* next raw byte, raw length */
+	char buf[4];     /* the bytes of the escape being read */
+	size_t bn, bi;   /* how many, the next */
+};
+
+static void strdec_init(struct strdec *x, const struct cl_json_doc *d, uint32_t i)
+{
+	x->s = (const unsigned char *)d->src + d->toks[i].start;
+	x->k = 0;
+	x->len = d->toks[i].len;
+	x->bn = x->bi = 0;
+}
+
+/* The next byte, or -1 at the end. */
+static int strdec_next(struct strdec *x)
+{
+	if (x->bi < x->bn)
+		return (unsigned char)x->buf[x->bi++];
+	if (x->k >= x->len)
+		return -1;
+	if (x->s[x->k] != '\\')
+		return x->s[x->k++];
+	x->k += 1 + unescape_one(x->s + x->k + 1, x->buf, &x->bn);
+	x->bi = 1;
+	return (unsigned char)x->buf[0];
+}
+
+/* 1 if string tokens a and b hold the same text once unescaped. */
+static int same_text(const struct cl_json_doc *d, uint32_t a, uint32_t b)
+{
+	const struct cl_json_tok *x = &d->toks[a], *y = &d->toks[b];
+	struct strdec p, q;
+	int c;
+
+	if (!x->escaped && !y->escaped)
+		return x->len == y->len && memcmp(d->src + x->start, d->src + y->start, x->len) == 0;
+	strdec_init(&p, d, a);
+	strdec_init(&q, d, b);
+	do {
+		c = strdec_next(&p);
+		if (c != strdec_next(&q))
+			return 0;
+	} while (c >= 0);
+	return 1;
+}
+
+/* FNV-1a over a string token's unescaped bytes. */
+static uint64_t text_hash(const struct cl_json_doc *d, uint32_t i)
+{
+	const struct cl_json_tok *t = &d->toks[i];
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	if (!t->escaped) {
+		const unsigned char *s = (const unsigned char *)d->src + t->start;
+
+		for (uint32_t k = 0; k < t->len; k++)
+			h = (h ^ s[k]) * 0x100000001b3ull;
+	} else {
+		struct strdec x;
+		int c;
+
+		strdec_init(&x, d, i);
+		while ((c = strdec_next(&x)) >= 0)
+			h = (h ^ (unsigned)c) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void mark_dup(struct cl_json_doc *d, uint32_t key)
+{
+	d->toks[key].dup = 1;
+	d->ndup++;
+}
+
+#define SMALL_OBJECT 32
+
+/* A key's length, first and last bytes: keys that differ here differ.
+ * 0 for a key with escapes (or an empty one): compare it in full. */
+static uint32_t key_sig(const struct cl_json_tok *t, const char *src)
+{
+	if (t->escaped || t->len == 0)
+		return 0;
+	return t->len << 16 | (uint32_t)(unsigned char)src[t->start] << 8 |
+	       (unsigned char)src[t->start + t->len - 1];
+}
+
+struct key_hash {
+	uint64_t h;
+	uint32_t tok;
+};
+
+static int cmp_key_hash(const void *a, const void *b)
+{
+	const struct key_hash *x = a, *y = b;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->tok < y->tok ? -1 : x->tok > y->tok;
+}
+
+/* Marks the keys of the object at obj (just closed) that repeat an earlier
+ * key of it. */
+static int mark_repeats(struct cl_json_doc *d, uint32_t obj)
+{
+	uint32_t n = d->toks[obj].size, k = obj + 1;
+
+	if (n <= SMALL_OBJECT) {
+		uint32_t keys[SMALL_OBJECT], sigs[SMALL_OBJECT];
+
+		for (uint32_t m = 0; m < n; m++) {
+			uint32_t sig = key_sig(&d->toks[k], d->src);
+
+			keys[m] = k;
+			sigs[m] = sig;
+			for (uint32_t p = 0; p < m; p++)
+				if ((sig == sigs[p] || !sig || !sigs[p]) && same_text(d, keys[p], k)) {
+					mark_dup(d, k);
+					break;
+				}
+			k = d->toks[k + 1].next;
+		}
+		return CL_OK;
+	}
+	{
+		size_t need = (size_t)n * sizeof(struct key_hash);
+		struct key_hash *kh;
+
+		if (need > d->scratch_cap) {
+			void *p = cl_realloc(d->scratch, need);
+
+			if (!p)
+				return cl_error_set(CL_ENOMEM, "no memory to parse JSON");
+			d->scratch = p;
+			d->scratch_cap = need;
+		}
+		kh = d->scratch;
+		for (uint32_t m = 0; m < n; m++) {
+			kh[m].h = text_hash(d, k);
+			kh[m].tok = k;
+			k = d->toks[k + 1].next;
+		}
+		qsort(kh, n, sizeof(*kh), cmp_key_hash);
+		/* in a run of equal hashes, in document order: a key equal to an
+		 * earlier one of the run repeats it */
+		for (uint32_t a = 0, b; a < n; a = b) {
+			for (b = a + 1; b < n && kh[b].h == kh[a].h; b++)
+				for (uint32_t p = a; p < b; p++)
+					if (same_text(d, kh[p].tok, kh[b].tok)) {
+						mark_dup(d, kh[b].tok);
+						break;
+					}
+		}
+	}
+	return CL_OK;
+}
+
 int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len)
 {
 	uint32_t stack[CL_JSON_MAX_DEPTH];
@@ -272,6 +443,7 @@ int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len)
 	d->src = src;
 	d->len = len;
 	d->count = 0;
+	d->ndup = 0;
 	d->err[0] = '\0';
 	if (len > UINT32_MAX - 1)
 		return cl_error_set(CL_ETOOBIG, "JSON document larger than 4 GiB");
@@ -388,6 +560,9 @@ close:
 
 			top->len = (uint32_t)(i + 1 - top->start);
 			top->next = d->count;
+			if (top->type == CL_JSON_OBJECT && top->size > 1 &&
+			    (rc = mark_repeats(d, stack[depth])) != CL_OK)
+				return rc;
 			want = depth == 0 ? DONE : COMMA_OR_END;
 			i = skip_ws(src, i + 1, len);
 		}
@@ -417,6 +592,81 @@ int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key)
 		k = d->toks[v].next;
 	}
 	return found;
+}
+
+int cl_json_repeated_key(const struct cl_json_doc *d, uint32_t from, uint32_t to)
+{
+	if (d->ndup == 0)
+		return -1;
+	for (uint32_t i = from; i < to && i < d->count; i++)
+		if (d->toks[i].dup)
+			return (int)i;
+	return -1;
+}
+
+/* Appends the member name at key token k to buf, cut and made printable. */
+static void path_name(const struct cl_json_doc *d, uint32_t k, char *buf, size_t cap,
+		      size_t *o)
+{
+	struct strdec x;
+	int c, n = 0;
+
+	strdec_init(&x, d, k);
+	while ((c = strdec_next(&x)) >= 0 && *o + 1 < cap) {
+		if (n++ == 40) {
+			*o += (size_t)snprintf(buf + *o, cap - *o, "...");
+			break;
+		}
+		buf[(*o)++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	if (*o >= cap)
+		*o = cap - 1;
+	buf[*o] = '\0';
+}
+
+size_t cl_json_path(const struct cl_json_doc *d, uint32_t root, uint32_t tok, char *buf,
+		    size_t cap)
+{
+	uint32_t cur = root;
+	size_t o = 0;
+
+	if (cap == 0)
+		return 0;
+	buf[0] = '\0';
+	while (cur != tok && o + 1 < cap) {
+		const struct cl_json_tok *c = &d->toks[cur];
+		uint32_t e = cur + 1, m, from = cur;
+
+		if (c->type == CL_JSON_OBJECT) {
+			for (m = 0; m < c->size; m++) {
+				uint32_t v = e + 1;
+
+				if (tok == e || (tok >= v && tok < d->toks[v].next)) {
+					if (o > 0)
+						buf[o++] = '.';
+					path_name(d, e, buf, cap, &o);
+					cur = tok == e ? tok : v;
+					break;
+				}
+				e = d->toks[v].next;
+			}
+		} else if (c->type == CL_JSON_ARRAY) {
+			for (m = 0; m < c->size; m++) {
+				if (tok >= e && tok < d->toks[e].next) {
+					int n = snprintf(buf + o, cap - o, "[%u]", m);
+
+					o = n < 0 ? o : o + (size_t)n < cap ? o + (size_t)n : cap - 1;
+					cur = e;
+					break;
+				}
+				e = d->toks[e].next;
+			}
+		}
+		if (cur == from)
+			break; /* tok is not inside root */
+	}
+	buf[o < cap ? o : cap - 1] = '\0';
+	return o < cap ? o : cap - 1;
 }
 
 /* Decodes one escape at s (after the backslash); returns bytes consumed

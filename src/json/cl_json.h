@@ -12,6 +12,12 @@
  * object's children alternate key (a string) and value. Every token's
  * `next` is the index just past its whole subtree, so siblings are walked
  * with i = toks[i].next.
+ *
+ * Repeated keys: RFC 8259 only says names SHOULD be unique, so a document
+ * with `{"value":1,"value":500}` parses; but the parser marks every key
+ * that repeats an earlier key of its object (escapes resolved, as jansson's
+ * JSON_REJECT_DUPLICATES compares them) and counts them in `ndup`, so a
+ * caller can refuse such a record by itself, not the whole document.
  */
 #ifndef CL_JSON_H
 #define CL_JSON_H
@@ -33,6 +39,7 @@ struct cl_json_tok {
 	uint8_t type;      /* enum cl_json_type */
 	uint8_t escaped;   /* a string with backslash escapes */
 	uint8_t is_int;    /* a number without fraction or exponent */
+	uint8_t dup;       /* a key that repeats an earlier key of its object */
 	uint32_t start;    /* first byte (strings: after the opening quote) */
 	uint32_t len;      /* bytes (strings: raw, without quotes) */
 	uint32_t size;     /* children: array elements or object pairs */
@@ -46,6 +53,9 @@ struct cl_json_doc {
 	struct cl_json_tok *toks;
 	uint32_t count, cap;
 	uint32_t max_tokens;  /* refuse documents with more (default 1<<22) */
+	uint32_t ndup;        /* keys marked dup; 0 for most documents */
+	void *scratch;        /* key hashes of large objects, while parsing */
+	size_t scratch_cap;
 	char err[160];        /* what was wrong and where, after a failure */
 	size_t err_pos;       /* byte offset of the problem */
 };
@@ -65,6 +75,21 @@ int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len);
 /* Index of the value of `key` in the object at index obj (the last one if
  * the key repeats), or -1. */
 int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key);
+
+/* The first token in [from, to) that is a repeated key (marked dup), or
+ * -1; to check the value at i, pass i and d->toks[i].next. Costs nothing
+ * when the document has none. */
+int cl_json_repeated_key(const struct cl_json_doc *d, uint32_t from, uint32_t to);
+
+/*
+ * Where token tok lies inside the value at root, for messages: member
+ * names and array indexes, "valueQuantity.value", "component[1].code"
+ * ("" for root itself; a key token names its member). Names are cut at
+ * 40 bytes and bytes that are not printable ASCII shown as '?'. Returns
+ * the length written into buf (NUL-terminated, cut to cap).
+ */
+size_t cl_json_path(const struct cl_json_doc *d, uint32_t root, uint32_t tok, char *buf,
+		    size_t cap);
 
 /* 1 if the string token at i equals s (escapes resolved). */
 int cl_json_str_eq(const struct cl_json_doc *d, uint32_t i, const char *s);

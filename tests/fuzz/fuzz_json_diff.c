@@ -5,6 +5,9 @@
  * below), and when both accept,
  * every value must be the same: types, integers, doubles, strings after
  * unescaping, array lengths, object members (the last of duplicate keys).
+ * Repeated keys: the keys ours marks as repeats are exactly those jansson
+ * folds (each object's distinct members), and ours marks one exactly
+ * when jansson's JSON_REJECT_DUPLICATES refuses the document.
  */
 #include "core/cl_error.h"
 #include "json/cl_json.h"
@@ -70,7 +73,7 @@ static void compare(uint32_t i, json_t *j)
 		break;
 	}
 	case CL_JSON_OBJECT: {
-		uint32_t k = i + 1;
+		uint32_t k = i + 1, repeats = 0;
 
 		if (!json_is_object(j))
 			abort();
@@ -87,8 +90,11 @@ static void compare(uint32_t i, json_t *j)
 			if (!jv || v < 0)
 				abort();
 			compare((uint32_t)v, jv);
+			repeats += doc.toks[k].dup;
 			k = doc.toks[k + 1].next;
 		}
+		if (t->size - repeats != json_object_size(j))
+			abort();
 		break;
 	}
 	default:
@@ -128,9 +134,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	if (rc == CL_OK) {
+		json_t *strict;
+
 		if (doc.toks[0].next != doc.count)
 			abort();
 		compare(0, j);
+		strict = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+				    &err);
+		if ((strict == NULL) != (doc.ndup > 0) ||
+		    (cl_json_repeated_key(&doc, 0, doc.count) >= 0) != (doc.ndup > 0)) {
+			fprintf(stderr, "repeated keys: carelake marks %u, jansson %s\n", doc.ndup,
+				strict ? "accepts" : err.text);
+			abort();
+		}
+		json_decref(strict);
 	} else if (doc.err[0] == '\0') {
 		abort(); /* every rejection says why */
 	}

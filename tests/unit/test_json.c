@@ -165,6 +165,98 @@ static void test_errors(void **state)
 	assert_int_equal(cl_json_parse(&d, "\"a\0b\"", 5), CL_EPARSE);
 }
 
+/* The name of the member a key token names, from the root. */
+static const char *path_of(int tok)
+{
+	static char buf[200];
+
+	assert_true(tok >= 0);
+	cl_json_path(&d, 0, (uint32_t)tok, buf, sizeof(buf));
+	return buf;
+}
+
+static void test_repeated_keys(void **state)
+{
+	int k;
+
+	(void)state;
+	/* none: nothing marked, nothing found */
+	assert_int_equal(parse("{\"device_id\":\"a\",\"value\":1,\"abc\":2,\"axc\":3}"), CL_OK);
+	assert_int_equal(d.ndup, 0);
+	assert_int_equal(cl_json_repeated_key(&d, 0, d.count), -1);
+	/* the second "value" is marked; the object still parses, last wins */
+	assert_int_equal(parse("{\"device_id\":\"a\",\"value\":1,\"value\":500}"), CL_OK);
+	assert_int_equal(d.ndup, 1);
+	k = cl_json_repeated_key(&d, 0, d.toks[0].next);
+	assert_int_equal(k, 5);
+	assert_true(cl_json_str_eq(&d, (uint32_t)k, "value"));
+	assert_int_equal(d.toks[3].dup, 0); /* the first one is not a repeat */
+	assert_string_equal(path_of(k), "value");
+	assert_int_equal(cl_json_repeated_key(&d, 0, 5), -1);
+	/* escapes resolved; empty keys; three of a kind */
+	assert_int_equal(parse("{\"a\":1,\"\\u0061\":2}"), CL_OK);
+	assert_int_equal(d.ndup, 1);
+	assert_int_equal(parse("{\"ab\":1,\"a\\u0062\":2,\"a\\u0063\":3}"), CL_OK);
+	assert_int_equal(d.ndup, 1);
+	assert_int_equal(parse("{\"\":1,\"\":2}"), CL_OK);
+	assert_int_equal(d.ndup, 1);
+	assert_int_equal(parse("{\"a\":1,\"a\":2,\"a\":3}"), CL_OK);
+	assert_int_equal(d.ndup, 2);
+	/* nested: found in its subtree only, and its place named */
+	assert_int_equal(parse("{\"x\":{\"y\":[1,{\"k\":1,\"k\":2}]},\"z\":{\"k\":1}}"), CL_OK);
+	assert_int_equal(d.ndup, 1);
+	k = cl_json_repeated_key(&d, 0, d.count);
+	assert_string_equal(path_of(k), "x.y[1].k");
+	{
+		int z = cl_json_get(&d, 0, "z"), x = cl_json_get(&d, 0, "x");
+
+		assert_int_equal(cl_json_repeated_key(&d, (uint32_t)z, d.toks[z].next), -1);
+		assert_int_equal(cl_json_repeated_key(&d, (uint32_t)x, d.toks[x].next), k);
+		assert_string_equal(path_of(z), "z");
+		assert_string_equal(path_of(0), "");
+	}
+	/* the count starts again with each document */
+	assert_int_equal(parse("{\"a\":1}"), CL_OK);
+	assert_int_equal(d.ndup, 0);
+	assert_int_equal(cl_json_repeated_key(&d, 0, d.count), -1);
+}
+
+/* Objects past the pairwise comparison: their keys are sorted by hash. */
+static void test_repeated_keys_large(void **state)
+{
+	size_t cap = 64 * 1024, n = 0;
+	char *big = malloc(cap);
+	char name[200];
+	int k;
+
+	(void)state;
+	assert_non_null(big);
+	n += (size_t)snprintf(big + n, cap - n, "{");
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)snprintf(big + n, cap - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+	n += (size_t)snprintf(big + n, cap - n, "}");
+	assert_int_equal(cl_json_parse(&d, big, n), CL_OK);
+	assert_int_equal(d.ndup, 0);
+	/* the same with k500 again, and k7 spelled with an escape */
+	n--;
+	n += (size_t)snprintf(big + n, cap - n, ",\"k500\":1,\"k\\u0037\":2,\"k1000\":3}");
+	assert_int_equal(cl_json_parse(&d, big, n), CL_OK);
+	assert_int_equal(d.toks[0].size, 1003);
+	assert_int_equal(d.ndup, 2);
+	k = cl_json_repeated_key(&d, 0, d.count);
+	assert_true(cl_json_str_eq(&d, (uint32_t)k, "k500"));
+	k = cl_json_repeated_key(&d, (uint32_t)k + 1, d.count);
+	assert_true(cl_json_str_eq(&d, (uint32_t)k, "k7"));
+	assert_int_equal(cl_json_repeated_key(&d, (uint32_t)k + 1, d.count), -1);
+	/* a long key is cut in messages, and unprintable bytes shown as '?' */
+	assert_int_equal(parse("{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":{\"b\\nc\":1}}"), CL_OK);
+	cl_json_path(&d, 0, d.count - 1, name, sizeof(name));
+	assert_string_equal(name, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa....b?c");
+	cl_json_path(&d, 0, d.count - 1, name, 8);
+	assert_string_equal(name, "aaaaaaa");
+	free(big);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -186,6 +278,8 @@ int main(void)
 		cmocka_unit_test(test_strings_and_escapes),
 		cmocka_unit_test(test_scalars_and_limits),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_repeated_keys),
+		cmocka_unit_test(test_repeated_keys_large),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
