@@ -152,11 +152,22 @@ static int one_event(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t
 {
 	const struct cl_json_tok *t = &r->doc.toks[i];
 	struct cl_event ev;
+	int dup;
 
 	r->events++;
 	if (r->events > ing->o.max_events)
 		return cl_error_set(CL_ETOOBIG, "more than %u events in one body",
 				    ing->o.max_events);
+	/* {"value":1,"value":500}: which one did the device mean? */
+	dup = cl_json_repeated_key(&r->doc, i, t->next);
+	if (dup >= 0) {
+		char where[64], why[128];
+
+		cl_json_path(&r->doc, i, (uint32_t)dup, where, sizeof(where));
+		snprintf(why, sizeof(why), "the key '%s' appears twice: send each field once", where);
+		reject(ing, r, index, why);
+		return CL_OK;
+	}
 	if (cl_event_parse(&r->doc, i, now_us, &ing->o.limits, &ev) != CL_OK) {
 		reject(ing, r, index, cl_error_detail());
 		return CL_OK;
@@ -358,10 +369,14 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 		char type[32];
 		int e, rt = cl_json_get(&r->doc, 0, "resourceType"), ty;
 		uint32_t k, ent;
+		const char *issue;
 
 		if (r->doc.toks[0].type != CL_JSON_OBJECT || rt < 0 ||
 		    !cl_json_str_eq(&r->doc, (uint32_t)rt, "Bundle"))
 			return cl_error_set(CL_EPARSE, "the body must be a FHIR Bundle resource");
+		/* its own elements; each entry's below */
+		if (cl_fhir_check(&r->doc, 0, &issue) != CL_OK)
+			return cl_error_set(CL_EPARSE, "%s", cl_error_detail());
 		ty = cl_json_get(&r->doc, 0, "type");
 		if (ty < 0 || cl_json_str(&r->doc, (uint32_t)ty, type, sizeof(type)) < 0 ||
 		    (strcmp(type, "transaction") && strcmp(type, "batch") &&
@@ -394,6 +409,14 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 			if (!it) {
 				rc = cl_error_set(CL_ENOMEM, "no memory");
 				goto out;
+			}
+			if (cl_fhir_check_entry(&r->doc, ent, k, &issue) != CL_OK) {
+				r->events++;
+				it->status = CL_ITEM_REJECTED;
+				it->issue = issue;
+				snprintf(it->error, sizeof(it->error), "%s", cl_error_detail());
+				r->nrejected++;
+				continue;
 			}
 			if (req >= 0) {
 				int m = cl_json_get(&r->doc, (uint32_t)req, "method");

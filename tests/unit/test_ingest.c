@@ -323,6 +323,118 @@ static void test_fhir_large_bundles(void **state)
 	assert_int_equal(cl_blog_durable_offset(blog), stored);
 }
 
+/* A repeated key makes its event ambiguous: refused alone, naming it. */
+static void test_repeated_keys(void **state)
+{
+	struct cl_ingest_result r;
+
+	(void)state;
+	assert_int_equal(run("[" EV("r1", "heart_rate", "70", "/min") ","
+			     "{\"id\":\"r2\",\"device_id\":\"a\",\"patient_id\":\"p1\","
+			     "\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"heart_rate\",\"value\":1,\"value\":500}]",
+			     &r), CL_OK);
+	assert_int_equal(r.events, 2);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.nrejected, 1);
+	assert_int_equal(r.rejected[0].index, 1);
+	assert_string_equal(r.rejected[0].error, "the key 'value' appears twice: send each field once");
+	cl_ingest_result_free(&r);
+	/* NDJSON, nested, and spelled with an escape */
+	assert_int_equal(run(EV("r3", "heart_rate", "70", "/min") "\n"
+			     "{\"id\":\"r4\",\"device_id\":\"a\",\"patient_id\":\"p1\",\"meta\":{\"fw\":1,\"f\\u0077\":2},"
+			     "\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"heart_rate\",\"value\":70}\n"
+			     "{\"id\":\"r5\",\"id\":\"r6\"}\n", &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.nrejected, 2);
+	assert_int_equal(r.rejected[0].index, 1);
+	assert_non_null(strstr(r.rejected[0].error, "the key 'meta.fw' appears twice"));
+	assert_int_equal(r.rejected[1].index, 2);
+	assert_non_null(strstr(r.rejected[1].error, "the key 'id' appears twice"));
+	cl_ingest_result_free(&r);
+	/* nothing of the refused ones was stored or remembered */
+	assert_int_equal(cl_blog_durable_offset(blog), 2);
+	assert_int_equal(run("{\"id\":\"r2\",\"device_id\":\"a\",\"patient_id\":\"p1\","
+			     "\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"heart_rate\",\"value\":70,\"unit\":\"/min\"}", &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	cl_ingest_result_free(&r);
+}
+
+/* The live FHIR path refuses elements of the wrong type entry by entry,
+ * naming them; a Bundle's own elements refuse the whole body. */
+static void test_fhir_typed_entries(void **state)
+{
+	char good[1024], bad[1024];
+	char *body = malloc(16384);
+	struct cl_ingest_result r;
+	size_t n = 0;
+
+	(void)state;
+	obs_entry(good, sizeof(good), "g1", 0);
+	n += (size_t)sprintf(body + n, "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[%s,", good);
+	obs_entry(bad, sizeof(bad), "g2", 0);
+	{
+		/* the value as a string, as a careless client sends it */
+		char *v = strstr(bad, "\"value\":72");
+
+		memmove(v + 14, v + 10, strlen(v + 10) + 1);
+		memcpy(v, "\"value\":\"fast\"", 14);
+	}
+	n += (size_t)sprintf(body + n, "%s,", bad);
+	n += (size_t)sprintf(body + n, "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\","
+			     "\"code\":{},\"subject\":{\"reference\":\"Patient/p1\"},\"effectiveDateTime\":20261122}},");
+	n += (size_t)sprintf(body + n, "{\"resource\":{\"resourceType\":\"Observation\"},\"request\":{\"method\":5}},");
+	n += (size_t)sprintf(body + n, "\"Observation/x\",");
+	n += (size_t)sprintf(body + n, "{\"fullUrl\":\"urn:uuid:1\",\"fullUrl\":\"urn:uuid:2\",\"resource\":{}}]}");
+	assert_int_equal(run_fhir(body, 1, &r), CL_OK);
+	assert_int_equal(r.nitems, 6);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.nrejected, 5);
+	assert_int_equal(r.items[0].status, CL_ITEM_ACCEPTED);
+	{
+		static const char *const why[][2] = {
+			{ "entry 1: Observation.valueQuantity.value must be a number, not a string", "structure" },
+			{ "entry 2: Observation.effectiveDateTime must be a string (a FHIR dateTime), not a number", "structure" },
+			{ "Bundle.entry[3].request.method must be a string, not a number", "structure" },
+			{ "Bundle.entry[4] must be an object, not a string", "structure" },
+			{ "Bundle.entry[5].fullUrl appears twice", "structure" },
+		};
+
+		for (int k = 0; k < 5; k++) {
+			const struct cl_item *it = &r.items[k + 1];
+
+			if (it->status != CL_ITEM_REJECTED || !strstr(it->error, why[k][0]) ||
+			    strcmp(it->issue, why[k][1]) != 0)
+				fail_msg("entry %d: %d '%s' (%s), wanted '%s'", k + 1, it->status, it->error,
+					 it->issue, why[k][0]);
+		}
+	}
+	cl_ingest_result_free(&r);
+	/* the Bundle's own type */
+	assert_int_equal(run_fhir("{\"resourceType\":\"Bundle\",\"type\":5,\"entry\":[]}", 1, &r), CL_EPARSE);
+	assert_non_null(strstr(cl_error_detail(), "Bundle.type must be a string, not a number"));
+	cl_ingest_result_free(&r);
+	assert_int_equal(run_fhir("{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"type\":\"batch\",\"entry\":[]}",
+				  1, &r), CL_EPARSE);
+	assert_non_null(strstr(cl_error_detail(), "Bundle.type appears twice"));
+	cl_ingest_result_free(&r);
+	/* one Observation */
+	{
+		char *res = strstr(bad, "{\"resourceType\"");
+		char *end = strstr(res, ",\"request\"");
+
+		*end = '\0';
+		assert_int_equal(run_fhir(res, 0, &r), CL_OK);
+		assert_int_equal(r.nrejected, 1);
+		assert_int_equal(r.items[0].status, CL_ITEM_REJECTED);
+		assert_string_equal(r.items[0].issue, "structure");
+		assert_string_equal(r.items[0].error,
+				    "Observation.valueQuantity.value must be a number, not a string");
+		cl_ingest_result_free(&r);
+	}
+	assert_int_equal(cl_blog_durable_offset(blog), 1);
+	free(body);
+}
+
 static void test_dedupe_eviction(void **state)
 {
 	struct cl_dedupe *d;
@@ -365,7 +477,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_json_and_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_and_forget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repeated_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fhir_large_bundles, setup_fhir, teardown),
+		cmocka_unit_test_setup_teardown(test_fhir_typed_entries, setup_fhir, teardown),
 		cmocka_unit_test(test_dedupe_eviction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
