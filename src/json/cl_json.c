@@ -322,26 +322,69 @@ static int same_text(const struct cl_json_doc *d, uint32_t a, uint32_t b)
 	return 1;
 }
 
-/* FNV-1a over a string token's unescaped bytes. */
+/* The murmur3 finaliser: every input bit moves every output bit. */
+static uint64_t mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Text hashed 8 bytes at a time, however it arrives: a raw string's bytes
+ * in words, an escaped one's decoded bytes one by one, alike. */
+struct text_hasher {
+	uint64_t h, w;
+	uint64_t n;   /* bytes taken */
+};
+
+static void th_word(struct text_hasher *x, uint64_t w)
+{
+	x->h = (x->h ^ w) * 0x9e3779b97f4a7c15ull;
+	x->h ^= x->h >> 29;
+}
+
+static void th_byte(struct text_hasher *x, unsigned c)
+{
+	x->w |= (uint64_t)c << (8 * (x->n & 7));
+	if ((++x->n & 7) == 0) {
+		th_word(x, x->w);
+		x->w = 0;
+	}
+}
+
+/* A hash of a string token's unescaped bytes. */
 static uint64_t text_hash(const struct cl_json_doc *d, uint32_t i)
 {
 	const struct cl_json_tok *t = &d->toks[i];
-	uint64_t h = 0xcbf29ce484222325ull;
+	struct text_hasher x = { 0x243f6a8885a308d3ull, 0, 0 };
 
 	if (!t->escaped) {
 		const unsigned char *s = (const unsigned char *)d->src + t->start;
+		uint32_t k = 0;
 
-		for (uint32_t k = 0; k < t->len; k++)
-			h = (h ^ s[k]) * 0x100000001b3ull;
+		for (; k + 8 <= t->len; k += 8) {
+			uint64_t w;
+
+			memcpy(&w, s + k, 8); /* little-endian, as th_byte packs them */
+			th_word(&x, w);
+		}
+		x.n = k;
+		for (; k < t->len; k++)
+			th_byte(&x, s[k]);
 	} else {
-		struct strdec x;
+		struct strdec dec;
 		int c;
 
-		strdec_init(&x, d, i);
-		while ((c = strdec_next(&x)) >= 0)
-			h = (h ^ (unsigned)c) * 0x100000001b3ull;
+		strdec_init(&dec, d, i);
+		while ((c = strdec_next(&dec)) >= 0)
+			th_byte(&x, (unsigned)c);
 	}
-	return h;
+	if (x.n & 7)
+		th_word(&x, x.w);
+	return mix64(x.h ^ x.n);
 }
 
 static void mark_dup(struct cl_json_doc *d, uint32_t key)
@@ -602,6 +645,58 @@ int cl_json_repeated_key(const struct cl_json_doc *d, uint32_t from, uint32_t to
 		if (d->toks[i].dup)
 			return (int)i;
 	return -1;
+}
+
+/* The value hash, one subtree; depth is bounded by the parser's. */
+static uint64_t value_hash(const struct cl_json_doc *d, uint32_t i)
+{
+	const struct cl_json_tok *t = &d->toks[i];
+	uint64_t h;
+
+	switch (t->type) {
+	case CL_JSON_NUMBER: {
+		int64_t iv;
+		double v;
+
+		/* 80, 80.0 and 8e1 are one number: a whole value hashes as an
+		 * integer, any other as its double's bits */
+		if (t->is_int && cl_json_int64(d, i, &iv) == CL_OK)
+			return mix64(mix64(CL_JSON_NUMBER) ^ (uint64_t)iv);
+		if (cl_json_double(d, i, &v) != CL_OK)
+			return mix64(CL_JSON_NUMBER); /* out of memory: still a number */
+		if (v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+		    (double)(int64_t)v == v)
+			return mix64(mix64(CL_JSON_NUMBER) ^ (uint64_t)(int64_t)v);
+		memcpy(&h, &v, sizeof(h));
+		return mix64(mix64(CL_JSON_NUMBER + 16) ^ h);
+	}
+	case CL_JSON_STRING:
+		return mix64(text_hash(d, i) ^ CL_JSON_STRING);
+	case CL_JSON_ARRAY: {
+		uint32_t e = i + 1;
+
+		h = mix64(CL_JSON_ARRAY);
+		for (uint32_t k = 0; k < t->size; k++, e = d->toks[e].next)
+			h = mix64((h * 0x100000001b3ull) ^ value_hash(d, e));
+		return mix64(h ^ t->size);
+	}
+	case CL_JSON_OBJECT: {
+		uint32_t k = i + 1;
+
+		/* members in any order: their hashes are summed */
+		h = 0;
+		for (uint32_t m = 0; m < t->size; m++, k = d->toks[k + 1].next)
+			h += mix64(text_hash(d, k) * 0x9e3779b97f4a7c15ull ^ value_hash(d, k + 1));
+		return mix64(h ^ mix64(CL_JSON_OBJECT + ((uint64_t)t->size << 8)));
+	}
+	default: /* null, false, true */
+		return mix64(0x5bd1e995ull + t->type);
+	}
+}
+
+uint64_t cl_json_hash(const struct cl_json_doc *d, uint32_t i)
+{
+	return value_hash(d, i);
 }
 
 /* Appends the member name at key token k to buf, cut and made printable. */

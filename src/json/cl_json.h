@@ -82,6 +82,15 @@ int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key);
 int cl_json_repeated_key(const struct cl_json_doc *d, uint32_t from, uint32_t to);
 
 /*
+ * A 64-bit hash of the value at token i, the same for equal JSON values:
+ * whitespace, the order of an object's members, how a number is spelled
+ * (80, 80.0, 8e1) and how a string is escaped do not change it; any other
+ * difference does, but for chance (about 2^-64). Ingest tells a retried
+ * record from a different one sent under the same id by it.
+ */
+uint64_t cl_json_hash(const struct cl_json_doc *d, uint32_t i);
+
+/*
  * Where token tok lies inside the value at root, for messages: member
  * names and array indexes, "valueQuantity.value", "component[1].code"
  * ("" for root itself; a key token names its member). Names are cut at

@@ -257,6 +257,57 @@ static void test_repeated_keys_large(void **state)
 	free(big);
 }
 
+static uint64_t hash_of(const char *s)
+{
+	assert_int_equal(parse(s), CL_OK);
+	return cl_json_hash(&d, 0);
+}
+
+/* Equal values hash alike, however written; any other difference shows. */
+static void test_value_hash(void **state)
+{
+	static const char *const same[][2] = {
+		{ "{\"a\":1,\"b\":[true,null,\"x\"]}", " { \"b\" : [ true , null , \"x\" ] , \"a\" : 1 } " },
+		{ "80", "80.0" }, { "80", "8e1" }, { "80", "800e-1" }, { "-0", "0" }, { "0", "-0.0" },
+		{ "1.5", "15e-1" }, { "1e300", "1E+300" },
+		{ "\"A\\u00e9\\/\"", "\"A\xc3\xa9/\"" }, { "{\"\\u0061\":1}", "{\"a\":1}" },
+		{ "\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"" },
+		{ "\"a long string of more than eight bytes\"", "\"a long string of more than eight byte\\u0073\"" },
+		{ "{\"id\":\"e1\",\"value\":72,\"unit\":\"/min\"}", "{\"unit\":\"/min\",\"id\":\"e1\",\"value\":72.0}" },
+	};
+	static const char *const differ[][2] = {
+		{ "{\"id\":\"e1\",\"value\":72}", "{\"id\":\"e1\",\"value\":73}" },
+		{ "{\"a\":1,\"b\":2}", "{\"a\":2,\"b\":1}" }, { "{\"a\":1}", "{\"b\":1}" },
+		{ "{\"a\":1}", "{\"a\":1,\"b\":1}" }, { "[1,2]", "[2,1]" }, { "[1,2]", "[1,2,2]" },
+		{ "[\"ab\",\"c\"]", "[\"a\",\"bc\"]" }, { "\"1\"", "1" }, { "null", "false" },
+		{ "true", "false" }, { "[]", "{}" }, { "[]", "[[]]" }, { "1", "1.5" }, { "0", "0.5" },
+		{ "9007199254740993", "9007199254740992" }, { "\"\"", "null" },
+		{ "{\"x\":{\"y\":1}}", "{\"x\":{\"y\":\"1\"}}" },
+		{ "\"abcdefghi\"", "\"abcdefgh\"" }, { "{\"a\":[1]}", "{\"a\":1}" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		uint64_t a = hash_of(same[i][0]), b = hash_of(same[i][1]);
+
+		if (a != b)
+			fail_msg("same %zu: %s and %s hash apart", i, same[i][0], same[i][1]);
+	}
+	for (size_t i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
+		uint64_t a = hash_of(differ[i][0]);
+
+		if (a == hash_of(differ[i][1]))
+			fail_msg("differ %zu: %s and %s hash alike", i, differ[i][0], differ[i][1]);
+	}
+	/* a subtree hashes as the same value alone */
+	{
+		uint64_t whole = hash_of("{\"id\":\"e1\",\"value\":72}");
+
+		assert_int_equal(parse("[0,{\"value\":72,\"id\":\"e1\"}]"), CL_OK);
+		assert_true(cl_json_hash(&d, 2) == whole);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -280,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_repeated_keys),
 		cmocka_unit_test(test_repeated_keys_large),
+		cmocka_unit_test(test_value_hash),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
