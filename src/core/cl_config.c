@@ -141,7 +141,8 @@ static const struct cfg_entry table[] = {
 	{ "ingest.max_events", T_U32, "100000", 1, 10000000, F(ingest.max_events),
 	  "most events in one request body" },
 	{ "ingest.dedupe_ids", T_U32, "1000000", 1000, 100000000, F(ingest.dedupe_ids),
-	  "how many recent event ids are remembered to answer retries as duplicates" },
+	  "how many recent event ids are remembered, with their content, to answer retries as "
+	  "duplicates and reused ids as conflicts (about 50 bytes each)" },
 };
 
 #define NENTRIES (sizeof(table) / sizeof(table[0]))

@@ -112,6 +112,27 @@ static int remember_id(struct cl_ingest_result *r, const char *id)
 	return CL_OK;
 }
 
+int cl_ingest_recall(struct cl_dedupe *dedupe, struct cl_json_doc *doc, const char *raw,
+		     size_t len, int fhir)
+{
+	char id[CL_EVENT_ID_MAX + 1], key[160];
+	int i;
+
+	if (cl_json_parse(doc, raw, len) != CL_OK)
+		return 0;
+	i = cl_json_get(doc, 0, "id");
+	if (i < 0 || cl_json_str(doc, (uint32_t)i, id, sizeof(id)) <= 0)
+		id[0] = '\0';
+	if (fhir)
+		cl_ingest_fhir_key(id, raw, len, key, sizeof(key));
+	else if (id[0])
+		snprintf(key, sizeof(key), "%s", id);
+	else
+		return 0;
+	cl_dedupe_insert(dedupe, key, strlen(key), cl_json_hash(doc, 0));
+	return 1;
+}
+
 void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r)
 {
 	for (size_t i = 0; i < r->ids_len;) {
@@ -173,9 +194,23 @@ static int one_event(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t
 		return CL_OK;
 	}
 	if (ev.id[0]) {
-		if (!cl_dedupe_insert(ing->dedupe, ev.id, strlen(ev.id))) {
+		switch (cl_dedupe_insert(ing->dedupe, ev.id, strlen(ev.id), cl_json_hash(&r->doc, i))) {
+		case CL_DEDUPE_REPEAT:
 			r->duplicates++;
 			return CL_OK;
+		case CL_DEDUPE_CONFLICT: {
+			char why[200];
+
+			/* not a retry: storing it would make the id name two events */
+			snprintf(why, sizeof(why),
+				 "id '%.64s' was already used for a different event: not stored "
+				 "(a new event needs a new id)", ev.id);
+			r->conflicts++;
+			reject(ing, r, index, why);
+			return CL_OK;
+		}
+		case CL_DEDUPE_NEW:
+			break;
 		}
 		if (remember_id(r, ev.id) != CL_OK) {
 			cl_dedupe_remove(ing->dedupe, ev.id, strlen(ev.id));
@@ -463,10 +498,28 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 	for (uint32_t a = 0; a < nacc; a++) {
 		const struct cl_json_tok *t = &r->doc.toks[accept_tok[a]];
 		struct cl_item *it = &r->items[acc_items[a]];
+		enum cl_dedupe_seen seen = cl_dedupe_insert(ing->dedupe, keys[a], strlen(keys[a]),
+							    cl_json_hash(&r->doc, accept_tok[a]));
 
-		if (!cl_dedupe_insert(ing->dedupe, keys[a], strlen(keys[a]))) {
+		if (seen == CL_DEDUPE_REPEAT) {
 			it->status = CL_ITEM_DUPLICATE;
 			r->duplicates++;
+			continue;
+		}
+		if (seen == CL_DEDUPE_CONFLICT) {
+			char where[24] = "";
+
+			/* not a retry: storing it would make the id name two
+			 * Observations (items are one per entry, in order) */
+			if (bundle)
+				snprintf(where, sizeof(where), "entry %u: ", acc_items[a]);
+			it->status = CL_ITEM_CONFLICT;
+			it->issue = "conflict";
+			snprintf(it->error, sizeof(it->error),
+				 "%s%.80s was already stored with a different content: not stored "
+				 "(a changed Observation needs a new id)", where, keys[a]);
+			r->conflicts++;
+			r->nrejected++;
 			continue;
 		}
 		if (remember_id(r, keys[a]) != CL_OK ||
@@ -477,6 +530,13 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 		}
 		it->status = CL_ITEM_ACCEPTED;
 		r->accepted++;
+	}
+	if (transaction && r->conflicts > 0) {
+		/* all or nothing: what this one took, it gives back */
+		cl_ingest_forget(ing, r);
+		r->accepted = r->duplicates = 0;
+		r->transaction_failed = 1;
+		sl.n = 0;
 	}
 	if (sl.n > 0) {
 		rc = cl_blog_submitv(ing->log, sl.v, sl.n, flags, &r->first, &r->last);

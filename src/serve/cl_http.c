@@ -297,6 +297,8 @@ static enum MHD_Result answer_events(struct cl_server *s, struct cl_http_req *r,
 		      (int)r->res.duplicates, "rejected", rej);
 	if (r->res.nrejected > r->res.nlisted)
 		json_object_set_new(j, "rejected_count", json_integer(r->res.nrejected));
+	if (r->res.conflicts)
+		json_object_set_new(j, "conflicts", json_integer(r->res.conflicts));
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	if (!text)
@@ -309,6 +311,7 @@ static const char *item_status(const struct cl_item *it)
 	switch (it->status) {
 	case CL_ITEM_ACCEPTED: return "201 Created";
 	case CL_ITEM_DUPLICATE: return "200 OK";
+	case CL_ITEM_CONFLICT: return "409 Conflict";
 	default: return "400 Bad Request";
 	}
 }
@@ -326,8 +329,9 @@ static enum MHD_Result answer_fhir(struct cl_server *s, struct cl_http_req *r,
 	if (r->route == R_FHIR_OBS) {
 		const struct cl_item *it = &r->res.items[0];
 
-		if (it->status == CL_ITEM_REJECTED)
-			return respond_json(s, r, c, 400, outcome("error", it->issue, it->error),
+		if (it->status == CL_ITEM_REJECTED || it->status == CL_ITEM_CONFLICT)
+			return respond_json(s, r, c, it->status == CL_ITEM_CONFLICT ? 409 : 400,
+					    outcome("error", it->issue, it->error),
 					    "application/fhir+json", NULL, NULL);
 		snprintf(loc, sizeof(loc), "Observation/%s", it->id[0] ? it->id : "");
 		/* the resource as stored: byte for byte what was sent */
@@ -347,7 +351,8 @@ static enum MHD_Result answer_fhir(struct cl_server *s, struct cl_http_req *r,
 		json_t *issues = json_object_get(o, "issue");
 
 		for (uint32_t i = 0; i < r->res.nitems; i++)
-			if (r->res.items[i].status == CL_ITEM_REJECTED)
+			if (r->res.items[i].status == CL_ITEM_REJECTED ||
+			    r->res.items[i].status == CL_ITEM_CONFLICT)
 				json_array_append_new(issues, json_pack("{s:s,s:s,s:s}", "severity", "error",
 									"code", r->res.items[i].issue,
 									"diagnostics", r->res.items[i].error));
@@ -358,7 +363,7 @@ static enum MHD_Result answer_fhir(struct cl_server *s, struct cl_http_req *r,
 		const struct cl_item *it = &r->res.items[i];
 		json_t *resp = json_pack("{s:s}", "status", item_status(it));
 
-		if (it->status == CL_ITEM_REJECTED) {
+		if (it->status == CL_ITEM_REJECTED || it->status == CL_ITEM_CONFLICT) {
 			json_object_set_new(resp, "outcome", outcome("error", it->issue, it->error));
 		} else if (it->id[0]) {
 			snprintf(loc, sizeof(loc), "Observation/%s", it->id);

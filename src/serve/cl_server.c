@@ -198,8 +198,9 @@ static void *refiner_main(void *arg)
 
 /*
  * Remembers the idempotency keys of the newest stored records of a source
- * (event ids; for FHIR, Observation ids or hashes), so a client retrying
- * after a restart is still answered "duplicate".
+ * (event ids; for FHIR, Observation ids or hashes) and their contents, so
+ * a client retrying after a restart is still answered "duplicate", and a
+ * different record under a used id a conflict.
  */
 static int rebuild_dedupe(struct cl_server *s, struct cl_blog *log, const char *source,
 			  struct cl_dedupe *dd, size_t keep, int fhir)
@@ -207,7 +208,7 @@ static int rebuild_dedupe(struct cl_server *s, struct cl_blog *log, const char *
 	struct cl_blog_reader *r;
 	struct cl_json_doc doc;
 	struct cl_frame f;
-	char dir[PATH_MAX], id[CL_EVENT_ID_MAX + 1], key[160];
+	char dir[PATH_MAX];
 	uint64_t end = cl_blog_durable_offset(log), from, n = 0;
 	int rc;
 
@@ -218,26 +219,12 @@ static int rebuild_dedupe(struct cl_server *s, struct cl_blog *log, const char *
 		return rc;
 	cl_json_doc_init(&doc);
 	while ((rc = cl_blog_reader_next(r, &f)) != 0) {
-		int i;
-
 		if (rc < 0) {
 			if (rc == CL_ECORRUPT)
 				continue;
 			break;
 		}
-		if (cl_json_parse(&doc, (const char *)f.data, f.len) != CL_OK)
-			continue;
-		i = cl_json_get(&doc, 0, "id");
-		if (i < 0 || cl_json_str(&doc, (uint32_t)i, id, sizeof(id)) <= 0)
-			id[0] = '\0';
-		if (fhir)
-			cl_ingest_fhir_key(id, f.data, f.len, key, sizeof(key));
-		else if (id[0])
-			snprintf(key, sizeof(key), "%s", id);
-		else
-			continue;
-		cl_dedupe_insert(dd, key, strlen(key));
-		n++;
+		n += (uint64_t)cl_ingest_recall(dd, &doc, (const char *)f.data, f.len, fhir);
 	}
 	cl_json_doc_free(&doc);
 	cl_blog_reader_close(r);

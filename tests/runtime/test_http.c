@@ -121,7 +121,7 @@ static char *request(const struct server *s, const char *path, const char *token
 
 static const char *ev(const char *id)
 {
-	return test_event(id, "m1", "raw", "heart_rate", 72, "/min");
+	return test_event_fixed(id, "m1", "raw", "heart_rate", 72, "/min");
 }
 
 static void expect(struct conn *c, int code, const char *in_body)

@@ -435,6 +435,161 @@ static void test_fhir_typed_entries(void **state)
 	free(body);
 }
 
+/* An id reused for a different event is a conflict, not a duplicate: the
+ * event is not stored and the rejection says why. The same event sent
+ * again, however formatted, is still a duplicate. */
+static void test_conflicts(void **state)
+{
+	struct cl_ingest_result r;
+
+	(void)state;
+	assert_int_equal(run(EV("c1", "heart_rate", "70", "/min"), &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	cl_ingest_result_free(&r);
+	/* the same event, members in another order, 70.0 */
+	assert_int_equal(run(" {\"unit\":\"/min\",\"value\":70.0,\"type\":\"heart_rate\",\"id\":\"c1\","
+			     "\"ts\":\"2026-11-22T06:00:00Z\",\"patient_id\":\"p1\",\"device_id\":\"m1\"} ", &r),
+			 CL_OK);
+	assert_int_equal(r.duplicates, 1);
+	assert_int_equal(r.conflicts, 0);
+	cl_ingest_result_free(&r);
+	/* another value under the same id */
+	assert_int_equal(run(EV("c1", "heart_rate", "71", "/min"), &r), CL_OK);
+	assert_int_equal(r.accepted, 0);
+	assert_int_equal(r.duplicates, 0);
+	assert_int_equal(r.conflicts, 1);
+	assert_int_equal(r.nrejected, 1);
+	assert_int_equal(r.queued, 0);
+	assert_int_equal(r.rejected[0].index, 0);
+	assert_string_equal(r.rejected[0].error,
+			    "id 'c1' was already used for a different event: not stored "
+			    "(a new event needs a new id)");
+	cl_ingest_result_free(&r);
+	/* within one body: stored, repeated, then changed */
+	assert_int_equal(run("[" EV("c2", "spo2", "97", "%") "," EV("c2", "spo2", "97", "%") ","
+			     EV("c2", "spo2", "90", "%") "]", &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.duplicates, 1);
+	assert_int_equal(r.conflicts, 1);
+	assert_int_equal(r.rejected[0].index, 2);
+	cl_ingest_result_free(&r);
+	/* the first content stays the one remembered */
+	assert_int_equal(run(EV("c2", "spo2", "97", "%"), &r), CL_OK);
+	assert_int_equal(r.duplicates, 1);
+	cl_ingest_result_free(&r);
+	assert_int_equal(cl_blog_durable_offset(blog), 2);
+	assert_int_equal(atomic_load(&cl_ingest_counters(ing)->rejected), 2);
+	/* the idempotency set alone */
+	assert_int_equal(cl_dedupe_insert(dd, "z", 1, 1), CL_DEDUPE_NEW);
+	assert_int_equal(cl_dedupe_insert(dd, "z", 1, 2), CL_DEDUPE_CONFLICT);
+	assert_int_equal(cl_dedupe_insert(dd, "z", 1, 1), CL_DEDUPE_REPEAT);
+	assert_int_equal(cl_dedupe_insert(dd, "z", 1, 1ull << 40), CL_DEDUPE_CONFLICT);
+}
+
+/* The same for Observations: by their id; a transaction holding a
+ * conflict stores nothing. What was stored is recalled after a restart
+ * with its content. */
+static void test_fhir_conflicts(void **state)
+{
+	char one[1024], changed[1024], body[4096];
+	struct cl_ingest_result r;
+	const char *res;
+
+	(void)state;
+	obs_entry(one, sizeof(one), "o1", 0);
+	res = strstr(one, "{\"resourceType\"");
+	*strstr(one, ",\"request\"") = '\0';
+	snprintf(changed, sizeof(changed), "%s", res);
+	memcpy(strstr(changed, "\"value\":72"), "\"value\":73", 10);
+	assert_int_equal(run_fhir(res, 0, &r), CL_OK);
+	assert_int_equal(r.items[0].status, CL_ITEM_ACCEPTED);
+	cl_ingest_result_free(&r);
+	assert_int_equal(run_fhir(res, 0, &r), CL_OK);
+	assert_int_equal(r.items[0].status, CL_ITEM_DUPLICATE);
+	cl_ingest_result_free(&r);
+	assert_int_equal(run_fhir(changed, 0, &r), CL_OK);
+	assert_int_equal(r.items[0].status, CL_ITEM_CONFLICT);
+	assert_string_equal(r.items[0].issue, "conflict");
+	assert_string_equal(r.items[0].error, "Observation/o1 was already stored with a different "
+					      "content: not stored (a changed Observation needs a new id)");
+	assert_int_equal(r.conflicts, 1);
+	assert_int_equal(r.nrejected, 1);
+	assert_int_equal(r.queued, 0);
+	cl_ingest_result_free(&r);
+	/* a batch: the new one stored, the changed one refused */
+	{
+		char e2[1024];
+
+		obs_entry(e2, sizeof(e2), "o2", 0);
+		snprintf(body, sizeof(body), "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+			 "%s,{\"resource\":%s}]}", e2, changed);
+	}
+	assert_int_equal(run_fhir(body, 1, &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.items[0].status, CL_ITEM_ACCEPTED);
+	assert_int_equal(r.items[1].status, CL_ITEM_CONFLICT);
+	assert_non_null(strstr(r.items[1].error, "entry 1: Observation/o1 was already stored"));
+	cl_ingest_result_free(&r);
+	/* a transaction with a conflict: nothing stored, nothing remembered */
+	{
+		char e3[1024];
+
+		obs_entry(e3, sizeof(e3), "o3", 0);
+		snprintf(body, sizeof(body), "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+			 "%s,{\"resource\":%s}]}", e3, changed);
+	}
+	assert_int_equal(run_fhir(body, 1, &r), CL_OK);
+	assert_int_equal(r.transaction_failed, 1);
+	assert_int_equal(r.accepted, 0);
+	assert_int_equal(r.queued, 0);
+	assert_int_equal(r.items[1].status, CL_ITEM_CONFLICT);
+	cl_ingest_result_free(&r);
+	assert_int_equal(cl_blog_durable_offset(blog), 2);
+	{
+		char e3[1024];
+		char *o3;
+
+		obs_entry(e3, sizeof(e3), "o3", 0);
+		o3 = strstr(e3, "{\"resourceType\"");
+		*strstr(e3, ",\"request\"") = '\0';
+		assert_int_equal(run_fhir(o3, 0, &r), CL_OK);
+		assert_int_equal(r.items[0].status, CL_ITEM_ACCEPTED);
+		cl_ingest_result_free(&r);
+	}
+	/* a restart: a new set, filled from bronze as serve fills it */
+	{
+		struct cl_dedupe *fresh;
+		struct cl_blog_reader *rd;
+		struct cl_json_doc doc;
+		struct cl_frame f;
+		int n = 0;
+
+		assert_int_equal(cl_dedupe_create(100, &fresh), CL_OK);
+		cl_json_doc_init(&doc);
+		assert_int_equal(cl_blog_reader_open(dir, 0, UINT64_MAX, 1 << 20, &rd), CL_OK);
+		while (cl_blog_reader_next(rd, &f) == 1)
+			n += cl_ingest_recall(fresh, &doc, (const char *)f.data, f.len, 1);
+		cl_blog_reader_close(rd);
+		cl_json_doc_free(&doc);
+		assert_int_equal(n, 3);
+		cl_ingest_destroy(ing);
+		cl_dedupe_destroy(dd);
+		dd = fresh;
+		{
+			struct cl_ingest_options io;
+
+			cl_ingest_options_default(&io);
+			assert_int_equal(cl_ingest_create(blog, dd, &io, &ing), CL_OK);
+		}
+		assert_int_equal(run_fhir(res, 0, &r), CL_OK);
+		assert_int_equal(r.items[0].status, CL_ITEM_DUPLICATE);
+		cl_ingest_result_free(&r);
+		assert_int_equal(run_fhir(changed, 0, &r), CL_OK);
+		assert_int_equal(r.items[0].status, CL_ITEM_CONFLICT);
+		cl_ingest_result_free(&r);
+	}
+}
+
 static void test_dedupe_eviction(void **state)
 {
 	struct cl_dedupe *d;
@@ -445,25 +600,25 @@ static void test_dedupe_eviction(void **state)
 	for (int i = 0; i < 100; i++) {
 		int n = snprintf(id, sizeof(id), "id-%d", i);
 
-		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n), 1);
+		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n, 7), CL_DEDUPE_NEW);
 	}
-	assert_int_equal(cl_dedupe_insert(d, "id-5", 4), 0);
+	assert_int_equal(cl_dedupe_insert(d, "id-5", 4, 7), CL_DEDUPE_REPEAT);
 	assert_int_equal(cl_dedupe_count(d), 100);
 	/* 50 more: the oldest 50 are forgotten, the newest remembered */
 	for (int i = 100; i < 150; i++) {
 		int n = snprintf(id, sizeof(id), "id-%d", i);
 
-		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n), 1);
+		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n, 7), CL_DEDUPE_NEW);
 	}
 	assert_int_equal(cl_dedupe_count(d), 100);
-	assert_int_equal(cl_dedupe_insert(d, "id-149", 6), 0);
-	assert_int_equal(cl_dedupe_insert(d, "id-60", 5), 0);
-	assert_int_equal(cl_dedupe_insert(d, "id-10", 5), 1); /* forgotten: new again */
+	assert_int_equal(cl_dedupe_insert(d, "id-149", 6, 7), CL_DEDUPE_REPEAT);
+	assert_int_equal(cl_dedupe_insert(d, "id-60", 5, 7), CL_DEDUPE_REPEAT);
+	assert_int_equal(cl_dedupe_insert(d, "id-10", 5, 7), CL_DEDUPE_NEW); /* forgotten: new again */
 	/* removals and churn never overfill the table */
 	for (int round = 0; round < 20000; round++) {
 		int n = snprintf(id, sizeof(id), "x-%d", round);
 
-		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n), 1);
+		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n, 7), CL_DEDUPE_NEW);
 		if (round % 3 == 0)
 			cl_dedupe_remove(d, id, (size_t)n);
 		assert_true(cl_dedupe_count(d) <= 100);
@@ -480,6 +635,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repeated_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fhir_large_bundles, setup_fhir, teardown),
 		cmocka_unit_test_setup_teardown(test_fhir_typed_entries, setup_fhir, teardown),
+		cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fhir_conflicts, setup_fhir, teardown),
 		cmocka_unit_test(test_dedupe_eviction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
