@@ -5,11 +5,13 @@
  * CL_JSON_MAX_DEPTH) records where each container's token is, so its size
  * and `next` can be filled in when it closes.
  *
- * When an object closes, its keys are checked for repeats: an object of up
- * to SMALL_OBJECT keys (a device event has 7) compares each key with the
- * earlier ones, length and first and last bytes first; a larger one sorts
- * its keys' hashes, so a document of one huge object costs n log n, not
- * n squared.
+ * Repeated keys are looked for on demand, not while parsing: most parses
+ * (bronze read back, benchmarks) have no use for it. In an object of up to
+ * SMALL_OBJECT keys (a device event has 7) each key sets one bit of a
+ * 64-bit filter (from its length and first and last bytes), and only a key
+ * whose bit is set already is compared with the keys before it. A larger
+ * object sorts its keys' hashes, so one huge object costs n log n, not n
+ * squared.
  */
 #include "cl_json.h"
 #include "../core/cl_error.h"
@@ -32,11 +34,8 @@ void cl_json_doc_init(struct cl_json_doc *d)
 void cl_json_doc_free(struct cl_json_doc *d)
 {
 	cl_free(d->toks);
-	cl_free(d->scratch);
 	d->toks = NULL;
-	d->scratch = NULL;
 	d->cap = d->count = 0;
-	d->scratch_cap = 0;
 }
 
 const char *cl_json_type_name(int type)
@@ -84,7 +83,6 @@ static int push_tok(struct cl_json_doc *d, uint8_t type, size_t start)
 	t->type = type;
 	t->escaped = 0;
 	t->is_int = 0;
-	t->dup = 0;
 	t->start = (uint32_t)start;
 	t->len = 0;
 	t->size = 0;
@@ -333,76 +331,84 @@ static uint64_t mix64(uint64_t h)
 	return h;
 }
 
-/* Text hashed 8 bytes at a time, however it arrives: a raw string's bytes
- * in words, an escaped one's decoded bytes one by one, alike. */
-struct text_hasher {
-	uint64_t h, w;
-	uint64_t n;   /* bytes taken */
-};
+/* Text is hashed 8 bytes at a time, packed little-endian (the last word
+ * holding what is left), whether it comes raw or decoded from escapes. */
+#define TEXT_SEED 0x243f6a8885a308d3ull
 
-static void th_word(struct text_hasher *x, uint64_t w)
+static inline uint64_t text_word(uint64_t h, uint64_t w)
 {
-	x->h = (x->h ^ w) * 0x9e3779b97f4a7c15ull;
-	x->h ^= x->h >> 29;
+	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	return h ^ h >> 29;
 }
 
-static void th_byte(struct text_hasher *x, unsigned c)
+/* text_hash of a string with escapes: decoded byte by byte. */
+static uint64_t text_hash_escaped(const struct cl_json_doc *d, uint32_t i)
 {
-	x->w |= (uint64_t)c << (8 * (x->n & 7));
-	if ((++x->n & 7) == 0) {
-		th_word(x, x->w);
-		x->w = 0;
+	struct strdec dec;
+	uint64_t h = TEXT_SEED, w = 0, n = 0;
+	int c;
+
+	strdec_init(&dec, d, i);
+	while ((c = strdec_next(&dec)) >= 0) {
+		w |= (uint64_t)c << (8 * (n & 7));
+		if ((++n & 7) == 0) {
+			h = text_word(h, w);
+			w = 0;
+		}
 	}
+	if (n & 7)
+		h = text_word(h, w);
+	return mix64(h ^ n);
 }
 
 /* A hash of a string token's unescaped bytes. */
-static uint64_t text_hash(const struct cl_json_doc *d, uint32_t i)
+static inline uint64_t text_hash(const struct cl_json_doc *d, uint32_t i)
 {
 	const struct cl_json_tok *t = &d->toks[i];
-	struct text_hasher x = { 0x243f6a8885a308d3ull, 0, 0 };
+	const unsigned char *s = (const unsigned char *)d->src + t->start;
+	uint64_t h = TEXT_SEED, w = 0;
+	uint32_t n = 0;
 
-	if (!t->escaped) {
-		const unsigned char *s = (const unsigned char *)d->src + t->start;
-		uint32_t k = 0;
-
-		for (; k + 8 <= t->len; k += 8) {
-			uint64_t w;
-
-			memcpy(&w, s + k, 8); /* little-endian, as th_byte packs them */
-			th_word(&x, w);
-		}
-		x.n = k;
-		for (; k < t->len; k++)
-			th_byte(&x, s[k]);
-	} else {
-		struct strdec dec;
-		int c;
-
-		strdec_init(&dec, d, i);
-		while ((c = strdec_next(&dec)) >= 0)
-			th_byte(&x, (unsigned)c);
+	if (t->escaped)
+		return text_hash_escaped(d, i);
+	for (; n + 8 <= t->len; n += 8) {
+		memcpy(&w, s + n, 8); /* little-endian, as the escaped path packs */
+		h = text_word(h, w);
 	}
-	if (x.n & 7)
-		th_word(&x, x.w);
-	return mix64(x.h ^ x.n);
-}
+	if (t->len & 7) {
+		/* what is left, 1 to 7 bytes, in at most three loads */
+		s += n;
+		w = 0;
+		if (t->len & 4) {
+			uint32_t x;
 
-static void mark_dup(struct cl_json_doc *d, uint32_t key)
-{
-	d->toks[key].dup = 1;
-	d->ndup++;
+			memcpy(&x, s, 4);
+			w = x;
+			s += 4;
+		}
+		if (t->len & 2) {
+			uint16_t x;
+
+			memcpy(&x, s, 2);
+			w |= (uint64_t)x << (8 * (t->len & 4));
+			s += 2;
+		}
+		if (t->len & 1)
+			w |= (uint64_t)*s << (8 * (t->len & 6));
+		h = text_word(h, w);
+	}
+	return mix64(h ^ t->len);
 }
 
 #define SMALL_OBJECT 32
 
-/* A key's length, first and last bytes: keys that differ here differ.
- * 0 for a key with escapes (or an empty one): compare it in full. */
-static uint32_t key_sig(const struct cl_json_tok *t, const char *src)
+/* 1 if key k of the object at obj repeats a key before it. */
+static int repeats_earlier(const struct cl_json_doc *d, uint32_t obj, uint32_t k)
 {
-	if (t->escaped || t->len == 0)
-		return 0;
-	return t->len << 16 | (uint32_t)(unsigned char)src[t->start] << 8 |
-	       (unsigned char)src[t->start + t->len - 1];
+	for (uint32_t e = obj + 1; e < k; e = d->toks[e + 1].next)
+		if (same_text(d, e, k))
+			return 1;
+	return 0;
 }
 
 struct key_hash {
@@ -419,60 +425,65 @@ static int cmp_key_hash(const void *a, const void *b)
 	return x->tok < y->tok ? -1 : x->tok > y->tok;
 }
 
-/* Marks the keys of the object at obj (just closed) that repeat an earlier
- * key of it. */
-static int mark_repeats(struct cl_json_doc *d, uint32_t obj)
+/* object_repeat for more than SMALL_OBJECT keys: by their sorted hashes
+ * (key by key if there is no memory for them, slowly but surely). */
+static int object_repeat_sorted(const struct cl_json_doc *d, uint32_t obj)
 {
 	uint32_t n = d->toks[obj].size, k = obj + 1;
+	struct key_hash *kh = cl_malloc((size_t)n * sizeof(*kh));
+	int first = -1;
 
-	if (n <= SMALL_OBJECT) {
-		uint32_t keys[SMALL_OBJECT], sigs[SMALL_OBJECT];
-
-		for (uint32_t m = 0; m < n; m++) {
-			uint32_t sig = key_sig(&d->toks[k], d->src);
-
-			keys[m] = k;
-			sigs[m] = sig;
-			for (uint32_t p = 0; p < m; p++)
-				if ((sig == sigs[p] || !sig || !sigs[p]) && same_text(d, keys[p], k)) {
-					mark_dup(d, k);
+	if (!kh) {
+		for (uint32_t m = 0; m < n; m++, k = d->toks[k + 1].next)
+			if (repeats_earlier(d, obj, k))
+				return (int)k;
+		return -1;
+	}
+	for (uint32_t m = 0; m < n; m++, k = d->toks[k + 1].next) {
+		kh[m].h = text_hash(d, k);
+		kh[m].tok = k;
+	}
+	qsort(kh, n, sizeof(*kh), cmp_key_hash);
+	/* in a run of equal hashes, in document order: a key equal to an
+	 * earlier one of the run repeats it; the first such in the object */
+	for (uint32_t a = 0, b; a < n; a = b) {
+		for (b = a + 1; b < n && kh[b].h == kh[a].h; b++) {
+			if (first >= 0 && kh[b].tok > (uint32_t)first)
+				continue;
+			for (uint32_t p = a; p < b; p++)
+				if (same_text(d, kh[p].tok, kh[b].tok)) {
+					first = (int)kh[b].tok;
 					break;
 				}
-			k = d->toks[k + 1].next;
-		}
-		return CL_OK;
-	}
-	{
-		size_t need = (size_t)n * sizeof(struct key_hash);
-		struct key_hash *kh;
-
-		if (need > d->scratch_cap) {
-			void *p = cl_realloc(d->scratch, need);
-
-			if (!p)
-				return cl_error_set(CL_ENOMEM, "no memory to parse JSON");
-			d->scratch = p;
-			d->scratch_cap = need;
-		}
-		kh = d->scratch;
-		for (uint32_t m = 0; m < n; m++) {
-			kh[m].h = text_hash(d, k);
-			kh[m].tok = k;
-			k = d->toks[k + 1].next;
-		}
-		qsort(kh, n, sizeof(*kh), cmp_key_hash);
-		/* in a run of equal hashes, in document order: a key equal to an
-		 * earlier one of the run repeats it */
-		for (uint32_t a = 0, b; a < n; a = b) {
-			for (b = a + 1; b < n && kh[b].h == kh[a].h; b++)
-				for (uint32_t p = a; p < b; p++)
-					if (same_text(d, kh[p].tok, kh[b].tok)) {
-						mark_dup(d, kh[b].tok);
-						break;
-					}
 		}
 	}
-	return CL_OK;
+	cl_free(kh);
+	return first;
+}
+
+/* The first key of the object at obj that repeats a key before it, or -1. */
+static int object_repeat(const struct cl_json_doc *d, uint32_t obj)
+{
+	const struct cl_json_tok *toks = d->toks;
+	const unsigned char *src = (const unsigned char *)d->src;
+	uint32_t n = toks[obj].size, k = obj + 1;
+	uint64_t filter = 0;
+
+	if (n > SMALL_OBJECT)
+		return object_repeat_sorted(d, obj);
+	for (uint32_t m = 0; m < n; m++, k = toks[k + 1].next) {
+		/* a key's bit: its length, first and last bytes (an empty key
+		 * reads its two quotes); every bit for one with escapes, whose
+		 * bytes say nothing of its text */
+		const unsigned char *p = src + toks[k].start;
+		uint64_t bit = 1ull << ((toks[k].len + p[0] * 7u + p[(int64_t)toks[k].len - 1]) & 63) |
+			       (0 - (uint64_t)toks[k].escaped);
+
+		if ((filter & bit) && repeats_earlier(d, obj, k))
+			return (int)k;
+		filter |= bit;
+	}
+	return -1;
 }
 
 int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len)
@@ -486,7 +497,6 @@ int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len)
 	d->src = src;
 	d->len = len;
 	d->count = 0;
-	d->ndup = 0;
 	d->err[0] = '\0';
 	if (len > UINT32_MAX - 1)
 		return cl_error_set(CL_ETOOBIG, "JSON document larger than 4 GiB");
@@ -603,9 +613,6 @@ close:
 
 			top->len = (uint32_t)(i + 1 - top->start);
 			top->next = d->count;
-			if (top->type == CL_JSON_OBJECT && top->size > 1 &&
-			    (rc = mark_repeats(d, stack[depth])) != CL_OK)
-				return rc;
 			want = depth == 0 ? DONE : COMMA_OR_END;
 			i = skip_ws(src, i + 1, len);
 		}
@@ -639,11 +646,13 @@ int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key)
 
 int cl_json_repeated_key(const struct cl_json_doc *d, uint32_t from, uint32_t to)
 {
-	if (d->ndup == 0)
-		return -1;
-	for (uint32_t i = from; i < to && i < d->count; i++)
-		if (d->toks[i].dup)
-			return (int)i;
+	const struct cl_json_tok *t, *end = d->toks + (to < d->count ? to : d->count);
+	int k;
+
+	for (t = d->toks + from; t < end; t++)
+		if (t->type == CL_JSON_OBJECT && t->size > 1 &&
+		    (k = object_repeat(d, (uint32_t)(t - d->toks))) >= 0)
+			return k;
 	return -1;
 }
 
@@ -671,7 +680,7 @@ static uint64_t value_hash(const struct cl_json_doc *d, uint32_t i)
 		return mix64(mix64(CL_JSON_NUMBER + 16) ^ h);
 	}
 	case CL_JSON_STRING:
-		return mix64(text_hash(d, i) ^ CL_JSON_STRING);
+		return text_hash(d, i) ^ 0x9e3779b97f4a7c15ull;
 	case CL_JSON_ARRAY: {
 		uint32_t e = i + 1;
 
@@ -683,10 +692,16 @@ static uint64_t value_hash(const struct cl_json_doc *d, uint32_t i)
 	case CL_JSON_OBJECT: {
 		uint32_t k = i + 1;
 
-		/* members in any order: their hashes are summed */
+		/* members in any order: their hashes are summed (a string
+		 * value, the usual one, without a call) */
 		h = 0;
-		for (uint32_t m = 0; m < t->size; m++, k = d->toks[k + 1].next)
-			h += mix64(text_hash(d, k) * 0x9e3779b97f4a7c15ull ^ value_hash(d, k + 1));
+		for (uint32_t m = 0; m < t->size; m++, k = d->toks[k + 1].next) {
+			uint64_t v = d->toks[k + 1].type == CL_JSON_STRING
+					     ? text_hash(d, k + 1) ^ 0x9e3779b97f4a7c15ull
+					     : value_hash(d, k + 1);
+
+			h += mix64(text_hash(d, k) * 0x9e3779b97f4a7c15ull ^ v);
+		}
 		return mix64(h ^ mix64(CL_JSON_OBJECT + ((uint64_t)t->size << 8)));
 	}
 	default: /* null, false, true */

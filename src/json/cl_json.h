@@ -14,10 +14,9 @@
  * with i = toks[i].next.
  *
  * Repeated keys: RFC 8259 only says names SHOULD be unique, so a document
- * with `{"value":1,"value":500}` parses; but the parser marks every key
- * that repeats an earlier key of its object (escapes resolved, as jansson's
- * JSON_REJECT_DUPLICATES compares them) and counts them in `ndup`, so a
- * caller can refuse such a record by itself, not the whole document.
+ * with `{"value":1,"value":500}` parses (cl_json_get finds the last); a
+ * caller that accepts records asks cl_json_repeated_key about each one, so
+ * it can refuse that record by itself, not the whole document.
  */
 #ifndef CL_JSON_H
 #define CL_JSON_H
@@ -39,7 +38,6 @@ struct cl_json_tok {
 	uint8_t type;      /* enum cl_json_type */
 	uint8_t escaped;   /* a string with backslash escapes */
 	uint8_t is_int;    /* a number without fraction or exponent */
-	uint8_t dup;       /* a key that repeats an earlier key of its object */
 	uint32_t start;    /* first byte (strings: after the opening quote) */
 	uint32_t len;      /* bytes (strings: raw, without quotes) */
 	uint32_t size;     /* children: array elements or object pairs */
@@ -53,9 +51,6 @@ struct cl_json_doc {
 	struct cl_json_tok *toks;
 	uint32_t count, cap;
 	uint32_t max_tokens;  /* refuse documents with more (default 1<<22) */
-	uint32_t ndup;        /* keys marked dup; 0 for most documents */
-	void *scratch;        /* key hashes of large objects, while parsing */
-	size_t scratch_cap;
 	char err[160];        /* what was wrong and where, after a failure */
 	size_t err_pos;       /* byte offset of the problem */
 };
@@ -76,9 +71,12 @@ int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len);
  * the key repeats), or -1. */
 int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key);
 
-/* The first token in [from, to) that is a repeated key (marked dup), or
- * -1; to check the value at i, pass i and d->toks[i].next. Costs nothing
- * when the document has none. */
+/*
+ * A key that repeats an earlier key of its object (escapes resolved, as
+ * jansson's JSON_REJECT_DUPLICATES compares them), in the first object
+ * whose token lies in [from, to): its token, or -1 if there is none. To
+ * check the value at i and all inside it, pass i and d->toks[i].next.
+ */
 int cl_json_repeated_key(const struct cl_json_doc *d, uint32_t from, uint32_t to);
 
 /*

@@ -175,36 +175,45 @@ static const char *path_of(int tok)
 	return buf;
 }
 
+/* The repeated key of the object at 0, by its name, or NULL. */
+static const char *repeat_of(const char *s)
+{
+	static char name[64];
+	int k;
+
+	assert_int_equal(parse(s), CL_OK);
+	k = cl_json_repeated_key(&d, 0, d.count);
+	if (k < 0)
+		return NULL;
+	assert_true(cl_json_str(&d, (uint32_t)k, name, sizeof(name)) >= 0);
+	return name;
+}
+
 static void test_repeated_keys(void **state)
 {
 	int k;
 
 	(void)state;
-	/* none: nothing marked, nothing found */
-	assert_int_equal(parse("{\"device_id\":\"a\",\"value\":1,\"abc\":2,\"axc\":3}"), CL_OK);
-	assert_int_equal(d.ndup, 0);
-	assert_int_equal(cl_json_repeated_key(&d, 0, d.count), -1);
-	/* the second "value" is marked; the object still parses, last wins */
+	/* none; keys of one length, first and last byte are not the same key */
+	assert_null(repeat_of("{\"device_id\":\"a\",\"value\":1,\"abc\":2,\"axc\":3}"));
+	assert_null(repeat_of("{\"\":1,\"a\":{\"\":2}}"));
+	assert_null(repeat_of("[{\"a\":1},{\"a\":1}]"));
+	/* the second "value"; the object still parses, the last one wins */
 	assert_int_equal(parse("{\"device_id\":\"a\",\"value\":1,\"value\":500}"), CL_OK);
-	assert_int_equal(d.ndup, 1);
 	k = cl_json_repeated_key(&d, 0, d.toks[0].next);
 	assert_int_equal(k, 5);
 	assert_true(cl_json_str_eq(&d, (uint32_t)k, "value"));
-	assert_int_equal(d.toks[3].dup, 0); /* the first one is not a repeat */
 	assert_string_equal(path_of(k), "value");
-	assert_int_equal(cl_json_repeated_key(&d, 0, 5), -1);
-	/* escapes resolved; empty keys; three of a kind */
-	assert_int_equal(parse("{\"a\":1,\"\\u0061\":2}"), CL_OK);
-	assert_int_equal(d.ndup, 1);
-	assert_int_equal(parse("{\"ab\":1,\"a\\u0062\":2,\"a\\u0063\":3}"), CL_OK);
-	assert_int_equal(d.ndup, 1);
-	assert_int_equal(parse("{\"\":1,\"\":2}"), CL_OK);
-	assert_int_equal(d.ndup, 1);
+	assert_int_equal(d.toks[cl_json_get(&d, 0, "value")].len, 3);
+	/* escapes resolved, either way round; empty keys; three of a kind */
+	assert_string_equal(repeat_of("{\"a\":1,\"\\u0061\":2}"), "a");
+	assert_string_equal(repeat_of("{\"\\u0061\":1,\"a\":2}"), "a");
+	assert_string_equal(repeat_of("{\"ab\":1,\"a\\u0062\":2,\"a\\u0063\":3}"), "ab");
+	assert_string_equal(repeat_of("{\"\":1,\"\":2}"), "");
 	assert_int_equal(parse("{\"a\":1,\"a\":2,\"a\":3}"), CL_OK);
-	assert_int_equal(d.ndup, 2);
+	assert_int_equal(cl_json_repeated_key(&d, 0, d.count), 3);
 	/* nested: found in its subtree only, and its place named */
 	assert_int_equal(parse("{\"x\":{\"y\":[1,{\"k\":1,\"k\":2}]},\"z\":{\"k\":1}}"), CL_OK);
-	assert_int_equal(d.ndup, 1);
 	k = cl_json_repeated_key(&d, 0, d.count);
 	assert_string_equal(path_of(k), "x.y[1].k");
 	{
@@ -212,19 +221,17 @@ static void test_repeated_keys(void **state)
 
 		assert_int_equal(cl_json_repeated_key(&d, (uint32_t)z, d.toks[z].next), -1);
 		assert_int_equal(cl_json_repeated_key(&d, (uint32_t)x, d.toks[x].next), k);
+		/* [from, to) names the objects looked at: the root alone */
+		assert_int_equal(cl_json_repeated_key(&d, 0, 1), -1);
 		assert_string_equal(path_of(z), "z");
 		assert_string_equal(path_of(0), "");
 	}
-	/* the count starts again with each document */
-	assert_int_equal(parse("{\"a\":1}"), CL_OK);
-	assert_int_equal(d.ndup, 0);
-	assert_int_equal(cl_json_repeated_key(&d, 0, d.count), -1);
 }
 
-/* Objects past the pairwise comparison: their keys are sorted by hash. */
+/* Objects past the filter: their keys are sorted by hash. */
 static void test_repeated_keys_large(void **state)
 {
-	size_t cap = 64 * 1024, n = 0;
+	size_t cap = 64 * 1024, n = 0, base;
 	char *big = malloc(cap);
 	char name[200];
 	int k;
@@ -236,18 +243,20 @@ static void test_repeated_keys_large(void **state)
 		n += (size_t)snprintf(big + n, cap - n, "%s\"k%d\":%d", i ? "," : "", i, i);
 	n += (size_t)snprintf(big + n, cap - n, "}");
 	assert_int_equal(cl_json_parse(&d, big, n), CL_OK);
-	assert_int_equal(d.ndup, 0);
-	/* the same with k500 again, and k7 spelled with an escape */
-	n--;
-	n += (size_t)snprintf(big + n, cap - n, ",\"k500\":1,\"k\\u0037\":2,\"k1000\":3}");
+	assert_int_equal(cl_json_repeated_key(&d, 0, d.count), -1);
+	base = n - 1;
+	/* k7 again, spelled with an escape */
+	n = base + (size_t)snprintf(big + base, cap - base, ",\"k\\u0037\":2,\"k1000\":3}");
 	assert_int_equal(cl_json_parse(&d, big, n), CL_OK);
-	assert_int_equal(d.toks[0].size, 1003);
-	assert_int_equal(d.ndup, 2);
+	assert_int_equal(d.toks[0].size, 1002);
+	k = cl_json_repeated_key(&d, 0, d.count);
+	assert_true(cl_json_str_eq(&d, (uint32_t)k, "k7"));
+	/* k500 before it: the first repeat is named */
+	n = base + (size_t)snprintf(big + base, cap - base, ",\"k500\":1,\"k\\u0037\":2}");
+	assert_int_equal(cl_json_parse(&d, big, n), CL_OK);
 	k = cl_json_repeated_key(&d, 0, d.count);
 	assert_true(cl_json_str_eq(&d, (uint32_t)k, "k500"));
-	k = cl_json_repeated_key(&d, (uint32_t)k + 1, d.count);
-	assert_true(cl_json_str_eq(&d, (uint32_t)k, "k7"));
-	assert_int_equal(cl_json_repeated_key(&d, (uint32_t)k + 1, d.count), -1);
+	assert_int_equal(k, 2001);
 	/* a long key is cut in messages, and unprintable bytes shown as '?' */
 	assert_int_equal(parse("{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":{\"b\\nc\":1}}"), CL_OK);
 	cl_json_path(&d, 0, d.count - 1, name, sizeof(name));
