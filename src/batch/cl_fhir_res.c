@@ -6,6 +6,7 @@
 #include "core/cl_map.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "fhir/cl_fhir_check.h"
 #include "json/cl_json.h"
 #include "model/cl_vitals.h"
 
@@ -419,24 +420,49 @@ static const struct {
 	{ "MedicationRequest", medication_request }, { "Procedure", procedure },
 };
 
+static const char *table_of_type(const char *type);
+
+/* Quarantines the value at token o as the record being read, with the
+ * reason cl_error_detail() holds. */
+static int refuse(struct ctx *x, const char *table, int o)
+{
+	char why[300];
+
+	snprintf(why, sizeof(why), "%s", cl_error_detail());
+	return cl_silver_quarantine(x->s, table, x->record, why, x->d->src + x->d->toks[o].start,
+				    x->d->toks[o].len);
+}
+
 /* One resource; id_hint: the id from a urn:uuid fullUrl when it has none. */
 static int resource(struct ctx *x, int o, const char *id_hint)
 {
 	char type[64], id[256];
+	const char *issue;
+	int rt;
 
 	if (o < 0 || x->d->toks[o].type != CL_JSON_OBJECT)
 		return cl_silver_quarantine(x->s, NULL, x->record, "not a FHIR resource (not an object)",
 					    NULL, 0);
+	rt = cl_json_get(x->d, (uint32_t)o, "resourceType");
+	if (rt >= 0 && x->d->toks[rt].type != CL_JSON_STRING) {
+		cl_error_set(CL_EINVAL, "resourceType must be a string, not %s",
+			     cl_json_type_name(x->d->toks[rt].type));
+		return refuse(x, NULL, o);
+	}
 	str(x->d, o, "resourceType", type, sizeof(type));
 	if (!type[0])
 		return cl_silver_quarantine(x->s, NULL, x->record, "resourceType is missing",
 					    x->d->src + x->d->toks[o].start, x->d->toks[o].len);
-	str(x->d, o, "id", id, sizeof(id));
-	if (!id[0] && id_hint)
-		snprintf(id, sizeof(id), "%s", id_hint);
 	for (size_t i = 0; i < sizeof(mappers) / sizeof(mappers[0]); i++) {
 		if (strcmp(type, mappers[i].type) != 0)
 			continue;
+		/* every element the mapper reads has its FHIR type: a resource
+		 * read with a wrong one would lose it without a word */
+		if (cl_fhir_check(x->d, (uint32_t)o, &issue) != CL_OK)
+			return refuse(x, table_of_type(type), o);
+		str(x->d, o, "id", id, sizeof(id));
+		if (!id[0] && id_hint)
+			snprintf(id, sizeof(id), "%s", id_hint);
 		if (!id[0]) {
 			char why[128];
 
@@ -475,6 +501,11 @@ static int bundle(struct ctx *x, int b)
 {
 	int entries = at(x->d, b, "entry");
 	int rc = CL_OK;
+	const char *issue;
+
+	/* its type and entry list; the entries each on their own below */
+	if (cl_fhir_check(x->d, (uint32_t)b, &issue) != CL_OK)
+		return refuse(x, NULL, b);
 
 	if (cl_map_create(&x->urls) != CL_OK)
 		return cl_error_set(CL_ENOMEM, "no memory for a Bundle");
@@ -509,6 +540,10 @@ static int bundle(struct ctx *x, int b)
 		char method[16], url[512];
 
 		snprintf(x->record, sizeof(x->record), "entry %u", k);
+		if (cl_fhir_check_entry(x->d, (uint32_t)e, k, &issue) != CL_OK) {
+			rc = refuse(x, NULL, e);
+			continue;
+		}
 		str(x->d, e, "request.method", method, sizeof(method));
 		if (strcmp(method, "DELETE") == 0) {
 			char type[64];

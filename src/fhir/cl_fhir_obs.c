@@ -2,8 +2,8 @@
  * FHIR R4 Observations as vital signs. See cl_fhir_obs.h.
  */
 #include "cl_fhir_obs.h"
+#include "cl_fhir_check.h"
 #include "core/cl_error.h"
-#include "core/cl_time.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,19 +13,6 @@ static int str_of(const struct cl_json_doc *d, int i, char *buf, size_t cap)
 	if (i < 0 || d->toks[i].type != CL_JSON_STRING)
 		return -1;
 	return (int)cl_json_str(d, (uint32_t)i, buf, cap);
-}
-
-int cl_fhir_datetime(const char *s, size_t len, int64_t *us)
-{
-	char full[40];
-
-	if (len == 4 || len == 7 || len == 10) {
-		/* a partial date: complete it to midnight UTC */
-		snprintf(full, sizeof(full), "%.*s%s", (int)len, s,
-			 len == 4 ? "-01-01T00:00:00Z" : len == 7 ? "-01T00:00:00Z" : "T00:00:00Z");
-		return cl_time_parse_rfc3339(full, strlen(full), us);
-	}
-	return cl_time_parse_rfc3339(s, len, us);
 }
 
 /* The vital named by a CodeableConcept's LOINC codings, or -1. */
@@ -125,12 +112,25 @@ int cl_fhir_obs_parse(const struct cl_json_doc *d, uint32_t obj, int64_t now_us,
 	*issue = CL_FHIR_ISSUE_INVALID;
 	if (d->toks[obj].type != CL_JSON_OBJECT)
 		return cl_error_set(CL_EINVAL, "a resource must be a JSON object");
-	if (str_of(d, cl_json_get(d, obj, "resourceType"), buf, sizeof(buf)) < 0) {
+	i = cl_json_get(d, obj, "resourceType");
+	if (i < 0) {
 		*issue = CL_FHIR_ISSUE_REQUIRED;
 		return cl_error_set(CL_EINVAL, "resourceType is required");
 	}
+	if (d->toks[i].type != CL_JSON_STRING) {
+		*issue = CL_FHIR_ISSUE_STRUCTURE;
+		return cl_error_set(CL_EINVAL, "resourceType must be a string, not %s",
+				    cl_json_type_name(d->toks[i].type));
+	}
+	if (str_of(d, i, buf, sizeof(buf)) < 0)
+		snprintf(buf, sizeof(buf), "(too long)");
 	if (strcmp(buf, "Observation") != 0)
 		return cl_error_set(CL_EINVAL, "expected an Observation, got resourceType '%.40s'", buf);
+	/* every element read below has its FHIR type; no key repeats */
+	rc = cl_fhir_check(d, obj, issue);
+	if (rc != CL_OK)
+		return rc;
+	*issue = CL_FHIR_ISSUE_INVALID;
 	i = cl_json_get(d, obj, "id");
 	if (i >= 0 && (str_of(d, i, out->id, sizeof(out->id)) <= 0 ||
 		       strspn(out->id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -172,12 +172,14 @@ int cl_fhir_obs_parse(const struct cl_json_doc *d, uint32_t obj, int64_t now_us,
 		if (p >= 0 && d->toks[p].type == CL_JSON_OBJECT)
 			i = cl_json_get(d, (uint32_t)p, "start");
 	}
-	if (i < 0 || d->toks[i].type != CL_JSON_STRING || d->toks[i].escaped) {
+	if (i < 0) {
 		*issue = CL_FHIR_ISSUE_REQUIRED;
 		return cl_error_set(CL_EINVAL,
 				    "Observation.effective[x] is required (effectiveDateTime, effectiveInstant or effectivePeriod.start)");
 	}
-	if (cl_fhir_datetime(d->src + d->toks[i].start, d->toks[i].len, &out->ts_us) != CL_OK)
+	/* a string of its form: cl_fhir_check saw to that */
+	if (str_of(d, i, buf, sizeof(buf)) < 0 ||
+	    cl_fhir_datetime(buf, strlen(buf), &out->ts_us) != CL_OK)
 		return cl_error_set(CL_EINVAL, "Observation.effective[x]: %s", cl_error_detail());
 	if (out->ts_us > now_us + max_future_us)
 		return cl_error_set(CL_EINVAL, "Observation.effective[x] is %lld s in the future",

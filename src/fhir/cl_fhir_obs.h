@@ -12,6 +12,7 @@
 #ifndef CL_FHIR_OBS_H
 #define CL_FHIR_OBS_H
 
+#include "fhir/cl_fhir_check.h"
 #include "json/cl_json.h"
 #include "model/cl_vitals.h"
 
@@ -29,10 +30,6 @@ struct cl_fhir_obs {
 	} values[CL_FHIR_OBS_MAX_VALUES];
 };
 
-/* OperationOutcome issue codes used for rejections. */
-#define CL_FHIR_ISSUE_REQUIRED "required"
-#define CL_FHIR_ISSUE_INVALID "invalid"
-#define CL_FHIR_ISSUE_VALUE "value"
 
 /*
  * Parses the Observation at token obj. Returns 0, or CL_EINVAL with the
@@ -42,9 +39,5 @@ struct cl_fhir_obs {
 int cl_fhir_obs_parse(const struct cl_json_doc *d, uint32_t obj, int64_t now_us,
 		      int64_t max_future_us, struct cl_fhir_obs *out,
 		      const char **issue_code);
-
-/* Parses a FHIR dateTime or instant (YYYY, YYYY-MM, YYYY-MM-DD, or a full
- * RFC 3339 date-time) to microseconds; partial dates start at 00:00 UTC. */
-int cl_fhir_datetime(const char *s, size_t len, int64_t *us);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * The idempotency set. See cl_dedupe.h.
  *
- * Table slots hold 128-bit keys (0 marks an empty slot; a real key of 0 is
- * nudged to 1). A FIFO ring of the keys in insertion order drives
+ * Table slots hold a 96-bit key and the content's 32 bits (a key of 0
+ * marks an empty slot; a real key of 0 is nudged to 1). A FIFO ring of the keys in insertion order drives
  * eviction; the table never holds more than `capacity` keys, at most half
  * its slots. An id removed and inserted again may be forgotten a little
  * early, when its older ring entry comes up. Deletion uses backward shifting, so probe chains never need
@@ -17,7 +17,9 @@
 #include <string.h>
 
 struct key {
-	uint64_t a, b;
+	uint64_t a;         /* the id's first hash; its home slot */
+	uint32_t b;         /* 32 bits of its second */
+	uint32_t content;   /* 32 bits of its content's hash */
 };
 
 struct cl_dedupe {
@@ -39,7 +41,8 @@ static struct key key_of(const struct cl_dedupe *d, const char *id, size_t len)
 	crypto_shorthash(h1, (const unsigned char *)id, len, d->k1);
 	crypto_shorthash(h2, (const unsigned char *)id, len, d->k2);
 	memcpy(&k.a, h1, 8);
-	memcpy(&k.b, h2, 8);
+	memcpy(&k.b, h2, 4);
+	k.content = 0;
 	if (k.a == 0 && k.b == 0)
 		k.a = 1;
 	return k;
@@ -124,19 +127,25 @@ static void delete_at(struct cl_dedupe *d, size_t i)
 			i = j;
 		}
 	}
-	d->slots[i].a = d->slots[i].b = 0;
+	d->slots[i].a = 0;
+	d->slots[i].b = 0;
 }
 
-int cl_dedupe_insert(struct cl_dedupe *d, const char *id, size_t len)
+enum cl_dedupe_seen cl_dedupe_insert(struct cl_dedupe *d, const char *id, size_t len,
+				     uint64_t content)
 {
 	struct key k = key_of(d, id, len);
 	size_t i;
 
+	k.content = (uint32_t)(content ^ content >> 32);
 	pthread_mutex_lock(&d->mu);
 	i = find(d, &k);
 	if (!empty(&d->slots[i])) {
+		enum cl_dedupe_seen seen = d->slots[i].content == k.content ? CL_DEDUPE_REPEAT
+									    : CL_DEDUPE_CONFLICT;
+
 		pthread_mutex_unlock(&d->mu);
-		return 0;
+		return seen;
 	}
 	/* make room in the ring: forget the oldest entries (an entry whose id
 	 * was removed meanwhile just goes; the table then has room too) */
@@ -157,7 +166,7 @@ int cl_dedupe_insert(struct cl_dedupe *d, const char *id, size_t len)
 	d->ring_len++;
 	d->count++;
 	pthread_mutex_unlock(&d->mu);
-	return 1;
+	return CL_DEDUPE_NEW;
 }
 
 void cl_dedupe_remove(struct cl_dedupe *d, const char *id, size_t len)

@@ -114,6 +114,27 @@ static int remember_id(struct cl_ingest_result *r, const char *id)
 	return CL_OK;
 }
 
+int cl_ingest_recall(struct cl_dedupe *dedupe, struct cl_json_doc *doc, const char *raw,
+		     size_t len, int fhir)
+{
+	char id[CL_EVENT_ID_MAX + 1], key[160];
+	int i;
+
+	if (cl_json_parse(doc, raw, len) != CL_OK)
+		return 0;
+	i = cl_json_get(doc, 0, "id");
+	if (i < 0 || cl_json_str(doc, (uint32_t)i, id, sizeof(id)) <= 0)
+		id[0] = '\0';
+	if (fhir)
+		cl_ingest_fhir_key(id, raw, len, key, sizeof(key));
+	else if (id[0])
+		snprintf(key, sizeof(key), "%s", id);
+	else
+		return 0;
+	cl_dedupe_insert(dedupe, key, strlen(key), cl_json_hash(doc, 0));
+	return 1;
+}
+
 void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r)
 {
 	/* they were counted as accepted when queued: they were not stored */
@@ -160,11 +181,22 @@ static int one_event(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t
 {
 	const struct cl_json_tok *t = &r->doc.toks[i];
 	struct cl_event ev;
+	int dup;
 
 	r->events++;
 	if (r->events > ing->o.max_events)
 		return cl_error_set(CL_ETOOBIG, "more than %u events in one body",
 				    ing->o.max_events);
+	/* {"value":1,"value":500}: which one did the device mean? */
+	dup = cl_json_repeated_key(&r->doc, i, t->next);
+	if (dup >= 0) {
+		char where[64], why[128];
+
+		cl_json_path(&r->doc, i, (uint32_t)dup, where, sizeof(where));
+		snprintf(why, sizeof(why), "the key '%s' appears twice: send each field once", where);
+		reject(ing, r, index, why);
+		return CL_OK;
+	}
 	if (cl_event_parse(&r->doc, i, now_us, &ing->o.limits, &ev) != CL_OK) {
 		reject(ing, r, index, cl_error_detail());
 		return CL_OK;
@@ -176,9 +208,23 @@ static int one_event(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t
 		return CL_OK;
 	}
 	if (ev.id[0]) {
-		if (!cl_dedupe_insert(ing->dedupe, ev.id, strlen(ev.id))) {
+		switch (cl_dedupe_insert(ing->dedupe, ev.id, strlen(ev.id), cl_json_hash(&r->doc, i))) {
+		case CL_DEDUPE_REPEAT:
 			r->duplicates++;
 			return CL_OK;
+		case CL_DEDUPE_CONFLICT: {
+			char why[200];
+
+			/* not a retry: storing it would make the id name two events */
+			snprintf(why, sizeof(why),
+				 "id '%.64s' was already used for a different event: not stored "
+				 "(a new event needs a new id)", ev.id);
+			r->conflicts++;
+			reject(ing, r, index, why);
+			return CL_OK;
+		}
+		case CL_DEDUPE_NEW:
+			break;
 		}
 		if (remember_id(r, ev.id) != CL_OK) {
 			cl_dedupe_remove(ing->dedupe, ev.id, strlen(ev.id));
@@ -346,7 +392,8 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 	struct slices sl = { 0 };
 	uint32_t *accept_tok = NULL;   /* token of each Observation to store */
 	char (*keys)[120] = NULL;
-	struct cl_item **acc_items = NULL;
+	/* the item of each: an index, since new_item() moves r->items */
+	uint32_t *acc_items = NULL;
 	uint32_t nacc = 0, cap = 0;
 	int transaction = 0, rc = CL_OK;
 
@@ -372,16 +419,20 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 		}
 		accept_tok[0] = 0;
 		snprintf(keys[0], sizeof(keys[0]), "%s", key);
-		acc_items[0] = it;
+		acc_items[0] = 0;
 		nacc = 1;
 	} else {
 		char type[32];
 		int e, rt = cl_json_get(&r->doc, 0, "resourceType"), ty;
 		uint32_t k, ent;
+		const char *issue;
 
 		if (r->doc.toks[0].type != CL_JSON_OBJECT || rt < 0 ||
 		    !cl_json_str_eq(&r->doc, (uint32_t)rt, "Bundle"))
 			return cl_error_set(CL_EPARSE, "the body must be a FHIR Bundle resource");
+		/* its own elements; each entry's below */
+		if (cl_fhir_check(&r->doc, 0, &issue) != CL_OK)
+			return cl_error_set(CL_EPARSE, "%s", cl_error_detail());
 		ty = cl_json_get(&r->doc, 0, "type");
 		if (ty < 0 || cl_json_str(&r->doc, (uint32_t)ty, type, sizeof(type)) < 0 ||
 		    (strcmp(type, "transaction") && strcmp(type, "batch") &&
@@ -414,6 +465,14 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 			if (!it) {
 				rc = cl_error_set(CL_ENOMEM, "no memory");
 				goto out;
+			}
+			if (cl_fhir_check_entry(&r->doc, ent, k, &issue) != CL_OK) {
+				r->events++;
+				it->status = CL_ITEM_REJECTED;
+				it->issue = issue;
+				snprintf(it->error, sizeof(it->error), "%s", cl_error_detail());
+				r->nrejected++;
+				continue;
 			}
 			if (req >= 0) {
 				int m = cl_json_get(&r->doc, (uint32_t)req, "method");
@@ -449,7 +508,7 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 				continue;
 			}
 			accept_tok[nacc] = (uint32_t)res;
-			acc_items[nacc++] = it;
+			acc_items[nacc++] = (uint32_t)(it - r->items);
 		}
 		if (transaction && r->nrejected > 0) {
 			/* all or nothing */
@@ -459,10 +518,29 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 	}
 	for (uint32_t a = 0; a < nacc; a++) {
 		const struct cl_json_tok *t = &r->doc.toks[accept_tok[a]];
+		struct cl_item *it = &r->items[acc_items[a]];
+		enum cl_dedupe_seen seen = cl_dedupe_insert(ing->dedupe, keys[a], strlen(keys[a]),
+							    cl_json_hash(&r->doc, accept_tok[a]));
 
-		if (!cl_dedupe_insert(ing->dedupe, keys[a], strlen(keys[a]))) {
-			acc_items[a]->status = CL_ITEM_DUPLICATE;
+		if (seen == CL_DEDUPE_REPEAT) {
+			it->status = CL_ITEM_DUPLICATE;
 			r->duplicates++;
+			continue;
+		}
+		if (seen == CL_DEDUPE_CONFLICT) {
+			char where[24] = "";
+
+			/* not a retry: storing it would make the id name two
+			 * Observations (items are one per entry, in order) */
+			if (bundle)
+				snprintf(where, sizeof(where), "entry %u: ", acc_items[a]);
+			it->status = CL_ITEM_CONFLICT;
+			it->issue = "conflict";
+			snprintf(it->error, sizeof(it->error),
+				 "%s%.80s was already stored with a different content: not stored "
+				 "(a changed Observation needs a new id)", where, keys[a]);
+			r->conflicts++;
+			r->nrejected++;
 			continue;
 		}
 		if (remember_id(r, keys[a]) != CL_OK ||
@@ -471,8 +549,15 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 			rc = cl_error_set(CL_ENOMEM, "no memory");
 			goto out;
 		}
-		acc_items[a]->status = CL_ITEM_ACCEPTED;
+		it->status = CL_ITEM_ACCEPTED;
 		r->accepted++;
+	}
+	if (transaction && r->conflicts > 0) {
+		/* all or nothing: what this one took, it gives back */
+		cl_ingest_forget(ing, r);
+		r->accepted = r->duplicates = 0;
+		r->transaction_failed = 1;
+		sl.n = 0;
 	}
 	if (sl.n > 0) {
 		rc = cl_blog_submitv(ing->log, sl.v, sl.n, flags, &r->first, &r->last);
@@ -511,7 +596,8 @@ static const struct cl_config_entry ingest_entries[] = {
 	{ "max_events", CL_CFG_U32, "100000", 1, 10000000, F(max_events),
 	  "most events in one request body", NULL },
 	{ "dedupe_ids", CL_CFG_U32, "1000000", 1000, 100000000, F(dedupe_ids),
-	  "how many recent event ids are remembered to answer retries as duplicates", NULL },
+	  "how many recent event ids are remembered, with their content, to answer retries as "
+	  "duplicates and reused ids as conflicts (about 50 bytes each)", NULL },
 	{ "inputs", CL_CFG_STRING, "events,fhir,mqtt", 0, 0, F(inputs),
 	  "the inputs serve starts, by name: events and fhir (over HTTP), mqtt (when "
 	  "mqtt.broker is set), synthetic (simulated vitals, no HTTP)", NULL },

@@ -1,8 +1,9 @@
 /*
  * Device-event ingest: one request body (a JSON object, a JSON array of
  * objects, or NDJSON) in; each event validated, normalised and checked for
- * a repeated id; the accepted ones queued to the bronze log of source
- * "vitals" exactly as they were sent. The caller waits for (or is told
+ * a repeated id (the same event again: a duplicate; a different one under
+ * an id already used: a conflict, rejected); the accepted ones queued to
+ * the bronze log of source "vitals" exactly as they were sent. The caller waits for (or is told
  * about) the commit of result->last before answering, so an answer always
  * means durable. Used by the HTTP endpoint and the MQTT input alike.
  */
@@ -37,7 +38,10 @@ struct cl_rejection {
 };
 
 /* What happened to one item (FHIR ingest keeps one per entry). */
-enum cl_item_status { CL_ITEM_ACCEPTED, CL_ITEM_DUPLICATE, CL_ITEM_REJECTED, CL_ITEM_SKIPPED };
+enum cl_item_status {
+	CL_ITEM_ACCEPTED, CL_ITEM_DUPLICATE, CL_ITEM_REJECTED, CL_ITEM_SKIPPED,
+	CL_ITEM_CONFLICT,   /* its id was stored before with a different content */
+};
 
 struct cl_item {
 	uint8_t status;          /* enum cl_item_status */
@@ -50,6 +54,7 @@ struct cl_item {
 struct cl_ingest_result {
 	uint32_t events, accepted, duplicates, nrejected;
 	uint32_t wrong_device;           /* of nrejected: another device's events */
+	uint32_t conflicts;              /* of nrejected: an id reused for another content */
 	struct cl_item *items;           /* FHIR: one per entry */
 	uint32_t nitems;
 	int transaction_failed;          /* FHIR transaction: nothing stored */
@@ -112,7 +117,8 @@ int cl_ingest_device_body(struct cl_ingest *ing, const char *device, size_t devi
  * (bundle = 0) or a Bundle of type transaction, batch or collection whose
  * entries are Observations (bundle = 1). Each Observation is stored raw,
  * as sent; its id (or a hash of its bytes) makes retries idempotent. A
- * transaction with any invalid entry stores nothing (transaction_failed).
+ * transaction with any invalid entry, or any reusing an id for another
+ * content, stores nothing (transaction_failed).
  * Returns like cl_ingest_body; r->items says what became of each entry.
  */
 int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
@@ -121,6 +127,16 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 /* The idempotency key of a stored Observation: "Observation/<id>", or
  * for one without an id a hash of its bytes ("Observation#<hex>"). */
 void cl_ingest_fhir_key(const char *id, const void *raw, size_t len, char *buf, size_t cap);
+
+/*
+ * Remembers a record stored earlier (as read back from bronze after a
+ * restart) in dedupe as ingest remembered it: a device event by its id
+ * (fhir = 0; none without one), an Observation by cl_ingest_fhir_key
+ * (fhir = 1), each with its content's hash. doc is scratch. Returns 1 if
+ * it was remembered.
+ */
+int cl_ingest_recall(struct cl_dedupe *dedupe, struct cl_json_doc *doc, const char *raw,
+		     size_t len, int fhir);
 
 /* After the commit of r->last failed: forgets r's ids so a retry of the
  * same events is not mistaken for a duplicate. */

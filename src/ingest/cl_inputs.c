@@ -56,7 +56,7 @@ static int rebuild_dedupe(const char *data_dir, const char *source, struct cl_bl
 	struct cl_blog_reader *r;
 	struct cl_json_doc doc;
 	struct cl_frame f;
-	char dir[PATH_MAX], id[CL_EVENT_ID_MAX + 1], key[160];
+	char dir[PATH_MAX];
 	uint64_t end = cl_blog_durable_offset(log), from, n = 0;
 	int rc;
 
@@ -67,26 +67,13 @@ static int rebuild_dedupe(const char *data_dir, const char *source, struct cl_bl
 		return rc;
 	cl_json_doc_init(&doc);
 	while ((rc = cl_blog_reader_next(r, &f)) != 0) {
-		int i;
-
 		if (rc < 0) {
 			if (rc == CL_ECORRUPT)
 				continue;
 			break;
 		}
-		if (cl_json_parse(&doc, (const char *)f.data, f.len) != CL_OK)
-			continue;
-		i = cl_json_get(&doc, 0, "id");
-		if (i < 0 || cl_json_str(&doc, (uint32_t)i, id, sizeof(id)) <= 0)
-			id[0] = '\0';
-		if (fhir)
-			cl_ingest_fhir_key(id, f.data, f.len, key, sizeof(key));
-		else if (id[0])
-			snprintf(key, sizeof(key), "%s", id);
-		else
-			continue;
-		cl_dedupe_insert(dd, key, strlen(key));
-		n++;
+		/* its id with its content, so a reused id is still a conflict */
+		n += (uint64_t)cl_ingest_recall(dd, &doc, (const char *)f.data, f.len, fhir);
 	}
 	cl_json_doc_free(&doc);
 	cl_blog_reader_close(r);

@@ -4,6 +4,14 @@
  * One pass, no recursion: an explicit stack of open containers (bounded by
  * CL_JSON_MAX_DEPTH) records where each container's token is, so its size
  * and `next` can be filled in when it closes.
+ *
+ * Repeated keys are looked for on demand, not while parsing: most parses
+ * (bronze read back, benchmarks) have no use for it. In an object of up to
+ * SMALL_OBJECT keys (a device event has 7) each key sets one bit of a
+ * 64-bit filter (from its length and first and last bytes), and only a key
+ * whose bit is set already is compared with the keys before it. A larger
+ * object sorts its keys' hashes, so one huge object costs n log n, not n
+ * squared.
  */
 #include "cl_json.h"
 #include "../core/cl_error.h"
@@ -261,6 +269,223 @@ static size_t skip_ws(const char *s, size_t i, size_t n)
 	return i;
 }
 
+static size_t unescape_one(const unsigned char *s, char *out, size_t *outlen);
+
+/* A string token's bytes with its escapes resolved, one at a time. */
+struct strdec {
+	const unsigned char *s;
+	size_t k, len;   /* next raw byte, raw length */
+	char buf[4];     /* the bytes of the escape being read */
+	size_t bn, bi;   /* how many, the next */
+};
+
+static void strdec_init(struct strdec *x, const struct cl_json_doc *d, uint32_t i)
+{
+	x->s = (const unsigned char *)d->src + d->toks[i].start;
+	x->k = 0;
+	x->len = d->toks[i].len;
+	x->bn = x->bi = 0;
+}
+
+/* The next byte, or -1 at the end. */
+static int strdec_next(struct strdec *x)
+{
+	if (x->bi < x->bn)
+		return (unsigned char)x->buf[x->bi++];
+	if (x->k >= x->len)
+		return -1;
+	if (x->s[x->k] != '\\')
+		return x->s[x->k++];
+	x->k += 1 + unescape_one(x->s + x->k + 1, x->buf, &x->bn);
+	x->bi = 1;
+	return (unsigned char)x->buf[0];
+}
+
+/* 1 if string tokens a and b hold the same text once unescaped. */
+static int same_text(const struct cl_json_doc *d, uint32_t a, uint32_t b)
+{
+	const struct cl_json_tok *x = &d->toks[a], *y = &d->toks[b];
+	struct strdec p, q;
+	int c;
+
+	if (!x->escaped && !y->escaped)
+		return x->len == y->len && memcmp(d->src + x->start, d->src + y->start, x->len) == 0;
+	strdec_init(&p, d, a);
+	strdec_init(&q, d, b);
+	do {
+		c = strdec_next(&p);
+		if (c != strdec_next(&q))
+			return 0;
+	} while (c >= 0);
+	return 1;
+}
+
+/* The murmur3 finaliser: every input bit moves every output bit. */
+static uint64_t mix64(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Text is hashed 8 bytes at a time, packed little-endian (the last word
+ * holding what is left), whether it comes raw or decoded from escapes. */
+#define TEXT_SEED 0x243f6a8885a308d3ull
+
+static inline uint64_t text_word(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	return h ^ h >> 29;
+}
+
+/* text_hash of a string with escapes: decoded byte by byte. */
+static uint64_t text_hash_escaped(const struct cl_json_doc *d, uint32_t i)
+{
+	struct strdec dec;
+	uint64_t h = TEXT_SEED, w = 0, n = 0;
+	int c;
+
+	strdec_init(&dec, d, i);
+	while ((c = strdec_next(&dec)) >= 0) {
+		w |= (uint64_t)c << (8 * (n & 7));
+		if ((++n & 7) == 0) {
+			h = text_word(h, w);
+			w = 0;
+		}
+	}
+	if (n & 7)
+		h = text_word(h, w);
+	return mix64(h ^ n);
+}
+
+/* A hash of a string token's unescaped bytes. */
+static inline uint64_t text_hash(const struct cl_json_doc *d, uint32_t i)
+{
+	const struct cl_json_tok *t = &d->toks[i];
+	const unsigned char *s = (const unsigned char *)d->src + t->start;
+	uint64_t h = TEXT_SEED, w = 0;
+	uint32_t n = 0;
+
+	if (t->escaped)
+		return text_hash_escaped(d, i);
+	for (; n + 8 <= t->len; n += 8) {
+		memcpy(&w, s + n, 8); /* little-endian, as the escaped path packs */
+		h = text_word(h, w);
+	}
+	if (t->len & 7) {
+		/* what is left, 1 to 7 bytes, in at most three loads */
+		s += n;
+		w = 0;
+		if (t->len & 4) {
+			uint32_t x;
+
+			memcpy(&x, s, 4);
+			w = x;
+			s += 4;
+		}
+		if (t->len & 2) {
+			uint16_t x;
+
+			memcpy(&x, s, 2);
+			w |= (uint64_t)x << (8 * (t->len & 4));
+			s += 2;
+		}
+		if (t->len & 1)
+			w |= (uint64_t)*s << (8 * (t->len & 6));
+		h = text_word(h, w);
+	}
+	return mix64(h ^ t->len);
+}
+
+#define SMALL_OBJECT 32
+
+/* 1 if key k of the object at obj repeats a key before it. */
+static int repeats_earlier(const struct cl_json_doc *d, uint32_t obj, uint32_t k)
+{
+	for (uint32_t e = obj + 1; e < k; e = d->toks[e + 1].next)
+		if (same_text(d, e, k))
+			return 1;
+	return 0;
+}
+
+struct key_hash {
+	uint64_t h;
+	uint32_t tok;
+};
+
+static int cmp_key_hash(const void *a, const void *b)
+{
+	const struct key_hash *x = a, *y = b;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->tok < y->tok ? -1 : x->tok > y->tok;
+}
+
+/* object_repeat for more than SMALL_OBJECT keys: by their sorted hashes
+ * (key by key if there is no memory for them, slowly but surely). */
+static int object_repeat_sorted(const struct cl_json_doc *d, uint32_t obj)
+{
+	uint32_t n = d->toks[obj].size, k = obj + 1;
+	struct key_hash *kh = cl_malloc((size_t)n * sizeof(*kh));
+	int first = -1;
+
+	if (!kh) {
+		for (uint32_t m = 0; m < n; m++, k = d->toks[k + 1].next)
+			if (repeats_earlier(d, obj, k))
+				return (int)k;
+		return -1;
+	}
+	for (uint32_t m = 0; m < n; m++, k = d->toks[k + 1].next) {
+		kh[m].h = text_hash(d, k);
+		kh[m].tok = k;
+	}
+	qsort(kh, n, sizeof(*kh), cmp_key_hash);
+	/* in a run of equal hashes, in document order: a key equal to an
+	 * earlier one of the run repeats it; the first such in the object */
+	for (uint32_t a = 0, b; a < n; a = b) {
+		for (b = a + 1; b < n && kh[b].h == kh[a].h; b++) {
+			if (first >= 0 && kh[b].tok > (uint32_t)first)
+				continue;
+			for (uint32_t p = a; p < b; p++)
+				if (same_text(d, kh[p].tok, kh[b].tok)) {
+					first = (int)kh[b].tok;
+					break;
+				}
+		}
+	}
+	cl_free(kh);
+	return first;
+}
+
+/* The first key of the object at obj that repeats a key before it, or -1. */
+static int object_repeat(const struct cl_json_doc *d, uint32_t obj)
+{
+	const struct cl_json_tok *toks = d->toks;
+	const unsigned char *src = (const unsigned char *)d->src;
+	uint32_t n = toks[obj].size, k = obj + 1;
+	uint64_t filter = 0;
+
+	if (n > SMALL_OBJECT)
+		return object_repeat_sorted(d, obj);
+	for (uint32_t m = 0; m < n; m++, k = toks[k + 1].next) {
+		/* a key's bit: its length, first and last bytes (an empty key
+		 * reads its two quotes); every bit for one with escapes, whose
+		 * bytes say nothing of its text */
+		const unsigned char *p = src + toks[k].start;
+		uint64_t bit = 1ull << ((toks[k].len + p[0] * 7u + p[(int64_t)toks[k].len - 1]) & 63) |
+			       (0 - (uint64_t)toks[k].escaped);
+
+		if ((filter & bit) && repeats_earlier(d, obj, k))
+			return (int)k;
+		filter |= bit;
+	}
+	return -1;
+}
+
 int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len)
 {
 	uint32_t stack[CL_JSON_MAX_DEPTH];
@@ -417,6 +642,141 @@ int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key)
 		k = d->toks[v].next;
 	}
 	return found;
+}
+
+int cl_json_repeated_key(const struct cl_json_doc *d, uint32_t from, uint32_t to)
+{
+	const struct cl_json_tok *t, *end = d->toks + (to < d->count ? to : d->count);
+	int k;
+
+	for (t = d->toks + from; t < end; t++)
+		if (t->type == CL_JSON_OBJECT && t->size > 1 &&
+		    (k = object_repeat(d, (uint32_t)(t - d->toks))) >= 0)
+			return k;
+	return -1;
+}
+
+/* The value hash, one subtree; depth is bounded by the parser's. */
+static uint64_t value_hash(const struct cl_json_doc *d, uint32_t i)
+{
+	const struct cl_json_tok *t = &d->toks[i];
+	uint64_t h;
+
+	switch (t->type) {
+	case CL_JSON_NUMBER: {
+		int64_t iv;
+		double v;
+
+		/* 80, 80.0 and 8e1 are one number: a whole value hashes as an
+		 * integer, any other as its double's bits */
+		if (t->is_int && cl_json_int64(d, i, &iv) == CL_OK)
+			return mix64(mix64(CL_JSON_NUMBER) ^ (uint64_t)iv);
+		if (cl_json_double(d, i, &v) != CL_OK)
+			return mix64(CL_JSON_NUMBER); /* out of memory: still a number */
+		if (v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+		    (double)(int64_t)v == v)
+			return mix64(mix64(CL_JSON_NUMBER) ^ (uint64_t)(int64_t)v);
+		memcpy(&h, &v, sizeof(h));
+		return mix64(mix64(CL_JSON_NUMBER + 16) ^ h);
+	}
+	case CL_JSON_STRING:
+		return text_hash(d, i) ^ 0x9e3779b97f4a7c15ull;
+	case CL_JSON_ARRAY: {
+		uint32_t e = i + 1;
+
+		h = mix64(CL_JSON_ARRAY);
+		for (uint32_t k = 0; k < t->size; k++, e = d->toks[e].next)
+			h = mix64((h * 0x100000001b3ull) ^ value_hash(d, e));
+		return mix64(h ^ t->size);
+	}
+	case CL_JSON_OBJECT: {
+		uint32_t k = i + 1;
+
+		/* members in any order: their hashes are summed (a string
+		 * value, the usual one, without a call) */
+		h = 0;
+		for (uint32_t m = 0; m < t->size; m++, k = d->toks[k + 1].next) {
+			uint64_t v = d->toks[k + 1].type == CL_JSON_STRING
+					     ? text_hash(d, k + 1) ^ 0x9e3779b97f4a7c15ull
+					     : value_hash(d, k + 1);
+
+			h += mix64(text_hash(d, k) * 0x9e3779b97f4a7c15ull ^ v);
+		}
+		return mix64(h ^ mix64(CL_JSON_OBJECT + ((uint64_t)t->size << 8)));
+	}
+	default: /* null, false, true */
+		return mix64(0x5bd1e995ull + t->type);
+	}
+}
+
+uint64_t cl_json_hash(const struct cl_json_doc *d, uint32_t i)
+{
+	return value_hash(d, i);
+}
+
+/* Appends the member name at key token k to buf, cut and made printable. */
+static void path_name(const struct cl_json_doc *d, uint32_t k, char *buf, size_t cap,
+		      size_t *o)
+{
+	struct strdec x;
+	int c, n = 0;
+
+	strdec_init(&x, d, k);
+	while ((c = strdec_next(&x)) >= 0 && *o + 1 < cap) {
+		if (n++ == 40) {
+			*o += (size_t)snprintf(buf + *o, cap - *o, "...");
+			break;
+		}
+		buf[(*o)++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	if (*o >= cap)
+		*o = cap - 1;
+	buf[*o] = '\0';
+}
+
+size_t cl_json_path(const struct cl_json_doc *d, uint32_t root, uint32_t tok, char *buf,
+		    size_t cap)
+{
+	uint32_t cur = root;
+	size_t o = 0;
+
+	if (cap == 0)
+		return 0;
+	buf[0] = '\0';
+	while (cur != tok && o + 1 < cap) {
+		const struct cl_json_tok *c = &d->toks[cur];
+		uint32_t e = cur + 1, m, from = cur;
+
+		if (c->type == CL_JSON_OBJECT) {
+			for (m = 0; m < c->size; m++) {
+				uint32_t v = e + 1;
+
+				if (tok == e || (tok >= v && tok < d->toks[v].next)) {
+					if (o > 0)
+						buf[o++] = '.';
+					path_name(d, e, buf, cap, &o);
+					cur = tok == e ? tok : v;
+					break;
+				}
+				e = d->toks[v].next;
+			}
+		} else if (c->type == CL_JSON_ARRAY) {
+			for (m = 0; m < c->size; m++) {
+				if (tok >= e && tok < d->toks[e].next) {
+					int n = snprintf(buf + o, cap - o, "[%u]", m);
+
+					o = n < 0 ? o : o + (size_t)n < cap ? o + (size_t)n : cap - 1;
+					cur = e;
+					break;
+				}
+				e = d->toks[e].next;
+			}
+		}
+		if (cur == from)
+			break; /* tok is not inside root */
+	}
+	buf[o < cap ? o : cap - 1] = '\0';
+	return o < cap ? o : cap - 1;
 }
 
 /* Decodes one escape at s (after the backslash); returns bytes consumed

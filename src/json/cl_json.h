@@ -12,6 +12,11 @@
  * object's children alternate key (a string) and value. Every token's
  * `next` is the index just past its whole subtree, so siblings are walked
  * with i = toks[i].next.
+ *
+ * Repeated keys: RFC 8259 only says names SHOULD be unique, so a document
+ * with `{"value":1,"value":500}` parses (cl_json_get finds the last); a
+ * caller that accepts records asks cl_json_repeated_key about each one, so
+ * it can refuse that record by itself, not the whole document.
  */
 #ifndef CL_JSON_H
 #define CL_JSON_H
@@ -65,6 +70,33 @@ int cl_json_parse(struct cl_json_doc *d, const char *src, size_t len);
 /* Index of the value of `key` in the object at index obj (the last one if
  * the key repeats), or -1. */
 int cl_json_get(const struct cl_json_doc *d, uint32_t obj, const char *key);
+
+/*
+ * A key that repeats an earlier key of its object (escapes resolved, as
+ * jansson's JSON_REJECT_DUPLICATES compares them), in the first object
+ * whose token lies in [from, to): its token, or -1 if there is none. To
+ * check the value at i and all inside it, pass i and d->toks[i].next.
+ */
+int cl_json_repeated_key(const struct cl_json_doc *d, uint32_t from, uint32_t to);
+
+/*
+ * A 64-bit hash of the value at token i, the same for equal JSON values:
+ * whitespace, the order of an object's members, how a number is spelled
+ * (80, 80.0, 8e1) and how a string is escaped do not change it; any other
+ * difference does, but for chance (about 2^-64). Ingest tells a retried
+ * record from a different one sent under the same id by it.
+ */
+uint64_t cl_json_hash(const struct cl_json_doc *d, uint32_t i);
+
+/*
+ * Where token tok lies inside the value at root, for messages: member
+ * names and array indexes, "valueQuantity.value", "component[1].code"
+ * ("" for root itself; a key token names its member). Names are cut at
+ * 40 bytes and bytes that are not printable ASCII shown as '?'. Returns
+ * the length written into buf (NUL-terminated, cut to cap).
+ */
+size_t cl_json_path(const struct cl_json_doc *d, uint32_t root, uint32_t tok, char *buf,
+		    size_t cap);
 
 /* 1 if the string token at i equals s (escapes resolved). */
 int cl_json_str_eq(const struct cl_json_doc *d, uint32_t i, const char *s);

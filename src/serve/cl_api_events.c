@@ -90,6 +90,8 @@ static int answer(struct cl_req *r, const struct cl_ingest_result *res)
 		      (int)res->duplicates, "rejected", rej);
 	if (res->nrejected > res->nlisted)
 		json_object_set_new(j, "rejected_count", json_integer(res->nrejected));
+	if (res->conflicts)
+		json_object_set_new(j, "conflicts", json_integer(res->conflicts));
 	return cl_reply_json(r, 200, j);
 }
 

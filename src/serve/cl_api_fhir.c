@@ -20,6 +20,7 @@ static const char *item_status(const struct cl_item *it)
 	switch (it->status) {
 	case CL_ITEM_ACCEPTED: return "201 Created";
 	case CL_ITEM_DUPLICATE: return "200 OK";
+	case CL_ITEM_CONFLICT: return "409 Conflict";
 	default: return "400 Bad Request";
 	}
 }
@@ -31,8 +32,9 @@ static int answer_observation(struct cl_req *r, const struct cl_ingest_result *r
 	char loc[128];
 	char *body;
 
-	if (it->status == CL_ITEM_REJECTED)
-		return cl_reply_json(r, 400, cl_fhir_outcome("error", it->issue, it->error));
+	if (it->status == CL_ITEM_REJECTED || it->status == CL_ITEM_CONFLICT)
+		return cl_reply_json(r, it->status == CL_ITEM_CONFLICT ? 409 : 400,
+				     cl_fhir_outcome("error", it->issue, it->error));
 	snprintf(loc, sizeof(loc), "Observation/%s", it->id);
 	/* the resource as stored: byte for byte what was sent */
 	body = malloc(r->body_len ? r->body_len : 1);
@@ -56,7 +58,8 @@ static int answer_bundle(struct cl_req *r, const struct cl_ingest_result *res)
 		json_t *issues = json_object_get(o, "issue");
 
 		for (uint32_t i = 0; i < res->nitems; i++)
-			if (res->items[i].status == CL_ITEM_REJECTED)
+			if (res->items[i].status == CL_ITEM_REJECTED ||
+			    res->items[i].status == CL_ITEM_CONFLICT)
 				json_array_append_new(issues, json_pack("{s:s,s:s,s:s}", "severity",
 									"error", "code", res->items[i].issue,
 									"diagnostics", res->items[i].error));
@@ -67,7 +70,7 @@ static int answer_bundle(struct cl_req *r, const struct cl_ingest_result *res)
 		const struct cl_item *it = &res->items[i];
 		json_t *resp = json_pack("{s:s}", "status", item_status(it));
 
-		if (it->status == CL_ITEM_REJECTED) {
+		if (it->status == CL_ITEM_REJECTED || it->status == CL_ITEM_CONFLICT) {
 			json_object_set_new(resp, "outcome", cl_fhir_outcome("error", it->issue, it->error));
 		} else if (it->id[0]) {
 			snprintf(loc, sizeof(loc), "Observation/%s", it->id);

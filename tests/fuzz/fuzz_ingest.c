@@ -3,8 +3,10 @@
  * first byte picks the endpoint (device events, one FHIR Observation, a
  * FHIR Bundle); the rest is the body. It runs the real ingest path into a
  * real bronze log (fdatasync off) and checks the accounting invariants:
- * every event is accepted, a duplicate or rejected, exactly once; what is
- * accepted is queued and committed; every rejection says why.
+ * every event is accepted, a duplicate or rejected (conflicts among the
+ * rejected), exactly once; a failed transaction stores and counts
+ * nothing but its rejections; what is accepted is queued and committed;
+ * every rejection says why.
  */
 #include "bronze/cl_blog.h"
 #include "core/cl_error.h"
@@ -80,7 +82,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = cl_ingest_fhir(ing, (const char *)data + 1, size - 1,
 				    cl_time_now_us(), 0, mode == 2, &r);
 	if (rc == CL_OK) {
-		if (r.accepted + r.duplicates + r.nrejected != r.events)
+		if (r.transaction_failed) {
+			if (r.accepted || r.duplicates || r.queued || r.nrejected == 0)
+				abort();
+		} else if (r.accepted + r.duplicates + r.nrejected != r.events) {
+			abort();
+		}
+		if (r.conflicts > r.nrejected)
 			abort();
 		if ((r.accepted > 0) != (r.queued != 0))
 			abort();
@@ -90,7 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r.rejected[i].error[0] == '\0')
 				abort();
 		for (uint32_t i = 0; i < r.nitems; i++)
-			if (r.items[i].status == CL_ITEM_REJECTED &&
+			if ((r.items[i].status == CL_ITEM_REJECTED ||
+			     r.items[i].status == CL_ITEM_CONFLICT) &&
 			    (r.items[i].error[0] == '\0' || !r.items[i].issue))
 				abort();
 	} else if (cl_error_detail()[0] == '\0' || r.queued) {

@@ -5,6 +5,12 @@
  * below), and when both accept,
  * every value must be the same: types, integers, doubles, strings after
  * unescaping, array lengths, object members (the last of duplicate keys).
+ * Repeated keys: ours finds one in an object exactly when jansson folds
+ * some of its members into fewer, and in a document exactly when
+ * jansson's JSON_REJECT_DUPLICATES refuses it. The value
+ * hash: jansson writes the document again (members sorted, non-ASCII
+ * escaped, numbers in its own spelling) and ours must hash that as the
+ * original.
  */
 #include "core/cl_error.h"
 #include "json/cl_json.h"
@@ -14,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct cl_json_doc doc;
+static struct cl_json_doc doc, again;
 static int inited;
 
 static void compare(uint32_t i, json_t *j)
@@ -89,6 +95,8 @@ static void compare(uint32_t i, json_t *j)
 			compare((uint32_t)v, jv);
 			k = doc.toks[k + 1].next;
 		}
+		if ((cl_json_repeated_key(&doc, i, i + 1) >= 0) != (t->size != json_object_size(j)))
+			abort();
 		break;
 	}
 	default:
@@ -104,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!inited) {
 		cl_json_doc_init(&doc);
+		cl_json_doc_init(&again);
 		inited = 1;
 	}
 	/* jansson's json_loadb treats a NUL byte as the end of input and so
@@ -128,9 +137,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	if (rc == CL_OK) {
+		json_t *strict;
+		int repeat;
+
 		if (doc.toks[0].next != doc.count)
 			abort();
 		compare(0, j);
+		strict = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+				    &err);
+		repeat = cl_json_repeated_key(&doc, 0, doc.count);
+		if ((strict == NULL) != (repeat >= 0)) {
+			fprintf(stderr, "repeated keys: carelake finds %d, jansson %s\n", repeat,
+				strict ? "accepts" : err.text);
+			abort();
+		}
+		json_decref(strict);
+		if (repeat < 0) {
+			/* (jansson folds a repeated key: a different value) */
+			char *text = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS |
+						   JSON_ENSURE_ASCII);
+
+			if (!text || cl_json_parse(&again, text, strlen(text)) != CL_OK ||
+			    cl_json_hash(&again, 0) != cl_json_hash(&doc, 0)) {
+				fprintf(stderr, "hash differs once jansson writes it: %s\n",
+					text ? text : "(no text)");
+				abort();
+			}
+			free(text);
+		}
 	} else if (doc.err[0] == '\0') {
 		abort(); /* every rejection says why */
 	}

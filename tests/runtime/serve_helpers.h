@@ -240,19 +240,41 @@ static inline struct reply post(const struct server *s, const char *body)
 	return http(s, "POST", "/api/v1/events", s->token, body, strlen(body));
 }
 
-/* A device event stamped a little in the past (a static buffer). */
-static inline const char *test_event(const char *id, const char *device, const char *patient,
-				     const char *type, double value, const char *unit)
+/* A device event stamped at ts_us (a static buffer). */
+static inline const char *test_event_at(int64_t ts_us, const char *id, const char *device,
+					const char *patient, const char *type, double value,
+					const char *unit)
 {
 	static char buf[1024];
 	char ts[40];
 
-	cl_time_format_rfc3339(cl_time_now_us() - 1000000, ts, sizeof(ts), 3);
+	cl_time_format_rfc3339(ts_us, ts, sizeof(ts), 3);
 	snprintf(buf, sizeof(buf),
 		 "{\"id\":\"%s\",\"device_id\":\"%s\",\"patient_id\":\"%s\","
 		 "\"ts\":\"%s\",\"type\":\"%s\",\"value\":%g,\"unit\":\"%s\"}",
 		 id, device, patient, ts, type, value, unit);
 	return buf;
+}
+
+/* A device event stamped a little in the past (a static buffer). */
+static inline const char *test_event(const char *id, const char *device, const char *patient,
+				     const char *type, double value, const char *unit)
+{
+	return test_event_at(cl_time_now_us() - 1000000, id, device, patient, type, value, unit);
+}
+
+/* The same, stamped at one instant fixed for the whole test process: the
+ * same arguments make the same event, as a client's retry sends it (an id
+ * sent again with another time is another event: a conflict). */
+static inline const char *test_event_fixed(const char *id, const char *device,
+					   const char *patient, const char *type, double value,
+					   const char *unit)
+{
+	static int64_t at;
+
+	if (!at)
+		at = cl_time_now_us() - 1000000;
+	return test_event_at(at, id, device, patient, type, value, unit);
 }
 
 #endif

@@ -12,7 +12,7 @@
 
 static const char *ev(const char *id)
 {
-	return test_event(id, "m1", "raw", "heart_rate", 72, "/min");
+	return test_event_fixed(id, "m1", "raw", "heart_rate", 72, "/min");
 }
 
 static void expect(struct conn *c, int code, const char *in_body)

@@ -33,7 +33,7 @@ static char *read_shared(const char *rel)
 
 static const char *event(const char *id, const char *type, double value, const char *unit)
 {
-	return test_event(id, "monitor-1", "patient-0001", type, value, unit);
+	return test_event_fixed(id, "monitor-1", "patient-0001", type, value, unit);
 }
 
 static json_t *json_of(const struct reply *r)
@@ -495,6 +495,273 @@ static void test_fhir(void **state)
 	}
 }
 
+/* A batch Bundle of n heart-rate Observations with ids <prefix><k>. */
+static char *fhir_batch(const char *prefix, int n)
+{
+	size_t cap = 64 + (size_t)n * 512, len;
+	char *b = malloc(cap);
+
+	assert_non_null(b);
+	len = (size_t)snprintf(b, cap, "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[");
+	for (int k = 0; k < n; k++)
+		len += (size_t)snprintf(b + len, cap - len,
+					"%s{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"%s%d\","
+					"\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"
+					"\"http://loinc.org\",\"code\":\"8867-4\"}]},"
+					"\"subject\":{\"reference\":\"Patient/big-p\"},"
+					"\"effectiveDateTime\":\"2026-11-21T10:%02d:%02dZ\","
+					"\"valueQuantity\":{\"value\":%d,\"code\":\"/min\"}},"
+					"\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}",
+					k ? "," : "", prefix, k, k / 60 % 60, k % 60, 60 + k % 40);
+	snprintf(b + len, cap - len, "]}");
+	return b;
+}
+
+/* Bundles of more than 64 entries, each posted twice: every entry is
+ * answered in its place (201, then 200 as already stored), and the
+ * server lives on (it used to free the answers' items from under itself
+ * every 64 entries). */
+static void test_fhir_large_bundles(void **state)
+{
+	static const int sizes[] = { 65, 300 };
+	struct server s;
+	struct reply r;
+	char data[300];
+	long stored = 0;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/fhir-large", dir);
+	server_start(&s, bin, data, NULL);
+	for (size_t i = 0; i < 2; i++) {
+		char prefix[16];
+		char *b;
+
+		snprintf(prefix, sizeof(prefix), "big%d-", sizes[i]);
+		b = fhir_batch(prefix, sizes[i]);
+		for (int round = 0; round < 2; round++) {
+			json_t *j, *e;
+
+			r = http(&s, "POST", "/fhir", s.token, b, strlen(b));
+			if (r.code != 200)
+				fail_msg("%d entries, round %d: %ld %s", sizes[i], round, r.code, r.body);
+			j = json_of(&r);
+			assert_string_equal(json_string_value(json_object_get(j, "type")),
+					    "batch-response");
+			e = json_object_get(j, "entry");
+			assert_int_equal(json_array_size(e), (size_t)sizes[i]);
+			for (int k = 0; k < sizes[i]; k++) {
+				json_t *resp = json_object_get(json_array_get(e, (size_t)k), "response");
+				char loc[64];
+
+				snprintf(loc, sizeof(loc), "Observation/%s%d", prefix, k);
+				assert_string_equal(json_string_value(json_object_get(resp, "status")),
+						    round == 0 ? "201 Created" : "200 OK");
+				assert_string_equal(json_string_value(json_object_get(resp, "location")),
+						    loc);
+			}
+			json_decref(j);
+			free(r.body);
+			r = http(&s, "GET", "/healthz", NULL, NULL, 0);
+			assert_int_equal(r.code, 200);
+			free(r.body);
+		}
+		stored += sizes[i];
+		free(b);
+	}
+	assert_int_equal(server_stop(&s), 0);
+	/* each Observation stored once */
+	{
+		struct cl_blog_reader *rd;
+		struct cl_frame f;
+		char src[400];
+		long n = 0;
+
+		snprintf(src, sizeof(src), "%s/bronze/fhir", data);
+		assert_int_equal(cl_blog_reader_open(src, 0, UINT64_MAX, 1 << 20, &rd), 0);
+		while (cl_blog_reader_next(rd, &f) == 1)
+			n++;
+		cl_blog_reader_close(rd);
+		assert_int_equal(n, stored);
+	}
+}
+
+/* The status and OperationOutcome diagnostics of a batch-response entry. */
+static void check_entry(json_t *bundle, size_t k, const char *status, const char *code,
+			const char *diag)
+{
+	json_t *resp = json_object_get(json_array_get(json_object_get(bundle, "entry"), k), "response");
+	json_t *issue = json_array_get(json_object_get(json_object_get(resp, "outcome"), "issue"), 0);
+
+	assert_string_equal(json_string_value(json_object_get(resp, "status")), status);
+	if (code) {
+		assert_string_equal(json_string_value(json_object_get(issue, "code")), code);
+		if (!strstr(json_string_value(json_object_get(issue, "diagnostics")), diag))
+			fail_msg("entry %zu: '%s', wanted '%s'", k,
+				 json_string_value(json_object_get(issue, "diagnostics")), diag);
+	}
+}
+
+/* An Observation posted with `value` as its valueQuantity.value (JSON
+ * text) and effectiveDateTime `when` (JSON text). */
+static const char *observation(const char *id, const char *value, const char *when)
+{
+	static char buf[700];
+
+	snprintf(buf, sizeof(buf),
+		 "{\"resourceType\":\"Observation\",\"id\":\"%s\",\"status\":\"final\","
+		 "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8867-4\"}]},"
+		 "\"subject\":{\"reference\":\"Patient/conflict-p\"},\"effectiveDateTime\":%s,"
+		 "\"valueQuantity\":{\"value\":%s,\"code\":\"/min\"}}", id, when, value);
+	return buf;
+}
+
+/* An id reused for another content is answered as a conflict, before and
+ * after a restart, and not stored; values of the wrong type and repeated
+ * keys are rejected per record, naming the field. */
+static void test_conflicts_and_malformed(void **state)
+{
+	const char *when = "\"2026-11-21T10:00:00Z\"";
+	struct server s;
+	struct reply r;
+	char data[300], body[4096];
+	json_t *j, *x;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/conflicts", dir);
+	server_start(&s, bin, data, NULL);
+	for (int round = 0; round < 2; round++) {
+		/* events: stored once; the same again a duplicate; another
+		 * value under the id a conflict */
+		r = post(&s, event("c1", "heart_rate", 72, "/min"));
+		j = json_of(&r);
+		assert_int_equal(json_integer_value(json_object_get(j, "accepted")), round == 0);
+		assert_int_equal(json_integer_value(json_object_get(j, "duplicates")), round == 1);
+		assert_null(json_object_get(j, "conflicts"));
+		json_decref(j);
+		free(r.body);
+		r = post(&s, event("c1", "heart_rate", 80, "/min"));
+		assert_int_equal(r.code, 200);
+		j = json_of(&r);
+		assert_int_equal(json_integer_value(json_object_get(j, "accepted")), 0);
+		assert_int_equal(json_integer_value(json_object_get(j, "duplicates")), 0);
+		assert_int_equal(json_integer_value(json_object_get(j, "conflicts")), 1);
+		x = json_array_get(json_object_get(j, "rejected"), 0);
+		assert_int_equal(json_integer_value(json_object_get(x, "index")), 0);
+		assert_non_null(strstr(json_string_value(json_object_get(x, "error")),
+				       "id 'c1' was already used for a different event: not stored"));
+		json_decref(j);
+		free(r.body);
+		/* FHIR: 201, 200, then 409 */
+		r = http(&s, "POST", "/fhir/Observation", s.token, observation("oc1", "72", when),
+			 strlen(observation("oc1", "72", when)));
+		assert_int_equal(r.code, round == 0 ? 201 : 200);
+		free(r.body);
+		r = http(&s, "POST", "/fhir/Observation", s.token, observation("oc1", "73", when),
+			 strlen(observation("oc1", "73", when)));
+		assert_int_equal(r.code, 409);
+		j = json_of(&r);
+		x = json_array_get(json_object_get(j, "issue"), 0);
+		assert_string_equal(json_string_value(json_object_get(j, "resourceType")), "OperationOutcome");
+		assert_string_equal(json_string_value(json_object_get(x, "code")), "conflict");
+		assert_non_null(strstr(json_string_value(json_object_get(x, "diagnostics")),
+				       "Observation/oc1 was already stored with a different content"));
+		json_decref(j);
+		free(r.body);
+		if (round == 0) {
+			assert_int_equal(server_stop(&s), 0);
+			server_start(&s, bin, data, NULL); /* remembered across it */
+		}
+	}
+	/* per record: a repeated key, a conflict, a good one */
+	snprintf(body, sizeof(body), "[%s,", event("c2", "spo2", 97, "%"));
+	snprintf(body + strlen(body), sizeof(body) - strlen(body), "%s,",
+		 event("c1", "heart_rate", 81, "/min"));
+	snprintf(body + strlen(body), sizeof(body) - strlen(body),
+		 "{\"id\":\"c3\",\"device_id\":\"a\",\"patient_id\":\"p\",\"ts\":\"2026-11-21T10:00:00Z\","
+		 "\"type\":\"heart_rate\",\"value\":1,\"value\":500,\"unit\":\"/min\"}]");
+	r = post(&s, body);
+	j = json_of(&r);
+	assert_int_equal(json_integer_value(json_object_get(j, "accepted")), 1);
+	assert_int_equal(json_integer_value(json_object_get(j, "conflicts")), 1);
+	assert_int_equal(json_array_size(json_object_get(j, "rejected")), 2);
+	x = json_array_get(json_object_get(j, "rejected"), 1);
+	assert_int_equal(json_integer_value(json_object_get(x, "index")), 2);
+	assert_string_equal(json_string_value(json_object_get(x, "error")),
+			    "the key 'value' appears twice: send each field once");
+	json_decref(j);
+	free(r.body);
+	/* FHIR, one Observation: a value that is a string */
+	r = http(&s, "POST", "/fhir/Observation", s.token, observation("oc2", "\"fast\"", when),
+		 strlen(observation("oc2", "\"fast\"", when)));
+	assert_int_equal(r.code, 400);
+	j = json_of(&r);
+	x = json_array_get(json_object_get(j, "issue"), 0);
+	assert_string_equal(json_string_value(json_object_get(x, "code")), "structure");
+	assert_string_equal(json_string_value(json_object_get(x, "diagnostics")),
+			    "Observation.valueQuantity.value must be a number, not a string");
+	json_decref(j);
+	free(r.body);
+	/* a batch: a conflict, a time that is a number, an array for a value,
+	 * a good one; each answered in its place */
+	snprintf(body, sizeof(body), "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+		 "{\"resource\":%s},", observation("oc1", "74", when));
+	snprintf(body + strlen(body), sizeof(body) - strlen(body), "{\"resource\":%s},",
+		 observation("oc3", "72", "20261121"));
+	snprintf(body + strlen(body), sizeof(body) - strlen(body), "{\"resource\":%s},",
+		 observation("oc4", "[72]", when));
+	snprintf(body + strlen(body), sizeof(body) - strlen(body), "{\"resource\":%s}]}",
+		 observation("oc5", "72", when));
+	r = http(&s, "POST", "/fhir", s.token, body, strlen(body));
+	assert_int_equal(r.code, 200);
+	j = json_of(&r);
+	check_entry(j, 0, "409 Conflict", "conflict", "entry 0: Observation/oc1 was already stored");
+	check_entry(j, 1, "400 Bad Request", "structure",
+		    "entry 1: Observation.effectiveDateTime must be a string (a FHIR dateTime), not a number");
+	check_entry(j, 2, "400 Bad Request", "structure",
+		    "entry 2: Observation.valueQuantity.value must be a number, not an array");
+	check_entry(j, 3, "201 Created", NULL, NULL);
+	json_decref(j);
+	free(r.body);
+	/* a transaction holding a conflict stores nothing */
+	snprintf(body, sizeof(body), "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+		 "{\"resource\":%s},", observation("oc6", "72", when));
+	snprintf(body + strlen(body), sizeof(body) - strlen(body), "{\"resource\":%s}]}",
+		 observation("oc1", "75", when));
+	r = http(&s, "POST", "/fhir", s.token, body, strlen(body));
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "\"code\":\"conflict\""));
+	free(r.body);
+	assert_int_equal(server_stop(&s), 0);
+	/* bronze: c1 and c2; oc1 and oc5, each once, as first sent */
+	{
+		static const char *const want[][2] = {
+			{ "vitals", "\"id\":\"c1\"" }, { "vitals", "\"id\":\"c2\"" },
+			{ "fhir", "\"id\":\"oc1\"" }, { "fhir", "\"id\":\"oc5\"" },
+		};
+		int k = 0;
+
+		for (int src = 0; src < 2; src++) {
+			struct cl_blog_reader *rd;
+			struct cl_frame f;
+			char path[400];
+
+			snprintf(path, sizeof(path), "%s/bronze/%s", data, src ? "fhir" : "vitals");
+			assert_int_equal(cl_blog_reader_open(path, 0, UINT64_MAX, 1 << 20, &rd), 0);
+			while (cl_blog_reader_next(rd, &f) == 1) {
+				assert_true(k < 4);
+				assert_non_null(memmem(f.data, f.len, want[k][1], strlen(want[k][1])));
+				if (k == 0)
+					assert_non_null(memmem(f.data, f.len, "\"value\":72", 10));
+				if (k == 2)
+					assert_non_null(memmem(f.data, f.len, "\"value\":72", 10));
+				k++;
+			}
+			cl_blog_reader_close(rd);
+		}
+		assert_int_equal(k, 4);
+	}
+}
+
 static long silver_rows(const char *data, const char *where)
 {
 	char sql[600];
@@ -535,6 +802,8 @@ static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_and_errors),
 		cmocka_unit_test(test_backpressure_503),
 		cmocka_unit_test(test_fhir),
+		cmocka_unit_test(test_fhir_large_bundles),
+		cmocka_unit_test(test_conflicts_and_malformed),
 		cmocka_unit_test(test_refined_into_silver),
 };
 

@@ -35,10 +35,13 @@ struct client {
 
 static size_t make_batch(int client, int first, char *buf, size_t cap)
 {
+	static int64_t at; /* one instant: a retried batch is the same events */
 	char ts[40];
 	size_t n = 0;
 
-	cl_time_format_rfc3339(cl_time_now_us() - 1000, ts, sizeof(ts), 3);
+	if (!at)
+		at = cl_time_now_us() - 1000;
+	cl_time_format_rfc3339(at, ts, sizeof(ts), 3);
 	n += (size_t)snprintf(buf + n, cap - n, "[");
 	for (int i = 0; i < BATCH; i++)
 		n += (size_t)snprintf(buf + n, cap - n,

@@ -40,6 +40,24 @@ static int setup(void **state)
 	return 0;
 }
 
+/* FHIR ingest, with room for Bundles of hundreds of entries. */
+static int setup_fhir(void **state)
+{
+	struct cl_blog_options bo;
+	struct cl_ingest_options io;
+
+	(void)state;
+	cl_log_threshold = CL_LOG_ERROR;
+	cl_test_tmpdir(dir, sizeof(dir));
+	cl_blog_options_default(&bo);
+	assert_int_equal(cl_blog_open(dir, "fhir", &bo, &blog), CL_OK);
+	assert_int_equal(cl_dedupe_create(10000, &dd), CL_OK);
+	cl_ingest_options_default(&io);
+	io.max_events = 1000;
+	assert_int_equal(cl_ingest_create(blog, dd, &io, &ing), CL_OK);
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	(void)state;
@@ -209,6 +227,413 @@ static void test_device(void **state)
 	cl_ingest_result_free(&r);
 }
 
+/* A heart-rate Observation with the given id, as a Bundle entry's
+ * resource; no subject when bad (so it is rejected). */
+static size_t obs_entry(char *buf, size_t cap, const char *id, int bad)
+{
+	return (size_t)snprintf(buf, cap,
+				"{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"%s\","
+				"\"status\":\"final\",\"code\":{\"coding\":[{\"system\":"
+				"\"http://loinc.org\",\"code\":\"8867-4\"}]},%s"
+				"\"effectiveDateTime\":\"2026-11-22T06:00:00Z\","
+				"\"valueQuantity\":{\"value\":72,\"unit\":\"/min\",\"code\":\"/min\"}},"
+				"\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}}",
+				id, bad ? "" : "\"subject\":{\"reference\":\"Patient/p1\"},");
+}
+
+/* A Bundle of n such entries with ids <prefix><k>; entry `bad` (or none
+ * if it is n or more) lacks its subject. Free it. */
+static char *bundle_of(const char *type, const char *prefix, uint32_t n, uint32_t bad)
+{
+	size_t cap = 128 + (size_t)n * 512, len;
+	char *b = malloc(cap);
+
+	assert_non_null(b);
+	len = (size_t)snprintf(b, cap, "{\"resourceType\":\"Bundle\",\"type\":\"%s\",\"entry\":[",
+			       type);
+	for (uint32_t k = 0; k < n; k++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "%s%u", prefix, k);
+		if (k)
+			b[len++] = ',';
+		len += obs_entry(b + len, cap - len, id, k == bad);
+	}
+	snprintf(b + len, cap - len, "]}");
+	return b;
+}
+
+static int run_fhir(const char *body, int bundle, struct cl_ingest_result *r)
+{
+	int rc;
+
+	cl_ingest_result_init(r);
+	rc = cl_ingest_fhir(ing, body, strlen(body), now(), 0, bundle, r);
+	if (rc == CL_OK && r->queued)
+		assert_int_equal(cl_blog_wait(blog, &r->last, NULL), CL_OK);
+	return rc;
+}
+
+/* Every entry's item says what became of it: status, and the id of the
+ * Observation it stored. */
+static void check_items(const struct cl_ingest_result *r, const char *prefix, uint32_t n,
+			uint32_t bad, int status)
+{
+	assert_int_equal(r->nitems, n);
+	for (uint32_t k = 0; k < n; k++) {
+		char id[32];
+
+		if (k == bad) {
+			assert_int_equal(r->items[k].status, CL_ITEM_REJECTED);
+			snprintf(id, sizeof(id), "entry %u:", k);
+			assert_non_null(strstr(r->items[k].error, id));
+			assert_non_null(strstr(r->items[k].error, "subject is required"));
+			continue;
+		}
+		snprintf(id, sizeof(id), "%s%u", prefix, k);
+		if (r->items[k].status != status || strcmp(r->items[k].id, id) != 0)
+			fail_msg("entry %u: status %d id '%s', wanted %d '%s'", k, r->items[k].status,
+				 r->items[k].id, status, id);
+	}
+}
+
+/* Bundles of more than 64 entries (items are reallocated every 64): each
+ * entry's answer lands on its own item, first as stored, then as a
+ * duplicate; batches store their good entries, transactions all or
+ * nothing. */
+static void test_fhir_large_bundles(void **state)
+{
+	static const uint32_t sizes[] = { 65, 200 };
+	struct cl_ingest_result r;
+	uint64_t stored = 0;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		uint32_t n = sizes[i];
+		char prefix[16];
+		char *b;
+
+		/* a batch, all good, twice */
+		snprintf(prefix, sizeof(prefix), "b%u-", n);
+		b = bundle_of("batch", prefix, n, UINT32_MAX);
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.accepted, n);
+		check_items(&r, prefix, n, UINT32_MAX, CL_ITEM_ACCEPTED);
+		cl_ingest_result_free(&r);
+		stored += n;
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.accepted, 0);
+		assert_int_equal(r.duplicates, n);
+		assert_int_equal(r.queued, 0);
+		check_items(&r, prefix, n, UINT32_MAX, CL_ITEM_DUPLICATE);
+		cl_ingest_result_free(&r);
+		free(b);
+
+		/* a batch with a bad entry past the first 64: the rest stored */
+		snprintf(prefix, sizeof(prefix), "c%u-", n);
+		b = bundle_of("batch", prefix, n, n - 2);
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.accepted, n - 1);
+		assert_int_equal(r.nrejected, 1);
+		check_items(&r, prefix, n, n - 2, CL_ITEM_ACCEPTED);
+		cl_ingest_result_free(&r);
+		stored += n - 1;
+		free(b);
+
+		/* a transaction with a bad entry: nothing stored; then without
+		 * it: all stored; then again: all duplicates */
+		snprintf(prefix, sizeof(prefix), "t%u-", n);
+		b = bundle_of("transaction", prefix, n, n - 1);
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.transaction_failed, 1);
+		assert_int_equal(r.accepted, 0);
+		assert_int_equal(r.queued, 0);
+		assert_int_equal(r.items[n - 1].status, CL_ITEM_REJECTED);
+		cl_ingest_result_free(&r);
+		free(b);
+		b = bundle_of("transaction", prefix, n, UINT32_MAX);
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.transaction_failed, 0);
+		assert_int_equal(r.accepted, n);
+		check_items(&r, prefix, n, UINT32_MAX, CL_ITEM_ACCEPTED);
+		cl_ingest_result_free(&r);
+		stored += n;
+		assert_int_equal(run_fhir(b, 1, &r), CL_OK);
+		assert_int_equal(r.duplicates, n);
+		check_items(&r, prefix, n, UINT32_MAX, CL_ITEM_DUPLICATE);
+		cl_ingest_result_free(&r);
+		free(b);
+	}
+	assert_int_equal(cl_blog_durable_offset(blog), stored);
+}
+
+/* A repeated key makes its event ambiguous: refused alone, naming it. */
+static void test_repeated_keys(void **state)
+{
+	struct cl_ingest_result r;
+
+	(void)state;
+	assert_int_equal(run("[" EV("r1", "heart_rate", "70", "/min") ","
+			     "{\"id\":\"r2\",\"device_id\":\"a\",\"patient_id\":\"p1\","
+			     "\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"heart_rate\",\"value\":1,\"value\":500}]",
+			     &r), CL_OK);
+	assert_int_equal(r.events, 2);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.nrejected, 1);
+	assert_int_equal(r.rejected[0].index, 1);
+	assert_string_equal(r.rejected[0].error, "the key 'value' appears twice: send each field once");
+	cl_ingest_result_free(&r);
+	/* NDJSON, nested, and spelled with an escape */
+	assert_int_equal(run(EV("r3", "heart_rate", "70", "/min") "\n"
+			     "{\"id\":\"r4\",\"device_id\":\"a\",\"patient_id\":\"p1\",\"meta\":{\"fw\":1,\"f\\u0077\":2},"
+			     "\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"heart_rate\",\"value\":70}\n"
+			     "{\"id\":\"r5\",\"id\":\"r6\"}\n", &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.nrejected, 2);
+	assert_int_equal(r.rejected[0].index, 1);
+	assert_non_null(strstr(r.rejected[0].error, "the key 'meta.fw' appears twice"));
+	assert_int_equal(r.rejected[1].index, 2);
+	assert_non_null(strstr(r.rejected[1].error, "the key 'id' appears twice"));
+	cl_ingest_result_free(&r);
+	/* nothing of the refused ones was stored or remembered */
+	assert_int_equal(cl_blog_durable_offset(blog), 2);
+	assert_int_equal(run("{\"id\":\"r2\",\"device_id\":\"a\",\"patient_id\":\"p1\","
+			     "\"ts\":\"2026-11-22T06:00:00Z\",\"type\":\"heart_rate\",\"value\":70,\"unit\":\"/min\"}", &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	cl_ingest_result_free(&r);
+}
+
+/* The live FHIR path refuses elements of the wrong type entry by entry,
+ * naming them; a Bundle's own elements refuse the whole body. */
+static void test_fhir_typed_entries(void **state)
+{
+	char good[1024], bad[1024];
+	char *body = malloc(16384);
+	struct cl_ingest_result r;
+	size_t n = 0;
+
+	(void)state;
+	obs_entry(good, sizeof(good), "g1", 0);
+	n += (size_t)sprintf(body + n, "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[%s,", good);
+	obs_entry(bad, sizeof(bad), "g2", 0);
+	{
+		/* the value as a string, as a careless client sends it */
+		char *v = strstr(bad, "\"value\":72");
+
+		memmove(v + 14, v + 10, strlen(v + 10) + 1);
+		memcpy(v, "\"value\":\"fast\"", 14);
+	}
+	n += (size_t)sprintf(body + n, "%s,", bad);
+	n += (size_t)sprintf(body + n, "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\","
+			     "\"code\":{},\"subject\":{\"reference\":\"Patient/p1\"},\"effectiveDateTime\":20261122}},");
+	n += (size_t)sprintf(body + n, "{\"resource\":{\"resourceType\":\"Observation\"},\"request\":{\"method\":5}},");
+	n += (size_t)sprintf(body + n, "\"Observation/x\",");
+	n += (size_t)sprintf(body + n, "{\"fullUrl\":\"urn:uuid:1\",\"fullUrl\":\"urn:uuid:2\",\"resource\":{}}]}");
+	assert_int_equal(run_fhir(body, 1, &r), CL_OK);
+	assert_int_equal(r.nitems, 6);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.nrejected, 5);
+	assert_int_equal(r.items[0].status, CL_ITEM_ACCEPTED);
+	{
+		static const char *const why[][2] = {
+			{ "entry 1: Observation.valueQuantity.value must be a number, not a string", "structure" },
+			{ "entry 2: Observation.effectiveDateTime must be a string (a FHIR dateTime), not a number", "structure" },
+			{ "Bundle.entry[3].request.method must be a string, not a number", "structure" },
+			{ "Bundle.entry[4] must be an object, not a string", "structure" },
+			{ "Bundle.entry[5].fullUrl appears twice", "structure" },
+		};
+
+		for (int k = 0; k < 5; k++) {
+			const struct cl_item *it = &r.items[k + 1];
+
+			if (it->status != CL_ITEM_REJECTED || !strstr(it->error, why[k][0]) ||
+			    strcmp(it->issue, why[k][1]) != 0)
+				fail_msg("entry %d: %d '%s' (%s), wanted '%s'", k + 1, it->status, it->error,
+					 it->issue, why[k][0]);
+		}
+	}
+	cl_ingest_result_free(&r);
+	/* the Bundle's own type */
+	assert_int_equal(run_fhir("{\"resourceType\":\"Bundle\",\"type\":5,\"entry\":[]}", 1, &r), CL_EPARSE);
+	assert_non_null(strstr(cl_error_detail(), "Bundle.type must be a string, not a number"));
+	cl_ingest_result_free(&r);
+	assert_int_equal(run_fhir("{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"type\":\"batch\",\"entry\":[]}",
+				  1, &r), CL_EPARSE);
+	assert_non_null(strstr(cl_error_detail(), "Bundle.type appears twice"));
+	cl_ingest_result_free(&r);
+	/* one Observation */
+	{
+		char *res = strstr(bad, "{\"resourceType\"");
+		char *end = strstr(res, ",\"request\"");
+
+		*end = '\0';
+		assert_int_equal(run_fhir(res, 0, &r), CL_OK);
+		assert_int_equal(r.nrejected, 1);
+		assert_int_equal(r.items[0].status, CL_ITEM_REJECTED);
+		assert_string_equal(r.items[0].issue, "structure");
+		assert_string_equal(r.items[0].error,
+				    "Observation.valueQuantity.value must be a number, not a string");
+		cl_ingest_result_free(&r);
+	}
+	assert_int_equal(cl_blog_durable_offset(blog), 1);
+	free(body);
+}
+
+/* An id reused for a different event is a conflict, not a duplicate: the
+ * event is not stored and the rejection says why. The same event sent
+ * again, however formatted, is still a duplicate. */
+static void test_conflicts(void **state)
+{
+	struct cl_ingest_result r;
+
+	(void)state;
+	assert_int_equal(run(EV("c1", "heart_rate", "70", "/min"), &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	cl_ingest_result_free(&r);
+	/* the same event, members in another order, 70.0 */
+	assert_int_equal(run(" {\"unit\":\"/min\",\"value\":70.0,\"type\":\"heart_rate\",\"id\":\"c1\","
+			     "\"ts\":\"2026-11-22T06:00:00Z\",\"patient_id\":\"p1\",\"device_id\":\"m1\"} ", &r),
+			 CL_OK);
+	assert_int_equal(r.duplicates, 1);
+	assert_int_equal(r.conflicts, 0);
+	cl_ingest_result_free(&r);
+	/* another value under the same id */
+	assert_int_equal(run(EV("c1", "heart_rate", "71", "/min"), &r), CL_OK);
+	assert_int_equal(r.accepted, 0);
+	assert_int_equal(r.duplicates, 0);
+	assert_int_equal(r.conflicts, 1);
+	assert_int_equal(r.nrejected, 1);
+	assert_int_equal(r.queued, 0);
+	assert_int_equal(r.rejected[0].index, 0);
+	assert_string_equal(r.rejected[0].error,
+			    "id 'c1' was already used for a different event: not stored "
+			    "(a new event needs a new id)");
+	cl_ingest_result_free(&r);
+	/* within one body: stored, repeated, then changed */
+	assert_int_equal(run("[" EV("c2", "spo2", "97", "%") "," EV("c2", "spo2", "97", "%") ","
+			     EV("c2", "spo2", "90", "%") "]", &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.duplicates, 1);
+	assert_int_equal(r.conflicts, 1);
+	assert_int_equal(r.rejected[0].index, 2);
+	cl_ingest_result_free(&r);
+	/* the first content stays the one remembered */
+	assert_int_equal(run(EV("c2", "spo2", "97", "%"), &r), CL_OK);
+	assert_int_equal(r.duplicates, 1);
+	cl_ingest_result_free(&r);
+	assert_int_equal(cl_blog_durable_offset(blog), 2);
+	assert_int_equal(atomic_load(&cl_ingest_counters(ing)->rejected), 2);
+	/* the idempotency set alone */
+	assert_int_equal(cl_dedupe_insert(dd, "z", 1, 1), CL_DEDUPE_NEW);
+	assert_int_equal(cl_dedupe_insert(dd, "z", 1, 2), CL_DEDUPE_CONFLICT);
+	assert_int_equal(cl_dedupe_insert(dd, "z", 1, 1), CL_DEDUPE_REPEAT);
+	assert_int_equal(cl_dedupe_insert(dd, "z", 1, 1ull << 40), CL_DEDUPE_CONFLICT);
+}
+
+/* The same for Observations: by their id; a transaction holding a
+ * conflict stores nothing. What was stored is recalled after a restart
+ * with its content. */
+static void test_fhir_conflicts(void **state)
+{
+	char one[1024], changed[1024], body[4096];
+	struct cl_ingest_result r;
+	const char *res;
+
+	(void)state;
+	obs_entry(one, sizeof(one), "o1", 0);
+	res = strstr(one, "{\"resourceType\"");
+	*strstr(one, ",\"request\"") = '\0';
+	snprintf(changed, sizeof(changed), "%s", res);
+	memcpy(strstr(changed, "\"value\":72"), "\"value\":73", 10);
+	assert_int_equal(run_fhir(res, 0, &r), CL_OK);
+	assert_int_equal(r.items[0].status, CL_ITEM_ACCEPTED);
+	cl_ingest_result_free(&r);
+	assert_int_equal(run_fhir(res, 0, &r), CL_OK);
+	assert_int_equal(r.items[0].status, CL_ITEM_DUPLICATE);
+	cl_ingest_result_free(&r);
+	assert_int_equal(run_fhir(changed, 0, &r), CL_OK);
+	assert_int_equal(r.items[0].status, CL_ITEM_CONFLICT);
+	assert_string_equal(r.items[0].issue, "conflict");
+	assert_string_equal(r.items[0].error, "Observation/o1 was already stored with a different "
+					      "content: not stored (a changed Observation needs a new id)");
+	assert_int_equal(r.conflicts, 1);
+	assert_int_equal(r.nrejected, 1);
+	assert_int_equal(r.queued, 0);
+	cl_ingest_result_free(&r);
+	/* a batch: the new one stored, the changed one refused */
+	{
+		char e2[1024];
+
+		obs_entry(e2, sizeof(e2), "o2", 0);
+		snprintf(body, sizeof(body), "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+			 "%s,{\"resource\":%s}]}", e2, changed);
+	}
+	assert_int_equal(run_fhir(body, 1, &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(r.items[0].status, CL_ITEM_ACCEPTED);
+	assert_int_equal(r.items[1].status, CL_ITEM_CONFLICT);
+	assert_non_null(strstr(r.items[1].error, "entry 1: Observation/o1 was already stored"));
+	cl_ingest_result_free(&r);
+	/* a transaction with a conflict: nothing stored, nothing remembered */
+	{
+		char e3[1024];
+
+		obs_entry(e3, sizeof(e3), "o3", 0);
+		snprintf(body, sizeof(body), "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+			 "%s,{\"resource\":%s}]}", e3, changed);
+	}
+	assert_int_equal(run_fhir(body, 1, &r), CL_OK);
+	assert_int_equal(r.transaction_failed, 1);
+	assert_int_equal(r.accepted, 0);
+	assert_int_equal(r.queued, 0);
+	assert_int_equal(r.items[1].status, CL_ITEM_CONFLICT);
+	cl_ingest_result_free(&r);
+	assert_int_equal(cl_blog_durable_offset(blog), 2);
+	{
+		char e3[1024];
+		char *o3;
+
+		obs_entry(e3, sizeof(e3), "o3", 0);
+		o3 = strstr(e3, "{\"resourceType\"");
+		*strstr(e3, ",\"request\"") = '\0';
+		assert_int_equal(run_fhir(o3, 0, &r), CL_OK);
+		assert_int_equal(r.items[0].status, CL_ITEM_ACCEPTED);
+		cl_ingest_result_free(&r);
+	}
+	/* a restart: a new set, filled from bronze as serve fills it */
+	{
+		struct cl_dedupe *fresh;
+		struct cl_blog_reader *rd;
+		struct cl_json_doc doc;
+		struct cl_frame f;
+		int n = 0;
+
+		assert_int_equal(cl_dedupe_create(100, &fresh), CL_OK);
+		cl_json_doc_init(&doc);
+		assert_int_equal(cl_blog_reader_open(dir, 0, UINT64_MAX, 1 << 20, &rd), CL_OK);
+		while (cl_blog_reader_next(rd, &f) == 1)
+			n += cl_ingest_recall(fresh, &doc, (const char *)f.data, f.len, 1);
+		cl_blog_reader_close(rd);
+		cl_json_doc_free(&doc);
+		assert_int_equal(n, 3);
+		cl_ingest_destroy(ing);
+		cl_dedupe_destroy(dd);
+		dd = fresh;
+		{
+			struct cl_ingest_options io;
+
+			cl_ingest_options_default(&io);
+			assert_int_equal(cl_ingest_create(blog, dd, &io, &ing), CL_OK);
+		}
+		assert_int_equal(run_fhir(res, 0, &r), CL_OK);
+		assert_int_equal(r.items[0].status, CL_ITEM_DUPLICATE);
+		cl_ingest_result_free(&r);
+		assert_int_equal(run_fhir(changed, 0, &r), CL_OK);
+		assert_int_equal(r.items[0].status, CL_ITEM_CONFLICT);
+		cl_ingest_result_free(&r);
+	}
+}
+
 static void test_dedupe_eviction(void **state)
 {
 	struct cl_dedupe *d;
@@ -219,25 +644,25 @@ static void test_dedupe_eviction(void **state)
 	for (int i = 0; i < 100; i++) {
 		int n = snprintf(id, sizeof(id), "id-%d", i);
 
-		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n), 1);
+		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n, 7), CL_DEDUPE_NEW);
 	}
-	assert_int_equal(cl_dedupe_insert(d, "id-5", 4), 0);
+	assert_int_equal(cl_dedupe_insert(d, "id-5", 4, 7), CL_DEDUPE_REPEAT);
 	assert_int_equal(cl_dedupe_count(d), 100);
 	/* 50 more: the oldest 50 are forgotten, the newest remembered */
 	for (int i = 100; i < 150; i++) {
 		int n = snprintf(id, sizeof(id), "id-%d", i);
 
-		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n), 1);
+		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n, 7), CL_DEDUPE_NEW);
 	}
 	assert_int_equal(cl_dedupe_count(d), 100);
-	assert_int_equal(cl_dedupe_insert(d, "id-149", 6), 0);
-	assert_int_equal(cl_dedupe_insert(d, "id-60", 5), 0);
-	assert_int_equal(cl_dedupe_insert(d, "id-10", 5), 1); /* forgotten: new again */
+	assert_int_equal(cl_dedupe_insert(d, "id-149", 6, 7), CL_DEDUPE_REPEAT);
+	assert_int_equal(cl_dedupe_insert(d, "id-60", 5, 7), CL_DEDUPE_REPEAT);
+	assert_int_equal(cl_dedupe_insert(d, "id-10", 5, 7), CL_DEDUPE_NEW); /* forgotten: new again */
 	/* removals and churn never overfill the table */
 	for (int round = 0; round < 20000; round++) {
 		int n = snprintf(id, sizeof(id), "x-%d", round);
 
-		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n), 1);
+		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n, 7), CL_DEDUPE_NEW);
 		if (round % 3 == 0)
 			cl_dedupe_remove(d, id, (size_t)n);
 		assert_true(cl_dedupe_count(d) <= 100);
@@ -252,6 +677,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_json_and_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicates_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repeated_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fhir_large_bundles, setup_fhir, teardown),
+		cmocka_unit_test_setup_teardown(test_fhir_typed_entries, setup_fhir, teardown),
+		cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fhir_conflicts, setup_fhir, teardown),
 		cmocka_unit_test(test_dedupe_eviction),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

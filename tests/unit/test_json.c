@@ -165,6 +165,158 @@ static void test_errors(void **state)
 	assert_int_equal(cl_json_parse(&d, "\"a\0b\"", 5), CL_EPARSE);
 }
 
+/* The name of the member a key token names, from the root. */
+static const char *path_of(int tok)
+{
+	static char buf[200];
+
+	assert_true(tok >= 0);
+	cl_json_path(&d, 0, (uint32_t)tok, buf, sizeof(buf));
+	return buf;
+}
+
+/* The repeated key of the object at 0, by its name, or NULL. */
+static const char *repeat_of(const char *s)
+{
+	static char name[64];
+	int k;
+
+	assert_int_equal(parse(s), CL_OK);
+	k = cl_json_repeated_key(&d, 0, d.count);
+	if (k < 0)
+		return NULL;
+	assert_true(cl_json_str(&d, (uint32_t)k, name, sizeof(name)) >= 0);
+	return name;
+}
+
+static void test_repeated_keys(void **state)
+{
+	int k;
+
+	(void)state;
+	/* none; keys of one length, first and last byte are not the same key */
+	assert_null(repeat_of("{\"device_id\":\"a\",\"value\":1,\"abc\":2,\"axc\":3}"));
+	assert_null(repeat_of("{\"\":1,\"a\":{\"\":2}}"));
+	assert_null(repeat_of("[{\"a\":1},{\"a\":1}]"));
+	/* the second "value"; the object still parses, the last one wins */
+	assert_int_equal(parse("{\"device_id\":\"a\",\"value\":1,\"value\":500}"), CL_OK);
+	k = cl_json_repeated_key(&d, 0, d.toks[0].next);
+	assert_int_equal(k, 5);
+	assert_true(cl_json_str_eq(&d, (uint32_t)k, "value"));
+	assert_string_equal(path_of(k), "value");
+	assert_int_equal(d.toks[cl_json_get(&d, 0, "value")].len, 3);
+	/* escapes resolved, either way round; empty keys; three of a kind */
+	assert_string_equal(repeat_of("{\"a\":1,\"\\u0061\":2}"), "a");
+	assert_string_equal(repeat_of("{\"\\u0061\":1,\"a\":2}"), "a");
+	assert_string_equal(repeat_of("{\"ab\":1,\"a\\u0062\":2,\"a\\u0063\":3}"), "ab");
+	assert_string_equal(repeat_of("{\"\":1,\"\":2}"), "");
+	assert_int_equal(parse("{\"a\":1,\"a\":2,\"a\":3}"), CL_OK);
+	assert_int_equal(cl_json_repeated_key(&d, 0, d.count), 3);
+	/* nested: found in its subtree only, and its place named */
+	assert_int_equal(parse("{\"x\":{\"y\":[1,{\"k\":1,\"k\":2}]},\"z\":{\"k\":1}}"), CL_OK);
+	k = cl_json_repeated_key(&d, 0, d.count);
+	assert_string_equal(path_of(k), "x.y[1].k");
+	{
+		int z = cl_json_get(&d, 0, "z"), x = cl_json_get(&d, 0, "x");
+
+		assert_int_equal(cl_json_repeated_key(&d, (uint32_t)z, d.toks[z].next), -1);
+		assert_int_equal(cl_json_repeated_key(&d, (uint32_t)x, d.toks[x].next), k);
+		/* [from, to) names the objects looked at: the root alone */
+		assert_int_equal(cl_json_repeated_key(&d, 0, 1), -1);
+		assert_string_equal(path_of(z), "z");
+		assert_string_equal(path_of(0), "");
+	}
+}
+
+/* Objects past the filter: their keys are sorted by hash. */
+static void test_repeated_keys_large(void **state)
+{
+	size_t cap = 64 * 1024, n = 0, base;
+	char *big = malloc(cap);
+	char name[200];
+	int k;
+
+	(void)state;
+	assert_non_null(big);
+	n += (size_t)snprintf(big + n, cap - n, "{");
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)snprintf(big + n, cap - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+	n += (size_t)snprintf(big + n, cap - n, "}");
+	assert_int_equal(cl_json_parse(&d, big, n), CL_OK);
+	assert_int_equal(cl_json_repeated_key(&d, 0, d.count), -1);
+	base = n - 1;
+	/* k7 again, spelled with an escape */
+	n = base + (size_t)snprintf(big + base, cap - base, ",\"k\\u0037\":2,\"k1000\":3}");
+	assert_int_equal(cl_json_parse(&d, big, n), CL_OK);
+	assert_int_equal(d.toks[0].size, 1002);
+	k = cl_json_repeated_key(&d, 0, d.count);
+	assert_true(cl_json_str_eq(&d, (uint32_t)k, "k7"));
+	/* k500 before it: the first repeat is named */
+	n = base + (size_t)snprintf(big + base, cap - base, ",\"k500\":1,\"k\\u0037\":2}");
+	assert_int_equal(cl_json_parse(&d, big, n), CL_OK);
+	k = cl_json_repeated_key(&d, 0, d.count);
+	assert_true(cl_json_str_eq(&d, (uint32_t)k, "k500"));
+	assert_int_equal(k, 2001);
+	/* a long key is cut in messages, and unprintable bytes shown as '?' */
+	assert_int_equal(parse("{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":{\"b\\nc\":1}}"), CL_OK);
+	cl_json_path(&d, 0, d.count - 1, name, sizeof(name));
+	assert_string_equal(name, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa....b?c");
+	cl_json_path(&d, 0, d.count - 1, name, 8);
+	assert_string_equal(name, "aaaaaaa");
+	free(big);
+}
+
+static uint64_t hash_of(const char *s)
+{
+	assert_int_equal(parse(s), CL_OK);
+	return cl_json_hash(&d, 0);
+}
+
+/* Equal values hash alike, however written; any other difference shows. */
+static void test_value_hash(void **state)
+{
+	static const char *const same[][2] = {
+		{ "{\"a\":1,\"b\":[true,null,\"x\"]}", " { \"b\" : [ true , null , \"x\" ] , \"a\" : 1 } " },
+		{ "80", "80.0" }, { "80", "8e1" }, { "80", "800e-1" }, { "-0", "0" }, { "0", "-0.0" },
+		{ "1.5", "15e-1" }, { "1e300", "1E+300" },
+		{ "\"A\\u00e9\\/\"", "\"A\xc3\xa9/\"" }, { "{\"\\u0061\":1}", "{\"a\":1}" },
+		{ "\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"" },
+		{ "\"a long string of more than eight bytes\"", "\"a long string of more than eight byte\\u0073\"" },
+		{ "{\"id\":\"e1\",\"value\":72,\"unit\":\"/min\"}", "{\"unit\":\"/min\",\"id\":\"e1\",\"value\":72.0}" },
+	};
+	static const char *const differ[][2] = {
+		{ "{\"id\":\"e1\",\"value\":72}", "{\"id\":\"e1\",\"value\":73}" },
+		{ "{\"a\":1,\"b\":2}", "{\"a\":2,\"b\":1}" }, { "{\"a\":1}", "{\"b\":1}" },
+		{ "{\"a\":1}", "{\"a\":1,\"b\":1}" }, { "[1,2]", "[2,1]" }, { "[1,2]", "[1,2,2]" },
+		{ "[\"ab\",\"c\"]", "[\"a\",\"bc\"]" }, { "\"1\"", "1" }, { "null", "false" },
+		{ "true", "false" }, { "[]", "{}" }, { "[]", "[[]]" }, { "1", "1.5" }, { "0", "0.5" },
+		{ "9007199254740993", "9007199254740992" }, { "\"\"", "null" },
+		{ "{\"x\":{\"y\":1}}", "{\"x\":{\"y\":\"1\"}}" },
+		{ "\"abcdefghi\"", "\"abcdefgh\"" }, { "{\"a\":[1]}", "{\"a\":1}" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		uint64_t a = hash_of(same[i][0]), b = hash_of(same[i][1]);
+
+		if (a != b)
+			fail_msg("same %zu: %s and %s hash apart", i, same[i][0], same[i][1]);
+	}
+	for (size_t i = 0; i < sizeof(differ) / sizeof(differ[0]); i++) {
+		uint64_t a = hash_of(differ[i][0]);
+
+		if (a == hash_of(differ[i][1]))
+			fail_msg("differ %zu: %s and %s hash alike", i, differ[i][0], differ[i][1]);
+	}
+	/* a subtree hashes as the same value alone */
+	{
+		uint64_t whole = hash_of("{\"id\":\"e1\",\"value\":72}");
+
+		assert_int_equal(parse("[0,{\"value\":72,\"id\":\"e1\"}]"), CL_OK);
+		assert_true(cl_json_hash(&d, 2) == whole);
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -186,6 +338,9 @@ int main(void)
 		cmocka_unit_test(test_strings_and_escapes),
 		cmocka_unit_test(test_scalars_and_limits),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_repeated_keys),
+		cmocka_unit_test(test_repeated_keys_large),
+		cmocka_unit_test(test_value_hash),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
