@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <math.h>
+#include <errno.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 
@@ -28,6 +30,20 @@ static int cl_test_rm_entry(const char *path, const struct stat *st, int flag,
 	(void)flag;
 	(void)ftw;
 	return remove(path);
+}
+
+/* Mounts a tmpfs of `size` ("1m") on dir, which must exist; 1 when
+ * mounted, 0 when this process may not mount (the caller skips, saying
+ * so). */
+static inline int cl_test_mount_tmpfs(const char *dir, const char *size)
+{
+	char opts[32];
+
+	snprintf(opts, sizeof(opts), "size=%s", size);
+	if (mount("tmpfs", dir, "tmpfs", 0, opts) == 0)
+		return 1;
+	fprintf(stderr, "cannot mount a tmpfs on %s (%s)\n", dir, strerror(errno));
+	return 0;
 }
 
 /* Removes a directory tree. */

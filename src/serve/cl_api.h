@@ -42,7 +42,17 @@ int cl_api_metrics(struct cl_req *r);
  */
 struct cl_ingest_result;
 struct cl_ingest;
+struct cl_input;
 struct cl_ingest_result *cl_api_ingest_scratch(struct cl_req *r);
+
+/* What an ingest request's body is. */
+enum cl_api_body { CL_API_EVENTS, CL_API_FHIR_OBSERVATION, CL_API_FHIR_BUNDLE };
+
+/* Validates and queues the request's body through the input `in` (404
+ * when it is off); *res is the request's result. Returns like
+ * cl_api_ingest_queued. */
+int cl_api_ingest(struct cl_req *r, const struct cl_input *in, enum cl_api_body body,
+		  struct cl_ingest_result **res);
 /* After cl_ingest_body/cl_ingest_fhir returned rc into res: answers the
  * errors (CL_REQ_DONE), says to wait (CL_REQ_WAIT), or returns
  * CL_API_ANSWER when nothing was queued and the caller answers now. */

@@ -95,22 +95,34 @@ static int answer(struct cl_req *r, const struct cl_ingest_result *res)
 	return cl_reply_json(r, 200, j);
 }
 
-int cl_api_events_post(struct cl_req *r)
+int cl_api_ingest(struct cl_req *r, const struct cl_input *in, enum cl_api_body body,
+		  struct cl_ingest_result **out)
 {
 	struct cl_ingest_result *res;
-	struct cl_ingest *ing;
-	int rc;
+	int64_t now = cl_time_now_us();
+	int flags = CL_BLOG_NOWAIT | (r->lazy ? CL_BLOG_LAZY : 0), rc;
 
-	if (!r->s->events_in)
-		return cl_reply_error(r, 404, "not_found", "the events input is off (ingest.inputs)",
-				      NULL, NULL);
-	ing = r->s->events_in->ingest;
+	if (!in)
+		return cl_reply_error(r, 404, "not_found", body == CL_API_EVENTS
+				      ? "the events input is off (ingest.inputs)"
+				      : "the fhir input is off (ingest.inputs)", NULL, NULL);
 	res = cl_api_ingest_scratch(r);
 	if (!res)
 		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");
-	rc = cl_ingest_body(ing, r->body, r->body_len, cl_time_now_us(),
-			    CL_BLOG_NOWAIT | (r->lazy ? CL_BLOG_LAZY : 0), res);
-	rc = cl_api_ingest_queued(r, ing, res, rc);
+	*out = res;
+	if (body == CL_API_EVENTS)
+		rc = cl_ingest_body(in->ingest, r->body, r->body_len, now, flags, res);
+	else
+		rc = cl_ingest_fhir(in->ingest, r->body, r->body_len, now, flags,
+				    body == CL_API_FHIR_BUNDLE, res);
+	return cl_api_ingest_queued(r, in->ingest, res, rc);
+}
+
+int cl_api_events_post(struct cl_req *r)
+{
+	struct cl_ingest_result *res = NULL;
+	int rc = cl_api_ingest(r, r->s->events_in, CL_API_EVENTS, &res);
+
 	return rc == CL_API_ANSWER ? answer(r, res) : rc;
 }
 

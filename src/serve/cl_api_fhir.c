@@ -93,33 +93,22 @@ static int answer(struct cl_req *r, const struct cl_ingest_result *res)
 							     : answer_bundle(r, res);
 }
 
-static int post(struct cl_req *r, int bundle)
+static int post(struct cl_req *r, enum cl_api_body body)
 {
-	struct cl_ingest_result *res;
-	struct cl_ingest *ing;
-	int rc;
+	struct cl_ingest_result *res = NULL;
+	int rc = cl_api_ingest(r, r->s->fhir_in, body, &res);
 
-	if (!r->s->fhir_in)
-		return cl_reply_error(r, 404, "not_found", "the fhir input is off (ingest.inputs)",
-				      NULL, NULL);
-	ing = r->s->fhir_in->ingest;
-	res = cl_api_ingest_scratch(r);
-	if (!res)
-		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");
-	rc = cl_ingest_fhir(ing, r->body, r->body_len, cl_time_now_us(),
-			    CL_BLOG_NOWAIT | (r->lazy ? CL_BLOG_LAZY : 0), bundle, res);
-	rc = cl_api_ingest_queued(r, ing, res, rc);
 	return rc == CL_API_ANSWER ? answer(r, res) : rc;
 }
 
 int cl_api_fhir_observation(struct cl_req *r)
 {
-	return post(r, 0);
+	return post(r, CL_API_FHIR_OBSERVATION);
 }
 
 int cl_api_fhir_bundle(struct cl_req *r)
 {
-	return post(r, 1);
+	return post(r, CL_API_FHIR_BUNDLE);
 }
 
 int cl_api_fhir_finish(struct cl_req *r, int commit_rc)

@@ -235,6 +235,22 @@ static inline struct reply http(const struct server *s, const char *method, cons
 	return r;
 }
 
+/* A sample without labels from /metrics, or -1 if it is absent. */
+static inline long metric(const struct server *s, const char *name)
+{
+	struct reply r = http(s, "GET", "/metrics", NULL, NULL, 0);
+	const char *p;
+	char key[128];
+	long v = -1;
+
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(r.body, key);
+	if (p)
+		v = atol(p + strlen(key));
+	free(r.body);
+	return v;
+}
+
 static inline struct reply post(const struct server *s, const char *body)
 {
 	return http(s, "POST", "/api/v1/events", s->token, body, strlen(body));

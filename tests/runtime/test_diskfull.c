@@ -24,10 +24,7 @@ static int setup(void **state)
 {
 	(void)state;
 	cl_test_tmpdir(mnt, sizeof(mnt));
-	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") == 0)
-		mounted = 1;
-	else
-		fprintf(stderr, "test_diskfull: cannot mount tmpfs (%s)\n", strerror(errno));
+	mounted = cl_test_mount_tmpfs(mnt, "1m");
 	return 0;
 }
 

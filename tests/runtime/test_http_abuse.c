@@ -34,22 +34,6 @@ static void still_served(struct server *s, const char *id)
 	free(r.body);
 }
 
-static long metric(struct server *s, const char *name)
-{
-	struct reply r = http(s, "GET", "/metrics", NULL, NULL, 0);
-	char key[128];
-	const char *p;
-	long v;
-
-	assert_int_equal(r.code, 200);
-	snprintf(key, sizeof(key), "\n%s ", name);
-	p = strstr(r.body, key);
-	assert_non_null(p);
-	v = atol(p + strlen(key));
-	free(r.body);
-	return v;
-}
-
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;

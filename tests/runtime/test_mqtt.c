@@ -243,22 +243,6 @@ static const char *event_topic(int n)
 	return topic;
 }
 
-/* Reads a counter from /metrics (-1 if absent). */
-static long metric(const struct server *s, const char *name)
-{
-	struct reply r = http(s, "GET", "/metrics", NULL, NULL, 0);
-	char *p;
-	long v = -1;
-	char key[128];
-
-	snprintf(key, sizeof(key), "\n%s ", name);
-	p = strstr(r.body, key);
-	if (p)
-		v = atol(p + strlen(key));
-	free(r.body);
-	return v;
-}
-
 static void wait_metric(const struct server *s, const char *name, long want)
 {
 	long v = -1;

@@ -22,10 +22,7 @@ static int setup(void **state)
 	(void)state;
 	snprintf(mnt, sizeof(mnt), "%s/full", dir);
 	mkdir(mnt, 0700);
-	if (mount("tmpfs", mnt, "tmpfs", 0, "size=4m") == 0)
-		mounted = 1;
-	else
-		fprintf(stderr, "test_serve_diskfull: cannot mount tmpfs (%s)\n", strerror(errno));
+	mounted = cl_test_mount_tmpfs(mnt, "4m");
 	return 0;
 }
 
@@ -52,21 +49,6 @@ static char *batch(int i, size_t *len)
 				      i, j, j % 50, (j / 60) % 60, j % 60, 60 + j % 30);
 	*len = n;
 	return b;
-}
-
-static long metric(struct server *s, const char *name)
-{
-	struct reply r = http(s, "GET", "/metrics", NULL, NULL, 0);
-	char key[128];
-	const char *p;
-	long v;
-
-	snprintf(key, sizeof(key), "\n%s ", name);
-	p = strstr(r.body, key);
-	assert_non_null(p);
-	v = atol(p + strlen(key));
-	free(r.body);
-	return v;
 }
 
 static void test_disk_fills_up(void **state)
