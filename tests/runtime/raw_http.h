@@ -138,4 +138,21 @@ static inline char *request(const struct server *s, const char *path, const char
 	return buf;
 }
 
+/* Sends req on a new connection, reads one reply, checks its status and
+ * that its body holds in_body (NULL: anything), and closes. */
+static inline void one_shot(const struct server *s, const char *req, int code,
+			    const char *in_body)
+{
+	struct conn c = { 0 };
+	struct resp r;
+
+	c.fd = dial(s);
+	send_req(c.fd, req);
+	assert_int_equal(read_resp(&c, &r), 1);
+	if (r.code != code || (in_body && !strstr(r.body, in_body)))
+		fail_msg("wanted %d with %s, got %d: %s%s", code, in_body ? in_body : "anything",
+			 r.code, r.head, r.body);
+	close(c.fd);
+}
+
 #endif

@@ -123,13 +123,8 @@ static void test_handoffs_and_errors(void **state)
 
 	/* a head line without a colon: 400 from carelake's loops (a malformed
 	 * head never reaches libmicrohttpd) */
-	c = (struct conn){ 0 };
-	c.fd = dial(&s);
-	req = request(&s, "/api/v1/events", NULL, "Broken header line\r\n", ev("a4"));
-	send_req(c.fd, req);
-	assert_int_equal(read_resp(&c, &r), 1);
-	assert_int_equal(r.code, 400);
-	close(c.fd);
+	one_shot(&s, request(&s, "/api/v1/events", NULL, "Broken header line\r\n", ev("a4")), 400,
+		 NULL);
 
 	/* Connection: close is answered, then the server closes */
 	c = (struct conn){ 0 };
