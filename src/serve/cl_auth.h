@@ -1,30 +1,22 @@
 /*
- * API tokens.
- *
- * A token is "clk_" followed by 64 hex digits (256 random bits). Only its
- * BLAKE2b-256 hash is kept, in <data>/auth/tokens, one per line:
- *   v1 <name> <role> <64 hex digits of the hash>
- * On first start an admin token is created and written, once, to
- * <data>/admin.token (mode 0600) for the operator to pick up. Roles are in
- * the file from the start so device and per-user tokens fit later; today
- * every valid token may use every endpoint.
+ * Who is calling: the authentication step of every request that needs a
+ * token. An Authorization header "Bearer <token>" (the scheme in any
+ * case) is checked against carelake's own tokens (auth/cl_tokens.h); the
+ * principal it names is what the authorization check (cl_route.c) and the
+ * audit trail see. No error detail ever holds the token.
  */
 #ifndef CL_AUTH_H
 #define CL_AUTH_H
+
+#include "auth/cl_tokens.h"
 
 #include <stddef.h>
 
 struct cl_auth;
 
-/* What a valid token says about its bearer. */
-struct cl_principal {
-	char name[65];
-	char role[33];
-};
-
 /*
- * Loads the token hashes of data_dir, creating the admin token if there
- * is none yet (*created is then 1).
+ * Opens the token store of data_dir, making the admin token if there is
+ * none yet (*created is then 1).
  */
 int cl_auth_open(const char *data_dir, struct cl_auth **out, int *created);
 void cl_auth_close(struct cl_auth *a);
@@ -34,6 +26,9 @@ void cl_auth_close(struct cl_auth *a);
  * fills p, or CL_EINVAL with a detail that never contains the token.
  */
 int cl_auth_check(struct cl_auth *a, const char *header, struct cl_principal *p);
+
+/* Writes when each token was last used (now and then, and at stop). */
+void cl_auth_save_usage(struct cl_auth *a);
 
 /* The path of the admin token file. */
 const char *cl_auth_admin_token_path(const struct cl_auth *a);

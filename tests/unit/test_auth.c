@@ -1,5 +1,6 @@
 /*
- * API tokens (serve/cl_auth) against known inputs and outputs: the admin
+ * API tokens (serve/cl_auth over auth/cl_tokens) against known inputs and
+ * outputs: the admin
  * token made on first open (its form, its files and their modes, its hash
  * in the tokens file), a tokens file written here with hashes computed
  * outside carelake (Python's hashlib.blake2b, digest_size=32), and every
@@ -98,13 +99,13 @@ static void test_admin_token_created(void **state)
 	crypto_generichash(hash, sizeof(hash), (const unsigned char *)token, strlen(token), NULL,
 			   0);
 	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
-	snprintf(line, sizeof(line), "\nv1 admin admin %s\n", hex);
+	snprintf(line, sizeof(line), "\"role\":\"admin\",\"hash\":\"%s\"", hex);
 	assert_non_null(strstr(read_text(path), line));
 	/* it opens the API */
 	snprintf(line, sizeof(line), "Bearer %s", token);
 	assert_int_equal(cl_auth_check(a, line, &p), CL_OK);
 	assert_string_equal(p.name, "admin");
-	assert_string_equal(p.role, "admin");
+	assert_string_equal(cl_role_name(p.role), "admin");
 	/* opened again, nothing is made anew and the same token holds */
 	assert_int_equal(cl_auth_open(data, &again, &created), CL_OK);
 	assert_int_equal(created, 0);
@@ -138,7 +139,7 @@ static void accepted(struct cl_auth *a, const char *header, const char *name, co
 	if (cl_auth_check(a, header, &p) != CL_OK)
 		fail_msg("'%.100s' was refused: %s", header, cl_error_detail());
 	assert_string_equal(p.name, name);
-	assert_string_equal(p.role, role);
+	assert_string_equal(cl_role_name(p.role), role);
 }
 
 static void test_headers(void **state)
@@ -218,6 +219,9 @@ static void test_bad_tokens_file(void **state)
 		const char *name, *text;
 	} bad[] = {
 		{ "not-v1", "v2 ops admin " HASH_A "\n" },
+		{ "no-role", "{\"v\":2,\"id\":\"tk01\",\"name\":\"x\",\"role\":\"boss\",\"hash\":\"" HASH_A "\"}\n" },
+		{ "no-hash", "{\"v\":2,\"id\":\"tk01\",\"name\":\"x\",\"role\":\"admin\"}\n" },
+		{ "twice", "{\"v\":2,\"id\":\"tk01\",\"id\":\"tk02\",\"role\":\"admin\",\"hash\":\"" HASH_A "\"}\n" },
 		{ "fields", "v1 ops " HASH_A "\n" },
 		{ "short-hash", "v1 ops admin 940a541f5e4afa8d00d123bb703b6ca0e114aedd79f49b7b61ad9a0acbc55f2\n" },
 		{ "long-hash", "v1 ops admin " HASH_A "0\n" },
