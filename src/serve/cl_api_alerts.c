@@ -43,6 +43,12 @@ int cl_api_alerts_get(struct cl_req *r)
 	if (open && strcmp(open, "true") && strcmp(open, "false"))
 		return cl_reply_error(r, 400, "bad_request", "'open' must be true or false", NULL,
 				      NULL);
+	/* a patient token: its own patient's alerts, whatever else it asks */
+	if (r->who.patient[0]) {
+		if (patient && *patient && strcmp(patient, r->who.patient) != 0)
+			return cl_reply_json(r, 200, json_pack("{s:[]}", "alerts"));
+		patient = r->who.patient;
+	}
 	rc = cl_store_open(r->s->data_dir, &st);
 	if (rc == CL_OK) {
 		rc = cl_store_alerts_json(st, since, patient && *patient ? patient : NULL,

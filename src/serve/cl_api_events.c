@@ -110,7 +110,12 @@ int cl_api_ingest(struct cl_req *r, const struct cl_input *in, enum cl_api_body 
 	if (!res)
 		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");
 	*out = res;
-	if (body == CL_API_EVENTS)
+	if (body == CL_API_EVENTS && r->who.device[0])
+		/* a device token posts for its own device: others' events are
+		 * rejected one by one */
+		rc = cl_ingest_device_body(in->ingest, r->who.device, strlen(r->who.device), r->body,
+					   r->body_len, now, flags, res);
+	else if (body == CL_API_EVENTS)
 		rc = cl_ingest_body(in->ingest, r->body, r->body_len, now, flags, res);
 	else
 		rc = cl_ingest_fhir(in->ingest, r->body, r->body_len, now, flags,

@@ -1,6 +1,8 @@
 /*
  * GET /api/v1/stream?patient=&vitals=true|false: the live stream of vital
- * and alert events as server-sent events (cl_sse.h).
+ * and alert events as server-sent events (cl_sse.h), of what the caller's
+ * role may see: a patient token, its own patient's and nothing else; an
+ * engineer, alerts of no patient (a pipeline that failed) and no vitals.
  */
 #include "cl_api.h"
 #include "cl_server_int.h"
@@ -12,12 +14,21 @@ int cl_api_stream_get(struct cl_req *r)
 {
 	const char *patient = cl_req_query(r, "patient");
 	const char *vit = cl_req_query(r, "vitals");
+	struct cl_sse_filter f = { .patient = patient };
 	struct cl_req_stream *src;
 
 	if (vit && strcmp(vit, "true") && strcmp(vit, "false"))
 		return cl_reply_error(r, 400, "bad_request", "'vitals' must be true or false", NULL,
 				      NULL);
-	if (cl_sse_subscribe(r->s->sse, patient, !vit || strcmp(vit, "true") == 0, &src) != CL_OK)
+	f.vitals = !vit || strcmp(vit, "true") == 0;
+	if (r->who.patient[0]) {
+		if (patient && *patient && strcmp(patient, r->who.patient) != 0)
+			return cl_reply_error(r, 404, "not_found", "no such patient", NULL, NULL);
+		f.patient = r->who.patient;
+		f.bound = 1;
+	}
+	f.no_patients = r->who.role == CL_ROLE_ENGINEER;
+	if (cl_sse_subscribe(r->s->sse, &f, &src) != CL_OK)
 		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");
 	return cl_reply_stream(r, 200, "text/event-stream", src);
 }

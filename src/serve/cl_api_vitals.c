@@ -25,6 +25,9 @@ int cl_api_vitals_get(struct cl_req *r)
 
 	if (strlen(patient) > CL_EVENT_ID_MAX)
 		return cl_reply_error(r, 400, "bad_request", "the patient id is too long", NULL, NULL);
+	/* a patient token sees its own patient; any other is as if it did not exist */
+	if (r->who.patient[0] && strcmp(patient, r->who.patient) != 0)
+		return cl_reply_error(r, 404, "not_found", "no such patient", NULL, NULL);
 	res = cl_req_query(r, "resolution");
 	if (!res || !*res)
 		res = "raw";

@@ -44,7 +44,7 @@ int cl_http_start(struct cl_server *s)
 	struct sockaddr_in sa;
 	struct cl_mhd *m = NULL;
 	struct cl_fast *f = NULL;
-	int rc = cl_routes_check();
+	int rc = cl_routes_check(cl_routes);
 
 	if (rc == CL_OK)
 		rc = parse_listen(s->http->listen, &sa);

@@ -108,6 +108,8 @@ int cl_http_head_parse(const char *b, size_t n, size_t max_head, struct cl_http_
 			q->path_len = (size_t)(qm - q->path);
 			q->has_query = 1;
 		}
+		if (q->path_len == 0)
+			return bad(q, "the request target has no path (it must start with '/')");
 	}
 	{
 		const char *v = sp2 + 1;

@@ -97,10 +97,12 @@ static int match(const char *pattern, const char *path, size_t len,
 	return *p == '\0' && q == end;
 }
 
-int cl_routes_check(void)
+int cl_routes_check(const struct cl_route *table)
 {
-	for (const struct cl_route *rt = cl_routes; rt->pattern; rt++) {
-		if (rt->rule.access == CL_ACCESS_UNSET || !rt->rule.action)
+	for (const struct cl_route *rt = table; rt->pattern; rt++) {
+		if (rt->rule.access == CL_ACCESS_UNSET ||
+		    (rt->rule.access == CL_ACCESS_TOKEN &&
+		     (rt->rule.action < 0 || rt->rule.action >= CL_ACTIONS)))
 			return cl_error_set(CL_EINVAL, "route %s %s has no authorization rule",
 					    method_names[rt->method], rt->pattern);
 		if (!rt->handler || (rt->pattern[0] != '/'))
@@ -119,12 +121,18 @@ int cl_route_find(enum cl_method method, const char *path, size_t len, struct cl
 	size_t used = 0;
 	int seen = 0;
 
+	int bad_param = 0;
+
 	for (const struct cl_route *rt = cl_routes; rt->pattern; rt++) {
 		if (!match(rt->pattern, path, len, NULL))
 			continue;
-		if (rt->method == method && match(rt->pattern, path, len, r->param)) {
-			*out = rt;
-			return CL_OK;
+		if (rt->method == method) {
+			if (match(rt->pattern, path, len, r->param)) {
+				*out = rt;
+				return CL_OK;
+			}
+			bad_param = 1; /* a segment that decodes to nothing it may name */
+			continue;
 		}
 		if (allow && used < cap) {
 			int n = snprintf(allow + used, cap - used, "%s%s", seen ? ", " : "",
@@ -134,7 +142,7 @@ int cl_route_find(enum cl_method method, const char *path, size_t len, struct cl
 		}
 		seen = 1;
 	}
-	return seen ? CL_EINVAL : CL_ENOENT;
+	return seen && !bad_param ? CL_EINVAL : CL_ENOENT;
 }
 
 int cl_route_is_fast(const char *path, size_t len)
@@ -184,10 +192,18 @@ int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_
 		return cl_reply_error(r, 405, "method_not_allowed", msg, "Allow", allow);
 	}
 	r->route = rt;
-	if (rt->rule.access == CL_ACCESS_TOKEN &&
-	    cl_auth_check(r->s->auth, cl_req_header(r, "Authorization"), &r->who) != CL_OK)
-		return cl_reply_error(r, 401, "unauthorized", cl_error_detail(), "WWW-Authenticate",
-				      "Bearer realm=\"carelake\"");
+	if (rt->rule.access == CL_ACCESS_TOKEN) {
+		if (cl_auth_check(r->s->auth, cl_req_header(r, "Authorization"), &r->who) != CL_OK)
+			return cl_reply_error(r, 401, "unauthorized", cl_error_detail(),
+					      "WWW-Authenticate",
+					      "Bearer realm=\"carelake\", error=\"invalid_token\"");
+		if (!cl_access_allows(r->who.role, (enum cl_action)rt->rule.action)) {
+			snprintf(msg, sizeof(msg), "a %s token may not %s (%s)",
+				 cl_role_name(r->who.role), cl_action_name((enum cl_action)rt->rule.action),
+				 cl_action_doc((enum cl_action)rt->rule.action));
+			return cl_reply_error(r, 403, "forbidden", msg, NULL, NULL);
+		}
+	}
 	if (rt->flags & CL_ROUTE_BODY) {
 		const char *ct = cl_req_header(r, "Content-Type");
 

@@ -10,18 +10,18 @@
 #define CL_ROUTE_H
 
 #include "cl_req.h"
+#include "auth/cl_access.h"
 
-/* Who may call a route. The access issue narrows `token` by role. */
+/* Who may call a route. */
 enum cl_access {
 	CL_ACCESS_UNSET = 0,  /* no rule: refused at start */
 	CL_ACCESS_PUBLIC,     /* anyone (liveness, metrics, the FHIR capability statement) */
-	CL_ACCESS_TOKEN,      /* any valid API token */
+	CL_ACCESS_TOKEN,      /* a valid token whose role may perform `action` */
 };
 
 struct cl_route_rule {
 	enum cl_access access;
-	const char *action;   /* what the route does, for the audit trail and errors:
-			       * "ingest", "read", "search", "acknowledge", ... */
+	int action;           /* enum cl_action (auth/cl_access.h); -1 for a public route */
 };
 
 /* Route flags. */
@@ -42,9 +42,11 @@ struct cl_route {
 /* The routes, NULL-pattern terminated (cl_routes.c). */
 extern const struct cl_route cl_routes[];
 
-/* Every route has a rule, a handler and a well-formed pattern; a route
- * that waits has a finish. 0, or CL_EINVAL naming the route. */
-int cl_routes_check(void);
+/* Every route of `table` (NULL-pattern terminated; serve checks
+ * cl_routes) has a rule, a handler and a well-formed pattern, and a route
+ * that takes a body names its types. 0, or CL_EINVAL naming the route:
+ * serve refuses to start. */
+int cl_routes_check(const struct cl_route *table);
 
 /*
  * Finds the route of method and path (without query), filling r->param.
@@ -57,10 +59,11 @@ int cl_route_find(enum cl_method method, const char *path, size_t len, struct cl
 
 /*
  * The start of a request, once its head is in: finds its route, checks
- * its rule against the Authorization header and the Content-Type of its
- * body. Returns 1 when the request may go on (read its body, then
- * cl_route_run), else CL_REQ_DONE with the error answered (404, 405, 401,
- * 415) or a negative code.
+ * its rule — a valid token (else 401, WWW-Authenticate: Bearer
+ * error="invalid_token") whose role may perform the route's action (else
+ * 403) — and the Content-Type of its body. Returns 1 when the request may
+ * go on (read its body, then cl_route_run), else CL_REQ_DONE with the
+ * error answered (404, 405, 401, 403, 415) or a negative code.
  */
 int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_t len);
 

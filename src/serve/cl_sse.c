@@ -16,6 +16,8 @@ struct client {
 	struct cl_sse *owner;
 	struct cl_req_stream src;    /* what the transport reads; its wait and wake */
 	char patient[CL_EVENT_ID_MAX + 1]; /* "" = every patient */
+	int bound;                   /* nothing but its patient's events */
+	int no_patients;             /* nothing of any patient */
 	int vitals;
 	char *buf;
 	size_t len, off, cap;
@@ -139,7 +141,7 @@ static void release(void *cls)
 	cl_free(c);
 }
 
-int cl_sse_subscribe(struct cl_sse *s, const char *patient, int vitals,
+int cl_sse_subscribe(struct cl_sse *s, const struct cl_sse_filter *f,
 		     struct cl_req_stream **src)
 {
 	struct client *c = cl_calloc(1, sizeof(*c));
@@ -148,8 +150,10 @@ int cl_sse_subscribe(struct cl_sse *s, const char *patient, int vitals,
 	if (!c)
 		return CL_ENOMEM;
 	c->owner = s;
-	c->vitals = vitals;
-	snprintf(c->patient, sizeof(c->patient), "%s", patient ? patient : "");
+	c->vitals = f->vitals && !f->no_patients;
+	c->bound = f->bound;
+	c->no_patients = f->no_patients;
+	snprintf(c->patient, sizeof(c->patient), "%s", f->patient ? f->patient : "");
 	append(c, hello, sizeof(hello) - 1, s->max_buffer);
 	c->src.read = reader;
 	c->src.release = release;
@@ -158,7 +162,7 @@ int cl_sse_subscribe(struct cl_sse *s, const char *patient, int vitals,
 	pthread_mutex_lock(&s->mu);
 	c->next = s->clients;
 	s->clients = c;
-	if (vitals)
+	if (c->vitals)
 		atomic_fetch_add(&s->vitals_listeners, 1);
 	atomic_fetch_add(&s->nclients, 1);
 	pthread_mutex_unlock(&s->mu);
@@ -177,7 +181,8 @@ void cl_sse_publish(struct cl_sse *s, const char *event, const char *json, size_
 		size_t room;
 
 		if (c->closing || (!alert && !c->vitals) ||
-		    (c->patient[0] && patient && strcmp(c->patient, patient) != 0))
+		    (c->patient[0] && patient && strcmp(c->patient, patient) != 0) ||
+		    (c->bound && !patient) || (c->no_patients && patient))
 			continue;
 		room = alert ? s->max_buffer * 4 : s->max_buffer; /* alerts get headroom */
 		if (!append(c, head, (size_t)hl, room) || !append(c, json, len, room) ||

@@ -22,9 +22,17 @@ struct cl_sse;
 int cl_sse_create(size_t max_buffer, struct cl_sse **out);
 void cl_sse_destroy(struct cl_sse *s);
 
+/* What a client is sent. */
+struct cl_sse_filter {
+	const char *patient;   /* only events of this patient (NULL: every patient's) */
+	int bound;             /* and nothing that is not of that patient (a patient token) */
+	int vitals;            /* vital events too, not only alerts */
+	int no_patients;       /* only events of no patient (an engineer: pipelines' alerts) */
+};
+
 /* A new client: *src is its stream, for cl_reply_stream (the transport
  * releases it when the client is gone). CL_ENOMEM, or 0. */
-int cl_sse_subscribe(struct cl_sse *s, const char *patient, int vitals,
+int cl_sse_subscribe(struct cl_sse *s, const struct cl_sse_filter *f,
 		     struct cl_req_stream **src);
 
 /* Publishes one event to matching clients; `alert` events are never

@@ -121,6 +121,7 @@ static void test_hostile(void **state)
 		{ "POST  /x HTTP/1.1\r\n\r\n", "METHOD TARGET" },
 		{ "POST\r\n\r\n", "METHOD TARGET" },
 		{ "PO(ST /x HTTP/1.1\r\n\r\n", "not a token" },
+		{ "POST ?fhir HTTP/1.1\r\n\r\n", "no path" },
 	};
 	struct cl_http_head q;
 
