@@ -6,6 +6,7 @@
  */
 #include "core/cl_config.h"
 #include "core/cl_log.h"
+#include "auth/cl_jwt.h"
 #include "batch/cl_batch.h"
 #include "batch/cl_csv_map.h"
 #include "batch/cl_pipeline.h"
@@ -39,6 +40,7 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_expect_section,
 	&cl_mappings_section,
 	&cl_in_synthetic_section,
+	&cl_oidc_section,
 	NULL,
 };
 
