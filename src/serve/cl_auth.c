@@ -2,6 +2,7 @@
  * Authentication of requests. See cl_auth.h.
  */
 #include "cl_auth.h"
+#include "auth/cl_jwt.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
@@ -12,6 +13,7 @@
 
 struct cl_auth {
 	struct cl_tokens *tokens;
+	struct cl_jwt_verifier *jwt;  /* NULL: OpenID Connect off */
 };
 
 int cl_auth_open(const char *data_dir, struct cl_auth **out, int *created)
@@ -35,7 +37,13 @@ void cl_auth_close(struct cl_auth *a)
 	if (!a)
 		return;
 	cl_tokens_close(a->tokens);
+	cl_jwt_verifier_close(a->jwt);
 	cl_free(a);
+}
+
+int cl_auth_use_oidc(struct cl_auth *a, const struct cl_config *cfg)
+{
+	return cl_jwt_verifier_open(cfg, &a->jwt);
 }
 
 const char *cl_auth_admin_token_path(const struct cl_auth *a)
@@ -66,5 +74,7 @@ int cl_auth_check(struct cl_auth *a, const char *header, struct cl_principal *p)
 		len--;
 	if (len == 0)
 		return cl_error_set(CL_EINVAL, "the bearer token is empty");
+	if (a->jwt && cl_jwt_looks_like(tok, len))
+		return cl_jwt_check(a->jwt, tok, len, cl_time_now_us(), p);
 	return cl_tokens_check(a->tokens, tok, len, cl_time_now_us(), p);
 }
