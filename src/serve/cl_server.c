@@ -231,6 +231,8 @@ int cl_server_start(const struct cl_config *given, const char *data_dir,
 	if (rc == CL_OK)
 		rc = cl_auth_open(data_dir, &s->auth, &s->created_token);
 	if (rc == CL_OK)
+		rc = cl_auth_use_oidc(s->auth, &s->cfg);
+	if (rc == CL_OK)
 		rc = cl_bronze_open(data_dir, cl_bronze_settings(&s->cfg), &s->bronze);
 	if (rc == CL_OK)
 		rc = cl_inputs_open(&s->cfg, data_dir, s->bronze, &s->inputs);
