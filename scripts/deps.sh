@@ -42,3 +42,10 @@ if [ ! -d "$here/tests/duckdb/node_modules/@duckdb/node-api" ]; then
 	# package.json, and install keeps the lock as it is
 	npm install --prefix "$here/tests/duckdb" --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+# jose from npm: an independent JOSE implementation that makes the keys and
+# signs the OpenID Connect tokens the tests send (runtime_jwt).
+if [ ! -d "$here/tests/jose/node_modules/jose" ]; then
+	echo "carelake: installing jose for the tests (npm install in tests/jose)" >&2
+	npm install --prefix "$here/tests/jose" --no-audit --no-fund --loglevel=error >/dev/null
+fi
