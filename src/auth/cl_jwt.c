@@ -689,6 +689,7 @@ int cl_jwt_verifier_new(const struct cl_oidc_settings *s, int64_t now_us,
 		rc = cl_error_set(CL_EINVAL, "auth.oidc.jwks: a URL must be https:// (plain http "
 				  "only to a loopback address)");
 	} else if (v->url) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
 		/* an identity provider down now must not stop ingest: fetched later */
 		refresh_url(v, now_us, 1);
 	} else {
@@ -723,6 +724,8 @@ void cl_jwt_verifier_close(struct cl_jwt_verifier *v)
 	if (!v)
 		return;
 	cl_jwks_free(v->keys);
+	if (v->url && url_allowed(v->set.jwks))
+		curl_global_cleanup();
 	pthread_mutex_destroy(&v->mu);
 	cl_free(v);
 }
