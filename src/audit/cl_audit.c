@@ -333,6 +333,93 @@ static int load_head(struct cl_audit *a)
 	return rc;
 }
 
+/* The seq of the checkpoint in head.json, 0 when there is none. */
+static uint64_t head_file_seq(const struct cl_audit *a)
+{
+	struct cl_audit_entry e = { 0 };
+	char path[PATH_MAX], *text = NULL;
+	uint64_t seq = 0;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "%s/head.json", a->dir);
+	if (cl_fs_read_file(path, CL_AUDIT_LINE_MAX, &text, &len) != CL_OK)
+		return 0;
+	if (len > 0 && text[len - 1] == '\n')
+		len--;
+	if (cl_audit_line_decode(text, len, &e) == CL_OK && e.kind == CL_AUDIT_CHECKPOINT)
+		seq = e.seq;
+	cl_audit_entry_clear(&e);
+	cl_free(text);
+	return seq;
+}
+
+/*
+ * A crash between a checkpoint's fdatasync and the writing of head.json
+ * leaves head.json behind the trail: at open (with the lock held), the
+ * newest checkpoint at the end of the newest file that is not empty
+ * becomes head.json again.
+ */
+static int repair_head(struct cl_audit *a)
+{
+	uint64_t have = head_file_seq(a);
+
+	if (a->next_seq <= have + 1)
+		return CL_OK;
+	for (unsigned no = a->seg_no; no >= 1; no--) {
+		size_t chunk_max = 2 * (size_t)CL_AUDIT_LINE_MAX, len, end;
+		struct cl_audit_entry e = { 0 };
+		char path[PATH_MAX], *buf;
+		struct stat st;
+		uint64_t off;
+		int fd, rc = CL_OK;
+
+		if (seg_path(a, no, path, sizeof(path)) != CL_OK)
+			return CL_OK;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) != 0 || st.st_size == 0) {
+			close(fd);
+			continue;
+		}
+		off = (uint64_t)st.st_size > chunk_max ? (uint64_t)st.st_size - chunk_max : 0;
+		len = (size_t)((uint64_t)st.st_size - off);
+		buf = cl_malloc(len);
+		if (!buf || pread(fd, buf, len, (off_t)off) != (ssize_t)len) {
+			cl_free(buf);
+			close(fd);
+			return CL_OK; /* verify will say head.json is behind */
+		}
+		close(fd);
+		for (end = len; end > 0;) {
+			size_t ls = end - 1;
+
+			while (ls > 0 && buf[ls - 1] != '\n')
+				ls--;
+			if (ls == 0 && off > 0)
+				break;
+			if (memmem(buf + ls, end - ls, "\"kind\":\"checkpoint\"", 19) &&
+			    cl_audit_line_decode(buf + ls, end - 1 - ls, &e) == CL_OK &&
+			    e.kind == CL_AUDIT_CHECKPOINT) {
+				if (e.seq > have) {
+					char hpath[PATH_MAX];
+
+					snprintf(hpath, sizeof(hpath), "%s/head.json", a->dir);
+					rc = cl_fs_write_atomic(hpath, buf + ls, end - ls, 0600);
+					if (rc == CL_OK)
+						cl_log_warn("audit", "event=head_repaired seq=%" PRIu64, e.seq);
+				}
+				break;
+			}
+			end = ls;
+		}
+		cl_audit_entry_clear(&e);
+		cl_free(buf);
+		return rc;
+	}
+	return CL_OK;
+}
+
 /* With the lock held: follows other writers, and starts a new file when the
  * current one is full. */
 static int follow(struct cl_audit *a)
@@ -810,6 +897,8 @@ int cl_audit_open(const char *dir, const char *source, const struct cl_audit_opt
 			rc = publish_key(a);
 		if (rc == CL_OK)
 			rc = load_head(a);
+		if (rc == CL_OK)
+			rc = repair_head(a);
 		flock(a->lock_fd, LOCK_UN);
 	}
 	if (rc == CL_OK) {

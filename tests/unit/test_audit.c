@@ -685,6 +685,31 @@ static void test_torn_tail(void **state)
 	}
 }
 
+/* A crash between a checkpoint's fdatasync and head.json: the next open
+ * writes head.json again, and verify passes. */
+static void test_head_repaired(void **state)
+{
+	struct cl_audit_options o;
+	struct cl_audit_verify v;
+	struct cl_audit *a;
+	struct trail t;
+	char head[480];
+
+	(void)state;
+	write_trail(&t, 6, 4);
+	snprintf(head, sizeof(head), "%s/head.json", t.dir);
+	assert_int_equal(unlink(head), 0);
+	assert_int_equal(cl_audit_verify(t.dir, NULL, &v), CL_OK);
+	assert_false(v.ok);
+	assert_non_null(strstr(v.problem, "head.json is missing"));
+	opts(&o, &t, 4);
+	assert_int_equal(cl_audit_open(t.dir, "test", &o, &a), CL_OK);
+	cl_audit_close(a);
+	assert_int_equal(cl_audit_verify(t.dir, NULL, &v), CL_OK);
+	assert_true(v.ok);
+	assert_int_equal(v.last_seq, 8);
+}
+
 static void test_removed_file(void **state)
 {
 	struct cl_audit_options o;
@@ -881,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_two_writers),
 		cmocka_unit_test(test_async),
 		cmocka_unit_test(test_torn_tail),
+		cmocka_unit_test(test_head_repaired),
 		cmocka_unit_test(test_removed_file),
 		cmocka_unit_test(test_search),
 		cmocka_unit_test(test_fhir),
