@@ -15,6 +15,7 @@
 #include "core/cl_log.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,21 @@ static int each(void *arg, const struct cl_audit_entry *e)
 	return 0;
 }
 
+static int rm_entry(const char *p, const struct stat *st, int f, struct FTW *w)
+{
+	(void)st;
+	(void)f;
+	(void)w;
+	return remove(p);
+}
+
+/* The temporary trail and keys go when the fuzzer exits. */
+static void cleanup(void)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(keys, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct cl_audit_options o;
@@ -48,6 +64,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(seg, sizeof(seg), "%s/audit-000001.jsonl", dir);
 	snprintf(pub, sizeof(pub), "%s/signing.pub", dir);
 	mkdir(dir, 0700);
+	atexit(cleanup);
 	/* made once: the key and signing.pub */
 	cl_audit_options_from(&o, NULL, keys);
 	if (cl_audit_open(dir, "fuzz", &o, &a) != CL_OK)
