@@ -43,6 +43,7 @@ bench:
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build -j$(JOBS)
 	./build/bench/bench_bronze
+	./build/bench/bench_audit
 	./build/bench/bench_json
 	./build/bench/bench_batch
 	./build/bench/bench_parquet

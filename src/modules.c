@@ -7,6 +7,7 @@
 #include "core/cl_config.h"
 #include "core/cl_log.h"
 #include "auth/cl_jwt.h"
+#include "audit/cl_audit.h"
 #include "batch/cl_batch.h"
 #include "batch/cl_csv_map.h"
 #include "batch/cl_pipeline.h"
@@ -35,6 +36,7 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_lake_section,
 	&cl_ingest_section,
 	&cl_query_section,
+	&cl_audit_section,
 	&cl_rules_section,
 	&cl_pipelines_section,
 	&cl_expect_section,

@@ -3,7 +3,7 @@
 # no two folders of one layer include each other. The order is the one in
 # docs/architecture.md (and DESIGN.md, "Code layout and layers"):
 #
-#   core -> model -> json, bronze, lake, store, mqtt, auth
+#   core -> model -> json, bronze, lake, store, mqtt, auth, audit
 #        -> stream, batch, ingest, fhir, sim -> plugins (inputs) -> serve -> cli
 #        -> the registries (src/main.c, src/modules.c)
 #
@@ -16,7 +16,7 @@ rank() {
 	case $1 in
 	core) echo 0 ;;
 	model) echo 1 ;;
-	json | bronze | lake | store | mqtt | auth) echo 2 ;;
+	json | bronze | lake | store | mqtt | auth | audit) echo 2 ;;
 	stream | batch | ingest | fhir | sim) echo 3 ;;
 	plugins) echo 4 ;;
 	serve) echo 5 ;;
