@@ -14,7 +14,10 @@
  *   gold table as SQLite creates them;
  * - a table exported: dropped columns and free text absent, ids as the
  *   pseudonyms, references the same pseudonym as the row they name, a
- *   column without a rule or a withheld table refused.
+ *   column without a rule or a withheld table refused;
+ * - docs/deidentification.md shows exactly the rules of the code.
+ *
+ * Usage: test_deid DOCS/deidentification.md
  */
 #include "cl_test.h"
 #include "batch/cl_gold.h"
@@ -27,6 +30,7 @@
 #include <sys/stat.h>
 
 static char dir[128];
+static const char *doc_path;
 
 /* The whole file at path, NUL-terminated (free it). */
 static char *slurp(const char *path)
@@ -433,6 +437,41 @@ static void test_table_export(void **state)
 	cl_deid_close(d);
 }
 
+/* One rule as the documentation's table row writes it. */
+static void doc_row(const struct cl_deid_column *c, char *out, size_t cap)
+{
+	char rule[200];
+
+	if (c->rule == CL_DEID_PSEUDONYM)
+		snprintf(rule, sizeof(rule), "%s (%s)", cl_deid_rule_name(c->rule), c->whose);
+	else if (c->rule == CL_DEID_DATE || c->rule == CL_DEID_BIRTH_DATE)
+		snprintf(rule, sizeof(rule), "%s (by %s)", cl_deid_rule_name(c->rule), c->whose);
+	else
+		snprintf(rule, sizeof(rule), "%s", cl_deid_rule_name(c->rule));
+	snprintf(out, cap, "| %s | %s | %s | %s |\n", c->table, c->column ? c->column : "(all)",
+		 rule, c->why);
+}
+
+static void test_docs_show_the_rules(void **state)
+{
+	char *doc = slurp(doc_path), row[600];
+	const char *table = strstr(doc, "| table | column | rule | why |");
+	int rules = 0, rows = -2; /* the head and its rule line */
+
+	(void)state;
+	assert_non_null(table);
+	for (const struct cl_deid_column *c = cl_deid_columns; c->table; c++, rules++) {
+		doc_row(c, row, sizeof(row));
+		if (!strstr(table, row))
+			fail_msg("docs/deidentification.md lacks the row\n%s", row);
+	}
+	for (const char *p = table; p && *p == '|'; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		rows++;
+	if (rows != rules)
+		fail_msg("docs/deidentification.md has %d rule rows, the code %d", rows, rules);
+	free(doc);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -447,7 +486,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pseudonym),
@@ -457,6 +496,12 @@ int main(void)
 		cmocka_unit_test(test_zip),
 		cmocka_unit_test(test_every_column_has_a_rule),
 		cmocka_unit_test(test_table_export),
+		cmocka_unit_test(test_docs_show_the_rules),
 	};
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s DOCS/deidentification.md\n", argv[0]);
+		return 2;
+	}
+	doc_path = argv[1];
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
