@@ -136,6 +136,18 @@ void cl_deid_zip(const struct cl_deid *d, const char *zip, size_t n, char out[4]
  * deid_zip(zip) on db, using d (which must outlive db's use of them). */
 int cl_deid_functions(sqlite3 *db, struct cl_deid *d);
 
+struct cl_lake_cols;
+/*
+ * The de-identified SELECT of the SQLite table `table` into sql[cap], and
+ * its result columns (lake/cl_lake_cols.h) into out: the columns the rules
+ * keep, in the table's order, each through its rule's SQL function (which
+ * cl_deid_functions must have registered on db before it runs). For a
+ * reader of de-identified rows other than an export (the researcher's
+ * view). CL_EINVAL as cl_deid_export.
+ */
+int cl_deid_select(sqlite3 *db, const struct cl_deid *d, const char *table,
+		   struct cl_lake_cols *out, char *sql, size_t cap);
+
 /*
  * Writes table `table` (a name cl_lake_resolve accepts) de-identified as
  * one file, like cl_lake_export: "parquet", "csv" or "ndjson", mode 0600,

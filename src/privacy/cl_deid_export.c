@@ -170,12 +170,8 @@ static int person_space(const char *table, const struct cl_deid_column *r,
 	return 0;
 }
 
-/*
- * The de-identified SELECT of `table` into sql, and its result columns
- * into out: the columns the rules keep, each through its rule.
- */
-static int plan(sqlite3 *db, const struct cl_deid *d, const char *table, struct cl_lake_cols *out,
-		char *sql, size_t cap)
+int cl_deid_select(sqlite3 *db, const struct cl_deid *d, const char *table,
+		   struct cl_lake_cols *out, char *sql, size_t cap)
 {
 	struct cl_lake_cols in;
 	size_t len;
@@ -259,7 +255,7 @@ int cl_deid_export(sqlite3 *db, struct cl_deid *d, const char *table, const char
 		return rc;
 	if ((rc = cl_deid_functions(db, d)))
 		return rc;
-	if ((rc = plan(db, d, name, &c, sql, sizeof(sql))))
+	if ((rc = cl_deid_select(db, d, name, &c, sql, sizeof(sql))))
 		return rc;
 	return cl_lake_export_query(db, sql, &c, format, out_path, rows);
 }
