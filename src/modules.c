@@ -16,6 +16,7 @@
 #include "ingest/cl_ingest.h"
 #include "lake/cl_lake.h"
 #include "mqtt/cl_mqtt_config.h"
+#include "privacy/cl_deid.h"
 #include "plugins/in_http/cl_in_http.h"
 #include "plugins/in_mqtt/cl_in_mqtt.h"
 #include "plugins/in_synthetic/cl_in_synthetic.h"
@@ -37,6 +38,7 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_ingest_section,
 	&cl_query_section,
 	&cl_audit_section,
+	&cl_deid_section,
 	&cl_rules_section,
 	&cl_pipelines_section,
 	&cl_expect_section,

@@ -110,6 +110,13 @@ int cl_lake_resolve(const char *name, char *table, size_t tcap, char *dir, size_
 int cl_lake_export(sqlite3 *db, const char *table, const char *format, const char *out_path,
 		   int64_t *rows);
 
+struct cl_lake_cols;
+/* Writes the rows of `sql` as one file like cl_lake_export: its result
+ * columns are `cols` (lake/cl_lake_cols.h), in order, of those kinds.
+ * For exports whose rows are not the table's as stored (de-identified). */
+int cl_lake_export_query(sqlite3 *db, const char *sql, const struct cl_lake_cols *cols,
+			 const char *format, const char *out_path, int64_t *rows);
+
 /* What optimize or vacuum did. */
 struct cl_lake_maint {
 	int tables;                  /* tables committed to (optimize) or swept (vacuum) */

@@ -175,8 +175,7 @@ int cl_lake_export(sqlite3 *db, const char *table, const char *format, const cha
 		   int64_t *rows)
 {
 	struct cl_lake_cols c;
-	char sql[4096], tmp[PATH_MAX], name[64];
-	sqlite3_stmt *st;
+	char sql[4096], name[64];
 	int rc;
 
 	*rows = 0;
@@ -191,8 +190,25 @@ int cl_lake_export(sqlite3 *db, const char *table, const char *format, const cha
 	if ((rc = cl_lake_read_columns(db, name, &c)))
 		return rc;
 	cl_lake_select(&c, NULL, name, sql, sizeof(sql));
+	return cl_lake_export_query(db, sql, &c, format, out_path, rows);
+}
+
+int cl_lake_export_query(sqlite3 *db, const char *sql, const struct cl_lake_cols *cols,
+			 const char *format, const char *out_path, int64_t *rows)
+{
+	const struct cl_lake_cols *c = cols;
+	char tmp[PATH_MAX];
+	sqlite3_stmt *st;
+	int rc;
+
+	*rows = 0;
+	if (strcmp(format, "parquet") && strcmp(format, "csv") && strcmp(format, "ndjson"))
+		return cl_error_set(CL_EINVAL, "unknown format '%.20s' (parquet, csv or ndjson)",
+				    format);
+	if ((rc = cl_fs_check_replaceable(out_path)))
+		return rc;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return cl_error_set(CL_EIO, "reading %s: %s", name, sqlite3_errmsg(db));
+		return cl_error_set(CL_EIO, "reading the table: %s", sqlite3_errmsg(db));
 	/* written beside the target (same file system), readable by its owner
 	 * only, and renamed over it: never a half file at out_path */
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%u", out_path, randombytes_random()) >=
@@ -205,7 +221,7 @@ int cl_lake_export(sqlite3 *db, const char *table, const char *format, const cha
 		struct cl_lake_opts o = { 1, CL_PQ_CODEC_ZSTD, 3, 1u << 20, 10 };
 		struct cl_lake_file lf;
 		int step = SQLITE_DONE;
-		rc = cl_lake_file_open(&lf, tmp, 0600, &c, &o);
+		rc = cl_lake_file_open(&lf, tmp, 0600, c, &o);
 		while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
 			rc = cl_lake_file_row(&lf, st);
 		if (rc == 0 && step != SQLITE_DONE)
@@ -225,7 +241,7 @@ int cl_lake_export(sqlite3 *db, const char *table, const char *format, const cha
 		}
 		rc = cl_fs_stream_open(&out, fd, tmp);
 		if (rc == 0) {
-			rc = write_text(out.f, format, &c, db, st, rows);
+			rc = write_text(out.f, format, c, db, st, rows);
 			int wrc = cl_fs_stream_close(&out);
 			rc = rc ? rc : wrc;
 		}
