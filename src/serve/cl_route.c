@@ -3,6 +3,7 @@
  * handler. See cl_route.h.
  */
 #include "cl_route.h"
+#include "auth/cl_scope.h"
 #include "cl_server_int.h"
 #include "core/cl_error.h"
 
@@ -197,7 +198,8 @@ int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_
 			return cl_reply_error(r, 401, "unauthorized", cl_error_detail(),
 					      "WWW-Authenticate",
 					      "Bearer realm=\"carelake\", error=\"invalid_token\"");
-		if (!cl_access_allows(r->who.role, (enum cl_action)rt->rule.action)) {
+		/* the role's table, narrowed by a JWT's SMART scopes */
+		if (!cl_scope_allows(&r->who, (enum cl_action)rt->rule.action, NULL)) {
 			snprintf(msg, sizeof(msg), "a %s token may not %s (%s)",
 				 cl_role_name(r->who.role), cl_action_name((enum cl_action)rt->rule.action),
 				 cl_action_doc((enum cl_action)rt->rule.action));
