@@ -499,10 +499,11 @@ static void test_deidentified_export(void **state)
 	/* row by row: the rules, and no exact date of a person left */
 	for (int t = 0; t < ntables; t++) {
 		const struct cl_deid_column *idr = cl_deid_rule_of(names[t], "id");
-		json_t *by = json_object(), *row;
+		json_t *by, *row;
 		size_t i;
 		if (!idr || idr->rule != CL_DEID_PSEUDONYM)
 			continue; /* gold tables, and device (no rows here) */
+		by = json_object();
 		json_array_foreach(de_rows[t], i, row)
 			json_object_set(by, json_string_value(json_object_get(row, "id")), row);
 		json_array_foreach(id_rows[t], i, row) {
