@@ -27,6 +27,9 @@ int cl_api_vitals_get(struct cl_req *r);
 /* GET /api/v1/stream (cl_api_stream.c) */
 int cl_api_stream_get(struct cl_req *r);
 
+/* GET /api/v1/research, GET /api/v1/research/{table} (cl_api_research.c) */
+int cl_api_research_tables(struct cl_req *r);
+int cl_api_research_table(struct cl_req *r);
 /* Reads a time query argument: RFC 3339, or absent (def). 0, or
  * CL_EINVAL with the detail naming it. */
 int cl_api_time_arg(const struct cl_req *r, const char *name, int64_t def, int64_t *out);
