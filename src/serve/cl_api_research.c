@@ -89,6 +89,20 @@ static int read_rows(sqlite3 *db, const char *sql, const struct cl_lake_cols *c,
 	return rc;
 }
 
+/* 1 when the store has the table (a fresh one has none of them). */
+static int has_table(sqlite3 *db, const char *table)
+{
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC) == SQLITE_OK)
+		found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
 /* Opens the store read-only with the keys' SQL functions on it, and the
  * de-identified SELECT of `table`. A reply's status on failure. */
 static int open_table(struct cl_req *r, const char *table, sqlite3 **db, struct cl_deid **d,
@@ -106,6 +120,10 @@ static int open_table(struct cl_req *r, const char *table, sqlite3 **db, struct 
 		return 503;
 	}
 	sqlite3_busy_timeout(*db, 5000);
+	if (!has_table(*db, table)) {
+		cl_error_set(CL_ENOENT, "nothing has been loaded into %s yet", table);
+		return 404;
+	}
 	if (cl_deid_functions(*db, *d) != CL_OK)
 		return 500;
 	if (cl_deid_select(*db, *d, table, c, sql, cap) != CL_OK)
@@ -141,8 +159,8 @@ int cl_api_research_table(struct cl_req *r)
 	cl_deid_close(d);
 	if (status) {
 		json_decref(rows);
-		return cl_reply_error(r, status, status == 503 ? "unavailable" : "store",
-				      cl_error_detail(), NULL, NULL);
+		return cl_reply_error(r, status, status == 404 ? "not_found" :
+				      status == 503 ? "unavailable" : "store", cl_error_detail(), NULL, NULL);
 	}
 	json_t *cols = json_array(), *j;
 

@@ -186,6 +186,9 @@ static void test_research(void **state)
 	json_decref(obs);
 	get_json(&s, "/api/v1/research/quarantine", tok_researcher, 403);
 	get_json(&s, "/api/v1/research/nosuch", tok_researcher, 404);
+	json_t *dev = get_json(&s, "/api/v1/research/device", tok_researcher, 200);
+	assert_int_equal(json_array_size(json_object_get(dev, "rows")), 0); /* loaded nothing */
+	json_decref(dev);
 	get_json(&s, "/api/v1/research/patient?limit=0", tok_researcher, 400);
 	get_json(&s, "/api/v1/research/patient?limit=x", tok_researcher, 400);
 	get_json(&s, "/api/v1/research/patient?offset=-1", tok_researcher, 400);
@@ -194,6 +197,13 @@ static void test_research(void **state)
 	json_decref(exported_by_id);
 	json_decref(exported);
 	json_decref(page);
+	assert_int_equal(server_stop(&s), 0);
+
+	/* a store nothing was loaded into: not there yet */
+	char fresh[300];
+	snprintf(fresh, sizeof(fresh), "%s/fresh", dir);
+	server_start(&s, bin, fresh, NULL);
+	get_json(&s, "/api/v1/research/patient", s.token, 404);
 	assert_int_equal(server_stop(&s), 0);
 }
 
