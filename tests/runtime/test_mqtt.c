@@ -19,6 +19,8 @@
  * Usage: test_mqtt /path/to/carelake
  */
 #include "serve_helpers.h"
+#include "auth/cl_broker_passwd.h"
+#include "auth/cl_tokens.h"
 #include "bronze/cl_reader.h"
 #include "core/cl_time.h"
 #include "json/cl_json.h"
@@ -461,6 +463,76 @@ static void test_mqtt_hardened(void **state)
 	assert_false(file_has(s.out_path, "not the password"));
 }
 
+/* Connects as user until the broker answers `want` (it reads its
+ * password file again on SIGHUP, a moment later). */
+static void connect_until(const char *user, const char *password, int want)
+{
+	struct pub p;
+	int got = -1;
+
+	for (int i = 0; i < 250 && got != want; i++) {
+		if (i)
+			usleep(20000);
+		got = pub_connect_as(&p, user, password);
+		close(p.fd);
+	}
+	assert_int_equal(got, want);
+}
+
+/*
+ * A device's carelake token as its MQTT password: the line carelake
+ * writes into mosquitto's password file (auth/cl_broker_passwd) lets the
+ * device publish on its own topic; a wrong password, and the token once
+ * its line is removed, are refused by the broker itself.
+ */
+static void test_mqtt_device_token(void **state)
+{
+	char data[300], broker[64], conf[700], user[] = "mqtt.username=carelake", pwset[400];
+	const char *extra[] = { "--mqtt", broker, "--set", user, "--set", pwset, NULL };
+	struct cl_token_info spec = { .role = CL_ROLE_DEVICE };
+	char token[128], passwd[400];
+	struct server s;
+	struct pub p;
+
+	(void)state;
+	sh("mosquitto_passwd -c -b passwd carelake 'car3lake pw' && "
+	   "printf 'user carelake\\ntopic read devices/+/messages/events\\n\\n"
+	   "pattern write devices/%%%%u/messages/events\\n' > acl && "
+	   "printf 'car3lake pw\\n' > carelake.pw && chmod 600 carelake.pw");
+	snprintf(conf, sizeof(conf), "allow_anonymous false\npassword_file %s/passwd\n"
+		 "acl_file %s/acl", dir, dir);
+	broker_start_with(conf);
+	snprintf(broker, sizeof(broker), "127.0.0.1:%d", broker_port);
+	snprintf(pwset, sizeof(pwset), "mqtt.password_file=%s/carelake.pw", dir);
+	snprintf(data, sizeof(data), "%s/device-token", dir);
+	server_start(&s, bin, data, extra);
+	wait_metric(&s, "carelake_mqtt_connected", 1);
+
+	snprintf(spec.device, sizeof(spec.device), "monitor-7");
+	snprintf(spec.name, sizeof(spec.name), "bed 7 monitor");
+	assert_int_equal(cl_tokens_issue(data, &spec, token, sizeof(token)), 0);
+	snprintf(passwd, sizeof(passwd), "%s/passwd", dir);
+	assert_int_equal(cl_broker_passwd_set(passwd, "monitor-7", token), 0);
+	kill(broker_pid, SIGHUP);
+	connect_until("monitor-7", token, 0);
+	assert_int_equal(pub_connect_as(&p, "monitor-7", token), 0);
+	pub_send(&p, "devices/monitor-7/messages/events",
+		 test_event("dt-1", "monitor-7", "patient-d7", "spo2", 97, "%"), 1);
+	pub_wait_acks(&p, 0);
+	close(p.fd);
+	assert_int_equal(pub_connect_as(&p, "monitor-7", "clk_not-the-token"), 5);
+	close(p.fd);
+	wait_metric(&s, "carelake_events_accepted_total", 1);
+
+	/* the line removed: the broker turns the token away */
+	assert_int_equal(cl_broker_passwd_remove(passwd, "monitor-7"), 0);
+	kill(broker_pid, SIGHUP);
+	connect_until("monitor-7", token, 5);
+	assert_int_equal(server_stop(&s), 0);
+	assert_string_equal(stored_ids(data), "dt-1 ");
+	assert_false(file_has(s.out_path, token));
+}
+
 /* Runs `carelake simulate` to the broker (named host) over TLS with a CA
  * file; returns its exit status and the MQTT messages it published. */
 static int simulate_tls(const char *host, const char *ca, long *sent, char *out, size_t cap)
@@ -544,6 +616,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_mqtt_ingest, teardown),
 		cmocka_unit_test_teardown(test_mqtt_hardened, teardown),
+		cmocka_unit_test_teardown(test_mqtt_device_token, teardown),
 		cmocka_unit_test_teardown(test_mqtt_tls, teardown),
 	};
 	int rc;
