@@ -3,6 +3,7 @@
  */
 #include "cl_worker.h"
 #include "cl_error.h"
+#include "cl_failpoint.h"
 #include "cl_mem.h"
 #include "cl_time.h"
 
@@ -23,25 +24,12 @@ struct cl_worker {
 static atomic_long fail_countdown = -1;
 static atomic_long created;
 
-/* Whether the test hook says this creation fails. */
-static int should_fail(void)
-{
-	long c = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
-
-	if (c < 0)
-		return 0;
-	if (c == 0)
-		return 1;
-	atomic_fetch_sub(&fail_countdown, 1);
-	return 0;
-}
-
 int cl_thread_create(pthread_t *th, const char *name, void *(*fn)(void *), void *arg)
 {
 	pthread_t t;
 	int e;
 
-	if (should_fail())
+	if (cl_failpoint_hit(&fail_countdown))
 		return cl_error_set(CL_EIO, "cannot start the %s thread: thread creation refused "
 				    "by the test hook", name);
 	e = pthread_create(&t, NULL, fn, arg);
