@@ -13,6 +13,7 @@
 #include "core/cl_mem.h"
 #include "core/cl_prom.h"
 #include "core/cl_time.h"
+#include "core/cl_worker.h"
 #include "mqtt/cl_mqtt_config.h"
 
 #include <sodium.h>
@@ -399,8 +400,8 @@ int cl_mqtt_in_start(const struct cl_mqtt_options *o, struct cl_ingest *ing,
 		if (m->wake_fd < 0)
 			rc = cl_error_set(CL_EIO, "eventfd: %s", strerror(errno));
 	}
-	if (rc == CL_OK && pthread_create(&m->thread, NULL, mqtt_main, m) != 0)
-		rc = cl_error_set(CL_ENOMEM, "cannot start the MQTT thread");
+	if (rc == CL_OK)
+		rc = cl_thread_create(&m->thread, "cl-mqtt", mqtt_main, m);
 	if (rc) {
 		cl_mqtt_in_stop(m);
 		return rc;

@@ -860,83 +860,90 @@ static int rebuild_file(struct cl_batch *b, const struct listed *l, struct cl_ba
 	return CL_OK;
 }
 
-int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *sum)
+/* Adds the entries of one source's file list (bronze/<source>/_files.ndjson)
+ * to *list. A torn last line is a file that never registered: skipped. */
+static int list_source_files(const char *path, const char *source, struct listed **list,
+			     size_t *n, size_t *cap)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t lcap = 0;
+	int rc = CL_OK;
+
+	if (!f)
+		return CL_OK;
+	while (rc == CL_OK && getline(&line, &lcap, f) > 0) {
+		json_t *j = json_loads(line, 0, NULL);
+
+		if (!j)
+			continue;
+		if (*n == *cap) {
+			struct listed *nl = cl_realloc(*list, (*cap ? *cap * 2 : 64) * sizeof(**list));
+
+			if (!nl) {
+				json_decref(j);
+				rc = cl_error_set(CL_ENOMEM, "no memory");
+				break;
+			}
+			*list = nl;
+			*cap = *cap ? *cap * 2 : 64;
+		}
+		(*list)[*n].line = j;
+		snprintf((*list)[*n].source, sizeof((*list)[*n].source), "%.63s", source);
+		(*n)++;
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* Every file bronze lists, of every source, in ingest order. */
+static int list_bronze_files(struct cl_batch *b, struct listed **list, size_t *n)
 {
 	char bronze[PATH_MAX + 16];
-	struct cl_map *tried = NULL;   /* rebuild: hashes of the files that failed */
-	struct listed *list = NULL;
-	size_t n = 0, cap = 0;
-	int first_rc = CL_OK, rc = CL_OK;
+	size_t cap = 0;
+	int rc = CL_OK;
 	DIR *d;
 	struct dirent *de;
 
-	memset(sum, 0, sizeof(*sum));
-	sum->run_id = run_start(b, rebuild ? "refine-rebuild" : "refine", "manual", 1, 0);
-	if (!sum->run_id)
-		return db_fail(b->db, "record the run");
-	if (!rebuild) {
-		/* files are refined in the transaction that registers them; the
-		 * logs (device events, FHIR posts) from their checkpoints */
-		rc = refine_log(b, "vitals", sum);
-		if (rc == CL_OK)
-			rc = refine_log(b, "fhir", sum);
-		if (rc == CL_OK)
-			rc = check_references(b, sum->run_id);
-		if (rc == CL_OK)
-			rc = refresh_gold(b, sum, 0);
-		if (rc == CL_OK)
-			sync_lake(b, sum);
-		if (rc) {
-			sum->failed++;
-			snprintf(sum->error, sizeof(sum->error), "%s", cl_error_detail());
-		}
-		run_end(b, sum, 0);
-		return rc;
-	}
-	/* every file bronze lists, in ingest order */
+	*list = NULL;
+	*n = 0;
 	snprintf(bronze, sizeof(bronze), "%s/bronze", b->data_dir);
 	d = opendir(bronze);
-	while (d && (de = readdir(d))) {
+	while (rc == CL_OK && d && (de = readdir(d))) {
 		char path[PATH_MAX * 2];
-		FILE *f;
-		char *line = NULL;
-		size_t lcap = 0;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/_files.ndjson", bronze, de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (getline(&line, &lcap, f) > 0) {
-			json_t *j = json_loads(line, 0, NULL);
-
-			if (!j)
-				continue; /* a torn last line: that file never registered */
-			if (n == cap) {
-				struct listed *nl = cl_realloc(list, (cap ? cap * 2 : 64) * sizeof(*list));
-
-				if (!nl) {
-					json_decref(j);
-					rc = cl_error_set(CL_ENOMEM, "no memory");
-					break;
-				}
-				list = nl;
-				cap = cap ? cap * 2 : 64;
-			}
-			list[n].line = j;
-			snprintf(list[n].source, sizeof(list[n].source), "%.63s", de->d_name);
-			n++;
-		}
-		free(line);
-		fclose(f);
+		rc = list_source_files(path, de->d_name, list, n, &cap);
 	}
 	if (d)
 		closedir(d);
-	if (n)
-		qsort(list, n, sizeof(*list), cmp_listed);
-	if (rc == CL_OK)
-		rc = exec(b, "BEGIN IMMEDIATE");
+	if (*n)
+		qsort(*list, *n, sizeof(**list), cmp_listed);
+	return rc;
+}
+
+static void free_listed(struct listed *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(list[i].line);
+	cl_free(list);
+}
+
+/*
+ * Silver anew from the listed files, in one transaction: cleared, then
+ * each file loaded once (the same content listed again is loaded or tried
+ * once). A file that fails is counted and its error kept in *first_rc and
+ * sum; only a failure of the store itself fails the reload.
+ */
+static int reload_files(struct cl_batch *b, const struct listed *list, size_t n,
+			struct cl_batch_summary *sum, int *first_rc)
+{
+	struct cl_map *tried = NULL;   /* hashes of the files that failed */
+	int rc = exec(b, "BEGIN IMMEDIATE");
+
 	if (rc == CL_OK)
 		rc = cl_silver_clear(b->silver);
 	if (rc == CL_OK)
@@ -948,8 +955,6 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 		int frc, stop = 0;
 
 		sum->files++;
-		/* the same content listed again (each attempt at a file that
-		 * failed lists it): loaded or tried once */
 		if (hash && (already_loaded(b, hash) || cl_map_slot(tried, hash, strlen(hash), 0))) {
 			sum->unchanged++;
 			continue;
@@ -959,7 +964,7 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 			sum->loaded++;
 			continue;
 		}
-		note_error(sum, &first_rc, frc);
+		note_error(sum, first_rc, frc);
 		if (hash && !cl_map_slot(tried, hash, strlen(hash), 1))
 			rc = cl_error_set(CL_ENOMEM, "no memory");
 		if (stop)
@@ -970,24 +975,69 @@ int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *su
 		rc = exec(b, "COMMIT");
 	else
 		exec(b, "ROLLBACK");
-	/* then the logs, from the start */
-	if (rc == CL_OK)
-		rc = refine_log(b, "vitals", sum);
+	return rc;
+}
+
+/* The steps both modes end with: the logs (device events, FHIR posts)
+ * from their checkpoints, references, gold, and the lake (at once after a
+ * rebuild, else on its interval). */
+static int refine_logs_and_gold(struct cl_batch *b, struct cl_batch_summary *sum, int rebuild)
+{
+	int rc = refine_log(b, "vitals", sum);
+
 	if (rc == CL_OK)
 		rc = refine_log(b, "fhir", sum);
 	if (rc == CL_OK)
 		rc = check_references(b, sum->run_id);
 	if (rc == CL_OK)
-		rc = refresh_gold(b, sum, 1);
+		rc = refresh_gold(b, sum, rebuild);
 	if (rc == CL_OK) {
-		b->lake_mono = 0;
+		if (rebuild)
+			b->lake_mono = 0;
 		sync_lake(b, sum);
 	}
-	for (size_t i = 0; i < n; i++)
-		json_decref(list[i].line);
-	cl_free(list);
+	return rc;
+}
+
+/* What is new: files are refined in the transaction that registers them,
+ * so only the logs and what follows from them. */
+static int refine_new(struct cl_batch *b, struct cl_batch_summary *sum)
+{
+	int rc = refine_logs_and_gold(b, sum, 0);
+
+	if (rc) {
+		sum->failed++;
+		snprintf(sum->error, sizeof(sum->error), "%s", cl_error_detail());
+	}
+	run_end(b, sum, 0);
+	return rc;
+}
+
+/* Silver and gold anew from everything bronze holds: every listed file in
+ * ingest order, then the logs from their start. */
+static int refine_rebuild(struct cl_batch *b, struct cl_batch_summary *sum)
+{
+	struct listed *list;
+	size_t n;
+	int first_rc = CL_OK;
+	int rc = list_bronze_files(b, &list, &n);
+
+	if (rc == CL_OK)
+		rc = reload_files(b, list, n, sum, &first_rc);
+	if (rc == CL_OK)
+		rc = refine_logs_and_gold(b, sum, 1);
+	free_listed(list, n);
 	run_end(b, sum, 0);
 	if (rc)
 		return rc;
 	return first_rc ? cl_error_set(first_rc, "%s", sum->error) : CL_OK;
+}
+
+int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	sum->run_id = run_start(b, rebuild ? "refine-rebuild" : "refine", "manual", 1, 0);
+	if (!sum->run_id)
+		return db_fail(b->db, "record the run");
+	return rebuild ? refine_rebuild(b, sum) : refine_new(b, sum);
 }

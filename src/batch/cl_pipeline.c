@@ -11,12 +11,12 @@
 #include "core/cl_map.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "core/cl_worker.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <glob.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,21 +428,14 @@ struct cl_pipeline_runner {
 	int n;
 	cl_pipeline_failed_fn on_failed;
 	void *arg;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop;
+	struct cl_worker *worker;
 };
 
+/* Whether the runner's worker (arg) is asked to stop: a load checks it
+ * between files. */
 static int runner_stopping(void *arg)
 {
-	struct cl_pipeline_runner *r = arg;
-	int stop;
-
-	pthread_mutex_lock(&r->mu);
-	stop = r->stop;
-	pthread_mutex_unlock(&r->mu);
-	return stop;
+	return cl_worker_stopping(arg);
 }
 
 /* When the pipeline is next due, after `now`. */
@@ -463,52 +456,58 @@ static int64_t next_due(const struct cl_pipeline *p, int64_t now)
 	}
 }
 
-static void *runner_main(void *arg)
+/* The first time each pipeline is due: interval and watch pipelines look
+ * at once; the others at their time. */
+static void first_due(struct cl_pipeline_runner *r)
 {
-	struct cl_pipeline_runner *r = arg;
-	struct cl_batch *b = NULL;
 	int64_t now = cl_time_now_us();
 
-	pthread_setname_np(pthread_self(), "cl-pipelines");
-	/* interval and watch pipelines look at once; the others at their time */
 	for (int i = 0; i < r->n; i++)
 		r->next_us[i] = r->p[i].trigger == CL_TRIGGER_INTERVAL ||
 					r->p[i].trigger == CL_TRIGGER_WATCH
 				? now
 				: next_due(&r->p[i], now);
-	while (!runner_stopping(r)) {
-		now = cl_time_now_us();
-		for (int i = 0; i < r->n && !runner_stopping(r); i++) {
-			char trigger[32];
+}
 
-			if (now < r->next_us[i])
-				continue;
-			r->next_us[i] = next_due(&r->p[i], now);
-			if (!b && (cl_batch_open(r->data_dir, &b) != CL_OK ||
-				   cl_batch_configure(b, &r->cfg,
-						      cl_lake_settings(&r->cfg)->interval_us) != CL_OK)) {
-				cl_batch_close(b);
-				cl_log_error("pipeline", "event=cannot_open detail=%s",
-					     CL_LOG_Q(cl_error_detail()));
-				b = NULL;
-				continue;
-			}
-			cl_pipeline_trigger_text(&r->p[i], trigger, sizeof(trigger));
-			run_pipeline(b, r->data_dir, &r->p[i], trigger,
-				     r->p[i].trigger == CL_TRIGGER_WATCH ? &r->seen[i] : NULL,
-				     r->on_failed, r->arg, runner_stopping, r);
-		}
-		pthread_mutex_lock(&r->mu);
-		if (!r->stop) {
-			struct timespec ts;
+/* Runs every pipeline that is due; *b is the batch connection, opened on
+ * first use and kept. */
+static void run_due(struct cl_pipeline_runner *r, struct cl_worker *w, struct cl_batch **b)
+{
+	int64_t now = cl_time_now_us();
 
-			cl_time_deadline(&ts, 250000);
-			pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+	for (int i = 0; i < r->n && !cl_worker_stopping(w); i++) {
+		char trigger[32];
+
+		if (now < r->next_us[i])
+			continue;
+		r->next_us[i] = next_due(&r->p[i], now);
+		if (!*b && (cl_batch_open(r->data_dir, b) != CL_OK ||
+			    cl_batch_configure(*b, &r->cfg,
+					       cl_lake_settings(&r->cfg)->interval_us) != CL_OK)) {
+			cl_batch_close(*b);
+			cl_log_error("pipeline", "event=cannot_open detail=%s",
+				     CL_LOG_Q(cl_error_detail()));
+			*b = NULL;
+			continue;
 		}
-		pthread_mutex_unlock(&r->mu);
+		cl_pipeline_trigger_text(&r->p[i], trigger, sizeof(trigger));
+		run_pipeline(*b, r->data_dir, &r->p[i], trigger,
+			     r->p[i].trigger == CL_TRIGGER_WATCH ? &r->seen[i] : NULL,
+			     r->on_failed, r->arg, runner_stopping, w);
 	}
+}
+
+/* The cl-pipelines worker: looks for due pipelines four times a second. */
+static void runner_main(struct cl_worker *w, void *arg)
+{
+	struct cl_pipeline_runner *r = arg;
+	struct cl_batch *b = NULL;
+
+	first_due(r);
+	do
+		run_due(r, w, &b);
+	while (!cl_worker_wait(w, 250000));
 	cl_batch_close(b);
-	return NULL;
 }
 
 int cl_pipeline_runner_start(const char *data_dir, const struct cl_config *cfg,
@@ -536,12 +535,11 @@ int cl_pipeline_runner_start(const char *data_dir, const struct cl_config *cfg,
 	snprintf(r->data_dir, sizeof(r->data_dir), "%s", data_dir);
 	r->on_failed = on_failed;
 	r->arg = arg;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
-	if (pthread_create(&r->thread, NULL, runner_main, r) != 0) {
+	rc = cl_worker_start("cl-pipelines", runner_main, r, &r->worker);
+	if (rc) {
 		cl_config_free(&r->cfg);
 		cl_free(r);
-		return cl_error_set(CL_ENOMEM, "cannot start the pipeline thread");
+		return rc;
 	}
 	*out = r;
 	return CL_OK;
@@ -551,16 +549,10 @@ void cl_pipeline_runner_stop(struct cl_pipeline_runner *r)
 {
 	if (!r)
 		return;
-	pthread_mutex_lock(&r->mu);
-	r->stop = 1;
-	pthread_cond_broadcast(&r->cv);
-	pthread_mutex_unlock(&r->mu);
-	pthread_join(r->thread, NULL);
+	cl_worker_stop(r->worker);
 	for (int i = 0; i < r->n; i++)
 		cl_map_destroy(r->seen[i], cl_free);
 	cl_config_free(&r->cfg);
-	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->cv);
 	cl_free(r);
 }
 

@@ -16,6 +16,7 @@
 #include "../core/cl_mem.h"
 #include "../core/cl_prom.h"
 #include "../core/cl_time.h"
+#include "../core/cl_worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -469,7 +470,6 @@ static void *syncer_main(void *arg)
 {
 	struct cl_blog *log = arg;
 
-	pthread_setname_np(pthread_self(), "cl-sync");
 	pthread_mutex_lock(&log->mu);
 	for (;;) {
 		while (!log->syncq && !log->sync_closing)
@@ -486,11 +486,6 @@ static void *flusher_main(void *arg)
 {
 	struct cl_blog *log = arg;
 
-	pthread_setname_np(pthread_self(), "cl-flush");
-	if (pthread_create(&log->syncer, NULL, syncer_main, log) == 0)
-		log->syncer_started = 1;
-	else
-		cl_log_warn("bronze", "event=no_syncer_thread detail=\"syncing inline\"");
 	pthread_mutex_lock(&log->mu);
 	for (;;) {
 		struct batch *b;
@@ -553,17 +548,46 @@ static void *flusher_main(void *arg)
 		else
 			log->syncq = b;
 		log->syncq_tail = b;
-		if (log->syncer_started)
-			pthread_cond_signal(&log->cv_sync);
-		else
-			sync_round(log);
+		pthread_cond_signal(&log->cv_sync);
 	}
-	log->sync_closing = 1;
-	pthread_cond_signal(&log->cv_sync);
 	pthread_mutex_unlock(&log->mu);
-	if (log->syncer_started)
-		pthread_join(log->syncer, NULL);
 	return NULL;
+}
+
+/* Starts the syncer, then the flusher that feeds it: both, or neither
+ * (the log then fails to open). */
+static int start_threads(struct cl_blog *log)
+{
+	int rc = cl_thread_create(&log->syncer, "cl-sync", syncer_main, log);
+
+	if (rc)
+		return rc;
+	log->syncer_started = 1;
+	rc = cl_thread_create(&log->flusher, "cl-flush", flusher_main, log);
+	if (rc == CL_OK)
+		log->flusher_started = 1;
+	return rc;
+}
+
+/* Stops the flusher (it writes what is sealed), then the syncer once the
+ * flusher has handed it every batch. */
+static void stop_threads(struct cl_blog *log)
+{
+	if (log->flusher_started) {
+		pthread_mutex_lock(&log->mu);
+		log->closing = 1;
+		pthread_cond_broadcast(&log->cv_work);
+		pthread_cond_broadcast(&log->cv_space);
+		pthread_mutex_unlock(&log->mu);
+		pthread_join(log->flusher, NULL);
+	}
+	if (log->syncer_started) {
+		pthread_mutex_lock(&log->mu);
+		log->sync_closing = 1;
+		pthread_cond_signal(&log->cv_sync);
+		pthread_mutex_unlock(&log->mu);
+		pthread_join(log->syncer, NULL);
+	}
 }
 
 /* ---- submission ---- */
@@ -1061,11 +1085,14 @@ int cl_blog_open(const char *source_dir, const char *source,
 		cl_blog_close(log);
 		return rc;
 	}
-	if (pthread_create(&log->flusher, NULL, flusher_main, log) != 0) {
+	rc = start_threads(log);
+	if (rc) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "bronze source %s: %s", source, cl_error_detail());
 		cl_blog_close(log);
-		return cl_error_set(CL_ENOMEM, "cannot start the bronze flusher");
+		return cl_error_set(rc, "%s", msg);
 	}
-	log->flusher_started = 1;
 	cl_log_info("bronze", "event=opened source=%s next_offset=%llu",
 		    source, (unsigned long long)log->next_offset);
 	*out = log;
@@ -1078,14 +1105,7 @@ void cl_blog_close(struct cl_blog *log)
 
 	if (!log)
 		return;
-	if (log->flusher_started) {
-		pthread_mutex_lock(&log->mu);
-		log->closing = 1;
-		pthread_cond_broadcast(&log->cv_work);
-		pthread_cond_broadcast(&log->cv_space);
-		pthread_mutex_unlock(&log->mu);
-		pthread_join(log->flusher, NULL);
-	}
+	stop_threads(log);
 	seg_close(log);
 	if (log->lock_fd >= 0)
 		close(log->lock_fd); /* releases the flock */

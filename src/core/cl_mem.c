@@ -2,6 +2,7 @@
  * The one allocation path, with a failure-injection hook. See cl_mem.h.
  */
 #include "cl_mem.h"
+#include "cl_failpoint.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -9,31 +10,21 @@
 
 static atomic_long fail_countdown = -1;
 
-static int should_fail(void)
-{
-	long c = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
-
-	if (c < 0)
-		return 0;
-	if (c == 0)
-		return 1;
-	atomic_fetch_sub(&fail_countdown, 1);
-	return 0;
-}
-
 void *cl_malloc(size_t n)
 {
-	return should_fail() ? NULL : malloc(n ? n : 1);
+	return cl_failpoint_hit(&fail_countdown) ? NULL : malloc(n ? n : 1);
 }
 
 void *cl_calloc(size_t count, size_t size)
 {
-	return should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+	if (cl_failpoint_hit(&fail_countdown))
+		return NULL;
+	return calloc(count ? count : 1, size ? size : 1);
 }
 
 void *cl_realloc(void *p, size_t n)
 {
-	return should_fail() ? NULL : realloc(p, n ? n : 1);
+	return cl_failpoint_hit(&fail_countdown) ? NULL : realloc(p, n ? n : 1);
 }
 
 char *cl_strdup(const char *s)

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -175,6 +176,38 @@ static int add_slice(struct slices *s, const char *p, size_t len)
 	return CL_OK;
 }
 
+/*
+ * The end of an ingest: if all went well (rc), queues the accepted
+ * records (sl) to bronze and counts the body's events; else gives back
+ * the ids it took, so that a retry is not called a duplicate. Frees sl.
+ */
+static int submit_and_count(struct cl_ingest *ing, struct cl_ingest_result *r,
+			    struct slices *sl, int flags, int rc)
+{
+	if (rc == CL_OK && sl->n > 0) {
+		rc = cl_blog_submitv(ing->log, sl->v, sl->n, flags, &r->first, &r->last);
+		if (rc == CL_OK)
+			r->queued = 1;
+		else if (rc == CL_EBUSY)
+			atomic_fetch_add(&ing->c.busy, 1);
+	}
+	cl_free(sl->v);
+	sl->v = NULL;
+	if (rc != CL_OK) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
+		cl_ingest_forget(ing, r);
+		r->accepted = 0;
+		return cl_error_set(rc, "%s", msg);
+	}
+	atomic_fetch_add(&ing->c.events, r->events);
+	atomic_fetch_add(&ing->c.accepted, r->accepted);
+	atomic_fetch_add(&ing->c.duplicates, r->duplicates);
+	atomic_fetch_add(&ing->c.rejected, r->nrejected);
+	return CL_OK;
+}
+
 /* Validates the object at token i of r->doc as event number index. */
 static int one_event(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t i,
 		     uint32_t index, int64_t now_us, struct slices *out)
@@ -307,28 +340,7 @@ int cl_ingest_device_body(struct cl_ingest *ing, const char *device, size_t devi
 	} else {
 		rc = cl_error_set(CL_EPARSE, "the body is not JSON: %s", r->doc.err);
 	}
-	if (rc == CL_OK && sl.n > 0) {
-		rc = cl_blog_submitv(ing->log, sl.v, sl.n, flags, &r->first, &r->last);
-		if (rc == CL_OK)
-			r->queued = 1;
-		else if (rc == CL_EBUSY)
-			atomic_fetch_add(&ing->c.busy, 1);
-	}
-	if (rc != CL_OK) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
-		cl_ingest_forget(ing, r);
-		r->accepted = 0;
-		cl_free(sl.v);
-		return cl_error_set(rc, "%s", msg);
-	}
-	cl_free(sl.v);
-	atomic_fetch_add(&ing->c.events, r->events);
-	atomic_fetch_add(&ing->c.accepted, r->accepted);
-	atomic_fetch_add(&ing->c.duplicates, r->duplicates);
-	atomic_fetch_add(&ing->c.rejected, r->nrejected);
-	return CL_OK;
+	return submit_and_count(ing, r, &sl, flags, rc);
 }
 
 /* ---- FHIR ---- */
@@ -386,141 +398,194 @@ static int fhir_one(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t 
 	return CL_OK;
 }
 
-int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
-		   int64_t now_us, int flags, int bundle, struct cl_ingest_result *r)
+/* The Observations of a body that passed validation, to be stored: the
+ * token of each, its idempotency key, and its item (an index, since
+ * new_item() moves r->items). */
+struct fhir_accepted {
+	uint32_t *tok;
+	char (*keys)[120];
+	uint32_t *items;
+	uint32_t n;
+};
+
+static int accepted_alloc(struct fhir_accepted *acc, uint32_t cap)
 {
-	struct slices sl = { 0 };
-	uint32_t *accept_tok = NULL;   /* token of each Observation to store */
-	char (*keys)[120] = NULL;
-	/* the item of each: an index, since new_item() moves r->items */
-	uint32_t *acc_items = NULL;
-	uint32_t nacc = 0, cap = 0;
-	int transaction = 0, rc = CL_OK;
+	acc->tok = cl_malloc(cap * sizeof(*acc->tok));
+	acc->keys = cl_malloc(cap * sizeof(*acc->keys));
+	acc->items = cl_malloc(cap * sizeof(*acc->items));
+	if (!acc->tok || !acc->keys || !acc->items)
+		return cl_error_set(CL_ENOMEM, "no memory");
+	return CL_OK;
+}
 
-	atomic_fetch_add(&ing->c.bodies, 1);
-	if (cl_json_parse(&r->doc, body, len) != CL_OK)
-		return cl_error_set(CL_EPARSE, "the body is not JSON: %s", r->doc.err);
-	if (!bundle) {
-		struct cl_item *it = new_item(r);
-		char key[120];
+static void accepted_free(struct fhir_accepted *acc)
+{
+	cl_free(acc->tok);
+	cl_free(acc->keys);
+	cl_free(acc->items);
+}
 
-		if (!it)
-			return cl_error_set(CL_ENOMEM, "no memory");
-		if (fhir_one(ing, r, 0, now_us, it, key, sizeof(key)) != CL_OK) {
-			r->nrejected = 1;
+/* A body that is one Observation. 1: rejected (its item says why). */
+static int fhir_single(struct cl_ingest *ing, struct cl_ingest_result *r, int64_t now_us,
+		       struct fhir_accepted *acc)
+{
+	struct cl_item *it = new_item(r);
+	char key[120];
+
+	if (!it)
+		return cl_error_set(CL_ENOMEM, "no memory");
+	if (fhir_one(ing, r, 0, now_us, it, key, sizeof(key)) != CL_OK) {
+		r->nrejected = 1;
+		return 1;
+	}
+	if (accepted_alloc(acc, 1) != CL_OK)
+		return CL_ENOMEM;
+	acc->tok[0] = 0;
+	snprintf(acc->keys[0], sizeof(acc->keys[0]), "%s", key);
+	acc->items[0] = 0;
+	acc->n = 1;
+	return CL_OK;
+}
+
+/* The Bundle's own elements: a Bundle, of a type carelake takes, with
+ * entries, not too many. *entry: the entry array's token. */
+static int bundle_check(struct cl_ingest *ing, struct cl_ingest_result *r, int *transaction,
+			uint32_t *entry)
+{
+	char type[32];
+	int e, rt = cl_json_get(&r->doc, 0, "resourceType"), ty;
+	const char *issue;
+
+	if (r->doc.toks[0].type != CL_JSON_OBJECT || rt < 0 ||
+	    !cl_json_str_eq(&r->doc, (uint32_t)rt, "Bundle"))
+		return cl_error_set(CL_EPARSE, "the body must be a FHIR Bundle resource");
+	/* its own elements; each entry's below */
+	if (cl_fhir_check(&r->doc, 0, &issue) != CL_OK)
+		return cl_error_set(CL_EPARSE, "%s", cl_error_detail());
+	ty = cl_json_get(&r->doc, 0, "type");
+	if (ty < 0 || cl_json_str(&r->doc, (uint32_t)ty, type, sizeof(type)) < 0 ||
+	    (strcmp(type, "transaction") && strcmp(type, "batch") && strcmp(type, "collection")))
+		return cl_error_set(CL_EPARSE, "Bundle.type must be transaction, batch or collection");
+	*transaction = strcmp(type, "transaction") == 0;
+	e = cl_json_get(&r->doc, 0, "entry");
+	if (e < 0 || r->doc.toks[e].type != CL_JSON_ARRAY)
+		return cl_error_set(CL_EPARSE, "Bundle.entry is required");
+	if (r->doc.toks[e].size > ing->o.max_events)
+		return cl_error_set(CL_ETOOBIG, "more than %u entries in one Bundle",
+				    ing->o.max_events);
+	*entry = (uint32_t)e;
+	return CL_OK;
+}
+
+/* Marks an entry's item rejected with its issue and why. */
+static void reject_entry(struct cl_ingest_result *r, struct cl_item *it, const char *issue,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void reject_entry(struct cl_ingest_result *r, struct cl_item *it, const char *issue,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	r->events++;
+	it->status = CL_ITEM_REJECTED;
+	it->issue = issue;
+	va_start(ap, fmt);
+	vsnprintf(it->error, sizeof(it->error), fmt, ap);
+	va_end(ap);
+	r->nrejected++;
+}
+
+/* Entry k (token ent) of a Bundle: an Observation to store (added to acc)
+ * or a rejected item. CL_ENOMEM only. */
+static int bundle_entry(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t ent,
+			uint32_t k, int64_t now_us, struct fhir_accepted *acc)
+{
+	struct cl_item *it = new_item(r);
+	int obj = r->doc.toks[ent].type == CL_JSON_OBJECT;
+	int res = obj ? cl_json_get(&r->doc, ent, "resource") : -1;
+	int req = obj ? cl_json_get(&r->doc, ent, "request") : -1;
+	const char *issue;
+
+	if (!it)
+		return cl_error_set(CL_ENOMEM, "no memory");
+	if (cl_fhir_check_entry(&r->doc, ent, k, &issue) != CL_OK) {
+		reject_entry(r, it, issue, "%s", cl_error_detail());
+		return CL_OK;
+	}
+	if (req >= 0) {
+		int m = cl_json_get(&r->doc, (uint32_t)req, "method");
+
+		if (m < 0 || !(cl_json_str_eq(&r->doc, (uint32_t)m, "POST") ||
+			       cl_json_str_eq(&r->doc, (uint32_t)m, "PUT"))) {
+			reject_entry(r, it, "not-supported",
+				     "entry %u: only POST or PUT of an Observation is supported here", k);
 			return CL_OK;
 		}
-		accept_tok = cl_malloc(sizeof(*accept_tok));
-		keys = cl_malloc(sizeof(*keys));
-		acc_items = cl_malloc(sizeof(*acc_items));
-		if (!accept_tok || !keys || !acc_items) {
-			rc = cl_error_set(CL_ENOMEM, "no memory");
-			goto out;
-		}
-		accept_tok[0] = 0;
-		snprintf(keys[0], sizeof(keys[0]), "%s", key);
-		acc_items[0] = 0;
-		nacc = 1;
-	} else {
-		char type[32];
-		int e, rt = cl_json_get(&r->doc, 0, "resourceType"), ty;
-		uint32_t k, ent;
-		const char *issue;
-
-		if (r->doc.toks[0].type != CL_JSON_OBJECT || rt < 0 ||
-		    !cl_json_str_eq(&r->doc, (uint32_t)rt, "Bundle"))
-			return cl_error_set(CL_EPARSE, "the body must be a FHIR Bundle resource");
-		/* its own elements; each entry's below */
-		if (cl_fhir_check(&r->doc, 0, &issue) != CL_OK)
-			return cl_error_set(CL_EPARSE, "%s", cl_error_detail());
-		ty = cl_json_get(&r->doc, 0, "type");
-		if (ty < 0 || cl_json_str(&r->doc, (uint32_t)ty, type, sizeof(type)) < 0 ||
-		    (strcmp(type, "transaction") && strcmp(type, "batch") &&
-		     strcmp(type, "collection")))
-			return cl_error_set(CL_EPARSE,
-					    "Bundle.type must be transaction, batch or collection");
-		transaction = strcmp(type, "transaction") == 0;
-		e = cl_json_get(&r->doc, 0, "entry");
-		if (e < 0 || r->doc.toks[e].type != CL_JSON_ARRAY)
-			return cl_error_set(CL_EPARSE, "Bundle.entry is required");
-		if (r->doc.toks[e].size > ing->o.max_events)
-			return cl_error_set(CL_ETOOBIG, "more than %u entries in one Bundle",
-					    ing->o.max_events);
-		cap = r->doc.toks[e].size ? r->doc.toks[e].size : 1;
-		accept_tok = cl_malloc(cap * sizeof(*accept_tok));
-		keys = cl_malloc(cap * sizeof(*keys));
-		acc_items = cl_malloc(cap * sizeof(*acc_items));
-		if (!accept_tok || !keys || !acc_items) {
-			rc = cl_error_set(CL_ENOMEM, "no memory");
-			goto out;
-		}
-		for (k = 0, ent = (uint32_t)e + 1; k < r->doc.toks[e].size;
-		     k++, ent = r->doc.toks[ent].next) {
-			struct cl_item *it = new_item(r);
-			int res = r->doc.toks[ent].type == CL_JSON_OBJECT
-					  ? cl_json_get(&r->doc, ent, "resource") : -1;
-			int req = r->doc.toks[ent].type == CL_JSON_OBJECT
-					  ? cl_json_get(&r->doc, ent, "request") : -1;
-
-			if (!it) {
-				rc = cl_error_set(CL_ENOMEM, "no memory");
-				goto out;
-			}
-			if (cl_fhir_check_entry(&r->doc, ent, k, &issue) != CL_OK) {
-				r->events++;
-				it->status = CL_ITEM_REJECTED;
-				it->issue = issue;
-				snprintf(it->error, sizeof(it->error), "%s", cl_error_detail());
-				r->nrejected++;
-				continue;
-			}
-			if (req >= 0) {
-				int m = cl_json_get(&r->doc, (uint32_t)req, "method");
-
-				if (m < 0 || !(cl_json_str_eq(&r->doc, (uint32_t)m, "POST") ||
-					       cl_json_str_eq(&r->doc, (uint32_t)m, "PUT"))) {
-					r->events++;
-					it->status = CL_ITEM_REJECTED;
-					it->issue = "not-supported";
-					snprintf(it->error, sizeof(it->error),
-						 "entry %u: only POST or PUT of an Observation is supported here", k);
-					r->nrejected++;
-					continue;
-				}
-			}
-			if (res < 0) {
-				r->events++;
-				it->status = CL_ITEM_REJECTED;
-				it->issue = CL_FHIR_ISSUE_REQUIRED;
-				snprintf(it->error, sizeof(it->error), "entry %u has no resource", k);
-				r->nrejected++;
-				continue;
-			}
-			if (fhir_one(ing, r, (uint32_t)res, now_us, it, keys[nacc],
-				     sizeof(keys[0])) != CL_OK) {
-				char tmp[sizeof(it->error) + 32];
-
-				if (snprintf(tmp, sizeof(tmp), "entry %u: %s", k, it->error) < 0)
-					tmp[0] = '\0';
-				memcpy(it->error, tmp, sizeof(it->error) - 1);
-				it->error[sizeof(it->error) - 1] = '\0';
-				r->nrejected++;
-				continue;
-			}
-			accept_tok[nacc] = (uint32_t)res;
-			acc_items[nacc++] = (uint32_t)(it - r->items);
-		}
-		if (transaction && r->nrejected > 0) {
-			/* all or nothing */
-			r->transaction_failed = 1;
-			goto out;
-		}
 	}
-	for (uint32_t a = 0; a < nacc; a++) {
-		const struct cl_json_tok *t = &r->doc.toks[accept_tok[a]];
-		struct cl_item *it = &r->items[acc_items[a]];
-		enum cl_dedupe_seen seen = cl_dedupe_insert(ing->dedupe, keys[a], strlen(keys[a]),
-							    cl_json_hash(&r->doc, accept_tok[a]));
+	if (res < 0) {
+		reject_entry(r, it, CL_FHIR_ISSUE_REQUIRED, "entry %u has no resource", k);
+		return CL_OK;
+	}
+	if (fhir_one(ing, r, (uint32_t)res, now_us, it, acc->keys[acc->n],
+		     sizeof(acc->keys[0])) != CL_OK) {
+		char tmp[sizeof(it->error) + 32];
+
+		if (snprintf(tmp, sizeof(tmp), "entry %u: %s", k, it->error) < 0)
+			tmp[0] = '\0';
+		memcpy(it->error, tmp, sizeof(it->error) - 1);
+		it->error[sizeof(it->error) - 1] = '\0';
+		r->nrejected++;
+		return CL_OK;
+	}
+	acc->tok[acc->n] = (uint32_t)res;
+	acc->items[acc->n++] = (uint32_t)(it - r->items);
+	return CL_OK;
+}
+
+/* A Bundle: each entry validated on its own. */
+static int fhir_bundle(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t e,
+		       int64_t now_us, struct fhir_accepted *acc)
+{
+	uint32_t k, ent;
+	int rc = accepted_alloc(acc, r->doc.toks[e].size ? r->doc.toks[e].size : 1);
+
+	for (k = 0, ent = e + 1; rc == CL_OK && k < r->doc.toks[e].size;
+	     k++, ent = r->doc.toks[ent].next)
+		rc = bundle_entry(ing, r, ent, k, now_us, acc);
+	return rc;
+}
+
+/* An accepted Observation the idempotency set has seen with another
+ * content: not a retry, so not stored (storing it would make the id name
+ * two Observations; items are one per entry, in order). */
+static void conflict_item(struct cl_ingest_result *r, const struct fhir_accepted *acc,
+			  uint32_t a, int bundle)
+{
+	struct cl_item *it = &r->items[acc->items[a]];
+	char where[24] = "";
+
+	if (bundle)
+		snprintf(where, sizeof(where), "entry %u: ", acc->items[a]);
+	it->status = CL_ITEM_CONFLICT;
+	it->issue = "conflict";
+	snprintf(it->error, sizeof(it->error),
+		 "%s%.80s was already stored with a different content: not stored "
+		 "(a changed Observation needs a new id)", where, acc->keys[a]);
+	r->conflicts++;
+	r->nrejected++;
+}
+
+/* Each accepted Observation through the idempotency set: new ones to sl,
+ * repeats counted as duplicates, conflicts refused. CL_ENOMEM only. */
+static int fhir_dedupe(struct cl_ingest *ing, struct cl_ingest_result *r,
+		       const struct fhir_accepted *acc, int bundle, struct slices *sl)
+{
+	for (uint32_t a = 0; a < acc->n; a++) {
+		const struct cl_json_tok *t = &r->doc.toks[acc->tok[a]];
+		struct cl_item *it = &r->items[acc->items[a]];
+		const char *key = acc->keys[a];
+		enum cl_dedupe_seen seen = cl_dedupe_insert(ing->dedupe, key, strlen(key),
+							    cl_json_hash(&r->doc, acc->tok[a]));
 
 		if (seen == CL_DEDUPE_REPEAT) {
 			it->status = CL_ITEM_DUPLICATE;
@@ -528,63 +593,54 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 			continue;
 		}
 		if (seen == CL_DEDUPE_CONFLICT) {
-			char where[24] = "";
-
-			/* not a retry: storing it would make the id name two
-			 * Observations (items are one per entry, in order) */
-			if (bundle)
-				snprintf(where, sizeof(where), "entry %u: ", acc_items[a]);
-			it->status = CL_ITEM_CONFLICT;
-			it->issue = "conflict";
-			snprintf(it->error, sizeof(it->error),
-				 "%s%.80s was already stored with a different content: not stored "
-				 "(a changed Observation needs a new id)", where, keys[a]);
-			r->conflicts++;
-			r->nrejected++;
+			conflict_item(r, acc, a, bundle);
 			continue;
 		}
-		if (remember_id(r, keys[a]) != CL_OK ||
-		    add_slice(&sl, r->doc.src + t->start, t->len) != CL_OK) {
-			cl_dedupe_remove(ing->dedupe, keys[a], strlen(keys[a]));
-			rc = cl_error_set(CL_ENOMEM, "no memory");
-			goto out;
+		if (remember_id(r, key) != CL_OK ||
+		    add_slice(sl, r->doc.src + t->start, t->len) != CL_OK) {
+			cl_dedupe_remove(ing->dedupe, key, strlen(key));
+			return cl_error_set(CL_ENOMEM, "no memory");
 		}
 		it->status = CL_ITEM_ACCEPTED;
 		r->accepted++;
 	}
-	if (transaction && r->conflicts > 0) {
+	return CL_OK;
+}
+
+int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
+		   int64_t now_us, int flags, int bundle, struct cl_ingest_result *r)
+{
+	struct slices sl = { 0 };
+	struct fhir_accepted acc = { 0 };
+	uint32_t entry = 0;
+	int transaction = 0, rc;
+
+	atomic_fetch_add(&ing->c.bodies, 1);
+	if (cl_json_parse(&r->doc, body, len) != CL_OK)
+		return cl_error_set(CL_EPARSE, "the body is not JSON: %s", r->doc.err);
+	if (!bundle) {
+		rc = fhir_single(ing, r, now_us, &acc);
+		if (rc == 1)
+			return CL_OK; /* rejected, as its item says */
+	} else {
+		rc = bundle_check(ing, r, &transaction, &entry);
+		if (rc)
+			return rc;
+		rc = fhir_bundle(ing, r, entry, now_us, &acc);
+	}
+	if (rc == CL_OK && transaction && r->nrejected > 0)
+		r->transaction_failed = 1; /* all or nothing */
+	else if (rc == CL_OK)
+		rc = fhir_dedupe(ing, r, &acc, bundle, &sl);
+	if (rc == CL_OK && transaction && r->conflicts > 0) {
 		/* all or nothing: what this one took, it gives back */
 		cl_ingest_forget(ing, r);
 		r->accepted = r->duplicates = 0;
 		r->transaction_failed = 1;
 		sl.n = 0;
 	}
-	if (sl.n > 0) {
-		rc = cl_blog_submitv(ing->log, sl.v, sl.n, flags, &r->first, &r->last);
-		if (rc == CL_OK)
-			r->queued = 1;
-		else if (rc == CL_EBUSY)
-			atomic_fetch_add(&ing->c.busy, 1);
-	}
-out:
-	if (rc != CL_OK) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
-		cl_ingest_forget(ing, r);
-		r->accepted = 0;
-		rc = cl_error_set(rc, "%s", msg);
-	} else {
-		atomic_fetch_add(&ing->c.events, r->events);
-		atomic_fetch_add(&ing->c.accepted, r->accepted);
-		atomic_fetch_add(&ing->c.duplicates, r->duplicates);
-		atomic_fetch_add(&ing->c.rejected, r->nrejected);
-	}
-	cl_free(sl.v);
-	cl_free(accept_tok);
-	cl_free(keys);
-	cl_free(acc_items);
-	return rc;
+	accepted_free(&acc);
+	return submit_and_count(ing, r, &sl, flags, rc);
 }
 
 #define SEC 1000000ll

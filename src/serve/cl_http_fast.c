@@ -37,6 +37,7 @@
 #include "core/cl_mem.h"
 #include "core/cl_prom.h"
 #include "core/cl_time.h"
+#include "core/cl_worker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -908,7 +909,6 @@ static void *loop(void *arg)
 	struct cl_fworker *w = arg;
 	struct epoll_event evs[64];
 
-	pthread_setname_np(pthread_self(), "cl-http");
 	while (!atomic_load(&w->f->stop)) {
 		int n = epoll_wait(w->ep, evs, 64, 1000);
 		int64_t now;
@@ -1019,10 +1019,9 @@ int cl_fast_start(struct cl_server *s, const struct sockaddr_in *sa, struct cl_f
 			break;
 		}
 		w->last_sweep_us = cl_time_mono_us();
-		if (pthread_create(&w->th, NULL, loop, w) != 0) {
-			rc = cl_error_set(CL_EIO, "cannot start an HTTP thread");
+		rc = cl_thread_create(&w->th, "cl-http", loop, w);
+		if (rc)
 			break;
-		}
 		w->started = 1;
 	}
 	if (rc) {

@@ -235,67 +235,79 @@ static enum MHD_Result run(struct mreq *q)
 	return done ? result(cl_route_finish(&q->r, commit_rc)) : MHD_YES;
 }
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
-			       const char *method, const char *version,
-			       const char *upload, size_t *upload_size, void **con_cls)
+/* The head of a request arrived: its reading state, its route and rule,
+ * and a declared length within the limit (else the answer at once). */
+static enum MHD_Result begin(struct cl_mhd *m, struct MHD_Connection *c, const char *url,
+			     const char *method, void **con_cls)
 {
-	struct cl_mhd *m = cls;
-	struct mreq *q = *con_cls;
-	uint64_t max_body = m->s->http->max_body_bytes;
+	uint64_t max_body = m->s->http->max_body_bytes, n;
+	struct mreq *q = cl_calloc(1, sizeof(*q));
+	const char *why, *clen;
+	char msg[200];
+	int rc;
+
+	if (!q)
+		return MHD_NO;
+	q->m = m;
+	q->conn = c;
+	*con_cls = q;
+	cl_req_init(&q->r, m->s, &mhd_transport, q);
+	why = ambiguous(c);
+	if (why)
+		return result(cl_reply_error(&q->r, 400, "bad_request", why, NULL, NULL));
+	rc = cl_route_begin(&q->r, method, url, strlen(url));
+	if (rc != 1)
+		return result(rc);
+	clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (clen && cl_parse_u64(clen, 0, UINT64_MAX, &n) != CL_OK)
+		return result(cl_reply_error(&q->r, 400, "bad_request",
+					     "Content-Length is not a number", NULL, NULL));
+	if (clen && n > max_body) {
+		snprintf(msg, sizeof(msg), "the body is %llu bytes; the limit is %llu",
+			 (unsigned long long)n, (unsigned long long)max_body);
+		return result(cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
+	}
+	q->state = S_READING;
+	return MHD_YES;
+}
+
+/* A piece of the body: kept, unless the body grows past the limit. */
+static enum MHD_Result upload(struct mreq *q, const char *p, size_t n)
+{
+	uint64_t max_body = q->m->s->http->max_body_bytes;
 	char msg[200];
 
+	if (q->len + n > max_body) {
+		snprintf(msg, sizeof(msg), "the body is larger than the limit of %llu bytes",
+			 (unsigned long long)max_body);
+		return result(cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
+	}
+	if (!body_append(q, p, n))
+		return result(cl_reply_error(&q->r, 503, "busy", "out of memory; retry later",
+					     "Retry-After", "1"));
+	return MHD_YES;
+}
+
+/* libmicrohttpd's access handler, called for the head, each piece of the
+ * body, and the end of a request (and again once a parked one resumes). */
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version,
+			       const char *body, size_t *body_size, void **con_cls)
+{
+	struct mreq *q = *con_cls;
+
 	(void)version;
-	if (!q) {
-		const char *clen;
-		uint64_t n;
-		int rc;
-
-		q = cl_calloc(1, sizeof(*q));
-		if (!q)
-			return MHD_NO;
-		q->m = m;
-		q->conn = c;
-		*con_cls = q;
-		cl_req_init(&q->r, m->s, &mhd_transport, q);
-		{
-			const char *why = ambiguous(c);
-
-			if (why)
-				return result(cl_reply_error(&q->r, 400, "bad_request", why, NULL, NULL));
-		}
-		rc = cl_route_begin(&q->r, method, url, strlen(url));
-		if (rc != 1)
-			return result(rc);
-		clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						   MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (clen && cl_parse_u64(clen, 0, UINT64_MAX, &n) != CL_OK)
-			return result(cl_reply_error(&q->r, 400, "bad_request",
-						     "Content-Length is not a number", NULL, NULL));
-		if (clen && n > max_body) {
-			snprintf(msg, sizeof(msg), "the body is %llu bytes; the limit is %llu",
-				 (unsigned long long)n, (unsigned long long)max_body);
-			return result(cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
-		}
-		q->state = S_READING;
-		return MHD_YES;
-	}
+	if (!q)
+		return begin(cls, c, url, method, con_cls);
 	if (q->state == S_ANSWERED || q->r.answered) {
-		*upload_size = 0; /* discard the rest of a refused body */
+		*body_size = 0; /* discard the rest of a refused body */
 		return MHD_YES;
 	}
-	if (*upload_size) {
-		size_t n = *upload_size;
+	if (*body_size) {
+		size_t n = *body_size;
 
-		*upload_size = 0;
-		if (q->len + n > max_body) {
-			snprintf(msg, sizeof(msg), "the body is larger than the limit of %llu bytes",
-				 (unsigned long long)max_body);
-			return result(cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
-		}
-		if (!body_append(q, upload, n))
-			return result(cl_reply_error(&q->r, 503, "busy", "out of memory; retry later",
-						     "Retry-After", "1"));
-		return MHD_YES;
+		*body_size = 0;
+		return upload(q, body, n);
 	}
 	/* the request is complete */
 	if (q->state == S_RESUMED) {

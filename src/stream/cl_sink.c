@@ -11,6 +11,7 @@
 #include "core/cl_map.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "core/cl_worker.h"
 #include "bronze/cl_blog.h"
 #include "store/cl_store.h"
 
@@ -53,12 +54,12 @@ struct cl_sink {
 	void (*on_commit)(void *arg);
 	void *arg;
 	struct buf *cur;         /* the processor's */
-	pthread_t thread;
+	struct cl_worker *worker;  /* cl-store: poked when work is handed over */
 	pthread_mutex_t mu;
-	pthread_cond_t work, space;
+	pthread_cond_t space;
 	struct buf *head, *tail; /* handed over, not yet committed */
 	size_t pending;
-	int stop;
+	int stop;                /* under mu: submitters stop waiting for space */
 	struct cl_sink_stats st;
 };
 
@@ -306,14 +307,6 @@ static void free_buf(struct buf *b)
 	cl_free(b);
 }
 
-static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t us)
-{
-	struct timespec ts;
-
-	cl_time_deadline(&ts, us);
-	pthread_cond_timedwait(cv, mu, &ts);
-}
-
 /* The last buffer from first to last whose records are all durable, or
  * NULL if the first's are not yet. */
 static struct buf *durable_prefix(struct cl_sink *k, struct buf *first, struct buf *last)
@@ -333,140 +326,185 @@ static struct buf *durable_prefix(struct cl_sink *k, struct buf *first, struct b
 	}
 }
 
-static void *sink_main(void *arg)
+/* What the writer takes next: from head to the last buffer whose records
+ * are durable (NULL: none yet). */
+struct take {
+	struct buf *first, *last;
+	size_t pending;
+};
+
+static void take_peek(struct cl_sink *k, struct take *t)
+{
+	pthread_mutex_lock(&k->mu);
+	t->first = k->head;
+	t->pending = k->pending;
+	t->last = t->first ? durable_prefix(k, t->first, k->tail) : NULL;
+	pthread_mutex_unlock(&k->mu);
+}
+
+/*
+ * Waits, if the writer should, before writing what t holds: for work, for
+ * the commit interval to gather more, or for the records to become
+ * durable. `stopping` was read before t, so t holds all that was handed
+ * over before the stop. 1: wait done, look again; 0: write t now; -1: stop.
+ */
+static int writer_wait(struct cl_sink *k, struct cl_worker *w, const struct take *t,
+		       int stopping, int64_t interval)
+{
+	int64_t age;
+
+	if (!t->first) {
+		if (stopping)
+			return -1;
+		cl_worker_wait(w, -1);
+		return 1;
+	}
+	/* gather: one transaction per commit interval rather than one per
+	 * batch, so hot pages (indexes, NEWS2 rows, checkpoints) go to the
+	 * WAL once, not once per batch. The interval grows with the time
+	 * commits take: a busy store writes each page once for more rows,
+	 * instead of falling behind */
+	age = cl_time_mono_us() - t->first->handed_us;
+	if (!stopping && t->pending < k->max_pending / 4 && age < interval) {
+		cl_worker_wait(w, interval - age);
+		return 1;
+	}
+	if (t->last)
+		return 0;
+	/* rows whose records are written but not yet durable: wait for the
+	 * fdatasync (poked on each commit; 1 ms at most) */
+	if (stopping && age > 2000000) {
+		cl_log_error("store", "event=gave_up_at_stop detail=\"records never became "
+			     "durable; replayed from bronze at the next start\"");
+		return -1;
+	}
+	cl_worker_sleep(w, 1000);
+	return 1;
+}
+
+/* After a commit of t that took us: drops its buffers from the queue,
+ * counts it; the next commit interval. */
+static int64_t committed(struct cl_sink *k, const struct take *t, int64_t us)
+{
+	size_t bytes = 0;
+	int64_t interval = 2 * us;
+	int i = 0;
+
+	for (struct buf *b = t->first;; b = b->next) {
+		bytes += b->len;
+		if (b == t->last)
+			break;
+	}
+	pthread_mutex_lock(&k->mu);
+	k->head = t->last->next;
+	if (!k->head)
+		k->tail = NULL;
+	t->last->next = NULL;
+	k->pending -= bytes;
+	k->st.commits++;
+	k->st.commit_us_sum += (uint64_t)us;
+	while (i < 11 && us > (250 << i))
+		i++;
+	k->st.commit_us[i]++;
+	pthread_cond_broadcast(&k->space);
+	pthread_mutex_unlock(&k->mu);
+	for (struct buf *b = t->first; b;) {
+		struct buf *next = b->next;
+
+		free_buf(b);
+		b = next;
+	}
+	if (interval < COMMIT_INTERVAL_US)
+		interval = COMMIT_INTERVAL_US;
+	if (interval > COMMIT_INTERVAL_MAX_US)
+		interval = COMMIT_INTERVAL_MAX_US;
+	return interval;
+}
+
+/* Failed commits in a row, and when the last was logged. */
+struct retry {
+	int64_t backoff, logged_mono;
+	uint64_t failed_in_row;
+};
+
+/*
+ * After a failed commit: the same operations again after a pause. Bronze
+ * keeps the records and the checkpoint has not moved, so nothing is lost
+ * even if this never succeeds. 0: retry; -1: give up (stopping).
+ */
+static int commit_failed(struct cl_sink *k, struct cl_worker *w, struct retry *r)
+{
+	int64_t until;
+	uint64_t failures;
+
+	pthread_mutex_lock(&k->mu);
+	failures = ++k->st.failures;
+	pthread_mutex_unlock(&k->mu);
+	r->backoff = r->backoff ? (r->backoff * 2 > 5000000 ? 5000000 : r->backoff * 2) : 100000;
+	/* the first failure, then at most one line a minute while it lasts */
+	if (r->failed_in_row++ == 0 || cl_time_mono_us() - r->logged_mono >= 60000000) {
+		r->logged_mono = cl_time_mono_us();
+		cl_log_error("store", "event=commit_failed attempts=%llu retry_in_ms=%lld "
+			     "detail=%s", (unsigned long long)r->failed_in_row,
+			     (long long)(r->backoff / 1000), CL_LOG_Q(cl_error_detail()));
+	}
+	if (cl_worker_stopping(w) && failures > 3) {
+		cl_log_error("store", "event=gave_up_at_stop detail=\"replayed from bronze at "
+			     "the next start\"");
+		return -1;
+	}
+	/* the whole backoff: new work arriving does not cut it short */
+	until = cl_time_mono_us() + r->backoff;
+	while (cl_time_mono_us() < until && !cl_worker_wait(w, until - cl_time_mono_us()))
+		;
+	return 0;
+}
+
+/* The cl-store worker: commits handed-over rows once their records are
+ * durable, in transactions of a commit interval each. */
+static void sink_main(struct cl_worker *w, void *arg)
 {
 	struct cl_sink *k = arg;
-	int64_t backoff = 0, interval = COMMIT_INTERVAL_US, logged_mono = 0;
-	uint64_t failed_in_row = 0;
-	pthread_setname_np(pthread_self(), "cl-store");
+	int64_t interval = COMMIT_INTERVAL_US;
+	struct retry r = { 0 };
+
 	/* behind the alert path: storing can wait a moment, alerts cannot */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-
 	for (;;) {
-		struct buf *first, *last;
-		size_t bytes = 0;
+		struct take t;
 		int64_t t0;
-		int rc, outbox;
+		int rc, outbox, wait, stopping = cl_worker_stopping(w);
 
-		pthread_mutex_lock(&k->mu);
-		while (!k->head && !k->stop)
-			pthread_cond_wait(&k->work, &k->mu);
-		if (!k->head) {
-			pthread_mutex_unlock(&k->mu);
+		take_peek(k, &t);
+		wait = writer_wait(k, w, &t, stopping, interval);
+		if (wait < 0)
 			break;
-		}
-		first = k->head;
-		/* gather: one transaction per commit interval rather than one
-		 * per batch, so hot pages (indexes, NEWS2 rows, checkpoints)
-		 * go to the WAL once, not once per batch. The interval grows
-		 * with the time commits take: a busy store writes each page
-		 * once for more rows, instead of falling behind */
-		if (!k->stop && k->pending < k->max_pending / 4 &&
-		    cl_time_mono_us() - first->handed_us < interval) {
-			timed_wait(&k->work, &k->mu,
-				   interval - (cl_time_mono_us() - first->handed_us));
-			pthread_mutex_unlock(&k->mu);
+		if (wait)
 			continue;
-		}
-		last = durable_prefix(k, first, k->tail);
-		if (!last) {
-			/* rows whose records are written but not yet durable: wait
-			 * for the fdatasync (poked on each commit; 1 ms at most) */
-			int64_t waited = cl_time_mono_us() - first->handed_us;
-
-			if (k->stop && waited > 2000000) {
-				pthread_mutex_unlock(&k->mu);
-				cl_log_error("store", "event=gave_up_at_stop detail=\"records never became "
-					     "durable; replayed from bronze at the next start\"");
-				break;
-			}
-			timed_wait(&k->work, &k->mu, 1000);
-			pthread_mutex_unlock(&k->mu);
-			continue;
-		}
-		pthread_mutex_unlock(&k->mu);
-		for (struct buf *b = first;; b = b->next) {
-			bytes += b->len;
-			if (b == last)
-				break;
-		}
 		t0 = cl_time_mono_us();
-		rc = write_all(k, first, last, &outbox);
+		rc = write_all(k, t.first, t.last, &outbox);
 		t0 = cl_time_mono_us() - t0;
-		pthread_mutex_lock(&k->mu);
-		if (rc == CL_OK) {
-			int i = 0;
-
-			k->head = last->next;
-			if (!k->head)
-				k->tail = NULL;
-			last->next = NULL;
-			k->pending -= bytes;
-			k->st.commits++;
-			k->st.commit_us_sum += (uint64_t)t0;
-			while (i < 11 && t0 > (250 << i))
-				i++;
-			k->st.commit_us[i]++;
-			interval = 2 * t0;
-			if (interval < COMMIT_INTERVAL_US)
-				interval = COMMIT_INTERVAL_US;
-			if (interval > COMMIT_INTERVAL_MAX_US)
-				interval = COMMIT_INTERVAL_MAX_US;
-			pthread_cond_broadcast(&k->space);
-		} else {
-			k->st.failures++;
-		}
-		pthread_mutex_unlock(&k->mu);
-		if (rc == CL_OK) {
-			while (first) {
-				struct buf *next = first->next;
-
-				free_buf(first);
-				first = next;
-			}
-			if (backoff)
-				cl_log_info("store", "event=writes_resumed failed_attempts=%llu",
-					    (unsigned long long)failed_in_row);
-			backoff = 0;
-			failed_in_row = 0;
-			if (outbox && k->on_commit)
-				k->on_commit(k->arg);
+		if (rc != CL_OK) {
+			if (commit_failed(k, w, &r) < 0)
+				break;
 			continue;
 		}
-		/* the same operations again, after a pause: bronze keeps the
-		 * records and the checkpoint has not moved, so nothing is lost
-		 * even if this never succeeds */
-		backoff = backoff ? (backoff * 2 > 5000000 ? 5000000 : backoff * 2) : 100000;
-		/* the first failure, then at most one line a minute while it lasts */
-		if (failed_in_row++ == 0 || cl_time_mono_us() - logged_mono >= 60000000) {
-			logged_mono = cl_time_mono_us();
-			cl_log_error("store", "event=commit_failed attempts=%llu retry_in_ms=%lld "
-				     "detail=%s", (unsigned long long)failed_in_row,
-				     (long long)(backoff / 1000), CL_LOG_Q(cl_error_detail()));
-		}
-		pthread_mutex_lock(&k->mu);
-		if (k->stop && k->st.failures > 3) {
-			pthread_mutex_unlock(&k->mu);
-			cl_log_error("store", "event=gave_up_at_stop detail=\"replayed from bronze at "
-				     "the next start\"");
-			break;
-		}
-		/* the whole backoff: new work arriving does not cut it short */
-		{
-			int64_t until = cl_time_mono_us() + backoff;
-
-			while (!k->stop && cl_time_mono_us() < until)
-				timed_wait(&k->work, &k->mu, until - cl_time_mono_us());
-		}
-		pthread_mutex_unlock(&k->mu);
+		interval = committed(k, &t, t0);
+		if (r.backoff)
+			cl_log_info("store", "event=writes_resumed failed_attempts=%llu",
+				    (unsigned long long)r.failed_in_row);
+		r.backoff = 0;
+		r.failed_in_row = 0;
+		if (outbox && k->on_commit)
+			k->on_commit(k->arg);
 	}
-	return NULL;
 }
 
 int cl_sink_start(struct cl_store *store, struct cl_blog *const logs[CL_SINK_LOGS],
 		  size_t max_pending, void (*on_commit)(void *arg), void *arg, struct cl_sink **out)
 {
 	struct cl_sink *k = cl_calloc(1, sizeof(*k));
+	int rc;
 
 	if (!k) {
 		cl_store_close(store);
@@ -479,12 +517,14 @@ int cl_sink_start(struct cl_store *store, struct cl_blog *const logs[CL_SINK_LOG
 	k->on_commit = on_commit;
 	k->arg = arg;
 	pthread_mutex_init(&k->mu, NULL);
-	pthread_cond_init(&k->work, NULL);
 	pthread_cond_init(&k->space, NULL);
-	if (pthread_create(&k->thread, NULL, sink_main, k) != 0) {
+	rc = cl_worker_start("cl-store", sink_main, k, &k->worker);
+	if (rc) {
 		cl_store_close(store);
+		pthread_mutex_destroy(&k->mu);
+		pthread_cond_destroy(&k->space);
 		cl_free(k);
-		return cl_error_set(CL_ENOMEM, "cannot start the serving store's writer");
+		return rc;
 	}
 	*out = k;
 	return CL_OK;
@@ -509,18 +549,15 @@ int cl_sink_flush(struct cl_sink *k, const uint64_t need[CL_SINK_LOGS])
 		k->head = b;
 	k->tail = b;
 	k->pending += b->len;
-	pthread_cond_signal(&k->work);
 	pthread_mutex_unlock(&k->mu);
+	cl_worker_poke(k->worker);
 	return CL_OK;
 }
 
 void cl_sink_poke(struct cl_sink *k)
 {
-	if (!k)
-		return;
-	pthread_mutex_lock(&k->mu);
-	pthread_cond_signal(&k->work);
-	pthread_mutex_unlock(&k->mu);
+	if (k)
+		cl_worker_poke(k->worker);
 }
 
 void cl_sink_stop(struct cl_sink *k)
@@ -529,9 +566,9 @@ void cl_sink_stop(struct cl_sink *k)
 		return;
 	pthread_mutex_lock(&k->mu);
 	k->stop = 1;
-	pthread_cond_broadcast(&k->work);
+	pthread_cond_broadcast(&k->space);
 	pthread_mutex_unlock(&k->mu);
-	pthread_join(k->thread, NULL);
+	cl_worker_stop(k->worker);
 	while (k->head) {
 		struct buf *next = k->head->next;
 
@@ -541,7 +578,6 @@ void cl_sink_stop(struct cl_sink *k)
 	free_buf(k->cur);
 	cl_store_close(k->store);
 	pthread_mutex_destroy(&k->mu);
-	pthread_cond_destroy(&k->work);
 	pthread_cond_destroy(&k->space);
 	cl_free(k);
 }

@@ -18,6 +18,7 @@
 #include "core/cl_mem.h"
 #include "core/cl_prom.h"
 #include "core/cl_time.h"
+#include "core/cl_worker.h"
 #include "fhir/cl_fhir_obs.h"
 #include "store/cl_store.h"
 #include "stream/cl_sink.h"
@@ -91,10 +92,8 @@ struct cl_stream {
 	int replaying;           /* the record being applied was seen before */
 	json_t *notes;           /* alert changes for the webhook outbox */
 	struct ext_alert *ext;   /* raised from outside, not yet applied (mu) */
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int poked, stop, started;
+	struct cl_worker *worker; /* cl-stream: poked when records are written */
+	pthread_mutex_t mu;      /* ext */
 	int store_failed;        /* an operation could not be queued */
 	int failed;              /* the processor stopped on an error */
 	uint64_t processed[NSOURCES];   /* checkpoints: applied below these */
@@ -102,9 +101,7 @@ struct cl_stream {
 	int64_t last_event_mono; /* when an event last arrived */
 	int64_t last_scan_mono;  /* when open windows were last walked */
 	int64_t last_silence_mono; /* when devices were last checked for silence */
-	pthread_t wal_thread;    /* folds the WAL into the database, off this path */
-	pthread_cond_t wal_cv;   /* its own: pokes must wake the processor */
-	int wal_started;
+	struct cl_worker *wal;   /* cl-wal: folds the WAL into the database, off this path */
 	uint64_t replay_from[NSOURCES]; /* smallest offsets in open windows, as last walked */
 	struct cl_stream_counters c;
 };
@@ -856,7 +853,7 @@ static void load_open_alert(void *arg, int64_t id, const char *rule, const char 
 	}
 }
 
-static void *stream_main(void *arg)
+static void stream_main(struct cl_worker *w, void *arg)
 {
 	struct cl_stream *s = arg;
 	struct cl_blog_reader *r[NSOURCES] = { NULL };
@@ -864,7 +861,6 @@ static void *stream_main(void *arg)
 	uint64_t replay_upto[NSOURCES] = { 0 };
 	struct cl_store *st = NULL;
 	int rc;
-	pthread_setname_np(pthread_self(), "cl-stream");
 
 	cl_json_doc_init(&doc);
 	/* what the last run committed, read on a connection of our own */
@@ -916,17 +912,8 @@ static void *stream_main(void *arg)
 			atomic_store(&s->c.stopped, 1);
 			break;
 		}
-		pthread_mutex_lock(&s->mu);
-		stop = s->stop;
-		if (!stop && n < (long)s->o.batch_records && !s->poked) {
-			struct timespec ts;
-
-			cl_time_deadline(&ts, 50000);
-			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-		}
-		s->poked = 0;
-		stop = s->stop;
-		pthread_mutex_unlock(&s->mu);
+		/* a full batch: more is waiting, take only a pending poke */
+		stop = cl_worker_wait(w, n < (long)s->o.batch_records ? 50000 : 0);
 		if (stop && n <= 0)
 			break;
 	}
@@ -934,36 +921,28 @@ out:
 	for (int src = 0; src < NSOURCES; src++)
 		cl_blog_reader_close(r[src]);
 	cl_json_doc_free(&doc);
-	return NULL;
 }
 
 /* Checkpoints the serving store's WAL once a second on its own
  * connection, so no commit an alert waits for ever does it. */
-static void *wal_main(void *arg)
+static void wal_main(struct cl_worker *w, void *arg)
 {
 	struct cl_stream *s = arg;
 	struct cl_store *st;
 	int stop = 0;
-	pthread_setname_np(pthread_self(), "cl-wal");
+
 	/* behind the alert path: storing can wait a moment, alerts cannot */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-
-	if (cl_store_open(s->data_dir, &st) != CL_OK)
-		return NULL;
+	if (cl_store_open(s->data_dir, &st) != CL_OK) {
+		cl_log_error("stream", "event=no_wal_checkpoints detail=%s",
+			     CL_LOG_Q(cl_error_detail()));
+		return;
+	}
 	while (!stop) {
-		struct timespec ts;
-
-		pthread_mutex_lock(&s->mu);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		if (!s->stop)
-			pthread_cond_timedwait(&s->wal_cv, &s->mu, &ts);
-		stop = s->stop;
-		pthread_mutex_unlock(&s->mu);
+		stop = cl_worker_wait(w, 1000000);
 		cl_store_wal_checkpoint(st);
 	}
 	cl_store_close(st);
-	return NULL;
 }
 
 static void free_patient(void *p)
@@ -986,8 +965,6 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 	s->last_event_mono = cl_time_mono_us(); /* quiet is measured from start */
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
-	pthread_cond_init(&s->wal_cv, NULL);
 	{
 		struct cl_store *st;
 
@@ -1007,10 +984,10 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 		rc = load_reference(s, o->reference_path);
 	for (int i = 0; rc == CL_OK && i < o->nwindows; i++)
 		rc = cl_window_op_create(&o->windows[i], on_window, s, &s->win[i]);
-	if (rc == CL_OK && pthread_create(&s->thread, NULL, stream_main, s) != 0)
-		rc = cl_error_set(CL_ENOMEM, "cannot start the stream thread");
-	if (rc == CL_OK && pthread_create(&s->wal_thread, NULL, wal_main, s) == 0)
-		s->wal_started = 1;
+	if (rc == CL_OK)
+		rc = cl_worker_start("cl-stream", stream_main, s, &s->worker);
+	if (rc == CL_OK)
+		rc = cl_worker_start("cl-wal", wal_main, s, &s->wal);
 	if (rc) {
 		char msg[512];
 
@@ -1018,7 +995,6 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 		cl_stream_stop(s);
 		return cl_error_set(rc, "%s", msg);
 	}
-	s->started = 1;
 	*out = s;
 	return CL_OK;
 }
@@ -1065,9 +1041,8 @@ void cl_stream_raise(struct cl_stream *s, const char *rule, const char *severity
 	pthread_mutex_lock(&s->mu);
 	e->next = s->ext;
 	s->ext = e;
-	s->poked = 1;
-	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+	cl_worker_poke(s->worker);
 }
 
 void cl_stream_durable(struct cl_stream *s)
@@ -1078,29 +1053,17 @@ void cl_stream_durable(struct cl_stream *s)
 
 void cl_stream_poke(struct cl_stream *s)
 {
-	if (!s)
-		return;
-	pthread_mutex_lock(&s->mu);
-	s->poked = 1;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
+	if (s)
+		cl_worker_poke(s->worker);
 }
 
 void cl_stream_stop(struct cl_stream *s)
 {
 	if (!s)
 		return;
-	if (s->started) {
-		pthread_mutex_lock(&s->mu);
-		s->stop = 1;
-		pthread_cond_broadcast(&s->cv);
-		pthread_cond_broadcast(&s->wal_cv);
-		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->thread, NULL);
-	}
+	cl_worker_stop(s->worker);
 	cl_sink_stop(s->sink); /* writes all that was handed over */
-	if (s->wal_started)
-		pthread_join(s->wal_thread, NULL);
+	cl_worker_stop(s->wal); /* then folds it into the database */
 	while (s->ext) {
 		struct ext_alert *next = s->ext->next;
 
@@ -1113,8 +1076,6 @@ void cl_stream_stop(struct cl_stream *s)
 	cl_map_destroy(s->devices, free_patient);
 	cl_map_destroy(s->refs, free_patient);
 	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	pthread_cond_destroy(&s->wal_cv);
 	cl_free(s);
 }
 
