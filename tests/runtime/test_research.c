@@ -207,23 +207,8 @@ static void test_research(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
-int main(int argc, char **argv)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_research),
-	};
-	int rc;
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_research),
+};
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s CARELAKE SHARED_DATA_DIR\n", argv[0]);
-		return 2;
-	}
-	bin = argv[1];
-	shared = argv[2];
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	cl_test_tmpdir(dir, sizeof(dir));
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	cl_test_rmtree(dir);
-	curl_global_cleanup();
-	return rc;
-}
+SERVE_TEST_MAIN(tests)
