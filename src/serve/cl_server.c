@@ -200,8 +200,7 @@ static int start_batch(struct cl_server *s)
 	if (rc == CL_OK && ws->url[0]) {
 		struct cl_webhook *w = NULL;
 
-		rc = cl_webhook_start(ws->url, (int)ws->attempts, ws->backoff_us, ws->timeout_us,
-				      s->data_dir, &w);
+		rc = cl_webhook_start(ws, s->data_dir, &w);
 		__atomic_store_n(&s->webhook, w, __ATOMIC_RELEASE);
 	}
 	return rc;

@@ -31,6 +31,7 @@ struct cl_webhook {
 	char data_dir[PATH_MAX];
 	int attempts;
 	int64_t backoff_us, timeout_us;
+	int no_patients;                 /* an engineer receiver: alerts of no patient only */
 	char dead_path[PATH_MAX];
 	struct cl_worker *worker;
 	pthread_mutex_t mu;              /* guards st */
@@ -118,6 +119,33 @@ static int deliver(struct cl_webhook *w, struct cl_worker *wk, CURL *c, const st
 	}
 }
 
+/* 1 when an alert's JSON names a patient (or cannot be read: withheld
+ * rather than shown to a receiver that may not see it). */
+static int names_patient(const char *json)
+{
+	json_t *j = json_loads(json, 0, NULL), *p;
+	int named;
+
+	if (!j)
+		return 1;
+	p = json_object_get(j, "patient_id");
+	named = p && !json_is_null(p) && !(json_is_string(p) && !*json_string_value(p));
+	json_decref(j);
+	return named;
+}
+
+/* An alert the receiver's role may not see: out of the outbox, counted. */
+static void withhold(struct cl_webhook *w, struct cl_store *st, int64_t seq, struct item *it)
+{
+	pthread_mutex_lock(&w->mu);
+	w->st.withheld++;
+	pthread_mutex_unlock(&w->mu);
+	cl_free(it->json);
+	if (cl_store_outbox_delete(st, seq) != CL_OK)
+		cl_log_error("webhook", "event=outbox_not_updated detail=%s",
+			     CL_LOG_Q(cl_error_detail()));
+}
+
 /* Reads the outbox in order; an entry leaves it once delivered or
  * dead-lettered, so a kill at any moment loses nothing (an alert may at
  * worst be delivered twice). */
@@ -158,6 +186,11 @@ static void webhook_main(struct cl_worker *wk, void *arg)
 			continue;
 		}
 		it.len = strlen(it.json);
+		if (w->no_patients && names_patient(it.json)) {
+			withhold(w, st, seq, &it);
+			last = seq;
+			continue;
+		}
 		rc = deliver(w, wk, c, &it, &tries);
 		if (rc == CL_ECLOSED) {
 			cl_free(it.json);
@@ -185,24 +218,28 @@ out:
 	curl_easy_cleanup(c);
 }
 
-int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t timeout_us,
-		     const char *data_dir, struct cl_webhook **out)
+int cl_webhook_start(const struct cl_webhook_settings *ws, const char *data_dir,
+		     struct cl_webhook **out)
 {
-	struct cl_webhook *w = cl_calloc(1, sizeof(*w));
+	const char *url = ws->url;
+	struct cl_webhook *w;
 	int rc;
 
-	if (!w)
-		return cl_error_set(CL_ENOMEM, "no memory for webhooks");
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-		cl_free(w);
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		return cl_error_set(CL_EINVAL, "webhook.url must start with http:// or https://");
-	}
+	if (strcmp(ws->role, "clinician") && strcmp(ws->role, "admin") &&
+	    strcmp(ws->role, "engineer"))
+		return cl_error_set(CL_EINVAL, "webhook.role must be clinician, admin or engineer, "
+				    "not '%s'", ws->role);
+	if (!(w = cl_calloc(1, sizeof(*w))))
+		return cl_error_set(CL_ENOMEM, "no memory for webhooks");
+	w->no_patients = strcmp(ws->role, "engineer") == 0;
 	snprintf(w->url, sizeof(w->url), "%s", url);
 	snprintf(w->data_dir, sizeof(w->data_dir), "%s", data_dir);
 	snprintf(w->dead_path, sizeof(w->dead_path), "%s/alerts/webhook-dead-letter.ndjson", data_dir);
-	w->attempts = attempts > 0 ? attempts : 1;
-	w->backoff_us = backoff_us > 0 ? backoff_us : 1000;
-	w->timeout_us = timeout_us > 0 ? timeout_us : 5000000;
+	w->attempts = ws->attempts > 0 ? (int)ws->attempts : 1;
+	w->backoff_us = ws->backoff_us > 0 ? ws->backoff_us : 1000;
+	w->timeout_us = ws->timeout_us > 0 ? ws->timeout_us : 5000000;
 	pthread_mutex_init(&w->mu, NULL);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cl_worker_start("cl-webhook", webhook_main, w, &w->worker);
@@ -248,6 +285,9 @@ void cl_webhook_metrics(struct cl_webhook *w, struct cl_prom *p)
 	cl_prom_counter(p, "carelake_webhook_dead_lettered_total",
 			"Alerts written to the dead-letter file after the last attempt.",
 			ws.dead_lettered);
+	cl_prom_counter(p, "carelake_webhook_withheld_total",
+			"Alerts of a patient not sent to an engineer receiver (webhook.role).",
+			ws.withheld);
 }
 
 #define SEC 1000000ll
@@ -262,6 +302,9 @@ static const struct cl_config_entry webhook_entries[] = {
 	  "wait before the first retry; doubles each time", NULL },
 	{ "timeout", CL_CFG_DURATION, "5s", 1000, 600 * SEC, F(timeout_us),
 	  "longest a webhook request may take", NULL },
+	{ "role", CL_CFG_CHOICE, "clinician", 0, 0, F(role),
+	  "what the receiver may see: clinician or admin (every alert), engineer (alerts of "
+	  "no patient only)", "clinician|admin|engineer" },
 };
 
 const struct cl_config_section cl_webhook_section = {

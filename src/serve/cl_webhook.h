@@ -5,6 +5,12 @@
  * to <data>/alerts/webhook-dead-letter.ndjson (fsynced), so it is never
  * lost silently. Delivery runs on its own thread: a slow receiver never
  * delays the stream processor.
+ *
+ * The receiver sees what `webhook.role` may see, as a stream subscriber
+ * of that role would (cl_api_stream.c): a clinician (or admin) receiver
+ * every alert; an engineer receiver only alerts of no patient (a pipeline
+ * that failed). An alert withheld from it leaves the outbox uncounted as
+ * delivered (carelake_webhook_withheld_total).
  */
 #ifndef CL_WEBHOOK_H
 #define CL_WEBHOOK_H
@@ -22,17 +28,20 @@ struct cl_webhook_settings {
 	uint32_t attempts;              /* webhook.attempts */
 	int64_t backoff_us;             /* webhook.backoff */
 	int64_t timeout_us;             /* webhook.timeout */
+	char role[CL_CFG_STRING_MAX];   /* webhook.role: clinician, admin or engineer */
 };
 
 extern const struct cl_config_section cl_webhook_section;
 const struct cl_webhook_settings *cl_webhook_settings(const struct cl_config *c);
 
 struct cl_webhook_stats {
-	uint64_t delivered, retries, dead_lettered, queued;
+	uint64_t delivered, retries, dead_lettered, queued, withheld;
 };
 
-int cl_webhook_start(const char *url, int attempts, int64_t backoff_us, int64_t timeout_us,
-		     const char *data_dir, struct cl_webhook **out);
+/* Starts delivering the outbox of data_dir as ws says. CL_EINVAL naming
+ * the setting when the URL or the role is not one it can use. */
+int cl_webhook_start(const struct cl_webhook_settings *ws, const char *data_dir,
+		     struct cl_webhook **out);
 
 /* New entries are in the outbox (cheap; NULL: no-op). */
 void cl_webhook_poke(struct cl_webhook *w);

@@ -258,6 +258,69 @@ static void test_sse_and_webhook(void **state)
 	pthread_join(rv.th, NULL);
 }
 
+static int pipeline_alert_delivered(void *arg)
+{
+	struct receiver *rv = arg;
+	int found;
+
+	pthread_mutex_lock(&rv->mu);
+	found = strstr(rv->bodies, "\"rule\":\"pipeline_failed\"") != NULL;
+	pthread_mutex_unlock(&rv->mu);
+	return found;
+}
+
+static const struct server *g_srv;
+
+static int patient_alert_withheld(void *arg)
+{
+	(void)arg;
+	return metric(g_srv, "carelake_webhook_withheld_total") >= 1;
+}
+
+/* webhook.role=engineer: the receiver gets the alert of no patient (a
+ * pipeline that failed) and none of a patient's, which is withheld and
+ * counted, as an engineer's stream would show it. */
+static void test_webhook_engineer(void **state)
+{
+	struct receiver rv;
+	struct server s;
+	char data[300], hook[128], drop[300], dropset[400], file[400];
+	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", "--set",
+				"webhook.role=engineer", "--set", dropset, "--set",
+				"pipelines.drop.trigger=watch", "--set", "pipelines.drop.attempts=1",
+				NULL };
+	struct reply r;
+	FILE *f;
+
+	(void)state;
+	snprintf(drop, sizeof(drop), "%s/engineer-drop", dir);
+	assert_int_equal(mkdir(drop, 0700), 0);
+	snprintf(file, sizeof(file), "%s/broken.json", drop);
+	f = fopen(file, "w");
+	fputs("{\"resourceType\": ", f);
+	fclose(f);
+	snprintf(dropset, sizeof(dropset), "pipelines.drop.path=%s", drop);
+	receiver_start(&rv, 0);
+	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", rv.port);
+	snprintf(data, sizeof(data), "%s/engineer", dir);
+	server_start(&s, bin, data, extra);
+	g_srv = &s;
+	r = post(&s, test_event("w1", "m9", "p9", "spo2", 85, "%"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	wait_for(patient_alert_withheld, NULL, "the patient's alert to be withheld");
+	wait_for(pipeline_alert_delivered, &rv, "the pipeline_failed alert at the receiver");
+	pthread_mutex_lock(&rv.mu);
+	assert_null(strstr(rv.bodies, "spo2_low"));
+	assert_null(strstr(rv.bodies, "p9"));
+	pthread_mutex_unlock(&rv.mu);
+	assert_int_equal(query_long(data, "SELECT count(*) FROM alert WHERE rule = 'spo2_low'"), 1);
+	assert_int_equal(server_stop(&s), 0);
+	shutdown(rv.fd, SHUT_RDWR);
+	close(rv.fd);
+	pthread_join(rv.th, NULL);
+}
+
 static int dead_letter_written(void *arg)
 {
 	return access((const char *)arg, R_OK) == 0;
@@ -394,6 +457,7 @@ static void test_bad_reference_refused(void **state)
 
 static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sse_and_webhook),
+		cmocka_unit_test(test_webhook_engineer),
 		cmocka_unit_test(test_dead_letter),
 		cmocka_unit_test(test_webhook_outbox_survives_kill),
 		cmocka_unit_test(test_bad_reference_refused),
