@@ -7,6 +7,7 @@
 #include "batch/cl_gold.h"
 #include "batch/cl_xlsx.h"
 #include "lake/cl_parquet.h"
+#include "store/cl_db.h"
 #include "store/cl_store.h"
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"
@@ -35,8 +36,6 @@
 #define FILE_MAX ((size_t)1 << 30)   /* 1 GiB per file */
 
 static const char schema[] =
-	"PRAGMA journal_mode = WAL;"
-	"PRAGMA synchronous = NORMAL;"
 	/* a load touches index pages all over: keep them in memory rather
 	 * than rereading them from the OS for every row */
 	"PRAGMA cache_size = -262144;"
@@ -104,7 +103,6 @@ static int db_fail(sqlite3 *db, const char *what)
 int cl_batch_open(const char *data_dir, struct cl_batch **out)
 {
 	struct cl_batch *b = cl_calloc(1, sizeof(*b));
-	char path[PATH_MAX + 16];
 	int rc;
 
 	if (!b)
@@ -118,13 +116,9 @@ int cl_batch_open(const char *data_dir, struct cl_batch **out)
 		rc = cl_store_create(data_dir, &st);
 		cl_store_close(st);
 	}
-	snprintf(path, sizeof(path), "%s/carelake.db", data_dir);
-	if (rc == CL_OK && sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					   SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-		rc = cl_error_set(CL_EIO, "cannot open %s: %s", path,
-				  b->db ? sqlite3_errmsg(b->db) : "out of memory");
+	if (rc == CL_OK)
+		rc = cl_db_open(data_dir, CL_DB_READWRITE, &b->db);
 	if (rc == CL_OK) {
-		sqlite3_busy_timeout(b->db, 10000);
 		if (sqlite3_exec(b->db, schema, NULL, NULL, NULL) != SQLITE_OK)
 			rc = db_fail(b->db, "schema");
 	}

@@ -4,9 +4,9 @@
 #include "cl_cli.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
+#include "store/cl_db.h"
 
 #include <limits.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,19 +188,10 @@ int cl_cli_parse(struct cl_cli *cli, const struct cl_opt *opts, void *args,
 	return -1;
 }
 
-int cl_cli_open_store(const struct cl_cli *cli, int busy_ms, struct sqlite3 **db)
+int cl_cli_open_store(const struct cl_cli *cli, struct sqlite3 **db)
 {
-	char path[PATH_MAX + 16];
-
-	*db = NULL;
-	snprintf(path, sizeof(path), "%s/carelake.db", cli->data_dir);
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		int rc = cl_cli_error(cli, "cannot open %s: %s (load something first: carelake "
-				      "ingest)", path, *db ? sqlite3_errmsg(*db) : "out of memory");
-		sqlite3_close(*db);
-		*db = NULL;
-		return rc;
-	}
-	sqlite3_busy_timeout(*db, busy_ms);
+	if (cl_db_open(cli->data_dir, CL_DB_READONLY, db) != CL_OK)
+		return cl_cli_error(cli, "%s (load something first: carelake ingest)",
+				    cl_error_detail());
 	return 0;
 }

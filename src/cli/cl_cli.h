@@ -68,9 +68,9 @@ int cl_cli_error(const struct cl_cli *cli, const char *fmt, ...)
 int cl_cli_help(const char *usage, const struct cl_opt *opts);
 
 struct sqlite3;
-/* Opens <data>/carelake.db read-only, waiting up to busy_ms for a writer.
- * Returns 0, or prints why it cannot and returns CL_EXIT_USAGE. */
-int cl_cli_open_store(const struct cl_cli *cli, int busy_ms, struct sqlite3 **db);
+/* Opens <data>/carelake.db read-only (cl_db_open). Returns 0, or prints
+ * why it cannot and returns CL_EXIT_USAGE. */
+int cl_cli_open_store(const struct cl_cli *cli, struct sqlite3 **db);
 
 struct cl_frame;
 

@@ -88,7 +88,7 @@ int cl_cmd_export(int argc, char **argv)
 	    (cl_keys_dir(keys, cli.data_dir, keys_dir, sizeof(keys_dir)) != CL_OK ||
 	     cl_deid_open(keys_dir, cl_deid_settings(cli.cfg), cl_time_now_us(), &deid) != CL_OK))
 		return cl_cli_error(&cli, "%s", cl_error_detail());
-	if ((rc = cl_cli_open_store(&cli, 10000, &db))) {
+	if ((rc = cl_cli_open_store(&cli, &db))) {
 		cl_deid_close(deid);
 		return rc;
 	}

@@ -7,6 +7,7 @@
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"
 #include "core/cl_error.h"
+#include "store/cl_db.h"
 #include "store/cl_sql_json.h"
 #include "core/cl_fs.h"
 #include "core/cl_time.h"
@@ -115,7 +116,6 @@ int cl_cmd_status(int argc, char **argv)
 	};
 	struct status_args a = { 0 };
 	struct cl_pipeline p[CL_PIPELINES_MAX];
-	char path[PATH_MAX + 16];
 	struct cl_cli cli;
 	sqlite3 *db = NULL;
 	json_t *out, *pipes, *lag;
@@ -130,12 +130,8 @@ int cl_cmd_status(int argc, char **argv)
 		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
 	if (cl_config_list(cli.cfg, &cl_pipelines_section, p, &np, 1) != CL_OK)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
-	snprintf(path, sizeof(path), "%s/carelake.db", cli.data_dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
+	if (cl_db_open(cli.data_dir, CL_DB_READONLY, &db) != CL_OK)
 		return cl_cli_error(&cli, "nothing in %s yet (no carelake.db)", cli.data_dir);
-	}
-	sqlite3_busy_timeout(db, 5000);
 	out = json_object();
 	pipes = json_array();
 	for (int i = 0; i < np; i++) {
