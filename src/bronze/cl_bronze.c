@@ -4,6 +4,7 @@
  */
 #include "cl_bronze.h"
 #include "cl_checkpoint.h"
+#include "cl_reader.h"
 #include "cl_segment.h"
 #include "../core/cl_config.h"
 #include "../core/cl_error.h"
@@ -432,4 +433,23 @@ const struct cl_config_section cl_bronze_section = {
 const struct cl_blog_options *cl_bronze_settings(const struct cl_config *c)
 {
 	return cl_config_get(c, &cl_bronze_section);
+}
+
+int64_t cl_bronze_records_after(const char *data_dir, const char *source, uint64_t from,
+				uint64_t *end)
+{
+	char dir[PATH_MAX];
+	struct cl_blog_reader *r;
+	struct cl_frame f;
+	int64_t n = 0;
+
+	*end = from;
+	if (cl_bronze_source_dir(dir, sizeof(dir), data_dir, source) != CL_OK ||
+	    !cl_fs_is_dir(dir) || cl_blog_reader_open(dir, from, UINT64_MAX, 16u << 20, &r) != CL_OK)
+		return 0;
+	while (cl_blog_reader_next(r, &f) == 1)
+		n++;
+	*end = cl_blog_reader_position(r);
+	cl_blog_reader_close(r);
+	return n;
 }

@@ -3,6 +3,7 @@
  */
 #include "cl_store.h"
 #include "cl_db.h"
+#include "cl_sql_json.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
@@ -576,4 +577,12 @@ int cl_store_wal_checkpoint(struct cl_store *s)
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CL_OK : db_error(s, "WAL checkpoint");
+}
+
+uint64_t cl_store_checkpoint_of(sqlite3 *db, const char *consumer)
+{
+	int64_t v = cl_sql_one_int(db, "SELECT processed FROM stream_checkpoint WHERE consumer = ?1",
+				   consumer, 0);
+
+	return v > 0 ? (uint64_t)v : 0;
 }
