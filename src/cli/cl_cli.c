@@ -41,6 +41,8 @@ const struct cl_command cl_commands[] = {
 	  cl_cmd_verify_usage, cl_cmd_verify_opts, cl_cmd_verify },
 	{ "bronze", "bronze log tools: dump stored records as NDJSON, append records",
 	  cl_cmd_bronze_usage, cl_cmd_bronze_opts, cl_cmd_bronze },
+	{ "token", "API tokens: issue, list, revoke; the roles and what each may do",
+	  cl_cmd_token_usage, cl_cmd_token_opts, cl_cmd_token },
 	{ "config", "print the effective settings, or every setting with its meaning",
 	  cl_cmd_config_usage, cl_cmd_config_opts, cl_cmd_config },
 	{ NULL, NULL, NULL, NULL, NULL },

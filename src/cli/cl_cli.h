@@ -92,6 +92,7 @@ int cl_cmd_optimize(int argc, char **argv);
 int cl_cmd_vacuum(int argc, char **argv);
 int cl_cmd_status(int argc, char **argv);
 int cl_cmd_generate(int argc, char **argv);
+int cl_cmd_token(int argc, char **argv);
 
 extern const char cl_cmd_verify_usage[];
 extern const char cl_cmd_bronze_usage[];
@@ -108,6 +109,7 @@ extern const char cl_cmd_optimize_usage[];
 extern const char cl_cmd_vacuum_usage[];
 extern const char cl_cmd_status_usage[];
 extern const char cl_cmd_generate_usage[];
+extern const char cl_cmd_token_usage[];
 
 extern const struct cl_opt cl_cmd_verify_opts[];
 extern const struct cl_opt cl_cmd_bronze_opts[];
@@ -124,5 +126,6 @@ extern const struct cl_opt cl_cmd_optimize_opts[];
 extern const struct cl_opt cl_cmd_vacuum_opts[];
 extern const struct cl_opt cl_cmd_status_opts[];
 extern const struct cl_opt cl_cmd_generate_opts[];
+extern const struct cl_opt cl_cmd_token_opts[];
 
 #endif
