@@ -33,32 +33,27 @@ const char cl_cmd_serve_usage[] =
 	"Prints 'listening on http://HOST:PORT' once ready (port 0 picks a free\n"
 	"port). SIGINT or SIGTERM stops it cleanly.\n\n";
 
+/* Sets a setting from an option, the error naming the option. */
+static int set_from(struct cl_cli *cli, const char *key, const char *opt, const char *arg)
+{
+	char detail[512];
+
+	if (cl_config_set(cli->cfg, key, arg) == CL_OK)
+		return CL_OK;
+	snprintf(detail, sizeof(detail), "%s", cl_error_detail());
+	return cl_error_set(CL_EINVAL, "--%s: %s", opt, detail);
+}
+
 /* --listen HOST:PORT */
 static int opt_listen(void *base, const char *arg)
 {
-	struct cl_cli *cli = base;
-
-	if (cl_config_set(cli->cfg, "http.listen", arg) != CL_OK) {
-		char detail[512];
-
-		snprintf(detail, sizeof(detail), "%s", cl_error_detail());
-		return cl_error_set(CL_EINVAL, "--listen: %s", detail);
-	}
-	return CL_OK;
+	return set_from(base, "http.listen", "listen", arg);
 }
 
 /* --mqtt HOST:PORT */
 static int opt_mqtt(void *base, const char *arg)
 {
-	struct cl_cli *cli = base;
-
-	if (cl_config_set(cli->cfg, "mqtt.broker", arg) != CL_OK) {
-		char detail[512];
-
-		snprintf(detail, sizeof(detail), "%s", cl_error_detail());
-		return cl_error_set(CL_EINVAL, "--mqtt: %s", detail);
-	}
-	return CL_OK;
+	return set_from(base, "mqtt.broker", "mqtt", arg);
 }
 
 /* serve's options are settings: their base is the struct cl_cli */
