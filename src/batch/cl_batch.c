@@ -7,7 +7,9 @@
 #include "batch/cl_gold.h"
 #include "batch/cl_xlsx.h"
 #include "lake/cl_parquet.h"
+#include "store/cl_db.h"
 #include "store/cl_store.h"
+#include "bronze/cl_manifest.h"
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"
 #include "json/cl_json.h"
@@ -35,8 +37,6 @@
 #define FILE_MAX ((size_t)1 << 30)   /* 1 GiB per file */
 
 static const char schema[] =
-	"PRAGMA journal_mode = WAL;"
-	"PRAGMA synchronous = NORMAL;"
 	/* a load touches index pages all over: keep them in memory rather
 	 * than rereading them from the OS for every row */
 	"PRAGMA cache_size = -262144;"
@@ -104,7 +104,6 @@ static int db_fail(sqlite3 *db, const char *what)
 int cl_batch_open(const char *data_dir, struct cl_batch **out)
 {
 	struct cl_batch *b = cl_calloc(1, sizeof(*b));
-	char path[PATH_MAX + 16];
 	int rc;
 
 	if (!b)
@@ -118,13 +117,9 @@ int cl_batch_open(const char *data_dir, struct cl_batch **out)
 		rc = cl_store_create(data_dir, &st);
 		cl_store_close(st);
 	}
-	snprintf(path, sizeof(path), "%s/carelake.db", data_dir);
-	if (rc == CL_OK && sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					   SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-		rc = cl_error_set(CL_EIO, "cannot open %s: %s", path,
-				  b->db ? sqlite3_errmsg(b->db) : "out of memory");
+	if (rc == CL_OK)
+		rc = cl_db_open(data_dir, CL_DB_READWRITE, &b->db);
 	if (rc == CL_OK) {
-		sqlite3_busy_timeout(b->db, 10000);
 		if (sqlite3_exec(b->db, schema, NULL, NULL, NULL) != SQLITE_OK)
 			rc = db_fail(b->db, "schema");
 	}
@@ -318,31 +313,6 @@ static int already_loaded(struct cl_batch *b, const char *hash)
 	return found;
 }
 
-/* Appends the file's line to bronze/<source>/_files.ndjson, durably. */
-static int manifest_append(const char *src_dir, json_t *line)
-{
-	char path[PATH_MAX * 2 + 32], *text = json_dumps(line, JSON_COMPACT);
-	int fd, rc;
-
-	if (!text)
-		return cl_error_set(CL_ENOMEM, "no memory");
-	snprintf(path, sizeof(path), "%s/_files.ndjson", src_dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		free(text);
-		return cl_error_set(cl_error_from_errno(errno), "cannot open %s: %s", path,
-				    strerror(errno));
-	}
-	rc = cl_fs_write_all(fd, text, strlen(text), path);
-	if (rc == CL_OK)
-		rc = cl_fs_write_all(fd, "\n", 1, path);
-	if (rc == CL_OK)
-		rc = cl_fs_datasync(fd, path);
-	close(fd);
-	free(text);
-	return rc;
-}
-
 static int register_file(struct cl_batch *b, const char *hash, const char *source,
 			 const char *rel, const char *name, size_t bytes, const char *format,
 			 int64_t run_id, int64_t at)
@@ -452,15 +422,11 @@ static int ingest_file(struct cl_batch *b, const char *source_opt, const char *p
 	if (rc == CL_OK)
 		rc = cl_fs_write_atomic(stored, data, len, 0400);
 	if (rc == CL_OK) {
-		json_t *line = json_pack("{s:s,s:s,s:s,s:I,s:s,s:I,s:I}", "hash", hash, "name", name,
-					 "path", rel, "bytes", (json_int_t)len, "format", format,
-					 "run_id", (json_int_t)sum->run_id, "ingested_us",
-					 (json_int_t)now);
-		char sdir[PATH_MAX + 128];
+		struct cl_manifest_entry e = { .hash = hash, .name = name, .path = rel,
+					       .format = format, .bytes = (int64_t)len,
+					       .run_id = sum->run_id, .ingested_us = now };
 
-		snprintf(sdir, sizeof(sdir), "%s/bronze/%s", b->data_dir, source);
-		rc = line ? manifest_append(sdir, line) : cl_error_set(CL_ENOMEM, "no memory");
-		json_decref(line);
+		rc = cl_manifest_append(b->data_dir, source, &e);
 	}
 	/* registration and silver rows: one transaction */
 	if (rc == CL_OK)
@@ -860,41 +826,29 @@ static int rebuild_file(struct cl_batch *b, const struct listed *l, struct cl_ba
 	return CL_OK;
 }
 
-/* Adds the entries of one source's file list (bronze/<source>/_files.ndjson)
- * to *list. A torn last line is a file that never registered: skipped. */
-static int list_source_files(const char *path, const char *source, struct listed **list,
-			     size_t *n, size_t *cap)
+/* The rebuild's list of what the manifests hold (cl_manifest_list's fn). */
+struct gather {
+	struct listed **list;
+	size_t *n, *cap;
+};
+
+static int gather_entry(void *arg, const char *source, const struct cl_manifest_entry *e)
 {
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t lcap = 0;
-	int rc = CL_OK;
+	struct gather *g = arg;
 
-	if (!f)
-		return CL_OK;
-	while (rc == CL_OK && getline(&line, &lcap, f) > 0) {
-		json_t *j = json_loads(line, 0, NULL);
+	if (*g->n == *g->cap) {
+		size_t cap = *g->cap ? *g->cap * 2 : 64;
+		struct listed *nl = cl_realloc(*g->list, cap * sizeof(**g->list));
 
-		if (!j)
-			continue;
-		if (*n == *cap) {
-			struct listed *nl = cl_realloc(*list, (*cap ? *cap * 2 : 64) * sizeof(**list));
-
-			if (!nl) {
-				json_decref(j);
-				rc = cl_error_set(CL_ENOMEM, "no memory");
-				break;
-			}
-			*list = nl;
-			*cap = *cap ? *cap * 2 : 64;
-		}
-		(*list)[*n].line = j;
-		snprintf((*list)[*n].source, sizeof((*list)[*n].source), "%.63s", source);
-		(*n)++;
+		if (!nl)
+			return cl_error_set(CL_ENOMEM, "no memory");
+		*g->list = nl;
+		*g->cap = cap;
 	}
-	free(line);
-	fclose(f);
-	return rc;
+	(*g->list)[*g->n].line = json_incref(e->line);
+	snprintf((*g->list)[*g->n].source, sizeof((*g->list)[0].source), "%.63s", source);
+	(*g->n)++;
+	return CL_OK;
 }
 
 /* Every file bronze lists, of every source, in ingest order. */
@@ -911,12 +865,11 @@ static int list_bronze_files(struct cl_batch *b, struct listed **list, size_t *n
 	snprintf(bronze, sizeof(bronze), "%s/bronze", b->data_dir);
 	d = opendir(bronze);
 	while (rc == CL_OK && d && (de = readdir(d))) {
-		char path[PATH_MAX * 2];
+		struct gather g = { list, n, &cap };
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s/_files.ndjson", bronze, de->d_name);
-		rc = list_source_files(path, de->d_name, list, n, &cap);
+		rc = cl_manifest_list(b->data_dir, de->d_name, gather_entry, NULL, &g);
 	}
 	if (d)
 		closedir(d);

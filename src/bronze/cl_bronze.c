@@ -4,6 +4,8 @@
  */
 #include "cl_bronze.h"
 #include "cl_checkpoint.h"
+#include "cl_manifest.h"
+#include "cl_reader.h"
 #include "cl_segment.h"
 #include "../core/cl_config.h"
 #include "../core/cl_error.h"
@@ -273,54 +275,36 @@ static int verify_source(const char *dir, const char *name, uint32_t max_len,
 	return rc;
 }
 
-/* The original files a source keeps (batch loads list them in
- * _files.ndjson): each must be there, with the content its hash says. */
-static int verify_files(const char *data_dir, const char *dir, const char *name,
-			struct cl_bronze_counts *c, struct cl_bronze_report *rep)
+/* What verify_files counts into. */
+struct verify_ctx {
+	const char *data_dir, *name;
+	struct cl_bronze_counts *c;
+	struct cl_bronze_report *rep;
+};
+
+static int verify_entry(void *arg, const char *source, const struct cl_manifest_entry *e)
 {
-	char list[PATH_MAX + 32], *line = NULL;
-	size_t cap = 0;
-	uint64_t n = 0;
-	FILE *f;
+	struct verify_ctx *v = arg;
 
-	snprintf(list, sizeof(list), "%s/_files.ndjson", dir);
-	f = fopen(list, "r");
-	if (!f)
-		return CL_OK;
-	while (getline(&line, &cap, f) > 0) {
-		json_t *j = json_loads(line, 0, NULL);
-		const char *hash = json_string_value(json_object_get(j, "hash"));
-		const char *rel = json_string_value(json_object_get(j, "path"));
-		char path[PATH_MAX * 2], hex[65];
-		unsigned char h[32];
-		char *data = NULL;
-		size_t len = 0;
-
-		n++;
-		if (!hash || !rel) {
-			/* a torn last line: that file never registered */
-			json_decref(j);
-			continue;
-		}
-		c->files++;
-		snprintf(path, sizeof(path), "%s/%s", data_dir, rel);
-		if (cl_fs_read_file(path, (size_t)1 << 30, &data, &len) != CL_OK) {
-			c->corrupt_files++;
-			problem(rep, "%s: %s is missing or unreadable", name, rel);
-		} else {
-			crypto_generichash(h, sizeof(h), (const unsigned char *)data, len, NULL, 0);
-			sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-			if (strcmp(hex, hash) != 0) {
-				c->corrupt_files++;
-				problem(rep, "%s: %s no longer matches its hash", name, rel);
-			}
-		}
-		cl_free(data);
-		json_decref(j);
+	(void)source;
+	v->c->files++;
+	if (cl_manifest_check(v->data_dir, e) != CL_OK) {
+		v->c->corrupt_files++;
+		problem(v->rep, "%s: %s", v->name, cl_error_detail());
 	}
-	free(line);
-	fclose(f);
-	(void)n;
+	return CL_OK;
+}
+
+/* The original files a source keeps (its manifest, cl_manifest.h): each
+ * must be there, with the content its hash says. A line that is not a
+ * whole entry (a torn last line: that file never registered) is skipped. */
+static int verify_files(const char *data_dir, const char *name, struct cl_bronze_counts *c,
+			struct cl_bronze_report *rep)
+{
+	struct verify_ctx v = { data_dir, name, c, rep };
+
+	if (cl_manifest_list(data_dir, name, verify_entry, NULL, &v) != CL_OK)
+		problem(rep, "%s: %s", name, cl_error_detail());
 	return CL_OK;
 }
 
@@ -366,7 +350,7 @@ int cl_bronze_verify(const char *data_dir, const char *source,
 		cl_bronze_source_dir(dir, sizeof(dir), data_dir, names[i]);
 		rc = verify_source(dir, names[i], max_len, c, rep);
 		if (rc == CL_OK)
-			rc = verify_files(data_dir, dir, names[i], c, rep);
+			rc = verify_files(data_dir, names[i], c, rep);
 		if (rc)
 			return rc;
 		rep->total.files += c->files;
@@ -432,4 +416,23 @@ const struct cl_config_section cl_bronze_section = {
 const struct cl_blog_options *cl_bronze_settings(const struct cl_config *c)
 {
 	return cl_config_get(c, &cl_bronze_section);
+}
+
+int64_t cl_bronze_records_after(const char *data_dir, const char *source, uint64_t from,
+				uint64_t *end)
+{
+	char dir[PATH_MAX];
+	struct cl_blog_reader *r;
+	struct cl_frame f;
+	int64_t n = 0;
+
+	*end = from;
+	if (cl_bronze_source_dir(dir, sizeof(dir), data_dir, source) != CL_OK ||
+	    !cl_fs_is_dir(dir) || cl_blog_reader_open(dir, from, UINT64_MAX, 16u << 20, &r) != CL_OK)
+		return 0;
+	while (cl_blog_reader_next(r, &f) == 1)
+		n++;
+	*end = cl_blog_reader_position(r);
+	cl_blog_reader_close(r);
+	return n;
 }

@@ -57,6 +57,12 @@ int cl_bronze_sources(const char *data_dir, char (**names)[65], size_t *n);
 int cl_bronze_source_dir(char *buf, size_t cap, const char *data_dir,
 			 const char *source);
 
+/* The records of source's log from offset `from` to its end, counted by
+ * reading them (0 when the source has no log); *end is the offset after
+ * the last whole record. For carelake status: how far behind a reader is. */
+int64_t cl_bronze_records_after(const char *data_dir, const char *source, uint64_t from,
+				uint64_t *end);
+
 /*
  * Reads every segment of every source (or only `source` if not NULL) and
  * checks headers, frames, checksums and offset continuity. Read-only: safe

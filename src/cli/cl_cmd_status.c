@@ -1,20 +1,22 @@
 /*
  * `carelake status`: pipelines and their last runs, how far behind the
- * stream and the refiner are, and what sits in quarantine.
+ * stream and the refiner are, and what sits in quarantine. Each module
+ * answers for its own state (batch: cl_batch_status.h; the stream:
+ * cl_stream_position; bronze: cl_bronze_records_after; the lake:
+ * cl_lake_pending_tables); this file opens carelake.db read-only and
+ * prints what they say.
  */
 #include "cl_cli.h"
+#include "batch/cl_batch_status.h"
 #include "batch/cl_pipeline.h"
 #include "bronze/cl_bronze.h"
-#include "bronze/cl_reader.h"
 #include "core/cl_error.h"
-#include "store/cl_sql_json.h"
-#include "core/cl_fs.h"
 #include "core/cl_time.h"
+#include "lake/cl_lake.h"
+#include "store/cl_db.h"
+#include "stream/cl_stream.h"
 
-#include <dirent.h>
-#include <getopt.h>
 #include <jansson.h>
-#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,182 +27,67 @@ const char cl_cmd_status_usage[] =
 	"runs of every load, how many records of each bronze log the stream\n"
 	"processor and the refiner have still to apply (lag), the files in bronze\n"
 	"and the records in quarantine, by source; and which tables' Delta copies\n"
-	"under silver/ and gold/ are behind carelake.db. Safe beside `carelake serve`.\n\n"
-	"options:\n"
-	"  --json            print it as one JSON object\n"
-	CL_CLI_COMMON_HELP;
+	"under silver/ and gold/ are behind carelake.db. Safe beside `carelake serve`.\n\n";
 
-/* Rows of a query as a JSON array of objects. */
-static json_t *rows(sqlite3 *db, const char *sql, const char *bind)
+/* Each bronze log the stream follows: its records, and how many of them
+ * the stream and the refiner have still to apply. */
+static json_t *lag_of_logs(sqlite3 *db, const char *data_dir)
 {
-	json_t *arr = json_array();
-	sqlite3_stmt *st;
+	json_t *lag = json_object();
+	const char *log;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return arr;
-	if (bind)
-		sqlite3_bind_text(st, 1, bind, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		json_t *o = cl_sql_row_json(st);
+	for (size_t i = 0; lag && (log = cl_stream_log(i)); i++) {
+		uint64_t end;
+		int64_t behind_stream = cl_bronze_records_after(
+			data_dir, log, cl_stream_position(db, log), &end);
+		int64_t behind_refine = cl_bronze_records_after(
+			data_dir, log, cl_batch_refine_position(db, log), &end);
 
-		json_array_append_new(arr, o);
-	}
-	sqlite3_finalize(st);
-	return arr;
-}
-
-static int64_t one(sqlite3 *db, const char *sql, const char *bind, int64_t dflt)
-{
-	sqlite3_stmt *st;
-	int64_t v = dflt;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return dflt;
-	if (bind)
-		sqlite3_bind_text(st, 1, bind, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* Records of a bronze log from `from` to its end. */
-static int64_t records_after(const char *data_dir, const char *source, uint64_t from,
-			     uint64_t *end)
-{
-	char dir[PATH_MAX];
-	struct cl_blog_reader *r;
-	struct cl_frame f;
-	int64_t n = 0;
-
-	*end = from;
-	if (cl_bronze_source_dir(dir, sizeof(dir), data_dir, source) != CL_OK || !cl_fs_is_dir(dir) ||
-	    cl_blog_reader_open(dir, from, UINT64_MAX, 16u << 20, &r) != CL_OK)
-		return 0;
-	while (cl_blog_reader_next(r, &f) == 1)
-		n++;
-	*end = cl_blog_reader_position(r);
-	cl_blog_reader_close(r);
-	return n;
-}
-
-/* Files in a dead-letter folder, less their .reason notes. */
-static json_int_t dead_letters(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	json_int_t n = 0;
-
-	while (d && (de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-
-		if (de->d_name[0] != '.' && !(l > 7 && strcmp(de->d_name + l - 7, ".reason") == 0))
-			n++;
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
-int cl_cmd_status(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static const char *const logs[][3] = {
-		{ "vitals", "stream", "vitals" }, { "fhir", "stream.fhir", "fhir" },
-	};
-	struct cl_pipeline p[CL_PIPELINES_MAX];
-	char path[PATH_MAX + 16];
-	struct cl_cli cli;
-	sqlite3 *db = NULL;
-	json_t *out, *pipes, *lag;
-	int json = 0, np = 0, opt, rc;
-
-	cl_cli_init(&cli, "status");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_status_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (opt == 'j')
-			json = 1;
-		else
-			return cl_cli_error(&cli, "unknown option (see carelake status --help)");
-	}
-	if (optind < argc)
-		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
-	if (cl_config_list(cli.cfg, &cl_pipelines_section, p, &np, 1) != CL_OK)
-		return cl_cli_error(&cli, "%s", cl_error_detail());
-	snprintf(path, sizeof(path), "%s/carelake.db", cli.data_dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return cl_cli_error(&cli, "nothing in %s yet (no carelake.db)", cli.data_dir);
-	}
-	sqlite3_busy_timeout(db, 5000);
-	out = json_object();
-	pipes = json_array();
-	for (int i = 0; i < np; i++) {
-		char trig[32];
-		json_t *last = rows(db, "SELECT id, trigger, attempts, state, start_us, end_us, files,"
-				   " accepted, quarantined, error FROM pipeline_run WHERE pipeline = ?1"
-				   " ORDER BY id DESC LIMIT 1", p[i].name);
-
-		cl_pipeline_trigger_text(&p[i], trig, sizeof(trig));
-		json_array_append_new(pipes, json_pack("{s:s,s:s,s:s,s:s,s:i,s:o,s:I}", "name",
-						       p[i].name, "path", p[i].path, "trigger",
-						       trig, "source", p[i].source, "attempts",
-						       (int)p[i].attempts, "last_run",
-						       json_incref(json_array_get(last, 0)) ?: json_null(),
-						       "dead_letters", (json_int_t)0));
-		json_decref(last);
-		{
-			char dl[PATH_MAX * 2];
-			json_t *pj = json_array_get(pipes, json_array_size(pipes) - 1);
-			json_int_t n = 0;
-
-			snprintf(dl, sizeof(dl), "%s/dead-letter/%.48s", cli.data_dir, p[i].name);
-			n = dead_letters(dl);
-			json_object_set_new(pj, "dead_letters", json_integer(n));
-		}
-	}
-	json_object_set_new(out, "pipelines", pipes);
-	json_object_set_new(out, "runs", rows(db, "SELECT id, pipeline, trigger, attempts, state,"
-					      " start_us, end_us, files, records, accepted, duplicates,"
-					      " quarantined, warnings, error FROM pipeline_run"
-					      " ORDER BY id DESC LIMIT 10", NULL));
-	lag = json_object();
-	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
-		uint64_t end, stream_at = (uint64_t)one(db, "SELECT processed FROM stream_checkpoint"
-							" WHERE consumer = ?1", logs[i][1], 0);
-		uint64_t refine_at = (uint64_t)one(db, "SELECT next_offset FROM refine_checkpoint"
-						   " WHERE source = ?1", logs[i][2], 0);
-		int64_t behind_stream = records_after(cli.data_dir, logs[i][0], stream_at, &end);
-		int64_t behind_refine = records_after(cli.data_dir, logs[i][0], refine_at, &end);
-
-		json_object_set_new(lag, logs[i][0],
+		json_object_set_new(lag, log,
 				    json_pack("{s:I,s:I,s:I}", "records", (json_int_t)end,
 					      "stream_lag", (json_int_t)behind_stream, "refine_lag",
 					      (json_int_t)behind_refine));
 	}
-	json_object_set_new(out, "lag", lag);
-	json_object_set_new(out, "sources",
-			    rows(db, "WITH s AS (SELECT source FROM bronze_file UNION SELECT source FROM"
-				 " quarantine) SELECT s.source, (SELECT count(*) FROM bronze_file b"
-				 " WHERE b.source = s.source) AS files, (SELECT count(*) FROM"
-				 " quarantine q WHERE q.source = s.source) AS quarantined FROM s"
-				 " ORDER BY s.source", NULL));
-	json_object_set_new(out, "quarantined",
-			    json_integer(one(db, "SELECT count(*) FROM quarantine", NULL, 0)));
-	json_object_set_new(out, "lake",
-			    rows(db, "SELECT table_name, count(*) AS partitions FROM lake_dirty"
-				 " GROUP BY table_name ORDER BY table_name", NULL));
+	return lag;
+}
+
+/* What status's options set. */
+struct status_args {
+	int json;
+};
+
+const struct cl_opt cl_cmd_status_opts[] = {
+	CL_OPT_FLAG("json", struct status_args, json, "print it as one JSON object"),
+	CL_OPT_END,
+};
+
+int cl_cmd_status(int argc, char **argv)
+{
+	struct status_args a = { 0 };
+	struct cl_pipeline p[CL_PIPELINES_MAX];
+	struct cl_cli cli;
+	sqlite3 *db = NULL;
+	json_t *out;
+	int json, np = 0, nargs, rc;
+
+	cl_cli_init(&cli, "status");
+	rc = cl_cli_parse(&cli, cl_cmd_status_opts, &a, cl_cmd_status_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	json = a.json;
+	if (nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
+	if (cl_config_list(cli.cfg, &cl_pipelines_section, p, &np, 1) != CL_OK)
+		return cl_cli_error(&cli, "%s", cl_error_detail());
+	if (cl_db_open(cli.data_dir, CL_DB_READONLY, &db) != CL_OK)
+		return cl_cli_error(&cli, "nothing in %s yet (no carelake.db)", cli.data_dir);
+	out = json_object();
+	json_object_set_new(out, "pipelines", cl_batch_status_pipelines(db, cli.data_dir, p, np));
+	json_object_set_new(out, "runs", cl_batch_status_runs(db, 10));
+	json_object_set_new(out, "lag", lag_of_logs(db, cli.data_dir));
+	json_object_set_new(out, "sources", cl_batch_status_sources(db));
+	json_object_set_new(out, "quarantined", json_integer(cl_batch_status_quarantined(db)));
+	json_object_set_new(out, "lake", cl_lake_pending_tables(db));
 	sqlite3_close(db);
 	if (json) {
 		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

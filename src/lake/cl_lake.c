@@ -149,6 +149,23 @@ int64_t cl_lake_pending(sqlite3 *db)
 	return n;
 }
 
+json_t *cl_lake_pending_tables(sqlite3 *db)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *st;
+
+	if (!arr || sqlite3_prepare_v2(db, "SELECT table_name, count(*) FROM lake_dirty"
+				       " GROUP BY table_name ORDER BY table_name", -1, &st,
+				       NULL) != SQLITE_OK)
+		return arr;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:s,s:I}", "table_name",
+						     (const char *)sqlite3_column_text(st, 0),
+						     (json_int_t)sqlite3_column_int64(st, 1)));
+	sqlite3_finalize(st);
+	return arr;
+}
+
 static int exec(sqlite3 *db, const char *sql)
 {
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)

@@ -95,6 +95,11 @@ int cl_lake_sync(sqlite3 *db, const char *data_dir, const struct cl_lake_opts *o
 /* Partitions noted as changed but not yet in the Delta tables. */
 int64_t cl_lake_pending(sqlite3 *db);
 
+/* The tables whose Delta copies are behind carelake.db, as a JSON array of
+ * {"table_name", "partitions"} in name order (a json_t *; empty when none). */
+struct json_t;
+struct json_t *cl_lake_pending_tables(sqlite3 *db);
+
 /* The SQLite table behind a name as users write it: "observation",
  * "silver.observation", "gold.admissions_daily", "admissions_daily" or
  * "gold_admissions_daily". Writes the SQLite name and the Delta table's

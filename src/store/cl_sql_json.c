@@ -30,3 +30,33 @@ json_t *cl_sql_row_json(sqlite3_stmt *st)
 	}
 	return o;
 }
+
+json_t *cl_sql_rows_json(sqlite3 *db, const char *sql, const char *bind)
+{
+	json_t *arr = json_array();
+	sqlite3_stmt *st;
+
+	if (!arr || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return arr;
+	if (bind)
+		sqlite3_bind_text(st, 1, bind, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(arr, cl_sql_row_json(st));
+	sqlite3_finalize(st);
+	return arr;
+}
+
+int64_t cl_sql_one_int(sqlite3 *db, const char *sql, const char *bind, int64_t dflt)
+{
+	sqlite3_stmt *st;
+	int64_t v = dflt;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return dflt;
+	if (bind)
+		sqlite3_bind_text(st, 1, bind, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}

@@ -2,6 +2,8 @@
  * The serving store on SQLite. See cl_store.h.
  */
 #include "cl_store.h"
+#include "cl_db.h"
+#include "cl_sql_json.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
@@ -61,8 +63,6 @@ static const char *const sql[Q_COUNT] = {
 };
 
 static const char schema[] =
-	"PRAGMA journal_mode = WAL;"
-	"PRAGMA synchronous = NORMAL;"
 	"CREATE TABLE IF NOT EXISTS stream_checkpoint(consumer TEXT PRIMARY KEY,"
 	" processed INTEGER NOT NULL, replay_from INTEGER NOT NULL, updated_us INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS vital_event(source TEXT NOT NULL, bronze_offset INTEGER NOT NULL,"
@@ -100,48 +100,21 @@ static int db_error(struct cl_store *s, const char *what)
 			    "carelake.db: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-/* SQLite would create carelake.db with mode 0644, and it gives -wal and
- * -shm the mode of the database: made here first, 0600, the three are
- * the owner's alone. An existing file keeps the mode it has. */
-static int create_private(const char *path)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return cl_error_set(cl_error_from_errno(errno), "cannot create %s: %s", path,
-				    strerror(errno));
-	close(fd);
-	return CL_OK;
-}
-
 static int open_store(const char *data_dir, int create, struct cl_store **out)
 {
-	char path[PATH_MAX];
 	struct cl_store *s = cl_calloc(1, sizeof(*s));
 	char *err = NULL;
+	int rc;
 
 	if (!s)
 		return cl_error_set(CL_ENOMEM, "no memory for the store");
-	snprintf(path, sizeof(path), "%s/carelake.db", data_dir);
-	if (create) {
-		int rc = create_private(path);
-
-		if (rc) {
-			cl_free(s);
-			return rc;
-		}
-	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				  SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		int rc = cl_error_set(CL_EIO, "cannot open %s: %s", path,
-				      s->db ? sqlite3_errmsg(s->db) : "out of memory");
-
-		cl_store_close(s);
+	rc = cl_db_open(data_dir, CL_DB_READWRITE, &s->db);
+	if (rc) {
+		cl_free(s);
 		return rc;
 	}
-	sqlite3_busy_timeout(s->db, 5000);
 	if (create && sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
-		int rc = cl_error_set(CL_EIO, "carelake.db schema: %s", err ? err : "?");
+		rc = cl_error_set(CL_EIO, "carelake.db schema: %s", err ? err : "?");
 
 		sqlite3_free(err);
 		cl_store_close(s);
@@ -150,7 +123,7 @@ static int open_store(const char *data_dir, int create, struct cl_store **out)
 	for (int i = 0; i < Q_COUNT; i++)
 		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
 				       NULL) != SQLITE_OK) {
-			int rc = db_error(s, "prepare");
+			rc = db_error(s, "prepare");
 
 			cl_store_close(s);
 			return rc;
@@ -604,4 +577,12 @@ int cl_store_wal_checkpoint(struct cl_store *s)
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CL_OK : db_error(s, "WAL checkpoint");
+}
+
+uint64_t cl_store_checkpoint_of(sqlite3 *db, const char *consumer)
+{
+	int64_t v = cl_sql_one_int(db, "SELECT processed FROM stream_checkpoint WHERE consumer = ?1",
+				   consumer, 0);
+
+	return v > 0 ? (uint64_t)v : 0;
 }

@@ -44,6 +44,11 @@ int cl_store_checkpoint_get(struct cl_store *s, const char *consumer,
 int cl_store_checkpoint_set(struct cl_store *s, const char *consumer,
 			    uint64_t processed, uint64_t replay_from);
 
+struct sqlite3;
+/* A consumer's `processed` read through any connection to carelake.db (a
+ * read-only one: carelake status); 0 when it has none yet. */
+uint64_t cl_store_checkpoint_of(struct sqlite3 *db, const char *consumer);
+
 /* One vital value (ignored if that offset of that source is stored). */
 int cl_store_put_vital(struct cl_store *s, const char *source, uint64_t offset,
 		       const char *patient, const char *device, const char *vital,

@@ -1129,3 +1129,16 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 	cl_prom_gauge(p, "carelake_store_pending_bytes",
 		      "Stream output waiting to be committed.", (double)ks.pending_bytes);
 }
+
+const char *cl_stream_log(size_t i)
+{
+	return i < NSOURCES ? source_names[i] : NULL;
+}
+
+uint64_t cl_stream_position(struct sqlite3 *db, const char *log)
+{
+	for (size_t i = 0; i < NSOURCES; i++)
+		if (strcmp(source_names[i], log) == 0)
+			return cl_store_checkpoint_of(db, consumers[i]);
+	return 0;
+}

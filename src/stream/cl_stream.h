@@ -123,6 +123,15 @@ void cl_stream_durable(struct cl_stream *s);
 /* Processes what is durable, writes a last checkpoint, stops. */
 void cl_stream_stop(struct cl_stream *s);
 
+struct sqlite3;
+/* The bronze logs the processor follows: the name of the i-th, or NULL
+ * past the last. */
+const char *cl_stream_log(size_t i);
+
+/* How far the processor has applied `log` (its checkpoint in carelake.db,
+ * read through db, any connection): records below it are applied. */
+uint64_t cl_stream_position(struct sqlite3 *db, const char *log);
+
 const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s);
 
 /* The serving store's writer: commits, failures, their durations. */
