@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 		}
 		for (const struct cl_command *c = cl_commands; c->name; c++)
 			if (strcmp(c->name, argv[2]) == 0)
-				return cl_cli_help(c->usage);
+				return cl_cli_help(c->usage, c->opts);
 		fprintf(stderr, "carelake: no command '%s' (see carelake --help)\n", argv[2]);
 		return 2;
 	}

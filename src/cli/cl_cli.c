@@ -14,36 +14,36 @@
 
 const struct cl_command cl_commands[] = {
 	{ "demo", "run the platform on a fresh data directory with simulated ICU patients",
-	  cl_cmd_demo_usage, cl_cmd_demo },
+	  cl_cmd_demo_usage, cl_cmd_demo_opts, cl_cmd_demo },
 	{ "serve", "run the platform: ingest, stream processing, alerts, API",
-	  cl_cmd_serve_usage, cl_cmd_serve },
+	  cl_cmd_serve_usage, cl_cmd_serve_opts, cl_cmd_serve },
 	{ "generate", "write a synthetic hospital in every batch format",
-	  cl_cmd_generate_usage, cl_cmd_generate },
+	  cl_cmd_generate_usage, cl_cmd_generate_opts, cl_cmd_generate },
 	{ "ingest", "load FHIR and CSV files into bronze and the silver tables",
-	  cl_cmd_ingest_usage, cl_cmd_ingest },
+	  cl_cmd_ingest_usage, cl_cmd_ingest_opts, cl_cmd_ingest },
 	{ "refine", "refine bronze into silver; --rebuild rebuilds it from bronze",
-	  cl_cmd_refine_usage, cl_cmd_refine },
+	  cl_cmd_refine_usage, cl_cmd_refine_opts, cl_cmd_refine },
 	{ "query", "read-only SQL over the silver and serving tables",
-	  cl_cmd_query_usage, cl_cmd_query },
+	  cl_cmd_query_usage, cl_cmd_query_opts, cl_cmd_query },
 	{ "export", "one silver or gold table as one Parquet, CSV or NDJSON file",
-	  cl_cmd_export_usage, cl_cmd_export },
+	  cl_cmd_export_usage, cl_cmd_export_opts, cl_cmd_export },
 	{ "table", "the rows of any Delta table at a version or time; its commits",
-	  cl_cmd_table_usage, cl_cmd_table },
+	  cl_cmd_table_usage, cl_cmd_table_opts, cl_cmd_table },
 	{ "optimize", "compact small Parquet files of the Delta tables",
-	  cl_cmd_optimize_usage, cl_cmd_optimize },
+	  cl_cmd_optimize_usage, cl_cmd_optimize_opts, cl_cmd_optimize },
 	{ "vacuum", "delete files the Delta tables removed longer ago than the retention",
-	  cl_cmd_vacuum_usage, cl_cmd_vacuum },
+	  cl_cmd_vacuum_usage, cl_cmd_vacuum_opts, cl_cmd_vacuum },
 	{ "status", "pipelines and their runs, lag, quarantine",
-	  cl_cmd_status_usage, cl_cmd_status },
+	  cl_cmd_status_usage, cl_cmd_status_opts, cl_cmd_status },
 	{ "simulate", "synthetic ICU device streams with injected episodes and a ground-truth file",
-	  cl_cmd_simulate_usage, cl_cmd_simulate },
+	  cl_cmd_simulate_usage, cl_cmd_simulate_opts, cl_cmd_simulate },
 	{ "verify", "check bronze framing and checksums; report counts per source",
-	  cl_cmd_verify_usage, cl_cmd_verify },
+	  cl_cmd_verify_usage, cl_cmd_verify_opts, cl_cmd_verify },
 	{ "bronze", "bronze log tools: dump stored records as NDJSON, append records",
-	  cl_cmd_bronze_usage, cl_cmd_bronze },
+	  cl_cmd_bronze_usage, cl_cmd_bronze_opts, cl_cmd_bronze },
 	{ "config", "print the effective settings, or every setting with its meaning",
-	  cl_cmd_config_usage, cl_cmd_config },
-	{ NULL, NULL, NULL, NULL },
+	  cl_cmd_config_usage, cl_cmd_config_opts, cl_cmd_config },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 /* The configuration of the command this process runs. */
@@ -95,50 +95,97 @@ int cl_cli_error(const struct cl_cli *cli, const char *fmt, ...)
 	return CL_EXIT_USAGE;
 }
 
-int cl_cli_help(const char *usage)
+int cl_cli_help(const char *usage, const struct cl_opt *opts)
 {
 	fputs(usage, stdout);
+	fputs("options:\n", stdout);
+	cl_opt_print_help(stdout, opts);
+	cl_opt_print_help(stdout, cl_cli_common_opts);
 	return CL_EXIT_OK;
 }
 
-int cl_cli_common_option(struct cl_cli *cli, int opt, const char *arg)
+/* --data DIR */
+static int opt_data(void *base, const char *arg)
 {
-	int rc;
+	struct cl_cli *cli = base;
 
-	switch (opt) {
-	case CL_OPT_DATA:
-		if (!*arg || strlen(arg) >= sizeof(cli->data_dir)) {
-			cl_cli_error(cli, "--data needs a directory path");
-			return -1;
-		}
-		snprintf(cli->data_dir, sizeof(cli->data_dir), "%s", arg);
-		return 1;
-	case CL_OPT_CONFIG:
-		rc = cl_config_load_file(cli->cfg, arg);
-		if (rc) {
-			cl_cli_error(cli, "%s", cl_error_detail());
-			return -1;
-		}
+	if (!*arg || strlen(arg) >= sizeof(cli->data_dir))
+		return cl_error_set(CL_EINVAL, "--data needs a directory path");
+	snprintf(cli->data_dir, sizeof(cli->data_dir), "%s", arg);
+	cli->data_given = 1;
+	return CL_OK;
+}
+
+/* Sets the detail to prefix + the detail a failed call left, returns rc. */
+static int prefixed(int rc, const char *prefix)
+{
+	char detail[1024];
+
+	snprintf(detail, sizeof(detail), "%s", cl_error_detail());
+	return cl_error_set(rc, "%s%s", prefix, detail);
+}
+
+/* --config FILE */
+static int opt_config(void *base, const char *arg)
+{
+	struct cl_cli *cli = base;
+	int rc = cl_config_load_file(cli->cfg, arg);
+
+	if (rc == CL_OK)
 		cl_cli_apply(cli);
-		return 1;
-	case CL_OPT_SET:
-		rc = cl_config_set_pair(cli->cfg, arg);
-		if (rc) {
-			cl_cli_error(cli, "--set %s", cl_error_detail());
-			return -1;
-		}
-		cl_cli_apply(cli);
-		return 1;
-	case CL_OPT_LOG_LEVEL:
-		rc = cl_config_set(cli->cfg, "log.level", arg);
-		if (rc) {
-			cl_cli_error(cli, "--log-level: %s", cl_error_detail());
-			return -1;
-		}
-		cl_cli_apply(cli);
-		return 1;
+	return rc;
+}
+
+/* --set KEY=VALUE */
+static int opt_set(void *base, const char *arg)
+{
+	struct cl_cli *cli = base;
+	int rc = cl_config_set_pair(cli->cfg, arg);
+
+	if (rc != CL_OK)
+		return prefixed(rc, "--set ");
+	cl_cli_apply(cli);
+	return CL_OK;
+}
+
+/* --log-level L */
+static int opt_log_level(void *base, const char *arg)
+{
+	struct cl_cli *cli = base;
+	int rc = cl_config_set(cli->cfg, "log.level", arg);
+
+	if (rc != CL_OK)
+		return prefixed(rc, "--log-level: ");
+	cl_cli_apply(cli);
+	return CL_OK;
+}
+
+const struct cl_opt cl_cli_common_opts[] = {
+	CL_OPT_CALL("data", opt_data, "DIR",
+		    "data directory (default $CARELAKE_DATA, else ./carelake-data)"),
+	CL_OPT_CALL("config", opt_config, "FILE", "YAML settings file (see `carelake config --help`)"),
+	CL_OPT_CALL("set", opt_set, "KEY=VALUE", "override one setting; may be repeated"),
+	CL_OPT_CALL("log-level", opt_log_level, "L", "error, warn, info or debug (logs go to stderr)"),
+	{ "help", 0, CL_OPTK_HELP, 0, 0, 0, NULL, NULL, "this text" },
+	CL_OPT_END,
+};
+
+int cl_cli_parse(struct cl_cli *cli, const struct cl_opt *opts, void *args,
+		 const char *usage, int argc, char **argv, int *nargs)
+{
+	const struct cl_opt_set sets[] = { { opts, args }, { cl_cli_common_opts, cli } };
+	int rc = cl_opt_parse(sets, 2, argc, argv, nargs);
+
+	if (rc == CL_OPT_HELP_ASKED)
+		return cl_cli_help(usage, opts);
+	if (rc != CL_OPT_PARSED) {
+		if (strncmp(cl_error_detail(), "unknown option", 14) == 0)
+			return cl_cli_error(cli, "%s (see carelake %s --help)", cl_error_detail(),
+					    cli->cmd);
+		return cl_cli_error(cli, "%s", cl_error_detail());
 	}
-	return 0;
+	cl_cli_apply(cli);
+	return -1;
 }
 
 int cl_cli_open_store(const struct cl_cli *cli, int busy_ms, struct sqlite3 **db)

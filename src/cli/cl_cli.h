@@ -7,6 +7,7 @@
 #ifndef CL_CLI_H
 #define CL_CLI_H
 
+#include "cl_opt.h"
 #include "core/cl_config.h"
 
 /* Exit codes. */
@@ -18,6 +19,7 @@
 struct cl_cli {
 	const char *cmd;        /* command name, for messages */
 	char data_dir[4096];    /* --data, $CARELAKE_DATA or ./carelake-data */
+	int data_given;         /* --data was on the command line */
 	struct cl_config *cfg;  /* defaults < --config file < --set (the process's one,
 				 * freed by cl_cli_finish) */
 };
@@ -25,22 +27,31 @@ struct cl_cli {
 /* A subcommand. */
 struct cl_command {
 	const char *name;
-	const char *summary;  /* one line for `carelake --help` */
-	const char *usage;    /* full --help text */
+	const char *summary;        /* one line for `carelake --help` */
+	const char *usage;          /* --help text above its options */
+	const struct cl_opt *opts;  /* its own options (cl_opt.h) */
 	int (*run)(int argc, char **argv);
 };
 
 /* The commands, NULL-name terminated. */
 extern const struct cl_command cl_commands[];
 
-/*
- * Handles a common option. Returns 1 if `opt` was one (consuming optarg),
- * 0 if not, or -1 after printing an error (exit with CL_EXIT_USAGE).
- */
-int cl_cli_common_option(struct cl_cli *cli, int opt, const char *optarg_);
+/* The options every command takes: --data, --config, --set, --log-level,
+ * --help (their base is the struct cl_cli). */
+extern const struct cl_opt cl_cli_common_opts[];
 
 /* Initialises cli with defaults (data dir from the environment). */
 void cl_cli_init(struct cl_cli *cli, const char *cmd);
+
+/*
+ * Parses argv (argv[0] the command's name) against the command's options
+ * (stored into args) and the common ones (into cli). Returns -1 when the
+ * command goes on, its positional arguments then in argv[0..*nargs);
+ * otherwise the exit status the command returns at once: CL_EXIT_OK after
+ * printing --help, CL_EXIT_USAGE after printing what was wrong.
+ */
+int cl_cli_parse(struct cl_cli *cli, const struct cl_opt *opts, void *args,
+		 const char *usage, int argc, char **argv, int *nargs);
 
 /* Applies the log level from the config. */
 void cl_cli_apply(struct cl_cli *cli);
@@ -52,38 +63,14 @@ void cl_cli_finish(void);
 int cl_cli_error(const struct cl_cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Prints usage text of a command to stdout and returns CL_EXIT_OK. */
-int cl_cli_help(const char *usage);
+/* Prints a command's --help (usage text, then its options and the common
+ * ones, from their tables) to stdout and returns CL_EXIT_OK. */
+int cl_cli_help(const char *usage, const struct cl_opt *opts);
 
 struct sqlite3;
 /* Opens <data>/carelake.db read-only, waiting up to busy_ms for a writer.
  * Returns 0, or prints why it cannot and returns CL_EXIT_USAGE. */
 int cl_cli_open_store(const struct cl_cli *cli, int busy_ms, struct sqlite3 **db);
-
-/* Long option ids shared by all commands (above any short option). */
-enum {
-	CL_OPT_DATA = 1000,
-	CL_OPT_CONFIG,
-	CL_OPT_SET,
-	CL_OPT_LOG_LEVEL,
-	CL_OPT_HELP,
-	CL_OPT_FIRST_OWN = 1100, /* commands number their own from here */
-};
-
-/* Common entries for a getopt_long table. */
-#define CL_CLI_COMMON_OPTIONS                                          \
-	{ "data", required_argument, NULL, CL_OPT_DATA },             \
-	{ "config", required_argument, NULL, CL_OPT_CONFIG },         \
-	{ "set", required_argument, NULL, CL_OPT_SET },               \
-	{ "log-level", required_argument, NULL, CL_OPT_LOG_LEVEL },   \
-	{ "help", no_argument, NULL, CL_OPT_HELP }
-
-#define CL_CLI_COMMON_HELP                                                   \
-	"  --data DIR        data directory (default $CARELAKE_DATA, else ./carelake-data)\n" \
-	"  --config FILE     YAML settings file (see `carelake config --help`)\n"   \
-	"  --set KEY=VALUE   override one setting; may be repeated\n"              \
-	"  --log-level L     error, warn, info or debug (logs go to stderr)\n"     \
-	"  --help            this text\n"
 
 struct cl_frame;
 
@@ -121,5 +108,21 @@ extern const char cl_cmd_optimize_usage[];
 extern const char cl_cmd_vacuum_usage[];
 extern const char cl_cmd_status_usage[];
 extern const char cl_cmd_generate_usage[];
+
+extern const struct cl_opt cl_cmd_verify_opts[];
+extern const struct cl_opt cl_cmd_bronze_opts[];
+extern const struct cl_opt cl_cmd_config_opts[];
+extern const struct cl_opt cl_cmd_demo_opts[];
+extern const struct cl_opt cl_cmd_serve_opts[];
+extern const struct cl_opt cl_cmd_simulate_opts[];
+extern const struct cl_opt cl_cmd_ingest_opts[];
+extern const struct cl_opt cl_cmd_refine_opts[];
+extern const struct cl_opt cl_cmd_query_opts[];
+extern const struct cl_opt cl_cmd_export_opts[];
+extern const struct cl_opt cl_cmd_table_opts[];
+extern const struct cl_opt cl_cmd_optimize_opts[];
+extern const struct cl_opt cl_cmd_vacuum_opts[];
+extern const struct cl_opt cl_cmd_status_opts[];
+extern const struct cl_opt cl_cmd_generate_opts[];
 
 #endif

@@ -12,7 +12,6 @@
 #include "core/cl_time.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -28,12 +27,7 @@ const char cl_cmd_bronze_usage[] =
 	"every source is dumped in name order. A corrupt region is reported on stderr\n"
 	"and skipped; the exit status is then 1.\n\n"
 	"append stores each non-empty line of FILE (or stdin) as one record of the\n"
-	"source, and returns once all are durable, printing the offsets given.\n\n"
-	"options:\n"
-	"  --source NAME     the source (a-z, 0-9, _ and -)\n"
-	"  --from OFFSET     dump: start at this offset (default 0)\n"
-	"  --limit N         dump: print at most N records per source\n"
-	CL_CLI_COMMON_HELP;
+	"source, and returns once all are durable, printing the offsets given.\n\n";
 
 void cl_cli_print_record(const char *source, const struct cl_frame *f)
 {
@@ -209,59 +203,48 @@ static int do_append(struct cl_cli *cli, const char *source, const char *file)
 	return CL_EXIT_OK;
 }
 
+/* What bronze's options set. */
+struct bronze_args {
+	const char *source;
+	uint64_t from, limit;
+};
+
+const struct cl_opt cl_cmd_bronze_opts[] = {
+	CL_OPT_STRING("source", struct bronze_args, source, "NAME",
+		      "the source (a-z, 0-9, _ and -)"),
+	CL_OPT_UINT("from", struct bronze_args, from, 0, UINT64_MAX - 1, "OFFSET",
+		    "dump: start at this offset (default 0)"),
+	CL_OPT_UINT("limit", struct bronze_args, limit, 0, UINT64_MAX - 1, "N",
+		    "dump: print at most N records per source"),
+	CL_OPT_END,
+};
+
 int cl_cmd_bronze(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "source", required_argument, NULL, 's' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *source = NULL, *sub;
-	uint64_t from = 0, limit = UINT64_MAX;
+	struct bronze_args a = { .limit = UINT64_MAX };
+	const char *sub;
 	struct cl_cli cli;
-	int opt, rc;
+	int nargs, rc;
 
 	cl_cli_init(&cli, "bronze");
 	if (argc < 2 || strcmp(argv[1], "--help") == 0)
 		return argc < 2 ? (cl_cli_error(&cli, "needs a subcommand: dump or append"),
 				   CL_EXIT_USAGE)
-				: cl_cli_help(cl_cmd_bronze_usage);
+				: cl_cli_help(cl_cmd_bronze_usage, cl_cmd_bronze_opts);
 	sub = argv[1];
 	if (strcmp(sub, "dump") != 0 && strcmp(sub, "append") != 0)
 		return cl_cli_error(&cli, "unknown subcommand '%s' (dump or append)", sub);
-	optind = 1;
-	while ((opt = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_bronze_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		switch (opt) {
-		case 's':
-			source = optarg;
-			break;
-		case 'f':
-			if (cl_parse_u64(optarg, 0, UINT64_MAX - 1, &from))
-				return cl_cli_error(&cli, "--from: %s", cl_error_detail());
-			break;
-		case 'l':
-			if (cl_parse_u64(optarg, 0, UINT64_MAX - 1, &limit))
-				return cl_cli_error(&cli, "--limit: %s", cl_error_detail());
-			break;
-		default:
-			return cl_cli_error(&cli, "unknown option (see carelake bronze --help)");
-		}
-	}
+	rc = cl_cli_parse(&cli, cl_cmd_bronze_opts, &a, cl_cmd_bronze_usage, argc - 1, argv + 1,
+			  &nargs);
+	if (rc >= 0)
+		return rc;
+	argv++;
 	if (strcmp(sub, "dump") == 0) {
-		if (optind + 1 < argc)
-			return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind + 1]);
-		return do_dump(&cli, source, from, limit);
+		if (nargs)
+			return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
+		return do_dump(&cli, a.source, a.from, a.limit);
 	}
-	if (optind + 2 < argc)
+	if (nargs > 1)
 		return cl_cli_error(&cli, "append takes one FILE");
-	return do_append(&cli, source, optind + 1 < argc ? argv[optind + 1] : NULL);
+	return do_append(&cli, a.source, nargs ? argv[0] : NULL);
 }

@@ -10,7 +10,6 @@
 #include "batch/cl_pipeline.h"
 #include "ingest/cl_input.h"
 
-#include <getopt.h>
 #include <stdio.h>
 
 const char cl_cmd_config_usage[] =
@@ -23,39 +22,33 @@ const char cl_cmd_config_usage[] =
 	"    commit_max_records: 4096\n"
 	"    commit_max_wait: 2ms\n\n"
 	"Sizes take B, KiB, MiB, GiB; durations us, ms, s, m, h, d. Unknown keys\n"
-	"and out-of-range values are errors that name the key and its bounds.\n\n"
-	"options:\n"
-	"  --reference       every setting with its type, bounds, default and meaning,\n"
-	"                    and the settings of each input plugin\n"
-	CL_CLI_COMMON_HELP;
+	"and out-of-range values are errors that name the key and its bounds.\n\n";
+
+/* What config's options set. */
+struct config_args {
+	int reference;
+};
+
+const struct cl_opt cl_cmd_config_opts[] = {
+	CL_OPT_FLAG("reference", struct config_args, reference,
+		    "every setting with its type, bounds, default and meaning,\n"
+		    "and the settings of each input plugin"),
+	CL_OPT_END,
+};
 
 int cl_cmd_config(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "reference", no_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct config_args a = { 0 };
 	struct cl_cli cli;
-	int reference = 0, opt, rc;
+	int reference, nargs, rc;
 
 	cl_cli_init(&cli, "config");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_config_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (opt == 'r')
-			reference = 1;
-		else
-			return cl_cli_error(&cli, "unknown option (see carelake config --help)");
-	}
-	if (optind < argc)
-		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
+	rc = cl_cli_parse(&cli, cl_cmd_config_opts, &a, cl_cmd_config_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	reference = a.reference;
+	if (nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
 	{
 		struct cl_rule rules[CL_RULES_MAX];
 		struct cl_pipeline p[CL_PIPELINES_MAX];

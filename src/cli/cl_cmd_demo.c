@@ -18,7 +18,6 @@
 #include "sim/cl_sim_target.h"
 #include "store/cl_store.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,15 +38,8 @@ const char cl_cmd_demo_usage[] =
 	"dropouts). Every second it prints events/s, the alerts open and the\n"
 	"patients with the highest NEWS2, and it prints the URL and API token so you\n"
 	"can query it meanwhile (curl -H 'Authorization: Bearer TOKEN' URL/api/v1/alerts).\n"
-	"Runs until Ctrl-C, or for --duration seconds.\n\n"
-	"options:\n"
-	"  --patients N       simulated patients (default 24)\n"
-	"  --rate R           events per second (default 600)\n"
-	"  --duration S       stop after S seconds (default: run until Ctrl-C)\n"
-	"  --seed K           random seed (default 1)\n"
-	"  --listen H:P       where to serve (default 127.0.0.1:8080, else a free port)\n"
-	"  --data DIR         where to keep the data (default: a new directory under /tmp)\n"
-	CL_CLI_COMMON_HELP;
+	"Runs until Ctrl-C, or for --duration seconds. Without --data the data is\n"
+	"kept in a new directory under /tmp.\n\n";
 
 static volatile sig_atomic_t stop;
 
@@ -109,74 +101,57 @@ static void print_top(void *arg, const char *patient, int score, const char *ris
 	*first = 0;
 }
 
+/* What demo's options set. */
+struct demo_args {
+	uint64_t patients, rate, duration, seed;
+	const char *listen;
+};
+
+const struct cl_opt cl_cmd_demo_opts[] = {
+	CL_OPT_UINT("patients", struct demo_args, patients, 1, 100000, "N",
+		    "simulated patients (default 24)"),
+	CL_OPT_UINT("rate", struct demo_args, rate, 1, 10000000, "R",
+		    "events per second (default 600)"),
+	CL_OPT_UINT("duration", struct demo_args, duration, 1, 864000, "S",
+		    "stop after S seconds (default: run until Ctrl-C)"),
+	CL_OPT_UINT("seed", struct demo_args, seed, 0, UINT64_MAX - 1, "K",
+		    "random seed (default 1)"),
+	CL_OPT_STRING("listen", struct demo_args, listen, "H:P",
+		      "where to serve (default 127.0.0.1:8080, else a free port)"),
+	CL_OPT_END,
+};
+
 int cl_cmd_demo(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "patients", required_argument, NULL, 'p' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "seed", required_argument, NULL, 'k' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct demo_args a = { .patients = 24, .rate = 600 };
 	struct feeder f = { .rc = 0 };
 	struct cl_server *srv = NULL;
 	struct cl_store *st = NULL;
 	struct cl_cli cli;
 	pthread_t th;
 	char path[PATH_MAX];
-	uint64_t duration = 0, u, last = 0;
-	int data_given = 0, listen_given = 0, opt, rc;
+	uint64_t duration, last = 0;
+	int data_given, listen_given, nargs, rc;
 	int64_t t0;
 	FILE *tf;
 
 	cl_cli_init(&cli, "demo");
 	cl_sim_options_default(&f.so);
-	f.so.patients = 24;
-	f.so.rate = 600;
+	a.seed = f.so.seed;
+	rc = cl_cli_parse(&cli, cl_cmd_demo_opts, &a, cl_cmd_demo_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	f.so.patients = (uint32_t)a.patients;
+	f.so.rate = (double)a.rate;
+	f.so.seed = a.seed;
 	f.so.episode_rate = 20; /* the demo should show a few alerts */
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_demo_usage);
-		if (opt == CL_OPT_DATA)
-			data_given = 1;
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		switch (opt) {
-		case 'p':
-			if (cl_parse_u64(optarg, 1, 100000, &u))
-				return cl_cli_error(&cli, "--patients: %s", cl_error_detail());
-			f.so.patients = (uint32_t)u;
-			break;
-		case 'r':
-			if (cl_parse_u64(optarg, 1, 10000000, &u))
-				return cl_cli_error(&cli, "--rate: %s", cl_error_detail());
-			f.so.rate = (double)u;
-			break;
-		case 'd':
-			if (cl_parse_u64(optarg, 1, 864000, &duration))
-				return cl_cli_error(&cli, "--duration: %s", cl_error_detail());
-			break;
-		case 'k':
-			if (cl_parse_u64(optarg, 0, UINT64_MAX - 1, &f.so.seed))
-				return cl_cli_error(&cli, "--seed: %s", cl_error_detail());
-			break;
-		case 'l':
-			if (cl_config_set(cli.cfg, "http.listen", optarg))
-				return cl_cli_error(&cli, "--listen: %s", cl_error_detail());
-			listen_given = 1;
-			break;
-		default:
-			return cl_cli_error(&cli, "unknown option (see carelake demo --help)");
-		}
-	}
-	if (optind < argc)
-		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
+	duration = a.duration;
+	data_given = cli.data_given;
+	listen_given = a.listen != NULL;
+	if (a.listen && cl_config_set(cli.cfg, "http.listen", a.listen))
+		return cl_cli_error(&cli, "--listen: %s", cl_error_detail());
+	if (nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
 	if (!data_given) {
 		char tmpl[] = "/tmp/carelake-demo-XXXXXX";
 

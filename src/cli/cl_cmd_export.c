@@ -10,7 +10,6 @@
 #include "lake/cl_lake.h"
 #include "privacy/cl_deid.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -24,69 +23,54 @@ const char cl_cmd_export_usage[] =
 	"or admissions_daily). The rows are those of the Delta table at\n"
 	"<data>/silver/<table> or <data>/gold/<table> after the last refine, with the\n"
 	"same column types: timestamps as UTC instants, numbers as numbers. The file\n"
-	"appears whole or not at all, readable by its owner only (mode 0600).\n\n"
-	"options:\n"
-	"  --table NAME      the table\n"
-	"  --format F        parquet (default; zstd-compressed), csv (RFC 4180, with a\n"
-	"                    header) or ndjson (one JSON object per row)\n"
-	"  --out FILE        where to write it: a new file, or a regular file, which is\n"
-	"                    replaced (never a link, FIFO, device or directory)\n"
-	"  --deidentify      HIPAA Safe Harbor: identifiers and free text dropped, ids as\n"
-	"                    keyed pseudonyms, dates moved per person (or their year),\n"
-	"                    ages over 89 as 90, ZIP codes to 3 digits or 000\n"
-	"                    (docs/deidentification.md; settings deid.*)\n"
-	"  --keys DIR        the keys directory of the pseudonym and date-shift keys\n"
-	"                    (default $CARELAKE_KEYS, else <data>.keys)\n"
-	CL_CLI_COMMON_HELP;
+	"appears whole or not at all, readable by its owner only (mode 0600).\n\n";
+
+/* What export's options set. */
+struct export_args {
+	const char *table, *format, *out, *keys;
+	int deidentify;
+};
+
+const struct cl_opt cl_cmd_export_opts[] = {
+	CL_OPT_STRING("table", struct export_args, table, "NAME", "the table"),
+	CL_OPT_STRING("format", struct export_args, format, "F",
+		      "parquet (default; zstd-compressed), csv (RFC 4180, with a\n"
+		      "header) or ndjson (one JSON object per row)"),
+	CL_OPT_STRING("out", struct export_args, out, "FILE",
+		      "where to write it: a new file, or a regular file, which is\n"
+		      "replaced (never a link, FIFO, device or directory)"),
+	CL_OPT_FLAG("deidentify", struct export_args, deidentify,
+		    "HIPAA Safe Harbor: identifiers and free text dropped, ids as\n"
+		    "keyed pseudonyms, dates moved per person (or their year),\n"
+		    "ages over 89 as 90, ZIP codes to 3 digits or 000\n"
+		    "(docs/deidentification.md; settings deid.*)"),
+	CL_OPT_STRING("keys", struct export_args, keys, "DIR",
+		      "the keys directory of the pseudonym and date-shift keys\n"
+		      "(default $CARELAKE_KEYS, else <data>.keys)"),
+	CL_OPT_END,
+};
 
 int cl_cmd_export(int argc, char **argv)
 {
-	enum { OPT_TABLE = CL_OPT_FIRST_OWN, OPT_FORMAT, OPT_OUT, OPT_DEID, OPT_KEYS };
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "table", required_argument, NULL, OPT_TABLE },
-		{ "format", required_argument, NULL, OPT_FORMAT },
-		{ "out", required_argument, NULL, OPT_OUT },
-		{ "deidentify", no_argument, NULL, OPT_DEID },
-		{ "keys", required_argument, NULL, OPT_KEYS },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *table = NULL, *format = "parquet", *out = NULL, *keys = NULL;
+	struct export_args a = { .format = "parquet" };
+	const char *table, *format, *out, *keys;
 	char name[64], keys_dir[4096];
 	struct cl_deid *deid = NULL;
 	const struct cl_deid_column *r;
-	int deidentify = 0;
+	int deidentify, nargs;
 	struct cl_cli cli;
 	sqlite3 *db = NULL;
 	int64_t rows = 0;
-	int opt, rc;
+	int rc;
 
 	cl_cli_init(&cli, "export");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_export_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (opt == OPT_TABLE)
-			table = optarg;
-		else if (opt == OPT_FORMAT)
-			format = optarg;
-		else if (opt == OPT_OUT)
-			out = optarg;
-		else if (opt == OPT_DEID)
-			deidentify = 1;
-		else if (opt == OPT_KEYS)
-			keys = optarg;
-		else
-			return cl_cli_error(&cli, "unknown option (see carelake export --help)");
-	}
-	cl_cli_apply(&cli);
-	if (optind != argc)
-		return cl_cli_error(&cli, "unexpected argument '%s' (see --help)", argv[optind]);
+	rc = cl_cli_parse(&cli, cl_cmd_export_opts, &a, cl_cmd_export_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	if (nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s' (see --help)", argv[0]);
+	table = a.table, format = a.format, out = a.out, keys = a.keys;
+	deidentify = a.deidentify;
 	if (!table || !out)
 		return cl_cli_error(&cli, "give --table NAME and --out FILE (see --help)");
 	if (strcmp(format, "parquet") && strcmp(format, "csv") && strcmp(format, "ndjson"))

@@ -5,8 +5,8 @@
 #include "batch/cl_generate.h"
 #include "core/cl_error.h"
 
-#include <getopt.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 const char cl_cmd_generate_usage[] =
@@ -19,63 +19,42 @@ const char cl_cmd_generate_usage[] =
 	"  devices.csv           carelake's own CSV files\n"
 	"  patients.xlsx         the patient register as a spreadsheet\n"
 	"The same seed gives the same hospital (times count back from today).\n"
-	"Load it with: carelake ingest DIR\n\n"
-	"options:\n"
-	"  --out DIR         where to write (created)\n"
-	"  --patients N      patients (default 100, at most 100000)\n"
-	"  --seed K          the random seed (default 1)\n"
-	CL_CLI_COMMON_HELP;
+	"Load it with: carelake ingest DIR\n\n";
+
+/* What generate's options set. */
+struct generate_args {
+	const char *out;
+	uint64_t patients, seed;
+};
+
+const struct cl_opt cl_cmd_generate_opts[] = {
+	CL_OPT_STRING("out", struct generate_args, out, "DIR", "where to write (created)"),
+	CL_OPT_UINT("patients", struct generate_args, patients, 1, 100000, "N",
+		    "patients (default 100, at most 100000)"),
+	CL_OPT_UINT("seed", struct generate_args, seed, 0, UINT64_MAX, "K",
+		    "the random seed (default 1)"),
+	CL_OPT_END,
+};
 
 int cl_cmd_generate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "out", required_argument, NULL, 'o' },
-		{ "patients", required_argument, NULL, 'p' },
-		{ "seed", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct generate_args a = { .patients = 100, .seed = 1 };
 	struct cl_generate_counts c;
-	const char *out = NULL;
+	const char *out;
 	struct cl_cli cli;
-	long patients = 100;
-	unsigned long long seed = 1;
-	int opt, rc;
-	char *end;
+	int nargs, rc;
 
 	cl_cli_init(&cli, "generate");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_generate_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		switch (opt) {
-		case 'o':
-			out = optarg;
-			break;
-		case 'p':
-			patients = strtol(optarg, &end, 10);
-			if (*end || patients < 1 || patients > 100000)
-				return cl_cli_error(&cli, "--patients must be 1 to 100000");
-			break;
-		case 's':
-			seed = strtoull(optarg, &end, 10);
-			if (*end || !*optarg)
-				return cl_cli_error(&cli, "--seed must be a whole number");
-			break;
-		default:
-			return cl_cli_error(&cli, "unknown option (see carelake generate --help)");
-		}
-	}
+	rc = cl_cli_parse(&cli, cl_cmd_generate_opts, &a, cl_cmd_generate_usage, argc, argv,
+			  &nargs);
+	if (rc >= 0)
+		return rc;
+	out = a.out;
 	if (!out || !*out)
 		return cl_cli_error(&cli, "--out DIR is required");
-	if (optind < argc)
-		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
-	rc = cl_generate(out, (int)patients, seed, &c);
+	if (nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
+	rc = cl_generate(out, (int)a.patients, a.seed, &c);
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	printf("wrote %s: %ld patients, %ld practitioners, %ld encounters (%ld admissions, %ld "

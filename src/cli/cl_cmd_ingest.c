@@ -7,7 +7,6 @@
 #include "batch/cl_csv_map.h"
 #include "core/cl_error.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,13 +26,7 @@ const char cl_cmd_ingest_usage[] =
 	"Prints files, records, accepted, duplicates, quarantined and rows by\n"
 	"table; a progress bar on a terminal.\n\n"
 	"exit status: 0 all loaded, 1 a file could not be loaded (named), 2 could\n"
-	"not run\n\n"
-	"options:\n"
-	"  --source NAME     the bronze source (default: fhir-files, synthea-csv,\n"
-	"                    hospital-files or spreadsheets, by format)\n"
-	"  --sheet NAME      XLSX: the sheet to read (default the first)\n"
-	"  --json            print the summary as one JSON object\n"
-	CL_CLI_COMMON_HELP;
+	"not run\n\n";
 
 const char cl_cmd_refine_usage[] =
 	"usage: carelake refine [--data DIR] [--rebuild] [--json]\n\n"
@@ -42,11 +35,7 @@ const char cl_cmd_refine_usage[] =
 	"the quarantine are emptied and rebuilt from the files bronze lists, in the\n"
 	"order they were ingested. A rebuild gives the same tables. A file that\n"
 	"fails in a rebuild leaves nothing of itself and the rebuild goes on; the\n"
-	"failures are counted, the first is named, and the exit status is 1.\n\n"
-	"options:\n"
-	"  --rebuild         rebuild silver from bronze\n"
-	"  --json            print the summary as one JSON object\n"
-	CL_CLI_COMMON_HELP;
+	"failures are counted, the first is named, and the exit status is 1.\n\n";
 
 static void progress(void *arg, uint64_t done, uint64_t total, const char *name)
 {
@@ -125,50 +114,50 @@ static void print_summary(const struct cl_batch_summary *s, int json)
 			"in carelake.db; the next ingest or refine catches up)\n", s->lake_error);
 }
 
+/* What ingest's and refine's options set. */
+struct ingest_args {
+	const char *source, *sheet;
+	int json, rebuild;
+};
+
+const struct cl_opt cl_cmd_ingest_opts[] = {
+	CL_OPT_STRING("source", struct ingest_args, source, "NAME",
+		      "the bronze source (default: fhir-files, synthea-csv,\n"
+		      "hospital-files or spreadsheets, by format)"),
+	CL_OPT_STRING("sheet", struct ingest_args, sheet, "NAME",
+		      "XLSX: the sheet to read (default the first)"),
+	CL_OPT_FLAG("json", struct ingest_args, json, "print the summary as one JSON object"),
+	CL_OPT_END,
+};
+
+const struct cl_opt cl_cmd_refine_opts[] = {
+	CL_OPT_FLAG("rebuild", struct ingest_args, rebuild, "rebuild silver from bronze"),
+	CL_OPT_FLAG("json", struct ingest_args, json, "print the summary as one JSON object"),
+	CL_OPT_END,
+};
+
 static int run(int argc, char **argv, int refine)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "source", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "rebuild", no_argument, NULL, 'r' },
-		{ "sheet", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct ingest_args a = { 0 };
 	struct cl_batch_summary sum;
 	struct cl_batch *b;
-	const char *source = NULL, *sheet = NULL;
+	const char *source, *sheet;
 	struct cl_cli cli;
-	int json = 0, rebuild = 0, opt, rc;
+	int json, rebuild, nargs, rc;
 
 	cl_cli_init(&cli, refine ? "refine" : "ingest");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(refine ? cl_cmd_refine_usage : cl_cmd_ingest_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (opt == 's' && !refine)
-			source = optarg;
-		else if (opt == 'j')
-			json = 1;
-		else if (opt == 'r' && refine)
-			rebuild = 1;
-		else if (opt == 'S' && !refine)
-			sheet = optarg;
-		else
-			return cl_cli_error(&cli, "unknown option (see carelake %s --help)", cli.cmd);
-	}
+	rc = cl_cli_parse(&cli, refine ? cl_cmd_refine_opts : cl_cmd_ingest_opts, &a,
+			  refine ? cl_cmd_refine_usage : cl_cmd_ingest_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	source = a.source, sheet = a.sheet, json = a.json, rebuild = a.rebuild;
 	if (source && (!*source || strchr(source, '/') || source[0] == '.' || strlen(source) > 60))
 		return cl_cli_error(&cli, "--source: a name of letters, digits, '-' and '_'");
-	if (refine && optind < argc)
-		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
-	if (!refine && optind >= argc)
+	if (refine && nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
+	if (!refine && !nargs)
 		return cl_cli_error(&cli, "name the files or directories to load (see --help)");
-	for (int i = optind; !refine && i < argc; i++)
+	for (int i = 0; !refine && i < nargs; i++)
 		if (access(argv[i], R_OK) != 0)
 			return cl_cli_error(&cli, "%s: cannot read it", argv[i]);
 	rc = cl_batch_open(cli.data_dir, &b);
@@ -185,7 +174,7 @@ static int run(int argc, char **argv, int refine)
 	if (refine)
 		rc = cl_batch_refine(b, rebuild, &sum);
 	else
-		rc = cl_batch_ingest(b, source, argv + optind, argc - optind, NULL,
+		rc = cl_batch_ingest(b, source, argv, nargs, NULL,
 				     isatty(2) && !json ? progress : NULL, NULL, &sum);
 	cl_batch_close(b);
 	if (rc && !sum.run_id)

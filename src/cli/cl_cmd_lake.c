@@ -6,7 +6,6 @@
 #include "core/cl_error.h"
 #include "lake/cl_lake.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,10 +17,7 @@ const char cl_cmd_optimize_usage[] =
 	"--table, or the Delta table at PATH): in every partition, the files smaller\n"
 	"than lake.target_file_size (128 MiB) are rewritten as one, in one commit\n"
 	"that changes no data (operation OPTIMIZE). Readers at older versions still\n"
-	"find the old files until `carelake vacuum` deletes them.\n\n"
-	"options:\n"
-	"  --table NAME      one table (observation, gold.admissions_daily, ...)\n"
-	CL_CLI_COMMON_HELP;
+	"find the old files until `carelake vacuum` deletes them.\n\n";
 
 const char cl_cmd_vacuum_usage[] =
 	"usage: carelake vacuum [--data DIR] [--table NAME | PATH] [--retention DURATION]\n"
@@ -32,53 +28,46 @@ const char cl_cmd_vacuum_usage[] =
 	"retention (lake.retention, 7 days), and files no commit ever held (a\n"
 	"crashed write) written longer ago than that. Time travel to versions\n"
 	"within the retention keeps working; older versions lose their files.\n"
-	"The _delta_log is never touched.\n\n"
-	"options:\n"
-	"  --table NAME      one table\n"
-	"  --retention D     keep removed files this long (e.g. 168h, 30m, 0s)\n"
-	"  --dry-run         list what would be deleted, delete nothing\n"
-	CL_CLI_COMMON_HELP;
+	"The _delta_log is never touched.\n\n";
+
+/* What optimize's and vacuum's options set. */
+struct lake_args {
+	const char *table;
+	int64_t retention;
+	int dry;
+};
+
+const struct cl_opt cl_cmd_optimize_opts[] = {
+	CL_OPT_STRING("table", struct lake_args, table, "NAME",
+		      "one table (observation, gold.admissions_daily, ...)"),
+	CL_OPT_END,
+};
+
+const struct cl_opt cl_cmd_vacuum_opts[] = {
+	CL_OPT_STRING("table", struct lake_args, table, "NAME", "one table"),
+	CL_OPT_DURATION("retention", struct lake_args, retention, 0, 3650ULL * 86400 * 1000000,
+			"D", "keep removed files this long (e.g. 168h, 30m, 0s)"),
+	CL_OPT_FLAG("dry-run", struct lake_args, dry, "list what would be deleted, delete nothing"),
+	CL_OPT_END,
+};
 
 /* Runs optimize (vacuum = 0) or vacuum on the chosen tables. */
 static int run(int argc, char **argv, int vacuum)
 {
-	enum { OPT_TABLE = CL_OPT_FIRST_OWN, OPT_RETENTION, OPT_DRY };
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "table", required_argument, NULL, OPT_TABLE },
-		{ "retention", required_argument, NULL, OPT_RETENTION },
-		{ "dry-run", no_argument, NULL, OPT_DRY },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct lake_args a = { .retention = -1 };
 	struct cl_cli cli;
 	struct cl_lake_maint sum = { 0 };
-	const char *table = NULL;
-	int64_t retention = -1;
-	int opt, rc, dry = 0, failed = 0;
+	const char *table;
+	int64_t retention;
+	int nargs, rc, dry, failed = 0;
 
 	cl_cli_init(&cli, vacuum ? "vacuum" : "optimize");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(vacuum ? cl_cmd_vacuum_usage : cl_cmd_optimize_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (opt == OPT_TABLE)
-			table = optarg;
-		else if (opt == OPT_RETENTION && vacuum) {
-			if (cl_parse_duration_us(optarg, 0, 3650LL * 86400 * 1000000, &retention) != CL_OK)
-				return cl_cli_error(&cli, "--retention takes a duration such as 168h, "
-						    "30m or 0s");
-		} else if (opt == OPT_DRY && vacuum)
-			dry = 1;
-		else
-			return cl_cli_error(&cli, "unknown option (see carelake %s --help)", cli.cmd);
-	}
-	cl_cli_apply(&cli);
-	if (optind + 1 < argc || (optind < argc && table))
+	rc = cl_cli_parse(&cli, vacuum ? cl_cmd_vacuum_opts : cl_cmd_optimize_opts, &a,
+			  vacuum ? cl_cmd_vacuum_usage : cl_cmd_optimize_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	table = a.table, retention = a.retention, dry = a.dry;
+	if (nargs > 1 || (nargs && table))
 		return cl_cli_error(&cli, "give --table NAME or one PATH (see --help)");
 	if (retention < 0)
 		retention = cl_lake_settings(cli.cfg)->retention_us;
@@ -86,8 +75,8 @@ static int run(int argc, char **argv, int vacuum)
 	/* the tables: PATH, --table, or every lake table with a log */
 	static char dirs[64][PATH_MAX + 200];
 	int n = 0;
-	if (optind < argc) {
-		snprintf(dirs[n++], sizeof(dirs[0]), "%s", argv[optind]);
+	if (nargs) {
+		snprintf(dirs[n++], sizeof(dirs[0]), "%s", argv[0]);
 	} else {
 		char name[64], rel[128], one[64] = "", onedir[128] = "";
 		if (table && cl_lake_resolve(table, one, sizeof(one), onedir, sizeof(onedir)) != CL_OK)

@@ -10,7 +10,6 @@
 #include "store/cl_query.h"
 #include "store/cl_sql_json.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -26,10 +25,7 @@ const char cl_cmd_query_usage[] =
 	"(pragma_table_info('patient'), ...) too. Anything that would write, attach\n"
 	"a database or change a setting is refused. A query is stopped once it has\n"
 	"run for query.timeout (30s), needs more than query.memory_max (256MiB) or\n"
-	"returns more than query.max_rows (100000) rows: --set query.timeout=5m.\n\n"
-	"options:\n"
-	"  --format F        table (default), csv or json (an array of objects)\n"
-	CL_CLI_COMMON_HELP;
+	"returns more than query.max_rows (100000) rows: --set query.timeout=5m.\n\n";
 
 /* Each value of a row kept as text, for the aligned table. */
 struct table {
@@ -156,38 +152,35 @@ static int print_rows(struct cl_query *q, sqlite3_stmt *st, const char *format)
 	return rc;
 }
 
+/* What query's options set. */
+struct query_args {
+	const char *format;
+};
+
+const struct cl_opt cl_cmd_query_opts[] = {
+	CL_OPT_STRING("format", struct query_args, format, "F",
+		      "table (default), csv or json (an array of objects)"),
+	CL_OPT_END,
+};
+
 int cl_cmd_query(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "format", required_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *format = "table";
+	struct query_args a = { .format = "table" };
+	const char *format;
 	struct cl_query_limits lim;
 	struct cl_query *q;
 	struct cl_cli cli;
 	sqlite3_stmt *st;
-	int opt, rc;
+	int nargs, rc;
 
 	cl_cli_init(&cli, "query");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_query_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (opt == 'f')
-			format = optarg;
-		else
-			return cl_cli_error(&cli, "unknown option (see carelake query --help)");
-	}
+	rc = cl_cli_parse(&cli, cl_cmd_query_opts, &a, cl_cmd_query_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	format = a.format;
 	if (strcmp(format, "table") && strcmp(format, "csv") && strcmp(format, "json"))
 		return cl_cli_error(&cli, "--format must be table, csv or json");
-	if (optind != argc - 1)
+	if (nargs != 1)
 		return cl_cli_error(&cli, "give one SQL statement, quoted (see --help)");
 	lim = *cl_query_settings(cli.cfg);
 	lim.own_process = 1; /* this process runs nothing else */
@@ -197,7 +190,7 @@ int cl_cmd_query(int argc, char **argv)
 				    cl_error_detail());
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
-	rc = cl_query_prepare(q, argv[optind], &st);
+	rc = cl_query_prepare(q, argv[0], &st);
 	if (rc == CL_OK)
 		rc = print_rows(q, st, format);
 	if (rc < 0)

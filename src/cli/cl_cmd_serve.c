@@ -9,7 +9,6 @@
 #include "serve/cl_http_config.h"
 #include "serve/cl_server.h"
 
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,51 +31,62 @@ const char cl_cmd_serve_usage[] =
 	"  GET  /healthz         liveness\n"
 	"  GET  /metrics         Prometheus metrics\n\n"
 	"Prints 'listening on http://HOST:PORT' once ready (port 0 picks a free\n"
-	"port). SIGINT or SIGTERM stops it cleanly.\n\n"
-	"options:\n"
-	"  --listen HOST:PORT  address to serve on (default 127.0.0.1:8080;\n"
-	"                      same as --set http.listen=...)\n"
-	"  --mqtt HOST:PORT    also take events from this MQTT broker, topic\n"
-	"                      devices/+/messages/events, QoS 1 acknowledged once\n"
-	"                      durable (same as --set mqtt.broker=...; mqtts://HOST\n"
-	"                      for TLS; user name, password: docs/mqtt.md)\n"
-	CL_CLI_COMMON_HELP;
+	"port). SIGINT or SIGTERM stops it cleanly.\n\n";
+
+/* --listen HOST:PORT */
+static int opt_listen(void *base, const char *arg)
+{
+	struct cl_cli *cli = base;
+
+	if (cl_config_set(cli->cfg, "http.listen", arg) != CL_OK) {
+		char detail[512];
+
+		snprintf(detail, sizeof(detail), "%s", cl_error_detail());
+		return cl_error_set(CL_EINVAL, "--listen: %s", detail);
+	}
+	return CL_OK;
+}
+
+/* --mqtt HOST:PORT */
+static int opt_mqtt(void *base, const char *arg)
+{
+	struct cl_cli *cli = base;
+
+	if (cl_config_set(cli->cfg, "mqtt.broker", arg) != CL_OK) {
+		char detail[512];
+
+		snprintf(detail, sizeof(detail), "%s", cl_error_detail());
+		return cl_error_set(CL_EINVAL, "--mqtt: %s", detail);
+	}
+	return CL_OK;
+}
+
+/* serve's options are settings: their base is the struct cl_cli */
+const struct cl_opt cl_cmd_serve_opts[] = {
+	CL_OPT_CALL("listen", opt_listen, "HOST:PORT",
+		    "address to serve on (default 127.0.0.1:8080;\n"
+		    "same as --set http.listen=...)"),
+	CL_OPT_CALL("mqtt", opt_mqtt, "HOST:PORT",
+		    "also take events from this MQTT broker, topic\n"
+		    "devices/+/messages/events, QoS 1 acknowledged once\n"
+		    "durable (same as --set mqtt.broker=...; mqtts://HOST\n"
+		    "for TLS; user name, password: docs/mqtt.md)"),
+	CL_OPT_END,
+};
 
 int cl_cmd_serve(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "listen", required_argument, NULL, 'l' },
-		{ "mqtt", required_argument, NULL, 'm' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct cl_server *srv;
 	struct cl_cli cli;
 	sigset_t set;
-	int opt, rc, sig;
+	int nargs, rc, sig;
 
 	cl_cli_init(&cli, "serve");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_serve_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (opt == 'l') {
-			if (cl_config_set(cli.cfg, "http.listen", optarg))
-				return cl_cli_error(&cli, "--listen: %s", cl_error_detail());
-		} else if (opt == 'm') {
-			if (cl_config_set(cli.cfg, "mqtt.broker", optarg))
-				return cl_cli_error(&cli, "--mqtt: %s", cl_error_detail());
-		} else {
-			return cl_cli_error(&cli, "unknown option (see carelake serve --help)");
-		}
-	}
-	if (optind < argc)
-		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
+	rc = cl_cli_parse(&cli, cl_cmd_serve_opts, &cli, cl_cmd_serve_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	if (nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
 
 	/* every thread started from here on inherits the blocked signals;
 	 * this thread alone waits for them */

@@ -9,7 +9,6 @@
 #include "sim/cl_sim.h"
 #include "sim/cl_sim_target.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,20 +33,7 @@ const char cl_cmd_simulate_usage[] =
 	"  mqtt://HOST:PORT   publish to devices/<device>/messages/events, QoS 1, with\n"
 	"                     the mqtt.* settings' user name, password and TLS (mqtts://\n"
 	"                     is TLS; see docs/mqtt.md)\n"
-	"  FILE or -          write NDJSON\n\n"
-	"options:\n"
-	"  --token T          API token (or --token-file DATA/admin.token)\n"
-	"  --patients N       patients (default 16)\n"
-	"  --rate R           events per second in all (default 200)\n"
-	"  --duration S       seconds to run (default 60; Ctrl-C stops early)\n"
-	"  --seed K           the same seed gives the same stream (default 1)\n"
-	"  --episodes E       episodes per patient per hour (default 2)\n"
-	"  --late SHARE       share of events delivered up to 5 s late (default 0.02)\n"
-	"  --duplicates SHARE share of events sent twice (default 0.01)\n"
-	"  --batch N          HTTP: at most N events per request (default 1000;\n"
-	"                     1 sends every event on its own)\n"
-	"  --truth FILE       ground truth of the injected episodes\n"
-	CL_CLI_COMMON_HELP;
+	"  FILE or -          write NDJSON\n\n";
 
 static volatile sig_atomic_t stop;
 
@@ -71,28 +57,65 @@ static int read_token(const char *path, char *buf, size_t cap)
 	return CL_OK;
 }
 
+/* What simulate's options set. */
+struct simulate_args {
+	const char *target, *truth;
+	char token[256];
+	uint64_t patients, rate, duration, seed, batch;
+	double episodes, late, duplicates;
+};
+
+/* --token T */
+static int opt_token(void *base, const char *arg)
+{
+	struct simulate_args *a = base;
+
+	snprintf(a->token, sizeof(a->token), "%s", arg);
+	return CL_OK;
+}
+
+/* --token-file F */
+static int opt_token_file(void *base, const char *arg)
+{
+	struct simulate_args *a = base;
+
+	return read_token(arg, a->token, sizeof(a->token));
+}
+
+const struct cl_opt cl_cmd_simulate_opts[] = {
+	CL_OPT_STRING("target", struct simulate_args, target, "T",
+		      "where to send: http://HOST:PORT, mqtt[s]://HOST:PORT,\n"
+		      "a FILE or - (see targets above)"),
+	CL_OPT_CALL("token", opt_token, "T", "API token (or --token-file DATA/admin.token)"),
+	CL_OPT_CALL("token-file", opt_token_file, "F", "read the API token from this file"),
+	CL_OPT_UINT("patients", struct simulate_args, patients, 1, 1000000, "N",
+		    "patients (default 16)"),
+	CL_OPT_UINT("rate", struct simulate_args, rate, 1, 100000000, "R",
+		    "events per second in all (default 200)"),
+	CL_OPT_UINT("duration", struct simulate_args, duration, 1, 864000, "S",
+		    "seconds to run (default 60; Ctrl-C stops early)"),
+	CL_OPT_UINT("seed", struct simulate_args, seed, 0, UINT64_MAX - 1, "K",
+		    "the same seed gives the same stream (default 1)"),
+	CL_OPT_NUMBER("episodes", struct simulate_args, episodes, 0, 3600, "E",
+		      "episodes per patient per hour (default 2)"),
+	CL_OPT_NUMBER("late", struct simulate_args, late, 0, 1, "SHARE",
+		      "share of events delivered up to 5 s late (default 0.02)"),
+	CL_OPT_NUMBER("duplicates", struct simulate_args, duplicates, 0, 1, "SHARE",
+		      "share of events sent twice (default 0.01)"),
+	CL_OPT_UINT("batch", struct simulate_args, batch, 1, 1000000, "N",
+		    "HTTP: at most N events per request (default 1000;\n"
+		    "1 sends every event on its own)"),
+	CL_OPT_STRING("truth", struct simulate_args, truth, "FILE",
+		      "ground truth of the injected episodes"),
+	CL_OPT_END,
+};
+
 int cl_cmd_simulate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "target", required_argument, NULL, 't' },
-		{ "token", required_argument, NULL, 'k' },
-		{ "token-file", required_argument, NULL, 'K' },
-		{ "patients", required_argument, NULL, 'p' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "truth", required_argument, NULL, 'T' },
-		{ "episodes", required_argument, NULL, 'e' },
-		{ "late", required_argument, NULL, 'l' },
-		{ "duplicates", required_argument, NULL, 'D' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct simulate_args a = { .duration = 60, .batch = 1000 };
 	struct cl_sim_options so;
-	const char *target_spec = NULL, *truth_path = NULL;
-	char token[256] = "";
-	uint64_t duration = 60, batch = 1000, u;
+	const char *target_spec, *truth_path;
+	uint64_t duration, batch;
 	struct cl_cli cli;
 	struct cl_sim_target t;
 	struct cl_sim *sim;
@@ -101,76 +124,24 @@ int cl_cmd_simulate(int argc, char **argv)
 	size_t len = 0, cap = 0;
 	uint64_t events = 0, episodes = 0;
 	int64_t t0;
-	int opt, rc;
+	int nargs, rc;
 
 	cl_cli_init(&cli, "simulate");
 	cl_sim_options_default(&so);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-		double f;
-
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_simulate_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		switch (opt) {
-		case 't': target_spec = optarg; break;
-		case 'k': snprintf(token, sizeof(token), "%s", optarg); break;
-		case 'K':
-			if (read_token(optarg, token, sizeof(token)))
-				return cl_cli_error(&cli, "%s", cl_error_detail());
-			break;
-		case 'T': truth_path = optarg; break;
-		case 'p':
-			if (cl_parse_u64(optarg, 1, 1000000, &u))
-				return cl_cli_error(&cli, "--patients: %s", cl_error_detail());
-			so.patients = (uint32_t)u;
-			break;
-		case 'r':
-			if (cl_parse_u64(optarg, 1, 100000000, &u))
-				return cl_cli_error(&cli, "--rate: %s", cl_error_detail());
-			so.rate = (double)u;
-			break;
-		case 'd':
-			if (cl_parse_u64(optarg, 1, 864000, &duration))
-				return cl_cli_error(&cli, "--duration: %s", cl_error_detail());
-			break;
-		case 's':
-			if (cl_parse_u64(optarg, 0, UINT64_MAX - 1, &so.seed))
-				return cl_cli_error(&cli, "--seed: %s", cl_error_detail());
-			break;
-		case 'b':
-			if (cl_parse_u64(optarg, 1, 1000000, &batch))
-				return cl_cli_error(&cli, "--batch: %s", cl_error_detail());
-			break;
-		case 'e':
-		case 'l':
-		case 'D':
-			f = strtod(optarg, &end);
-			if (end == optarg || *end || f < 0 || (opt != 'e' && f > 1) || f > 3600)
-				return cl_cli_error(&cli, "--%s must be a number%s",
-						    opt == 'e' ? "episodes" : opt == 'l' ? "late" : "duplicates",
-						    opt == 'e' ? " >= 0" : " from 0 to 1");
-			if (opt == 'e')
-				so.episode_rate = f;
-			else if (opt == 'l')
-				so.late_share = f;
-			else
-				so.duplicate_share = f;
-			break;
-		default:
-			return cl_cli_error(&cli, "unknown option (see carelake simulate --help)");
-		}
-	}
+	a.patients = so.patients, a.rate = (uint64_t)so.rate, a.seed = so.seed;
+	a.episodes = so.episode_rate, a.late = so.late_share, a.duplicates = so.duplicate_share;
+	rc = cl_cli_parse(&cli, cl_cmd_simulate_opts, &a, cl_cmd_simulate_usage, argc, argv,
+			  &nargs);
+	if (rc >= 0)
+		return rc;
+	so.patients = (uint32_t)a.patients, so.rate = (double)a.rate, so.seed = a.seed;
+	so.episode_rate = a.episodes, so.late_share = a.late, so.duplicate_share = a.duplicates;
+	target_spec = a.target, truth_path = a.truth, duration = a.duration, batch = a.batch;
 	if (!target_spec)
 		return cl_cli_error(&cli, "--target is required (a URL, mqtt[s]://HOST[:PORT] or a file)");
-	if (optind < argc)
-		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
-	rc = cl_sim_target_open(&t, target_spec, token, cli.cfg);
+	if (nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
+	rc = cl_sim_target_open(&t, target_spec, a.token, cli.cfg);
 	t.stop = &stop;
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());

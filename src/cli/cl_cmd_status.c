@@ -12,7 +12,6 @@
 #include "core/cl_time.h"
 
 #include <dirent.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -25,10 +24,7 @@ const char cl_cmd_status_usage[] =
 	"runs of every load, how many records of each bronze log the stream\n"
 	"processor and the refiner have still to apply (lag), the files in bronze\n"
 	"and the records in quarantine, by source; and which tables' Delta copies\n"
-	"under silver/ and gold/ are behind carelake.db. Safe beside `carelake serve`.\n\n"
-	"options:\n"
-	"  --json            print it as one JSON object\n"
-	CL_CLI_COMMON_HELP;
+	"under silver/ and gold/ are behind carelake.db. Safe beside `carelake serve`.\n\n";
 
 /* Rows of a query as a JSON array of objects. */
 static json_t *rows(sqlite3 *db, const char *sql, const char *bind)
@@ -102,40 +98,36 @@ static json_int_t dead_letters(const char *dir)
 	return n;
 }
 
+/* What status's options set. */
+struct status_args {
+	int json;
+};
+
+const struct cl_opt cl_cmd_status_opts[] = {
+	CL_OPT_FLAG("json", struct status_args, json, "print it as one JSON object"),
+	CL_OPT_END,
+};
+
 int cl_cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *const logs[][3] = {
 		{ "vitals", "stream", "vitals" }, { "fhir", "stream.fhir", "fhir" },
 	};
+	struct status_args a = { 0 };
 	struct cl_pipeline p[CL_PIPELINES_MAX];
 	char path[PATH_MAX + 16];
 	struct cl_cli cli;
 	sqlite3 *db = NULL;
 	json_t *out, *pipes, *lag;
-	int json = 0, np = 0, opt, rc;
+	int json, np = 0, nargs, rc;
 
 	cl_cli_init(&cli, "status");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_status_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (opt == 'j')
-			json = 1;
-		else
-			return cl_cli_error(&cli, "unknown option (see carelake status --help)");
-	}
-	if (optind < argc)
-		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
+	rc = cl_cli_parse(&cli, cl_cmd_status_opts, &a, cl_cmd_status_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	json = a.json;
+	if (nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
 	if (cl_config_list(cli.cfg, &cl_pipelines_section, p, &np, 1) != CL_OK)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	snprintf(path, sizeof(path), "%s/carelake.db", cli.data_dir);

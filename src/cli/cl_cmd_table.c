@@ -10,7 +10,6 @@
 #include "lake/cl_delta.h"
 #include "lake/cl_parquet.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -29,14 +28,7 @@ const char cl_cmd_table_usage[] =
 	"YYYY-MM-DD. PATH may also be one Parquet file. Works on carelake's tables\n"
 	"(<data>/silver/<table>, <data>/gold/<table>) and those of other engines.\n"
 	"history lists the table's commits: version, time, operation, files added\n"
-	"and removed, rows added.\n\n"
-	"options:\n"
-	"  --version N       the version to read (time travel)\n"
-	"  --timestamp TS    the last version committed at or before TS\n"
-	"  --format F        table (default), csv or json (an array of objects)\n"
-	"  --limit N         at most N rows\n"
-	"  --json            history as a JSON array\n"
-	CL_CLI_COMMON_HELP;
+	"and removed, rows added.\n\n";
 
 /* The rows being printed. */
 struct out {
@@ -390,72 +382,57 @@ static int history(struct cl_cli *cli, const char *path, int json)
 	return CL_EXIT_OK;
 }
 
+/* What table's options set. */
+struct table_args {
+	const char *format, *timestamp;
+	uint64_t version, limit;
+	int json;
+};
+
+const struct cl_opt cl_cmd_table_opts[] = {
+	CL_OPT_UINT("version", struct table_args, version, 0, INT64_MAX, "N",
+		    "the version to read (time travel)"),
+	CL_OPT_STRING("timestamp", struct table_args, timestamp, "TS",
+		      "the last version committed at or before TS"),
+	CL_OPT_STRING("format", struct table_args, format, "F",
+		      "table (default), csv or json (an array of objects)"),
+	CL_OPT_UINT("limit", struct table_args, limit, 0, INT64_MAX, "N", "at most N rows"),
+	CL_OPT_FLAG("json", struct table_args, json, "history as a JSON array"),
+	CL_OPT_END,
+};
+
 int cl_cmd_table(int argc, char **argv)
 {
-	enum { OPT_VERSION = CL_OPT_FIRST_OWN, OPT_TS, OPT_FORMAT, OPT_LIMIT, OPT_JSON };
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "version", required_argument, NULL, OPT_VERSION },
-		{ "timestamp", required_argument, NULL, OPT_TS },
-		{ "format", required_argument, NULL, OPT_FORMAT },
-		{ "limit", required_argument, NULL, OPT_LIMIT },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct table_args a = { .format = "table", .version = UINT64_MAX, .limit = UINT64_MAX };
 	struct cl_cli cli;
 	struct out o = { .format = "table", .limit = -1 };
 	int64_t version = CL_DELTA_LATEST, ts = CL_DELTA_NO_TIME;
-	int opt, rc, json = 0, have_version = 0;
+	int nargs, rc;
 
 	cl_cli_init(&cli, "table");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		char *end;
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_table_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		switch (opt) {
-		case OPT_VERSION:
-			version = strtoll(optarg, &end, 10);
-			if (*end || end == optarg || version < 0)
-				return cl_cli_error(&cli, "--version takes a version number (0, 1, ...)");
-			have_version = 1;
-			break;
-		case OPT_TS:
-			if (cl_time_parse_rfc3339(optarg, strlen(optarg), &ts) != CL_OK)
-				return cl_cli_error(&cli, "--timestamp takes an RFC 3339 time, e.g. "
-						    "2026-11-22T10:00:00Z");
-			ts /= 1000;
-			break;
-		case OPT_FORMAT:
-			o.format = optarg;
-			break;
-		case OPT_LIMIT:
-			o.limit = strtoll(optarg, &end, 10);
-			if (*end || end == optarg || o.limit < 0)
-				return cl_cli_error(&cli, "--limit takes a number of rows");
-			break;
-		case OPT_JSON:
-			json = 1;
-			break;
-		default:
-			return cl_cli_error(&cli, "unknown option (see carelake table --help)");
-		}
+	rc = cl_cli_parse(&cli, cl_cmd_table_opts, &a, cl_cmd_table_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	if (a.version != UINT64_MAX)
+		version = (int64_t)a.version;
+	if (a.limit != UINT64_MAX)
+		o.limit = (int64_t)a.limit;
+	o.format = a.format;
+	if (a.timestamp) {
+		if (cl_time_parse_rfc3339(a.timestamp, strlen(a.timestamp), &ts) != CL_OK)
+			return cl_cli_error(&cli, "--timestamp takes an RFC 3339 time, e.g. "
+					    "2026-11-22T10:00:00Z");
+		ts /= 1000;
 	}
-	cl_cli_apply(&cli);
-	if (optind + 2 != argc || (strcmp(argv[optind], "show") && strcmp(argv[optind], "history")))
+	if (nargs != 2 || (strcmp(argv[0], "show") && strcmp(argv[0], "history")))
 		return cl_cli_error(&cli, "give show PATH or history PATH (see --help)");
 	if (strcmp(o.format, "table") && strcmp(o.format, "csv") && strcmp(o.format, "json"))
 		return cl_cli_error(&cli, "--format must be table, csv or json");
-	if (have_version && ts != CL_DELTA_NO_TIME)
+	if (a.version != UINT64_MAX && ts != CL_DELTA_NO_TIME)
 		return cl_cli_error(&cli, "give --version or --timestamp, not both");
-	const char *path = argv[optind + 1];
-	if (strcmp(argv[optind], "history") == 0)
-		return history(&cli, path, json);
+	const char *path = argv[1];
+	if (strcmp(argv[0], "history") == 0)
+		return history(&cli, path, a.json);
 	if (strcmp(o.format, "csv") == 0) {
 		/* the header first: csv streams */
 		struct stat st;

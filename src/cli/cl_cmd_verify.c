@@ -8,7 +8,6 @@
 #include "core/cl_error.h"
 #include "lake/cl_lake.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 
@@ -24,11 +23,7 @@ const char cl_cmd_verify_usage[] =
 	"reported as torn_tail_bytes: a commit in progress, or a crash's torn\n"
 	"write that the next open truncates; they were never acknowledged.\n"
 	"Safe to run beside `carelake serve`.\n\n"
-	"exit status: 0 all valid, 1 corruption found, 2 could not run\n\n"
-	"options:\n"
-	"  --source NAME     check one source only\n"
-	"  --json            print the report as one JSON object\n"
-	CL_CLI_COMMON_HELP;
+	"exit status: 0 all valid, 1 corruption found, 2 could not run\n\n";
 
 static json_t *counts_json(const struct cl_bronze_counts *c)
 {
@@ -106,38 +101,33 @@ static void print_text(const struct cl_bronze_report *rep, const struct cl_lake_
 			       ? "CORRUPT" : "OK");
 }
 
+/* What verify's options set. */
+struct verify_args {
+	const char *source;
+	int json;
+};
+
+const struct cl_opt cl_cmd_verify_opts[] = {
+	CL_OPT_STRING("source", struct verify_args, source, "NAME", "check one source only"),
+	CL_OPT_FLAG("json", struct verify_args, json, "print the report as one JSON object"),
+	CL_OPT_END,
+};
+
 int cl_cmd_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CL_CLI_COMMON_OPTIONS,
-		{ "source", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct verify_args a = { 0 };
 	struct cl_bronze_report rep;
-	const char *source = NULL;
+	const char *source;
 	struct cl_cli cli;
-	int json = 0, opt, rc;
+	int json, nargs, rc;
 
 	cl_cli_init(&cli, "verify");
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == CL_OPT_HELP)
-			return cl_cli_help(cl_cmd_verify_usage);
-		rc = cl_cli_common_option(&cli, opt, optarg);
-		if (rc < 0)
-			return CL_EXIT_USAGE;
-		if (rc > 0)
-			continue;
-		if (opt == 's')
-			source = optarg;
-		else if (opt == 'j')
-			json = 1;
-		else
-			return cl_cli_error(&cli, "unknown option (see carelake verify --help)");
-	}
-	if (optind < argc)
-		return cl_cli_error(&cli, "unexpected argument '%s'", argv[optind]);
+	rc = cl_cli_parse(&cli, cl_cmd_verify_opts, &a, cl_cmd_verify_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	source = a.source, json = a.json;
+	if (nargs)
+		return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
 	rc = cl_bronze_verify(cli.data_dir, source, cl_bronze_settings(cli.cfg)->record_max_bytes, &rep);
 	if (rc) {
 		cl_bronze_report_free(&rep);
