@@ -909,7 +909,7 @@ int cl_audit_open(const char *dir, const char *source, const struct cl_audit_opt
 		cl_audit_close(a);
 		return rc;
 	}
-	cl_log_info("audit", "event=opened source=%s next_seq=%" PRIu64, a->source, a->next_seq);
+	cl_log_debug("audit", "event=opened source=%s next_seq=%" PRIu64, a->source, a->next_seq);
 	*out = a;
 	return CL_OK;
 }

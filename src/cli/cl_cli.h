@@ -67,6 +67,17 @@ int cl_cli_error(const struct cl_cli *cli, const char *fmt, ...)
  * ones, from their tables) to stdout and returns CL_EXIT_OK. */
 int cl_cli_help(const char *usage, const struct cl_opt *opts);
 
+/*
+ * Records in the audit trail (<data>/audit) that this command, run by the
+ * OS user, is about to give out patient data: action ("query", "export",
+ * "read"), resource_type (a table, "sql", "bronze"), and what was asked
+ * (the SQL, the table and format, the source). Durable before it returns;
+ * when it cannot be recorded the command gives nothing out: the error is
+ * printed and CL_EXIT_USAGE returned.
+ */
+int cl_cli_audit(const struct cl_cli *cli, const char *action, const char *resource_type,
+		 const char *what);
+
 struct sqlite3;
 /* Opens <data>/carelake.db read-only (cl_db_open). Returns 0, or prints
  * why it cannot and returns CL_EXIT_USAGE. */
@@ -78,6 +89,7 @@ struct cl_frame;
 void cl_cli_print_record(const char *source, const struct cl_frame *f);
 
 int cl_cmd_verify(int argc, char **argv);
+int cl_cmd_audit(int argc, char **argv);
 int cl_cmd_bronze(int argc, char **argv);
 int cl_cmd_config(int argc, char **argv);
 int cl_cmd_demo(int argc, char **argv);
@@ -95,6 +107,7 @@ int cl_cmd_generate(int argc, char **argv);
 int cl_cmd_token(int argc, char **argv);
 
 extern const char cl_cmd_verify_usage[];
+extern const char cl_cmd_audit_usage[];
 extern const char cl_cmd_bronze_usage[];
 extern const char cl_cmd_config_usage[];
 extern const char cl_cmd_demo_usage[];
@@ -112,6 +125,7 @@ extern const char cl_cmd_generate_usage[];
 extern const char cl_cmd_token_usage[];
 
 extern const struct cl_opt cl_cmd_verify_opts[];
+extern const struct cl_opt cl_cmd_audit_opts[];
 extern const struct cl_opt cl_cmd_bronze_opts[];
 extern const struct cl_opt cl_cmd_config_opts[];
 extern const struct cl_opt cl_cmd_demo_opts[];

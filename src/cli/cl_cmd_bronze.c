@@ -113,12 +113,15 @@ static int dump_source(struct cl_cli *cli, const char *source, uint64_t from,
 static int do_dump(struct cl_cli *cli, const char *source, uint64_t from,
 		   uint64_t limit)
 {
-	char (*names)[65] = NULL;
+	char (*names)[65] = NULL, what[200];
 	size_t n = 0;
 	int corrupt = 0, rc;
 
 	if (!cl_fs_is_dir(cli->data_dir))
 		return cl_cli_error(cli, "data directory '%s' does not exist", cli->data_dir);
+	snprintf(what, sizeof(what), "dump --source %s --from %llu --limit %llu",
+		 source ? source : "(every source)", (unsigned long long)from,
+		 (unsigned long long)limit);
 	if (source) {
 		char dir[PATH_MAX];
 
@@ -128,9 +131,15 @@ static int do_dump(struct cl_cli *cli, const char *source, uint64_t from,
 		if (!cl_fs_is_dir(dir))
 			return cl_cli_error(cli, "source '%s' has no bronze log in '%s'",
 					    source, cli->data_dir);
+		if ((rc = cl_cli_audit(cli, "read", "bronze", what)))
+			return rc;
 		rc = dump_source(cli, source, from, limit, &corrupt);
 	} else {
 		rc = cl_bronze_sources(cli->data_dir, &names, &n);
+		if (rc == CL_OK && (rc = cl_cli_audit(cli, "read", "bronze", what))) {
+			cl_free(names);
+			return rc;
+		}
 		for (size_t i = 0; rc == CL_OK && i < n; i++)
 			rc = dump_source(cli, names[i], from, limit, &corrupt);
 		cl_free(names);

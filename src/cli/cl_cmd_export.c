@@ -54,7 +54,7 @@ int cl_cmd_export(int argc, char **argv)
 {
 	struct export_args a = { .format = "parquet" };
 	const char *table, *format, *out, *keys;
-	char name[64], keys_dir[4096];
+	char name[64], keys_dir[4096], what[4400];
 	struct cl_deid *deid = NULL;
 	const struct cl_deid_column *r;
 	int deidentify, nargs;
@@ -89,6 +89,13 @@ int cl_cmd_export(int argc, char **argv)
 	     cl_deid_open(keys_dir, cl_deid_settings(cli.cfg), cl_time_now_us(), &deid) != CL_OK))
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	if ((rc = cl_cli_open_store(&cli, &db))) {
+		cl_deid_close(deid);
+		return rc;
+	}
+	snprintf(what, sizeof(what), "--table %s --format %s%s --out %s", name, format,
+		 deid ? " --deidentify" : "", out);
+	if ((rc = cl_cli_audit(&cli, "export", name, what))) {
+		sqlite3_close(db);
 		cl_deid_close(deid);
 		return rc;
 	}

@@ -191,6 +191,10 @@ int cl_cmd_query(int argc, char **argv)
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	rc = cl_query_prepare(q, argv[0], &st);
+	if (rc == CL_OK && cl_cli_audit(&cli, "query", "sql", argv[0]) != 0) {
+		cl_query_close(q); /* and the statement it owns */
+		return CL_EXIT_USAGE;
+	}
 	if (rc == CL_OK)
 		rc = print_rows(q, st, format);
 	if (rc < 0)
