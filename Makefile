@@ -2,14 +2,15 @@
 #   make            build into build/
 #   make demo       install missing packages, build, run the demo
 #   make test       install missing packages, build (normal, and ASan+UBSan
-#                   with the libFuzzer targets), run every test with ctest
+#                   with the libFuzzer targets, and ThreadSanitizer), run
+#                   the tests with ctest in each; warnings are errors
 #   make bench      build and run the benchmarks
 #   make install PREFIX=/usr/local
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all build deps demo test test-normal test-sanitize bench install clean
+.PHONY: all build deps demo test test-normal test-sanitize test-tsan bench install clean
 
 all: build
 
@@ -23,20 +24,42 @@ deps:
 demo: deps build
 	./build/carelake demo
 
-test: deps test-normal test-sanitize
+test: deps test-normal test-sanitize test-tsan
 
-test-normal: build
+# gcc, optimised, with assert() compiled in and warnings as errors
+test-normal:
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+		-DCARELAKE_WERROR=ON -DCARELAKE_ASSERTS=ON >/dev/null
+	@cmake --build build -j$(JOBS)
 	cd build && ctest --output-on-failure -j$(JOBS)
 
 # clang with AddressSanitizer + UndefinedBehaviorSanitizer; also builds and
 # runs the libFuzzer targets for every parser of outside input
 test-sanitize:
 	@CC=clang cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug \
-		-DCARELAKE_SANITIZE=ON -DCARELAKE_FUZZ=ON -DCARELAKE_BENCH=OFF >/dev/null
+		-DCARELAKE_SANITIZE=ON -DCARELAKE_FUZZ=ON -DCARELAKE_BENCH=OFF \
+		-DCARELAKE_WERROR=ON >/dev/null
 	@cmake --build build-sanitize -j$(JOBS)
 	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j$(JOBS)
+
+# clang with ThreadSanitizer: the tests labelled tsan (unit tests and the
+# runtime tests, whose server and clients run threads). Every report from
+# any process, the servers the tests start included, goes to
+# build-tsan/tsan-reports and fails the run. Nothing is suppressed.
+TSAN_REPORTS = $(CURDIR)/build-tsan/tsan-reports
+test-tsan:
+	@CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCARELAKE_TSAN=ON -DCARELAKE_ASSERTS=ON -DCARELAKE_BENCH=OFF \
+		-DCARELAKE_WERROR=ON >/dev/null
+	@cmake --build build-tsan -j$(JOBS)
+	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
+		log_path=$(TSAN_REPORTS)/report" \
+		CARELAKE_TEST_SLOWDOWN=4 ctest --output-on-failure -j$(JOBS) -L tsan
+	@if ls $(TSAN_REPORTS)/report* >/dev/null 2>&1; then \
+		cat $(TSAN_REPORTS)/report*; echo "ThreadSanitizer reported the races above"; exit 1; fi
 
 bench:
 	@scripts/deps.sh bench
@@ -54,4 +77,4 @@ install: build
 	cmake --install build --prefix $(PREFIX)
 
 clean:
-	rm -rf build build-sanitize
+	rm -rf build build-sanitize build-tsan

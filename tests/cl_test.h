@@ -62,6 +62,20 @@ static inline void cl_test_die_with_parent(pid_t parent)
 		_exit(126);
 }
 
+/*
+ * How many times slower than a normal build the program under test runs:
+ * CARELAKE_TEST_SLOWDOWN (1 to 50, default 1; make test-tsan sets it, as
+ * ThreadSanitizer costs 5-15x). Waits for something to happen are scaled
+ * by it; what the test asserts once it happened is not.
+ */
+static inline int cl_test_slowdown(void)
+{
+	const char *v = getenv("CARELAKE_TEST_SLOWDOWN");
+	int f = v ? atoi(v) : 1;
+
+	return f < 1 ? 1 : f > 50 ? 50 : f;
+}
+
 /* Creates a fresh temporary directory into buf (at least 64 bytes). */
 static inline void cl_test_tmpdir(char *buf, size_t cap)
 {

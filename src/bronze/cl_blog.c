@@ -3,10 +3,12 @@
  * See cl_blog.h for the contract and cl_segment.h for the format.
  *
  * Concurrency: `mu` guards the batch queues, the sequence counters, the
- * results ring and the failure state. Segment state (fd, size, offsets) is
- * owned by the flusher thread alone, and by the opener before it starts.
- * Batches complete strictly in sequence order, so "batch s is done" is
- * simply s < done_seq.
+ * results ring, the stats and the failure state. Segment state (fd, size,
+ * offsets) is owned by the flusher thread alone, by the opener before it
+ * starts and by the closer after it has been joined (`seg_owner`, checked
+ * by assert); the syncer borrows the fd for one fdatasync while `syncing`
+ * is set, and the flusher rotates only when it is not. Batches complete
+ * strictly in sequence order, so "batch s is done" is simply s < done_seq.
  */
 #include "cl_blog.h"
 #include "cl_segment.h"
@@ -18,6 +20,7 @@
 #include "../core/cl_time.h"
 #include "../core/cl_worker.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -100,6 +103,7 @@ struct cl_blog {
 	int in_notify;                      /* notify or on_written calls under way */
 
 	/* flusher-owned segment state */
+	pthread_t seg_owner;   /* the thread that may touch it (see above) */
 	int seg_fd;
 	uint64_t seg_base;
 	uint64_t seg_size;     /* bytes written to the segment */
@@ -128,6 +132,12 @@ const char *cl_blog_dir(const struct cl_blog *log)
 
 /* ---- segment management (flusher or opener only) ---- */
 
+/* The calling thread owns the segment state (for assert). */
+static int seg_owned(const struct cl_blog *log)
+{
+	return pthread_equal(log->seg_owner, pthread_self());
+}
+
 static int day_of_path(const char *seg_path, int64_t *day)
 {
 	/* .../dt=YYYY-MM-DD/<base>.seg */
@@ -147,6 +157,7 @@ static int day_of_path(const char *seg_path, int64_t *day)
 
 static void seg_close(struct cl_blog *log)
 {
+	assert(seg_owned(log));
 	if (log->seg_fd >= 0)
 		close(log->seg_fd);
 	log->seg_fd = -1;
@@ -159,6 +170,7 @@ static int seg_create(struct cl_blog *log, int64_t now_us)
 	uint8_t hdr[CL_SEG_HEADER_SIZE];
 	int rc, existed, fd;
 
+	assert(seg_owned(log));
 	/* An empty current segment is replaced, never left beside its
 	 * successor with the same base offset. */
 	if (log->seg_fd >= 0 && log->seg_records == 0) {
@@ -215,7 +227,9 @@ static int seg_create(struct cl_blog *log, int64_t now_us)
 	log->seg_records = 0;
 	log->seg_created_us = now_us;
 	log->seg_day = cl_time_day(now_us);
+	pthread_mutex_lock(&log->mu); /* stats are read under mu */
 	log->stats.segments_created++;
+	pthread_mutex_unlock(&log->mu);
 	cl_log_debug("bronze", "event=segment_created source=%s base=%llu day=%s",
 		     log->source, (unsigned long long)log->seg_base, day);
 	return CL_OK;
@@ -223,6 +237,7 @@ static int seg_create(struct cl_blog *log, int64_t now_us)
 
 static int need_rotation(const struct cl_blog *log, uint64_t add, int64_t now_us)
 {
+	assert(seg_owned(log));
 	if (log->seg_fd < 0)
 		return 1;
 	if (cl_time_day(now_us) != log->seg_day)
@@ -265,16 +280,20 @@ static int write_batch(struct cl_blog *log, struct batch *b,
 	size_t pos = 0;
 	int rc;
 
+	assert(seg_owned(log));
 	if (need_rotation(log, b->len, now_us)) {
+		char why[sizeof(log->failed_msg)];
+
 		/* the old segment's batches must be durable before its fd
 		 * closes: let the syncer finish them */
 		pthread_mutex_lock(&log->mu);
 		while (log->syncq || log->syncing)
 			pthread_cond_wait(&log->cv_done, &log->mu);
 		rc = log->failed_rc;
+		snprintf(why, sizeof(why), "%s", log->failed_msg);
 		pthread_mutex_unlock(&log->mu);
 		if (rc)
-			return cl_error_set(rc, "%s", log->failed_msg);
+			return cl_error_set(rc, "%s", why);
 		rc = seg_create(log, now_us);
 		if (rc)
 			return rc;
@@ -306,6 +325,7 @@ static int write_batch(struct cl_blog *log, struct batch *b,
 		}
 		return rc;
 	}
+	assert(log->next_offset + b->count > log->next_offset); /* offsets only grow */
 	c->first_offset = log->next_offset;
 	log->seg_size += b->len;
 	log->seg_records += b->count;
@@ -376,6 +396,8 @@ static void complete(struct cl_blog *log, struct batch *b)
 {
 	struct cl_blog_commit c = b->c;
 
+	assert(b->seq == atomic_load(&log->done_seq)); /* strictly in sequence order */
+	assert(log->pending_bytes >= b->len);
 	log->results[b->seq % RESULTS] = (struct result){
 		.seq = b->seq, .rc = c.rc, .first_offset = c.first_offset };
 	if (c.rc != CL_OK)
@@ -386,6 +408,7 @@ static void complete(struct cl_blog *log, struct batch *b)
 		snprintf(log->last_err, sizeof(log->last_err), "%s", b->err);
 	log->last_failed_rc = c.rc;
 	if (c.rc == CL_OK) {
+		assert(c.first_offset >= log->durable_offset); /* durability only advances */
 		log->durable_offset = c.first_offset + b->count;
 		log->stats.records += b->count;
 		log->stats.bytes += b->len;
@@ -487,7 +510,11 @@ static void *flusher_main(void *arg)
 	struct cl_blog *log = arg;
 
 	pthread_mutex_lock(&log->mu);
+	log->seg_owner = pthread_self(); /* the opener hands the segment over */
+	pthread_mutex_unlock(&log->mu);
+	pthread_mutex_lock(&log->mu);
 	for (;;) {
+		char failed_msg[sizeof(log->failed_msg)];
 		struct batch *b;
 		int failed;
 
@@ -519,6 +546,8 @@ static void *flusher_main(void *arg)
 		if (!log->sealed)
 			log->sealed_tail = NULL;
 		failed = log->failed_rc;
+		if (failed)
+			snprintf(failed_msg, sizeof(failed_msg), "%s", log->failed_msg);
 		pthread_mutex_unlock(&log->mu);
 
 		memset(&b->c, 0, sizeof(b->c));
@@ -528,7 +557,7 @@ static void *flusher_main(void *arg)
 		b->c.bytes = b->len;
 		b->c.queued_us = b->first_us;
 		if (failed) {
-			b->c.rc = cl_error_set(failed, "%s", log->failed_msg);
+			b->c.rc = cl_error_set(failed, "%s", failed_msg);
 		} else {
 			b->c.rc = write_batch(log, b, &b->c);
 			if (b->c.rc != CL_OK)
@@ -632,6 +661,7 @@ static int enqueue(struct cl_blog *log, const void *data, size_t len,
 		if (!b)
 			return cl_error_set(CL_ENOMEM, "no memory for a commit batch");
 		b->seq = log->next_seq++;
+		assert(b->seq >= atomic_load(&log->done_seq)); /* sequence numbers only grow */
 		log->filling = b;
 	}
 	if (b->len + need > b->cap) {
@@ -687,13 +717,13 @@ int cl_blog_submitv(struct cl_blog *log, const struct iovec *recs, size_t n,
 	pthread_mutex_lock(&log->mu);
 	if (flags & CL_BLOG_NOWAIT) {
 		/* all or nothing: never leave half a submission queued */
-		if (log->pending_bytes > 0 &&
-		    log->pending_bytes + total > log->o.pending_max_bytes) {
+		uint64_t pending = log->pending_bytes;
+
+		if (pending > 0 && pending + total > log->o.pending_max_bytes) {
 			pthread_mutex_unlock(&log->mu);
 			return cl_error_set(CL_EBUSY,
 					    "bronze log '%s' has %llu bytes waiting for disk; retry later",
-					    log->source,
-					    (unsigned long long)log->pending_bytes);
+					    log->source, (unsigned long long)pending);
 		}
 		flags |= ADMITTED;
 	}
@@ -1047,6 +1077,7 @@ int cl_blog_open(const char *source_dir, const char *source,
 	if (!log)
 		return cl_error_set(CL_ENOMEM, "no memory to open a bronze log");
 	log->seg_fd = -1;
+	log->seg_owner = pthread_self();
 	log->lock_fd = -1;
 	log->o = *o;
 	log->dir = cl_strdup(source_dir);
@@ -1085,6 +1116,9 @@ int cl_blog_open(const char *source_dir, const char *source,
 		cl_blog_close(log);
 		return rc;
 	}
+	/* said before the flusher owns next_offset */
+	cl_log_info("bronze", "event=opened source=%s next_offset=%llu",
+		    source, (unsigned long long)log->next_offset);
 	rc = start_threads(log);
 	if (rc) {
 		char msg[256];
@@ -1093,8 +1127,6 @@ int cl_blog_open(const char *source_dir, const char *source,
 		cl_blog_close(log);
 		return cl_error_set(rc, "%s", msg);
 	}
-	cl_log_info("bronze", "event=opened source=%s next_offset=%llu",
-		    source, (unsigned long long)log->next_offset);
 	*out = log;
 	return CL_OK;
 }
@@ -1106,6 +1138,7 @@ void cl_blog_close(struct cl_blog *log)
 	if (!log)
 		return;
 	stop_threads(log);
+	log->seg_owner = pthread_self(); /* the flusher, if any, is gone */
 	seg_close(log);
 	if (log->lock_fd >= 0)
 		close(log->lock_fd); /* releases the flock */

@@ -41,12 +41,14 @@ const char cl_cmd_demo_usage[] =
 	"Runs until Ctrl-C, or for --duration seconds. Without --data the data is\n"
 	"kept in a new directory under /tmp.\n\n";
 
-static volatile sig_atomic_t stop;
+/* set by the signal handler, read by the feeder thread too (a lock-free
+ * atomic is safe in both) */
+static atomic_int stop;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop = 1;
+	atomic_store(&stop, 1);
 }
 
 struct feeder {
@@ -71,7 +73,7 @@ static void *feeder_main(void *arg)
 	if (f->rc == CL_OK) {
 		t.stop = &stop;
 		f->rc = cl_sim_create(&f->so, cl_time_now_us(), &sim);
-		while (f->rc == CL_OK && !stop) {
+		while (f->rc == CL_OK && !atomic_load(&stop)) {
 			long n;
 
 			len = 0;
@@ -217,12 +219,12 @@ int cl_cmd_demo(int argc, char **argv)
 	pthread_create(&th, NULL, feeder_main, &f);
 	cl_store_open(cli.data_dir, &st);
 	t0 = cl_time_mono_us();
-	for (int64_t tick = 1; !stop; tick++) {
+	for (int64_t tick = 1; !atomic_load(&stop); tick++) {
 		long open = 0;
 		int first = 1;
 		uint64_t sent;
 
-		while (!stop && cl_time_mono_us() - t0 < tick * 1000000)
+		while (!atomic_load(&stop) && cl_time_mono_us() - t0 < tick * 1000000)
 			usleep(20000);
 		sent = atomic_load(&f.sent);
 		if (st)
@@ -237,7 +239,7 @@ int cl_cmd_demo(int argc, char **argv)
 		if (f.rc || (duration && (uint64_t)tick >= duration))
 			break;
 	}
-	stop = 1;
+	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
 	cl_store_close(st);
 	cl_server_stop(srv);

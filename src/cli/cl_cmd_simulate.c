@@ -10,6 +10,7 @@
 #include "sim/cl_sim_target.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,14 @@ const char cl_cmd_simulate_usage[] =
 	"                     is TLS; see docs/mqtt.md)\n"
 	"  FILE or -          write NDJSON\n\n";
 
-static volatile sig_atomic_t stop;
+/* set by the signal handler (a lock-free atomic is safe there); the
+ * target reads it between retries */
+static atomic_int stop;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop = 1;
+	atomic_store(&stop, 1);
 }
 
 static int read_token(const char *path, char *buf, size_t cap)
@@ -158,7 +161,7 @@ int cl_cmd_simulate(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	while (!stop && cl_time_now_us() - t0 < (int64_t)duration * 1000000) {
+	while (!atomic_load(&stop) && cl_time_now_us() - t0 < (int64_t)duration * 1000000) {
 		int64_t now = cl_time_now_us();
 		struct cl_sim_episode ep;
 		long n;

@@ -11,6 +11,7 @@
  * in the module and list it in src/modules.c.
  */
 #include "cl_config.h"
+#include "cl_compiler.h"
 #include "cl_error.h"
 #include "cl_fs.h"
 #include "cl_log.h"
@@ -235,7 +236,7 @@ static int apply(void *base, const char *prefix, const struct cl_config_entry *e
 			return cl_error_set(CL_EINVAL, "%s%s%s must be one of %s (got '%.40s')",
 					    prefix, *prefix ? "." : "", e->key, list, value);
 		}
-		/* fall through */
+		CL_FALLTHROUGH;
 	case CL_CFG_STRING:
 		if (strlen(value) >= CL_CFG_STRING_MAX)
 			return cl_error_set(CL_ERANGE, "%s%s%s: value longer than %d bytes", prefix,

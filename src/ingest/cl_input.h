@@ -48,6 +48,9 @@ struct cl_input {
 	const char *data_dir;            /* the data directory */
 	void *state;                     /* the plugin's */
 	struct cl_worker *collector;     /* polled inputs: the thread calling cb_collect */
+	/* 1 from its cb_start's return until cl_inputs_stop: only then do
+	 * other threads (/metrics, the flusher's commits) call into state */
+	_Atomic int running;
 };
 
 /* Where a polled input hands one record: 0, CL_EBUSY (bronze is full: the

@@ -13,6 +13,7 @@
 #include "core/cl_worker.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -205,6 +206,8 @@ int cl_inputs_run(struct cl_inputs *set)
 			snprintf(name, sizeof(name), "cl-in-%s", in->p->name);
 			rc = cl_worker_start(name, collect_main, in, &in->collector);
 		}
+		if (rc == CL_OK)
+			atomic_store_explicit(&in->running, 1, memory_order_release);
 		if (rc)
 			rc = cl_error_set(rc, "input %s: %s", in->p->name, cl_error_detail());
 	}
@@ -231,10 +234,17 @@ struct cl_blog *cl_inputs_log(struct cl_inputs *set, enum cl_input_kind kind)
 	return set->src[kind].log;
 }
 
+/* Its state is whole and may be read from another thread: cb_start has
+ * returned and cl_inputs_stop has not begun. */
+static int input_running(struct cl_input *in)
+{
+	return atomic_load_explicit(&in->running, memory_order_acquire);
+}
+
 void cl_inputs_on_commit(struct cl_inputs *set, struct cl_blog *log, uint64_t batch)
 {
 	for (int i = 0; i < set->n; i++)
-		if (set->in[i].log == log && set->in[i].p->cb_on_commit)
+		if (set->in[i].log == log && set->in[i].p->cb_on_commit && input_running(&set->in[i]))
 			set->in[i].p->cb_on_commit(&set->in[i], batch);
 }
 
@@ -285,7 +295,7 @@ void cl_inputs_metrics(struct cl_inputs *set, struct cl_prom *p)
 					    (const char *)cl_ingest_counters(set->in[i].ingest) +
 					    totals[t].off)));
 	for (int i = 0; i < set->n; i++)
-		if (set->in[i].p->cb_metrics)
+		if (set->in[i].p->cb_metrics && input_running(&set->in[i]))
 			set->in[i].p->cb_metrics(&set->in[i], p);
 }
 
@@ -294,6 +304,7 @@ void cl_inputs_stop(struct cl_inputs *set)
 	if (!set || !set->running)
 		return;
 	for (int i = 0; i < set->n; i++) {
+		atomic_store_explicit(&set->in[i].running, 0, memory_order_release);
 		cl_worker_stop(set->in[i].collector);
 		set->in[i].collector = NULL;
 		if (set->in[i].p->cb_exit)

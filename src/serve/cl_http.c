@@ -99,12 +99,16 @@ void cl_http_stop(struct cl_server *s)
 			break;
 		usleep(10000);
 	}
+	/* carelake's loops hand connections to libmicrohttpd (they read
+	 * s->mhd): join them before libmicrohttpd goes */
 	pthread_mutex_lock(&s->http_mu);
 	f = s->fast;
-	m = s->mhd;
 	s->fast = NULL;
-	s->mhd = NULL;
 	pthread_mutex_unlock(&s->http_mu);
 	cl_fast_stop(f);
+	pthread_mutex_lock(&s->http_mu);
+	m = s->mhd;
+	s->mhd = NULL;
+	pthread_mutex_unlock(&s->http_mu);
 	cl_mhd_stop(m);
 }

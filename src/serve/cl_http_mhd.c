@@ -350,6 +350,8 @@ static void connection_event(void *cls, struct MHD_Connection *c, void **socket_
 		atomic_fetch_sub(&m->nconns, 1);
 }
 
+/* libmicrohttpd's own messages: fmt is its printf format */
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[300];

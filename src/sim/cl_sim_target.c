@@ -30,7 +30,7 @@ static size_t retry_after_hdr(char *p, size_t sz, size_t n, void *arg)
 /* POSTs one NDJSON body, retrying what the server asks to retry. */
 static int http_send(struct cl_sim_target *t, const char *body, size_t len)
 {
-	for (int attempt = 0; attempt < 20 && !(t->stop && *t->stop); attempt++) {
+	for (int attempt = 0; attempt < 20 && !(t->stop && atomic_load(t->stop)); attempt++) {
 		long code = 0, retry_after = 0;
 		CURLcode rc;
 

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,7 +26,8 @@ struct cl_sim_target {
 	uint16_t next_id;
 	int inflight;
 	uint64_t requests, retries, failures;
-	volatile sig_atomic_t *stop;   /* set to give up retrying */
+	const atomic_int *stop;        /* set to give up retrying (from a signal
+					 * handler or another thread) */
 };
 
 /* spec: http(s)://HOST:PORT[/path], mqtt[s]://HOST[:PORT], a file or "-".

@@ -25,6 +25,7 @@
 #include "stream/cl_news2.h"
 #include "ingest/cl_event.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -791,6 +792,7 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 				if (m < min_off)
 					min_off = m;
 			}
+			assert(min_off >= s->replay_from[src]); /* only grows (above) */
 			s->replay_from[src] = min_off;
 		}
 		s->last_scan_mono = cl_time_mono_us();

@@ -8,6 +8,7 @@
  * fails; recovery leaves a file that ends in a whole line, and a trail
  * that verify passed still passes after recovery.
  */
+#include "fuzz_entry.h"
 #include "audit/cl_audit.h"
 #include "audit/cl_audit_fhir.h"
 #include "audit/cl_audit_read.h"

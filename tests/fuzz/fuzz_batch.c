@@ -7,6 +7,7 @@
  * every CSV field lies inside the input or the parser's scratch space;
  * rows accepted or duplicated never exceed the rows offered.
  */
+#include "fuzz_entry.h"
 #include "batch/cl_csv.h"
 #include "batch/cl_csv_map.h"
 #include "batch/cl_fhir_res.h"
@@ -28,8 +29,6 @@ static void cleanup(void)
 	cl_silver_close(silver);
 	sqlite3_close(db);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -8,6 +8,7 @@
  * torn tail; the appended record is read back last, at the offset the log
  * gave it; offsets only increase.
  */
+#include "fuzz_entry.h"
 #include "bronze/cl_blog.h"
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"

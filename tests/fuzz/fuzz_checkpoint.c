@@ -2,6 +2,7 @@
  * Fuzz target: the checkpoint file parser. A checkpoint that parses must
  * be exactly what the writer would produce for its offset.
  */
+#include "fuzz_entry.h"
 #include "bronze/cl_checkpoint.h"
 #include "core/cl_error.h"
 

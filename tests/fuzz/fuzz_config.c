@@ -2,6 +2,7 @@
  * Fuzz target: the YAML settings parser (libyaml underneath, our walk of
  * the document, and the checked conversions of every value type).
  */
+#include "fuzz_entry.h"
 #include "core/cl_config.h"
 #include "bronze/cl_bronze.h"
 #include "core/cl_error.h"

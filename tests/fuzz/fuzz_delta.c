@@ -9,6 +9,7 @@
  * file a path inside the table: relative, not empty, with no `..`
  * segment, however the log spelled it (%2e%2e, absolute, file: URIs).
  */
+#include "fuzz_entry.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 #include "lake/cl_delta_int.h"

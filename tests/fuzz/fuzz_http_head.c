@@ -8,6 +8,7 @@
  * same data and the same end as fed whole, never more data than input,
  * and never write past its capacity.
  */
+#include "fuzz_entry.h"
 #include "serve/cl_http_head.h"
 
 #include <stdint.h>

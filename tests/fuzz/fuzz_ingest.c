@@ -8,6 +8,7 @@
  * nothing but its rejections; what is accepted is queued and committed;
  * every rejection says why.
  */
+#include "fuzz_entry.h"
 #include "bronze/cl_blog.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"

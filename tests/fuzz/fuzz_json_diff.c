@@ -12,6 +12,7 @@
  * escaped, numbers in its own spelling) and ours must hash that as the
  * original.
  */
+#include "fuzz_entry.h"
 #include "core/cl_error.h"
 #include "json/cl_json.h"
 

@@ -13,6 +13,7 @@
  * not hold the token; an accepted token has a sub, a role that is not
  * device, and a patient when its role is patient.
  */
+#include "fuzz_entry.h"
 #include "auth/cl_jwt.h"
 #include "auth/cl_scope.h"
 #include "core/cl_error.h"

@@ -6,6 +6,7 @@
  * topic that names the device (the subscriber checks events against it)
  * must lie inside the topic and hold no '/'.
  */
+#include "fuzz_entry.h"
 #include "core/cl_error.h"
 #include "mqtt/cl_mqtt_proto.h"
 

@@ -6,6 +6,7 @@
  * a column read whole has exactly as many entries as its chunk says and a
  * flat column one per row.
  */
+#include "fuzz_entry.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "lake/cl_parquet.h"

@@ -4,6 +4,7 @@
  * within its limits or is refused with a detail, and carelake.db is left
  * as it was: the same bytes, and no file beside it but its -wal and -shm.
  */
+#include "fuzz_entry.h"
 #include "core/cl_crc32c.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"

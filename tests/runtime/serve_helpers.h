@@ -108,7 +108,7 @@ static inline void server_start(struct server *s, const char *exe, const char *d
 		execv(exe, (char **)args);
 		_exit(127);
 	}
-	for (int tries = 0; tries < 500 && !s->port; tries++) {
+	for (int tries = 0; tries < 500 * cl_test_slowdown() && !s->port; tries++) {
 		usleep(10000);
 		f = fopen(s->out_path, "r");
 		if (!f)

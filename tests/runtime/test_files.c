@@ -144,10 +144,10 @@ static void test_while_and_after_serve(void **state)
 	/* the broken file dead-lettered, its pipeline_failed alert dead-lettered
 	 * by the webhook that cannot connect, the event stored */
 	snprintf(path, sizeof(path), "%s/alerts/webhook-dead-letter.ndjson", data);
-	for (int i = 0; i < 3000 && !exists(path); i++)
+	for (int i = 0; i < 3000 * cl_test_slowdown() && !exists(path); i++)
 		usleep(10000);
 	assert_true(exists(path));
-	for (int i = 0; i < 300 && query_long(data, "SELECT count(*) FROM vital_event WHERE "
+	for (int i = 0; i < 300 * cl_test_slowdown() && query_long(data, "SELECT count(*) FROM vital_event WHERE "
 					       "device_id = 'dev-1'") < 1; i++)
 		usleep(50000);
 	assert_int_equal(query_long(data, "SELECT count(*) FROM vital_event WHERE device_id = "

@@ -131,7 +131,7 @@ static void wait_alert(const struct server *s, const char *patient)
 	char path[200];
 
 	snprintf(path, sizeof(path), "/api/v1/alerts?patient=%s", patient);
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 200 * cl_test_slowdown(); i++) {
 		struct reply r = http(s, "GET", path, s->token, NULL, 0);
 		int seen = r.code == 200 && strstr(r.body, "\"rule\"") != NULL;
 

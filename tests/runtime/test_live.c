@@ -173,7 +173,7 @@ static int sse_has(struct sse_client *c, const char *what)
 
 static void wait_for(int (*cond)(void *), void *arg, const char *what)
 {
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 500 * cl_test_slowdown(); i++) {
 		if (cond(arg))
 			return;
 		usleep(10000);
@@ -242,7 +242,7 @@ static void test_sse_and_webhook(void **state)
 	assert_non_null(strstr(rv.bodies, "\"rule\":\"spo2_low\""));
 	assert_non_null(strstr(rv.bodies, "\"ward\":\"ICU-A\""));
 	pthread_mutex_unlock(&rv.mu);
-	usleep(200000);
+	usleep(200000 * (useconds_t)cl_test_slowdown());
 	r = http(&s, "GET", "/metrics", NULL, NULL, 0);
 	assert_non_null(strstr(r.body, "carelake_webhook_retries_total "));
 	assert_null(strstr(r.body, "carelake_webhook_retries_total 0\n"));
@@ -253,9 +253,11 @@ static void test_sse_and_webhook(void **state)
 	assert_int_equal(server_stop(&s), 0);
 	atomic_store(&sse.stop, 1);
 	pthread_join(sse.th, NULL);
+	/* the receiver may be in accept on the descriptor: wake it, join it,
+	 * then close (never a number another open could reuse under it) */
 	shutdown(rv.fd, SHUT_RDWR);
-	close(rv.fd);
 	pthread_join(rv.th, NULL);
+	close(rv.fd);
 }
 
 static int pipeline_alert_delivered(void *arg)
@@ -408,9 +410,11 @@ static void test_webhook_outbox_survives_kill(void **state)
 	pthread_mutex_unlock(&rv.mu);
 	assert_int_equal(access(path, F_OK), -1); /* delivered, not dead-lettered */
 	assert_int_equal(server_stop(&s), 0);
+	/* the receiver may be in accept on the descriptor: wake it, join it,
+	 * then close (never a number another open could reuse under it) */
 	shutdown(rv.fd, SHUT_RDWR);
-	close(rv.fd);
 	pthread_join(rv.th, NULL);
+	close(rv.fd);
 }
 
 static void test_bad_reference_refused(void **state)

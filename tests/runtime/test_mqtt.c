@@ -87,7 +87,7 @@ static void broker_start_with(const char *extra)
 		execl("/usr/sbin/mosquitto", "mosquitto", "-c", conf, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 200 * cl_test_slowdown(); i++) {
 		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(broker_port) };
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -126,7 +126,7 @@ static int file_has(const char *path, const char *needle)
 /* Waits (up to 20 s) for a file to hold `needle`. */
 static void wait_file_has(const char *path, const char *needle)
 {
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 2000 * cl_test_slowdown(); i++) {
 		if (file_has(path, needle))
 			return;
 		usleep(10000);
@@ -249,7 +249,7 @@ static void wait_metric(const struct server *s, const char *name, long want)
 {
 	long v = -1;
 
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < 1000 * cl_test_slowdown(); i++) {
 		v = metric(s, name);
 		if (v >= want)
 			return;
@@ -377,7 +377,7 @@ static void test_mqtt_ingest(void **state)
 	wait_metric(&s, "carelake_mqtt_connected", 1);
 	kept_client_id(data, id2, sizeof(id2));
 	assert_string_equal(id1, id2); /* the same session, resumed */
-	for (int i = 0; i < 500 && count_stored(data, seen, 10000) < 3000; i++)
+	for (int i = 0; i < 500 * cl_test_slowdown() && count_stored(data, seen, 10000) < 3000; i++)
 		usleep(20000);
 	assert_int_equal(server_stop(&s), 0);
 	assert_int_equal(count_stored(data, seen, 10000), 3000);

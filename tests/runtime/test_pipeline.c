@@ -45,7 +45,7 @@ static void wait_count(const char *data, const char *sql, long want, const char 
 {
 	long n = -1;
 
-	for (int i = 0; i < 400 && n != want; i++) {
+	for (int i = 0; i < 400 * cl_test_slowdown() && n != want; i++) {
 		n = query_long(data, sql);
 		if (n != want)
 			usleep(50000);
@@ -76,7 +76,7 @@ static void run_case(int failures)
 	for (int k = 1; k <= failures && k < 3; k++) {
 		long n = -1;
 
-		for (int i = 0; i < 1000 && n < k; i++) {
+		for (int i = 0; i < 1000 * cl_test_slowdown() && n < k; i++) {
 			n = failed_attempts(data, "drop");
 			if (n < k)
 				usleep(20000);
@@ -113,7 +113,7 @@ static void run_case(int failures)
 	} else {
 		snprintf(dead, sizeof(dead), "%s/dead-letter/drop/%s", data, name);
 		snprintf(reason, sizeof(reason), "%s.reason", dead);
-		for (int i = 0; i < 1500 && access(reason, F_OK) != 0; i++)
+		for (int i = 0; i < 1500 * cl_test_slowdown() && access(reason, F_OK) != 0; i++)
 			usleep(20000);
 		assert_int_equal(access(dead, F_OK), 0);
 		assert_int_equal(access(file, F_OK), -1);
@@ -228,7 +228,7 @@ static void test_sheet(void **state)
 	assert_int_equal(system(cmd), 0);
 	server_start(&s, bin, data, extra);
 	snprintf(reason, sizeof(reason), "%s/dead-letter/book/patients.xlsx.reason", data);
-	for (int i = 0; i < 1500 && access(reason, F_OK) != 0; i++)
+	for (int i = 0; i < 1500 * cl_test_slowdown() && access(reason, F_OK) != 0; i++)
 		usleep(20000);
 	{
 		FILE *f = fopen(reason, "r");
@@ -281,7 +281,7 @@ static void test_lake_in_background(void **state)
 	/* the table was rewritten with both; the replaced file is deleted by
 	 * the background vacuum a second or two later */
 	snprintf(cmd, sizeof(cmd), "'%s' table show '%s' --format csv | grep -c pl-10", bin, tdir);
-	for (int i = 0; i < 150; i++) {
+	for (int i = 0; i < 150 * cl_test_slowdown(); i++) {
 		first_line(cmd, line, sizeof(line));
 		if (atoi(line) == 2)
 			break;
@@ -289,7 +289,7 @@ static void test_lake_in_background(void **state)
 	}
 	assert_int_equal(atoi(line), 2);
 	snprintf(cmd, sizeof(cmd), "find '%s' -name '*.parquet' | wc -l", tdir);
-	for (int i = 0; i < 150; i++) {
+	for (int i = 0; i < 150 * cl_test_slowdown(); i++) {
 		first_line(cmd, line, sizeof(line));
 		if (atoi(line) == 1)
 			break;
@@ -394,7 +394,7 @@ static void test_long_values(void **state)
 	server_start(&s, bin, data, extra);
 	wait_count(data, "SELECT count(*) FROM survey_response", 3, "the long values");
 	snprintf(reason, sizeof(reason), "%s/dead-letter/long/e-hostile.xlsx.reason", data);
-	for (int i = 0; i < 1500 && access(reason, F_OK) != 0; i++)
+	for (int i = 0; i < 1500 * cl_test_slowdown() && access(reason, F_OK) != 0; i++)
 		usleep(20000);
 	{
 		struct reply r = http(&s, "GET", "/healthz", NULL, NULL, 0);
@@ -476,7 +476,7 @@ static void test_stopped_while_loading(void **state)
 	server_start(&s, bin, data, extra);
 	wait_count(data, "SELECT count(*) FROM patient", 1, "the file that loads");
 	snprintf(dead, sizeof(dead), "%s/dead-letter/drop/poison.json.reason", data);
-	for (int i = 0; i < 1500 && access(dead, F_OK) != 0; i++)
+	for (int i = 0; i < 1500 * cl_test_slowdown() && access(dead, F_OK) != 0; i++)
 		usleep(20000);
 	{
 		char buf[2048] = "";

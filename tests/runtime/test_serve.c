@@ -274,7 +274,8 @@ static void test_backpressure_503(void **state)
 {
 	/* commits wait up to 1 s to fill and at most 64 KiB may wait: the
 	 * first body (over 64 KiB alone) fills the queue, and the next
-	 * request arrives while it is still pending */
+	 * request arrives while it is still pending (1 s is the longest
+	 * commit_max_wait: this window cannot scale with a slower build) */
 	const char *const extra[] = { "--set", "bronze.pending_max_bytes=64KiB",
 				      "--set", "bronze.commit_max_wait=1s",
 				      "--set", "bronze.commit_max_records=1000000",
@@ -419,7 +420,7 @@ static void test_fhir(void **state)
 
 	/* the stream processor applies the Observations' values like device
 	 * events: the examples' patient has vitals and a NEWS2 */
-	usleep(300000);
+	usleep(300000 * (useconds_t)cl_test_slowdown());
 	r = http(&s, "GET", "/api/v1/patients/example/vitals?from=1990-01-01T00:00:00Z"
 			    "&to=2030-01-01T00:00:00Z&resolution=raw", s.token, NULL, 0);
 	assert_int_equal(r.code, 200);
@@ -447,14 +448,14 @@ static void test_fhir(void **state)
 			assert_int_equal(r.code, 201);
 			free(r.body);
 		}
-		usleep(300000);
+		usleep(300000 * (useconds_t)cl_test_slowdown());
 		r = http(&s, "GET", "/api/v1/alerts?patient=fhir-p", s.token, NULL, 0);
 		assert_non_null(strstr(r.body, "\"rule\":\"spo2_low\""));
 		free(r.body);
 		/* a restart applies nothing twice */
 		assert_int_equal(server_stop(&s), 0);
 		server_start(&s, bin, data, NULL);
-		usleep(300000);
+		usleep(300000 * (useconds_t)cl_test_slowdown());
 		r = http(&s, "GET", "/api/v1/patients/example/vitals?from=1990-01-01T00:00:00Z"
 				    "&to=2030-01-01T00:00:00Z&resolution=raw", s.token, NULL, 0);
 		{
@@ -788,7 +789,7 @@ static void test_refined_into_silver(void **state)
 	r = post(&s, test_event("s2", "m1", "px", "spo2", 0.97, "1"));
 	assert_int_equal(r.code, 200);
 	free(r.body);
-	for (int i = 0; i < 100 && n != 2; i++) {
+	for (int i = 0; i < 100 * cl_test_slowdown() && n != 2; i++) {
 		usleep(50000);
 		n = silver_rows(data, "patient_id = 'px' AND source = 'device'");
 	}

@@ -33,15 +33,16 @@ struct client {
 	uint64_t ok_batches;
 };
 
+/* One instant for every event: a retried batch is the same events. Set
+ * before the client threads start, read-only after. */
+static int64_t events_at;
+
 static size_t make_batch(int client, int first, char *buf, size_t cap)
 {
-	static int64_t at; /* one instant: a retried batch is the same events */
 	char ts[40];
 	size_t n = 0;
 
-	if (!at)
-		at = cl_time_now_us() - 1000;
-	cl_time_format_rfc3339(at, ts, sizeof(ts), 3);
+	cl_time_format_rfc3339(events_at, ts, sizeof(ts), 3);
 	n += (size_t)snprintf(buf + n, cap - n, "[");
 	for (int i = 0; i < BATCH; i++)
 		n += (size_t)snprintf(buf + n, cap - n,
@@ -94,6 +95,7 @@ static void test_kill_under_load(void **state)
 	for (int i = 0; i < CLIENTS; i++)
 		cl[i] = (struct client){ .id = i };
 	srand((unsigned)time(NULL));
+	events_at = cl_time_now_us() - 1000;
 	for (int round = 0; round < rounds; round++) {
 		pthread_t th[CLIENTS];
 

@@ -122,7 +122,7 @@ static void test_http_target(void **state)
 	snprintf(url, sizeof(url), "%s", s.url);
 	snprintf(token_file, sizeof(token_file), "%s/admin.token", data);
 	assert_int_equal(run_sim(args), 0);
-	usleep(300000);
+	usleep(300000 * (useconds_t)cl_test_slowdown());
 	r = http(&s, "GET", "/metrics", NULL, NULL, 0);
 	p = strstr(r.body, "\ncarelake_events_accepted_total ");
 	if (p)

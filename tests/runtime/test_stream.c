@@ -54,7 +54,7 @@ static json_t *vitals(const struct server *s, const char *query)
 /* Waits until the 1-minute heart-rate rollups number `want`. */
 static json_t *rollups(const struct server *s, int want)
 {
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 300 * cl_test_slowdown(); i++) {
 		json_t *j = vitals(s, "resolution=1m&from=2000-01-01T00:00:00Z");
 		json_t *v = json_object_get(j, "vitals");
 		int hr = 0;
@@ -165,7 +165,7 @@ static void test_rollups_news2_restart(void **state)
 		long late = 0;
 
 		/* late for its closed minute; the hour may still be open */
-		for (int i = 0; i < 200 && late < 1; i++) {
+		for (int i = 0; i < 200 * cl_test_slowdown() && late < 1; i++) {
 			struct reply m = http(&s, "GET", "/metrics", NULL, NULL, 0);
 			const char *p = strstr(m.body, "\ncarelake_stream_late_events_total ");
 
@@ -185,7 +185,7 @@ static void test_rollups_news2_restart(void **state)
 	r = post(&s, body);
 	assert_non_null(strstr(r.body, "\"duplicates\":18"));
 	free(r.body);
-	usleep(300000);
+	usleep(300000 * (useconds_t)cl_test_slowdown());
 	j = rollups(&s, 3);
 	check_rollups(j, minute0);
 	json_decref(j);
@@ -218,7 +218,7 @@ static json_t *alerts(const struct server *s, const char *patient, int open_only
 	json_error_t err;
 	json_t *j;
 
-	usleep(150000); /* the stream processor is poked on commit; give it a moment */
+	usleep(150000 * (useconds_t)cl_test_slowdown()); /* the stream processor is poked on commit; give it a moment */
 	snprintf(path, sizeof(path), "/api/v1/alerts?patient=%s%s", patient,
 		 open_only ? "&open=true" : "");
 	r = http(s, "GET", path, s->token, NULL, 0);
