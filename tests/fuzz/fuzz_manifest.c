@@ -5,6 +5,7 @@
  * reported as bad with its line number, never both and never neither, and
  * the line numbers only grow.
  */
+#include "fuzz_entry.h"
 #include "bronze/cl_manifest.h"
 
 #include <stdint.h>

@@ -7,6 +7,7 @@
  * own words in their order, a stored string is one of the words (or the
  * part after '=' of one), and a stored number lies within its bounds.
  */
+#include "fuzz_entry.h"
 #include "cli/cl_cli.h"
 #include "cli/cl_opt.h"
 #include "core/cl_error.h"
