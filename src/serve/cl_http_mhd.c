@@ -9,13 +9,17 @@
  * its own connection. A request whose handler waits for a bronze commit is
  * suspended (no thread blocks on the disk) and resumed by the flusher's
  * notification (cl_mhd_on_commit); the route's finish then answers it.
+ * A reply held until its audit record is durable (cl_req.h) parks the
+ * same way, resumed by the trail's flusher (cl_mhd_on_audit).
  */
 #include "cl_route.h"
+#include "cl_serve_audit.h"
 #include "cl_server_int.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,8 @@ enum state {
 	S_WAITING,   /* suspended until the commit */
 	S_RESUMED,   /* the commit is done */
 	S_ANSWERED,  /* a reply is queued */
+	S_AUDIT,     /* suspended: its reply is held until its audit record is durable */
+	S_AUDIT_DONE, /* the record's commit is done: the held reply may go */
 };
 
 /* One request on an MHD connection. */
@@ -61,6 +67,32 @@ static const char *mhd_header(void *conn, const char *name)
 	struct mreq *q = conn;
 
 	return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
+}
+
+struct each_arg {
+	int (*fn)(void *arg, const char *name, const char *value);
+	void *arg;
+	int rc;
+};
+
+static enum MHD_Result each_value(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct each_arg *e = cls;
+
+	(void)kind;
+	e->rc = e->fn(e->arg, key, value ? value : "");
+	return e->rc ? MHD_NO : MHD_YES;
+}
+
+static int mhd_each_query(void *conn, int (*fn)(void *arg, const char *name, const char *value),
+			  void *arg)
+{
+	struct mreq *q = conn;
+	struct each_arg e = { fn, arg, 0 };
+
+	MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, each_value, &e);
+	return e.rc;
 }
 
 static int mhd_reply(void *conn, int code, const char *ctype, char *body, size_t len,
@@ -141,8 +173,10 @@ static const struct cl_transport mhd_transport = {
 	.name = "mhd",
 	.query = mhd_query,
 	.header = mhd_header,
+	.each_query = mhd_each_query,
 	.reply = mhd_reply,
 	.stream = mhd_stream,
+	.holds = 1,
 };
 
 /* Appends n bytes to the body; 0 when there is no memory for them. */
@@ -205,9 +239,34 @@ static const char *ambiguous(struct MHD_Connection *c)
 	return NULL;
 }
 
-static enum MHD_Result result(int rc)
+/* Parks q until its held reply's audit record is durable, or sends the
+ * reply at once when it already is. */
+static enum MHD_Result hold(struct mreq *q)
 {
-	return rc < 0 ? MHD_NO : MHD_YES;
+	struct cl_mhd *m = q->m;
+	int rc = CL_OK, done;
+
+	pthread_mutex_lock(&m->mu);
+	done = cl_serve_audit_ready(&q->r, &rc);
+	if (!done) {
+		q->state = S_AUDIT;
+		q->next_waiter = m->waiters;
+		m->waiters = q;
+		m->nwaiting++;
+		MHD_suspend_connection(q->conn);
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (!done)
+		return MHD_YES;
+	return cl_req_release(&q->r, rc) < 0 ? MHD_NO : MHD_YES;
+}
+
+/* What the handler returns after a step that may have answered. */
+static enum MHD_Result result(struct mreq *q, int rc)
+{
+	if (rc < 0)
+		return MHD_NO;
+	return q->r.has_held ? hold(q) : MHD_YES;
 }
 
 /* The whole request is here: its handler runs; a request that waits is
@@ -221,7 +280,7 @@ static enum MHD_Result run(struct mreq *q)
 	q->r.body_len = q->len;
 	rc = cl_route_run(&q->r);
 	if (rc != CL_REQ_WAIT)
-		return result(rc);
+		return result(q, rc);
 	pthread_mutex_lock(&m->mu);
 	done = cl_req_ready(&q->r, &commit_rc);
 	if (!done) {
@@ -232,7 +291,22 @@ static enum MHD_Result run(struct mreq *q)
 		MHD_suspend_connection(q->conn);
 	}
 	pthread_mutex_unlock(&m->mu);
-	return done ? result(cl_route_finish(&q->r, commit_rc)) : MHD_YES;
+	return done ? result(q, cl_route_finish(&q->r, commit_rc)) : MHD_YES;
+}
+
+/* The client's address, as text. */
+static void client_address(struct MHD_Connection *c, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)cap);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -257,26 +331,39 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		q->conn = c;
 		*con_cls = q;
 		cl_req_init(&q->r, m->s, &mhd_transport, q);
+		client_address(c, q->r.client, sizeof(q->r.client));
 		{
 			const char *why = ambiguous(c);
 
 			if (why)
-				return result(cl_reply_error(&q->r, 400, "bad_request", why, NULL, NULL));
+				return result(q, cl_reply_error(&q->r, 400, "bad_request", why, NULL, NULL));
 		}
 		rc = cl_route_begin(&q->r, method, url, strlen(url));
 		if (rc != 1)
-			return result(rc);
+			return result(q, rc);
 		clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						   MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (clen && cl_parse_u64(clen, 0, UINT64_MAX, &n) != CL_OK)
-			return result(cl_reply_error(&q->r, 400, "bad_request",
+			return result(q, cl_reply_error(&q->r, 400, "bad_request",
 						     "Content-Length is not a number", NULL, NULL));
 		if (clen && n > max_body) {
 			snprintf(msg, sizeof(msg), "the body is %llu bytes; the limit is %llu",
 				 (unsigned long long)n, (unsigned long long)max_body);
-			return result(cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
+			return result(q, cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
 		}
 		q->state = S_READING;
+		return MHD_YES;
+	}
+	if (q->state == S_AUDIT_DONE) {
+		int rc = CL_OK;
+
+		*upload_size = 0;
+		q->state = S_ANSWERED;
+		cl_serve_audit_ready(&q->r, &rc);
+		return cl_req_release(&q->r, rc) < 0 ? MHD_NO : MHD_YES;
+	}
+	if (q->state == S_AUDIT) {
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (q->state == S_ANSWERED || q->r.answered) {
@@ -290,10 +377,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		if (q->len + n > max_body) {
 			snprintf(msg, sizeof(msg), "the body is larger than the limit of %llu bytes",
 				 (unsigned long long)max_body);
-			return result(cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
+			return result(q, cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
 		}
 		if (!body_append(q, upload, n))
-			return result(cl_reply_error(&q->r, 503, "busy", "out of memory; retry later",
+			return result(q, cl_reply_error(&q->r, 503, "busy", "out of memory; retry later",
 						     "Retry-After", "1"));
 		return MHD_YES;
 	}
@@ -302,7 +389,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		int rc = CL_OK;
 
 		cl_req_ready(&q->r, &rc);
-		return result(cl_route_finish(&q->r, rc));
+		return result(q, cl_route_finish(&q->r, rc));
 	}
 	if (q->state == S_WAITING)
 		return MHD_YES;
@@ -407,10 +494,32 @@ void cl_mhd_on_commit(struct cl_mhd *m, struct cl_blog *log, uint64_t batch)
 	for (pp = &m->waiters; *pp;) {
 		struct mreq *q = *pp;
 
-		if (q->r.wait_log == log && q->r.wait_last <= batch) {
+		if (q->state == S_WAITING && q->r.wait_log == log && q->r.wait_last <= batch) {
 			*pp = q->next_waiter;
 			m->nwaiting--;
 			q->state = S_RESUMED;
+			MHD_resume_connection(q->conn);
+		} else {
+			pp = &q->next_waiter;
+		}
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+void cl_mhd_on_audit(struct cl_mhd *m, uint64_t durable)
+{
+	struct mreq **pp;
+
+	(void)durable; /* each waiter asks for its own ticket: a failed commit ends some too */
+	pthread_mutex_lock(&m->mu);
+	for (pp = &m->waiters; *pp;) {
+		struct mreq *q = *pp;
+		int rc;
+
+		if (q->state == S_AUDIT && cl_serve_audit_ready(&q->r, &rc)) {
+			*pp = q->next_waiter;
+			m->nwaiting--;
+			q->state = S_AUDIT_DONE;
 			MHD_resume_connection(q->conn);
 		} else {
 			pp = &q->next_waiter;
