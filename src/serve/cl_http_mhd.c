@@ -239,59 +239,54 @@ static const char *ambiguous(struct MHD_Connection *c)
 	return NULL;
 }
 
-/* Parks q until its held reply's audit record is durable, or sends the
- * reply at once when it already is. */
-static enum MHD_Result hold(struct mreq *q)
+/* Parks q in `state` unless what it waits for is done (ready(q, &rc)
+ * says): 1 and *rc then, 0 when it is parked, its connection suspended. */
+static int park_unless(struct mreq *q, enum state state,
+		       int (*ready)(const struct cl_req *r, int *rc), int *rc)
 {
 	struct cl_mhd *m = q->m;
-	int rc = CL_OK, done;
+	int done;
 
+	*rc = CL_OK;
 	pthread_mutex_lock(&m->mu);
-	done = cl_serve_audit_ready(&q->r, &rc);
+	done = ready(&q->r, rc);
 	if (!done) {
-		q->state = S_AUDIT;
+		q->state = state;
 		q->next_waiter = m->waiters;
 		m->waiters = q;
 		m->nwaiting++;
 		MHD_suspend_connection(q->conn);
 	}
 	pthread_mutex_unlock(&m->mu);
-	if (!done)
-		return MHD_YES;
-	return cl_req_release(&q->r, rc) < 0 ? MHD_NO : MHD_YES;
+	return done;
 }
 
-/* What the handler returns after a step that may have answered. */
+/* What the handler returns after a step that may have answered: a reply
+ * held for its audit record parks q, or goes at once when the record is
+ * durable already. */
 static enum MHD_Result result(struct mreq *q, int rc)
 {
 	if (rc < 0)
 		return MHD_NO;
-	return q->r.has_held ? hold(q) : MHD_YES;
+	if (!q->r.has_held || !park_unless(q, S_AUDIT, cl_serve_audit_ready, &rc))
+		return MHD_YES;
+	return cl_req_release(&q->r, rc) < 0 ? MHD_NO : MHD_YES;
 }
 
 /* The whole request is here: its handler runs; a request that waits is
  * suspended unless its commit is already done. */
 static enum MHD_Result run(struct mreq *q)
 {
-	struct cl_mhd *m = q->m;
-	int rc, commit_rc = CL_OK, done;
+	int rc, commit_rc;
 
 	q->r.body = q->body ? q->body : "";
 	q->r.body_len = q->len;
 	rc = cl_route_run(&q->r);
 	if (rc != CL_REQ_WAIT)
 		return result(q, rc);
-	pthread_mutex_lock(&m->mu);
-	done = cl_req_ready(&q->r, &commit_rc);
-	if (!done) {
-		q->state = S_WAITING;
-		q->next_waiter = m->waiters;
-		m->waiters = q;
-		m->nwaiting++;
-		MHD_suspend_connection(q->conn);
-	}
-	pthread_mutex_unlock(&m->mu);
-	return done ? result(q, cl_route_finish(&q->r, commit_rc)) : MHD_YES;
+	if (!park_unless(q, S_WAITING, cl_req_ready, &commit_rc))
+		return MHD_YES;
+	return result(q, cl_route_finish(&q->r, commit_rc));
 }
 
 /* The client's address, as text. */
@@ -486,7 +481,10 @@ int cl_mhd_add(struct cl_mhd *m, int fd, const struct sockaddr_in *peer)
 		       : CL_EIO;
 }
 
-void cl_mhd_on_commit(struct cl_mhd *m, struct cl_blog *log, uint64_t batch)
+/* Resumes the waiters in state `from` that done(q, arg) says may go,
+ * into state `to`. */
+static void resume_done(struct cl_mhd *m, enum state from, enum state to,
+			int (*done)(const struct mreq *q, const void *arg), const void *arg)
 {
 	struct mreq **pp;
 
@@ -494,10 +492,10 @@ void cl_mhd_on_commit(struct cl_mhd *m, struct cl_blog *log, uint64_t batch)
 	for (pp = &m->waiters; *pp;) {
 		struct mreq *q = *pp;
 
-		if (q->state == S_WAITING && q->r.wait_log == log && q->r.wait_last <= batch) {
+		if (q->state == from && done(q, arg)) {
 			*pp = q->next_waiter;
 			m->nwaiting--;
-			q->state = S_RESUMED;
+			q->state = to;
 			MHD_resume_connection(q->conn);
 		} else {
 			pp = &q->next_waiter;
@@ -506,26 +504,38 @@ void cl_mhd_on_commit(struct cl_mhd *m, struct cl_blog *log, uint64_t batch)
 	pthread_mutex_unlock(&m->mu);
 }
 
+struct committed {
+	const struct cl_blog *log;
+	uint64_t batch;
+};
+
+static int commit_done(const struct mreq *q, const void *arg)
+{
+	const struct committed *c = arg;
+
+	return q->r.wait_log == c->log && q->r.wait_last <= c->batch;
+}
+
+void cl_mhd_on_commit(struct cl_mhd *m, struct cl_blog *log, uint64_t batch)
+{
+	struct committed c = { log, batch };
+
+	resume_done(m, S_WAITING, S_RESUMED, commit_done, &c);
+}
+
+/* Each waiter asks for its own ticket: a failed commit ends some too. */
+static int audit_done(const struct mreq *q, const void *arg)
+{
+	int rc;
+
+	(void)arg;
+	return cl_serve_audit_ready(&q->r, &rc);
+}
+
 void cl_mhd_on_audit(struct cl_mhd *m, uint64_t durable)
 {
-	struct mreq **pp;
-
-	(void)durable; /* each waiter asks for its own ticket: a failed commit ends some too */
-	pthread_mutex_lock(&m->mu);
-	for (pp = &m->waiters; *pp;) {
-		struct mreq *q = *pp;
-		int rc;
-
-		if (q->state == S_AUDIT && cl_serve_audit_ready(&q->r, &rc)) {
-			*pp = q->next_waiter;
-			m->nwaiting--;
-			q->state = S_AUDIT_DONE;
-			MHD_resume_connection(q->conn);
-		} else {
-			pp = &q->next_waiter;
-		}
-	}
-	pthread_mutex_unlock(&m->mu);
+	(void)durable;
+	resume_done(m, S_AUDIT, S_AUDIT_DONE, audit_done, NULL);
 }
 
 int cl_mhd_waiting(struct cl_mhd *m)

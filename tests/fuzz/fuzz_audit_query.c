@@ -9,13 +9,14 @@
  * D E, outcome 0 4 8), _count stays within 0..10000, and a date range it
  * sets runs forward; the search over it never fails.
  */
+#include "cl_test.h"
+
 #include "audit/cl_audit.h"
 #include "audit/cl_audit_fhir.h"
 #include "audit/cl_audit_read.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,18 +26,10 @@
 
 static char dir[256], keys[300];
 
-static int rm_entry(const char *p, const struct stat *st, int f, struct FTW *w)
-{
-	(void)st;
-	(void)f;
-	(void)w;
-	return remove(p);
-}
-
 static void cleanup(void)
 {
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	nftw(keys, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	cl_test_rmtree(dir);
+	cl_test_rmtree(keys);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

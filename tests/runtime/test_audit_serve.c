@@ -55,36 +55,7 @@ static void issue(const char *data, enum cl_role role, const char *patient, cons
 static struct reply get_h(const struct server *s, const char *path, const char *token,
 			  const char *h1, const char *h2)
 {
-	struct curl_slist *h = NULL;
-	struct reply r = { 0 };
-	char url[512], auth[200];
-	CURL *c = curl_easy_init();
-
-	snprintf(url, sizeof(url), "%s%s", s->url, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	if (token) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-	}
-	if (h1)
-		h = curl_slist_append(h, h1);
-	if (h2)
-		h = curl_slist_append(h, h2);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.code);
-	else
-		r.code = -1;
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (!r.body)
-		r.body = calloc(1, 1);
-	return r;
+	return http_h(s, "GET", path, token, NULL, 0, h1, h2);
 }
 
 /* The status of a GET (the body freed). */
