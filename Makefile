@@ -72,6 +72,7 @@ bench:
 	./build/bench/bench_parquet
 	./build/bench/bench_serve ./build/carelake
 	bench/bench_http.sh ./build/carelake
+	bench/bench_audit_serve.sh ./build/carelake
 
 install: build
 	cmake --install build --prefix $(PREFIX)

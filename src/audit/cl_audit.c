@@ -53,6 +53,9 @@
 #define DAY (86400ll * SEC)
 
 static const struct cl_config_entry audit_entries[] = {
+	{ "enabled", CL_CFG_U32, "1", 0, 1, F(enabled),
+	  "1: record accesses to patient data and refusals in the audit trail; 0 only to "
+	  "measure what the trail costs (HIPAA requires the record)", NULL },
 	{ "retention", CL_CFG_DURATION, "2192d", DAY, 100 * 366 * DAY, F(retention_us),
 	  "how long audit records are kept (HIPAA: 6 years); carelake never deletes "
 	  "audit files, this only bounds what vacuum of other data may remove", NULL },

@@ -69,6 +69,7 @@ struct cl_audit_options {
 
 /* The audit.* settings (see cl_audit_section). */
 struct cl_audit_settings {
+	uint32_t enabled;               /* audit.enabled */
 	int64_t retention_us;           /* audit.retention */
 	uint32_t checkpoint_records;    /* audit.checkpoint_records */
 	int64_t checkpoint_interval_us; /* audit.checkpoint_interval */

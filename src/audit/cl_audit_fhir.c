@@ -30,7 +30,7 @@ char cl_audit_fhir_action(const char *action)
 		return 'E';
 	if (!strcmp(action, "create"))
 		return 'C';
-	if (!strcmp(action, "read") || !strcmp(action, "export"))
+	if (!strcmp(action, "read") || !strcmp(action, "break-glass") || !strcmp(action, "export"))
 		return 'R';
 	if (!strcmp(action, "update") || !strcmp(action, "ack"))
 		return 'U';
@@ -68,7 +68,7 @@ static json_t *coding(const char *system, const char *code, const char *display)
 }
 
 /* AuditEvent.outcome from an HTTP status or a CLI exit code. */
-static const char *outcome_of(int status)
+const char *cl_audit_fhir_outcome(int status)
 {
 	if (status == 0 || (status >= 200 && status < 400))
 		return "0";   /* success */
@@ -206,7 +206,7 @@ json_t *cl_audit_fhir_event(const struct cl_audit_entry *e)
 		       "type", coding(SYS_EVENT_TYPE, "rest", "RESTful Operation"),
 		       "subtype", coding(SYS_INTERACTION, subtype_of(code), subtype_of(code)),
 		       "action", action, "recorded", when,
-		       "outcome", outcome_of(r->status), "outcomeDesc", desc,
+		       "outcome", cl_audit_fhir_outcome(r->status), "outcomeDesc", desc,
 		       "agent", ag,
 		       "source", "observer", "display", "carelake", "type",
 		       coding(SYS_SOURCE, "4", "Application Server"),
@@ -255,12 +255,20 @@ int cl_audit_fhir_param(struct cl_audit_filter *f, size_t *count, const char *na
 						     "delete", NULL };
 		int i;
 
+		if (!strcmp(value, "break-glass")) {
+			f->action = "break-glass";
+			return CL_OK;
+		}
 		for (i = 0; known[i] && strcmp(known[i], value); i++)
 			;
 		if (!known[i])
 			return cl_error_set(CL_EINVAL, "subtype: '%.40s' is not read, search-type, "
-					    "create, update or delete", value);
+					    "create, update, delete or break-glass", value);
 		f->fhir_action = value[0] == 's' ? 'E' : (char)(value[0] - 'a' + 'A');
+	} else if (!strcmp(name, "outcome")) {
+		if (strlen(value) != 1 || !strchr("048", value[0]))
+			return cl_error_set(CL_EINVAL, "outcome: '%.20s' is not 0, 4 or 8", value);
+		f->fhir_outcome = value[0];
 	} else if (!strcmp(name, "date")) {
 		char prefix[3] = { 0 };
 		int64_t lo, hi;
@@ -297,7 +305,7 @@ int cl_audit_fhir_param(struct cl_audit_filter *f, size_t *count, const char *na
 		*count = (size_t)v;
 	} else {
 		return cl_error_set(CL_ENOTSUP, "AuditEvent has no search parameter '%.40s' here "
-				    "(patient, agent, date, action, subtype, _count)", name);
+				    "(patient, agent, date, action, subtype, outcome, _count)", name);
 	}
 	return CL_OK;
 }

@@ -16,8 +16,14 @@
 #include "cl_audit_read.h"
 
 /* The AuditEvent.action code of an audit action: C (create), R (read,
- * export), U (update, ack), D (delete), E (search, query, anything else). */
+ * break-glass, export), U (update, ack), D (delete), E (search, query,
+ * anything else). */
 char cl_audit_fhir_action(const char *action);
+
+/* The AuditEvent.outcome code of a status (an HTTP status, or a CLI exit
+ * code): "0" success, "4" refused or failed (4xx, a CLI failure), "8" a
+ * serious failure (5xx). */
+const char *cl_audit_fhir_outcome(int status);
 
 /* The AuditEvent of event record e (a new reference), or NULL without
  * memory. Its id is "<seq>", the record's place in the chain. */
@@ -28,8 +34,9 @@ json_t *cl_audit_fhir_event(const struct cl_audit_entry *e);
  * patient (an id or Patient/<id>), agent (the principal), date (ge, le,
  * gt, lt or eq followed by a date or date-time; a date alone is its whole
  * UTC day; repeatable, as date=ge..&date=le..), action (C R U D E),
- * subtype (read, search-type, create, update, ...: carelake's action),
- * _count into *count. Strings are borrowed from value for the life of f.
+ * subtype (read, search-type, create, update, delete; or break-glass:
+ * the reads outside a clinician's wards), outcome (0, 4, 8), _count into
+ * *count. Strings are borrowed from value for the life of f.
  * CL_EINVAL with the detail saying what is wrong; CL_ENOTSUP for a
  * parameter AuditEvent search here does not know (FHIR servers refuse
  * those rather than ignore them).

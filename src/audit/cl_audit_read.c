@@ -541,6 +541,8 @@ int cl_audit_filter_match(const struct cl_audit_filter *f, const struct cl_audit
 		return 0;
 	if (f->fhir_action && cl_audit_fhir_action(r->action) != f->fhir_action)
 		return 0;
+	if (f->fhir_outcome && cl_audit_fhir_outcome(r->status)[0] != f->fhir_outcome)
+		return 0;
 	if (f->patient) {
 		size_t i;
 

@@ -71,6 +71,7 @@ struct cl_audit_filter {
 	const char *action;         /* with this action (read, search, ...) */
 	const char *resource_type;  /* on this resource type */
 	char fhir_action;           /* with this FHIR AuditEvent.action code (C R U D E) */
+	char fhir_outcome;          /* with this AuditEvent.outcome ('0', '4', '8'; 0: any) */
 	int64_t since_us;           /* at or after (0: no bound) */
 	int64_t until_us;           /* at or before (0: no bound) */
 };

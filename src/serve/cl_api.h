@@ -24,6 +24,18 @@ int cl_api_alert_ack(struct cl_req *r);
 /* GET /api/v1/patients/{id}/vitals (cl_api_vitals.c) */
 int cl_api_vitals_get(struct cl_req *r);
 
+/*
+ * Whether r may read patient's data (cl_api_access.c): 1 to go on, else
+ * the result of the reply made (404 for a patient-bound token's other
+ * patients, 403 outside a clinician's wards without X-Break-Glass). Names
+ * the patient in r's audit record.
+ */
+struct cl_store;
+int cl_api_patient_access(struct cl_req *r, struct cl_store *st, const char *patient);
+
+/* GET /fhir/AuditEvent (cl_api_audit.c) */
+int cl_api_audit_events(struct cl_req *r);
+
 /* GET /api/v1/stream (cl_api_stream.c) */
 int cl_api_stream_get(struct cl_req *r);
 

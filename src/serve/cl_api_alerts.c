@@ -55,11 +55,14 @@ int cl_api_alerts_get(struct cl_req *r)
 					  open && strcmp(open, "true") == 0, 0, (int)limit, &rows);
 		cl_store_close(st);
 	}
+	r->audit.patient = patient;
 	if (rc != CL_OK)
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	{
-		json_t *j = json_pack("{s:o}", "alerts", json_loads(rows, 0, NULL));
+		json_t *list = json_loads(rows, 0, NULL), *j;
 
+		r->audit.count = (int64_t)json_array_size(list);
+		j = json_pack("{s:o}", "alerts", list);
 		free(rows);
 		return cl_reply_json(r, 200, j);
 	}
@@ -73,6 +76,7 @@ int cl_api_alert_ack(struct cl_req *r)
 	int rc, changed = 0;
 	json_t *arr;
 
+	r->audit.resource_id = r->param[0];
 	if (cl_parse_u64(r->param[0], 1, INT64_MAX, &id) != CL_OK)
 		return cl_reply_error(r, 404, "not_found", "no such alert", NULL, NULL);
 	rc = cl_store_open(r->s->data_dir, &st);

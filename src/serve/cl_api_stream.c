@@ -28,6 +28,7 @@ int cl_api_stream_get(struct cl_req *r)
 		f.bound = 1;
 	}
 	f.no_patients = r->who.role == CL_ROLE_ENGINEER;
+	r->audit.patient = f.patient;
 	if (cl_sse_subscribe(r->s->sse, &f, &src) != CL_OK)
 		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");
 	return cl_reply_stream(r, 200, "text/event-stream", src);

@@ -20,11 +20,12 @@ int cl_api_vitals_get(struct cl_req *r)
 	int64_t now = cl_time_now_us(), from, to;
 	struct cl_store *st;
 	uint64_t limit = 10000;
-	json_t *j;
+	json_t *j, *vitals;
 	int rc;
 
 	if (strlen(patient) > CL_EVENT_ID_MAX)
 		return cl_reply_error(r, 400, "bad_request", "the patient id is too long", NULL, NULL);
+	r->audit.patient = patient;
 	/* a patient token sees its own patient; any other is as if it did not exist */
 	if (r->who.patient[0] && strcmp(patient, r->who.patient) != 0)
 		return cl_reply_error(r, 404, "not_found", "no such patient", NULL, NULL);
@@ -51,6 +52,12 @@ int cl_api_vitals_get(struct cl_req *r)
 	}
 	rc = cl_store_open(r->s->data_dir, &st);
 	if (rc == CL_OK) {
+		int go = cl_api_patient_access(r, st, patient);
+
+		if (go != 1) {
+			cl_store_close(st);
+			return go;
+		}
 		rc = cl_store_vitals_json(st, patient, from, to, res, (int)limit, &rows);
 		if (rc == CL_OK)
 			rc = cl_store_news2_json(st, patient, &news2);
@@ -60,9 +67,10 @@ int cl_api_vitals_get(struct cl_req *r)
 		free(rows);
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	}
+	vitals = json_loads(rows, 0, NULL);
+	r->audit.count = (int64_t)json_array_size(vitals);
 	j = json_pack("{s:s,s:s,s:o,s:o}", "patient_id", patient, "resolution", res, "vitals",
-		      json_loads(rows, 0, NULL),
-		      "news2", news2 ? json_loads(news2, 0, NULL) : json_null());
+		      vitals, "news2", news2 ? json_loads(news2, 0, NULL) : json_null());
 	free(rows);
 	free(news2);
 	return cl_reply_json(r, 200, j);

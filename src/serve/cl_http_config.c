@@ -36,6 +36,12 @@ static const struct cl_config_entry http_entries[] = {
 	  "after its head began) is closed", NULL },
 	{ "max_header_bytes", CL_CFG_SIZE, "16KiB", 1 * KiB, 64 * KiB, F(max_header_bytes),
 	  "largest request head (request line and headers); larger ones get 431", NULL },
+	{ "auth_failures", CL_CFG_U32, "50", 1, 1000000, F(auth_failures),
+	  "authentication failures (401) from one client address within "
+	  "http.auth_failure_window after which its requests needing a token get 429", NULL },
+	{ "auth_failure_window", CL_CFG_DURATION, "60s", SEC, 86400 * SEC, F(auth_failure_window_us),
+	  "the window http.auth_failures counts in; a blocked address may try again this long "
+	  "after its last failure (Retry-After says when)", NULL },
 };
 
 const struct cl_config_section cl_http_section = {

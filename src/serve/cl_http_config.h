@@ -19,6 +19,8 @@ struct cl_http_settings {
 	uint32_t max_connections_per_client; /* http.max_connections_per_client */
 	int64_t header_timeout_us;       /* http.header_timeout */
 	uint64_t max_header_bytes;       /* http.max_header_bytes */
+	uint32_t auth_failures;          /* http.auth_failures */
+	int64_t auth_failure_window_us;  /* http.auth_failure_window */
 };
 
 extern const struct cl_config_section cl_http_section;

@@ -862,6 +862,7 @@ static void accept_all(struct cl_fworker *w)
 		c->last_us = cl_time_mono_us();
 		c->head_us = c->last_us;   /* its first head is due from now */
 		cl_req_init(&c->req, f->s, &fast_transport, c);
+		inet_ntop(AF_INET, &peer.sin_addr, c->req.client, sizeof(c->req.client));
 		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
 		ev.data.ptr = c;
 		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {

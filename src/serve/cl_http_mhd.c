@@ -9,13 +9,17 @@
  * its own connection. A request whose handler waits for a bronze commit is
  * suspended (no thread blocks on the disk) and resumed by the flusher's
  * notification (cl_mhd_on_commit); the route's finish then answers it.
+ * A reply held until its audit record is durable (cl_req.h) parks the
+ * same way, resumed by the trail's flusher (cl_mhd_on_audit).
  */
 #include "cl_route.h"
+#include "cl_serve_audit.h"
 #include "cl_server_int.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,8 @@ enum state {
 	S_WAITING,   /* suspended until the commit */
 	S_RESUMED,   /* the commit is done */
 	S_ANSWERED,  /* a reply is queued */
+	S_AUDIT,     /* suspended: its reply is held until its audit record is durable */
+	S_AUDIT_DONE, /* the record's commit is done: the held reply may go */
 };
 
 /* One request on an MHD connection. */
@@ -61,6 +67,32 @@ static const char *mhd_header(void *conn, const char *name)
 	struct mreq *q = conn;
 
 	return MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, name);
+}
+
+struct each_arg {
+	int (*fn)(void *arg, const char *name, const char *value);
+	void *arg;
+	int rc;
+};
+
+static enum MHD_Result each_value(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct each_arg *e = cls;
+
+	(void)kind;
+	e->rc = e->fn(e->arg, key, value ? value : "");
+	return e->rc ? MHD_NO : MHD_YES;
+}
+
+static int mhd_each_query(void *conn, int (*fn)(void *arg, const char *name, const char *value),
+			  void *arg)
+{
+	struct mreq *q = conn;
+	struct each_arg e = { fn, arg, 0 };
+
+	MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, each_value, &e);
+	return e.rc;
 }
 
 static int mhd_reply(void *conn, int code, const char *ctype, char *body, size_t len,
@@ -141,8 +173,10 @@ static const struct cl_transport mhd_transport = {
 	.name = "mhd",
 	.query = mhd_query,
 	.header = mhd_header,
+	.each_query = mhd_each_query,
 	.reply = mhd_reply,
 	.stream = mhd_stream,
+	.holds = 1,
 };
 
 /* Appends n bytes to the body; 0 when there is no memory for them. */
@@ -205,34 +239,69 @@ static const char *ambiguous(struct MHD_Connection *c)
 	return NULL;
 }
 
-static enum MHD_Result result(int rc)
-{
-	return rc < 0 ? MHD_NO : MHD_YES;
-}
-
-/* The whole request is here: its handler runs; a request that waits is
- * suspended unless its commit is already done. */
-static enum MHD_Result run(struct mreq *q)
+/* Parks q in `state` unless what it waits for is done (ready(q, &rc)
+ * says): 1 and *rc then, 0 when it is parked, its connection suspended. */
+static int park_unless(struct mreq *q, enum state state,
+		       int (*ready)(const struct cl_req *r, int *rc), int *rc)
 {
 	struct cl_mhd *m = q->m;
-	int rc, commit_rc = CL_OK, done;
+	int done;
 
-	q->r.body = q->body ? q->body : "";
-	q->r.body_len = q->len;
-	rc = cl_route_run(&q->r);
-	if (rc != CL_REQ_WAIT)
-		return result(rc);
+	*rc = CL_OK;
 	pthread_mutex_lock(&m->mu);
-	done = cl_req_ready(&q->r, &commit_rc);
+	done = ready(&q->r, rc);
 	if (!done) {
-		q->state = S_WAITING;
+		q->state = state;
 		q->next_waiter = m->waiters;
 		m->waiters = q;
 		m->nwaiting++;
 		MHD_suspend_connection(q->conn);
 	}
 	pthread_mutex_unlock(&m->mu);
-	return done ? result(cl_route_finish(&q->r, commit_rc)) : MHD_YES;
+	return done;
+}
+
+/* What the handler returns after a step that may have answered: a reply
+ * held for its audit record parks q, or goes at once when the record is
+ * durable already. */
+static enum MHD_Result result(struct mreq *q, int rc)
+{
+	if (rc < 0)
+		return MHD_NO;
+	if (!q->r.has_held || !park_unless(q, S_AUDIT, cl_serve_audit_ready, &rc))
+		return MHD_YES;
+	return cl_req_release(&q->r, rc) < 0 ? MHD_NO : MHD_YES;
+}
+
+/* The whole request is here: its handler runs; a request that waits is
+ * suspended unless its commit is already done. */
+static enum MHD_Result run(struct mreq *q)
+{
+	int rc, commit_rc;
+
+	q->r.body = q->body ? q->body : "";
+	q->r.body_len = q->len;
+	rc = cl_route_run(&q->r);
+	if (rc != CL_REQ_WAIT)
+		return result(q, rc);
+	if (!park_unless(q, S_WAITING, cl_req_ready, &commit_rc))
+		return MHD_YES;
+	return result(q, cl_route_finish(&q->r, commit_rc));
+}
+
+/* The client's address, as text. */
+static void client_address(struct MHD_Connection *c, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)cap);
 }
 
 /* The head of a request arrived: its reading state, its route and rule,
@@ -252,20 +321,21 @@ static enum MHD_Result begin(struct cl_mhd *m, struct MHD_Connection *c, const c
 	q->conn = c;
 	*con_cls = q;
 	cl_req_init(&q->r, m->s, &mhd_transport, q);
+	client_address(c, q->r.client, sizeof(q->r.client));
 	why = ambiguous(c);
 	if (why)
-		return result(cl_reply_error(&q->r, 400, "bad_request", why, NULL, NULL));
+		return result(q, cl_reply_error(&q->r, 400, "bad_request", why, NULL, NULL));
 	rc = cl_route_begin(&q->r, method, url, strlen(url));
 	if (rc != 1)
-		return result(rc);
+		return result(q, rc);
 	clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (clen && cl_parse_u64(clen, 0, UINT64_MAX, &n) != CL_OK)
-		return result(cl_reply_error(&q->r, 400, "bad_request",
+		return result(q, cl_reply_error(&q->r, 400, "bad_request",
 					     "Content-Length is not a number", NULL, NULL));
 	if (clen && n > max_body) {
 		snprintf(msg, sizeof(msg), "the body is %llu bytes; the limit is %llu",
 			 (unsigned long long)n, (unsigned long long)max_body);
-		return result(cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
+		return result(q, cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
 	}
 	q->state = S_READING;
 	return MHD_YES;
@@ -280,10 +350,10 @@ static enum MHD_Result upload(struct mreq *q, const char *p, size_t n)
 	if (q->len + n > max_body) {
 		snprintf(msg, sizeof(msg), "the body is larger than the limit of %llu bytes",
 			 (unsigned long long)max_body);
-		return result(cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
+		return result(q, cl_reply_error(&q->r, 413, "payload_too_large", msg, NULL, NULL));
 	}
 	if (!body_append(q, p, n))
-		return result(cl_reply_error(&q->r, 503, "busy", "out of memory; retry later",
+		return result(q, cl_reply_error(&q->r, 503, "busy", "out of memory; retry later",
 					     "Retry-After", "1"));
 	return MHD_YES;
 }
@@ -299,6 +369,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	(void)version;
 	if (!q)
 		return begin(cls, c, url, method, con_cls);
+	if (q->state == S_AUDIT_DONE) {
+		int rc = CL_OK;
+
+		*body_size = 0;
+		q->state = S_ANSWERED;
+		cl_serve_audit_ready(&q->r, &rc);
+		return cl_req_release(&q->r, rc) < 0 ? MHD_NO : MHD_YES;
+	}
+	if (q->state == S_AUDIT) {
+		*body_size = 0;
+		return MHD_YES;
+	}
 	if (q->state == S_ANSWERED || q->r.answered) {
 		*body_size = 0; /* discard the rest of a refused body */
 		return MHD_YES;
@@ -314,7 +396,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		int rc = CL_OK;
 
 		cl_req_ready(&q->r, &rc);
-		return result(cl_route_finish(&q->r, rc));
+		return result(q, cl_route_finish(&q->r, rc));
 	}
 	if (q->state == S_WAITING)
 		return MHD_YES;
@@ -413,7 +495,10 @@ int cl_mhd_add(struct cl_mhd *m, int fd, const struct sockaddr_in *peer)
 		       : CL_EIO;
 }
 
-void cl_mhd_on_commit(struct cl_mhd *m, struct cl_blog *log, uint64_t batch)
+/* Resumes the waiters in state `from` that done(q, arg) says may go,
+ * into state `to`. */
+static void resume_done(struct cl_mhd *m, enum state from, enum state to,
+			int (*done)(const struct mreq *q, const void *arg), const void *arg)
 {
 	struct mreq **pp;
 
@@ -421,16 +506,50 @@ void cl_mhd_on_commit(struct cl_mhd *m, struct cl_blog *log, uint64_t batch)
 	for (pp = &m->waiters; *pp;) {
 		struct mreq *q = *pp;
 
-		if (q->r.wait_log == log && q->r.wait_last <= batch) {
+		if (q->state == from && done(q, arg)) {
 			*pp = q->next_waiter;
 			m->nwaiting--;
-			q->state = S_RESUMED;
+			q->state = to;
 			MHD_resume_connection(q->conn);
 		} else {
 			pp = &q->next_waiter;
 		}
 	}
 	pthread_mutex_unlock(&m->mu);
+}
+
+struct committed {
+	const struct cl_blog *log;
+	uint64_t batch;
+};
+
+static int commit_done(const struct mreq *q, const void *arg)
+{
+	const struct committed *c = arg;
+
+	return q->r.wait_log == c->log && q->r.wait_last <= c->batch;
+}
+
+void cl_mhd_on_commit(struct cl_mhd *m, struct cl_blog *log, uint64_t batch)
+{
+	struct committed c = { log, batch };
+
+	resume_done(m, S_WAITING, S_RESUMED, commit_done, &c);
+}
+
+/* Each waiter asks for its own ticket: a failed commit ends some too. */
+static int audit_done(const struct mreq *q, const void *arg)
+{
+	int rc;
+
+	(void)arg;
+	return cl_serve_audit_ready(&q->r, &rc);
+}
+
+void cl_mhd_on_audit(struct cl_mhd *m, uint64_t durable)
+{
+	(void)durable;
+	resume_done(m, S_AUDIT, S_AUDIT_DONE, audit_done, NULL);
 }
 
 int cl_mhd_waiting(struct cl_mhd *m)

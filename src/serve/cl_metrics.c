@@ -3,6 +3,7 @@
  * each rendered by the part that owns the figures (core/cl_prom.h); this
  * file only says which parts there are and in what order.
  */
+#include "cl_serve_audit.h"
 #include "cl_server_int.h"
 #include "core/cl_prom.h"
 #include "core/cl_time.h"
@@ -41,6 +42,7 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 	if (s->inputs)
 		cl_inputs_metrics(s->inputs, &p);
 	http_metrics(s, &p);
+	cl_serve_audit_metrics(s, &p);
 	cl_blog_metrics(logs, sources, 2, &p);
 	if (s->stream)
 		cl_stream_metrics(s->stream, &p);

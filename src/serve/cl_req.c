@@ -3,6 +3,7 @@
  */
 #include "cl_req.h"
 #include "cl_route.h"
+#include "cl_serve_audit.h"
 #include "cl_server_int.h"
 #include "bronze/cl_blog.h"
 #include "core/cl_error.h"
@@ -12,7 +13,7 @@
 #include <string.h>
 
 const int cl_http_codes[CL_HTTP_CODES] = { 200, 201, 400, 401, 403, 404, 405, 409, 413,
-					   415, 431, 500, 503, 507 };
+					   415, 429, 431, 500, 503, 507 };
 
 void cl_req_count(struct cl_server *s, int code)
 {
@@ -39,8 +40,12 @@ void cl_req_reset(struct cl_req *r)
 	void *conn = r->conn, *state = r->state;
 	const void *owner = r->state_owner;
 	void (*free_state)(void *) = r->free_state;
+	char client[sizeof(r->client)];
 
+	memcpy(client, r->client, sizeof(client));
+	free(r->held.body);
 	cl_req_init(r, s, t, conn);
+	memcpy(r->client, client, sizeof(client));
 	r->state = state;
 	r->state_owner = owner;
 	r->free_state = free_state;
@@ -48,6 +53,9 @@ void cl_req_reset(struct cl_req *r)
 
 void cl_req_free(struct cl_req *r)
 {
+	free(r->held.body);
+	r->held.body = NULL;
+	r->has_held = 0;
 	if (r->free_state)
 		r->free_state(r->state);
 	r->state = NULL;
@@ -79,6 +87,14 @@ const char *cl_req_header(const struct cl_req *r, const char *name)
 	return r->t->header ? r->t->header(r->conn, name) : NULL;
 }
 
+int cl_req_each_query(const struct cl_req *r,
+		      int (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+	if (!r->t->each_query)
+		return cl_error_set(CL_ENOTSUP, "this transport cannot list query arguments");
+	return r->t->each_query(r->conn, fn, arg);
+}
+
 int cl_req_wait(struct cl_req *r, struct cl_blog *log, uint64_t first, uint64_t last)
 {
 	r->wait_log = log;
@@ -93,8 +109,9 @@ int cl_req_ready(const struct cl_req *r, int *rc)
 	return cl_blog_poll_range(r->wait_log, r->wait_first, r->wait_last, rc);
 }
 
-int cl_reply(struct cl_req *r, int code, const char *ctype, char *body, size_t len,
-	     const char *extra_h, const char *extra_v)
+/* Hands a reply to the transport and counts it. */
+static int send_reply(struct cl_req *r, int code, const char *ctype, char *body, size_t len,
+		      const char *extra_h, const char *extra_v)
 {
 	int rc = r->t->reply(r->conn, code, ctype, body, len, extra_h, extra_v);
 
@@ -102,6 +119,61 @@ int cl_reply(struct cl_req *r, int code, const char *ctype, char *body, size_t l
 	r->code = code;
 	cl_req_count(r->s, code);
 	return rc < 0 ? rc : CL_REQ_DONE;
+}
+
+/* The reply that replaces one whose audit record could not be made
+ * durable: nothing of it leaves. */
+static int not_recorded(struct cl_req *r, char *body)
+{
+	free(body);
+	r->audit.count = 0;
+	return cl_reply_error(r, 503, "busy", "the audit trail cannot record this access; "
+			      "retry later", "Retry-After", "1");
+}
+
+int cl_reply(struct cl_req *r, int code, const char *ctype, char *body, size_t len,
+	     const char *extra_h, const char *extra_v)
+{
+	int rc;
+
+	if (r->audited || !cl_serve_audit_wants(r, code))
+		return send_reply(r, code, ctype, body, len, extra_h, extra_v);
+	rc = cl_serve_audit_record(r, code);
+	if (rc != CL_OK)
+		return code == 503 ? send_reply(r, code, ctype, body, len, extra_h, extra_v)
+				   : not_recorded(r, body);
+	if (!cl_serve_audit_must_wait(r, code))
+		return send_reply(r, code, ctype, body, len, extra_h, extra_v);
+	if (!r->t->holds) {
+		if (cl_serve_audit_wait(r) != CL_OK)
+			return not_recorded(r, body);
+		return send_reply(r, code, ctype, body, len, extra_h, extra_v);
+	}
+	/* held: the transport parks the request and sends it on release */
+	r->has_held = 1;
+	r->held.code = code;
+	r->held.ctype = ctype;
+	r->held.body = body;
+	r->held.len = len;
+	r->held.extra_h = extra_h;
+	snprintf(r->held.extra_v, sizeof(r->held.extra_v), "%s", extra_v ? extra_v : "");
+	r->answered = 1;
+	r->code = code;
+	return CL_REQ_DONE;
+}
+
+int cl_req_release(struct cl_req *r, int rc)
+{
+	struct cl_req_held h = r->held;
+
+	r->has_held = 0;
+	r->held.body = NULL;
+	if (rc != CL_OK) {
+		r->answered = 0;
+		return not_recorded(r, h.body);
+	}
+	return send_reply(r, h.code, h.ctype, h.body, h.len, h.extra_h,
+			  h.extra_h ? h.extra_v : NULL);
 }
 
 int cl_reply_text(struct cl_req *r, int code, const char *ctype, const char *text)
@@ -153,6 +225,11 @@ int cl_reply_stream(struct cl_req *r, int code, const char *ctype, struct cl_req
 		src->release(src->arg);
 		return cl_reply_error(r, 500, "internal", "this transport cannot stream", NULL, NULL);
 	}
+	if (!r->audited && cl_serve_audit_wants(r, code) &&
+	    (cl_serve_audit_record(r, code) != CL_OK || cl_serve_audit_wait(r) != CL_OK)) {
+		src->release(src->arg);
+		return not_recorded(r, NULL);
+	}
 	rc = r->t->stream(r->conn, code, ctype, src);
 	r->answered = 1;
 	r->code = code;
@@ -175,6 +252,7 @@ static const char *fhir_issue(const char *kind)
 		{ "bad_request", "invalid" }, { "unsupported_media_type", "not-supported" },
 		{ "payload_too_large", "too-costly" }, { "too_many_events", "too-costly" },
 		{ "busy", "transient" }, { "not_stored", "exception" },
+		{ "too_many_requests", "throttled" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

@@ -12,6 +12,13 @@
  * thread blocks) and calls the route's `finish` when the commit is done.
  * A live stream (server-sent events) is a reply whose body comes later,
  * piece by piece (cl_reply_stream); only libmicrohttpd carries those.
+ *
+ * A reply the audit trail must record (cl_serve_audit.h) is recorded as
+ * it is made. On a transport that can hold replies (libmicrohttpd) a
+ * reply of patient data is then held (r->held) until its record is
+ * durable: the transport parks the request, as for a bronze commit, and
+ * sends the held reply when the trail's flusher says so
+ * (cl_req_release). Elsewhere the reply waits for the record in place.
  */
 #ifndef CL_REQ_H
 #define CL_REQ_H
@@ -39,11 +46,38 @@ struct cl_transport {
 	/* A query argument or request header (NULL: absent). */
 	const char *(*query)(void *conn, const char *name);
 	const char *(*header)(void *conn, const char *name);
+	/* Calls fn for every query argument in order, repeated ones too;
+	 * stops at fn's first nonzero return and returns it (NULL: the
+	 * transport's routes take no such queries). */
+	int (*each_query)(void *conn, int (*fn)(void *arg, const char *name, const char *value),
+			  void *arg);
 	/* Writes a whole reply; the body is the transport's to free (free()). */
 	int (*reply)(void *conn, int code, const char *ctype, char *body, size_t len,
 		     const char *extra_h, const char *extra_v);
 	/* Starts a streamed reply (NULL: this transport cannot). */
 	int (*stream)(void *conn, int code, const char *ctype, struct cl_req_stream *src);
+	/* 1: the transport parks a request whose reply is held for its audit
+	 * record and sends it with cl_req_release; 0: replies wait in place */
+	int holds;
+};
+
+/* What the audit record of a request says beyond its route and status;
+ * the handler fills what it knows. Strings are borrowed for the request. */
+struct cl_req_audit {
+	const char *patient;     /* the patient whose data it is ("": none) */
+	const char *resource_id; /* the resource touched (an alert id, ...) */
+	const char *break_glass; /* the X-Break-Glass reason, when it was used */
+	int64_t count;           /* records returned */
+};
+
+/* A reply held until its audit record is durable. */
+struct cl_req_held {
+	int code;
+	const char *ctype;       /* a static string */
+	char *body;              /* taken from the handler; free() */
+	size_t len;
+	const char *extra_h;     /* a static string */
+	char extra_v[160];
 };
 
 /*
@@ -78,6 +112,14 @@ struct cl_req {
 	/* what it waits for (cl_req_wait): commit batches first..last of log */
 	struct cl_blog *wait_log;
 	uint64_t wait_first, wait_last;
+
+	char client[48];                   /* the client's address (the transport sets it) */
+	char request_id[72];               /* X-Request-Id, honoured or made */
+	struct cl_req_audit audit;         /* what its audit record says */
+	int audited;                       /* its audit record is queued */
+	uint64_t audit_ticket;             /* ... with this ticket */
+	int has_held;                      /* a reply waits in `held` */
+	struct cl_req_held held;
 
 	int lazy;                          /* the transport wakes the log's flusher
 					    * itself, once per round (CL_BLOG_LAZY) */
@@ -117,11 +159,23 @@ void *cl_req_scratch(struct cl_req *r, const void *owner, size_t size,
 const char *cl_req_query(const struct cl_req *r, const char *name);
 const char *cl_req_header(const struct cl_req *r, const char *name);
 
+/* Every query argument, as cl_transport.each_query; CL_ENOTSUP when the
+ * transport cannot list them. */
+int cl_req_each_query(const struct cl_req *r,
+		      int (*fn)(void *arg, const char *name, const char *value), void *arg);
+
 /* Says what the request waits for; the handler then returns CL_REQ_WAIT. */
 int cl_req_wait(struct cl_req *r, struct cl_blog *log, uint64_t first, uint64_t last);
 
 /* Whether the commits it waits for are done (rc: their result). */
 int cl_req_ready(const struct cl_req *r, int *rc);
+
+/*
+ * Sends the held reply once its audit record's commit is done (rc: the
+ * commit's result; a failed one replaces the reply by 503, since nothing
+ * may leave without its record). CL_REQ_DONE, or a negative code.
+ */
+int cl_req_release(struct cl_req *r, int rc);
 
 /* Replies: the body is taken (cl_malloc'd or malloc'd memory both go
  * through free(): cl_malloc is malloc with a failure switch). All return
@@ -145,7 +199,7 @@ json_t *cl_fhir_outcome(const char *severity, const char *code, const char *diag
 
 /* The status codes counted for /metrics (any other counts as "other"),
  * and the count of one reply. */
-#define CL_HTTP_CODES 14
+#define CL_HTTP_CODES 15
 extern const int cl_http_codes[CL_HTTP_CODES];
 void cl_req_count(struct cl_server *s, int code);
 

@@ -4,8 +4,10 @@
  */
 #include "cl_route.h"
 #include "auth/cl_scope.h"
+#include "cl_authlimit.h"
 #include "cl_server_int.h"
 #include "core/cl_error.h"
+#include "core/cl_time.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -98,6 +100,24 @@ static int match(const char *pattern, const char *path, size_t len,
 	return *p == '\0' && q == end;
 }
 
+/* 1 if the action reads or changes patient data (or the trail about it):
+ * its route must say what the audit trail records. */
+static int touches_patients(int action)
+{
+	switch (action) {
+	case CL_ACT_READ_CLINICAL:
+	case CL_ACT_SEARCH_ALERTS:
+	case CL_ACT_ACKNOWLEDGE:
+	case CL_ACT_STREAM:
+	case CL_ACT_READ_AUDIT:
+	case CL_ACT_EXPORT_DEIDENTIFIED:
+	case CL_ACT_EXPORT_IDENTIFIED:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int cl_routes_check(const struct cl_route *table)
 {
 	for (const struct cl_route *rt = table; rt->pattern; rt++) {
@@ -109,6 +129,10 @@ int cl_routes_check(const struct cl_route *table)
 		if (!rt->handler || (rt->pattern[0] != '/'))
 			return cl_error_set(CL_EINVAL, "route %s %s has no handler or a bad pattern",
 					    method_names[rt->method], rt->pattern);
+		if (rt->rule.access == CL_ACCESS_TOKEN && touches_patients(rt->rule.action) &&
+		    (!rt->audit.action || !rt->audit.resource))
+			return cl_error_set(CL_EINVAL, "route %s %s reads patient data but says nothing "
+					    "for the audit trail", method_names[rt->method], rt->pattern);
 		if ((rt->flags & CL_ROUTE_BODY) && !rt->accept)
 			return cl_error_set(CL_EINVAL, "route %s %s takes a body of no type",
 					    method_names[rt->method], rt->pattern);
@@ -173,6 +197,54 @@ static int accepted_type(const char *accept, const char *ctype)
 	return 0;
 }
 
+/* The request's id: X-Request-Id when it is 1..64 of [A-Za-z0-9._:-],
+ * else one made of the server's start and a counter. */
+static void name_request(struct cl_req *r)
+{
+	const char *given = cl_req_header(r, "X-Request-Id");
+	size_t n = given ? strspn(given, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				  "0123456789._:-") : 0;
+
+	if (given && n > 0 && n <= 64 && given[n] == '\0')
+		snprintf(r->request_id, sizeof(r->request_id), "%s", given);
+	else
+		snprintf(r->request_id, sizeof(r->request_id), "cl-%llx-%llu",
+			 (unsigned long long)r->s->started_us,
+			 (unsigned long long)atomic_fetch_add(&r->s->request_seq, 1) + 1);
+}
+
+/* The token check of a route that needs one: 429 for an address blocked
+ * after repeated failures, 401 (counted against the address), 403.
+ * 1 when the request may go on, else what the reply returned. */
+static int check_token(struct cl_req *r, const struct cl_route *rt)
+{
+	int64_t now = cl_time_now_us(), wait = cl_authlimit_blocked(r->s->authlimit, r->client, now);
+	char msg[400];
+
+	if (wait > 0) {
+		char after[24];
+
+		atomic_fetch_add(&r->s->auth_limited, 1);
+		snprintf(after, sizeof(after), "%lld", (long long)wait);
+		snprintf(msg, sizeof(msg), "too many failed authentications from this address; "
+			 "retry in %lld s", (long long)wait);
+		return cl_reply_error(r, 429, "too_many_requests", msg, "Retry-After", after);
+	}
+	if (cl_auth_check(r->s->auth, cl_req_header(r, "Authorization"), &r->who) != CL_OK) {
+		cl_authlimit_failed(r->s->authlimit, r->client, now);
+		return cl_reply_error(r, 401, "unauthorized", cl_error_detail(), "WWW-Authenticate",
+				      "Bearer realm=\"carelake\", error=\"invalid_token\"");
+	}
+	/* the role's table, narrowed by a JWT's SMART scopes */
+	if (!cl_scope_allows(&r->who, (enum cl_action)rt->rule.action, NULL)) {
+		snprintf(msg, sizeof(msg), "a %s token may not %s (%s)", cl_role_name(r->who.role),
+			 cl_action_name((enum cl_action)rt->rule.action),
+			 cl_action_doc((enum cl_action)rt->rule.action));
+		return cl_reply_error(r, 403, "forbidden", msg, NULL, NULL);
+	}
+	return 1;
+}
+
 int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_t len)
 {
 	char allow[64], msg[400];
@@ -193,18 +265,11 @@ int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_
 		return cl_reply_error(r, 405, "method_not_allowed", msg, "Allow", allow);
 	}
 	r->route = rt;
+	name_request(r);
 	if (rt->rule.access == CL_ACCESS_TOKEN) {
-		if (cl_auth_check(r->s->auth, cl_req_header(r, "Authorization"), &r->who) != CL_OK)
-			return cl_reply_error(r, 401, "unauthorized", cl_error_detail(),
-					      "WWW-Authenticate",
-					      "Bearer realm=\"carelake\", error=\"invalid_token\"");
-		/* the role's table, narrowed by a JWT's SMART scopes */
-		if (!cl_scope_allows(&r->who, (enum cl_action)rt->rule.action, NULL)) {
-			snprintf(msg, sizeof(msg), "a %s token may not %s (%s)",
-				 cl_role_name(r->who.role), cl_action_name((enum cl_action)rt->rule.action),
-				 cl_action_doc((enum cl_action)rt->rule.action));
-			return cl_reply_error(r, 403, "forbidden", msg, NULL, NULL);
-		}
+		rc = check_token(r, rt);
+		if (rc != 1)
+			return rc;
 	}
 	if (rt->flags & CL_ROUTE_BODY) {
 		const char *ct = cl_req_header(r, "Content-Type");

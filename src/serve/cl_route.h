@@ -29,6 +29,13 @@ struct cl_route_rule {
 #define CL_ROUTE_FAST 2   /* carelake's own loops may serve it (whole plain POSTs) */
 #define CL_ROUTE_BODY 4   /* takes a request body */
 
+/* What the audit trail records of a route's replies (cl_serve_audit.h):
+ * NULL action: only its refusals. */
+struct cl_route_audit {
+	const char *action;    /* read, search, update, ... */
+	const char *resource;  /* the resource type: vitals, alerts, AuditEvent, ... */
+};
+
 struct cl_route {
 	enum cl_method method;
 	const char *pattern;          /* "/api/v1/patients/{id}/vitals"; {x} is one segment */
@@ -37,14 +44,16 @@ struct cl_route {
 	struct cl_route_rule rule;
 	unsigned flags;
 	const char *accept;           /* body Content-Types, by '|' (type only, no params) */
+	struct cl_route_audit audit;  /* what its audit records say */
 };
 
 /* The routes, NULL-pattern terminated (cl_routes.c). */
 extern const struct cl_route cl_routes[];
 
 /* Every route of `table` (NULL-pattern terminated; serve checks
- * cl_routes) has a rule, a handler and a well-formed pattern, and a route
- * that takes a body names its types. 0, or CL_EINVAL naming the route:
+ * cl_routes) has a rule, a handler and a well-formed pattern, a route
+ * that takes a body names its types, and a route whose action touches
+ * patient data says what the audit trail records of it. 0, or CL_EINVAL naming the route:
  * serve refuses to start. */
 int cl_routes_check(const struct cl_route *table);
 
@@ -58,10 +67,13 @@ int cl_route_find(enum cl_method method, const char *path, size_t len, struct cl
 		  const struct cl_route **out, char *allow, size_t cap);
 
 /*
- * The start of a request, once its head is in: finds its route, checks
- * its rule — a valid token (else 401, WWW-Authenticate: Bearer
- * error="invalid_token") whose role may perform the route's action (else
- * 403) — and the Content-Type of its body. Returns 1 when the request may
+ * The start of a request, once its head is in (r->client set): finds its
+ * route, names the request (X-Request-Id, honoured or made), checks its
+ * rule — an address not blocked for repeated authentication failures
+ * (else 429 with Retry-After), a valid token (else 401, WWW-Authenticate:
+ * Bearer error="invalid_token", counted against the address) whose role
+ * may perform the route's action (else 403) — and the Content-Type of its
+ * body. Returns 1 when the request may
  * go on (read its body, then cl_route_run), else CL_REQ_DONE with the
  * error answered (404, 405, 401, 403, 415) or a negative code.
  */

@@ -1,6 +1,7 @@
 /*
  * The route table: every HTTP endpoint carelake serves, one row each, with
- * the rule that says who may call it (cl_route.h). A new endpoint is a
+ * the rule that says who may call it and what the audit trail records of
+ * its replies (cl_route.h). A new endpoint is a
  * handler in its API's file (cl_api_<name>.c) and one row here.
  */
 #include "cl_api.h"
@@ -13,30 +14,37 @@
 
 const struct cl_route cl_routes[] = {
 	{ CL_GET, "/healthz", cl_api_healthz, NULL,
-	  { CL_ACCESS_PUBLIC, -1 }, 0, NULL },
+	  { CL_ACCESS_PUBLIC, -1 }, 0, NULL, { NULL, NULL } },
 	{ CL_GET, "/metrics", cl_api_metrics, NULL,
-	  { CL_ACCESS_PUBLIC, -1 }, 0, NULL },
+	  { CL_ACCESS_PUBLIC, -1 }, 0, NULL, { NULL, NULL } },
 	{ CL_POST, "/api/v1/events", cl_api_events_post, cl_api_events_finish,
-	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_EVENTS }, CL_ROUTE_FAST | CL_ROUTE_BODY, JSON_BODY },
+	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_EVENTS }, CL_ROUTE_FAST | CL_ROUTE_BODY, JSON_BODY,
+	  { NULL, NULL } },
 	{ CL_GET, "/api/v1/patients/{id}/vitals", cl_api_vitals_get, NULL,
-	  { CL_ACCESS_TOKEN, CL_ACT_READ_CLINICAL }, 0, NULL },
+	  { CL_ACCESS_TOKEN, CL_ACT_READ_CLINICAL }, 0, NULL, { "read", "vitals" } },
 	{ CL_GET, "/api/v1/alerts", cl_api_alerts_get, NULL,
-	  { CL_ACCESS_TOKEN, CL_ACT_SEARCH_ALERTS }, 0, NULL },
+	  { CL_ACCESS_TOKEN, CL_ACT_SEARCH_ALERTS }, 0, NULL, { "search", "alerts" } },
 	{ CL_POST, "/api/v1/alerts/{id}/ack", cl_api_alert_ack, NULL,
-	  { CL_ACCESS_TOKEN, CL_ACT_ACKNOWLEDGE }, 0, NULL },
+	  { CL_ACCESS_TOKEN, CL_ACT_ACKNOWLEDGE }, 0, NULL, { "ack", "alerts" } },
 	{ CL_GET, "/api/v1/stream", cl_api_stream_get, NULL,
-	  { CL_ACCESS_TOKEN, CL_ACT_STREAM }, 0, NULL },
+	  { CL_ACCESS_TOKEN, CL_ACT_STREAM }, 0, NULL, { "search", "stream" } },
 	{ CL_GET, "/api/v1/research", cl_api_research_tables, NULL,
-	  { CL_ACCESS_TOKEN, CL_ACT_EXPORT_DEIDENTIFIED }, 0, NULL },
+	  { CL_ACCESS_TOKEN, CL_ACT_EXPORT_DEIDENTIFIED }, 0, NULL, { "search", "research" } },
 	{ CL_GET, "/api/v1/research/{table}", cl_api_research_table, NULL,
-	  { CL_ACCESS_TOKEN, CL_ACT_EXPORT_DEIDENTIFIED }, 0, NULL },
+	  { CL_ACCESS_TOKEN, CL_ACT_EXPORT_DEIDENTIFIED }, 0, NULL, { "export", "research" } },
 	{ CL_GET, "/fhir/metadata", cl_api_fhir_metadata, NULL,
-	  { CL_ACCESS_PUBLIC, -1 }, CL_ROUTE_FHIR, NULL },
+	  { CL_ACCESS_PUBLIC, -1 }, CL_ROUTE_FHIR, NULL, { NULL, NULL } },
+	{ CL_GET, "/fhir/AuditEvent", cl_api_audit_events, NULL,
+	  { CL_ACCESS_TOKEN, CL_ACT_READ_AUDIT }, CL_ROUTE_FHIR, NULL,
+	  { "search", "AuditEvent" } },
 	{ CL_POST, "/fhir/Observation", cl_api_fhir_observation, cl_api_fhir_finish,
-	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_FHIR }, CL_ROUTE_FHIR | CL_ROUTE_FAST | CL_ROUTE_BODY, FHIR_BODY },
+	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_FHIR }, CL_ROUTE_FHIR | CL_ROUTE_FAST | CL_ROUTE_BODY, FHIR_BODY,
+	  { NULL, NULL } },
 	{ CL_POST, "/fhir", cl_api_fhir_bundle, cl_api_fhir_finish,
-	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_FHIR }, CL_ROUTE_FHIR | CL_ROUTE_FAST | CL_ROUTE_BODY, FHIR_BODY },
+	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_FHIR }, CL_ROUTE_FHIR | CL_ROUTE_FAST | CL_ROUTE_BODY, FHIR_BODY,
+	  { NULL, NULL } },
 	{ CL_POST, "/fhir/", cl_api_fhir_bundle, cl_api_fhir_finish,
-	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_FHIR }, CL_ROUTE_FHIR | CL_ROUTE_FAST | CL_ROUTE_BODY, FHIR_BODY },
-	{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL },
+	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_FHIR }, CL_ROUTE_FHIR | CL_ROUTE_FAST | CL_ROUTE_BODY, FHIR_BODY,
+	  { NULL, NULL } },
+	{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
 };

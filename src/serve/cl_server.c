@@ -5,9 +5,13 @@
  * inputs' logs first, then the stream processor that follows them, the
  * batch side (pipelines, the refiner), the webhook that reads the
  * stream's outbox, the HTTP transports, and last the inputs' own threads
- * (MQTT); a stop takes them down in reverse, so that nothing is handed
+ * (MQTT); the audit trail opens before the HTTP transports and closes
+ * after them, so that every reply it holds is recorded. A stop takes
+ * them down in reverse, so that nothing is handed
  * to a part already gone and every accepted record is committed.
  */
+#include "cl_authlimit.h"
+#include "cl_serve_audit.h"
 #include "cl_server_int.h"
 #include "batch/cl_batch.h"
 #include "batch/cl_pipeline.h"
@@ -232,6 +236,11 @@ int cl_server_start(const struct cl_config *given, const char *data_dir,
 	if (rc == CL_OK)
 		rc = cl_auth_use_oidc(s->auth, &s->cfg);
 	if (rc == CL_OK)
+		rc = cl_authlimit_create(s->http->auth_failures, s->http->auth_failure_window_us,
+					 &s->authlimit);
+	if (rc == CL_OK)
+		rc = cl_serve_audit_open(s);  /* no patient data is served without it */
+	if (rc == CL_OK)
 		rc = cl_bronze_open(data_dir, cl_bronze_settings(&s->cfg), &s->bronze);
 	if (rc == CL_OK)
 		rc = cl_inputs_open(&s->cfg, data_dir, s->bronze, &s->inputs);
@@ -270,6 +279,7 @@ void cl_server_stop(struct cl_server *s)
 	if (!s)
 		return;
 	cl_http_stop(s);            /* requests in flight answered */
+	cl_serve_audit_close(s);    /* their records committed, a last checkpoint signed */
 	/* no more commit callbacks into what is about to stop */
 	if (s->vitals) {
 		cl_blog_set_notify(s->vitals, NULL, NULL);
@@ -289,6 +299,7 @@ void cl_server_stop(struct cl_server *s)
 	cl_sse_destroy(s->sse);
 	cl_inputs_destroy(s->inputs);
 	cl_auth_close(s->auth);
+	cl_authlimit_destroy(s->authlimit);
 	cl_config_free(&s->cfg);
 	pthread_mutex_destroy(&s->http_mu);
 	cl_free(s);

@@ -55,7 +55,19 @@ struct cl_server {
 	uint16_t port;
 
 	atomic_uint_fast64_t http_codes[CL_HTTP_CODES + 1];  /* replies by status */
+
+	struct cl_audit *audit;           /* <data>/audit (NULL: audit.enabled 0) */
+	char audit_dir[PATH_MAX];
+	struct cl_authlimit *authlimit;   /* 401s per client address */
+	atomic_uint_fast64_t request_seq; /* for request ids made here */
+	atomic_uint_fast64_t audit_failed;  /* replies refused: no record queued */
+	atomic_uint_fast64_t break_glass;   /* break-glass reads allowed */
+	atomic_uint_fast64_t auth_limited;  /* 429s for repeated failures */
 };
+
+/* The trail's flusher made tickets up to `durable` durable: the held
+ * replies waiting for them go (cl_http_mhd.c). */
+void cl_mhd_on_audit(struct cl_mhd *m, uint64_t durable);
 
 /* Starts and stops the HTTP transports (cl_http.c). */
 int cl_http_start(struct cl_server *s);

@@ -358,6 +358,39 @@ int cl_store_news2_json(struct cl_store *s, const char *patient, char **out)
 	return CL_OK;
 }
 
+/* The first column of the first row of the statement text (one text parameter) into
+ * out[cap]; "" when there is no row or no such table. */
+static int first_text(struct cl_store *s, const char *text, const char *arg, char *out, size_t cap)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(s->db, text, -1, &q, NULL) != SQLITE_OK) {
+		/* silver's tables come with the first refinement */
+		if (strstr(sqlite3_errmsg(s->db), "no such table"))
+			return CL_OK;
+		return db_error(s, "look up a ward");
+	}
+	sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && sqlite3_column_text(q, 0))
+		snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? CL_OK : db_error(s, "look up a ward");
+}
+
+int cl_store_patient_ward(struct cl_store *s, const char *patient, char *ward, size_t cap)
+{
+	int rc = first_text(s, "SELECT ward FROM encounter WHERE patient_id = ?1 AND ward <> ''"
+			     " ORDER BY end_ts IS NULL DESC, start_ts DESC LIMIT 1", patient, ward, cap);
+
+	if (rc == CL_OK && !ward[0])
+		rc = first_text(s, "SELECT ward FROM device WHERE patient_id = ?1 AND ward <> ''"
+				" ORDER BY id LIMIT 1", patient, ward, cap);
+	return rc;
+}
+
 int cl_store_alert_open(struct cl_store *s, int64_t id, const char *rule, const char *patient,
 			const char *device, const char *severity, int64_t ts_us, double value,
 			const char *message)

@@ -92,6 +92,16 @@ int cl_store_outbox_next(struct cl_store *s, int64_t after, int64_t *seq, char *
 int cl_store_outbox_delete(struct cl_store *s, int64_t seq);
 int cl_store_outbox_count(struct cl_store *s, int64_t *n);
 
+/*
+ * The ward a patient is in, for a clinician limited to wards: the ward of
+ * the patient's latest encounter that names one (an open encounter before
+ * a finished one; silver's `encounter`, from FHIR Encounter.location or
+ * the generated admissions), else the ward of a device bound to the
+ * patient (silver's `device`). ward[cap] is "" when neither says (or
+ * refinement has not made those tables yet).
+ */
+int cl_store_patient_ward(struct cl_store *s, const char *patient, char *ward, size_t cap);
+
 /* For the demo's summary: alerts open now, and the n highest NEWS2. */
 int cl_store_open_alerts(struct cl_store *s, long *count);
 int cl_store_top_news2(struct cl_store *s, int n,

@@ -192,9 +192,11 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
-/* Sends a request; token NULL for none; body NULL for GET. */
-static inline struct reply http(const struct server *s, const char *method, const char *path,
-			 const char *token, const char *body, size_t len)
+/* Sends a request with up to two more headers ("Name: value", or NULL);
+ * token NULL for none; body NULL for GET. */
+static inline struct reply http_h(const struct server *s, const char *method, const char *path,
+				  const char *token, const char *body, size_t len,
+				  const char *h1, const char *h2)
 {
 	struct curl_slist *h = NULL;
 	struct reply r = { 0 };
@@ -216,6 +218,10 @@ static inline struct reply http(const struct server *s, const char *method, cons
 	}
 	h = curl_slist_append(h, "Content-Type: application/json");
 	h = curl_slist_append(h, "Expect:");
+	if (h1)
+		h = curl_slist_append(h, h1);
+	if (h2)
+		h = curl_slist_append(h, h2);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -233,6 +239,13 @@ static inline struct reply http(const struct server *s, const char *method, cons
 	if (!r.body)
 		r.body = calloc(1, 1);
 	return r;
+}
+
+/* Sends a request; token NULL for none; body NULL for GET. */
+static inline struct reply http(const struct server *s, const char *method, const char *path,
+			 const char *token, const char *body, size_t len)
+{
+	return http_h(s, method, path, token, body, len, NULL, NULL);
 }
 
 /* A sample without labels from /metrics, or -1 if it is absent. */

@@ -31,21 +31,29 @@ static void test_every_route_has_a_rule(void **state)
 static void test_route_without_rule_refused(void **state)
 {
 	const struct cl_route no_rule[] = {
-		{ CL_GET, "/healthz", handler, NULL, { CL_ACCESS_PUBLIC, -1 }, 0, NULL },
-		{ CL_GET, "/api/v1/secret", handler, NULL, { 0, 0 }, 0, NULL },
-		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL },
+		{ CL_GET, "/healthz", handler, NULL, { CL_ACCESS_PUBLIC, -1 }, 0, NULL, { NULL, NULL } },
+		{ CL_GET, "/api/v1/secret", handler, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
+		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
 	};
 	const struct cl_route no_action[] = {
-		{ CL_GET, "/api/v1/x", handler, NULL, { CL_ACCESS_TOKEN, -1 }, 0, NULL },
-		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL },
+		{ CL_GET, "/api/v1/x", handler, NULL, { CL_ACCESS_TOKEN, -1 }, 0, NULL, { NULL, NULL } },
+		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
 	};
 	const struct cl_route untyped_body[] = {
 		{ CL_POST, "/api/v1/x", handler, NULL, { CL_ACCESS_TOKEN, CL_ACT_INGEST_EVENTS },
-		  CL_ROUTE_BODY, NULL },
-		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL },
+		  CL_ROUTE_BODY, NULL, { NULL, NULL } },
+		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
+	};
+
+	const struct cl_route unaudited[] = {
+		{ CL_GET, "/api/v1/x/{id}", handler, NULL, { CL_ACCESS_TOKEN, CL_ACT_READ_CLINICAL },
+		  0, NULL, { NULL, NULL } },
+		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
 	};
 
 	(void)state;
+	assert_int_equal(cl_routes_check(unaudited), CL_EINVAL);
+	assert_non_null(strstr(cl_error_detail(), "says nothing for the audit trail"));
 	assert_int_equal(cl_routes_check(no_rule), CL_EINVAL);
 	assert_non_null(strstr(cl_error_detail(), "GET /api/v1/secret has no authorization rule"));
 	assert_int_equal(cl_routes_check(no_action), CL_EINVAL);

@@ -1,0 +1,382 @@
+/*
+ * The audit trail of a running `carelake serve`: every read of patient
+ * data and every refusal is recorded (who, role, action, resource,
+ * patient, status, client, request id) and on disk before its reply
+ * arrives; the trail passes the library's verify after the session and
+ * fails it, naming the line, once a record is edited; compliance searches
+ * it as FHIR AuditEvents, a patient sees only the events about itself,
+ * other roles are refused; a clinician limited to wards is refused
+ * another ward's patient unless it breaks the glass, which is allowed,
+ * recorded with its reason and counted; repeated authentication failures
+ * from one address get 429 with Retry-After until the window passes; a
+ * trail that cannot be opened stops the start.
+ *
+ * Patients are placed in wards by FHIR Encounters (location display),
+ * loaded with `carelake ingest` before the server starts.
+ *
+ * usage: runtime_audit_serve /path/to/carelake
+ */
+#include "serve_helpers.h"
+
+#include "audit/cl_audit_read.h"
+#include "auth/cl_tokens.h"
+#include "core/cl_error.h"
+
+#include <jansson.h>
+#include <sys/stat.h>
+
+/* The tokens of the session, by role. */
+struct tokens {
+	char nurse[80];        /* clinician limited to ICU-A */
+	struct cl_token_info nurse_info;
+	char compliance[80];
+	char patient[80];      /* bound to p-1 */
+	char engineer[80];
+	char researcher[80];
+};
+
+static void issue(const char *data, enum cl_role role, const char *patient, const char *wards,
+		  char *token, struct cl_token_info *info)
+{
+	struct cl_token_info spec = { .role = role };
+
+	snprintf(spec.name, sizeof(spec.name), "%s", cl_role_name(role));
+	if (patient)
+		snprintf(spec.patient, sizeof(spec.patient), "%s", patient);
+	if (wards)
+		snprintf(spec.wards, sizeof(spec.wards), "%s", wards);
+	if (cl_tokens_issue(data, &spec, token, 80) != CL_OK)
+		fail_msg("token issue: %s", cl_error_detail());
+	if (info)
+		*info = spec;
+}
+
+/* A GET with up to two more headers ("Name: value"). */
+static struct reply get_h(const struct server *s, const char *path, const char *token,
+			  const char *h1, const char *h2)
+{
+	return http_h(s, "GET", path, token, NULL, 0, h1, h2);
+}
+
+/* The status of a GET (the body freed). */
+static long status(const struct server *s, const char *path, const char *token, const char *h1)
+{
+	struct reply r = get_h(s, path, token, h1, NULL);
+	long code = r.code;
+
+	free(r.body);
+	return code;
+}
+
+/* The Bundle's total of a GET /fhir/AuditEvent that must answer 200. */
+static long bundle_total(const struct server *s, const char *query, const char *token,
+			 char **body)
+{
+	struct reply r = get_h(s, query, token, NULL, NULL);
+	json_t *j;
+	long total;
+
+	if (r.code != 200)
+		fail_msg("%s: %ld %s", query, r.code, r.body);
+	j = json_loads(r.body, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "type")), "searchset");
+	total = (long)json_integer_value(json_object_get(j, "total"));
+	json_decref(j);
+	if (body)
+		*body = r.body;
+	else
+		free(r.body);
+	return total;
+}
+
+/* Two inpatient encounters: p-1 in ICU-A, p-2 in Ward-C. */
+static void place_patients(const char *data)
+{
+	char path[400], cmd[1200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.encounters.ndjson", data);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"resourceType\":\"Encounter\",\"id\":\"e-1\",\"status\":\"in-progress\","
+	      "\"class\":{\"code\":\"IMP\"},\"subject\":{\"reference\":\"Patient/p-1\"},"
+	      "\"period\":{\"start\":\"2026-11-01T08:00:00Z\"},"
+	      "\"location\":[{\"location\":{\"display\":\"ICU-A\"}}]}\n"
+	      "{\"resourceType\":\"Encounter\",\"id\":\"e-2\",\"status\":\"in-progress\","
+	      "\"class\":{\"code\":\"IMP\"},\"subject\":{\"reference\":\"Patient/p-2\"},"
+	      "\"period\":{\"start\":\"2026-11-01T08:00:00Z\"},"
+	      "\"location\":[{\"location\":{\"display\":\"Ward-C\"}}]}\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "'%s' ingest --data '%s' '%s' >/dev/null 2>&1", bin, data, path);
+	assert_int_equal(system(cmd), 0);
+}
+
+struct find_rid {
+	const char *rid;
+	int found;
+	int status;
+	char break_glass[128];
+	char patient[64];
+};
+
+static int match_rid(void *arg, const struct cl_audit_entry *e)
+{
+	struct find_rid *f = arg;
+
+	if (!e->rec.request_id || strcmp(e->rec.request_id, f->rid) != 0)
+		return 0;
+	f->found++;
+	f->status = e->rec.status;
+	snprintf(f->break_glass, sizeof(f->break_glass), "%s",
+		 e->rec.break_glass ? e->rec.break_glass : "");
+	snprintf(f->patient, sizeof(f->patient), "%s",
+		 e->rec.npatients ? e->rec.patients[0] : "");
+	return 0;
+}
+
+/* The trail's record of request id rid, as it is on disk now. */
+static struct find_rid on_disk(const char *data, const char *rid)
+{
+	struct find_rid f = { .rid = rid };
+	struct cl_audit_filter all = { 0 };
+	char audit[400];
+
+	snprintf(audit, sizeof(audit), "%s/audit", data);
+	assert_int_equal(cl_audit_search(audit, &all, match_rid, &f), 0);
+	return f;
+}
+
+/* The session's reads and refusals, each checked against the trail. */
+static void session(const struct server *s, const char *data, const struct tokens *t)
+{
+	struct find_rid f;
+	char *body;
+
+	/* a read in the nurse's ward: on disk before its reply arrived */
+	assert_int_equal(status(s, "/api/v1/patients/p-1/vitals", t->nurse, "X-Request-Id: rq-1"),
+			 200);
+	f = on_disk(data, "rq-1");
+	assert_int_equal(f.found, 1);
+	assert_int_equal(f.status, 200);
+	assert_string_equal(f.patient, "p-1");
+	/* outside it: refused, and the refusal recorded */
+	assert_int_equal(status(s, "/api/v1/patients/p-2/vitals", t->nurse, "X-Request-Id: rq-2"),
+			 403);
+	f = on_disk(data, "rq-2");
+	assert_int_equal(f.status, 403);
+	assert_string_equal(f.patient, "p-2");
+	/* breaking the glass: allowed, recorded with the reason */
+	{
+		struct reply r = get_h(s, "/api/v1/patients/p-2/vitals", t->nurse,
+				       "X-Request-Id: rq-3", "X-Break-Glass: rapid response call");
+
+		assert_int_equal(r.code, 200);
+		free(r.body);
+	}
+	f = on_disk(data, "rq-3");
+	assert_int_equal(f.status, 200);
+	assert_string_equal(f.break_glass, "rapid response call");
+	assert_int_equal(metric(s, "carelake_audit_break_glass_total"), 1);
+	/* a reason too long to be one */
+	{
+		char h[400];
+
+		snprintf(h, sizeof(h), "X-Break-Glass: %0300d", 7);
+		assert_int_equal(status(s, "/api/v1/patients/p-2/vitals", t->nurse, h), 400);
+	}
+	/* no token, a wrong one, a role without clinical reads */
+	assert_int_equal(status(s, "/api/v1/patients/p-1/vitals", NULL, "X-Request-Id: rq-5"), 401);
+	assert_int_equal(on_disk(data, "rq-5").status, 401);
+	assert_int_equal(status(s, "/api/v1/patients/p-1/vitals", "clk_00", NULL), 401);
+	assert_int_equal(status(s, "/api/v1/patients/p-1/vitals", t->engineer, "X-Request-Id: rq-7"),
+			 403);
+	assert_int_equal(on_disk(data, "rq-7").status, 403);
+	/* a patient: its own record; another patient does not exist */
+	assert_int_equal(status(s, "/api/v1/patients/p-1/vitals", t->patient, NULL), 200);
+	assert_int_equal(status(s, "/api/v1/patients/p-2/vitals", t->patient, NULL), 404);
+
+	/* compliance searches the trail */
+	assert_int_equal(bundle_total(s, "/fhir/AuditEvent?patient=p-2", t->compliance, &body), 4);
+	assert_non_null(strstr(body, "\"BTG\""));
+	assert_non_null(strstr(body, "rapid response call"));
+	assert_null(strstr(body, "clk_"));  /* never a token */
+	free(body);
+	assert_int_equal(bundle_total(s, "/fhir/AuditEvent?subtype=break-glass", t->compliance,
+				      NULL), 1);
+	assert_int_equal(bundle_total(s, "/fhir/AuditEvent?patient=p-2&outcome=4", t->compliance,
+				      NULL), 3);
+	{
+		char q[200];
+
+		snprintf(q, sizeof(q), "/fhir/AuditEvent?agent=%s", t->nurse_info.id);
+		assert_int_equal(bundle_total(s, q, t->compliance, NULL), 4);
+	}
+	assert_int_equal(bundle_total(s, "/fhir/AuditEvent?date=ge2000-01-01&date=le2000-12-31",
+				      t->compliance, NULL), 0);
+	assert_int_equal(bundle_total(s, "/fhir/AuditEvent?_count=2", t->compliance, &body) > 2, 1);
+	{
+		json_t *j = json_loads(body, 0, NULL);
+
+		assert_int_equal(json_array_size(json_object_get(j, "entry")), 2);
+		json_decref(j);
+		free(body);
+	}
+	assert_int_equal(status(s, "/fhir/AuditEvent?colour=blue", t->compliance, NULL), 400);
+	/* a patient sees the events about itself only */
+	assert_true(bundle_total(s, "/fhir/AuditEvent", t->patient, &body) >= 2);
+	assert_null(strstr(body, "\"p-2\""));
+	free(body);
+	assert_int_equal(bundle_total(s, "/fhir/AuditEvent?patient=p-2", t->patient, NULL), 0);
+	/* the roles that may not */
+	assert_int_equal(status(s, "/fhir/AuditEvent", t->nurse, NULL), 403);
+	assert_int_equal(status(s, "/fhir/AuditEvent", t->engineer, NULL), 403);
+	assert_int_equal(status(s, "/fhir/AuditEvent", t->researcher, NULL), 403);
+	assert_int_equal(status(s, "/fhir/AuditEvent", NULL, NULL), 401);
+}
+
+/* Reads the audit file into memory (the first one: the session is small). */
+static char *read_trail(const char *data, size_t *len)
+{
+	char path[400], *buf = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/audit/audit-000001.jsonl", data);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	*len = (size_t)getdelim(&buf, &cap, '\0', f);
+	fclose(f);
+	return buf;
+}
+
+/* verify passes; a record edited in place is named. */
+static void verify_and_tamper(const char *data, const struct tokens *t)
+{
+	struct cl_audit_verify v;
+	char audit[400], path[400], *trail, *third, *p;
+	size_t len;
+	FILE *f;
+
+	snprintf(audit, sizeof(audit), "%s/audit", data);
+	assert_int_equal(cl_audit_verify(audit, NULL, &v), 0);
+	if (!v.ok)
+		fail_msg("verify: %s", v.problem);
+	assert_int_equal(v.records, 22);   /* every request of the session but /metrics */
+	assert_true(v.checkpoints >= 1);   /* the close signs one */
+	assert_int_equal(v.uncovered, 0);
+
+	trail = read_trail(data, &len);
+	/* no secret of any token is in the trail */
+	assert_null(strstr(trail, t->nurse));
+	assert_null(strstr(trail, t->compliance));
+	assert_null(strstr(trail, "clk_"));
+	/* the break-glass read's patient changed from p-2 to p-3 */
+	third = trail;
+	for (int i = 0; i < 2; i++)
+		third = strchr(third, '\n') + 1;
+	p = strstr(third, "\"p-2\"");
+	assert_non_null(p);
+	assert_true(p < strchr(third, '\n'));
+	p[3] = '3';
+	snprintf(path, sizeof(path), "%s/audit/audit-000001.jsonl", data);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(trail, 1, len, f), len);
+	fclose(f);
+	free(trail);
+	assert_int_equal(cl_audit_verify(audit, NULL, &v), 0);
+	assert_false(v.ok);
+	assert_int_equal(v.line, 3);
+	assert_int_equal(v.seq, 3);
+}
+
+static void test_session(void **state)
+{
+	struct server s;
+	struct tokens t;
+	char data[300];
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/session", dir);
+	place_patients(data);
+	server_start(&s, bin, data, NULL);  /* makes the admin token first */
+	/* a running server sees new tokens at their first use */
+	issue(data, CL_ROLE_CLINICIAN, NULL, "ICU-A,ICU-B", t.nurse, &t.nurse_info);
+	issue(data, CL_ROLE_COMPLIANCE, NULL, NULL, t.compliance, NULL);
+	issue(data, CL_ROLE_PATIENT, "p-1", NULL, t.patient, NULL);
+	issue(data, CL_ROLE_ENGINEER, NULL, NULL, t.engineer, NULL);
+	issue(data, CL_ROLE_RESEARCHER, NULL, NULL, t.researcher, NULL);
+	session(&s, data, &t);
+	assert_int_equal(server_stop(&s), 0);
+	verify_and_tamper(data, &t);
+}
+
+/* Repeated failures: 429 with Retry-After for every token route, public
+ * ones still open, and the address free again once the window passed. */
+static void test_too_many_failures(void **state)
+{
+	const char *extra[] = { "--set", "http.auth_failures=3", "--set",
+				"http.auth_failure_window=2s", NULL };
+	struct server s;
+	struct reply r;
+	char data[300];
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/limit", dir);
+	server_start(&s, bin, data, extra);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(status(&s, "/api/v1/alerts", "clk_guess", NULL), 401);
+	r = get_h(&s, "/api/v1/alerts", "clk_guess", NULL, NULL);
+	assert_int_equal(r.code, 429);
+	assert_true(atoi(r.retry_after) >= 1 && atoi(r.retry_after) <= 2);
+	free(r.body);
+	/* the right token from the same address waits too; health does not */
+	assert_int_equal(status(&s, "/api/v1/alerts", s.token, NULL), 429);
+	assert_int_equal(status(&s, "/healthz", NULL, NULL), 200);
+	assert_true(metric(&s, "carelake_http_auth_limited_total") >= 2);
+	usleep(2300000);
+	assert_int_equal(status(&s, "/api/v1/alerts", s.token, NULL), 200);
+	assert_int_equal(server_stop(&s), 0);
+	{
+		struct cl_audit_verify v;
+		char audit[400];
+
+		snprintf(audit, sizeof(audit), "%s/audit", data);
+		assert_int_equal(cl_audit_verify(audit, NULL, &v), 0);
+		assert_true(v.ok);
+		assert_int_equal(v.records, 6);   /* 3 × 401, 2 × 429, the search */
+	}
+}
+
+/* A trail that cannot be opened: serve does not start, and says why. */
+static void test_start_needs_trail(void **state)
+{
+	char data[300], path[400], cmd[1200], out[600] = "";
+	FILE *p;
+	int st;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/notrail", dir);
+	mkdir(data, 0700);
+	snprintf(path, sizeof(path), "%s/audit", data);
+	p = fopen(path, "w");  /* a file where the trail's folder belongs */
+	assert_non_null(p);
+	fclose(p);
+	snprintf(cmd, sizeof(cmd), "'%s' serve --data '%s' --listen 127.0.0.1:0 2>&1", bin, data);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(out, sizeof(out), p));
+	st = pclose(p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+	if (!strstr(out, "audit trail"))
+		fail_msg("serve said: %s", out);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_session),
+	cmocka_unit_test(test_too_many_failures),
+	cmocka_unit_test(test_start_needs_trail),
+};
+
+SERVE_TEST_MAIN(tests)
