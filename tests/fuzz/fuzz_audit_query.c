@@ -9,6 +9,7 @@
  * D E, outcome 0 4 8), _count stays within 0..10000, and a date range it
  * sets runs forward; the search over it never fails.
  */
+#include "fuzz_entry.h"
 #include "cl_test.h"
 
 #include "audit/cl_audit.h"
