@@ -37,6 +37,7 @@ enum cl_action {
 	CL_ACT_ACKNOWLEDGE,       /* acknowledge an alert */
 	CL_ACT_STREAM,            /* the live stream (filtered by role) */
 	CL_ACT_READ_AUDIT,        /* the audit trail */
+	CL_ACT_REVIEW_ACCESS,     /* access alerts (break-glass reads): list, acknowledge */
 	CL_ACT_MANAGE_TOKENS,     /* issue, list, revoke tokens */
 	CL_ACT_OPERATE,           /* pipelines, status, lake and bronze operations */
 	CL_ACT_EXPORT_DEIDENTIFIED, /* de-identified exports */

@@ -17,6 +17,7 @@ static const struct {
 	[CL_ACT_ACKNOWLEDGE] = { "Flag", CL_SCOPE_U },
 	[CL_ACT_STREAM] = { "Observation", CL_SCOPE_S },
 	[CL_ACT_READ_AUDIT] = { "AuditEvent", CL_SCOPE_S },
+	[CL_ACT_REVIEW_ACCESS] = { "AuditEvent", CL_SCOPE_S },
 	[CL_ACT_MANAGE_TOKENS] = { "*", CL_SCOPE_C | CL_SCOPE_U | CL_SCOPE_D },
 	[CL_ACT_OPERATE] = { "*", CL_SCOPE_C | CL_SCOPE_U | CL_SCOPE_D },
 	[CL_ACT_EXPORT_DEIDENTIFIED] = { "*", CL_SCOPE_R | CL_SCOPE_S },

@@ -21,6 +21,11 @@ int cl_api_fhir_metadata(struct cl_req *r);
 int cl_api_alerts_get(struct cl_req *r);
 int cl_api_alert_ack(struct cl_req *r);
 
+/* GET /api/v1/access-alerts, POST /api/v1/access-alerts/{id}/ack
+ * (cl_api_alerts.c); they are raised by cl_serve_audit_break_glass */
+int cl_api_access_alerts_get(struct cl_req *r);
+int cl_api_access_alert_ack(struct cl_req *r);
+
 /* GET /api/v1/patients/{id}/vitals (cl_api_vitals.c) */
 int cl_api_vitals_get(struct cl_req *r);
 

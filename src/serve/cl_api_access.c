@@ -5,7 +5,8 @@
  * wards the patients in those wards (cl_store_patient_ward), and any other
  * only by breaking the glass — `X-Break-Glass: <reason>` — which is
  * allowed, recorded in the audit trail with its reason under the action
- * "break-glass", counted and logged for compliance.
+ * "break-glass", counted, logged, and raised as an access alert for
+ * compliance.
  */
 #include "cl_api.h"
 #include "cl_serve_audit.h"
@@ -78,7 +79,7 @@ static int ward_check(struct cl_req *r, struct cl_store *st, const char *patient
 		return cl_reply_error(r, 403, "forbidden", msg, NULL, NULL);
 	}
 	r->audit.break_glass = reason;
-	cl_serve_audit_break_glass(r);
+	cl_serve_audit_break_glass(r, st, patient);
 	return 1;
 }
 

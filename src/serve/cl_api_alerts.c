@@ -1,12 +1,15 @@
 /*
  * Alerts: GET /api/v1/alerts?since=&patient=&open=true|false&limit= and
- * POST /api/v1/alerts/{id}/ack.
+ * POST /api/v1/alerts/{id}/ack for the clinical ones; the same for access
+ * alerts (break-glass reads, for compliance) under /api/v1/access-alerts.
+ * Both kinds are listed and acknowledged alike, each from its own table.
  */
 #include "cl_api.h"
 #include "cl_server_int.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "store/cl_store.h"
+#include "store/cl_store_access.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +29,20 @@ int cl_api_time_arg(const struct cl_req *r, const char *name, int64_t def, int64
 	return CL_OK;
 }
 
-int cl_api_alerts_get(struct cl_req *r)
+/* A kind of alert: its table's list and acknowledgement, and the name
+ * of its list in replies. */
+struct alert_kind {
+	const char *list_name;
+	int (*list)(struct cl_store *st, int64_t since_us, const char *patient, int open_only,
+		    int64_t id, int limit, char **json);
+	int (*ack)(struct cl_store *st, int64_t id, const char *by, int *changed);
+};
+
+static const struct alert_kind clinical = { "alerts", cl_store_alerts_json, cl_store_alert_ack };
+static const struct alert_kind access = { "access_alerts", cl_store_access_alerts_json,
+					  cl_store_access_alert_ack };
+
+static int alerts_get(struct cl_req *r, const struct alert_kind *k)
 {
 	const char *patient = cl_req_query(r, "patient");
 	const char *open = cl_req_query(r, "open");
@@ -46,13 +62,13 @@ int cl_api_alerts_get(struct cl_req *r)
 	/* a patient token: its own patient's alerts, whatever else it asks */
 	if (r->who.patient[0]) {
 		if (patient && *patient && strcmp(patient, r->who.patient) != 0)
-			return cl_reply_json(r, 200, json_pack("{s:[]}", "alerts"));
+			return cl_reply_json(r, 200, json_pack("{s:[]}", k->list_name));
 		patient = r->who.patient;
 	}
 	rc = cl_store_open(r->s->data_dir, &st);
 	if (rc == CL_OK) {
-		rc = cl_store_alerts_json(st, since, patient && *patient ? patient : NULL,
-					  open && strcmp(open, "true") == 0, 0, (int)limit, &rows);
+		rc = k->list(st, since, patient && *patient ? patient : NULL,
+			     open && strcmp(open, "true") == 0, 0, (int)limit, &rows);
 		cl_store_close(st);
 	}
 	r->audit.patient = patient;
@@ -62,15 +78,15 @@ int cl_api_alerts_get(struct cl_req *r)
 		json_t *list = json_loads(rows, 0, NULL), *j;
 
 		r->audit.count = (int64_t)json_array_size(list);
-		j = json_pack("{s:o}", "alerts", list);
+		j = json_pack("{s:o}", k->list_name, list);
 		free(rows);
 		return cl_reply_json(r, 200, j);
 	}
 }
 
-int cl_api_alert_ack(struct cl_req *r)
+static int alert_ack(struct cl_req *r, const struct alert_kind *k)
 {
-	char *rows = NULL;
+	char *rows = NULL, patient[CL_EVENT_ID_MAX + 1];
 	struct cl_store *st;
 	uint64_t id;
 	int rc, changed = 0;
@@ -81,9 +97,9 @@ int cl_api_alert_ack(struct cl_req *r)
 		return cl_reply_error(r, 404, "not_found", "no such alert", NULL, NULL);
 	rc = cl_store_open(r->s->data_dir, &st);
 	if (rc == CL_OK) {
-		rc = cl_store_alert_ack(st, (int64_t)id, r->who.name, &changed);
+		rc = k->ack(st, (int64_t)id, r->who.name, &changed);
 		if (rc == CL_OK)
-			rc = cl_store_alerts_json(st, INT64_MIN / 2, NULL, 0, (int64_t)id, 1, &rows);
+			rc = k->list(st, INT64_MIN / 2, NULL, 0, (int64_t)id, 1, &rows);
 		cl_store_close(st);
 	}
 	if (rc != CL_OK) {
@@ -96,15 +112,24 @@ int cl_api_alert_ack(struct cl_req *r)
 		json_decref(arr);
 		return cl_reply_error(r, 404, "not_found", "no such alert", NULL, NULL);
 	}
-	if (!changed) {
-		json_decref(arr);
-		return cl_reply_error(r, 409, "already_acknowledged",
-				      "this alert was acknowledged before", NULL, NULL);
-	}
 	{
 		json_t *a = json_incref(json_array_get(arr, 0));
 
 		json_decref(arr);
+		/* the record names the alert's patient; the reply frees a */
+		snprintf(patient, sizeof(patient), "%s",
+			 json_string_value(json_object_get(a, "patient_id")) ?: "");
+		r->audit.patient = patient;
+		if (!changed) {
+			json_decref(a);
+			return cl_reply_error(r, 409, "already_acknowledged",
+					      "this alert was acknowledged before", NULL, NULL);
+		}
 		return cl_reply_json(r, 200, a);
 	}
 }
+
+int cl_api_alerts_get(struct cl_req *r) { return alerts_get(r, &clinical); }
+int cl_api_alert_ack(struct cl_req *r) { return alert_ack(r, &clinical); }
+int cl_api_access_alerts_get(struct cl_req *r) { return alerts_get(r, &access); }
+int cl_api_access_alert_ack(struct cl_req *r) { return alert_ack(r, &access); }

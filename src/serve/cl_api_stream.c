@@ -2,7 +2,9 @@
  * GET /api/v1/stream?patient=&vitals=true|false: the live stream of vital
  * and alert events as server-sent events (cl_sse.h), of what the caller's
  * role may see: a patient token, its own patient's and nothing else; an
- * engineer, alerts of no patient (a pipeline that failed) and no vitals.
+ * engineer, alerts of no patient (a pipeline that failed) and no vitals;
+ * compliance, access alerts (break-glass reads) and nothing else; admin,
+ * everything.
  */
 #include "cl_api.h"
 #include "cl_server_int.h"
@@ -28,6 +30,8 @@ int cl_api_stream_get(struct cl_req *r)
 		f.bound = 1;
 	}
 	f.no_patients = r->who.role == CL_ROLE_ENGINEER;
+	f.access = r->who.role == CL_ROLE_COMPLIANCE ? CL_SSE_ACCESS_ONLY
+		   : r->who.role == CL_ROLE_ADMIN ? CL_SSE_ACCESS_TOO : 0;
 	r->audit.patient = f.patient;
 	if (cl_sse_subscribe(r->s->sse, &f, &src) != CL_OK)
 		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");

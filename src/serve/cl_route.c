@@ -110,6 +110,7 @@ static int touches_patients(int action)
 	case CL_ACT_ACKNOWLEDGE:
 	case CL_ACT_STREAM:
 	case CL_ACT_READ_AUDIT:
+	case CL_ACT_REVIEW_ACCESS:
 	case CL_ACT_EXPORT_DEIDENTIFIED:
 	case CL_ACT_EXPORT_IDENTIFIED:
 		return 1;

@@ -9,8 +9,11 @@
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "core/cl_prom.h"
+#include "core/cl_time.h"
+#include "store/cl_store_access.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The trail's flusher made tickets up to `durable` durable: the held
@@ -147,11 +150,27 @@ int cl_serve_audit_ready(const struct cl_req *r, int *rc)
 	return cl_audit_poll(r->s->audit, r->audit_ticket, rc);
 }
 
-void cl_serve_audit_break_glass(struct cl_req *r)
+void cl_serve_audit_break_glass(struct cl_req *r, struct cl_store *st, const char *patient)
 {
+	struct cl_access_alert a = {
+		.kind = "break-glass", .ts_us = cl_time_now_us(), .principal = r->who.id,
+		.role = cl_role_name(r->who.role), .patient = patient,
+		.reason = r->audit.break_glass, .request_id = r->request_id, .client = r->client,
+	};
+	char *json = NULL;
+
 	atomic_fetch_add(&r->s->break_glass, 1);
 	cl_log_warn("audit", "event=break_glass principal=%s role=%s request_id=%s",
 		    CL_LOG_Q(r->who.id), cl_role_name(r->who.role), r->request_id);
+	if (cl_store_access_alert_raise(st, &a, &json) != CL_OK) {
+		atomic_fetch_add(&r->s->access_alerts_failed, 1);
+		cl_log_error("audit", "event=access_alert_not_stored request_id=%s detail=%s",
+			     r->request_id, CL_LOG_Q(cl_error_detail()));
+		return;
+	}
+	cl_sse_publish(r->s->sse, "access-alert", json, strlen(json), patient);
+	cl_webhook_poke(__atomic_load_n(&r->s->webhook, __ATOMIC_ACQUIRE));
+	free(json);
 }
 
 void cl_serve_audit_metrics(struct cl_server *s, struct cl_prom *p)
@@ -161,6 +180,9 @@ void cl_serve_audit_metrics(struct cl_server *s, struct cl_prom *p)
 	cl_prom_counter(p, "carelake_audit_break_glass_total",
 			"Reads outside a clinician's wards allowed by X-Break-Glass (each one recorded).",
 			(uint64_t)atomic_load(&s->break_glass));
+	cl_prom_counter(p, "carelake_access_alerts_not_stored_total",
+			"Break-glass reads whose access alert could not be stored (their audit record was).",
+			(uint64_t)atomic_load(&s->access_alerts_failed));
 	cl_prom_counter(p, "carelake_audit_not_recorded_total",
 			"Replies refused because their audit record could not be queued.",
 			(uint64_t)atomic_load(&s->audit_failed));

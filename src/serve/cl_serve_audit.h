@@ -47,8 +47,16 @@ int cl_serve_audit_wait(struct cl_req *r);
 /* Without waiting: 1 when r's record's commit is done (*rc its result). */
 int cl_serve_audit_ready(const struct cl_req *r, int *rc);
 
-/* A break-glass access was allowed: counted and logged (who, not whom). */
-void cl_serve_audit_break_glass(struct cl_req *r);
+/*
+ * A break-glass read of patient's data was allowed: counted, logged (who,
+ * not whom) and raised as an access alert for compliance — stored with
+ * its webhook outbox entry through st (cl_store_access.h), then sent to
+ * the live stream's compliance and admin listeners and the webhook. An
+ * alert that cannot be stored is logged and counted; the read goes on
+ * (its audit record says the same).
+ */
+struct cl_store;
+void cl_serve_audit_break_glass(struct cl_req *r, struct cl_store *st, const char *patient);
 
 /* The trail's part of /metrics. */
 void cl_serve_audit_metrics(struct cl_server *s, struct cl_prom *p);

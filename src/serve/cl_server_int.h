@@ -62,6 +62,7 @@ struct cl_server {
 	atomic_uint_fast64_t request_seq; /* for request ids made here */
 	atomic_uint_fast64_t audit_failed;  /* replies refused: no record queued */
 	atomic_uint_fast64_t break_glass;   /* break-glass reads allowed */
+	atomic_uint_fast64_t access_alerts_failed; /* ... whose access alert was not stored */
 	atomic_uint_fast64_t auth_limited;  /* 429s for repeated failures */
 };
 

@@ -18,6 +18,7 @@ struct client {
 	char patient[CL_EVENT_ID_MAX + 1]; /* "" = every patient */
 	int bound;                   /* nothing but its patient's events */
 	int no_patients;             /* nothing of any patient */
+	int access;                  /* access alerts: 0, CL_SSE_ACCESS_TOO or _ONLY */
 	int vitals;
 	char *buf;
 	size_t len, off, cap;
@@ -150,9 +151,10 @@ int cl_sse_subscribe(struct cl_sse *s, const struct cl_sse_filter *f,
 	if (!c)
 		return CL_ENOMEM;
 	c->owner = s;
-	c->vitals = f->vitals && !f->no_patients;
+	c->vitals = f->vitals && !f->no_patients && f->access != CL_SSE_ACCESS_ONLY;
 	c->bound = f->bound;
 	c->no_patients = f->no_patients;
+	c->access = f->access;
 	snprintf(c->patient, sizeof(c->patient), "%s", f->patient ? f->patient : "");
 	append(c, hello, sizeof(hello) - 1, s->max_buffer);
 	c->src.read = reader;
@@ -169,20 +171,30 @@ int cl_sse_subscribe(struct cl_sse *s, const struct cl_sse_filter *f,
 	return CL_OK;
 }
 
+/* 1 if client c is sent an event of this kind and patient. */
+static int wants(const struct client *c, int alert, int access, const char *patient)
+{
+	if (c->closing || (access ? !c->access : c->access == CL_SSE_ACCESS_ONLY))
+		return 0;
+	if (!alert && !access && !c->vitals)
+		return 0;
+	return !((c->patient[0] && patient && strcmp(c->patient, patient) != 0) ||
+		 (c->bound && !patient) || (c->no_patients && patient));
+}
+
 void cl_sse_publish(struct cl_sse *s, const char *event, const char *json, size_t len,
 		    const char *patient)
 {
 	char head[64];
-	int alert = strcmp(event, "alert") == 0;
+	int access = strcmp(event, "access-alert") == 0;
+	int alert = access || strcmp(event, "alert") == 0;
 	int hl = snprintf(head, sizeof(head), "event: %s\ndata: ", event);
 
 	pthread_mutex_lock(&s->mu);
 	for (struct client *c = s->clients; c; c = c->next) {
 		size_t room;
 
-		if (c->closing || (!alert && !c->vitals) ||
-		    (c->patient[0] && patient && strcmp(c->patient, patient) != 0) ||
-		    (c->bound && !patient) || (c->no_patients && patient))
+		if (!wants(c, alert, access, patient))
 			continue;
 		room = alert ? s->max_buffer * 4 : s->max_buffer; /* alerts get headroom */
 		if (!append(c, head, (size_t)hl, room) || !append(c, json, len, room) ||

@@ -1,7 +1,8 @@
 /*
  * GET /api/v1/stream: server-sent events (text/event-stream) of live
  * `vital` and `alert` events, optionally for one patient (?patient=) or
- * alerts only (?vitals=false).
+ * alerts only (?vitals=false); and `access-alert` events (a clinician
+ * broke the glass) for those who review access.
  *
  * Each client has its own bounded buffer. A connection with nothing to
  * send is suspended (no thread, no busy loop) and resumed by the next
@@ -28,15 +29,19 @@ struct cl_sse_filter {
 	int bound;             /* and nothing that is not of that patient (a patient token) */
 	int vitals;            /* vital events too, not only alerts */
 	int no_patients;       /* only events of no patient (an engineer: pipelines' alerts) */
+	int access;            /* access alerts: 0 none, CL_SSE_ACCESS_TOO, CL_SSE_ACCESS_ONLY */
 };
+
+#define CL_SSE_ACCESS_TOO 1   /* besides the rest (admin) */
+#define CL_SSE_ACCESS_ONLY 2  /* and nothing else (compliance) */
 
 /* A new client: *src is its stream, for cl_reply_stream (the transport
  * releases it when the client is gone). CL_ENOMEM, or 0. */
 int cl_sse_subscribe(struct cl_sse *s, const struct cl_sse_filter *f,
 		     struct cl_req_stream **src);
 
-/* Publishes one event to matching clients; `alert` events are never
- * dropped. patient may be NULL (goes to every client). */
+/* Publishes one event to matching clients; `alert` and `access-alert`
+ * events are never dropped. patient may be NULL (goes to every client). */
 void cl_sse_publish(struct cl_sse *s, const char *event, const char *json, size_t len,
 		    const char *patient);
 

@@ -32,6 +32,7 @@ struct cl_webhook {
 	int attempts;
 	int64_t backoff_us, timeout_us;
 	int no_patients;                 /* an engineer receiver: alerts of no patient only */
+	int access;                      /* access alerts: 0 none, 1 too (admin), 2 only (compliance) */
 	char dead_path[PATH_MAX];
 	struct cl_worker *worker;
 	pthread_mutex_t mu;              /* guards st */
@@ -119,19 +120,28 @@ static int deliver(struct cl_webhook *w, struct cl_worker *wk, CURL *c, const st
 	}
 }
 
-/* 1 when an alert's JSON names a patient (or cannot be read: withheld
- * rather than shown to a receiver that may not see it). */
-static int names_patient(const char *json)
+/* 1 when the receiver's role may see the alert of this JSON: an access
+ * alert ("category":"access") only a receiver that reviews access; a
+ * clinical one any other, but an engineer only those of no patient. One
+ * that cannot be read is withheld rather than shown to the wrong one. */
+static int may_see(const struct cl_webhook *w, const char *json)
 {
 	json_t *j = json_loads(json, 0, NULL), *p;
-	int named;
+	const char *cat;
+	int named, access, ok;
 
 	if (!j)
-		return 1;
+		return 0;
+	cat = json_string_value(json_object_get(j, "category"));
+	access = cat && strcmp(cat, "access") == 0;
 	p = json_object_get(j, "patient_id");
 	named = p && !json_is_null(p) && !(json_is_string(p) && !*json_string_value(p));
 	json_decref(j);
-	return named;
+	if (access)
+		ok = w->access != 0;
+	else
+		ok = w->access != 2 && !(w->no_patients && named);
+	return ok;
 }
 
 /* An alert the receiver's role may not see: out of the outbox, counted. */
@@ -186,7 +196,7 @@ static void webhook_main(struct cl_worker *wk, void *arg)
 			continue;
 		}
 		it.len = strlen(it.json);
-		if (w->no_patients && names_patient(it.json)) {
+		if (!may_see(w, it.json)) {
 			withhold(w, st, seq, &it);
 			last = seq;
 			continue;
@@ -228,12 +238,13 @@ int cl_webhook_start(const struct cl_webhook_settings *ws, const char *data_dir,
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		return cl_error_set(CL_EINVAL, "webhook.url must start with http:// or https://");
 	if (strcmp(ws->role, "clinician") && strcmp(ws->role, "admin") &&
-	    strcmp(ws->role, "engineer"))
-		return cl_error_set(CL_EINVAL, "webhook.role must be clinician, admin or engineer, "
-				    "not '%s'", ws->role);
+	    strcmp(ws->role, "engineer") && strcmp(ws->role, "compliance"))
+		return cl_error_set(CL_EINVAL, "webhook.role must be clinician, admin, engineer or "
+				    "compliance, not '%s'", ws->role);
 	if (!(w = cl_calloc(1, sizeof(*w))))
 		return cl_error_set(CL_ENOMEM, "no memory for webhooks");
 	w->no_patients = strcmp(ws->role, "engineer") == 0;
+	w->access = strcmp(ws->role, "compliance") == 0 ? 2 : strcmp(ws->role, "admin") == 0;
 	snprintf(w->url, sizeof(w->url), "%s", url);
 	snprintf(w->data_dir, sizeof(w->data_dir), "%s", data_dir);
 	snprintf(w->dead_path, sizeof(w->dead_path), "%s/alerts/webhook-dead-letter.ndjson", data_dir);
@@ -286,7 +297,7 @@ void cl_webhook_metrics(struct cl_webhook *w, struct cl_prom *p)
 			"Alerts written to the dead-letter file after the last attempt.",
 			ws.dead_lettered);
 	cl_prom_counter(p, "carelake_webhook_withheld_total",
-			"Alerts of a patient not sent to an engineer receiver (webhook.role).",
+			"Alerts not sent because the receiver's webhook.role may not see them.",
 			ws.withheld);
 }
 
@@ -303,8 +314,9 @@ static const struct cl_config_entry webhook_entries[] = {
 	{ "timeout", CL_CFG_DURATION, "5s", 1000, 600 * SEC, F(timeout_us),
 	  "longest a webhook request may take", NULL },
 	{ "role", CL_CFG_CHOICE, "clinician", 0, 0, F(role),
-	  "what the receiver may see: clinician or admin (every alert), engineer (alerts of "
-	  "no patient only)", "clinician|admin|engineer" },
+	  "what the receiver may see: clinician (every clinical alert), engineer (alerts of "
+	  "no patient only), compliance (access alerts only: break-glass reads), admin "
+	  "(all of them)", "clinician|admin|engineer|compliance" },
 };
 
 const struct cl_config_section cl_webhook_section = {

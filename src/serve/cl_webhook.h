@@ -7,9 +7,11 @@
  * delays the stream processor.
  *
  * The receiver sees what `webhook.role` may see, as a stream subscriber
- * of that role would (cl_api_stream.c): a clinician (or admin) receiver
- * every alert; an engineer receiver only alerts of no patient (a pipeline
- * that failed). An alert withheld from it leaves the outbox uncounted as
+ * of that role would (cl_api_stream.c): a clinician receiver every
+ * clinical alert; an engineer receiver only alerts of no patient (a
+ * pipeline that failed); a compliance receiver only access alerts (a
+ * clinician broke the glass, cl_store_access.h); an admin receiver all of
+ * them. An alert withheld from it leaves the outbox uncounted as
  * delivered (carelake_webhook_withheld_total).
  */
 #ifndef CL_WEBHOOK_H
@@ -28,7 +30,7 @@ struct cl_webhook_settings {
 	uint32_t attempts;              /* webhook.attempts */
 	int64_t backoff_us;             /* webhook.backoff */
 	int64_t timeout_us;             /* webhook.timeout */
-	char role[CL_CFG_STRING_MAX];   /* webhook.role: clinician, admin or engineer */
+	char role[CL_CFG_STRING_MAX];   /* webhook.role: clinician, admin, engineer, compliance */
 };
 
 extern const struct cl_config_section cl_webhook_section;

@@ -3,6 +3,7 @@
  */
 #include "cl_store.h"
 #include "cl_db.h"
+#include "cl_store_int.h"
 #include "cl_sql_json.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
@@ -85,14 +86,23 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS alert_opened ON alert(opened_us);"
 	"CREATE INDEX IF NOT EXISTS alert_patient ON alert(patient_id, opened_us);"
 	"CREATE TABLE IF NOT EXISTS alert_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" json TEXT NOT NULL);";
+	" json TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS access_alert(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" kind TEXT NOT NULL, ts_us INTEGER NOT NULL, principal TEXT NOT NULL, role TEXT NOT NULL,"
+	" patient_id TEXT NOT NULL, reason TEXT NOT NULL, request_id TEXT NOT NULL,"
+	" client TEXT NOT NULL, acked_us INTEGER, acked_by TEXT);";
 
 struct cl_store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 };
 
-static int db_error(struct cl_store *s, const char *what)
+sqlite3 *cl_store_sqlite(struct cl_store *s)
+{
+	return s->db;
+}
+
+int cl_store_db_error(struct cl_store *s, const char *what)
 {
 	int code = sqlite3_errcode(s->db);
 
@@ -123,7 +133,7 @@ static int open_store(const char *data_dir, int create, struct cl_store **out)
 	for (int i = 0; i < Q_COUNT; i++)
 		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i],
 				       NULL) != SQLITE_OK) {
-			rc = db_error(s, "prepare");
+			rc = cl_store_db_error(s, "prepare");
 
 			cl_store_close(s);
 			return rc;
@@ -158,7 +168,7 @@ static int run(struct cl_store *s, int q, const char *what)
 
 	sqlite3_reset(s->q[q]);
 	sqlite3_clear_bindings(s->q[q]);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CL_OK : db_error(s, what);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CL_OK : cl_store_db_error(s, what);
 }
 
 int cl_store_begin(struct cl_store *s) { return run(s, Q_BEGIN, "begin"); }
@@ -191,7 +201,7 @@ int cl_store_checkpoint_get(struct cl_store *s, const char *consumer,
 		return CL_OK;
 	if (rc == SQLITE_DONE)
 		return CL_ENOENT;
-	return db_error(s, "read checkpoint");
+	return cl_store_db_error(s, "read checkpoint");
 }
 
 int cl_store_checkpoint_set(struct cl_store *s, const char *consumer,
@@ -318,7 +328,7 @@ int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_u
 	sqlite3_clear_bindings(q);
 	if (rc != SQLITE_DONE) {
 		json_decref(arr);
-		return db_error(s, "read vitals");
+		return cl_store_db_error(s, "read vitals");
 	}
 	*out = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
@@ -354,7 +364,7 @@ int cl_store_news2_json(struct cl_store *s, const char *patient, char **out)
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(s, "read NEWS2");
+		return cl_store_db_error(s, "read NEWS2");
 	return CL_OK;
 }
 
@@ -370,14 +380,14 @@ static int first_text(struct cl_store *s, const char *text, const char *arg, cha
 		/* silver's tables come with the first refinement */
 		if (strstr(sqlite3_errmsg(s->db), "no such table"))
 			return CL_OK;
-		return db_error(s, "look up a ward");
+		return cl_store_db_error(s, "look up a ward");
 	}
 	sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW && sqlite3_column_text(q, 0))
 		snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
 	sqlite3_finalize(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? CL_OK : db_error(s, "look up a ward");
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "look up a ward");
 }
 
 int cl_store_patient_ward(struct cl_store *s, const char *patient, char *ward, size_t cap)
@@ -417,7 +427,7 @@ static int scalar(struct cl_store *s, int qi, const char *what, int64_t *out)
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);
-	return rc == SQLITE_ROW ? CL_OK : db_error(s, what);
+	return rc == SQLITE_ROW ? CL_OK : cl_store_db_error(s, what);
 }
 
 int cl_store_alert_max_id(struct cl_store *s, int64_t *id)
@@ -456,7 +466,7 @@ int cl_store_outbox_next(struct cl_store *s, int64_t after, int64_t *seq, char *
 	if (rc == SQLITE_DONE)
 		return CL_ENOENT;
 	if (rc != SQLITE_ROW)
-		return db_error(s, "read the webhook outbox");
+		return cl_store_db_error(s, "read the webhook outbox");
 	return *json ? CL_OK : cl_error_set(CL_ENOMEM, "no memory for an outbox entry");
 }
 
@@ -490,7 +500,7 @@ int cl_store_alerts_open_each(struct cl_store *s,
 		fn(arg, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
 		   (const char *)sqlite3_column_text(q, 2), (const char *)sqlite3_column_text(q, 3));
 	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? CL_OK : db_error(s, "read open alerts");
+	return rc == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "read open alerts");
 }
 
 int cl_store_alert_ack(struct cl_store *s, int64_t id, const char *by, int *changed)
@@ -542,7 +552,7 @@ int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patie
 	int rc;
 
 	if (sqlite3_prepare_v2(s->db, base, -1, &q, NULL) != SQLITE_OK)
-		return db_error(s, "prepare alerts");
+		return cl_store_db_error(s, "prepare alerts");
 	sqlite3_bind_int64(q, 1, since_us);
 	if (patient)
 		sqlite3_bind_text(q, 2, patient, -1, SQLITE_STATIC);
@@ -557,7 +567,7 @@ int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patie
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {
 		json_decref(arr);
-		return db_error(s, "read alerts");
+		return cl_store_db_error(s, "read alerts");
 	}
 	*out = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
@@ -571,11 +581,11 @@ int cl_store_open_alerts(struct cl_store *s, long *count)
 
 	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM alert WHERE closed_us IS NULL", -1, &q,
 			       NULL) != SQLITE_OK)
-		return db_error(s, "count alerts");
+		return cl_store_db_error(s, "count alerts");
 	rc = sqlite3_step(q);
 	*count = rc == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : 0;
 	sqlite3_finalize(q);
-	return rc == SQLITE_ROW ? CL_OK : db_error(s, "count alerts");
+	return rc == SQLITE_ROW ? CL_OK : cl_store_db_error(s, "count alerts");
 }
 
 int cl_store_top_news2(struct cl_store *s, int n,
@@ -587,13 +597,13 @@ int cl_store_top_news2(struct cl_store *s, int n,
 
 	if (sqlite3_prepare_v2(s->db, "SELECT patient_id, score, risk FROM news2"
 			       " ORDER BY score DESC, patient_id LIMIT ?1", -1, &q, NULL) != SQLITE_OK)
-		return db_error(s, "top NEWS2");
+		return cl_store_db_error(s, "top NEWS2");
 	sqlite3_bind_int(q, 1, n);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		fn(arg, (const char *)sqlite3_column_text(q, 0), sqlite3_column_int(q, 1),
 		   (const char *)sqlite3_column_text(q, 2));
 	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? CL_OK : db_error(s, "top NEWS2");
+	return rc == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "top NEWS2");
 }
 
 int cl_store_set_writer(struct cl_store *s)
@@ -602,14 +612,14 @@ int cl_store_set_writer(struct cl_store *s)
 	 * every insert rereads B-tree pages from the OS */
 	return sqlite3_exec(s->db, "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768",
 			    NULL, NULL, NULL) == SQLITE_OK
-		       ? CL_OK : db_error(s, "writer settings");
+		       ? CL_OK : cl_store_db_error(s, "writer settings");
 }
 
 int cl_store_wal_checkpoint(struct cl_store *s)
 {
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 
-	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CL_OK : db_error(s, "WAL checkpoint");
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CL_OK : cl_store_db_error(s, "WAL checkpoint");
 }
 
 uint64_t cl_store_checkpoint_of(sqlite3 *db, const char *consumer)

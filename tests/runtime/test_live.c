@@ -2,13 +2,19 @@
  * Live outputs of `carelake serve`: the server-sent-event stream carries
  * vitals and alerts as they happen; alerts go to a webhook, retried after
  * a failure, and to the dead-letter file when the receiver is gone; the
- * server stops cleanly with a live client connected.
+ * server stops cleanly with a live client connected. A clinician breaking
+ * the glass raises an access alert that compliance sees on its stream, at
+ * its webhook and in /api/v1/access-alerts (and acknowledges there), and
+ * that clinicians never see, while compliance sees no clinical alert.
  *
  * Usage: test_live /path/to/carelake
  */
 #include "serve_helpers.h"
+#include "auth/cl_tokens.h"
+#include "core/cl_error.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -106,6 +112,7 @@ static int unused_port(void)
 
 struct sse_client {
 	const struct server *srv;
+	const char *token;            /* NULL: the server's admin token */
 	char buf[65536];
 	size_t len;
 	atomic_int stop;
@@ -146,7 +153,7 @@ static void *sse_main(void *arg)
 	CURL *e = curl_easy_init();
 
 	snprintf(url, sizeof(url), "%s/api/v1/stream", c->srv->url);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->srv->token);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token ? c->token : c->srv->token);
 	h = curl_slist_append(NULL, auth);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
@@ -323,6 +330,151 @@ static void test_webhook_engineer(void **state)
 	pthread_join(rv.th, NULL);
 }
 
+/* A token of role (a clinician limited to wards) for the running server. */
+static void issue(const char *data, enum cl_role role, const char *wards, char *token)
+{
+	struct cl_token_info spec = { .role = role };
+
+	snprintf(spec.name, sizeof(spec.name), "%s", cl_role_name(role));
+	if (wards)
+		snprintf(spec.wards, sizeof(spec.wards), "%s", wards);
+	if (cl_tokens_issue(data, &spec, token, 80) != CL_OK)
+		fail_msg("token issue: %s", cl_error_detail());
+}
+
+static void sse_open(struct sse_client *c, const struct server *s, const char *token)
+{
+	c->srv = s;
+	c->token = token;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_create(&c->th, NULL, sse_main, c);
+	g_sse = c;
+	g_want = "live stream";
+	wait_for(sse_cond, NULL, "the stream to open");
+}
+
+static void sse_close(struct sse_client *c)
+{
+	atomic_store(&c->stop, 1);
+	pthread_join(c->th, NULL);
+}
+
+static int access_alert_delivered(void *arg)
+{
+	struct receiver *rv = arg;
+	int found;
+
+	pthread_mutex_lock(&rv->mu);
+	found = strstr(rv->bodies, "\"kind\":\"break-glass\"") != NULL;
+	pthread_mutex_unlock(&rv->mu);
+	return found;
+}
+
+/* GET or POST as token: the status, the body into *body (freed if NULL). */
+static long call(const struct server *s, const char *method, const char *path,
+		 const char *token, const char *header, char **body)
+{
+	struct reply r = http_h(s, method, path, token, NULL, 0, header, NULL);
+
+	if (body)
+		*body = r.body;
+	else
+		free(r.body);
+	return r.code;
+}
+
+static void test_break_glass_alert(void **state)
+{
+	struct receiver rv;
+	struct sse_client ward = { 0 }, review = { 0 };
+	struct server s;
+	char data[300], hook[128], nurse[80], officer[80], *body;
+	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", "--set",
+				"webhook.role=compliance", NULL };
+	struct reply r;
+	json_t *j, *a;
+
+	(void)state;
+	receiver_start(&rv, 0);
+	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", rv.port);
+	snprintf(data, sizeof(data), "%s/glass", dir);
+	server_start(&s, bin, data, extra);
+	g_srv = &s;
+	issue(data, CL_ROLE_CLINICIAN, "ICU-A", nurse);
+	issue(data, CL_ROLE_COMPLIANCE, NULL, officer);
+	sse_open(&ward, &s, nurse);
+	sse_open(&review, &s, officer);
+
+	/* a clinical alert: the clinician's stream has it, compliance's not,
+	 * and the compliance webhook withholds it */
+	r = post(&s, test_event("g1", "m1", "p5", "spo2", 85, "%"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	g_sse = &ward;
+	g_want = "\"rule\":\"spo2_low\"";
+	wait_for(sse_cond, NULL, "the clinical alert on the clinician's stream");
+	wait_for(patient_alert_withheld, NULL, "the clinical alert withheld from compliance");
+
+	/* p5 is in no ward of the nurse's: refused, then the glass broken */
+	assert_int_equal(call(&s, "GET", "/api/v1/patients/p5/vitals", nurse, NULL, NULL), 403);
+	assert_int_equal(call(&s, "GET", "/api/v1/patients/p5/vitals", nurse,
+			      "X-Break-Glass: code blue in the corridor", NULL), 200);
+	g_sse = &review;
+	g_want = "event: access-alert";
+	wait_for(sse_cond, NULL, "the access alert on compliance's stream");
+	assert_true(sse_has(&review, "code blue in the corridor"));
+	assert_true(sse_has(&review, "\"patient_id\":\"p5\""));
+	assert_false(sse_has(&review, "spo2_low"));
+	assert_false(sse_has(&review, "event: vital"));
+	wait_for(access_alert_delivered, &rv, "the access alert at the compliance webhook");
+	pthread_mutex_lock(&rv.mu);
+	assert_non_null(strstr(rv.bodies, "\"category\":\"access\""));
+	assert_null(strstr(rv.bodies, "spo2_low"));
+	pthread_mutex_unlock(&rv.mu);
+	assert_false(sse_has(&ward, "access-alert"));
+
+	/* listed for compliance, not for the clinician; acknowledged once */
+	assert_int_equal(call(&s, "GET", "/api/v1/access-alerts", nurse, NULL, NULL), 403);
+	assert_int_equal(call(&s, "GET", "/api/v1/alerts", officer, NULL, NULL), 403);
+	assert_int_equal(call(&s, "GET", "/api/v1/access-alerts?open=true", officer, NULL, &body),
+			 200);
+	j = json_loads(body, 0, NULL);
+	free(body);
+	assert_int_equal(json_array_size(json_object_get(j, "access_alerts")), 1);
+	a = json_array_get(json_object_get(j, "access_alerts"), 0);
+	assert_string_equal(json_string_value(json_object_get(a, "kind")), "break-glass");
+	assert_string_equal(json_string_value(json_object_get(a, "role")), "clinician");
+	assert_string_equal(json_string_value(json_object_get(a, "reason")),
+			    "code blue in the corridor");
+	assert_true(json_is_true(json_object_get(a, "open")));
+	{
+		char path[100];
+
+		snprintf(path, sizeof(path), "/api/v1/access-alerts/%lld/ack",
+			 (long long)json_integer_value(json_object_get(a, "id")));
+		assert_int_equal(call(&s, "POST", path, nurse, NULL, NULL), 403);
+		assert_int_equal(call(&s, "POST", path, officer, NULL, &body), 200);
+		assert_non_null(strstr(body, "\"acknowledged_by\":\"compliance\""));
+		free(body);
+		assert_int_equal(call(&s, "POST", path, officer, NULL, NULL), 409);
+	}
+	json_decref(j);
+	assert_int_equal(call(&s, "POST", "/api/v1/access-alerts/999/ack", officer, NULL, NULL),
+			 404);
+	assert_int_equal(call(&s, "GET", "/api/v1/access-alerts?open=true", officer, NULL, &body),
+			 200);
+	assert_non_null(strstr(body, "\"access_alerts\":[]"));
+	free(body);
+	assert_int_equal(metric(&s, "carelake_access_alerts_not_stored_total"), 0);
+
+	sse_close(&ward);
+	sse_close(&review);
+	assert_int_equal(server_stop(&s), 0);
+	shutdown(rv.fd, SHUT_RDWR);
+	pthread_join(rv.th, NULL);
+	close(rv.fd);
+}
+
 static int dead_letter_written(void *arg)
 {
 	return access((const char *)arg, R_OK) == 0;
@@ -462,6 +614,7 @@ static void test_bad_reference_refused(void **state)
 static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sse_and_webhook),
 		cmocka_unit_test(test_webhook_engineer),
+		cmocka_unit_test(test_break_glass_alert),
 		cmocka_unit_test(test_dead_letter),
 		cmocka_unit_test(test_webhook_outbox_survives_kill),
 		cmocka_unit_test(test_bad_reference_refused),
