@@ -539,6 +539,48 @@ static json_t *alert_row(sqlite3_stmt *q)
 	return o;
 }
 
+int cl_store_alert_rows(struct cl_store *s, const char *text, const struct cl_store_alert_filter *f,
+			json_t *(*row)(sqlite3_stmt *q), const char *what, json_t **out)
+{
+	sqlite3_stmt *q;
+	json_t *arr;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, text, -1, &q, NULL) != SQLITE_OK)
+		return cl_store_db_error(s, what);
+	sqlite3_bind_int64(q, 1, f->since_us);
+	if (f->patient)
+		sqlite3_bind_text(q, 2, f->patient, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 2);
+	sqlite3_bind_int(q, 3, f->open_only);
+	sqlite3_bind_int64(q, 4, f->id);
+	sqlite3_bind_int(q, 5, f->limit);
+	arr = json_array();
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(arr, row(q));
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return cl_store_db_error(s, what);
+	}
+	*out = arr;
+	return CL_OK;
+}
+
+int cl_store_alert_list(struct cl_store *s, const char *text, const struct cl_store_alert_filter *f,
+			json_t *(*row)(sqlite3_stmt *q), const char *what, char **out)
+{
+	json_t *arr;
+	int rc = cl_store_alert_rows(s, text, f, row, what, &arr);
+
+	if (rc != CL_OK)
+		return rc;
+	*out = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return *out ? CL_OK : cl_error_set(CL_ENOMEM, "no memory to %s", what);
+}
+
 int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patient,
 			 int open_only, int64_t id, int limit, char **out)
 {
@@ -547,31 +589,9 @@ int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patie
 		" value, message FROM alert WHERE opened_us >= ?1"
 		" AND (?2 IS NULL OR patient_id = ?2) AND (?3 = 0 OR closed_us IS NULL)"
 		" AND (?4 = 0 OR id = ?4) ORDER BY id DESC LIMIT ?5";
-	sqlite3_stmt *q;
-	json_t *arr;
-	int rc;
+	struct cl_store_alert_filter f = { since_us, patient, open_only, id, limit };
 
-	if (sqlite3_prepare_v2(s->db, base, -1, &q, NULL) != SQLITE_OK)
-		return cl_store_db_error(s, "prepare alerts");
-	sqlite3_bind_int64(q, 1, since_us);
-	if (patient)
-		sqlite3_bind_text(q, 2, patient, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(q, 2);
-	sqlite3_bind_int(q, 3, open_only);
-	sqlite3_bind_int64(q, 4, id);
-	sqlite3_bind_int(q, 5, limit);
-	arr = json_array();
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-		json_array_append_new(arr, alert_row(q));
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return cl_store_db_error(s, "read alerts");
-	}
-	*out = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
-	return *out ? CL_OK : CL_ENOMEM;
+	return cl_store_alert_list(s, base, &f, alert_row, "read alerts", out);
 }
 
 int cl_store_open_alerts(struct cl_store *s, long *count)

@@ -53,37 +53,6 @@ static json_t *row(sqlite3_stmt *q)
 	return o;
 }
 
-/* The rows of sql (`filtered`), as a JSON array. */
-static int select_json(struct cl_store *s, const char *sql, int64_t since_us, const char *patient,
-		       int open_only, int64_t id, int limit, json_t **out)
-{
-	sqlite3 *db = cl_store_sqlite(s);
-	sqlite3_stmt *q;
-	json_t *arr;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-		return cl_store_db_error(s, "prepare access alerts");
-	sqlite3_bind_int64(q, 1, since_us);
-	if (patient)
-		sqlite3_bind_text(q, 2, patient, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(q, 2);
-	sqlite3_bind_int(q, 3, open_only);
-	sqlite3_bind_int64(q, 4, id);
-	sqlite3_bind_int(q, 5, limit);
-	arr = json_array();
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-		json_array_append_new(arr, row(q));
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return cl_store_db_error(s, "read access alerts");
-	}
-	*out = arr;
-	return CL_OK;
-}
-
 static const char filtered[] =
 	"SELECT id, kind, ts_us, principal, role, patient_id, reason, request_id, client,"
 	" acked_us, acked_by FROM access_alert WHERE ts_us >= ?1"
@@ -93,14 +62,9 @@ static const char filtered[] =
 int cl_store_access_alerts_json(struct cl_store *s, int64_t since_us, const char *patient,
 				int open_only, int64_t id, int limit, char **json)
 {
-	json_t *arr;
-	int rc = select_json(s, filtered, since_us, patient, open_only, id, limit, &arr);
+	struct cl_store_alert_filter f = { since_us, patient, open_only, id, limit };
 
-	if (rc != CL_OK)
-		return rc;
-	*json = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
-	return *json ? CL_OK : cl_error_set(CL_ENOMEM, "no memory for access alerts");
+	return cl_store_alert_list(s, filtered, &f, row, "read access alerts", json);
 }
 
 /* Inserts a; its id into *id. */
@@ -143,8 +107,11 @@ int cl_store_access_alert_raise(struct cl_store *s, const struct cl_access_alert
 	if (rc != CL_OK)
 		return rc;
 	rc = insert(s, a, &id);
-	if (rc == CL_OK)
-		rc = select_json(s, filtered, INT64_MIN, NULL, 0, id, 1, &arr);
+	if (rc == CL_OK) {
+		struct cl_store_alert_filter f = { INT64_MIN, NULL, 0, id, 1 };
+
+		rc = cl_store_alert_rows(s, filtered, &f, row, "read the access alert", &arr);
+	}
 	if (rc == CL_OK) {
 		json_object_set_new(json_array_get(arr, 0), "state", json_string("opened"));
 		doc = json_dumps(json_array_get(arr, 0), JSON_COMPACT);

@@ -7,11 +7,32 @@
 #ifndef CL_STORE_INT_H
 #define CL_STORE_INT_H
 
+#include <jansson.h>
 #include <sqlite3.h>
+#include <stdint.h>
 
 struct cl_store;
 
 sqlite3 *cl_store_sqlite(struct cl_store *s);
+
+/* Which alerts a list asks for: bound as ?1 since, ?2 patient (NULL:
+ * any), ?3 open only, ?4 one id (0: any), ?5 the most rows. */
+struct cl_store_alert_filter {
+	int64_t since_us;
+	const char *patient;
+	int open_only;
+	int64_t id;
+	int limit;
+};
+
+/* The rows of sql with f bound, each made an object by row, as a JSON
+ * array in *out; `what` names them in an error. */
+int cl_store_alert_rows(struct cl_store *s, const char *text, const struct cl_store_alert_filter *f,
+			json_t *(*row)(sqlite3_stmt *q), const char *what, json_t **out);
+
+/* The same as a compact JSON text (*out, free()). */
+int cl_store_alert_list(struct cl_store *s, const char *text, const struct cl_store_alert_filter *f,
+			json_t *(*row)(sqlite3_stmt *q), const char *what, char **out);
 
 /* The connection's last error as a CL_ code (CL_ENOSPC for a full disk,
  * CL_EBUSY when locked, else CL_EIO), with "carelake.db: what: why". */

@@ -93,6 +93,15 @@ static void receiver_start(struct receiver *rv, int port)
 	pthread_create(&rv->th, NULL, receiver_main, rv);
 }
 
+/* The receiver may be in accept on its descriptor: wakes it, joins it,
+ * then closes (never a number another open could reuse under it). */
+static void receiver_stop(struct receiver *rv)
+{
+	shutdown(rv->fd, SHUT_RDWR);
+	pthread_join(rv->th, NULL);
+	close(rv->fd);
+}
+
 /* A loopback port nobody listens on (for now). */
 static int unused_port(void)
 {
@@ -197,6 +206,23 @@ static int sse_cond(void *arg)
 	return sse_has(g_sse, g_want);
 }
 
+static void sse_open(struct sse_client *c, const struct server *s, const char *token)
+{
+	c->srv = s;
+	c->token = token;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_create(&c->th, NULL, sse_main, c);
+	g_sse = c;
+	g_want = "live stream";
+	wait_for(sse_cond, NULL, "the stream to open");
+}
+
+static void sse_close(struct sse_client *c)
+{
+	atomic_store(&c->stop, 1);
+	pthread_join(c->th, NULL);
+}
+
 static int two_requests(void *arg)
 {
 	return atomic_load(&((struct receiver *)arg)->requests) >= 2;
@@ -223,12 +249,7 @@ static void test_sse_and_webhook(void **state)
 	snprintf(hook, sizeof(hook), "webhook.url=http://127.0.0.1:%d/hook", rv.port);
 	snprintf(data, sizeof(data), "%s/live", dir);
 	server_start(&s, bin, data, extra);
-	sse.srv = &s;
-	pthread_mutex_init(&sse.mu, NULL);
-	pthread_create(&sse.th, NULL, sse_main, &sse);
-	g_sse = &sse;
-	g_want = "live stream";
-	wait_for(sse_cond, NULL, "the stream to open");
+	sse_open(&sse, &s, NULL);
 
 	r = post(&s, test_event("x1", "m1", "p1", "spo2", 85, "%"));
 	assert_int_equal(r.code, 200);
@@ -258,13 +279,8 @@ static void test_sse_and_webhook(void **state)
 
 	/* stops cleanly with the live client still connected */
 	assert_int_equal(server_stop(&s), 0);
-	atomic_store(&sse.stop, 1);
-	pthread_join(sse.th, NULL);
-	/* the receiver may be in accept on the descriptor: wake it, join it,
-	 * then close (never a number another open could reuse under it) */
-	shutdown(rv.fd, SHUT_RDWR);
-	pthread_join(rv.th, NULL);
-	close(rv.fd);
+	sse_close(&sse);
+	receiver_stop(&rv);
 }
 
 static int pipeline_alert_delivered(void *arg)
@@ -325,9 +341,7 @@ static void test_webhook_engineer(void **state)
 	pthread_mutex_unlock(&rv.mu);
 	assert_int_equal(query_long(data, "SELECT count(*) FROM alert WHERE rule = 'spo2_low'"), 1);
 	assert_int_equal(server_stop(&s), 0);
-	shutdown(rv.fd, SHUT_RDWR);
-	close(rv.fd);
-	pthread_join(rv.th, NULL);
+	receiver_stop(&rv);
 }
 
 /* A token of role (a clinician limited to wards) for the running server. */
@@ -340,23 +354,6 @@ static void issue(const char *data, enum cl_role role, const char *wards, char *
 		snprintf(spec.wards, sizeof(spec.wards), "%s", wards);
 	if (cl_tokens_issue(data, &spec, token, 80) != CL_OK)
 		fail_msg("token issue: %s", cl_error_detail());
-}
-
-static void sse_open(struct sse_client *c, const struct server *s, const char *token)
-{
-	c->srv = s;
-	c->token = token;
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_create(&c->th, NULL, sse_main, c);
-	g_sse = c;
-	g_want = "live stream";
-	wait_for(sse_cond, NULL, "the stream to open");
-}
-
-static void sse_close(struct sse_client *c)
-{
-	atomic_store(&c->stop, 1);
-	pthread_join(c->th, NULL);
 }
 
 static int access_alert_delivered(void *arg)
@@ -470,9 +467,7 @@ static void test_break_glass_alert(void **state)
 	sse_close(&ward);
 	sse_close(&review);
 	assert_int_equal(server_stop(&s), 0);
-	shutdown(rv.fd, SHUT_RDWR);
-	pthread_join(rv.th, NULL);
-	close(rv.fd);
+	receiver_stop(&rv);
 }
 
 static int dead_letter_written(void *arg)
@@ -562,11 +557,7 @@ static void test_webhook_outbox_survives_kill(void **state)
 	pthread_mutex_unlock(&rv.mu);
 	assert_int_equal(access(path, F_OK), -1); /* delivered, not dead-lettered */
 	assert_int_equal(server_stop(&s), 0);
-	/* the receiver may be in accept on the descriptor: wake it, join it,
-	 * then close (never a number another open could reuse under it) */
-	shutdown(rv.fd, SHUT_RDWR);
-	pthread_join(rv.th, NULL);
-	close(rv.fd);
+	receiver_stop(&rv);
 }
 
 static void test_bad_reference_refused(void **state)
