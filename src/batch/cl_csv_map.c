@@ -271,10 +271,20 @@ int cl_csv_map_register(const struct cl_csv_map_decl *ds, int n)
 			u->m.f[k].kind = (enum kind)u->d.f[k].kind;
 		}
 		if (!u->d.signature[0]) {
-			/* every CSV column it reads */
-			for (int k = 0; k < u->d.nf; k++)
-				o += (size_t)snprintf(u->d.signature + o, sizeof(u->d.signature) - o,
-						      "%s%s", o ? "+" : "", u->d.f[k].from);
+			/* every CSV column it reads, as many as fit */
+			char sig[sizeof(u->d.signature)] = "";
+
+			for (int k = 0; k < u->d.nf; k++) {
+				int w = snprintf(sig + o, sizeof(sig) - o, "%s%s", o ? "+" : "",
+						 u->d.f[k].from);
+
+				if (w < 0 || (size_t)w >= sizeof(sig) - o) {
+					sig[o] = '\0';
+					break;
+				}
+				o += (size_t)w;
+			}
+			memcpy(u->d.signature, sig, sizeof(sig));
 		}
 		u->m.signature = u->d.signature;
 	}

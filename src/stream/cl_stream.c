@@ -365,7 +365,7 @@ static int evaluate(struct cl_stream *s, struct patient *p, int ri, double value
 		    const char *device)
 {
 	const struct cl_rule *r = &s->o.rules[ri];
-	char msg[160];
+	char msg[256];  /* a description (< 160) and its values */
 
 	if (!r->enabled || s->replaying)
 		return CL_OK;
@@ -472,7 +472,7 @@ static void check_silence(void *arg, const void *key, size_t len, void **value)
 	struct device *d = *value;
 	const struct cl_rule *r = &c->s->o.rules[c->ri];
 	double quiet = (double)(c->now - d->last_wall_us) / 1e6;
-	char msg[160];
+	char msg[256];  /* a description (< 160) and its value */
 
 	(void)key;
 	(void)len;
