@@ -124,6 +124,24 @@ static int opt_data(void *base, const char *arg)
 	return CL_OK;
 }
 
+/* --keys DIR */
+static int opt_keys(void *base, const char *arg)
+{
+	struct cl_cli *cli = base;
+
+	if (!*arg || strlen(arg) >= sizeof(cli->keys))
+		return cl_error_set(CL_EINVAL, "--keys needs a directory path");
+	snprintf(cli->keys, sizeof(cli->keys), "%s", arg);
+	return CL_OK;
+}
+
+int cl_cli_keys_dir(const struct cl_cli *cli, char *out, size_t cap)
+{
+	if (cl_keys_dir(cli->keys, cli->data_dir, out, cap) != CL_OK)
+		return cl_cli_error(cli, "%s", cl_error_detail());
+	return 0;
+}
+
 /* Sets the detail to prefix + the detail a failed call left, returns rc. */
 static int prefixed(int rc, const char *prefix)
 {
@@ -171,6 +189,9 @@ static int opt_log_level(void *base, const char *arg)
 const struct cl_opt cl_cli_common_opts[] = {
 	CL_OPT_CALL("data", opt_data, "DIR",
 		    "data directory (default $CARELAKE_DATA, else ./carelake-data)"),
+	CL_OPT_CALL("keys", opt_keys, "DIR",
+		    "keys directory: pseudonym, date-shift and audit signing keys\n"
+		    "(default $CARELAKE_KEYS, else <data>.keys)"),
 	CL_OPT_CALL("config", opt_config, "FILE", "YAML settings file (see `carelake config --help`)"),
 	CL_OPT_CALL("set", opt_set, "KEY=VALUE", "override one setting; may be repeated"),
 	CL_OPT_CALL("log-level", opt_log_level, "L", "error, warn, info or debug (logs go to stderr)"),
@@ -215,9 +236,10 @@ int cl_cli_audit(const struct cl_cli *cli, const char *action, const char *resou
 	const char *user = pw ? pw->pw_name : "unknown";
 	int rc;
 
-	if (cl_audit_dir(cli->data_dir, dir, sizeof(dir)) != CL_OK ||
-	    cl_keys_dir(NULL, cli->data_dir, keys, sizeof(keys)) != CL_OK)
+	if (cl_audit_dir(cli->data_dir, dir, sizeof(dir)) != CL_OK)
 		return cl_cli_error(cli, "%s", cl_error_detail());
+	if (cl_cli_keys_dir(cli, keys, sizeof(keys)) != 0)
+		return CL_EXIT_USAGE;
 	cl_audit_options_from(&o, cl_audit_settings(cli->cfg), keys);
 	snprintf(principal, sizeof(principal), "os:%s", user);
 	r.principal = principal;

@@ -1,6 +1,6 @@
 /*
  * Shared command-line plumbing: the command table, the options every
- * command takes (--data, --config, --set, --log-level, --help), and the
+ * command takes (--data, --keys, --config, --set, --log-level, --help), and the
  * one way a command reports an error: "carelake <command>: <reason>" on
  * stderr and a non-zero exit.
  */
@@ -20,6 +20,7 @@ struct cl_cli {
 	const char *cmd;        /* command name, for messages */
 	char data_dir[4096];    /* --data, $CARELAKE_DATA or ./carelake-data */
 	int data_given;         /* --data was on the command line */
+	char keys[4096];        /* --keys ("": $CARELAKE_KEYS, else <data>.keys) */
 	struct cl_config *cfg;  /* defaults < --config file < --set (the process's one,
 				 * freed by cl_cli_finish) */
 };
@@ -36,8 +37,8 @@ struct cl_command {
 /* The commands, NULL-name terminated. */
 extern const struct cl_command cl_commands[];
 
-/* The options every command takes: --data, --config, --set, --log-level,
- * --help (their base is the struct cl_cli). */
+/* The options every command takes: --data, --keys, --config, --set,
+ * --log-level, --help (their base is the struct cl_cli). */
 extern const struct cl_opt cl_cli_common_opts[];
 
 /* Initialises cli with defaults (data dir from the environment). */
@@ -52,6 +53,10 @@ void cl_cli_init(struct cl_cli *cli, const char *cmd);
  */
 int cl_cli_parse(struct cl_cli *cli, const struct cl_opt *opts, void *args,
 		 const char *usage, int argc, char **argv, int *nargs);
+
+/* The keys directory (auth/cl_keys.h): --keys, else $CARELAKE_KEYS, else
+ * <data>.keys. 0, or the error printed and CL_EXIT_USAGE. */
+int cl_cli_keys_dir(const struct cl_cli *cli, char *out, size_t cap);
 
 /* Applies the log level from the config. */
 void cl_cli_apply(struct cl_cli *cli);

@@ -190,10 +190,10 @@ int cl_cmd_demo(int argc, char **argv)
 		       (unsigned long long)sum.c.accepted, cli.data_dir);
 	}
 	signal(SIGPIPE, SIG_IGN);
-	rc = cl_server_start(cli.cfg, cli.data_dir, &srv);
+	rc = cl_server_start(cli.cfg, cli.data_dir, cli.keys, &srv);
 	if (rc && !listen_given) {
 		cl_config_set(cli.cfg, "http.listen", "127.0.0.1:0");
-		rc = cl_server_start(cli.cfg, cli.data_dir, &srv);
+		rc = cl_server_start(cli.cfg, cli.data_dir, cli.keys, &srv);
 	}
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());

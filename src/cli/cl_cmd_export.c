@@ -4,7 +4,6 @@
  */
 #include "cl_cli.h"
 #include "core/cl_error.h"
-#include "auth/cl_keys.h"
 #include "core/cl_fs.h"
 #include "core/cl_time.h"
 #include "lake/cl_lake.h"
@@ -27,7 +26,7 @@ const char cl_cmd_export_usage[] =
 
 /* What export's options set. */
 struct export_args {
-	const char *table, *format, *out, *keys;
+	const char *table, *format, *out;
 	int deidentify;
 };
 
@@ -44,16 +43,13 @@ const struct cl_opt cl_cmd_export_opts[] = {
 		    "keyed pseudonyms, dates moved per person (or their year),\n"
 		    "ages over 89 as 90, ZIP codes to 3 digits or 000\n"
 		    "(docs/deidentification.md; settings deid.*)"),
-	CL_OPT_STRING("keys", struct export_args, keys, "DIR",
-		      "the keys directory of the pseudonym and date-shift keys\n"
-		      "(default $CARELAKE_KEYS, else <data>.keys)"),
 	CL_OPT_END,
 };
 
 int cl_cmd_export(int argc, char **argv)
 {
 	struct export_args a = { .format = "parquet" };
-	const char *table, *format, *out, *keys;
+	const char *table, *format, *out;
 	char name[64], keys_dir[4096], what[4400];
 	struct cl_deid *deid = NULL;
 	const struct cl_deid_column *r;
@@ -69,7 +65,7 @@ int cl_cmd_export(int argc, char **argv)
 		return rc;
 	if (nargs)
 		return cl_cli_error(&cli, "unexpected argument '%s' (see --help)", argv[0]);
-	table = a.table, format = a.format, out = a.out, keys = a.keys;
+	table = a.table, format = a.format, out = a.out;
 	deidentify = a.deidentify;
 	if (!table || !out)
 		return cl_cli_error(&cli, "give --table NAME and --out FILE (see --help)");
@@ -79,14 +75,13 @@ int cl_cmd_export(int argc, char **argv)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	if (cl_fs_check_replaceable(out) != CL_OK)
 		return cl_cli_error(&cli, "--out: %s", cl_error_detail());
-	if (keys && !deidentify)
-		return cl_cli_error(&cli, "--keys is for --deidentify (see --help)");
 	if (deidentify && (r = cl_deid_rule_of(name, "")) && r->rule == CL_DEID_WITHHELD)
 		return cl_cli_error(&cli, "%s is not exported de-identified: it holds %s", name,
 				    r->why);
+	if (deidentify && cl_cli_keys_dir(&cli, keys_dir, sizeof(keys_dir)) != 0)
+		return CL_EXIT_USAGE;
 	if (deidentify &&
-	    (cl_keys_dir(keys, cli.data_dir, keys_dir, sizeof(keys_dir)) != CL_OK ||
-	     cl_deid_open(keys_dir, cl_deid_settings(cli.cfg), cl_time_now_us(), &deid) != CL_OK))
+	    cl_deid_open(keys_dir, cl_deid_settings(cli.cfg), cl_time_now_us(), &deid) != CL_OK)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	if ((rc = cl_cli_open_store(&cli, &db))) {
 		cl_deid_close(deid);

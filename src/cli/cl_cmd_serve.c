@@ -91,7 +91,7 @@ int cl_cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = cl_server_start(cli.cfg, cli.data_dir, &srv);
+	rc = cl_server_start(cli.cfg, cli.data_dir, cli.keys, &srv);
 	if (rc)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	if (cl_server_created_token(srv))

@@ -11,12 +11,12 @@
  */
 #include "cl_api.h"
 #include "cl_server_int.h"
-#include "auth/cl_keys.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "lake/cl_lake.h"
 #include "lake/cl_lake_cols.h"
 #include "privacy/cl_deid.h"
+#include "store/cl_db.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -108,18 +108,11 @@ static int has_table(sqlite3 *db, const char *table)
 static int open_table(struct cl_req *r, const char *table, sqlite3 **db, struct cl_deid **d,
 		      struct cl_lake_cols *c, char *sql, size_t cap)
 {
-	char path[PATH_MAX + 16], keys[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/carelake.db", r->s->data_dir);
-	if (cl_keys_dir(NULL, r->s->data_dir, keys, sizeof(keys)) != CL_OK ||
-	    cl_deid_open(keys, cl_deid_settings(&r->s->cfg), cl_time_now_us(), d) != CL_OK)
+	if (cl_deid_open(r->s->keys_dir, cl_deid_settings(&r->s->cfg), cl_time_now_us(), d) !=
+	    CL_OK)
 		return 500;
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		cl_error_set(CL_EIO, "the store is not readable: %s",
-			     *db ? sqlite3_errmsg(*db) : "out of memory");
+	if (cl_db_open(r->s->data_dir, CL_DB_READONLY, db) != CL_OK)
 		return 503;
-	}
-	sqlite3_busy_timeout(*db, 5000);
 	if (!has_table(*db, table)) {
 		cl_error_set(CL_ENOENT, "nothing has been loaded into %s yet", table);
 		return 404;

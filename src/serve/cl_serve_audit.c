@@ -5,7 +5,6 @@
 #include "cl_route.h"
 #include "cl_server_int.h"
 #include "audit/cl_audit.h"
-#include "auth/cl_keys.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "core/cl_prom.h"
@@ -15,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The trail's flusher made tickets up to `durable` durable: the held
  * replies may go. */
@@ -33,7 +33,6 @@ int cl_serve_audit_open(struct cl_server *s)
 {
 	const struct cl_audit_settings *as = cl_audit_settings(&s->cfg);
 	struct cl_audit_options o;
-	char keys[4096];
 	int rc;
 
 	if (!as->enabled) {
@@ -42,11 +41,9 @@ int cl_serve_audit_open(struct cl_server *s)
 		return CL_OK;
 	}
 	rc = cl_audit_dir(s->data_dir, s->audit_dir, sizeof(s->audit_dir));
-	if (rc == CL_OK)
-		rc = cl_keys_dir(NULL, s->data_dir, keys, sizeof(keys));
 	if (rc)
 		return rc;
-	cl_audit_options_from(&o, as, keys);
+	cl_audit_options_from(&o, as, s->keys_dir);
 	rc = cl_audit_open(s->audit_dir, "serve", &o, &s->audit);
 	if (rc)
 		return cl_error_set(rc, "cannot open the audit trail in %s: %s", s->audit_dir,
@@ -104,8 +101,40 @@ static const char *resource_of(const struct cl_req *r)
 	return cl_action_name((enum cl_action)r->route->rule.action);
 }
 
+#define QUERY_MAX 1024  /* the longest query text a record keeps */
+
+struct query_text {
+	char buf[QUERY_MAX + 4];
+	size_t len;
+	int cut;
+};
+
+/* Appends "name=value" (with '&' between) while it fits; then "...". A
+ * token a client put in the URL is never written down. */
+static int add_arg(void *arg, const char *name, const char *value)
+{
+	struct query_text *q = arg;
+	int n;
+
+	if (q->cut)
+		return 0;
+	if (strcasecmp(name, "access_token") == 0 || strcasecmp(name, "token") == 0)
+		value = "[withheld]";
+	n = snprintf(q->buf + q->len, QUERY_MAX + 1 - q->len, "%s%s=%s", q->len ? "&" : "", name,
+		     value ? value : "");
+	if (n < 0 || (size_t)n > QUERY_MAX - q->len) {
+		q->buf[q->len] = '\0';
+		snprintf(q->buf + q->len, sizeof(q->buf) - q->len, "...");
+		q->cut = 1;
+		return 0;
+	}
+	q->len += (size_t)n;
+	return 0;
+}
+
 int cl_serve_audit_record(struct cl_req *r, int code)
 {
+	struct query_text q = { .len = 0 };
 	struct cl_audit_record rec = { 0 };
 	const char *ids[1], *patients[1];
 	int rc;
@@ -126,6 +155,8 @@ int cl_serve_audit_record(struct cl_req *r, int code)
 		rec.patients = patients;
 		rec.npatients = 1;
 	}
+	if (cl_req_each_query(r, add_arg, &q) == CL_OK && q.buf[0])
+		rec.query = q.buf;
 	rec.count = r->audit.count;
 	rec.status = code;
 	rec.break_glass = r->audit.break_glass;

@@ -13,6 +13,7 @@
 #include "cl_authlimit.h"
 #include "cl_serve_audit.h"
 #include "cl_server_int.h"
+#include "auth/cl_keys.h"
 #include "batch/cl_batch.h"
 #include "batch/cl_pipeline.h"
 #include "core/cl_error.h"
@@ -210,7 +211,7 @@ static int start_batch(struct cl_server *s)
 	return rc;
 }
 
-int cl_server_start(const struct cl_config *given, const char *data_dir,
+int cl_server_start(const struct cl_config *given, const char *data_dir, const char *keys_dir,
 		    struct cl_server **out)
 {
 	struct cl_server *s;
@@ -230,7 +231,9 @@ int cl_server_start(const struct cl_config *given, const char *data_dir,
 	s->started_us = cl_time_now_us();
 	pthread_mutex_init(&s->http_mu, NULL);
 
-	rc = cl_fs_mkdirs(data_dir);
+	rc = cl_keys_dir(keys_dir, data_dir, s->keys_dir, sizeof(s->keys_dir));
+	if (rc == CL_OK)
+		rc = cl_fs_mkdirs(data_dir);
 	if (rc == CL_OK)
 		rc = cl_auth_open(data_dir, &s->auth, &s->created_token);
 	if (rc == CL_OK)

@@ -14,10 +14,12 @@
 struct cl_server;
 
 /*
- * Opens everything under data_dir and starts serving on cfg->http.listen.
+ * Opens everything under data_dir and starts serving on cfg->http.listen;
+ * keys_dir holds the audit signing key and the de-identification keys
+ * (NULL or "": $CARELAKE_KEYS, else <data_dir>.keys; auth/cl_keys.h).
  * On return the server answers requests; *out is the handle to stop it.
  */
-int cl_server_start(const struct cl_config *cfg, const char *data_dir,
+int cl_server_start(const struct cl_config *cfg, const char *data_dir, const char *keys_dir,
 		    struct cl_server **out);
 
 /* Stops accepting, answers what is in flight, closes everything. */

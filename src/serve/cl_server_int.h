@@ -31,6 +31,7 @@ struct cl_server {
 	struct cl_config cfg;             /* the server's own copy */
 	const struct cl_http_settings *http;  /* its http.* */
 	char data_dir[PATH_MAX];
+	char keys_dir[PATH_MAX];          /* the audit signing and de-identification keys */
 	int64_t started_us;
 
 	struct cl_bronze *bronze;

@@ -8,7 +8,7 @@ set -eu
 bin=$1
 docs=$2
 fail=0
-common='data|config|set|log-level|help'
+common='data|keys|config|set|log-level|help'
 commands=$("$bin" --help | awk '/^commands:/{p=1;next} p&&/^  [a-z]/{print $1} p&&/^$/{exit}')
 [ -n "$commands" ] || { echo "no commands in carelake --help" >&2; exit 1; }
 for cmd in $commands; do

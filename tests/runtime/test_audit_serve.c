@@ -118,6 +118,7 @@ struct find_rid {
 	int status;
 	char break_glass[128];
 	char patient[64];
+	char query[200];
 };
 
 static int match_rid(void *arg, const struct cl_audit_entry *e)
@@ -132,6 +133,7 @@ static int match_rid(void *arg, const struct cl_audit_entry *e)
 		 e->rec.break_glass ? e->rec.break_glass : "");
 	snprintf(f->patient, sizeof(f->patient), "%s",
 		 e->rec.npatients ? e->rec.patients[0] : "");
+	snprintf(f->query, sizeof(f->query), "%s", e->rec.query ? e->rec.query : "");
 	return 0;
 }
 
@@ -192,6 +194,11 @@ static void session(const struct server *s, const char *data, const struct token
 	assert_int_equal(status(s, "/api/v1/patients/p-1/vitals", t->engineer, "X-Request-Id: rq-7"),
 			 403);
 	assert_int_equal(on_disk(data, "rq-7").status, 403);
+	/* the query is recorded, a token in it is not */
+	assert_int_equal(status(s, "/api/v1/alerts?patient=p-1&open=true&access_token=clk_x",
+				t->nurse, "X-Request-Id: rq-8"), 200);
+	f = on_disk(data, "rq-8");
+	assert_string_equal(f.query, "patient=p-1&open=true&access_token=[withheld]");
 	/* a patient: its own record; another patient does not exist */
 	assert_int_equal(status(s, "/api/v1/patients/p-1/vitals", t->patient, NULL), 200);
 	assert_int_equal(status(s, "/api/v1/patients/p-2/vitals", t->patient, NULL), 404);
@@ -210,7 +217,7 @@ static void session(const struct server *s, const char *data, const struct token
 		char q[200];
 
 		snprintf(q, sizeof(q), "/fhir/AuditEvent?agent=%s", t->nurse_info.id);
-		assert_int_equal(bundle_total(s, q, t->compliance, NULL), 4);
+		assert_int_equal(bundle_total(s, q, t->compliance, NULL), 5);
 	}
 	assert_int_equal(bundle_total(s, "/fhir/AuditEvent?date=ge2000-01-01&date=le2000-12-31",
 				      t->compliance, NULL), 0);
@@ -262,7 +269,7 @@ static void verify_and_tamper(const char *data, const struct tokens *t)
 	assert_int_equal(cl_audit_verify(audit, NULL, &v), 0);
 	if (!v.ok)
 		fail_msg("verify: %s", v.problem);
-	assert_int_equal(v.records, 22);   /* every request of the session but /metrics */
+	assert_int_equal(v.records, 23);   /* every request of the session but /metrics */
 	assert_true(v.checkpoints >= 1);   /* the close signs one */
 	assert_int_equal(v.uncovered, 0);
 
@@ -373,10 +380,40 @@ static void test_start_needs_trail(void **state)
 		fail_msg("serve said: %s", out);
 }
 
+/* serve --keys DIR: the trail's signing key is made there, not beside
+ * the data, and the trail it signs verifies. */
+static void test_keys_option(void **state)
+{
+	char data[300], keys[300], path[400], audit[400];
+	const char *extra[] = { "--keys", keys, NULL };
+	struct cl_audit_verify v;
+	struct server s;
+	struct stat st;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/keyed", dir);
+	snprintf(keys, sizeof(keys), "%s/vault", dir);
+	assert_int_equal(mkdir(keys, 0700), 0);   /* where a key vault mounts */
+	snprintf(keys, sizeof(keys), "%s/vault/carelake", dir);
+	server_start(&s, bin, data, extra);
+	assert_int_equal(status(&s, "/api/v1/alerts", s.token, NULL), 200);
+	assert_int_equal(server_stop(&s), 0);
+	snprintf(path, sizeof(path), "%s/audit-signing", keys);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s.keys", data);
+	assert_int_equal(stat(path, &st), -1);
+	snprintf(audit, sizeof(audit), "%s/audit", data);
+	assert_int_equal(cl_audit_verify(audit, NULL, &v), 0);
+	assert_true(v.ok);
+	assert_true(v.checkpoints >= 1);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_session),
 	cmocka_unit_test(test_too_many_failures),
 	cmocka_unit_test(test_start_needs_trail),
+	cmocka_unit_test(test_keys_option),
 };
 
 SERVE_TEST_MAIN(tests)

@@ -185,7 +185,7 @@ static void test_server_start_fails_without_thread(void **state)
 	for (n = 0; n < 64; n++) {
 		s = (struct cl_server *)&s;
 		cl_thread_fail_after(n);
-		rc = cl_server_start(&cfg, dir, &s);
+		rc = cl_server_start(&cfg, dir, NULL, &s);
 		cl_thread_fail_reset();
 		if (rc == CL_OK)
 			break;
