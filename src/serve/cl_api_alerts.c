@@ -33,8 +33,7 @@ int cl_api_time_arg(const struct cl_req *r, const char *name, int64_t def, int64
  * of its list in replies. */
 struct alert_kind {
 	const char *list_name;
-	int (*list)(struct cl_store *st, int64_t since_us, const char *patient, int open_only,
-		    int64_t id, int limit, char **json);
+	int (*list)(struct cl_store *st, const struct cl_store_alert_filter *f, char **json);
 	int (*ack)(struct cl_store *st, int64_t id, const char *by, int *changed);
 };
 
@@ -67,8 +66,13 @@ static int alerts_get(struct cl_req *r, const struct alert_kind *k)
 	}
 	rc = cl_store_open(r->s->data_dir, &st);
 	if (rc == CL_OK) {
-		rc = k->list(st, since, patient && *patient ? patient : NULL,
-			     open && strcmp(open, "true") == 0, 0, (int)limit, &rows);
+		struct cl_store_alert_filter f = {
+			.since_us = since, .patient = patient && *patient ? patient : NULL,
+			.open_only = open && strcmp(open, "true") == 0, .limit = (int)limit,
+			.wards = r->who.wards[0] ? r->who.wards : NULL,
+		};
+
+		rc = k->list(st, &f, &rows);
 		cl_store_close(st);
 	}
 	r->audit.patient = patient;
@@ -84,6 +88,23 @@ static int alerts_get(struct cl_req *r, const struct alert_kind *k)
 	}
 }
 
+/* Acknowledges alert id if the caller may see it (a clinician limited to
+ * wards: an alert of its wards' patients), then reads it back. */
+static int ack_visible(struct cl_req *r, const struct alert_kind *k, struct cl_store *st,
+		       int64_t id, int *changed, char **rows)
+{
+	struct cl_store_alert_filter f = { .since_us = INT64_MIN / 2, .id = id, .limit = 1,
+					   .wards = r->who.wards[0] ? r->who.wards : NULL };
+	int rc = k->list(st, &f, rows);
+
+	if (rc != CL_OK || strcmp(*rows, "[]") == 0)
+		return rc;
+	free(*rows);
+	*rows = NULL;
+	rc = k->ack(st, id, r->who.name, changed);
+	return rc == CL_OK ? k->list(st, &f, rows) : rc;
+}
+
 static int alert_ack(struct cl_req *r, const struct alert_kind *k)
 {
 	char *rows = NULL, patient[CL_EVENT_ID_MAX + 1];
@@ -97,9 +118,7 @@ static int alert_ack(struct cl_req *r, const struct alert_kind *k)
 		return cl_reply_error(r, 404, "not_found", "no such alert", NULL, NULL);
 	rc = cl_store_open(r->s->data_dir, &st);
 	if (rc == CL_OK) {
-		rc = k->ack(st, (int64_t)id, r->who.name, &changed);
-		if (rc == CL_OK)
-			rc = k->list(st, INT64_MIN / 2, NULL, 0, (int64_t)id, 1, &rows);
+		rc = ack_visible(r, k, st, (int64_t)id, &changed, &rows);
 		cl_store_close(st);
 	}
 	if (rc != CL_OK) {

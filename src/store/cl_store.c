@@ -368,37 +368,55 @@ int cl_store_news2_json(struct cl_store *s, const char *patient, char **out)
 	return CL_OK;
 }
 
-/* The first column of the first row of the statement text (one text parameter) into
- * out[cap]; "" when there is no row or no such table. */
-static int first_text(struct cl_store *s, const char *text, const char *arg, char *out, size_t cap)
+/* 1 if the store has the table (silver's come with the first refinement). */
+static int has_table(struct cl_store *s, const char *name)
 {
 	sqlite3_stmt *q = NULL;
-	int rc;
+	int found = 0;
 
-	out[0] = '\0';
-	if (sqlite3_prepare_v2(s->db, text, -1, &q, NULL) != SQLITE_OK) {
-		/* silver's tables come with the first refinement */
-		if (strstr(sqlite3_errmsg(s->db), "no such table"))
-			return CL_OK;
-		return cl_store_db_error(s, "look up a ward");
-	}
-	sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW && sqlite3_column_text(q, 0))
-		snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
+			       " name = ?1", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC) == SQLITE_OK)
+		found = sqlite3_step(q) == SQLITE_ROW;
 	sqlite3_finalize(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "look up a ward");
+	return found;
+}
+
+/* The SQL expression of the ward of the patient `patient` (an SQL
+ * expression: "?1", "alert.patient_id"), NULL when nothing says: the
+ * ward of its latest encounter naming one (an open one before a finished
+ * one), else that of a device bound to it — of the tables there are. */
+static void ward_sql(struct cl_store *s, const char *patient, char *buf, size_t cap)
+{
+	char enc[400] = "", dev[300] = "";
+
+	if (has_table(s, "encounter"))
+		snprintf(enc, sizeof(enc), "(SELECT ward FROM encounter WHERE patient_id = %s AND"
+			 " ward <> '' ORDER BY end_ts IS NULL DESC, start_ts DESC LIMIT 1), ",
+			 patient);
+	if (has_table(s, "device"))
+		snprintf(dev, sizeof(dev), "(SELECT ward FROM device WHERE patient_id = %s AND"
+			 " ward <> '' ORDER BY id LIMIT 1), ", patient);
+	snprintf(buf, cap, "coalesce(%s%sNULL, NULL)", enc, dev);
 }
 
 int cl_store_patient_ward(struct cl_store *s, const char *patient, char *ward, size_t cap)
 {
-	int rc = first_text(s, "SELECT ward FROM encounter WHERE patient_id = ?1 AND ward <> ''"
-			     " ORDER BY end_ts IS NULL DESC, start_ts DESC LIMIT 1", patient, ward, cap);
+	char expr[1200], text[1300];
+	sqlite3_stmt *q = NULL;
+	int rc;
 
-	if (rc == CL_OK && !ward[0])
-		rc = first_text(s, "SELECT ward FROM device WHERE patient_id = ?1 AND ward <> ''"
-				" ORDER BY id LIMIT 1", patient, ward, cap);
-	return rc;
+	ward[0] = '\0';
+	ward_sql(s, "?1", expr, sizeof(expr));
+	snprintf(text, sizeof(text), "SELECT %s", expr);
+	if (sqlite3_prepare_v2(s->db, text, -1, &q, NULL) != SQLITE_OK)
+		return cl_store_db_error(s, "look up a ward");
+	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && sqlite3_column_text(q, 0))
+		snprintf(ward, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? CL_OK : cl_store_db_error(s, "look up a ward");
 }
 
 int cl_store_alert_open(struct cl_store *s, int64_t id, const char *rule, const char *patient,
@@ -556,6 +574,12 @@ int cl_store_alert_rows(struct cl_store *s, const char *text, const struct cl_st
 	sqlite3_bind_int(q, 3, f->open_only);
 	sqlite3_bind_int64(q, 4, f->id);
 	sqlite3_bind_int(q, 5, f->limit);
+	if (sqlite3_bind_parameter_count(q) >= 6) {
+		if (f->wards)
+			sqlite3_bind_text(q, 6, f->wards, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, 6);
+	}
 	arr = json_array();
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		json_array_append_new(arr, row(q));
@@ -581,17 +605,20 @@ int cl_store_alert_list(struct cl_store *s, const char *text, const struct cl_st
 	return *out ? CL_OK : cl_error_set(CL_ENOMEM, "no memory to %s", what);
 }
 
-int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patient,
-			 int open_only, int64_t id, int limit, char **out)
+int cl_store_alerts_json(struct cl_store *s, const struct cl_store_alert_filter *f, char **out)
 {
-	static const char base[] =
-		"SELECT id, rule, patient_id, device_id, severity, opened_us, closed_us, acked_us,"
-		" value, message FROM alert WHERE opened_us >= ?1"
-		" AND (?2 IS NULL OR patient_id = ?2) AND (?3 = 0 OR closed_us IS NULL)"
-		" AND (?4 = 0 OR id = ?4) ORDER BY id DESC LIMIT ?5";
-	struct cl_store_alert_filter f = { since_us, patient, open_only, id, limit };
+	char text[2048], ward[1200];
 
-	return cl_store_alert_list(s, base, &f, alert_row, "read alerts", out);
+	ward_sql(s, "alert.patient_id", ward, sizeof(ward));
+	snprintf(text, sizeof(text),
+		 "SELECT id, rule, patient_id, device_id, severity, opened_us, closed_us, acked_us,"
+		 " value, message FROM alert WHERE opened_us >= ?1"
+		 " AND (?2 IS NULL OR patient_id = ?2) AND (?3 = 0 OR closed_us IS NULL)"
+		 " AND (?4 = 0 OR id = ?4)"
+		 " AND (?6 IS NULL OR patient_id = '' OR"
+		 " instr(',' || ?6 || ',', ',' || coalesce(%s, char(1)) || ',') > 0)"
+		 " ORDER BY id DESC LIMIT ?5", ward);
+	return cl_store_alert_list(s, text, f, alert_row, "read alerts", out);
 }
 
 int cl_store_open_alerts(struct cl_store *s, long *count)

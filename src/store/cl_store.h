@@ -108,9 +108,19 @@ int cl_store_top_news2(struct cl_store *s, int n,
 		       void (*fn)(void *arg, const char *patient, int score, const char *risk),
 		       void *arg);
 
-/* Alerts as a JSON array, newest first: opened at or after since, of one
- * patient (or all: NULL), only open ones, or only id (0: any). */
-int cl_store_alerts_json(struct cl_store *s, int64_t since_us, const char *patient,
-			 int open_only, int64_t id, int limit, char **json);
+/* Which alerts a list asks for. */
+struct cl_store_alert_filter {
+	int64_t since_us;      /* opened (raised) at or after */
+	const char *patient;   /* of this patient (NULL: any) */
+	int open_only;         /* only open (unacknowledged) ones */
+	int64_t id;            /* only this one (0: any) */
+	int limit;             /* the most rows */
+	const char *wards;     /* clinical alerts: only of patients in these ','-separated
+				* wards (cl_store_patient_ward), and those of no patient
+				* (NULL: any) */
+};
+
+/* Alerts as a JSON array (*json, free()), newest first, as f says. */
+int cl_store_alerts_json(struct cl_store *s, const struct cl_store_alert_filter *f, char **json);
 
 #endif

@@ -59,12 +59,10 @@ static const char filtered[] =
 	" AND (?2 IS NULL OR patient_id = ?2) AND (?3 = 0 OR acked_us IS NULL)"
 	" AND (?4 = 0 OR id = ?4) ORDER BY id DESC LIMIT ?5";
 
-int cl_store_access_alerts_json(struct cl_store *s, int64_t since_us, const char *patient,
-				int open_only, int64_t id, int limit, char **json)
+int cl_store_access_alerts_json(struct cl_store *s, const struct cl_store_alert_filter *f,
+				char **json)
 {
-	struct cl_store_alert_filter f = { since_us, patient, open_only, id, limit };
-
-	return cl_store_alert_list(s, filtered, &f, row, "read access alerts", json);
+	return cl_store_alert_list(s, filtered, f, row, "read access alerts", json);
 }
 
 /* Inserts a; its id into *id. */
@@ -108,7 +106,7 @@ int cl_store_access_alert_raise(struct cl_store *s, const struct cl_access_alert
 		return rc;
 	rc = insert(s, a, &id);
 	if (rc == CL_OK) {
-		struct cl_store_alert_filter f = { INT64_MIN, NULL, 0, id, 1 };
+		struct cl_store_alert_filter f = { .since_us = INT64_MIN, .id = id, .limit = 1 };
 
 		rc = cl_store_alert_rows(s, filtered, &f, row, "read the access alert", &arr);
 	}

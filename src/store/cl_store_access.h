@@ -33,11 +33,11 @@ struct cl_access_alert {
 int cl_store_access_alert_raise(struct cl_store *s, const struct cl_access_alert *a,
 				char **json);
 
-/* Access alerts as a JSON array, newest first: raised at or after since,
- * of one patient (NULL: any), only those not yet acknowledged, or only id
- * (0: any). */
-int cl_store_access_alerts_json(struct cl_store *s, int64_t since_us, const char *patient,
-				int open_only, int64_t id, int limit, char **json);
+/* Access alerts as a JSON array, newest first, as f says (its wards are
+ * not used: those who review access see every ward's). */
+struct cl_store_alert_filter;
+int cl_store_access_alerts_json(struct cl_store *s, const struct cl_store_alert_filter *f,
+				char **json);
 
 /* Marks id acknowledged by `by`; *changed 0 when it was before (or is
  * not there). */

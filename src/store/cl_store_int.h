@@ -15,17 +15,8 @@ struct cl_store;
 
 sqlite3 *cl_store_sqlite(struct cl_store *s);
 
-/* Which alerts a list asks for: bound as ?1 since, ?2 patient (NULL:
- * any), ?3 open only, ?4 one id (0: any), ?5 the most rows. */
-struct cl_store_alert_filter {
-	int64_t since_us;
-	const char *patient;
-	int open_only;
-	int64_t id;
-	int limit;
-};
-
-/* The rows of sql with f bound, each made an object by row, as a JSON
+/* The rows of text with f bound (?1 since, ?2 patient or NULL, ?3 open
+ * only, ?4 id, ?5 limit, and ?6 wards when text has it), each made an object by row, as a JSON
  * array in *out; `what` names them in an error. */
 int cl_store_alert_rows(struct cl_store *s, const char *text, const struct cl_store_alert_filter *f,
 			json_t *(*row)(sqlite3_stmt *q), const char *what, json_t **out);

@@ -380,6 +380,89 @@ static void test_start_needs_trail(void **state)
 		fail_msg("serve said: %s", out);
 }
 
+/* The number of alerts GET /api/v1/alerts gives token. */
+static size_t alerts_seen(const struct server *s, const char *token, json_t **list)
+{
+	struct reply r = get_h(s, "/api/v1/alerts", token, NULL, NULL);
+	json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
+	size_t n = json_array_size(json_object_get(j, "alerts"));
+
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	if (list)
+		*list = j;
+	else
+		json_decref(j);
+	return n;
+}
+
+/* The id of the first alert of patient in list ("0" if none), and how
+ * many alerts of it there are. */
+static int alert_of(json_t *list, const char *patient, char *id, size_t cap)
+{
+	size_t i;
+	json_t *a;
+	int n = 0;
+
+	snprintf(id, cap, "0");
+	json_array_foreach(json_object_get(list, "alerts"), i, a)
+		if (strcmp(json_string_value(json_object_get(a, "patient_id")), patient) == 0 &&
+		    n++ == 0)
+			snprintf(id, cap, "%lld", (long long)json_integer_value(json_object_get(a, "id")));
+	return n;
+}
+
+/* A clinician limited to a ward lists and acknowledges the alerts of its
+ * ward's patients only, and streams one patient at a time. */
+static void test_ward_scope(void **state)
+{
+	char data[300], nurse[80], id1[32], id2[32], path[200];
+	int n1 = 0, n2 = 0;
+	struct server s;
+	struct reply r;
+	json_t *all;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/wards", dir);
+	place_patients(data);
+	server_start(&s, bin, data, NULL);
+	issue(data, CL_ROLE_CLINICIAN, NULL, "ICU-A", nurse, NULL);
+	r = post(&s, test_event("w-1", "m-1", "p-1", "spo2", 85, "%"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	r = post(&s, test_event("w-2", "m-2", "p-2", "spo2", 84, "%"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	for (int i = 0; i < 500 * cl_test_slowdown(); i++) {
+		alerts_seen(&s, s.token, &all);
+		n1 = alert_of(all, "p-1", id1, sizeof(id1));
+		n2 = alert_of(all, "p-2", id2, sizeof(id2));
+		json_decref(all);
+		if (n1 && n2)
+			break;
+		usleep(10000);
+	}
+	assert_true(n1 > 0 && n2 > 0);
+
+	/* p-1 lies in ICU-A, p-2 in Ward-C: the nurse sees p-1's alerts only */
+	assert_int_equal(alerts_seen(&s, nurse, &all), (size_t)n1);
+	assert_int_equal(alert_of(all, "p-1", path, sizeof(path)), n1);
+	assert_string_equal(path, id1);
+	json_decref(all);
+	snprintf(path, sizeof(path), "/api/v1/alerts/%s/ack", id2);
+	r = http(&s, "POST", path, nurse, NULL, 0);
+	assert_int_equal(r.code, 404);
+	free(r.body);
+	snprintf(path, sizeof(path), "/api/v1/alerts/%s/ack", id1);
+	r = http(&s, "POST", path, nurse, NULL, 0);
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	/* the stream: one patient of its ward, never all of them */
+	assert_int_equal(status(&s, "/api/v1/stream", nurse, NULL), 403);
+	assert_int_equal(status(&s, "/api/v1/stream?patient=p-2", nurse, NULL), 403);
+	assert_int_equal(server_stop(&s), 0);
+}
+
 /* serve --keys DIR: the trail's signing key is made there, not beside
  * the data, and the trail it signs verifies. */
 static void test_keys_option(void **state)
@@ -414,6 +497,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_too_many_failures),
 	cmocka_unit_test(test_start_needs_trail),
 	cmocka_unit_test(test_keys_option),
+	cmocka_unit_test(test_ward_scope),
 };
 
 SERVE_TEST_MAIN(tests)

@@ -385,7 +385,7 @@ static void test_break_glass_alert(void **state)
 	struct receiver rv;
 	struct sse_client ward = { 0 }, review = { 0 };
 	struct server s;
-	char data[300], hook[128], nurse[80], officer[80], *body;
+	char data[300], hook[128], nurse[80], doctor[80], officer[80], *body;
 	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", "--set",
 				"webhook.role=compliance", NULL };
 	struct reply r;
@@ -398,8 +398,9 @@ static void test_break_glass_alert(void **state)
 	server_start(&s, bin, data, extra);
 	g_srv = &s;
 	issue(data, CL_ROLE_CLINICIAN, "ICU-A", nurse);
+	issue(data, CL_ROLE_CLINICIAN, NULL, doctor);   /* every ward: streams them all */
 	issue(data, CL_ROLE_COMPLIANCE, NULL, officer);
-	sse_open(&ward, &s, nurse);
+	sse_open(&ward, &s, doctor);
 	sse_open(&review, &s, officer);
 
 	/* a clinical alert: the clinician's stream has it, compliance's not,
