@@ -312,7 +312,6 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_during_reads),
 	};
-	int rc;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: test_audit_serve_crash /path/to/carelake [rounds]\n");
@@ -325,10 +324,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rounds: 1 to %d\n", MAX_ROUNDS);
 		return 2;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	cl_test_tmpdir(dir, sizeof(dir));
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	cl_test_rmtree(dir);
-	curl_global_cleanup();
-	return rc;
+	SERVE_TEST_RUN(tests);
 }
