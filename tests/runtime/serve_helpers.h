@@ -22,14 +22,28 @@ static const char *shared __attribute__((unused));
 static char dir[256];
 
 /*
+ * Runs a runtime test's group once its arguments are read: sets up
+ * libcurl and a scratch directory, runs the tests, cleans up; returns
+ * from main() with their result.
+ */
+#define SERVE_TEST_RUN(tests)                                                    \
+	do {                                                                     \
+		int rc_;                                                         \
+									 \
+		curl_global_init(CURL_GLOBAL_DEFAULT);                           \
+		cl_test_tmpdir(dir, sizeof(dir));                                \
+		rc_ = cmocka_run_group_tests(tests, NULL, NULL);                 \
+		cl_test_rmtree(dir);                                             \
+		curl_global_cleanup();                                           \
+		return rc_;                                                      \
+	} while (0)
+
+/*
  * main() of a runtime test: `test /path/to/carelake [/path/to/shared/data]`.
- * Sets up libcurl and a scratch directory, runs the tests, cleans up.
  */
 #define SERVE_TEST_MAIN(tests)                                                   \
 	int main(int argc, char **argv)                                          \
 	{                                                                        \
-		int rc_;                                                         \
-									 \
 		if (argc < 2) {                                                  \
 			fprintf(stderr, "usage: %s /path/to/carelake [shared-data]\n", \
 				argv[0]);                                        \
@@ -37,12 +51,7 @@ static char dir[256];
 		}                                                                \
 		bin = argv[1];                                                   \
 		shared = argc > 2 ? argv[2] : NULL;                              \
-		curl_global_init(CURL_GLOBAL_DEFAULT);                           \
-		cl_test_tmpdir(dir, sizeof(dir));                                \
-		rc_ = cmocka_run_group_tests(tests, NULL, NULL);                 \
-		cl_test_rmtree(dir);                                             \
-		curl_global_cleanup();                                           \
-		return rc_;                                                      \
+		SERVE_TEST_RUN(tests);                                           \
 	}
 
 /* One number from read-only SQL over the data directory (`carelake

@@ -178,7 +178,6 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_under_load),
 	};
-	int rc;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: test_serve_crash /path/to/carelake [rounds]\n");
@@ -187,10 +186,5 @@ int main(int argc, char **argv)
 	bin = argv[1];
 	if (argc > 2)
 		rounds = atoi(argv[2]);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	cl_test_tmpdir(dir, sizeof(dir));
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	cl_test_rmtree(dir);
-	curl_global_cleanup();
-	return rc;
+	SERVE_TEST_RUN(tests);
 }
