@@ -423,6 +423,17 @@ static int repair_head(struct cl_audit *a)
 	return CL_OK;
 }
 
+/* Records a crash left after the last checkpoint: counted as the next
+ * checkpoint's (at the interval, or at close, even with nothing new), so
+ * they do not stay unsigned until someone records something. */
+static void adopt_unsigned_tail(struct cl_audit *a)
+{
+	uint64_t cp = head_file_seq(a);
+
+	if (a->next_seq > cp + 1)
+		a->since_cp = a->next_seq - 1 - cp;
+}
+
 /* With the lock held: follows other writers, and starts a new file when the
  * current one is full. */
 static int follow(struct cl_audit *a)
@@ -902,6 +913,8 @@ int cl_audit_open(const char *dir, const char *source, const struct cl_audit_opt
 			rc = load_head(a);
 		if (rc == CL_OK)
 			rc = repair_head(a);
+		if (rc == CL_OK)
+			adopt_unsigned_tail(a);
 		flock(a->lock_fd, LOCK_UN);
 	}
 	if (rc == CL_OK) {

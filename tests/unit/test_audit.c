@@ -710,6 +710,36 @@ static void test_head_repaired(void **state)
 	assert_int_equal(v.last_seq, 8);
 }
 
+/* A crash before any checkpoint covered the last records: the next
+ * writer signs them at its close even when it records nothing itself. */
+static void test_unsigned_tail(void **state)
+{
+	struct cl_audit_options o;
+	struct cl_audit_verify v;
+	struct cl_audit *a;
+	struct lines ls;
+	struct trail t;
+	char head[480];
+
+	(void)state;
+	write_trail(&t, 6, 1000);   /* six records, the close's checkpoint */
+	read_lines(t.seg, &ls);
+	assert_non_null(strstr(ls.l[ls.n - 1], "\"kind\":\"checkpoint\""));
+	ls.n--;                     /* as if the crash came before it */
+	write_lines(t.seg, &ls);
+	snprintf(head, sizeof(head), "%s/head.json", t.dir);
+	assert_int_equal(unlink(head), 0);
+	opts(&o, &t, 1000);
+	assert_int_equal(cl_audit_open(t.dir, "test", &o, &a), CL_OK);
+	cl_audit_close(a);
+	assert_int_equal(cl_audit_verify(t.dir, NULL, &v), CL_OK);
+	if (!v.ok)
+		fail_msg("verify: %s", v.problem);
+	assert_int_equal(v.records, 6);
+	assert_int_equal(v.uncovered, 0);
+	assert_int_equal(v.last_seq, 7);
+}
+
 static void test_removed_file(void **state)
 {
 	struct cl_audit_options o;
@@ -907,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_async),
 		cmocka_unit_test(test_torn_tail),
 		cmocka_unit_test(test_head_repaired),
+		cmocka_unit_test(test_unsigned_tail),
 		cmocka_unit_test(test_removed_file),
 		cmocka_unit_test(test_search),
 		cmocka_unit_test(test_fhir),
