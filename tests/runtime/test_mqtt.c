@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -477,14 +478,24 @@ static void connect_until(const char *user, const char *password, int want)
 	assert_int_equal(got, want);
 }
 
+/* Waits (up to 5 s) for the broker to close the connection fd. */
+static void wait_closed(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char b[16];
+
+	assert_int_equal(poll(&pfd, 1, 5000 * cl_test_slowdown()), 1);
+	assert_int_equal(read(fd, b, sizeof(b)), 0);
+}
+
 /*
  * A device's carelake token as its MQTT password, as an operator sets it
  * up: `carelake token issue --role device --broker-passwd passwd` writes
  * the device's line into mosquitto's password file (carelake's own line
  * kept), which lets the device publish on its own topic after a SIGHUP;
  * a wrong password is refused, and once `carelake token revoke` removed
- * the line and mosquitto reloaded, the broker turns the token away while
- * carelake itself stays connected.
+ * the line and mosquitto reloaded, the broker drops the device's open
+ * connection and turns the token away, while carelake stays connected.
  */
 static void test_mqtt_device_token(void **state)
 {
@@ -492,7 +503,7 @@ static void test_mqtt_device_token(void **state)
 	const char *extra[] = { "--mqtt", broker, "--set", user, "--set", pwset, NULL };
 	char token[128], id[32], passwd[400], tokens[400], want[500], err[300], args[200];
 	struct server s;
-	struct pub p;
+	struct pub p, held;
 
 	(void)state;
 	sh("mosquitto_passwd -c -b passwd carelake 'car3lake pw' && "
@@ -530,6 +541,7 @@ static void test_mqtt_device_token(void **state)
 	assert_int_equal(pub_connect_as(&p, "monitor-7", "clk_not-the-token"), 5);
 	close(p.fd);
 	wait_metric(&s, "carelake_events_accepted_total", 1);
+	assert_int_equal(pub_connect_as(&held, "monitor-7", token), 0);
 
 	/* revoked: its line removed, and after the reload the broker turns
 	 * the token away; carelake's own line is still there */
@@ -539,6 +551,8 @@ static void test_mqtt_device_token(void **state)
 	assert_false(file_has(passwd, "monitor-7"));
 	assert_true(file_has(passwd, "carelake:$7$"));
 	kill(broker_pid, SIGHUP);
+	wait_closed(held.fd); /* the connected device is dropped at the reload */
+	close(held.fd);
 	connect_until("monitor-7", token, 5);
 	assert_int_equal(metric(&s, "carelake_mqtt_connected"), 1);
 	assert_int_equal(server_stop(&s), 0);
