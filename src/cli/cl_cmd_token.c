@@ -149,10 +149,11 @@ static int do_list(const struct cl_cli *cli)
 	for (size_t i = 0; i < n; i++) {
 		char binding[640], c[40], e[40], r[40], u[40];
 
-		snprintf(binding, sizeof(binding), "%s%s%s%s%s%s",
+		snprintf(binding, sizeof(binding), "%s%s%s%s%s%s%s",
 			 t[i].patient[0] ? "patient=" : "", t[i].patient,
 			 t[i].device[0] ? "device=" : "", t[i].device,
-			 t[i].wards[0] ? "wards=" : "", t[i].wards);
+			 t[i].wards[0] ? "wards=" : "", t[i].wards,
+			 t[i].broker_passwd[0] ? " +mqtt" : "");
 		printf("%-16s %-16s %-10s %-24s %-20s %-20s %-20s %s\n", t[i].id,
 		       t[i].name[0] ? t[i].name : "-", cl_role_name(t[i].role),
 		       binding[0] ? binding : "-", when(t[i].created_us, c, sizeof(c)),

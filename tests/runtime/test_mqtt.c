@@ -531,6 +531,9 @@ static void test_mqtt_device_token(void **state)
 	snprintf(tokens, sizeof(tokens), "%s/auth/tokens", data);
 	snprintf(want, sizeof(want), "\"broker_passwd\":\"%s\"", passwd);
 	assert_true(file_has(tokens, want));
+	token_cli(data, NULL, NULL, "list > list.out");
+	snprintf(want, sizeof(want), "%s/list.out", dir);
+	assert_true(file_has(want, "device=monitor-7 +mqtt"));
 	kill(broker_pid, SIGHUP);
 	connect_until("monitor-7", token, 0);
 	assert_int_equal(pub_connect_as(&p, "monitor-7", token), 0);
