@@ -9,9 +9,12 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define ITERATIONS 101
 #define SALT_LEN 12
@@ -146,6 +149,33 @@ static int without_user(const char *path, const char *user, char **out, size_t *
 	return CL_OK;
 }
 
+/*
+ * Replaces the file with buf, atomically. A file that was there keeps its
+ * mode, owner and group (the broker, running as its own user, must still
+ * read it after the SIGHUP), as mosquitto_passwd keeps them; a new one is
+ * made 0600.
+ */
+static int write_file(const char *path, const char *buf, size_t len)
+{
+	struct stat st;
+	int had = stat(path, &st) == 0, rc;
+	mode_t mode = had ? st.st_mode & 07777 : 0600;
+
+	if ((rc = cl_fs_write_atomic(path, buf, len, (int)mode)))
+		return rc;
+	if (!had)
+		return CL_OK;
+	if (chmod(path, mode) != 0)
+		return cl_error_set(cl_error_from_errno(errno), "wrote %s but cannot give it back "
+				    "its mode %04o: %s", path, (unsigned)mode, strerror(errno));
+	if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+	    chown(path, st.st_uid, st.st_gid) != 0 && chown(path, (uid_t)-1, st.st_gid) != 0)
+		return cl_error_set(cl_error_from_errno(errno), "wrote %s but cannot give it back "
+				    "its group %u (%s): chown it before mosquitto reloads it", path,
+				    (unsigned)st.st_gid, strerror(errno));
+	return CL_OK;
+}
+
 int cl_broker_passwd_set(const char *path, const char *user, const char *password)
 {
 	char line[CL_BROKER_PASSWD_LINE_MAX], *buf;
@@ -157,7 +187,7 @@ int cl_broker_passwd_set(const char *path, const char *user, const char *passwor
 	if ((rc = without_user(path, user, &buf, &len, &found)))
 		return rc;
 	len += (size_t)snprintf(buf + len, CL_BROKER_PASSWD_LINE_MAX + 1, "%s\n", line);
-	rc = cl_fs_write_atomic(path, buf, len, 0600);
+	rc = write_file(path, buf, len);
 	cl_free(buf);
 	return rc;
 }
@@ -175,7 +205,7 @@ int cl_broker_passwd_remove(const char *path, const char *user)
 	if (!found)
 		rc = cl_error_set(CL_ENOENT, "%s has no line for that user", path);
 	else
-		rc = cl_fs_write_atomic(path, buf, len, 0600);
+		rc = write_file(path, buf, len);
 	cl_free(buf);
 	return rc;
 }

@@ -9,8 +9,10 @@
  *
  * The form is mosquitto 2's: "user:$7$101$<salt>$<hash>", PBKDF2 with
  * HMAC-SHA512, 101 iterations, a 12-byte random salt and a 64-byte hash,
- * both in standard base64. The file is rewritten whole (cl_fs_write_atomic,
- * mode 0600); the broker reads it again on SIGHUP.
+ * both in standard base64. The file is rewritten whole (cl_fs_write_atomic:
+ * a broker reading it sees the old file or the new one, never half of
+ * one), keeping the mode, owner and group of the file it replaces (a new
+ * one is made 0600); the broker reads it again on SIGHUP.
  */
 #ifndef CL_BROKER_PASSWD_H
 #define CL_BROKER_PASSWD_H

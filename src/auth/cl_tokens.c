@@ -6,6 +6,7 @@
  * revoking at once never lose each other's change; readers need no lock.
  */
 #include "cl_tokens.h"
+#include "auth/cl_broker_passwd.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -114,6 +115,8 @@ static int parse_line(const char *line, size_t lineno, const char *path, struct 
 		copy_field(o, "patient", e->info.patient, sizeof(e->info.patient));
 		copy_field(o, "device", e->info.device, sizeof(e->info.device));
 		copy_field(o, "wards", e->info.wards, sizeof(e->info.wards));
+		copy_field(o, "broker_passwd", e->info.broker_passwd,
+			   sizeof(e->info.broker_passwd));
 		e->info.created_us = time_field(o, "created");
 		e->info.expires_us = time_field(o, "expires");
 		e->info.revoked_us = time_field(o, "revoked");
@@ -188,6 +191,8 @@ static json_t *entry_json(const struct entry *e)
 		json_object_set_new(o, "device", json_string(e->info.device));
 	if (e->info.wards[0])
 		json_object_set_new(o, "wards", json_string(e->info.wards));
+	if (e->info.broker_passwd[0])
+		json_object_set_new(o, "broker_passwd", json_string(e->info.broker_passwd));
 	if (e->info.created_us) {
 		cl_time_format_rfc3339(e->info.created_us, t, sizeof(t), 0);
 		json_object_set_new(o, "created", json_string(t));
@@ -203,12 +208,24 @@ static json_t *entry_json(const struct entry *e)
 	return o;
 }
 
+/* Bytes a token's line may take: its fixed part, and its texts each
+ * escaped at worst ("\u0001" for one byte). */
+static size_t line_cap(const struct cl_token_info *i)
+{
+	return 512 + 6 * (strlen(i->name) + strlen(i->patient) + strlen(i->device) +
+			  strlen(i->wards) + strlen(i->broker_passwd));
+}
+
 /* Writes the tokens file whole, atomically, mode 0600. */
 static int write_file(const char *path, const struct entry *e, size_t n)
 {
-	size_t cap = 256 + n * 512, len = 0;
-	char *buf = cl_malloc(cap);
+	size_t cap = 256, len = 0;
+	char *buf;
 	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		cap += line_cap(&e[i].info);
+	buf = cl_malloc(cap);
 
 	if (!buf)
 		return cl_error_set(CL_ENOMEM, "no memory for tokens");
@@ -474,6 +491,25 @@ int cl_tokens_save_usage(struct cl_tokens *t)
 
 /* ---- the commands' side ---- */
 
+/* Sets the line of e[n], just written to the tokens file at path, in its
+ * broker password file; when that fails, the tokens file is written back
+ * as it was (without e[n]) and the broker's error returned. */
+static int set_broker_line(const char *path, const struct entry *e, size_t n,
+			   const char *secret)
+{
+	const struct cl_token_info *i = &e[n].info;
+	int rc = cl_broker_passwd_set(i->broker_passwd, i->device, secret);
+	char why[512];
+
+	if (rc == CL_OK)
+		return CL_OK;
+	snprintf(why, sizeof(why), "%s", cl_error_detail());
+	if (write_file(path, e, n) != CL_OK)
+		cl_log_error("auth", "event=token_unwritten id=%s detail=\"its broker password "
+			     "line was not written, it stays in the tokens file: revoke it\"", i->id);
+	return cl_error_set(rc, "no token issued: %s", why);
+}
+
 int cl_tokens_issue(const char *data_dir, struct cl_token_info *spec, char *token, size_t cap)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
@@ -496,6 +532,11 @@ int cl_tokens_issue(const char *data_dir, struct cl_token_info *spec, char *toke
 		return cl_error_set(CL_EINVAL, "--device binds only a device token");
 	if (spec->wards[0] && spec->role != CL_ROLE_CLINICIAN)
 		return cl_error_set(CL_EINVAL, "--ward limits only a clinician token");
+	if (spec->broker_passwd[0] && spec->role != CL_ROLE_DEVICE)
+		return cl_error_set(CL_EINVAL, "--broker-passwd is for a device token only (its "
+				    "MQTT user name is its device id)");
+	if (spec->broker_passwd[0] && spec->broker_passwd[0] != '/')
+		return cl_error_set(CL_EINVAL, "the broker password file must be an absolute path");
 	paths(data_dir, dir, sizeof(dir), path, sizeof(path));
 	rc = cl_fs_mkdirs(dir);
 	if (rc == CL_OK)
@@ -518,6 +559,8 @@ int cl_tokens_issue(const char *data_dir, struct cl_token_info *spec, char *toke
 			snprintf(spec->name, sizeof(spec->name), "%s", cl_role_name(spec->role));
 		e[n].info = *spec;
 		rc = write_file(path, e, n + 1);
+		if (rc == CL_OK && spec->broker_passwd[0])
+			rc = set_broker_line(path, e, n, secret);
 		if (rc == CL_OK)
 			snprintf(token, cap, "%s", secret);
 		sodium_memzero(secret, sizeof(secret));
@@ -578,11 +621,49 @@ int cl_tokens_list(const char *data_dir, struct cl_token_info **out, size_t *n)
 	return CL_OK;
 }
 
-int cl_tokens_revoke(const char *data_dir, const char *id, int64_t now_us)
+/* The index of the last token of the same device written to the same
+ * broker password file as e[i]: the one whose line that file holds. */
+static size_t broker_line_owner(const struct entry *e, size_t n, size_t i)
+{
+	size_t owner = i;
+
+	for (size_t j = i + 1; j < n; j++)
+		if (strcmp(e[j].info.device, e[i].info.device) == 0 &&
+		    strcmp(e[j].info.broker_passwd, e[i].info.broker_passwd) == 0)
+			owner = j;
+	return owner;
+}
+
+/* Removes revoked token e[i]'s line from its broker password file, if it
+ * has one there; *done->broker_passwd says where it was removed from. */
+static int remove_broker_line(const struct entry *e, size_t n, size_t i,
+			      struct cl_token_info *done)
+{
+	const struct cl_token_info *t = &e[i].info;
+	int rc;
+
+	done->broker_passwd[0] = '\0';
+	if (!t->broker_passwd[0] || broker_line_owner(e, n, i) != i)
+		return CL_OK;
+	rc = cl_broker_passwd_remove(t->broker_passwd, t->device);
+	if (rc == CL_ENOENT)
+		return CL_OK; /* someone removed it already */
+	if (rc)
+		return cl_error_set(CL_EIO, "token %s is revoked, but its device's line in %s could "
+				    "not be removed (%s): remove the line of '%s' by hand and "
+				    "reload mosquitto", t->id, t->broker_passwd, cl_error_detail(),
+				    t->device);
+	snprintf(done->broker_passwd, sizeof(done->broker_passwd), "%s", t->broker_passwd);
+	return CL_OK;
+}
+
+int cl_tokens_revoke(const char *data_dir, const char *id, int64_t now_us,
+		     struct cl_token_info *done)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
+	struct cl_token_info ignored;
 	struct entry *e;
-	size_t n;
+	size_t n, at = 0;
 	int fd, rc, found = 0;
 
 	paths(data_dir, dir, sizeof(dir), path, sizeof(path));
@@ -594,6 +675,7 @@ int cl_tokens_revoke(const char *data_dir, const char *id, int64_t now_us)
 		if (strcmp(e[i].info.id, id) != 0)
 			continue;
 		found = 1;
+		at = i;
 		if (e[i].info.revoked_us)
 			rc = cl_error_set(CL_EEXIST, "token %s was revoked before", id);
 		else
@@ -604,6 +686,12 @@ int cl_tokens_revoke(const char *data_dir, const char *id, int64_t now_us)
 				  id);
 	if (rc == CL_OK)
 		rc = write_file(path, e, n);
+	if (!done)
+		done = &ignored;
+	if (rc == CL_OK) {
+		*done = e[at].info;
+		rc = remove_broker_line(e, n, at, done);
+	}
 	if (e)
 		sodium_memzero(e, n * sizeof(*e));
 	cl_free(e);

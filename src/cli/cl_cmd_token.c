@@ -10,12 +10,15 @@
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 const char cl_cmd_token_usage[] =
 	"usage: carelake token issue --role ROLE [--patient ID] [--device ID] [--ward A,B]\n"
 	"                            [--expires DURATION] [--name LABEL]\n"
+	"                            [--broker-passwd FILE]\n"
 	"       carelake token list\n"
 	"       carelake token revoke ID\n"
 	"       carelake token roles\n\n"
@@ -23,14 +26,17 @@ const char cl_cmd_token_usage[] =
 	"its id and, once, its secret (only a hash of it is kept). Roles: admin,\n"
 	"engineer, clinician, patient, researcher, compliance, device; a patient\n"
 	"token is bound to --patient, a device token to --device, a clinician token\n"
-	"may be limited to --ward. list shows every token (id, name, role, binding,\n"
-	"created, expires, revoked, last used), never a secret. revoke ID takes\n"
-	"effect at a running server's next request. roles prints what each role may\n"
-	"do (docs/access.md).\n\n";
+	"may be limited to --ward. --broker-passwd also makes a device token the\n"
+	"device's MQTT password: its line in mosquitto's password_file FILE\n"
+	"(docs/mqtt.md). list shows every token (id, name, role, binding, created,\n"
+	"expires, revoked, last used), never a secret. revoke ID takes effect at a\n"
+	"running server's next request, and removes the device's line from FILE.\n"
+	"mosquitto reads FILE again when it gets SIGHUP: reload it after both.\n"
+	"roles prints what each role may do (docs/access.md).\n\n";
 
 /* What token's options set. */
 struct token_args {
-	const char *role, *patient, *device, *ward, *name;
+	const char *role, *patient, *device, *ward, *name, *broker_passwd;
 	int64_t expires;
 };
 
@@ -47,6 +53,9 @@ const struct cl_opt cl_cmd_token_opts[] = {
 			"issue: expires after this long (90d, 12h; default never)"),
 	CL_OPT_STRING("name", struct token_args, name, "LABEL",
 		      "issue: a label for list (who or what holds it)"),
+	CL_OPT_STRING("broker-passwd", struct token_args, broker_passwd, "FILE",
+		      "issue: a device token is also its MQTT password: its line in\n"
+		      "mosquitto's password_file FILE (reload mosquitto after)"),
 	CL_OPT_END,
 };
 
@@ -60,6 +69,35 @@ static int copy_field(const struct cl_cli *cli, char *dst, size_t cap, const cha
 		return cl_cli_error(cli, "--%s must be 1 to %zu characters", opt, cap - 1);
 	memcpy(dst, v, strlen(v) + 1);
 	return 0;
+}
+
+/* The broker password file's path, made absolute (revoke may run from
+ * another directory), into spec. */
+static int broker_file(const struct cl_cli *cli, struct cl_token_info *spec, const char *v)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (!v)
+		return 0;
+	if (!*v)
+		return cl_cli_error(cli, "--broker-passwd needs mosquitto's password file");
+	if (v[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return cl_cli_error(cli, "--broker-passwd %s: cannot tell the current directory", v);
+	n = snprintf(spec->broker_passwd, sizeof(spec->broker_passwd), "%s%s%s",
+		     v[0] == '/' ? "" : cwd, v[0] == '/' ? "" : "/", v);
+	if (n < 0 || (size_t)n >= sizeof(spec->broker_passwd))
+		return cl_cli_error(cli, "--broker-passwd: the path is longer than %zu characters",
+				    sizeof(spec->broker_passwd) - 1);
+	return 0;
+}
+
+/* Says what the operator has to do after the broker's file changed. */
+static void tell_reload(const char *what, const char *device, const char *file)
+{
+	fprintf(stderr, "carelake token: %s the line of MQTT user '%s' in %s; reload mosquitto "
+		"so that it reads the file again (kill -HUP its pid, or systemctl reload "
+		"mosquitto)\n", what, device, file);
 }
 
 static int do_issue(const struct cl_cli *cli, const struct token_args *a)
@@ -76,7 +114,8 @@ static int do_issue(const struct cl_cli *cli, const struct token_args *a)
 	if (copy_field(cli, spec.patient, sizeof(spec.patient), a->patient, "patient") ||
 	    copy_field(cli, spec.device, sizeof(spec.device), a->device, "device") ||
 	    copy_field(cli, spec.wards, sizeof(spec.wards), a->ward, "ward") ||
-	    copy_field(cli, spec.name, sizeof(spec.name), a->name, "name"))
+	    copy_field(cli, spec.name, sizeof(spec.name), a->name, "name") ||
+	    broker_file(cli, &spec, a->broker_passwd))
 		return CL_EXIT_USAGE;
 	if (a->expires)
 		spec.expires_us = cl_time_now_us() + a->expires;
@@ -84,6 +123,8 @@ static int do_issue(const struct cl_cli *cli, const struct token_args *a)
 		return cl_cli_error(cli, "%s", cl_error_detail());
 	printf("id %s\nrole %s\ntoken %s\n", spec.id, cl_role_name(spec.role), secret);
 	fprintf(stderr, "carelake token: the token is shown once; only its hash is kept\n");
+	if (spec.broker_passwd[0])
+		tell_reload("wrote", spec.device, spec.broker_passwd);
 	return CL_EXIT_OK;
 }
 
@@ -108,10 +149,11 @@ static int do_list(const struct cl_cli *cli)
 	for (size_t i = 0; i < n; i++) {
 		char binding[640], c[40], e[40], r[40], u[40];
 
-		snprintf(binding, sizeof(binding), "%s%s%s%s%s%s",
+		snprintf(binding, sizeof(binding), "%s%s%s%s%s%s%s",
 			 t[i].patient[0] ? "patient=" : "", t[i].patient,
 			 t[i].device[0] ? "device=" : "", t[i].device,
-			 t[i].wards[0] ? "wards=" : "", t[i].wards);
+			 t[i].wards[0] ? "wards=" : "", t[i].wards,
+			 t[i].broker_passwd[0] ? " +mqtt" : "");
 		printf("%-16s %-16s %-10s %-24s %-20s %-20s %-20s %s\n", t[i].id,
 		       t[i].name[0] ? t[i].name : "-", cl_role_name(t[i].role),
 		       binding[0] ? binding : "-", when(t[i].created_us, c, sizeof(c)),
@@ -119,6 +161,20 @@ static int do_list(const struct cl_cli *cli)
 		       when(t[i].last_used_us, u, sizeof(u)));
 	}
 	cl_free(t);
+	return CL_EXIT_OK;
+}
+
+static int do_revoke(const struct cl_cli *cli, const char *id)
+{
+	struct cl_token_info done = { .revoked_us = 0 };
+	int rc = cl_tokens_revoke(cli->data_dir, id, cl_time_now_us(), &done);
+
+	if (done.revoked_us)
+		printf("revoked %s\n", id); /* even when its broker line is left */
+	if (rc != CL_OK)
+		return cl_cli_error(cli, "%s", cl_error_detail());
+	if (done.broker_passwd[0])
+		tell_reload("removed", done.device, done.broker_passwd);
 	return CL_EXIT_OK;
 }
 
@@ -145,10 +201,10 @@ int cl_cmd_token(int argc, char **argv)
 	if (!nargs)
 		return cl_cli_error(&cli, "needs a subcommand: issue, list, revoke or roles");
 	sub = argv[0];
-	if (strcmp(sub, "issue") != 0 &&
-	    (a.role || a.patient || a.device || a.ward || a.name || a.expires))
-		return cl_cli_error(&cli, "--role, --patient, --device, --ward, --expires and "
-				    "--name are for issue");
+	if (strcmp(sub, "issue") != 0 && (a.role || a.patient || a.device || a.ward || a.name ||
+					  a.expires || a.broker_passwd))
+		return cl_cli_error(&cli, "--role, --patient, --device, --ward, --expires, --name "
+				    "and --broker-passwd are for issue");
 	if (strcmp(sub, "issue") == 0 && nargs == 1)
 		return do_issue(&cli, &a);
 	if (strcmp(sub, "list") == 0 && nargs == 1)
@@ -158,10 +214,7 @@ int cl_cmd_token(int argc, char **argv)
 	if (strcmp(sub, "revoke") == 0) {
 		if (nargs != 2)
 			return cl_cli_error(&cli, "revoke takes one token ID (see token list)");
-		if (cl_tokens_revoke(cli.data_dir, argv[1], cl_time_now_us()) != CL_OK)
-			return cl_cli_error(&cli, "%s", cl_error_detail());
-		printf("revoked %s\n", argv[1]);
-		return CL_EXIT_OK;
+		return do_revoke(&cli, argv[1]);
 	}
 	if (strcmp(sub, "issue") && strcmp(sub, "list") && strcmp(sub, "roles"))
 		return cl_cli_error(&cli, "unknown subcommand '%s' (issue, list, revoke or roles)",

@@ -1,7 +1,7 @@
 /*
  * Helpers for runtime tests that drive `carelake serve` over HTTP: start
  * the binary on a free loopback port, read its token, send requests with
- * libcurl, stop it gently or with SIGKILL.
+ * libcurl, stop it gently or with SIGKILL; issue tokens with the CLI.
  */
 #ifndef SERVE_HELPERS_H
 #define SERVE_HELPERS_H
@@ -313,6 +313,32 @@ static inline const char *test_event_fixed(const char *id, const char *device,
 	if (!at)
 		at = cl_time_now_us() - 1000000;
 	return test_event_at(at, id, device, patient, type, value, unit);
+}
+
+/*
+ * `carelake token --data DIR ARGS...`, run in the scratch directory as
+ * an operator would: its stdout line "token X" into tok, or "id X" into
+ * id (either may be NULL); its stderr into <dir>/token.err. Fails the
+ * test on exit != 0.
+ */
+static inline void token_cli(const char *data, char *tok, char *id, const char *args)
+{
+	char cmd[1024], line[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' token --data '%s' %s 2>token.err", dir, bin,
+		 data, args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (tok && strncmp(line, "token ", 6) == 0)
+			snprintf(tok, 128, "%.127s", line + 6);
+		if (id && strncmp(line, "id ", 3) == 0)
+			snprintf(id, 32, "%.31s", line + 3);
+	}
+	if (pclose(p) != 0)
+		fail_msg("carelake token %s failed", args);
 }
 
 #endif

@@ -75,27 +75,6 @@ static struct answer call(const struct server *s, const char *method, const char
 	return a;
 }
 
-/* `carelake token --data DIR ARGS...`: its stdout line "token X" into tok,
- * or "id X" into id (either may be NULL). Fails the test on exit != 0. */
-static void token_cli(const char *data, char *tok, char *id, const char *args)
-{
-	char cmd[1024], line[256];
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "'%s' token --data '%s' %s 2>/dev/null", bin, data, args);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	while (fgets(line, sizeof(line), p)) {
-		line[strcspn(line, "\n")] = '\0';
-		if (tok && strncmp(line, "token ", 6) == 0)
-			snprintf(tok, 128, "%.127s", line + 6);
-		if (id && strncmp(line, "id ", 3) == 0)
-			snprintf(id, 32, "%.31s", line + 3);
-	}
-	if (pclose(p) != 0)
-		fail_msg("carelake token %s failed", args);
-}
-
 /* The route's pattern with its parameter filled in. */
 static void path_of(const struct cl_route *rt, const char *patient, char *buf, size_t cap)
 {

@@ -2,8 +2,8 @@
  * The carelake binary end to end: --version and every --help, `bronze
  * append` then `bronze dump` (NDJSON parsed back), `verify` in text and
  * JSON, corruption found by verify (exit 1), clear one-line errors with
- * exit 2 for bad input, config files, a file name that tries to forge a
- * log line, and `demo`.
+ * exit 2 for bad input (and for `token issue --broker-passwd` misused),
+ * config files, a file name that tries to forge a log line, and `demo`.
  *
  * Usage: test_cli /path/to/carelake
  */
@@ -248,6 +248,48 @@ static void test_errors(void **state)
 	done(&r);
 }
 
+/* `token issue --broker-passwd`: refused with a clear message for a role
+ * other than device, with another subcommand, without a file, and when
+ * the broker's file cannot be written (then no token is issued at all). */
+static void test_token_broker_passwd_errors(void **state)
+{
+	char data[300], passwd[400];
+	struct result r;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/tokens", dir);
+	snprintf(passwd, sizeof(passwd), "%s/no-such-dir/passwd", dir);
+	r = run(NULL, "token", "issue", "--data", data, "--role", "clinician", "--broker-passwd",
+		"/tmp/passwd", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--broker-passwd is for a device token only"));
+	done(&r);
+	r = run(NULL, "token", "list", "--data", data, "--broker-passwd", "/tmp/passwd", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--broker-passwd are for issue"));
+	done(&r);
+	r = run(NULL, "token", "issue", "--data", data, "--role", "device", "--device", "m1",
+		"--broker-passwd=", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "--broker-passwd needs mosquitto's password file"));
+	done(&r);
+	r = run(NULL, "token", "issue", "--data", data, "--role", "device", "--device", "m1",
+		"--broker-passwd", passwd, NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "no token issued: cannot create"));
+	assert_null(strstr(r.out, "clk_"));
+	done(&r);
+	r = run(NULL, "token", "issue", "--data", data, "--role", "device", "--device", "m:1",
+		"--broker-passwd", "/tmp/passwd", NULL);
+	assert_int_equal(r.status, 2);
+	assert_non_null(strstr(r.err, "no token issued: an MQTT user name"));
+	done(&r);
+	r = run(NULL, "token", "list", "--data", data, NULL);
+	assert_int_equal(r.status, 0);
+	assert_null(strstr(r.out, "device"));
+	done(&r);
+}
+
 /* A file name that holds a newline and a whole log line after it: each
  * event stays one line, the name in it escaped, and no line on stderr is
  * the forged one. */
@@ -329,6 +371,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_append_dump_verify),
 		cmocka_unit_test(test_verify_finds_corruption),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_token_broker_passwd_errors),
 		cmocka_unit_test(test_file_name_cannot_forge_a_log_line),
 		cmocka_unit_test(test_demo),
 	};

@@ -19,8 +19,6 @@
  * Usage: test_mqtt /path/to/carelake
  */
 #include "serve_helpers.h"
-#include "auth/cl_broker_passwd.h"
-#include "auth/cl_tokens.h"
 #include "bronze/cl_reader.h"
 #include "core/cl_time.h"
 #include "json/cl_json.h"
@@ -28,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -479,20 +478,32 @@ static void connect_until(const char *user, const char *password, int want)
 	assert_int_equal(got, want);
 }
 
+/* Waits (up to 5 s) for the broker to close the connection fd. */
+static void wait_closed(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char b[16];
+
+	assert_int_equal(poll(&pfd, 1, 5000 * cl_test_slowdown()), 1);
+	assert_int_equal(read(fd, b, sizeof(b)), 0);
+}
+
 /*
- * A device's carelake token as its MQTT password: the line carelake
- * writes into mosquitto's password file (auth/cl_broker_passwd) lets the
- * device publish on its own topic; a wrong password, and the token once
- * its line is removed, are refused by the broker itself.
+ * A device's carelake token as its MQTT password, as an operator sets it
+ * up: `carelake token issue --role device --broker-passwd passwd` writes
+ * the device's line into mosquitto's password file (carelake's own line
+ * kept), which lets the device publish on its own topic after a SIGHUP;
+ * a wrong password is refused, and once `carelake token revoke` removed
+ * the line and mosquitto reloaded, the broker drops the device's open
+ * connection and turns the token away, while carelake stays connected.
  */
 static void test_mqtt_device_token(void **state)
 {
 	char data[300], broker[64], conf[700], user[] = "mqtt.username=carelake", pwset[400];
 	const char *extra[] = { "--mqtt", broker, "--set", user, "--set", pwset, NULL };
-	struct cl_token_info spec = { .role = CL_ROLE_DEVICE };
-	char token[128], passwd[400];
+	char token[128], id[32], passwd[400], tokens[400], want[500], err[300], args[200];
 	struct server s;
-	struct pub p;
+	struct pub p, held;
 
 	(void)state;
 	sh("mosquitto_passwd -c -b passwd carelake 'car3lake pw' && "
@@ -508,11 +519,21 @@ static void test_mqtt_device_token(void **state)
 	server_start(&s, bin, data, extra);
 	wait_metric(&s, "carelake_mqtt_connected", 1);
 
-	snprintf(spec.device, sizeof(spec.device), "monitor-7");
-	snprintf(spec.name, sizeof(spec.name), "bed 7 monitor");
-	assert_int_equal(cl_tokens_issue(data, &spec, token, sizeof(token)), 0);
+	/* the file named relative to where the operator is; kept absolute */
+	token_cli(data, token, id, "issue --role device --device monitor-7 "
+		  "--name 'bed 7 monitor' --broker-passwd passwd");
 	snprintf(passwd, sizeof(passwd), "%s/passwd", dir);
-	assert_int_equal(cl_broker_passwd_set(passwd, "monitor-7", token), 0);
+	snprintf(err, sizeof(err), "%s/token.err", dir);
+	assert_true(file_has(err, "the line of MQTT user 'monitor-7' in"));
+	assert_true(file_has(err, "reload mosquitto"));
+	assert_true(file_has(passwd, "carelake:$7$"));
+	assert_true(file_has(passwd, "\nmonitor-7:$7$"));
+	snprintf(tokens, sizeof(tokens), "%s/auth/tokens", data);
+	snprintf(want, sizeof(want), "\"broker_passwd\":\"%s\"", passwd);
+	assert_true(file_has(tokens, want));
+	token_cli(data, NULL, NULL, "list > list.out");
+	snprintf(want, sizeof(want), "%s/list.out", dir);
+	assert_true(file_has(want, "device=monitor-7 +mqtt"));
 	kill(broker_pid, SIGHUP);
 	connect_until("monitor-7", token, 0);
 	assert_int_equal(pub_connect_as(&p, "monitor-7", token), 0);
@@ -523,11 +544,20 @@ static void test_mqtt_device_token(void **state)
 	assert_int_equal(pub_connect_as(&p, "monitor-7", "clk_not-the-token"), 5);
 	close(p.fd);
 	wait_metric(&s, "carelake_events_accepted_total", 1);
+	assert_int_equal(pub_connect_as(&held, "monitor-7", token), 0);
 
-	/* the line removed: the broker turns the token away */
-	assert_int_equal(cl_broker_passwd_remove(passwd, "monitor-7"), 0);
+	/* revoked: its line removed, and after the reload the broker turns
+	 * the token away; carelake's own line is still there */
+	snprintf(args, sizeof(args), "revoke %s", id);
+	token_cli(data, NULL, NULL, args);
+	assert_true(file_has(err, "removed the line of MQTT user 'monitor-7'"));
+	assert_false(file_has(passwd, "monitor-7"));
+	assert_true(file_has(passwd, "carelake:$7$"));
 	kill(broker_pid, SIGHUP);
+	wait_closed(held.fd); /* the connected device is dropped at the reload */
+	close(held.fd);
 	connect_until("monitor-7", token, 5);
+	assert_int_equal(metric(&s, "carelake_mqtt_connected"), 1);
 	assert_int_equal(server_stop(&s), 0);
 	assert_string_equal(stored_ids(data), "dt-1 ");
 	assert_false(file_has(s.out_path, token));

@@ -3,7 +3,7 @@
  * mosquitto 2's $7$ form that a line made by mosquitto_passwd itself
  * agrees with (known answer), salted anew each time, user names that
  * would break the file refused, and the file edited one user at a time
- * with every other line kept.
+ * with every other line kept: made 0600, or keeping the mode it had.
  */
 #include "cl_test.h"
 #include "auth/cl_broker_passwd.h"
@@ -60,12 +60,18 @@ static void test_file(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/passwd", dir);
 	assert_int_equal(cl_broker_passwd_remove(path, "monitor-1"), CL_ENOENT);
-	assert_int_equal(cl_fs_write_atomic(path, "carelake:$7$101$x$y\n", 20, 0644), CL_OK);
+	/* a file that is not there is made, 0600 */
+	assert_int_equal(cl_broker_passwd_set(path, "monitor-1", "one"), CL_OK);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* one that is keeps its mode (the broker's user may read it by group) */
+	assert_int_equal(cl_fs_write_atomic(path, "carelake:$7$101$x$y\n", 20, 0640), CL_OK);
+	assert_int_equal(chmod(path, 0640), 0);
 	assert_int_equal(cl_broker_passwd_set(path, "monitor-1", "one"), CL_OK);
 	assert_int_equal(cl_broker_passwd_set(path, "monitor-10", "ten"), CL_OK);
 	assert_int_equal(cl_broker_passwd_set(path, "monitor-1", "two"), CL_OK);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_mode & 0777, 0640);
 	assert_int_equal(cl_fs_read_file(path, 1 << 20, &text, &n), CL_OK);
 	assert_int_equal(strncmp(text, "carelake:$7$101$x$y\nmonitor-10:", 31), 0);
 	char *one = strstr(text, "\nmonitor-1:");

@@ -2,10 +2,12 @@
  * Tokens of every role (auth/cl_tokens): issued with their bindings and
  * shown once, listed without their secrets, refused once revoked or
  * expired — by a store opened before the change, at its next check — and
- * the bindings a role needs or may not have. And the role table
- * (auth/cl_access) as it is documented.
+ * the bindings a role needs or may not have; a device token as its MQTT
+ * password in a mosquitto password file, and out of it once revoked. And
+ * the role table (auth/cl_access) as it is documented.
  */
 #include "cl_test.h"
+#include "auth/cl_broker_passwd.h"
 #include "auth/cl_tokens.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
@@ -68,11 +70,11 @@ static void test_issue_check_revoke(void **state)
 	assert_int_equal(cl_tokens_check(t, old_tok, 68, now + 2000000, &p), CL_EINVAL);
 	assert_non_null(strstr(cl_error_detail(), "expired"));
 	/* revoked: refused at the next check, and only once revocable */
-	assert_int_equal(cl_tokens_revoke(data, nurse.id, now), CL_OK);
+	assert_int_equal(cl_tokens_revoke(data, nurse.id, now, NULL), CL_OK);
 	assert_int_equal(cl_tokens_check(t, nurse_tok, 68, now, &p), CL_EINVAL);
 	assert_non_null(strstr(cl_error_detail(), "revoked"));
-	assert_int_equal(cl_tokens_revoke(data, nurse.id, now), CL_EEXIST);
-	assert_int_equal(cl_tokens_revoke(data, "tk00000000000000", now), CL_ENOENT);
+	assert_int_equal(cl_tokens_revoke(data, nurse.id, now, NULL), CL_EEXIST);
+	assert_int_equal(cl_tokens_revoke(data, "tk00000000000000", now, NULL), CL_ENOENT);
 	/* the others still hold */
 	assert_int_equal(cl_tokens_check(t, pat_tok, 68, now, &p), CL_OK);
 
@@ -120,6 +122,96 @@ static void test_bindings(void **state)
 	assert_int_equal(cl_tokens_issue(data, &s, tok, sizeof(tok)), CL_EINVAL);
 }
 
+/* The line of `device` in the password file at path, or NULL (free it). */
+static char *broker_line(const char *path, const char *device)
+{
+	char *text, *line, *end, *out = NULL;
+	size_t len, dl = strlen(device);
+
+	if (cl_fs_read_file(path, 1 << 20, &text, &len) != CL_OK)
+		return NULL;
+	for (line = text; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		if (strncmp(line, device, dl) == 0 && line[dl] == ':')
+			out = strdup(line);
+	}
+	cl_free(text);
+	return out;
+}
+
+/* 1 when device's line in the file at path holds token as its password. */
+static int broker_has(const char *path, const char *device, const char *token)
+{
+	char *line = broker_line(path, device);
+	int ok = line && cl_broker_passwd_check(line, token);
+
+	free(line);
+	return ok;
+}
+
+/*
+ * A device token written into a mosquitto password file too: refused for
+ * other roles and relative paths; a second token of the device replaces
+ * the line, so revoking the first leaves it and revoking the second
+ * removes it; a file that cannot be written means no token at all.
+ */
+static void test_broker_passwd(void **state)
+{
+	char data[300], passwd[400], tok1[80], tok2[80], other[80];
+	struct cl_token_info a = { .role = CL_ROLE_DEVICE }, b, done, *list;
+	struct stat st;
+	size_t n;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/broker", dir);
+	mkdir(data, 0700);
+	snprintf(passwd, sizeof(passwd), "%s/passwd", data);
+	snprintf(a.device, sizeof(a.device), "monitor-9");
+	snprintf(a.broker_passwd, sizeof(a.broker_passwd), "%s", passwd);
+	b = a;
+	issue(data, &a, tok1);
+	assert_int_equal(stat(passwd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_true(broker_has(passwd, "monitor-9", tok1));
+	issue(data, &b, tok2);
+	assert_false(broker_has(passwd, "monitor-9", tok1));
+	assert_true(broker_has(passwd, "monitor-9", tok2));
+	/* remembered, and listed */
+	assert_int_equal(cl_tokens_list(data, &list, &n), CL_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].broker_passwd, passwd);
+	cl_free(list);
+
+	/* the first token's line is the second's now: left in place */
+	assert_int_equal(cl_tokens_revoke(data, a.id, cl_time_now_us(), &done), CL_OK);
+	assert_true(done.revoked_us > 0);
+	assert_string_equal(done.broker_passwd, "");
+	assert_true(broker_has(passwd, "monitor-9", tok2));
+	assert_int_equal(cl_tokens_revoke(data, b.id, cl_time_now_us(), &done), CL_OK);
+	assert_string_equal(done.broker_passwd, passwd);
+	assert_string_equal(done.device, "monitor-9");
+	assert_null(broker_line(passwd, "monitor-9"));
+
+	/* refused: another role, a relative path, a file that cannot be written */
+	b = (struct cl_token_info){ .role = CL_ROLE_CLINICIAN };
+	snprintf(b.broker_passwd, sizeof(b.broker_passwd), "%s", passwd);
+	assert_int_equal(cl_tokens_issue(data, &b, other, sizeof(other)), CL_EINVAL);
+	assert_non_null(strstr(cl_error_detail(), "--broker-passwd is for a device token"));
+	b = (struct cl_token_info){ .role = CL_ROLE_DEVICE };
+	snprintf(b.device, sizeof(b.device), "monitor-9");
+	snprintf(b.broker_passwd, sizeof(b.broker_passwd), "passwd");
+	assert_int_equal(cl_tokens_issue(data, &b, other, sizeof(other)), CL_EINVAL);
+	assert_non_null(strstr(cl_error_detail(), "absolute"));
+	snprintf(b.broker_passwd, sizeof(b.broker_passwd), "%s/no-such-dir/passwd", data);
+	assert_int_not_equal(cl_tokens_issue(data, &b, other, sizeof(other)), CL_OK);
+	assert_non_null(strstr(cl_error_detail(), "no token issued"));
+	assert_int_equal(cl_tokens_list(data, &list, &n), CL_OK);
+	assert_int_equal(n, 2);
+	cl_free(list);
+}
+
 static void test_role_table(void **state)
 {
 	char md[8192];
@@ -151,6 +243,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_issue_check_revoke),
 		cmocka_unit_test(test_bindings),
+		cmocka_unit_test(test_broker_passwd),
 		cmocka_unit_test(test_role_table),
 	};
 	int rc;
