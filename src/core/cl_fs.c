@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,12 +45,12 @@ void cl_fs_reset(void)
 	cl_fs.unlink = unlink;
 }
 
-int cl_fs_write_all(int fd, const void *buf, size_t n, const char *what)
+/* Writes all n bytes, at off when off >= 0 (pwrite), else at the file's
+ * position; retried after EINTR and short writes. */
+static int write_loop(int fd, const char *p, size_t n, int64_t off, const char *what)
 {
-	const char *p = buf;
-
 	while (n > 0) {
-		ssize_t w = cl_fs.write(fd, p, n);
+		ssize_t w = off >= 0 ? cl_fs.pwrite(fd, p, n, (off_t)off) : cl_fs.write(fd, p, n);
 
 		if (w < 0) {
 			int e = errno;
@@ -65,8 +66,15 @@ int cl_fs_write_all(int fd, const void *buf, size_t n, const char *what)
 					    what);
 		p += w;
 		n -= (size_t)w;
+		if (off >= 0)
+			off += w;
 	}
 	return CL_OK;
+}
+
+int cl_fs_write_all(int fd, const void *buf, size_t n, const char *what)
+{
+	return write_loop(fd, buf, n, -1, what);
 }
 
 int cl_fs_datasync(int fd, const char *what)
@@ -192,28 +200,9 @@ int cl_fs_is_dir(const char *path)
 int cl_fs_pwrite_all(int fd, const void *buf, size_t n, uint64_t off,
 		     const char *what)
 {
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t w = cl_fs.pwrite(fd, p, n, (off_t)off);
-
-		if (w < 0) {
-			int e = errno;
-
-			if (e == EINTR)
-				continue;
-			return cl_error_set(cl_error_from_errno(e),
-					    "write to %s failed: %s", what,
-					    strerror(e));
-		}
-		if (w == 0)
-			return cl_error_set(CL_EIO, "write to %s made no progress",
-					    what);
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return CL_OK;
+	if (off > (uint64_t)INT64_MAX)
+		return cl_error_set(CL_EINVAL, "write to %s: offset out of range", what);
+	return write_loop(fd, buf, n, (int64_t)off, what);
 }
 
 int cl_fs_open(const char *path, int flags, int mode, int *fd)
