@@ -161,6 +161,7 @@ static void poster_init(struct poster *p, const struct server *s)
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->token);
 	p->h = curl_slist_append(NULL, auth);
 	p->h = curl_slist_append(p->h, "Expect:");
+	p->h = curl_slist_append(p->h, "Content-Type: application/json");  /* else 415 */
 	snprintf(url, sizeof(url), "%s/api/v1/events", s->url);
 	curl_easy_setopt(p->c, CURLOPT_URL, url);
 	curl_easy_setopt(p->c, CURLOPT_HTTPHEADER, p->h);
