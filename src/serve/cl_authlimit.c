@@ -6,6 +6,7 @@
 #include "core/cl_mem.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,10 @@ struct slot {
 
 struct cl_authlimit {
 	pthread_mutex_t mu;
+	/* the latest failure that left its address at the limit: no address
+	 * is blocked once a window has passed since, so the check of every
+	 * request with a token takes no lock then */
+	_Atomic int64_t last_block_us;
 	uint32_t max;
 	int64_t window_us;
 	struct slot slots[SLOTS];
@@ -33,6 +38,7 @@ int cl_authlimit_create(uint32_t max, int64_t window_us, struct cl_authlimit **o
 	if (!l)
 		return cl_error_set(CL_ENOMEM, "no memory for the authentication failure table");
 	pthread_mutex_init(&l->mu, NULL);
+	atomic_init(&l->last_block_us, INT64_MIN / 2);
 	l->max = max;
 	l->window_us = window_us;
 	*out = l;
@@ -91,7 +97,8 @@ int64_t cl_authlimit_blocked(struct cl_authlimit *l, const char *client, int64_t
 	int64_t wait = 0;
 	struct slot *s;
 
-	if (!l || !client || !*client)
+	if (!l || !client || !*client ||
+	    now_us - atomic_load_explicit(&l->last_block_us, memory_order_acquire) > l->window_us)
 		return 0;
 	pthread_mutex_lock(&l->mu);
 	s = find(l, client, now_us, 0);
@@ -122,5 +129,9 @@ void cl_authlimit_failed(struct cl_authlimit *l, const char *client, int64_t now
 	if (s->count < UINT32_MAX)
 		s->count++;
 	s->last_us = now_us;
+	/* the latest of them (writers hold mu; their clocks were read before it) */
+	if (s->count >= l->max &&
+	    now_us > atomic_load_explicit(&l->last_block_us, memory_order_relaxed))
+		atomic_store_explicit(&l->last_block_us, now_us, memory_order_release);
 	pthread_mutex_unlock(&l->mu);
 }
