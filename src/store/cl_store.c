@@ -273,7 +273,7 @@ int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
 	return run(s, Q_NEWS2, "store NEWS2");
 }
 
-static void iso(json_t *o, const char *key, int64_t us)
+void cl_store_json_time(json_t *o, const char *key, int64_t us)
 {
 	char buf[40];
 
@@ -304,14 +304,14 @@ int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_u
 		json_t *o = json_object();
 
 		if (raw) {
-			iso(o, "ts", sqlite3_column_int64(q, 0));
+			cl_store_json_time(o, "ts", sqlite3_column_int64(q, 0));
 			json_object_set_new(o, "type", json_string((const char *)sqlite3_column_text(q, 1)));
 			json_object_set_new(o, "value", num(sqlite3_column_double(q, 2)));
 			json_object_set_new(o, "device_id",
 					    json_string((const char *)sqlite3_column_text(q, 3)));
 		} else {
-			iso(o, "start", sqlite3_column_int64(q, 0));
-			iso(o, "end", sqlite3_column_int64(q, 1));
+			cl_store_json_time(o, "start", sqlite3_column_int64(q, 0));
+			cl_store_json_time(o, "end", sqlite3_column_int64(q, 1));
 			json_object_set_new(o, "type", json_string((const char *)sqlite3_column_text(q, 2)));
 			json_object_set_new(o, "count", json_integer(sqlite3_column_int64(q, 3)));
 			json_object_set_new(o, "min", num(sqlite3_column_double(q, 4)));
@@ -349,7 +349,7 @@ int cl_store_news2_json(struct cl_store *s, const char *patient, char **out)
 	if (rc == SQLITE_ROW) {
 		json_t *o = json_object(), *p = json_object();
 
-		iso(o, "ts", sqlite3_column_int64(q, 0));
+		cl_store_json_time(o, "ts", sqlite3_column_int64(q, 0));
 		json_object_set_new(o, "score", json_integer(sqlite3_column_int(q, 1)));
 		json_object_set_new(o, "risk", json_string((const char *)sqlite3_column_text(q, 2)));
 		for (int i = 0; i < 7; i++)
@@ -542,15 +542,15 @@ static json_t *alert_row(sqlite3_stmt *q)
 	json_object_set_new(o, "patient_id", json_string((const char *)sqlite3_column_text(q, 2)));
 	json_object_set_new(o, "device_id", json_string((const char *)sqlite3_column_text(q, 3)));
 	json_object_set_new(o, "severity", json_string((const char *)sqlite3_column_text(q, 4)));
-	iso(o, "opened", sqlite3_column_int64(q, 5));
+	cl_store_json_time(o, "opened", sqlite3_column_int64(q, 5));
 	if (sqlite3_column_type(q, 6) == SQLITE_NULL)
 		json_object_set_new(o, "closed", json_null());
 	else
-		iso(o, "closed", sqlite3_column_int64(q, 6));
+		cl_store_json_time(o, "closed", sqlite3_column_int64(q, 6));
 	if (sqlite3_column_type(q, 7) == SQLITE_NULL)
 		json_object_set_new(o, "acknowledged", json_null());
 	else
-		iso(o, "acknowledged", sqlite3_column_int64(q, 7));
+		cl_store_json_time(o, "acknowledged", sqlite3_column_int64(q, 7));
 	json_object_set_new(o, "value", num(sqlite3_column_double(q, 8)));
 	json_object_set_new(o, "message", json_string((const char *)sqlite3_column_text(q, 9)));
 	json_object_set_new(o, "open", json_boolean(sqlite3_column_type(q, 6) == SQLITE_NULL));

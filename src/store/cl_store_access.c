@@ -11,14 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void iso(json_t *o, const char *key, int64_t us)
-{
-	char buf[40];
-
-	cl_time_format_rfc3339(us, buf, sizeof(buf), 3);
-	json_object_set_new(o, key, json_string(buf));
-}
-
 static json_t *text(sqlite3_stmt *q, int col)
 {
 	const unsigned char *t = sqlite3_column_text(q, col);
@@ -35,7 +27,7 @@ static json_t *row(sqlite3_stmt *q)
 	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(q, 0)));
 	json_object_set_new(o, "category", json_string("access"));
 	json_object_set_new(o, "kind", text(q, 1));
-	iso(o, "time", sqlite3_column_int64(q, 2));
+	cl_store_json_time(o, "time", sqlite3_column_int64(q, 2));
 	json_object_set_new(o, "principal", text(q, 3));
 	json_object_set_new(o, "role", text(q, 4));
 	json_object_set_new(o, "patient_id", text(q, 5));
@@ -43,7 +35,7 @@ static json_t *row(sqlite3_stmt *q)
 	json_object_set_new(o, "request_id", text(q, 7));
 	json_object_set_new(o, "client", text(q, 8));
 	if (acked) {
-		iso(o, "acknowledged", sqlite3_column_int64(q, 9));
+		cl_store_json_time(o, "acknowledged", sqlite3_column_int64(q, 9));
 		json_object_set_new(o, "acknowledged_by", text(q, 10));
 	} else {
 		json_object_set_new(o, "acknowledged", json_null());

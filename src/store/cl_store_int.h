@@ -15,6 +15,10 @@ struct cl_store;
 
 sqlite3 *cl_store_sqlite(struct cl_store *s);
 
+/* Sets o[key] to the instant us as RFC 3339 with milliseconds, as every
+ * time the store gives out reads. */
+void cl_store_json_time(json_t *o, const char *key, int64_t us);
+
 /* The rows of text with f bound (?1 since, ?2 patient or NULL, ?3 open
  * only, ?4 id, ?5 limit, and ?6 wards when text has it), each made an object by row, as a JSON
  * array in *out; `what` names them in an error. */
