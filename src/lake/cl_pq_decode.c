@@ -140,7 +140,12 @@ static int delta_decode(struct in *b, int64_t *out, size_t n, size_t *count)
 			const uint8_t *p = b->p;
 			unsigned __int128 acc = 0;
 			unsigned bits = 0;
-			for (uint64_t i = 0; i < per_mini; i++) {
+			/* the miniblock's values that count, and of them those the
+			 * caller wants: the rest are only stepped over (a page may
+			 * claim 2^30 values in a few bytes of zero widths) */
+			uint64_t take = per_mini < total - got ? per_mini : total - got;
+			uint64_t want = got >= n ? 0 : take < n - got ? take : n - got;
+			for (uint64_t i = 0; i < want; i++) {
 				uint64_t d = 0;
 				if (w) {
 					while (bits < w) {
@@ -151,13 +156,10 @@ static int delta_decode(struct in *b, int64_t *out, size_t n, size_t *count)
 					acc >>= w;
 					bits -= w;
 				}
-				if (got < total) {
-					v = (int64_t)((uint64_t)v + (uint64_t)min_delta + d);
-					if (got < n)
-						out[got] = v;
-					got++;
-				}
+				v = (int64_t)((uint64_t)v + (uint64_t)min_delta + d);
+				out[got + i] = v;
 			}
+			got += take;
 			b->p += bytes;
 		}
 	}
