@@ -24,12 +24,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define TOKEN_PREFIX "clk_"
 #define TOKEN_HEX 64
 #define HASH_BYTES crypto_generichash_BYTES
+#define HAND_EDIT_US 1000000 /* a file edited by hand is seen within this */
 
 /* A token as held in memory: what it says and its hash. */
 struct entry {
@@ -43,6 +45,10 @@ struct cl_tokens {
 	char path[PATH_MAX];            /* <data>/auth/tokens */
 	char admin_path[PATH_MAX];
 	pthread_rwlock_t lock;          /* guards e, n and the file's identity */
+	_Atomic uint64_t *changes;      /* the shared change count, NULL: none */
+	char changes_name[64];          /* its shared memory object's name */
+	atomic_uint_fast64_t seen_changes; /* the count when the file was last read */
+	atomic_int_fast64_t stat_us;    /* when the file was last looked at */
 	struct entry *e;
 	size_t n;
 	dev_t dev;
@@ -216,7 +222,86 @@ static size_t line_cap(const struct cl_token_info *i)
 			  strlen(i->wards) + strlen(i->broker_passwd));
 }
 
-/* Writes the tokens file whole, atomically, mode 0600. */
+/*
+ * The change count. A running server must see a revocation at its next
+ * request, and a stat of the tokens file on every request costs more
+ * than the rest of authentication. So the server keeps a count in a
+ * small shared memory object named after the tokens folder (its device
+ * and inode; mode 0600, owned by the server's user), and every command
+ * that rewrites the file adds one to it after the rename: a request
+ * then costs one load, and the file is read again only when the count
+ * moved. Without the object (it could not be made, or no server runs)
+ * nothing is lost: the server then looks at the file on every request.
+ */
+static int changes_name(const char *dir, char *name, size_t cap)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return -1;
+	snprintf(name, cap, "/carelake-tokens-%jx-%jx", (uintmax_t)st.st_dev,
+		 (uintmax_t)st.st_ino);
+	return 0;
+}
+
+/* Maps the object of fd if it is the user's own and holds a count. */
+static _Atomic uint64_t *map_changes(int fd)
+{
+	struct stat st;
+	void *at;
+
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
+	    (size_t)st.st_size < sizeof(uint64_t))
+		return NULL;
+	at = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return at == MAP_FAILED ? NULL : at;
+}
+
+/* The server's side: makes (or takes over, after a crash) the object. */
+static void count_changes(struct cl_tokens *t)
+{
+	struct stat st;
+	int fd;
+
+	if (changes_name(t->dir, t->changes_name, sizeof(t->changes_name)) != 0)
+		return;
+	fd = shm_open(t->changes_name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+	    (size_t)st.st_size < sizeof(uint64_t) && ftruncate(fd, sizeof(uint64_t)) != 0) {
+		close(fd);
+		return;
+	}
+	t->changes = map_changes(fd);
+	close(fd);
+	if (t->changes)
+		atomic_store(&t->seen_changes, atomic_load(t->changes));
+}
+
+/* The commands' side: counts a rewrite of the file in folder dir, for a
+ * server that runs on it. */
+static void count_change(const char *dir)
+{
+	_Atomic uint64_t *changes;
+	char name[64];
+	int fd;
+
+	if (changes_name(dir, name, sizeof(name)) != 0)
+		return;
+	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	changes = map_changes(fd);
+	close(fd);
+	if (!changes)
+		return;
+	atomic_fetch_add(changes, 1);
+	munmap((void *)changes, sizeof(*changes));
+}
+
+/* Writes the tokens file whole, atomically, mode 0600, and counts the
+ * change for a running server. */
 static int write_file(const char *path, const struct entry *e, size_t n)
 {
 	size_t cap = 256, len = 0;
@@ -250,6 +335,14 @@ static int write_file(const char *path, const struct entry *e, size_t n)
 	rc = cl_fs_write_atomic(path, buf, len, 0600);
 	sodium_memzero(buf, len);
 	cl_free(buf);
+	if (rc == CL_OK) {
+		char dir[PATH_MAX];
+		const char *slash = strrchr(path, '/');
+
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+			 slash ? path : ".");
+		count_change(dir);
+	}
 	return rc;
 }
 
@@ -375,9 +468,12 @@ int cl_tokens_open(const char *data_dir, struct cl_tokens **out, int *created)
 	if (stat(t->path, &st) != 0) {
 		rc = create_admin(t);
 		*created = rc == CL_OK;
-		if (rc == CL_OK && stat(t->path, &st) != 0)
-			rc = cl_error_set(CL_EIO, "cannot read %s", t->path);
 	}
+	/* the count before the read, so no change falls between them */
+	if (rc == CL_OK)
+		count_changes(t);
+	if (rc == CL_OK && stat(t->path, &st) != 0)
+		rc = cl_error_set(CL_EIO, "cannot read %s", t->path);
 	if (rc == CL_OK)
 		rc = reload(t, &st);
 	if (rc) {
@@ -395,6 +491,10 @@ void cl_tokens_close(struct cl_tokens *t)
 	if (t->e)
 		sodium_memzero(t->e, t->n * sizeof(*t->e));
 	cl_free(t->e);
+	if (t->changes) {
+		munmap((void *)t->changes, sizeof(*t->changes));
+		shm_unlink(t->changes_name);
+	}
 	pthread_rwlock_destroy(&t->lock);
 	cl_free(t);
 }
@@ -404,42 +504,83 @@ const char *cl_tokens_admin_path(const struct cl_tokens *t)
 	return t->admin_path;
 }
 
+/* Whether the tokens file may have changed since it was read: the
+ * change count moved, or a second passed since the file was last looked
+ * at (a hand edit), or there is no change count to go by. */
+static int may_have_changed(struct cl_tokens *t, int64_t now_us)
+{
+	int64_t last = atomic_load(&t->stat_us);
+
+	if (!t->changes || now_us < last || now_us - last >= HAND_EDIT_US)
+		return 1;
+	return atomic_load(t->changes) != atomic_load(&t->seen_changes);
+}
+
+/* Reads the tokens file again if it changed; a revocation or a new token
+ * thus acts on the next request, at the cost of one load from shared
+ * memory while nothing changed. */
+static void refresh(struct cl_tokens *t, int64_t now_us)
+{
+	uint64_t count = 0;
+	struct stat st;
+	int stale;
+
+	if (!may_have_changed(t, now_us))
+		return;
+	/* the count before the file: a change counted after this read is
+	 * seen at the next check */
+	if (t->changes)
+		count = atomic_load(t->changes);
+	atomic_store(&t->stat_us, now_us);
+	if (stat(t->path, &st) != 0)
+		return;
+	pthread_rwlock_rdlock(&t->lock);
+	stale = changed(t, &st);
+	pthread_rwlock_unlock(&t->lock);
+	if (stale) {
+		pthread_rwlock_wrlock(&t->lock);
+		if (changed(t, &st) && reload(t, &st) != CL_OK)
+			cl_log_error("auth", "event=tokens_unreadable detail=%s",
+				     CL_LOG_Q(cl_error_detail()));
+		pthread_rwlock_unlock(&t->lock);
+	}
+	atomic_store(&t->seen_changes, count);
+}
+
+/* Copies the string src into dst of cap bytes, cut to fit. */
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n > cap - 1)
+		n = cap - 1;
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* The principal a token's entry makes. */
 static void principal_of(const struct entry *e, struct cl_principal *p)
 {
-	memset(p, 0, sizeof(*p));
-	snprintf(p->id, sizeof(p->id), "%s", e->info.id);
-	snprintf(p->name, sizeof(p->name), "%s", e->info.name);
+	copy_text(p->id, sizeof(p->id), e->info.id);
+	copy_text(p->name, sizeof(p->name), e->info.name);
 	p->role = e->info.role;
-	snprintf(p->patient, sizeof(p->patient), "%s", e->info.patient);
-	snprintf(p->device, sizeof(p->device), "%s", e->info.device);
-	snprintf(p->wards, sizeof(p->wards), "%s", e->info.wards);
+	copy_text(p->patient, sizeof(p->patient), e->info.patient);
+	copy_text(p->device, sizeof(p->device), e->info.device);
+	copy_text(p->wards, sizeof(p->wards), e->info.wards);
+	p->scope[0] = '\0';
+	p->jwt = 0;
 }
 
 int cl_tokens_check(struct cl_tokens *t, const char *token, size_t len, int64_t now_us,
 		    struct cl_principal *p)
 {
 	unsigned char hash[HASH_BYTES];
-	struct stat st;
 	int rc = CL_EINVAL, found = -1;
 
 	if (len == 0)
 		return cl_error_set(CL_EINVAL, "the bearer token is empty");
-	/* a revocation or a new token shows at the next request */
-	if (stat(t->path, &st) == 0) {
-		int stale;
-
-		pthread_rwlock_rdlock(&t->lock);
-		stale = changed(t, &st);
-		pthread_rwlock_unlock(&t->lock);
-		if (stale) {
-			pthread_rwlock_wrlock(&t->lock);
-			if (changed(t, &st) && reload(t, &st) != CL_OK)
-				cl_log_error("auth", "event=tokens_unreadable detail=%s",
-					     CL_LOG_Q(cl_error_detail()));
-			pthread_rwlock_unlock(&t->lock);
-		}
-	}
+	refresh(t, now_us);
 	hash_token(token, len, hash);
 	pthread_rwlock_rdlock(&t->lock);
 	/* every entry compared, in constant time each */

@@ -8,8 +8,10 @@
  * password file a device token was written to; lines of the first
  * format ("v1 NAME ROLE HASH") are still read. The secret is shown once,
  * when it is issued, and never again. A running server sees a revocation
- * or a new token at its next request: the file is looked at (one stat)
- * on every check and read again when it changed.
+ * or a new token at its next request: the commands that rewrite the
+ * file count the change in shared memory, the server reads the file
+ * again when the count moved (and looks at it once a second for a hand
+ * edit).
  *
  * On first start an admin token is made and written, once, to
  * <data>/admin.token (mode 0600) for the operator to pick up.

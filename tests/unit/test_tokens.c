@@ -1,7 +1,8 @@
 /*
  * Tokens of every role (auth/cl_tokens): issued with their bindings and
  * shown once, listed without their secrets, refused once revoked or
- * expired — by a store opened before the change, at its next check — and
+ * expired — by a store opened before the change, at its next check, told
+ * by the change count the commands keep (a hand edit within a second) — and
  * the bindings a role needs or may not have; a device token as its MQTT
  * password in a mosquitto password file, and out of it once revoked. And
  * the role table (auth/cl_access) as it is documented.
@@ -238,10 +239,45 @@ static void test_role_table(void **state)
 	assert_non_null(strstr(md, " admin | engineer | clinician | patient | researcher | compliance | device |"));
 }
 
+/* A running server learns of a command's change from the count in
+ * shared memory, at the next check and without looking at the file; a
+ * file edited by hand (not counted) is seen within a second. */
+static void test_change_count(void **state)
+{
+	char data[300], path[400], tok[80];
+	struct cl_token_info spec = { .role = CL_ROLE_CLINICIAN };
+	struct cl_principal p;
+	struct cl_tokens *t;
+	int64_t now = cl_time_now_us();
+	int created;
+	char *before;
+	size_t len;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/count", dir);
+	mkdir(data, 0700);
+	assert_int_equal(cl_tokens_open(data, &t, &created), CL_OK);
+	issue(data, &spec, tok);
+	assert_int_equal(cl_tokens_check(t, tok, 68, now, &p), CL_OK);
+	snprintf(path, sizeof(path), "%s/auth/tokens", data);
+	assert_int_equal(cl_fs_read_file(path, 1 << 20, &before, &len), CL_OK);
+	/* the command counts its change: refused at once */
+	assert_int_equal(cl_tokens_revoke(data, spec.id, now, NULL), CL_OK);
+	assert_int_equal(cl_tokens_check(t, tok, 68, now, &p), CL_EINVAL);
+	/* the file put back by hand: not counted, so not seen at once (the
+	 * check did not look at the file), but within a second */
+	assert_int_equal(cl_fs_write_atomic(path, before, len, 0600), CL_OK);
+	assert_int_equal(cl_tokens_check(t, tok, 68, now, &p), CL_EINVAL);
+	assert_int_equal(cl_tokens_check(t, tok, 68, now + 1000000, &p), CL_OK);
+	cl_free(before);
+	cl_tokens_close(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_issue_check_revoke),
+		cmocka_unit_test(test_change_count),
 		cmocka_unit_test(test_bindings),
 		cmocka_unit_test(test_broker_passwd),
 		cmocka_unit_test(test_role_table),
