@@ -149,6 +149,33 @@ static struct find_rid on_disk(const char *data, const char *rid)
 	return f;
 }
 
+/* The ids the server made for requests that brought none: "cl-", the
+ * server's start in hex, "-", a count that rises by request. */
+struct made_ids {
+	int n;
+	unsigned long long start, last;
+};
+
+static int match_made(void *arg, const struct cl_audit_entry *e)
+{
+	struct made_ids *m = arg;
+	unsigned long long start, count;
+	int end = 0;
+
+	if (!e->rec.request_id || strncmp(e->rec.request_id, "cl-", 3) != 0)
+		return 0;
+	assert_int_equal(sscanf(e->rec.request_id, "cl-%llx-%llu%n", &start, &count, &end), 2);
+	assert_int_equal(e->rec.request_id[end], '\0');
+	assert_int_equal(strspn(e->rec.request_id + 3, "0123456789abcdef"),
+			 strcspn(e->rec.request_id + 3, "-"));
+	if (m->n++ == 0)
+		m->start = start;
+	assert_true(start == m->start && start > 0);
+	assert_true(count > m->last);
+	m->last = count;
+	return 0;
+}
+
 /* The session's reads and refusals, each checked against the trail. */
 static void session(const struct server *s, const char *data, const struct tokens *t)
 {
@@ -202,6 +229,19 @@ static void session(const struct server *s, const char *data, const struct token
 	/* a patient: its own record; another patient does not exist */
 	assert_int_equal(status(s, "/api/v1/patients/p-1/vitals", t->patient, NULL), 200);
 	assert_int_equal(status(s, "/api/v1/patients/p-2/vitals", t->patient, NULL), 404);
+	/* those two brought no request id (nor one that is no id): the
+	 * server made each a new one */
+	assert_int_equal(status(s, "/api/v1/patients/p-1/vitals", t->patient,
+				"X-Request-Id: two words"), 200);
+	{
+		struct cl_audit_filter all = { 0 };
+		struct made_ids m = { 0 };
+		char audit[400];
+
+		snprintf(audit, sizeof(audit), "%s/audit", data);
+		assert_int_equal(cl_audit_search(audit, &all, match_made, &m), 0);
+		assert_true(m.n >= 3);
+	}
 
 	/* compliance searches the trail */
 	assert_int_equal(bundle_total(s, "/fhir/AuditEvent?patient=p-2", t->compliance, &body), 4);
@@ -269,7 +309,7 @@ static void verify_and_tamper(const char *data, const struct tokens *t)
 	assert_int_equal(cl_audit_verify(audit, NULL, &v), 0);
 	if (!v.ok)
 		fail_msg("verify: %s", v.problem);
-	assert_int_equal(v.records, 23);   /* every request of the session but /metrics */
+	assert_int_equal(v.records, 24);   /* every request of the session but /metrics */
 	assert_true(v.checkpoints >= 1);   /* the close signs one */
 	assert_int_equal(v.uncovered, 0);
 
