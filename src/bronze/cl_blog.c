@@ -132,8 +132,9 @@ const char *cl_blog_dir(const struct cl_blog *log)
 
 /* ---- segment management (flusher or opener only) ---- */
 
-/* The calling thread owns the segment state (for assert). */
-static int seg_owned(const struct cl_blog *log)
+/* The calling thread owns the segment state (for assert; unused in a
+ * release build, where assert compiles to nothing). */
+static __attribute__((unused)) int seg_owned(const struct cl_blog *log)
 {
 	return pthread_equal(log->seg_owner, pthread_self());
 }
