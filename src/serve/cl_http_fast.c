@@ -241,13 +241,29 @@ static void refresh_date(struct cl_fworker *w)
 static void flush_out(struct cl_fconn *c);
 
 static int fast_reply(void *conn, int code, const char *ctype, char *body, size_t len,
-		      const char *extra_h, const char *extra_v)
+		      const struct cl_reply_headers *h)
 {
 	struct cl_fconn *c = conn;
 	const char *reason = MHD_get_reason_phrase_for((unsigned int)code);
-	size_t need = len + 256 + strlen(ctype) + (extra_h ? strlen(extra_h) + strlen(extra_v) : 0);
+	char more[CL_REPLY_HEADERS * (CL_REPLY_HEADER_MAX + 64)];
+	size_t need, used = 0;
 	int n;
 
+	/* the handler's headers, "Name: value\r\n" each (names are short
+	 * static strings: 64 bytes of room each is plenty) */
+	for (int i = 0; i < h->n; i++) {
+		size_t nl = strlen(h->name[i]), vl = strlen(h->value[i]);
+
+		if (nl > 60)
+			continue;
+		memcpy(more + used, h->name[i], nl);
+		memcpy(more + used + nl, ": ", 2);
+		memcpy(more + used + nl + 2, h->value[i], vl);
+		memcpy(more + used + nl + 2 + vl, "\r\n", 2);
+		used += nl + vl + 4;
+	}
+	more[used] = '\0';
+	need = len + 256 + strlen(ctype) + used;
 	if (code >= 400 && !c->req.route)
 		c->close_after = 1; /* refused before any route: do not read on */
 	if (need > c->out_cap) {
@@ -265,9 +281,8 @@ static int fast_reply(void *conn, int code, const char *ctype, char *body, size_
 	refresh_date(c->w);
 	n = snprintf(c->out, c->out_cap,
 		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
-		     "%s%s%s%sContent-Length: %zu\r\nDate: %s\r\n%s\r\n",
-		     code, reason, ctype, extra_h ? extra_h : "", extra_h ? ": " : "",
-		     extra_h ? extra_v : "", extra_h ? "\r\n" : "", len, c->w->date,
+		     "%sContent-Length: %zu\r\nDate: %s\r\n%s\r\n",
+		     code, reason, ctype, more, len, c->w->date,
 		     c->close_after ? "Connection: close\r\n" : "");
 	if (n < 0 || (size_t)n + len > c->out_cap) {
 		free(body);

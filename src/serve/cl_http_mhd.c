@@ -96,7 +96,7 @@ static int mhd_each_query(void *conn, int (*fn)(void *arg, const char *name, con
 }
 
 static int mhd_reply(void *conn, int code, const char *ctype, char *body, size_t len,
-		     const char *extra_h, const char *extra_v)
+		     const struct cl_reply_headers *h)
 {
 	struct mreq *q = conn;
 	struct MHD_Response *resp;
@@ -109,8 +109,8 @@ static int mhd_reply(void *conn, int code, const char *ctype, char *body, size_t
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (extra_h)
-		MHD_add_response_header(resp, extra_h, extra_v);
+	for (int i = 0; i < h->n; i++)
+		MHD_add_response_header(resp, h->name[i], h->value[i]);
 	ret = MHD_queue_response(q->conn, (unsigned int)code, resp);
 	MHD_destroy_response(resp);
 	q->state = S_ANSWERED;

@@ -109,11 +109,23 @@ int cl_req_ready(const struct cl_req *r, int *rc)
 	return cl_blog_poll_range(r->wait_log, r->wait_first, r->wait_last, rc);
 }
 
-/* Hands a reply to the transport and counts it. */
-static int send_reply(struct cl_req *r, int code, const char *ctype, char *body, size_t len,
-		      const char *extra_h, const char *extra_v)
+int cl_reply_header(struct cl_req *r, const char *name, const char *value)
 {
-	int rc = r->t->reply(r->conn, code, ctype, body, len, extra_h, extra_v);
+	struct cl_reply_headers *h = &r->reply_h;
+	size_t n = strlen(value);
+
+	if (h->n >= CL_REPLY_HEADERS || n >= CL_REPLY_HEADER_MAX)
+		return cl_error_set(CL_ENOSPC, "no room for the reply header %s", name);
+	h->name[h->n] = name;
+	memcpy(h->value[h->n], value, n + 1);
+	h->n++;
+	return CL_OK;
+}
+
+/* Hands a reply to the transport and counts it. */
+static int send_reply(struct cl_req *r, int code, const char *ctype, char *body, size_t len)
+{
+	int rc = r->t->reply(r->conn, code, ctype, body, len, &r->reply_h);
 
 	r->answered = 1;
 	r->code = code;
@@ -127,6 +139,7 @@ static int not_recorded(struct cl_req *r, char *body)
 {
 	free(body);
 	r->audit.count = 0;
+	r->reply_h.n = 0; /* nothing of the reply it replaces */
 	return cl_reply_error(r, 503, "busy", "the audit trail cannot record this access; "
 			      "retry later", "Retry-After", "1");
 }
@@ -136,18 +149,19 @@ int cl_reply(struct cl_req *r, int code, const char *ctype, char *body, size_t l
 {
 	int rc;
 
+	if (extra_h)
+		cl_reply_header(r, extra_h, extra_v);
 	if (r->audited || !cl_serve_audit_wants(r, code))
-		return send_reply(r, code, ctype, body, len, extra_h, extra_v);
+		return send_reply(r, code, ctype, body, len);
 	rc = cl_serve_audit_record(r, code);
 	if (rc != CL_OK)
-		return code == 503 ? send_reply(r, code, ctype, body, len, extra_h, extra_v)
-				   : not_recorded(r, body);
+		return code == 503 ? send_reply(r, code, ctype, body, len) : not_recorded(r, body);
 	if (!cl_serve_audit_must_wait(r, code))
-		return send_reply(r, code, ctype, body, len, extra_h, extra_v);
+		return send_reply(r, code, ctype, body, len);
 	if (!r->t->holds) {
 		if (cl_serve_audit_wait(r) != CL_OK)
 			return not_recorded(r, body);
-		return send_reply(r, code, ctype, body, len, extra_h, extra_v);
+		return send_reply(r, code, ctype, body, len);
 	}
 	/* held: the transport parks the request and sends it on release */
 	r->has_held = 1;
@@ -155,8 +169,6 @@ int cl_reply(struct cl_req *r, int code, const char *ctype, char *body, size_t l
 	r->held.ctype = ctype;
 	r->held.body = body;
 	r->held.len = len;
-	r->held.extra_h = extra_h;
-	snprintf(r->held.extra_v, sizeof(r->held.extra_v), "%s", extra_v ? extra_v : "");
 	r->answered = 1;
 	r->code = code;
 	return CL_REQ_DONE;
@@ -172,8 +184,7 @@ int cl_req_release(struct cl_req *r, int rc)
 		r->answered = 0;
 		return not_recorded(r, h.body);
 	}
-	return send_reply(r, h.code, h.ctype, h.body, h.len, h.extra_h,
-			  h.extra_h ? h.extra_v : NULL);
+	return send_reply(r, h.code, h.ctype, h.body, h.len);
 }
 
 int cl_reply_text(struct cl_req *r, int code, const char *ctype, const char *text)
@@ -252,7 +263,8 @@ static const char *fhir_issue(const char *kind)
 		{ "bad_request", "invalid" }, { "unsupported_media_type", "not-supported" },
 		{ "payload_too_large", "too-costly" }, { "too_many_events", "too-costly" },
 		{ "busy", "transient" }, { "not_stored", "exception" },
-		{ "too_many_requests", "throttled" },
+		{ "too_many_requests", "throttled" }, { "gone", "deleted" },
+		{ "not_acceptable", "not-supported" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

@@ -34,11 +34,23 @@ struct cl_server;
 struct cl_route;
 struct cl_blog;
 struct cl_req_stream;
+struct cl_reply_headers;
 
-#define CL_REQ_PARAMS 2        /* path parameters a route may have */
+#define CL_REQ_PARAMS 3        /* path parameters a route may have */
 #define CL_REQ_PARAM_MAX 256   /* longest parameter value, its NUL included */
 
 enum cl_method { CL_GET, CL_POST, CL_METHOD_OTHER };
+
+/* The headers a reply carries beyond its type and length: a handler
+ * adds them (cl_reply_header) before it replies; an error reply also
+ * takes one (cl_reply_error's extra_h). */
+#define CL_REPLY_HEADERS 4
+#define CL_REPLY_HEADER_MAX 160        /* longest value, its NUL included */
+struct cl_reply_headers {
+	int n;
+	const char *name[CL_REPLY_HEADERS];            /* static strings */
+	char value[CL_REPLY_HEADERS][CL_REPLY_HEADER_MAX];
+};
 
 /* What a transport does for the requests it carries. */
 struct cl_transport {
@@ -51,9 +63,11 @@ struct cl_transport {
 	 * transport's routes take no such queries). */
 	int (*each_query)(void *conn, int (*fn)(void *arg, const char *name, const char *value),
 			  void *arg);
-	/* Writes a whole reply; the body is the transport's to free (free()). */
+	/* Writes a whole reply with the headers h beyond Content-Type,
+	 * Cache-Control and Content-Length; the body is the transport's to
+	 * free (free()). */
 	int (*reply)(void *conn, int code, const char *ctype, char *body, size_t len,
-		     const char *extra_h, const char *extra_v);
+		     const struct cl_reply_headers *h);
 	/* Starts a streamed reply (NULL: this transport cannot). */
 	int (*stream)(void *conn, int code, const char *ctype, struct cl_req_stream *src);
 	/* 1: the transport parks a request whose reply is held for its audit
@@ -65,6 +79,7 @@ struct cl_transport {
  * the handler fills what it knows. Strings are borrowed for the request. */
 struct cl_req_audit {
 	const char *patient;     /* the patient whose data it is ("": none) */
+	const char *resource_type; /* its type, when the route's row cannot say */
 	const char *resource_id; /* the resource touched (an alert id, ...) */
 	const char *break_glass; /* the X-Break-Glass reason, when it was used */
 	int64_t count;           /* records returned */
@@ -75,9 +90,7 @@ struct cl_req_held {
 	int code;
 	const char *ctype;       /* a static string */
 	char *body;              /* taken from the handler; free() */
-	size_t len;
-	const char *extra_h;     /* a static string */
-	char extra_v[160];
+	size_t len;              /* its headers: the request's reply_h */
 };
 
 /*
@@ -118,6 +131,7 @@ struct cl_req {
 	struct cl_req_audit audit;         /* what its audit record says */
 	int audited;                       /* its audit record is queued */
 	uint64_t audit_ticket;             /* ... with this ticket */
+	struct cl_reply_headers reply_h;   /* its reply's headers (cl_reply_header) */
 	int has_held;                      /* a reply waits in `held` */
 	struct cl_req_held held;
 
@@ -183,6 +197,11 @@ int cl_req_release(struct cl_req *r, int rc);
 int cl_reply(struct cl_req *r, int code, const char *ctype, char *body, size_t len,
 	     const char *extra_h, const char *extra_v);
 int cl_reply_text(struct cl_req *r, int code, const char *ctype, const char *text);
+/* Adds a header to the reply the handler is about to make (name: a
+ * static string; the value is copied). CL_ENOSPC when the reply has
+ * CL_REPLY_HEADERS already or the value is longer than
+ * CL_REPLY_HEADER_MAX - 1: the header is then left out. */
+int cl_reply_header(struct cl_req *r, const char *name, const char *value);
 int cl_reply_json(struct cl_req *r, int code, json_t *j);   /* steals j */
 int cl_reply_stream(struct cl_req *r, int code, const char *ctype, struct cl_req_stream *src);
 
