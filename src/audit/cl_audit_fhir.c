@@ -30,7 +30,8 @@ char cl_audit_fhir_action(const char *action)
 		return 'E';
 	if (!strcmp(action, "create"))
 		return 'C';
-	if (!strcmp(action, "read") || !strcmp(action, "break-glass") || !strcmp(action, "export"))
+	if (!strcmp(action, "read") || !strcmp(action, "vread") || !strcmp(action, "history") ||
+	    !strcmp(action, "break-glass") || !strcmp(action, "export"))
 		return 'R';
 	if (!strcmp(action, "update") || !strcmp(action, "ack"))
 		return 'U';

@@ -433,6 +433,7 @@ static int ingest_file(struct cl_batch *b, const char *source_opt, const char *p
 		rc = exec(b, "BEGIN IMMEDIATE");
 	if (rc == CL_OK) {
 		cl_silver_lineage(b->silver, source, hash, sum->run_id, &sum->c);
+		cl_silver_set_time(b->silver, now);
 		rc = register_file(b, hash, source, rel, name, len, format, sum->run_id, now);
 		if (rc == CL_OK)
 			rc = refine_data(b, data, len, format, &sum->c);
@@ -716,6 +717,7 @@ static int refine_log(struct cl_batch *b, const char *source, struct cl_batch_su
 			char record[48];
 
 			snprintf(record, sizeof(record), "offset %llu", (unsigned long long)f.offset);
+			cl_silver_set_time(b->silver, f.ts_us);
 			if (strcmp(source, "vitals") == 0)
 				rc = vital_row(b, &doc, &f, record, &sum->c);
 			else
@@ -802,6 +804,7 @@ static int rebuild_file(struct cl_batch *b, const struct listed *l, struct cl_ba
 		return rc;
 	}
 	cl_silver_lineage(b->silver, l->source, hash, sum->run_id, &sum->c);
+	cl_silver_set_time(b->silver, json_integer_value(json_object_get(l->line, "ingested_us")));
 	frc = register_file(b, hash, l->source, rel, name, len, format, sum->run_id,
 			    json_integer_value(json_object_get(l->line, "ingested_us")));
 	if (frc == CL_OK)

@@ -9,6 +9,7 @@
 #include "fhir/cl_fhir_check.h"
 #include "json/cl_json.h"
 #include "model/cl_vitals.h"
+#include "store/cl_store_fhir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,38 +116,39 @@ static void put_time(struct ctx *x, struct cl_row *r, int obj, const char *col,
 	}
 }
 
+/* The reference at path, resolved into buf: a Bundle entry's fullUrl
+ * ("urn:uuid:x") to the entry's "Type/id", a version ("/_history/n")
+ * dropped. "" when there is none. */
+static const char *resolve_ref(struct ctx *x, int obj, const char *path, char *buf, size_t cap)
+{
+	const char *ref = str(x->d, obj, path, buf, cap), *h;
+
+	if (ref[0] && x->urls) {
+		void **slot = cl_map_slot(x->urls, ref, strlen(ref), 0);
+
+		if (slot && *slot)
+			snprintf(buf, cap, "%s", (const char *)*slot);
+	}
+	h = strstr(buf, "/_history/");
+	if (h)
+		buf[h - buf] = '\0';
+	return buf;
+}
+
 /* The id a reference points to: "Patient/123" -> 123, "urn:uuid:x" -> the
- * id of the entry with that fullUrl, an absolute URL -> its last part. */
+ * id of the entry with that fullUrl (or x), an absolute URL -> its last
+ * part. */
 static void put_ref(struct ctx *x, struct cl_row *r, int obj, const char *col,
 		    const char *path)
 {
 	char buf[512];
-	const char *ref = str(x->d, obj, path, buf, sizeof(buf)), *slash;
+	const char *ref = resolve_ref(x, obj, path, buf, sizeof(buf)), *slash;
 
 	if (!ref[0])
 		return;
-	if (x->urls) {
-		void **slot = cl_map_slot(x->urls, ref, strlen(ref), 0);
-
-		if (slot && *slot)
-			ref = *slot;
-	}
 	if (strncmp(ref, "urn:uuid:", 9) == 0) {
 		put_text(r, col, ref + 9);
 		return;
-	}
-	/* "Type/id", or ".../Type/id/_history/n" */
-	{
-		const char *h = strstr(ref, "/_history/");
-		char tmp[512];
-
-		if (h) {
-			snprintf(tmp, sizeof(tmp), "%.*s", (int)(h - ref), ref);
-			ref = tmp;
-			slash = strrchr(ref, '/');
-			put_text(r, col, slash ? slash + 1 : ref);
-			return;
-		}
 	}
 	slash = strrchr(ref, '/');
 	put_text(r, col, slash ? slash + 1 : ref);
@@ -433,12 +435,58 @@ static int refuse(struct ctx *x, const char *table, int o)
 				    x->d->toks[o].len);
 }
 
+/* 1 if id is a FHIR id: 1..64 of [A-Za-z0-9.-]. */
+static int fhir_id(const char *id)
+{
+	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.");
+
+	return n > 0 && n <= 64 && id[n] == '\0';
+}
+
+/* The patient whose compartment the resource at o is in: a Patient's own
+ * id, else the Patient its subject (or patient) names; "" for none. */
+static void compartment(struct ctx *x, int o, const char *type, const char *id, char *out,
+			size_t cap)
+{
+	char buf[512];
+	const char *ref, *slash;
+
+	out[0] = '\0';
+	if (strcmp(type, "Patient") == 0) {
+		snprintf(out, cap, "%s", id);
+		return;
+	}
+	ref = resolve_ref(x, o, "subject.reference", buf, sizeof(buf));
+	if (!ref[0])
+		ref = resolve_ref(x, o, "patient.reference", buf, sizeof(buf));
+	slash = strrchr(ref, '/');
+	if (slash && slash - ref >= 7 && memcmp(slash - 7, "Patient", 7) == 0 &&
+	    (slash - ref == 7 || slash[-8] == '/') && fhir_id(slash + 1))
+		snprintf(out, cap, "%s", slash + 1);
+}
+
+/* Keeps the resource at o as a version of type/id (cl_store_fhir.h): the
+ * FHIR API serves it back as it came. An id that is no FHIR id cannot be
+ * asked for: its rows load, no version is kept. */
+static int keep_version(struct ctx *x, int o, const char *type, const char *id)
+{
+	char patient[CL_FHIR_ID_MAX];
+	int64_t version;
+
+	if (!fhir_id(id))
+		return CL_OK;
+	compartment(x, o, type, id, patient, sizeof(patient));
+	return cl_fhir_put(cl_silver_fhir(x->s), type, id, patient,
+			   x->d->src + x->d->toks[o].start, x->d->toks[o].len, cl_silver_time(x->s),
+			   x->record, &version);
+}
+
 /* One resource; id_hint: the id from a urn:uuid fullUrl when it has none. */
 static int resource(struct ctx *x, int o, const char *id_hint)
 {
 	char type[64], id[256];
 	const char *issue;
-	int rt;
+	int rt, rc;
 
 	if (o < 0 || x->d->toks[o].type != CL_JSON_OBJECT)
 		return cl_silver_quarantine(x->s, NULL, x->record, "not a FHIR resource (not an object)",
@@ -471,10 +519,15 @@ static int resource(struct ctx *x, int o, const char *id_hint)
 						    x->d->src + x->d->toks[o].start,
 						    x->d->toks[o].len);
 		}
-		return mappers[i].fn(x, o, id);
+		rc = keep_version(x, o, type, id);
+		return rc == CL_OK ? mappers[i].fn(x, o, id) : rc;
 	}
-	x->c->other++; /* kept in bronze, counted, no silver table */
-	return CL_OK;
+	/* no silver table: kept in bronze and as a FHIR version, counted */
+	str(x->d, o, "id", id, sizeof(id));
+	if (!id[0] && id_hint)
+		snprintf(id, sizeof(id), "%s", id_hint);
+	x->c->other++;
+	return id[0] ? keep_version(x, o, type, id) : CL_OK;
 }
 
 static void free_str(void *p)
@@ -555,6 +608,12 @@ static int bundle(struct ctx *x, int b)
 			table = table_of_type(type);
 			if (table && slash)
 				rc = cl_silver_delete(x->s, table, slash + 1);
+			if (rc == CL_OK && slash && fhir_id(slash + 1)) {
+				int64_t version;
+
+				rc = cl_fhir_delete(cl_silver_fhir(x->s), type, slash + 1,
+						    cl_silver_time(x->s), x->record, &version);
+			}
 			continue;
 		}
 		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 || res < 0)

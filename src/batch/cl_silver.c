@@ -6,6 +6,7 @@
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "store/cl_store_fhir.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -47,7 +48,9 @@ struct cl_silver {
 	sqlite3_stmt *quarantine;
 	const char *source, *file;
 	int64_t run_id;
+	int64_t ts_us;           /* when bronze accepted the records that follow */
 	struct cl_silver_counts *c;
+	struct cl_fhir_writer *fhir;   /* FHIR resource versions */
 };
 
 static int table_index(const struct cl_table *t)
@@ -272,6 +275,8 @@ int cl_silver_open(sqlite3 *db, struct cl_silver **out)
 	if (rc == CL_OK)
 		rc = add_warning_source(db);
 	if (rc == CL_OK)
+		rc = cl_fhir_writer_open(db, &s->fhir);
+	if (rc == CL_OK)
 		rc = prepare(db, "INSERT INTO quality_warning(run_id, table_name, row_id, reason, source)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5)", &s->warn);
 	if (rc == CL_OK)
@@ -296,6 +301,7 @@ void cl_silver_close(struct cl_silver *s)
 	}
 	sqlite3_finalize(s->quarantine);
 	sqlite3_finalize(s->warn);
+	cl_fhir_writer_close(s->fhir);
 	for (int i = 0; i < s->nexp; i++)
 		sqlite3_finalize(s->exp[i].st);
 	cl_silver_txn_end(s);
@@ -309,6 +315,23 @@ void cl_silver_lineage(struct cl_silver *s, const char *source, const char *file
 	s->file = file_hash;
 	s->run_id = run_id;
 	s->c = counts;
+	s->ts_us = cl_time_now_us();
+	cl_fhir_writer_lineage(s->fhir, source, file_hash, run_id);
+}
+
+void cl_silver_set_time(struct cl_silver *s, int64_t ts_us)
+{
+	s->ts_us = ts_us;
+}
+
+int64_t cl_silver_time(const struct cl_silver *s)
+{
+	return s->ts_us;
+}
+
+struct cl_fhir_writer *cl_silver_fhir(struct cl_silver *s)
+{
+	return s->fhir;
 }
 
 static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
@@ -742,7 +765,7 @@ int cl_silver_clear(struct cl_silver *s)
 	if (sqlite3_exec(s->db, "DELETE FROM quarantine; DELETE FROM quality_warning", NULL, NULL,
 			 NULL) != SQLITE_OK)
 		return db_fail(s->db, "clear quarantine");
-	return CL_OK;
+	return cl_fhir_clear(s->fhir);
 }
 
 int cl_silver_set_references(struct cl_silver *s, const char *action)

@@ -101,6 +101,7 @@ struct cl_silver_counts {
 };
 
 struct cl_silver;
+struct cl_fhir_writer;
 
 /* On an open carelake.db connection: creates the tables if needed. */
 int cl_silver_open(sqlite3 *db, struct cl_silver **out);
@@ -109,6 +110,14 @@ void cl_silver_close(struct cl_silver *s);
 /* The lineage of the rows that follow. */
 void cl_silver_lineage(struct cl_silver *s, const char *source, const char *file_hash,
 		       int64_t run_id, struct cl_silver_counts *counts);
+
+/* When bronze accepted the records that follow (cl_silver_lineage sets
+ * it to now): the time of the FHIR resource versions they make. */
+void cl_silver_set_time(struct cl_silver *s, int64_t ts_us);
+int64_t cl_silver_time(const struct cl_silver *s);
+
+/* The FHIR resource versions, written beside the rows (cl_store_fhir.h). */
+struct cl_fhir_writer *cl_silver_fhir(struct cl_silver *s);
 
 /* Declares the expectations rows are checked against (prepared once;
  * a check that SQLite cannot compile fails here, naming it). */
@@ -127,7 +136,8 @@ int cl_silver_quarantine(struct cl_silver *s, const char *table, const char *rec
 /* Deletes a row (a FHIR DELETE). */
 int cl_silver_delete(struct cl_silver *s, const char *table, const char *id);
 
-/* Empties every silver table and the quarantine (refine --rebuild). */
+/* Empties every silver table, the quarantine and the FHIR resource
+ * versions (refine --rebuild). */
 int cl_silver_clear(struct cl_silver *s);
 
 /* What becomes of rows whose references name no row: "warn" (kept,

@@ -17,6 +17,11 @@ int cl_api_fhir_bundle(struct cl_req *r);
 int cl_api_fhir_finish(struct cl_req *r, int commit_rc);
 int cl_api_fhir_metadata(struct cl_req *r);
 
+/* GET /fhir/{type}/{id}, .../_history/{vid}, .../_history (cl_api_fhir_read.c) */
+int cl_api_fhir_read(struct cl_req *r);
+int cl_api_fhir_vread(struct cl_req *r);
+int cl_api_fhir_history(struct cl_req *r);
+
 /* GET /api/v1/alerts, POST /api/v1/alerts/{id}/ack (cl_api_alerts.c) */
 int cl_api_alerts_get(struct cl_req *r);
 int cl_api_alert_ack(struct cl_req *r);

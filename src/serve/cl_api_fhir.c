@@ -2,7 +2,9 @@
  * The FHIR R4 endpoints: POST /fhir/Observation (one Observation, stored
  * as sent), POST /fhir (a batch, transaction or collection Bundle of
  * Observations), answered once durable; GET /fhir/metadata, the
- * CapabilityStatement. Errors are OperationOutcomes (the routes are
+ * CapabilityStatement: exactly the interactions served (reads of every
+ * type held, cl_api_fhir_read.c; Observation create; AuditEvent search;
+ * batch and transaction Bundles). Errors are OperationOutcomes (the routes are
  * marked FHIR in cl_routes.c).
  */
 #include "cl_api.h"
@@ -10,6 +12,8 @@
 #include "cl_server_int.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
+#include "store/cl_store.h"
+#include "store/cl_store_fhir.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,13 +124,79 @@ int cl_api_fhir_finish(struct cl_req *r, int commit_rc)
 	return answer(r, res);
 }
 
+/* The CapabilityStatement's entry for a resource type, made on first use. */
+static json_t *resource_entry(json_t *list, const char *type)
+{
+	size_t k;
+	json_t *e;
+
+	json_array_foreach(list, k, e)
+		if (strcmp(json_string_value(json_object_get(e, "type")), type) == 0)
+			return e;
+	e = json_pack("{s:s,s:[]}", "type", type, "interaction");
+	json_array_append_new(list, e);
+	return e;
+}
+
+static void add_interaction(json_t *list, const char *type, const char *code)
+{
+	json_array_append_new(json_object_get(resource_entry(list, type), "interaction"),
+			      json_pack("{s:s}", "code", code));
+}
+
+/* A type held: read, vread and its instance history. */
+static void held_type(void *arg, const char *type)
+{
+	json_t *e, *list = arg;
+
+	if (strcmp(type, "AuditEvent") == 0)
+		return; /* the trail's, served by its own search */
+	add_interaction(list, type, "read");
+	add_interaction(list, type, "vread");
+	add_interaction(list, type, "history-instance");
+	e = resource_entry(list, type);
+	json_object_set_new(e, "versioning", json_string("versioned"));
+	json_object_set_new(e, "readHistory", json_true());
+	json_object_set_new(e, "conditionalRead", json_string("full-support"));
+}
+
 int cl_api_fhir_metadata(struct cl_req *r)
 {
+	json_t *list = json_array(), *audit, *params = json_array();
+	static const char *const audit_params[][2] = {
+		{ "patient", "reference" }, { "agent", "reference" }, { "date", "date" },
+		{ "action", "token" }, { "subtype", "token" }, { "outcome", "token" },
+		{ "_count", "number" },
+	};
+	struct cl_store *st;
+	char now[40];
+	int rc;
+
+	/* the statement describes the server as it is now */
+	cl_time_format_rfc3339(cl_time_now_us(), now, sizeof(now), 0);
+	/* what is served: every type held, as it is held now */
+	rc = cl_store_open(r->s->data_dir, &st);
+	if (rc == CL_OK) {
+		rc = cl_store_fhir_types(st, held_type, list);
+		cl_store_close(st);
+	}
+	if (rc != CL_OK) {
+		json_decref(list);
+		json_decref(params);
+		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
+	}
+	add_interaction(list, "Observation", "create");
+	for (size_t i = 0; i < sizeof(audit_params) / sizeof(audit_params[0]); i++)
+		json_array_append_new(params, json_pack("{s:s,s:s}", "name", audit_params[i][0],
+							"type", audit_params[i][1]));
+	audit = resource_entry(list, "AuditEvent");
+	add_interaction(list, "AuditEvent", "search-type");
+	json_object_set_new(audit, "searchParam", params);
 	return cl_reply_json(r, 200, json_pack(
-		"{s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:[{s:s,s:[{s:s,s:[{s:s}]}]}]}",
-		"resourceType", "CapabilityStatement", "status", "active",
+		"{s:s,s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:[{s:s,s:o,s:[{s:s},{s:s}]}]}",
+		"resourceType", "CapabilityStatement", "status", "active", "date", now,
 		"kind", "instance", "fhirVersion", "4.0.1", "format", "json",
 		"software", "name", "carelake", "version", CARELAKE_VERSION,
-		"rest", "mode", "server", "resource", "type", "Observation",
-		"interaction", "code", "create"));
+		"rest", "mode", "server", "resource", list,
+		"interaction", "code", "batch", "code", "transaction"));
 }

@@ -92,10 +92,12 @@ static const char *action_of(const struct cl_req *r, int code)
 	return "access";
 }
 
-/* The record's resource type: the route's, else the action the route
+/* The record's resource type: the handler's, the route's, else the action the route
  * performs ("ingest-events"). */
 static const char *resource_of(const struct cl_req *r)
 {
+	if (r->audit.resource_type && *r->audit.resource_type)
+		return r->audit.resource_type;
 	if (r->route->audit.resource)
 		return r->route->audit.resource;
 	return cl_action_name((enum cl_action)r->route->rule.action);

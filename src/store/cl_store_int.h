@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct cl_store;
+struct cl_store_alert_filter;
 
 sqlite3 *cl_store_sqlite(struct cl_store *s);
 

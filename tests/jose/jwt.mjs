@@ -40,6 +40,8 @@ t.researcher = await mint({ roles: ['researcher'] }, { alg: 'ES256' });
 t.patient_p1 = await mint({ sub: 'pat-1', roles: ['patient'], patient: 'p-1' });
 t.patient_fhiruser_p2 = await mint({ sub: 'pat-2', roles: 'patient',
   fhirUser: 'https://fhir.example.org/r4/Patient/p-2' }, { alg: 'ES256' });
+t.clinician_observations = await mint({ sub: 'dr-obs', roles: ['clinician'],
+  scope: 'openid user/Observation.rs' });
 t.no_role = await mint({ roles: ['nurse'] });
 t.expired = await mint({ roles: ['admin'] }, { exp: now - 3600, nbf: now - 7200 });
 t.not_yet_valid = await mint({ roles: ['admin'] }, { nbf: now + 3600, exp: now + 7200 });

@@ -178,6 +178,8 @@ struct reply {
 	char *body;
 	size_t len;
 	char retry_after[32];
+	char etag[64];
+	char last_modified[64];
 };
 
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
@@ -198,6 +200,11 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 	if (strncasecmp(p, "Retry-After:", 12) == 0)
 		snprintf(r->retry_after, sizeof(r->retry_after), "%.*s",
 			 (int)strcspn(p + 12, "\r\n"), p + 12);
+	if (strncasecmp(p, "ETag: ", 6) == 0)
+		snprintf(r->etag, sizeof(r->etag), "%.*s", (int)strcspn(p + 6, "\r\n"), p + 6);
+	if (strncasecmp(p, "Last-Modified: ", 15) == 0)
+		snprintf(r->last_modified, sizeof(r->last_modified), "%.*s",
+			 (int)strcspn(p + 15, "\r\n"), p + 15);
 	return sz * n;
 }
 

@@ -4,7 +4,8 @@
  * and an ES256 key on every run, writes their JWKS and signs one token of
  * each case. Valid tokens are accepted and act with the role their claim
  * names (a clinician reads vitals, an engineer or researcher may not: 403);
- * a patient's token sees its own patient only; every bad token (expired,
+ * a patient's token sees its own patient only; SMART scopes narrow FHIR
+ * reads to the types they name; every bad token (expired,
  * not yet valid, wrong issuer, wrong audience, wrong signature, unknown
  * kid, alg none, HS256, malformed, no role) gets 401 with
  * WWW-Authenticate: Bearer error="invalid_token" and a reason that does
@@ -163,6 +164,25 @@ static void test_jwt_serve(void **state)
 	snprintf(set_iss, sizeof(set_iss), "auth.oidc.issuer=%s", ISS);
 	snprintf(set_aud, sizeof(set_aud), "auth.oidc.audience=%s", AUD);
 	snprintf(set_jwks, sizeof(set_jwks), "auth.oidc.jwks=%s", jwks);
+	/* a Patient and an Observation to read over FHIR */
+	{
+		char file[400];
+		FILE *f;
+
+		snprintf(file, sizeof(file), "%s/records.ndjson", dir);
+		f = fopen(file, "w");
+		assert_non_null(f);
+		fputs("{\"resourceType\":\"Patient\",\"id\":\"p-1\"}\n"
+		      "{\"resourceType\":\"Observation\",\"id\":\"o-1\",\"status\":\"final\","
+		      "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8867-4\"}]},"
+		      "\"subject\":{\"reference\":\"Patient/p-1\"},"
+		      "\"effectiveDateTime\":\"2026-11-01T08:00:00Z\","
+		      "\"valueQuantity\":{\"value\":72,\"unit\":\"/min\"}}\n", f);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "'%s' ingest --data '%s' '%s' >/dev/null 2>&1", bin, data,
+			 file);
+		assert_int_equal(system(cmd), 0);
+	}
 	{
 		const char *extra[] = { "--set", set_iss, "--set", set_aud, "--set", set_jwks, NULL };
 
@@ -185,6 +205,11 @@ static void test_jwt_serve(void **state)
 	a = get(&s, "/api/v1/patients/p-2/vitals", tok("clinician_es256"));
 	assert_non_null(strstr(a.body, "\"vitals\""));
 	free(a.body);
+
+	/* SMART scopes narrow FHIR reads to the types they name */
+	expect(&s, "/fhir/Observation/o-1", "clinician_observations", 200);
+	expect(&s, "/fhir/Patient/p-1", "clinician_observations", 403);
+	expect(&s, "/fhir/Patient/p-1", "clinician_es256", 200);
 
 	/* a patient's token sees its own patient, and no other */
 	expect(&s, "/api/v1/patients/p-1/vitals", "patient_p1", 200);

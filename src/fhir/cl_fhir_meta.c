@@ -1,0 +1,110 @@
+/*
+ * meta.versionId and meta.lastUpdated, set in a resource's text. See
+ * cl_fhir_meta.h.
+ */
+#include "cl_fhir_meta.h"
+#include "core/cl_error.h"
+#include "core/cl_time.h"
+#include "json/cl_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The text of the value at token i: a string with its quotes. */
+static void span(const struct cl_json_doc *d, uint32_t i, size_t *start, size_t *len)
+{
+	const struct cl_json_tok *t = &d->toks[i];
+
+	*start = t->start - (t->type == CL_JSON_STRING);
+	*len = t->len + 2 * (t->type == CL_JSON_STRING);
+}
+
+struct out {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+int cl_fhir_with_meta(const char *src, size_t len, int64_t version, int64_t updated_us,
+		      char **out, size_t *out_len)
+{
+	struct cl_json_doc d;
+	struct out o = { 0 };
+	char ours[128], when[40];
+	size_t ours_len, obj_at, obj_len;
+	int meta, rc;
+
+	*out = NULL;
+	*out_len = 0;
+	cl_json_doc_init(&d);
+	rc = cl_json_parse(&d, src, len);
+	if (rc == CL_OK && d.toks[0].type != CL_JSON_OBJECT)
+		rc = cl_error_set(CL_EPARSE, "a FHIR resource is a JSON object, not %s",
+				  cl_json_type_name(d.toks[0].type));
+	if (rc != CL_OK) {
+		cl_json_doc_free(&d);
+		return rc == CL_EPARSE ? cl_error_set(CL_EPARSE, "a stored resource is not JSON: %s",
+						      d.err)
+				       : rc;
+	}
+	cl_time_format_rfc3339(updated_us, when, sizeof(when), 3);
+	ours_len = (size_t)snprintf(ours, sizeof(ours), "\"versionId\":\"%lld\",\"lastUpdated\":\"%s\"",
+				    (long long)version, when);
+	span(&d, 0, &obj_at, &obj_len);
+	o.cap = obj_len + ours_len + 16;
+	o.p = malloc(o.cap);
+	if (!o.p) {
+		cl_json_doc_free(&d);
+		return cl_error_set(CL_ENOMEM, "no memory for a resource of %zu bytes", len);
+	}
+	meta = cl_json_get(&d, 0, "meta");
+	if (meta < 0) {
+		/* {"meta":{ours},<the members as they were>} */
+		put(&o, "{\"meta\":{", 9);
+		put(&o, ours, ours_len);
+		put(&o, "}", 1);
+		if (d.toks[0].size > 0)
+			put(&o, ",", 1);
+		put(&o, src + obj_at + 1, obj_len - 1);
+	} else {
+		size_t m_at, m_len;
+
+		span(&d, (uint32_t)meta, &m_at, &m_len);
+		put(&o, src + obj_at, m_at - obj_at);
+		put(&o, "{", 1);
+		put(&o, ours, ours_len);
+		/* meta's other members, as they were */
+		if (d.toks[meta].type == CL_JSON_OBJECT) {
+			uint32_t k = (uint32_t)meta + 1;
+
+			for (uint32_t n = 0; n < d.toks[meta].size; n++) {
+				uint32_t v = k + 1;
+				size_t at, vlen, kat, klen;
+
+				if (!cl_json_str_eq(&d, k, "versionId") &&
+				    !cl_json_str_eq(&d, k, "lastUpdated")) {
+					span(&d, k, &kat, &klen);
+					span(&d, v, &at, &vlen);
+					put(&o, ",", 1);
+					put(&o, src + kat, klen);
+					put(&o, ":", 1);
+					put(&o, src + at, vlen);
+				}
+				k = d.toks[v].next;
+			}
+		}
+		put(&o, "}", 1);
+		put(&o, src + m_at + m_len, obj_at + obj_len - (m_at + m_len));
+	}
+	cl_json_doc_free(&d);
+	o.p[o.len] = '\0';
+	*out = o.p;
+	*out_len = o.len;
+	return CL_OK;
+}

@@ -1,0 +1,86 @@
+/*
+ * FHIR resource versions in carelake.db (table fhir_resource): every FHIR
+ * resource refine reads, whatever way it came (a file, POST /fhir, a
+ * Bundle entry, NDJSON), kept as it arrived, one row per version. Refine
+ * writes them in its own transaction, beside the silver rows the resource
+ * makes: the same content again adds nothing, a changed one is the next
+ * version, a DELETE adds a version that says the resource is gone. The
+ * time of a version is when bronze accepted it, so `refine --rebuild`
+ * makes the same versions again. The FHIR API reads them (read, vread,
+ * history), setting meta.versionId and meta.lastUpdated from the row.
+ *
+ * A version's patient is the patient whose compartment it is in (a
+ * Patient's own id; the subject or patient another resource names):
+ * what the access rules go by.
+ */
+#ifndef CL_STORE_FHIR_H
+#define CL_STORE_FHIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sqlite3;
+struct cl_store;
+
+#define CL_FHIR_TYPE_MAX 64    /* a resource type's name, its NUL included */
+#define CL_FHIR_ID_MAX 65      /* FHIR ids are 1..64 of [A-Za-z0-9.-] */
+
+/* The writer's side, on refine's connection (inside its transaction). */
+struct cl_fhir_writer;
+
+/* Creates the table if needed and prepares the writer's statements. */
+int cl_fhir_writer_open(struct sqlite3 *db, struct cl_fhir_writer **out);
+void cl_fhir_writer_close(struct cl_fhir_writer *w);
+
+/* Where the versions that follow come from (kept with each). The strings
+ * are borrowed until the next call. */
+void cl_fhir_writer_lineage(struct cl_fhir_writer *w, const char *source, const char *file,
+			    int64_t run_id);
+
+/* A resource (json: the resource object's text, as it arrived) at time
+ * ts_us. *version: the version it made, or 0 when it is the current
+ * version's content again. patient: its compartment ("" or NULL: none). */
+int cl_fhir_put(struct cl_fhir_writer *w, const char *type, const char *id,
+		const char *patient, const char *json, size_t len, int64_t ts_us,
+		const char *record, int64_t *version);
+
+/* Deletes a resource at ts_us: *version is the version that records it
+ * (in the compartment of the version it deletes), or 0 when there is
+ * nothing to delete (never held, or deleted already). */
+int cl_fhir_delete(struct cl_fhir_writer *w, const char *type, const char *id, int64_t ts_us,
+		   const char *record, int64_t *version);
+
+/* Forgets every version (refine --rebuild). */
+int cl_fhir_clear(struct cl_fhir_writer *w);
+
+/* One version as read. */
+struct cl_fhir_version {
+	int64_t version;
+	int64_t updated_us;
+	int deleted;                       /* this version deletes the resource */
+	char patient[CL_FHIR_ID_MAX];      /* its compartment, "" for none */
+	char *resource;                    /* the resource's text (NULL if deleted); free() */
+	size_t len;
+};
+
+/* The current version (version 0) or the given one of type/id.
+ * CL_ENOENT when there is no such resource or version. */
+int cl_store_fhir_read(struct cl_store *s, const char *type, const char *id, int64_t version,
+		       struct cl_fhir_version *v);
+
+/* The versions of type/id made at or after since_us, newest first: those
+ * below version `below` (0: from the newest), at most `count`; *total:
+ * how many there are from since_us (0 when the resource was never held).
+ * fn returns nonzero to stop. A page thus stays the same while new
+ * versions arrive. */
+int cl_store_fhir_history(struct cl_store *s, const char *type, const char *id, int64_t since_us,
+			  int64_t below, int64_t count, int64_t *total,
+			  int (*fn)(void *arg, const struct cl_fhir_version *v), void *arg);
+
+/* Calls fn with every resource type held, in order (none when nothing
+ * is held yet). */
+int cl_store_fhir_types(struct cl_store *s, void (*fn)(void *arg, const char *type), void *arg);
+
+void cl_fhir_version_free(struct cl_fhir_version *v);
+
+#endif
