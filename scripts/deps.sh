@@ -43,6 +43,13 @@ if [ ! -d "$here/tests/duckdb/node_modules/@duckdb/node-api" ]; then
 	npm install --prefix "$here/tests/duckdb" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
+# fhir-kit-client from npm: a real FHIR R4 client, driven against
+# carelake's FHIR API (runtime_fhir_read).
+if [ ! -d "$here/tests/fhirclient/node_modules/fhir-kit-client" ]; then
+	echo "carelake: installing fhir-kit-client for the tests (npm install in tests/fhirclient)" >&2
+	npm install --prefix "$here/tests/fhirclient" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
 # jose from npm: an independent JOSE implementation that makes the keys and
 # signs the OpenID Connect tokens the tests send (runtime_jwt).
 if [ ! -d "$here/tests/jose/node_modules/jose" ]; then

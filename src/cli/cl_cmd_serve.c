@@ -29,6 +29,7 @@ const char cl_cmd_serve_usage[] =
 	"  POST /fhir            a FHIR Bundle (batch, transaction, collection) of Observations\n"
 	"  GET  /fhir/metadata   the CapabilityStatement\n"
 	"  GET  /fhir/{type}/{id}[/_history[/{vid}]]  FHIR read, vread, history\n"
+	"  GET  /fhir/{type}?...  FHIR search; /fhir/Patient/{id}/$everything\n"
 	"  GET  /healthz         liveness\n"
 	"  GET  /metrics         Prometheus metrics\n\n"
 	"Prints 'listening on http://HOST:PORT' once ready (port 0 picks a free\n"

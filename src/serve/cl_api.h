@@ -22,6 +22,12 @@ int cl_api_fhir_read(struct cl_req *r);
 int cl_api_fhir_vread(struct cl_req *r);
 int cl_api_fhir_history(struct cl_req *r);
 
+/* GET /fhir/{type}, /fhir/Patient/{id}/{type}, /fhir/Patient/{id}/$everything
+ * (cl_api_fhir_search.c) */
+int cl_api_fhir_search_type(struct cl_req *r);
+int cl_api_fhir_compartment(struct cl_req *r);
+int cl_api_fhir_everything(struct cl_req *r);
+
 /* GET /api/v1/alerts, POST /api/v1/alerts/{id}/ack (cl_api_alerts.c) */
 int cl_api_alerts_get(struct cl_req *r);
 int cl_api_alert_ack(struct cl_req *r);

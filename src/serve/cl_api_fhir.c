@@ -2,9 +2,10 @@
  * The FHIR R4 endpoints: POST /fhir/Observation (one Observation, stored
  * as sent), POST /fhir (a batch, transaction or collection Bundle of
  * Observations), answered once durable; GET /fhir/metadata, the
- * CapabilityStatement: exactly the interactions served (reads of every
- * type held, cl_api_fhir_read.c; Observation create; AuditEvent search;
- * batch and transaction Bundles). Errors are OperationOutcomes (the routes are
+ * CapabilityStatement: exactly the interactions served (reads and
+ * searches of every type held, cl_api_fhir_read.c and
+ * cl_api_fhir_search.c, Patient $everything; Observation create;
+ * AuditEvent search; batch and transaction Bundles). Errors are OperationOutcomes (the routes are
  * marked FHIR in cl_routes.c).
  */
 #include "cl_api.h"
@@ -154,10 +155,23 @@ static void held_type(void *arg, const char *type)
 	add_interaction(list, type, "read");
 	add_interaction(list, type, "vread");
 	add_interaction(list, type, "history-instance");
+	add_interaction(list, type, "search-type");
 	e = resource_entry(list, type);
 	json_object_set_new(e, "versioning", json_string("versioned"));
 	json_object_set_new(e, "readHistory", json_true());
 	json_object_set_new(e, "conditionalRead", json_string("full-support"));
+	/* cl_api_fhir_search.c */
+	json_object_set_new(e, "searchParam",
+			    strcmp(type, "Patient") == 0
+				    ? json_pack("[{s:s,s:s}]", "name", "_id", "type", "token")
+				    : json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name", "_id", "type",
+						"token", "name", "patient", "type", "reference", "name",
+						"subject", "type", "reference"));
+	if (strcmp(type, "Patient") == 0)
+		json_object_set_new(e, "operation",
+				    json_pack("[{s:s,s:s}]", "name", "everything", "definition",
+					      "http://hl7.org/fhir/OperationDefinition/"
+					      "Patient-everything"));
 }
 
 int cl_api_fhir_metadata(struct cl_req *r)

@@ -16,10 +16,14 @@ static const char schema[] =
 	 * WITHOUT ROWID table keeps in its key's tree, far slower to write */
 	"CREATE TABLE IF NOT EXISTS fhir_resource(type TEXT NOT NULL, id TEXT NOT NULL,"
 	" version INTEGER NOT NULL, updated_us INTEGER NOT NULL, deleted INTEGER NOT NULL,"
+	" current INTEGER NOT NULL DEFAULT 1,"
 	" patient_id TEXT, resource TEXT, source TEXT, bronze_file TEXT, run_id INTEGER,"
-	" record TEXT, UNIQUE(type, id, version));";
+	" record TEXT, UNIQUE(type, id, version));"
+	/* a patient's compartment as it is now: searches and $everything */
+	"CREATE INDEX IF NOT EXISTS fhir_resource_compartment ON fhir_resource(patient_id, type, id)"
+	" WHERE current = 1 AND deleted = 0;";
 
-enum { W_LAST, W_PUT, W_COUNT };
+enum { W_LAST, W_PUT, W_OLD, W_COUNT };
 
 static const char *const wsql[W_COUNT] = {
 	[W_LAST] = "SELECT version, deleted, resource, patient_id FROM fhir_resource"
@@ -27,6 +31,7 @@ static const char *const wsql[W_COUNT] = {
 	[W_PUT] = "INSERT INTO fhir_resource(type, id, version, updated_us, deleted, patient_id,"
 		  " resource, source, bronze_file, run_id, record)"
 		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[W_OLD] = "UPDATE fhir_resource SET current = 0 WHERE type = ?1 AND id = ?2 AND version = ?3",
 };
 
 struct cl_fhir_writer {
@@ -115,8 +120,20 @@ static int insert(struct cl_fhir_writer *w, const char *type, const char *id, in
 		  int64_t ts_us, int deleted, const char *patient, const char *json, size_t len,
 		  const char *record)
 {
-	sqlite3_stmt *q = w->q[W_PUT];
+	sqlite3_stmt *q = w->q[W_OLD];
 	int rc;
+
+	/* the version it follows is no longer the current one */
+	if (version > 1) {
+		sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, version - 1);
+		rc = sqlite3_step(q);
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE)
+			return fail(w->db, "write fhir_resource");
+	}
+	q = w->q[W_PUT];
 
 	sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
@@ -297,6 +314,120 @@ int cl_store_fhir_history(struct cl_store *s, const char *type, const char *id, 
 	}
 	sqlite3_finalize(q);
 	return rc;
+}
+
+/* The WHERE clause of q into sql (binding order: type, patient, types,
+ * ids, since, then the page's start when `page`); the next free
+ * parameter number is returned in *next. */
+static size_t where(const struct cl_fhir_query *q, int page, char *sql, size_t cap, int *next)
+{
+	size_t n = (size_t)snprintf(sql, cap, " WHERE current = 1 AND deleted = 0");
+	int p = 1;
+
+	if (q->type)
+		n += (size_t)snprintf(sql + n, cap - n, " AND type = ?%d", p++);
+	if (q->patient)
+		n += (size_t)snprintf(sql + n, cap - n, " AND patient_id = ?%d", p++);
+	if (q->ntypes) {
+		n += (size_t)snprintf(sql + n, cap - n, " AND type IN (");
+		for (int i = 0; i < q->ntypes; i++)
+			n += (size_t)snprintf(sql + n, cap - n, "%s?%d", i ? "," : "", p++);
+		n += (size_t)snprintf(sql + n, cap - n, ")");
+	}
+	if (q->nids) {
+		n += (size_t)snprintf(sql + n, cap - n, " AND id IN (");
+		for (int i = 0; i < q->nids; i++)
+			n += (size_t)snprintf(sql + n, cap - n, "%s?%d", i ? "," : "", p++);
+		n += (size_t)snprintf(sql + n, cap - n, ")");
+	}
+	if (q->since_us)
+		n += (size_t)snprintf(sql + n, cap - n, " AND updated_us >= ?%d", p++);
+	if (page && q->after_type) {
+		n += (size_t)snprintf(sql + n, cap - n, " AND (type, id) > (?%d, ?%d)", p, p + 1);
+		p += 2;
+	}
+	*next = p;
+	return n;
+}
+
+static void bind_where(sqlite3_stmt *st, const struct cl_fhir_query *q, int page)
+{
+	int p = 1;
+
+	if (q->type)
+		sqlite3_bind_text(st, p++, q->type, -1, SQLITE_STATIC);
+	if (q->patient)
+		sqlite3_bind_text(st, p++, q->patient, -1, SQLITE_STATIC);
+	for (int i = 0; i < q->ntypes; i++)
+		sqlite3_bind_text(st, p++, q->types[i], -1, SQLITE_STATIC);
+	for (int i = 0; i < q->nids; i++)
+		sqlite3_bind_text(st, p++, q->ids[i], -1, SQLITE_STATIC);
+	if (q->since_us)
+		sqlite3_bind_int64(st, p++, q->since_us);
+	if (page && q->after_type) {
+		sqlite3_bind_text(st, p++, q->after_type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, p++, q->after_id ? q->after_id : "", -1, SQLITE_STATIC);
+	}
+}
+
+int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int64_t *total,
+			 int (*fn)(void *arg, const struct cl_fhir_match *m), void *arg)
+{
+	char sql[4096];
+	sqlite3_stmt *st;
+	size_t n;
+	int next, rc, step;
+
+	if (q->ntypes > CL_FHIR_QUERY_LIST_MAX || q->nids > CL_FHIR_QUERY_LIST_MAX)
+		return cl_error_set(CL_EINVAL, "a search lists at most %d types or ids",
+				    CL_FHIR_QUERY_LIST_MAX);
+	if (total) {
+		n = (size_t)snprintf(sql, sizeof(sql), "SELECT count(*) FROM fhir_resource");
+		where(q, 0, sql + n, sizeof(sql) - n, &next);
+		rc = prepare(s, sql, &st);
+		if (rc == CL_ENOENT) {
+			*total = 0;
+			return CL_OK;
+		}
+		if (rc != CL_OK)
+			return rc;
+		bind_where(st, q, 0);
+		step = sqlite3_step(st);
+		*total = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		sqlite3_finalize(st);
+		if (step != SQLITE_ROW)
+			return cl_store_db_error(s, "search fhir_resource");
+	}
+	if (q->count <= 0)
+		return CL_OK;
+	n = (size_t)snprintf(sql, sizeof(sql),
+			     "SELECT type, id, version, updated_us, resource FROM fhir_resource");
+	n += where(q, 1, sql + n, sizeof(sql) - n, &next);
+	snprintf(sql + n, sizeof(sql) - n, " ORDER BY type, id LIMIT ?%d", next);
+	rc = prepare(s, sql, &st);
+	if (rc == CL_ENOENT)
+		return CL_OK;
+	if (rc != CL_OK)
+		return rc;
+	bind_where(st, q, 1);
+	sqlite3_bind_int64(st, next, q->count);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cl_fhir_match m = {
+			.type = (const char *)sqlite3_column_text(st, 0),
+			.id = (const char *)sqlite3_column_text(st, 1),
+			.version = sqlite3_column_int64(st, 2),
+			.updated_us = sqlite3_column_int64(st, 3),
+			.resource = (const char *)sqlite3_column_text(st, 4),
+			.len = (size_t)sqlite3_column_bytes(st, 4),
+		};
+
+		if (!m.resource || fn(arg, &m)) {
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return step == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "search fhir_resource");
 }
 
 int cl_store_fhir_types(struct cl_store *s, void (*fn)(void *arg, const char *type), void *arg)

@@ -77,6 +77,36 @@ int cl_store_fhir_history(struct cl_store *s, const char *type, const char *id, 
 			  int64_t below, int64_t count, int64_t *total,
 			  int (*fn)(void *arg, const struct cl_fhir_version *v), void *arg);
 
+/* A search of the current versions (deletions left out), in the order of
+ * type then id. Every condition given must hold. */
+#define CL_FHIR_QUERY_LIST_MAX 100   /* the most types or ids a query lists */
+struct cl_fhir_query {
+	const char *type;            /* of this type (NULL: any) */
+	const char *patient;         /* in this patient's compartment (NULL: any) */
+	const char *const *types;    /* of one of these types (ntypes 0: any) */
+	int ntypes;
+	const char *const *ids;      /* with one of these ids (nids 0: any) */
+	int nids;
+	int64_t since_us;            /* changed at or after (0: any time) */
+	const char *after_type;      /* the page starts after this type/id */
+	const char *after_id;        /* (NULL: at the first) */
+	int64_t count;               /* matches at most (0: none; the total only) */
+};
+
+/* One match: borrowed until fn returns. */
+struct cl_fhir_match {
+	const char *type, *id;
+	int64_t version, updated_us;
+	const char *resource;
+	size_t len;
+};
+
+/* Calls fn with each match of q (fn returns nonzero to stop); *total,
+ * when not NULL, is how many match q in all (every page). CL_EINVAL
+ * when a list is longer than CL_FHIR_QUERY_LIST_MAX. */
+int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int64_t *total,
+			 int (*fn)(void *arg, const struct cl_fhir_match *m), void *arg);
+
 /* Calls fn with every resource type held, in order (none when nothing
  * is held yet). */
 int cl_store_fhir_types(struct cl_store *s, void (*fn)(void *arg, const char *type), void *arg);

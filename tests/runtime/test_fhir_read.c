@@ -15,11 +15,20 @@
  * - Errors as OperationOutcome: 404 (unknown id, version, type), 400 (a
  *   bad id, an unknown parameter; handling=lenient lets it pass), 406
  *   (_format=xml).
+ * - Search: Observation?patient= and the compartment search give the
+ *   patient's Observations of a Synthea bundle (worked out from the file),
+ *   each once across pages, with the total; _summary=count, _id lists;
+ *   $everything gives the file's whole compartment, paged while new
+ *   resources arrive (none skipped or repeated), and _type narrows it.
  * - Access: a patient token reads its own compartment only; a researcher
  *   is refused; no token is 401; every read is in the audit trail with
  *   its resource type, id and patient.
  *
+ * - A real client: fhir-kit-client (npm) runs an app's session
+ *   (tests/fhirclient/client.mjs).
+ *
  * usage: runtime_fhir_read /path/to/carelake /path/to/shared/data
+ *        /path/to/tests/fhirclient/client.mjs
  */
 #include "serve_helpers.h"
 
@@ -364,8 +373,11 @@ static void test_versions(void **state)
 					 json_string_value(json_object_get(i, "code")));
 			snprintf(got + strlen(got), sizeof(got) - strlen(got), " ");
 		}
-		assert_string_equal(got, "Observation:read,vread,history-instance,create, "
-				    "Patient:read,vread,history-instance, AuditEvent:search-type, ");
+		assert_string_equal(got, "Observation:read,vread,history-instance,search-type,create, "
+				    "Patient:read,vread,history-instance,search-type, "
+				    "AuditEvent:search-type, ");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(
+			json_array_get(res, 1), "operation"), 0), "name")), "everything");
 	}
 	json_decref(j);
 	free(r.body);
@@ -400,6 +412,244 @@ static void test_versions(void **state)
 	}
 }
 
+/* A new token of role (bound to patient, if given) into token[80]. */
+static void issue(const char *data, enum cl_role role, const char *patient, char *token)
+{
+	struct cl_token_info spec = { .role = role };
+
+	snprintf(spec.name, sizeof(spec.name), "%s", cl_role_name(role));
+	if (patient)
+		snprintf(spec.patient, sizeof(spec.patient), "%s", patient);
+	if (cl_tokens_issue(data, &spec, token, 80) != CL_OK)
+		fail_msg("token issue: %s", cl_error_detail());
+}
+
+/* The ids ("Type/id") a search walks through, following next links from
+ * path to the end; fails on a repeat. between: called after the first
+ * page (may be NULL). */
+struct walk {
+	json_t *seen;      /* "Type/id" -> true */
+	long total;        /* the first page's total, -1 for none */
+	int pages;
+};
+
+static struct walk walk(const struct server *s, const char *path, const char *token,
+			void (*between)(void *arg), void *arg)
+{
+	struct walk w = { .seen = json_object(), .total = -2 };
+	char next[2048];
+
+	snprintf(next, sizeof(next), "%s", path);
+	for (;;) {
+		struct reply r = get(s, next, token, NULL);
+		json_t *j, *e, *link, *url = NULL;
+		size_t k;
+
+		if (r.code != 200)
+			fail_msg("%s: %ld %s", next, r.code, r.body);
+		j = json_loads(r.body, 0, NULL);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(j, "type")), "searchset");
+		if (w.total == -2)
+			w.total = json_is_integer(json_object_get(j, "total"))
+				  ? (long)json_integer_value(json_object_get(j, "total")) : -1;
+		json_array_foreach(json_object_get(j, "entry"), k, e) {
+			json_t *res = json_object_get(e, "resource");
+			char key[200];
+
+			snprintf(key, sizeof(key), "%s/%s",
+				 json_string_value(json_object_get(res, "resourceType")),
+				 json_string_value(json_object_get(res, "id")));
+			if (json_object_get(w.seen, key))
+				fail_msg("%s: %s again", next, key);
+			json_object_set_new(w.seen, key, json_true());
+		}
+		json_array_foreach(json_object_get(j, "link"), k, link)
+			if (!strcmp(json_string_value(json_object_get(link, "relation")), "next"))
+				url = json_object_get(link, "url");
+		w.pages++;
+		if (url) {
+			assert_int_equal(strncmp(json_string_value(url), s->url, strlen(s->url)), 0);
+			snprintf(next, sizeof(next), "%s", json_string_value(url) + strlen(s->url));
+		}
+		json_decref(j);
+		free(r.body);
+		if (!url)
+			break;
+		if (w.pages == 1 && between)
+			between(arg);
+	}
+	return w;
+}
+
+/* The patient of a Synthea bundle and, worked out from the file alone,
+ * the resources in its compartment ("Type/id": the Patient, and what
+ * names it as subject or patient), and how many of them are Observations. */
+static json_t *compartment_of(const char *file, char *patient, size_t cap, long *observations)
+{
+	json_t *doc = json_load_file(file, 0, NULL), *e, *want = json_object();
+	char ref[200];
+	size_t k;
+
+	assert_non_null(doc);
+	*observations = 0;
+	json_array_foreach(json_object_get(doc, "entry"), k, e) {
+		json_t *res = json_object_get(e, "resource");
+
+		if (!strcmp(json_string_value(json_object_get(res, "resourceType")), "Patient"))
+			snprintf(patient, cap, "%s", json_string_value(json_object_get(res, "id")));
+	}
+	snprintf(ref, sizeof(ref), "urn:uuid:%s", patient);
+	json_array_foreach(json_object_get(doc, "entry"), k, e) {
+		json_t *res = json_object_get(e, "resource");
+		const char *type = json_string_value(json_object_get(res, "resourceType"));
+		const char *subj = json_string_value(json_object_get(json_object_get(res, "subject"),
+								     "reference"));
+		const char *pat = json_string_value(json_object_get(json_object_get(res, "patient"),
+								    "reference"));
+		char key[200];
+
+		if (!subj)
+			subj = pat;
+		if (strcmp(type, "Patient") != 0 && (!subj || strcmp(subj, ref) != 0))
+			continue;
+		snprintf(key, sizeof(key), "%s/%s", type, json_string_value(json_object_get(res, "id")));
+		json_object_set_new(want, key, json_true());
+		*observations += !strcmp(type, "Observation");
+	}
+	json_decref(doc);
+	return want;
+}
+
+struct late {
+	const char *data, *patient;
+};
+
+/* Resources that arrive while a search is paged: one sorting before the
+ * page reached (results go by type, then id), one after. */
+static void arrive(void *arg)
+{
+	struct late *l = arg;
+	char text[1200];
+
+	snprintf(text, sizeof(text),
+		 "{\"resourceType\":\"AllergyIntolerance\",\"id\":\"late\","
+		 "\"patient\":{\"reference\":\"Patient/%s\"}}\n"
+		 "{\"resourceType\":\"Observation\",\"id\":\"zzz-late\",\"status\":\"final\","
+		 "\"code\":{\"text\":\"x\"},\"subject\":{\"reference\":\"Patient/%s\"}}\n",
+		 l->patient, l->patient);
+	ingest_text(l->data, "late.ndjson", text);
+}
+
+static void test_search(void **state)
+{
+	char data[300], file[1024], patient[80], path[400], nurse[80], own[80];
+	long observations;
+	struct server s;
+	struct walk w;
+	json_t *want, *v;
+	const char *key;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/search", dir);
+	snprintf(file, sizeof(file), "%s/synthea-fhir", shared);
+	ingest(data, file);
+	snprintf(file, sizeof(file), "%s/synthea-fhir/Liz_Conn_27c911c6-f045-4ffa-af5d-6eba57ac94b2.json",
+		 shared);
+	want = compartment_of(file, patient, sizeof(patient), &observations);
+	assert_true(json_object_size(want) > 20 && observations > 5);
+	server_start(&s, bin, data, NULL);
+
+	/* Observation?patient=: the file's Observations of that patient, in
+	 * pages of 7, each once, the total right on the first page */
+	snprintf(path, sizeof(path), "/fhir/Observation?patient=Patient/%s&_count=7", patient);
+	w = walk(&s, path, s.token, NULL, NULL);
+	assert_int_equal(w.total, observations);
+	assert_int_equal(json_object_size(w.seen), observations);
+	json_object_foreach(w.seen, key, v)
+		assert_non_null(json_object_get(want, key));
+	json_decref(w.seen);
+	/* the compartment search is the same search */
+	snprintf(path, sizeof(path), "/fhir/Patient/%s/Observation?_count=1000", patient);
+	w = walk(&s, path, s.token, NULL, NULL);
+	assert_int_equal(json_object_size(w.seen), observations);
+	assert_int_equal(w.pages, 1);
+	json_decref(w.seen);
+	/* _summary=count: the total alone */
+	{
+		struct reply r;
+		json_t *j;
+
+		snprintf(path, sizeof(path), "/fhir/Observation?subject=%s&_summary=count", patient);
+		r = get(&s, path, s.token, NULL);
+		assert_int_equal(r.code, 200);
+		j = json_loads(r.body, 0, NULL);
+		assert_int_equal(json_integer_value(json_object_get(j, "total")), observations);
+		assert_int_equal(json_array_size(json_object_get(j, "entry")), 0);
+		json_decref(j);
+		free(r.body);
+	}
+	/* _id, several */
+	snprintf(path, sizeof(path), "/fhir/Patient?_id=%s,nobody", patient);
+	w = walk(&s, path, s.token, NULL, NULL);
+	assert_int_equal(w.total, 1);
+	json_decref(w.seen);
+
+	/* $everything in pages of 10 while new resources arrive: the file's
+	 * compartment, each once; the one that sorts before the page reached
+	 * is not shown, the one after is */
+	{
+		struct late l = { .data = data, .patient = patient };
+
+		snprintf(path, sizeof(path), "/fhir/Patient/%s/$everything?_count=10", patient);
+		w = walk(&s, path, s.token, arrive, &l);
+		assert_int_equal(w.total, (long)json_object_size(want));
+		json_object_foreach(want, key, v)
+			if (!json_object_get(w.seen, key))
+				fail_msg("$everything left out %s", key);
+		assert_null(json_object_get(w.seen, "AllergyIntolerance/late"));
+		assert_non_null(json_object_get(w.seen, "Observation/zzz-late"));
+		assert_int_equal(json_object_size(w.seen), json_object_size(want) + 1);
+		json_decref(w.seen);
+	}
+	snprintf(path, sizeof(path), "/fhir/Patient/%s/$everything?_type=Patient,Encounter", patient);
+	w = walk(&s, path, s.token, NULL, NULL);
+	json_object_foreach(w.seen, key, v)
+		assert_true(!strncmp(key, "Patient/", 8) || !strncmp(key, "Encounter/", 10));
+	assert_true(json_object_size(w.seen) > 1);
+	json_decref(w.seen);
+
+	/* errors */
+	assert_int_equal(code_of(&s, "/fhir/Observation?code=1234-5", s.token, NULL), 400);
+	assert_int_equal(code_of(&s, "/fhir/Observation?code=1234-5&_count=1", s.token,
+				 "Prefer: handling=lenient"), 200);
+	assert_int_equal(code_of(&s, "/fhir/Observation?_count=1001", s.token, NULL), 400);
+	assert_int_equal(code_of(&s, "/fhir/Observation?patient=Group/1", s.token, NULL), 400);
+	assert_int_equal(code_of(&s, "/fhir/Patient/nobody/$everything", s.token, NULL), 404);
+	assert_int_equal(code_of(&s, "/fhir/lower", s.token, NULL), 404);
+
+	/* access: a patient token searches its own compartment whatever it
+	 * asks; a clinician bound to wards one patient at a time */
+	issue(data, CL_ROLE_PATIENT, patient, own);
+	w = walk(&s, "/fhir/Observation?_count=1000", own, NULL, NULL);
+	assert_int_equal(json_object_size(w.seen), observations + 1);
+	json_decref(w.seen);
+	w = walk(&s, "/fhir/Observation?patient=someone-else", own, NULL, NULL);
+	assert_int_equal(w.total, 0);
+	json_decref(w.seen);
+	assert_int_equal(code_of(&s, "/fhir/Patient/someone-else/$everything", own, NULL), 404);
+	{
+		struct cl_token_info spec = { .role = CL_ROLE_CLINICIAN };
+
+		snprintf(spec.name, sizeof(spec.name), "ward nurse");
+		snprintf(spec.wards, sizeof(spec.wards), "ICU-A");
+		assert_int_equal(cl_tokens_issue(data, &spec, nurse, sizeof(nurse)), CL_OK);
+	}
+	assert_int_equal(code_of(&s, "/fhir/Observation", nurse, NULL), 403);
+	assert_int_equal(server_stop(&s), 0);
+	json_decref(want);
+}
+
 struct find {
 	const char *rid;
 	int found;
@@ -418,18 +668,6 @@ static int match_rid(void *arg, const struct cl_audit_entry *e)
 	snprintf(f->patient, sizeof(f->patient), "%s",
 		 e->rec.npatients ? e->rec.patients[0] : "");
 	return 0;
-}
-
-/* A new token of role (bound to patient, if given) into token[80]. */
-static void issue(const char *data, enum cl_role role, const char *patient, char *token)
-{
-	struct cl_token_info spec = { .role = role };
-
-	snprintf(spec.name, sizeof(spec.name), "%s", cl_role_name(role));
-	if (patient)
-		snprintf(spec.patient, sizeof(spec.patient), "%s", patient);
-	if (cl_tokens_issue(data, &spec, token, 80) != CL_OK)
-		fail_msg("token issue: %s", cl_error_detail());
 }
 
 static void test_access(void **state)
@@ -466,10 +704,63 @@ static void test_access(void **state)
 	assert_string_equal(f.patient, "ver-1");
 }
 
+static const char *client_script;
+
+/* A real FHIR client's session (tests/fhirclient/client.mjs, npm
+ * fhir-kit-client): capability, read, vread, history, a search paged by
+ * the client's nextPage, a compartment search, $everything, a 404. */
+static void test_client(void **state)
+{
+	char data[300], file[1024], patient[80], cmd[2400];
+	long observations;
+	struct server s;
+	json_t *want;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/client", dir);
+	snprintf(file, sizeof(file), "%s/synthea-fhir/Liz_Conn_27c911c6-f045-4ffa-af5d-6eba57ac94b2.json",
+		 shared);
+	ingest(data, file);
+	want = compartment_of(file, patient, sizeof(patient), &observations);
+	server_start(&s, bin, data, NULL);
+	snprintf(cmd, sizeof(cmd), "node '%s' '%s/fhir' '%s' '%s' > '%s/client.out' 2>&1",
+		 client_script, s.url, s.token, patient, dir);
+	if (system(cmd) != 0) {
+		char out[1024] = "";
+		FILE *f;
+
+		snprintf(file, sizeof(file), "%s/client.out", dir);
+		f = fopen(file, "r");
+		if (f) {
+			size_t n = fread(out, 1, sizeof(out) - 1, f);
+
+			out[n] = '\0';
+			fclose(f);
+		}
+		fail_msg("fhir-kit-client session failed (is it installed? scripts/deps.sh runs npm "
+			 "install in tests/fhirclient): %s", out);
+	}
+	assert_int_equal(server_stop(&s), 0);
+	json_decref(want);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_round_trip),
 	cmocka_unit_test(test_versions),
 	cmocka_unit_test(test_access),
+	cmocka_unit_test(test_search),
+	cmocka_unit_test(test_client),
 };
 
-SERVE_TEST_MAIN(tests)
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s /path/to/carelake /path/to/shared/data "
+			"/path/to/tests/fhirclient/client.mjs\n", argv[0]);
+		return 2;
+	}
+	bin = argv[1];
+	shared = argv[2];
+	client_script = argv[3];
+	SERVE_TEST_RUN(tests);
+}

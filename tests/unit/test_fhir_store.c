@@ -8,6 +8,9 @@
  * resource never held, makes none; read finds the current or a given
  * version; history goes newest first, from below a version, from a time,
  * with the total; a store that never held a resource says CL_ENOENT.
+ * Search: the current versions only (a changed resource by its newest, a
+ * deleted one not at all), by type, patient, types, ids, time, from after
+ * a type/id, with the total of every page, or the total alone.
  *
  * Meta: added when absent (also to {}), its versionId and lastUpdated
  * replaced when present and its other members kept, a meta that is no
@@ -190,11 +193,110 @@ static void test_versions(void **state)
 	cl_test_rmtree(dir);
 }
 
+struct found {
+	char keys[16][80];
+	int n;
+};
+
+static int found_one(void *arg, const struct cl_fhir_match *m)
+{
+	struct found *f = arg;
+
+	snprintf(f->keys[f->n++], sizeof(f->keys[0]), "%s/%s/%lld", m->type, m->id,
+		 (long long)m->version);
+	return 0;
+}
+
+/* Runs q; the matches as "Type/id/version " in order, and the total. */
+static const char *run(struct cl_store *st, const struct cl_fhir_query *q, int64_t *total)
+{
+	static char out[1200];
+	struct found f = { .n = 0 };
+
+	assert_int_equal(cl_store_fhir_search(st, q, total, found_one, &f), CL_OK);
+	out[0] = '\0';
+	for (int i = 0; i < f.n; i++)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s ", f.keys[i]);
+	return out;
+}
+
+static void test_search(void **state)
+{
+	char dir[256];
+	struct cl_fhir_writer *w;
+	struct cl_store *st;
+	int64_t v, total;
+	sqlite3 *db;
+	const char *ids[] = { "o2", "o9" }, *types[] = { "Encounter", "Patient" };
+
+	(void)state;
+	cl_test_tmpdir(dir, sizeof(dir));
+	assert_int_equal(cl_db_open(dir, CL_DB_READWRITE, &db), CL_OK);
+	assert_int_equal(cl_fhir_writer_open(db, &w), CL_OK);
+	cl_fhir_writer_lineage(w, "fhir", "f", 1);
+	assert_int_equal(cl_fhir_put(w, "Patient", "a", "a", "{\"v\":1}", 7, 100, "r", &v), CL_OK);
+	assert_int_equal(cl_fhir_put(w, "Patient", "b", "b", "{\"v\":1}", 7, 100, "r", &v), CL_OK);
+	assert_int_equal(cl_fhir_put(w, "Observation", "o1", "a", "{\"v\":1}", 7, 100, "r", &v),
+			 CL_OK);
+	assert_int_equal(cl_fhir_put(w, "Observation", "o2", "a", "{\"v\":1}", 7, 100, "r", &v),
+			 CL_OK);
+	assert_int_equal(cl_fhir_put(w, "Observation", "o3", "b", "{\"v\":1}", 7, 100, "r", &v),
+			 CL_OK);
+	assert_int_equal(cl_fhir_put(w, "Encounter", "e1", "a", "{\"v\":1}", 7, 100, "r", &v),
+			 CL_OK);
+	/* o2 changed (its second version is the one found), o1 deleted */
+	assert_int_equal(cl_fhir_put(w, "Observation", "o2", "a", "{\"v\":2}", 7, 300, "r", &v),
+			 CL_OK);
+	assert_int_equal(cl_fhir_delete(w, "Observation", "o1", 300, "r", &v), CL_OK);
+	assert_int_equal(cl_store_create(dir, &st), CL_OK);
+
+	{
+		struct cl_fhir_query q = { .count = 100 };
+
+		assert_string_equal(run(st, &q, &total),
+				    "Encounter/e1/1 Observation/o2/2 Observation/o3/1 Patient/a/1 "
+				    "Patient/b/1 ");
+		assert_int_equal(total, 5);
+		q.type = "Observation";
+		assert_string_equal(run(st, &q, &total), "Observation/o2/2 Observation/o3/1 ");
+		q.patient = "a";
+		assert_string_equal(run(st, &q, &total), "Observation/o2/2 ");
+		q.type = NULL;
+		assert_string_equal(run(st, &q, &total), "Encounter/e1/1 Observation/o2/2 Patient/a/1 ");
+		q.types = types;
+		q.ntypes = 2;
+		assert_string_equal(run(st, &q, &total), "Encounter/e1/1 Patient/a/1 ");
+		q.ntypes = 0;
+		q.since_us = 200;
+		assert_string_equal(run(st, &q, &total), "Observation/o2/2 ");
+		q.since_us = 0;
+		/* a page after Encounter/e1, of one; the total counts every page */
+		q.after_type = "Encounter";
+		q.after_id = "e1";
+		q.count = 1;
+		assert_string_equal(run(st, &q, &total), "Observation/o2/2 ");
+		assert_int_equal(total, 3);
+		q = (struct cl_fhir_query){ .ids = ids, .nids = 2, .count = 10 };
+		assert_string_equal(run(st, &q, NULL), "Observation/o2/2 ");
+		/* the total alone */
+		q.count = 0;
+		assert_string_equal(run(st, &q, &total), "");
+		assert_int_equal(total, 1);
+		q.nids = CL_FHIR_QUERY_LIST_MAX + 1;
+		assert_int_equal(cl_store_fhir_search(st, &q, &total, found_one, NULL), CL_EINVAL);
+	}
+	cl_store_close(st);
+	cl_fhir_writer_close(w);
+	sqlite3_close(db);
+	cl_test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_meta),
 		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_search),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
