@@ -7,6 +7,7 @@
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "fhir/cl_fhir_check.h"
+#include "fhir/cl_fhir_search.h"
 #include "json/cl_json.h"
 #include "model/cl_vitals.h"
 #include "store/cl_store_fhir.h"
@@ -435,14 +436,6 @@ static int refuse(struct ctx *x, const char *table, int o)
 				    x->d->toks[o].len);
 }
 
-/* 1 if id is a FHIR id: 1..64 of [A-Za-z0-9.-]. */
-static int fhir_id(const char *id)
-{
-	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.");
-
-	return n > 0 && n <= 64 && id[n] == '\0';
-}
-
 /* The patient whose compartment the resource at o is in: a Patient's own
  * id, else the Patient its subject (or patient) names; "" for none. */
 static void compartment(struct ctx *x, int o, const char *type, const char *id, char *out,
@@ -461,7 +454,7 @@ static void compartment(struct ctx *x, int o, const char *type, const char *id, 
 		ref = resolve_ref(x, o, "patient.reference", buf, sizeof(buf));
 	slash = strrchr(ref, '/');
 	if (slash && slash - ref >= 7 && memcmp(slash - 7, "Patient", 7) == 0 &&
-	    (slash - ref == 7 || slash[-8] == '/') && fhir_id(slash + 1))
+	    (slash - ref == 7 || slash[-8] == '/') && cl_fhir_id_ok(slash + 1))
 		snprintf(out, cap, "%s", slash + 1);
 }
 
@@ -473,7 +466,7 @@ static int keep_version(struct ctx *x, int o, const char *type, const char *id)
 	char patient[CL_FHIR_ID_MAX];
 	int64_t version;
 
-	if (!fhir_id(id))
+	if (!cl_fhir_id_ok(id))
 		return CL_OK;
 	compartment(x, o, type, id, patient, sizeof(patient));
 	return cl_fhir_put(cl_silver_fhir(x->s), type, id, patient,
@@ -608,7 +601,7 @@ static int bundle(struct ctx *x, int b)
 			table = table_of_type(type);
 			if (table && slash)
 				rc = cl_silver_delete(x->s, table, slash + 1);
-			if (rc == CL_OK && slash && fhir_id(slash + 1)) {
+			if (rc == CL_OK && slash && cl_fhir_id_ok(slash + 1)) {
 				int64_t version;
 
 				rc = cl_fhir_delete(cl_silver_fhir(x->s), type, slash + 1,

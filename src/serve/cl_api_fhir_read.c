@@ -19,6 +19,7 @@
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "fhir/cl_fhir_meta.h"
+#include "fhir/cl_fhir_search.h"
 #include "store/cl_store.h"
 #include "store/cl_store_fhir.h"
 
@@ -30,22 +31,6 @@
 
 #define HISTORY_COUNT 50      /* a history page, unless _count says */
 #define HISTORY_COUNT_MAX 1000
-
-/* 1 if t can name a resource type: a capital, then letters. */
-static int type_name(const char *t)
-{
-	size_t n = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-
-	return t[0] >= 'A' && t[0] <= 'Z' && n == strlen(t) && n < CL_FHIR_TYPE_MAX;
-}
-
-/* 1 if id is a FHIR id: 1..64 of [A-Za-z0-9.-]. */
-static int fhir_id(const char *id)
-{
-	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.");
-
-	return n > 0 && n < CL_FHIR_ID_MAX && id[n] == '\0';
-}
 
 /* The query arguments a read takes: _format (JSON only) and nothing else
  * it does not know, unless the client asked for leniency. */
@@ -116,11 +101,11 @@ static int check_target(struct cl_req *r, const char *type, const char *id)
 	char msg[200];
 
 	r->audit.resource_type = type;
-	if (!type_name(type)) {
+	if (!cl_fhir_type_ok(type)) {
 		snprintf(msg, sizeof(msg), "'%.64s' is not a FHIR resource type", type);
 		return cl_reply_error(r, 404, "not_found", msg, NULL, NULL);
 	}
-	if (!fhir_id(id)) {
+	if (!cl_fhir_id_ok(id)) {
 		snprintf(msg, sizeof(msg), "'%.80s' is not a FHIR id (1 to 64 of A-Z a-z 0-9 - .)",
 			 id);
 		return cl_reply_error(r, 400, "bad_request", msg, NULL, NULL);

@@ -1,0 +1,55 @@
+/*
+ * The parameters of a FHIR search, as a client sends them, read into a
+ * store query (store/cl_store_fhir.h) and the text its links repeat. The
+ * HTTP layer (serve/cl_api_fhir_search.c) feeds them one by one, as they
+ * came, and decides who may see what.
+ *
+ * A search takes _id (several, comma-separated), patient / subject (a
+ * reference: Patient/x, x, or a URL ending in Patient/x), _count (1 to
+ * CL_FHIR_PAGE_MAX), _summary=count, _total=none|accurate|estimate and
+ * _after (the page, from a next link); $everything takes _since, _type,
+ * _count and _after. _format takes JSON only. Any other parameter is
+ * refused, unless the search is lenient: then it is ignored (and left out
+ * of the links).
+ */
+#ifndef CL_FHIR_SEARCH_H
+#define CL_FHIR_SEARCH_H
+
+#include "store/cl_store_fhir.h"
+
+#define CL_FHIR_PAGE_DEFAULT 50
+#define CL_FHIR_PAGE_MAX 1000
+#define CL_FHIR_LINK_MAX 2048
+
+/* A search as asked, and what its links repeat. */
+struct cl_fhir_search {
+	struct cl_fhir_query q;
+	const char *ids[CL_FHIR_QUERY_LIST_MAX];
+	const char *types[CL_FHIR_QUERY_LIST_MAX];
+	char id_list[1024], type_list[1024];   /* the lists' text, split in place */
+	char patient[CL_FHIR_ID_MAX];
+	char after[CL_FHIR_TYPE_MAX + CL_FHIR_ID_MAX + 1];
+	int summary_count, no_total, lenient, everything;
+	int none;                               /* matches nothing (two patients) */
+	char applied[CL_FHIR_LINK_MAX];         /* the parameters used, for links */
+	char why[300];                          /* what was wrong with the last refused */
+};
+
+/* Ready for a search (everything: the $everything parameters; lenient:
+ * unknown parameters ignored). */
+void cl_fhir_search_init(struct cl_fhir_search *s, int everything, int lenient);
+
+/* Reads one parameter (value NULL as ""). CL_OK; CL_EINVAL, s->why
+ * saying what was wrong; CL_ENOTSUP for a _format other than JSON. Its
+ * signature is cl_req_each_query's, with s as arg. */
+int cl_fhir_search_param(void *s, const char *name, const char *value);
+
+/* After the last parameter: the page size goes into the links too. */
+void cl_fhir_search_finish(struct cl_fhir_search *s);
+
+/* 1 if id is a FHIR id (1..64 of [A-Za-z0-9.-]); if t can name a
+ * resource type (a capital, then letters). */
+int cl_fhir_id_ok(const char *id);
+int cl_fhir_type_ok(const char *t);
+
+#endif
