@@ -65,6 +65,13 @@ static int split(struct cl_fhir_search *s, const char *name, const char *value, 
 	return CL_OK;
 }
 
+int cl_fhir_json_format(const char *f)
+{
+	return strcasecmp(f, "json") == 0 || strcasecmp(f, "application/json") == 0 ||
+	       strcasecmp(f, "application/fhir+json") == 0 ||
+	       strcasecmp(f, "application/json+fhir") == 0;
+}
+
 int cl_fhir_id_ok(const char *id)
 {
 	size_t n = strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.");
@@ -107,8 +114,7 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 	if (!value)
 		value = "";
 	if (strcmp(name, "_format") == 0) {
-		if (strcasecmp(value, "json") == 0 || strcasecmp(value, "application/json") == 0 ||
-		    strcasecmp(value, "application/fhir+json") == 0)
+		if (cl_fhir_json_format(value))
 			return 0;
 		snprintf(s->why, sizeof(s->why), "_format=%.60s: carelake serves FHIR as JSON only",
 			 value);

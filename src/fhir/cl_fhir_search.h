@@ -52,4 +52,8 @@ void cl_fhir_search_finish(struct cl_fhir_search *s);
 int cl_fhir_id_ok(const char *id);
 int cl_fhir_type_ok(const char *t);
 
+/* 1 if a _format value names JSON (json, application/json,
+ * application/fhir+json, application/json+fhir): the one format served. */
+int cl_fhir_json_format(const char *f);
+
 #endif

@@ -17,6 +17,12 @@ int cl_api_fhir_bundle(struct cl_req *r);
 int cl_api_fhir_finish(struct cl_req *r, int commit_rc);
 int cl_api_fhir_metadata(struct cl_req *r);
 
+/* The FHIR base URL as the client reached it ("http://HOST/fhir"; a Host
+ * that is no host name is not echoed); and whether the Accept header
+ * takes JSON: 1 to go on, else the 406 made (cl_api_fhir.c). */
+void cl_api_fhir_base(const struct cl_req *r, char *buf, size_t cap);
+int cl_api_fhir_accept(struct cl_req *r);
+
 /* GET /fhir/{type}/{id}, .../_history/{vid}, .../_history (cl_api_fhir_read.c) */
 int cl_api_fhir_read(struct cl_req *r);
 int cl_api_fhir_vread(struct cl_req *r);

@@ -125,6 +125,29 @@ int cl_api_fhir_finish(struct cl_req *r, int commit_rc)
 	return answer(r, res);
 }
 
+void cl_api_fhir_base(const struct cl_req *r, char *buf, size_t cap)
+{
+	const char *host = cl_req_header(r, "Host");
+	size_t n = host ? strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				 "0123456789.-:[]") : 0;
+
+	if (!host || n == 0 || host[n] != '\0' || n > 200)
+		host = "localhost";
+	snprintf(buf, cap, "http://%s/fhir", host);
+}
+
+int cl_api_fhir_accept(struct cl_req *r)
+{
+	const char *accept = cl_req_header(r, "Accept");
+	char msg[200];
+
+	if (!accept || !*accept || strstr(accept, "json") || strstr(accept, "*/*"))
+		return 1;
+	snprintf(msg, sizeof(msg), "Accept: %.80s: carelake serves FHIR as JSON only "
+		 "(application/fhir+json)", accept);
+	return cl_reply_error(r, 406, "not_acceptable", msg, NULL, NULL);
+}
+
 /* The CapabilityStatement's entry for a resource type, made on first use. */
 static json_t *resource_entry(json_t *list, const char *type)
 {

@@ -40,20 +40,13 @@ struct args {
 	char why[300];
 };
 
-static int json_format(const char *f)
-{
-	return strcasecmp(f, "json") == 0 || strcasecmp(f, "application/json") == 0 ||
-	       strcasecmp(f, "application/fhir+json") == 0 ||
-	       strcasecmp(f, "application/json+fhir") == 0;
-}
-
 static int one_arg(void *arg, const char *name, const char *value)
 {
 	struct args *a = arg;
 	size_t n = strlen(name);
 
 	if (strcmp(name, "_format") == 0) {
-		if (value && json_format(value))
+		if (value && cl_fhir_json_format(value))
 			return 0;
 		snprintf(a->why, sizeof(a->why), "_format=%.60s: carelake serves FHIR as JSON "
 			 "only (json, application/fhir+json)", value ? value : "");
@@ -77,7 +70,7 @@ static int one_arg(void *arg, const char *name, const char *value)
 /* Checks the query and the Accept header: 1 to go on, else the reply. */
 static int check_args(struct cl_req *r, const char *allowed)
 {
-	const char *prefer = cl_req_header(r, "Prefer"), *accept = cl_req_header(r, "Accept");
+	const char *prefer = cl_req_header(r, "Prefer");
 	struct args a = { .allowed = allowed };
 	int rc;
 
@@ -87,12 +80,7 @@ static int check_args(struct cl_req *r, const char *allowed)
 		return cl_reply_error(r, 406, "not_acceptable", a.why, NULL, NULL);
 	if (rc)
 		return cl_reply_error(r, 400, "bad_request", a.why, NULL, NULL);
-	if (accept && *accept && !strstr(accept, "json") && !strstr(accept, "*/*")) {
-		snprintf(a.why, sizeof(a.why), "Accept: %.80s: carelake serves FHIR as JSON only "
-			 "(application/fhir+json)", accept);
-		return cl_reply_error(r, 406, "not_acceptable", a.why, NULL, NULL);
-	}
-	return 1;
+	return cl_api_fhir_accept(r);
 }
 
 /* The type and id of the request: 1 to go on, else the reply. */
@@ -312,19 +300,6 @@ static int history_entry(void *arg, const struct cl_fhir_version *v)
 	return 0;
 }
 
-/* The server's FHIR base URL as the client reached it. */
-static void base_url(const struct cl_req *r, char *buf, size_t cap)
-{
-	const char *host = cl_req_header(r, "Host");
-	size_t n = host ? strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				 "0123456789.-:[]") : 0;
-
-	/* a Host that is no host name is not echoed into links */
-	if (!host || n == 0 || host[n] != '\0' || n > 200)
-		host = "localhost";
-	snprintf(buf, cap, "http://%s/fhir", host);
-}
-
 /* A link of the history Bundle: relation and the page's URL. */
 static void page_link(struct history *h, const char *relation, uint64_t below,
 		      const char *since)
@@ -397,7 +372,7 @@ int cl_api_fhir_history(struct cl_req *r)
 		cl_store_close(st);
 		return go;
 	}
-	base_url(r, base, sizeof(base));
+	cl_api_fhir_base(r, base, sizeof(base));
 	h.base = base;
 	h.f = open_memstream(&text, &len);
 	if (!h.f) {

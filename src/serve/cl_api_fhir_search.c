@@ -68,17 +68,6 @@ static int entry(void *arg, const struct cl_fhir_match *m)
 	return 0;
 }
 
-static void base_url(const struct cl_req *r, char *buf, size_t cap)
-{
-	const char *host = cl_req_header(r, "Host");
-	size_t n = host ? strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				 "0123456789.-:[]") : 0;
-
-	if (!host || n == 0 || host[n] != '\0' || n > 200)
-		host = "localhost";
-	snprintf(buf, cap, "http://%s/fhir", host);
-}
-
 /* A link of the Bundle ("self" first). */
 static void put_link(FILE *f, const char *relation, const char *url)
 {
@@ -104,7 +93,7 @@ static int run(struct cl_req *r, struct cl_store *st, struct cl_fhir_search *s, 
 	size_t len = 0;
 	int rc;
 
-	base_url(r, base, sizeof(base));
+	cl_api_fhir_base(r, base, sizeof(base));
 	p.base = base;
 	p.count = s->summary_count ? 0 : s->q.count;
 	p.f = open_memstream(&text, &len);
@@ -150,20 +139,14 @@ static int run(struct cl_req *r, struct cl_store *st, struct cl_fhir_search *s, 
 /* Reads the parameters: 1 to go on, else the reply. */
 static int parse(struct cl_req *r, struct cl_fhir_search *s)
 {
-	const char *accept = cl_req_header(r, "Accept");
-	int rc;
-
-	rc = cl_req_each_query(r, cl_fhir_search_param, s);
+	int rc = cl_req_each_query(r, cl_fhir_search_param, s);
 	if (rc == CL_ENOTSUP)
 		return cl_reply_error(r, 406, "not_acceptable", s->why, NULL, NULL);
 	if (rc)
 		return cl_reply_error(r, 400, "bad_request", s->why[0] ? s->why : cl_error_detail(),
 				      NULL, NULL);
-	if (accept && *accept && !strstr(accept, "json") && !strstr(accept, "*/*"))
-		return cl_reply_error(r, 406, "not_acceptable", "carelake serves FHIR as JSON only "
-				      "(application/fhir+json)", NULL, NULL);
 	cl_fhir_search_finish(s);
-	return 1;
+	return cl_api_fhir_accept(r);
 }
 
 /* Narrows s to what the token may see: 1 to go on, else the reply. */
