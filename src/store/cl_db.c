@@ -14,11 +14,20 @@
 
 /* SQLite would create carelake.db with mode 0644, and it gives -wal and
  * -shm the mode of the database: made here first, 0600, the three are
- * the owner's alone. An existing file keeps the mode it has. */
+ * the owner's alone. An existing file keeps the mode it has, and is not
+ * opened here at all: closing any descriptor of a file drops every POSIX
+ * lock this process holds on it, the locks of SQLite's connections
+ * included, and another process (`carelake ingest` beside `carelake
+ * serve`) would then checkpoint and reset the WAL under them. */
 static int create_private(const char *path)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd;
 
+	if (access(path, F_OK) == 0)
+		return CL_OK;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return CL_OK; /* made meanwhile: by another, who holds it */
 	if (fd < 0)
 		return cl_error_set(cl_error_from_errno(errno), "cannot create %s: %s", path,
 				    strerror(errno));
