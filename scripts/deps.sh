@@ -50,6 +50,13 @@ if [ ! -d "$here/tests/fhirclient/node_modules/fhir-kit-client" ]; then
 	npm install --prefix "$here/tests/fhirclient" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
+# @medplum/fhir-router from npm: an independent FHIR search implementation
+# whose results carelake's are compared with (runtime_fhir_search).
+if [ ! -d "$here/tests/fhirsearch/node_modules/@medplum/fhir-router" ]; then
+	echo "carelake: installing @medplum/fhir-router for the tests (npm install in tests/fhirsearch)" >&2
+	npm install --prefix "$here/tests/fhirsearch" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
 # jose from npm: an independent JOSE implementation that makes the keys and
 # signs the OpenID Connect tokens the tests send (runtime_jwt).
 if [ ! -d "$here/tests/jose/node_modules/jose" ]; then

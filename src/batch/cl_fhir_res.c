@@ -7,6 +7,7 @@
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "fhir/cl_fhir_check.h"
+#include "fhir/cl_fhir_index.h"
 #include "fhir/cl_fhir_search.h"
 #include "json/cl_json.h"
 #include "model/cl_vitals.h"
@@ -458,6 +459,23 @@ static void compartment(struct ctx *x, int o, const char *type, const char *id, 
 		snprintf(out, cap, "%s", slash + 1);
 }
 
+/* A reference as a Bundle entry's fullUrl into the entry's Type/id. */
+static const char *resolve_entry(void *arg, const char *ref, char *buf, size_t cap)
+{
+	struct ctx *x = arg;
+	void **slot = x->urls ? cl_map_slot(x->urls, ref, strlen(ref), 0) : NULL;
+
+	if (!slot || !*slot)
+		return ref;
+	snprintf(buf, cap, "%s", (const char *)*slot);
+	return buf;
+}
+
+static int put_key(void *w, const struct cl_fhir_key *k)
+{
+	return cl_fhir_put_key(w, k);
+}
+
 /* Keeps the resource at o as a version of type/id (cl_store_fhir.h): the
  * FHIR API serves it back as it came. An id that is no FHIR id cannot be
  * asked for: its rows load, no version is kept. */
@@ -465,13 +483,19 @@ static int keep_version(struct ctx *x, int o, const char *type, const char *id)
 {
 	char patient[CL_FHIR_ID_MAX];
 	int64_t version;
+	int rc;
 
 	if (!cl_fhir_id_ok(id))
 		return CL_OK;
 	compartment(x, o, type, id, patient, sizeof(patient));
-	return cl_fhir_put(cl_silver_fhir(x->s), type, id, patient,
-			   x->d->src + x->d->toks[o].start, x->d->toks[o].len, cl_silver_time(x->s),
-			   x->record, &version);
+	rc = cl_fhir_put(cl_silver_fhir(x->s), type, id, patient,
+			 x->d->src + x->d->toks[o].start, x->d->toks[o].len, cl_silver_time(x->s),
+			 x->record, &version);
+	/* a new version: its search keys, references resolved as the rows' */
+	if (rc == CL_OK && version > 0)
+		rc = cl_fhir_index(x->d, (uint32_t)o, type, resolve_entry, x, put_key,
+				   cl_silver_fhir(x->s));
+	return rc;
 }
 
 /* One resource; id_hint: the id from a urn:uuid fullUrl when it has none. */

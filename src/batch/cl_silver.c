@@ -4,8 +4,10 @@
 #include "cl_silver.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
+#include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "fhir/cl_fhir_index.h"
 #include "store/cl_store_fhir.h"
 
 #include <sodium.h>
@@ -276,6 +278,17 @@ int cl_silver_open(sqlite3 *db, struct cl_silver **out)
 		rc = add_warning_source(db);
 	if (rc == CL_OK)
 		rc = cl_fhir_writer_open(db, &s->fhir);
+	if (rc == CL_OK) {
+		/* the search keys of what is held, read again when the catalogue
+		 * of search parameters changed since (or first came) */
+		int64_t redone;
+
+		rc = cl_fhir_reindex(s->fhir, CL_FHIR_INDEX_VERSION, cl_fhir_index_text, s->fhir,
+				     &redone);
+		if (rc == CL_OK && redone)
+			cl_log_info("refine", "read the FHIR search keys of %lld resources again",
+				    (long long)redone);
+	}
 	if (rc == CL_OK)
 		rc = prepare(db, "INSERT INTO quality_warning(run_id, table_name, row_id, reason, source)"
 			     " VALUES (?1, ?2, ?3, ?4, ?5)", &s->warn);

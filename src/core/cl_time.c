@@ -117,8 +117,7 @@ static int digits(const char *s, int n)
 	return v;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t cl_time_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -184,7 +183,7 @@ int cl_time_parse_rfc3339(const char *s, size_t len, int64_t *us)
 	}
 	if (i != len)
 		return cl_error_set(CL_EINVAL, "timestamp has trailing characters");
-	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60;
+	t = cl_time_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off * 60;
 	*us = t * 1000000 + frac_us;
 	return CL_OK;
 }

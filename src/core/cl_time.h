@@ -44,4 +44,7 @@ int cl_time_parse_rfc3339(const char *s, size_t len, int64_t *us);
 /* The UTC day number (days since the epoch) of us. */
 int64_t cl_time_day(int64_t us);
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+int64_t cl_time_days_from_civil(int64_t y, int m, int d);
+
 #endif

@@ -2,11 +2,14 @@
  * FHIR search parameters. See cl_fhir_search.h.
  */
 #include "cl_fhir_search.h"
+#include "cl_fhir_index.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -106,6 +109,401 @@ static int patient_ref(const char *ref, char *out, size_t cap)
 	return 1;
 }
 
+/* ---- the parameters of a type ---- */
+
+/* A copy of n bytes of v in the search's text, or NULL when it is full. */
+static char *keep(struct cl_fhir_search *s, const char *v, size_t n)
+{
+	char *out;
+
+	if (s->text_used + n + 1 > sizeof(s->text))
+		return NULL;
+	out = s->text + s->text_used;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	s->text_used += n + 1;
+	return out;
+}
+
+/* The prefix a date or quantity value starts with (eq when none). */
+static const char *prefix(const char *v, int *out)
+{
+	static const char names[][3] = { "eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap" };
+
+	*out = CL_FP_EQ;
+	for (int i = 0; i < 9; i++)
+		if (v[0] == names[i][0] && v[1] == names[i][1]) {
+			*out = i;
+			return v + 2;
+		}
+	return v;
+}
+
+/* Splits a quantity "number|system|code" (system, code optional). */
+static int quantity(struct cl_fhir_search *s, const char *v, struct cl_fhir_value *out)
+{
+	const char *bar = strchr(v, '|'), *bar2 = bar ? strchr(bar + 1, '|') : NULL;
+	size_t n = bar ? (size_t)(bar - v) : strlen(v);
+	char number[64], *end;
+	const char *dot, *e;
+	int decimals = 0;
+	double half;
+
+	if (n == 0 || n >= sizeof(number) || (bar && !bar2))
+		return 0;
+	memcpy(number, v, n);
+	number[n] = '\0';
+	if (strspn(number, "0123456789.-+eE") != n)
+		return 0;
+	out->num = strtod(number, &end);
+	if (*end || !isfinite(out->num))
+		return 0;
+	/* the precision given: 5.4 is [5.35, 5.45) */
+	dot = strchr(number, '.');
+	e = strpbrk(number, "eE");
+	if (dot)
+		decimals = (int)((e ? e : number + n) - dot - 1);
+	if (e)
+		decimals -= atoi(e + 1);
+	half = 0.5 * pow(10, -decimals);
+	out->num_lo = out->num - half;
+	out->num_hi = out->num + half;
+	if (bar) {
+		out->sys = bar2 - bar > 1 ? keep(s, bar + 1, (size_t)(bar2 - bar - 1)) : NULL;
+		out->code = bar2[1] ? keep(s, bar2 + 1, strlen(bar2 + 1)) : NULL;
+	}
+	return 1;
+}
+
+/* A reference value: Type/id, id, or a URL ending in Type/id. */
+static int reference(struct cl_fhir_search *s, const char *v, struct cl_fhir_value *out)
+{
+	const char *slash = strrchr(v, '/'), *t;
+
+	for (const char *p = v; *p; p++)
+		if (*p <= ' ' || *p > '~')
+			return 0;
+	if (!cl_fhir_id_ok(slash ? slash + 1 : v))
+		return 0;
+	out->code = keep(s, slash ? slash + 1 : v, strlen(slash ? slash + 1 : v));
+	if (!slash)
+		return out->code != NULL;
+	for (t = slash; t > v && t[-1] != '/'; t--)
+		;
+	out->sys = keep(s, t, (size_t)(slash - t));
+	return out->code && out->sys && cl_fhir_type_ok(out->sys);
+}
+
+/* One value of a condition, as written (escapes resolved). */
+static int one_value(struct cl_fhir_search *s, struct cl_fhir_cond *c, const char *v,
+		     struct cl_fhir_value *out)
+{
+	const char *bar;
+
+	memset(out, 0, sizeof(*out));
+	switch (c->kind) {
+	case CL_FK_TOKEN:
+		bar = strchr(v, '|');
+		if (!bar) {
+			out->code = keep(s, v, strlen(v));
+			return out->code && v[0];
+		}
+		out->sys = keep(s, v, (size_t)(bar - v));
+		out->code = bar[1] ? keep(s, bar + 1, strlen(bar + 1)) : NULL;
+		/* "|" alone names nothing */
+		return out->sys && (out->code || !bar[1]) && (bar > v || bar[1]);
+	case CL_FK_STRING: {
+		char folded[512];
+
+		if (!v[0] || strlen(v) >= sizeof(folded))
+			return 0;
+		if (c->modifier == CL_FM_EXACT) {
+			out->str = keep(s, v, strlen(v));
+		} else {
+			cl_fhir_fold(v, strlen(v), folded, sizeof(folded));
+			out->str = keep(s, folded, strlen(folded));
+		}
+		return out->str != NULL;
+	}
+	case CL_FK_DATE:
+		v = prefix(v, &out->prefix);
+		return cl_fhir_date_range(v, strlen(v), &out->lo, &out->hi) == CL_OK;
+	case CL_FK_REF:
+		return reference(s, v, out);
+	default:
+		v = prefix(v, &out->prefix);
+		return quantity(s, v, out);
+	}
+}
+
+static const char *kind_name(int kind)
+{
+	static const char *const names[] = { "a token", "a string", "a date", "a reference",
+					     "a quantity" };
+	return names[kind];
+}
+
+/* A parameter of the search's type (or _lastUpdated): 1 taken, 0 not one,
+ * or CL_EINVAL. */
+static int type_param(struct cl_fhir_search *s, const char *name, const char *value)
+{
+	char base[80], one[512];
+	const char *colon = strchr(name, ':'), *mod = colon ? colon + 1 : "";
+	const struct cl_fhir_param *p = NULL;
+	struct cl_fhir_cond *c;
+	int kind, first = s->nvalues;
+	size_t n = colon ? (size_t)(colon - name) : strlen(name);
+
+	if (n >= sizeof(base))
+		return 0;
+	memcpy(base, name, n);
+	base[n] = '\0';
+	if (strcmp(base, "_lastUpdated") == 0)
+		kind = CL_FK_DATE;
+	else if (s->type && (p = cl_fhir_param_find(s->type, base)))
+		kind = p->kind;
+	else
+		return 0;
+	if (s->q.nconds == CL_FHIR_QUERY_COND_MAX) {
+		snprintf(s->why, sizeof(s->why), "a search takes at most %d parameters",
+			 CL_FHIR_QUERY_COND_MAX);
+		return CL_EINVAL;
+	}
+	c = &s->conds[s->q.nconds];
+	memset(c, 0, sizeof(*c));
+	s->q.conds = s->conds;
+	c->param = p ? p->name : NULL;
+	c->kind = kind;
+	if (!colon)
+		c->modifier = CL_FM_NONE;
+	else if (strcmp(mod, "missing") == 0 && p)
+		c->modifier = CL_FM_MISSING;
+	else if (strcmp(mod, "not") == 0 && kind == CL_FK_TOKEN)
+		c->modifier = CL_FM_NOT;
+	else if (strcmp(mod, "exact") == 0 && kind == CL_FK_STRING)
+		c->modifier = CL_FM_EXACT;
+	else if (strcmp(mod, "contains") == 0 && kind == CL_FK_STRING)
+		c->modifier = CL_FM_CONTAINS;
+	else {
+		snprintf(s->why, sizeof(s->why), "%.60s: the modifier :%.20s is not one carelake "
+			 "serves for %s parameter (%s)", base, mod, kind_name(kind),
+			 kind == CL_FK_TOKEN ? ":not, :missing"
+			 : kind == CL_FK_STRING ? ":exact, :contains, :missing" : ":missing");
+		return CL_EINVAL;
+	}
+	if (c->modifier == CL_FM_MISSING) {
+		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+			snprintf(s->why, sizeof(s->why), "%.60s:missing takes true or false", base);
+			return CL_EINVAL;
+		}
+		c->missing = value[0] == 't';
+		s->q.nconds++;
+		applied(s, name, value);
+		return 1;
+	}
+	/* the values, comma-separated, "\," a comma inside one */
+	for (const char *v = value;;) {
+		size_t o = 0;
+
+		while (*v && *v != ',') {
+			if (*v == '\\' && (v[1] == ',' || v[1] == '\\' || v[1] == '|'))
+				v++;
+			if (o + 1 < sizeof(one))
+				one[o++] = *v;
+			v++;
+		}
+		one[o] = '\0';
+		if (s->nvalues == CL_FHIR_VALUES_MAX) {
+			snprintf(s->why, sizeof(s->why), "a search takes at most %d values",
+				 CL_FHIR_VALUES_MAX);
+			s->nvalues = first;
+			return CL_EINVAL;
+		}
+		if (o + 1 >= sizeof(one) || !one_value(s, c, one, &s->values[s->nvalues])) {
+			snprintf(s->why, sizeof(s->why), "%.60s: '%.80s' is not %s value%s", base, one,
+				 kind_name(kind),
+				 kind == CL_FK_DATE ? " ([prefix]YYYY[-MM[-DD[Thh:mm[:ss]]]], e.g. "
+						      "ge2026-01-01)"
+				 : kind == CL_FK_QUANTITY ? " ([prefix]number[|system|code])"
+				 : kind == CL_FK_REF ? " (Type/id or id)"
+				 : kind == CL_FK_TOKEN ? " (system|code, code, system| or |code)" : "");
+			s->nvalues = first;
+			return CL_EINVAL;
+		}
+		s->nvalues++;
+		if (*v != ',')
+			break;
+		v++;
+	}
+	c->values = &s->values[first];
+	c->nvalues = s->nvalues - first;
+	s->q.nconds++;
+	applied(s, name, value);
+	return 1;
+}
+
+/* _sort=key,-key: taken whole or not at all, once. */
+static int sort_param(struct cl_fhir_search *s, const char *value)
+{
+	struct cl_fhir_sort sorts[CL_FHIR_SORT_MAX];
+	int n = 0;
+
+	if (s->q.nsorts) {
+		snprintf(s->why, sizeof(s->why), "_sort: given twice (one list, comma-separated)");
+		return CL_EINVAL;
+	}
+	for (const char *v = value; *v;) {
+		const char *end = strchr(v, ',');
+		size_t len = end ? (size_t)(end - v) : strlen(v);
+		char key[80];
+		const struct cl_fhir_param *p;
+		struct cl_fhir_sort *o = &sorts[n];
+
+		if (n == CL_FHIR_SORT_MAX || len == 0 || len >= sizeof(key)) {
+			snprintf(s->why, sizeof(s->why), "_sort: %s", n == CL_FHIR_SORT_MAX
+				 ? "at most 4 keys" : "an empty or overlong key");
+			return CL_EINVAL;
+		}
+		memcpy(key, v, len);
+		key[len] = '\0';
+		memset(o, 0, sizeof(*o));
+		o->desc = key[0] == '-';
+		if (strcmp(key + o->desc, "_id") == 0) {
+			o->by = CL_FS_ID;
+		} else if (strcmp(key + o->desc, "_lastUpdated") == 0) {
+			o->by = CL_FS_UPDATED;
+		} else if (s->type && (p = cl_fhir_param_find(s->type, key + o->desc))) {
+			o->by = CL_FS_PARAM;
+			o->param = p->name;
+			o->kind = p->kind;
+		} else {
+			snprintf(s->why, sizeof(s->why), "_sort: '%.60s' is not _id, _lastUpdated or a "
+				 "search parameter of %s", key + o->desc, s->type ? s->type : "the type");
+			return CL_EINVAL;
+		}
+		n++;
+		v += len;
+		if (*v == ',')
+			v++;
+	}
+	if (n == 0) {
+		snprintf(s->why, sizeof(s->why), "_sort: no key");
+		return CL_EINVAL;
+	}
+	memcpy(s->sorts, sorts, sizeof(sorts));
+	s->q.sorts = s->sorts;
+	s->q.nsorts = n;
+	return CL_OK;
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* One sort value of a page start: n, i<integer>, d<number>, t<hex>. */
+static int after_value(struct cl_fhir_search *s, const char *v, size_t n, size_t *text_used,
+		       struct cl_fhir_sortval *out)
+{
+	char buf[40], *end;
+
+	memset(out, 0, sizeof(*out));
+	if (n == 1 && v[0] == 'n') {
+		out->type = 'n';
+		return 1;
+	}
+	if (n < 2 || ((v[0] == 'i' || v[0] == 'd') && n - 1 >= sizeof(buf)))
+		return 0;
+	if (v[0] == 'i' || v[0] == 'd') {
+		memcpy(buf, v + 1, n - 1);
+		buf[n - 1] = '\0';
+		if (strspn(buf, "0123456789-+.eE") != n - 1)
+			return 0;
+		out->type = v[0];
+		if (v[0] == 'i')
+			out->i = strtoll(buf, &end, 10);
+		else
+			out->d = strtod(buf, &end);
+		return *end == '\0' && (v[0] == 'i' || isfinite(out->d));
+	}
+	if (v[0] != 't' || (n - 1) % 2 || *text_used + (n - 1) / 2 + 1 > sizeof(s->after_text))
+		return 0;
+	out->type = 't';
+	out->t = s->after_text + *text_used;
+	for (size_t k = 1; k < n; k += 2) {
+		int hi = hexval(v[k]), lo = hexval(v[k + 1]);
+
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return 0;
+		s->after_text[(*text_used)++] = (char)(hi * 16 + lo);
+	}
+	s->after_text[(*text_used)++] = '\0';
+	return 1;
+}
+
+/* The page start: the sort values, "~" after each, then Type/id. */
+static int read_after(struct cl_fhir_search *s)
+{
+	const char *v = s->after_raw, *slash;
+	size_t text_used = 0;
+	char after[sizeof(s->after)];
+
+	for (int i = 0; i < s->q.nsorts; i++) {
+		const char *tilde = strchr(v, '~');
+
+		if (!tilde || !after_value(s, v, (size_t)(tilde - v), &text_used, &s->after_vals[i]))
+			return 0;
+		v = tilde + 1;
+	}
+	slash = strchr(v, '/');
+	if (!slash || (size_t)(slash - v) >= CL_FHIR_TYPE_MAX || !cl_fhir_id_ok(slash + 1))
+		return 0;
+	/* Type/id: the type within CL_FHIR_TYPE_MAX, the id a FHIR id */
+	snprintf(after, sizeof(after), "%.*s", (int)(sizeof(after) - 1), v);
+	after[slash - v] = '\0';
+	if (!cl_fhir_type_ok(after))
+		return 0;
+	memcpy(s->after, after, sizeof(after));
+	s->q.after_type = s->after;
+	s->q.after_id = s->after + (slash - v) + 1;
+	s->q.after_vals = s->q.nsorts ? s->after_vals : NULL;
+	return 1;
+}
+
+void cl_fhir_search_after(const struct cl_fhir_search *s, const struct cl_fhir_match *m,
+			  char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < s->q.nsorts && n < cap; i++) {
+		const struct cl_fhir_sortval *v = &m->vals[i];
+
+		if (v->type == 'n')
+			n += (size_t)snprintf(buf + n, cap - n, "n~");
+		else if (v->type == 'i')
+			n += (size_t)snprintf(buf + n, cap - n, "i%lld~", (long long)v->i);
+		else if (v->type == 'd') {
+			char num[40], *plus;
+
+			/* "+" is a space in a query: 1e+20 as 1e20 */
+			snprintf(num, sizeof(num), "%.17g", v->d);
+			while ((plus = strchr(num, '+')))
+				memmove(plus, plus + 1, strlen(plus));
+			n += (size_t)snprintf(buf + n, cap - n, "d%s~", num);
+		}
+		else {
+			n += (size_t)snprintf(buf + n, cap - n, "t");
+			for (const unsigned char *p = (const unsigned char *)v->t; *p && n < cap; p++)
+				n += (size_t)snprintf(buf + n, cap - n, "%02x", *p);
+			if (n < cap)
+				n += (size_t)snprintf(buf + n, cap - n, "~");
+		}
+	}
+	if (n < cap)
+		snprintf(buf + n, cap - n, "%s/%s", m->type, m->id);
+}
+
 int cl_fhir_search_param(void *arg, const char *name, const char *value)
 {
 	struct cl_fhir_search *s = arg;
@@ -130,24 +528,20 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 		return 0;
 	}
 	if (strcmp(name, "_after") == 0) {
-		const char *slash = strchr(value, '/');
-		char after[sizeof(s->after)];
-
-		/* checked whole before it replaces a page start given before */
-		if (!slash || (size_t)(slash - value) >= CL_FHIR_TYPE_MAX || !cl_fhir_id_ok(slash + 1)) {
+		/* read once every parameter is known (the sort decides its form) */
+		if (strlen(value) >= sizeof(s->after_raw)) {
 			snprintf(s->why, sizeof(s->why), "_after: not a page of this search");
 			return CL_EINVAL;
 		}
-		snprintf(after, sizeof(after), "%s", value);
-		after[slash - value] = '\0';
-		if (!cl_fhir_type_ok(after)) {
-			snprintf(s->why, sizeof(s->why), "_after: not a page of this search");
-			return CL_EINVAL;
-		}
-		memcpy(s->after, after, sizeof(after));
-		s->q.after_type = s->after;
-		s->q.after_id = s->after + (slash - value) + 1;
+		snprintf(s->after_raw, sizeof(s->after_raw), "%s", value);
 		return 0;
+	}
+	if (!s->everything && strcmp(name, "_sort") == 0) {
+		int rc = sort_param(s, value);
+
+		if (rc == CL_OK)
+			applied(s, name, value);
+		return rc;
 	}
 	if (!s->everything && strcmp(name, "_id") == 0) {
 		if (split(s, name, value, s->id_list, sizeof(s->id_list), s->ids, &s->q.nids, cl_fhir_id_ok))
@@ -205,29 +599,45 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 		applied(s, name, value);
 		return 0;
 	}
+	if (!s->everything) {
+		int rc = type_param(s, name, value);
+
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
+			return 0;
+	}
 	if (s->lenient)
 		return 0;
 	snprintf(s->why, sizeof(s->why), "%.60s is not a search parameter carelake supports here "
-		 "(%s; Prefer: handling=lenient ignores it)", name,
+		 "(%s%s; GET /fhir/metadata lists them; Prefer: handling=lenient ignores it)", name,
 		 s->everything ? "_since, _type, _count"
-			       : "_id, patient, subject, _count, _summary=count, _total");
+			       : "_id, _lastUpdated, patient, subject, _count, _sort, _summary=count, "
+				 "_total",
+		 s->everything || !s->type ? "" : " and those of the type");
 	return CL_EINVAL;
 }
 
-void cl_fhir_search_init(struct cl_fhir_search *s, int everything, int lenient)
+void cl_fhir_search_init(struct cl_fhir_search *s, const char *type, int everything, int lenient)
 {
 	memset(s, 0, sizeof(*s));
+	s->type = type;
 	s->everything = everything;
 	s->lenient = lenient;
 	s->q.count = CL_FHIR_PAGE_DEFAULT;
 }
 
-void cl_fhir_search_finish(struct cl_fhir_search *s)
+int cl_fhir_search_finish(struct cl_fhir_search *s)
 {
 	char n[24];
 
-	if (strstr(s->applied, "_count="))
-		return;
-	snprintf(n, sizeof(n), "%lld", (long long)s->q.count);
-	applied(s, "_count", n);
+	if (!strstr(s->applied, "_count=")) {
+		snprintf(n, sizeof(n), "%lld", (long long)s->q.count);
+		applied(s, "_count", n);
+	}
+	if (s->after_raw[0] && !read_after(s)) {
+		snprintf(s->why, sizeof(s->why), "_after: not a page of this search");
+		return CL_EINVAL;
+	}
+	return CL_OK;
 }

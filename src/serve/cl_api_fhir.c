@@ -13,6 +13,7 @@
 #include "cl_server_int.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
+#include "fhir/cl_fhir_index.h"
 #include "store/cl_store.h"
 #include "store/cl_store_fhir.h"
 
@@ -168,10 +169,19 @@ static void add_interaction(json_t *list, const char *type, const char *code)
 			      json_pack("{s:s}", "code", code));
 }
 
+static void add_param(void *arg, const struct cl_fhir_param *p)
+{
+	static const char *const kinds[] = { [CL_FK_TOKEN] = "token", [CL_FK_STRING] = "string",
+					     [CL_FK_DATE] = "date", [CL_FK_REF] = "reference",
+					     [CL_FK_QUANTITY] = "quantity" };
+
+	json_array_append_new(arg, json_pack("{s:s,s:s}", "name", p->name, "type", kinds[p->kind]));
+}
+
 /* A type held: read, vread and its instance history. */
 static void held_type(void *arg, const char *type)
 {
-	json_t *e, *list = arg;
+	json_t *e, *params, *list = arg;
 
 	if (strcmp(type, "AuditEvent") == 0)
 		return; /* the trail's, served by its own search */
@@ -183,13 +193,18 @@ static void held_type(void *arg, const char *type)
 	json_object_set_new(e, "versioning", json_string("versioned"));
 	json_object_set_new(e, "readHistory", json_true());
 	json_object_set_new(e, "conditionalRead", json_string("full-support"));
-	/* cl_api_fhir_search.c */
-	json_object_set_new(e, "searchParam",
-			    strcmp(type, "Patient") == 0
-				    ? json_pack("[{s:s,s:s}]", "name", "_id", "type", "token")
-				    : json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "name", "_id", "type",
-						"token", "name", "patient", "type", "reference", "name",
-						"subject", "type", "reference"));
+	/* cl_api_fhir_search.c: the common ones, the compartment's, and the
+	 * type's own (fhir/cl_fhir_index.h) */
+	params = json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "_id", "type", "token", "name",
+			   "_lastUpdated", "type", "date");
+	if (strcmp(type, "Patient") != 0) {
+		json_array_append_new(params, json_pack("{s:s,s:s}", "name", "patient", "type",
+							"reference"));
+		json_array_append_new(params, json_pack("{s:s,s:s}", "name", "subject", "type",
+							"reference"));
+	}
+	cl_fhir_params_each(type, add_param, params);
+	json_object_set_new(e, "searchParam", params);
 	if (strcmp(type, "Patient") == 0)
 		json_object_set_new(e, "operation",
 				    json_pack("[{s:s,s:s}]", "name", "everything", "definition",

@@ -18,6 +18,7 @@
 #include "auth/cl_scope.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
+#include "fhir/cl_fhir_index.h"
 #include "fhir/cl_fhir_meta.h"
 #include "fhir/cl_fhir_search.h"
 #include "store/cl_store.h"
@@ -34,9 +35,10 @@ struct page {
 	FILE *f;
 	const char *base;
 	const struct cl_principal *who;
+	const struct cl_fhir_search *s;
 	int64_t count, n;
 	int more, skipped, rc;
-	char last_type[CL_FHIR_TYPE_MAX], last_id[CL_FHIR_ID_MAX];
+	char last[1200];            /* the page start after the last one seen */
 };
 
 static int entry(void *arg, const struct cl_fhir_match *m)
@@ -49,8 +51,7 @@ static int entry(void *arg, const struct cl_fhir_match *m)
 		p->more = 1;
 		return 1;
 	}
-	snprintf(p->last_type, sizeof(p->last_type), "%s", m->type);
-	snprintf(p->last_id, sizeof(p->last_id), "%s", m->id);
+	cl_fhir_search_after(p->s, m, p->last, sizeof(p->last));
 	/* a type the token's SMART scopes do not grant is left out */
 	if (!cl_scope_allows(p->who, CL_ACT_READ_CLINICAL, m->type)) {
 		p->skipped = 1;
@@ -87,8 +88,8 @@ static void put_link(FILE *f, const char *relation, const char *url)
  * path (links repeat it). */
 static int run(struct cl_req *r, struct cl_store *st, struct cl_fhir_search *s, const char *path)
 {
-	struct page p = { .who = &r->who };
-	char base[300], link[CL_FHIR_LINK_MAX + 600], *text = NULL;
+	struct page p = { .who = &r->who, .s = s };
+	char base[300], link[CL_FHIR_LINK_MAX + 1600], *text = NULL;
 	int64_t total = 0;
 	size_t len = 0;
 	int rc;
@@ -115,12 +116,11 @@ static int run(struct cl_req *r, struct cl_store *st, struct cl_fhir_search *s, 
 		fprintf(p.f, ",\"total\":%lld", (long long)total);
 	snprintf(link, sizeof(link), "%s%s?%s", base, path, s->applied);
 	if (s->q.after_type)
-		snprintf(link + strlen(link), sizeof(link) - strlen(link), "&_after=%s/%s",
-			 s->q.after_type, s->q.after_id);
+		snprintf(link + strlen(link), sizeof(link) - strlen(link), "&_after=%s",
+			 s->after_raw);
 	put_link(p.f, "self", link);
 	if (p.more) {
-		snprintf(link, sizeof(link), "%s%s?%s&_after=%s/%s", base, path, s->applied,
-			 p.last_type, p.last_id);
+		snprintf(link, sizeof(link), "%s%s?%s&_after=%s", base, path, s->applied, p.last);
 		put_link(p.f, "next", link);
 	}
 	fputs("]}\n", p.f);
@@ -145,7 +145,8 @@ static int parse(struct cl_req *r, struct cl_fhir_search *s)
 	if (rc)
 		return cl_reply_error(r, 400, "bad_request", s->why[0] ? s->why : cl_error_detail(),
 				      NULL, NULL);
-	cl_fhir_search_finish(s);
+	if (cl_fhir_search_finish(s) != CL_OK)
+		return cl_reply_error(r, 400, "bad_request", s->why, NULL, NULL);
 	return cl_api_fhir_accept(r);
 }
 
@@ -184,11 +185,12 @@ static int search(struct cl_req *r, const char *type, const char *patient, int e
 	struct cl_fhir_search *s = malloc(sizeof(*s));
 	const char *prefer = cl_req_header(r, "Prefer");
 	struct cl_store *st;
+	int64_t keys;
 	int go, rc;
 
 	if (!s)
 		return cl_reply_error(r, 500, "memory", "no memory for a search", NULL, NULL);
-	cl_fhir_search_init(s, everything, prefer && strstr(prefer, "handling=lenient") != NULL);
+	cl_fhir_search_init(s, type, everything, prefer && strstr(prefer, "handling=lenient") != NULL);
 	r->audit.resource_type = type ? type : "Patient";
 	go = parse(r, s);
 	if (go == 1 && patient) {
@@ -208,6 +210,14 @@ static int search(struct cl_req *r, const char *type, const char *patient, int e
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	}
 	go = narrow(r, st, s, type);
+	/* after an upgrade, refine reads the search keys again: until it has,
+	 * a search by them would miss what is held */
+	if (go == 1 && s->q.nconds && (keys = cl_store_fhir_keys_version(st)) >= 0 &&
+	    keys != CL_FHIR_INDEX_VERSION) {
+		go = cl_reply_error(r, 503, "unavailable", "the search keys of the resources held are "
+				    "being read again (refine, after an upgrade); retry shortly",
+				    "Retry-After", "5");
+	}
 	if (go == 1 && everything) {
 		struct cl_fhir_version v;
 

@@ -3,8 +3,10 @@
  */
 #include "cl_store_fhir.h"
 #include "cl_store_int.h"
+#include "core/cl_compiler.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
+#include "core/cl_time.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -21,17 +23,27 @@ static const char schema[] =
 	" record TEXT, UNIQUE(type, id, version));"
 	/* a patient's compartment as it is now: searches and $everything */
 	"CREATE INDEX IF NOT EXISTS fhir_resource_compartment ON fhir_resource(patient_id, type, id)"
-	" WHERE current = 1 AND deleted = 0;";
+	" WHERE current = 1 AND deleted = 0;"
+	/* the search keys of the current versions, by the version's rowid
+	 * (fhir/cl_fhir_index.h says what each holds) */
+	"CREATE TABLE IF NOT EXISTS fhir_key(rid INTEGER NOT NULL, param TEXT NOT NULL,"
+	" n INTEGER NOT NULL, sys TEXT, code TEXT, str TEXT, lo INTEGER, hi INTEGER, num REAL,"
+	" PRIMARY KEY(rid, param, n)) WITHOUT ROWID;"
+	/* which version of the catalogue read them */
+	"CREATE TABLE IF NOT EXISTS fhir_key_state(version INTEGER NOT NULL);";
 
-enum { W_LAST, W_PUT, W_OLD, W_COUNT };
+enum { W_LAST, W_PUT, W_OLD, W_KEY, W_UNKEY, W_COUNT };
 
 static const char *const wsql[W_COUNT] = {
-	[W_LAST] = "SELECT version, deleted, resource, patient_id FROM fhir_resource"
+	[W_LAST] = "SELECT version, deleted, resource, patient_id, rowid FROM fhir_resource"
 		   " WHERE type = ?1 AND id = ?2 ORDER BY version DESC LIMIT 1",
 	[W_PUT] = "INSERT INTO fhir_resource(type, id, version, updated_us, deleted, patient_id,"
 		  " resource, source, bronze_file, run_id, record)"
 		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[W_OLD] = "UPDATE fhir_resource SET current = 0 WHERE type = ?1 AND id = ?2 AND version = ?3",
+	[W_KEY] = "INSERT INTO fhir_key(rid, param, n, sys, code, str, lo, hi, num)"
+		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[W_UNKEY] = "DELETE FROM fhir_key WHERE rid = ?1",
 };
 
 struct cl_fhir_writer {
@@ -39,6 +51,7 @@ struct cl_fhir_writer {
 	sqlite3_stmt *q[W_COUNT];
 	const char *source, *file;
 	int64_t run_id;
+	int64_t rid, key_n;   /* the version keys go to, and how many it has */
 };
 
 static int fail(sqlite3 *db, const char *what)
@@ -91,12 +104,13 @@ void cl_fhir_writer_lineage(struct cl_fhir_writer *w, const char *source, const 
 /* The current version of type/id: its number (0: none), whether it is a
  * deletion, whether its content is json, and its patient (when asked). */
 static int last(struct cl_fhir_writer *w, const char *type, const char *id, const char *json,
-		size_t len, int64_t *version, int *deleted, int *same, char *patient)
+		size_t len, int64_t *version, int *deleted, int *same, char *patient, int64_t *rowid)
 {
 	sqlite3_stmt *q = w->q[W_LAST];
 	int rc;
 
 	*version = 0;
+	*rowid = 0;
 	*deleted = 0;
 	*same = 0;
 	if (patient)
@@ -111,6 +125,7 @@ static int last(struct cl_fhir_writer *w, const char *type, const char *id, cons
 			*same = memcmp(sqlite3_column_text(q, 2), json, len) == 0;
 		if (patient && sqlite3_column_type(q, 3) == SQLITE_TEXT)
 			snprintf(patient, CL_FHIR_ID_MAX, "%s", (const char *)sqlite3_column_text(q, 3));
+		*rowid = sqlite3_column_int64(q, 4);
 	}
 	sqlite3_reset(q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? CL_OK : fail(w->db, "read fhir_resource");
@@ -118,13 +133,18 @@ static int last(struct cl_fhir_writer *w, const char *type, const char *id, cons
 
 static int insert(struct cl_fhir_writer *w, const char *type, const char *id, int64_t version,
 		  int64_t ts_us, int deleted, const char *patient, const char *json, size_t len,
-		  const char *record)
+		  const char *record, int64_t old_rowid)
 {
 	sqlite3_stmt *q = w->q[W_OLD];
 	int rc;
 
-	/* the version it follows is no longer the current one */
+	/* the version it follows is no longer the current one, nor searched */
 	if (version > 1) {
+		sqlite3_bind_int64(w->q[W_UNKEY], 1, old_rowid);
+		rc = sqlite3_step(w->q[W_UNKEY]);
+		sqlite3_reset(w->q[W_UNKEY]);
+		if (rc != SQLITE_DONE)
+			return fail(w->db, "write fhir_key");
 		sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 3, version - 1);
@@ -155,23 +175,56 @@ static int insert(struct cl_fhir_writer *w, const char *type, const char *id, in
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
-	return rc == SQLITE_DONE ? CL_OK : fail(w->db, "write fhir_resource");
+	if (rc != SQLITE_DONE)
+		return fail(w->db, "write fhir_resource");
+	w->rid = deleted ? 0 : sqlite3_last_insert_rowid(w->db);
+	w->key_n = 0;
+	return CL_OK;
+}
+
+int cl_fhir_put_key(struct cl_fhir_writer *w, const struct cl_fhir_key *k)
+{
+	sqlite3_stmt *q = w->q[W_KEY];
+	int rc;
+
+	if (w->rid == 0)
+		return CL_OK;
+	sqlite3_bind_int64(q, 1, w->rid);
+	sqlite3_bind_text(q, 2, k->param, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, w->key_n++);
+	if (k->sys)
+		sqlite3_bind_text(q, 4, k->sys, -1, SQLITE_STATIC);
+	if (k->code)
+		sqlite3_bind_text(q, 5, k->code, -1, SQLITE_STATIC);
+	if (k->str)
+		sqlite3_bind_text(q, 6, k->str, -1, SQLITE_STATIC);
+	if (k->has_range) {
+		sqlite3_bind_int64(q, 7, k->lo);
+		sqlite3_bind_int64(q, 8, k->hi);
+	}
+	if (k->has_num)
+		sqlite3_bind_double(q, 9, k->num);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? CL_OK : fail(w->db, "write fhir_key");
 }
 
 int cl_fhir_put(struct cl_fhir_writer *w, const char *type, const char *id,
 		const char *patient, const char *json, size_t len, int64_t ts_us,
 		const char *record, int64_t *version)
 {
-	int64_t at;
+	int64_t at, rowid;
 	int deleted, same, rc;
 
 	*version = 0;
+	w->rid = 0;
 	if (len > INT32_MAX)
 		return cl_error_set(CL_ETOOBIG, "%s/%s: a resource of %zu bytes", type, id, len);
-	rc = last(w, type, id, json, len, &at, &deleted, &same, NULL);
+	rc = last(w, type, id, json, len, &at, &deleted, &same, NULL, &rowid);
 	if (rc != CL_OK || same)
 		return rc;
-	rc = insert(w, type, id, at + 1, ts_us, 0, patient, json, len, record);
+	rc = insert(w, type, id, at + 1, ts_us, 0, patient, json, len, record, rowid);
 	if (rc == CL_OK)
 		*version = at + 1;
 	return rc;
@@ -181,15 +234,16 @@ int cl_fhir_delete(struct cl_fhir_writer *w, const char *type, const char *id, i
 		   const char *record, int64_t *version)
 {
 	char patient[CL_FHIR_ID_MAX];
-	int64_t at;
+	int64_t at, rowid;
 	int deleted, same, rc;
 
 	*version = 0;
-	rc = last(w, type, id, NULL, 0, &at, &deleted, &same, patient);
+	w->rid = 0;
+	rc = last(w, type, id, NULL, 0, &at, &deleted, &same, patient, &rowid);
 	if (rc != CL_OK || at == 0 || deleted)
 		return rc;
 	/* the deletion stays in the compartment of what it deletes */
-	rc = insert(w, type, id, at + 1, ts_us, 1, patient, NULL, 0, record);
+	rc = insert(w, type, id, at + 1, ts_us, 1, patient, NULL, 0, record, rowid);
 	if (rc == CL_OK)
 		*version = at + 1;
 	return rc;
@@ -197,9 +251,64 @@ int cl_fhir_delete(struct cl_fhir_writer *w, const char *type, const char *id, i
 
 int cl_fhir_clear(struct cl_fhir_writer *w)
 {
-	if (sqlite3_exec(w->db, "DELETE FROM fhir_resource", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(w->db, "DELETE FROM fhir_resource; DELETE FROM fhir_key", NULL, NULL,
+			 NULL) != SQLITE_OK)
 		return fail(w->db, "clear fhir_resource");
 	return CL_OK;
+}
+
+/* The version of the catalogue the keys were read by (0: none yet). */
+static int64_t key_state(sqlite3 *db)
+{
+	sqlite3_stmt *q;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT max(version) FROM fhir_key_state", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v;
+}
+
+int cl_fhir_reindex(struct cl_fhir_writer *w, int index_version,
+		    int (*fn)(void *arg, const char *type, const char *json, size_t len),
+		    void *arg, int64_t *done)
+{
+	int own = sqlite3_get_autocommit(w->db), rc = CL_OK, step = SQLITE_DONE;
+	sqlite3_stmt *q = NULL;
+	char sql[120];
+
+	*done = 0;
+	if (key_state(w->db) == index_version)
+		return CL_OK;
+	if (own && sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return fail(w->db, "begin a reindex");
+	if (sqlite3_exec(w->db, "DELETE FROM fhir_key", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(w->db, "SELECT rowid, type, resource FROM fhir_resource"
+			       " WHERE current = 1 AND deleted = 0", -1, &q, NULL) != SQLITE_OK)
+		rc = fail(w->db, "reindex fhir_resource");
+	while (rc == CL_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
+		w->rid = sqlite3_column_int64(q, 0);
+		w->key_n = 0;
+		rc = fn(arg, (const char *)sqlite3_column_text(q, 1),
+			(const char *)sqlite3_column_text(q, 2), (size_t)sqlite3_column_bytes(q, 2));
+		++*done;
+	}
+	if (rc == CL_OK && step != SQLITE_DONE)
+		rc = fail(w->db, "reindex fhir_resource");
+	sqlite3_finalize(q);
+	w->rid = 0;
+	snprintf(sql, sizeof(sql), "DELETE FROM fhir_key_state; INSERT INTO fhir_key_state VALUES (%d)",
+		 index_version);
+	if (rc == CL_OK && sqlite3_exec(w->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		rc = fail(w->db, "reindex fhir_resource");
+	if (own && rc == CL_OK && sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = fail(w->db, "commit a reindex");
+	if (own && rc != CL_OK)
+		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 /* ---- reading ---- */
@@ -316,101 +425,493 @@ int cl_store_fhir_history(struct cl_store *s, const char *type, const char *id, 
 	return rc;
 }
 
-/* The WHERE clause of q into sql (binding order: type, patient, types,
- * ids, since, then the page's start when `page`); the next free
- * parameter number is returned in *next. */
-static size_t where(const struct cl_fhir_query *q, int page, char *sql, size_t cap, int *next)
-{
-	size_t n = (size_t)snprintf(sql, cap, " WHERE current = 1 AND deleted = 0");
-	int p = 1;
+/* A statement being written, and what it binds, in order. */
+#define SQL_BINDS 400
+struct sql {
+	char text[8192];
+	size_t n;
+	int nb, over;
+	struct bind {
+		int kind;           /* 't' text, 'i' integer, 'd' double */
+		const char *s;
+		int64_t i;
+		double d;
+	} b[SQL_BINDS];
+};
 
-	if (q->type)
-		n += (size_t)snprintf(sql + n, cap - n, " AND type = ?%d", p++);
-	if (q->patient)
-		n += (size_t)snprintf(sql + n, cap - n, " AND patient_id = ?%d", p++);
-	if (q->ntypes) {
-		n += (size_t)snprintf(sql + n, cap - n, " AND type IN (");
-		for (int i = 0; i < q->ntypes; i++)
-			n += (size_t)snprintf(sql + n, cap - n, "%s?%d", i ? "," : "", p++);
-		n += (size_t)snprintf(sql + n, cap - n, ")");
+static void add(struct sql *q, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (q->n + len >= sizeof(q->text)) {
+		q->over = 1;
+		return;
 	}
-	if (q->nids) {
-		n += (size_t)snprintf(sql + n, cap - n, " AND id IN (");
-		for (int i = 0; i < q->nids; i++)
-			n += (size_t)snprintf(sql + n, cap - n, "%s?%d", i ? "," : "", p++);
-		n += (size_t)snprintf(sql + n, cap - n, ")");
-	}
-	if (q->since_us)
-		n += (size_t)snprintf(sql + n, cap - n, " AND updated_us >= ?%d", p++);
-	if (page && q->after_type) {
-		n += (size_t)snprintf(sql + n, cap - n, " AND (type, id) > (?%d, ?%d)", p, p + 1);
-		p += 2;
-	}
-	*next = p;
-	return n;
+	memcpy(q->text + q->n, text, len + 1);
+	q->n += len;
 }
 
-static void bind_where(sqlite3_stmt *st, const struct cl_fhir_query *q, int page)
+/* Appends a parameter (?N) binding one value. */
+static void add_text(struct sql *q, const char *v)
 {
-	int p = 1;
+	char p[16];
 
-	if (q->type)
-		sqlite3_bind_text(st, p++, q->type, -1, SQLITE_STATIC);
-	if (q->patient)
-		sqlite3_bind_text(st, p++, q->patient, -1, SQLITE_STATIC);
-	for (int i = 0; i < q->ntypes; i++)
-		sqlite3_bind_text(st, p++, q->types[i], -1, SQLITE_STATIC);
-	for (int i = 0; i < q->nids; i++)
-		sqlite3_bind_text(st, p++, q->ids[i], -1, SQLITE_STATIC);
-	if (q->since_us)
-		sqlite3_bind_int64(st, p++, q->since_us);
-	if (page && q->after_type) {
-		sqlite3_bind_text(st, p++, q->after_type, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, p++, q->after_id ? q->after_id : "", -1, SQLITE_STATIC);
+	if (q->nb == SQL_BINDS) {
+		q->over = 1;
+		return;
 	}
+	q->b[q->nb] = (struct bind){ .kind = 't', .s = v };
+	snprintf(p, sizeof(p), "?%d", ++q->nb);
+	add(q, p);
+}
+
+static void add_int(struct sql *q, int64_t v)
+{
+	char p[16];
+
+	if (q->nb == SQL_BINDS) {
+		q->over = 1;
+		return;
+	}
+	q->b[q->nb] = (struct bind){ .kind = 'i', .i = v };
+	snprintf(p, sizeof(p), "?%d", ++q->nb);
+	add(q, p);
+}
+
+static void add_double(struct sql *q, double v)
+{
+	char p[16];
+
+	if (q->nb == SQL_BINDS) {
+		q->over = 1;
+		return;
+	}
+	q->b[q->nb] = (struct bind){ .kind = 'd', .d = v };
+	snprintf(p, sizeof(p), "?%d", ++q->nb);
+	add(q, p);
+}
+
+static void bind_all(sqlite3_stmt *st, const struct sql *q)
+{
+	for (int i = 0; i < q->nb; i++) {
+		const struct bind *b = &q->b[i];
+
+		if (b->kind == 't')
+			sqlite3_bind_text(st, i + 1, b->s, -1, SQLITE_STATIC);
+		else if (b->kind == 'i')
+			sqlite3_bind_int64(st, i + 1, b->i);
+		else
+			sqlite3_bind_double(st, i + 1, b->d);
+	}
+}
+
+/* A range [lo, hi) (columns, or the version's time) against a date value
+ * v by its prefix (FHIR R4: the value's range against the resource's). */
+static void date_match(struct sql *q, const char *lo, const char *hi, const struct cl_fhir_value *v)
+{
+	int64_t gap;
+
+	switch (v->prefix) {
+	case CL_FP_NE:
+		add(q, "NOT ");
+		CL_FALLTHROUGH;
+	case CL_FP_EQ:
+		add(q, "(");
+		add(q, lo);
+		add(q, " >= ");
+		add_int(q, v->lo);
+		add(q, " AND ");
+		add(q, hi);
+		add(q, " <= ");
+		add_int(q, v->hi);
+		add(q, ")");
+		return;
+	case CL_FP_GT:
+		add(q, hi);
+		add(q, " > ");
+		add_int(q, v->hi);
+		return;
+	case CL_FP_LT:
+		add(q, lo);
+		add(q, " < ");
+		add_int(q, v->lo);
+		return;
+	case CL_FP_GE:
+	case CL_FP_LE:
+		/* above (below) the value, or within it */
+		add(q, "(");
+		add(q, v->prefix == CL_FP_GE ? hi : lo);
+		add(q, v->prefix == CL_FP_GE ? " > " : " < ");
+		add_int(q, v->prefix == CL_FP_GE ? v->hi : v->lo);
+		add(q, " OR (");
+		add(q, lo);
+		add(q, " >= ");
+		add_int(q, v->lo);
+		add(q, " AND ");
+		add(q, hi);
+		add(q, " <= ");
+		add_int(q, v->hi);
+		add(q, "))");
+		return;
+	case CL_FP_SA:
+		add(q, lo);
+		add(q, " >= ");
+		add_int(q, v->hi);
+		return;
+	case CL_FP_EB:
+		add(q, hi);
+		add(q, " <= ");
+		add_int(q, v->lo);
+		return;
+	default:
+		/* ap: overlapping the value widened by a tenth of its distance
+		 * from now */
+		gap = (v->lo > cl_time_now_us() ? v->lo - cl_time_now_us()
+						 : cl_time_now_us() - v->lo) / 10;
+		add(q, "(");
+		add(q, lo);
+		add(q, " < ");
+		add_int(q, v->hi + gap);
+		add(q, " AND ");
+		add(q, hi);
+		add(q, " > ");
+		add_int(q, v->lo - gap);
+		add(q, ")");
+		return;
+	}
+}
+
+static void number_match(struct sql *q, const struct cl_fhir_value *v)
+{
+	static const char *const op[] = { [CL_FP_GT] = " > ", [CL_FP_LT] = " < ",
+					  [CL_FP_GE] = " >= ", [CL_FP_LE] = " <= ",
+					  [CL_FP_SA] = " > ", [CL_FP_EB] = " < " };
+	double a = v->num < 0 ? -v->num : v->num;
+
+	switch (v->prefix) {
+	case CL_FP_EQ:
+	case CL_FP_NE:
+		add(q, v->prefix == CL_FP_NE ? "NOT (k.num >= " : "(k.num >= ");
+		add_double(q, v->num_lo);
+		add(q, " AND k.num < ");
+		add_double(q, v->num_hi);
+		add(q, ")");
+		return;
+	case CL_FP_AP:
+		/* within a tenth of the value */
+		add(q, "(k.num >= ");
+		add_double(q, v->num - a / 10);
+		add(q, " AND k.num <= ");
+		add_double(q, v->num + a / 10);
+		add(q, ")");
+		return;
+	default:
+		add(q, "k.num");
+		add(q, op[v->prefix]);
+		add_double(q, v->num);
+	}
+}
+
+/* What one value asks of a key k. */
+static void value_match(struct sql *q, const struct cl_fhir_cond *c, const struct cl_fhir_value *v)
+{
+	add(q, "(");
+	switch (c->kind) {
+	case CL_FK_TOKEN:
+		add(q, "1");
+		if (v->code) {
+			add(q, " AND k.code = ");
+			add_text(q, v->code);
+		}
+		if (v->sys && !v->sys[0]) {
+			add(q, " AND k.sys IS NULL");
+		} else if (v->sys) {
+			add(q, " AND k.sys = ");
+			add_text(q, v->sys);
+		}
+		break;
+	case CL_FK_REF:
+		add(q, "k.code = ");
+		add_text(q, v->code);
+		if (v->sys) {
+			/* an unresolved urn:uuid reference names no type */
+			add(q, " AND (k.sys = ");
+			add_text(q, v->sys);
+			add(q, " OR k.sys IS NULL)");
+		}
+		break;
+	case CL_FK_STRING:
+		if (c->modifier == CL_FM_EXACT) {
+			add(q, "k.code = ");
+			add_text(q, v->str);
+		} else if (c->modifier == CL_FM_CONTAINS) {
+			add(q, "instr(k.str, ");
+			add_text(q, v->str);
+			add(q, ") > 0");
+		} else {
+			add(q, "substr(k.str, 1, ");
+			add_int(q, (int64_t)strlen(v->str));
+			add(q, ") = ");
+			add_text(q, v->str);
+		}
+		break;
+	case CL_FK_DATE:
+		date_match(q, "k.lo", "k.hi", v);
+		break;
+	default:
+		number_match(q, v);
+		if (v->sys) {
+			add(q, " AND k.sys = ");
+			add_text(q, v->sys);
+		}
+		if (v->code) {
+			add(q, " AND k.code = ");
+			add_text(q, v->code);
+		}
+	}
+	add(q, ")");
+}
+
+static void cond_match(struct sql *q, const struct cl_fhir_cond *c)
+{
+	if (!c->param) {
+		/* _lastUpdated: the version's time, an instant */
+		add(q, " AND (");
+		for (int i = 0; i < c->nvalues; i++) {
+			if (i)
+				add(q, " OR ");
+			date_match(q, "updated_us", "(updated_us + 1)", &c->values[i]);
+		}
+		add(q, ")");
+		return;
+	}
+	add(q, c->modifier == CL_FM_NOT || (c->modifier == CL_FM_MISSING && c->missing)
+		       ? " AND NOT EXISTS (" : " AND EXISTS (");
+	add(q, "SELECT 1 FROM fhir_key k WHERE k.rid = r.rowid AND k.param = ");
+	add_text(q, c->param);
+	if (c->modifier != CL_FM_MISSING) {
+		add(q, " AND (");
+		for (int i = 0; i < c->nvalues; i++) {
+			if (i)
+				add(q, " OR ");
+			value_match(q, c, &c->values[i]);
+		}
+		add(q, ")");
+	}
+	add(q, ")");
+}
+
+/* The WHERE clause of q (with the page's start when `page`). */
+static void where(struct sql *sql, const struct cl_fhir_query *q, int page)
+{
+	add(sql, " WHERE current = 1 AND deleted = 0");
+	if (q->type) {
+		add(sql, " AND type = ");
+		add_text(sql, q->type);
+	}
+	if (q->patient) {
+		add(sql, " AND patient_id = ");
+		add_text(sql, q->patient);
+	}
+	if (q->ntypes) {
+		add(sql, " AND type IN (");
+		for (int i = 0; i < q->ntypes; i++) {
+			add(sql, i ? "," : "");
+			add_text(sql, q->types[i]);
+		}
+		add(sql, ")");
+	}
+	if (q->nids) {
+		add(sql, " AND id IN (");
+		for (int i = 0; i < q->nids; i++) {
+			add(sql, i ? "," : "");
+			add_text(sql, q->ids[i]);
+		}
+		add(sql, ")");
+	}
+	if (q->since_us) {
+		add(sql, " AND updated_us >= ");
+		add_int(sql, q->since_us);
+	}
+	for (int i = 0; i < q->nconds; i++)
+		cond_match(sql, &q->conds[i]);
+	if (page && q->after_type && !q->nsorts) {
+		add(sql, " AND (type, id) > (");
+		add_text(sql, q->after_type);
+		add(sql, ", ");
+		add_text(sql, q->after_id ? q->after_id : "");
+		add(sql, ")");
+	}
+}
+
+/* The value of sort key i of the resource r, as an expression. */
+static void sort_value(struct sql *sql, const struct cl_fhir_sort *o)
+{
+	static const char *const column[] = { [CL_FK_TOKEN] = "code", [CL_FK_STRING] = "str",
+					      [CL_FK_DATE] = "lo", [CL_FK_REF] = "code",
+					      [CL_FK_QUANTITY] = "num" };
+
+	if (o->by == CL_FS_ID) {
+		add(sql, "r.id");
+		return;
+	}
+	if (o->by == CL_FS_UPDATED) {
+		add(sql, "r.updated_us");
+		return;
+	}
+	add(sql, o->desc ? "(SELECT max(k." : "(SELECT min(k.");
+	add(sql, o->kind == CL_FK_DATE && o->desc ? "hi" : column[o->kind]);
+	add(sql, ") FROM fhir_key k WHERE k.rid = r.rowid AND k.param = ");
+	add_text(sql, o->param);
+	add(sql, ")");
+}
+
+static void add_val(struct sql *sql, const struct cl_fhir_sortval *v)
+{
+	if (v->type == 'i')
+		add_int(sql, v->i);
+	else if (v->type == 'd')
+		add_double(sql, v->d);
+	else
+		add_text(sql, v->t ? v->t : "");
+}
+
+/* The page's start in a sorted search: rows after the last one shown in
+ * the order (each key, no value last; then type and id). */
+static void after_sorted(struct sql *sql, const struct cl_fhir_query *q)
+{
+	char col[16];
+
+	add(sql, " WHERE (");
+	for (int i = 0; i <= q->nsorts; i++) {
+		/* keys 0..i-1 equal, and key i after (or, past the keys, the
+		 * type and id after) */
+		add(sql, i ? " OR (" : "(");
+		for (int j = 0; j < i; j++) {
+			snprintf(col, sizeof(col), "s%d", j);
+			add(sql, col);
+			if (q->after_vals[j].type == 'n') {
+				add(sql, " IS NULL AND ");
+			} else {
+				add(sql, " = ");
+				add_val(sql, &q->after_vals[j]);
+				add(sql, " AND ");
+			}
+		}
+		if (i == q->nsorts) {
+			add(sql, "(type, id) > (");
+			add_text(sql, q->after_type);
+			add(sql, ", ");
+			add_text(sql, q->after_id ? q->after_id : "");
+			add(sql, "))");
+			break;
+		}
+		snprintf(col, sizeof(col), "s%d", i);
+		if (q->after_vals[i].type == 'n') {
+			add(sql, "0)"); /* nothing comes after no value */
+			continue;
+		}
+		add(sql, "(");
+		add(sql, col);
+		add(sql, " IS NULL OR ");
+		add(sql, col);
+		add(sql, q->sorts[i].desc ? " < " : " > ");
+		add_val(sql, &q->after_vals[i]);
+		add(sql, "))");
+	}
+	add(sql, ")");
+}
+
+/* Prepares sql, bound: CL_ENOENT when no FHIR resource is held yet. */
+static int prepare_sql(struct cl_store *s, struct sql *sql, sqlite3_stmt **st)
+{
+	int rc;
+
+	if (sql->over)
+		return cl_error_set(CL_EINVAL, "the search has too many conditions or values");
+	rc = prepare(s, sql->text, st);
+	if (rc == CL_OK)
+		bind_all(*st, sql);
+	return rc;
 }
 
 int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int64_t *total,
 			 int (*fn)(void *arg, const struct cl_fhir_match *m), void *arg)
 {
-	char sql[4096];
+	struct sql *sql;
 	sqlite3_stmt *st;
-	size_t n;
-	int next, rc, step;
+	int rc, step;
 
-	if (q->ntypes > CL_FHIR_QUERY_LIST_MAX || q->nids > CL_FHIR_QUERY_LIST_MAX)
-		return cl_error_set(CL_EINVAL, "a search lists at most %d types or ids",
-				    CL_FHIR_QUERY_LIST_MAX);
+	if (q->ntypes > CL_FHIR_QUERY_LIST_MAX || q->nids > CL_FHIR_QUERY_LIST_MAX ||
+	    q->nconds > CL_FHIR_QUERY_COND_MAX || q->nsorts > CL_FHIR_SORT_MAX)
+		return cl_error_set(CL_EINVAL, "a search lists at most %d types or ids and %d "
+				    "parameters", CL_FHIR_QUERY_LIST_MAX, CL_FHIR_QUERY_COND_MAX);
+	sql = malloc(sizeof(*sql));
+	if (!sql)
+		return cl_error_set(CL_ENOMEM, "no memory for a search");
 	if (total) {
-		n = (size_t)snprintf(sql, sizeof(sql), "SELECT count(*) FROM fhir_resource");
-		where(q, 0, sql + n, sizeof(sql) - n, &next);
-		rc = prepare(s, sql, &st);
-		if (rc == CL_ENOENT) {
-			*total = 0;
-			return CL_OK;
+		*total = 0;
+		sql->n = 0;
+		sql->nb = sql->over = 0;
+		add(sql, "SELECT count(*) FROM fhir_resource r");
+		where(sql, q, 0);
+		rc = prepare_sql(s, sql, &st);
+		if (rc != CL_OK) {
+			free(sql);
+			return rc == CL_ENOENT ? CL_OK : rc;
 		}
-		if (rc != CL_OK)
-			return rc;
-		bind_where(st, q, 0);
 		step = sqlite3_step(st);
 		*total = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 		sqlite3_finalize(st);
-		if (step != SQLITE_ROW)
+		if (step != SQLITE_ROW) {
+			free(sql);
 			return cl_store_db_error(s, "search fhir_resource");
+		}
 	}
-	if (q->count <= 0)
+	if (q->count <= 0) {
+		free(sql);
 		return CL_OK;
-	n = (size_t)snprintf(sql, sizeof(sql),
-			     "SELECT type, id, version, updated_us, resource FROM fhir_resource");
-	n += where(q, 1, sql + n, sizeof(sql) - n, &next);
-	snprintf(sql + n, sizeof(sql) - n, " ORDER BY type, id LIMIT ?%d", next);
-	rc = prepare(s, sql, &st);
-	if (rc == CL_ENOENT)
-		return CL_OK;
+	}
+	sql->n = 0;
+	sql->nb = sql->over = 0;
+	if (q->nsorts) {
+		char col[48];
+
+		/* each resource's sort values, then the order and the page */
+		add(sql, "SELECT type, id, version, updated_us, resource");
+		for (int i = 0; i < q->nsorts; i++) {
+			snprintf(col, sizeof(col), ", s%d", i);
+			add(sql, col);
+		}
+		add(sql, " FROM (SELECT r.type, r.id, r.version, r.updated_us, r.resource");
+		for (int i = 0; i < q->nsorts; i++) {
+			add(sql, ", ");
+			sort_value(sql, &q->sorts[i]);
+			snprintf(col, sizeof(col), " AS s%d", i);
+			add(sql, col);
+		}
+		add(sql, " FROM fhir_resource r");
+		where(sql, q, 1);
+		add(sql, ")");
+		if (q->after_type && q->after_vals)
+			after_sorted(sql, q);
+		add(sql, " ORDER BY ");
+		for (int i = 0; i < q->nsorts; i++) {
+			snprintf(col, sizeof(col), "s%d IS NULL, s%d%s, ", i, i,
+				 q->sorts[i].desc ? " DESC" : "");
+			add(sql, col);
+		}
+		add(sql, "type, id LIMIT ");
+	} else {
+		add(sql, "SELECT type, id, version, updated_us, resource FROM fhir_resource r");
+		where(sql, q, 1);
+		add(sql, " ORDER BY type, id LIMIT ");
+	}
+	add_int(sql, q->count);
+	rc = prepare_sql(s, sql, &st);
+	free(sql);
 	if (rc != CL_OK)
-		return rc;
-	bind_where(st, q, 1);
-	sqlite3_bind_int64(st, next, q->count);
+		return rc == CL_ENOENT ? CL_OK : rc;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct cl_fhir_match m = {
 			.type = (const char *)sqlite3_column_text(st, 0),
@@ -421,6 +922,26 @@ int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int6
 			.len = (size_t)sqlite3_column_bytes(st, 4),
 		};
 
+		for (int i = 0; i < q->nsorts; i++) {
+			struct cl_fhir_sortval *v = &m.vals[i];
+
+			switch (sqlite3_column_type(st, 5 + i)) {
+			case SQLITE_NULL:
+				v->type = 'n';
+				break;
+			case SQLITE_INTEGER:
+				v->type = 'i';
+				v->i = sqlite3_column_int64(st, 5 + i);
+				break;
+			case SQLITE_FLOAT:
+				v->type = 'd';
+				v->d = sqlite3_column_double(st, 5 + i);
+				break;
+			default:
+				v->type = 't';
+				v->t = (const char *)sqlite3_column_text(st, 5 + i);
+			}
+		}
 		if (!m.resource || fn(arg, &m)) {
 			step = SQLITE_DONE;
 			break;
@@ -428,6 +949,19 @@ int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int6
 	}
 	sqlite3_finalize(st);
 	return step == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "search fhir_resource");
+}
+
+int64_t cl_store_fhir_keys_version(struct cl_store *s)
+{
+	sqlite3_stmt *q;
+	int held;
+
+	if (sqlite3_prepare_v2(cl_store_sqlite(s), "SELECT 1 FROM fhir_resource LIMIT 1", -1, &q,
+			       NULL) != SQLITE_OK)
+		return -1;
+	held = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	return held ? key_state(cl_store_sqlite(s)) : -1;
 }
 
 int cl_store_fhir_types(struct cl_store *s, void (*fn)(void *arg, const char *type), void *arg)

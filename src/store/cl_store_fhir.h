@@ -44,6 +44,32 @@ int cl_fhir_put(struct cl_fhir_writer *w, const char *type, const char *id,
 		const char *patient, const char *json, size_t len, int64_t ts_us,
 		const char *record, int64_t *version);
 
+/* The types of search parameter (fhir/cl_fhir_index.h). */
+enum cl_fhir_kind { CL_FK_TOKEN, CL_FK_STRING, CL_FK_DATE, CL_FK_REF, CL_FK_QUANTITY };
+
+/* A search key of a resource (fhir/cl_fhir_index.h says what each
+ * parameter type puts in it); NULL strings are none. */
+struct cl_fhir_key {
+	const char *param;           /* the search parameter's name */
+	const char *sys, *code, *str;
+	int64_t lo, hi;              /* a date's instants, [lo, hi) (has_range) */
+	double num;                  /* a quantity's value (has_num) */
+	int has_range, has_num;
+};
+
+/* A search key of the version cl_fhir_put just made (none when it made
+ * none). */
+int cl_fhir_put_key(struct cl_fhir_writer *w, const struct cl_fhir_key *k);
+
+/* Reads the search keys of every current resource again when they were
+ * read by another version of the catalogue than `index_version`: fn is
+ * called with each resource's text and calls cl_fhir_put_key. Runs in a
+ * transaction of its own when none is open. *done: how many resources
+ * were read again (0: the keys were up to date). */
+int cl_fhir_reindex(struct cl_fhir_writer *w, int index_version,
+		    int (*fn)(void *arg, const char *type, const char *json, size_t len),
+		    void *arg, int64_t *done);
+
 /* Deletes a resource at ts_us: *version is the version that records it
  * (in the compartment of the version it deletes), or 0 when there is
  * nothing to delete (never held, or deleted already). */
@@ -77,9 +103,63 @@ int cl_store_fhir_history(struct cl_store *s, const char *type, const char *id, 
 			  int64_t below, int64_t count, int64_t *total,
 			  int (*fn)(void *arg, const struct cl_fhir_version *v), void *arg);
 
+/* A search parameter's prefix and modifier (FHIR R4 search). */
+enum cl_fhir_prefix { CL_FP_EQ, CL_FP_NE, CL_FP_GT, CL_FP_LT, CL_FP_GE, CL_FP_LE, CL_FP_SA,
+		      CL_FP_EB, CL_FP_AP };
+enum cl_fhir_modifier { CL_FM_NONE, CL_FM_NOT, CL_FM_MISSING, CL_FM_EXACT, CL_FM_CONTAINS };
+
+/* One value a condition compares with. */
+struct cl_fhir_value {
+	int prefix;           /* dates and quantities: enum cl_fhir_prefix */
+	const char *sys;      /* tokens: the system (NULL any, "" none); references:
+			       * the type (NULL any); quantities: the unit's system
+			       * (NULL any) */
+	const char *code;     /* tokens: the code (NULL any); references: the id;
+			       * quantities: the unit's code (NULL any) */
+	const char *str;      /* strings: folded (as written for :exact) */
+	int64_t lo, hi;       /* dates: the instants the value covers, [lo, hi) */
+	double num, num_lo, num_hi;  /* quantities: the value, and the range its
+				      * precision covers, [num_lo, num_hi) */
+};
+
+/* A condition on one search parameter: a resource matches when one of
+ * its keys matches one of the values (:not, when none does; :missing,
+ * when it has no key, or has one). */
+struct cl_fhir_cond {
+	const char *param;    /* NULL: _lastUpdated, the version's time */
+	int kind;             /* enum cl_fhir_kind */
+	int modifier;         /* enum cl_fhir_modifier */
+	int missing;          /* :missing=true (1) or false (0) */
+	int nvalues;
+	const struct cl_fhir_value *values;
+};
+
+/* A sort key: a search parameter's value (the lowest of a resource's
+ * values ascending, the highest descending; a date's start ascending, its
+ * end descending), or the id or the version's time. Resources without a
+ * value come last either way. */
+enum cl_fhir_sort_by { CL_FS_PARAM, CL_FS_ID, CL_FS_UPDATED };
+struct cl_fhir_sort {
+	int by;                /* enum cl_fhir_sort_by */
+	const char *param;     /* CL_FS_PARAM: the parameter */
+	int kind;              /* ... its type (enum cl_fhir_kind) */
+	int desc;
+};
+
+/* A resource's value for a sort key: none ('n'), an integer ('i'), a
+ * number ('d') or text ('t'). */
+struct cl_fhir_sortval {
+	int type;
+	int64_t i;
+	double d;
+	const char *t;
+};
+
 /* A search of the current versions (deletions left out), in the order of
- * type then id. Every condition given must hold. */
+ * its sort keys, then of type then id. Every condition given must hold. */
+#define CL_FHIR_SORT_MAX 4           /* the most sort keys */
 #define CL_FHIR_QUERY_LIST_MAX 100   /* the most types or ids a query lists */
+#define CL_FHIR_QUERY_COND_MAX 24    /* the most conditions */
 struct cl_fhir_query {
 	const char *type;            /* of this type (NULL: any) */
 	const char *patient;         /* in this patient's compartment (NULL: any) */
@@ -88,8 +168,14 @@ struct cl_fhir_query {
 	const char *const *ids;      /* with one of these ids (nids 0: any) */
 	int nids;
 	int64_t since_us;            /* changed at or after (0: any time) */
+	const struct cl_fhir_cond *conds;  /* each must hold */
+	int nconds;
+	const struct cl_fhir_sort *sorts;  /* the order, before type and id */
+	int nsorts;
 	const char *after_type;      /* the page starts after this type/id */
 	const char *after_id;        /* (NULL: at the first) */
+	const struct cl_fhir_sortval *after_vals;  /* ... whose sort values
+						    * were these (nsorts) */
 	int64_t count;               /* matches at most (0: none; the total only) */
 };
 
@@ -99,6 +185,7 @@ struct cl_fhir_match {
 	int64_t version, updated_us;
 	const char *resource;
 	size_t len;
+	struct cl_fhir_sortval vals[CL_FHIR_SORT_MAX];  /* its sort values */
 };
 
 /* Calls fn with each match of q (fn returns nonzero to stop); *total,
@@ -106,6 +193,11 @@ struct cl_fhir_match {
  * when a list is longer than CL_FHIR_QUERY_LIST_MAX. */
 int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int64_t *total,
 			 int (*fn)(void *arg, const struct cl_fhir_match *m), void *arg);
+
+/* The version of the catalogue of search parameters that read the search
+ * keys of the resources held: 0 for none (keys never read), -1 when no
+ * resource is held (nothing to search). */
+int64_t cl_store_fhir_keys_version(struct cl_store *s);
 
 /* Calls fn with every resource type held, in order (none when nothing
  * is held yet). */

@@ -26,13 +26,17 @@ static char dir[256];
  * libcurl and a scratch directory, runs the tests, cleans up; returns
  * from main() with their result.
  */
-#define SERVE_TEST_RUN(tests)                                                    \
+#define SERVE_TEST_RUN(tests) SERVE_TEST_RUN_GROUP(tests, NULL, NULL)
+
+/* The same, with a group setup and teardown (run inside the scratch
+ * directory's life). */
+#define SERVE_TEST_RUN_GROUP(tests, setup, teardown)                             \
 	do {                                                                     \
 		int rc_;                                                         \
 									 \
 		curl_global_init(CURL_GLOBAL_DEFAULT);                           \
 		cl_test_tmpdir(dir, sizeof(dir));                                \
-		rc_ = cmocka_run_group_tests(tests, NULL, NULL);                 \
+		rc_ = cmocka_run_group_tests(tests, setup, teardown);            \
 		cl_test_rmtree(dir);                                             \
 		curl_global_cleanup();                                           \
 		return rc_;                                                      \

@@ -24,7 +24,7 @@ static void test_search(void **state)
 	char many[1024] = "";
 
 	(void)state;
-	cl_fhir_search_init(&s, 0, 0);
+	cl_fhir_search_init(&s, "Observation", 0, 0);
 	assert_int_equal(s.q.count, CL_FHIR_PAGE_DEFAULT);
 	assert_int_equal(param("_id", "a,b.c,d-1"), CL_OK);
 	assert_int_equal(s.q.nids, 3);
@@ -39,9 +39,9 @@ static void test_search(void **state)
 	assert_int_equal(s.summary_count, 1);
 	assert_int_equal(param("_format", "application/fhir+json"), CL_OK);
 	assert_int_equal(param("_after", "Observation/o-9"), CL_OK);
+	assert_int_equal(cl_fhir_search_finish(&s), CL_OK);
 	assert_string_equal(s.q.after_type, "Observation");
 	assert_string_equal(s.q.after_id, "o-9");
-	cl_fhir_search_finish(&s);
 	/* the link: each parameter as taken, the patient as FHIR writes it,
 	 * the page start left to the next link */
 	assert_string_equal(s.applied, "_id=a,b.c,d-1&patient=Patient/p-7&_count=20&_total=none"
@@ -54,21 +54,19 @@ static void test_search(void **state)
 	assert_int_equal(param("_id", "x"), CL_EINVAL);                    /* given twice */
 	assert_int_equal(s.q.nids, 3);
 	assert_non_null(strstr(s.why, "given twice"));
-	assert_int_equal(param("_after", "/x"), CL_EINVAL);
-	assert_int_equal(param("_after", "lower/x"), CL_EINVAL);
-	assert_string_equal(s.q.after_type, "Observation");
+	assert_int_equal(param("_count", "0"), CL_EINVAL);
 	assert_int_equal(param("_count", "0"), CL_EINVAL);
 	assert_int_equal(param("_count", "1001"), CL_EINVAL);
 	assert_int_equal(param("_count", "ten"), CL_EINVAL);
 	assert_int_equal(s.q.count, 20);
 	assert_int_equal(param("_format", "xml"), CL_ENOTSUP);
 	assert_int_equal(param("_summary", "true"), CL_EINVAL);
-	assert_int_equal(param("code", "8867-4"), CL_EINVAL);
-	assert_non_null(strstr(s.why, "code is not a search parameter"));
+	assert_int_equal(param("flavour", "sweet"), CL_EINVAL);
+	assert_non_null(strstr(s.why, "flavour is not a search parameter"));
 	assert_int_equal(param("_type", "Patient"), CL_EINVAL);            /* $everything's */
 
 	/* references a patient parameter refuses */
-	cl_fhir_search_init(&s, 0, 0);
+	cl_fhir_search_init(&s, "Observation", 0, 0);
 	assert_int_equal(param("patient", "Group/g"), CL_EINVAL);
 	assert_int_equal(param("patient", "Patient/"), CL_EINVAL);
 	assert_int_equal(param("patient", "XPatient/p"), CL_EINVAL);
@@ -79,7 +77,7 @@ static void test_search(void **state)
 	assert_string_equal(s.q.patient, "p1");
 
 	/* lists: a bad member, an empty list, more than 100 */
-	cl_fhir_search_init(&s, 0, 0);
+	cl_fhir_search_init(&s, "Observation", 0, 0);
 	assert_int_equal(param("_id", "a,b c"), CL_EINVAL);
 	assert_int_equal(s.q.nids, 0);
 	assert_int_equal(param("_id", ",,"), CL_EINVAL);
@@ -90,17 +88,72 @@ static void test_search(void **state)
 	assert_int_equal(s.q.nids, 0);
 
 	/* lenient: what is not served is ignored and stays out of the link */
-	cl_fhir_search_init(&s, 0, 1);
-	assert_int_equal(param("code", "8867-4"), CL_OK);
-	assert_int_equal(param("_sort", "-date"), CL_OK);
-	cl_fhir_search_finish(&s);
+	cl_fhir_search_init(&s, "Observation", 0, 1);
+	assert_int_equal(param("flavour", "sweet"), CL_OK);
+	assert_int_equal(param("_include", "Observation:patient"), CL_OK);
+	assert_int_equal(cl_fhir_search_finish(&s), CL_OK);
 	assert_string_equal(s.applied, "_count=50");
+}
+
+/* _sort and the page starts a sorted search's next links carry. */
+static void test_sort(void **state)
+{
+	struct cl_fhir_match m = { .type = "Observation", .id = "o-1" };
+	char after[400];
+
+	(void)state;
+	cl_fhir_search_init(&s, "Observation", 0, 0);
+	assert_int_equal(param("_sort", "-date,code,_id,-_lastUpdated"), CL_OK);
+	assert_int_equal(s.q.nsorts, 4);
+	assert_int_equal(s.q.sorts[0].by, CL_FS_PARAM);
+	assert_int_equal(s.q.sorts[0].desc, 1);
+	assert_int_equal(s.q.sorts[0].kind, CL_FK_DATE);
+	assert_int_equal(s.q.sorts[2].by, CL_FS_ID);
+	assert_int_equal(s.q.sorts[3].by, CL_FS_UPDATED);
+	assert_int_equal(param("_sort", "code"), CL_EINVAL);               /* given twice */
+	m.vals[0] = (struct cl_fhir_sortval){ .type = 'i', .i = -5 };
+	m.vals[1] = (struct cl_fhir_sortval){ .type = 't', .t = "a b&~" };
+	m.vals[2] = (struct cl_fhir_sortval){ .type = 'd', .d = 1e20 };
+	m.vals[3] = (struct cl_fhir_sortval){ .type = 'n' };
+	cl_fhir_search_after(&s, &m, after, sizeof(after));
+	assert_string_equal(after, "i-5~t612062267e~d1e20~n~Observation/o-1");
+	assert_int_equal(param("_after", after), CL_OK);
+	assert_int_equal(cl_fhir_search_finish(&s), CL_OK);
+	assert_int_equal(s.q.after_vals[0].i, -5);
+	assert_string_equal(s.q.after_vals[1].t, "a b&~");
+	assert_true(s.q.after_vals[2].d == 1e20);
+	assert_int_equal(s.q.after_vals[3].type, 'n');
+	assert_string_equal(s.q.after_id, "o-1");
+	assert_non_null(strstr(s.applied, "_sort=-date,code,_id,-_lastUpdated"));
+
+	/* a page start of another sort is refused */
+	cl_fhir_search_init(&s, "Observation", 0, 0);
+	assert_int_equal(param("_sort", "date"), CL_OK);
+	assert_int_equal(param("_after", "Observation/o-1"), CL_OK);
+	assert_int_equal(cl_fhir_search_finish(&s), CL_EINVAL);
+	assert_non_null(strstr(s.why, "_after"));
+	cl_fhir_search_init(&s, "Observation", 0, 0);
+	assert_int_equal(param("_after", "i5~Observation/o-1"), CL_OK);
+	assert_int_equal(cl_fhir_search_finish(&s), CL_EINVAL);
+	cl_fhir_search_init(&s, "Observation", 0, 0);
+	assert_int_equal(param("_sort", "code"), CL_OK);
+	assert_int_equal(param("_after", "t6~Observation/o-1"), CL_OK);        /* odd hex */
+	assert_int_equal(cl_fhir_search_finish(&s), CL_EINVAL);
+	/* keys that are not the type's, or too many */
+	cl_fhir_search_init(&s, "Observation", 0, 0);
+	assert_int_equal(param("_sort", "birthdate"), CL_EINVAL);
+	assert_non_null(strstr(s.why, "birthdate"));
+	cl_fhir_search_init(&s, "Observation", 0, 0);
+	assert_int_equal(param("_sort", "date,code,status,category,encounter"), CL_EINVAL);
+	assert_non_null(strstr(s.why, "at most 4"));
+	assert_int_equal(param("_sort", "date,,code"), CL_EINVAL);
+	assert_int_equal(s.q.nsorts, 0);
 }
 
 static void test_everything(void **state)
 {
 	(void)state;
-	cl_fhir_search_init(&s, 1, 0);
+	cl_fhir_search_init(&s, "Observation", 1, 0);
 	assert_int_equal(param("_type", "Encounter,Observation"), CL_OK);
 	assert_int_equal(s.q.ntypes, 2);
 	assert_string_equal(s.q.types[1], "Observation");
@@ -110,10 +163,10 @@ static void test_everything(void **state)
 	assert_int_equal(param("_type", "Encounter"), CL_EINVAL);
 	assert_int_equal(param("_id", "x"), CL_EINVAL);   /* not an $everything parameter */
 	assert_int_equal(param("patient", "p"), CL_EINVAL);
-	cl_fhir_search_finish(&s);
+	assert_int_equal(cl_fhir_search_finish(&s), CL_OK);
 	assert_string_equal(s.applied, "_type=Encounter,Observation&_since=2026-12-05T10:00:00Z"
 			    "&_count=50");
-	cl_fhir_search_init(&s, 1, 0);
+	cl_fhir_search_init(&s, "Observation", 1, 0);
 	assert_int_equal(param("_type", "Observation,observation"), CL_EINVAL);
 	assert_int_equal(s.q.ntypes, 0);
 }
@@ -123,6 +176,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_search),
 		cmocka_unit_test(test_everything),
+		cmocka_unit_test(test_sort),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

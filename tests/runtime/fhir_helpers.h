@@ -1,0 +1,86 @@
+/*
+ * Helpers of the FHIR API's runtime tests: GET with a header, the status
+ * of a GET, and a search walked through its next links (every page), each
+ * resource seen once.
+ */
+#ifndef FHIR_HELPERS_H
+#define FHIR_HELPERS_H
+
+#include "serve_helpers.h"
+
+#include <jansson.h>
+
+static struct reply get(const struct server *s, const char *path, const char *token,
+			const char *h1)
+{
+	return http_h(s, "GET", path, token, NULL, 0, h1, NULL);
+}
+
+static long code_of(const struct server *s, const char *path, const char *token, const char *h1)
+{
+	struct reply r = get(s, path, token, h1);
+	long code = r.code;
+
+	free(r.body);
+	return code;
+}
+
+/* The ids ("Type/id") a search walks through, following next links from
+ * path to the end (the first page's total, how many pages); fails on a
+ * repeat. between: called after the first page (may be NULL). */
+struct walk {
+	json_t *seen;      /* "Type/id" -> true */
+	long total;        /* the first page's total, -1 for none */
+	int pages;
+};
+
+static struct walk walk(const struct server *s, const char *path, const char *token,
+			void (*between)(void *arg), void *arg)
+{
+	struct walk w = { .seen = json_object(), .total = -2 };
+	char next[2048];
+
+	snprintf(next, sizeof(next), "%s", path);
+	for (;;) {
+		struct reply r = get(s, next, token, NULL);
+		json_t *j, *e, *link, *url = NULL;
+		size_t k;
+
+		if (r.code != 200)
+			fail_msg("%s: %ld %s", next, r.code, r.body);
+		j = json_loads(r.body, 0, NULL);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(j, "type")), "searchset");
+		if (w.total == -2)
+			w.total = json_is_integer(json_object_get(j, "total"))
+				  ? (long)json_integer_value(json_object_get(j, "total")) : -1;
+		json_array_foreach(json_object_get(j, "entry"), k, e) {
+			json_t *res = json_object_get(e, "resource");
+			char key[200];
+
+			snprintf(key, sizeof(key), "%s/%s",
+				 json_string_value(json_object_get(res, "resourceType")),
+				 json_string_value(json_object_get(res, "id")));
+			if (json_object_get(w.seen, key))
+				fail_msg("%s: %s again", next, key);
+			json_object_set_new(w.seen, key, json_true());
+		}
+		json_array_foreach(json_object_get(j, "link"), k, link)
+			if (!strcmp(json_string_value(json_object_get(link, "relation")), "next"))
+				url = json_object_get(link, "url");
+		w.pages++;
+		if (url) {
+			assert_int_equal(strncmp(json_string_value(url), s->url, strlen(s->url)), 0);
+			snprintf(next, sizeof(next), "%s", json_string_value(url) + strlen(s->url));
+		}
+		json_decref(j);
+		free(r.body);
+		if (!url)
+			break;
+		if (w.pages == 1 && between)
+			between(arg);
+	}
+	return w;
+}
+
+#endif

@@ -1,0 +1,444 @@
+/*
+ * FHIR search parameters of a running `carelake serve`, over the Synthea
+ * bundles and tests/data/fhir-search-extra.json (names with accents, a
+ * Period, a time with an offset, quantities of several precisions, a
+ * blood-pressure panel, urn:uuid references, missing values).
+ *
+ * - An independent implementation: tests/fhirsearch/compare.mjs loads the
+ *   same resources into @medplum/fhir-router's in-memory repository (npm)
+ *   and compares the ids of a table of searches (every parameter type,
+ *   prefix and modifier), value-quantity and _sort (in pages of 7) with
+ *   R4's definitions worked out in the script.
+ * - R4's own rules where that implementation departs from them: string
+ *   search starts with and ignores case and accents, :exact does not,
+ *   :contains; dates are ranges (eq is containment, a Period and an
+ *   offset), sa/eb/ap; a number's precision; tokens with and without a
+ *   system; references through a Bundle's urn:uuid; _lastUpdated;
+ *   compartment searches with parameters; paging under conditions;
+ *   _sort (several keys, descending, no value last, page starts).
+ * - A new version replaces the old one's keys; a deletion leaves none;
+ *   keys read again when the catalogue changed (an older store).
+ * - Errors: a malformed value, a modifier a type does not take, :missing
+ *   without true/false: 400 saying what was wrong.
+ * - `carelake ingest` beside `carelake serve` leaves carelake.db sound.
+ *
+ * usage: runtime_fhir_search /path/to/carelake /path/to/shared/data
+ *        /path/to/tests/fhirsearch/compare.mjs /path/to/tests/data
+ */
+#include "fhir_helpers.h"
+
+#include <sqlite3.h>
+
+static const char *compare_script, *test_data;
+static char data[300];
+static struct server srv;
+
+static void ingest(const char *path)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "'%s' ingest --data '%s' '%s' >/dev/null 2>&1", bin, data, path);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void ingest_text(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	ingest(path);
+}
+
+/* What a search finds, every page: "id,id,..." in order of type and id. */
+static char *found(const char *query)
+{
+	static char out[8192];
+	char path[1024];
+	struct walk w;
+	const char *key;
+	json_t *v;
+
+	snprintf(path, sizeof(path), "/fhir/%s", query);
+	w = walk(&srv, path, srv.token, NULL, NULL);
+	out[0] = '\0';
+	json_object_foreach(w.seen, key, v) {
+		const char *id = strchr(key, '/') + 1;
+
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", out[0] ? "," : "", id);
+	}
+	json_decref(w.seen);
+	return out;
+}
+
+/* Like found, but only the ids made by fhir-search-extra.json (srch-). */
+static char *ours(const char *query)
+{
+	static char out[2048];
+	char *all = found(query), *save = NULL;
+
+	out[0] = '\0';
+	for (char *t = strtok_r(all, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (strncmp(t, "srch-", 5) == 0)
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", out[0] ? "," : "",
+				 t);
+	return out;
+}
+
+static void integrity(void)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	snprintf(path, sizeof(path), "%s/carelake.db", data);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+static int setup(void **state)
+{
+	char path[1024];
+	const char *names[] = { "Buster_Hoeger_ad2e3fc5-2b5d-4cb9-8d03-9ea0f4ac8423.json",
+				"Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json",
+				"Liz_Conn_27c911c6-f045-4ffa-af5d-6eba57ac94b2.json",
+				"Ned_Hintz_e4b9259d-0f54-48d1-a35d-b526729a4dfe.json" };
+	struct reply r;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/data", dir);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/synthea-fhir/%s", shared, names[i]);
+		ingest(path);
+	}
+	server_start(&srv, bin, data, NULL);
+	/* the last file while the server runs: its store stays sound (the
+	 * ingest's checkpoint must not reset a WAL the server still uses) */
+	snprintf(path, sizeof(path), "%s/fhir-search-extra.json", test_data);
+	ingest(path);
+	usleep(300 * 1000);
+	r = get(&srv, "/fhir/Patient?_count=1", srv.token, NULL);
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	integrity();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	assert_int_equal(server_stop(&srv), 0);
+	integrity();
+	return 0;
+}
+
+/* The same ids as @medplum/fhir-router for the same resources. */
+static void test_independent(void **state)
+{
+	char cmd[4096], out[4096] = "", path[512];
+	int rc;
+	FILE *f;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd),
+		 "node '%s' '%s/fhir' '%s' '%s'/synthea-fhir/Buster_Hoeger_*.json "
+		 "'%s'/synthea-fhir/Clemente_Kreiger_*.json '%s'/synthea-fhir/Liz_Conn_*.json "
+		 "'%s'/synthea-fhir/Ned_Hintz_*.json '%s/fhir-search-extra.json' > '%s/compare.out' 2>&1",
+		 compare_script, srv.url, srv.token, shared, shared, shared, shared, test_data, dir);
+	rc = system(cmd);
+	snprintf(path, sizeof(path), "%s/compare.out", dir);
+	f = fopen(path, "r");
+	if (f) {
+		size_t n = fread(out, 1, sizeof(out) - 1, f);
+
+		out[n] = '\0';
+		fclose(f);
+	}
+	if (rc != 0)
+		fail_msg("the comparison with @medplum/fhir-router failed (is it installed? "
+			 "scripts/deps.sh runs npm install in tests/fhirsearch): %s", out);
+	print_message("%s", out);
+}
+
+static void test_strings(void **state)
+{
+	(void)state;
+	/* starts with, case and accents aside */
+	assert_string_equal(ours("Patient?family=muller"), "srch-pat-1,srch-pat-2");
+	assert_string_equal(ours("Patient?family=MÜLLERS"), "srch-pat-2");
+	assert_string_equal(ours("Patient?given=zoe"), "srch-pat-1");
+	assert_string_equal(ours("Patient?name=ann"), "srch-pat-1");
+	assert_string_equal(ours("Patient?address=geneve"), "srch-pat-1");
+	assert_string_equal(ours("Patient?address-city=GEN"), "srch-pat-1");
+	assert_string_equal(ours("Patient?family=uller"), "");
+	/* :exact is the text as written; :contains anywhere */
+	assert_string_equal(ours("Patient?family:exact=M%C3%BCller"), "srch-pat-1");
+	assert_string_equal(ours("Patient?family:exact=m%C3%BCller"), "");
+	assert_string_equal(ours("Patient?family:exact=Muller"), "");
+	assert_string_equal(ours("Patient?family:contains=ERSO"), "srch-pat-2");
+	assert_string_equal(ours("Practitioner?name=dr"), "srch-gp-1");
+	assert_string_equal(ours("Organization?name=rwg"), "srch-org-1");
+	/* several values: any */
+	assert_string_equal(ours("Patient?given=sam,zoe"), "srch-pat-1,srch-pat-2");
+}
+
+static void test_tokens_references(void **state)
+{
+	(void)state;
+	assert_string_equal(ours("Patient?identifier=LOCAL-77"), "srch-pat-1");
+	assert_string_equal(ours("Patient?identifier=%7CLOCAL-77"), "srch-pat-1");
+	assert_string_equal(ours("Patient?identifier=%7CMRN-1001"), "");
+	assert_string_equal(ours("Patient?identifier=urn:oid:1.2.36.146.595.217.0.1%7CMRN-1001"),
+			    "srch-pat-1");
+	assert_string_equal(ours("Patient?identifier=urn:oid:1.2.36.146.595.217.0.1%7C"),
+			    "srch-pat-1");
+	assert_string_equal(ours("Patient?active=false"), "srch-pat-2");
+	assert_string_equal(ours("Patient?gender:not=female&family=mull"), "srch-pat-2");
+	assert_string_equal(ours("Observation?code=%7Clocal-pulse"), "srch-obs-offset");
+	assert_string_equal(ours("Observation?code=LOCAL-PULSE"), ""); /* codes keep their case */
+	assert_string_equal(ours("Observation?component-code=http://loinc.org%7C8462-4"),
+			    "srch-obs-bp");
+	assert_string_equal(ours("Observation?status:missing=false&code=8867-4"), "srch-obs-none");
+	/* a Bundle's urn:uuid reference is the entry it names */
+	assert_string_equal(ours("Patient?general-practitioner=Practitioner/srch-gp-1"),
+			    "srch-pat-1,srch-pat-2");
+	assert_string_equal(ours("Patient?general-practitioner=srch-gp-1"), "srch-pat-1,srch-pat-2");
+	assert_string_equal(ours("Patient?general-practitioner=http://elsewhere.example/fhir/"
+				 "Practitioner/srch-gp-1"), "srch-pat-1,srch-pat-2");
+	assert_string_equal(ours("Patient?general-practitioner=Organization/srch-gp-1"), "");
+	assert_string_equal(ours("Patient?organization=Organization/srch-org-1"), "srch-pat-1");
+	assert_string_equal(ours("Observation?device=Device/srch-dev-1"), "srch-obs-bp");
+	assert_string_equal(ours("Observation?device:missing=true&subject=Patient/srch-pat-2"),
+			    "srch-obs-none");
+}
+
+static void test_dates_quantities(void **state)
+{
+	(void)state;
+	/* a partial date is a range; eq asks the value to lie inside it */
+	assert_string_equal(ours("Patient?birthdate=1958"), "srch-pat-1");
+	assert_string_equal(ours("Patient?birthdate=1958-03"), "srch-pat-1");
+	assert_string_equal(ours("Patient?birthdate=1958-03-15"), "");
+	assert_string_equal(ours("Patient?birthdate=ap1958-03-15"), "srch-pat-1");
+	assert_string_equal(ours("Patient?birthdate=ne1958&family=m"), "");
+	assert_string_equal(ours("Patient?birthdate:missing=true&family=m"), "srch-pat-2");
+	/* 00:30 at +02:00 is the 29th in UTC; a Period over midnight is in
+	 * neither day, and is after the 29th began and before the 2nd */
+	assert_string_equal(ours("Observation?date=2024-02-29"), "srch-obs-offset");
+	assert_string_equal(ours("Observation?date=2024-03-01"), "srch-obs-bp");
+	assert_string_equal(ours("Observation?date=2024-03-01T08:00:00Z"), "srch-obs-bp");
+	assert_string_equal(ours("Observation?date=2024-03-01T08:00"), "srch-obs-bp");
+	assert_string_equal(ours("Observation?date=2024-02"), "srch-obs-offset");
+	assert_string_equal(ours("Observation?date=ge2024-02-29"),
+			    "srch-obs-bp,srch-obs-offset,srch-obs-period");
+	assert_string_equal(ours("Observation?date=gt2024-02-29"), "srch-obs-bp,srch-obs-period");
+	assert_string_equal(ours("Observation?date=lt2024-02-29"), "srch-obs-period");
+	assert_string_equal(ours("Observation?date=le2024-02-29"),
+			    "srch-obs-offset,srch-obs-period");
+	assert_string_equal(ours("Observation?date=sa2024-02-28"), "srch-obs-bp,srch-obs-offset");
+	assert_string_equal(ours("Observation?date=eb2024-03-01"), "srch-obs-offset");
+	assert_string_equal(ours("Observation?date=ne2024-02-29&date=ge2024"),
+			    "srch-obs-bp,srch-obs-period");
+	assert_string_equal(ours("Observation?date=2024-02-29T22:30:00%2B00:00"), "srch-obs-offset");
+	assert_string_equal(ours("Observation?date:missing=true&code=8867-4"), "srch-obs-none");
+	/* a number is the range its precision covers */
+	assert_string_equal(ours("Observation?value-quantity=5.4"), "srch-obs-offset");
+	assert_string_equal(ours("Observation?value-quantity=5.40"), "srch-obs-offset");
+	assert_string_equal(ours("Observation?value-quantity=5"), "srch-obs-offset");
+	assert_string_equal(ours("Observation?value-quantity=5.41"), "");
+	assert_string_equal(ours("Observation?value-quantity=38.3"), "srch-obs-period");
+	assert_string_equal(ours("Observation?value-quantity=5.5e-2"), "srch-obs-none");
+	assert_string_equal(ours("Observation?value-quantity=5.4%7C%7Cmmol/L"), "srch-obs-offset");
+	assert_string_equal(ours("Observation?value-quantity=5.4%7Chttp://unitsofmeasure.org%7Cmmol/L"),
+			    "");
+	assert_string_equal(ours("Observation?value-quantity=lt0.1%7Chttp://unitsofmeasure.org%7Cg"),
+			    "srch-obs-none");
+	assert_string_equal(ours("Observation?value-quantity=ap40&value-quantity=gt38"),
+			    "srch-obs-period");
+	/* _lastUpdated: when carelake took the version */
+	assert_string_equal(ours("Observation?_lastUpdated=lt2000&code=8867-4"), "");
+	assert_string_equal(ours("Observation?_lastUpdated=ge2000&code=8867-4"), "srch-obs-none");
+	/* a compartment search takes the type's parameters */
+	assert_string_equal(ours("Patient/srch-pat-1/Observation?date=2024-02-29"),
+			    "srch-obs-offset");
+	assert_string_equal(ours("Patient/srch-pat-2/Observation?date=2024-02-29"), "");
+}
+
+/* The ids of one page, in the order given. */
+static char *in_order(const char *query)
+{
+	static char out[4096];
+	char path[1024];
+	struct reply r;
+	json_t *j, *e;
+	size_t k;
+
+	snprintf(path, sizeof(path), "/fhir/%s", query);
+	r = get(&srv, path, srv.token, NULL);
+	if (r.code != 200)
+		fail_msg("%s: %ld %s", path, r.code, r.body);
+	j = json_loads(r.body, 0, NULL);
+	assert_non_null(j);
+	out[0] = '\0';
+	json_array_foreach(json_object_get(j, "entry"), k, e)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", out[0] ? "," : "",
+			 json_string_value(json_object_get(json_object_get(e, "resource"), "id")));
+	json_decref(j);
+	free(r.body);
+	return out;
+}
+
+/* _sort: by each key in turn, no value last whichever way, then id. */
+static void test_sort(void **state)
+{
+	(void)state;
+	assert_string_equal(in_order("Observation?subject=Patient/srch-pat-1&_sort=date"),
+			    "srch-obs-period,srch-obs-offset");
+	/* descending by the end: the Period ends after the other began */
+	assert_string_equal(in_order("Observation?subject=Patient/srch-pat-1&_sort=-date"),
+			    "srch-obs-period,srch-obs-offset");
+	assert_string_equal(in_order("Observation?subject=Patient/srch-pat-2&_sort=date"),
+			    "srch-obs-bp,srch-obs-none");
+	assert_string_equal(in_order("Observation?subject=Patient/srch-pat-2&_sort=-date"),
+			    "srch-obs-bp,srch-obs-none");
+	assert_string_equal(in_order("Observation?_id=srch-obs-none,srch-obs-bp,srch-obs-offset"
+				     "&_sort=-value-quantity"),
+			    "srch-obs-offset,srch-obs-none,srch-obs-bp");
+	assert_string_equal(in_order("Patient?family=mull&_sort=-_id"), "srch-pat-2,srch-pat-1");
+	assert_string_equal(in_order("Patient?family=mull&_sort=birthdate,_id"),
+			    "srch-pat-1,srch-pat-2");
+	assert_string_equal(in_order("Patient?family=mull&_sort=-family"), "srch-pat-2,srch-pat-1");
+	/* a page at a time: the next link carries the sort values */
+	assert_string_equal(in_order("Observation?_id=srch-obs-none,srch-obs-bp,srch-obs-offset"
+				     "&_sort=-value-quantity&_count=1&_after=d5.4~Observation/"
+				     "srch-obs-offset"), "srch-obs-none");
+	assert_string_equal(in_order("Observation?_id=srch-obs-none,srch-obs-bp,srch-obs-offset"
+				     "&_sort=-value-quantity&_count=1&_after=n~Observation/"
+				     "srch-obs-aaa"), "srch-obs-bp");
+	assert_int_equal(code_of(&srv, "/fhir/Observation?_sort=date&_after=Observation/x",
+				 srv.token, NULL), 400);
+	assert_int_equal(code_of(&srv, "/fhir/Observation?_sort=flavour", srv.token, NULL), 400);
+}
+
+/* Pages of a search with conditions hold what one page does. */
+static void test_paging(void **state)
+{
+	char one[8192];
+
+	(void)state;
+	snprintf(one, sizeof(one), "%s", found("Observation?category=vital-signs&date=ge2010"));
+	assert_true(strlen(one) > 100);
+	assert_string_equal(found("Observation?category=vital-signs&date=ge2010&_count=7"), one);
+}
+
+static void test_errors(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "/fhir/Observation?date=2024-13", "not a date value" },
+		{ "/fhir/Observation?date=xx2024", "not a date value" },
+		{ "/fhir/Observation?value-quantity=abc", "not a quantity value" },
+		{ "/fhir/Observation?value-quantity=5%7Cx", "not a quantity value" },
+		{ "/fhir/Observation?code:exact=x", "the modifier :exact" },
+		{ "/fhir/Observation?date:not=2024", "the modifier :not" },
+		{ "/fhir/Patient?family:missing=maybe", "takes true or false" },
+		{ "/fhir/Patient?family=", "not a string value" },
+		{ "/fhir/Patient?general-practitioner=a%20b", "not a reference value" },
+		{ "/fhir/Patient?code=x", "code is not a search parameter" },
+		{ "/fhir/Observation?_lastUpdated=soon", "not a date value" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct reply r = get(&srv, bad[i][0], srv.token, NULL);
+
+		if (r.code != 400 || !strstr(r.body, bad[i][1]) || !strstr(r.body, "OperationOutcome"))
+			fail_msg("%s: %ld %s", bad[i][0], r.code, r.body);
+		free(r.body);
+	}
+	assert_int_equal(code_of(&srv, "/fhir/Patient?code=x&_count=1", srv.token,
+				 "Prefer: handling=lenient"), 200);
+}
+
+/* A new version's keys replace the old one's; a deletion has none. */
+static void test_versions(void **state)
+{
+	(void)state;
+	ingest_text("v2.json", "{\"resourceType\":\"Observation\",\"id\":\"srch-obs-none\","
+		    "\"status\":\"final\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
+		    "\"code\":\"8867-4\"}]},\"subject\":{\"reference\":\"Patient/srch-pat-2\"},"
+		    "\"valueQuantity\":{\"value\":72,\"unit\":\"/min\"}}");
+	assert_string_equal(ours("Observation?value-quantity=0.055"), "");
+	assert_string_equal(ours("Observation?value-quantity=72&code=8867-4"), "srch-obs-none");
+	assert_string_equal(ours("Observation?status=preliminary"), "");
+	ingest_text("del.json", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+		    "{\"request\":{\"method\":\"DELETE\",\"url\":\"Observation/srch-obs-none\"}}]}");
+	assert_string_equal(ours("Observation?code=8867-4"), "");
+	assert_string_equal(ours("Observation?value-quantity=72"), "");
+}
+
+/* A store whose keys were read by another catalogue (or none, as one
+ * older than search parameters) has them read again when refine opens. */
+static void test_reindex(void **state)
+{
+	char path[512], before[8192];
+	sqlite3 *db;
+
+	(void)state;
+	snprintf(before, sizeof(before), "%s", found("Observation?code=8480-6,8462-4,85354-9"));
+	assert_true(strlen(before) > 0);
+	assert_int_equal(server_stop(&srv), 0);
+	snprintf(path, sizeof(path), "%s/carelake.db", data);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM fhir_key; DELETE FROM fhir_key_state", NULL,
+				      NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	server_start(&srv, bin, data, NULL);
+	/* until refine has read them: 503, to retry */
+	for (int i = 0; i < 200; i++) {
+		struct reply r = get(&srv, "/fhir/Observation?code=8480-6", srv.token, NULL);
+		long code = r.code;
+
+		if (code == 503)
+			assert_non_null(strstr(r.body, "being read again"));
+		free(r.body);
+		if (code != 503)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_string_equal(found("Observation?code=8480-6,8462-4,85354-9"), before);
+	assert_int_equal(query_long(data, "SELECT max(version) FROM fhir_key_state"), 1);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_independent),
+	cmocka_unit_test(test_strings),
+	cmocka_unit_test(test_tokens_references),
+	cmocka_unit_test(test_dates_quantities),
+	cmocka_unit_test(test_paging),
+	cmocka_unit_test(test_sort),
+	cmocka_unit_test(test_errors),
+	cmocka_unit_test(test_versions),
+	cmocka_unit_test(test_reindex),
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 5) {
+		fprintf(stderr, "usage: %s /path/to/carelake /path/to/shared/data "
+			"/path/to/tests/fhirsearch/compare.mjs /path/to/tests/data\n", argv[0]);
+		return 2;
+	}
+	bin = argv[1];
+	shared = argv[2];
+	compare_script = argv[3];
+	test_data = argv[4];
+	SERVE_TEST_RUN_GROUP(tests, setup, teardown);
+}
