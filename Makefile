@@ -73,6 +73,7 @@ bench:
 	./build/bench/bench_serve ./build/carelake
 	bench/bench_http.sh ./build/carelake
 	bench/bench_audit_serve.sh ./build/carelake
+	bench/bench_fhir.sh ./build/carelake ./build/bench/bench_fhir_sql
 
 install: build
 	cmake --install build --prefix $(PREFIX)

@@ -23,14 +23,21 @@ int cl_api_fhir_metadata(struct cl_req *r);
 void cl_api_fhir_base(const struct cl_req *r, char *buf, size_t cap);
 int cl_api_fhir_accept(struct cl_req *r);
 
+/* The store a request reads through, until cl_api_store_done: its
+ * thread's own connection, kept between requests (cl_api_store.c). */
+struct cl_store;
+int cl_api_store(struct cl_req *r, struct cl_store **out);
+void cl_api_store_done(struct cl_store *st);
+
 /* GET /fhir/{type}/{id}, .../_history/{vid}, .../_history (cl_api_fhir_read.c) */
 int cl_api_fhir_read(struct cl_req *r);
 int cl_api_fhir_vread(struct cl_req *r);
 int cl_api_fhir_history(struct cl_req *r);
 
-/* GET /fhir/{type}, /fhir/Patient/{id}/{type}, /fhir/Patient/{id}/$everything
- * (cl_api_fhir_search.c) */
+/* GET /fhir/{type}, POST /fhir/{type}/_search, /fhir/Patient/{id}/{type},
+ * /fhir/Patient/{id}/$everything (cl_api_fhir_search.c) */
 int cl_api_fhir_search_type(struct cl_req *r);
+int cl_api_fhir_search_post(struct cl_req *r);
 int cl_api_fhir_compartment(struct cl_req *r);
 int cl_api_fhir_everything(struct cl_req *r);
 

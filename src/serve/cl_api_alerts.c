@@ -64,7 +64,7 @@ static int alerts_get(struct cl_req *r, const struct alert_kind *k)
 			return cl_reply_json(r, 200, json_pack("{s:[]}", k->list_name));
 		patient = r->who.patient;
 	}
-	rc = cl_store_open(r->s->data_dir, &st);
+	rc = cl_api_store(r, &st);
 	if (rc == CL_OK) {
 		struct cl_store_alert_filter f = {
 			.since_us = since, .patient = patient && *patient ? patient : NULL,
@@ -73,7 +73,7 @@ static int alerts_get(struct cl_req *r, const struct alert_kind *k)
 		};
 
 		rc = k->list(st, &f, &rows);
-		cl_store_close(st);
+		cl_api_store_done(st);
 	}
 	r->audit.patient = patient;
 	if (rc != CL_OK)
@@ -116,10 +116,10 @@ static int alert_ack(struct cl_req *r, const struct alert_kind *k)
 	r->audit.resource_id = r->param[0];
 	if (cl_parse_u64(r->param[0], 1, INT64_MAX, &id) != CL_OK)
 		return cl_reply_error(r, 404, "not_found", "no such alert", NULL, NULL);
-	rc = cl_store_open(r->s->data_dir, &st);
+	rc = cl_api_store(r, &st);
 	if (rc == CL_OK) {
 		rc = ack_visible(r, k, st, (int64_t)id, &changed, &rows);
-		cl_store_close(st);
+		cl_api_store_done(st);
 	}
 	if (rc != CL_OK) {
 		free(rows);

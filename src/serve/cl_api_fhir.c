@@ -227,10 +227,10 @@ int cl_api_fhir_metadata(struct cl_req *r)
 	/* the statement describes the server as it is now */
 	cl_time_format_rfc3339(cl_time_now_us(), now, sizeof(now), 0);
 	/* what is served: every type held, as it is held now */
-	rc = cl_store_open(r->s->data_dir, &st);
+	rc = cl_api_store(r, &st);
 	if (rc == CL_OK) {
 		rc = cl_store_fhir_types(st, held_type, list);
-		cl_store_close(st);
+		cl_api_store_done(st);
 	}
 	if (rc != CL_OK) {
 		json_decref(list);

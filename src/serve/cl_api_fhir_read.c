@@ -201,20 +201,20 @@ static int read_version(struct cl_req *r, int64_t version)
 		go = check_target(r, type, id);
 	if (go != 1)
 		return go;
-	rc = cl_store_open(r->s->data_dir, &st);
+	rc = cl_api_store(r, &st);
 	if (rc != CL_OK)
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	rc = cl_store_fhir_read(st, type, id, version, &v);
 	if (rc == CL_ENOENT) {
-		cl_store_close(st);
+		cl_api_store_done(st);
 		return cl_reply_error(r, 404, "not_found", cl_error_detail(), NULL, NULL);
 	}
 	if (rc != CL_OK) {
-		cl_store_close(st);
+		cl_api_store_done(st);
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	}
 	go = may_see(r, st, v.patient);
-	cl_store_close(st);
+	cl_api_store_done(st);
 	rc = go == 1 ? reply_version(r, &v) : go;
 	cl_fhir_version_free(&v);
 	return rc;
@@ -355,13 +355,13 @@ int cl_api_fhir_history(struct cl_req *r)
 		return cl_reply_error(r, 400, "bad_request",
 				      "_since must be an instant (2026-12-05T10:00:00Z)", NULL, NULL);
 	h.count = (int64_t)count;
-	rc = cl_store_open(r->s->data_dir, &st);
+	rc = cl_api_store(r, &st);
 	if (rc != CL_OK)
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	/* the resource's compartment: the current version's */
 	rc = cl_store_fhir_read(st, type, id, 0, &cur);
 	if (rc != CL_OK) {
-		cl_store_close(st);
+		cl_api_store_done(st);
 		return cl_reply_error(r, rc == CL_ENOENT ? 404 : 500,
 				      rc == CL_ENOENT ? "not_found" : "store", cl_error_detail(),
 				      NULL, NULL);
@@ -369,21 +369,21 @@ int cl_api_fhir_history(struct cl_req *r)
 	cl_fhir_version_free(&cur);
 	go = may_see(r, st, cur.patient);
 	if (go != 1) {
-		cl_store_close(st);
+		cl_api_store_done(st);
 		return go;
 	}
 	cl_api_fhir_base(r, base, sizeof(base));
 	h.base = base;
 	h.f = open_memstream(&text, &len);
 	if (!h.f) {
-		cl_store_close(st);
+		cl_api_store_done(st);
 		return cl_reply_error(r, 500, "memory", "no memory for a history", NULL, NULL);
 	}
 	fputs("{\"resourceType\":\"Bundle\",\"type\":\"history\",\"entry\":[", h.f);
 	/* one more than the page: whether a next page exists */
 	rc = cl_store_fhir_history(st, type, id, since, (int64_t)below, h.count + 1, &total,
 				   history_entry, &h);
-	cl_store_close(st);
+	cl_api_store_done(st);
 	if (rc == CL_OK)
 		rc = h.rc;
 	fprintf(h.f, "],\"total\":%lld,\"link\":[", (long long)total);

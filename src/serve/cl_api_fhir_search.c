@@ -4,6 +4,8 @@
  *   GET /fhir/{type}?...                  search
  *   GET /fhir/Patient/{id}/{type}?...     compartment search
  *   GET /fhir/Patient/{id}/$everything    the patient's whole record
+ *   POST /fhir/{type}/_search             the same, the parameters in a form
+ *                                         body (and the query)
  * The parameters are read by fhir/cl_fhir_search.c; one it refuses is
  * 400 (406 for a _format other than JSON), unless the client sends
  * Prefer: handling=lenient. Results come in the order of type then id, a page at a time:
@@ -136,10 +138,18 @@ static int run(struct cl_req *r, struct cl_store *st, struct cl_fhir_search *s, 
 	return cl_reply(r, 200, "application/fhir+json", text, len, NULL, NULL);
 }
 
-/* Reads the parameters: 1 to go on, else the reply. */
+/* Reads the parameters (a POST search's body too): 1 to go on, else the
+ * reply. */
 static int parse(struct cl_req *r, struct cl_fhir_search *s)
 {
 	int rc = cl_req_each_query(r, cl_fhir_search_param, s);
+
+	if (rc == CL_OK && r->method == CL_POST) {
+		s->why[0] = '\0';
+		rc = cl_req_each_form(r, cl_fhir_search_param, s);
+		if (rc == CL_EINVAL && !s->why[0])
+			snprintf(s->why, sizeof(s->why), "%s", cl_error_detail());
+	}
 	if (rc == CL_ENOTSUP)
 		return cl_reply_error(r, 406, "not_acceptable", s->why, NULL, NULL);
 	if (rc)
@@ -204,7 +214,7 @@ static int search(struct cl_req *r, const char *type, const char *patient, int e
 		return go;
 	}
 	s->q.type = type;
-	rc = cl_store_open(r->s->data_dir, &st);
+	rc = cl_api_store(r, &st);
 	if (rc != CL_OK) {
 		free(s);
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
@@ -232,7 +242,7 @@ static int search(struct cl_req *r, const char *type, const char *patient, int e
 	}
 	if (go == 1)
 		go = run(r, st, s, path);
-	cl_store_close(st);
+	cl_api_store_done(st);
 	free(s);
 	return go;
 }
@@ -264,6 +274,12 @@ int cl_api_fhir_search_type(struct cl_req *r)
 		return go;
 	snprintf(path, sizeof(path), "/%.64s", type);
 	return search(r, type, NULL, 0, path);
+}
+
+int cl_api_fhir_search_post(struct cl_req *r)
+{
+	/* answered as the GET with the same parameters, which its links are */
+	return cl_api_fhir_search_type(r);
 }
 
 int cl_api_fhir_compartment(struct cl_req *r)

@@ -50,18 +50,18 @@ int cl_api_vitals_get(struct cl_req *r)
 			return cl_reply_error(r, 400, "bad_request", msg, NULL, NULL);
 		}
 	}
-	rc = cl_store_open(r->s->data_dir, &st);
+	rc = cl_api_store(r, &st);
 	if (rc == CL_OK) {
 		int go = cl_api_patient_access(r, st, patient);
 
 		if (go != 1) {
-			cl_store_close(st);
+			cl_api_store_done(st);
 			return go;
 		}
 		rc = cl_store_vitals_json(st, patient, from, to, res, (int)limit, &rows);
 		if (rc == CL_OK)
 			rc = cl_store_news2_json(st, patient, &news2);
-		cl_store_close(st);
+		cl_api_store_done(st);
 	}
 	if (rc != CL_OK) {
 		free(rows);

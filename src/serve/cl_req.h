@@ -178,6 +178,14 @@ const char *cl_req_header(const struct cl_req *r, const char *name);
 int cl_req_each_query(const struct cl_req *r,
 		      int (*fn)(void *arg, const char *name, const char *value), void *arg);
 
+/* Every name=value of an application/x-www-form-urlencoded body (a POST
+ * search), decoded ('+' a space, %XX a byte), in order, to fn as
+ * cl_req_each_query does (fn's nonzero return ends the walk and is
+ * returned). CL_EINVAL (the detail says where) for a bad %-escape, a
+ * decoded NUL, or a name or value over 4 KiB. */
+int cl_req_each_form(const struct cl_req *r,
+		     int (*fn)(void *arg, const char *name, const char *value), void *arg);
+
 /* Says what the request waits for; the handler then returns CL_REQ_WAIT. */
 int cl_req_wait(struct cl_req *r, struct cl_blog *log, uint64_t first, uint64_t last);
 

@@ -835,12 +835,51 @@ static int prepare_sql(struct cl_store *s, struct sql *sql, sqlite3_stmt **st)
 	return rc;
 }
 
+/* The row st is on, as a match of q. */
+static void match_of(sqlite3_stmt *st, const struct cl_fhir_query *q, struct cl_fhir_match *m)
+{
+	*m = (struct cl_fhir_match){
+		.type = (const char *)sqlite3_column_text(st, 0),
+		.id = (const char *)sqlite3_column_text(st, 1),
+		.version = sqlite3_column_int64(st, 2),
+		.updated_us = sqlite3_column_int64(st, 3),
+		.resource = (const char *)sqlite3_column_text(st, 4),
+		.len = (size_t)sqlite3_column_bytes(st, 4),
+	};
+
+	for (int i = 0; i < q->nsorts; i++) {
+		struct cl_fhir_sortval *v = &m->vals[i];
+
+		switch (sqlite3_column_type(st, 5 + i)) {
+		case SQLITE_NULL:
+			v->type = 'n';
+			break;
+		case SQLITE_INTEGER:
+			v->type = 'i';
+			v->i = sqlite3_column_int64(st, 5 + i);
+			break;
+		case SQLITE_FLOAT:
+			v->type = 'd';
+			v->d = sqlite3_column_double(st, 5 + i);
+			break;
+		default:
+			v->type = 't';
+			v->t = (const char *)sqlite3_column_text(st, 5 + i);
+		}
+	}
+}
+
 int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int64_t *total,
 			 int (*fn)(void *arg, const struct cl_fhir_match *m), void *arg)
 {
 	struct sql *sql;
 	sqlite3_stmt *st;
-	int rc, step;
+	int rc, step, stopped = 0;
+	/* the first page and its total in one pass: the rows past the page
+	 * are counted, their text never read (a later page's total counts
+	 * the rows before it too: a statement of its own) */
+	int one_pass = total && !q->after_type && q->count > 0;
+	int64_t seen = 0;
 
 	if (q->ntypes > CL_FHIR_QUERY_LIST_MAX || q->nids > CL_FHIR_QUERY_LIST_MAX ||
 	    q->nconds > CL_FHIR_QUERY_COND_MAX || q->nsorts > CL_FHIR_SORT_MAX)
@@ -849,7 +888,9 @@ int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int6
 	sql = malloc(sizeof(*sql));
 	if (!sql)
 		return cl_error_set(CL_ENOMEM, "no memory for a search");
-	if (total) {
+	if (total)
+		*total = 0;
+	if (total && !one_pass) {
 		*total = 0;
 		sql->n = 0;
 		sql->nb = sql->over = 0;
@@ -901,52 +942,36 @@ int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int6
 				 q->sorts[i].desc ? " DESC" : "");
 			add(sql, col);
 		}
-		add(sql, "type, id LIMIT ");
+		add(sql, "type, id");
 	} else {
 		add(sql, "SELECT type, id, version, updated_us, resource FROM fhir_resource r");
 		where(sql, q, 1);
-		add(sql, " ORDER BY type, id LIMIT ");
+		add(sql, " ORDER BY type, id");
 	}
-	add_int(sql, q->count);
+	if (!one_pass) {
+		add(sql, " LIMIT ");
+		add_int(sql, q->count);
+	}
 	rc = prepare_sql(s, sql, &st);
 	free(sql);
 	if (rc != CL_OK)
 		return rc == CL_ENOENT ? CL_OK : rc;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		struct cl_fhir_match m = {
-			.type = (const char *)sqlite3_column_text(st, 0),
-			.id = (const char *)sqlite3_column_text(st, 1),
-			.version = sqlite3_column_int64(st, 2),
-			.updated_us = sqlite3_column_int64(st, 3),
-			.resource = (const char *)sqlite3_column_text(st, 4),
-			.len = (size_t)sqlite3_column_bytes(st, 4),
-		};
+		struct cl_fhir_match m;
 
-		for (int i = 0; i < q->nsorts; i++) {
-			struct cl_fhir_sortval *v = &m.vals[i];
-
-			switch (sqlite3_column_type(st, 5 + i)) {
-			case SQLITE_NULL:
-				v->type = 'n';
+		if (++seen > q->count || stopped)
+			continue; /* counted only */
+		match_of(st, q, &m);
+		if (!m.resource || fn(arg, &m)) {
+			stopped = 1;
+			if (!one_pass) {
+				step = SQLITE_DONE;
 				break;
-			case SQLITE_INTEGER:
-				v->type = 'i';
-				v->i = sqlite3_column_int64(st, 5 + i);
-				break;
-			case SQLITE_FLOAT:
-				v->type = 'd';
-				v->d = sqlite3_column_double(st, 5 + i);
-				break;
-			default:
-				v->type = 't';
-				v->t = (const char *)sqlite3_column_text(st, 5 + i);
 			}
 		}
-		if (!m.resource || fn(arg, &m)) {
-			step = SQLITE_DONE;
-			break;
-		}
 	}
+	if (one_pass && step == SQLITE_DONE)
+		*total = seen;
 	sqlite3_finalize(st);
 	return step == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "search fhir_resource");
 }

@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/wait.h>
 
 /* Every runtime test file has these: the binary under test, the folder
@@ -236,7 +237,10 @@ static inline struct reply http_h(const struct server *s, const char *method, co
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 		h = curl_slist_append(h, auth);
 	}
-	h = curl_slist_append(h, "Content-Type: application/json");
+	/* JSON unless the caller names another type */
+	if (!(h1 && strncasecmp(h1, "Content-Type:", 13) == 0) &&
+	    !(h2 && strncasecmp(h2, "Content-Type:", 13) == 0))
+		h = curl_slist_append(h, "Content-Type: application/json");
 	h = curl_slist_append(h, "Expect:");
 	if (h1)
 		h = curl_slist_append(h, h1);

@@ -18,6 +18,7 @@
  *   _sort (several keys, descending, no value last, page starts).
  * - A new version replaces the old one's keys; a deletion leaves none;
  *   keys read again when the catalogue changed (an older store).
+ * - POST /fhir/{type}/_search with a form body answers as the GET.
  * - Errors: a malformed value, a modifier a type does not take, :missing
  *   without true/false: 400 saying what was wrong.
  * - `carelake ingest` beside `carelake serve` leaves carelake.db sound.
@@ -328,6 +329,47 @@ static void test_sort(void **state)
 	assert_int_equal(code_of(&srv, "/fhir/Observation?_sort=flavour", srv.token, NULL), 400);
 }
 
+/* POST /fhir/{type}/_search: the parameters in a form body (and the
+ * query), the answer the GET's, its links GETs. */
+static void test_post(void **state)
+{
+	static const char form[] = "family=M%C3%BCll&given=Zo%C3%AB,sam&_sort=-_id";
+	const char *ctype = "Content-Type: application/x-www-form-urlencoded";
+	struct reply r;
+	json_t *j;
+
+	(void)state;
+	r = http_h(&srv, "POST", "/fhir/Patient/_search?_count=1", srv.token, form, strlen(form),
+		   ctype, NULL);
+	assert_int_equal(r.code, 200);
+	j = json_loads(r.body, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(
+				    json_object_get(j, "entry"), 0), "resource"), "id")), "srch-pat-2");
+	assert_int_equal(json_integer_value(json_object_get(j, "total")), 2);
+	/* the next link is a GET of the same search */
+	assert_non_null(strstr(r.body, "/fhir/Patient?_count=1&family=M%C3%BCll&given=Zo%C3%AB,sam"
+				       "&_sort=-_id&_after="));
+	json_decref(j);
+	free(r.body);
+	r = http_h(&srv, "POST", "/fhir/Patient/_search", srv.token, "family=%zz", 10, ctype, NULL);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "%XX"));
+	free(r.body);
+	r = http_h(&srv, "POST", "/fhir/Patient/_search", srv.token, "birthdate=1958-13", 17, ctype,
+		   NULL);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "not a date value"));
+	free(r.body);
+	r = http_h(&srv, "POST", "/fhir/Patient/_search", srv.token, "{}", 2,
+		   "Content-Type: application/fhir+json", NULL);
+	assert_int_equal(r.code, 415);
+	free(r.body);
+	r = http_h(&srv, "POST", "/fhir/Patient/_search", NULL, form, strlen(form), ctype, NULL);
+	assert_int_equal(r.code, 401);
+	free(r.body);
+}
+
 /* Pages of a search with conditions hold what one page does. */
 static void test_paging(void **state)
 {
@@ -423,6 +465,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_tokens_references),
 	cmocka_unit_test(test_dates_quantities),
 	cmocka_unit_test(test_paging),
+	cmocka_unit_test(test_post),
 	cmocka_unit_test(test_sort),
 	cmocka_unit_test(test_errors),
 	cmocka_unit_test(test_versions),
