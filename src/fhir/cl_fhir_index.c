@@ -465,6 +465,7 @@ static int ref_value(struct walk *w, int v)
 	}
 	if (!k.code[0])
 		return 0;
+	k.ref = 1;
 	return emit(w, &k);
 }
 

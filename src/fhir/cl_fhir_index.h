@@ -35,7 +35,7 @@
 
 /* Bumped whenever the catalogue or what a key holds changes: refine then
  * reads the keys of every current resource again. */
-#define CL_FHIR_INDEX_VERSION 1
+#define CL_FHIR_INDEX_VERSION 2   /* 2: references also by what they name */
 
 struct cl_fhir_param {
 	const char *type;    /* the resource type */

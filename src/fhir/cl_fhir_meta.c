@@ -108,3 +108,104 @@ int cl_fhir_with_meta(const char *src, size_t len, int64_t version, int64_t upda
 	*out_len = o.len;
 	return CL_OK;
 }
+
+#define SUBSETTED "{\"system\":\"http://terminology.hl7.org/CodeSystem/v3-ObservationValue\"," \
+		  "\"code\":\"SUBSETTED\"}"
+
+/* 1 if member name is one _elements keeps: listed, or a choice type of
+ * one listed (value keeps valueQuantity), or always kept. */
+static int kept(const char *name, const char *const *keep, int nkeep)
+{
+	if (!strcmp(name, "resourceType") || !strcmp(name, "id") || !strcmp(name, "meta"))
+		return 1;
+	for (int i = 0; i < nkeep; i++) {
+		size_t n = strlen(keep[i]);
+
+		if (strncmp(name, keep[i], n) == 0 &&
+		    (name[n] == '\0' || (name[n] >= 'A' && name[n] <= 'Z')))
+			return 1;
+	}
+	return 0;
+}
+
+int cl_fhir_subset(const char *src, size_t len, const char *const *keep, int nkeep, char **out,
+		   size_t *out_len)
+{
+	struct cl_json_doc d;
+	struct out o = { 0 };
+	int rc, first = 1, meta;
+	uint32_t k;
+
+	*out = NULL;
+	*out_len = 0;
+	cl_json_doc_init(&d);
+	rc = cl_json_parse(&d, src, len);
+	if (rc == CL_OK && d.toks[0].type != CL_JSON_OBJECT)
+		rc = cl_error_set(CL_EPARSE, "a FHIR resource is a JSON object");
+	o.cap = len + sizeof(SUBSETTED) + 32;
+	if (rc == CL_OK && !(o.p = malloc(o.cap)))
+		rc = cl_error_set(CL_ENOMEM, "no memory for a resource of %zu bytes", len);
+	if (rc != CL_OK) {
+		cl_json_doc_free(&d);
+		return rc;
+	}
+	put(&o, "{", 1);
+	k = 1;
+	for (uint32_t n = 0; n < d.toks[0].size; n++) {
+		uint32_t v = k + 1;
+		size_t kat, klen, at, vlen;
+		char name[80];
+
+		span(&d, k, &kat, &klen);
+		span(&d, v, &at, &vlen);
+		/* meta comes once, last */
+		if (cl_json_str(&d, k, name, sizeof(name)) >= 0 && strcmp(name, "meta") != 0 &&
+		    kept(name, keep, nkeep)) {
+			if (!first)
+				put(&o, ",", 1);
+			first = 0;
+			put(&o, src + kat, klen);
+			put(&o, ":", 1);
+			put(&o, src + at, vlen);
+		}
+		k = d.toks[v].next;
+	}
+	/* meta (the last given, as reads take it): its members but tag, then
+	 * its tags and SUBSETTED */
+	put(&o, first ? "\"meta\":{" : ",\"meta\":{", first ? 8 : 9);
+	meta = cl_json_get(&d, 0, "meta");
+	if (meta >= 0 && d.toks[meta].type == CL_JSON_OBJECT) {
+		uint32_t m = (uint32_t)meta + 1;
+		int tags = cl_json_get(&d, (uint32_t)meta, "tag");
+
+		for (uint32_t i = 0; i < d.toks[meta].size; i++) {
+			size_t a, al, b, bl;
+
+			if (!cl_json_str_eq(&d, m, "tag")) {
+				span(&d, m, &a, &al);
+				span(&d, m + 1, &b, &bl);
+				put(&o, src + a, al);
+				put(&o, ":", 1);
+				put(&o, src + b, bl);
+				put(&o, ",", 1);
+			}
+			m = d.toks[m + 1].next;
+		}
+		put(&o, "\"tag\":[", 7);
+		if (tags >= 0 && d.toks[tags].type == CL_JSON_ARRAY && d.toks[tags].size) {
+			size_t a, al;
+
+			span(&d, (uint32_t)tags, &a, &al);
+			put(&o, src + a + 1, al - 2);
+			put(&o, ",", 1);
+		}
+	} else {
+		put(&o, "\"tag\":[", 7);
+	}
+	put(&o, SUBSETTED "]}}", sizeof(SUBSETTED) + 2);
+	cl_json_doc_free(&d);
+	o.p[o.len] = '\0';
+	*out = o.p;
+	*out_len = o.len;
+	return CL_OK;
+}

@@ -3,6 +3,7 @@
  */
 #include "cl_fhir_search.h"
 #include "cl_fhir_index.h"
+#include "cl_fhir_summary.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
@@ -342,6 +343,64 @@ static int type_param(struct cl_fhir_search *s, const char *name, const char *va
 	return 1;
 }
 
+/* _include / _revinclude (name, with :iterate) = Source:param[:Target]. */
+static int include_param(struct cl_fhir_search *s, const char *name, const char *value)
+{
+	struct cl_fhir_include *in = &s->includes[s->nincludes];
+	char text[200], *param, *target;
+	const struct cl_fhir_param *p;
+
+	if (s->nincludes == CL_FHIR_INCLUDE_MAX) {
+		snprintf(s->why, sizeof(s->why), "%s: at most %d includes", name, CL_FHIR_INCLUDE_MAX);
+		return CL_EINVAL;
+	}
+	memset(in, 0, sizeof(*in));
+	in->rev = strncmp(name, "_revinclude", 11) == 0;
+	in->iterate = strchr(name, ':') != NULL;
+	if (in->iterate && strcmp(strchr(name, ':'), ":iterate") != 0 &&
+	    strcmp(strchr(name, ':'), ":recurse") != 0) {
+		snprintf(s->why, sizeof(s->why), "%.40s: the modifier is :iterate or none", name);
+		return CL_EINVAL;
+	}
+	snprintf(text, sizeof(text), "%s", value);
+	param = strchr(text, ':');
+	target = param ? strchr(param + 1, ':') : NULL;
+	if (param)
+		*param++ = '\0';
+	if (target)
+		*target++ = '\0';
+	if (strlen(value) >= sizeof(text) || !param || !cl_fhir_type_ok(text) ||
+	    (target && !cl_fhir_type_ok(target))) {
+		snprintf(s->why, sizeof(s->why), "%.40s: '%.80s' is not Source:param[:Target] "
+			 "(Observation:patient)", name, value);
+		return CL_EINVAL;
+	}
+	/* (both checked: a type name is shorter than CL_FHIR_TYPE_MAX) */
+	snprintf(in->source, sizeof(in->source), "%.63s", text);
+	snprintf(in->target, sizeof(in->target), "%.63s", target ? target : "");
+	if (strcmp(param, "patient") == 0 || strcmp(param, "subject") == 0) {
+		/* the compartment: a Patient */
+		if (target && strcmp(target, "Patient") != 0) {
+			snprintf(s->why, sizeof(s->why), "%.40s: %s:%s names a Patient", name, text,
+				 param);
+			return CL_EINVAL;
+		}
+		in->param = NULL;
+		snprintf(in->target, sizeof(in->target), "Patient");
+	} else if ((p = cl_fhir_param_find(text, param)) && p->kind == CL_FK_REF) {
+		in->param = p->name;
+		if (!target && p->target[0])
+			snprintf(in->target, sizeof(in->target), "%s", p->target);
+	} else {
+		snprintf(s->why, sizeof(s->why), "%.40s: %.60s is not a reference parameter of %s "
+			 "(GET /fhir/metadata lists them; patient and subject name the compartment)",
+			 name, param, text);
+		return CL_EINVAL;
+	}
+	s->nincludes++;
+	return CL_OK;
+}
+
 /* _sort=key,-key: taken whole or not at all, once. */
 static int sort_param(struct cl_fhir_search *s, const char *value)
 {
@@ -536,6 +595,40 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 		snprintf(s->after_raw, sizeof(s->after_raw), "%s", value);
 		return 0;
 	}
+	if (!s->everything && ((strncmp(name, "_include", 8) == 0 && strchr(":", name[8])) ||
+			       (strncmp(name, "_revinclude", 11) == 0 && strchr(":", name[11])))) {
+		int rc = include_param(s, name, value);
+
+		if (rc == CL_OK)
+			applied(s, name, value);
+		return rc;
+	}
+	if (!s->everything && strcmp(name, "_elements") == 0) {
+		const char *list[32];
+		int got = 0;
+
+		/* taken whole or not at all, once */
+		for (const char *v = value; *v && got >= 0;) {
+			size_t len = strcspn(v, ",");
+
+			if (got == 32 || len == 0 || len > 64 ||
+			    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") <
+				    len || s->nelements || !(list[got] = keep(s, v, len)))
+				got = -1;
+			else
+				got++;
+			v += len + (v[len] == ',');
+		}
+		if (got <= 0) {
+			snprintf(s->why, sizeof(s->why), "_elements: '%.80s' is not a list of element "
+				 "names (id,status,code; at most 32, once)", value);
+			return CL_EINVAL;
+		}
+		memcpy(s->elements, list, sizeof(list[0]) * (size_t)got);
+		s->nelements = got;
+		applied(s, name, value);
+		return 0;
+	}
 	if (!s->everything && strcmp(name, "_sort") == 0) {
 		int rc = sort_param(s, value);
 
@@ -568,6 +661,12 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 	}
 	if (!s->everything && strcmp(name, "_summary") == 0 && strcmp(value, "count") == 0) {
 		s->summary_count = 1;
+		applied(s, name, value);
+		return 0;
+	}
+	if (!s->everything && strcmp(name, "_summary") == 0 &&
+	    (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)) {
+		s->summary_true = value[0] == 't';
 		applied(s, name, value);
 		return 0;
 	}
@@ -610,11 +709,10 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 	if (s->lenient)
 		return 0;
 	snprintf(s->why, sizeof(s->why), "%.60s is not a search parameter carelake supports here "
-		 "(%s%s; GET /fhir/metadata lists them; Prefer: handling=lenient ignores it)", name,
-		 s->everything ? "_since, _type, _count"
-			       : "_id, _lastUpdated, patient, subject, _count, _sort, _summary=count, "
-				 "_total",
-		 s->everything || !s->type ? "" : " and those of the type");
+		 "(%s; Prefer: handling=lenient ignores it)", name,
+		 s->everything ? "$everything takes _since, _type, _count"
+			       : "GET /fhir/metadata lists the type's; _id, _lastUpdated, _count, _sort, "
+				 "_include, _revinclude, _elements, _summary, _total for all");
 	return CL_EINVAL;
 }
 
@@ -634,6 +732,28 @@ int cl_fhir_search_finish(struct cl_fhir_search *s)
 	if (!strstr(s->applied, "_count=")) {
 		snprintf(n, sizeof(n), "%lld", (long long)s->q.count);
 		applied(s, "_count", n);
+	}
+	/* _summary=true: the type's summary elements, as _elements would keep */
+	if (s->summary_true && s->nelements) {
+		snprintf(s->why, sizeof(s->why), "_summary=true and _elements cannot be used together");
+		return CL_EINVAL;
+	}
+	if (s->summary_true && s->type) {
+		const char *list = cl_fhir_summary_elements(s->type);
+
+		for (const char *v = list; v && *v && s->nelements < 32;) {
+			size_t len = strcspn(v, " ");
+
+			if (!(s->elements[s->nelements] = keep(s, v, len)))
+				break;
+			s->nelements++;
+			v += len + (v[len] == ' ');
+		}
+		if (!list || s->nelements == 0) {
+			snprintf(s->why, sizeof(s->why), "_summary=true: %.64s has no summary elements "
+				 "in FHIR R4", s->type);
+			return CL_EINVAL;
+		}
 	}
 	if (s->after_raw[0] && !read_after(s)) {
 		snprintf(s->why, sizeof(s->why), "_after: not a page of this search");

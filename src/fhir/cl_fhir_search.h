@@ -32,6 +32,18 @@
 #define CL_FHIR_LINK_MAX 4096
 #define CL_FHIR_VALUES_MAX 200   /* the values of all conditions together */
 
+/* An _include or _revinclude: resources of source (a type) that param
+ * references (NULL: the patient of its compartment), of type target (""
+ * when any), are included with the matches (rev: the source resources
+ * that reference a match); iterate: with what was included too. */
+#define CL_FHIR_INCLUDE_MAX 8
+struct cl_fhir_include {
+	char source[CL_FHIR_TYPE_MAX];
+	const char *param;
+	char target[CL_FHIR_TYPE_MAX];
+	int rev, iterate;
+};
+
 /* A search as asked, and what its links repeat. */
 struct cl_fhir_search {
 	struct cl_fhir_query q;
@@ -47,10 +59,14 @@ struct cl_fhir_search {
 	char patient[CL_FHIR_ID_MAX];
 	char after[CL_FHIR_TYPE_MAX + CL_FHIR_ID_MAX + 1];
 	struct cl_fhir_sort sorts[CL_FHIR_SORT_MAX];
+	struct cl_fhir_include includes[CL_FHIR_INCLUDE_MAX];
+	int nincludes;
+	const char *elements[32];               /* _elements: the members kept */
+	int nelements;
 	char after_raw[1200];                   /* _after as given, read at the end */
 	struct cl_fhir_sortval after_vals[CL_FHIR_SORT_MAX];
 	char after_text[600];                   /* the text values among them */
-	int summary_count, no_total, lenient, everything;
+	int summary_count, summary_true, no_total, lenient, everything;
 	int none;                               /* matches nothing (two patients) */
 	char applied[CL_FHIR_LINK_MAX];         /* the parameters used, for links */
 	char why[300];                          /* what was wrong with the last refused */

@@ -178,9 +178,38 @@ static void add_param(void *arg, const struct cl_fhir_param *p)
 	json_array_append_new(arg, json_pack("{s:s,s:s}", "name", p->name, "type", kinds[p->kind]));
 }
 
+struct incl {
+	const char *type;
+	json_t *list;
+};
+
+static void add_include(void *arg, const struct cl_fhir_param *p)
+{
+	struct incl *x = arg;
+
+	if (p->kind == CL_FK_REF)
+		json_array_append_new(x->list, json_sprintf("%s:%s", p->type, p->name));
+}
+
+/* Another type's reference parameter that may name x->type (and, for a
+ * Patient, every type's compartment: Source:patient). */
+static void add_revinclude(void *arg, const struct cl_fhir_param *p)
+{
+	struct incl *x = arg;
+	size_t n = json_array_size(x->list);
+
+	if (p->kind == CL_FK_REF && (!p->target[0] || strcmp(p->target, x->type) == 0))
+		json_array_append_new(x->list, json_sprintf("%s:%s", p->type, p->name));
+	if (strcmp(x->type, "Patient") == 0 && strcmp(p->type, "Patient") != 0 &&
+	    (n == 0 || strncmp(json_string_value(json_array_get(x->list, n - 1)), p->type,
+			       strlen(p->type)) != 0))
+		json_array_append_new(x->list, json_sprintf("%s:patient", p->type));
+}
+
 /* A type held: read, vread and its instance history. */
 static void held_type(void *arg, const char *type)
 {
+	struct incl incl;
 	json_t *e, *params, *list = arg;
 
 	if (strcmp(type, "AuditEvent") == 0)
@@ -205,6 +234,18 @@ static void held_type(void *arg, const char *type)
 	}
 	cl_fhir_params_each(type, add_param, params);
 	json_object_set_new(e, "searchParam", params);
+	/* _include: its references; _revinclude: those that name it */
+	incl.type = type;
+	incl.list = json_array();
+	if (strcmp(type, "Patient") != 0) {
+		json_array_append_new(incl.list, json_sprintf("%s:patient", type));
+		json_array_append_new(incl.list, json_sprintf("%s:subject", type));
+	}
+	cl_fhir_params_each(type, add_include, &incl);
+	json_object_set_new(e, "searchInclude", incl.list);
+	incl.list = json_array();
+	cl_fhir_params_each(NULL, add_revinclude, &incl);
+	json_object_set_new(e, "searchRevInclude", incl.list);
 	if (strcmp(type, "Patient") == 0)
 		json_object_set_new(e, "operation",
 				    json_pack("[{s:s,s:s}]", "name", "everything", "definition",

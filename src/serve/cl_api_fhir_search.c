@@ -41,13 +41,51 @@ struct page {
 	int64_t count, n;
 	int more, skipped, rc;
 	char last[1200];            /* the page start after the last one seen */
+	json_t *shown;              /* "Type/id" of every entry, for includes */
+	json_t *frontier;           /* ["Type","id"] whose includes come next */
+	int64_t included;
+	int cut;                    /* includes stopped at CL_FHIR_PAGE_MAX */
 };
+
+/* Writes one entry (mode "match" or "include"). */
+static int put_entry(struct page *p, const char *type, const char *id, int64_t version,
+		     int64_t updated_us, const char *resource, size_t rlen, const char *mode)
+{
+	char *body = NULL, *part = NULL;
+	size_t len = 0;
+	int rc = CL_OK;
+
+	/* _elements: the matches in part */
+	if (p->s->nelements && strcmp(mode, "match") == 0) {
+		rc = cl_fhir_subset(resource, rlen, p->s->elements, p->s->nelements, &part, &rlen);
+		resource = part;
+	}
+	if (rc == CL_OK)
+		rc = cl_fhir_with_meta(resource, rlen, version, updated_us, &body, &len);
+	free(part);
+	if (rc != CL_OK)
+		return rc;
+	fprintf(p->f, "%s{\"fullUrl\":\"%s/%s/%s\",\"resource\":", p->n + p->included ? "," : "",
+		p->base, type, id);
+	fwrite(body, 1, len, p->f);
+	fprintf(p->f, ",\"search\":{\"mode\":\"%s\"}}", mode);
+	free(body);
+	return CL_OK;
+}
+
+/* Remembers type/id as shown, and as a resource whose includes come. */
+static void shown(struct page *p, const char *type, const char *id)
+{
+	char key[CL_FHIR_TYPE_MAX + CL_FHIR_ID_MAX + 2];
+
+	snprintf(key, sizeof(key), "%s/%s", type, id);
+	json_object_set_new(p->shown, key, json_true());
+	json_array_append_new(p->frontier, json_pack("[ss]", type, id));
+}
 
 static int entry(void *arg, const struct cl_fhir_match *m)
 {
 	struct page *p = arg;
-	char *body = NULL;
-	size_t len = 0;
 
 	if (p->n == p->count) {
 		p->more = 1;
@@ -59,16 +97,147 @@ static int entry(void *arg, const struct cl_fhir_match *m)
 		p->skipped = 1;
 		return 0;
 	}
-	p->rc = cl_fhir_with_meta(m->resource, m->len, m->version, m->updated_us, &body, &len);
+	p->rc = put_entry(p, m->type, m->id, m->version, m->updated_us, m->resource, m->len, "match");
 	if (p->rc != CL_OK)
 		return 1;
-	fprintf(p->f, "%s{\"fullUrl\":\"%s/%s/%s\",\"resource\":", p->n ? "," : "", p->base,
-		m->type, m->id);
-	fwrite(body, 1, len, p->f);
-	fputs(",\"search\":{\"mode\":\"match\"}}", p->f);
-	free(body);
+	if (p->s->nincludes)
+		shown(p, m->type, m->id);
 	p->n++;
 	return 0;
+}
+
+/* ---- _include and _revinclude ---- */
+
+struct incl {
+	struct page *p;
+	struct cl_req *r;
+	struct cl_store *st;
+	const struct cl_fhir_include *in;
+	json_t *next;               /* the next round's frontier */
+};
+
+/* Whether the token may see a resource in patient's compartment ("" for
+ * none) among what a search includes: what a read would show, without
+ * a reply for what it would not (it is left out). */
+static int may_include(struct incl *x, const char *type, const char *patient)
+{
+	const struct cl_principal *who = &x->r->who;
+
+	if (!cl_scope_allows(who, CL_ACT_READ_CLINICAL, type))
+		return 0;
+	if (who->patient[0])
+		return patient[0] && strcmp(patient, who->patient) == 0;
+	/* a clinician limited to wards searched one patient, its ward checked */
+	if (who->role == CL_ROLE_CLINICIAN && who->wards[0] && patient[0])
+		return x->p->s->q.patient && strcmp(patient, x->p->s->q.patient) == 0;
+	return 1;
+}
+
+/* Adds one resource to the included (once). 1: the budget is spent. */
+static int include_one(struct incl *x, const char *type, const char *id, int64_t version,
+		       int64_t updated_us, const char *resource, size_t len, const char *patient)
+{
+	struct page *p = x->p;
+	char key[CL_FHIR_TYPE_MAX + CL_FHIR_ID_MAX + 2];
+
+	snprintf(key, sizeof(key), "%s/%s", type, id);
+	if (json_object_get(p->shown, key) || !may_include(x, type, patient))
+		return 0;
+	if (p->included == CL_FHIR_PAGE_MAX) {
+		p->cut = 1;
+		return 1;
+	}
+	p->rc = put_entry(p, type, id, version, updated_us, resource, len, "include");
+	if (p->rc != CL_OK)
+		return 1;
+	p->included++;
+	json_object_set_new(p->shown, key, json_true());
+	json_array_append_new(x->next, json_pack("[ss]", type, id));
+	return 0;
+}
+
+/* An _include's reference: the resource it names, when held. */
+static int referenced(void *arg, const char *ref_type, const char *ref_id)
+{
+	struct incl *x = arg;
+	const char *type = ref_type ? ref_type : x->in->target;
+	struct cl_fhir_version v;
+	int rc, stop = 0;
+
+	if (!type[0] || (x->in->target[0] && strcmp(type, x->in->target) != 0) ||
+	    !cl_fhir_id_ok(ref_id))
+		return 0;
+	rc = cl_store_fhir_read(x->st, type, ref_id, 0, &v);
+	if (rc == CL_OK && !v.deleted)
+		stop = include_one(x, type, ref_id, v.version, v.updated_us, v.resource, v.len,
+				   v.patient);
+	else if (rc != CL_OK && rc != CL_ENOENT)
+		x->p->rc = rc, stop = 1;
+	cl_fhir_version_free(&v);
+	return stop;
+}
+
+/* A _revinclude's source resource: one that names a shown resource. */
+static int referring(void *arg, const struct cl_fhir_match *m)
+{
+	struct incl *x = arg;
+	struct cl_fhir_version v;
+	int rc, stop;
+
+	/* its compartment, for the access rules */
+	rc = cl_store_fhir_read(x->st, m->type, m->id, 0, &v);
+	if (rc != CL_OK) {
+		x->p->rc = rc;
+		return 1;
+	}
+	stop = include_one(x, m->type, m->id, m->version, m->updated_us, m->resource, m->len,
+			   v.patient);
+	cl_fhir_version_free(&v);
+	return stop;
+}
+
+/* The includes of the matches (then, for :iterate, of what they
+ * included, a few rounds), after the matches; at most CL_FHIR_PAGE_MAX,
+ * then an OperationOutcome entry says they were cut. */
+static int includes(struct cl_req *r, struct cl_store *st, struct page *p)
+{
+	const struct cl_fhir_search *s = p->s;
+	struct incl x = { .p = p, .r = r, .st = st };
+	int rc = CL_OK;
+
+	for (int round = 0; round < 4 && json_array_size(p->frontier) && !p->cut; round++) {
+		x.next = json_array();
+		for (int i = 0; i < s->nincludes && rc == CL_OK && !p->cut && p->rc == CL_OK; i++) {
+			size_t k;
+			json_t *one;
+
+			x.in = &s->includes[i];
+			if (round > 0 && !x.in->iterate)
+				continue;
+			json_array_foreach(p->frontier, k, one) {
+				const char *type = json_string_value(json_array_get(one, 0));
+				const char *id = json_string_value(json_array_get(one, 1));
+
+				if (!x.in->rev && strcmp(type, x.in->source) == 0)
+					rc = cl_store_fhir_refs(st, type, id, x.in->param, referenced, &x);
+				else if (x.in->rev && (!x.in->target[0] || !strcmp(type, x.in->target)))
+					rc = cl_store_fhir_referring(st, x.in->source, x.in->param, type, id,
+								     CL_FHIR_PAGE_MAX + 1, referring, &x);
+				if (rc != CL_OK || p->cut || p->rc != CL_OK)
+					break;
+			}
+		}
+		json_decref(p->frontier);
+		p->frontier = x.next;
+	}
+	if (rc == CL_OK)
+		rc = p->rc;
+	if (rc == CL_OK && p->cut)
+		fprintf(p->f, "%s{\"resource\":{\"resourceType\":\"OperationOutcome\",\"issue\":"
+			"[{\"severity\":\"warning\",\"code\":\"too-costly\",\"diagnostics\":"
+			"\"included resources were cut at %d\"}]},\"search\":{\"mode\":\"outcome\"}}",
+			p->n + p->included ? "," : "", CL_FHIR_PAGE_MAX);
+	return rc;
 }
 
 /* A link of the Bundle ("self" first). */
@@ -90,7 +259,7 @@ static void put_link(FILE *f, const char *relation, const char *url)
  * path (links repeat it). */
 static int run(struct cl_req *r, struct cl_store *st, struct cl_fhir_search *s, const char *path)
 {
-	struct page p = { .who = &r->who, .s = s };
+	struct page p = { .who = &r->who, .s = s, .shown = json_object(), .frontier = json_array() };
 	char base[300], link[CL_FHIR_LINK_MAX + 1600], *text = NULL;
 	int64_t total = 0;
 	size_t len = 0;
@@ -111,6 +280,10 @@ static int run(struct cl_req *r, struct cl_store *st, struct cl_fhir_search *s, 
 					    &p);
 	if (rc == CL_OK)
 		rc = p.rc;
+	if (rc == CL_OK && s->nincludes && !s->summary_count)
+		rc = includes(r, st, &p);
+	json_decref(p.shown);
+	json_decref(p.frontier);
 	fputs("]", p.f);
 	/* a total counts what the token may see: unknown when scopes left
 	 * types out */
@@ -134,7 +307,7 @@ static int run(struct cl_req *r, struct cl_store *st, struct cl_fhir_search *s, 
 				      rc == CL_EINVAL ? "bad_request" : "store", cl_error_detail(),
 				      NULL, NULL);
 	}
-	r->audit.count = p.n;
+	r->audit.count = p.n + p.included;
 	return cl_reply(r, 200, "application/fhir+json", text, len, NULL, NULL);
 }
 

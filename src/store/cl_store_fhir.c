@@ -29,10 +29,13 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS fhir_key(rid INTEGER NOT NULL, param TEXT NOT NULL,"
 	" n INTEGER NOT NULL, sys TEXT, code TEXT, str TEXT, lo INTEGER, hi INTEGER, num REAL,"
 	" PRIMARY KEY(rid, param, n)) WITHOUT ROWID;"
+	/* the reference keys again, by what they name: _revinclude */
+	"CREATE TABLE IF NOT EXISTS fhir_ref(code TEXT NOT NULL, param TEXT NOT NULL,"
+	" rid INTEGER NOT NULL, sys TEXT, PRIMARY KEY(code, param, rid)) WITHOUT ROWID;"
 	/* which version of the catalogue read them */
 	"CREATE TABLE IF NOT EXISTS fhir_key_state(version INTEGER NOT NULL);";
 
-enum { W_LAST, W_PUT, W_OLD, W_KEY, W_UNKEY, W_COUNT };
+enum { W_LAST, W_PUT, W_OLD, W_KEY, W_UNKEY, W_REF, W_UNREF, W_COUNT };
 
 static const char *const wsql[W_COUNT] = {
 	[W_LAST] = "SELECT version, deleted, resource, patient_id, rowid FROM fhir_resource"
@@ -44,6 +47,10 @@ static const char *const wsql[W_COUNT] = {
 	[W_KEY] = "INSERT INTO fhir_key(rid, param, n, sys, code, str, lo, hi, num)"
 		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[W_UNKEY] = "DELETE FROM fhir_key WHERE rid = ?1",
+	[W_REF] = "INSERT OR IGNORE INTO fhir_ref(code, param, rid, sys) VALUES (?1, ?2, ?3, ?4)",
+	/* before its keys go: they say which codes to look under */
+	[W_UNREF] = "DELETE FROM fhir_ref WHERE rid = ?1 AND code IN"
+		    " (SELECT code FROM fhir_key WHERE rid = ?1 AND code IS NOT NULL)",
 };
 
 struct cl_fhir_writer {
@@ -140,11 +147,15 @@ static int insert(struct cl_fhir_writer *w, const char *type, const char *id, in
 
 	/* the version it follows is no longer the current one, nor searched */
 	if (version > 1) {
-		sqlite3_bind_int64(w->q[W_UNKEY], 1, old_rowid);
-		rc = sqlite3_step(w->q[W_UNKEY]);
-		sqlite3_reset(w->q[W_UNKEY]);
-		if (rc != SQLITE_DONE)
-			return fail(w->db, "write fhir_key");
+		static const int unkey[] = { W_UNREF, W_UNKEY }; /* in this order */
+
+		for (size_t u = 0; u < 2; u++) {
+			sqlite3_bind_int64(w->q[unkey[u]], 1, old_rowid);
+			rc = sqlite3_step(w->q[unkey[u]]);
+			sqlite3_reset(w->q[unkey[u]]);
+			if (rc != SQLITE_DONE)
+				return fail(w->db, "write fhir_key");
+		}
 		sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 3, version - 1);
@@ -207,7 +218,20 @@ int cl_fhir_put_key(struct cl_fhir_writer *w, const struct cl_fhir_key *k)
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
-	return rc == SQLITE_DONE ? CL_OK : fail(w->db, "write fhir_key");
+	if (rc != SQLITE_DONE)
+		return fail(w->db, "write fhir_key");
+	if (!k->ref || !k->code)
+		return CL_OK;
+	q = w->q[W_REF];
+	sqlite3_bind_text(q, 1, k->code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, k->param, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, w->rid);
+	if (k->sys)
+		sqlite3_bind_text(q, 4, k->sys, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? CL_OK : fail(w->db, "write fhir_ref");
 }
 
 int cl_fhir_put(struct cl_fhir_writer *w, const char *type, const char *id,
@@ -251,8 +275,8 @@ int cl_fhir_delete(struct cl_fhir_writer *w, const char *type, const char *id, i
 
 int cl_fhir_clear(struct cl_fhir_writer *w)
 {
-	if (sqlite3_exec(w->db, "DELETE FROM fhir_resource; DELETE FROM fhir_key", NULL, NULL,
-			 NULL) != SQLITE_OK)
+	if (sqlite3_exec(w->db, "DELETE FROM fhir_resource; DELETE FROM fhir_key;"
+			 " DELETE FROM fhir_ref", NULL, NULL, NULL) != SQLITE_OK)
 		return fail(w->db, "clear fhir_resource");
 	return CL_OK;
 }
@@ -285,7 +309,8 @@ int cl_fhir_reindex(struct cl_fhir_writer *w, int index_version,
 		return CL_OK;
 	if (own && sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return fail(w->db, "begin a reindex");
-	if (sqlite3_exec(w->db, "DELETE FROM fhir_key", NULL, NULL, NULL) != SQLITE_OK ||
+	if (sqlite3_exec(w->db, "DELETE FROM fhir_key; DELETE FROM fhir_ref", NULL, NULL, NULL) !=
+		    SQLITE_OK ||
 	    sqlite3_prepare_v2(w->db, "SELECT rowid, type, resource FROM fhir_resource"
 			       " WHERE current = 1 AND deleted = 0", -1, &q, NULL) != SQLITE_OK)
 		rc = fail(w->db, "reindex fhir_resource");
@@ -974,6 +999,74 @@ int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int6
 		*total = seen;
 	sqlite3_finalize(st);
 	return step == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "search fhir_resource");
+}
+
+int cl_store_fhir_refs(struct cl_store *s, const char *type, const char *id, const char *param,
+		       int (*fn)(void *arg, const char *ref_type, const char *ref_id), void *arg)
+{
+	sqlite3_stmt *q;
+	int rc = prepare(s, param ? "SELECT k.sys, k.code FROM fhir_resource r JOIN fhir_key k"
+				    " ON k.rid = r.rowid WHERE r.type = ?1 AND r.id = ?2"
+				    " AND r.current = 1 AND r.deleted = 0 AND k.param = ?3"
+				    " AND k.code IS NOT NULL"
+				  : "SELECT 'Patient', patient_id FROM fhir_resource WHERE type = ?1"
+				    " AND id = ?2 AND current = 1 AND deleted = 0"
+				    " AND patient_id IS NOT NULL", &q);
+	int step;
+
+	if (rc != CL_OK)
+		return rc == CL_ENOENT ? CL_OK : rc;
+	sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+	if (param)
+		sqlite3_bind_text(q, 3, param, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW)
+		if (fn(arg, (const char *)sqlite3_column_text(q, 0),
+		       (const char *)sqlite3_column_text(q, 1))) {
+			step = SQLITE_DONE;
+			break;
+		}
+	sqlite3_finalize(q);
+	return step == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "read fhir_key");
+}
+
+int cl_store_fhir_referring(struct cl_store *s, const char *source_type, const char *param,
+			    const char *type, const char *id, int64_t limit,
+			    int (*fn)(void *arg, const struct cl_fhir_match *m), void *arg)
+{
+	static const struct cl_fhir_query none = { 0 };
+	sqlite3_stmt *q;
+	int rc, step;
+
+	if (!param && strcmp(type, "Patient") != 0)
+		return CL_OK; /* only a Patient has a compartment */
+	rc = prepare(s, param ? "SELECT r.type, r.id, r.version, r.updated_us, r.resource"
+				" FROM fhir_ref f JOIN fhir_resource r ON r.rowid = f.rid"
+				" WHERE f.code = ?3 AND f.param = ?4 AND (f.sys = ?2 OR f.sys IS NULL)"
+				" AND r.type = ?1 AND r.current = 1 AND r.deleted = 0"
+				" ORDER BY r.id LIMIT ?5"
+			      : "SELECT type, id, version, updated_us, resource FROM fhir_resource"
+				" WHERE patient_id = ?3 AND type = ?1 AND current = 1 AND deleted = 0"
+				" AND ?2 = 'Patient' AND ?4 IS NULL ORDER BY id LIMIT ?5", &q);
+	if (rc != CL_OK)
+		return rc == CL_ENOENT ? CL_OK : rc;
+	sqlite3_bind_text(q, 1, source_type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, id, -1, SQLITE_STATIC);
+	if (param)
+		sqlite3_bind_text(q, 4, param, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, limit);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		struct cl_fhir_match m;
+
+		match_of(q, &none, &m);
+		if (m.resource && fn(arg, &m)) {
+			step = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(q);
+	return step == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "read fhir_ref");
 }
 
 int64_t cl_store_fhir_keys_version(struct cl_store *s)

@@ -55,6 +55,8 @@ struct cl_fhir_key {
 	int64_t lo, hi;              /* a date's instants, [lo, hi) (has_range) */
 	double num;                  /* a quantity's value (has_num) */
 	int has_range, has_num;
+	int ref;                     /* a reference (sys its type, code its id):
+				      * also kept by what it names (_revinclude) */
 };
 
 /* A search key of the version cl_fhir_put just made (none when it made
@@ -198,6 +200,20 @@ int cl_store_fhir_search(struct cl_store *s, const struct cl_fhir_query *q, int6
  * keys of the resources held: 0 for none (keys never read), -1 when no
  * resource is held (nothing to search). */
 int64_t cl_store_fhir_keys_version(struct cl_store *s);
+
+/* The references of the current type/id under search parameter param
+ * (NULL: its compartment's patient, as Patient/id): fn gets each one's
+ * type (NULL when only its id is known, an unresolved urn:uuid) and id.
+ * None when there is no such resource. */
+int cl_store_fhir_refs(struct cl_store *s, const char *type, const char *id, const char *param,
+		       int (*fn)(void *arg, const char *ref_type, const char *ref_id), void *arg);
+
+/* The current resources of source_type whose parameter param (NULL: the
+ * compartment, when type is Patient) names type/id, at most limit, in the
+ * order of id: fn gets each (nonzero to stop). */
+int cl_store_fhir_referring(struct cl_store *s, const char *source_type, const char *param,
+			    const char *type, const char *id, int64_t limit,
+			    int (*fn)(void *arg, const struct cl_fhir_match *m), void *arg);
 
 /* Calls fn with every resource type held, in order (none when nothing
  * is held yet). */

@@ -5,6 +5,9 @@
  * (a meta added when there was none), with meta an object whose versionId
  * and lastUpdated are carelake's, each once, and the members of the
  * original meta but those two kept; anything else must be refused.
+ * The same text given in part (_elements: cl_fhir_subset) must be one JSON
+ * object with no more members than it had (and a meta), a meta that is an
+ * object holding a tag array, or be refused likewise.
  */
 #include "fuzz_entry.h"
 #include "core/cl_error.h"
@@ -79,6 +82,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    !cl_json_str_eq(&out, (uint32_t)cl_json_get(&out, (uint32_t)meta_out, "lastUpdated"),
 			    "2026-12-05T10:00:00.250Z"))
 		abort();
+	{
+		static const char *const keep[] = { "status", "value", "code" };
+		struct cl_json_doc part;
+		char *sub = NULL;
+		size_t sub_len = 0;
+		int m, tag;
+
+		if (cl_fhir_subset((const char *)data, size, keep, 3, &sub, &sub_len) != CL_OK ||
+		    !sub || strlen(sub) != sub_len)
+			abort();
+		cl_json_doc_init(&part);
+		if (cl_json_parse(&part, sub, sub_len) != CL_OK || part.toks[0].type != CL_JSON_OBJECT ||
+		    part.toks[0].size > members_in + 1 || (m = cl_json_get(&part, 0, "meta")) < 0 ||
+		    part.toks[m].type != CL_JSON_OBJECT ||
+		    (tag = cl_json_get(&part, (uint32_t)m, "tag")) < 0 ||
+		    part.toks[tag].type != CL_JSON_ARRAY)
+			abort();
+		cl_json_doc_free(&part);
+		free(sub);
+	}
 done:
 	free(text);
 	cl_json_doc_free(&in);

@@ -19,6 +19,8 @@
  * - A new version replaces the old one's keys; a deletion leaves none;
  *   keys read again when the catalogue changed (an older store).
  * - POST /fhir/{type}/_search with a form body answers as the GET.
+ * - _include and _revinclude, :iterate, through urn:uuid references, each
+ *   resource once, within a patient token's compartment.
  * - Errors: a malformed value, a modifier a type does not take, :missing
  *   without true/false: 400 saying what was wrong.
  * - `carelake ingest` beside `carelake serve` leaves carelake.db sound.
@@ -27,6 +29,8 @@
  *        /path/to/tests/fhirsearch/compare.mjs /path/to/tests/data
  */
 #include "fhir_helpers.h"
+
+#include "fhir/cl_fhir_index.h"
 
 #include <sqlite3.h>
 
@@ -329,6 +333,106 @@ static void test_sort(void **state)
 	assert_int_equal(code_of(&srv, "/fhir/Observation?_sort=flavour", srv.token, NULL), 400);
 }
 
+/* What a search's Bundle holds: "id/mode,id/mode,..." in order. */
+static char *entries(const char *query, const char *token)
+{
+	static char out[4096];
+	char path[1024];
+	struct reply r;
+	json_t *j, *e;
+	size_t k;
+
+	snprintf(path, sizeof(path), "/fhir/%s", query);
+	r = get(&srv, path, token, NULL);
+	if (r.code != 200)
+		fail_msg("%s: %ld %s", path, r.code, r.body);
+	j = json_loads(r.body, 0, NULL);
+	assert_non_null(j);
+	out[0] = '\0';
+	json_array_foreach(json_object_get(j, "entry"), k, e) {
+		json_t *res = json_object_get(e, "resource");
+
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s/%s", out[0] ? "," : "",
+			 json_string_value(json_object_get(res, "id")) ? json_string_value(json_object_get(res, "id"))
+								       : json_string_value(json_object_get(res, "resourceType")),
+			 json_string_value(json_object_get(json_object_get(e, "search"), "mode")));
+	}
+	json_decref(j);
+	free(r.body);
+	return out;
+}
+
+/* _include and _revinclude (:iterate), within what the token may see. */
+static void test_include(void **state)
+{
+	char patient_token[80];
+
+	(void)state;
+	assert_string_equal(entries("Observation?_id=srch-obs-bp&_include=Observation:patient",
+				    srv.token), "srch-obs-bp/match,srch-pat-2/include");
+	assert_string_equal(entries("Observation?_id=srch-obs-offset&_include=Observation:encounter"
+				    "&_include=Observation:subject", srv.token),
+			    "srch-obs-offset/match,srch-enc-1/include,srch-pat-1/include");
+	/* through a Bundle's urn:uuid */
+	assert_string_equal(entries("Patient?_id=srch-pat-1&_include=Patient:general-practitioner",
+				    srv.token), "srch-pat-1/match,srch-gp-1/include");
+	assert_string_equal(entries("Patient?_id=srch-pat-1&_revinclude=Observation:patient",
+				    srv.token),
+			    "srch-pat-1/match,srch-obs-offset/include,srch-obs-period/include");
+	assert_string_equal(entries("Encounter?_id=srch-enc-1&_revinclude=Observation:encounter",
+				    srv.token), "srch-enc-1/match,srch-obs-offset/include");
+	/* :iterate follows what was included; each resource once */
+	assert_string_equal(entries("Observation?_id=srch-obs-bp,srch-obs-none&_include=Observation:"
+				    "patient&_include:iterate=Patient:general-practitioner",
+				    srv.token),
+			    "srch-obs-bp/match,srch-obs-none/match,srch-pat-2/include,srch-gp-1/include");
+	assert_string_equal(entries("Observation?_id=srch-obs-bp,srch-obs-none&_include=Observation:"
+				    "patient&_include=Patient:general-practitioner", srv.token),
+			    "srch-obs-bp/match,srch-obs-none/match,srch-pat-2/include");
+	assert_string_equal(entries("Practitioner?_id=srch-gp-1&_revinclude=Encounter:practitioner"
+				    "&_revinclude:iterate=Observation:encounter", srv.token),
+			    "srch-gp-1/match,srch-enc-1/include,srch-obs-offset/include");
+	/* a patient's token: its own compartment only, nothing outside it */
+	token_cli(data, patient_token, NULL, "issue --role patient --patient srch-pat-1 --name p1");
+	assert_string_equal(entries("Patient?_revinclude=Observation:patient&_include=Patient:"
+				    "general-practitioner", patient_token),
+			    "srch-pat-1/match,srch-obs-offset/include,srch-obs-period/include");
+	assert_string_equal(entries("Observation?_id=srch-obs-offset&_include=Observation:encounter",
+				    patient_token), "srch-obs-offset/match,srch-enc-1/include");
+	/* _elements: the matches in part, tagged; what they include whole */
+	{
+		struct reply r = get(&srv, "/fhir/Observation?_id=srch-obs-bp&_elements=status,value,"
+				     "component&_include=Observation:patient", srv.token, NULL);
+
+		assert_int_equal(r.code, 200);
+		assert_non_null(strstr(r.body, "\"status\":\"final\""));
+		assert_non_null(strstr(r.body, "\"component\""));
+		assert_null(strstr(r.body, "\"category\""));
+		assert_non_null(strstr(r.body, "SUBSETTED"));
+		assert_non_null(strstr(r.body, "\"name\": [{\"family\": \"Mullerson\""));
+		assert_non_null(strstr(r.body, "_elements=status,value,component"));
+		free(r.body);
+		assert_int_equal(code_of(&srv, "/fhir/Observation?_elements=a.b", srv.token, NULL), 400);
+		/* _summary=true: R4's summary elements (Patient: not its contact) */
+		r = get(&srv, "/fhir/Patient?_id=srch-pat-1&_summary=true", srv.token, NULL);
+		assert_int_equal(r.code, 200);
+		assert_non_null(strstr(r.body, "\"birthDate\":\"1958-03\""));
+		assert_non_null(strstr(r.body, "SUBSETTED"));
+		assert_null(strstr(r.body, "generalPractitioner"));
+		free(r.body);
+		assert_int_equal(code_of(&srv, "/fhir/Patient?_summary=true&_elements=id", srv.token,
+					 NULL), 400);
+		assert_int_equal(code_of(&srv, "/fhir/Patient?_summary=data", srv.token, NULL), 400);
+	}
+	/* not a reference parameter, or malformed */
+	assert_int_equal(code_of(&srv, "/fhir/Observation?_include=Observation:code", srv.token,
+				 NULL), 400);
+	assert_int_equal(code_of(&srv, "/fhir/Observation?_include=Observation", srv.token, NULL),
+			 400);
+	assert_int_equal(code_of(&srv, "/fhir/Observation?_include:deep=Observation:patient",
+				 srv.token, NULL), 400);
+}
+
 /* POST /fhir/{type}/_search: the parameters in a form body (and the
  * query), the answer the GET's, its links GETs. */
 static void test_post(void **state)
@@ -456,7 +560,8 @@ static void test_reindex(void **state)
 		usleep(50 * 1000);
 	}
 	assert_string_equal(found("Observation?code=8480-6,8462-4,85354-9"), before);
-	assert_int_equal(query_long(data, "SELECT max(version) FROM fhir_key_state"), 1);
+	assert_int_equal(query_long(data, "SELECT max(version) FROM fhir_key_state"),
+			 CL_FHIR_INDEX_VERSION);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -466,6 +571,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_dates_quantities),
 	cmocka_unit_test(test_paging),
 	cmocka_unit_test(test_post),
+	cmocka_unit_test(test_include),
 	cmocka_unit_test(test_sort),
 	cmocka_unit_test(test_errors),
 	cmocka_unit_test(test_versions),

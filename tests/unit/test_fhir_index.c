@@ -14,6 +14,7 @@
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "fhir/cl_fhir_index.h"
+#include "fhir/cl_fhir_meta.h"
 #include "fhir/cl_fhir_search.h"
 
 #include <math.h>
@@ -259,6 +260,33 @@ static void test_values(void **state)
 	assert_int_equal(param("code", "x"), CL_EINVAL); /* not Patient's */
 }
 
+/* _elements: the members kept, meta tagged SUBSETTED, the rest as sent. */
+static void test_subset(void **state)
+{
+	const char *keep[] = { "status", "value" };
+	const char *src = "{\"resourceType\":\"Observation\",\"id\":\"o1\",\"status\":\"final\","
+			  "\"code\":{\"text\":\"x\"},\"valueQuantity\":{\"value\":1.50},"
+			  "\"meta\":{\"source\":\"#a\",\"tag\":[{\"code\":\"t\"}]},\"note\":[]}";
+	char *out;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(cl_fhir_subset(src, strlen(src), keep, 2, &out, &len), CL_OK);
+	assert_string_equal(out, "{\"resourceType\":\"Observation\",\"id\":\"o1\",\"status\":\"final\","
+			    "\"valueQuantity\":{\"value\":1.50},\"meta\":{\"source\":\"#a\",\"tag\":"
+			    "[{\"code\":\"t\"},{\"system\":\"http://terminology.hl7.org/CodeSystem/"
+			    "v3-ObservationValue\",\"code\":\"SUBSETTED\"}]}}");
+	assert_int_equal(len, strlen(out));
+	free(out);
+	src = "{\"resourceType\":\"Patient\",\"gender\":\"male\"}";
+	assert_int_equal(cl_fhir_subset(src, strlen(src), keep, 1, &out, &len), CL_OK);
+	assert_string_equal(out, "{\"resourceType\":\"Patient\",\"meta\":{\"tag\":[{\"system\":"
+			    "\"http://terminology.hl7.org/CodeSystem/v3-ObservationValue\","
+			    "\"code\":\"SUBSETTED\"}]}}");
+	free(out);
+	assert_int_equal(cl_fhir_subset("[1]", 3, keep, 1, &out, &len), CL_EPARSE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_fold),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_subset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,12 @@
+/*
+ * FHIR R4's summary elements: what _summary=true gives of a resource.
+ */
+#ifndef CL_FHIR_SUMMARY_H
+#define CL_FHIR_SUMMARY_H
+
+/* The summary elements of resource type `type`, space-separated (a choice
+ * type by its name without [x]: "value"), or NULL for a type FHIR R4 does
+ * not define. id and meta are not listed: they always come. */
+const char *cl_fhir_summary_elements(const char *type);
+
+#endif
