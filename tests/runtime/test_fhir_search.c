@@ -8,7 +8,9 @@
  *   same resources into @medplum/fhir-router's in-memory repository (npm)
  *   and compares the ids of a table of searches (every parameter type,
  *   prefix and modifier), value-quantity and _sort (in pages of 7) with
- *   R4's definitions worked out in the script.
+ *   R4's definitions worked out in the script; every Bundle served for
+ *   every type held, and the CapabilityStatement, valid against R4's
+ *   StructureDefinitions (medplum's validator).
  * - R4's own rules where that implementation departs from them: string
  *   search starts with and ignores case and accents, :exact does not,
  *   :contains; dates are ranges (eq is containment, a Period and an
