@@ -8,6 +8,10 @@
 # no HTTP, no JSON; one connection per core), in the same run. Target:
 # carelake at least 0.5x the bare query's rate.
 #
+# Then a Bulk Data $export of all 1,001,000 resources, kick-off to
+# manifest: resources written per second (target: at least 200,000/s),
+# and one NDJSON file read back whole through the API.
+#
 # Also reported: how fast `carelake ingest` took the 1,001,000 resources
 # (versions and search keys included).
 #   bench/bench_fhir.sh [path/to/carelake] [path/to/bench_fhir_sql] [seconds]
@@ -92,3 +96,29 @@ for conns in 2 8; do
 	errors=$(grep -c "Non-2xx" "$work/wrk.out" || true)
 	echo "carelake $conns connections: $rate searches/s, p50 $p50, p99 $p99 (non-2xx lines: $errors)"
 done
+
+# Bulk Data export of everything: kick-off to manifest
+t0=$(date +%s.%N)
+status=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $token" -H "Prefer: respond-async" \
+	"$url/fhir/\$export" | sed -n 's/^Content-Location: *\([^\r]*\).*/\1/p' | tr -d '\r')
+while :; do
+	code=$(curl -s -o "$work/manifest.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$status")
+	[ "$code" = 200 ] && break
+	[ "$code" = 202 ] || { echo "export status $code"; exit 1; }
+	sleep 0.05
+done
+t1=$(date +%s.%N)
+python3 - "$work/manifest.json" "$t0" "$t1" $resources <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+n = sum(o["count"] for o in m["output"])
+secs = float(sys.argv[3]) - float(sys.argv[2])
+print("export   %d resources in %.2f s: %.0f resources/s (%s)" % (
+    n, secs, n / secs, ", ".join("%s %d" % (o["type"], o["count"]) for o in m["output"])))
+sys.exit(0 if n == int(sys.argv[4]) and not m["error"] else 1)
+PY
+file=$(python3 -c "import json,sys; print([o['url'] for o in json.load(open(sys.argv[1]))['output'] if o['type']=='Observation'][0])" "$work/manifest.json")
+t0=$(date +%s.%N)
+bytes=$(curl -s -H "Authorization: Bearer $token" "$file" | wc -c)
+t1=$(date +%s.%N)
+python3 -c "print('export   Observation.ndjson read back: %d MB in %.2f s' % ($bytes / 1e6, $t1 - $t0))"

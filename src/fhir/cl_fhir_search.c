@@ -716,6 +716,53 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 	return CL_EINVAL;
 }
 
+/* %-decodes src[0..n) into out (NUL-ended); 0 when it is no %-encoding. */
+static int decoded(const char *src, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)src[i], hi, lo;
+
+		if (c == '%') {
+			hi = i + 2 < n ? hexval(src[i + 1] | 0x20) : -1;
+			lo = hi >= 0 ? hexval(src[i + 2] | 0x20) : -1;
+			if (hi < 0 || lo < 0 || (hi | lo) == 0)
+				return 0;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (o + 1 >= cap)
+			return 0;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 1;
+}
+
+int cl_fhir_search_query(struct cl_fhir_search *s, const char *query)
+{
+	char name[128], value[1024];
+
+	for (const char *p = query; *p;) {
+		size_t len = strcspn(p, "&"), nlen = strcspn(p, "=&");
+		int rc;
+
+		if (len && (!decoded(p, nlen, name, sizeof(name)) ||
+			    !decoded(p + nlen + (nlen < len), len - nlen - (nlen < len), value,
+				     sizeof(value)))) {
+			snprintf(s->why, sizeof(s->why), "'%.80s' is not a %%-encoded name=value", p);
+			return CL_EINVAL;
+		}
+		if (len && (rc = cl_fhir_search_param(s, name, value)) != CL_OK)
+			return rc;
+		p += len + (p[len] == '&');
+	}
+	return CL_OK;
+}
+
 void cl_fhir_search_init(struct cl_fhir_search *s, const char *type, int everything, int lenient)
 {
 	memset(s, 0, sizeof(*s));

@@ -81,6 +81,11 @@ void cl_fhir_search_init(struct cl_fhir_search *s, const char *type, int everyth
  * signature is cl_req_each_query's, with s as arg. */
 int cl_fhir_search_param(void *s, const char *name, const char *value);
 
+/* Reads every parameter of a query string ("code=x&date=ge2026", each
+ * name and value %-decoded, '+' a space): a _typeFilter's search. As
+ * cl_fhir_search_param: CL_OK or the first refusal (s->why). */
+int cl_fhir_search_query(struct cl_fhir_search *s, const char *query);
+
 /* After the last parameter: the page size goes into the links too, and
  * the page start is read against the sort. CL_OK, or CL_EINVAL (s->why)
  * for a page start that is not one of this search. */

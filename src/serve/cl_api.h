@@ -41,6 +41,16 @@ int cl_api_fhir_search_post(struct cl_req *r);
 int cl_api_fhir_compartment(struct cl_req *r);
 int cl_api_fhir_everything(struct cl_req *r);
 
+/* FHIR Bulk Data export: GET /fhir/$export, /fhir/Patient/$export,
+ * /fhir/Group/{id}/$export, GET and DELETE /fhir/$export-status/{job},
+ * GET /fhir/$export-file/{job}/{file} (cl_api_export.c) */
+int cl_api_fhir_export(struct cl_req *r);
+int cl_api_fhir_export_patients(struct cl_req *r);
+int cl_api_fhir_export_group(struct cl_req *r);
+int cl_api_fhir_export_status(struct cl_req *r);
+int cl_api_fhir_export_cancel(struct cl_req *r);
+int cl_api_fhir_export_file(struct cl_req *r);
+
 /* GET /api/v1/alerts, POST /api/v1/alerts/{id}/ack (cl_api_alerts.c) */
 int cl_api_alerts_get(struct cl_req *r);
 int cl_api_alert_ack(struct cl_req *r);

@@ -39,7 +39,7 @@ struct cl_reply_headers;
 #define CL_REQ_PARAMS 3        /* path parameters a route may have */
 #define CL_REQ_PARAM_MAX 256   /* longest parameter value, its NUL included */
 
-enum cl_method { CL_GET, CL_POST, CL_METHOD_OTHER };
+enum cl_method { CL_GET, CL_POST, CL_PUT, CL_DELETE, CL_METHOD_OTHER };
 
 /* The headers a reply carries beyond its type and length: a handler
  * adds them (cl_reply_header) before it replies; an error reply also

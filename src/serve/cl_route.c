@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-static const char *const method_names[] = { "GET", "POST" };
+static const char *const method_names[] = { "GET", "POST", "PUT", "DELETE" };
 
 static enum cl_method method_of(const char *m)
 {
@@ -21,6 +21,10 @@ static enum cl_method method_of(const char *m)
 		return CL_GET;
 	if (strcmp(m, "POST") == 0)
 		return CL_POST;
+	if (strcmp(m, "PUT") == 0)
+		return CL_PUT;
+	if (strcmp(m, "DELETE") == 0)
+		return CL_DELETE;
 	return CL_METHOD_OTHER;
 }
 

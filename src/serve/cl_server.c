@@ -16,6 +16,7 @@
 #include "auth/cl_keys.h"
 #include "batch/cl_batch.h"
 #include "batch/cl_pipeline.h"
+#include "fhir/cl_fhir_export.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -201,6 +202,8 @@ static int start_batch(struct cl_server *s)
 	if (rc == CL_OK && cl_refine_settings(&s->cfg)->interval_us > 0)
 		rc = cl_worker_start("cl-refine", refiner_main, s, &s->refiner);
 	if (rc == CL_OK)
+		rc = cl_fhir_exports_start(s->data_dir, &s->exports);
+	if (rc == CL_OK)
 		rc = cl_pipeline_runner_start(s->data_dir, &s->cfg, pipeline_failed, s, &s->pipelines);
 	if (rc == CL_OK && ws->url[0]) {
 		struct cl_webhook *w = NULL;
@@ -295,6 +298,7 @@ void cl_server_stop(struct cl_server *s)
 	cl_inputs_stop(s->inputs);  /* nothing more comes in (MQTT disconnects) */
 	cl_pipeline_runner_stop(s->pipelines); /* before the stream its alerts go to */
 	cl_worker_stop(s->refiner);
+	cl_fhir_exports_stop(s->exports); /* a job half-way runs again at the next start */
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */
 	cl_webhook_stop(s->webhook); /* what it cannot deliver stays in the outbox */

@@ -419,6 +419,27 @@ int cl_store_patient_ward(struct cl_store *s, const char *patient, char *ward, s
 	return rc == SQLITE_ROW ? CL_OK : cl_store_db_error(s, "look up a ward");
 }
 
+int cl_store_ward_patients(struct cl_store *s, const char *ward,
+			   void (*fn)(void *arg, const char *patient), void *arg)
+{
+	char expr[1200], text[1500];
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (!has_table(s, "fhir_resource"))
+		return CL_OK;
+	ward_sql(s, "r.id", expr, sizeof(expr));
+	snprintf(text, sizeof(text), "SELECT r.id FROM fhir_resource r WHERE r.type = 'Patient'"
+		 " AND r.current = 1 AND r.deleted = 0 AND %s = ?1 ORDER BY r.id", expr);
+	if (sqlite3_prepare_v2(s->db, text, -1, &q, NULL) != SQLITE_OK)
+		return cl_store_db_error(s, "list a ward's patients");
+	sqlite3_bind_text(q, 1, ward, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "list a ward's patients");
+}
+
 int cl_store_alert_open(struct cl_store *s, int64_t id, const char *rule, const char *patient,
 			const char *device, const char *severity, int64_t ts_us, double value,
 			const char *message)

@@ -102,6 +102,11 @@ int cl_store_outbox_count(struct cl_store *s, int64_t *n);
  */
 int cl_store_patient_ward(struct cl_store *s, const char *patient, char *ward, size_t cap);
 
+/* Calls fn with each patient held as a FHIR Patient whose ward (as
+ * cl_store_patient_ward finds it) is ward, in order of id: a ward's Group. */
+int cl_store_ward_patients(struct cl_store *s, const char *ward,
+			   void (*fn)(void *arg, const char *patient), void *arg);
+
 /* For the demo's summary: alerts open now, and the n highest NEWS2. */
 int cl_store_open_alerts(struct cl_store *s, long *count);
 int cl_store_top_news2(struct cl_store *s, int n,

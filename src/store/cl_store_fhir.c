@@ -738,6 +738,8 @@ static void where(struct sql *sql, const struct cl_fhir_query *q, int page)
 		add(sql, " AND patient_id = ");
 		add_text(sql, q->patient);
 	}
+	if (q->in_compartment)
+		add(sql, " AND patient_id IS NOT NULL");
 	if (q->ntypes) {
 		add(sql, " AND type IN (");
 		for (int i = 0; i < q->ntypes; i++) {
@@ -1101,6 +1103,20 @@ int cl_store_fhir_types(struct cl_store *s, void (*fn)(void *arg, const char *ty
 		fn(arg, (const char *)sqlite3_column_text(q, 0));
 	sqlite3_finalize(q);
 	return step == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "read fhir_resource");
+}
+
+int cl_store_fhir_snapshot(struct cl_store *s)
+{
+	/* a deferred transaction takes its snapshot at its first read */
+	if (sqlite3_exec(cl_store_sqlite(s), "BEGIN; SELECT count(*) FROM sqlite_schema", NULL,
+			 NULL, NULL) != SQLITE_OK)
+		return cl_store_db_error(s, "begin a read");
+	return CL_OK;
+}
+
+void cl_store_fhir_snapshot_end(struct cl_store *s)
+{
+	sqlite3_exec(cl_store_sqlite(s), "COMMIT", NULL, NULL, NULL);
 }
 
 void cl_fhir_version_free(struct cl_fhir_version *v)

@@ -165,6 +165,7 @@ struct cl_fhir_sortval {
 struct cl_fhir_query {
 	const char *type;            /* of this type (NULL: any) */
 	const char *patient;         /* in this patient's compartment (NULL: any) */
+	int in_compartment;          /* in some patient's compartment */
 	const char *const *types;    /* of one of these types (ntypes 0: any) */
 	int ntypes;
 	const char *const *ids;      /* with one of these ids (nids 0: any) */
@@ -218,6 +219,11 @@ int cl_store_fhir_referring(struct cl_store *s, const char *source_type, const c
 /* Calls fn with every resource type held, in order (none when nothing
  * is held yet). */
 int cl_store_fhir_types(struct cl_store *s, void (*fn)(void *arg, const char *type), void *arg);
+
+/* A read transaction: every read until cl_store_fhir_snapshot_end sees the
+ * store as it was when this returned (writers go on meanwhile). */
+int cl_store_fhir_snapshot(struct cl_store *s);
+void cl_store_fhir_snapshot_end(struct cl_store *s);
 
 void cl_fhir_version_free(struct cl_fhir_version *v);
 

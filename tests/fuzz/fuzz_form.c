@@ -5,7 +5,9 @@
  * does. Invariants: every name and value handed on is a NUL-ended string
  * shorter than 4 KiB, non-empty names only, at most as many pairs as the
  * body has '&'-separated parts; a refused body says why; a refused
- * parameter says why.
+ * parameter says why. The same bytes as a _typeFilter's query
+ * (cl_fhir_search_query, %-decoded in the fhir layer): taken or refused
+ * with a reason.
  */
 #include "fuzz_entry.h"
 #include "core/cl_error.h"
@@ -55,6 +57,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = cl_req_each_form(&r, one, &x);
 	if (rc != CL_OK && (rc != CL_EINVAL || !cl_error_detail()[0]))
 		abort();
+	{
+		char *text = malloc(size + 1);
+
+		if (!text)
+			abort();
+		memcpy(text, data, size);
+		text[size] = '\0';
+		cl_fhir_search_init(x.s, "Observation", 0, 0);
+		x.s->why[0] = '\0';
+		rc = cl_fhir_search_query(x.s, text);
+		if (rc != CL_OK && !x.s->why[0])
+			abort();
+		free(text);
+	}
 	free(x.s);
 	return 0;
 }

@@ -185,6 +185,7 @@ struct reply {
 	char retry_after[32];
 	char etag[64];
 	char last_modified[64];
+	char headers[2048];      /* every header line, as received (cut to fit) */
 };
 
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
@@ -201,7 +202,12 @@ static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 {
 	struct reply *r = arg;
+	size_t have = strlen(r->headers);
 
+	if (have + sz * n < sizeof(r->headers)) {
+		memcpy(r->headers + have, p, sz * n);
+		r->headers[have + sz * n] = '\0';
+	}
 	if (strncasecmp(p, "Retry-After:", 12) == 0)
 		snprintf(r->retry_after, sizeof(r->retry_after), "%.*s",
 			 (int)strcspn(p + 12, "\r\n"), p + 12);

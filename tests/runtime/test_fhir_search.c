@@ -25,6 +25,12 @@
  *   resource once, within a patient token's compartment.
  * - Errors: a malformed value, a modifier a type does not take, :missing
  *   without true/false: 400 saying what was wrong.
+ * - Bulk Data export as a client follows the IG: kick-off (system,
+ *   Patient, Group per ward; _type, _since, _typeFilter OR-ed), status
+ *   202 with X-Progress then the manifest, NDJSON files read back equal
+ *   to the same searches, only the asker reads them, cancel, refusals; a
+ *   resource that cannot be written in error[]; a job left unfinished
+ *   runs at the next start.
  * - `carelake ingest` beside `carelake serve` leaves carelake.db sound.
  *
  * usage: runtime_fhir_search /path/to/carelake /path/to/shared/data
@@ -435,6 +441,217 @@ static void test_include(void **state)
 				 srv.token, NULL), 400);
 }
 
+/* ---- Bulk Data export, as a client follows the IG's steps ---- */
+
+/* Kicks off path (a 202 and its Content-Location) into status_url. */
+static void kick(const char *path, const char *token, char *status_url, size_t cap)
+{
+	struct reply r = http_h(&srv, "GET", path, token, NULL, 0, "Prefer: respond-async",
+				"Accept: application/fhir+json");
+	const char *loc;
+
+	if (r.code != 202)
+		fail_msg("%s: %ld %s", path, r.code, r.body);
+	loc = strstr(r.headers, "Content-Location: ");
+	assert_non_null(loc);
+	loc += strlen("Content-Location: ");
+	assert_int_equal(strncmp(loc, srv.url, strlen(srv.url)), 0);
+	snprintf(status_url, cap, "%.*s", (int)strcspn(loc + strlen(srv.url), "\r\n"),
+		 loc + strlen(srv.url));
+	free(r.body);
+}
+
+/* Polls a job's status until it is done: its manifest. */
+static json_t *manifest_of(const char *status_url, const char *token)
+{
+	for (int i = 0; i < 600; i++) {
+		struct reply r = get(&srv, status_url, token, NULL);
+		json_t *m;
+
+		if (r.code == 202) {
+			assert_non_null(strstr(r.headers, "X-Progress: "));
+			assert_non_null(strstr(r.headers, "Retry-After: "));
+			free(r.body);
+			usleep(50 * 1000);
+			continue;
+		}
+		if (r.code != 200)
+			fail_msg("%s: %ld %s", status_url, r.code, r.body);
+		m = json_loads(r.body, 0, NULL);
+		free(r.body);
+		assert_non_null(m);
+		assert_true(json_is_true(json_object_get(m, "requiresAccessToken")));
+		assert_non_null(json_string_value(json_object_get(m, "transactionTime")));
+		assert_non_null(strstr(json_string_value(json_object_get(m, "request")), "$export"));
+		return m;
+	}
+	fail_msg("%s: still running", status_url);
+	return NULL;
+}
+
+/* The ids of one output type's file ("id,id,..." sorted by the file's
+ * order) after checking each line is one resource of that type; "" when
+ * the manifest has no such file. */
+static char *exported(json_t *manifest, const char *type, const char *token)
+{
+	static char out[8192];
+	json_t *item;
+	size_t k;
+
+	out[0] = '\0';
+	json_array_foreach(json_object_get(manifest, "output"), k, item) {
+		const char *url = json_string_value(json_object_get(item, "url"));
+		struct reply r;
+		long lines = 0;
+
+		if (strcmp(json_string_value(json_object_get(item, "type")), type) != 0)
+			continue;
+		r = get(&srv, url + strlen(srv.url), token, NULL);
+		assert_int_equal(r.code, 200);
+		for (char *line = r.body, *nl; *line; line = nl + 1) {
+			json_t *res;
+
+			nl = strchr(line, '\n');
+			assert_non_null(nl);
+			res = json_loadb(line, (size_t)(nl - line), 0, NULL);
+			assert_non_null(res);
+			assert_string_equal(json_string_value(json_object_get(res, "resourceType")), type);
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", out[0] ? "," : "",
+				 json_string_value(json_object_get(res, "id")));
+			json_decref(res);
+			lines++;
+		}
+		assert_int_equal(lines, json_integer_value(json_object_get(item, "count")));
+		free(r.body);
+	}
+	return out;
+}
+
+/* The same ids as a search gives (a comma list, in any order). */
+static void same_ids(const char *a, const char *b)
+{
+	char x[8192], y[8192];
+	json_t *set = json_object();
+	char *save = NULL;
+	size_t n = 0;
+
+	snprintf(x, sizeof(x), "%s", a);
+	snprintf(y, sizeof(y), "%s", b);
+	for (char *t = strtok_r(x, ",", &save); t; t = strtok_r(NULL, ",", &save), n++)
+		json_object_set_new(set, t, json_true());
+	assert_int_equal(json_object_size(set), n); /* none twice */
+	save = NULL;
+	for (char *t = strtok_r(y, ",", &save); t; t = strtok_r(NULL, ",", &save), n--)
+		if (!json_object_get(set, t))
+			fail_msg("%s exported, not found by the search", t);
+	assert_int_equal(n, 0);
+	json_decref(set);
+}
+
+static void test_export(void **state)
+{
+	char status[300], patient_token[80], clinician[80], path[600], first[300];
+	json_t *m;
+	struct reply r;
+
+	(void)state;
+	/* the whole system, two types, one filtered */
+	kick("/fhir/$export?_type=Patient,Observation&_typeFilter=Observation%3Fcode%3D8310-5"
+	     "&_typeFilter=Observation%3Fstatus%3Damended&_outputFormat=application/fhir%2Bndjson",
+	     srv.token, status, sizeof(status));
+	m = manifest_of(status, srv.token);
+	same_ids(exported(m, "Patient", srv.token), found("Patient?_count=1000"));
+	same_ids(exported(m, "Observation", srv.token),
+		 found("Observation?code=8310-5,local-pulse&_count=1000"));
+	assert_int_equal(json_array_size(json_object_get(m, "error")), 0);
+	json_decref(m);
+	snprintf(first, sizeof(first), "%s", status);
+	/* only who asked reads it */
+	token_cli(data, clinician, NULL, "issue --role clinician --name c1");
+	assert_int_equal(code_of(&srv, status, clinician, NULL), 404);
+	/* a patient's own record; a Group is a ward */
+	token_cli(data, patient_token, NULL, "issue --role patient --patient srch-pat-1 --name p2");
+	kick("/fhir/Patient/$export?_type=Observation,Encounter", patient_token, status,
+	     sizeof(status));
+	m = manifest_of(status, patient_token);
+	same_ids(exported(m, "Observation", patient_token), "srch-obs-offset,srch-obs-period");
+	same_ids(exported(m, "Encounter", patient_token), "srch-enc-1");
+	json_decref(m);
+	assert_int_equal(code_of(&srv, "/fhir/$export", patient_token, "Prefer: respond-async"), 403);
+	kick("/fhir/Group/ICU-A/$export", srv.token, status, sizeof(status));
+	m = manifest_of(status, srv.token);
+	same_ids(exported(m, "Patient", srv.token), "srch-pat-1");
+	same_ids(exported(m, "Observation", srv.token), "srch-obs-offset,srch-obs-period");
+	json_decref(m);
+	kick("/fhir/$export?_since=2100-01-01T00:00:00Z", srv.token, status, sizeof(status));
+	m = manifest_of(status, srv.token);
+	assert_int_equal(json_array_size(json_object_get(m, "output")), 0);
+	json_decref(m);
+	/* cancelled: gone */
+	r = http_h(&srv, "DELETE", first, srv.token, NULL, 0, NULL, NULL);
+	assert_int_equal(r.code, 202);
+	free(r.body);
+	assert_int_equal(code_of(&srv, first, srv.token, NULL), 404);
+	/* refusals */
+	assert_int_equal(code_of(&srv, "/fhir/$export", srv.token, NULL), 400); /* not async */
+	assert_int_equal(code_of(&srv, "/fhir/$export?_outputFormat=text/csv", srv.token,
+				 "Prefer: respond-async"), 400);
+	assert_int_equal(code_of(&srv, "/fhir/$export?_typeFilter=Observation%3Fdate%3D2024-13",
+				 srv.token, "Prefer: respond-async"), 400);
+	assert_int_equal(code_of(&srv, "/fhir/$export?_elements=id", srv.token,
+				 "Prefer: respond-async"), 400);
+	assert_int_equal(code_of(&srv, "/fhir/$export-status/0123", srv.token, NULL), 404);
+	snprintf(path, sizeof(path), "/fhir/$export-file/%s/..%%2Fmanifest.json", first + 20);
+	assert_int_equal(code_of(&srv, path, srv.token, NULL), 404);
+}
+
+/* A resource that cannot be written is an error[] entry, the rest goes
+ * out; a job not finished when the server stops runs at its next start. */
+static void test_export_errors_restart(void **state)
+{
+	char status[300], path[2000], req[700];
+	json_t *m, *item;
+	struct reply r;
+	sqlite3 *db;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/carelake.db", data);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE fhir_resource SET resource = '[broken' WHERE"
+				      " id = 'srch-obs-bp' AND current = 1", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	kick("/fhir/$export?_type=Observation&_typeFilter=Observation%3Fsubject%3DPatient/srch-pat-2",
+	     srv.token, status, sizeof(status));
+	m = manifest_of(status, srv.token);
+	item = json_array_get(json_object_get(m, "error"), 0);
+	assert_non_null(item);
+	assert_string_equal(json_string_value(json_object_get(item, "type")), "OperationOutcome");
+	r = get(&srv, json_string_value(json_object_get(item, "url")) + strlen(srv.url), srv.token,
+		NULL);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "Observation/srch-obs-bp"));
+	free(r.body);
+	json_decref(m);
+
+	/* a job left unfinished by a stop: its request alone, as a stop
+	 * leaves it; the next start runs it */
+	snprintf(req, sizeof(req), "%s/exports/%s/request.json", data, status + 20);
+	assert_int_equal(server_stop(&srv), 0);
+	snprintf(path, sizeof(path), "mkdir -p %s/exports/00000000000000000000000000000abc && cp %s "
+		 "%s/exports/00000000000000000000000000000abc/", data, req, data);
+	assert_int_equal(system(path), 0);
+	snprintf(path, sizeof(path), "%s/exports/00000000000000000000000000000abc/manifest.json",
+		 data);
+	f = fopen(path, "r");
+	assert_null(f);
+	server_start(&srv, bin, data, NULL);
+	m = manifest_of("/fhir/$export-status/00000000000000000000000000000abc", srv.token);
+	assert_int_equal(json_array_size(json_object_get(m, "error")), 1);
+	json_decref(m);
+}
+
 /* POST /fhir/{type}/_search: the parameters in a form body (and the
  * query), the answer the GET's, its links GETs. */
 static void test_post(void **state)
@@ -574,10 +791,12 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_paging),
 	cmocka_unit_test(test_post),
 	cmocka_unit_test(test_include),
+	cmocka_unit_test(test_export),
 	cmocka_unit_test(test_sort),
 	cmocka_unit_test(test_errors),
 	cmocka_unit_test(test_versions),
 	cmocka_unit_test(test_reindex),
+	cmocka_unit_test(test_export_errors_restart),
 };
 
 int main(int argc, char **argv)
