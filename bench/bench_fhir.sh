@@ -8,11 +8,14 @@
 # no HTTP, no JSON; one connection per core), in the same run. Target:
 # carelake at least 0.5x the bare query's rate.
 #
-# Then a Bulk Data $export of all 1,001,000 resources, kick-off to
+# Then a Bulk Data $export of all 1,101,001 resources, kick-off to
 # manifest: resources written per second (target: at least 200,000/s),
 # and one NDJSON file read back whole through the API.
 #
-# Also reported: how fast `carelake ingest` took the 1,001,000 resources
+# And a patient with 100,000 observations: its $everything read page by
+# page (_count=1000) to the end, every resource once.
+#
+# Also reported: how fast `carelake ingest` took the 1,101,001 resources
 # (versions and search keys included).
 #   bench/bench_fhir.sh [path/to/carelake] [path/to/bench_fhir_sql] [seconds]
 set -eu
@@ -25,10 +28,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/carelake-bench-fhir-XXXXXX")
 trap 'kill $srv 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # 1,000 patients, 1,000 vital-sign observations each over 2026 (five codes
-# in turn), as NDJSON
+# in turn), and one more patient with 100,000 (for $everything), as NDJSON
 python3 - "$work/bulk.ndjson" $patients $per <<'PY'
 import sys, time
 path, patients, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+big = 100000
 codes = [("8867-4", 72, "/min"), ("59408-5", 97, "%"), ("9279-1", 16, "/min"),
          ("8310-5", 37.1, "Cel"), ("8480-6", 120, "mm[Hg]")]
 step = 365 * 86400 // per
@@ -48,8 +52,17 @@ with open(path, "w") as f:
                     '"subject":{"reference":"Patient/p%d"},"effectiveDateTime":"%s",'
                     '"valueQuantity":{"value":%s,"unit":"%s","system":"http://unitsofmeasure.org",'
                     '"code":"%s"}}\n' % (p, i, c, p, d, v, u, u))
+    f.write('{"resourceType":"Patient","id":"pbig","gender":"female","birthDate":"1950-01-01"}\n')
+    for i in range(big):
+        c, v, u = codes[i % len(codes)]
+        d = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1767225600 + i * 300))
+        f.write('{"resourceType":"Observation","id":"big-%d","status":"final",'
+                '"code":{"coding":[{"system":"http://loinc.org","code":"%s"}]},'
+                '"subject":{"reference":"Patient/pbig"},"effectiveDateTime":"%s",'
+                '"valueQuantity":{"value":%s,"unit":"%s","system":"http://unitsofmeasure.org",'
+                '"code":"%s"}}\n' % (i, c, d, v, u, u))
 PY
-resources=$((patients + patients * per))
+resources=$((patients + patients * per + 1 + 100000))
 
 t0=$(date +%s.%N)
 "$bin" ingest --data "$work/data" "$work/bulk.ndjson" > "$work/ingest.out" 2>&1
@@ -122,3 +135,26 @@ t0=$(date +%s.%N)
 bytes=$(curl -s -H "Authorization: Bearer $token" "$file" | wc -c)
 t1=$(date +%s.%N)
 python3 -c "print('export   Observation.ndjson read back: %d MB in %.2f s' % ($bytes / 1e6, $t1 - $t0))"
+
+# $everything of the patient with 100,000 observations, paged to the end
+python3 - "$url" "$token" <<'PY'
+import json, sys, time, urllib.request
+url, token = sys.argv[1], sys.argv[2]
+nxt, seen, pages, t0 = url + "/fhir/Patient/pbig/$everything?_count=1000", set(), 0, time.time()
+worst = 0
+while nxt:
+    t = time.time()
+    req = urllib.request.Request(nxt, headers={"Authorization": "Bearer " + token})
+    b = json.load(urllib.request.urlopen(req))
+    worst = max(worst, time.time() - t)
+    pages += 1
+    for e in b.get("entry", []):
+        k = e["resource"]["resourceType"] + "/" + e["resource"]["id"]
+        assert k not in seen, k
+        seen.add(k)
+    nxt = next((l["url"] for l in b.get("link", []) if l["relation"] == "next"), None)
+secs = time.time() - t0
+print("everything %d resources in %d pages of 1000 in %.2f s: %.0f resources/s, slowest page %.1f ms"
+      % (len(seen), pages, secs, len(seen) / secs, worst * 1000))
+sys.exit(0 if len(seen) == 100001 else 1)
+PY

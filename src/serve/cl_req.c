@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const int cl_http_codes[CL_HTTP_CODES] = { 200, 201, 400, 401, 403, 404, 405, 409, 413,
-					   415, 429, 431, 500, 503, 507 };
+const int cl_http_codes[CL_HTTP_CODES] = { 200, 201, 202, 304, 400, 401, 403, 404, 405, 406,
+					   409, 410, 412, 413, 415, 429, 431, 500, 503, 507 };
 
 void cl_req_count(struct cl_server *s, int code)
 {

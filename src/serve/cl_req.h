@@ -226,7 +226,7 @@ json_t *cl_fhir_outcome(const char *severity, const char *code, const char *diag
 
 /* The status codes counted for /metrics (any other counts as "other"),
  * and the count of one reply. */
-#define CL_HTTP_CODES 15
+#define CL_HTTP_CODES 20
 extern const int cl_http_codes[CL_HTTP_CODES];
 void cl_req_count(struct cl_server *s, int code);
 

@@ -601,6 +601,11 @@ static void test_export(void **state)
 	assert_int_equal(code_of(&srv, "/fhir/$export?_elements=id", srv.token,
 				 "Prefer: respond-async"), 400);
 	assert_int_equal(code_of(&srv, "/fhir/$export-status/0123", srv.token, NULL), 404);
+	/* the replies by status in /metrics count 202 as such, not "other" */
+	r = get(&srv, "/metrics", NULL, NULL);
+	assert_non_null(strstr(r.body, "carelake_http_responses_total{code=\"202\"} "));
+	assert_null(strstr(r.body, "carelake_http_responses_total{code=\"202\"} 0\n"));
+	free(r.body);
 	snprintf(path, sizeof(path), "/fhir/$export-file/%s/..%%2Fmanifest.json", first + 20);
 	assert_int_equal(code_of(&srv, path, srv.token, NULL), 404);
 }
