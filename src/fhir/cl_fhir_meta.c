@@ -209,3 +209,62 @@ int cl_fhir_subset(const char *src, size_t len, const char *const *keep, int nke
 	*out_len = o.len;
 	return CL_OK;
 }
+
+int cl_fhir_with_id(const char *src, size_t len, const char *id, char **out, size_t *out_len)
+{
+	struct cl_json_doc d;
+	struct out o = { 0 };
+	int rc, first = 1;
+	uint32_t k;
+
+	*out = NULL;
+	*out_len = 0;
+	cl_json_doc_init(&d);
+	rc = cl_json_parse(&d, src, len);
+	if (rc == CL_OK && d.toks[0].type != CL_JSON_OBJECT)
+		rc = cl_error_set(CL_EPARSE, "a FHIR resource is a JSON object");
+	o.cap = len + strlen(id) + 16;
+	if (rc == CL_OK && !(o.p = malloc(o.cap)))
+		rc = cl_error_set(CL_ENOMEM, "no memory for a resource of %zu bytes", len);
+	if (rc != CL_OK) {
+		cl_json_doc_free(&d);
+		return rc;
+	}
+	/* resourceType first as FHIR writes it, then the id, then the rest */
+	put(&o, "{", 1);
+	k = 1;
+	for (int pass = 0; pass < 2; pass++) {
+		k = 1;
+		for (uint32_t n = 0; n < d.toks[0].size; n++) {
+			uint32_t v = k + 1;
+			size_t kat, klen, at, vlen;
+			int rt = cl_json_str_eq(&d, k, "resourceType");
+
+			if (!cl_json_str_eq(&d, k, "id") && rt == (pass == 0)) {
+				span(&d, k, &kat, &klen);
+				span(&d, v, &at, &vlen);
+				if (!first)
+					put(&o, ",", 1);
+				first = 0;
+				put(&o, src + kat, klen);
+				put(&o, ":", 1);
+				put(&o, src + at, vlen);
+			}
+			k = d.toks[v].next;
+		}
+		if (pass == 0) {
+			if (!first)
+				put(&o, ",", 1);
+			put(&o, "\"id\":\"", 6);
+			put(&o, id, strlen(id));
+			put(&o, "\"", 1);
+			first = 0;
+		}
+	}
+	put(&o, "}", 1);
+	cl_json_doc_free(&d);
+	o.p[o.len] = '\0';
+	*out = o.p;
+	*out_len = o.len;
+	return CL_OK;
+}

@@ -27,4 +27,10 @@ int cl_fhir_with_meta(const char *src, size_t len, int64_t version, int64_t upda
 int cl_fhir_subset(const char *src, size_t len, const char *const *keep, int nkeep, char **out,
 		   size_t *out_len);
 
+/* The resource text src[0..len) with its id set to id (a FHIR id, given
+ * by the server on a create): resourceType, then id, then the other
+ * members as they were. *out (malloc'd, NUL-terminated; free()).
+ * CL_EPARSE when src is not a JSON object, CL_ENOMEM. */
+int cl_fhir_with_id(const char *src, size_t len, const char *id, char **out, size_t *out_len);
+
 #endif

@@ -123,6 +123,12 @@ int cl_ingest_recall(struct cl_dedupe *dedupe, struct cl_json_doc *doc, const ch
 
 	if (cl_json_parse(doc, raw, len) != CL_OK)
 		return 0;
+	/* the FHIR log holds Observations from POST /fhir and transaction
+	 * Bundles from the REST writes: only the first are ingest's to know */
+	if (fhir && doc->toks[0].type == CL_JSON_OBJECT &&
+	    ((i = cl_json_get(doc, 0, "resourceType")) < 0 ||
+	     !cl_json_str_eq(doc, (uint32_t)i, "Observation")))
+		return 0;
 	i = cl_json_get(doc, 0, "id");
 	if (i < 0 || cl_json_str(doc, (uint32_t)i, id, sizeof(id)) <= 0)
 		id[0] = '\0';

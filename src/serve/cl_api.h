@@ -41,6 +41,12 @@ int cl_api_fhir_search_post(struct cl_req *r);
 int cl_api_fhir_compartment(struct cl_req *r);
 int cl_api_fhir_everything(struct cl_req *r);
 
+/* FHIR writes: POST /fhir/{type}, PUT and DELETE /fhir/{type}/{id}
+ * (cl_api_fhir_write.c) */
+int cl_api_fhir_create(struct cl_req *r);
+int cl_api_fhir_update(struct cl_req *r);
+int cl_api_fhir_delete(struct cl_req *r);
+
 /* FHIR Bulk Data export: GET /fhir/$export, /fhir/Patient/$export,
  * /fhir/Group/{id}/$export, GET and DELETE /fhir/$export-status/{job},
  * GET /fhir/$export-file/{job}/{file} (cl_api_export.c) */

@@ -1105,6 +1105,21 @@ int cl_store_fhir_types(struct cl_store *s, void (*fn)(void *arg, const char *ty
 	return step == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "read fhir_resource");
 }
 
+uint64_t cl_store_fhir_refined(struct cl_store *s, const char *source)
+{
+	sqlite3_stmt *q;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(cl_store_sqlite(s), "SELECT next_offset FROM refine_checkpoint"
+			       " WHERE source = ?1", -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return v > 0 ? (uint64_t)v : 0;
+}
+
 int cl_store_fhir_snapshot(struct cl_store *s)
 {
 	/* a deferred transaction takes its snapshot at its first read */

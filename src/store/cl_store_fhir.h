@@ -220,6 +220,10 @@ int cl_store_fhir_referring(struct cl_store *s, const char *source_type, const c
  * is held yet). */
 int cl_store_fhir_types(struct cl_store *s, void (*fn)(void *arg, const char *type), void *arg);
 
+/* How far refine has read bronze source `source`: the offset of the next
+ * record it will read (0: none read yet). */
+uint64_t cl_store_fhir_refined(struct cl_store *s, const char *source);
+
 /* A read transaction: every read until cl_store_fhir_snapshot_end sees the
  * store as it was when this returned (writers go on meanwhile). */
 int cl_store_fhir_snapshot(struct cl_store *s);

@@ -603,7 +603,11 @@ static int apply(struct cl_stream *s, int src, struct cl_json_doc *doc, const st
 	{
 		struct cl_fhir_obs obs;
 		const char *issue;
+		int rt = doc->toks[0].type == CL_JSON_OBJECT ? cl_json_get(doc, 0, "resourceType") : -1;
 
+		/* a REST write's Bundle (any resource type) is refine's, not vitals */
+		if (rt >= 0 && cl_json_str_eq(doc, (uint32_t)rt, "Bundle"))
+			return CL_OK;
 		if (cl_fhir_obs_parse(doc, 0, f->ts_us, INT64_MAX / 4, &obs, &issue) != CL_OK)
 			goto invalid;
 		memset(&ev, 0, sizeof(ev));

@@ -118,7 +118,8 @@ static void test_role_by_route(void **state)
 	usleep(1300000);
 
 	for (const struct cl_route *rt = cl_routes; rt->pattern; rt++) {
-		const char *method = rt->method == CL_POST ? "POST" : "GET";
+		const char *method = rt->method == CL_POST ? "POST" : rt->method == CL_PUT ? "PUT"
+				     : rt->method == CL_DELETE ? "DELETE" : "GET";
 		const char *bad[] = { NULL, "clk_not-a-token", revoked, expired };
 
 		path_of(rt, "patient-0001", path, sizeof(path));

@@ -441,6 +441,24 @@ static void test_include(void **state)
 				 srv.token, NULL), 400);
 }
 
+/* A write: its status, and the headers asked for into etag/location. */
+static long write_req(const char *method, const char *path, const char *body, const char *h,
+		      char *etag, char *location)
+{
+	struct reply r = http_h(&srv, method, path, srv.token, body, body ? strlen(body) : 0,
+				body ? "Content-Type: application/fhir+json" : NULL, h);
+	const char *loc = strstr(r.headers, "Location: ");
+	long code = r.code;
+
+	if (etag)
+		snprintf(etag, 64, "%s", r.etag);
+	if (location)
+		snprintf(location, 300, "%.*s", loc ? (int)strcspn(loc + 10, "\r\n") : 0,
+			 loc ? loc + 10 : "");
+	free(r.body);
+	return code;
+}
+
 /* ---- Bulk Data export, as a client follows the IG's steps ---- */
 
 /* Kicks off path (a 202 and its Content-Location) into status_url. */
@@ -623,6 +641,7 @@ static void test_export_errors_restart(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/carelake.db", data);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 20000); /* beside the server's writers */
 	assert_int_equal(sqlite3_exec(db, "UPDATE fhir_resource SET resource = '[broken' WHERE"
 				      " id = 'srch-obs-bp' AND current = 1", NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -655,6 +674,98 @@ static void test_export_errors_restart(void **state)
 	m = manifest_of("/fhir/$export-status/00000000000000000000000000000abc", srv.token);
 	assert_int_equal(json_array_size(json_object_get(m, "error")), 1);
 	json_decref(m);
+	/* after the restart, ingest's memory of posted Observations holds
+	 * none of the REST writes: an Observation may take the id a PUT
+	 * Appointment has (another type) */
+	assert_int_equal(write_req("POST", "/fhir/Observation", "{\"resourceType\":\"Observation\","
+				   "\"id\":\"w-appt\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+				   "\"subject\":{\"reference\":\"Patient/srch-pat-1\"},"
+				   "\"effectiveDateTime\":\"2026-12-01T10:00:00Z\",\"valueQuantity\":"
+				   "{\"value\":70,\"unit\":\"/min\",\"system\":\"http://unitsofmeasure.org\","
+				   "\"code\":\"/min\"}}", NULL, NULL, NULL), 201);
+}
+
+/* PUT, POST, DELETE of any type through bronze and refine, with versions,
+ * If-Match, If-None-Exist; searches see each new version. */
+static void test_write(void **state)
+{
+	char etag[64], loc[300], path[400];
+	struct reply r;
+
+	(void)state;
+	/* update as create, then update: versions 1 and 2 */
+	assert_int_equal(write_req("PUT", "/fhir/Patient/w-1", "{\"resourceType\":\"Patient\","
+				   "\"id\":\"w-1\",\"name\":[{\"family\":\"Writerson\"}]}", NULL, etag,
+				   loc), 201);
+	assert_string_equal(etag, "W/\"1\"");
+	assert_non_null(strstr(loc, "/fhir/Patient/w-1/_history/1"));
+	assert_string_equal(ours("Patient?family=writer"), "");
+	assert_string_equal(found("Patient?family=writer"), "w-1");
+	assert_int_equal(write_req("PUT", "/fhir/Patient/w-1", "{\"resourceType\":\"Patient\","
+				   "\"id\":\"w-1\",\"name\":[{\"family\":\"Penman\"}]}",
+				   "If-Match: W/\"1\"", etag, NULL), 200);
+	assert_string_equal(etag, "W/\"2\"");
+	assert_string_equal(found("Patient?family=writer"), "");
+	assert_string_equal(found("Patient?family=penman"), "w-1");
+	/* a stale version: 412, nothing written */
+	assert_int_equal(write_req("PUT", "/fhir/Patient/w-1", "{\"resourceType\":\"Patient\","
+				   "\"id\":\"w-1\"}", "If-Match: W/\"1\"", NULL, NULL), 412);
+	assert_int_equal(code_of(&srv, "/fhir/Patient/w-1/_history/3", srv.token, NULL), 404);
+	/* the same content again: no new version */
+	assert_int_equal(write_req("PUT", "/fhir/Patient/w-1", "{\"resourceType\":\"Patient\","
+				   "\"id\":\"w-1\",\"name\":[{\"family\":\"Penman\"}]}", NULL, etag,
+				   NULL), 200);
+	assert_string_equal(etag, "W/\"2\"");
+	/* create: the server's id; conditional create */
+	assert_int_equal(write_req("POST", "/fhir/Practitioner", "{\"resourceType\":\"Practitioner\","
+				   "\"id\":\"mine\",\"name\":[{\"family\":\"Quill\"}]}", NULL, NULL,
+				   loc), 201);
+	assert_null(strstr(loc, "/mine/"));
+	assert_int_equal(strlen(found("Practitioner?family=quill")), 32);
+	assert_int_equal(write_req("POST", "/fhir/Practitioner", "{\"resourceType\":\"Practitioner\","
+				   "\"name\":[{\"family\":\"Quill\"}]}", "If-None-Exist: family=quill",
+				   NULL, loc), 200);
+	assert_int_equal(write_req("POST", "/fhir/Practitioner", "{\"resourceType\":\"Practitioner\","
+				   "\"name\":[{\"family\":\"Quillon\"}]}", "If-None-Exist: family=zzz",
+				   NULL, NULL), 201);
+	assert_int_equal(write_req("POST", "/fhir/Practitioner", "{\"resourceType\":\"Practitioner\"}",
+				   "If-None-Exist: family=quill", NULL, NULL), 412);
+	assert_int_equal(write_req("POST", "/fhir/Practitioner", "{\"resourceType\":\"Practitioner\"}",
+				   "If-None-Exist: birthdate=x", NULL, NULL), 400);
+	/* delete: 204, then 410; history keeps every version */
+	assert_int_equal(write_req("DELETE", "/fhir/Patient/w-1", NULL, "If-Match: W/\"1\"", NULL,
+				   NULL), 412);
+	assert_int_equal(write_req("DELETE", "/fhir/Patient/w-1", NULL, NULL, etag, NULL), 204);
+	assert_string_equal(etag, "W/\"3\"");
+	assert_int_equal(code_of(&srv, "/fhir/Patient/w-1", srv.token, NULL), 410);
+	assert_int_equal(code_of(&srv, "/fhir/Patient/w-1/_history/2", srv.token, NULL), 200);
+	assert_string_equal(found("Patient?family=penman"), "");
+	assert_int_equal(write_req("DELETE", "/fhir/Patient/w-1", NULL, NULL, NULL, NULL), 204);
+	assert_int_equal(write_req("DELETE", "/fhir/Patient/never", NULL, NULL, NULL, NULL), 404);
+	/* refused: not the type, not the URL's id, invalid (422), not JSON */
+	assert_int_equal(write_req("PUT", "/fhir/Patient/w-2", "{\"resourceType\":\"Device\","
+				   "\"id\":\"w-2\"}", NULL, NULL, NULL), 400);
+	assert_int_equal(write_req("PUT", "/fhir/Patient/w-2", "{\"resourceType\":\"Patient\","
+				   "\"id\":\"w-3\"}", NULL, NULL, NULL), 400);
+	{
+		static const char bad[] = "{\"resourceType\":\"Patient\",\"id\":\"w-2\","
+					  "\"birthDate\":\"1970-13-01\"}";
+
+		r = http_h(&srv, "PUT", "/fhir/Patient/w-2", srv.token, bad, strlen(bad),
+			   "Content-Type: application/fhir+json", NULL);
+	}
+	assert_int_equal(r.code, 422);
+	assert_non_null(strstr(r.body, "Patient.birthDate"));
+	free(r.body);
+	assert_int_equal(write_req("PUT", "/fhir/Patient/w-2", "[1]", NULL, NULL, NULL), 400);
+	assert_int_equal(code_of(&srv, "/fhir/Patient/w-2", srv.token, NULL), 404);
+	/* any type */
+	snprintf(path, sizeof(path), "/fhir/Appointment/w-appt");
+	assert_int_equal(write_req("PUT", path, "{\"resourceType\":\"Appointment\",\"id\":"
+				   "\"w-appt\",\"status\":\"booked\",\"start\":\"2026-12-24T09:00:00Z\","
+				   "\"participant\":[{\"actor\":{\"reference\":\"Patient/srch-pat-1\"},"
+				   "\"status\":\"accepted\"}]}", NULL, NULL, NULL), 201);
+	assert_string_equal(found("Appointment?date=2026-12-24&status=booked"), "w-appt");
 }
 
 /* POST /fhir/{type}/_search: the parameters in a form body (and the
@@ -767,6 +878,7 @@ static void test_reindex(void **state)
 	assert_int_equal(server_stop(&srv), 0);
 	snprintf(path, sizeof(path), "%s/carelake.db", data);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 20000);
 	assert_int_equal(sqlite3_exec(db, "DELETE FROM fhir_key; DELETE FROM fhir_key_state", NULL,
 				      NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -797,6 +909,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_post),
 	cmocka_unit_test(test_include),
 	cmocka_unit_test(test_export),
+	cmocka_unit_test(test_write),
 	cmocka_unit_test(test_sort),
 	cmocka_unit_test(test_errors),
 	cmocka_unit_test(test_versions),
