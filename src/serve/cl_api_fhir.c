@@ -165,8 +165,13 @@ static json_t *resource_entry(json_t *list, const char *type)
 
 static void add_interaction(json_t *list, const char *type, const char *code)
 {
-	json_array_append_new(json_object_get(resource_entry(list, type), "interaction"),
-			      json_pack("{s:s}", "code", code));
+	json_t *all = json_object_get(resource_entry(list, type), "interaction"), *i;
+	size_t k;
+
+	json_array_foreach(all, k, i)
+		if (strcmp(json_string_value(json_object_get(i, "code")), code) == 0)
+			return; /* each once */
+	json_array_append_new(all, json_pack("{s:s}", "code", code));
 }
 
 static void add_param(void *arg, const struct cl_fhir_param *p)
@@ -218,8 +223,16 @@ static void held_type(void *arg, const char *type)
 	add_interaction(list, type, "vread");
 	add_interaction(list, type, "history-instance");
 	add_interaction(list, type, "search-type");
+	/* cl_api_fhir_write.c */
+	add_interaction(list, type, "create");
+	add_interaction(list, type, "update");
+	add_interaction(list, type, "delete");
 	e = resource_entry(list, type);
-	json_object_set_new(e, "versioning", json_string("versioned"));
+	json_object_set_new(e, "updateCreate", json_true());
+	json_object_set_new(e, "conditionalCreate", json_true());
+	json_object_set_new(e, "conditionalUpdate", json_false());
+	json_object_set_new(e, "conditionalDelete", json_string("not-supported"));
+	json_object_set_new(e, "versioning", json_string("versioned-update"));
 	json_object_set_new(e, "readHistory", json_true());
 	json_object_set_new(e, "conditionalRead", json_string("full-support"));
 	/* cl_api_fhir_search.c: the common ones, the compartment's, and the
@@ -248,9 +261,11 @@ static void held_type(void *arg, const char *type)
 	json_object_set_new(e, "searchRevInclude", incl.list);
 	if (strcmp(type, "Patient") == 0)
 		json_object_set_new(e, "operation",
-				    json_pack("[{s:s,s:s}]", "name", "everything", "definition",
-					      "http://hl7.org/fhir/OperationDefinition/"
-					      "Patient-everything"));
+				    json_pack("[{s:s,s:s},{s:s,s:s}]", "name", "everything",
+					      "definition", "http://hl7.org/fhir/OperationDefinition/"
+					      "Patient-everything", "name", "export", "definition",
+					      "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/"
+					      "patient-export"));
 }
 
 int cl_api_fhir_metadata(struct cl_req *r)
@@ -278,6 +293,10 @@ int cl_api_fhir_metadata(struct cl_req *r)
 		json_decref(params);
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	}
+	/* Bulk Data: a Group per ward (cl_api_export.c) */
+	json_object_set_new(resource_entry(list, "Group"), "operation",
+			    json_pack("[{s:s,s:s}]", "name", "export", "definition",
+				      "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"));
 	add_interaction(list, "Observation", "create");
 	for (size_t i = 0; i < sizeof(audit_params) / sizeof(audit_params[0]); i++)
 		json_array_append_new(params, json_pack("{s:s,s:s}", "name", audit_params[i][0],
@@ -288,11 +307,13 @@ int cl_api_fhir_metadata(struct cl_req *r)
 	/* an instance's statement says which (R4's cpb-14) */
 	cl_api_fhir_base(r, base, sizeof(base));
 	return cl_reply_json(r, 200, json_pack(
-		"{s:s,s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:{s:s,s:s},s:[{s:s,s:o,s:[{s:s},{s:s}]}]}",
+		"{s:s,s:s,s:s,s:s,s:s,s:[s],s:{s:s,s:s},s:{s:s,s:s},s:[{s:s,s:o,s:[{s:s},{s:s}],s:[{s:s,s:s}]}]}",
 		"resourceType", "CapabilityStatement", "status", "active", "date", now,
 		"kind", "instance", "fhirVersion", "4.0.1", "format", "json",
 		"software", "name", "carelake", "version", CARELAKE_VERSION,
 		"implementation", "description", "carelake FHIR R4 API", "url", base,
 		"rest", "mode", "server", "resource", list,
-		"interaction", "code", "batch", "code", "transaction"));
+		"interaction", "code", "batch", "code", "transaction",
+		"operation", "name", "export", "definition",
+		"http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"));
 }

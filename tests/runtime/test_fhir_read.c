@@ -338,14 +338,15 @@ static void test_versions(void **state)
 	free(r.body);
 
 	/* the CapabilityStatement says exactly that: the types held with
-	 * read, vread and history; Observation create; AuditEvent search */
+	 * read, vread, history, search and the writes; a Group's export;
+	 * AuditEvent search */
 	r = get(&s, "/fhir/metadata", NULL, NULL);
 	assert_int_equal(r.code, 200);
 	j = json_loads(r.body, 0, NULL);
 	{
 		json_t *res = json_object_get(json_array_get(json_object_get(j, "rest"), 0),
 					      "resource"), *e;
-		char got[400] = "";
+		char got[600] = "";
 		size_t k, k2;
 
 		json_array_foreach(res, k, e) {
@@ -358,9 +359,9 @@ static void test_versions(void **state)
 					 json_string_value(json_object_get(i, "code")));
 			snprintf(got + strlen(got), sizeof(got) - strlen(got), " ");
 		}
-		assert_string_equal(got, "Observation:read,vread,history-instance,search-type,create, "
-				    "Patient:read,vread,history-instance,search-type, "
-				    "AuditEvent:search-type, ");
+		assert_string_equal(got, "Observation:read,vread,history-instance,search-type,create,"
+				    "update,delete, Patient:read,vread,history-instance,search-type,"
+				    "create,update,delete, Group: AuditEvent:search-type, ");
 		assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(
 			json_array_get(res, 1), "operation"), 0), "name")), "everything");
 	}
