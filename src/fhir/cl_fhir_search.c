@@ -7,6 +7,7 @@
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
+#include "core/cl_url.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -455,11 +456,6 @@ static int sort_param(struct cl_fhir_search *s, const char *value)
 	return CL_OK;
 }
 
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* One sort value of a page start: n, i<integer>, d<number>, t<hex>. */
 static int after_value(struct cl_fhir_search *s, const char *v, size_t n, size_t *text_used,
 		       struct cl_fhir_sortval *out)
@@ -490,7 +486,7 @@ static int after_value(struct cl_fhir_search *s, const char *v, size_t n, size_t
 	out->type = 't';
 	out->t = s->after_text + *text_used;
 	for (size_t k = 1; k < n; k += 2) {
-		int hi = hexval(v[k]), lo = hexval(v[k + 1]);
+		int hi = cl_hexval(v[k]), lo = cl_hexval(v[k + 1]);
 
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return 0;
@@ -716,43 +712,17 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 	return CL_EINVAL;
 }
 
-/* %-decodes src[0..n) into out (NUL-ended); 0 when it is no %-encoding. */
-static int decoded(const char *src, size_t n, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)src[i], hi, lo;
-
-		if (c == '%') {
-			hi = i + 2 < n ? hexval(src[i + 1] | 0x20) : -1;
-			lo = hi >= 0 ? hexval(src[i + 2] | 0x20) : -1;
-			if (hi < 0 || lo < 0 || (hi | lo) == 0)
-				return 0;
-			c = hi * 16 + lo;
-			i += 2;
-		} else if (c == '+') {
-			c = ' ';
-		}
-		if (o + 1 >= cap)
-			return 0;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return 1;
-}
-
 int cl_fhir_search_query(struct cl_fhir_search *s, const char *query)
 {
 	char name[128], value[1024];
 
 	for (const char *p = query; *p;) {
-		size_t len = strcspn(p, "&"), nlen = strcspn(p, "=&");
+		size_t len = strcspn(p, "&"), nlen = strcspn(p, "=&"), got;
 		int rc;
 
-		if (len && (!decoded(p, nlen, name, sizeof(name)) ||
-			    !decoded(p + nlen + (nlen < len), len - nlen - (nlen < len), value,
-				     sizeof(value)))) {
+		if (len && (cl_pct_decode(p, nlen, name, sizeof(name), CL_PCT_PLUS, &got) != CL_OK ||
+			    cl_pct_decode(p + nlen + (nlen < len), len - nlen - (nlen < len), value,
+					  sizeof(value), CL_PCT_PLUS, &got) != CL_OK)) {
 			snprintf(s->why, sizeof(s->why), "'%.80s' is not a %%-encoded name=value", p);
 			return CL_EINVAL;
 		}

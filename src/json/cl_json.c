@@ -16,6 +16,7 @@
 #include "cl_json.h"
 #include "../core/cl_error.h"
 #include "../core/cl_mem.h"
+#include "../core/cl_url.h"
 #include "../core/cl_utf8.h"
 
 #include <errno.h>
@@ -90,22 +91,12 @@ static int push_tok(struct cl_json_doc *d, uint8_t type, size_t start)
 	return (int)d->count++;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static int hex4(const unsigned char *p)
 {
 	int v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = cl_hexval(p[i]);
 
 		if (h < 0)
 			return -1;

@@ -2,6 +2,7 @@
  * The request-head parser of carelake's own loops. See cl_http_head.h.
  */
 #include "cl_http_head.h"
+#include "core/cl_url.h"
 
 #include <string.h>
 #include <strings.h>
@@ -220,18 +221,6 @@ enum {
 
 #define CHUNK_EXTRA_MAX 8192   /* extension and trailer bytes accepted */
 
-/* The value of a hex digit, or -1. */
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 int cl_http_chunked_decode(struct cl_http_chunked *c, const char *in, size_t n, char *out,
 			   size_t cap, size_t *out_len, size_t *used)
 {
@@ -243,7 +232,7 @@ int cl_http_chunked_decode(struct cl_http_chunked *c, const char *in, size_t n, 
 
 		switch (c->state) {
 		case CH_SIZE:
-			h = hexval(ch);
+			h = cl_hexval((unsigned char)ch);
 			if (h >= 0) {
 				if (++c->digits > 15)
 					goto bad;

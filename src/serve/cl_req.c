@@ -7,6 +7,7 @@
 #include "cl_server_int.h"
 #include "bronze/cl_blog.h"
 #include "core/cl_error.h"
+#include "core/cl_url.h"
 #include "core/cl_mem.h"
 
 #include <stdlib.h>
@@ -95,43 +96,6 @@ int cl_req_each_query(const struct cl_req *r,
 	return r->t->each_query(r->conn, fn, arg);
 }
 
-static int hexdigit(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Decodes src[0..n) of a form into out (cap bytes, NUL-ended). */
-static int form_decode(const char *src, size_t n, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)src[i];
-
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			int hi = i + 2 < n ? hexdigit(src[i + 1]) : -1;
-			int lo = hi >= 0 ? hexdigit(src[i + 2]) : -1;
-			if (hi < 0 || lo < 0)
-				return cl_error_set(CL_EINVAL, "the form has a '%%' that is not %%XX at "
-						    "byte %zu", i);
-			c = hi * 16 + lo;
-			i += 2;
-		}
-		if (c == 0)
-			return cl_error_set(CL_EINVAL, "the form holds a NUL byte");
-		if (o + 1 >= cap)
-			return cl_error_set(CL_EINVAL, "a name or value of the form is over %zu bytes",
-					    cap - 1);
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return CL_OK;
-}
-
 int cl_req_each_form(const struct cl_req *r,
 		     int (*fn)(void *arg, const char *name, const char *value), void *arg)
 {
@@ -146,10 +110,13 @@ int cl_req_each_form(const struct cl_req *r,
 			amp = end;
 		eq = memchr(p, '=', (size_t)(amp - p));
 		if (amp > p) {
-			rc = form_decode(p, (size_t)((eq ? eq : amp) - p), name, sizeof(name));
+			size_t len;
+
+			rc = cl_pct_decode(p, (size_t)((eq ? eq : amp) - p), name, sizeof(name),
+					   CL_PCT_PLUS, &len);
 			if (rc == CL_OK)
-				rc = form_decode(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, value,
-						 sizeof(value));
+				rc = cl_pct_decode(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0,
+						   value, sizeof(value), CL_PCT_PLUS, &len);
 			if (rc != CL_OK)
 				return rc;
 			if (name[0] && (rc = fn(arg, name, value)) != 0)

@@ -8,6 +8,7 @@
 #include "cl_server_int.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
+#include "core/cl_url.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,48 +29,15 @@ static enum cl_method method_of(const char *m)
 	return CL_METHOD_OTHER;
 }
 
-/* The value of a hex digit, or -1. */
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes one path segment into out[cap]; -1 if malformed, too
- * long, or it decodes to a slash, NUL or control byte. */
+ * long, empty, or it decodes to a slash, NUL or control byte. */
 static int decode_segment(const char *p, size_t n, char *out, size_t cap)
 {
-	size_t o = 0;
+	size_t len;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n)
-				return -1;
-			hi = hexval(p[i + 1]);
-			lo = hexval(p[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (unsigned char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (c < 0x20 || c == 0x7f || c == '/')
-			return -1;
-		if (o + 1 >= cap)
-			return -1;
-		out[o++] = (char)c;
-	}
-	if (o == 0)
+	if (cl_pct_decode(p, n, out, cap, CL_PCT_NO_SLASH | CL_PCT_NO_CTL, &len) != CL_OK ||
+	    len == 0)
 		return -1;
-	out[o] = '\0';
 	return 0;
 }
 
