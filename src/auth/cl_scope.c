@@ -148,13 +148,17 @@ int cl_scope_check_list(const char *scopes, int *smart)
 
 int cl_scope_allows(const struct cl_principal *p, enum cl_action a, const char *resource)
 {
+	return cl_scope_allows_perms(p, a, resource, cl_scope_action_perms(a));
+}
+
+int cl_scope_allows_perms(const struct cl_principal *p, enum cl_action a, const char *resource,
+			  unsigned need)
+{
 	const char *s = p->scope;
-	unsigned need;
 	int smart = 0;
 
 	if (!cl_access_allows(p->role, a))
 		return 0;
-	need = cl_scope_action_perms(a);
 	if (!resource)
 		resource = cl_scope_action_resource(a);
 	while (*s) {

@@ -101,4 +101,9 @@ unsigned cl_scope_action_perms(enum cl_action a);
  */
 int cl_scope_allows(const struct cl_principal *p, enum cl_action a, const char *resource);
 
+/* The same with the permissions a SMART scope must grant named (CL_SCOPE_C
+ * ...): a FHIR update needs u, a delete d, where the action says c. */
+int cl_scope_allows_perms(const struct cl_principal *p, enum cl_action a, const char *resource,
+			  unsigned need);
+
 #endif

@@ -259,11 +259,15 @@ static int write_one(struct cl_req *r, const char *method, const char *type, con
 
 	r->audit.resource_type = type;
 	r->audit.resource_id = id;
-	/* SMART scopes name the types a token writes */
-	if (!cl_scope_allows(&r->who, CL_ACT_INGEST_FHIR, type)) {
+	/* SMART scopes name the types a token writes, and how: c to create, u
+	 * to update, d to delete */
+	if (!cl_scope_allows_perms(&r->who, CL_ACT_INGEST_FHIR, type,
+				   !resource ? CL_SCOPE_D
+				   : r->method == CL_POST ? CL_SCOPE_C : CL_SCOPE_U)) {
 		char msg[160];
 
-		snprintf(msg, sizeof(msg), "the token's scopes do not allow writing %.64s", type);
+		snprintf(msg, sizeof(msg), "the token's scopes do not allow %s %.64s",
+			 !resource ? "deleting" : r->method == CL_POST ? "creating" : "updating", type);
 		return cl_reply_error(r, 403, "forbidden", msg, NULL, NULL);
 	}
 	pthread_mutex_lock(&writes);

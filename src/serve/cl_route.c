@@ -229,8 +229,13 @@ static int check_token(struct cl_req *r, const struct cl_route *rt)
 		return cl_reply_error(r, 401, "unauthorized", cl_error_detail(), "WWW-Authenticate",
 				      "Bearer realm=\"carelake\", error=\"invalid_token\"");
 	}
-	/* the role's table, narrowed by a JWT's SMART scopes */
-	if (!cl_scope_allows(&r->who, (enum cl_action)rt->rule.action, NULL)) {
+	/* the role's table, narrowed by a JWT's SMART scopes: on a FHIR
+	 * route that names its type (/fhir/{type}...), for that type, and a
+	 * PUT or DELETE needs u or d where the action says c */
+	if (!cl_scope_allows_perms(&r->who, (enum cl_action)rt->rule.action,
+				   strncmp(rt->pattern, "/fhir/{type}", 12) == 0 ? r->param[0] : NULL,
+				   rt->method == CL_PUT ? CL_SCOPE_U : rt->method == CL_DELETE
+				   ? CL_SCOPE_D : cl_scope_action_perms((enum cl_action)rt->rule.action))) {
 		snprintf(msg, sizeof(msg), "a %s token may not %s (%s)", cl_role_name(r->who.role),
 			 cl_action_name((enum cl_action)rt->rule.action),
 			 cl_action_doc((enum cl_action)rt->rule.action));

@@ -42,6 +42,8 @@ t.patient_fhiruser_p2 = await mint({ sub: 'pat-2', roles: 'patient',
   fhirUser: 'https://fhir.example.org/r4/Patient/p-2' }, { alg: 'ES256' });
 t.clinician_observations = await mint({ sub: 'dr-obs', roles: ['clinician'],
   scope: 'openid user/Observation.rs' });
+t.clinician_patient_cu = await mint({ sub: 'dr-write', roles: ['clinician'],
+  scope: 'openid user/Patient.cu' });
 t.no_role = await mint({ roles: ['nurse'] });
 t.expired = await mint({ roles: ['admin'] }, { exp: now - 3600, nbf: now - 7200 });
 t.not_yet_valid = await mint({ roles: ['admin'] }, { nbf: now + 3600, exp: now + 7200 });

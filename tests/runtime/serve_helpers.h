@@ -227,7 +227,7 @@ static inline struct reply http_h(const struct server *s, const char *method, co
 {
 	struct curl_slist *h = NULL;
 	struct reply r = { 0 };
-	char url[512], auth[200];
+	char url[512], auth[4200]; /* a JWT is long */
 	CURL *c = curl_easy_init();
 	CURLcode rc;
 

@@ -210,6 +210,28 @@ static void test_jwt_serve(void **state)
 	expect(&s, "/fhir/Observation/o-1", "clinician_observations", 200);
 	expect(&s, "/fhir/Patient/p-1", "clinician_observations", 403);
 	expect(&s, "/fhir/Patient/p-1", "clinician_es256", 200);
+	/* and FHIR writes to the types and the ways (c, u, d) they grant */
+	{
+		static const char pat[] = "{\"resourceType\":\"Patient\",\"id\":\"p-jwt\"}";
+		static const char obs[] = "{\"resourceType\":\"Observation\",\"id\":\"o-jwt\","
+					  "\"status\":\"final\",\"code\":{\"text\":\"x\"}}";
+		const char *ct = "Content-Type: application/fhir+json";
+		struct reply w;
+
+		w = http_h(&s, "PUT", "/fhir/Patient/p-jwt", tok("clinician_patient_cu"), pat,
+			   strlen(pat), ct, NULL);
+		if (w.code != 201)
+			fail_msg("PUT: %ld %s", w.code, w.body);
+		free(w.body);
+		w = http_h(&s, "DELETE", "/fhir/Patient/p-jwt", tok("clinician_patient_cu"), NULL, 0,
+			   NULL, NULL);
+		assert_int_equal(w.code, 403); /* c and u granted, not d */
+		free(w.body);
+		w = http_h(&s, "PUT", "/fhir/Observation/o-jwt", tok("clinician_patient_cu"), obs,
+			   strlen(obs), ct, NULL);
+		assert_int_equal(w.code, 403);
+		free(w.body);
+	}
 
 	/* a patient's token sees its own patient, and no other */
 	expect(&s, "/api/v1/patients/p-1/vitals", "patient_p1", 200);
