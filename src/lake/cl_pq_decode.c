@@ -222,8 +222,8 @@ static void push_plain(struct reader *r, struct cl_pq_vec *v, const uint8_t *p, 
 				 : n->converted == CL_PQF_CT_TIMESTAMP_MILLIS ? 1 : 2;
 			if (unit == 1)
 				i64 = (int64_t)((uint64_t)i64 * 1000);
-			else if (unit == 3)
-				i64 = i64 >= 0 ? i64 / 1000 : -((-i64 + 999) / 1000);
+			else if (unit == 3) /* nanoseconds, floored (no overflow near the ends) */
+				i64 = i64 / 1000 - (i64 % 1000 < 0);
 		}
 		cl_pq_vec_push_i64(v, i64);
 		break;
