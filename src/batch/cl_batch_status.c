@@ -79,11 +79,3 @@ int64_t cl_batch_status_quarantined(sqlite3 *db)
 {
 	return cl_sql_one_int(db, "SELECT count(*) FROM quarantine", NULL, 0);
 }
-
-uint64_t cl_batch_refine_position(sqlite3 *db, const char *source)
-{
-	int64_t v = cl_sql_one_int(db, "SELECT next_offset FROM refine_checkpoint WHERE source = ?1",
-				   source, 0);
-
-	return v > 0 ? (uint64_t)v : 0;
-}

@@ -31,8 +31,4 @@ json_t *cl_batch_status_sources(sqlite3 *db);
 /* Records in quarantine, in all. */
 int64_t cl_batch_status_quarantined(sqlite3 *db);
 
-/* The offset of bronze log `source` below which refinement has applied
- * every record (0 when it has not begun). */
-uint64_t cl_batch_refine_position(sqlite3 *db, const char *source);
-
 #endif

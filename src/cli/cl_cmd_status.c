@@ -14,6 +14,7 @@
 #include "core/cl_time.h"
 #include "lake/cl_lake.h"
 #include "store/cl_db.h"
+#include "store/cl_store.h"
 #include "stream/cl_stream.h"
 
 #include <jansson.h>
@@ -41,7 +42,7 @@ static json_t *lag_of_logs(sqlite3 *db, const char *data_dir)
 		int64_t behind_stream = cl_bronze_records_after(
 			data_dir, log, cl_stream_position(db, log), &end);
 		int64_t behind_refine = cl_bronze_records_after(
-			data_dir, log, cl_batch_refine_position(db, log), &end);
+			data_dir, log, cl_store_refine_position(db, log), &end);
 
 		json_object_set_new(lag, log,
 				    json_pack("{s:I,s:I,s:I}", "records", (json_int_t)end,

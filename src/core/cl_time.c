@@ -105,7 +105,7 @@ int64_t cl_time_day(int64_t us)
 	return sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
 }
 
-static int digits(const char *s, int n)
+int cl_time_digits(const char *s, int n)
 {
 	int v = 0;
 
@@ -138,12 +138,12 @@ int cl_time_parse_rfc3339(const char *s, size_t len, int64_t *us)
 
 	if (len < 20)
 		return cl_error_set(CL_EINVAL, "timestamp is not RFC 3339 (like 2026-11-22T06:00:00Z)");
-	y = digits(s, 4);
-	mo = digits(s + 5, 2);
-	d = digits(s + 8, 2);
-	h = digits(s + 11, 2);
-	mi = digits(s + 14, 2);
-	sec = digits(s + 17, 2);
+	y = cl_time_digits(s, 4);
+	mo = cl_time_digits(s + 5, 2);
+	d = cl_time_digits(s + 8, 2);
+	h = cl_time_digits(s + 11, 2);
+	mi = cl_time_digits(s + 14, 2);
+	sec = cl_time_digits(s + 17, 2);
 	if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || sec < 0 || s[4] != '-' ||
 	    s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
 		return cl_error_set(CL_EINVAL, "timestamp is not RFC 3339 (like 2026-11-22T06:00:00Z)");
@@ -172,7 +172,7 @@ int cl_time_parse_rfc3339(const char *s, size_t len, int64_t *us)
 	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
 		i++;
 	} else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
-		int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
+		int oh = cl_time_digits(s + i + 1, 2), om = cl_time_digits(s + i + 4, 2);
 
 		if (oh < 0 || om < 0 || oh > 23 || om > 59)
 			return cl_error_set(CL_EINVAL, "timestamp has a bad UTC offset");

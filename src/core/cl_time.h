@@ -44,6 +44,10 @@ int cl_time_parse_rfc3339(const char *s, size_t len, int64_t *us);
 /* The UTC day number (days since the epoch) of us. */
 int64_t cl_time_day(int64_t us);
 
+/* The value of the n decimal digits at s (a date's or a time's field), or
+ * -1 when one of them is not a digit. */
+int cl_time_digits(const char *s, int n);
+
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
 int64_t cl_time_days_from_civil(int64_t y, int m, int d);
 

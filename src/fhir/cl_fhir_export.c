@@ -24,6 +24,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Why the job being written is to stop: cancelled (its files go), or
+ * the runner stopping (its request stays, to run again). */
+enum halt { RUN, CANCEL, SHUTDOWN };
+
 struct cl_fhir_exports {
 	char data_dir[PATH_MAX];
 	char dir[PATH_MAX];          /* <data>/exports */
@@ -31,7 +35,7 @@ struct cl_fhir_exports {
 	pthread_mutex_t mu;
 	char running[CL_EXPORT_ID_MAX];  /* the job being written ("" none) */
 	int64_t written;             /* its resources written so far */
-	int cancel;                  /* it is to stop */
+	int cancel;                  /* it is to stop: enum halt */
 };
 
 /* <data>/exports/<id>[/<name>] into buf. */
@@ -490,7 +494,7 @@ static void run_job(struct cl_fhir_exports *x, const char *id)
 	if (rc == CL_ECLOSED || cancelled(&j)) {
 		/* cancelled: gone; stopped by a shutdown: the files so far go,
 		 * the request stays, to run again at the next start */
-		remove_job(x, id, cancelled(&j) == 2);
+		remove_job(x, id, cancelled(&j) == SHUTDOWN);
 		json_decref(output);
 		json_decref(errors);
 		return;
@@ -554,7 +558,7 @@ static void runner(struct cl_worker *w, void *arg)
 		while (!cl_worker_stopping(w) && next_job(x, id)) {
 			pthread_mutex_lock(&x->mu);
 			snprintf(x->running, sizeof(x->running), "%s", id);
-			x->cancel = 0;
+			x->cancel = RUN;
 			__atomic_store_n(&x->written, 0, __ATOMIC_RELAXED);
 			pthread_mutex_unlock(&x->mu);
 			run_job(x, id);
@@ -597,7 +601,7 @@ void cl_fhir_exports_stop(struct cl_fhir_exports *x)
 		return;
 	/* a job stopped half-way is no cancel: it runs again at the next start */
 	pthread_mutex_lock(&x->mu);
-	x->cancel = 2;
+	x->cancel = SHUTDOWN;
 	pthread_mutex_unlock(&x->mu);
 	cl_worker_stop(x->w);
 	pthread_mutex_destroy(&x->mu);
@@ -660,7 +664,7 @@ int cl_fhir_export_cancel(struct cl_fhir_exports *x, const char *id)
 		return rc;
 	pthread_mutex_lock(&x->mu);
 	if (strcmp(x->running, id) == 0)
-		x->cancel = 1; /* the runner removes its files as it stops */
+		x->cancel = CANCEL; /* the runner removes its files as it stops */
 	else
 		remove_job(x, id, 0);
 	pthread_mutex_unlock(&x->mu);

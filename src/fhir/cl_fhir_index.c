@@ -190,18 +190,6 @@ void cl_fhir_fold(const char *s, size_t n, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-static int num(const char *s, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
 #define DAY_US ((int64_t)86400 * 1000000)
 
 static int leap(int y)
@@ -216,7 +204,7 @@ int cl_fhir_date_range(const char *s, size_t n, int64_t *lo, int64_t *hi)
 	int64_t frac = 0, width, off = 0;
 	size_t i = 4;
 
-	y = n >= 4 ? num(s, 4) : -1;
+	y = n >= 4 ? cl_time_digits(s, 4) : -1;
 	if (y < 1)
 		return cl_error_set(CL_EINVAL, "not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or a "
 				    "dateTime)");
@@ -225,26 +213,26 @@ int cl_fhir_date_range(const char *s, size_t n, int64_t *lo, int64_t *hi)
 		*hi = cl_time_days_from_civil(y + 1, 1, 1) * DAY_US;
 		return CL_OK;
 	}
-	if (n < 7 || s[4] != '-' || (mo = num(s + 5, 2)) < 1 || mo > 12)
+	if (n < 7 || s[4] != '-' || (mo = cl_time_digits(s + 5, 2)) < 1 || mo > 12)
 		return cl_error_set(CL_EINVAL, "not a FHIR date: the month");
 	if (n == 7) {
 		*lo = cl_time_days_from_civil(y, mo, 1) * DAY_US;
 		*hi = cl_time_days_from_civil(mo == 12 ? y + 1 : y, mo == 12 ? 1 : mo + 1, 1) * DAY_US;
 		return CL_OK;
 	}
-	if (n < 10 || s[7] != '-' || (d = num(s + 8, 2)) < 1 ||
+	if (n < 10 || s[7] != '-' || (d = cl_time_digits(s + 8, 2)) < 1 ||
 	    d > mdays[mo - 1] + (mo == 2 && leap(y)))
 		return cl_error_set(CL_EINVAL, "not a FHIR date: the day");
 	width = DAY_US;
 	i = 10;
 	if (n > 10) {
-		if (s[10] != 'T' || n < 16 || (h = num(s + 11, 2)) < 0 || h > 23 || s[13] != ':' ||
-		    (mi = num(s + 14, 2)) < 0 || mi > 59)
+		if (s[10] != 'T' || n < 16 || (h = cl_time_digits(s + 11, 2)) < 0 || h > 23 ||
+		    s[13] != ':' || (mi = cl_time_digits(s + 14, 2)) < 0 || mi > 59)
 			return cl_error_set(CL_EINVAL, "not a FHIR dateTime: the time of day");
 		width = 60 * (int64_t)1000000;
 		i = 16;
 		if (i < n && s[i] == ':') {
-			if (n < 19 || (sec = num(s + 17, 2)) < 0 || sec > 60)
+			if (n < 19 || (sec = cl_time_digits(s + 17, 2)) < 0 || sec > 60)
 				return cl_error_set(CL_EINVAL, "not a FHIR dateTime: the seconds");
 			sec = sec == 60 ? 59 : sec;
 			width = 1000000;
@@ -266,8 +254,8 @@ int cl_fhir_date_range(const char *s, size_t n, int64_t *lo, int64_t *hi)
 		if (i < n && s[i] == 'Z') {
 			i++;
 		} else if (i < n && (s[i] == '+' || s[i] == '-')) {
-			int oh = i + 6 == n && s[i + 3] == ':' ? num(s + i + 1, 2) : -1;
-			int om = oh >= 0 ? num(s + i + 4, 2) : -1;
+			int oh = i + 6 == n && s[i + 3] == ':' ? cl_time_digits(s + i + 1, 2) : -1;
+			int om = oh >= 0 ? cl_time_digits(s + i + 4, 2) : -1;
 
 			if (oh < 0 || oh > 14 || om < 0 || om > 59)
 				return cl_error_set(CL_EINVAL, "not a FHIR dateTime: the offset");
@@ -365,7 +353,8 @@ static int string_one(struct walk *w, int v)
 	char text[1024], folded[1024];
 	struct cl_fhir_key k = { 0 };
 
-	if (w->d->toks[v].type != CL_JSON_STRING || cl_json_str(w->d, (uint32_t)v, text, sizeof(text)) <= 0)
+	if (w->d->toks[v].type != CL_JSON_STRING ||
+	    cl_json_str(w->d, (uint32_t)v, text, sizeof(text)) <= 0)
 		return 0;
 	cl_fhir_fold(text, strlen(text), folded, sizeof(folded));
 	k.code = text;

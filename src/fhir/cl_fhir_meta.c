@@ -31,6 +31,46 @@ static void put(struct out *o, const char *s, size_t n)
 	o->len += n;
 }
 
+/* The member whose key is token k, as it was: "key":value. */
+static void put_member(struct out *o, const struct cl_json_doc *d, const char *src, uint32_t k)
+{
+	size_t kat, klen, at, vlen;
+
+	span(d, k, &kat, &klen);
+	span(d, k + 1, &at, &vlen);
+	put(o, src + kat, klen);
+	put(o, ":", 1);
+	put(o, src + at, vlen);
+}
+
+/* Parses src, which must be one JSON object, into d and gives o room for
+ * it and `extra` bytes more. */
+static int begin(struct cl_json_doc *d, const char *src, size_t len, size_t extra, struct out *o)
+{
+	int rc;
+
+	cl_json_doc_init(d);
+	rc = cl_json_parse(d, src, len);
+	if (rc == CL_OK && d->toks[0].type != CL_JSON_OBJECT)
+		rc = cl_error_set(CL_EPARSE, "a FHIR resource is a JSON object");
+	o->cap = len + extra;
+	if (rc == CL_OK && !(o->p = malloc(o->cap)))
+		rc = cl_error_set(CL_ENOMEM, "no memory for a resource of %zu bytes", len);
+	if (rc != CL_OK)
+		cl_json_doc_free(d);
+	return rc;
+}
+
+/* Ends o's text and hands it out. */
+static int finish(struct cl_json_doc *d, struct out *o, char **out, size_t *out_len)
+{
+	cl_json_doc_free(d);
+	o->p[o->len] = '\0';
+	*out = o->p;
+	*out_len = o->len;
+	return CL_OK;
+}
+
 int cl_fhir_with_meta(const char *src, size_t len, int64_t version, int64_t updated_us,
 		      char **out, size_t *out_len)
 {
@@ -84,19 +124,12 @@ int cl_fhir_with_meta(const char *src, size_t len, int64_t version, int64_t upda
 			uint32_t k = (uint32_t)meta + 1;
 
 			for (uint32_t n = 0; n < d.toks[meta].size; n++) {
-				uint32_t v = k + 1;
-				size_t at, vlen, kat, klen;
-
 				if (!cl_json_str_eq(&d, k, "versionId") &&
 				    !cl_json_str_eq(&d, k, "lastUpdated")) {
-					span(&d, k, &kat, &klen);
-					span(&d, v, &at, &vlen);
 					put(&o, ",", 1);
-					put(&o, src + kat, klen);
-					put(&o, ":", 1);
-					put(&o, src + at, vlen);
+					put_member(&o, &d, src, k);
 				}
-				k = d.toks[v].next;
+				k = d.toks[k + 1].next;
 			}
 		}
 		put(&o, "}", 1);
@@ -134,41 +167,26 @@ int cl_fhir_subset(const char *src, size_t len, const char *const *keep, int nke
 	struct cl_json_doc d;
 	struct out o = { 0 };
 	int rc, first = 1, meta;
-	uint32_t k;
+	uint32_t k = 1;
 
 	*out = NULL;
 	*out_len = 0;
-	cl_json_doc_init(&d);
-	rc = cl_json_parse(&d, src, len);
-	if (rc == CL_OK && d.toks[0].type != CL_JSON_OBJECT)
-		rc = cl_error_set(CL_EPARSE, "a FHIR resource is a JSON object");
-	o.cap = len + sizeof(SUBSETTED) + 32;
-	if (rc == CL_OK && !(o.p = malloc(o.cap)))
-		rc = cl_error_set(CL_ENOMEM, "no memory for a resource of %zu bytes", len);
-	if (rc != CL_OK) {
-		cl_json_doc_free(&d);
+	rc = begin(&d, src, len, sizeof(SUBSETTED) + 32, &o);
+	if (rc != CL_OK)
 		return rc;
-	}
 	put(&o, "{", 1);
-	k = 1;
 	for (uint32_t n = 0; n < d.toks[0].size; n++) {
-		uint32_t v = k + 1;
-		size_t kat, klen, at, vlen;
 		char name[80];
 
-		span(&d, k, &kat, &klen);
-		span(&d, v, &at, &vlen);
 		/* meta comes once, last */
 		if (cl_json_str(&d, k, name, sizeof(name)) >= 0 && strcmp(name, "meta") != 0 &&
 		    kept(name, keep, nkeep)) {
 			if (!first)
 				put(&o, ",", 1);
 			first = 0;
-			put(&o, src + kat, klen);
-			put(&o, ":", 1);
-			put(&o, src + at, vlen);
+			put_member(&o, &d, src, k);
 		}
-		k = d.toks[v].next;
+		k = d.toks[k + 1].next;
 	}
 	/* meta (the last given, as reads take it): its members but tag, then
 	 * its tags and SUBSETTED */
@@ -179,14 +197,8 @@ int cl_fhir_subset(const char *src, size_t len, const char *const *keep, int nke
 		int tags = cl_json_get(&d, (uint32_t)meta, "tag");
 
 		for (uint32_t i = 0; i < d.toks[meta].size; i++) {
-			size_t a, al, b, bl;
-
 			if (!cl_json_str_eq(&d, m, "tag")) {
-				span(&d, m, &a, &al);
-				span(&d, m + 1, &b, &bl);
-				put(&o, src + a, al);
-				put(&o, ":", 1);
-				put(&o, src + b, bl);
+				put_member(&o, &d, src, m);
 				put(&o, ",", 1);
 			}
 			m = d.toks[m + 1].next;
@@ -203,11 +215,7 @@ int cl_fhir_subset(const char *src, size_t len, const char *const *keep, int nke
 		put(&o, "\"tag\":[", 7);
 	}
 	put(&o, SUBSETTED "]}}", sizeof(SUBSETTED) + 2);
-	cl_json_doc_free(&d);
-	o.p[o.len] = '\0';
-	*out = o.p;
-	*out_len = o.len;
-	return CL_OK;
+	return finish(&d, &o, out, out_len);
 }
 
 int cl_fhir_with_id(const char *src, size_t len, const char *id, char **out, size_t *out_len)
@@ -215,42 +223,27 @@ int cl_fhir_with_id(const char *src, size_t len, const char *id, char **out, siz
 	struct cl_json_doc d;
 	struct out o = { 0 };
 	int rc, first = 1;
-	uint32_t k;
 
 	*out = NULL;
 	*out_len = 0;
-	cl_json_doc_init(&d);
-	rc = cl_json_parse(&d, src, len);
-	if (rc == CL_OK && d.toks[0].type != CL_JSON_OBJECT)
-		rc = cl_error_set(CL_EPARSE, "a FHIR resource is a JSON object");
-	o.cap = len + strlen(id) + 16;
-	if (rc == CL_OK && !(o.p = malloc(o.cap)))
-		rc = cl_error_set(CL_ENOMEM, "no memory for a resource of %zu bytes", len);
-	if (rc != CL_OK) {
-		cl_json_doc_free(&d);
+	rc = begin(&d, src, len, strlen(id) + 16, &o);
+	if (rc != CL_OK)
 		return rc;
-	}
 	/* resourceType first as FHIR writes it, then the id, then the rest */
 	put(&o, "{", 1);
-	k = 1;
 	for (int pass = 0; pass < 2; pass++) {
-		k = 1;
+		uint32_t k = 1;
+
 		for (uint32_t n = 0; n < d.toks[0].size; n++) {
-			uint32_t v = k + 1;
-			size_t kat, klen, at, vlen;
 			int rt = cl_json_str_eq(&d, k, "resourceType");
 
 			if (!cl_json_str_eq(&d, k, "id") && rt == (pass == 0)) {
-				span(&d, k, &kat, &klen);
-				span(&d, v, &at, &vlen);
 				if (!first)
 					put(&o, ",", 1);
 				first = 0;
-				put(&o, src + kat, klen);
-				put(&o, ":", 1);
-				put(&o, src + at, vlen);
+				put_member(&o, &d, src, k);
 			}
-			k = d.toks[v].next;
+			k = d.toks[k + 1].next;
 		}
 		if (pass == 0) {
 			if (!first)
@@ -262,9 +255,5 @@ int cl_fhir_with_id(const char *src, size_t len, const char *id, char **out, siz
 		}
 	}
 	put(&o, "}", 1);
-	cl_json_doc_free(&d);
-	o.p[o.len] = '\0';
-	*out = o.p;
-	*out_len = o.len;
-	return CL_OK;
+	return finish(&d, &o, out, out_len);
 }

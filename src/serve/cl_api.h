@@ -31,6 +31,8 @@ void cl_api_store_done(struct cl_store *st);
 
 /* GET /fhir/{type}/{id}, .../_history/{vid}, .../_history (cl_api_fhir_read.c) */
 int cl_api_fhir_read(struct cl_req *r);
+/* A version's ETag (W/"n") and Last-Modified, on r's reply. */
+void cl_api_fhir_version_headers(struct cl_req *r, int64_t version, int64_t updated_us);
 int cl_api_fhir_vread(struct cl_req *r);
 int cl_api_fhir_history(struct cl_req *r);
 

@@ -119,14 +119,18 @@ static int may_see(struct cl_req *r, struct cl_store *st, const char *patient)
 	return 1;
 }
 
-/* An instant as HTTP writes it (IMF-fixdate). */
-static void http_date(int64_t us, char *buf, size_t cap)
+void cl_api_fhir_version_headers(struct cl_req *r, int64_t version, int64_t updated_us)
 {
-	time_t t = (time_t)(us / 1000000);
+	time_t t = (time_t)(updated_us / 1000000);
+	char etag[40], when[40];
 	struct tm tm;
 
+	snprintf(etag, sizeof(etag), "W/\"%lld\"", (long long)version);
+	/* an instant as HTTP writes it (IMF-fixdate) */
 	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	strftime(when, sizeof(when), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	cl_reply_header(r, "ETag", etag);
+	cl_reply_header(r, "Last-Modified", when);
 }
 
 /* 1 if the client's copy (If-None-Match, else If-Modified-Since) is the
@@ -165,14 +169,11 @@ static int not_modified(const struct cl_req *r, const struct cl_fhir_version *v)
  * deletion. */
 static int reply_version(struct cl_req *r, const struct cl_fhir_version *v)
 {
-	char etag[40], when[40], *body;
+	char *body;
 	size_t len;
 	int rc;
 
-	snprintf(etag, sizeof(etag), "W/\"%lld\"", (long long)v->version);
-	http_date(v->updated_us, when, sizeof(when));
-	cl_reply_header(r, "ETag", etag);
-	cl_reply_header(r, "Last-Modified", when);
+	cl_api_fhir_version_headers(r, v->version, v->updated_us);
 	if (v->deleted) {
 		char msg[200];
 

@@ -394,12 +394,16 @@ static int search(struct cl_req *r, const char *type, const char *patient, int e
 	}
 	go = narrow(r, st, s, type);
 	/* after an upgrade, refine reads the search keys again: until it has,
-	 * a search by them would miss what is held */
-	if (go == 1 && s->q.nconds && (keys = cl_store_fhir_keys_version(st)) >= 0 &&
-	    keys != CL_FHIR_INDEX_VERSION) {
-		go = cl_reply_error(r, 503, "unavailable", "the search keys of the resources held are "
-				    "being read again (refine, after an upgrade); retry shortly",
-				    "Retry-After", "5");
+	 * a search by them would miss what is held (once they are read, they
+	 * stay so: asked no more) */
+	if (go == 1 && s->q.nconds && !__atomic_load_n(&r->s->fhir_keys_ready, __ATOMIC_ACQUIRE)) {
+		keys = cl_store_fhir_keys_version(st);
+		if (keys == CL_FHIR_INDEX_VERSION)
+			__atomic_store_n(&r->s->fhir_keys_ready, 1, __ATOMIC_RELEASE);
+		else if (keys >= 0)
+			go = cl_reply_error(r, 503, "unavailable", "the search keys of the resources "
+					    "held are being read again (refine, after an upgrade); "
+					    "retry shortly", "Retry-After", "5");
 	}
 	if (go == 1 && everything) {
 		struct cl_fhir_version v;

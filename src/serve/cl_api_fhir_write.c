@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 static pthread_mutex_t writes = PTHREAD_MUTEX_INITIALIZER;
@@ -173,14 +172,14 @@ static int store(struct cl_req *r, const char *method, const char *type, const c
 	return STORED_ONLY;
 }
 
-/* The answer to a write that refine read: the version it made. */
+/* The answer to a write that refine read: the version it made (or, for
+ * the same content again, the current one, which it did not replace). */
 static int answer(struct cl_req *r, const char *type, const char *id, int64_t before,
 		  int deleting)
 {
 	struct cl_fhir_version v;
 	struct cl_store *st;
-	char base[300], loc[600], etag[40], when[40];
-	char *body = NULL;
+	char base[300], loc[600], *body = NULL;
 	size_t len = 0;
 	int rc = cl_api_store(r, &st);
 
@@ -188,40 +187,23 @@ static int answer(struct cl_req *r, const char *type, const char *id, int64_t be
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	rc = cl_store_fhir_read(st, type, id, 0, &v);
 	cl_api_store_done(st);
-	if (rc != CL_OK || (!deleting && (v.deleted || v.version <= before))) {
+	if (rc != CL_OK && rc != CL_ENOENT)
+		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
+	if (rc != CL_OK || (!deleting && (v.deleted || v.version < before))) {
 		cl_fhir_version_free(&v);
-		if (rc == CL_OK && !v.deleted && v.version == before)
-			rc = CL_EEXIST; /* the same content again: no new version */
-		if (rc != CL_EEXIST)
-			return cl_reply_error(r, 422, "unprocessable", "stored in bronze, but refine did "
-					      "not keep it (its quarantine says why: carelake "
-					      "status)", NULL, NULL);
-		rc = cl_api_store(r, &st);
-		if (rc == CL_OK) {
-			rc = cl_store_fhir_read(st, type, id, 0, &v);
-			cl_api_store_done(st);
-		}
-		if (rc != CL_OK)
-			return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
+		return cl_reply_error(r, 422, "unprocessable", "stored in bronze, but refine did "
+				      "not keep it (its quarantine says why: carelake status)", NULL,
+				      NULL);
 	}
-	snprintf(etag, sizeof(etag), "W/\"%lld\"", (long long)v.version);
-	cl_api_fhir_base(r, base, sizeof(base));
-	snprintf(loc, sizeof(loc), "%s/%s/%s/_history/%lld", base, type, id, (long long)v.version);
-	{
-		time_t t = (time_t)(v.updated_us / 1000000);
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	}
-	cl_reply_header(r, "ETag", etag);
-	cl_reply_header(r, "Last-Modified", when);
+	cl_api_fhir_version_headers(r, v.version, v.updated_us);
 	r->audit.resource_id = id;
 	r->audit.count = 1;
 	if (deleting) {
 		cl_fhir_version_free(&v);
 		return cl_reply(r, 204, "application/fhir+json", NULL, 0, NULL, NULL);
 	}
+	cl_api_fhir_base(r, base, sizeof(base));
+	snprintf(loc, sizeof(loc), "%s/%s/%s/_history/%lld", base, type, id, (long long)v.version);
 	rc = cl_fhir_with_meta(v.resource, v.len, v.version, v.updated_us, &body, &len);
 	cl_fhir_version_free(&v);
 	if (rc != CL_OK)

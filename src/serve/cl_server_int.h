@@ -50,6 +50,7 @@ struct cl_server {
 	struct cl_pipeline_runner *pipelines; /* NULL without pipelines.* */
 	struct cl_worker *refiner;        /* refine.interval: logs into silver */
 	struct cl_fhir_exports *exports;  /* Bulk Data export jobs */
+	int fhir_keys_ready;              /* the search keys were read by this catalogue */
 
 	pthread_mutex_t http_mu;          /* guards mhd and fast for the flushers */
 	struct cl_mhd *mhd;               /* libmicrohttpd: all but plain ingest */

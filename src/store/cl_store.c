@@ -690,6 +690,14 @@ int cl_store_wal_checkpoint(struct cl_store *s)
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CL_OK : cl_store_db_error(s, "WAL checkpoint");
 }
 
+uint64_t cl_store_refine_position(sqlite3 *db, const char *source)
+{
+	int64_t v = cl_sql_one_int(db, "SELECT next_offset FROM refine_checkpoint WHERE source = ?1",
+				   source, 0);
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
 uint64_t cl_store_checkpoint_of(sqlite3 *db, const char *consumer)
 {
 	int64_t v = cl_sql_one_int(db, "SELECT processed FROM stream_checkpoint WHERE consumer = ?1",

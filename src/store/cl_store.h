@@ -49,6 +49,10 @@ struct sqlite3;
  * read-only one: carelake status); 0 when it has none yet. */
 uint64_t cl_store_checkpoint_of(struct sqlite3 *db, const char *consumer);
 
+/* The offset of bronze log `source` below which refine has applied every
+ * record (0 when it has not begun), through any connection. */
+uint64_t cl_store_refine_position(struct sqlite3 *db, const char *source);
+
 /* One vital value (ignored if that offset of that source is stored). */
 int cl_store_put_vital(struct cl_store *s, const char *source, uint64_t offset,
 		       const char *patient, const char *device, const char *vital,

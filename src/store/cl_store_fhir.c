@@ -2,6 +2,7 @@
  * FHIR resource versions. See cl_store_fhir.h.
  */
 #include "cl_store_fhir.h"
+#include "cl_store.h"
 #include "cl_store_int.h"
 #include "core/cl_compiler.h"
 #include "core/cl_error.h"
@@ -477,7 +478,7 @@ static void add(struct sql *q, const char *text)
 }
 
 /* Appends a parameter (?N) binding one value. */
-static void add_text(struct sql *q, const char *v)
+static void add_bind(struct sql *q, struct bind b)
 {
 	char p[16];
 
@@ -485,35 +486,24 @@ static void add_text(struct sql *q, const char *v)
 		q->over = 1;
 		return;
 	}
-	q->b[q->nb] = (struct bind){ .kind = 't', .s = v };
+	q->b[q->nb] = b;
 	snprintf(p, sizeof(p), "?%d", ++q->nb);
 	add(q, p);
+}
+
+static void add_text(struct sql *q, const char *v)
+{
+	add_bind(q, (struct bind){ .kind = 't', .s = v });
 }
 
 static void add_int(struct sql *q, int64_t v)
 {
-	char p[16];
-
-	if (q->nb == SQL_BINDS) {
-		q->over = 1;
-		return;
-	}
-	q->b[q->nb] = (struct bind){ .kind = 'i', .i = v };
-	snprintf(p, sizeof(p), "?%d", ++q->nb);
-	add(q, p);
+	add_bind(q, (struct bind){ .kind = 'i', .i = v });
 }
 
 static void add_double(struct sql *q, double v)
 {
-	char p[16];
-
-	if (q->nb == SQL_BINDS) {
-		q->over = 1;
-		return;
-	}
-	q->b[q->nb] = (struct bind){ .kind = 'd', .d = v };
-	snprintf(p, sizeof(p), "?%d", ++q->nb);
-	add(q, p);
+	add_bind(q, (struct bind){ .kind = 'd', .d = v });
 }
 
 static void bind_all(sqlite3_stmt *st, const struct sql *q)
@@ -530,6 +520,24 @@ static void bind_all(sqlite3_stmt *st, const struct sql *q)
 	}
 }
 
+/* column op value */
+static void cmp(struct sql *q, const char *col, const char *op, int64_t v)
+{
+	add(q, col);
+	add(q, op);
+	add_int(q, v);
+}
+
+/* The range [lo, hi) lies within the value's. */
+static void within(struct sql *q, const char *lo, const char *hi, const struct cl_fhir_value *v)
+{
+	add(q, "(");
+	cmp(q, lo, " >= ", v->lo);
+	add(q, " AND ");
+	cmp(q, hi, " <= ", v->hi);
+	add(q, ")");
+}
+
 /* A range [lo, hi) (columns, or the version's time) against a date value
  * v by its prefix (FHIR R4: the value's range against the resource's). */
 static void date_match(struct sql *q, const char *lo, const char *hi, const struct cl_fhir_value *v)
@@ -541,66 +549,41 @@ static void date_match(struct sql *q, const char *lo, const char *hi, const stru
 		add(q, "NOT ");
 		CL_FALLTHROUGH;
 	case CL_FP_EQ:
-		add(q, "(");
-		add(q, lo);
-		add(q, " >= ");
-		add_int(q, v->lo);
-		add(q, " AND ");
-		add(q, hi);
-		add(q, " <= ");
-		add_int(q, v->hi);
-		add(q, ")");
+		within(q, lo, hi, v);
 		return;
 	case CL_FP_GT:
-		add(q, hi);
-		add(q, " > ");
-		add_int(q, v->hi);
+		cmp(q, hi, " > ", v->hi);
 		return;
 	case CL_FP_LT:
-		add(q, lo);
-		add(q, " < ");
-		add_int(q, v->lo);
+		cmp(q, lo, " < ", v->lo);
 		return;
 	case CL_FP_GE:
 	case CL_FP_LE:
 		/* above (below) the value, or within it */
 		add(q, "(");
-		add(q, v->prefix == CL_FP_GE ? hi : lo);
-		add(q, v->prefix == CL_FP_GE ? " > " : " < ");
-		add_int(q, v->prefix == CL_FP_GE ? v->hi : v->lo);
-		add(q, " OR (");
-		add(q, lo);
-		add(q, " >= ");
-		add_int(q, v->lo);
-		add(q, " AND ");
-		add(q, hi);
-		add(q, " <= ");
-		add_int(q, v->hi);
-		add(q, "))");
+		if (v->prefix == CL_FP_GE)
+			cmp(q, hi, " > ", v->hi);
+		else
+			cmp(q, lo, " < ", v->lo);
+		add(q, " OR ");
+		within(q, lo, hi, v);
+		add(q, ")");
 		return;
 	case CL_FP_SA:
-		add(q, lo);
-		add(q, " >= ");
-		add_int(q, v->hi);
+		cmp(q, lo, " >= ", v->hi);
 		return;
 	case CL_FP_EB:
-		add(q, hi);
-		add(q, " <= ");
-		add_int(q, v->lo);
+		cmp(q, hi, " <= ", v->lo);
 		return;
 	default:
 		/* ap: overlapping the value widened by a tenth of its distance
 		 * from now */
-		gap = (v->lo > cl_time_now_us() ? v->lo - cl_time_now_us()
-						 : cl_time_now_us() - v->lo) / 10;
+		gap = cl_time_now_us() - v->lo;
+		gap = (gap < 0 ? -gap : gap) / 10;
 		add(q, "(");
-		add(q, lo);
-		add(q, " < ");
-		add_int(q, v->hi + gap);
+		cmp(q, lo, " < ", v->hi + gap);
 		add(q, " AND ");
-		add(q, hi);
-		add(q, " > ");
-		add_int(q, v->lo - gap);
+		cmp(q, hi, " > ", v->lo - gap);
 		add(q, ")");
 		return;
 	}
@@ -1107,17 +1090,7 @@ int cl_store_fhir_types(struct cl_store *s, void (*fn)(void *arg, const char *ty
 
 uint64_t cl_store_fhir_refined(struct cl_store *s, const char *source)
 {
-	sqlite3_stmt *q;
-	int64_t v = 0;
-
-	if (sqlite3_prepare_v2(cl_store_sqlite(s), "SELECT next_offset FROM refine_checkpoint"
-			       " WHERE source = ?1", -1, &q, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return v > 0 ? (uint64_t)v : 0;
+	return cl_store_refine_position(cl_store_sqlite(s), source);
 }
 
 int cl_store_fhir_snapshot(struct cl_store *s)

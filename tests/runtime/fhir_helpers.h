@@ -83,4 +83,28 @@ static struct walk walk(const struct server *s, const char *path, const char *to
 	return w;
 }
 
+/* Runs a node script's command line (its output into dir/name); fails
+ * the test with `what` and the output when it fails. Its output. */
+static inline const char *run_node(const char *cmd, const char *name, const char *what)
+{
+	static char out[4096];
+	char line[4600], path[512];
+	size_t n = 0;
+	FILE *f;
+	int rc;
+
+	snprintf(line, sizeof(line), "%s > '%s/%s' 2>&1", cmd, dir, name);
+	rc = system(line);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (f) {
+		n = fread(out, 1, sizeof(out) - 1, f);
+		fclose(f);
+	}
+	out[n] = '\0';
+	if (rc != 0)
+		fail_msg("%s: %s", what, out);
+	return out;
+}
+
 #endif

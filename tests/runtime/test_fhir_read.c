@@ -651,23 +651,10 @@ static void test_client(void **state)
 	ingest(data, file);
 	want = compartment_of(file, patient, sizeof(patient), &observations);
 	server_start(&s, bin, data, NULL);
-	snprintf(cmd, sizeof(cmd), "node '%s' '%s/fhir' '%s' '%s' > '%s/client.out' 2>&1",
-		 client_script, s.url, s.token, patient, dir);
-	if (system(cmd) != 0) {
-		char out[1024] = "";
-		FILE *f;
-
-		snprintf(file, sizeof(file), "%s/client.out", dir);
-		f = fopen(file, "r");
-		if (f) {
-			size_t n = fread(out, 1, sizeof(out) - 1, f);
-
-			out[n] = '\0';
-			fclose(f);
-		}
-		fail_msg("fhir-kit-client session failed (is it installed? scripts/deps.sh runs npm "
-			 "install in tests/fhirclient): %s", out);
-	}
+	snprintf(cmd, sizeof(cmd), "node '%s' '%s/fhir' '%s' '%s'", client_script, s.url, s.token,
+		 patient);
+	run_node(cmd, "client.out", "fhir-kit-client session failed (is it installed? "
+		 "scripts/deps.sh runs npm install in tests/fhirclient)");
 	assert_int_equal(server_stop(&s), 0);
 	json_decref(want);
 }

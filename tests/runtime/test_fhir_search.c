@@ -156,28 +156,17 @@ static int teardown(void **state)
 /* The same ids as @medplum/fhir-router for the same resources. */
 static void test_independent(void **state)
 {
-	char cmd[4096], out[4096] = "", path[512];
-	int rc;
-	FILE *f;
+	char cmd[4096];
+	const char *out;
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd),
 		 "node '%s' '%s/fhir' '%s' '%s'/synthea-fhir/Buster_Hoeger_*.json "
 		 "'%s'/synthea-fhir/Clemente_Kreiger_*.json '%s'/synthea-fhir/Liz_Conn_*.json "
-		 "'%s'/synthea-fhir/Ned_Hintz_*.json '%s/fhir-search-extra.json' > '%s/compare.out' 2>&1",
-		 compare_script, srv.url, srv.token, shared, shared, shared, shared, test_data, dir);
-	rc = system(cmd);
-	snprintf(path, sizeof(path), "%s/compare.out", dir);
-	f = fopen(path, "r");
-	if (f) {
-		size_t n = fread(out, 1, sizeof(out) - 1, f);
-
-		out[n] = '\0';
-		fclose(f);
-	}
-	if (rc != 0)
-		fail_msg("the comparison with @medplum/fhir-router failed (is it installed? "
-			 "scripts/deps.sh runs npm install in tests/fhirsearch): %s", out);
+		 "'%s'/synthea-fhir/Ned_Hintz_*.json '%s/fhir-search-extra.json'",
+		 compare_script, srv.url, srv.token, shared, shared, shared, shared, test_data);
+	out = run_node(cmd, "compare.out", "the comparison with @medplum/fhir-router failed (is it "
+		       "installed? scripts/deps.sh runs npm install in tests/fhirsearch)");
 	print_message("%s", out);
 }
 
@@ -285,8 +274,9 @@ static void test_dates_quantities(void **state)
 	assert_string_equal(ours("Patient/srch-pat-2/Observation?date=2024-02-29"), "");
 }
 
-/* The ids of one page, in the order given. */
-static char *in_order(const char *query)
+/* What one page of a search holds, in order: "id,id,..." or, with modes,
+ * "id/mode,..." (an entry without an id by its resourceType). */
+static char *page_of(const char *query, const char *token, int modes)
 {
 	static char out[4096];
 	char path[1024];
@@ -295,18 +285,35 @@ static char *in_order(const char *query)
 	size_t k;
 
 	snprintf(path, sizeof(path), "/fhir/%s", query);
-	r = get(&srv, path, srv.token, NULL);
+	r = get(&srv, path, token, NULL);
 	if (r.code != 200)
 		fail_msg("%s: %ld %s", path, r.code, r.body);
 	j = json_loads(r.body, 0, NULL);
 	assert_non_null(j);
 	out[0] = '\0';
-	json_array_foreach(json_object_get(j, "entry"), k, e)
-		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", out[0] ? "," : "",
-			 json_string_value(json_object_get(json_object_get(e, "resource"), "id")));
+	json_array_foreach(json_object_get(j, "entry"), k, e) {
+		json_t *res = json_object_get(e, "resource");
+		const char *id = json_string_value(json_object_get(res, "id"));
+
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s%s%s", out[0] ? "," : "",
+			 id ? id : json_string_value(json_object_get(res, "resourceType")),
+			 modes ? "/" : "",
+			 modes ? json_string_value(json_object_get(json_object_get(e, "search"), "mode"))
+			       : "");
+	}
 	json_decref(j);
 	free(r.body);
 	return out;
+}
+
+static char *in_order(const char *query)
+{
+	return page_of(query, srv.token, 0);
+}
+
+static char *entries(const char *query, const char *token)
+{
+	return page_of(query, token, 1);
 }
 
 /* _sort: by each key in turn, no value last whichever way, then id. */
@@ -339,35 +346,6 @@ static void test_sort(void **state)
 	assert_int_equal(code_of(&srv, "/fhir/Observation?_sort=date&_after=Observation/x",
 				 srv.token, NULL), 400);
 	assert_int_equal(code_of(&srv, "/fhir/Observation?_sort=flavour", srv.token, NULL), 400);
-}
-
-/* What a search's Bundle holds: "id/mode,id/mode,..." in order. */
-static char *entries(const char *query, const char *token)
-{
-	static char out[4096];
-	char path[1024];
-	struct reply r;
-	json_t *j, *e;
-	size_t k;
-
-	snprintf(path, sizeof(path), "/fhir/%s", query);
-	r = get(&srv, path, token, NULL);
-	if (r.code != 200)
-		fail_msg("%s: %ld %s", path, r.code, r.body);
-	j = json_loads(r.body, 0, NULL);
-	assert_non_null(j);
-	out[0] = '\0';
-	json_array_foreach(json_object_get(j, "entry"), k, e) {
-		json_t *res = json_object_get(e, "resource");
-
-		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s/%s", out[0] ? "," : "",
-			 json_string_value(json_object_get(res, "id")) ? json_string_value(json_object_get(res, "id"))
-								       : json_string_value(json_object_get(res, "resourceType")),
-			 json_string_value(json_object_get(json_object_get(e, "search"), "mode")));
-	}
-	json_decref(j);
-	free(r.body);
-	return out;
 }
 
 /* _include and _revinclude (:iterate), within what the token may see. */
