@@ -147,22 +147,22 @@ int cl_fhir_with_meta(const char *src, size_t len, int64_t version, int64_t upda
 
 /* 1 if member name is one _elements keeps: listed, or a choice type of
  * one listed (value keeps valueQuantity), or always kept. */
-static int kept(const char *name, const char *const *keep, int nkeep)
+static int kept(const char *name, const char *const *names, int nnames, int except)
 {
 	if (!strcmp(name, "resourceType") || !strcmp(name, "id") || !strcmp(name, "meta"))
 		return 1;
-	for (int i = 0; i < nkeep; i++) {
-		size_t n = strlen(keep[i]);
+	for (int i = 0; i < nnames; i++) {
+		size_t n = strlen(names[i]);
 
-		if (strncmp(name, keep[i], n) == 0 &&
+		if (strncmp(name, names[i], n) == 0 &&
 		    (name[n] == '\0' || (name[n] >= 'A' && name[n] <= 'Z')))
-			return 1;
+			return !except;
 	}
-	return 0;
+	return except;
 }
 
-int cl_fhir_subset(const char *src, size_t len, const char *const *keep, int nkeep, char **out,
-		   size_t *out_len)
+int cl_fhir_subset(const char *src, size_t len, const char *const *names, int nnames, int except,
+		   char **out, size_t *out_len)
 {
 	struct cl_json_doc d;
 	struct out o = { 0 };
@@ -180,7 +180,7 @@ int cl_fhir_subset(const char *src, size_t len, const char *const *keep, int nke
 
 		/* meta comes once, last */
 		if (cl_json_str(&d, k, name, sizeof(name)) >= 0 && strcmp(name, "meta") != 0 &&
-		    kept(name, keep, nkeep)) {
+		    kept(name, names, nnames, except)) {
 			if (!first)
 				put(&o, ",", 1);
 			first = 0;

@@ -19,13 +19,14 @@ int cl_fhir_with_meta(const char *src, size_t len, int64_t version, int64_t upda
 		      char **out, size_t *out_len);
 
 /* The resource text src[0..len) with only the members _elements keeps
- * (those named in keep, a name keeping its choice types too: value keeps
- * valueQuantity; and resourceType, id and meta), meta tagged SUBSETTED
- * (FHIR's mark of a resource given in part), the rest as it was: *out
- * (malloc'd, NUL-terminated; free()) and *out_len. CL_EPARSE when src is
- * not a JSON object, CL_ENOMEM. */
-int cl_fhir_subset(const char *src, size_t len, const char *const *keep, int nkeep, char **out,
-		   size_t *out_len);
+ * (those named in names, a name keeping its choice types too: value keeps
+ * valueQuantity; and resourceType, id and meta), or with except, all but
+ * those (_summary=data), meta tagged SUBSETTED (FHIR's mark of a resource
+ * given in part), the rest as it was: *out (malloc'd, NUL-terminated;
+ * free()) and *out_len. CL_EPARSE when src is not a JSON object,
+ * CL_ENOMEM. */
+int cl_fhir_subset(const char *src, size_t len, const char *const *names, int n, int except,
+		   char **out, size_t *out_len);
 
 /* The resource text src[0..len) with its id set to id (a FHIR id, given
  * by the server on a create): resourceType, then id, then the other

@@ -661,8 +661,9 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 		return 0;
 	}
 	if (!s->everything && strcmp(name, "_summary") == 0 &&
-	    (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)) {
-		s->summary_true = value[0] == 't';
+	    (strcmp(value, "true") == 0 || strcmp(value, "false") == 0 ||
+	     strcmp(value, "text") == 0 || strcmp(value, "data") == 0)) {
+		s->summary = strcmp(value, "text") == 0 ? 'x' : value[0] == 'f' ? 0 : value[0];
 		applied(s, name, value);
 		return 0;
 	}
@@ -750,12 +751,31 @@ int cl_fhir_search_finish(struct cl_fhir_search *s)
 		snprintf(n, sizeof(n), "%lld", (long long)s->q.count);
 		applied(s, "_count", n);
 	}
-	/* _summary=true: the type's summary elements, as _elements would keep */
-	if (s->summary_true && s->nelements) {
-		snprintf(s->why, sizeof(s->why), "_summary=true and _elements cannot be used together");
+	/* _summary=true: the type's summary elements, as _elements would keep;
+	 * text: its narrative and the elements it requires; data: all but
+	 * the narrative */
+	if (s->summary && s->nelements) {
+		snprintf(s->why, sizeof(s->why), "_summary and _elements cannot be used together");
 		return CL_EINVAL;
 	}
-	if (s->summary_true && s->type) {
+	if (s->summary == 'd') {
+		s->elements[s->nelements++] = "text";
+		s->elements_except = 1;
+	}
+	if (s->summary == 'x' && s->type) {
+		const char *list = cl_fhir_mandatory_elements(s->type);
+
+		s->elements[s->nelements++] = "text";
+		for (const char *v = list; v && *v && s->nelements < 32;) {
+			size_t len = strcspn(v, " ");
+
+			if (!(s->elements[s->nelements] = keep(s, v, len)))
+				break;
+			s->nelements++;
+			v += len + (v[len] == ' ');
+		}
+	}
+	if (s->summary == 't' && s->type) {
 		const char *list = cl_fhir_summary_elements(s->type);
 
 		for (const char *v = list; v && *v && s->nelements < 32;) {

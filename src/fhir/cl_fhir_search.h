@@ -63,10 +63,12 @@ struct cl_fhir_search {
 	int nincludes;
 	const char *elements[32];               /* _elements: the members kept */
 	int nelements;
+	int elements_except;                    /* ... or left out (_summary=data) */
 	char after_raw[1200];                   /* _after as given, read at the end */
 	struct cl_fhir_sortval after_vals[CL_FHIR_SORT_MAX];
 	char after_text[600];                   /* the text values among them */
-	int summary_count, summary_true, no_total, lenient, everything;
+	int summary_count, no_total, lenient, everything;
+	char summary;                           /* _summary: 't'rue, te'x't, 'd'ata, or 0 */
 	int none;                               /* matches nothing (two patients) */
 	char applied[CL_FHIR_LINK_MAX];         /* the parameters used, for links */
 	char why[300];                          /* what was wrong with the last refused */

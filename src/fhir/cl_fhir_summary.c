@@ -1,8 +1,9 @@
 /*
  * The elements of each FHIR R4 resource type that _summary=true gives
  * (those its StructureDefinition marks isSummary; id and meta always
- * come). Made from FHIR R4's published StructureDefinitions
- * (profiles-resources.json, version 4.0.1). See cl_fhir_summary.h.
+ * come), and the top-level elements each requires (_summary=text). Made
+ * from FHIR R4's published StructureDefinitions (profiles-resources.json,
+ * version 4.0.1). See cl_fhir_summary.h.
  */
 #include "cl_fhir_summary.h"
 
@@ -447,20 +448,154 @@ static const struct {
 	  "lensSpecification" },
 };
 
+/* The top-level elements each type requires (min 1 or more), for
+ * _summary=text; a type not listed requires none. */
+static const struct {
+	const char *type, *elements;
+} mandatory[] = {
+	{ "Account", "status" },
+	{ "ActivityDefinition", "status" },
+	{ "AdverseEvent", "actuality subject" },
+	{ "AllergyIntolerance", "patient" },
+	{ "Appointment", "status participant" },
+	{ "AppointmentResponse", "appointment participantStatus" },
+	{ "AuditEvent", "type recorded agent source" },
+	{ "Basic", "code" },
+	{ "Binary", "contentType" },
+	{ "BodyStructure", "patient" },
+	{ "Bundle", "type" },
+	{ "CapabilityStatement", "status date kind fhirVersion format" },
+	{ "CarePlan", "status intent subject" },
+	{ "CatalogEntry", "orderable referencedItem" },
+	{ "ChargeItem", "status code subject" },
+	{ "ChargeItemDefinition", "url status" },
+	{ "Claim", "status type use patient created provider priority insurance" },
+	{ "ClaimResponse", "status type use patient created insurer outcome" },
+	{ "ClinicalImpression", "status subject" },
+	{ "CodeSystem", "status content" },
+	{ "Communication", "status" },
+	{ "CommunicationRequest", "status" },
+	{ "CompartmentDefinition", "url name status code search" },
+	{ "Composition", "status type date author title" },
+	{ "ConceptMap", "status" },
+	{ "Condition", "subject" },
+	{ "Consent", "status scope category" },
+	{ "Coverage", "status beneficiary payor" },
+	{ "CoverageEligibilityRequest", "status purpose patient created insurer" },
+	{ "CoverageEligibilityResponse", "status purpose patient created request outcome insurer" },
+	{ "DetectedIssue", "status" },
+	{ "DeviceMetric", "type category" },
+	{ "DeviceRequest", "intent code subject" },
+	{ "DeviceUseStatement", "status subject device" },
+	{ "DiagnosticReport", "status code" },
+	{ "DocumentManifest", "status content" },
+	{ "DocumentReference", "status content" },
+	{ "EffectEvidenceSynthesis", "status population exposure exposureAlternative outcome" },
+	{ "Encounter", "status class" },
+	{ "Endpoint", "status connectionType payloadType address" },
+	{ "EpisodeOfCare", "status patient" },
+	{ "EventDefinition", "status trigger" },
+	{ "Evidence", "status exposureBackground" },
+	{ "EvidenceVariable", "status" },
+	{ "ExampleScenario", "status" },
+	{ "ExplanationOfBenefit",
+	  "status type use patient created insurer provider outcome insurance" },
+	{ "FamilyMemberHistory", "status patient relationship" },
+	{ "Flag", "status code subject" },
+	{ "Goal", "lifecycleStatus description subject" },
+	{ "GraphDefinition", "name status start" },
+	{ "Group", "type actual" },
+	{ "GuidanceResponse", "module status" },
+	{ "ImagingStudy", "status subject" },
+	{ "Immunization", "status vaccineCode patient occurrence" },
+	{ "ImmunizationEvaluation", "status patient targetDisease immunizationEvent doseStatus" },
+	{ "ImmunizationRecommendation", "patient date recommendation" },
+	{ "ImplementationGuide", "url name status packageId fhirVersion" },
+	{ "Invoice", "status" },
+	{ "Library", "status type" },
+	{ "Linkage", "item" },
+	{ "List", "status mode" },
+	{ "Measure", "status" },
+	{ "MeasureReport", "status type measure period" },
+	{ "Media", "status content" },
+	{ "MedicationAdministration", "status medication subject effective" },
+	{ "MedicationDispense", "status medication" },
+	{ "MedicationRequest", "status intent medication subject" },
+	{ "MedicationStatement", "status medication subject" },
+	{ "MedicinalProduct", "name" },
+	{ "MedicinalProductIngredient", "role" },
+	{ "MedicinalProductManufactured", "manufacturedDoseForm quantity" },
+	{ "MedicinalProductPackaged", "packageItem" },
+	{ "MedicinalProductPharmaceutical", "administrableDoseForm routeOfAdministration" },
+	{ "MessageDefinition", "status date event" },
+	{ "MessageHeader", "event source" },
+	{ "MolecularSequence", "coordinateSystem" },
+	{ "NamingSystem", "name status kind date uniqueId" },
+	{ "NutritionOrder", "status intent patient dateTime" },
+	{ "Observation", "status code" },
+	{ "ObservationDefinition", "code" },
+	{ "OperationDefinition", "name status kind code system type instance" },
+	{ "OperationOutcome", "issue" },
+	{ "PaymentNotice", "status created payment recipient amount" },
+	{ "PaymentReconciliation", "status created paymentDate paymentAmount" },
+	{ "PlanDefinition", "status" },
+	{ "Procedure", "status subject" },
+	{ "Provenance", "target recorded agent" },
+	{ "Questionnaire", "status" },
+	{ "QuestionnaireResponse", "status" },
+	{ "RelatedPerson", "patient" },
+	{ "RequestGroup", "status intent" },
+	{ "ResearchDefinition", "status population" },
+	{ "ResearchElementDefinition", "status type characteristic" },
+	{ "ResearchStudy", "status" },
+	{ "ResearchSubject", "status study individual" },
+	{ "RiskAssessment", "status subject" },
+	{ "RiskEvidenceSynthesis", "status population outcome" },
+	{ "Schedule", "actor" },
+	{ "SearchParameter", "url name status description code base type" },
+	{ "ServiceRequest", "status intent subject" },
+	{ "Slot", "schedule status start end" },
+	{ "StructureDefinition", "url name status kind abstract type" },
+	{ "StructureMap", "url name status group" },
+	{ "Subscription", "status reason criteria channel" },
+	{ "SubscriptionStatus", "type subscription" },
+	{ "Substance", "code" },
+	{ "SupplyRequest", "item quantity" },
+	{ "Task", "status intent" },
+	{ "TerminologyCapabilities", "status date kind" },
+	{ "TestReport", "status testScript result" },
+	{ "TestScript", "url name status" },
+	{ "ValueSet", "status" },
+	{ "VerificationResult", "status" },
+	{ "VisionPrescription", "status created patient dateWritten prescriber lensSpecification" },
+};
+
+/* The elements of type in a table sorted by type, or NULL. */
+#define LOOKUP(table, type)                                                      \
+	do {                                                                     \
+		size_t lo = 0, hi = sizeof(table) / sizeof(table[0]);            \
+										 \
+		while (lo < hi) {                                                \
+			size_t mid = (lo + hi) / 2;                               \
+			int c = strcmp(type, table[mid].type);                    \
+										 \
+			if (c == 0)                                               \
+				return table[mid].elements;                       \
+			if (c < 0)                                                \
+				hi = mid;                                         \
+			else                                                      \
+				lo = mid + 1;                                     \
+		}                                                                \
+	} while (0)
+
 const char *cl_fhir_summary_elements(const char *type)
 {
-	size_t lo = 0, hi = sizeof(summary) / sizeof(summary[0]);
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(type, summary[mid].type);
-
-		if (c == 0)
-			return summary[mid].elements;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
+	LOOKUP(summary, type);
 	return NULL;
+}
+
+const char *cl_fhir_mandatory_elements(const char *type)
+{
+	LOOKUP(mandatory, type);
+	return cl_fhir_summary_elements(type) ? "" : NULL;
 }

@@ -9,4 +9,10 @@
  * not define. id and meta are not listed: they always come. */
 const char *cl_fhir_summary_elements(const char *type);
 
+/* The top-level elements resource type `type` requires (its
+ * StructureDefinition's min of 1 or more), space-separated ("" for none),
+ * or NULL for a type FHIR R4 does not define: with text, id and meta,
+ * what _summary=text gives. */
+const char *cl_fhir_mandatory_elements(const char *type);
+
 #endif

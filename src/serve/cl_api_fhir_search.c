@@ -57,7 +57,8 @@ static int put_entry(struct page *p, const char *type, const char *id, int64_t v
 
 	/* _elements: the matches in part */
 	if (p->s->nelements && strcmp(mode, "match") == 0) {
-		rc = cl_fhir_subset(resource, rlen, p->s->elements, p->s->nelements, &part, &rlen);
+		rc = cl_fhir_subset(resource, rlen, p->s->elements, p->s->nelements,
+				    p->s->elements_except, &part, &rlen);
 		resource = part;
 	}
 	if (rc == CL_OK)

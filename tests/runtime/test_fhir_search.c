@@ -408,7 +408,32 @@ static void test_include(void **state)
 		free(r.body);
 		assert_int_equal(code_of(&srv, "/fhir/Patient?_summary=true&_elements=id", srv.token,
 					 NULL), 400);
-		assert_int_equal(code_of(&srv, "/fhir/Patient?_summary=data", srv.token, NULL), 400);
+		assert_int_equal(code_of(&srv, "/fhir/Patient?_summary=data&_elements=id", srv.token,
+					 NULL), 400);
+		/* data: all but the narrative; text: the narrative and what the
+		 * type requires (an Observation's status and code) */
+		r = get(&srv, "/fhir/Patient?_count=100", srv.token, NULL);
+		assert_non_null(strstr(r.body, "\"div\""));
+		free(r.body);
+		r = get(&srv, "/fhir/Patient?_summary=data&_count=100", srv.token, NULL);
+		assert_int_equal(r.code, 200);
+		assert_non_null(strstr(r.body, "\"birthDate\""));
+		assert_null(strstr(r.body, "\"div\""));
+		assert_non_null(strstr(r.body, "SUBSETTED"));
+		free(r.body);
+		r = get(&srv, "/fhir/Patient?_summary=text&_count=100", srv.token, NULL);
+		assert_int_equal(r.code, 200);
+		assert_non_null(strstr(r.body, "\"div\""));
+		assert_null(strstr(r.body, "\"birthDate\""));
+		free(r.body);
+		r = get(&srv, "/fhir/Observation?_summary=text&_count=5", srv.token, NULL);
+		assert_int_equal(r.code, 200);
+		assert_non_null(strstr(r.body, "\"status\""));
+		assert_non_null(strstr(r.body, "\"code\""));
+		assert_null(strstr(r.body, "\"subject\""));
+		assert_null(strstr(r.body, "\"effectiveDateTime\""));
+		free(r.body);
+		assert_int_equal(code_of(&srv, "/fhir/Patient?_summary=full", srv.token, NULL), 400);
 	}
 	/* not a reference parameter, or malformed */
 	assert_int_equal(code_of(&srv, "/fhir/Observation?_include=Observation:code", srv.token,

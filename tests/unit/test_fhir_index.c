@@ -271,7 +271,7 @@ static void test_subset(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(cl_fhir_subset(src, strlen(src), keep, 2, &out, &len), CL_OK);
+	assert_int_equal(cl_fhir_subset(src, strlen(src), keep, 2, 0, &out, &len), CL_OK);
 	assert_string_equal(out, "{\"resourceType\":\"Observation\",\"id\":\"o1\",\"status\":\"final\","
 			    "\"valueQuantity\":{\"value\":1.50},\"meta\":{\"source\":\"#a\",\"tag\":"
 			    "[{\"code\":\"t\"},{\"system\":\"http://terminology.hl7.org/CodeSystem/"
@@ -279,12 +279,22 @@ static void test_subset(void **state)
 	assert_int_equal(len, strlen(out));
 	free(out);
 	src = "{\"resourceType\":\"Patient\",\"gender\":\"male\"}";
-	assert_int_equal(cl_fhir_subset(src, strlen(src), keep, 1, &out, &len), CL_OK);
+	assert_int_equal(cl_fhir_subset(src, strlen(src), keep, 1, 0, &out, &len), CL_OK);
 	assert_string_equal(out, "{\"resourceType\":\"Patient\",\"meta\":{\"tag\":[{\"system\":"
 			    "\"http://terminology.hl7.org/CodeSystem/v3-ObservationValue\","
 			    "\"code\":\"SUBSETTED\"}]}}");
 	free(out);
-	assert_int_equal(cl_fhir_subset("[1]", 3, keep, 1, &out, &len), CL_EPARSE);
+	/* except: all but the names (_summary=data leaves out the narrative) */
+	src = "{\"resourceType\":\"Patient\",\"text\":{\"div\":\"<div/>\"},\"gender\":\"male\","
+	      "\"textual\":1}";
+	keep[0] = "text";
+	assert_int_equal(cl_fhir_subset(src, strlen(src), keep, 1, 1, &out, &len), CL_OK);
+	assert_string_equal(out, "{\"resourceType\":\"Patient\",\"gender\":\"male\",\"textual\":1,"
+			    "\"meta\":{\"tag\":[{\"system\":"
+			    "\"http://terminology.hl7.org/CodeSystem/v3-ObservationValue\","
+			    "\"code\":\"SUBSETTED\"}]}}");
+	free(out);
+	assert_int_equal(cl_fhir_subset("[1]", 3, keep, 1, 0, &out, &len), CL_EPARSE);
 }
 
 int main(void)

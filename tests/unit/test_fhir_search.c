@@ -60,7 +60,7 @@ static void test_search(void **state)
 	assert_int_equal(param("_count", "ten"), CL_EINVAL);
 	assert_int_equal(s.q.count, 20);
 	assert_int_equal(param("_format", "xml"), CL_ENOTSUP);
-	assert_int_equal(param("_summary", "data"), CL_EINVAL);
+	assert_int_equal(param("_summary", "full"), CL_EINVAL);
 	assert_int_equal(param("flavour", "sweet"), CL_EINVAL);
 	assert_non_null(strstr(s.why, "flavour is not a search parameter"));
 	assert_int_equal(param("_type", "Patient"), CL_EINVAL);            /* $everything's */
