@@ -41,8 +41,10 @@ char cl_audit_fhir_action(const char *action)
 }
 
 /* The restful-interaction subtype of an action. */
-static const char *subtype_of(char code)
+static const char *subtype_of(char code, const char *action)
 {
+	if (action && (!strcmp(action, "transaction") || !strcmp(action, "batch")))
+		return action;
 	switch (code) {
 	case 'C': return "create";
 	case 'R': return "read";
@@ -205,7 +207,8 @@ json_t *cl_audit_fhir_event(const struct cl_audit_entry *e)
 		       "resourceType", "AuditEvent", "id", id,
 		       "meta", "profile", profile_of(code, r->npatients > 0),
 		       "type", coding(SYS_EVENT_TYPE, "rest", "RESTful Operation"),
-		       "subtype", coding(SYS_INTERACTION, subtype_of(code), subtype_of(code)),
+		       "subtype", coding(SYS_INTERACTION, subtype_of(code, r->action),
+			      subtype_of(code, r->action)),
 		       "action", action, "recorded", when,
 		       "outcome", cl_audit_fhir_outcome(r->status), "outcomeDesc", desc,
 		       "agent", ag,

@@ -37,7 +37,7 @@ static const struct {
 				   { 1, 0, 0, 0, 0, 0, 0 } },
 	[CL_ACT_OPERATE] = { "operate", "pipelines, status, lake and bronze operations",
 			     { 1, 1, 0, 0, 0, 0, 0 } },
-	[CL_ACT_EXPORT_DEIDENTIFIED] = { "export-deidentified", "de-identified (Safe Harbor) data and exports",
+	[CL_ACT_EXPORT_DEIDENTIFIED] = { "export-deidentified", "de-identified (Safe Harbor) data and exports, the FHIR Bulk Data $export included",
 					 { 1, 0, 0, 0, 1, 0, 0 } },
 	[CL_ACT_EXPORT_IDENTIFIED] = { "export-identified", "exports with direct identifiers",
 				       { 1, 0, 0, 0, 0, 0, 0 } },

@@ -9,6 +9,8 @@
 #include "core/cl_log.h"
 #include "core/cl_time.h"
 #include "core/cl_worker.h"
+#include "privacy/cl_deid.h"
+#include "privacy/cl_deid_fhir.h"
 #include "store/cl_store.h"
 #include "store/cl_store_fhir.h"
 
@@ -31,6 +33,8 @@ enum halt { RUN, CANCEL, SHUTDOWN };
 struct cl_fhir_exports {
 	char data_dir[PATH_MAX];
 	char dir[PATH_MAX];          /* <data>/exports */
+	char keys_dir[PATH_MAX];     /* the de-identification keys */
+	struct cl_deid_settings deid;  /* deid.*, as serve started */
 	struct cl_worker *w;
 	pthread_mutex_t mu;
 	char running[CL_EXPORT_ID_MAX];  /* the job being written ("" none) */
@@ -86,10 +90,11 @@ static void remove_job(const struct cl_fhir_exports *x, const char *id, int keep
 
 static json_t *request_json(const struct cl_fhir_export_request *rq, int64_t created_us)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:I}", "level", rq->level, "group",
+	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:I,s:b}", "level", rq->level, "group",
 			 rq->group, "patient", rq->patient, "types", rq->types, "since_us",
 			 (json_int_t)rq->since_us, "type_filters", rq->type_filters, "owner",
-			 rq->owner, "request", rq->request, "created_us", (json_int_t)created_us);
+			 rq->owner, "request", rq->request, "created_us", (json_int_t)created_us,
+			 "deidentified", rq->deidentified != 0);
 }
 
 static void take(char *dst, size_t cap, json_t *j, const char *key)
@@ -118,6 +123,9 @@ static int load_request(const struct cl_fhir_exports *x, const char *id,
 	take(rq->owner, sizeof(rq->owner), j, "owner");
 	take(rq->request, sizeof(rq->request), j, "request");
 	rq->since_us = json_integer_value(json_object_get(j, "since_us"));
+	/* anything but false is de-identified: a request that cannot say
+	 * which is never written identified */
+	rq->deidentified = !json_is_false(json_object_get(j, "deidentified"));
 	if (created_us)
 		*created_us = json_integer_value(json_object_get(j, "created_us"));
 	json_decref(j);
@@ -215,6 +223,9 @@ struct run {
 	struct cl_store *st;
 	struct file out, errors;
 	json_t *seen;                /* ids written of the type (several filters) */
+	struct cl_deid *deid;        /* a de-identified job's de-identifier (else NULL) */
+	json_t *held;                /* ... the types held, to resolve urn:uuid references */
+	json_t *refs;                /* ... references resolved: "Type/id" or "" (unknown) */
 	int rc;
 };
 
@@ -282,6 +293,68 @@ static int cancelled(struct run *j)
 	return c;
 }
 
+/* What a reference that is no Type/id names (a Bundle's urn:uuid:X): the
+ * held resource of id X, of whichever type holds it (asked once a job). */
+static int resolve(void *arg, const char *ref, char type[CL_DEID_FHIR_TYPE_MAX],
+		   char id[CL_DEID_FHIR_ID_MAX])
+{
+	struct run *j = arg;
+	const char *known = json_string_value(json_object_get(j->refs, ref));
+	const char *tail = strrchr(ref, ':');
+	char found[CL_DEID_FHIR_TYPE_MAX + CL_DEID_FHIR_ID_MAX] = "";
+	size_t k;
+	json_t *t;
+
+	if (!known) {
+		tail = tail ? tail + 1 : ref;
+		if (cl_fhir_id_ok(tail))
+			json_array_foreach(j->held, k, t)
+				if (cl_store_fhir_current(j->st, json_string_value(t), tail, NULL, 0) ==
+				    CL_OK) {
+					snprintf(found, sizeof(found), "%s/%s", json_string_value(t), tail);
+					break;
+				}
+		if (json_object_size(j->refs) < 1000000)
+			json_object_set_new(j->refs, ref, json_string(found));
+		known = found;
+	}
+	if (!known[0] || !strchr(known, '/'))
+		return -1;
+	snprintf(type, CL_DEID_FHIR_TYPE_MAX, "%.*s", (int)(strchr(known, '/') - known), known);
+	snprintf(id, CL_DEID_FHIR_ID_MAX, "%s", strchr(known, '/') + 1);
+	return 0;
+}
+
+/* The resource text *body (meta set) de-identified, in its place. */
+static int deidentify(struct run *j, const struct cl_fhir_match *m, char **body, size_t *len)
+{
+	char patient[CL_FHIR_ID_MAX] = "", *text;
+	json_t *res = json_loadb(*body, *len, 0, NULL);
+	int rc;
+
+	if (!res)
+		return cl_error_set(CL_EPARSE, "not JSON");
+	/* its compartment: whose days move its dates */
+	rc = cl_store_fhir_current(j->st, m->type, m->id, patient, sizeof(patient));
+	if (rc == CL_OK || rc == CL_ENOENT)
+		rc = cl_deid_fhir(j->deid, res, patient, resolve, j);
+	text = rc == CL_OK ? json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	json_decref(res);
+	if (rc == CL_OK && !text)
+		rc = cl_error_set(CL_ENOMEM, "no memory for a resource");
+	if (rc != CL_OK)
+		return rc;
+	free(*body);
+	*len = strlen(text);
+	/* room for the line's end, as cl_fhir_with_meta leaves */
+	*body = realloc(text, *len + 2);
+	if (!*body) {
+		free(text);
+		return cl_error_set(CL_ENOMEM, "no memory for a resource");
+	}
+	return CL_OK;
+}
+
 static int one(void *arg, const struct cl_fhir_match *m)
 {
 	struct run *j = arg;
@@ -293,10 +366,20 @@ static int one(void *arg, const struct cl_fhir_match *m)
 			return 0;
 		json_object_set_new(j->seen, m->id, json_true());
 	}
-	if (cl_fhir_with_meta(m->resource, m->len, m->version, m->updated_us, &body, &len) != CL_OK) {
-		char what[300];
+	if (cl_fhir_with_meta(m->resource, m->len, m->version, m->updated_us, &body, &len) != CL_OK ||
+	    (j->deid && deidentify(j, m, &body, &len) != CL_OK)) {
+		char what[300], space[80], p[CL_DEID_PSEUDONYM_LEN + 1];
 
-		snprintf(what, sizeof(what), "%s/%s: %s", m->type, m->id, cl_error_detail());
+		if (j->deid) {
+			/* never the id itself, nor why (it may quote the text) */
+			cl_deid_fhir_space(m->type, space, sizeof(space));
+			cl_deid_pseudonym(j->deid, space, m->id, strlen(m->id), p);
+			snprintf(what, sizeof(what), "%s/%s: could not be read or de-identified",
+				 m->type, p);
+		} else {
+			snprintf(what, sizeof(what), "%s/%s: %s", m->type, m->id, cl_error_detail());
+		}
+		free(body);
 		error_line(j, what);
 		return 0;
 	}
@@ -486,11 +569,22 @@ static void run_job(struct cl_fhir_exports *x, const char *id)
 	if (rc == CL_OK)
 		rc = cl_store_fhir_snapshot(j.st);
 	t0 = cl_time_now_us();
+	if (rc == CL_OK && rq.deidentified) {
+		/* ages are taken at the job's transactionTime */
+		rc = cl_deid_open(x->keys_dir, &x->deid, t0, &j.deid);
+		j.held = json_array();
+		j.refs = json_object();
+		if (rc == CL_OK)
+			rc = cl_store_fhir_types(j.st, add_type, j.held);
+	}
 	if (rc == CL_OK) {
 		rc = write_job(&j, &rq, output, errors);
 		cl_store_fhir_snapshot_end(j.st);
 	}
 	cl_store_close(j.st);
+	cl_deid_close(j.deid);
+	json_decref(j.held);
+	json_decref(j.refs);
 	if (rc == CL_ECLOSED || cancelled(&j)) {
 		/* cancelled: gone; stopped by a shutdown: the files so far go,
 		 * the request stays, to run again at the next start */
@@ -503,6 +597,13 @@ static void run_job(struct cl_fhir_exports *x, const char *id)
 	if (rc == CL_OK) {
 		manifest = json_pack("{s:s,s:o,s:o}", "transactionTime", when, "output", output, "error",
 				     errors);
+		if (manifest && rq.deidentified)
+			json_object_set_new(manifest, "extension",
+					    json_pack("{s:{s:s,s:s,s:s}}", "deidentified", "method",
+						      CL_EXPORT_DEID_METHOD, "security",
+						      CL_DEID_FHIR_SECURITY_SYSTEM "|"
+						      CL_DEID_FHIR_SECURITY_CODE, "documentation",
+						      "docs/deidentification.md"));
 		job_path(x, id, "manifest.json", path, sizeof(path));
 	} else {
 		cl_log_error("export", "event=failed job=%s detail=%s", id, CL_LOG_Q(cl_error_detail()));
@@ -569,7 +670,8 @@ static void runner(struct cl_worker *w, void *arg)
 	} while (!cl_worker_wait(w, 60 * (int64_t)1000000));
 }
 
-int cl_fhir_exports_start(const char *data_dir, struct cl_fhir_exports **out)
+int cl_fhir_exports_start(const char *data_dir, const char *keys_dir,
+			  const struct cl_deid_settings *deid, struct cl_fhir_exports **out)
 {
 	struct cl_fhir_exports *x = calloc(1, sizeof(*x));
 	int rc;
@@ -578,6 +680,8 @@ int cl_fhir_exports_start(const char *data_dir, struct cl_fhir_exports **out)
 	if (!x)
 		return cl_error_set(CL_ENOMEM, "no memory for exports");
 	snprintf(x->data_dir, sizeof(x->data_dir), "%s", data_dir);
+	snprintf(x->keys_dir, sizeof(x->keys_dir), "%s", keys_dir);
+	x->deid = *deid;
 	if ((size_t)snprintf(x->dir, sizeof(x->dir), "%s/exports", data_dir) >= sizeof(x->dir)) {
 		free(x);
 		return cl_error_set(CL_EINVAL, "data directory path too long");
@@ -648,6 +752,13 @@ int cl_fhir_export_status(struct cl_fhir_exports *x, const char *id, int *state,
 		*written = __atomic_load_n(&x->written, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&x->mu);
 	return CL_OK;
+}
+
+int cl_fhir_export_deidentified(struct cl_fhir_exports *x, const char *id)
+{
+	struct cl_fhir_export_request rq;
+
+	return id_ok(id) && load_request(x, id, &rq, NULL) == CL_OK && rq.deidentified;
 }
 
 int cl_fhir_export_cancel(struct cl_fhir_exports *x, const char *id)

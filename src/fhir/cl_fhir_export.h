@@ -12,6 +12,12 @@
  * starts: jobs survive a restart. Each job reads the current versions in
  * one read transaction: its transactionTime is when that began.
  *
+ * A job asked de-identified (a researcher's) writes each resource as
+ * privacy/cl_deid_fhir.h makes it, under the keys and deid.* settings the
+ * runner was started with, so its files join with the de-identified
+ * tables; its request says so, so a restart resumes it de-identified, and
+ * its manifest says so (extension.deidentified).
+ *
  * The HTTP side (serve/cl_api_export.c) makes the requests, checks who
  * may ask, and gives the status, the manifest and the files.
  */
@@ -22,6 +28,7 @@
 #include <stdint.h>
 
 struct cl_fhir_exports;
+struct cl_deid_settings;
 
 #define CL_EXPORT_ID_MAX 33
 
@@ -35,10 +42,16 @@ struct cl_fhir_export_request {
 	char type_filters[4096]; /* _typeFilter: "Type?query" lines, OR-ed per type */
 	char owner[130];         /* the token that asked: it alone reads the files */
 	char request[2048];      /* the kick-off's URL */
+	int deidentified;        /* 1: written de-identified (HIPAA Safe Harbor) */
 };
 
-/* Starts the runner of data_dir, which resumes unfinished jobs. */
-int cl_fhir_exports_start(const char *data_dir, struct cl_fhir_exports **out);
+/* What the manifest of a de-identified job says, in its extension. */
+#define CL_EXPORT_DEID_METHOD "HIPAA Safe Harbor, 45 CFR 164.514(b)(2)"
+
+/* Starts the runner of data_dir, which resumes unfinished jobs; keys_dir
+ * and deid (copied) de-identify the jobs asked so. */
+int cl_fhir_exports_start(const char *data_dir, const char *keys_dir,
+			  const struct cl_deid_settings *deid, struct cl_fhir_exports **out);
 void cl_fhir_exports_stop(struct cl_fhir_exports *x);
 
 /* Checks rq (its types and type filters; CL_EINVAL, why says what is
@@ -56,6 +69,9 @@ enum cl_export_state { CL_EXPORT_RUNNING, CL_EXPORT_DONE, CL_EXPORT_FAILED };
 #define CL_EXPORT_OWNER_MAX 130
 int cl_fhir_export_status(struct cl_fhir_exports *x, const char *id, int *state, int64_t *written,
 			  char **manifest, char **error, char *owner, char *request, size_t request_cap);
+
+/* 1 when job id was asked de-identified, 0 when not, or no such job. */
+int cl_fhir_export_deidentified(struct cl_fhir_exports *x, const char *id);
 
 /* Cancels a job (running or done) and removes its files. CL_ENOENT for no
  * such job. */

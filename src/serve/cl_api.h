@@ -17,6 +17,15 @@ int cl_api_fhir_bundle(struct cl_req *r);
 int cl_api_fhir_finish(struct cl_req *r, int commit_rc);
 int cl_api_fhir_metadata(struct cl_req *r);
 
+/* POST /fhir with a batch or transaction Bundle to process as FHIR's REST
+ * interactions, of any type (cl_api_fhir_bundle.c): cl_api_fhir_bundle
+ * gives it to cl_api_fhir_transaction, which blocks until refine has read
+ * the writes; cl_api_fhir_bundle_blocks (the route's `blocks` test) says
+ * which bodies those are, so the fast loops leave them to threads that may
+ * block. */
+int cl_api_fhir_transaction(struct cl_req *r);
+int cl_api_fhir_bundle_blocks(const char *body, size_t len);
+
 /* The FHIR base URL as the client reached it ("http://HOST/fhir"; a Host
  * that is no host name is not echoed); and whether the Accept header
  * takes JSON: 1 to go on, else the 406 made (cl_api_fhir.c). */

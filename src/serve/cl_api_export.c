@@ -12,6 +12,12 @@
  * asked reads a job's status and files (requiresAccessToken); a patient
  * token exports its own compartment; a clinician limited to wards exports
  * a Group of its wards; SMART scopes must grant every type named.
+ *
+ * A token let in by export-deidentified alone (a researcher's:
+ * r->deidentified) gets a job written de-identified (privacy/
+ * cl_deid_fhir.h), only such jobs of its own, and _typeFilter only on the
+ * coded parameters (deid_filter_ok): a filter on a name, an identifier or
+ * a date would pick one person out of a de-identified export.
  */
 #include "cl_api.h"
 #include "cl_server_int.h"
@@ -82,6 +88,40 @@ static int kick_param(void *arg, const char *name, const char *value)
 	return CL_EINVAL;
 }
 
+/* Search parameters a de-identified export may be filtered by: codes and
+ * states, which pick out no one person. */
+static const char *const deid_params[] = {
+	"code", "category", "status", "clinical-status", "verification-status", "class",
+	"type", "intent", "vaccine-code", "_profile", "_tag",
+};
+
+/* 1 if every _typeFilter of rq filters on deid_params only; else 0 and
+ * why into why. */
+static int deid_filter_ok(const struct cl_fhir_export_request *rq, char *why, size_t cap)
+{
+	for (const char *f = rq->type_filters; *f;) {
+		size_t n = strcspn(f, "\n");
+		const char *q = memchr(f, '?', n);
+
+		for (q = q ? q + 1 : f + n; q < f + n;) {
+			size_t pn = strcspn(q, "=:&\n"), len = strcspn(q, "&\n");
+			int ok = 0;
+
+			for (size_t i = 0; i < sizeof(deid_params) / sizeof(deid_params[0]); i++)
+				ok |= strlen(deid_params[i]) == pn && strncmp(q, deid_params[i], pn) == 0;
+			if (!ok) {
+				snprintf(why, cap, "_typeFilter: a de-identified export is filtered by "
+					 "codes and states only (code, category, status, ...), not by "
+					 "'%.*s'", (int)(pn < 40 ? pn : 40), q);
+				return 0;
+			}
+			q += len + (q[len] == '&');
+		}
+		f += n + (f[n] == '\n');
+	}
+	return 1;
+}
+
 /* Every type the kick-off names must be one the token's scopes grant. */
 static int scopes_allow(const struct cl_req *r, const struct cl_fhir_export_request *rq)
 {
@@ -117,6 +157,7 @@ static int kickoff(struct cl_req *r, const char *level, const char *group)
 	snprintf(k->rq.level, sizeof(k->rq.level), "%s", level);
 	snprintf(k->rq.group, sizeof(k->rq.group), "%s", group ? group : "");
 	snprintf(k->rq.owner, sizeof(k->rq.owner), "%s", r->who.id);
+	k->rq.deidentified = r->deidentified;
 	cl_api_fhir_base(r, base, sizeof(base));
 	snprintf(k->rq.request, sizeof(k->rq.request), "%s%s", base,
 		 r->path + strlen("/fhir"));
@@ -153,7 +194,11 @@ static int kickoff(struct cl_req *r, const char *level, const char *group)
 					    "Group of its wards (/fhir/Group/WARD/$export)", NULL,
 					    NULL);
 	}
-	if (go == 1 && !scopes_allow(r, &k->rq))
+	if (go == 1 && r->deidentified && !deid_filter_ok(&k->rq, msg, sizeof(msg)))
+		go = cl_reply_error(r, 400, "bad_request", msg, NULL, NULL);
+	/* a de-identified export's scopes were asked by the route
+	 * (export-deidentified: every type) */
+	if (go == 1 && !r->deidentified && !scopes_allow(r, &k->rq))
 		go = cl_reply_error(r, 403, "forbidden", "the token's scopes do not grant every type "
 				    "the export would hold (name them with _type)", NULL, NULL);
 	if (go == 1) {
@@ -186,9 +231,12 @@ int cl_api_fhir_export_group(struct cl_req *r)
 	return kickoff(r, "group", r->param[0]);
 }
 
-/* Whether the token may see a job of this owner: 1, else the reply. */
-static int own_job(struct cl_req *r, const char *owner)
+/* Whether the token may see job id of this owner: 1, else the reply. A
+ * token served de-identified sees de-identified jobs only. */
+static int own_job(struct cl_req *r, const char *owner, const char *id)
 {
+	if (r->deidentified && !cl_fhir_export_deidentified(r->s->exports, id))
+		return cl_reply_error(r, 404, "not_found", "no such export", NULL, NULL);
 	if (strcmp(owner, r->who.id) == 0 || r->who.role == CL_ROLE_ADMIN)
 		return 1;
 	/* another's job is as if there were none */
@@ -211,7 +259,7 @@ static int the_job(struct cl_req *r)
 		return cl_reply_error(r, 404, "not_found", "no such export", NULL, NULL);
 	if (rc != CL_OK)
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
-	return own_job(r, owner);
+	return own_job(r, owner, r->param[0]);
 }
 
 /* The manifest, its files' names made URLs. */
@@ -252,7 +300,7 @@ int cl_api_fhir_export_status(struct cl_req *r)
 		return cl_reply_error(r, 404, "not_found", "no such export", NULL, NULL);
 	if (rc != CL_OK)
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
-	go = own_job(r, owner);
+	go = own_job(r, owner, id);
 	if (go != 1 || state == CL_EXPORT_RUNNING) {
 		free(manifest);
 		free(error);

@@ -1,7 +1,9 @@
 /*
  * The FHIR R4 endpoints: POST /fhir/Observation (one Observation, stored
  * as sent), POST /fhir (a batch, transaction or collection Bundle of
- * Observations), answered once durable; GET /fhir/metadata, the
+ * Observations for the stream), answered once durable — a batch or
+ * transaction of anything else is FHIR's REST interactions,
+ * cl_api_fhir_bundle.c; GET /fhir/metadata, the
  * CapabilityStatement: exactly the interactions served (reads and
  * searches of every type held, cl_api_fhir_read.c and
  * cl_api_fhir_search.c, Patient $everything; Observation create;
@@ -114,6 +116,11 @@ int cl_api_fhir_observation(struct cl_req *r)
 
 int cl_api_fhir_bundle(struct cl_req *r)
 {
+	/* a batch or transaction of any type: FHIR's REST interactions, on a
+	 * thread that may block (the route's `blocks` test kept it off the
+	 * fast loops); Observations for the stream, and other Bundles: ingest */
+	if (cl_api_fhir_bundle_blocks(r->body, r->body_len))
+		return cl_api_fhir_transaction(r);
 	return post(r, CL_API_FHIR_BUNDLE);
 }
 

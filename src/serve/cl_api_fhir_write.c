@@ -5,7 +5,9 @@
  *   PUT    /fhir/{type}/{id}   update, or create with that id (If-Match:
  *                              only if the current version is that one)
  *   DELETE /fhir/{type}/{id}   a logical delete (If-Match too)
- * (POST /fhir/Observation keeps its own path, cl_api_fhir.c.)
+ * (POST /fhir/Observation keeps its own path, cl_api_fhir.c; batch and
+ * transaction Bundles of POST /fhir, cl_api_fhir_bundle.c, share what
+ * cl_api_fhir_write.h declares.)
  *
  * Every write goes through bronze like any other input: the resource,
  * checked as refine checks it (422 naming the element when it is not
@@ -18,6 +20,7 @@
  * version.
  */
 #include "cl_api.h"
+#include "cl_api_fhir_write.h"
 #include "cl_server_int.h"
 #include "auth/cl_scope.h"
 #include "bronze/cl_blog.h"
@@ -41,6 +44,16 @@
 static pthread_mutex_t writes = PTHREAD_MUTEX_INITIALIZER;
 
 #define REFINE_WAIT_US (30 * (int64_t)1000000)
+
+void cl_api_fhir_writes_lock(void)
+{
+	pthread_mutex_lock(&writes);
+}
+
+void cl_api_fhir_writes_unlock(void)
+{
+	pthread_mutex_unlock(&writes);
+}
 
 /* Checks a request's resource: JSON, an object of this type, the id (PUT:
  * the URL's; POST: any, replaced), valid as refine reads it. 1, else the
@@ -81,6 +94,11 @@ static int checked(struct cl_req *r, const char *type, const char *id)
 	return go;
 }
 
+int cl_api_fhir_matches(int64_t wanted, int64_t current)
+{
+	return current > 0 && (wanted == -1 || wanted == current);
+}
+
 /* If-Match: W/"n" (or "n", or *): 1 when the current version (0: none)
  * is the one named, or none is named. */
 static int matches(const struct cl_req *r, int64_t current)
@@ -90,16 +108,14 @@ static int matches(const struct cl_req *r, int64_t current)
 	if (!m)
 		return 1;
 	if (strcmp(m, "*") == 0)
-		return current > 0;
+		return cl_api_fhir_matches(-1, current);
 	if (strncmp(m, "W/", 2) == 0)
 		m += 2;
-	return m[0] == '"' && atoll(m + 1) == current && current > 0;
+	return m[0] == '"' && cl_api_fhir_matches(atoll(m + 1), current);
 }
 
-/* The current version of type/id (0: none; *deleted when it is a
- * deletion). */
-static int current(struct cl_req *r, const char *type, const char *id, int64_t *version,
-		   int *deleted)
+int cl_api_fhir_current(struct cl_req *r, const char *type, const char *id, int64_t *version,
+			int *deleted)
 {
 	struct cl_fhir_version v;
 	struct cl_store *st;
@@ -119,41 +135,19 @@ static int current(struct cl_req *r, const char *type, const char *id, int64_t *
 	return rc == CL_ENOENT ? CL_OK : rc;
 }
 
-#define STORED_ONLY 2 /* (1: go on; anything else: the reply made) */
-
-/* Stores one transaction entry durably and waits for refine to read it:
- * 1 read (a version may have come of it), STORED_ONLY (refine off or
- * slow), else the reply. */
-static int store(struct cl_req *r, const char *method, const char *type, const char *id,
-		 const char *resource, size_t len)
+int cl_api_fhir_append(struct cl_req *r, const char *rec, size_t len)
 {
-	char head[300], tail[300];
-	size_t hn, tn;
-	char *rec;
 	uint64_t offset;
 	int64_t until;
 	int rc;
 
 	if (!r->s->fhir)
-		return cl_reply_error(r, 404, "not_found", "FHIR input is off", NULL, NULL);
-	hn = (size_t)snprintf(head, sizeof(head), "{\"resourceType\":\"Bundle\",\"type\":"
-			      "\"transaction\",\"entry\":[{%s", resource ? "\"resource\":" : "");
-	tn = (size_t)snprintf(tail, sizeof(tail), "%s\"request\":{\"method\":\"%s\",\"url\":"
-			      "\"%s/%s\"}}]}", resource ? "," : "", method, type, id);
-	rec = malloc(hn + len + tn + 1);
-	if (!rec)
-		return cl_reply_error(r, 500, "memory", "no memory for a write", NULL, NULL);
-	memcpy(rec, head, hn);
-	if (resource)
-		memcpy(rec + hn, resource, len);
-	memcpy(rec + hn + len, tail, tn);
-	rc = cl_blog_append(r->s->fhir, rec, hn + len + tn, &offset);
-	free(rec);
+		return cl_error_set(CL_ENOENT, "FHIR input is off");
+	rc = cl_blog_append(r->s->fhir, rec, len, &offset);
 	if (rc != CL_OK)
-		return cl_reply_error(r, rc == CL_ENOSPC ? 507 : 503, rc == CL_ENOSPC ? "full" : "busy",
-				      cl_error_detail(), "Retry-After", "1");
+		return rc;
 	if (!r->s->refiner)
-		return STORED_ONLY;
+		return CL_API_FHIR_STORED;
 	/* refine reads it at its next round: now */
 	until = cl_time_mono_us() + REFINE_WAIT_US;
 	while (cl_time_mono_us() < until) {
@@ -169,7 +163,41 @@ static int store(struct cl_req *r, const char *method, const char *type, const c
 			return 1;
 		usleep(2000);
 	}
-	return STORED_ONLY;
+	return CL_API_FHIR_STORED;
+}
+
+#define STORED_ONLY CL_API_FHIR_STORED /* (1: go on; anything else: the reply made) */
+
+/* Stores one transaction entry durably and waits for refine to read it:
+ * 1 read (a version may have come of it), STORED_ONLY (refine off or
+ * slow), else the reply. */
+static int store(struct cl_req *r, const char *method, const char *type, const char *id,
+		 const char *resource, size_t len)
+{
+	char head[300], tail[300];
+	size_t hn, tn;
+	char *rec;
+	int rc;
+
+	if (!r->s->fhir)
+		return cl_reply_error(r, 404, "not_found", "FHIR input is off", NULL, NULL);
+	hn = (size_t)snprintf(head, sizeof(head), "{\"resourceType\":\"Bundle\",\"type\":"
+			      "\"transaction\",\"entry\":[{%s", resource ? "\"resource\":" : "");
+	tn = (size_t)snprintf(tail, sizeof(tail), "%s\"request\":{\"method\":\"%s\",\"url\":"
+			      "\"%s/%s\"}}]}", resource ? "," : "", method, type, id);
+	rec = malloc(hn + len + tn + 1);
+	if (!rec)
+		return cl_reply_error(r, 500, "memory", "no memory for a write", NULL, NULL);
+	memcpy(rec, head, hn);
+	if (resource)
+		memcpy(rec + hn, resource, len);
+	memcpy(rec + hn + len, tail, tn);
+	rc = cl_api_fhir_append(r, rec, hn + len + tn);
+	free(rec);
+	if (rc < 0)
+		return cl_reply_error(r, rc == CL_ENOSPC ? 507 : 503, rc == CL_ENOSPC ? "full" : "busy",
+				      cl_error_detail(), "Retry-After", "1");
+	return rc;
 }
 
 /* The answer to a write that refine read: the version it made (or, for
@@ -253,7 +281,7 @@ static int write_one(struct cl_req *r, const char *method, const char *type, con
 		return cl_reply_error(r, 403, "forbidden", msg, NULL, NULL);
 	}
 	pthread_mutex_lock(&writes);
-	rc = current(r, type, id, &before, &deleted);
+	rc = cl_api_fhir_current(r, type, id, &before, &deleted);
 	if (rc != CL_OK)
 		go = cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	else if (!matches(r, deleted ? 0 : before))
@@ -305,30 +333,24 @@ static int take_first(void *arg, const struct cl_fhir_match *m)
 	return 1;
 }
 
-/* If-None-Exist: how many current resources of type the search matches
- * (0, 1, or 2 for more), the first's id into id[CL_FHIR_ID_MAX]; -1 with
- * the reply made in *go for a bad search. */
-static int existing(struct cl_req *r, const char *type, const char *query, char *id, int *go)
+int cl_api_fhir_existing(struct cl_req *r, const char *type, const char *query, char *id,
+			 char *why, size_t cap)
 {
 	struct cl_fhir_search *s = malloc(sizeof(*s));
 	struct cl_store *st;
 	int64_t total = 0;
 	int rc;
 
-	*go = 1;
 	id[0] = '\0';
 	if (!s) {
-		*go = cl_reply_error(r, 500, "memory", "no memory for a search", NULL, NULL);
-		return -1;
+		snprintf(why, cap, "no memory for a search");
+		return cl_error_set(CL_ENOMEM, "no memory for a search");
 	}
 	cl_fhir_search_init(s, type, 0, 0);
 	if (cl_fhir_search_query(s, query) != CL_OK || cl_fhir_search_finish(s) != CL_OK) {
-		char msg[400];
-
-		snprintf(msg, sizeof(msg), "If-None-Exist: %s", s->why);
+		snprintf(why, cap, "%s", s->why);
 		free(s);
-		*go = cl_reply_error(r, 400, "bad_request", msg, NULL, NULL);
-		return -1;
+		return CL_EINVAL;
 	}
 	s->q.type = type;
 	s->q.count = 1;
@@ -339,17 +361,27 @@ static int existing(struct cl_req *r, const char *type, const char *query, char 
 	}
 	free(s);
 	if (rc != CL_OK) {
-		*go = cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
-		return -1;
+		snprintf(why, cap, "%s", cl_error_detail());
+		return rc;
 	}
 	return total > 1 ? 2 : (int)total;
+}
+
+int cl_api_fhir_new_id(char *id)
+{
+	unsigned char rnd[16];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return cl_error_set(CL_EIO, "no random bytes for an id");
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	return CL_OK;
 }
 
 int cl_api_fhir_create(struct cl_req *r)
 {
 	const char *type = r->param[0], *cond = cl_req_header(r, "If-None-Exist");
-	unsigned char rnd[16];
-	char id[CL_FHIR_ID_MAX], *text = NULL;
+	char id[CL_FHIR_ID_MAX], *text = NULL, why[400];
 	size_t len = 0;
 	int go = bad_type(r, type), n, rc;
 
@@ -361,10 +393,16 @@ int cl_api_fhir_create(struct cl_req *r)
 	if (cond) {
 		/* a conditional create: none matches, or nothing is made */
 		pthread_mutex_lock(&writes);
-		n = existing(r, type, cond, id, &go);
+		n = cl_api_fhir_existing(r, type, cond, id, why, sizeof(why));
 		pthread_mutex_unlock(&writes);
+		if (n == CL_EINVAL) {
+			char msg[450];
+
+			snprintf(msg, sizeof(msg), "If-None-Exist: %s", why);
+			return cl_reply_error(r, 400, "bad_request", msg, NULL, NULL);
+		}
 		if (n < 0)
-			return go;
+			return cl_reply_error(r, 500, "store", why, NULL, NULL);
 		if (n > 1)
 			return cl_reply_error(r, 412, "precondition_failed", "If-None-Exist: more than "
 					      "one resource matches", NULL, NULL);
@@ -378,10 +416,8 @@ int cl_api_fhir_create(struct cl_req *r)
 		}
 	}
 	/* the server gives the id */
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return cl_reply_error(r, 500, "internal", "no random bytes for an id", NULL, NULL);
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	if (cl_api_fhir_new_id(id) != CL_OK)
+		return cl_reply_error(r, 500, "internal", cl_error_detail(), NULL, NULL);
 	rc = cl_fhir_with_id(r->body, r->body_len, id, &text, &len);
 	if (rc != CL_OK)
 		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);

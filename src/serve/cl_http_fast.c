@@ -12,7 +12,8 @@
  *    no other part of carelake ever sees such a head;
  *  - a plain POST to a fast route (cl_route.h) with its body all in the
  *    socket is read and served here, through the route table like any
- *    request;
+ *    request (a route with a `blocks` test only when its body is all in
+ *    the peek and the test says its handler will not block on it);
  *  - anything else (other endpoints, bodies still arriving, chunking,
  *    streams) goes to libmicrohttpd with its bytes unread, while it holds
  *    fewer than http.max_connections (else 503 here).
@@ -700,6 +701,16 @@ static void read_on(struct cl_fconn *c)
 
 static void serve_requests(struct cl_fconn *c);
 
+/* The body of the request whose head q is, when it is all in the peek
+ * (peeked bytes at buf) and plain; else NULL. */
+static const char *whole_body(const struct cl_http_head *q, const char *buf, size_t peeked)
+{
+	if (!q->has_length || q->chunked || q->head_len > peeked ||
+	    q->content_length > peeked - q->head_len)
+		return NULL;
+	return buf + q->head_len;
+}
+
 /* Reads and serves the requests waiting in the socket. */
 static void serve_input(struct cl_fconn *c)
 {
@@ -755,7 +766,9 @@ static void serve_requests(struct cl_fconn *c)
 			settle(c);
 			return;
 		}
-		if (!cl_http_head_ours(q) || !cl_route_is_fast(q->path, q->path_len)) {
+		if (!cl_http_head_ours(q) || !cl_route_is_fast(q->path, q->path_len) ||
+		    !cl_route_fast_body(q->path, q->path_len, whole_body(q, w->buf, (size_t)n),
+					(size_t)q->content_length)) {
 			if (hand_off(c))
 				settle(c);
 			return;

@@ -78,6 +78,8 @@ struct cl_transport {
 /* What the audit record of a request says beyond its route and status;
  * the handler fills what it knows. Strings are borrowed for the request. */
 struct cl_req_audit {
+	const char *action;      /* the action, when the route's row cannot say
+				  * (a FHIR transaction on the ingest route) */
 	const char *patient;     /* the patient whose data it is ("": none) */
 	const char *resource_type; /* its type, when the route's row cannot say */
 	const char *resource_id; /* the resource touched (an alert id, ...) */
@@ -119,6 +121,9 @@ struct cl_req {
 	const char *body;                  /* the whole body (not NUL-ended) */
 	size_t body_len;
 	struct cl_principal who;           /* the bearer of its token */
+	int deidentified;                  /* a CL_ROUTE_DEID route let it in by
+					    * export-deidentified alone: serve it
+					    * de-identified */
 	int answered;                      /* a reply was made */
 	int code;                          /* its status */
 

@@ -152,6 +152,15 @@ int cl_route_is_fast(const char *path, size_t len)
 	return 0;
 }
 
+int cl_route_fast_body(const char *path, size_t len, const char *body, size_t body_len)
+{
+	for (const struct cl_route *rt = cl_routes; rt->pattern; rt++)
+		if ((rt->flags & CL_ROUTE_FAST) && rt->method == CL_POST &&
+		    match(rt->pattern, path, len, NULL))
+			return !rt->blocks || (body && !rt->blocks(body, body_len));
+	return 0;
+}
+
 /* 1 if the Content-Type value names one of the '|'-separated types
  * (parameters such as charset ignored, case-insensitive). */
 static int accepted_type(const char *accept, const char *ctype)
@@ -235,7 +244,9 @@ static int check_token(struct cl_req *r, const struct cl_route *rt)
 	if (!cl_scope_allows_perms(&r->who, (enum cl_action)rt->rule.action,
 				   strncmp(rt->pattern, "/fhir/{type}", 12) == 0 ? r->param[0] : NULL,
 				   rt->method == CL_PUT ? CL_SCOPE_U : rt->method == CL_DELETE
-				   ? CL_SCOPE_D : cl_scope_action_perms((enum cl_action)rt->rule.action))) {
+				   ? CL_SCOPE_D : cl_scope_action_perms((enum cl_action)rt->rule.action)) &&
+	    !((rt->flags & CL_ROUTE_DEID) &&
+	      (r->deidentified = cl_scope_allows(&r->who, CL_ACT_EXPORT_DEIDENTIFIED, NULL)))) {
 		snprintf(msg, sizeof(msg), "a %s token may not %s (%s)", cl_role_name(r->who.role),
 			 cl_action_name((enum cl_action)rt->rule.action),
 			 cl_action_doc((enum cl_action)rt->rule.action));
@@ -288,6 +299,14 @@ int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_
 		}
 	}
 	return 1;
+}
+
+int cl_route_allows(const struct cl_route *rt, enum cl_role role)
+{
+	if (rt->rule.access != CL_ACCESS_TOKEN)
+		return 1;
+	return cl_access_allows(role, (enum cl_action)rt->rule.action) ||
+	       ((rt->flags & CL_ROUTE_DEID) && cl_access_allows(role, CL_ACT_EXPORT_DEIDENTIFIED));
 }
 
 int cl_route_run(struct cl_req *r)

@@ -28,6 +28,9 @@ struct cl_route_rule {
 #define CL_ROUTE_FHIR 1   /* errors are OperationOutcomes */
 #define CL_ROUTE_FAST 2   /* carelake's own loops may serve it (whole plain POSTs) */
 #define CL_ROUTE_BODY 4   /* takes a request body */
+#define CL_ROUTE_DEID 8   /* a token that may not perform the action but may
+			   * export-deidentified is served too, de-identified
+			   * (cl_req.deidentified): the Bulk Data export */
 
 /* What the audit trail records of a route's replies (cl_serve_audit.h):
  * NULL action: only its refusals. */
@@ -45,6 +48,11 @@ struct cl_route {
 	unsigned flags;
 	const char *accept;           /* body Content-Types, by '|' (type only, no params) */
 	struct cl_route_audit audit;  /* what its audit records say */
+	/* a fast route's test of a whole body: nonzero when its handler may
+	 * block on it (a FHIR transaction waits for refine), so carelake's own
+	 * loops give it to libmicrohttpd, whose threads may block, with a body
+	 * not all in hand; NULL: never */
+	int (*blocks)(const char *body, size_t len);
 };
 
 /* The routes, NULL-pattern terminated (cl_routes.c). */
@@ -79,6 +87,10 @@ int cl_route_find(enum cl_method method, const char *path, size_t len, struct cl
  */
 int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_t len);
 
+/* 1 if a token of role `role` (before scopes) may call the route: its
+ * action, or export-deidentified on a CL_ROUTE_DEID route. */
+int cl_route_allows(const struct cl_route *rt, enum cl_role role);
+
 /* Calls the route's handler on the whole request. */
 int cl_route_run(struct cl_req *r);
 
@@ -87,5 +99,10 @@ int cl_route_finish(struct cl_req *r, int commit_rc);
 
 /* 1 if the route may be served by carelake's own loops. */
 int cl_route_is_fast(const char *path, size_t len);
+
+/* 1 if the fast route of path may be served by carelake's own loops with
+ * this body (NULL: not all in hand yet): always, unless it has a `blocks`
+ * test, which then must say the body does not block. */
+int cl_route_fast_body(const char *path, size_t len, const char *body, size_t body_len);
 
 #endif

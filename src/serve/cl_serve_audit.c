@@ -71,22 +71,24 @@ int cl_serve_audit_wants(const struct cl_req *r, int code)
 {
 	if (!r->s->audit || !r->route || r->route->rule.access != CL_ACCESS_TOKEN)
 		return 0;
-	return r->route->audit.action != NULL || refusal(code);
+	return r->route->audit.action != NULL || r->audit.action != NULL || refusal(code);
 }
 
 int cl_serve_audit_must_wait(const struct cl_req *r, int code)
 {
 	(void)code;
-	return r->route && r->route->audit.action != NULL;
+	return r->route && (r->route->audit.action != NULL || r->audit.action != NULL);
 }
 
-/* The record's action: the route's, "break-glass" for a read that broke
- * the glass, "access" for a refusal on a route that is not recorded
- * otherwise. */
+/* The record's action: the handler's, the route's, "break-glass" for a
+ * read that broke the glass, "access" for a refusal on a route that is
+ * not recorded otherwise. */
 static const char *action_of(const struct cl_req *r, int code)
 {
 	if (r->audit.break_glass && code < 400)
 		return "break-glass";
+	if (r->audit.action)
+		return r->audit.action;
 	if (r->route->audit.action)
 		return r->route->audit.action;
 	return "access";

@@ -17,6 +17,7 @@
 #include "batch/cl_batch.h"
 #include "batch/cl_pipeline.h"
 #include "fhir/cl_fhir_export.h"
+#include "privacy/cl_deid.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -241,7 +242,8 @@ static int start_batch(struct cl_server *s)
 	if (rc == CL_OK && cl_refine_settings(&s->cfg)->interval_us > 0)
 		rc = cl_worker_start("cl-fhir-rows", fhir_rows_main, s, &s->fhir_rows);
 	if (rc == CL_OK)
-		rc = cl_fhir_exports_start(s->data_dir, &s->exports);
+		rc = cl_fhir_exports_start(s->data_dir, s->keys_dir, cl_deid_settings(&s->cfg),
+					   &s->exports);
 	if (rc == CL_OK)
 		rc = cl_pipeline_runner_start(s->data_dir, &s->cfg, pipeline_failed, s, &s->pipelines);
 	if (rc == CL_OK && ws->url[0]) {

@@ -403,6 +403,35 @@ int cl_store_fhir_read(struct cl_store *s, const char *type, const char *id, int
 	return rc;
 }
 
+int cl_store_fhir_current(struct cl_store *s, const char *type, const char *id, char *patient,
+			  size_t cap)
+{
+	sqlite3_stmt *q;
+	int rc = prepare(s, "SELECT deleted, patient_id FROM fhir_resource"
+			 " WHERE type = ?1 AND id = ?2 ORDER BY version DESC LIMIT 1", &q);
+
+	if (patient && cap)
+		patient[0] = '\0';
+	if (rc != CL_OK)
+		return rc;
+	sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && !sqlite3_column_int(q, 0)) {
+		const unsigned char *p = sqlite3_column_text(q, 1);
+
+		if (patient && cap)
+			snprintf(patient, cap, "%s", p ? (const char *)p : "");
+		rc = CL_OK;
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = CL_ENOENT; /* no error set: asking is how a type is found */
+	} else {
+		rc = cl_store_db_error(s, "read fhir_resource");
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
 int cl_store_fhir_history(struct cl_store *s, const char *type, const char *id, int64_t since_us,
 			  int64_t below, int64_t count, int64_t *total,
 			  int (*fn)(void *arg, const struct cl_fhir_version *v), void *arg)

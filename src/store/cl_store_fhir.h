@@ -96,6 +96,13 @@ struct cl_fhir_version {
 int cl_store_fhir_read(struct cl_store *s, const char *type, const char *id, int64_t version,
 		       struct cl_fhir_version *v);
 
+/* Whether type/id is held and not deleted (its current version): CL_OK,
+ * its compartment's patient into patient[cap] ("" for none; patient may
+ * be NULL); CL_ENOENT, no error set, when it is not. Reads no resource
+ * text: cheap enough to ask for each resource of an export. */
+int cl_store_fhir_current(struct cl_store *s, const char *type, const char *id, char *patient,
+			  size_t cap);
+
 /* The versions of type/id made at or after since_us, newest first: those
  * below version `below` (0: from the newest), at most `count`; *total:
  * how many there are from since_us (0 when the resource was never held).

@@ -1,7 +1,8 @@
 // A FHIR app's session against carelake, made by fhir-kit-client (npm), a
 // real FHIR R4 client: the CapabilityStatement, read and vread, a search
 // paged with the client's own nextPage, a compartment search, instance
-// history and $everything paged to the end. Each step checks what came
+// history and $everything paged to the end, a transaction and a batch.
+// Each step checks what came
 // back; the first wrong answer ends the run with a message and exit code 1.
 //   node client.mjs BASE_URL TOKEN PATIENT_ID
 import { Client } from 'fhir-kit-client';
@@ -71,4 +72,35 @@ try {
   check(e.response?.status === 404 && e.response?.data?.resourceType === 'OperationOutcome',
     `a missing Patient: ${e.message}`);
 }
+// a transaction: a Patient by urn:uuid and an Observation naming it, the
+// reference rewritten to the id the server gave
+const tx = await client.transaction({ body: {
+  resourceType: 'Bundle', type: 'transaction', entry: [
+    { fullUrl: 'urn:uuid:5b0c2f2e-0d3e-4f51-9a57-7c1d7b9e0001',
+      resource: { resourceType: 'Patient', name: [{ family: 'Kit' }] },
+      request: { method: 'POST', url: 'Patient' } },
+    { resource: { resourceType: 'Observation', status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: 'urn:uuid:5b0c2f2e-0d3e-4f51-9a57-7c1d7b9e0001' },
+      effectiveDateTime: '2026-11-21T10:00:00Z',
+      valueQuantity: { value: 64, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' } },
+      request: { method: 'POST', url: 'Observation' } }] } });
+check(tx.type === 'transaction-response' && tx.entry.length === 2 &&
+  tx.entry.every((e) => e.response.status === '201 Created' && e.response.etag === 'W/"1"'),
+  `transaction: ${JSON.stringify(tx)}`);
+const [newPatient, newObs] = tx.entry.map((e) => e.response.location.split('/')[1]);
+const readObs = await client.read({ resourceType: 'Observation', id: newObs });
+check(readObs.subject.reference === `Patient/${newPatient}`, 'the transaction\'s reference');
+// a batch: one entry written, one refused on its own
+const batch = await client.batch({ body: {
+  resourceType: 'Bundle', type: 'batch', entry: [
+    { resource: { resourceType: 'Practitioner', id: 'kit-dr', name: [{ family: 'Kit' }] },
+      request: { method: 'PUT', url: 'Practitioner/kit-dr' } },
+    { request: { method: 'DELETE', url: 'Practitioner/nobody-here' } }] } });
+check(batch.type === 'batch-response' && batch.entry[0].response.status === '201 Created' &&
+  batch.entry[1].response.status === '404 Not Found' &&
+  batch.entry[1].response.outcome?.resourceType === 'OperationOutcome',
+  `batch: ${JSON.stringify(batch)}`);
+check((await client.read({ resourceType: 'Practitioner', id: 'kit-dr' })).id === 'kit-dr',
+  'the batch\'s Practitioner');
 console.log(JSON.stringify({ observations: obs.total, everything: everything.total }));

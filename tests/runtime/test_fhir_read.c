@@ -636,7 +636,8 @@ static const char *client_script;
 
 /* A real FHIR client's session (tests/fhirclient/client.mjs, npm
  * fhir-kit-client): capability, read, vread, history, a search paged by
- * the client's nextPage, a compartment search, $everything, a 404. */
+ * the client's nextPage, a compartment search, $everything, a 404, a
+ * transaction and a batch. */
 static void test_client(void **state)
 {
 	char data[300], file[1024], patient[80], cmd[2400];

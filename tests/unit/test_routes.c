@@ -31,24 +31,24 @@ static void test_every_route_has_a_rule(void **state)
 static void test_route_without_rule_refused(void **state)
 {
 	const struct cl_route no_rule[] = {
-		{ CL_GET, "/healthz", handler, NULL, { CL_ACCESS_PUBLIC, -1 }, 0, NULL, { NULL, NULL } },
-		{ CL_GET, "/api/v1/secret", handler, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
-		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
+		{ CL_GET, "/healthz", handler, NULL, { CL_ACCESS_PUBLIC, -1 }, 0, NULL, { NULL, NULL }, NULL },
+		{ CL_GET, "/api/v1/secret", handler, NULL, { 0, 0 }, 0, NULL, { NULL, NULL }, NULL },
+		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL }, NULL },
 	};
 	const struct cl_route no_action[] = {
-		{ CL_GET, "/api/v1/x", handler, NULL, { CL_ACCESS_TOKEN, -1 }, 0, NULL, { NULL, NULL } },
-		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
+		{ CL_GET, "/api/v1/x", handler, NULL, { CL_ACCESS_TOKEN, -1 }, 0, NULL, { NULL, NULL }, NULL },
+		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL }, NULL },
 	};
 	const struct cl_route untyped_body[] = {
 		{ CL_POST, "/api/v1/x", handler, NULL, { CL_ACCESS_TOKEN, CL_ACT_INGEST_EVENTS },
-		  CL_ROUTE_BODY, NULL, { NULL, NULL } },
-		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
+		  CL_ROUTE_BODY, NULL, { NULL, NULL }, NULL },
+		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL }, NULL },
 	};
 
 	const struct cl_route unaudited[] = {
 		{ CL_GET, "/api/v1/x/{id}", handler, NULL, { CL_ACCESS_TOKEN, CL_ACT_READ_CLINICAL },
-		  0, NULL, { NULL, NULL } },
-		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL } },
+		  0, NULL, { NULL, NULL }, NULL },
+		{ 0, NULL, NULL, NULL, { 0, 0 }, 0, NULL, { NULL, NULL }, NULL },
 	};
 
 	(void)state;
