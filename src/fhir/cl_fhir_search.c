@@ -245,38 +245,147 @@ static const char *kind_name(int kind)
 	return names[kind];
 }
 
-/* A parameter of the search's type (or _lastUpdated): 1 taken, 0 not one,
- * or CL_EINVAL. */
+/* patient and subject: a resource's patient compartment (the Patient its
+ * subject or patient names), as a link of a chain */
+static const struct cl_fhir_param compartment_link = { "", "patient", CL_FK_REF,
+						       "subject patient", "Patient" };
+
+/* The reference parameter `ref` of type, checked as a link of a chain
+ * named `name`: the parameter, or NULL with s->why. */
+static const struct cl_fhir_param *chain_link(struct cl_fhir_search *s, const char *name,
+					      const char *type, const char *ref)
+{
+	const struct cl_fhir_param *via = cl_fhir_param_find(type, ref);
+
+	if (!via && strcmp(type, "Patient") != 0 &&
+	    (strcmp(ref, "patient") == 0 || strcmp(ref, "subject") == 0))
+		return &compartment_link;
+
+	if (!via || via->kind != CL_FK_REF)
+		snprintf(s->why, sizeof(s->why), "%.80s: %.40s is not a reference parameter of "
+			 "%.40s", name, ref, type);
+	return via && via->kind == CL_FK_REF ? via : NULL;
+}
+
+/* The parameter `name` asks for: one of the search's type ("code",
+ * "name:exact", or _lastUpdated: *p NULL), one of the resources a
+ * reference names (chained: "subject:Patient.name", "patient.birthdate"),
+ * or of the resources that name this one by a reference (reverse chained:
+ * "_has:Observation:patient:code"); with c's chain set, the parameter's
+ * name without its modifier into base, and *mod the modifier ("" none).
+ * 1, 0 when it is none of these, or CL_EINVAL with s->why. */
+static int param_of(struct cl_fhir_search *s, const char *name, char *base, size_t cap,
+		    const struct cl_fhir_param **p, const char **mod, struct cl_fhir_cond *c)
+{
+	char link[80], type[CL_FHIR_TYPE_MAX];
+	const char *rest = name, *dot = strchr(name, '.'), *colon;
+	const struct cl_fhir_param *via = NULL;
+	size_t n;
+
+	*p = NULL;
+	if (strncmp(name, "_has:", 5) == 0) {
+		/* _has:Type:reference:parameter[:modifier] */
+		const char *t = name + 5, *r = strchr(t, ':'), *q = r ? strchr(r + 1, ':') : NULL;
+
+		if (!q || (size_t)(r - t) >= sizeof(type) || (size_t)(q - r - 1) >= sizeof(link)) {
+			snprintf(s->why, sizeof(s->why), "%.80s: not _has:Type:reference:parameter "
+				 "(_has:Observation:patient:code)", name);
+			return CL_EINVAL;
+		}
+		snprintf(type, sizeof(type), "%.*s", (int)(r - t), t);
+		snprintf(link, sizeof(link), "%.*s", (int)(q - r - 1), r + 1);
+		if (!cl_fhir_type_ok(type) || !s->type) {
+			snprintf(s->why, sizeof(s->why), "%.80s: _has needs a search of one type and "
+				 "a resource type to look in", name);
+			return CL_EINVAL;
+		}
+		if (!(via = chain_link(s, name, type, link)))
+			return CL_EINVAL;
+		if (via->target[0] && strcmp(via->target, s->type) != 0) {
+			snprintf(s->why, sizeof(s->why), "%.80s: %.40s.%.40s names %.40s, not %.40s",
+				 name, type, link, via->target, s->type);
+			return CL_EINVAL;
+		}
+		c->reverse = 1;
+		rest = q + 1;
+	} else if (dot) {
+		/* reference[:Type].parameter[:modifier], one link */
+		const char *tm;
+
+		if ((size_t)(dot - name) >= sizeof(link) || strchr(dot + 1, '.') || !s->type) {
+			snprintf(s->why, sizeof(s->why), "%.80s: carelake chains one reference of a "
+				 "search of one type (subject:Patient.name)", name);
+			return CL_EINVAL;
+		}
+		snprintf(link, sizeof(link), "%.*s", (int)(dot - name), name);
+		tm = strchr(link, ':');
+		if (tm)
+			link[tm - link] = '\0', tm++;
+		if (!(via = chain_link(s, name, s->type, link)))
+			return CL_EINVAL;
+		snprintf(type, sizeof(type), "%.63s", tm ? tm : via->target);
+		if (!type[0] || !cl_fhir_type_ok(type) ||
+		    (tm && via->target[0] && strcmp(tm, via->target) != 0)) {
+			snprintf(s->why, sizeof(s->why), "%.80s: name the type %.40s refers to "
+				 "(%.40s:%.40s.%.40s)", name, link, link,
+				 via->target[0] ? via->target : "Patient", dot + 1);
+			return CL_EINVAL;
+		}
+		rest = dot + 1;
+	}
+	colon = strchr(rest, ':');
+	*mod = colon ? colon + 1 : "";
+	n = colon ? (size_t)(colon - rest) : strlen(rest);
+	if (n >= cap) {
+		if (!via)
+			return 0;
+		snprintf(s->why, sizeof(s->why), "%.80s: no such parameter", name);
+		return CL_EINVAL;
+	}
+	snprintf(base, cap, "%.*s", (int)n, rest);
+	if (!via) {
+		if (strcmp(base, "_lastUpdated") == 0)
+			return 1;
+		return s->type && (*p = cl_fhir_param_find(s->type, base)) ? 1 : 0;
+	}
+	if (!(*p = cl_fhir_param_find(type, base))) {
+		snprintf(s->why, sizeof(s->why), "%.80s: %.40s is not a search parameter of %.40s",
+			 name, base, type);
+		return CL_EINVAL;
+	}
+	c->chain = via->name;
+	c->chain_compartment = via == &compartment_link;
+	c->chain_type = keep(s, type, strlen(type));
+	return c->chain_type ? 1 : CL_EINVAL;
+}
+
+/* A parameter of the search's type (or _lastUpdated), maybe chained: 1
+ * taken, 0 not one, or CL_EINVAL. */
 static int type_param(struct cl_fhir_search *s, const char *name, const char *value)
 {
 	char base[80], one[512];
-	const char *colon = strchr(name, ':'), *mod = colon ? colon + 1 : "";
+	const char *mod;
 	const struct cl_fhir_param *p = NULL;
-	struct cl_fhir_cond *c;
-	int kind, first = s->nvalues;
-	size_t n = colon ? (size_t)(colon - name) : strlen(name);
+	struct cl_fhir_cond *c, chain = { 0 };
+	int kind, first = s->nvalues, got;
 
-	if (n >= sizeof(base))
-		return 0;
-	memcpy(base, name, n);
-	base[n] = '\0';
-	if (strcmp(base, "_lastUpdated") == 0)
-		kind = CL_FK_DATE;
-	else if (s->type && (p = cl_fhir_param_find(s->type, base)))
-		kind = p->kind;
-	else
-		return 0;
+	got = param_of(s, name, base, sizeof(base), &p, &mod, &chain);
+	if (got == CL_EINVAL && s->lenient)
+		return 0; /* a chain not served: ignored like any parameter not served */
+	if (got != 1)
+		return got;
 	if (s->q.nconds == CL_FHIR_QUERY_COND_MAX) {
 		snprintf(s->why, sizeof(s->why), "a search takes at most %d parameters",
 			 CL_FHIR_QUERY_COND_MAX);
 		return CL_EINVAL;
 	}
+	kind = p ? p->kind : CL_FK_DATE;
 	c = &s->conds[s->q.nconds];
-	memset(c, 0, sizeof(*c));
+	*c = chain;
 	s->q.conds = s->conds;
 	c->param = p ? p->name : NULL;
 	c->kind = kind;
-	if (!colon)
+	if (!mod[0])
 		c->modifier = CL_FM_NONE;
 	else if (strcmp(mod, "missing") == 0 && p)
 		c->modifier = CL_FM_MISSING;
@@ -286,11 +395,14 @@ static int type_param(struct cl_fhir_search *s, const char *name, const char *va
 		c->modifier = CL_FM_EXACT;
 	else if (strcmp(mod, "contains") == 0 && kind == CL_FK_STRING)
 		c->modifier = CL_FM_CONTAINS;
+	else if (kind == CL_FK_REF && cl_fhir_type_ok(mod))
+		c->modifier = CL_FM_NONE; /* subject:Patient=1: the type, below */
 	else {
 		snprintf(s->why, sizeof(s->why), "%.60s: the modifier :%.20s is not one carelake "
 			 "serves for %s parameter (%s)", base, mod, kind_name(kind),
 			 kind == CL_FK_TOKEN ? ":not, :missing"
-			 : kind == CL_FK_STRING ? ":exact, :contains, :missing" : ":missing");
+			 : kind == CL_FK_STRING ? ":exact, :contains, :missing"
+			 : kind == CL_FK_REF ? "a type (:Patient), :missing" : ":missing");
 		return CL_EINVAL;
 	}
 	if (c->modifier == CL_FM_MISSING) {
@@ -331,6 +443,22 @@ static int type_param(struct cl_fhir_search *s, const char *name, const char *va
 				 : kind == CL_FK_TOKEN ? " (system|code, code, system| or |code)" : "");
 			s->nvalues = first;
 			return CL_EINVAL;
+		}
+		if (kind == CL_FK_REF && mod[0]) {
+			/* typed (subject:Patient=1): an id alone is of that type */
+			struct cl_fhir_value *val = &s->values[s->nvalues];
+
+			if (val->sys && strcmp(val->sys, mod) != 0) {
+				snprintf(s->why, sizeof(s->why), "%.60s:%.40s: '%.80s' is not a "
+					 "%.40s", base, mod, one, mod);
+				s->nvalues = first;
+				return CL_EINVAL;
+			}
+			if (!val->sys && !(val->sys = keep(s, mod, strlen(mod)))) {
+				snprintf(s->why, sizeof(s->why), "the search's text is too long");
+				s->nvalues = first;
+				return CL_EINVAL;
+			}
 		}
 		s->nvalues++;
 		if (*v != ',')
@@ -639,7 +767,9 @@ int cl_fhir_search_param(void *arg, const char *name, const char *value)
 		applied(s, name, value);
 		return 0;
 	}
-	if (!s->everything && (strcmp(name, "patient") == 0 || strcmp(name, "subject") == 0)) {
+	if (!s->everything && (strcmp(name, "patient") == 0 || strcmp(name, "subject") == 0 ||
+			       strcmp(name, "patient:Patient") == 0 ||
+			       strcmp(name, "subject:Patient") == 0)) {
 		if (s->q.patient || !patient_ref(value, s->patient, sizeof(s->patient))) {
 			snprintf(s->why, sizeof(s->why), "%s: '%.80s' is not one Patient reference "
 				 "(Patient/ID)", name, value);

@@ -343,6 +343,14 @@ static int narrow(struct cl_req *r, struct cl_store *st, struct cl_fhir_search *
 		snprintf(msg, sizeof(msg), "the token's scopes do not allow searching %.64s", type);
 		return cl_reply_error(r, 403, "forbidden", msg, NULL, NULL);
 	}
+	/* a chain reads the resources it goes through */
+	for (int i = 0; i < s->q.nconds; i++)
+		if (s->q.conds[i].chain_type &&
+		    !cl_scope_allows(&r->who, CL_ACT_READ_CLINICAL, s->q.conds[i].chain_type)) {
+			snprintf(msg, sizeof(msg), "the token's scopes do not allow searching "
+				 "%.64s (chained)", s->q.conds[i].chain_type);
+			return cl_reply_error(r, 403, "forbidden", msg, NULL, NULL);
+		}
 	if (r->who.patient[0]) {
 		/* its own compartment; another patient's has nothing for it */
 		if ((s->q.patient && strcmp(s->q.patient, r->who.patient) != 0) ||

@@ -709,7 +709,9 @@ static void value_match(struct sql *q, const struct cl_fhir_cond *c, const struc
 	add(q, ")");
 }
 
-static void cond_match(struct sql *q, const struct cl_fhir_cond *c)
+/* The condition c on the resource `row` (the alias of its fhir_resource
+ * row in the query). */
+static void key_match(struct sql *q, const struct cl_fhir_cond *c, const char *row)
 {
 	if (!c->param) {
 		/* _lastUpdated: the version's time, an instant */
@@ -724,7 +726,9 @@ static void cond_match(struct sql *q, const struct cl_fhir_cond *c)
 	}
 	add(q, c->modifier == CL_FM_NOT || (c->modifier == CL_FM_MISSING && c->missing)
 		       ? " AND NOT EXISTS (" : " AND EXISTS (");
-	add(q, "SELECT 1 FROM fhir_key k WHERE k.rid = r.rowid AND k.param = ");
+	add(q, "SELECT 1 FROM fhir_key k WHERE k.rid = ");
+	add(q, row);
+	add(q, ".rowid AND k.param = ");
 	add_text(q, c->param);
 	if (c->modifier != CL_FM_MISSING) {
 		add(q, " AND (");
@@ -735,6 +739,55 @@ static void cond_match(struct sql *q, const struct cl_fhir_cond *c)
 		}
 		add(q, ")");
 	}
+	add(q, ")");
+}
+
+/* The condition c on the resource r: its own keys, or a chained
+ * resource's (r2) through a reference key (c), or for _has through the
+ * references that name r (fhir_ref). */
+static void cond_match(struct sql *q, const struct cl_fhir_cond *c)
+{
+	struct cl_fhir_cond on = *c;
+
+	if (!c->chain) {
+		key_match(q, c, "r");
+		return;
+	}
+	on.chain = NULL;
+	if (c->chain_compartment) {
+		/* the resource's patient (or, reversed, the resources whose
+		 * patient it is), by the compartment's column */
+		add(q, c->reverse ? " AND EXISTS (SELECT 1 FROM fhir_resource r2 WHERE"
+				    " r2.patient_id = r.id AND r.type = 'Patient' AND r2.type = "
+				  : " AND r.patient_id IN (SELECT r2.id FROM fhir_resource r2 WHERE"
+				    " r2.type = ");
+		add_text(q, c->chain_type);
+		add(q, " AND r2.current = 1 AND r2.deleted = 0");
+		key_match(q, &on, "r2");
+		add(q, ")");
+		return;
+	}
+	if (!c->reverse) {
+		add(q, " AND EXISTS (SELECT 1 FROM fhir_key c WHERE c.rid = r.rowid AND c.param = ");
+		add_text(q, c->chain);
+		/* an unresolved urn:uuid reference names no type */
+		add(q, " AND (c.sys = ");
+		add_text(q, c->chain_type);
+		add(q, " OR c.sys IS NULL) AND c.code IN (SELECT r2.id FROM fhir_resource r2"
+		       " WHERE r2.type = ");
+		add_text(q, c->chain_type);
+		add(q, " AND r2.current = 1 AND r2.deleted = 0");
+		key_match(q, &on, "r2");
+		add(q, "))");
+		return;
+	}
+	add(q, " AND EXISTS (SELECT 1 FROM fhir_ref f JOIN fhir_resource r2 ON r2.rowid = f.rid"
+	       " WHERE f.code = r.id AND f.param = ");
+	add_text(q, c->chain);
+	add(q, " AND (f.sys = r.type OR f.sys IS NULL) AND r2.type = ");
+	add_text(q, c->chain_type);
+	add(q, " AND r2.current = 1 AND r2.deleted = 0");
+	key_match(q, &on, "r2");
 	add(q, ")");
 }
 

@@ -133,8 +133,17 @@ struct cl_fhir_value {
 
 /* A condition on one search parameter: a resource matches when one of
  * its keys matches one of the values (:not, when none does; :missing,
- * when it has no key, or has one). */
+ * when it has no key, or has one). Chained, the condition is on the
+ * resources of chain_type that the resource names by its reference
+ * parameter chain (subject:Patient.name=x), or reversed (_has), on those
+ * that name the resource by their parameter chain
+ * (_has:Observation:patient:code=x). */
 struct cl_fhir_cond {
+	const char *chain;    /* the reference parameter chained through (NULL: none) */
+	const char *chain_type;
+	int chain_compartment; /* ... which is the patient compartment (patient,
+				* subject: the Patient, patient_id) */
+	int reverse;          /* _has */
 	const char *param;    /* NULL: _lastUpdated, the version's time */
 	int kind;             /* enum cl_fhir_kind */
 	int modifier;         /* enum cl_fhir_modifier */

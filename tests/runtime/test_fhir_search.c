@@ -220,6 +220,44 @@ static void test_tokens_references(void **state)
 	assert_string_equal(ours("Observation?device=Device/srch-dev-1"), "srch-obs-bp");
 	assert_string_equal(ours("Observation?device:missing=true&subject=Patient/srch-pat-2"),
 			    "srch-obs-none");
+	/* a reference typed by its modifier */
+	assert_string_equal(ours("Observation?subject:Patient=srch-pat-2"),
+			    "srch-obs-bp,srch-obs-none");
+	assert_int_equal(code_of(&srv, "/fhir/Observation?subject:Group=g1", srv.token, NULL), 400);
+	assert_int_equal(code_of(&srv, "/fhir/Observation?subject:Patient=Group/srch-pat-2",
+				 srv.token, NULL), 400);
+	assert_string_equal(ours("Patient?general-practitioner:Practitioner=srch-gp-1"),
+			    "srch-pat-1,srch-pat-2");
+	/* chained: through a reference to what it names */
+	assert_string_equal(ours("Observation?subject:Patient.family:exact=Mullerson"),
+			    "srch-obs-bp,srch-obs-none");
+	assert_string_equal(ours("Observation?patient.gender=female&code=8310-5"),
+			    "srch-obs-period");
+	assert_string_equal(ours("Observation?patient.birthdate=1958"),
+			    "srch-obs-offset,srch-obs-period");
+	assert_string_equal(ours("Patient?general-practitioner:Practitioner.family=okafor"),
+			    "srch-pat-1,srch-pat-2");
+	assert_string_equal(ours("Patient?general-practitioner:Practitioner.family=smith"), "");
+	/* reverse chained (_has): what names it */
+	assert_string_equal(ours("Patient?_has:Observation:patient:code=85354-9"), "srch-pat-2");
+	assert_string_equal(ours("Patient?_has:Observation:subject:code=http://loinc.org%7C8310-5"),
+			    "srch-pat-1");
+	assert_string_equal(ours("Encounter?_has:Observation:encounter:code=local-pulse"),
+			    "srch-enc-1");
+	assert_string_equal(ours("Practitioner?_has:Patient:general-practitioner:gender=other"),
+			    "srch-gp-1");
+	/* one link, of a reference parameter, to a parameter of its type */
+	assert_string_equal(ours("Observation?subject.gender=female&code=8310-5"), "srch-obs-period");
+	assert_int_equal(code_of(&srv, "/fhir/Observation?performer.gender=female", srv.token, NULL),
+			 400);
+	assert_string_equal(ours("Observation?performer:Practitioner.gender=female"), "");
+	assert_int_equal(code_of(&srv, "/fhir/Observation?patient.nosuch=1", srv.token, NULL), 400);
+	assert_int_equal(code_of(&srv, "/fhir/Observation?code.family=x", srv.token, NULL), 400);
+	assert_int_equal(code_of(&srv, "/fhir/Observation?patient.organization.name=x", srv.token,
+				 NULL), 400);
+	assert_int_equal(code_of(&srv, "/fhir/Patient?_has:Observation:code:code=1", srv.token,
+				 NULL), 400);
+	assert_int_equal(code_of(&srv, "/fhir/Patient?_has:Observation=1", srv.token, NULL), 400);
 }
 
 static void test_dates_quantities(void **state)

@@ -90,9 +90,34 @@ static void test_search(void **state)
 	/* lenient: what is not served is ignored and stays out of the link */
 	cl_fhir_search_init(&s, "Observation", 0, 1);
 	assert_int_equal(param("flavour", "sweet"), CL_OK);
-	assert_int_equal(param("_has:Observation:patient:code", "x"), CL_OK);
+	assert_int_equal(param("_has:Observation:nosuch:code", "x"), CL_OK);
+	assert_int_equal(param("patient.organization.name", "x"), CL_OK);
 	assert_int_equal(cl_fhir_search_finish(&s), CL_OK);
 	assert_string_equal(s.applied, "_count=50");
+
+	/* chained and reverse chained */
+	cl_fhir_search_init(&s, "Observation", 0, 0);
+	assert_int_equal(param("patient.gender", "female"), CL_OK);
+	assert_string_equal(s.conds[0].chain_type, "Patient");
+	assert_int_equal(s.conds[0].chain_compartment, 1);
+	assert_string_equal(s.conds[0].param, "gender");
+	assert_int_equal(param("encounter:Encounter.status", "finished"), CL_OK);
+	assert_string_equal(s.conds[1].chain, "encounter");
+	assert_string_equal(s.conds[1].chain_type, "Encounter");
+	assert_int_equal(param("encounter:Patient.status", "x"), CL_EINVAL);
+	assert_non_null(strstr(s.why, "name the type"));
+	assert_int_equal(param("code.status", "x"), CL_EINVAL);
+	assert_non_null(strstr(s.why, "not a reference parameter"));
+	assert_int_equal(param("patient.nosuch", "x"), CL_EINVAL);
+	assert_int_equal(param("patient.name:exact", "Ann"), CL_OK);
+	assert_int_equal(s.conds[2].modifier, CL_FM_EXACT);
+	cl_fhir_search_init(&s, "Patient", 0, 0);
+	assert_int_equal(param("_has:Observation:patient:code", "1234-5"), CL_OK);
+	assert_int_equal(s.conds[0].reverse, 1);
+	assert_string_equal(s.conds[0].chain_type, "Observation");
+	assert_int_equal(param("_has:Encounter:practitioner:status", "x"), CL_EINVAL);
+	assert_non_null(strstr(s.why, "names Practitioner, not Patient"));
+	assert_int_equal(param("_has:Observation", "x"), CL_EINVAL);
 }
 
 /* _sort and the page starts a sorted search's next links carry. */
