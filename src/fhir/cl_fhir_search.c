@@ -873,6 +873,20 @@ void cl_fhir_search_init(struct cl_fhir_search *s, const char *type, int everyth
 	s->q.count = CL_FHIR_PAGE_DEFAULT;
 }
 
+/* Appends the space-separated element names of list (NULL: none) to
+ * those kept. */
+static void add_elements(struct cl_fhir_search *s, const char *list)
+{
+	for (const char *v = list; v && *v && s->nelements < 32;) {
+		size_t len = strcspn(v, " ");
+
+		if (!(s->elements[s->nelements] = keep(s, v, len)))
+			break;
+		s->nelements++;
+		v += len + (v[len] == ' ');
+	}
+}
+
 int cl_fhir_search_finish(struct cl_fhir_search *s)
 {
 	char n[24];
@@ -893,29 +907,13 @@ int cl_fhir_search_finish(struct cl_fhir_search *s)
 		s->elements_except = 1;
 	}
 	if (s->summary == 'x' && s->type) {
-		const char *list = cl_fhir_mandatory_elements(s->type);
-
 		s->elements[s->nelements++] = "text";
-		for (const char *v = list; v && *v && s->nelements < 32;) {
-			size_t len = strcspn(v, " ");
-
-			if (!(s->elements[s->nelements] = keep(s, v, len)))
-				break;
-			s->nelements++;
-			v += len + (v[len] == ' ');
-		}
+		add_elements(s, cl_fhir_mandatory_elements(s->type));
 	}
 	if (s->summary == 't' && s->type) {
 		const char *list = cl_fhir_summary_elements(s->type);
 
-		for (const char *v = list; v && *v && s->nelements < 32;) {
-			size_t len = strcspn(v, " ");
-
-			if (!(s->elements[s->nelements] = keep(s, v, len)))
-				break;
-			s->nelements++;
-			v += len + (v[len] == ' ');
-		}
+		add_elements(s, list);
 		if (!list || s->nelements == 0) {
 			snprintf(s->why, sizeof(s->why), "_summary=true: %.64s has no summary elements "
 				 "in FHIR R4", s->type);

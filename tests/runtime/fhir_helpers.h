@@ -1,7 +1,7 @@
 /*
  * Helpers of the FHIR API's runtime tests: GET with a header, the status
- * of a GET, and a search walked through its next links (every page), each
- * resource seen once.
+ * of a GET, a search walked through its next links (every page), each
+ * resource seen once, and files ingested.
  */
 #ifndef FHIR_HELPERS_H
 #define FHIR_HELPERS_H
@@ -81,6 +81,29 @@ static inline struct walk walk(const struct server *s, const char *path, const c
 			between(arg);
 	}
 	return w;
+}
+
+/* `carelake ingest --data data path`, which must succeed. */
+static inline void ingest(const char *data, const char *path)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "'%s' ingest --data '%s' '%s' >/dev/null 2>&1", bin, data, path);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Writes text to dir/name and ingests it. */
+static inline void ingest_text(const char *data, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	ingest(data, path);
 }
 
 /* Runs a node script's command line (its output into dir/name); fails

@@ -39,27 +39,6 @@
 #include <dirent.h>
 #include <jansson.h>
 
-static void ingest(const char *data, const char *path)
-{
-	char cmd[2048];
-
-	snprintf(cmd, sizeof(cmd), "'%s' ingest --data '%s' '%s' >/dev/null 2>&1", bin, data, path);
-	assert_int_equal(system(cmd), 0);
-}
-
-/* Writes text to dir/name and ingests it. */
-static void ingest_text(const char *data, const char *name, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	ingest(data, path);
-}
 
 /* The resource as served, meta.versionId and meta.lastUpdated taken out
  * (and meta itself when nothing else was in it). */

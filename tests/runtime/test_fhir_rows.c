@@ -30,25 +30,6 @@ static char data[300];
 static struct server srv;
 static const char *const serve_args[] = { "--set", "refine.interval=1s", NULL };
 
-static void ingest(const char *path)
-{
-	char cmd[2048];
-
-	snprintf(cmd, sizeof(cmd), "'%s' ingest --data '%s' '%s' >/dev/null 2>&1", bin, data, path);
-	assert_int_equal(system(cmd), 0);
-}
-
-static void write_file(const char *name, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static json_t *get_json(const char *path)
 {
@@ -129,25 +110,21 @@ static int setup(void **state)
 	snprintf(cmd, sizeof(cmd), "'%s' generate --out '%s/gen' --patients 6 >/dev/null", bin, dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(path, sizeof(path), "%s/gen", dir);
-	ingest(path);
+	ingest(data, path);
 	snprintf(path, sizeof(path), "%s/synthea-csv", shared);
-	ingest(path);
+	ingest(data, path);
 	server_start(&srv, bin, data, serve_args);
 	/* while it runs: Synthea's medications and procedures */
-	write_file("medications.csv",
+	ingest_text(data, "medications.csv",
 		   "START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,"
 		   "DISPENSES,TOTALCOST,REASONCODE,REASONDESCRIPTION\n"
 		   "2024-03-01T10:00:00Z,,patient-0001,,enc-patient-0001-a1,314076,lisinopril 10 MG "
 		   "Oral Tablet,10,0,1,10,,\n");
-	write_file("procedures.csv",
+	ingest_text(data, "procedures.csv",
 		   "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST,REASONCODE,"
 		   "REASONDESCRIPTION\n"
 		   "2024-03-01T11:00:00Z,2024-03-01T11:30:00Z,patient-0001,enc-patient-0001-a1,"
 		   "http://snomed.info/sct,168594001,Clavicle X-ray,100,,\n");
-	snprintf(path, sizeof(path), "%s/medications.csv", dir);
-	ingest(path);
-	snprintf(path, sizeof(path), "%s/procedures.csv", dir);
-	ingest(path);
 	/* a monitor's readings: a blood pressure (both values at one
 	 * instant), a pulse, and a consciousness score, which LOINC has no
 	 * code for here */
@@ -373,16 +350,13 @@ static void test_fhir_as_stored(void **state)
 /* A later file changes a row: a new version; the others none. */
 static void test_versions(void **state)
 {
-	char path[512];
 	json_t *a;
 
 	(void)state;
-	write_file("bookings-changed.csv",
+	ingest_text(data, "bookings-changed.csv",
 		   "booking_id,patient_id,practitioner_id,clinic,channel,booked,appointment,status\n"
 		   "bk-0001-0,patient-0001,practitioner-0001,Cardiology,phone,2026-11-01T09:00:00Z,"
 		   "2026-12-20T10:00:00Z,cancelled\n");
-	snprintf(path, sizeof(path), "%s/bookings-changed.csv", dir);
-	ingest(path);
 	for (int i = 0; i < 400 * cl_test_slowdown(); i++) {
 		a = get_json("/fhir/Appointment/bk-0001-0");
 		if (!strcmp(str_at(a, "status"), "cancelled"))

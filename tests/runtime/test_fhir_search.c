@@ -46,26 +46,6 @@ static const char *compare_script, *test_data;
 static char data[300];
 static struct server srv;
 
-static void ingest(const char *path)
-{
-	char cmd[2048];
-
-	snprintf(cmd, sizeof(cmd), "'%s' ingest --data '%s' '%s' >/dev/null 2>&1", bin, data, path);
-	assert_int_equal(system(cmd), 0);
-}
-
-static void ingest_text(const char *name, const char *text)
-{
-	char path[512];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	ingest(path);
-}
 
 /* What a search finds, every page: "id,id,..." in order of type and id. */
 static char *found(const char *query)
@@ -130,13 +110,13 @@ static int setup(void **state)
 	snprintf(data, sizeof(data), "%s/data", dir);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/synthea-fhir/%s", shared, names[i]);
-		ingest(path);
+		ingest(data, path);
 	}
 	server_start(&srv, bin, data, NULL);
 	/* the last file while the server runs: its store stays sound (the
 	 * ingest's checkpoint must not reset a WAL the server still uses) */
 	snprintf(path, sizeof(path), "%s/fhir-search-extra.json", test_data);
-	ingest(path);
+	ingest(data, path);
 	usleep(300 * 1000);
 	r = get(&srv, "/fhir/Patient?_count=1", srv.token, NULL);
 	assert_int_equal(r.code, 200);
@@ -893,14 +873,14 @@ static void test_errors(void **state)
 static void test_versions(void **state)
 {
 	(void)state;
-	ingest_text("v2.json", "{\"resourceType\":\"Observation\",\"id\":\"srch-obs-none\","
+	ingest_text(data, "v2.json", "{\"resourceType\":\"Observation\",\"id\":\"srch-obs-none\","
 		    "\"status\":\"final\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
 		    "\"code\":\"8867-4\"}]},\"subject\":{\"reference\":\"Patient/srch-pat-2\"},"
 		    "\"valueQuantity\":{\"value\":72,\"unit\":\"/min\"}}");
 	assert_string_equal(ours("Observation?value-quantity=0.055"), "");
 	assert_string_equal(ours("Observation?value-quantity=72&code=8867-4"), "srch-obs-none");
 	assert_string_equal(ours("Observation?status=preliminary"), "");
-	ingest_text("del.json", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+	ingest_text(data, "del.json", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
 		    "{\"request\":{\"method\":\"DELETE\",\"url\":\"Observation/srch-obs-none\"}}]}");
 	assert_string_equal(ours("Observation?code=8867-4"), "");
 	assert_string_equal(ours("Observation?value-quantity=72"), "");
