@@ -848,6 +848,26 @@ static int was_open(const struct cl_fhir_rows *p, int64_t run)
 	return 0;
 }
 
+/* 1 when run loaded FHIR files and nothing else: its rows are all served
+ * as stored, and reading them to find that out would cost a pass over
+ * every row it loaded. A refine run reads the logs, device events too. */
+static int only_fhir_files(struct cl_fhir_rows *p, int64_t run)
+{
+	sqlite3_stmt *q;
+	int yes = 0;
+
+	if (sqlite3_prepare_v2(p->db, "SELECT EXISTS (SELECT 1 FROM bronze_file WHERE run_id = ?1)"
+			       " AND NOT EXISTS (SELECT 1 FROM bronze_file WHERE run_id = ?1"
+			       " AND format != 'fhir') AND (SELECT pipeline FROM pipeline_run"
+			       " WHERE id = ?1) NOT LIKE 'refine%'", -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(q, 1, run);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		yes = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return yes;
+}
+
 /* The next run to serve: the first not served that has ended, or that
  * began over an hour ago and was not served open already. Runs still
  * loading are left for later; the floor moves over the served ones that
@@ -877,7 +897,7 @@ static int next_run(struct cl_fhir_rows *p)
 		if (ended || (stale && !was_open(p, id))) {
 			p->run = id;
 			p->run_ended = ended;
-			p->kind = 0;
+			p->kind = ended && only_fhir_files(p, id) ? NKINDS : 0;
 			p->at_rowid = 0;
 			break;
 		}
