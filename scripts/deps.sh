@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
 libcmocka-dev libjansson-dev libyaml-dev libjson-c-dev \
 libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev mosquitto libsqlite3-dev libzip-dev libxml2-dev \
-libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev openssl nodejs"
+libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev openssl nodejs chromium"
 
 if [ "${1:-}" = bench ]; then
 	PKGS="$PKGS nginx-light wrk python3"
@@ -32,9 +32,26 @@ if [ -n "$missing" ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# uPlot from npm: the dashboards' time-series charts, built into the binary
+# (CMakeLists.txt embeds web/node_modules/uplot/dist). Pinned by
+# web/package.json and its lock file; npm ci installs exactly that.
+here=$(dirname "$0")/..
+if [ ! -f "$here/web/node_modules/uplot/dist/uPlot.iife.min.js" ]; then
+	echo "carelake: installing uPlot for the dashboards (npm ci in web)" >&2
+	npm ci --prefix "$here/web" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+# playwright-core and axe-core from npm: the browser test drives Debian's
+# chromium (installed above; playwright-core downloads no browser) and
+# checks the pages' accessibility (runtime_web_browser).
+if [ ! -d "$here/tests/browser/node_modules/playwright-core" ] ||
+   [ ! -d "$here/tests/browser/node_modules/axe-core" ]; then
+	echo "carelake: installing playwright-core and axe-core for the tests (npm ci in tests/browser)" >&2
+	npm ci --prefix "$here/tests/browser" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
 # DuckDB from npm: the independent reader the tests check carelake's
 # Parquet files and Delta tables against, and the benchmarks' baseline.
-here=$(dirname "$0")/..
 if [ ! -d "$here/tests/duckdb/node_modules/@duckdb/node-api" ]; then
 	echo "carelake: installing DuckDB for the tests (npm install in tests/duckdb)" >&2
 	# `npm ci` refuses this lock file (npm leaves the other platforms'

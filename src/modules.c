@@ -21,6 +21,7 @@
 #include "plugins/in_mqtt/cl_in_mqtt.h"
 #include "plugins/in_synthetic/cl_in_synthetic.h"
 #include "serve/cl_http_config.h"
+#include "serve/cl_session.h"
 #include "serve/cl_webhook.h"
 #include "store/cl_query.h"
 #include "stream/cl_rules.h"
@@ -30,6 +31,7 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_log_section,
 	&cl_bronze_section,
 	&cl_http_section,
+	&cl_web_section,
 	&cl_mqtt_section,
 	&cl_stream_section,
 	&cl_webhook_section,

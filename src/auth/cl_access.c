@@ -41,6 +41,10 @@ static const struct {
 					 { 1, 0, 0, 0, 1, 0, 0 } },
 	[CL_ACT_EXPORT_IDENTIFIED] = { "export-identified", "exports with direct identifiers",
 				       { 1, 0, 0, 0, 0, 0, 0 } },
+	[CL_ACT_SIGN_IN] = { "sign-in", "sign in to the dashboards: a browser session for the token (each page and call it makes is then checked as the token's)",
+			     { 1, 1, 1, 1, 1, 1, 0 } },
+	[CL_ACT_VIEW_BOARD] = { "view-board", "the ICU board page: every bed's vitals, NEWS2 and open alerts (a clinician bound to wards: theirs)",
+				{ 1, 0, 1, 0, 0, 0, 0 } },
 };
 
 enum cl_role cl_role_by_name(const char *name)

@@ -42,6 +42,8 @@ enum cl_action {
 	CL_ACT_OPERATE,           /* pipelines, status, lake and bronze operations */
 	CL_ACT_EXPORT_DEIDENTIFIED, /* de-identified exports */
 	CL_ACT_EXPORT_IDENTIFIED, /* exports with identifiers */
+	CL_ACT_SIGN_IN,           /* a browser session on the dashboards for the token */
+	CL_ACT_VIEW_BOARD,        /* the ICU board page */
 	CL_ACTIONS
 };
 

@@ -22,6 +22,10 @@ static const struct {
 	[CL_ACT_OPERATE] = { "*", CL_SCOPE_C | CL_SCOPE_U | CL_SCOPE_D },
 	[CL_ACT_EXPORT_DEIDENTIFIED] = { "*", CL_SCOPE_R | CL_SCOPE_S },
 	[CL_ACT_EXPORT_IDENTIFIED] = { "*", CL_SCOPE_R | CL_SCOPE_S },
+	/* a session and a page hold no resource: the calls they make are
+	 * checked against the scopes themselves */
+	[CL_ACT_SIGN_IN] = { "*", 0 },
+	[CL_ACT_VIEW_BOARD] = { "*", 0 },
 };
 
 const char *cl_scope_action_resource(enum cl_action a)
@@ -159,6 +163,8 @@ int cl_scope_allows_perms(const struct cl_principal *p, enum cl_action a, const 
 
 	if (!cl_access_allows(p->role, a))
 		return 0;
+	if (need == 0)
+		return 1;  /* nothing of a resource: the role decides */
 	if (!resource)
 		resource = cl_scope_action_resource(a);
 	while (*s) {

@@ -77,6 +77,18 @@ int cl_api_alert_ack(struct cl_req *r);
 int cl_api_access_alerts_get(struct cl_req *r);
 int cl_api_access_alert_ack(struct cl_req *r);
 
+/* GET /api/v1/patients: the board's patients (cl_api_patients.c) */
+int cl_api_patients_get(struct cl_req *r);
+
+/* The dashboards (cl_api_web.c): GET /, GET /board, GET /app/{file},
+ * GET and POST /app/session, POST /app/session/logout */
+int cl_api_web_index(struct cl_req *r);
+int cl_api_web_board(struct cl_req *r);
+int cl_api_web_asset(struct cl_req *r);
+int cl_api_web_session(struct cl_req *r);
+int cl_api_web_sign_in(struct cl_req *r);
+int cl_api_web_sign_out(struct cl_req *r);
+
 /* GET /api/v1/patients/{id}/vitals (cl_api_vitals.c) */
 int cl_api_vitals_get(struct cl_req *r);
 

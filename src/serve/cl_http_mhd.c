@@ -101,6 +101,7 @@ static int mhd_reply(void *conn, int code, const char *ctype, char *body, size_t
 	struct mreq *q = conn;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	int cache = 0;
 
 	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
@@ -108,9 +109,12 @@ static int mhd_reply(void *conn, int code, const char *ctype, char *body, size_t
 		return CL_ENOMEM;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	for (int i = 0; i < h->n; i++)
+	for (int i = 0; i < h->n; i++) {
 		MHD_add_response_header(resp, h->name[i], h->value[i]);
+		cache |= strcasecmp(h->name[i], "Cache-Control") == 0;
+	}
+	if (!cache)
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
 	ret = MHD_queue_response(q->conn, (unsigned int)code, resp);
 	MHD_destroy_response(resp);
 	q->state = S_ANSWERED;

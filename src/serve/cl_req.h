@@ -44,8 +44,8 @@ enum cl_method { CL_GET, CL_POST, CL_PUT, CL_DELETE, CL_METHOD_OTHER };
 /* The headers a reply carries beyond its type and length: a handler
  * adds them (cl_reply_header) before it replies; an error reply also
  * takes one (cl_reply_error's extra_h). */
-#define CL_REPLY_HEADERS 4
-#define CL_REPLY_HEADER_MAX 160        /* longest value, its NUL included */
+#define CL_REPLY_HEADERS 8              /* a page's security headers, ETag, cookie */
+#define CL_REPLY_HEADER_MAX 256        /* longest value, its NUL included */
 struct cl_reply_headers {
 	int n;
 	const char *name[CL_REPLY_HEADERS];            /* static strings */
@@ -64,8 +64,8 @@ struct cl_transport {
 	int (*each_query)(void *conn, int (*fn)(void *arg, const char *name, const char *value),
 			  void *arg);
 	/* Writes a whole reply with the headers h beyond Content-Type,
-	 * Cache-Control and Content-Length; the body is the transport's to
-	 * free (free()). */
+	 * Cache-Control (no-store, unless h names its own) and
+	 * Content-Length; the body is the transport's to free (free()). */
 	int (*reply)(void *conn, int code, const char *ctype, char *body, size_t len,
 		     const struct cl_reply_headers *h);
 	/* Starts a streamed reply (NULL: this transport cannot). */
@@ -121,6 +121,8 @@ struct cl_req {
 	const char *body;                  /* the whole body (not NUL-ended) */
 	size_t body_len;
 	struct cl_principal who;           /* the bearer of its token */
+	int by_cookie;                     /* the token came from a dashboard
+					    * session's cookie, not a header */
 	int deidentified;                  /* a CL_ROUTE_DEID route let it in by
 					    * export-deidentified alone: serve it
 					    * de-identified */

@@ -6,10 +6,12 @@
 #include "auth/cl_scope.h"
 #include "cl_authlimit.h"
 #include "cl_server_int.h"
+#include "cl_session.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "core/cl_url.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -216,6 +218,49 @@ static void name_request(struct cl_req *r)
 	*at = '\0';
 }
 
+int cl_route_same_origin(const struct cl_req *r)
+{
+	const char *site = cl_req_header(r, "Sec-Fetch-Site");
+	const char *origin = cl_req_header(r, "Origin");
+	const char *host = cl_req_header(r, "Host");
+	const char *rest;
+
+	if (site && strcmp(site, "same-origin") != 0)
+		return 0;
+	if (!origin)
+		return 1;  /* a client that is no browser, or an old one: SameSite holds */
+	if (!host || !*host)
+		return 0;
+	if (strncmp(origin, "http://", 7) == 0)
+		rest = origin + 7;
+	else if (strncmp(origin, "https://", 8) == 0)
+		rest = origin + 8;
+	else
+		return 0;  /* "null" and the like: an opaque origin */
+	return strcasecmp(rest, host) == 0;
+}
+
+/* Who the request says it is: its Authorization header, or without one
+ * the token of its dashboard session (the Cookie) written as such a
+ * header into buf[cap] (r->by_cookie then set). NULL when it has
+ * neither, or *ended when its session is over. */
+static const char *credentials(struct cl_req *r, char *buf, size_t cap, int *ended)
+{
+	const char *h = cl_req_header(r, "Authorization");
+	char id[CL_SESSION_ID_HEX + 1];
+
+	*ended = 0;
+	if (h || !cl_session_cookie(cl_req_header(r, "Cookie"), id))
+		return h;
+	memcpy(buf, "Bearer ", 7);
+	if (cl_sessions_token(r->s->sessions, id, cl_time_now_us(), buf + 7, cap - 7) != CL_OK) {
+		*ended = 1;
+		return NULL;
+	}
+	r->by_cookie = 1;
+	return buf;
+}
+
 /* The token check of a route that needs one: 429 for an address blocked
  * after repeated failures, 401 (counted against the address), 403.
  * 1 when the request may go on, else what the reply returned. */
@@ -233,10 +278,33 @@ static int check_token(struct cl_req *r, const struct cl_route *rt)
 			 "retry in %lld s", (long long)wait);
 		return cl_reply_error(r, 429, "too_many_requests", msg, "Retry-After", after);
 	}
-	if (cl_auth_check(r->s->auth, cl_req_header(r, "Authorization"), &r->who) != CL_OK) {
-		cl_authlimit_failed(r->s->authlimit, r->client, now);
-		return cl_reply_error(r, 401, "unauthorized", cl_error_detail(), "WWW-Authenticate",
-				      "Bearer realm=\"carelake\", error=\"invalid_token\"");
+	{
+		char buf[CL_SESSION_TOKEN_MAX + 8];
+		int ended, rc;
+		const char *cred = credentials(r, buf, sizeof(buf), &ended);
+
+		rc = ended ? cl_error_set(CL_EINVAL, "the dashboard session has ended or is not "
+					  "known: sign in again")
+			   : cl_auth_check(r->s->auth, cred, &r->who);
+		sodium_memzero(buf, sizeof(buf));
+		if (rc != CL_OK) {
+			cl_authlimit_failed(r->s->authlimit, r->client, now);
+			return cl_reply_error(r, 401, "unauthorized", cl_error_detail(),
+					      "WWW-Authenticate",
+					      "Bearer realm=\"carelake\", error=\"invalid_token\"");
+		}
+	}
+	/* a session's cookie goes with every request the browser makes to
+	 * carelake, a cross-site one too (where SameSite=Strict is not
+	 * honoured): a change made by cookie must come from carelake's own
+	 * pages, which say so with a header no cross-site form can send */
+	if (r->by_cookie && r->method != CL_GET) {
+		const char *xrw = cl_req_header(r, "X-Requested-With");
+
+		if (!xrw || strcmp(xrw, "carelake") != 0 || !cl_route_same_origin(r))
+			return cl_reply_error(r, 403, "forbidden", "a change made with a dashboard "
+					      "session must come from carelake's own pages (same "
+					      "origin, X-Requested-With: carelake)", NULL, NULL);
 	}
 	/* the role's table, narrowed by a JWT's SMART scopes: on a FHIR
 	 * route that names its type (/fhir/{type}...), for that type, and a

@@ -78,7 +78,10 @@ int cl_route_find(enum cl_method method, const char *path, size_t len, struct cl
  * The start of a request, once its head is in (r->client set): finds its
  * route, names the request (X-Request-Id, honoured or made), checks its
  * rule — an address not blocked for repeated authentication failures
- * (else 429 with Retry-After), a valid token (else 401, WWW-Authenticate:
+ * (else 429 with Retry-After), a valid token — an Authorization header,
+ * or else a dashboard session's cookie (cl_session.h), whose requests
+ * other than GET must also come from carelake's own pages (else 403) —
+ * (else 401, WWW-Authenticate:
  * Bearer error="invalid_token", counted against the address) whose role
  * may perform the route's action (else 403) — and the Content-Type of its
  * body. Returns 1 when the request may
@@ -86,6 +89,12 @@ int cl_route_find(enum cl_method method, const char *path, size_t len, struct cl
  * error answered (404, 405, 401, 403, 415) or a negative code.
  */
 int cl_route_begin(struct cl_req *r, const char *method, const char *path, size_t len);
+
+/* 1 if the request may come from another site's page: its
+ * Sec-Fetch-Site (when sent) is same-origin and its Origin (when sent)
+ * is this server as the Host header names it. The check against
+ * cross-site request forgery of what a dashboard session changes. */
+int cl_route_same_origin(const struct cl_req *r);
 
 /* 1 if a token of role `role` (before scopes) may call the route: its
  * action, or export-deidentified on a CL_ROUTE_DEID route. */

@@ -286,6 +286,8 @@ int cl_server_start(const struct cl_config *given, const char *data_dir, const c
 		rc = cl_authlimit_create(s->http->auth_failures, s->http->auth_failure_window_us,
 					 &s->authlimit);
 	if (rc == CL_OK)
+		rc = cl_sessions_create(cl_web_settings(&s->cfg), &s->sessions);
+	if (rc == CL_OK)
 		rc = cl_serve_audit_open(s);  /* no patient data is served without it */
 	if (rc == CL_OK)
 		rc = cl_bronze_open(data_dir, cl_bronze_settings(&s->cfg), &s->bronze);
@@ -349,6 +351,7 @@ void cl_server_stop(struct cl_server *s)
 	cl_inputs_destroy(s->inputs);
 	cl_auth_close(s->auth);
 	cl_authlimit_destroy(s->authlimit);
+	cl_sessions_destroy(s->sessions);
 	cl_config_free(&s->cfg);
 	pthread_mutex_destroy(&s->http_mu);
 	cl_free(s);

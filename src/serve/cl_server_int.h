@@ -15,6 +15,7 @@
 #include "bronze/cl_bronze.h"
 #include "ingest/cl_input.h"
 #include "stream/cl_stream.h"
+#include "cl_session.h"
 #include "cl_sse.h"
 #include "cl_webhook.h"
 
@@ -63,6 +64,7 @@ struct cl_server {
 	struct cl_audit *audit;           /* <data>/audit (NULL: audit.enabled 0) */
 	char audit_dir[PATH_MAX];
 	struct cl_authlimit *authlimit;   /* 401s per client address */
+	struct cl_sessions *sessions;     /* the dashboards' browser sessions */
 	atomic_uint_fast64_t request_seq; /* for request ids made here */
 	atomic_uint_fast64_t audit_failed;  /* replies refused: no record queued */
 	atomic_uint_fast64_t break_glass;   /* break-glass reads allowed */

@@ -382,11 +382,8 @@ static int has_table(struct cl_store *s, const char *name)
 	return found;
 }
 
-/* The SQL expression of the ward of the patient `patient` (an SQL
- * expression: "?1", "alert.patient_id"), NULL when nothing says: the
- * ward of its latest encounter naming one (an open one before a finished
- * one), else that of a device bound to it — of the tables there are. */
-static void ward_sql(struct cl_store *s, const char *patient, char *buf, size_t cap)
+/* See cl_store_int.h. */
+void cl_store_ward_sql(struct cl_store *s, const char *patient, char *buf, size_t cap)
 {
 	char enc[400] = "", dev[300] = "";
 
@@ -407,7 +404,7 @@ int cl_store_patient_ward(struct cl_store *s, const char *patient, char *ward, s
 	int rc;
 
 	ward[0] = '\0';
-	ward_sql(s, "?1", expr, sizeof(expr));
+	cl_store_ward_sql(s, "?1", expr, sizeof(expr));
 	snprintf(text, sizeof(text), "SELECT %s", expr);
 	if (sqlite3_prepare_v2(s->db, text, -1, &q, NULL) != SQLITE_OK)
 		return cl_store_db_error(s, "look up a ward");
@@ -428,7 +425,7 @@ int cl_store_ward_patients(struct cl_store *s, const char *ward,
 
 	if (!has_table(s, "fhir_resource"))
 		return CL_OK;
-	ward_sql(s, "r.id", expr, sizeof(expr));
+	cl_store_ward_sql(s, "r.id", expr, sizeof(expr));
 	snprintf(text, sizeof(text), "SELECT r.id FROM fhir_resource r WHERE r.type = 'Patient'"
 		 " AND r.current = 1 AND r.deleted = 0 AND %s = ?1 ORDER BY r.id", expr);
 	if (sqlite3_prepare_v2(s->db, text, -1, &q, NULL) != SQLITE_OK)
@@ -575,6 +572,9 @@ static json_t *alert_row(sqlite3_stmt *q)
 	json_object_set_new(o, "value", num(sqlite3_column_double(q, 8)));
 	json_object_set_new(o, "message", json_string((const char *)sqlite3_column_text(q, 9)));
 	json_object_set_new(o, "open", json_boolean(sqlite3_column_type(q, 6) == SQLITE_NULL));
+	json_object_set_new(o, "acknowledged_by", sqlite3_column_type(q, 10) == SQLITE_NULL
+				   ? json_null()
+				   : json_string((const char *)sqlite3_column_text(q, 10)));
 	return o;
 }
 
@@ -630,10 +630,10 @@ int cl_store_alerts_json(struct cl_store *s, const struct cl_store_alert_filter 
 {
 	char text[2048], ward[1200];
 
-	ward_sql(s, "alert.patient_id", ward, sizeof(ward));
+	cl_store_ward_sql(s, "alert.patient_id", ward, sizeof(ward));
 	snprintf(text, sizeof(text),
 		 "SELECT id, rule, patient_id, device_id, severity, opened_us, closed_us, acked_us,"
-		 " value, message FROM alert WHERE opened_us >= ?1"
+		 " value, message, acked_by FROM alert WHERE opened_us >= ?1"
 		 " AND (?2 IS NULL OR patient_id = ?2) AND (?3 = 0 OR closed_us IS NULL)"
 		 " AND (?4 = 0 OR id = ?4)"
 		 " AND (?6 IS NULL OR patient_id = '' OR"

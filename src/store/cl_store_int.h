@@ -30,6 +30,13 @@ int cl_store_alert_rows(struct cl_store *s, const char *text, const struct cl_st
 int cl_store_alert_list(struct cl_store *s, const char *text, const struct cl_store_alert_filter *f,
 			json_t *(*row)(sqlite3_stmt *q), const char *what, char **out);
 
+/* The SQL expression of the ward of the patient `patient` (itself an
+ * SQL expression: "?1", "alert.patient_id") into buf[cap], NULL when
+ * nothing says: the ward of its latest encounter naming one (an open one
+ * before a finished one), else that of a device bound to it — of the
+ * tables there are (cl_store_patient_ward). */
+void cl_store_ward_sql(struct cl_store *s, const char *patient, char *buf, size_t cap);
+
 /* The connection's last error as a CL_ code (CL_ENOSPC for a full disk,
  * CL_EBUSY when locked, else CL_EIO), with "carelake.db: what: why". */
 int cl_store_db_error(struct cl_store *s, const char *what);

@@ -724,11 +724,20 @@ static void test_scopes(void **state)
 	assert_true(cl_scope_allows(&p, CL_ACT_SEARCH_ALERTS, NULL));
 	assert_true(cl_scope_allows(&p, CL_ACT_ACKNOWLEDGE, NULL));
 	assert_false(cl_scope_allows(&p, CL_ACT_READ_CLINICAL, NULL));
-	/* every action has its row */
+	/* every action has its row; only signing in and opening a page hold
+	 * no resource, and are the role's to allow whatever the scopes */
 	for (int a = 0; a < CL_ACTIONS; a++) {
+		int none = a == CL_ACT_SIGN_IN || a == CL_ACT_VIEW_BOARD;
+
 		assert_non_null(cl_scope_action_resource((enum cl_action)a));
-		assert_true(cl_scope_action_perms((enum cl_action)a) != 0);
+		assert_int_equal(cl_scope_action_perms((enum cl_action)a) == 0, none);
 	}
+	p.role = CL_ROLE_CLINICIAN;
+	snprintf(p.scope, sizeof(p.scope), "user/Flag.rs");
+	assert_true(cl_scope_allows(&p, CL_ACT_VIEW_BOARD, NULL));
+	assert_true(cl_scope_allows(&p, CL_ACT_SIGN_IN, NULL));
+	p.role = CL_ROLE_RESEARCHER;
+	assert_false(cl_scope_allows(&p, CL_ACT_VIEW_BOARD, NULL));
 }
 
 static int setup(void **state)

@@ -1,0 +1,417 @@
+// The ICU board: one tile per patient — vitals, NEWS2 and its band, the
+// age of the last reading, a 15-minute sparkline (uPlot), open alerts by
+// priority with acknowledgement — sorted by severity, filtered by ward,
+// live over the server-sent event stream. It reads only the APIs third
+// parties use: /api/v1/patients, /api/v1/alerts, /api/v1/patients/{id}/vitals,
+// /fhir/Patient (names) and /api/v1/stream. Every value goes into the page
+// as text (textContent), never as markup.
+'use strict';
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const HDR = { 'X-Requested-With': 'carelake' };
+  const SPARK_MS = 15 * 60 * 1000;   // the sparkline's span
+  const SILENT_MS = 60 * 1000;       // a device this quiet is shown as silent
+  const SEVERITY = { emergency: 4, critical: 3, urgent: 2, warning: 1, info: 0 };
+  const VITALS = [
+    ['heart_rate', 'HR', '/min'], ['spo2', 'SpO2', '%'], ['respiratory_rate', 'RR', '/min'],
+    ['bp', 'BP', 'mmHg'], ['temperature', 'Temp', '°C'],
+  ];
+  const patients = new Map();   // id -> { data, name, alerts: Map, spark, el }
+  let refreshTimer = null;
+
+  async function api(path, opts) {
+    const r = await fetch(path, Object.assign({ credentials: 'same-origin' }, opts || {}));
+    if (r.status === 401) {   // the session ended: sign in again
+      location.assign('/');
+      throw new Error('signed out');
+    }
+    const body = await r.json().catch(() => ({}));
+    if (!r.ok)
+      throw Object.assign(new Error(body.detail || ('HTTP ' + r.status)), { status: r.status });
+    return body;
+  }
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls)
+      e.className = cls;
+    if (text !== undefined)
+      e.textContent = text;
+    return e;
+  }
+
+  function band(risk) {
+    return 'band-' + (risk || 'none');
+  }
+
+  function fmt(v, digits) {
+    return typeof v === 'number' ? v.toFixed(digits) : '–';
+  }
+
+  function ago(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60)
+      return s + ' s ago';
+    if (s < 3600)
+      return Math.floor(s / 60) + ' min ago';
+    return Math.floor(s / 3600) + ' h ago';
+  }
+
+  function normAlert(a) {
+    return {
+      id: a.id, severity: a.severity, message: a.message, rule: a.rule,
+      opened: a.opened || a.time, acknowledged: a.acknowledged || null,
+      acknowledged_by: a.acknowledged_by || null,
+    };
+  }
+
+  // the worst open alert of a patient, for sorting
+  function worst(p) {
+    let w = -1;
+    for (const a of p.alerts.values())
+      w = Math.max(w, SEVERITY[a.severity] ?? 0);
+    return w;
+  }
+
+  function patient(id) {
+    let p = patients.get(id);
+    if (!p) {
+      p = { id, data: { patient_id: id, vitals: {}, news2: null, ward: null }, name: null,
+            alerts: new Map(), series: [[], [], []], dirty: false, spark: null, el: null };
+      patients.set(id, p);
+    }
+    return p;
+  }
+
+  function vitalText(p, key) {
+    const v = p.data.vitals || {};
+    if (key === 'bp') {
+      const s = v.systolic_bp, d = v.diastolic_bp;
+      return s ? fmt(s.value, 0) + '/' + (d ? fmt(d.value, 0) : '–') : '–';
+    }
+    if (!v[key])
+      return '–';
+    return fmt(v[key].value, key === 'temperature' ? 1 : 0);
+  }
+
+  // builds (once) and fills the tile of p
+  function render(p) {
+    if (!p.el) {
+      const li = el('li', 'tile');
+      li.dataset.patient = p.id;
+      const head = el('div', 'tile-head');
+      const h = el('h2');
+      const news = el('span', 'news2');
+      const meta = el('span', 'meta');
+      head.append(h, news, meta);
+      const dl = el('dl', 'vitals');
+      const dd = {};
+      for (const [key, label, unit] of VITALS) {
+        const box = el('div');
+        const dt = el('dt', null, label);
+        dt.title = unit;
+        dd[key] = el('dd');
+        box.append(dt, dd[key]);
+        dl.append(box);
+      }
+      const age = el('p', 'age');
+      const spark = el('div', 'spark');
+      spark.setAttribute('aria-hidden', 'true');
+      const alerts = el('ul', 'alerts');
+      alerts.setAttribute('aria-label', 'Open alerts');
+      li.append(head, dl, age, spark, alerts);
+      p.el = { li, h, news, meta, dd, age, spark, alerts };
+    }
+    const e = p.el;
+    const n2 = p.data.news2;
+    e.h.textContent = p.name || p.id;
+    e.meta.textContent = (p.name ? p.id + ' · ' : '') + (p.data.ward || 'ward not known');
+    e.news.textContent = n2 ? 'NEWS2 ' + n2.score : 'NEWS2 –';
+    e.news.className = 'news2 ' + band(n2 && n2.risk);
+    e.news.title = n2 ? 'risk ' + n2.risk : 'no score yet';
+    e.li.className = 'tile ' + band(n2 && n2.risk);
+    for (const [key] of VITALS)
+      e.dd[key].textContent = vitalText(p, key);
+    renderAge(p, Date.now());
+    const list = [...p.alerts.values()].sort((a, b) =>
+      (SEVERITY[b.severity] ?? 0) - (SEVERITY[a.severity] ?? 0) || b.id - a.id);
+    e.alerts.replaceChildren(...list.map((a) => alertItem(p, a)));
+  }
+
+  function alertItem(p, a) {
+    const li = el('li', 'alert sev-' + a.severity);
+    li.dataset.alertId = String(a.id);
+    li.append(el('span', 'sev', a.severity), el('span', 'msg', a.message));
+    const t = el('time', 'acked', a.opened ? new Date(a.opened).toLocaleTimeString() : '');
+    if (a.opened)
+      t.dateTime = a.opened;
+    li.append(t);
+    if (a.acknowledged) {
+      li.append(el('span', 'acked', 'acknowledged by ' + (a.acknowledged_by || '?') + ' at ' +
+                   new Date(a.acknowledged).toLocaleTimeString()));
+    } else {
+      const b = el('button', null, 'Acknowledge');
+      b.type = 'button';
+      b.setAttribute('aria-label', 'Acknowledge ' + a.severity + ' alert: ' + a.message +
+                     ' (' + (p.name || p.id) + ')');
+      b.addEventListener('click', () => acknowledge(p, a, b));
+      li.append(b);
+    }
+    return li;
+  }
+
+  function renderAge(p, now) {
+    const last = p.data.last_reading ? Date.parse(p.data.last_reading) : NaN;
+    const e = p.el;
+    if (Number.isNaN(last)) {
+      e.age.textContent = 'no reading yet';
+      e.age.className = 'age silent';
+      return;
+    }
+    const silent = now - last > SILENT_MS;
+    e.age.textContent = (silent ? 'Silent: last reading ' : 'Last reading ') + ago(now - last);
+    e.age.className = silent ? 'age silent' : 'age';
+  }
+
+  function visible(p) {
+    const ward = $('ward').value;
+    return !ward || p.data.ward === ward;
+  }
+
+  // sorts the tiles: the worst alert, then NEWS2, then id
+  function order() {
+    const list = [...patients.values()].filter((p) => p.el);
+    list.sort((a, b) => worst(b) - worst(a) ||
+      ((b.data.news2 && b.data.news2.score) ?? -1) - ((a.data.news2 && a.data.news2.score) ?? -1) ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const beds = $('beds');
+    list.forEach((p, i) => {
+      p.el.li.hidden = !visible(p);
+      if (beds.children[i] !== p.el.li)
+        beds.insertBefore(p.el.li, beds.children[i] || null);
+    });
+    $('empty').hidden = list.some((p) => !p.el.li.hidden);
+  }
+
+  function wards() {
+    const sel = $('ward');
+    const have = new Set([...sel.options].map((o) => o.value));
+    for (const p of patients.values()) {
+      if (p.data.ward && !have.has(p.data.ward)) {
+        const o = el('option', null, p.data.ward);
+        o.value = p.data.ward;
+        sel.append(o);
+        have.add(p.data.ward);
+      }
+    }
+  }
+
+  async function loadNames(ids) {
+    for (let i = 0; i < ids.length; i += 100) {
+      const chunk = ids.slice(i, i + 100);
+      const b = await api('/fhir/Patient?_id=' + chunk.map(encodeURIComponent).join(',') +
+                          '&_count=100', { headers: { Accept: 'application/fhir+json' } });
+      for (const entry of b.entry || []) {
+        const r = entry.resource || {};
+        const n = (r.name || [])[0];
+        if (!n || !patients.has(r.id))
+          continue;
+        patients.get(r.id).name = n.text ||
+          [...(n.given || []), n.family || ''].join(' ').trim() || null;
+      }
+    }
+  }
+
+  async function loadSpark(p) {
+    const from = new Date(Date.now() - SPARK_MS).toISOString();
+    const b = await api('/api/v1/patients/' + encodeURIComponent(p.id) +
+                        '/vitals?resolution=1m&from=' + encodeURIComponent(from));
+    for (const row of b.vitals || [])
+      addPoint(p, row.type, Date.parse(row.start), row.mean);
+  }
+
+  function addPoint(p, type, t, value) {
+    const col = type === 'heart_rate' ? 1 : type === 'spo2' ? 2 : 0;
+    if (!col || typeof value !== 'number' || Number.isNaN(t))
+      return;
+    const s = p.series;
+    s[0].push(t / 1000);
+    s[1].push(col === 1 ? value : null);
+    s[2].push(col === 2 ? value : null);
+    const cut = (Date.now() - SPARK_MS) / 1000;
+    while (s[0].length && s[0][0] < cut)
+      s.forEach((a) => a.shift());
+    p.dirty = true;
+  }
+
+  function drawSpark(p) {
+    if (!p.el || !window.uPlot || !p.dirty || p.el.li.hidden)
+      return;
+    p.dirty = false;
+    const width = Math.max(120, p.el.spark.clientWidth);
+    if (!p.spark) {
+      p.spark = new window.uPlot({
+        width, height: 48, legend: { show: false }, cursor: { show: false },
+        scales: { x: { time: true }, y: { auto: true }, spo2: { auto: true } },
+        axes: [{ show: false }, { show: false }],
+        series: [{}, { stroke: '#ff7b72', width: 1.5, spanGaps: true },
+                 { stroke: '#58a6ff', width: 1.5, scale: 'spo2', spanGaps: true }],
+      }, p.series, p.el.spark);
+    } else {
+      p.spark.setData(p.series);
+    }
+  }
+
+  async function loadBoard() {
+    const [list, alerts] = await Promise.all([
+      api('/api/v1/patients'), api('/api/v1/alerts?open=true&limit=2000')]);
+    const seen = new Set();
+    for (const row of list.patients) {
+      const p = patient(row.patient_id);
+      p.data = row;
+      seen.add(p.id);
+    }
+    for (const p of patients.values())
+      p.alerts.clear();
+    for (const a of alerts.alerts)
+      if (a.patient_id && patients.has(a.patient_id))
+        patient(a.patient_id).alerts.set(a.id, normAlert(a));
+    const unnamed = [...seen].filter((id) => !patients.get(id).name);
+    if (unnamed.length)
+      await loadNames(unnamed);
+    const fresh = [];
+    for (const p of patients.values()) {
+      if (!p.el)
+        fresh.push(p);
+      render(p);
+    }
+    wards();
+    order();
+    await Promise.all(fresh.map((p) => loadSpark(p).catch(() => {})));
+  }
+
+  function refreshSoon() {
+    if (!refreshTimer)
+      refreshTimer = setTimeout(() => {
+        refreshTimer = null;
+        loadBoard().catch(showError);
+      }, 5000);
+  }
+
+  function showError(e) {
+    $('error').textContent = 'The board could not be updated: ' + e.message;
+  }
+
+  function onVital(ev) {
+    const v = JSON.parse(ev.data);
+    const p = patients.get(v.patient_id);
+    if (!p) {
+      refreshSoon();   // a new patient
+      return;
+    }
+    const key = v.type;
+    p.data.vitals = p.data.vitals || {};
+    p.data.vitals[key] = { value: v.value, ts: v.ts };
+    if (!p.data.last_reading || Date.parse(v.ts) > Date.parse(p.data.last_reading))
+      p.data.last_reading = v.ts;
+    addPoint(p, key, Date.parse(v.ts), v.value);
+    const slot = key === 'systolic_bp' || key === 'diastolic_bp' ? 'bp' : key;
+    if (p.el && p.el.dd[slot])
+      p.el.dd[slot].textContent = vitalText(p, slot);
+    refreshSoon();   // NEWS2 follows the vitals
+  }
+
+  function onAlert(ev) {
+    const a = JSON.parse(ev.data);
+    if (!a.patient_id)
+      return;   // a pipeline's alert: not a bed's
+    if (!patients.has(a.patient_id) || !patients.get(a.patient_id).el) {
+      patient(a.patient_id).alerts.set(a.id, normAlert(a));
+      loadBoard().catch(showError);
+      return;
+    }
+    const p = patients.get(a.patient_id);
+    if (a.state === 'closed') {
+      p.alerts.delete(a.id);
+    } else {
+      const was = p.alerts.get(a.id);
+      p.alerts.set(a.id, Object.assign(normAlert(a), was ? {
+        acknowledged: was.acknowledged, acknowledged_by: was.acknowledged_by } : {}));
+      if (!was) {
+        p.el.li.classList.remove('flash');
+        void p.el.li.offsetWidth;   // restarts the animation
+        $('announce').textContent = 'New ' + a.severity + ' alert for ' + (p.name || p.id) +
+          ': ' + a.message;
+      }
+    }
+    render(p);
+    if (a.state !== 'closed')
+      p.el.li.classList.add('flash');
+    order();
+    refreshSoon();   // its NEWS2
+  }
+
+  async function acknowledge(p, a, button) {
+    button.disabled = true;
+    try {
+      const r = await api('/api/v1/alerts/' + a.id + '/ack', { method: 'POST', headers: HDR });
+      p.alerts.set(a.id, normAlert(r));
+    } catch (e) {
+      if (e.status === 409)
+        await loadBoard();
+      else
+        showError(e);
+    }
+    render(p);
+  }
+
+  function stream() {
+    const es = new EventSource('/api/v1/stream');
+    es.addEventListener('open', () => {
+      $('live').textContent = 'Live';
+      $('live').className = 'live on';
+    });
+    es.addEventListener('error', () => {
+      $('live').textContent = 'Reconnecting';
+      $('live').className = 'live';
+    });
+    es.addEventListener('vital', onVital);
+    es.addEventListener('alert', onAlert);
+  }
+
+  async function signOut() {
+    await fetch('/app/session/logout', { method: 'POST', credentials: 'same-origin', headers: HDR });
+    location.assign('/');
+  }
+
+  async function start() {
+    const s = await api('/app/session');
+    if (!s.signed_in) {
+      location.assign('/');
+      return;
+    }
+    $('who').textContent = s.name + ' (' + s.role + ')';
+    await loadBoard();
+    stream();
+    setInterval(() => {
+      const now = Date.now();
+      for (const p of patients.values()) {
+        if (!p.el)
+          continue;
+        renderAge(p, now);
+        drawSpark(p);
+      }
+    }, 1000);
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('signout').addEventListener('click', signOut);
+    $('ward').addEventListener('change', () => {
+      order();
+      for (const p of patients.values())
+        p.dirty = true;
+    });
+    start().catch(showError);
+  });
+})();
