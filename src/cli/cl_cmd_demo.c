@@ -208,8 +208,10 @@ int cl_cmd_demo(int argc, char **argv)
 	fclose(tf);
 	f.token[strcspn(f.token, "\r\n")] = '\0';
 	printf("carelake demo: %u simulated ICU patients, %.0f events/s\n", f.so.patients, f.so.rate);
-	printf("  data    %s\n  API     %s   (GET /api/v1/alerts, /api/v1/patients/patient-0001/vitals,\n"
-	       "          /api/v1/stream, /metrics)\n  token   %s\n", cli.data_dir, f.url, f.token);
+	printf("  data    %s\n  board   %s/   (sign in with the token below; the ICU board is /board)\n"
+	       "  API     %s   (GET /api/v1/alerts, /api/v1/patients/patient-0001/vitals,\n"
+	       "          /api/v1/stream, /metrics)\n  token   %s\n", cli.data_dir, f.url, f.url,
+	       f.token);
 	if (!duration)
 		printf("  Ctrl-C stops it\n");
 	fflush(stdout);
