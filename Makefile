@@ -1,5 +1,5 @@
 # carelake: a thin wrapper over CMake.
-#   make            build into build/
+#   make            install missing packages, build into build/
 #   make demo       install missing packages, build, run the demo
 #   make test       install missing packages, build (normal, and ASan+UBSan
 #                   with the libFuzzer targets, and ThreadSanitizer), run
@@ -14,7 +14,8 @@ BUILD_TYPE ?= RelWithDebInfo
 
 all: build
 
-build:
+# the dashboards' npm packages are built into the binary: deps first
+build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@cmake --build build -j$(JOBS)
 

@@ -127,9 +127,12 @@
     const n2 = p.data.news2;
     e.h.textContent = p.name || p.id;
     e.meta.textContent = (p.name ? p.id + ' · ' : '') + (p.data.ward || 'ward not known');
-    e.news.textContent = n2 ? 'NEWS2 ' + n2.score : 'NEWS2 –';
+    /* a score of fewer than the seven parameters is partial: said so */
+    const partial = n2 && n2.parameters < 7;
+    e.news.textContent = n2 ? 'NEWS2 ' + n2.score + (partial ? ' (partial)' : '') : 'NEWS2 –';
     e.news.className = 'news2 ' + band(n2 && n2.risk);
-    e.news.title = n2 ? 'risk ' + n2.risk : 'no score yet';
+    e.news.title = n2 ? 'risk ' + n2.risk + (partial ? ', from ' + n2.parameters +
+      ' of 7 parameters' : '') : 'no score yet';
     e.li.className = 'tile ' + band(n2 && n2.risk);
     for (const [key] of VITALS)
       e.dd[key].textContent = vitalText(p, key);

@@ -52,7 +52,7 @@ int cl_store_board_json(struct cl_store *s, const struct cl_store_board_filter *
 		 "SELECT n.patient_id, n.score, n.risk, n.ts_us, %s AS ward,"
 		 " (SELECT max(ts_us) FROM vital_event v WHERE v.patient_id = n.patient_id),"
 		 " (SELECT count(*) FROM alert a WHERE a.patient_id = n.patient_id AND"
-		 " a.closed_us IS NULL)"
+		 " a.closed_us IS NULL), n.present"
 		 " FROM news2 n WHERE (?1 IS NULL OR n.patient_id = ?1)"
 		 " AND (?2 IS NULL OR ward = ?2)"
 		 " AND (?3 IS NULL OR instr(',' || ?3 || ',', ',' || coalesce(ward, char(1)) || ',') > 0)"
@@ -84,6 +84,8 @@ int cl_store_board_json(struct cl_store *s, const struct cl_store_board_filter *
 		json_object_set_new(news2, "score", json_integer(sqlite3_column_int(q, 1)));
 		json_object_set_new(news2, "risk", json_string((const char *)sqlite3_column_text(q, 2)));
 		cl_store_json_time(news2, "ts", sqlite3_column_int64(q, 3));
+		/* a score of fewer than the seven parameters is partial */
+		json_object_set_new(news2, "parameters", json_integer(sqlite3_column_int(q, 7)));
 		json_object_set_new(o, "news2", news2);
 		if (sqlite3_column_type(q, 5) == SQLITE_NULL)
 			json_object_set_new(o, "last_reading", json_null());

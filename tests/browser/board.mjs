@@ -92,6 +92,10 @@ try {
   if (first !== 'web-crisis')
     step('note: the crisis tile is not first (' + first + ' is: another bed has a worse alert)');
 
+  step('its NEWS2 marked partial (SpO2 alone)');
+  await page.locator('li.tile[data-patient="web-crisis"] .news2', { hasText: '(partial)' })
+    .waitFor({ timeout: 20000 });
+
   step('acknowledging it');
   await page.locator(alertSel + ' button').first().click();
   await page.locator(alertSel + ' .acked', { hasText: 'acknowledged by' }).first()

@@ -6,10 +6,13 @@
  * Authorization and Content-Type values NUL-ended within their buffers.
  * The chunked decoder, fed the rest in pieces of any size, must give the
  * same data and the same end as fed whole, never more data than input,
- * and never write past its capacity.
+ * and never write past its capacity. The Cookie header's reader (the
+ * dashboards' session id) must give an id of at most CL_SESSION_ID_HEX
+ * characters that stands in the header after the cookie's name.
  */
 #include "fuzz_entry.h"
 #include "serve/cl_http_head.h"
+#include "serve/cl_session.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,6 +66,26 @@ out:
 	free(o2);
 }
 
+static void check_cookie(const char *b, size_t size)
+{
+	char *h = malloc(size + 1), id[CL_SESSION_ID_HEX + 2];
+	const char *at;
+
+	if (!h)
+		return;
+	memcpy(h, b, size);
+	h[size] = '\0';
+	id[CL_SESSION_ID_HEX + 1] = 'x'; /* past the id's room: never written */
+	if (cl_session_cookie(h, id)) {
+		at = strstr(h, CL_SESSION_COOKIE "=");
+		if (!at || strlen(id) > CL_SESSION_ID_HEX || (id[0] && !strstr(h, id)))
+			abort();
+	}
+	if (id[CL_SESSION_ID_HEX + 1] != 'x')
+		abort();
+	free(h);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* a copy exactly the input's size, so ASan sees any overread */
@@ -74,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_head(b, size, 16384);
 	check_head(b, size, 64);
 	check_chunked(b, size);
+	check_cookie(b, size);
 	free(b);
 	return 0;
 }

@@ -38,11 +38,14 @@ static int setup(void **state)
 		assert_int_equal(r.code, 200);
 		free(r.body);
 	}
-	/* the stream scores them a moment later */
+	/* the stream scores them a moment later: from a pulse alone, a
+	 * partial score (one of NEWS2's seven parameters) */
 	for (int tries = 0; tries < 1000 * cl_test_slowdown(); tries++) {
 		struct reply r = http(&srv, "GET", "/api/v1/patients", srv.token, NULL, 0);
 		int both = strstr(r.body, "web-p1") && strstr(r.body, "web-p2");
 
+		if (both)
+			assert_non_null(strstr(r.body, "\"parameters\":1"));
 		free(r.body);
 		if (both)
 			break;
