@@ -91,6 +91,8 @@ int cl_api_web_sign_out(struct cl_req *r);
 
 /* GET /api/v1/patients/{id}/vitals (cl_api_vitals.c) */
 int cl_api_vitals_get(struct cl_req *r);
+/* GET /api/v1/patients/{id}/news2: NEWS2 over time (cl_api_vitals.c) */
+int cl_api_news2_get(struct cl_req *r);
 
 /*
  * Whether r may read patient's data (cl_api_access.c): 1 to go on, else

@@ -2,6 +2,8 @@
  * GET /api/v1/patients/{id}/vitals?from=&to=&resolution=raw|<window>&limit=:
  * a patient's vital values, raw or rolled up by one of stream.windows,
  * and their NEWS2 now.
+ * GET /api/v1/patients/{id}/news2?from=&to=&resolution=1m|1h|1d&limit=:
+ * their NEWS2 over time, the worst score of each minute, hour or day.
  */
 #include "cl_api.h"
 #include "cl_server_int.h"
@@ -74,4 +76,65 @@ int cl_api_vitals_get(struct cl_req *r)
 	free(rows);
 	free(news2);
 	return cl_reply_json(r, 200, j);
+}
+
+/* The buckets of NEWS2 over time. */
+static const struct {
+	const char *name;
+	int64_t us;
+} news2_buckets[] = {
+	{ "1m", 60ll * 1000000 }, { "1h", 3600ll * 1000000 }, { "1d", 86400ll * 1000000 },
+};
+
+int cl_api_news2_get(struct cl_req *r)
+{
+	const char *patient = r->param[0], *res, *lim;
+	int64_t now = cl_time_now_us(), from, to, bucket = 0;
+	struct cl_store *st;
+	uint64_t limit = 10000;
+	char *rows = NULL;
+	json_t *list;
+	int rc;
+
+	if (strlen(patient) > CL_EVENT_ID_MAX)
+		return cl_reply_error(r, 400, "bad_request", "the patient id is too long", NULL, NULL);
+	r->audit.patient = patient;
+	if (r->who.patient[0] && strcmp(patient, r->who.patient) != 0)
+		return cl_reply_error(r, 404, "not_found", "no such patient", NULL, NULL);
+	res = cl_req_query(r, "resolution");
+	if (!res || !*res)
+		res = "1m";
+	for (size_t i = 0; i < sizeof(news2_buckets) / sizeof(news2_buckets[0]); i++)
+		if (strcmp(res, news2_buckets[i].name) == 0)
+			bucket = news2_buckets[i].us;
+	if (!bucket)
+		return cl_reply_error(r, 400, "bad_request", "resolution must be 1m, 1h or 1d", NULL,
+				      NULL);
+	lim = cl_req_query(r, "limit");
+	if (cl_api_time_arg(r, "from", now - 3600ll * 1000000, &from) != CL_OK ||
+	    cl_api_time_arg(r, "to", now + 300ll * 1000000, &to) != CL_OK ||
+	    (lim && cl_parse_u64(lim, 1, 100000, &limit) != CL_OK))
+		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);
+	if (to <= from)
+		return cl_reply_error(r, 400, "bad_request", "'to' must be after 'from'", NULL, NULL);
+	rc = cl_api_store(r, &st);
+	if (rc == CL_OK) {
+		int go = cl_api_patient_access(r, st, patient);
+
+		if (go != 1) {
+			cl_api_store_done(st);
+			return go;
+		}
+		/* whole buckets: from rounded down to the bucket's start */
+		rc = cl_store_news2_history_json(st, patient, from - (from % bucket + bucket) % bucket,
+						 to, bucket, (int)limit, &rows);
+		cl_api_store_done(st);
+	}
+	if (rc != CL_OK)
+		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
+	list = json_loads(rows, 0, NULL);
+	free(rows);
+	r->audit.count = (int64_t)json_array_size(list);
+	return cl_reply_json(r, 200, json_pack("{s:s,s:s,s:o}", "patient_id", patient,
+					       "resolution", res, "news2", list));
 }

@@ -41,6 +41,8 @@ const struct cl_route cl_routes[] = {
 	  { CL_ACCESS_TOKEN, CL_ACT_READ_CLINICAL }, 0, NULL, { "search", "patients" }, NULL },
 	{ CL_GET, "/api/v1/patients/{id}/vitals", cl_api_vitals_get, NULL,
 	  { CL_ACCESS_TOKEN, CL_ACT_READ_CLINICAL }, 0, NULL, { "read", "vitals" }, NULL },
+	{ CL_GET, "/api/v1/patients/{id}/news2", cl_api_news2_get, NULL,
+	  { CL_ACCESS_TOKEN, CL_ACT_READ_CLINICAL }, 0, NULL, { "read", "news2" }, NULL },
 	{ CL_GET, "/api/v1/alerts", cl_api_alerts_get, NULL,
 	  { CL_ACCESS_TOKEN, CL_ACT_SEARCH_ALERTS }, 0, NULL, { "search", "alerts" }, NULL },
 	{ CL_POST, "/api/v1/alerts/{id}/ack", cl_api_alert_ack, NULL,

@@ -22,7 +22,7 @@
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CKPT_GET, Q_CKPT_SET, Q_VITAL, Q_ROLLUP, Q_NEWS2,
 	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_ALERT_OPEN, Q_ALERT_CLOSE, Q_ALERTS_OPEN, Q_ALERT_ACK,
-	Q_ALERT_MAX, Q_OUTBOX_PUT, Q_OUTBOX_GET, Q_OUTBOX_DEL, Q_OUTBOX_COUNT,
+	Q_ALERT_MAX, Q_NEWS2_MINUTE, Q_NEWS2_HISTORY, Q_OUTBOX_PUT, Q_OUTBOX_GET, Q_OUTBOX_DEL, Q_OUTBOX_COUNT,
 	Q_COUNT,
 };
 
@@ -44,6 +44,14 @@ static const char *const sql[Q_COUNT] = {
 		    " ON CONFLICT(patient_id) DO UPDATE SET ts_us = ?2, score = ?3, risk = ?4,"
 		    " resp = ?5, spo2 = ?6, o2 = ?7, sbp = ?8, pulse = ?9, consc = ?10, temp = ?11,"
 		    " present = ?12",
+	/* the worst score of each minute, for NEWS2 over time */
+	[Q_NEWS2_MINUTE] = "INSERT INTO news2_minute(patient_id, minute_us, ts_us, score, risk, present)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(patient_id, minute_us) DO UPDATE"
+			   " SET ts_us = ?3, score = ?4, risk = ?5, present = ?6 WHERE ?4 > score",
+	/* bare columns beside max(): SQLite takes them from the row of the max */
+	[Q_NEWS2_HISTORY] = "SELECT minute_us - (minute_us % ?4) AS b, max(score), risk, ts_us,"
+			    " present FROM news2_minute WHERE patient_id = ?1 AND minute_us >= ?2"
+			    " AND minute_us < ?3 GROUP BY b ORDER BY b LIMIT ?5",
 	[Q_RAW] = "SELECT ts_us, vital, value, device_id FROM vital_event WHERE patient_id = ?1"
 		  " AND ts_us >= ?2 AND ts_us < ?3 ORDER BY ts_us, vital LIMIT ?4",
 	[Q_ROLLUPS] = "SELECT start_us, end_us, vital, count, min, max, mean, stddev, p50, p90, p99"
@@ -79,6 +87,9 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS news2(patient_id TEXT PRIMARY KEY, ts_us INTEGER NOT NULL,"
 	" score INTEGER NOT NULL, risk TEXT NOT NULL, resp INTEGER, spo2 INTEGER, o2 INTEGER,"
 	" sbp INTEGER, pulse INTEGER, consc INTEGER, temp INTEGER, present INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS news2_minute(patient_id TEXT NOT NULL, minute_us INTEGER NOT NULL,"
+	" ts_us INTEGER NOT NULL, score INTEGER NOT NULL, risk TEXT NOT NULL,"
+	" present INTEGER NOT NULL, PRIMARY KEY(patient_id, minute_us)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS alert(id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL,"
 	" patient_id TEXT NOT NULL, device_id TEXT NOT NULL, severity TEXT NOT NULL,"
 	" opened_us INTEGER NOT NULL, closed_us INTEGER, acked_us INTEGER, acked_by TEXT,"
@@ -258,6 +269,7 @@ int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
 		       int score, const char *risk, const int scores[7], int present)
 {
 	sqlite3_stmt *q = s->q[Q_NEWS2];
+	int rc;
 
 	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, ts_us);
@@ -270,7 +282,50 @@ int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
 			sqlite3_bind_int(q, 5 + i, scores[i]);
 	}
 	sqlite3_bind_int(q, 12, present);
-	return run(s, Q_NEWS2, "store NEWS2");
+	rc = run(s, Q_NEWS2, "store NEWS2");
+	if (rc != CL_OK)
+		return rc;
+	q = s->q[Q_NEWS2_MINUTE];
+	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, ts_us - (ts_us % 60000000 + 60000000) % 60000000);
+	sqlite3_bind_int64(q, 3, ts_us);
+	sqlite3_bind_int(q, 4, score);
+	sqlite3_bind_text(q, 5, risk, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 6, present);
+	return run(s, Q_NEWS2_MINUTE, "store NEWS2 of the minute");
+}
+
+int cl_store_news2_history_json(struct cl_store *s, const char *patient, int64_t from_us,
+				int64_t to_us, int64_t bucket_us, int limit, char **out)
+{
+	sqlite3_stmt *q = s->q[Q_NEWS2_HISTORY];
+	json_t *arr = json_array();
+	int rc;
+
+	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, from_us);
+	sqlite3_bind_int64(q, 3, to_us);
+	sqlite3_bind_int64(q, 4, bucket_us);
+	sqlite3_bind_int(q, 5, limit);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		json_t *o = json_object();
+
+		cl_store_json_time(o, "start", sqlite3_column_int64(q, 0));
+		json_object_set_new(o, "score", json_integer(sqlite3_column_int(q, 1)));
+		json_object_set_new(o, "risk", json_string((const char *)sqlite3_column_text(q, 2)));
+		cl_store_json_time(o, "ts", sqlite3_column_int64(q, 3));
+		json_object_set_new(o, "parameters", json_integer(sqlite3_column_int(q, 4)));
+		json_array_append_new(arr, o);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return cl_store_db_error(s, "read NEWS2 over time");
+	}
+	*out = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return *out ? CL_OK : CL_ENOMEM;
 }
 
 void cl_store_json_time(json_t *o, const char *key, int64_t us)

@@ -63,7 +63,8 @@ int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vit
 			const char *window, int64_t start_us, int64_t end_us,
 			const struct cl_agg_summary *a);
 
-/* The patient's NEWS2 now, from the latest value of each parameter. */
+/* The patient's NEWS2 now, from the latest value of each parameter (and,
+ * when worse than the minute's so far, the minute's in news2_minute). */
 int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
 		       int score, const char *risk, const int scores[7], int present);
 
@@ -71,6 +72,13 @@ int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
  * (cl_malloc'd): raw events, or rollups of `window` ("1m", "1h"). */
 int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_us,
 			 int64_t to_us, const char *window, int limit, char **json);
+
+/* NEWS2 over time, as a JSON array string (cl_malloc'd): the worst score
+ * of each bucket_us (a multiple of a minute) from from_us to to_us, each
+ * {"start", "score", "risk", "ts" (when it was scored), "parameters"};
+ * cl_store_put_news2 keeps the worst score of every minute. */
+int cl_store_news2_history_json(struct cl_store *s, const char *patient, int64_t from_us,
+				int64_t to_us, int64_t bucket_us, int limit, char **json);
 
 /* The patient's latest NEWS2 as a JSON object string, or NULL if none. */
 int cl_store_news2_json(struct cl_store *s, const char *patient, char **json);

@@ -2,7 +2,9 @@
  * Stream processing end to end through `carelake serve`: events over
  * HTTP, 1-minute rollups and NEWS2 read back from
  * GET /api/v1/patients/{id}/vitals, a late event counted, and a SIGKILL
- * and restart after which no window counts an event twice.
+ * and restart after which no window counts an event twice; NEWS2 over
+ * time from GET /api/v1/patients/{id}/news2, who may read it and its
+ * refusals of bad parameters.
  *
  * Usage: test_stream /path/to/carelake
  */
@@ -395,10 +397,123 @@ static void test_declared_rule(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+
+/* GET /api/v1/patients/{id}/news2 as `tok`: its status, and its body into *j
+ * when 200. */
+static long news2_get(const struct server *s, const char *tok, const char *path, json_t **j)
+{
+	struct reply r = http(s, "GET", path, tok, NULL, 0);
+	long code = r.code;
+
+	if (j) {
+		*j = code == 200 ? json_loads(r.body, 0, NULL) : NULL;
+		if (code != 200)
+			fprintf(stderr, "GET %s: %ld %s\n", path, code, r.body);
+	}
+	free(r.body);
+	return code;
+}
+
+static void test_news2_history(void **state)
+{
+	const char *extra[] = { "--set", "stream.idle_flush=1h", NULL };
+	int64_t now = cl_time_now_us(), minute0 = (now / 60000000 - 10) * 60000000;
+	char data[300], path[300], from[40], pat[128], other[128], eng[128];
+	struct server s;
+	struct reply r;
+	json_t *j = NULL, *list = NULL;
+	int found = 0;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/news2", dir);
+	server_start(&s, bin, data, extra);
+	token_cli(data, pat, NULL, "issue --role patient --patient p9 --name n2-own");
+	token_cli(data, other, NULL, "issue --role patient --patient p8 --name n2-other");
+	token_cli(data, eng, NULL, "issue --role engineer --name n2-eng");
+	/* RR 26 scores 3, then RR 16 scores 0 (two minutes later), then now;
+	 * each posted once the one before is scored (NEWS2 is scored once per
+	 * batch the stream reads) */
+	cl_time_format_rfc3339(minute0 - 60000000, from, sizeof(from), 0);
+	snprintf(path, sizeof(path), "/api/v1/patients/p9/news2?resolution=1m&from=%s", from);
+	for (int k = 0; k < 3; k++) {
+		static const int64_t at[] = { 5000000, 125000000 };
+
+		r = post(&s, test_event_at(k < 2 ? minute0 + at[k] : now, k == 0 ? "q1" : k == 1 ? "q2" : "q3",
+					   "m9", "p9", "respiratory_rate", k == 0 ? 26 : 16, "/min"));
+		assert_non_null(strstr(r.body, "\"accepted\":1"));
+		free(r.body);
+		found = 0;
+		for (int i = 0; i < 300 * cl_test_slowdown() && !found; i++) {
+			assert_int_equal(news2_get(&s, s.token, path, &j), 200);
+			list = json_object_get(j, "news2");
+			found = json_array_size(list) == (size_t)k + 1;
+			if (!found) {
+				json_decref(j);
+				usleep(20000);
+			}
+		}
+		assert_true(found);
+		if (k < 2)
+			json_decref(j);
+	}
+	assert_string_equal(json_string_value(json_object_get(j, "resolution")), "1m");
+	{
+		json_t *a = json_array_get(list, 0), *b = json_array_get(list, 1);
+		char want[40];
+
+		cl_time_format_rfc3339(minute0, want, sizeof(want), 3);
+		assert_string_equal(json_string_value(json_object_get(a, "start")), want);
+		assert_int_equal(json_integer_value(json_object_get(a, "score")), 3);
+		assert_string_equal(json_string_value(json_object_get(a, "risk")), "low-medium");
+		assert_int_equal(json_integer_value(json_object_get(a, "parameters")), 1);
+		assert_int_equal(json_integer_value(json_object_get(b, "score")), 0);
+	}
+	json_decref(j);
+	/* by the day: one bucket (or two across midnight), the worst is 3 */
+	snprintf(path, sizeof(path), "/api/v1/patients/p9/news2?resolution=1d&from=%s", from);
+	assert_int_equal(news2_get(&s, s.token, path, &j), 200);
+	list = json_object_get(j, "news2");
+	assert_true(json_array_size(list) >= 1 && json_array_size(list) <= 2);
+	{
+		json_int_t worst = 0;
+
+		for (size_t i = 0; i < json_array_size(list); i++)
+			if (json_integer_value(json_object_get(json_array_get(list, i), "score")) > worst)
+				worst = json_integer_value(json_object_get(json_array_get(list, i), "score"));
+		assert_int_equal(worst, 3);
+	}
+	json_decref(j);
+	/* who may read it: the patient itself, not another patient, not an engineer */
+	snprintf(path, sizeof(path), "/api/v1/patients/p9/news2?from=%s", from);
+	assert_int_equal(news2_get(&s, pat, path, NULL), 200);
+	assert_int_equal(news2_get(&s, other, path, NULL), 404);
+	assert_int_equal(news2_get(&s, eng, path, NULL), 403);
+	assert_int_equal(news2_get(&s, NULL, path, NULL), 401);
+	/* bad parameters: 400 with what to send */
+	r = http(&s, "GET", "/api/v1/patients/p9/news2?resolution=5m", s.token, NULL, 0);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "resolution must be 1m, 1h or 1d"));
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/patients/p9/news2?from=yesterday", s.token, NULL, 0);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "'from' must be an RFC 3339 time"));
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/patients/p9/news2?from=2030-01-02T00:00:00Z"
+		 "&to=2030-01-01T00:00:00Z", s.token, NULL, 0);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "'to' must be after 'from'"));
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/patients/p9/news2?limit=0", s.token, NULL, 0);
+	assert_int_equal(r.code, 400);
+	free(r.body);
+	assert_int_equal(server_stop(&s), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rollups_news2_restart),
 		cmocka_unit_test(test_alerts),
 		cmocka_unit_test(test_declared_rule),
+		cmocka_unit_test(test_news2_history),
 };
 
 SERVE_TEST_MAIN(tests)
