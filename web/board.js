@@ -125,7 +125,10 @@
     }
     const e = p.el;
     const n2 = p.data.news2;
-    e.h.textContent = p.name || p.id;
+    // the name opens the patient page (the id is no secret; no token in a URL)
+    const link = el('a', null, p.name || p.id);
+    link.href = '/patient?id=' + encodeURIComponent(p.id);
+    e.h.replaceChildren(link);
     e.meta.textContent = (p.name ? p.id + ' · ' : '') + (p.data.ward || 'ward not known');
     /* a score of fewer than the seven parameters is partial: said so */
     const partial = n2 && n2.parameters < 7;

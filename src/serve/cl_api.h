@@ -84,6 +84,7 @@ int cl_api_patients_get(struct cl_req *r);
  * GET and POST /app/session, POST /app/session/logout */
 int cl_api_web_index(struct cl_req *r);
 int cl_api_web_board(struct cl_req *r);
+int cl_api_web_patient(struct cl_req *r);
 int cl_api_web_asset(struct cl_req *r);
 int cl_api_web_session(struct cl_req *r);
 int cl_api_web_sign_in(struct cl_req *r);

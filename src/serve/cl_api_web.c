@@ -5,6 +5,7 @@
  *   GET  /                     the sign-in page, and once signed in the
  *                              list of the pages the role may open
  *   GET  /board                the ICU board (view-board: admin, clinician)
+ *   GET  /patient?id=          one patient's history (view-board, as the board)
  *   GET  /app/{file}           scripts, styles, the icon, uPlot
  *   GET  /app/session          who the browser's session is ({"signed_in"})
  *   POST /app/session          signs in: the token in the Authorization
@@ -112,6 +113,11 @@ int cl_api_web_index(struct cl_req *r)
 int cl_api_web_board(struct cl_req *r)
 {
 	return send_asset(r, "board.html");
+}
+
+int cl_api_web_patient(struct cl_req *r)
+{
+	return send_asset(r, "patient.html");
 }
 
 int cl_api_web_asset(struct cl_req *r)

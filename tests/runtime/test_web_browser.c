@@ -9,6 +9,11 @@
  * shows as text, runs axe-core, saves screenshots, shows a patient token
  * cannot open the board, and signs out — with no console error and no
  * failed request on the way.
+ * The patient page (tests/browser/patient.mjs, beside board.mjs): a serve
+ * of its own, with no simulated patients and no wall-clock flush of
+ * windows, so the 7 days of 1-minute vitals the script posts with past
+ * timestamps all roll up; the script prints the time the page took to read
+ * and draw them (reported, not asserted).
  *   runtime_web_browser /path/to/carelake /path/to/board.mjs SHOT_DIR
  */
 #include "cl_test.h"
@@ -76,8 +81,40 @@ static void test_board_in_browser(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+
+static void test_patient_in_browser(void **state)
+{
+	const char *extra[] = { "--set", "ingest.inputs=events,fhir",
+				"--set", "stream.idle_flush=1h", NULL };
+	char data[300], clin[128], pat[128], ward[128], cmd[2600], mjs[1024];
+	const char *out, *ms;
+	struct server s;
+
+	(void)state;
+	if (access("/usr/bin/chromium", X_OK) != 0 && !getenv("CARELAKE_CHROMIUM"))
+		fail_msg("no /usr/bin/chromium: run scripts/deps.sh (it installs Debian's chromium)");
+	snprintf(mjs, sizeof(mjs), "%.*spatient.mjs", (int)(strrchr(script, '/') + 1 - script), script);
+	snprintf(data, sizeof(data), "%s/browser-patient", dir);
+	server_start(&s, bin, data, extra);
+	token_cli(data, clin, NULL, "issue --role clinician --name nurse-patient-page");
+	token_cli(data, pat, NULL, "issue --role patient --patient web-p1 --name pat-patient-page");
+	token_cli(data, ward, NULL, "issue --role clinician --ward ICU-Z --name nurse-other-ward");
+	mkdir(shots, 0755);
+	snprintf(cmd, sizeof(cmd), "node '%s' '%s' '%s' '%s' '%s' '%s' '%s'", mjs, s.url, clin, pat,
+		 s.token, ward, shots);
+	out = run_node(cmd, "patient.out", "the patient page in the browser");
+	assert_non_null(strstr(out, "patient ok"));
+	ms = strstr(out, "patient_7d_ms=");
+	assert_non_null(ms);
+	/* reported, never asserted: a loaded machine may take longer */
+	fprintf(stderr, "%.*s (the patient page reading and drawing 7 days of 1-minute rollups)\n",
+		(int)strcspn(ms, "\n"), ms);
+	assert_int_equal(server_stop(&s), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_board_in_browser),
+	cmocka_unit_test(test_patient_in_browser),
 };
 
 int main(int argc, char **argv)
