@@ -170,7 +170,25 @@ static inline int server_stop(struct server *s)
 	assert_true(s->pid > 0);
 	kill(s->pid, SIGTERM);
 	assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (st != 0) {
+		/* what the server said last, for whoever reads the failure */
+		char line[1024];
+		FILE *f = fopen(s->out_path, "r");
+		long lines = 0, skip;
+
+		while (f && fgets(line, sizeof(line), f))
+			lines++;
+		fprintf(stderr, "serve exited with %d; the end of its output:\n", st);
+		if (f) {
+			rewind(f);
+			for (skip = lines > 40 ? lines - 40 : 0; fgets(line, sizeof(line), f);)
+				if (skip-- <= 0)
+					fputs(line, stderr);
+			fclose(f);
+		}
+	}
+	return st;
 }
 
 static inline void server_kill(struct server *s)
