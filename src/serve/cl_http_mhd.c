@@ -33,6 +33,8 @@ enum state {
 	S_ANSWERED,  /* a reply is queued */
 	S_AUDIT,     /* suspended: its reply is held until its audit record is durable */
 	S_AUDIT_DONE, /* the record's commit is done: the held reply may go */
+	S_STOPPED_AUDIT, /* parked when the server stopped: answered 503 */
+	S_STOPPED_WAIT,
 };
 
 /* One request on an MHD connection. */
@@ -44,6 +46,8 @@ struct mreq {
 	char *body;
 	size_t len, cap;
 	struct mreq *next_waiter;
+	struct mreq *next_stream;        /* in m->streams while suspended */
+	int in_streams;
 };
 
 struct cl_mhd {
@@ -52,6 +56,9 @@ struct cl_mhd {
 	pthread_mutex_t mu;              /* guards waiters */
 	struct mreq *waiters;            /* suspended until their commit */
 	int nwaiting;
+	struct mreq *streams;            /* streamed replies suspended for data */
+	atomic_int stopping;             /* libmicrohttpd is about to stop: no
+					  * connection may stay suspended */
 	atomic_uint nconns;              /* connections held now */
 };
 
@@ -126,9 +133,13 @@ static int mhd_reply(void *conn, int code, const char *ctype, char *body, size_t
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct cl_req_stream *src = cls;
-	ssize_t n = src->read(src->arg, buf, max);
+	struct mreq *q = src->handle;
+	ssize_t n;
 
 	(void)pos;
+	if (atomic_load(&q->m->stopping))
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = src->read(src->arg, buf, max);
 	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
 }
 
@@ -139,14 +150,49 @@ static void stream_release(void *cls)
 	src->release(src->arg);
 }
 
+/* A stream with nothing to send suspends its connection, listed so that
+ * a stop can resume it (libmicrohttpd refuses to stop while one is
+ * suspended); once stopping, it is not suspended: the next read ends it. */
 static void stream_wait(void *handle)
 {
-	MHD_suspend_connection(handle);
+	struct mreq *q = handle;
+	struct cl_mhd *m = q->m;
+
+	pthread_mutex_lock(&m->mu);
+	if (!atomic_load(&m->stopping)) {
+		if (!q->in_streams) {
+			q->next_stream = m->streams;
+			m->streams = q;
+			q->in_streams = 1;
+		}
+		MHD_suspend_connection(q->conn);
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void unlist_stream(struct cl_mhd *m, struct mreq *q)
+{
+	for (struct mreq **pp = &m->streams; *pp; pp = &(*pp)->next_stream)
+		if (*pp == q) {
+			*pp = q->next_stream;
+			q->in_streams = 0;
+			return;
+		}
 }
 
 static void stream_wake(void *handle)
 {
-	MHD_resume_connection(handle);
+	struct mreq *q = handle;
+	struct cl_mhd *m = q->m;
+
+	pthread_mutex_lock(&m->mu);
+	if (q->in_streams) {
+		unlist_stream(m, q);
+		MHD_resume_connection(q->conn);
+	} else if (!atomic_load(&m->stopping)) {
+		MHD_resume_connection(q->conn);
+	}
+	pthread_mutex_unlock(&m->mu);
 }
 
 static int mhd_stream(void *conn, int code, const char *ctype, struct cl_req_stream *src)
@@ -157,7 +203,7 @@ static int mhd_stream(void *conn, int code, const char *ctype, struct cl_req_str
 
 	src->wait = stream_wait;
 	src->wake = stream_wake;
-	src->handle = q->conn;
+	src->handle = q;
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, src,
 						 stream_release);
 	if (!resp) {
@@ -385,6 +431,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*body_size = 0;
 		return MHD_YES;
 	}
+	if (q->state == S_STOPPED_AUDIT) {
+		/* its record not known durable when the server stopped: the
+		 * held reply may not leave (503, as for a failed commit) */
+		*body_size = 0;
+		q->state = S_ANSWERED;
+		return cl_req_release(&q->r, CL_EIO) < 0 ? MHD_NO : MHD_YES;
+	}
+	if (q->state == S_STOPPED_WAIT) {
+		/* its commit not known done when the server stopped */
+		*body_size = 0;
+		q->state = S_ANSWERED;
+		return result(q, cl_route_finish(&q->r, CL_EIO));
+	}
 	if (q->state == S_ANSWERED || q->r.answered) {
 		*body_size = 0; /* discard the rest of a refused body */
 		return MHD_YES;
@@ -417,6 +476,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)why;
 	if (!q)
 		return;
+	pthread_mutex_lock(&q->m->mu);
+	if (q->in_streams)
+		unlist_stream(q->m, q);
+	pthread_mutex_unlock(&q->m->mu);
 	cl_req_free(&q->r);
 	cl_free(q->body);
 	cl_free(q);
@@ -575,6 +638,26 @@ void cl_mhd_stop(struct cl_mhd *m)
 {
 	if (!m)
 		return;
+	/* libmicrohttpd aborts the process when stopped with a connection
+	 * suspended: every one is resumed first, streams to end and requests
+	 * still parked to be answered 503 */
+	pthread_mutex_lock(&m->mu);
+	atomic_store(&m->stopping, 1);
+	while (m->streams) {
+		struct mreq *q = m->streams;
+
+		unlist_stream(m, q);
+		MHD_resume_connection(q->conn);
+	}
+	while (m->waiters) {
+		struct mreq *q = m->waiters;
+
+		m->waiters = q->next_waiter;
+		m->nwaiting--;
+		q->state = q->state == S_AUDIT ? S_STOPPED_AUDIT : S_STOPPED_WAIT;
+		MHD_resume_connection(q->conn);
+	}
+	pthread_mutex_unlock(&m->mu);
 	MHD_stop_daemon(m->d);
 	pthread_mutex_destroy(&m->mu);
 	cl_free(m);

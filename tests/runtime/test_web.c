@@ -11,6 +11,7 @@
  */
 #include "cl_test.h"
 #include "serve_helpers.h"
+#include "raw_http.h"
 
 #define CSP "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; " \
 	    "img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "     \
@@ -54,10 +55,16 @@ static int setup(void **state)
 	return 0;
 }
 
+static int stream_fd = -1;   /* a live stream left open for the stop */
+
 static int teardown(void **state)
 {
 	(void)state;
+	/* stopped with a live stream open and waiting for data (its
+	 * connection suspended): a clean stop, not libmicrohttpd's abort */
 	assert_int_equal(server_stop(&srv), 0);
+	if (stream_fd >= 0)
+		close(stream_fd);
 	return 0;
 }
 
@@ -284,11 +291,30 @@ static void test_no_secrets_logged(void **state)
 	free(log);
 }
 
+/* A live stream opened and left waiting: the teardown stops the server
+ * with it open. */
+static void test_stream_left_open(void **state)
+{
+	struct conn c = { .fd = -1 };
+	char req[512];
+
+	(void)state;
+	c.fd = dial(&srv);
+	snprintf(req, sizeof(req), "GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n"
+		 "Authorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", srv.token);
+	send_req(c.fd, req);
+	while (!memmem(c.buf, c.len, "\r\n\r\n", 4))
+		assert_int_equal(fill(&c, 10000 * cl_test_slowdown()), 1);
+	assert_non_null(strstr(c.buf, " 200 "));
+	stream_fd = c.fd;
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_pages_and_headers),
 	cmocka_unit_test(test_sign_in_and_out),
 	cmocka_unit_test(test_patient_and_revocation),
 	cmocka_unit_test(test_no_secrets_logged),
+	cmocka_unit_test(test_stream_left_open),
 };
 
 int main(int argc, char **argv)
