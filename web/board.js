@@ -8,8 +8,7 @@
 'use strict';
 
 (function () {
-  const $ = (id) => document.getElementById(id);
-  const HDR = { 'X-Requested-With': 'carelake' };
+  const { $, HDR, api, el, session } = window.carelake;
   const SPARK_MS = 15 * 60 * 1000;   // the sparkline's span
   const SILENT_MS = 60 * 1000;       // a device this quiet is shown as silent
   const SEVERITY = { emergency: 4, critical: 3, urgent: 2, warning: 1, info: 0 };
@@ -20,26 +19,6 @@
   const patients = new Map();   // id -> { data, name, alerts: Map, spark, el }
   let refreshTimer = null;
 
-  async function api(path, opts) {
-    const r = await fetch(path, Object.assign({ credentials: 'same-origin' }, opts || {}));
-    if (r.status === 401) {   // the session ended: sign in again
-      location.assign('/');
-      throw new Error('signed out');
-    }
-    const body = await r.json().catch(() => ({}));
-    if (!r.ok)
-      throw Object.assign(new Error(body.detail || ('HTTP ' + r.status)), { status: r.status });
-    return body;
-  }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls)
-      e.className = cls;
-    if (text !== undefined)
-      e.textContent = text;
-    return e;
-  }
 
   function band(risk) {
     return 'band-' + (risk || 'none');
@@ -372,13 +351,20 @@
     render(p);
   }
 
+  // Opened before the board is first read, so that nothing that happens
+  // while it is read is missed; after a break the board is read again.
   function stream() {
     const es = new EventSource('/api/v1/stream');
+    let broken = false;
     es.addEventListener('open', () => {
       $('live').textContent = 'Live';
       $('live').className = 'live on';
+      if (broken)
+        loadBoard().catch(showError);
+      broken = false;
     });
     es.addEventListener('error', () => {
+      broken = true;
       $('live').textContent = 'Reconnecting';
       $('live').className = 'live';
     });
@@ -386,20 +372,11 @@
     es.addEventListener('alert', onAlert);
   }
 
-  async function signOut() {
-    await fetch('/app/session/logout', { method: 'POST', credentials: 'same-origin', headers: HDR });
-    location.assign('/');
-  }
-
   async function start() {
-    const s = await api('/app/session');
-    if (!s.signed_in) {
-      location.assign('/');
+    if (!await session())
       return;
-    }
-    $('who').textContent = s.name + ' (' + s.role + ')';
-    await loadBoard();
     stream();
+    await loadBoard();
     setInterval(() => {
       const now = Date.now();
       for (const p of patients.values()) {
@@ -412,7 +389,6 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => {
-    $('signout').addEventListener('click', signOut);
     $('ward').addEventListener('change', () => {
       order();
       for (const p of patients.values())

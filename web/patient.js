@@ -11,8 +11,7 @@
 'use strict';
 
 (function () {
-  const $ = (id) => document.getElementById(id);
-  const HDR = { 'X-Requested-With': 'carelake' };
+  const { $, api, el, session } = window.carelake;
   const FHIR = { headers: { Accept: 'application/fhir+json' } };
   const HOUR = 3600, DAY = 86400;
   // the charts: their vitals (API type names), labels, colours, digits
@@ -29,29 +28,6 @@
   const patientId = new URLSearchParams(location.search).get('id') || '';
   const state = { span: HOUR, to: 0, from: 0, zoomed: false, shown: null, alerts: [], plots: [] };
 
-  async function api(path, opts) {
-    const r = await fetch(path, Object.assign({ credentials: 'same-origin' }, opts || {}));
-    if (r.status === 401) {   // the session ended: sign in again
-      location.assign('/');
-      throw new Error('signed out');
-    }
-    const body = await r.json().catch(() => ({}));
-    if (!r.ok) {
-      const issue = body.issue && body.issue[0];
-      const why = body.detail || (issue && (issue.diagnostics || issue.details && issue.details.text));
-      throw Object.assign(new Error(why || ('HTTP ' + r.status)), { status: r.status });
-    }
-    return body;
-  }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls)
-      e.className = cls;
-    if (text !== undefined)
-      e.textContent = text;
-    return e;
-  }
 
   const enc = encodeURIComponent;
   const iso = (s) => new Date(s * 1000).toISOString();
@@ -364,18 +340,9 @@
       : 'The patient page could not be loaded: ' + e.message;
   }
 
-  async function signOut() {
-    await fetch('/app/session/logout', { method: 'POST', credentials: 'same-origin', headers: HDR });
-    location.assign('/');
-  }
-
   async function start() {
-    const s = await api('/app/session');
-    if (!s.signed_in) {
-      location.assign('/');
+    if (!await session())
       return;
-    }
-    $('who').textContent = s.name + ' (' + s.role + ')';
     if (!patientId)
       throw new Error('no patient chosen: open a patient from the ICU board');
     state.span = HOUR;
@@ -402,7 +369,6 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => {
-    $('signout').addEventListener('click', signOut);
     for (const b of document.querySelectorAll('.range'))
       b.addEventListener('click', () => setRange(Number(b.dataset.span)).catch(showError));
     $('earlier').addEventListener('click', () => pan(-1));

@@ -15,15 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int cl_api_vitals_get(struct cl_req *r)
+/* The patient of /api/v1/patients/{id}/..., and the range and limit its
+ * query asks for (from an hour ago to five minutes ahead, 10,000 at most,
+ * by default): 1, or the reply made. */
+static int patient_range(struct cl_req *r, int64_t *from, int64_t *to, uint64_t *limit)
 {
-	const char *patient = r->param[0], *res, *lim;
-	char *rows = NULL, *news2 = NULL;
-	int64_t now = cl_time_now_us(), from, to;
-	struct cl_store *st;
-	uint64_t limit = 10000;
-	json_t *j, *vitals;
-	int rc;
+	const char *patient = r->param[0], *lim = cl_req_query(r, "limit");
+	int64_t now = cl_time_now_us();
 
 	if (strlen(patient) > CL_EVENT_ID_MAX)
 		return cl_reply_error(r, 400, "bad_request", "the patient id is too long", NULL, NULL);
@@ -31,14 +29,28 @@ int cl_api_vitals_get(struct cl_req *r)
 	/* a patient token sees its own patient; any other is as if it did not exist */
 	if (r->who.patient[0] && strcmp(patient, r->who.patient) != 0)
 		return cl_reply_error(r, 404, "not_found", "no such patient", NULL, NULL);
-	res = cl_req_query(r, "resolution");
+	*limit = 10000;
+	if (cl_api_time_arg(r, "from", now - 3600ll * 1000000, from) != CL_OK ||
+	    cl_api_time_arg(r, "to", now + 300ll * 1000000, to) != CL_OK ||
+	    (lim && cl_parse_u64(lim, 1, 100000, limit) != CL_OK))
+		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);
+	return 1;
+}
+
+int cl_api_vitals_get(struct cl_req *r)
+{
+	const char *patient = r->param[0], *res = cl_req_query(r, "resolution");
+	char *rows = NULL, *news2 = NULL;
+	int64_t from, to;
+	struct cl_store *st;
+	uint64_t limit;
+	json_t *j, *vitals;
+	int rc = patient_range(r, &from, &to, &limit);
+
+	if (rc != 1)
+		return rc;
 	if (!res || !*res)
 		res = "raw";
-	lim = cl_req_query(r, "limit");
-	if (cl_api_time_arg(r, "from", now - 3600ll * 1000000, &from) != CL_OK ||
-	    cl_api_time_arg(r, "to", now + 300ll * 1000000, &to) != CL_OK ||
-	    (lim && cl_parse_u64(lim, 1, 100000, &limit) != CL_OK))
-		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);
 	if (strcmp(res, "raw") != 0) {
 		int known = 0;
 
@@ -88,20 +100,16 @@ static const struct {
 
 int cl_api_news2_get(struct cl_req *r)
 {
-	const char *patient = r->param[0], *res, *lim;
-	int64_t now = cl_time_now_us(), from, to, bucket = 0;
+	const char *patient = r->param[0], *res = cl_req_query(r, "resolution");
+	int64_t from, to, bucket = 0;
 	struct cl_store *st;
-	uint64_t limit = 10000;
+	uint64_t limit;
 	char *rows = NULL;
 	json_t *list;
-	int rc;
+	int rc = patient_range(r, &from, &to, &limit);
 
-	if (strlen(patient) > CL_EVENT_ID_MAX)
-		return cl_reply_error(r, 400, "bad_request", "the patient id is too long", NULL, NULL);
-	r->audit.patient = patient;
-	if (r->who.patient[0] && strcmp(patient, r->who.patient) != 0)
-		return cl_reply_error(r, 404, "not_found", "no such patient", NULL, NULL);
-	res = cl_req_query(r, "resolution");
+	if (rc != 1)
+		return rc;
 	if (!res || !*res)
 		res = "1m";
 	for (size_t i = 0; i < sizeof(news2_buckets) / sizeof(news2_buckets[0]); i++)
@@ -110,11 +118,6 @@ int cl_api_news2_get(struct cl_req *r)
 	if (!bucket)
 		return cl_reply_error(r, 400, "bad_request", "resolution must be 1m, 1h or 1d", NULL,
 				      NULL);
-	lim = cl_req_query(r, "limit");
-	if (cl_api_time_arg(r, "from", now - 3600ll * 1000000, &from) != CL_OK ||
-	    cl_api_time_arg(r, "to", now + 300ll * 1000000, &to) != CL_OK ||
-	    (lim && cl_parse_u64(lim, 1, 100000, &limit) != CL_OK))
-		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);
 	if (to <= from)
 		return cl_reply_error(r, 400, "bad_request", "'to' must be after 'from'", NULL, NULL);
 	rc = cl_api_store(r, &st);

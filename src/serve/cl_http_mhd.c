@@ -290,7 +290,10 @@ static const char *ambiguous(struct MHD_Connection *c)
 }
 
 /* Parks q in `state` unless what it waits for is done (ready(q, &rc)
- * says): 1 and *rc then, 0 when it is parked, its connection suspended. */
+ * says): 1 and *rc then, 0 when it is parked, its connection suspended.
+ * Once the server is stopping nothing is parked (no one would resume
+ * it): what is not done yet fails with CL_EIO, answered 503 as a stop
+ * answers the requests it finds parked. */
 static int park_unless(struct mreq *q, enum state state,
 		       int (*ready)(const struct cl_req *r, int *rc), int *rc)
 {
@@ -300,7 +303,10 @@ static int park_unless(struct mreq *q, enum state state,
 	*rc = CL_OK;
 	pthread_mutex_lock(&m->mu);
 	done = ready(&q->r, rc);
-	if (!done) {
+	if (!done && atomic_load(&m->stopping)) {
+		*rc = CL_EIO;
+		done = 1;
+	} else if (!done) {
 		q->state = state;
 		q->next_waiter = m->waiters;
 		m->waiters = q;

@@ -76,6 +76,9 @@ try {
     if (await tile.locator(sel).count() === 0)
       fail('a tile has no ' + sel);
 
+  step('waiting for the board to be live');
+  await page.locator('#live.on').waitFor({ timeout: 20000 });
+
   step('posting a crisis reading (SpO2 82)');
   const alertSel = 'li.tile[data-patient="web-crisis"] li.alert';
   const before = await page.locator(alertSel).count();
