@@ -35,7 +35,9 @@ window.carelake = (function () {
   }
 
   async function signOut() {
-    await fetch('/app/session/logout', { method: 'POST', credentials: 'same-origin', headers: HDR });
+    const r = await fetch('/app/session/logout', { method: 'POST', credentials: 'same-origin',
+                                                    headers: HDR });
+    await r.text().catch(() => '');   // the whole answer before leaving the page
     location.assign('/');
   }
 

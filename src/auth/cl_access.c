@@ -45,6 +45,8 @@ static const struct {
 			     { 1, 1, 1, 1, 1, 1, 0 } },
 	[CL_ACT_VIEW_BOARD] = { "view-board", "the ICU board page: every bed's vitals, NEWS2 and open alerts (a clinician bound to wards: theirs)",
 				{ 1, 0, 1, 0, 0, 0, 0 } },
+	[CL_ACT_VIEW_MY_HEALTH] = { "view-my-health", "the My health page: the patient's own vitals, stays, appointments and results, and a download of their record (a token bound to a patient)",
+				    { 1, 0, 0, 1, 0, 0, 0 } },
 };
 
 enum cl_role cl_role_by_name(const char *name)

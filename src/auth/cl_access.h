@@ -44,6 +44,7 @@ enum cl_action {
 	CL_ACT_EXPORT_IDENTIFIED, /* exports with identifiers */
 	CL_ACT_SIGN_IN,           /* a browser session on the dashboards for the token */
 	CL_ACT_VIEW_BOARD,        /* the ICU board page */
+	CL_ACT_VIEW_MY_HEALTH,    /* the My health page: a patient's own record */
 	CL_ACTIONS
 };
 

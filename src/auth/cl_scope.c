@@ -26,6 +26,7 @@ static const struct {
 	 * checked against the scopes themselves */
 	[CL_ACT_SIGN_IN] = { "*", 0 },
 	[CL_ACT_VIEW_BOARD] = { "*", 0 },
+	[CL_ACT_VIEW_MY_HEALTH] = { "*", 0 },
 };
 
 const char *cl_scope_action_resource(enum cl_action a)

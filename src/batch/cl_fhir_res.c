@@ -437,26 +437,47 @@ static int refuse(struct ctx *x, const char *table, int o)
 				    x->d->toks[o].len);
 }
 
+/* The id of the Patient reference ref names into out (1), or 0. */
+static int patient_ref(const char *ref, char *out, size_t cap)
+{
+	const char *slash = strrchr(ref, '/');
+
+	if (!slash || slash - ref < 7 || memcmp(slash - 7, "Patient", 7) != 0 ||
+	    (slash - ref != 7 && slash[-8] != '/') || !cl_fhir_id_ok(slash + 1))
+		return 0;
+	snprintf(out, cap, "%s", slash + 1);
+	return 1;
+}
+
 /* The patient whose compartment the resource at o is in: a Patient's own
- * id, else the Patient its subject (or patient) names; "" for none. */
+ * id, else the Patient its subject (or patient) names, else (as FHIR's
+ * Patient CompartmentDefinition has it for Appointment and
+ * AppointmentResponse) the first participant's actor that is a Patient;
+ * "" for none. */
 static void compartment(struct ctx *x, int o, const char *type, const char *id, char *out,
 			size_t cap)
 {
-	char buf[512];
-	const char *ref, *slash;
+	char buf[512], path[64];
 
 	out[0] = '\0';
 	if (strcmp(type, "Patient") == 0) {
 		snprintf(out, cap, "%s", id);
 		return;
 	}
-	ref = resolve_ref(x, o, "subject.reference", buf, sizeof(buf));
-	if (!ref[0])
-		ref = resolve_ref(x, o, "patient.reference", buf, sizeof(buf));
-	slash = strrchr(ref, '/');
-	if (slash && slash - ref >= 7 && memcmp(slash - 7, "Patient", 7) == 0 &&
-	    (slash - ref == 7 || slash[-8] == '/') && cl_fhir_id_ok(slash + 1))
-		snprintf(out, cap, "%s", slash + 1);
+	if (patient_ref(resolve_ref(x, o, "subject.reference", buf, sizeof(buf)), out, cap) ||
+	    patient_ref(resolve_ref(x, o, "patient.reference", buf, sizeof(buf)), out, cap))
+		return;
+	if (strcmp(type, "AppointmentResponse") == 0) {
+		patient_ref(resolve_ref(x, o, "actor.reference", buf, sizeof(buf)), out, cap);
+		return;
+	}
+	if (strcmp(type, "Appointment") != 0)
+		return;
+	for (uint32_t i = 0, n = d_size(x->d, at(x->d, o, "participant")); i < n; i++) {
+		snprintf(path, sizeof(path), "participant[%u].actor.reference", i);
+		if (patient_ref(resolve_ref(x, o, path, buf, sizeof(buf)), out, cap))
+			return;
+	}
 }
 
 /* A reference as a Bundle entry's fullUrl into the entry's Type/id. */

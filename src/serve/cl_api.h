@@ -85,6 +85,7 @@ int cl_api_patients_get(struct cl_req *r);
 int cl_api_web_index(struct cl_req *r);
 int cl_api_web_board(struct cl_req *r);
 int cl_api_web_patient(struct cl_req *r);
+int cl_api_web_my_health(struct cl_req *r);
 int cl_api_web_asset(struct cl_req *r);
 int cl_api_web_session(struct cl_req *r);
 int cl_api_web_sign_in(struct cl_req *r);

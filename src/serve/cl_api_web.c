@@ -6,6 +6,8 @@
  *                              list of the pages the role may open
  *   GET  /board                the ICU board (view-board: admin, clinician)
  *   GET  /patient?id=          one patient's history (view-board, as the board)
+ *   GET  /my-health            a patient's own record, in plain language
+ *                              (view-my-health: a token bound to a patient)
  *   GET  /app/{file}           scripts, styles, the icon, uPlot
  *   GET  /app/session          who the browser's session is ({"signed_in"})
  *   POST /app/session          signs in: the token in the Authorization
@@ -39,12 +41,15 @@
 	    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; " \
 	    "frame-ancestors 'none'"
 
-/* The pages a role may open, in the order the home page lists them. */
+/* The pages a role may open, in the order the home page lists them; a
+ * page of one's own record only for a principal bound to a patient. */
 static const struct {
 	const char *path, *title;
 	enum cl_action action;
+	int own_patient;
 } pages[] = {
-	{ "/board", "ICU board", CL_ACT_VIEW_BOARD },
+	{ "/board", "ICU board", CL_ACT_VIEW_BOARD, 0 },
+	{ "/my-health", "My health", CL_ACT_VIEW_MY_HEALTH, 1 },
 };
 
 /* The headers every page and file carries. */
@@ -120,6 +125,11 @@ int cl_api_web_patient(struct cl_req *r)
 	return send_asset(r, "patient.html");
 }
 
+int cl_api_web_my_health(struct cl_req *r)
+{
+	return send_asset(r, "my-health.html");
+}
+
 int cl_api_web_asset(struct cl_req *r)
 {
 	/* the pages themselves only at their own paths, where their rule is */
@@ -129,18 +139,22 @@ int cl_api_web_asset(struct cl_req *r)
 	return send_asset(r, r->param[0]);
 }
 
-/* The session's principal as the pages need it: its role and the pages
- * it may open. */
+/* The session's principal as the pages need it: its role, the patient
+ * it is bound to (when it is), and the pages it may open. */
 static json_t *whoami(const struct cl_principal *p)
 {
-	json_t *list = json_array();
+	json_t *list = json_array(), *o;
 
 	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
-		if (cl_scope_allows(p, pages[i].action, NULL))
+		if (cl_scope_allows(p, pages[i].action, NULL) &&
+		    (!pages[i].own_patient || p->patient[0]))
 			json_array_append_new(list, json_pack("{s:s,s:s}", "path", pages[i].path,
 							      "title", pages[i].title));
-	return json_pack("{s:b,s:s,s:s,s:o}", "signed_in", 1, "role", cl_role_name(p->role),
-			 "name", p->name, "pages", list);
+	o = json_pack("{s:b,s:s,s:s,s:o}", "signed_in", 1, "role", cl_role_name(p->role),
+		      "name", p->name, "pages", list);
+	if (o && p->patient[0])
+		json_object_set_new(o, "patient", json_string(p->patient));
+	return o;
 }
 
 int cl_api_web_session(struct cl_req *r)

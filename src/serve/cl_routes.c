@@ -36,6 +36,8 @@ const struct cl_route cl_routes[] = {
 	  { CL_ACCESS_TOKEN, CL_ACT_VIEW_BOARD }, 0, NULL, { NULL, NULL }, NULL },
 	{ CL_GET, "/patient", cl_api_web_patient, NULL,
 	  { CL_ACCESS_TOKEN, CL_ACT_VIEW_BOARD }, 0, NULL, { NULL, NULL }, NULL },
+	{ CL_GET, "/my-health", cl_api_web_my_health, NULL,
+	  { CL_ACCESS_TOKEN, CL_ACT_VIEW_MY_HEALTH }, 0, NULL, { NULL, NULL }, NULL },
 	{ CL_POST, "/api/v1/events", cl_api_events_post, cl_api_events_finish,
 	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_EVENTS }, CL_ROUTE_FAST | CL_ROUTE_BODY, JSON_BODY,
 	  { NULL, NULL }, NULL },

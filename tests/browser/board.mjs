@@ -121,9 +121,12 @@ try {
   const pctx = await browser.newContext();
   const ppage = await pctx.newPage();
   await signIn(ppage, patientTok);
+  await ppage.waitForURL(base + '/my-health');   // the one page a patient has
+  await ppage.goto(base + '/');
   await ppage.locator('#home').waitFor({ state: 'visible' });
-  if (await ppage.locator('#pages li').count() !== 0)
-    fail('a patient is offered a page');
+  const offered = await ppage.locator('#pages li').allTextContents();
+  if (offered.join() !== 'My health')
+    fail('a patient is offered other pages than My health: ' + offered.join());
   const r = await ppage.goto(base + '/board');
   if (r.status() !== 403)
     fail('a patient opening /board by URL got ' + r.status() + ', not 403');

@@ -218,7 +218,7 @@ try {
   await ppage.goto(base + '/');
   await ppage.fill('#token', patientTok);
   await ppage.click('#signin-form button[type=submit]');
-  await ppage.locator('#home').waitFor({ state: 'visible' });
+  await ppage.waitForURL(base + '/my-health');
   const r = await ppage.goto(base + '/patient?id=' + ID);
   if (r.status() !== 403)
     fail('a patient opening /patient got ' + r.status() + ', not 403');

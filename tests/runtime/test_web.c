@@ -240,12 +240,24 @@ static void test_patient_and_revocation(void **state)
 	(void)state;
 	r = sign_in(pat, NULL, NULL);
 	assert_int_equal(r.code, 200);
-	assert_non_null(strstr(r.body, "\"pages\":[]"));
+	/* a patient's one page, and its patient for the page to read */
+	assert_non_null(strstr(r.body, "\"pages\":[{\"path\":\"/my-health\",\"title\":\"My health\"}]"));
+	assert_non_null(strstr(r.body, "\"patient\":\"web-p1\""));
 	cookie_of(&r, cookie, sizeof(cookie));
 	free(r.body);
 	snprintf(ch, sizeof(ch), "Cookie: %s", cookie);
 	r = http_h(&srv, "GET", "/board", NULL, NULL, 0, ch, NULL);
 	assert_int_equal(r.code, 403);
+	free(r.body);
+	r = http_h(&srv, "GET", "/my-health", NULL, NULL, 0, ch, NULL);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "/app/my-health.js"));
+	free(r.body);
+	/* an admin names no patient: no My health for it, and no patient */
+	r = sign_in(srv.token, NULL, NULL);
+	assert_int_equal(r.code, 200);
+	assert_null(strstr(r.body, "my-health"));
+	assert_null(strstr(r.body, "\"patient\""));
 	free(r.body);
 	r = http_h(&srv, "GET", "/api/v1/patients", NULL, NULL, 0, ch, NULL);
 	assert_int_equal(r.code, 200);

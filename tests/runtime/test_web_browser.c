@@ -13,7 +13,9 @@
  * of its own, with no simulated patients and no wall-clock flush of
  * windows, so the 7 days of 1-minute vitals the script posts with past
  * timestamps all roll up; the script prints the time the page took to read
- * and draw them (reported, not asserted).
+ * and draw them (reported, not asserted). Then, on the same serve and
+ * data, the My health page (tests/browser/myhealth.mjs) as that
+ * patient, checked against `carelake query`.
  *   runtime_web_browser /path/to/carelake /path/to/board.mjs SHOT_DIR
  */
 #include "cl_test.h"
@@ -109,6 +111,13 @@ static void test_patient_in_browser(void **state)
 	/* reported, never asserted: a loaded machine may take longer */
 	fprintf(stderr, "%.*s (the patient page reading and drawing 7 days of 1-minute rollups)\n",
 		(int)strcspn(ms, "\n"), ms);
+	/* the same patient's own page, on the same data */
+	snprintf(mjs + strlen(mjs) - strlen("patient.mjs"), sizeof(mjs) - strlen(mjs) +
+		 strlen("patient.mjs"), "myhealth.mjs");
+	snprintf(cmd, sizeof(cmd), "node '%s' '%s' '%s' '%s' '%s' '%s' '%s'", mjs, s.url, pat,
+		 s.token, shots, bin, data);
+	out = run_node(cmd, "myhealth.out", "the My health page in the browser");
+	assert_non_null(strstr(out, "my health ok"));
 	assert_int_equal(server_stop(&s), 0);
 }
 
