@@ -8,6 +8,7 @@
 
 static const char *const role_names[CL_ROLES] = {
 	"admin", "engineer", "clinician", "patient", "researcher", "compliance", "device",
+	"manager",
 };
 
 static const struct {
@@ -42,11 +43,15 @@ static const struct {
 	[CL_ACT_EXPORT_IDENTIFIED] = { "export-identified", "exports with direct identifiers",
 				       { 1, 0, 0, 0, 0, 0, 0 } },
 	[CL_ACT_SIGN_IN] = { "sign-in", "sign in to the dashboards: a browser session for the token (each page and call it makes is then checked as the token's)",
-			     { 1, 1, 1, 1, 1, 1, 0 } },
+			     { 1, 1, 1, 1, 1, 1, 0, 1 } },
 	[CL_ACT_VIEW_BOARD] = { "view-board", "the ICU board page: every bed's vitals, NEWS2 and open alerts (a clinician bound to wards: theirs)",
 				{ 1, 0, 1, 0, 0, 0, 0 } },
 	[CL_ACT_VIEW_MY_HEALTH] = { "view-my-health", "the My health page: the patient's own vitals, stays, appointments and results, and a download of their record (a token bound to a patient)",
 				    { 1, 0, 0, 1, 0, 0, 0 } },
+	[CL_ACT_READ_KPIS] = { "read-kpis", "the gold KPI tables (admissions, occupancy, stays, readmissions, alerts, staffing, bookings, communications, surveys) and a ward's census",
+			       { 1, 0, 0, 0, 0, 0, 0, 1 } },
+	[CL_ACT_VIEW_HOSPITAL] = { "view-hospital", "the Hospital page: the KPIs by ward and date range, and a ward's patients",
+				   { 1, 0, 0, 0, 0, 0, 0, 1 } },
 };
 
 enum cl_role cl_role_by_name(const char *name)

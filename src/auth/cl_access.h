@@ -26,6 +26,7 @@ enum cl_role {
 	CL_ROLE_RESEARCHER,   /* de-identified data only */
 	CL_ROLE_COMPLIANCE,   /* the audit trail, access reports, data quality; no clinical values */
 	CL_ROLE_DEVICE,       /* posts events for its own device id */
+	CL_ROLE_MANAGER,      /* the hospital's KPIs and ward census; no clinical values */
 	CL_ROLES
 };
 
@@ -45,6 +46,8 @@ enum cl_action {
 	CL_ACT_SIGN_IN,           /* a browser session on the dashboards for the token */
 	CL_ACT_VIEW_BOARD,        /* the ICU board page */
 	CL_ACT_VIEW_MY_HEALTH,    /* the My health page: a patient's own record */
+	CL_ACT_READ_KPIS,         /* the gold KPI tables, a ward's census */
+	CL_ACT_VIEW_HOSPITAL,     /* the Hospital page */
 	CL_ACTIONS
 };
 

@@ -27,6 +27,8 @@ static const struct {
 	[CL_ACT_SIGN_IN] = { "*", 0 },
 	[CL_ACT_VIEW_BOARD] = { "*", 0 },
 	[CL_ACT_VIEW_MY_HEALTH] = { "*", 0 },
+	[CL_ACT_READ_KPIS] = { "MeasureReport", CL_SCOPE_R | CL_SCOPE_S },
+	[CL_ACT_VIEW_HOSPITAL] = { "*", 0 },
 };
 
 const char *cl_scope_action_resource(enum cl_action a)

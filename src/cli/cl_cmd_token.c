@@ -24,7 +24,7 @@ const char cl_cmd_token_usage[] =
 	"       carelake token roles\n\n"
 	"issue makes an API token for the server of the data directory and prints\n"
 	"its id and, once, its secret (only a hash of it is kept). Roles: admin,\n"
-	"engineer, clinician, patient, researcher, compliance, device; a patient\n"
+	"engineer, clinician, patient, researcher, compliance, device, manager; a patient\n"
 	"token is bound to --patient, a device token to --device, a clinician token\n"
 	"may be limited to --ward. --broker-passwd also makes a device token the\n"
 	"device's MQTT password: its line in mosquitto's password_file FILE\n"

@@ -12,11 +12,10 @@
 #define STAYS                                                                        \
 	"stays AS (SELECT id, patient_id, start_ts, end_ts, ward FROM ("                  \
 	" SELECT id, patient_id, start_ts, end_ts, coalesce(ward, 'unassigned') AS ward"  \
-	" FROM encounter WHERE lower(class) IN ('imp', 'inpatient', 'acute', 'emer',"     \
-	" 'emergency') AND start_ts IS NOT NULL"                                          \
+	" FROM encounter WHERE lower(class) IN " CL_INPATIENT_CLASSES                     \
+	" AND start_ts IS NOT NULL"                                                       \
 	" UNION ALL SELECT id, patient_id, start_ts, end_ts, 'all' FROM encounter"        \
-	" WHERE lower(class) IN ('imp', 'inpatient', 'acute', 'emer', 'emergency')"       \
-	" AND start_ts IS NOT NULL))"
+	" WHERE lower(class) IN " CL_INPATIENT_CLASSES " AND start_ts IS NOT NULL))"
 
 const struct cl_gold_table cl_gold_tables[] = {
 	{ "gold_admissions_daily", "encounter",
@@ -42,7 +41,8 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "   avg(los) AS los, sum(readm) AS readm FROM ev GROUP BY ward, day)"
 	  " SELECT day, ward, admissions, discharges, occupied, los, readm,"
 	  "  CASE WHEN discharges > 0 THEN 1.0 * readm / discharges END FROM daily"
-	  " WHERE admissions > 0 OR discharges > 0 OR occupied > 0;" },
+	  " WHERE admissions > 0 OR discharges > 0 OR occupied > 0;",
+	  "day", "ward" },
 	{ "gold_alerts_daily", "alert,device,encounter",
 	  "alerts per day, ward, rule and severity, how many were acknowledged and the "
 	  "median minutes to acknowledge",
@@ -56,7 +56,8 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  (SELECT e.ward FROM encounter e WHERE e.patient_id = a.patient_id AND e.ward IS NOT NULL"
 	  "   ORDER BY e.start_ts DESC LIMIT 1), 'unassigned') AS ward,"
 	  " a.rule, a.severity, count(*), count(a.acked_us),"
-	  " avg((a.acked_us - a.opened_us) / 60e6) FROM alert a GROUP BY 1, 2, 3, 4;" },
+	  " avg((a.acked_us - a.opened_us) / 60e6) FROM alert a GROUP BY 1, 2, 3, 4;",
+	  "day", "ward" },
 	{ "gold_staffing", "shift,encounter",
 	  "per ward, shift start and role: staff on shift against staff required, and "
 	  "patients in beds per nurse",
@@ -76,7 +77,8 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  " CASE WHEN count(DISTINCT staff_id) > 0 THEN 1.0 * (SELECT count(*) FROM encounter e"
 	  "  WHERE e.ward = shift.ward AND e.start_ts <= shift.start_ts AND (e.end_ts IS NULL OR"
 	  "  e.end_ts > shift.start_ts)) / count(DISTINCT staff_id) END"
-	  " FROM shift GROUP BY ward, start_ts, coalesce(role, 'any');" },
+	  " FROM shift GROUP BY ward, start_ts, coalesce(role, 'any');",
+	  "shift_start", "ward" },
 	{ "gold_bookings_daily", "booking",
 	  "appointments per day and booking channel: attended, no-shows, cancelled and "
 	  "the no-show rate",
@@ -89,7 +91,8 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  " sum(status IN ('no_show', 'no-show', 'noshow')), sum(status = 'cancelled'),"
 	  " 1.0 * sum(status IN ('no_show', 'no-show', 'noshow')) /"
 	  "  nullif(sum(status IN ('attended', 'no_show', 'no-show', 'noshow')), 0)"
-	  " FROM booking GROUP BY 1, 2;" },
+	  " FROM booking GROUP BY 1, 2;",
+	  "day", NULL },
 	{ "gold_communications_daily", "communication",
 	  "messages per day, channel and direction, with their total duration",
 	  "CREATE TABLE IF NOT EXISTS gold_communications_daily(day TEXT NOT NULL,"
@@ -98,7 +101,8 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "DELETE FROM gold_communications_daily;"
 	  "INSERT INTO gold_communications_daily SELECT substr(ts, 1, 10), channel,"
 	  " coalesce(direction, 'unknown'), count(*), sum(duration_s) FROM communication"
-	  " GROUP BY 1, 2, 3;" },
+	  " GROUP BY 1, 2, 3;",
+	  "day", NULL },
 	{ "gold_survey_monthly", "survey_response",
 	  "survey answers per month and question: responses, mean score and the share "
 	  "satisfied (4 or 5 of 5)",
@@ -108,7 +112,8 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "DELETE FROM gold_survey_monthly;"
 	  "INSERT INTO gold_survey_monthly SELECT substr(ts, 1, 7), question, count(*),"
 	  " avg(score), 1.0 * sum(score >= 4) / nullif(count(score), 0) FROM survey_response"
-	  " GROUP BY 1, 2;" },
+	  " GROUP BY 1, 2;",
+	  "month", NULL },
 	{ "gold_data_quality", "*",
 	  "per source: files, rows kept in silver, records quarantined, references to "
 	  "missing rows, and the quarantine rate",
@@ -130,7 +135,8 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  coalesce(q.n, 0), coalesce(w.n, 0),"
 	  "  1.0 * coalesce(q.n, 0) / nullif(coalesce((SELECT sum(n) FROM r WHERE r.source ="
 	  "  src.source), 0) + coalesce(q.n, 0), 0)"
-	  " FROM src LEFT JOIN q ON q.source = src.source LEFT JOIN w ON w.source = src.source;" },
-	{ NULL, NULL, NULL, NULL, NULL },
+	  " FROM src LEFT JOIN q ON q.source = src.source LEFT JOIN w ON w.source = src.source;",
+	  NULL, NULL },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -53,6 +53,11 @@ extern const struct cl_aux_table cl_silver_aux_tables[];
 int cl_silver_is_aux(const char *name);
 
 
+/* The encounter classes that are inpatient stays (SQL, compared with
+ * lower(class)): FHIR's IMP, ACUTE and EMER, Synthea's inpatient and
+ * emergency. The gold tables and a ward's census count these. */
+#define CL_INPATIENT_CLASSES "('imp', 'inpatient', 'acute', 'emer', 'emergency')"
+
 /* A gold table: its name ("gold_admissions_daily"), what it is computed
  * from, and the SQL that creates and recomputes it. */
 struct cl_gold_table {
@@ -61,6 +66,9 @@ struct cl_gold_table {
 	const char *doc;
 	const char *create;    /* the table */
 	const char *refresh;   /* recomputes its rows */
+	const char *period;    /* the column that dates a row ("day", "month",
+				* "shift_start"; NULL: not dated) */
+	const char *ward;      /* the column that names its ward (NULL: none) */
 };
 
 /* The gold tables, NULL-name terminated. */

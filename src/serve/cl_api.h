@@ -86,6 +86,7 @@ int cl_api_web_index(struct cl_req *r);
 int cl_api_web_board(struct cl_req *r);
 int cl_api_web_patient(struct cl_req *r);
 int cl_api_web_my_health(struct cl_req *r);
+int cl_api_web_hospital(struct cl_req *r);
 int cl_api_web_asset(struct cl_req *r);
 int cl_api_web_session(struct cl_req *r);
 int cl_api_web_sign_in(struct cl_req *r);
@@ -110,6 +111,12 @@ int cl_api_audit_events(struct cl_req *r);
 
 /* GET /api/v1/stream (cl_api_stream.c) */
 int cl_api_stream_get(struct cl_req *r);
+
+/* GET /api/v1/kpis, /api/v1/kpis/{name}, /api/v1/wards/{ward}/census
+ * (cl_api_kpis.c) */
+int cl_api_kpis_list(struct cl_req *r);
+int cl_api_kpis_table(struct cl_req *r);
+int cl_api_ward_census(struct cl_req *r);
 
 /* GET /api/v1/research, GET /api/v1/research/{table} (cl_api_research.c) */
 int cl_api_research_tables(struct cl_req *r);

@@ -8,6 +8,8 @@
  *   GET  /patient?id=          one patient's history (view-board, as the board)
  *   GET  /my-health            a patient's own record, in plain language
  *                              (view-my-health: a token bound to a patient)
+ *   GET  /hospital             the hospital's KPIs by ward and date range
+ *                              (view-hospital: admin, manager)
  *   GET  /app/{file}           scripts, styles, the icon, uPlot
  *   GET  /app/session          who the browser's session is ({"signed_in"})
  *   POST /app/session          signs in: the token in the Authorization
@@ -50,6 +52,7 @@ static const struct {
 } pages[] = {
 	{ "/board", "ICU board", CL_ACT_VIEW_BOARD, 0 },
 	{ "/my-health", "My health", CL_ACT_VIEW_MY_HEALTH, 1 },
+	{ "/hospital", "Hospital", CL_ACT_VIEW_HOSPITAL, 0 },
 };
 
 /* The headers every page and file carries. */
@@ -128,6 +131,11 @@ int cl_api_web_patient(struct cl_req *r)
 int cl_api_web_my_health(struct cl_req *r)
 {
 	return send_asset(r, "my-health.html");
+}
+
+int cl_api_web_hospital(struct cl_req *r)
+{
+	return send_asset(r, "hospital.html");
 }
 
 int cl_api_web_asset(struct cl_req *r)

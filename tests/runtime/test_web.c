@@ -12,6 +12,7 @@
 #include "cl_test.h"
 #include "serve_helpers.h"
 #include "raw_http.h"
+#include "fhir_helpers.h"
 
 #define CSP "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self'; " \
 	    "img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "     \
@@ -321,12 +322,75 @@ static void test_stream_left_open(void **state)
 	stream_fd = c.fd;
 }
 
+/* The KPI API's rules and its refusals (the numbers themselves are
+ * checked against gold in runtime_web_browser's Hospital page). */
+static void test_kpis(void **state)
+{
+	char mgr[128];
+	struct reply r;
+
+	(void)state;
+	token_cli(data, mgr, NULL, "issue --role manager --name manager-web");
+	r = http(&srv, "GET", "/api/v1/kpis", mgr, NULL, 0);
+	assert_int_equal(r.code, 200);
+	for (const char *t = "admissions_daily\0alerts_daily\0staffing\0bookings_daily\0"
+			     "communications_daily\0survey_monthly\0data_quality\0";
+	     *t; t += strlen(t) + 1) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "\"name\": \"%s\"", t);
+		if (!strstr(r.body, name) && !(snprintf(name, sizeof(name), "\"name\":\"%s\"", t),
+					      strstr(r.body, name)))
+			fail_msg("GET /api/v1/kpis does not list %s: %s", t, r.body);
+	}
+	free(r.body);
+	r = http(&srv, "GET", "/api/v1/kpis/admissions_daily?from=2026-01&to=2026-12-31&ward=ICU-A",
+		 mgr, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"rows\""));
+	free(r.body);
+	/* what a request gets wrong is said */
+	r = http(&srv, "GET", "/api/v1/kpis/admissions_daily?from=yesterday", mgr, NULL, 0);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "YYYY-MM-DD"));
+	free(r.body);
+	r = http(&srv, "GET", "/api/v1/kpis/bookings_daily?ward=ICU-A", mgr, NULL, 0);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "not by ward"));
+	free(r.body);
+	r = http(&srv, "GET", "/api/v1/kpis/data_quality?from=2026-01-01", mgr, NULL, 0);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "not dated"));
+	free(r.body);
+	r = http(&srv, "GET", "/api/v1/kpis/patients", mgr, NULL, 0);
+	assert_int_equal(r.code, 404);
+	free(r.body);
+	r = http(&srv, "GET", "/api/v1/kpis/admissions_daily?limit=0", mgr, NULL, 0);
+	assert_int_equal(r.code, 400);
+	free(r.body);
+	r = http(&srv, "GET", "/api/v1/wards/ICU-A/census", mgr, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"patients\""));
+	free(r.body);
+	/* a manager's page and no clinical data; KPIs are not a clinician's
+	 * or a patient's */
+	r = sign_in(mgr, NULL, NULL);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"pages\":[{\"path\":\"/hospital\",\"title\":\"Hospital\"}]"));
+	free(r.body);
+	assert_int_equal(code_of(&srv, "/api/v1/patients", mgr, NULL), 403);
+	assert_int_equal(code_of(&srv, "/api/v1/kpis/admissions_daily", clin, NULL), 403);
+	assert_int_equal(code_of(&srv, "/api/v1/wards/ICU-A/census", pat, NULL), 403);
+	assert_int_equal(code_of(&srv, "/hospital", clin, NULL), 403);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_pages_and_headers),
 	cmocka_unit_test(test_sign_in_and_out),
 	cmocka_unit_test(test_patient_and_revocation),
 	cmocka_unit_test(test_no_secrets_logged),
 	cmocka_unit_test(test_stream_left_open),
+	cmocka_unit_test(test_kpis),
 };
 
 int main(int argc, char **argv)

@@ -121,9 +121,66 @@ static void test_patient_in_browser(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+/* The Hospital page: a generated hospital (its wards' stays over the
+ * last months) ingested, alerts raised by a serve's stream, gold refreshed
+ * by `carelake refine`, then a second serve for the page, with a stay in
+ * progress posted as FHIR for the census. */
+static void test_hospital_in_browser(void **state)
+{
+	const char *extra[] = { "--set", "ingest.inputs=events,fhir", "--set", "refine.interval=1s",
+				NULL };
+	char data[300], files[300], cmd[2600], mjs[1024], mgr[128], clin[128], ev[1200];
+	const char *out;
+	struct server s;
+	struct reply r;
+	int seen = 0;
+
+	(void)state;
+	if (access("/usr/bin/chromium", X_OK) != 0 && !getenv("CARELAKE_CHROMIUM"))
+		fail_msg("no /usr/bin/chromium: run scripts/deps.sh (it installs Debian's chromium)");
+	snprintf(data, sizeof(data), "%s/browser-hospital", dir);
+	snprintf(files, sizeof(files), "%s/hospital-files", dir);
+	snprintf(cmd, sizeof(cmd), "'%s' generate --patients 40 --out '%s' >/dev/null 2>&1", bin,
+		 files);
+	assert_int_equal(system(cmd), 0);
+	ingest(data, files);
+	/* alerts on two wards' monitors (monitor-0001: ICU-A, 0003: Ward-C) */
+	server_start(&s, bin, data, extra);
+	snprintf(ev, sizeof(ev), "[%s,", test_event("hx1", "monitor-0001", "patient-0001", "spo2", 82, "%"));
+	snprintf(ev + strlen(ev), sizeof(ev) - strlen(ev), "%s,",
+		 test_event("hx2", "monitor-0003", "patient-0003", "heart_rate", 150, "/min"));
+	snprintf(ev + strlen(ev), sizeof(ev) - strlen(ev), "%s]",
+		 test_event("hx3", "monitor-0001", "patient-0001", "heart_rate", 35, "/min"));
+	r = post(&s, ev);
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	for (int tries = 0; tries < 1000 * cl_test_slowdown() && !seen; tries++) {
+		seen = query_long(data, "SELECT count(DISTINCT patient_id) FROM alert") >= 2;
+		if (!seen)
+			usleep(10000);
+	}
+	assert_true(seen);
+	assert_int_equal(server_stop(&s), 0);
+	snprintf(cmd, sizeof(cmd), "'%s' refine --data '%s' >/dev/null 2>&1", bin, data);
+	assert_int_equal(system(cmd), 0);
+	assert_true(query_long(data, "SELECT sum(alerts) FROM gold_alerts_daily") >= 2);
+
+	server_start(&s, bin, data, extra);
+	token_cli(data, mgr, NULL, "issue --role manager --name manager-browser");
+	token_cli(data, clin, NULL, "issue --role clinician --name nurse-hospital");
+	snprintf(mjs, sizeof(mjs), "%.*shospital.mjs", (int)(strrchr(script, '/') + 1 - script),
+		 script);
+	snprintf(cmd, sizeof(cmd), "node '%s' '%s' '%s' '%s' '%s' '%s' '%s' '%s'", mjs, s.url, mgr,
+		 clin, s.token, shots, bin, data);
+	out = run_node(cmd, "hospital.out", "the Hospital page in the browser");
+	assert_non_null(strstr(out, "hospital ok"));
+	assert_int_equal(server_stop(&s), 0);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_board_in_browser),
 	cmocka_unit_test(test_patient_in_browser),
+	cmocka_unit_test(test_hospital_in_browser),
 };
 
 int main(int argc, char **argv)

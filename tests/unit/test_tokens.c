@@ -236,7 +236,7 @@ static void test_role_table(void **state)
 		assert_true(cl_access_allows(CL_ROLE_ADMIN, (enum cl_action)a));
 	cl_access_table_markdown(md, sizeof(md));
 	assert_non_null(strstr(md, "| `read-clinical` |"));
-	assert_non_null(strstr(md, " admin | engineer | clinician | patient | researcher | compliance | device |"));
+	assert_non_null(strstr(md, " admin | engineer | clinician | patient | researcher | compliance | device | manager |"));
 }
 
 /* A running server learns of a command's change from the count in

@@ -1,0 +1,200 @@
+// The Hospital page in a real browser: Debian's chromium, headless,
+// driven by playwright-core, checked with axe-core. Run by
+// runtime_web_browser (test_hospital_in_browser), which loads a generated
+// hospital, raises alerts, refreshes gold and starts a serve:
+//   node hospital.mjs BASE_URL MANAGER_TOKEN CLINICIAN_TOKEN ADMIN_TOKEN SHOT_DIR CARELAKE DATA_DIR
+// Posts a stay in progress on ICU-A (a FHIR Encounter) for the census,
+// signs in as a manager (landing on /hospital), chooses the last 90 days,
+// and checks every summary number, each ward's admissions and a ward's
+// days against `carelake query` over the gold tables, the drill-down to
+// ICU-A and its census, axe-core, no console error and no failed
+// request; a manager is refused the clinical pages and APIs, a clinician
+// the Hospital page and the KPIs. Exits 0 when every check held, else 1
+// naming what failed.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const [base, manager, clinician, admin, shots, carelake, data] = process.argv.slice(2);
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const DAY = 86400000;
+const problems = [];
+const step = (what) => process.stderr.write(`hospital.mjs: ${what}\n`);
+
+function fail(what) {
+  problems.push(what);
+  step('FAILED: ' + what);
+}
+
+function query(sql) {
+  return JSON.parse(execFileSync(carelake, ['query', '--data', data, '--format', 'json', sql],
+                                 { encoding: 'utf8' }));
+}
+
+const one = (sql) => Object.values(query(sql)[0] || {})[0] ?? null;
+
+async function until(what, fn, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn())
+      return;
+    if (Date.now() > end)
+      throw new Error('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function close(a, b) {
+  return (a === null && b === null) || (a !== null && b !== null && Math.abs(a - b) < 1e-9);
+}
+
+step('posting a stay in progress on ICU-A');
+const start = new Date(Date.now() - 2 * DAY);
+start.setUTCMinutes(0, 0, 0);
+const bundle = { resourceType: 'Bundle', type: 'transaction', entry: [
+  { resource: { resourceType: 'Patient', id: 'web-h1', name: [{ given: ['Hana'], family: 'Census' }] },
+    request: { method: 'PUT', url: 'Patient/web-h1' } },
+  { resource: { resourceType: 'Encounter', id: 'web-h1-enc', status: 'in-progress', subject: { reference: 'Patient/web-h1' },
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
+      location: [{ location: { display: 'ICU-A' } }], period: { start: start.toISOString() } },
+    request: { method: 'PUT', url: 'Encounter/web-h1-enc' } },
+] };
+const pr = await fetch(base + '/fhir', { method: 'POST', body: JSON.stringify(bundle),
+  headers: { Authorization: 'Bearer ' + admin, 'Content-Type': 'application/fhir+json' } });
+if (pr.status !== 200)
+  throw new Error('the transaction: HTTP ' + pr.status + ' ' + await pr.text());
+const startDay = start.toISOString().slice(0, 10);
+await until('the stay in gold', () => one(
+  `SELECT count(*) FROM gold_admissions_daily WHERE ward = 'ICU-A' AND day = '${startDay}' ` +
+  `AND occupied > 0 AND (SELECT count(*) FROM encounter WHERE id = 'web-h1-enc') = 1`) > 0, 30000);
+
+const to = new Date().toISOString().slice(0, 10);
+const from = new Date(Date.now() - 89 * DAY).toISOString().slice(0, 10);
+
+// the page's numbers, as gold gives them over the range
+function expected(ward) {
+  const w = `ward = '${ward}'`, range = `day BETWEEN '${from}' AND '${to}'`;
+  const alertWard = ward === 'all' ? '1' : w;
+  return {
+    admissions: one(`SELECT coalesce(sum(admissions), 0) FROM gold_admissions_daily WHERE ${w} AND ${range}`),
+    discharges: one(`SELECT coalesce(sum(discharges), 0) FROM gold_admissions_daily WHERE ${w} AND ${range}`),
+    occupied: one(`SELECT coalesce((SELECT occupied FROM gold_admissions_daily WHERE ${w} AND day <= '${to}' ` +
+                  `ORDER BY day DESC LIMIT 1), 0)`),
+    los: one(`SELECT sum(mean_los_days * discharges) / sum(discharges) FROM gold_admissions_daily ` +
+             `WHERE ${w} AND ${range} AND discharges > 0 AND mean_los_days IS NOT NULL`),
+    readmission_rate: one(`SELECT 1.0 * sum(readmissions_30d) / nullif(sum(discharges), 0) ` +
+                          `FROM gold_admissions_daily WHERE ${w} AND ${range}`),
+    alerts: one(`SELECT coalesce(sum(alerts), 0) FROM gold_alerts_daily WHERE ${alertWard} AND ${range}`),
+  };
+}
+
+async function checkSummary(page, ward) {
+  const want = expected(ward);
+  if (await page.locator('#summary').getAttribute('data-ward') !== ward)
+    fail('the summary is not of ' + ward);
+  for (const [key, value] of Object.entries(want)) {
+    const raw = await page.locator(`#summary dd[data-kpi="${key}"]`).getAttribute('data-value');
+    const got = raw === '' || raw === null ? null : Number(raw);
+    if (!close(got, value))
+      fail(`${ward}: ${key} shows ${got}, gold has ${value}`);
+  }
+  return want;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CARELAKE_CHROMIUM || '/usr/bin/chromium', headless: true,
+  args: ['--no-sandbox'],   // runs as root in CI's container
+});
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
+  const page = await ctx.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') fail('console error: ' + m.text()); });
+  page.on('pageerror', (e) => fail('page error: ' + e.message));
+  page.on('dialog', (d) => { fail('a dialog opened: ' + d.message()); d.dismiss(); });
+  page.on('requestfailed', (r) => fail('request failed: ' + r.url() + ' ' + r.failure().errorText));
+  page.on('response', (r) => { if (r.status() >= 400) fail('HTTP ' + r.status() + ' for ' + r.url()); });
+
+  step('signing in as a manager');
+  await page.goto(base + '/');
+  await page.fill('#token', manager);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForURL(base + '/hospital');
+  await page.locator('#status[data-ready]').waitFor({ timeout: 20000 });
+
+  step('the last 90 days, the whole hospital, against carelake query');
+  let ready = await page.locator('#status').getAttribute('data-ready');
+  await page.fill('#from', from);
+  await page.fill('#to', to);
+  await page.click('#filters button[type=submit]');
+  await page.waitForFunction((r) => document.querySelector('#status').dataset.ready !== r, ready);
+  const all = await checkSummary(page, 'all');
+  if (!(all.admissions > 0 && all.discharges > 0 && all.alerts >= 2))
+    fail('the test data is too thin to check: ' + JSON.stringify(all));
+
+  step('by ward');
+  const wards = query(`SELECT ward, sum(admissions) AS a FROM gold_admissions_daily WHERE ward <> 'all' ` +
+                      `AND day BETWEEN '${from}' AND '${to}' GROUP BY ward`);
+  for (const w of wards) {
+    const cell = page.locator(`#wards tr[data-ward="${w.ward}"] td`).first();
+    if (await cell.count() === 0)
+      fail('no row for ward ' + w.ward);
+    else if (Number((await cell.textContent()).replace(/[^0-9]/g, '')) !== w.a)
+      fail(`ward ${w.ward} shows ${await cell.textContent()} admissions, gold has ${w.a}`);
+  }
+
+  step('drilling down to ICU-A');
+  ready = await page.locator('#status').getAttribute('data-ready');
+  await page.click('#wards tr[data-ward="ICU-A"] button');
+  await page.waitForFunction((r) => document.querySelector('#status').dataset.ready !== r, ready);
+  await checkSummary(page, 'ICU-A');
+  const days = one(`SELECT count(*) FROM gold_admissions_daily WHERE ward = 'ICU-A' AND day BETWEEN '${from}' AND '${to}'`);
+  if (await page.locator('#days tbody tr[data-day]').count() !== days)
+    fail(`ICU-A shows ${await page.locator('#days tbody tr[data-day]').count()} days, gold has ${days}`);
+  const census = page.locator('#census tr[data-patient="web-h1"]');
+  if (await census.count() !== 1 || !(await census.textContent()).includes('Hana Census'))
+    fail('the census of ICU-A does not list Hana Census');
+  const inStay = one(`SELECT count(*) FROM encounter WHERE lower(class) IN ('imp', 'inpatient', 'acute', ` +
+                     `'emer', 'emergency') AND ward = 'ICU-A' AND start_ts IS NOT NULL AND ` +
+                     `(end_ts IS NULL OR end_ts > strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))`);
+  if (Number(await page.locator('#census').getAttribute('data-count')) !== inStay)
+    fail(`the census counts ${await page.locator('#census').getAttribute('data-count')}, silver has ${inStay}`);
+
+  step('checking accessibility (axe-core)');
+  await page.evaluate(axeSource);
+  const axe = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  for (const v of axe.violations)
+    if (v.impact === 'serious' || v.impact === 'critical')
+      fail(`axe ${v.impact}: ${v.id}: ${v.help} (${v.nodes.length} nodes: ` +
+           v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ') + ')');
+  await page.screenshot({ path: shots + '/hospital-1920x1080.png', fullPage: true });
+
+  step('a manager reads no clinical data');
+  for (const path of ['/board', '/patient?id=web-h1', '/api/v1/patients', '/fhir/Patient/web-h1',
+                      '/api/v1/patients/patient-0001/vitals'])
+    if ((await page.request.get(base + path)).status() !== 403)
+      fail('a manager reached ' + path);
+  await ctx.close();
+
+  step('a clinician has no Hospital page');
+  const cctx = await browser.newContext();
+  const cpage = await cctx.newPage();
+  await cpage.goto(base + '/');
+  await cpage.fill('#token', clinician);
+  await cpage.click('#signin-form button[type=submit]');
+  await cpage.waitForURL(base + '/board');
+  for (const path of ['/hospital', '/api/v1/kpis/admissions_daily', '/api/v1/wards/ICU-A/census'])
+    if ((await cpage.request.get(base + path)).status() !== 403)
+      fail('a clinician reached ' + path);
+  await cctx.close();
+} catch (e) {
+  fail('stopped: ' + (e.stack || e));
+} finally {
+  await browser.close();
+}
+if (problems.length) {
+  console.log(problems.join('\n'));
+  process.exit(1);
+}
+console.log('hospital ok');

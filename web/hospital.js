@@ -1,0 +1,211 @@
+// The Hospital page, for managers: admissions, discharges, occupied beds,
+// length of stay, 30-day readmissions and alerts, for a date range, over
+// the hospital and by ward, by day, and the patients on a ward now. Every
+// number is the gold tables' own (GET /api/v1/kpis/admissions_daily and
+// alerts_daily), added up over the range the way docs/dashboards.md says;
+// the patients come from GET /api/v1/wards/{ward}/census.
+'use strict';
+
+(function () {
+  const { $, api, el, session } = window.carelake;
+  const enc = encodeURIComponent;
+  const DAY = 86400000;
+
+  const fmt = {
+    int: (v) => (v ?? 0).toLocaleString(),
+    days: (v) => (v === null || v === undefined ? '–' : v.toFixed(1)),
+    rate: (v) => (v === null || v === undefined ? '–' : (100 * v).toFixed(1) + ' %'),
+  };
+
+  // the range's totals of admissions_daily rows of one ward (days from..to)
+  // and its alerts: occupancy is the census at the end of the range, the
+  // last row on or before `to` (a row is written whenever it changes)
+  function totals(rows, alerts, from, to) {
+    let adm = 0, dis = 0, losSum = 0, losN = 0, readm = 0, occupied = 0;
+    for (const r of rows) {
+      if (r.day <= to)
+        occupied = r.occupied;
+      if (r.day < from || r.day > to)
+        continue;
+      adm += r.admissions;
+      dis += r.discharges;
+      readm += r.readmissions_30d;
+      if (r.mean_los_days !== null && r.discharges > 0) {
+        losSum += r.mean_los_days * r.discharges;
+        losN += r.discharges;
+      }
+    }
+    return { admissions: adm, discharges: dis, occupied, readmissions: readm,
+             los: losN ? losSum / losN : null, readmission_rate: dis ? readm / dis : null,
+             alerts: alerts };
+  }
+
+  function kpi(dl, key, label, value, text, hint) {
+    const div = el('div', 'kpi');
+    const dd = el('dd', null, text);
+    dd.dataset.kpi = key;
+    dd.dataset.value = value === null ? '' : String(value);
+    div.append(el('dt', null, label), dd);
+    if (hint)
+      div.append(el('dd', 'hint', hint));
+    dl.append(div);
+  }
+
+  function row(cells, head) {
+    const tr = el('tr');
+    cells.forEach((c, i) => {
+      const td = el(i === 0 && head ? 'th' : 'td');
+      if (i === 0 && head)
+        td.scope = 'row';
+      if (c instanceof Node)
+        td.append(c);
+      else
+        td.textContent = c;
+      tr.append(td);
+    });
+    return tr;
+  }
+
+  const state = { rows: [], alerts: [] };
+
+  function wards() {
+    const set = new Set(state.rows.map((r) => r.ward).filter((w) => w !== 'all'));
+    for (const a of state.alerts)
+      set.add(a.ward);
+    return [...set].sort();
+  }
+
+  function alertsOf(ward, day) {
+    let n = 0;
+    for (const a of state.alerts)
+      if ((ward === 'all' || a.ward === ward) && (!day || a.day === day))
+        n += a.alerts;
+    return n;
+  }
+
+  function render() {
+    const from = $('from').value, to = $('to').value, ward = $('ward').value;
+    const of = (w) => state.rows.filter((r) => r.ward === w);
+    const days = Math.round((Date.parse(to) - Date.parse(from)) / DAY) + 1;
+
+    // the ward list, keeping the choice
+    const sel = $('ward');
+    const names = wards();
+    sel.replaceChildren(el('option', null, 'All wards'), ...names.map((w) => el('option', null, w)));
+    sel.options[0].value = 'all';
+    sel.value = names.includes(ward) ? ward : 'all';
+    const chosen = sel.value;
+
+    const t = totals(of(chosen), alertsOf(chosen), from, to);
+    const dl = $('summary');
+    dl.replaceChildren();
+    dl.dataset.ward = chosen;
+    kpi(dl, 'admissions', 'Admissions', t.admissions, fmt.int(t.admissions));
+    kpi(dl, 'discharges', 'Discharges', t.discharges, fmt.int(t.discharges));
+    kpi(dl, 'occupied', 'Occupied beds', t.occupied, fmt.int(t.occupied), 'at the end of ' + to);
+    kpi(dl, 'los', 'Mean length of stay', t.los, fmt.days(t.los) + ' days',
+        'of the stays that ended in the range');
+    kpi(dl, 'readmission_rate', '30-day readmission rate', t.readmission_rate,
+        fmt.rate(t.readmission_rate), t.readmissions + ' of ' + t.discharges + ' discharges');
+    kpi(dl, 'alerts', 'Alerts', t.alerts, fmt.int(t.alerts),
+        (t.alerts / days).toFixed(t.alerts < days ? 2 : 1) + ' a day over ' + days + ' days');
+
+    const wb = $('wards').tBodies[0];
+    wb.replaceChildren(...names.map((w) => {
+      const x = totals(of(w), alertsOf(w), from, to);
+      const b = el('button', 'link', w);
+      b.type = 'button';
+      b.addEventListener('click', () => {
+        $('ward').value = w;
+        show().catch(showError);
+      });
+      const tr = row([b, fmt.int(x.admissions), fmt.int(x.discharges), fmt.int(x.occupied),
+                      fmt.days(x.los), fmt.rate(x.readmission_rate), fmt.int(x.alerts)], true);
+      tr.dataset.ward = w;
+      if (w === chosen)
+        tr.classList.add('chosen');
+      return tr;
+    }));
+    if (!names.length)
+      wb.append(row(['No wards in the data yet.', '', '', '', '', '', '']));
+
+    const db = $('days').tBodies[0];
+    const daily = of(chosen).filter((r) => r.day >= from && r.day <= to).reverse();
+    db.replaceChildren(...daily.map((r) => {
+      const tr = row([r.day, fmt.int(r.admissions), fmt.int(r.discharges), fmt.int(r.occupied),
+                      fmt.days(r.mean_los_days), fmt.int(r.readmissions_30d),
+                      fmt.int(alertsOf(chosen, r.day))], true);
+      tr.dataset.day = r.day;
+      return tr;
+    }));
+    if (!daily.length)
+      db.append(row(['No admissions, discharges or beds in this range.', '', '', '', '', '', '']));
+    $('days-h').textContent = 'By day: ' + (chosen === 'all' ? 'all wards' : chosen);
+  }
+
+  async function census() {
+    const ward = $('ward').value;
+    $('census-h').textContent = 'Patients on ' + (ward === 'all' ? 'every ward' : ward) + ' now';
+    const c = await api('/api/v1/wards/' + enc(ward) + '/census');
+    const body = $('census').tBodies[0];
+    body.replaceChildren(...c.patients.map((p) => {
+      const tr = row([p.name || p.patient_id, p.ward, new Date(p.since).toLocaleString(),
+                      p.days === null ? '–' : p.days.toFixed(1)], true);
+      tr.dataset.patient = p.patient_id;
+      return tr;
+    }));
+    if (!c.patients.length)
+      body.append(row(['No one is on this ward now.', '', '', '']));
+    $('census').dataset.count = String(c.patients.length);
+  }
+
+  async function show() {
+    const from = $('from').value, to = $('to').value;
+    if (!from || !to || from > to) {
+      $('error').textContent = 'Choose a range whose start is on or before its end.';
+      return;
+    }
+    $('error').textContent = '';
+    const t0 = performance.now();
+    // every day up to `to`: the census at the range's end may have been
+    // written before it began
+    const [adm, al] = await Promise.all([
+      api('/api/v1/kpis/admissions_daily?to=' + enc(to) + '&limit=100000'),
+      api('/api/v1/kpis/alerts_daily?from=' + enc(from) + '&to=' + enc(to) + '&limit=100000'),
+    ]);
+    state.rows = adm.rows;
+    state.alerts = al.rows;
+    render();
+    await census();
+    const st = $('status');
+    st.textContent = 'From ' + from + ' to ' + to + ', read in ' + Math.round(performance.now() - t0) +
+      ' ms' + (adm.truncated || al.truncated ? ' (more rows than shown: narrow the range)' : '') + '.';
+    st.dataset.ready = String(Date.now());
+  }
+
+  function showError(e) {
+    $('error').textContent = 'The KPIs could not be read: ' + e.message;
+  }
+
+  async function start() {
+    if (!await session())
+      return;
+    const q = new URLSearchParams(location.search);
+    const today = new Date().toISOString().slice(0, 10);
+    $('to').value = q.get('to') || today;
+    $('from').value = q.get('from') || new Date(Date.now() - 29 * DAY).toISOString().slice(0, 10);
+    if (q.get('ward'))
+      $('ward').append(Object.assign(el('option', null, q.get('ward')), { value: q.get('ward') }));
+    $('ward').value = q.get('ward') || 'all';
+    await show();
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('filters').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      show().catch(showError);
+    });
+    $('ward').addEventListener('change', () => show().catch(showError));
+    start().catch(showError);
+  });
+})();
