@@ -50,7 +50,7 @@ static const struct {
 				    { 1, 0, 0, 1, 0, 0, 0 } },
 	[CL_ACT_READ_KPIS] = { "read-kpis", "the gold KPI tables (admissions, occupancy, stays, readmissions, alerts, staffing, bookings, communications, surveys) and a ward's census",
 			       { 1, 0, 0, 0, 0, 0, 0, 1 } },
-	[CL_ACT_VIEW_HOSPITAL] = { "view-hospital", "the Hospital page: the KPIs by ward and date range, and a ward's patients",
+	[CL_ACT_VIEW_HOSPITAL] = { "view-hospital", "the managers' pages: Hospital (the KPIs by ward and date range, a ward's patients) and Staffing and clinic operations",
 				   { 1, 0, 0, 0, 0, 0, 0, 1 } },
 };
 

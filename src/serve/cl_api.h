@@ -87,6 +87,7 @@ int cl_api_web_board(struct cl_req *r);
 int cl_api_web_patient(struct cl_req *r);
 int cl_api_web_my_health(struct cl_req *r);
 int cl_api_web_hospital(struct cl_req *r);
+int cl_api_web_staffing(struct cl_req *r);
 int cl_api_web_asset(struct cl_req *r);
 int cl_api_web_session(struct cl_req *r);
 int cl_api_web_sign_in(struct cl_req *r);

@@ -10,6 +10,7 @@
  *                              (view-my-health: a token bound to a patient)
  *   GET  /hospital             the hospital's KPIs by ward and date range
  *                              (view-hospital: admin, manager)
+ *   GET  /staffing             staffing and clinic operations (view-hospital)
  *   GET  /app/{file}           scripts, styles, the icon, uPlot
  *   GET  /app/session          who the browser's session is ({"signed_in"})
  *   POST /app/session          signs in: the token in the Authorization
@@ -53,6 +54,7 @@ static const struct {
 	{ "/board", "ICU board", CL_ACT_VIEW_BOARD, 0 },
 	{ "/my-health", "My health", CL_ACT_VIEW_MY_HEALTH, 1 },
 	{ "/hospital", "Hospital", CL_ACT_VIEW_HOSPITAL, 0 },
+	{ "/staffing", "Staffing and clinic operations", CL_ACT_VIEW_HOSPITAL, 0 },
 };
 
 /* The headers every page and file carries. */
@@ -136,6 +138,11 @@ int cl_api_web_my_health(struct cl_req *r)
 int cl_api_web_hospital(struct cl_req *r)
 {
 	return send_asset(r, "hospital.html");
+}
+
+int cl_api_web_staffing(struct cl_req *r)
+{
+	return send_asset(r, "staffing.html");
 }
 
 int cl_api_web_asset(struct cl_req *r)

@@ -40,6 +40,8 @@ const struct cl_route cl_routes[] = {
 	  { CL_ACCESS_TOKEN, CL_ACT_VIEW_MY_HEALTH }, 0, NULL, { NULL, NULL }, NULL },
 	{ CL_GET, "/hospital", cl_api_web_hospital, NULL,
 	  { CL_ACCESS_TOKEN, CL_ACT_VIEW_HOSPITAL }, 0, NULL, { NULL, NULL }, NULL },
+	{ CL_GET, "/staffing", cl_api_web_staffing, NULL,
+	  { CL_ACCESS_TOKEN, CL_ACT_VIEW_HOSPITAL }, 0, NULL, { NULL, NULL }, NULL },
 	{ CL_POST, "/api/v1/events", cl_api_events_post, cl_api_events_finish,
 	  { CL_ACCESS_TOKEN, CL_ACT_INGEST_EVENTS }, CL_ROUTE_FAST | CL_ROUTE_BODY, JSON_BODY,
 	  { NULL, NULL }, NULL },

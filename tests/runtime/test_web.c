@@ -376,7 +376,8 @@ static void test_kpis(void **state)
 	 * or a patient's */
 	r = sign_in(mgr, NULL, NULL);
 	assert_int_equal(r.code, 200);
-	assert_non_null(strstr(r.body, "\"pages\":[{\"path\":\"/hospital\",\"title\":\"Hospital\"}]"));
+	assert_non_null(strstr(r.body, "\"pages\":[{\"path\":\"/hospital\",\"title\":\"Hospital\"},"
+				       "{\"path\":\"/staffing\",\"title\":\"Staffing and clinic operations\"}]"));
 	free(r.body);
 	assert_int_equal(code_of(&srv, "/api/v1/patients", mgr, NULL), 403);
 	assert_int_equal(code_of(&srv, "/api/v1/kpis/admissions_daily", clin, NULL), 403);

@@ -174,6 +174,12 @@ static void test_hospital_in_browser(void **state)
 		 clin, s.token, shots, bin, data);
 	out = run_node(cmd, "hospital.out", "the Hospital page in the browser");
 	assert_non_null(strstr(out, "hospital ok"));
+	snprintf(mjs, sizeof(mjs), "%.*sstaffing.mjs", (int)(strrchr(script, '/') + 1 - script),
+		 script);
+	snprintf(cmd, sizeof(cmd), "node '%s' '%s' '%s' '%s' '%s' '%s'", mjs, s.url, mgr, shots,
+		 bin, data);
+	out = run_node(cmd, "staffing.out", "the Staffing page in the browser");
+	assert_non_null(strstr(out, "staffing ok"));
 	assert_int_equal(server_stop(&s), 0);
 }
 
