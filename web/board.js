@@ -211,7 +211,7 @@
   async function loadSpark(p) {
     const from = new Date(Date.now() - SPARK_MS).toISOString();
     const b = await api('/api/v1/patients/' + encodeURIComponent(p.id) +
-                        '/vitals?resolution=1m&from=' + encodeURIComponent(from));
+                        '/vitals?resolution=1m&fields=mean&from=' + encodeURIComponent(from));
     for (const row of b.vitals || [])
       addPoint(p, row.type, Date.parse(row.start), row.mean);
   }

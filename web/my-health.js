@@ -77,7 +77,8 @@
     $('readings').dataset.from = String(fromMs);
     const [list, week] = await Promise.all([
       api('/api/v1/patients?since=' + enc(since)),
-      api('/api/v1/patients/' + enc(id) + '/vitals?resolution=1h&limit=100000&from=' + enc(from)),
+      api('/api/v1/patients/' + enc(id) + '/vitals?resolution=1h&fields=min,max&limit=100000' +
+          '&from=' + enc(from)),
     ]);
     const me = (list.patients || []).find((p) => p.patient_id === id) || {};
     const latest = me.vitals || {};

@@ -210,7 +210,7 @@
       b.setAttribute('aria-pressed', String(!state.zoomed && Number(b.dataset.span) === state.span));
     const t0 = performance.now();
     const [v, n, al] = await Promise.all([
-      api(base + '/vitals?resolution=' + res[0] + '&limit=100000&' + range),
+      api(base + '/vitals?resolution=' + res[0] + '&fields=mean&limit=100000&' + range),
       api(base + '/news2?resolution=' + res[1] + '&limit=100000&' + range),
       api('/api/v1/alerts?patient=' + enc(patientId) + '&limit=1000&since=' + enc(iso(state.from))),
     ]);

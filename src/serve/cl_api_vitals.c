@@ -1,7 +1,8 @@
 /*
- * GET /api/v1/patients/{id}/vitals?from=&to=&resolution=raw|<window>&limit=:
- * a patient's vital values, raw or rolled up by one of stream.windows,
- * and their NEWS2 now.
+ * GET /api/v1/patients/{id}/vitals?from=&to=&resolution=raw|<window>&limit=&fields=:
+ * a patient's vital values, raw or rolled up by one of stream.windows
+ * (each rollup with the statistics `fields` names, all by default), and
+ * their NEWS2 now.
  * GET /api/v1/patients/{id}/news2?from=&to=&resolution=1m|1h|1d&limit=:
  * their NEWS2 over time, the worst score of each minute, hour or day.
  */
@@ -37,18 +38,61 @@ static int patient_range(struct cl_req *r, int64_t *from, int64_t *to, uint64_t 
 	return 1;
 }
 
+/* fields=mean,min,...: the rollup statistics asked for; 0 for a name
+ * that is none of them. */
+static unsigned parse_fields(const char *list)
+{
+	unsigned mask = 0;
+
+	if (!list)
+		return CL_VITALS_ALL;
+	while (*list) {
+		size_t n = strcspn(list, ",");
+		unsigned bit = 0;
+
+		for (int i = 0; cl_store_vitals_fields[i]; i++)
+			if (strlen(cl_store_vitals_fields[i]) == n &&
+			    strncmp(cl_store_vitals_fields[i], list, n) == 0)
+				bit = 1u << i;
+		if (!bit)
+			return 0;
+		mask |= bit;
+		list += n;
+		if (*list == ',')
+			list++;
+	}
+	return mask;
+}
+
+/* s as a JSON string, into f. */
+static void put_string(FILE *f, const char *s)
+{
+	json_t *j = json_string(s);
+	char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+	fputs(q ? q : "null", f);
+	free(q);
+	json_decref(j);
+}
+
 int cl_api_vitals_get(struct cl_req *r)
 {
 	const char *patient = r->param[0], *res = cl_req_query(r, "resolution");
-	char *rows = NULL, *news2 = NULL;
-	int64_t from, to;
+	char *rows = NULL, *news2 = NULL, *body = NULL;
+	size_t rows_len = 0, body_len = 0;
+	int64_t from, to, count = 0;
 	struct cl_store *st;
 	uint64_t limit;
-	json_t *j, *vitals;
+	unsigned fields = parse_fields(cl_req_query(r, "fields"));
+	FILE *f;
 	int rc = patient_range(r, &from, &to, &limit);
 
 	if (rc != 1)
 		return rc;
+	if (!fields)
+		return cl_reply_error(r, 400, "bad_request", "fields lists statistics of a rollup, "
+				      "by ',': end, count, min, max, mean, stddev, p50, p90, p99",
+				      NULL, NULL);
 	if (!res || !*res)
 		res = "raw";
 	if (strcmp(res, "raw") != 0) {
@@ -72,7 +116,8 @@ int cl_api_vitals_get(struct cl_req *r)
 			cl_api_store_done(st);
 			return go;
 		}
-		rc = cl_store_vitals_json(st, patient, from, to, res, (int)limit, &rows);
+		rc = cl_store_vitals_json(st, patient, from, to, res, (int)limit, fields, &rows,
+					  &rows_len, &count);
 		if (rc == CL_OK)
 			rc = cl_store_news2_json(st, patient, &news2);
 		cl_api_store_done(st);
@@ -81,13 +126,25 @@ int cl_api_vitals_get(struct cl_req *r)
 		free(rows);
 		return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 	}
-	vitals = json_loads(rows, 0, NULL);
-	r->audit.count = (int64_t)json_array_size(vitals);
-	j = json_pack("{s:s,s:s,s:o,s:o}", "patient_id", patient, "resolution", res, "vitals",
-		      vitals, "news2", news2 ? json_loads(news2, 0, NULL) : json_null());
+	r->audit.count = count;
+	/* the rows as the store wrote them: no second parse of a week of them */
+	f = open_memstream(&body, &body_len);
+	if (f) {
+		fputs("{\"patient_id\":", f);
+		put_string(f, patient);
+		fputs(",\"resolution\":", f);
+		put_string(f, res);
+		fputs(",\"vitals\":", f);
+		fwrite(rows, 1, rows_len, f);
+		fprintf(f, ",\"news2\":%s}\n", news2 ? news2 : "null");
+	}
 	free(rows);
 	free(news2);
-	return cl_reply_json(r, 200, j);
+	if (!f || fclose(f) != 0 || !body) {
+		free(body);
+		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");
+	}
+	return cl_reply(r, 200, "application/json", body, body_len, NULL, NULL);
 }
 
 /* The buckets of NEWS2 over time. */

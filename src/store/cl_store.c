@@ -16,6 +16,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -341,53 +342,102 @@ static json_t *num(double v)
 	return isfinite(v) ? json_real(v) : json_null();
 }
 
+const char *const cl_store_vitals_fields[] = {
+	"end", "count", "min", "max", "mean", "stddev", "p50", "p90", "p99", NULL,
+};
+
+/* ,"key":number as jansson writes a real (17 significant digits, a ".0"
+ * on a whole number), null when it is not finite. */
+static void put_real(FILE *f, const char *key, double v)
+{
+	char b[40];
+
+	if (!isfinite(v)) {
+		fprintf(f, ",\"%s\":null", key);
+		return;
+	}
+	snprintf(b, sizeof(b), "%.17g", v);
+	fprintf(f, ",\"%s\":%s%s", key, b, strpbrk(b, ".e") ? "" : ".0");
+}
+
+/* sep"key":"time" (RFC 3339, milliseconds) */
+static void put_time(FILE *f, const char *sep, const char *key, int64_t us)
+{
+	char b[40];
+
+	cl_time_format_rfc3339(us, b, sizeof(b), 3);
+	fprintf(f, "%s\"%s\":\"%s\"", sep, key, b);
+}
+
+/* ,"key":"text", escaped as JSON */
+static void put_text(FILE *f, const char *key, const char *text)
+{
+	json_t *j = json_string(text ? text : "");
+	char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+
+	fprintf(f, ",\"%s\":%s", key, q ? q : "null");
+	free(q);
+	json_decref(j);
+}
+
 int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_us,
-			 int64_t to_us, const char *window, int limit, char **out)
+			 int64_t to_us, const char *window, int limit, unsigned fields,
+			 char **out, size_t *len, int64_t *rows)
 {
 	int raw = !window || !*window || strcmp(window, "raw") == 0;
 	sqlite3_stmt *q = s->q[raw ? Q_RAW : Q_ROLLUPS];
-	json_t *arr = json_array();
+	FILE *f;
 	int rc;
 
+	*out = NULL;
+	*len = 0;
+	*rows = 0;
+	f = open_memstream(out, len);
+	if (!f)
+		return cl_error_set(CL_ENOMEM, "out of memory for the vitals");
 	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, from_us);
 	sqlite3_bind_int64(q, 3, to_us);
 	sqlite3_bind_int(q, 4, limit);
 	if (!raw)
 		sqlite3_bind_text(q, 5, window, -1, SQLITE_STATIC);
+	fputc('[', f);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		json_t *o = json_object();
+		const char *open = (*rows)++ ? ",{" : "{";
 
 		if (raw) {
-			cl_store_json_time(o, "ts", sqlite3_column_int64(q, 0));
-			json_object_set_new(o, "type", json_string((const char *)sqlite3_column_text(q, 1)));
-			json_object_set_new(o, "value", num(sqlite3_column_double(q, 2)));
-			json_object_set_new(o, "device_id",
-					    json_string((const char *)sqlite3_column_text(q, 3)));
+			put_time(f, open, "ts", sqlite3_column_int64(q, 0));
+			put_text(f, "type", (const char *)sqlite3_column_text(q, 1));
+			put_real(f, "value", sqlite3_column_double(q, 2));
+			put_text(f, "device_id", (const char *)sqlite3_column_text(q, 3));
 		} else {
-			cl_store_json_time(o, "start", sqlite3_column_int64(q, 0));
-			cl_store_json_time(o, "end", sqlite3_column_int64(q, 1));
-			json_object_set_new(o, "type", json_string((const char *)sqlite3_column_text(q, 2)));
-			json_object_set_new(o, "count", json_integer(sqlite3_column_int64(q, 3)));
-			json_object_set_new(o, "min", num(sqlite3_column_double(q, 4)));
-			json_object_set_new(o, "max", num(sqlite3_column_double(q, 5)));
-			json_object_set_new(o, "mean", num(sqlite3_column_double(q, 6)));
-			json_object_set_new(o, "stddev", num(sqlite3_column_double(q, 7)));
-			json_object_set_new(o, "p50", num(sqlite3_column_double(q, 8)));
-			json_object_set_new(o, "p90", num(sqlite3_column_double(q, 9)));
-			json_object_set_new(o, "p99", num(sqlite3_column_double(q, 10)));
+			put_time(f, open, "start", sqlite3_column_int64(q, 0));
+			if (fields & CL_VITALS_END)
+				put_time(f, ",", "end", sqlite3_column_int64(q, 1));
+			put_text(f, "type", (const char *)sqlite3_column_text(q, 2));
+			if (fields & CL_VITALS_COUNT)
+				fprintf(f, ",\"count\":%lld", (long long)sqlite3_column_int64(q, 3));
+			for (int i = 2; cl_store_vitals_fields[i]; i++)
+				if (fields & (1u << i))
+					put_real(f, cl_store_vitals_fields[i],
+						 sqlite3_column_double(q, 2 + i));
 		}
-		json_array_append_new(arr, o);
+		fputc('}', f);
 	}
+	fputc(']', f);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
+	if (fclose(f) != 0 || !*out) {
+		free(*out);
+		*out = NULL;
+		return cl_error_set(CL_ENOMEM, "out of memory for the vitals");
+	}
 	if (rc != SQLITE_DONE) {
-		json_decref(arr);
+		free(*out);
+		*out = NULL;
 		return cl_store_db_error(s, "read vitals");
 	}
-	*out = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
-	return *out ? CL_OK : CL_ENOMEM;
+	return CL_OK;
 }
 
 int cl_store_news2_json(struct cl_store *s, const char *patient, char **out)

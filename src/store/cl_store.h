@@ -68,10 +68,33 @@ int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vit
 int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
 		       int score, const char *risk, const int scores[7], int present);
 
+/* What a rollup row of cl_store_vitals_json holds beside its start and
+ * type: any of these (CL_VITALS_ALL: all). */
+enum {
+	CL_VITALS_END = 1u << 0,
+	CL_VITALS_COUNT = 1u << 1,
+	CL_VITALS_MIN = 1u << 2,
+	CL_VITALS_MAX = 1u << 3,
+	CL_VITALS_MEAN = 1u << 4,
+	CL_VITALS_STDDEV = 1u << 5,
+	CL_VITALS_P50 = 1u << 6,
+	CL_VITALS_P90 = 1u << 7,
+	CL_VITALS_P99 = 1u << 8,
+	CL_VITALS_ALL = (1u << 9) - 1,
+};
+
+/* The names of the fields above, in their bit order ("end", "count",
+ * "min", ...), NULL-terminated. */
+extern const char *const cl_store_vitals_fields[];
+
 /* Rows for GET /api/v1/patients/{id}/vitals, as a JSON array string
- * (cl_malloc'd): raw events, or rollups of `window` ("1m", "1h"). */
+ * (malloc'd, *len bytes; *rows of them): raw events, or rollups of
+ * `window` ("1m", "1h") with the `fields` asked for. Written as text
+ * straight from the rows (a week of minutes is 60,000 of them), numbers
+ * as jansson writes them. */
 int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_us,
-			 int64_t to_us, const char *window, int limit, char **json);
+			 int64_t to_us, const char *window, int limit, unsigned fields,
+			 char **json, size_t *len, int64_t *rows);
 
 /* NEWS2 over time, as a JSON array string (cl_malloc'd): the worst score
  * of each bucket_us (a multiple of a minute) from from_us to to_us, each

@@ -190,7 +190,32 @@ static void test_rollups_news2_restart(void **state)
 	usleep(300000 * (useconds_t)cl_test_slowdown());
 	j = rollups(&s, 3);
 	check_rollups(j, minute0);
+	{
+		/* fields: only the statistics asked for, the same values */
+		json_t *all = json_object_get(j, "vitals"), *some, *a, *b;
+
+		some = vitals(&s, "resolution=1m&from=2000-01-01T00:00:00Z&fields=mean,max");
+		b = json_object_get(some, "vitals");
+		assert_int_equal(json_array_size(b), json_array_size(all));
+		for (size_t k = 0; k < json_array_size(b); k++) {
+			a = json_array_get(all, k);
+			assert_int_equal(json_object_size(json_array_get(b, k)), 4);
+			assert_true(json_equal(json_object_get(a, "start"),
+					       json_object_get(json_array_get(b, k), "start")));
+			assert_true(json_equal(json_object_get(a, "mean"),
+					       json_object_get(json_array_get(b, k), "mean")));
+			assert_true(json_equal(json_object_get(a, "max"),
+					       json_object_get(json_array_get(b, k), "max")));
+			assert_null(json_object_get(json_array_get(b, k), "min"));
+		}
+		json_decref(some);
+	}
 	json_decref(j);
+	r = http(&s, "GET", "/api/v1/patients/p1/vitals?resolution=1m&fields=mean,median", s.token,
+		 NULL, 0);
+	assert_int_equal(r.code, 400);
+	assert_non_null(strstr(r.body, "p50, p90, p99"));
+	free(r.body);
 	r = http(&s, "GET", "/api/v1/patients/p1/vitals?resolution=5m", s.token, NULL, 0);
 	assert_int_equal(r.code, 400);
 	assert_non_null(strstr(r.body, "resolution must be raw or a window"));

@@ -246,12 +246,17 @@ static void test_allocation_failures(void **state)
 static int count_rows(struct cl_store *st)
 {
 	char *json = NULL, *p;
+	size_t len;
+	int64_t rows;
 	int n = 0;
 
-	assert_int_equal(cl_store_vitals_json(st, "p1", 0, INT64_MAX / 2, NULL, 100, &json), 0);
+	assert_int_equal(cl_store_vitals_json(st, "p1", 0, INT64_MAX / 2, NULL, 100, CL_VITALS_ALL,
+					      &json, &len, &rows), 0);
+	assert_int_equal(strlen(json), len);
 	for (p = json; (p = strstr(p, "\"heart_rate\"")); p++)
 		n++;
-	cl_free(json);
+	assert_int_equal(n, rows);
+	free(json);
 	return n;
 }
 
