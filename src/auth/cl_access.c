@@ -52,6 +52,8 @@ static const struct {
 			       { 1, 0, 0, 0, 0, 0, 0, 1 } },
 	[CL_ACT_VIEW_HOSPITAL] = { "view-hospital", "the managers' pages: Hospital (the KPIs by ward and date range, a ward's patients) and Staffing and clinic operations",
 				   { 1, 0, 0, 0, 0, 0, 0, 1 } },
+	[CL_ACT_VIEW_PIPELINES] = { "view-pipelines", "the Data and pipelines page: ingest and lag, pipeline runs, dead letters, the quarantine with its records, sizes on disk",
+				    { 1, 1, 0, 0, 0, 0, 0, 0 } },
 };
 
 enum cl_role cl_role_by_name(const char *name)

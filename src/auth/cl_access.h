@@ -47,7 +47,8 @@ enum cl_action {
 	CL_ACT_VIEW_BOARD,        /* the ICU board page */
 	CL_ACT_VIEW_MY_HEALTH,    /* the My health page: a patient's own record */
 	CL_ACT_READ_KPIS,         /* the gold KPI tables, a ward's census */
-	CL_ACT_VIEW_HOSPITAL,     /* the Hospital page */
+	CL_ACT_VIEW_HOSPITAL,     /* the managers' pages */
+	CL_ACT_VIEW_PIPELINES,    /* the Data and pipelines page */
 	CL_ACTIONS
 };
 

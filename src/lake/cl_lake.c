@@ -161,6 +161,7 @@ json_t *cl_lake_pending_tables(sqlite3 *db)
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(arr, json_pack("{s:s,s:I}", "table_name",
 						     (const char *)sqlite3_column_text(st, 0),
+						     "partitions",
 						     (json_int_t)sqlite3_column_int64(st, 1)));
 	sqlite3_finalize(st);
 	return arr;

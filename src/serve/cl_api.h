@@ -88,6 +88,7 @@ int cl_api_web_patient(struct cl_req *r);
 int cl_api_web_my_health(struct cl_req *r);
 int cl_api_web_hospital(struct cl_req *r);
 int cl_api_web_staffing(struct cl_req *r);
+int cl_api_web_pipelines(struct cl_req *r);
 int cl_api_web_asset(struct cl_req *r);
 int cl_api_web_session(struct cl_req *r);
 int cl_api_web_sign_in(struct cl_req *r);
@@ -126,8 +127,11 @@ int cl_api_research_table(struct cl_req *r);
  * CL_EINVAL with the detail naming it. */
 int cl_api_time_arg(const struct cl_req *r, const char *name, int64_t def, int64_t *out);
 
-/* GET /healthz, GET /metrics (cl_api_ops.c) */
+/* GET /healthz, GET /metrics, GET /api/v1/status, GET /api/v1/quarantine
+ * (cl_api_ops.c) */
 int cl_api_healthz(struct cl_req *r);
+int cl_api_status(struct cl_req *r);
+int cl_api_quarantine(struct cl_req *r);
 int cl_api_metrics(struct cl_req *r);
 
 /*

@@ -11,6 +11,8 @@
  *   GET  /hospital             the hospital's KPIs by ward and date range
  *                              (view-hospital: admin, manager)
  *   GET  /staffing             staffing and clinic operations (view-hospital)
+ *   GET  /pipelines            data and pipelines (view-pipelines: admin,
+ *                              engineer)
  *   GET  /app/{file}           scripts, styles, the icon, uPlot
  *   GET  /app/session          who the browser's session is ({"signed_in"})
  *   POST /app/session          signs in: the token in the Authorization
@@ -55,6 +57,7 @@ static const struct {
 	{ "/my-health", "My health", CL_ACT_VIEW_MY_HEALTH, 1 },
 	{ "/hospital", "Hospital", CL_ACT_VIEW_HOSPITAL, 0 },
 	{ "/staffing", "Staffing and clinic operations", CL_ACT_VIEW_HOSPITAL, 0 },
+	{ "/pipelines", "Data and pipelines", CL_ACT_VIEW_PIPELINES, 0 },
 };
 
 /* The headers every page and file carries. */
@@ -143,6 +146,11 @@ int cl_api_web_hospital(struct cl_req *r)
 int cl_api_web_staffing(struct cl_req *r)
 {
 	return send_asset(r, "staffing.html");
+}
+
+int cl_api_web_pipelines(struct cl_req *r)
+{
+	return send_asset(r, "pipelines.html");
 }
 
 int cl_api_web_asset(struct cl_req *r)

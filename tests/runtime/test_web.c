@@ -383,6 +383,27 @@ static void test_kpis(void **state)
 	assert_int_equal(code_of(&srv, "/api/v1/kpis/admissions_daily", clin, NULL), 403);
 	assert_int_equal(code_of(&srv, "/api/v1/wards/ICU-A/census", pat, NULL), 403);
 	assert_int_equal(code_of(&srv, "/hospital", clin, NULL), 403);
+	/* the engineers' status and quarantine: theirs, not a manager's */
+	{
+		char eng[128];
+		struct reply q;
+
+		token_cli(data, eng, NULL, "issue --role engineer --name engineer-web");
+		q = http(&srv, "GET", "/api/v1/status?runs=5", eng, NULL, 0);
+		assert_int_equal(q.code, 200);
+		assert_non_null(strstr(q.body, "\"disk\""));
+		assert_non_null(strstr(q.body, "\"lag\""));
+		free(q.body);
+		q = http(&srv, "GET", "/api/v1/quarantine?limit=5", eng, NULL, 0);
+		assert_int_equal(q.code, 200);
+		assert_non_null(strstr(q.body, "\"by_reason\""));
+		free(q.body);
+		assert_int_equal(code_of(&srv, "/api/v1/status?runs=0", eng, NULL), 400);
+		assert_int_equal(code_of(&srv, "/api/v1/quarantine?limit=5000", eng, NULL), 400);
+		assert_int_equal(code_of(&srv, "/api/v1/status", mgr, NULL), 403);
+		assert_int_equal(code_of(&srv, "/api/v1/quarantine", clin, NULL), 403);
+		assert_int_equal(code_of(&srv, "/pipelines", mgr, NULL), 403);
+	}
 }
 
 static const struct CMUnitTest tests[] = {

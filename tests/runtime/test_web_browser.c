@@ -129,7 +129,7 @@ static void test_hospital_in_browser(void **state)
 {
 	const char *extra[] = { "--set", "ingest.inputs=events,fhir", "--set", "refine.interval=1s",
 				NULL };
-	char data[300], files[300], cmd[2600], mjs[1024], mgr[128], clin[128], ev[1200];
+	char data[300], files[300], cmd[2600], mjs[1024], mgr[128], clin[128], eng[128], ev[1200];
 	const char *out;
 	struct server s;
 	struct reply r;
@@ -144,6 +144,13 @@ static void test_hospital_in_browser(void **state)
 		 files);
 	assert_int_equal(system(cmd), 0);
 	ingest(data, files);
+	/* a record quarantined (a date that is none), carrying markup */
+	ingest_text(data, "bad.ndjson",
+		    "{\"resourceType\":\"Observation\",\"id\":\"q-bad\",\"status\":\"final\","
+		    "\"code\":{\"text\":\"<script>alert(1)</script>\"},"
+		    "\"subject\":{\"reference\":\"Patient/patient-0001\"},"
+		    "\"effectiveDateTime\":\"not-a-date\",\"valueQuantity\":{\"value\":1}}\n");
+	assert_int_equal(query_long(data, "SELECT count(*) FROM quarantine"), 1);
 	/* alerts on two wards' monitors (monitor-0001: ICU-A, 0003: Ward-C) */
 	server_start(&s, bin, data, extra);
 	snprintf(ev, sizeof(ev), "[%s,", test_event("hx1", "monitor-0001", "patient-0001", "spo2", 82, "%"));
@@ -168,6 +175,7 @@ static void test_hospital_in_browser(void **state)
 	server_start(&s, bin, data, extra);
 	token_cli(data, mgr, NULL, "issue --role manager --name manager-browser");
 	token_cli(data, clin, NULL, "issue --role clinician --name nurse-hospital");
+	token_cli(data, eng, NULL, "issue --role engineer --name engineer-browser");
 	snprintf(mjs, sizeof(mjs), "%.*shospital.mjs", (int)(strrchr(script, '/') + 1 - script),
 		 script);
 	snprintf(cmd, sizeof(cmd), "node '%s' '%s' '%s' '%s' '%s' '%s' '%s' '%s'", mjs, s.url, mgr,
@@ -180,6 +188,12 @@ static void test_hospital_in_browser(void **state)
 		 bin, data);
 	out = run_node(cmd, "staffing.out", "the Staffing page in the browser");
 	assert_non_null(strstr(out, "staffing ok"));
+	snprintf(mjs, sizeof(mjs), "%.*spipelines.mjs", (int)(strrchr(script, '/') + 1 - script),
+		 script);
+	snprintf(cmd, sizeof(cmd), "node '%s' '%s' '%s' '%s' '%s' '%s' '%s' '%s'", mjs, s.url, eng,
+		 mgr, s.token, shots, bin, data);
+	out = run_node(cmd, "pipelines.out", "the Data and pipelines page in the browser");
+	assert_non_null(strstr(out, "pipelines ok"));
 	assert_int_equal(server_stop(&s), 0);
 }
 
