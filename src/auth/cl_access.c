@@ -54,6 +54,10 @@ static const struct {
 				   { 1, 0, 0, 0, 0, 0, 0, 1 } },
 	[CL_ACT_VIEW_PIPELINES] = { "view-pipelines", "the Data and pipelines page: ingest and lag, pipeline runs, dead letters, the quarantine with its records, sizes on disk",
 				    { 1, 1, 0, 0, 0, 0, 0, 0 } },
+	[CL_ACT_AUDIT_REPORTS] = { "audit-reports", "the audit chain checked, and accesses per user over a period",
+				   { 1, 0, 0, 0, 0, 1, 0, 0 } },
+	[CL_ACT_VIEW_COMPLIANCE] = { "view-compliance", "the Compliance page: the audit trail searched, accesses per user, break-glass reads, the chain's state",
+				     { 1, 0, 0, 0, 0, 1, 0, 0 } },
 };
 
 enum cl_role cl_role_by_name(const char *name)

@@ -49,6 +49,8 @@ enum cl_action {
 	CL_ACT_READ_KPIS,         /* the gold KPI tables, a ward's census */
 	CL_ACT_VIEW_HOSPITAL,     /* the managers' pages */
 	CL_ACT_VIEW_PIPELINES,    /* the Data and pipelines page */
+	CL_ACT_AUDIT_REPORTS,     /* the audit chain's check, accesses per user */
+	CL_ACT_VIEW_COMPLIANCE,   /* the Compliance page */
 	CL_ACTIONS
 };
 

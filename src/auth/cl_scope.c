@@ -30,6 +30,8 @@ static const struct {
 	[CL_ACT_READ_KPIS] = { "MeasureReport", CL_SCOPE_R | CL_SCOPE_S },
 	[CL_ACT_VIEW_HOSPITAL] = { "*", 0 },
 	[CL_ACT_VIEW_PIPELINES] = { "*", 0 },
+	[CL_ACT_AUDIT_REPORTS] = { "AuditEvent", CL_SCOPE_S },
+	[CL_ACT_VIEW_COMPLIANCE] = { "*", 0 },
 };
 
 const char *cl_scope_action_resource(enum cl_action a)

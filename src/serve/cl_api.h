@@ -89,6 +89,7 @@ int cl_api_web_my_health(struct cl_req *r);
 int cl_api_web_hospital(struct cl_req *r);
 int cl_api_web_staffing(struct cl_req *r);
 int cl_api_web_pipelines(struct cl_req *r);
+int cl_api_web_compliance(struct cl_req *r);
 int cl_api_web_asset(struct cl_req *r);
 int cl_api_web_session(struct cl_req *r);
 int cl_api_web_sign_in(struct cl_req *r);
@@ -110,6 +111,8 @@ int cl_api_patient_access(struct cl_req *r, struct cl_store *st, const char *pat
 
 /* GET /fhir/AuditEvent (cl_api_audit.c) */
 int cl_api_audit_events(struct cl_req *r);
+int cl_api_audit_verify(struct cl_req *r);
+int cl_api_audit_accesses(struct cl_req *r);
 
 /* GET /api/v1/stream (cl_api_stream.c) */
 int cl_api_stream_get(struct cl_req *r);

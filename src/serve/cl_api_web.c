@@ -13,6 +13,8 @@
  *   GET  /staffing             staffing and clinic operations (view-hospital)
  *   GET  /pipelines            data and pipelines (view-pipelines: admin,
  *                              engineer)
+ *   GET  /compliance           the audit trail, accesses, break-glass reads
+ *                              (view-compliance: admin, compliance)
  *   GET  /app/{file}           scripts, styles, the icon, uPlot
  *   GET  /app/session          who the browser's session is ({"signed_in"})
  *   POST /app/session          signs in: the token in the Authorization
@@ -58,6 +60,7 @@ static const struct {
 	{ "/hospital", "Hospital", CL_ACT_VIEW_HOSPITAL, 0 },
 	{ "/staffing", "Staffing and clinic operations", CL_ACT_VIEW_HOSPITAL, 0 },
 	{ "/pipelines", "Data and pipelines", CL_ACT_VIEW_PIPELINES, 0 },
+	{ "/compliance", "Compliance", CL_ACT_VIEW_COMPLIANCE, 0 },
 };
 
 /* The headers every page and file carries. */
@@ -151,6 +154,11 @@ int cl_api_web_staffing(struct cl_req *r)
 int cl_api_web_pipelines(struct cl_req *r)
 {
 	return send_asset(r, "pipelines.html");
+}
+
+int cl_api_web_compliance(struct cl_req *r)
+{
+	return send_asset(r, "compliance.html");
 }
 
 int cl_api_web_asset(struct cl_req *r)

@@ -404,6 +404,27 @@ static void test_kpis(void **state)
 		assert_int_equal(code_of(&srv, "/api/v1/quarantine", clin, NULL), 403);
 		assert_int_equal(code_of(&srv, "/pipelines", mgr, NULL), 403);
 	}
+	/* the compliance officers' reports: the chain and accesses per user */
+	{
+		char comp[128];
+		struct reply q;
+
+		token_cli(data, comp, NULL, "issue --role compliance --name compliance-web");
+		q = http(&srv, "GET", "/api/v1/audit/verify", comp, NULL, 0);
+		assert_int_equal(q.code, 200);
+		assert_non_null(strstr(q.body, "\"ok\":true"));
+		free(q.body);
+		q = http(&srv, "GET", "/api/v1/audit/accesses?since=2020-01-01T00:00:00Z", comp, NULL, 0);
+		assert_int_equal(q.code, 200);
+		assert_non_null(strstr(q.body, "\"principals\""));
+		assert_non_null(strstr(q.body, "\"role\":\"manager\""));
+		free(q.body);
+		assert_int_equal(code_of(&srv, "/api/v1/audit/accesses?since=last-week", comp, NULL),
+				 400);
+		assert_int_equal(code_of(&srv, "/api/v1/audit/verify", pat, NULL), 403);
+		assert_int_equal(code_of(&srv, "/api/v1/audit/accesses", clin, NULL), 403);
+		assert_int_equal(code_of(&srv, "/compliance", mgr, NULL), 403);
+	}
 }
 
 static const struct CMUnitTest tests[] = {

@@ -130,6 +130,7 @@ static void test_hospital_in_browser(void **state)
 	const char *extra[] = { "--set", "ingest.inputs=events,fhir", "--set", "refine.interval=1s",
 				NULL };
 	char data[300], files[300], cmd[2600], mjs[1024], mgr[128], clin[128], eng[128], ev[1200];
+	char comp[128], wardd[128];
 	const char *out;
 	struct server s;
 	struct reply r;
@@ -176,6 +177,8 @@ static void test_hospital_in_browser(void **state)
 	token_cli(data, mgr, NULL, "issue --role manager --name manager-browser");
 	token_cli(data, clin, NULL, "issue --role clinician --name nurse-hospital");
 	token_cli(data, eng, NULL, "issue --role engineer --name engineer-browser");
+	token_cli(data, comp, NULL, "issue --role compliance --name compliance-browser");
+	token_cli(data, wardd, NULL, "issue --role clinician --ward Ward-D --name nurse-ward-d");
 	snprintf(mjs, sizeof(mjs), "%.*shospital.mjs", (int)(strrchr(script, '/') + 1 - script),
 		 script);
 	snprintf(cmd, sizeof(cmd), "node '%s' '%s' '%s' '%s' '%s' '%s' '%s' '%s'", mjs, s.url, mgr,
@@ -194,6 +197,12 @@ static void test_hospital_in_browser(void **state)
 		 mgr, s.token, shots, bin, data);
 	out = run_node(cmd, "pipelines.out", "the Data and pipelines page in the browser");
 	assert_non_null(strstr(out, "pipelines ok"));
+	snprintf(mjs, sizeof(mjs), "%.*scompliance.mjs", (int)(strrchr(script, '/') + 1 - script),
+		 script);
+	snprintf(cmd, sizeof(cmd), "node '%s' '%s' '%s' '%s' '%s' '%s' '%s' '%s'", mjs, s.url, comp,
+		 wardd, s.token, shots, bin, data);
+	out = run_node(cmd, "compliance.out", "the Compliance page in the browser");
+	assert_non_null(strstr(out, "compliance ok"));
 	assert_int_equal(server_stop(&s), 0);
 }
 

@@ -729,7 +729,7 @@ static void test_scopes(void **state)
 	for (int a = 0; a < CL_ACTIONS; a++) {
 		int none = a == CL_ACT_SIGN_IN || a == CL_ACT_VIEW_BOARD ||
 			   a == CL_ACT_VIEW_MY_HEALTH || a == CL_ACT_VIEW_HOSPITAL ||
-			   a == CL_ACT_VIEW_PIPELINES;
+			   a == CL_ACT_VIEW_PIPELINES || a == CL_ACT_VIEW_COMPLIANCE;
 
 		assert_non_null(cl_scope_action_resource((enum cl_action)a));
 		assert_int_equal(cl_scope_action_perms((enum cl_action)a) == 0, none);
