@@ -326,6 +326,7 @@
       if (!was) {
         p.el.li.classList.remove('flash');
         void p.el.li.offsetWidth;   // restarts the animation
+        beep(a.severity);
         $('announce').textContent = 'New ' + a.severity + ' alert for ' + (p.name || p.id) +
           ': ' + a.message;
       }
@@ -335,6 +336,40 @@
       p.el.li.classList.add('flash');
     order();
     refreshSoon();   // its NEWS2
+  }
+
+  // The optional audible cue: a tone for each new alert (two for an
+  // emergency or a critical one), once the clinician has turned it on —
+  // browsers let a page make sound only after such a gesture. The choice
+  // is kept in this browser.
+  let audio = null;
+
+  function setSound(on) {
+    const b = $('sound');
+    b.setAttribute('aria-pressed', String(on));
+    b.textContent = on ? 'Sound on' : 'Sound off';
+    try {
+      localStorage.setItem('carelake.sound', on ? '1' : '0');
+    } catch (e) { /* storage off: the choice lasts this page */ }
+    if (on && !audio && window.AudioContext)
+      audio = new AudioContext();
+  }
+
+  function beep(severity) {
+    if ($('sound').getAttribute('aria-pressed') !== 'true' || !audio)
+      return;
+    const times = severity === 'emergency' || severity === 'critical' ? 2 : 1;
+    for (let i = 0; i < times; i++) {
+      const o = audio.createOscillator(), g = audio.createGain();
+      const t = audio.currentTime + i * 0.3;
+      o.frequency.value = severity === 'warning' || severity === 'technical' ? 660 : 880;
+      g.gain.setValueAtTime(0.2, t);
+      g.gain.exponentialRampToValueAtTime(0.001, t + 0.25);
+      o.connect(g).connect(audio.destination);
+      o.start(t);
+      o.stop(t + 0.25);
+    }
+    document.body.dataset.tones = String(Number(document.body.dataset.tones || 0) + times);
   }
 
   async function acknowledge(p, a, button) {
@@ -389,6 +424,16 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => {
+    $('sound').addEventListener('click', () =>
+      setSound($('sound').getAttribute('aria-pressed') !== 'true'));
+    try {
+      if (localStorage.getItem('carelake.sound') === '1')
+        setSound(true);   // heard once the page has had a click
+    } catch (e) { /* storage off */ }
+    document.addEventListener('click', () => {
+      if (audio && audio.state === 'suspended')
+        audio.resume();
+    });
     $('ward').addEventListener('change', () => {
       order();
       for (const p of patients.values())

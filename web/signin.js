@@ -7,9 +7,27 @@
   const $ = (id) => document.getElementById(id);
   const HDR = { 'X-Requested-With': 'carelake' };
 
-  function showSignIn() {
+  // why signing in at the identity provider failed (/?error=oidc-...)
+  const OIDC_ERRORS = {
+    'oidc-provider': 'The identity provider did not sign you in.',
+    'oidc-request': 'The identity provider sent back an incomplete answer. Try again.',
+    'oidc-state': 'That sign-in was not begun in this browser, took over ten minutes, or was ' +
+                  'used already. Try again.',
+    'oidc-exchange': 'carelake could not complete the sign-in with the identity provider. ' +
+                     'Try again; if it persists, tell your administrator.',
+    'oidc-token': 'The identity provider\'s token is not accepted by carelake (its issuer, ' +
+                  'audience, signature, expiry or role).',
+    'oidc-role': 'Your role may not use the dashboards.',
+    'oidc-busy': 'Too many people are signed in. Try again later.',
+  };
+
+  function showSignIn(s) {
     $('home').hidden = true;
     $('signin').hidden = false;
+    $('oidc').hidden = !(s && s.oidc);
+    const code = new URLSearchParams(location.search).get('error');
+    if (code)
+      $('signin-error').textContent = OIDC_ERRORS[code] || 'Signing in failed.';
     $('token').focus();
   }
 
@@ -36,7 +54,7 @@
     if (s.signed_in)
       showHome(s);
     else
-      showSignIn();
+      showSignIn(s);
   }
 
   async function signIn(ev) {
@@ -66,7 +84,7 @@
 
   async function signOut() {
     await fetch('/app/session/logout', { method: 'POST', credentials: 'same-origin', headers: HDR });
-    showSignIn();
+    await load();
   }
 
   document.addEventListener('DOMContentLoaded', () => {

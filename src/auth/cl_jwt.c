@@ -46,6 +46,20 @@ static const struct cl_config_entry oidc_entries[] = {
 	  "leeway allowed on a JWT's exp and nbf for clocks that differ", NULL },
 	{ "jwks_refresh", CL_CFG_DURATION, "1h", 60 * SEC, 7 * 86400 * SEC, F(jwks_refresh_us),
 	  "how often a JWKS URL is fetched again", NULL },
+	{ "client_id", CL_CFG_STRING, "", 0, 0, F(client_id),
+	  "the dashboards' client id at the identity provider: with it, the sign-in page offers "
+	  "the provider's own sign-in (the code flow with PKCE); empty: pasted tokens only", NULL },
+	{ "authorization_endpoint", CL_CFG_STRING, "", 0, 0, F(authorization_endpoint),
+	  "the provider's authorization endpoint (https://, or http:// to a loopback address)",
+	  NULL },
+	{ "token_endpoint", CL_CFG_STRING, "", 0, 0, F(token_endpoint),
+	  "the provider's token endpoint (https://, or http:// to a loopback address)", NULL },
+	{ "redirect_uri", CL_CFG_STRING, "", 0, 0, F(redirect_uri),
+	  "carelake's callback as browsers reach it, registered at the provider: "
+	  "https://HOST/app/oidc/callback", NULL },
+	{ "scope", CL_CFG_STRING, "openid", 0, 0, F(scope),
+	  "the scopes asked for when signing in (SMART scopes narrow what the session may do)",
+	  NULL },
 };
 
 const struct cl_config_section cl_oidc_section = {
@@ -649,8 +663,7 @@ static int refresh_url(struct cl_jwt_verifier *v, int64_t now_us, int want)
 	return rc == CL_OK;
 }
 
-/* 1 if url may be fetched: https, or http to a loopback address. */
-static int url_allowed(const char *url)
+int cl_oidc_url_allowed(const char *url)
 {
 	static const char *const loopback[] = { "http://127.0.0.1:", "http://127.0.0.1/",
 						 "http://localhost:", "http://localhost/",
@@ -679,13 +692,29 @@ int cl_jwt_verifier_new(const struct cl_oidc_settings *s, int64_t now_us,
 	if (!s->jwks[0])
 		return cl_error_set(CL_EINVAL, "auth.oidc.issuer is set but auth.oidc.jwks (a JWKS "
 				    "file or https:// URL) is not");
+	if (s->client_id[0]) {
+		static const char cb[] = "/app/oidc/callback";
+		size_t n = strlen(s->redirect_uri);
+
+		if (!cl_oidc_url_allowed(s->authorization_endpoint) ||
+		    !cl_oidc_url_allowed(s->token_endpoint))
+			return cl_error_set(CL_EINVAL, "auth.oidc.client_id is set: "
+					    "auth.oidc.authorization_endpoint and token_endpoint must "
+					    "be https:// URLs (plain http only to a loopback address)");
+		if (!cl_oidc_url_allowed(s->redirect_uri) || n < sizeof(cb) - 1 ||
+		    strcmp(s->redirect_uri + n - (sizeof(cb) - 1), cb) != 0)
+			return cl_error_set(CL_EINVAL, "auth.oidc.client_id is set: "
+					    "auth.oidc.redirect_uri must be carelake's "
+					    "https://HOST/app/oidc/callback (plain http only on a "
+					    "loopback address)");
+	}
 	v = cl_calloc(1, sizeof(*v));
 	if (!v)
 		return cl_error_set(CL_ENOMEM, "no memory for the OpenID Connect verifier");
 	v->set = *s;
 	pthread_mutex_init(&v->mu, NULL);
 	v->url = strncasecmp(s->jwks, "https://", 8) == 0 || strncasecmp(s->jwks, "http://", 7) == 0;
-	if (v->url && !url_allowed(s->jwks)) {
+	if (v->url && !cl_oidc_url_allowed(s->jwks)) {
 		rc = cl_error_set(CL_EINVAL, "auth.oidc.jwks: a URL must be https:// (plain http "
 				  "only to a loopback address)");
 	} else if (v->url) {
@@ -724,7 +753,7 @@ void cl_jwt_verifier_close(struct cl_jwt_verifier *v)
 	if (!v)
 		return;
 	cl_jwks_free(v->keys);
-	if (v->url && url_allowed(v->set.jwks))
+	if (v->url && cl_oidc_url_allowed(v->set.jwks))
 		curl_global_cleanup();
 	pthread_mutex_destroy(&v->mu);
 	cl_free(v);

@@ -48,6 +48,12 @@ struct cl_oidc_settings {
 	char role_claim[CL_CFG_STRING_MAX]; /* the claim naming the role */
 	int64_t clock_skew_us;              /* leeway for exp and nbf */
 	int64_t jwks_refresh_us;            /* how often a JWKS URL is fetched */
+	/* signing in to the dashboards by the code flow with PKCE */
+	char client_id[CL_CFG_STRING_MAX];  /* "": pasted tokens only */
+	char authorization_endpoint[CL_CFG_STRING_MAX];
+	char token_endpoint[CL_CFG_STRING_MAX];
+	char redirect_uri[CL_CFG_STRING_MAX]; /* carelake's /app/oidc/callback */
+	char scope[CL_CFG_STRING_MAX];
 };
 
 extern const struct cl_config_section cl_oidc_section;
@@ -90,6 +96,10 @@ size_t cl_jwks_count(const struct cl_jwks *k);
  */
 int cl_jwt_verify(const struct cl_jwks *keys, const struct cl_oidc_settings *s,
 		  const char *token, size_t len, int64_t now_us, struct cl_principal *p);
+
+/* 1 if url may be fetched or sent to: https, or http to a loopback
+ * address (tests, a provider on the same machine). */
+int cl_oidc_url_allowed(const char *url);
 
 /* 1 if the bearer token has the shape of a JWT (two dots, no "clk_"
  * prefix), so that it goes to the OpenID Connect check. */

@@ -90,6 +90,11 @@ int cl_api_web_hospital(struct cl_req *r);
 int cl_api_web_staffing(struct cl_req *r);
 int cl_api_web_pipelines(struct cl_req *r);
 int cl_api_web_compliance(struct cl_req *r);
+
+/* GET /app/oidc/login, /app/oidc/callback: signing in at the identity
+ * provider (cl_api_oidc.c) */
+int cl_api_oidc_login(struct cl_req *r);
+int cl_api_oidc_callback(struct cl_req *r);
 int cl_api_web_asset(struct cl_req *r);
 int cl_api_web_session(struct cl_req *r);
 int cl_api_web_sign_in(struct cl_req *r);

@@ -32,7 +32,9 @@
 #include "cl_route.h"
 #include "cl_server_int.h"
 #include "cl_session.h"
+#include "cl_web.h"
 #include "cl_web_assets.h"
+#include "auth/cl_jwt.h"
 #include "auth/cl_scope.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
@@ -63,8 +65,7 @@ static const struct {
 	{ "/compliance", "Compliance", CL_ACT_VIEW_COMPLIANCE, 0 },
 };
 
-/* The headers every page and file carries. */
-static void security_headers(struct cl_req *r)
+void cl_web_security_headers(struct cl_req *r)
 {
 	cl_reply_header(r, "Content-Security-Policy", CSP);
 	cl_reply_header(r, "X-Content-Type-Options", "nosniff");
@@ -102,7 +103,7 @@ static int send_asset(struct cl_req *r, const char *name)
 
 		if (strcmp(a->name, name) != 0)
 			continue;
-		security_headers(r);
+		cl_web_security_headers(r);
 		cl_reply_header(r, "ETag", a->etag);
 		/* kept, but asked again each time: a new binary's files are
 		 * seen at once, an unchanged file costs a 304 */
@@ -170,15 +171,27 @@ int cl_api_web_asset(struct cl_req *r)
 	return send_asset(r, r->param[0]);
 }
 
-/* The session's principal as the pages need it: its role, the patient
- * it is bound to (when it is), and the pages it may open. */
-static json_t *whoami(const struct cl_principal *p)
+/* 1 if p may open pages[i]. */
+static int may_open(const struct cl_principal *p, size_t i)
+{
+	return cl_scope_allows(p, pages[i].action, NULL) &&
+	       (!pages[i].own_patient || p->patient[0]);
+}
+
+const char *cl_web_first_page(const struct cl_principal *p)
+{
+	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
+		if (may_open(p, i))
+			return pages[i].path;
+	return "/";
+}
+
+json_t *cl_web_whoami(const struct cl_principal *p)
 {
 	json_t *list = json_array(), *o;
 
 	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
-		if (cl_scope_allows(p, pages[i].action, NULL) &&
-		    (!pages[i].own_patient || p->patient[0]))
+		if (may_open(p, i))
 			json_array_append_new(list, json_pack("{s:s,s:s}", "path", pages[i].path,
 							      "title", pages[i].title));
 	o = json_pack("{s:b,s:s,s:s,s:o}", "signed_in", 1, "role", cl_role_name(p->role),
@@ -194,7 +207,7 @@ int cl_api_web_session(struct cl_req *r)
 	struct cl_principal who;
 	int ok = 0;
 
-	security_headers(r);
+	cl_web_security_headers(r);
 	if (cl_session_cookie(cl_req_header(r, "Cookie"), id)) {
 		memcpy(buf, "Bearer ", 7);
 		ok = cl_sessions_token(r->s->sessions, id, cl_time_now_us(), buf + 7,
@@ -202,22 +215,30 @@ int cl_api_web_session(struct cl_req *r)
 		     cl_auth_check(r->s->auth, buf, &who) == CL_OK;
 		sodium_memzero(buf, sizeof(buf));
 	}
-	if (!ok)
-		return cl_reply_json(r, 200, json_pack("{s:b}", "signed_in", 0));
-	return cl_reply_json(r, 200, whoami(&who));
+	if (!ok) {
+		/* the provider's sign-in is offered when it is set up */
+		const struct cl_oidc_settings *o = cl_oidc_settings(&r->s->cfg);
+
+		return cl_reply_json(r, 200, json_pack("{s:b,s:b}", "signed_in", 0, "oidc",
+						       o->issuer[0] && o->client_id[0]));
+	}
+	return cl_reply_json(r, 200, cl_web_whoami(&who));
 }
 
-/* The cookie's attributes: Secure when web.secure_cookie says so or the
- * request came through a TLS proxy. */
-static void set_cookie(struct cl_req *r, const char *value, int64_t max_age_s)
+int cl_web_secure(const struct cl_req *r)
 {
 	const char *proto = cl_req_header(r, "X-Forwarded-Proto");
-	int secure = cl_web_settings(&r->s->cfg)->secure_cookie ||
-		     (proto && strcasecmp(proto, "https") == 0);
+
+	return cl_web_settings(&r->s->cfg)->secure_cookie ||
+	       (proto && strcasecmp(proto, "https") == 0);
+}
+
+void cl_web_set_cookie(struct cl_req *r, const char *value, int64_t max_age_s)
+{
 	char v[CL_REPLY_HEADER_MAX];
 
 	snprintf(v, sizeof(v), "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
-		 CL_SESSION_COOKIE, value, (long long)max_age_s, secure ? "; Secure" : "");
+		 CL_SESSION_COOKIE, value, (long long)max_age_s, cl_web_secure(r) ? "; Secure" : "");
 	cl_reply_header(r, "Set-Cookie", v);
 	sodium_memzero(v, sizeof(v));
 }
@@ -247,12 +268,12 @@ int cl_api_web_sign_in(struct cl_req *r)
 		return cl_reply_error(r, 503, "busy", cl_error_detail(), "Retry-After", "60");
 	if (rc != CL_OK)
 		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);
-	set_cookie(r, id, cl_web_settings(&r->s->cfg)->session_lifetime_us / 1000000);
+	cl_web_set_cookie(r, id, cl_web_settings(&r->s->cfg)->session_lifetime_us / 1000000);
 	sodium_memzero(id, sizeof(id));
-	security_headers(r);
+	cl_web_security_headers(r);
 	cl_log_info("web", "event=signed_in principal=%s role=%s request=%s", CL_LOG_Q(r->who.name),
 		    cl_role_name(r->who.role), r->request_id);
-	return cl_reply_json(r, 200, whoami(&r->who));
+	return cl_reply_json(r, 200, cl_web_whoami(&r->who));
 }
 
 int cl_api_web_sign_out(struct cl_req *r)
@@ -262,8 +283,8 @@ int cl_api_web_sign_out(struct cl_req *r)
 	if (cl_session_cookie(cl_req_header(r, "Cookie"), id))
 		cl_sessions_close(r->s->sessions, id);
 	sodium_memzero(id, sizeof(id));
-	set_cookie(r, "", 0);
-	security_headers(r);
+	cl_web_set_cookie(r, "", 0);
+	cl_web_security_headers(r);
 	cl_log_info("web", "event=signed_out principal=%s request=%s", CL_LOG_Q(r->who.name),
 		    r->request_id);
 	return cl_reply_json(r, 200, json_pack("{s:b}", "signed_in", 0));

@@ -30,6 +30,12 @@ const struct cl_route cl_routes[] = {
 	  { CL_ACCESS_TOKEN, CL_ACT_SIGN_IN }, 0, NULL, { NULL, NULL }, NULL },
 	{ CL_POST, "/app/session/logout", cl_api_web_sign_out, NULL,
 	  { CL_ACCESS_TOKEN, CL_ACT_SIGN_IN }, 0, NULL, { NULL, NULL }, NULL },
+	/* signing in at the identity provider: the token comes from its token
+	 * endpoint, checked as any bearer token before a session opens */
+	{ CL_GET, "/app/oidc/login", cl_api_oidc_login, NULL,
+	  { CL_ACCESS_PUBLIC, -1 }, 0, NULL, { NULL, NULL }, NULL },
+	{ CL_GET, "/app/oidc/callback", cl_api_oidc_callback, NULL,
+	  { CL_ACCESS_PUBLIC, -1 }, 0, NULL, { NULL, NULL }, NULL },
 	{ CL_GET, "/app/{file}", cl_api_web_asset, NULL,
 	  { CL_ACCESS_PUBLIC, -1 }, 0, NULL, { NULL, NULL }, NULL },
 	{ CL_GET, "/board", cl_api_web_board, NULL,

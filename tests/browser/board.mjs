@@ -79,6 +79,10 @@ try {
   step('waiting for the board to be live');
   await page.locator('#live.on').waitFor({ timeout: 20000 });
 
+  await page.click('#sound');   // the audible cue on
+  if (await page.locator('#sound').getAttribute('aria-pressed') !== 'true')
+    fail('the sound button does not turn the cue on');
+
   step('posting a crisis reading (SpO2 82)');
   const alertSel = 'li.tile[data-patient="web-crisis"] li.alert';
   const before = await page.locator(alertSel).count();
@@ -91,6 +95,8 @@ try {
   console.log('alert_delay_ms=' + delay);
   if (!(await page.locator('li.tile[data-patient="web-crisis"]').getAttribute('class')).includes('flash'))
     fail('the tile of a new alert has no visible cue');
+  if (!(Number(await page.locator('body').getAttribute('data-tones')) >= 1))
+    fail('the new alert made no tone with the sound on');
   const first = await page.locator('#beds li.tile').first().getAttribute('data-patient');
   if (first !== 'web-crisis')
     step('note: the crisis tile is not first (' + first + ' is: another bed has a worse alert)');

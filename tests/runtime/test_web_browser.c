@@ -206,8 +206,27 @@ static void test_hospital_in_browser(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+/* Signing in at an identity provider (tests/browser/oidc.mjs runs the
+ * provider and a serve of its own). */
+static void test_oidc_in_browser(void **state)
+{
+	char data[300], cmd[2048], mjs[1024];
+	const char *out;
+
+	(void)state;
+	if (access("/usr/bin/chromium", X_OK) != 0 && !getenv("CARELAKE_CHROMIUM"))
+		fail_msg("no /usr/bin/chromium: run scripts/deps.sh (it installs Debian's chromium)");
+	mkdir(shots, 0755);
+	snprintf(data, sizeof(data), "%s/browser-oidc", dir);
+	snprintf(mjs, sizeof(mjs), "%.*soidc.mjs", (int)(strrchr(script, '/') + 1 - script), script);
+	snprintf(cmd, sizeof(cmd), "node '%s' '%s' '%s' '%s'", mjs, bin, data, shots);
+	out = run_node(cmd, "oidc.out", "signing in at an identity provider in the browser");
+	assert_non_null(strstr(out, "oidc ok"));
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_board_in_browser),
+	cmocka_unit_test(test_oidc_in_browser),
 	cmocka_unit_test(test_patient_in_browser),
 	cmocka_unit_test(test_hospital_in_browser),
 };
