@@ -10,6 +10,7 @@
 (function () {
   const { $, HDR, api, el, session } = window.carelake;
   const SPARK_MS = 15 * 60 * 1000;   // the sparkline's span
+  const SPARK_STEP = 10;              // seconds: one point, the readings' mean
   const SILENT_MS = 60 * 1000;       // a device this quiet is shown as silent
   const SEVERITY = { emergency: 4, critical: 3, urgent: 2, warning: 1, info: 0 };
   const VITALS = [
@@ -57,7 +58,7 @@
     let p = patients.get(id);
     if (!p) {
       p = { id, data: { patient_id: id, vitals: {}, news2: null, ward: null }, name: null,
-            alerts: new Map(), series: [[], [], []], dirty: false, spark: null, el: null };
+            alerts: new Map(), buckets: new Map(), dirty: false, spark: null, el: null };
       patients.set(id, p);
     }
     return p;
@@ -216,18 +217,40 @@
       addPoint(p, row.type, Date.parse(row.start), row.mean);
   }
 
+  // a reading into its SPARK_STEP bucket (readings arrive in any order:
+  // a bucket keeps their sum and count)
   function addPoint(p, type, t, value) {
     const col = type === 'heart_rate' ? 1 : type === 'spo2' ? 2 : 0;
     if (!col || typeof value !== 'number' || Number.isNaN(t))
       return;
-    const s = p.series;
-    s[0].push(t / 1000);
-    s[1].push(col === 1 ? value : null);
-    s[2].push(col === 2 ? value : null);
-    const cut = (Date.now() - SPARK_MS) / 1000;
-    while (s[0].length && s[0][0] < cut)
-      s.forEach((a) => a.shift());
+    const k = Math.floor(t / 1000 / SPARK_STEP) * SPARK_STEP;
+    let b = p.buckets.get(k);
+    if (!b)
+      p.buckets.set(k, b = [0, 0, 0, 0]);   // HR sum, count, SpO2 sum, count
+    b[(col - 1) * 2] += value;
+    b[(col - 1) * 2 + 1]++;
     p.dirty = true;
+  }
+
+  // uPlot's columns of the last SPARK_MS: times in order, each bucket's means
+  function sparkSeries(p) {
+    const cut = (Date.now() - SPARK_MS) / 1000;
+    for (const k of p.buckets.keys())
+      if (k < cut)
+        p.buckets.delete(k);
+    const keys = [...p.buckets.keys()].sort((a, b) => a - b);
+    const mean = (b, i) => (b[i + 1] ? b[i] / b[i + 1] : null);
+    const out = [[], [], []];
+    keys.forEach((k, i) => {
+      // a silence of over a minute is a gap in the line, not a slope
+      if (i && k - keys[i - 1] > 70)
+        out.forEach((col, c) => col.push(c ? null : keys[i - 1] + SPARK_STEP));
+      const b = p.buckets.get(k);
+      out[0].push(k);
+      out[1].push(mean(b, 0));
+      out[2].push(mean(b, 2));
+    });
+    return out;
   }
 
   function drawSpark(p) {
@@ -238,13 +261,15 @@
     if (!p.spark) {
       p.spark = new window.uPlot({
         width, height: 48, legend: { show: false }, cursor: { show: false },
-        scales: { x: { time: true }, y: { auto: true }, spo2: { auto: true } },
+        scales: { x: { time: true, range: () => [Date.now() / 1000 - SPARK_MS / 1000, Date.now() / 1000] },
+                  y: { auto: true }, spo2: { auto: true } },
         axes: [{ show: false }, { show: false }],
-        series: [{}, { stroke: '#ff7b72', width: 1.5, spanGaps: true },
-                 { stroke: '#58a6ff', width: 1.5, scale: 'spo2', spanGaps: true }],
-      }, p.series, p.el.spark);
+        // HR and SpO2 readings in 10 s means, gaps where a minute was silent
+        series: [{}, { stroke: '#ff7b72', width: 1.5, points: { show: false } },
+                 { stroke: '#58a6ff', width: 1.5, scale: 'spo2', points: { show: false } }],
+      }, sparkSeries(p), p.el.spark);
     } else {
-      p.spark.setData(p.series);
+      p.spark.setData(sparkSeries(p));
     }
   }
 
