@@ -1,8 +1,8 @@
 // What every page of the web app shares: reading the APIs with the
 // session cookie (a 401 sends the browser back to sign-in; an error
 // carries the API's reason, an OperationOutcome's too), making elements
-// with text (never markup), and the session: who is signed in (the
-// header's "who"), and signing out. Loaded before each page's script.
+// with text (never markup), table rows, and the session: who is signed in
+// (the header's "who"), and signing out. Loaded before each page's script.
 'use strict';
 
 window.carelake = (function () {
@@ -54,5 +54,31 @@ window.carelake = (function () {
     return s;
   }
 
-  return { $, HDR, api, el, session };
+  // A table's row: the first cell a row header, Nodes put in as they are,
+  // anything else as text; data into the row's dataset.
+  function row(cells, data) {
+    const tr = el('tr');
+    cells.forEach((c, i) => {
+      const td = el(i === 0 ? 'th' : 'td');
+      if (i === 0)
+        td.scope = 'row';
+      if (c instanceof Node)
+        td.append(c);
+      else
+        td.textContent = String(c ?? '');
+      tr.append(td);
+    });
+    Object.assign(tr.dataset, data || {});
+    return tr;
+  }
+
+  // The rows of table #id's body, or one row saying `empty`.
+  function fillTable(id, rows, empty) {
+    const body = $(id).tBodies[0];
+    body.replaceChildren(...rows);
+    if (!rows.length)
+      body.append(row([empty, ...Array($(id).tHead.rows[0].cells.length - 1).fill('')]));
+  }
+
+  return { $, HDR, api, el, session, row, fillTable };
 })();

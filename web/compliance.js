@@ -6,34 +6,11 @@
 'use strict';
 
 (function () {
-  const { $, HDR, api, el, session } = window.carelake;
+  const { $, HDR, api, el, session, row, fillTable } = window.carelake;
   const enc = encodeURIComponent;
   const DAY = 86400000;
   const FHIR = { headers: { Accept: 'application/fhir+json' } };
   const OUTCOME = { 0: 'success', 4: 'refused or failed', 8: 'server failure' };
-
-  function row(cells, data) {
-    const tr = el('tr');
-    cells.forEach((c, i) => {
-      const td = el(i === 0 ? 'th' : 'td');
-      if (i === 0)
-        td.scope = 'row';
-      if (c instanceof Node)
-        td.append(c);
-      else
-        td.textContent = String(c ?? '');
-      tr.append(td);
-    });
-    Object.assign(tr.dataset, data || {});
-    return tr;
-  }
-
-  function fill(id, rows, empty, cols) {
-    const body = $(id).tBodies[0];
-    body.replaceChildren(...rows);
-    if (!rows.length)
-      body.append(row([empty, ...Array(cols - 1).fill('')]));
-  }
 
   async function chain() {
     $('chain').textContent = 'Checking the chain…';
@@ -80,7 +57,7 @@
     const since = $('since').value, until = $('until').value;
     const b = await api('/api/v1/audit/accesses?since=' + enc(since + 'T00:00:00Z') +
                         '&until=' + enc(until + 'T23:59:59.999Z'));
-    fill('users', b.principals.map((p) => {
+    fillTable('users', b.principals.map((p) => {
       const look = el('button', 'link', 'search');
       look.type = 'button';
       look.setAttribute('aria-label', 'Search the trail for ' + p.principal);
@@ -93,7 +70,7 @@
                   new Date(p.last).toLocaleString(), look],
                  { principal: p.principal, requests: String(p.requests), patients: String(p.patients),
                    breakGlass: String(p.break_glass), refused: String(p.refused) });
-    }), 'No one used carelake in this period.', 8);
+    }), 'No one used carelake in this period.');
     $('users').dataset.ready = String(Date.now());
   }
 
@@ -103,7 +80,7 @@
       .filter(([, v]) => v).map(([k, v]) => k + '=' + enc(v));
     const b = await api('/fhir/AuditEvent?_count=200' + (q.length ? '&' + q.join('&') : ''), FHIR);
     const events = (b.entry || []).map((e) => e.resource);   // newest first
-    fill('trail', events.map((ev) => {
+    fillTable('trail', events.map((ev) => {
       const user = (ev.agent || []).find((a) => a.requestor) || {};
       const patients = (ev.entity || []).map((x) => (x.what || {}).reference || '')
         .filter((ref) => ref.startsWith('Patient/')).map((ref) => ref.slice(8));
@@ -117,7 +94,7 @@
                   ((user.role || [])[0] || {}).text, what.trim(), patients.join(', '),
                   OUTCOME[ev.outcome] || ev.outcome, reason],
                  { seq: ev.id, outcome: ev.outcome, user: (user.who || {}).display || '' });
-    }), 'No record matches.', 8);
+    }), 'No record matches.');
     $('found').textContent = b.total + ' record' + (b.total === 1 ? '' : 's') +
       (b.total > events.length ? ' (the latest ' + events.length + ' shown: narrow the search)' : '') + '.';
     $('trail').dataset.total = String(b.total);

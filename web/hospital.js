@@ -7,7 +7,7 @@
 'use strict';
 
 (function () {
-  const { $, api, el, session } = window.carelake;
+  const { $, api, el, session, row } = window.carelake;
   const enc = encodeURIComponent;
   const DAY = 86400000;
 
@@ -49,21 +49,6 @@
     if (hint)
       div.append(el('dd', 'hint', hint));
     dl.append(div);
-  }
-
-  function row(cells, head) {
-    const tr = el('tr');
-    cells.forEach((c, i) => {
-      const td = el(i === 0 && head ? 'th' : 'td');
-      if (i === 0 && head)
-        td.scope = 'row';
-      if (c instanceof Node)
-        td.append(c);
-      else
-        td.textContent = c;
-      tr.append(td);
-    });
-    return tr;
   }
 
   const state = { rows: [], alerts: [] };
@@ -120,7 +105,7 @@
         show().catch(showError);
       });
       const tr = row([b, fmt.int(x.admissions), fmt.int(x.discharges), fmt.int(x.occupied),
-                      fmt.days(x.los), fmt.rate(x.readmission_rate), fmt.int(x.alerts)], true);
+                      fmt.days(x.los), fmt.rate(x.readmission_rate), fmt.int(x.alerts)]);
       tr.dataset.ward = w;
       if (w === chosen)
         tr.classList.add('chosen');
@@ -134,7 +119,7 @@
     db.replaceChildren(...daily.map((r) => {
       const tr = row([r.day, fmt.int(r.admissions), fmt.int(r.discharges), fmt.int(r.occupied),
                       fmt.days(r.mean_los_days), fmt.int(r.readmissions_30d),
-                      fmt.int(alertsOf(chosen, r.day))], true);
+                      fmt.int(alertsOf(chosen, r.day))]);
       tr.dataset.day = r.day;
       return tr;
     }));
@@ -150,7 +135,7 @@
     const body = $('census').tBodies[0];
     body.replaceChildren(...c.patients.map((p) => {
       const tr = row([p.name || p.patient_id, p.ward, new Date(p.since).toLocaleString(),
-                      p.days === null ? '–' : p.days.toFixed(1)], true);
+                      p.days === null ? '–' : p.days.toFixed(1)]);
       tr.dataset.patient = p.patient_id;
       return tr;
     }));

@@ -8,7 +8,7 @@
 'use strict';
 
 (function () {
-  const { $, api, el, session } = window.carelake;
+  const { $, api, el, session, row, fillTable } = window.carelake;
   const enc = encodeURIComponent;
   let last = null;            // the previous status read, for rates
   let filter = {};            // the quarantine group chosen
@@ -45,29 +45,6 @@
     dl.append(div);
   }
 
-  function row(cells, data) {
-    const tr = el('tr');
-    cells.forEach((c, i) => {
-      const td = el(i === 0 ? 'th' : 'td');
-      if (i === 0)
-        td.scope = 'row';
-      if (c instanceof Node)
-        td.append(c);
-      else
-        td.textContent = String(c);
-      tr.append(td);
-    });
-    Object.assign(tr.dataset, data || {});
-    return tr;
-  }
-
-  function fill(id, rows, empty, cols) {
-    const body = $(id).tBodies[0];
-    body.replaceChildren(...rows);
-    if (!rows.length)
-      body.append(row([empty, ...Array(cols - 1).fill('')]));
-  }
-
   function render(s) {
     const now = Date.parse(s.at);
     const logs = $('logs');
@@ -87,19 +64,19 @@
                               ['store', 'carelake.db']])
       card(disk, k, label, bytes(s.disk[k]), null, s.disk[k]);
 
-    fill('pipelines', s.pipelines.map((p) => row([p.name, p.trigger, p.path, p.source,
+    fillTable('pipelines', s.pipelines.map((p) => row([p.name, p.trigger, p.path, p.source,
       p.last_run ? p.last_run.state + ' · ' + time(p.last_run.start_us) +
         (p.last_run.error ? ' · ' + p.last_run.error : '') : 'never', int(p.dead_letters)],
       { pipeline: p.name, deadLetters: String(p.dead_letters) })),
-    'No pipelines declared (pipelines.<name>.path in config).', 6);
+    'No pipelines declared (pipelines.<name>.path in config).');
 
     const empty = (r) => r.state === 'Succeeded' && !r.files && !r.records;
     // the runs this read covers, newest first
     $('runs').dataset.range = s.runs.length ? s.runs[s.runs.length - 1].id + '-' + s.runs[0].id : '';
-    fill('runs', s.runs.filter((r) => $('empty-runs').checked || !empty(r)).map((r) => row(['#' + r.id, r.pipeline, r.state, time(r.start_us),
+    fillTable('runs', s.runs.filter((r) => $('empty-runs').checked || !empty(r)).map((r) => row(['#' + r.id, r.pipeline, r.state, time(r.start_us),
       duration(r.start_us, r.end_us), int(r.files), int(r.records), int(r.accepted),
       int(r.duplicates), int(r.quarantined), r.error || ''],
-    { run: String(r.id), state: r.state })), 'No runs yet.', 11);
+    { run: String(r.id), state: r.state })), 'No runs yet.');
 
     const lake = $('lake');
     lake.replaceChildren(...(s.lake.length ? s.lake.map((t) =>
@@ -113,7 +90,7 @@
   async function quarantine() {
     const q = Object.entries(filter).map(([k, v]) => k + '=' + enc(v)).join('&');
     const b = await api('/api/v1/quarantine?limit=20' + (q ? '&' + q : ''));
-    fill('reasons', b.by_reason.map((g) => {
+    fillTable('reasons', b.by_reason.map((g) => {
       const pick = el('button', 'link', g.source);
       pick.type = 'button';
       pick.addEventListener('click', () => {
@@ -122,7 +99,7 @@
       });
       return row([pick, g.table_name, g.reason, int(g.records), time(g.last_us)],
                  { source: g.source, table: g.table_name, records: String(g.records) });
-    }), 'Nothing in quarantine.', 5);
+    }), 'Nothing in quarantine.');
     $('records-h').textContent = 'Latest quarantined records' +
       (filter.source ? ' of ' + filter.source + ' (' + filter.table + ')' : '');
     $('records').replaceChildren(...(b.records.length ? b.records.map((r) => {

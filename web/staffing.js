@@ -7,30 +7,11 @@
 'use strict';
 
 (function () {
-  const { $, api, el, session } = window.carelake;
+  const { $, api, el, session, row, fillTable } = window.carelake;
   const enc = encodeURIComponent;
   const DAY = 86400000;
   const pct = (v) => (v === null ? '–' : (100 * v).toFixed(1) + ' %');
   const num = (v, d) => (v === null ? '–' : v.toFixed(d));
-
-  function row(cells, data) {
-    const tr = el('tr');
-    cells.forEach((c, i) => {
-      const td = el(i === 0 ? 'th' : 'td', null, String(c));
-      if (i === 0)
-        td.scope = 'row';
-      tr.append(td);
-    });
-    Object.assign(tr.dataset, data || {});
-    return tr;
-  }
-
-  function fill(id, rows, cols) {
-    const body = $(id).tBodies[0];
-    body.replaceChildren(...rows);
-    if (!rows.length)
-      body.append(row(['Nothing in this range.', ...Array(cols - 1).fill('')]));
-  }
 
   // sums of rows by key(row), each of the fields
   function sums(rows, key, fields) {
@@ -58,7 +39,7 @@
       .map((r) => Object.assign({ short: r.required !== null && r.staffed < r.required ? 1 : 0 }, r));
     const by = sums(mine, (r) => r.ward + '\u0000' + r.role,
                     ['staffed', 'required', 'staffed_hours', 'required_hours', 'patients', 'short']);
-    fill('staffing', by.map(([k, s]) => {
+    fillTable('staffing', by.map(([k, s]) => {
       const [w, role] = k.split('\u0000');
       const coverage = s.required ? s.staffed / s.required : null;
       const perStaff = s.staffed ? s.patients / s.staffed : null;
@@ -66,31 +47,31 @@
                   num(s.required_hours, 0), num(perStaff, 2)],
                  { ward: w, role, shifts: String(s.n), coverage: String(coverage ?? ''),
                    perStaff: String(perStaff ?? '') });
-    }), 8);
+    }), 'Nothing in this range.');
   }
 
   function bookings(rows) {
     const by = sums(rows, (r) => r.channel, ['bookings', 'attended', 'no_shows', 'cancelled']);
-    fill('bookings', by.map(([ch, s]) => {
+    fillTable('bookings', by.map(([ch, s]) => {
       const rate = s.attended + s.no_shows ? s.no_shows / (s.attended + s.no_shows) : null;
       return row([ch, s.bookings, s.attended, s.no_shows, s.cancelled, pct(rate)],
                  { channel: ch, bookings: String(s.bookings), noShowRate: String(rate ?? '') });
-    }), 6);
+    }), 'Nothing in this range.');
   }
 
   function communications(rows) {
     const by = sums(rows, (r) => r.channel, ['messages', 'total_duration_s']);
     const dir = (ch, d) => rows.filter((r) => r.channel === ch && r.direction === d)
       .reduce((n, r) => n + r.messages, 0);
-    fill('communications', by.map(([ch, s]) =>
+    fillTable('communications', by.map(([ch, s]) =>
       row([ch, dir(ch, 'inbound'), dir(ch, 'outbound'), s.messages, num(s.total_duration_s / 3600, 1)],
-          { channel: ch, messages: String(s.messages) })), 5);
+          { channel: ch, messages: String(s.messages) })), 'Nothing in this range.');
   }
 
   function surveys(rows) {
-    fill('surveys', rows.slice().reverse().map((r) =>
+    fillTable('surveys', rows.slice().reverse().map((r) =>
       row([r.month, r.question, r.responses, num(r.mean_score, 2), pct(r.satisfied_share)],
-          { month: r.month, question: r.question })), 5);
+          { month: r.month, question: r.question })), 'Nothing in this range.');
   }
 
   async function show() {

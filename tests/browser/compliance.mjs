@@ -12,21 +12,11 @@
 // no failed request; a clinician may not open the page or its APIs.
 // Exits 0 when every check held, else 1 naming what failed.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { checkAxe, launch, report, signIn, watchedPage } from './lib.mjs';
 
 const [base, compliance, wardClin, admin, shots, carelake, data] = process.argv.slice(2);
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const REASON = 'Cardiac arrest call, covering ICU-A';
-const problems = [];
-const step = (what) => process.stderr.write(`compliance.mjs: ${what}\n`);
-
-function fail(what) {
-  problems.push(what);
-  step('FAILED: ' + what);
-}
+const { step, fail, done } = report('compliance.mjs');
 
 const cli = (...args) => execFileSync(carelake, [...args, '--data', data], { encoding: 'utf8' });
 
@@ -41,23 +31,13 @@ const bg = await get('/api/v1/patients/patient-0001/vitals', wardClin, { 'X-Brea
 if (bg.status !== 200)
   fail('breaking the glass: HTTP ' + bg.status);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CARELAKE_CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox'],   // runs as root in CI's container
-});
+const browser = await launch();
 try {
   const ctx = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
-  const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') fail('console error: ' + m.text()); });
-  page.on('pageerror', (e) => fail('page error: ' + e.message));
-  page.on('requestfailed', (r) => fail('request failed: ' + r.url() + ' ' + r.failure().errorText));
-  page.on('response', (r) => { if (r.status() >= 400) fail('HTTP ' + r.status() + ' for ' + r.url()); });
+  const page = await watchedPage(ctx, fail);
 
   step('signing in as compliance');
-  await page.goto(base + '/');
-  await page.fill('#token', compliance);
-  await page.click('#signin-form button[type=submit]');
-  await page.waitForURL(base + '/compliance');
+  await signIn(page, base, compliance, '/compliance');
   await page.locator('body[data-ready]').waitFor({ timeout: 20000 });
 
   step('the chain, against carelake audit verify');
@@ -121,12 +101,7 @@ try {
     fail('the break-glass search does not show the read with its reason');
 
   step('checking accessibility (axe-core)');
-  await page.evaluate(axeSource);
-  const axe = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  for (const x of axe.violations)
-    if (x.impact === 'serious' || x.impact === 'critical')
-      fail(`axe ${x.impact}: ${x.id}: ${x.help} (${x.nodes.length} nodes: ` +
-           x.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ') + ')');
+  await checkAxe(page, fail);
   await page.screenshot({ path: shots + '/compliance-1920x1080.png', fullPage: true });
   await ctx.close();
 
@@ -139,8 +114,4 @@ try {
 } finally {
   await browser.close();
 }
-if (problems.length) {
-  console.log(problems.join('\n'));
-  process.exit(1);
-}
-console.log('compliance ok');
+done('compliance ok');

@@ -11,27 +11,13 @@
 // request; a manager is refused the clinical pages and APIs, a clinician
 // the Hospital page and the KPIs. Exits 0 when every check held, else 1
 // naming what failed.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { checkAxe, close, launch, query as carelakeQuery, report, signIn, watchedPage } from './lib.mjs';
 
 const [base, manager, clinician, admin, shots, carelake, data] = process.argv.slice(2);
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const DAY = 86400000;
-const problems = [];
-const step = (what) => process.stderr.write(`hospital.mjs: ${what}\n`);
+const { step, fail, done } = report('hospital.mjs');
 
-function fail(what) {
-  problems.push(what);
-  step('FAILED: ' + what);
-}
-
-function query(sql) {
-  return JSON.parse(execFileSync(carelake, ['query', '--data', data, '--format', 'json', sql],
-                                 { encoding: 'utf8' }));
-}
+const query = (sql) => carelakeQuery(carelake, data, sql);
 
 const one = (sql) => Object.values(query(sql)[0] || {})[0] ?? null;
 
@@ -44,10 +30,6 @@ async function until(what, fn, ms) {
       throw new Error('timed out waiting for ' + what);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-function close(a, b) {
-  return (a === null && b === null) || (a !== null && b !== null && Math.abs(a - b) < 1e-9);
 }
 
 step('posting a stay in progress on ICU-A');
@@ -103,24 +85,13 @@ async function checkSummary(page, ward) {
   return want;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CARELAKE_CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox'],   // runs as root in CI's container
-});
+const browser = await launch();
 try {
   const ctx = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
-  const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') fail('console error: ' + m.text()); });
-  page.on('pageerror', (e) => fail('page error: ' + e.message));
-  page.on('dialog', (d) => { fail('a dialog opened: ' + d.message()); d.dismiss(); });
-  page.on('requestfailed', (r) => fail('request failed: ' + r.url() + ' ' + r.failure().errorText));
-  page.on('response', (r) => { if (r.status() >= 400) fail('HTTP ' + r.status() + ' for ' + r.url()); });
+  const page = await watchedPage(ctx, fail);
 
   step('signing in as a manager');
-  await page.goto(base + '/');
-  await page.fill('#token', manager);
-  await page.click('#signin-form button[type=submit]');
-  await page.waitForURL(base + '/hospital');
+  await signIn(page, base, manager, '/hospital');
   await page.locator('#status[data-ready]').waitFor({ timeout: 20000 });
 
   step('the last 90 days, the whole hospital, against carelake query');
@@ -162,12 +133,7 @@ try {
     fail(`the census counts ${await page.locator('#census').getAttribute('data-count')}, silver has ${inStay}`);
 
   step('checking accessibility (axe-core)');
-  await page.evaluate(axeSource);
-  const axe = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  for (const v of axe.violations)
-    if (v.impact === 'serious' || v.impact === 'critical')
-      fail(`axe ${v.impact}: ${v.id}: ${v.help} (${v.nodes.length} nodes: ` +
-           v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ') + ')');
+  await checkAxe(page, fail);
   await page.screenshot({ path: shots + '/hospital-1920x1080.png', fullPage: true });
 
   step('a manager reads no clinical data');
@@ -180,10 +146,7 @@ try {
   step('a clinician has no Hospital page');
   const cctx = await browser.newContext();
   const cpage = await cctx.newPage();
-  await cpage.goto(base + '/');
-  await cpage.fill('#token', clinician);
-  await cpage.click('#signin-form button[type=submit]');
-  await cpage.waitForURL(base + '/board');
+  await signIn(cpage, base, clinician, '/board');
   for (const path of ['/hospital', '/api/v1/kpis/admissions_daily', '/api/v1/wards/ICU-A/census'])
     if ((await cpage.request.get(base + path)).status() !== 403)
       fail('a clinician reached ' + path);
@@ -193,8 +156,4 @@ try {
 } finally {
   await browser.close();
 }
-if (problems.length) {
-  console.log(problems.join('\n'));
-  process.exit(1);
-}
-console.log('hospital ok');
+done('hospital ok');

@@ -13,22 +13,12 @@
 // resources only; that the clinicians' pages answer 403; axe-core, no
 // console error and no failed request. Exits 0 when every check held,
 // else 1 naming what failed.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { checkAxe, launch, query as carelakeQuery, report, signIn, watchedPage } from './lib.mjs';
 
 const [base, patientTok, admin, shots, carelake, data] = process.argv.slice(2);
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ID = 'web-p1', OTHER = 'web-p2';
-const problems = [];
-const step = (what) => process.stderr.write(`myhealth.mjs: ${what}\n`);
-
-function fail(what) {
-  problems.push(what);
-  step('FAILED: ' + what);
-}
+const { step, fail, done } = report('myhealth.mjs');
 
 async function call(method, path, body) {
   const r = await fetch(base + path, {
@@ -41,10 +31,7 @@ async function call(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
-function query(sql) {
-  return JSON.parse(execFileSync(carelake, ['query', '--data', data, '--format', 'json', sql],
-                                 { encoding: 'utf8' }));
-}
+const query = (sql) => carelakeQuery(carelake, data, sql);
 
 step('posting appointments and results, for web-p1 and for another patient');
 const DAY = 86400000, now = Date.now();
@@ -87,24 +74,13 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 100));
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CARELAKE_CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox'],   // runs as root in CI's container
-});
+const browser = await launch();
 try {
   const ctx = await browser.newContext({ viewport: { width: 1024, height: 1366 }, acceptDownloads: true });
-  const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') fail('console error: ' + m.text()); });
-  page.on('pageerror', (e) => fail('page error: ' + e.message));
-  page.on('dialog', (d) => { fail('a dialog opened: ' + d.message()); d.dismiss(); });
-  page.on('requestfailed', (r) => fail('request failed: ' + r.url() + ' ' + r.failure().errorText));
-  page.on('response', (r) => { if (r.status() >= 400) fail('HTTP ' + r.status() + ' for ' + r.url()); });
+  const page = await watchedPage(ctx, fail);
 
   step('signing in as the patient');
-  await page.goto(base + '/');
-  await page.fill('#token', patientTok);
-  await page.click('#signin-form button[type=submit]');
-  await page.waitForURL(base + '/my-health');
+  await signIn(page, base, patientTok, '/my-health');
   await page.locator('#content[data-ready]').waitFor({ timeout: 20000 });
   if (!(await page.locator('#hello').textContent()).includes('Ada Lovelace'))
     fail('the page does not greet the patient by name: ' + await page.locator('#hello').textContent());
@@ -179,12 +155,7 @@ try {
     .waitFor({ timeout: 5000 }).catch(() => fail('the page does not say what was downloaded'));
 
   step('checking accessibility (axe-core)');
-  await page.evaluate(axeSource);
-  const axe = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  for (const v of axe.violations)
-    if (v.impact === 'serious' || v.impact === 'critical')
-      fail(`axe ${v.impact}: ${v.id}: ${v.help} (${v.nodes.length} nodes: ` +
-           v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ') + ')');
+  await checkAxe(page, fail);
   await page.screenshot({ path: shots + '/my-health-1024x1366.png', fullPage: true });
 
   step('the clinicians\' pages are not the patient\'s');
@@ -209,8 +180,4 @@ try {
 } finally {
   await browser.close();
 }
-if (problems.length) {
-  console.log(problems.join('\n'));
-  process.exit(1);
-}
-console.log('my health ok');
+done('my health ok');

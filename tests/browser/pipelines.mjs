@@ -11,41 +11,21 @@
 // clinical data and a manager has no such page; axe-core, no console
 // error and no failed request. Exits 0 when every check held, else 1.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { checkAxe, launch, report, signIn, watchedPage } from './lib.mjs';
 
 const [base, engineer, manager, admin, shots, carelake, data] = process.argv.slice(2);
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const problems = [];
-const step = (what) => process.stderr.write(`pipelines.mjs: ${what}\n`);
-
-function fail(what) {
-  problems.push(what);
-  step('FAILED: ' + what);
-}
+const { step, fail, done } = report('pipelines.mjs');
 
 const cli = (...args) => execFileSync(carelake, [...args, '--data', data], { encoding: 'utf8' });
 const query = (sql) => JSON.parse(cli('query', '--format', 'json', sql));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CARELAKE_CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox'],   // runs as root in CI's container
-});
+const browser = await launch();
 try {
   const ctx = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
-  const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') fail('console error: ' + m.text()); });
-  page.on('pageerror', (e) => fail('page error: ' + e.message));
-  page.on('requestfailed', (r) => fail('request failed: ' + r.url() + ' ' + r.failure().errorText));
-  page.on('response', (r) => { if (r.status() >= 400) fail('HTTP ' + r.status() + ' for ' + r.url()); });
+  const page = await watchedPage(ctx, fail);
 
   step('signing in as an engineer');
-  await page.goto(base + '/');
-  await page.fill('#token', engineer);
-  await page.click('#signin-form button[type=submit]');
-  await page.waitForURL(base + '/pipelines');
+  await signIn(page, base, engineer, '/pipelines');
   await page.locator('body[data-reads]').waitFor({ timeout: 20000 });
   await page.locator('#records[data-count]').waitFor({ timeout: 20000 });
 
@@ -112,12 +92,7 @@ try {
     fail('no ingest rate after two reads: ' + hint);
 
   step('checking accessibility (axe-core)');
-  await page.evaluate(axeSource);
-  const axe = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  for (const v of axe.violations)
-    if (v.impact === 'serious' || v.impact === 'critical')
-      fail(`axe ${v.impact}: ${v.id}: ${v.help} (${v.nodes.length} nodes: ` +
-           v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ') + ')');
+  await checkAxe(page, fail);
   await page.screenshot({ path: shots + '/pipelines-1920x1080.png', fullPage: true });
 
   step('an engineer reads no clinical data; a manager has no such page');
@@ -135,8 +110,4 @@ try {
 } finally {
   await browser.close();
 }
-if (problems.length) {
-  console.log(problems.join('\n'));
-  process.exit(1);
-}
-console.log('pipelines ok');
+done('pipelines ok');

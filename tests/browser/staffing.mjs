@@ -8,31 +8,13 @@
 // `carelake query` over the gold tables; then one ward; axe-core, no
 // console error and no failed request. Exits 0 when every check held,
 // else 1 naming what failed.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { checkAxe, close, launch, query as carelakeQuery, report, signIn, watchedPage } from './lib.mjs';
 
 const [base, manager, shots, carelake, data] = process.argv.slice(2);
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const DAY = 86400000;
-const problems = [];
-const step = (what) => process.stderr.write(`staffing.mjs: ${what}\n`);
+const { step, fail, done } = report('staffing.mjs');
 
-function fail(what) {
-  problems.push(what);
-  step('FAILED: ' + what);
-}
-
-function query(sql) {
-  return JSON.parse(execFileSync(carelake, ['query', '--data', data, '--format', 'json', sql],
-                                 { encoding: 'utf8' }));
-}
-
-function close(a, b) {
-  return (a === null && b === null) || (a !== null && b !== null && Math.abs(a - b) < 1e-9);
-}
+const query = (sql) => carelakeQuery(carelake, data, sql);
 
 const num = (s) => (s === '' || s === null ? null : Number(s));
 const to = new Date().toISOString().slice(0, 10);
@@ -59,23 +41,13 @@ async function checkStaffing(page, ward) {
   return want.length;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CARELAKE_CHROMIUM || '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox'],   // runs as root in CI's container
-});
+const browser = await launch();
 try {
   const ctx = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
-  const page = await ctx.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') fail('console error: ' + m.text()); });
-  page.on('pageerror', (e) => fail('page error: ' + e.message));
-  page.on('requestfailed', (r) => fail('request failed: ' + r.url() + ' ' + r.failure().errorText));
-  page.on('response', (r) => { if (r.status() >= 400) fail('HTTP ' + r.status() + ' for ' + r.url()); });
+  const page = await watchedPage(ctx, fail);
 
   step('signing in as a manager, opening the page from the Hospital page');
-  await page.goto(base + '/');
-  await page.fill('#token', manager);
-  await page.click('#signin-form button[type=submit]');
-  await page.waitForURL(base + '/hospital');
+  await signIn(page, base, manager, '/hospital');
   await page.click('a[href="/staffing"]');
   await page.waitForURL(base + '/staffing');
   await page.locator('#status[data-ready]').waitFor({ timeout: 20000 });
@@ -115,12 +87,7 @@ try {
   await checkStaffing(page, 'ICU-A');
 
   step('checking accessibility (axe-core)');
-  await page.evaluate(axeSource);
-  const axe = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  for (const v of axe.violations)
-    if (v.impact === 'serious' || v.impact === 'critical')
-      fail(`axe ${v.impact}: ${v.id}: ${v.help} (${v.nodes.length} nodes: ` +
-           v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ') + ')');
+  await checkAxe(page, fail);
   await page.screenshot({ path: shots + '/staffing-1920x1080.png', fullPage: true });
   await ctx.close();
 } catch (e) {
@@ -128,8 +95,4 @@ try {
 } finally {
   await browser.close();
 }
-if (problems.length) {
-  console.log(problems.join('\n'));
-  process.exit(1);
-}
-console.log('staffing ok');
+done('staffing ok');
