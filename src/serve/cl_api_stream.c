@@ -4,15 +4,51 @@
  * role may see: a patient token, its own patient's and nothing else; an
  * engineer, alerts of no patient (a pipeline that failed) and no vitals;
  * compliance, access alerts (break-glass reads) and nothing else; admin,
- * everything. A clinician limited to wards streams one patient at a time
- * (?patient=), one its wards hold or one it breaks the glass for.
+ * everything. A clinician limited to wards streams the patients its wards
+ * hold when it subscribes (those its board shows: cl_store_board_json),
+ * or one patient (?patient=) its wards hold or it breaks the glass for.
  */
 #include "cl_api.h"
 #include "cl_server_int.h"
 #include "core/cl_error.h"
 #include "store/cl_store.h"
+#include "store/cl_store_board.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+/* The patients of the wards `wards` (',' separated) the stream has seen,
+ * into *list (a JSON array of their ids' strings, to free). */
+static int ward_patients(struct cl_req *r, json_t **list)
+{
+	struct cl_store_board_filter bf = { .wards = r->who.wards, .since_us = 0, .limit = 10000 };
+	struct cl_store *st;
+	char *rows = NULL;
+	json_t *all;
+	size_t i;
+	json_t *v;
+	int rc = cl_api_store(r, &st);
+
+	*list = NULL;
+	if (rc != CL_OK)
+		return rc;
+	rc = cl_store_board_json(st, &bf, &rows);
+	cl_api_store_done(st);
+	if (rc != CL_OK)
+		return rc;
+	all = json_loads(rows, 0, NULL);
+	free(rows);
+	*list = json_array();
+	if (!all || !*list) {
+		json_decref(all);
+		return cl_error_set(CL_ENOMEM, "out of memory for the wards' patients");
+	}
+	json_array_foreach(all, i, v)
+		if (json_is_string(json_object_get(v, "patient_id")))
+			json_array_append(*list, json_object_get(v, "patient_id"));
+	json_decref(all);
+	return CL_OK;
+}
 
 int cl_api_stream_get(struct cl_req *r)
 {
@@ -25,14 +61,41 @@ int cl_api_stream_get(struct cl_req *r)
 		return cl_reply_error(r, 400, "bad_request", "'vitals' must be true or false", NULL,
 				      NULL);
 	f.vitals = !vit || strcmp(vit, "true") == 0;
+	if (r->who.role == CL_ROLE_CLINICIAN && r->who.wards[0] && (!patient || !*patient)) {
+		json_t *ids = NULL;
+		const char **names;
+		size_t n;
+		int rc = ward_patients(r, &ids);
+
+		if (rc != CL_OK) {
+			json_decref(ids);
+			return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
+		}
+		n = json_array_size(ids);
+		names = calloc(n ? n : 1, sizeof(*names));
+		if (!names) {
+			json_decref(ids);
+			return cl_reply_error(r, 503, "busy", "out of memory; retry later",
+					      "Retry-After", "1");
+		}
+		for (size_t i = 0; i < n; i++)
+			names[i] = json_string_value(json_array_get(ids, i));
+		f.patients = names;
+		f.npatients = n;
+		f.bound = 1;
+		r->audit.count = (int64_t)n;
+		rc = cl_sse_subscribe(r->s->sse, &f, &src);
+		free(names);
+		json_decref(ids);
+		if (rc != CL_OK)
+			return cl_reply_error(r, 503, "busy", "out of memory; retry later",
+					      "Retry-After", "1");
+		return cl_reply_stream(r, 200, "text/event-stream", src);
+	}
 	if (r->who.role == CL_ROLE_CLINICIAN && r->who.wards[0]) {
 		struct cl_store *st;
 		int go;
 
-		if (!patient || !*patient)
-			return cl_reply_error(r, 403, "forbidden", "a clinician limited to wards "
-					      "streams one patient at a time: add ?patient=ID", NULL,
-					      NULL);
 		if (cl_store_open(r->s->data_dir, &st) != CL_OK)
 			return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 		go = cl_api_patient_access(r, st, patient);

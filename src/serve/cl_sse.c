@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct client {
@@ -20,6 +21,8 @@ struct client {
 	int no_patients;             /* nothing of any patient */
 	int access;                  /* access alerts: 0, CL_SSE_ACCESS_TOO or _ONLY */
 	int vitals;
+	char **allowed;              /* sorted: only these patients' events (NULL: any) */
+	size_t nallowed;
 	char *buf;
 	size_t len, off, cap;
 	int suspended;
@@ -138,8 +141,32 @@ static void release(void *cls)
 		atomic_fetch_sub(&s->vitals_listeners, 1);
 	atomic_fetch_sub(&s->nclients, 1);
 	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < c->nallowed; i++)
+		cl_free(c->allowed[i]);
+	cl_free(c->allowed);
 	cl_free(c->buf);
 	cl_free(c);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* c's allowed patients, copied from f and sorted; CL_ENOMEM. */
+static int allow(struct client *c, const struct cl_sse_filter *f)
+{
+	c->allowed = cl_calloc(f->npatients ? f->npatients : 1, sizeof(*c->allowed));
+	if (!c->allowed)
+		return CL_ENOMEM;
+	for (size_t i = 0; i < f->npatients; i++) {
+		c->allowed[i] = cl_strdup(f->patients[i]);
+		if (!c->allowed[i])
+			return CL_ENOMEM;
+		c->nallowed++;
+	}
+	qsort(c->allowed, c->nallowed, sizeof(*c->allowed), by_name);
+	return CL_OK;
 }
 
 int cl_sse_subscribe(struct cl_sse *s, const struct cl_sse_filter *f,
@@ -150,6 +177,13 @@ int cl_sse_subscribe(struct cl_sse *s, const struct cl_sse_filter *f,
 
 	if (!c)
 		return CL_ENOMEM;
+	if (f->patients && allow(c, f) != CL_OK) {
+		for (size_t i = 0; i < c->nallowed; i++)
+			cl_free(c->allowed[i]);
+		cl_free(c->allowed);
+		cl_free(c);
+		return CL_ENOMEM;
+	}
 	c->owner = s;
 	c->vitals = f->vitals && !f->no_patients && f->access != CL_SSE_ACCESS_ONLY;
 	c->bound = f->bound;
@@ -177,6 +211,9 @@ static int wants(const struct client *c, int alert, int access, const char *pati
 	if (c->closing || (access ? !c->access : c->access == CL_SSE_ACCESS_ONLY))
 		return 0;
 	if (!alert && !access && !c->vitals)
+		return 0;
+	if (c->allowed && (!patient || !bsearch(&patient, c->allowed, c->nallowed,
+						       sizeof(*c->allowed), by_name)))
 		return 0;
 	return !((c->patient[0] && patient && strcmp(c->patient, patient) != 0) ||
 		 (c->bound && !patient) || (c->no_patients && patient));

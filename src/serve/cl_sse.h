@@ -30,6 +30,11 @@ struct cl_sse_filter {
 	int vitals;            /* vital events too, not only alerts */
 	int no_patients;       /* only events of no patient (an engineer: pipelines' alerts) */
 	int access;            /* access alerts: 0 none, CL_SSE_ACCESS_TOO, CL_SSE_ACCESS_ONLY */
+	/* only events of these patients (a clinician bound to wards: the
+	 * patients of its wards when it subscribed), npatients of them,
+	 * copied; NULL: not restricted so */
+	const char *const *patients;
+	size_t npatients;
 };
 
 #define CL_SSE_ACCESS_TOO 1   /* besides the rest (admin) */

@@ -21,6 +21,11 @@
 #include "audit/cl_audit_read.h"
 #include "auth/cl_tokens.h"
 #include "core/cl_error.h"
+#include "core/cl_fs.h"
+#include "core/cl_mem.h"
+
+#include <curl/curl.h>
+#include <sys/wait.h>
 
 #include <jansson.h>
 #include <sys/stat.h>
@@ -452,8 +457,35 @@ static int alert_of(json_t *list, const char *patient, char *id, size_t cap)
 	return n;
 }
 
+/* The live stream as `token` sees it for ms milliseconds, written to
+ * path by a child process; its pid. */
+static pid_t stream_to_file(const struct server *s, const char *token, const char *path, long ms)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char url[128], auth[200];
+		struct curl_slist *h;
+		FILE *f = fopen(path, "w");
+		CURL *e = curl_easy_init();
+
+		snprintf(url, sizeof(url), "%s/api/v1/stream", s->url);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(NULL, auth);
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
+		curl_easy_perform(e);
+		fclose(f);
+		_exit(0);
+	}
+	return pid;
+}
+
 /* A clinician limited to a ward lists and acknowledges the alerts of its
- * ward's patients only, and streams one patient at a time. */
+ * ward's patients only, and streams its ward's patients. */
 static void test_ward_scope(void **state)
 {
 	char data[300], nurse[80], id1[32], id2[32], path[200];
@@ -497,9 +529,30 @@ static void test_ward_scope(void **state)
 	r = http(&s, "POST", path, nurse, NULL, 0);
 	assert_int_equal(r.code, 200);
 	free(r.body);
-	/* the stream: one patient of its ward, never all of them */
-	assert_int_equal(status(&s, "/api/v1/stream", nurse, NULL), 403);
+	/* the stream: its ward's patients, never another ward's */
 	assert_int_equal(status(&s, "/api/v1/stream?patient=p-2", nurse, NULL), 403);
+	{
+		char out[400], *text = NULL;
+		size_t len = 0;
+		pid_t pid;
+		int st;
+
+		snprintf(out, sizeof(out), "%s/ward.stream", dir);
+		pid = stream_to_file(&s, nurse, out, 1500L * cl_test_slowdown());
+		usleep(500000 * (useconds_t)cl_test_slowdown());
+		r = post(&s, test_event("w-3", "m-1", "p-1", "heart_rate", 71, "/min"));
+		assert_int_equal(r.code, 200);
+		free(r.body);
+		r = post(&s, test_event("w-4", "m-2", "p-2", "heart_rate", 72, "/min"));
+		assert_int_equal(r.code, 200);
+		free(r.body);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_int_equal(cl_fs_read_file(out, 1 << 20, &text, &len), 0);
+		if (!strstr(text, "\"patient_id\":\"p-1\""))
+			fail_msg("the ward's patient is not in the nurse's stream: %s", text);
+		assert_null(strstr(text, "\"patient_id\":\"p-2\""));
+		cl_free(text);
+	}
 	assert_int_equal(server_stop(&s), 0);
 }
 
