@@ -329,7 +329,19 @@
     const slot = key === 'systolic_bp' || key === 'diastolic_bp' ? 'bp' : key;
     if (p.el && p.el.dd[slot])
       p.el.dd[slot].textContent = vitalText(p, slot);
-    refreshSoon();   // NEWS2 follows the vitals
+  }
+
+  // a patient's NEWS2 changed: its score, band and place on the board
+  function onNews2(ev) {
+    const n = JSON.parse(ev.data);
+    const p = patients.get(n.patient_id);
+    if (!p || !p.el) {
+      refreshSoon();   // a new patient
+      return;
+    }
+    p.data.news2 = { score: n.score, risk: n.risk, ts: n.ts, parameters: n.parameters };
+    render(p);
+    order();
   }
 
   function onAlert(ev) {
@@ -360,7 +372,6 @@
     if (a.state !== 'closed')
       p.el.li.classList.add('flash');
     order();
-    refreshSoon();   // its NEWS2
   }
 
   // The optional audible cue: a tone for each new alert (two for an
@@ -430,6 +441,7 @@
     });
     es.addEventListener('vital', onVital);
     es.addEventListener('alert', onAlert);
+    es.addEventListener('news2', onNews2);
   }
 
   async function start() {

@@ -85,6 +85,13 @@ static void live_vital(void *arg, const char *json, size_t len, const char *pati
 	cl_sse_publish(s->sse, "vital", json, len, patient);
 }
 
+static void live_news2(void *arg, const char *json, size_t len, const char *patient)
+{
+	struct cl_server *s = arg;
+
+	cl_sse_publish(s->sse, "news2", json, len, patient);
+}
+
 static int live_wants_vitals(void *arg)
 {
 	struct cl_server *s = arg;
@@ -219,6 +226,7 @@ static int start_stream(struct cl_server *s)
 		return rc;
 	so.on_alert = live_alert;
 	so.on_vital = live_vital;
+	so.on_news2 = live_news2;
 	so.want_vitals = live_wants_vitals;
 	so.outbox = cl_webhook_settings(&s->cfg)->url[0] != '\0';
 	so.on_outbox = outbox_written;

@@ -60,6 +60,8 @@ struct patient {
 	int64_t alert[CL_RULES_MAX];         /* open alert id per rule, or 0 */
 	int64_t closed_at[CL_RULES_MAX];     /* when it last cleared */
 	struct baseline base[CL_VITAL_COUNT];
+	int live_news2[3];       /* the NEWS2 last published live: score, risk,
+				  * parameters; score -1: none yet */
 };
 
 /* Where a patient is and who looks after them (reference data). */
@@ -236,6 +238,7 @@ static struct patient *patient_of(struct cl_stream *s, const char *id)
 		if (!p)
 			return NULL;
 		snprintf(p->id, sizeof(p->id), "%s", id);
+		p->live_news2[0] = -1;
 		*slot = p;
 	}
 	return *slot;
@@ -630,6 +633,29 @@ invalid:
 	return CL_OK;
 }
 
+/* The patient's NEWS2 to the live outputs, when it changed. */
+static void publish_news2(struct cl_stream *s, struct patient *p, const struct cl_news2 *n)
+{
+	char json[400], when[40];
+	json_t *o;
+	int len;
+
+	if (s->replaying || !s->o.on_news2 || !s->o.want_vitals(s->o.hook_arg) ||
+	    (p->live_news2[0] == n->total && p->live_news2[1] == (int)n->risk &&
+	     p->live_news2[2] == n->present))
+		return;
+	p->live_news2[0] = n->total;
+	p->live_news2[1] = (int)n->risk;
+	p->live_news2[2] = n->present;
+	cl_time_format_rfc3339(p->last_ts, when, sizeof(when), 3);
+	o = json_pack("{s:s,s:s,s:i,s:s,s:i}", "patient_id", p->id, "ts", when, "score", n->total,
+		      "risk", cl_news2_risk_name(n->risk), "parameters", n->present);
+	len = o ? (int)json_dumpb(o, json, sizeof(json), JSON_COMPACT) : 0;
+	json_decref(o);
+	if (len > 0 && (size_t)len < sizeof(json))
+		s->o.on_news2(s->o.hook_arg, json, (size_t)len, p->id);
+}
+
 static int write_news2(struct cl_stream *s)
 {
 	while (s->dirty) {
@@ -642,6 +668,7 @@ static int write_news2(struct cl_stream *s)
 		if (cl_sink_news2(s->sink, p->id, p->last_ts, n.total, cl_news2_risk_name(n.risk),
 				  n.scores, n.present) != CL_OK)
 			return CL_ENOMEM;
+		publish_news2(s, p, &n);
 		for (int i = 0; i < s->o.nrules; i++) {
 			const struct cl_rule *r = &s->o.rules[i];
 			int rc = CL_OK;

@@ -48,6 +48,9 @@ struct cl_stream_options {
 	 * listens). JSON objects, one per call. */
 	void (*on_alert)(void *arg, const char *json, size_t len, const char *patient);
 	void (*on_vital)(void *arg, const char *json, size_t len, const char *patient);
+	/* and each patient's NEWS2 when its score, band or number of
+	 * parameters changes (under want_vitals too) */
+	void (*on_news2)(void *arg, const char *json, size_t len, const char *patient);
 	int (*want_vitals)(void *arg);
 	/* outbox: also write each alert change to the store's webhook outbox
 	 * (with the alert, in one transaction); on_outbox runs after each
