@@ -38,6 +38,12 @@ struct cl_store;
 int cl_api_store(struct cl_req *r, struct cl_store **out);
 void cl_api_store_done(struct cl_store *st);
 
+/* carelake.db read-only, for a request's own SQL over silver, gold and
+ * the loads' records (KPIs, status, quarantine): the connection (close
+ * it), or NULL with the reply made (503). */
+struct sqlite3;
+struct sqlite3 *cl_api_db(struct cl_req *r, int *reply);
+
 /* GET /fhir/{type}/{id}, .../_history/{vid}, .../_history (cl_api_fhir_read.c) */
 int cl_api_fhir_read(struct cl_req *r);
 /* A version's ETag (W/"n") and Last-Modified, on r's reply. */

@@ -27,7 +27,6 @@
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "model/cl_tables.h"
-#include "store/cl_db.h"
 #include "store/cl_sql_json.h"
 
 #include <sqlite3.h>
@@ -58,24 +57,9 @@ static int date_ok(const char *s)
 	return 1;
 }
 
-/* The store, read-only; NULL with a reply's status in *status. */
-static sqlite3 *open_store(struct cl_req *r, int *status)
+static int store_error(struct cl_req *r)
 {
-	sqlite3 *db = NULL;
-
-	if (cl_db_open(r->s->data_dir, CL_DB_READONLY, &db) != CL_OK) {
-		sqlite3_close(db);
-		*status = 503;
-		return NULL;
-	}
-	return db;
-}
-
-static int store_error(struct cl_req *r, int status)
-{
-	return cl_reply_error(r, status, status == 503 ? "unavailable" : "store",
-			      cl_error_detail(), status == 503 ? "Retry-After" : NULL,
-			      status == 503 ? "1" : NULL);
+	return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 }
 
 /* A read that failed: the error named, the reply's status (500). */
@@ -104,11 +88,11 @@ static json_t *columns(sqlite3 *db, const char *table)
 int cl_api_kpis_list(struct cl_req *r)
 {
 	json_t *list = json_array();
-	int status = 0;
-	sqlite3 *db = open_store(r, &status);
+	int reply;
+	sqlite3 *db = cl_api_db(r, &reply);
 
 	if (!db)
-		return store_error(r, status);
+		return reply;
 	for (const struct cl_gold_table *g = cl_gold_tables; g->name; g++)
 		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:o,s:o}", "name", g->name + 5,
 						      "about", g->doc, "columns", columns(db, g->name),
@@ -148,9 +132,9 @@ int cl_api_kpis_table(struct cl_req *r)
 				      "no 'ward'", NULL, NULL);
 	if (lim && cl_parse_u64(lim, 1, KPI_LIMIT_MAX, &limit) != CL_OK)
 		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);
-	db = open_store(r, &status);
+	db = cl_api_db(r, &status);
 	if (!db)
-		return store_error(r, status);
+		return status;
 	/* the period at the precision of the bound: to=2026-11 takes the
 	 * whole of November, whether the column holds days or times */
 	snprintf(sql, sizeof(sql),
@@ -179,7 +163,7 @@ int cl_api_kpis_table(struct cl_req *r)
 	sqlite3_close(db);
 	if (status) {
 		json_decref(rows);
-		return store_error(r, status);
+		return store_error(r);
 	}
 	r->audit.count = (int64_t)json_array_size(rows);
 	return cl_reply_json(r, 200, json_pack("{s:s,s:o,s:b}", "kpi", g->name + 5, "rows", rows,
@@ -198,9 +182,9 @@ int cl_api_ward_census(struct cl_req *r)
 	if (!*ward || strlen(ward) > 128)
 		return cl_reply_error(r, 400, "bad_request", "the ward must be 1 to 128 characters",
 				      NULL, NULL);
-	db = open_store(r, &status);
+	db = cl_api_db(r, &status);
 	if (!db)
-		return store_error(r, status);
+		return status;
 	cl_time_format_rfc3339(cl_time_now_us(), now, sizeof(now), 0);
 	rows = json_array();
 	if (sqlite3_prepare_v2(db,
@@ -229,7 +213,7 @@ int cl_api_ward_census(struct cl_req *r)
 	sqlite3_close(db);
 	if (status) {
 		json_decref(rows);
-		return store_error(r, status);
+		return store_error(r);
 	}
 	r->audit.count = (int64_t)json_array_size(rows);
 	return cl_reply_json(r, 200, json_pack("{s:s,s:s,s:o}", "ward", ward, "at", now,

@@ -12,7 +12,6 @@
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
-#include "store/cl_db.h"
 #include "store/cl_sql_json.h"
 
 #include <sqlite3.h>
@@ -57,18 +56,6 @@ int cl_api_metrics(struct cl_req *r)
 	return cl_reply(r, 200, "text/plain; version=0.0.4", body, n, NULL, NULL);
 }
 
-/* The store read-only, or the reply made (503). */
-static sqlite3 *ops_db(struct cl_req *r, int *rc)
-{
-	sqlite3 *db = NULL;
-
-	if (cl_db_open(r->s->data_dir, CL_DB_READONLY, &db) == CL_OK)
-		return db;
-	sqlite3_close(db);
-	*rc = cl_reply_error(r, 503, "unavailable", cl_error_detail(), "Retry-After", "1");
-	return NULL;
-}
-
 int cl_api_status(struct cl_req *r)
 {
 	const char *runs = cl_req_query(r, "runs");
@@ -79,7 +66,7 @@ int cl_api_status(struct cl_req *r)
 
 	if (runs && cl_parse_u64(runs, 1, 1000, &n) != CL_OK)
 		return cl_reply_error(r, 400, "bad_request", cl_error_detail(), NULL, NULL);
-	db = ops_db(r, &rc);
+	db = cl_api_db(r, &rc);
 	if (!db)
 		return rc;
 	out = cl_status_json(db, r->s->data_dir, &r->s->cfg, (int)n);
@@ -111,7 +98,7 @@ int cl_api_quarantine(struct cl_req *r)
 	if ((source && (!*source || strlen(source) > 128)) || (table && (!*table || strlen(table) > 64)))
 		return cl_reply_error(r, 400, "bad_request", "'source' and 'table' name one (1 to 128 "
 				      "characters)", NULL, NULL);
-	db = ops_db(r, &rc);
+	db = cl_api_db(r, &rc);
 	if (!db)
 		return rc;
 	/* how many by source, table and reason; then the records, newest

@@ -12,7 +12,10 @@
 #include "cl_api.h"
 #include "cl_server_int.h"
 #include "core/cl_error.h"
+#include "store/cl_db.h"
 #include "store/cl_store.h"
+
+#include <sqlite3.h>
 
 #include <limits.h>
 #include <pthread.h>
@@ -80,4 +83,15 @@ void cl_api_store_done(struct cl_store *st)
 		return;
 	}
 	cl_store_close(st);
+}
+
+struct sqlite3 *cl_api_db(struct cl_req *r, int *reply)
+{
+	sqlite3 *db = NULL;
+
+	if (cl_db_open(r->s->data_dir, CL_DB_READONLY, &db) == CL_OK)
+		return db;
+	sqlite3_close(db);
+	*reply = cl_reply_error(r, 503, "unavailable", cl_error_detail(), "Retry-After", "1");
+	return NULL;
 }

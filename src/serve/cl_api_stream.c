@@ -56,43 +56,34 @@ int cl_api_stream_get(struct cl_req *r)
 	const char *vit = cl_req_query(r, "vitals");
 	struct cl_sse_filter f = { .patient = patient };
 	struct cl_req_stream *src;
+	const char **names = NULL;
+	json_t *ids = NULL;
+	int rc;
 
 	if (vit && strcmp(vit, "true") && strcmp(vit, "false"))
 		return cl_reply_error(r, 400, "bad_request", "'vitals' must be true or false", NULL,
 				      NULL);
 	f.vitals = !vit || strcmp(vit, "true") == 0;
 	if (r->who.role == CL_ROLE_CLINICIAN && r->who.wards[0] && (!patient || !*patient)) {
-		json_t *ids = NULL;
-		const char **names;
-		size_t n;
-		int rc = ward_patients(r, &ids);
-
-		if (rc != CL_OK) {
+		/* its wards' patients */
+		if (ward_patients(r, &ids) != CL_OK) {
 			json_decref(ids);
 			return cl_reply_error(r, 500, "store", cl_error_detail(), NULL, NULL);
 		}
-		n = json_array_size(ids);
-		names = calloc(n ? n : 1, sizeof(*names));
+		f.npatients = json_array_size(ids);
+		names = calloc(f.npatients ? f.npatients : 1, sizeof(*names));
 		if (!names) {
 			json_decref(ids);
 			return cl_reply_error(r, 503, "busy", "out of memory; retry later",
 					      "Retry-After", "1");
 		}
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < f.npatients; i++)
 			names[i] = json_string_value(json_array_get(ids, i));
 		f.patients = names;
-		f.npatients = n;
 		f.bound = 1;
-		r->audit.count = (int64_t)n;
-		rc = cl_sse_subscribe(r->s->sse, &f, &src);
-		free(names);
-		json_decref(ids);
-		if (rc != CL_OK)
-			return cl_reply_error(r, 503, "busy", "out of memory; retry later",
-					      "Retry-After", "1");
-		return cl_reply_stream(r, 200, "text/event-stream", src);
-	}
-	if (r->who.role == CL_ROLE_CLINICIAN && r->who.wards[0]) {
+		r->audit.count = (int64_t)f.npatients;
+	} else if (r->who.role == CL_ROLE_CLINICIAN && r->who.wards[0]) {
+		/* one patient: its wards', or with break-glass */
 		struct cl_store *st;
 		int go;
 
@@ -114,7 +105,10 @@ int cl_api_stream_get(struct cl_req *r)
 	f.access = r->who.role == CL_ROLE_COMPLIANCE ? CL_SSE_ACCESS_ONLY
 		   : r->who.role == CL_ROLE_ADMIN ? CL_SSE_ACCESS_TOO : 0;
 	r->audit.patient = f.patient;
-	if (cl_sse_subscribe(r->s->sse, &f, &src) != CL_OK)
+	rc = cl_sse_subscribe(r->s->sse, &f, &src);   /* copies the names */
+	free(names);
+	json_decref(ids);
+	if (rc != CL_OK)
 		return cl_reply_error(r, 503, "busy", "out of memory; retry later", "Retry-After", "1");
 	return cl_reply_stream(r, 200, "text/event-stream", src);
 }
