@@ -141,8 +141,10 @@ try {
   const status = page.locator('#status[data-points]');
   await status.waitFor({ timeout: 20000 });
   leaving = false;
-  if (await page.locator('#title').textContent() !== 'Ada Lovelace')
-    fail('the title is not the patient\'s name: ' + await page.locator('#title').textContent());
+  // the name is read after the charts
+  await page.locator('#title', { hasText: 'Ada Lovelace' }).waitFor({ timeout: 10000 })
+    .catch(async () => fail('the title is not the patient\'s name: ' +
+                            await page.locator('#title').textContent()));
   if (await status.getAttribute('data-resolution') !== 'raw')
     fail('the last hour is not read raw');
   const charts = page.locator('figure.chart');

@@ -48,6 +48,8 @@ try {
 
   step('signing in as a manager, opening the page from the Hospital page');
   await signIn(page, base, manager, '/hospital');
+  // the Hospital page's reads done before leaving it (else cancelled)
+  await page.locator('#status[data-ready]').waitFor({ timeout: 20000 });
   await page.click('a[href="/staffing"]');
   await page.waitForURL(base + '/staffing');
   await page.locator('#status[data-ready]').waitFor({ timeout: 20000 });
