@@ -24,6 +24,7 @@
 #include "serve/cl_session.h"
 #include "serve/cl_webhook.h"
 #include "store/cl_query.h"
+#include "stream/cl_quality.h"
 #include "stream/cl_rules.h"
 #include "stream/cl_stream.h"
 
@@ -42,6 +43,7 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_audit_section,
 	&cl_deid_section,
 	&cl_rules_section,
+	&cl_quality_section,
 	&cl_pipelines_section,
 	&cl_expect_section,
 	&cl_mappings_section,

@@ -41,6 +41,7 @@
   function normAlert(a) {
     return {
       id: a.id, severity: a.severity, message: a.message, rule: a.rule,
+      category: a.category || 'clinical',
       opened: a.opened || a.time, acknowledged: a.acknowledged || null,
       acknowledged_by: a.acknowledged_by || null,
     };
@@ -50,7 +51,8 @@
   function worst(p) {
     let w = -1;
     for (const a of p.alerts.values())
-      w = Math.max(w, SEVERITY[a.severity] ?? 0);
+      if (a.category !== 'technical')   // the device's, not the patient's
+        w = Math.max(w, SEVERITY[a.severity] ?? 0);
     return w;
   }
 
@@ -120,15 +122,17 @@
     for (const [key] of VITALS)
       e.dd[key].textContent = vitalText(p, key);
     renderAge(p, Date.now());
-    const list = [...p.alerts.values()].sort((a, b) =>
-      (SEVERITY[b.severity] ?? 0) - (SEVERITY[a.severity] ?? 0) || b.id - a.id);
+    // the patient's alerts first, the device's (technical) after them
+    const rank = (a) => a.category === 'technical' ? -1 : SEVERITY[a.severity] ?? 0;
+    const list = [...p.alerts.values()].sort((a, b) => rank(b) - rank(a) || b.id - a.id);
     e.alerts.replaceChildren(...list.map((a) => alertItem(p, a)));
   }
 
   function alertItem(p, a) {
-    const li = el('li', 'alert sev-' + a.severity);
+    const technical = a.category === 'technical';
+    const li = el('li', 'alert sev-' + (technical ? 'technical' : a.severity));
     li.dataset.alertId = String(a.id);
-    li.append(el('span', 'sev', a.severity), el('span', 'msg', a.message));
+    li.append(el('span', 'sev', technical ? 'device' : a.severity), el('span', 'msg', a.message));
     const t = el('time', 'acked', a.opened ? new Date(a.opened).toLocaleTimeString() : '');
     if (a.opened)
       t.dateTime = a.opened;
@@ -360,7 +364,7 @@
       const was = p.alerts.get(a.id);
       p.alerts.set(a.id, Object.assign(normAlert(a), was ? {
         acknowledged: was.acknowledged, acknowledged_by: was.acknowledged_by } : {}));
-      if (!was) {
+      if (!was && a.category !== 'technical') {
         p.el.li.classList.remove('flash');
         void p.el.li.offsetWidth;   // restarts the animation
         beep(a.severity);

@@ -15,6 +15,45 @@ void cl_event_limits_default(struct cl_event_limits *lim)
 	lim->min_ts_us = 946684800ll * 1000000; /* 2000-01-01 */
 }
 
+/* The optional "quality" and "artifact" fields. */
+static int parse_quality(const struct cl_json_doc *d, uint32_t obj, struct cl_event *ev)
+{
+	static const struct { const char *word; enum cl_event_quality q; } words[] = {
+		{ "good", CL_EQ_GOOD }, { "poor", CL_EQ_POOR }, { "artifact", CL_EQ_ARTIFACT },
+		{ "probe_off", CL_EQ_PROBE_OFF }, { "lead_off", CL_EQ_LEAD_OFF },
+	};
+	int q = cl_json_get(d, obj, "quality"), a = cl_json_get(d, obj, "artifact");
+
+	ev->quality = CL_EQ_NONE;
+	if (q >= 0 && d->toks[q].type == CL_JSON_NUMBER) {
+		double v;
+
+		if (cl_json_double(d, (uint32_t)q, &v) != CL_OK || !(v >= 0 && v <= 1))
+			return cl_error_set(CL_EINVAL, "field 'quality' must be a signal quality "
+					    "index from 0 to 1 or a word (good, poor, artifact, "
+					    "probe_off, lead_off)");
+		ev->quality = v >= 0.5 ? CL_EQ_GOOD : CL_EQ_POOR;
+	} else if (q >= 0) {
+		size_t i;
+
+		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+			if (d->toks[q].type == CL_JSON_STRING && cl_json_str_eq(d, (uint32_t)q, words[i].word))
+				break;
+		if (i == sizeof(words) / sizeof(words[0]))
+			return cl_error_set(CL_EINVAL, "field 'quality' must be a signal quality "
+					    "index from 0 to 1 or one of good, poor, artifact, "
+					    "probe_off, lead_off");
+		ev->quality = words[i].q;
+	}
+	if (a >= 0) {
+		if (d->toks[a].type != CL_JSON_TRUE && d->toks[a].type != CL_JSON_FALSE)
+			return cl_error_set(CL_EINVAL, "field 'artifact' must be true or false");
+		if (d->toks[a].type == CL_JSON_TRUE && ev->quality < CL_EQ_ARTIFACT)
+			ev->quality = CL_EQ_ARTIFACT;
+	}
+	return CL_OK;
+}
+
 /* Copies a required (or optional) string field into buf. */
 static int str_field(const struct cl_json_doc *d, uint32_t obj, const char *key,
 		     char *buf, size_t cap, int required)
@@ -114,5 +153,5 @@ int cl_event_parse(const struct cl_json_doc *d, uint32_t obj, int64_t now_us,
 				    (long long)((ev->ts_us - now_us) / 1000000));
 	if (ev->ts_us < lim->min_ts_us)
 		return cl_error_set(CL_EINVAL, "field 'ts' is implausibly old");
-	return CL_OK;
+	return parse_quality(d, obj, ev);
 }

@@ -56,7 +56,8 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  (SELECT e.ward FROM encounter e WHERE e.patient_id = a.patient_id AND e.ward IS NOT NULL"
 	  "   ORDER BY e.start_ts DESC LIMIT 1), 'unassigned') AS ward,"
 	  " a.rule, a.severity, count(*), count(a.acked_us),"
-	  " avg((a.acked_us - a.opened_us) / 60e6) FROM alert a GROUP BY 1, 2, 3, 4;",
+	  " avg((a.acked_us - a.opened_us) / 60e6) FROM alert a WHERE a.category = 'clinical'"
+	  " GROUP BY 1, 2, 3, 4;",
 	  "day", "ward" },
 	{ "gold_staffing", "shift,encounter",
 	  "per ward, shift start and role: staff on shift against staff required, and "

@@ -48,6 +48,9 @@ static const struct vital_def vitals[CL_VITAL_COUNT] = {
 		{ { "{score}", 1, 0 } }, 0, 1, 1 },
 	[CL_VITAL_SUPPLEMENTAL_O2] = { "supplemental_o2", "supplemental oxygen", { NULL }, "{flag}",
 		{ { "{flag}", 1, 0 } }, 0, 1, 1 },
+	[CL_VITAL_PULSE_RATE] = { "pulse_rate", "pulse rate", { "8889-8" }, "/min",
+		{ { "/min", 1, 0 }, { "bpm", 1, 0 }, { "{beats}/min", 1, 0 },
+		  { "beats/min", 1, 0 } }, 0, 350, 0 },
 };
 
 const char *cl_vital_name(enum cl_vital v) { return vitals[v].name; }

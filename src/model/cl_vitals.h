@@ -24,10 +24,24 @@ enum cl_vital {
 	CL_VITAL_GLUCOSE,
 	CL_VITAL_CONSCIOUSNESS,    /* 0 alert, 1 new confusion/voice/pain/unresponsive */
 	CL_VITAL_SUPPLEMENTAL_O2,  /* 0 air, 1 oxygen */
+	CL_VITAL_PULSE_RATE,       /* from the pulse oximeter's plethysmogram, beside
+				    * heart_rate from the ECG leads */
 	CL_VITAL_COUNT,
 };
 
 #define CL_EVENT_ID_MAX 128
+
+/* What the device says of a reading's quality (optional fields of an
+ * event: "artifact": true, or "quality": a signal quality index 0..1 or
+ * one of the words below). */
+enum cl_event_quality {
+	CL_EQ_NONE,        /* nothing said */
+	CL_EQ_GOOD,        /* "good", or an index >= 0.5 */
+	CL_EQ_POOR,        /* "poor", or an index < 0.5: poor signal */
+	CL_EQ_ARTIFACT,    /* "artifact", or "artifact": true */
+	CL_EQ_PROBE_OFF,   /* "probe_off": the oximeter's probe is off the patient */
+	CL_EQ_LEAD_OFF,    /* "lead_off": an ECG lead is off */
+};
 
 /* A device reading, validated, its value in the vital's canonical unit. */
 struct cl_event {
@@ -37,6 +51,7 @@ struct cl_event {
 	int64_t ts_us;                       /* event time, UTC */
 	enum cl_vital vital;
 	double value;
+	enum cl_event_quality quality;
 };
 
 /* The event type name ("heart_rate"), canonical unit and primary LOINC. */

@@ -77,6 +77,8 @@ int cl_api_fhir_export_file(struct cl_req *r);
 /* GET /api/v1/alerts, POST /api/v1/alerts/{id}/ack (cl_api_alerts.c) */
 int cl_api_alerts_get(struct cl_req *r);
 int cl_api_alert_ack(struct cl_req *r);
+/* GET /api/v1/alerts/held: what the stream held back, and why */
+int cl_api_alerts_held_get(struct cl_req *r);
 
 /* GET /api/v1/access-alerts, POST /api/v1/access-alerts/{id}/ack
  * (cl_api_alerts.c); they are raised by cl_serve_audit_break_glass */

@@ -1,6 +1,9 @@
 /*
- * Alerts: GET /api/v1/alerts?since=&patient=&open=true|false&limit= and
- * POST /api/v1/alerts/{id}/ack for the clinical ones; the same for access
+ * Alerts: GET /api/v1/alerts?since=&patient=&open=true|false&category=&limit=
+ * and POST /api/v1/alerts/{id}/ack for the patient alerts (clinical and
+ * technical); GET /api/v1/alerts/held for what the stream held back
+ * (artifacts, runs shorter than a rule's persistence, suppressed repeats),
+ * with the reason, for a reviewer; the same for access
  * alerts (break-glass reads, for compliance) under /api/v1/access-alerts.
  * Both kinds are listed and acknowledged alike, each from its own table.
  */
@@ -38,6 +41,7 @@ struct alert_kind {
 };
 
 static const struct alert_kind clinical = { "alerts", cl_store_alerts_json, cl_store_alert_ack };
+static const struct alert_kind held = { "held", cl_store_alerts_held_json, NULL };
 static const struct alert_kind access = { "access_alerts", cl_store_access_alerts_json,
 					  cl_store_access_alert_ack };
 
@@ -46,6 +50,7 @@ static int alerts_get(struct cl_req *r, const struct alert_kind *k)
 	const char *patient = cl_req_query(r, "patient");
 	const char *open = cl_req_query(r, "open");
 	const char *lim = cl_req_query(r, "limit");
+	const char *category = cl_req_query(r, "category");
 	struct cl_store *st;
 	uint64_t limit = 1000;
 	int64_t since;
@@ -58,6 +63,9 @@ static int alerts_get(struct cl_req *r, const struct alert_kind *k)
 	if (open && strcmp(open, "true") && strcmp(open, "false"))
 		return cl_reply_error(r, 400, "bad_request", "'open' must be true or false", NULL,
 				      NULL);
+	if (category && strcmp(category, "clinical") && strcmp(category, "technical"))
+		return cl_reply_error(r, 400, "bad_request", "'category' must be clinical or technical",
+				      NULL, NULL);
 	/* a patient token: its own patient's alerts, whatever else it asks */
 	if (r->who.patient[0]) {
 		if (patient && *patient && strcmp(patient, r->who.patient) != 0)
@@ -70,6 +78,7 @@ static int alerts_get(struct cl_req *r, const struct alert_kind *k)
 			.since_us = since, .patient = patient && *patient ? patient : NULL,
 			.open_only = open && strcmp(open, "true") == 0, .limit = (int)limit,
 			.wards = r->who.wards[0] ? r->who.wards : NULL,
+			.category = category && *category ? category : NULL,
 		};
 
 		rc = k->list(st, &f, &rows);
@@ -150,5 +159,6 @@ static int alert_ack(struct cl_req *r, const struct alert_kind *k)
 
 int cl_api_alerts_get(struct cl_req *r) { return alerts_get(r, &clinical); }
 int cl_api_alert_ack(struct cl_req *r) { return alert_ack(r, &clinical); }
+int cl_api_alerts_held_get(struct cl_req *r) { return alerts_get(r, &held); }
 int cl_api_access_alerts_get(struct cl_req *r) { return alerts_get(r, &access); }
 int cl_api_access_alert_ack(struct cl_req *r) { return alert_ack(r, &access); }

@@ -77,6 +77,8 @@ const struct cl_route cl_routes[] = {
 	  { CL_ACCESS_TOKEN, CL_ACT_READ_KPIS }, 0, NULL, { "search", "census" }, NULL },
 	{ CL_GET, "/api/v1/alerts", cl_api_alerts_get, NULL,
 	  { CL_ACCESS_TOKEN, CL_ACT_SEARCH_ALERTS }, 0, NULL, { "search", "alerts" }, NULL },
+	{ CL_GET, "/api/v1/alerts/held", cl_api_alerts_held_get, NULL,
+	  { CL_ACCESS_TOKEN, CL_ACT_SEARCH_ALERTS }, 0, NULL, { "search", "alerts-held" }, NULL },
 	{ CL_POST, "/api/v1/alerts/{id}/ack", cl_api_alert_ack, NULL,
 	  { CL_ACCESS_TOKEN, CL_ACT_ACKNOWLEDGE }, 0, NULL, { "ack", "alerts" }, NULL },
 	{ CL_GET, "/api/v1/access-alerts", cl_api_access_alerts_get, NULL,

@@ -22,7 +22,7 @@
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CKPT_GET, Q_CKPT_SET, Q_VITAL, Q_ROLLUP, Q_NEWS2,
-	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_ALERT_OPEN, Q_ALERT_CLOSE, Q_ALERTS_OPEN, Q_ALERT_ACK,
+	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_ALERT_OPEN, Q_ALERT_HELD, Q_ALERT_CLOSE, Q_ALERTS_OPEN, Q_ALERT_ACK,
 	Q_ALERT_MAX, Q_NEWS2_MINUTE, Q_NEWS2_HISTORY, Q_OUTBOX_PUT, Q_OUTBOX_GET, Q_OUTBOX_DEL, Q_OUTBOX_COUNT,
 	Q_COUNT,
 };
@@ -61,7 +61,11 @@ static const char *const sql[Q_COUNT] = {
 	[Q_NEWS2_GET] = "SELECT ts_us, score, risk, resp, spo2, o2, sbp, pulse, consc, temp, present"
 			" FROM news2 WHERE patient_id = ?1",
 	[Q_ALERT_OPEN] = "INSERT OR IGNORE INTO alert(id, rule, patient_id, device_id, severity,"
-			 " opened_us, value, message) VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			 " opened_us, value, message, category, raised_us)"
+			 " VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10)",
+	[Q_ALERT_HELD] = "INSERT INTO alert_held(rule, category, patient_id, device_id, reason,"
+			 " detail, start_us, end_us, readings, value)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[Q_ALERT_CLOSE] = "UPDATE alert SET closed_us = ?2 WHERE id = ?1 AND closed_us IS NULL",
 	[Q_ALERTS_OPEN] = "SELECT id, rule, patient_id, device_id FROM alert WHERE closed_us IS NULL",
 	[Q_ALERT_ACK] = "UPDATE alert SET acked_us = ?2, acked_by = ?3 WHERE id = ?1 AND acked_us IS NULL",
@@ -94,8 +98,18 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS alert(id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL,"
 	" patient_id TEXT NOT NULL, device_id TEXT NOT NULL, severity TEXT NOT NULL,"
 	" opened_us INTEGER NOT NULL, closed_us INTEGER, acked_us INTEGER, acked_by TEXT,"
-	" value REAL, message TEXT NOT NULL);"
+	" value REAL, message TEXT NOT NULL, category TEXT NOT NULL DEFAULT 'clinical',"
+	" raised_us INTEGER);"
 	"CREATE INDEX IF NOT EXISTS alert_opened ON alert(opened_us);"
+	/* what was held back, and why: artifacts, runs shorter than the
+	 * rule's persistence, repeats within its suppression time */
+	"CREATE TABLE IF NOT EXISTS alert_held(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" rule TEXT NOT NULL, category TEXT NOT NULL, patient_id TEXT NOT NULL,"
+	" device_id TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,"
+	" start_us INTEGER NOT NULL, end_us INTEGER NOT NULL, readings INTEGER NOT NULL,"
+	" value REAL);"
+	"CREATE INDEX IF NOT EXISTS alert_held_start ON alert_held(start_us);"
+	"CREATE INDEX IF NOT EXISTS alert_held_patient ON alert_held(patient_id, start_us);"
 	"CREATE INDEX IF NOT EXISTS alert_patient ON alert(patient_id, opened_us);"
 	"CREATE TABLE IF NOT EXISTS alert_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" json TEXT NOT NULL);"
@@ -122,6 +136,27 @@ int cl_store_db_error(struct cl_store *s, const char *what)
 			    "carelake.db: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
+/* Stores made before alerts had a category and a confirmation time gain
+ * the columns (every alert then was clinical and raised when it opened). */
+static int migrate(sqlite3 *db, char **err)
+{
+	sqlite3_stmt *q;
+	int have = 0, rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('alert')"
+			       " WHERE name = 'category'", -1, &q, NULL) != SQLITE_OK)
+		return SQLITE_ERROR;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		have = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (have)
+		return SQLITE_OK;
+	rc = sqlite3_exec(db, "ALTER TABLE alert ADD COLUMN category TEXT NOT NULL DEFAULT 'clinical';"
+			  "ALTER TABLE alert ADD COLUMN raised_us INTEGER;"
+			  "UPDATE alert SET raised_us = opened_us;", NULL, NULL, err);
+	return rc;
+}
+
 static int open_store(const char *data_dir, int create, struct cl_store **out)
 {
 	struct cl_store *s = cl_calloc(1, sizeof(*s));
@@ -135,7 +170,8 @@ static int open_store(const char *data_dir, int create, struct cl_store **out)
 		cl_free(s);
 		return rc;
 	}
-	if (create && sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+	if (create && (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK ||
+		       migrate(s->db, &err) != SQLITE_OK)) {
 		rc = cl_error_set(CL_EIO, "carelake.db schema: %s", err ? err : "?");
 
 		sqlite3_free(err);
@@ -542,21 +578,38 @@ int cl_store_ward_patients(struct cl_store *s, const char *ward,
 	return rc == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "list a ward's patients");
 }
 
-int cl_store_alert_open(struct cl_store *s, int64_t id, const char *rule, const char *patient,
-			const char *device, const char *severity, int64_t ts_us, double value,
-			const char *message)
+int cl_store_alert_open(struct cl_store *s, const struct cl_store_alert *a)
 {
 	sqlite3_stmt *q = s->q[Q_ALERT_OPEN];
 
-	sqlite3_bind_text(q, 1, rule, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, patient, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, device, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, severity, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 5, ts_us);
-	sqlite3_bind_double(q, 6, value);
-	sqlite3_bind_text(q, 7, message, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 8, id);
+	sqlite3_bind_text(q, 1, a->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, a->patient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, a->device, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, a->severity, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, a->start_us);
+	sqlite3_bind_double(q, 6, a->value);
+	sqlite3_bind_text(q, 7, a->message, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 8, a->id);
+	sqlite3_bind_text(q, 9, a->category ? a->category : "clinical", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 10, a->raised_us ? a->raised_us : a->start_us);
 	return run(s, Q_ALERT_OPEN, "open an alert");
+}
+
+int cl_store_alert_held(struct cl_store *s, const struct cl_store_alert *a)
+{
+	sqlite3_stmt *q = s->q[Q_ALERT_HELD];
+
+	sqlite3_bind_text(q, 1, a->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, a->category ? a->category : "clinical", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, a->patient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, a->device, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, a->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, a->message, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 7, a->start_us);
+	sqlite3_bind_int64(q, 8, a->raised_us);
+	sqlite3_bind_int(q, 9, a->readings);
+	sqlite3_bind_double(q, 10, a->value);
+	return run(s, Q_ALERT_HELD, "record an alert held back");
 }
 
 /* One integer from a one-row query. */
@@ -680,7 +733,46 @@ static json_t *alert_row(sqlite3_stmt *q)
 	json_object_set_new(o, "acknowledged_by", sqlite3_column_type(q, 10) == SQLITE_NULL
 				   ? json_null()
 				   : json_string((const char *)sqlite3_column_text(q, 10)));
+	json_object_set_new(o, "category", json_string((const char *)sqlite3_column_text(q, 11)));
+	cl_store_json_time(o, "raised", sqlite3_column_type(q, 12) == SQLITE_NULL
+					    ? sqlite3_column_int64(q, 5) : sqlite3_column_int64(q, 12));
 	return o;
+}
+
+static json_t *held_row(sqlite3_stmt *q)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(sqlite3_column_int64(q, 0)));
+	json_object_set_new(o, "rule", json_string((const char *)sqlite3_column_text(q, 1)));
+	json_object_set_new(o, "category", json_string((const char *)sqlite3_column_text(q, 2)));
+	json_object_set_new(o, "patient_id", json_string((const char *)sqlite3_column_text(q, 3)));
+	json_object_set_new(o, "device_id", json_string((const char *)sqlite3_column_text(q, 4)));
+	json_object_set_new(o, "reason", json_string((const char *)sqlite3_column_text(q, 5)));
+	json_object_set_new(o, "detail", json_string((const char *)sqlite3_column_text(q, 6)));
+	cl_store_json_time(o, "start", sqlite3_column_int64(q, 7));
+	cl_store_json_time(o, "end", sqlite3_column_int64(q, 8));
+	json_object_set_new(o, "readings", json_integer(sqlite3_column_int64(q, 9)));
+	json_object_set_new(o, "value", num(sqlite3_column_double(q, 10)));
+	return o;
+}
+
+int cl_store_alerts_held_json(struct cl_store *s, const struct cl_store_alert_filter *f,
+			      char **out)
+{
+	char text[2048], ward[1200];
+
+	cl_store_ward_sql(s, "alert_held.patient_id", ward, sizeof(ward));
+	snprintf(text, sizeof(text),
+		 "SELECT id, rule, category, patient_id, device_id, reason, detail, start_us, end_us,"
+		 " readings, value FROM alert_held WHERE start_us >= ?1"
+		 " AND (?2 IS NULL OR patient_id = ?2) AND (?3 = 0 OR ?3 = 1)"
+		 " AND (?7 IS NULL OR category = ?7)"
+		 " AND (?4 = 0 OR id = ?4)"
+		 " AND (?6 IS NULL OR patient_id = '' OR"
+		 " instr(',' || ?6 || ',', ',' || coalesce(%s, char(1)) || ',') > 0)"
+		 " ORDER BY id DESC LIMIT ?5", ward);
+	return cl_store_alert_list(s, text, f, held_row, "read alerts held back", out);
 }
 
 int cl_store_alert_rows(struct cl_store *s, const char *text, const struct cl_store_alert_filter *f,
@@ -705,6 +797,12 @@ int cl_store_alert_rows(struct cl_store *s, const char *text, const struct cl_st
 			sqlite3_bind_text(q, 6, f->wards, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(q, 6);
+	}
+	if (sqlite3_bind_parameter_count(q) >= 7) {
+		if (f->category)
+			sqlite3_bind_text(q, 7, f->category, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, 7);
 	}
 	arr = json_array();
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
@@ -738,8 +836,9 @@ int cl_store_alerts_json(struct cl_store *s, const struct cl_store_alert_filter 
 	cl_store_ward_sql(s, "alert.patient_id", ward, sizeof(ward));
 	snprintf(text, sizeof(text),
 		 "SELECT id, rule, patient_id, device_id, severity, opened_us, closed_us, acked_us,"
-		 " value, message, acked_by FROM alert WHERE opened_us >= ?1"
+		 " value, message, acked_by, category, raised_us FROM alert WHERE opened_us >= ?1"
 		 " AND (?2 IS NULL OR patient_id = ?2) AND (?3 = 0 OR closed_us IS NULL)"
+		 " AND (?7 IS NULL OR category = ?7)"
 		 " AND (?4 = 0 OR id = ?4)"
 		 " AND (?6 IS NULL OR patient_id = '' OR"
 		 " instr(',' || ?6 || ',', ',' || coalesce(%s, char(1)) || ',') > 0)"

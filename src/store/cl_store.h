@@ -109,9 +109,22 @@ int cl_store_news2_json(struct cl_store *s, const char *patient, char **json);
 /* Alerts: open (ids are chosen by the writer, above cl_store_alert_max_id;
  * an id already stored is left alone), close, acknowledge, list. */
 int cl_store_alert_max_id(struct cl_store *s, int64_t *id);
-int cl_store_alert_open(struct cl_store *s, int64_t id, const char *rule, const char *patient,
-			const char *device, const char *severity, int64_t ts_us, double value,
-			const char *message);
+/* An alert as the stream writes it. */
+struct cl_store_alert {
+	int64_t id;
+	const char *rule, *category;   /* category: "clinical" or "technical" */
+	const char *patient, *device, *severity;
+	const char *reason;            /* held: artifact, not_persistent, suppressed */
+	int64_t start_us;              /* the start of the episode (event time) */
+	int64_t raised_us;             /* opened: when confirmed; held: the end */
+	int readings;                  /* held: readings that met the condition */
+	double value;
+	const char *message;           /* held: the detail for the reviewer */
+};
+
+int cl_store_alert_open(struct cl_store *s, const struct cl_store_alert *a);
+/* Records an alert held back (alert_held), with why. */
+int cl_store_alert_held(struct cl_store *s, const struct cl_store_alert *a);
 int cl_store_alert_close(struct cl_store *s, int64_t id, int64_t ts_us);
 int cl_store_alert_ack(struct cl_store *s, int64_t id, const char *by, int *changed);
 int cl_store_alerts_open_each(struct cl_store *s,
@@ -158,9 +171,15 @@ struct cl_store_alert_filter {
 	const char *wards;     /* clinical alerts: only of patients in these ','-separated
 				* wards (cl_store_patient_ward), and those of no patient
 				* (NULL: any) */
+	const char *category;  /* "clinical" or "technical" (NULL: both) */
 };
 
 /* Alerts as a JSON array (*json, free()), newest first, as f says. */
 int cl_store_alerts_json(struct cl_store *s, const struct cl_store_alert_filter *f, char **json);
+
+/* Alerts held back (alert_held) as a JSON array, newest first; the
+ * filter's since applies to their start, open_only is ignored. */
+int cl_store_alerts_held_json(struct cl_store *s, const struct cl_store_alert_filter *f,
+			      char **json);
 
 #endif

@@ -52,7 +52,7 @@ int cl_store_board_json(struct cl_store *s, const struct cl_store_board_filter *
 		 "SELECT n.patient_id, n.score, n.risk, n.ts_us, %s AS ward,"
 		 " (SELECT max(ts_us) FROM vital_event v WHERE v.patient_id = n.patient_id),"
 		 " (SELECT count(*) FROM alert a WHERE a.patient_id = n.patient_id AND"
-		 " a.closed_us IS NULL), n.present"
+		 " a.closed_us IS NULL AND a.category = 'clinical'), n.present"
 		 " FROM news2 n WHERE (?1 IS NULL OR n.patient_id = ?1)"
 		 " AND (?2 IS NULL OR ward = ?2)"
 		 " AND (?3 IS NULL OR instr(',' || ?3 || ',', ',' || coalesce(ward, char(1)) || ',') > 0)"

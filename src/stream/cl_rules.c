@@ -2,6 +2,7 @@
  * The built-in alert rules. See cl_rules.h.
  */
 #include "cl_rules.h"
+#include "stream/cl_quality.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 
@@ -13,33 +14,66 @@
 
 #define SEC 1000000ll
 
+/* A clinical threshold rule on one vital. */
+#define VITAL(n, d, v, rop, r, cop, c, sev, sup, per)                                      \
+	{ .name = n, .description = d, .what = CL_WHAT_VITAL, .vital = v, .raise_op = rop,   \
+	  .raise = r, .clear_op = cop, .clear = c, .severity = sev, .suppress_us = sup,     \
+	  .enabled = 1, .persist_us = per, .persist_readings = 2 }
+#define SCORE(n, d, w, r, c, sev, per)                                                     \
+	{ .name = n, .description = d, .what = w, .raise_op = CL_OP_GE, .raise = r,          \
+	  .clear_op = CL_OP_LE, .clear = c, .severity = sev, .suppress_us = 300 * SEC,       \
+	  .enabled = 1, .persist_us = per, .persist_readings = 2 }
+#define DEVIATION(n, d, v, md)                                                             \
+	{ .name = n, .description = d, .what = CL_WHAT_DEVIATION, .vital = v,               \
+	  .raise_op = CL_OP_GT, .raise = 4, .clear_op = CL_OP_LT, .clear = 2,                \
+	  .severity = "warning", .suppress_us = 300 * SEC, .enabled = 1, .min_delta = md,    \
+	  .persist_us = 60 * SEC, .persist_readings = 2 }
+#define TECHNICAL(n, d, w, cond, r)                                                        \
+	{ .name = n, .description = d, .what = w, .condition = cond, .raise_op = CL_OP_GT,   \
+	  .raise = r, .clear_op = CL_OP_LE, .clear = 0, .severity = "warning",              \
+	  .suppress_us = 0, .enabled = 1, .technical = 1 }
+
+/* The defaults and the evidence behind each are in docs/alerts.md. */
 static const struct cl_rule defaults[] = {
-	{ "news2_emergency", "NEWS2 of 7 or more: emergency response",
-	  CL_WHAT_NEWS2, 0, CL_OP_GE, 7, CL_OP_LE, 5, "emergency", 300 * SEC, 1, 0, 0, 0, 0 },
-	{ "news2_urgent", "NEWS2 of 5 or more: urgent response",
-	  CL_WHAT_NEWS2, 0, CL_OP_GE, 5, CL_OP_LE, 3, "urgent", 300 * SEC, 1, 0, 0, 0, 0 },
-	{ "news2_single_3", "a single NEWS2 parameter scoring 3: urgent ward-based response",
-	  CL_WHAT_NEWS2_MAX, 0, CL_OP_GE, 3, CL_OP_LE, 2, "urgent", 300 * SEC, 1, 0, 0, 0, 0 },
-	{ "hypertensive_crisis_systolic", "systolic blood pressure above 180 mmHg",
-	  CL_WHAT_VITAL, CL_VITAL_SYSTOLIC_BP, CL_OP_GT, 180, CL_OP_LT, 170, "critical", 300 * SEC, 1, 0, 0, 0, 0 },
-	{ "hypertensive_crisis_diastolic", "diastolic blood pressure above 120 mmHg",
-	  CL_WHAT_VITAL, CL_VITAL_DIASTOLIC_BP, CL_OP_GT, 120, CL_OP_LT, 110, "critical", 300 * SEC, 1, 0, 0, 0, 0 },
-	{ "spo2_low", "SpO2 below 90%",
-	  CL_WHAT_VITAL, CL_VITAL_SPO2, CL_OP_LT, 90, CL_OP_GE, 92, "critical", 120 * SEC, 1, 0, 0, 0, 0 },
-	{ "tachycardia", "heart rate above 130 /min",
-	  CL_WHAT_VITAL, CL_VITAL_HEART_RATE, CL_OP_GT, 130, CL_OP_LE, 125, "urgent", 120 * SEC, 1, 0, 0, 0, 0 },
-	{ "bradycardia", "heart rate below 40 /min",
-	  CL_WHAT_VITAL, CL_VITAL_HEART_RATE, CL_OP_LT, 40, CL_OP_GE, 45, "urgent", 120 * SEC, 1, 0, 0, 0, 0 },
-	{ "heart_rate_deviation",
-	  "heart rate 4 standard deviations and 20 /min from the patient's own baseline",
-	  CL_WHAT_DEVIATION, CL_VITAL_HEART_RATE, CL_OP_GT, 4, CL_OP_LT, 2, "warning", 300 * SEC, 1, 20, 0, 0, 0 },
-	{ "spo2_deviation", "SpO2 4 standard deviations and 4 % from the patient's own baseline",
-	  CL_WHAT_DEVIATION, CL_VITAL_SPO2, CL_OP_GT, 4, CL_OP_LT, 2, "warning", 300 * SEC, 1, 4, 0, 0, 0 },
-	{ "respiratory_rate_deviation",
-	  "respiratory rate 4 standard deviations and 8 /min from the patient's own baseline",
-	  CL_WHAT_DEVIATION, CL_VITAL_RESPIRATORY_RATE, CL_OP_GT, 4, CL_OP_LT, 2, "warning", 300 * SEC, 1, 8, 0, 0, 0 },
-	{ "device_silent", "a device has sent nothing for 30 s",
-	  CL_WHAT_SILENCE, 0, CL_OP_GT, 30, CL_OP_LE, 0, "warning", 0, 1, 0, 0, 0, 0 },
+	SCORE("news2_emergency", "NEWS2 of 7 or more: emergency response", CL_WHAT_NEWS2, 7, 5,
+	      "emergency", 30 * SEC),
+	SCORE("news2_urgent", "NEWS2 of 5 or more: urgent response", CL_WHAT_NEWS2, 5, 3, "urgent",
+	      30 * SEC),
+	SCORE("news2_single_3", "a single NEWS2 parameter scoring 3: urgent ward-based response",
+	      CL_WHAT_NEWS2_MAX, 3, 2, "urgent", 20 * SEC),
+	VITAL("hypertensive_crisis_systolic", "systolic blood pressure above 180 mmHg",
+	      CL_VITAL_SYSTOLIC_BP, CL_OP_GT, 180, CL_OP_LT, 170, "critical", 300 * SEC, 20 * SEC),
+	VITAL("hypertensive_crisis_diastolic", "diastolic blood pressure above 120 mmHg",
+	      CL_VITAL_DIASTOLIC_BP, CL_OP_GT, 120, CL_OP_LT, 110, "critical", 300 * SEC, 20 * SEC),
+	VITAL("spo2_low", "SpO2 below 90%", CL_VITAL_SPO2, CL_OP_LT, 90, CL_OP_GE, 92, "critical",
+	      120 * SEC, 15 * SEC),
+	VITAL("tachycardia", "heart rate above 130 /min", CL_VITAL_HEART_RATE, CL_OP_GT, 130,
+	      CL_OP_LE, 125, "urgent", 120 * SEC, 15 * SEC),
+	VITAL("bradycardia", "heart rate below 40 /min", CL_VITAL_HEART_RATE, CL_OP_LT, 40,
+	      CL_OP_GE, 45, "urgent", 120 * SEC, 15 * SEC),
+	DEVIATION("heart_rate_deviation",
+		  "heart rate 4 standard deviations and 20 /min from the patient's own baseline",
+		  CL_VITAL_HEART_RATE, 20),
+	DEVIATION("spo2_deviation", "SpO2 4 standard deviations and 4 % from the patient's own baseline",
+		  CL_VITAL_SPO2, 4),
+	DEVIATION("respiratory_rate_deviation",
+		  "respiratory rate 4 standard deviations and 8 /min from the patient's own baseline",
+		  CL_VITAL_RESPIRATORY_RATE, 8),
+	{ .name = "deterioration_trend",
+	  .description = "deterioration over 10 minutes: at least two of respiratory rate up 4 /min, "
+			 "SpO2 down 2 %, heart rate up 15 /min",
+	  .what = CL_WHAT_TREND, .raise_op = CL_OP_GE, .raise = 2, .clear_op = CL_OP_LE, .clear = 0,
+	  .severity = "urgent", .suppress_us = 1800 * SEC, .enabled = 1, .persist_us = 60 * SEC,
+	  .persist_readings = 2, .window_us = 600 * SEC, .ntrend = 3,
+	  .trend = { { CL_VITAL_RESPIRATORY_RATE, 4 }, { CL_VITAL_SPO2, -2 },
+		     { CL_VITAL_HEART_RATE, 15 } } },
+	TECHNICAL("device_silent", "a device has sent nothing for 30 s", CL_WHAT_SILENCE, 0, 30),
+	TECHNICAL("probe_off", "the pulse oximeter's probe is off or has lost the pulse for 10 s",
+		  CL_WHAT_QUALITY, CL_QC_PROBE_OFF, 10),
+	TECHNICAL("lead_off", "an ECG lead is off (or the heart rate is a flat line) for 10 s",
+		  CL_WHAT_QUALITY, CL_QC_LEAD_OFF, 10),
+	TECHNICAL("poor_signal", "a poor signal (artifacts) for 30 s", CL_WHAT_QUALITY,
+		  CL_QC_POOR_SIGNAL, 30),
 };
 
 int cl_rules_default(struct cl_rule *out, int cap)
@@ -50,6 +84,53 @@ int cl_rules_default(struct cl_rule *out, int cap)
 		n = cap;
 	memcpy(out, defaults, (size_t)n * sizeof(*out));
 	return n;
+}
+
+/* 1 if a is more extreme than b in the sense the raise condition points. */
+static int worse(enum cl_rule_op op, double a, double b)
+{
+	return op == CL_OP_LT || op == CL_OP_LE ? a < b : a > b;
+}
+
+enum cl_rule_action cl_rule_step(const struct cl_rule *r, struct cl_rule_state *st, double value,
+				 int64_t ts)
+{
+	if (st->alert)
+		return cl_rule_test(r->clear_op, value, r->clear) ? CL_RULE_CLEAR : CL_RULE_NONE;
+	if (!cl_rule_test(r->raise_op, value, r->raise)) {
+		int held = st->held;
+
+		if (!st->since || ts < st->since)
+			return CL_RULE_NONE;
+		st->since = 0;
+		st->held = 0;
+		/* a run that was already recorded (suppressed) is not recorded
+		 * again as not persistent */
+		return held ? CL_RULE_NONE : CL_RULE_NOT_PERSISTENT;
+	}
+	if (!st->since) {
+		st->since = ts;
+		st->last = ts;
+		st->readings = 0;
+		st->worst = value;
+		st->held = 0;
+	}
+	st->readings++;
+	if (ts > st->last)
+		st->last = ts;
+	if (worse(r->raise_op, value, st->worst))
+		st->worst = value;
+	if (st->last - st->since < r->persist_us || st->readings < r->persist_readings)
+		return CL_RULE_NONE;
+	/* it only just cleared: held back (recorded once a run) until the
+	 * suppression time has passed, then raised if it still holds */
+	if (st->closed_at && st->last - st->closed_at < r->suppress_us) {
+		if (st->held)
+			return CL_RULE_NONE;
+		st->held = 1;
+		return CL_RULE_SUPPRESSED;
+	}
+	return CL_RULE_RAISE;
 }
 
 int cl_rule_test(enum cl_rule_op op, double v, double t)
@@ -107,8 +188,56 @@ static int parse_condition(const char *name, const char *field, const char *valu
 	return CL_OK;
 }
 
+/* "trend:respiratory_rate+4,spo2-2,heart_rate+15" */
+static int parse_trend(struct cl_rule *r, const char *list)
+{
+	const char *p = list;
+
+	r->ntrend = 0;
+	while (*p) {
+		const char *sign = strpbrk(p, "+-");
+		char *end;
+		double d;
+		int v;
+
+		if (!sign || r->ntrend == CL_RULE_TREND_MAX)
+			goto bad;
+		v = cl_vital_by_name(p, (size_t)(sign - p));
+		d = strtod(sign, &end);
+		if (v < 0 || end == sign + 1 || !isfinite(d) || d == 0 || (*end && *end != ','))
+			goto bad;
+		r->trend[r->ntrend].vital = (enum cl_vital)v;
+		r->trend[r->ntrend++].delta = d;
+		p = *end ? end + 1 : end;
+	}
+	if (r->ntrend == 0)
+		goto bad;
+	r->what = CL_WHAT_TREND;
+	if (!r->window_us)
+		r->window_us = 600 * SEC;
+	return CL_OK;
+bad:
+	return cl_error_set(CL_EINVAL, "alerts.%s.what: a trend is trend:<vital>+|-<change>,... "
+			    "with at most %d vitals, such as trend:respiratory_rate+4,spo2-2 "
+			    "(got '%.60s')", r->name, CL_RULE_TREND_MAX, list);
+}
+
 static int parse_what(struct cl_rule *r, const char *value)
 {
+	if (strncmp(value, "trend:", 6) == 0)
+		return parse_trend(r, value + 6);
+	if (strncmp(value, "quality:", 8) == 0) {
+		int c = cl_quality_condition_by_name(value + 8);
+
+		if (c < 0)
+			return cl_error_set(CL_EINVAL, "alerts.%s.what: quality:<condition> is one of "
+					    "probe_off, lead_off, poor_signal (got '%.40s')", r->name,
+					    value + 8);
+		r->what = CL_WHAT_QUALITY;
+		r->condition = c;
+		r->technical = 1;
+		return CL_OK;
+	}
 	static const struct { const char *text; enum cl_rule_what what; int vital; } kinds[] = {
 		{ "vital:", CL_WHAT_VITAL, 1 }, { "deviation:", CL_WHAT_DEVIATION, 1 },
 		{ "news2", CL_WHAT_NEWS2, 0 }, { "news2_max", CL_WHAT_NEWS2_MAX, 0 },
@@ -136,7 +265,8 @@ static int parse_what(struct cl_rule *r, const char *value)
 		return CL_OK;
 	}
 	return cl_error_set(CL_EINVAL, "alerts.%s.what must be vital:<type>, deviation:<type>, "
-			    "news2, news2_max or silence (got '%.40s')", r->name, value);
+			    "news2, news2_max, silence, trend:<vital>+|-<change>,... or "
+			    "quality:<condition> (got '%.40s')", r->name, value);
 }
 
 void cl_rule_what_text(const struct cl_rule *r, char *buf, size_t cap)
@@ -157,6 +287,18 @@ void cl_rule_what_text(const struct cl_rule *r, char *buf, size_t cap)
 	case CL_WHAT_SILENCE:
 		snprintf(buf, cap, "silence");
 		break;
+	case CL_WHAT_TREND: {
+		size_t at = (size_t)snprintf(buf, cap, "trend:");
+
+		for (int i = 0; i < r->ntrend && at < cap; i++)
+			at += (size_t)snprintf(buf + at, cap - at, "%s%s%+g", i ? "," : "",
+					       cl_vital_name(r->trend[i].vital), r->trend[i].delta);
+		break;
+	}
+	case CL_WHAT_QUALITY:
+		snprintf(buf, cap, "quality:%s",
+			 cl_quality_condition_name((enum cl_quality_condition)r->condition));
+		break;
 	default:
 		snprintf(buf, cap, "unset");
 	}
@@ -165,7 +307,8 @@ void cl_rule_what_text(const struct cl_rule *r, char *buf, size_t cap)
 int cl_rules_set(struct cl_rule *rules, int *n, int cap, const char *key, const char *value)
 {
 	static const char *const fields[] = { "what", "raise", "clear", "severity", "suppress",
-					      "enabled", "description", "min_delta", NULL };
+					      "enabled", "description", "min_delta", "persist",
+					      "readings", "category", "window", NULL };
 	static const char *const severities[] = { "warning", "urgent", "critical", "emergency" };
 	const char *field;
 	struct cl_rule *r = NULL;
@@ -189,6 +332,7 @@ int cl_rules_set(struct cl_rule *rules, int *n, int cap, const char *key, const 
 		r->declared = 1;
 		r->suppress_us = 300 * SEC;
 		r->enabled = 1;
+		r->persist_readings = 1;
 	}
 	if (strcmp(field, "what") == 0)
 		return parse_what(r, value);
@@ -221,6 +365,30 @@ int cl_rules_set(struct cl_rule *rules, int *n, int cap, const char *key, const 
 		if (strcmp(value, "true") && strcmp(value, "false"))
 			return cl_error_set(CL_EINVAL, "alerts.%s.enabled must be true or false", name);
 		r->enabled = value[0] == 't';
+		return CL_OK;
+	}
+	if (strcmp(field, "persist") == 0 || strcmp(field, "window") == 0) {
+		int64_t *t = field[0] == 'p' ? &r->persist_us : &r->window_us;
+
+		return cl_parse_duration_us(value, field[0] == 'p' ? 0 : 60 * SEC, 86400 * SEC, t) ==
+				       CL_OK
+			       ? CL_OK
+			       : cl_error_set(CL_EINVAL, "alerts.%s.%s: %s", name, field,
+					      cl_error_detail());
+	}
+	if (strcmp(field, "readings") == 0) {
+		uint64_t k;
+
+		if (cl_parse_u64(value, 1, 100000, &k) != CL_OK)
+			return cl_error_set(CL_EINVAL, "alerts.%s.readings must be 1 to 100000", name);
+		r->persist_readings = (uint32_t)k;
+		return CL_OK;
+	}
+	if (strcmp(field, "category") == 0) {
+		if (strcmp(value, "clinical") && strcmp(value, "technical"))
+			return cl_error_set(CL_EINVAL, "alerts.%s.category must be clinical or technical",
+					    name);
+		r->technical = value[0] == 't';
 		return CL_OK;
 	}
 	if (strcmp(field, "suppress") == 0)
@@ -265,7 +433,8 @@ int cl_rules_check(struct cl_rule *rules, int n)
 
 		if (r->what == CL_WHAT_UNSET)
 			return cl_error_set(CL_EINVAL, "alerts.%s: a new rule needs .what (vital:<type>, "
-					    "deviation:<type>, news2, news2_max or silence)", r->name);
+					    "deviation:<type>, news2, news2_max, silence, trend:... or "
+					    "quality:<condition>)", r->name);
 		if (!r->description[0]) {
 			char what[64];
 
@@ -282,6 +451,8 @@ int cl_rules_check(struct cl_rule *rules, int n)
 		}
 		/* a value just past the raise threshold must not also meet the
 		 * clear condition, or an alert would open and close at once */
+		if (r->persist_readings == 0)
+			r->persist_readings = 1;
 		if (r->what != CL_WHAT_SILENCE) {
 			double eps = 1e-9 * (fabs(r->raise) > 1 ? fabs(r->raise) : 1);
 			double v = r->raise_op == CL_OP_GT ? r->raise + eps
@@ -323,27 +494,35 @@ static void rules_print(FILE *out, const void *items, int n, int help)
 
 		cl_rule_what_text(r, what, sizeof(what));
 		if (r->what == CL_WHAT_SILENCE)
-			fprintf(out, "alerts.%s = %s: silent %s %gs, clears when it sends, severity %s\n",
-				r->name, r->enabled ? "on" : "off", cl_rule_op_name(r->raise_op),
-				r->raise, r->severity);
+			fprintf(out, "alerts.%s = %s: silent %s %gs, clears when it sends, severity %s, "
+				"%s\n", r->name, r->enabled ? "on" : "off", cl_rule_op_name(r->raise_op),
+				r->raise, r->severity, r->technical ? "technical" : "clinical");
 		else
 			fprintf(out, "alerts.%s = %s: %s, raise %s %g, clear %s %g, severity %s, "
-				"suppress %llds\n", r->name, r->enabled ? "on" : "off", what,
-				cl_rule_op_name(r->raise_op), r->raise, cl_rule_op_name(r->clear_op),
-				r->clear, r->severity, (long long)(r->suppress_us / 1000000));
+				"suppress %llds, persist %llds over %u readings, %s\n", r->name,
+				r->enabled ? "on" : "off", what, cl_rule_op_name(r->raise_op), r->raise,
+				cl_rule_op_name(r->clear_op), r->clear, r->severity,
+				(long long)(r->suppress_us / 1000000), (long long)(r->persist_us / 1000000),
+				r->persist_readings, r->technical ? "technical" : "clinical");
+		if (r->what == CL_WHAT_TREND)
+			fprintf(out, "    trend window %llds\n", (long long)(r->window_us / 1000000));
 		if (help)
 			fprintf(out, "    %s%s\n", r->description,
 				r->declared ? " (declared in config)" : "");
 	}
 	if (help)
 		fprintf(out, "    tune any rule with alerts.<rule>.raise, .clear, .severity, .suppress,\n"
-			"    .enabled, .description (and .min_delta for deviations); declare a new one\n"
-			"    with alerts.<name>.what (vital:<type>, deviation:<type>, news2,\n"
-			"    news2_max, silence) and .raise ('> 120'; .clear defaults to its opposite)\n");
+			"    .enabled, .description, .persist (event time the condition must hold),\n"
+			"    .readings (and at least so many values), .category (clinical|technical),\n"
+			"    .window (trends) and .min_delta (deviations); declare a new one with\n"
+			"    alerts.<name>.what (vital:<type>, deviation:<type>, news2, news2_max,\n"
+			"    silence, trend:<vital>+|-<change>,..., quality:probe_off|lead_off|\n"
+			"    poor_signal) and .raise ('> 120'; .clear defaults to its opposite)\n");
 }
 
 static const struct cl_config_list rules_list = {
-	.forms = "alerts.<rule>.what|raise|clear|severity|suppress|enabled|description|min_delta",
+	.forms = "alerts.<rule>.what|raise|clear|severity|suppress|enabled|description|min_delta|"
+		 "persist|readings|category|window",
 	.item_size = sizeof(struct cl_rule),
 	.max = CL_RULES_MAX,
 	.init = rules_init,

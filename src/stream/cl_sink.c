@@ -21,7 +21,8 @@
 #include <unistd.h>
 #include <string.h>
 
-enum { OP_VITAL, OP_ROLLUP, OP_NEWS2, OP_ALERT_OPEN, OP_ALERT_CLOSE, OP_OUTBOX, OP_CHECKPOINT };
+enum { OP_VITAL, OP_ROLLUP, OP_NEWS2, OP_ALERT_OPEN, OP_ALERT_CLOSE, OP_ALERT_HELD, OP_OUTBOX,
+       OP_CHECKPOINT };
 
 struct op {
 	uint32_t size;           /* the whole operation, a multiple of 8 */
@@ -172,9 +173,9 @@ int cl_sink_news2(struct cl_sink *k, const char *patient, int64_t ts_us, int sco
 	return CL_OK;
 }
 
-int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const char *patient,
-		       const char *device, const char *severity, int64_t ts_us, double value,
-		       const char *message)
+int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const char *category,
+		       const char *patient, const char *device, const char *severity,
+		       int64_t start_us, int64_t raised_us, double value, const char *message)
 {
 	struct op *o = op_new(k, OP_ALERT_OPEN, patient, device, message, strlen(message));
 
@@ -182,8 +183,29 @@ int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const ch
 		return NOMEM();
 	o->name[0] = rule;
 	o->name[1] = severity;
+	o->name[2] = category;
 	o->b = id;
-	o->a = ts_us;
+	o->a = start_us;
+	o->off = (uint64_t)raised_us;
+	o->v = value;
+	return CL_OK;
+}
+
+int cl_sink_alert_held(struct cl_sink *k, const char *rule, const char *category,
+		       const char *patient, const char *device, const char *reason,
+		       const char *detail, int64_t start_us, int64_t end_us, int readings,
+		       double value)
+{
+	struct op *o = op_new(k, OP_ALERT_HELD, patient, device, detail, strlen(detail));
+
+	if (!o)
+		return NOMEM();
+	o->name[0] = rule;
+	o->name[1] = reason;
+	o->name[2] = category;
+	o->a = start_us;
+	o->b = end_us;
+	o->n = readings;
 	o->v = value;
 	return CL_OK;
 }
@@ -232,8 +254,15 @@ static int apply_op(struct cl_store *st, const struct op *o)
 		return cl_store_put_news2(st, str(o, 0), o->a, o->n, o->name[0], o->u.scores,
 					  o->present);
 	case OP_ALERT_OPEN:
-		return cl_store_alert_open(st, o->b, o->name[0], str(o, 0), str(o, 1), o->name[1],
-					   o->a, o->v, str(o, 2));
+		return cl_store_alert_open(st, &(struct cl_store_alert){
+			.id = o->b, .rule = o->name[0], .category = o->name[2], .patient = str(o, 0),
+			.device = str(o, 1), .severity = o->name[1], .start_us = o->a,
+			.raised_us = (int64_t)o->off, .value = o->v, .message = str(o, 2) });
+	case OP_ALERT_HELD:
+		return cl_store_alert_held(st, &(struct cl_store_alert){
+			.rule = o->name[0], .category = o->name[2], .patient = str(o, 0),
+			.device = str(o, 1), .reason = o->name[1], .start_us = o->a,
+			.raised_us = o->b, .readings = o->n, .value = o->v, .message = str(o, 2) });
 	case OP_ALERT_CLOSE:
 		return cl_store_alert_close(st, o->b, o->a);
 	case OP_OUTBOX:

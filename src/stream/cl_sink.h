@@ -58,9 +58,18 @@ int cl_sink_rollup(struct cl_sink *k, const char *patient, const char *vital, co
 		   int64_t start_us, int64_t end_us, const struct cl_agg_summary *a);
 int cl_sink_news2(struct cl_sink *k, const char *patient, int64_t ts_us, int score,
 		  const char *risk, const int scores[7], int present);
-int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const char *patient,
-		       const char *device, const char *severity, int64_t ts_us, double value,
-		       const char *message);
+/* An alert opened: start_us is the start of the episode (event time),
+ * raised_us when it was confirmed. category: "clinical" or "technical". */
+int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const char *category,
+		       const char *patient, const char *device, const char *severity,
+		       int64_t start_us, int64_t raised_us, double value, const char *message);
+/* An alert held back (reason "artifact", "not_persistent", "suppressed"):
+ * what would have raised it, from start_us to end_us, in so many readings,
+ * its most extreme value, and a detail for the reviewer. */
+int cl_sink_alert_held(struct cl_sink *k, const char *rule, const char *category,
+		       const char *patient, const char *device, const char *reason,
+		       const char *detail, int64_t start_us, int64_t end_us, int readings,
+		       double value);
 int cl_sink_alert_close(struct cl_sink *k, int64_t id, int64_t ts_us);
 int cl_sink_outbox(struct cl_sink *k, const char *json, size_t len);
 int cl_sink_checkpoint(struct cl_sink *k, const char *consumer, uint64_t processed,

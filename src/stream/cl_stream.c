@@ -47,6 +47,21 @@ struct baseline {
 	uint32_t n;
 };
 
+/* The readings of a vital that would have raised rule i but were
+ * artifacts, gathered until the vital reads clean again. */
+struct artifact_run {
+	int64_t since, last;
+	uint32_t n;
+	double worst;
+	uint8_t why;             /* enum cl_quality_reason */
+};
+
+/* Minutes of per-minute means kept for trend rules (windows up to an
+ * hour, and the two minutes compared at each end). */
+#define TREND_SLOTS 64
+#define TREND_WINDOW_MAX_US (60ll * 60000000)
+struct trend_ring;
+
 /* What the processor knows of one patient. */
 struct patient {
 	double value[CL_NEWS2_PARAMS];
@@ -57,8 +72,10 @@ struct patient {
 	struct patient *next_dirty;
 	char id[CL_EVENT_ID_MAX + 1];
 	char device[CL_EVENT_ID_MAX + 1];   /* the last device it was seen on */
-	int64_t alert[CL_RULES_MAX];         /* open alert id per rule, or 0 */
-	int64_t closed_at[CL_RULES_MAX];     /* when it last cleared */
+	struct cl_rule_state rs[CL_RULES_MAX];  /* each rule's run and open alert */
+	struct artifact_run art[CL_RULES_MAX];
+	struct cl_quality_patient q;        /* signal quality of each vital */
+	struct trend_ring *trend;           /* per trend vital (s->trend_slot) */
 	struct baseline base[CL_VITAL_COUNT];
 	int live_news2[3];       /* the NEWS2 last published live: score, risk,
 				  * parameters; score -1: none yet */
@@ -67,13 +84,14 @@ struct patient {
 /* Where a patient is and who looks after them (reference data). */
 struct reference {
 	char ward[64], bed[32], attending[CL_EVENT_ID_MAX + 1];
+	char device_owner[64];   /* who technical alerts go to */
 };
 
 /* What the processor knows of one device (for silence). */
 struct device {
 	char id[CL_EVENT_ID_MAX + 1];
 	char patient[CL_EVENT_ID_MAX + 1];
-	int64_t last_wall_us;    /* arrival of its latest record */
+	int64_t last_ts;         /* event time of its latest reading */
 	int64_t alert;
 	int64_t closed_at;
 };
@@ -106,6 +124,12 @@ struct cl_stream {
 	int64_t last_silence_mono; /* when devices were last checked for silence */
 	struct cl_worker *wal;   /* cl-wal: folds the WAL into the database, off this path */
 	uint64_t replay_from[NSOURCES]; /* smallest offsets in open windows, as last walked */
+	int trend_slot[CL_VITAL_COUNT];  /* a vital's slot in patient->trend, or -1 */
+	int ntrend_slots;
+	int technical_rules;     /* any quality: rule enabled */
+	int64_t last_settle_ts;  /* event time suspect runs were last settled at */
+	int charted;             /* the value being applied was charted (a FHIR
+				  * Observation), not streamed by a monitor */
 	struct cl_stream_counters c;
 };
 
@@ -122,6 +146,8 @@ void cl_stream_options_default(struct cl_stream_options *o)
 	o->windows[1] = (struct cl_window_spec){ .name = "1h", .kind = CL_WIN_TUMBLING,
 						 .size_us = 3600ll * 1000000 };
 	o->nrules = cl_rules_default(o->rules, CL_RULES_MAX);
+	cl_quality_defaults(o->quality);
+	snprintf(o->device_owner, sizeof(o->device_owner), "clinical-engineering");
 }
 
 int cl_stream_parse_windows(const char *text, struct cl_stream_options *o)
@@ -297,6 +323,8 @@ static int load_reference(struct cl_stream *s, const char *path)
 			 json_string_value(json_object_get(v, "bed")) ?: "");
 		snprintf(ref->attending, sizeof(ref->attending), "%s",
 			 json_string_value(json_object_get(v, "attending")) ?: "");
+		snprintf(ref->device_owner, sizeof(ref->device_owner), "%s",
+			 json_string_value(json_object_get(v, "device_owner")) ?: "");
 	}
 	cl_log_info("stream", "event=reference_loaded patients=%zu", cl_map_count(s->refs));
 	json_decref(root);
@@ -308,22 +336,30 @@ static int load_reference(struct cl_stream *s, const char *path)
  * which is written with the batch. After a crash an alert already
  * published is raised again on replay, with the same id: seen twice,
  * never lost. */
+static const char *device_owner(struct cl_stream *s, const char *patient);
+
 static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 		       const char *patient, const char *device, const char *state,
-		       int64_t ts, double value, const char *message)
+		       int64_t ts, int64_t raised, double value, const char *message)
 {
-	char when[40];
+	char when[40], at[40];
 	json_t *o;
 
 	if (!s->o.on_alert && !s->o.outbox)
 		return;
+	/* time: when the episode began (open) or ended (closed); raised:
+	 * when the rule was confirmed, in event time */
 	cl_time_format_rfc3339(ts, when, sizeof(when), 3);
-	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:s}", "id", (json_int_t)id, "rule",
-		      r->name, "severity", r->severity, "patient_id", patient, "device_id",
+	cl_time_format_rfc3339(raised, at, sizeof(at), 3);
+	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:s,s:s}", "id", (json_int_t)id, "rule",
+		      r->name, "severity", r->severity, "category",
+		      r->technical ? "technical" : "clinical", "patient_id", patient, "device_id",
 		      device, "state", state, "time", when, "value", value, "message",
-		      message ? message : r->description);
+		      message ? message : r->description, "raised", at);
 	if (!o)
 		return;
+	if (r->technical)
+		json_object_set_new(o, "notify", json_string(device_owner(s, patient)));
 	enrich(s, o, patient);
 	if (s->o.on_alert) {
 		char *text = json_dumps(o, JSON_COMPACT);
@@ -363,78 +399,353 @@ static int outbox_notes(struct cl_stream *s)
 	return rc;
 }
 
-/* Raises or clears rule ri for patient p given the watched value. */
-static int evaluate(struct cl_stream *s, struct patient *p, int ri, double value, int64_t ts,
-		    const char *device)
+/* Who a technical alert about patient's devices goes to. */
+static const char *device_owner(struct cl_stream *s, const char *patient)
+{
+	void **slot = s->refs ? cl_map_slot(s->refs, patient, strlen(patient), 0) : NULL;
+	const struct reference *ref = slot ? *slot : NULL;
+
+	return ref && ref->device_owner[0] ? ref->device_owner : s->o.device_owner;
+}
+
+/* Opens an alert of rule r: the episode began at start, the rule was
+ * confirmed at raised. Returns its id through *id. */
+static int open_alert(struct cl_stream *s, const struct cl_rule *r, int ri, const char *patient,
+		      const char *device, int64_t start, int64_t raised, double value,
+		      const char *msg, int64_t *id)
+{
+	if (cl_sink_alert_open(s->sink, s->last_alert_id + 1, r->name,
+			       r->technical ? "technical" : "clinical", patient, device, r->severity,
+			       start, raised, value, msg) != CL_OK)
+		return CL_ENOMEM;
+	*id = ++s->last_alert_id;
+	note_alert(s, *id, r, patient, device, "open", start, raised, value, msg);
+	if (ri >= 0) {
+		atomic_fetch_add(&s->c.raised[ri], 1);
+		atomic_fetch_add(&s->c.open[ri], 1);
+	}
+	return CL_OK;
+}
+
+static const char *const held_reasons[] = { "artifact", "not_persistent", "suppressed" };
+
+/* Records what rule r held back, and why (index into held_reasons). */
+static int held(struct cl_stream *s, const struct cl_rule *r, const char *patient,
+		const char *device, int why, const char *detail, int64_t start, int64_t end,
+		uint32_t readings, double value)
+{
+	atomic_fetch_add(&s->c.held[why], 1);
+	return cl_sink_alert_held(s->sink, r->name, r->technical ? "technical" : "clinical",
+				  patient, device, held_reasons[why], detail, start, end,
+				  (int)readings, value) == CL_OK ? CL_OK : CL_ENOMEM;
+}
+
+/* Moves rule ri's state st on with the watched value at event time ts:
+ * raises (from the start of the run), clears, or records what it held
+ * back. */
+static int evaluate(struct cl_stream *s, struct cl_rule_state *st, const char *patient,
+		    const char *device, int ri, double value, int64_t ts)
 {
 	const struct cl_rule *r = &s->o.rules[ri];
+	struct cl_rule_state before;
+	enum cl_rule_action action;
 	char msg[256];  /* a description (< 160) and its values */
 
 	if (!r->enabled || s->replaying)
 		return CL_OK;
-	if (p->alert[ri]) {
-		if (!cl_rule_test(r->clear_op, value, r->clear))
-			return CL_OK;
-		if (cl_sink_alert_close(s->sink, p->alert[ri], ts) != CL_OK)
+	before = *st;
+	if (s->charted && (r->persist_us || r->persist_readings > 1)) {
+		/* a charted value was verified by whoever charted it: it
+		 * counts at once, as a spot check does */
+		struct cl_rule now = *r;
+
+		now.persist_us = 0;
+		now.persist_readings = 1;
+		action = cl_rule_step(&now, st, value, ts);
+	} else {
+		action = cl_rule_step(r, st, value, ts);
+	}
+	switch (action) {
+	case CL_RULE_NONE:
+		return CL_OK;
+	case CL_RULE_CLEAR:
+		if (cl_sink_alert_close(s->sink, st->alert, ts) != CL_OK)
 			return CL_ENOMEM;
-		note_alert(s, p->alert[ri], r, p->id, device, "closed", ts, value, NULL);
-		p->alert[ri] = 0;
-		p->closed_at[ri] = ts;
+		note_alert(s, st->alert, r, patient, device, "closed", ts, ts, value, NULL);
+		st->alert = 0;
+		st->closed_at = ts;
 		atomic_fetch_sub(&s->c.open[ri], 1);
 		return CL_OK;
-	}
-	if (!cl_rule_test(r->raise_op, value, r->raise))
+	case CL_RULE_NOT_PERSISTENT:
+		snprintf(msg, sizeof(msg), "held %.1f s of the %.0f s it must persist, %u readings "
+			 "(worst %g)", (double)(before.last - before.since) / 1e6,
+			 (double)r->persist_us / 1e6, before.readings, before.worst);
+		return held(s, r, patient, device, 1, msg, before.since, before.last, before.readings,
+			    before.worst);
+	case CL_RULE_SUPPRESSED:
+		snprintf(msg, sizeof(msg), "persisted, but the rule cleared %.0f s before (suppress "
+			 "%.0f s)", (double)(st->last - st->closed_at) / 1e6,
+			 (double)r->suppress_us / 1e6);
+		return held(s, r, patient, device, 2, msg, st->since, st->last, st->readings,
+			    st->worst);
+	case CL_RULE_RAISE:
+		snprintf(msg, sizeof(msg), "%s (%g %s %g)", r->description, st->worst,
+			 cl_rule_op_name(r->raise_op), r->raise);
+		if (open_alert(s, r, ri, patient, device, st->since, ts, st->worst, msg,
+			       &st->alert) != CL_OK)
+			return CL_ENOMEM;
+		st->since = 0;
+		st->held = 0;
 		return CL_OK;
-	if (p->closed_at[ri] && ts - p->closed_at[ri] < r->suppress_us)
-		return CL_OK; /* suppressed: it only just cleared */
-	snprintf(msg, sizeof(msg), "%s (%g %s %g)", r->description, value,
-		 cl_rule_op_name(r->raise_op), r->raise);
-	if (cl_sink_alert_open(s->sink, s->last_alert_id + 1, r->name, p->id, device,
-			       r->severity, ts, value, msg) != CL_OK)
-		return CL_ENOMEM;
-	p->alert[ri] = ++s->last_alert_id;
-	note_alert(s, p->alert[ri], r, p->id, device, "open", ts, value, msg);
-	atomic_fetch_add(&s->c.raised[ri], 1);
-	atomic_fetch_add(&s->c.open[ri], 1);
+	}
 	return CL_OK;
 }
 
-/* Value and deviation rules for one event; updates the baseline. */
-static int evaluate_event(struct cl_stream *s, struct patient *p, const struct cl_event *ev)
+/* The trend rules' per-minute means of one vital of one patient. */
+struct trend_ring {
+	int64_t minute[TREND_SLOTS];
+	double sum[TREND_SLOTS];
+	uint32_t n[TREND_SLOTS];
+};
+
+/* The mean of vital slot k's minute m, or NAN. */
+static double minute_mean(const struct trend_ring *t, int64_t m)
 {
-	struct baseline *b = &p->base[ev->vital];
-	double sd = sqrt(b->var), z = 0;
+	int i = (int)(m % TREND_SLOTS);
+
+	return m >= 0 && t->minute[i] == m && t->n[i] ? t->sum[i] / t->n[i] : NAN;
+}
+
+/* The mean over minutes m and m-1 (whichever have readings), or NAN. */
+static double two_minutes(const struct trend_ring *t, int64_t m)
+{
+	double a = minute_mean(t, m), b = minute_mean(t, m - 1);
+
+	if (isnan(a))
+		return b;
+	return isnan(b) ? a : (a + b) / 2;
+}
+
+/* How many of trend rule r's parameters moved by their change, comparing
+ * the last two minutes with the two minutes a window earlier. */
+static int trend_value(const struct cl_stream *s, const struct patient *p,
+		       const struct cl_rule *r, int64_t ts)
+{
+	int64_t m = ts / 60000000, w = r->window_us / 60000000;
+	int met = 0;
+
+	for (int i = 0; i < r->ntrend; i++) {
+		int k = s->trend_slot[r->trend[i].vital];
+		double now, then;
+
+		if (k < 0 || !p->trend)
+			continue;
+		now = two_minutes(&p->trend[k], m);
+		then = two_minutes(&p->trend[k], m - w);
+		if (isnan(now) || isnan(then))
+			continue;
+		if (r->trend[i].delta > 0 ? now - then >= r->trend[i].delta
+					  : now - then <= r->trend[i].delta)
+			met++;
+	}
+	return met;
+}
+
+/* Adds a clean value to the patient's per-minute means (trend rules). */
+static int trend_add(struct cl_stream *s, struct patient *p, enum cl_vital v, int64_t ts,
+		     double value)
+{
+	int k = s->trend_slot[v], i;
+	int64_t m = ts / 60000000;
+	struct trend_ring *t;
+
+	if (k < 0)
+		return CL_OK;
+	if (!p->trend && !(p->trend = cl_calloc((size_t)s->ntrend_slots, sizeof(*p->trend))))
+		return CL_ENOMEM;
+	t = &p->trend[k];
+	i = (int)(m % TREND_SLOTS);
+	if (t->minute[i] != m) {
+		if (m < t->minute[i])
+			return CL_OK; /* older than the ring keeps */
+		t->minute[i] = m;
+		t->sum[i] = 0;
+		t->n[i] = 0;
+	}
+	t->sum[i] += value;
+	t->n[i]++;
+	return CL_OK;
+}
+
+/* The NEWS2 and trend rules after a clean value of a NEWS2 parameter or
+ * a trend vital. */
+static int evaluate_scores(struct cl_stream *s, struct patient *p, enum cl_vital v, int64_t ts,
+			   const char *device, int news2_changed)
+{
+	struct cl_news2 n;
 	int rc = CL_OK;
 
-	if (sd < cl_vital_resolution(ev->vital))
-		sd = cl_vital_resolution(ev->vital); /* no spike from one step */
-	if (b->n >= BASELINE_MIN_SAMPLES)
-		z = fabs(ev->value - b->mean) / sd;
+	if (news2_changed)
+		cl_news2_compute(p->value, p->have, &n);
 	for (int i = 0; i < s->o.nrules && rc == CL_OK; i++) {
 		const struct cl_rule *r = &s->o.rules[i];
 
-		if (r->what == CL_WHAT_VITAL && r->vital == ev->vital)
-			rc = evaluate(s, p, i, ev->value, ev->ts_us, ev->device_id);
-		else if (r->what == CL_WHAT_DEVIATION && r->vital == ev->vital &&
+		if (news2_changed && r->what == CL_WHAT_NEWS2)
+			rc = evaluate(s, &p->rs[i], p->id, device, i, n.total, ts);
+		else if (news2_changed && r->what == CL_WHAT_NEWS2_MAX)
+			rc = evaluate(s, &p->rs[i], p->id, device, i, n.max_single, ts);
+		else if (r->what == CL_WHAT_TREND && s->trend_slot[v] >= 0)
+			for (int k = 0; k < r->ntrend; k++)
+				if (r->trend[k].vital == v) {
+					rc = evaluate(s, &p->rs[i], p->id, device, i,
+						      trend_value(s, p, r, ts), ts);
+					break;
+				}
+	}
+	return rc;
+}
+
+/* Value and deviation rules for one clean value; updates the baseline. */
+static int evaluate_value(struct cl_stream *s, struct patient *p, enum cl_vital v, int64_t ts,
+			  double value, const char *device)
+{
+	struct baseline *b = &p->base[v];
+	double sd = sqrt(b->var), z = 0;
+	int rc = CL_OK;
+
+	if (sd < cl_vital_resolution(v))
+		sd = cl_vital_resolution(v); /* no spike from one step */
+	if (b->n >= BASELINE_MIN_SAMPLES)
+		z = fabs(value - b->mean) / sd;
+	for (int i = 0; i < s->o.nrules && rc == CL_OK; i++) {
+		const struct cl_rule *r = &s->o.rules[i];
+
+		if (r->what == CL_WHAT_VITAL && r->vital == v)
+			rc = evaluate(s, &p->rs[i], p->id, device, i, value, ts);
+		else if (r->what == CL_WHAT_DEVIATION && r->vital == v &&
 			 b->n >= BASELINE_MIN_SAMPLES)
 			/* a spike or dip is far in both senses: in the patient's
 			 * own spread, and in absolute terms */
-			rc = evaluate(s, p, i,
-				      fabs(ev->value - b->mean) >= r->min_delta ? z : 0,
-				      ev->ts_us, ev->device_id);
+			rc = evaluate(s, &p->rs[i], p->id, device, i,
+				      fabs(value - b->mean) >= r->min_delta ? z : 0, ts);
 	}
 	/* then fold the value into the baseline */
 	if (b->n == 0) {
-		b->mean = ev->value;
+		b->mean = value;
 		b->var = 0;
 	} else {
-		double d = ev->value - b->mean;
+		double d = value - b->mean;
 
 		b->mean += BASELINE_ALPHA * d;
 		b->var = (1 - BASELINE_ALPHA) * (b->var + BASELINE_ALPHA * d * d);
 	}
 	b->n++;
 	return rc;
+}
+
+/* The artifacts that would have raised a value rule, gathered into one
+ * held-back record per run: flushed when the vital reads clean again. */
+static int artifact_runs(struct cl_stream *s, struct patient *p, enum cl_vital v, int64_t ts,
+			 double value, enum cl_quality_reason why, const char *device)
+{
+	for (int i = 0; i < s->o.nrules; i++) {
+		const struct cl_rule *r = &s->o.rules[i];
+		struct artifact_run *a = &p->art[i];
+
+		if (r->what != CL_WHAT_VITAL || r->vital != v || !r->enabled || s->replaying)
+			continue;
+		if (why != CL_QR_NONE) {
+			if (!cl_rule_test(r->raise_op, value, r->raise))
+				continue;
+			if (!a->n) {
+				a->since = ts;
+				a->worst = value;
+				a->why = (uint8_t)why;
+			}
+			a->n++;
+			if (ts > a->last)
+				a->last = ts;
+			if ((r->raise_op == CL_OP_LT || r->raise_op == CL_OP_LE) ? value < a->worst
+										 : value > a->worst)
+				a->worst = value;
+			continue;
+		}
+		if (a->n) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg), "%s: %u readings over %.0f s",
+				 cl_quality_reason_name((enum cl_quality_reason)a->why), a->n,
+				 (double)(a->last - a->since) / 1e6);
+			if (held(s, r, p->id, device, 0, msg, a->since, a->last, a->n, a->worst) != CL_OK)
+				return CL_ENOMEM;
+			memset(a, 0, sizeof(*a));
+		}
+	}
+	return CL_OK;
+}
+
+/* The technical rules on the patient's device conditions at ts. */
+static int evaluate_technical(struct cl_stream *s, struct patient *p, int64_t ts,
+			      const char *device)
+{
+	int rc = CL_OK;
+
+	for (int i = 0; i < s->o.nrules && rc == CL_OK; i++) {
+		const struct cl_rule *r = &s->o.rules[i];
+		int64_t since;
+
+		if (r->what != CL_WHAT_QUALITY)
+			continue;
+		since = p->q.since[r->condition];
+		rc = evaluate(s, &p->rs[i], p->id, device, i,
+			      since && ts >= since ? (double)(ts - since) / 1e6 : 0, ts);
+	}
+	return rc;
+}
+
+/* What a verdict of the quality checks means for one reading. */
+struct verdict_ctx {
+	struct cl_stream *s;
+	struct patient *p;
+	const char *device;
+};
+
+static int on_verdict(void *arg, enum cl_vital v, int64_t ts, double value,
+		      enum cl_quality_reason why)
+{
+	struct verdict_ctx *c = arg;
+	struct cl_stream *s = c->s;
+	struct patient *p = c->p;
+	int np, rc;
+
+	atomic_fetch_add(&s->c.quality[why], 1);
+	rc = artifact_runs(s, p, v, ts, value, why, c->device);
+	if (rc == CL_OK && s->technical_rules)
+		rc = evaluate_technical(s, p, ts, c->device);
+	if (rc != CL_OK || why != CL_QR_NONE)
+		return rc;
+	if (evaluate_value(s, p, v, ts, value, c->device) != CL_OK ||
+	    trend_add(s, p, v, ts, value) != CL_OK)
+		return CL_ENOMEM;
+	np = cl_news2_param_of(v);
+	/* the latest value of each parameter, by event time */
+	if (np >= 0 && (!p->have[np] || ts >= p->ts[np])) {
+		p->value[np] = value;
+		p->ts[np] = ts;
+		p->have[np] = 1;
+		if (ts > p->last_ts)
+			p->last_ts = ts;
+		if (!p->dirty) {
+			p->dirty = 1;
+			p->next_dirty = s->dirty;
+			s->dirty = p;
+		}
+	} else {
+		np = -1;
+	}
+	if (np < 0 && s->trend_slot[v] < 0)
+		return CL_OK;
+	return evaluate_scores(s, p, v, ts, c->device, np >= 0);
 }
 
 static struct device *device_of(struct cl_stream *s, const char *id)
@@ -462,6 +773,18 @@ static int silence_rule(const struct cl_stream *s)
 	return -1;
 }
 
+/* Opens device d's silence alert: silent since its last reading, found
+ * silent at `at` (event time). */
+static int open_silence(struct cl_stream *s, int ri, struct device *d, int64_t at)
+{
+	const struct cl_rule *r = &s->o.rules[ri];
+	double quiet = (double)(at - d->last_ts) / 1e6;
+	char msg[256];  /* a description (< 160) and its value */
+
+	snprintf(msg, sizeof(msg), "%s (%.0f s)", r->description, quiet);
+	return open_alert(s, r, ri, d->patient, d->id, d->last_ts, at, quiet, msg, &d->alert);
+}
+
 struct silence_ctx {
 	struct cl_stream *s;
 	int ri;
@@ -474,62 +797,67 @@ static void check_silence(void *arg, const void *key, size_t len, void **value)
 	struct silence_ctx *c = arg;
 	struct device *d = *value;
 	const struct cl_rule *r = &c->s->o.rules[c->ri];
-	double quiet = (double)(c->now - d->last_wall_us) / 1e6;
-	char msg[256];  /* a description (< 160) and its value */
+	double quiet = (double)(c->now - d->last_ts) / 1e6;
 
 	(void)key;
 	(void)len;
 	/* a device quiet for more than an hour is gone, not silent */
-	if (c->rc != CL_OK || d->alert || quiet > 3600 ||
+	if (c->rc != CL_OK || d->alert || quiet > 3600 || !d->last_ts ||
 	    !cl_rule_test(r->raise_op, quiet, r->raise))
 		return;
 	if (d->closed_at && c->now - d->closed_at < r->suppress_us)
 		return;
-	snprintf(msg, sizeof(msg), "%s (%.0f s)", r->description, quiet);
-	if (cl_sink_alert_open(c->s->sink, c->s->last_alert_id + 1, r->name, d->patient, d->id,
-			       r->severity, c->now, quiet, msg) != CL_OK) {
-		c->rc = CL_ENOMEM;
-		return;
-	}
-	d->alert = ++c->s->last_alert_id;
-	note_alert(c->s, d->alert, r, d->patient, d->id, "open", c->now, quiet, msg);
-	atomic_fetch_add(&c->s->c.raised[c->ri], 1);
-	atomic_fetch_add(&c->s->c.open[c->ri], 1);
+	c->rc = open_silence(c->s, c->ri, d, d->last_ts + (int64_t)(r->raise * 1e6));
 }
 
-/* Applies one vital value of the record f of log src. */
+/* The device of a reading spoke at event time ts: a silence alert for it
+ * clears; a gap longer than the silence rule, found only now (a backlog
+ * delivered at once), is raised and cleared, from when it began. */
+static int device_spoke(struct cl_stream *s, const struct cl_event *e)
+{
+	struct device *d = device_of(s, e->device_id);
+	int ri = silence_rule(s);
+
+	if (!d)
+		return CL_ENOMEM;
+	snprintf(d->patient, sizeof(d->patient), "%s", e->patient_id);
+	if (ri >= 0 && !s->replaying && !d->alert && d->last_ts && e->ts_us > d->last_ts &&
+	    (double)(e->ts_us - d->last_ts) / 1e6 > s->o.rules[ri].raise &&
+	    e->ts_us - d->last_ts <= 3600ll * 1000000 &&
+	    !(d->closed_at && e->ts_us - d->closed_at < s->o.rules[ri].suppress_us) &&
+	    open_silence(s, ri, d, d->last_ts + (int64_t)(s->o.rules[ri].raise * 1e6)) != CL_OK)
+		return CL_ENOMEM;
+	if (e->ts_us > d->last_ts)
+		d->last_ts = e->ts_us;
+	if (d->alert && ri >= 0 && !s->replaying) {
+		if (cl_sink_alert_close(s->sink, d->alert, e->ts_us) != CL_OK)
+			return CL_ENOMEM;
+		note_alert(s, d->alert, &s->o.rules[ri], e->patient_id, e->device_id, "closed",
+			   e->ts_us, e->ts_us, 0, NULL);
+		d->alert = 0;
+		d->closed_at = e->ts_us;
+		atomic_fetch_sub(&s->c.open[ri], 1);
+	}
+	return CL_OK;
+}
+
+/* Applies one vital value of the record f of log src: stored and rolled
+ * up as it came; checked for signal quality before the rules see it. */
 static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
 		       const struct cl_event *e)
 {
+	struct verdict_ctx vc;
 	struct patient *p;
 	char key[CL_EVENT_ID_MAX + 4];
 	size_t klen;
-	int np;
 
 	atomic_fetch_add(&s->c.events, 1);
 	if (cl_sink_vital(s->sink, source_names[src], f->offset, e->patient_id, e->device_id,
 			  cl_vital_name(e->vital), e->ts_us, e->value) != CL_OK)
 		return CL_ENOMEM;
-	/* the device spoke: a silence alert for it clears (a record
-	 * that names no device has none to watch) */
-	if (e->device_id[0]) {
-		struct device *d = device_of(s, e->device_id);
-		int ri = silence_rule(s);
-
-		if (!d)
-			return CL_ENOMEM;
-		d->last_wall_us = f->ts_us;
-		snprintf(d->patient, sizeof(d->patient), "%s", e->patient_id);
-		if (d->alert && ri >= 0 && !s->replaying) {
-			if (cl_sink_alert_close(s->sink, d->alert, f->ts_us) != CL_OK)
-				return CL_ENOMEM;
-			note_alert(s, d->alert, &s->o.rules[ri], e->patient_id, e->device_id, "closed",
-				   f->ts_us, 0, NULL);
-			d->alert = 0;
-			d->closed_at = f->ts_us;
-			atomic_fetch_sub(&s->c.open[ri], 1);
-		}
-	}
+	/* a record that names no device has none to watch */
+	if (e->device_id[0] && device_spoke(s, e) != CL_OK)
+		return CL_ENOMEM;
 	if (!s->replaying && s->o.on_vital && s->o.want_vitals(s->o.hook_arg)) {
 		char json[512], when[40];
 		int n;
@@ -564,25 +892,38 @@ static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
 	if (!p)
 		return CL_ENOMEM;
 	snprintf(p->device, sizeof(p->device), "%s", e->device_id);
-	if (evaluate_event(s, p, e) != CL_OK)
-		return CL_ENOMEM;
-	np = cl_news2_param_of(e->vital);
-	if (np < 0)
-		return CL_OK;
-	/* the latest value of each parameter, by event time */
-	if (!p->have[np] || e->ts_us >= p->ts[np]) {
-		p->value[np] = e->value;
-		p->ts[np] = e->ts_us;
-		p->have[np] = 1;
-		if (e->ts_us > p->last_ts)
-			p->last_ts = e->ts_us;
-		if (!p->dirty) {
-			p->dirty = 1;
-			p->next_dirty = s->dirty;
-			s->dirty = p;
-		}
+	vc = (struct verdict_ctx){ s, p, e->device_id };
+	if (src != 0) {
+		/* charted, not streamed: no signal to check, and confirmed */
+		int rc;
+
+		s->charted = 1;
+		rc = on_verdict(&vc, e->vital, e->ts_us, e->value, CL_QR_NONE);
+		s->charted = 0;
+		return rc;
 	}
-	return CL_OK;
+	return cl_quality_add(s->o.quality, &p->q, e->vital, e->ts_us, e->value, e->quality,
+			      on_verdict, &vc) == CL_OK ? CL_OK : CL_ENOMEM;
+}
+
+/* Event time has moved to now: suspect runs that have settled are
+ * released to the rules. */
+struct settle_ctx {
+	struct cl_stream *s;
+	int64_t now;
+	int rc;
+};
+
+static void settle_patient(void *arg, const void *key, size_t len, void **value)
+{
+	struct settle_ctx *c = arg;
+	struct patient *p = *value;
+	struct verdict_ctx vc = { c->s, p, p->device };
+
+	(void)key;
+	(void)len;
+	if (c->rc == CL_OK)
+		c->rc = cl_quality_tick(c->s->o.quality, &p->q, c->now, on_verdict, &vc);
 }
 
 /* Applies one stored record: a device event (vitals) or a FHIR
@@ -669,17 +1010,6 @@ static int write_news2(struct cl_stream *s)
 				  n.scores, n.present) != CL_OK)
 			return CL_ENOMEM;
 		publish_news2(s, p, &n);
-		for (int i = 0; i < s->o.nrules; i++) {
-			const struct cl_rule *r = &s->o.rules[i];
-			int rc = CL_OK;
-
-			if (r->what == CL_WHAT_NEWS2)
-				rc = evaluate(s, p, i, n.total, p->last_ts, p->device);
-			else if (r->what == CL_WHAT_NEWS2_MAX)
-				rc = evaluate(s, p, i, n.max_single, p->last_ts, p->device);
-			if (rc)
-				return rc;
-		}
 	}
 	return CL_OK;
 }
@@ -765,12 +1095,12 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 		int64_t now = cl_time_now_us();
 
 		if (rc == CL_OK)
-			rc = cl_sink_alert_open(s->sink, s->last_alert_id + 1, ext->name, "",
-						ext->subject, ext->severity, now, 0, ext->message);
+			rc = cl_sink_alert_open(s->sink, s->last_alert_id + 1, ext->name, "clinical", "",
+						ext->subject, ext->severity, now, now, 0, ext->message);
 		if (rc == CL_OK) {
 			s->last_alert_id++;
-			note_alert(s, s->last_alert_id, &ext->rule, "", ext->subject, "open", now, 0,
-				   ext->message);
+			note_alert(s, s->last_alert_id, &ext->rule, "", ext->subject, "open", now, now,
+				   0, ext->message);
 		}
 		cl_free(ext);
 		ext = next;
@@ -796,12 +1126,31 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 	if (rc == CL_OK) {
 		advance(s, caught_up, replaying);
 		s->replaying = replaying;
-		rc = s->store_failed ? CL_ENOMEM : write_news2(s);
+		rc = s->store_failed ? CL_ENOMEM : CL_OK;
+		/* event time moved on: suspect readings that have held their
+		 * settle time are released to the rules */
+		if (rc == CL_OK && !replaying && s->max_ts != INT64_MIN &&
+		    s->max_ts - s->last_settle_ts >= 1000000) {
+			struct settle_ctx c = { s, s->max_ts, CL_OK };
+
+			s->last_settle_ts = s->max_ts;
+			cl_map_foreach(s->patients, settle_patient, &c);
+			rc = c.rc;
+		}
+		if (rc == CL_OK)
+			rc = write_news2(s);
+		/* silence on the stream's clock: the latest event time, or the
+		 * wall clock once the whole stream has gone quiet */
 		if (rc == CL_OK && caught_up && !replaying && silence_rule(s) >= 0 &&
 		    cl_time_mono_us() - s->last_silence_mono >= 250000) {
-			s->last_silence_mono = cl_time_mono_us();
-			struct silence_ctx c = { s, silence_rule(s), cl_time_now_us(), CL_OK };
+			int64_t clock = s->max_ts;
+			struct silence_ctx c = { s, silence_rule(s), 0, CL_OK };
 
+			if (cl_time_mono_us() - s->last_event_mono >= s->o.idle_flush_us &&
+			    cl_time_now_us() > clock)
+				clock = cl_time_now_us();
+			c.now = clock;
+			s->last_silence_mono = cl_time_mono_us();
 			cl_map_foreach(s->devices, check_silence, &c);
 			rc = c.rc;
 		}
@@ -874,13 +1223,12 @@ static void load_open_alert(void *arg, int64_t id, const char *rule, const char 
 			if (d) {
 				d->alert = id;
 				snprintf(d->patient, sizeof(d->patient), "%s", patient);
-				d->last_wall_us = cl_time_now_us();
 			}
 		} else {
 			struct patient *p = patient_of(s, patient);
 
 			if (p)
-				p->alert[i] = id;
+				p->rs[i].alert = id;
 		}
 		atomic_fetch_add(&s->c.open[i], 1);
 	}
@@ -978,9 +1326,43 @@ static void wal_main(struct cl_worker *w, void *arg)
 	cl_store_close(st);
 }
 
-static void free_patient(void *p)
+static void free_plain(void *p)
 {
 	cl_free(p);
+}
+
+static void free_patient(void *arg)
+{
+	struct patient *p = arg;
+
+	cl_quality_patient_free(&p->q);
+	cl_free(p->trend);
+	cl_free(p);
+}
+
+/* Which vitals the trend rules follow, each its slot in patient->trend;
+ * whether any technical rule watches the quality conditions. A trend
+ * window longer than the ring keeps is refused. */
+static int plan_rules(struct cl_stream *s)
+{
+	for (int v = 0; v < CL_VITAL_COUNT; v++)
+		s->trend_slot[v] = -1;
+	for (int i = 0; i < s->o.nrules; i++) {
+		const struct cl_rule *r = &s->o.rules[i];
+
+		if (!r->enabled)
+			continue;
+		if (r->what == CL_WHAT_QUALITY)
+			s->technical_rules = 1;
+		if (r->what != CL_WHAT_TREND)
+			continue;
+		if (r->window_us > TREND_WINDOW_MAX_US)
+			return cl_error_set(CL_EINVAL, "alerts.%s.window: at most 60m", r->name);
+		for (int k = 0; k < r->ntrend; k++)
+			if (s->trend_slot[r->trend[k].vital] < 0)
+				s->trend_slot[r->trend[k].vital] = s->ntrend_slots++;
+	}
+	return CL_OK;
 }
 
 int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog *fhir,
@@ -998,7 +1380,8 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 	s->last_event_mono = cl_time_mono_us(); /* quiet is measured from start */
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
 	pthread_mutex_init(&s->mu, NULL);
-	{
+	rc = plan_rules(s);
+	if (rc == CL_OK) {
 		struct cl_store *st;
 
 		rc = cl_store_create(data_dir, &st);
@@ -1106,8 +1489,8 @@ void cl_stream_stop(struct cl_stream *s)
 	for (int i = 0; i < s->o.nwindows; i++)
 		cl_window_op_destroy(s->win[i]);
 	cl_map_destroy(s->patients, free_patient);
-	cl_map_destroy(s->devices, free_patient);
-	cl_map_destroy(s->refs, free_patient);
+	cl_map_destroy(s->devices, free_plain);
+	cl_map_destroy(s->refs, free_plain);
 	pthread_mutex_destroy(&s->mu);
 	cl_free(s);
 }
@@ -1150,6 +1533,18 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 	for (int i = 0; i < s->o.nrules; i++)
 		cl_prom_put(p, "carelake_alerts_open{rule=\"%s\"} %lld\n", s->o.rules[i].name,
 			    (long long)atomic_load(&sc->open[i]));
+	cl_prom_head(p, "carelake_quality_readings_total", "counter",
+		     "Readings by signal quality verdict: clean, or the artifact check that caught "
+		     "them.");
+	for (int i = 0; i < CL_QR_COUNT; i++)
+		cl_prom_put(p, "carelake_quality_readings_total{verdict=\"%s\"} %llu\n",
+			    cl_quality_reason_name((enum cl_quality_reason)i),
+			    (unsigned long long)atomic_load(&sc->quality[i]));
+	cl_prom_head(p, "carelake_alerts_held_total", "counter",
+		     "Alerts held back, by reason (each recorded in alert_held).");
+	for (int i = 0; i < 3; i++)
+		cl_prom_put(p, "carelake_alerts_held_total{reason=\"%s\"} %llu\n", held_reasons[i],
+			    (unsigned long long)atomic_load(&sc->held[i]));
 	cl_prom_gauge(p, "carelake_stream_up",
 		      "1 while the stream processor runs; 0 after it stopped on an error.",
 		      !atomic_load(&sc->stopped));

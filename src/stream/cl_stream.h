@@ -11,9 +11,13 @@
  * writes nothing twice. A restart, or a SIGKILL, neither loses nor double
  * counts an event.
  *
- * Alerts: the rules of cl_rules.h are evaluated on every value, every
- * NEWS2 change and, for device silence, on wall-clock time; an alert is a
- * row of the serving store, opened and closed in the same transactions.
+ * Alerts: every reading first passes the signal quality checks of
+ * cl_quality.h; the rules of cl_rules.h are evaluated, with their
+ * persistence in event time, on every clean value, every NEWS2 change,
+ * every trend and technical condition and, for device silence, on the
+ * stream's event-time clock; an alert is a row of the serving store,
+ * opened and closed in the same transactions, and what is held back
+ * (artifacts, runs too short, suppressed repeats) is recorded with why.
  * Replayed records rebuild baselines but raise nothing.
  *
  * Watermark: the latest event time seen minus `stream.lateness`; once the
@@ -25,6 +29,7 @@
 
 #include "bronze/cl_blog.h"
 #include "core/cl_config.h"
+#include "stream/cl_quality.h"
 #include "stream/cl_rules.h"
 #include "stream/cl_window.h"
 
@@ -42,6 +47,10 @@ struct cl_stream_options {
 	uint32_t record_max_bytes;
 	struct cl_rule rules[CL_RULES_MAX];
 	int nrules;
+	/* signal quality checks, by vital (cl_quality.h) */
+	struct cl_quality_spec quality[CL_VITAL_COUNT];
+	/* who technical alerts go to when the reference names no one */
+	char device_owner[CL_CFG_STRING_MAX];
 	/* Live outputs (optional): every alert opened or closed, the moment
 	 * it is decided (its row is committed once its record is durable), and
 	 * every vital value applied (only while want_vitals says someone
@@ -72,6 +81,9 @@ struct cl_stream_counters {
 	atomic_uint_fast64_t rollups;     /* windows written */
 	atomic_uint_fast64_t raised[CL_RULES_MAX];   /* alerts raised, by rule */
 	atomic_int_fast64_t open[CL_RULES_MAX];      /* alerts open now, by rule */
+	atomic_uint_fast64_t quality[CL_QR_COUNT];   /* readings by verdict */
+	atomic_uint_fast64_t held[3];     /* alerts held back: artifact, not
+					   * persistent, suppressed */
 	atomic_int stopped;               /* 1: stopped on an error (see the log) */
 };
 
@@ -94,6 +106,7 @@ struct cl_stream_settings {
 	int64_t idle_flush_us;             /* stream.idle_flush */
 	uint32_t batch_records;            /* stream.batch_records */
 	char reference[CL_CFG_STRING_MAX]; /* stream.reference */
+	char device_owner[CL_CFG_STRING_MAX]; /* stream.device_owner */
 };
 
 extern const struct cl_config_section cl_stream_section;

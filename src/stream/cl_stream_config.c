@@ -25,8 +25,11 @@ static const struct cl_config_entry stream_entries[] = {
 	{ "batch_records", CL_CFG_U32, "20000", 1, 10000000, F(batch_records),
 	  "most bronze records the stream processor applies per step (per log)", NULL },
 	{ "reference", CL_CFG_STRING, "", 0, 0, F(reference),
-	  "JSON file of patient id -> {ward, bed, attending}; alerts and live vitals carry them",
-	  NULL },
+	  "JSON file of patient id -> {ward, bed, attending, device_owner}; alerts and live "
+	  "vitals carry them", NULL },
+	{ "device_owner", CL_CFG_STRING, "clinical-engineering", 0, 0, F(device_owner),
+	  "who technical alerts (probe off, lead off, poor signal, device silent) go to when the "
+	  "reference data names no device_owner for the patient", NULL },
 };
 
 const struct cl_config_section cl_stream_section = {
@@ -52,8 +55,14 @@ int cl_stream_options_from_config(struct cl_stream_options *o, const struct cl_c
 	o->batch_records = ss->batch_records;
 	o->record_max_bytes = cl_bronze_settings(c)->record_max_bytes;
 	snprintf(o->reference_path, sizeof(o->reference_path), "%s", ss->reference);
+	snprintf(o->device_owner, sizeof(o->device_owner), "%s", ss->device_owner);
 	rc = cl_stream_parse_windows(ss->windows, o);
 	if (rc == CL_OK)
 		rc = cl_config_list(c, &cl_rules_section, o->rules, &o->nrules, 1);
+	if (rc == CL_OK) {
+		int n;
+
+		rc = cl_config_list(c, &cl_quality_section, o->quality, &n, 1);
+	}
 	return rc;
 }

@@ -269,8 +269,20 @@ static int count_rule(json_t *j, const char *rule)
 
 static void test_alerts(void **state)
 {
+	/* the rules' own mechanics, one reading at a time: no persistence,
+	 * no quality holds (test_quality covers those) */
 	const char *extra[] = { "--set", "alerts.device_silent.raise=1",
-				"--set", "alerts.spo2_low.suppress=1h", NULL };
+				"--set", "alerts.spo2_low.suppress=1h",
+				"--set", "stream.idle_flush=1s",
+				"--set", "quality.spo2.enabled=false",
+				"--set", "quality.heart_rate.enabled=false",
+				"--set", "alerts.spo2_low.persist=0", "--set", "alerts.spo2_low.readings=1",
+				"--set", "alerts.news2_single_3.persist=0",
+				"--set", "alerts.news2_single_3.readings=1",
+				"--set", "alerts.tachycardia.persist=0",
+				"--set", "alerts.tachycardia.readings=1",
+				"--set", "alerts.heart_rate_deviation.persist=0",
+				"--set", "alerts.heart_rate_deviation.readings=1", NULL };
 	char data[300], path[100], id[32];
 	struct server s;
 	struct reply r;
@@ -310,11 +322,17 @@ static void test_alerts(void **state)
 	j = alerts(&s, "p2", 1);
 	assert_int_equal(count_rule(j, "spo2_low"), 0);
 	json_decref(j);
-	/* falling again within the suppression window raises nothing */
+	/* falling again within the suppression window raises nothing, but
+	 * is recorded as held back, with why */
 	post_one(&s, "a5", "m2", "p2", "spo2", 85, "%");
 	j = alerts(&s, "p2", 0);
 	assert_int_equal(count_rule(j, "spo2_low"), 1);
 	json_decref(j);
+	r = http(&s, "GET", "/api/v1/alerts/held?patient=p2", s.token, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"rule\":\"spo2_low\""));
+	assert_non_null(strstr(r.body, "\"reason\":\"suppressed\""));
+	free(r.body);
 
 	/* acknowledge: once, then 409; unknown ids 404 */
 	snprintf(path, sizeof(path), "/api/v1/alerts/%lld/ack", (long long)alert_id);
@@ -380,7 +398,8 @@ static void test_alerts(void **state)
  * raised, when it clears, how severe. */
 static void test_declared_rule(void **state)
 {
-	const char *extra[] = { "--set", "alerts.fever.what=vital:temperature",
+	const char *extra[] = { "--set", "quality.temperature.enabled=false",
+				"--set", "alerts.fever.what=vital:temperature",
 				"--set", "alerts.fever.raise=>= 38.5",
 				"--set", "alerts.fever.clear=< 38",
 				"--set", "alerts.fever.severity=urgent",
@@ -422,6 +441,146 @@ static void test_declared_rule(void **state)
 	assert_int_equal(server_stop(&s), 0);
 }
 
+
+/* Appends one event (with an optional quality word) to an NDJSON body. */
+static void line(char **body, size_t *len, int64_t ts, const char *patient, const char *type,
+		 double value, const char *quality)
+{
+	static int seq;
+	char id[48], ev[1200];
+	int n;
+
+	snprintf(id, sizeof(id), "q%d", seq++);
+	snprintf(ev, sizeof(ev), "%s", test_event_at(ts, id, "mon-q", patient, type, value,
+						      strcmp(type, "spo2") == 0 ? "%"
+						      : strstr(type, "bp") ? "mm[Hg]" : "/min"));
+	if (quality) {
+		ev[strlen(ev) - 1] = '\0';
+		snprintf(ev + strlen(ev), sizeof(ev) - strlen(ev), ",\"quality\":\"%s\"}", quality);
+	}
+	n = (int)strlen(ev);
+	*body = realloc(*body, *len + (size_t)n + 2);
+	memcpy(*body + *len, ev, (size_t)n);
+	(*body)[*len + (size_t)n] = '\n';
+	*len += (size_t)n + 1;
+	(*body)[*len] = '\0';
+}
+
+/* The alerts of a patient with a rule, as JSON objects. */
+static json_t *find_alert(json_t *list, const char *rule)
+{
+	json_t *a = json_object_get(list, "alerts");
+
+	for (size_t i = 0; i < json_array_size(a); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(a, i), "rule")), rule) == 0)
+			return json_array_get(a, i);
+	return NULL;
+}
+
+/* Artifacts and persistence end to end, with the built-in defaults: a
+ * motion spike and a cuff outlier raise nothing and are recorded as held
+ * back; a real tachycardia raises once it has persisted, dated from its
+ * start; a short dip is held as not persistent; a flagged probe-off is a
+ * technical alert for the device's owner, not a clinical one. */
+static void test_quality(void **state)
+{
+	const char *extra[] = { "--set", "stream.idle_flush=1h", NULL };
+	int64_t t0 = (cl_time_now_us() / 1000000 - 240) * 1000000;
+	char data[300], when[40];
+	struct server s;
+	struct reply r;
+	char *body = NULL;
+	size_t len = 0;
+	json_t *j, *a;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/quality", dir);
+	server_start(&s, bin, data, extra);
+	for (int t = 0; t < 120; t++) {
+		int64_t ts = t0 + (int64_t)t * 1000000;
+		/* pm: a motion spike on the ECG at 40-44 s, the oximeter steady */
+		int spike = t >= 40 && t < 45;
+		/* pt: a real tachycardia from 60 s, on both */
+		double hr_t = t >= 60 ? 145 + t % 3 : 76 + t % 2;
+
+		line(&body, &len, ts, "pm", "heart_rate", spike ? 220 : 75 + t % 2, NULL);
+		line(&body, &len, ts, "pm", "pulse_rate", 75 + t % 3, NULL);
+		line(&body, &len, ts, "pt", "heart_rate", hr_t, NULL);
+		line(&body, &len, ts, "pt", "pulse_rate", hr_t - 1, NULL);
+		/* pc: a cuff outlier at 50 s, diastolic unchanged */
+		line(&body, &len, ts, "pc", "systolic_bp", t == 50 ? 195 : 122 + t % 2, NULL);
+		line(&body, &len, ts, "pc", "diastolic_bp", 80 + t % 2, NULL);
+		/* pd: SpO2 easing below 90 for 8 s around 30 s: too short */
+		line(&body, &len, ts, "pd", "spo2",
+		     t >= 26 && t < 34 ? 89 - t % 2 : t >= 22 && t < 38 ? 92 : 97, NULL);
+		/* pp: the probe off, flagged by the device, 70-90 s */
+		line(&body, &len, ts, "pp", "spo2", t >= 70 && t < 90 ? 45 : 97,
+		     t >= 70 && t < 90 ? "probe_off" : NULL);
+	}
+	r = post(&s, body);
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	free(body);
+	usleep(400000 * (useconds_t)cl_test_slowdown());
+
+	j = alerts(&s, "pm", 0);
+	assert_null(find_alert(j, "tachycardia"));
+	assert_null(find_alert(j, "news2_single_3"));
+	json_decref(j);
+	j = alerts(&s, "pc", 0);
+	assert_null(find_alert(j, "hypertensive_crisis_systolic"));
+	json_decref(j);
+	j = alerts(&s, "pd", 0);
+	assert_null(find_alert(j, "spo2_low"));
+	json_decref(j);
+
+	/* the tachycardia: raised, dated from its first reading, confirmed
+	 * after the 15 s it must persist */
+	j = alerts(&s, "pt", 0);
+	a = find_alert(j, "tachycardia");
+	assert_non_null(a);
+	cl_time_format_rfc3339(t0 + 60000000, when, sizeof(when), 3);
+	assert_string_equal(json_string_value(json_object_get(a, "opened")), when);
+	cl_time_format_rfc3339(t0 + 75000000, when, sizeof(when), 3);
+	assert_string_equal(json_string_value(json_object_get(a, "raised")), when);
+	assert_string_equal(json_string_value(json_object_get(a, "category")), "clinical");
+	json_decref(j);
+
+	/* the probe: a technical alert, not a clinical one */
+	j = alerts(&s, "pp", 0);
+	a = find_alert(j, "probe_off");
+	assert_non_null(a);
+	assert_string_equal(json_string_value(json_object_get(a, "category")), "technical");
+	assert_null(find_alert(j, "spo2_low"));
+	json_decref(j);
+	r = http(&s, "GET", "/api/v1/alerts?patient=pp&category=clinical", s.token, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_null(strstr(r.body, "probe_off"));
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/alerts?category=loud", s.token, NULL, 0);
+	assert_int_equal(r.code, 400);
+	free(r.body);
+
+	/* what was held back, and why */
+	r = http(&s, "GET", "/api/v1/alerts/held?patient=pm", s.token, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"rule\":\"tachycardia\""));
+	assert_non_null(strstr(r.body, "\"reason\":\"artifact\""));
+	assert_non_null(strstr(r.body, "disagrees_with_pulse"));
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/alerts/held?patient=pc", s.token, NULL, 0);
+	assert_non_null(strstr(r.body, "pressure_mismatch"));
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/alerts/held?patient=pd", s.token, NULL, 0);
+	assert_non_null(strstr(r.body, "\"reason\":\"not_persistent\""));
+	assert_non_null(strstr(r.body, "\"rule\":\"spo2_low\""));
+	free(r.body);
+	r = http(&s, "GET", "/metrics", NULL, NULL, 0);
+	assert_non_null(strstr(r.body, "carelake_quality_readings_total{verdict=\"disagrees_with_pulse\"} 5"));
+	assert_non_null(strstr(r.body, "carelake_alerts_held_total{reason=\"not_persistent\"}"));
+	free(r.body);
+	assert_int_equal(server_stop(&s), 0);
+}
 
 /* GET /api/v1/patients/{id}/news2 as `tok`: its status, and its body into *j
  * when 200. */
@@ -538,6 +697,7 @@ static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rollups_news2_restart),
 		cmocka_unit_test(test_alerts),
 		cmocka_unit_test(test_declared_rule),
+		cmocka_unit_test(test_quality),
 		cmocka_unit_test(test_news2_history),
 };
 

@@ -168,7 +168,7 @@ static void test_alert_rules(void **state)
 			assert_non_null(strstr(r->description, "news2 >= 9"));
 		}
 	}
-	assert_int_equal(n, 12 + 2);
+	assert_int_equal(n, 16 + 2);
 
 	/* refused, each with its reason */
 	assert_int_equal(cl_config_set(&c, "alerts.x.raise", "120"), CL_EINVAL);
