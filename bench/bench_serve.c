@@ -54,6 +54,9 @@ struct server {
 	char url[64], token[128], dir[400];
 };
 
+/* A config file for the next servers (NULL: the defaults). */
+static const char *server_config;
+
 static void server_start(struct server *s, const char *name)
 {
 	char out[500], line[512], cmd[800];
@@ -71,7 +74,8 @@ static void server_start(struct server *s, const char *name)
 			_exit(126);
 		execl(bin, bin, "serve", "--data", s->dir, "--listen", "127.0.0.1:0", "--log-level",
 		      "warn", "--set", "http.threads=2", "--set", getenv("BENCH_SET") ?: "log.level=warn",
-		      "--set", getenv("BENCH_SET2") ?: "log.level=warn", (char *)NULL);
+		      "--set", getenv("BENCH_SET2") ?: "log.level=warn", "--config",
+		      server_config ? server_config : "/dev/null", (char *)NULL);
 		_exit(127);
 	}
 	s->url[0] = '\0';
@@ -251,6 +255,39 @@ static void *ingest_main(void *arg)
 	return NULL;
 }
 
+static double ingest_rate[2];   /* baseline (checks off), as shipped */
+static char base_config[512], probe_config[512];
+
+/* The configs the live benchmarks compare: the baseline with every signal
+ * quality check and every rule's persistence off (alerts on single
+ * readings, as before them); the probes' rule without persistence in
+ * both, so the latency probe's SpO2 of 80 raises at once. */
+static void write_configs(void)
+{
+	static const char *const vitals[] = { "heart_rate", "pulse_rate", "respiratory_rate", "spo2",
+					      "systolic_bp", "diastolic_bp", "temperature" };
+	static const char *const rules[] = { "news2_emergency", "news2_urgent", "news2_single_3",
+					     "hypertensive_crisis_systolic",
+					     "hypertensive_crisis_diastolic", "spo2_low", "tachycardia",
+					     "bradycardia", "heart_rate_deviation", "spo2_deviation",
+					     "respiratory_rate_deviation", "deterioration_trend" };
+	FILE *b, *p;
+
+	snprintf(base_config, sizeof(base_config), "%s/baseline.yaml", base);
+	snprintf(probe_config, sizeof(probe_config), "%s/probe.yaml", base);
+	b = fopen(base_config, "w");
+	p = fopen(probe_config, "w");
+	if (!b || !p)
+		exit(2);
+	for (size_t i = 0; i < sizeof(vitals) / sizeof(vitals[0]); i++)
+		fprintf(b, "quality.%s.enabled: false\n", vitals[i]);
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		fprintf(b, "alerts.%s.persist: 0s\nalerts.%s.readings: 1\n", rules[i], rules[i]);
+	fprintf(p, "alerts.spo2_low.persist: 0s\nalerts.spo2_low.readings: 1\n");
+	fclose(b);
+	fclose(p);
+}
+
 static void bench_ingest(void)
 {
 	struct ingest_thread t[3];
@@ -260,7 +297,7 @@ static void bench_ingest(void)
 	long total = 0;
 	double el;
 
-	server_start(&s, "ingest");
+	server_start(&s, server_config ? "ingest-base" : "ingest");
 	t0 = cl_time_mono_us();
 	for (int i = 0; i < 3; i++) {
 		t[i] = (struct ingest_thread){ .s = &s, .id = i, .seconds = seconds };
@@ -272,9 +309,11 @@ static void bench_ingest(void)
 	}
 	el = (double)(cl_time_mono_us() - t0) / 1e6;
 	printf("ingest   %10.0f events/s durable (1,000-event bodies, 3 connections, %.1f s,"
-	       " %ld events; body building included in the client)   target >= 500,000\n",
-	       (double)total / el, el, total);
+	       " %ld events; body building included in the client)%s\n",
+	       (double)total / el, el, total, server_config ? "   [baseline: quality checks and "
+	       "persistence off]" : "   target >= 500,000");
 	server_stop(&s);
+	ingest_rate[server_config ? 0 : 1] = (double)total / el;
 }
 
 /* ---- latency ---- */
@@ -407,6 +446,8 @@ static void *disk_probe_main(void *arg)
 	return NULL;
 }
 
+static double latency_p99[2];
+
 static void bench_latency(void)
 {
 	static struct disk_probe disk;
@@ -419,7 +460,8 @@ static void bench_latency(void)
 	int64_t lat[PROBES], t0;
 	int n = 0;
 
-	server_start(&s, "latency");
+	server_start(&s, server_config == base_config ? "latency-base" : "latency");
+	memset(&disk, 0, sizeof(disk));
 	memset(&l, 0, sizeof(l));
 	l.s = &s;
 	bg.s = &s;
@@ -453,11 +495,15 @@ static void bench_latency(void)
 		if (l.got[k])
 			lat[n++] = l.got[k] - l.sent[k];
 	qsort(lat, (size_t)n, sizeof(lat[0]), cmp64);
+	latency_p99[server_config == base_config ? 0 : 1] =
+		n ? (double)lat[(size_t)(n * 0.99)] / 1000 : 0;
 	printf("latency  event POSTed -> alert on the stream: p50 %.2f ms, p99 %.2f ms, max %.2f ms"
-	       " (%d/%d probes seen; background %.0f events/s)   target p99 < 5 ms\n",
+	       " (%d/%d probes seen; background %.0f events/s)%s\n",
 	       n ? (double)lat[n / 2] / 1000 : 0, n ? (double)lat[(size_t)(n * 0.99)] / 1000 : 0,
 	       n ? (double)lat[n - 1] / 1000 : 0, n, PROBES,
-	       (double)bg.sent / ((double)(cl_time_mono_us() - t0) / 1e6));
+	       (double)bg.sent / ((double)(cl_time_mono_us() - t0) / 1e6),
+	       server_config == base_config ? "   [baseline: quality checks off]"
+					    : "   target p99 < 5 ms");
 	qsort(disk.lat, (size_t)disk.n, sizeof(disk.lat[0]), cmp64);
 	if (disk.n > 0)
 		printf("         baseline, same run: one 64 KiB write+fdatasync on the same disk: "
@@ -996,8 +1042,23 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	printf("carelake serve benchmarks (server and load generator on this machine)\n");
 #define RUN(name) if (!only || strcmp(only, #name) == 0) bench_##name()
+	write_configs();
+	/* the live path before and after the quality checks, in this run */
+	server_config = base_config;
 	RUN(ingest);
+	server_config = NULL;
+	RUN(ingest);
+	if (ingest_rate[0] > 0 && ingest_rate[1] > 0)
+		printf("         with the quality checks and persistence: %.2fx the baseline's rate"
+		       "   target >= 0.90x\n", ingest_rate[1] / ingest_rate[0]);
+	server_config = base_config;
 	RUN(latency);
+	server_config = probe_config;
+	RUN(latency);
+	server_config = NULL;
+	if (latency_p99[0] > 0 && latency_p99[1] > 0)
+		printf("         p99 with the quality checks: %.2f ms against %.2f ms without (%.2fx)\n",
+		       latency_p99[1], latency_p99[0], latency_p99[1] / latency_p99[0]);
 	RUN(memory);
 	RUN(mqtt);
 	RUN(detect);

@@ -56,11 +56,9 @@ struct artifact_run {
 	uint8_t why;             /* enum cl_quality_reason */
 };
 
-/* Minutes of per-minute means kept for trend rules (windows up to an
- * hour, and the two minutes compared at each end). */
-#define TREND_SLOTS 64
+/* Trend windows up to an hour. */
 #define TREND_WINDOW_MAX_US (60ll * 60000000)
-struct trend_ring;
+struct trend_minute;
 
 /* What the processor knows of one patient. */
 struct patient {
@@ -72,10 +70,11 @@ struct patient {
 	struct patient *next_dirty;
 	char id[CL_EVENT_ID_MAX + 1];
 	char device[CL_EVENT_ID_MAX + 1];   /* the last device it was seen on */
-	struct cl_rule_state rs[CL_RULES_MAX];  /* each rule's run and open alert */
-	struct artifact_run art[CL_RULES_MAX];
+	struct cl_rule_state *rs;           /* each rule's run and open alert */
+	struct artifact_run *art;           /* (both o.nrules long, one allocation) */
 	struct cl_quality_patient q;        /* signal quality of each vital */
-	struct trend_ring *trend;           /* per trend vital (s->trend_slot) */
+	struct trend_minute *trend;         /* per trend vital (s->trend_slot), a
+					     * ring of s->trend_ring minutes */
 	struct baseline base[CL_VITAL_COUNT];
 	int live_news2[3];       /* the NEWS2 last published live: score, risk,
 				  * parameters; score -1: none yet */
@@ -126,6 +125,8 @@ struct cl_stream {
 	uint64_t replay_from[NSOURCES]; /* smallest offsets in open windows, as last walked */
 	int trend_slot[CL_VITAL_COUNT];  /* a vital's slot in patient->trend, or -1 */
 	int ntrend_slots;
+	int trend_ring;          /* minutes a trend ring keeps: the longest
+				  * window and the two minutes at each end */
 	int technical_rules;     /* any quality: rule enabled */
 	int64_t last_settle_ts;  /* event time suspect runs were last settled at */
 	int charted;             /* the value being applied was charted (a FHIR
@@ -260,9 +261,14 @@ static struct patient *patient_of(struct cl_stream *s, const char *id)
 	if (!slot)
 		return NULL;
 	if (!*slot) {
-		p = cl_calloc(1, sizeof(*p));
+		size_t n = (size_t)(s->o.nrules ? s->o.nrules : 1);
+
+		p = cl_calloc(1, sizeof(*p) + n * (sizeof(*p->rs) + sizeof(*p->art)));
 		if (!p)
 			return NULL;
+		/* the rules' states after the patient, in the same block */
+		p->rs = (struct cl_rule_state *)(p + 1);
+		p->art = (struct artifact_run *)(p->rs + n);
 		snprintf(p->id, sizeof(p->id), "%s", id);
 		p->live_news2[0] = -1;
 		*slot = p;
@@ -501,25 +507,28 @@ static int evaluate(struct cl_stream *s, struct cl_rule_state *st, const char *p
 	return CL_OK;
 }
 
-/* The trend rules' per-minute means of one vital of one patient. */
-struct trend_ring {
-	int64_t minute[TREND_SLOTS];
-	double sum[TREND_SLOTS];
-	uint32_t n[TREND_SLOTS];
+/* One minute of one trend vital of one patient: the sum and count of its
+ * clean values. A patient has s->trend_ring of these per trend vital, a
+ * ring by minute. */
+struct trend_minute {
+	int32_t minute;          /* minutes since the epoch */
+	uint32_t n;
+	double sum;
 };
 
-/* The mean of vital slot k's minute m, or NAN. */
-static double minute_mean(const struct trend_ring *t, int64_t m)
+/* The mean of minute m of trend slot k, or NAN. */
+static double minute_mean(const struct cl_stream *s, const struct patient *p, int k, int64_t m)
 {
-	int i = (int)(m % TREND_SLOTS);
+	const struct trend_minute *t = &p->trend[(size_t)k * (size_t)s->trend_ring +
+						 (size_t)(m % s->trend_ring)];
 
-	return m >= 0 && t->minute[i] == m && t->n[i] ? t->sum[i] / t->n[i] : NAN;
+	return m >= 0 && t->minute == m && t->n ? t->sum / t->n : NAN;
 }
 
 /* The mean over minutes m and m-1 (whichever have readings), or NAN. */
-static double two_minutes(const struct trend_ring *t, int64_t m)
+static double two_minutes(const struct cl_stream *s, const struct patient *p, int k, int64_t m)
 {
-	double a = minute_mean(t, m), b = minute_mean(t, m - 1);
+	double a = minute_mean(s, p, k, m), b = minute_mean(s, p, k, m - 1);
 
 	if (isnan(a))
 		return b;
@@ -540,8 +549,8 @@ static int trend_value(const struct cl_stream *s, const struct patient *p,
 
 		if (k < 0 || !p->trend)
 			continue;
-		now = two_minutes(&p->trend[k], m);
-		then = two_minutes(&p->trend[k], m - w);
+		now = two_minutes(s, p, k, m);
+		then = two_minutes(s, p, k, m - w);
 		if (isnan(now) || isnan(then))
 			continue;
 		if (r->trend[i].delta > 0 ? now - then >= r->trend[i].delta
@@ -555,25 +564,25 @@ static int trend_value(const struct cl_stream *s, const struct patient *p,
 static int trend_add(struct cl_stream *s, struct patient *p, enum cl_vital v, int64_t ts,
 		     double value)
 {
-	int k = s->trend_slot[v], i;
+	int k = s->trend_slot[v];
 	int64_t m = ts / 60000000;
-	struct trend_ring *t;
+	struct trend_minute *t;
 
-	if (k < 0)
+	if (k < 0 || m < 0 || m > INT32_MAX)
 		return CL_OK;
-	if (!p->trend && !(p->trend = cl_calloc((size_t)s->ntrend_slots, sizeof(*p->trend))))
+	if (!p->trend && !(p->trend = cl_calloc((size_t)s->ntrend_slots * (size_t)s->trend_ring,
+						sizeof(*p->trend))))
 		return CL_ENOMEM;
-	t = &p->trend[k];
-	i = (int)(m % TREND_SLOTS);
-	if (t->minute[i] != m) {
-		if (m < t->minute[i])
+	t = &p->trend[(size_t)k * (size_t)s->trend_ring + (size_t)(m % s->trend_ring)];
+	if (t->minute != m) {
+		if (m < t->minute)
 			return CL_OK; /* older than the ring keeps */
-		t->minute[i] = m;
-		t->sum[i] = 0;
-		t->n[i] = 0;
+		t->minute = (int32_t)m;
+		t->sum = 0;
+		t->n = 0;
 	}
-	t->sum[i] += value;
-	t->n[i]++;
+	t->sum += value;
+	t->n++;
 	return CL_OK;
 }
 
@@ -1361,6 +1370,8 @@ static int plan_rules(struct cl_stream *s)
 		for (int k = 0; k < r->ntrend; k++)
 			if (s->trend_slot[r->trend[k].vital] < 0)
 				s->trend_slot[r->trend[k].vital] = s->ntrend_slots++;
+		if ((int)(r->window_us / 60000000) + 3 > s->trend_ring)
+			s->trend_ring = (int)(r->window_us / 60000000) + 3;
 	}
 	return CL_OK;
 }
