@@ -118,7 +118,9 @@
     e.news.className = 'news2 ' + band(n2 && n2.risk);
     e.news.title = n2 ? 'risk ' + n2.risk + (partial ? ', from ' + n2.parameters +
       ' of 7 parameters' : '') : 'no score yet';
-    e.li.className = 'tile ' + band(n2 && n2.risk);
+    // (a new alert's cue stays through the updates that follow it)
+    e.li.className = 'tile ' + band(n2 && n2.risk) +
+      (e.li.classList.contains('flash') ? ' flash' : '');
     for (const [key] of VITALS)
       e.dd[key].textContent = vitalText(p, key);
     renderAge(p, Date.now());

@@ -3,6 +3,7 @@
  */
 #include "cl_sim_target.h"
 #include "core/cl_error.h"
+#include "core/cl_mem.h"
 #include "mqtt/cl_mqtt_conn.h"
 
 #include <stdlib.h>
@@ -211,3 +212,81 @@ int cl_sim_target_send(struct cl_sim_target *t, char *buf, size_t len, uint32_t 
 	return CL_OK;
 }
 
+
+/* A growing response body. */
+struct body {
+	char *buf;
+	size_t len, cap;
+	int oom;
+};
+
+/* Appends what curl received to the body. */
+static size_t collect(char *p, size_t sz, size_t n, void *arg)
+{
+	struct body *b = arg;
+	size_t add = sz * n;
+
+	if (b->len + add + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 65536;
+		char *nb;
+
+		while (nc < b->len + add + 1)
+			nc *= 2;
+		nb = cl_realloc(b->buf, nc);
+		if (!nb) {
+			b->oom = 1;
+			return 0;
+		}
+		b->buf = nb;
+		b->cap = nc;
+	}
+	memcpy(b->buf + b->len, p, add);
+	b->len += add;
+	b->buf[b->len] = '\0';
+	return add;
+}
+
+int cl_sim_fetch(const char *url, const char *token, char **body, size_t *len)
+{
+	struct body b = { 0 };
+	struct curl_slist *h = NULL;
+	char auth[300];
+	long code = 0;
+	CURLcode rc;
+	CURL *c;
+
+	*body = NULL;
+	*len = 0;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	c = curl_easy_init();
+	if (!c)
+		return cl_error_set(CL_ENOMEM, "cannot start an HTTP client");
+	if (token && *token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(NULL, auth);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (b.oom || rc != CURLE_OK || code != 200) {
+		cl_free(b.buf);
+		if (b.oom)
+			return cl_error_set(CL_ENOMEM, "no memory for the answer of %s", url);
+		if (rc != CURLE_OK)
+			return cl_error_set(CL_EIO, "cannot GET %s: %s", url,
+					    curl_easy_strerror(rc));
+		return cl_error_set(CL_EIO, "GET %s answered %ld%s", url, code,
+				    code == 401 || code == 403 ? " (give --token or --token-file)"
+							       : "");
+	}
+	*body = b.buf ? b.buf : cl_strdup("");
+	*len = b.len;
+	return *body ? CL_OK : cl_error_set(CL_ENOMEM, "no memory");
+}

@@ -41,4 +41,9 @@ int cl_sim_target_send(struct cl_sim_target *t, char *buf, size_t len, uint32_t 
 
 void cl_sim_target_close(struct cl_sim_target *t);
 
+/* GETs url with the bearer token (none when NULL or ""); the body, NUL
+ * terminated, in *body (cl_free it) and its length in *len. 0, or CL_EIO
+ * with cl_error_detail() saying what the server answered. */
+int cl_sim_fetch(const char *url, const char *token, char **body, size_t *len);
+
 #endif

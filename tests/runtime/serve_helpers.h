@@ -89,7 +89,7 @@ struct server {
 static inline void server_start(struct server *s, const char *exe, const char *data_dir,
 			 const char *const *extra)
 {
-	const char *args[40];
+	const char *args[80];
 	pid_t parent = getpid();
 	int n = 0;
 	char line[512];
@@ -105,8 +105,10 @@ static inline void server_start(struct server *s, const char *exe, const char *d
 	args[n++] = "127.0.0.1:0";
 	args[n++] = "--log-level";
 	args[n++] = "warn";
-	for (int i = 0; extra && extra[i] && n < 38; i++)
+	for (int i = 0; extra && extra[i]; i++) {
+		assert_true(n < 78);
 		args[n++] = extra[i];
+	}
 	args[n] = NULL;
 	/* gone before the child starts: a slow child must not leave the
 	 * previous run's "listening on" line for the loop below to find */
