@@ -319,6 +319,17 @@ static inline long metric(const struct server *s, const char *name)
 	return v;
 }
 
+/* For tests of how alerts are delivered, stored and scoped (not of how a
+ * reading becomes one: runtime_stream and runtime_simulate test that with
+ * the defaults): one critical reading raises its alert at once, with no
+ * signal quality hold and no persistence. Server arguments. */
+#define CL_TEST_ONE_READING_ALERTS                                                       \
+	"--set", "quality.spo2.enabled=false", "--set", "quality.heart_rate.enabled=false",  \
+	"--set", "alerts.spo2_low.persist=0", "--set", "alerts.spo2_low.readings=1",        \
+	"--set", "alerts.tachycardia.persist=0", "--set", "alerts.tachycardia.readings=1",  \
+	"--set", "alerts.bradycardia.persist=0", "--set", "alerts.bradycardia.readings=1",  \
+	"--set", "alerts.news2_single_3.persist=0", "--set", "alerts.news2_single_3.readings=1"
+
 static inline struct reply post(const struct server *s, const char *body)
 {
 	return http(s, "POST", "/api/v1/events", s->token, body, strlen(body));

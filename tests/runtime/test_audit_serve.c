@@ -488,6 +488,7 @@ static pid_t stream_to_file(const struct server *s, const char *token, const cha
  * ward's patients only, and streams its ward's patients. */
 static void test_ward_scope(void **state)
 {
+	const char *one_reading[] = { CL_TEST_ONE_READING_ALERTS, NULL };
 	char data[300], nurse[80], id1[32], id2[32], path[200];
 	int n1 = 0, n2 = 0;
 	struct server s;
@@ -497,7 +498,7 @@ static void test_ward_scope(void **state)
 	(void)state;
 	snprintf(data, sizeof(data), "%s/wards", dir);
 	place_patients(data);
-	server_start(&s, bin, data, NULL);
+	server_start(&s, bin, data, one_reading);
 	issue(data, CL_ROLE_CLINICIAN, NULL, "ICU-A", nurse, NULL);
 	r = post(&s, test_event("w-1", "m-1", "p-1", "spo2", 85, "%"));
 	assert_int_equal(r.code, 200);

@@ -184,7 +184,8 @@ static void test_jwt_serve(void **state)
 		assert_int_equal(system(cmd), 0);
 	}
 	{
-		const char *extra[] = { "--set", set_iss, "--set", set_aud, "--set", set_jwks, NULL };
+		const char *extra[] = { "--set", set_iss, "--set", set_aud, "--set", set_jwks,
+					CL_TEST_ONE_READING_ALERTS, NULL };
 
 		server_start(&s, bin, data, extra);
 	}

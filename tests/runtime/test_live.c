@@ -234,7 +234,8 @@ static void test_sse_and_webhook(void **state)
 	struct sse_client sse = { 0 };
 	struct server s;
 	char data[300], hook[128], ref[400], refset[420];
-	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", "--set", refset, NULL };
+	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", "--set", refset,
+				CL_TEST_ONE_READING_ALERTS, NULL };
 	struct reply r;
 	FILE *f;
 
@@ -313,7 +314,7 @@ static void test_webhook_engineer(void **state)
 	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", "--set",
 				"webhook.role=engineer", "--set", dropset, "--set",
 				"pipelines.drop.trigger=watch", "--set", "pipelines.drop.attempts=1",
-				NULL };
+				CL_TEST_ONE_READING_ALERTS, NULL };
 	struct reply r;
 	FILE *f;
 
@@ -387,7 +388,7 @@ static void test_break_glass_alert(void **state)
 	struct server s;
 	char data[300], hook[128], nurse[80], doctor[80], officer[80], *body;
 	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=20ms", "--set",
-				"webhook.role=compliance", NULL };
+				"webhook.role=compliance", CL_TEST_ONE_READING_ALERTS, NULL };
 	struct reply r;
 	json_t *j, *a;
 
@@ -480,7 +481,7 @@ static void test_dead_letter(void **state)
 {
 	char data[300], hook[128], path[400];
 	const char *extra[] = { "--set", hook, "--set", "webhook.backoff=10ms",
-				"--set", "webhook.attempts=3", NULL };
+				"--set", "webhook.attempts=3", CL_TEST_ONE_READING_ALERTS, NULL };
 	struct server s;
 	struct reply r;
 	int port = unused_port();
@@ -530,8 +531,9 @@ static void test_webhook_outbox_survives_kill(void **state)
 {
 	char data[300], hook[128], path[400];
 	const char *slow[] = { "--set", hook, "--set", "webhook.backoff=30s",
-			       "--set", "webhook.attempts=3", NULL };
-	const char *fast[] = { "--set", hook, "--set", "webhook.backoff=20ms", NULL };
+			       "--set", "webhook.attempts=3", CL_TEST_ONE_READING_ALERTS, NULL };
+	const char *fast[] = { "--set", hook, "--set", "webhook.backoff=20ms",
+			       CL_TEST_ONE_READING_ALERTS, NULL };
 	struct receiver rv;
 	struct server s;
 	struct reply r;

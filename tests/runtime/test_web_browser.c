@@ -26,15 +26,6 @@
 
 #define PATIENTS "8"
 
-/* The pages show alerts; how a reading becomes one (signal quality,
- * persistence) is runtime_stream's to test: here one critical reading
- * raises its alert at once, as the scripts post them. */
-#define ONE_READING_ALERTS                                                               \
-	"--set", "quality.spo2.enabled=false", "--set", "quality.heart_rate.enabled=false",  \
-	"--set", "alerts.spo2_low.persist=0", "--set", "alerts.spo2_low.readings=1",        \
-	"--set", "alerts.tachycardia.persist=0", "--set", "alerts.tachycardia.readings=1",  \
-	"--set", "alerts.bradycardia.persist=0", "--set", "alerts.bradycardia.readings=1",  \
-	"--set", "alerts.news2_single_3.persist=0", "--set", "alerts.news2_single_3.readings=1"
 
 static const char *script, *shots;
 
@@ -42,7 +33,7 @@ static void test_board_in_browser(void **state)
 {
 	const char *extra[] = { "--set", "ingest.inputs=events,fhir,synthetic",
 				"--set", "synthetic.patients=" PATIENTS,
-				"--set", "synthetic.rate=40", ONE_READING_ALERTS, NULL };
+				"--set", "synthetic.rate=40", CL_TEST_ONE_READING_ALERTS, NULL };
 	char data[300], clin[128], pat[128], cmd[2048], ev[2200];
 	const char *out, *delay;
 	struct server s;
@@ -97,7 +88,7 @@ static void test_board_in_browser(void **state)
 static void test_patient_in_browser(void **state)
 {
 	const char *extra[] = { "--set", "ingest.inputs=events,fhir",
-				"--set", "stream.idle_flush=1h", ONE_READING_ALERTS, NULL };
+				"--set", "stream.idle_flush=1h", CL_TEST_ONE_READING_ALERTS, NULL };
 	char data[300], clin[128], pat[128], ward[128], cmd[2600], mjs[1024];
 	const char *out, *ms;
 	struct server s;
@@ -138,7 +129,7 @@ static void test_patient_in_browser(void **state)
 static void test_hospital_in_browser(void **state)
 {
 	const char *extra[] = { "--set", "ingest.inputs=events,fhir", "--set", "refine.interval=1s",
-				ONE_READING_ALERTS, NULL };
+				CL_TEST_ONE_READING_ALERTS, NULL };
 	char data[300], files[300], cmd[2600], mjs[1024], mgr[128], clin[128], eng[128], ev[1200];
 	char comp[128], wardd[128];
 	const char *out;
