@@ -111,7 +111,10 @@ static int truth_line(struct cl_sim_truth *t, json_t *o, const char *where)
 	return CL_OK;
 }
 
-int cl_sim_truth_parse(struct cl_sim_truth *t, const char *text, size_t len)
+/* Calls fn for each non-blank line of NDJSON text, parsed, with where
+ * naming it ("<what> line N"); stops at the first error. */
+static int each_line(const char *text, size_t len, const char *what,
+		     int (*fn)(void *arg, json_t *o, const char *where), void *arg)
 {
 	size_t pos = 0;
 	long line = 0;
@@ -127,12 +130,12 @@ int cl_sim_truth_parse(struct cl_sim_truth *t, const char *text, size_t len)
 		line++;
 		for (k = pos; k < end && strchr(" \t\r", text[k]); k++)
 			;
-		snprintf(where, sizeof(where), "truth line %ld", line);
+		snprintf(where, sizeof(where), "%s line %ld", what, line);
 		if (k < end) {
 			o = json_loadb(text + pos, end - pos, 0, &err);
 			if (!o)
 				return cl_error_set(CL_EPARSE, "%s: %s", where, err.text);
-			rc = truth_line(t, o, where);
+			rc = fn(arg, o, where);
 			json_decref(o);
 			if (rc)
 				return rc;
@@ -140,6 +143,16 @@ int cl_sim_truth_parse(struct cl_sim_truth *t, const char *text, size_t len)
 		pos = end + 1;
 	}
 	return CL_OK;
+}
+
+static int truth_each(void *arg, json_t *o, const char *where)
+{
+	return truth_line(arg, o, where);
+}
+
+int cl_sim_truth_parse(struct cl_sim_truth *t, const char *text, size_t len)
+{
+	return each_line(text, len, "truth", truth_each, t);
 }
 
 void cl_sim_truth_free(struct cl_sim_truth *t)
@@ -210,10 +223,14 @@ static int alert_array(struct cl_sim_alerts *a, json_t *arr)
 	return CL_OK;
 }
 
+static int alert_each(void *arg, json_t *o, const char *where)
+{
+	return alert_one(arg, o, where);
+}
+
 int cl_sim_alerts_parse(struct cl_sim_alerts *a, const char *text, size_t len)
 {
 	size_t pos = 0;
-	long line = 0;
 	json_t *doc;
 	int rc;
 
@@ -236,30 +253,7 @@ int cl_sim_alerts_parse(struct cl_sim_alerts *a, const char *text, size_t len)
 		return cl_error_set(CL_EPARSE, "alerts line %d: %s", err.line, err.text);
 	}
 	/* NDJSON */
-	pos = 0;
-	while (pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t end = nl ? (size_t)(nl - text) : len, k;
-		char where[40];
-		json_error_t err;
-		json_t *o;
-
-		line++;
-		for (k = pos; k < end && strchr(" \t\r", text[k]); k++)
-			;
-		snprintf(where, sizeof(where), "alerts line %ld", line);
-		if (k < end) {
-			o = json_loadb(text + pos, end - pos, 0, &err);
-			if (!o)
-				return cl_error_set(CL_EPARSE, "%s: %s", where, err.text);
-			rc = alert_one(a, o, where);
-			json_decref(o);
-			if (rc)
-				return rc;
-		}
-		pos = end + 1;
-	}
-	return CL_OK;
+	return each_line(text, len, "alerts", alert_each, a);
 }
 
 void cl_sim_alerts_free(struct cl_sim_alerts *a)
