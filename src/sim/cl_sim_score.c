@@ -510,13 +510,15 @@ int cl_sim_score_compute(const struct cl_sim_truth *t, const struct cl_sim_alert
 	/* the episodes */
 	for (size_t k = 0; k < neps; k++) {
 		int hit = first_raised[k] != INT64_MAX;
-		double delay = (double)(first_raised[k] - eps[k]->start_us) / 1e6;
+		double delay;
 
 		r->episodes++;
 		r->detected += hit;
 		count(r->kinds, &r->nkinds, CL_SIM_SCORE_KINDS, eps[k]->kind, hit);
 		if (!hit)
 			continue;
+		/* (only now: INT64_MAX, none raised, minus a start overflows) */
+		delay = (double)first_raised[k] / 1e6 - (double)eps[k]->start_us / 1e6;
 		if (threshold_kind(eps[k]->kind))
 			d_thr[nd++] = delay;
 		if (strcmp(eps[k]->kind, "deterioration") == 0) {
