@@ -128,6 +128,11 @@ static int move_on(struct cl_blog_reader *r)
 	if (rc)
 		return rc;
 	if (r->cur + 1 < r->nsegs) {
+		/* a newer segment: this one is sealed, but the writer may
+		 * have finished it between the look above and the listing
+		 * (it completes a segment before it starts the next) */
+		if (cl_seg_scan_refresh(r->scan))
+			return 1;
 		rc = open_segment(r, r->cur + 1);
 		return rc ? rc : 1;
 	}
@@ -201,6 +206,12 @@ int cl_blog_reader_next(struct cl_blog_reader *r, struct cl_frame *f)
 				continue;
 			return 0;
 		}
+		/* A newer segment exists, so this one is sealed; but its
+		 * tail may have been finished after this scan read it (the
+		 * writer completes a segment before it starts the next):
+		 * read what it holds now before calling anything lost. */
+		if (cl_seg_scan_refresh(r->scan))
+			continue;
 		/* A sealed segment ends badly: data was lost. */
 		rc = open_segment(r, r->cur + 1);
 		if (rc)
