@@ -4,7 +4,7 @@
 # docs/architecture.md (and DESIGN.md, "Code layout and layers"):
 #
 #   core -> model -> json, bronze, lake, store, mqtt, auth, audit
-#        -> stream, batch, ingest, fhir, sim, privacy -> plugins (inputs) -> serve -> cli
+#        -> stream, batch, ingest, fhir, sim, privacy, ml -> plugins (inputs) -> serve -> cli
 #        -> the registries (src/main.c, src/modules.c)
 #
 # usage: check_layers.sh SOURCE_ROOT
@@ -17,7 +17,7 @@ rank() {
 	core) echo 0 ;;
 	model) echo 1 ;;
 	json | bronze | lake | store | mqtt | auth | audit) echo 2 ;;
-	stream | batch | ingest | fhir | sim | privacy) echo 3 ;;
+	stream | batch | ingest | fhir | sim | privacy | ml) echo 3 ;;
 	plugins) echo 4 ;;
 	serve) echo 5 ;;
 	cli) echo 6 ;;
