@@ -3,6 +3,7 @@
  */
 #include "cl_gold.h"
 #include "core/cl_error.h"
+#include "model/cl_charlson.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,8 +31,48 @@ static int affected(const struct cl_gold_table *t, const char *const *changed)
 	return 0;
 }
 
+/* charlson_category(code): a condition code's Charlson category (an
+ * index into cl_charlson_categories), or NULL. */
+static void sql_category(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *code = sqlite3_value_text(argv[0]);
+	int c = code ? cl_charlson_category_of((const char *)code) : -1;
+
+	(void)argc;
+	if (c < 0)
+		sqlite3_result_null(ctx);
+	else
+		sqlite3_result_int(ctx, c);
+}
+
+/* charlson_index(mask): the index of a set of categories (bit i: i). */
+static void sql_index(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	sqlite3_result_int(ctx, cl_charlson_index((uint32_t)sqlite3_value_int64(argv[0])));
+}
+
+/* charlson_cancer(mask): 1 when a malignancy or a metastatic tumour is in. */
+static void sql_cancer(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	uint32_t m = (uint32_t)sqlite3_value_int64(argv[0]);
+
+	(void)argc;
+	sqlite3_result_int(ctx, (m >> CL_CHARLSON_MALIGNANCY & 1) || (m >> CL_CHARLSON_METASTATIC & 1));
+}
+
 int cl_gold_refresh(sqlite3 *db, const char *const *changed)
 {
+	const int det = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+
+	if (sqlite3_create_function(db, "charlson_category", 1, det, NULL, sql_category, NULL,
+				    NULL) != SQLITE_OK ||
+	    sqlite3_create_function(db, "charlson_index", 1, det, NULL, sql_index, NULL, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_create_function(db, "charlson_cancer", 1, det, NULL, sql_cancer, NULL, NULL) !=
+		    SQLITE_OK)
+		return cl_error_set(CL_EIO, "carelake.db: the Charlson functions: %s",
+				    sqlite3_errmsg(db));
 	for (const struct cl_gold_table *t = cl_gold_tables; t->name; t++)
 		if (affected(t, changed) && sqlite3_exec(db, t->refresh, NULL, NULL, NULL) != SQLITE_OK)
 			return cl_error_set(CL_EIO, "carelake.db: refreshing %s: %s", t->name,

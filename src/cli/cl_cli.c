@@ -39,6 +39,8 @@ const struct cl_command cl_commands[] = {
 	  cl_cmd_vacuum_usage, cl_cmd_vacuum_opts, cl_cmd_vacuum },
 	{ "status", "pipelines and their runs, lag, quarantine",
 	  cl_cmd_status_usage, cl_cmd_status_opts, cl_cmd_status },
+	{ "model", "30-day readmission models: train, list, show, promote",
+	  cl_cmd_model_usage, cl_cmd_model_opts, cl_cmd_model },
 	{ "simulate", "synthetic ICU device streams with injected episodes and a ground-truth file",
 	  cl_cmd_simulate_usage, cl_cmd_simulate_opts, cl_cmd_simulate },
 	{ "verify", "check bronze framing and checksums; report counts per source",

@@ -108,6 +108,7 @@ int cl_cmd_table(int argc, char **argv);
 int cl_cmd_optimize(int argc, char **argv);
 int cl_cmd_vacuum(int argc, char **argv);
 int cl_cmd_status(int argc, char **argv);
+int cl_cmd_model(int argc, char **argv);
 int cl_cmd_generate(int argc, char **argv);
 int cl_cmd_token(int argc, char **argv);
 
@@ -126,6 +127,7 @@ extern const char cl_cmd_table_usage[];
 extern const char cl_cmd_optimize_usage[];
 extern const char cl_cmd_vacuum_usage[];
 extern const char cl_cmd_status_usage[];
+extern const char cl_cmd_model_usage[];
 extern const char cl_cmd_generate_usage[];
 extern const char cl_cmd_token_usage[];
 
@@ -144,6 +146,7 @@ extern const struct cl_opt cl_cmd_table_opts[];
 extern const struct cl_opt cl_cmd_optimize_opts[];
 extern const struct cl_opt cl_cmd_vacuum_opts[];
 extern const struct cl_opt cl_cmd_status_opts[];
+extern const struct cl_opt cl_cmd_model_opts[];
 extern const struct cl_opt cl_cmd_generate_opts[];
 extern const struct cl_opt cl_cmd_token_opts[];
 

@@ -1,0 +1,153 @@
+/*
+ * `carelake model`: the 30-day readmission models (ml/cl_readmission.h):
+ * train one on the lake's feature table, list the registry's versions,
+ * show one, promote one.
+ */
+#include "cl_cli.h"
+#include "core/cl_error.h"
+#include "ml/cl_readmission.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cl_cmd_model_usage[] =
+	"usage: carelake model train readmission [--split time|patient] [--seed K]\n"
+	"                                        [--format text|json] [--data DIR]\n"
+	"       carelake model list [--format text|json]\n"
+	"       carelake model show V\n"
+	"       carelake model promote V\n\n"
+	"Predicts unplanned readmission within 30 days of a discharge from what is\n"
+	"known at the discharge, on gold_readmission_features (docs/ml.md): an\n"
+	"L2-regularised logistic regression and gradient-boosted trees (XGBoost),\n"
+	"split by time (the latest discharges held out; default) or by patient,\n"
+	"never by row, and reported on the held-out part beside the LACE index\n"
+	"and the HOSPITAL score of the same stays: AUROC with its DeLong 95%\n"
+	"interval, AUPRC, Brier score, calibration slope and intercept, a\n"
+	"reliability table, by sex and age band. Every training is a version in\n"
+	"the registry (DATA/models/readmission/vN: model.json, xgboost.json and\n"
+	"the model card card.md); promote one to use it. The same data and seed\n"
+	"give the same model.\n\n";
+
+/* What model's options set. */
+struct model_args {
+	const char *split, *format;
+	uint64_t seed;
+};
+
+const struct cl_opt cl_cmd_model_opts[] = {
+	CL_OPT_STRING("split", struct model_args, split, "S",
+		      "train: time (the latest discharges held out) or patient"),
+	CL_OPT_UINT("seed", struct model_args, seed, 0, UINT64_MAX - 1, "K",
+		    "train: the same seed gives the same model (default 1)"),
+	CL_OPT_STRING("format", struct model_args, format, "F", "text (default) or json"),
+	CL_OPT_END,
+};
+
+/* A version argument: "3" or "v3". */
+static int version_arg(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s == 'v')
+		s++;
+	v = strtol(s, &end, 10);
+	return end != s && !*end && v > 0 && v < 100000 ? (int)v : -1;
+}
+
+int cl_cmd_model(int argc, char **argv)
+{
+	struct model_args a = { .seed = 1 };
+	struct cl_cli cli;
+	int nargs, rc, json;
+
+	cl_cli_init(&cli, "model");
+	rc = cl_cli_parse(&cli, cl_cmd_model_opts, &a, cl_cmd_model_usage, argc, argv, &nargs);
+	if (rc >= 0)
+		return rc;
+	if (a.format && strcmp(a.format, "text") && strcmp(a.format, "json"))
+		return cl_cli_error(&cli, "--format must be text or json");
+	json = a.format && strcmp(a.format, "json") == 0;
+	if (nargs < 1)
+		return cl_cli_error(&cli, "say what to do: train readmission, list, show V or "
+				    "promote V");
+	if (strcmp(argv[0], "train") == 0) {
+		struct cl_readm_options o;
+		json_t *r;
+
+		if (nargs != 2 || strcmp(argv[1], "readmission") != 0)
+			return cl_cli_error(&cli, "train what? the one model is 'readmission'");
+		cl_readm_options_default(&o);
+		o.seed = a.seed;
+		if (a.split && strcmp(a.split, "time") && strcmp(a.split, "patient"))
+			return cl_cli_error(&cli, "--split must be time or patient (never by row)");
+		if (a.split && strcmp(a.split, "patient") == 0)
+			o.split = CL_READM_SPLIT_PATIENT;
+		if (cl_readm_train(cli.data_dir, &o, &r) != CL_OK)
+			return cl_cli_error(&cli, "%s", cl_error_detail());
+		if (json) {
+			json_dumpf(r, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+			putchar('\n');
+		} else {
+			cl_readm_print(r, stdout);
+			printf("registered as v%lld: %s/models/readmission/v%lld/ (model card: card.md)\n",
+			       (long long)json_integer_value(json_object_get(r, "version")), cli.data_dir,
+			       (long long)json_integer_value(json_object_get(r, "version")));
+		}
+		json_decref(r);
+		return CL_EXIT_OK;
+	}
+	if (strcmp(argv[0], "list") == 0) {
+		json_t *l, *v;
+		size_t i;
+
+		if (nargs != 1)
+			return cl_cli_error(&cli, "list takes no argument");
+		cl_readm_list(cli.data_dir, &l);
+		if (json) {
+			json_dumpf(l, stdout, JSON_INDENT(2));
+			putchar('\n');
+		} else {
+			if (!json_array_size(l))
+				printf("no readmission models yet: carelake model train readmission\n");
+			json_array_foreach(l, i, v)
+				printf("v%-4lld %s  split %-7s seed %-4lld AUROC logistic %.3f, xgboost "
+				       "%.3f%s\n", (long long)json_integer_value(json_object_get(v, "version")),
+				       json_string_value(json_object_get(v, "trained")),
+				       json_string_value(json_object_get(v, "split")),
+				       (long long)json_integer_value(json_object_get(v, "seed")),
+				       json_number_value(json_object_get(v, "auroc_logistic")),
+				       json_number_value(json_object_get(v, "auroc_xgboost")),
+				       json_is_true(json_object_get(v, "promoted")) ? "  (promoted)" : "");
+		}
+		json_decref(l);
+		return CL_EXIT_OK;
+	}
+	if (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "promote") == 0) {
+		int v = nargs == 2 ? version_arg(argv[1]) : -1;
+		json_t *m;
+
+		if (v < 0)
+			return cl_cli_error(&cli, "%s needs a version, such as v1", argv[0]);
+		if (argv[0][0] == 'p') {
+			if (cl_readm_promote(cli.data_dir, v) != CL_OK)
+				return cl_cli_error(&cli, "%s", cl_error_detail());
+			printf("readmission model v%d promoted\n", v);
+			return CL_EXIT_OK;
+		}
+		if (cl_readm_show(cli.data_dir, v, &m) != CL_OK)
+			return cl_cli_error(&cli, "%s", cl_error_detail());
+		if (json) {
+			json_dumpf(m, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+			putchar('\n');
+		} else {
+			cl_readm_print(m, stdout);
+		}
+		json_decref(m);
+		return CL_EXIT_OK;
+	}
+	return cl_cli_error(&cli, "unknown action '%s' (train readmission, list, show V, promote V)",
+			    argv[0]);
+}
