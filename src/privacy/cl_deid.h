@@ -39,6 +39,7 @@ enum cl_deid_rule {
 	CL_DEID_BIRTH_DATE,  /* a birth date: shifted, and capped at age 90 */
 	CL_DEID_YEAR,        /* a date of no one person (a day of counts): its year */
 	CL_DEID_ZIP,         /* a ZIP code: its listed 3-digit area, else "000" */
+	CL_DEID_AGE,         /* an age in years: capped at CL_DEID_AGE_CAP */
 	CL_DEID_WITHHELD,    /* a whole table that is never exported de-identified */
 };
 

@@ -227,6 +227,9 @@ int cl_deid_select(sqlite3 *db, const struct cl_deid *d, const char *table,
 			snprintf(expr, sizeof(expr), "deid_zip(\"%s\")", col);
 			kind = CL_LAKE_STRING;
 			break;
+		case CL_DEID_AGE:
+			snprintf(expr, sizeof(expr), "min(\"%s\", %d)", col, CL_DEID_AGE_CAP);
+			break;
 		}
 		if (len < cap)
 			len += (size_t)snprintf(sql + len, cap - len, "%s%s AS \"%s\"",

@@ -252,6 +252,50 @@ const struct cl_deid_column cl_deid_columns[] = {
 	{ "gold_data_quality", "warnings", KEEP, NULL, COUNT },
 	{ "gold_data_quality", "quarantine_rate", KEEP, NULL, COUNT },
 
+	{ "gold_readmission_features", "stay_id", PSEUDO, "encounter", ID_ENCOUNTER },
+	{ "gold_readmission_features", "patient_id", PSEUDO, "patient", ID_PATIENT },
+	{ "gold_readmission_features", "admit_ts", DATE, "patient_id", PDATE },
+	{ "gold_readmission_features", "discharge_ts", DATE, "patient_id", PDATE },
+	{ "gold_readmission_features", "month", YEAR, NULL,
+	  "(C) the month of a patient's discharge: its year only" },
+	{ "gold_readmission_features", "ward", KEEP, NULL, "a ward of the hospital" },
+	{ "gold_readmission_features", "cohort", KEEP, NULL, CODE },
+	{ "gold_readmission_features", "readmitted_30d", KEEP, NULL, "the outcome, 0 or 1" },
+	{ "gold_readmission_features", "days_to_readmission", KEEP, NULL,
+	  "an interval, not a date" },
+	{ "gold_readmission_features", "planned", KEEP, NULL, CODE },
+	{ "gold_readmission_features", "age_years", CL_DEID_AGE, NULL,
+	  "(C) an age: over 89 is 90, as Safe Harbor asks" },
+	{ "gold_readmission_features", "sex_female", KEEP, NULL, CODE },
+	{ "gold_readmission_features", "los_days", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "emergency", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "icu", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "oncology", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "encounters", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "charlson", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "ed_visits_6m", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "ed_visits_12m", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "admissions_6m", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "admissions_12m", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "medications", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "procedures", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "heart_rate", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "respiratory_rate", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "spo2", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "systolic_bp", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "temperature", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "heart_rate_trend", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "respiratory_rate_trend", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "spo2_trend", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "systolic_bp_trend", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "temperature_trend", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "news2", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "abnormal_vitals", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "hemoglobin", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "sodium", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "lace", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "hospital_score", KEEP, NULL, "a measure of the stay, not about who" },
+
 	{ NULL, NULL, KEEP, NULL, NULL },
 };
 
@@ -281,6 +325,7 @@ const char *cl_deid_rule_name(enum cl_deid_rule r)
 	case CL_DEID_BIRTH_DATE: return "birth date, shifted, age capped";
 	case CL_DEID_YEAR: return "year only";
 	case CL_DEID_ZIP: return "ZIP, 3 digits or 000";
+	case CL_DEID_AGE: return "age, capped at 90";
 	case CL_DEID_WITHHELD: return "table withheld";
 	}
 	return "?";

@@ -279,11 +279,41 @@ static void test_train_and_registry(void **state)
 	json_decref(a);
 }
 
+/* The feature table for research, de-identified: no id or date as it
+ * was, ages capped at 90, the features as they are. */
+static void test_research_export(void **state)
+{
+	char out[500], *csv;
+	struct result r;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/features.csv", dir);
+	r = run(NULL, "export", "--data", data, "--table", "gold_readmission_features",
+		"--deidentify", "--format", "csv", "--out", out, NULL);
+	if (r.status != 0)
+		fail_msg("export: %s", r.err);
+	done(&r);
+	csv = slurp(out);
+	assert_non_null(strstr(csv, "charlson"));
+	assert_null(strstr(csv, "cohort-0"));   /* neither stay nor patient ids */
+	for (char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+		char *f = line + 1;
+		double age;
+
+		for (int i = 0; i < 10; i++)   /* age_years is the 11th column */
+			f = strchr(f, ',') + 1;
+		age = atof(f);
+		assert_true(age <= 90);
+	}
+	free(csv);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_leakage),
 		cmocka_unit_test(test_train_and_registry),
+		cmocka_unit_test(test_research_export),
 	};
 	int rc;
 
