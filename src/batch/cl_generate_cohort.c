@@ -226,6 +226,9 @@ struct stay {
 	int ward, ward2;
 	int unplanned, died, reason;
 	double risk;              /* the 30-day readmission probability drawn (-1: none) */
+	double observable;        /* the same without the patient's random effect: what
+				   * the records can tell, the best score a model can
+				   * reach (ranks as E[risk | records] does) */
 	double hb, na;            /* the discharge labs (NAN: not taken) */
 	int nread[NVITALS];
 	double vital[NVITALS][MAX_READINGS];
@@ -576,6 +579,7 @@ static struct stay *make_stay(struct cohort *g, int64_t t, int unplanned, int *p
 	       B_LOW_NA * (st->na < 135) + B_ONCOLOGY * oncology + B_PROCEDURE * (st->nproc > 0) +
 	       B_NEWS2 * (n2 < 10 ? n2 : 10) + B_MEDS * st->nmed + p->effect;
 	st->risk = logistic(risk);
+	st->observable = logistic(risk - p->effect);
 	/* some labs not taken (after the risk: the body has them regardless) */
 	if (uniform(&g->r) < 0.08)
 		st->hb = NAN;
@@ -906,7 +910,8 @@ static void write_truth(struct cohort *g, FILE *f)
 					   st->end + 30 * DAY > g->end);
 		enc_id(p, st->enc, id, sizeof(id));
 		ts(st->end, a);
-		fprintf(f, "%s,%s,%s,%.6f,%d,%d\n", id, p->id, a, st->risk, readmitted, censored);
+		fprintf(f, "%s,%s,%s,%.6f,%d,%d,%.6f\n", id, p->id, a, st->risk, readmitted, censored,
+			st->observable);
 		g->c->index_stays++;
 		g->c->readmitted += readmitted;
 		g->c->censored += censored;
@@ -963,7 +968,8 @@ int cl_generate_cohort(const char *out_dir, const struct cl_cohort_options *o,
 	if (rc == CL_OK)
 		rc = open_out(out_dir, "readmission-truth.csv", &truth);
 	if (rc == CL_OK)
-		fputs("stay_id,patient_id,discharge,true_risk,readmitted,censored\n", truth);
+		fputs("stay_id,patient_id,discharge,true_risk,readmitted,censored,observable_risk\n",
+		      truth);
 	for (int i = 0; rc == CL_OK && i < o->patients; i++) {
 		if (i % PATIENTS_PER_FILE == 0) {
 			rc = close_out(f, name, CL_OK);

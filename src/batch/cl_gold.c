@@ -3,6 +3,8 @@
  */
 #include "cl_gold.h"
 #include "core/cl_error.h"
+#include "core/cl_log.h"
+#include "core/cl_time.h"
 #include "model/cl_charlson.h"
 
 #include <stdio.h>
@@ -73,9 +75,16 @@ int cl_gold_refresh(sqlite3 *db, const char *const *changed)
 		    SQLITE_OK)
 		return cl_error_set(CL_EIO, "carelake.db: the Charlson functions: %s",
 				    sqlite3_errmsg(db));
-	for (const struct cl_gold_table *t = cl_gold_tables; t->name; t++)
-		if (affected(t, changed) && sqlite3_exec(db, t->refresh, NULL, NULL, NULL) != SQLITE_OK)
+	for (const struct cl_gold_table *t = cl_gold_tables; t->name; t++) {
+		int64_t t0 = cl_time_mono_us();
+
+		if (!affected(t, changed))
+			continue;
+		if (sqlite3_exec(db, t->refresh, NULL, NULL, NULL) != SQLITE_OK)
 			return cl_error_set(CL_EIO, "carelake.db: refreshing %s: %s", t->name,
 					    sqlite3_errmsg(db));
+		cl_log_info("gold", "event=refreshed table=%s rows=%d ms=%.1f", t->name,
+			    sqlite3_changes(db), (double)(cl_time_mono_us() - t0) / 1000);
+	}
 	return CL_OK;
 }

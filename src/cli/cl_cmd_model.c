@@ -14,7 +14,8 @@
 
 const char cl_cmd_model_usage[] =
 	"usage: carelake model train readmission [--split time|patient] [--seed K]\n"
-	"                                        [--format text|json] [--data DIR]\n"
+	"                                        [--format text|json] [--predictions FILE]\n"
+	"                                        [--data DIR]\n"
 	"       carelake model list [--format text|json]\n"
 	"       carelake model show V\n"
 	"       carelake model promote V\n\n"
@@ -32,7 +33,7 @@ const char cl_cmd_model_usage[] =
 
 /* What model's options set. */
 struct model_args {
-	const char *split, *format;
+	const char *split, *format, *predictions;
 	uint64_t seed;
 };
 
@@ -42,6 +43,8 @@ const struct cl_opt cl_cmd_model_opts[] = {
 	CL_OPT_UINT("seed", struct model_args, seed, 0, UINT64_MAX - 1, "K",
 		    "train: the same seed gives the same model (default 1)"),
 	CL_OPT_STRING("format", struct model_args, format, "F", "text (default) or json"),
+	CL_OPT_STRING("predictions", struct model_args, predictions, "FILE",
+		      "train: also write the test stays' predictions as CSV"),
 	CL_OPT_END,
 };
 
@@ -81,6 +84,7 @@ int cl_cmd_model(int argc, char **argv)
 			return cl_cli_error(&cli, "train what? the one model is 'readmission'");
 		cl_readm_options_default(&o);
 		o.seed = a.seed;
+		o.predictions = a.predictions;
 		if (a.split && strcmp(a.split, "time") && strcmp(a.split, "patient"))
 			return cl_cli_error(&cli, "--split must be time or patient (never by row)");
 		if (a.split && strcmp(a.split, "patient") == 0)

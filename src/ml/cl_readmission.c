@@ -65,6 +65,7 @@ struct stays {
 	double *raw;            /* n x NFEAT, NAN where missing */
 	uint8_t *y;
 	char (*discharge)[32];
+	char (*stay)[96];
 	uint64_t *patient_hash;
 	double *lace, *hospital;
 	long counts[5];         /* all stays, died in stay, censored death,
@@ -76,6 +77,7 @@ static void stays_free(struct stays *s)
 	cl_free(s->raw);
 	cl_free(s->y);
 	cl_free(s->discharge);
+	cl_free(s->stay);
 	cl_free(s->patient_hash);
 	cl_free(s->lace);
 	cl_free(s->hospital);
@@ -113,7 +115,7 @@ static int read_stays(sqlite3 *db, uint64_t seed, struct stays *s)
 			s->counts[i] = (long)sqlite3_column_int64(q, i);
 	sqlite3_finalize(q);
 	at = (size_t)snprintf(sql, sizeof(sql), "SELECT readmitted_30d, discharge_ts, patient_id,"
-			      " lace, hospital_score");
+			      " lace, hospital_score, stay_id");
 	for (size_t j = 0; j < NFEAT; j++)
 		at += (size_t)snprintf(sql + at, sizeof(sql) - at, ", %s", features[j].name);
 	snprintf(sql + at, sizeof(sql) - at, " FROM gold_readmission_features WHERE cohort = 'index'"
@@ -144,6 +146,7 @@ static int read_stays(sqlite3 *db, uint64_t seed, struct stays *s)
 		s->f = g;                                                               \
 	} while (0)
 			GROW(discharge);
+			GROW(stay);
 			GROW(patient_hash);
 			GROW(lace);
 			GROW(hospital);
@@ -156,9 +159,11 @@ static int read_stays(sqlite3 *db, uint64_t seed, struct stays *s)
 		s->patient_hash[i] = hash64((const char *)sqlite3_column_text(q, 2) ?: "", seed);
 		s->lace[i] = sqlite3_column_double(q, 3);
 		s->hospital[i] = sqlite3_column_double(q, 4);
+		snprintf(s->stay[i], sizeof(s->stay[i]), "%s",
+			 (const char *)sqlite3_column_text(q, 5) ?: "");
 		for (size_t j = 0; j < NFEAT; j++)
-			s->raw[i * NFEAT + j] = sqlite3_column_type(q, 5 + (int)j) == SQLITE_NULL
-							? NAN : sqlite3_column_double(q, 5 + (int)j);
+			s->raw[i * NFEAT + j] = sqlite3_column_type(q, 6 + (int)j) == SQLITE_NULL
+							? NAN : sqlite3_column_double(q, 6 + (int)j);
 		s->n++;
 	}
 	sqlite3_finalize(q);
@@ -618,6 +623,25 @@ int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_
 		rc = score_model(tr_hosp, ytr, ntr, s_hosp, nte, p_hosp);
 	if (rc)
 		goto done;
+	if (o->predictions) {
+		FILE *f = fopen(o->predictions, "w");
+
+		if (!f) {
+			rc = cl_error_set(CL_EIO, "cannot write %s: %s", o->predictions, strerror(errno));
+			goto done;
+		}
+		fprintf(f, "stay_id,readmitted_30d,logistic,xgboost,lace,hospital\n");
+		for (size_t i = 0, b = 0; i < s.n; i++)
+			if (test[i]) {
+				fprintf(f, "%s,%d,%.9g,%.9g,%g,%g\n", s.stay[i], s.y[i], p_log[b],
+					p_xgb[b], s_lace[b], s_hosp[b]);
+				b++;
+			}
+		if (fclose(f) != 0) {
+			rc = cl_error_set(CL_EIO, "cannot write %s: %s", o->predictions, strerror(errno));
+			goto done;
+		}
+	}
 	/* the record */
 	feat = json_array();
 	coef = json_object();

@@ -33,6 +33,7 @@ struct cl_readm_options {
 	int rounds;              /* boosting rounds (default 300) */
 	int max_depth;           /* tree depth (default 4) */
 	double eta;              /* learning rate (default 0.05) */
+	const char *predictions; /* a CSV of the test stays' predictions, or NULL */
 };
 
 void cl_readm_options_default(struct cl_readm_options *o);

@@ -88,15 +88,17 @@ static long load_truth(sqlite3 *h, const char *path)
 	assert_int_equal(sqlite3_prepare_v2(h, "INSERT INTO truth VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 					    -1, &st, NULL), SQLITE_OK);
 	assert_non_null(fgets(line, sizeof(line), f));
-	assert_string_equal(line, "stay_id,patient_id,discharge,true_risk,readmitted,censored\n");
+	assert_string_equal(line, "stay_id,patient_id,discharge,true_risk,readmitted,censored,"
+			    "observable_risk\n");
 	while (fgets(line, sizeof(line), f)) {
-		double risk;
+		double risk, observable;
 		int readmitted, censored;
 
-		if (sscanf(line, "%127[^,],%63[^,],%39[^,],%lf,%d,%d", id, patient, discharge,
-			   &risk, &readmitted, &censored) != 6)
+		if (sscanf(line, "%127[^,],%63[^,],%39[^,],%lf,%d,%d,%lf", id, patient, discharge,
+			   &risk, &readmitted, &censored, &observable) != 7)
 			fail_msg("a bad truth line: %s", line);
 		assert_true(risk > 0 && risk < 1);
+		assert_true(observable > 0 && observable < 1);
 		assert_true(readmitted == 0 || readmitted == 1);
 		assert_true(censored == 0 || censored == 1);
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
