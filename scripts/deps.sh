@@ -12,7 +12,7 @@ libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev openssl nodejs chromi
 libxgboost-dev python3-sklearn"
 
 if [ "${1:-}" = bench ]; then
-	PKGS="$PKGS nginx-light wrk python3"
+	PKGS="$PKGS nginx-light wrk python3 bc"
 fi
 
 missing=""
