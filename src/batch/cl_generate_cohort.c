@@ -14,6 +14,7 @@
  */
 #include "cl_generate_cohort.h"
 #include "core/cl_error.h"
+#include "core/cl_rand.h"
 #include "core/cl_fs.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
@@ -50,11 +51,7 @@ struct rng {
 
 static uint64_t next(struct rng *r)
 {
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return cl_rand_next(&r->s);
 }
 
 static int pick(struct rng *r, int n)
@@ -65,7 +62,7 @@ static int pick(struct rng *r, int n)
 /* In [0, 1). */
 static double uniform(struct rng *r)
 {
-	return (double)(next(r) >> 11) / (double)(1ull << 53);
+	return cl_rand_uniform(&r->s);
 }
 
 static double normal(struct rng *r)

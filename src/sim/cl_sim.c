@@ -15,6 +15,7 @@
  */
 #include "cl_sim.h"
 #include "core/cl_error.h"
+#include "core/cl_rand.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "stream/cl_news2.h"
@@ -116,18 +117,9 @@ struct cl_sim {
 	int oom;                    /* the truth could not grow */
 };
 
-static uint64_t next_u64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
 static double uniform(uint64_t *x)
 {
-	return (double)(next_u64(x) >> 11) / 9007199254740992.0;
+	return cl_rand_uniform(x);
 }
 
 static double gauss(uint64_t *x)
