@@ -17,7 +17,7 @@ now() { date +%s.%N; }
 t0=$(now)
 "$bin" generate --cohort --patients "$patients" --years 3 --seed 1 --out "$dir/cohort" >/dev/null
 t1=$(now)
-"$bin" ingest --data "$dir/data" --log-level info "$dir/cohort/fhir" >/dev/null 2>"$dir/ingest.log"
+"$bin" ingest --data "$dir/data" --log-level debug "$dir/cohort/fhir" >/dev/null 2>"$dir/ingest.log"
 t2=$(now)
 stays=$("$bin" query --data "$dir/data" --format csv \
 	"SELECT count(*) FROM gold_readmission_features" 2>/dev/null | tail -1)

@@ -83,7 +83,7 @@ int cl_gold_refresh(sqlite3 *db, const char *const *changed)
 		if (sqlite3_exec(db, t->refresh, NULL, NULL, NULL) != SQLITE_OK)
 			return cl_error_set(CL_EIO, "carelake.db: refreshing %s: %s", t->name,
 					    sqlite3_errmsg(db));
-		cl_log_info("gold", "event=refreshed table=%s rows=%d ms=%.1f", t->name,
+		cl_log_debug("gold", "event=refreshed table=%s rows=%d ms=%.1f", t->name,
 			    sqlite3_changes(db), (double)(cl_time_mono_us() - t0) / 1000);
 	}
 	return CL_OK;
