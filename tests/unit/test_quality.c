@@ -397,7 +397,7 @@ static void test_persistence_short_and_readings(void **state)
 
 static void test_suppressed_then_raised(void **state)
 {
-	struct cl_rule r = spo2_rule();   /* suppress 120 s */
+	struct cl_rule r = spo2_rule();   /* suppress 60 s */
 	struct cl_rule_state st = { .closed_at = 100 * SEC };
 
 	(void)state;
