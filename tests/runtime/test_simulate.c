@@ -724,8 +724,8 @@ static json_t *scenario(const char *name, const char *const *extra)
 {
 	char data[300], url[100], token_file[400], truth[300], out[300];
 	const char *args[] = { "--target", url, "--token-file", token_file, "--patients", "20",
-			       "--rate", "120", "--duration", "3600", "--speed", "0", "--episodes",
-			       "2", "--artifacts", "6", "--stable", "0.3", "--truth", truth,
+			       "--rate", "120", "--duration", "2400", "--speed", "0", "--episodes",
+			       "3", "--artifacts", "6", "--stable", "0.3", "--truth", truth,
 			       "--seed", "17", NULL };
 	const char *score[] = { "--score", url, "--token-file", token_file, "--truth", truth,
 				"--format", "json", NULL };
@@ -757,8 +757,8 @@ static double num(json_t *j, const char *key)
 }
 
 /*
- * Alarms clinicians can trust, end to end: 20 patients (6 stable) over an
- * hour of event time with sustained episodes and artifacts at realistic
+ * Alarms clinicians can trust, end to end: 20 patients (6 stable) over 40
+ * minutes of event time with sustained episodes and artifacts at realistic
  * rates, through a server with the built-in rules and checks, meet the
  * issue's targets; the same scenario with the checks and persistence off
  * (alerts on single readings) does not.
@@ -788,7 +788,7 @@ static void test_alarm_targets(void **state)
 		      num(on, "episodes"), num(on, "recall"), num(on, "recall_crisis"),
 		      num(on, "recall_news2_high"), num(on, "precision"), num(on, "clinical_alerts"),
 		      num(on, "delay_median_s"), num(on, "burden_stable_per_bed_day"));
-	assert_true(num(on, "episodes") >= 20);
+	assert_true(num(on, "episodes") >= 15);
 	assert_true(num(on, "recall") >= 0.99);
 	assert_true(num(on, "recall_crisis") == 1);
 	assert_true(num(on, "recall_news2_high") == 1);
