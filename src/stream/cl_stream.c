@@ -128,6 +128,7 @@ struct cl_stream {
 	int trend_ring;          /* minutes a trend ring keeps: the longest
 				  * window and the two minutes at each end */
 	int technical_rules;     /* any quality: rule enabled */
+	int silence_ri;          /* the first enabled silence rule, or -1 */
 	int64_t last_settle_ts;  /* event time suspect runs were last settled at */
 	int charted;             /* the value being applied was charted (a FHIR
 				  * Observation), not streamed by a monitor */
@@ -774,14 +775,6 @@ static struct device *device_of(struct cl_stream *s, const char *id)
 	return *slot;
 }
 
-static int silence_rule(const struct cl_stream *s)
-{
-	for (int i = 0; i < s->o.nrules; i++)
-		if (s->o.rules[i].what == CL_WHAT_SILENCE && s->o.rules[i].enabled)
-			return i;
-	return -1;
-}
-
 /* Opens device d's silence alert: silent since its last reading, found
  * silent at `at` (event time). */
 static int open_silence(struct cl_stream *s, int ri, struct device *d, int64_t at)
@@ -825,7 +818,7 @@ static void check_silence(void *arg, const void *key, size_t len, void **value)
 static int device_spoke(struct cl_stream *s, const struct cl_event *e)
 {
 	struct device *d = device_of(s, e->device_id);
-	int ri = silence_rule(s);
+	int ri = s->silence_ri;
 
 	if (!d)
 		return CL_ENOMEM;
@@ -1150,10 +1143,10 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 			rc = write_news2(s);
 		/* silence on the stream's clock: the latest event time, or the
 		 * wall clock once the whole stream has gone quiet */
-		if (rc == CL_OK && caught_up && !replaying && silence_rule(s) >= 0 &&
+		if (rc == CL_OK && caught_up && !replaying && s->silence_ri >= 0 &&
 		    cl_time_mono_us() - s->last_silence_mono >= 250000) {
 			int64_t clock = s->max_ts;
-			struct silence_ctx c = { s, silence_rule(s), 0, CL_OK };
+			struct silence_ctx c = { s, s->silence_ri, 0, CL_OK };
 
 			if (cl_time_mono_us() - s->last_event_mono >= s->o.idle_flush_us &&
 			    cl_time_now_us() > clock)
@@ -1350,17 +1343,21 @@ static void free_patient(void *arg)
 }
 
 /* Which vitals the trend rules follow, each its slot in patient->trend;
- * whether any technical rule watches the quality conditions. A trend
+ * whether any technical rule watches the quality conditions; which rule
+ * watches for silence (decided once, not on every reading). A trend
  * window longer than the ring keeps is refused. */
 static int plan_rules(struct cl_stream *s)
 {
 	for (int v = 0; v < CL_VITAL_COUNT; v++)
 		s->trend_slot[v] = -1;
+	s->silence_ri = -1;
 	for (int i = 0; i < s->o.nrules; i++) {
 		const struct cl_rule *r = &s->o.rules[i];
 
 		if (!r->enabled)
 			continue;
+		if (r->what == CL_WHAT_SILENCE && s->silence_ri < 0)
+			s->silence_ri = i;
 		if (r->what == CL_WHAT_QUALITY)
 			s->technical_rules = 1;
 		if (r->what != CL_WHAT_TREND)
