@@ -58,6 +58,8 @@ static const struct {
 				   { 1, 0, 0, 0, 0, 1, 0, 0 } },
 	[CL_ACT_VIEW_COMPLIANCE] = { "view-compliance", "the Compliance page: the audit trail searched, accesses per user, break-glass reads, the chain's state",
 				     { 1, 0, 0, 0, 0, 1, 0, 0 } },
+	[CL_ACT_READ_RISK] = { "read-risk", "a patient's predicted 30-day readmission risk and what drives it: decision support for the care team (a clinician bound to wards: theirs, or with break-glass), not shown to the patient",
+			       { 1, 0, 1, 0, 0, 0, 0, 0 } },
 };
 
 enum cl_role cl_role_by_name(const char *name)

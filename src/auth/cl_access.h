@@ -51,6 +51,7 @@ enum cl_action {
 	CL_ACT_VIEW_PIPELINES,    /* the Data and pipelines page */
 	CL_ACT_AUDIT_REPORTS,     /* the audit chain's check, accesses per user */
 	CL_ACT_VIEW_COMPLIANCE,   /* the Compliance page */
+	CL_ACT_READ_RISK,         /* a patient's predicted readmission risk */
 	CL_ACTIONS
 };
 

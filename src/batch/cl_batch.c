@@ -8,6 +8,7 @@
 #include "batch/cl_gold.h"
 #include "batch/cl_xlsx.h"
 #include "lake/cl_parquet.h"
+#include "ml/cl_readm_score.h"
 #include "store/cl_db.h"
 #include "store/cl_store.h"
 #include "bronze/cl_manifest.h"
@@ -65,6 +66,7 @@ struct cl_batch {
 	struct cl_fhir_rows *rows; /* silver rows served as FHIR resources */
 	int64_t lake_interval_us; /* sync it at most this often (0: after every run) */
 	int64_t lake_mono;       /* when it was last synced */
+	struct cl_readm_model *readm; /* the promoted readmission model, loaded */
 };
 
 sqlite3 *cl_batch_db(struct cl_batch *b)
@@ -150,6 +152,7 @@ void cl_batch_close(struct cl_batch *b)
 	cl_fhir_rows_close(b->rows);
 	cl_silver_close(b->silver);
 	cl_lake_untrack(b->lake_notes);
+	cl_readm_model_free(b->readm);
 	sqlite3_close(b->db);
 	cl_free(b);
 }
@@ -530,6 +533,7 @@ static int list_dir(const char *dir, struct paths *out)
 static int refresh_gold(struct cl_batch *b, const struct cl_batch_summary *sum, int force)
 {
 	const char *changed[40];
+	int64_t now = cl_time_now_us();
 	int n = 0, rc, all = force || sum->c.deleted > 0 || !b->gold_mono ||
 			     cl_time_mono_us() - b->gold_mono >= 60000000;
 
@@ -543,7 +547,14 @@ static int refresh_gold(struct cl_batch *b, const struct cl_batch_summary *sum, 
 		return CL_OK;
 	rc = exec(b, "BEGIN IMMEDIATE");
 	if (rc == CL_OK)
-		rc = cl_gold_refresh(b->db, all ? NULL : changed);
+		rc = cl_gold_refresh(b->db, all ? NULL : changed, now);
+	/* the promoted model scores the stays in progress and the recent
+	 * discharges from the features just computed; a model that cannot
+	 * serve fails no load (its table keeps the last scores) */
+	if (rc == CL_OK && cl_gold_affected("gold_readmission_risk", all ? NULL : changed) &&
+	    cl_readm_risk_refresh(b->db, b->data_dir, now, &b->readm, NULL) != CL_OK)
+		cl_log_error("batch", "event=readmission_scoring_failed detail=%s",
+			     CL_LOG_Q(cl_error_detail()));
 	if (rc == CL_OK)
 		rc = exec(b, "COMMIT");
 	else

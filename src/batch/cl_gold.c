@@ -63,11 +63,33 @@ static void sql_cancer(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_result_int(ctx, (m >> CL_CHARLSON_MALIGNANCY & 1) || (m >> CL_CHARLSON_METASTATIC & 1));
 }
 
-int cl_gold_refresh(sqlite3 *db, const char *const *changed)
+int cl_gold_affected(const char *name, const char *const *changed)
+{
+	for (const struct cl_gold_table *t = cl_gold_tables; t->name; t++)
+		if (strcmp(t->name, name) == 0)
+			return affected(t, changed);
+	return 0;
+}
+
+/* refresh_time(): the time of the refresh, as silver writes times. */
+static void sql_refresh_time(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	(void)argv;
+	sqlite3_result_text(ctx, sqlite3_user_data(ctx), -1, SQLITE_TRANSIENT);
+}
+
+int cl_gold_refresh(sqlite3 *db, const char *const *changed, int64_t now_us)
 {
 	const int det = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+	char now[40], *held;
 
-	if (sqlite3_create_function(db, "charlson_category", 1, det, NULL, sql_category, NULL,
+	cl_time_format_rfc3339(now_us, now, sizeof(now), 0);
+	held = sqlite3_mprintf("%s", now);  /* the connection's, freed when replaced */
+	if (!held || sqlite3_create_function_v2(db, "refresh_time", 0, det, held,
+						sql_refresh_time, NULL, NULL,
+						sqlite3_free) != SQLITE_OK ||
+	    sqlite3_create_function(db, "charlson_category", 1, det, NULL, sql_category, NULL,
 				    NULL) != SQLITE_OK ||
 	    sqlite3_create_function(db, "charlson_index", 1, det, NULL, sql_index, NULL, NULL) !=
 		    SQLITE_OK ||
@@ -78,7 +100,7 @@ int cl_gold_refresh(sqlite3 *db, const char *const *changed)
 	for (const struct cl_gold_table *t = cl_gold_tables; t->name; t++) {
 		int64_t t0 = cl_time_mono_us();
 
-		if (!affected(t, changed))
+		if (!t->refresh || !affected(t, changed))
 			continue;
 		if (sqlite3_exec(db, t->refresh, NULL, NULL, NULL) != SQLITE_OK)
 			return cl_error_set(CL_EIO, "carelake.db: refreshing %s: %s", t->name,

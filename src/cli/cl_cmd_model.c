@@ -5,8 +5,10 @@
  */
 #include "cl_cli.h"
 #include "core/cl_error.h"
+#include "ml/cl_readm_score.h"
 #include "ml/cl_readmission.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,9 @@ const char cl_cmd_model_usage[] =
 	"                                        [--data DIR]\n"
 	"       carelake model list [--format text|json]\n"
 	"       carelake model show V\n"
-	"       carelake model promote V\n\n"
+	"       carelake model promote V\n"
+	"       carelake model score readmission [--stays index|current|all] [--model V]\n"
+	"                                        [--explain] [--out FILE]\n\n"
 	"Predicts unplanned readmission within 30 days of a discharge from what is\n"
 	"known at the discharge, on gold_readmission_features (docs/ml.md): an\n"
 	"L2-regularised logistic regression and gradient-boosted trees (XGBoost),\n"
@@ -28,13 +32,16 @@ const char cl_cmd_model_usage[] =
 	"interval, AUPRC, Brier score, calibration slope and intercept, a\n"
 	"reliability table, by sex and age band. Every training is a version in\n"
 	"the registry (DATA/models/readmission/vN: model.json, xgboost.json and\n"
-	"the model card card.md); promote one to use it. The same data and seed\n"
-	"give the same model.\n\n";
+	"the model card card.md); promote one to use it: it then scores every stay\n"
+	"in hospital and every discharge of the last 30 days into\n"
+	"gold_readmission_risk at each refresh. score writes a version's risk of\n"
+	"the stays named as CSV. The same data and seed give the same model.\n\n";
 
 /* What model's options set. */
 struct model_args {
-	const char *split, *format, *predictions;
+	const char *split, *format, *predictions, *stays, *model, *out;
 	uint64_t seed;
+	int explain;
 };
 
 const struct cl_opt cl_cmd_model_opts[] = {
@@ -45,6 +52,14 @@ const struct cl_opt cl_cmd_model_opts[] = {
 	CL_OPT_STRING("format", struct model_args, format, "F", "text (default) or json"),
 	CL_OPT_STRING("predictions", struct model_args, predictions, "FILE",
 		      "train: also write the test stays' predictions as CSV"),
+	CL_OPT_STRING("stays", struct model_args, stays, "S",
+		      "score: index (the labelled cohort), current (in hospital or discharged "
+		      "in the last 30 days; default) or all"),
+	CL_OPT_STRING("model", struct model_args, model, "V",
+		      "score: the version to score with (default: the promoted one)"),
+	CL_OPT_FLAG("explain", struct model_args, explain,
+		    "score: also each stay's top contributing features"),
+	CL_OPT_STRING("out", struct model_args, out, "FILE", "score: write the CSV there"),
 	CL_OPT_END,
 };
 
@@ -103,6 +118,28 @@ int cl_cmd_model(int argc, char **argv)
 		json_decref(r);
 		return CL_EXIT_OK;
 	}
+	if (strcmp(argv[0], "score") == 0) {
+		int v = a.model ? version_arg(a.model) : 0;
+		FILE *out = stdout;
+		double secs;
+		long n;
+
+		if (nargs != 2 || strcmp(argv[1], "readmission") != 0)
+			return cl_cli_error(&cli, "score with what? the one model is 'readmission'");
+		if (v < 0)
+			return cl_cli_error(&cli, "--model needs a version, such as v1");
+		if (a.out && !(out = fopen(a.out, "w")))
+			return cl_cli_error(&cli, "cannot write %s: %s", a.out, strerror(errno));
+		rc = cl_readm_score_csv(cli.data_dir, v, a.stays ? a.stays : "current", a.explain, out,
+					&n, &secs);
+		if (a.out && fclose(out) != 0 && rc == CL_OK)
+			rc = cl_error_set(CL_EIO, "cannot write %s: %s", a.out, strerror(errno));
+		if (rc != CL_OK)
+			return cl_cli_error(&cli, "%s", cl_error_detail());
+		fprintf(stderr, "scored %ld stays in %.3f s (%.0f stays/s)\n", n, secs,
+			secs > 0 ? (double)n / secs : 0);
+		return CL_EXIT_OK;
+	}
 	if (strcmp(argv[0], "list") == 0) {
 		json_t *l, *v;
 		size_t i;
@@ -136,9 +173,21 @@ int cl_cmd_model(int argc, char **argv)
 		if (v < 0)
 			return cl_cli_error(&cli, "%s needs a version, such as v1", argv[0]);
 		if (argv[0][0] == 'p') {
+			long scored;
+
 			if (cl_readm_promote(cli.data_dir, v) != CL_OK)
 				return cl_cli_error(&cli, "%s", cl_error_detail());
 			printf("readmission model v%d promoted\n", v);
+			/* it serves at once: the stays in hospital and the recent
+			 * discharges scored now, not at the next refresh */
+			rc = cl_readm_risk_store(cli.data_dir, &scored);
+			if (rc == CL_ENOENT)
+				printf("nothing to score yet (%s)\n", cl_error_detail());
+			else if (rc != CL_OK)
+				return cl_cli_error(&cli, "scoring: %s", cl_error_detail());
+			else
+				printf("scored %ld stays in hospital or discharged in the last 30 days "
+				       "(gold_readmission_risk)\n", scored);
 			return CL_EXIT_OK;
 		}
 		if (cl_readm_show(cli.data_dir, v, &m) != CL_OK)
@@ -152,6 +201,7 @@ int cl_cmd_model(int argc, char **argv)
 		json_decref(m);
 		return CL_EXIT_OK;
 	}
-	return cl_cli_error(&cli, "unknown action '%s' (train readmission, list, show V, promote V)",
+	return cl_cli_error(&cli, "unknown action '%s' (train readmission, list, show V, promote V, "
+			    "score readmission)",
 			    argv[0]);
 }

@@ -9,6 +9,7 @@
 #include "lake/cl_delta.h"
 #include "ml/cl_ml_logistic.h"
 #include "ml/cl_ml_metrics.h"
+#include "ml/cl_readm_score.h"
 #include "store/cl_db.h"
 
 #include <errno.h>
@@ -106,7 +107,8 @@ static int read_stays(sqlite3 *db, uint64_t seed, struct stays *s)
 	memset(s, 0, sizeof(*s));
 	if (sqlite3_prepare_v2(db, "SELECT count(*), sum(cohort = 'died_in_stay'),"
 			       " sum(cohort = 'censored_death'), sum(cohort = 'censored_followup'),"
-			       " sum(cohort = 'index') FROM gold_readmission_features", -1, &q,
+			       " sum(cohort = 'index') FROM gold_readmission_features"
+			       " WHERE cohort <> 'inpatient'", -1, &q,
 			       NULL) != SQLITE_OK)
 		return cl_error_set(CL_ENOENT, "no readmission feature table (%s): run carelake "
 				    "refine first", sqlite3_errmsg(db));
@@ -494,6 +496,63 @@ static char *model_card(const json_t *m)
 	return buf;
 }
 
+/* The tables a model reads, whose Delta versions it records. */
+static const char *const read_tables[] = {
+	"gold_readmission_features", "patient", "encounter", "condition", "medication_request",
+	"procedure", "observation",
+};
+
+/* The data snapshot: each table's latest Delta version ({name: version};
+ * -1 where the lake has no copy). */
+static json_t *data_snapshot(const char *data_dir)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < sizeof(read_tables) / sizeof(read_tables[0]); i++) {
+		const char *n = read_tables[i];
+		struct cl_delta_snapshot *snap;
+		char tpath[PATH_MAX];
+		int64_t v = -1;
+
+		if (strncmp(n, "gold_", 5) == 0)
+			snprintf(tpath, sizeof(tpath), "%s/gold/%s", data_dir, n + 5);
+		else
+			snprintf(tpath, sizeof(tpath), "%s/silver/%s", data_dir, n);
+		if (cl_delta_snapshot_load(tpath, CL_DELTA_LATEST, CL_DELTA_NO_TIME, &snap) == CL_OK) {
+			v = snap->version;
+			cl_delta_snapshot_free(snap);
+		}
+		json_object_set_new(o, n, json_integer((json_int_t)v));
+	}
+	return o;
+}
+
+/* The q-th quantile of n values (sorted in place). */
+static double quantile(double *v, size_t n, double q)
+{
+	size_t i;
+
+	qsort(v, n, sizeof(double), cmp_double);
+	i = (size_t)(q * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+/* How the version serves: the model with the higher held-out AUROC, and
+ * its risk bands cut at the 50th and 80th centiles of its held-out
+ * predictions. p_log and p_xgb are reordered. */
+static json_t *serving_json(const json_t *metrics, double *p_log, double *p_xgb, size_t n)
+{
+	double a_log = json_number_value(json_object_get(json_object_get(metrics, "logistic"),
+							 "auroc"));
+	double a_xgb = json_number_value(json_object_get(json_object_get(metrics, "xgboost"),
+							 "auroc"));
+	int xgb = a_xgb >= a_log;
+	double *p = xgb ? p_xgb : p_log;
+
+	return json_pack("{s:s,s:f,s:f}", "model", xgb ? "xgboost" : "logistic", "band_medium",
+			 quantile(p, n, 0.5), "band_high", quantile(p, n, 0.8));
+}
+
 int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_t **report)
 {
 	struct stays s;
@@ -507,7 +566,7 @@ int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_
 	struct cl_ml_logistic *lm = NULL;
 	char dir[PATH_MAX], vdir[PATH_MAX + 16], path[PATH_MAX + 48], when[40];
 	int64_t table_version = -1;
-	json_t *m = NULL, *feat, *coef;
+	json_t *m = NULL, *feat, *coef, *snapshot = NULL;
 	int rc, version;
 
 	*report = NULL;
@@ -518,16 +577,8 @@ int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_
 	sqlite3_close(db);
 	if (rc)
 		return rc;
-	{
-		struct cl_delta_snapshot *snap;
-		char tpath[PATH_MAX];
-
-		snprintf(tpath, sizeof(tpath), "%s/gold/readmission_features", data_dir);
-		if (cl_delta_snapshot_load(tpath, CL_DELTA_LATEST, CL_DELTA_NO_TIME, &snap) == CL_OK) {
-			table_version = snap->version;
-			cl_delta_snapshot_free(snap);
-		}
-	}
+	snapshot = data_snapshot(data_dir);
+	table_version = json_integer_value(json_object_get(snapshot, "gold_readmission_features"));
 	test = cl_calloc(s.n ? s.n : 1, 1);
 	if (!test) {
 		rc = cl_error_set(CL_ENOMEM, "no memory");
@@ -689,6 +740,9 @@ int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_
 				      evaluate(p_xgb, p_xgb, yte, nte, age, female), "lace",
 				      evaluate(s_lace, p_lace, yte, nte, age, female), "hospital",
 				      evaluate(s_hosp, p_hosp, yte, nte, age, female)));
+	json_object_set_new(m, "serving", serving_json(json_object_get(m, "metrics"), p_log, p_xgb,
+							nte));
+	json_object_set(m, "snapshot", snapshot);
 	{
 		char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS), *card = model_card(m);
 
@@ -706,6 +760,7 @@ int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_
 	m = NULL;
 done:
 	json_decref(m);
+	json_decref(snapshot);
 	stays_free(&s);
 	cl_free(test);
 	cl_free(xtr);
@@ -792,7 +847,7 @@ int cl_readm_show(const char *data_dir, int version, json_t **model)
 }
 
 /* The promoted version, or 0. */
-static int promoted(const char *data_dir)
+int cl_readm_promoted(const char *data_dir)
 {
 	char path[PATH_MAX];
 	FILE *f;
@@ -812,7 +867,7 @@ static int promoted(const char *data_dir)
 int cl_readm_list(const char *data_dir, json_t **versions)
 {
 	char dir[PATH_MAX];
-	int p = promoted(data_dir);
+	int p = cl_readm_promoted(data_dir);
 
 	registry_dir(data_dir, dir, sizeof(dir));
 	*versions = json_array();
@@ -840,11 +895,17 @@ int cl_readm_promote(const char *data_dir, int version)
 {
 	char path[PATH_MAX], text[32];
 	json_t *m;
+	struct cl_readm_model *serving;
 	int rc = cl_readm_show(data_dir, version, &m);
 
 	if (rc)
 		return rc;
 	json_decref(m);
+	/* only a version that loads for scoring may serve */
+	rc = cl_readm_model_load(data_dir, version, &serving);
+	if (rc)
+		return rc;
+	cl_readm_model_free(serving);
 	registry_dir(data_dir, path, sizeof(path));
 	strncat(path, "/PROMOTED", sizeof(path) - strlen(path) - 1);
 	snprintf(text, sizeof(text), "v%d\n", version);

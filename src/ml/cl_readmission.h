@@ -60,4 +60,7 @@ int cl_readm_list(const char *data_dir, json_t **versions);
 int cl_readm_show(const char *data_dir, int version, json_t **model);
 int cl_readm_promote(const char *data_dir, int version);
 
+/* The promoted version (0: none). */
+int cl_readm_promoted(const char *data_dir);
+
 #endif

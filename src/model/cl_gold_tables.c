@@ -42,7 +42,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  " SELECT day, ward, admissions, discharges, occupied, los, readm,"
 	  "  CASE WHEN discharges > 0 THEN 1.0 * readm / discharges END FROM daily"
 	  " WHERE admissions > 0 OR discharges > 0 OR occupied > 0;",
-	  "day", "ward" },
+	  "day", "ward", 0 },
 	{ "gold_alerts_daily", "alert,device,encounter",
 	  "alerts per day, ward, rule and severity, how many were acknowledged and the "
 	  "median minutes to acknowledge",
@@ -58,7 +58,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  " a.rule, a.severity, count(*), count(a.acked_us),"
 	  " avg((a.acked_us - a.opened_us) / 60e6) FROM alert a WHERE a.category = 'clinical'"
 	  " GROUP BY 1, 2, 3, 4;",
-	  "day", "ward" },
+	  "day", "ward", 0 },
 	{ "gold_staffing", "shift,encounter",
 	  "per ward, shift start and role: staff on shift against staff required, and "
 	  "patients in beds per nurse",
@@ -79,7 +79,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  WHERE e.ward = shift.ward AND e.start_ts <= shift.start_ts AND (e.end_ts IS NULL OR"
 	  "  e.end_ts > shift.start_ts)) / count(DISTINCT staff_id) END"
 	  " FROM shift GROUP BY ward, start_ts, coalesce(role, 'any');",
-	  "shift_start", "ward" },
+	  "shift_start", "ward", 0 },
 	{ "gold_bookings_daily", "booking",
 	  "appointments per day and booking channel: attended, no-shows, cancelled and "
 	  "the no-show rate",
@@ -93,7 +93,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  " 1.0 * sum(status IN ('no_show', 'no-show', 'noshow')) /"
 	  "  nullif(sum(status IN ('attended', 'no_show', 'no-show', 'noshow')), 0)"
 	  " FROM booking GROUP BY 1, 2;",
-	  "day", NULL },
+	  "day", NULL, 0 },
 	{ "gold_communications_daily", "communication",
 	  "messages per day, channel and direction, with their total duration",
 	  "CREATE TABLE IF NOT EXISTS gold_communications_daily(day TEXT NOT NULL,"
@@ -103,7 +103,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "INSERT INTO gold_communications_daily SELECT substr(ts, 1, 10), channel,"
 	  " coalesce(direction, 'unknown'), count(*), sum(duration_s) FROM communication"
 	  " GROUP BY 1, 2, 3;",
-	  "day", NULL },
+	  "day", NULL, 0 },
 	{ "gold_survey_monthly", "survey_response",
 	  "survey answers per month and question: responses, mean score and the share "
 	  "satisfied (4 or 5 of 5)",
@@ -114,7 +114,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "INSERT INTO gold_survey_monthly SELECT substr(ts, 1, 7), question, count(*),"
 	  " avg(score), 1.0 * sum(score >= 4) / nullif(count(score), 0) FROM survey_response"
 	  " GROUP BY 1, 2;",
-	  "month", NULL },
+	  "month", NULL, 0 },
 	{ "gold_data_quality", "*",
 	  "per source: files, rows kept in silver, records quarantined, references to "
 	  "missing rows, and the quarantine rate",
@@ -137,13 +137,14 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  1.0 * coalesce(q.n, 0) / nullif(coalesce((SELECT sum(n) FROM r WHERE r.source ="
 	  "  src.source), 0) + coalesce(q.n, 0), 0)"
 	  " FROM src LEFT JOIN q ON q.source = src.source LEFT JOIN w ON w.source = src.source;",
-	  NULL, NULL },
+	  NULL, NULL, 0 },
 	{ "gold_readmission_features", "patient,encounter,condition,medication_request,procedure,"
 	  "observation",
 	  "one row per hospital stay (inpatient, emergency and ICU encounters, transfers joined): "
 	  "the 30-day unplanned readmission label, why a stay is left out (died in the stay, "
-	  "censored), and the features known at discharge, each from records dated no later "
-	  "than the discharge (docs/ml.md)",
+	  "censored, still in hospital), and the features known at discharge, each from records "
+	  "dated no later than the discharge (for a stay in progress: than the refresh) "
+	  "(docs/ml.md)",
 	  "CREATE TABLE IF NOT EXISTS gold_readmission_features(stay_id TEXT PRIMARY KEY,"
 	  " patient_id TEXT NOT NULL, admit_ts TEXT NOT NULL, discharge_ts TEXT NOT NULL,"
 	  " month TEXT NOT NULL, ward TEXT, cohort TEXT NOT NULL, readmitted_30d INTEGER,"
@@ -164,9 +165,14 @@ const struct cl_gold_table cl_gold_tables[] = {
 	   * between wards) */
 	  "DROP TABLE IF EXISTS temp.readm_stay;"
 	  "CREATE TEMP TABLE readm_stay AS WITH"
-	  " enc AS (SELECT id, patient_id, start_ts, end_ts, ward, code, lower(class) AS cls"
+	  /* a stay still in progress at the refresh (refresh_time(), the
+	   * function cl_gold_refresh registers) ends, for its features, then */
+	  " enc AS (SELECT id, patient_id, start_ts, CASE WHEN end_ts IS NULL"
+	  "  OR end_ts > refresh_time() THEN refresh_time() ELSE end_ts END AS end_ts,"
+	  "  end_ts IS NULL OR end_ts > refresh_time() AS open, ward, code, lower(class) AS cls"
 	  "  FROM encounter WHERE lower(class) IN " CL_INPATIENT_CLASSES
-	  "  AND start_ts IS NOT NULL AND end_ts IS NOT NULL AND end_ts >= start_ts),"
+	  "  AND start_ts IS NOT NULL AND start_ts <= refresh_time()"
+	  "  AND (end_ts IS NULL OR end_ts >= start_ts)),"
 	  " marked AS (SELECT *, CASE WHEN julianday(start_ts) - julianday(max(end_ts) OVER"
 	  "  (PARTITION BY patient_id ORDER BY start_ts, id ROWS BETWEEN UNBOUNDED PRECEDING"
 	  "  AND 1 PRECEDING)) <= 1.0 / 24 THEN 0 ELSE 1 END AS new_stay FROM enc),"
@@ -182,7 +188,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  1 - max(coalesce(admit_code, '') = '8715000') AS emergency,"
 	  "  max(upper(coalesce(ward, '')) LIKE '%ICU%') AS icu,"
 	  "  max(lower(coalesce(ward, '')) LIKE '%onco%') AS onc_ward,"
-	  "  max(cls IN ('imp', 'inpatient', 'acute')) AS admitted"
+	  "  max(cls IN ('imp', 'inpatient', 'acute')) AS admitted, max(open) AS open"
 	  "  FROM firsts GROUP BY patient_id, g;"
 	  "CREATE INDEX temp.readm_stay_patient ON readm_stay(patient_id, admit_ts);"
 	  "INSERT INTO gold_readmission_features WITH"
@@ -266,7 +272,8 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  FROM readm_stay s LEFT JOIN patient p ON p.id = s.patient_id"
 	  "  LEFT JOIN charlson ch ON ch.stay_id = s.stay_id LEFT JOIN vitals v ON v.stay_id = s.stay_id),"
 	  " labelled AS (SELECT *,"
-	  "  CASE WHEN death_date IS NOT NULL AND substr(death_date, 1, 10) <= substr(discharge_ts, 1, 10)"
+	  "  CASE WHEN open THEN 'inpatient'"
+	  "   WHEN death_date IS NOT NULL AND substr(death_date, 1, 10) <= substr(discharge_ts, 1, 10)"
 	  "   THEN 'died_in_stay'"
 	  "   WHEN readm_days IS NOT NULL THEN 'index'"
 	  "   WHEN death_date IS NOT NULL AND julianday(death_date) - julianday(discharge_ts) <= 30"
@@ -308,7 +315,20 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "   ELSE 5 END + 2 * (los >= 5)"
 	  " FROM labelled;"
 	  "DROP TABLE temp.readm_stay;",
-	  "month", "ward" },
-	{ NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+	  "month", "ward", 1 },
+	{ "gold_readmission_risk", "patient,encounter,condition,medication_request,procedure,"
+	  "observation",
+	  "the promoted readmission model's risk for every stay in progress and every stay "
+	  "discharged alive in the last 30 days: the probability of an unplanned readmission "
+	  "within 30 days, its band and the features that contributed most (docs/ml.md)",
+	  "CREATE TABLE IF NOT EXISTS gold_readmission_risk(stay_id TEXT PRIMARY KEY,"
+	  " patient_id TEXT NOT NULL, ward TEXT, admit_ts TEXT NOT NULL, discharge_ts TEXT,"
+	  " status TEXT NOT NULL, scored_ts TEXT NOT NULL, model_version INTEGER NOT NULL,"
+	  " model TEXT NOT NULL, risk REAL NOT NULL, band TEXT NOT NULL, factors TEXT NOT NULL,"
+	  " lace INTEGER NOT NULL, hospital_score INTEGER NOT NULL);"
+	  "CREATE INDEX IF NOT EXISTS gold_readmission_risk_patient ON"
+	  " gold_readmission_risk(patient_id, admit_ts)",
+	  NULL, "admit_ts", "ward", 1 },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 },
 };
 

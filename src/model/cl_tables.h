@@ -59,7 +59,8 @@ int cl_silver_is_aux(const char *name);
 #define CL_INPATIENT_CLASSES "('imp', 'inpatient', 'acute', 'emer', 'emergency')"
 
 /* A gold table: its name ("gold_admissions_daily"), what it is computed
- * from, and the SQL that creates and recomputes it. */
+ * from, and the SQL that creates and recomputes it (NULL: its module
+ * computes the rows, as the readmission model's scoring does). */
 struct cl_gold_table {
 	const char *name;
 	const char *inputs;    /* the tables it is computed from, by ','; "*": all */
@@ -69,6 +70,8 @@ struct cl_gold_table {
 	const char *period;    /* the column that dates a row ("day", "month",
 				* "shift_start"; NULL: not dated) */
 	const char *ward;      /* the column that names its ward (NULL: none) */
+	int per_patient;       /* a row is about one patient: not a KPI, and
+				* read only as patients' data or de-identified */
 };
 
 /* The gold tables, NULL-name terminated. */

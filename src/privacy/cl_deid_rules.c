@@ -296,6 +296,22 @@ const struct cl_deid_column cl_deid_columns[] = {
 	{ "gold_readmission_features", "lace", KEEP, NULL, "a measure of the stay, not about who" },
 	{ "gold_readmission_features", "hospital_score", KEEP, NULL, "a measure of the stay, not about who" },
 
+	{ "gold_readmission_risk", "stay_id", PSEUDO, "encounter", ID_ENCOUNTER },
+	{ "gold_readmission_risk", "patient_id", PSEUDO, "patient", ID_PATIENT },
+	{ "gold_readmission_risk", "ward", KEEP, NULL, "a ward of the hospital" },
+	{ "gold_readmission_risk", "admit_ts", DATE, "patient_id", PDATE },
+	{ "gold_readmission_risk", "discharge_ts", DATE, "patient_id", PDATE },
+	{ "gold_readmission_risk", "status", KEEP, NULL, CODE },
+	{ "gold_readmission_risk", "scored_ts", DATE, "patient_id", PDATE },
+	{ "gold_readmission_risk", "model_version", KEEP, NULL, "which model scored, not about who" },
+	{ "gold_readmission_risk", "model", KEEP, NULL, "which model scored, not about who" },
+	{ "gold_readmission_risk", "risk", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_risk", "band", KEEP, NULL, CODE },
+	{ "gold_readmission_risk", "factors", DROP, NULL,
+	  "(C) the driving features with their values, an age over 89 among them: dropped" },
+	{ "gold_readmission_risk", "lace", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_risk", "hospital_score", KEEP, NULL, "a measure of the stay, not about who" },
+
 	{ NULL, NULL, KEEP, NULL, NULL },
 };
 

@@ -136,6 +136,11 @@ int cl_api_kpis_list(struct cl_req *r);
 int cl_api_kpis_table(struct cl_req *r);
 int cl_api_ward_census(struct cl_req *r);
 
+/* GET /api/v1/patients/{id}/risk, /api/v1/wards/{ward}/readmission-risk:
+ * the readmission model's scores (cl_api_risk.c) */
+int cl_api_risk_get(struct cl_req *r);
+int cl_api_ward_risk(struct cl_req *r);
+
 /* GET /api/v1/research, GET /api/v1/research/{table} (cl_api_research.c) */
 int cl_api_research_tables(struct cl_req *r);
 int cl_api_research_table(struct cl_req *r);

@@ -36,10 +36,13 @@
 #define KPI_LIMIT_DEFAULT 10000
 #define KPI_LIMIT_MAX 100000
 
+/* The KPI tables: the gold tables of counts over many people (a table
+ * of one row per patient's stay is patients' data, read through the
+ * patients' endpoints or exported de-identified). */
 static const struct cl_gold_table *kpi_table(const char *name)
 {
 	for (const struct cl_gold_table *g = cl_gold_tables; g->name; g++)
-		if (strcmp(g->name + 5, name) == 0)
+		if (!g->per_patient && strcmp(g->name + 5, name) == 0)
 			return g;
 	return NULL;
 }
@@ -94,7 +97,8 @@ int cl_api_kpis_list(struct cl_req *r)
 	if (!db)
 		return reply;
 	for (const struct cl_gold_table *g = cl_gold_tables; g->name; g++)
-		json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:o,s:o}", "name", g->name + 5,
+		if (!g->per_patient)
+			json_array_append_new(list, json_pack("{s:s,s:s,s:o,s:o,s:o}", "name", g->name + 5,
 						      "about", g->doc, "columns", columns(db, g->name),
 						      "period", g->period ? json_string(g->period)
 									  : json_null(),
