@@ -58,3 +58,15 @@ print("         on the %d test stays the generator drew a risk for (admissions):
       % (len(rows), best, auc("logistic"), best - auc("logistic"), auc("xgboost"),
          best - auc("xgboost"), auc("lace"), auc("hospital")))
 EOF
+
+# scoring: the promoted version over every stay, as serving does it (the
+# model that serves, fed as in training), without and with the top
+# contributing features
+"$bin" model promote v1 --data "$dir/data" >/dev/null
+for explain in "" --explain; do
+	"$bin" model score readmission --data "$dir/data" --stays all $explain \
+		--out "$dir/scores.csv" 2>"$dir/score.err"
+	echo "         scoring${explain:+ with the top contributing features}" \
+		"($(sed 's/.*"model": "\([a-z]*\)".*/\1/;t;d' "$dir/data/models/readmission/v1/model.json" |
+		head -1)): $(sed 's/^scored //' "$dir/score.err")"
+done
