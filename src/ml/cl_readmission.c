@@ -39,6 +39,10 @@ static const struct {
 };
 #define NFEAT (sizeof(features) / sizeof(features[0]))
 
+/* The fewest index stays trained on and held out. */
+#define MIN_TRAIN 10
+#define MIN_TEST 5
+
 /* The model's columns: each feature, then an indicator per nullable one. */
 static size_t ncols(void)
 {
@@ -456,6 +460,8 @@ static char *model_card(const json_t *m)
 		(long long)json_integer_value(json_object_get(m, "feature_table_version")),
 		json_string_value(json_object_get(m, "split")),
 		(long long)json_integer_value(json_object_get(m, "seed")));
+	if (json_object_get(m, "warning"))
+		fprintf(f, "**Warning:** %s.\n\n", json_string_value(json_object_get(m, "warning")));
 	fprintf(f, "## Cohort\n\n| stays | died in the stay | censored: died within 30 days | "
 		"censored: follow-up under 30 days | index stays | training | test | readmitted "
 		"(test) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n");
@@ -474,6 +480,11 @@ static char *model_card(const json_t *m)
 		const json_t *x = json_object_get(metrics, names[k]);
 		const json_t *ci = json_object_get(x, "auroc_ci");
 
+		if (json_object_get(x, "error")) {
+			fprintf(f, "| %s | no metrics: %s | | | | |\n", names[k],
+				json_string_value(json_object_get(x, "error")));
+			continue;
+		}
 		fprintf(f, "| %s | %.3f (%.3f–%.3f) | %.3f | %.4f | %.2f | %.2f |\n", names[k],
 			json_number_value(json_object_get(x, "auroc")),
 			json_number_value(json_array_get(ci, 0)), json_number_value(json_array_get(ci, 1)),
@@ -481,6 +492,23 @@ static char *model_card(const json_t *m)
 			json_number_value(json_object_get(x, "brier")),
 			json_number_value(json_object_get(x, "calibration_slope")),
 			json_number_value(json_object_get(x, "calibration_intercept")));
+	}
+	{
+		const json_t *sv = json_object_get(m, "serving");
+		const char *t;
+
+		fprintf(f, "\n## Serving\n\nServes with `%s` (the higher held-out AUROC; the "
+			"logistic regression where there is none). Risk "
+			"bands: high from %.3f (the top fifth of held-out predictions), medium from "
+			"%.3f (the median), low below.\n\n## Data\n\nThe Delta versions read:",
+			json_string_value(json_object_get(sv, "model")),
+			json_number_value(json_object_get(sv, "band_high")),
+			json_number_value(json_object_get(sv, "band_medium")));
+		i = 0;
+		json_object_foreach((json_t *)json_object_get(m, "snapshot"), t, v)
+			fprintf(f, "%s `%s` %lld", i++ ? "," : "", t,
+				(long long)json_integer_value(v));
+		fprintf(f, ".\n");
 	}
 	fprintf(f, "\n## Features\n\n");
 	json_array_foreach(json_object_get(m, "features"), i, v)
@@ -537,16 +565,17 @@ static double quantile(double *v, size_t n, double q)
 	return v[i < n ? i : n - 1];
 }
 
-/* How the version serves: the model with the higher held-out AUROC, and
+/* How the version serves: the model with the higher held-out AUROC (the
+ * logistic regression where there is none), and
  * its risk bands cut at the 50th and 80th centiles of its held-out
  * predictions. p_log and p_xgb are reordered. */
 static json_t *serving_json(const json_t *metrics, double *p_log, double *p_xgb, size_t n)
 {
-	double a_log = json_number_value(json_object_get(json_object_get(metrics, "logistic"),
-							 "auroc"));
-	double a_xgb = json_number_value(json_object_get(json_object_get(metrics, "xgboost"),
-							 "auroc"));
-	int xgb = a_xgb >= a_log;
+	const json_t *a_log = json_object_get(json_object_get(metrics, "logistic"), "auroc");
+	const json_t *a_xgb = json_object_get(json_object_get(metrics, "xgboost"), "auroc");
+	/* no AUROC (one outcome only among the test stays): the regularised
+	 * linear model, the safer of the two on little data */
+	int xgb = a_xgb && (!a_log || json_number_value(a_xgb) >= json_number_value(a_log));
 	double *p = xgb ? p_xgb : p_log;
 
 	return json_pack("{s:s,s:f,s:f}", "model", xgb ? "xgboost" : "logistic", "band_medium",
@@ -564,7 +593,7 @@ int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_
 	double *age = NULL, *female = NULL;
 	size_t ntr = 0, nte = 0, k = ncols(), pos_tr = 0, pos_te = 0;
 	struct cl_ml_logistic *lm = NULL;
-	char dir[PATH_MAX], vdir[PATH_MAX + 16], path[PATH_MAX + 48], when[40];
+	char dir[PATH_MAX], vdir[PATH_MAX + 16], path[PATH_MAX + 48], when[40], warning[400] = "";
 	int64_t table_version = -1;
 	json_t *m = NULL, *feat, *coef, *snapshot = NULL;
 	int rc, version;
@@ -596,12 +625,22 @@ int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_
 		ntr += !test[i];
 	}
 	nte = s.n - ntr;
-	if (ntr < 50 || nte < 20 || pos_tr < 5 || pos_te < 2 || pos_tr == ntr || pos_te == nte) {
+	/* a model needs both outcomes to learn from; below the sizes that make
+	 * metrics meaningful it is still trained and reported, with a warning
+	 * (a small hospital's, or a sample's, run end to end) */
+	if (ntr < MIN_TRAIN || nte < MIN_TEST || pos_tr == 0 || pos_tr == ntr) {
 		rc = cl_error_set(CL_EINVAL, "too few index stays to train on: %zu for training (%zu "
-				  "readmitted), %zu to test (%zu readmitted); at least 50 and 20, with "
-				  "both outcomes in each", ntr, pos_tr, nte, pos_te);
+				  "readmitted), %zu to test (%zu readmitted); at least %d and %d, with "
+				  "both outcomes among those for training", ntr, pos_tr, nte, pos_te,
+				  MIN_TRAIN, MIN_TEST);
 		goto done;
 	}
+	if (ntr < 50 || nte < 20 || pos_tr < 5 || pos_te < 2 || pos_te == nte)
+		snprintf(warning, sizeof(warning), "a small cohort: %zu stays for training (%zu "
+			 "readmitted), %zu to test (%zu readmitted); the metrics are reported, not "
+			 "meaningful (they want at least 50 and 20 stays, 5 and 2 readmitted), and a "
+			 "metric that needs both outcomes among the test stays is left out",
+			 ntr, pos_tr, nte, pos_te);
 	for (size_t j = 0; j < NFEAT; j++)
 		median[j] = median_of(&s, test, j);
 	xtr = design(&s, test, 0, median, &ntr);
@@ -743,6 +782,8 @@ int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_
 	json_object_set_new(m, "serving", serving_json(json_object_get(m, "metrics"), p_log, p_xgb,
 							nte));
 	json_object_set(m, "snapshot", snapshot);
+	if (warning[0])
+		json_object_set_new(m, "warning", json_string(warning));
 	{
 		char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS), *card = model_card(m);
 
@@ -783,6 +824,18 @@ done:
 	return rc;
 }
 
+/* One group's AUROC and count ("n/a" where the group has no AUROC). */
+static void group_print(FILE *out, const char *g, const json_t *v)
+{
+	const json_t *a = json_object_get(v, "auroc");
+
+	if (a)
+		fprintf(out, " %s %.3f (%lld)", g, json_number_value(a),
+			(long long)json_integer_value(json_object_get(v, "n")));
+	else
+		fprintf(out, " %s n/a (%lld)", g, (long long)json_integer_value(json_object_get(v, "n")));
+}
+
 void cl_readm_print(const json_t *r, FILE *out)
 {
 	static const char *const names[] = { "logistic", "xgboost", "lace", "hospital" };
@@ -805,11 +858,18 @@ void cl_readm_print(const json_t *r, FILE *out)
 		(long long)json_integer_value(json_object_get(c, "train_readmitted")),
 		(long long)json_integer_value(json_object_get(c, "test")),
 		(long long)json_integer_value(json_object_get(c, "test_readmitted")));
+	if (json_object_get(r, "warning"))
+		fprintf(out, "warning: %s\n", json_string_value(json_object_get(r, "warning")));
 	fprintf(out, "%-10s %-22s %7s %7s %8s %10s\n", "model", "AUROC (95% CI)", "AUPRC", "Brier",
 		"cal.slope", "cal.intcpt");
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
 		const json_t *x = json_object_get(metrics, names[k]), *ci = json_object_get(x, "auroc_ci");
 
+		if (json_object_get(x, "error")) {
+			fprintf(out, "%-10s no metrics: %s\n", names[k],
+				json_string_value(json_object_get(x, "error")));
+			continue;
+		}
 		fprintf(out, "%-10s %.3f (%.3f-%.3f)    %7.3f %7.4f %8.2f %10.2f\n", names[k],
 			json_number_value(json_object_get(x, "auroc")),
 			json_number_value(json_array_get(ci, 0)), json_number_value(json_array_get(ci, 1)),
@@ -825,11 +885,9 @@ void cl_readm_print(const json_t *r, FILE *out)
 
 		fprintf(out, "%s by group (AUROC, n):", names[k]);
 		json_object_foreach((json_t *)json_object_get(x, "by_sex"), g, v)
-			fprintf(out, " %s %.3f (%lld)", g, json_number_value(json_object_get(v, "auroc")),
-				(long long)json_integer_value(json_object_get(v, "n")));
+			group_print(out, g, v);
 		json_object_foreach((json_t *)json_object_get(x, "by_age"), g, v)
-			fprintf(out, " %s %.3f (%lld)", g, json_number_value(json_object_get(v, "auroc")),
-				(long long)json_integer_value(json_object_get(v, "n")));
+			group_print(out, g, v);
 		fprintf(out, "\n");
 	}
 }
