@@ -167,8 +167,11 @@ int cl_readm_model_load(const char *data_dir, int version, struct cl_readm_model
 	if (rc == CL_OK && m->xgb) {
 		snprintf(path, sizeof(path), "%s/models/readmission/v%d/xgboost.json", data_dir,
 			 version);
+		/* one thread: scoring runs beside the server's own threads, and
+		 * gives the same contributions every time */
 		if (XGBoosterCreate(NULL, 0, &m->booster) != 0 ||
-		    XGBoosterLoadModel(m->booster, path) != 0)
+		    XGBoosterLoadModel(m->booster, path) != 0 ||
+		    XGBoosterSetParam(m->booster, "nthread", "1") != 0)
 			rc = cl_error_set(CL_EIO, "readmission model v%d: loading %s: %s", version,
 					  path, XGBGetLastError());
 	}
