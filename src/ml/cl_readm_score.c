@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,8 +169,12 @@ int cl_readm_model_load(const char *data_dir, int version, struct cl_readm_model
 		snprintf(path, sizeof(path), "%s/models/readmission/v%d/xgboost.json", data_dir,
 			 version);
 		/* one thread: scoring runs beside the server's own threads, and
-		 * gives the same contributions every time */
+		 * gives the same contributions every time. XGBoost parses a model
+		 * on as many OpenMP threads as the calling thread may start,
+		 * before any parameter of the booster applies */
+		omp_set_num_threads(1);
 		if (XGBoosterCreate(NULL, 0, &m->booster) != 0 ||
+		    XGBoosterSetParam(m->booster, "nthread", "1") != 0 ||
 		    XGBoosterLoadModel(m->booster, path) != 0 ||
 		    XGBoosterSetParam(m->booster, "nthread", "1") != 0)
 			rc = cl_error_set(CL_EIO, "readmission model v%d: loading %s: %s", version,
