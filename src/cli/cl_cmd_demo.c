@@ -10,9 +10,12 @@
 #include "cl_cli.h"
 #include "batch/cl_batch.h"
 #include "batch/cl_generate.h"
+#include "batch/cl_generate_cohort.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
 #include "core/cl_time.h"
+#include "ml/cl_readm_score.h"
+#include "ml/cl_readmission.h"
 #include "serve/cl_server.h"
 #include "sim/cl_sim.h"
 #include "sim/cl_sim_target.h"
@@ -35,7 +38,9 @@ const char cl_cmd_demo_usage[] =
 	"gold, then streams simulated ICU vitals of the same patients into it:\n"
 	"bedside monitors, with injected episodes\n"
 	"(desaturation, tachycardia, hypertensive crisis, deterioration, device\n"
-	"dropouts). Every second it prints events/s, the alerts open and the\n"
+	"dropouts). Two years of other patients' stays (--history) train a\n"
+	"readmission model, promoted so that it scores the patients in bed.\n"
+	"Every second it prints events/s, the alerts open and the\n"
 	"patients with the highest NEWS2, and it prints the URL and API token so you\n"
 	"can query it meanwhile (curl -H 'Authorization: Bearer TOKEN' URL/api/v1/alerts).\n"
 	"Runs until Ctrl-C, or for --duration seconds. Without --data the data is\n"
@@ -105,7 +110,7 @@ static void print_top(void *arg, const char *patient, int score, const char *ris
 
 /* What demo's options set. */
 struct demo_args {
-	uint64_t patients, rate, duration, seed;
+	uint64_t patients, rate, duration, seed, history;
 	const char *listen;
 };
 
@@ -120,12 +125,50 @@ const struct cl_opt cl_cmd_demo_opts[] = {
 		    "random seed (default 1)"),
 	CL_OPT_STRING("listen", struct demo_args, listen, "H:P",
 		      "where to serve (default 127.0.0.1:8080, else a free port)"),
+	CL_OPT_UINT("history", struct demo_args, history, 0, 100000, "N",
+		    "past patients whose two years of stays train the readmission model "
+		    "(default 2000; 0: no model)"),
 	CL_OPT_END,
 };
 
+/* The readmission model of the demo: trained on the past stays and
+ * promoted, so that it scores the patients in bed now. A cohort too small
+ * to train on leaves the demo without one, and says so. */
+static void demo_model(const char *data_dir)
+{
+	struct cl_readm_options o;
+	json_t *r = NULL;
+	long scored = 0;
+	int v;
+
+	cl_readm_options_default(&o);
+	if (cl_readm_train(data_dir, &o, &r) != CL_OK) {
+		printf("carelake demo: no readmission model: %s\n", cl_error_detail());
+		return;
+	}
+	v = (int)json_integer_value(json_object_get(r, "version"));
+	if (cl_readm_promote(data_dir, v) == CL_OK && cl_readm_risk_store(data_dir, &scored) == CL_OK)
+		printf("carelake demo: readmission model v%d trained on %lld past stays (AUROC %s "
+		       "%.3f, LACE %.3f) and promoted: %ld stays in hospital or discharged in the "
+		       "last 30 days scored (carelake model show v%d --data %s)\n", v,
+		       (long long)json_integer_value(json_object_get(json_object_get(r, "cohort"),
+								     "index")),
+		       json_string_value(json_object_get(json_object_get(r, "serving"), "model")),
+		       json_number_value(json_object_get(json_object_get(json_object_get(
+			       r, "metrics"), json_string_value(json_object_get(json_object_get(
+			       r, "serving"), "model"))), "auroc")),
+		       json_number_value(json_object_get(json_object_get(json_object_get(
+			       r, "metrics"), "lace"), "auroc")),
+		       scored, v, data_dir);
+	else
+		printf("carelake demo: the readmission model v%d does not serve: %s\n", v,
+		       cl_error_detail());
+	json_decref(r);
+}
+
 int cl_cmd_demo(int argc, char **argv)
 {
-	struct demo_args a = { .patients = 24, .rate = 600 };
+	struct demo_args a = { .patients = 24, .rate = 600, .history = 2000 };
 	struct feeder f = { .rc = 0 };
 	struct cl_server *srv = NULL;
 	struct cl_store *st = NULL;
@@ -165,13 +208,26 @@ int cl_cmd_demo(int argc, char **argv)
 		cl_log_threshold = CL_LOG_WARN; /* the summary is the output here */
 	/* the hospital around the ICU: its records, loaded into silver and gold */
 	{
-		char hosp[sizeof(cli.data_dir) + 16], *paths[1] = { hosp };
+		char hosp[sizeof(cli.data_dir) + 16], hist[sizeof(cli.data_dir) + 24];
+		char *paths[2] = { hosp, hist };
 		struct cl_generate_counts gc;
+		struct cl_cohort_counts cc = { 0 };
 		struct cl_batch_summary sum;
 		struct cl_batch *b;
 
 		snprintf(hosp, sizeof(hosp), "%s/hospital", cli.data_dir);
+		snprintf(hist, sizeof(hist), "%s/history", cli.data_dir);
 		rc = cl_generate(hosp, (int)f.so.patients, f.so.seed, &gc);
+		/* and its past: two years of other patients' stays, ending today,
+		 * for the readmission model to learn from */
+		if (rc == CL_OK && a.history) {
+			struct cl_cohort_options co = { .patients = (int)a.history, .years = 2,
+							.seed = a.seed };
+
+			co.end_us = cl_time_now_us() / (86400ll * 1000000) * (86400ll * 1000000);
+			rc = cl_generate_cohort(hist, &co, &cc);
+			strncat(hist, "/fhir", sizeof(hist) - strlen(hist) - 1);
+		}
 		if (rc == CL_OK)
 			rc = cl_batch_open(cli.data_dir, &b);
 		if (rc == CL_OK) {
@@ -179,15 +235,19 @@ int cl_cmd_demo(int argc, char **argv)
 
 			cl_lake_opts_from_config(&lake, cli.cfg);
 			cl_batch_set_lake(b, &lake, 0);
-			rc = cl_batch_ingest(b, NULL, paths, 1, NULL, NULL, NULL, &sum);
+			rc = cl_batch_ingest(b, NULL, paths, a.history ? 2 : 1, NULL, NULL, NULL, &sum);
 			cl_batch_close(b);
 		}
 		if (rc)
 			return cl_cli_error(&cli, "the synthetic hospital: %s", cl_error_detail());
 		printf("carelake demo: a synthetic hospital of %ld patients, %ld encounters, %ld staff "
-		       "loaded into silver and gold (%llu rows; carelake query --data %s 'SELECT * FROM "
-		       "gold_admissions_daily')\n", gc.patients, gc.encounters, gc.staff,
-		       (unsigned long long)sum.c.accepted, cli.data_dir);
+		       "and the records of %ld past patients (%ld admissions, %ld emergency visits) "
+		       "loaded into silver and gold (%llu rows; carelake query --data %s 'SELECT * "
+		       "FROM gold_admissions_daily')\n", gc.patients, gc.encounters, gc.staff,
+		       cc.patients, cc.stays, cc.emergency_visits, (unsigned long long)sum.c.accepted,
+		       cli.data_dir);
+		if (a.history)
+			demo_model(cli.data_dir);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	rc = cl_server_start(cli.cfg, cli.data_dir, cli.keys, &srv);

@@ -338,9 +338,12 @@ static void test_demo(void **state)
 	(void)state;
 	snprintf(data, sizeof(data), "%s/demo", dir);
 	r = run(NULL, "demo", "--data", data, "--duration", "3", "--rate", "600",
-		"--patients", "5", "--listen", "127.0.0.1:0", NULL);
+		"--patients", "5", "--listen", "127.0.0.1:0", "--history", "300", NULL);
 	if (r.status != 0)
 		fail_msg("demo failed: %s %s", r.out, r.err);
+	/* the past patients train a readmission model, which serves */
+	assert_non_null(strstr(r.out, "readmission model v1 trained on"));
+	assert_non_null(strstr(r.out, "and promoted: "));
 	assert_non_null(strstr(r.out, "token   clk_"));
 	assert_non_null(strstr(r.out, "events/s"));
 	assert_non_null(strstr(r.out, "top NEWS2: patient-000"));
