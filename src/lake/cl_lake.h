@@ -77,6 +77,10 @@ int cl_lake_track(sqlite3 *db, struct cl_lake_tracker **out);
 int cl_lake_flush(struct cl_lake_tracker *t);
 /* Stops noting. NULL is a no-op. */
 void cl_lake_untrack(struct cl_lake_tracker *t);
+/* Notes a whole unpartitioned table as changed, for a connection no
+ * tracker watches (a table rewritten outside a batch run); inside the
+ * transaction that changed it. */
+int cl_lake_note_table(sqlite3 *db, const char *table);
 
 /* Registers lake_day(ts) on `db`: the partition day of a timestamp. */
 int cl_lake_functions(sqlite3 *db);

@@ -416,6 +416,24 @@ int cl_lake_flush(struct cl_lake_tracker *t)
 	return rc;
 }
 
+int cl_lake_note_table(sqlite3 *db, const char *table)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = CL_OK;
+
+	if (sqlite3_exec(db, notes_schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO lake_dirty(table_name, part, claimed)"
+			       " VALUES (?1, '', 0)", -1, &st, NULL) != SQLITE_OK) {
+		rc = cl_error_set(CL_EIO, "noting lake changes: %s", sqlite3_errmsg(db));
+	} else {
+		sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = cl_error_set(CL_EIO, "noting lake changes: %s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 void cl_lake_untrack(struct cl_lake_tracker *t)
 {
 	if (!t)

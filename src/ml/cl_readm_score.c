@@ -13,6 +13,7 @@
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "lake/cl_lake.h"
 #include "model/cl_tables.h"
 #include "store/cl_db.h"
 
@@ -537,6 +538,10 @@ int cl_readm_risk_store(const char *data_dir, long *scored)
 		rc = cl_error_set(CL_EIO, "carelake.db: %s", sqlite3_errmsg(db));
 	} else {
 		rc = cl_readm_risk_refresh(db, data_dir, cl_time_now_us(), &m, scored);
+		/* no batch run watches this connection: its lake copy follows at
+		 * the next sync */
+		if (rc == CL_OK)
+			rc = cl_lake_note_table(db, "gold_readmission_risk");
 		if (rc == CL_OK && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 			rc = cl_error_set(CL_EIO, "carelake.db: %s", sqlite3_errmsg(db));
 		if (rc)
