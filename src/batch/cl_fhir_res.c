@@ -414,6 +414,52 @@ static int procedure(struct ctx *x, int o, const char *id)
 	return put(x, &r);
 }
 
+static void compartment(struct ctx *x, int o, const char *type, const char *id, char *out,
+			size_t cap);
+
+/* An Appointment as a booking: its patient (the participant that is a
+ * Patient), the first participant that is a Practitioner, the service
+ * type as the clinic, when it was made and when it is, and its status in
+ * the bookings' words where they have one (fulfilled: attended, noshow:
+ * no_show), else FHIR's. One without a start or a patient stays a FHIR
+ * resource only. */
+static int appointment(struct ctx *x, int o, const char *id)
+{
+	static const char *const words[][2] = {
+		{ "fulfilled", "attended" }, { "noshow", "no_show" },
+	};
+	char buf[512], path[64], status[64];
+	struct cl_row r;
+
+	cl_row_init(&r, cl_silver_table("booking"), x->record);
+	put_text(&r, "id", id);
+	compartment(x, o, "Appointment", id, buf, sizeof(buf));
+	put_text(&r, "patient_id", buf);
+	for (uint32_t i = 0, n = d_size(x->d, at(x->d, o, "participant")); i < n; i++) {
+		snprintf(path, sizeof(path), "participant[%u].actor.reference", i);
+		resolve_ref(x, o, path, buf, sizeof(buf));
+		if (strncmp(buf, "Practitioner/", 13) == 0) {
+			put_text(&r, "practitioner_id", buf + 13);
+			break;
+		}
+	}
+	put_concept(x, &r, o, "serviceType[0]", NULL, "clinic");
+	put_time(x, &r, o, "booked_ts", "created");
+	put_time(x, &r, o, "appointment_ts", "start");
+	str(x->d, o, "status", status, sizeof(status));
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(status, words[i][0]) == 0)
+			snprintf(status, sizeof(status), "%s", words[i][1]);
+	put_text(&r, "status", status);
+	/* one not yet scheduled (proposed, waitlisted) or of no patient is not
+	 * a booking: kept as a FHIR version only */
+	if (!cl_row_get(&r, "appointment_ts") || !cl_row_get(&r, "patient_id")) {
+		x->c->other++;
+		return CL_OK;
+	}
+	return put(x, &r);
+}
+
 static const struct {
 	const char *type;
 	int (*fn)(struct ctx *x, int o, const char *id);
@@ -422,6 +468,7 @@ static const struct {
 	{ "Organization", organization }, { "Encounter", encounter },
 	{ "Observation", observation }, { "Condition", condition },
 	{ "MedicationRequest", medication_request }, { "Procedure", procedure },
+	{ "Appointment", appointment },
 };
 
 static const char *table_of_type(const char *type);
@@ -580,6 +627,7 @@ static const char *table_of_type(const char *type)
 		{ "Organization", "organization" }, { "Encounter", "encounter" },
 		{ "Observation", "observation" }, { "Condition", "condition" },
 		{ "MedicationRequest", "medication_request" }, { "Procedure", "procedure" },
+		{ "Appointment", "booking" },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

@@ -140,6 +140,15 @@ static const struct elem procedure_t[] = {
 	REFERENCE("encounter"), P("performedDateTime", FT_DATETIME),
 	C("performedPeriod", "Period", period_t), END,
 };
+static const struct elem appointment_participant_t[] = {
+	CONCEPTS("type"), REFERENCE("actor"), P("required", FT_CODE), P("status", FT_CODE),
+	C("period", "Period", period_t), END,
+};
+static const struct elem appointment_t[] = {
+	P("id", FT_ID), P("status", FT_CODE), CONCEPTS("serviceType"), P("start", FT_INSTANT),
+	P("end", FT_INSTANT), P("created", FT_DATETIME),
+	CN("participant", NULL, appointment_participant_t), END,
+};
 /* a Bundle's entries are checked one by one (cl_fhir_check_entry), so
  * that a bad one is refused alone */
 static const struct elem bundle_t[] = {
@@ -163,7 +172,7 @@ static const struct {
 	{ "Practitioner", practitioner_t }, { "Organization", organization_t },
 	{ "Encounter", encounter_t }, { "Condition", condition_t },
 	{ "MedicationRequest", medication_request_t }, { "Procedure", procedure_t },
-	{ "Bundle", bundle_t },
+	{ "Appointment", appointment_t }, { "Bundle", bundle_t },
 };
 
 int cl_fhir_datetime(const char *s, size_t len, int64_t *us)
