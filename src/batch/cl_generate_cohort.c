@@ -9,8 +9,11 @@
  * the Charlson index and a latent frailty. After each stay ended alive a
  * 30-day unplanned readmission is drawn with the stay's risk; unplanned
  * admissions from the background process are held back in those 30 days
- * so that the risk alone decides. The patient's resources are written
- * once their story is known (a death date belongs on the Patient).
+ * so that the risk alone decides. Some discharges are given a follow-up
+ * appointment within 7 days, more often the higher the risk the records
+ * show (confounding by indication), and it lowers the risk drawn with.
+ * The patient's resources are written once their story is known (a
+ * death date belongs on the Patient).
  */
 #include "cl_generate_cohort.h"
 #include "core/cl_error.h"
@@ -38,6 +41,7 @@
 #define UCUM "http://unitsofmeasure.org"
 #define ACTCODE "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 #define OBSCAT "http://terminology.hl7.org/CodeSystem/observation-category"
+#define APPTYPE "http://terminology.hl7.org/CodeSystem/v2-0276"
 
 #define PATIENTS_PER_FILE 2000
 #define BIT(k) (1u << (k))  /* a category in a set of them */
@@ -234,6 +238,7 @@ struct stay {
 	int64_t med_at[MAX_MEDS];
 	int nproc, proc[MAX_PROCS];
 	int64_t proc_at[MAX_PROCS];
+	int64_t followup;         /* the follow-up appointment's start (0: none) */
 };
 
 /* A visit: emergency (treated and sent home) or ambulatory. */
@@ -284,7 +289,7 @@ static double age_at(const struct person *p, int64_t t)
 
 /* The coefficients of the readmission model (logit scale): see
  * docs/commands/generate.md. */
-#define B0 (-4.75)
+#define B0 (-4.45)
 #define B_AGE 0.010          /* per year over 65 */
 #define B_LACE_L 0.12        /* per LACE length-of-stay point (0-7) */
 #define B_EMERGENCY 0.45     /* an emergency (unplanned) admission */
@@ -297,7 +302,14 @@ static double age_at(const struct person *p, int64_t t)
 #define B_PROCEDURE 0.20     /* a procedure during the stay */
 #define B_NEWS2 0.10         /* per NEWS2 point of the last readings, up to 10 */
 #define B_MEDS 0.04          /* per medication ordered during the stay */
+#define B_FOLLOWUP (-1.00)   /* a follow-up appointment in the 7 days after the discharge */
 #define SD_PATIENT 0.7       /* the patient's random effect */
+
+/* Who is given a follow-up appointment: logistic(FU_B0 + FU_RISK * the
+ * logit of the risk the records show, before the follow-up), so the
+ * higher-risk discharges get one more often (confounding by indication). */
+#define FU_B0 0.0
+#define FU_RISK 0.4
 
 /* The patient: sex, age (adults, more of them old), frailty, comorbidities. */
 static void make_person(struct cohort *g, int i)
@@ -447,6 +459,13 @@ static int admissions(const struct person *p, int64_t from, int64_t to)
 	return n;
 }
 
+/* The day of t at a time between from and from + hours (clinics and
+ * elective lists keep office hours). */
+static int64_t daytime(struct cohort *g, int64_t t, int from, int hours)
+{
+	return t / DAY * DAY + (from + pick(&g->r, hours)) * HOUR + pick(&g->r, 4) * 15 * MINUTE;
+}
+
 /* One stay from its admission at t: wards, length, what happened in it,
  * its end (a death or a discharge) and, on a discharge, its risk. NULL
  * when the stay would not end before the period does, or no memory. */
@@ -575,6 +594,13 @@ static struct stay *make_stay(struct cohort *g, int64_t t, int unplanned, int *p
 	       B_ADM_12M * (prior_adm < 5 ? prior_adm : 5) + B_LOW_HB * (st->hb < 12) +
 	       B_LOW_NA * (st->na < 135) + B_ONCOLOGY * oncology + B_PROCEDURE * (st->nproc > 0) +
 	       B_NEWS2 * (n2 < 10 ? n2 : 10) + B_MEDS * st->nmed + p->effect;
+	/* a follow-up booked at the discharge, 1 to 6 days after it in
+	 * office hours: given by the risk the records show (not the
+	 * patient's random effect), and protective */
+	if (uniform(&g->r) < logistic(FU_B0 + FU_RISK * (risk - p->effect))) {
+		st->followup = daytime(g, st->end + (1 + pick(&g->r, 6)) * DAY, 9, 8);
+		risk += B_FOLLOWUP;
+	}
 	st->risk = logistic(risk);
 	st->observable = logistic(risk - p->effect);
 	/* some labs not taken (after the risk: the body has them regardless) */
@@ -583,13 +609,6 @@ static struct stay *make_stay(struct cohort *g, int64_t t, int unplanned, int *p
 	if (uniform(&g->r) < 0.08)
 		st->na = NAN;
 	return st;
-}
-
-/* The day of t at a time between from and from + hours (clinics and
- * elective lists keep office hours). */
-static int64_t daytime(struct cohort *g, int64_t t, int from, int hours)
-{
-	return t / DAY * DAY + (from + pick(&g->r, hours)) * HOUR + pick(&g->r, 4) * 15 * MINUTE;
 }
 
 /* The patient's events, in time order, until the period ends or they die. */
@@ -743,8 +762,32 @@ static int64_t lab_time(struct cohort *g, const struct stay *st)
 	return at > from ? at : from + (st->end - from) / 2 / MINUTE * MINUTE;
 }
 
+/* The stay's follow-up appointment, booked at the discharge: fulfilled,
+ * or still booked when a readmission or a death came before it. */
+static void write_followup(struct cohort *g, FILE *f, const struct stay *st, int n,
+			   const char *enc)
+{
+	const struct person *p = &g->p;
+	const struct stay *next = st + 1 < p->stays + p->nstay ? st + 1 : NULL;
+	int missed = (next && next->start < st->followup) || (p->death && p->death < st->followup);
+	char a[40], b[40], c[40];
+
+	ts(st->followup, a);
+	ts(st->followup + 20 * MINUTE, b);
+	ts(st->end, c);
+	fprintf(f, "{\"resourceType\":\"Appointment\",\"id\":\"%s-a%04d\",\"status\":\"%s\","
+		   "\"appointmentType\":{\"coding\":[{\"system\":\"" APPTYPE "\",\"code\":"
+		   "\"FOLLOWUP\",\"display\":\"A follow up visit from a previous appointment\"}]},"
+		   "\"serviceType\":[{\"text\":\"Follow-up after discharge\"}],\"description\":"
+		   "\"Follow-up after discharge\",\"supportingInformation\":[{\"reference\":"
+		   "\"Encounter/%s\"}],\"start\":\"%s\",\"end\":\"%s\",\"created\":\"%s\","
+		   "\"participant\":[{\"actor\":{\"reference\":\"Patient/%s\"},\"status\":"
+		   "\"accepted\"}]}\n", p->id, n, missed ? "booked" : "fulfilled", enc, a, b, c,
+		p->id);
+}
+
 static void write_stay(struct cohort *g, FILE *f, const struct stay *st, int *nmed, int *nproc,
-		       int *nobs)
+		       int *nobs, int *nappt)
 {
 	const struct person *p = &g->p;
 	const char *type = st->unplanned ? "183452005" : "8715000",
@@ -814,6 +857,9 @@ static void write_stay(struct cohort *g, FILE *f, const struct stay *st, int *nm
 		write_observation(g, f, nobs, last, "laboratory", "2951-2",
 				  "Sodium [Moles/volume] in Serum or Plasma", lab_time(g, st),
 				  st->na, 0, "mmol/L");
+	/* nothing on or after the period's end */
+	if (st->followup && st->followup < g->end)
+		write_followup(g, f, st, ++*nappt, last);
 }
 
 /* The patient's resources: Patient, Conditions, Encounters and what
@@ -822,7 +868,7 @@ static void write_person(struct cohort *g, FILE *f)
 {
 	const struct person *p = &g->p;
 	char a[40], day[11];
-	int nmed = 0, nproc = 0, nobs = 0;
+	int nmed = 0, nproc = 0, nobs = 0, nappt = 0;
 
 	cl_time_format_day(p->birth, day);
 	fprintf(f, "{\"resourceType\":\"Patient\",\"id\":\"%s\",\"name\":[{\"family\":\"%s\","
@@ -876,7 +922,7 @@ static void write_person(struct cohort *g, FILE *f)
 			g->c->ambulatory_visits++;
 	}
 	for (int i = 0; i < p->nstay; i++) {
-		write_stay(g, f, &p->stays[i], &nmed, &nproc, &nobs);
+		write_stay(g, f, &p->stays[i], &nmed, &nproc, &nobs, &nappt);
 		g->c->deaths_in_stay += p->stays[i].died;
 	}
 }

@@ -1,10 +1,12 @@
 /*
  * `carelake model`: the 30-day readmission models (ml/cl_readmission.h):
  * train one on the lake's feature table, list the registry's versions,
- * show one, promote one.
+ * show one, promote one, score with one; and the treatment insights
+ * adjusted for the promoted one's risk (ml/cl_readm_insights.h).
  */
 #include "cl_cli.h"
 #include "core/cl_error.h"
+#include "ml/cl_readm_insights.h"
 #include "ml/cl_readm_score.h"
 #include "ml/cl_readmission.h"
 
@@ -22,7 +24,8 @@ const char cl_cmd_model_usage[] =
 	"       carelake model show V\n"
 	"       carelake model promote V\n"
 	"       carelake model score readmission [--stays index|current|all] [--model V]\n"
-	"                                        [--explain] [--out FILE]\n\n"
+	"                                        [--explain] [--out FILE]\n"
+	"       carelake model insights readmission [--format text|json]\n\n"
 	"Predicts unplanned readmission within 30 days of a discharge from what is\n"
 	"known at the discharge, on gold_readmission_features (docs/ml.md): an\n"
 	"L2-regularised logistic regression and gradient-boosted trees (XGBoost),\n"
@@ -35,7 +38,11 @@ const char cl_cmd_model_usage[] =
 	"the model card card.md); promote one to use it: it then scores every stay\n"
 	"in hospital and every discharge of the last 30 days into\n"
 	"gold_readmission_risk at each refresh. score writes a version's risk of\n"
-	"the stays named as CSV. The same data and seed give the same model.\n\n";
+	"the stays named as CSV. The same data and seed give the same model.\n"
+	"insights compares the readmission of stays with and without each treatment\n"
+	"(medication classes, procedures, a follow-up within 7 days), adjusted for\n"
+	"the promoted model's risk: associations in this hospital's data, not\n"
+	"causal effects.\n\n";
 
 /* What model's options set. */
 struct model_args {
@@ -140,6 +147,22 @@ int cl_cmd_model(int argc, char **argv)
 			secs > 0 ? (double)n / secs : 0);
 		return CL_EXIT_OK;
 	}
+	if (strcmp(argv[0], "insights") == 0) {
+		json_t *r;
+
+		if (nargs != 2 || strcmp(argv[1], "readmission") != 0)
+			return cl_cli_error(&cli, "insights into what? the one model is 'readmission'");
+		if (cl_readm_insights(cli.data_dir, &r) != CL_OK)
+			return cl_cli_error(&cli, "%s", cl_error_detail());
+		if (json) {
+			json_dumpf(r, stdout, JSON_INDENT(2));
+			putchar('\n');
+		} else {
+			cl_readm_insights_print(r, stdout);
+		}
+		json_decref(r);
+		return CL_EXIT_OK;
+	}
 	if (strcmp(argv[0], "list") == 0) {
 		json_t *l, *v;
 		size_t i;
@@ -202,6 +225,6 @@ int cl_cmd_model(int argc, char **argv)
 		return CL_EXIT_OK;
 	}
 	return cl_cli_error(&cli, "unknown action '%s' (train readmission, list, show V, promote V, "
-			    "score readmission)",
+			    "score readmission, insights readmission)",
 			    argv[0]);
 }
