@@ -3,11 +3,14 @@
 // the hospital and by ward, by day, and the patients on a ward now. Every
 // number is the gold tables' own (GET /api/v1/kpis/admissions_daily and
 // alerts_daily), added up over the range the way docs/dashboards.md says;
-// the patients come from GET /api/v1/wards/{ward}/census.
+// the patients come from GET /api/v1/wards/{ward}/census. Beside them, the
+// readmission model's risk over the ward's stays in hospital now and
+// discharged in the last 30 days, by band, with the readmissions expected
+// (GET /api/v1/wards/{ward}/readmission-risk: counts, no patient named).
 'use strict';
 
 (function () {
-  const { $, api, el, session, row } = window.carelake;
+  const { $, api, el, session, row, fillTable } = window.carelake;
   const enc = encodeURIComponent;
   const DAY = 86400000;
 
@@ -144,6 +147,77 @@
     $('census').dataset.count = String(c.patients.length);
   }
 
+  const STATUSES = [['inpatient', 'In hospital now'], ['discharged', 'Discharged in the last 30 days']];
+  const BANDS = ['low', 'medium', 'high'];
+
+  // the readmission model's counts for the chosen ward (every ward, and
+  // their total, for "all"); the dates do not apply: the scores are of the
+  // stays in hospital now and the last 30 days' discharges
+  async function risk() {
+    const ward = $('ward').value;
+    const note = $('risk-note'), table = $('risk');
+    let r;
+    try {
+      r = await api('/api/v1/wards/' + enc(ward) + '/readmission-risk');
+    } catch (e) {
+      note.textContent = 'The readmission risk could not be read: ' + e.message;
+      fillTable('risk', [], 'Not available.');
+      return;
+    }
+    const by = new Map();   // ward -> status -> {low, medium, high, stays, expected}
+    const ensure = (w) => {
+      if (!by.has(w))
+        by.set(w, new Map(STATUSES.map(([st]) => [st, { low: 0, medium: 0, high: 0, stays: 0,
+                                                        expected: 0 }])));
+      return by.get(w);
+    };
+    const add = (w, g) => {
+      const c = ensure(w).get(g.status);
+      if (!c)
+        return;
+      c[g.band] = (c[g.band] || 0) + g.stays;
+      c.stays += g.stays;
+      c.expected += g.expected_readmissions || 0;
+    };
+    let version = 0, scored = '';
+    for (const g of r.groups) {
+      if (ward === 'all')
+        add('all', g);
+      add(g.ward, g);
+      version = Math.max(version, g.model_version || 0);
+      if (g.scored_ts > scored)
+        scored = g.scored_ts;
+    }
+    if (ward !== 'all')
+      ensure(ward);   // a ward chosen: its rows, if only noughts
+    const label = (w) => w === 'all' ? 'All wards' : w === 'unassigned' ? 'No ward recorded' : w;
+    const wards = [...by.keys()].sort((a, b) => (b === 'all') - (a === 'all') || a.localeCompare(b));
+    const rows = [];
+    for (const w of wards)
+      for (const [st, text] of STATUSES) {
+        const c = by.get(w).get(st);
+        const expected = Number(c.expected.toFixed(2));
+        rows.push(row([label(w), text, fmt.int(c.stays), ...BANDS.map((b) => fmt.int(c[b])),
+                       c.expected.toFixed(c.expected < 1 ? 2 : 1)],
+                      { ward: w, status: st, low: c.low, medium: c.medium, high: c.high,
+                        stays: c.stays, expected }));
+      }
+    fillTable('risk', rows, 'No scores.');
+    table.dataset.version = String(version);
+    table.dataset.groups = String(r.groups.length);
+    note.textContent = r.groups.length
+      ? 'The readmission model v' + version + ', scored ' + new Date(scored).toLocaleString() +
+        ': the risk of an unplanned readmission within 30 days of discharge for the stays in ' +
+        'hospital now and those discharged in the last 30 days, whatever the dates above. ' +
+        'Low, medium and high rank this hospital\'s stays (the lower half, the next 30 %, the ' +
+        'top 20 %). Expected readmissions is the sum of their risks: how many of these patients ' +
+        'the model expects back. Counts only; a patient\'s score is for the care team, on the ' +
+        'patient\'s page.'
+      : 'No readmission risk scores' + (ward === 'all' ? '' : ' on ' + ward) + ': no stay ' +
+        (ward === 'all' ? '' : 'there ') + 'is in hospital or was discharged in the last 30 days, ' +
+        'or no model is in use.';
+  }
+
   async function show() {
     const from = $('from').value, to = $('to').value;
     if (!from || !to || from > to) {
@@ -161,7 +235,7 @@
     state.rows = adm.rows;
     state.alerts = al.rows;
     render();
-    await census();
+    await Promise.all([census(), risk()]);
     const st = $('status');
     st.textContent = 'From ' + from + ' to ' + to + ', read in ' + Math.round(performance.now() - t0) +
       ' ms' + (adm.truncated || al.truncated ? ' (more rows than shown: narrow the range)' : '') + '.';

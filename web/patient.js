@@ -5,8 +5,10 @@
 // short spans, 1-minute rollups up to a week, 1-hour beyond), so a year
 // costs what an hour does. Below, the patient's encounters, conditions,
 // medications, procedures and recent observations from the FHIR API, and
-// "Export CSV" of the vitals shown. It reads only the APIs third parties
-// use: /api/v1/patients/{id}/vitals, /api/v1/patients/{id}/news2,
+// "Export CSV" of the vitals shown; and the readmission model's risk for
+// the patient's latest scored stay, with the features that moved it. It
+// reads only the APIs third parties use: /api/v1/patients/{id}/vitals,
+// /api/v1/patients/{id}/news2, /api/v1/patients/{id}/risk,
 // /api/v1/alerts and /fhir/...; every value goes in as text.
 'use strict';
 
@@ -340,6 +342,150 @@
       : 'The patient page could not be loaded: ' + e.message;
   }
 
+  // The readmission model's features (docs/ml.md): a label in words, the
+  // value's unit, and how the value reads: 'yes' (1/0), 'sex' (1: female),
+  // 'int', 'trend' (a signed change over the last 24 hours) or a number.
+  const FEATURES = {
+    age_years: ['Age', 'years', 'age'],
+    sex_female: ['Sex', '', 'sex'],
+    los_days: ['Length of stay', 'days', 1],
+    emergency: ['Emergency admission', '', 'yes'],
+    icu: ['Stay in intensive care', '', 'yes'],
+    oncology: ['Oncology stay or malignancy', '', 'yes'],
+    encounters: ['Ward encounters in the stay', '', 'int'],
+    charlson: ['Charlson comorbidity index', '', 'int'],
+    ed_visits_6m: ['Emergency visits in the prior 6 months', '', 'int'],
+    ed_visits_12m: ['Emergency visits in the prior 12 months', '', 'int'],
+    admissions_6m: ['Admissions in the prior 6 months', '', 'int'],
+    admissions_12m: ['Admissions in the prior 12 months', '', 'int'],
+    medications: ['Medications ordered in the stay', '', 'int'],
+    procedures: ['Procedures in the stay', '', 'int'],
+    abnormal_vitals: ['Abnormal vital-sign readings in the stay', '', 'int'],
+    heart_rate: ['Last heart rate', '/min', 0],
+    respiratory_rate: ['Last respiratory rate', '/min', 0],
+    spo2: ['Last SpO2', '%', 0],
+    systolic_bp: ['Last systolic blood pressure', 'mmHg', 0],
+    temperature: ['Last temperature', '°C', 1],
+    heart_rate_trend: ['Change in heart rate over the last 24 h', '/min', 'trend'],
+    respiratory_rate_trend: ['Change in respiratory rate over the last 24 h', '/min', 'trend'],
+    spo2_trend: ['Change in SpO2 over the last 24 h', '%', 'trend'],
+    systolic_bp_trend: ['Change in systolic blood pressure over the last 24 h', 'mmHg', 'trend'],
+    temperature_trend: ['Change in temperature over the last 24 h', '°C', 'trend'],
+    news2: ['Last NEWS2', '', 'int'],
+    hemoglobin: ['Last haemoglobin', 'g/dL', 1],
+    sodium: ['Last sodium', 'mmol/L', 0],
+    lace: ['LACE index', '', 'int'],
+    hospital_score: ['HOSPITAL score', '', 'int'],
+  };
+  const BANDS = { low: 'Low risk', medium: 'Medium risk', high: 'High risk' };
+  const MODELS = { xgboost: 'gradient-boosted trees', logistic: 'logistic regression' };
+
+  // a feature's value in words
+  function featureValue(name, v) {
+    if (v === null || v === undefined)
+      return 'not recorded';
+    const [, unit, how] = FEATURES[name] || ['', '', 2];
+    const num = (x, d) => Number(x.toFixed(d)).toLocaleString();
+    if (how === 'yes')
+      return v ? 'yes' : 'no';
+    if (how === 'sex')
+      return v ? 'female' : 'male';
+    if (how === 'age')
+      return Math.floor(v) + ' ' + unit;
+    if (how === 'int')
+      return num(v, 0) + (unit ? ' ' + unit : '');
+    if (how === 'trend') {
+      const d = name === 'temperature_trend' ? 1 : 0;
+      return (v > 0 ? '+' : v < 0 ? '−' : '±') + num(Math.abs(v), d) + ' ' + unit;
+    }
+    return num(v, how) + (unit === '%' ? ' %' : unit ? ' ' + unit : '');
+  }
+
+  // a probability as a percentage: one decimal below 10 %
+  function percent(p) {
+    const x = 100 * p;
+    return (x < 10 ? x.toFixed(1) : x.toFixed(0)) + ' %';
+  }
+
+  const day = (ts) => new Date(ts).toLocaleDateString(undefined,
+    { year: 'numeric', month: 'short', day: 'numeric' });
+
+  // the risk panel for the latest scored stay (the API gives the newest first)
+  function renderRisk(stays) {
+    const body = $('risk-body'), panel = $('risk');
+    const s = stays[0];
+    panel.hidden = false;
+    if (!s) {
+      panel.dataset.state = 'none';
+      body.replaceChildren(el('p', 'hint', 'No readmission risk score: this patient has no stay ' +
+        'in hospital or discharged in the last 30 days, or no model is in use.'));
+      return;
+    }
+    panel.dataset.state = 'scored';
+    panel.dataset.stay = s.stay_id;
+    panel.dataset.risk = String(s.risk);
+    panel.dataset.band = s.band;
+    const head = el('p', 'risk-head');
+    const band = el('span', 'risk-band band-' + s.band, BANDS[s.band] || s.band);
+    band.id = 'risk-band';
+    head.append(band, ' ', el('span', 'risk-pct', percent(s.risk)),
+      ' chance of an unplanned readmission within 30 days of discharge');
+    const where = s.ward ? (s.status === 'inpatient' ? ' on ' : ' from ') + s.ward : '';
+    const stay = el('p', 'risk-stay', s.status === 'inpatient'
+      ? 'In hospital' + where + ' since ' + day(s.admit_ts) + ': scored on the stay so far.'
+      : 'Discharged' + where + ' on ' + day(s.discharge_ts) + ' (admitted ' + day(s.admit_ts) + ').');
+    stay.dataset.status = s.status;
+    const scores = el('dl', 'risk-scores');
+    for (const [label, v, max] of [['LACE index', s.lace, 19], ['HOSPITAL score', s.hospital_score, 13]]) {
+      const div = el('div');
+      div.append(el('dt', null, label), el('dd', null, v === null ? '–' : v + ' of ' + max));
+      scores.append(div);
+    }
+    const factors = el('ul', 'risk-factors');
+    factors.id = 'risk-factors';
+    for (const f of s.factors || []) {
+      const li = el('li');
+      li.dataset.feature = f.feature;
+      const up = f.contribution > 0;
+      const effect = el('span', 'effect ' + (up ? 'up' : 'down'));
+      const arrow = el('span', null, up ? '▲ ' : '▼ ');
+      arrow.setAttribute('aria-hidden', 'true');   // the words say it
+      effect.append(arrow, (up ? 'raises' : 'lowers') + ' the risk');
+      li.dataset.contribution = String(f.contribution);
+      li.append(el('span', 'what', (FEATURES[f.feature] || [f.feature])[0]),
+        el('span', 'value', featureValue(f.feature, f.value)), effect);
+      factors.append(li);
+    }
+    const parts = [head, stay, scores];
+    if (factors.children.length)
+      parts.push(el('h3', null, 'What moved this estimate most'), factors);
+    parts.push(el('p', 'hint', 'Model v' + s.model_version + ' (' + (MODELS[s.model] || s.model) +
+      '), scored ' + new Date(s.scored_ts).toLocaleString() + '. Low, medium and high rank this ' +
+      'hospital\'s stays (the lower half, the next 30 %, the top 20 %); they are not clinical ' +
+      'thresholds.' + (stays.length > 1 ? ' ' + (stays.length - 1) + ' earlier stay' +
+      (stays.length > 2 ? 's are' : ' is') + ' also scored.' : '')),
+    el('p', 'risk-note', 'A statistical estimate from this hospital\'s past stays, to support ' +
+      'clinical judgement, not to replace it. The factors are associations, not causes.'));
+    body.replaceChildren(...parts);
+  }
+
+  // the risk, if this role may read it: a refusal hides the panel, any
+  // other failure says so inside it; the rest of the page is untouched
+  async function loadRisk() {
+    try {
+      const r = await api('/api/v1/patients/' + enc(patientId) + '/risk');
+      renderRisk(r.stays || []);
+    } catch (e) {
+      if (e.status === 403) {
+        $('risk').hidden = true;
+        return;
+      }
+      $('risk').hidden = false;
+      $('risk-body').replaceChildren(el('p', 'error', 'The readmission risk could not be read: ' +
+                                        e.message));
+    }
+  }
+
   async function start() {
     if (!await session())
       return;
@@ -365,7 +511,7 @@
     document.title = 'carelake: ' + (name || patientId);
     $('demographics').textContent = [patientId, r.gender, r.birthDate ? 'born ' + r.birthDate : '']
       .filter((x) => x).join(' · ');
-    await Promise.all(LISTS.map(loadList));
+    await Promise.all([loadRisk(), ...LISTS.map(loadList)]);
   }
 
   document.addEventListener('DOMContentLoaded', () => {

@@ -6,11 +6,16 @@
 // Posts a stay in progress on ICU-A (a FHIR Encounter) for the census,
 // signs in as a manager (landing on /hospital), chooses the last 90 days,
 // and checks every summary number, each ward's admissions and a ward's
-// days against `carelake query` over the gold tables, the drill-down to
-// ICU-A and its census, axe-core, no console error and no failed
-// request; a manager is refused the clinical pages and APIs, a clinician
-// the Hospital page and the KPIs. Exits 0 when every check held, else 1
-// naming what failed.
+// days against `carelake query` over the gold tables, the readmission
+// risk's counts by band and expected readmissions against
+// gold_readmission_risk (with no patient named), the drill-down to ICU-A
+// and its census, axe-core, no console error and no failed request; a
+// manager is refused the clinical pages and APIs (a patient's risk too),
+// a clinician the Hospital page and the KPIs. Then, as that clinician, a
+// scored patient's page: the risk panel for the latest stay (its band in
+// words, its percentage, the factors in words and which way each moves
+// the risk, LACE and HOSPITAL, the model) against gold, and axe-core.
+// Exits 0 when every check held, else 1 naming what failed.
 import { checkAxe, close, launch, query as carelakeQuery, report, signIn, watchedPage } from './lib.mjs';
 
 const [base, manager, clinician, admin, shots, carelake, data] = process.argv.slice(2);
@@ -85,6 +90,95 @@ async function checkSummary(page, ward) {
   return want;
 }
 
+// the readmission model's counts over a ward ('all': every ward), by
+// status and band, and the readmissions expected (the sum of the risks)
+function expectedRisk(ward) {
+  const where = ward === 'all' ? '' : `WHERE coalesce(ward, 'unassigned') = '${ward}'`;
+  const out = {};
+  for (const st of ['inpatient', 'discharged'])
+    out[st] = { low: 0, medium: 0, high: 0, stays: 0, expected: 0 };
+  for (const r of query(`SELECT status, band, count(*) AS n, sum(risk) AS e FROM gold_readmission_risk ` +
+                        `${where} GROUP BY 1, 2`)) {
+    out[r.status][r.band] = r.n;
+    out[r.status].stays += r.n;
+    out[r.status].expected += r.e;
+  }
+  return out;
+}
+
+async function checkRisk(page, ward) {
+  const want = expectedRisk(ward);
+  for (const [st, w] of Object.entries(want)) {
+    const tr = page.locator(`#risk tr[data-ward="${ward}"][data-status="${st}"]`);
+    if (await tr.count() !== 1) {
+      fail(`no row of ${ward}'s ${st} stays in the readmission risk`);
+      continue;
+    }
+    for (const k of ['low', 'medium', 'high', 'stays'])
+      if (Number(await tr.getAttribute('data-' + k)) !== w[k])
+        fail(`${ward} ${st}: ${k} shows ${await tr.getAttribute('data-' + k)}, gold has ${w[k]}`);
+    // a stay in hospital is scored again on each refresh, as its stay grows
+    const e = Number(await tr.getAttribute('data-expected'));
+    if (!(Math.abs(e - w.expected) < 0.05))
+      fail(`${ward} ${st}: expected readmissions show ${e}, gold has ${w.expected}`);
+  }
+  const shown = await page.locator('#risk').textContent() + await page.locator('#risk-note').textContent();
+  for (const { patient_id: p } of query('SELECT DISTINCT patient_id FROM gold_readmission_risk'))
+    if (shown.includes(p))
+      fail('the readmission risk names patient ' + p);
+  return want;
+}
+
+const BANDS = { low: 'Low risk', medium: 'Medium risk', high: 'High risk' };
+
+// a scored patient's page, as a clinician: the panel shows the latest stay
+async function checkRiskPanel(page) {
+  // a discharged stay's score stays as it is (one in hospital is scored
+  // again on each refresh)
+  const pid = one(`SELECT g.patient_id FROM gold_readmission_risk g WHERE g.factors <> '[]' AND ` +
+                  `g.status = 'discharged' AND ` +
+                  `g.admit_ts = (SELECT max(admit_ts) FROM gold_readmission_risk h WHERE ` +
+                  `h.patient_id = g.patient_id) ORDER BY g.risk DESC LIMIT 1`);
+  const s = query(`SELECT * FROM gold_readmission_risk WHERE patient_id = '${pid}' ` +
+                  `ORDER BY admit_ts DESC, stay_id LIMIT 1`)[0];
+  const factors = JSON.parse(s.factors);
+  await page.goto(base + '/patient?id=' + encodeURIComponent(pid));
+  const panel = page.locator('#risk[data-state="scored"]');
+  await panel.waitFor({ timeout: 20000 });
+  if (await panel.getAttribute('data-stay') !== s.stay_id)
+    fail(`the risk panel of ${pid} shows stay ${await panel.getAttribute('data-stay')}, not ${s.stay_id}`);
+  const band = (await page.locator('#risk-band').textContent()).trim();
+  if (band !== BANDS[s.band])
+    fail(`the risk panel says "${band}" for a ${s.band} band`);
+  const pct = 100 * s.risk;
+  const want = (pct < 10 ? pct.toFixed(1) : pct.toFixed(0)) + ' %';
+  if ((await page.locator('#risk .risk-pct').textContent()) !== want)
+    fail(`the risk panel shows ${await page.locator('#risk .risk-pct').textContent()}, gold has ${want}`);
+  const stay = await page.locator('#risk .risk-stay').textContent();
+  if (!stay.startsWith(s.status === 'inpatient' ? 'In hospital' : 'Discharged'))
+    fail(`a ${s.status} stay reads "${stay}"`);
+  const items = page.locator('#risk-factors li');
+  if (!factors.length || await items.count() !== factors.length)
+    fail(`the risk panel lists ${await items.count()} factors, gold has ${factors.length}`);
+  for (let i = 0; i < Math.min(factors.length, await items.count()); i++) {
+    const li = items.nth(i), f = factors[i];
+    const label = await li.locator('.what').textContent();
+    const effect = await li.locator('.effect').textContent();
+    if (await li.getAttribute('data-feature') !== f.feature || label.includes('_'))
+      fail(`factor ${i + 1} (${f.feature}) reads "${label}"`);
+    if (!effect.includes(f.contribution > 0 ? 'raises' : 'lowers'))
+      fail(`factor ${f.feature} (contribution ${f.contribution}) reads "${effect}"`);
+    if (f.value === null && (await li.locator('.value').textContent()) !== 'not recorded')
+      fail(`factor ${f.feature} has no value but reads "${await li.locator('.value').textContent()}"`);
+  }
+  const text = await page.locator('#risk').textContent();
+  for (const part of [`LACE index${s.lace} of 19`, `HOSPITAL score${s.hospital_score} of 13`,
+                      'Model v' + s.model_version, 'not to replace it'])
+    if (!text.includes(part))
+      fail(`the risk panel does not say "${part}"`);
+  return pid;
+}
+
 const browser = await launch();
 try {
   const ctx = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
@@ -104,6 +198,11 @@ try {
   if (!(all.admissions > 0 && all.discharges > 0 && all.alerts >= 2))
     fail('the test data is too thin to check: ' + JSON.stringify(all));
 
+  step('the readmission risk by ward and band, against gold_readmission_risk');
+  const risk = await checkRisk(page, 'all');
+  if (!(risk.discharged.stays > 0 && risk.inpatient.stays > 0))
+    fail('no stays scored to check: ' + JSON.stringify(risk));
+
   step('by ward');
   const wards = query(`SELECT ward, sum(admissions) AS a FROM gold_admissions_daily WHERE ward <> 'all' ` +
                       `AND day BETWEEN '${from}' AND '${to}' GROUP BY ward`);
@@ -120,6 +219,9 @@ try {
   await page.click('#wards tr[data-ward="ICU-A"] button');
   await page.waitForFunction((r) => document.querySelector('#status').dataset.ready !== r, ready);
   await checkSummary(page, 'ICU-A');
+  await checkRisk(page, 'ICU-A');
+  if (await page.locator('#risk tbody tr[data-ward]:not([data-ward="ICU-A"])').count() !== 0)
+    fail('the readmission risk of ICU-A shows other wards');
   const days = one(`SELECT count(*) FROM gold_admissions_daily WHERE ward = 'ICU-A' AND day BETWEEN '${from}' AND '${to}'`);
   if (await page.locator('#days tbody tr[data-day]').count() !== days)
     fail(`ICU-A shows ${await page.locator('#days tbody tr[data-day]').count()} days, gold has ${days}`);
@@ -138,18 +240,25 @@ try {
 
   step('a manager reads no clinical data');
   for (const path of ['/board', '/patient?id=web-h1', '/api/v1/patients', '/fhir/Patient/web-h1',
-                      '/api/v1/patients/patient-0001/vitals'])
+                      '/api/v1/patients/patient-0001/vitals', '/api/v1/patients/web-h1/risk'])
     if ((await page.request.get(base + path)).status() !== 403)
       fail('a manager reached ' + path);
   await ctx.close();
 
   step('a clinician has no Hospital page');
-  const cctx = await browser.newContext();
+  const cctx = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
   const cpage = await cctx.newPage();
   await signIn(cpage, base, clinician, '/board');
-  for (const path of ['/hospital', '/api/v1/kpis/admissions_daily', '/api/v1/wards/ICU-A/census'])
+  for (const path of ['/hospital', '/api/v1/kpis/admissions_daily', '/api/v1/wards/ICU-A/census',
+                      '/api/v1/wards/ICU-A/readmission-risk'])
     if ((await cpage.request.get(base + path)).status() !== 403)
       fail('a clinician reached ' + path);
+
+  step('a scored patient\'s page shows the readmission risk');
+  const rpage = await watchedPage(cctx, fail);
+  await checkRiskPanel(rpage);
+  await checkAxe(rpage, fail);
+  await rpage.screenshot({ path: shots + '/patient-risk-1920x1080.png' });
   await cctx.close();
 } catch (e) {
   fail('stopped: ' + (e.stack || e));

@@ -7,9 +7,12 @@
 // few large POSTs, before anything current so every minute rolls up), a
 // FHIR transaction with the patient's records, and a crisis reading; then
 // opens the page from the board as a clinician and checks the charts, the
-// alert, the FHIR lists, the CSV export, zoom, axe-core, no console error
-// and no failed request; a patient token gets 403 and a clinician of
-// other wards sees an error, not data. Prints `patient_7d_ms=N` (reading
+// alert, the FHIR lists, the quiet "no score" line of the readmission
+// risk (this serve has no model promoted), the CSV export, zoom, axe-core,
+// no console error and no failed request; a patient token gets 403 and a
+// clinician of other wards sees an error, not data; the Hospital page,
+// as the admin, renders with its readmission risk saying there are no
+// scores. Prints `patient_7d_ms=N` (reading
 // and drawing 7 days of 1-minute rollups in the page; reported, never
 // asserted) and exits 0 when every check held, else 1 naming what failed.
 import { readFileSync } from 'node:fs';
@@ -167,6 +170,13 @@ try {
     await page.locator('#' + id + ' li', { hasText: text }).first().waitFor({ timeout: 10000 })
       .catch(() => fail('the ' + id + ' list does not show ' + text));
 
+  step('no readmission model: a quiet line, the rest of the page as it was');
+  await page.locator('#risk[data-state="none"]', { hasText: 'No readmission risk score' })
+    .waitFor({ timeout: 10000 })
+    .catch(() => fail('the patient page does not say there is no readmission risk score'));
+  if (await page.locator('#risk-band, #risk-factors').count() !== 0)
+    fail('the patient page shows a risk with no model');
+
   step('7 days of 1-minute rollups');
   await page.click('.range[data-span="604800"]');
   await page.locator('#status[data-points][data-resolution="1m"]').waitFor({ timeout: 20000 });
@@ -230,6 +240,8 @@ try {
   const wctx = await browser.newContext();
   const wpage = await wctx.newPage();
   wpage.on('pageerror', (e) => fail('page error (ward clinician): ' + e.message));
+  let riskAsked = false;
+  wpage.on('request', (q) => { riskAsked ||= q.url().endsWith('/risk'); });
   await wpage.goto(base + '/');
   await wpage.fill('#token', wardClin);
   await wpage.click('#signin-form button[type=submit]');
@@ -243,7 +255,32 @@ try {
   for (const secret of ['Sepsis', 'Piperacillin', 'Lovelace'])
     if (html.includes(secret))
       fail('a clinician of other wards sees ' + secret);
+  if (riskAsked)
+    fail('the page asked for the readmission risk of a patient it was refused');
   await wctx.close();
+
+  step('the Hospital page with no readmission scores still renders');
+  const actx = await browser.newContext();
+  const apage = await actx.newPage();
+  apage.on('pageerror', (e) => fail('page error (hospital, no scores): ' + e.message));
+  apage.on('response', (r) => {
+    if (r.status() >= 400)
+      fail('HTTP ' + r.status() + ' for ' + r.url() + ' (hospital, no scores)');
+  });
+  // signed in by the API (the cookie is the context's), straight to the page
+  const signed = await actx.request.post(base + '/app/session',
+                                         { headers: { Authorization: 'Bearer ' + admin } });
+  if (signed.status() !== 200)
+    fail('the admin could not sign in: HTTP ' + signed.status());
+  await apage.goto(base + '/hospital');
+  await apage.locator('#status[data-ready]').waitFor({ timeout: 20000 })
+    .catch(() => fail('the Hospital page did not finish with no readmission scores'));
+  if (await apage.locator('#summary dd[data-kpi="admissions"]').count() !== 1)
+    fail('the Hospital page has no summary with no readmission scores');
+  if (!(await apage.locator('#risk-note').textContent()).includes('No readmission risk scores') ||
+      await apage.locator('#risk tbody tr[data-status]').count() !== 0)
+    fail('the Hospital page does not say there are no readmission scores');
+  await actx.close();
 } catch (e) {
   fail('stopped: ' + (e.stack || e));
 } finally {

@@ -7,7 +7,8 @@
  * header or from another origin, signing out (the cookie then reads
  * nothing), a revoked token ending its sessions, a patient refused the
  * board (403) and listing its own patient only; no token or session id in
- * the log.
+ * the log; the readmission risk's panel and table in their pages and the
+ * APIs they read, with no model promoted.
  */
 #include "cl_test.h"
 #include "serve_helpers.h"
@@ -427,6 +428,55 @@ static void test_kpis(void **state)
 	}
 }
 
+/* The readmission risk on the dashboards: the Patient page's panel and
+ * the Hospital page's table are in their pages, their scripts read the
+ * risk APIs and put nothing in as markup; with no model promoted the APIs
+ * answer the pages' "no score" (200 and nothing, not an error); a
+ * patient's risk is the care team's (not a manager's, not the patient's),
+ * a ward's counts the managers' (the scores themselves: runtime_model_serve;
+ * the pages with a model: runtime_web_browser). */
+static void test_readmission_risk(void **state)
+{
+	char mgr[128];
+	struct reply r;
+
+	(void)state;
+	token_cli(data, mgr, NULL, "issue --role manager --name manager-risk");
+	r = http(&srv, "GET", "/patient?id=web-p1", clin, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "id=\"risk\""));
+	assert_non_null(strstr(r.body, "id=\"risk-body\""));
+	free(r.body);
+	r = http(&srv, "GET", "/hospital", mgr, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "<table id=\"risk\""));
+	assert_non_null(strstr(r.body, "Expected readmissions"));
+	free(r.body);
+	r = http(&srv, "GET", "/app/patient.js", NULL, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "'/risk'"));
+	assert_non_null(strstr(r.body, "not to replace it"));
+	assert_null(strstr(r.body, "innerHTML"));
+	free(r.body);
+	r = http(&srv, "GET", "/app/hospital.js", NULL, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "/readmission-risk"));
+	assert_null(strstr(r.body, "innerHTML"));
+	free(r.body);
+	/* no model promoted: nothing to show, and no error */
+	r = http(&srv, "GET", "/api/v1/patients/web-p1/risk", clin, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"stays\":[]"));
+	free(r.body);
+	r = http(&srv, "GET", "/api/v1/wards/all/readmission-risk", mgr, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "\"groups\":[]"));
+	free(r.body);
+	assert_int_equal(code_of(&srv, "/api/v1/patients/web-p1/risk", mgr, NULL), 403);
+	assert_int_equal(code_of(&srv, "/api/v1/patients/web-p1/risk", pat, NULL), 403);
+	assert_int_equal(code_of(&srv, "/api/v1/wards/all/readmission-risk", clin, NULL), 403);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_pages_and_headers),
 	cmocka_unit_test(test_sign_in_and_out),
@@ -434,6 +484,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_no_secrets_logged),
 	cmocka_unit_test(test_stream_left_open),
 	cmocka_unit_test(test_kpis),
+	cmocka_unit_test(test_readmission_risk),
 };
 
 int main(int argc, char **argv)

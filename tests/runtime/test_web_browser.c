@@ -13,9 +13,14 @@
  * of its own, with no simulated patients and no wall-clock flush of
  * windows, so the 7 days of 1-minute vitals the script posts with past
  * timestamps all roll up; the script prints the time the page took to read
- * and draw them (reported, not asserted). Then, on the same serve and
- * data, the My health page (tests/browser/myhealth.mjs) as that
- * patient, checked against `carelake query`.
+ * and draw them (reported, not asserted); with no readmission model
+ * promoted, the page's risk panel and the Hospital page's risk table say
+ * there is no score. Then, on the same serve and data, the My health page
+ * (tests/browser/myhealth.mjs) as that patient, checked against
+ * `carelake query`.
+ * The Hospital page (tests/browser/hospital.mjs), with a readmission
+ * model promoted: its risk by ward and band, and a scored patient's risk
+ * panel on the patient page, against gold_readmission_risk.
  *   runtime_web_browser /path/to/carelake /path/to/board.mjs SHOT_DIR
  */
 #include "cl_test.h"
@@ -23,6 +28,7 @@
 #include "fhir_helpers.h"
 
 #include <sys/stat.h>
+#include <time.h>
 
 #define PATIENTS "8"
 
@@ -123,18 +129,23 @@ static void test_patient_in_browser(void **state)
 }
 
 /* The Hospital page: a generated hospital (its wards' stays over the
- * last months) ingested, alerts raised by a serve's stream, gold refreshed
- * by `carelake refine`, then a second serve for the page, with a stay in
- * progress posted as FHIR for the census. */
+ * last months) ingested, beside a small readmission cohort ending today
+ * and a readmission model trained on both and promoted (so the stays in
+ * hospital and the last 30 days' discharges are scored), alerts raised by
+ * a serve's stream, gold refreshed by `carelake refine`, then a second
+ * serve for the page, with a stay in progress posted as FHIR for the
+ * census. hospital.mjs also opens a scored patient's page as a clinician
+ * for its risk panel. */
 static void test_hospital_in_browser(void **state)
 {
 	const char *extra[] = { "--set", "ingest.inputs=events,fhir", "--set", "refine.interval=1s",
 				CL_TEST_ONE_READING_ALERTS, NULL };
 	char data[300], files[300], cmd[2600], mjs[1024], mgr[128], clin[128], eng[128], ev[1200];
-	char comp[128], wardd[128];
+	char comp[128], wardd[128], today[16], cohort[320];
 	const char *out;
 	struct server s;
 	struct reply r;
+	time_t now = time(NULL);
 	int seen = 0;
 
 	(void)state;
@@ -146,6 +157,21 @@ static void test_hospital_in_browser(void **state)
 		 files);
 	assert_int_equal(system(cmd), 0);
 	ingest(data, files);
+	/* a readmission cohort over the year to today (some 170 index stays,
+	 * enough to train on; its last month's discharges are scored), a
+	 * model trained on it and the hospital, promoted: it scores at once */
+	strftime(today, sizeof(today), "%Y-%m-%d", gmtime(&now));
+	snprintf(cohort, sizeof(cohort), "%s/hospital-cohort", dir);
+	snprintf(cmd, sizeof(cmd), "'%s' generate --cohort --patients 200 --years 1 --end %s "
+		 "--out '%s' >/dev/null 2>&1", bin, today, cohort);
+	assert_int_equal(system(cmd), 0);
+	strcat(cohort, "/fhir");
+	ingest(data, cohort);
+	snprintf(cmd, sizeof(cmd), "'%s' model train readmission --data '%s' >/dev/null 2>&1 && "
+		 "'%s' model promote v1 --data '%s' >/dev/null 2>&1", bin, data, bin, data);
+	assert_int_equal(system(cmd), 0);
+	assert_true(query_long(data, "SELECT count(*) FROM gold_readmission_risk "
+				     "WHERE status = 'discharged' AND factors <> '[]'") > 0);
 	/* a record quarantined (a date that is none), carrying markup */
 	ingest_text(data, "bad.ndjson",
 		    "{\"resourceType\":\"Observation\",\"id\":\"q-bad\",\"status\":\"final\","
