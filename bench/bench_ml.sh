@@ -70,3 +70,11 @@ for explain in "" --explain; do
 		"($(sed 's/.*"model": "\([a-z]*\)".*/\1/;t;d' "$dir/data/models/readmission/v1/model.json" |
 		head -1)): $(sed 's/^scored //' "$dir/score.err")"
 done
+
+# the treatment insights over every index stay, adjusted for the promoted
+# model's risk
+t5=$(now)
+"$bin" model insights readmission --data "$dir/data" --format json >"$dir/insights.json"
+t6=$(now)
+echo "         treatment insights: $(grep -c '"treatment"' "$dir/insights.json") treatments" \
+	"compared over the index stays in $(echo "$t6 - $t5" | bc) s"

@@ -10,11 +10,52 @@
 #include <stdio.h>
 #include <string.h>
 
+/* 1 if the store holds t defined otherwise than the catalog does now (a
+ * column added since): SQLite keeps the CREATE TABLE as written, less
+ * "IF NOT EXISTS". */
+static int stale(sqlite3 *db, const struct cl_gold_table *t)
+{
+	const char *want = t->create, *end = strchr(want, ';');
+	sqlite3_stmt *q;
+	size_t n;
+	int differs = 0;
+
+	if (strncmp(want, "CREATE TABLE IF NOT EXISTS ", 27) != 0)
+		return 0;
+	want += 27;
+	n = end ? (size_t)(end - want) : strlen(want);
+	if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		const char *have = (const char *)sqlite3_column_text(q, 0);
+
+		differs = !have || strncmp(have, "CREATE TABLE ", 13) != 0 ||
+			  strlen(have + 13) != n || memcmp(have + 13, want, n) != 0;
+	}
+	sqlite3_finalize(q);
+	return differs;
+}
+
 int cl_gold_create(sqlite3 *db)
 {
-	for (const struct cl_gold_table *t = cl_gold_tables; t->name; t++)
+	for (const struct cl_gold_table *t = cl_gold_tables; t->name; t++) {
+		char drop[96];
+
+		/* gold is computed whole from silver: a table of an older shape
+		 * is made anew and filled by the next refresh (its Delta copy
+		 * follows with the new schema) */
+		if (stale(db, t)) {
+			snprintf(drop, sizeof(drop), "DROP TABLE %s", t->name);
+			if (sqlite3_exec(db, drop, NULL, NULL, NULL) != SQLITE_OK)
+				return cl_error_set(CL_EIO, "carelake.db: %s: %s", t->name,
+						    sqlite3_errmsg(db));
+			cl_log_info("gold", "event=table_remade table=%s reason=new_columns", t->name);
+		}
 		if (sqlite3_exec(db, t->create, NULL, NULL, NULL) != SQLITE_OK)
 			return cl_error_set(CL_EIO, "carelake.db: %s: %s", t->name, sqlite3_errmsg(db));
+	}
 	return CL_OK;
 }
 

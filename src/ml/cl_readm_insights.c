@@ -153,8 +153,8 @@ static const char statement[] =
 
 /* What to say of each kind's estimates. */
 static const char followup_why[] =
-	"the appointment comes after the discharge and is not one of the model's features; "
-	"who is given one is the clinicians' choice";
+	"the strata are of the risk as if no follow-up were booked: a booking made by the "
+	"discharge is one of the model's features; who is given one is the clinicians' choice";
 static const char proc_why[] =
 	"the model counts the stay's procedures among its features: adjusting for its risk "
 	"also adjusts away part of this association";
@@ -590,6 +590,12 @@ int cl_readm_insights(const char *data_dir, json_t **report)
 	rc = cl_readm_model_load(data_dir, 0, &m);
 	if (rc)
 		return rc;
+	/* the risk without a follow-up booked (a prognostic score): the
+	 * booking is one of the model's features, and a risk that holds it
+	 * would adjust its own association away (a model trained before the
+	 * feature has none to fix) */
+	if (cl_readm_model_fix(m, "followup_booked", 0) != CL_OK)
+		cl_error_clear();
 	rc = cl_db_open(data_dir, CL_DB_READONLY, &r.db);
 	if (rc == CL_OK)
 		rc = read_stays(&r, m, &strata);

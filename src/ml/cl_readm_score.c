@@ -37,6 +37,7 @@ struct cl_readm_model {
 	char **raw;           /* the features read, columns of the table */
 	size_t *ind_of;       /* column c >= nraw: its feature */
 	double *median;       /* imputation of feature j (0 where none is recorded) */
+	double *fixed;        /* feature j's value for every stay (NAN: its own) */
 	double intercept, *coef, *mean, *sd;  /* per column */
 	double band_medium, band_high;
 	BoosterHandle booster;
@@ -51,6 +52,7 @@ void cl_readm_model_free(struct cl_readm_model *m)
 	cl_free(m->raw);
 	cl_free(m->ind_of);
 	cl_free(m->median);
+	cl_free(m->fixed);
 	cl_free(m->coef);
 	cl_free(m->mean);
 	cl_free(m->sd);
@@ -67,6 +69,16 @@ int cl_readm_model_version(const struct cl_readm_model *m)
 const char *cl_readm_model_name(const struct cl_readm_model *m)
 {
 	return m->xgb ? "xgboost" : "logistic";
+}
+
+int cl_readm_model_fix(struct cl_readm_model *m, const char *name, double v)
+{
+	for (size_t j = 0; j < m->nraw; j++)
+		if (strcmp(m->raw[j], name) == 0) {
+			m->fixed[j] = v;
+			return CL_OK;
+		}
+	return cl_error_set(CL_ENOENT, "readmission model v%d has no feature %s", m->version, name);
 }
 
 static int bad_record(int version, const char *what)
@@ -100,11 +112,14 @@ static int read_record(struct cl_readm_model *m, const json_t *rec)
 	m->raw = cl_calloc(n, sizeof(char *));
 	m->ind_of = cl_calloc(n, sizeof(size_t));
 	m->median = cl_calloc(n, sizeof(double));
+	m->fixed = cl_malloc(n * sizeof(double));
 	m->coef = cl_calloc(n, sizeof(double));
 	m->mean = cl_calloc(n, sizeof(double));
 	m->sd = cl_calloc(n, sizeof(double));
-	if (!m->raw || !m->ind_of || !m->median || !m->coef || !m->mean || !m->sd)
+	if (!m->raw || !m->ind_of || !m->median || !m->fixed || !m->coef || !m->mean || !m->sd)
 		return cl_error_set(CL_ENOMEM, "no memory for the model");
+	for (size_t c = 0; c < n; c++)
+		m->fixed[c] = NAN;
 	/* the features first, then an indicator per nullable one */
 	for (size_t c = 0; c < n; c++) {
 		const char *f = json_string_value(json_array_get(feat, c));
@@ -391,7 +406,8 @@ int cl_readm_model_score(struct cl_readm_model *m, sqlite3 *db, const char *wher
 		snprintf(b.patient[b.n], sizeof(b.patient[b.n]), "%s",
 			 (const char *)sqlite3_column_text(q, 1));
 		for (size_t j = 0; j < m->nraw; j++)
-			b.raw[b.n * m->nraw + j] = sqlite3_column_type(q, (int)j + 2) == SQLITE_NULL
+			b.raw[b.n * m->nraw + j] = !isnan(m->fixed[j]) ? m->fixed[j]
+						   : sqlite3_column_type(q, (int)j + 2) == SQLITE_NULL
 							   ? NAN
 							   : sqlite3_column_double(q, (int)j + 2);
 		n++;

@@ -37,6 +37,13 @@ void cl_readm_model_free(struct cl_readm_model *m);
 int cl_readm_model_version(const struct cl_readm_model *m);
 const char *cl_readm_model_name(const struct cl_readm_model *m);
 
+/*
+ * Scores every stay from now on as if feature `name` had the value v (a
+ * prognostic score: the risk without a treatment that is itself one of
+ * the model's features). CL_ENOENT when the model has no such feature.
+ */
+int cl_readm_model_fix(struct cl_readm_model *m, const char *name, double v);
+
 /* One scored stay, as cl_readm_model_score passes it. */
 struct cl_readm_scored {
 	const char *stay_id, *patient_id;

@@ -32,6 +32,7 @@ static const struct {
 	{ "icu", 0 }, { "oncology", 0 }, { "encounters", 0 }, { "charlson", 0 },
 	{ "ed_visits_6m", 0 }, { "ed_visits_12m", 0 }, { "admissions_6m", 0 },
 	{ "admissions_12m", 0 }, { "medications", 0 }, { "procedures", 0 },
+	{ "followup_booked", 0 },
 	{ "abnormal_vitals", 0 }, { "heart_rate", 1 }, { "respiratory_rate", 1 }, { "spo2", 1 },
 	{ "systolic_bp", 1 }, { "temperature", 1 }, { "heart_rate_trend", 1 },
 	{ "respiratory_rate_trend", 1 }, { "spo2_trend", 1 }, { "systolic_bp_trend", 1 },

@@ -139,7 +139,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  " FROM src LEFT JOIN q ON q.source = src.source LEFT JOIN w ON w.source = src.source;",
 	  NULL, NULL, 0 },
 	{ "gold_readmission_features", "patient,encounter,condition,medication_request,procedure,"
-	  "observation",
+	  "observation,booking",
 	  "one row per hospital stay (inpatient, emergency and ICU encounters, transfers joined): "
 	  "the 30-day unplanned readmission label, why a stay is left out (died in the stay, "
 	  "censored, still in hospital), and the features known at discharge, each from records "
@@ -154,7 +154,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  " ed_visits_6m INTEGER NOT NULL, ed_visits_12m INTEGER NOT NULL,"
 	  " admissions_6m INTEGER NOT NULL, admissions_12m INTEGER NOT NULL,"
 	  " medications INTEGER NOT NULL, procedures INTEGER NOT NULL,"
-	  " heart_rate REAL, respiratory_rate REAL, spo2 REAL, systolic_bp REAL, temperature REAL,"
+	  " followup_booked INTEGER NOT NULL, heart_rate REAL, respiratory_rate REAL, spo2 REAL, systolic_bp REAL, temperature REAL,"
 	  " heart_rate_trend REAL, respiratory_rate_trend REAL, spo2_trend REAL,"
 	  " systolic_bp_trend REAL, temperature_trend REAL, news2 INTEGER,"
 	  " abnormal_vitals INTEGER NOT NULL, hemoglobin REAL, sodium REAL,"
@@ -248,6 +248,12 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "   AND m.authored_ts <= s.discharge_ts) AS meds,"
 	  "  (SELECT count(*) FROM procedure x WHERE x.patient_id = s.patient_id"
 	  "   AND x.performed_start >= s.admit_ts AND x.performed_start <= s.discharge_ts) AS procs,"
+	  /* a follow-up booked by the discharge for the 7 days after it (one
+	   * booked later, or with no booking time, is not known then) */
+	  "  EXISTS (SELECT 1 FROM booking b WHERE b.patient_id = s.patient_id"
+	  "   AND b.booked_ts <= s.discharge_ts AND b.appointment_ts > s.discharge_ts"
+	  "   AND julianday(b.appointment_ts) - julianday(s.discharge_ts) <= 7"
+	  "   AND coalesce(lower(b.status), '') <> 'entered-in-error') AS fu,"
 	  "  (SELECT count(*) FROM observation o WHERE o.patient_id = s.patient_id"
 	  "   AND o.effective_ts >= s.admit_ts AND o.effective_ts <= s.discharge_ts AND ("
 	  "   (o.code = '8867-4' AND (o.value > 110 OR o.value < 50))"
@@ -286,7 +292,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "  (julianday(admit_ts) - julianday(birth_date)) / 365.25,"
 	  "  CASE lower(gender) WHEN 'female' THEN 1 WHEN 'male' THEN 0 END,"
 	  "  los, emergency, icu, onc_ward OR cancer, encounters, charlson, ed6, ed12, adm6, adm12,"
-	  "  meds, procs, hr, rr, spo2, sbp, temp, hr_t, rr_t, spo2_t, sbp_t, temp_t,"
+	  "  meds, procs, fu, hr, rr, spo2, sbp, temp, hr_t, rr_t, spo2_t, sbp_t, temp_t,"
 	  /* NEWS2 from the last values (SpO2 scale 1; air and alert assumed
 	   * where not recorded) */
 	  "  CASE WHEN hr IS NULL AND rr IS NULL AND spo2 IS NULL AND sbp IS NULL AND temp IS NULL"
@@ -317,7 +323,7 @@ const struct cl_gold_table cl_gold_tables[] = {
 	  "DROP TABLE temp.readm_stay;",
 	  "month", "ward", 1 },
 	{ "gold_readmission_risk", "patient,encounter,condition,medication_request,procedure,"
-	  "observation",
+	  "observation,booking",
 	  "the promoted readmission model's risk for every stay in progress and every stay "
 	  "discharged alive in the last 30 days: the probability of an unplanned readmission "
 	  "within 30 days, its band and the features that contributed most (docs/ml.md)",

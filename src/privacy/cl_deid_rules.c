@@ -279,6 +279,7 @@ const struct cl_deid_column cl_deid_columns[] = {
 	{ "gold_readmission_features", "admissions_12m", KEEP, NULL, "a measure of the stay, not about who" },
 	{ "gold_readmission_features", "medications", KEEP, NULL, "a measure of the stay, not about who" },
 	{ "gold_readmission_features", "procedures", KEEP, NULL, "a measure of the stay, not about who" },
+	{ "gold_readmission_features", "followup_booked", KEEP, NULL, "a measure of the stay, not about who" },
 	{ "gold_readmission_features", "heart_rate", KEEP, NULL, "a measure of the stay, not about who" },
 	{ "gold_readmission_features", "respiratory_rate", KEEP, NULL, "a measure of the stay, not about who" },
 	{ "gold_readmission_features", "spo2", KEEP, NULL, "a measure of the stay, not about who" },

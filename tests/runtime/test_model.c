@@ -23,7 +23,7 @@ static char dir[256], data[400];
 #define FEATURES                                                                       \
 	"age_years, sex_female, los_days, emergency, icu, oncology, encounters, charlson,"  \
 	" ed_visits_6m, ed_visits_12m, admissions_6m, admissions_12m, medications,"        \
-	" procedures, heart_rate, respiratory_rate, spo2, systolic_bp, temperature,"       \
+	" procedures, followup_booked, heart_rate, respiratory_rate, spo2, systolic_bp, temperature,"       \
 	" heart_rate_trend, respiratory_rate_trend, spo2_trend, systolic_bp_trend,"        \
 	" temperature_trend, news2, abnormal_vitals, hemoglobin, sodium, lace, hospital_score"
 
@@ -129,6 +129,11 @@ static void test_no_leakage(void **state)
 			"\"completed\",\"subject\":{\"reference\":\"Patient/%s\"},\"code\":{\"coding\":"
 			"[{\"system\":\"http://snomed.info/sct\",\"code\":\"387713003\"}]},"
 			"\"performedDateTime\":\"%s\"}\n", n, p, t);
+		/* a follow-up booked an hour after the discharge, for then */
+		fprintf(f, "{\"resourceType\":\"Appointment\",\"id\":\"later-a%d\",\"status\":"
+			"\"booked\",\"created\":\"%s\",\"start\":\"%s\",\"end\":\"%s\","
+			"\"participant\":[{\"actor\":{\"reference\":\"Patient/%s\"},\"status\":"
+			"\"accepted\"}]}\n", n, t, t, t, p);
 		n++;
 	}
 	sqlite3_finalize(q);
@@ -145,13 +150,15 @@ static void test_no_leakage(void **state)
 
 		snprintf(db, sizeof(db), "%s/carelake.db", data);
 		assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM condition WHERE id LIKE"
-						    " 'later-%'", -1, &q, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(h, "SELECT (SELECT count(*) FROM condition WHERE"
+						    " id LIKE 'later-%') + (SELECT count(*) FROM"
+						    " booking WHERE id LIKE 'later-%')", -1, &q, NULL),
+				 SQLITE_OK);
 		assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 		rows = sqlite3_column_int64(q, 0);
 		sqlite3_finalize(q);
 		sqlite3_close(h);
-		assert_int_equal(rows, 40); /* they are in silver */
+		assert_int_equal(rows, 80); /* they are in silver */
 	}
 	after = features_of(where);
 	if (strcmp(before, after) != 0) {
@@ -308,6 +315,36 @@ static void test_research_export(void **state)
 	free(csv);
 }
 
+/* A store whose feature table is of an older shape (a column since
+ * added) gets it made anew and filled by the next refine. */
+static void test_older_gold_table(void **state)
+{
+	char path[500];
+	struct result r;
+	sqlite3 *h;
+	sqlite3_stmt *q;
+	long n = -1;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/carelake.db", data);
+	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "ALTER TABLE gold_readmission_features DROP COLUMN"
+				      " followup_booked", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	r = run(NULL, "refine", "--data", data, NULL);
+	if (r.status != 0)
+		fail_msg("refine: %s", r.err);
+	done(&r);
+	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(followup_booked) FROM"
+					    " gold_readmission_features", -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	assert_true(n > 1000);
+}
+
 /* The Synthea sample runs end to end: too small to judge, so the model is
  * trained and registered with a warning, and each metric that the test
  * stays cannot give is left out with the reason. */
@@ -352,6 +389,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_no_leakage),
 		cmocka_unit_test(test_train_and_registry),
 		cmocka_unit_test(test_research_export),
+		cmocka_unit_test(test_older_gold_table),
 		cmocka_unit_test(test_synthea_sample),
 	};
 	int rc;
