@@ -24,6 +24,7 @@ static const char *bin;
 static char dir[256];
 
 #include "cli_helpers.h"
+#include "sql_helpers.h"
 #include "batch/cl_generate_cohort.h"
 
 static json_t *parse(const char *text)
@@ -50,19 +51,6 @@ static long said(const char *out, const char *label)
 	while (p > out && p[-1] >= '0' && p[-1] <= '9')
 		p--;
 	assert_int_equal(sscanf(p, "%ld", &n), 1);
-	return n;
-}
-
-static long scalar(sqlite3 *h, const char *sql)
-{
-	sqlite3_stmt *st;
-	long n;
-
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(h));
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
 	return n;
 }
 

@@ -25,6 +25,7 @@ static const char *bin;
 static char dir[256], data[400];
 
 #include "cli_helpers.h"
+#include "sql_helpers.h"
 
 static long appointments_written;
 
@@ -67,19 +68,6 @@ static sqlite3 *open_db(void)
 	snprintf(path, sizeof(path), "%s/carelake.db", data);
 	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	return h;
-}
-
-static long scalar(sqlite3 *h, const char *sql)
-{
-	sqlite3_stmt *st;
-	long n;
-
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(h));
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
 }
 
 static long num(const json_t *o, const char *key)
