@@ -32,6 +32,8 @@ static const struct {
 	[CL_ACT_VIEW_PIPELINES] = { "*", 0 },
 	[CL_ACT_AUDIT_REPORTS] = { "AuditEvent", CL_SCOPE_S },
 	[CL_ACT_VIEW_COMPLIANCE] = { "*", 0 },
+	/* a predicted risk is FHIR's RiskAssessment */
+	[CL_ACT_READ_RISK] = { "RiskAssessment", CL_SCOPE_R },
 };
 
 const char *cl_scope_action_resource(enum cl_action a)
