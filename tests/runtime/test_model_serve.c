@@ -346,6 +346,16 @@ static void test_api(void **state)
 	}
 	json_decref(b);
 	assert_int_equal(server_stop(&s), 0);
+	/* every read of a patient's risk is in the audit trail, refusals too */
+	{
+		char *out;
+
+		assert_int_equal(sh(&out, "'%s' audit query --data '%s' --patient cohort-000002"
+				    " --format csv", bin, data), 0);
+		assert_non_null(strstr(out, "readmission-risk"));
+		assert_non_null(strstr(out, "discharge planning"));
+		free(out);
+	}
 }
 
 static void test_no_promoted_model(void **state)
