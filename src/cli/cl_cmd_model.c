@@ -178,12 +178,16 @@ int cl_cmd_model(int argc, char **argv)
 				printf("no readmission models yet: carelake model train readmission\n");
 			json_array_foreach(l, i, v)
 				printf("v%-4lld %s  split %-7s seed %-4lld AUROC logistic %.3f, xgboost "
-				       "%.3f%s\n", (long long)json_integer_value(json_object_get(v, "version")),
+				       "%.3f; serves %s%s\n",
+				       (long long)json_integer_value(json_object_get(v, "version")),
 				       json_string_value(json_object_get(v, "trained")),
 				       json_string_value(json_object_get(v, "split")),
 				       (long long)json_integer_value(json_object_get(v, "seed")),
 				       json_number_value(json_object_get(v, "auroc_logistic")),
 				       json_number_value(json_object_get(v, "auroc_xgboost")),
+				       json_string_value(json_object_get(v, "serving"))
+					       ? json_string_value(json_object_get(v, "serving"))
+					       : "nothing (train again)",
 				       json_is_true(json_object_get(v, "promoted")) ? "  (promoted)" : "");
 		}
 		json_decref(l);

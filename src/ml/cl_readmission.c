@@ -945,6 +945,13 @@ int cl_readm_list(const char *data_dir, json_t **versions)
 			json_number_value(json_object_get(json_object_get(json_object_get(m, "metrics"),
 									  "xgboost"), "auroc")),
 			"promoted", v == p));
+		{
+			const char *sv = json_string_value(json_object_get(json_object_get(m,
+									   "serving"), "model"));
+
+			json_object_set_new(json_array_get(*versions, json_array_size(*versions) - 1),
+					    "serving", sv ? json_string(sv) : json_null());
+		}
 		json_decref(m);
 	}
 	return CL_OK;
