@@ -63,6 +63,7 @@ void cl_readm_options_default(struct cl_readm_options *o)
 	o->rounds = 300;
 	o->max_depth = 4;
 	o->eta = 0.05;
+	o->predictions = NULL;
 }
 
 /* The index stays, as read. */
