@@ -9,7 +9,7 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev \
 libcmocka-dev libjansson-dev libyaml-dev libjson-c-dev \
 libsodium-dev libmicrohttpd-dev libcurl4-openssl-dev mosquitto libsqlite3-dev libzip-dev libxml2-dev \
 libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev openssl nodejs chromium \
-libxgboost-dev python3-sklearn"
+libxgboost-dev python3-sklearn librdkafka-dev"
 
 if [ "${1:-}" = bench ]; then
 	PKGS="$PKGS nginx-light wrk python3 bc"
