@@ -18,6 +18,7 @@
 #include "mqtt/cl_mqtt_config.h"
 #include "privacy/cl_deid.h"
 #include "plugins/in_http/cl_in_http.h"
+#include "plugins/in_kafka/cl_in_kafka.h"
 #include "plugins/in_mqtt/cl_in_mqtt.h"
 #include "plugins/in_synthetic/cl_in_synthetic.h"
 #include "serve/cl_http_config.h"
@@ -34,6 +35,7 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_http_section,
 	&cl_web_section,
 	&cl_mqtt_section,
+	&cl_kafka_section,
 	&cl_stream_section,
 	&cl_webhook_section,
 	&cl_refine_section,
@@ -56,6 +58,8 @@ const struct cl_input_plugin *const cl_input_plugins[] = {
 	&cl_in_events,
 	&cl_in_fhir,
 	&cl_in_mqtt,
+	&cl_in_kafka,
+	&cl_in_kafka_fhir,
 	&cl_in_synthetic,
 	NULL,
 };

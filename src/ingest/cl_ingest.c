@@ -660,9 +660,10 @@ static const struct cl_config_entry ingest_entries[] = {
 	{ "dedupe_ids", CL_CFG_U32, "1000000", 1000, 100000000, F(dedupe_ids),
 	  "how many recent event ids are remembered, with their content, to answer retries as "
 	  "duplicates and reused ids as conflicts (about 50 bytes each)", NULL },
-	{ "inputs", CL_CFG_STRING, "events,fhir,mqtt", 0, 0, F(inputs),
+	{ "inputs", CL_CFG_STRING, "events,fhir,mqtt,kafka,kafka_fhir", 0, 0, F(inputs),
 	  "the inputs serve starts, by name: events and fhir (over HTTP), mqtt (when "
-	  "mqtt.broker is set), synthetic (simulated vitals, no HTTP)", NULL },
+	  "mqtt.broker is set), kafka and kafka_fhir (when kafka.brokers and kafka.topics or "
+	  "kafka.fhir_topics are set), synthetic (simulated vitals, no HTTP)", NULL },
 };
 
 const struct cl_config_section cl_ingest_section = {

@@ -1,0 +1,854 @@
+/*
+ * in_kafka: the consumers. See cl_in_kafka.h.
+ *
+ * One thread per input owns its librdkafka consumer. It polls records,
+ * hands each to ingest without waiting (CL_BLOG_NOWAIT), and keeps a FIFO
+ * of the records taken with the bronze batches they went to. After every
+ * poll it pops the records whose batches are durable, fsyncs the
+ * dead-letter file if it was written, and commits the offsets just past
+ * the popped records (asynchronously; synchronously on a revoke and at
+ * stop). The FIFO is in the order records came, so popping a record means
+ * every earlier one is durable too.
+ */
+#include "cl_in_kafka.h"
+#include "core/cl_error.h"
+#include "core/cl_fs.h"
+#include "core/cl_log.h"
+#include "core/cl_mem.h"
+#include "core/cl_prom.h"
+#include "core/cl_time.h"
+#include "core/cl_worker.h"
+#include "json/cl_json.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <sodium.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SEC 1000000ll
+#define F(field) offsetof(struct cl_kafka_settings, field)
+#define DEAD_LETTER_DIR "kafka"
+#define DEAD_LETTER_FILE "dead-letter.ndjson"
+#define BUSY_RETRY_MS 20
+#define DRAIN_MS 5000
+
+static const struct cl_config_entry kafka_entries[] = {
+	{ "brokers", CL_CFG_STRING, "", 0, 0, F(brokers),
+	  "bootstrap brokers, HOST:PORT[,HOST:PORT...] (Event Hubs: NAMESPACE.servicebus.windows.net:"
+	  "9093); empty: no Kafka", NULL },
+	{ "topics", CL_CFG_STRING, "", 0, 0, F(topics),
+	  "comma-separated topics of device events (JSON object, array or NDJSON per record), "
+	  "consumed by the input `kafka`", NULL },
+	{ "fhir_topics", CL_CFG_STRING, "", 0, 0, F(fhir_topics),
+	  "comma-separated topics of FHIR Observations or Bundles (one per record), consumed by "
+	  "the input `kafka_fhir`", NULL },
+	{ "group", CL_CFG_STRING, "carelake", 0, 0, F(group),
+	  "consumer group; carelake nodes in one group share the partitions (kafka_fhir uses "
+	  "<group>-fhir)", NULL },
+	{ "client_id", CL_CFG_STRING, "carelake", 0, 0, F(client_id),
+	  "client.id the brokers see in their logs and quotas", NULL },
+	{ "security_protocol", CL_CFG_CHOICE, "PLAINTEXT", 0, 0, F(security_protocol),
+	  "how carelake talks to the brokers (Event Hubs: SASL_SSL)",
+	  "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL" },
+	{ "sasl_mechanism", CL_CFG_CHOICE, "PLAIN", 0, 0, F(sasl_mechanism),
+	  "SASL mechanism for SASL_PLAINTEXT and SASL_SSL (Event Hubs: PLAIN)",
+	  "PLAIN|SCRAM-SHA-256|SCRAM-SHA-512" },
+	{ "sasl_username", CL_CFG_STRING, "", 0, 0, F(sasl_username),
+	  "SASL user name (Event Hubs: $ConnectionString)", NULL },
+	{ "sasl_password_file", CL_CFG_STRING, "", 0, 0, F(sasl_password_file),
+	  "file holding the SASL password on one line (Event Hubs: the connection string), read "
+	  "at start; empty: $CARELAKE_KAFKA_PASSWORD, if set; never logged", NULL },
+	{ "ssl_ca_location", CL_CFG_STRING, "", 0, 0, F(ssl_ca_location),
+	  "PEM file of the CA certificates the brokers' certificates must chain to; empty: the "
+	  "system's", NULL },
+	{ "session_timeout", CL_CFG_DURATION, "45s", SEC, 3600 * SEC, F(session_timeout_us),
+	  "how long the group waits for a silent node before giving its partitions to the others "
+	  "(the time a crashed node's partitions stand still)", NULL },
+	{ "queue_max", CL_CFG_SIZE, "16MiB", 1024 * 1024, 1024ull * 1024 * 1024, F(queue_max),
+	  "records fetched ahead per consumer, in bytes; the memory a consumer may hold", NULL },
+	{ "offset_reset", CL_CFG_CHOICE, "earliest", 0, 0, F(offset_reset),
+	  "where a group without committed offsets starts: earliest or latest",
+	  "earliest|latest" },
+};
+
+const struct cl_config_section cl_kafka_section = {
+	.name = "kafka",
+	.entries = kafka_entries,
+	.nentries = sizeof(kafka_entries) / sizeof(kafka_entries[0]),
+	.size = sizeof(struct cl_kafka_settings),
+};
+
+const struct cl_kafka_settings *cl_kafka_settings(const struct cl_config *c)
+{
+	return cl_config_get(c, &cl_kafka_section);
+}
+
+/* A record taken, waiting for its batches to be durable. */
+struct pending {
+	char *topic;
+	int32_t partition;
+	int64_t offset;
+	int queued;               /* it went to bronze: wait for first..last */
+	uint64_t first, last;
+	char *ids;                /* ids it stored, to forget on failure */
+	size_t ids_len;
+};
+
+struct kafka_counters {
+	atomic_uint_fast64_t records;      /* records consumed */
+	atomic_uint_fast64_t dead_letter;  /* records written to the dead-letter file */
+	atomic_uint_fast64_t ids_added;    /* events given a kafka:<topic>:<p>:<offset> id */
+	atomic_uint_fast64_t committed;    /* records whose offsets were committed */
+	atomic_uint_fast64_t pauses;       /* times bronze pushed back */
+	atomic_uint_fast64_t errors;       /* consumer errors reported */
+	atomic_uint_fast64_t rebalances;
+	atomic_int assigned;               /* partitions held now */
+	atomic_int paused;                 /* 1 while paused */
+};
+
+struct kafka_in {
+	struct cl_input *in;
+	int fhir;
+	char topics[CL_CFG_STRING_MAX];
+	char group[CL_CFG_STRING_MAX + 8];
+	rd_kafka_t *rk;
+	pthread_t thread;
+	int started;
+	atomic_int stop;
+	struct pending *q;        /* FIFO ring */
+	size_t q_head, q_len, q_cap;
+	int dl_fd;                /* the dead-letter file, opened on first use */
+	int dl_dirty;             /* written since its last fsync */
+	char dl_path[PATH_MAX];
+	struct cl_json_doc doc;
+	struct kafka_counters c;
+};
+
+static void pending_free(struct pending *p)
+{
+	cl_free(p->topic);
+	cl_free(p->ids);
+}
+
+static void queue_clear(struct kafka_in *k)
+{
+	for (size_t i = 0; i < k->q_len; i++)
+		pending_free(&k->q[(k->q_head + i) % k->q_cap]);
+	k->q_head = k->q_len = 0;
+}
+
+static int queue_push(struct kafka_in *k, const struct pending *p)
+{
+	if (k->q_len == k->q_cap) {
+		size_t nc = k->q_cap ? k->q_cap * 2 : 256;
+		struct pending *nq = cl_malloc(nc * sizeof(*nq));
+
+		if (!nq)
+			return cl_error_set(CL_ENOMEM, "no memory for Kafka offsets");
+		for (size_t i = 0; i < k->q_len; i++)
+			nq[i] = k->q[(k->q_head + i) % k->q_cap];
+		cl_free(k->q);
+		k->q = nq;
+		k->q_cap = nc;
+		k->q_head = 0;
+	}
+	k->q[(k->q_head + k->q_len++) % k->q_cap] = *p;
+	return CL_OK;
+}
+
+/* Appends one line to the dead-letter file: where the record came from,
+ * why it was refused, and the record as it came (the data directory keeps
+ * patient data; the log never does). */
+static int dead_letter(struct kafka_in *k, const rd_kafka_message_t *m, json_t *reasons)
+{
+	json_t *o = json_object();
+	char *line;
+	int rc;
+
+	json_object_set_new(o, "at_us", json_integer(cl_time_now_us()));
+	json_object_set_new(o, "input", json_string(k->in->p->name));
+	json_object_set_new(o, "topic", json_string(rd_kafka_topic_name(m->rkt)));
+	json_object_set_new(o, "partition", json_integer(m->partition));
+	json_object_set_new(o, "offset", json_integer(m->offset));
+	json_object_set_new(o, "reasons", reasons);
+	json_object_set_new(o, "record", json_stringn(m->payload ? (const char *)m->payload : "",
+						     m->payload ? m->len : 0));
+	if (!json_object_get(o, "record")) /* not UTF-8: kept as base64 */ {
+		size_t cap = sodium_base64_ENCODED_LEN(m->len, sodium_base64_VARIANT_ORIGINAL);
+		char *b = cl_malloc(cap);
+
+		if (b) {
+			sodium_bin2base64(b, cap, m->payload, m->len, sodium_base64_VARIANT_ORIGINAL);
+			json_object_set_new(o, "record_base64", json_string(b));
+			cl_free(b);
+		}
+	}
+	line = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!line)
+		return cl_error_set(CL_ENOMEM, "no memory for a dead-letter line");
+	if (k->dl_fd < 0) {
+		char d[PATH_MAX];
+
+		snprintf(d, sizeof(d), "%s/%s", k->in->data_dir, DEAD_LETTER_DIR);
+		rc = cl_fs_mkdirs(d);
+		if (rc == CL_OK)
+			rc = cl_fs_open(k->dl_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600,
+					&k->dl_fd);
+		if (rc) {
+			free(line);
+			return rc;
+		}
+	}
+	rc = cl_fs_write_all(k->dl_fd, line, strlen(line), k->dl_path);
+	if (rc == CL_OK)
+		rc = cl_fs_write_all(k->dl_fd, "\n", 1, k->dl_path);
+	free(line);
+	if (rc == CL_OK) {
+		k->dl_dirty = 1;
+		atomic_fetch_add(&k->c.dead_letter, 1);
+	}
+	return rc;
+}
+
+static json_t *reason(long index, const char *error)
+{
+	json_t *r = json_object();
+
+	if (index >= 0)
+		json_object_set_new(r, "index", json_integer(index));
+	json_object_set_new(r, "error", json_string(error));
+	return r;
+}
+
+/*
+ * The record's events with an id for each object that has none:
+ * kafka:<topic>:<partition>:<offset>[:<index in an array>]. *out is NULL
+ * when nothing needed one (or the record is not JSON: ingest says why).
+ */
+static int add_ids(struct kafka_in *k, const rd_kafka_message_t *m, char **out, size_t *out_len)
+{
+	const char *src = m->payload;
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	struct cl_json_doc *d = &k->doc;
+	uint32_t elems[2048], n = 0;
+	char *buf, *w;
+	size_t cap;
+
+	*out = NULL;
+	if (!src || cl_json_parse(d, src, m->len) != CL_OK || d->count == 0)
+		return CL_OK;
+	if (d->toks[0].type == CL_JSON_OBJECT) {
+		elems[n++] = 0;
+	} else if (d->toks[0].type == CL_JSON_ARRAY) {
+		for (uint32_t i = 1; i < d->count && n < 2048; i = d->toks[i].next)
+			if (d->toks[i].type == CL_JSON_OBJECT)
+				elems[n++] = i;
+	}
+	cap = m->len + 1;
+	for (uint32_t e = 0; e < n; e++)
+		cap += strlen(topic) + 64;
+	if (strlen(topic) + 48 > CL_EVENT_ID_MAX)
+		return CL_OK; /* no room for the id: left as sent */
+	buf = cl_malloc(cap);
+	if (!buf)
+		return cl_error_set(CL_ENOMEM, "no memory for a Kafka record");
+	w = buf;
+	{
+		size_t from = 0, added = 0;
+
+		for (uint32_t e = 0; e < n; e++) {
+			const struct cl_json_tok *t = &d->toks[elems[e]];
+			size_t at = t->start + 1;
+
+			if (t->size == 0 || cl_json_get(d, elems[e], "id") >= 0)
+				continue;
+			memcpy(w, src + from, at - from);
+			w += at - from;
+			if (d->toks[0].type == CL_JSON_ARRAY)
+				w += sprintf(w, "\"id\":\"kafka:%s:%d:%lld:%u\",", topic,
+					     (int)m->partition, (long long)m->offset, e);
+			else
+				w += sprintf(w, "\"id\":\"kafka:%s:%d:%lld\",", topic,
+					     (int)m->partition, (long long)m->offset);
+			from = at;
+			added++;
+		}
+		if (!added) {
+			cl_free(buf);
+			return CL_OK;
+		}
+		memcpy(w, src + from, m->len - from);
+		w += m->len - from;
+		atomic_fetch_add(&k->c.ids_added, added);
+	}
+	*out = buf;
+	*out_len = (size_t)(w - buf);
+	return CL_OK;
+}
+
+/* 1 if a FHIR record is a Bundle. */
+static int is_bundle(struct kafka_in *k, const rd_kafka_message_t *m)
+{
+	int i;
+
+	if (!m->payload || cl_json_parse(&k->doc, m->payload, m->len) != CL_OK ||
+	    k->doc.toks[0].type != CL_JSON_OBJECT)
+		return 0;
+	i = cl_json_get(&k->doc, 0, "resourceType");
+	return i >= 0 && cl_json_str_eq(&k->doc, (uint32_t)i, "Bundle");
+}
+
+/*
+ * Offers one record to ingest. CL_EBUSY: bronze is full, nothing was
+ * taken (offer it again). 0: it is in the FIFO, stored or dead-lettered.
+ */
+static int offer(struct kafka_in *k, const rd_kafka_message_t *m)
+{
+	struct cl_ingest_result r;
+	struct pending p = { .partition = m->partition, .offset = m->offset };
+	const char *body = m->payload ? (const char *)m->payload : "";
+	size_t len = m->payload ? m->len : 0;
+	char *own = NULL;
+	json_t *reasons = json_array();
+	int rc = CL_OK;
+
+	if (!k->fhir)
+		rc = add_ids(k, m, &own, &len);
+	if (own)
+		body = own;
+	else
+		len = m->payload ? m->len : 0;
+	cl_ingest_result_init(&r);
+	if (rc == CL_OK && k->fhir)
+		rc = cl_ingest_fhir(k->in->ingest, body, len, cl_time_now_us(), CL_BLOG_NOWAIT,
+				    is_bundle(k, m), &r);
+	else if (rc == CL_OK)
+		rc = cl_ingest_device_body(k->in->ingest, NULL, 0, body, len, cl_time_now_us(),
+					   CL_BLOG_NOWAIT, &r);
+	cl_free(own);
+	if (rc == CL_EBUSY) {
+		json_decref(reasons);
+		cl_ingest_result_free(&r);
+		return rc;
+	}
+	if (rc == CL_EPARSE || rc == CL_ETOOBIG) {
+		json_array_append_new(reasons, reason(-1, rc == CL_ETOOBIG
+					? "more events than ingest.max_events in one record"
+					: k->fhir ? "not a JSON FHIR resource" : "not JSON device events"));
+		rc = CL_OK;
+	} else if (rc == CL_OK && k->fhir) {
+		for (uint32_t i = 0; i < r.nitems; i++)
+			if (r.items[i].status == CL_ITEM_REJECTED || r.items[i].status == CL_ITEM_CONFLICT)
+				json_array_append_new(reasons, reason(i, r.items[i].error));
+		if (r.transaction_failed && json_array_size(reasons) == 0)
+			json_array_append_new(reasons, reason(-1, "the transaction stored nothing"));
+	} else if (rc == CL_OK) {
+		for (uint32_t i = 0; i < r.nlisted; i++)
+			json_array_append_new(reasons, reason(r.rejected[i].index, r.rejected[i].error));
+		if (r.nrejected > r.nlisted)
+			json_array_append_new(reasons, reason(-1, "more rejections than are listed"));
+	}
+	if (rc != CL_OK) {
+		json_decref(reasons);
+		cl_ingest_result_free(&r);
+		return rc;
+	}
+	if (json_array_size(reasons) > 0) {
+		/* counts only in the log: a reason may quote a patient's value */
+		cl_log_warn("kafka", "event=dead_letter input=%s partition=%d offset=%lld reasons=%zu",
+			    k->in->p->name, (int)m->partition, (long long)m->offset,
+			    json_array_size(reasons));
+		rc = dead_letter(k, m, reasons);
+	} else {
+		json_decref(reasons);
+	}
+	if (rc == CL_OK) {
+		p.topic = cl_strdup(rd_kafka_topic_name(m->rkt));
+		p.queued = r.queued;
+		p.first = r.first.batch;
+		p.last = r.last.batch;
+		p.ids = r.ids;
+		p.ids_len = r.ids_len;
+		r.ids = NULL;
+		rc = p.topic ? queue_push(k, &p) : cl_error_set(CL_ENOMEM, "no memory");
+		if (rc)
+			pending_free(&p);
+	}
+	cl_ingest_result_free(&r);
+	return rc;
+}
+
+/* Adds (or raises) topic/partition's offset to commit in list. */
+static void list_note(rd_kafka_topic_partition_list_t *list, const char *topic,
+		      int32_t partition, int64_t offset)
+{
+	rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(list, topic, partition);
+
+	if (!tp)
+		tp = rd_kafka_topic_partition_list_add(list, topic, partition);
+	if (tp->offset < offset)
+		tp->offset = offset;
+}
+
+/*
+ * Pops the records that are durable and commits the offsets past them
+ * (sync: wait for the broker's answer). A failed bronze commit forgets the
+ * FIFO's ids and returns CL_EIO: the caller starts the consumer anew from
+ * the committed offsets, so those records are read and stored again.
+ */
+static int flush(struct kafka_in *k, int sync)
+{
+	rd_kafka_topic_partition_list_t *list = NULL;
+	int rc = CL_OK, n = 0;
+
+	while (k->q_len > 0) {
+		struct pending *p = &k->q[k->q_head];
+		int brc = CL_OK;
+
+		if (p->queued && !cl_blog_poll_range(k->in->log, p->first, p->last, &brc))
+			break;
+		if (brc != CL_OK) {
+			for (size_t i = 0; i < k->q_len; i++) {
+				struct pending *f = &k->q[(k->q_head + i) % k->q_cap];
+				struct cl_ingest_result r;
+
+				cl_ingest_result_init(&r);
+				r.ids = f->ids;
+				r.ids_len = f->ids_len;
+				f->ids = NULL;
+				cl_ingest_forget(k->in->ingest, &r);
+				cl_ingest_result_free(&r);
+			}
+			queue_clear(k);
+			rc = cl_error_set(CL_EIO, "records from Kafka could not be stored in bronze");
+			break;
+		}
+		if (!list)
+			list = rd_kafka_topic_partition_list_new(16);
+		list_note(list, p->topic, p->partition, p->offset + 1);
+		pending_free(p);
+		k->q_head = (k->q_head + 1) % k->q_cap;
+		k->q_len--;
+		n++;
+	}
+	if (list && k->dl_dirty) {
+		/* the dead letters are safe before their offsets move on */
+		int src = cl_fs_datasync(k->dl_fd, k->dl_path);
+
+		if (src != CL_OK) {
+			rd_kafka_topic_partition_list_destroy(list);
+			return src;
+		}
+		k->dl_dirty = 0;
+	}
+	if (list) {
+		rd_kafka_resp_err_t err = rd_kafka_commit(k->rk, list, !sync);
+
+		if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+			cl_log_warn("kafka", "event=commit_failed input=%s reason=%s", k->in->p->name,
+				    CL_LOG_Q(rd_kafka_err2str(err)));
+		else
+			atomic_fetch_add(&k->c.committed, (uint64_t)n);
+		rd_kafka_topic_partition_list_destroy(list);
+	}
+	return rc;
+}
+
+/* Waits (up to DRAIN_MS) for every record taken to be durable, and
+ * commits their offsets synchronously: before partitions go elsewhere. */
+static void drain(struct kafka_in *k)
+{
+	int64_t until = cl_time_now_us() + DRAIN_MS * 1000ll;
+
+	while (flush(k, 1) == CL_OK && k->q_len > 0 && cl_time_now_us() < until)
+		usleep(2000);
+	if (k->q_len > 0) {
+		cl_log_warn("kafka", "event=drain_incomplete input=%s records=%zu", k->in->p->name,
+			    k->q_len);
+		queue_clear(k); /* re-read by whoever takes the partitions */
+	}
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct kafka_in *k = opaque;
+
+	atomic_fetch_add(&k->c.rebalances, 1);
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		rd_kafka_assign(rk, parts);
+		atomic_store(&k->c.assigned, parts->cnt);
+		cl_log_info("kafka", "event=assigned input=%s partitions=%d", k->in->p->name,
+			    parts->cnt);
+	} else {
+		drain(k);
+		rd_kafka_assign(rk, NULL);
+		atomic_store(&k->c.assigned, 0);
+		cl_log_info("kafka", "event=revoked input=%s partitions=%d", k->in->p->name,
+			    parts->cnt);
+	}
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)rk;
+	if (level <= 3)
+		cl_log_error("kafka", "event=librdkafka facility=%s detail=%s", CL_LOG_Q(fac),
+			     CL_LOG_Q(buf));
+	else if (level <= 4)
+		cl_log_warn("kafka", "event=librdkafka facility=%s detail=%s", CL_LOG_Q(fac),
+			    CL_LOG_Q(buf));
+}
+
+/* The SASL password: kafka.sasl_password_file's line, or
+ * $CARELAKE_KAFKA_PASSWORD; "" for none. */
+static int read_password(const struct cl_kafka_settings *ks, char *out, size_t cap)
+{
+	const char *env = getenv("CARELAKE_KAFKA_PASSWORD");
+	char *buf;
+	size_t len;
+	int rc;
+
+	out[0] = '\0';
+	if (!ks->sasl_password_file[0]) {
+		if (env && strlen(env) >= cap)
+			return cl_error_set(CL_ETOOBIG, "$CARELAKE_KAFKA_PASSWORD is too long");
+		if (env)
+			snprintf(out, cap, "%s", env);
+		return CL_OK;
+	}
+	rc = cl_fs_read_file(ks->sasl_password_file, cap, &buf, &len);
+	if (rc)
+		return cl_error_set(rc, "kafka.sasl_password_file '%s' cannot be read: %s",
+				    ks->sasl_password_file, cl_error_detail());
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len >= cap) {
+		sodium_memzero(buf, len);
+		cl_free(buf);
+		return cl_error_set(CL_ETOOBIG, "kafka.sasl_password_file holds too long a line");
+	}
+	memcpy(out, buf, len);
+	out[len] = '\0';
+	sodium_memzero(buf, len);
+	cl_free(buf);
+	return CL_OK;
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
+{
+	char err[256];
+
+	if (rd_kafka_conf_set(conf, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
+		return cl_error_set(CL_EINVAL, "Kafka setting %s: %s", key, err);
+	return CL_OK;
+}
+
+/* Makes the consumer and subscribes it to the input's topics. */
+static int consumer_open(struct kafka_in *k)
+{
+	const struct cl_kafka_settings *ks = cl_kafka_settings(k->in->cfg);
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *subs;
+	char num[32], password[4096], err[512], topics[CL_CFG_STRING_MAX], *save = NULL;
+	int rc = CL_OK, sasl = strncmp(ks->security_protocol, "SASL", 4) == 0;
+	rd_kafka_resp_err_t e;
+
+	snprintf(num, sizeof(num), "%lld", (long long)(ks->session_timeout_us / 1000));
+	rc = conf_set(conf, "bootstrap.servers", ks->brokers);
+	if (rc == CL_OK)
+		rc = conf_set(conf, "group.id", k->group);
+	if (rc == CL_OK)
+		rc = conf_set(conf, "client.id", ks->client_id);
+	if (rc == CL_OK)
+		rc = conf_set(conf, "enable.auto.commit", "false");
+	if (rc == CL_OK)
+		rc = conf_set(conf, "enable.auto.offset.store", "false");
+	if (rc == CL_OK)
+		rc = conf_set(conf, "auto.offset.reset", ks->offset_reset);
+	if (rc == CL_OK)
+		rc = conf_set(conf, "session.timeout.ms", num);
+	if (rc == CL_OK) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)(ks->queue_max / 1024));
+		rc = conf_set(conf, "queued.max.messages.kbytes", num);
+	}
+	if (rc == CL_OK)
+		rc = conf_set(conf, "security.protocol", ks->security_protocol);
+	if (rc == CL_OK && sasl)
+		rc = conf_set(conf, "sasl.mechanism", ks->sasl_mechanism);
+	if (rc == CL_OK && sasl)
+		rc = conf_set(conf, "sasl.username", ks->sasl_username);
+	if (rc == CL_OK && sasl)
+		rc = read_password(ks, password, sizeof(password));
+	if (rc == CL_OK && sasl)
+		rc = conf_set(conf, "sasl.password", password);
+	if (sasl)
+		sodium_memzero(password, sizeof(password));
+	if (rc == CL_OK && ks->ssl_ca_location[0])
+		rc = conf_set(conf, "ssl.ca.location", ks->ssl_ca_location);
+	if (rc) {
+		rd_kafka_conf_destroy(conf);
+		return rc;
+	}
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	if (!k->rk) {
+		rd_kafka_conf_destroy(conf);
+		return cl_error_set(CL_EINVAL, "the Kafka consumer could not be made: %s", err);
+	}
+	rd_kafka_poll_set_consumer(k->rk);
+	subs = rd_kafka_topic_partition_list_new(4);
+	snprintf(topics, sizeof(topics), "%s", k->topics);
+	for (char *t = strtok_r(topics, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+		rd_kafka_topic_partition_list_add(subs, t, RD_KAFKA_PARTITION_UA);
+	e = rd_kafka_subscribe(k->rk, subs);
+	rd_kafka_topic_partition_list_destroy(subs);
+	if (e) {
+		rd_kafka_destroy(k->rk);
+		k->rk = NULL;
+		return cl_error_set(CL_EINVAL, "subscribing to %s: %s", k->topics, rd_kafka_err2str(e));
+	}
+	cl_log_info("kafka", "event=subscribed input=%s group=%s topics=%s", k->in->p->name,
+		    CL_LOG_Q(k->group), CL_LOG_Q(k->topics));
+	return CL_OK;
+}
+
+/* Commits what is durable, leaves the group, frees the consumer. */
+static void consumer_close(struct kafka_in *k)
+{
+	if (!k->rk)
+		return;
+	drain(k);
+	rd_kafka_consumer_close(k->rk);
+	rd_kafka_destroy(k->rk);
+	k->rk = NULL;
+}
+
+/* Pauses (pause = 1) or resumes every partition assigned. */
+static void pause_all(struct kafka_in *k, int pause)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+
+	if (rd_kafka_assignment(k->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	if (pause)
+		rd_kafka_pause_partitions(k->rk, parts);
+	else
+		rd_kafka_resume_partitions(k->rk, parts);
+	rd_kafka_topic_partition_list_destroy(parts);
+	atomic_store(&k->c.paused, pause);
+}
+
+static void *kafka_main(void *arg)
+{
+	struct kafka_in *k = arg;
+	rd_kafka_message_t *held = NULL;
+
+	while (!atomic_load(&k->stop)) {
+		rd_kafka_message_t *m;
+		int rc;
+
+		if (!k->rk && consumer_open(k) != CL_OK) {
+			cl_log_error("kafka", "event=consumer_failed input=%s reason=%s retry_ms=1000",
+				     k->in->p->name, CL_LOG_Q(cl_error_detail()));
+			usleep(1000 * 1000);
+			continue;
+		}
+		if (flush(k, 0) != CL_OK) {
+			/* read again from the committed offsets */
+			cl_log_error("kafka", "event=store_failed input=%s reason=%s retry_ms=1000",
+				     k->in->p->name, CL_LOG_Q(cl_error_detail()));
+			if (held)
+				rd_kafka_message_destroy(held);
+			held = NULL;
+			consumer_close(k);
+			usleep(1000 * 1000);
+			continue;
+		}
+		if (held) {
+			rc = offer(k, held);
+			if (rc == CL_EBUSY) {
+				usleep(BUSY_RETRY_MS * 1000);
+				continue;
+			}
+			rd_kafka_message_destroy(held);
+			held = NULL;
+			pause_all(k, 0);
+			if (rc)
+				cl_log_error("kafka", "event=record_failed input=%s reason=%s",
+					     k->in->p->name, CL_LOG_Q(cl_error_detail()));
+			continue;
+		}
+		m = rd_kafka_consumer_poll(k->rk, 100);
+		if (!m)
+			continue;
+		if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				atomic_fetch_add(&k->c.errors, 1);
+				cl_log_warn("kafka", "event=consumer_error input=%s reason=%s",
+					    k->in->p->name, CL_LOG_Q(rd_kafka_message_errstr(m)));
+			}
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		atomic_fetch_add(&k->c.records, 1);
+		rc = offer(k, m);
+		if (rc == CL_EBUSY) {
+			/* bronze is behind: fetch no more, hold this one */
+			atomic_fetch_add(&k->c.pauses, 1);
+			pause_all(k, 1);
+			held = m;
+			continue;
+		}
+		if (rc)
+			cl_log_error("kafka", "event=record_failed input=%s partition=%d offset=%lld "
+				     "reason=%s", k->in->p->name, (int)m->partition,
+				     (long long)m->offset, CL_LOG_Q(cl_error_detail()));
+		rd_kafka_message_destroy(m);
+	}
+	if (held)
+		rd_kafka_message_destroy(held);
+	consumer_close(k);
+	return NULL;
+}
+
+static int kafka_init(struct cl_input *in, void **state)
+{
+	const struct cl_kafka_settings *ks = cl_kafka_settings(in->cfg);
+	int fhir = in->p->kind == CL_INPUT_FHIR;
+	const char *topics = fhir ? ks->fhir_topics : ks->topics;
+	struct kafka_in *k;
+
+	if (!ks->brokers[0])
+		return cl_error_set(CL_ENOENT, "kafka.brokers is empty");
+	if (!topics[0])
+		return cl_error_set(CL_ENOENT, "kafka.%s is empty", fhir ? "fhir_topics" : "topics");
+	if (strncmp(ks->security_protocol, "SASL", 4) == 0 && !ks->sasl_username[0])
+		return cl_error_set(CL_EINVAL, "kafka.security_protocol %s needs kafka.sasl_username "
+				    "(Event Hubs: $ConnectionString)", ks->security_protocol);
+	k = cl_calloc(1, sizeof(*k));
+	if (!k)
+		return cl_error_set(CL_ENOMEM, "no memory for Kafka");
+	k->in = in;
+	k->fhir = fhir;
+	k->dl_fd = -1;
+	snprintf(k->topics, sizeof(k->topics), "%s", topics);
+	snprintf(k->group, sizeof(k->group), "%s%s", ks->group, fhir ? "-fhir" : "");
+	snprintf(k->dl_path, sizeof(k->dl_path), "%s/%s/%s", in->data_dir, DEAD_LETTER_DIR,
+		 DEAD_LETTER_FILE);
+	cl_json_doc_init(&k->doc);
+	*state = k;
+	return CL_OK;
+}
+
+static int kafka_start(struct cl_input *in)
+{
+	struct kafka_in *k = in->state;
+	int rc = consumer_open(k);
+
+	if (rc == CL_OK)
+		rc = cl_thread_create(&k->thread, k->fhir ? "cl-kafka-fhir" : "cl-kafka", kafka_main, k);
+	if (rc == CL_OK)
+		k->started = 1;
+	return rc;
+}
+
+static void kafka_metrics(struct cl_input *in, struct cl_prom *p)
+{
+	const struct kafka_in *k = in->state;
+	const char *name = in->p->name;
+	static const struct {
+		const char *what, *help;
+		size_t off;
+	} counters[] = {
+		{ "records", "Kafka records consumed.", offsetof(struct kafka_counters, records) },
+		{ "dead_letter", "Kafka records with rejected content, written with the reasons to "
+		  "the dead-letter file.", offsetof(struct kafka_counters, dead_letter) },
+		{ "ids_added", "Device events from Kafka sent without an id and given "
+		  "kafka:<topic>:<partition>:<offset>.", offsetof(struct kafka_counters, ids_added) },
+		{ "committed", "Kafka records whose offsets were committed after they were durable.",
+		  offsetof(struct kafka_counters, committed) },
+		{ "pauses", "Times bronze pushed back and the Kafka consumer paused its partitions.",
+		  offsetof(struct kafka_counters, pauses) },
+		{ "errors", "Errors the Kafka consumer reported.",
+		  offsetof(struct kafka_counters, errors) },
+		{ "rebalances", "Consumer group rebalances seen.",
+		  offsetof(struct kafka_counters, rebalances) },
+	};
+	char metric[96];
+
+	if (!k)
+		return;
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		snprintf(metric, sizeof(metric), "carelake_%s_%s_total", name, counters[i].what);
+		cl_prom_counter(p, metric, counters[i].help,
+				atomic_load((const atomic_uint_fast64_t *)((const char *)&k->c +
+									   counters[i].off)));
+	}
+	snprintf(metric, sizeof(metric), "carelake_%s_assigned_partitions", name);
+	cl_prom_gauge(p, metric, "Kafka partitions this node holds now.", atomic_load(&k->c.assigned));
+	snprintf(metric, sizeof(metric), "carelake_%s_paused", name);
+	cl_prom_gauge(p, metric, "1 while the Kafka consumer is paused because bronze is behind.",
+		      atomic_load(&k->c.paused));
+}
+
+/* Stops the thread (committing what is durable, leaving the group) and
+ * frees the state. */
+static void kafka_exit(struct cl_input *in)
+{
+	struct kafka_in *k = in->state;
+
+	if (!k)
+		return;
+	atomic_store(&k->stop, 1);
+	if (k->started)
+		pthread_join(k->thread, NULL);
+	else
+		consumer_close(k);
+	queue_clear(k);
+	cl_free(k->q);
+	if (k->dl_fd >= 0) {
+		cl_fs_datasync(k->dl_fd, k->dl_path);
+		close(k->dl_fd);
+	}
+	cl_json_doc_free(&k->doc);
+	cl_free(k);
+	in->state = NULL;
+}
+
+const struct cl_input_plugin cl_in_kafka = {
+	.name = "kafka",
+	.description = "device events from Kafka topics (kafka.topics), offsets committed once "
+		       "durable",
+	.kind = CL_INPUT_EVENTS,
+	.settings = &cl_kafka_section,
+	.cb_init = kafka_init,
+	.cb_start = kafka_start,
+	.cb_metrics = kafka_metrics,
+	.cb_exit = kafka_exit,
+};
+
+const struct cl_input_plugin cl_in_kafka_fhir = {
+	.name = "kafka_fhir",
+	.description = "FHIR Observations and Bundles from Kafka topics (kafka.fhir_topics), "
+		       "offsets committed once durable",
+	.kind = CL_INPUT_FHIR,
+	.settings = &cl_kafka_section,
+	.cb_init = kafka_init,
+	.cb_start = kafka_start,
+	.cb_metrics = kafka_metrics,
+	.cb_exit = kafka_exit,
+};

@@ -1,0 +1,384 @@
+/*
+ * Kafka ingest against librdkafka's mock cluster, run inside this test
+ * process on loopback (rd_kafka_mock_cluster_new); `carelake serve` is
+ * given its bootstrap address with --set kafka.brokers=...
+ *
+ * First device events (keyed by patient, one without an id) and a FHIR
+ * Observation are produced: they reach bronze, the vitals API and raise
+ * the SpO2 alert; a record that is not JSON and one with an invalid event
+ * land in the dead-letter file with their reasons, and every offset is
+ * committed. Then a stream over two partitions while serve is SIGKILLed
+ * and restarted: the offsets committed at the kill cover only records
+ * bronze holds, and in the end every record produced is in bronze
+ * exactly once (those without an id by the id carelake gave them).
+ *
+ * Usage: test_kafka /path/to/carelake
+ */
+#include "serve_helpers.h"
+#include "bronze/cl_reader.h"
+#include "core/cl_time.h"
+#include "json/cl_json.h"
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+static rd_kafka_t *mock_rk;       /* the handle the mock cluster lives in */
+static rd_kafka_mock_cluster_t *mcluster;
+static rd_kafka_t *producer;
+static char bootstraps[256];
+
+static int setup(void **state)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char err[256];
+
+	(void)state;
+	/* this handle only hosts the mock cluster: it connects nowhere */
+	rd_kafka_conf_set(conf, "log_level", "4", err, sizeof(err));
+	mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	assert_non_null(mock_rk);
+	mcluster = rd_kafka_mock_cluster_new(mock_rk, 1);
+	assert_non_null(mcluster);
+	snprintf(bootstraps, sizeof(bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(mcluster));
+	/* loopback only */
+	assert_int_equal(strncmp(bootstraps, "127.0.0.1:", 10), 0);
+	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "vitals", 2, 1), 0);
+	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "fhir", 1, 1), 0);
+	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "stream", 2, 1), 0);
+	conf = rd_kafka_conf_new();
+	assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err)),
+			 RD_KAFKA_CONF_OK);
+	producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	assert_non_null(producer);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rd_kafka_destroy(producer);
+	rd_kafka_mock_cluster_destroy(mcluster);
+	rd_kafka_destroy(mock_rk);
+	return 0;
+}
+
+/* Produces one record (partition -1: by key) and waits for the broker. */
+static void produce(const char *topic, int partition, const char *key, const char *value)
+{
+	rd_kafka_resp_err_t e = rd_kafka_producev(
+		producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+		RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+		RD_KAFKA_V_VALUE((void *)value, strlen(value)),
+		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+
+	assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void flush_producer(void)
+{
+	assert_int_equal(rd_kafka_flush(producer, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+/* Reads a whole file into a static buffer ("" if absent). */
+static const char *slurp(const char *path)
+{
+	static char buf[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static void wait_metric(const struct server *s, const char *name, long want)
+{
+	long v = -1;
+
+	for (int i = 0; i < 1500 * cl_test_slowdown(); i++) {
+		v = metric(s, name);
+		if (v >= want)
+			return;
+		usleep(10000);
+	}
+	fprintf(stderr, "serve said:\n%s\n", slurp(s->out_path));
+	fail_msg("%s stayed at %ld, wanted %ld", name, v, want);
+}
+
+/* The server arguments for Kafka: brokers, topics, group. */
+#define KAFKA_ARGS(group, topics)                                                        \
+	"--set", brokers_arg,                                                              \
+	"--set", "kafka.topics=" topics, "--set", "kafka.fhir_topics=fhir",                \
+	"--set", "kafka.group=" group,                                            \
+	/* the shortest session brokers allow by default (group.min.session.timeout.ms) */ \
+	"--set", "kafka.session_timeout=6s"
+
+static char brokers_arg[300];
+
+static void test_kafka_ingest(void **state)
+{
+	const char *extra[] = { KAFKA_ARGS("ingest", "vitals"), CL_TEST_ONE_READING_ALERTS, NULL };
+	char data[300], path[400], idb[32];
+	struct server s;
+	struct reply r;
+	const char *dl;
+	int64_t now = cl_time_now_us();
+
+	(void)state;
+	snprintf(brokers_arg, sizeof(brokers_arg), "kafka.brokers=%s", bootstraps);
+	snprintf(data, sizeof(data), "%s/ingest", dir);
+	/* produced before serve starts: the group begins at the earliest */
+	for (int i = 0; i < 5; i++)
+		produce("vitals", -1, "p1",
+			test_event_at(now - (10 - i) * 1000000ll,
+				      (snprintf(idb, sizeof(idb), "k-%d", i), idb), "mon-1", "p1",
+				      "heart_rate", 70 + i, "/min"));
+	produce("vitals", -1, "p1", test_event_at(now - 4000000, "k-spo2", "mon-1", "p1", "spo2", 85,
+						   "%"));
+	{
+		/* no id: carelake gives it kafka:<topic>:<partition>:<offset> */
+		char noid[1024];
+		char ts[40];
+
+		cl_time_format_rfc3339(now - 3000000, ts, sizeof(ts), 3);
+		snprintf(noid, sizeof(noid),
+			 "{\"device_id\":\"mon-1\",\"patient_id\":\"p1\",\"ts\":\"%s\","
+			 "\"type\":\"heart_rate\",\"value\":77,\"unit\":\"/min\"}", ts);
+		produce("vitals", -1, "p1", noid);
+	}
+	produce("vitals", -1, "p9", "not json at all");
+	produce("vitals", -1, "p9", "{\"id\":\"k-bad\",\"device_id\":\"mon-9\",\"type\":\"spo2\","
+		"\"value\":97,\"unit\":\"%\"}"); /* no patient, no time */
+	produce("fhir", -1, "p2",
+		"{\"resourceType\":\"Observation\",\"id\":\"kf-1\",\"status\":\"final\","
+		"\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8867-4\"}]},"
+		"\"subject\":{\"reference\":\"Patient/p2\"},"
+		"\"effectiveDateTime\":\"2026-11-21T10:00:00Z\",\"valueQuantity\":{\"value\":64,"
+		"\"unit\":\"/min\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"/min\"}}");
+	flush_producer();
+
+	server_start(&s, bin, data, extra);
+	wait_metric(&s, "carelake_kafka_committed_total", 9);
+	wait_metric(&s, "carelake_kafka_fhir_committed_total", 1);
+	assert_int_equal(metric(&s, "carelake_kafka_records_total"), 9);
+	assert_int_equal(metric(&s, "carelake_kafka_dead_letter_total"), 2);
+	assert_int_equal(metric(&s, "carelake_kafka_ids_added_total"), 1);
+	assert_int_equal(metric(&s, "carelake_kafka_fhir_records_total"), 1);
+	assert_int_equal(metric(&s, "carelake_kafka_fhir_dead_letter_total"), 0);
+	assert_int_equal(metric(&s, "carelake_events_accepted_total"), 7);
+	assert_int_equal(metric(&s, "carelake_events_rejected_total"), 1);
+	assert_int_equal(metric(&s, "carelake_kafka_assigned_partitions"), 2);
+
+	/* the dead letters, with where they came from and why */
+	snprintf(path, sizeof(path), "%s/kafka/dead-letter.ndjson", data);
+	dl = slurp(path);
+	assert_non_null(strstr(dl, "\"record\":\"not json at all\""));
+	assert_non_null(strstr(dl, "not JSON device events"));
+	assert_non_null(strstr(dl, "k-bad"));
+	assert_non_null(strstr(dl, "\"topic\":\"vitals\""));
+	assert_non_null(strstr(dl, "patient_id"));
+
+	/* the readings are in the vitals API, and the SpO2 raised its alert */
+	for (int i = 0; i < 300; i++) {
+		r = http(&s, "GET", "/api/v1/alerts?patient=p1", s.token, NULL, 0);
+		if (r.code == 200 && strstr(r.body, "spo2_low"))
+			break;
+		free(r.body);
+		r.body = NULL;
+		usleep(20000);
+	}
+	assert_non_null(r.body);
+	assert_non_null(strstr(r.body, "spo2_low"));
+	free(r.body);
+	r = http(&s, "GET", "/api/v1/patients/p1/vitals", s.token, NULL, 0);
+	assert_int_equal(r.code, 200);
+	assert_non_null(strstr(r.body, "74"));
+	assert_non_null(strstr(r.body, "77"));
+	free(r.body);
+	assert_int_equal(server_stop(&s), 0);
+
+	/* the FHIR Observation is in bronze's fhir source as it came */
+	{
+		struct cl_blog_reader *br;
+		struct cl_frame f;
+		char src[400];
+		int found = 0;
+
+		snprintf(src, sizeof(src), "%s/bronze/fhir", data);
+		assert_int_equal(cl_blog_reader_open(src, 0, UINT64_MAX, 1 << 20, &br), 0);
+		while (cl_blog_reader_next(br, &f) == 1)
+			found += memmem(f.data, f.len, "\"kf-1\"", 6) != NULL;
+		cl_blog_reader_close(br);
+		assert_int_equal(found, 1);
+	}
+
+	/* a restart reads nothing again: the offsets were committed */
+	server_start(&s, bin, data, extra);
+	wait_metric(&s, "carelake_kafka_assigned_partitions", 2);
+	usleep(500000);
+	assert_int_equal(metric(&s, "carelake_kafka_records_total"), 0);
+	assert_int_equal(server_stop(&s), 0);
+}
+
+#define STREAM_N 20000
+
+/* Counts the stream's records in bronze (ids ks-N, and kafka:stream:P:O
+ * for the ones sent without); fails on any stored twice. */
+static int count_stored(const char *data, uint8_t *seen)
+{
+	struct cl_blog_reader *r;
+	struct cl_json_doc d;
+	struct cl_frame f;
+	char src[400], id[160];
+	int n = 0;
+
+	memset(seen, 0, STREAM_N);
+	cl_json_doc_init(&d);
+	snprintf(src, sizeof(src), "%s/bronze/vitals", data);
+	assert_int_equal(cl_blog_reader_open(src, 0, UINT64_MAX, 1 << 20, &r), 0);
+	while (cl_blog_reader_next(r, &f) == 1) {
+		int k, p;
+		long long o;
+
+		assert_int_equal(cl_json_parse(&d, (const char *)f.data, f.len), 0);
+		assert_true(cl_json_str(&d, (uint32_t)cl_json_get(&d, 0, "id"), id, sizeof(id)) > 0);
+		if (sscanf(id, "ks-%d", &k) == 1) {
+			assert_true(k >= 0 && k < STREAM_N && k % 10 != 0);
+		} else {
+			/* no id sent: every tenth, at partition k % 2, offset k / 2 */
+			assert_int_equal(sscanf(id, "kafka:stream:%d:%lld", &p, &o), 2);
+			k = (int)(o * 2 + p);
+			assert_true(k >= 0 && k < STREAM_N && k % 10 == 0);
+		}
+		if (seen[k])
+			fail_msg("%s stored twice", id);
+		seen[k] = 1;
+		n++;
+	}
+	cl_blog_reader_close(r);
+	cl_json_doc_free(&d);
+	return n;
+}
+
+/* The group's committed offsets of the stream's two partitions. */
+static void committed(const char *group, int64_t off[2])
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2);
+	char err[256];
+	rd_kafka_t *c;
+
+	rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err));
+	rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+	c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	assert_non_null(c);
+	rd_kafka_topic_partition_list_add(l, "stream", 0);
+	rd_kafka_topic_partition_list_add(l, "stream", 1);
+	assert_int_equal(rd_kafka_committed(c, l, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	for (int p = 0; p < 2; p++)
+		off[p] = l->elems[p].offset < 0 ? 0 : l->elems[p].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(c);
+}
+
+static void test_kafka_crash(void **state)
+{
+	const char *extra[] = { KAFKA_ARGS("crash", "stream"), NULL };
+	/* the restart with a bronze that pushes back: the consumer pauses */
+	const char *small[] = { KAFKA_ARGS("crash", "stream"), "--set", "bronze.pending_max_bytes=64KiB",
+				"--set", "bronze.commit_max_wait=20ms", NULL };
+	char data[300], ev[1024], key[32];
+	uint8_t *seen = calloc(STREAM_N, 1);
+	int64_t off[2], at_kill[2], base = cl_time_now_us() - 3600 * 1000000ll;
+	struct server s;
+	int n;
+
+	(void)state;
+	snprintf(brokers_arg, sizeof(brokers_arg), "kafka.brokers=%s", bootstraps);
+	snprintf(data, sizeof(data), "%s/crash", dir);
+	/* record k goes to partition k % 2 at offset k / 2 */
+	for (int k = 0; k < STREAM_N; k++) {
+		snprintf(key, sizeof(key), "p%d", k % 50);
+		if (k % 10 != 0) {
+			char id[24];
+
+			snprintf(id, sizeof(id), "ks-%d", k);
+			snprintf(ev, sizeof(ev), "%s",
+				 test_event_at(base + k * 1000ll, id, "mon-s", key, "heart_rate",
+					       60 + k % 40, "/min"));
+		} else {
+			/* the same event without its id member */
+			char *p;
+
+			snprintf(ev, sizeof(ev), "%s",
+				 test_event_at(base + k * 1000ll, "", "mon-s", key, "heart_rate",
+					       60 + k % 40, "/min"));
+			p = strstr(ev, "\"id\":\"\",");
+			assert_non_null(p);
+			memmove(p, p + 8, strlen(p + 8) + 1);
+		}
+		produce("stream", k % 2, key, ev);
+	}
+	flush_producer();
+	/* SIGKILLed while it consumes the stream */
+	server_start(&s, bin, data, extra);
+	for (int i = 0; i < 3000 * cl_test_slowdown() &&
+			metric(&s, "carelake_kafka_committed_total") < STREAM_N / 10; i++)
+		usleep(2000);
+	server_kill(&s);
+
+	/* what the group committed at the kill is in bronze */
+	committed("crash", at_kill);
+	n = count_stored(data, seen);
+	off[0] = at_kill[0];
+	off[1] = at_kill[1];
+	print_message("at the kill: %d stored, offsets %lld and %lld committed\n", n,
+		      (long long)off[0], (long long)off[1]);
+	assert_true(off[0] + off[1] > 0);
+	for (int k = 0; k < STREAM_N; k++)
+		if (k / 2 < off[k % 2] && !seen[k])
+			fail_msg("record %d (partition %d offset %d) committed but not stored", k,
+				 k % 2, k / 2);
+
+	/* restarted (once the group gave up on the killed node: the session
+	 * timeout): the rest is read, what was read again is a duplicate */
+	server_start(&s, bin, data, small);
+	for (int i = 0; i < 1500 * cl_test_slowdown() && count_stored(data, seen) < STREAM_N; i++)
+		usleep(20000);
+	wait_metric(&s, "carelake_kafka_committed_total",
+		    STREAM_N - (long)(at_kill[0] + at_kill[1]));
+	/* read again exactly: what was stored but not yet committed */
+	assert_int_equal(metric(&s, "carelake_events_duplicate_total"),
+			 n - (long)(at_kill[0] + at_kill[1]));
+	assert_int_equal(metric(&s, "carelake_kafka_records_total"),
+			 STREAM_N - (long)(at_kill[0] + at_kill[1]));
+	assert_true(metric(&s, "carelake_kafka_pauses_total") > 0);
+	assert_int_equal(metric(&s, "carelake_kafka_paused"), 0);
+	print_message("restarted: %ld pauses while bronze pushed back\n",
+		      metric(&s, "carelake_kafka_pauses_total"));
+	assert_int_equal(server_stop(&s), 0);
+	assert_int_equal(count_stored(data, seen), STREAM_N);
+	committed("crash", off);
+	assert_int_equal(off[0] + off[1], STREAM_N);
+	free(seen);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kafka_ingest),
+		cmocka_unit_test(test_kafka_crash),
+	};
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s /path/to/carelake\n", argv[0]);
+		return 2;
+	}
+	bin = argv[1];
+	SERVE_TEST_RUN_GROUP(tests, setup, teardown);
+}
