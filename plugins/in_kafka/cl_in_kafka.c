@@ -131,6 +131,8 @@ struct kafka_in {
 	int dl_dirty;             /* written since its last fsync */
 	char dl_path[PATH_MAX];
 	struct cl_json_doc doc;
+	/* the record bronze could not take yet (partitions paused), or NULL */
+	rd_kafka_message_t *held;
 	struct kafka_counters c;
 };
 
@@ -492,6 +494,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		cl_log_info("kafka", "event=assigned input=%s partitions=%d", k->in->p->name,
 			    parts->cnt);
 	} else {
+		/* the held record is the new owner's to read */
+		if (k->held)
+			rd_kafka_message_destroy(k->held);
+		k->held = NULL;
+		atomic_store(&k->c.paused, 0);
 		drain(k);
 		rd_kafka_assign(rk, NULL);
 		atomic_store(&k->c.assigned, 0);
@@ -655,7 +662,7 @@ static void pause_all(struct kafka_in *k, int pause)
 static void *kafka_main(void *arg)
 {
 	struct kafka_in *k = arg;
-	rd_kafka_message_t *held = NULL;
+	int64_t retry_us = BUSY_RETRY_MS * 1000ll;
 
 	while (!atomic_load(&k->stop)) {
 		rd_kafka_message_t *m;
@@ -671,25 +678,24 @@ static void *kafka_main(void *arg)
 			/* read again from the committed offsets */
 			cl_log_error("kafka", "event=store_failed input=%s reason=%s retry_ms=1000",
 				     k->in->p->name, CL_LOG_Q(cl_error_detail()));
-			if (held)
-				rd_kafka_message_destroy(held);
-			held = NULL;
+			if (k->held)
+				rd_kafka_message_destroy(k->held);
+			k->held = NULL;
+			atomic_store(&k->c.paused, 0);
 			consumer_close(k);
 			usleep(1000 * 1000);
 			continue;
 		}
-		if (held) {
-			rc = offer(k, held);
-			if (rc == CL_EBUSY) {
-				usleep(BUSY_RETRY_MS * 1000);
-				continue;
+		if (k->held) {
+			usleep((useconds_t)retry_us);
+			rc = offer(k, k->held);
+			if (rc == CL_OK) {
+				rd_kafka_message_destroy(k->held);
+				k->held = NULL;
+				pause_all(k, 0);
+			} else if (rc != CL_EBUSY) {
+				retry_us = 1000 * 1000;
 			}
-			rd_kafka_message_destroy(held);
-			held = NULL;
-			pause_all(k, 0);
-			if (rc)
-				cl_log_error("kafka", "event=record_failed input=%s reason=%s",
-					     k->in->p->name, CL_LOG_Q(cl_error_detail()));
 			continue;
 		}
 		m = rd_kafka_consumer_poll(k->rk, 100);
@@ -706,21 +712,27 @@ static void *kafka_main(void *arg)
 		}
 		atomic_fetch_add(&k->c.records, 1);
 		rc = offer(k, m);
-		if (rc == CL_EBUSY) {
-			/* bronze is behind: fetch no more, hold this one */
-			atomic_fetch_add(&k->c.pauses, 1);
-			pause_all(k, 1);
-			held = m;
+		if (rc == CL_OK) {
+			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if (rc)
+		/* bronze is behind (or failing): fetch no more, hold this one and
+		 * offer it again; never skip it, or a later commit would pass it */
+		retry_us = BUSY_RETRY_MS * 1000ll;
+		if (rc == CL_EBUSY) {
+			atomic_fetch_add(&k->c.pauses, 1);
+		} else {
+			retry_us = 1000 * 1000;
 			cl_log_error("kafka", "event=record_failed input=%s partition=%d offset=%lld "
-				     "reason=%s", k->in->p->name, (int)m->partition,
+				     "reason=%s retry_ms=1000", k->in->p->name, (int)m->partition,
 				     (long long)m->offset, CL_LOG_Q(cl_error_detail()));
-		rd_kafka_message_destroy(m);
+		}
+		pause_all(k, 1);
+		k->held = m;
 	}
-	if (held)
-		rd_kafka_message_destroy(held);
+	if (k->held)
+		rd_kafka_message_destroy(k->held);
+	k->held = NULL;
 	consumer_close(k);
 	return NULL;
 }
