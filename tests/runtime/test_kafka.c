@@ -150,6 +150,14 @@ static void test_kafka_ingest(void **state)
 			 "{\"device_id\":\"mon-1\",\"patient_id\":\"p1\",\"ts\":\"%s\","
 			 "\"type\":\"heart_rate\",\"value\":77,\"unit\":\"/min\"}", ts);
 		produce("vitals", -1, "p1", noid);
+		/* an array of two without ids: :0 and :1 after the offset */
+		cl_time_format_rfc3339(now - 2000000, ts, sizeof(ts), 3);
+		snprintf(noid, sizeof(noid),
+			 "[{\"device_id\":\"mon-1\",\"patient_id\":\"p1\",\"ts\":\"%s\","
+			 "\"type\":\"respiratory_rate\",\"value\":18,\"unit\":\"/min\"},"
+			 "{\"device_id\":\"mon-1\",\"patient_id\":\"p1\",\"ts\":\"%s\","
+			 "\"type\":\"temperature\",\"value\":37.1,\"unit\":\"Cel\"}]", ts, ts);
+		produce("vitals", -1, "p1", noid);
 	}
 	produce("vitals", -1, "p9", "not json at all");
 	produce("vitals", -1, "p9", "{\"id\":\"k-bad\",\"device_id\":\"mon-9\",\"type\":\"spo2\","
@@ -163,14 +171,14 @@ static void test_kafka_ingest(void **state)
 	flush_producer();
 
 	server_start(&s, bin, data, extra);
-	wait_metric(&s, "carelake_kafka_committed_total", 9);
+	wait_metric(&s, "carelake_kafka_committed_total", 10);
 	wait_metric(&s, "carelake_kafka_fhir_committed_total", 1);
-	assert_int_equal(metric(&s, "carelake_kafka_records_total"), 9);
+	assert_int_equal(metric(&s, "carelake_kafka_records_total"), 10);
 	assert_int_equal(metric(&s, "carelake_kafka_dead_letter_total"), 2);
-	assert_int_equal(metric(&s, "carelake_kafka_ids_added_total"), 1);
+	assert_int_equal(metric(&s, "carelake_kafka_ids_added_total"), 3);
 	assert_int_equal(metric(&s, "carelake_kafka_fhir_records_total"), 1);
 	assert_int_equal(metric(&s, "carelake_kafka_fhir_dead_letter_total"), 0);
-	assert_int_equal(metric(&s, "carelake_events_accepted_total"), 7);
+	assert_int_equal(metric(&s, "carelake_events_accepted_total"), 9);
 	assert_int_equal(metric(&s, "carelake_events_rejected_total"), 1);
 	assert_int_equal(metric(&s, "carelake_kafka_assigned_partitions"), 2);
 
@@ -215,6 +223,36 @@ static void test_kafka_ingest(void **state)
 			found += memmem(f.data, f.len, "\"kf-1\"", 6) != NULL;
 		cl_blog_reader_close(br);
 		assert_int_equal(found, 1);
+	}
+
+	/* the ids carelake gave: all three in bronze, the array's two by
+	 * their index (bronze keeps each event as a record of its own) */
+	{
+		struct cl_blog_reader *br;
+		struct cl_json_doc d;
+		struct cl_frame f;
+		char src[400], id[160];
+		int plain = 0, indexed = 0;
+
+		cl_json_doc_init(&d);
+		snprintf(src, sizeof(src), "%s/bronze/vitals", data);
+		assert_int_equal(cl_blog_reader_open(src, 0, UINT64_MAX, 1 << 20, &br), 0);
+		while (cl_blog_reader_next(br, &f) == 1) {
+			int p, ix;
+			long long o;
+
+			assert_int_equal(cl_json_parse(&d, (const char *)f.data, f.len), 0);
+			assert_true(cl_json_str(&d, (uint32_t)cl_json_get(&d, 0, "id"), id,
+						sizeof(id)) > 0);
+			if (sscanf(id, "kafka:vitals:%d:%lld:%d", &p, &o, &ix) == 3)
+				indexed |= 1 << ix;
+			else if (sscanf(id, "kafka:vitals:%d:%lld", &p, &o) == 2)
+				plain++;
+		}
+		cl_blog_reader_close(br);
+		cl_json_doc_free(&d);
+		assert_int_equal(plain, 1);
+		assert_int_equal(indexed, 3); /* :0 and :1 */
 	}
 
 	/* a restart reads nothing again: the offsets were committed */
