@@ -53,9 +53,13 @@ const pr = await fetch(base + '/fhir', { method: 'POST', body: JSON.stringify(bu
 if (pr.status !== 200)
   throw new Error('the transaction: HTTP ' + pr.status + ' ' + await pr.text());
 const startDay = start.toISOString().slice(0, 10);
+// the stay's score is written by the same gold refresh as the KPIs, and
+// committed with them: once it is there, every gold table counts the stay
+// (the encounter alone in silver is not enough, the refresh comes after)
 await until('the stay in gold', () => one(
   `SELECT count(*) FROM gold_admissions_daily WHERE ward = 'ICU-A' AND day = '${startDay}' ` +
-  `AND occupied > 0 AND (SELECT count(*) FROM encounter WHERE id = 'web-h1-enc') = 1`) > 0, 30000);
+  `AND occupied > 0 AND (SELECT count(*) FROM gold_readmission_risk WHERE ` +
+  `stay_id = 'web-h1-enc' AND status = 'inpatient') = 1`) > 0, 60000);
 
 const to = new Date().toISOString().slice(0, 10);
 const from = new Date(Date.now() - 89 * DAY).toISOString().slice(0, 10);
