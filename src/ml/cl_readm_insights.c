@@ -203,20 +203,6 @@ static int exec(sqlite3 *db, const char *sql)
 	return CL_OK;
 }
 
-static int has_table(sqlite3 *db, const char *name)
-{
-	sqlite3_stmt *q;
-	int yes = 0;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
-			       " name = ?1", -1, &q, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	yes = sqlite3_step(q) == SQLITE_ROW;
-	sqlite3_finalize(q);
-	return yes;
-}
-
 /*
  * Adds the treatment whose exposure r->x holds: its counts, overall and
  * by stratum, and (with enough stays each way) its estimates. why: what
@@ -329,11 +315,8 @@ static int exposure(struct run *r, const char *sql, const char *code)
 static int followups(struct run *r)
 {
 	char sql[1024];
-	int rc = CL_OK;
+	int rc;
 
-	if (!has_table(r->db, "booking"))
-		return add_treatment(r, "follow-up appointment within 7 days", "follow_up",
-				     followup_why);
 	snprintf(sql, sizeof(sql), "SELECT DISTINCT s.i FROM temp.ins_stay s JOIN main.booking b"
 		 " ON b.patient_id = s.patient_id AND julianday(b.appointment_ts) > s.discharge"
 		 " AND julianday(b.appointment_ts) <= s.discharge + %d"
@@ -583,10 +566,6 @@ int cl_readm_insights(const char *data_dir, json_t **report)
 	int rc;
 
 	*report = NULL;
-	if (cl_readm_promoted(data_dir) == 0)
-		return cl_error_set(CL_ENOENT, "no readmission model is promoted: promote a model "
-				    "first: carelake model train readmission, then carelake model "
-				    "promote V");
 	rc = cl_readm_model_load(data_dir, 0, &m);
 	if (rc)
 		return rc;

@@ -168,8 +168,9 @@ int cl_readm_model_load(const char *data_dir, int version, struct cl_readm_model
 
 	*out = NULL;
 	if (version == 0 && (version = cl_readm_promoted(data_dir)) == 0)
-		return cl_error_set(CL_ENOENT, "no readmission model is promoted (carelake model train "
-				    "readmission, then carelake model promote V)");
+		return cl_error_set(CL_ENOENT, "no readmission model is promoted: promote a model "
+				    "first (carelake model train readmission, then carelake model "
+				    "promote V)");
 	rc = cl_readm_show(data_dir, version, &rec);
 	if (rc)
 		return rc;
