@@ -395,7 +395,11 @@ static void test_kafka_crash(void **state)
 			 n - (long)(at_kill[0] + at_kill[1]));
 	assert_int_equal(metric(&s, "carelake_kafka_records_total"),
 			 STREAM_N - (long)(at_kill[0] + at_kill[1]));
-	assert_true(metric(&s, "carelake_kafka_pauses_total") > 0);
+	/* bronze pushes back only when the restart has more to read than its
+	 * 64 KiB of pending bytes take at once: a kill that came late (a slow
+	 * build) leaves too little to fill it */
+	if (STREAM_N - (at_kill[0] + at_kill[1]) >= 5000)
+		assert_true(metric(&s, "carelake_kafka_pauses_total") > 0);
 	assert_int_equal(metric(&s, "carelake_kafka_paused"), 0);
 	print_message("restarted: %ld pauses while bronze pushed back\n",
 		      metric(&s, "carelake_kafka_pauses_total"));
