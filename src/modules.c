@@ -16,6 +16,7 @@
 #include "ingest/cl_ingest.h"
 #include "lake/cl_lake.h"
 #include "mqtt/cl_mqtt_config.h"
+#include "objstore/cl_objstore.h"
 #include "privacy/cl_deid.h"
 #include "plugins/in_http/cl_in_http.h"
 #include "plugins/in_kafka/cl_in_kafka.h"
@@ -40,6 +41,7 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_webhook_section,
 	&cl_refine_section,
 	&cl_lake_section,
+	&cl_objstore_section,
 	&cl_ingest_section,
 	&cl_query_section,
 	&cl_audit_section,

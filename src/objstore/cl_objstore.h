@@ -113,4 +113,9 @@ struct cl_objstore_stats {
 };
 void cl_objstore_stats(struct cl_objstore_stats *out);
 
+struct cl_prom;
+/* Writes the counters as Prometheus metrics (carelake_objstore_*), for
+ * /metrics. */
+void cl_objstore_metrics(struct cl_prom *p);
+
 #endif

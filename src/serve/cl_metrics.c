@@ -7,6 +7,7 @@
 #include "cl_server_int.h"
 #include "core/cl_prom.h"
 #include "core/cl_time.h"
+#include "objstore/cl_objstore.h"
 
 /* The HTTP replies by status code, and the connections each transport
  * holds. */
@@ -50,6 +51,7 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 		cl_sse_metrics(s->sse, &p);
 	if (s->webhook)
 		cl_webhook_metrics(s->webhook, &p);
+	cl_objstore_metrics(&p);
 	cl_prom_gauge(&p, "carelake_uptime_seconds", "Seconds since this server started.",
 		      (double)((cl_time_now_us() - s->started_us) / 1000000));
 	*len = p.len;

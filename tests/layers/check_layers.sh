@@ -3,7 +3,7 @@
 # no two folders of one layer include each other. The order is the one in
 # docs/architecture.md (and DESIGN.md, "Code layout and layers"):
 #
-#   core -> model -> json, bronze, lake, store, mqtt, auth, audit
+#   core -> model, objstore -> json, bronze, lake, store, mqtt, auth, audit
 #        -> stream, batch, ingest, fhir, sim, privacy, ml -> plugins (inputs) -> serve -> cli
 #        -> the registries (src/main.c, src/modules.c)
 #
@@ -15,7 +15,7 @@ cd "$root"
 rank() {
 	case $1 in
 	core) echo 0 ;;
-	model) echo 1 ;;
+	model | objstore) echo 1 ;;
 	json | bronze | lake | store | mqtt | auth | audit) echo 2 ;;
 	stream | batch | ingest | fhir | sim | privacy | ml) echo 3 ;;
 	plugins) echo 4 ;;
