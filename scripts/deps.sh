@@ -81,3 +81,12 @@ if [ ! -d "$here/tests/jose/node_modules/jose" ]; then
 	echo "carelake: installing jose for the tests (npm install in tests/jose)" >&2
 	npm install --prefix "$here/tests/jose" --no-audit --no-fund --loglevel=error >/dev/null
 fi
+
+# Azurite and s3rver from npm: the Azure Blob and S3 emulators the object
+# storage client is tested against (runtime_objstore). Pinned by
+# tests/objstore/package.json and its lock file.
+if [ ! -d "$here/tests/objstore/node_modules/azurite" ] ||
+   [ ! -d "$here/tests/objstore/node_modules/s3rver" ]; then
+	echo "carelake: installing azurite and s3rver for the tests (npm ci in tests/objstore)" >&2
+	npm ci --prefix "$here/tests/objstore" --no-audit --no-fund --loglevel=error >/dev/null
+fi

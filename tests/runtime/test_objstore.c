@@ -1,0 +1,761 @@
+/*
+ * The object storage client against the real emulators: Azurite (Azure
+ * Blob) and s3rver (S3), both from npm (tests/objstore), each started on a
+ * free loopback port with a temporary directory. Between carelake and
+ * each emulator sits a small TCP proxy of this test's own that can answer
+ * the next connections with 500 or 503, cut one mid-upload, or stall one
+ * past objstore.timeout. On each store: the container made (twice), small
+ * and 20 MiB objects written and read back whole, head, listing across
+ * pages, delete, missing keys, the conditional-create probe and what it
+ * answers, retries through every fault with nothing half-written visible,
+ * and wrong credentials failing at once with the store's 403.
+ *
+ * usage: runtime_objstore TESTS_OBJSTORE_DIR (holding node_modules)
+ */
+#include "cl_test.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "core/cl_config.h"
+#include "core/cl_error.h"
+#include "core/cl_fs.h"
+#include "core/cl_log.h"
+#include "core/cl_mem.h"
+#include "objstore/cl_objstore.h"
+
+#define AZ_KEY "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+#define BIG (20u * 1024 * 1024)
+
+/* What the conditional-create probe finds on each emulator. */
+#define AZURITE_CONDITIONAL 1
+#define S3RVER_CONDITIONAL 0
+
+static const char *pkg_dir;
+static char tmp_dir[256];
+
+/* ------------------------------------------------------------------ */
+/* the fault proxy */
+
+enum fault { F_NONE, F_500, F_503, F_CUT, F_STALL };
+
+struct proxy {
+	int lfd, port, upstream;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	enum fault mode;
+	int pending;          /* connections still to fault */
+	int conns[128];       /* live client sockets */
+	int nconns, threads;
+	int stop;
+};
+
+struct conn {
+	struct proxy *p;
+	int fd;
+	enum fault mode;
+};
+
+static int listen_any(int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 64), 0);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static int free_port(void)
+{
+	int port, fd = listen_any(&port);
+
+	close(fd);
+	return port;
+}
+
+static int connect_port(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void write_all(int fd, const char *b, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return;
+		b += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Answers one request with `status` after reading its head (and its body,
+ * unless the client waits for 100-continue). */
+static void answer_status(int fd, int status)
+{
+	char buf[65536], resp[160];
+	size_t len = 0;
+	char *end = NULL;
+	long body = 0;
+
+	while (!end && len < sizeof(buf) - 1) {
+		ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+
+		if (r <= 0)
+			return;
+		len += (size_t)r;
+		buf[len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+	}
+	if (!end)
+		return;
+	for (char *p = buf; p < end; p++)
+		if (strncasecmp(p, "\r\ncontent-length:", 17) == 0)
+			body = strtol(p + 17, NULL, 10);
+	if (!strcasestr(buf, "100-continue")) {
+		long have = (long)(len - (size_t)(end + 4 - buf));
+
+		while (have < body) {
+			ssize_t r = recv(fd, buf, sizeof(buf), 0);
+
+			if (r <= 0)
+				break;
+			have += r;
+		}
+	}
+	snprintf(resp, sizeof(resp),
+		 "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status,
+		 status == 500 ? "Internal Server Error" : "Service Unavailable");
+	write_all(fd, resp, strlen(resp));
+}
+
+/* Relays both ways; with cut, closes both after 256 KiB upstream. */
+static void relay(int cfd, int ufd, int cut)
+{
+	static __thread char buf[65536];
+	struct pollfd pf[2] = { { .fd = cfd, .events = POLLIN }, { .fd = ufd, .events = POLLIN } };
+	size_t up = 0;
+
+	for (;;) {
+		if (poll(pf, 2, 30000) <= 0)
+			return;
+		for (int i = 0; i < 2; i++) {
+			ssize_t r;
+
+			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = recv(pf[i].fd, buf, sizeof(buf), 0);
+			if (r <= 0)
+				return;
+			write_all(pf[1 - i].fd, buf, (size_t)r);
+			if (i == 0) {
+				up += (size_t)r;
+				if (cut && up >= 256 * 1024)
+					return;
+			}
+		}
+	}
+}
+
+static void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct proxy *p = c->p;
+	char buf[4096];
+
+	if (c->mode == F_500 || c->mode == F_503) {
+		answer_status(c->fd, c->mode == F_500 ? 500 : 503);
+	} else if (c->mode == F_STALL) {
+		while (recv(c->fd, buf, sizeof(buf), 0) > 0)
+			;
+	} else {
+		int ufd = connect_port(p->upstream);
+
+		if (ufd >= 0) {
+			relay(c->fd, ufd, c->mode == F_CUT);
+			close(ufd);
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < p->nconns; i++)
+		if (p->conns[i] == c->fd) {
+			p->conns[i] = p->conns[--p->nconns];
+			break;
+		}
+	close(c->fd);
+	p->threads--;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	free(c);
+	return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+	struct proxy *p = arg;
+
+	for (;;) {
+		int fd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
+		struct conn *c;
+		pthread_t th;
+
+		if (fd < 0)
+			return NULL;
+		c = calloc(1, sizeof(*c));
+		c->p = p;
+		c->fd = fd;
+		pthread_mutex_lock(&p->mu);
+		if (p->stop || p->nconns == 128) {
+			pthread_mutex_unlock(&p->mu);
+			close(fd);
+			free(c);
+			continue;
+		}
+		if (p->pending > 0) {
+			c->mode = p->mode;
+			p->pending--;
+		}
+		p->conns[p->nconns++] = fd;
+		p->threads++;
+		pthread_mutex_unlock(&p->mu);
+		if (pthread_create(&th, NULL, conn_main, c) != 0)
+			abort();
+		pthread_detach(th);
+	}
+}
+
+/* Drops every open connection (the client's idle ones too), so the next
+ * request opens a new one, which the fault applies to. */
+static void proxy_drop(struct proxy *p)
+{
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < p->nconns; i++)
+		shutdown(p->conns[i], SHUT_RDWR);
+	while (p->threads > 0)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void proxy_arm(struct proxy *p, enum fault mode, int n)
+{
+	proxy_drop(p);
+	pthread_mutex_lock(&p->mu);
+	p->mode = mode;
+	p->pending = n;
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int proxy_pending(struct proxy *p)
+{
+	int n;
+
+	pthread_mutex_lock(&p->mu);
+	n = p->pending;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+static void proxy_start(struct proxy *p, int upstream)
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->upstream = upstream;
+	p->lfd = listen_any(&p->port);
+	assert_int_equal(pthread_create(&p->th, NULL, accept_main, p), 0);
+}
+
+static void proxy_stop(struct proxy *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_mutex_unlock(&p->mu);
+	shutdown(p->lfd, SHUT_RDWR);
+	pthread_join(p->th, NULL);
+	close(p->lfd);
+	proxy_drop(p);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+}
+
+/* ------------------------------------------------------------------ */
+/* the emulators */
+
+static pid_t spawn(char *const argv[], const char *log)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		cl_test_die_with_parent(parent);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void wait_listening(int port, pid_t pid, const char *log)
+{
+	for (int i = 0; i < 600; i++) {
+		int fd = connect_port(port), st;
+
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			fprintf(stderr, "the emulator exited; see %s\n", log);
+			fail();
+		}
+		usleep(50 * 1000);
+	}
+	fprintf(stderr, "the emulator did not listen on %d in 30 s; see %s\n", port, log);
+	fail();
+}
+
+static void stop(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return;
+		usleep(20 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+}
+
+static pid_t start_azurite(int port)
+{
+	char bin[512], dir[300], log[300], ports[16];
+
+	snprintf(bin, sizeof(bin), "%s/node_modules/.bin/azurite-blob", pkg_dir);
+	snprintf(dir, sizeof(dir), "%s/azurite", tmp_dir);
+	snprintf(log, sizeof(log), "%s/azurite.log", tmp_dir);
+	snprintf(ports, sizeof(ports), "%d", port);
+	mkdir(dir, 0700);
+	char *argv[] = { bin, "--blobHost", "127.0.0.1", "--blobPort", ports, "--location", dir,
+			 "--silent", "--skipApiVersionCheck", NULL };
+	pid_t pid = spawn(argv, log);
+
+	wait_listening(port, pid, log);
+	return pid;
+}
+
+static pid_t start_s3rver(int port)
+{
+	char node[] = "/usr/bin/node", script[512], dir[300], log[300], ports[16];
+
+	snprintf(script, sizeof(script), "%s/s3rver.js", pkg_dir);
+	snprintf(dir, sizeof(dir), "%s/s3rver", tmp_dir);
+	snprintf(log, sizeof(log), "%s/s3rver.log", tmp_dir);
+	snprintf(ports, sizeof(ports), "%d", port);
+	mkdir(dir, 0700);
+	/* s3rver makes its ListObjectsV2 continuation tokens with DES, which
+	 * Node 20's OpenSSL 3 has only in its legacy provider (without it,
+	 * every truncated V2 listing is a 500) */
+	char legacy[] = "--openssl-legacy-provider";
+	char *argv[] = { node, legacy, script, ports, dir, NULL };
+	pid_t pid = spawn(argv, log);
+
+	wait_listening(port, pid, log);
+	return pid;
+}
+
+/* ------------------------------------------------------------------ */
+/* the checks, the same on each store */
+
+struct listing {
+	char keys[32][1024];
+	int n, sorted;
+};
+
+static int on_item(void *arg, const struct cl_objstore_info *it)
+{
+	struct listing *l = arg;
+
+	if (l->n > 0 && strcmp(l->keys[l->n - 1], it->key) >= 0)
+		l->sorted = 0;
+	if (l->n < 32)
+		snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", it->key);
+	l->n++;
+	assert_true(it->size == 6);
+	assert_true(it->mtime_ms > 1700000000000LL);
+	return 0;
+}
+
+static uint64_t retries_now(void)
+{
+	struct cl_objstore_stats st;
+
+	cl_objstore_stats(&st);
+	return st.retries;
+}
+
+static void fill(char *b, size_t n, unsigned seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		b[i] = (char)x;
+	}
+}
+
+static void check_get(struct cl_objstore *s, const char *key, const char *want, size_t n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = cl_objstore_get_mem(s, key, BIG, &buf, &len);
+
+	if (rc)
+		fprintf(stderr, "get %s: %s\n", key, cl_error_detail());
+	assert_int_equal(rc, CL_OK);
+	assert_int_equal(len, n);
+	assert_memory_equal(buf, want, n);
+	cl_free(buf);
+}
+
+/* Whole or missing, never a part; with torn, a part (a prefix) too. */
+static void check_whole_or_none(struct cl_objstore *s, const char *key, const char *want,
+				size_t n, int torn, const char *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = cl_objstore_get_mem(s, key, BIG, &buf, &len);
+
+	fprintf(stderr, "%s: after a cut upload: %s, %zu of %zu bytes\n", what, cl_strerror(rc),
+		len, n);
+	assert_true(rc == CL_OK || rc == CL_ENOENT);
+	if (rc == CL_OK) {
+		assert_true(len == n || (torn && len < n));
+		assert_memory_equal(buf, want, len);
+	}
+	cl_free(buf);
+}
+
+static struct cl_objstore *open_store(const char *uri, struct cl_config *cfg)
+{
+	struct cl_objstore *s = NULL;
+	int rc = cl_objstore_open(uri, cfg, &s);
+
+	if (rc)
+		fprintf(stderr, "open %s: %s\n", uri, cl_error_detail());
+	assert_int_equal(rc, CL_OK);
+	return s;
+}
+
+static void exercise(const char *uri, struct proxy *px, int expect_conditional,
+		     int torn_visible, const char *what)
+{
+	struct cl_config cfg, cfg0;
+	struct cl_objstore *s, *s0;
+	struct cl_objstore_info info;
+	struct listing l = { .sorted = 1 };
+	char *big, *buf = NULL, path[300], back[300], key[32];
+	size_t len;
+	uint64_t r0;
+	int rc, fd;
+	time_t t0 = time(NULL);
+
+	assert_int_equal(cl_config_init(&cfg), 0);
+	assert_int_equal(cl_config_set(&cfg, "objstore.timeout", "1s"), 0);
+	assert_int_equal(cl_config_set(&cfg, "objstore.retries", "4"), 0);
+	assert_int_equal(cl_config_set(&cfg, "objstore.retry_backoff", "20ms"), 0);
+	assert_int_equal(cl_config_set(&cfg, "objstore.retry_backoff_max", "200ms"), 0);
+	assert_int_equal(cl_config_set(&cfg, "objstore.list_page_size", "3"), 0);
+	assert_int_equal(cl_config_copy(&cfg0, &cfg), 0);
+	assert_int_equal(cl_config_set(&cfg0, "objstore.retries", "0"), 0);
+	s = open_store(uri, &cfg);
+	s0 = open_store(uri, &cfg0);
+
+	/* the container, twice */
+	rc = cl_objstore_ensure_container(s);
+	if (rc)
+		fprintf(stderr, "%s: ensure_container: %s\n", what, cl_error_detail());
+	assert_int_equal(rc, CL_OK);
+	rc = cl_objstore_ensure_container(s);
+	if (rc)
+		fprintf(stderr, "%s: ensure_container again: %s\n", what, cl_error_detail());
+	assert_int_equal(rc, CL_OK);
+
+	/* small objects */
+	assert_int_equal(cl_objstore_put_mem(s, "small/a.json", "{\"a\":1}", 7, 0), CL_OK);
+	check_get(s, "small/a.json", "{\"a\":1}", 7);
+	assert_int_equal(cl_objstore_head(s, "small/a.json", &info), CL_OK);
+	assert_int_equal(info.size, 7);
+	assert_string_equal(info.key, "small/a.json");
+	assert_string_equal(info.md5, "bb6cb5c68df4652941caf652a366f2d8");
+	assert_true(info.mtime_ms > 1700000000000LL);
+	assert_int_equal(cl_objstore_put_mem(s, "small/empty", "", 0, 0), CL_OK);
+	check_get(s, "small/empty", "", 0);
+
+	/* missing keys */
+	assert_int_equal(cl_objstore_get_mem(s, "nope/x", 100, &buf, &len), CL_ENOENT);
+	assert_null(buf);
+	assert_int_equal(cl_objstore_head(s, "nope/x", &info), CL_ENOENT);
+	snprintf(back, sizeof(back), "%s/missing.out", tmp_dir);
+	assert_int_equal(cl_objstore_get_file(s, "nope/x", back), CL_ENOENT);
+	assert_int_equal(access(back, F_OK), -1);
+	assert_int_equal(cl_objstore_get_mem(s, "small/a.json", 3, &buf, &len), CL_ETOOBIG);
+
+	/* 20 MiB, streamed both ways */
+	big = malloc(BIG);
+	fill(big, BIG, 7);
+	snprintf(path, sizeof(path), "%s/big.in", tmp_dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(write(fd, big, BIG), (ssize_t)BIG);
+	close(fd);
+	rc = cl_objstore_put_file(s, "big/blob.bin", path, 0);
+	if (rc)
+		fprintf(stderr, "%s: put_file: %s\n", what, cl_error_detail());
+	assert_int_equal(rc, CL_OK);
+	assert_int_equal(cl_objstore_head(s, "big/blob.bin", &info), CL_OK);
+	assert_int_equal(info.size, BIG);
+	snprintf(back, sizeof(back), "%s/big.out", tmp_dir);
+	assert_int_equal(cl_objstore_get_file(s, "big/blob.bin", back), CL_OK);
+	{
+		char *got = NULL;
+		size_t glen = 0;
+
+		assert_int_equal(cl_fs_read_file(back, BIG + 1, &got, &glen), 0);
+		assert_int_equal(glen, BIG);
+		assert_memory_equal(got, big, BIG);
+		cl_free(got);
+	}
+
+	/* listing across pages of 3 */
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "list/k%02d", 9 - i);
+		assert_int_equal(cl_objstore_put_mem(s, key, "123456", 6, 0), CL_OK);
+	}
+	assert_int_equal(cl_objstore_list(s, "list/", on_item, &l), CL_OK);
+	assert_int_equal(l.n, 10);
+	assert_true(l.sorted);
+	assert_string_equal(l.keys[0], "list/k00");
+	assert_string_equal(l.keys[9], "list/k09");
+
+	/* delete, and a missing key's */
+	assert_int_equal(cl_objstore_delete(s, "list/k03"), CL_OK);
+	assert_int_equal(cl_objstore_delete(s, "list/k03"), CL_OK);
+	assert_int_equal(cl_objstore_head(s, "list/k03", &info), CL_ENOENT);
+	memset(&l, 0, sizeof(l));
+	l.sorted = 1;
+	assert_int_equal(cl_objstore_list(s, "list/", on_item, &l), CL_OK);
+	assert_int_equal(l.n, 9);
+
+	/* conditional creates */
+	rc = cl_objstore_conditional_create(s);
+	fprintf(stderr, "%s: conditional create: %d\n", what, rc);
+	assert_int_equal(rc, expect_conditional);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(cl_objstore_list(s, "_carelake_probe/", on_item, &l), CL_OK);
+	assert_int_equal(l.n, 0);
+	rc = cl_objstore_put_mem(s, "log/000.json", "{}", 2, CL_OBJSTORE_IF_NONE_MATCH);
+	if (expect_conditional) {
+		assert_int_equal(rc, CL_OK);
+		assert_int_equal(cl_objstore_put_mem(s, "log/000.json", "{1}", 3,
+						     CL_OBJSTORE_IF_NONE_MATCH), CL_EEXIST);
+		check_get(s, "log/000.json", "{}", 2);
+	} else {
+		assert_int_equal(rc, CL_ENOTSUP);
+		assert_non_null(strstr(cl_error_detail(), "conditional creates"));
+		assert_int_equal(cl_objstore_head(s, "log/000.json", &info), CL_ENOENT);
+	}
+
+	/* faults: 503s and a 500, retried */
+	r0 = retries_now();
+	proxy_arm(px, F_503, 2);
+	assert_int_equal(cl_objstore_put_mem(s, "fault/a", "abcdef", 6, 0), CL_OK);
+	assert_int_equal(proxy_pending(px), 0);
+	assert_true(retries_now() >= r0 + 2);
+	proxy_arm(px, F_500, 1);
+	check_get(s, "fault/a", "abcdef", 6);
+	assert_true(retries_now() >= r0 + 3);
+
+	/* a connection cut mid-upload, retried */
+	fill(big, 2u << 20, 11);
+	proxy_arm(px, F_CUT, 1);
+	rc = cl_objstore_put_mem(s, "fault/cut", big, 2u << 20, 0);
+	if (rc)
+		fprintf(stderr, "%s: put after a cut: %s\n", what, cl_error_detail());
+	assert_int_equal(rc, CL_OK);
+	assert_true(retries_now() >= r0 + 4);
+	check_get(s, "fault/cut", big, 2u << 20);
+
+	/* a stall past objstore.timeout, retried */
+	proxy_arm(px, F_STALL, 1);
+	check_get(s, "fault/a", "abcdef", 6);
+	assert_true(retries_now() >= r0 + 5);
+
+	/* out of retries: the store's 503 named, nothing written */
+	proxy_arm(px, F_503, 5);
+	rc = cl_objstore_put_mem(s, "fault/never", "x", 1, 0);
+	assert_int_equal(rc, CL_EIO);
+	assert_non_null(strstr(cl_error_detail(), "503"));
+	assert_null(strstr(cl_error_detail(), "http"));
+	assert_int_equal(cl_objstore_head(s, "fault/never", &info), CL_ENOENT);
+
+	/* a cut without retries: the put fails, and the object is whole or
+	 * absent, never a part — on Azurite. s3rver (unlike S3) ignores
+	 * Content-MD5 and keeps whatever part of a cut body it got: there
+	 * the test asserts that flaw, so a fix in s3rver shows up here */
+	fill(big, 2u << 20, 13);
+	proxy_arm(px, F_CUT, 1);
+	assert_int_equal(cl_objstore_put_mem(s0, "fault/cut0", big, 2u << 20, 0), CL_EIO);
+	check_whole_or_none(s, "fault/cut0", big, 2u << 20, torn_visible, what);
+	proxy_arm(px, F_CUT, 1);
+	assert_int_equal(cl_objstore_put_mem(s0, "big/blob.bin", big, 2u << 20, 0), CL_EIO);
+	/* the old 20 MiB object, or the new one: never a mix */
+	assert_int_equal(cl_objstore_head(s, "big/blob.bin", &info), CL_OK);
+	fprintf(stderr, "%s: after a cut overwrite: %lld bytes\n", what, (long long)info.size);
+	assert_true(info.size == BIG || info.size == (2 << 20) ||
+		    (torn_visible && info.size < (2 << 20)));
+
+	free(big);
+	cl_objstore_close(s);
+	cl_objstore_close(s0);
+	cl_config_free(&cfg);
+	cl_config_free(&cfg0);
+	fprintf(stderr, "%s: %ld s\n", what, (long)(time(NULL) - t0));
+}
+
+/* The wrong key: one 403, no retries, the store's reason in the detail. */
+static void wrong_credentials(const char *uri, const char *what)
+{
+	struct cl_objstore *s = open_store(uri, NULL);
+	char *buf = NULL;
+	size_t len;
+	uint64_t r0 = retries_now();
+	int rc = cl_objstore_get_mem(s, "small/a.json", 100, &buf, &len);
+
+	fprintf(stderr, "%s: wrong credentials: %s\n", what, cl_error_detail());
+	assert_int_equal(rc, CL_EIO);
+	assert_non_null(strstr(cl_error_detail(), "403"));
+	assert_non_null(strstr(cl_error_detail(), "credentials"));
+	assert_int_equal(retries_now(), r0);
+	cl_objstore_close(s);
+}
+
+static void test_azurite(void **state)
+{
+	struct proxy px;
+	char cs[512], uri[200];
+	int port = free_port();
+	pid_t pid;
+
+	(void)state;
+	pid = start_azurite(port);
+	proxy_start(&px, port);
+	snprintf(cs, sizeof(cs),
+		 "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
+		 "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1;",
+		 AZ_KEY, px.port);
+	setenv("AZURE_STORAGE_CONNECTION_STRING", cs, 1);
+	snprintf(uri, sizeof(uri),
+		 "abfss://carelake-test@devstoreaccount1.dfs.core.windows.net/lake/t1/");
+	exercise(uri, &px, AZURITE_CONDITIONAL, 0, "azurite");
+	/* az:// with the account of the connection string */
+	{
+		struct cl_objstore *s = open_store("az://carelake-test/lake", NULL);
+
+		check_get(s, "t1/small/a.json", "{\"a\":1}", 7);
+		cl_objstore_close(s);
+	}
+	snprintf(cs, sizeof(cs),
+		 "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
+		 "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1;",
+		 "d3Jvbmcgd3Jvbmcgd3Jvbmcgd3Jvbmcgd3Jvbmc=", px.port);
+	setenv("AZURE_STORAGE_CONNECTION_STRING", cs, 1);
+	wrong_credentials(uri, "azurite");
+	unsetenv("AZURE_STORAGE_CONNECTION_STRING");
+	proxy_stop(&px);
+	stop(pid);
+}
+
+static void test_s3rver(void **state)
+{
+	struct proxy px;
+	char ep[64];
+	int port = free_port();
+	pid_t pid;
+
+	(void)state;
+	pid = start_s3rver(port);
+	proxy_start(&px, port);
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", px.port);
+	setenv("AWS_ENDPOINT_URL", ep, 1);
+	setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
+	unsetenv("AWS_SESSION_TOKEN");
+	exercise("s3://carelake-test/lake/t1", &px, S3RVER_CONDITIONAL, 1, "s3rver");
+	/* s3rver checks the access key id but not a SigV4 signature (it
+	 * says so: "unimplemented"), so the wrong credential is the id */
+	setenv("AWS_ACCESS_KEY_ID", "WRONG", 1);
+	wrong_credentials("s3://carelake-test/lake/t1", "s3rver");
+	proxy_stop(&px);
+	stop(pid);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_azurite),
+		cmocka_unit_test(test_s3rver),
+	};
+	char node_modules[512];
+	int rc;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s TESTS_OBJSTORE_DIR\n", argv[0]);
+		return 2;
+	}
+	pkg_dir = argv[1];
+	snprintf(node_modules, sizeof(node_modules), "%s/node_modules/azurite", pkg_dir);
+	if (access(node_modules, F_OK) != 0) {
+		fprintf(stderr, "%s is missing: run scripts/deps.sh (npm ci in tests/objstore)\n",
+			node_modules);
+		return 1;
+	}
+	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/carelake-objstore-XXXXXX");
+	if (!mkdtemp(tmp_dir))
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	cl_test_rmtree(tmp_dir);
+	return rc;
+}
