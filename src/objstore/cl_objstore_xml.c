@@ -4,9 +4,10 @@
  *
  * The documents are small (a page is at most a few thousand keys) and are
  * read into a tree with xmlReadMemory: no network (XML_PARSE_NONET), no
- * entity substitution (XML_PARSE_NOENT left off), no DTD loading, so a
- * hostile or broken store can make a page fail to parse but cannot make
- * carelake fetch or expand anything.
+ * entity substitution (XML_PARSE_NOENT left off), no DTD loading, and a
+ * document that declares a DTD at all is refused, so a hostile or broken
+ * store can make a page fail to parse but cannot make carelake fetch or
+ * expand anything.
  */
 #include "objstore/cl_objstore_xml.h"
 #include "objstore/cl_objstore_int.h"
@@ -25,9 +26,17 @@
 
 static xmlDocPtr parse(const char *xml, size_t len)
 {
+	xmlDocPtr doc;
+
 	if (!xml || len == 0 || len > 64u * 1024 * 1024)
 		return NULL;
-	return xmlReadMemory(xml, (int)len, "objstore.xml", NULL, XML_OPTS);
+	doc = xmlReadMemory(xml, (int)len, "objstore.xml", NULL, XML_OPTS);
+	/* no store sends a DTD: one is refused, entities and all */
+	if (doc && (doc->intSubset || doc->extSubset)) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	return doc;
 }
 
 static int named(const xmlNode *n, const char *name)
