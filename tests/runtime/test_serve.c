@@ -225,6 +225,8 @@ static void test_events_and_errors(void **state)
 	assert_non_null(strstr(r.body, "carelake_stream_up 1\n"));
 	assert_non_null(strstr(r.body, "carelake_store_commit_seconds_count "));
 	assert_non_null(strstr(r.body, "carelake_store_commit_failures_total 0\n"));
+	assert_non_null(strstr(r.body, "carelake_objstore_requests_total 0\n"));
+	assert_non_null(strstr(r.body, "# TYPE carelake_objstore_retries_total counter\n"));
 	free(r.body);
 	assert_int_equal(server_stop(&s), 0);
 
