@@ -400,6 +400,7 @@ static pid_t start_s3rver(int port)
 struct listing {
 	char keys[32][1024];
 	int n, sorted;
+	int64_t size;         /* every object's, when not 0 */
 };
 
 static int on_item(void *arg, const struct cl_objstore_info *it)
@@ -411,7 +412,7 @@ static int on_item(void *arg, const struct cl_objstore_info *it)
 	if (l->n < 32)
 		snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", it->key);
 	l->n++;
-	assert_true(it->size == 6);
+	assert_true(it->size == (l->size ? l->size : 6));
 	assert_true(it->mtime_ms > 1700000000000LL);
 	return 0;
 }
@@ -521,6 +522,16 @@ static void exercise(const char *uri, struct proxy *px, int expect_conditional,
 	assert_string_equal(info.key, "small/a.json");
 	assert_string_equal(info.md5, "bb6cb5c68df4652941caf652a366f2d8");
 	assert_true(info.mtime_ms > 1700000000000LL);
+	/* a key that needs encoding: a space, '+', '=', '&', UTF-8 */
+	assert_int_equal(cl_objstore_put_mem(s, "small/a b+c=d&e \xc3\xa9.json", "odd", 3, 0),
+			 CL_OK);
+	check_get(s, "small/a b+c=d&e \xc3\xa9.json", "odd", 3);
+	memset(&l, 0, sizeof(l));
+	l.sorted = 1;
+	l.size = 3;
+	assert_int_equal(cl_objstore_list(s, "small/a ", on_item, &l), CL_OK);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.keys[0], "small/a b+c=d&e \xc3\xa9.json");
 	assert_int_equal(cl_objstore_put_mem(s, "small/empty", "", 0, 0), CL_OK);
 	check_get(s, "small/empty", "", 0);
 
@@ -563,6 +574,8 @@ static void exercise(const char *uri, struct proxy *px, int expect_conditional,
 		snprintf(key, sizeof(key), "list/k%02d", 9 - i);
 		assert_int_equal(cl_objstore_put_mem(s, key, "123456", 6, 0), CL_OK);
 	}
+	memset(&l, 0, sizeof(l));
+	l.sorted = 1;
 	assert_int_equal(cl_objstore_list(s, "list/", on_item, &l), CL_OK);
 	assert_int_equal(l.n, 10);
 	assert_true(l.sorted);
