@@ -7,8 +7,10 @@
  * past objstore.timeout. On each store: the container made (twice), small
  * and 20 MiB objects written and read back whole, head, listing across
  * pages, delete, missing keys, the conditional-create probe and what it
- * answers, retries through every fault with nothing half-written visible,
- * and wrong credentials failing at once with the store's 403.
+ * answers (and a create whose answer was lost), retries through every
+ * fault with nothing half-written visible, keys that need encoding, an
+ * Azure account SAS instead of the key, and wrong credentials failing at
+ * once with the store's 403.
  *
  * usage: runtime_objstore TESTS_OBJSTORE_DIR (holding node_modules)
  */
@@ -31,6 +33,7 @@
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "objstore/cl_objstore.h"
+#include "objstore/cl_objstore_int.h"
 
 #define AZ_KEY "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 #define BIG (20u * 1024 * 1024)
@@ -717,6 +720,64 @@ static void wrong_credentials(const char *uri, const char *what)
 	cl_objstore_close(s);
 }
 
+/* An account SAS made with the account key (the "Create an account SAS"
+ * string-to-sign of version 2020-12-06 and later), used without the key:
+ * the store reached through objstore.azure_endpoint, which wins over the
+ * connection string's BlobEndpoint. */
+static void sas_token(int port)
+{
+	const char *sts = "devstoreaccount1\nrwdlac\nb\nsco\n\n2099-01-01T00:00:00Z\n\n"
+			  "https,http\n2021-08-06\n\n";
+	unsigned char key[128];
+	size_t key_len = 0;
+	char sig[64], esig[192], token[512], ep[128];
+	struct cl_config cfg;
+	struct cl_objstore *s;
+	struct listing l = { .sorted = 1 };
+
+	assert_int_equal(cl_os_b64_decode(AZ_KEY, key, sizeof(key), &key_len), 0);
+	assert_int_equal(cl_os_azure_signature(key, key_len, sts, sig, sizeof(sig)), 0);
+	assert_int_equal(cl_os_encode(sig, 0, esig, sizeof(esig)), 0);
+	snprintf(token, sizeof(token),
+		 "?sv=2021-08-06&ss=b&srt=sco&sp=rwdlac&se=2099-01-01T00:00:00Z&spr=https,http"
+		 "&sig=%s", esig);
+	unsetenv("AZURE_STORAGE_CONNECTION_STRING");
+	setenv("AZURE_STORAGE_ACCOUNT", "devstoreaccount1", 1);
+	setenv("AZURE_STORAGE_SAS_TOKEN", token, 1);
+	setenv("AZURE_STORAGE_CONNECTION_STRING",
+	       "BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;AccountName=devstoreaccount1", 1);
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d/devstoreaccount1", port);
+	assert_int_equal(cl_config_init(&cfg), 0);
+	assert_int_equal(cl_config_set(&cfg, "objstore.azure_endpoint", ep), 0);
+	s = open_store("az://carelake-test/lake/t1", &cfg);
+	assert_int_equal(s->key_len, 0);
+	check_get(s, "small/a.json", "{\"a\":1}", 7);
+	assert_int_equal(cl_objstore_put_mem(s, "sas/x", "123456", 6, 0), CL_OK);
+	assert_int_equal(cl_objstore_list(s, "sas/", on_item, &l), CL_OK);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(cl_objstore_delete(s, "sas/x"), CL_OK);
+	cl_objstore_close(s);
+	/* a SAS signed with another key: the store's 403, and no token in it */
+	setenv("AZURE_STORAGE_SAS_TOKEN",
+	       "sv=2021-08-06&ss=b&srt=sco&sp=rwdlac&se=2099-01-01T00:00:00Z&spr=https,http"
+	       "&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%3D", 1);
+	s = open_store("az://carelake-test/lake/t1", &cfg);
+	{
+		char *buf = NULL;
+		size_t len;
+
+		assert_int_equal(cl_objstore_get_mem(s, "small/a.json", 100, &buf, &len), CL_EIO);
+		fprintf(stderr, "azurite: wrong SAS: %s\n", cl_error_detail());
+		assert_non_null(strstr(cl_error_detail(), "403"));
+		assert_null(strstr(cl_error_detail(), "sig="));
+		assert_null(strstr(cl_error_detail(), "AAAAAAAA"));
+	}
+	cl_objstore_close(s);
+	cl_config_free(&cfg);
+	unsetenv("AZURE_STORAGE_ACCOUNT");
+	unsetenv("AZURE_STORAGE_SAS_TOKEN");
+}
+
 static void test_azurite(void **state)
 {
 	struct proxy px;
@@ -742,6 +803,7 @@ static void test_azurite(void **state)
 		check_get(s, "t1/small/a.json", "{\"a\":1}", 7);
 		cl_objstore_close(s);
 	}
+	sas_token(px.port);
 	snprintf(cs, sizeof(cs),
 		 "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
 		 "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1;",
