@@ -249,15 +249,17 @@ int cl_os_read_secret(const char *path, const char *what, char *out, size_t cap)
 	size_t len;
 	int rc = cl_fs_read_file(path, cap + 2, &buf, &len);
 
+	/* a credential that cannot be had is a configuration error, as the
+	 * header promises: CL_EINVAL, whatever the file's trouble */
 	if (rc)
-		return cl_error_set(rc, "%s '%s' cannot be read: %s", what, path,
+		return cl_error_set(CL_EINVAL, "%s '%s' cannot be read: %s", what, path,
 				    cl_error_detail());
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
 		len--;
 	if (len >= cap) {
 		OPENSSL_cleanse(buf, len);
 		cl_free(buf);
-		return cl_error_set(CL_ETOOBIG, "%s holds too long a line", what);
+		return cl_error_set(CL_EINVAL, "%s holds too long a line", what);
 	}
 	memcpy(out, buf, len);
 	out[len] = '\0';
@@ -1316,11 +1318,14 @@ int cl_objstore_conditional_create(struct cl_objstore *s)
 		char full[CL_OS_KEY_MAX + 16], b64[32];
 		unsigned char md5[16];
 		unsigned int n = 0;
-		long first = 0;
 
 		if (!x)
 			return cl_error_set(CL_ENOMEM, "out of memory");
-		check_key(s, key, full, sizeof(full));
+		rc = check_key(s, key, full, sizeof(full));
+		if (rc) {
+			cl_free(x);
+			return rc;
+		}
 		EVP_Digest("probe", 5, md5, &n, EVP_md5(), NULL);
 		cl_os_b64_encode(md5, 16, b64, sizeof(b64));
 		r.key = full;
@@ -1332,11 +1337,8 @@ int cl_objstore_conditional_create(struct cl_objstore *s)
 			x->up_mem = (const unsigned char *)"probe";
 			x->up_len = 5;
 			rc = request(s, &r, x, key);
-			if (rc == 0 && i == 0) {
-				first = x->status;
-				if (x->status < 200 || x->status >= 300)
-					rc = status_error(s, &r, x, key);
-			}
+			if (rc == 0 && i == 0 && (x->status < 200 || x->status >= 300))
+				rc = status_error(s, &r, x, key);
 		}
 		if (rc == 0) {
 			if (x->status >= 200 && x->status < 300)
@@ -1348,7 +1350,6 @@ int cl_objstore_conditional_create(struct cl_objstore *s)
 			else
 				rc = status_error(s, &r, x, key);
 		}
-		(void)first;
 		cl_free(x);
 		cl_objstore_delete(s, key);
 	}

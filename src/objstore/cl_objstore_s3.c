@@ -35,7 +35,7 @@ static const char *env2(const char *a, const char *b)
 static int copy(char *out, size_t cap, const char *v, const char *what)
 {
 	if (strlen(v) >= cap)
-		return cl_error_set(CL_ETOOBIG, "%s is too long", what);
+		return cl_error_set(CL_EINVAL, "%s is too long", what);
 	strcpy(out, v);
 	return CL_OK;
 }

@@ -97,7 +97,7 @@ static void test_s3_uri(void **state)
 	assert_string_equal(s->host_style, "http://bucket.minio:9000");
 	cl_objstore_close(s);
 	assert_int_equal(cl_config_set(&c, "objstore.s3_secret_access_key_file", "/nonexistent"), 0);
-	assert_int_equal(cl_objstore_open("s3://bucket/x", &c, &s), CL_ENOENT);
+	assert_int_equal(cl_objstore_open("s3://bucket/x", &c, &s), CL_EINVAL);
 	assert_non_null(strstr(cl_error_detail(), "s3_secret_access_key_file"));
 	cl_config_free(&c);
 
@@ -155,6 +155,30 @@ static void test_azure_uri(void **state)
 	assert_string_equal(s->account, "devstoreaccount1");
 	assert_string_equal(s->endpoint, "http://127.0.0.1:10000/devstoreaccount1");
 	cl_objstore_close(s);
+
+	/* a key file named in the settings wins over the connection string */
+	{
+		struct cl_config c;
+		char path[] = "/tmp/carelake-objstore-key-XXXXXX";
+		int fd = mkstemp(path);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "d3Jvbmcgd3Jvbmc=\n", 17), 17);
+		close(fd);
+		assert_int_equal(cl_config_init(&c), 0);
+		assert_int_equal(cl_config_set(&c, "objstore.azure_key_file", path), 0);
+		assert_int_equal(cl_config_set(&c, "objstore.azure_endpoint", "https://x.example/"),
+				 0);
+		assert_int_equal(cl_objstore_open("az://c1/p", &c, &s), CL_OK);
+		assert_int_equal(s->key_len, 11);
+		assert_memory_equal(s->key, "wrong wrong", 11);
+		assert_string_equal(s->endpoint, "https://x.example");
+		cl_objstore_close(s);
+		unlink(path);
+		assert_int_equal(cl_objstore_open("az://c1/p", &c, &s), CL_EINVAL);
+		assert_non_null(strstr(cl_error_detail(), "objstore.azure_key_file"));
+		cl_config_free(&c);
+	}
 
 	/* a SAS token alone */
 	clear_env();
