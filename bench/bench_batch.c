@@ -134,7 +134,8 @@ static void load(const char *what, const char *file, char **parents, int nparent
 		exit(1);
 	/* the load into the silver store first, then its Delta copy, timed
 	 * apart: the target is the first, the second is what the lake adds */
-	struct cl_lake_opts off = { 0 }, on = { 1, CL_PQ_CODEC_ZSTD, 3, 1u << 20, 10 };
+	struct cl_lake_opts off = { 0 }, on = { .enabled = 1, .codec = CL_PQ_CODEC_ZSTD, .zstd_level = 3,
+						 .row_group_rows = 1u << 20, .checkpoint_interval = 10 };
 	struct cl_lake_summary ls;
 	cl_batch_set_lake(b, &off, 0);
 	if (nparents && cl_batch_ingest(b, NULL, parents, nparents, NULL, NULL, NULL, &sum) != 0) {

@@ -6,6 +6,7 @@
 #include "auth/cl_keys.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
+#include "lake/cl_lake_loc.h"
 #include "store/cl_db.h"
 
 #include <limits.h>
@@ -81,7 +82,12 @@ void cl_cli_init(struct cl_cli *cli, const char *cmd)
 
 void cl_cli_apply(struct cl_cli *cli)
 {
+	char staging[sizeof(cli->data_dir) + 32];
+
 	cl_log_configure(cli->cfg);
+	/* files bound for object storage are written whole here first */
+	snprintf(staging, sizeof(staging), "%s/lake-staging", cli->data_dir);
+	cl_lake_loc_configure(cli->cfg, staging);
 }
 
 void cl_cli_finish(void)

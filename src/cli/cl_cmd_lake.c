@@ -4,6 +4,7 @@
  */
 #include "cl_cli.h"
 #include "core/cl_error.h"
+#include "lake/cl_delta.h"
 #include "lake/cl_lake.h"
 
 #include <limits.h>
@@ -81,20 +82,19 @@ static int run(int argc, char **argv, int vacuum)
 		char name[64], rel[128], one[64] = "", onedir[128] = "";
 		if (table && cl_lake_resolve(table, one, sizeof(one), onedir, sizeof(onedir)) != CL_OK)
 			return cl_cli_error(&cli, "%s", cl_error_detail());
+		char root[PATH_MAX];
+		cl_lake_root(cli.cfg, cli.data_dir, root, sizeof(root));
 		for (int i = 0; n < 64 && cl_lake_table(i, name, sizeof(name), rel, sizeof(rel), NULL);
 		     i++) {
-			char log[PATH_MAX + 220];
-			struct stat st;
 			if (table && strcmp(rel, onedir) != 0)
 				continue;
-			snprintf(dirs[n], sizeof(dirs[0]), "%s/%s", cli.data_dir, rel);
-			snprintf(log, sizeof(log), "%s/_delta_log", dirs[n]);
-			if (stat(log, &st) == 0)
+			snprintf(dirs[n], sizeof(dirs[0]), "%s/%s", root, rel);
+			if (cl_delta_is_table(dirs[n]))
 				n++;
 		}
 		if (n == 0)
 			return cl_cli_error(&cli, "no Delta tables under %s (load something first: "
-					    "carelake ingest)", cli.data_dir);
+					    "carelake ingest)", root);
 	}
 	for (int i = 0; i < n; i++) {
 		rc = vacuum ? cl_lake_vacuum_table(dirs[i], retention, dry, &sum, dry ? stdout : NULL)

@@ -6,12 +6,14 @@
  */
 #include "cl_cli.h"
 #include "core/cl_error.h"
+#include "lake/cl_lake.h"
 #include "ml/cl_readm_insights.h"
 #include "ml/cl_readm_score.h"
 #include "ml/cl_readmission.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,9 @@ int cl_cmd_model(int argc, char **argv)
 			return cl_cli_error(&cli, "--split must be time or patient (never by row)");
 		if (a.split && strcmp(a.split, "patient") == 0)
 			o.split = CL_READM_SPLIT_PATIENT;
+		char root[PATH_MAX];
+		cl_lake_root(cli.cfg, cli.data_dir, root, sizeof(root));
+		o.lake_root = root;
 		if (cl_readm_train(cli.data_dir, &o, &r) != CL_OK)
 			return cl_cli_error(&cli, "%s", cl_error_detail());
 		if (json) {

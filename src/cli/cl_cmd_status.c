@@ -106,7 +106,10 @@ int cl_cmd_status(int argc, char **argv)
 			       json_integer_value(json_object_get(v, "records")),
 			       json_integer_value(json_object_get(v, "stream_lag")),
 			       json_integer_value(json_object_get(v, "refine_lag")));
-		printf("lake (partitions changed in carelake.db, not yet in the Delta tables):\n");
+		json_t *os = json_object_get(out, "object_storage");
+		const char *uri = json_string_value(json_object_get(os, "lake_uri"));
+		printf("lake (partitions changed in carelake.db, not yet in the Delta tables%s%s):\n",
+		       uri ? " at " : "", uri ? uri : "");
 		if (!json_array_size(json_object_get(out, "lake")))
 			printf("  none: every Delta table under silver/ and gold/ is up to date\n");
 		json_array_foreach(json_object_get(out, "lake"), i, v)

@@ -8,6 +8,7 @@
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "lake/cl_delta.h"
+#include "lake/cl_lake_loc.h"
 #include "lake/cl_parquet.h"
 
 #include <jansson.h>
@@ -221,7 +222,7 @@ static int show_records(struct out *o, struct cl_pq_file *f, char *const *fixed)
 static int show_file(struct out *o, const char *path, char *const *fixed)
 {
 	struct cl_pq_file *f;
-	int rc = cl_pq_open(&f, path);
+	int rc = cl_lake_loc_open_parquet(path, &f);
 	if (rc)
 		return rc;
 	if (cl_pq_check_flat(f) != CL_OK) {

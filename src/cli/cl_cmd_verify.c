@@ -134,8 +134,10 @@ int cl_cmd_verify(int argc, char **argv)
 		return cl_cli_error(&cli, "%s", cl_error_detail());
 	}
 	struct cl_lake_check lake;
+	char root[PATH_MAX];
 
-	cl_lake_verify(cli.data_dir, &lake);
+	cl_lake_root(cli.cfg, cli.data_dir, root, sizeof(root));
+	cl_lake_verify(root, &lake);
 	if (json)
 		print_json(&rep, &lake);
 	else

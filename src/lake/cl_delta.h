@@ -3,7 +3,8 @@
  * version or time, atomic commits with conflict checks and retries, and
  * Parquet checkpoints with `_last_checkpoint`.
  *
- * A table is a directory: Parquet data files (possibly under partition
+ * A table is a directory, or a prefix in object storage (abfss://, az://,
+ * s3://; lake/cl_lake_loc.h): Parquet data files (possibly under partition
  * directories `col=value/`) and `_delta_log/` holding one JSON file of
  * actions per version (`%020d.json`) and checkpoints
  * (`%020d.checkpoint.parquet`). A snapshot is the replay of those actions
@@ -87,6 +88,10 @@ struct cl_delta_snapshot {
 int cl_delta_snapshot_load(const char *path, int64_t version, int64_t timestamp_ms,
                            struct cl_delta_snapshot **out);
 void cl_delta_snapshot_free(struct cl_delta_snapshot *s);
+
+/* 1 when `path` (a directory or an object-storage URI) holds a Delta
+ * table: a _delta_log with a commit or checkpoint. */
+int cl_delta_is_table(const char *path);
 
 /* One commit, as `table history` lists it. */
 struct cl_delta_commit {

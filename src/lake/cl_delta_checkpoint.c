@@ -12,6 +12,7 @@
  */
 #include "lake/cl_delta.h"
 #include "lake/cl_delta_int.h"
+#include "lake/cl_lake_loc.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -225,8 +226,16 @@ int cl_delta_checkpoint(const char *path, int64_t version)
 		;
 	snprintf(file, sizeof(file), "%s/_delta_log/%020lld.checkpoint.parquet", path,
 		 (long long)version);
-	snprintf(tmp, sizeof(tmp), "%s/_delta_log/.%020lld.checkpoint.parquet.tmp", path,
-		 (long long)version);
+	if (cl_lake_loc_remote(path)) {
+		/* written whole in the staging directory, then uploaded */
+		if ((rc = cl_lake_loc_stage(file, tmp, sizeof(tmp)))) {
+			cl_delta_state_free(&st);
+			return rc;
+		}
+	} else {
+		snprintf(tmp, sizeof(tmp), "%s/_delta_log/.%020lld.checkpoint.parquet.tmp", path,
+			 (long long)version);
+	}
 	cl_fs.unlink(tmp); /* left by a writer that died */
 	struct cl_pq_write_opts o = { .codec = CL_PQ_CODEC_SNAPPY, .threads = 1 };
 	rc = cl_pq_writer_open_nested(&s.w, tmp, nodes, NNODES, &o);
@@ -262,16 +271,17 @@ int cl_delta_checkpoint(const char *path, int64_t version)
 	}
 	cl_delta_state_free(&st);
 	/* the checkpoint appears whole, then the pointer to it */
+	struct stat sb;
+	long long bytes = rc == 0 && stat(tmp, &sb) == 0 ? (long long)sb.st_size : 0LL;
 	if (rc == 0)
-		rc = cl_fs_rename(tmp, file);
+		rc = cl_lake_loc_publish(tmp, file);
 	if (rc == 0) {
-		struct stat sb;
 		char text[160];
 		int n = snprintf(text, sizeof(text), "{\"version\":%lld,\"size\":%lld,"
 				 "\"sizeInBytes\":%lld}\n", (long long)version, (long long)actions,
-				 stat(file, &sb) == 0 ? (long long)sb.st_size : 0LL);
+				 bytes);
 		snprintf(last, sizeof(last), "%s/_delta_log/_last_checkpoint", path);
-		rc = cl_fs_write_atomic(last, text, (size_t)n, 0600);
+		rc = cl_lake_loc_replace(last, text, (size_t)n);
 	}
 	if (rc)
 		cl_fs.unlink(tmp);
@@ -288,7 +298,7 @@ int cl_delta_read_checkpoint(const char *path, int64_t v, struct cl_delta_state 
 		 (long long)v);
 	if ((rc = cl_delta_state_root(s, path)))
 		return rc;
-	if ((rc = cl_pq_open(&f, file)))
+	if ((rc = cl_lake_loc_open_parquet(file, &f)))
 		return cl_error_set(rc, "%s: %s", file, cl_error_detail());
 	for (size_t rg = 0; rc == 0 && rg < cl_pq_num_row_groups(f); rg++) {
 		json_t *rows = json_array();

@@ -12,6 +12,7 @@
  */
 #include "lake/cl_delta.h"
 #include "lake/cl_delta_int.h"
+#include "lake/cl_lake_loc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -478,34 +479,38 @@ static int64_t version_of(const char *name, const char *suffix)
 	return v;
 }
 
+struct list_ctx {
+	struct cl_delta_listing *out;
+	size_t ccap, kcap;
+};
+
+static int list_one(void *arg, const char *name, int64_t size, int64_t mtime_ms)
+{
+	struct list_ctx *c = arg;
+	(void)size, (void)mtime_ms;
+	int64_t v = version_of(name, ".json");
+	if (v >= 0)
+		return push_version(&c->out->commits, &c->out->ncommits, &c->ccap, v);
+	v = version_of(name, ".checkpoint.parquet");
+	if (v >= 0)
+		return push_version(&c->out->checkpoints, &c->out->ncheckpoints, &c->kcap, v);
+	if (strstr(name, ".checkpoint.") && strstr(name, ".parquet"))
+		c->out->multipart = 1;
+	return 0;
+}
+
 int cl_delta_list(const char *path, struct cl_delta_listing *out)
 {
 	char dir[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
-	size_t ccap = 0, kcap = 0;
-	int rc = 0;
+	struct list_ctx c = { out, 0, 0 };
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(dir, sizeof(dir), "%s/_delta_log", path);
-	d = opendir(dir);
-	if (!d)
+	/* hidden names (a writer's temporary file) are not listed */
+	rc = cl_lake_loc_list(dir, list_one, &c);
+	if (rc == CL_ENOENT)
 		return cl_error_set(CL_ENOENT, "no Delta table at %s (no _delta_log directory)", path);
-	while (rc == 0 && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue; /* a writer's temporary file */
-		int64_t v = version_of(de->d_name, ".json");
-		if (v >= 0) {
-			rc = push_version(&out->commits, &out->ncommits, &ccap, v);
-			continue;
-		}
-		v = version_of(de->d_name, ".checkpoint.parquet");
-		if (v >= 0)
-			rc = push_version(&out->checkpoints, &out->ncheckpoints, &kcap, v);
-		else if (strstr(de->d_name, ".checkpoint.") && strstr(de->d_name, ".parquet"))
-			out->multipart = 1;
-	}
-	closedir(d);
 	if (rc) {
 		cl_delta_listing_free(out);
 		return rc;
@@ -520,6 +525,15 @@ int cl_delta_list(const char *path, struct cl_delta_listing *out)
 				    path);
 	}
 	return 0;
+}
+
+int cl_delta_is_table(const char *path)
+{
+	struct cl_delta_listing l;
+	if (cl_delta_list(path, &l) != CL_OK)
+		return 0;
+	cl_delta_listing_free(&l);
+	return 1;
 }
 
 int64_t cl_delta_latest(const struct cl_delta_listing *l)
@@ -545,7 +559,7 @@ int cl_delta_read_commit(const char *path, int64_t v, struct cl_delta_state *s)
 	snprintf(file, sizeof(file), "%s/_delta_log/%s", path, name);
 	int rc = cl_delta_state_root(s, path);
 	if (rc == 0)
-		rc = cl_fs_read_file(file, LOG_MAX_BYTES, &buf, &len);
+		rc = cl_lake_loc_read(file, LOG_MAX_BYTES, &buf, &len);
 	if (rc)
 		return cl_error_set(rc, "%s: %s", file, cl_error_detail());
 	rc = cl_delta_replay_json(s, buf, len, file);
@@ -562,11 +576,9 @@ static int64_t commit_time(const char *path, int64_t v, json_t *commit_info)
 	    json_integer_value(t) <= 253402300799999LL)
 		return json_integer_value(t);
 	char file[PATH_MAX];
-	struct stat st;
+	int64_t size, ms;
 	snprintf(file, sizeof(file), "%s/_delta_log/%020lld.json", path, (long long)v);
-	if (stat(file, &st) != 0)
-		return 0;
-	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	return cl_lake_loc_stat(file, &size, &ms) == 0 ? ms : 0;
 }
 
 /* ---- snapshots --------------------------------------------------------- */

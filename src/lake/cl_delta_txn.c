@@ -12,6 +12,7 @@
  */
 #include "lake/cl_delta.h"
 #include "lake/cl_delta_int.h"
+#include "lake/cl_lake_loc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -97,7 +98,13 @@ int cl_delta_txn_begin(struct cl_delta_txn **out, const char *path)
 	struct cl_delta_listing l;
 	/* a log with no commit yet (its first writer died before committing)
 	 * is a new table */
-	if (cl_fs_is_dir(log) && cl_delta_list(path, &l) == CL_OK) {
+	rc = cl_lake_loc_remote(path) || cl_fs_is_dir(log) ? cl_delta_list(path, &l) : CL_ENOENT;
+	if (rc != CL_OK && rc != CL_ENOENT) {
+		/* not "no table": a store that did not answer is no new table */
+		cl_delta_txn_free(t);
+		return rc;
+	}
+	if (rc == CL_OK) {
 		cl_delta_listing_free(&l);
 		rc = cl_delta_snapshot_load(path, CL_DELTA_LATEST, CL_DELTA_NO_TIME, &t->snap);
 		if (rc) {
@@ -311,6 +318,46 @@ static int check_conflicts(struct cl_delta_txn *t, int64_t upto)
 	return 0;
 }
 
+/* The no-longer-latest snapshot's successors: do they conflict with t?
+ * Then t moves to the version after them. */
+static int catch_up(struct cl_delta_txn *t, int64_t *v)
+{
+	struct cl_delta_listing l;
+	int rc = cl_delta_list(t->path, &l);
+	if (rc)
+		return rc;
+	int64_t latest = cl_delta_latest(&l);
+	cl_delta_listing_free(&l);
+	if ((rc = check_conflicts(t, latest)))
+		return rc;
+	t->read_version = latest;
+	*v = latest + 1;
+	return 0;
+}
+
+/* A commit to object storage: a conditional create of the version's
+ * file, which exactly one of racing writers wins (cl_lake_loc_create). */
+static int commit_remote(struct cl_delta_txn *t, const char *log, const char *text,
+			 int64_t *v, int *created)
+{
+	char final[PATH_MAX + 64];
+	for (int attempt = 0;; attempt++) {
+		snprintf(final, sizeof(final), "%s/%020lld.json", log, (long long)*v);
+		int rc = cl_lake_loc_create(final, text, strlen(text));
+		if (rc == 0) {
+			*created = 1;
+			return 0;
+		}
+		if (rc != CL_EEXIST)
+			return rc;
+		if (attempt >= MAX_ATTEMPTS)
+			return cl_error_set(CL_EBUSY, "%s: lost %d races for the next version",
+					    t->path, attempt);
+		if ((rc = catch_up(t, v)))
+			return rc;
+	}
+}
+
 int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *params,
 			int64_t *version)
 {
@@ -325,12 +372,18 @@ int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *p
 		return cl_error_set(CL_EINVAL, "%s: a new Delta table needs a schema", t->path);
 	}
 	snprintf(log, sizeof(log), "%s/_delta_log", t->path);
-	if ((rc = cl_fs_mkdirs(log)))
+	if (!cl_lake_loc_remote(t->path) && (rc = cl_fs_mkdirs(log)))
 		goto out;
 	text = commit_text(t, operation, params);
 	if (!text) {
 		rc = CL_ENOMEM;
 		goto out;
+	}
+	if (cl_lake_loc_remote(t->path)) {
+		rc = commit_remote(t, log, text, &v, &linked);
+		if (linked)
+			*version = v;
+		goto checkpoint;
 	}
 	/* the whole commit, durable, under a name no reader looks at */
 	snprintf(tmp, sizeof(tmp), "%s/.%u.json.tmp", log, randombytes_random());
@@ -357,15 +410,8 @@ int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *p
 			break;
 		}
 		/* someone else took v: do their commits touch what we touch? */
-		struct cl_delta_listing l;
-		if ((rc = cl_delta_list(t->path, &l)))
+		if ((rc = catch_up(t, &v)))
 			break;
-		int64_t latest = cl_delta_latest(&l);
-		cl_delta_listing_free(&l);
-		if ((rc = check_conflicts(t, latest)))
-			break;
-		t->read_version = latest;
-		v = latest + 1;
 	}
 	cl_fs.unlink(tmp);
 	if (linked) {
@@ -374,6 +420,7 @@ int cl_delta_txn_commit(struct cl_delta_txn *t, const char *operation, json_t *p
 		*version = v;
 		rc = cl_fs_sync_dir(log);
 	}
+checkpoint:
 	if (rc == 0 && t->checkpoint_every > 0 && v > 0 && v % t->checkpoint_every == 0 &&
 	    cl_delta_checkpoint(t->path, v) != CL_OK) {
 		/* the commit stands; a checkpoint only saves readers work */

@@ -24,6 +24,7 @@
 #include "core/cl_time.h"
 #include "lake/cl_delta.h"
 #include "lake/cl_lake_cols.h"
+#include "lake/cl_lake_loc.h"
 #include "lake/cl_parquet.h"
 #include "model/cl_tables.h"
 
@@ -58,6 +59,14 @@ static const struct cl_config_entry lake_entries[] = {
 	  "table this often; 0: never", NULL },
 	{ "retention", CL_CFG_DURATION, "7d", 0, 3650 * 86400 * SEC, F(retention_us),
 	  "vacuum deletes files removed from a Delta table longer ago than this", NULL },
+	{ "uri", CL_CFG_STRING, "", 0, 0, F(uri),
+	  "where the Delta tables live: empty for silver/ and gold/ in the data directory, or "
+	  "abfss://container@account.dfs.core.windows.net/path, az://container/path or "
+	  "s3://bucket/prefix (docs/objectstorage.md)", NULL },
+	{ "single_writer", CL_CFG_U32, "0", 0, 1, F(single_writer),
+	  "1: this process is the only writer of the tables at lake.uri, so a store that cannot "
+	  "do conditional creates may still be written (commits serialised in the process); 0: "
+	  "such a store is refused", NULL },
 };
 
 const struct cl_config_section cl_lake_section = {
@@ -72,6 +81,15 @@ const struct cl_lake_settings *cl_lake_settings(const struct cl_config *c)
 	return cl_config_get(c, &cl_lake_section);
 }
 
+void cl_lake_root(const struct cl_config *c, const char *data_dir, char *out, size_t cap)
+{
+	const char *uri = cl_lake_settings(c)->uri;
+	snprintf(out, cap, "%s", uri[0] ? uri : data_dir);
+	/* "s3://bucket/lake/" and "s3://bucket/lake" are one place */
+	for (size_t n = strlen(out); n > 1 && out[n - 1] == '/' && out[n - 2] != '/'; n--)
+		out[n - 1] = 0;
+}
+
 void cl_lake_opts_from_config(struct cl_lake_opts *o, const struct cl_config *cfg)
 {
 	const struct cl_lake_settings *ls = cl_lake_settings(cfg);
@@ -83,6 +101,10 @@ void cl_lake_opts_from_config(struct cl_lake_opts *o, const struct cl_config *cf
 	o->zstd_level = (int)ls->zstd_level;
 	o->row_group_rows = ls->row_group_rows;
 	o->checkpoint_interval = (int)ls->checkpoint_interval;
+	if (ls->uri[0])
+		cl_lake_root(cfg, "", o->uri, sizeof(o->uri));
+	else
+		o->uri[0] = 0;
 }
 
 int cl_lake_table(int i, char *name, size_t ncap, char *dir, size_t dcap, const char **part_src)
@@ -190,6 +212,8 @@ struct sync {
 	int all;                   /* rewrite everything (new table, new schema) */
 	struct cl_lake_summary *sum;
 	json_t *written;           /* paths of the data files this sync created */
+	char staged[PATH_MAX];     /* the file being written: the table's own
+	                              path, or a staging file for object storage */
 };
 
 /* Whether the Delta table's schema is the one the columns give. */
@@ -252,9 +276,15 @@ static int finish_file(struct sync *s, struct cl_lake_file *f, const char *rel, 
 	int64_t rows = f->rows;
 
 	s->sum->unconverted += f->unconverted;
+	char dest[PATH_MAX + 300];
+	snprintf(dest, sizeof(dest), "%s/%s", s->tdir, rel);
 	int rc = cl_lake_file_close(f, &stats);
 	if (rc)
 		return rc;
+	if ((rc = cl_lake_loc_publish(s->staged, dest))) {
+		cl_pq_file_stats_free(&stats);
+		return rc;
+	}
 	for (int i = 0; i < s->c.n; i++) {
 		names[i] = s->c.name[i];
 		types[i] = cl_lake_pq_type(s->c.kind[i]);
@@ -356,11 +386,10 @@ static int write_rows(struct sync *s)
 				snprintf(sub, sizeof(sub), "%s=%s/", PART_NAME, p[0] ? p : NULL_PART);
 			cl_lake_file_name(file, sizeof(file), s->o->codec);
 			snprintf(rel, sizeof(rel), "%s%s", sub, file);
-			snprintf(path, sizeof(path), "%s/%s", s->tdir, sub);
-			rc = cl_fs_mkdirs(path);
 			snprintf(path, sizeof(path), "%s/%s", s->tdir, rel);
+			rc = cl_lake_loc_stage(path, s->staged, sizeof(s->staged));
 			if (rc == 0)
-				rc = cl_lake_file_open(&f, path, 0600, &s->c, s->o);
+				rc = cl_lake_file_open(&f, s->staged, 0600, &s->c, s->o);
 			open = rc == 0;
 			if (rc == 0 && json_array_append_new(s->written, json_string(path)) != 0)
 				rc = CL_ENOMEM;
@@ -427,7 +456,7 @@ static void drop_written(struct sync *s)
 	json_t *p;
 
 	json_array_foreach(s->written, i, p)
-		cl_fs.unlink(json_string_value(p));
+		cl_lake_loc_unlink(json_string_value(p));
 }
 
 /* Brings one table's Delta copy up to date. */
@@ -521,7 +550,7 @@ int cl_lake_sync(sqlite3 *db, const char *data_dir, const struct cl_lake_opts *o
 		struct sync s = { .db = db, .o = o, .sum = sum };
 		if (!cl_lake_table(i, s.name, sizeof(s.name), s.dir, sizeof(s.dir), &s.part_src))
 			break;
-		snprintf(s.tdir, sizeof(s.tdir), "%s/%s", data_dir, s.dir);
+		snprintf(s.tdir, sizeof(s.tdir), "%s/%s", o->uri[0] ? o->uri : data_dir, s.dir);
 		rc = sync_table(&s);
 		if (rc) {
 			cl_log_error("lake", "event=sync_failed table=%s detail=%s", CL_LOG_Q(s.name),

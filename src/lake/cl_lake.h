@@ -31,6 +31,8 @@ struct cl_lake_opts {
 	int zstd_level;
 	uint32_t row_group_rows;
 	int checkpoint_interval;     /* a Delta checkpoint every this many commits */
+	char uri[CL_CFG_STRING_MAX]; /* lake.uri: the tables' root in object
+	                                storage, or "" for the data directory */
 };
 
 /* What one sync did. */
@@ -53,7 +55,13 @@ struct cl_lake_settings {
 	int64_t retention_us;           /* lake.retention */
 	int64_t interval_us;            /* lake.interval */
 	int64_t maintenance_us;         /* lake.maintenance_interval */
+	char uri[CL_CFG_STRING_MAX];    /* lake.uri: "" or an object-storage URI */
+	uint32_t single_writer;         /* lake.single_writer: 1 or 0 */
 };
+
+/* Where the lake's tables are: lake.uri when set (without a trailing
+ * '/'), else data_dir. */
+void cl_lake_root(const struct cl_config *c, const char *data_dir, char *out, size_t cap);
 
 extern const struct cl_config_section cl_lake_section;
 const struct cl_lake_settings *cl_lake_settings(const struct cl_config *c);
@@ -147,10 +155,10 @@ int cl_lake_optimize_table(const char *tdir, uint64_t target_bytes, struct cl_la
 int cl_lake_vacuum_table(const char *tdir, int64_t retention_us, int dry_run,
 			 struct cl_lake_maint *sum, FILE *list);
 
-/* Optimize, then vacuum, every Delta table under the data directory, as
- * serve does in the background. Errors of one table are logged and the
- * others still done; returns the first. */
-int cl_lake_maintain(const char *data_dir, uint64_t target_bytes, int64_t retention_us,
+/* Optimize, then vacuum, every Delta table under `root` (the data
+ * directory, or lake.uri), as serve does in the background. Errors of one
+ * table are logged and the others still done; returns the first. */
+int cl_lake_maintain(const char *root, uint64_t target_bytes, int64_t retention_us,
 		     struct cl_lake_maint *sum);
 
 /* What checking the Delta tables found. */
@@ -162,10 +170,10 @@ struct cl_lake_check {
 	char problems[32][320];
 };
 
-/* Loads every Delta table under the data directory's silver/ and gold/
- * at its latest version and checks each active file: it exists, has the
+/* Loads every Delta table under silver/ and gold/ of `root` (the data
+ * directory, or lake.uri) at its latest version and checks each active file: it exists, has the
  * size its log entry says, opens as Parquet, and holds the rows its
  * statistics say. Returns 0 when it could look (problems or not). */
-int cl_lake_verify(const char *data_dir, struct cl_lake_check *out);
+int cl_lake_verify(const char *root, struct cl_lake_check *out);
 
 #endif

@@ -24,6 +24,7 @@
 #include "core/cl_fs.h"
 #include "lake/cl_delta.h"
 #include "lake/cl_lake_cols.h"
+#include "lake/cl_lake_loc.h"
 #include "lake/cl_parquet.h"
 
 /* ---- verify ----------------------------------------------------------- */
@@ -56,21 +57,21 @@ static void verify_table(const char *tdir, const char *rel, struct cl_lake_check
 	for (size_t i = 0; i < s->nfiles; i++) {
 		const struct cl_delta_file *f = &s->files[i];
 		struct cl_pq_file *pq;
-		struct stat st;
+		int64_t size, mtime;
 
 		c->files++;
 		snprintf(path, sizeof(path), "%s/%s", tdir, f->path);
-		if (stat(path, &st) != 0) {
+		if (cl_lake_loc_stat(path, &size, &mtime) != CL_OK) {
 			problem(c, "%s: version %lld lists %s, which is missing", rel,
 				(long long)s->version, f->path);
 			continue;
 		}
-		if (f->size >= 0 && st.st_size != f->size) {
+		if (f->size >= 0 && size != f->size) {
 			problem(c, "%s: %s has %lld bytes, its log entry says %lld", rel, f->path,
-				(long long)st.st_size, (long long)f->size);
+				(long long)size, (long long)f->size);
 			continue;
 		}
-		if (cl_pq_open(&pq, path) != CL_OK) {
+		if (cl_lake_loc_open_parquet(path, &pq) != CL_OK) {
 			problem(c, "%s: %s: %s", rel, f->path, cl_error_detail());
 			continue;
 		}
@@ -84,11 +85,22 @@ static void verify_table(const char *tdir, const char *rel, struct cl_lake_check
 	cl_delta_snapshot_free(s);
 }
 
-int cl_lake_verify(const char *data_dir, struct cl_lake_check *out)
+int cl_lake_verify(const char *root, struct cl_lake_check *out)
 {
 	static const char *const kinds[] = { "silver", "gold" };
 
 	memset(out, 0, sizeof(*out));
+	const char *data_dir = root;
+	if (cl_lake_loc_remote(root)) {
+		/* no directories to scan: the tables carelake writes */
+		char name[64], rel[128], tdir[PATH_MAX + 200];
+		for (int i = 0; cl_lake_table(i, name, sizeof(name), rel, sizeof(rel), NULL); i++) {
+			snprintf(tdir, sizeof(tdir), "%s/%s", data_dir, rel);
+			if (cl_delta_is_table(tdir))
+				verify_table(tdir, rel, out);
+		}
+		return 0;
+	}
 	for (int k = 0; k < 2; k++) {
 		char base[PATH_MAX], tdir[PATH_MAX + 300], log[PATH_MAX + 320], rel[300];
 		struct dirent **names;
@@ -218,7 +230,8 @@ int cl_lake_export_query(sqlite3 *db, const char *sql, const struct cl_lake_cols
 	}
 	if (strcmp(format, "parquet") == 0) {
 		/* an empty table is still a file, with its schema */
-		struct cl_lake_opts o = { 1, CL_PQ_CODEC_ZSTD, 3, 1u << 20, 10 };
+		struct cl_lake_opts o = { .enabled = 1, .codec = CL_PQ_CODEC_ZSTD, .zstd_level = 3,
+					  .row_group_rows = 1u << 20, .checkpoint_interval = 10 };
 		struct cl_lake_file lf;
 		int step = SQLITE_DONE;
 		rc = cl_lake_file_open(&lf, tmp, 0600, c, &o);

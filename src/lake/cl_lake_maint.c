@@ -24,6 +24,7 @@
 #include "core/cl_time.h"
 #include "lake/cl_delta.h"
 #include "lake/cl_lake_cols.h"
+#include "lake/cl_lake_loc.h"
 #include "lake/cl_parquet.h"
 #include "lake/cl_pq_format.h"
 
@@ -43,7 +44,7 @@ static void part_key(const struct cl_delta_snapshot *s, const struct cl_delta_fi
 static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, const size_t *idx,
 		       size_t n, const char *rel, int64_t *bytes, int64_t *rows, char **stats)
 {
-	char path[PATH_MAX + 300];
+	char path[PATH_MAX + 300], dest[PATH_MAX + 300];
 	struct cl_pq_file *f;
 	struct cl_pq_writer *w = NULL;
 	struct cl_pq_node nodes[CL_LAKE_MAX_COLS];
@@ -56,7 +57,7 @@ static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, cons
 	*rows = 0;
 	for (size_t k = 0; rc == 0 && k < n; k++) {
 		snprintf(path, sizeof(path), "%s/%s", tdir, s->files[idx[k]].path);
-		if ((rc = cl_pq_open(&f, path)))
+		if ((rc = cl_lake_loc_open_parquet(path, &f)))
 			break;
 		if ((rc = cl_pq_check_flat(f))) {
 			cl_pq_close(f);
@@ -77,8 +78,9 @@ static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, cons
 				nodes[c] = (struct cl_pq_node){ names[c], l->type, CL_PQF_OPTIONAL, 0, -1 };
 			}
 			struct cl_pq_write_opts o = { .codec = CL_PQ_CODEC_ZSTD };
-			snprintf(path, sizeof(path), "%s/%s", tdir, rel);
-			if ((rc = cl_pq_writer_open(&w, path, nodes, ncols, &o))) {
+			snprintf(dest, sizeof(dest), "%s/%s", tdir, rel);
+			if ((rc = cl_lake_loc_stage(dest, path, sizeof(path))) ||
+			    (rc = cl_pq_writer_open(&w, path, nodes, ncols, &o))) {
 				cl_pq_close(f);
 				break;
 			}
@@ -121,6 +123,10 @@ static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, cons
 	struct cl_pq_file_stats st;
 	if ((rc = cl_pq_writer_close(w, &st)))
 		return rc;
+	if ((rc = cl_lake_loc_publish(path, dest))) {
+		cl_pq_file_stats_free(&st);
+		return rc;
+	}
 	*bytes = st.bytes;
 	*stats = cl_delta_stats_json(&st, np, types);
 	cl_pq_file_stats_free(&st);
@@ -214,7 +220,7 @@ int cl_lake_optimize_table(const char *tdir, uint64_t target_bytes, struct cl_la
 		size_t i;
 		json_t *p;
 		json_array_foreach(written, i, p)
-			cl_fs.unlink(json_string_value(p));
+			cl_lake_loc_unlink(json_string_value(p));
 	}
 	json_decref(written);
 	cl_delta_txn_free(t);
@@ -269,6 +275,37 @@ static int sweep(const char *tdir, const char *rel, const struct cl_delta_snapsh
 	return rc;
 }
 
+struct sweep_ctx {
+	const char *tdir;
+	json_t *active, *gone;
+	int64_t cutoff_ms;
+	int dry_run;
+	struct cl_lake_maint *sum;
+	FILE *list;
+};
+
+/* sweep() for a table in object storage: one file of the listing. */
+static int sweep_one(void *arg, const char *rel, int64_t size, int64_t mtime_ms)
+{
+	struct sweep_ctx *c = arg;
+	char path[PATH_MAX + 1600];
+	/* the log, and hidden or underscore files or directories, are never data */
+	for (const char *seg = rel; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL)
+		if (*seg == '.' || *seg == '_')
+			return 0;
+	if (json_object_get(c->active, rel))
+		return 0;
+	json_t *t = json_object_get(c->gone, rel);
+	if ((t ? json_integer_value(t) : mtime_ms) >= c->cutoff_ms)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", c->tdir, rel);
+	c->sum->files_removed++;
+	c->sum->bytes_removed += size;
+	if (c->list)
+		fprintf(c->list, "%s\n", path);
+	return c->dry_run ? 0 : cl_lake_loc_unlink(path);
+}
+
 int cl_lake_vacuum_table(const char *tdir, int64_t retention_us, int dry_run,
 			 struct cl_lake_maint *sum, FILE *list)
 {
@@ -283,7 +320,12 @@ int cl_lake_vacuum_table(const char *tdir, int64_t retention_us, int dry_run,
 		json_object_set_new(gone, s->tombstones[i].path,
 				    json_integer(s->tombstones[i].deletion_ts));
 	int64_t cutoff = (cl_time_now_us() - retention_us) / 1000;
-	rc = sweep(tdir, "", s, active, gone, cutoff, dry_run, sum, list);
+	if (cl_lake_loc_remote(tdir)) {
+		struct sweep_ctx c = { tdir, active, gone, cutoff, dry_run, sum, list };
+		rc = cl_lake_loc_walk(tdir, sweep_one, &c);
+	} else {
+		rc = sweep(tdir, "", s, active, gone, cutoff, dry_run, sum, list);
+	}
 	if (rc == 0)
 		sum->tables++;
 	json_decref(active);
@@ -292,18 +334,16 @@ int cl_lake_vacuum_table(const char *tdir, int64_t retention_us, int dry_run,
 	return rc;
 }
 
-int cl_lake_maintain(const char *data_dir, uint64_t target_bytes, int64_t retention_us,
+int cl_lake_maintain(const char *root, uint64_t target_bytes, int64_t retention_us,
 		     struct cl_lake_maint *sum)
 {
-	char name[64], rel[128], tdir[PATH_MAX + 200], log[PATH_MAX + 220];
+	char name[64], rel[128], tdir[PATH_MAX + 200];
 	int first = 0;
 
 	memset(sum, 0, sizeof(*sum));
 	for (int i = 0; cl_lake_table(i, name, sizeof(name), rel, sizeof(rel), NULL); i++) {
-		struct stat st;
-		snprintf(tdir, sizeof(tdir), "%s/%s", data_dir, rel);
-		snprintf(log, sizeof(log), "%s/_delta_log", tdir);
-		if (stat(log, &st) != 0)
+		snprintf(tdir, sizeof(tdir), "%s/%s", root, rel);
+		if (!cl_delta_is_table(tdir))
 			continue;
 		int rc = cl_lake_optimize_table(tdir, target_bytes, sum);
 		if (rc == 0)

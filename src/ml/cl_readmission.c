@@ -64,6 +64,7 @@ void cl_readm_options_default(struct cl_readm_options *o)
 	o->max_depth = 4;
 	o->eta = 0.05;
 	o->predictions = NULL;
+	o->lake_root = NULL;
 }
 
 /* The index stays, as read. */
@@ -534,7 +535,7 @@ static const char *const read_tables[] = {
 
 /* The data snapshot: each table's latest Delta version ({name: version};
  * -1 where the lake has no copy). */
-static json_t *data_snapshot(const char *data_dir)
+static json_t *data_snapshot(const char *root)
 {
 	json_t *o = json_object();
 
@@ -545,9 +546,9 @@ static json_t *data_snapshot(const char *data_dir)
 		int64_t v = -1;
 
 		if (strncmp(n, "gold_", 5) == 0)
-			snprintf(tpath, sizeof(tpath), "%s/gold/%s", data_dir, n + 5);
+			snprintf(tpath, sizeof(tpath), "%s/gold/%s", root, n + 5);
 		else
-			snprintf(tpath, sizeof(tpath), "%s/silver/%s", data_dir, n);
+			snprintf(tpath, sizeof(tpath), "%s/silver/%s", root, n);
 		if (cl_delta_snapshot_load(tpath, CL_DELTA_LATEST, CL_DELTA_NO_TIME, &snap) == CL_OK) {
 			v = snap->version;
 			cl_delta_snapshot_free(snap);
@@ -608,7 +609,7 @@ int cl_readm_train(const char *data_dir, const struct cl_readm_options *o, json_
 	sqlite3_close(db);
 	if (rc)
 		return rc;
-	snapshot = data_snapshot(data_dir);
+	snapshot = data_snapshot(o->lake_root && *o->lake_root ? o->lake_root : data_dir);
 	table_version = json_integer_value(json_object_get(snapshot, "gold_readmission_features"));
 	test = cl_calloc(s.n ? s.n : 1, 1);
 	if (!test) {

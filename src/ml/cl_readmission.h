@@ -34,6 +34,8 @@ struct cl_readm_options {
 	int max_depth;           /* tree depth (default 4) */
 	double eta;              /* learning rate (default 0.05) */
 	const char *predictions; /* a CSV of the test stays' predictions, or NULL */
+	const char *lake_root;   /* where the Delta tables are (lake.uri), or NULL:
+	                            the data directory */
 };
 
 void cl_readm_options_default(struct cl_readm_options *o);

@@ -130,7 +130,9 @@ static void maintain_lake(struct cl_server *s, int64_t *last_mono)
 	    (*last_mono && cl_time_mono_us() - *last_mono < lake->maintenance_us))
 		return;
 	*last_mono = cl_time_mono_us();
-	if (cl_lake_maintain(s->data_dir, lake->target_file_bytes, lake->retention_us, &m) == CL_OK &&
+	char root[PATH_MAX];
+	cl_lake_root(&s->cfg, s->data_dir, root, sizeof(root));
+	if (cl_lake_maintain(root, lake->target_file_bytes, lake->retention_us, &m) == CL_OK &&
 	    (m.files_removed || m.files_added))
 		cl_log_info("lake", "event=maintained compacted=%lld removed=%lld bytes=%lld",
 			    (long long)m.files_added, (long long)m.files_removed,

@@ -9,6 +9,7 @@
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "lake/cl_lake.h"
+#include "objstore/cl_objstore.h"
 #include "store/cl_store.h"
 #include "stream/cl_stream.h"
 
@@ -82,6 +83,20 @@ static json_t *disk(const char *data_dir)
 	return o;
 }
 
+/* Object storage: where the lake is, and this process's transfers to it
+ * (the server's, through the API). */
+static json_t *object_storage(const struct cl_config *cfg)
+{
+	struct cl_objstore_stats st;
+	cl_objstore_stats(&st);
+	const char *uri = cl_lake_settings(cfg)->uri;
+	return json_pack("{s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "lake_uri", uri[0] ? uri : NULL,
+			 "requests", (json_int_t)st.requests, "retries", (json_int_t)st.retries,
+			 "failures", (json_int_t)st.failures, "uploads", (json_int_t)st.uploads,
+			 "downloads", (json_int_t)st.downloads, "bytes_up", (json_int_t)st.bytes_up,
+			 "bytes_down", (json_int_t)st.bytes_down);
+}
+
 json_t *cl_status_json(sqlite3 *db, const char *data_dir, const struct cl_config *cfg, int runs)
 {
 	struct cl_pipeline p[CL_PIPELINES_MAX];
@@ -98,5 +113,6 @@ json_t *cl_status_json(sqlite3 *db, const char *data_dir, const struct cl_config
 	json_object_set_new(out, "quarantined", json_integer(cl_batch_status_quarantined(db)));
 	json_object_set_new(out, "lake", cl_lake_pending_tables(db));
 	json_object_set_new(out, "disk", disk(data_dir));
+	json_object_set_new(out, "object_storage", object_storage(cfg));
 	return out;
 }

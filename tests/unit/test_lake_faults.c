@@ -241,7 +241,9 @@ static sqlite3 *db;
 static char data[300], tdir[PATH_MAX];
 static int nrows;                     /* rows in organization */
 static int64_t version;               /* the Delta table's latest version */
-static const struct cl_lake_opts lake_opts = { 1, CL_PQ_CODEC_ZSTD, 3, 1u << 20, 1 };
+static const struct cl_lake_opts lake_opts = { .enabled = 1, .codec = CL_PQ_CODEC_ZSTD,
+						.zstd_level = 3, .row_group_rows = 1u << 20,
+						.checkpoint_interval = 1 };
 
 static void exec_sql(const char *sql)
 {
