@@ -11,8 +11,9 @@
 #include "ml/cl_readm_score.h"
 #include "store/cl_db.h"
 #include "store/cl_store.h"
-#include "bronze/cl_manifest.h"
+#include "bronze/cl_archive.h"
 #include "bronze/cl_bronze.h"
+#include "bronze/cl_manifest.h"
 #include "bronze/cl_reader.h"
 #include "json/cl_json.h"
 #include "ingest/cl_event.h"
@@ -62,6 +63,9 @@ struct cl_batch {
 	char sheet[128];         /* XLSX: the sheet to read ("": the first) */
 	char mapping[48];        /* CSV: the mapping to read through ("": by header) */
 	struct cl_lake_opts lake; /* the Delta copy of silver and gold */
+	const struct cl_config *cfg; /* the settings it was configured with, or NULL */
+	char archive_uri[CL_CFG_STRING_MAX]; /* bronze.archive_uri: where a rebuild finds
+	                                        kept files gone from the disk */
 	struct cl_lake_tracker *lake_notes; /* what changed, for it */
 	struct cl_fhir_rows *rows; /* silver rows served as FHIR resources */
 	int64_t lake_interval_us; /* sync it at most this often (0: after every run) */
@@ -72,6 +76,12 @@ struct cl_batch {
 sqlite3 *cl_batch_db(struct cl_batch *b)
 {
 	return b->db;
+}
+
+void cl_batch_set_archive(struct cl_batch *b, const struct cl_config *cfg, const char *uri)
+{
+	b->cfg = cfg;
+	snprintf(b->archive_uri, sizeof(b->archive_uri), "%s", uri ? uri : "");
 }
 
 void cl_batch_set_lake(struct cl_batch *b, const struct cl_lake_opts *o, int64_t interval_us)
@@ -840,6 +850,12 @@ static int rebuild_file(struct cl_batch *b, const struct listed *l, struct cl_ba
 				    "path, name or format", l->source);
 	snprintf(path, sizeof(path), "%s/%s", b->data_dir, rel);
 	frc = cl_fs_read_file(path, FILE_MAX, &data, &len);
+	if (frc == CL_ENOENT && b->archive_uri[0]) {
+		/* gone from the disk: the archive has it (bronze/cl_archive.h) */
+		frc = cl_archive_fetch(b->data_dir, b->archive_uri, b->cfg, rel);
+		if (frc == CL_OK)
+			frc = cl_fs_read_file(path, FILE_MAX, &data, &len);
+	}
 	if (frc == CL_OK) {
 		hash_hex(data, len, check);
 		if (strcmp(check, hash) != 0)

@@ -63,6 +63,12 @@ int cl_batch_ingest(struct cl_batch *b, const char *source, char *const *paths, 
  * tables is brought up to date after a run. */
 void cl_batch_set_lake(struct cl_batch *b, const struct cl_lake_opts *o, int64_t interval_us);
 
+/* Where a rebuild fetches kept files gone from the disk: the bronze
+ * archive at `uri` ("" for none), opened with the settings `cfg` (which
+ * must outlive the batch). */
+struct cl_config;
+void cl_batch_set_archive(struct cl_batch *b, const struct cl_config *cfg, const char *uri);
+
 /* The batch's connection to carelake.db (for the lake sync's own use). */
 sqlite3 *cl_batch_db(struct cl_batch *b);
 

@@ -6,6 +6,7 @@
  */
 #include "cl_batch.h"
 #include "cl_csv_map.h"
+#include "bronze/cl_bronze.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
@@ -52,6 +53,7 @@ int cl_batch_configure(struct cl_batch *b, const struct cl_config *c, int64_t la
 	if (rc == CL_OK) {
 		cl_lake_opts_from_config(&lake, c);
 		cl_batch_set_lake(b, &lake, lake_interval_us);
+		cl_batch_set_archive(b, c, cl_bronze_settings(c)->archive_uri);
 	}
 	return rc;
 }

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "core/cl_config.h"
+
 struct cl_blog;
 
 /* Tuning; see cl_config.c for the user-facing keys and defaults. */
@@ -35,6 +37,9 @@ struct cl_blog_options {
 	int64_t commit_max_wait_us;  /* a commit may wait this long to fill */
 	uint64_t pending_max_bytes;  /* queued bytes before backpressure */
 	uint32_t record_max_bytes;   /* the largest record accepted */
+	/* not the log's own: the archive's (cl_archive.h), set with bronze.* */
+	char archive_uri[CL_CFG_STRING_MAX]; /* bronze.archive_uri, or "" */
+	int64_t archive_interval_us; /* serve archives this often */
 };
 
 /* Where a submitted record sits: its commit batch and index within it. */

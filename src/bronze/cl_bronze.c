@@ -398,6 +398,11 @@ static const struct cl_config_entry bronze_entries[] = {
 	  "back: blocked, or told CL_EBUSY (retry later) if they cannot wait", NULL },
 	{ "record_max_bytes", CL_CFG_SIZE32, "4MiB", 64, 64 * MiB, F(record_max_bytes),
 	  "largest single record accepted into bronze", NULL },
+	{ "archive_uri", CL_CFG_STRING, "", 0, 0, F(archive_uri),
+	  "copy sealed segments and kept files to this object-storage URI (abfss://, az://, "
+	  "s3://), verified by checksum (docs/bronze-log.md, Archive); empty: no archive", NULL },
+	{ "archive_interval", CL_CFG_DURATION, "1m", SEC, 86400 * SEC, F(archive_interval_us),
+	  "serve copies newly sealed segments and kept files to the archive this often", NULL },
 };
 
 static void bronze_init(void *settings)

@@ -1,9 +1,12 @@
 /*
  * `carelake bronze dump` prints stored records as NDJSON, one per line, in
  * offset order (the Kafka console consumer of carelake); `carelake bronze
- * append` stores lines of a file or stdin as records of a source, durably.
+ * append` stores lines of a file or stdin as records of a source, durably;
+ * `carelake bronze archive|restore` copy bronze's immutable files to and
+ * from bronze.archive_uri (bronze/cl_archive.h).
  */
 #include "cl_cli.h"
+#include "bronze/cl_archive.h"
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_reader.h"
 #include "core/cl_error.h"
@@ -20,14 +23,23 @@
 
 const char cl_cmd_bronze_usage[] =
 	"usage: carelake bronze dump [--data DIR] [--source NAME] [--from OFFSET] [--limit N]\n"
-	"       carelake bronze append [--data DIR] --source NAME [FILE|-]\n\n"
+	"       carelake bronze append [--data DIR] --source NAME [FILE|-]\n"
+	"       carelake bronze archive [--data DIR] [--set bronze.archive_uri=URI]\n"
+	"       carelake bronze restore [--data DIR] [--source NAME] [--set bronze.archive_uri=URI]\n\n"
 	"dump prints stored records as NDJSON, one object per line, in offset order:\n"
 	"  {\"source\":..., \"offset\":N, \"ingest_ts\":\"RFC 3339\", \"record\":<the record>}\n"
 	"A record that is not JSON is printed as \"record_base64\". Without --source,\n"
 	"every source is dumped in name order. A corrupt region is reported on stderr\n"
 	"and skipped; the exit status is then 1.\n\n"
 	"append stores each non-empty line of FILE (or stdin) as one record of the\n"
-	"source, and returns once all are durable, printing the offsets given.\n\n";
+	"source, and returns once all are durable, printing the offsets given.\n\n"
+	"archive copies every sealed segment and every kept file not yet archived\n"
+	"to bronze.archive_uri (abfss://, az:// or s3://; serve does it every\n"
+	"bronze.archive_interval), checks each against the store's size and MD5,\n"
+	"and records it in bronze/<source>/_archive.ndjson.\n\n"
+	"restore downloads every archived file the data directory lacks (each\n"
+	"checked before it is put in place), e.g. onto a new disk; then\n"
+	"`carelake refine --rebuild` rebuilds silver from it.\n\n";
 
 void cl_cli_print_record(const char *source, const struct cl_frame *f)
 {
@@ -220,7 +232,7 @@ struct bronze_args {
 
 const struct cl_opt cl_cmd_bronze_opts[] = {
 	CL_OPT_STRING("source", struct bronze_args, source, "NAME",
-		      "the source (a-z, 0-9, _ and -)"),
+		      "the source (a-z, 0-9, _ and -); restore: only this one"),
 	CL_OPT_UINT("from", struct bronze_args, from, 0, UINT64_MAX - 1, "OFFSET",
 		    "dump: start at this offset (default 0)"),
 	CL_OPT_UINT("limit", struct bronze_args, limit, 0, UINT64_MAX - 1, "N",
@@ -237,12 +249,15 @@ int cl_cmd_bronze(int argc, char **argv)
 
 	cl_cli_init(&cli, "bronze");
 	if (argc < 2 || strcmp(argv[1], "--help") == 0)
-		return argc < 2 ? (cl_cli_error(&cli, "needs a subcommand: dump or append"),
+		return argc < 2 ? (cl_cli_error(&cli, "needs a subcommand: dump, append, archive "
+						 "or restore"),
 				   CL_EXIT_USAGE)
 				: cl_cli_help(cl_cmd_bronze_usage, cl_cmd_bronze_opts);
 	sub = argv[1];
-	if (strcmp(sub, "dump") != 0 && strcmp(sub, "append") != 0)
-		return cl_cli_error(&cli, "unknown subcommand '%s' (dump or append)", sub);
+	if (strcmp(sub, "dump") != 0 && strcmp(sub, "append") != 0 &&
+	    strcmp(sub, "archive") != 0 && strcmp(sub, "restore") != 0)
+		return cl_cli_error(&cli, "unknown subcommand '%s' (dump, append, archive or "
+				    "restore)", sub);
 	rc = cl_cli_parse(&cli, cl_cmd_bronze_opts, &a, cl_cmd_bronze_usage, argc - 1, argv + 1,
 			  &nargs);
 	if (rc >= 0)
@@ -252,6 +267,23 @@ int cl_cmd_bronze(int argc, char **argv)
 		if (nargs)
 			return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
 		return do_dump(&cli, a.source, a.from, a.limit);
+	}
+	if (strcmp(sub, "archive") == 0 || strcmp(sub, "restore") == 0) {
+		struct cl_archive_summary sum;
+		const char *uri = cl_bronze_settings(cli.cfg)->archive_uri;
+		int archive = strcmp(sub, "archive") == 0;
+		if (nargs)
+			return cl_cli_error(&cli, "unexpected argument '%s'", argv[0]);
+		if (archive && a.source)
+			return cl_cli_error(&cli, "archive takes every source; --source is for restore");
+		rc = archive ? cl_archive_run(cli.data_dir, uri, cli.cfg, &sum)
+			     : cl_archive_restore(cli.data_dir, uri, cli.cfg, a.source, &sum);
+		printf("%s %lld file%s (%lld bytes); %lld %s\n", archive ? "archived" : "restored",
+		       (long long)sum.files, sum.files == 1 ? "" : "s", (long long)sum.bytes,
+		       (long long)sum.already, archive ? "already archived" : "already here");
+		if (rc)
+			return cl_cli_error(&cli, "%s", cl_error_detail()), CL_EXIT_FAIL;
+		return CL_EXIT_OK;
 	}
 	if (nargs > 1)
 		return cl_cli_error(&cli, "append takes one FILE");

@@ -4,15 +4,19 @@
  * Exits 1 if anything is corrupt.
  */
 #include "cl_cli.h"
+#include "bronze/cl_archive.h"
 #include "bronze/cl_bronze.h"
 #include "core/cl_error.h"
 #include "lake/cl_lake.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const char cl_cmd_verify_usage[] =
-	"usage: carelake verify [--data DIR] [--source NAME] [--json]\n\n"
+	"usage: carelake verify [--data DIR] [--source NAME] [--archive] [--json]\n\n"
 	"Reads every segment of the bronze log and checks each frame's length,\n"
 	"CRC-32C and offset, and every original file a batch load kept against\n"
 	"its content hash, and every Delta table under silver/ and gold/: its log\n"
@@ -22,6 +26,9 @@ const char cl_cmd_verify_usage[] =
 	"end of a source's newest segment that are not a whole valid frame are\n"
 	"reported as torn_tail_bytes: a commit in progress, or a crash's torn\n"
 	"write that the next open truncates; they were never acknowledged.\n"
+	"With --archive, also checks every file recorded as archived against\n"
+	"bronze.archive_uri: present, of its size and MD5, and the local copy\n"
+	"where it still exists unchanged (archive_files, archive_problems).\n"
 	"Safe to run beside `carelake serve`.\n\n"
 	"exit status: 0 all valid, 1 corruption found, 2 could not run\n\n";
 
@@ -39,7 +46,8 @@ static json_t *counts_json(const struct cl_bronze_counts *c)
 			 "next_offset", (json_int_t)c->next_offset);
 }
 
-static void print_json(const struct cl_bronze_report *rep, const struct cl_lake_check *lake)
+static void print_json(const struct cl_bronze_report *rep, const struct cl_lake_check *lake,
+		       const struct cl_archive_summary *arch, const char *arch_lines)
 {
 	json_t *root = counts_json(&rep->total);
 	json_t *sources = json_object();
@@ -57,9 +65,20 @@ static void print_json(const struct cl_bronze_report *rep, const struct cl_lake_
 	json_object_set_new(root, "lake_files", json_integer(lake->files));
 	json_object_set_new(root, "lake_rows", json_integer(lake->rows));
 	json_object_set_new(root, "lake_problems", json_integer(lake->nproblems));
+	if (arch) {
+		json_object_set_new(root, "archive_files", json_integer(arch->files));
+		json_object_set_new(root, "archive_problems", json_integer(arch->problems));
+		for (const char *l = arch_lines; l && *l;) {
+			const char *nl = strchr(l, '\n');
+			size_t n = nl ? (size_t)(nl - l) : strlen(l);
+			json_array_append_new(problems, json_stringn(l, n));
+			l += n + (nl ? 1 : 0);
+		}
+	}
 	json_object_set_new(root, "ok", json_boolean(rep->total.corrupt_records == 0 &&
 						     rep->total.corrupt_files == 0 &&
-						     lake->nproblems == 0));
+						     lake->nproblems == 0 &&
+						     (!arch || arch->problems == 0)));
 	json_object_set_new(root, "sources", sources);
 	json_object_set_new(root, "problems", problems);
 	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -105,11 +124,14 @@ static void print_text(const struct cl_bronze_report *rep, const struct cl_lake_
 struct verify_args {
 	const char *source;
 	int json;
+	int archive;
 };
 
 const struct cl_opt cl_cmd_verify_opts[] = {
 	CL_OPT_STRING("source", struct verify_args, source, "NAME", "check one source only"),
 	CL_OPT_FLAG("json", struct verify_args, json, "print the report as one JSON object"),
+	CL_OPT_FLAG("archive", struct verify_args, archive,
+		    "also check the bronze archive (bronze.archive_uri)"),
 	CL_OPT_END,
 };
 
@@ -138,12 +160,36 @@ int cl_cmd_verify(int argc, char **argv)
 
 	cl_lake_root(cli.cfg, cli.data_dir, root, sizeof(root));
 	cl_lake_verify(root, &lake);
-	if (json)
-		print_json(&rep, &lake);
-	else
+
+	/* the archive's problems, one per line */
+	struct cl_archive_summary arch = { 0 };
+	char *lines = NULL;
+	size_t nlines = 0;
+	if (a.archive) {
+		FILE *mem = open_memstream(&lines, &nlines);
+		rc = mem ? cl_archive_verify(cli.data_dir, cl_bronze_settings(cli.cfg)->archive_uri,
+					     cli.cfg, mem, &arch)
+			 : CL_ENOMEM;
+		if (mem)
+			fclose(mem);
+		if (rc) {
+			free(lines);
+			cl_bronze_report_free(&rep);
+			return cl_cli_error(&cli, "the archive: %s", cl_error_detail());
+		}
+	}
+	if (json) {
+		print_json(&rep, &lake, a.archive ? &arch : NULL, lines);
+	} else {
 		print_text(&rep, &lake);
-	rc = rep.total.corrupt_records || rep.total.corrupt_files || lake.nproblems ? CL_EXIT_FAIL
-										   : CL_EXIT_OK;
+		if (a.archive)
+			printf("archive: %lld files (%lld bytes) checked, %lld problem%s\n%s",
+			       (long long)arch.files, (long long)arch.bytes, (long long)arch.problems,
+			       arch.problems == 1 ? "" : "s", lines ? lines : "");
+	}
+	free(lines);
+	rc = rep.total.corrupt_records || rep.total.corrupt_files || lake.nproblems ||
+			     arch.problems ? CL_EXIT_FAIL : CL_EXIT_OK;
 	cl_bronze_report_free(&rep);
 	return rc;
 }

@@ -14,6 +14,8 @@
 #include "cl_serve_audit.h"
 #include "cl_server_int.h"
 #include "auth/cl_keys.h"
+#include "bronze/cl_archive.h"
+#include "bronze/cl_bronze.h"
 #include "batch/cl_batch.h"
 #include "batch/cl_pipeline.h"
 #include "fhir/cl_fhir_export.h"
@@ -120,6 +122,26 @@ static void pipeline_failed(void *arg, const char *pipeline, const char *file, c
 	cl_stream_raise(s->stream, "pipeline_failed", "urgent", pipeline, msg);
 }
 
+/* Sealed bronze segments and kept files to the archive, every
+ * bronze.archive_interval (bronze/cl_archive.h). A failure is logged and
+ * the next round goes on where this one stopped. */
+static void archive_bronze(struct cl_server *s, int64_t *last_mono)
+{
+	const struct cl_blog_options *bo = cl_bronze_settings(&s->cfg);
+	struct cl_archive_summary sum;
+
+	if (!bo->archive_uri[0] ||
+	    (*last_mono && cl_time_mono_us() - *last_mono < bo->archive_interval_us))
+		return;
+	*last_mono = cl_time_mono_us();
+	if (cl_archive_run(s->data_dir, bo->archive_uri, &s->cfg, &sum) != CL_OK)
+		cl_log_error("bronze", "event=archive_failed archived=%lld detail=%s",
+			     (long long)sum.files, CL_LOG_Q(cl_error_detail()));
+	else if (sum.files)
+		cl_log_info("bronze", "event=archived files=%lld bytes=%lld", (long long)sum.files,
+			    (long long)sum.bytes);
+}
+
 /* The Delta tables' compaction and clean-up, every lake.maintenance_interval. */
 static void maintain_lake(struct cl_server *s, int64_t *last_mono)
 {
@@ -155,7 +177,8 @@ static void idle_priority(void)
 static void refiner_main(struct cl_worker *w, void *arg)
 {
 	struct cl_server *s = arg;
-	int64_t interval_us = cl_refine_settings(&s->cfg)->interval_us, maint_mono = 0;
+	int64_t interval_us = cl_refine_settings(&s->cfg)->interval_us, maint_mono = 0,
+		archive_mono = 0;
 	struct cl_batch *b = NULL;
 
 	idle_priority();
@@ -171,6 +194,7 @@ static void refiner_main(struct cl_worker *w, void *arg)
 			continue;
 		}
 		maintain_lake(s, &maint_mono);
+		archive_bronze(s, &archive_mono);
 		if (cl_batch_refine(b, 0, &sum) != CL_OK)
 			cl_log_error("refine", "event=failed run=%lld detail=%s", (long long)sum.run_id,
 				     CL_LOG_Q(sum.error));
