@@ -44,7 +44,7 @@ static void part_key(const struct cl_delta_snapshot *s, const struct cl_delta_fi
 static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, const size_t *idx,
 		       size_t n, const char *rel, int64_t *bytes, int64_t *rows, char **stats)
 {
-	char path[PATH_MAX + 300], dest[PATH_MAX + 300];
+	char path[PATH_MAX + 300], dest[PATH_MAX + 300], staged[PATH_MAX + 300];
 	struct cl_pq_file *f;
 	struct cl_pq_writer *w = NULL;
 	struct cl_pq_node nodes[CL_LAKE_MAX_COLS];
@@ -79,8 +79,8 @@ static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, cons
 			}
 			struct cl_pq_write_opts o = { .codec = CL_PQ_CODEC_ZSTD };
 			snprintf(dest, sizeof(dest), "%s/%s", tdir, rel);
-			if ((rc = cl_lake_loc_stage(dest, path, sizeof(path))) ||
-			    (rc = cl_pq_writer_open(&w, path, nodes, ncols, &o))) {
+			if ((rc = cl_lake_loc_stage(dest, staged, sizeof(staged))) ||
+			    (rc = cl_pq_writer_open(&w, staged, nodes, ncols, &o))) {
 				cl_pq_close(f);
 				break;
 			}
@@ -123,7 +123,7 @@ static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, cons
 	struct cl_pq_file_stats st;
 	if ((rc = cl_pq_writer_close(w, &st)))
 		return rc;
-	if ((rc = cl_lake_loc_publish(path, dest))) {
+	if ((rc = cl_lake_loc_publish(staged, dest))) {
 		cl_pq_file_stats_free(&st);
 		return rc;
 	}

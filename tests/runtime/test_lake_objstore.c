@@ -16,7 +16,10 @@
  * - The bronze archive: sealed segments archived and verified, a lost
  *   segment restored byte for byte, a damaged archive copy reported.
  *
- * usage: runtime_lake_objstore CARELAKE TESTS_OBJSTORE_DIR DUCK_MJS
+ * - Another engine's table (shared data) uploaded, then compacted and
+ *   vacuumed in the store: the same rows before and after.
+ *
+ * usage: runtime_lake_objstore CARELAKE TESTS_OBJSTORE_DIR DUCK_MJS SHARED_DATA
  */
 #include "cl_test.h"
 
@@ -32,7 +35,7 @@
 #include "lake/cl_lake_loc.h"
 #include "objstore/cl_objstore.h"
 
-static const char *bin, *duck, *pkg_dir;
+static const char *bin, *duck, *pkg_dir, *shared;
 static char dir[256], tmp_dir[256];
 
 #include "cli_helpers.h"
@@ -346,6 +349,58 @@ static void test_lake_azurite(void **state)
 	}
 }
 
+/* ---- another engine's table ------------------------------------------ */
+
+/* Uploads the local directory `from` (recursively) to `uri`/`rel`. */
+static void upload_tree(struct cl_objstore *os, const char *from, const char *rel)
+{
+	DIR *d = opendir(from);
+	struct dirent *de;
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char path[1200], key[1200];
+		struct stat sb;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", from, de->d_name);
+		snprintf(key, sizeof(key), "%s/%s", rel, de->d_name);
+		assert_int_equal(stat(path, &sb), 0);
+		if (S_ISDIR(sb.st_mode))
+			upload_tree(os, path, key);
+		else
+			assert_int_equal(cl_objstore_put_file(os, key, path, 0), CL_OK);
+	}
+	closedir(d);
+}
+
+static void test_optimize_other_engines_table(void **state)
+{
+	(void)state;
+	char src[600], data[300], uri[] = "az://lake/ext";
+	struct cl_objstore *os;
+	snprintf(src, sizeof(src), "%s/delta-tables/simple_table", shared);
+	snprintf(data, sizeof(data), "%s/o", tmp_dir);
+	assert_int_equal(cl_objstore_open(uri, NULL, &os), CL_OK);
+	assert_int_equal(cl_objstore_ensure_container(os), CL_OK);
+	upload_tree(os, src, "simple_table");
+	cl_objstore_close(os);
+
+	int64_t before = shown_rows(data, uri, "simple_table", -1);
+	assert_true(before > 0);
+	struct result r = cl(data, uri, "optimize", "az://lake/ext/simple_table", NULL, NULL);
+	if (r.status != 0)
+		fail_msg("optimize: %s", r.err);
+	assert_non_null(strstr(r.out, "into 1"));
+	done(&r);
+	assert_int_equal(shown_rows(data, uri, "simple_table", -1), before);
+	r = cl(data, uri, "vacuum", "az://lake/ext/simple_table", "--retention=0s", NULL);
+	if (r.status != 0)
+		fail_msg("vacuum: %s", r.err);
+	assert_null(strstr(r.out, "deleted 0 files"));
+	done(&r);
+	assert_int_equal(shown_rows(data, uri, "simple_table", -1), before);
+}
+
 /* ---- two writers ------------------------------------------------------ */
 
 #define WRITER_COMMITS 12
@@ -621,16 +676,19 @@ static void test_archive(void **state)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s CARELAKE TESTS_OBJSTORE_DIR DUCK_MJS\n", argv[0]);
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s CARELAKE TESTS_OBJSTORE_DIR DUCK_MJS SHARED_DATA\n",
+			argv[0]);
 		return 2;
 	}
 	bin = argv[1];
 	pkg_dir = argv[2];
 	duck = argv[3];
+	shared = argv[4];
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lake_azurite),
 		cmocka_unit_test(test_two_writers),
+		cmocka_unit_test(test_optimize_other_engines_table),
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_s3rver),
 		cmocka_unit_test(test_archive),
