@@ -18,6 +18,8 @@
 #include "batch/cl_pipeline.h"
 #include "fhir/cl_fhir_export.h"
 #include "privacy/cl_deid.h"
+#include "store/cl_store.h"
+#include "store/cl_store_outbox.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -214,11 +216,32 @@ static void fhir_rows_main(struct cl_worker *w, void *arg)
 	cl_batch_close(b);
 }
 
+/* Names the alert outbox's consumers this start runs (cl_store_outbox.h)
+ * before anything can write to it; *any: there is one. */
+static int outbox_consumers(struct cl_server *s, int *any)
+{
+	const char *names[2];
+	struct cl_store *st = NULL;
+	int n = 0, rc;
+
+	if (cl_webhook_settings(&s->cfg)->url[0])
+		names[n++] = "webhook";
+	*any = n > 0;
+	rc = cl_store_create(s->data_dir, &st);
+	if (rc == CL_OK)
+		rc = cl_store_outbox_consumers(st, names, n);
+	cl_store_close(st);
+	return rc;
+}
+
 /* The stream processor, following the inputs' logs, publishing live. */
 static int start_stream(struct cl_server *s)
 {
 	struct cl_stream_options so;
-	int rc = cl_stream_options_from_config(&so, &s->cfg);
+	int rc = cl_stream_options_from_config(&so, &s->cfg), outbox = 0;
+
+	if (rc == CL_OK)
+		rc = outbox_consumers(s, &outbox);
 
 	if (rc == CL_OK && cl_sse_create(1u << 20, &s->sse) != 0)
 		rc = cl_error_set(CL_ENOMEM, "no memory for the live stream");
@@ -228,7 +251,7 @@ static int start_stream(struct cl_server *s)
 	so.on_vital = live_vital;
 	so.on_news2 = live_news2;
 	so.want_vitals = live_wants_vitals;
-	so.outbox = cl_webhook_settings(&s->cfg)->url[0] != '\0';
+	so.outbox = outbox;
 	so.on_outbox = outbox_written;
 	so.hook_arg = s;
 	s->stream_opts = so;
