@@ -78,6 +78,7 @@ static void outbox_written(void *arg)
 	struct cl_server *s = arg;
 
 	cl_webhook_poke(__atomic_load_n(&s->webhook, __ATOMIC_ACQUIRE));
+	cl_out_kafka_poke(__atomic_load_n(&s->kafka_out, __ATOMIC_ACQUIRE));
 }
 
 static void live_vital(void *arg, const char *json, size_t len, const char *patient)
@@ -226,6 +227,8 @@ static int outbox_consumers(struct cl_server *s, int *any)
 
 	if (cl_webhook_settings(&s->cfg)->url[0])
 		names[n++] = "webhook";
+	if (cl_out_kafka_wanted(&s->cfg))
+		names[n++] = CL_OUT_KAFKA_CURSOR;
 	*any = n > 0;
 	rc = cl_store_create(s->data_dir, &st);
 	if (rc == CL_OK)
@@ -261,8 +264,8 @@ static int start_stream(struct cl_server *s)
 	return rc;
 }
 
-/* Pipelines, the refiner, and the webhook (after the stream, which
- * creates the outbox it reads). */
+/* Pipelines, the refiner, the webhook and Kafka out (after the stream,
+ * which creates the outbox they read). */
 static int start_batch(struct cl_server *s)
 {
 	const struct cl_webhook_settings *ws = cl_webhook_settings(&s->cfg);
@@ -282,6 +285,12 @@ static int start_batch(struct cl_server *s)
 
 		rc = cl_webhook_start(ws, s->data_dir, &w);
 		__atomic_store_n(&s->webhook, w, __ATOMIC_RELEASE);
+	}
+	if (rc == CL_OK && cl_out_kafka_wanted(&s->cfg)) {
+		struct cl_out_kafka *k = NULL;
+
+		rc = cl_out_kafka_start(&s->cfg, s->data_dir, &k);
+		__atomic_store_n(&s->kafka_out, k, __ATOMIC_RELEASE);
 	}
 	return rc;
 }
@@ -377,6 +386,7 @@ void cl_server_stop(struct cl_server *s)
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */
 	cl_webhook_stop(s->webhook); /* what it cannot deliver stays in the outbox */
+	cl_out_kafka_stop(s->kafka_out); /* and what the brokers did not confirm */
 	cl_worker_stop(s->ticker);
 	cl_sse_destroy(s->sse);
 	cl_inputs_destroy(s->inputs);
