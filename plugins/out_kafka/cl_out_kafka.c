@@ -293,6 +293,7 @@ static int produce(struct cl_out_kafka *k, int64_t seq, const char *json)
 	char key[256], type[32], event_id[96], *payload = NULL;
 	int rc = render(k, json, key, sizeof(key), type, sizeof(type), event_id, sizeof(event_id),
 			&payload);
+	const char *kp, *format = k->fhir ? "fhir" : "json";
 	rd_kafka_resp_err_t e;
 
 	if (rc == CL_ENOENT || rc == CL_EINVAL) {
@@ -304,13 +305,13 @@ static int produce(struct cl_out_kafka *k, int64_t seq, const char *json)
 	}
 	if (rc != CL_OK)
 		return CL_EBUSY;
-	e = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(topic),
-			      RD_KAFKA_V_KEY(key[0] ? key : NULL, strlen(key)),
+	kp = key[0] ? key : NULL; /* no patient: no key (librdkafka's macros want plain names) */
+	e = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(kp, strlen(key)),
 			      RD_KAFKA_V_VALUE(payload, strlen(payload)),
 			      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
 			      RD_KAFKA_V_HEADER("type", type, -1),
 			      RD_KAFKA_V_HEADER("event_id", event_id, -1),
-			      RD_KAFKA_V_HEADER("format", k->fhir ? "fhir" : "json", -1),
+			      RD_KAFKA_V_HEADER("format", format, -1),
 			      RD_KAFKA_V_OPAQUE((void *)(intptr_t)seq), RD_KAFKA_V_END);
 	if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		atomic_fetch_add(&k->in_flight, 1);

@@ -315,7 +315,8 @@ void cl_webhook_metrics(struct cl_webhook *w, struct cl_prom *p)
 
 static const struct cl_config_entry webhook_entries[] = {
 	{ "url", CL_CFG_STRING, "", 0, 0, F(url),
-	  "POST every alert opened or closed to this URL as JSON; empty: no webhook", NULL },
+	  "POST every alert opened or closed, and every acknowledgement, to this URL as JSON; "
+	  "empty: no webhook", NULL },
 	{ "attempts", CL_CFG_U32, "3", 1, 100, F(attempts),
 	  "tries per alert before it goes to the dead-letter file", NULL },
 	{ "backoff", CL_CFG_DURATION, "1s", 1000, 600 * SEC, F(backoff_us),
