@@ -17,6 +17,7 @@
 #include "core/cl_prom.h"
 #include "core/cl_worker.h"
 #include "fhir/cl_fhir_alert.h"
+#include "fhir/cl_fhir_rollup.h"
 #include "plugins/in_kafka/cl_in_kafka.h"
 #include "plugins/in_kafka/cl_kafka_conf.h"
 #include "store/cl_store.h"
@@ -44,6 +45,24 @@ struct slot {
 	int state;
 };
 
+enum { LANE_ALERTS, LANE_ROLLUPS, LANES };
+
+struct cl_out_kafka;
+
+/* One outbox published to one topic: the alert outbox (from the cursor
+ * "kafka") or the rollup outbox. Owned by the thread. */
+struct lane {
+	const char *topic;               /* "": off */
+	struct slot win[MAX_IN_FLIGHT];  /* produced, in outbox order */
+	int head, n;
+	int64_t cursor;                  /* confirmed up to here, as stored */
+	int64_t read;                    /* the last entry read */
+	int rewind;                      /* a delivery failed: send again from the cursor */
+	int (*next)(struct cl_store *s, int64_t after, int64_t *seq, char **json);
+	int (*commit)(struct cl_store *s, int64_t seq);
+	_Atomic uint64_t pending;
+};
+
 struct cl_out_kafka {
 	struct cl_config cfg;            /* a copy: kafka.* and kafka_out.* */
 	char data_dir[PATH_MAX];
@@ -51,13 +70,8 @@ struct cl_out_kafka {
 	rd_kafka_t *rk;
 	struct cl_store *st;
 	int fhir;                        /* kafka_out.format fhir */
-	/* the window, owned by the thread */
-	struct slot win[MAX_IN_FLIGHT];
-	int head, n;
-	int64_t cursor;                  /* the cursor as stored */
-	int64_t read;                    /* the last entry read */
-	int rewind;                      /* a delivery failed: send again from the cursor */
-	_Atomic uint64_t sent, failed, rejected, skipped, pending, in_flight;
+	struct lane lane[LANES];
+	_Atomic uint64_t sent, failed, rejected, skipped, in_flight, rollups_sent;
 };
 
 /* ---- settings ---- */
@@ -69,9 +83,15 @@ static const struct cl_config_entry out_entries[] = {
 	  "publish every alert opened or closed and every acknowledgement to this topic (with "
 	  "kafka.brokers and kafka.*'s security settings), keyed by patient; empty: no Kafka "
 	  "out", NULL },
+	{ "rollups_topic", CL_CFG_STRING, "", 0, 0, F(rollups_topic),
+	  "publish every vitals rollup of kafka_out.rollups_window (per patient and vital) to "
+	  "this topic, keyed by patient; empty: none", NULL },
+	{ "rollups_window", CL_CFG_STRING, "1m", 0, 0, F(rollups_window),
+	  "the window of stream.windows whose rollups kafka_out.rollups_topic gets", NULL },
 	{ "format", CL_CFG_CHOICE, "json", 0, 0, F(format),
-	  "what a message holds: json (the alert as the webhook gets it, with type and "
-	  "event_id) or fhir (a FHIR R4 DetectedIssue)", "json|fhir" },
+	  "what a message holds: json (the alert as the webhook gets it, or the rollup, with "
+	  "type and event_id) or fhir (a FHIR R4 DetectedIssue for an alert, an Observation "
+	  "for a rollup)", "json|fhir" },
 	{ "message_timeout", CL_CFG_DURATION, "30s", SEC, 3600 * SEC, F(message_timeout_us),
 	  "how long the producer tries to deliver a message before counting it failed and "
 	  "sending it again from the outbox", NULL },
@@ -91,67 +111,80 @@ const struct cl_out_kafka_settings *cl_out_kafka_settings(const struct cl_config
 
 int cl_out_kafka_wanted(const struct cl_config *c)
 {
+	return cl_out_kafka_alerts(c) || cl_out_kafka_rollups(c) != NULL;
+}
+
+int cl_out_kafka_alerts(const struct cl_config *c)
+{
 	return cl_kafka_settings(c)->brokers[0] && cl_out_kafka_settings(c)->alerts_topic[0];
 }
 
-/* ---- the window ---- */
-
-static struct slot *slot_at(struct cl_out_kafka *k, int i)
+const char *cl_out_kafka_rollups(const struct cl_config *c)
 {
-	return &k->win[(k->head + i) % MAX_IN_FLIGHT];
+	const struct cl_out_kafka_settings *os = cl_out_kafka_settings(c);
+
+	return cl_kafka_settings(c)->brokers[0] && os->rollups_topic[0] ? os->rollups_window
+									 : NULL;
 }
 
-static void push(struct cl_out_kafka *k, int64_t seq, int state)
+/* ---- the windows ---- */
+
+static struct slot *slot_at(struct lane *l, int i)
 {
-	struct slot *s = slot_at(k, k->n++);
+	return &l->win[(l->head + i) % MAX_IN_FLIGHT];
+}
+
+static void push(struct lane *l, int64_t seq, int state)
+{
+	struct slot *s = slot_at(l, l->n++);
 
 	s->seq = seq;
 	s->state = state;
 }
 
 /* The slot of seq, or NULL (a report of a window given up). */
-static struct slot *find(struct cl_out_kafka *k, int64_t seq)
+static struct slot *find(struct lane *l, int64_t seq)
 {
-	for (int i = 0; i < k->n; i++)
-		if (slot_at(k, i)->seq == seq)
-			return slot_at(k, i);
+	for (int i = 0; i < l->n; i++)
+		if (slot_at(l, i)->seq == seq)
+			return slot_at(l, i);
 	return NULL;
 }
 
 /* Moves the cursor past the done entries at the front. */
-static void advance(struct cl_out_kafka *k)
+static void advance(struct cl_out_kafka *k, struct lane *l)
 {
 	int64_t last = -1;
 
-	while (k->n > 0 && k->win[k->head].state == SLOT_DONE) {
-		last = k->win[k->head].seq;
-		k->head = (k->head + 1) % MAX_IN_FLIGHT;
-		k->n--;
+	while (l->n > 0 && l->win[l->head].state == SLOT_DONE) {
+		last = l->win[l->head].seq;
+		l->head = (l->head + 1) % MAX_IN_FLIGHT;
+		l->n--;
 	}
 	if (last < 0)
 		return;
-	if (cl_store_outbox_advance(k->st, CL_OUT_KAFKA_CURSOR, last) != CL_OK) {
-		cl_log_error("kafka_out", "event=cursor_not_moved detail=%s",
-			     CL_LOG_Q(cl_error_detail()));
+	if (l->commit(k->st, last) != CL_OK) {
+		cl_log_error("kafka_out", "event=cursor_not_moved topic=%s detail=%s",
+			     CL_LOG_Q(l->topic), CL_LOG_Q(cl_error_detail()));
 		return; /* sent again after a restart: at least once */
 	}
-	k->cursor = last;
+	l->cursor = last;
 }
 
 /* Every report of the window is in: done ones leave it; after a failure
  * the rest is read again from the cursor. */
-static void maybe_rewind(struct cl_out_kafka *k)
+static void maybe_rewind(struct cl_out_kafka *k, struct lane *l)
 {
-	if (!k->rewind)
+	if (!l->rewind)
 		return;
-	for (int i = 0; i < k->n; i++)
-		if (slot_at(k, i)->state == SLOT_SENT)
+	for (int i = 0; i < l->n; i++)
+		if (slot_at(l, i)->state == SLOT_SENT)
 			return;
-	advance(k);
-	k->head = 0;
-	k->n = 0;
-	k->read = k->cursor;
-	k->rewind = 0;
+	advance(k, l);
+	l->head = 0;
+	l->n = 0;
+	l->read = l->cursor;
+	l->rewind = 0;
 }
 
 /* ---- delivery reports ---- */
@@ -174,8 +207,10 @@ static int permanent(rd_kafka_resp_err_t e)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct cl_out_kafka *k = opaque;
-	int64_t seq = (int64_t)(intptr_t)m->_private;
-	struct slot *s = find(k, seq);
+	intptr_t tag = (intptr_t)m->_private;
+	struct lane *l = &k->lane[tag & 1];
+	int64_t seq = (int64_t)(tag >> 1);
+	struct slot *s = find(l, seq);
 
 	(void)rk;
 	atomic_fetch_sub(&k->in_flight, 1);
@@ -183,18 +218,18 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		return;
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		s->state = SLOT_DONE;
-		atomic_fetch_add(&k->sent, 1);
+		atomic_fetch_add(l == &k->lane[LANE_ALERTS] ? &k->sent : &k->rollups_sent, 1);
 	} else if (permanent(m->err)) {
 		s->state = SLOT_DONE;
 		atomic_fetch_add(&k->rejected, 1);
-		cl_log_error("kafka_out", "event=rejected seq=%lld error=%s",
-			     (long long)seq, CL_LOG_Q(rd_kafka_err2str(m->err)));
+		cl_log_error("kafka_out", "event=rejected topic=%s seq=%lld error=%s",
+			     CL_LOG_Q(l->topic), (long long)seq, CL_LOG_Q(rd_kafka_err2str(m->err)));
 	} else {
 		s->state = SLOT_FAILED;
-		k->rewind = 1;
+		l->rewind = 1;
 		atomic_fetch_add(&k->failed, 1);
-		cl_log_warn("kafka_out", "event=delivery_failed seq=%lld error=%s",
-			    (long long)seq, CL_LOG_Q(rd_kafka_err2str(m->err)));
+		cl_log_warn("kafka_out", "event=delivery_failed topic=%s seq=%lld error=%s",
+			    CL_LOG_Q(l->topic), (long long)seq, CL_LOG_Q(rd_kafka_err2str(m->err)));
 	}
 }
 
@@ -243,11 +278,42 @@ static int producer_open(struct cl_out_kafka *k)
 	return CL_OK;
 }
 
-/* The message of one outbox entry: *key the patient ("" none), *type,
- * *event_id; *payload (free()) the JSON to send. CL_ENOENT: not for
- * Kafka (an access alert); CL_EINVAL: not an alert. */
-static int render(struct cl_out_kafka *k, const char *json, char *key, size_t kcap,
-		  char *type, size_t tcap, char *event_id, size_t ecap, char **payload)
+/* The message of one rollup: as render_alert. */
+static int render_rollup(struct cl_out_kafka *k, const char *json, char *key, size_t kcap,
+			 char *type, size_t tcap, char *event_id, size_t ecap, char **payload)
+{
+	json_t *o = json_loads(json, 0, NULL), *out;
+	int rc = CL_OK;
+
+	*payload = NULL;
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return CL_EINVAL;
+	}
+	snprintf(key, kcap, "%s", json_string_value(json_object_get(o, "patient_id")) ?: "");
+	snprintf(type, tcap, "rollup");
+	cl_fhir_rollup_id(o, event_id, ecap);
+	if (k->fhir) {
+		out = cl_fhir_rollup_observation(o);
+	} else {
+		out = json_incref(o);
+		json_object_set_new(out, "type", json_string(type));
+		json_object_set_new(out, "event_id", json_string(event_id));
+	}
+	if (out)
+		*payload = json_dumps(out, JSON_COMPACT);
+	if (!*payload)
+		rc = out ? cl_error_set(CL_ENOMEM, "no memory for a Kafka message") : CL_EINVAL;
+	json_decref(out);
+	json_decref(o);
+	return rc;
+}
+
+/* The message of one alert outbox entry: *key the patient ("" none),
+ * *type, *event_id; *payload (free()) the JSON to send. CL_ENOENT: not
+ * for Kafka (an access alert); CL_EINVAL: not an alert. */
+static int render_alert(struct cl_out_kafka *k, const char *json, char *key, size_t kcap,
+			char *type, size_t tcap, char *event_id, size_t ecap, char **payload)
 {
 	json_t *o = json_loads(json, 0, NULL), *out;
 	const char *state, *cat, *patient;
@@ -285,22 +351,24 @@ static int render(struct cl_out_kafka *k, const char *json, char *key, size_t kc
 	return rc;
 }
 
-/* Produces one entry. CL_OK: in the window; CL_EBUSY: librdkafka's queue
- * is full, try again later (not read). */
-static int produce(struct cl_out_kafka *k, int64_t seq, const char *json)
+/* Produces one entry of lane l. CL_OK: in the window; CL_EBUSY:
+ * librdkafka's queue is full, try again later (not read). */
+static int produce(struct cl_out_kafka *k, struct lane *l, int64_t seq, const char *json)
 {
-	const char *topic = cl_out_kafka_settings(&k->cfg)->alerts_topic;
+	const char *topic = l->topic;
 	char key[256], type[32], event_id[96], *payload = NULL;
-	int rc = render(k, json, key, sizeof(key), type, sizeof(type), event_id, sizeof(event_id),
-			&payload);
+	int rc = (l == &k->lane[LANE_ALERTS] ? render_alert : render_rollup)(
+		k, json, key, sizeof(key), type, sizeof(type), event_id, sizeof(event_id), &payload);
+	intptr_t tag = (intptr_t)((seq << 1) | (l == &k->lane[LANE_ROLLUPS]));
 	const char *kp, *format = k->fhir ? "fhir" : "json";
 	rd_kafka_resp_err_t e;
 
 	if (rc == CL_ENOENT || rc == CL_EINVAL) {
 		if (rc == CL_EINVAL)
-			cl_log_error("kafka_out", "event=not_an_alert seq=%lld", (long long)seq);
+			cl_log_error("kafka_out", "event=unreadable topic=%s seq=%lld",
+				     CL_LOG_Q(topic), (long long)seq);
 		atomic_fetch_add(&k->skipped, 1);
-		push(k, seq, SLOT_DONE);
+		push(l, seq, SLOT_DONE);
 		return CL_OK;
 	}
 	if (rc != CL_OK)
@@ -312,10 +380,10 @@ static int produce(struct cl_out_kafka *k, int64_t seq, const char *json)
 			      RD_KAFKA_V_HEADER("type", type, -1),
 			      RD_KAFKA_V_HEADER("event_id", event_id, -1),
 			      RD_KAFKA_V_HEADER("format", format, -1),
-			      RD_KAFKA_V_OPAQUE((void *)(intptr_t)seq), RD_KAFKA_V_END);
+			      RD_KAFKA_V_OPAQUE((void *)tag), RD_KAFKA_V_END);
 	if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		atomic_fetch_add(&k->in_flight, 1);
-		push(k, seq, SLOT_SENT);
+		push(l, seq, SLOT_SENT);
 		return CL_OK;
 	}
 	free(payload);
@@ -324,45 +392,50 @@ static int produce(struct cl_out_kafka *k, int64_t seq, const char *json)
 	/* refused before it left: too large for message.max.bytes, or no
 	 * such topic in the configuration */
 	atomic_fetch_add(&k->rejected, 1);
-	cl_log_error("kafka_out", "event=rejected seq=%lld error=%s", (long long)seq,
-		     CL_LOG_Q(rd_kafka_err2str(e)));
-	push(k, seq, SLOT_DONE);
+	cl_log_error("kafka_out", "event=rejected topic=%s seq=%lld error=%s", CL_LOG_Q(topic),
+		     (long long)seq, CL_LOG_Q(rd_kafka_err2str(e)));
+	push(l, seq, SLOT_DONE);
 	return CL_OK;
 }
 
-/* Reads and produces what the window has room for; 1 if it read any. */
-static int fill(struct cl_out_kafka *k)
+/* Reads and produces what lane l's window has room for. */
+static void fill(struct cl_out_kafka *k, struct lane *l)
 {
-	int any = 0;
-
-	while (!k->rewind && k->n < MAX_IN_FLIGHT) {
+	while (l->topic[0] && !l->rewind && l->n < MAX_IN_FLIGHT) {
 		int64_t seq;
 		char *json;
-		int rc = cl_store_outbox_next(k->st, k->read, &seq, &json);
+		int rc = l->next(k->st, l->read, &seq, &json);
 
 		if (rc == CL_ENOENT)
 			break;
 		if (rc != CL_OK) {
-			cl_log_error("kafka_out", "event=outbox_unreadable detail=%s",
-				     CL_LOG_Q(cl_error_detail()));
+			cl_log_error("kafka_out", "event=outbox_unreadable topic=%s detail=%s",
+				     CL_LOG_Q(l->topic), CL_LOG_Q(cl_error_detail()));
 			break;
 		}
-		rc = produce(k, seq, json);
+		rc = produce(k, l, seq, json);
 		cl_free(json);
 		if (rc != CL_OK)
 			break;
-		k->read = seq;
-		any = 1;
+		l->read = seq;
 	}
-	return any;
 }
 
 static void update_pending(struct cl_out_kafka *k)
 {
 	int64_t n;
 
-	if (cl_store_outbox_pending(k->st, k->cursor, &n) == CL_OK)
-		atomic_store(&k->pending, (uint64_t)n);
+	if (k->lane[LANE_ALERTS].topic[0] &&
+	    cl_store_outbox_pending(k->st, k->lane[LANE_ALERTS].cursor, &n) == CL_OK)
+		atomic_store(&k->lane[LANE_ALERTS].pending, (uint64_t)n);
+	if (k->lane[LANE_ROLLUPS].topic[0] && cl_store_rollup_outbox_pending(k->st, &n) == CL_OK)
+		atomic_store(&k->lane[LANE_ROLLUPS].pending, (uint64_t)n);
+}
+
+/* The lanes' store operations. */
+static int alerts_commit(struct cl_store *s, int64_t seq)
+{
+	return cl_store_outbox_advance(s, CL_OUT_KAFKA_CURSOR, seq);
 }
 
 static void out_main(struct cl_worker *wk, void *arg)
@@ -371,7 +444,9 @@ static void out_main(struct cl_worker *wk, void *arg)
 
 	while (!k->st) {
 		if (cl_store_open(k->data_dir, &k->st) != CL_OK ||
-		    cl_store_outbox_cursor(k->st, CL_OUT_KAFKA_CURSOR, &k->cursor) != CL_OK) {
+		    (k->lane[LANE_ALERTS].topic[0] &&
+		     cl_store_outbox_cursor(k->st, CL_OUT_KAFKA_CURSOR,
+					    &k->lane[LANE_ALERTS].cursor) != CL_OK)) {
 			cl_log_error("kafka_out", "event=outbox_unreadable detail=%s",
 				     CL_LOG_Q(cl_error_detail()));
 			cl_store_close(k->st);
@@ -380,23 +455,35 @@ static void out_main(struct cl_worker *wk, void *arg)
 				goto out;
 		}
 	}
-	k->read = k->cursor;
-	cl_log_info("kafka_out", "event=started topic=%s format=%s cursor=%lld",
-		    CL_LOG_Q(cl_out_kafka_settings(&k->cfg)->alerts_topic), k->fhir ? "fhir" : "json",
-		    (long long)k->cursor);
+	for (int i = 0; i < LANES; i++)
+		k->lane[i].read = k->lane[i].cursor;
+	cl_log_info("kafka_out", "event=started alerts_topic=%s rollups_topic=%s format=%s "
+		    "cursor=%lld", CL_LOG_Q(k->lane[LANE_ALERTS].topic),
+		    CL_LOG_Q(k->lane[LANE_ROLLUPS].topic), k->fhir ? "fhir" : "json",
+		    (long long)k->lane[LANE_ALERTS].cursor);
 	update_pending(k);
 	while (!cl_worker_stopping(wk)) {
-		fill(k);
-		rd_kafka_poll(k->rk, k->n > 0 ? 50 : 0);
-		advance(k);
-		maybe_rewind(k);
+		int busy = 0;
+
+		for (int i = 0; i < LANES; i++)
+			fill(k, &k->lane[i]);
+		for (int i = 0; i < LANES; i++)
+			busy |= k->lane[i].n > 0;
+		rd_kafka_poll(k->rk, busy ? 50 : 0);
+		busy = 0;
+		for (int i = 0; i < LANES; i++) {
+			advance(k, &k->lane[i]);
+			maybe_rewind(k, &k->lane[i]);
+			busy |= k->lane[i].n > 0;
+		}
 		update_pending(k);
-		if (k->n == 0 && cl_worker_wait(wk, 1000000))
+		if (!busy && cl_worker_wait(wk, 1000000))
 			break;
 	}
 	/* what is in flight gets a little time to be confirmed */
 	rd_kafka_flush(k->rk, STOP_FLUSH_MS);
-	advance(k);
+	for (int i = 0; i < LANES; i++)
+		advance(k, &k->lane[i]);
 	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(k->rk, 0);
 out:
@@ -421,6 +508,14 @@ int cl_out_kafka_start(const struct cl_config *c, const char *data_dir,
 	}
 	snprintf(k->data_dir, sizeof(k->data_dir), "%s", data_dir);
 	k->fhir = strcmp(cl_out_kafka_settings(c)->format, "fhir") == 0;
+	k->lane[LANE_ALERTS].topic = cl_out_kafka_alerts(c)
+		? cl_out_kafka_settings(&k->cfg)->alerts_topic : "";
+	k->lane[LANE_ALERTS].next = cl_store_outbox_next;
+	k->lane[LANE_ALERTS].commit = alerts_commit;
+	k->lane[LANE_ROLLUPS].topic = cl_out_kafka_rollups(c)
+		? cl_out_kafka_settings(&k->cfg)->rollups_topic : "";
+	k->lane[LANE_ROLLUPS].next = cl_store_rollup_outbox_next;
+	k->lane[LANE_ROLLUPS].commit = cl_store_rollup_outbox_done;
 	/* made here, so that a setting it cannot use stops the start; used
 	 * by the thread alone from then on */
 	rc = producer_open(k);
@@ -458,7 +553,9 @@ void cl_out_kafka_stats(struct cl_out_kafka *k, struct cl_out_kafka_stats *st)
 	st->failed = atomic_load(&k->failed);
 	st->rejected = atomic_load(&k->rejected);
 	st->skipped = atomic_load(&k->skipped);
-	st->pending = atomic_load(&k->pending);
+	st->pending = atomic_load(&k->lane[LANE_ALERTS].pending);
+	st->rollups_sent = atomic_load(&k->rollups_sent);
+	st->rollups_pending = atomic_load(&k->lane[LANE_ROLLUPS].pending);
 	st->in_flight = atomic_load(&k->in_flight);
 }
 
@@ -468,7 +565,7 @@ void cl_out_kafka_metrics(struct cl_out_kafka *k, struct cl_prom *p)
 
 	cl_out_kafka_stats(k, &s);
 	cl_prom_counter(p, "carelake_kafka_out_sent_total",
-			"Alert messages the Kafka brokers confirmed.", s.sent);
+			"Alert and acknowledgement messages the Kafka brokers confirmed.", s.sent);
 	cl_prom_counter(p, "carelake_kafka_out_failed_total",
 			"Kafka deliveries that failed and are sent again from the outbox.", s.failed);
 	cl_prom_counter(p, "carelake_kafka_out_rejected_total",
@@ -478,6 +575,11 @@ void cl_out_kafka_metrics(struct cl_out_kafka *k, struct cl_prom *p)
 	cl_prom_gauge(p, "carelake_kafka_out_pending",
 		      "Alert changes in the outbox not yet confirmed by the Kafka brokers.",
 		      (double)s.pending);
+	cl_prom_counter(p, "carelake_kafka_out_rollups_sent_total",
+			"Vitals rollups the Kafka brokers confirmed.", s.rollups_sent);
+	cl_prom_gauge(p, "carelake_kafka_out_rollups_pending",
+		      "Vitals rollups waiting in the rollup outbox for the Kafka brokers.",
+		      (double)s.rollups_pending);
 	cl_prom_gauge(p, "carelake_kafka_out_in_flight",
 		      "Alert messages produced, waiting for the brokers' confirmation.",
 		      (double)s.in_flight);

@@ -23,6 +23,13 @@
  * counted as rejected and passed over, never retried forever. Access
  * alerts (break-glass, for compliance) are not published.
  *
+ * With kafka_out.rollups_topic it also publishes the vitals rollups of
+ * kafka_out.rollups_window (per minute by default) from the store's
+ * rollup outbox, in the same way: keyed by patient, `type` rollup, an
+ * event_id that is a hash of patient, vital, window and start, as JSON
+ * or a FHIR Observation (cl_fhir_rollup.h); an entry leaves that outbox
+ * once confirmed.
+ *
  * The brokers and their security settings are kafka.*'s, as the Kafka
  * inputs use them (cl_kafka_conf.h).
  */
@@ -39,6 +46,8 @@
 /* The kafka_out.* settings. */
 struct cl_out_kafka_settings {
 	char alerts_topic[CL_CFG_STRING_MAX]; /* "" = off */
+	char rollups_topic[CL_CFG_STRING_MAX]; /* "" = off */
+	char rollups_window[CL_CFG_STRING_MAX]; /* a window of stream.windows */
 	char format[CL_CFG_STRING_MAX];       /* json or fhir */
 	int64_t message_timeout_us;           /* message.timeout.ms */
 };
@@ -46,8 +55,15 @@ struct cl_out_kafka_settings {
 extern const struct cl_config_section cl_out_kafka_section;
 const struct cl_out_kafka_settings *cl_out_kafka_settings(const struct cl_config *c);
 
-/* 1 when c asks for it: kafka.brokers and kafka_out.alerts_topic set. */
+/* 1 when c asks for it: kafka.brokers and kafka_out.alerts_topic or
+ * kafka_out.rollups_topic set. */
 int cl_out_kafka_wanted(const struct cl_config *c);
+
+/* 1 when alerts are published (the alert outbox needs its cursor). */
+int cl_out_kafka_alerts(const struct cl_config *c);
+
+/* The window whose rollups are published, or NULL for none. */
+const char *cl_out_kafka_rollups(const struct cl_config *c);
 
 struct cl_out_kafka;
 
@@ -71,6 +87,8 @@ struct cl_out_kafka_stats {
 	uint64_t skipped;   /* not for Kafka (access alerts) */
 	uint64_t pending;   /* in the outbox past the cursor: not yet confirmed */
 	uint64_t in_flight; /* produced, waiting for the report */
+	uint64_t rollups_sent;    /* rollups confirmed */
+	uint64_t rollups_pending; /* rollups in the rollup outbox */
 };
 
 void cl_out_kafka_stats(struct cl_out_kafka *k, struct cl_out_kafka_stats *st);

@@ -218,7 +218,8 @@ static void fhir_rows_main(struct cl_worker *w, void *arg)
 }
 
 /* Names the alert outbox's consumers this start runs (cl_store_outbox.h)
- * before anything can write to it; *any: there is one. */
+ * before anything can write to it; *any: there is one. Empties the rollup
+ * outbox when Kafka out does not publish rollups. */
 static int outbox_consumers(struct cl_server *s, int *any)
 {
 	const char *names[2];
@@ -227,12 +228,15 @@ static int outbox_consumers(struct cl_server *s, int *any)
 
 	if (cl_webhook_settings(&s->cfg)->url[0])
 		names[n++] = "webhook";
-	if (cl_out_kafka_wanted(&s->cfg))
+	if (cl_out_kafka_alerts(&s->cfg))
 		names[n++] = CL_OUT_KAFKA_CURSOR;
 	*any = n > 0;
 	rc = cl_store_create(s->data_dir, &st);
 	if (rc == CL_OK)
 		rc = cl_store_outbox_consumers(st, names, n);
+	/* rollups nobody publishes any more */
+	if (rc == CL_OK && !cl_out_kafka_rollups(&s->cfg))
+		rc = cl_store_rollup_outbox_clear(st);
 	cl_store_close(st);
 	return rc;
 }
@@ -255,6 +259,17 @@ static int start_stream(struct cl_server *s)
 	so.on_news2 = live_news2;
 	so.want_vitals = live_wants_vitals;
 	so.outbox = outbox;
+	if (cl_out_kafka_rollups(&s->cfg)) {
+		const char *w = cl_out_kafka_rollups(&s->cfg);
+		int found = 0;
+
+		for (int i = 0; i < so.nwindows; i++)
+			found |= strcmp(so.windows[i].name, w) == 0;
+		if (!found)
+			return cl_error_set(CL_EINVAL, "kafka_out.rollups_window '%s' is not a window "
+					    "of stream.windows", w);
+		snprintf(so.rollup_window, sizeof(so.rollup_window), "%s", w);
+	}
 	so.on_outbox = outbox_written;
 	so.hook_arg = s;
 	s->stream_opts = so;

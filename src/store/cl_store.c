@@ -115,6 +115,10 @@ static const char schema[] =
 	" json TEXT NOT NULL);"
 	/* outbox_cursor (one row per consumer of the outbox) is made by
 	 * migrate_outbox, which knows whether the store is older than it */
+	/* rollups of one window for Kafka out, by key, in the order made */
+	"CREATE TABLE IF NOT EXISTS rollup_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" patient_id TEXT NOT NULL, vital TEXT NOT NULL, window TEXT NOT NULL,"
+	" start_us INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS access_alert(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" kind TEXT NOT NULL, ts_us INTEGER NOT NULL, principal TEXT NOT NULL, role TEXT NOT NULL,"
 	" patient_id TEXT NOT NULL, reason TEXT NOT NULL, request_id TEXT NOT NULL,"
@@ -123,7 +127,13 @@ static const char schema[] =
 struct cl_store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
+	char rollup_window[32];     /* its new rollups go to rollup_outbox; "" none */
 };
+
+void cl_store_rollup_outbox_window(struct cl_store *s, const char *window)
+{
+	snprintf(s->rollup_window, sizeof(s->rollup_window), "%s", window ? window : "");
+}
 
 sqlite3 *cl_store_sqlite(struct cl_store *s)
 {
@@ -317,6 +327,7 @@ int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vit
 			const struct cl_agg_summary *a)
 {
 	sqlite3_stmt *q = s->q[Q_ROLLUP];
+	int rc;
 
 	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, vital, -1, SQLITE_STATIC);
@@ -331,7 +342,12 @@ int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vit
 	sqlite3_bind_double(q, 11, a->p50);
 	sqlite3_bind_double(q, 12, a->p90);
 	sqlite3_bind_double(q, 13, a->p99);
-	return run(s, Q_ROLLUP, "store a rollup");
+	rc = run(s, Q_ROLLUP, "store a rollup");
+	/* a new one (not one a replay made again) of the window published */
+	if (rc == CL_OK && s->rollup_window[0] && strcmp(window, s->rollup_window) == 0 &&
+	    sqlite3_changes(s->db) > 0)
+		rc = cl_store_rollup_outbox_put(s, patient, vital, window, start_us);
+	return rc;
 }
 
 int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,

@@ -9,12 +9,17 @@
  * A store from before the cursors (the webhook removing what it
  * delivered) gains the webhook's cursor just before the oldest entry
  * left, so it resumes where it was.
+ *
+ * The rollup outbox: a new rollup of the window named is queued once (a
+ * replay storing it again is not), other windows not at all; next gives
+ * it as JSON with its statistics; done removes it.
  */
 #include "cl_test.h"
 #include "core/cl_error.h"
 #include "store/cl_db.h"
 #include "store/cl_store.h"
 #include "store/cl_store_outbox.h"
+#include "model/cl_rollup.h"
 
 #include <sqlite3.h>
 
@@ -149,12 +154,50 @@ static void test_migration(void **state)
 	cl_test_rmtree(dir);
 }
 
+static void test_rollups(void **state)
+{
+	struct cl_agg_summary a = { .count = 2, .min = 60, .max = 80, .mean = 70, .p50 = 70,
+				    .p90 = 80, .p99 = 80 };
+	struct cl_store *st;
+	char dir[256], *json;
+	int64_t seq, n;
+
+	(void)state;
+	cl_test_tmpdir(dir, sizeof(dir));
+	assert_int_equal(cl_store_create(dir, &st), CL_OK);
+	/* no window named: nothing queued */
+	assert_int_equal(cl_store_put_rollup(st, "p0", "heart_rate", "1m", 0, 60000000, &a), CL_OK);
+	cl_store_rollup_outbox_window(st, "1m");
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", 60000000, 120000000, &a),
+			 CL_OK);
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", 60000000, 120000000, &a),
+			 CL_OK);
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1h", 0, 3600000000ll, &a),
+			 CL_OK);
+	assert_int_equal(cl_store_rollup_outbox_pending(st, &n), CL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(cl_store_rollup_outbox_next(st, 0, &seq, &json), CL_OK);
+	assert_non_null(strstr(json, "\"patient_id\":\"p1\""));
+	assert_non_null(strstr(json, "\"loinc\":\"8867-4\""));
+	assert_non_null(strstr(json, "\"start\":\"1970-01-01T00:01:00.000Z\""));
+	assert_non_null(strstr(json, "\"count\":2"));
+	assert_non_null(strstr(json, "\"mean\":70"));
+	free(json);
+	assert_int_equal(cl_store_rollup_outbox_next(st, seq, &seq, &json), CL_ENOENT);
+	assert_int_equal(cl_store_rollup_outbox_done(st, 1), CL_OK);
+	assert_int_equal(cl_store_rollup_outbox_pending(st, &n), CL_OK);
+	assert_int_equal(n, 0);
+	cl_store_close(st);
+	cl_test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_cursors),
 		cmocka_unit_test(test_ack_note),
 		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_rollups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
