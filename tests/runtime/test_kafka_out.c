@@ -12,7 +12,8 @@
  *
  * Broker down: an alert raised while the only broker refuses connections
  * is pending, its delivery fails after kafka_out.message_timeout and is
- * counted, nothing is sent; serve is SIGKILLed then, the broker comes
+ * counted, nothing is sent, `carelake status` shows it waiting in the
+ * outbox; serve is SIGKILLed then, the broker comes
  * back, and after the restart the alert arrives (at least once, under the
  * same event_id) and nothing is pending.
  *
@@ -359,6 +360,28 @@ static void test_json(void **state)
 	msgs_free(m, n);
 }
 
+/* outbox.<consumer> of `carelake status --json`, or -1. */
+static long status_outbox(const char *data, const char *consumer)
+{
+	char cmd[1200], out[65536];
+	size_t n;
+	FILE *p;
+	json_t *j;
+	long v = -1;
+
+	snprintf(cmd, sizeof(cmd), "'%s' status --data '%s' --json 2>/dev/null", bin, data);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	j = json_loads(out, 0, NULL);
+	if (json_is_integer(json_object_get(json_object_get(j, "outbox"), consumer)))
+		v = (long)json_integer_value(json_object_get(json_object_get(j, "outbox"), consumer));
+	json_decref(j);
+	return v;
+}
+
 static void test_broker_down(void **state)
 {
 	const char *extra[] = { "--set", brokers_arg, "--set", "kafka_out.alerts_topic=alerts-down",
@@ -383,6 +406,8 @@ static void test_broker_down(void **state)
 	wait_metric(&s, "carelake_kafka_out_failed_total", 1);
 	pending = metric(&s, "carelake_kafka_out_pending");
 	assert_int_equal(metric(&s, "carelake_kafka_out_sent_total"), 0);
+	/* and `carelake status` says so */
+	assert_true(status_outbox(data, "kafka") >= 2);
 	/* killed with the alerts unconfirmed */
 	server_kill(&s);
 	assert_int_equal(rd_kafka_mock_broker_set_up(mcluster, 1), 0);
@@ -393,6 +418,7 @@ static void test_broker_down(void **state)
 		usleep(10000);
 	assert_int_equal(metric(&s, "carelake_kafka_out_pending"), 0);
 	assert_int_equal(server_stop(&s), 0);
+	assert_int_equal(status_outbox(data, "kafka"), 0);
 
 	/* every alert at least once; a copy has the same event_id */
 	n = consume("alerts-down", m, 8, 0);
