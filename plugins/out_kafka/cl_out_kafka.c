@@ -387,10 +387,15 @@ static int produce(struct cl_out_kafka *k, struct lane *l, int64_t seq, const ch
 		return CL_OK;
 	}
 	free(payload);
-	if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+	if (e != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+		/* a full queue, or a producer in a fatal state (remade by
+		 * out_main): not read, tried again */
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			cl_log_warn("kafka_out", "event=not_produced topic=%s seq=%lld error=%s",
+				    CL_LOG_Q(topic), (long long)seq, CL_LOG_Q(rd_kafka_err2str(e)));
 		return CL_EBUSY;
-	/* refused before it left: too large for message.max.bytes, or no
-	 * such topic in the configuration */
+	}
+	/* refused before it left: larger than message.max.bytes */
 	atomic_fetch_add(&k->rejected, 1);
 	cl_log_error("kafka_out", "event=rejected topic=%s seq=%lld error=%s", CL_LOG_Q(topic),
 		     (long long)seq, CL_LOG_Q(rd_kafka_err2str(e)));
@@ -438,6 +443,35 @@ static int alerts_commit(struct cl_store *s, int64_t seq)
 	return cl_store_outbox_advance(s, CL_OUT_KAFKA_CURSOR, seq);
 }
 
+/* An idempotent producer can fail fatally (the brokers lost track of its
+ * sequence, say): what it held is given up, the producer made anew, and
+ * every lane starts over from its cursor. */
+static void remake_if_fatal(struct cl_out_kafka *k, struct cl_worker *wk)
+{
+	char why[512];
+
+	if (rd_kafka_fatal_error(k->rk, why, sizeof(why)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	cl_log_error("kafka_out", "event=producer_failed detail=%s", CL_LOG_Q(why));
+	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_poll(k->rk, 0);
+	rd_kafka_destroy(k->rk);
+	k->rk = NULL;
+	atomic_store(&k->in_flight, 0);
+	for (int i = 0; i < LANES; i++) {
+		struct lane *l = &k->lane[i];
+
+		l->head = l->n = l->rewind = 0;
+		l->read = l->cursor;
+	}
+	while (producer_open(k) != CL_OK) {
+		cl_log_error("kafka_out", "event=producer_not_made detail=%s",
+			     CL_LOG_Q(cl_error_detail()));
+		if (cl_worker_wait(wk, 1000000))
+			return;
+	}
+}
+
 static void out_main(struct cl_worker *wk, void *arg)
 {
 	struct cl_out_kafka *k = arg;
@@ -477,6 +511,9 @@ static void out_main(struct cl_worker *wk, void *arg)
 			busy |= k->lane[i].n > 0;
 		}
 		update_pending(k);
+		remake_if_fatal(k, wk);
+		if (!k->rk)
+			goto out;
 		if (!busy && cl_worker_wait(wk, 1000000))
 			break;
 	}
@@ -487,7 +524,8 @@ static void out_main(struct cl_worker *wk, void *arg)
 	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(k->rk, 0);
 out:
-	rd_kafka_destroy(k->rk);
+	if (k->rk)
+		rd_kafka_destroy(k->rk);
 	cl_store_close(k->st);
 	k->rk = NULL;
 	k->st = NULL;

@@ -8,7 +8,9 @@
  * header and field and a stable event_id; the pending gauge goes back to
  * 0. A message the broker refuses for good (MSG_SIZE_TOO_LARGE, pushed
  * as the mock's next Produce answer) is counted as rejected and passed
- * over, and the next alert still goes out.
+ * over, and the next alert still goes out. A Produce answered with
+ * OUT_OF_ORDER_SEQUENCE_NUMBER (fatal for an idempotent producer): the
+ * producer is made anew and the alert still arrives.
  *
  * Broker down: an alert raised while the only broker refuses connections
  * is pending, its delivery fails after kafka_out.message_timeout and is
@@ -298,6 +300,15 @@ static void test_json(void **state)
 	wait_alert(&s, "p4");
 	wait_accounted(&s);
 	assert_int_equal(metric(&s, "carelake_kafka_out_failed_total"), 0);
+	/* a broker that lost the producer's sequence (a fatal error for an
+	 * idempotent producer): the producer is made anew, nothing is lost */
+	rd_kafka_mock_push_request_errors(mcluster, 0 /* Produce */, 1,
+					  RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+	r = post(&s, test_event("j5", "mon-5", "p6", "spo2", 82, "%"));
+	assert_int_equal(r.code, 200);
+	free(r.body);
+	wait_alert(&s, "p6");
+	wait_accounted(&s);
 	sent = metric(&s, "carelake_kafka_out_sent_total");
 	rejected = metric(&s, "carelake_kafka_out_rejected_total");
 	/* p3's alerts went in one Produce request, or more */
