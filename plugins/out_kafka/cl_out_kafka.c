@@ -15,6 +15,7 @@
 #include "core/cl_log.h"
 #include "core/cl_mem.h"
 #include "core/cl_prom.h"
+#include "core/cl_time.h"
 #include "core/cl_worker.h"
 #include "fhir/cl_fhir_alert.h"
 #include "fhir/cl_fhir_rollup.h"
@@ -71,6 +72,7 @@ struct cl_out_kafka {
 	struct cl_store *st;
 	int fhir;                        /* kafka_out.format fhir */
 	struct lane lane[LANES];
+	int64_t pending_at;              /* when the pending gauges were counted */
 	_Atomic uint64_t sent, failed, rejected, skipped, in_flight, rollups_sent;
 };
 
@@ -426,10 +428,15 @@ static void fill(struct cl_out_kafka *k, struct lane *l)
 	}
 }
 
-static void update_pending(struct cl_out_kafka *k)
+/* The pending gauges from the store: when force (before the thread
+ * waits), else at most every 200 ms (counting a long backlog costs). */
+static void update_pending(struct cl_out_kafka *k, int force)
 {
-	int64_t n;
+	int64_t n, now = cl_time_mono_us();
 
+	if (!force && now - k->pending_at < 200000)
+		return;
+	k->pending_at = now;
 	if (k->lane[LANE_ALERTS].topic[0] &&
 	    cl_store_outbox_pending(k->st, k->lane[LANE_ALERTS].cursor, &n) == CL_OK)
 		atomic_store(&k->lane[LANE_ALERTS].pending, (uint64_t)n);
@@ -495,7 +502,7 @@ static void out_main(struct cl_worker *wk, void *arg)
 		    "cursor=%lld", CL_LOG_Q(k->lane[LANE_ALERTS].topic),
 		    CL_LOG_Q(k->lane[LANE_ROLLUPS].topic), k->fhir ? "fhir" : "json",
 		    (long long)k->lane[LANE_ALERTS].cursor);
-	update_pending(k);
+	update_pending(k, 1);
 	while (!cl_worker_stopping(wk)) {
 		int busy = 0;
 
@@ -510,7 +517,7 @@ static void out_main(struct cl_worker *wk, void *arg)
 			maybe_rewind(k, &k->lane[i]);
 			busy |= k->lane[i].n > 0;
 		}
-		update_pending(k);
+		update_pending(k, !busy);
 		remake_if_fatal(k, wk);
 		if (!k->rk)
 			goto out;
