@@ -22,6 +22,7 @@
 #include "plugins/in_kafka/cl_in_kafka.h"
 #include "plugins/in_mqtt/cl_in_mqtt.h"
 #include "plugins/in_synthetic/cl_in_synthetic.h"
+#include "plugins/out_kafka/cl_out_kafka.h"
 #include "serve/cl_http_config.h"
 #include "serve/cl_session.h"
 #include "serve/cl_webhook.h"
@@ -37,6 +38,7 @@ const struct cl_config_section *const cl_config_sections[] = {
 	&cl_web_section,
 	&cl_mqtt_section,
 	&cl_kafka_section,
+	&cl_out_kafka_section,
 	&cl_stream_section,
 	&cl_webhook_section,
 	&cl_refine_section,

@@ -11,6 +11,7 @@
  * every earlier one is durable too.
  */
 #include "cl_in_kafka.h"
+#include "cl_kafka_conf.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -518,92 +519,32 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 			    CL_LOG_Q(buf));
 }
 
-/* The SASL password: kafka.sasl_password_file's line, or
- * $CARELAKE_KAFKA_PASSWORD; "" for none. */
-static int read_password(const struct cl_kafka_settings *ks, char *out, size_t cap)
-{
-	const char *env = getenv("CARELAKE_KAFKA_PASSWORD");
-	char *buf;
-	size_t len;
-	int rc;
-
-	out[0] = '\0';
-	if (!ks->sasl_password_file[0]) {
-		if (env && strlen(env) >= cap)
-			return cl_error_set(CL_ETOOBIG, "$CARELAKE_KAFKA_PASSWORD is too long");
-		if (env)
-			snprintf(out, cap, "%s", env);
-		return CL_OK;
-	}
-	rc = cl_fs_read_file(ks->sasl_password_file, cap, &buf, &len);
-	if (rc)
-		return cl_error_set(rc, "kafka.sasl_password_file '%s' cannot be read: %s",
-				    ks->sasl_password_file, cl_error_detail());
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	if (len >= cap) {
-		sodium_memzero(buf, len);
-		cl_free(buf);
-		return cl_error_set(CL_ETOOBIG, "kafka.sasl_password_file holds too long a line");
-	}
-	memcpy(out, buf, len);
-	out[len] = '\0';
-	sodium_memzero(buf, len);
-	cl_free(buf);
-	return CL_OK;
-}
-
-static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
-{
-	char err[256];
-
-	if (rd_kafka_conf_set(conf, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
-		return cl_error_set(CL_EINVAL, "Kafka setting %s: %s", key, err);
-	return CL_OK;
-}
-
 /* Makes the consumer and subscribes it to the input's topics. */
 static int consumer_open(struct kafka_in *k)
 {
 	const struct cl_kafka_settings *ks = cl_kafka_settings(k->in->cfg);
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_topic_partition_list_t *subs;
-	char num[32], password[4096], err[512], topics[CL_CFG_STRING_MAX], *save = NULL;
-	int rc = CL_OK, sasl = strncmp(ks->security_protocol, "SASL", 4) == 0;
+	char num[32], err[512], topics[CL_CFG_STRING_MAX], *save = NULL;
+	int rc = CL_OK;
 	rd_kafka_resp_err_t e;
 
 	snprintf(num, sizeof(num), "%lld", (long long)(ks->session_timeout_us / 1000));
-	rc = conf_set(conf, "bootstrap.servers", ks->brokers);
+	rc = cl_kafka_conf_common(conf, ks);
 	if (rc == CL_OK)
-		rc = conf_set(conf, "group.id", k->group);
+		rc = cl_kafka_conf_set(conf, "group.id", k->group);
 	if (rc == CL_OK)
-		rc = conf_set(conf, "client.id", ks->client_id);
+		rc = cl_kafka_conf_set(conf, "enable.auto.commit", "false");
 	if (rc == CL_OK)
-		rc = conf_set(conf, "enable.auto.commit", "false");
+		rc = cl_kafka_conf_set(conf, "enable.auto.offset.store", "false");
 	if (rc == CL_OK)
-		rc = conf_set(conf, "enable.auto.offset.store", "false");
+		rc = cl_kafka_conf_set(conf, "auto.offset.reset", ks->offset_reset);
 	if (rc == CL_OK)
-		rc = conf_set(conf, "auto.offset.reset", ks->offset_reset);
-	if (rc == CL_OK)
-		rc = conf_set(conf, "session.timeout.ms", num);
+		rc = cl_kafka_conf_set(conf, "session.timeout.ms", num);
 	if (rc == CL_OK) {
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)(ks->queue_max / 1024));
-		rc = conf_set(conf, "queued.max.messages.kbytes", num);
+		rc = cl_kafka_conf_set(conf, "queued.max.messages.kbytes", num);
 	}
-	if (rc == CL_OK)
-		rc = conf_set(conf, "security.protocol", ks->security_protocol);
-	if (rc == CL_OK && sasl)
-		rc = conf_set(conf, "sasl.mechanism", ks->sasl_mechanism);
-	if (rc == CL_OK && sasl)
-		rc = conf_set(conf, "sasl.username", ks->sasl_username);
-	if (rc == CL_OK && sasl)
-		rc = read_password(ks, password, sizeof(password));
-	if (rc == CL_OK && sasl)
-		rc = conf_set(conf, "sasl.password", password);
-	if (sasl)
-		sodium_memzero(password, sizeof(password));
-	if (rc == CL_OK && ks->ssl_ca_location[0])
-		rc = conf_set(conf, "ssl.ca.location", ks->ssl_ca_location);
 	if (rc) {
 		rd_kafka_conf_destroy(conf);
 		return rc;

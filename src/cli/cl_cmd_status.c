@@ -117,6 +117,11 @@ int cl_cmd_status(int argc, char **argv)
 			       json_string_value(json_object_get(v, "table_name")),
 			       json_integer_value(json_object_get(v, "partitions")),
 			       json_integer_value(json_object_get(v, "partitions")) == 1 ? "" : "s");
+		printf("outbox (alert changes not yet delivered, per consumer):\n");
+		if (!json_object_size(json_object_get(out, "outbox")))
+			printf("  none: no webhook or Kafka out\n");
+		json_object_foreach(json_object_get(out, "outbox"), k, v)
+			printf("  %-16s %lld\n", k, json_integer_value(v));
 		printf("sources:\n");
 		json_array_foreach(json_object_get(out, "sources"), i, v)
 			printf("  %-16s %lld files, %lld quarantined\n",

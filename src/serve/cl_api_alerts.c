@@ -153,6 +153,9 @@ static int alert_ack(struct cl_req *r, const struct alert_kind *k)
 			return cl_reply_error(r, 409, "already_acknowledged",
 					      "this alert was acknowledged before", NULL, NULL);
 		}
+		/* the acknowledgement is in the outbox for its consumers */
+		cl_webhook_poke(__atomic_load_n(&r->s->webhook, __ATOMIC_ACQUIRE));
+		cl_out_kafka_poke(__atomic_load_n(&r->s->kafka_out, __ATOMIC_ACQUIRE));
 		return cl_reply_json(r, 200, a);
 	}
 }

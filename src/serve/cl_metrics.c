@@ -52,6 +52,8 @@ char *cl_metrics_render(struct cl_server *s, size_t *len)
 	if (s->webhook)
 		cl_webhook_metrics(s->webhook, &p);
 	cl_objstore_metrics(&p);
+	if (s->kafka_out)
+		cl_out_kafka_metrics(s->kafka_out, &p);
 	cl_prom_gauge(&p, "carelake_uptime_seconds", "Seconds since this server started.",
 		      (double)((cl_time_now_us() - s->started_us) / 1000000));
 	*len = p.len;

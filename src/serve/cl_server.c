@@ -20,6 +20,8 @@
 #include "batch/cl_pipeline.h"
 #include "fhir/cl_fhir_export.h"
 #include "privacy/cl_deid.h"
+#include "store/cl_store.h"
+#include "store/cl_store_outbox.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -78,6 +80,7 @@ static void outbox_written(void *arg)
 	struct cl_server *s = arg;
 
 	cl_webhook_poke(__atomic_load_n(&s->webhook, __ATOMIC_ACQUIRE));
+	cl_out_kafka_poke(__atomic_load_n(&s->kafka_out, __ATOMIC_ACQUIRE));
 }
 
 static void live_vital(void *arg, const char *json, size_t len, const char *patient)
@@ -240,11 +243,38 @@ static void fhir_rows_main(struct cl_worker *w, void *arg)
 	cl_batch_close(b);
 }
 
+/* Names the alert outbox's consumers this start runs (cl_store_outbox.h)
+ * before anything can write to it; *any: there is one. Empties the rollup
+ * outbox when Kafka out does not publish rollups. */
+static int outbox_consumers(struct cl_server *s, int *any)
+{
+	const char *names[2];
+	struct cl_store *st = NULL;
+	int n = 0, rc;
+
+	if (cl_webhook_settings(&s->cfg)->url[0])
+		names[n++] = "webhook";
+	if (cl_out_kafka_alerts(&s->cfg))
+		names[n++] = CL_OUT_KAFKA_CURSOR;
+	*any = n > 0;
+	rc = cl_store_create(s->data_dir, &st);
+	if (rc == CL_OK)
+		rc = cl_store_outbox_consumers(st, names, n);
+	/* rollups nobody publishes any more */
+	if (rc == CL_OK && !cl_out_kafka_rollups(&s->cfg))
+		rc = cl_store_rollup_outbox_clear(st);
+	cl_store_close(st);
+	return rc;
+}
+
 /* The stream processor, following the inputs' logs, publishing live. */
 static int start_stream(struct cl_server *s)
 {
 	struct cl_stream_options so;
-	int rc = cl_stream_options_from_config(&so, &s->cfg);
+	int rc = cl_stream_options_from_config(&so, &s->cfg), outbox = 0;
+
+	if (rc == CL_OK)
+		rc = outbox_consumers(s, &outbox);
 
 	if (rc == CL_OK && cl_sse_create(1u << 20, &s->sse) != 0)
 		rc = cl_error_set(CL_ENOMEM, "no memory for the live stream");
@@ -254,7 +284,18 @@ static int start_stream(struct cl_server *s)
 	so.on_vital = live_vital;
 	so.on_news2 = live_news2;
 	so.want_vitals = live_wants_vitals;
-	so.outbox = cl_webhook_settings(&s->cfg)->url[0] != '\0';
+	so.outbox = outbox;
+	if (cl_out_kafka_rollups(&s->cfg)) {
+		const char *w = cl_out_kafka_rollups(&s->cfg);
+		int found = 0;
+
+		for (int i = 0; i < so.nwindows; i++)
+			found |= strcmp(so.windows[i].name, w) == 0;
+		if (!found)
+			return cl_error_set(CL_EINVAL, "kafka_out.rollups_window '%s' is not a window "
+					    "of stream.windows", w);
+		snprintf(so.rollup_window, sizeof(so.rollup_window), "%s", w);
+	}
 	so.on_outbox = outbox_written;
 	so.hook_arg = s;
 	s->stream_opts = so;
@@ -264,8 +305,8 @@ static int start_stream(struct cl_server *s)
 	return rc;
 }
 
-/* Pipelines, the refiner, and the webhook (after the stream, which
- * creates the outbox it reads). */
+/* Pipelines, the refiner, the webhook and Kafka out (after the stream,
+ * which creates the outbox they read). */
 static int start_batch(struct cl_server *s)
 {
 	const struct cl_webhook_settings *ws = cl_webhook_settings(&s->cfg);
@@ -285,6 +326,12 @@ static int start_batch(struct cl_server *s)
 
 		rc = cl_webhook_start(ws, s->data_dir, &w);
 		__atomic_store_n(&s->webhook, w, __ATOMIC_RELEASE);
+	}
+	if (rc == CL_OK && cl_out_kafka_wanted(&s->cfg)) {
+		struct cl_out_kafka *k = NULL;
+
+		rc = cl_out_kafka_start(&s->cfg, s->data_dir, &k);
+		__atomic_store_n(&s->kafka_out, k, __ATOMIC_RELEASE);
 	}
 	return rc;
 }
@@ -380,6 +427,7 @@ void cl_server_stop(struct cl_server *s)
 	cl_stream_stop(s->stream);  /* applies what is durable, checkpoints */
 	cl_bronze_close(s->bronze); /* commits what was accepted */
 	cl_webhook_stop(s->webhook); /* what it cannot deliver stays in the outbox */
+	cl_out_kafka_stop(s->kafka_out); /* and what the brokers did not confirm */
 	cl_worker_stop(s->ticker);
 	cl_sse_destroy(s->sse);
 	cl_inputs_destroy(s->inputs);

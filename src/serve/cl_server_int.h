@@ -18,6 +18,7 @@
 #include "cl_session.h"
 #include "cl_sse.h"
 #include "cl_webhook.h"
+#include "plugins/out_kafka/cl_out_kafka.h"
 
 #include <limits.h>
 #include <netinet/in.h>
@@ -47,6 +48,7 @@ struct cl_server {
 	struct cl_stream_options stream_opts;
 	struct cl_sse *sse;
 	struct cl_webhook *webhook;       /* NULL without webhook.url */
+	struct cl_out_kafka *kafka_out;   /* NULL without kafka_out.alerts_topic */
 	struct cl_worker *ticker;         /* SSE keep-alives */
 	struct cl_pipeline_runner *pipelines; /* NULL without pipelines.* */
 	struct cl_worker *refiner;        /* refine.interval: logs into silver */

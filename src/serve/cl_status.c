@@ -97,6 +97,33 @@ static json_t *object_storage(const struct cl_config *cfg)
 			 "bytes_down", (json_int_t)st.bytes_down);
 }
 
+/* What the alert outbox's consumers (cl_store_outbox.h) have still to
+ * deliver: {"webhook": N, "kafka": N, "kafka_rollups": N}, each consumer
+ * that has a cursor (and the rollups while any wait). A store from before
+ * the cursors has none. */
+static json_t *outbox(sqlite3 *db)
+{
+	json_t *o = json_object();
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(db, "SELECT c.name, (SELECT count(*) FROM alert_outbox"
+			       " WHERE seq > c.seq) FROM outbox_cursor c ORDER BY c.name", -1, &q,
+			       NULL) == SQLITE_OK) {
+		while (sqlite3_step(q) == SQLITE_ROW)
+			json_object_set_new(o, (const char *)sqlite3_column_text(q, 0),
+					    json_integer(sqlite3_column_int64(q, 1)));
+		sqlite3_finalize(q);
+	}
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM rollup_outbox", -1, &q,
+			       NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > 0)
+			json_object_set_new(o, "kafka_rollups",
+					    json_integer(sqlite3_column_int64(q, 0)));
+		sqlite3_finalize(q);
+	}
+	return o;
+}
+
 json_t *cl_status_json(sqlite3 *db, const char *data_dir, const struct cl_config *cfg, int runs)
 {
 	struct cl_pipeline p[CL_PIPELINES_MAX];
@@ -112,6 +139,7 @@ json_t *cl_status_json(sqlite3 *db, const char *data_dir, const struct cl_config
 	json_object_set_new(out, "sources", cl_batch_status_sources(db));
 	json_object_set_new(out, "quarantined", json_integer(cl_batch_status_quarantined(db)));
 	json_object_set_new(out, "lake", cl_lake_pending_tables(db));
+	json_object_set_new(out, "outbox", outbox(db));
 	json_object_set_new(out, "disk", disk(data_dir));
 	json_object_set_new(out, "object_storage", object_storage(cfg));
 	return out;

@@ -17,7 +17,8 @@
 struct cl_config;
 
 /* {"pipelines", "runs" (the latest `runs`), "lag", "sources",
- * "quarantined", "lake", "disk"}; NULL with the error set when the
+ * "quarantined", "lake", "outbox" (alert changes each consumer has still
+ * to deliver), "disk"}; NULL with the error set when the
  * pipelines in cfg cannot be read. */
 json_t *cl_status_json(sqlite3 *db, const char *data_dir, const struct cl_config *cfg, int runs);
 

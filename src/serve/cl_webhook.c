@@ -10,6 +10,7 @@
 #include "core/cl_time.h"
 #include "core/cl_worker.h"
 #include "store/cl_store.h"
+#include "store/cl_store_outbox.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#define CURSOR "webhook"  /* its cursor in the outbox (cl_store_outbox.h) */
 
 struct item {
 	char *json;
@@ -144,21 +147,27 @@ static int may_see(const struct cl_webhook *w, const char *json)
 	return ok;
 }
 
-/* An alert the receiver's role may not see: out of the outbox, counted. */
+/* Done with seq: the webhook's cursor moves past it. */
+static void done(int64_t seq, struct cl_store *st)
+{
+	if (cl_store_outbox_advance(st, CURSOR, seq) != CL_OK)
+		cl_log_error("webhook", "event=outbox_not_updated detail=%s",
+			     CL_LOG_Q(cl_error_detail()));
+}
+
+/* An alert the receiver's role may not see: passed over, counted. */
 static void withhold(struct cl_webhook *w, struct cl_store *st, int64_t seq, struct item *it)
 {
 	pthread_mutex_lock(&w->mu);
 	w->st.withheld++;
 	pthread_mutex_unlock(&w->mu);
 	cl_free(it->json);
-	if (cl_store_outbox_delete(st, seq) != CL_OK)
-		cl_log_error("webhook", "event=outbox_not_updated detail=%s",
-			     CL_LOG_Q(cl_error_detail()));
+	done(seq, st);
 }
 
-/* Reads the outbox in order; an entry leaves it once delivered or
- * dead-lettered, so a kill at any moment loses nothing (an alert may at
- * worst be delivered twice). */
+/* Reads the outbox in order from its cursor; the cursor passes an entry
+ * once it is delivered or dead-lettered, so a kill at any moment loses
+ * nothing (an alert may at worst be delivered twice). */
 static void webhook_main(struct cl_worker *wk, void *arg)
 {
 	struct cl_webhook *w = arg;
@@ -167,7 +176,9 @@ static void webhook_main(struct cl_worker *wk, void *arg)
 	int64_t last = 0;
 
 	while (!st) {
-		if (cl_store_open(w->data_dir, &st) != CL_OK) {
+		if (cl_store_open(w->data_dir, &st) != CL_OK ||
+		    cl_store_outbox_cursor(st, CURSOR, &last) != CL_OK) {
+			cl_store_close(st);
 			st = NULL;
 			if (cl_worker_wait(wk, 200000))
 				goto out;
@@ -178,7 +189,7 @@ static void webhook_main(struct cl_worker *wk, void *arg)
 		int64_t seq, queued = 0;
 		int rc = cl_store_outbox_next(st, last, &seq, &it.json), tries = 0;
 
-		if (cl_store_outbox_count(st, &queued) == CL_OK) {
+		if (cl_store_outbox_pending(st, last, &queued) == CL_OK) {
 			pthread_mutex_lock(&w->mu);
 			w->st.queued = (uint64_t)queued;
 			pthread_mutex_unlock(&w->mu);
@@ -215,9 +226,7 @@ static void webhook_main(struct cl_worker *wk, void *arg)
 		if (rc != CL_OK)
 			dead_letter(w, &it, tries);
 		cl_free(it.json);
-		if (cl_store_outbox_delete(st, seq) != CL_OK)
-			cl_log_error("webhook", "event=outbox_not_updated detail=%s",
-				     CL_LOG_Q(cl_error_detail()));
+		done(seq, st);
 		last = seq;
 		/* at stop: what is already there still goes out, while it can */
 		if (rc != CL_OK && cl_worker_stopping(wk))
@@ -306,7 +315,8 @@ void cl_webhook_metrics(struct cl_webhook *w, struct cl_prom *p)
 
 static const struct cl_config_entry webhook_entries[] = {
 	{ "url", CL_CFG_STRING, "", 0, 0, F(url),
-	  "POST every alert opened or closed to this URL as JSON; empty: no webhook", NULL },
+	  "POST every alert opened or closed, and every acknowledgement, to this URL as JSON; "
+	  "empty: no webhook", NULL },
 	{ "attempts", CL_CFG_U32, "3", 1, 100, F(attempts),
 	  "tries per alert before it goes to the dead-letter file", NULL },
 	{ "backoff", CL_CFG_DURATION, "1s", 1000, 600 * SEC, F(backoff_us),

@@ -1,6 +1,6 @@
 /*
- * Alert webhooks: every alert opened or closed is POSTed as JSON to
- * `webhook.url` (libcurl), retried with exponential backoff up to
+ * Alert webhooks: every alert opened or closed, and every acknowledgement
+ * ("state":"acknowledged"), is POSTed as JSON to `webhook.url` (libcurl), retried with exponential backoff up to
  * `webhook.attempts` times; what still fails is appended, with the reason,
  * to <data>/alerts/webhook-dead-letter.ndjson (fsynced), so it is never
  * lost silently. Delivery runs on its own thread: a slow receiver never
@@ -11,8 +11,11 @@
  * clinical alert; an engineer receiver only alerts of no patient (a
  * pipeline that failed); a compliance receiver only access alerts (a
  * clinician broke the glass, cl_store_access.h); an admin receiver all of
- * them. An alert withheld from it leaves the outbox uncounted as
+ * them. An alert withheld from it is passed over, uncounted as
  * delivered (carelake_webhook_withheld_total).
+ *
+ * It reads the alert outbox from its own cursor, "webhook"
+ * (cl_store_outbox.h), beside Kafka out's.
  */
 #ifndef CL_WEBHOOK_H
 #define CL_WEBHOOK_H

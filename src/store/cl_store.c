@@ -4,6 +4,7 @@
 #include "cl_store.h"
 #include "cl_db.h"
 #include "cl_store_int.h"
+#include "cl_store_outbox.h"
 #include "cl_sql_json.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
@@ -23,7 +24,7 @@
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CKPT_GET, Q_CKPT_SET, Q_VITAL, Q_ROLLUP, Q_NEWS2,
 	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_ALERT_OPEN, Q_ALERT_HELD, Q_ALERT_CLOSE, Q_ALERTS_OPEN, Q_ALERT_ACK,
-	Q_ALERT_MAX, Q_NEWS2_MINUTE, Q_NEWS2_HISTORY, Q_OUTBOX_PUT, Q_OUTBOX_GET, Q_OUTBOX_DEL, Q_OUTBOX_COUNT,
+	Q_ALERT_MAX, Q_NEWS2_MINUTE, Q_NEWS2_HISTORY, Q_OUTBOX_PUT, Q_OUTBOX_GET, Q_OUTBOX_COUNT,
 	Q_COUNT,
 };
 
@@ -72,7 +73,6 @@ static const char *const sql[Q_COUNT] = {
 	[Q_ALERT_MAX] = "SELECT coalesce(max(id), 0) FROM alert",
 	[Q_OUTBOX_PUT] = "INSERT INTO alert_outbox(json) VALUES (?1)",
 	[Q_OUTBOX_GET] = "SELECT seq, json FROM alert_outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-	[Q_OUTBOX_DEL] = "DELETE FROM alert_outbox WHERE seq = ?1",
 	[Q_OUTBOX_COUNT] = "SELECT count(*) FROM alert_outbox",
 };
 
@@ -113,6 +113,12 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS alert_patient ON alert(patient_id, opened_us);"
 	"CREATE TABLE IF NOT EXISTS alert_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" json TEXT NOT NULL);"
+	/* outbox_cursor (one row per consumer of the outbox) is made by
+	 * migrate_outbox, which knows whether the store is older than it */
+	/* rollups of one window for Kafka out, by key, in the order made */
+	"CREATE TABLE IF NOT EXISTS rollup_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" patient_id TEXT NOT NULL, vital TEXT NOT NULL, window TEXT NOT NULL,"
+	" start_us INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS access_alert(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" kind TEXT NOT NULL, ts_us INTEGER NOT NULL, principal TEXT NOT NULL, role TEXT NOT NULL,"
 	" patient_id TEXT NOT NULL, reason TEXT NOT NULL, request_id TEXT NOT NULL,"
@@ -121,7 +127,13 @@ static const char schema[] =
 struct cl_store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
+	char rollup_window[32];     /* its new rollups go to rollup_outbox; "" none */
 };
+
+void cl_store_rollup_outbox_window(struct cl_store *s, const char *window)
+{
+	snprintf(s->rollup_window, sizeof(s->rollup_window), "%s", window ? window : "");
+}
 
 sqlite3 *cl_store_sqlite(struct cl_store *s)
 {
@@ -157,6 +169,35 @@ static int migrate(sqlite3 *db, char **err)
 	return rc;
 }
 
+/* Stores made when the webhook was the outbox's only consumer (it removed
+ * each entry once delivered, so whatever is left is undelivered) gain the
+ * table of named cursors, the webhook's just before the oldest entry left:
+ * it resumes where it was, and a new consumer reads from its own cursor. */
+static int migrate_outbox(sqlite3 *db, char **err)
+{
+	sqlite3_stmt *q;
+	int have = 0, rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+			       " AND name = 'outbox_cursor'", -1, &q, NULL) != SQLITE_OK)
+		return SQLITE_ERROR;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		have = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (have)
+		return SQLITE_OK;
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE;"
+			    "CREATE TABLE IF NOT EXISTS outbox_cursor(name TEXT PRIMARY KEY,"
+			    " seq INTEGER NOT NULL);"
+			    "INSERT OR IGNORE INTO outbox_cursor(name, seq) VALUES ('webhook',"
+			    " coalesce((SELECT min(seq) - 1 FROM alert_outbox),"
+			    " (SELECT seq FROM sqlite_sequence WHERE name = 'alert_outbox'), 0));"
+			    "COMMIT;", NULL, NULL, err);
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 static int open_store(const char *data_dir, int create, struct cl_store **out)
 {
 	struct cl_store *s = cl_calloc(1, sizeof(*s));
@@ -171,7 +212,8 @@ static int open_store(const char *data_dir, int create, struct cl_store **out)
 		return rc;
 	}
 	if (create && (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK ||
-		       migrate(s->db, &err) != SQLITE_OK)) {
+		       migrate(s->db, &err) != SQLITE_OK ||
+		       migrate_outbox(s->db, &err) != SQLITE_OK)) {
 		rc = cl_error_set(CL_EIO, "carelake.db schema: %s", err ? err : "?");
 
 		sqlite3_free(err);
@@ -285,6 +327,7 @@ int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vit
 			const struct cl_agg_summary *a)
 {
 	sqlite3_stmt *q = s->q[Q_ROLLUP];
+	int rc;
 
 	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, vital, -1, SQLITE_STATIC);
@@ -299,7 +342,12 @@ int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vit
 	sqlite3_bind_double(q, 11, a->p50);
 	sqlite3_bind_double(q, 12, a->p90);
 	sqlite3_bind_double(q, 13, a->p99);
-	return run(s, Q_ROLLUP, "store a rollup");
+	rc = run(s, Q_ROLLUP, "store a rollup");
+	/* a new one (not one a replay made again) of the window published */
+	if (rc == CL_OK && s->rollup_window[0] && strcmp(window, s->rollup_window) == 0 &&
+	    sqlite3_changes(s->db) > 0)
+		rc = cl_store_rollup_outbox_put(s, patient, vital, window, start_us);
+	return rc;
 }
 
 int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
@@ -631,8 +679,14 @@ int cl_store_alert_max_id(struct cl_store *s, int64_t *id)
 
 int cl_store_outbox_put(struct cl_store *s, const char *json, size_t len)
 {
+	int64_t consumers = 0;
+	int rc = cl_store_outbox_consumers_count(s, &consumers);
+
+	/* nobody would ever read (and so remove) it */
+	if (rc != CL_OK || consumers == 0)
+		return rc;
 	sqlite3_bind_text(s->q[Q_OUTBOX_PUT], 1, json, (int)len, SQLITE_STATIC);
-	return run(s, Q_OUTBOX_PUT, "queue an alert for the webhook");
+	return run(s, Q_OUTBOX_PUT, "queue an alert for the outbox's consumers");
 }
 
 int cl_store_outbox_next(struct cl_store *s, int64_t after, int64_t *seq, char **json)
@@ -660,19 +714,13 @@ int cl_store_outbox_next(struct cl_store *s, int64_t after, int64_t *seq, char *
 	if (rc == SQLITE_DONE)
 		return CL_ENOENT;
 	if (rc != SQLITE_ROW)
-		return cl_store_db_error(s, "read the webhook outbox");
+		return cl_store_db_error(s, "read the alert outbox");
 	return *json ? CL_OK : cl_error_set(CL_ENOMEM, "no memory for an outbox entry");
-}
-
-int cl_store_outbox_delete(struct cl_store *s, int64_t seq)
-{
-	sqlite3_bind_int64(s->q[Q_OUTBOX_DEL], 1, seq);
-	return run(s, Q_OUTBOX_DEL, "remove a delivered alert from the outbox");
 }
 
 int cl_store_outbox_count(struct cl_store *s, int64_t *n)
 {
-	return scalar(s, Q_OUTBOX_COUNT, "count the webhook outbox", n);
+	return scalar(s, Q_OUTBOX_COUNT, "count the alert outbox", n);
 }
 
 int cl_store_alert_close(struct cl_store *s, int64_t id, int64_t ts_us)
@@ -697,15 +745,67 @@ int cl_store_alerts_open_each(struct cl_store *s,
 	return rc == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "read open alerts");
 }
 
-int cl_store_alert_ack(struct cl_store *s, int64_t id, const char *by, int *changed)
+/* The acknowledgement of alert id, for the outbox: the alert's rule,
+ * patient and device as its opening said them, "state":"acknowledged",
+ * when and by whom. */
+static int ack_note(struct cl_store *s, int64_t id, int64_t now, const char *by)
 {
+	sqlite3_stmt *q;
+	json_t *o = NULL;
+	char *doc = NULL;
 	int rc;
 
+	if (sqlite3_prepare_v2(s->db, "SELECT rule, severity, category, patient_id, device_id,"
+			       " message FROM alert WHERE id = ?1", -1, &q, NULL) != SQLITE_OK)
+		return cl_store_db_error(s, "read an acknowledged alert");
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		o = json_object();
+		json_object_set_new(o, "id", json_integer(id));
+		for (int c = 0; c < 6; c++)
+			json_object_set_new(o, sqlite3_column_name(q, c),
+					    json_string((const char *)sqlite3_column_text(q, c)));
+		json_object_set_new(o, "state", json_string("acknowledged"));
+		cl_store_json_time(o, "time", now);
+		json_object_set_new(o, "acknowledged_by", json_string(by));
+		doc = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "read an acknowledged alert");
+	if (!doc)
+		return cl_error_set(CL_ENOMEM, "no memory for an acknowledgement");
+	rc = cl_store_outbox_put(s, doc, strlen(doc));
+	free(doc);
+	return rc;
+}
+
+int cl_store_alert_ack(struct cl_store *s, int64_t id, const char *by, int *changed)
+{
+	int64_t now = cl_time_now_us();
+	int rc;
+
+	*changed = 0;
+	rc = cl_store_begin(s);
+	if (rc != CL_OK)
+		return rc;
 	sqlite3_bind_int64(s->q[Q_ALERT_ACK], 1, id);
-	sqlite3_bind_int64(s->q[Q_ALERT_ACK], 2, cl_time_now_us());
+	sqlite3_bind_int64(s->q[Q_ALERT_ACK], 2, now);
 	sqlite3_bind_text(s->q[Q_ALERT_ACK], 3, by, -1, SQLITE_STATIC);
 	rc = run(s, Q_ALERT_ACK, "acknowledge an alert");
-	*changed = sqlite3_changes(s->db);
+	if (rc == CL_OK)
+		*changed = sqlite3_changes(s->db);
+	/* the outbox's consumers are told in the same transaction */
+	if (rc == CL_OK && *changed)
+		rc = ack_note(s, id, now, by);
+	if (rc == CL_OK)
+		rc = cl_store_commit(s);
+	if (rc != CL_OK) {
+		cl_store_rollback(s);
+		*changed = 0;
+	}
 	return rc;
 }
 

@@ -132,12 +132,14 @@ int cl_store_alerts_open_each(struct cl_store *s,
 					 const char *patient, const char *device),
 			      void *arg);
 
-/* The webhook outbox: alert changes written in the same transaction as
- * the alert rows, removed once delivered or dead-lettered. next gives the
- * first entry after seq `after` (cl_malloc'd JSON), CL_ENOENT if none. */
+/* The alert outbox: alert changes (opened, closed, acknowledged) written
+ * in the same transaction as the alert rows, read by each consumer
+ * (webhook, Kafka out) from its own cursor (cl_store_outbox.h) and
+ * removed once every consumer is past them. put writes nothing while no
+ * consumer has a cursor. next gives the first entry after seq `after`
+ * (cl_malloc'd JSON), CL_ENOENT if none; count counts every entry. */
 int cl_store_outbox_put(struct cl_store *s, const char *json, size_t len);
 int cl_store_outbox_next(struct cl_store *s, int64_t after, int64_t *seq, char **json);
-int cl_store_outbox_delete(struct cl_store *s, int64_t seq);
 int cl_store_outbox_count(struct cl_store *s, int64_t *n);
 
 /*

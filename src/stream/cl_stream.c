@@ -21,6 +21,7 @@
 #include "core/cl_worker.h"
 #include "fhir/cl_fhir_obs.h"
 #include "store/cl_store.h"
+#include "store/cl_store_outbox.h"
 #include "stream/cl_sink.h"
 #include "stream/cl_news2.h"
 #include "ingest/cl_event.h"
@@ -1395,6 +1396,8 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 		rc = cl_store_create(data_dir, &st);
 		if (rc == CL_OK && (rc = cl_store_set_writer(st)) != CL_OK)
 			cl_store_close(st);
+		if (rc == CL_OK)
+			cl_store_rollup_outbox_window(st, o->rollup_window);
 		if (rc == CL_OK)
 			rc = cl_sink_start(st, s->log, 0, o->on_outbox, o->hook_arg, &s->sink);
 	}

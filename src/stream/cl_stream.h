@@ -66,6 +66,9 @@ struct cl_stream_options {
 	 * commit that did. */
 	int outbox;
 	void (*on_outbox)(void *arg);
+	/* rollup_window: the window (by name, "1m") whose new rollups also go
+	 * to the store's rollup outbox, for Kafka out; "" none */
+	char rollup_window[32];
 	void *hook_arg;
 	/* Reference data: a JSON object of patient id -> {"ward", "bed",
 	 * "attending"}; alerts and live vitals carry them. "" for none. */
