@@ -150,17 +150,28 @@ int cl_store_db_error(struct cl_store *s, const char *what)
 
 /* Stores made before alerts had a category and a confirmation time gain
  * the columns (every alert then was clinical and raised when it opened). */
-static int migrate(sqlite3 *db, char **err)
+/* Whether the one-number `query` answers more than 0: SQLITE_OK with
+ * *yes set, or the error. */
+static int exists(sqlite3 *db, const char *query, int *yes)
 {
 	sqlite3_stmt *q;
-	int have = 0, rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('alert')"
-			       " WHERE name = 'category'", -1, &q, NULL) != SQLITE_OK)
+	*yes = 0;
+	if (sqlite3_prepare_v2(db, query, -1, &q, NULL) != SQLITE_OK)
 		return SQLITE_ERROR;
 	if (sqlite3_step(q) == SQLITE_ROW)
-		have = sqlite3_column_int(q, 0);
+		*yes = sqlite3_column_int(q, 0) > 0;
 	sqlite3_finalize(q);
+	return SQLITE_OK;
+}
+
+static int migrate(sqlite3 *db, char **err)
+{
+	int have, rc;
+
+	if (exists(db, "SELECT count(*) FROM pragma_table_info('alert') WHERE name = 'category'",
+		   &have) != SQLITE_OK)
+		return SQLITE_ERROR;
 	if (have)
 		return SQLITE_OK;
 	rc = sqlite3_exec(db, "ALTER TABLE alert ADD COLUMN category TEXT NOT NULL DEFAULT 'clinical';"
@@ -175,15 +186,11 @@ static int migrate(sqlite3 *db, char **err)
  * it resumes where it was, and a new consumer reads from its own cursor. */
 static int migrate_outbox(sqlite3 *db, char **err)
 {
-	sqlite3_stmt *q;
-	int have = 0, rc;
+	int have, rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-			       " AND name = 'outbox_cursor'", -1, &q, NULL) != SQLITE_OK)
+	if (exists(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+		   " AND name = 'outbox_cursor'", &have) != SQLITE_OK)
 		return SQLITE_ERROR;
-	if (sqlite3_step(q) == SQLITE_ROW)
-		have = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
 	if (have)
 		return SQLITE_OK;
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE;"
