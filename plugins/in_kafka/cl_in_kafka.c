@@ -4,7 +4,8 @@
  * One thread per input owns its librdkafka consumer. It polls records,
  * hands each to ingest without waiting (CL_BLOG_NOWAIT), and keeps a FIFO
  * of the records taken with the bronze batches they went to. After every
- * poll it pops the records whose batches are durable, fsyncs the
+ * poll it pops the records whose batches are durable (and whose dead
+ * letter, with a dead-letter topic, the brokers confirmed), fsyncs the
  * dead-letter file if it was written, and commits the offsets just past
  * the popped records (asynchronously; synchronously on a revoke and at
  * stop). The FIFO is in the order records came, so popping a record means
@@ -79,6 +80,10 @@ static const struct cl_config_entry kafka_entries[] = {
 	{ "offset_reset", CL_CFG_CHOICE, "earliest", 0, 0, F(offset_reset),
 	  "where a group without committed offsets starts: earliest or latest",
 	  "earliest|latest" },
+	{ "dead_letter_topic", CL_CFG_STRING, "", 0, 0, F(dead_letter_topic),
+	  "topic that records with rejected content go to, as a JSON envelope with the reasons "
+	  "and headers naming the source topic, partition and offset (delivery confirmed before "
+	  "the source offset is committed); empty: <data>/kafka/dead-letter.ndjson", NULL },
 };
 
 const struct cl_config_section cl_kafka_section = {
@@ -102,6 +107,16 @@ struct pending {
 	uint64_t first, last;
 	char *ids;                /* ids it stored, to forget on failure */
 	size_t ids_len;
+	/* dead-letter topic: the envelope produced, until the brokers confirm
+	 * it (dl_state 1); 0 while in flight, -1 failed (produce it again) */
+	uint64_t dl_seq;          /* 0: none */
+	int dl_state;
+	int64_t dl_retry_at;      /* monotonic us: when to produce it again */
+	char *dl_env;
+	size_t dl_env_len;
+	char *dl_key;             /* the source record's key, or NULL */
+	size_t dl_key_len;
+	rd_kafka_headers_t *dl_hdrs; /* copied into each produce */
 };
 
 struct kafka_counters {
@@ -112,6 +127,8 @@ struct kafka_counters {
 	atomic_uint_fast64_t pauses;       /* times bronze pushed back */
 	atomic_uint_fast64_t errors;       /* consumer errors reported */
 	atomic_uint_fast64_t rebalances;
+	atomic_uint_fast64_t dl_produced;  /* dead letters delivered to the topic */
+	atomic_uint_fast64_t dl_failed;    /* dead-letter deliveries that failed (and were retried) */
 	atomic_int assigned;               /* partitions held now */
 	atomic_int paused;                 /* 1 while paused */
 };
@@ -131,6 +148,9 @@ struct kafka_in {
 	int dl_dirty;             /* written since its last fsync */
 	char dl_path[PATH_MAX];
 	struct cl_json_doc doc;
+	rd_kafka_t *dlp;          /* producer of the dead-letter topic, or NULL */
+	char dl_topic[CL_CFG_STRING_MAX];
+	uint64_t dl_next;         /* the last dl_seq given */
 	/* the record bronze could not take yet (partitions paused), or NULL */
 	rd_kafka_message_t *held;
 	struct kafka_counters c;
@@ -140,6 +160,10 @@ static void pending_free(struct pending *p)
 {
 	cl_free(p->topic);
 	cl_free(p->ids);
+	cl_free(p->dl_env);
+	cl_free(p->dl_key);
+	if (p->dl_hdrs)
+		rd_kafka_headers_destroy(p->dl_hdrs);
 }
 
 static void queue_clear(struct kafka_in *k)
@@ -168,10 +192,100 @@ static int queue_push(struct kafka_in *k, const struct pending *p)
 	return CL_OK;
 }
 
-/* Appends one line to the dead-letter file: where the record came from,
- * why it was refused, and the record as it came (the data directory keeps
- * patient data; the log never does). */
-static int dead_letter(struct kafka_in *k, const rd_kafka_message_t *m, json_t *reasons)
+/* Produces p's dead-letter envelope to the dead-letter topic; the
+ * delivery report (dl_report) tells when the brokers have it. */
+static int dl_produce(struct kafka_in *k, struct pending *p)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_copy(p->dl_hdrs);
+	rd_kafka_resp_err_t e;
+
+	p->dl_state = 0;
+	e = rd_kafka_producev(k->dlp, RD_KAFKA_V_TOPIC(k->dl_topic),
+			      RD_KAFKA_V_KEY(p->dl_key, p->dl_key_len),
+			      RD_KAFKA_V_VALUE(p->dl_env, p->dl_env_len),
+			      RD_KAFKA_V_HEADERS(h),
+			      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			      RD_KAFKA_V_OPAQUE((void *)(uintptr_t)p->dl_seq), RD_KAFKA_V_END);
+	if (e) {
+		/* the headers are the producer's only once it took the message */
+		rd_kafka_headers_destroy(h);
+		p->dl_state = -1;
+		p->dl_retry_at = cl_time_mono_us() + 500000;
+		atomic_fetch_add(&k->c.dl_failed, 1);
+		cl_log_warn("kafka", "event=dead_letter_produce_failed input=%s topic=%s reason=%s",
+			    k->in->p->name, CL_LOG_Q(k->dl_topic), CL_LOG_Q(rd_kafka_err2str(e)));
+	}
+	return CL_OK;
+}
+
+/* A dead letter's delivery report (from rd_kafka_poll on the producer, in
+ * the consumer's thread): marks its record, if still waiting. */
+static void dl_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct kafka_in *k = opaque;
+	uint64_t seq = (uint64_t)(uintptr_t)m->_private;
+
+	(void)rk;
+	for (size_t i = 0; i < k->q_len; i++) {
+		struct pending *p = &k->q[(k->q_head + i) % k->q_cap];
+
+		if (p->dl_seq != seq)
+			continue;
+		if (m->err) {
+			p->dl_state = -1;
+			p->dl_retry_at = cl_time_mono_us() + 500000;
+			atomic_fetch_add(&k->c.dl_failed, 1);
+			cl_log_warn("kafka", "event=dead_letter_not_delivered input=%s topic=%s "
+				    "partition=%d offset=%lld reason=%s retry_ms=500", k->in->p->name,
+				    CL_LOG_Q(k->dl_topic), (int)p->partition, (long long)p->offset,
+				    CL_LOG_Q(rd_kafka_err2str(m->err)));
+		} else {
+			p->dl_state = 1;
+			atomic_fetch_add(&k->c.dl_produced, 1);
+		}
+		return;
+	}
+}
+
+/* Keeps a dead letter for the topic in p: the envelope, the source key,
+ * and headers saying where it came from and why. */
+static int dl_keep(struct kafka_in *k, const rd_kafka_message_t *m, json_t *reasons, char *line,
+		   struct pending *p)
+{
+	json_t *first = json_array_get(reasons, 0);
+	const char *why = first ? json_string_value(json_object_get(first, "error")) : NULL;
+	char num[32];
+
+	p->dl_env = cl_strdup(line);
+	p->dl_env_len = strlen(line);
+	p->dl_hdrs = rd_kafka_headers_new(5);
+	if (m->key && m->key_len) {
+		p->dl_key = cl_malloc(m->key_len);
+		if (p->dl_key)
+			memcpy(p->dl_key, m->key, m->key_len);
+		p->dl_key_len = m->key_len;
+	}
+	if (!p->dl_env || !p->dl_hdrs || (m->key_len && !p->dl_key))
+		return cl_error_set(CL_ENOMEM, "no memory for a dead letter");
+	rd_kafka_header_add(p->dl_hdrs, "carelake-input", -1, k->in->p->name, -1);
+	rd_kafka_header_add(p->dl_hdrs, "carelake-source-topic", -1, rd_kafka_topic_name(m->rkt), -1);
+	snprintf(num, sizeof(num), "%d", (int)m->partition);
+	rd_kafka_header_add(p->dl_hdrs, "carelake-source-partition", -1, num, -1);
+	snprintf(num, sizeof(num), "%lld", (long long)m->offset);
+	rd_kafka_header_add(p->dl_hdrs, "carelake-source-offset", -1, num, -1);
+	rd_kafka_header_add(p->dl_hdrs, "carelake-reason", -1, why ? why : "rejected", -1);
+	p->dl_seq = ++k->dl_next;
+	atomic_fetch_add(&k->c.dead_letter, 1);
+	return dl_produce(k, p);
+}
+
+/* Writes one dead letter: where the record came from, why it was refused,
+ * and the record as it came (the data directory and the dead-letter topic
+ * keep patient data; the log never does). With a dead-letter topic it is
+ * produced there and p waits for the delivery; else it is appended to the
+ * dead-letter file. */
+static int dead_letter(struct kafka_in *k, const rd_kafka_message_t *m, json_t *reasons,
+		       struct pending *p)
 {
 	json_t *o = json_object();
 	char *line;
@@ -196,9 +310,17 @@ static int dead_letter(struct kafka_in *k, const rd_kafka_message_t *m, json_t *
 		}
 	}
 	line = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!line)
+	if (!line) {
+		json_decref(o);
 		return cl_error_set(CL_ENOMEM, "no memory for a dead-letter line");
+	}
+	if (k->dlp) {
+		rc = dl_keep(k, m, reasons, line, p);
+		json_decref(o);
+		free(line);
+		return rc;
+	}
+	json_decref(o);
 	if (k->dl_fd < 0) {
 		char d[PATH_MAX];
 
@@ -371,7 +493,9 @@ static int offer(struct kafka_in *k, const rd_kafka_message_t *m)
 		cl_log_warn("kafka", "event=dead_letter input=%s partition=%d offset=%lld reasons=%zu",
 			    k->in->p->name, (int)m->partition, (long long)m->offset,
 			    json_array_size(reasons));
-		rc = dead_letter(k, m, reasons);
+		rc = dead_letter(k, m, reasons, &p);
+		if (rc)
+			pending_free(&p);
 	} else {
 		json_decref(reasons);
 	}
@@ -420,6 +544,15 @@ static int flush(struct kafka_in *k, int sync)
 
 		if (p->queued && !cl_blog_poll_range(k->in->log, p->first, p->last, &brc))
 			break;
+		if (p->dl_seq && p->dl_state != 1) {
+			/* its dead letter is not confirmed yet: nothing past it
+			 * may be committed */
+			rd_kafka_poll(k->dlp, 0);
+			if (p->dl_state == -1 && cl_time_mono_us() >= p->dl_retry_at)
+				dl_produce(k, p);
+			if (p->dl_state != 1)
+				break;
+		}
 		if (brc != CL_OK) {
 			for (size_t i = 0; i < k->q_len; i++) {
 				struct pending *f = &k->q[(k->q_head + i) % k->q_cap];
@@ -562,34 +695,16 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
 	return CL_OK;
 }
 
-/* Makes the consumer and subscribes it to the input's topics. */
-static int consumer_open(struct kafka_in *k)
+/* The settings every client of ours shares: the brokers, the client id,
+ * how to talk to them. */
+static int common_conf(const struct cl_kafka_settings *ks, rd_kafka_conf_t *conf)
 {
-	const struct cl_kafka_settings *ks = cl_kafka_settings(k->in->cfg);
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *subs;
-	char num[32], password[4096], err[512], topics[CL_CFG_STRING_MAX], *save = NULL;
-	int rc = CL_OK, sasl = strncmp(ks->security_protocol, "SASL", 4) == 0;
-	rd_kafka_resp_err_t e;
+	char password[4096];
+	int rc, sasl = strncmp(ks->security_protocol, "SASL", 4) == 0;
 
-	snprintf(num, sizeof(num), "%lld", (long long)(ks->session_timeout_us / 1000));
 	rc = conf_set(conf, "bootstrap.servers", ks->brokers);
 	if (rc == CL_OK)
-		rc = conf_set(conf, "group.id", k->group);
-	if (rc == CL_OK)
 		rc = conf_set(conf, "client.id", ks->client_id);
-	if (rc == CL_OK)
-		rc = conf_set(conf, "enable.auto.commit", "false");
-	if (rc == CL_OK)
-		rc = conf_set(conf, "enable.auto.offset.store", "false");
-	if (rc == CL_OK)
-		rc = conf_set(conf, "auto.offset.reset", ks->offset_reset);
-	if (rc == CL_OK)
-		rc = conf_set(conf, "session.timeout.ms", num);
-	if (rc == CL_OK) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)(ks->queue_max / 1024));
-		rc = conf_set(conf, "queued.max.messages.kbytes", num);
-	}
 	if (rc == CL_OK)
 		rc = conf_set(conf, "security.protocol", ks->security_protocol);
 	if (rc == CL_OK && sasl)
@@ -604,6 +719,66 @@ static int consumer_open(struct kafka_in *k)
 		sodium_memzero(password, sizeof(password));
 	if (rc == CL_OK && ks->ssl_ca_location[0])
 		rc = conf_set(conf, "ssl.ca.location", ks->ssl_ca_location);
+	return rc;
+}
+
+/* The producer of the dead-letter topic: every broker acknowledges a
+ * dead letter before it counts as delivered. */
+static int dl_open(struct kafka_in *k)
+{
+	const struct cl_kafka_settings *ks = cl_kafka_settings(k->in->cfg);
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char err[512];
+	int rc = common_conf(ks, conf);
+
+	if (rc == CL_OK)
+		rc = conf_set(conf, "acks", "all");
+	if (rc == CL_OK)
+		rc = conf_set(conf, "linger.ms", "5");
+	if (rc) {
+		rd_kafka_conf_destroy(conf);
+		return rc;
+	}
+	rd_kafka_conf_set_opaque(conf, k);
+	rd_kafka_conf_set_dr_msg_cb(conf, dl_report);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	k->dlp = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+	if (!k->dlp) {
+		rd_kafka_conf_destroy(conf);
+		return cl_error_set(CL_EINVAL, "the Kafka dead-letter producer could not be made: %s",
+				    err);
+	}
+	return CL_OK;
+}
+
+/* Makes the consumer and subscribes it to the input's topics. */
+static int consumer_open(struct kafka_in *k)
+{
+	const struct cl_kafka_settings *ks = cl_kafka_settings(k->in->cfg);
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *subs;
+	char num[32], err[512], topics[CL_CFG_STRING_MAX], *save = NULL;
+	int rc = CL_OK;
+	rd_kafka_resp_err_t e;
+
+	snprintf(num, sizeof(num), "%lld", (long long)(ks->session_timeout_us / 1000));
+	rc = common_conf(ks, conf);
+	if (rc == CL_OK)
+		rc = conf_set(conf, "group.id", k->group);
+	if (rc == CL_OK)
+		rc = conf_set(conf, "enable.auto.commit", "false");
+	if (rc == CL_OK)
+		rc = conf_set(conf, "enable.auto.offset.store", "false");
+	if (rc == CL_OK)
+		rc = conf_set(conf, "auto.offset.reset", ks->offset_reset);
+	if (rc == CL_OK)
+		rc = conf_set(conf, "session.timeout.ms", num);
+	if (rc == CL_OK) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)(ks->queue_max / 1024));
+		rc = conf_set(conf, "queued.max.messages.kbytes", num);
+	}
+	if (rc == CL_OK && k->dl_topic[0] && !k->dlp)
+		rc = dl_open(k);
 	if (rc) {
 		rd_kafka_conf_destroy(conf);
 		return rc;
@@ -642,6 +817,13 @@ static void consumer_close(struct kafka_in *k)
 	rd_kafka_consumer_close(k->rk);
 	rd_kafka_destroy(k->rk);
 	k->rk = NULL;
+	if (k->dlp) {
+		/* what it still holds belongs to records not committed: they
+		 * are read, and dead-lettered, again */
+		rd_kafka_flush(k->dlp, 2000);
+		rd_kafka_destroy(k->dlp);
+		k->dlp = NULL;
+	}
 }
 
 /* Pauses (pause = 1) or resumes every partition assigned. */
@@ -759,6 +941,7 @@ static int kafka_init(struct cl_input *in, void **state)
 	k->dl_fd = -1;
 	snprintf(k->topics, sizeof(k->topics), "%s", topics);
 	snprintf(k->group, sizeof(k->group), "%s%s", ks->group, fhir ? "-fhir" : "");
+	snprintf(k->dl_topic, sizeof(k->dl_topic), "%s", ks->dead_letter_topic);
 	snprintf(k->dl_path, sizeof(k->dl_path), "%s/%s/%s", in->data_dir, DEAD_LETTER_DIR,
 		 DEAD_LETTER_FILE);
 	cl_json_doc_init(&k->doc);
@@ -788,7 +971,11 @@ static void kafka_metrics(struct cl_input *in, struct cl_prom *p)
 	} counters[] = {
 		{ "records", "Kafka records consumed.", offsetof(struct kafka_counters, records) },
 		{ "dead_letter", "Kafka records with rejected content, written with the reasons to "
-		  "the dead-letter file.", offsetof(struct kafka_counters, dead_letter) },
+		  "the dead-letter file or topic.", offsetof(struct kafka_counters, dead_letter) },
+		{ "dead_letter_delivered", "Dead letters the brokers confirmed on the dead-letter "
+		  "topic.", offsetof(struct kafka_counters, dl_produced) },
+		{ "dead_letter_failed", "Dead-letter deliveries that failed and were produced again.",
+		  offsetof(struct kafka_counters, dl_failed) },
 		{ "ids_added", "Device events from Kafka sent without an id and given "
 		  "kafka:<topic>:<partition>:<offset>.", offsetof(struct kafka_counters, ids_added) },
 		{ "committed", "Kafka records whose offsets were committed after they were durable.",

@@ -11,8 +11,10 @@
  *
  * Every record goes through the same per-record validation as over HTTP
  * and MQTT. A record with rejected content is written, with the reasons,
- * to the dead-letter file <data>/kafka/dead-letter.ndjson (fsynced before
- * its offset is committed). Offsets are committed by hand, and only once
+ * to the dead-letter topic kafka.dead_letter_topic (its delivery confirmed
+ * by the brokers before its offset is committed) or, when that is not
+ * set, to the dead-letter file <data>/kafka/dead-letter.ndjson (fsynced
+ * before its offset is committed). Offsets are committed by hand, and only once
  * every record up to them is durable in bronze (or in the dead-letter
  * file): a crash re-reads, never loses. A device event sent without an
  * `id` gets one, kafka:<topic>:<partition>:<offset>, before it is stored,
@@ -45,6 +47,7 @@ struct cl_kafka_settings {
 	int64_t session_timeout_us;                /* group session timeout */
 	uint64_t queue_max;                        /* bytes fetched ahead per consumer */
 	char offset_reset[CL_CFG_STRING_MAX];      /* earliest or latest, for a new group */
+	char dead_letter_topic[CL_CFG_STRING_MAX]; /* rejected records; empty: the file */
 };
 
 extern const struct cl_config_section cl_kafka_section;
