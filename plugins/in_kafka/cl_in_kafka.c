@@ -84,6 +84,10 @@ static const struct cl_config_entry kafka_entries[] = {
 	  "topic that records with rejected content go to, as a JSON envelope with the reasons "
 	  "and headers naming the source topic, partition and offset (delivery confirmed before "
 	  "the source offset is committed); empty: <data>/kafka/dead-letter.ndjson", NULL },
+	{ "rebuild_window", CL_CFG_DURATION, "15m", 0, 24 * 3600 * SEC, F(rebuild_window_us),
+	  "on taking over a partition, the stream state (windows, NEWS2, rule runs, open "
+	  "episodes, baselines) is rebuilt from the partition's records of this long before its "
+	  "committed offset, raising nothing and storing nothing; 0: no rebuild", NULL },
 };
 
 const struct cl_config_section cl_kafka_section = {
@@ -129,6 +133,9 @@ struct kafka_counters {
 	atomic_uint_fast64_t rebalances;
 	atomic_uint_fast64_t dl_produced;  /* dead letters delivered to the topic */
 	atomic_uint_fast64_t dl_failed;    /* dead-letter deliveries that failed (and were retried) */
+	atomic_uint_fast64_t rebuilt;      /* records replayed into the stream on takeovers */
+	atomic_uint_fast64_t rebuilds;     /* takeovers rebuilt */
+	atomic_uint_fast64_t rebuild_us;   /* time spent rebuilding */
 	atomic_int assigned;               /* partitions held now */
 	atomic_int paused;                 /* 1 while paused */
 };
@@ -149,6 +156,10 @@ struct kafka_in {
 	char dl_path[PATH_MAX];
 	struct cl_json_doc doc;
 	rd_kafka_t *dlp;          /* producer of the dead-letter topic, or NULL */
+	/* the partitions whose stream state this node holds: the last
+	 * assignment (eager), or what was added and not taken away since
+	 * (cooperative) */
+	rd_kafka_topic_partition_list_t *owned;
 	char dl_topic[CL_CFG_STRING_MAX];
 	uint64_t dl_next;         /* the last dl_seq given */
 	/* the record bronze could not take yet (partitions paused), or NULL */
@@ -615,17 +626,257 @@ static void drain(struct kafka_in *k)
 	}
 }
 
+static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value);
+static int common_conf(const struct cl_kafka_settings *ks, rd_kafka_conf_t *conf);
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
+/* A consumer of our group that never joins it: it reads the group's
+ * committed offsets and the partitions it is assigned by hand. */
+static rd_kafka_t *reader_open(struct kafka_in *k)
+{
+	const struct cl_kafka_settings *ks = cl_kafka_settings(k->in->cfg);
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char err[512];
+	rd_kafka_t *rk;
+	int rc = common_conf(ks, conf);
+
+	if (rc == CL_OK)
+		rc = conf_set(conf, "group.id", k->group);
+	if (rc == CL_OK)
+		rc = conf_set(conf, "enable.auto.commit", "false");
+	if (rc == CL_OK)
+		rc = conf_set(conf, "enable.partition.eof", "true");
+	if (rc == CL_OK)
+		rc = conf_set(conf, "auto.offset.reset", "earliest");
+	if (rc) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		cl_error_set(CL_EINVAL, "the Kafka rebuild reader could not be made: %s", err);
+	}
+	return rk;
+}
+
+/* The Kafka timestamp (ms) of the record at offset `at`, or -1. */
+static int64_t timestamp_at(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t at)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	int64_t ts = -1, t0 = cl_time_mono_us();
+
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = at;
+	if (rd_kafka_assign(rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		while (cl_time_mono_us() - t0 < 10 * SEC) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+			int got;
+
+			if (!m)
+				continue;
+			if (!m->err && m->partition == partition && m->offset == at)
+				ts = rd_kafka_message_timestamp(m, NULL);
+			got = !m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+			rd_kafka_message_destroy(m);
+			if (got)
+				break;
+		}
+		rd_kafka_assign(rk, NULL);
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return ts;
+}
+
+#define REBUILD_TIMEOUT_US (10 * 60 * SEC)
+#define REBUILD_CHUNK 20000
+
+/*
+ * Rebuilds the stream state of partitions this node did not hold: for
+ * each, the records from kafka.rebuild_window before now (by their Kafka
+ * timestamps; rd_kafka_offsets_for_times) up to the group's committed
+ * offset go to the stream's rebuild, and this returns once the stream has
+ * applied them. Records at and past the committed offset are the node's
+ * to consume as usual. On any failure it logs and returns: the partition
+ * is consumed with whatever state there is (as before rebuilds existed).
+ */
+static void rebuild(struct kafka_in *k, const rd_kafka_topic_partition_list_t *fresh)
+{
+	const struct cl_kafka_settings *ks = cl_kafka_settings(k->in->cfg);
+	int64_t t0 = cl_time_mono_us(), since_ms;
+	rd_kafka_topic_partition_list_t *ends = NULL, *read = NULL;
+	rd_kafka_resp_err_t e;
+	uint64_t n = 0;
+	int *done = NULL, left = 0, rc = CL_OK;
+	rd_kafka_t *rk = reader_open(k);
+
+	if (!rk) {
+		cl_log_error("kafka", "event=rebuild_failed input=%s reason=%s", k->in->p->name,
+			     CL_LOG_Q(cl_error_detail()));
+		return;
+	}
+	ends = rd_kafka_topic_partition_list_copy(fresh);
+	read = rd_kafka_topic_partition_list_copy(fresh);
+	since_ms = (cl_time_now_us() - ks->rebuild_window_us) / 1000;
+	e = rd_kafka_committed(rk, ends, 30000);
+	for (int i = 0; !e && i < read->cnt; i++)
+		read->elems[i].offset = since_ms;
+	if (!e)
+		e = rd_kafka_offsets_for_times(rk, read, 30000);
+	if (e) {
+		cl_log_error("kafka", "event=rebuild_failed input=%s reason=%s", k->in->p->name,
+			     CL_LOG_Q(rd_kafka_err2str(e)));
+		goto out;
+	}
+	done = cl_calloc((size_t)read->cnt + 1, sizeof(*done));
+	if (!done)
+		goto out;
+	for (int i = 0; i < read->cnt; i++) {
+		int64_t from = read->elems[i].offset, end = ends->elems[i].offset, lo, hi;
+
+		/* "no record that recent": unless the last one before the end
+		 * is (a broker that does not look offsets up by time, as
+		 * librdkafka's mock cluster): then from the first record kept,
+		 * skipping the older ones */
+		if (from < 0 && end > 0 && !read->elems[i].err &&
+		    timestamp_at(rk, read->elems[i].topic, read->elems[i].partition, end - 1) >=
+			    since_ms &&
+		    rd_kafka_query_watermark_offsets(rk, read->elems[i].topic,
+						     read->elems[i].partition, &lo, &hi, 10000) ==
+			    RD_KAFKA_RESP_ERR_NO_ERROR)
+			from = read->elems[i].offset = lo;
+
+		cl_log_info("kafka", "event=rebuild_partition input=%s topic=%s partition=%d from=%lld "
+			    "to=%lld", k->in->p->name, CL_LOG_Q(read->elems[i].topic),
+			    (int)read->elems[i].partition, (long long)from, (long long)end);
+
+		/* nothing committed (the group is new: the records are all
+		 * ahead), or nothing that recent, or nothing before the end */
+		if (end < 0 || from < 0 || from >= end || read->elems[i].err || ends->elems[i].err) {
+			done[i] = 1;
+			read->elems[i].offset = RD_KAFKA_OFFSET_END;
+		} else {
+			left++;
+		}
+	}
+	if (left == 0)
+		goto out;
+	e = rd_kafka_assign(rk, read);
+	while (!e && left > 0 && rc == CL_OK && !atomic_load(&k->stop)) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		rd_kafka_topic_partition_t *tp;
+		int i;
+
+		if (cl_time_mono_us() - t0 > REBUILD_TIMEOUT_US) {
+			rc = cl_error_set(CL_EBUSY, "rebuilding took longer than %d s",
+					  (int)(REBUILD_TIMEOUT_US / SEC));
+			break;
+		}
+		if (!m)
+			continue;
+		tp = m->rkt ? rd_kafka_topic_partition_list_find(read, rd_kafka_topic_name(m->rkt),
+								 m->partition) : NULL;
+		i = tp ? (int)(tp - read->elems) : -1;
+		if (i < 0 || done[i]) {
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (m->err) {
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				done[i] = 1;
+				left--;
+			} else {
+				cl_log_warn("kafka", "event=rebuild_error input=%s reason=%s",
+					    k->in->p->name, CL_LOG_Q(rd_kafka_message_errstr(m)));
+			}
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (m->offset < ends->elems[i].offset && m->payload &&
+		    rd_kafka_message_timestamp(m, NULL) >= since_ms) {
+			rc = k->in->rebuild(k->in->rebuild_arg, m->payload, m->len);
+			n++;
+		}
+		if (m->offset + 1 >= ends->elems[i].offset) {
+			done[i] = 1;
+			left--;
+		}
+		rd_kafka_message_destroy(m);
+		/* bounded memory: let the stream catch up every so often */
+		if (rc == CL_OK && n % REBUILD_CHUNK == 0)
+			rc = k->in->rebuild_wait(k->in->rebuild_arg, REBUILD_TIMEOUT_US);
+	}
+	if (rc == CL_OK && !e)
+		rc = k->in->rebuild_wait(k->in->rebuild_arg, REBUILD_TIMEOUT_US);
+	if (e || rc != CL_OK || left > 0)
+		cl_log_error("kafka", "event=rebuild_failed input=%s records=%llu reason=%s",
+			     k->in->p->name, (unsigned long long)n,
+			     CL_LOG_Q(e ? rd_kafka_err2str(e) : rc ? cl_error_detail() : "stopped"));
+out:
+	{
+		int64_t us = cl_time_mono_us() - t0;
+
+		atomic_fetch_add(&k->c.rebuilds, (uint64_t)fresh->cnt);
+		atomic_fetch_add(&k->c.rebuilt, n);
+		atomic_fetch_add(&k->c.rebuild_us, (uint64_t)us);
+		cl_log_info("kafka", "event=rebuilt input=%s partitions=%d records=%llu ms=%lld "
+			    "records_per_s=%.0f", k->in->p->name, fresh->cnt, (unsigned long long)n,
+			    (long long)(us / 1000), us > 0 ? (double)n * 1e6 / (double)us : 0.0);
+	}
+	cl_free(done);
+	if (ends)
+		rd_kafka_topic_partition_list_destroy(ends);
+	if (read)
+		rd_kafka_topic_partition_list_destroy(read);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+}
+
+/* The partitions of parts this node does not hold state for. */
+static rd_kafka_topic_partition_list_t *not_owned(struct kafka_in *k,
+						 const rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *fresh = rd_kafka_topic_partition_list_new(parts->cnt + 1);
+
+	for (int i = 0; i < parts->cnt; i++)
+		if (!k->owned || !rd_kafka_topic_partition_list_find(k->owned, parts->elems[i].topic,
+								    parts->elems[i].partition))
+			rd_kafka_topic_partition_list_add(fresh, parts->elems[i].topic,
+							  parts->elems[i].partition);
+	return fresh;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct kafka_in *k = opaque;
+	int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
 
 	atomic_fetch_add(&k->c.rebalances, 1);
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		rd_kafka_assign(rk, parts);
-		atomic_store(&k->c.assigned, parts->cnt);
-		cl_log_info("kafka", "event=assigned input=%s partitions=%d", k->in->p->name,
-			    parts->cnt);
+		rd_kafka_topic_partition_list_t *fresh = not_owned(k, parts);
+
+		if (fresh->cnt > 0 && k->in->rebuild && !k->fhir &&
+		    cl_kafka_settings(k->in->cfg)->rebuild_window_us > 0)
+			rebuild(k, fresh);
+		if (coop) {
+			rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+
+			if (e)
+				rd_kafka_error_destroy(e);
+			for (int i = 0; i < fresh->cnt; i++)
+				rd_kafka_topic_partition_list_add(k->owned, fresh->elems[i].topic,
+								  fresh->elems[i].partition);
+			atomic_fetch_add(&k->c.assigned, parts->cnt);
+		} else {
+			rd_kafka_assign(rk, parts);
+			rd_kafka_topic_partition_list_destroy(k->owned);
+			k->owned = rd_kafka_topic_partition_list_copy(parts);
+			atomic_store(&k->c.assigned, parts->cnt);
+		}
+		cl_log_info("kafka", "event=assigned input=%s partitions=%d taken_over=%d",
+			    k->in->p->name, parts->cnt, fresh->cnt);
+		rd_kafka_topic_partition_list_destroy(fresh);
 	} else {
 		/* the held record is the new owner's to read */
 		if (k->held)
@@ -633,8 +884,21 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		k->held = NULL;
 		atomic_store(&k->c.paused, 0);
 		drain(k);
-		rd_kafka_assign(rk, NULL);
-		atomic_store(&k->c.assigned, 0);
+		if (coop) {
+			rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+
+			if (e)
+				rd_kafka_error_destroy(e);
+			for (int i = 0; i < parts->cnt; i++)
+				rd_kafka_topic_partition_list_del(k->owned, parts->elems[i].topic,
+								  parts->elems[i].partition);
+			atomic_fetch_sub(&k->c.assigned, parts->cnt);
+		} else {
+			/* k->owned stays: the next assignment says which of
+			 * them this node keeps */
+			rd_kafka_assign(rk, NULL);
+			atomic_store(&k->c.assigned, 0);
+		}
 		cl_log_info("kafka", "event=revoked input=%s partitions=%d", k->in->p->name,
 			    parts->cnt);
 	}
@@ -945,6 +1209,7 @@ static int kafka_init(struct cl_input *in, void **state)
 	snprintf(k->dl_path, sizeof(k->dl_path), "%s/%s/%s", in->data_dir, DEAD_LETTER_DIR,
 		 DEAD_LETTER_FILE);
 	cl_json_doc_init(&k->doc);
+	k->owned = rd_kafka_topic_partition_list_new(16);
 	*state = k;
 	return CL_OK;
 }
@@ -976,6 +1241,12 @@ static void kafka_metrics(struct cl_input *in, struct cl_prom *p)
 		  "topic.", offsetof(struct kafka_counters, dl_produced) },
 		{ "dead_letter_failed", "Dead-letter deliveries that failed and were produced again.",
 		  offsetof(struct kafka_counters, dl_failed) },
+		{ "rebuilds", "Partitions taken over whose stream state was rebuilt from their "
+		  "records.", offsetof(struct kafka_counters, rebuilds) },
+		{ "rebuilt", "Records replayed into the stream to rebuild taken-over partitions' "
+		  "state.", offsetof(struct kafka_counters, rebuilt) },
+		{ "rebuild_microseconds", "Time spent rebuilding taken-over partitions' state.",
+		  offsetof(struct kafka_counters, rebuild_us) },
 		{ "ids_added", "Device events from Kafka sent without an id and given "
 		  "kafka:<topic>:<partition>:<offset>.", offsetof(struct kafka_counters, ids_added) },
 		{ "committed", "Kafka records whose offsets were committed after they were durable.",
@@ -1024,6 +1295,7 @@ static void kafka_exit(struct cl_input *in)
 		close(k->dl_fd);
 	}
 	cl_json_doc_free(&k->doc);
+	rd_kafka_topic_partition_list_destroy(k->owned);
 	cl_free(k);
 	in->state = NULL;
 }

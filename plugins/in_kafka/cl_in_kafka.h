@@ -20,6 +20,15 @@
  * `id` gets one, kafka:<topic>:<partition>:<offset>, before it is stored,
  * so a re-read after a crash is a duplicate as a retried id is.
  *
+ * Several nodes in one group: when a node is given a partition it did not
+ * hold, it first rebuilds the stream state of that partition's patients
+ * from the partition itself: the records of the last kafka.rebuild_window
+ * (by their Kafka timestamps) up to the group's committed offset are read
+ * with a second, group-less consumer and handed to the stream's rebuild
+ * (cl_stream_rebuild: state moves, nothing is raised or stored), and only
+ * once the stream has applied them does the partition's consumption start
+ * at the committed offset.
+ *
  * When bronze pushes back (CL_EBUSY) the consumer pauses its partitions,
  * keeps the one record it holds, offers it again until bronze takes it,
  * and resumes: memory stays bounded (kafka.queue_max bytes fetched ahead).
@@ -48,6 +57,7 @@ struct cl_kafka_settings {
 	uint64_t queue_max;                        /* bytes fetched ahead per consumer */
 	char offset_reset[CL_CFG_STRING_MAX];      /* earliest or latest, for a new group */
 	char dead_letter_topic[CL_CFG_STRING_MAX]; /* rejected records; empty: the file */
+	int64_t rebuild_window_us;                 /* stream state replayed on takeover */
 };
 
 extern const struct cl_config_section cl_kafka_section;
