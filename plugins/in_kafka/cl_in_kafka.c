@@ -135,6 +135,7 @@ struct kafka_counters {
 	atomic_uint_fast64_t dl_failed;    /* dead-letter deliveries that failed (and were retried) */
 	atomic_uint_fast64_t rebuilt;      /* records replayed into the stream on takeovers */
 	atomic_uint_fast64_t rebuilds;     /* takeovers rebuilt */
+	atomic_uint_fast64_t rebuild_own;  /* records found stored here, not rebuilt */
 	atomic_uint_fast64_t rebuild_us;   /* time spent rebuilding */
 	atomic_int assigned;               /* partitions held now */
 	atomic_int paused;                 /* 1 while paused */
@@ -371,7 +372,8 @@ static json_t *reason(long index, const char *error)
  * kafka:<topic>:<partition>:<offset>[:<index in an array>]. *out is NULL
  * when nothing needed one (or the record is not JSON: ingest says why).
  */
-static int add_ids(struct kafka_in *k, const rd_kafka_message_t *m, char **out, size_t *out_len)
+static int add_ids(struct kafka_in *k, const rd_kafka_message_t *m, char **out, size_t *out_len,
+		   int count)
 {
 	const char *src = m->payload;
 	const char *topic = rd_kafka_topic_name(m->rkt);
@@ -425,7 +427,8 @@ static int add_ids(struct kafka_in *k, const rd_kafka_message_t *m, char **out, 
 		}
 		memcpy(w, src + from, m->len - from);
 		w += m->len - from;
-		atomic_fetch_add(&k->c.ids_added, added);
+		if (count)
+			atomic_fetch_add(&k->c.ids_added, added);
 	}
 	*out = buf;
 	*out_len = (size_t)(w - buf);
@@ -459,7 +462,7 @@ static int offer(struct kafka_in *k, const rd_kafka_message_t *m)
 	int rc = CL_OK;
 
 	if (!k->fhir)
-		rc = add_ids(k, m, &own, &len);
+		rc = add_ids(k, m, &own, &len, 1);
 	if (own)
 		body = own;
 	else
@@ -661,6 +664,41 @@ static rd_kafka_t *reader_open(struct kafka_in *k)
 	return rk;
 }
 
+/*
+ * 1 if every event of record m is one this node stored itself (its ids,
+ * or the kafka:<topic>:<partition>:<offset> ids it gives them, are
+ * in the idempotency set): after a restart, or a partition coming back,
+ * those are in this node's bronze, and the stream replays them from there
+ * (its open windows); rebuilding them too would count them twice.
+ */
+static int stored_here(struct kafka_in *k, const rd_kafka_message_t *m)
+{
+	struct cl_json_doc *d = &k->doc;
+	size_t len = m->len;
+	char *own = NULL, id[CL_EVENT_ID_MAX + 1];
+	int all = 1, any = 0;
+
+	if (add_ids(k, m, &own, &len, 0) != CL_OK)
+		return 0;
+	if (cl_json_parse(d, own ? own : m->payload, own ? len : m->len) != CL_OK ||
+	    d->count == 0) {
+		cl_free(own);
+		return 0;
+	}
+	for (uint32_t i = d->toks[0].type == CL_JSON_ARRAY ? 1 : 0; i < d->count && all;
+	     i = d->toks[i].next) {
+		int t = d->toks[i].type == CL_JSON_OBJECT ? cl_json_get(d, i, "id") : -1;
+		long n = t >= 0 ? cl_json_str(d, (uint32_t)t, id, sizeof(id)) : -1;
+
+		all = n > 0 && cl_ingest_seen(k->in->ingest, id, (size_t)n);
+		any = 1;
+		if (d->toks[0].type != CL_JSON_ARRAY)
+			break;
+	}
+	cl_free(own);
+	return all && any;
+}
+
 /* The Kafka timestamp (ms) of the record at offset `at`, or -1. */
 static int64_t timestamp_at(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t at)
 {
@@ -794,8 +832,12 @@ static void rebuild(struct kafka_in *k, const rd_kafka_topic_partition_list_t *f
 		}
 		if (m->offset < ends->elems[i].offset && m->payload &&
 		    rd_kafka_message_timestamp(m, NULL) >= since_ms) {
-			rc = k->in->rebuild(k->in->rebuild_arg, m->payload, m->len);
-			n++;
+			if (stored_here(k, m)) {
+				atomic_fetch_add(&k->c.rebuild_own, 1);
+			} else {
+				rc = k->in->rebuild(k->in->rebuild_arg, m->payload, m->len);
+				n++;
+			}
 		}
 		if (m->offset + 1 >= ends->elems[i].offset) {
 			done[i] = 1;
@@ -1245,6 +1287,8 @@ static void kafka_metrics(struct cl_input *in, struct cl_prom *p)
 		  "records.", offsetof(struct kafka_counters, rebuilds) },
 		{ "rebuilt", "Records replayed into the stream to rebuild taken-over partitions' "
 		  "state.", offsetof(struct kafka_counters, rebuilt) },
+		{ "rebuild_own", "Records found while rebuilding that this node had stored itself "
+		  "(replayed from its own bronze instead).", offsetof(struct kafka_counters, rebuild_own) },
 		{ "rebuild_microseconds", "Time spent rebuilding taken-over partitions' state.",
 		  offsetof(struct kafka_counters, rebuild_us) },
 		{ "ids_added", "Device events from Kafka sent without an id and given "
