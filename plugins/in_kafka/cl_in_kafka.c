@@ -633,8 +633,10 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value);
 static int common_conf(const struct cl_kafka_settings *ks, rd_kafka_conf_t *conf);
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
-/* A consumer of our group that never joins it: it reads the group's
- * committed offsets and the partitions it is assigned by hand. */
+/* A consumer that reads the partitions it is assigned by hand. Its group
+ * is ours with ".rebuild" after it: it never joins one nor commits, but a
+ * consumer needs one, and one of our group's would disturb it (a leave
+ * starts a rebalance). */
 static rd_kafka_t *reader_open(struct kafka_in *k)
 {
 	const struct cl_kafka_settings *ks = cl_kafka_settings(k->in->cfg);
@@ -643,8 +645,12 @@ static rd_kafka_t *reader_open(struct kafka_in *k)
 	rd_kafka_t *rk;
 	int rc = common_conf(ks, conf);
 
-	if (rc == CL_OK)
-		rc = conf_set(conf, "group.id", k->group);
+	if (rc == CL_OK) {
+		char g[sizeof(k->group) + 16];
+
+		snprintf(g, sizeof(g), "%s.rebuild", k->group);
+		rc = conf_set(conf, "group.id", g);
+	}
 	if (rc == CL_OK)
 		rc = conf_set(conf, "enable.auto.commit", "false");
 	if (rc == CL_OK)
@@ -756,7 +762,9 @@ static void rebuild(struct kafka_in *k, const rd_kafka_topic_partition_list_t *f
 	ends = rd_kafka_topic_partition_list_copy(fresh);
 	read = rd_kafka_topic_partition_list_copy(fresh);
 	since_ms = (cl_time_now_us() - ks->rebuild_window_us) / 1000;
-	e = rd_kafka_committed(rk, ends, 30000);
+	/* the group's offsets, as the node that gave the partitions up left
+	 * them (it committed before the rebalance went on) */
+	e = rd_kafka_committed(k->rk, ends, 30000);
 	for (int i = 0; !e && i < read->cnt; i++)
 		read->elems[i].offset = since_ms;
 	if (!e)
