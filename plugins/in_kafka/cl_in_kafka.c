@@ -371,6 +371,7 @@ static json_t *reason(long index, const char *error)
  * The record's events with an id for each object that has none:
  * kafka:<topic>:<partition>:<offset>[:<index in an array>]. *out is NULL
  * when nothing needed one (or the record is not JSON: ingest says why).
+ * count: the ids given go to the ids_added counter (not when rebuilding).
  */
 static int add_ids(struct kafka_in *k, const rd_kafka_message_t *m, char **out, size_t *out_len,
 		   int count)
@@ -732,7 +733,10 @@ static int64_t timestamp_at(rd_kafka_t *rk, const char *topic, int32_t partition
 	return ts;
 }
 
-#define REBUILD_TIMEOUT_US (10 * 60 * SEC)
+/* The rebuild runs inside the rebalance callback, while the consumer is
+ * not polled: it must end well within librdkafka's max.poll.interval.ms
+ * (300 s), or the group takes the partitions away again. */
+#define REBUILD_TIMEOUT_US (240 * SEC)
 #define REBUILD_CHUNK 20000
 
 /*
