@@ -796,7 +796,7 @@ static void rebuild(struct kafka_in *k, const rd_kafka_topic_partition_list_t *f
 			    RD_KAFKA_RESP_ERR_NO_ERROR)
 			from = read->elems[i].offset = lo;
 
-		cl_log_info("kafka", "event=rebuild_partition input=%s topic=%s partition=%d from=%lld "
+		cl_log_debug("kafka", "event=rebuild_partition input=%s topic=%s partition=%d from=%lld "
 			    "to=%lld", k->in->p->name, CL_LOG_Q(read->elems[i].topic),
 			    (int)read->elems[i].partition, (long long)from, (long long)end);
 
