@@ -78,6 +78,7 @@ bench:
 	bench/bench_dashboards.sh ./build/carelake
 	bench/bench_ml.sh ./build/carelake
 	bench/bench_lake_objstore.sh ./build/carelake
+	bench/bench_kafka.sh ./build/carelake ./build/bench/bench_kafka_mock ./build/bench/bench_serve
 
 install: build
 	cmake --install build --prefix $(PREFIX)

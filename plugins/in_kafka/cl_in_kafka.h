@@ -11,12 +11,23 @@
  *
  * Every record goes through the same per-record validation as over HTTP
  * and MQTT. A record with rejected content is written, with the reasons,
- * to the dead-letter file <data>/kafka/dead-letter.ndjson (fsynced before
- * its offset is committed). Offsets are committed by hand, and only once
+ * to the dead-letter topic kafka.dead_letter_topic (its delivery confirmed
+ * by the brokers before its offset is committed) or, when that is not
+ * set, to the dead-letter file <data>/kafka/dead-letter.ndjson (fsynced
+ * before its offset is committed). Offsets are committed by hand, and only once
  * every record up to them is durable in bronze (or in the dead-letter
  * file): a crash re-reads, never loses. A device event sent without an
  * `id` gets one, kafka:<topic>:<partition>:<offset>, before it is stored,
  * so a re-read after a crash is a duplicate as a retried id is.
+ *
+ * Several nodes in one group: when a node is given a partition it did not
+ * hold, it first rebuilds the stream state of that partition's patients
+ * from the partition itself: the records of the last kafka.rebuild_window
+ * (by their Kafka timestamps) up to the group's committed offset are read
+ * with a second, group-less consumer and handed to the stream's rebuild
+ * (cl_stream_rebuild: state moves, nothing is raised or stored), and only
+ * once the stream has applied them does the partition's consumption start
+ * at the committed offset.
  *
  * When bronze pushes back (CL_EBUSY) the consumer pauses its partitions,
  * keeps the one record it holds, offers it again until bronze takes it,
@@ -45,6 +56,8 @@ struct cl_kafka_settings {
 	int64_t session_timeout_us;                /* group session timeout */
 	uint64_t queue_max;                        /* bytes fetched ahead per consumer */
 	char offset_reset[CL_CFG_STRING_MAX];      /* earliest or latest, for a new group */
+	char dead_letter_topic[CL_CFG_STRING_MAX]; /* rejected records; empty: the file */
+	int64_t rebuild_window_us;                 /* stream state replayed on takeover */
 };
 
 extern const struct cl_config_section cl_kafka_section;

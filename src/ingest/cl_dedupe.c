@@ -169,6 +169,17 @@ enum cl_dedupe_seen cl_dedupe_insert(struct cl_dedupe *d, const char *id, size_t
 	return CL_DEDUPE_NEW;
 }
 
+int cl_dedupe_has(struct cl_dedupe *d, const char *id, size_t len)
+{
+	struct key k = key_of(d, id, len);
+	int has;
+
+	pthread_mutex_lock(&d->mu);
+	has = !empty(&d->slots[find(d, &k)]);
+	pthread_mutex_unlock(&d->mu);
+	return has;
+}
+
 void cl_dedupe_remove(struct cl_dedupe *d, const char *id, size_t len)
 {
 	struct key k = key_of(d, id, len);

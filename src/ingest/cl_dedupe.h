@@ -36,6 +36,9 @@ enum cl_dedupe_seen {
 enum cl_dedupe_seen cl_dedupe_insert(struct cl_dedupe *d, const char *id, size_t len,
 				     uint64_t content);
 
+/* 1 if id is remembered, else 0. */
+int cl_dedupe_has(struct cl_dedupe *d, const char *id, size_t len);
+
 /* Forgets id (its event was not stored after all). */
 void cl_dedupe_remove(struct cl_dedupe *d, const char *id, size_t len);
 

@@ -115,6 +115,11 @@ static int remember_id(struct cl_ingest_result *r, const char *id)
 	return CL_OK;
 }
 
+int cl_ingest_seen(struct cl_ingest *ing, const char *id, size_t len)
+{
+	return cl_dedupe_has(ing->dedupe, id, len);
+}
+
 int cl_ingest_recall(struct cl_dedupe *dedupe, struct cl_json_doc *doc, const char *raw,
 		     size_t len, int fhir)
 {

@@ -142,6 +142,10 @@ int cl_ingest_recall(struct cl_dedupe *dedupe, struct cl_json_doc *doc, const ch
  * same events is not mistaken for a duplicate. */
 void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r);
 
+/* 1 if an event id is remembered as stored (by this source's idempotency
+ * set), else 0. */
+int cl_ingest_seen(struct cl_ingest *ing, const char *id, size_t len);
+
 /* The running totals. */
 const struct cl_ingest_counters *cl_ingest_counters(const struct cl_ingest *ing);
 

@@ -48,6 +48,14 @@ struct cl_input {
 	const char *data_dir;            /* the data directory */
 	void *state;                     /* the plugin's */
 	struct cl_worker *collector;     /* polled inputs: the thread calling cb_collect */
+	/* The stream's state rebuild (cl_inputs_set_rebuild; NULL: none): an
+	 * input that takes over a share of a source partitioned between nodes
+	 * (a Kafka partition) hands that share's recent records to rebuild,
+	 * then waits with rebuild_wait until the stream has applied them,
+	 * before it stores anything of that share. */
+	int (*rebuild)(void *arg, const void *rec, size_t len);
+	int (*rebuild_wait)(void *arg, int64_t timeout_us);
+	void *rebuild_arg;
 	/* 1 from its cb_start's return until cl_inputs_stop: only then do
 	 * other threads (/metrics, the flusher's commits) call into state */
 	_Atomic int running;
@@ -101,6 +109,11 @@ struct cl_inputs;
  */
 int cl_inputs_open(const struct cl_config *cfg, const char *data_dir, struct cl_bronze *bronze,
 		   struct cl_inputs **out);
+
+/* Gives the device-event inputs the stream's state rebuild (before
+ * cl_inputs_run). */
+void cl_inputs_set_rebuild(struct cl_inputs *set, int (*rebuild)(void *, const void *, size_t),
+			   int (*wait)(void *, int64_t), void *arg);
 
 /* Starts the inputs' threads and collectors. */
 int cl_inputs_run(struct cl_inputs *set);

@@ -192,6 +192,18 @@ static void collect_main(struct cl_worker *w, void *arg)
 				    CL_LOG_Q(cl_error_detail()));
 }
 
+void cl_inputs_set_rebuild(struct cl_inputs *set, int (*rebuild)(void *, const void *, size_t),
+			   int (*wait)(void *, int64_t), void *arg)
+{
+	for (int i = 0; i < set->n; i++) {
+		if (set->in[i].p->kind != CL_INPUT_EVENTS)
+			continue;
+		set->in[i].rebuild = rebuild;
+		set->in[i].rebuild_wait = wait;
+		set->in[i].rebuild_arg = arg;
+	}
+}
+
 int cl_inputs_run(struct cl_inputs *set)
 {
 	int rc = CL_OK;

@@ -305,6 +305,17 @@ static int start_stream(struct cl_server *s)
 	return rc;
 }
 
+/* The stream's state rebuild, for the inputs that take over partitions. */
+static int stream_rebuild(void *arg, const void *rec, size_t len)
+{
+	return cl_stream_rebuild(arg, rec, len);
+}
+
+static int stream_rebuild_wait(void *arg, int64_t timeout_us)
+{
+	return cl_stream_rebuild_wait(arg, timeout_us);
+}
+
 /* Pipelines, the refiner, the webhook and Kafka out (after the stream,
  * which creates the outbox they read). */
 static int start_batch(struct cl_server *s)
@@ -380,6 +391,8 @@ int cl_server_start(const struct cl_config *given, const char *data_dir, const c
 		s->events_in = cl_inputs_find(s->inputs, "events");
 		s->fhir_in = cl_inputs_find(s->inputs, "fhir");
 		rc = start_stream(s);
+		if (rc == CL_OK)
+			cl_inputs_set_rebuild(s->inputs, stream_rebuild, stream_rebuild_wait, s->stream);
 	}
 	if (rc == CL_OK)
 		rc = start_batch(s);

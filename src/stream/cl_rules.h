@@ -79,7 +79,15 @@ struct cl_rule_state {
 	int64_t alert;              /* the open alert's id, or 0 */
 	int64_t closed_at;          /* when it last cleared */
 	uint8_t held;               /* this run was already recorded as held */
+	/* alert CL_RULE_ADOPTED: an episode raised by the node that held the
+	 * patient's partition before, seen while rebuilding its state (no row
+	 * here): when it began, when it was raised, its worst value */
+	int64_t adopted_since, adopted_raised;
+	double adopted_worst;
 };
+
+/* cl_rule_state.alert of an episode raised on another node. */
+#define CL_RULE_ADOPTED (-1)
 
 /* What a value does to a rule (cl_rule_step). */
 enum cl_rule_action {

@@ -96,6 +96,13 @@ struct device {
 	int64_t closed_at;
 };
 
+/* A record of another node's, to rebuild state from (cl_stream_rebuild). */
+struct rebuild_rec {
+	struct rebuild_rec *next;
+	size_t len;
+	char data[];
+};
+
 #define BASELINE_MIN_SAMPLES 20
 #define BASELINE_ALPHA 0.1
 
@@ -111,6 +118,12 @@ struct cl_stream {
 	struct cl_map *refs;     /* patient id -> struct reference */
 	struct patient *dirty;
 	int replaying;           /* the record being applied was seen before */
+	int rebuilding;          /* it is another node's (cl_stream_rebuild) */
+	struct rebuild_rec *rb_head, *rb_tail; /* queued by cl_stream_rebuild (mu) */
+	size_t rb_bytes;         /* their size (mu) */
+	uint64_t rb_queued, rb_applied; /* records queued, applied (mu) */
+	int rb_closed;           /* the processor's thread has ended (mu) */
+	pthread_cond_t rb_cond;  /* rb_applied moved, or the processor stopped */
 	json_t *notes;           /* alert changes for the webhook outbox */
 	struct ext_alert *ext;   /* raised from outside, not yet applied (mu) */
 	struct cl_worker *worker; /* cl-stream: poked when records are written */
@@ -448,6 +461,56 @@ static int held(struct cl_stream *s, const struct cl_rule *r, const char *patien
 				  (int)readings, value) == CL_OK ? CL_OK : CL_ENOMEM;
 }
 
+/* What a rule's step does while rebuilding another node's share: the
+ * state moves, nothing is stored or published. An episode it would raise
+ * was raised by that node: it is adopted, held open here without a row. */
+static int rebuild_step(struct cl_rule_state *st, enum cl_rule_action action, int64_t ts)
+{
+	switch (action) {
+	case CL_RULE_RAISE:
+		st->alert = CL_RULE_ADOPTED;
+		st->adopted_since = st->since;
+		st->adopted_raised = ts;
+		st->adopted_worst = st->worst;
+		st->since = 0;
+		st->held = 0;
+		break;
+	case CL_RULE_CLEAR: /* of an adopted episode */
+		st->alert = 0;
+		st->closed_at = ts;
+		break;
+	default: /* held back: the other node recorded it */
+		break;
+	}
+	return CL_OK;
+}
+
+/* An adopted episode (raised on the node that held the partition before)
+ * clears here: its row, as that node opened it (the same rule, patient,
+ * start, raised time and worst value) and closed at ts, so the episode's
+ * end is on record. It was not counted as open here. */
+static int close_adopted(struct cl_stream *s, struct cl_rule_state *st, const struct cl_rule *r,
+			 int ri, const char *patient, const char *device, double value, int64_t ts)
+{
+	char msg[320];
+	int64_t id = s->last_alert_id + 1;
+
+	(void)ri;
+	snprintf(msg, sizeof(msg), "%s (%g %s %g; raised before this node took the patient's "
+		 "partition over)", r->description, st->adopted_worst, cl_rule_op_name(r->raise_op),
+		 r->raise);
+	if (cl_sink_alert_open(s->sink, id, r->name, r->technical ? "technical" : "clinical",
+			       patient, device, r->severity, st->adopted_since, st->adopted_raised,
+			       st->adopted_worst, msg) != CL_OK ||
+	    cl_sink_alert_close(s->sink, id, ts) != CL_OK)
+		return CL_ENOMEM;
+	s->last_alert_id = id;
+	note_alert(s, id, r, patient, device, "closed", ts, ts, value, NULL);
+	st->alert = 0;
+	st->closed_at = ts;
+	return CL_OK;
+}
+
 /* Moves rule ri's state st on with the watched value at event time ts:
  * raises (from the start of the run), clears, or records what it held
  * back. */
@@ -459,7 +522,7 @@ static int evaluate(struct cl_stream *s, struct cl_rule_state *st, const char *p
 	enum cl_rule_action action;
 	char msg[256];  /* a description (< 160) and its values */
 
-	if (!r->enabled || s->replaying)
+	if (!r->enabled || (s->replaying && !s->rebuilding))
 		return CL_OK;
 	before = *st;
 	if (s->charted && (r->persist_us || r->persist_readings > 1)) {
@@ -473,10 +536,14 @@ static int evaluate(struct cl_stream *s, struct cl_rule_state *st, const char *p
 	} else {
 		action = cl_rule_step(r, st, value, ts);
 	}
+	if (s->rebuilding && (action != CL_RULE_CLEAR || st->alert == CL_RULE_ADOPTED))
+		return rebuild_step(st, action, ts);
 	switch (action) {
 	case CL_RULE_NONE:
 		return CL_OK;
 	case CL_RULE_CLEAR:
+		if (st->alert == CL_RULE_ADOPTED)
+			return close_adopted(s, st, r, ri, patient, device, value, ts);
 		if (cl_sink_alert_close(s->sink, st->alert, ts) != CL_OK)
 			return CL_ENOMEM;
 		note_alert(s, st->alert, r, patient, device, "closed", ts, ts, value, NULL);
@@ -855,7 +922,9 @@ static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
 	size_t klen;
 
 	atomic_fetch_add(&s->c.events, 1);
-	if (cl_sink_vital(s->sink, source_names[src], f->offset, e->patient_id, e->device_id,
+	/* another node's reading is that node's row */
+	if (!s->rebuilding &&
+	    cl_sink_vital(s->sink, source_names[src], f->offset, e->patient_id, e->device_id,
 			  cl_vital_name(e->vital), e->ts_us, e->value) != CL_OK)
 		return CL_ENOMEM;
 	/* a record that names no device has none to watch */
@@ -975,6 +1044,75 @@ static int apply(struct cl_stream *s, int src, struct cl_json_doc *doc, const st
 invalid:
 	atomic_fetch_add(&s->c.invalid, 1);
 	return CL_OK;
+}
+
+/* One queued record of another node's share: its device events (a JSON
+ * object or an array of them) applied as replayed ones. Its windows are
+ * given this node's position in its log as their offset: a restart here
+ * replays from no earlier than that (and does not see these readings). */
+static int rebuild_record(struct cl_stream *s, struct cl_json_doc *doc,
+			  const struct rebuild_rec *q)
+{
+	struct cl_event_limits lim = { .max_future_us = INT64_MAX / 4, .min_ts_us = INT64_MIN / 4 };
+	struct cl_frame f = { .offset = s->processed[0], .ts_us = cl_time_now_us(),
+			      .data = (const uint8_t *)q->data, .len = (uint32_t)q->len };
+	struct cl_event ev;
+	int rc = CL_OK;
+
+	if (cl_json_parse(doc, q->data, q->len) != CL_OK || doc->count == 0)
+		goto invalid;
+	if (doc->toks[0].type == CL_JSON_OBJECT) {
+		if (cl_event_parse(doc, 0, f.ts_us, &lim, &ev) != CL_OK)
+			goto invalid;
+		return apply_value(s, 0, &f, &ev);
+	}
+	if (doc->toks[0].type != CL_JSON_ARRAY)
+		goto invalid;
+	for (uint32_t i = 1; i < doc->count && rc == CL_OK; i = doc->toks[i].next) {
+		if (doc->toks[i].type != CL_JSON_OBJECT || cl_event_parse(doc, i, f.ts_us, &lim, &ev))
+			continue;
+		rc = apply_value(s, 0, &f, &ev);
+	}
+	return rc;
+invalid:
+	atomic_fetch_add(&s->c.invalid, 1);
+	return CL_OK;
+}
+
+/* Applies what cl_stream_rebuild queued, before any record read after. */
+static int apply_rebuild(struct cl_stream *s, struct cl_json_doc *doc)
+{
+	struct rebuild_rec *q;
+	uint64_t n = 0;
+	int rc = CL_OK;
+
+	pthread_mutex_lock(&s->mu);
+	q = s->rb_head;
+	s->rb_head = s->rb_tail = NULL;
+	s->rb_bytes = 0;
+	pthread_mutex_unlock(&s->mu);
+	if (!q)
+		return CL_OK;
+	s->replaying = s->rebuilding = 1;
+	for (int i = 0; i < s->o.nwindows; i++)
+		cl_window_set_replay(s->win[i], 1);
+	while (q) {
+		struct rebuild_rec *next = q->next;
+
+		if (rc == CL_OK)
+			rc = rebuild_record(s, doc, q);
+		cl_free(q);
+		n++;
+		q = next;
+	}
+	s->replaying = s->rebuilding = 0;
+	for (int i = 0; i < s->o.nwindows; i++)
+		cl_window_set_replay(s->win[i], 0);
+	pthread_mutex_lock(&s->mu);
+	s->rb_applied += n;
+	pthread_cond_broadcast(&s->rb_cond);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 /* The patient's NEWS2 to the live outputs, when it changed. */
@@ -1108,6 +1246,8 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 		cl_free(ext);
 		ext = next;
 	}
+	if (rc == CL_OK)
+		rc = apply_rebuild(s, doc);
 
 	for (int src = 0; src < NSOURCES && rc == CL_OK; src++) {
 		int rp = 0;
@@ -1302,6 +1442,10 @@ static void stream_main(struct cl_worker *w, void *arg)
 			break;
 	}
 out:
+	pthread_mutex_lock(&s->mu);
+	s->rb_closed = 1;
+	pthread_cond_broadcast(&s->rb_cond);
+	pthread_mutex_unlock(&s->mu);
 	for (int src = 0; src < NSOURCES; src++)
 		cl_blog_reader_close(r[src]);
 	cl_json_doc_free(&doc);
@@ -1389,6 +1533,7 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 	s->last_event_mono = cl_time_mono_us(); /* quiet is measured from start */
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->rb_cond, NULL);
 	rc = plan_rules(s);
 	if (rc == CL_OK) {
 		struct cl_store *st;
@@ -1484,6 +1629,65 @@ void cl_stream_poke(struct cl_stream *s)
 		cl_worker_poke(s->worker);
 }
 
+int cl_stream_rebuild(struct cl_stream *s, const void *rec, size_t len)
+{
+	struct rebuild_rec *q;
+	int closed;
+
+	if (len > s->o.record_max_bytes)
+		return CL_OK; /* bronze would not have taken it either */
+	q = cl_malloc(sizeof(*q) + len);
+	if (!q)
+		return cl_error_set(CL_ENOMEM, "no memory to rebuild stream state");
+	q->next = NULL;
+	q->len = len;
+	memcpy(q->data, rec, len);
+	pthread_mutex_lock(&s->mu);
+	closed = s->rb_closed;
+	if (!closed) {
+		if (s->rb_tail)
+			s->rb_tail->next = q;
+		else
+			s->rb_head = q;
+		s->rb_tail = q;
+		s->rb_bytes += len;
+		s->rb_queued++;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (closed) {
+		cl_free(q);
+		return cl_error_set(CL_ECLOSED, "the stream processor has stopped");
+	}
+	return CL_OK;
+}
+
+int cl_stream_rebuild_wait(struct cl_stream *s, int64_t timeout_us)
+{
+	int64_t until = cl_time_now_us() + timeout_us;
+	int rc = CL_OK;
+
+	cl_worker_poke(s->worker);
+	pthread_mutex_lock(&s->mu);
+	while (s->rb_applied < s->rb_queued && rc == CL_OK) {
+		struct timespec ts;
+		int64_t at = cl_time_now_us() + 100000;
+
+		if (s->rb_closed)
+			rc = cl_error_set(CL_ECLOSED, "the stream processor has stopped");
+		else if (cl_time_now_us() >= until)
+			rc = cl_error_set(CL_EBUSY, "the stream took too long to rebuild its state");
+		if (rc)
+			break;
+		if (at > until)
+			at = until;
+		ts.tv_sec = (time_t)(at / 1000000);
+		ts.tv_nsec = (long)(at % 1000000) * 1000;
+		pthread_cond_timedwait(&s->rb_cond, &s->mu, &ts);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 void cl_stream_stop(struct cl_stream *s)
 {
 	if (!s)
@@ -1497,12 +1701,19 @@ void cl_stream_stop(struct cl_stream *s)
 		cl_free(s->ext);
 		s->ext = next;
 	}
+	while (s->rb_head) {
+		struct rebuild_rec *next = s->rb_head->next;
+
+		cl_free(s->rb_head);
+		s->rb_head = next;
+	}
 	for (int i = 0; i < s->o.nwindows; i++)
 		cl_window_op_destroy(s->win[i]);
 	cl_map_destroy(s->patients, free_patient);
 	cl_map_destroy(s->devices, free_plain);
 	cl_map_destroy(s->refs, free_plain);
 	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->rb_cond);
 	cl_free(s);
 }
 

@@ -129,6 +129,24 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
  * processor reads them at once, ahead of their fdatasync. */
 void cl_stream_poke(struct cl_stream *s);
 
+/*
+ * Rebuilding another node's share (several nodes in one Kafka group, a
+ * partition taken over): one device-event record (a JSON object or an
+ * array of them, as the partition holds it), applied before any record
+ * read after this call as a replayed one is, but further: windows, NEWS2
+ * inputs, baselines, trends and every rule's run move on; what a rule
+ * would raise was raised by the node that held the partition, and is held
+ * open here as adopted (CL_RULE_ADOPTED: no row, not published, not
+ * counted as open) until it clears, when its row is written here as that
+ * node opened it, closed. No vitals row, no alert, no held-back record is
+ * written, nothing goes to bronze. Thread-safe; the record is copied.
+ */
+int cl_stream_rebuild(struct cl_stream *s, const void *rec, size_t len);
+
+/* Waits until every record given to cl_stream_rebuild is applied: 0,
+ * CL_EBUSY after timeout_us, CL_ECLOSED if the processor stopped. */
+int cl_stream_rebuild_wait(struct cl_stream *s, int64_t timeout_us);
+
 /* Raises an alert that did not come from the vitals (a pipeline that
  * failed): stored, published and sent to the webhook like the others.
  * subject goes where a device id would. rule: "pipeline_failed";

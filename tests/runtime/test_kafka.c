@@ -11,6 +11,10 @@
  * and restarted: the offsets committed at the kill cover only records
  * bronze holds, and in the end every record produced is in bronze
  * exactly once (those without an id by the id carelake gave them).
+ * Last, with kafka.dead_letter_topic: a rejected record goes to that
+ * topic with its reasons and where it came from, and while the brokers
+ * refuse the dead letter (injected Produce errors) the source offset is
+ * not committed past it.
  *
  * Usage: test_kafka /path/to/carelake
  */
@@ -410,11 +414,157 @@ static void test_kafka_crash(void **state)
 	free(seen);
 }
 
+/* The group's committed offset of topic's partition (0: none). */
+static int64_t committed_one(const char *group, const char *topic, int partition)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	char err[256];
+	rd_kafka_t *c;
+	int64_t off;
+
+	rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err));
+	rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+	c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	assert_non_null(c);
+	rd_kafka_topic_partition_list_add(l, topic, partition);
+	assert_int_equal(rd_kafka_committed(c, l, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+	off = l->elems[0].offset < 0 ? 0 : l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(c);
+	return off;
+}
+
+/* A header of m as a string (static buffer; "" if absent). */
+static const char *header(const rd_kafka_message_t *m, const char *name)
+{
+	static char buf[256];
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t n;
+
+	buf[0] = '\0';
+	if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    rd_kafka_header_get_last(h, name, &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    n < sizeof(buf)) {
+		memcpy(buf, v, n);
+		buf[n] = '\0';
+	}
+	return buf;
+}
+
+static void test_kafka_dead_letter_topic(void **state)
+{
+	const char *extra[] = { KAFKA_ARGS("dlt", "vitals-dlt"), "--set",
+				"kafka.dead_letter_topic=dead-letters", NULL };
+	rd_kafka_resp_err_t errs[25];
+	char data[300], path[400];
+	int64_t now = cl_time_now_us();
+	int held_back = 0;
+	struct server s;
+
+	(void)state;
+	snprintf(brokers_arg, sizeof(brokers_arg), "kafka.brokers=%s", bootstraps);
+	snprintf(data, sizeof(data), "%s/dlt", dir);
+	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "vitals-dlt", 1, 1), 0);
+	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "dead-letters", 1, 1), 0);
+	/* offsets 0, 1 (rejected: not JSON) and 2 */
+	produce("vitals-dlt", 0, "p5", test_event_at(now - 3000000, "dl-0", "mon-5", "p5",
+						    "heart_rate", 71, "/min"));
+	produce("vitals-dlt", 0, "p5", "{not json");
+	produce("vitals-dlt", 0, "p5", test_event_at(now - 1000000, "dl-2", "mon-5", "p5",
+						    "heart_rate", 72, "/min"));
+	flush_producer();
+	/* the brokers refuse the next 25 produce requests (retriable): the
+	 * dead letter is retried for a few seconds */
+	for (int i = 0; i < 25; i++)
+		errs[i] = RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS;
+	rd_kafka_mock_push_request_errors_array(mcluster, 0 /* Produce */, 25, errs);
+
+	server_start(&s, bin, data, extra);
+	wait_metric(&s, "carelake_kafka_records_total", 3);
+	/* until the dead letter is confirmed, nothing past offset 1 is
+	 * committed, though offset 2 is stored (read the offset first: a
+	 * delivery seen after it came after it) */
+	for (int i = 0; i < 300 * cl_test_slowdown(); i++) {
+		int64_t off = committed_one("dlt", "vitals-dlt", 0);
+
+		if (metric(&s, "carelake_kafka_dead_letter_delivered_total") > 0)
+			break;
+		assert_true(off <= 1);
+		held_back++;
+		usleep(10000);
+	}
+	print_message("the source offset was held back %d times while the dead letter was "
+		      "refused\n", held_back);
+	assert_true(held_back > 0);
+	wait_metric(&s, "carelake_kafka_committed_total", 3);
+	assert_int_equal(committed_one("dlt", "vitals-dlt", 0), 3);
+	assert_int_equal(metric(&s, "carelake_kafka_dead_letter_delivered_total"), 1);
+	assert_int_equal(metric(&s, "carelake_kafka_dead_letter_total"), 1);
+	assert_true(metric(&s, "carelake_kafka_dead_letter_failed_total") == 0);
+	assert_int_equal(server_stop(&s), 0);
+	/* not in the file */
+	snprintf(path, sizeof(path), "%s/kafka/dead-letter.ndjson", data);
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* the dead letter: envelope and headers */
+	{
+		rd_kafka_conf_t *conf = rd_kafka_conf_new();
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_message_t *m = NULL;
+		char err[256];
+		rd_kafka_t *c;
+		json_t *env;
+
+		rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err));
+		/* a consumer needs a group, even one that only assigns */
+		rd_kafka_conf_set(conf, "group.id", "dlt-reader", err, sizeof(err));
+		c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+		assert_non_null(c);
+		rd_kafka_topic_partition_list_add(l, "dead-letters", 0)->offset =
+			RD_KAFKA_OFFSET_BEGINNING;
+		assert_int_equal(rd_kafka_assign(c, l), 0);
+		for (int i = 0; i < 100 && !m; i++) {
+			m = rd_kafka_consumer_poll(c, 100);
+			if (m && m->err) {
+				rd_kafka_message_destroy(m);
+				m = NULL;
+			}
+		}
+		assert_non_null(m);
+		assert_int_equal(m->key_len, 2);
+		assert_memory_equal(m->key, "p5", 2);
+		assert_string_equal(header(m, "carelake-source-topic"), "vitals-dlt");
+		assert_string_equal(header(m, "carelake-source-partition"), "0");
+		assert_string_equal(header(m, "carelake-source-offset"), "1");
+		assert_string_equal(header(m, "carelake-input"), "kafka");
+		assert_string_equal(header(m, "carelake-reason"), "not JSON device events");
+		env = json_loadb(m->payload, m->len, 0, NULL);
+		assert_non_null(env);
+		assert_string_equal(json_string_value(json_object_get(env, "record")), "{not json");
+		assert_string_equal(json_string_value(json_object_get(env, "topic")), "vitals-dlt");
+		assert_int_equal(json_integer_value(json_object_get(env, "offset")), 1);
+		assert_int_equal(json_array_size(json_object_get(env, "reasons")), 1);
+		json_decref(env);
+		rd_kafka_message_destroy(m);
+		/* exactly one */
+		m = rd_kafka_consumer_poll(c, 300);
+		assert_true(!m || m->err);
+		if (m)
+			rd_kafka_message_destroy(m);
+		rd_kafka_topic_partition_list_destroy(l);
+		rd_kafka_consumer_close(c);
+		rd_kafka_destroy(c);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kafka_ingest),
 		cmocka_unit_test(test_kafka_crash),
+		cmocka_unit_test(test_kafka_dead_letter_topic),
 	};
 
 	if (argc < 2) {

@@ -655,6 +655,11 @@ static void test_dedupe_eviction(void **state)
 		assert_int_equal(cl_dedupe_insert(d, id, (size_t)n, 7), CL_DEDUPE_NEW);
 	}
 	assert_int_equal(cl_dedupe_count(d), 100);
+	/* asking changes nothing: remembered, forgotten */
+	assert_int_equal(cl_dedupe_has(d, "id-149", 6), 1);
+	assert_int_equal(cl_dedupe_has(d, "id-10", 5), 0);
+	assert_int_equal(cl_dedupe_has(d, "id-10", 5), 0);
+	assert_int_equal(cl_dedupe_count(d), 100);
 	assert_int_equal(cl_dedupe_insert(d, "id-149", 6, 7), CL_DEDUPE_REPEAT);
 	assert_int_equal(cl_dedupe_insert(d, "id-60", 5, 7), CL_DEDUPE_REPEAT);
 	assert_int_equal(cl_dedupe_insert(d, "id-10", 5, 7), CL_DEDUPE_NEW); /* forgotten: new again */
