@@ -21,7 +21,8 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 az=$(port)
 s3=$(port)
 "$here/tests/objstore/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$az" \
-	--location "$dir/azurite" --silent --skipApiVersionCheck >"$dir/azurite.log" 2>&1 &
+	--location "$dir/azurite" --silent --skipApiVersionCheck --disableTelemetry \
+	>"$dir/azurite.log" 2>&1 &
 azpid=$!
 node "$here/tests/objstore/s3rver.js" "$s3" "$dir/s3rver" >"$dir/s3rver.log" 2>&1 &
 s3pid=$!

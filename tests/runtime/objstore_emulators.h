@@ -342,7 +342,7 @@ static pid_t start_azurite(int port)
 	snprintf(ports, sizeof(ports), "%d", port);
 	mkdir(where, 0700);
 	char *argv[] = { exe, "--blobHost", "127.0.0.1", "--blobPort", ports, "--location", where,
-			 "--silent", "--skipApiVersionCheck", NULL };
+			 "--silent", "--skipApiVersionCheck", "--disableTelemetry", NULL };
 	pid_t pid = spawn(argv, log);
 
 	wait_listening(port, pid, log);
