@@ -9,7 +9,7 @@
 # machine, so the figures are this machine's emulators', not a cloud's.
 set -eu
 bin=$1
-patients=${2:-2000}
+patients=${2:-20000}
 commits=${3:-200}
 here=$(cd "$(dirname "$0")/.." && pwd)
 store=$(dirname "$bin")/bench/bench_lake_store
@@ -41,11 +41,12 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$s3" AWS_ACCESS_KEY_ID=S3RVER AWS_SECR
 now() { date +%s.%N; }
 "$bin" generate --out "$dir/gen" --patients "$patients" --seed 1 >/dev/null
 
-# name, lake.uri ("" for the data directory), extra settings
+# name, lake.uri ("" for the data directory), extra setting
 run() {
 	name=$1 uri=$2 extra=$3
-	c=$("$store" "${uri:-$dir/local-commits}" "$commits" "$dir/staging" 2>&1) ||
-		{ echo "lake     $name: $c" >&2; exit 1; }
+	# shellcheck disable=SC2086
+	c=$("$store" "${uri:-$dir/local-commits}" "$commits" "$dir/staging" ${extra#--set } 2>&1 |
+		grep -v '^ts=') || { echo "lake     $name: $c" >&2; exit 1; }
 	t0=$(now)
 	# shellcheck disable=SC2086
 	"$bin" ingest --data "$dir/$name" --set lake.uri="$uri" $extra --json "$dir/gen" \
@@ -59,12 +60,13 @@ run() {
 		"SELECT sum(n) FROM (SELECT count(*) n FROM patient UNION ALL SELECT count(*) FROM encounter
 		 UNION ALL SELECT count(*) FROM observation UNION ALL SELECT count(*) FROM staff
 		 UNION ALL SELECT count(*) FROM shift UNION ALL SELECT count(*) FROM booking)" | tail -1)
-	load=$(echo "$t1 - $t0" | bc)
-	rebuild=$(echo "$t2 - $t1" | bc)
-	eval "load_$name=$load rebuild_$name=$rebuild"
+	load=$(printf '%.2f' "$(echo "$t1 - $t0" | bc)")
+	rebuild=$(printf '%.2f' "$(echo "$t2 - $t1" | bc)")
+	eval "load_$name=$load rebuild_$name=$rebuild commits_$name=${c%% commits/s*}"
 	echo "lake     $name: $c"
 	echo "         $name: load of $patients patients ($rows silver rows) into silver, gold and the" \
-		"Delta tables in $load s; refine --rebuild in $rebuild s"
+		"Delta tables in $load s ($(printf '%.0f' "$(echo "$rows / $load" | bc -l)") rows/s);" \
+		"refine --rebuild in $rebuild s ($(printf '%.0f' "$(echo "$rows / $rebuild" | bc -l)") rows/s)"
 }
 run local "" ""
 run azurite "az://lake/bench" ""
@@ -72,5 +74,6 @@ run s3rver "s3://lake/bench" "--set lake.single_writer=1"
 for n in azurite s3rver; do
 	eval "l=\$load_$n r=\$rebuild_$n"
 	echo "         $n vs local: load $(echo "scale=2; $load_local / $l" | bc)x," \
-		"rebuild $(echo "scale=2; $rebuild_local / $r" | bc)x the local directory's speed"
+		"rebuild $(echo "scale=2; $rebuild_local / $r" | bc)x the local directory's speed;" \
+		"commits $(echo "scale=3; $(eval echo \$commits_$n) / $commits_local" | bc)x"
 done

@@ -3,9 +3,10 @@
  * object-storage URI (bench/bench_lake_objstore.sh runs it on each, in
  * one run): N commits, each adding one file to the log, as a refine of a
  * small change does; and the time of a snapshot load of the result.
- *   bench_lake_store ROOT N STAGING_DIR
+ *   bench_lake_store ROOT N STAGING_DIR [KEY=VALUE...]
  * ROOT: a directory or abfss://, az://, s3:// (credentials from the
- * environment, as carelake reads them).
+ * environment, as carelake reads them); settings as with --set
+ * (lake.single_writer=1 for a store without conditional creates).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +31,17 @@ int main(int argc, char **argv)
 	struct cl_config cfg;
 	char table[1024];
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s ROOT N STAGING_DIR\n", argv[0]);
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s ROOT N STAGING_DIR [KEY=VALUE...]\n", argv[0]);
 		return 2;
 	}
 	long n = atol(argv[2]);
 	cl_config_init(&cfg);
+	for (int i = 4; i < argc; i++)
+		if (cl_config_set_pair(&cfg, argv[i]) != CL_OK) {
+			fprintf(stderr, "%s: %s\n", argv[i], cl_error_detail());
+			return 2;
+		}
 	cl_lake_loc_configure(&cfg, argv[3]);
 	snprintf(table, sizeof(table), "%s/bench-%d-%ld/silver/events", argv[1], (int)getpid(),
 		 (long)time(NULL));
