@@ -960,12 +960,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	if (level <= 3)
-		cl_log_error("kafka", "event=librdkafka facility=%s detail=%s", CL_LOG_Q(fac),
-			     CL_LOG_Q(buf));
-	else if (level <= 4)
-		cl_log_warn("kafka", "event=librdkafka facility=%s detail=%s", CL_LOG_Q(fac),
-			    CL_LOG_Q(buf));
+	cl_kafka_log("kafka", level, fac, buf);
 }
 
 /* The producer of the dead-letter topic: every broker acknowledges a

@@ -4,6 +4,7 @@
 #include "cl_kafka_conf.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
+#include "core/cl_log.h"
 #include "core/cl_mem.h"
 
 #include <sodium.h>
@@ -78,4 +79,14 @@ int cl_kafka_conf_common(rd_kafka_conf_t *conf, const struct cl_kafka_settings *
 	if (rc == CL_OK && ks->ssl_ca_location[0])
 		rc = cl_kafka_conf_set(conf, "ssl.ca.location", ks->ssl_ca_location);
 	return rc;
+}
+
+void cl_kafka_log(const char *comp, int level, const char *fac, const char *buf)
+{
+	if (level <= 3)
+		cl_log_error(comp, "event=librdkafka facility=%s detail=%s", CL_LOG_Q(fac),
+			     CL_LOG_Q(buf));
+	else if (level <= 4)
+		cl_log_warn(comp, "event=librdkafka facility=%s detail=%s", CL_LOG_Q(fac),
+			    CL_LOG_Q(buf));
 }

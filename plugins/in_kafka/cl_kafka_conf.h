@@ -19,4 +19,8 @@ int cl_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
  * the SASL mechanism, user and password and the CA location. */
 int cl_kafka_conf_common(rd_kafka_conf_t *conf, const struct cl_kafka_settings *ks);
 
+/* Logs a librdkafka log line for component `comp`: its errors (syslog
+ * level 3 and below) as errors, its warnings as warnings, the rest not. */
+void cl_kafka_log(const char *comp, int level, const char *fac, const char *buf);
+
 #endif

@@ -238,12 +238,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	if (level <= 3)
-		cl_log_error("kafka_out", "event=librdkafka facility=%s detail=%s", CL_LOG_Q(fac),
-			     CL_LOG_Q(buf));
-	else if (level <= 4)
-		cl_log_warn("kafka_out", "event=librdkafka facility=%s detail=%s", CL_LOG_Q(fac),
-			    CL_LOG_Q(buf));
+	cl_kafka_log("kafka_out", level, fac, buf);
 }
 
 /* ---- producing ---- */

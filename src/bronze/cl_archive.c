@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "bronze/cl_bronze.h"
 #include "bronze/cl_checkpoint.h"
@@ -30,35 +29,6 @@
 #define STATE_FILE "_archive.ndjson"
 #define MANIFEST_FILE "_files.ndjson"
 #define STATE_MAX (256u << 20)
-
-/* The MD5 of a local file as 32 hex digits. */
-static int md5_file(const char *path, char hex[33])
-{
-	unsigned char buf[1 << 16], md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	int fd, rc = 0;
-
-	if ((rc = cl_fs_open(path, O_RDONLY, 0, &fd)))
-		return rc;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1)
-		rc = CL_ENOMEM;
-	for (ssize_t got; rc == 0 && (got = read(fd, buf, sizeof(buf))) != 0;) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			rc = cl_error_set(CL_EIO, "%s: %s", path, strerror(errno));
-		else
-			EVP_DigestUpdate(ctx, buf, (size_t)got);
-	}
-	if (rc == 0 && EVP_DigestFinal_ex(ctx, md, &n) != 1)
-		rc = cl_error_set(CL_EIO, "%s: MD5 failed", path);
-	EVP_MD_CTX_free(ctx);
-	close(fd);
-	for (unsigned int i = 0; rc == 0 && i < n && i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return rc;
-}
 
 /* The recorded files of one source: path -> {"bytes", "md5"}. A line that
  * is not a whole entry (a torn append) is not trusted: that file is simply
@@ -129,7 +99,7 @@ static int upload(struct cl_objstore *os, const char *local, const char *key, in
 	if (stat(local, &sb) != 0)
 		return cl_error_set(CL_EIO, "%s: %s", local, strerror(errno));
 	*bytes = (int64_t)sb.st_size;
-	if ((rc = md5_file(local, md5)) || (rc = cl_objstore_put_file(os, key, local, 0)) ||
+	if ((rc = cl_objstore_put_file_md5(os, key, local, 0, md5)) ||
 	    (rc = cl_objstore_head(os, key, &info)))
 		return rc;
 	if (info.size != *bytes)
@@ -305,7 +275,7 @@ int cl_archive_verify(const char *data_dir, const char *uri, const struct cl_con
 				problem(out, sum, "archive %s: MD5 %s, recorded %s", key, info.md5,
 					want);
 			snprintf(local, sizeof(local), "%s/%s", sdir, rel);
-			if (access(local, F_OK) == 0 && md5_file(local, md5) == 0 &&
+			if (access(local, F_OK) == 0 && cl_objstore_md5_file(local, md5) == 0 &&
 			    strcmp(md5, want) != 0)
 				problem(out, sum, "bronze/%s/%s: the local copy's MD5 %s is not the "
 					"archived %s", names[i], rel, md5, want);
@@ -366,7 +336,8 @@ static int download(struct cl_objstore *os, const char *data_dir, const char *ke
 	if (stat(tmp, &sb) != 0 || (int64_t)sb.st_size != info->size)
 		rc = cl_error_set(CL_ECORRUPT, "archive %s: downloaded %lld bytes, the store says "
 				  "%lld", key, (long long)sb.st_size, (long long)info->size);
-	else if ((rc = md5_file(tmp, md5)) == 0 && info->md5[0] && strcmp(md5, info->md5) != 0)
+	else if ((rc = cl_objstore_md5_file(tmp, md5)) == 0 && info->md5[0] &&
+		 strcmp(md5, info->md5) != 0)
 		rc = cl_error_set(CL_ECORRUPT, "archive %s: downloaded MD5 %s, the store says %s",
 				  key, md5, info->md5);
 	if (rc == 0)

@@ -58,8 +58,8 @@ int cl_lake_loc_remote(const char *path)
 	return cl_objstore_is_uri(path);
 }
 
-/* Splits a URI into its store (opened on first use) and the key within. */
-static int open_store(const char *path, struct cl_objstore **os, const char **key)
+/* The store of a URI (opened on first use) and the key within it. */
+static int find_store(const char *path, struct store **out, const char **key)
 {
 	const char *p = strstr(path, "://");
 	if (!p)
@@ -86,24 +86,29 @@ static int open_store(const char *path, struct cl_objstore **os, const char **ke
 		if (rc == 0)
 			loc.nstores++;
 	}
-	if (rc == 0)
-		*os = s->os;
 	pthread_mutex_unlock(&loc.lock);
+	*out = rc == 0 ? s : NULL;
+	return rc;
+}
+
+static int open_store(const char *path, struct cl_objstore **os, const char **key)
+{
+	struct store *s;
+	int rc = find_store(path, &s, key);
+	*os = rc == 0 ? s->os : NULL;
 	return rc;
 }
 
 /* The store of `path`, its container created when missing (once). */
 static int open_store_for_writing(const char *path, struct cl_objstore **os, const char **key)
 {
-	int rc = open_store(path, os, key);
+	struct store *s;
+	int rc = find_store(path, &s, key);
 	if (rc)
 		return rc;
+	*os = s->os;
 	pthread_mutex_lock(&loc.lock);
-	struct store *s = NULL;
-	for (int i = 0; i < loc.nstores && !s; i++)
-		if (loc.stores[i].os == *os)
-			s = &loc.stores[i];
-	int ensured = s && s->ensured;
+	int ensured = s->ensured;
 	pthread_mutex_unlock(&loc.lock);
 	if (ensured)
 		return 0;
@@ -302,21 +307,6 @@ static int may_commit(struct cl_objstore *os, int *serialise)
 
 int cl_lake_loc_create(const char *path, const void *buf, size_t len)
 {
-	if (!cl_lake_loc_remote(path)) {
-		char tmp[PATH_MAX];
-		int fd, rc;
-		snprintf(tmp, sizeof(tmp), "%s.%u.tmp", path, randombytes_random());
-		if ((rc = cl_fs_create(tmp, 0600, &fd)))
-			return rc;
-		rc = cl_fs_write_all(fd, buf, len, tmp);
-		if (rc == 0)
-			rc = cl_fs_datasync(fd, tmp);
-		close(fd);
-		if (rc == 0)
-			rc = cl_fs_link(tmp, path);
-		cl_fs.unlink(tmp);
-		return rc ? rc : cl_fs_sync_parent(path);
-	}
 	struct cl_objstore *os;
 	const char *key;
 	int serialise, rc = open_store_for_writing(path, &os, &key);

@@ -55,8 +55,9 @@ int cl_lake_loc_read(const char *path, size_t max, char **buf, size_t *len);
  * CL_ENOENT. */
 int cl_lake_loc_stat(const char *path, int64_t *size, int64_t *mtime_ms);
 
-/* Creates `path` holding buf, whole, durable, only if it does not exist:
- * CL_EEXIST when it does. */
+/* Creates the object-storage file `path` holding buf, whole, only if it
+ * does not exist: CL_EEXIST when it does (a Delta commit; a local one
+ * links a synced temporary file instead, cl_delta_txn.c). */
 int cl_lake_loc_create(const char *path, const void *buf, size_t len);
 
 /* Replaces (or creates) `path` holding buf, whole. */

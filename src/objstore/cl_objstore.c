@@ -846,6 +846,20 @@ static void xfer_init(struct xfer *x)
 	x->content_length = -1;
 }
 
+/* A transfer's state, initialised; NULL (with the detail set) when out of
+ * memory. */
+static struct xfer *xfer_new(void)
+{
+	struct xfer *x = cl_malloc(sizeof(*x));
+
+	if (!x) {
+		cl_error_set(CL_ENOMEM, "out of memory");
+		return NULL;
+	}
+	xfer_init(x);
+	return x;
+}
+
 static int check_key(const struct cl_objstore *s, const char *key, char *full, size_t cap)
 {
 	if (!key || !key[0] || key[0] == '/')
@@ -862,13 +876,12 @@ static int check_key(const struct cl_objstore *s, const char *key, char *full, s
 int cl_objstore_ensure_container(struct cl_objstore *s)
 {
 	struct cl_os_req r = { .method = "PUT" };
-	struct xfer *x = cl_malloc(sizeof(*x));
+	struct xfer *x = xfer_new();
 	char body[256];
 	int rc;
 
 	if (!x)
-		return cl_error_set(CL_ENOMEM, "out of memory");
-	xfer_init(x);
+		return CL_ENOMEM;
 	if (s->kind == CL_OS_AZURE) {
 		r.params[0] = (struct cl_os_param){ "restype", "container" };
 		r.nparams = 1;
@@ -966,14 +979,13 @@ static int put_body(struct cl_objstore *s, const char *key, struct xfer *x,
 int cl_objstore_put_mem(struct cl_objstore *s, const char *key, const void *buf, size_t len,
 			unsigned flags)
 {
-	struct xfer *x = cl_malloc(sizeof(*x));
+	struct xfer *x = xfer_new();
 	unsigned char md5[16];
 	unsigned int n = 0;
 	int rc;
 
 	if (!x)
-		return cl_error_set(CL_ENOMEM, "out of memory");
-	xfer_init(x);
+		return CL_ENOMEM;
 	EVP_Digest(buf, len, md5, &n, EVP_md5(), NULL);
 	x->up_mem = len ? buf : (const unsigned char *)"";
 	x->up_len = len;
@@ -982,30 +994,17 @@ int cl_objstore_put_mem(struct cl_objstore *s, const char *key, const void *buf,
 	return rc;
 }
 
-int cl_objstore_put_file(struct cl_objstore *s, const char *key, const char *path,
-			 unsigned flags)
+/* The MD5 of what is left of the open file `fd` (named `path`), and how
+ * many bytes that was. */
+static int md5_fd(int fd, const char *path, unsigned char md5[16], uint64_t *total)
 {
-	unsigned char md5[16], *chunk = NULL;
+	unsigned char *chunk = cl_malloc(1 << 20);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int n = 0;
-	struct xfer *x = NULL;
-	struct stat st;
-	EVP_MD_CTX *ctx = NULL;
-	uint64_t total = 0;
-	int fd = -1, rc = CL_OK;
+	int rc = CL_OK;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cl_error_set(cl_error_from_errno(errno), "cannot open '%s': %s", path,
-				    strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return cl_error_set(CL_EINVAL, "'%s' is not a regular file", path);
-	}
-	/* first pass: the Content-MD5 */
-	chunk = cl_malloc(1 << 20);
-	ctx = EVP_MD_CTX_new();
-	x = cl_malloc(sizeof(*x));
-	if (!chunk || !ctx || !x) {
+	*total = 0;
+	if (!chunk || !ctx) {
 		rc = cl_error_set(CL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -1022,23 +1021,80 @@ int cl_objstore_put_file(struct cl_objstore *s, const char *key, const char *pat
 		if (got == 0)
 			break;
 		EVP_DigestUpdate(ctx, chunk, (size_t)got);
-		total += (uint64_t)got;
+		*total += (uint64_t)got;
 	}
 	EVP_DigestFinal_ex(ctx, md5, &n);
+out:
+	EVP_MD_CTX_free(ctx);
+	cl_free(chunk);
+	return rc;
+}
+
+static void md5_hex(const unsigned char md5[16], char hex[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md5[i]);
+}
+
+int cl_objstore_md5_file(const char *path, char hex[33])
+{
+	unsigned char md5[16];
+	uint64_t total;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return cl_error_set(cl_error_from_errno(errno), "cannot open '%s': %s", path,
+				    strerror(errno));
+	rc = md5_fd(fd, path, md5, &total);
+	close(fd);
+	if (rc == 0)
+		md5_hex(md5, hex);
+	return rc;
+}
+
+int cl_objstore_put_file_md5(struct cl_objstore *s, const char *key, const char *path,
+			     unsigned flags, char hex[33])
+{
+	unsigned char md5[16];
+	struct xfer *x = NULL;
+	struct stat st;
+	uint64_t total = 0;
+	int fd = -1, rc = CL_OK;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cl_error_set(cl_error_from_errno(errno), "cannot open '%s': %s", path,
+				    strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return cl_error_set(CL_EINVAL, "'%s' is not a regular file", path);
+	}
+	/* first pass: the Content-MD5 */
+	if ((rc = md5_fd(fd, path, md5, &total)))
+		goto out;
 	if (total != (uint64_t)st.st_size) {
 		rc = cl_error_set(CL_EIO, "'%s' changed while it was read", path);
 		goto out;
 	}
-	xfer_init(x);
+	if (!(x = xfer_new())) {
+		rc = CL_ENOMEM;
+		goto out;
+	}
 	x->up_fd = fd;
 	x->up_len = total;
 	rc = put_body(s, key, x, md5, flags);
+	if (rc == 0 && hex)
+		md5_hex(md5, hex);
 out:
-	EVP_MD_CTX_free(ctx);
-	cl_free(chunk);
 	cl_free(x);
 	close(fd);
 	return rc;
+}
+
+int cl_objstore_put_file(struct cl_objstore *s, const char *key, const char *path,
+			 unsigned flags)
+{
+	return cl_objstore_put_file_md5(s, key, path, flags, NULL);
 }
 
 int cl_objstore_get_mem(struct cl_objstore *s, const char *key, size_t max, char **buf,
@@ -1053,10 +1109,9 @@ int cl_objstore_get_mem(struct cl_objstore *s, const char *key, size_t max, char
 	*len = 0;
 	if (rc)
 		return rc;
-	x = cl_malloc(sizeof(*x));
+	x = xfer_new();
 	if (!x)
-		return cl_error_set(CL_ENOMEM, "out of memory");
-	xfer_init(x);
+		return CL_ENOMEM;
 	x->max = max;
 	r.key = full;
 	rc = request(s, &r, x, key);
@@ -1103,13 +1158,12 @@ int cl_objstore_get_file(struct cl_objstore *s, const char *key, const char *pat
 	if (fd < 0)
 		return cl_error_set(cl_error_from_errno(errno), "cannot create '%s': %s", tmp,
 				    strerror(errno));
-	x = cl_malloc(sizeof(*x));
+	x = xfer_new();
 	if (!x) {
 		close(fd);
 		unlink(tmp);
 		return cl_error_set(CL_ENOMEM, "out of memory");
 	}
-	xfer_init(x);
 	x->down_fd = fd;
 	r.key = full;
 	rc = request(s, &r, x, key);
@@ -1141,12 +1195,11 @@ static int head_full(struct cl_objstore *s, const char *full, const char *key,
 		     struct cl_objstore_info *info)
 {
 	struct cl_os_req r = { .method = "HEAD", .key = full };
-	struct xfer *x = cl_malloc(sizeof(*x));
+	struct xfer *x = xfer_new();
 	int rc;
 
 	if (!x)
-		return cl_error_set(CL_ENOMEM, "out of memory");
-	xfer_init(x);
+		return CL_ENOMEM;
 	memset(info, 0, sizeof(*info));
 	rc = request(s, &r, x, key);
 	if (rc == 0 && (x->status < 200 || x->status >= 300))
@@ -1197,10 +1250,9 @@ int cl_objstore_delete(struct cl_objstore *s, const char *key)
 
 	if (rc)
 		return rc;
-	x = cl_malloc(sizeof(*x));
+	x = xfer_new();
 	if (!x)
-		return cl_error_set(CL_ENOMEM, "out of memory");
-	xfer_init(x);
+		return CL_ENOMEM;
 	r.key = full;
 	rc = request(s, &r, x, key);
 	if (rc == 0 && x->status != 404 && (x->status < 200 || x->status >= 300))
@@ -1223,10 +1275,9 @@ int cl_objstore_list(struct cl_objstore *s, const char *prefix,
 	    CL_OS_KEY_MAX)
 		return cl_error_set(CL_EINVAL, "listing prefix too long");
 	snprintf(page_size, sizeof(page_size), "%u", s->set.list_page_size);
-	x = cl_malloc(sizeof(*x));
+	x = xfer_new();
 	if (!x)
-		return cl_error_set(CL_ENOMEM, "out of memory");
-	xfer_init(x);
+		return CL_ENOMEM;
 	x->max = LIST_PAGE_MAX;
 	for (;;) {
 		struct cl_os_req r = { .method = "GET" };
@@ -1313,14 +1364,14 @@ int cl_objstore_conditional_create(struct cl_objstore *s)
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(key + strlen(key), 3, "%02x", rnd[i]);
 	{
-		struct xfer *x = cl_malloc(sizeof(*x));
+		struct xfer *x = xfer_new();
 		struct cl_os_req r = { .method = "PUT", .blob = 1, .if_none_match = 1 };
 		char full[CL_OS_KEY_MAX + 16], b64[32];
 		unsigned char md5[16];
 		unsigned int n = 0;
 
 		if (!x)
-			return cl_error_set(CL_ENOMEM, "out of memory");
+			return CL_ENOMEM;
 		rc = check_key(s, key, full, sizeof(full));
 		if (rc) {
 			cl_free(x);

@@ -71,6 +71,12 @@ int cl_objstore_put_mem(struct cl_objstore *s, const char *key, const void *buf,
 /* Writes an object from a local file, streaming; flags as above. */
 int cl_objstore_put_file(struct cl_objstore *s, const char *key, const char *path,
 			 unsigned flags);
+/* The same, and the hex MD5 of what was sent (the store checked it). */
+int cl_objstore_put_file_md5(struct cl_objstore *s, const char *key, const char *path,
+			     unsigned flags, char hex[33]);
+
+/* The MD5 of a local file as 32 hex digits, as the store keeps it. */
+int cl_objstore_md5_file(const char *path, char hex[33]);
 
 /* Reads a whole object of at most `max` bytes into a malloc'd buffer
  * (NUL-terminated past *len). CL_ENOENT when there is no such key,

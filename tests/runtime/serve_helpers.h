@@ -319,6 +319,29 @@ static inline long metric(const struct server *s, const char *name)
 	return v;
 }
 
+/* Waits (up to 20 s, times the build's slowdown) until the sample `name`
+ * of /metrics reaches `want`; fails with what serve said otherwise. */
+static inline void wait_metric(const struct server *s, const char *name, long want)
+{
+	long v = -1;
+
+	for (int i = 0; i < 2000 * cl_test_slowdown(); i++) {
+		v = metric(s, name);
+		if (v >= want)
+			return;
+		usleep(10000);
+	}
+	FILE *f = fopen(s->out_path, "r");
+	if (f) {
+		char line[1024];
+		fprintf(stderr, "serve said:\n");
+		while (fgets(line, sizeof(line), f))
+			fputs(line, stderr);
+		fclose(f);
+	}
+	fail_msg("%s stayed at %ld, wanted %ld", name, v, want);
+}
+
 /* For tests of how alerts are delivered, stored and scoped (not of how a
  * reading becomes one: runtime_stream and runtime_simulate test that with
  * the defaults): one critical reading raises its alert at once, with no

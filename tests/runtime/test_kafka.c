@@ -27,26 +27,17 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-static rd_kafka_t *mock_rk;       /* the handle the mock cluster lives in */
-static rd_kafka_mock_cluster_t *mcluster;
+#include "kafka_mock.h"
+
 static rd_kafka_t *producer;
-static char bootstraps[256];
 
 static int setup(void **state)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf;
 	char err[256];
 
 	(void)state;
-	/* this handle only hosts the mock cluster: it connects nowhere */
-	rd_kafka_conf_set(conf, "log_level", "4", err, sizeof(err));
-	mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	assert_non_null(mock_rk);
-	mcluster = rd_kafka_mock_cluster_new(mock_rk, 1);
-	assert_non_null(mcluster);
-	snprintf(bootstraps, sizeof(bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(mcluster));
-	/* loopback only */
-	assert_int_equal(strncmp(bootstraps, "127.0.0.1:", 10), 0);
+	kafka_mock_start("4");
 	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "vitals", 2, 1), 0);
 	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "fhir", 1, 1), 0);
 	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "stream", 2, 1), 0);
@@ -62,8 +53,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	rd_kafka_destroy(producer);
-	rd_kafka_mock_cluster_destroy(mcluster);
-	rd_kafka_destroy(mock_rk);
+	kafka_mock_stop();
 	return 0;
 }
 
@@ -100,20 +90,6 @@ static const char *slurp(const char *path)
 	return buf;
 }
 
-static void wait_metric(const struct server *s, const char *name, long want)
-{
-	long v = -1;
-
-	for (int i = 0; i < 1500 * cl_test_slowdown(); i++) {
-		v = metric(s, name);
-		if (v >= want)
-			return;
-		usleep(10000);
-	}
-	fprintf(stderr, "serve said:\n%s\n", slurp(s->out_path));
-	fail_msg("%s stayed at %ld, wanted %ld", name, v, want);
-}
-
 /* The server arguments for Kafka: brokers, topics, group. */
 #define KAFKA_ARGS(group, topics)                                                        \
 	"--set", brokers_arg,                                                              \
@@ -122,7 +98,6 @@ static void wait_metric(const struct server *s, const char *name, long want)
 	/* the shortest session brokers allow by default (group.min.session.timeout.ms) */ \
 	"--set", "kafka.session_timeout=6s"
 
-static char brokers_arg[300];
 
 static void test_kafka_ingest(void **state)
 {

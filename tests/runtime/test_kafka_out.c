@@ -34,24 +34,12 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-static rd_kafka_t *mock_rk;
-static rd_kafka_mock_cluster_t *mcluster;
-static char brokers_arg[300];
+#include "kafka_mock.h"
 
 static int setup(void **state)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char err[256];
-
 	(void)state;
-	rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
-	mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	assert_non_null(mock_rk);
-	mcluster = rd_kafka_mock_cluster_new(mock_rk, 1);
-	assert_non_null(mcluster);
-	snprintf(brokers_arg, sizeof(brokers_arg), "kafka.brokers=%s",
-		 rd_kafka_mock_cluster_bootstraps(mcluster));
-	assert_int_equal(strncmp(brokers_arg, "kafka.brokers=127.0.0.1:", 24), 0);
+	kafka_mock_start("3");
 	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "alerts", 2, 1), 0);
 	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "alerts-down", 1, 1), 0);
 	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "issues", 1, 1), 0);
@@ -63,8 +51,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	rd_kafka_mock_cluster_destroy(mcluster);
-	rd_kafka_destroy(mock_rk);
+	kafka_mock_stop();
 	return 0;
 }
 
@@ -106,7 +93,7 @@ static int consume(const char *topic, struct msg *out, int cap, int want)
 	int64_t until = cl_time_now_us() + 20000000ll * cl_test_slowdown();
 
 	snprintf(group, sizeof(group), "test-%d", groups++);
-	assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers_arg + 14, err,
+	assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err,
 					   sizeof(err)), RD_KAFKA_CONF_OK);
 	rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
 	rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err));
@@ -152,19 +139,6 @@ static void msgs_free(struct msg *m, int n)
 static const char *field(const struct msg *m, const char *key)
 {
 	return json_string_value(json_object_get(m->value, key)) ?: "";
-}
-
-static void wait_metric(const struct server *s, const char *name, long want)
-{
-	long v = -1;
-
-	for (int i = 0; i < 2000 * cl_test_slowdown(); i++) {
-		v = metric(s, name);
-		if (v >= want)
-			return;
-		usleep(10000);
-	}
-	fail_msg("%s stayed at %ld, wanted %ld", name, v, want);
 }
 
 /* The id of patient's first alert, through the API. */

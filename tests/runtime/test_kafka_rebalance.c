@@ -32,6 +32,8 @@
 #include <librdkafka/rdkafka.h>
 #include <math.h>
 #include <librdkafka/rdkafka_mock.h>
+
+#include "kafka_mock.h"
 #include <sqlite3.h>
 
 #define PATIENTS 8
@@ -41,32 +43,22 @@
 #define TICKS (3 * PHASE_S / STEP_S)
 #define RECORDS (TICKS * PATIENTS * 2)
 
-static rd_kafka_t *mock_rk;
-static rd_kafka_mock_cluster_t *mcluster;
 static rd_kafka_t *producer;
-static char bootstraps[256], brokers_arg[300];
 static int64_t base_us;           /* event time of tick 0 */
 
 static int setup(void **state)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf;
 	char err[256];
 
 	(void)state;
-	rd_kafka_conf_set(conf, "log_level", "4", err, sizeof(err));
-	mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	assert_non_null(mock_rk);
-	mcluster = rd_kafka_mock_cluster_new(mock_rk, 1);
-	assert_non_null(mcluster);
-	snprintf(bootstraps, sizeof(bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(mcluster));
-	assert_int_equal(strncmp(bootstraps, "127.0.0.1:", 10), 0);
+	kafka_mock_start("4");
 	assert_int_equal(rd_kafka_mock_topic_create(mcluster, "icu", PARTITIONS, 1), 0);
 	conf = rd_kafka_conf_new();
 	rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err));
 	rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof(err));
 	producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
 	assert_non_null(producer);
-	snprintf(brokers_arg, sizeof(brokers_arg), "kafka.brokers=%s", bootstraps);
 	/* the whole stream lies in the last 35 minutes of event time */
 	base_us = (cl_time_now_us() / 1000000 - 35 * 60) * 1000000;
 	return 0;
@@ -76,8 +68,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	rd_kafka_destroy(producer);
-	rd_kafka_mock_cluster_destroy(mcluster);
-	rd_kafka_destroy(mock_rk);
+	kafka_mock_stop();
 	return 0;
 }
 
@@ -178,19 +169,6 @@ static void wait_committed(const char *group, long want)
 		usleep(20000);
 	}
 	assert_int_equal(v, want);
-}
-
-static void wait_metric(const struct server *s, const char *name, long want)
-{
-	long v = -1;
-
-	for (int i = 0; i < 2000 * cl_test_slowdown(); i++) {
-		v = metric(s, name);
-		if (v >= want)
-			return;
-		usleep(10000);
-	}
-	fail_msg("%s stayed at %ld, wanted %ld", name, v, want);
 }
 
 /* Waits until the node's stream has applied every event it stored. */

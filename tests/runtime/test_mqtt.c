@@ -244,19 +244,6 @@ static const char *event_topic(int n)
 	return topic;
 }
 
-static void wait_metric(const struct server *s, const char *name, long want)
-{
-	long v = -1;
-
-	for (int i = 0; i < 1000 * cl_test_slowdown(); i++) {
-		v = metric(s, name);
-		if (v >= want)
-			return;
-		usleep(10000);
-	}
-	fail_msg("%s stayed at %ld, wanted %ld", name, v, want);
-}
-
 /* Counts the ids mq-N in bronze; fails on any stored twice. */
 static int count_stored(const char *data, uint8_t *seen, int max)
 {

@@ -483,8 +483,8 @@ static void test_s3rver(void **state)
 	unsetenv("AWS_DEFAULT_REGION");
 	unsetenv("AWS_SESSION_TOKEN");
 	exercise("s3://carelake-test/lake/t1", &px, S3RVER_CONDITIONAL, 1, "s3rver");
-	/* s3rver checks the access key id but not a SigV4 signature (it
-	 * says so: "unimplemented"), so the wrong credential is the id */
+	/* s3rver checks the access key id but never verifies a SigV4
+	 * signature, so the wrong credential is the id */
 	setenv("AWS_ACCESS_KEY_ID", "WRONG", 1);
 	wrong_credentials("s3://carelake-test/lake/t1", "s3rver");
 	proxy_stop(&px);
