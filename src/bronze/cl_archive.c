@@ -119,10 +119,15 @@ struct run {
 };
 
 /* Archives `rel` (relative to the source's directory) unless recorded. */
-static int archive_one(struct run *r, const char *rel)
+/* Uploads one file and records it. `sealed`: a segment the log has just
+ * rotated away from, whose last records may still await the log's
+ * fdatasync: it is synced here first, so the archive never holds a record
+ * a crash could still take back. */
+static int archive_one(struct run *r, const char *rel, int sealed)
 {
 	char local[PATH_MAX + 8], key[PATH_MAX], md5[33];
 	int64_t bytes = 0;
+	int rc = 0;
 
 	if (json_object_get(r->state, rel)) {
 		r->sum->already++;
@@ -130,7 +135,17 @@ static int archive_one(struct run *r, const char *rel)
 	}
 	snprintf(local, sizeof(local), "%s/%s", r->sdir, rel);
 	snprintf(key, sizeof(key), "%s/%s", r->source, rel);
-	int rc = upload(r->os, local, key, &bytes, md5);
+	if (sealed) {
+		int fd = open(local, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return cl_error_set(cl_error_from_errno(errno), "cannot open '%s': %s", local,
+					    strerror(errno));
+		rc = cl_fs_datasync(fd, local);
+		close(fd);
+	}
+	if (rc == 0)
+		rc = upload(r->os, local, key, &bytes, md5);
 	if (rc == 0)
 		rc = state_append(r->sdir, r->state, rel, bytes, md5);
 	if (rc == 0) {
@@ -148,7 +163,7 @@ static int archive_kept(void *arg, const char *source, const struct cl_manifest_
 	int n = snprintf(prefix, sizeof(prefix), "bronze/%s/", source);
 	if (strncmp(e->path, prefix, (size_t)n) != 0)
 		return 0; /* kept elsewhere: not bronze's to archive */
-	return archive_one(r, e->path + n);
+	return archive_one(r, e->path + n, 0);
 }
 
 static int archive_source(struct cl_objstore *os, const char *data_dir, const char *source,
@@ -169,7 +184,7 @@ static int archive_source(struct cl_objstore *os, const char *data_dir, const ch
 	/* every segment but the newest, which may still grow */
 	for (size_t i = 0; rc == 0 && i + 1 < nseg; i++)
 		if (strncmp(segs[i].path, sdir, plen - 1) == 0)
-			rc = archive_one(&r, segs[i].path + plen);
+			rc = archive_one(&r, segs[i].path + plen, 1);
 	cl_segment_list_free(segs, nseg);
 	if (rc == 0)
 		rc = cl_manifest_list(data_dir, source, archive_kept, NULL, &r);

@@ -6,9 +6,15 @@
  * results ring, the stats and the failure state. Segment state (fd, size,
  * offsets) is owned by the flusher thread alone, by the opener before it
  * starts and by the closer after it has been joined (`seg_owner`, checked
- * by assert); the syncer borrows the fd for one fdatasync while `syncing`
- * is set, and the flusher rotates only when it is not. Batches complete
- * strictly in sequence order, so "batch s is done" is simply s < done_seq.
+ * by assert). Each written batch carries the fd it went to; the syncer
+ * makes those fds durable. Rotation never waits for the syncer: the old
+ * segment's fd is handed to the syncer (`retired`), which syncs what is
+ * still unsynced in it and closes it, and the new segment's header and
+ * directory entries are made durable by the syncer too (`dirsync`), before
+ * any record in it is acknowledged. Batches complete strictly in sequence
+ * order, so "batch s is done" is simply s < done_seq, and a record in a new
+ * segment is never acknowledged before every record of the old one is
+ * durable. (Recovery relies on that: see recover().)
  */
 #include "cl_blog.h"
 #include "cl_segment.h"
@@ -41,6 +47,7 @@ struct batch {
 	uint32_t count;
 	uint64_t seq;
 	int64_t first_us;   /* monotonic arrival of the first record */
+	int fd;             /* the segment it was written to */
 	struct cl_blog_commit c;  /* once written: what the commit reports */
 	char err[256];      /* why it failed (the detail is per thread) */
 	struct batch *next;
@@ -73,6 +80,17 @@ struct cl_blog {
 	struct batch *syncq, *syncq_tail;   /* written, awaiting fdatasync */
 	int syncing;                        /* an fdatasync is under way */
 	int sync_closing;
+	/* Handed from the flusher to the syncer at rotation: old segments'
+	 * fds, to sync (if a batch in them is unsynced) and close; and
+	 * directories to sync before the next batches complete (a new
+	 * segment's entry, a new day's directory). */
+	struct retired {
+		int fd;
+		char path[PATH_MAX];
+	} retired[16];
+	int nretired;
+	char dirsync[4][PATH_MAX];
+	int ndirsync;
 
 	struct batch *filling;              /* the batch records go into, or
 					     * NULL until the next record */
@@ -164,12 +182,49 @@ static void seg_close(struct cl_blog *log)
 	log->seg_fd = -1;
 }
 
-/* Creates and makes durable a new, empty segment starting at next_offset. */
+/* A directory to be synced before the next batches complete (the syncer
+ * does it with their fdatasync); at once if the list is full. */
+static int defer_dirsync(struct cl_blog *log, const char *dir)
+{
+	int i;
+
+	pthread_mutex_lock(&log->mu);
+	for (i = 0; i < log->ndirsync && strcmp(log->dirsync[i], dir) != 0; i++)
+		;
+	if (i == log->ndirsync && i < (int)(sizeof(log->dirsync) / sizeof(log->dirsync[0])))
+		snprintf(log->dirsync[log->ndirsync++], PATH_MAX, "%s", dir);
+	else if (i == log->ndirsync)
+		i = -1;
+	pthread_mutex_unlock(&log->mu);
+	return i < 0 ? cl_fs_sync_dir(dir) : CL_OK;
+}
+
+/* The current segment, with records, goes to the syncer to be synced and
+ * closed once its batches are durable; waits only if sixteen are already
+ * waiting (sixteen rotations within one fdatasync). */
+static void seg_retire(struct cl_blog *log)
+{
+	assert(seg_owned(log));
+	pthread_mutex_lock(&log->mu);
+	while (log->nretired == (int)(sizeof(log->retired) / sizeof(log->retired[0])))
+		pthread_cond_wait(&log->cv_done, &log->mu);
+	log->retired[log->nretired].fd = log->seg_fd;
+	snprintf(log->retired[log->nretired].path, PATH_MAX, "%s", log->seg_path);
+	log->nretired++;
+	pthread_cond_signal(&log->cv_sync);
+	pthread_mutex_unlock(&log->mu);
+	log->seg_fd = -1;
+}
+
+/* Creates a new, empty segment starting at next_offset. Its header and
+ * directory entry are made durable by the syncer before any record in it
+ * is acknowledged (or here, if no syncer runs yet). */
 static int seg_create(struct cl_blog *log, int64_t now_us)
 {
-	char day[11], ddir[PATH_MAX];
+	char day[11], ddir[PATH_MAX], path[PATH_MAX];
 	uint8_t hdr[CL_SEG_HEADER_SIZE];
 	int rc, existed, fd;
+	int deferred = log->syncer_started;
 
 	assert(seg_owned(log));
 	/* An empty current segment is replaced, never left beside its
@@ -186,8 +241,13 @@ static int seg_create(struct cl_blog *log, int64_t now_us)
 		slash = strrchr(old_dir, '/');
 		if (slash)
 			*slash = '\0';
-		cl_fs_sync_dir(old_dir);
+		if (deferred)
+			defer_dirsync(log, old_dir);
+		else
+			cl_fs_sync_dir(old_dir);
 	}
+	if (log->seg_fd >= 0 && deferred)
+		seg_retire(log);
 	seg_close(log);
 	cl_time_format_day(now_us, day);
 	if ((size_t)snprintf(ddir, sizeof(ddir), "%s/dt=%s", log->dir, day) >=
@@ -198,30 +258,31 @@ static int seg_create(struct cl_blog *log, int64_t now_us)
 		rc = cl_fs_mkdirs(ddir);
 		if (rc)
 			return rc;
-		rc = cl_fs_sync_dir(log->dir);
+		rc = deferred ? defer_dirsync(log, log->dir) : cl_fs_sync_dir(log->dir);
 		if (rc)
 			return rc;
 	}
-	rc = cl_segment_path(log->seg_path, sizeof(log->seg_path), log->dir, day,
-			     log->next_offset);
+	rc = cl_segment_path(path, sizeof(path), log->dir, day, log->next_offset);
 	if (rc)
 		return rc;
-	fd = open(log->seg_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cl_error_set(cl_error_from_errno(errno),
-				    "cannot create segment '%s': %s", log->seg_path,
-				    strerror(errno));
+				    "cannot create segment '%s': %s", path, strerror(errno));
 	cl_segment_header_encode(hdr, log->next_offset, now_us);
-	rc = cl_fs_pwrite_all(fd, hdr, sizeof(hdr), 0, log->seg_path);
+	rc = cl_fs_pwrite_all(fd, hdr, sizeof(hdr), 0, path);
+	if (rc == CL_OK && !deferred)
+		rc = cl_fs_datasync(fd, path);
 	if (rc == CL_OK)
-		rc = cl_fs_datasync(fd, log->seg_path);
-	if (rc == CL_OK)
-		rc = cl_fs_sync_dir(ddir);
+		rc = deferred ? defer_dirsync(log, ddir) : cl_fs_sync_dir(ddir);
 	if (rc != CL_OK) {
 		close(fd);
-		unlink(log->seg_path);
+		unlink(path);
 		return rc;
 	}
+	pthread_mutex_lock(&log->mu); /* the syncer reads it */
+	snprintf(log->seg_path, sizeof(log->seg_path), "%s", path);
+	pthread_mutex_unlock(&log->mu);
 	log->seg_fd = fd;
 	log->seg_base = log->next_offset;
 	log->seg_size = CL_SEG_HEADER_SIZE;
@@ -283,22 +344,13 @@ static int write_batch(struct cl_blog *log, struct batch *b,
 
 	assert(seg_owned(log));
 	if (need_rotation(log, b->len, now_us)) {
-		char why[sizeof(log->failed_msg)];
-
-		/* the old segment's batches must be durable before its fd
-		 * closes: let the syncer finish them */
-		pthread_mutex_lock(&log->mu);
-		while (log->syncq || log->syncing)
-			pthread_cond_wait(&log->cv_done, &log->mu);
-		rc = log->failed_rc;
-		snprintf(why, sizeof(why), "%s", log->failed_msg);
-		pthread_mutex_unlock(&log->mu);
-		if (rc)
-			return cl_error_set(rc, "%s", why);
+		/* the old segment goes to the syncer: rotation waits for no
+		 * fdatasync */
 		rc = seg_create(log, now_us);
 		if (rc)
 			return rc;
 	}
+	b->fd = log->seg_fd;
 	for (uint32_t i = 0; i < b->count; i++) {
 		uint32_t len;
 
@@ -449,19 +501,41 @@ static void complete(struct cl_blog *log, struct batch *b)
 static void sync_round(struct cl_blog *log)
 {
 	struct batch *list = log->syncq, *b;
-	int need = 0, rc = CL_OK;
-	int64_t t0, dt = 0;
+	struct retired retired[sizeof(log->retired) / sizeof(log->retired[0])];
+	char dirs[sizeof(log->dirsync) / sizeof(log->dirsync[0])][PATH_MAX];
+	char cur_path[PATH_MAX];
+	int nretired = log->nretired, ndirs = log->ndirsync, rc = CL_OK;
+	int64_t t0 = cl_time_mono_us(), dt;
 
 	log->syncq = log->syncq_tail = NULL;
 	log->syncing = 1;
-	for (b = list; b; b = b->next)
-		need |= b->c.rc == CL_OK;
+	memcpy(retired, log->retired, sizeof(retired[0]) * (size_t)nretired);
+	memcpy(dirs, log->dirsync, sizeof(dirs[0]) * (size_t)ndirs);
+	log->nretired = log->ndirsync = 0;
+	/* the current segment's path, for messages (written under mu) */
+	snprintf(cur_path, sizeof(cur_path), "%s", log->seg_path);
 	pthread_mutex_unlock(&log->mu);
-	if (need) {
-		t0 = cl_time_mono_us();
-		rc = cl_fs_datasync(log->seg_fd, log->seg_path);
-		dt = cl_time_mono_us() - t0;
+	/* each segment written to, in order: the old ones first */
+	for (b = list; b && rc == CL_OK; b = b->next) {
+		const char *path = cur_path;
+		const struct batch *e;
+
+		if (b->c.rc != CL_OK)
+			continue;
+		for (e = list; e != b && (e->c.rc != CL_OK || e->fd != b->fd); e = e->next)
+			;
+		if (e != b)
+			continue; /* synced already */
+		for (int i = 0; i < nretired; i++)
+			if (retired[i].fd == b->fd)
+				path = retired[i].path;
+		rc = cl_fs_datasync(b->fd, path);
 	}
+	for (int i = 0; i < ndirs && rc == CL_OK; i++)
+		rc = cl_fs_sync_dir(dirs[i]);
+	for (int i = 0; i < nretired; i++)
+		close(retired[i].fd);
+	dt = cl_time_mono_us() - t0;
 	pthread_mutex_lock(&log->mu);
 	if (rc != CL_OK) {
 		char why[200];
@@ -1026,6 +1100,31 @@ static int recover_last(struct cl_blog *log, const struct cl_segment_info *seg)
 	return CL_OK;
 }
 
+/* The offset after the last valid record of a sealed segment, skipping
+ * corrupt regions as recovery does. */
+static int seg_valid_end(struct cl_blog *log, const struct cl_segment_info *seg, uint64_t *end)
+{
+	struct cl_seg_scan *s;
+	struct cl_frame f;
+	int rc = cl_seg_scan_open(seg->path, seg->base, log->o.record_max_bytes, UINT64_MAX, &s);
+
+	if (rc)
+		return rc;
+	for (;;) {
+		uint64_t skipped;
+
+		rc = cl_seg_scan_next(s, &f);
+		if (rc == 1)
+			continue;
+		if (rc == CL_ECORRUPT && cl_seg_scan_resync(s, &skipped))
+			continue;
+		break;
+	}
+	*end = cl_seg_scan_next_offset(s);
+	cl_seg_scan_close(s);
+	return rc < 0 && rc != CL_ECORRUPT ? rc : CL_OK;
+}
+
 static int recover(struct cl_blog *log)
 {
 	struct cl_segment_info *segs;
@@ -1052,9 +1151,39 @@ static int recover(struct cl_blog *log)
 			segs[n - 2] = segs[n - 1];
 		n--;
 	}
-	if (n == 0)
+	/* A record in a new segment is acknowledged only after every record
+	 * of the one before it is durable (the syncer completes batches in
+	 * order), but the kernel may have written the new segment out
+	 * first. So if the segment before the last stops short of the last
+	 * one's base (a torn tail), nothing from there on was acknowledged:
+	 * the later segment goes, and the torn tail is cut below. */
+	while (rc == CL_OK && n >= 2) {
+		uint64_t end;
+
+		rc = seg_valid_end(log, &segs[n - 2], &end);
+		if (rc != CL_OK || end >= segs[n - 1].base)
+			break;
+		cl_log_warn("bronze",
+			    "event=unacknowledged_segment_removed source=%s base=%llu "
+			    "previous_ends_at=%llu",
+			    log->source, (unsigned long long)segs[n - 1].base,
+			    (unsigned long long)end);
+		if (unlink(segs[n - 1].path) != 0 && errno != ENOENT) {
+			rc = cl_error_set(CL_EIO, "cannot remove segment '%s': %s",
+					  segs[n - 1].path, strerror(errno));
+		} else {
+			char dir[PATH_MAX];
+
+			snprintf(dir, sizeof(dir), "%s", segs[n - 1].path);
+			*strrchr(dir, '/') = '\0';
+			rc = cl_fs_sync_dir(dir);
+		}
+		cl_free(segs[n - 1].path);
+		n--;
+	}
+	if (rc == CL_OK && n == 0)
 		log->next_offset = 0;
-	else
+	else if (rc == CL_OK)
 		rc = recover_last(log, &segs[n - 1]);
 	cl_segment_list_free(segs, n);
 	log->durable_offset = log->next_offset;
@@ -1140,6 +1269,12 @@ void cl_blog_close(struct cl_blog *log)
 		return;
 	stop_threads(log);
 	log->seg_owner = pthread_self(); /* the flusher, if any, is gone */
+	/* handed to the syncer after its last round: nothing in them is
+	 * unsynced, but a new segment's directory entry may be */
+	for (int i = 0; i < log->nretired; i++)
+		close(log->retired[i].fd);
+	for (int i = 0; i < log->ndirsync; i++)
+		cl_fs_sync_dir(log->dirsync[i]);
 	seg_close(log);
 	if (log->lock_fd >= 0)
 		close(log->lock_fd); /* releases the flock */

@@ -9,12 +9,15 @@
 #include "bronze/cl_checkpoint.h"
 #include "bronze/cl_reader.h"
 #include "core/cl_error.h"
+#include "core/cl_fs.h"
 #include "core/cl_time.h"
 #include "bronze/cl_segment.h"
 
 #include <sys/stat.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 static struct cl_blog_options opts(void)
 {
@@ -258,6 +261,60 @@ static int64_t fake_now;
 static int64_t fake_clock(void)
 {
 	return fake_now;
+}
+
+static atomic_int gate_closed;
+
+static int gated_fdatasync(int fd)
+{
+	while (atomic_load(&gate_closed))
+		usleep(1000);
+	return fdatasync(fd);
+}
+
+/* Rotation goes on while an fdatasync is under way: records reach new
+ * segments (and the readers ahead of durability) while nothing is
+ * acknowledged; once the disk answers, all are, in order, and intact. */
+static void test_rotation_waits_for_no_fdatasync(void **state)
+{
+	struct cl_blog_options o = opts();
+	struct cl_blog_ticket t[120];
+	struct cl_segment_info *segs;
+	struct cl_blog *log;
+	char dir[256], src[300], buf[512];
+	size_t nseg;
+
+	(void)state;
+	o.segment_max_bytes = 2048;
+	o.commit_max_records = 4;
+	cl_test_tmpdir(dir, sizeof(dir));
+	snprintf(src, sizeof(src), "%s/bronze/t", dir);
+	assert_int_equal(cl_blog_open(src, "t", &o, &log), CL_OK);
+	atomic_store(&gate_closed, 1);
+	cl_fs.fdatasync = gated_fdatasync;
+	for (uint64_t i = 0; i < 120; i++) {
+		cl_test_record(i, buf, cl_test_record_len(i));
+		assert_int_equal(cl_blog_submit(log, buf, cl_test_record_len(i), 0, &t[i]), CL_OK);
+	}
+	for (int i = 0; i < 5000 && cl_blog_written_offset(log) < 120; i++)
+		usleep(1000);
+	assert_int_equal(cl_blog_written_offset(log), 120);
+	assert_int_equal(cl_blog_durable_offset(log), 0);
+	assert_int_equal(cl_segment_list(src, &segs, &nseg), CL_OK);
+	cl_segment_list_free(segs, nseg);
+	assert_true(nseg >= 8);
+	atomic_store(&gate_closed, 0);
+	for (uint64_t i = 0; i < 120; i++) {
+		uint64_t off;
+
+		assert_int_equal(cl_blog_wait(log, &t[i], &off), CL_OK);
+		assert_int_equal(off, i);
+	}
+	assert_int_equal(cl_blog_durable_offset(log), 120);
+	cl_blog_close(log);
+	cl_fs.fdatasync = fdatasync;
+	assert_int_equal(read_all_checked(src, 0), 120);
+	cl_test_rmtree(dir);
 }
 
 static void test_rotation_by_age_and_day(void **state)
@@ -625,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_appendv_contiguous),
 		cmocka_unit_test(test_threads_group_commit),
 		cmocka_unit_test(test_rotation_by_size),
+		cmocka_unit_test(test_rotation_waits_for_no_fdatasync),
 		cmocka_unit_test(test_rotation_by_age_and_day),
 		cmocka_unit_test(test_empty_segment_replaced_at_day_change),
 		cmocka_unit_test(test_reader_follows_live_log),

@@ -1,8 +1,10 @@
 /*
  * Recovery on open: a torn tail cut at every byte of the last record, a
  * damaged byte anywhere in the last record, zero-filled and garbage tails,
- * a torn segment creation, and corruption in the middle of the log, which
- * must be reported but never truncated away.
+ * a torn segment creation, a torn tail in the segment before a newer one
+ * (rotation does not wait for the old segment's fdatasync), and corruption
+ * in the middle of the log, which must be reported but never truncated
+ * away.
  */
 #include "cl_test.h"
 #include "bronze/cl_blog.h"
@@ -198,6 +200,60 @@ static void test_torn_segment_creation(void **state)
 	}
 }
 
+static void write_path(const char *path, const uint8_t *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The log rotated and wrote records N..N+2 to a new segment, and the
+ * machine crashed before the old segment's last record was durable (the
+ * kernel wrote the new file out first). None of the new segment's records
+ * was acknowledged, so it goes, and the old tail is cut as usual. */
+static void test_torn_tail_before_newer_segment(void **state)
+{
+	struct cl_blog_options o = opts();
+	struct cl_segment_info *segs;
+	struct cl_blog *log;
+	char next_path[512];
+	uint8_t next[4096];
+	size_t n, next_len;
+	int fd;
+
+	(void)state;
+	o.segment_max_bytes = pristine_len; /* the next record starts a segment */
+	assert_int_equal(cl_blog_open(dir, "t", &o, &log), CL_OK);
+	for (uint64_t i = N; i < N + 3; i++)
+		append_one(log, i);
+	cl_blog_close(log);
+	assert_int_equal(cl_segment_list(dir, &segs, &n), CL_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(segs[1].base, N);
+	snprintf(next_path, sizeof(next_path), "%s", segs[1].path);
+	cl_segment_list_free(segs, n);
+	fd = open(next_path, O_RDONLY);
+	next_len = (size_t)read(fd, next, sizeof(next));
+	close(fd);
+	assert_true(next_len > CL_SEG_HEADER_SIZE);
+
+	for (size_t cut = rec_start[N - 1] + 1; cut < rec_start[N]; cut++) {
+		write_file(pristine, cut);
+		write_path(next_path, next, next_len);
+		recover_and_check(N - 1, cut - rec_start[N - 1]);
+		assert_int_equal(access(next_path, F_OK), -1);
+	}
+	/* the old segment whole: the new one and its records stay */
+	write_file(pristine, pristine_len);
+	write_path(next_path, next, next_len);
+	assert_int_equal(cl_blog_open(dir, "t", &o, &log), CL_OK);
+	assert_int_equal(cl_blog_durable_offset(log), N + 3);
+	cl_blog_close(log);
+	expect_records(N + 3);
+}
+
 static void test_mid_log_corruption_kept_and_reported(void **state)
 {
 	struct cl_blog_options o = opts();
@@ -293,6 +349,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damaged_last_record_every_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_zero_and_garbage_tails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_segment_creation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_tail_before_newer_segment, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_mid_log_corruption_kept_and_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify_counts_corruption, setup, teardown),
 	};
