@@ -103,6 +103,16 @@ struct rebuild_rec {
 	char data[];
 };
 
+/* A live alert held until the records it was decided on are durable
+ * (stream.live_alerts=durable). */
+struct held_alert {
+	struct held_alert *next;
+	uint64_t need[NSOURCES];  /* durable offsets it waits for */
+	char patient[CL_EVENT_ID_MAX + 1];
+	size_t len;
+	char text[];
+};
+
 #define BASELINE_MIN_SAMPLES 20
 #define BASELINE_ALPHA 0.1
 
@@ -125,6 +135,8 @@ struct cl_stream {
 	int rb_closed;           /* the processor's thread has ended (mu) */
 	pthread_cond_t rb_cond;  /* rb_applied moved, or the processor stopped */
 	json_t *notes;           /* alert changes for the webhook outbox */
+	uint64_t applied[NSOURCES];  /* read up to here: what an alert now depends on */
+	struct held_alert *held, *held_tail; /* live alerts awaiting durability */
 	struct ext_alert *ext;   /* raised from outside, not yet applied (mu) */
 	struct cl_worker *worker; /* cl-stream: poked when records are written */
 	pthread_mutex_t mu;      /* ext */
@@ -359,6 +371,56 @@ static int load_reference(struct cl_stream *s, const char *path)
  * never lost. */
 static const char *device_owner(struct cl_stream *s, const char *patient);
 
+/* Keeps a live alert until what has been read so far is durable. Out of
+ * memory, it goes out at once: late is worse than early. */
+static void hold_alert(struct cl_stream *s, const char *text, const char *patient)
+{
+	size_t len = strlen(text);
+	struct held_alert *h = cl_malloc(sizeof(*h) + len + 1);
+
+	if (!h) {
+		s->o.on_alert(s->o.hook_arg, text, len, patient);
+		return;
+	}
+	h->next = NULL;
+	memcpy(h->need, s->applied, sizeof(h->need));
+	snprintf(h->patient, sizeof(h->patient), "%s", patient);
+	h->len = len;
+	memcpy(h->text, text, len + 1);
+	if (s->held_tail)
+		s->held_tail->next = h;
+	else
+		s->held = h;
+	s->held_tail = h;
+}
+
+/* Sends the held alerts whose records are durable now, in order; with
+ * `drop`, frees the rest (the processor is stopping). */
+static void release_held(struct cl_stream *s, int drop)
+{
+	uint64_t durable[NSOURCES];
+
+	if (!s->held)
+		return;
+	for (int i = 0; i < NSOURCES; i++)
+		durable[i] = s->log[i] ? cl_blog_durable_offset(s->log[i]) : UINT64_MAX;
+	while (s->held) {
+		struct held_alert *h = s->held;
+		int ready = 1;
+
+		for (int i = 0; i < NSOURCES; i++)
+			ready &= h->need[i] <= durable[i];
+		if (!ready && !drop)
+			break;
+		if (ready)
+			s->o.on_alert(s->o.hook_arg, h->text, h->len, h->patient);
+		s->held = h->next;
+		cl_free(h);
+	}
+	if (!s->held)
+		s->held_tail = NULL;
+}
+
 static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 		       const char *patient, const char *device, const char *state,
 		       int64_t ts, int64_t raised, double value, const char *message)
@@ -385,7 +447,9 @@ static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 	if (s->o.on_alert) {
 		char *text = json_dumps(o, JSON_COMPACT);
 
-		if (text)
+		if (text && s->o.live_after_durable)
+			hold_alert(s, text, patient);
+		else if (text)
 			s->o.on_alert(s->o.hook_arg, text, strlen(text), patient);
 		free(text);
 	}
@@ -1207,6 +1271,7 @@ static long read_source(struct cl_stream *s, int src, struct cl_blog_reader *r,
 				cl_window_set_replay(s->win[i], 0);
 		}
 		s->replaying = *replaying;
+		s->applied[src] = cl_blog_reader_position(r);
 		rc = apply(s, src, doc, &f);
 		if (rc)
 			return rc;
@@ -1428,6 +1493,7 @@ static void stream_main(struct cl_worker *w, void *arg)
 		long n = step(s, r, &doc, replay_upto);
 		int stop;
 
+		release_held(s, 0);
 		if (n < 0) {
 			cl_log_error("stream", "event=stopped detail=%s "
 				     "remedy=\"restart: processing resumes from the last "
@@ -1442,6 +1508,7 @@ static void stream_main(struct cl_worker *w, void *arg)
 			break;
 	}
 out:
+	release_held(s, 1);
 	pthread_mutex_lock(&s->mu);
 	s->rb_closed = 1;
 	pthread_cond_broadcast(&s->rb_cond);
@@ -1619,8 +1686,11 @@ void cl_stream_raise(struct cl_stream *s, const char *rule, const char *severity
 
 void cl_stream_durable(struct cl_stream *s)
 {
-	if (s)
-		cl_sink_poke(s->sink);
+	if (!s)
+		return;
+	cl_sink_poke(s->sink);
+	if (s->o.live_after_durable)
+		cl_worker_poke(s->worker);
 }
 
 void cl_stream_poke(struct cl_stream *s)

@@ -56,6 +56,9 @@ struct cl_stream_options {
 	 * every vital value applied (only while want_vitals says someone
 	 * listens). JSON objects, one per call. */
 	void (*on_alert)(void *arg, const char *json, size_t len, const char *patient);
+	/* on_alert only once the records the alert was decided on are
+	 * durable, rather than as soon as they are written */
+	int live_after_durable;
 	void (*on_vital)(void *arg, const char *json, size_t len, const char *patient);
 	/* and each patient's NEWS2 when its score, band or number of
 	 * parameters changes (under want_vitals too) */
@@ -110,6 +113,7 @@ struct cl_stream_settings {
 	uint32_t batch_records;            /* stream.batch_records */
 	char reference[CL_CFG_STRING_MAX]; /* stream.reference */
 	char device_owner[CL_CFG_STRING_MAX]; /* stream.device_owner */
+	char live_alerts[CL_CFG_STRING_MAX];  /* stream.live_alerts */
 };
 
 extern const struct cl_config_section cl_stream_section;

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #define SEC 1000000ll
 #define F(field) offsetof(struct cl_stream_settings, field)
@@ -30,6 +31,10 @@ static const struct cl_config_entry stream_entries[] = {
 	{ "device_owner", CL_CFG_STRING, "clinical-engineering", 0, 0, F(device_owner),
 	  "who technical alerts (probe off, lead off, poor signal, device silent) go to when the "
 	  "reference data names no device_owner for the patient", NULL },
+	{ "live_alerts", CL_CFG_CHOICE, "written", 0, 0, F(live_alerts),
+	  "when an alert goes out live (the event stream): as soon as its events are written "
+	  "(written), or only once they are durable, after their fdatasync (durable); webhooks "
+	  "and Kafka always wait for durability", "written|durable" },
 };
 
 const struct cl_config_section cl_stream_section = {
@@ -56,6 +61,7 @@ int cl_stream_options_from_config(struct cl_stream_options *o, const struct cl_c
 	o->record_max_bytes = cl_bronze_settings(c)->record_max_bytes;
 	snprintf(o->reference_path, sizeof(o->reference_path), "%s", ss->reference);
 	snprintf(o->device_owner, sizeof(o->device_owner), "%s", ss->device_owner);
+	o->live_after_durable = strcmp(ss->live_alerts, "durable") == 0;
 	rc = cl_stream_parse_windows(ss->windows, o);
 	if (rc == CL_OK)
 		rc = cl_config_list(c, &cl_rules_section, o->rules, &o->nrules, 1);

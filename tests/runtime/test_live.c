@@ -5,11 +5,15 @@
  * server stops cleanly with a live client connected. A clinician breaking
  * the glass raises an access alert that compliance sees on its stream, at
  * its webhook and in /api/v1/access-alerts (and acknowledges there), and
- * that clinicians never see, while compliance sees no clinical alert.
+ * that clinicians never see, while compliance sees no clinical alert. On a
+ * disk whose fdatasync takes 1.5 s, an alert goes out live before its event
+ * is durable (stream.live_alerts=written, the default), or only after
+ * (durable).
  *
  * Usage: test_live /path/to/carelake
  */
 #include "serve_helpers.h"
+#include "raw_http.h"
 #include "auth/cl_tokens.h"
 #include "core/cl_error.h"
 
@@ -605,6 +609,76 @@ static void test_bad_reference_refused(void **state)
 	free(out);
 }
 
+#define SLOW_SYNC_MS 1500
+
+/* One server on a disk whose bronze fdatasyncs take SLOW_SYNC_MS longer;
+ * an SpO2 of 80 posted on a raw connection, its answer not read yet; the
+ * alert awaited on the live stream. Returns the ms from the post to the
+ * alert and whether the post's answer (sent once the event is durable)
+ * had arrived by then. */
+static long slow_disk_alert(const char *mode, int *answered)
+{
+	const char *extra[] = { CL_TEST_ONE_READING_ALERTS, "--set", NULL, NULL };
+	char data[300], set[64], body[1024], req[2048];
+	struct sse_client c = { 0 };
+	struct pollfd pfd;
+	struct server s;
+	int64_t t0;
+	long ms;
+	int fd;
+
+	snprintf(set, sizeof(set), "stream.live_alerts=%s", mode);
+	extra[sizeof(extra) / sizeof(extra[0]) - 2] = set;
+	snprintf(data, sizeof(data), "%s/slow-%s", dir, mode);
+	setenv("LD_PRELOAD", CARELAKE_SLOWDISK, 1);
+	setenv("SLOWDISK_MATCH", "/bronze/", 1);
+	setenv("SLOWDISK_MS", "1500", 1);
+	server_start(&s, bin, data, extra);
+	unsetenv("LD_PRELOAD");
+	unsetenv("SLOWDISK_MATCH");
+	unsetenv("SLOWDISK_MS");
+	sse_open(&c, &s, NULL);
+	snprintf(body, sizeof(body), "%s", test_event("slow-1", "m-slow", "p-slow", "spo2", 80, "%"));
+	snprintf(req, sizeof(req),
+		 "POST /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		 s.token, strlen(body), body);
+	fd = dial(&s);
+	t0 = cl_time_mono_us();
+	send_req(fd, req);
+	g_want = "\"rule\":\"spo2_low\"";
+	wait_for(sse_cond, NULL, "the alert on the live stream");
+	ms = (long)((cl_time_mono_us() - t0) / 1000);
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	*answered = poll(&pfd, 1, 0) == 1;
+	{
+		struct conn cn = { .fd = fd };
+		struct resp r;
+
+		assert_int_equal(read_resp(&cn, &r), 1);
+		assert_int_equal(r.code, 200);
+	}
+	close(fd);
+	sse_close(&c);
+	assert_int_equal(server_stop(&s), 0);
+	return ms;
+}
+
+static void test_live_alerts_and_durability(void **state)
+{
+	int answered;
+	long ms;
+
+	(void)state;
+	/* written: out at once, while the event's fdatasync is still going */
+	ms = slow_disk_alert("written", &answered);
+	assert_false(answered);
+	assert_true(ms < SLOW_SYNC_MS);
+	/* durable: not before the event's fdatasync returned */
+	ms = slow_disk_alert("durable", &answered);
+	assert_true(ms >= SLOW_SYNC_MS);
+}
+
 static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sse_and_webhook),
 		cmocka_unit_test(test_webhook_engineer),
@@ -612,6 +686,7 @@ static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dead_letter),
 		cmocka_unit_test(test_webhook_outbox_survives_kill),
 		cmocka_unit_test(test_bad_reference_refused),
+		cmocka_unit_test(test_live_alerts_and_durability),
 };
 
 SERVE_TEST_MAIN(tests)
