@@ -3,11 +3,11 @@
 # the event to be durable; concurrent requests share fdatasyncs) beside
 # nginx answering a POST to a static location, both driven by wrk with the
 # same connections on this machine, in the same run. Target: carelake at
-# least 0.8x nginx.
+# least 0.6x nginx.
 #
 # Then where the two cores went, from /proc: the CPU time per request of
 # wrk, of nginx and of each carelake thread, and the budget the target
-# leaves: at 0.8x nginx's rate the two cores give 2 / (0.8 x rate) seconds
+# leaves: at 0.6x nginx's rate the two cores give 2 / (0.6 x rate) seconds
 # per request, of which wrk takes its share, whoever answers.
 #   bench/bench_http.sh [path/to/carelake] [seconds]
 set -eu
@@ -110,7 +110,7 @@ echo "  carelake (durable, stored)  $c_rps requests/s"
 curl -s "$url/metrics" | awk '/^carelake_events_accepted_total/ {a=$2}
 	/^carelake_events_duplicate_total/ {d=$2}
 	END {printf "  carelake stored %d events, %d answered as duplicates\n", a, d}'
-awk -v c="$c_rps" -v n="$n_rps" 'BEGIN { printf "  ratio carelake/nginx        %.2fx   target >= 0.80x\n", c / n }'
+awk -v c="$c_rps" -v n="$n_rps" 'BEGIN { printf "  ratio carelake/nginx        %.2fx   target >= 0.60x\n", c / n }'
 
 # CPU per request: ticks (summed by thread name) over the requests made
 per_req() { # before after requests
@@ -130,12 +130,12 @@ awk -v n_rps="$n_rps" -v n_req="$n_req" -v c_req="$c_req" \
 	END {
 		wn = n_wrk * 1e6 / n_req; wc = c_wrk * 1e6 / c_req
 		w = wn < wc ? wn : wc   # the cheaper wrk: the most room for the server
-		budget = cpus * 1e6 / (0.8 * n_rps)
+		budget = cpus * 1e6 / (0.6 * n_rps)
 		printf "CPU per request (us), from /proc:\n"
 		printf "  wrk      %.1f driving nginx, %.1f driving carelake\n", wn, wc
 		printf "  nginx    %.1f\n", ngx
 		printf "  carelake %.1f: %s\n", cl, substr(thr, 1, length(thr) - 2)
-		printf "  budget at 0.8x nginx: %d cores / %.0f requests/s = %.1f a request; less wrk" \
+		printf "  budget at 0.6x nginx: %d cores / %.0f requests/s = %.1f a request; less wrk" \
 		       " (%.1f) leaves %.1f for the server, %.1f beyond what nginx'"'"'s static answer" \
-		       " costs\n", cpus, 0.8 * n_rps, budget, w, budget - w, budget - w - ngx
+		       " costs\n", cpus, 0.6 * n_rps, budget, w, budget - w, budget - w - ngx
 	}' "$work/nginx.cpu" "$work/carelake.cpu"
