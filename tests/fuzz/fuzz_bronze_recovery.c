@@ -1,12 +1,16 @@
 /*
  * Fuzz target: the bronze log on recovery. The input becomes the only
  * segment file of a source (with a valid header prepended when the first
- * byte is odd). Then, as after a crash: verify reads it, a reader walks
- * it, the log is opened (recovering: torn tails cut, corruption kept), one
- * record is appended, and everything is read again. Invariants checked:
- * no crash or sanitizer report; after recovery the newest segment has no
- * torn tail; the appended record is read back last, at the offset the log
- * gave it; offsets only increase.
+ * byte is odd; and, when its second bit is set, a newer segment after it,
+ * far beyond its end, holding one valid record: what a crash leaves when
+ * the kernel wrote a new segment out before the old one's tail). Then, as
+ * after a crash: verify reads it, a reader walks it, the log is opened
+ * (recovering: torn tails cut, corruption kept, a newer segment past a
+ * torn tail removed), one record is appended, and everything is read
+ * again. Invariants checked: no crash or sanitizer report; after recovery
+ * the newest segment has no torn tail and the newer one is gone; the
+ * appended record is read back last, at the offset the log gave it;
+ * offsets only increase.
  */
 #include "fuzz_entry.h"
 #include "bronze/cl_blog.h"
@@ -24,7 +28,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static char data_dir[256], src_dir[320], seg_path[512];
+/* a base no fuzzed segment reaches (inputs are far smaller) */
+#define NEWER_BASE (1ull << 32)
+
+static char data_dir[256], src_dir[320], seg_path[512], newer_path[512];
 
 static int no_sync(int fd)
 {
@@ -57,6 +64,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(src_dir, sizeof(src_dir), "%s/bronze/f", data_dir);
 	snprintf(seg_path, sizeof(seg_path), "%s/dt=2026-01-01/00000000000000000000.seg",
 		 src_dir);
+	snprintf(newer_path, sizeof(newer_path), "%s/dt=2026-01-01/%020llu.seg", src_dir,
+		 (unsigned long long)NEWER_BASE);
 	atexit(cleanup);
 	return 0;
 }
@@ -97,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cl_blog *log;
 	char dt_dir[400];
 	uint64_t off, last;
-	int fd;
+	int fd, newer = size > 0 && (data[0] & 2);
 
 	cleanup();
 	snprintf(dt_dir, sizeof(dt_dir), "%s/dt=2026-01-01", src_dir);
@@ -118,6 +127,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size && write(fd, data, size) != (ssize_t)size)
 		abort();
 	close(fd);
+	if (newer) {
+		uint8_t seg[CL_SEG_HEADER_SIZE + CL_FRAME_HEADER_SIZE + 8];
+
+		cl_segment_header_encode(seg, NEWER_BASE, 0);
+		memcpy(seg + CL_SEG_HEADER_SIZE + CL_FRAME_HEADER_SIZE, "{\"n\":1}", 7);
+		cl_frame_header_encode(seg + CL_SEG_HEADER_SIZE, seg + CL_SEG_HEADER_SIZE +
+				       CL_FRAME_HEADER_SIZE, 7, NEWER_BASE, 0);
+		fd = open(newer_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || write(fd, seg, CL_SEG_HEADER_SIZE + CL_FRAME_HEADER_SIZE + 7) !=
+				      (ssize_t)(CL_SEG_HEADER_SIZE + CL_FRAME_HEADER_SIZE + 7))
+			abort();
+		close(fd);
+	}
 
 	/* read-only passes over the damaged log */
 	if (cl_bronze_verify(data_dir, NULL, 1 << 16, &rep) != CL_OK)
@@ -138,6 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rep.total.torn_tail_bytes != 0)
 		abort(); /* recovery left a torn tail */
+	if (newer && access(newer_path, F_OK) == 0)
+		abort(); /* nothing reaches its base: it must have gone */
 	cl_bronze_report_free(&rep);
 	if (read_all(&last) == 0 || last != off)
 		abort(); /* the new record must come back, last */
