@@ -331,7 +331,8 @@ static void bench_ingest(void)
 /* ---- latency ---- */
 
 #define PROBES 1000
-#define PROBE_THREADS 4   /* each waits for its answer (the durable ack) */
+#define PROBE_THREADS 20  /* each waits for its answer (the durable ack), so
+			   * each probes every 200 ms: an open load */
 #define BG_THREADS 10     /* each 5 bodies of 1,000 events a second */
 
 struct latency {
