@@ -1,16 +1,19 @@
 /*
- * Batch loads into silver, single-threaded (so the rate is per core):
+ * Batch loads into silver:
  * - FHIR NDJSON: Patients, Encounters and vital-sign Observations (a
  *   blood-pressure panel among them), target 50,000 resources/s;
- * - CSV: the Synthea observations layout, target 500,000 rows/s, once
- *   with the patients and encounters its rows name loaded first (untimed),
- *   as a Synthea export has them, and once without (two warnings a row);
+ * - CSV: the Synthea observations layout, once with the patients and
+ *   encounters its rows name loaded first (untimed), as a Synthea export
+ *   has them, and once without (two warnings a row); a CSV load uses two
+ *   cores (rows built on one, written on the other: cl_row_pipe.h);
  * each file generated here, loaded with `carelake ingest`'s code into a
  * fresh data directory, fsyncs and SQLite commits included. Baselines in
  * the same run: SQLite alone inserting rows of that shape (with the
- * patient index; with nothing but the unique id, rows made before the
- * clock starts), and SQLite alone running silver's own upsert into the
- * real observation table.
+ * patient index; and the CSV target's own baseline: SQLite alone inserting
+ * the same number of prebuilt rows with the same unique key into a table
+ * with no other index, one transaction, WAL, which the CSV load into
+ * silver is to reach 0.7x of), and SQLite alone running silver's own
+ * upsert into the real observation table.
  *
  * usage: bench_batch [--dir DIR] [--resources N] [--rows N]
  */
@@ -118,8 +121,9 @@ static void gen_csv_parents(const char *patients, const char *encounters, long n
 }
 
 /* Loads file into a fresh data directory (after the untimed parents, if
- * any) and prints the rate into silver, then its Delta copy's. */
-static void load(const char *what, const char *file, char **parents, int nparents, long n,
+ * any), prints the rate into silver, then its Delta copy's, and returns the
+ * first (target 0: judged by the ratio printed after). */
+static double load(const char *what, const char *file, char **parents, int nparents, long n,
 		 double target)
 {
 	char data[700];
@@ -156,13 +160,17 @@ static void load(const char *what, const char *file, char **parents, int nparent
 	}
 	int64_t t2 = cl_time_mono_us();
 	cl_batch_close(b);
-	printf("%-13s %8ld %s in %.2f s: %7.0f /s into silver (%llu rows accepted, %llu warnings)"
-	       "   target >= %.0f\n",
+	printf("%-13s %8ld %s in %.2f s: %7.0f /s into silver (%llu rows accepted, %llu warnings)",
 	       what, n, strcmp(what, "fhir") ? "rows     " : "resources", (double)(t1 - t0) / 1e6,
 	       (double)n / ((double)(t1 - t0) / 1e6), (unsigned long long)sum.c.accepted,
-	       (unsigned long long)sum.c.warnings, target);
+	       (unsigned long long)sum.c.warnings);
+	if (target > 0)
+		printf("   target >= %.0f\n", target);
+	else
+		printf("   target: the ratio below\n");
 	printf("              then its Delta copy: %lld rows in %.2f s; load and copy together %.0f /s\n",
 	       (long long)ls.rows, (double)(t2 - t1) / 1e6, (double)n / ((double)(t2 - t0) / 1e6));
+	return (double)n / ((double)(t1 - t0) / 1e6);
 }
 
 /* Row i of the baselines' shape: a random id, one of 2,000 patients, an
@@ -338,18 +346,22 @@ int main(int argc, char **argv)
 	gen_fhir(fhir, resources);
 	gen_csv(csv, rows);
 	gen_csv_parents(patients, encounters, rows);
-	printf("batch loads into silver, one thread (files generated here)\n");
+	printf("batch loads into silver (files generated here)\n");
 	load("fhir", fhir, NULL, 0, resources, 50000);
 	/* as a Synthea export: the patients and encounters first (untimed) */
-	load("csv", csv, parents, 2, rows, 500000);
+	double csv_rate = load("csv", csv, parents, 2, rows, 0);
 	/* every row naming a patient and an encounter not loaded: two
 	 * warnings per row */
-	load("csv-dangling", csv, NULL, 0, rows, 500000);
+	double dangling_rate = load("csv-dangling", csv, NULL, 0, rows, 0);
 	printf("baseline, same run: SQLite alone inserting %ld rows of that shape: %.0f rows/s\n", rows,
 	       sqlite_shape(rows, 0));
-	printf("baseline, same run: SQLite alone inserting %ld rows of that shape, made before the"
-	       " clock starts, into a table whose only index is the unique id (the least a silver"
-	       " table deduplicated by its key needs): %.0f rows/s\n", rows, sqlite_shape(rows, 1));
+	double floor_rate = sqlite_shape(rows, 1);
+	printf("baseline, same run: SQLite alone inserting the same number of prebuilt rows (%ld)"
+	       " with the same unique key into a table with no other index, one transaction, WAL:"
+	       " %.0f rows/s\n", rows, floor_rate);
+	printf("ratio: CSV into silver %.0f rows/s / that baseline = %.2fx   target >= 0.70x"
+	       " (csv-dangling: %.2fx)\n", csv_rate, csv_rate / floor_rate,
+	       dangling_rate / floor_rate);
 	printf("baseline, same run: SQLite alone running silver's upsert into the observation table"
 	       " (its indexes and lineage columns) for %ld new rows: %.0f rows/s\n", rows,
 	       sqlite_upsert(rows));

@@ -3,6 +3,7 @@
  */
 #include "cl_csv_map.h"
 #include "batch/cl_csv.h"
+#include "batch/cl_row_pipe.h"
 #include "core/cl_config.h"
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
@@ -633,31 +634,42 @@ static int normalise_vital(struct cl_row *r, char *why, size_t cap)
 			   strlen(cl_vital_unit((enum cl_vital)v)));
 }
 
-int cl_csv_load(struct cl_silver *s, const struct cl_csv_mapping *m, const char *src,
-		size_t len, struct cl_silver_counts *c)
+/* What the producer of a CSV load reads (cl_row_pipe.h). */
+struct csv_load {
+	const struct cl_csv_mapping *m;
+	const char *src;
+	size_t len;
+};
+
+/* The producer: each record of the file into a row, or into the
+ * quarantine with the reason. */
+static int produce_rows(struct cl_row_pipe *p, void *arg)
 {
+	const struct csv_load *ld = arg;
+	const struct cl_csv_mapping *m = ld->m;
 	const struct cl_table *t = cl_silver_table(m->table);
+	int is_obs = strcmp(t->name, "observation") == 0;
+	int named = strcmp(t->name, "patient") == 0 || strcmp(t->name, "practitioner") == 0;
 	struct cl_csv hdr, rec;
 	int rc;
 
-	cl_csv_init(&hdr, src, len, 0);
+	cl_csv_init(&hdr, ld->src, ld->len, 0);
 	rc = cl_csv_next(&hdr);
 	if (rc != 1) {
 		cl_csv_free(&hdr);
 		return rc < 0 ? rc : cl_error_set(CL_EPARSE, "the file is empty");
 	}
-	cl_csv_init(&rec, src, len, hdr.delim);
+	cl_csv_init(&rec, ld->src, ld->len, hdr.delim);
 	rc = cl_csv_next(&rec); /* the header again */
 	while (rc == 1) {
-		struct cl_row r;
+		struct cl_row *r;
 		char record[48], why[240] = "";
 
 		rc = cl_csv_next(&rec);
 		if (rc == CL_EPARSE) {
 			/* a malformed record: quarantined, reading resumes on
 			 * the next line */
-			c->records++;
-			rc = cl_silver_quarantine(s, t->name, NULL, rec.err, NULL, 0);
+			rc = cl_row_pipe_quarantine(p, t->name, NULL, rec.err, NULL, 0, NULL, 0);
 			rc = rc ? rc : 1;
 			continue;
 		}
@@ -667,43 +679,50 @@ int cl_csv_load(struct cl_silver *s, const struct cl_csv_mapping *m, const char 
 		if (rec.nf != hdr.nf) {
 			snprintf(why, sizeof(why), "line %llu has %u fields; the header has %u",
 				 (unsigned long long)rec.line, rec.nf, hdr.nf);
-			c->records++;
-			rc = cl_silver_quarantine(s, t->name, record, why, rec.f[0].p,
-						  rec.f[0].len);
+			rc = cl_row_pipe_quarantine(p, t->name, record, why, rec.f[0].p,
+						    rec.f[0].len, ld->src, ld->len);
 			rc = rc ? rc : 1;
 			continue;
 		}
-		cl_row_init(&r, t, record);
+		r = cl_row_pipe_next(p, t, record);
+		if (!r) {
+			rc = CL_ECLOSED; /* the writer stopped: it has the error */
+			break;
+		}
 		/* a value the row cannot take fails it (why), a text over the
 		 * limit is remembered by the row and quarantined when it is put;
 		 * out of memory fails the file */
 		rc = CL_OK;
 		for (size_t k = 0; k < sizeof(m->f) / sizeof(m->f[0]) && m->f[k].col && !why[0] &&
 				   rc != CL_ENOMEM; k++)
-			rc = put_field(&r, m->f, k, &hdr, &rec, why, sizeof(why));
-		if (rc != CL_ENOMEM && !why[0] && strcmp(t->name, "observation") == 0) {
-			cl_row_text(&r, "source", "csv", 3);
-			rc = normalise_vital(&r, why, sizeof(why));
+			rc = put_field(r, m->f, k, &hdr, &rec, why, sizeof(why));
+		if (rc != CL_ENOMEM && !why[0] && is_obs) {
+			cl_row_text(r, "source", "csv", 3);
+			rc = normalise_vital(r, why, sizeof(why));
 		}
-		if (rc != CL_ENOMEM && !why[0] && (strcmp(t->name, "patient") == 0 ||
-						   strcmp(t->name, "practitioner") == 0))
-			rc = full_name(&r);
-		if (rc == CL_ENOMEM) {
-			cl_row_release(&r);
-			break;
-		}
-		if (why[0]) {
-			cl_row_release(&r);
-			c->records++;
-			rc = cl_silver_quarantine(s, t->name, record, why, rec.f[0].p, rec.f[0].len);
-		} else {
-			rc = cl_silver_put(s, &r);
-		}
+		if (rc != CL_ENOMEM && !why[0] && named)
+			rc = full_name(r);
+		if (rc == CL_ENOMEM)
+			break; /* the pipe releases the row */
+		if (why[0])
+			rc = cl_row_pipe_quarantine(p, t->name, record, why, rec.f[0].p,
+						    rec.f[0].len, ld->src, ld->len);
+		else
+			rc = cl_row_pipe_put(p);
 		rc = rc ? rc : 1;
 	}
 	cl_csv_free(&hdr);
 	cl_csv_free(&rec);
 	return rc < 0 ? rc : CL_OK;
+}
+
+int cl_csv_load(struct cl_silver *s, const struct cl_csv_mapping *m, const char *src,
+		size_t len, struct cl_silver_counts *c)
+{
+	struct csv_load ld = { m, src, len };
+
+	/* read and built on one core, written on the other */
+	return cl_row_pipe_run(s, c, produce_rows, &ld);
 }
 
 /* The mappings.* list section's functions. */

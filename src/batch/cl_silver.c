@@ -83,6 +83,7 @@ void cl_row_init(struct cl_row *r, const struct cl_table *t, const char *record)
 	r->too_long_n = 0;
 	r->error = 0;
 	r->record = record;
+	r->sealed = 0;
 }
 
 void cl_row_release(struct cl_row *r)
@@ -408,6 +409,12 @@ static void row_hash(const struct cl_row *r, char hex[33])
 	sodium_bin2hex(hex, 33, out, sizeof(out));
 }
 
+void cl_row_seal(struct cl_row *r)
+{
+	row_hash(r, r->hash);
+	r->sealed = 1;
+}
+
 /* Binds the row's values to parameters 1..ncols. */
 static void bind_row(sqlite3_stmt *st, const struct cl_row *r)
 {
@@ -654,7 +661,6 @@ static int put_row(struct cl_silver *s, struct cl_row *r)
 {
 	const struct cl_table *t = r->t;
 	struct stmts *st = &s->st[table_index(t)];
-	char hex[33];
 	int rc, fresh;
 
 	if (r->error)
@@ -713,14 +719,15 @@ static int put_row(struct cl_silver *s, struct cl_row *r)
 			break;
 		}
 	}
-	row_hash(r, hex);
+	if (!r->sealed)
+		cl_row_seal(r);
 	bind_row(st->put, r);
 	sqlite3_bind_text(st->put, t->ncols + 1, s->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st->put, t->ncols + 2, s->file, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st->put, t->ncols + 3, s->run_id);
 	if (r->record)
 		sqlite3_bind_text(st->put, t->ncols + 4, r->record, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->put, t->ncols + 5, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st->put, t->ncols + 5, r->hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(st->put, t->ncols + 6, cl_time_now_us());
 	/* a new row sets the last rowid (never 0); an update leaves it */
 	sqlite3_set_last_insert_rowid(s->db, 0);

@@ -43,6 +43,8 @@ struct cl_row {
 	size_t too_long_n;           /* that text's length */
 	int error;        /* a text that could not be kept (CL_ENOMEM), or 0 */
 	const char *record;   /* where in the file: "entry 3", "line 17" */
+	int sealed;       /* hash holds the fingerprint of the values (cl_row_seal) */
+	char hash[33];
 };
 
 void cl_row_init(struct cl_row *r, const struct cl_table *t, const char *record);
@@ -58,6 +60,11 @@ int cl_row_text(struct cl_row *r, const char *col, const char *s, size_t n);
  * released. NULL or a row with nothing outside its buffer: a no-op. */
 void cl_row_release(struct cl_row *r);
 int cl_row_real(struct cl_row *r, const char *col, double d);
+/* Computes the fingerprint of the row's values that tells a duplicate
+ * from a correction, once they are all set (no value is to be set after):
+ * a row built on one thread and put on another costs the putting thread
+ * nothing for it. cl_silver_put does it for a row not sealed. */
+void cl_row_seal(struct cl_row *r);
 int cl_row_int(struct cl_row *r, const char *col, int64_t i);
 const struct cl_val *cl_row_get(const struct cl_row *r, const char *col);
 
