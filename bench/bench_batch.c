@@ -256,7 +256,7 @@ static double sqlite_upsert(long n)
 	static const char *const cols[] = {
 		"id", "resource_id", "patient_id", "encounter_id", "code", "display", "category",
 		"value", "value_text", "unit", "effective_ts", "device_id", "status", "source",
-		"_source", "_bronze_file", "_run_id", "_record", "_hash", "_loaded_us" };
+		"_source", "_file_id", "_run_id", "_record", "_hash", "_loaded_us" };
 	char path[700], sql[4096], id[40], p[48], e[48], ts[32], rec[32], h[40];
 	struct cl_batch *b;
 	sqlite3 *db;
@@ -304,8 +304,7 @@ static double sqlite_upsert(long n)
 		sqlite3_bind_null(st, 13);
 		sqlite3_bind_text(st, 14, "csv", -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 15, "synthea-csv", -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 16, "bronze/synthea-csv/dt=2026-11-22/0123456789abcdef-"
-				  "observations.csv", -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 16, 1);
 		sqlite3_bind_int(st, 17, 1);
 		sqlite3_bind_text(st, 18, rec, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 19, h, -1, SQLITE_STATIC);

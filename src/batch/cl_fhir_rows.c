@@ -21,6 +21,7 @@
 #include "core/cl_time.h"
 #include "fhir/cl_fhir_index.h"
 #include "fhir/cl_fhir_search.h"
+#include "model/cl_tables.h"
 #include "store/cl_store_fhir.h"
 
 #include <ctype.h>
@@ -984,10 +985,11 @@ static int serve_table(struct cl_fhir_rows *p, const struct kind *k, int limit, 
 	int rc = CL_OK, step;
 
 	/* rows that arrived as FHIR are served as they were stored */
-	snprintf(sql, sizeof(sql), "SELECT t.rowid, t.*%s FROM %s t"
+	snprintf(sql, sizeof(sql), "SELECT t.rowid, t.*, " CL_LINEAGE_FILE_OF("t._file_id")
+		 " AS _bronze_file%s FROM %s t"
 		 " WHERE t._run_id = ?1 AND t.rowid > ?2"
-		 " AND t._bronze_file IS NOT 'log:fhir'"
-		 " AND t._bronze_file NOT IN (SELECT hash FROM bronze_file WHERE format = 'fhir')%s"
+		 " AND t._file_id NOT IN (SELECT id FROM lineage_file WHERE file = 'log:fhir'"
+		 " OR file IN (SELECT hash FROM bronze_file WHERE format = 'fhir'))%s"
 		 " ORDER BY t.rowid LIMIT ?3", k->extra, k->table,
 		 strcmp(k->table, "observation") == 0 ? " AND t.source IS NOT 'fhir'" : "");
 	if (sqlite3_prepare_v2(p->db, sql, -1, &st, NULL) != SQLITE_OK)

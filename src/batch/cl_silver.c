@@ -16,8 +16,9 @@
 
 #define NTABLES CL_SILVER_TABLES
 
+/* the lineage of a row (cl_tables.h: _file_id is an id of lineage_file) */
 static const char lineage_cols[] =
-	"_source TEXT NOT NULL, _bronze_file TEXT NOT NULL, _run_id INTEGER NOT NULL,"
+	"_source TEXT NOT NULL, _file_id INTEGER NOT NULL, _run_id INTEGER NOT NULL,"
 	" _record TEXT, _hash TEXT NOT NULL, _loaded_us INTEGER NOT NULL,"
 	" _version INTEGER NOT NULL DEFAULT 1";
 
@@ -48,7 +49,9 @@ struct cl_silver {
 	sqlite3_stmt *warn;
 	struct stmts st[NTABLES];
 	sqlite3_stmt *quarantine;
+	sqlite3_stmt *file_add, *file_get;  /* lineage_file */
 	const char *source, *file;
+	int64_t file_id;         /* file's id in lineage_file (0: not looked up yet) */
 	int64_t run_id;
 	int64_t ts_us;           /* when bronze accepted the records that follow */
 	struct cl_silver_counts *c;
@@ -188,21 +191,30 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	return CL_OK;
 }
 
+/* The CREATE TABLE of silver table t, named `name`; its length. */
+static size_t table_sql(const struct cl_table *t, const char *name, char *sql, size_t cap)
+{
+	size_t c = (size_t)snprintf(sql, cap, "CREATE TABLE IF NOT EXISTS %s(", name);
+
+	for (int i = 0; i < t->ncols; i++)
+		c += (size_t)snprintf(sql + c, cap - c, "%s %s%s, ", t->cols[i].name,
+				      t->cols[i].type == CL_COL_REAL ? "REAL"
+				      : t->cols[i].type == CL_COL_INT ? "INTEGER" : "TEXT",
+				      i == 0 ? " PRIMARY KEY" : "");
+	c += (size_t)snprintf(sql + c, cap - c, "%s);", lineage_cols);
+	return c;
+}
+
 static int create_table(struct cl_silver *s, const struct cl_table *t, struct stmts *st)
 {
 	char sql[4096], cols[2048] = "", vals[1024] = "", upd[2048] = "";
 	size_t c = 0, v = 0, u = 0;
-	static const char *const lin[] = { "_source", "_bronze_file", "_run_id", "_record",
+	static const char *const lin[] = { "_source", "_file_id", "_run_id", "_record",
 					   "_hash", "_loaded_us" };
 	int n = 0, rc;
 
-	c += (size_t)snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS %s(", t->name);
-	for (int i = 0; i < t->ncols; i++)
-		c += (size_t)snprintf(sql + c, sizeof(sql) - c, "%s %s%s, ", t->cols[i].name,
-				      t->cols[i].type == CL_COL_REAL ? "REAL"
-				      : t->cols[i].type == CL_COL_INT ? "INTEGER" : "TEXT",
-				      i == 0 ? " PRIMARY KEY" : "");
-	c += (size_t)snprintf(sql + c, sizeof(sql) - c, "%s);%s", lineage_cols, t->indexes);
+	c = table_sql(t, t->name, sql, sizeof(sql));
+	c += (size_t)snprintf(sql + c, sizeof(sql) - c, "%s", t->indexes);
 	/* the reference checks look at one run's rows: found by this index
 	 * rather than by reading the whole table after every load. Run ids
 	 * only grow, so its entries go in at the right edge, cheaply */
@@ -235,6 +247,84 @@ static int create_table(struct cl_silver *s, const struct cl_table *t, struct st
 	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?1", t->name);
 	if (rc == CL_OK)
 		rc = prepare(s->db, sql, &st->del);
+	return rc;
+}
+
+/* 1 if table has the column. */
+static int has_column(sqlite3 *db, const char *table, const char *col)
+{
+	sqlite3_stmt *q;
+	int yes = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &q,
+			       NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, col, -1, SQLITE_STATIC);
+	yes = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	return yes;
+}
+
+/*
+ * A silver table of a store made before lineage was narrow (the file's
+ * hash in every row, `_bronze_file`): each file named once in
+ * lineage_file, and the table made again with `_file_id` in its place,
+ * every row kept as it was (its rowid too). Its indexes are made again by
+ * create_table. The caller holds a savepoint.
+ */
+static int migrate_lineage(sqlite3 *db, const struct cl_table *t)
+{
+	char sql[8192], cols[2048] = "";
+	size_t c = 0, n;
+
+	for (int i = 0; i < t->ncols; i++)
+		c += (size_t)snprintf(cols + c, sizeof(cols) - c, "%s, ", t->cols[i].name);
+	n = (size_t)snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO lineage_file(file) SELECT"
+			     " _bronze_file FROM %s GROUP BY _bronze_file ORDER BY min(rowid);",
+			     t->name);
+	n += table_sql(t, "silver_lineage_new", sql + n, sizeof(sql) - n);
+	n += (size_t)snprintf(sql + n, sizeof(sql) - n,
+			      "INSERT INTO silver_lineage_new(rowid, %s_source, _file_id, _run_id,"
+			      " _record, _hash, _loaded_us, _version) SELECT t.rowid, %s_source,"
+			      " (SELECT id FROM lineage_file WHERE file = t._bronze_file), _run_id,"
+			      " _record, _hash, _loaded_us, %s FROM %s t ORDER BY t.rowid;"
+			      "DROP TABLE %s;"
+			      "ALTER TABLE silver_lineage_new RENAME TO %s;",
+			      cols, cols, has_column(db, t->name, "_version") ? "_version" : "1",
+			      t->name, t->name, t->name);
+	if (n >= sizeof(sql))
+		return cl_error_set(CL_EINVAL, "%s: its columns do not fit the migration", t->name);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, "narrow lineage");
+	cl_log_info("refine", "event=lineage_migrated table=%s", t->name);
+	return CL_OK;
+}
+
+/* Every silver table of a store made before lineage was narrow migrated,
+ * all or none. */
+static int migrate_stores_lineage(sqlite3 *db)
+{
+	int rc = CL_OK, any = 0;
+
+	for (const struct cl_table *t = cl_silver_tables; t->name; t++)
+		any |= has_column(db, t->name, "_bronze_file");
+	if (!any)
+		return CL_OK;
+	/* a table dropped and another renamed to its name: the old rules,
+	 * which rewrite nothing else in the schema */
+	if (sqlite3_exec(db, "PRAGMA legacy_alter_table = ON; SAVEPOINT silver_lineage", NULL,
+			 NULL, NULL) != SQLITE_OK)
+		return db_fail(db, "narrow lineage");
+	for (const struct cl_table *t = cl_silver_tables; rc == CL_OK && t->name; t++)
+		if (has_column(db, t->name, "_bronze_file"))
+			rc = migrate_lineage(db, t);
+	if (rc == CL_OK && sqlite3_exec(db, "RELEASE silver_lineage", NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(db, "narrow lineage");
+	if (rc != CL_OK)
+		sqlite3_exec(db, "ROLLBACK TO silver_lineage; RELEASE silver_lineage", NULL, NULL,
+			     NULL);
+	sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
 	return rc;
 }
 
@@ -273,6 +363,10 @@ int cl_silver_open(sqlite3 *db, struct cl_silver **out)
 	for (const struct cl_aux_table *t = cl_silver_aux_tables; rc == CL_OK && t->name; t++)
 		if (sqlite3_exec(db, t->create, NULL, NULL, NULL) != SQLITE_OK)
 			rc = db_fail(db, t->name);
+	if (rc == CL_OK && sqlite3_exec(db, CL_LINEAGE_FILE_CREATE, NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(db, "lineage_file");
+	if (rc == CL_OK)
+		rc = migrate_stores_lineage(db);
 	for (int i = 0; rc == CL_OK && cl_silver_tables[i].name; i++)
 		rc = create_table(s, &cl_silver_tables[i], &s->st[i]);
 	if (rc == CL_OK)
@@ -297,6 +391,10 @@ int cl_silver_open(sqlite3 *db, struct cl_silver **out)
 		rc = prepare(db, "INSERT INTO quarantine(table_name, source, bronze_file, run_id,"
 			     " record, reason, raw, at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 			     &s->quarantine);
+	if (rc == CL_OK)
+		rc = prepare(db, "INSERT OR IGNORE INTO lineage_file(file) VALUES (?1)", &s->file_add);
+	if (rc == CL_OK)
+		rc = prepare(db, "SELECT id FROM lineage_file WHERE file = ?1", &s->file_get);
 	if (rc) {
 		cl_silver_close(s);
 		return rc;
@@ -315,6 +413,8 @@ void cl_silver_close(struct cl_silver *s)
 	}
 	sqlite3_finalize(s->quarantine);
 	sqlite3_finalize(s->warn);
+	sqlite3_finalize(s->file_add);
+	sqlite3_finalize(s->file_get);
 	cl_fhir_writer_close(s->fhir);
 	for (int i = 0; i < s->nexp; i++)
 		sqlite3_finalize(s->exp[i].st);
@@ -327,6 +427,7 @@ void cl_silver_lineage(struct cl_silver *s, const char *source, const char *file
 {
 	s->source = source;
 	s->file = file_hash;
+	s->file_id = 0;
 	s->run_id = run_id;
 	s->c = counts;
 	s->ts_us = cl_time_now_us();
@@ -346,6 +447,32 @@ int64_t cl_silver_time(const struct cl_silver *s)
 struct cl_fhir_writer *cl_silver_fhir(struct cl_silver *s)
 {
 	return s->fhir;
+}
+
+/* The id of the rows' file in lineage_file (made in the transaction
+ * that writes them, so it goes if they do), looked up once per lineage. */
+static int file_id(struct cl_silver *s, int64_t *id)
+{
+	int rc;
+
+	if (s->file_id) {
+		*id = s->file_id;
+		return CL_OK;
+	}
+	sqlite3_bind_text(s->file_add, 1, s->file ? s->file : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(s->file_add);
+	sqlite3_reset(s->file_add);
+	if (rc != SQLITE_DONE)
+		return db_fail(s->db, "lineage_file");
+	sqlite3_bind_text(s->file_get, 1, s->file ? s->file : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(s->file_get);
+	if (rc == SQLITE_ROW)
+		s->file_id = sqlite3_column_int64(s->file_get, 0);
+	sqlite3_reset(s->file_get);
+	if (rc != SQLITE_ROW)
+		return db_fail(s->db, "lineage_file");
+	*id = s->file_id;
+	return CL_OK;
 }
 
 static int step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
@@ -654,6 +781,7 @@ void cl_silver_txn_end(struct cl_silver *s)
 		cl_free(s->bulk[i].indexes);
 		s->bulk[i] = (struct bulk){ .before = -1 };
 	}
+	s->file_id = 0; /* a rollback may have taken it */
 }
 
 /* What cl_silver_put does before it releases the row. */
@@ -661,6 +789,7 @@ static int put_row(struct cl_silver *s, struct cl_row *r)
 {
 	const struct cl_table *t = r->t;
 	struct stmts *st = &s->st[table_index(t)];
+	int64_t fid = 0;
 	int rc, fresh;
 
 	if (r->error)
@@ -721,9 +850,12 @@ static int put_row(struct cl_silver *s, struct cl_row *r)
 	}
 	if (!r->sealed)
 		cl_row_seal(r);
+	rc = file_id(s, &fid);
+	if (rc)
+		return rc;
 	bind_row(st->put, r);
 	sqlite3_bind_text(st->put, t->ncols + 1, s->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st->put, t->ncols + 2, s->file, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st->put, t->ncols + 2, fid);
 	sqlite3_bind_int64(st->put, t->ncols + 3, s->run_id);
 	if (r->record)
 		sqlite3_bind_text(st->put, t->ncols + 4, r->record, -1, SQLITE_STATIC);
@@ -825,7 +957,7 @@ int cl_silver_check_references(struct cl_silver *s, int64_t run_id)
 			else if (s->ref_action == CL_EXPECT_QUARANTINE)
 				snprintf(sql, sizeof(sql), "INSERT INTO quarantine(table_name, source,"
 					 " bronze_file, run_id, record, reason, raw, at_us) SELECT '%s',"
-					 " _source, _bronze_file, %lld, _record, '%s ' || %s || ' does not"
+					 " _source, " CL_LINEAGE_FILE_OF("_file_id") ", %lld, _record, '%s ' || %s || ' does not"
 					 " exist', id, %lld FROM %s WHERE %s", t->name, (long long)run_id, ref,
 					 col, (long long)cl_time_now_us(), t->name, where);
 			else

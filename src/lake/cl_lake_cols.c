@@ -17,6 +17,7 @@
 #include "core/cl_time.h"
 #include "lake/cl_delta.h"
 #include "lake/cl_pq_format.h"
+#include "model/cl_tables.h"
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -50,6 +51,11 @@ int cl_lake_read_columns(sqlite3 *db, const char *table, struct cl_lake_cols *c)
 			k = CL_LAKE_TIMESTAMP;
 		else if (strcmp(name, "day") == 0)
 			k = CL_LAKE_DATE;
+		c->file_of[c->n] = strcmp(name, "_file_id") == 0;
+		if (c->file_of[c->n]) {
+			name = "_bronze_file";
+			k = CL_LAKE_STRING;
+		}
 		snprintf(c->name[c->n], sizeof(c->name[0]), "%s", name);
 		c->kind[c->n++] = k;
 	}
@@ -75,7 +81,9 @@ void cl_lake_select(const struct cl_lake_cols *c, const char *extra, const char 
 {
 	size_t len = (size_t)snprintf(sql, cap, "SELECT ");
 	for (int i = 0; i < c->n && len < cap; i++)
-		len += (size_t)snprintf(sql + len, cap - len, "%s\"%s\"", i ? ", " : "", c->name[i]);
+		len += (size_t)snprintf(sql + len, cap - len, c->file_of[i]
+					? "%s" CL_LINEAGE_FILE_OF("\"_file_id\"") " AS \"%s\""
+					: "%s\"%s\"", i ? ", " : "", c->name[i]);
 	if (extra && len < cap)
 		len += (size_t)snprintf(sql + len, cap - len, ", %s", extra);
 	if (len < cap)

@@ -23,9 +23,13 @@ struct cl_lake_cols {
 	int n;
 	char name[CL_LAKE_MAX_COLS][64];
 	enum cl_lake_kind kind[CL_LAKE_MAX_COLS];
+	unsigned char file_of[CL_LAKE_MAX_COLS]; /* 1: `_bronze_file`, read from silver's
+	                                            `_file_id` (model/cl_tables.h) */
 };
 
-/* Reads table `table`'s columns and decides their kinds. */
+/* Reads table `table`'s columns and decides their kinds. A silver
+ * table's lineage file id (`_file_id`) is the file's name, as
+ * `_bronze_file`, the column the lake has always had. */
 int cl_lake_read_columns(sqlite3 *db, const char *table, struct cl_lake_cols *c);
 /* The Parquet type of a kind. */
 enum cl_pq_type cl_lake_pq_type(enum cl_lake_kind k);

@@ -52,6 +52,21 @@ extern const struct cl_aux_table cl_silver_aux_tables[];
 /* 1 if name is one of them. */
 int cl_silver_is_aux(const char *name);
 
+/*
+ * Lineage, narrow: a silver row names the file it came from by a small
+ * number, `_file_id`, an id of lineage_file, which keeps each file's name
+ * once: the bronze file's content hash (its bronze_file.hash), or
+ * "log:<source>" for the records of a bronze log (log:vitals, log:fhir).
+ * The Delta copy and exports show it as `_bronze_file`, that text, as they
+ * always have (CL_LINEAGE_FILE_OF). Stores made before keep the hash in
+ * every row (`_bronze_file`); cl_silver_open migrates them.
+ */
+#define CL_LINEAGE_FILE_CREATE                                                                 \
+	"CREATE TABLE IF NOT EXISTS lineage_file(id INTEGER PRIMARY KEY, file TEXT NOT NULL"   \
+	" UNIQUE)"
+/* The SQL of the file a row's id names; col: the id's column. */
+#define CL_LINEAGE_FILE_OF(col) "(SELECT file FROM lineage_file WHERE id = " col ")"
+
 
 /* The encounter classes that are inpatient stays (SQL, compared with
  * lower(class)): FHIR's IMP, ACUTE and EMER, Synthea's inpatient and

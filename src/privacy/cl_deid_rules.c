@@ -43,6 +43,7 @@
 const struct cl_deid_column cl_deid_columns[] = {
 	/* lineage, in every silver table (cl_silver.c) */
 	{ "*", "_source", KEEP, NULL, "the configured source the row came from" },
+	{ "*", "_file_id", DROP, NULL, "(R) the number of one source file (lineage_file)" },
 	{ "*", "_bronze_file", DROP, NULL, "(R) the hash of one source file" },
 	{ "*", "_run_id", DROP, NULL, "(R) when the row was loaded, as a number" },
 	{ "*", "_record", DROP, NULL, "(H)/(R) the record's line or entry in its source file" },

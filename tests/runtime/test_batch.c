@@ -303,8 +303,9 @@ static char *tables_digest(const char *data)
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		char sql[300];
 
-		snprintf(sql, sizeof(sql), "SELECT id, _hash, _source, _bronze_file, _record FROM %s "
-			 "ORDER BY id", tables[i]);
+		snprintf(sql, sizeof(sql), "SELECT id, _hash, _source, (SELECT file FROM lineage_file"
+			 " WHERE id = _file_id) AS _bronze_file, _record FROM %s ORDER BY id",
+			 tables[i]);
 		json_object_set_new(all, tables[i], query(data, sql));
 	}
 	json_object_set_new(all, "quarantine",
@@ -378,8 +379,9 @@ static void test_shared_material(void **state)
 				     "'fhir-files' AND encounter_id IS NOT NULL AND encounter_id NOT IN "
 				     "(SELECT id FROM encounter)"), 0);
 	/* lineage: every row knows its bronze file, and the file is there */
-	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation WHERE _bronze_file NOT "
-				     "IN (SELECT hash FROM bronze_file)"), 0);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation WHERE _file_id NOT IN"
+				     " (SELECT l.id FROM lineage_file l JOIN bronze_file b ON"
+				     " b.hash = l.file)"), 0);
 	check_source_rows(data);
 
 	/* the same files again: nothing changes */
@@ -491,8 +493,8 @@ static void test_logs_into_silver(void **state)
 	json_decref(sum);
 	done(&r);
 	rows = query(data, "SELECT id, resource_id, patient_id, device_id, code, round(value, 2) AS"
-			   " value, unit, effective_ts, source, _source, _bronze_file, _record FROM"
-			   " observation ORDER BY id");
+			   " value, unit, effective_ts, source, _source, (SELECT file FROM lineage_file"
+			   " WHERE id = _file_id) AS _bronze_file, _record FROM observation ORDER BY id");
 	{
 		json_t *want = parse(
 			"[{\"id\":\"f1\",\"resource_id\":\"f1\",\"patient_id\":\"p1\","
@@ -882,6 +884,128 @@ static void test_bulk_load(void **state)
 }
 
 /* j as compact text (malloc'd); j is released. */
+/* A store made before lineage was narrow (the bronze file's hash in every
+ * row's `_bronze_file`, no lineage_file), made here from a loaded one: the
+ * next load migrates it, every row intact (its values, lineage and rowid),
+ * each file named once in lineage_file, the indexes as they were and the
+ * store sound; loads, the reference checks, the Delta copy and exports go
+ * on reading the lineage as before. */
+static void test_lineage_migrated(void **state)
+{
+	char data[400], src[600], obs[500], more[500], again[500], db[500], sql[1500], out[500];
+	char *before, *after;
+	json_t *rows_before, *rows_after;
+	struct result r;
+	sqlite3 *h;
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/old-lineage", dir);
+	snprintf(obs, sizeof(obs), "%s/old-lineage-obs.csv", dir);
+	snprintf(more, sizeof(more), "%s/old-lineage-more.csv", dir);
+	snprintf(again, sizeof(again), "%s/old-lineage-again.csv", dir);
+	write_observations(obs, 0, 300, 0);
+	write_observations(more, 300, 20, 0);
+	write_observations(again, 0, 301, 0);
+	snprintf(src, sizeof(src), "%s/ref-drop/input.json", cases);
+	r = run(NULL, "ingest", "--data", data, src, obs, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	before = tables_digest(data);
+	rows_before = query(data, "SELECT rowid, id, _file_id FROM observation ORDER BY rowid");
+	assert_true(json_array_size(rows_before) > 300);
+	/* back to the old schema: the text in every row, no lineage_file */
+	snprintf(db, sizeof(db), "%s/carelake.db", data);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	for (const struct cl_table *t = cl_silver_tables; t->name; t++) {
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN _bronze_file TEXT NOT NULL"
+			 " DEFAULT '';UPDATE %s SET _bronze_file = (SELECT file FROM lineage_file WHERE"
+			 " id = _file_id);ALTER TABLE %s DROP COLUMN _file_id", t->name, t->name,
+			 t->name);
+		assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	}
+	assert_int_equal(sqlite3_exec(h, "DROP TABLE lineage_file", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation WHERE _bronze_file IN"
+				     " (SELECT hash FROM bronze_file)"), 301);
+
+	/* the next load migrates it */
+	r = run(NULL, "ingest", "--data", data, more, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM pragma_table_info('observation')"
+				     " WHERE name = '_bronze_file'"), 0);
+	after = tables_digest(data);
+	/* every row as it was (the new file's rows aside) */
+	rows_after = query(data, "SELECT rowid, id, _file_id FROM observation WHERE _file_id IN"
+				 " (SELECT id FROM lineage_file WHERE file IN (SELECT hash FROM"
+				 " bronze_file WHERE run_id = 1)) ORDER BY rowid");
+	assert_true(json_equal(rows_before, rows_after));
+	json_decref(rows_before);
+	json_decref(rows_after);
+	/* the digest of the old rows is a prefix of each table's now: the
+	 * same ids, hashes, sources, files and records */
+	{
+		json_t *b = parse(before), *a = parse(after), *ob, *oa;
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(b, k, v) {
+			ob = v;
+			oa = json_object_get(a, k);
+			if (strcmp(k, "observation") == 0) {
+				/* the new file's 20 rows among them */
+				assert_int_equal(json_array_size(oa), json_array_size(ob) + 20);
+				continue;
+			}
+			if (!json_equal(ob, oa))
+				fail_msg("%s changed in the migration:\n%s\n%s", k, before, after);
+		}
+		json_decref(b);
+		json_decref(a);
+	}
+	free(before);
+	free(after);
+	/* each file once, and every row's file is there */
+	assert_int_equal(count(data, "SELECT count(*) - count(DISTINCT file) AS n FROM"
+				     " lineage_file"), 0);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM lineage_file"), 3);
+	assert_int_equal(count(data, "SELECT count(*) AS n FROM observation WHERE _file_id NOT IN"
+				     " (SELECT l.id FROM lineage_file l JOIN bronze_file b ON"
+				     " b.hash = l.file)"), 0);
+	check_indexes(data);
+	/* the same rows again, in another file: duplicates, by the hashes kept */
+	r = run(NULL, "ingest", "--data", data, again, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	assert_int_equal(count(data, "SELECT duplicates AS n FROM pipeline_run WHERE pipeline ="
+				     " 'ingest' ORDER BY id DESC LIMIT 1"), 301);
+	/* exports show the file's hash, as the Delta copy does */
+	snprintf(out, sizeof(out), "%s/old-lineage-export.csv", dir);
+	r = run(NULL, "export", "--data", data, "--table", "observation", "--format", "csv",
+		"--out", out, NULL);
+	assert_int_equal(r.status, 0);
+	done(&r);
+	{
+		FILE *f = fopen(out, "r");
+		char line[4096];
+		json_t *j = query(data, "SELECT hash FROM bronze_file WHERE name ="
+					" 'old-lineage-obs.csv'");
+		const char *hash = json_string_value(json_object_get(json_array_get(j, 0), "hash"));
+		int header = 0, hashes = 0;
+
+		assert_non_null(f);
+		assert_non_null(hash);
+		while (fgets(line, sizeof(line), f)) {
+			header |= strstr(line, ",_bronze_file,") != NULL;
+			hashes += strstr(line, hash) != NULL;
+		}
+		fclose(f);
+		json_decref(j);
+		assert_true(header);
+		assert_int_equal(hashes, 300);
+	}
+}
+
 static char *json_text(json_t *j)
 {
 	char *t = json_dumps(j, JSON_COMPACT);
@@ -1004,6 +1128,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_bad_expectations),
 		cmocka_unit_test(test_verify_files),
 		cmocka_unit_test(test_warning_source_added),
+		cmocka_unit_test(test_lineage_migrated),
 		cmocka_unit_test(test_source_rows),
 		cmocka_unit_test(test_bulk_load),
 	};

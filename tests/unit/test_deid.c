@@ -334,7 +334,7 @@ static void exec(sqlite3 *db, const char *sql)
 		fail_msg("%s: %s", sql, err);
 }
 
-#define LINEAGE "'csv', 'bronze-file-hash', 1, 'line 2', 'row-hash', 1, 1"
+#define LINEAGE "'csv', 7, 1, 'line 2', 'row-hash', 1, 1"
 
 static void test_table_export(void **state)
 {
@@ -347,14 +347,14 @@ static void test_table_export(void **state)
 
 	(void)state;
 	exec(db, "INSERT INTO patient(id, family, given, name, gender, birth_date, death_date,"
-		 " city, state, postal_code, country, _source, _bronze_file, _run_id, _record, _hash,"
+		 " city, state, postal_code, country, _source, _file_id, _run_id, _record, _hash,"
 		 " _loaded_us, _version) VALUES ('pat-1', 'Hoeger', 'Buster', 'Buster Hoeger', 'male',"
 		 " '1920-03-16', '2015-07-01', 'Amherst', 'Massachusetts', '01002', 'US', " LINEAGE ")");
 	exec(db, "INSERT INTO encounter(id, patient_id, class, start_ts, end_ts, _source,"
-		 " _bronze_file, _run_id, _record, _hash, _loaded_us, _version) VALUES ('enc-1',"
+		 " _file_id, _run_id, _record, _hash, _loaded_us, _version) VALUES ('enc-1',"
 		 " 'pat-1', 'IMP', '2015-06-01T10:00:00Z', '2015-06-04T12:30:00Z', " LINEAGE ")");
 	exec(db, "INSERT INTO observation(id, resource_id, patient_id, encounter_id, code, value,"
-		 " value_text, effective_ts, device_id, _source, _bronze_file, _run_id, _record, _hash,"
+		 " value_text, effective_ts, device_id, _source, _file_id, _run_id, _record, _hash,"
 		 " _loaded_us, _version) VALUES ('obs-1', 'res-1', 'pat-1', 'enc-1', '8867-4', 80,"
 		 " '455 Labadie Underpass', '2015-06-02T08:00:00Z', 'MON-1234', " LINEAGE ")");
 	cl_deid_pseudonym(d, "patient", "pat-1", 5, pid);

@@ -257,8 +257,8 @@ static void add_row(void)
 {
 	char sql[600];
 	snprintf(sql, sizeof(sql), "INSERT INTO organization(id, name, city, state, postal_code,"
-		 " _source, _bronze_file, _run_id, _hash, _loaded_us) VALUES ('org-%04d',"
-		 " 'Ward %d', 'Leeds', 'WY', 'LS1', 'test', 'none', 1, 'h%d', %d);"
+		 " _source, _file_id, _run_id, _hash, _loaded_us) VALUES ('org-%04d',"
+		 " 'Ward %d', 'Leeds', 'WY', 'LS1', 'test', 1, 1, 'h%d', %d);"
 		 "INSERT OR IGNORE INTO lake_dirty(table_name, part) VALUES ('organization', '')",
 		 nrows, nrows, nrows, nrows);
 	exec_sql(sql);
