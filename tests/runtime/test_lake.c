@@ -68,6 +68,11 @@ static void read_cols(sqlite3 *db, const char *table, struct tcols *c)
 			k = K_TS;
 		else if (strcmp(name, "day") == 0)
 			k = K_DAY;
+		/* a silver row's file by number: its name in the lake */
+		if (strcmp(name, "_file_id") == 0) {
+			name = "_bronze_file";
+			k = K_TEXT;
+		}
 		snprintf(c->name[c->n], 64, "%s", name);
 		c->kind[c->n++] = k;
 	}
@@ -104,11 +109,17 @@ static void canon_append(char *buf, size_t cap, size_t *len, const char *v)
 /* The rows of SQLite table `table`, canonical and sorted. */
 static char **sqlite_rows(sqlite3 *db, const char *table, const struct tcols *c, size_t *n)
 {
-	char sql[300], v[64];
+	char sql[4096], v[64];
 	sqlite3_stmt *st;
-	size_t cap = 1024;
+	size_t cap = 1024, o;
 	char **rows = malloc(cap * sizeof(char *));
-	snprintf(sql, sizeof(sql), "SELECT * FROM %s", table);
+	/* the file's name where the table has its number (lineage_file) */
+	o = (size_t)snprintf(sql, sizeof(sql), "SELECT ");
+	for (int i = 0; i < c->n; i++)
+		o += (size_t)snprintf(sql + o, sizeof(sql) - o, strcmp(c->name[i], "_bronze_file")
+				      ? "%s\"%s\"" : "%s(SELECT file FROM lineage_file WHERE id ="
+				      " _file_id)", i ? ", " : "", c->name[i]);
+	snprintf(sql + o, sizeof(sql) - o, " FROM %s", table);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	*n = 0;
 	while (sqlite3_step(st) == SQLITE_ROW) {
