@@ -271,8 +271,10 @@ int cl_row_pipe_run(struct cl_silver *s, struct cl_silver_counts *c,
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->filled, NULL);
 	pthread_cond_init(&p->freed, NULL);
-	p->threaded = p->nblocks > 1 &&
-		      cl_thread_create(&th, "cl-load-rows", producer_main, p) == CL_OK;
+	/* decided before the producer starts: it reads it */
+	p->threaded = p->nblocks > 1;
+	if (p->threaded && cl_thread_create(&th, "cl-load-rows", producer_main, p) != CL_OK)
+		p->threaded = 0;
 	if (p->threaded) {
 		rc = write_blocks(p);
 		pthread_join(th, NULL);
