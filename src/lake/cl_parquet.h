@@ -81,6 +81,9 @@ void cl_pq_vec_free(struct cl_pq_vec *v);
 /* Makes room for `n` more entries of fixed-size values; returns 0 or
  * the vector's error. Fills of many values at once use it. */
 int cl_pq_vec_reserve(struct cl_pq_vec *v, size_t n);
+/* Makes room for `bytes` more bytes of string data; returns 0 or the
+ * vector's error (CL_ETOOBIG past what 32-bit offsets address). */
+int cl_pq_vec_reserve_data(struct cl_pq_vec *v, size_t bytes);
 /* Appends one entry to a flat column. */
 void cl_pq_vec_push_null(struct cl_pq_vec *v);
 void cl_pq_vec_push_bool(struct cl_pq_vec *v, bool x);
@@ -219,6 +222,15 @@ int cl_pq_check_flat(const struct cl_pq_file *f);
 /* Reads leaf `leaf` of row group `rg` into `out` (initialised by the
  * reader; free with cl_pq_vec_free()). Nested leaves get levels. */
 int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq_vec *out);
+/* Reads `n` leaves of row group `rg` at once, leaf leaves[i] (leaf i when
+ * `leaves` is NULL) into out[i], on up to `threads` threads (0: one per
+ * CPU online, at most 8), one column at a time each. Each out[i] must be
+ * initialised (cl_pq_vec_init()) or hold an earlier result of this
+ * function, whose memory is reused: reading row group after row group
+ * into the same vectors allocates next to nothing. On error every out[i]
+ * is freed and the error is that of the first failing column, in order. */
+int cl_pq_read_columns(struct cl_pq_file *f, size_t rg, const size_t *leaves, size_t n,
+                       struct cl_pq_vec *out, int threads);
 /* Reads every row of row group `rg` as a JSON object per row (structs as
  * objects, LIST as arrays, MAP as objects with string keys; nulls as JSON
  * null), appended to the array `rows`. Timestamps become integers of

@@ -10,11 +10,21 @@
  * RLE_DICTIONARY, RLE (levels, booleans), DELTA_BINARY_PACKED,
  * DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and BYTE_STREAM_SPLIT. Every
  * length read from the file is checked against the bytes left first.
+ *
+ * A page is decoded whole, an array at a time: its levels, then its values
+ * straight into the output vector (dictionary indices gathered from the
+ * dictionary, decoded once per chunk; string bytes reserved once per page),
+ * then, when some entries are null, the values spread over their entries
+ * in place. Nothing is allocated per value. cl_pq_read_columns() reads
+ * several columns of a row group on several threads.
  */
 #include "lake/cl_parquet.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
@@ -24,6 +34,7 @@
 
 #define MAX_PAGE (1u << 30)
 #define MAX_ENTRIES (1 << 28)  /* entries of one column chunk */
+#define MAX_READ_THREADS 8     /* columns read at once by cl_pq_read_columns() */
 
 /* A bounded input. */
 struct in {
@@ -51,6 +62,36 @@ static int uleb(struct in *b, uint64_t *v)
 
 /* ---- RLE / bit-packed hybrid ------------------------------------------ */
 
+/* Unpacks `take` values of `width` bits (<= 32) from the `have` bytes at
+ * p, which hold at least (take * width + 7) / 8. Each value is one 8-byte
+ * load and a shift while a whole load fits; the last few bytes go one at
+ * a time. */
+static void unpack(const uint8_t *p, size_t have, unsigned width, uint32_t *out, size_t take)
+{
+	uint32_t mask = width == 32 ? 0xffffffffu : (1u << width) - 1;
+	size_t i = 0;
+	if (width == 0) {
+		memset(out, 0, take * sizeof(*out));
+		return;
+	}
+	size_t fast = have >= 8 ? ((have - 8) * 8) / width + 1 : 0; /* loads that fit */
+	if (fast > take)
+		fast = take;
+	for (; i < fast; i++) {
+		size_t bit = i * width;
+		uint64_t w;
+		memcpy(&w, p + (bit >> 3), 8);
+		out[i] = (uint32_t)(w >> (bit & 7)) & mask;
+	}
+	for (; i < take; i++) {
+		size_t bit = i * width, byte = bit >> 3;
+		uint64_t w = 0;
+		for (size_t k = 0; k < 8 && byte + k < have; k++)
+			w |= (uint64_t)p[byte + k] << (8 * k);
+		out[i] = (uint32_t)(w >> (bit & 7)) & mask;
+	}
+}
+
 /* Decodes `n` values of `width` bits (<= 32) into out[]. */
 static int rle_decode(struct in *b, unsigned width, uint32_t *out, size_t n)
 {
@@ -71,20 +112,9 @@ static int rle_decode(struct in *b, unsigned width, uint32_t *out, size_t n)
 			size_t need = (take * width + 7) / 8, have = (size_t)(b->end - b->p);
 			if (need > have)
 				return -1;
-			uint64_t acc = 0;
-			unsigned bits = 0;
-			const uint8_t *p = b->p;
-			uint32_t mask = width == 32 ? 0xffffffffu : (1u << width) - 1;
-			for (size_t i = 0; i < take; i++) {
-				while (bits < width) {
-					acc |= (uint64_t)*p++ << bits;
-					bits += 8;
-				}
-				out[got++] = (uint32_t)(acc & mask);
-				acc >>= width;
-				bits -= width;
-			}
 			size_t run_bytes = (size_t)groups * width;
+			unpack(b->p, run_bytes < have ? run_bytes : have, width, out + got, take);
+			got += take;
 			b->p += run_bytes < have ? run_bytes : have;
 		} else {
 			uint64_t run = h >> 1;
@@ -168,6 +198,29 @@ static int delta_decode(struct in *b, int64_t *out, size_t n, size_t *count)
 
 /* ---- values ------------------------------------------------------------ */
 
+/* Buffers a reader decodes pages in, kept from one column to the next
+ * when several are read (cl_pq_read_columns()). */
+struct scratch {
+	uint32_t *idx;             /* indices / levels */
+	size_t idx_cap;
+	int64_t *ints;             /* delta-decoded integers */
+	size_t ints_cap;
+	uint8_t *page;             /* decompressed page */
+	size_t page_cap;
+	uint8_t *defs, *reps;      /* one page's levels */
+	size_t lev_cap;
+};
+
+static void scratch_free(struct scratch *s)
+{
+	cl_free(s->idx);
+	cl_free(s->ints);
+	cl_free(s->page);
+	cl_free(s->defs);
+	cl_free(s->reps);
+	memset(s, 0, sizeof(*s));
+}
+
 /* A column being read: its leaf, output and dictionary. */
 struct reader {
 	const struct cl_pq_file *f;
@@ -176,12 +229,8 @@ struct reader {
 	struct cl_pq_vec *out;
 	struct cl_pq_vec dict;     /* decoded dictionary values */
 	int have_dict;
-	uint32_t *idx;             /* scratch: indices / levels */
-	size_t idx_cap;
-	int64_t *ints;             /* scratch: delta-decoded integers */
-	size_t ints_cap;
-	uint8_t *page;             /* scratch: decompressed page */
-	size_t page_cap;
+	int dict_all_valid;        /* no null among them (INT96 may give some) */
+	struct scratch *s;
 };
 
 static int grow_u32(uint32_t **p, size_t *cap, size_t n)
@@ -309,18 +358,137 @@ static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
 			push_plain(r, v, b->p, sz);
 		return v->err;
 	}
+	/* the strings' bytes are fewer than the page's: room for all at once */
+	int rc = cl_pq_vec_reserve(v, n);
+	if (rc == 0 && n)
+		rc = cl_pq_vec_reserve_data(v, (size_t)(b->end - b->p));
+	if (rc)
+		return rc;
+	const uint8_t *p = b->p, *end = b->end;
+	uint32_t *off = v->off + v->n;
+	uint8_t *valid = v->valid + v->n;
+	char *data = v->data;
+	size_t at = v->data_len;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t len;
-		if (!left(b, 4))
+		if ((size_t)(end - p) < 4)
 			return corrupt(r, "a string value runs past its page");
-		memcpy(&len, b->p, 4);
-		b->p += 4;
-		if (!left(b, len))
+		memcpy(&len, p, 4);
+		p += 4;
+		if ((size_t)(end - p) < len)
 			return corrupt(r, "a string value runs past its page");
-		cl_pq_vec_push_str(v, (const char *)b->p, len);
-		b->p += len;
+		memcpy(data + at, p, len);
+		at += len;
+		off[i + 1] = (uint32_t)at;
+		valid[i] = 1;
+		p += len;
 	}
-	return v->err;
+	b->p = p;
+	v->data_len = at;
+	v->n += n;
+	return 0;
+}
+
+/* Appends the dictionary's entries idx[0..n) to `out`: gathered in one
+ * pass per array, string bytes reserved once. */
+static int dict_gather(struct reader *r, const uint32_t *idx, size_t n, struct cl_pq_vec *out)
+{
+	const struct cl_pq_vec *d = &r->dict;
+	uint32_t top = 0;
+	for (size_t i = 0; i < n; i++)
+		top = idx[i] > top ? idx[i] : top;
+	if (top >= d->n)
+		return corrupt(r, "a dictionary index is past the dictionary");
+	int rc = cl_pq_vec_reserve(out, n);
+	if (rc)
+		return rc;
+	size_t base = out->n;
+	uint8_t *valid = out->valid + base;
+	if (r->dict_all_valid) {
+		memset(valid, 1, n);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			valid[i] = d->valid[idx[i]];
+	}
+	switch (cl_pq_type_size(out->type)) {
+	case 1:
+		for (size_t i = 0; i < n; i++)
+			out->v.b[base + i] = d->v.b[idx[i]];
+		break;
+	case 4:
+		for (size_t i = 0; i < n; i++)
+			out->v.i32[base + i] = d->v.i32[idx[i]];
+		break;
+	case 8:
+		for (size_t i = 0; i < n; i++)
+			out->v.i64[base + i] = d->v.i64[idx[i]];
+		break;
+	default: {
+		const uint32_t *doff = d->off;
+		size_t total = 0;
+		for (size_t i = 0; i < n; i++)
+			total += doff[idx[i] + 1] - doff[idx[i]];
+		/* 16 bytes more, so that a short string is copied as one 16-byte
+		 * move (the dictionary has 16 readable bytes past its end too) */
+		if ((rc = cl_pq_vec_reserve_data(out, total + 16)))
+			return rc;
+		uint32_t *off = out->off + base;
+		size_t at = out->data_len;
+		char *dst = out->data;
+		const char *src = d->data;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t s = doff[idx[i]], len = doff[idx[i] + 1] - s;
+			if (len <= 16)
+				memcpy(dst + at, src + s, 16);
+			else
+				memcpy(dst + at, src + s, len);
+			at += len;
+			off[i + 1] = (uint32_t)at;
+		}
+		out->data_len = at;
+	}
+	}
+	out->n += n;
+	return 0;
+}
+
+/* Spreads the `ndef` entries appended to `v` at `base` over `n` entries,
+ * a null wherever defs[i] is not `max`: moved from the back, in place;
+ * string bytes stay where they are and only the offsets move. `v` has
+ * room for the `n`. */
+static void spread(struct cl_pq_vec *v, size_t base, size_t n, size_t ndef, const uint8_t *defs,
+		   int max)
+{
+	size_t k = ndef, sz = cl_pq_type_size(v->type);
+	uint8_t *valid = v->valid + base;
+	if (!sz) {
+		uint32_t *off = v->off + base;
+		off[n] = off[ndef];
+		for (size_t i = n; i-- > 0;) {
+			if (defs[i] == max) {
+				k--;
+				off[i] = off[k];
+				valid[i] = valid[k];
+			} else {
+				off[i] = off[i + 1];
+				valid[i] = 0;
+			}
+		}
+	} else {
+		uint8_t *raw = (uint8_t *)v->v.raw + base * sz;
+		for (size_t i = n; i-- > 0;) {
+			if (defs[i] == max) {
+				k--;
+				if (i != k)
+					memcpy(raw + i * sz, raw + k * sz, sz);
+				valid[i] = valid[k];
+			} else {
+				memset(raw + i * sz, 0, sz);
+				valid[i] = 0;
+			}
+		}
+	}
+	v->n = base + n;
 }
 
 /* Decodes the `n` values of a data page in `enc` into `tmp`. */
@@ -340,16 +508,11 @@ static int values(struct reader *r, struct in *b, int enc, struct cl_pq_vec *tmp
 		if (!left(b, 1))
 			return corrupt(r, "a dictionary page without its bit width");
 		unsigned w = *b->p++;
-		if ((rc = grow_u32(&r->idx, &r->idx_cap, n)))
+		if ((rc = grow_u32(&r->s->idx, &r->s->idx_cap, n)))
 			return rc;
-		if (rle_decode(b, w, r->idx, n) != 0)
+		if (rle_decode(b, w, r->s->idx, n) != 0)
 			return corrupt(r, "dictionary indices are corrupt");
-		for (size_t i = 0; i < n; i++) {
-			if (r->idx[i] >= r->dict.n)
-				return corrupt(r, "a dictionary index is past the dictionary");
-			cl_pq_vec_push_from(tmp, &r->dict, r->idx[i]);
-		}
-		return tmp->err;
+		return dict_gather(r, r->s->idx, n, tmp);
 	}
 	case CL_PQF_RLE: {
 		if (phys != CL_PQF_BOOLEAN)
@@ -362,35 +525,40 @@ static int values(struct reader *r, struct in *b, int enc, struct cl_pq_vec *tmp
 		if (!left(b, len))
 			return corrupt(r, "RLE booleans run past their page");
 		struct in sub = { b->p, b->p + len };
-		if ((rc = grow_u32(&r->idx, &r->idx_cap, n)))
+		if ((rc = grow_u32(&r->s->idx, &r->s->idx_cap, n)))
 			return rc;
-		if (rle_decode(&sub, 1, r->idx, n) != 0)
+		if (rle_decode(&sub, 1, r->s->idx, n) != 0)
 			return corrupt(r, "RLE booleans are corrupt");
-		for (size_t i = 0; i < n; i++)
-			cl_pq_vec_push_bool(tmp, r->idx[i] != 0);
+		if ((rc = cl_pq_vec_reserve(tmp, n)))
+			return rc;
+		for (size_t i = 0; i < n; i++) {
+			tmp->v.b[tmp->n + i] = r->s->idx[i] != 0;
+			tmp->valid[tmp->n + i] = 1;
+		}
+		tmp->n += n;
 		b->p += len;
-		return tmp->err;
+		return 0;
 	}
 	case CL_PQF_DELTA_BINARY_PACKED: {
 		if (phys != CL_PQF_INT32 && phys != CL_PQF_INT64)
 			break;
 		size_t count;
-		if (r->ints_cap < n) {
-			int64_t *x = cl_realloc(r->ints, (n ? n : 1) * sizeof(*x));
+		if (r->s->ints_cap < n) {
+			int64_t *x = cl_realloc(r->s->ints, (n ? n : 1) * sizeof(*x));
 			if (!x)
 				return CL_ENOMEM;
-			r->ints = x;
-			r->ints_cap = n;
+			r->s->ints = x;
+			r->s->ints_cap = n;
 		}
-		if (delta_decode(b, r->ints, n, &count) != 0 || count < n)
+		if (delta_decode(b, r->s->ints, n, &count) != 0 || count < n)
 			return corrupt(r, "DELTA_BINARY_PACKED values are corrupt");
 		for (size_t i = 0; i < n; i++) {
 			uint8_t raw[8];
 			if (phys == CL_PQF_INT32) {
-				int32_t x = (int32_t)r->ints[i];
+				int32_t x = (int32_t)r->s->ints[i];
 				memcpy(raw, &x, 4);
 			} else {
-				memcpy(raw, &r->ints[i], 8);
+				memcpy(raw, &r->s->ints[i], 8);
 			}
 			push_plain(r, tmp, raw, 0);
 		}
@@ -402,23 +570,23 @@ static int values(struct reader *r, struct in *b, int enc, struct cl_pq_vec *tmp
 			break;
 		size_t count;
 		int64_t *prefix = NULL;
-		if (r->ints_cap < 2 * n + 2) {
-			int64_t *x = cl_realloc(r->ints, (2 * n + 2) * sizeof(*x));
+		if (r->s->ints_cap < 2 * n + 2) {
+			int64_t *x = cl_realloc(r->s->ints, (2 * n + 2) * sizeof(*x));
 			if (!x)
 				return CL_ENOMEM;
-			r->ints = x;
-			r->ints_cap = 2 * n + 2;
+			r->s->ints = x;
+			r->s->ints_cap = 2 * n + 2;
 		}
 		if (enc == CL_PQF_DELTA_BYTE_ARRAY) {
-			prefix = r->ints + n + 1;
+			prefix = r->s->ints + n + 1;
 			if (delta_decode(b, prefix, n, &count) != 0 || count < n)
 				return corrupt(r, "DELTA_BYTE_ARRAY prefixes are corrupt");
 		}
-		if (delta_decode(b, r->ints, n, &count) != 0 || count < n)
+		if (delta_decode(b, r->s->ints, n, &count) != 0 || count < n)
 			return corrupt(r, "string lengths are corrupt");
 		size_t prev_off = 0, prev_len = 0;
 		for (size_t i = 0; i < n; i++) {
-			int64_t len = r->ints[i], pre = prefix ? prefix[i] : 0;
+			int64_t len = r->s->ints[i], pre = prefix ? prefix[i] : 0;
 			if (len < 0 || pre < 0 || (size_t)pre > prev_len || !left(b, (size_t)len))
 				return corrupt(r, "a string value runs past its page");
 			if (pre) {
@@ -549,44 +717,94 @@ static int inflate_page(struct reader *r, int codec, const uint8_t *p, size_t n,
 		*out = p;
 		return 0;
 	}
-	if (r->page_cap < usize + 1) {
-		uint8_t *x = cl_realloc(r->page, usize + 1);
+	if (r->s->page_cap < usize + 1) {
+		uint8_t *x = cl_realloc(r->s->page, usize + 1);
 		if (!x)
 			return CL_ENOMEM;
-		r->page = x;
-		r->page_cap = usize + 1;
+		r->s->page = x;
+		r->s->page_cap = usize + 1;
 	}
-	int rc = cl_pq_decompress(codec, p, n, r->page, usize);
+	int rc = cl_pq_decompress(codec, p, n, r->s->page, usize);
 	if (rc)
 		return cl_error_set(rc, "column '%s': %s", r->leaf->name, cl_error_detail());
-	*out = r->page;
+	*out = r->s->page;
+	return 0;
+}
+
+/* Decodes `n` levels of `width` bits (<= 8) into out[], as rle_decode()
+ * does, a byte each: a repeated run is one memset, bit-packed runs are
+ * unpacked 256 values at a time. */
+static int rle_levels(struct in *b, unsigned width, uint8_t *out, size_t n)
+{
+	size_t got = 0, bytes = (width + 7) / 8;
+	uint32_t buf[256];
+	if (width > 8)
+		return -1;
+	while (got < n) {
+		uint64_t h;
+		if (uleb(b, &h) != 0)
+			return -1;
+		if (h & 1) {
+			uint64_t groups = h >> 1;
+			if (groups == 0 || groups > (uint64_t)(b->end - b->p) + 1)
+				return -1;
+			size_t total = (size_t)groups * 8, take = total < n - got ? total : n - got;
+			size_t need = (take * width + 7) / 8, have = (size_t)(b->end - b->p);
+			if (need > have)
+				return -1;
+			size_t run_bytes = (size_t)groups * width;
+			size_t avail = run_bytes < have ? run_bytes : have;
+			for (size_t done = 0; done < take;) {
+				size_t k = take - done < 256 ? take - done : 256;
+				size_t at = done / 8 * width; /* done is a multiple of 8 */
+				unpack(b->p + at, avail - at, width, buf, k);
+				for (size_t j = 0; j < k; j++)
+					out[got + done + j] = (uint8_t)buf[j];
+				done += k;
+			}
+			got += take;
+			b->p += avail;
+		} else {
+			uint64_t run = h >> 1;
+			if (!left(b, bytes))
+				return -1;
+			uint8_t v = bytes ? b->p[0] : 0;
+			b->p += bytes;
+			if (run > n - got)
+				run = n - got;
+			memset(out + got, v, (size_t)run);
+			got += (size_t)run;
+			if (run == 0 && (h >> 1) == 0)
+				return -1; /* a zero-length run never ends */
+		}
+	}
 	return 0;
 }
 
 /* Reads levels of `n` entries (a level of width for `max`). */
 static int levels(struct reader *r, struct in *b, int max, uint8_t *out, size_t n)
 {
-	int rc = grow_u32(&r->idx, &r->idx_cap, n);
-	if (rc)
-		return rc;
 	unsigned w = 0;
 	for (int m = max; m; m >>= 1)
 		w++;
-	if (rle_decode(b, w, r->idx, n) != 0)
+	if (rle_levels(b, w, out, n) != 0)
 		return corrupt(r, "levels are corrupt");
-	for (size_t i = 0; i < n; i++) {
-		if (r->idx[i] > (uint32_t)max)
-			return corrupt(r, "a level above the column's maximum");
-		out[i] = (uint8_t)r->idx[i];
-	}
+	uint8_t top = 0;
+	for (size_t i = 0; i < n; i++)
+		top = out[i] > top ? out[i] : top;
+	if (top > max)
+		return corrupt(r, "a level above the column's maximum");
 	return 0;
 }
 
-int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq_vec *out)
+/* Reads one column chunk into `out`, an initialised vector whose memory is
+ * reused when it is a flat one of the leaf's type, decoding pages in the
+ * buffers of `sc`. */
+static int read_chunk(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq_vec *out,
+		      struct scratch *sc)
 {
-	struct reader r = { 0 };
+	struct reader r = { .s = sc };
 	int rc = 0;
-	uint8_t *defs = NULL, *reps = NULL;
 	struct cl_pq_vec tmp;
 
 	if (rg >= f->nrg || leaf >= f->nleaves)
@@ -594,7 +812,12 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 	r.f = f;
 	r.leaf = &f->leaves[leaf];
 	r.node = &f->rn[f->leaf_node[leaf]];
-	cl_pq_vec_init(out, r.leaf->type);
+	if (out->type == r.leaf->type && !out->def) {
+		cl_pq_vec_clear(out);
+	} else {
+		cl_pq_vec_free(out);
+		cl_pq_vec_init(out, r.leaf->type);
+	}
 	if (r.node->why)
 		return cl_error_set(CL_ENOTSUP, "column '%s' is %s, which carelake does not read",
 				    r.leaf->name, r.node->why);
@@ -617,7 +840,10 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 	int nested = r.leaf->max_rep > 0 || r.leaf->max_def > 1;
 	struct in b = { f->base + c->start, f->base + c->start + c->len };
 	int64_t seen = 0;
-	size_t cap = 0;
+	/* a flat column: room for every entry at once (the count is bounded by
+	 * the file's size, see cl_pq_max_entries()) */
+	if (!nested)
+		rc = cl_pq_vec_reserve(out, (size_t)c->num_values);
 	while (rc == 0 && seen < c->num_values && b.p < b.end) {
 		struct page_header h;
 		if (read_header(&b, &h) != 0) {
@@ -640,6 +866,9 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 				break;
 			struct in db = { d, d + h.usize };
 			rc = plain(&r, &db, &r.dict, (size_t)h.num_values);
+			if (rc == 0 && !cl_pq_type_size(r.dict.type))
+				rc = cl_pq_vec_reserve_data(&r.dict, 16); /* see dict_gather() */
+			r.dict_all_valid = r.dict.n == 0 || memchr(r.dict.valid, 0, r.dict.n) == NULL;
 			r.have_dict = 1;
 			continue;
 		}
@@ -650,22 +879,21 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 			rc = corrupt(&r, "more entries in its pages than in its chunk");
 			break;
 		}
-		if (!defs || seen + (int64_t)n > (int64_t)cap) {
-			size_t want = (size_t)seen + n;
-			if (want < cap * 2)
-				want = cap * 2 < (size_t)c->num_values ? cap * 2 : (size_t)c->num_values;
-			uint8_t *nd = cl_realloc(defs, want + 1), *nr = nd ? cl_realloc(reps, want + 1) : NULL;
+		if (!sc->defs || n > sc->lev_cap) {
+			/* the levels of one page at a time */
+			uint8_t *nd = cl_realloc(sc->defs, n + 1);
+			uint8_t *nr = nd ? cl_realloc(sc->reps, n + 1) : NULL;
 			if (nd)
-				defs = nd;
+				sc->defs = nd;
 			if (nr)
-				reps = nr;
+				sc->reps = nr;
 			if (!nd || !nr) {
 				rc = CL_ENOMEM;
 				break;
 			}
-			cap = want;
+			sc->lev_cap = n;
 		}
-		uint8_t *dl = defs + seen, *rl = reps + seen;
+		uint8_t *dl = sc->defs, *rl = sc->reps;
 		struct in vb;
 		const uint8_t *page;
 		if (h.type == CL_PQF_DATA_PAGE) {
@@ -735,12 +963,31 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 		if (rc)
 			break;
 		size_t ndef = 0;
+		const uint8_t max_def = (uint8_t)r.leaf->max_def;
 		for (size_t i = 0; i < n; i++)
-			ndef += dl[i] == r.leaf->max_def;
-		if (ndef == n && !nested) {
-			/* every entry has a value: straight into the output */
-			if ((rc = values(&r, &vb, h.encoding, out, n)))
+			ndef += dl[i] == max_def;
+		if (!nested) {
+			/* the values straight into the output, then spread over the
+			 * entries that have one */
+			size_t base = out->n;
+			if (!cl_pq_type_size(out->type) && seen > 0 && out->data_len) {
+				/* string bytes for the rest of the chunk at the length
+				 * so far, so they are moved at most about once */
+				double per = (double)out->data_len / (double)seen;
+				double rest = per * (double)(c->num_values - seen) * 1.0625 + 64;
+				if (rest < (double)(UINT32_MAX - out->data_len) &&
+				    out->data_len + (size_t)rest > out->data_cap)
+					cl_pq_vec_reserve_data(out, (size_t)rest);
+			}
+			if ((rc = cl_pq_vec_reserve(out, n)) ||
+			    (rc = values(&r, &vb, h.encoding, out, ndef)))
 				break;
+			if (out->n != base + ndef) {
+				rc = corrupt(&r, "a page holds fewer values than entries");
+				break;
+			}
+			if (ndef != n)
+				spread(out, base, n, ndef, dl, max_def);
 			seen += (int64_t)n;
 			continue;
 		}
@@ -768,12 +1015,95 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 		rc = corrupt(&r, "its pages hold fewer entries than its chunk says");
 	cl_pq_vec_free(&tmp);
 	cl_pq_vec_free(&r.dict);
-	cl_free(r.idx);
-	cl_free(r.ints);
-	cl_free(r.page);
-	cl_free(defs);
-	cl_free(reps);
 	if (rc)
 		cl_pq_vec_free(out);
+	return rc;
+}
+
+int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq_vec *out)
+{
+	struct scratch sc = { 0 };
+	cl_pq_vec_init(out, CL_PQ_NONE);
+	int rc = read_chunk(f, rg, leaf, out, &sc);
+	scratch_free(&sc);
+	return rc;
+}
+
+/* ---- several columns at once ------------------------------------------ */
+
+/* The columns of one cl_pq_read_columns() call, shared by its threads. */
+struct colset {
+	struct cl_pq_file *f;
+	size_t rg;
+	const size_t *leaves;        /* NULL: leaf i for column i */
+	size_t n;
+	struct cl_pq_vec *out;
+	int *rc;                     /* per column */
+	char (*err)[256];            /* per column: the detail of a failure */
+	atomic_size_t next;          /* the next column to take */
+};
+
+static void read_set(struct colset *s)
+{
+	struct scratch sc = { 0 };
+	for (;;) {
+		size_t i = atomic_fetch_add(&s->next, 1);
+		if (i >= s->n)
+			break;
+		s->rc[i] = read_chunk(s->f, s->rg, s->leaves ? s->leaves[i] : i, &s->out[i], &sc);
+		if (s->rc[i])
+			snprintf(s->err[i], sizeof(s->err[i]), "%s", cl_error_detail());
+	}
+	scratch_free(&sc);
+}
+
+static void *read_thread(void *arg)
+{
+	read_set(arg);
+	return NULL;
+}
+
+int cl_pq_read_columns(struct cl_pq_file *f, size_t rg, const size_t *leaves, size_t n,
+		       struct cl_pq_vec *out, int threads)
+{
+	pthread_t tid[MAX_READ_THREADS];
+	int started = 0, rc = 0;
+
+	if (n == 0)
+		return 0;
+	struct colset s = { .f = f, .rg = rg, .leaves = leaves, .n = n, .out = out };
+	s.rc = cl_calloc(n, sizeof(*s.rc));
+	s.err = cl_calloc(n, sizeof(*s.err));
+	if (!s.rc || !s.err) {
+		cl_free(s.rc);
+		cl_free(s.err);
+		return CL_ENOMEM;
+	}
+	atomic_init(&s.next, 0);
+	if (threads <= 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = cpus > 0 ? (int)cpus : 1;
+	}
+	if (threads > MAX_READ_THREADS)
+		threads = MAX_READ_THREADS;
+	if ((size_t)threads > n)
+		threads = (int)n;
+	/* this thread and up to threads-1 helpers; fewer if they cannot start */
+	for (int t = 1; t < threads; t++) {
+		if (pthread_create(&tid[started], NULL, read_thread, &s) != 0)
+			break;
+		started++;
+	}
+	read_set(&s);
+	for (int t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	for (size_t i = 0; i < n && !rc; i++)
+		if (s.rc[i])
+			rc = cl_error_set(s.rc[i], "%s", s.err[i]);
+	if (rc)
+		for (size_t i = 0; i < n; i++)
+			cl_pq_vec_free(&out[i]);
+	cl_free(s.rc);
+	cl_free(s.err);
 	return rc;
 }

@@ -112,6 +112,26 @@ int cl_pq_vec_reserve(struct cl_pq_vec *v, size_t n)
 	return v->err;
 }
 
+int cl_pq_vec_reserve_data(struct cl_pq_vec *v, size_t bytes)
+{
+	if (v->err)
+		return v->err;
+	if (bytes > UINT32_MAX - v->data_len)
+		return v->err = CL_ETOOBIG;
+	if (v->data_len + bytes <= v->data_cap)
+		return 0;
+	/* doubling, or straight to a larger need */
+	size_t cap = v->data_cap ? v->data_cap * 2 : 4096;
+	if (cap < v->data_len + bytes)
+		cap = v->data_len + bytes;
+	char *d = cl_realloc(v->data, cap);
+	if (!d)
+		return v->err = CL_ENOMEM;
+	v->data = d;
+	v->data_cap = cap;
+	return 0;
+}
+
 void cl_pq_vec_push_null(struct cl_pq_vec *v)
 {
 	if (!grow(v))
@@ -139,22 +159,8 @@ void cl_pq_vec_push_str(struct cl_pq_vec *v, const char *s, size_t n)
 {
 	if (!grow(v))
 		return;
-	if (n > UINT32_MAX - v->data_len) {
-		v->err = CL_ETOOBIG;
+	if (cl_pq_vec_reserve_data(v, n))
 		return;
-	}
-	if (v->data_len + n > v->data_cap) {
-		size_t cap = v->data_cap ? v->data_cap : 4096;
-		while (cap < v->data_len + n)
-			cap *= 2;
-		char *d = cl_realloc(v->data, cap);
-		if (!d) {
-			v->err = CL_ENOMEM;
-			return;
-		}
-		v->data = d;
-		v->data_cap = cap;
-	}
 	if (n)
 		memcpy(v->data + v->data_len, s, n);
 	v->data_len += n;
