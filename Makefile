@@ -71,6 +71,7 @@ bench:
 	./build/bench/bench_json
 	./build/bench/bench_batch
 	./build/bench/bench_parquet
+	./build/bench/bench_export
 	./build/bench/bench_serve ./build/carelake
 	bench/bench_http.sh ./build/carelake
 	bench/bench_audit_serve.sh ./build/carelake

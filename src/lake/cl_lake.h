@@ -33,6 +33,9 @@ struct cl_lake_opts {
 	int checkpoint_interval;     /* a Delta checkpoint every this many commits */
 	char uri[CL_CFG_STRING_MAX]; /* lake.uri: the tables' root in object
 	                                storage, or "" for the data directory */
+	int background;              /* not a setting: a file's row groups written
+	                                on a thread of their own while the next is
+	                                read (exports; see cl_pq_write_opts) */
 };
 
 /* What one sync did. */

@@ -174,7 +174,8 @@ int cl_lake_file_open(struct cl_lake_file *f, const char *path, int mode,
 {
 	struct cl_pq_node nodes[CL_LAKE_MAX_COLS];
 	struct cl_pq_write_opts wo = { .codec = (enum cl_pq_codec)o->codec, .level = o->zstd_level,
-				       .row_group_rows = o->row_group_rows, .mode = mode };
+				       .row_group_rows = o->row_group_rows, .mode = mode,
+				       .background = o->background != 0 };
 	const char *kv[] = { "writer", "carelake " CARELAKE_VERSION };
 
 	memset(f, 0, sizeof(*f));

@@ -143,6 +143,9 @@ struct cl_pq_write_opts {
 	size_t row_group_rows;    /* rows per row group; default 1,048,576 */
 	size_t page_bytes;        /* target uncompressed data page size; default 1 MiB */
 	int threads;              /* columns encoded at once; default: CPUs online, at most 8 */
+	bool background;          /* write a full row group on a thread of its own while the
+	                             caller fills the next (twice the buffered rows in memory);
+	                             its errors come from the next flushing call or close */
 	const char *const *kv;    /* key-value metadata: key, value, key, value... */
 	size_t nkv;               /* number of pairs */
 	const char *created_by;   /* default "carelake <version>" */

@@ -5,7 +5,10 @@
  * row group is full. The row group's column chunks are then encoded in
  * memory (cl_pq_encode.c) by up to `threads` threads at once, one column
  * each, and written in schema order; the caller fills the next row group
- * after that. File-wide statistics are merged from the chunks'.
+ * after that — or, with opts.background, meanwhile: the full vectors are
+ * swapped for a second set and written by a thread of their own, one row
+ * group at a time and in order, its result reported by the next call that
+ * flushes or by close. File-wide statistics are merged from the chunks'.
  *
  * The footer is the Thrift FileMetaData: the schema (with converted and
  * logical types), every row group's column chunks with their offsets,
@@ -55,6 +58,8 @@ struct chunk_meta {
 /* One leaf column: its buffer and what it has written so far. */
 struct wleaf {
 	struct cl_pq_vec vec;     /* the rows of the current row group */
+	struct cl_pq_vec back;    /* background: the full row group being written */
+	struct cl_pq_vec *fl;     /* the vector a flush encodes: &vec or &back */
 	int max_def, max_rep;
 	char **path;              /* names from the root */
 	int depth;
@@ -96,6 +101,12 @@ struct cl_pq_writer {
 	int threads;
 	atomic_size_t next;      /* next leaf to encode in a flush */
 	int err;
+	/* opts.background: the thread writing the previous row group */
+	pthread_t bg;
+	int bg_running;
+	size_t bg_rows;          /* its rows */
+	int bg_rc;               /* its result, read once it is joined */
+	char bg_err[256];        /* and error detail */
 };
 
 /* Every write goes through cl_fs, where tests inject faults. */
@@ -181,6 +192,8 @@ static int derive(struct cl_pq_writer *w, size_t *i, int def, int rep, char **pa
 	for (int k = 0; k < l->depth; k++)
 		l->path[k] = path[k];
 	cl_pq_vec_init(&l->vec, nd->type);
+	cl_pq_vec_init(&l->back, nd->type);
+	l->fl = &l->vec;
 	return 0;
 }
 
@@ -337,7 +350,7 @@ static int merge_stats(struct wleaf *l)
 	st->nulls += c->nulls;
 	if (!c->has_minmax)
 		return 0;
-	switch (l->vec.type) {
+	switch (l->fl->type) {
 	case CL_PQ_FLOAT:
 	case CL_PQ_DOUBLE:
 		if (!st->has_minmax || c->min_d < st->min_d)
@@ -347,8 +360,8 @@ static int merge_stats(struct wleaf *l)
 		break;
 	case CL_PQ_STRING: {
 		size_t la, lb;
-		const char *a = cl_pq_vec_str(&l->vec, c->min_slot, &la);
-		const char *b = cl_pq_vec_str(&l->vec, c->max_slot, &lb);
+		const char *a = cl_pq_vec_str(l->fl, c->min_slot, &la);
+		const char *b = cl_pq_vec_str(l->fl, c->max_slot, &lb);
 		int rc;
 		if (!st->has_minmax || str_less(a, la, st->min_s, l->min_len))
 			if ((rc = str_keep(&st->min_s, &l->min_len, a, la)))
@@ -381,7 +394,7 @@ static void encode_leaves(struct cl_pq_writer *w, struct cl_pq_enc *e)
 		if (i >= w->nleaves)
 			return;
 		struct wleaf *l = &w->leaves[i];
-		l->rc = cl_pq_encode_chunk(e, &l->vec, l->max_def, l->max_rep, &w->eopts, &l->cur);
+		l->rc = cl_pq_encode_chunk(e, l->fl, l->max_def, l->max_rep, &w->eopts, &l->cur);
 		if (l->rc)
 			snprintf(l->err, sizeof(l->err), "column %s: %s", l->path[l->depth - 1],
 				 cl_error_detail());
@@ -421,23 +434,24 @@ static int keep_chunk(struct wleaf *l, int64_t base)
 	       cl_pq_buf_put(&m->max, c->max.p, c->max.len);
 }
 
-static int flush_row_group(struct cl_pq_writer *w)
+/* Encodes and writes the row group of `rows` rows in each leaf's `fl`
+ * vector, on this thread and up to `threads` - 1 helpers, and empties the
+ * vectors. */
+static int write_row_group(struct cl_pq_writer *w, size_t rows, int threads)
 {
-	if (w->rows == 0)
-		return 0;
 	int rc;
 	for (size_t i = 0; i < w->nleaves; i++) {
 		struct wleaf *l = &w->leaves[i];
-		if (!l->max_rep && l->vec.n != w->rows)
+		if (!l->max_rep && l->fl->n != rows)
 			return cl_error_set(CL_EINVAL, "column %s has %zu values for %zu rows",
-					    l->path[l->depth - 1], l->vec.n, w->rows);
+					    l->path[l->depth - 1], l->fl->n, rows);
 	}
 	/* encode: this thread and up to threads-1 helpers */
 	atomic_store(&w->next, 0);
 	pthread_t tid[MAX_THREADS];
 	struct worker work[MAX_THREADS];
 	int started = 0;
-	int want = w->threads;
+	int want = threads;
 	if ((size_t)want > w->nleaves)
 		want = (int)w->nleaves;
 	for (int t = 1; t < want; t++) {
@@ -450,7 +464,7 @@ static int flush_row_group(struct cl_pq_writer *w)
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 
-	struct rg_meta rg = { .rows = (int64_t)w->rows, .offset = w->offset };
+	struct rg_meta rg = { .rows = (int64_t)rows, .offset = w->offset };
 	for (size_t i = 0; i < w->nleaves; i++) {
 		struct wleaf *l = &w->leaves[i];
 		if (l->rc)
@@ -460,7 +474,7 @@ static int flush_row_group(struct cl_pq_writer *w)
 			return rc;
 		rg.bytes += l->cur.uncompressed;
 		rg.compressed += l->cur.compressed;
-		cl_pq_vec_clear(&l->vec);
+		cl_pq_vec_clear(l->fl);
 	}
 	if (w->nrgs == w->rgs_cap) {
 		size_t cap = w->rgs_cap ? w->rgs_cap * 2 : 8;
@@ -471,9 +485,66 @@ static int flush_row_group(struct cl_pq_writer *w)
 		w->rgs_cap = cap;
 	}
 	w->rgs[w->nrgs++] = rg;
-	w->total_rows += (int64_t)w->rows;
-	w->rows = 0;
+	w->total_rows += (int64_t)rows;
 	return 0;
+}
+
+/* Writes the buffered rows as a row group, here and now. */
+static int flush_row_group(struct cl_pq_writer *w)
+{
+	if (w->rows == 0)
+		return 0;
+	for (size_t i = 0; i < w->nleaves; i++)
+		w->leaves[i].fl = &w->leaves[i].vec;
+	int rc = write_row_group(w, w->rows, w->threads);
+	w->rows = 0;
+	return rc;
+}
+
+static void *background_thread(void *arg)
+{
+	struct cl_pq_writer *w = arg;
+	/* the caller's thread is filling the next row group meanwhile */
+	w->bg_rc = write_row_group(w, w->bg_rows, w->threads > 2 ? w->threads - 1 : 1);
+	if (w->bg_rc)
+		snprintf(w->bg_err, sizeof(w->bg_err), "%s", cl_error_detail());
+	return NULL;
+}
+
+/* Waits for the row group being written in the background, if any, and
+ * gives its result. */
+static int background_wait(struct cl_pq_writer *w)
+{
+	if (!w->bg_running)
+		return 0;
+	pthread_join(w->bg, NULL);
+	w->bg_running = 0;
+	return w->bg_rc ? cl_error_set(w->bg_rc, "%s", w->bg_err) : 0;
+}
+
+/* Hands the buffered rows to a thread that writes them while the caller
+ * fills the other set of vectors (here, when no thread can start). Row
+ * groups are written in order: the one before is waited for first. */
+static int background_flush(struct cl_pq_writer *w)
+{
+	int rc = background_wait(w);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < w->nleaves; i++) {
+		struct wleaf *l = &w->leaves[i];
+		struct cl_pq_vec full = l->vec;
+		l->vec = l->back;
+		l->back = full;
+		l->fl = &l->back;
+	}
+	w->bg_rows = w->rows;
+	w->rows = 0;
+	w->bg_rc = 0;
+	if (pthread_create(&w->bg, NULL, background_thread, w) == 0) {
+		w->bg_running = 1;
+		return 0;
+	}
+	return write_row_group(w, w->bg_rows, w->threads);
 }
 
 int cl_pq_writer_rows(struct cl_pq_writer *w, size_t rows)
@@ -483,7 +554,7 @@ int cl_pq_writer_rows(struct cl_pq_writer *w, size_t rows)
 	w->rows += rows;
 	if (w->rows < w->opts.row_group_rows)
 		return 0;
-	return (w->err = flush_row_group(w));
+	return (w->err = w->opts.background ? background_flush(w) : flush_row_group(w));
 }
 
 /* ---- footer ----------------------------------------------------------- */
@@ -636,12 +707,14 @@ static int write_footer(struct cl_pq_writer *w)
 
 static void writer_free(struct cl_pq_writer *w)
 {
+	background_wait(w);
 	for (size_t i = 0; w->nodes && i < w->nnodes; i++)
 		cl_free(w->nodes[i].name);
 	cl_free(w->nodes);
 	for (size_t i = 0; w->leaves && i < w->nleaves; i++) {
 		struct wleaf *l = &w->leaves[i];
 		cl_pq_vec_free(&l->vec);
+		cl_pq_vec_free(&l->back);
 		cl_pq_chunk_free(&l->cur);
 		cl_free(l->path);
 		for (size_t c = 0; c < l->nchunks; c++) {
@@ -668,6 +741,7 @@ void cl_pq_writer_abort(struct cl_pq_writer *w)
 {
 	if (!w)
 		return;
+	background_wait(w); /* nothing writes to the file after this */
 	if (w->fd >= 0) {
 		close(w->fd);
 		cl_fs.unlink(w->path);
@@ -679,7 +753,9 @@ int cl_pq_writer_close(struct cl_pq_writer *w, struct cl_pq_file_stats *stats)
 {
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
-	int rc = w->err;
+	int rc = w->err, brc = background_wait(w);
+	if (!rc)
+		rc = brc;
 	if (!rc && w->rows)
 		rc = flush_row_group(w);
 	if (!rc)
