@@ -231,24 +231,35 @@ static int show_file(struct out *o, const char *path, char *const *fixed)
 		return rc ? cl_error_set(rc, "%s: %s", path, cl_error_detail()) : 0;
 	}
 	long map[512];
+	size_t leaves[512], nread = 0;
 	for (size_t c = 0; c < o->ncols && c < 512; c++) {
 		map[c] = -1;
 		for (size_t l = 0; l < cl_pq_num_leaves(f); l++)
 			if (strcmp(cl_pq_leaf(f, l)->name, o->names[c]) == 0)
 				map[c] = (long)l;
+		if (map[c] >= 0) {
+			leaves[nread] = (size_t)map[c];
+			map[c] = (long)nread++; /* now: where column c is read into */
+		}
 	}
-	struct cl_pq_vec *v = calloc(o->ncols + 1, sizeof(*v));
+	/* a row group's columns read at once on every CPU, into the same
+	 * vectors for each row group */
+	struct cl_pq_vec *v = calloc(nread + 1, sizeof(*v));
+	if (!v) {
+		cl_pq_close(f);
+		return cl_error_set(CL_ENOMEM, "%s: no memory for its columns", path);
+	}
+	for (size_t k = 0; k < nread; k++)
+		cl_pq_vec_init(&v[k], CL_PQ_NONE);
 	int done = 0;
 	for (size_t rg = 0; rc == 0 && !done && rg < cl_pq_num_row_groups(f); rg++) {
-		for (size_t c = 0; rc == 0 && c < o->ncols; c++)
-			if (map[c] >= 0)
-				rc = cl_pq_read_column(f, rg, (size_t)map[c], &v[c]);
+		rc = cl_pq_read_columns(f, rg, leaves, nread, v, 0);
 		int64_t rows = cl_pq_row_group_rows(f, rg);
 		for (int64_t r = 0; rc == 0 && !done && r < rows; r++) {
 			json_t *row = json_array();
 			for (size_t c = 0; c < o->ncols; c++) {
 				if (map[c] >= 0)
-					json_array_append_new(row, cell(&v[c], (size_t)r));
+					json_array_append_new(row, cell(&v[map[c]], (size_t)r));
 				else if (fixed && fixed[c])
 					json_array_append_new(row, json_string(fixed[c]));
 				else
@@ -256,9 +267,9 @@ static int show_file(struct out *o, const char *path, char *const *fixed)
 			}
 			done = emit(o, row);
 		}
-		for (size_t c = 0; c < o->ncols; c++)
-			cl_pq_vec_free(&v[c]);
 	}
+	for (size_t k = 0; k < nread; k++)
+		cl_pq_vec_free(&v[k]);
 	free(v);
 	cl_pq_close(f);
 	if (rc)

@@ -97,13 +97,13 @@ static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, cons
 				break;
 			}
 		}
+		/* a row group's columns read at once on every CPU, into the
+		 * same vectors for each row group */
+		struct cl_pq_vec v[CL_LAKE_MAX_COLS];
+		for (size_t c = 0; c < ncols; c++)
+			cl_pq_vec_init(&v[c], CL_PQ_NONE);
 		for (size_t rg = 0; rc == 0 && rg < cl_pq_num_row_groups(f); rg++) {
-			struct cl_pq_vec v[CL_LAKE_MAX_COLS];
-			size_t got = 0;
-			for (; rc == 0 && got < ncols; got++)
-				rc = cl_pq_read_column(f, rg, got, &v[got]);
-			if (rc)
-				got--;
+			rc = cl_pq_read_columns(f, rg, NULL, ncols, v, 0);
 			int64_t nr = cl_pq_row_group_rows(f, rg);
 			for (int64_t r = 0; rc == 0 && r < nr; r++) {
 				for (size_t c = 0; c < ncols; c++)
@@ -111,9 +111,9 @@ static int merge_files(const char *tdir, const struct cl_delta_snapshot *s, cons
 				rc = cl_pq_writer_rows(w, 1);
 				(*rows)++;
 			}
-			for (size_t c = 0; c < got; c++)
-				cl_pq_vec_free(&v[c]);
 		}
+		for (size_t c = 0; c < ncols; c++)
+			cl_pq_vec_free(&v[c]);
 		cl_pq_close(f);
 	}
 	if (rc) {
