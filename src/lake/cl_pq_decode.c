@@ -358,10 +358,11 @@ static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
 			push_plain(r, v, b->p, sz);
 		return v->err;
 	}
-	/* the strings' bytes are fewer than the page's: room for all at once */
+	/* the strings' bytes are fewer than the page's: room for all at once,
+	 * and for a short string copied as one 32-byte move */
 	int rc = cl_pq_vec_reserve(v, n);
 	if (rc == 0 && n)
-		rc = cl_pq_vec_reserve_data(v, (size_t)(b->end - b->p));
+		rc = cl_pq_vec_reserve_data(v, (size_t)(b->end - b->p) + 32);
 	if (rc)
 		return rc;
 	const uint8_t *p = b->p, *end = b->end;
@@ -377,7 +378,10 @@ static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
 		p += 4;
 		if ((size_t)(end - p) < len)
 			return corrupt(r, "a string value runs past its page");
-		memcpy(data + at, p, len);
+		if (len <= 32 && end - p >= 32)
+			memcpy(data + at, p, 32);
+		else
+			memcpy(data + at, p, len);
 		at += len;
 		off[i + 1] = (uint32_t)at;
 		valid[i] = 1;
@@ -428,9 +432,9 @@ static int dict_gather(struct reader *r, const uint32_t *idx, size_t n, struct c
 		size_t total = 0;
 		for (size_t i = 0; i < n; i++)
 			total += doff[idx[i] + 1] - doff[idx[i]];
-		/* 16 bytes more, so that a short string is copied as one 16-byte
-		 * move (the dictionary has 16 readable bytes past its end too) */
-		if ((rc = cl_pq_vec_reserve_data(out, total + 16)))
+		/* 32 bytes more, so that a short string is copied as one 32-byte
+		 * move (the dictionary has 32 readable bytes past its end too) */
+		if ((rc = cl_pq_vec_reserve_data(out, total + 32)))
 			return rc;
 		uint32_t *off = out->off + base;
 		size_t at = out->data_len;
@@ -438,8 +442,8 @@ static int dict_gather(struct reader *r, const uint32_t *idx, size_t n, struct c
 		const char *src = d->data;
 		for (size_t i = 0; i < n; i++) {
 			uint32_t s = doff[idx[i]], len = doff[idx[i] + 1] - s;
-			if (len <= 16)
-				memcpy(dst + at, src + s, 16);
+			if (len <= 32)
+				memcpy(dst + at, src + s, 32);
 			else
 				memcpy(dst + at, src + s, len);
 			at += len;
@@ -867,7 +871,7 @@ static int read_chunk(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 			struct in db = { d, d + h.usize };
 			rc = plain(&r, &db, &r.dict, (size_t)h.num_values);
 			if (rc == 0 && !cl_pq_type_size(r.dict.type))
-				rc = cl_pq_vec_reserve_data(&r.dict, 16); /* see dict_gather() */
+				rc = cl_pq_vec_reserve_data(&r.dict, 32); /* see dict_gather() */
 			r.dict_all_valid = r.dict.n == 0 || memchr(r.dict.valid, 0, r.dict.n) == NULL;
 			r.have_dict = 1;
 			continue;
