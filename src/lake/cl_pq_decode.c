@@ -360,8 +360,10 @@ static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
 	}
 	/* the strings' bytes are fewer than the page's: room for all at once,
 	 * and for a short string copied as one 32-byte move */
+	if (n == 0)
+		return 0;
 	int rc = cl_pq_vec_reserve(v, n);
-	if (rc == 0 && n)
+	if (rc == 0)
 		rc = cl_pq_vec_reserve_data(v, (size_t)(b->end - b->p) + 32);
 	if (rc)
 		return rc;
