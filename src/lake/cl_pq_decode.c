@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -400,10 +401,10 @@ static int plain(struct reader *r, struct in *b, struct cl_pq_vec *v, size_t n)
 static int dict_gather(struct reader *r, const uint32_t *idx, size_t n, struct cl_pq_vec *out)
 {
 	const struct cl_pq_vec *d = &r->dict;
-	uint32_t top = 0;
+	uint32_t bad = 0, dn = d->n > UINT32_MAX ? UINT32_MAX : (uint32_t)d->n;
 	for (size_t i = 0; i < n; i++)
-		top = idx[i] > top ? idx[i] : top;
-	if (top >= d->n)
+		bad |= idx[i] >= dn;
+	if (bad)
 		return corrupt(r, "a dictionary index is past the dictionary");
 	int rc = cl_pq_vec_reserve(out, n);
 	if (rc)
@@ -1037,6 +1038,22 @@ int cl_pq_read_column(struct cl_pq_file *f, size_t rg, size_t leaf, struct cl_pq
 
 /* ---- several columns at once ------------------------------------------ */
 
+/* A column to read, and the bytes of its chunk. */
+struct job {
+	int64_t len;
+	size_t i;
+};
+
+/* Largest first: the long columns are started early, so that the threads
+ * finish together. */
+static int job_cmp(const void *a, const void *b)
+{
+	const struct job *x = a, *y = b;
+	if (x->len != y->len)
+		return x->len > y->len ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
 /* The columns of one cl_pq_read_columns() call, shared by its threads. */
 struct colset {
 	struct cl_pq_file *f;
@@ -1046,16 +1063,18 @@ struct colset {
 	struct cl_pq_vec *out;
 	int *rc;                     /* per column */
 	char (*err)[256];            /* per column: the detail of a failure */
-	atomic_size_t next;          /* the next column to take */
+	struct job *order;           /* the columns, largest chunk first */
+	atomic_size_t next;          /* the next of them to take */
 };
 
 static void read_set(struct colset *s)
 {
 	struct scratch sc = { 0 };
 	for (;;) {
-		size_t i = atomic_fetch_add(&s->next, 1);
-		if (i >= s->n)
+		size_t k = atomic_fetch_add(&s->next, 1);
+		if (k >= s->n)
 			break;
+		size_t i = s->order[k].i;
 		s->rc[i] = read_chunk(s->f, s->rg, s->leaves ? s->leaves[i] : i, &s->out[i], &sc);
 		if (s->rc[i])
 			snprintf(s->err[i], sizeof(s->err[i]), "%s", cl_error_detail());
@@ -1080,11 +1099,20 @@ int cl_pq_read_columns(struct cl_pq_file *f, size_t rg, const size_t *leaves, si
 	struct colset s = { .f = f, .rg = rg, .leaves = leaves, .n = n, .out = out };
 	s.rc = cl_calloc(n, sizeof(*s.rc));
 	s.err = cl_calloc(n, sizeof(*s.err));
-	if (!s.rc || !s.err) {
+	s.order = cl_calloc(n, sizeof(*s.order));
+	if (!s.rc || !s.err || !s.order) {
 		cl_free(s.rc);
 		cl_free(s.err);
+		cl_free(s.order);
 		return CL_ENOMEM;
 	}
+	for (size_t i = 0; i < n; i++) {
+		size_t leaf = leaves ? leaves[i] : i;
+		s.order[i].i = i;
+		s.order[i].len = rg < f->nrg && leaf < f->nleaves ? f->chunks[rg * f->nleaves + leaf].len
+								  : 0;
+	}
+	qsort(s.order, n, sizeof(*s.order), job_cmp);
 	atomic_init(&s.next, 0);
 	if (threads <= 0) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1111,5 +1139,6 @@ int cl_pq_read_columns(struct cl_pq_file *f, size_t rg, const size_t *leaves, si
 			cl_pq_vec_free(&out[i]);
 	cl_free(s.rc);
 	cl_free(s.err);
+	cl_free(s.order);
 	return rc;
 }
