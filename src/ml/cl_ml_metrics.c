@@ -179,8 +179,8 @@ static double auprc_sorted(const struct scored *v, size_t n, double n1)
 int cl_ml_auroc(const double *score, const uint8_t *label, size_t n, double *auroc,
 		double *var)
 {
-	struct scored *v;
-	size_t pos;
+	struct scored *v = NULL;
+	size_t pos = 0;
 	double tmp;
 	int rc;
 
@@ -211,8 +211,8 @@ void cl_ml_auroc_ci(double auroc, double var, double z, double *lo, double *hi)
 
 int cl_ml_auprc(const double *score, const uint8_t *label, size_t n, double *ap)
 {
-	struct scored *v;
-	size_t pos;
+	struct scored *v = NULL;
+	size_t pos = 0;
 	int rc;
 
 	if ((rc = check_labels(label, n, &pos)) != CL_OK ||
@@ -230,7 +230,7 @@ int cl_ml_auprc(const double *score, const uint8_t *label, size_t n, double *ap)
 int cl_ml_brier(const double *p, const uint8_t *label, size_t n, double *brier)
 {
 	double sum = 0;
-	size_t pos;
+	size_t pos = 0;
 	int rc;
 
 	if ((rc = check_labels(label, n, &pos)) != CL_OK ||
@@ -250,7 +250,7 @@ int cl_ml_calibration(const double *p, const uint8_t *label, size_t n, double *s
 {
 	struct cl_ml_logistic fit;
 	double *lp;
-	size_t pos;
+	size_t pos = 0;
 	int rc;
 
 	if ((rc = check_labels(label, n, &pos)) != CL_OK ||
@@ -281,7 +281,7 @@ int cl_ml_reliability(const double *p, const uint8_t *label, size_t n,
 		      struct cl_ml_bin bins[CL_ML_BINS])
 {
 	double sum[CL_ML_BINS] = { 0 }, ones[CL_ML_BINS] = { 0 };
-	size_t pos;
+	size_t pos = 0;
 	int rc;
 
 	if ((rc = check_labels(label, n, &pos)) != CL_OK ||
@@ -314,8 +314,8 @@ int cl_ml_reliability(const double *p, const uint8_t *label, size_t n,
 int cl_ml_metrics_compute(const double *p, const uint8_t *label, size_t n,
 			  struct cl_ml_metrics *m)
 {
-	struct scored *v;
-	size_t pos;
+	struct scored *v = NULL;
+	size_t pos = 0;
 	int rc;
 
 	if ((rc = check_labels(label, n, &pos)) != CL_OK ||

@@ -926,7 +926,7 @@ int cl_store_alert_rows(struct cl_store *s, const char *text, const struct cl_st
 int cl_store_alert_list(struct cl_store *s, const char *text, const struct cl_store_alert_filter *f,
 			json_t *(*row)(sqlite3_stmt *q), const char *what, char **out)
 {
-	json_t *arr;
+	json_t *arr = NULL;
 	int rc = cl_store_alert_rows(s, text, f, row, what, &arr);
 
 	if (rc != CL_OK)
