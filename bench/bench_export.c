@@ -15,6 +15,7 @@
  *
  * usage: bench_export [--rows N] [--dir DIR] [--duck tests/duckdb/duck.mjs]
  */
+#include "bench_duck.h"
 #include "batch/cl_batch.h"
 #include "core/cl_error.h"
 #include "core/cl_log.h"
@@ -105,38 +106,16 @@ static void generate(const char *dir, long n)
  * the timed statement took. */
 static double duck(const char *script, const char *dir, const char *setup, const char *timed)
 {
-	char cmd[4096], line[256], sp[1024], tp[1024];
+	char cmd[4096], sp[1024], tp[1024];
 	FILE *f;
+
 	snprintf(sp, sizeof(sp), "%s/setup.sql", dir);
 	snprintf(tp, sizeof(tp), "%s/timed.sql", dir);
 	if (!(f = fopen(sp, "w")) || fputs(setup, f) < 0 || fclose(f) != 0 ||
 	    !(f = fopen(tp, "w")) || fputs(timed, f) < 0 || fclose(f) != 0)
 		exit(1);
 	snprintf(cmd, sizeof(cmd), "node '%s' --timed @'%s' @'%s'", script, sp, tp);
-	FILE *p = popen(cmd, "r");
-	double ms = -1;
-	if (!p)
-		return -1;
-	while (fgets(line, sizeof(line), p))
-		if (strncmp(line, "{\"ms\":", 6) == 0)
-			ms = strtod(line + 6, NULL);
-	if (pclose(p) != 0 || ms < 0) {
-		fprintf(stderr, "bench_export: DuckDB failed (is tests/duckdb installed? "
-			"scripts/deps.sh)\n");
-		exit(1);
-	}
-	return ms / 1000;
-}
-
-static long long file_size(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	long long n = -1;
-	if (f && fseek(f, 0, SEEK_END) == 0)
-		n = ftell(f);
-	if (f)
-		fclose(f);
-	return n;
+	return bench_duck_run("bench_export", cmd);
 }
 
 int main(int argc, char **argv)
@@ -226,7 +205,7 @@ int main(int argc, char **argv)
 			dbest = d;
 	}
 	cl_batch_close(b);
-	long long bytes = file_size(ours), dbytes = file_size(theirs);
+	long long bytes = bench_file_size(ours), dbytes = bench_file_size(theirs);
 
 	printf("export --format parquet, %lld observation rows, zstd (best of 2 each):\n",
 	       (long long)rows);

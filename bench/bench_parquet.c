@@ -11,6 +11,7 @@
  *
  * usage: bench_parquet [--rows N] [--dir DIR] [--duck tests/duckdb/duck.mjs]
  */
+#include "bench_duck.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
 #include "lake/cl_parquet.h"
@@ -203,32 +204,10 @@ static double read_ours(const char *path, int64_t *rows)
  * timed statement took. */
 static double duck(const char *script, const char *setup, const char *timed)
 {
-	char cmd[4096], line[256];
-	snprintf(cmd, sizeof(cmd), "node '%s' --timed \"%s\" \"%s\"", script, setup, timed);
-	FILE *p = popen(cmd, "r");
-	double ms = -1;
-	if (!p)
-		return -1;
-	while (fgets(line, sizeof(line), p))
-		if (strncmp(line, "{\"ms\":", 6) == 0)
-			ms = strtod(line + 6, NULL);
-	if (pclose(p) != 0 || ms < 0) {
-		fprintf(stderr, "bench_parquet: DuckDB failed (is tests/duckdb installed? "
-			"scripts/deps.sh)\n");
-		exit(1);
-	}
-	return ms / 1000;
-}
+	char cmd[4096];
 
-static long long file_size(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	long long n = -1;
-	if (f && fseek(f, 0, SEEK_END) == 0)
-		n = ftell(f);
-	if (f)
-		fclose(f);
-	return n;
+	snprintf(cmd, sizeof(cmd), "node '%s' --timed \"%s\" \"%s\"", script, setup, timed);
+	return bench_duck_run("bench_parquet", cmd);
 }
 
 int main(int argc, char **argv)
@@ -258,7 +237,7 @@ int main(int argc, char **argv)
 	snprintf(setup, sizeof(setup), "CREATE TABLE t AS SELECT * FROM read_parquet('%s')", ours);
 	snprintf(q, sizeof(q), "COPY t TO '%s' (FORMAT parquet, COMPRESSION zstd)", theirs);
 	double dw = duck(script, setup, q);
-	long long dbytes = file_size(theirs);
+	long long dbytes = bench_file_size(theirs);
 	double tw2 = write_ours(&r, ours, &bytes); /* again: the machine is noisy */
 	if (tw2 < tw)
 		tw = tw2;
