@@ -18,6 +18,7 @@
  * usage: bench_batch [--dir DIR] [--resources N] [--rows N]
  */
 #define SQLITE_ENABLE_PREUPDATE_HOOK 1 /* for sqlite3_preupdate_hook */
+#include "bench_data.h"
 #include "batch/cl_batch.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -85,7 +86,7 @@ static void gen_csv(const char *path, long n)
 {
 	FILE *f = fopen(path, "w");
 
-	fprintf(f, "DATE,PATIENT,ENCOUNTER,CATEGORY,CODE,DESCRIPTION,VALUE,UNITS,TYPE\n");
+	fprintf(f, BENCH_OBSERVATIONS_HEADER);
 	for (long i = 0; i < n; i++)
 		fprintf(f, "2026-11-%02ldT%02ld:%02ld:%02ldZ,%08lx-aaaa-bbbb-cccc-%012lx,"
 			"%08lx-eeee-ffff-0000-%012lx,vital-signs,8867-4,Heart rate,%ld,/min,numeric\n",
@@ -95,27 +96,18 @@ static void gen_csv(const char *path, long n)
 }
 
 /* The patients and encounters the observations name, as a Synthea export
- * has them beside its observations.csv (no organisation, provider or
- * payer, so they name nothing missing themselves). */
+ * has them beside its observations.csv. */
 static void gen_csv_parents(const char *patients, const char *encounters, long n)
 {
 	FILE *f = fopen(patients, "w");
 
-	fprintf(f, "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,LAST,SUFFIX,MAIDEN,"
-		"MARITAL,RACE,ETHNICITY,GENDER,BIRTHPLACE,ADDRESS,CITY,STATE,COUNTY,ZIP,LAT,LON,"
-		"HEALTHCARE_EXPENSES,HEALTHCARE_COVERAGE\n");
-	for (long p = 0; p < 2000 && p < n; p++)
-		fprintf(f, "%08lx-aaaa-bbbb-cccc-%012lx,1970-01-%02ld,,999-00-0000,,,,Sam%ld,Doe%ld,,,,"
-			"white,nonhispanic,%s,,1 Main St,Boston,Massachusetts,,02155,42.3,-71.1,0,0\n",
-			p, p, p % 28 + 1, p, p, p % 2 ? "M" : "F");
+	bench_write_patients(f, n < 2000 ? n : 2000);
 	fclose(f);
 	f = fopen(encounters, "w");
-	fprintf(f, "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,"
-		"DESCRIPTION,BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,"
-		"REASONDESCRIPTION\n");
+	fprintf(f, BENCH_ENCOUNTERS_HEADER);
 	for (long e = 0; e <= (n - 1) / 10; e++)
 		fprintf(f, "%08lx-eeee-ffff-0000-%012lx,2026-11-01T08:00:00Z,2026-11-01T09:00:00Z,"
-			"%08lx-aaaa-bbbb-cccc-%012lx,,,,ambulatory,185345009,Encounter for symptom,"
+			BENCH_PATIENT_ID ",,,,ambulatory,185345009,Encounter for symptom,"
 			"77.49,77.49,0.00,,\n", e, e, (e * 10) % 2000, (e * 10) % 2000);
 	fclose(f);
 }

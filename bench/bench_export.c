@@ -15,6 +15,7 @@
  *
  * usage: bench_export [--rows N] [--dir DIR] [--duck tests/duckdb/duck.mjs]
  */
+#include "bench_data.h"
 #include "bench_duck.h"
 #include "batch/cl_batch.h"
 #include "core/cl_error.h"
@@ -29,20 +30,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The vitals of the rows: LOINC code, display, unit, typical value. */
-static const struct {
-	const char *code, *display, *unit;
-	int mean, spread;
-} vitals[] = {
-	{ "8867-4", "Heart rate", "/min", 82, 36 },
-	{ "9279-1", "Respiratory rate", "/min", 17, 8 },
-	{ "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "%", 96, 6 },
-	{ "8480-6", "Systolic blood pressure", "mm[Hg]", 124, 36 },
-	{ "8462-4", "Diastolic blood pressure", "mm[Hg]", 78, 22 },
-	{ "8310-5", "Body temperature", "Cel", 37, 2 },
-	{ "2339-0", "Glucose [Mass/volume] in Blood", "mg/dL", 110, 50 },
-};
-#define NVITALS (sizeof(vitals) / sizeof(vitals[0]))
 #define NPATIENTS 2000
 
 static void die(const char *what)
@@ -51,53 +38,49 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* N observations over 28 days, with the patients and encounters they
- * name, in Synthea's CSV layout. */
-static void generate(const char *dir, long n)
+/* dir/name, opened to be written; exits if it cannot be. */
+static FILE *create_in(const char *dir, const char *name)
 {
 	char path[1024];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/patients.csv", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (!(f = fopen(path, "w")))
 		exit(1);
-	fprintf(f, "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,LAST,SUFFIX,MAIDEN,"
-		"MARITAL,RACE,ETHNICITY,GENDER,BIRTHPLACE,ADDRESS,CITY,STATE,COUNTY,ZIP,LAT,LON,"
-		"HEALTHCARE_EXPENSES,HEALTHCARE_COVERAGE\n");
-	for (long p = 0; p < NPATIENTS; p++)
-		fprintf(f, "%08lx-aaaa-bbbb-cccc-%012lx,1970-01-%02ld,,999-00-0000,,,,Sam%ld,Doe%ld,,,,"
-			"white,nonhispanic,%s,,1 Main St,Boston,Massachusetts,,02155,42.3,-71.1,0,0\n",
-			p, p, p % 28 + 1, p, p, p % 2 ? "M" : "F");
+	return f;
+}
+
+/* N observations over 28 days, with the patients and encounters they
+ * name, in Synthea's CSV layout. */
+static void generate(const char *dir, long n)
+{
+	FILE *f = create_in(dir, "patients.csv");
+
+	bench_write_patients(f, NPATIENTS);
 	fclose(f);
-	snprintf(path, sizeof(path), "%s/encounters.csv", dir);
-	if (!(f = fopen(path, "w")))
-		exit(1);
-	fprintf(f, "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,"
-		"DESCRIPTION,BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,"
-		"REASONDESCRIPTION\n");
+	f = create_in(dir, "encounters.csv");
+	fprintf(f, BENCH_ENCOUNTERS_HEADER);
 	for (long e = 0; e < NPATIENTS * 4; e++)
 		fprintf(f, "%08lx-eeee-ffff-0000-%012lx,2026-11-01T08:00:00Z,2026-11-29T09:00:00Z,"
-			"%08lx-aaaa-bbbb-cccc-%012lx,,,,inpatient,185345009,Encounter for symptom,"
+			BENCH_PATIENT_ID ",,,,inpatient,185345009,Encounter for symptom,"
 			"77.49,77.49,0.00,,\n", e, e, e % NPATIENTS, e % NPATIENTS);
 	fclose(f);
-	snprintf(path, sizeof(path), "%s/observations.csv", dir);
-	if (!(f = fopen(path, "w")))
-		exit(1);
-	fprintf(f, "DATE,PATIENT,ENCOUNTER,CATEGORY,CODE,DESCRIPTION,VALUE,UNITS,TYPE\n");
+	f = create_in(dir, "observations.csv");
+	fprintf(f, BENCH_OBSERVATIONS_HEADER);
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	for (long i = 0; i < n; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		long p = (long)(x % NPATIENTS), v = (long)((x >> 16) % NVITALS);
+		long p = (long)(x % NPATIENTS), v = (long)((x >> 16) % BENCH_NVITALS);
 		long s = i * (28L * 86400) / n; /* ascending through the 28 days */
-		double value = vitals[v].mean + (double)((long)((x >> 24) % 1001) - 500) *
-						 vitals[v].spread / 1000.0;
+		double value = bench_vitals[v].mean + (double)((long)((x >> 24) % 1001) - 500) *
+						       bench_vitals[v].spread / 500.0;
 		fprintf(f, "2026-11-%02ldT%02ld:%02ld:%02ldZ,%08lx-aaaa-bbbb-cccc-%012lx,"
 			"%08lx-eeee-ffff-0000-%012lx,vital-signs,%s,%s,%.1f,%s,numeric\n",
 			s / 86400 + 1, s / 3600 % 24, s / 60 % 60, s % 60, p, p,
 			p + NPATIENTS * (long)((x >> 40) % 4), p + NPATIENTS * (long)((x >> 40) % 4),
-			vitals[v].code, vitals[v].display, value, vitals[v].unit);
+			bench_vitals[v].code, bench_vitals[v].display, value, bench_vitals[v].unit);
 	}
 	fclose(f);
 }

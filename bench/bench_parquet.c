@@ -11,6 +11,7 @@
  *
  * usage: bench_parquet [--rows N] [--dir DIR] [--duck tests/duckdb/duck.mjs]
  */
+#include "bench_data.h"
 #include "bench_duck.h"
 #include "core/cl_error.h"
 #include "core/cl_time.h"
@@ -41,21 +42,6 @@ static const struct cl_pq_node cols[NCOLS] = {
 	{ "source", CL_PQ_STRING, CL_PQF_OPTIONAL, 0, -1 },
 };
 
-/* The vitals a bedside monitor sends: LOINC code, display, unit, typical
- * value and spread. */
-static const struct {
-	const char *code, *display, *unit;
-	double mean, spread;
-} vitals[] = {
-	{ "8867-4", "Heart rate", "/min", 82, 18 },
-	{ "9279-1", "Respiratory rate", "/min", 17, 4 },
-	{ "59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry", "%", 96, 3 },
-	{ "8480-6", "Systolic blood pressure", "mm[Hg]", 124, 18 },
-	{ "8462-4", "Diastolic blood pressure", "mm[Hg]", 78, 11 },
-	{ "8310-5", "Body temperature", "Cel", 37, 0.6 },
-	{ "2339-0", "Glucose [Mass/volume] in Blood", "mg/dL", 110, 25 },
-};
-#define NVITALS (sizeof(vitals) / sizeof(vitals[0]))
 
 /* The rows, generated once, as the writer's callers hold them. */
 struct rows {
@@ -96,7 +82,7 @@ static void generate(struct rows *r, long n)
 		exit(1);
 	}
 	for (long i = 0; i < n; i++) {
-		int p = (int)(next() % 10000), v = (int)(next() % NVITALS);
+		int p = (int)(next() % 10000), v = (int)(next() % BENCH_NVITALS);
 		double noise = ((double)(next() % 2001) - 1000) / 1000.0;
 		t += (int64_t)(next() % 2000); /* ~1,000 events a second, ascending */
 		snprintf(r->ids + i * 32, 32, "obs-%09ld-%d", i, v);
@@ -105,7 +91,7 @@ static void generate(struct rows *r, long n)
 		r->vital[i] = v;
 		r->device[i] = next() % 5 == 0 ? -1 : p;
 		r->encounter[i] = p * 3 + (int)(t / 86400000000LL % 3);
-		r->value[i] = (double)(long)((vitals[v].mean + noise * vitals[v].spread) * 10) / 10;
+		r->value[i] = (double)(long)((bench_vitals[v].mean + noise * bench_vitals[v].spread) * 10) / 10;
 		r->ts[i] = t;
 	}
 }
@@ -136,12 +122,12 @@ static double write_ours(const struct rows *r, const char *path, int64_t *bytes)
 		push(cl_pq_writer_col(w, 2), buf);
 		snprintf(buf, sizeof(buf), "enc-%06d", r->encounter[i]);
 		push(cl_pq_writer_col(w, 3), buf);
-		push(cl_pq_writer_col(w, 4), vitals[v].code);
-		push(cl_pq_writer_col(w, 5), vitals[v].display);
+		push(cl_pq_writer_col(w, 4), bench_vitals[v].code);
+		push(cl_pq_writer_col(w, 5), bench_vitals[v].display);
 		push(cl_pq_writer_col(w, 6), "vital-signs");
 		cl_pq_vec_push_f64(cl_pq_writer_col(w, 7), r->value[i]);
 		cl_pq_vec_push_null(cl_pq_writer_col(w, 8));
-		push(cl_pq_writer_col(w, 9), vitals[v].unit);
+		push(cl_pq_writer_col(w, 9), bench_vitals[v].unit);
 		cl_pq_vec_push_i64(cl_pq_writer_col(w, 10), r->ts[i]);
 		if (r->device[i] < 0) {
 			cl_pq_vec_push_null(cl_pq_writer_col(w, 11));

@@ -182,6 +182,17 @@ static void seg_close(struct cl_blog *log)
 	log->seg_fd = -1;
 }
 
+/* The directory a segment file is in. */
+static void parent_dir(char *dir, size_t cap, const char *path)
+{
+	char *slash;
+
+	snprintf(dir, cap, "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+}
+
 /* A directory to be synced before the next batches complete (the syncer
  * does it with their fdatasync); at once if the list is full. */
 static int defer_dirsync(struct cl_blog *log, const char *dir)
@@ -216,37 +227,29 @@ static void seg_retire(struct cl_blog *log)
 	log->seg_fd = -1;
 }
 
-/* Creates a new, empty segment starting at next_offset. Its header and
- * directory entry are made durable by the syncer before any record in it
- * is acknowledged (or here, if no syncer runs yet). */
+/* Creates a new, empty segment starting at next_offset (on the flusher,
+ * with the syncer running). Its header and directory entry are made
+ * durable by the syncer before any record in it is acknowledged. */
 static int seg_create(struct cl_blog *log, int64_t now_us)
 {
 	char day[11], ddir[PATH_MAX], path[PATH_MAX];
 	uint8_t hdr[CL_SEG_HEADER_SIZE];
 	int rc, existed, fd;
-	int deferred = log->syncer_started;
 
 	assert(seg_owned(log));
 	/* An empty current segment is replaced, never left beside its
 	 * successor with the same base offset. */
 	if (log->seg_fd >= 0 && log->seg_records == 0) {
 		char old_dir[PATH_MAX];
-		char *slash;
 
 		seg_close(log);
 		if (unlink(log->seg_path) != 0 && errno != ENOENT)
 			return cl_error_set(CL_EIO, "cannot remove empty segment '%s': %s",
 					    log->seg_path, strerror(errno));
-		snprintf(old_dir, sizeof(old_dir), "%s", log->seg_path);
-		slash = strrchr(old_dir, '/');
-		if (slash)
-			*slash = '\0';
-		if (deferred)
-			defer_dirsync(log, old_dir);
-		else
-			cl_fs_sync_dir(old_dir);
+		parent_dir(old_dir, sizeof(old_dir), log->seg_path);
+		defer_dirsync(log, old_dir);
 	}
-	if (log->seg_fd >= 0 && deferred)
+	if (log->seg_fd >= 0)
 		seg_retire(log);
 	seg_close(log);
 	cl_time_format_day(now_us, day);
@@ -258,7 +261,7 @@ static int seg_create(struct cl_blog *log, int64_t now_us)
 		rc = cl_fs_mkdirs(ddir);
 		if (rc)
 			return rc;
-		rc = deferred ? defer_dirsync(log, log->dir) : cl_fs_sync_dir(log->dir);
+		rc = defer_dirsync(log, log->dir);
 		if (rc)
 			return rc;
 	}
@@ -271,10 +274,8 @@ static int seg_create(struct cl_blog *log, int64_t now_us)
 				    "cannot create segment '%s': %s", path, strerror(errno));
 	cl_segment_header_encode(hdr, log->next_offset, now_us);
 	rc = cl_fs_pwrite_all(fd, hdr, sizeof(hdr), 0, path);
-	if (rc == CL_OK && !deferred)
-		rc = cl_fs_datasync(fd, path);
 	if (rc == CL_OK)
-		rc = deferred ? defer_dirsync(log, ddir) : cl_fs_sync_dir(ddir);
+		rc = defer_dirsync(log, ddir);
 	if (rc != CL_OK) {
 		close(fd);
 		unlink(path);
@@ -504,7 +505,7 @@ static void sync_round(struct cl_blog *log)
 	struct retired retired[sizeof(log->retired) / sizeof(log->retired[0])];
 	char dirs[sizeof(log->dirsync) / sizeof(log->dirsync[0])][PATH_MAX];
 	char cur_path[PATH_MAX];
-	int nretired = log->nretired, ndirs = log->ndirsync, rc = CL_OK;
+	int nretired = log->nretired, ndirs = log->ndirsync, rc = CL_OK, last_fd;
 	int64_t t0 = cl_time_mono_us(), dt;
 
 	log->syncq = log->syncq_tail = NULL;
@@ -515,17 +516,14 @@ static void sync_round(struct cl_blog *log)
 	/* the current segment's path, for messages (written under mu) */
 	snprintf(cur_path, sizeof(cur_path), "%s", log->seg_path);
 	pthread_mutex_unlock(&log->mu);
-	/* each segment written to, in order: the old ones first */
-	for (b = list; b && rc == CL_OK; b = b->next) {
+	/* each segment written to, in order, the old ones first: batches go
+	 * to a segment until it is retired, so each fd is one run of them */
+	for (b = list, last_fd = -1; b && rc == CL_OK; b = b->next) {
 		const char *path = cur_path;
-		const struct batch *e;
 
-		if (b->c.rc != CL_OK)
+		if (b->c.rc != CL_OK || b->fd == last_fd)
 			continue;
-		for (e = list; e != b && (e->c.rc != CL_OK || e->fd != b->fd); e = e->next)
-			;
-		if (e != b)
-			continue; /* synced already */
+		last_fd = b->fd;
 		for (int i = 0; i < nretired; i++)
 			if (retired[i].fd == b->fd)
 				path = retired[i].path;
@@ -1174,8 +1172,7 @@ static int recover(struct cl_blog *log)
 		} else {
 			char dir[PATH_MAX];
 
-			snprintf(dir, sizeof(dir), "%s", segs[n - 1].path);
-			*strrchr(dir, '/') = '\0';
+			parent_dir(dir, sizeof(dir), segs[n - 1].path);
 			rc = cl_fs_sync_dir(dir);
 		}
 		cl_free(segs[n - 1].path);

@@ -29,6 +29,7 @@
 
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
+#include "core/cl_worker.h"
 #include "lake/cl_pq_file.h"
 #include "lake/cl_pq_format.h"
 #include "lake/cl_thrift.h"
@@ -93,45 +94,68 @@ static void unpack(const uint8_t *p, size_t have, unsigned width, uint32_t *out,
 	}
 }
 
+/* One run of the RLE / bit-packed hybrid, of at most `want` values:
+ * `count` values bit-packed in the `bytes` bytes at `packed`, or, with
+ * packed NULL, `count` copies of `value`. */
+struct rle_run {
+	const uint8_t *packed;
+	size_t bytes, count;
+	uint32_t value;
+};
+
+/* Reads the next run of `width`-bit values (want > 0) and moves b past
+ * it; -1 if it is corrupt. */
+static int rle_next(struct in *b, unsigned width, size_t want, struct rle_run *run)
+{
+	size_t bytes = (width + 7) / 8;
+	uint64_t h;
+	if (uleb(b, &h) != 0)
+		return -1;
+	if (h & 1) {
+		uint64_t groups = h >> 1;
+		if (groups == 0 || groups > (uint64_t)(b->end - b->p) + 1)
+			return -1;
+		/* some writers cut a last run short of its padding: only the
+		 * values still wanted must be there */
+		size_t total = (size_t)groups * 8, take = total < want ? total : want;
+		size_t need = (take * width + 7) / 8, have = (size_t)(b->end - b->p);
+		if (need > have)
+			return -1;
+		size_t run_bytes = (size_t)groups * width;
+		run->packed = b->p;
+		run->bytes = run_bytes < have ? run_bytes : have;
+		run->count = take;
+		b->p += run->bytes;
+		return 0;
+	}
+	if ((h >> 1) == 0)
+		return -1; /* a zero-length run never ends */
+	if (!left(b, bytes))
+		return -1;
+	run->packed = NULL;
+	run->value = 0;
+	for (size_t k = 0; k < bytes; k++)
+		run->value |= (uint32_t)b->p[k] << (8 * k);
+	b->p += bytes;
+	run->count = (h >> 1) < want ? (size_t)(h >> 1) : want;
+	return 0;
+}
+
 /* Decodes `n` values of `width` bits (<= 32) into out[]. */
 static int rle_decode(struct in *b, unsigned width, uint32_t *out, size_t n)
 {
-	size_t got = 0, bytes = (width + 7) / 8;
 	if (width > 32)
 		return -1;
-	while (got < n) {
-		uint64_t h;
-		if (uleb(b, &h) != 0)
+	for (size_t got = 0; got < n;) {
+		struct rle_run run;
+		if (rle_next(b, width, n - got, &run) != 0)
 			return -1;
-		if (h & 1) {
-			uint64_t groups = h >> 1;
-			if (groups == 0 || groups > (uint64_t)(b->end - b->p) + 1)
-				return -1;
-			/* some writers cut a last run short of its padding: only the
-			 * values still wanted must be there */
-			size_t total = (size_t)groups * 8, take = total < n - got ? total : n - got;
-			size_t need = (take * width + 7) / 8, have = (size_t)(b->end - b->p);
-			if (need > have)
-				return -1;
-			size_t run_bytes = (size_t)groups * width;
-			unpack(b->p, run_bytes < have ? run_bytes : have, width, out + got, take);
-			got += take;
-			b->p += run_bytes < have ? run_bytes : have;
-		} else {
-			uint64_t run = h >> 1;
-			uint32_t v = 0;
-			if (!left(b, bytes))
-				return -1;
-			for (size_t k = 0; k < bytes; k++)
-				v |= (uint32_t)b->p[k] << (8 * k);
-			b->p += bytes;
-			if (run > n - got)
-				run = n - got;
-			for (uint64_t k = 0; k < run; k++)
-				out[got++] = v;
-			if (run == 0 && (h >> 1) == 0)
-				return -1; /* a zero-length run never ends */
-		}
+		if (run.packed)
+			unpack(run.packed, run.bytes, width, out + got, run.count);
+		else
+			for (size_t k = 0; k < run.count; k++)
+				out[got + k] = run.value;
+		got += run.count;
 	}
 	return 0;
 }
@@ -743,47 +767,24 @@ static int inflate_page(struct reader *r, int codec, const uint8_t *p, size_t n,
  * unpacked 256 values at a time. */
 static int rle_levels(struct in *b, unsigned width, uint8_t *out, size_t n)
 {
-	size_t got = 0, bytes = (width + 7) / 8;
 	uint32_t buf[256];
 	if (width > 8)
 		return -1;
-	while (got < n) {
-		uint64_t h;
-		if (uleb(b, &h) != 0)
+	for (size_t got = 0; got < n;) {
+		struct rle_run run;
+		if (rle_next(b, width, n - got, &run) != 0)
 			return -1;
-		if (h & 1) {
-			uint64_t groups = h >> 1;
-			if (groups == 0 || groups > (uint64_t)(b->end - b->p) + 1)
-				return -1;
-			size_t total = (size_t)groups * 8, take = total < n - got ? total : n - got;
-			size_t need = (take * width + 7) / 8, have = (size_t)(b->end - b->p);
-			if (need > have)
-				return -1;
-			size_t run_bytes = (size_t)groups * width;
-			size_t avail = run_bytes < have ? run_bytes : have;
-			for (size_t done = 0; done < take;) {
-				size_t k = take - done < 256 ? take - done : 256;
-				size_t at = done / 8 * width; /* done is a multiple of 8 */
-				unpack(b->p + at, avail - at, width, buf, k);
-				for (size_t j = 0; j < k; j++)
-					out[got + done + j] = (uint8_t)buf[j];
-				done += k;
-			}
-			got += take;
-			b->p += avail;
-		} else {
-			uint64_t run = h >> 1;
-			if (!left(b, bytes))
-				return -1;
-			uint8_t v = bytes ? b->p[0] : 0;
-			b->p += bytes;
-			if (run > n - got)
-				run = n - got;
-			memset(out + got, v, (size_t)run);
-			got += (size_t)run;
-			if (run == 0 && (h >> 1) == 0)
-				return -1; /* a zero-length run never ends */
+		if (!run.packed)
+			memset(out + got, (int)run.value, run.count);
+		for (size_t done = 0; run.packed && done < run.count;) {
+			size_t k = run.count - done < 256 ? run.count - done : 256;
+			size_t at = done / 8 * width; /* done is a multiple of 8 */
+			unpack(run.packed + at, run.bytes - at, width, buf, k);
+			for (size_t j = 0; j < k; j++)
+				out[got + done + j] = (uint8_t)buf[j];
+			done += k;
 		}
+		got += run.count;
 	}
 	return 0;
 }
@@ -1124,7 +1125,7 @@ int cl_pq_read_columns(struct cl_pq_file *f, size_t rg, const size_t *leaves, si
 		threads = (int)n;
 	/* this thread and up to threads-1 helpers; fewer if they cannot start */
 	for (int t = 1; t < threads; t++) {
-		if (pthread_create(&tid[started], NULL, read_thread, &s) != 0)
+		if (cl_thread_create(&tid[started], "cl-pq-read", read_thread, &s) != CL_OK)
 			break;
 		started++;
 	}

@@ -27,6 +27,7 @@
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_mem.h"
+#include "core/cl_worker.h"
 #include "lake/cl_pq_encode.h"
 #include "lake/cl_pq_format.h"
 #include "lake/cl_thrift.h"
@@ -456,7 +457,8 @@ static int write_row_group(struct cl_pq_writer *w, size_t rows, int threads)
 		want = (int)w->nleaves;
 	for (int t = 1; t < want; t++) {
 		work[started] = (struct worker){ w, &w->enc[t] };
-		if (pthread_create(&tid[started], NULL, encode_thread, &work[started]) != 0)
+		if (cl_thread_create(&tid[started], "cl-pq-encode", encode_thread, &work[started]) !=
+		    CL_OK)
 			break; /* fewer threads: still correct */
 		started++;
 	}
@@ -540,7 +542,7 @@ static int background_flush(struct cl_pq_writer *w)
 	w->bg_rows = w->rows;
 	w->rows = 0;
 	w->bg_rc = 0;
-	if (pthread_create(&w->bg, NULL, background_thread, w) == 0) {
+	if (cl_thread_create(&w->bg, "cl-pq-write", background_thread, w) == CL_OK) {
 		w->bg_running = 1;
 		return 0;
 	}
