@@ -813,19 +813,19 @@ static void answer_waiting(struct cl_fworker *w)
 }
 
 /* A connection closed at once: counted, and said in the log at most
- * every 10 seconds with how many since. */
+ * every 10 seconds with how many since. Closed after the line is said, so
+ * a client that dials again once refused is counted in the next line. */
 static void refuse(struct cl_fast *f, int fd, const char *setting, uint32_t limit)
 {
 	uint64_t n = atomic_fetch_add(&f->refused, 1) + 1;
 	int64_t now = cl_time_mono_us(), last = atomic_load(&f->refused_logged_us);
 
+	if (!(last && now - last < 10000000) &&
+	    atomic_compare_exchange_strong(&f->refused_logged_us, &last, now))
+		cl_log_warn("http", "event=connections_refused limit=%u refused=%llu "
+			    "detail=\"http.%s reached: new connections are closed at once\"", limit,
+			    (unsigned long long)(n - atomic_exchange(&f->refused_logged, n)), setting);
 	close(fd);
-	if ((last && now - last < 10000000) ||
-	    !atomic_compare_exchange_strong(&f->refused_logged_us, &last, now))
-		return;
-	cl_log_warn("http", "event=connections_refused limit=%u refused=%llu detail=\"http.%s "
-		    "reached: new connections are closed at once\"", limit,
-		    (unsigned long long)(n - atomic_exchange(&f->refused_logged, n)), setting);
 }
 
 /* Closes the connection of this loop that has waited longest for its
