@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <sqlite3.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -405,76 +406,88 @@ static void test_optimize_other_engines_table(void **state)
 
 #define WRITER_COMMITS 12
 
-/* One writer process: WRITER_COMMITS commits, each adding its own file. */
-static void writer(const char *table, int id, const char *out)
+/*
+ * The maker and the writers are processes of their own, this program run
+ * again (main's --maker and --writer): a process forked from this one
+ * would inherit the fault proxy's threads' locks, the allocator's among
+ * them, held at the moment of the fork, and could wait on them forever.
+ */
+
+/* The table, made by a first commit. */
+static int maker(const char *table)
 {
-	struct cl_config cfg;
+	struct cl_delta_txn *t;
+	struct cl_delta_field fields[] = { { "id", "long", true } };
+	int64_t v0;
+	if (cl_delta_txn_begin(&t, table) ||
+	    cl_delta_txn_set_schema(t, fields, 1, NULL, 0, "events") ||
+	    cl_delta_txn_commit(t, "CREATE TABLE", NULL, &v0) || v0 != 0) {
+		fprintf(stderr, "creating %s: %s\n", table, cl_error_detail());
+		return 1;
+	}
+	return 0;
+}
+
+/* One writer: WRITER_COMMITS commits, each adding its own file; the
+ * versions they got, one a line, in `out`. */
+static int writer(const char *table, int id, const char *out)
+{
 	FILE *f = fopen(out, "w");
-	cl_config_init(&cfg);
-	cl_lake_loc_configure(&cfg, tmp_dir);
+	if (!f)
+		return 13;
 	for (int i = 0; i < WRITER_COMMITS; i++) {
 		struct cl_delta_txn *t;
 		char rel[64];
 		int64_t version = -1;
 		if (cl_delta_txn_begin(&t, table) != CL_OK)
-			_exit(10);
+			return 10;
 		snprintf(rel, sizeof(rel), "w%d-%02d.parquet", id, i);
 		if (cl_delta_txn_add(t, rel, NULL, 100, "{\"numRecords\":1}", true) != CL_OK)
-			_exit(11);
+			return 11;
 		if (cl_delta_txn_commit(t, "WRITE", NULL, &version) != CL_OK) {
 			fprintf(stderr, "writer %d: %s\n", id, cl_error_detail());
-			_exit(12);
+			return 12;
 		}
 		fprintf(f, "%lld\n", (long long)version);
 	}
-	fclose(f);
-	_exit(0);
+	return fclose(f) == 0 ? 0 : 14;
+}
+
+/* This program run with `role` and its arguments; its pid. */
+static pid_t spawn_self(const char *role, const char *table, const char *id, const char *out)
+{
+	char *argv[] = { (char *)"runtime_lake_objstore", (char *)role, tmp_dir, (char *)table,
+			 (char *)id, (char *)out, NULL };
+	pid_t pid;
+	assert_int_equal(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ), 0);
+	return pid;
+}
+
+static void wait_ok(pid_t pid, const char *what)
+{
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("%s failed (status %d)", what, st);
 }
 
 static void test_two_writers(void **state)
 {
 	(void)state;
 	const char *table = "az://race/t/silver/events";
-	struct cl_config cfg;
-	cl_config_init(&cfg);
-	cl_lake_loc_configure(&cfg, tmp_dir);
 
-	/* the table, made by a first commit; in a process of its own, as the
-	 * writers are: a process forked while it holds connections to the
-	 * store would share their sockets */
-	pid_t maker = fork();
-	assert_true(maker >= 0);
-	if (maker == 0) {
-		struct cl_delta_txn *t;
-		struct cl_delta_field fields[] = { { "id", "long", true } };
-		int64_t v0;
-		if (cl_delta_txn_begin(&t, table) ||
-		    cl_delta_txn_set_schema(t, fields, 1, NULL, 0, "events") ||
-		    cl_delta_txn_commit(t, "CREATE TABLE", NULL, &v0) || v0 != 0) {
-			fprintf(stderr, "creating %s: %s\n", table, cl_error_detail());
-			_exit(1);
-		}
-		_exit(0);
-	}
-	int mst;
-	assert_int_equal(waitpid(maker, &mst, 0), maker);
-	assert_true(WIFEXITED(mst) && WEXITSTATUS(mst) == 0);
-
+	wait_ok(spawn_self("--maker", table, "0", "-"), "the maker");
 	char outs[2][300];
 	pid_t pids[2];
 	for (int w = 0; w < 2; w++) {
 		snprintf(outs[w], sizeof(outs[w]), "%s/writer%d.txt", tmp_dir, w);
-		pids[w] = fork();
-		assert_true(pids[w] >= 0);
-		if (pids[w] == 0)
-			writer(table, w, outs[w]);
+		pids[w] = spawn_self("--writer", table, w ? "1" : "0", outs[w]);
 	}
-	for (int w = 0; w < 2; w++) {
-		int st;
-		assert_int_equal(waitpid(pids[w], &st, 0), pids[w]);
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			fail_msg("writer %d failed (status %d)", w, st);
-	}
+	wait_ok(pids[0], "writer 0");
+	wait_ok(pids[1], "writer 1");
+	struct cl_config cfg;
+	cl_config_init(&cfg);
+	cl_lake_loc_configure(&cfg, tmp_dir);
 	/* every commit its own version: 1..2N, each taken once */
 	char seen[2 * WRITER_COMMITS + 1] = { 0 };
 	for (int w = 0; w < 2; w++) {
@@ -676,6 +689,15 @@ static void test_archive(void **state)
 
 int main(int argc, char **argv)
 {
+	if (argc == 6 && (strcmp(argv[1], "--maker") == 0 || strcmp(argv[1], "--writer") == 0)) {
+		struct cl_config cfg;
+		snprintf(tmp_dir, sizeof(tmp_dir), "%s", argv[2]);
+		cl_config_init(&cfg);
+		cl_lake_loc_configure(&cfg, tmp_dir);
+		int rc = argv[1][2] == 'm' ? maker(argv[3]) : writer(argv[3], atoi(argv[4]), argv[5]);
+		cl_config_free(&cfg);
+		return rc;
+	}
 	if (argc != 5) {
 		fprintf(stderr, "usage: %s CARELAKE TESTS_OBJSTORE_DIR DUCK_MJS SHARED_DATA\n",
 			argv[0]);
