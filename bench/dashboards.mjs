@@ -66,7 +66,7 @@ await post('/api/v1/events', VITALS.map(([type, unit, mid]) => ({ id: 'hist-now-
   device_id: 'bench-mon-hist', patient_id: HIST, ts: new Date().toISOString(), type, unit, value: mid })));
 const from7 = encodeURIComponent(new Date(start).toISOString());
 await until('the 7 days of rollups', async () => (await get(
-  `/api/v1/patients/${HIST}/vitals?resolution=1m&limit=100000&from=${from7}`)).vitals.length >=
+  `/api/v1/patients/${HIST}/vitals?resolution=1m&limit=100000&from=${from7}&final=true`)).vitals.length >=
   6 * 7 * 1440, 120000);
 
 // the read the page makes, and the one it made before fields=

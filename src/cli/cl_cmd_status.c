@@ -122,6 +122,11 @@ int cl_cmd_status(int argc, char **argv)
 			printf("  none: no webhook or Kafka out\n");
 		json_object_foreach(json_object_get(out, "outbox"), k, v)
 			printf("  %-16s %lld\n", k, json_integer_value(v));
+		printf("windows corrected by late data: %lld now corrected, %lld corrections\n",
+		       json_integer_value(json_object_get(json_object_get(out, "rollups"),
+							  "corrected_windows")),
+		       json_integer_value(json_object_get(json_object_get(out, "rollups"),
+							  "corrections")));
 		printf("sources:\n");
 		json_array_foreach(json_object_get(out, "sources"), i, v)
 			printf("  %-16s %lld files, %lld quarantined\n",

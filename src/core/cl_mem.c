@@ -27,6 +27,24 @@ void *cl_realloc(void *p, size_t n)
 	return cl_failpoint_hit(&fail_countdown) ? NULL : realloc(p, n ? n : 1);
 }
 
+int cl_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	void **a = arr, *p;
+	size_t nc;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : first;
+	while (nc <= n)
+		nc *= 2;
+	p = cl_realloc(*a, nc * elem);
+	if (!p)
+		return -1;
+	*a = p;
+	*cap = nc;
+	return 0;
+}
+
 char *cl_strdup(const char *s)
 {
 	size_t n = strlen(s) + 1;

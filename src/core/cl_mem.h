@@ -11,6 +11,10 @@ void *cl_malloc(size_t n);
 void *cl_calloc(size_t count, size_t size);
 void *cl_realloc(void *p, size_t n);
 char *cl_strdup(const char *s);
+/* Room for element n of the array *arr of *cap elements of elem bytes:
+ * doubled when full (first: the capacity of the first allocation). 0, or
+ * -1 out of memory (the array as it was). */
+int cl_grow(void *arr, size_t *cap, size_t n, size_t elem, size_t first);
 /* Frees p; cl_free(NULL) is a no-op. */
 void cl_free(void *p);
 

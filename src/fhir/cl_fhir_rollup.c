@@ -62,6 +62,15 @@ json_t *cl_fhir_rollup_observation(const json_t *rollup)
 		      "end", str(rollup, "end"));
 	if (!r)
 		return NULL;
+	/* a window late values changed after it was final: its new version */
+	if (strcmp(str(rollup, "status"), "corrected") == 0) {
+		char ver[24];
+
+		json_object_set_new(r, "status", json_string("corrected"));
+		snprintf(ver, sizeof(ver), "%lld",
+			 (long long)json_integer_value(json_object_get(rollup, "revision")));
+		json_object_set_new(r, "meta", json_pack("{s:s}", "versionId", ver));
+	}
 	{
 		char ref[300];
 

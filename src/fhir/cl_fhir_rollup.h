@@ -4,7 +4,10 @@
  *
  * The rollup is the JSON of the rollup outbox (cl_store_outbox.h):
  * patient_id, vital, loinc, unit, window, start, end, count, min, max,
- * mean, stddev, p50, p90, p99. The Observation: category vital-signs,
+ * mean, stddev, p50, p90, p99, status, revision. The Observation: status
+ * final, or corrected with meta.versionId the revision when late values
+ * changed the window after it was final (the same id: a new version of
+ * the same Observation); category vital-signs,
  * code the vital's LOINC code, subject the patient, effectivePeriod the
  * window, valueQuantity the mean (UCUM), and one component per other
  * statistic (system urn:carelake:rollup-statistic: count, min, max,

@@ -1,16 +1,20 @@
 /*
- * GET /api/v1/patients/{id}/vitals?from=&to=&resolution=raw|<window>&limit=&fields=:
+ * GET /api/v1/patients/{id}/vitals?from=&to=&resolution=raw|<window>&limit=&fields=&final=:
  * a patient's vital values, raw or rolled up by one of stream.windows
- * (each rollup with the statistics `fields` names, all by default), and
- * their NEWS2 now.
+ * (each rollup with the statistics `fields` names, all by default, its
+ * status and revision), and their NEWS2 now. The windows still open are
+ * shown too, provisional, computed from the values stored so far, unless
+ * final=true asks for closed ones only.
  * GET /api/v1/patients/{id}/news2?from=&to=&resolution=1m|1h|1d&limit=:
  * their NEWS2 over time, the worst score of each minute, hour or day.
  */
 #include "cl_api.h"
 #include "cl_server_int.h"
 #include "core/cl_error.h"
+#include "core/cl_mem.h"
 #include "core/cl_time.h"
 #include "store/cl_store.h"
+#include "stream/cl_window_calc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,9 +79,110 @@ static void put_string(FILE *f, const char *s)
 	json_decref(j);
 }
 
+/* The open windows of one vital being gathered. */
+struct open_ctx {
+	struct cl_rollup_row *rows;
+	size_t n, cap;
+	const char *vital;
+	int64_t from, to;        /* starts shown */
+	int err;
+};
+
+static int on_open(void *arg, int64_t start, int64_t end, const struct cl_agg *agg)
+{
+	struct open_ctx *c = arg;
+
+	if (start < c->from || start >= c->to)
+		return 0;
+	if (cl_grow(&c->rows, &c->cap, c->n, sizeof(*c->rows), 16) != 0)
+		return c->err = cl_error_set(CL_ENOMEM, "no memory for open windows");
+	c->rows[c->n] = (struct cl_rollup_row){ .vital = c->vital, .start_us = start,
+						.end_us = end, .status = CL_ROLLUP_PROVISIONAL };
+	cl_agg_summarise(agg, &c->rows[c->n++].sum);
+	return 0;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct cl_rollup_row *x = a, *y = b;
+
+	if (x->start_us != y->start_us)
+		return x->start_us < y->start_us ? -1 : 1;
+	return strcmp(x->vital, y->vital);
+}
+
+/*
+ * The windows of spec still open for the patient, with starts in [from,
+ * to): for each vital, those after its latest stored window, computed
+ * from the values stored so far (cl_window_calc.h), sorted by start and
+ * vital into c->rows.
+ */
+static int open_windows(struct cl_store *st, const struct cl_window_spec *w, const char *patient,
+			int64_t from, int64_t to, struct open_ctx *c)
+{
+	int rc = CL_OK;
+
+	c->from = from;
+	c->to = to;
+	for (int v = 0; v < CL_VITAL_COUNT && rc == CL_OK; v++) {
+		const char *name = cl_vital_name((enum cl_vital)v);
+		struct cl_rollup_row last;
+		struct cl_point *p = NULL;
+		int64_t lo, hi, pfrom, pto;
+		size_t n = 0;
+		int have = cl_store_rollup_last(st, patient, name, w->name, &last);
+
+		if (have != CL_OK && have != CL_ENOENT)
+			return have;
+		have = have == CL_OK;
+		switch (w->kind) {
+		case CL_WIN_TUMBLING:
+		case CL_WIN_HOPPING:
+			lo = have ? last.start_us + (w->kind == CL_WIN_HOPPING ? w->hop_us : w->size_us)
+				  : from;
+			hi = to - 1;
+			break;
+		case CL_WIN_SLIDING:
+			/* by window end: start = end - size */
+			lo = have ? last.end_us + 1 : from + w->size_us;
+			hi = to - 1 + w->size_us;
+			break;
+		default:
+			/* the values after the last stored session's */
+			lo = have ? last.end_us - w->gap_us + 1 : from;
+			hi = to - 1;
+			break;
+		}
+		if (lo < from && w->kind != CL_WIN_SLIDING)
+			lo = from;
+		if (lo > hi)
+			continue;
+		if (w->kind == CL_WIN_SESSION) {
+			pfrom = lo;
+			pto = INT64_MAX / 2;
+		} else {
+			cl_window_calc_needs(w, lo, hi, &pfrom, &pto);
+		}
+		rc = cl_store_vital_points(st, patient, name, pfrom, pto, &p, &n);
+		c->vital = name;
+		if (rc == CL_OK && n > 0)
+			rc = cl_window_calc(w, p, n, cl_vital_resolution((enum cl_vital)v), lo, hi,
+					    on_open, c);
+		cl_free(p);
+		if (rc == CL_OK)
+			rc = c->err;
+	}
+	if (c->n > 1)
+		qsort(c->rows, c->n, sizeof(*c->rows), row_cmp);
+	return rc;
+}
+
 int cl_api_vitals_get(struct cl_req *r)
 {
 	const char *patient = r->param[0], *res = cl_req_query(r, "resolution");
+	const char *final = cl_req_query(r, "final");
+	const struct cl_window_spec *spec = NULL;
+	struct open_ctx open = { 0 };
 	char *rows = NULL, *news2 = NULL, *body = NULL;
 	size_t rows_len = 0, body_len = 0;
 	int64_t from, to, count = 0;
@@ -93,14 +198,16 @@ int cl_api_vitals_get(struct cl_req *r)
 		return cl_reply_error(r, 400, "bad_request", "fields lists statistics of a rollup, "
 				      "by ',': end, count, min, max, mean, stddev, p50, p90, p99",
 				      NULL, NULL);
+	if (final && strcmp(final, "true") != 0 && strcmp(final, "false") != 0)
+		return cl_reply_error(r, 400, "bad_request", "final must be true or false", NULL,
+				      NULL);
 	if (!res || !*res)
 		res = "raw";
 	if (strcmp(res, "raw") != 0) {
-		int known = 0;
-
 		for (int i = 0; i < r->s->stream_opts.nwindows; i++)
-			known |= strcmp(r->s->stream_opts.windows[i].name, res) == 0;
-		if (!known) {
+			if (strcmp(r->s->stream_opts.windows[i].name, res) == 0)
+				spec = &r->s->stream_opts.windows[i];
+		if (!spec) {
 			char msg[400];
 
 			snprintf(msg, sizeof(msg), "resolution must be raw or a window of stream.windows (%s)",
@@ -116,8 +223,15 @@ int cl_api_vitals_get(struct cl_req *r)
 			cl_api_store_done(st);
 			return go;
 		}
-		rc = cl_store_vitals_json(st, patient, from, to, res, (int)limit, fields, &rows,
-					  &rows_len, &count);
+		/* the windows still open, unless only closed ones are asked for */
+		if (spec && !(final && strcmp(final, "true") == 0))
+			rc = open_windows(st, spec, patient, from, to, &open);
+		if (rc == CL_OK)
+			rc = cl_store_vitals_json(st, &(struct cl_vitals_query){
+				.patient = patient, .from_us = from, .to_us = to, .window = res,
+				.limit = (int)limit, .fields = fields, .extra = open.rows,
+				.nextra = open.n }, &rows, &rows_len, &count);
+		cl_free(open.rows);
 		if (rc == CL_OK)
 			rc = cl_store_news2_json(st, patient, &news2);
 		cl_api_store_done(st);

@@ -97,6 +97,14 @@ static void live_news2(void *arg, const char *json, size_t len, const char *pati
 	cl_sse_publish(s->sse, "news2", json, len, patient);
 }
 
+/* A window changed by late values after it was final. */
+static void live_rollup_corrected(void *arg, const char *json, size_t len, const char *patient)
+{
+	struct cl_server *s = arg;
+
+	cl_sse_publish(s->sse, "rollup_corrected", json, len, patient);
+}
+
 static int live_wants_vitals(void *arg)
 {
 	struct cl_server *s = arg;
@@ -283,6 +291,7 @@ static int start_stream(struct cl_server *s)
 	so.on_alert = live_alert;
 	so.on_vital = live_vital;
 	so.on_news2 = live_news2;
+	so.on_rollup_corrected = live_rollup_corrected;
 	so.want_vitals = live_wants_vitals;
 	so.outbox = outbox;
 	if (cl_out_kafka_rollups(&s->cfg)) {

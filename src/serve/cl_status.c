@@ -124,6 +124,28 @@ static json_t *outbox(sqlite3 *db)
 	return o;
 }
 
+/* The stream's windows that late values corrected: {"corrected_windows":
+ * rows now corrected, "corrections": revisions made by corrections}. A
+ * store without rollups yet has none. */
+static json_t *rollups(sqlite3 *db)
+{
+	json_t *o = json_pack("{s:I,s:I}", "corrected_windows", (json_int_t)0, "corrections",
+			      (json_int_t)0);
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*), coalesce(sum(revision - 1), 0) FROM"
+			       " vital_rollup WHERE status = 'corrected'", -1, &q,
+			       NULL) == SQLITE_OK) {
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			json_object_set_new(o, "corrected_windows",
+					    json_integer(sqlite3_column_int64(q, 0)));
+			json_object_set_new(o, "corrections", json_integer(sqlite3_column_int64(q, 1)));
+		}
+		sqlite3_finalize(q);
+	}
+	return o;
+}
+
 json_t *cl_status_json(sqlite3 *db, const char *data_dir, const struct cl_config *cfg, int runs)
 {
 	struct cl_pipeline p[CL_PIPELINES_MAX];
@@ -140,6 +162,7 @@ json_t *cl_status_json(sqlite3 *db, const char *data_dir, const struct cl_config
 	json_object_set_new(out, "quarantined", json_integer(cl_batch_status_quarantined(db)));
 	json_object_set_new(out, "lake", cl_lake_pending_tables(db));
 	json_object_set_new(out, "outbox", outbox(db));
+	json_object_set_new(out, "rollups", rollups(db));
 	json_object_set_new(out, "disk", disk(data_dir));
 	json_object_set_new(out, "object_storage", object_storage(cfg));
 	return out;

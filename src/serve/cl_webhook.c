@@ -126,12 +126,14 @@ static int deliver(struct cl_webhook *w, struct cl_worker *wk, CURL *c, const st
 /* 1 when the receiver's role may see the alert of this JSON: an access
  * alert ("category":"access") only a receiver that reviews access; a
  * clinical one any other, but an engineer only those of no patient. One
- * that cannot be read is withheld rather than shown to the wrong one. */
+ * that cannot be read is withheld rather than shown to the wrong one. A
+ * retrospective alert (learned from late data after its episode ended) is
+ * nobody's page: withheld too. */
 static int may_see(const struct cl_webhook *w, const char *json)
 {
 	json_t *j = json_loads(json, 0, NULL), *p;
 	const char *cat;
-	int named, access, ok;
+	int named, access, ok, retro;
 
 	if (!j)
 		return 0;
@@ -139,12 +141,13 @@ static int may_see(const struct cl_webhook *w, const char *json)
 	access = cat && strcmp(cat, "access") == 0;
 	p = json_object_get(j, "patient_id");
 	named = p && !json_is_null(p) && !(json_is_string(p) && !*json_string_value(p));
+	retro = json_is_true(json_object_get(j, "retrospective"));
 	json_decref(j);
 	if (access)
 		ok = w->access != 0;
 	else
 		ok = w->access != 2 && !(w->no_patients && named);
-	return ok;
+	return ok && !retro;
 }
 
 /* Done with seq: the webhook's cursor moves past it. */
@@ -306,7 +309,8 @@ void cl_webhook_metrics(struct cl_webhook *w, struct cl_prom *p)
 			"Alerts written to the dead-letter file after the last attempt.",
 			ws.dead_lettered);
 	cl_prom_counter(p, "carelake_webhook_withheld_total",
-			"Alerts not sent because the receiver's webhook.role may not see them.",
+			"Alerts not sent: the receiver's webhook.role may not see them, or they are "
+			"retrospective (learned after their episode ended).",
 			ws.withheld);
 }
 

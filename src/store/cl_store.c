@@ -25,6 +25,7 @@ enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CKPT_GET, Q_CKPT_SET, Q_VITAL, Q_ROLLUP, Q_NEWS2,
 	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_ALERT_OPEN, Q_ALERT_HELD, Q_ALERT_CLOSE, Q_ALERTS_OPEN, Q_ALERT_ACK,
 	Q_ALERT_MAX, Q_NEWS2_MINUTE, Q_NEWS2_HISTORY, Q_OUTBOX_PUT, Q_OUTBOX_GET, Q_OUTBOX_COUNT,
+	Q_ALERT_LIVE, Q_WM_GET, Q_WM_SET, Q_ROLLUP_GET, Q_ROLLUP_SET, Q_ROLLUP_DELETE, Q_ROLLUP_TOUCHING, Q_ROLLUP_LAST, Q_POINTS,
 	Q_COUNT,
 };
 
@@ -39,8 +40,25 @@ static const char *const sql[Q_COUNT] = {
 	[Q_VITAL] = "INSERT OR IGNORE INTO vital_event(source, bronze_offset, patient_id, device_id,"
 		    " vital, ts_us, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_ROLLUP] = "INSERT OR IGNORE INTO vital_rollup(patient_id, vital, window, start_us, end_us,"
-		     " count, min, max, mean, stddev, p50, p90, p99)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		     " count, min, max, mean, stddev, p50, p90, p99, updated_us)"
+		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+#define ROLLUP_COLS "start_us, end_us, count, min, max, mean, stddev, p50, p90, p99, status," \
+		    " revision"
+	[Q_ROLLUP_GET] = "SELECT " ROLLUP_COLS " FROM vital_rollup WHERE patient_id = ?1 AND"
+			 " window = ?3 AND start_us = ?4 AND vital = ?2",
+	[Q_ROLLUP_SET] = "INSERT OR REPLACE INTO vital_rollup(patient_id, vital, window, start_us,"
+			 " end_us, count, min, max, mean, stddev, p50, p90, p99, updated_us, status,"
+			 " revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+			 " ?14, ?15, ?16)",
+	[Q_ROLLUP_DELETE] = "DELETE FROM vital_rollup WHERE patient_id = ?1 AND window = ?3 AND"
+			    " start_us = ?4 AND vital = ?2",
+	[Q_ROLLUP_TOUCHING] = "SELECT " ROLLUP_COLS " FROM vital_rollup WHERE patient_id = ?1 AND"
+			      " window = ?3 AND start_us <= ?5 AND vital = ?2 AND end_us >= ?4"
+			      " ORDER BY start_us",
+	[Q_ROLLUP_LAST] = "SELECT " ROLLUP_COLS " FROM vital_rollup WHERE patient_id = ?1 AND"
+			  " window = ?3 AND vital = ?2 ORDER BY start_us DESC LIMIT 1",
+	[Q_POINTS] = "SELECT ts_us, value FROM vital_event WHERE patient_id = ?1 AND ts_us >= ?3"
+		     " AND ts_us < ?4 AND vital = ?2 ORDER BY ts_us",
 	[Q_NEWS2] = "INSERT INTO news2(patient_id, ts_us, score, risk, resp, spo2, o2, sbp, pulse,"
 		    " consc, temp, present) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
 		    " ON CONFLICT(patient_id) DO UPDATE SET ts_us = ?2, score = ?3, risk = ?4,"
@@ -56,19 +74,24 @@ static const char *const sql[Q_COUNT] = {
 			    " AND minute_us < ?3 GROUP BY b ORDER BY b LIMIT ?5",
 	[Q_RAW] = "SELECT ts_us, vital, value, device_id FROM vital_event WHERE patient_id = ?1"
 		  " AND ts_us >= ?2 AND ts_us < ?3 ORDER BY ts_us, vital LIMIT ?4",
-	[Q_ROLLUPS] = "SELECT start_us, end_us, vital, count, min, max, mean, stddev, p50, p90, p99"
-		      " FROM vital_rollup WHERE patient_id = ?1 AND window = ?5 AND start_us >= ?2"
+	[Q_ROLLUPS] = "SELECT start_us, end_us, vital, count, min, max, mean, stddev, p50, p90, p99,"
+		      " status, revision FROM vital_rollup WHERE patient_id = ?1 AND window = ?5 AND start_us >= ?2"
 		      " AND start_us < ?3 ORDER BY start_us, vital LIMIT ?4",
 	[Q_NEWS2_GET] = "SELECT ts_us, score, risk, resp, spo2, o2, sbp, pulse, consc, temp, present"
 			" FROM news2 WHERE patient_id = ?1",
 	[Q_ALERT_OPEN] = "INSERT OR IGNORE INTO alert(id, rule, patient_id, device_id, severity,"
-			 " opened_us, value, message, category, raised_us)"
-			 " VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10)",
+			 " opened_us, value, message, category, raised_us, learned_us)"
+			 " VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10, ?11)",
+	[Q_ALERT_LIVE] = "UPDATE alert SET learned_us = NULL WHERE id = ?1",
+	[Q_WM_GET] = "SELECT watermark_us FROM stream_watermark WHERE id = 1",
+	[Q_WM_SET] = "INSERT INTO stream_watermark(id, watermark_us) VALUES (1, ?1)"
+		     " ON CONFLICT(id) DO UPDATE SET watermark_us = max(watermark_us, ?1)",
 	[Q_ALERT_HELD] = "INSERT INTO alert_held(rule, category, patient_id, device_id, reason,"
 			 " detail, start_us, end_us, readings, value)"
 			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[Q_ALERT_CLOSE] = "UPDATE alert SET closed_us = ?2 WHERE id = ?1 AND closed_us IS NULL",
-	[Q_ALERTS_OPEN] = "SELECT id, rule, patient_id, device_id FROM alert WHERE closed_us IS NULL",
+	[Q_ALERTS_OPEN] = "SELECT id, rule, patient_id, device_id FROM alert WHERE closed_us IS NULL"
+			  " AND learned_us IS NULL",
 	[Q_ALERT_ACK] = "UPDATE alert SET acked_us = ?2, acked_by = ?3 WHERE id = ?1 AND acked_us IS NULL",
 	[Q_ALERT_MAX] = "SELECT coalesce(max(id), 0) FROM alert",
 	[Q_OUTBOX_PUT] = "INSERT INTO alert_outbox(json) VALUES (?1)",
@@ -79,6 +102,10 @@ static const char *const sql[Q_COUNT] = {
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS stream_checkpoint(consumer TEXT PRIMARY KEY,"
 	" processed INTEGER NOT NULL, replay_from INTEGER NOT NULL, updated_us INTEGER NOT NULL);"
+	/* how far the stream's windows have closed (event time): windows
+	 * before it may be stored, whatever a restart's replay rebuilds */
+	"CREATE TABLE IF NOT EXISTS stream_watermark(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" watermark_us INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS vital_event(source TEXT NOT NULL, bronze_offset INTEGER NOT NULL,"
 	" patient_id TEXT NOT NULL, device_id TEXT NOT NULL, vital TEXT NOT NULL,"
 	" ts_us INTEGER NOT NULL, value REAL NOT NULL,"
@@ -87,7 +114,8 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS vital_rollup(patient_id TEXT NOT NULL, vital TEXT NOT NULL,"
 	" window TEXT NOT NULL, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL,"
 	" count INTEGER NOT NULL, min REAL, max REAL, mean REAL, stddev REAL,"
-	" p50 REAL, p90 REAL, p99 REAL,"
+	" p50 REAL, p90 REAL, p99 REAL, updated_us INTEGER,"
+	" status TEXT NOT NULL DEFAULT 'final', revision INTEGER NOT NULL DEFAULT 1,"
 	" PRIMARY KEY(patient_id, window, start_us, vital)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS news2(patient_id TEXT PRIMARY KEY, ts_us INTEGER NOT NULL,"
 	" score INTEGER NOT NULL, risk TEXT NOT NULL, resp INTEGER, spo2 INTEGER, o2 INTEGER,"
@@ -99,7 +127,7 @@ static const char schema[] =
 	" patient_id TEXT NOT NULL, device_id TEXT NOT NULL, severity TEXT NOT NULL,"
 	" opened_us INTEGER NOT NULL, closed_us INTEGER, acked_us INTEGER, acked_by TEXT,"
 	" value REAL, message TEXT NOT NULL, category TEXT NOT NULL DEFAULT 'clinical',"
-	" raised_us INTEGER);"
+	" raised_us INTEGER, learned_us INTEGER);"
 	"CREATE INDEX IF NOT EXISTS alert_opened ON alert(opened_us);"
 	/* what was held back, and why: artifacts, runs shorter than the
 	 * rule's persistence, repeats within its suppression time */
@@ -148,8 +176,6 @@ int cl_store_db_error(struct cl_store *s, const char *what)
 			    "carelake.db: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-/* Stores made before alerts had a category and a confirmation time gain
- * the columns (every alert then was clinical and raised when it opened). */
 /* Whether the one-number `query` answers more than 0: SQLITE_OK with
  * *yes set, or the error. */
 static int exists(sqlite3 *db, const char *query, int *yes)
@@ -165,6 +191,9 @@ static int exists(sqlite3 *db, const char *query, int *yes)
 	return SQLITE_OK;
 }
 
+/* Stores made before alerts had a category and a confirmation time gain
+ * the columns (every alert then was clinical and raised when it opened);
+ * before rollups had a status, theirs. */
 static int migrate(sqlite3 *db, char **err)
 {
 	int have, rc;
@@ -172,12 +201,33 @@ static int migrate(sqlite3 *db, char **err)
 	if (exists(db, "SELECT count(*) FROM pragma_table_info('alert') WHERE name = 'category'",
 		   &have) != SQLITE_OK)
 		return SQLITE_ERROR;
-	if (have)
-		return SQLITE_OK;
-	rc = sqlite3_exec(db, "ALTER TABLE alert ADD COLUMN category TEXT NOT NULL DEFAULT 'clinical';"
-			  "ALTER TABLE alert ADD COLUMN raised_us INTEGER;"
-			  "UPDATE alert SET raised_us = opened_us;", NULL, NULL, err);
-	return rc;
+	if (!have &&
+	    (rc = sqlite3_exec(db, "ALTER TABLE alert ADD COLUMN category TEXT NOT NULL DEFAULT"
+			       " 'clinical';"
+			       "ALTER TABLE alert ADD COLUMN raised_us INTEGER;"
+			       "UPDATE alert SET raised_us = opened_us;", NULL, NULL, err)) != SQLITE_OK)
+		return rc;
+	/* alerts from before retrospective ones: each was learned live */
+	if (exists(db, "SELECT count(*) FROM pragma_table_info('alert') WHERE name = 'learned_us'",
+		   &have) != SQLITE_OK)
+		return SQLITE_ERROR;
+	if (!have && (rc = sqlite3_exec(db, "ALTER TABLE alert ADD COLUMN learned_us INTEGER;", NULL,
+					NULL, err)) != SQLITE_OK)
+		return rc;
+	/* rollups from before corrections: each was final when written */
+	if (exists(db, "SELECT count(*) FROM pragma_table_info('vital_rollup') WHERE name ="
+		   " 'revision'", &have) != SQLITE_OK)
+		return SQLITE_ERROR;
+	if (!have &&
+	    (rc = sqlite3_exec(db, "ALTER TABLE vital_rollup ADD COLUMN updated_us INTEGER;"
+			       "ALTER TABLE vital_rollup ADD COLUMN status TEXT NOT NULL DEFAULT"
+			       " 'final';"
+			       "ALTER TABLE vital_rollup ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;",
+			       NULL, NULL, err)) != SQLITE_OK)
+		return rc;
+	/* what status counts */
+	return sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS vital_rollup_corrected ON"
+			    " vital_rollup(revision) WHERE status = 'corrected';", NULL, NULL, err);
 }
 
 /* Stores made when the webhook was the outbox's only consumer (it removed
@@ -313,6 +363,23 @@ int cl_store_checkpoint_set(struct cl_store *s, const char *consumer,
 	return run(s, Q_CKPT_SET, "write checkpoint");
 }
 
+int cl_store_watermark_get(struct cl_store *s, int64_t *wm)
+{
+	sqlite3_stmt *q = s->q[Q_WM_GET];
+	int rc = sqlite3_step(q);
+
+	*wm = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : INT64_MIN;
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? CL_OK
+						     : cl_store_db_error(s, "read the watermark");
+}
+
+int cl_store_watermark_set(struct cl_store *s, int64_t wm)
+{
+	sqlite3_bind_int64(s->q[Q_WM_SET], 1, wm);
+	return run(s, Q_WM_SET, "write the watermark");
+}
+
 int cl_store_put_vital(struct cl_store *s, const char *source, uint64_t offset,
 		       const char *patient, const char *device, const char *vital,
 		       int64_t ts_us, double value)
@@ -329,17 +396,19 @@ int cl_store_put_vital(struct cl_store *s, const char *source, uint64_t offset,
 	return run(s, Q_VITAL, "store a vital");
 }
 
-int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vital,
-			const char *window, int64_t start_us, int64_t end_us,
-			const struct cl_agg_summary *a)
+/* The key of a rollup row: ?1 patient, ?2 vital, ?3 window, ?4 start. */
+static void bind_rollup_key(sqlite3_stmt *q, const char *patient, const char *vital,
+			    const char *window, int64_t start_us)
 {
-	sqlite3_stmt *q = s->q[Q_ROLLUP];
-	int rc;
-
 	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, vital, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, window, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, start_us);
+}
+
+/* ?5 end, ?6..?13 the summary, ?14 now. */
+static void bind_rollup_values(sqlite3_stmt *q, int64_t end_us, const struct cl_agg_summary *a)
+{
 	sqlite3_bind_int64(q, 5, end_us);
 	sqlite3_bind_int64(q, 6, (sqlite3_int64)a->count);
 	sqlite3_bind_double(q, 7, a->min);
@@ -349,12 +418,171 @@ int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vit
 	sqlite3_bind_double(q, 11, a->p50);
 	sqlite3_bind_double(q, 12, a->p90);
 	sqlite3_bind_double(q, 13, a->p99);
+	sqlite3_bind_int64(q, 14, cl_time_now_us());
+}
+
+/* A new or changed rollup of the published window goes to the outbox. */
+static int rollup_published(struct cl_store *s, const char *patient, const char *vital,
+			    const char *window, int64_t start_us)
+{
+	if (!s->rollup_window[0] || strcmp(window, s->rollup_window) != 0)
+		return CL_OK;
+	return cl_store_rollup_outbox_put(s, patient, vital, window, start_us);
+}
+
+int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vital,
+			const char *window, int64_t start_us, int64_t end_us,
+			const struct cl_agg_summary *a, int *inserted)
+{
+	sqlite3_stmt *q = s->q[Q_ROLLUP];
+	int rc, added;
+
+	bind_rollup_key(q, patient, vital, window, start_us);
+	bind_rollup_values(q, end_us, a);
 	rc = run(s, Q_ROLLUP, "store a rollup");
+	added = rc == CL_OK && sqlite3_changes(s->db) > 0;
+	if (inserted)
+		*inserted = added;
 	/* a new one (not one a replay made again) of the window published */
-	if (rc == CL_OK && s->rollup_window[0] && strcmp(window, s->rollup_window) == 0 &&
-	    sqlite3_changes(s->db) > 0)
-		rc = cl_store_rollup_outbox_put(s, patient, vital, window, start_us);
+	if (added)
+		rc = rollup_published(s, patient, vital, window, start_us);
 	return rc;
+}
+
+/* A row of ROLLUP_COLS. */
+static void read_rollup(sqlite3_stmt *q, struct cl_rollup_row *r)
+{
+	const char *st = (const char *)sqlite3_column_text(q, 10);
+
+	r->start_us = sqlite3_column_int64(q, 0);
+	r->end_us = sqlite3_column_int64(q, 1);
+	r->sum.count = (uint64_t)sqlite3_column_int64(q, 2);
+	r->sum.min = sqlite3_column_double(q, 3);
+	r->sum.max = sqlite3_column_double(q, 4);
+	r->sum.mean = sqlite3_column_double(q, 5);
+	r->sum.stddev = sqlite3_column_double(q, 6);
+	r->sum.p50 = sqlite3_column_double(q, 7);
+	r->sum.p90 = sqlite3_column_double(q, 8);
+	r->sum.p99 = sqlite3_column_double(q, 9);
+	r->status = st && strcmp(st, "corrected") == 0 ? CL_ROLLUP_CORRECTED : CL_ROLLUP_FINAL;
+	r->revision = sqlite3_column_int64(q, 11);
+}
+
+/* The one row q finds: CL_OK, CL_ENOENT or the error. */
+static int one_rollup(struct cl_store *s, int qi, struct cl_rollup_row *r)
+{
+	sqlite3_stmt *q = s->q[qi];
+	int rc = sqlite3_step(q);
+
+	if (rc == SQLITE_ROW)
+		read_rollup(q, r);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc == SQLITE_ROW)
+		return CL_OK;
+	return rc == SQLITE_DONE ? CL_ENOENT : cl_store_db_error(s, "read a rollup");
+}
+
+int cl_store_rollup_get(struct cl_store *s, const char *patient, const char *vital,
+			const char *window, int64_t start_us, struct cl_rollup_row *r)
+{
+	bind_rollup_key(s->q[Q_ROLLUP_GET], patient, vital, window, start_us);
+	return one_rollup(s, Q_ROLLUP_GET, r);
+}
+
+int cl_store_rollup_last(struct cl_store *s, const char *patient, const char *vital,
+			 const char *window, struct cl_rollup_row *r)
+{
+	sqlite3_stmt *q = s->q[Q_ROLLUP_LAST];
+
+	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, vital, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, window, -1, SQLITE_STATIC);
+	return one_rollup(s, Q_ROLLUP_LAST, r);
+}
+
+int cl_store_rollup_set(struct cl_store *s, const char *patient, const char *vital,
+			const char *window, const struct cl_rollup_row *r)
+{
+	sqlite3_stmt *q = s->q[Q_ROLLUP_SET];
+	int rc;
+
+	bind_rollup_key(q, patient, vital, window, r->start_us);
+	bind_rollup_values(q, r->end_us, &r->sum);
+	sqlite3_bind_text(q, 15, cl_rollup_status_name(r->status), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 16, r->revision);
+	rc = run(s, Q_ROLLUP_SET, "store a rollup");
+	return rc == CL_OK ? rollup_published(s, patient, vital, window, r->start_us) : rc;
+}
+
+int cl_store_rollup_delete(struct cl_store *s, const char *patient, const char *vital,
+			   const char *window, int64_t start_us)
+{
+	bind_rollup_key(s->q[Q_ROLLUP_DELETE], patient, vital, window, start_us);
+	return run(s, Q_ROLLUP_DELETE, "remove a rollup");
+}
+
+int cl_store_rollups_touching(struct cl_store *s, const char *patient, const char *vital,
+			      const char *window, int64_t lo_us, int64_t hi_us,
+			      struct cl_rollup_row **rows, size_t *n)
+{
+	sqlite3_stmt *q = s->q[Q_ROLLUP_TOUCHING];
+	size_t cap = 0;
+	int rc;
+
+	*rows = NULL;
+	*n = 0;
+	bind_rollup_key(q, patient, vital, window, lo_us);
+	sqlite3_bind_int64(q, 5, hi_us);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cl_grow(rows, &cap, *n, sizeof(**rows), 4) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		read_rollup(q, &(*rows)[*n]);
+		(*rows)[(*n)++].vital = vital;
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc == SQLITE_DONE)
+		return CL_OK;
+	cl_free(*rows);
+	*rows = NULL;
+	*n = 0;
+	return rc == SQLITE_NOMEM ? cl_error_set(CL_ENOMEM, "no memory for rollups")
+				  : cl_store_db_error(s, "read rollups");
+}
+
+int cl_store_vital_points(struct cl_store *s, const char *patient, const char *vital,
+			  int64_t from_us, int64_t to_us, struct cl_point **points, size_t *n)
+{
+	sqlite3_stmt *q = s->q[Q_POINTS];
+	size_t cap = 0;
+	int rc;
+
+	*points = NULL;
+	*n = 0;
+	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, vital, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, from_us);
+	sqlite3_bind_int64(q, 4, to_us);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cl_grow(points, &cap, *n, sizeof(**points), 256) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		(*points)[*n].ts = sqlite3_column_int64(q, 0);
+		(*points)[(*n)++].v = sqlite3_column_double(q, 1);
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc == SQLITE_DONE)
+		return CL_OK;
+	cl_free(*points);
+	*points = NULL;
+	*n = 0;
+	return rc == SQLITE_NOMEM ? cl_error_set(CL_ENOMEM, "no memory for vital values")
+				  : cl_store_db_error(s, "read vital values");
 }
 
 int cl_store_put_news2(struct cl_store *s, const char *patient, int64_t ts_us,
@@ -471,14 +699,40 @@ static void put_text(FILE *f, const char *key, const char *text)
 	json_decref(j);
 }
 
-int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_us,
-			 int64_t to_us, const char *window, int limit, unsigned fields,
-			 char **out, size_t *len, int64_t *rows)
+/* One rollup row of the vitals JSON. */
+static void put_rollup_row(FILE *f, const char *open, unsigned fields,
+			   const struct cl_rollup_row *r)
 {
-	int raw = !window || !*window || strcmp(window, "raw") == 0;
+	const double stat[] = { r->sum.min, r->sum.max, r->sum.mean, r->sum.stddev,
+				r->sum.p50, r->sum.p90, r->sum.p99 };
+
+	put_time(f, open, "start", r->start_us);
+	if (fields & CL_VITALS_END)
+		put_time(f, ",", "end", r->end_us);
+	put_text(f, "type", r->vital);
+	if (fields & CL_VITALS_COUNT)
+		fprintf(f, ",\"count\":%llu", (unsigned long long)r->sum.count);
+	for (int i = 2; cl_store_vitals_fields[i]; i++)
+		if (fields & (1u << i))
+			put_real(f, cl_store_vitals_fields[i], stat[i - 2]);
+	put_text(f, "status", cl_rollup_status_name(r->status));
+	fprintf(f, ",\"revision\":%lld}", (long long)r->revision);
+}
+
+/* Whether shown row a comes before stored row (start, vital). */
+static int before(const struct cl_rollup_row *a, int64_t start, const char *vital)
+{
+	return a->start_us < start || (a->start_us == start && strcmp(a->vital, vital) < 0);
+}
+
+int cl_store_vitals_json(struct cl_store *s, const struct cl_vitals_query *v, char **out,
+			 size_t *len, int64_t *rows)
+{
+	int raw = !v->window || !*v->window || strcmp(v->window, "raw") == 0;
 	sqlite3_stmt *q = s->q[raw ? Q_RAW : Q_ROLLUPS];
+	size_t x = 0;
 	FILE *f;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*out = NULL;
 	*len = 0;
@@ -486,35 +740,52 @@ int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_u
 	f = open_memstream(out, len);
 	if (!f)
 		return cl_error_set(CL_ENOMEM, "out of memory for the vitals");
-	sqlite3_bind_text(q, 1, patient, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, from_us);
-	sqlite3_bind_int64(q, 3, to_us);
-	sqlite3_bind_int(q, 4, limit);
+	sqlite3_bind_text(q, 1, v->patient, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, v->from_us);
+	sqlite3_bind_int64(q, 3, v->to_us);
+	sqlite3_bind_int(q, 4, v->limit);
 	if (!raw)
-		sqlite3_bind_text(q, 5, window, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, v->window, -1, SQLITE_STATIC);
 	fputc('[', f);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *open = (*rows)++ ? ",{" : "{";
-
+	while (*rows < v->limit && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (raw) {
-			put_time(f, open, "ts", sqlite3_column_int64(q, 0));
+			put_time(f, (*rows)++ ? ",{" : "{", "ts", sqlite3_column_int64(q, 0));
 			put_text(f, "type", (const char *)sqlite3_column_text(q, 1));
 			put_real(f, "value", sqlite3_column_double(q, 2));
 			put_text(f, "device_id", (const char *)sqlite3_column_text(q, 3));
-		} else {
-			put_time(f, open, "start", sqlite3_column_int64(q, 0));
-			if (fields & CL_VITALS_END)
-				put_time(f, ",", "end", sqlite3_column_int64(q, 1));
-			put_text(f, "type", (const char *)sqlite3_column_text(q, 2));
-			if (fields & CL_VITALS_COUNT)
-				fprintf(f, ",\"count\":%lld", (long long)sqlite3_column_int64(q, 3));
-			for (int i = 2; cl_store_vitals_fields[i]; i++)
-				if (fields & (1u << i))
-					put_real(f, cl_store_vitals_fields[i],
-						 sqlite3_column_double(q, 2 + i));
+			fputc('}', f);
+			continue;
 		}
-		fputc('}', f);
+		const char *vital = (const char *)sqlite3_column_text(q, 2);
+		const char *st = (const char *)sqlite3_column_text(q, 11);
+		struct cl_rollup_row r = {
+			.vital = vital ? vital : "",
+			.start_us = sqlite3_column_int64(q, 0),
+			.end_us = sqlite3_column_int64(q, 1),
+			.sum = { .count = (uint64_t)sqlite3_column_int64(q, 3),
+				 .min = sqlite3_column_double(q, 4),
+				 .max = sqlite3_column_double(q, 5),
+				 .mean = sqlite3_column_double(q, 6),
+				 .stddev = sqlite3_column_double(q, 7),
+				 .p50 = sqlite3_column_double(q, 8),
+				 .p90 = sqlite3_column_double(q, 9),
+				 .p99 = sqlite3_column_double(q, 10) },
+			.status = st && strcmp(st, "corrected") == 0 ? CL_ROLLUP_CORRECTED
+								     : CL_ROLLUP_FINAL,
+			.revision = sqlite3_column_int64(q, 12),
+		};
+
+		/* the open windows shown beside the stored ones, in order */
+		while (x < v->nextra && *rows < v->limit &&
+		       before(&v->extra[x], r.start_us, r.vital))
+			put_rollup_row(f, (*rows)++ ? ",{" : "{", v->fields, &v->extra[x++]);
+		if (*rows < v->limit)
+			put_rollup_row(f, (*rows)++ ? ",{" : "{", v->fields, &r);
 	}
+	if (*rows >= v->limit)
+		rc = SQLITE_DONE;
+	while (rc == SQLITE_DONE && x < v->nextra && *rows < v->limit)
+		put_rollup_row(f, (*rows)++ ? ",{" : "{", v->fields, &v->extra[x++]);
 	fputc(']', f);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
@@ -647,7 +918,26 @@ int cl_store_alert_open(struct cl_store *s, const struct cl_store_alert *a)
 	sqlite3_bind_int64(q, 8, a->id);
 	sqlite3_bind_text(q, 9, a->category ? a->category : "clinical", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 10, a->raised_us ? a->raised_us : a->start_us);
+	if (a->learned_us)
+		sqlite3_bind_int64(q, 11, a->learned_us);
+	else
+		sqlite3_bind_null(q, 11);
 	return run(s, Q_ALERT_OPEN, "open an alert");
+}
+
+int cl_store_alert_live(struct cl_store *s, int64_t id)
+{
+	sqlite3_bind_int64(s->q[Q_ALERT_LIVE], 1, id);
+	return run(s, Q_ALERT_LIVE, "mark an alert live");
+}
+
+int cl_store_alerts_end_retrospective(struct cl_store *s)
+{
+	if (sqlite3_exec(s->db, "UPDATE alert SET closed_us = max(opened_us, coalesce(raised_us, 0))"
+			 " WHERE closed_us IS NULL AND learned_us IS NOT NULL", NULL, NULL,
+			 NULL) != SQLITE_OK)
+		return cl_store_db_error(s, "end retrospective alerts");
+	return CL_OK;
 }
 
 int cl_store_alert_held(struct cl_store *s, const struct cl_store_alert *a)
@@ -843,6 +1133,12 @@ static json_t *alert_row(sqlite3_stmt *q)
 	json_object_set_new(o, "category", json_string((const char *)sqlite3_column_text(q, 11)));
 	cl_store_json_time(o, "raised", sqlite3_column_type(q, 12) == SQLITE_NULL
 					    ? sqlite3_column_int64(q, 5) : sqlite3_column_int64(q, 12));
+	/* learned after its episode (or while its end is not yet known) */
+	if (sqlite3_column_count(q) > 13 && sqlite3_column_type(q, 13) != SQLITE_NULL) {
+		json_object_set_new(o, "retrospective", json_true());
+		cl_store_json_time(o, "learned", sqlite3_column_int64(q, 13));
+		json_object_set_new(o, "open", json_false());
+	}
 	return o;
 }
 
@@ -943,8 +1239,9 @@ int cl_store_alerts_json(struct cl_store *s, const struct cl_store_alert_filter 
 	cl_store_ward_sql(s, "alert.patient_id", ward, sizeof(ward));
 	snprintf(text, sizeof(text),
 		 "SELECT id, rule, patient_id, device_id, severity, opened_us, closed_us, acked_us,"
-		 " value, message, acked_by, category, raised_us FROM alert WHERE opened_us >= ?1"
-		 " AND (?2 IS NULL OR patient_id = ?2) AND (?3 = 0 OR closed_us IS NULL)"
+		 " value, message, acked_by, category, raised_us, learned_us FROM alert"
+		 " WHERE opened_us >= ?1 AND (?2 IS NULL OR patient_id = ?2)"
+		 " AND (?3 = 0 OR (closed_us IS NULL AND learned_us IS NULL))"
 		 " AND (?7 IS NULL OR category = ?7)"
 		 " AND (?4 = 0 OR id = ?4)"
 		 " AND (?6 IS NULL OR patient_id = '' OR"
@@ -958,8 +1255,8 @@ int cl_store_open_alerts(struct cl_store *s, long *count)
 	sqlite3_stmt *q;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM alert WHERE closed_us IS NULL", -1, &q,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM alert WHERE closed_us IS NULL"
+			       " AND learned_us IS NULL", -1, &q, NULL) != SQLITE_OK)
 		return cl_store_db_error(s, "count alerts");
 	rc = sqlite3_step(q);
 	*count = rc == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : 0;

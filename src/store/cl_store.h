@@ -41,6 +41,10 @@ void cl_store_rollback(struct cl_store *s);
  * from `replay_from` rebuilds the state of windows still open. */
 int cl_store_checkpoint_get(struct cl_store *s, const char *consumer,
 			    uint64_t *processed, uint64_t *replay_from);
+/* The stream's watermark as last committed (never moves back; INT64_MIN
+ * before the first): windows ending at or before it were closed. */
+int cl_store_watermark_get(struct cl_store *s, int64_t *wm);
+int cl_store_watermark_set(struct cl_store *s, int64_t wm);
 int cl_store_checkpoint_set(struct cl_store *s, const char *consumer,
 			    uint64_t processed, uint64_t replay_from);
 
@@ -58,10 +62,38 @@ int cl_store_put_vital(struct cl_store *s, const char *source, uint64_t offset,
 		       const char *patient, const char *device, const char *vital,
 		       int64_t ts_us, double value);
 
-/* A closed window (ignored if already stored: replays are idempotent). */
+/* A closed window, final at revision 1; ignored if that window is stored
+ * already (*inserted 0; inserted may be NULL). */
 int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vital,
 			const char *window, int64_t start_us, int64_t end_us,
-			const struct cl_agg_summary *a);
+			const struct cl_agg_summary *a, int *inserted);
+
+/* The stored rollup of a window, or CL_ENOENT (r->vital is left alone). */
+int cl_store_rollup_get(struct cl_store *s, const char *patient, const char *vital,
+			const char *window, int64_t start_us, struct cl_rollup_row *r);
+
+/* The stored rollup of the vital's latest window, or CL_ENOENT. */
+int cl_store_rollup_last(struct cl_store *s, const char *patient, const char *vital,
+			 const char *window, struct cl_rollup_row *r);
+
+/* Writes a window as r says (status, revision), replacing the row of its
+ * start; a window published to Kafka is queued again. */
+int cl_store_rollup_set(struct cl_store *s, const char *patient, const char *vital,
+			const char *window, const struct cl_rollup_row *r);
+
+int cl_store_rollup_delete(struct cl_store *s, const char *patient, const char *vital,
+			   const char *window, int64_t start_us);
+
+/* The stored windows of a vital that start at or before hi_us and end at
+ * or after lo_us, by start (cl_malloc'd, *n of them). */
+int cl_store_rollups_touching(struct cl_store *s, const char *patient, const char *vital,
+			      const char *window, int64_t lo_us, int64_t hi_us,
+			      struct cl_rollup_row **rows, size_t *n);
+
+/* A vital's stored values with event times in [from_us, to_us), in time
+ * order (cl_malloc'd, *n of them). */
+int cl_store_vital_points(struct cl_store *s, const char *patient, const char *vital,
+			  int64_t from_us, int64_t to_us, struct cl_point **points, size_t *n);
 
 /* The patient's NEWS2 now, from the latest value of each parameter (and,
  * when worse than the minute's so far, the minute's in news2_minute). */
@@ -87,14 +119,26 @@ enum {
  * "min", ...), NULL-terminated. */
 extern const char *const cl_store_vitals_fields[];
 
+/* What GET /api/v1/patients/{id}/vitals asks for. */
+struct cl_vitals_query {
+	const char *patient;
+	int64_t from_us, to_us;      /* event times, or window starts */
+	const char *window;          /* "raw", or a window's name ("1m") */
+	int limit;
+	unsigned fields;             /* CL_VITALS_* */
+	/* windows not stored, shown among the stored ones (the open ones,
+	 * provisional), sorted by start and vital */
+	const struct cl_rollup_row *extra;
+	size_t nextra;
+};
+
 /* Rows for GET /api/v1/patients/{id}/vitals, as a JSON array string
- * (malloc'd, *len bytes; *rows of them): raw events, or rollups of
- * `window` ("1m", "1h") with the `fields` asked for. Written as text
- * straight from the rows (a week of minutes is 60,000 of them), numbers
- * as jansson writes them. */
-int cl_store_vitals_json(struct cl_store *s, const char *patient, int64_t from_us,
-			 int64_t to_us, const char *window, int limit, unsigned fields,
-			 char **json, size_t *len, int64_t *rows);
+ * (malloc'd, *len bytes; *rows of them): raw events, or rollups of the
+ * window with the fields asked for, each with its status and revision.
+ * Written as text straight from the rows (a week of minutes is 60,000 of
+ * them), numbers as jansson writes them. */
+int cl_store_vitals_json(struct cl_store *s, const struct cl_vitals_query *q, char **json,
+			 size_t *len, int64_t *rows);
 
 /* NEWS2 over time, as a JSON array string (cl_malloc'd): the worst score
  * of each bucket_us (a multiple of a minute) from from_us to to_us, each
@@ -120,12 +164,20 @@ struct cl_store_alert {
 	int readings;                  /* held: readings that met the condition */
 	double value;
 	const char *message;           /* held: the detail for the reviewer */
+	int64_t learned_us;            /* opened: when an alert learned from late
+					* data was learned (retrospective); 0: live */
 };
 
 int cl_store_alert_open(struct cl_store *s, const struct cl_store_alert *a);
 /* Records an alert held back (alert_held), with why. */
 int cl_store_alert_held(struct cl_store *s, const struct cl_store_alert *a);
 int cl_store_alert_close(struct cl_store *s, int64_t id, int64_t ts_us);
+/* An alert opened as learned late whose episode was still going when the
+ * data caught up: a live alert after all. */
+int cl_store_alert_live(struct cl_store *s, int64_t id);
+/* At start: retrospective alerts a restart cut short (their end was not
+ * yet known) end at their confirmation. */
+int cl_store_alerts_end_retrospective(struct cl_store *s);
 int cl_store_alert_ack(struct cl_store *s, int64_t id, const char *by, int *changed);
 int cl_store_alerts_open_each(struct cl_store *s,
 			      void (*fn)(void *arg, int64_t id, const char *rule,

@@ -152,7 +152,8 @@ int cl_store_rollup_outbox_next(struct cl_store *s, int64_t after, int64_t *seq,
 	/* an entry whose rollup is gone (a rebuilt store) is passed over */
 	if (sqlite3_prepare_v2(cl_store_sqlite(s),
 			       "SELECT o.seq, r.patient_id, r.vital, r.window, r.start_us, r.end_us,"
-			       " r.count, r.min, r.max, r.mean, r.stddev, r.p50, r.p90, r.p99"
+			       " r.count, r.min, r.max, r.mean, r.stddev, r.p50, r.p90, r.p99,"
+			       " r.status, r.revision"
 			       " FROM rollup_outbox o JOIN vital_rollup r ON r.patient_id ="
 			       " o.patient_id AND r.window = o.window AND r.start_us = o.start_us"
 			       " AND r.vital = o.vital WHERE o.seq > ?1 ORDER BY o.seq LIMIT 1", -1,
@@ -183,6 +184,8 @@ int cl_store_rollup_outbox_next(struct cl_store *s, int64_t after, int64_t *seq,
 	json_object_set_new(o, "count", json_integer(sqlite3_column_int64(q, 6)));
 	for (int i = 0; i < 7; i++)
 		put_num(o, stats[i], q, 7 + i);
+	json_object_set_new(o, "status", json_string((const char *)sqlite3_column_text(q, 14)));
+	json_object_set_new(o, "revision", json_integer(sqlite3_column_int64(q, 15)));
 	sqlite3_finalize(q);
 	doc = json_dumps(o, JSON_COMPACT);
 	json_decref(o);

@@ -44,16 +44,19 @@ int cl_store_outbox_pending(struct cl_store *s, int64_t after, int64_t *n);
 /*
  * The rollup outbox: per-window vitals rollups for Kafka out, its only
  * consumer. While a window is named (cl_store_rollup_outbox_window, on
- * the connection that writes rollups), each new rollup of that window is
- * queued, by key, in the transaction that stores it; an entry is removed
- * once delivered (done).
+ * the connection that writes rollups), each new rollup of that window,
+ * and each correction of one, is queued, by key, in the transaction that
+ * stores it; an entry is removed once delivered (done). An entry is read
+ * as the row is when it is read: a window corrected before its first
+ * entry was delivered goes out corrected, twice.
  */
 void cl_store_rollup_outbox_window(struct cl_store *s, const char *window);
 int cl_store_rollup_outbox_put(struct cl_store *s, const char *patient, const char *vital,
 			       const char *window, int64_t start_us);
 /* The first entry after seq `after` as a JSON object (cl_malloc'd):
  * patient_id, vital, unit, window, start, end, count, min, max, mean,
- * stddev, p50, p90, p99; CL_ENOENT if none. */
+ * stddev, p50, p90, p99, status ("final", "corrected"), revision;
+ * CL_ENOENT if none. */
 int cl_store_rollup_outbox_next(struct cl_store *s, int64_t after, int64_t *seq, char **json);
 /* Removes the entries up to seq. */
 int cl_store_rollup_outbox_done(struct cl_store *s, int64_t seq);

@@ -84,6 +84,12 @@ struct cl_rule_state {
 	 * here): when it began, when it was raised, its worst value */
 	int64_t adopted_since, adopted_raised;
 	double adopted_worst;
+	/* the open alert: when its episode began and it was raised; learned:
+	 * when, if it was learned from late data (0: live); pending: learned
+	 * late, its end not yet known (paged if the data catch up with it
+	 * still going, retrospective if it ends first) */
+	int64_t alert_since, alert_raised, learned;
+	uint8_t pending;
 };
 
 /* cl_rule_state.alert of an episode raised on another node. */

@@ -14,21 +14,25 @@
 #include "core/cl_worker.h"
 #include "bronze/cl_blog.h"
 #include "store/cl_store.h"
+#include "stream/cl_rollup_fix.h"
 
+#include <jansson.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <string.h>
 
-enum { OP_VITAL, OP_ROLLUP, OP_NEWS2, OP_ALERT_OPEN, OP_ALERT_CLOSE, OP_ALERT_HELD, OP_OUTBOX,
-       OP_CHECKPOINT };
+enum { OP_VITAL, OP_ROLLUP, OP_ROLLUP_FIX, OP_NEWS2, OP_ALERT_OPEN, OP_ALERT_CLOSE,
+       OP_ALERT_LIVE, OP_ALERT_HELD, OP_OUTBOX, OP_CHECKPOINT, OP_WATERMARK };
 
 struct op {
 	uint32_t size;           /* the whole operation, a multiple of 8 */
 	uint32_t type;
 	const char *name[3];     /* static names, by type */
-	int64_t a, b;            /* times; the alert id */
+	const struct cl_window_spec *spec;  /* rollups */
+	int64_t a, b, c;         /* times; the alert id; a watermark */
 	uint64_t off, off2;
 	double v;
 	int32_t n, present;
@@ -54,6 +58,9 @@ struct cl_sink {
 	size_t max_pending;
 	void (*on_commit)(void *arg);
 	void *arg;
+	cl_sink_corrected_fn on_corrected;
+	void *corrected_arg;
+	struct cl_rollup_fixes fx;  /* the writer's, for the transaction */
 	struct buf *cur;         /* the processor's */
 	struct cl_worker *worker;  /* cl-store: poked when work is handed over */
 	pthread_mutex_t mu;
@@ -143,18 +150,36 @@ int cl_sink_vital(struct cl_sink *k, const char *source, uint64_t offset, const 
 	return CL_OK;
 }
 
-int cl_sink_rollup(struct cl_sink *k, const char *patient, const char *vital, const char *window,
-		   int64_t start_us, int64_t end_us, const struct cl_agg_summary *a)
+int cl_sink_rollup(struct cl_sink *k, const char *patient, const char *vital,
+		   const struct cl_window_spec *spec, int64_t start_us, int64_t end_us,
+		   const struct cl_agg_summary *a, int64_t watermark)
 {
 	struct op *o = op_new(k, OP_ROLLUP, patient, NULL, NULL, 0);
 
 	if (!o)
 		return NOMEM();
 	o->name[0] = vital;
-	o->name[1] = window;
+	o->spec = spec;
 	o->a = start_us;
 	o->b = end_us;
+	o->c = watermark;
 	o->u.sum = *a;
+	return CL_OK;
+}
+
+int cl_sink_rollup_fix(struct cl_sink *k, const char *patient, const char *vital,
+		       const struct cl_window_spec *spec, int64_t lo, int64_t hi,
+		       int64_t watermark)
+{
+	struct op *o = op_new(k, OP_ROLLUP_FIX, patient, NULL, NULL, 0);
+
+	if (!o)
+		return NOMEM();
+	o->name[0] = vital;
+	o->spec = spec;
+	o->a = lo;
+	o->b = hi;
+	o->c = watermark;
 	return CL_OK;
 }
 
@@ -175,7 +200,8 @@ int cl_sink_news2(struct cl_sink *k, const char *patient, int64_t ts_us, int sco
 
 int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const char *category,
 		       const char *patient, const char *device, const char *severity,
-		       int64_t start_us, int64_t raised_us, double value, const char *message)
+		       int64_t start_us, int64_t raised_us, double value, const char *message,
+		       int64_t learned_us)
 {
 	struct op *o = op_new(k, OP_ALERT_OPEN, patient, device, message, strlen(message));
 
@@ -188,6 +214,7 @@ int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const ch
 	o->a = start_us;
 	o->off = (uint64_t)raised_us;
 	o->v = value;
+	o->c = learned_us;
 	return CL_OK;
 }
 
@@ -221,11 +248,31 @@ int cl_sink_alert_close(struct cl_sink *k, int64_t id, int64_t ts_us)
 	return CL_OK;
 }
 
+int cl_sink_alert_live(struct cl_sink *k, int64_t id)
+{
+	struct op *o = op_new(k, OP_ALERT_LIVE, NULL, NULL, NULL, 0);
+
+	if (!o)
+		return NOMEM();
+	o->b = id;
+	return CL_OK;
+}
+
 int cl_sink_outbox(struct cl_sink *k, const char *json, size_t len)
 {
 	struct op *o = op_new(k, OP_OUTBOX, NULL, NULL, json, len);
 
 	return o ? CL_OK : NOMEM();
+}
+
+int cl_sink_watermark(struct cl_sink *k, int64_t wm)
+{
+	struct op *o = op_new(k, OP_WATERMARK, NULL, NULL, NULL, 0);
+
+	if (!o)
+		return NOMEM();
+	o->a = wm;
+	return CL_OK;
 }
 
 int cl_sink_checkpoint(struct cl_sink *k, const char *consumer, uint64_t processed,
@@ -241,15 +288,20 @@ int cl_sink_checkpoint(struct cl_sink *k, const char *consumer, uint64_t process
 	return CL_OK;
 }
 
-static int apply_op(struct cl_store *st, const struct op *o)
+static int apply_op(struct cl_sink *k, const struct op *o)
 {
+	struct cl_store *st = k->store;
+
 	switch (o->type) {
 	case OP_VITAL:
 		return cl_store_put_vital(st, o->name[0], o->off, str(o, 0), str(o, 1), o->name[1],
 					  o->a, o->v);
 	case OP_ROLLUP:
-		return cl_store_put_rollup(st, str(o, 0), o->name[0], o->name[1], o->a, o->b,
-					   &o->u.sum);
+		return cl_rollup_fix_emitted(st, &k->fx, o->spec, str(o, 0), o->name[0], o->a, o->b,
+					     &o->u.sum, o->c);
+	case OP_ROLLUP_FIX:
+		return cl_rollup_fix_span(st, &k->fx, o->spec, str(o, 0), o->name[0], o->a, o->b,
+					  o->c);
 	case OP_NEWS2:
 		return cl_store_put_news2(st, str(o, 0), o->a, o->n, o->name[0], o->u.scores,
 					  o->present);
@@ -257,7 +309,8 @@ static int apply_op(struct cl_store *st, const struct op *o)
 		return cl_store_alert_open(st, &(struct cl_store_alert){
 			.id = o->b, .rule = o->name[0], .category = o->name[2], .patient = str(o, 0),
 			.device = str(o, 1), .severity = o->name[1], .start_us = o->a,
-			.raised_us = (int64_t)o->off, .value = o->v, .message = str(o, 2) });
+			.raised_us = (int64_t)o->off, .value = o->v, .message = str(o, 2),
+			.learned_us = o->c });
 	case OP_ALERT_HELD:
 		return cl_store_alert_held(st, &(struct cl_store_alert){
 			.rule = o->name[0], .category = o->name[2], .patient = str(o, 0),
@@ -265,10 +318,14 @@ static int apply_op(struct cl_store *st, const struct op *o)
 			.raised_us = o->b, .readings = o->n, .value = o->v, .message = str(o, 2) });
 	case OP_ALERT_CLOSE:
 		return cl_store_alert_close(st, o->b, o->a);
+	case OP_ALERT_LIVE:
+		return cl_store_alert_live(st, o->b);
 	case OP_OUTBOX:
 		return cl_store_outbox_put(st, str(o, 2), o->slen[2]);
 	case OP_CHECKPOINT:
 		return cl_store_checkpoint_set(st, o->name[0], o->off, o->off2);
+	case OP_WATERMARK:
+		return cl_store_watermark_set(st, o->a);
 	}
 	return cl_error_set(CL_EINVAL, "unknown store operation %u", o->type);
 }
@@ -283,6 +340,7 @@ static int write_all(struct cl_sink *k, struct buf *first, struct buf *last, int
 	int rc = cl_store_begin(k->store), begun = rc == CL_OK;
 
 	*outbox = 0;
+	cl_rollup_fixes_reset(&k->fx);
 	if (rc == CL_OK && cl_map_create(&latest) != CL_OK)
 		latest = NULL; /* no memory: write them all, as correct, only slower */
 	for (struct buf *b = first; rc == CL_OK && latest; b = b->next) {
@@ -313,7 +371,7 @@ static int write_all(struct cl_sink *k, struct buf *first, struct buf *last, int
 					continue;
 				}
 			}
-			rc = apply_op(k->store, o);
+			rc = apply_op(k, o);
 			at += o->size;
 		}
 		if (b == last)
@@ -489,6 +547,36 @@ static int commit_failed(struct cl_sink *k, struct cl_worker *w, struct retry *r
 	return 0;
 }
 
+/* After a commit: the windows it corrected, counted and handed on. */
+static void publish_corrected(struct cl_sink *k)
+{
+	size_t i;
+	json_t *o;
+
+	pthread_mutex_lock(&k->mu);
+	k->st.rollups_corrected += k->fx.ncorrected;
+	k->st.rollups_recomputed += k->fx.recomputed;
+	pthread_mutex_unlock(&k->mu);
+	json_array_foreach(k->fx.corrected, i, o) {
+		char *text;
+
+		if (!k->on_corrected)
+			break;
+		text = json_dumps(o, JSON_COMPACT);
+		if (text)
+			k->on_corrected(k->corrected_arg, text, strlen(text),
+					json_string_value(json_object_get(o, "patient_id")));
+		free(text);
+	}
+	cl_rollup_fixes_reset(&k->fx);
+}
+
+void cl_sink_on_corrected(struct cl_sink *k, cl_sink_corrected_fn fn, void *arg)
+{
+	k->on_corrected = fn;
+	k->corrected_arg = arg;
+}
+
 /* The cl-store worker: commits handed-over rows once their records are
  * durable, in transactions of a commit interval each. */
 static void sink_main(struct cl_worker *w, void *arg)
@@ -519,6 +607,7 @@ static void sink_main(struct cl_worker *w, void *arg)
 			continue;
 		}
 		interval = committed(k, &t, t0);
+		publish_corrected(k);
 		if (r.backoff)
 			cl_log_info("store", "event=writes_resumed failed_attempts=%llu",
 				    (unsigned long long)r.failed_in_row);
@@ -605,6 +694,7 @@ void cl_sink_stop(struct cl_sink *k)
 		k->head = next;
 	}
 	free_buf(k->cur);
+	cl_rollup_fixes_reset(&k->fx);
 	cl_store_close(k->store);
 	pthread_mutex_destroy(&k->mu);
 	pthread_cond_destroy(&k->space);

@@ -20,6 +20,7 @@
 #define CL_SINK_H
 
 #include "stream/cl_agg.h"
+#include "stream/cl_window.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,7 +36,14 @@ struct cl_sink_stats {
 	uint64_t pending_bytes;
 	uint64_t commit_us[12];     /* commits by duration: <= 0.25 ms << i */
 	uint64_t commit_us_sum;
+	uint64_t rollups_corrected;  /* windows changed after they were final */
+	uint64_t rollups_recomputed; /* windows made from the stored values */
 };
+
+/* A window changed after it was final, as JSON (cl_rollup_fix.h), once
+ * its transaction committed; on the writer's thread. */
+typedef void (*cl_sink_corrected_fn)(void *arg, const char *json, size_t len,
+				     const char *patient);
 
 /* Takes the store (the writer's connection) and closes it on stop.
  * logs: the bronze logs the rows come from (NULL for none); a buffer is
@@ -54,15 +62,31 @@ void cl_sink_stop(struct cl_sink *k);
 
 int cl_sink_vital(struct cl_sink *k, const char *source, uint64_t offset, const char *patient,
 		  const char *device, const char *vital, int64_t ts_us, double value);
-int cl_sink_rollup(struct cl_sink *k, const char *patient, const char *vital, const char *window,
-		   int64_t start_us, int64_t end_us, const struct cl_agg_summary *a);
+/* Set before the first operation. */
+void cl_sink_on_corrected(struct cl_sink *k, cl_sink_corrected_fn fn, void *arg);
+
+/* A window the live windows closed, with the window's watermark then
+ * (stored as cl_rollup_fix_emitted says; spec must outlive the sink). */
+int cl_sink_rollup(struct cl_sink *k, const char *patient, const char *vital,
+		   const struct cl_window_spec *spec, int64_t start_us, int64_t end_us,
+		   const struct cl_agg_summary *a, int64_t watermark);
+/* Closed windows late values belong to (cl_window_late_span), to be made
+ * from the stored values. */
+int cl_sink_rollup_fix(struct cl_sink *k, const char *patient, const char *vital,
+		       const struct cl_window_spec *spec, int64_t lo, int64_t hi,
+		       int64_t watermark);
 int cl_sink_news2(struct cl_sink *k, const char *patient, int64_t ts_us, int score,
 		  const char *risk, const int scores[7], int present);
 /* An alert opened: start_us is the start of the episode (event time),
- * raised_us when it was confirmed. category: "clinical" or "technical". */
+ * raised_us when it was confirmed. category: "clinical" or "technical".
+ * learned_us: when an alert learned from late data was learned (it is
+ * retrospective until cl_sink_alert_live); 0 for a live one. */
 int cl_sink_alert_open(struct cl_sink *k, int64_t id, const char *rule, const char *category,
 		       const char *patient, const char *device, const char *severity,
-		       int64_t start_us, int64_t raised_us, double value, const char *message);
+		       int64_t start_us, int64_t raised_us, double value, const char *message,
+		       int64_t learned_us);
+/* An alert opened as learned late turned out to be going on still. */
+int cl_sink_alert_live(struct cl_sink *k, int64_t id);
 /* An alert held back (reason "artifact", "not_persistent", "suppressed"):
  * what would have raised it, from start_us to end_us, in so many readings,
  * its most extreme value, and a detail for the reviewer. */
@@ -72,6 +96,8 @@ int cl_sink_alert_held(struct cl_sink *k, const char *rule, const char *category
 		       double value);
 int cl_sink_alert_close(struct cl_sink *k, int64_t id, int64_t ts_us);
 int cl_sink_outbox(struct cl_sink *k, const char *json, size_t len);
+/* The windows' watermark, with the checkpoint (cl_store_watermark_set). */
+int cl_sink_watermark(struct cl_sink *k, int64_t wm);
 int cl_sink_checkpoint(struct cl_sink *k, const char *consumer, uint64_t processed,
 		       uint64_t replay_from);
 

@@ -79,6 +79,15 @@ struct patient {
 	struct baseline base[CL_VITAL_COUNT];
 	int live_news2[3];       /* the NEWS2 last published live: score, risk,
 				  * parameters; score -1: none yet */
+	int64_t latest_ts;       /* event time of its latest reading */
+	/* Late data: readings older than latest_ts by more than the lateness
+	 * are the patient's late timeline, a patient of their own (shadow),
+	 * whose rules run in its event time apart from the live ones and
+	 * whose alerts are retrospective. */
+	struct patient *late;
+	struct patient *next_late;          /* s->late_patients */
+	int64_t late_mono;                  /* shadow: when its last reading came */
+	uint8_t shadow;
 };
 
 /* Where a patient is and who looks after them (reference data). */
@@ -113,6 +122,14 @@ struct held_alert {
 	char text[];
 };
 
+/* Closed windows late values belong to, gathered over a batch and handed
+ * to the sink merged (a backlog's values share their windows). */
+struct late_span {
+	struct patient *p;
+	uint8_t vital, win;
+	int64_t lo, hi, watermark;
+};
+
 #define BASELINE_MIN_SAMPLES 20
 #define BASELINE_ALPHA 0.1
 
@@ -123,6 +140,9 @@ struct cl_stream {
 	struct cl_sink *sink;
 	int64_t last_alert_id;   /* alert ids are chosen here, in order */
 	struct cl_window_op *win[CL_STREAM_MAX_WINDOWS];
+	struct late_span *late;  /* this batch's, to be corrected */
+	size_t nlate, cap_late;
+	size_t last_late[CL_STREAM_MAX_WINDOWS]; /* each window's latest span + 1 */
 	struct cl_map *patients;
 	struct cl_map *devices;
 	struct cl_map *refs;     /* patient id -> struct reference */
@@ -158,6 +178,11 @@ struct cl_stream {
 	int64_t last_settle_ts;  /* event time suspect runs were last settled at */
 	int charted;             /* the value being applied was charted (a FHIR
 				  * Observation), not streamed by a monitor */
+	int retro;               /* it is on a patient's late timeline */
+	struct patient *late_patients; /* those with a late timeline */
+	int npending;            /* alerts learned late, their end not yet known */
+	int64_t watermark;       /* the windows', as far as it went (committed
+				  * with the checkpoint) */
 	struct cl_stream_counters c;
 };
 
@@ -166,6 +191,7 @@ void cl_stream_options_default(struct cl_stream_options *o)
 	memset(o, 0, sizeof(*o));
 	o->lateness_us = 30ll * 1000000;
 	o->idle_flush_us = 5ll * 1000000;
+	o->retrospective_after_us = 300ll * 1000000;
 	o->batch_records = 20000;
 	o->record_max_bytes = 4u << 20;
 	o->nwindows = 2;
@@ -273,34 +299,52 @@ static void on_window(void *arg, const struct cl_window_out *w)
 	struct cl_agg_summary sum;
 
 	cl_agg_summarise(w->agg, &sum);
-	if (cl_sink_rollup(s->sink, patient, cl_vital_name(v), w->spec->name, w->start_us,
-			   w->end_us, &sum) != CL_OK)
+	if (cl_sink_rollup(s->sink, patient, cl_vital_name(v), w->spec, w->start_us, w->end_us,
+			   &sum, w->watermark) != CL_OK)
 		s->store_failed = 1;
 	else
 		atomic_fetch_add(&s->c.rollups, 1);
 }
 
+static struct patient *new_patient(struct cl_stream *s, const char *id)
+{
+	size_t n = (size_t)(s->o.nrules ? s->o.nrules : 1);
+	struct patient *p = cl_calloc(1, sizeof(*p) + n * (sizeof(*p->rs) + sizeof(*p->art)));
+
+	if (!p)
+		return NULL;
+	/* the rules' states after the patient, in the same block */
+	p->rs = (struct cl_rule_state *)(p + 1);
+	p->art = (struct artifact_run *)(p->rs + n);
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->live_news2[0] = -1;
+	return p;
+}
+
 static struct patient *patient_of(struct cl_stream *s, const char *id)
 {
 	void **slot = cl_map_slot(s->patients, id, strlen(id), 1);
-	struct patient *p;
 
 	if (!slot)
 		return NULL;
-	if (!*slot) {
-		size_t n = (size_t)(s->o.nrules ? s->o.nrules : 1);
-
-		p = cl_calloc(1, sizeof(*p) + n * (sizeof(*p->rs) + sizeof(*p->art)));
-		if (!p)
-			return NULL;
-		/* the rules' states after the patient, in the same block */
-		p->rs = (struct cl_rule_state *)(p + 1);
-		p->art = (struct artifact_run *)(p->rs + n);
-		snprintf(p->id, sizeof(p->id), "%s", id);
-		p->live_news2[0] = -1;
-		*slot = p;
-	}
+	if (!*slot)
+		*slot = new_patient(s, id);
 	return *slot;
+}
+
+/* The patient's late timeline, begun if it has none. */
+static struct patient *late_of(struct cl_stream *s, struct patient *p)
+{
+	if (!p->late) {
+		p->late = new_patient(s, p->id);
+		if (!p->late)
+			return NULL;
+		p->late->shadow = 1;
+		p->next_late = s->late_patients;
+		s->late_patients = p;
+	}
+	p->late->late_mono = cl_time_mono_us();
+	return p->late;
 }
 
 /* Adds ward, bed and attending from the reference data. */
@@ -421,9 +465,13 @@ static void release_held(struct cl_stream *s, int drop)
 		s->held_tail = NULL;
 }
 
+/* An alert change, live and to the outbox. learned: when an alert
+ * learned from late data was learned (it is retrospective: "opened" is
+ * when its episode began, and the webhook does not page it); 0: live. */
 static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 		       const char *patient, const char *device, const char *state,
-		       int64_t ts, int64_t raised, double value, const char *message)
+		       int64_t ts, int64_t raised, double value, const char *message,
+		       int64_t opened, int64_t learned)
 {
 	char when[40], at[40];
 	json_t *o;
@@ -443,6 +491,13 @@ static void note_alert(struct cl_stream *s, int64_t id, const struct cl_rule *r,
 		return;
 	if (r->technical)
 		json_object_set_new(o, "notify", json_string(device_owner(s, patient)));
+	if (learned) {
+		cl_time_format_rfc3339(opened, when, sizeof(when), 3);
+		json_object_set_new(o, "opened", json_string(when));
+		cl_time_format_rfc3339(learned, when, sizeof(when), 3);
+		json_object_set_new(o, "learned", json_string(when));
+		json_object_set_new(o, "retrospective", json_true());
+	}
 	enrich(s, o, patient);
 	if (s->o.on_alert) {
 		char *text = json_dumps(o, JSON_COMPACT);
@@ -501,14 +556,60 @@ static int open_alert(struct cl_stream *s, const struct cl_rule *r, int ri, cons
 {
 	if (cl_sink_alert_open(s->sink, s->last_alert_id + 1, r->name,
 			       r->technical ? "technical" : "clinical", patient, device, r->severity,
-			       start, raised, value, msg) != CL_OK)
+			       start, raised, value, msg, 0) != CL_OK)
 		return CL_ENOMEM;
 	*id = ++s->last_alert_id;
-	note_alert(s, *id, r, patient, device, "open", start, raised, value, msg);
+	note_alert(s, *id, r, patient, device, "open", start, raised, value, msg, 0, 0);
 	if (ri >= 0) {
 		atomic_fetch_add(&s->c.raised[ri], 1);
 		atomic_fetch_add(&s->c.open[ri], 1);
 	}
+	return CL_OK;
+}
+
+/*
+ * Raises rule ri's alert for an episode learned late: on the patient's
+ * late timeline (s->retro), or live but confirmed by readings older than
+ * stream.retrospective_after. Stored at once, as learned now; published
+ * when its end is known: retrospective if it ended first (never paged),
+ * a live alert if the data catch up with it still going (promote_pending).
+ */
+static int open_late(struct cl_stream *s, struct cl_rule_state *st, const struct cl_rule *r,
+		     int ri, const char *patient, const char *device, double value,
+		     const char *msg, int64_t ts)
+{
+	int64_t now = cl_time_now_us();
+
+	if (cl_sink_alert_open(s->sink, s->last_alert_id + 1, r->name,
+			       r->technical ? "technical" : "clinical", patient, device, r->severity,
+			       st->since, ts, value, msg, now) != CL_OK)
+		return CL_ENOMEM;
+	st->alert = ++s->last_alert_id;
+	st->learned = now;
+	if (!s->retro) {
+		st->pending = 1;
+		s->npending++;
+	}
+	(void)ri;
+	return CL_OK;
+}
+
+/* An alert learned late ends at ts, before its episode was ever live:
+ * retrospective, published as such. */
+static int close_late(struct cl_stream *s, struct cl_rule_state *st, const struct cl_rule *r,
+		      int ri, const char *patient, const char *device, double value, int64_t ts)
+{
+	if (cl_sink_alert_close(s->sink, st->alert, ts) != CL_OK)
+		return CL_ENOMEM;
+	note_alert(s, st->alert, r, patient, device, "closed", ts, st->alert_raised, value, NULL,
+		   st->alert_since, st->learned);
+	atomic_fetch_add(&s->c.retrospective[ri], 1);
+	if (st->pending)
+		s->npending--;
+	st->alert = 0;
+	st->pending = 0;
+	st->learned = 0;
+	st->closed_at = ts;
 	return CL_OK;
 }
 
@@ -565,11 +666,11 @@ static int close_adopted(struct cl_stream *s, struct cl_rule_state *st, const st
 		 r->raise);
 	if (cl_sink_alert_open(s->sink, id, r->name, r->technical ? "technical" : "clinical",
 			       patient, device, r->severity, st->adopted_since, st->adopted_raised,
-			       st->adopted_worst, msg) != CL_OK ||
+			       st->adopted_worst, msg, 0) != CL_OK ||
 	    cl_sink_alert_close(s->sink, id, ts) != CL_OK)
 		return CL_ENOMEM;
 	s->last_alert_id = id;
-	note_alert(s, id, r, patient, device, "closed", ts, ts, value, NULL);
+	note_alert(s, id, r, patient, device, "closed", ts, ts, value, NULL, 0, 0);
 	st->alert = 0;
 	st->closed_at = ts;
 	return CL_OK;
@@ -608,9 +709,11 @@ static int evaluate(struct cl_stream *s, struct cl_rule_state *st, const char *p
 	case CL_RULE_CLEAR:
 		if (st->alert == CL_RULE_ADOPTED)
 			return close_adopted(s, st, r, ri, patient, device, value, ts);
+		if (st->learned)
+			return close_late(s, st, r, ri, patient, device, value, ts);
 		if (cl_sink_alert_close(s->sink, st->alert, ts) != CL_OK)
 			return CL_ENOMEM;
-		note_alert(s, st->alert, r, patient, device, "closed", ts, ts, value, NULL);
+		note_alert(s, st->alert, r, patient, device, "closed", ts, ts, value, NULL, 0, 0);
 		st->alert = 0;
 		st->closed_at = ts;
 		atomic_fetch_sub(&s->c.open[ri], 1);
@@ -630,9 +733,17 @@ static int evaluate(struct cl_stream *s, struct cl_rule_state *st, const char *p
 	case CL_RULE_RAISE:
 		snprintf(msg, sizeof(msg), "%s (%g %s %g)", r->description, st->worst,
 			 cl_rule_op_name(r->raise_op), r->raise);
-		if (open_alert(s, r, ri, patient, device, st->since, ts, st->worst, msg,
-			       &st->alert) != CL_OK)
+		st->alert_since = st->since;
+		st->alert_raised = ts;
+		/* learned late: on the late timeline, or confirmed by old readings */
+		if (s->retro || (s->o.retrospective_after_us > 0 &&
+				 ts < cl_time_now_us() - s->o.retrospective_after_us)) {
+			if (open_late(s, st, r, ri, patient, device, st->worst, msg, ts) != CL_OK)
+				return CL_ENOMEM;
+		} else if (open_alert(s, r, ri, patient, device, st->since, ts, st->worst, msg,
+				      &st->alert) != CL_OK) {
 			return CL_ENOMEM;
+		}
 		st->since = 0;
 		st->held = 0;
 		return CL_OK;
@@ -877,7 +988,8 @@ static int on_verdict(void *arg, enum cl_vital v, int64_t ts, double value,
 		p->have[np] = 1;
 		if (ts > p->last_ts)
 			p->last_ts = ts;
-		if (!p->dirty) {
+		/* the patient's NEWS2 now is the live timeline's */
+		if (!p->dirty && !p->shadow) {
 			p->dirty = 1;
 			p->next_dirty = s->dirty;
 			s->dirty = p;
@@ -967,12 +1079,96 @@ static int device_spoke(struct cl_stream *s, const struct cl_event *e)
 		if (cl_sink_alert_close(s->sink, d->alert, e->ts_us) != CL_OK)
 			return CL_ENOMEM;
 		note_alert(s, d->alert, &s->o.rules[ri], e->patient_id, e->device_id, "closed",
-			   e->ts_us, e->ts_us, 0, NULL);
+			   e->ts_us, e->ts_us, 0, NULL, 0, 0);
 		d->alert = 0;
 		d->closed_at = e->ts_us;
 		atomic_fetch_sub(&s->c.open[ri], 1);
 	}
 	return CL_OK;
+}
+
+/* How close two late spans of a window must be to be corrected as one:
+ * the next window start, the next window end, or a session's gap. */
+static int64_t span_join(const struct cl_window_spec *w)
+{
+	switch (w->kind) {
+	case CL_WIN_TUMBLING:
+		return w->size_us;
+	case CL_WIN_HOPPING:
+		return w->hop_us;
+	case CL_WIN_SLIDING:
+		return 1;
+	case CL_WIN_SESSION:
+		return w->gap_us;
+	}
+	return 1;
+}
+
+/* Notes the closed windows of window i a value at ts belongs to (late is
+ * cl_window_add's answer). */
+static int note_late(struct cl_stream *s, int i, struct patient *p, enum cl_vital v, int64_t ts,
+		     int late)
+{
+	int64_t lo, hi, wm = cl_window_watermark(s->win[i]);
+	struct late_span *l;
+
+	if (!cl_window_late_span(s->win[i], ts, late, &lo, &hi))
+		return CL_OK;
+	/* the same key's last span: join it if near (a backlog comes in order) */
+	if (s->last_late[i]) {
+		l = &s->late[s->last_late[i] - 1];
+		if (l->p == p && l->vital == v && lo >= l->lo &&
+		    lo <= l->hi + span_join(&s->o.windows[i])) {
+			if (hi > l->hi)
+				l->hi = hi;
+			l->watermark = wm;
+			return CL_OK;
+		}
+	}
+	if (cl_grow(&s->late, &s->cap_late, s->nlate, sizeof(*s->late), 64) != 0)
+		return CL_ENOMEM;
+	s->late[s->nlate++] = (struct late_span){ p, (uint8_t)v, (uint8_t)i, lo, hi, wm };
+	s->last_late[i] = s->nlate;
+	return CL_OK;
+}
+
+static int late_cmp(const void *a, const void *b)
+{
+	const struct late_span *x = a, *y = b;
+	int c = x->win != y->win ? (x->win < y->win ? -1 : 1) : strcmp(x->p->id, y->p->id);
+
+	if (c)
+		return c;
+	if (x->vital != y->vital)
+		return x->vital < y->vital ? -1 : 1;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Hands the batch's late spans to the sink, merged. */
+static int flush_late(struct cl_stream *s)
+{
+	int rc = CL_OK;
+
+	if (s->nlate > 1)
+		qsort(s->late, s->nlate, sizeof(*s->late), late_cmp);
+	for (size_t i = 0; i < s->nlate && rc == CL_OK;) {
+		struct late_span m = s->late[i++];
+		const struct cl_window_spec *w = &s->o.windows[m.win];
+
+		while (i < s->nlate && s->late[i].win == m.win && s->late[i].p == m.p &&
+		       s->late[i].vital == m.vital && s->late[i].lo <= m.hi + span_join(w)) {
+			if (s->late[i].hi > m.hi)
+				m.hi = s->late[i].hi;
+			if (s->late[i].watermark > m.watermark)
+				m.watermark = s->late[i].watermark;
+			i++;
+		}
+		rc = cl_sink_rollup_fix(s->sink, m.p->id, cl_vital_name((enum cl_vital)m.vital), w,
+					m.lo, m.hi, m.watermark);
+	}
+	s->nlate = 0;
+	memset(s->last_late, 0, sizeof(s->last_late));
+	return rc;
 }
 
 /* Applies one vital value of the record f of log src: stored and rolled
@@ -982,6 +1178,7 @@ static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
 {
 	struct verdict_ctx vc;
 	struct patient *p;
+	int rc;
 	char key[CL_EVENT_ID_MAX + 4];
 	size_t klen;
 
@@ -1012,34 +1209,126 @@ static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
 		if (n > 0 && (size_t)n < sizeof(json))
 			s->o.on_vital(s->o.hook_arg, json, (size_t)n, e->patient_id);
 	}
+	p = patient_of(s, e->patient_id);
+	if (!p)
+		return CL_ENOMEM;
 	klen = make_key(key, e->patient_id, e->vital);
 	for (int i = 0; i < s->o.nwindows; i++) {
-		int rc = cl_window_add(s->win[i], key, klen, e->ts_us, e->value,
-				       cl_vital_resolution(e->vital),
-				       f->offset | (src ? CL_WINDOW_SOURCE_BIT : 0));
-
+		rc = cl_window_add(s->win[i], key, klen, e->ts_us, e->value,
+				   cl_vital_resolution(e->vital),
+				   f->offset | (src ? CL_WINDOW_SOURCE_BIT : 0));
 		if (rc < 0)
 			return rc;
+		/* windows already written that this value changes; not for a
+		 * replayed record (its corrections were committed with it) nor
+		 * another node's (its rows are that node's) */
+		if (!s->replaying && !s->rebuilding &&
+		    note_late(s, i, p, e->vital, e->ts_us, rc) != CL_OK)
+			return CL_ENOMEM;
 	}
 	if (e->ts_us > s->max_ts)
 		s->max_ts = e->ts_us;
 	s->last_event_mono = cl_time_mono_us();
-	p = patient_of(s, e->patient_id);
-	if (!p)
-		return CL_ENOMEM;
+	/* older than the patient's latest reading by more than the lateness:
+	 * the late timeline's, in its own event time */
+	if (p->latest_ts && e->ts_us < p->latest_ts - s->o.lateness_us && !s->rebuilding) {
+		p = late_of(s, p);
+		if (!p)
+			return CL_ENOMEM;
+	}
+	if (e->ts_us > p->latest_ts)
+		p->latest_ts = e->ts_us;
 	snprintf(p->device, sizeof(p->device), "%s", e->device_id);
 	vc = (struct verdict_ctx){ s, p, e->device_id };
+	s->retro = p->shadow;
 	if (src != 0) {
 		/* charted, not streamed: no signal to check, and confirmed */
-		int rc;
-
 		s->charted = 1;
 		rc = on_verdict(&vc, e->vital, e->ts_us, e->value, CL_QR_NONE);
 		s->charted = 0;
+		s->retro = 0;
 		return rc;
 	}
-	return cl_quality_add(s->o.quality, &p->q, e->vital, e->ts_us, e->value, e->quality,
-			      on_verdict, &vc) == CL_OK ? CL_OK : CL_ENOMEM;
+	rc = cl_quality_add(s->o.quality, &p->q, e->vital, e->ts_us, e->value, e->quality, on_verdict,
+			    &vc) == CL_OK ? CL_OK : CL_ENOMEM;
+	s->retro = 0;
+	return rc;
+}
+
+/* Closes what a late timeline left open at its last reading (its episodes
+ * ended before they were learned: the live timeline has newer readings),
+ * then drops it. */
+static int end_late(struct cl_stream *s, struct patient *p)
+{
+	struct patient *l = p->late;
+	int rc = CL_OK;
+
+	s->retro = 1;
+	for (int i = 0; i < s->o.nrules && rc == CL_OK; i++)
+		if (l->rs[i].alert > 0)
+			rc = close_late(s, &l->rs[i], &s->o.rules[i], i, l->id, l->device, 0,
+					l->latest_ts);
+	s->retro = 0;
+	if (rc == CL_OK) {
+		cl_quality_patient_free(&l->q);
+		cl_free(l->trend);
+		cl_free(l);
+		p->late = NULL;
+	}
+	return rc;
+}
+
+/* Late timelines no late reading came to for the idle timeout, ended. */
+static int end_quiet_late(struct cl_stream *s)
+{
+	struct patient **at = &s->late_patients;
+	int64_t now = cl_time_mono_us();
+
+	while (*at) {
+		struct patient *p = *at;
+		int rc;
+
+		if (now - p->late->late_mono < s->o.idle_flush_us) {
+			at = &p->next_late;
+			continue;
+		}
+		rc = end_late(s, p);
+		if (rc)
+			return rc;
+		*at = p->next_late;
+		p->next_late = NULL;
+	}
+	return CL_OK;
+}
+
+/* Alerts learned late from readings newer than any before (a device's
+ * backlog after an outage) whose episodes are still going now that the
+ * data caught up: live alerts after all, paged now. */
+static void promote_patient(void *arg, const void *key, size_t len, void **value)
+{
+	struct cl_stream *s = arg;
+	struct patient *p = *value;
+
+	(void)key;
+	(void)len;
+	for (int i = 0; i < s->o.nrules && s->npending > 0; i++) {
+		struct cl_rule_state *st = &p->rs[i];
+		const struct cl_rule *r = &s->o.rules[i];
+
+		if (!st->pending || st->alert <= 0)
+			continue;
+		if (cl_sink_alert_live(s->sink, st->alert) != CL_OK) {
+			s->store_failed = 1;
+			return;
+		}
+		note_alert(s, st->alert, r, p->id, p->device, "open", st->alert_since,
+			   st->alert_raised, st->worst, NULL, 0, 0);
+		atomic_fetch_add(&s->c.raised[i], 1);
+		atomic_fetch_add(&s->c.open[i], 1);
+		st->pending = 0;
+		st->learned = 0;
+		s->npending--;
+	}
 }
 
 /* Event time has moved to now: suspect runs that have settled are
@@ -1238,6 +1527,8 @@ static void advance(struct cl_stream *s, int caught_up, int replaying)
 			cl_window_advance(s->win[i], w);
 		open += cl_window_open(s->win[i]);
 	}
+	if (w > s->watermark)
+		s->watermark = w;
 	atomic_store(&s->c.windows_open, open);
 }
 
@@ -1302,11 +1593,11 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 
 		if (rc == CL_OK)
 			rc = cl_sink_alert_open(s->sink, s->last_alert_id + 1, ext->name, "clinical", "",
-						ext->subject, ext->severity, now, now, 0, ext->message);
+						ext->subject, ext->severity, now, now, 0, ext->message, 0);
 		if (rc == CL_OK) {
 			s->last_alert_id++;
 			note_alert(s, s->last_alert_id, &ext->rule, "", ext->subject, "open", now, now,
-				   0, ext->message);
+				   0, ext->message, 0, 0);
 		}
 		cl_free(ext);
 		ext = next;
@@ -1347,6 +1638,13 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 		}
 		if (rc == CL_OK)
 			rc = write_news2(s);
+		/* late data absorbed: what was learned late is settled */
+		if (rc == CL_OK && caught_up && !replaying && s->late_patients)
+			rc = end_quiet_late(s);
+		if (rc == CL_OK && caught_up && !replaying && s->npending > 0) {
+			cl_map_foreach(s->patients, promote_patient, s);
+			rc = s->store_failed ? CL_ENOMEM : CL_OK;
+		}
 		/* silence on the stream's clock: the latest event time, or the
 		 * wall clock once the whole stream has gone quiet */
 		if (rc == CL_OK && caught_up && !replaying && s->silence_ri >= 0 &&
@@ -1399,6 +1697,10 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 	}
 	if (rc == CL_OK)
 		rc = outbox_notes(s);
+	if (rc == CL_OK)
+		rc = flush_late(s);
+	if (rc == CL_OK && s->watermark != INT64_MIN)
+		rc = cl_sink_watermark(s->sink, s->watermark);
 	for (int src = 0; src < NSOURCES; src++)
 		need[src] = r[src] ? cl_blog_reader_position(r[src]) : 0;
 	if (rc == CL_OK)
@@ -1464,6 +1766,12 @@ static void stream_main(struct cl_worker *w, void *arg)
 	}
 	if (rc == CL_OK)
 		rc = cl_store_alert_max_id(st, &s->last_alert_id);
+	/* windows closed before this start may be stored: what falls in them
+	 * corrects them, whatever the replay rebuilds */
+	if (rc == CL_OK)
+		rc = cl_store_watermark_get(st, &s->watermark);
+	for (int i = 0; rc == CL_OK && i < s->o.nwindows; i++)
+		cl_window_set_stored(s->win[i], s->watermark);
 	if (rc == CL_OK && cl_store_alerts_open_each(st, load_open_alert, s) != CL_OK)
 		cl_log_error("stream", "event=cannot_load_alerts detail=%s",
 			     CL_LOG_Q(cl_error_detail()));
@@ -1549,6 +1857,8 @@ static void free_patient(void *arg)
 {
 	struct patient *p = arg;
 
+	if (p->late)
+		free_patient(p->late);
 	cl_quality_patient_free(&p->q);
 	cl_free(p->trend);
 	cl_free(p);
@@ -1597,6 +1907,7 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 	s->log[0] = vitals;
 	s->log[1] = fhir;
 	s->max_ts = INT64_MIN;
+	s->watermark = INT64_MIN;
 	s->last_event_mono = cl_time_mono_us(); /* quiet is measured from start */
 	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
 	pthread_mutex_init(&s->mu, NULL);
@@ -1608,10 +1919,16 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 		rc = cl_store_create(data_dir, &st);
 		if (rc == CL_OK && (rc = cl_store_set_writer(st)) != CL_OK)
 			cl_store_close(st);
+		/* alerts learned late whose end a restart lost end where they
+		 * were confirmed */
+		if (rc == CL_OK && (rc = cl_store_alerts_end_retrospective(st)) != CL_OK)
+			cl_store_close(st);
 		if (rc == CL_OK)
 			cl_store_rollup_outbox_window(st, o->rollup_window);
 		if (rc == CL_OK)
 			rc = cl_sink_start(st, s->log, 0, o->on_outbox, o->hook_arg, &s->sink);
+		if (rc == CL_OK && o->on_rollup_corrected)
+			cl_sink_on_corrected(s->sink, o->on_rollup_corrected, o->hook_arg);
 	}
 	if (rc == CL_OK)
 		rc = cl_map_create(&s->patients);
@@ -1779,6 +2096,7 @@ void cl_stream_stop(struct cl_stream *s)
 	}
 	for (int i = 0; i < s->o.nwindows; i++)
 		cl_window_op_destroy(s->win[i]);
+	cl_free(s->late);
 	cl_map_destroy(s->patients, free_patient);
 	cl_map_destroy(s->devices, free_plain);
 	cl_map_destroy(s->refs, free_plain);
@@ -1808,11 +2126,18 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 
 	cl_prom_counter(p, "carelake_stream_events_total",
 			"Vital values applied by the stream processor.", atomic_load(&sc->events));
+	cl_sink_stats(s->sink, &ks);
 	cl_prom_counter(p, "carelake_stream_late_events_total",
-			"Events that arrived after their windows closed (kept in bronze, not in "
-			"windows).", atomic_load(&sc->late));
+			"Events that arrived after their windows closed (their windows are "
+			"corrected from the stored values).", atomic_load(&sc->late));
 	cl_prom_counter(p, "carelake_stream_rollups_total", "Closed windows written.",
 			atomic_load(&sc->rollups));
+	cl_prom_counter(p, "carelake_stream_rollups_corrected_total",
+			"Windows changed by late values after they were final (each a new "
+			"revision, status corrected).", ks.rollups_corrected);
+	cl_prom_counter(p, "carelake_stream_rollups_recomputed_total",
+			"Windows computed again from the stored values: late values, replays, "
+			"sessions merging.", ks.rollups_recomputed);
 	cl_prom_gauge(p, "carelake_stream_lag_records", "Durable records not yet processed.",
 		      (double)(next > processed ? next - processed : 0));
 	cl_prom_gauge(p, "carelake_stream_windows_open", "Windows open now.",
@@ -1821,6 +2146,13 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 	for (int i = 0; i < s->o.nrules; i++)
 		cl_prom_put(p, "carelake_alerts_raised_total{rule=\"%s\"} %llu\n", s->o.rules[i].name,
 			    (unsigned long long)atomic_load(&sc->raised[i]));
+	cl_prom_head(p, "carelake_alerts_retrospective_total", "counter",
+		     "Alerts learned from late data after their episodes ended (recorded, not "
+		     "paged), by rule.");
+	for (int i = 0; i < s->o.nrules; i++)
+		cl_prom_put(p, "carelake_alerts_retrospective_total{rule=\"%s\"} %llu\n",
+			    s->o.rules[i].name,
+			    (unsigned long long)atomic_load(&sc->retrospective[i]));
 	cl_prom_head(p, "carelake_alerts_open", "gauge", "Alerts open now, by rule.");
 	for (int i = 0; i < s->o.nrules; i++)
 		cl_prom_put(p, "carelake_alerts_open{rule=\"%s\"} %lld\n", s->o.rules[i].name,
@@ -1840,7 +2172,6 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 	cl_prom_gauge(p, "carelake_stream_up",
 		      "1 while the stream processor runs; 0 after it stopped on an error.",
 		      !atomic_load(&sc->stopped));
-	cl_sink_stats(s->sink, &ks);
 	cl_prom_histogram(p, "carelake_store_commit_seconds",
 			  "Time to commit one batch of the stream's output to the serving store.",
 			  NULL, store_le, ks.commit_us, 11, (double)ks.commit_us_sum / 1e6, ks.commits);

@@ -41,6 +41,10 @@
 struct cl_stream_options {
 	int64_t lateness_us;
 	int64_t idle_flush_us;
+	/* an alert confirmed by readings older than this when they arrive is
+	 * learned late: paged only if still going once the data catch up,
+	 * else retrospective; 0: never */
+	int64_t retrospective_after_us;
 	uint32_t batch_records;        /* records per transaction */
 	struct cl_window_spec windows[CL_STREAM_MAX_WINDOWS];
 	int nwindows;
@@ -64,6 +68,10 @@ struct cl_stream_options {
 	 * parameters changes (under want_vitals too) */
 	void (*on_news2)(void *arg, const char *json, size_t len, const char *patient);
 	int (*want_vitals)(void *arg);
+	/* a window changed by late values after it was final (JSON: the
+	 * window with its status and revision), once stored; called on the
+	 * serving-store writer's thread */
+	void (*on_rollup_corrected)(void *arg, const char *json, size_t len, const char *patient);
 	/* outbox: also write each alert change to the store's webhook outbox
 	 * (with the alert, in one transaction); on_outbox runs after each
 	 * commit that did. */
@@ -87,6 +95,7 @@ struct cl_stream_counters {
 	atomic_uint_fast64_t rollups;     /* windows written */
 	atomic_uint_fast64_t raised[CL_RULES_MAX];   /* alerts raised, by rule */
 	atomic_int_fast64_t open[CL_RULES_MAX];      /* alerts open now, by rule */
+	atomic_uint_fast64_t retrospective[CL_RULES_MAX]; /* learned after they ended */
 	atomic_uint_fast64_t quality[CL_QR_COUNT];   /* readings by verdict */
 	atomic_uint_fast64_t held[3];     /* alerts held back: artifact, not
 					   * persistent, suppressed */
@@ -110,6 +119,7 @@ struct cl_stream_settings {
 	char windows[CL_CFG_STRING_MAX];   /* stream.windows */
 	int64_t lateness_us;               /* stream.lateness */
 	int64_t idle_flush_us;             /* stream.idle_flush */
+	int64_t retrospective_after_us;    /* stream.retrospective_after */
 	uint32_t batch_records;            /* stream.batch_records */
 	char reference[CL_CFG_STRING_MAX]; /* stream.reference */
 	char device_owner[CL_CFG_STRING_MAX]; /* stream.device_owner */

@@ -20,9 +20,17 @@ static const struct cl_config_entry stream_entries[] = {
 	  "rollup windows per patient and vital: NAME=KIND:SIZE[/HOP], KIND tumbling, "
 	  "hopping (SIZE/HOP), sliding or session (SIZE is the gap)", NULL },
 	{ "lateness", CL_CFG_DURATION, "30s", 0, 86400 * SEC, F(lateness_us),
-	  "how far behind the latest event time an event may arrive and still count", NULL },
+	  "how far behind the latest event time an event may arrive before its windows close "
+	  "(a later one corrects them)", NULL },
 	{ "idle_flush", CL_CFG_DURATION, "5s", 0, 3600 * SEC, F(idle_flush_us),
-	  "after this long without events, wall-clock time closes windows", NULL },
+	  "the idle timeout: after this long without events, wall-clock time minus the "
+	  "lateness closes windows, so a silent device's last one becomes final", NULL },
+	{ "retrospective_after", CL_CFG_DURATION, "5m", 0, 7 * 86400 * SEC,
+	  F(retrospective_after_us),
+	  "an alert confirmed by readings this much older than the clock when they arrive (a "
+	  "device's backlog) is paged only if its episode is still going once the data catch up, "
+	  "else recorded as retrospective; 0 never (a patient's readings older than their latest "
+	  "by more than the lateness always are)", NULL },
 	{ "batch_records", CL_CFG_U32, "20000", 1, 10000000, F(batch_records),
 	  "most bronze records the stream processor applies per step (per log)", NULL },
 	{ "reference", CL_CFG_STRING, "", 0, 0, F(reference),
@@ -57,6 +65,7 @@ int cl_stream_options_from_config(struct cl_stream_options *o, const struct cl_c
 	cl_stream_options_default(o);
 	o->lateness_us = ss->lateness_us;
 	o->idle_flush_us = ss->idle_flush_us;
+	o->retrospective_after_us = ss->retrospective_after_us;
 	o->batch_records = ss->batch_records;
 	o->record_max_bytes = cl_bronze_settings(c)->record_max_bytes;
 	snprintf(o->reference_path, sizeof(o->reference_path), "%s", ss->reference);

@@ -24,6 +24,8 @@ struct point {
 	int64_t ts;
 	double v;
 	uint64_t off;
+	int late;               /* came after its own window was due: that
+				 * window is the caller's to correct */
 };
 
 struct key_state {
@@ -41,6 +43,7 @@ struct cl_window_op {
 	void *arg;
 	struct cl_map *keys;
 	int64_t watermark;
+	int64_t stored;          /* closed before a restart (cl_window_set_stored) */
 	uint64_t open, late;
 	int replaying;
 	uint64_t cur_off;        /* offset of the value being added */
@@ -106,6 +109,7 @@ int cl_window_op_create(const struct cl_window_spec *spec, cl_window_emit_fn emi
 	op->emit = emit;
 	op->arg = arg;
 	op->watermark = INT64_MIN;
+	op->stored = INT64_MIN;
 	*out = op;
 	return CL_OK;
 }
@@ -205,8 +209,12 @@ static int add_sliding(struct cl_window_op *op, struct key_state *k, int64_t ts,
 {
 	uint32_t i = k->np;
 
-	if (ts <= op->watermark || ts <= k->emitted_upto)
-		return 1; /* its window was already emitted */
+	/* late: its own window has passed; the windows still to come may
+	 * yet need it, those emitted are corrected by the caller */
+	int late = ts <= op->watermark || ts <= op->stored || ts <= k->emitted_upto;
+
+	if (late && op->watermark != INT64_MIN && ts <= op->watermark - op->spec.size_us)
+		return 1;
 	if (k->np == k->capp) {
 		uint32_t nc = k->capp ? k->capp * 2 : 16;
 		void *n = cl_realloc(k->p, nc * sizeof(*k->p));
@@ -222,8 +230,9 @@ static int add_sliding(struct cl_window_op *op, struct key_state *k, int64_t ts,
 	k->p[i].ts = ts;
 	k->p[i].v = v;
 	k->p[i].off = op->cur_off;
+	k->p[i].late = late;
 	k->np++;
-	return CL_OK;
+	return late ? 1 : CL_OK;
 }
 
 int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
@@ -340,7 +349,8 @@ static void emit_closed(void *arg, const void *key, size_t len, void **value)
 	struct advance_ctx *c = arg;
 	struct cl_window_op *op = c->op;
 	struct key_state *k = *value;
-	struct cl_window_out out = { .spec = &op->spec, .key = key, .key_len = len };
+	struct cl_window_out out = { .spec = &op->spec, .key = key, .key_len = len,
+				     .watermark = c->w };
 
 	if (op->spec.kind == CL_WIN_SLIDING) {
 		struct cl_agg agg;
@@ -350,8 +360,10 @@ static void emit_closed(void *arg, const void *key, size_t len, void **value)
 		for (uint32_t i = 0; i < k->np && k->p[i].ts <= c->w; i++) {
 			int64_t t = k->p[i].ts;
 
-			if (t <= k->emitted_upto || (i + 1 < k->np && k->p[i + 1].ts == t))
-				continue; /* once per distinct time, after its last event */
+			if (t <= k->emitted_upto || (i + 1 < k->np && k->p[i + 1].ts == t) ||
+			    k->p[i].late)
+				continue; /* once per distinct time, after its last
+					   * event; a late one's is corrected */
 			cl_agg_reset(&agg);
 			while (k->p[first].ts <= t - op->spec.size_us)
 				first++;
@@ -425,6 +437,44 @@ void cl_window_advance(struct cl_window_op *op, int64_t w)
 	}
 	op->watermark = w;
 	cl_map_foreach(op->keys, emit_closed, &c);
+}
+
+int64_t cl_window_watermark(const struct cl_window_op *op)
+{
+	return op->watermark > op->stored ? op->watermark : op->stored;
+}
+
+void cl_window_set_stored(struct cl_window_op *op, int64_t stored)
+{
+	op->stored = stored;
+}
+
+int cl_window_late_span(const struct cl_window_op *op, int64_t ts, int late, int64_t *lo,
+			int64_t *hi)
+{
+	const struct cl_window_spec *w = &op->spec;
+	int64_t wm = op->watermark > op->stored ? op->watermark : op->stored, hop;
+
+	if (wm == INT64_MIN)
+		return 0;
+	switch (w->kind) {
+	case CL_WIN_TUMBLING:
+	case CL_WIN_HOPPING:
+		/* starts s on the grid, ts - size < s <= ts, closed: s + size <= wm */
+		hop = w->kind == CL_WIN_TUMBLING ? w->size_us : w->hop_us;
+		*lo = (floor_div(ts - w->size_us, hop) + 1) * hop;
+		*hi = floor_div(ts < wm - w->size_us ? ts : wm - w->size_us, hop) * hop;
+		return *lo <= *hi;
+	case CL_WIN_SLIDING:
+		/* windows ending at event times t, ts <= t < ts + size, emitted: t <= wm */
+		*lo = ts;
+		*hi = ts + w->size_us - 1 < wm ? ts + w->size_us - 1 : wm;
+		return *lo <= *hi;
+	case CL_WIN_SESSION:
+		*lo = *hi = ts;
+		return late;
+	}
+	return 0;
 }
 
 uint64_t cl_window_open(const struct cl_window_op *op)

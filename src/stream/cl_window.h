@@ -12,7 +12,9 @@
  * the watermark kept at "latest event time minus the allowed lateness",
  * events arriving out of order by less than the lateness give exactly the
  * results sorted input would. An event whose windows have all closed is
- * late: it is counted and left out (it stays in bronze).
+ * late: it is counted, and the windows it belongs to are the caller's to
+ * correct from the stored events (cl_window_late_span, cl_window_calc.h);
+ * a late event still counts in the sliding windows yet to come.
  */
 #ifndef CL_WINDOW_H
 #define CL_WINDOW_H
@@ -44,6 +46,7 @@ struct cl_window_out {
 	size_t key_len;
 	int64_t start_us, end_us;
 	const struct cl_agg *agg;
+	int64_t watermark;          /* that closed it */
 };
 
 typedef void (*cl_window_emit_fn)(void *arg, const struct cl_window_out *w);
@@ -83,6 +86,26 @@ void cl_window_set_replay(struct cl_window_op *op, int replaying);
 /* Moves the watermark to w (never backwards) and emits every window whose
  * end is at or before it. */
 void cl_window_advance(struct cl_window_op *op, int64_t w_us);
+
+/* The watermark: windows ending at or before it have been emitted (or
+ * were, before a restart: cl_window_set_stored). */
+int64_t cl_window_watermark(const struct cl_window_op *op);
+
+/*
+ * The closed windows an event at ts belongs to, to be corrected from the
+ * stored events: 1 with [*lo, *hi] set, 0 if it belongs to none. For
+ * tumbling and hopping windows the span is of window starts; for sliding
+ * windows, of window ends (event times); for sessions, the event's own
+ * time, only when it was late (cl_window_add returned 1).
+ */
+int cl_window_late_span(const struct cl_window_op *op, int64_t ts, int late, int64_t *lo,
+			int64_t *hi);
+
+/* What a restart's replay does not rebuild: windows ending at or before
+ * `stored` (the watermark last committed) were closed and may be stored,
+ * so an event in them corrects them (cl_window_late_span) even while the
+ * rebuilt watermark is still behind. */
+void cl_window_set_stored(struct cl_window_op *op, int64_t stored);
 
 /* Counters: windows open now, events counted late so far. */
 uint64_t cl_window_open(const struct cl_window_op *op);

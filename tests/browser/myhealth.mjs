@@ -91,9 +91,12 @@ try {
     `SELECT vital, value FROM vital_event e WHERE patient_id = '${ID}' AND ts_us = ` +
     `(SELECT max(ts_us) FROM vital_event WHERE patient_id = '${ID}' AND vital = e.vital)`)
     .map((r) => [r.vital, r.value]));
+  // the hours since `from`, the one still open (provisional) included: every
+  // reading from the first hour that starts at or after it
+  const firstHourUs = Math.ceil(fromMs / 3600000) * 3600000 * 1000;
   const week = Object.fromEntries(query(
-    `SELECT vital, min(min) AS lo, max(max) AS hi FROM vital_rollup WHERE patient_id = '${ID}' ` +
-    `AND window = '1h' AND start_us >= ${fromMs * 1000} GROUP BY vital`).map((r) => [r.vital, r]));
+    `SELECT vital, min(value) AS lo, max(value) AS hi FROM vital_event WHERE patient_id = '${ID}' ` +
+    `AND ts_us >= ${firstHourUs} GROUP BY vital`).map((r) => [r.vital, r]));
   const shown = [['heart_rate', ['heart_rate'], 0], ['spo2', ['spo2'], 0],
                  ['respiratory_rate', ['respiratory_rate'], 0],
                  ['systolic_bp', ['systolic_bp', 'diastolic_bp'], 0], ['temperature', ['temperature'], 1]];

@@ -102,7 +102,7 @@ step('waiting for the rollups');
 const from7 = encodeURIComponent(new Date(start).toISOString());
 let rollups = 0;
 await until('7 days of 1-minute rollups', async () => {
-  const v = await call('GET', `/api/v1/patients/${ID}/vitals?resolution=1m&limit=100000&from=${from7}`);
+  const v = await call('GET', `/api/v1/patients/${ID}/vitals?resolution=1m&limit=100000&from=${from7}&final=true`);
   rollups = v.vitals.length;
   return rollups >= 6 * 7 * 1440;
 }, 60000);

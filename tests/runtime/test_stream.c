@@ -53,11 +53,11 @@ static json_t *vitals(const struct server *s, const char *query)
 	return j;
 }
 
-/* Waits until the 1-minute heart-rate rollups number `want`. */
+/* Waits until the closed 1-minute heart-rate rollups number `want`. */
 static json_t *rollups(const struct server *s, int want)
 {
 	for (int i = 0; i < 300 * cl_test_slowdown(); i++) {
-		json_t *j = vitals(s, "resolution=1m&from=2000-01-01T00:00:00Z");
+		json_t *j = vitals(s, "resolution=1m&from=2000-01-01T00:00:00Z&final=true");
 		json_t *v = json_object_get(j, "vitals");
 		int hr = 0;
 
@@ -74,7 +74,9 @@ static json_t *rollups(const struct server *s, int want)
 	return NULL;
 }
 
-static void check_rollups(json_t *j, int64_t minute0)
+/* The three minutes' rollups: six readings each; with late, the first
+ * minute also the late 99, corrected at revision 2. */
+static void check_rollups(json_t *j, int64_t minute0, int late)
 {
 	json_t *v = json_object_get(j, "vitals");
 	int seen = 0;
@@ -92,13 +94,27 @@ static void check_rollups(json_t *j, int64_t minute0)
 		m = (int)((start - minute0) / 60000000);
 		if (m < 0 || m > 2)
 			continue;
+		seen |= 1 << m;
+		if (late && m == 0) {
+			/* 60..65 and 99 */
+			assert_int_equal(json_integer_value(json_object_get(w, "count")), 7);
+			assert_true(json_real_value(json_object_get(w, "max")) == 99);
+			assert_true(fabs(json_real_value(json_object_get(w, "mean")) - 474.0 / 7) <
+				    1e-9);
+			assert_true(json_real_value(json_object_get(w, "p50")) == 63);
+			assert_string_equal(json_string_value(json_object_get(w, "status")),
+					    "corrected");
+			assert_int_equal(json_integer_value(json_object_get(w, "revision")), 2);
+			continue;
+		}
 		/* six readings: 60+10m .. 65+10m */
 		assert_int_equal(json_integer_value(json_object_get(w, "count")), 6);
 		assert_true(json_real_value(json_object_get(w, "min")) == 60 + 10 * m);
 		assert_true(json_real_value(json_object_get(w, "max")) == 65 + 10 * m);
 		assert_true(fabs(json_real_value(json_object_get(w, "mean")) - (62.5 + 10 * m)) < 1e-9);
 		assert_true(json_real_value(json_object_get(w, "p50")) == 62 + 10 * m);
-		seen |= 1 << m;
+		assert_string_equal(json_string_value(json_object_get(w, "status")), "final");
+		assert_int_equal(json_integer_value(json_object_get(w, "revision")), 1);
 	}
 	assert_int_equal(seen, 7);
 }
@@ -139,7 +155,7 @@ static void test_rollups_news2_restart(void **state)
 		free(r.body);
 	}
 	j = rollups(&s, 3);
-	check_rollups(j, minute0);
+	check_rollups(j, minute0, 0);
 	{
 		/* RR 26: 3, SpO2 90: 3, oxygen: 2, SBP 95: 2, pulse 85: 0,
 		 * alert: 0, 38.5 C: 1 -> 11, high */
@@ -154,7 +170,8 @@ static void test_rollups_news2_restart(void **state)
 	j = vitals(&s, "from=2000-01-01T00:00:00Z&limit=3");
 	assert_int_equal(json_array_size(json_object_get(j, "vitals")), 3);
 	json_decref(j);
-	/* an event behind the watermark is late: stored, counted, not rolled up */
+	/* an event behind the watermark is late: stored, counted, and its
+	 * closed minute corrected */
 	{
 		char one[400];
 
@@ -177,8 +194,9 @@ static void test_rollups_news2_restart(void **state)
 			usleep(20000);
 		}
 		assert_true(late >= 1);
+		wait_metric(&s, "carelake_stream_rollups_corrected_total", 1);
 		j = rollups(&s, 3);
-		check_rollups(j, minute0); /* still six readings in that minute */
+		check_rollups(j, minute0, 1);
 		json_decref(j);
 	}
 	/* SIGKILL, restart, the same events again: nothing counted twice */
@@ -189,17 +207,18 @@ static void test_rollups_news2_restart(void **state)
 	free(r.body);
 	usleep(300000 * (useconds_t)cl_test_slowdown());
 	j = rollups(&s, 3);
-	check_rollups(j, minute0);
+	check_rollups(j, minute0, 1);
 	{
 		/* fields: only the statistics asked for, the same values */
 		json_t *all = json_object_get(j, "vitals"), *some, *a, *b;
 
-		some = vitals(&s, "resolution=1m&from=2000-01-01T00:00:00Z&fields=mean,max");
+		some = vitals(&s, "resolution=1m&from=2000-01-01T00:00:00Z&fields=mean,max&final=true");
 		b = json_object_get(some, "vitals");
 		assert_int_equal(json_array_size(b), json_array_size(all));
 		for (size_t k = 0; k < json_array_size(b); k++) {
 			a = json_array_get(all, k);
-			assert_int_equal(json_object_size(json_array_get(b, k)), 4);
+			/* start, type, status, revision and the two */
+			assert_int_equal(json_object_size(json_array_get(b, k)), 6);
 			assert_true(json_equal(json_object_get(a, "start"),
 					       json_object_get(json_array_get(b, k), "start")));
 			assert_true(json_equal(json_object_get(a, "mean"),

@@ -250,8 +250,10 @@ static int count_rows(struct cl_store *st)
 	int64_t rows;
 	int n = 0;
 
-	assert_int_equal(cl_store_vitals_json(st, "p1", 0, INT64_MAX / 2, NULL, 100, CL_VITALS_ALL,
-					      &json, &len, &rows), 0);
+	struct cl_vitals_query q = { .patient = "p1", .from_us = 0, .to_us = INT64_MAX / 2,
+				     .limit = 100, .fields = CL_VITALS_ALL };
+
+	assert_int_equal(cl_store_vitals_json(st, &q, &json, &len, &rows), 0);
 	assert_int_equal(strlen(json), len);
 	for (p = json; (p = strstr(p, "\"heart_rate\"")); p++)
 		n++;

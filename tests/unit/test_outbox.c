@@ -166,13 +166,13 @@ static void test_rollups(void **state)
 	cl_test_tmpdir(dir, sizeof(dir));
 	assert_int_equal(cl_store_create(dir, &st), CL_OK);
 	/* no window named: nothing queued */
-	assert_int_equal(cl_store_put_rollup(st, "p0", "heart_rate", "1m", 0, 60000000, &a), CL_OK);
+	assert_int_equal(cl_store_put_rollup(st, "p0", "heart_rate", "1m", 0, 60000000, &a, NULL), CL_OK);
 	cl_store_rollup_outbox_window(st, "1m");
-	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", 60000000, 120000000, &a),
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", 60000000, 120000000, &a, NULL),
 			 CL_OK);
-	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", 60000000, 120000000, &a),
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", 60000000, 120000000, &a, NULL),
 			 CL_OK);
-	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1h", 0, 3600000000ll, &a),
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1h", 0, 3600000000ll, &a, NULL),
 			 CL_OK);
 	assert_int_equal(cl_store_rollup_outbox_pending(st, &n), CL_OK);
 	assert_int_equal(n, 1);

@@ -1,11 +1,14 @@
 /*
  * Windows: each kind on hand-checked input; aggregates and percentiles;
  * the watermark and lateness; out-of-order input within the lateness gives
- * exactly what sorted input gives; late events counted, not added.
+ * exactly what sorted input gives; late events counted, not added, and
+ * the closed windows they belong to named for correction; windows
+ * computed from stored values (cl_window_calc) on hand-checked input.
  */
 #include "cl_test.h"
 #include "core/cl_error.h"
 #include "stream/cl_window.h"
+#include "stream/cl_window_calc.h"
 
 #include <limits.h>
 
@@ -298,6 +301,116 @@ static void test_bad_specs(void **state)
 	assert_int_equal(cl_window_spec_check(&s), CL_EINVAL);
 }
 
+static void test_late_spans(void **state)
+{
+	struct cl_window_op *op;
+	int64_t lo, hi;
+
+	(void)state;
+	/* tumbling: the closed minute of a late event, none for an open one */
+	op = make(CL_WIN_TUMBLING, 60 * S, 0, 0);
+	assert_int_equal(cl_window_late_span(op, 10 * S, 0, &lo, &hi), 0); /* no watermark yet */
+	add(op, "p1", 5 * S, 70);
+	cl_window_advance(op, 125 * S);
+	assert_int_equal(cl_window_add(op, "p1", 2, 10 * S, 55, 1, 0), 1);
+	assert_int_equal(cl_window_late_span(op, 10 * S, 1, &lo, &hi), 1);
+	assert_true(lo == 0 && hi == 0);
+	assert_int_equal(cl_window_late_span(op, 61 * S, 1, &lo, &hi), 1);
+	assert_true(lo == 60 * S && hi == 60 * S);
+	assert_int_equal(cl_window_late_span(op, 121 * S, 0, &lo, &hi), 0); /* [120,180) open */
+	cl_window_op_destroy(op);
+	/* hopping 60/20 at watermark 100: an event at 70 is in [20,80), [40,100),
+	 * [60,120); the first two have closed */
+	op = make(CL_WIN_HOPPING, 60 * S, 20 * S, 0);
+	add(op, "p1", 5 * S, 70);
+	cl_window_advance(op, 100 * S);
+	assert_int_equal(cl_window_late_span(op, 70 * S, 0, &lo, &hi), 1);
+	assert_true(lo == 20 * S && hi == 40 * S);
+	cl_window_op_destroy(op);
+	/* sliding 30: a late event at 50 with the watermark at 65 changes the
+	 * windows ending at 50..65; and still counts in those to come */
+	op = make(CL_WIN_SLIDING, 30 * S, 0, 0);
+	add(op, "p1", 40 * S, 1);
+	add(op, "p1", 70 * S, 2);
+	cl_window_advance(op, 65 * S);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(cl_window_add(op, "p1", 2, 50 * S, 4, 1, 0), 1);
+	assert_int_equal(cl_window_late_span(op, 50 * S, 1, &lo, &hi), 1);
+	assert_true(lo == 50 * S && hi == 65 * S);
+	cl_window_advance(op, 100 * S);
+	assert_int_equal(ngot, 2); /* at 70, not at 50 (the caller's) */
+	assert_int_equal(find("p1", 40 * S)->s.count, 2); /* (40,70]: 50 and 70 */
+	assert_true(find("p1", 40 * S)->s.max == 4);
+	cl_window_op_destroy(op);
+	/* sessions: only a late one is named */
+	op = make(CL_WIN_SESSION, 0, 0, 10 * S);
+	add(op, "p1", 5 * S, 1);
+	cl_window_advance(op, 100 * S);
+	assert_int_equal(cl_window_add(op, "p1", 2, 50 * S, 4, 1, 0), 1);
+	assert_int_equal(cl_window_late_span(op, 50 * S, 1, &lo, &hi), 1);
+	assert_true(lo == 50 * S && hi == 50 * S);
+	assert_int_equal(cl_window_late_span(op, 150 * S, 0, &lo, &hi), 0);
+	cl_window_op_destroy(op);
+}
+
+static int on_calc(void *arg, int64_t start, int64_t end, const struct cl_agg *agg)
+{
+	struct cl_window_out w = { .key = "k", .key_len = 1, .start_us = start, .end_us = end,
+				   .agg = agg };
+
+	collect(arg, &w);
+	return 0;
+}
+
+static void test_calc(void **state)
+{
+	const struct cl_point p[] = { { 5 * S, 1 }, { 25 * S, 2 }, { 25 * S, 3 }, { 70 * S, 4 },
+				      { 200 * S, 5 } };
+	struct cl_window_spec tum = { .kind = CL_WIN_TUMBLING, .size_us = 60 * S };
+	struct cl_window_spec hop = { .kind = CL_WIN_HOPPING, .size_us = 60 * S, .hop_us = 20 * S };
+	struct cl_window_spec sl = { .kind = CL_WIN_SLIDING, .size_us = 30 * S };
+	struct cl_window_spec ses = { .kind = CL_WIN_SESSION, .gap_us = 50 * S };
+	struct cl_agg_summary a = { .count = 3, .mean = 2, .stddev = 1, .p50 = 2 }, b = a;
+	int64_t from, to;
+
+	(void)state;
+	ngot = 0;
+	assert_int_equal(cl_window_calc(&tum, p, 5, 1, 0, 180 * S, on_calc, NULL), 0);
+	assert_int_equal(ngot, 3);   /* [0,60): 3 values, [60,120): 1, [180,240): 1 */
+	assert_int_equal(got[0].s.count, 3);
+	assert_true(got[0].s.mean == 2 && got[0].end == 60 * S);
+	assert_true(got[1].start == 60 * S && got[2].start == 180 * S);
+	ngot = 0;
+	/* starts -40..40 by 20 hold 5 and 25; 20..60 hold 70 (not 0) */
+	assert_int_equal(cl_window_calc(&hop, p, 5, 1, 0, 60 * S, on_calc, NULL), 0);
+	assert_int_equal(ngot, 4);
+	assert_true(got[0].start == 0 && got[0].s.count == 3);
+	assert_true(got[1].start == 20 * S && got[1].s.count == 3);
+	assert_true(got[2].start == 40 * S && got[2].s.count == 1);
+	assert_true(got[3].start == 60 * S && got[3].s.count == 1);
+	cl_window_calc_needs(&hop, 0, 60 * S, &from, &to);
+	assert_true(from == 0 && to == 120 * S);
+	ngot = 0;
+	/* one window per distinct time (25 once, with both of its values) */
+	assert_int_equal(cl_window_calc(&sl, p, 5, 1, 20 * S, 70 * S, on_calc, NULL), 0);
+	assert_int_equal(ngot, 2);
+	assert_true(got[0].end == 25 * S && got[0].s.count == 3);
+	assert_true(got[1].end == 70 * S && got[1].s.count == 1 && got[1].start == 40 * S);
+	cl_window_calc_needs(&sl, 20 * S, 70 * S, &from, &to);
+	assert_true(from == -10 * S + 1 && to == 70 * S + 1);
+	ngot = 0;
+	/* sessions of gap 50: 5..70 and 200 */
+	assert_int_equal(cl_window_calc(&ses, p, 5, 1, 0, 300 * S, on_calc, NULL), 0);
+	assert_int_equal(ngot, 2);
+	assert_true(got[0].start == 5 * S && got[0].end == 120 * S && got[0].s.count == 4);
+	assert_true(got[1].start == 200 * S && got[1].end == 250 * S);
+	/* summaries of the same values in another order */
+	b.mean = 2 + 1e-14;
+	assert_true(cl_window_same(&a, &b));
+	b.p50 = 3;
+	assert_false(cl_window_same(&a, &b));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +421,8 @@ int main(void)
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_out_of_order_equals_sorted),
 		cmocka_unit_test(test_bad_specs),
+		cmocka_unit_test(test_late_spans),
+		cmocka_unit_test(test_calc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
