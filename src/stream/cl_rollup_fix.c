@@ -40,9 +40,14 @@ static int note(const struct target *t, const struct cl_rollup_row *r, const int
 		size_t nreplaced)
 {
 	struct cl_rollup_fixes *fx = t->fx;
-	json_t *o = json_object(), *rep = json_array();
+	json_t *o = fx->wanted ? json_object() : NULL, *rep = fx->wanted ? json_array() : NULL;
 
 	fx->ncorrected++;
+	if (!fx->wanted) {
+		json_decref(o);
+		json_decref(rep);
+		return CL_OK;
+	}
 	if (!o || !rep)
 		goto nomem;
 	json_object_set_new(o, "patient_id", json_string(t->patient));
@@ -89,11 +94,14 @@ static int settle(const struct target *t, int64_t start, int64_t end,
 {
 	struct cl_rollup_row old, r = { .vital = t->vital, .start_us = start, .end_us = end,
 					 .sum = *sum, .status = CL_ROLLUP_FINAL, .revision = 1 };
-	int rc = cl_store_rollup_get(t->st, t->patient, t->vital, t->spec->name, start, &old);
+	int inserted = 0;
+	int rc = cl_store_put_rollup(t->st, t->patient, t->vital, t->spec->name, start, end, sum,
+				     &inserted);
 
 	t->fx->recomputed++;
-	if (rc == CL_ENOENT)
-		return cl_store_rollup_set(t->st, t->patient, t->vital, t->spec->name, &r);
+	if (rc || inserted)
+		return rc;
+	rc = cl_store_rollup_get(t->st, t->patient, t->vital, t->spec->name, start, &old);
 	if (rc)
 		return rc;
 	if (old.end_us == end && cl_window_same(&old.sum, sum))

@@ -31,6 +31,7 @@ struct cl_store;
 
 /* What one transaction corrected: a JSON object per window, and counts. */
 struct cl_rollup_fixes {
+	int wanted;              /* someone listens: note each as JSON */
 	json_t *corrected;       /* array of {"patient_id", ...}; NULL: none yet */
 	uint64_t ncorrected;     /* windows changed after they were final */
 	uint64_t recomputed;     /* windows made from the stored values */

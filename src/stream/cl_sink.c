@@ -59,6 +59,7 @@ struct cl_sink {
 	void (*on_commit)(void *arg);
 	void *arg;
 	cl_sink_corrected_fn on_corrected;
+	int (*want_corrected)(void *arg);
 	void *corrected_arg;
 	struct cl_rollup_fixes fx;  /* the writer's, for the transaction */
 	struct buf *cur;         /* the processor's */
@@ -341,6 +342,7 @@ static int write_all(struct cl_sink *k, struct buf *first, struct buf *last, int
 
 	*outbox = 0;
 	cl_rollup_fixes_reset(&k->fx);
+	k->fx.wanted = k->on_corrected && (!k->want_corrected || k->want_corrected(k->corrected_arg));
 	if (rc == CL_OK && cl_map_create(&latest) != CL_OK)
 		latest = NULL; /* no memory: write them all, as correct, only slower */
 	for (struct buf *b = first; rc == CL_OK && latest; b = b->next) {
@@ -571,9 +573,11 @@ static void publish_corrected(struct cl_sink *k)
 	cl_rollup_fixes_reset(&k->fx);
 }
 
-void cl_sink_on_corrected(struct cl_sink *k, cl_sink_corrected_fn fn, void *arg)
+void cl_sink_on_corrected(struct cl_sink *k, cl_sink_corrected_fn fn, int (*want)(void *arg),
+			  void *arg)
 {
 	k->on_corrected = fn;
+	k->want_corrected = want;
 	k->corrected_arg = arg;
 }
 

@@ -62,8 +62,10 @@ void cl_sink_stop(struct cl_sink *k);
 
 int cl_sink_vital(struct cl_sink *k, const char *source, uint64_t offset, const char *patient,
 		  const char *device, const char *vital, int64_t ts_us, double value);
-/* Set before the first operation. */
-void cl_sink_on_corrected(struct cl_sink *k, cl_sink_corrected_fn fn, void *arg);
+/* Set before the first operation. want (optional): whether anyone
+ * listens now; when not, corrections are only counted. */
+void cl_sink_on_corrected(struct cl_sink *k, cl_sink_corrected_fn fn, int (*want)(void *arg),
+			  void *arg);
 
 /* A window the live windows closed, with the window's watermark then
  * (stored as cl_rollup_fix_emitted says; spec must outlive the sink). */

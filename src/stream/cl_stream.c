@@ -1928,7 +1928,8 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 		if (rc == CL_OK)
 			rc = cl_sink_start(st, s->log, 0, o->on_outbox, o->hook_arg, &s->sink);
 		if (rc == CL_OK && o->on_rollup_corrected)
-			cl_sink_on_corrected(s->sink, o->on_rollup_corrected, o->hook_arg);
+			cl_sink_on_corrected(s->sink, o->on_rollup_corrected, o->want_vitals,
+					     o->hook_arg);
 	}
 	if (rc == CL_OK)
 		rc = cl_map_create(&s->patients);

@@ -69,8 +69,9 @@ struct cl_stream_options {
 	void (*on_news2)(void *arg, const char *json, size_t len, const char *patient);
 	int (*want_vitals)(void *arg);
 	/* a window changed by late values after it was final (JSON: the
-	 * window with its status and revision), once stored; called on the
-	 * serving-store writer's thread */
+	 * window with its status and revision), once stored, while
+	 * want_vitals says someone listens; called on the serving-store
+	 * writer's thread */
 	void (*on_rollup_corrected)(void *arg, const char *json, size_t len, const char *patient);
 	/* outbox: also write each alert change to the store's webhook outbox
 	 * (with the alert, in one transaction); on_outbox runs after each
