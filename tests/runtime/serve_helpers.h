@@ -11,6 +11,7 @@
 #include "core/cl_time.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <strings.h>
@@ -352,6 +353,18 @@ static inline void wait_metric(const struct server *s, const char *name, long wa
 	"--set", "alerts.tachycardia.persist=0", "--set", "alerts.tachycardia.readings=1",  \
 	"--set", "alerts.bradycardia.persist=0", "--set", "alerts.bradycardia.readings=1",  \
 	"--set", "alerts.news2_single_3.persist=0", "--set", "alerts.news2_single_3.readings=1"
+
+/* An RFC 3339 field of a JSON object, in µs (the test fails if it is
+ * not one). */
+static inline int64_t json_time_of(json_t *o, const char *key)
+{
+	const char *t = json_string_value(json_object_get(o, key));
+	int64_t us = 0;
+
+	assert_non_null(t);
+	assert_int_equal(cl_time_parse_rfc3339(t, strlen(t), &us), 0);
+	return us;
+}
 
 static inline struct reply post(const struct server *s, const char *body)
 {

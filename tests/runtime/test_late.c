@@ -207,16 +207,6 @@ static json_t *get_json(const struct server *s, const char *path)
 	return j;
 }
 
-static int64_t time_of(json_t *o, const char *key)
-{
-	const char *t = json_string_value(json_object_get(o, key));
-	int64_t us = 0;
-
-	assert_non_null(t);
-	assert_int_equal(cl_time_parse_rfc3339(t, strlen(t), &us), 0);
-	return us;
-}
-
 static int near(double a, double b)
 {
 	double m = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
@@ -259,7 +249,7 @@ static int same_windows(const struct server *s, const char *patient, int vi, int
 		if (strcmp(status, "final") != 0 && !(strcmp(status, "corrected") == 0 && rev >= 2))
 			fail_msg("%s %s: window %s is %s at revision %ld", patient, windows_used[wi].name,
 				 json_string_value(json_object_get(o, "start")), status, rev);
-		if (time_of(o, "start") != w->start || time_of(o, "end") != w->end ||
+		if (json_time_of(o, "start") != w->start || json_time_of(o, "end") != w->end ||
 		    json_integer_value(json_object_get(o, "count")) != w->count ||
 		    json_real_value(json_object_get(o, "min")) != w->min ||
 		    json_real_value(json_object_get(o, "max")) != w->max ||
@@ -645,12 +635,12 @@ static void test_wearable_backlog(void **state)
 	assert_int_equal(live, 0);
 	assert_int_equal(retro, 2);
 	json_array_foreach(list, i, o) {
-		int64_t opened = time_of(o, "opened"), closed = time_of(o, "closed");
+		int64_t opened = json_time_of(o, "opened"), closed = json_time_of(o, "closed");
 		int k = opened < ep[1] - 3600 * S ? 0 : 1;
 
 		assert_true(opened == ep[k]);                 /* its first reading over 130 */
 		assert_true(closed == ep[k] + 180 * S);       /* the first back at or under 125 */
-		assert_true(time_of(o, "learned") >= learned_from);
+		assert_true(json_time_of(o, "learned") >= learned_from);
 		assert_false(json_is_true(json_object_get(o, "open")));
 	}
 	json_decref(list);

@@ -73,16 +73,6 @@ static void spit(const char *path, const char *text)
 	fclose(f);
 }
 
-/* An RFC 3339 field of a JSON object, in µs. */
-static int64_t jtime(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	int64_t us = 0;
-
-	assert_non_null(s);
-	assert_int_equal(cl_time_parse_rfc3339(s, strlen(s), &us), 0);
-	return us;
-}
 
 /* Every line of an NDJSON file is a valid device event, none later than
  * now_us; returns how many and the earliest and latest ts. */
@@ -259,7 +249,7 @@ static struct ev *read_events(const char *path, size_t *n)
 			assert_non_null(v);
 		}
 		v[*n].patient = atoi(json_string_value(json_object_get(o, "patient_id")) + 8);
-		v[*n].ts = jtime(o, "ts");
+		v[*n].ts = json_time_of(o, "ts");
 		snprintf(v[*n].type, sizeof(v[*n].type), "%s",
 			 json_string_value(json_object_get(o, "type")));
 		v[*n].value = json_number_value(json_object_get(o, "value"));
@@ -329,14 +319,14 @@ static void test_artifacts(void **state)
 			p = atoi(json_string_value(json_object_get(o, "patient_id")) + 8);
 			assert_false(stable[p]);
 			if (strcmp(json_string_value(json_object_get(o, "episode")), "deterioration") == 0) {
-				int64_t n7 = jtime(o, "news2_ge_7_from");
+				int64_t n7 = json_time_of(o, "news2_ge_7_from");
 
 				/* the ramp reaches NEWS2 >= 7 within its 10 minutes */
-				assert_true(n7 > jtime(o, "start") &&
-					    n7 <= jtime(o, "start") + 600 * 1000000ll);
+				assert_true(n7 > json_time_of(o, "start") &&
+					    n7 <= json_time_of(o, "start") + 600 * 1000000ll);
 				assert_non_null(strstr(json_string_value(json_object_get(o, "expected_rules")),
 						       "deterioration_trend"));
-				assert_true(jtime(o, "end") - jtime(o, "start") >= 900 * 1000000ll);
+				assert_true(json_time_of(o, "end") - json_time_of(o, "start") >= 900 * 1000000ll);
 				deteriorations++;
 			}
 			continue;
@@ -351,15 +341,15 @@ static void test_artifacts(void **state)
 				    json_string_value(json_object_get(o, "patient_id")) + 8);
 		assert_non_null(json_string_value(json_object_get(o, "vital")));
 		p = atoi(json_string_value(json_object_get(o, "patient_id")) + 8);
-		s = jtime(o, "start");
-		end = jtime(o, "end");
+		s = json_time_of(o, "start");
+		end = json_time_of(o, "end");
 		/* clear of every clinical episode of the patient */
 		json_array_foreach(t, j, e) {
 			if (!json_object_get(e, "episode") ||
 			    strcmp(json_string_value(json_object_get(e, "patient_id")),
 				   json_string_value(json_object_get(o, "patient_id"))) != 0)
 				continue;
-			if (end >= jtime(e, "start") - 30000000 && s <= jtime(e, "end") + 120000000)
+			if (end >= json_time_of(e, "start") - 30000000 && s <= json_time_of(e, "end") + 120000000)
 				fail_msg("artifact %s at %s is in the window of episode %s",
 					 kind, json_string_value(json_object_get(o, "start")),
 					 json_string_value(json_object_get(e, "episode")));
