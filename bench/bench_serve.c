@@ -26,6 +26,17 @@
  *             readings [recall >= 0.99, crisis and NEWS2 >= 7 1.00,
  *             precision >= 0.95, median delay <= 30 s, < 5 alerts per
  *             stable bed per day]
+ *   backlog   a day of readings for 1,000 patients (a heart rate and an SpO2
+ *             a minute each: 2,880,000 events) ingested in time order (one
+ *             connection: several would put each other's readings behind
+ *             the watermark) by a fresh server, then by another that already
+ *             has every
+ *             patient's reading of now, so that the whole day arrives late:
+ *             the late timelines run the rules, and every window is
+ *             corrected from the stored values. Rates to the durable answer
+ *             and until every window is stored, memory, and the corrections
+ *             [the backlog >= 0.5x the in-order rate]; then the alert
+ *             latency of live probes while a backlog is absorbed [p99 <= 5 ms]
  *   store     no server: the serving store alone taking vital_event rows
  *             made before the clock starts, through the statement the
  *             stream's writer uses, in the transactions it makes and with
@@ -34,7 +45,7 @@
  *             is read
  *
  * usage: bench_serve /path/to/carelake [--dir DIR] [--seconds S] [--only NAME]
- *                    [--detect-seconds S]
+ *                    [--detect-seconds S] [--backlog-minutes M]
  */
 #include "core/cl_time.h"
 #include "store/cl_store.h"
@@ -467,6 +478,34 @@ static int cmp64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Sends the PROBES probes from PROBE_THREADS connections, waits for
+ * their answers and a moment for their alerts. */
+static void probe_all(struct latency *l)
+{
+	struct prober pr[PROBE_THREADS];
+	pthread_t pth[PROBE_THREADS];
+
+	for (int i = 0; i < PROBE_THREADS; i++) {
+		pr[i] = (struct prober){ l, i };
+		pthread_create(&pth[i], NULL, prober_main, &pr[i]);
+	}
+	for (int i = 0; i < PROBE_THREADS; i++)
+		pthread_join(pth[i], NULL);
+	usleep(300000);
+}
+
+/* The probes' latencies, those whose alert came, sorted; how many. */
+static int probe_latencies(const struct latency *l, int64_t lat[PROBES])
+{
+	int n = 0;
+
+	for (int k = 0; k < PROBES; k++)
+		if (l->got[k])
+			lat[n++] = l->got[k] - l->sent[k];
+	qsort(lat, (size_t)n, sizeof(lat[0]), cmp64);
+	return n;
+}
+
 /* The baseline: the disk's own durable-write latency, measured at the
  * same time: 64 KiB appended and fdatasync'd every 10 ms (through the
  * slow disk when the server has it). */
@@ -531,8 +570,7 @@ static void bench_latency_run(struct latency_run *run)
 	static struct disk_probe disk;
 	static struct latency l;
 	struct background bg[BG_THREADS];
-	struct prober pr[PROBE_THREADS];
-	pthread_t sth, dth, bth[BG_THREADS], pth[PROBE_THREADS];
+	pthread_t sth, dth, bth[BG_THREADS];
 	struct server s;
 	atomic_int bg_stop = 0;
 	int64_t lat[PROBES], t0, t1;
@@ -561,13 +599,7 @@ static void bench_latency_run(struct latency_run *run)
 	usleep(500000);
 	pthread_create(&dth, NULL, disk_probe_main, &disk);
 	t0 = cl_time_mono_us();
-	for (int i = 0; i < PROBE_THREADS; i++) {
-		pr[i] = (struct prober){ &l, i };
-		pthread_create(&pth[i], NULL, prober_main, &pr[i]);
-	}
-	for (int i = 0; i < PROBE_THREADS; i++)
-		pthread_join(pth[i], NULL);
-	usleep(300000);
+	probe_all(&l);
 	t1 = cl_time_mono_us();
 	atomic_store(&bg_stop, 1);
 	atomic_store(&l.stop, 1);
@@ -578,10 +610,7 @@ static void bench_latency_run(struct latency_run *run)
 		bg_sent += bg[i].sent;
 	}
 	pthread_join(sth, NULL);
-	for (int k = 0; k < PROBES; k++)
-		if (l.got[k])
-			lat[n++] = l.got[k] - l.sent[k];
-	qsort(lat, (size_t)n, sizeof(lat[0]), cmp64);
+	n = probe_latencies(&l, lat);
 	run->p99 = n ? (double)lat[(size_t)(n * 0.99)] / 1000 : 0;
 	printf("latency  %s: event POSTed -> alert on the stream: p50 %.2f ms, p99 %.2f ms, "
 	       "max %.2f ms (%d/%d probes seen; background %.0f events/s)\n",
@@ -1140,9 +1169,180 @@ static void bench_store(void)
 	       ROWS, TXN, CKPT, ROWS / (t0 / 1e6), cpu * 1e6 / ROWS);
 }
 
+/* ---- backlog ---- */
+
+#define BL_PATIENTS 1000
+static int bl_minutes = 1440;   /* --backlog-minutes */
+#define BL_MINUTES bl_minutes
+
+#define BL_SENDERS 3                           /* in the latency run */
+#define BL_SHARE (BL_PATIENTS / BL_SENDERS + 1) /* patients per sender there */
+#define BL_PER ((long)BL_SHARE * 2 * BL_MINUTES) /* events per sender there */
+
+/* A sender's events k0..k0+n of the day, in time order (minute by minute,
+ * each of its share of the patients' two readings: all of them when
+ * share is BL_PATIENTS), the day ending a minute before `end_us`. */
+static char *backlog_body(const char *prefix, long k0, int n, int sender, int share,
+			  int64_t end_us, size_t *len)
+{
+	char *b = malloc((size_t)n * 220 + 16), ts[40];
+	size_t o = 0;
+
+	for (int i = 0; i < n; i++) {
+		long k = k0 + i, minute = k / (share * 2), pat = (k / 2) % share + sender * share;
+		int spo2 = (int)(k & 1);
+		int64_t t = end_us - (BL_MINUTES + 1 - minute) * 60000000ll + pat * 1000;
+
+		if (pat >= BL_PATIENTS)
+			continue;
+		cl_time_format_rfc3339(t, ts, sizeof(ts), 3);
+		o += (size_t)sprintf(b + o,
+				     "{\"id\":\"%s%ld\",\"device_id\":\"w%ld\",\"patient_id\":\"bp%ld\","
+				     "\"ts\":\"%s\",\"type\":\"%s\",\"value\":%d,\"unit\":\"%s\"}\n",
+				     prefix, k + sender * (long)share * 2 * BL_MINUTES, pat, pat, ts,
+				     spo2 ? "spo2" : "heart_rate",
+				     spo2 ? 96 + (int)(k % 3) : 70 + (int)(k % 7), spo2 ? "%" : "/min");
+	}
+	*len = o;
+	return b;
+}
+
+struct backlog_sender {
+	const struct server *s;
+	int id, share;           /* its patients: id * share onwards */
+	int64_t end_us;
+	long accepted;
+};
+
+static void *backlog_main(void *arg)
+{
+	struct backlog_sender *t = arg;
+	struct poster p;
+
+	poster_init(&p, t->s);
+	for (long k = 0; k < (long)t->share * 2 * BL_MINUTES; k += 1000) {
+		size_t len;
+		char *body = backlog_body("bl-", k, 1000, t->id, t->share, t->end_us, &len);
+		long a;
+
+		if (len == 0) {
+			free(body);
+			continue;
+		}
+		a = poster_send(&p, body, len);
+		free(body);
+		if (a < 0)
+			break;
+		t->accepted += a;
+	}
+	poster_free(&p);
+	return NULL;
+}
+
+/* Sends the day in time order; returns the accepted count, and the
+ * seconds to the last durable answer and until the stream and its writer
+ * have taken it all in. */
+static long backlog_send(const struct server *s, int64_t end_us, double *acked_s, double *done_s)
+{
+	struct backlog_sender t = { .s = s, .id = 0, .share = BL_PATIENTS, .end_us = end_us };
+	int64_t t0 = cl_time_mono_us();
+
+	backlog_main(&t);
+	*acked_s = (double)(cl_time_mono_us() - t0) / 1e6;
+	/* applied and stored: no lag, nothing waiting for the writer */
+	for (int i = 0; i < 6000; i++) {
+		if (metric_of(s, "carelake_stream_lag_records") == 0 &&
+		    metric_of(s, "carelake_store_pending_bytes") == 0)
+			break;
+		usleep(50000);
+	}
+	*done_s = (double)(cl_time_mono_us() - t0) / 1e6;
+	return t.accepted;
+}
+
+/* Every patient's reading of now: the day that follows is behind it. */
+static void live_now(const struct server *s)
+{
+	struct poster p;
+	char ts[40], *b = malloc((size_t)BL_PATIENTS * 400);
+	size_t o = 0;
+
+	cl_time_format_rfc3339(cl_time_now_us(), ts, sizeof(ts), 3);
+	for (int i = 0; i < BL_PATIENTS; i++)
+		o += (size_t)sprintf(b + o,
+				     "{\"id\":\"now-%d\",\"device_id\":\"w%d\",\"patient_id\":\"bp%d\","
+				     "\"ts\":\"%s\",\"type\":\"heart_rate\",\"value\":72,"
+				     "\"unit\":\"/min\"}\n", i, i, i, ts);
+	poster_init(&p, s);
+	poster_send(&p, b, o);
+	poster_free(&p);
+	free(b);
+}
+
+static void bench_backlog(void)
+{
+	struct server s;
+	double acked[2], done[2];
+	long n[2], rss[2], corrected = 0;
+	int64_t end = cl_time_now_us();
+
+	for (int late = 0; late < 2; late++) {
+		server_start(&s, late ? "backlog-late" : "backlog-in-order");
+		if (late) {
+			live_now(&s);
+			usleep(300000);
+		}
+		n[late] = backlog_send(&s, end, &acked[late], &done[late]);
+		rss[late] = rss_kb(s.pid);
+		if (late)
+			corrected = metric_of(&s, "carelake_stream_rollups_corrected_total");
+		printf("backlog  %s: %ld events, %.0f events/s to the durable answer, %.0f events/s "
+		       "until every window is stored; resident %.1f MB%s\n",
+		       late ? "a day behind every patient's latest reading (late)"
+			    : "the same day in time order [baseline]",
+		       n[late], (double)n[late] / acked[late], (double)n[late] / done[late],
+		       (double)rss[late] / 1024, late ? "" : "");
+		server_stop(&s);
+	}
+	printf("         late: %ld windows corrected; %.2fx the in-order rate to the answer, %.2fx "
+	       "until stored   target >= 0.5x\n", corrected,
+	       (double)n[1] / acked[1] / ((double)n[0] / acked[0]),
+	       (double)n[1] / done[1] / ((double)n[0] / done[0]));
+	/* live alert latency while a backlog comes in */
+	{
+		static struct latency l;
+		pthread_t sth, bth;
+		struct backlog_sender bs;
+		int64_t lat[PROBES];
+		int k;
+
+		server_config = probe_config;
+		server_start(&s, "backlog-latency");
+		server_config = NULL;
+		live_now(&s);
+		memset(&l, 0, sizeof(l));
+		l.s = &s;
+		pthread_create(&sth, NULL, sse_main, &l);
+		usleep(200000);
+		bs = (struct backlog_sender){ .s = &s, .id = 0, .share = BL_SHARE, .end_us = end };
+		pthread_create(&bth, NULL, backlog_main, &bs);
+		usleep(500000);
+		probe_all(&l);
+		atomic_store(&l.stop, 1);
+		pthread_join(sth, NULL);
+		pthread_join(bth, NULL);
+		k = probe_latencies(&l, lat);
+		printf("latency  live probes while a third of the day's backlog comes in: p50 %.2f ms, "
+		       "p99 %.2f ms (%d/%d probes seen; %ld backlog events)   target p99 <= 5 ms\n",
+		       k ? (double)lat[k / 2] / 1000 : 0, k ? (double)lat[(size_t)(k * 0.99)] / 1000 : 0,
+		       k, PROBES, bs.accepted);
+		server_stop(&s);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	const char *only = NULL; /* one of ingest, latency, memory, mqtt, detect, store */
+	const char *only = NULL; /* one of ingest, latency, memory, mqtt, detect, backlog, store */
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_serve /path/to/carelake [--dir DIR] [--seconds S]\n");
@@ -1156,6 +1356,8 @@ int main(int argc, char **argv)
 			seconds = atof(argv[i + 1]);
 		else if (strcmp(argv[i], "--detect-seconds") == 0)
 			detect_seconds = atof(argv[i + 1]);
+		else if (strcmp(argv[i], "--backlog-minutes") == 0)
+			bl_minutes = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--only") == 0)
 			only = argv[i + 1];
 	}
@@ -1176,6 +1378,7 @@ int main(int argc, char **argv)
 	RUN(memory);
 	RUN(mqtt);
 	RUN(detect);
+	RUN(backlog);
 	RUN(store);
 #undef RUN
 	return 0;
