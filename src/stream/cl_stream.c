@@ -85,6 +85,7 @@ struct patient {
 	 * whose rules run in its event time apart from the live ones and
 	 * whose alerts are retrospective. */
 	struct patient *late;
+	struct patient *live;               /* shadow: the patient it is of */
 	struct patient *next_late;          /* s->late_patients */
 	int64_t late_mono;                  /* shadow: when its last reading came */
 	uint8_t shadow;
@@ -340,6 +341,7 @@ static struct patient *late_of(struct cl_stream *s, struct patient *p)
 		if (!p->late)
 			return NULL;
 		p->late->shadow = 1;
+		p->late->live = p;
 		p->next_late = s->late_patients;
 		s->late_patients = p;
 	}
@@ -981,6 +983,21 @@ static int on_verdict(void *arg, enum cl_vital v, int64_t ts, double value,
 	    trend_add(s, p, v, ts, value) != CL_OK)
 		return CL_ENOMEM;
 	np = cl_news2_param_of(v);
+	/* a late reading still is the patient's latest of its parameter when
+	 * the live timeline has none newer: their NEWS2 now takes it (its
+	 * rules look at it with the next live reading) */
+	if (np >= 0 && p->shadow && (!p->live->have[np] || ts > p->live->ts[np])) {
+		struct patient *l = p->live;
+
+		l->value[np] = value;
+		l->ts[np] = ts;
+		l->have[np] = 1;
+		if (!l->dirty) {
+			l->dirty = 1;
+			l->next_dirty = s->dirty;
+			s->dirty = l;
+		}
+	}
 	/* the latest value of each parameter, by event time */
 	if (np >= 0 && (!p->have[np] || ts >= p->ts[np])) {
 		p->value[np] = value;
@@ -1229,9 +1246,11 @@ static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
 	if (e->ts_us > s->max_ts)
 		s->max_ts = e->ts_us;
 	s->last_event_mono = cl_time_mono_us();
-	/* older than the patient's latest reading by more than the lateness:
-	 * the late timeline's, in its own event time */
-	if (p->latest_ts && e->ts_us < p->latest_ts - s->o.lateness_us && !s->rebuilding) {
+	/* a device's reading older than the patient's latest by more than the
+	 * lateness: the late timeline's, in its own event time (a charted
+	 * one, entered late as charting is, stays live: its alerts page) */
+	if (src == 0 && p->latest_ts && e->ts_us < p->latest_ts - s->o.lateness_us &&
+	    !s->rebuilding) {
 		p = late_of(s, p);
 		if (!p)
 			return CL_ENOMEM;

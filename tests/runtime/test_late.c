@@ -628,6 +628,14 @@ static void test_wearable_backlog(void **state)
 	learned_from = cl_time_now_us();
 	for (size_t at = first; at < n; at += 500)
 		post_batch_as(&s, r + at, n - at < 500 ? n - at : 500, "w1");
+	/* and a temperature of 39.5 five minutes before the backlog ends: late,
+	 * but the patient's only temperature, so their NEWS2 takes it */
+	{
+		struct reading t = { .ts = back1 - 300 * S, .v = 39.5, .vital = 1 };
+
+		snprintf(t.id, sizeof(t.id), "back-temp");
+		post_batch_as(&s, &t, 1, "w1");
+	}
 	/* both episodes, retrospective */
 	g_retro_want = 2;
 	wait_for(retro_alerts_in, NULL, "the backlog's episodes as retrospective alerts");
@@ -652,11 +660,15 @@ static void test_wearable_backlog(void **state)
 	wait_for(sse_cond, NULL, "the retrospective alerts on the live stream");
 	assert_false(sse_has(&sse, "\"state\":\"open\""));
 	sse_close(&sse);
-	/* NEWS2: still the latest reading's pulse, 75 (score 0), not 150 */
+	/* NEWS2: still the latest reading's pulse, 75 (score 0), not 150;
+	 * the late temperature, 39.5 (score 2), the only one it has */
 	j = get_json(&s, "/api/v1/patients/w1/vitals?limit=1");
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_object_get(json_object_get(j, "news2"), "parameters"), "pulse")),
 			 0);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(j, "news2"), "parameters"),
+				 "temperature")), 2);
 	json_decref(j);
 	/* the backlog's rollups: the batch computation over the stored readings */
 	{
