@@ -214,10 +214,11 @@ static int near(double a, double b)
 	return fabs(a - b) <= 1e-9 * (m > 1 ? m : 1);
 }
 
-/* Whether the stored windows of one key and kind are the batch's; if not,
- * why, into why. */
+/* Whether the windows of one key and kind with starts in [from, to) are
+ * the batch's: the stored ones (final), or those and the open ones
+ * (provisional) too; if not, why, into why. */
 static int same_windows(const struct server *s, const char *patient, int vi, int wi,
-			const struct win *want, size_t nwant, int64_t from, int64_t to,
+			const struct win *want, size_t nwant, int64_t from, int64_t to, int final,
 			char *why, size_t cap)
 {
 	char path[400], f[40], t[40];
@@ -229,8 +230,8 @@ static int same_windows(const struct server *s, const char *patient, int vi, int
 	cl_time_format_rfc3339(from, f, sizeof(f), 3);
 	cl_time_format_rfc3339(to, t, sizeof(t), 3);
 	snprintf(path, sizeof(path),
-		 "/api/v1/patients/%s/vitals?resolution=%s&from=%s&to=%s&final=true&limit=100000",
-		 patient, windows_used[wi].name, f, t);
+		 "/api/v1/patients/%s/vitals?resolution=%s&from=%s&to=%s&final=%s&limit=100000",
+		 patient, windows_used[wi].name, f, t, final ? "true" : "false");
 	j = get_json(s, path);
 	rows = json_object_get(j, "vitals");
 	json_array_foreach(rows, i, o) {
@@ -246,7 +247,8 @@ static int same_windows(const struct server *s, const char *patient, int vi, int
 			ok = 0;
 			break;
 		}
-		if (strcmp(status, "final") != 0 && !(strcmp(status, "corrected") == 0 && rev >= 2))
+		if (strcmp(status, "final") != 0 && !(strcmp(status, "corrected") == 0 && rev >= 2) &&
+		    !(!final && strcmp(status, "provisional") == 0 && rev == 0))
 			fail_msg("%s %s: window %s is %s at revision %ld", patient, windows_used[wi].name,
 				 json_string_value(json_object_get(o, "start")), status, rev);
 		if (json_time_of(o, "start") != w->start || json_time_of(o, "end") != w->end ||
@@ -413,7 +415,7 @@ static void test_converges_on_batch(void **state)
 				/* the stream catches up: the stored windows converge */
 				for (i = 0; i < 300 * cl_test_slowdown(); i++) {
 					if (same_windows(&s, pid, v, wi, want, nwant, base - 3600 * S,
-							 base + 3600 * S, why, sizeof(why)))
+							 base + 3600 * S, 1, why, sizeof(why)))
 						break;
 					usleep(100000);
 				}
@@ -538,6 +540,66 @@ static void test_open_idle_corrected(void **state)
 		json_decref(j);
 		done(&st);
 	}
+}
+
+/* The windows still open, of every kind, are shown provisional, as the
+ * batch computation over the readings so far gives them; with the closed
+ * ones, they are all the batch's windows. */
+static void test_open_windows_every_kind(void **state)
+{
+	const char *extra[] = { "--set", SERVER_WINDOWS, "--set", "stream.lateness=5s",
+				"--set", "stream.idle_flush=1h", NULL };
+	int64_t t0 = floor_to(cl_time_now_us() - 2 * 3600 * S, 60 * S);
+	struct reading r[60];
+	char data[300];
+	struct server s;
+
+	(void)state;
+	rng = (uint64_t)t0 | 1;
+	/* two minutes of heart rate, a reading every 1-3 s, a pause past the
+	 * session gap in the middle */
+	for (int i = 0; i < 60; i++) {
+		r[i] = (struct reading){ .ts = t0 + (i ? r[i - 1].ts - t0 : 0) +
+					       (i == 30 ? 25 * S : (1 + pick(3)) * S),
+					 .v = (double)(60 + pick(40)) };
+		snprintf(r[i].id, sizeof(r[i].id), "o%d", i);
+	}
+	snprintf(data, sizeof(data), "%s/open", dir);
+	server_start(&s, bin, data, extra);
+	post_batch_as(&s, r, 60, "open-p");
+	for (int wi = 0; wi < 4; wi++) {
+		struct win *want;
+		size_t nwant = batch_windows(wi, r, 60, 1, &want);
+		char why[400] = "";
+		int i;
+
+		for (i = 0; i < 300 * cl_test_slowdown(); i++) {
+			if (same_windows(&s, "open-p", 0, wi, want, nwant, t0 - 3600 * S,
+					 t0 + 3600 * S, 0, why, sizeof(why)))
+				break;
+			usleep(100000);
+		}
+		if (i == 300 * cl_test_slowdown())
+			fail_msg("window %s, closed and open: %s", windows_used[wi].name, why);
+		free(want);
+	}
+	/* the last reading's windows are still open: provisional */
+	{
+		char path[300];
+		json_t *j;
+
+		snprintf(path, sizeof(path), "/api/v1/patients/open-p/vitals?resolution=1m&from=%s",
+			 "2000-01-01T00:00:00Z");
+		j = get_json(&s, path);
+		json_t *rows = json_object_get(j, "vitals");
+
+		assert_true(json_array_size(rows) > 0);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_array_get(rows, json_array_size(rows) - 1), "status")),
+				    "provisional");
+		json_decref(j);
+	}
+	assert_int_equal(server_stop(&s), 0);
 }
 
 /* ---- a wearable's backlog ------------------------------------------ */
@@ -683,7 +745,7 @@ static void test_wearable_backlog(void **state)
 			/* to the backlog's last minute (the live readings are a
 			 * minute and more later) */
 			if (same_windows(&s, "w1", 0, 0, want, nwant, back0,
-					 floor_to(back1, 60 * S) + 60 * S, why, sizeof(why)))
+					 floor_to(back1, 60 * S) + 60 * S, 1, why, sizeof(why)))
 				break;
 			usleep(100000);
 		}
@@ -699,6 +761,7 @@ static void test_wearable_backlog(void **state)
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_open_idle_corrected),
 	cmocka_unit_test(test_wearable_backlog),
+	cmocka_unit_test(test_open_windows_every_kind),
 	cmocka_unit_test(test_converges_on_batch),
 };
 
