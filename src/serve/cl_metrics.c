@@ -24,6 +24,10 @@ static void http_metrics(struct cl_server *s, struct cl_prom *p)
 			cl_prom_put(p, "carelake_http_responses_total{code=\"other\"} %llu\n",
 				    (unsigned long long)v);
 	}
+	cl_prom_counter(p, "carelake_ingest_bulk_paused_total",
+			"Bulk bodies (64 KiB or more) answered 503 Retry-After while the serving store "
+			"was behind a backlog (nothing of them stored).",
+			(uint64_t)atomic_load(&s->bulk_paused));
 	pthread_mutex_lock(&s->http_mu);
 	if (s->fast)
 		cl_fast_metrics(s->fast, p);

@@ -72,6 +72,7 @@ struct cl_server {
 	atomic_uint_fast64_t break_glass;   /* break-glass reads allowed */
 	atomic_uint_fast64_t access_alerts_failed; /* ... whose access alert was not stored */
 	atomic_uint_fast64_t auth_limited;  /* 429s for repeated failures */
+	atomic_uint_fast64_t bulk_paused;   /* bulk bodies asked to wait: the store is behind */
 };
 
 /* The trail's flusher made tickets up to `durable` durable: the held

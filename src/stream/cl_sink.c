@@ -705,6 +705,16 @@ void cl_sink_stop(struct cl_sink *k)
 	cl_free(k);
 }
 
+int cl_sink_behind(struct cl_sink *k)
+{
+	size_t pending;
+
+	pthread_mutex_lock(&k->mu);
+	pending = k->pending;
+	pthread_mutex_unlock(&k->mu);
+	return pending > k->max_pending / 4 * 3;
+}
+
 void cl_sink_stats(struct cl_sink *k, struct cl_sink_stats *st)
 {
 	pthread_mutex_lock(&k->mu);

@@ -109,4 +109,8 @@ int cl_sink_flush(struct cl_sink *k, const uint64_t need[CL_SINK_LOGS]);
 
 void cl_sink_stats(struct cl_sink *k, struct cl_sink_stats *st);
 
+/* 1 when more than three quarters of max_pending wait for the writer:
+ * a little more and the processor waits for it (and its alerts with it). */
+int cl_sink_behind(struct cl_sink *k);
+
 #endif

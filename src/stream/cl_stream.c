@@ -2135,6 +2135,11 @@ void cl_stream_store_stats(struct cl_stream *s, struct cl_sink_stats *st)
 	cl_sink_stats(s->sink, st);
 }
 
+int cl_stream_store_behind(struct cl_stream *s)
+{
+	return s->sink && cl_sink_behind(s->sink);
+}
+
 void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 {
 	static const double store_le[11] = { 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008,

@@ -190,6 +190,11 @@ const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s);
 struct cl_sink_stats;
 void cl_stream_store_stats(struct cl_stream *s, struct cl_sink_stats *st);
 
+/* 1 when the serving store's writer is so far behind (a backlog arriving
+ * faster than it stores it) that the processor will soon wait for it:
+ * bulk senders are asked to wait instead, so live alerts do not. */
+int cl_stream_store_behind(struct cl_stream *s);
+
 /* Renders the stream's part of /metrics: values applied, late events,
  * windows, lag, alerts by rule, and the serving-store writer's commits. */
 struct cl_prom;

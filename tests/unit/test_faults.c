@@ -310,6 +310,41 @@ static void test_rows_wait_for_durability(void **state)
 	cl_test_rmtree(dir);
 }
 
+/* The writer's queue three quarters full is "behind" (bulk ingest waits
+ * then): rows of records that never become durable stay queued. */
+static void test_sink_behind(void **state)
+{
+	struct cl_blog_options o = opts();
+	struct cl_blog *log, *logs[CL_SINK_LOGS] = { NULL };
+	struct cl_store *st;
+	struct cl_sink *k;
+	char dir[256], bronze[300];
+	uint64_t off;
+	int i;
+
+	(void)state;
+	cl_test_tmpdir(dir, sizeof(dir));
+	snprintf(bronze, sizeof(bronze), "%s/bronze", dir);
+	assert_int_equal(cl_blog_open(bronze, "t", &o, &log), CL_OK);
+	assert_int_equal(append(log, 0, &off), CL_OK);
+	atomic_store(&fail_sync, 1);
+	assert_int_equal(append(log, 1, &off), CL_EIO); /* record 1: never durable */
+	assert_int_equal(cl_store_create(dir, &st), CL_OK);
+	logs[0] = log;
+	assert_int_equal(cl_sink_start(st, logs, 4096, NULL, NULL, &k), CL_OK);
+	assert_false(cl_sink_behind(k));
+	for (i = 0; i < 100 && !cl_sink_behind(k); i++) {
+		assert_int_equal(cl_sink_vital(k, "vitals", 1, "p1", "m1", "heart_rate", 1000 + i, 70),
+				 0);
+		assert_int_equal(cl_sink_flush(k, (const uint64_t[]){ 2, 0 }), 0);
+	}
+	assert_true(cl_sink_behind(k));
+	assert_true(i > 1);
+	cl_sink_stop(k);
+	cl_blog_close(log);
+	cl_test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +353,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fdatasync_failure_stops_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_failure_stops_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sink_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_wait_for_durability, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
