@@ -17,6 +17,7 @@
  * durable. (Recovery relies on that: see recover().)
  */
 #include "cl_blog.h"
+#include "cl_reserve.h"
 #include "cl_segment.h"
 #include "../core/cl_error.h"
 #include "../core/cl_fs.h"
@@ -141,6 +142,8 @@ void cl_blog_options_default(struct cl_blog_options *o)
 	o->commit_max_wait_us = 0;
 	o->pending_max_bytes = 64ull << 20;
 	o->record_max_bytes = 4u << 20;
+	o->reserve_max_bytes = 256ull << 20;
+	o->reserve_dir = NULL;
 }
 
 const char *cl_blog_dir(const struct cl_blog *log)
@@ -633,6 +636,15 @@ static void *flusher_main(void *arg)
 			b->c.rc = cl_error_set(failed, "%s", failed_msg);
 		} else {
 			b->c.rc = write_batch(log, b, &b->c);
+			if (b->c.rc == CL_ENOSPC && log->o.reserve_dir &&
+			    cl_reserve_take(log->o.reserve_dir)) {
+				/* the room kept for this moment: bronze is the
+				 * last writer standing */
+				cl_log_warn("bronze", "event=reserve_taken source=%s detail=\"the disk "
+					    "is full; bronze writes into the room kept for it while "
+					    "the serving store and refine wait\"", log->source);
+				b->c.rc = write_batch(log, b, &b->c);
+			}
 			if (b->c.rc != CL_OK)
 				cl_log_error("bronze",
 					     "event=commit_failed source=%s records=%u rc=%s detail=%s",

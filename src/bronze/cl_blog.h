@@ -40,6 +40,11 @@ struct cl_blog_options {
 	/* not the log's own: the archive's (cl_archive.h), set with bronze.* */
 	char archive_uri[CL_CFG_STRING_MAX]; /* bronze.archive_uri, or "" */
 	int64_t archive_interval_us; /* serve archives this often */
+	/* the room serve keeps for bronze (cl_reserve.h), bronze.reserve */
+	uint64_t reserve_max_bytes;
+	/* not a setting: the data directory whose reserve a write that finds
+	 * the disk full takes (cl_bronze_open sets it), or NULL */
+	const char *reserve_dir;
 };
 
 /* Where a submitted record sits: its commit batch and index within it. */

@@ -61,6 +61,7 @@ int cl_bronze_open(const char *data_dir, const struct cl_blog_options *o,
 		return cl_error_set(CL_ENOMEM, "no memory to open bronze");
 	}
 	b->o = *o;
+	b->o.reserve_dir = b->data_dir;
 	pthread_mutex_init(&b->mu, NULL);
 	*out = b;
 	return CL_OK;
@@ -403,6 +404,12 @@ static const struct cl_config_entry bronze_entries[] = {
 	  "s3://), verified by checksum (docs/bronze-log.md, Archive); empty: no archive", NULL },
 	{ "archive_interval", CL_CFG_DURATION, "1m", SEC, 86400 * SEC, F(archive_interval_us),
 	  "serve copies newly sealed segments and kept files to the archive this often", NULL },
+	{ "reserve", CL_CFG_SIZE, "256MiB", 0, 64 * GiB, F(reserve_max_bytes),
+	  "room on the data directory's disk that serve keeps for bronze (a file, "
+	  "bronze.reserve, at most a twentieth of the filesystem and a quarter of the space "
+	  "free at the start): the serving store, "
+	  "silver and gold never write into it, and bronze takes it when the disk is full; "
+	  "0: none", NULL },
 };
 
 static void bronze_init(void *settings)

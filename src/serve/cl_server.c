@@ -16,6 +16,7 @@
 #include "auth/cl_keys.h"
 #include "bronze/cl_archive.h"
 #include "bronze/cl_bronze.h"
+#include "bronze/cl_reserve.h"
 #include "batch/cl_batch.h"
 #include "batch/cl_pipeline.h"
 #include "fhir/cl_fhir_export.h"
@@ -182,6 +183,25 @@ static void idle_priority(void)
 		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
+/* 1 if a writer of silver and gold may write now: not while bronze's
+ * reserve is taken (cl_reserve.h), said once a minute while it lasts. */
+static int disk_ready(const struct cl_server *s, const char *comp, int64_t *logged_mono)
+{
+	if (cl_reserve_ready(s->data_dir)) {
+		if (*logged_mono)
+			cl_log_info(comp, "event=disk_room_again");
+		*logged_mono = 0;
+		return 1;
+	}
+	if (!*logged_mono || cl_time_mono_us() - *logged_mono >= 60000000) {
+		*logged_mono = cl_time_mono_us();
+		cl_log_warn(comp, "event=waiting_for_disk detail=\"the disk is full: bronze keeps "
+			    "taking events in the room kept for it; this catches up from bronze "
+			    "once space is freed\"");
+	}
+	return 0;
+}
+
 /* Every refine.interval: new device events and FHIR posts into silver, at
  * a lower priority than ingest and alerts (`carelake status` shows how far
  * behind). */
@@ -189,12 +209,15 @@ static void refiner_main(struct cl_worker *w, void *arg)
 {
 	struct cl_server *s = arg;
 	int64_t interval_us = cl_refine_settings(&s->cfg)->interval_us, maint_mono = 0,
-		archive_mono = 0;
+		archive_mono = 0, disk_mono = 0;
 	struct cl_batch *b = NULL;
 
 	idle_priority();
 	while (!cl_worker_wait(w, interval_us)) {
 		struct cl_batch_summary sum;
+
+		if (!disk_ready(s, "refine", &disk_mono))
+			continue;
 
 		if (!b && (cl_batch_open(s->data_dir, &b) != CL_OK ||
 			   cl_batch_configure(b, &s->cfg, cl_lake_settings(&s->cfg)->interval_us) !=
@@ -226,7 +249,7 @@ static void fhir_rows_main(struct cl_worker *w, void *arg)
 {
 	struct cl_server *s = arg;
 	struct cl_batch *b = NULL;
-	int64_t wait_us = 0;
+	int64_t wait_us = 0, disk_mono = 0;
 
 	idle_priority();
 	while (!cl_worker_wait(w, wait_us)) {
@@ -236,6 +259,8 @@ static void fhir_rows_main(struct cl_worker *w, void *arg)
 		wait_us = 1000000;
 		if (!b && !cl_batch_started(s->data_dir))
 			continue; /* nothing loaded: the tables come with the first run */
+		if (!disk_ready(s, "fhir", &disk_mono))
+			continue;
 		if (!b && cl_batch_open(s->data_dir, &b) != CL_OK) {
 			cl_log_error("fhir", "event=cannot_open detail=%s", CL_LOG_Q(cl_error_detail()));
 			b = NULL;
@@ -390,6 +415,10 @@ int cl_server_start(const struct cl_config *given, const char *data_dir, const c
 		rc = cl_sessions_create(cl_web_settings(&s->cfg), &s->sessions);
 	if (rc == CL_OK)
 		rc = cl_serve_audit_open(s);  /* no patient data is served without it */
+	if (rc == CL_OK &&
+	    cl_reserve_keep(data_dir, cl_bronze_settings(&s->cfg)->reserve_max_bytes) != CL_OK)
+		/* bronze still works, only without its room on a full disk */
+		cl_log_warn("bronze", "event=no_reserve detail=%s", CL_LOG_Q(cl_error_detail()));
 	if (rc == CL_OK)
 		rc = cl_bronze_open(data_dir, cl_bronze_settings(&s->cfg), &s->bronze);
 	if (rc == CL_OK)

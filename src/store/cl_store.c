@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 enum {
@@ -1296,6 +1297,39 @@ int cl_store_wal_checkpoint(struct cl_store *s)
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CL_OK : cl_store_db_error(s, "WAL checkpoint");
+}
+
+int cl_store_disk_space(struct cl_store *s, uint64_t *avail, uint64_t *total)
+{
+	const char *path = sqlite3_db_filename(s->db, "main");
+	struct statvfs v;
+
+	if (!path || !*path || statvfs(path, &v) != 0)
+		return cl_error_set(CL_EIO, "carelake.db: cannot ask its filesystem for free space: %s",
+				    path && *path ? strerror(errno) : "no file");
+	*avail = (uint64_t)v.f_bavail * v.f_frsize;
+	*total = (uint64_t)v.f_blocks * v.f_frsize;
+	return CL_OK;
+}
+
+void cl_store_data_dir(struct cl_store *s, char *buf, size_t cap)
+{
+	const char *path = sqlite3_db_filename(s->db, "main");
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	if (!slash)
+		snprintf(buf, cap, ".");
+	else if (slash == path)
+		snprintf(buf, cap, "/");
+	else
+		snprintf(buf, cap, "%.*s", (int)(slash - path), path);
+}
+
+int cl_store_wal_release(struct cl_store *s)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+
+	return rc == SQLITE_OK ? CL_OK : cl_store_db_error(s, "WAL checkpoint (truncate)");
 }
 
 uint64_t cl_store_refine_position(sqlite3 *db, const char *source)

@@ -13,6 +13,7 @@
 #include "core/cl_time.h"
 #include "core/cl_worker.h"
 #include "bronze/cl_blog.h"
+#include "bronze/cl_reserve.h"
 #include "store/cl_store.h"
 #include "stream/cl_rollup_fix.h"
 
@@ -70,6 +71,7 @@ struct cl_sink {
 	size_t pending;
 	int stop;                /* under mu: submitters stop waiting for space */
 	struct cl_sink_stats st;
+	char data_dir[4096];     /* the store's, for bronze's reserve */
 };
 
 #define BUF_MIN (1u << 20)
@@ -510,11 +512,68 @@ static int64_t committed(struct cl_sink *k, const struct take *t, int64_t us)
 	return interval;
 }
 
-/* Failed commits in a row, and when the last was logged. */
+/* Failed commits in a row, and when the last was logged; after one
+ * failed on a full disk, the free space the next attempt waits for. */
 struct retry {
-	int64_t backoff, logged_mono;
+	int64_t backoff, logged_mono, disk_logged_mono;
 	uint64_t failed_in_row;
+	uint64_t disk_need;
 };
+
+/*
+ * Before a commit: 1 if it may write, else 0 after a pause (said once a
+ * minute while it lasts). It waits while bronze's reserve is taken
+ * (cl_reserve.h) and, after a commit failed on a full disk, for twice the
+ * space that attempt took, so a store catching up does not fill the disk
+ * again and again. A disk that cannot be asked is let be.
+ */
+static int disk_room(struct cl_sink *k, struct cl_worker *w, struct retry *r, uint64_t *avail)
+{
+	uint64_t total;
+	int ready = cl_reserve_ready(k->data_dir), waiting;
+
+	if (cl_store_disk_space(k->store, avail, &total) != CL_OK)
+		*avail = UINT64_MAX;
+	waiting = !ready || *avail < r->disk_need;
+	pthread_mutex_lock(&k->mu);
+	k->st.disk_waiting = waiting;
+	k->st.disk_waits += (uint64_t)waiting;
+	pthread_mutex_unlock(&k->mu);
+	if (!waiting) {
+		if (r->disk_logged_mono) {
+			cl_log_info("store", "event=disk_room_again avail_bytes=%llu",
+				    (unsigned long long)*avail);
+			r->disk_logged_mono = 0;
+		}
+		return 1;
+	}
+	if (!r->disk_logged_mono || cl_time_mono_us() - r->disk_logged_mono >= 60000000) {
+		r->disk_logged_mono = cl_time_mono_us();
+		cl_log_warn("store", "event=waiting_for_disk avail_bytes=%llu needed_bytes=%llu "
+			    "bronze_reserve=%s detail=\"the disk is full or nearly: bronze keeps "
+			    "taking events and the store catches up from them once space is "
+			    "freed\"", (unsigned long long)*avail,
+			    (unsigned long long)r->disk_need, ready ? "held" : "taken");
+	}
+	cl_worker_wait(w, 1000000);
+	return 0;
+}
+
+/* A commit failed for want of space, avail bytes having been free before
+ * it: the WAL gives back what the rolled-back transaction took, and the
+ * next attempt waits for twice that. */
+static void disk_full(struct cl_sink *k, struct retry *r, uint64_t avail)
+{
+	uint64_t now, total;
+
+	if (avail != UINT64_MAX && cl_store_disk_space(k->store, &now, &total) == CL_OK) {
+		uint64_t need = 2 * (avail > now ? avail - now : 0);
+
+		r->disk_need = need > r->disk_need ? need : r->disk_need;
+	}
+	if (cl_store_wal_release(k->store) != CL_OK)
+		cl_log_warn("store", "event=wal_kept detail=%s", CL_LOG_Q(cl_error_detail()));
+}
 
 /*
  * After a failed commit: the same operations again after a pause. Bronze
@@ -594,6 +653,7 @@ static void sink_main(struct cl_worker *w, void *arg)
 	for (;;) {
 		struct take t;
 		int64_t t0;
+		uint64_t avail;
 		int rc, outbox, wait, stopping = cl_worker_stopping(w);
 
 		take_peek(k, &t);
@@ -602,10 +662,20 @@ static void sink_main(struct cl_worker *w, void *arg)
 			break;
 		if (wait)
 			continue;
+		if (!disk_room(k, w, &r, &avail)) {
+			if (stopping) {
+				cl_log_error("store", "event=gave_up_at_stop detail=\"no room on the "
+					     "disk; replayed from bronze at the next start\"");
+				break;
+			}
+			continue;
+		}
 		t0 = cl_time_mono_us();
 		rc = write_all(k, t.first, t.last, &outbox);
 		t0 = cl_time_mono_us() - t0;
 		if (rc != CL_OK) {
+			if (rc == CL_ENOSPC)
+				disk_full(k, &r, avail);
 			if (commit_failed(k, w, &r) < 0)
 				break;
 			continue;
@@ -617,6 +687,7 @@ static void sink_main(struct cl_worker *w, void *arg)
 				    (unsigned long long)r.failed_in_row);
 		r.backoff = 0;
 		r.failed_in_row = 0;
+		r.disk_need = 0;
 		if (outbox && k->on_commit)
 			k->on_commit(k->arg);
 	}
@@ -633,6 +704,7 @@ int cl_sink_start(struct cl_store *store, struct cl_blog *const logs[CL_SINK_LOG
 		return NOMEM();
 	}
 	k->store = store;
+	cl_store_data_dir(store, k->data_dir, sizeof(k->data_dir));
 	for (int i = 0; i < CL_SINK_LOGS; i++)
 		k->logs[i] = logs[i];
 	k->max_pending = max_pending ? max_pending : 64u << 20;

@@ -2204,6 +2204,11 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 			"Serving-store commits that failed and were retried.", ks.failures);
 	cl_prom_gauge(p, "carelake_store_pending_bytes",
 		      "Stream output waiting to be committed.", (double)ks.pending_bytes);
+	cl_prom_gauge(p, "carelake_store_waiting_for_disk",
+		      "1 while the serving store puts its commits off because its disk is "
+		      "nearly full (bronze keeps the room that is left).", ks.disk_waiting);
+	cl_prom_counter(p, "carelake_store_disk_waits_total",
+			"Serving-store commits put off for want of disk space.", ks.disk_waits);
 }
 
 const char *cl_stream_log(size_t i)

@@ -320,6 +320,20 @@ static inline long metric(const struct server *s, const char *name)
 	return v;
 }
 
+/* Prints what the server wrote to its output so far (before a failure). */
+static inline void server_said(const struct server *s)
+{
+	FILE *f = fopen(s->out_path, "r");
+	char line[1024];
+
+	if (!f)
+		return;
+	fprintf(stderr, "serve said:\n");
+	while (fgets(line, sizeof(line), f))
+		fputs(line, stderr);
+	fclose(f);
+}
+
 /* Waits (up to 20 s, times the build's slowdown) until the sample `name`
  * of /metrics reaches `want`; fails with what serve said otherwise. */
 static inline void wait_metric(const struct server *s, const char *name, long want)
@@ -332,14 +346,7 @@ static inline void wait_metric(const struct server *s, const char *name, long wa
 			return;
 		usleep(10000);
 	}
-	FILE *f = fopen(s->out_path, "r");
-	if (f) {
-		char line[1024];
-		fprintf(stderr, "serve said:\n");
-		while (fgets(line, sizeof(line), f))
-			fputs(line, stderr);
-		fclose(f);
-	}
+	server_said(s);
 	fail_msg("%s stayed at %ld, wanted %ld", name, v, want);
 }
 

@@ -7,6 +7,7 @@
 #include "cl_test.h"
 #include "bronze/cl_blog.h"
 #include "bronze/cl_reader.h"
+#include "bronze/cl_reserve.h"
 #include "core/cl_error.h"
 #include "core/cl_fs.h"
 #include "core/cl_log.h"
@@ -14,12 +15,14 @@
 #include "store/cl_store.h"
 #include "stream/cl_sink.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <errno.h>
 #include <stdatomic.h>
 
-static atomic_int fail_writes;     /* pwrite: 0 ok, 1 ENOSPC, 2 half then ENOSPC */
+static atomic_int fail_writes;     /* pwrite: 0 ok, 1 ENOSPC, 2 half then ENOSPC,
+				    * 3 ENOSPC once */
 static atomic_int fail_sync;
 static atomic_int fail_truncate;
 
@@ -28,6 +31,11 @@ static ssize_t faulty_pwrite(int fd, const void *buf, size_t n, off_t off)
 	int mode = atomic_load(&fail_writes);
 
 	if (mode == 1) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (mode == 3) {
+		atomic_store(&fail_writes, 0); /* full once: the next write finds room */
 		errno = ENOSPC;
 		return -1;
 	}
@@ -345,6 +353,57 @@ static void test_sink_behind(void **state)
 	cl_test_rmtree(dir);
 }
 
+static off_t reserve_size(const char *dir)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/bronze.reserve", dir);
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* A full disk with bronze's reserve held: the write takes the reserve
+ * and goes through; the other writers wait until it is held again, which
+ * the first of them does once the disk has room for it. */
+static void test_full_disk_takes_reserve(void **state)
+{
+	struct cl_blog_options o = opts();
+	struct cl_blog *log;
+	char dir[256], logdir[300];
+	uint64_t off;
+
+	(void)state;
+	cl_test_tmpdir(dir, sizeof(dir));
+	snprintf(logdir, sizeof(logdir), "%s/t", dir);
+	assert_int_equal(cl_reserve_keep(dir, 64 << 10), CL_OK);
+	assert_int_equal(reserve_size(dir), 64 << 10);
+	assert_int_equal(cl_reserve_ready(dir), 1);
+	o.reserve_dir = dir;
+	assert_int_equal(cl_blog_open(logdir, "t", &o, &log), CL_OK);
+	for (uint64_t i = 0; i < 10; i++)
+		assert_int_equal(append(log, i, &off), CL_OK);
+	atomic_store(&fail_writes, 3);
+	assert_int_equal(append(log, 10, &off), CL_OK);
+	assert_int_equal(off, 10);
+	assert_int_equal(reserve_size(dir), 8); /* taken: its header says its size */
+	assert_int_equal(cl_reserve_take(dir), 0); /* nothing left to take */
+	/* full again, nothing kept: the write fails as before the reserve */
+	atomic_store(&fail_writes, 3);
+	assert_int_equal(append(log, 11, &off), CL_ENOSPC);
+	assert_int_equal(append(log, 11, &off), CL_OK);
+	/* this disk has room: the next writer to ask holds it again */
+	assert_int_equal(cl_reserve_ready(dir), 1);
+	assert_int_equal(reserve_size(dir), 64 << 10);
+	cl_blog_close(log);
+	assert_int_equal(count_valid(logdir), 12);
+	/* a start where it is switched off: no file, nobody waits */
+	assert_int_equal(cl_reserve_keep(dir, 0), CL_OK);
+	assert_int_equal(reserve_size(dir), -1);
+	assert_int_equal(cl_reserve_ready(dir), 1);
+	assert_int_equal(cl_reserve_take(dir), 0);
+	cl_test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_failure_stops_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sink_behind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_takes_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_wait_for_durability, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
