@@ -25,6 +25,9 @@
  * Exports the same way: each failure leaves the old file at the target or,
  * past the rename, the whole new one; never a part, never a temporary.
  *
+ * And silver's writer when another holds the store's write lock: the
+ * error says the database is locked.
+ *
  * Usage: test_lake_faults /path/to/carelake
  */
 #include "cl_test.h"
@@ -722,6 +725,30 @@ static void test_pending_tables(void **state)
 	sqlite3_close(mem);
 }
 
+/* Silver's writer finding the store's write lock held past its busy
+ * timeout (the serving store's writer in a long transaction): it fails
+ * saying the database is locked, not with the rollback of a transaction
+ * that never began. */
+static void test_busy_store_said(void **state)
+{
+	char path[400];
+	uint64_t kept = 0;
+	sqlite3 *other;
+	int more = 0;
+
+	(void)state;
+	sqlite3_busy_timeout(db, 100);
+	snprintf(path, sizeof(path), "%s/carelake.db", data);
+	assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(cl_batch_serve_fhir(batch, 100, &kept, &more), CL_OK);
+	if (!strstr(cl_error_detail(), "locked") || strstr(cl_error_detail(), "rollback"))
+		fail_msg("it said: %s", cl_error_detail());
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+	assert_int_equal(cl_batch_serve_fhir(batch, 100, &kept, &more), CL_OK);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -739,6 +766,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_sync_rename_link, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_faults, setup, teardown),
 		cmocka_unit_test(test_pending_tables),
+		cmocka_unit_test_setup_teardown(test_busy_store_said, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	if (!failed)
