@@ -421,8 +421,10 @@ static int exec(struct cl_batch *b, const char *sql)
 		rc = db_fail(b->db, sql);
 	if (rollback || (commit && rc == CL_OK))
 		cl_silver_txn_end(b->silver);
-	if (commit && rc == CL_OK)
+	if (commit && rc == CL_OK) {
 		cl_worker_poke(b->wal);
+		cl_store_yield_to_writer();
+	}
 	return rc;
 }
 

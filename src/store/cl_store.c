@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,7 +158,11 @@ struct cl_store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 	char rollup_window[32];     /* its new rollups go to rollup_outbox; "" none */
+	int writer;                 /* the stream's writer (cl_store_set_writer) */
 };
+
+/* 1 while the stream's writer waits for the write lock. */
+static atomic_int writer_waiting;
 
 void cl_store_rollup_outbox_window(struct cl_store *s, const char *window)
 {
@@ -319,7 +324,14 @@ static int run(struct cl_store *s, int q, const char *what)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CL_OK : cl_store_db_error(s, what);
 }
 
-int cl_store_begin(struct cl_store *s) { return run(s, Q_BEGIN, "begin"); }
+int cl_store_begin(struct cl_store *s)
+{
+	int rc = run(s, Q_BEGIN, "begin");
+
+	if (s->writer)
+		atomic_store(&writer_waiting, 0);
+	return rc;
+}
 int cl_store_commit(struct cl_store *s) { return run(s, Q_COMMIT, "commit"); }
 void cl_store_rollback(struct cl_store *s)
 {
@@ -1283,8 +1295,44 @@ int cl_store_top_news2(struct cl_store *s, int n,
 	return rc == SQLITE_DONE ? CL_OK : cl_store_db_error(s, "top NEWS2");
 }
 
+/*
+ * The writer's busy handler: waits as SQLite's busy timeout would (short
+ * sleeps growing to 100 ms, CL_DB_BUSY_MS in all) and says meanwhile that
+ * it waits, so this process's other writers (silver's) give way after
+ * their commit instead of taking the lock straight back: SQLite's lock is
+ * not fair, and a loop of back-to-back transactions kept the writer
+ * waiting the whole 10 s.
+ */
+static int writer_busy(void *arg, int count)
+{
+	static const int step_ms[] = { 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 };
+	const int nsteps = (int)(sizeof(step_ms) / sizeof(step_ms[0]));
+	int waited = 0;
+
+	(void)arg;
+	for (int i = 0; i < count && i < nsteps; i++)
+		waited += step_ms[i];
+	if (count > nsteps)
+		waited += (count - nsteps) * 100;
+	if (waited >= CL_DB_BUSY_MS) {
+		atomic_store(&writer_waiting, 0);
+		return 0;
+	}
+	atomic_store(&writer_waiting, 1);
+	usleep((useconds_t)(count < nsteps ? step_ms[count] : 100) * 1000);
+	return 1;
+}
+
+void cl_store_yield_to_writer(void)
+{
+	for (int i = 0; i < 250 && atomic_load(&writer_waiting); i++)
+		usleep(1000);
+}
+
 int cl_store_set_writer(struct cl_store *s)
 {
+	s->writer = 1;
+	sqlite3_busy_handler(s->db, writer_busy, NULL);
 	/* a page cache big enough for the indexes' hot pages: without it
 	 * every insert rereads B-tree pages from the OS */
 	return sqlite3_exec(s->db, "PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -32768",

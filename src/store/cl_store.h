@@ -26,9 +26,17 @@ int cl_store_create(const char *data_dir, struct cl_store **out);
 int cl_store_open(const char *data_dir, struct cl_store **out);
 void cl_store_close(struct cl_store *s);
 
-/* The writer's connection: no automatic WAL checkpoints inside commits;
- * call cl_store_wal_checkpoint when convenient. */
+/* The writer's connection (the stream's): no automatic WAL checkpoints
+ * inside commits (call cl_store_wal_checkpoint when convenient); while it
+ * waits for the write lock, cl_store_yield_to_writer says so to this
+ * process's other writers. */
 int cl_store_set_writer(struct cl_store *s);
+
+/* After a commit of another writer of carelake.db in this process (silver,
+ * the FHIR rows): while the stream's writer waits for the lock, waits for
+ * it to have taken it (250 ms at most), so a loop of transactions does not
+ * take the lock straight back and keep the serving store waiting. */
+void cl_store_yield_to_writer(void);
 int cl_store_wal_checkpoint(struct cl_store *s);
 
 /* The bytes an unprivileged writer may still use, and the size, of the

@@ -3,6 +3,9 @@
  * followed by ENOSPC, a failing fdatasync, a failing truncate, and
  * allocation failures. Appends must fail with a clear error, nothing
  * acknowledged may be lost, and the log must read cleanly afterwards.
+ * Also the serving store's writer beside them: its queue's limits, rows
+ * that wait for durability, a full disk with bronze's reserve, and
+ * another writer's loop of transactions that must not starve it.
  */
 #include "cl_test.h"
 #include "bronze/cl_blog.h"
@@ -19,6 +22,8 @@
 #include <unistd.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 
 static atomic_int fail_writes;     /* pwrite: 0 ok, 1 ENOSPC, 2 half then ENOSPC,
@@ -404,6 +409,69 @@ static void test_full_disk_takes_reserve(void **state)
 	cl_test_rmtree(dir);
 }
 
+/* Another writer of carelake.db in a loop of back-to-back transactions
+ * (silver's refine, the FHIR rows), giving way as they do. */
+struct hog {
+	char path[300];
+	atomic_int stop;
+	atomic_int txns;
+};
+
+static void *hog_main(void *arg)
+{
+	struct hog *h = arg;
+	sqlite3 *db;
+
+	if (sqlite3_open(h->path, &db) != SQLITE_OK)
+		return NULL;
+	sqlite3_busy_timeout(db, 10000);
+	while (!atomic_load(&h->stop)) {
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO hog VALUES (1)", NULL, NULL,
+				 NULL) != SQLITE_OK)
+			break;
+		usleep(5000); /* a transaction's work, the lock held */
+		if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			break;
+		atomic_fetch_add(&h->txns, 1);
+		cl_store_yield_to_writer();
+	}
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* The stream's writer is not starved by such a loop: SQLite's lock is not
+ * fair, and without the loop giving way the writer's BEGIN failed after
+ * waiting its whole busy timeout (10 s). */
+static void test_writer_not_starved(void **state)
+{
+	struct hog h = { 0 };
+	struct cl_store *st;
+	char dir[256];
+	pthread_t t;
+	sqlite3 *db;
+
+	(void)state;
+	cl_test_tmpdir(dir, sizeof(dir));
+	assert_int_equal(cl_store_create(dir, &st), CL_OK);
+	assert_int_equal(cl_store_set_writer(st), CL_OK);
+	snprintf(h.path, sizeof(h.path), "%s/carelake.db", dir);
+	assert_int_equal(sqlite3_open(h.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE hog(x)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(pthread_create(&t, NULL, hog_main, &h), 0);
+	while (atomic_load(&h.txns) < 3)
+		usleep(1000);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(cl_store_begin(st), CL_OK);
+		assert_int_equal(cl_store_commit(st), CL_OK);
+	}
+	atomic_store(&h.stop, 1);
+	pthread_join(t, NULL);
+	assert_true(atomic_load(&h.txns) >= 3);
+	cl_store_close(st);
+	cl_test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +482,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sink_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_takes_reserve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_not_starved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_wait_for_durability, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
