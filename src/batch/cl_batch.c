@@ -403,13 +403,6 @@ static int exec(struct cl_batch *b, const char *sql)
 	int commit = strcmp(sql, "COMMIT") == 0, rollback = strcmp(sql, "ROLLBACK") == 0;
 	int rc = CL_OK;
 
-	if (rollback && sqlite3_get_autocommit(b->db)) {
-		/* a BEGIN that failed (the store's writer holding the lock past
-		 * the timeout) left nothing to roll back: its error stays the
-		 * one reported, not "cannot rollback" */
-		cl_silver_txn_end(b->silver);
-		return CL_OK;
-	}
 	if (commit) {
 		rc = cl_silver_before_commit(b->silver);
 		if (rc == CL_OK)
@@ -417,7 +410,11 @@ static int exec(struct cl_batch *b, const char *sql)
 		if (rc)
 			return rc; /* the caller rolls back */
 	}
-	if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+	/* a BEGIN that failed (the store's writer holding the lock past the
+	 * timeout) left nothing to roll back: its error stays the one
+	 * reported, not "cannot rollback" */
+	if (!(rollback && sqlite3_get_autocommit(b->db)) &&
+	    sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		rc = db_fail(b->db, sql);
 	if (rollback || (commit && rc == CL_OK))
 		cl_silver_txn_end(b->silver);

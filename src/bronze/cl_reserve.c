@@ -3,6 +3,8 @@
  */
 #include "cl_reserve.h"
 #include "core/cl_error.h"
+#include "core/cl_log.h"
+#include "core/cl_time.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -49,19 +51,14 @@ static int hold(const char *path, const char *tmp, uint64_t size)
 static int mark_taken(const char *path, uint64_t size)
 {
 	uint64_t le = htole64(size);
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), ok;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), ok, e;
 
 	if (fd < 0)
 		return cl_error_set(cl_error_from_errno(errno), "%s: %s", path, strerror(errno));
 	ok = ftruncate(fd, HEADER) == 0 && pwrite(fd, &le, HEADER, 0) == HEADER;
-	if (!ok) {
-		int e = errno;
-
-		close(fd);
-		return cl_error_set(cl_error_from_errno(e), "%s: %s", path, strerror(e));
-	}
+	e = errno;
 	close(fd);
-	return CL_OK;
+	return ok ? CL_OK : cl_error_set(cl_error_from_errno(e), "%s: %s", path, strerror(e));
 }
 
 int cl_reserve_keep(const char *data_dir, uint64_t max_bytes)
@@ -136,4 +133,28 @@ int cl_reserve_ready(const char *data_dir)
 	if (le <= HEADER)
 		return 1; /* not a reserve this code made: nothing to wait for */
 	return hold(path, tmp, le);
+}
+
+int cl_reserve_room(const char *data_dir, uint64_t need, const char *comp, int64_t *said_mono)
+{
+	int ready = cl_reserve_ready(data_dir);
+	uint64_t avail = UINT64_MAX;
+	struct statvfs v;
+
+	if (need && statvfs(data_dir, &v) == 0)
+		avail = (uint64_t)v.f_bavail * v.f_frsize;
+	if (ready && avail >= need) {
+		if (*said_mono)
+			cl_log_info(comp, "event=disk_room_again");
+		*said_mono = 0;
+		return 1;
+	}
+	if (!*said_mono || cl_time_mono_us() - *said_mono >= 60000000) {
+		*said_mono = cl_time_mono_us();
+		cl_log_warn(comp, "event=waiting_for_disk bronze_reserve=%s needed_bytes=%llu "
+			    "detail=\"the disk is full or nearly: bronze keeps taking events in "
+			    "the room kept for it; this catches up from bronze once space is "
+			    "freed\"", ready ? "held" : "taken", (unsigned long long)need);
+	}
+	return 0;
 }

@@ -40,4 +40,10 @@ int cl_reserve_take(const char *data_dir);
  * for it twice over) or there is none, 0 if that writer must wait. */
 int cl_reserve_ready(const char *data_dir);
 
+/* cl_reserve_ready for a writer that waits in a loop, which also waits
+ * for `need` bytes free (0: none): 1 if it may write, else 0, said in
+ * comp's log once a minute while it waits (and when it may write again;
+ * *said_mono: the loop's own, 0 at first). */
+int cl_reserve_room(const char *data_dir, uint64_t need, const char *comp, int64_t *said_mono);
+
 #endif

@@ -183,25 +183,6 @@ static void idle_priority(void)
 		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
-/* 1 if a writer of silver and gold may write now: not while bronze's
- * reserve is taken (cl_reserve.h), said once a minute while it lasts. */
-static int disk_ready(const struct cl_server *s, const char *comp, int64_t *logged_mono)
-{
-	if (cl_reserve_ready(s->data_dir)) {
-		if (*logged_mono)
-			cl_log_info(comp, "event=disk_room_again");
-		*logged_mono = 0;
-		return 1;
-	}
-	if (!*logged_mono || cl_time_mono_us() - *logged_mono >= 60000000) {
-		*logged_mono = cl_time_mono_us();
-		cl_log_warn(comp, "event=waiting_for_disk detail=\"the disk is full: bronze keeps "
-			    "taking events in the room kept for it; this catches up from bronze "
-			    "once space is freed\"");
-	}
-	return 0;
-}
-
 /* Every refine.interval: new device events and FHIR posts into silver, at
  * a lower priority than ingest and alerts (`carelake status` shows how far
  * behind). */
@@ -216,7 +197,7 @@ static void refiner_main(struct cl_worker *w, void *arg)
 	while (!cl_worker_wait(w, interval_us)) {
 		struct cl_batch_summary sum;
 
-		if (!disk_ready(s, "refine", &disk_mono))
+		if (!cl_reserve_room(s->data_dir, 0, "refine", &disk_mono))
 			continue;
 
 		if (!b && (cl_batch_open(s->data_dir, &b) != CL_OK ||
@@ -259,7 +240,7 @@ static void fhir_rows_main(struct cl_worker *w, void *arg)
 		wait_us = 1000000;
 		if (!b && !cl_batch_started(s->data_dir))
 			continue; /* nothing loaded: the tables come with the first run */
-		if (!disk_ready(s, "fhir", &disk_mono))
+		if (!cl_reserve_room(s->data_dir, 0, "fhir", &disk_mono))
 			continue;
 		if (!b && cl_batch_open(s->data_dir, &b) != CL_OK) {
 			cl_log_error("fhir", "event=cannot_open detail=%s", CL_LOG_Q(cl_error_detail()));

@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
@@ -1347,19 +1347,6 @@ int cl_store_wal_checkpoint(struct cl_store *s)
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? CL_OK : cl_store_db_error(s, "WAL checkpoint");
 }
 
-int cl_store_disk_space(struct cl_store *s, uint64_t *avail, uint64_t *total)
-{
-	const char *path = sqlite3_db_filename(s->db, "main");
-	struct statvfs v;
-
-	if (!path || !*path || statvfs(path, &v) != 0)
-		return cl_error_set(CL_EIO, "carelake.db: cannot ask its filesystem for free space: %s",
-				    path && *path ? strerror(errno) : "no file");
-	*avail = (uint64_t)v.f_bavail * v.f_frsize;
-	*total = (uint64_t)v.f_blocks * v.f_frsize;
-	return CL_OK;
-}
-
 void cl_store_data_dir(struct cl_store *s, char *buf, size_t cap)
 {
 	const char *path = sqlite3_db_filename(s->db, "main");
@@ -1373,11 +1360,23 @@ void cl_store_data_dir(struct cl_store *s, char *buf, size_t cap)
 		snprintf(buf, cap, "%.*s", (int)(slash - path), path);
 }
 
-int cl_store_wal_release(struct cl_store *s)
+int cl_store_wal_release(struct cl_store *s, uint64_t *freed)
 {
-	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(s->db, "main"));
+	struct stat before, after;
+	int rc;
 
-	return rc == SQLITE_OK ? CL_OK : cl_store_db_error(s, "WAL checkpoint (truncate)");
+	*freed = 0;
+	if (!wal || stat(wal, &before) != 0)
+		before.st_blocks = 0;
+	rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return cl_store_db_error(s, "WAL checkpoint (truncate)");
+	if (!wal || stat(wal, &after) != 0)
+		after.st_blocks = 0;
+	if (before.st_blocks > after.st_blocks)
+		*freed = (uint64_t)(before.st_blocks - after.st_blocks) * 512;
+	return CL_OK;
 }
 
 uint64_t cl_store_refine_position(sqlite3 *db, const char *source)

@@ -39,19 +39,16 @@ int cl_store_set_writer(struct cl_store *s);
 void cl_store_yield_to_writer(void);
 int cl_store_wal_checkpoint(struct cl_store *s);
 
-/* The bytes an unprivileged writer may still use, and the size, of the
- * filesystem that holds carelake.db: CL_OK, or CL_EIO if it cannot say. */
-int cl_store_disk_space(struct cl_store *s, uint64_t *avail, uint64_t *total);
-
 /* The directory that holds carelake.db (the data directory) into buf. */
 void cl_store_data_dir(struct cl_store *s, char *buf, size_t cap);
 
 /* After a transaction failed on a full disk and was rolled back: a
  * checkpoint that empties the WAL and truncates it, so the frames the
  * rolled-back transaction wrote give their space back (a WAL never
- * shrinks by itself). CL_OK, or why not (readers still on old frames,
- * or the checkpoint itself out of room); nothing is lost either way. */
-int cl_store_wal_release(struct cl_store *s);
+ * shrinks by itself); *freed: the bytes given back. CL_OK, or why not
+ * (readers still on old frames, or the checkpoint itself out of room);
+ * nothing is lost either way. */
+int cl_store_wal_release(struct cl_store *s, uint64_t *freed);
 
 int cl_store_begin(struct cl_store *s);
 int cl_store_commit(struct cl_store *s);

@@ -521,58 +521,35 @@ struct retry {
 };
 
 /*
- * Before a commit: 1 if it may write, else 0 after a pause (said once a
- * minute while it lasts). It waits while bronze's reserve is taken
- * (cl_reserve.h) and, after a commit failed on a full disk, for twice the
- * space that attempt took, so a store catching up does not fill the disk
- * again and again. A disk that cannot be asked is let be.
+ * Before a commit: 1 if it may write, else 0 after a pause. It waits
+ * while bronze's reserve is taken (cl_reserve.h) and, after a commit
+ * failed on a full disk, for twice the space that attempt took, so a
+ * store catching up does not fill the disk again and again.
  */
-static int disk_room(struct cl_sink *k, struct cl_worker *w, struct retry *r, uint64_t *avail)
+static int disk_room(struct cl_sink *k, struct cl_worker *w, struct retry *r)
 {
-	uint64_t total;
-	int ready = cl_reserve_ready(k->data_dir), waiting;
+	int waiting = !cl_reserve_room(k->data_dir, r->disk_need, "store", &r->disk_logged_mono);
 
-	if (cl_store_disk_space(k->store, avail, &total) != CL_OK)
-		*avail = UINT64_MAX;
-	waiting = !ready || *avail < r->disk_need;
 	pthread_mutex_lock(&k->mu);
 	k->st.disk_waiting = waiting;
 	k->st.disk_waits += (uint64_t)waiting;
 	pthread_mutex_unlock(&k->mu);
-	if (!waiting) {
-		if (r->disk_logged_mono) {
-			cl_log_info("store", "event=disk_room_again avail_bytes=%llu",
-				    (unsigned long long)*avail);
-			r->disk_logged_mono = 0;
-		}
-		return 1;
-	}
-	if (!r->disk_logged_mono || cl_time_mono_us() - r->disk_logged_mono >= 60000000) {
-		r->disk_logged_mono = cl_time_mono_us();
-		cl_log_warn("store", "event=waiting_for_disk avail_bytes=%llu needed_bytes=%llu "
-			    "bronze_reserve=%s detail=\"the disk is full or nearly: bronze keeps "
-			    "taking events and the store catches up from them once space is "
-			    "freed\"", (unsigned long long)*avail,
-			    (unsigned long long)r->disk_need, ready ? "held" : "taken");
-	}
-	cl_worker_wait(w, 1000000);
-	return 0;
+	if (waiting)
+		cl_worker_wait(w, 1000000);
+	return !waiting;
 }
 
-/* A commit failed for want of space, avail bytes having been free before
- * it: the WAL gives back what the rolled-back transaction took, and the
- * next attempt waits for twice that. */
-static void disk_full(struct cl_sink *k, struct retry *r, uint64_t avail)
+/* A commit failed for want of space: the WAL gives back what the
+ * rolled-back transaction took, and the next attempt waits for twice
+ * that. */
+static void disk_full(struct cl_sink *k, struct retry *r)
 {
-	uint64_t now, total;
+	uint64_t freed = 0;
 
-	if (avail != UINT64_MAX && cl_store_disk_space(k->store, &now, &total) == CL_OK) {
-		uint64_t need = 2 * (avail > now ? avail - now : 0);
-
-		r->disk_need = need > r->disk_need ? need : r->disk_need;
-	}
-	if (cl_store_wal_release(k->store) != CL_OK)
+	if (cl_store_wal_release(k->store, &freed) != CL_OK)
 		cl_log_warn("store", "event=wal_kept detail=%s", CL_LOG_Q(cl_error_detail()));
+	if (2 * freed > r->disk_need)
+		r->disk_need = 2 * freed;
 }
 
 /*
@@ -653,7 +630,6 @@ static void sink_main(struct cl_worker *w, void *arg)
 	for (;;) {
 		struct take t;
 		int64_t t0;
-		uint64_t avail;
 		int rc, outbox, wait, stopping = cl_worker_stopping(w);
 
 		take_peek(k, &t);
@@ -662,7 +638,7 @@ static void sink_main(struct cl_worker *w, void *arg)
 			break;
 		if (wait)
 			continue;
-		if (!disk_room(k, w, &r, &avail)) {
+		if (!disk_room(k, w, &r)) {
 			if (stopping) {
 				cl_log_error("store", "event=gave_up_at_stop detail=\"no room on the "
 					     "disk; replayed from bronze at the next start\"");
@@ -675,7 +651,7 @@ static void sink_main(struct cl_worker *w, void *arg)
 		t0 = cl_time_mono_us() - t0;
 		if (rc != CL_OK) {
 			if (rc == CL_ENOSPC)
-				disk_full(k, &r, avail);
+				disk_full(k, &r);
 			if (commit_failed(k, w, &r) < 0)
 				break;
 			continue;
