@@ -6,7 +6,10 @@
  * observation is partitioned by `effective_date`, the UTC day of
  * effective_ts (lake_day(), the same rule the notes use); rows without a
  * readable effective_ts go to the null partition, as Spark would put them.
- * The other tables are small and rewritten whole when they change.
+ * The stream's vital_rollup (written by the serving store, which notes its
+ * days itself: cl_lake_note_days) is partitioned by `start_date`, the UTC
+ * day of its start_us. The other tables are small and rewritten whole
+ * when they change.
  */
 #include "lake/cl_lake.h"
 
@@ -29,11 +32,11 @@
 #include "model/cl_tables.h"
 
 #define NULL_PART "__HIVE_DEFAULT_PARTITION__"
-#define PART_NAME "effective_date"
 
 #define MiB (1024ll * 1024)
 #define GiB (1024ll * 1024 * 1024)
 #define SEC 1000000ll
+#define DAY_US (86400 * SEC)
 #define F(field) offsetof(struct cl_lake_settings, field)
 
 static const struct cl_config_entry lake_entries[] = {
@@ -119,9 +122,13 @@ int cl_lake_table(int i, char *name, size_t ncap, char *dir, size_t dcap, const 
 	} else if (i - CL_SILVER_TABLES < naux) {
 		n = cl_silver_aux_tables[i - CL_SILVER_TABLES].name;
 	} else {
-		for (int g = 0; cl_gold_tables[g].name; g++)
+		int g = 0;
+		for (; cl_gold_tables[g].name; g++)
 			if (g == i - CL_SILVER_TABLES - naux)
 				n = cl_gold_tables[g].name;
+		/* last, the stream's rollups, kept by the serving store */
+		if (!n && i - CL_SILVER_TABLES - naux == g)
+			n = "vital_rollup";
 		kind = "gold";
 	}
 	if (!n)
@@ -131,8 +138,20 @@ int cl_lake_table(int i, char *name, size_t ncap, char *dir, size_t dcap, const 
 	if (dir)
 		snprintf(dir, dcap, "%s/%s", kind, leaf);
 	if (part_src)
-		*part_src = strcmp(n, "observation") == 0 ? "effective_ts" : NULL;
+		*part_src = strcmp(n, "observation") == 0 ? "effective_ts"
+			  : strcmp(n, "vital_rollup") == 0 ? "start_us" : NULL;
 	return 1;
+}
+
+/* The partition column of a table partitioned by the day of `part_src`:
+ * effective_ts gives effective_date, start_us start_date. */
+static void part_name(const char *part_src, char *out, size_t cap)
+{
+	size_t n = strlen(part_src);
+
+	if (n > 3 && (strcmp(part_src + n - 3, "_ts") == 0 || strcmp(part_src + n - 3, "_us") == 0))
+		n -= 3;
+	snprintf(out, cap, "%.*s_date", (int)n, part_src);
 }
 
 int cl_lake_resolve(const char *name, char *table, size_t tcap, char *dir, size_t dcap)
@@ -205,6 +224,7 @@ struct sync {
 	char dir[96];              /* under the data directory */
 	char tdir[PATH_MAX];       /* the Delta table */
 	const char *part_src;      /* partitioned by the day of this column, or NULL */
+	char part[32];             /* ...in this partition column (part_name) */
 	struct cl_lake_cols c;
 	const struct cl_lake_opts *o;
 	struct cl_delta_txn *txn;
@@ -301,19 +321,24 @@ static int finish_file(struct sync *s, struct cl_lake_file *f, const char *rel, 
 }
 
 /*
- * For a sync of some days: a range on the day column's text around each
- * dirty day, from the day before to the day after (a UTC offset moves the
- * written date by less than a day; "2026" and "2026-03" sort inside their
- * day's range too). With the index on that column (observation_time) the
- * rows are found without reading the whole table. Writes nothing when a
- * dirty partition has no day, or so many are dirty that a scan is as good.
+ * For a sync of some days: a range on the day column around each dirty
+ * day. An instant in microseconds (vital_rollup's start_us) gives the day
+ * exactly. Text gives from the day before to the day after (a UTC offset
+ * moves the written date by less than a day; "2026" and "2026-03" sort
+ * inside their day's range too). With an index on that column
+ * (observation_time, vital_rollup_start) the rows are found without
+ * reading the whole table. Writes nothing when a dirty partition has no
+ * day, or so many are dirty that a scan is as good.
  */
 static int day_ranges(struct sync *s, char *out, size_t cap)
 {
 	sqlite3_stmt *st;
 	size_t n = 0;
-	int count = 0, ok = 1, step;
+	int count = 0, ok = 1, step, micros = 0;
 
+	for (int i = 0; i < s->c.n; i++)
+		if (strcmp(s->c.name[i], s->part_src) == 0)
+			micros = s->c.kind[i] == CL_LAKE_LONG;
 	out[0] = '\0';
 	if (sqlite3_prepare_v2(s->db, "SELECT part FROM lake_dirty WHERE table_name = ?1 AND"
 			       " claimed = 1", -1, &st, NULL) != SQLITE_OK)
@@ -321,7 +346,7 @@ static int day_ranges(struct sync *s, char *out, size_t cap)
 	sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
 	while (ok && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *day = (const char *)sqlite3_column_text(st, 0);
-		char lo[16], hi[16];
+		char lo[24], hi[24], d[11];
 		int64_t us;
 
 		if (!day || strlen(day) != 10 || ++count > 64 ||
@@ -329,10 +354,17 @@ static int day_ranges(struct sync *s, char *out, size_t cap)
 			ok = 0;
 			break;
 		}
-		cl_time_format_day(us - 86400 * INT64_C(1000000), lo);
-		cl_time_format_day(us + 2 * 86400 * INT64_C(1000000), hi);
+		if (micros) {
+			snprintf(lo, sizeof(lo), "%lld", (long long)us);
+			snprintf(hi, sizeof(hi), "%lld", (long long)(us + DAY_US));
+		} else {
+			cl_time_format_day(us - DAY_US, d);
+			snprintf(lo, sizeof(lo), "'%s'", d);
+			cl_time_format_day(us + 2 * DAY_US, d);
+			snprintf(hi, sizeof(hi), "'%s'", d);
+		}
 		n += (size_t)snprintf(out + n, n < cap ? cap - n : 0,
-				      "%s(\"%s\" >= '%s' AND \"%s\" < '%s')", count > 1 ? " OR " : "",
+				      "%s(\"%s\" >= %s AND \"%s\" < %s)", count > 1 ? " OR " : "",
 				      s->part_src, lo, s->part_src, hi);
 		if (n >= cap)
 			ok = 0;
@@ -380,10 +412,10 @@ static int write_rows(struct sync *s)
 			s->sum->partitions++;
 		}
 		if (rc == 0 && !open) {
-			char sub[64] = "";
+			char sub[128] = "";
 			snprintf(part, sizeof(part), "%s", p);
 			if (s->part_src)
-				snprintf(sub, sizeof(sub), "%s=%s/", PART_NAME, p[0] ? p : NULL_PART);
+				snprintf(sub, sizeof(sub), "%s=%s/", s->part, p[0] ? p : NULL_PART);
 			cl_lake_file_name(file, sizeof(file), s->o->codec);
 			snprintf(rel, sizeof(rel), "%s%s", sub, file);
 			snprintf(path, sizeof(path), "%s/%s", s->tdir, rel);
@@ -435,14 +467,14 @@ static int remove_files(struct sync *s, json_t *parts)
 static int set_schema(struct sync *s)
 {
 	struct cl_delta_field f[CL_LAKE_MAX_COLS + 1];
-	const char *pc[1] = { PART_NAME };
+	const char *pc[1] = { s->part };
 
 	for (int i = 0; i < s->c.n; i++)
 		f[i] = (struct cl_delta_field){ s->c.name[i],
 						(char *)cl_delta_type_of(cl_lake_pq_type(s->c.kind[i])),
 						true };
 	if (s->part_src)
-		f[s->c.n] = (struct cl_delta_field){ PART_NAME, "date", true };
+		f[s->c.n] = (struct cl_delta_field){ s->part, "date", true };
 	return cl_delta_txn_set_schema(s->txn, f, (size_t)s->c.n + (s->part_src ? 1 : 0),
 				       s->part_src ? pc : NULL, s->part_src ? 1 : 0,
 				       strchr(s->dir, '/') + 1);
@@ -499,8 +531,10 @@ static int sync_table(struct sync *s)
 		exec(s->db, "COMMIT"); /* ends the read; a failure before it keeps its detail */
 	reading = 0;
 	if (rc == 0) {
-		json_t *params = json_pack("{s:s, s:s}", "mode", "Overwrite", "partitionBy",
-					   s->part_src ? "[\"" PART_NAME "\"]" : "[]");
+		char by[80] = "[]";
+		if (s->part_src)
+			snprintf(by, sizeof(by), "[\"%s\"]", s->part);
+		json_t *params = json_pack("{s:s, s:s}", "mode", "Overwrite", "partitionBy", by);
 		rc = CL_ENOMEM;
 		if (params) {
 			rc = cl_delta_txn_commit(s->txn, "WRITE", params, &version);
@@ -550,7 +584,14 @@ int cl_lake_sync(sqlite3 *db, const char *data_dir, const struct cl_lake_opts *o
 		struct sync s = { .db = db, .o = o, .sum = sum };
 		if (!cl_lake_table(i, s.name, sizeof(s.name), s.dir, sizeof(s.dir), &s.part_src))
 			break;
+		/* vital_rollup is made by the serving store, which may never
+		 * have run on this data directory */
+		if (sqlite3_table_column_metadata(db, NULL, s.name, NULL, NULL, NULL, NULL, NULL,
+						  NULL) != SQLITE_OK)
+			continue;
 		snprintf(s.tdir, sizeof(s.tdir), "%s/%s", o->uri[0] ? o->uri : data_dir, s.dir);
+		if (s.part_src)
+			part_name(s.part_src, s.part, sizeof(s.part));
 		rc = sync_table(&s);
 		if (rc) {
 			cl_log_error("lake", "event=sync_failed table=%s detail=%s", CL_LOG_Q(s.name),

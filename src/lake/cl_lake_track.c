@@ -83,13 +83,27 @@ int cl_lake_day(const char *s, size_t n, char out[11])
 	return 0;
 }
 
+void cl_lake_day_us(int64_t us, char out[11])
+{
+	cl_time_format_day(us, out);
+}
+
+/* The partition of a value: an integer is an instant in microseconds
+ * (vital_rollup's start_us), text one as silver writes it. */
+static void value_day(sqlite3_value *v, char day[11])
+{
+	if (sqlite3_value_type(v) == SQLITE_INTEGER)
+		cl_lake_day_us(sqlite3_value_int64(v), day);
+	else
+		cl_lake_day((const char *)sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v), day);
+}
+
 /* lake_day(ts): the partition of a timestamp, '' when it is none. */
 static void sql_lake_day(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	char day[11];
 	(void)argc;
-	const char *s = (const char *)sqlite3_value_text(argv[0]);
-	cl_lake_day(s, (size_t)sqlite3_value_bytes(argv[0]), day);
+	value_day(argv[0], day);
 	sqlite3_result_text(ctx, day, -1, SQLITE_TRANSIENT);
 }
 
@@ -157,8 +171,7 @@ static void note_row(struct cl_lake_tracker *t, sqlite3 *db, int table, int old)
 		sqlite3_value *v = NULL;
 		int rc = old ? sqlite3_preupdate_old(db, col, &v) : sqlite3_preupdate_new(db, col, &v);
 		if (rc == SQLITE_OK && v)
-			cl_lake_day((const char *)sqlite3_value_text(v),
-				    (size_t)sqlite3_value_bytes(v), day);
+			value_day(v, day);
 	}
 	note(t, table, day);
 }
@@ -323,9 +336,9 @@ int cl_lake_track(sqlite3 *db, struct cl_lake_tracker **out)
 	if (!t)
 		return CL_ENOMEM;
 	t->db = db;
-	if (sqlite3_exec(db, notes_schema, NULL, NULL, NULL) != SQLITE_OK) {
+	if ((rc = cl_lake_notes_create(db))) {
 		cl_free(t);
-		return cl_error_set(CL_EIO, "lake change notes: %s", sqlite3_errmsg(db));
+		return rc;
 	}
 	if ((rc = cl_lake_functions(db))) {
 		cl_free(t);
@@ -416,22 +429,36 @@ int cl_lake_flush(struct cl_lake_tracker *t)
 	return rc;
 }
 
-int cl_lake_note_table(sqlite3 *db, const char *table)
+int cl_lake_notes_create(sqlite3 *db)
+{
+	if (sqlite3_exec(db, notes_schema, NULL, NULL, NULL) != SQLITE_OK)
+		return cl_error_set(CL_EIO, "lake change notes: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+int cl_lake_note_part(sqlite3 *db, const char *table, const char *part)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = CL_OK;
 
-	if (sqlite3_exec(db, notes_schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO lake_dirty(table_name, part, claimed)"
-			       " VALUES (?1, '', 0)", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO lake_dirty(table_name, part, claimed)"
+			       " VALUES (?1, ?2, 0)", -1, &st, NULL) != SQLITE_OK) {
 		rc = cl_error_set(CL_EIO, "noting lake changes: %s", sqlite3_errmsg(db));
 	} else {
 		sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, part, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			rc = cl_error_set(CL_EIO, "noting lake changes: %s", sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int cl_lake_note_table(sqlite3 *db, const char *table)
+{
+	int rc = cl_lake_notes_create(db);
+
+	return rc ? rc : cl_lake_note_part(db, table, "");
 }
 
 void cl_lake_untrack(struct cl_lake_tracker *t)

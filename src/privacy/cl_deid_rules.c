@@ -196,6 +196,9 @@ const struct cl_deid_column cl_deid_columns[] = {
 	  "refused records as they arrived, identifiers and all" },
 	{ "quality_warning", NULL, CL_DEID_WITHHELD, NULL,
 	  "messages that quote the ids and values they are about" },
+	{ "vital_rollup", NULL, CL_DEID_WITHHELD, NULL,
+	  "each patient's vitals minute by minute at exact instants (microseconds), which "
+	  "no date rule here generalises" },
 
 	{ "gold_admissions_daily", "day", YEAR, NULL, DAY },
 	{ "gold_admissions_daily", "ward", KEEP, NULL, "a ward of the hospital" },

@@ -9,6 +9,7 @@
 #include "core/cl_error.h"
 #include "core/cl_mem.h"
 #include "core/cl_time.h"
+#include "lake/cl_lake.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +45,8 @@ static const char *const sql[Q_COUNT] = {
 	[Q_ROLLUP] = "INSERT OR IGNORE INTO vital_rollup(patient_id, vital, window, start_us, end_us,"
 		     " count, min, max, mean, stddev, p50, p90, p99, updated_us)"
 		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+#define DAY_US (86400 * INT64_C(1000000))
+
 #define ROLLUP_COLS "start_us, end_us, count, min, max, mean, stddev, p50, p90, p99, status," \
 		    " revision"
 	[Q_ROLLUP_GET] = "SELECT " ROLLUP_COLS " FROM vital_rollup WHERE patient_id = ?1 AND"
@@ -119,6 +122,8 @@ static const char schema[] =
 	" p50 REAL, p90 REAL, p99 REAL, updated_us INTEGER,"
 	" status TEXT NOT NULL DEFAULT 'final', revision INTEGER NOT NULL DEFAULT 1,"
 	" PRIMARY KEY(patient_id, window, start_us, vital)) WITHOUT ROWID;"
+	/* the Delta copy rewrites a day of them at a time (lake/cl_lake.h) */
+	"CREATE INDEX IF NOT EXISTS vital_rollup_start ON vital_rollup(start_us);"
 	"CREATE TABLE IF NOT EXISTS news2(patient_id TEXT PRIMARY KEY, ts_us INTEGER NOT NULL,"
 	" score INTEGER NOT NULL, risk TEXT NOT NULL, resp INTEGER, spo2 INTEGER, o2 INTEGER,"
 	" sbp INTEGER, pulse INTEGER, consc INTEGER, temp INTEGER, present INTEGER NOT NULL);"
@@ -159,6 +164,8 @@ struct cl_store {
 	sqlite3_stmt *q[Q_COUNT];
 	char rollup_window[32];     /* its new rollups go to rollup_outbox; "" none */
 	int writer;                 /* the stream's writer (cl_store_set_writer) */
+	int64_t lake_days[8];       /* days of the rollups this transaction changed */
+	int nlake_days;
 };
 
 /* 1 while the stream's writer waits for the write lock. */
@@ -274,6 +281,10 @@ static int open_store(const char *data_dir, int create, struct cl_store **out)
 		cl_free(s);
 		return rc;
 	}
+	if (create && (rc = cl_lake_notes_create(s->db))) {
+		cl_store_close(s);
+		return rc;
+	}
 	if (create && (sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK ||
 		       migrate(s->db, &err) != SQLITE_OK ||
 		       migrate_outbox(s->db, &err) != SQLITE_OK)) {
@@ -324,17 +335,54 @@ static int run(struct cl_store *s, int q, const char *what)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CL_OK : cl_store_db_error(s, what);
 }
 
+/* The days of vital_rollup this transaction changed, noted for its Delta
+ * copy (cl_lake_note_part) in the same transaction. */
+static int lake_flush(struct cl_store *s)
+{
+	char day[11];
+	int rc = CL_OK;
+
+	for (int i = 0; rc == CL_OK && i < s->nlake_days; i++) {
+		cl_lake_day_us(s->lake_days[i] * DAY_US, day);
+		rc = cl_lake_note_part(s->db, "vital_rollup", day);
+	}
+	s->nlake_days = 0;
+	return rc;
+}
+
+static int lake_note(struct cl_store *s, int64_t start_us)
+{
+	int64_t day = start_us / DAY_US - (start_us % DAY_US < 0);
+	int rc;
+
+	for (int i = 0; i < s->nlake_days; i++)
+		if (s->lake_days[i] == day)
+			return CL_OK;
+	if (s->nlake_days == (int)(sizeof(s->lake_days) / sizeof(s->lake_days[0])) &&
+	    (rc = lake_flush(s)))
+		return rc;
+	s->lake_days[s->nlake_days++] = day;
+	return CL_OK;
+}
+
 int cl_store_begin(struct cl_store *s)
 {
 	int rc = run(s, Q_BEGIN, "begin");
 
+	s->nlake_days = 0;
 	if (s->writer)
 		atomic_store(&writer_waiting, 0);
 	return rc;
 }
-int cl_store_commit(struct cl_store *s) { return run(s, Q_COMMIT, "commit"); }
+int cl_store_commit(struct cl_store *s)
+{
+	int rc = lake_flush(s);
+
+	return rc ? rc : run(s, Q_COMMIT, "commit");
+}
 void cl_store_rollback(struct cl_store *s)
 {
+	s->nlake_days = 0;
 	/* SQLite rolls back by itself on some errors (a full disk, out of
 	 * memory): then there is nothing to roll back, and the error that
 	 * caused it is the one to keep */
@@ -456,8 +504,10 @@ int cl_store_put_rollup(struct cl_store *s, const char *patient, const char *vit
 	added = rc == CL_OK && sqlite3_changes(s->db) > 0;
 	if (inserted)
 		*inserted = added;
-	/* a new one (not one a replay made again) of the window published */
 	if (added)
+		rc = lake_note(s, start_us);
+	/* a new one (not one a replay made again) of the window published */
+	if (added && rc == CL_OK)
 		rc = rollup_published(s, patient, vital, window, start_us);
 	return rc;
 }
@@ -525,14 +575,19 @@ int cl_store_rollup_set(struct cl_store *s, const char *patient, const char *vit
 	sqlite3_bind_text(q, 15, cl_rollup_status_name(r->status), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 16, r->revision);
 	rc = run(s, Q_ROLLUP_SET, "store a rollup");
+	if (rc == CL_OK)
+		rc = lake_note(s, r->start_us);
 	return rc == CL_OK ? rollup_published(s, patient, vital, window, r->start_us) : rc;
 }
 
 int cl_store_rollup_delete(struct cl_store *s, const char *patient, const char *vital,
 			   const char *window, int64_t start_us)
 {
+	int rc;
+
 	bind_rollup_key(s->q[Q_ROLLUP_DELETE], patient, vital, window, start_us);
-	return run(s, Q_ROLLUP_DELETE, "remove a rollup");
+	rc = run(s, Q_ROLLUP_DELETE, "remove a rollup");
+	return rc ? rc : lake_note(s, start_us);
 }
 
 int cl_store_rollups_touching(struct cl_store *s, const char *patient, const char *vital,

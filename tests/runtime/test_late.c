@@ -9,6 +9,8 @@
  *   session) equal a batch computation over the same readings done here,
  *   on its own: count, min, max, mean, standard deviation, percentiles.
  *   Each is final or corrected, a corrected one at revision 2 or more.
+ *   The Delta copy (gold/vital_rollup), read by DuckDB from the files its
+ *   log names, holds the same windows, each in the partition of its day.
  * - The window still open is shown provisional, ?final=true leaves it
  *   out; a device that stops sending: its last window becomes final after
  *   the idle timeout; a late reading then corrects it, announced on the
@@ -17,11 +19,15 @@
  * CARELAKE_TEST_SEED repeats a run's random choices (each run prints its
  * seed).
  *
- * Usage: test_late /path/to/carelake
+ * Usage: test_late /path/to/carelake /path/to/duck.mjs
  */
 #include "serve_helpers.h"
 #include "cli_helpers.h"
 #include "sse_helpers.h"
+
+static const char *duck;
+
+#include "duck_helpers.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -282,6 +288,98 @@ static int same_windows(const struct server *s, const char *patient, int vi, int
 	return ok;
 }
 
+/* The windows of one key and kind in the Delta copy, from DuckDB's rows
+ * (patient_id, vital, window, start_us, end_us, count, min, max, mean,
+ * stddev, p50, p90, p99, status, revision, start_date as text), are the
+ * batch's: 1 if so, else why into why. */
+static int same_in_lake(json_t *rows, const char *patient, int vi, int wi, const struct win *want,
+			size_t nwant, char *why, size_t cap)
+{
+	size_t k = 0, i;
+	json_t *o;
+
+	json_array_foreach(rows, i, o) {
+		const char *t[4];
+		double d[8];
+
+		for (int c = 0; c < 3; c++)
+			t[c] = json_string_value(json_array_get(o, (size_t)c));
+		if (strcmp(t[0], patient) || strcmp(t[1], vitals_used[vi].name) ||
+		    strcmp(t[2], windows_used[wi].name))
+			continue;
+		if (k == nwant) {
+			snprintf(why, cap, "an extra window in the lake");
+			return 0;
+		}
+		const struct win *w = &want[k++];
+		int64_t start = strtoll(json_string_value(json_array_get(o, 3)), NULL, 10);
+		int64_t end = strtoll(json_string_value(json_array_get(o, 4)), NULL, 10);
+		long count = strtol(json_string_value(json_array_get(o, 5)), NULL, 10);
+		const char *status = json_string_value(json_array_get(o, 13));
+		long rev = strtol(json_string_value(json_array_get(o, 14)), NULL, 10);
+		char day[11];
+
+		for (int c = 0; c < 7; c++)
+			d[c] = json_number_value(json_array_get(o, (size_t)(6 + c)));
+		t[3] = json_string_value(json_array_get(o, 15));
+		cl_time_format_day(start, day);
+		if (start != w->start || end != w->end || count != w->count || d[0] != w->min ||
+		    d[1] != w->max || !near(d[2], w->mean) || !near(d[3], w->sd) || d[4] != w->p50 ||
+		    d[5] != w->p90 || d[6] != w->p99) {
+			snprintf(why, cap, "window %zu: lake start %lld count %ld mean %.6f; batch start "
+				 "%lld count %ld mean %.6f", k - 1, (long long)start, count, d[2],
+				 (long long)w->start, w->count, w->mean);
+			return 0;
+		}
+		if (!(strcmp(status, "final") == 0 && rev == 1) &&
+		    !(strcmp(status, "corrected") == 0 && rev >= 2)) {
+			snprintf(why, cap, "window %zu is %s at revision %ld", k - 1, status, rev);
+			return 0;
+		}
+		if (!t[3] || strcmp(t[3], day) != 0) {
+			snprintf(why, cap, "window %zu (day %s) in partition start_date=%s", k - 1, day,
+				 t[3] ? t[3] : "null");
+			return 0;
+		}
+	}
+	if (k != nwant) {
+		snprintf(why, cap, "%zu windows in the lake, the batch has %zu", k, nwant);
+		return 0;
+	}
+	return 1;
+}
+
+/* Every row of the Delta table at tdir, read by DuckDB from the files its
+ * log names, in key order, with each file's partition value. */
+static json_t *lake_rollups(const char *tdir)
+{
+	json_t *files = active_files(tdir), *pv;
+	size_t cap = 1 << 16, len;
+	char *sql = malloc(cap);
+	const char *path;
+	int first = 1;
+
+	if (!files || json_object_size(files) == 0)
+		fail_msg("%s: no Delta table, or no files in it", tdir);
+	len = (size_t)snprintf(sql, cap, "SELECT patient_id, vital, \"window\", start_us, end_us,"
+			       " \"count\", \"min\", \"max\", mean, stddev, p50, p90, p99, status,"
+			       " revision, start_date FROM (");
+	json_object_foreach(files, path, pv) {
+		len += (size_t)snprintf(sql + len, cap - len, "%sSELECT *, '%s' AS start_date FROM "
+					"read_parquet('%s/%s', hive_partitioning = false)",
+					first ? "" : " UNION ALL ",
+					json_string_value(json_object_get(pv, "start_date")), tdir,
+					path);
+		first = 0;
+	}
+	snprintf(sql + len, cap - len, ") ORDER BY patient_id, vital, \"window\", start_us");
+	json_t *res = duckdb(sql), *rows = json_incref(json_object_get(res, "rows"));
+	free(sql);
+	json_decref(res);
+	json_decref(files);
+	return rows;
+}
+
 /* ---- the property ------------------------------------------------- */
 
 #define PATIENTS 5
@@ -327,7 +425,8 @@ static void post_batch(const struct server *s, const struct reading *r, size_t n
 static void test_converges_on_batch(void **state)
 {
 	const char *extra[] = { "--set", SERVER_WINDOWS, "--set", "stream.lateness=5s",
-				"--set", "stream.idle_flush=1h", NULL };
+				"--set", "stream.idle_flush=1h", "--set", "lake.interval=1s",
+				"--set", "refine.interval=1s", NULL };
 	int64_t base = floor_to(cl_time_now_us() - 3 * 3600 * S, 60 * S);
 	const char *seed_env = getenv("CARELAKE_TEST_SEED");
 	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 10) : (uint64_t)cl_time_now_us();
@@ -371,6 +470,18 @@ static void test_converges_on_batch(void **state)
 	}
 	snprintf(data, sizeof(data), "%s/property", dir);
 	server_start(&s, bin, data, extra);
+	/* serve makes the Delta copy before any window: what follows reaches
+	 * it through the days the store notes as changed */
+	{
+		char first[400];
+		int i;
+
+		snprintf(first, sizeof(first), "%s/gold/vital_rollup/_delta_log/%020d.json", data, 0);
+		for (i = 0; i < 100 * cl_test_slowdown() && access(first, F_OK) != 0; i++)
+			usleep(100000);
+		if (access(first, F_OK) != 0)
+			fail_msg("serve made no Delta copy of vital_rollup (%s)", first);
+	}
 	for (size_t at = 0; at < n;) {
 		size_t k = 1 + (size_t)pick(40);
 
@@ -395,6 +506,9 @@ static void test_converges_on_batch(void **state)
 		post_batch(&s, &closer, 1);
 	}
 	/* per key, sorted: the batch computation */
+	struct win *wants[PATIENTS][2][4];
+	size_t nwants[PATIENTS][2][4];
+
 	qsort(r, n, sizeof(*r), by_ts);
 	for (int p = 0; p < PATIENTS; p++)
 		for (int v = 0; v < 2; v++) {
@@ -409,6 +523,9 @@ static void test_converges_on_batch(void **state)
 			for (int wi = 0; wi < 4; wi++) {
 				struct win *want;
 				size_t nwant = batch_windows(wi, key, nk, vitals_used[v].resolution, &want);
+
+				wants[p][v][wi] = want;
+				nwants[p][v][wi] = nwant;
 				char why[400] = "";
 				int i;
 
@@ -422,13 +539,37 @@ static void test_converges_on_batch(void **state)
 				if (i == 300 * cl_test_slowdown())
 					fail_msg("seed %llu, %s %s, window %s: %s", (unsigned long long)seed,
 						 pid, vitals_used[v].name, windows_used[wi].name, why);
-				free(want);
 			}
 			free(key);
 		}
 	fprintf(stderr, "%zu readings, %d restarts, %ld windows corrected since the last start\n", n,
 		restarts, metric(&s, "carelake_stream_rollups_corrected_total"));
 	assert_int_equal(server_stop(&s), 0);
+
+	/* the Delta copy, brought up to date by refine, is the same */
+	struct result rr = run(NULL, "refine", "--data", data, NULL);
+	char tdir[400];
+	json_t *rows;
+
+	if (rr.status != 0)
+		fail_msg("refine: %d: %s", rr.status, rr.err);
+	done(&rr);
+	snprintf(tdir, sizeof(tdir), "%s/gold/vital_rollup", data);
+	rows = lake_rollups(tdir);
+	for (int p = 0; p < PATIENTS; p++)
+		for (int v = 0; v < 2; v++)
+			for (int wi = 0; wi < 4; wi++) {
+				char pid[32], why[400] = "";
+
+				snprintf(pid, sizeof(pid), "late-p%d", p);
+				if (!same_in_lake(rows, pid, v, wi, wants[p][v][wi], nwants[p][v][wi], why,
+						  sizeof(why)))
+					fail_msg("seed %llu, the lake's %s %s, window %s: %s",
+						 (unsigned long long)seed, pid, vitals_used[v].name,
+						 windows_used[wi].name, why);
+				free(wants[p][v][wi]);
+			}
+	json_decref(rows);
 	free(r);
 }
 
@@ -765,4 +906,13 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_converges_on_batch),
 };
 
-SERVE_TEST_MAIN(tests)
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s /path/to/carelake /path/to/duck.mjs\n", argv[0]);
+		return 2;
+	}
+	bin = argv[1];
+	duck = argv[2];
+	SERVE_TEST_RUN(tests);
+}
