@@ -110,14 +110,16 @@ int cl_api_ingest(struct cl_req *r, const struct cl_input *in, enum cl_api_body 
 		return cl_reply_error(r, 404, "not_found", body == CL_API_EVENTS
 				      ? "the events input is off (ingest.inputs)"
 				      : "the fhir input is off (ingest.inputs)", NULL, NULL);
-	/* a backlog arriving faster than the store takes it: bulk bodies wait,
-	 * before anything is accepted, so the stream never waits for the
-	 * store and live readings' alerts stay prompt */
-	if (r->body_len >= BULK_BODY && r->s->stream && cl_stream_store_behind(r->s->stream)) {
+	/* a backlog arriving faster than it is taken in: bulk bodies wait,
+	 * before anything is accepted, so live readings are not queued
+	 * behind it, the stream never waits for the store, and live alerts
+	 * stay prompt */
+	if (r->body_len >= BULK_BODY && r->s->stream && cl_stream_behind(r->s->stream)) {
 		atomic_fetch_add(&r->s->bulk_paused, 1);
-		return cl_reply_error(r, 503, "busy", "the serving store is behind a backlog: "
-				      "nothing of this batch was stored; send it again after the "
-				      "delay (small bodies go through)", "Retry-After", "1");
+		return cl_reply_error(r, 503, "busy", "carelake is behind a backlog (the stream "
+				      "processor or its store): nothing of this batch was stored; "
+				      "send it again after the delay (small bodies go through)",
+				      "Retry-After", "1");
 	}
 	res = cl_api_ingest_scratch(r);
 	if (!res)

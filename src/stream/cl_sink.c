@@ -711,8 +711,14 @@ int cl_sink_flush(struct cl_sink *k, const uint64_t need[CL_SINK_LOGS])
 		b->need[i] = need[i];
 	b->handed_us = cl_time_mono_us();
 	pthread_mutex_lock(&k->mu);
-	while (k->pending > k->max_pending && !k->stop)
-		pthread_cond_wait(&k->space, &k->mu);
+	if (k->pending > k->max_pending && !k->stop) {
+		int64_t t0 = cl_time_mono_us();
+
+		while (k->pending > k->max_pending && !k->stop)
+			pthread_cond_wait(&k->space, &k->mu);
+		k->st.full_waits++;
+		k->st.full_wait_us += (uint64_t)(cl_time_mono_us() - t0);
+	}
 	if (k->tail)
 		k->tail->next = b;
 	else

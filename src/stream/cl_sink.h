@@ -38,6 +38,8 @@ struct cl_sink_stats {
 	uint64_t commit_us_sum;
 	uint64_t rollups_corrected;  /* windows changed after they were final */
 	uint64_t rollups_recomputed; /* windows made from the stored values */
+	uint64_t full_waits;         /* hand-overs that waited for room in the queue */
+	uint64_t full_wait_us;       /* ...and how long, in all */
 	uint64_t disk_waits;         /* commits put off for want of disk space */
 	int disk_waiting;            /* 1 while they are */
 };

@@ -164,6 +164,8 @@ struct cl_stream {
 	int store_failed;        /* an operation could not be queued */
 	int failed;              /* the processor stopped on an error */
 	uint64_t processed[NSOURCES];   /* checkpoints: applied below these */
+	/* processed[], for ingest threads: how far behind bronze the stream is */
+	atomic_uint_fast64_t applied_upto[NSOURCES];
 	int64_t max_ts;          /* latest event time seen */
 	int64_t last_event_mono; /* when an event last arrived */
 	int64_t last_scan_mono;  /* when open windows were last walked */
@@ -194,6 +196,7 @@ void cl_stream_options_default(struct cl_stream_options *o)
 	o->idle_flush_us = 5ll * 1000000;
 	o->retrospective_after_us = 300ll * 1000000;
 	o->batch_records = 20000;
+	o->bulk_lag = 0;
 	o->record_max_bytes = 4u << 20;
 	o->nwindows = 2;
 	o->windows[0] = (struct cl_window_spec){ .name = "1m", .kind = CL_WIN_TUMBLING,
@@ -1734,6 +1737,8 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 		late += cl_window_late(s->win[i]);
 	atomic_store(&s->c.late, late);
 	atomic_store(&s->c.processed, s->processed[0]);
+	for (int src = 0; src < NSOURCES; src++)
+		atomic_store(&s->applied_upto[src], s->processed[src]);
 	return n;
 }
 
@@ -2135,9 +2140,21 @@ void cl_stream_store_stats(struct cl_stream *s, struct cl_sink_stats *st)
 	cl_sink_stats(s->sink, st);
 }
 
-int cl_stream_store_behind(struct cl_stream *s)
+int cl_stream_behind(struct cl_stream *s)
 {
-	return s->sink && cl_sink_behind(s->sink);
+	uint64_t lag = 0;
+
+	if (s->sink && cl_sink_behind(s->sink))
+		return 1;
+	if (s->o.bulk_lag == 0)
+		return 0;
+	for (int src = 0; src < NSOURCES; src++) {
+		uint64_t w = s->log[src] ? cl_blog_written_offset(s->log[src]) : 0;
+		uint64_t a = atomic_load(&s->applied_upto[src]);
+
+		lag += w > a ? w - a : 0;
+	}
+	return lag > s->o.bulk_lag;
 }
 
 void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
@@ -2204,6 +2221,13 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 			"Serving-store commits that failed and were retried.", ks.failures);
 	cl_prom_gauge(p, "carelake_store_pending_bytes",
 		      "Stream output waiting to be committed.", (double)ks.pending_bytes);
+	cl_prom_counter(p, "carelake_store_full_waits_total",
+			"Times the stream waited for the serving store's writer because its "
+			"queue was full (64 MiB); live alerts wait with it.", ks.full_waits);
+	cl_prom_head(p, "carelake_store_full_wait_seconds_total", "counter",
+		     "Time the stream spent waiting for room in the writer's queue.");
+	cl_prom_put(p, "carelake_store_full_wait_seconds_total %.6f\n",
+		    (double)ks.full_wait_us / 1e6);
 	cl_prom_gauge(p, "carelake_store_waiting_for_disk",
 		      "1 while the serving store puts its commits off because its disk is "
 		      "nearly full (bronze keeps the room that is left).", ks.disk_waiting);

@@ -46,6 +46,8 @@ struct cl_stream_options {
 	 * else retrospective; 0: never */
 	int64_t retrospective_after_us;
 	uint32_t batch_records;        /* records per transaction */
+	uint32_t bulk_lag;             /* bulk bodies wait while more records than
+	                                  this are not yet applied; 0: never */
 	struct cl_window_spec windows[CL_STREAM_MAX_WINDOWS];
 	int nwindows;
 	uint32_t record_max_bytes;
@@ -122,6 +124,7 @@ struct cl_stream_settings {
 	int64_t idle_flush_us;             /* stream.idle_flush */
 	int64_t retrospective_after_us;    /* stream.retrospective_after */
 	uint32_t batch_records;            /* stream.batch_records */
+	uint32_t bulk_lag;                 /* stream.bulk_lag */
 	char reference[CL_CFG_STRING_MAX]; /* stream.reference */
 	char device_owner[CL_CFG_STRING_MAX]; /* stream.device_owner */
 	char live_alerts[CL_CFG_STRING_MAX];  /* stream.live_alerts */
@@ -190,10 +193,12 @@ const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s);
 struct cl_sink_stats;
 void cl_stream_store_stats(struct cl_stream *s, struct cl_sink_stats *st);
 
-/* 1 when the serving store's writer is so far behind (a backlog arriving
- * faster than it stores it) that the processor will soon wait for it:
- * bulk senders are asked to wait instead, so live alerts do not. */
-int cl_stream_store_behind(struct cl_stream *s);
+/* 1 when a backlog arrives faster than it is taken in: the processor is
+ * more than stream.bulk_lag records behind what bronze has written, or
+ * the serving store's writer is so far behind that the processor will
+ * soon wait for it. Bulk senders are asked to wait instead, so that live
+ * readings are not queued behind their backlog. */
+int cl_stream_behind(struct cl_stream *s);
 
 /* Renders the stream's part of /metrics: values applied, late events,
  * windows, lag, alerts by rule, and the serving-store writer's commits. */

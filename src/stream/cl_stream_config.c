@@ -33,6 +33,11 @@ static const struct cl_config_entry stream_entries[] = {
 	  "by more than the lateness always are)", NULL },
 	{ "batch_records", CL_CFG_U32, "20000", 1, 10000000, F(batch_records),
 	  "most bronze records the stream processor applies per step (per log)", NULL },
+	{ "bulk_lag", CL_CFG_U32, "0", 0, 10000000, F(bulk_lag),
+	  "bodies of 64 KiB or more (a device's backlog, a file) are answered 503 with "
+	  "Retry-After while the stream processor is more than this many records behind what "
+	  "bronze has taken, so live readings do not queue behind a backlog (prompter live "
+	  "alerts, a slower backlog); 0: only while the serving store's writer is behind", NULL },
 	{ "reference", CL_CFG_STRING, "", 0, 0, F(reference),
 	  "JSON file of patient id -> {ward, bed, attending, device_owner}; alerts and live "
 	  "vitals carry them", NULL },
@@ -67,6 +72,7 @@ int cl_stream_options_from_config(struct cl_stream_options *o, const struct cl_c
 	o->idle_flush_us = ss->idle_flush_us;
 	o->retrospective_after_us = ss->retrospective_after_us;
 	o->batch_records = ss->batch_records;
+	o->bulk_lag = ss->bulk_lag;
 	o->record_max_bytes = cl_bronze_settings(c)->record_max_bytes;
 	snprintf(o->reference_path, sizeof(o->reference_path), "%s", ss->reference);
 	snprintf(o->device_owner, sizeof(o->device_owner), "%s", ss->device_owner);
