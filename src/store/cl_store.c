@@ -115,7 +115,11 @@ static const char schema[] =
 	" patient_id TEXT NOT NULL, device_id TEXT NOT NULL, vital TEXT NOT NULL,"
 	" ts_us INTEGER NOT NULL, value REAL NOT NULL,"
 	" PRIMARY KEY(source, bronze_offset, vital)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS vital_event_patient ON vital_event(patient_id, ts_us);"
+	/* a patient's values by time, covering what windows are computed
+	 * from (vital, value): late data recomputes windows from it without
+	 * a lookup per value (replaces vital_event_patient, migrate) */
+	"CREATE INDEX IF NOT EXISTS vital_event_by_time ON vital_event(patient_id, ts_us, vital,"
+	" value);"
 	"CREATE TABLE IF NOT EXISTS vital_rollup(patient_id TEXT NOT NULL, vital TEXT NOT NULL,"
 	" window TEXT NOT NULL, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL,"
 	" count INTEGER NOT NULL, min REAL, max REAL, mean REAL, stddev REAL,"
@@ -206,7 +210,8 @@ static int exists(sqlite3 *db, const char *query, int *yes)
 
 /* Stores made before alerts had a category and a confirmation time gain
  * the columns (every alert then was clinical and raised when it opened);
- * before rollups had a status, theirs. */
+ * before rollups had a status, theirs; vital_event's index by time is
+ * made again covering what windows read. */
 static int migrate(sqlite3 *db, char **err)
 {
 	int have, rc;
@@ -226,6 +231,13 @@ static int migrate(sqlite3 *db, char **err)
 		return SQLITE_ERROR;
 	if (!have && (rc = sqlite3_exec(db, "ALTER TABLE alert ADD COLUMN learned_us INTEGER;", NULL,
 					NULL, err)) != SQLITE_OK)
+		return rc;
+	/* the index by time before it covered vital and value */
+	if (exists(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name ="
+		   " 'vital_event_patient'", &have) != SQLITE_OK)
+		return SQLITE_ERROR;
+	if (have && (rc = sqlite3_exec(db, "DROP INDEX vital_event_patient;", NULL, NULL, err)) !=
+		    SQLITE_OK)
 		return rc;
 	/* rollups from before corrections: each was final when written */
 	if (exists(db, "SELECT count(*) FROM pragma_table_info('vital_rollup') WHERE name ="

@@ -13,6 +13,10 @@
  * The rollup outbox: a new rollup of the window named is queued once (a
  * replay storing it again is not), other windows not at all; next gives
  * it as JSON with its statistics; done removes it.
+ *
+ * The store's rollups for the lake: the days a transaction changed are
+ * noted as it commits. vital_event's index by time covers the window
+ * query, and older stores have theirs replaced.
  */
 #include "cl_test.h"
 #include "core/cl_error.h"
@@ -191,9 +195,109 @@ static void test_rollups(void **state)
 	cl_test_rmtree(dir);
 }
 
+static int64_t scalar(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The days of vital_rollup a transaction changed are noted for the Delta
+ * copy when it commits (lake_dirty), by the UTC day of start_us; a
+ * rollback notes nothing. */
+static void test_rollup_days_noted(void **state)
+{
+	struct cl_agg_summary a = { .count = 1, .min = 70, .max = 70, .mean = 70, .p50 = 70,
+				    .p90 = 70, .p99 = 70 };
+	const int64_t day = 86400000000ll;
+	struct cl_store *st;
+	char dir[256], path[300];
+
+	(void)state;
+	cl_test_tmpdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/carelake.db", dir);
+	assert_int_equal(cl_store_create(dir, &st), CL_OK);
+	assert_int_equal(cl_store_begin(st), CL_OK);
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", 0, 60000000, &a, NULL), CL_OK);
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", day - 60000000, day, &a,
+					     NULL), CL_OK);
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", day, day + 60000000, &a,
+					     NULL), CL_OK);
+	assert_int_equal(cl_store_commit(st), CL_OK);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM lake_dirty WHERE table_name ="
+				" 'vital_rollup'"), 2);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM lake_dirty WHERE table_name ="
+				" 'vital_rollup' AND part IN ('1970-01-01', '1970-01-02')"), 2);
+	/* rolled back: no note */
+	assert_int_equal(cl_store_begin(st), CL_OK);
+	assert_int_equal(cl_store_rollup_delete(st, "p1", "heart_rate", "1m", 20 * day), CL_OK);
+	assert_int_equal(cl_store_put_rollup(st, "p1", "heart_rate", "1m", 30 * day,
+					     30 * day + 60000000, &a, NULL), CL_OK);
+	cl_store_rollback(st);
+	assert_int_equal(cl_store_begin(st), CL_OK);
+	assert_int_equal(cl_store_commit(st), CL_OK);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM lake_dirty"), 2);
+	/* a correction and a removal note their days too */
+	assert_int_equal(cl_store_begin(st), CL_OK);
+	assert_int_equal(cl_store_rollup_delete(st, "p1", "heart_rate", "1m", 5 * day), CL_OK);
+	assert_int_equal(cl_store_commit(st), CL_OK);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM lake_dirty WHERE part = '1970-01-06'"), 1);
+	cl_store_close(st);
+	cl_test_rmtree(dir);
+}
+
+/* vital_event's index by time covers what windows are computed from: a
+ * store with the older index (patient_id, ts_us) has it replaced, and the
+ * window query reads the index alone. */
+static void test_vital_index(void **state)
+{
+	struct cl_store *st;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	char dir[256], path[300], plan[400] = "";
+
+	(void)state;
+	cl_test_tmpdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/carelake.db", dir);
+	assert_int_equal(cl_store_create(dir, &st), CL_OK);
+	cl_store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX vital_event_by_time; CREATE INDEX"
+				      " vital_event_patient ON vital_event(patient_id, ts_us);",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(cl_store_create(dir, &st), CL_OK);
+	cl_store_close(st);
+	assert_int_equal(scalar(path, "SELECT count(*) FROM sqlite_schema WHERE name ="
+				" 'vital_event_patient'"), 0);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT ts_us, value FROM"
+					    " vital_event WHERE patient_id = 'p' AND ts_us >= 0 AND"
+					    " ts_us < 9 AND vital = 'heart_rate' ORDER BY ts_us",
+					    -1, &q, NULL), SQLITE_OK);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s;",
+			 (const char *)sqlite3_column_text(q, 3));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	if (!strstr(plan, "COVERING INDEX vital_event_by_time"))
+		fail_msg("the window query's plan: %s", plan);
+	cl_test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rollup_days_noted),
+		cmocka_unit_test(test_vital_index),
 		cmocka_unit_test(test_two_cursors),
 		cmocka_unit_test(test_ack_note),
 		cmocka_unit_test(test_migration),
