@@ -278,7 +278,7 @@ static void *ingest_main(void *arg)
 }
 
 static double ingest_rate[2];   /* baseline (checks off), as shipped */
-static char base_config[512], probe_config[512];
+static char base_config[512], probe_config[512], bulk_lag_config[512];
 static const char *base_config_p = base_config, *probe_config_p = probe_config;
 
 /* The configs the live benchmarks compare: the baseline with every signal
@@ -294,21 +294,27 @@ static void write_configs(void)
 					     "hypertensive_crisis_diastolic", "spo2_low", "tachycardia",
 					     "bradycardia", "heart_rate_deviation", "spo2_deviation",
 					     "respiratory_rate_deviation", "deterioration_trend" };
-	FILE *b, *p;
+	FILE *b, *p, *l;
 
 	snprintf(base_config, sizeof(base_config), "%s/baseline.yaml", base);
 	snprintf(probe_config, sizeof(probe_config), "%s/probe.yaml", base);
+	snprintf(bulk_lag_config, sizeof(bulk_lag_config), "%s/probe-bulk-lag.yaml", base);
 	b = fopen(base_config, "w");
 	p = fopen(probe_config, "w");
-	if (!b || !p)
+	l = fopen(bulk_lag_config, "w");
+	if (!b || !p || !l)
 		exit(2);
 	for (size_t i = 0; i < sizeof(vitals) / sizeof(vitals[0]); i++)
 		fprintf(b, "quality.%s.enabled: false\n", vitals[i]);
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
 		fprintf(b, "alerts.%s.persist: 0s\nalerts.%s.readings: 1\n", rules[i], rules[i]);
 	fprintf(p, "alerts.spo2_low.persist: 0s\nalerts.spo2_low.readings: 1\n");
+	/* the probes' config, and bulk bodies waiting while the stream is behind */
+	fprintf(l, "alerts.spo2_low.persist: 0s\nalerts.spo2_low.readings: 1\n"
+		"stream.bulk_lag: 500\n");
 	fclose(b);
 	fclose(p);
+	fclose(l);
 }
 
 static void bench_ingest(void)
@@ -1349,16 +1355,7 @@ static void bench_backlog_latency(void)
 {
 	int64_t end = cl_time_now_us();
 	struct server s;
-	char lag_config[600];
-	FILE *f;
 
-	snprintf(lag_config, sizeof(lag_config), "%s/probe-bulk-lag.yaml", base);
-	f = fopen(lag_config, "w");
-	if (!f)
-		exit(2);
-	fprintf(f, "alerts.spo2_low.persist: 0s\nalerts.spo2_low.readings: 1\n"
-		"stream.bulk_lag: 500\n");
-	fclose(f);
 	for (int with_lag = 0; with_lag < 2; with_lag++) {
 		static struct latency l;
 		pthread_t sth, bth;
@@ -1366,7 +1363,7 @@ static void bench_backlog_latency(void)
 		int64_t lat[PROBES];
 		int k;
 
-		server_config = with_lag ? lag_config : probe_config;
+		server_config = with_lag ? bulk_lag_config : probe_config;
 		server_start(&s, with_lag ? "backlog-latency-bulk-lag" : "backlog-latency");
 		server_config = NULL;
 		live_now(&s);

@@ -7,7 +7,7 @@
  * effective_ts (lake_day(), the same rule the notes use); rows without a
  * readable effective_ts go to the null partition, as Spark would put them.
  * The stream's vital_rollup (written by the serving store, which notes its
- * days itself: cl_lake_note_days) is partitioned by `start_date`, the UTC
+ * days itself: cl_lake_note_part) is partitioned by `start_date`, the UTC
  * day of its start_us. The other tables are small and rewritten whole
  * when they change.
  */

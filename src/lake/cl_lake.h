@@ -9,8 +9,9 @@
  * and gold notes, in the same transaction as the change, which table and
  * partition (observation: the UTC day of effective_ts) changed
  * (cl_lake_track, cl_lake_flush); the serving store's writer notes the
- * days of vital_rollup it changed (its start_us) itself (cl_lake_note_part). A sync claims the notes, rewrites exactly
- * those partitions as new Parquet files from one consistent read, and
+ * days of vital_rollup it changed (its start_us) itself
+ * (cl_lake_note_part). A sync claims the notes, rewrites exactly those
+ * partitions as new Parquet files from one consistent read, and
  * commits the swap (remove the old files, add the new) to the Delta log;
  * only then are the claimed notes cleared. A crash in between leaves them,
  * so the next sync does the same work again; a change made during a sync
@@ -75,8 +76,8 @@ const struct cl_lake_settings *cl_lake_settings(const struct cl_config *c);
 void cl_lake_opts_from_config(struct cl_lake_opts *o, const struct cl_config *cfg);
 
 /* The i-th table of the lake (silver tables, quarantine, quality_warning,
- * gold, then vital_rollup): its SQLite name, its directory under the data directory
- * ("silver/observation"), and the column whose UTC day partitions it
+ * gold, then vital_rollup): its SQLite name, its directory under the data
+ * directory ("silver/observation"), and the column whose UTC day partitions it
  * (NULL: not partitioned; the partition column is its name with `_date`
  * for `_ts` or `_us`). Returns 0 past the last. */
 int cl_lake_table(int i, char *name, size_t ncap, char *dir, size_t dcap, const char **part_src);
@@ -101,7 +102,7 @@ int cl_lake_notes_create(sqlite3 *db);
 /* Notes one partition of a table as changed ("YYYY-MM-DD", or "" for an
  * unpartitioned table), inside the transaction that changed it. For a
  * writer no tracker watches: the serving store notes the days of the
- * vital_rollup rows it writes (its start_us, cl_lake_day_us). */
+ * vital_rollup rows it writes (cl_time_format_day of their start_us). */
 int cl_lake_note_part(sqlite3 *db, const char *table, const char *part);
 
 /* Registers lake_day(ts) on `db`: the partition day of a timestamp (text
@@ -110,8 +111,6 @@ int cl_lake_functions(sqlite3 *db);
 /* The UTC day (YYYY-MM-DD) of an instant as silver keeps it, or "" with
  * -1 when it is none. */
 int cl_lake_day(const char *s, size_t n, char out[11]);
-/* The UTC day (YYYY-MM-DD) of an instant in microseconds. */
-void cl_lake_day_us(int64_t us, char out[11]);
 /* An instant from text: RFC 3339, or a date of a year, month or day (a
  * FHIR dateTime may be just YYYY, YYYY-MM or YYYY-MM-DD: its start, UTC). */
 int cl_lake_parse_instant(const char *s, size_t n, int64_t *us);

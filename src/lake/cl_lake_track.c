@@ -83,17 +83,12 @@ int cl_lake_day(const char *s, size_t n, char out[11])
 	return 0;
 }
 
-void cl_lake_day_us(int64_t us, char out[11])
-{
-	cl_time_format_day(us, out);
-}
-
 /* The partition of a value: an integer is an instant in microseconds
  * (vital_rollup's start_us), text one as silver writes it. */
 static void value_day(sqlite3_value *v, char day[11])
 {
 	if (sqlite3_value_type(v) == SQLITE_INTEGER)
-		cl_lake_day_us(sqlite3_value_int64(v), day);
+		cl_time_format_day(sqlite3_value_int64(v), day);
 	else
 		cl_lake_day((const char *)sqlite3_value_text(v), (size_t)sqlite3_value_bytes(v), day);
 }

@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define DAY_US (86400 * INT64_C(1000000))
+
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_CKPT_GET, Q_CKPT_SET, Q_VITAL, Q_ROLLUP, Q_NEWS2,
 	Q_RAW, Q_ROLLUPS, Q_NEWS2_GET, Q_ALERT_OPEN, Q_ALERT_HELD, Q_ALERT_CLOSE, Q_ALERTS_OPEN, Q_ALERT_ACK,
@@ -45,8 +47,6 @@ static const char *const sql[Q_COUNT] = {
 	[Q_ROLLUP] = "INSERT OR IGNORE INTO vital_rollup(patient_id, vital, window, start_us, end_us,"
 		     " count, min, max, mean, stddev, p50, p90, p99, updated_us)"
 		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-#define DAY_US (86400 * INT64_C(1000000))
-
 #define ROLLUP_COLS "start_us, end_us, count, min, max, mean, stddev, p50, p90, p99, status," \
 		    " revision"
 	[Q_ROLLUP_GET] = "SELECT " ROLLUP_COLS " FROM vital_rollup WHERE patient_id = ?1 AND"
@@ -355,7 +355,7 @@ static int lake_flush(struct cl_store *s)
 	int rc = CL_OK;
 
 	for (int i = 0; rc == CL_OK && i < s->nlake_days; i++) {
-		cl_lake_day_us(s->lake_days[i] * DAY_US, day);
+		cl_time_format_day(s->lake_days[i] * DAY_US, day);
 		rc = cl_lake_note_part(s->db, "vital_rollup", day);
 	}
 	s->nlake_days = 0;

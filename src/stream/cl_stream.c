@@ -164,8 +164,6 @@ struct cl_stream {
 	int store_failed;        /* an operation could not be queued */
 	int failed;              /* the processor stopped on an error */
 	uint64_t processed[NSOURCES];   /* checkpoints: applied below these */
-	/* processed[], for ingest threads: how far behind bronze the stream is */
-	atomic_uint_fast64_t applied_upto[NSOURCES];
 	int64_t max_ts;          /* latest event time seen */
 	int64_t last_event_mono; /* when an event last arrived */
 	int64_t last_scan_mono;  /* when open windows were last walked */
@@ -1736,9 +1734,8 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 	for (int i = 0; i < s->o.nwindows; i++)
 		late += cl_window_late(s->win[i]);
 	atomic_store(&s->c.late, late);
-	atomic_store(&s->c.processed, s->processed[0]);
 	for (int src = 0; src < NSOURCES; src++)
-		atomic_store(&s->applied_upto[src], s->processed[src]);
+		atomic_store(&s->c.processed[src], s->processed[src]);
 	return n;
 }
 
@@ -2150,7 +2147,7 @@ int cl_stream_behind(struct cl_stream *s)
 		return 0;
 	for (int src = 0; src < NSOURCES; src++) {
 		uint64_t w = s->log[src] ? cl_blog_written_offset(s->log[src]) : 0;
-		uint64_t a = atomic_load(&s->applied_upto[src]);
+		uint64_t a = atomic_load(&s->c.processed[src]);
 
 		lag += w > a ? w - a : 0;
 	}
@@ -2162,7 +2159,7 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 	static const double store_le[11] = { 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008,
 					      0.016, 0.032, 0.064, 0.128, 0.256 };
 	const struct cl_stream_counters *sc = &s->c;
-	uint64_t processed = atomic_load(&sc->processed);
+	uint64_t processed = atomic_load(&sc->processed[0]);
 	uint64_t next = cl_blog_durable_offset(s->log[0]);
 	struct cl_sink_stats ks;
 

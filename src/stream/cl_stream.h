@@ -92,7 +92,8 @@ struct cl_stream_options {
 struct cl_stream_counters {
 	atomic_uint_fast64_t events;      /* vital values processed */
 	atomic_uint_fast64_t invalid;     /* records that are not valid events */
-	atomic_uint_fast64_t processed;   /* bronze offset processed up to */
+	/* bronze offset processed up to, per log (vitals, fhir) */
+	atomic_uint_fast64_t processed[CL_WINDOW_SOURCES];
 	atomic_uint_fast64_t windows_open;
 	atomic_uint_fast64_t late;
 	atomic_uint_fast64_t rollups;     /* windows written */
