@@ -725,8 +725,8 @@ static int set_log_checkpoint(struct cl_batch *b, const char *source, uint64_t o
 
 /* A device event as an observation row (the stream validated it at
  * ingest; one that no longer parses is quarantined). */
-static int vital_row(struct cl_batch *b, struct cl_json_doc *doc, const struct cl_frame *f,
-		     const char *record, struct cl_silver_counts *c)
+static int vital_row(struct cl_batch *b, const char *source, struct cl_json_doc *doc,
+		     const struct cl_frame *f, const char *record, struct cl_silver_counts *c)
 {
 	struct cl_event_limits lim = { .max_future_us = INT64_MAX / 4, .min_ts_us = INT64_MIN / 4 };
 	struct cl_event ev;
@@ -744,7 +744,8 @@ static int vital_row(struct cl_batch *b, struct cl_json_doc *doc, const struct c
 					    (const char *)f->data, f->len);
 	}
 	cl_row_init(&r, cl_silver_table("observation"), record);
-	snprintf(id, sizeof(id), "vitals:%llu", (unsigned long long)f->offset);
+	/* its place in bronze: "vitals:17", "vitals-backlog:17" */
+	snprintf(id, sizeof(id), "%s:%llu", source, (unsigned long long)f->offset);
 	cl_row_text(&r, "id", id, strlen(id));
 	if (ev.id[0])
 		cl_row_text(&r, "resource_id", ev.id, strlen(ev.id));
@@ -767,7 +768,7 @@ static int vital_row(struct cl_batch *b, struct cl_json_doc *doc, const struct c
 }
 
 /* Refines the records of one bronze log past its checkpoint: device
- * events (vitals) or FHIR resources (fhir), in transactions of 10,000
+ * events (vitals, vitals-backlog) or FHIR resources (fhir), in transactions of 10,000
  * records with the checkpoint. Lineage: the log and the offset. */
 static int refine_log(struct cl_batch *b, const char *source, struct cl_batch_summary *sum)
 {
@@ -796,8 +797,8 @@ static int refine_log(struct cl_batch *b, const char *source, struct cl_batch_su
 
 			snprintf(record, sizeof(record), "offset %llu", (unsigned long long)f.offset);
 			cl_silver_set_time(b->silver, f.ts_us);
-			if (strcmp(source, "vitals") == 0)
-				rc = vital_row(b, &doc, &f, record, &sum->c);
+			if (strcmp(source, "fhir") != 0)   /* device events, either lane */
+				rc = vital_row(b, source, &doc, &f, record, &sum->c);
 			else
 				rc = cl_fhir_load_record(b->silver, (const char *)f.data, f.len, record,
 							 &sum->c);
@@ -1062,6 +1063,8 @@ static int refine_logs_and_gold(struct cl_batch *b, struct cl_batch_summary *sum
 {
 	int rc = refine_log(b, "vitals", sum);
 
+	if (rc == CL_OK)
+		rc = refine_log(b, CL_VITALS_BACKLOG_SOURCE, sum);
 	if (rc == CL_OK)
 		rc = refine_log(b, "fhir", sum);
 	if (rc == CL_OK)

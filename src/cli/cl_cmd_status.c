@@ -102,7 +102,7 @@ int cl_cmd_status(int argc, char **argv)
 		}
 		printf("lag (records not yet applied):\n");
 		json_object_foreach(json_object_get(out, "lag"), k, v)
-			printf("  %-8s %lld records; stream %lld behind, refine %lld behind\n", k,
+			printf("  %-14s %lld records; stream %lld behind, refine %lld behind\n", k,
 			       json_integer_value(json_object_get(v, "records")),
 			       json_integer_value(json_object_get(v, "stream_lag")),
 			       json_integer_value(json_object_get(v, "refine_lag")));

@@ -22,6 +22,7 @@
 
 struct cl_ingest {
 	struct cl_blog *log;
+	struct cl_blog *backlog;        /* NULL: none (cl_ingest_set_backlog) */
 	struct cl_dedupe *dedupe;
 	struct cl_ingest_options o;
 	struct cl_ingest_counters c;
@@ -63,6 +64,16 @@ struct cl_blog *cl_ingest_log(struct cl_ingest *ing)
 	return ing->log;
 }
 
+void cl_ingest_set_backlog(struct cl_ingest *ing, struct cl_blog *backlog)
+{
+	ing->backlog = backlog;
+}
+
+struct cl_blog *cl_ingest_backlog(struct cl_ingest *ing)
+{
+	return ing->backlog;
+}
+
 void cl_ingest_result_init(struct cl_ingest_result *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -74,6 +85,7 @@ void cl_ingest_result_free(struct cl_ingest_result *r)
 	cl_free(r->items);
 	cl_free(r->rejected);
 	cl_free(r->ids);
+	cl_free(r->bids);
 	cl_json_doc_free(&r->doc);
 	memset(r, 0, sizeof(*r));
 }
@@ -94,25 +106,31 @@ static void reject(struct cl_ingest *ing, struct cl_ingest_result *r,
 	r->nlisted++;
 }
 
-static int remember_id(struct cl_ingest_result *r, const char *id)
+/* Adds id to a NUL-separated list. */
+static int list_add(char **list, size_t *len, size_t *cap, const char *id)
 {
 	size_t n = strlen(id) + 1;
 
-	if (r->ids_len + n > r->ids_cap) {
-		size_t nc = r->ids_cap ? r->ids_cap * 2 : 4096;
+	if (*len + n > *cap) {
+		size_t nc = *cap ? *cap * 2 : 4096;
 		char *p;
 
-		while (nc < r->ids_len + n)
+		while (nc < *len + n)
 			nc *= 2;
-		p = cl_realloc(r->ids, nc);
+		p = cl_realloc(*list, nc);
 		if (!p)
 			return CL_ENOMEM;
-		r->ids = p;
-		r->ids_cap = nc;
+		*list = p;
+		*cap = nc;
 	}
-	memcpy(r->ids + r->ids_len, id, n);
-	r->ids_len += n;
+	memcpy(*list + *len, id, n);
+	*len += n;
 	return CL_OK;
+}
+
+static int remember_id(struct cl_ingest_result *r, const char *id)
+{
+	return list_add(&r->ids, &r->ids_len, &r->ids_cap, id);
 }
 
 int cl_ingest_seen(struct cl_ingest *ing, const char *id, size_t len)
@@ -147,30 +165,63 @@ int cl_ingest_recall(struct cl_dedupe *dedupe, struct cl_json_doc *doc, const ch
 	return 1;
 }
 
-void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r)
+static void forget_list(struct cl_ingest *ing, const char *list, size_t len)
 {
-	/* they were counted as accepted when queued: they were not stored */
-	atomic_fetch_sub(&ing->c.accepted, r->accepted);
-	atomic_fetch_add(&ing->c.not_stored, r->accepted);
-	for (size_t i = 0; i < r->ids_len;) {
-		size_t n = strlen(r->ids + i);
+	for (size_t i = 0; i < len;) {
+		size_t n = strlen(list + i);
 
-		cl_dedupe_remove(ing->dedupe, r->ids + i, n);
+		cl_dedupe_remove(ing->dedupe, list + i, n);
 		i += n + 1;
 	}
-	r->ids_len = 0;
 }
 
-/* A growing list of the raw slices to store, and the device every event
- * must come from (NULL: any). */
-struct slices {
+/* Gives back the ids of one lane's events, so a retry stores them. */
+static void give_back(struct cl_ingest *ing, struct cl_ingest_result *r, int backlog)
+{
+	if (backlog) {
+		forget_list(ing, r->bids, r->bids_len);
+		r->bids_len = 0;
+	} else {
+		forget_list(ing, r->ids, r->ids_len);
+		r->ids_len = 0;
+	}
+}
+
+void cl_ingest_forget_lane(struct cl_ingest *ing, struct cl_ingest_result *r, int backlog)
+{
+	uint32_t n = backlog ? r->baccepted : r->accepted - r->baccepted;
+
+	/* they were counted as accepted when queued: they were not stored */
+	atomic_fetch_sub(&ing->c.accepted, n);
+	atomic_fetch_add(&ing->c.not_stored, n);
+	give_back(ing, r, backlog);
+	if (backlog)
+		r->baccepted = 0;
+	r->accepted -= n;
+}
+
+void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r)
+{
+	cl_ingest_forget_lane(ing, r, 1);
+	cl_ingest_forget_lane(ing, r, 0);
+}
+
+/* A growing list of raw slices to store. */
+struct iolist {
 	struct iovec *v;
 	size_t n, cap;
+};
+
+/* The slices to store, by log; the device every event must come from
+ * (NULL: any); events before backlog_before go to the backlog log. */
+struct slices {
+	struct iolist live, old;
+	int64_t backlog_before;    /* INT64_MIN: no event does */
 	const char *device;
 	size_t device_len;
 };
 
-static int add_slice(struct slices *s, const char *p, size_t len)
+static int add_slice(struct iolist *s, const char *p, size_t len)
 {
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 64;
@@ -187,6 +238,28 @@ static int add_slice(struct slices *s, const char *p, size_t len)
 	return CL_OK;
 }
 
+/* Queues the backlog's slices, then the live ones. */
+static int submit(struct cl_ingest *ing, struct cl_ingest_result *r, struct slices *sl,
+		  int flags)
+{
+	int rc;
+
+	flags &= ~CL_INGEST_BACKLOG;
+	if (sl->old.n > 0) {
+		rc = cl_blog_submitv(ing->backlog, sl->old.v, sl->old.n, flags, &r->bfirst,
+				     &r->blast);
+		if (rc != CL_OK)
+			return rc;
+		r->bqueued = 1;
+	}
+	if (sl->live.n == 0)
+		return CL_OK;
+	rc = cl_blog_submitv(ing->log, sl->live.v, sl->live.n, flags, &r->first, &r->last);
+	if (rc == CL_OK)
+		r->queued = 1;
+	return rc;
+}
+
 /*
  * The end of an ingest: if all went well (rc), queues the accepted
  * records (sl) to bronze and counts the body's events; else gives back
@@ -195,20 +268,33 @@ static int add_slice(struct slices *s, const char *p, size_t len)
 static int submit_and_count(struct cl_ingest *ing, struct cl_ingest_result *r,
 			    struct slices *sl, int flags, int rc)
 {
-	if (rc == CL_OK && sl->n > 0) {
-		rc = cl_blog_submitv(ing->log, sl->v, sl->n, flags, &r->first, &r->last);
-		if (rc == CL_OK)
-			r->queued = 1;
-		else if (rc == CL_EBUSY)
+	int tried = rc == CL_OK && (sl->live.n > 0 || sl->old.n > 0);
+
+	if (tried) {
+		rc = submit(ing, r, sl, flags);
+		if (rc == CL_EBUSY)
 			atomic_fetch_add(&ing->c.busy, 1);
 	}
-	cl_free(sl->v);
-	sl->v = NULL;
+	cl_free(sl->live.v);
+	cl_free(sl->old.v);
+	sl->live.v = sl->old.v = NULL;
 	if (rc != CL_OK) {
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", cl_error_detail());
-		cl_ingest_forget(ing, r);
+		/* nothing was counted yet; what could not be queued is given
+		 * back (bronze full: CL_EBUSY, counted as busy; a failed write:
+		 * the client is told it was not stored) */
+		if (tried && rc != CL_EBUSY)
+			atomic_fetch_add(&ing->c.not_stored,
+					 r->accepted - (r->bqueued ? r->baccepted : 0));
+		give_back(ing, r, 0);
+		if (r->bqueued)
+			/* the backlog's are queued and will be stored: a retry
+			 * of the body calls them duplicates */
+			atomic_fetch_add(&ing->c.accepted, r->baccepted);
+		else
+			give_back(ing, r, 1);
 		r->accepted = 0;
 		return cl_error_set(rc, "%s", msg);
 	}
@@ -225,7 +311,7 @@ static int one_event(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t
 {
 	const struct cl_json_tok *t = &r->doc.toks[i];
 	struct cl_event ev;
-	int dup;
+	int dup, old;
 
 	r->events++;
 	if (r->events > ing->o.max_events)
@@ -251,6 +337,8 @@ static int one_event(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t
 		reject(ing, r, index, "device_id is not the device this message was sent as");
 		return CL_OK;
 	}
+	/* a device's stored backlog: applied after live readings */
+	old = ev.ts_us < out->backlog_before;
 	if (ev.id[0]) {
 		switch (cl_dedupe_insert(ing->dedupe, ev.id, strlen(ev.id), cl_json_hash(&r->doc, i))) {
 		case CL_DEDUPE_REPEAT:
@@ -270,14 +358,16 @@ static int one_event(struct cl_ingest *ing, struct cl_ingest_result *r, uint32_t
 		case CL_DEDUPE_NEW:
 			break;
 		}
-		if (remember_id(r, ev.id) != CL_OK) {
+		if ((old ? list_add(&r->bids, &r->bids_len, &r->bids_cap, ev.id)
+			 : remember_id(r, ev.id)) != CL_OK) {
 			cl_dedupe_remove(ing->dedupe, ev.id, strlen(ev.id));
 			return cl_error_set(CL_ENOMEM, "no memory for event ids");
 		}
 	}
-	if (add_slice(out, r->doc.src + t->start, t->len) != CL_OK)
+	if (add_slice(old ? &out->old : &out->live, r->doc.src + t->start, t->len) != CL_OK)
 		return cl_error_set(CL_ENOMEM, "no memory for events");
 	r->accepted++;
+	r->baccepted += (uint32_t)old;
 	return CL_OK;
 }
 
@@ -298,9 +388,13 @@ int cl_ingest_device_body(struct cl_ingest *ing, const char *device, size_t devi
 			  const char *body, size_t len, int64_t now_us, int flags,
 			  struct cl_ingest_result *r)
 {
-	struct slices sl = { .device = device, .device_len = device_len };
+	struct slices sl = { .device = device, .device_len = device_len,
+			     .backlog_before = INT64_MIN };
 	size_t start = skip_ws(body, 0, len);
 	int rc = CL_OK;
+
+	if ((flags & CL_INGEST_BACKLOG) && ing->backlog && ing->o.backlog_after_us > 0)
+		sl.backlog_before = now_us - ing->o.backlog_after_us;
 
 	atomic_fetch_add(&ing->c.bodies, 1);
 	if (start == len)
@@ -608,7 +702,7 @@ static int fhir_dedupe(struct cl_ingest *ing, struct cl_ingest_result *r,
 			continue;
 		}
 		if (remember_id(r, key) != CL_OK ||
-		    add_slice(sl, r->doc.src + t->start, t->len) != CL_OK) {
+		    add_slice(&sl->live, r->doc.src + t->start, t->len) != CL_OK) {
 			cl_dedupe_remove(ing->dedupe, key, strlen(key));
 			return cl_error_set(CL_ENOMEM, "no memory");
 		}
@@ -621,7 +715,7 @@ static int fhir_dedupe(struct cl_ingest *ing, struct cl_ingest_result *r,
 int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 		   int64_t now_us, int flags, int bundle, struct cl_ingest_result *r)
 {
-	struct slices sl = { 0 };
+	struct slices sl = { .backlog_before = INT64_MIN };
 	struct fhir_accepted acc = { 0 };
 	uint32_t entry = 0;
 	int transaction = 0, rc;
@@ -648,7 +742,7 @@ int cl_ingest_fhir(struct cl_ingest *ing, const char *body, size_t len,
 		cl_ingest_forget(ing, r);
 		r->accepted = r->duplicates = 0;
 		r->transaction_failed = 1;
-		sl.n = 0;
+		sl.live.n = 0;
 	}
 	accepted_free(&acc);
 	return submit_and_count(ing, r, &sl, flags, rc);
@@ -662,6 +756,11 @@ static const struct cl_config_entry ingest_entries[] = {
 	  "events timestamped further ahead of arrival than this are rejected", NULL },
 	{ "max_events", CL_CFG_U32, "100000", 1, 10000000, F(max_events),
 	  "most events in one request body", NULL },
+	{ "backlog_after", CL_CFG_DURATION, "5m", 0, 365 * 86400 * SEC, F(backlog_after_us),
+	  "device events posted over HTTP that are older than this on arrival (a device's "
+	  "stored backlog) go to the bronze source vitals-backlog, which the stream processor "
+	  "applies after live readings, so a backlog never holds up a live alert; 0: all go to "
+	  "vitals", NULL },
 	{ "dedupe_ids", CL_CFG_U32, "1000000", 1000, 100000000, F(dedupe_ids),
 	  "how many recent event ids are remembered, with their content, to answer retries as "
 	  "duplicates and reused ids as conflicts (about 50 bytes each)", NULL },
@@ -690,4 +789,5 @@ void cl_ingest_options_from_config(struct cl_ingest_options *o, const struct cl_
 	cl_ingest_options_default(o);
 	o->limits.max_future_us = is->max_future_us;
 	o->max_events = is->max_events;
+	o->backlog_after_us = is->backlog_after_us;
 }

@@ -23,7 +23,18 @@ struct cl_ingest_options {
 	struct cl_event_limits limits;
 	uint32_t max_events;       /* most events in one body */
 	uint32_t max_rejections;   /* rejections listed (all are counted) */
+	/* with CL_INGEST_BACKLOG and a backlog log: events older than this
+	 * on arrival go to that log; 0: none do */
+	int64_t backlog_after_us;
 };
+
+/* A flag of cl_ingest_body and cl_ingest_device_body, beside the
+ * CL_BLOG_* ones: events older than backlog_after_us on arrival (a
+ * device's stored backlog) are queued to the backlog log
+ * (cl_ingest_set_backlog), so that the stream applies them after live
+ * readings; r->bfirst..r->blast then say which of its commits to wait
+ * for too. Only for callers that wait on both logs (the HTTP endpoint). */
+#define CL_INGEST_BACKLOG 0x100
 
 /* Running totals, for /metrics. */
 struct cl_ingest_counters {
@@ -62,8 +73,14 @@ struct cl_ingest_result {
 	uint32_t nlisted;
 	int queued;                      /* 1 if first/last are valid */
 	struct cl_blog_ticket first, last;
+	/* CL_INGEST_BACKLOG: what went to the backlog log (of accepted) */
+	uint32_t baccepted;
+	int bqueued;                     /* 1 if bfirst/blast are valid */
+	struct cl_blog_ticket bfirst, blast;
 	char *ids;                       /* accepted ids, NUL-separated */
 	size_t ids_len, ids_cap;
+	char *bids;                      /* ...of those in the backlog log */
+	size_t bids_len, bids_cap;
 	struct cl_json_doc doc;
 };
 
@@ -74,6 +91,7 @@ struct cl_ingest_settings {
 	int64_t max_future_us;          /* ingest.max_future */
 	uint32_t max_events;            /* ingest.max_events */
 	uint32_t dedupe_ids;            /* ingest.dedupe_ids */
+	int64_t backlog_after_us;       /* ingest.backlog_after */
 	char inputs[CL_CFG_STRING_MAX]; /* ingest.inputs */
 };
 
@@ -86,6 +104,11 @@ void cl_ingest_options_from_config(struct cl_ingest_options *o, const struct cl_
 int cl_ingest_create(struct cl_blog *log, struct cl_dedupe *dedupe,
 		     const struct cl_ingest_options *o, struct cl_ingest **out);
 void cl_ingest_destroy(struct cl_ingest *ing);
+
+/* The log that events older than o->backlog_after_us go to under
+ * CL_INGEST_BACKLOG (source vitals-backlog); NULL: none. */
+void cl_ingest_set_backlog(struct cl_ingest *ing, struct cl_blog *backlog);
+struct cl_blog *cl_ingest_backlog(struct cl_ingest *ing);
 void cl_ingest_options_default(struct cl_ingest_options *o);
 
 void cl_ingest_result_init(struct cl_ingest_result *r);
@@ -141,6 +164,11 @@ int cl_ingest_recall(struct cl_dedupe *dedupe, struct cl_json_doc *doc, const ch
 /* After the commit of r->last failed: forgets r's ids so a retry of the
  * same events is not mistaken for a duplicate. */
 void cl_ingest_forget(struct cl_ingest *ing, struct cl_ingest_result *r);
+
+/* As cl_ingest_forget, for the events of one log only (backlog: those
+ * of r->bfirst..r->blast; else the others), when only its commit failed:
+ * the other's events are stored, and a retry calls them duplicates. */
+void cl_ingest_forget_lane(struct cl_ingest *ing, struct cl_ingest_result *r, int backlog);
 
 /* 1 if an event id is remembered as stored (by this source's idempotency
  * set), else 0. */

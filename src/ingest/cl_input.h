@@ -124,6 +124,11 @@ struct cl_input *cl_inputs_find(struct cl_inputs *set, const char *name);
 /* The bronze log of a kind's source. */
 struct cl_blog *cl_inputs_log(struct cl_inputs *set, enum cl_input_kind kind);
 
+/* The device events' backlog lane: the log of source vitals-backlog,
+ * where the HTTP events input puts events older than
+ * ingest.backlog_after on arrival (CL_INGEST_BACKLOG). */
+struct cl_blog *cl_inputs_backlog_log(struct cl_inputs *set);
+
 /* A commit of log up to batch: tells the inputs on it (from the flusher). */
 void cl_inputs_on_commit(struct cl_inputs *set, struct cl_blog *log, uint64_t batch);
 

@@ -20,9 +20,11 @@
 #define KINDS 2
 #define INPUTS_MAX 16
 
-/* A bronze source the inputs of one kind store into. */
+/* A bronze source the inputs of one kind store into (device events:
+ * with its backlog lane, which shares its idempotency set). */
 struct source {
 	struct cl_blog *log;
+	struct cl_blog *backlog;         /* vitals-backlog; NULL for fhir */
 	struct cl_dedupe *dedupe;
 };
 
@@ -94,11 +96,16 @@ static int open_source(struct cl_inputs *set, enum cl_input_kind kind, const str
 	size_t keep = kind == CL_INPUT_FHIR ? ids / 4 + 1000 : ids;
 	int rc = cl_bronze_log(bronze, name, &src->log);
 
+	if (rc == CL_OK && kind == CL_INPUT_EVENTS)
+		rc = cl_bronze_log(bronze, CL_VITALS_BACKLOG_SOURCE, &src->backlog);
 	if (rc == CL_OK)
 		rc = cl_dedupe_create(keep, &src->dedupe);
 	if (rc == CL_OK)
 		rc = rebuild_dedupe(data_dir, name, src->log, src->dedupe, keep,
 				    cl_bronze_settings(cfg)->record_max_bytes, kind == CL_INPUT_FHIR);
+	if (rc == CL_OK && src->backlog)
+		rc = rebuild_dedupe(data_dir, CL_VITALS_BACKLOG_SOURCE, src->backlog, src->dedupe,
+				    keep, cl_bronze_settings(cfg)->record_max_bytes, 0);
 	return rc;
 }
 
@@ -128,6 +135,8 @@ static int add_input(struct cl_inputs *set, const char *name, const struct cl_co
 	in->log = set->src[p->kind].log;
 	cl_ingest_options_from_config(&io, cfg);
 	rc = cl_ingest_create(in->log, set->src[p->kind].dedupe, &io, &in->ingest);
+	if (rc == CL_OK)
+		cl_ingest_set_backlog(in->ingest, set->src[p->kind].backlog);
 	if (rc == CL_OK && p->cb_init)
 		rc = p->cb_init(in, &in->state);
 	if (rc == CL_ENOENT) {
@@ -244,6 +253,11 @@ struct cl_input *cl_inputs_find(struct cl_inputs *set, const char *name)
 struct cl_blog *cl_inputs_log(struct cl_inputs *set, enum cl_input_kind kind)
 {
 	return set->src[kind].log;
+}
+
+struct cl_blog *cl_inputs_backlog_log(struct cl_inputs *set)
+{
+	return set->src[CL_INPUT_EVENTS].backlog;
 }
 
 /* Its state is whole and may be read from another thread: cb_start has

@@ -44,6 +44,10 @@ enum cl_event_quality {
 };
 
 /* A device reading, validated, its value in the vital's canonical unit. */
+/* The bronze source of device events that arrived long after they were
+ * measured (ingest.backlog_after): the backlog lane beside "vitals". */
+#define CL_VITALS_BACKLOG_SOURCE "vitals-backlog"
+
 struct cl_event {
 	char id[CL_EVENT_ID_MAX + 1];        /* "" when the sender gave none */
 	char device_id[CL_EVENT_ID_MAX + 1];

@@ -40,9 +40,19 @@ struct cl_ingest_result *cl_api_ingest_scratch(struct cl_req *r)
 int cl_api_ingest_not_stored(struct cl_req *r, struct cl_ingest *ing,
 			     struct cl_ingest_result *res, int commit_rc)
 {
-	/* nothing of this request can be called durable: forget the ids so
-	 * the client's retry is stored, not called a duplicate */
-	cl_ingest_forget(ing, res);
+	int lrc = CL_OK, brc = CL_OK;
+
+	/* what of this request cannot be called durable: forget its ids so
+	 * the client's retry stores it, not calls it a duplicate (a log that
+	 * did commit keeps its ids: they are stored) */
+	if (res->queued)
+		cl_blog_poll_range(cl_ingest_log(ing), res->first.batch, res->last.batch, &lrc);
+	if (res->bqueued)
+		cl_blog_poll_range(cl_ingest_backlog(ing), res->bfirst.batch, res->blast.batch, &brc);
+	if (res->queued && lrc != CL_OK)
+		cl_ingest_forget_lane(ing, res, 0);
+	if (res->bqueued && brc != CL_OK)
+		cl_ingest_forget_lane(ing, res, 1);
 	return cl_reply_error(r, commit_rc == CL_ENOSPC ? 507 : 503, "not_stored", cl_error_detail(),
 			      "Retry-After", "5");
 }
@@ -61,8 +71,12 @@ int cl_api_ingest_queued(struct cl_req *r, struct cl_ingest *ing, struct cl_inge
 	if (rc != CL_OK)
 		return cl_reply_error(r, rc == CL_ENOSPC ? 507 : 500, "not_stored", cl_error_detail(),
 				      "Retry-After", "5");
-	if (!res->queued)
+	if (!res->queued && !res->bqueued)
 		return CL_API_ANSWER;
+	if (!res->queued)
+		return cl_req_wait(r, cl_ingest_backlog(ing), res->bfirst.batch, res->blast.batch);
+	if (res->bqueued)
+		cl_req_wait_also(r, cl_ingest_backlog(ing), res->bfirst.batch, res->blast.batch);
 	return cl_req_wait(r, cl_ingest_log(ing), res->first.batch, res->last.batch);
 }
 
@@ -105,6 +119,10 @@ int cl_api_ingest(struct cl_req *r, const struct cl_input *in, enum cl_api_body 
 	struct cl_ingest_result *res;
 	int64_t now = cl_time_now_us();
 	int flags = CL_BLOG_NOWAIT | (r->lazy ? CL_BLOG_LAZY : 0), rc;
+
+	/* device events long after their time go to the backlog lane */
+	if (body == CL_API_EVENTS)
+		flags |= CL_INGEST_BACKLOG;
 
 	if (!in)
 		return cl_reply_error(r, 404, "not_found", body == CL_API_EVENTS

@@ -22,8 +22,8 @@
 int cl_api_healthz(struct cl_req *r)
 {
 	struct cl_server *s = r->s;
-	struct cl_blog *logs[] = { s->vitals, s->fhir };
-	const char *names[] = { "vitals", "fhir" };
+	struct cl_blog *logs[] = { s->vitals, s->fhir, s->backlog };
+	const char *names[] = { "vitals", "fhir", CL_VITALS_BACKLOG_SOURCE };
 	char why[300];
 
 	if (s->stream && atomic_load(&cl_stream_counters(s->stream)->stopped))

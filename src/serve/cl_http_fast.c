@@ -477,25 +477,35 @@ static void settle(struct cl_fconn *c)
 		serve_input(c);
 }
 
+/* Wakes log's flusher at the end of this round (once however many
+ * requests queued to it). */
+static void kick_later(struct cl_fworker *w, struct cl_blog *log)
+{
+	int i;
+
+	for (i = 0; i < w->nkick && w->kick[i] != log; i++)
+		;
+	if (i == w->nkick) {
+		if (w->nkick < KICK_MAX)
+			w->kick[w->nkick++] = log;
+		else
+			cl_blog_kick(log);
+	}
+}
+
 /* Parks a request whose records are queued. It was counted in nwaiting
  * before they were, so the commit that makes them durable finds the
  * count and wakes this loop (cl_fast_notify). */
 static void park(struct cl_fconn *c)
 {
 	struct cl_fworker *w = c->w;
-	int i;
 
 	c->state = FC_WAITING;
 	c->next_wait = w->waiting;
 	w->waiting = c;
-	for (i = 0; i < w->nkick && w->kick[i] != c->req.wait_log; i++)
-		;
-	if (i == w->nkick) {
-		if (w->nkick < KICK_MAX)
-			w->kick[w->nkick++] = c->req.wait_log;
-		else
-			cl_blog_kick(c->req.wait_log);
-	}
+	kick_later(w, c->req.wait_log);
+	if (c->req.wait_log2)
+		kick_later(w, c->req.wait_log2);
 }
 
 /* Makes room for need bytes of c->in. */

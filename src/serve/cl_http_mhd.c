@@ -599,7 +599,11 @@ struct committed {
 static int commit_done(const struct mreq *q, const void *arg)
 {
 	const struct committed *c = arg;
+	int rc;
 
+	if (q->r.wait_log2)  /* records in two logs: both committed */
+		return (q->r.wait_log == c->log || q->r.wait_log2 == c->log) &&
+		       cl_req_ready(&q->r, &rc);
 	return q->r.wait_log == c->log && q->r.wait_last <= c->batch;
 }
 

@@ -41,14 +41,14 @@ static void http_metrics(struct cl_server *s, struct cl_prom *p)
 char *cl_metrics_render(struct cl_server *s, size_t *len)
 {
 	struct cl_prom p = { 0 };
-	struct cl_blog *logs[] = { s->vitals, s->fhir };
-	const char *sources[] = { "vitals", "fhir" };
+	struct cl_blog *logs[] = { s->vitals, s->fhir, s->backlog };
+	const char *sources[] = { "vitals", "fhir", CL_VITALS_BACKLOG_SOURCE };
 
 	if (s->inputs)
 		cl_inputs_metrics(s->inputs, &p);
 	http_metrics(s, &p);
 	cl_serve_audit_metrics(s, &p);
-	cl_blog_metrics(logs, sources, 2, &p);
+	cl_blog_metrics(logs, sources, 3, &p);
 	if (s->stream)
 		cl_stream_metrics(s->stream, &p);
 	if (s->sse)

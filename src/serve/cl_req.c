@@ -135,10 +135,26 @@ int cl_req_wait(struct cl_req *r, struct cl_blog *log, uint64_t first, uint64_t 
 	return CL_REQ_WAIT;
 }
 
+void cl_req_wait_also(struct cl_req *r, struct cl_blog *log, uint64_t first, uint64_t last)
+{
+	r->wait_log2 = log;
+	r->wait_first2 = first;
+	r->wait_last2 = last;
+}
+
 int cl_req_ready(const struct cl_req *r, int *rc)
 {
+	int rc2 = CL_OK;
+
 	*rc = CL_OK;
-	return cl_blog_poll_range(r->wait_log, r->wait_first, r->wait_last, rc);
+	if (!cl_blog_poll_range(r->wait_log, r->wait_first, r->wait_last, rc))
+		return 0;
+	if (r->wait_log2 &&
+	    !cl_blog_poll_range(r->wait_log2, r->wait_first2, r->wait_last2, &rc2))
+		return 0;
+	if (*rc == CL_OK)
+		*rc = rc2;
+	return 1;
 }
 
 int cl_reply_header(struct cl_req *r, const char *name, const char *value)

@@ -129,9 +129,12 @@ struct cl_req {
 	int answered;                      /* a reply was made */
 	int code;                          /* its status */
 
-	/* what it waits for (cl_req_wait): commit batches first..last of log */
+	/* what it waits for (cl_req_wait): commit batches first..last of log,
+	 * and of a second log too (cl_req_wait_also; wait_log2 NULL: none) */
 	struct cl_blog *wait_log;
 	uint64_t wait_first, wait_last;
+	struct cl_blog *wait_log2;
+	uint64_t wait_first2, wait_last2;
 
 	char client[48];                   /* the client's address (the transport sets it) */
 	char request_id[72];               /* X-Request-Id, honoured or made */
@@ -196,7 +199,12 @@ int cl_req_each_form(const struct cl_req *r,
 /* Says what the request waits for; the handler then returns CL_REQ_WAIT. */
 int cl_req_wait(struct cl_req *r, struct cl_blog *log, uint64_t first, uint64_t last);
 
-/* Whether the commits it waits for are done (rc: their result). */
+/* And the commits of a second log it waits for as well (records of one
+ * request stored in two logs: device events and their backlog lane). */
+void cl_req_wait_also(struct cl_req *r, struct cl_blog *log, uint64_t first, uint64_t last);
+
+/* Whether the commits it waits for are done (rc: their result, the
+ * first failure of either log's). */
 int cl_req_ready(const struct cl_req *r, int *rc);
 
 /*

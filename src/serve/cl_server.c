@@ -62,6 +62,13 @@ static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
 	on_commit(arg, c, s->fhir);
 }
 
+static void on_commit_backlog(void *arg, const struct cl_blog_commit *c)
+{
+	struct cl_server *s = arg;
+
+	on_commit(arg, c, s->backlog);
+}
+
 static void on_written(void *arg)
 {
 	struct cl_server *s = arg;
@@ -316,7 +323,7 @@ static int start_stream(struct cl_server *s)
 	s->stream_opts = so;
 	rc = cl_worker_start("cl-ticker", ticker_main, s, &s->ticker);
 	if (rc == CL_OK)
-		rc = cl_stream_start(s->data_dir, s->vitals, s->fhir, &so, &s->stream);
+		rc = cl_stream_start(s->data_dir, s->vitals, s->fhir, s->backlog, &so, &s->stream);
 	return rc;
 }
 
@@ -407,6 +414,7 @@ int cl_server_start(const struct cl_config *given, const char *data_dir, const c
 	if (rc == CL_OK) {
 		s->vitals = cl_inputs_log(s->inputs, CL_INPUT_EVENTS);
 		s->fhir = cl_inputs_log(s->inputs, CL_INPUT_FHIR);
+		s->backlog = cl_inputs_backlog_log(s->inputs);
 		s->events_in = cl_inputs_find(s->inputs, "events");
 		s->fhir_in = cl_inputs_find(s->inputs, "fhir");
 		rc = start_stream(s);
@@ -418,8 +426,10 @@ int cl_server_start(const struct cl_config *given, const char *data_dir, const c
 	if (rc == CL_OK) {
 		cl_blog_set_notify(s->vitals, on_commit_vitals, s);
 		cl_blog_set_notify(s->fhir, on_commit_fhir, s);
+		cl_blog_set_notify(s->backlog, on_commit_backlog, s);
 		cl_blog_set_written_notify(s->vitals, on_written, s);
 		cl_blog_set_written_notify(s->fhir, on_written, s);
+		cl_blog_set_written_notify(s->backlog, on_written, s);
 		rc = cl_http_start(s);
 	}
 	if (rc == CL_OK)
@@ -450,6 +460,10 @@ void cl_server_stop(struct cl_server *s)
 	if (s->fhir) {
 		cl_blog_set_notify(s->fhir, NULL, NULL);
 		cl_blog_set_written_notify(s->fhir, NULL, NULL);
+	}
+	if (s->backlog) {
+		cl_blog_set_notify(s->backlog, NULL, NULL);
+		cl_blog_set_written_notify(s->backlog, NULL, NULL);
 	}
 	cl_inputs_stop(s->inputs);  /* nothing more comes in (MQTT disconnects) */
 	cl_pipeline_runner_stop(s->pipelines); /* before the stream its alerts go to */

@@ -43,6 +43,8 @@ struct cl_server {
 	struct cl_input *events_in;       /* POST /api/v1/events (NULL: off) */
 	struct cl_input *fhir_in;         /* POST /fhir... (NULL: off) */
 	struct cl_blog *vitals;           /* bronze source "vitals" (device events) */
+	struct cl_blog *backlog;          /* "vitals-backlog" (device events long
+					   * after their time) */
 	struct cl_blog *fhir;             /* bronze source "fhir" */
 	struct cl_stream *stream;
 	struct cl_stream_options stream_opts;

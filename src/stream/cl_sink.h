@@ -29,7 +29,7 @@ struct cl_blog;
 struct cl_store;
 struct cl_sink;
 
-#define CL_SINK_LOGS 2
+#define CL_SINK_LOGS 3
 
 struct cl_sink_stats {
 	uint64_t commits, failures;

@@ -37,10 +37,17 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The logs the processor follows, and its checkpoint in each. */
+/* The logs the processor follows, and its checkpoint in each: the live
+ * ones first, the backlog lane (device events that arrived long after
+ * their time) last, in turns that give way to the live ones. */
 #define NSOURCES CL_WINDOW_SOURCES
-static const char *const source_names[NSOURCES] = { "vitals", "fhir" };
-static const char *const consumers[NSOURCES] = { "stream", "stream.fhir" };
+enum { SRC_VITALS, SRC_FHIR, SRC_BACKLOG };
+static const char *const source_names[NSOURCES] = { "vitals", "fhir",
+						      CL_VITALS_BACKLOG_SOURCE };
+static const char *const consumers[NSOURCES] = { "stream", "stream.fhir", "stream.backlog" };
+
+/* Backlog records applied between looks at the live logs. */
+#define BACKLOG_TURN 32
 
 /* A patient's own recent level of one vital (exponentially weighted). */
 struct baseline {
@@ -164,6 +171,8 @@ struct cl_stream {
 	int store_failed;        /* an operation could not be queued */
 	int failed;              /* the processor stopped on an error */
 	uint64_t processed[NSOURCES];   /* checkpoints: applied below these */
+	int behind;              /* the last step left written records unread */
+	int backlog_held;        /* ...of the backlog lane, for the writer */
 	int64_t max_ts;          /* latest event time seen */
 	int64_t last_event_mono; /* when an event last arrived */
 	int64_t last_scan_mono;  /* when open windows were last walked */
@@ -1234,7 +1243,7 @@ static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
 	for (int i = 0; i < s->o.nwindows; i++) {
 		rc = cl_window_add(s->win[i], key, klen, e->ts_us, e->value,
 				   cl_vital_resolution(e->vital),
-				   f->offset | (src ? CL_WINDOW_SOURCE_BIT : 0));
+				   CL_WINDOW_TAG(src, f->offset));
 		if (rc < 0)
 			return rc;
 		/* windows already written that this value changes; not for a
@@ -1250,7 +1259,7 @@ static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
 	/* a device's reading older than the patient's latest by more than the
 	 * lateness: the late timeline's, in its own event time (a charted
 	 * one, entered late as charting is, stays live: its alerts page) */
-	if (src == 0 && p->latest_ts && e->ts_us < p->latest_ts - s->o.lateness_us &&
+	if (src != SRC_FHIR && p->latest_ts && e->ts_us < p->latest_ts - s->o.lateness_us &&
 	    !s->rebuilding) {
 		p = late_of(s, p);
 		if (!p)
@@ -1261,7 +1270,7 @@ static int apply_value(struct cl_stream *s, int src, const struct cl_frame *f,
 	snprintf(p->device, sizeof(p->device), "%s", e->device_id);
 	vc = (struct verdict_ctx){ s, p, e->device_id };
 	s->retro = p->shadow;
-	if (src != 0) {
+	if (src == SRC_FHIR) {
 		/* charted, not streamed: no signal to check, and confirmed */
 		s->charted = 1;
 		rc = on_verdict(&vc, e->vital, e->ts_us, e->value, CL_QR_NONE);
@@ -1381,7 +1390,7 @@ static int apply(struct cl_stream *s, int src, struct cl_json_doc *doc, const st
 
 	if (cl_json_parse(doc, (const char *)f->data, f->len) != CL_OK)
 		goto invalid;
-	if (src == 0) {
+	if (src != SRC_FHIR) {
 		struct cl_event_limits lim = { .max_future_us = INT64_MAX / 4,
 					       .min_ts_us = INT64_MIN / 4 };
 
@@ -1552,11 +1561,23 @@ static void advance(struct cl_stream *s, int caught_up, int replaying)
 	atomic_store(&s->c.windows_open, open);
 }
 
-/* Reads and applies up to batch_records durable records of log src. */
-static long read_source(struct cl_stream *s, int src, struct cl_blog_reader *r,
+/* Whether a live log has records written that its reader has not read. */
+static int live_waiting(struct cl_stream *s, struct cl_blog_reader *const all[NSOURCES])
+{
+	for (int src = 0; src < NSOURCES; src++)
+		if (src != SRC_BACKLOG && all[src] &&
+		    cl_blog_written_offset(s->log[src]) > cl_blog_reader_position(all[src]))
+			return 1;
+	return 0;
+}
+
+/* Reads and applies up to batch_records written records of log src (of
+ * the backlog lane: in turns, see below). */
+static long read_source(struct cl_stream *s, int src, struct cl_blog_reader *const all[NSOURCES],
 			struct cl_json_doc *doc, uint64_t replay_upto, uint64_t durable,
 			int *replaying)
 {
+	struct cl_blog_reader *r = all[src];
 	struct cl_frame f;
 	long n = 0;
 
@@ -1565,8 +1586,18 @@ static long read_source(struct cl_stream *s, int src, struct cl_blog_reader *r,
 	for (int i = 0; i < s->o.nwindows; i++)
 		cl_window_set_replay(s->win[i], *replaying);
 	while ((uint32_t)n < s->o.batch_records) {
-		int got = cl_blog_reader_next(r, &f), rc;
+		int got, rc;
 
+		/* the backlog lane gives way: its turn ends once a live log has
+		 * something new (replaying, order does not matter), and it waits
+		 * while the serving store's writer is behind, so that the
+		 * processor never waits for the writer because of a backlog */
+		if (src == SRC_BACKLOG && n % BACKLOG_TURN == 0 && !*replaying &&
+		    ((n > 0 && live_waiting(s, all)) || cl_sink_behind(s->sink))) {
+			s->backlog_held = n == 0 && cl_blog_reader_position(r) < durable;
+			break;
+		}
+		got = cl_blog_reader_next(r, &f);
 		if (got == 0)
 			break;
 		if (got == CL_ECORRUPT) {
@@ -1600,7 +1631,7 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 {
 	uint64_t durable[NSOURCES] = { 0 }, need[NSOURCES] = { 0 };
 	long n = 0;
-	int rc = CL_OK, replaying = 0, caught_up = 1;
+	int rc = CL_OK, replaying = 0, caught_up = 1, live_caught_up = 1;
 	struct ext_alert *ext;
 
 	pthread_mutex_lock(&s->mu);
@@ -1634,14 +1665,17 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 		/* ahead of durability: alerts need not wait for the fdatasync;
 		 * the sink holds the rows until the records are durable */
 		durable[src] = cl_blog_written_offset(s->log[src]);
-		got = read_source(s, src, r[src], doc, replay_upto[src], durable[src], &rp);
+		got = read_source(s, src, r, doc, replay_upto[src], durable[src], &rp);
 		if (got < 0)
 			rc = (int)got;
 		else
 			n += got;
 		replaying |= rp;
 		caught_up &= cl_blog_reader_position(r[src]) >= durable[src];
+		if (src != SRC_BACKLOG)
+			live_caught_up &= cl_blog_reader_position(r[src]) >= durable[src];
 	}
+	s->behind = !caught_up;
 	if (rc == CL_OK) {
 		advance(s, caught_up, replaying);
 		s->replaying = replaying;
@@ -1666,8 +1700,9 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 			rc = s->store_failed ? CL_ENOMEM : CL_OK;
 		}
 		/* silence on the stream's clock: the latest event time, or the
-		 * wall clock once the whole stream has gone quiet */
-		if (rc == CL_OK && caught_up && !replaying && s->silence_ri >= 0 &&
+		 * wall clock once the whole stream has gone quiet (a backlog
+		 * still being applied does not hold it up) */
+		if (rc == CL_OK && live_caught_up && !replaying && s->silence_ri >= 0 &&
 		    cl_time_mono_us() - s->last_silence_mono >= 250000) {
 			int64_t clock = s->max_ts;
 			struct silence_ctx c = { s, s->silence_ri, 0, CL_OK };
@@ -1831,8 +1866,13 @@ static void stream_main(struct cl_worker *w, void *arg)
 			atomic_store(&s->c.stopped, 1);
 			break;
 		}
-		/* a full batch: more is waiting, take only a pending poke */
-		stop = cl_worker_wait(w, n < (long)s->o.batch_records ? 50000 : 0);
+		/* a full batch, or a backlog's turn that gave way: more is
+		 * waiting, take only a pending poke; a backlog held for the
+		 * writer: look again shortly */
+		stop = cl_worker_wait(w, s->backlog_held ? 5000
+				      : n < (long)s->o.batch_records && !(n > 0 && s->behind) ? 50000
+				      : 0);
+		s->backlog_held = 0;
 		if (stop && n <= 0)
 			break;
 	}
@@ -1917,6 +1957,7 @@ static int plan_rules(struct cl_stream *s)
 }
 
 int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog *fhir,
+		    struct cl_blog *backlog,
 		    const struct cl_stream_options *o, struct cl_stream **out)
 {
 	struct cl_stream *s = cl_calloc(1, sizeof(*s));
@@ -1925,8 +1966,9 @@ int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog
 	if (!s)
 		return cl_error_set(CL_ENOMEM, "no memory for the stream processor");
 	s->o = *o;
-	s->log[0] = vitals;
-	s->log[1] = fhir;
+	s->log[SRC_VITALS] = vitals;
+	s->log[SRC_FHIR] = fhir;
+	s->log[SRC_BACKLOG] = backlog;
 	s->max_ts = INT64_MIN;
 	s->watermark = INT64_MIN;
 	s->last_event_mono = cl_time_mono_us(); /* quiet is measured from start */
@@ -2145,8 +2187,9 @@ int cl_stream_behind(struct cl_stream *s)
 		return 1;
 	if (s->o.bulk_lag == 0)
 		return 0;
+	/* the live logs': a backlog lane behind holds up no live reading */
 	for (int src = 0; src < NSOURCES; src++) {
-		uint64_t w = s->log[src] ? cl_blog_written_offset(s->log[src]) : 0;
+		uint64_t w = s->log[src] && src != SRC_BACKLOG ? cl_blog_written_offset(s->log[src]) : 0;
 		uint64_t a = atomic_load(&s->c.processed[src]);
 
 		lag += w > a ? w - a : 0;
@@ -2159,9 +2202,17 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 	static const double store_le[11] = { 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008,
 					      0.016, 0.032, 0.064, 0.128, 0.256 };
 	const struct cl_stream_counters *sc = &s->c;
-	uint64_t processed = atomic_load(&sc->processed[0]);
-	uint64_t next = cl_blog_durable_offset(s->log[0]);
+	uint64_t lag[NSOURCES], events_lag = 0;
 	struct cl_sink_stats ks;
+
+	for (int src = 0; src < NSOURCES; src++) {
+		uint64_t processed = atomic_load(&sc->processed[src]);
+		uint64_t next = s->log[src] ? cl_blog_durable_offset(s->log[src]) : 0;
+
+		lag[src] = next > processed ? next - processed : 0;
+		if (src != SRC_FHIR)
+			events_lag += lag[src];
+	}
 
 	cl_prom_counter(p, "carelake_stream_events_total",
 			"Vital values applied by the stream processor.", atomic_load(&sc->events));
@@ -2177,8 +2228,16 @@ void cl_stream_metrics(struct cl_stream *s, struct cl_prom *p)
 	cl_prom_counter(p, "carelake_stream_rollups_recomputed_total",
 			"Windows computed again from the stored values: late values, replays, "
 			"sessions merging.", ks.rollups_recomputed);
-	cl_prom_gauge(p, "carelake_stream_lag_records", "Durable records not yet processed.",
-		      (double)(next > processed ? next - processed : 0));
+	cl_prom_gauge(p, "carelake_stream_lag_records",
+		      "Durable device events not yet processed (vitals and vitals-backlog).",
+		      (double)events_lag);
+	cl_prom_head(p, "carelake_stream_source_lag_records", "gauge",
+		     "Durable records not yet processed, by bronze source (vitals-backlog: device "
+		     "events that arrived long after their time, applied after live ones).");
+	for (int src = 0; src < NSOURCES; src++)
+		if (s->log[src])
+			cl_prom_put(p, "carelake_stream_source_lag_records{source=\"%s\"} %llu\n",
+				    source_names[src], (unsigned long long)lag[src]);
 	cl_prom_gauge(p, "carelake_stream_windows_open", "Windows open now.",
 		      (double)atomic_load(&sc->windows_open));
 	cl_prom_head(p, "carelake_alerts_raised_total", "counter", "Alerts raised, by rule.");

@@ -92,7 +92,7 @@ struct cl_stream_options {
 struct cl_stream_counters {
 	atomic_uint_fast64_t events;      /* vital values processed */
 	atomic_uint_fast64_t invalid;     /* records that are not valid events */
-	/* bronze offset processed up to, per log (vitals, fhir) */
+	/* bronze offset processed up to, per log (vitals, fhir, vitals-backlog) */
 	atomic_uint_fast64_t processed[CL_WINDOW_SOURCES];
 	atomic_uint_fast64_t windows_open;
 	atomic_uint_fast64_t late;
@@ -140,8 +140,13 @@ const struct cl_stream_settings *cl_stream_settings(const struct cl_config *c);
 int cl_stream_options_from_config(struct cl_stream_options *o, const struct cl_config *c);
 
 /* Follows the vitals log (device events) and, if not NULL, the fhir log
- * (Observations: each vital value they carry is applied like an event). */
+ * (Observations: each vital value they carry is applied like an event)
+ * and the backlog log (device events that arrived long after their time,
+ * source vitals-backlog): applied in turns with the others, a turn ending
+ * as soon as the others have something new, so that a backlog never holds
+ * up a live reading. */
 int cl_stream_start(const char *data_dir, struct cl_blog *vitals, struct cl_blog *fhir,
+		    struct cl_blog *backlog,
 		    const struct cl_stream_options *o, struct cl_stream **out);
 
 /* New records are written (called from the bronze flusher; cheap): the
@@ -194,11 +199,12 @@ const struct cl_stream_counters *cl_stream_counters(const struct cl_stream *s);
 struct cl_sink_stats;
 void cl_stream_store_stats(struct cl_stream *s, struct cl_sink_stats *st);
 
-/* 1 when a backlog arrives faster than it is taken in: the processor is
- * more than stream.bulk_lag records behind what bronze has written, or
- * the serving store's writer is so far behind that the processor will
- * soon wait for it. Bulk senders are asked to wait instead, so that live
- * readings are not queued behind their backlog. */
+/* 1 when records arrive faster than they are taken in: the processor is
+ * more than stream.bulk_lag records behind what bronze has written to the
+ * live logs (vitals, fhir; not the backlog lane), or the serving store's
+ * writer is so far behind that the processor will soon wait for it. Bulk
+ * senders are asked to wait instead, so that live readings are not queued
+ * behind their bodies. */
 int cl_stream_behind(struct cl_stream *s);
 
 /* Renders the stream's part of /metrics: values applied, late events,

@@ -158,8 +158,8 @@ static int win_add(struct cl_window_op *op, struct win *w, double v)
 	if (!w || cl_agg_add(&w->agg, v) != CL_OK)
 		return CL_ENOMEM;
 	{
-		int src = op->cur_off & CL_WINDOW_SOURCE_BIT ? 1 : 0;
-		uint64_t off = op->cur_off & ~CL_WINDOW_SOURCE_BIT;
+		int src = CL_WINDOW_TAG_SOURCE(op->cur_off);
+		uint64_t off = CL_WINDOW_TAG_OFFSET(op->cur_off);
 
 		if (off < w->min_off[src])
 			w->min_off[src] = off;
@@ -319,9 +319,9 @@ static void min_off_of(void *arg, const void *key, size_t len, void **value)
 		if (k->w[i].min_off[c->src] < c->m)
 			c->m = k->w[i].min_off[c->src];
 	for (uint32_t i = 0; i < k->np; i++) {
-		uint64_t off = k->p[i].off & ~CL_WINDOW_SOURCE_BIT;
+		uint64_t off = CL_WINDOW_TAG_OFFSET(k->p[i].off);
 
-		if ((k->p[i].off & CL_WINDOW_SOURCE_BIT ? 1 : 0) == c->src && off < c->m)
+		if (CL_WINDOW_TAG_SOURCE(k->p[i].off) == c->src && off < c->m)
 			c->m = off;
 	}
 }

@@ -61,10 +61,13 @@ int cl_window_op_create(const struct cl_window_spec *spec, cl_window_emit_fn emi
 			void *arg, struct cl_window_op **out);
 void cl_window_op_destroy(struct cl_window_op *op);
 
-/* Values come from up to two bronze logs: an offset with
- * CL_WINDOW_SOURCE_BIT set is one of the second log's. */
-#define CL_WINDOW_SOURCES 2
-#define CL_WINDOW_SOURCE_BIT (1ull << 63)
+/* Values come from up to three bronze logs: a value's offset carries its
+ * log's index in its top two bits (CL_WINDOW_TAG). */
+#define CL_WINDOW_SOURCES 3
+#define CL_WINDOW_SOURCE_SHIFT 62
+#define CL_WINDOW_TAG(src, offset) ((uint64_t)(offset) | (uint64_t)(src) << CL_WINDOW_SOURCE_SHIFT)
+#define CL_WINDOW_TAG_SOURCE(tagged) ((int)((tagged) >> CL_WINDOW_SOURCE_SHIFT))
+#define CL_WINDOW_TAG_OFFSET(tagged) ((tagged) & ((1ull << CL_WINDOW_SOURCE_SHIFT) - 1))
 
 /*
  * Adds a value at event time ts for key; resolution is the value's
@@ -75,7 +78,7 @@ void cl_window_op_destroy(struct cl_window_op *op);
 int cl_window_add(struct cl_window_op *op, const void *key, size_t key_len,
 		  int64_t ts_us, double value, double resolution, uint64_t offset);
 
-/* The smallest offset of source src (0 or 1) of any value held in an open
+/* The smallest offset of source src (0 to 2) of any value held in an open
  * window (UINT64_MAX if none): replaying that log from there rebuilds
  * every open window after a restart. */
 uint64_t cl_window_min_offset(struct cl_window_op *op, int src);

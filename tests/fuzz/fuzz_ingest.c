@@ -5,8 +5,9 @@
  * real bronze log (fdatasync off) and checks the accounting invariants:
  * every event is accepted, a duplicate or rejected (conflicts among the
  * rejected), exactly once; a failed transaction stores and counts
- * nothing but its rejections; what is accepted is queued and committed;
- * every rejection says why.
+ * nothing but its rejections; what is accepted is queued and committed,
+ * device events older than five minutes to the backlog lane's log and
+ * the others to the live one; every rejection says why.
  */
 #include "fuzz_entry.h"
 #include "bronze/cl_blog.h"
@@ -22,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct cl_blog *blog;
+static struct cl_blog *blog, *backlog;
 static struct cl_dedupe *dd;
 static struct cl_ingest *ing;
 static char dir[256];
@@ -38,6 +39,7 @@ static void cleanup(void)
 	char cmd[300];
 
 	cl_blog_close(blog);
+	cl_blog_close(backlog);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
@@ -59,10 +61,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	bo.segment_max_bytes = 1 << 20;
 	if (cl_blog_open(dir, "vitals", &bo, &blog) || cl_dedupe_create(10000, &dd))
 		abort();
+	{
+		char bdir[300];
+
+		snprintf(bdir, sizeof(bdir), "%s/backlog", dir);
+		if (cl_blog_open(bdir, "vitals-backlog", &bo, &backlog))
+			abort();
+	}
 	cl_ingest_options_default(&io);
 	io.max_events = 1000;
+	io.backlog_after_us = 300ll * 1000000;
 	if (cl_ingest_create(blog, dd, &io, &ing))
 		abort();
+	cl_ingest_set_backlog(ing, backlog);
 	atexit(cleanup);
 	return 0;
 }
@@ -78,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cl_ingest_result_init(&r);
 	if (mode == 0)
 		rc = cl_ingest_body(ing, (const char *)data + 1, size - 1,
-				    cl_time_now_us(), 0, &r);
+				    cl_time_now_us(), CL_INGEST_BACKLOG, &r);
 	else
 		rc = cl_ingest_fhir(ing, (const char *)data + 1, size - 1,
 				    cl_time_now_us(), 0, mode == 2, &r);
@@ -91,9 +102,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (r.conflicts > r.nrejected)
 			abort();
-		if ((r.accepted > 0) != (r.queued != 0))
+		if (r.baccepted > r.accepted || (r.baccepted > 0) != (r.bqueued != 0) ||
+		    (r.accepted > r.baccepted) != (r.queued != 0))
 			abort();
 		if (r.queued && cl_blog_wait(blog, &r.last, NULL) != CL_OK)
+			abort();
+		if (r.bqueued && cl_blog_wait(backlog, &r.blast, NULL) != CL_OK)
 			abort();
 		for (uint32_t i = 0; i < r.nlisted; i++)
 			if (r.rejected[i].error[0] == '\0')
@@ -103,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     r.items[i].status == CL_ITEM_CONFLICT) &&
 			    (r.items[i].error[0] == '\0' || !r.items[i].issue))
 				abort();
-	} else if (cl_error_detail()[0] == '\0' || r.queued) {
+	} else if (cl_error_detail()[0] == '\0' || r.queued || r.bqueued) {
 		abort();
 	}
 	cl_ingest_result_free(&r);

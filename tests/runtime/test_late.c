@@ -15,8 +15,9 @@
  *   out; a device that stops sending: its last window becomes final after
  *   the idle timeout; a late reading then corrects it, announced on the
  *   live stream as rollup_corrected, counted in /metrics and status.
- * - stream.bulk_lag: bulk bodies are refused (503, Retry-After) while the
- *   stream is behind, stored whole when sent again; live ones go through.
+ * - stream.bulk_lag: bulk bodies of current readings are refused (503,
+ *   Retry-After) while the stream is behind, stored whole when sent again;
+ *   small live ones go through.
  *
  * CARELAKE_TEST_SEED repeats a run's random choices (each run prints its
  * seed).
@@ -933,7 +934,10 @@ struct bulk_sender {
 static void *bulk_main(void *arg)
 {
 	struct bulk_sender *b = arg;
-	int64_t t0 = floor_to(cl_time_now_us() - 6 * 3600 * S, 60 * S);
+	/* a gateway's batches of current readings (older ones would go to the
+	 * backlog lane, which bulk_lag leaves alone): 10 ms apart, from four
+	 * minutes ago */
+	int64_t t0 = cl_time_now_us() - 240 * S;
 	size_t cap = BULK_EVENTS * 220 + 16;
 	char *body = malloc(cap), ts[40];
 
@@ -944,7 +948,7 @@ static void *bulk_main(void *arg)
 		for (int i = 0; i < BULK_EVENTS; i++) {
 			int n = k * BULK_EVENTS + i;
 
-			cl_time_format_rfc3339(t0 + (int64_t)n * S, ts, sizeof(ts), 3);
+			cl_time_format_rfc3339(t0 + (int64_t)n * 10000, ts, sizeof(ts), 3);
 			len += (size_t)snprintf(body + len, cap - len,
 						"{\"id\":\"bulk-%d-%d\",\"device_id\":\"bulk-w%d\","
 						"\"patient_id\":\"bulk-p%d\",\"ts\":\"%s\","
@@ -970,7 +974,8 @@ static void *bulk_main(void *arg)
 }
 
 /* stream.bulk_lag: bodies of 64 KiB or more are answered 503 (nothing of
- * them stored) while the stream has more than that many records to apply,
+ * them stored) while the stream has more than that many records of the
+ * live logs to apply,
  * and go through when sent again; small live ones always go through. */
 static void test_bulk_waits_for_stream(void **state)
 {

@@ -305,10 +305,10 @@ static void test_rows_wait_for_durability(void **state)
 	/* a batch of records 0..4, then one of record 5 */
 	assert_int_equal(cl_sink_vital(k, "vitals", 4, "p1", "m1", "heart_rate", 1000, 70), 0);
 	assert_int_equal(cl_sink_checkpoint(k, "stream", 5, 5), 0);
-	assert_int_equal(cl_sink_flush(k, (const uint64_t[]){ 5, 0 }), 0);
+	assert_int_equal(cl_sink_flush(k, (const uint64_t[CL_SINK_LOGS]){ 5 }), 0);
 	assert_int_equal(cl_sink_vital(k, "vitals", 5, "p1", "m1", "heart_rate", 2000, 71), 0);
 	assert_int_equal(cl_sink_checkpoint(k, "stream", 6, 6), 0);
-	assert_int_equal(cl_sink_flush(k, (const uint64_t[]){ 6, 0 }), 0);
+	assert_int_equal(cl_sink_flush(k, (const uint64_t[CL_SINK_LOGS]){ 6 }), 0);
 	usleep(300000);
 	assert_int_equal(cl_store_open(dir, &rd), CL_OK);
 	assert_int_equal(count_rows(rd), 1);
@@ -349,7 +349,7 @@ static void test_sink_behind(void **state)
 	for (i = 0; i < 100 && !cl_sink_behind(k); i++) {
 		assert_int_equal(cl_sink_vital(k, "vitals", 1, "p1", "m1", "heart_rate", 1000 + i, 70),
 				 0);
-		assert_int_equal(cl_sink_flush(k, (const uint64_t[]){ 2, 0 }), 0);
+		assert_int_equal(cl_sink_flush(k, (const uint64_t[CL_SINK_LOGS]){ 2 }), 0);
 	}
 	assert_true(cl_sink_behind(k));
 	assert_true(i > 1);

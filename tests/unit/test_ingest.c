@@ -675,6 +675,106 @@ static void test_dedupe_eviction(void **state)
 	cl_dedupe_destroy(d);
 }
 
+/* The backlog lane (CL_INGEST_BACKLOG): events older than backlog_after
+ * go to their own log, the others to the live one; one idempotency set
+ * for both; a failed lane gives back only its own ids. */
+#define AT(id, ts) \
+	"{\"id\":\"" id "\",\"device_id\":\"m1\",\"patient_id\":\"p1\",\"ts\":\"" ts \
+	"\",\"type\":\"heart_rate\",\"value\":70,\"unit\":\"/min\"}\n"
+#define MIXED AT("o1", "2026-11-22T04:00:00Z") AT("n1", "2026-11-22T05:59:30Z") \
+	AT("o2", "2026-11-22T05:00:00Z")
+
+static void test_backlog_lane(void **state)
+{
+	struct cl_blog_options bo;
+	struct cl_ingest_options io;
+	struct cl_blog *backlog, *slow;
+	struct cl_ingest *lane;
+	struct cl_ingest_result r;
+	struct cl_blog_ticket t;
+	char bdir[300], sdir[300];
+
+	(void)state;
+	cl_blog_options_default(&bo);
+	snprintf(bdir, sizeof(bdir), "%s/backlog", dir);
+	assert_int_equal(cl_blog_open(bdir, "vitals-backlog", &bo, &backlog), CL_OK);
+	cl_ingest_options_default(&io);
+	io.backlog_after_us = 300ll * 1000000;
+	assert_int_equal(cl_ingest_create(blog, dd, &io, &lane), CL_OK);
+	cl_ingest_set_backlog(lane, backlog);
+
+	/* two hours and one hour old: the backlog; thirty seconds: live */
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_body(lane, MIXED, strlen(MIXED), now(), CL_INGEST_BACKLOG, &r),
+			 CL_OK);
+	assert_int_equal(r.accepted, 3);
+	assert_int_equal(r.baccepted, 2);
+	assert_true(r.queued && r.bqueued);
+	assert_int_equal(cl_blog_wait(blog, &r.last, NULL), CL_OK);
+	assert_int_equal(cl_blog_wait(backlog, &r.blast, NULL), CL_OK);
+	assert_int_equal(cl_blog_durable_offset(backlog), 2);
+	assert_int_equal(cl_blog_durable_offset(blog), 1);
+	cl_ingest_result_free(&r);
+	/* again: duplicates, whichever lane */
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_body(lane, MIXED, strlen(MIXED), now(), CL_INGEST_BACKLOG, &r),
+			 CL_OK);
+	assert_int_equal(r.duplicates, 3);
+	assert_false(r.queued || r.bqueued);
+	cl_ingest_result_free(&r);
+	/* without the flag (MQTT, Kafka) everything goes to the live log */
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_body(lane, AT("o3", "2026-11-22T04:00:00Z"),
+					strlen(AT("o3", "2026-11-22T04:00:00Z")), now(), 0, &r), CL_OK);
+	assert_true(r.queued && !r.bqueued);
+	assert_int_equal(r.baccepted, 0);
+	assert_int_equal(cl_blog_wait(blog, &r.last, NULL), CL_OK);
+	cl_ingest_result_free(&r);
+	/* the backlog lane's commit failed, the live one's did not: only the
+	 * backlog's ids are forgotten */
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_body(lane, AT("o4", "2026-11-22T04:00:00Z")
+					AT("n4", "2026-11-22T05:59:59Z"),
+					2 * strlen(AT("o4", "2026-11-22T04:00:00Z")), now(),
+					CL_INGEST_BACKLOG, &r), CL_OK);
+	assert_int_equal(cl_blog_wait(blog, &r.last, NULL), CL_OK);
+	assert_int_equal(cl_blog_wait(backlog, &r.blast, NULL), CL_OK);
+	cl_ingest_forget_lane(lane, &r, 1);
+	assert_int_equal(r.accepted, 1);
+	cl_ingest_result_free(&r);
+	assert_int_equal(cl_ingest_seen(lane, "n4", 2), 1);
+	assert_int_equal(cl_ingest_seen(lane, "o4", 2), 0);
+
+	/* a live log that is full: the backlog's part is queued and will be
+	 * stored, so its ids stay; the live ones are given back */
+	cl_blog_options_default(&bo);
+	bo.pending_max_bytes = 64;
+	bo.commit_max_wait_us = 3000000;   /* the first record waits to be written */
+	bo.commit_max_records = 1000;
+	snprintf(sdir, sizeof(sdir), "%s/slow", dir);
+	assert_int_equal(cl_blog_open(sdir, "vitals", &bo, &slow), CL_OK);
+	cl_ingest_destroy(lane);
+	assert_int_equal(cl_ingest_create(slow, dd, &io, &lane), CL_OK);
+	cl_ingest_set_backlog(lane, backlog);
+	assert_int_equal(cl_blog_submit(slow, "x", 1, CL_BLOG_NOWAIT, &t), CL_OK);
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_body(lane, AT("o5", "2026-11-22T04:00:00Z")
+					AT("n5", "2026-11-22T05:59:59Z"),
+					2 * strlen(AT("o5", "2026-11-22T04:00:00Z")), now(),
+					CL_INGEST_BACKLOG | CL_BLOG_NOWAIT, &r), CL_EBUSY);
+	assert_true(r.bqueued);
+	assert_int_equal(cl_blog_wait(backlog, &r.blast, NULL), CL_OK);
+	cl_ingest_result_free(&r);
+	assert_int_equal(cl_ingest_seen(lane, "o5", 2), 1);
+	assert_int_equal(cl_ingest_seen(lane, "n5", 2), 0);
+	assert_int_equal(atomic_load(&cl_ingest_counters(lane)->busy), 1);
+	assert_int_equal(atomic_load(&cl_ingest_counters(lane)->accepted), 1);
+	assert_int_equal(atomic_load(&cl_ingest_counters(lane)->not_stored), 0);
+	cl_ingest_destroy(lane);
+	cl_blog_close(slow);
+	cl_blog_close(backlog);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +783,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplicates_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeated_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_lane, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fhir_large_bundles, setup_fhir, teardown),
 		cmocka_unit_test_setup_teardown(test_fhir_typed_entries, setup_fhir, teardown),
 		cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),

@@ -124,17 +124,22 @@ static void test_tumbling(void **state)
 	assert_int_equal(cl_window_late(op), 1);
 	assert_int_equal(cl_window_min_offset(op, 0), 0); /* p1's minute 1 came from 0 */
 	assert_true(cl_window_min_offset(op, 1) == UINT64_MAX);
-	/* a value from the second log: its offsets are kept apart */
-	assert_int_equal(cl_window_add(op, "p2", 2, 130 * S, 101, 1, CL_WINDOW_SOURCE_BIT | 7), 0);
+	/* values from the second and third logs: each log's offsets are kept
+	 * apart */
+	assert_int_equal(cl_window_add(op, "p2", 2, 130 * S, 101, 1, CL_WINDOW_TAG(1, 7)), 0);
+	assert_int_equal(cl_window_add(op, "p2", 2, 131 * S, 102, 1, CL_WINDOW_TAG(2, 3)), 0);
 	assert_int_equal(cl_window_min_offset(op, 1), 7);
+	assert_int_equal(cl_window_min_offset(op, 2), 3);
 	assert_int_equal(cl_window_min_offset(op, 0), 0);
 	cl_window_advance(op, 120 * S);
 	assert_int_equal(ngot, 3);
 	assert_true(find("p1", 60 * S)->s.max == 90);
 	assert_true(cl_window_min_offset(op, 0) == UINT64_MAX);
 	assert_int_equal(cl_window_min_offset(op, 1), 7);
+	assert_int_equal(cl_window_min_offset(op, 2), 3);
 	cl_window_advance(op, 180 * S);
 	assert_true(cl_window_min_offset(op, 1) == UINT64_MAX);
+	assert_true(cl_window_min_offset(op, 2) == UINT64_MAX);
 	assert_int_equal(cl_window_open(op), 0);
 	cl_window_op_destroy(op);
 }
