@@ -453,6 +453,8 @@ static void complete(struct cl_blog *log, struct batch *b)
 {
 	struct cl_blog_commit c = b->c;
 
+	c.log = log;
+
 	assert(b->seq == atomic_load(&log->done_seq)); /* strictly in sequence order */
 	assert(log->pending_bytes >= b->len);
 	log->results[b->seq % RESULTS] = (struct result){

@@ -55,6 +55,7 @@ struct cl_blog_ticket {
 
 /* What the flusher reports after each commit (see cl_blog_set_notify). */
 struct cl_blog_commit {
+	struct cl_blog *log;   /* the log it is a commit of */
 	uint64_t batch;        /* batch sequence number */
 	int rc;                /* CL_OK or the error every record in it got */
 	uint64_t first_offset; /* offset of its first record (when rc is 0) */

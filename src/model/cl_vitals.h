@@ -43,11 +43,11 @@ enum cl_event_quality {
 	CL_EQ_LEAD_OFF,    /* "lead_off": an ECG lead is off */
 };
 
-/* A device reading, validated, its value in the vital's canonical unit. */
 /* The bronze source of device events that arrived long after they were
  * measured (ingest.backlog_after): the backlog lane beside "vitals". */
 #define CL_VITALS_BACKLOG_SOURCE "vitals-backlog"
 
+/* A device reading, validated, its value in the vital's canonical unit. */
 struct cl_event {
 	char id[CL_EVENT_ID_MAX + 1];        /* "" when the sender gave none */
 	char device_id[CL_EVENT_ID_MAX + 1];

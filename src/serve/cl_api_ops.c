@@ -22,14 +22,15 @@
 int cl_api_healthz(struct cl_req *r)
 {
 	struct cl_server *s = r->s;
-	struct cl_blog *logs[] = { s->vitals, s->fhir, s->backlog };
-	const char *names[] = { "vitals", "fhir", CL_VITALS_BACKLOG_SOURCE };
+	struct cl_blog *logs[CL_SERVER_LOGS];
+	const char *names[CL_SERVER_LOGS];
 	char why[300];
 
+	cl_server_logs(s, logs, names);
 	if (s->stream && atomic_load(&cl_stream_counters(s->stream)->stopped))
 		return cl_reply_json(r, 503, json_pack("{s:s,s:s}", "status", "degraded", "stream",
 						       "stopped"));
-	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+	for (size_t i = 0; i < CL_SERVER_LOGS; i++) {
 		int rc = logs[i] ? cl_blog_health(logs[i], why, sizeof(why)) : CL_OK;
 
 		if (rc != CL_OK)

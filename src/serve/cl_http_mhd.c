@@ -601,10 +601,9 @@ static int commit_done(const struct mreq *q, const void *arg)
 	const struct committed *c = arg;
 	int rc;
 
-	if (q->r.wait_log2)  /* records in two logs: both committed */
-		return (q->r.wait_log == c->log || q->r.wait_log2 == c->log) &&
-		       cl_req_ready(&q->r, &rc);
-	return q->r.wait_log == c->log && q->r.wait_last <= c->batch;
+	/* a commit of a log it waits for, and all it waits for committed
+	 * (records of one request may be in two logs) */
+	return (q->r.wait_log == c->log || q->r.wait_log2 == c->log) && cl_req_ready(&q->r, &rc);
 }
 
 void cl_mhd_on_commit(struct cl_mhd *m, struct cl_blog *log, uint64_t batch)

@@ -41,14 +41,15 @@ static void http_metrics(struct cl_server *s, struct cl_prom *p)
 char *cl_metrics_render(struct cl_server *s, size_t *len)
 {
 	struct cl_prom p = { 0 };
-	struct cl_blog *logs[] = { s->vitals, s->fhir, s->backlog };
-	const char *sources[] = { "vitals", "fhir", CL_VITALS_BACKLOG_SOURCE };
+	struct cl_blog *logs[CL_SERVER_LOGS];
+	const char *sources[CL_SERVER_LOGS];
 
+	cl_server_logs(s, logs, sources);
 	if (s->inputs)
 		cl_inputs_metrics(s->inputs, &p);
 	http_metrics(s, &p);
 	cl_serve_audit_metrics(s, &p);
-	cl_blog_metrics(logs, sources, 3, &p);
+	cl_blog_metrics(logs, sources, CL_SERVER_LOGS, &p);
 	if (s->stream)
 		cl_stream_metrics(s->stream, &p);
 	if (s->sse)

@@ -39,34 +39,13 @@
 
 /* A bronze log committed: the requests waiting for it, the inputs on it
  * (MQTT acknowledges), the stream (its rows may be stored now). */
-static void on_commit(void *arg, const struct cl_blog_commit *c, struct cl_blog *log)
+static void on_commit(void *arg, const struct cl_blog_commit *c)
 {
 	struct cl_server *s = arg;
 
-	cl_http_on_commit(s, log, c->batch);
-	cl_inputs_on_commit(s->inputs, log, c->batch);
+	cl_http_on_commit(s, c->log, c->batch);
+	cl_inputs_on_commit(s->inputs, c->log, c->batch);
 	cl_stream_durable(s->stream);
-}
-
-static void on_commit_vitals(void *arg, const struct cl_blog_commit *c)
-{
-	struct cl_server *s = arg;
-
-	on_commit(arg, c, s->vitals);
-}
-
-static void on_commit_fhir(void *arg, const struct cl_blog_commit *c)
-{
-	struct cl_server *s = arg;
-
-	on_commit(arg, c, s->fhir);
-}
-
-static void on_commit_backlog(void *arg, const struct cl_blog_commit *c)
-{
-	struct cl_server *s = arg;
-
-	on_commit(arg, c, s->backlog);
 }
 
 static void on_written(void *arg)
@@ -74,6 +53,32 @@ static void on_written(void *arg)
 	struct cl_server *s = arg;
 
 	cl_stream_poke(s->stream);
+}
+
+void cl_server_logs(struct cl_server *s, struct cl_blog *logs[CL_SERVER_LOGS],
+		    const char *names[CL_SERVER_LOGS])
+{
+	logs[0] = s->vitals;
+	logs[1] = s->fhir;
+	logs[2] = s->backlog;
+	for (int i = 0; i < CL_SERVER_LOGS; i++)
+		names[i] = cl_stream_log((size_t)i);
+}
+
+/* Commits and new records of every log reach on_commit and on_written
+ * (on 1), or no longer do (0). */
+static void notify_logs(struct cl_server *s, int on)
+{
+	struct cl_blog *logs[CL_SERVER_LOGS];
+	const char *names[CL_SERVER_LOGS];
+
+	cl_server_logs(s, logs, names);
+	for (int i = 0; i < CL_SERVER_LOGS; i++) {
+		if (!logs[i])
+			continue;
+		cl_blog_set_notify(logs[i], on ? on_commit : NULL, on ? s : NULL);
+		cl_blog_set_written_notify(logs[i], on ? on_written : NULL, on ? s : NULL);
+	}
 }
 
 static void live_alert(void *arg, const char *json, size_t len, const char *patient)
@@ -424,12 +429,7 @@ int cl_server_start(const struct cl_config *given, const char *data_dir, const c
 	if (rc == CL_OK)
 		rc = start_batch(s);
 	if (rc == CL_OK) {
-		cl_blog_set_notify(s->vitals, on_commit_vitals, s);
-		cl_blog_set_notify(s->fhir, on_commit_fhir, s);
-		cl_blog_set_notify(s->backlog, on_commit_backlog, s);
-		cl_blog_set_written_notify(s->vitals, on_written, s);
-		cl_blog_set_written_notify(s->fhir, on_written, s);
-		cl_blog_set_written_notify(s->backlog, on_written, s);
+		notify_logs(s, 1);
 		rc = cl_http_start(s);
 	}
 	if (rc == CL_OK)
@@ -453,18 +453,7 @@ void cl_server_stop(struct cl_server *s)
 	cl_http_stop(s);            /* requests in flight answered */
 	cl_serve_audit_close(s);    /* their records committed, a last checkpoint signed */
 	/* no more commit callbacks into what is about to stop */
-	if (s->vitals) {
-		cl_blog_set_notify(s->vitals, NULL, NULL);
-		cl_blog_set_written_notify(s->vitals, NULL, NULL);
-	}
-	if (s->fhir) {
-		cl_blog_set_notify(s->fhir, NULL, NULL);
-		cl_blog_set_written_notify(s->fhir, NULL, NULL);
-	}
-	if (s->backlog) {
-		cl_blog_set_notify(s->backlog, NULL, NULL);
-		cl_blog_set_written_notify(s->backlog, NULL, NULL);
-	}
+	notify_logs(s, 0);
 	cl_inputs_stop(s->inputs);  /* nothing more comes in (MQTT disconnects) */
 	cl_pipeline_runner_stop(s->pipelines); /* before the stream its alerts go to */
 	cl_worker_stop(s->fhir_rows);

@@ -114,6 +114,13 @@ void cl_fast_stop(struct cl_fast *f);
 void cl_fast_notify(struct cl_fast *f);        /* a commit happened */
 void cl_fast_metrics(struct cl_fast *f, struct cl_prom *p);
 
+/* The bronze logs serve follows (vitals, fhir, vitals-backlog; NULL when
+ * not open) with their sources' names, in the stream's order
+ * (cl_stream_log). */
+#define CL_SERVER_LOGS 3
+void cl_server_logs(struct cl_server *s, struct cl_blog *logs[CL_SERVER_LOGS],
+		    const char *names[CL_SERVER_LOGS]);
+
 /* Renders the server's /metrics: each part by its owner. */
 char *cl_metrics_render(struct cl_server *s, size_t *len);
 
