@@ -138,6 +138,15 @@ struct late_span {
 	int64_t lo, hi, watermark;
 };
 
+/* A key's (patient, vital, window) latest span in the batch: a backlog
+ * of many patients interleaves their values, and each joins its own key's
+ * span as it comes, so the batch holds one span per key and window run,
+ * not one per value. */
+struct late_slot {
+	uint32_t gen;            /* the batch it belongs to */
+	uint32_t idx;            /* its span in late */
+};
+
 #define BASELINE_MIN_SAMPLES 20
 #define BASELINE_ALPHA 0.1
 
@@ -150,7 +159,9 @@ struct cl_stream {
 	struct cl_window_op *win[CL_STREAM_MAX_WINDOWS];
 	struct late_span *late;  /* this batch's, to be corrected */
 	size_t nlate, cap_late;
-	size_t last_late[CL_STREAM_MAX_WINDOWS]; /* each window's latest span + 1 */
+	struct late_slot *late_ix; /* each key's latest span in late (open addressing) */
+	size_t late_ix_cap;      /* a power of two, at least twice nlate */
+	uint32_t late_gen;       /* slots of another batch are free */
 	struct cl_map *patients;
 	struct cl_map *devices;
 	struct cl_map *refs;     /* patient id -> struct reference */
@@ -1131,31 +1142,84 @@ static int64_t span_join(const struct cl_window_spec *w)
 	return 1;
 }
 
+static size_t late_hash(const struct patient *p, unsigned v, unsigned i, size_t mask)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)p ^ ((uint64_t)v << 56) ^ ((uint64_t)i << 48)) *
+		     0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 29) & mask;
+}
+
+/* The slot of a key's latest span, or the free slot it would take. */
+static struct late_slot *late_slot_of(struct cl_stream *s, const struct patient *p, unsigned v,
+				      unsigned i)
+{
+	size_t mask = s->late_ix_cap - 1, h = late_hash(p, v, i, mask);
+
+	for (;; h = (h + 1) & mask) {
+		struct late_slot *x = &s->late_ix[h];
+		const struct late_span *l;
+
+		if (x->gen != s->late_gen)
+			return x;
+		l = &s->late[x->idx];
+		if (l->p == p && l->vital == v && l->win == i)
+			return x;
+	}
+}
+
+/* Room for one more span's key: the index kept at most half full. */
+static int late_ix_reserve(struct cl_stream *s)
+{
+	struct late_slot *ix;
+	size_t cap;
+
+	if (s->late_ix_cap && (s->nlate + 1) * 2 <= s->late_ix_cap)
+		return CL_OK;
+	cap = s->late_ix_cap ? s->late_ix_cap * 2 : 16;
+	ix = cl_calloc(cap, sizeof(*ix));
+	if (!ix)
+		return CL_ENOMEM;
+	cl_free(s->late_ix);
+	s->late_ix = ix;
+	s->late_ix_cap = cap;
+	s->late_gen = 1;
+	/* in order, so that each key's slot ends on its latest span */
+	for (size_t k = 0; k < s->nlate; k++) {
+		const struct late_span *l = &s->late[k];
+
+		late_slot_of(s, l->p, l->vital, l->win)[0] = (struct late_slot){ 1, (uint32_t)k };
+	}
+	return CL_OK;
+}
+
 /* Notes the closed windows of window i a value at ts belongs to (late is
  * cl_window_add's answer). */
 static int note_late(struct cl_stream *s, int i, struct patient *p, enum cl_vital v, int64_t ts,
 		     int late)
 {
 	int64_t lo, hi, wm = cl_window_watermark(s->win[i]);
-	struct late_span *l;
+	struct late_slot *x;
 
 	if (!cl_window_late_span(s->win[i], ts, late, &lo, &hi))
 		return CL_OK;
-	/* the same key's last span: join it if near (a backlog comes in order) */
-	if (s->last_late[i]) {
-		l = &s->late[s->last_late[i] - 1];
-		if (l->p == p && l->vital == v && lo >= l->lo &&
-		    lo <= l->hi + span_join(&s->o.windows[i])) {
+	if (late_ix_reserve(s) != CL_OK ||
+	    cl_grow(&s->late, &s->cap_late, s->nlate, sizeof(*s->late), 64) != 0)
+		return CL_ENOMEM;
+	/* the key's last span: join it if near (a backlog comes in order) */
+	x = late_slot_of(s, p, v, (unsigned)i);
+	if (x->gen == s->late_gen) {
+		struct late_span *l = &s->late[x->idx];
+
+		if (lo >= l->lo && lo <= l->hi + span_join(&s->o.windows[i])) {
 			if (hi > l->hi)
 				l->hi = hi;
 			l->watermark = wm;
 			return CL_OK;
 		}
 	}
-	if (cl_grow(&s->late, &s->cap_late, s->nlate, sizeof(*s->late), 64) != 0)
-		return CL_ENOMEM;
+	*x = (struct late_slot){ s->late_gen, (uint32_t)s->nlate };
 	s->late[s->nlate++] = (struct late_span){ p, (uint8_t)v, (uint8_t)i, lo, hi, wm };
-	s->last_late[i] = s->nlate;
 	return CL_OK;
 }
 
@@ -1194,7 +1258,11 @@ static int flush_late(struct cl_stream *s)
 					m.lo, m.hi, m.watermark);
 	}
 	s->nlate = 0;
-	memset(s->last_late, 0, sizeof(s->last_late));
+	/* the index's slots are the next batch's free ones */
+	if (++s->late_gen == 0 && s->late_ix) {
+		memset(s->late_ix, 0, s->late_ix_cap * sizeof(*s->late_ix));
+		s->late_gen = 1;
+	}
 	return rc;
 }
 
@@ -2161,6 +2229,7 @@ void cl_stream_stop(struct cl_stream *s)
 	for (int i = 0; i < s->o.nwindows; i++)
 		cl_window_op_destroy(s->win[i]);
 	cl_free(s->late);
+	cl_free(s->late_ix);
 	cl_map_destroy(s->patients, free_patient);
 	cl_map_destroy(s->devices, free_plain);
 	cl_map_destroy(s->refs, free_plain);
