@@ -244,7 +244,7 @@ static int submit(struct cl_ingest *ing, struct cl_ingest_result *r, struct slic
 {
 	int rc;
 
-	flags &= ~CL_INGEST_BACKLOG;
+	flags &= ~(CL_INGEST_BACKLOG | CL_INGEST_LIVE_HELD);
 	if (sl->old.n > 0) {
 		rc = cl_blog_submitv(ing->backlog, sl->old.v, sl->old.n, flags, &r->bfirst,
 				     &r->blast);
@@ -268,7 +268,16 @@ static int submit(struct cl_ingest *ing, struct cl_ingest_result *r, struct slic
 static int submit_and_count(struct cl_ingest *ing, struct cl_ingest_result *r,
 			    struct slices *sl, int flags, int rc)
 {
-	int tried = rc == CL_OK && (sl->live.n > 0 || sl->old.n > 0);
+	int tried;
+
+	/* live readings of a bulk body wait while the stream is behind;
+	 * nothing of the body is queued, so the retry stores all of it */
+	if (rc == CL_OK && (flags & CL_INGEST_LIVE_HELD) && sl->live.n > 0) {
+		r->held = 1;
+		rc = cl_error_set(CL_EBUSY, "the stream processor is behind: a bulk body with "
+				  "current readings waits");
+	}
+	tried = rc == CL_OK && (sl->live.n > 0 || sl->old.n > 0);
 
 	if (tried) {
 		rc = submit(ing, r, sl, flags);

@@ -36,6 +36,13 @@ struct cl_ingest_options {
  * for too. Only for callers that wait on both logs (the HTTP endpoint). */
 #define CL_INGEST_BACKLOG 0x100
 
+/* Beside CL_INGEST_BACKLOG: the live log takes nothing of this body (a
+ * bulk body while the stream is behind). A body with any accepted event
+ * for the live log is then not queued at all: CL_EBUSY with r->held set,
+ * its ids given back; one whose events all go to the backlog log is
+ * taken. */
+#define CL_INGEST_LIVE_HELD 0x200
+
 /* Running totals, for /metrics. */
 struct cl_ingest_counters {
 	atomic_uint_fast64_t bodies, events, accepted, duplicates, rejected;
@@ -77,6 +84,7 @@ struct cl_ingest_result {
 	uint32_t baccepted;
 	int bqueued;                     /* 1 if bfirst/blast are valid */
 	struct cl_blog_ticket bfirst, blast;
+	int held;                        /* CL_INGEST_LIVE_HELD refused the body */
 	char *ids;                       /* accepted ids, NUL-separated */
 	size_t ids_len, ids_cap;
 	char *bids;                      /* ...of those in the backlog log */

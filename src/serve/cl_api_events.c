@@ -110,8 +110,19 @@ static int answer(struct cl_req *r, const struct cl_ingest_result *res)
 }
 
 /* A body this large is a bulk load (a device's backlog, a file), not a
- * live reading: it waits while the serving store is behind. */
+ * live reading: while the stream is behind, it waits unless all of it
+ * goes to the backlog lane. */
 #define BULK_BODY (64 * 1024)
+
+/* A bulk body refused while the stream is behind: nothing of it stored. */
+static int bulk_wait(struct cl_req *r)
+{
+	atomic_fetch_add(&r->s->bulk_paused, 1);
+	return cl_reply_error(r, 503, "busy", "carelake is behind a backlog (the stream "
+			      "processor or its store): nothing of this batch was stored; send it "
+			      "again after the delay (small bodies, and bodies of readings older "
+			      "than ingest.backlog_after, go through)", "Retry-After", "1");
+}
 
 int cl_api_ingest(struct cl_req *r, const struct cl_input *in, enum cl_api_body body,
 		  struct cl_ingest_result **out)
@@ -128,16 +139,18 @@ int cl_api_ingest(struct cl_req *r, const struct cl_input *in, enum cl_api_body 
 		return cl_reply_error(r, 404, "not_found", body == CL_API_EVENTS
 				      ? "the events input is off (ingest.inputs)"
 				      : "the fhir input is off (ingest.inputs)", NULL, NULL);
-	/* a backlog arriving faster than it is taken in: bulk bodies wait,
-	 * before anything is accepted, so live readings are not queued
-	 * behind it, the stream never waits for the store, and live alerts
-	 * stay prompt */
+	/* a backlog arriving faster than it is taken in: bulk bodies of
+	 * current readings wait, before anything is accepted, so live
+	 * readings are not queued behind them, the stream never waits for
+	 * the store, and live alerts stay prompt. Old device readings go to
+	 * the backlog lane, which the stream applies after live ones and
+	 * holds while the store is behind: a body of only those is taken at
+	 * the pace bronze keeps (ingest decides, having read the body). FHIR
+	 * has no lane: its bulk bodies wait unread. */
 	if (r->body_len >= BULK_BODY && r->s->stream && cl_stream_behind(r->s->stream)) {
-		atomic_fetch_add(&r->s->bulk_paused, 1);
-		return cl_reply_error(r, 503, "busy", "carelake is behind a backlog (the stream "
-				      "processor or its store): nothing of this batch was stored; "
-				      "send it again after the delay (small bodies go through)",
-				      "Retry-After", "1");
+		if (body != CL_API_EVENTS)
+			return bulk_wait(r);
+		flags |= CL_INGEST_LIVE_HELD;
 	}
 	res = cl_api_ingest_scratch(r);
 	if (!res)
@@ -153,6 +166,8 @@ int cl_api_ingest(struct cl_req *r, const struct cl_input *in, enum cl_api_body 
 	else
 		rc = cl_ingest_fhir(in->ingest, r->body, r->body_len, now, flags,
 				    body == CL_API_FHIR_BUNDLE, res);
+	if (rc == CL_EBUSY && res->held)
+		return bulk_wait(r);
 	return cl_api_ingest_queued(r, in->ingest, res, rc);
 }
 

@@ -928,16 +928,17 @@ static void test_wearable_backlog(void **state)
 struct bulk_sender {
 	const struct server *s;
 	int id;
+	int old;                 /* an hour old: the backlog lane's */
 	long refused;
 };
 
 static void *bulk_main(void *arg)
 {
 	struct bulk_sender *b = arg;
-	/* a gateway's batches of current readings (older ones would go to the
-	 * backlog lane, which bulk_lag leaves alone): 10 ms apart, from four
-	 * minutes ago */
-	int64_t t0 = cl_time_now_us() - 240 * S;
+	/* a gateway's batches of current readings: 10 ms apart, from four
+	 * minutes ago; or a wearable's of an hour ago, which go to the
+	 * backlog lane and are taken even while the stream is behind */
+	int64_t t0 = cl_time_now_us() - (b->old ? 3600 : 240) * S;
 	size_t cap = BULK_EVENTS * 220 + 16;
 	char *body = malloc(cap), ts[40];
 
@@ -961,6 +962,9 @@ static void *bulk_main(void *arg)
 		while ((r = http(b->s, "POST", "/api/v1/events", b->s->token, body, len)).code == 503) {
 			if (!strstr(r.body, "behind a backlog") || !strstr(r.headers, "Retry-After: 1"))
 				fail_msg("a 503 that is not the backlog's: %s", r.body);
+			if (b->old)
+				fail_msg("a bulk body of hour-old readings was asked to wait: %s",
+					 r.body);
 			b->refused++;
 			free(r.body);
 			usleep(20000);
@@ -975,13 +979,14 @@ static void *bulk_main(void *arg)
 
 /* stream.bulk_lag: bodies of 64 KiB or more are answered 503 (nothing of
  * them stored) while the stream has more than that many records of the
- * live logs to apply,
- * and go through when sent again; small live ones always go through. */
+ * live logs to apply, and go through when sent again; small live ones
+ * always go through, and so do bulk bodies of old readings (the backlog
+ * lane's). */
 static void test_bulk_waits_for_stream(void **state)
 {
 	const char *extra[] = { "--set", "stream.bulk_lag=1", NULL };
-	struct bulk_sender b[BULK_SENDERS];
-	pthread_t th[BULK_SENDERS];
+	struct bulk_sender b[BULK_SENDERS + 1];
+	pthread_t th[BULK_SENDERS + 1];
 	char data[300];
 	struct server s;
 	long refused = 0;
@@ -989,8 +994,8 @@ static void test_bulk_waits_for_stream(void **state)
 	(void)state;
 	snprintf(data, sizeof(data), "%s/bulk", dir);
 	server_start(&s, bin, data, extra);
-	for (int i = 0; i < BULK_SENDERS; i++) {
-		b[i] = (struct bulk_sender){ .s = &s, .id = i };
+	for (int i = 0; i <= BULK_SENDERS; i++) {
+		b[i] = (struct bulk_sender){ .s = &s, .id = i, .old = i == BULK_SENDERS };
 		pthread_create(&th[i], NULL, bulk_main, &b[i]);
 	}
 	/* live readings meanwhile: never refused */
@@ -1005,7 +1010,7 @@ static void test_bulk_waits_for_stream(void **state)
 		free(r.body);
 		usleep(10000);
 	}
-	for (int i = 0; i < BULK_SENDERS; i++) {
+	for (int i = 0; i <= BULK_SENDERS; i++) {
 		pthread_join(th[i], NULL);
 		refused += b[i].refused;
 	}
@@ -1014,7 +1019,7 @@ static void test_bulk_waits_for_stream(void **state)
 	assert_true(refused > 0);
 	assert_int_equal(metric(&s, "carelake_ingest_bulk_paused_total"), refused);
 	/* every body sent again is stored whole, once */
-	long want = (long)BULK_SENDERS * BULK_BODIES * BULK_EVENTS + 20;
+	long want = (long)(BULK_SENDERS + 1) * BULK_BODIES * BULK_EVENTS + 20;
 	int i;
 
 	for (i = 0; i < 200 * cl_test_slowdown(); i++) {

@@ -745,6 +745,43 @@ static void test_backlog_lane(void **state)
 	assert_int_equal(cl_ingest_seen(lane, "n4", 2), 1);
 	assert_int_equal(cl_ingest_seen(lane, "o4", 2), 0);
 
+	/* live readings held (a bulk body while the stream is behind): a body
+	 * with one is not queued at all and its ids are given back, so the
+	 * retry stores it whole; a body of old readings only is taken */
+	uint64_t live_end = cl_blog_written_offset(blog), lane_end = cl_blog_written_offset(backlog);
+
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_body(lane, AT("o6", "2026-11-22T04:00:00Z")
+					AT("n6", "2026-11-22T05:59:59Z"),
+					2 * strlen(AT("o6", "2026-11-22T04:00:00Z")), now(),
+					CL_INGEST_BACKLOG | CL_INGEST_LIVE_HELD, &r), CL_EBUSY);
+	assert_true(r.held);
+	assert_false(r.queued || r.bqueued);
+	assert_int_equal(r.accepted, 0);
+	cl_ingest_result_free(&r);
+	assert_int_equal(cl_ingest_seen(lane, "o6", 2), 0);
+	assert_int_equal(cl_ingest_seen(lane, "n6", 2), 0);
+	assert_int_equal(cl_blog_written_offset(blog), live_end);
+	assert_int_equal(cl_blog_written_offset(backlog), lane_end);
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_body(lane, AT("o6", "2026-11-22T04:00:00Z"),
+					strlen(AT("o6", "2026-11-22T04:00:00Z")), now(),
+					CL_INGEST_BACKLOG | CL_INGEST_LIVE_HELD, &r), CL_OK);
+	assert_false(r.held);
+	assert_true(r.bqueued && !r.queued);
+	assert_int_equal(r.accepted, 1);
+	assert_int_equal(cl_blog_wait(backlog, &r.blast, NULL), CL_OK);
+	cl_ingest_result_free(&r);
+	/* the refused body's live reading, sent again without the hold */
+	cl_ingest_result_init(&r);
+	assert_int_equal(cl_ingest_body(lane, AT("n6", "2026-11-22T05:59:59Z"),
+					strlen(AT("n6", "2026-11-22T05:59:59Z")), now(),
+					CL_INGEST_BACKLOG, &r), CL_OK);
+	assert_int_equal(r.accepted, 1);
+	assert_true(r.queued);
+	assert_int_equal(cl_blog_wait(blog, &r.last, NULL), CL_OK);
+	cl_ingest_result_free(&r);
+
 	/* a live log that is full: the backlog's part is queued and will be
 	 * stored, so its ids stay; the live ones are given back */
 	cl_blog_options_default(&bo);
