@@ -81,15 +81,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cl_ingest_result r;
-	int mode, rc;
+	int mode, held, rc;
 
 	if (size < 1)
 		return 0;
 	mode = data[0] % 3;
+	/* events, and a first byte of 128 or more: the live log held (a bulk
+	 * body while the stream is behind) */
+	held = mode == 0 && data[0] >= 128;
 	cl_ingest_result_init(&r);
 	if (mode == 0)
-		rc = cl_ingest_body(ing, (const char *)data + 1, size - 1,
-				    cl_time_now_us(), CL_INGEST_BACKLOG, &r);
+		rc = cl_ingest_body(ing, (const char *)data + 1, size - 1, cl_time_now_us(),
+				    CL_INGEST_BACKLOG | (held ? CL_INGEST_LIVE_HELD : 0), &r);
 	else
 		rc = cl_ingest_fhir(ing, (const char *)data + 1, size - 1,
 				    cl_time_now_us(), 0, mode == 2, &r);
@@ -105,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r.baccepted > r.accepted || (r.baccepted > 0) != (r.bqueued != 0) ||
 		    (r.accepted > r.baccepted) != (r.queued != 0))
 			abort();
+		if (r.held || (held && r.queued))
+			abort();
 		if (r.queued && cl_blog_wait(blog, &r.last, NULL) != CL_OK)
 			abort();
 		if (r.bqueued && cl_blog_wait(backlog, &r.blast, NULL) != CL_OK)
@@ -117,7 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     r.items[i].status == CL_ITEM_CONFLICT) &&
 			    (r.items[i].error[0] == '\0' || !r.items[i].issue))
 				abort();
-	} else if (cl_error_detail()[0] == '\0' || r.queued || r.bqueued) {
+	} else if (cl_error_detail()[0] == '\0' || r.queued || r.bqueued ||
+		   (r.held && (!held || rc != CL_EBUSY))) {
 		abort();
 	}
 	cl_ingest_result_free(&r);
