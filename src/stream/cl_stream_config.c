@@ -34,11 +34,12 @@ static const struct cl_config_entry stream_entries[] = {
 	{ "batch_records", CL_CFG_U32, "20000", 1, 10000000, F(batch_records),
 	  "most bronze records the stream processor applies per step (per log)", NULL },
 	{ "bulk_lag", CL_CFG_U32, "0", 0, 10000000, F(bulk_lag),
-	  "bodies of 64 KiB or more (a gateway's batch) are answered 503 with Retry-After "
-	  "while the stream processor is more than this many records behind what the live "
-	  "logs (vitals, fhir) have taken, so live readings do not queue behind large bodies "
-	  "of current readings (old readings have their own lane, ingest.backlog_after); 0: "
-	  "only while the serving store's writer is behind", NULL },
+	  "bodies of 64 KiB or more (a gateway's batch) with current readings are answered "
+	  "503 with Retry-After while the stream processor is more than this many records "
+	  "behind what the live logs (vitals, fhir) have taken, so live readings do not queue "
+	  "behind large bodies of current readings (bodies of old readings only go to their "
+	  "own lane, ingest.backlog_after, and are taken); 0: only while the serving store's "
+	  "writer is behind", NULL },
 	{ "reference", CL_CFG_STRING, "", 0, 0, F(reference),
 	  "JSON file of patient id -> {ward, bed, attending, device_owner}; alerts and live "
 	  "vitals carry them", NULL },
