@@ -684,6 +684,19 @@ static void test_dedupe_eviction(void **state)
 #define MIXED AT("o1", "2026-11-22T04:00:00Z") AT("n1", "2026-11-22T05:59:30Z") \
 	AT("o2", "2026-11-22T05:00:00Z")
 
+/* two hours old (the backlog's) and a second old (live) */
+#define OLD(id) AT(id, "2026-11-22T04:00:00Z")
+#define NEW(id) AT(id, "2026-11-22T05:59:59Z")
+#define HELD (CL_INGEST_BACKLOG | CL_INGEST_LIVE_HELD)
+
+/* r initialised, then the body ingested at now() */
+static int lane_post(struct cl_ingest *lane, const char *body, int flags,
+		     struct cl_ingest_result *r)
+{
+	cl_ingest_result_init(r);
+	return cl_ingest_body(lane, body, strlen(body), now(), flags, r);
+}
+
 static void test_backlog_lane(void **state)
 {
 	struct cl_blog_options bo;
@@ -704,9 +717,7 @@ static void test_backlog_lane(void **state)
 	cl_ingest_set_backlog(lane, backlog);
 
 	/* two hours and one hour old: the backlog; thirty seconds: live */
-	cl_ingest_result_init(&r);
-	assert_int_equal(cl_ingest_body(lane, MIXED, strlen(MIXED), now(), CL_INGEST_BACKLOG, &r),
-			 CL_OK);
+	assert_int_equal(lane_post(lane, MIXED, CL_INGEST_BACKLOG, &r), CL_OK);
 	assert_int_equal(r.accepted, 3);
 	assert_int_equal(r.baccepted, 2);
 	assert_true(r.queued && r.bqueued);
@@ -716,27 +727,19 @@ static void test_backlog_lane(void **state)
 	assert_int_equal(cl_blog_durable_offset(blog), 1);
 	cl_ingest_result_free(&r);
 	/* again: duplicates, whichever lane */
-	cl_ingest_result_init(&r);
-	assert_int_equal(cl_ingest_body(lane, MIXED, strlen(MIXED), now(), CL_INGEST_BACKLOG, &r),
-			 CL_OK);
+	assert_int_equal(lane_post(lane, MIXED, CL_INGEST_BACKLOG, &r), CL_OK);
 	assert_int_equal(r.duplicates, 3);
 	assert_false(r.queued || r.bqueued);
 	cl_ingest_result_free(&r);
 	/* without the flag (MQTT, Kafka) everything goes to the live log */
-	cl_ingest_result_init(&r);
-	assert_int_equal(cl_ingest_body(lane, AT("o3", "2026-11-22T04:00:00Z"),
-					strlen(AT("o3", "2026-11-22T04:00:00Z")), now(), 0, &r), CL_OK);
+	assert_int_equal(lane_post(lane, OLD("o3"), 0, &r), CL_OK);
 	assert_true(r.queued && !r.bqueued);
 	assert_int_equal(r.baccepted, 0);
 	assert_int_equal(cl_blog_wait(blog, &r.last, NULL), CL_OK);
 	cl_ingest_result_free(&r);
 	/* the backlog lane's commit failed, the live one's did not: only the
 	 * backlog's ids are forgotten */
-	cl_ingest_result_init(&r);
-	assert_int_equal(cl_ingest_body(lane, AT("o4", "2026-11-22T04:00:00Z")
-					AT("n4", "2026-11-22T05:59:59Z"),
-					2 * strlen(AT("o4", "2026-11-22T04:00:00Z")), now(),
-					CL_INGEST_BACKLOG, &r), CL_OK);
+	assert_int_equal(lane_post(lane, OLD("o4") NEW("n4"), CL_INGEST_BACKLOG, &r), CL_OK);
 	assert_int_equal(cl_blog_wait(blog, &r.last, NULL), CL_OK);
 	assert_int_equal(cl_blog_wait(backlog, &r.blast, NULL), CL_OK);
 	cl_ingest_forget_lane(lane, &r, 1);
@@ -750,11 +753,7 @@ static void test_backlog_lane(void **state)
 	 * retry stores it whole; a body of old readings only is taken */
 	uint64_t live_end = cl_blog_written_offset(blog), lane_end = cl_blog_written_offset(backlog);
 
-	cl_ingest_result_init(&r);
-	assert_int_equal(cl_ingest_body(lane, AT("o6", "2026-11-22T04:00:00Z")
-					AT("n6", "2026-11-22T05:59:59Z"),
-					2 * strlen(AT("o6", "2026-11-22T04:00:00Z")), now(),
-					CL_INGEST_BACKLOG | CL_INGEST_LIVE_HELD, &r), CL_EBUSY);
+	assert_int_equal(lane_post(lane, OLD("o6") NEW("n6"), HELD, &r), CL_EBUSY);
 	assert_true(r.held);
 	assert_false(r.queued || r.bqueued);
 	assert_int_equal(r.accepted, 0);
@@ -763,20 +762,14 @@ static void test_backlog_lane(void **state)
 	assert_int_equal(cl_ingest_seen(lane, "n6", 2), 0);
 	assert_int_equal(cl_blog_written_offset(blog), live_end);
 	assert_int_equal(cl_blog_written_offset(backlog), lane_end);
-	cl_ingest_result_init(&r);
-	assert_int_equal(cl_ingest_body(lane, AT("o6", "2026-11-22T04:00:00Z"),
-					strlen(AT("o6", "2026-11-22T04:00:00Z")), now(),
-					CL_INGEST_BACKLOG | CL_INGEST_LIVE_HELD, &r), CL_OK);
+	assert_int_equal(lane_post(lane, OLD("o6"), HELD, &r), CL_OK);
 	assert_false(r.held);
 	assert_true(r.bqueued && !r.queued);
 	assert_int_equal(r.accepted, 1);
 	assert_int_equal(cl_blog_wait(backlog, &r.blast, NULL), CL_OK);
 	cl_ingest_result_free(&r);
 	/* the refused body's live reading, sent again without the hold */
-	cl_ingest_result_init(&r);
-	assert_int_equal(cl_ingest_body(lane, AT("n6", "2026-11-22T05:59:59Z"),
-					strlen(AT("n6", "2026-11-22T05:59:59Z")), now(),
-					CL_INGEST_BACKLOG, &r), CL_OK);
+	assert_int_equal(lane_post(lane, NEW("n6"), CL_INGEST_BACKLOG, &r), CL_OK);
 	assert_int_equal(r.accepted, 1);
 	assert_true(r.queued);
 	assert_int_equal(cl_blog_wait(blog, &r.last, NULL), CL_OK);
@@ -794,11 +787,8 @@ static void test_backlog_lane(void **state)
 	assert_int_equal(cl_ingest_create(slow, dd, &io, &lane), CL_OK);
 	cl_ingest_set_backlog(lane, backlog);
 	assert_int_equal(cl_blog_submit(slow, "x", 1, CL_BLOG_NOWAIT, &t), CL_OK);
-	cl_ingest_result_init(&r);
-	assert_int_equal(cl_ingest_body(lane, AT("o5", "2026-11-22T04:00:00Z")
-					AT("n5", "2026-11-22T05:59:59Z"),
-					2 * strlen(AT("o5", "2026-11-22T04:00:00Z")), now(),
-					CL_INGEST_BACKLOG | CL_BLOG_NOWAIT, &r), CL_EBUSY);
+	assert_int_equal(lane_post(lane, OLD("o5") NEW("n5"), CL_INGEST_BACKLOG | CL_BLOG_NOWAIT, &r),
+			 CL_EBUSY);
 	assert_true(r.bqueued);
 	assert_int_equal(cl_blog_wait(backlog, &r.blast, NULL), CL_OK);
 	cl_ingest_result_free(&r);
