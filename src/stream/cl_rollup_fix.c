@@ -206,7 +206,8 @@ static int grow_session(const struct target *t, int64_t *a, int64_t *b, int64_t 
 		from++;
 	while (to > from && (*p)[to - 1].ts > *b)
 		to--;
-	memmove(*p, *p + from, (to - from) * sizeof(**p));
+	if (from > 0) /* *p may be NULL when nothing is stored */
+		memmove(*p, *p + from, (to - from) * sizeof(**p));
 	*n = to - from;
 	return CL_OK;
 }

@@ -382,8 +382,10 @@ static void emit_closed(void *arg, const void *key, size_t len, void **value)
 
 			while (drop < k->np && k->p[drop].ts <= c->w - op->spec.size_us)
 				drop++;
-			memmove(k->p, k->p + drop, (k->np - drop) * sizeof(*k->p));
-			k->np -= drop;
+			if (drop > 0) { /* k->p is NULL while it has held nothing */
+				memmove(k->p, k->p + drop, (k->np - drop) * sizeof(*k->p));
+				k->np -= drop;
+			}
 		}
 		return;
 	}

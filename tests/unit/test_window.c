@@ -346,6 +346,11 @@ static void test_late_spans(void **state)
 	assert_int_equal(ngot, 2); /* at 70, not at 50 (the caller's) */
 	assert_int_equal(find("p1", 40 * S)->s.count, 2); /* (40,70]: 50 and 70 */
 	assert_true(find("p1", 40 * S)->s.max == 4);
+	/* a new patient whose first reading is past every window it could be
+	 * in: counted late, holds nothing, and the next advance passes it */
+	assert_int_equal(cl_window_add(op, "p2", 2, 10 * S, 4, 1, 0), 1);
+	cl_window_advance(op, 130 * S);
+	assert_int_equal(ngot, 2);
 	cl_window_op_destroy(op);
 	/* sessions: only a late one is named */
 	op = make(CL_WIN_SESSION, 0, 0, 10 * S);
