@@ -8,32 +8,66 @@
 #define CL_DUCK_HELPERS_H
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <unistd.h>
 
 /* ---- DuckDB ----------------------------------------------------------- */
+
+/* One node process for the whole test run (duck.mjs --serve), started at
+ * the first query: a node start with DuckDB loaded costs most of a second,
+ * and some tests ask hundreds of questions. Each query still gets a fresh
+ * in-memory database. Its pipes are close-on-exec, so the carelake
+ * processes the tests start do not hold them; it ends when the test's
+ * process does (end of its input). */
+static FILE *duck_to, *duck_from;
+
+static void duck_start(void)
+{
+	int in[2], out[2];
+	pid_t pid;
+
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execlp("node", "node", duck, "--serve", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	duck_to = fdopen(in[1], "w");
+	duck_from = fdopen(out[0], "r");
+	assert_non_null(duck_to);
+	assert_non_null(duck_from);
+}
 
 /* Runs SQL in DuckDB; returns {"columns": [...], "rows": [[...]]}. */
 static json_t *duckdb(const char *sql)
 {
-	char qpath[300], cmd[1200], opath[300];
-	FILE *f;
-
-	snprintf(qpath, sizeof(qpath), "%s/.duck.sql", dir);
-	snprintf(opath, sizeof(opath), "%s/.duck.out", dir);
-	f = fopen(qpath, "w");
-	assert_non_null(f);
-	fputs(sql, f);
-	fclose(f);
-	snprintf(cmd, sizeof(cmd), "node '%s' @'%s' > '%s' 2>&1", duck, qpath, opath);
-	int rc = system(cmd);
-	char *out = slurp(opath);
-	if (rc != 0)
-		fail_msg("DuckDB failed on %.300s: %.600s", sql, out);
+	json_t *q = json_string(sql), *j;
+	char *line = NULL, *text;
+	size_t cap = 0;
 	json_error_t err;
-	json_t *j = json_loads(out, 0, &err);
+
+	if (!duck_to)
+		duck_start();
+	text = json_dumps(q, JSON_ENCODE_ANY);
+	json_decref(q);
+	fprintf(duck_to, "%s\n", text);
+	free(text);
+	if (fflush(duck_to) != 0 || getline(&line, &cap, duck_from) <= 0)
+		fail_msg("DuckDB (node %s --serve) ended before answering %.300s", duck, sql);
+	j = json_loads(line, 0, &err);
 	if (!j)
-		fail_msg("DuckDB printed no JSON: %.400s", out);
-	free(out);
+		fail_msg("DuckDB printed no JSON: %.400s", line);
+	free(line);
+	if (json_object_get(j, "error"))
+		fail_msg("DuckDB failed on %.300s: %.600s", sql,
+			 json_string_value(json_object_get(j, "error")));
 	return j;
 }
 
