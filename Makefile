@@ -8,6 +8,10 @@
 #   make install PREFIX=/usr/local
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# tests mostly wait (on servers, disks, node, a browser): ctest runs twice
+# as many as there are cores; tests that keep cores busy say so (PROCESSORS
+# in tests/CMakeLists.txt) and count for more than one
+TEST_JOBS ?= $(shell echo $$(( $(JOBS) * 2 )))
 BUILD_TYPE ?= RelWithDebInfo
 
 .PHONY: all build deps demo test test-normal test-sanitize test-tsan bench install clean
@@ -32,10 +36,11 @@ test-normal:
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
 		-DCARELAKE_WERROR=ON -DCARELAKE_ASSERTS=ON >/dev/null
 	@cmake --build build -j$(JOBS)
-	cd build && ctest --output-on-failure -j$(JOBS)
+	cd build && ctest --output-on-failure -j$(TEST_JOBS)
 
 # clang with AddressSanitizer + UndefinedBehaviorSanitizer; also builds and
-# runs the libFuzzer targets for every parser of outside input. Two slow
+# runs the libFuzzer targets for every parser of outside input. Waits in the
+# tests are twice as long: ASan runs 2-3x slower. Two slow
 # end-to-end runs are left to the normal build, to keep CI's half hour:
 # runtime_simulate (hours of simulated wards; the stream it drives runs
 # under ASan in runtime_stream and runtime_live) and runtime_web_browser (a
@@ -48,7 +53,7 @@ test-sanitize:
 	@cmake --build build-sanitize -j$(JOBS)
 	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --output-on-failure -j$(JOBS) -E '$(ASAN_SKIP)'
+		CARELAKE_TEST_SLOWDOWN=2 ctest --output-on-failure -j$(TEST_JOBS) -E '$(ASAN_SKIP)'
 
 # clang with ThreadSanitizer: the tests labelled tsan (unit tests and the
 # runtime tests, whose server and clients run threads). Every report from
@@ -63,7 +68,7 @@ test-tsan:
 	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
 		log_path=$(TSAN_REPORTS)/report" \
-		CARELAKE_TEST_SLOWDOWN=4 ctest --output-on-failure -j$(JOBS) -L tsan
+		CARELAKE_TEST_SLOWDOWN=4 ctest --output-on-failure -j$(TEST_JOBS) -L tsan
 	@if ls $(TSAN_REPORTS)/report* >/dev/null 2>&1; then \
 		cat $(TSAN_REPORTS)/report*; echo "ThreadSanitizer reported the races above"; exit 1; fi
 
