@@ -1724,21 +1724,34 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 	if (rc == CL_OK)
 		rc = apply_rebuild(s, doc);
 
-	for (int src = 0; src < NSOURCES && rc == CL_OK; src++) {
-		int rp = 0;
-		long got;
+	/* the live logs, then the backlog lane; when the lane gave way to
+	 * live records, those are read at once, in this step, rather than
+	 * after its end (windows advanced, late spans corrected, rows handed
+	 * to the store), which is what a live alert would otherwise wait for */
+	for (int pass = 0; pass < 2 && rc == CL_OK; pass++) {
+		for (int src = 0; src < NSOURCES && rc == CL_OK; src++) {
+			int rp = 0;
+			long got;
 
+			if (!r[src] || (pass == 1 && src == SRC_BACKLOG))
+				continue;
+			/* ahead of durability: alerts need not wait for the
+			 * fdatasync; the sink holds the rows until the records
+			 * are durable */
+			durable[src] = cl_blog_written_offset(s->log[src]);
+			got = read_source(s, src, r, doc, replay_upto[src], durable[src], &rp);
+			if (got < 0)
+				rc = (int)got;
+			else
+				n += got;
+			replaying |= rp;
+		}
+		if (pass == 0 && !(r[SRC_BACKLOG] && live_waiting(s, r)))
+			break;
+	}
+	for (int src = 0; src < NSOURCES; src++) {
 		if (!r[src])
 			continue;
-		/* ahead of durability: alerts need not wait for the fdatasync;
-		 * the sink holds the rows until the records are durable */
-		durable[src] = cl_blog_written_offset(s->log[src]);
-		got = read_source(s, src, r, doc, replay_upto[src], durable[src], &rp);
-		if (got < 0)
-			rc = (int)got;
-		else
-			n += got;
-		replaying |= rp;
 		caught_up &= cl_blog_reader_position(r[src]) >= durable[src];
 		if (src != SRC_BACKLOG)
 			live_caught_up &= cl_blog_reader_position(r[src]) >= durable[src];
