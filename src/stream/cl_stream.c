@@ -42,6 +42,7 @@
  * their time) last, in turns that give way to the live ones. */
 #define NSOURCES CL_WINDOW_SOURCES
 enum { SRC_VITALS, SRC_FHIR, SRC_BACKLOG };
+_Static_assert(SRC_BACKLOG == NSOURCES - 1, "the backlog lane is the last log");
 static const char *const source_names[NSOURCES] = { "vitals", "fhir",
 						      CL_VITALS_BACKLOG_SOURCE };
 static const char *const consumers[NSOURCES] = { "stream", "stream.fhir", "stream.backlog" };
@@ -1690,6 +1691,31 @@ static long read_source(struct cl_stream *s, int src, struct cl_blog_reader *con
 	return n;
 }
 
+/* Reads and applies the logs before `upto` (the live ones: SRC_BACKLOG)
+ * in order, each up to what is written now (into durable[]); adds the
+ * records to *n. */
+static int read_logs(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
+		     struct cl_json_doc *doc, const uint64_t replay_upto[NSOURCES], int upto,
+		     uint64_t durable[NSOURCES], long *n, int *replaying)
+{
+	for (int src = 0; src < upto; src++) {
+		int rp = 0;
+		long got;
+
+		if (!r[src])
+			continue;
+		/* ahead of durability: alerts need not wait for the fdatasync;
+		 * the sink holds the rows until the records are durable */
+		durable[src] = cl_blog_written_offset(s->log[src]);
+		got = read_source(s, src, r, doc, replay_upto[src], durable[src], &rp);
+		if (got < 0)
+			return (int)got;
+		*n += got;
+		*replaying |= rp;
+	}
+	return CL_OK;
+}
+
 /* One batch: read each log, apply, advance, hand to the sink with the
  * checkpoints. Returns the records read, or < 0: then the in-memory state
  * is ahead of what will be stored, and the processor must stop (a
@@ -1728,27 +1754,10 @@ static long step(struct cl_stream *s, struct cl_blog_reader *r[NSOURCES],
 	 * live records, those are read at once, in this step, rather than
 	 * after its end (windows advanced, late spans corrected, rows handed
 	 * to the store), which is what a live alert would otherwise wait for */
-	for (int pass = 0; pass < 2 && rc == CL_OK; pass++) {
-		for (int src = 0; src < NSOURCES && rc == CL_OK; src++) {
-			int rp = 0;
-			long got;
-
-			if (!r[src] || (pass == 1 && src == SRC_BACKLOG))
-				continue;
-			/* ahead of durability: alerts need not wait for the
-			 * fdatasync; the sink holds the rows until the records
-			 * are durable */
-			durable[src] = cl_blog_written_offset(s->log[src]);
-			got = read_source(s, src, r, doc, replay_upto[src], durable[src], &rp);
-			if (got < 0)
-				rc = (int)got;
-			else
-				n += got;
-			replaying |= rp;
-		}
-		if (pass == 0 && !(r[SRC_BACKLOG] && live_waiting(s, r)))
-			break;
-	}
+	if (rc == CL_OK)
+		rc = read_logs(s, r, doc, replay_upto, NSOURCES, durable, &n, &replaying);
+	if (rc == CL_OK && r[SRC_BACKLOG] && live_waiting(s, r))
+		rc = read_logs(s, r, doc, replay_upto, SRC_BACKLOG, durable, &n, &replaying);
 	for (int src = 0; src < NSOURCES; src++) {
 		if (!r[src])
 			continue;

@@ -1,8 +1,7 @@
 /*
  * DuckDB (from npm, tests/duckdb) as the independent reader in tests, and
  * a Delta log replayed here, without carelake's code. The test defines
- * `duck` (the path of duck.mjs) and `dir` (a scratch directory) and
- * includes cli_helpers.h before this.
+ * `duck` (the path of duck.mjs) before including this.
  */
 #ifndef CL_DUCK_HELPERS_H
 #define CL_DUCK_HELPERS_H
