@@ -350,6 +350,25 @@ static inline void wait_metric(const struct server *s, const char *name, long wa
 	fail_msg("%s stayed at %ld, wanted %ld", name, v, want);
 }
 
+/* GETs path (with the server's token) until its body holds `needle`, up
+ * to 20 s times the build's slowdown; returns that reply (the caller
+ * frees its body), or fails with what serve said. */
+static inline struct reply wait_body(const struct server *s, const char *path,
+				     const char *needle)
+{
+	for (int i = 0; i < 2000 * cl_test_slowdown(); i++) {
+		struct reply r = http(s, "GET", path, s->token, NULL, 0);
+
+		if (r.code == 200 && r.body && strstr(r.body, needle))
+			return r;
+		free(r.body);
+		usleep(10000);
+	}
+	server_said(s);
+	fail_msg("GET %s: no %s in 20 s", path, needle);
+	return (struct reply){ 0 };
+}
+
 /* For tests of how alerts are delivered, stored and scoped (not of how a
  * reading becomes one: runtime_stream and runtime_simulate test that with
  * the defaults): one critical reading raises its alert at once, with no

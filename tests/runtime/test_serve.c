@@ -428,10 +428,8 @@ static void test_fhir(void **state)
 
 	/* the stream processor applies the Observations' values like device
 	 * events: the examples' patient has vitals and a NEWS2 */
-	usleep(300000 * (useconds_t)cl_test_slowdown());
-	r = http(&s, "GET", "/api/v1/patients/example/vitals?from=1990-01-01T00:00:00Z"
-			    "&to=2030-01-01T00:00:00Z&resolution=raw", s.token, NULL, 0);
-	assert_int_equal(r.code, 200);
+	r = wait_body(&s, "/api/v1/patients/example/vitals?from=1990-01-01T00:00:00Z"
+			  "&to=2030-01-01T00:00:00Z&resolution=raw", "\"news2\":{");
 	assert_non_null(strstr(r.body, "\"systolic_bp\""));   /* the panel's components */
 	assert_non_null(strstr(r.body, "\"diastolic_bp\""));
 	assert_non_null(strstr(r.body, "\"heart_rate\""));
@@ -456,9 +454,7 @@ static void test_fhir(void **state)
 			assert_int_equal(r.code, 201);
 			free(r.body);
 		}
-		usleep(300000 * (useconds_t)cl_test_slowdown());
-		r = http(&s, "GET", "/api/v1/alerts?patient=fhir-p", s.token, NULL, 0);
-		assert_non_null(strstr(r.body, "\"rule\":\"spo2_low\""));
+		r = wait_body(&s, "/api/v1/alerts?patient=fhir-p", "\"rule\":\"spo2_low\"");
 		free(r.body);
 		/* a restart applies nothing twice */
 		assert_int_equal(server_stop(&s), 0);
